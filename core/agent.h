@@ -1,0 +1,54 @@
+/*
+ * core/agent.h - the agent's lifecycle: start, run until stopped, reload on
+ * request, stop cleanly.
+ */
+#ifndef RP_CORE_AGENT_H
+#define RP_CORE_AGENT_H
+
+#include "config.h"
+
+#include <stddef.h>
+
+typedef struct rp__agent rp__agent;
+
+typedef struct rp__agent_opts {
+    const char *config_file; /* borrowed for the call; copied */
+    const char *site;        /* --site, or NULL; copied */
+    int foreground;
+} rp__agent_opts;
+
+/* Creates an agent around a loaded config, which it takes over (also on
+ * failure). */
+int rp__agent_create(const rp__agent_opts *opts, rp__config *cfg, rp__agent **out);
+
+/* Prepares the data folder and the pid file. Returns RP_ERR_BUSY when another
+ * agent holds the pid file, with its pid in *holder_pid; err says what failed. */
+int rp__agent_prepare(rp__agent *agent, long *holder_pid, char *err, size_t errlen);
+
+/* Opens outputs, writes the start-up line and the agent-started event. Call
+ * after daemonizing. */
+int rp__agent_start(rp__agent *agent);
+
+/* Serves signals until a stop signal arrives; a reload signal re-reads the
+ * config files. Returns 0. */
+int rp__agent_run(rp__agent *agent);
+
+/*
+ * Re-reads the config files the agent was started with. A new valid config
+ * replaces the running one; an invalid one is logged with the same one-line
+ * error as at start-up and the running config stays. Returns 0 or
+ * RP_ERR_CONFIG.
+ */
+int rp__agent_reload(rp__agent *agent);
+
+/* The running config (borrowed; valid until the next reload). */
+const rp__config *rp__agent_config(const rp__agent *agent);
+
+/* Writes the agent-stopped event, flushes and closes outputs, removes the pid
+ * file. Safe to call twice. */
+void rp__agent_stop(rp__agent *agent);
+
+/* NULL is a no-op. Stops first if needed. */
+void rp__agent_destroy(rp__agent *agent);
+
+#endif

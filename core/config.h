@@ -1,0 +1,69 @@
+/*
+ * core/config.h - loading, merging and validating the agent configuration.
+ *
+ * Layers, each an RFC 7386 merge patch over the previous one:
+ *   1. the defaults built into the binary (core/config_defaults.json);
+ *   2. the main file (--config, config/rampart.json in a checkout);
+ *   3. the site overlay <folder of the main file>/sites/<site>.json, where
+ *      the site comes from --site or else from agent.site.
+ * The merged document is validated against core/config_schema.json. Every
+ * error is one line naming the file, the JSON path, what was expected and
+ * what was found.
+ */
+#ifndef RP_CORE_CONFIG_H
+#define RP_CORE_CONFIG_H
+
+#include "log.h"
+
+#include <jansson.h>
+#include <stddef.h>
+
+/* A config file larger than this is refused rather than read. */
+#define RP__CONFIG_MAX_BYTES (4u * 1024 * 1024)
+#define RP__CONFIG_ERR_MAX 1024
+
+enum rp__log_target_choice { RP__LOG_TARGET_AUTO = 0, RP__LOG_TARGET_STDERR, RP__LOG_TARGET_SYSLOG };
+
+/* A loaded configuration. Immutable after load; every pointer is owned by the
+ * struct and freed by rp__config_destroy(). */
+typedef struct rp__config {
+    json_t *root;      /* the merged, validated document */
+    char *main_file;   /* the main file as named by the user */
+    char *site;        /* NULL without a site */
+    char *site_file;   /* NULL without a site */
+    char *config_dir;  /* absolute folder of the main file */
+    char *data_dir;    /* absolute */
+    char *plugin_dir;  /* absolute */
+    char *pid_file;    /* absolute */
+    char *output_file; /* absolute; NULL when output.file is empty */
+    int output_stdout;
+    enum rp__log_level log_level;
+    enum rp__log_target_choice log_target;
+} rp__config;
+
+/*
+ * Loads the main file and the site overlay. site_override (from --site) wins
+ * over agent.site when not NULL. On success *out is a new config (caller
+ * destroys). On failure returns RP_ERR_CONFIG (or RP_ERR_NOMEM) and writes the
+ * one-line error into err.
+ */
+int rp__config_load(const char *main_file, const char *site_override, rp__config **out,
+                    char *err, size_t errlen);
+
+/*
+ * The same from already parsed documents, for tests and the fuzz target.
+ * main_doc is required, overlay_doc may be NULL; both are borrowed. The names
+ * are used in error messages; cwd stands in for the folder of the main file.
+ */
+int rp__config_from_docs(const json_t *main_doc, const char *main_name,
+                         const json_t *overlay_doc, const char *overlay_name, const char *site,
+                         const char *config_dir, rp__config **out, char *err, size_t errlen);
+
+/* NULL is a no-op. */
+void rp__config_destroy(rp__config *cfg);
+
+/* The built-in defaults and schema as JSON text (static storage). */
+extern const char rp__config_defaults_json[];
+extern const char rp__config_schema_json[];
+
+#endif

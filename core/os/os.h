@@ -1,0 +1,104 @@
+/*
+ * core/os/os.h - the platform layer. Shared core code calls only these
+ * functions for anything that differs between operating systems; the
+ * implementations live in core/os/unix/ and core/os/win/.
+ *
+ * All functions return 0 or a negative RP_ERR_* code unless stated otherwise.
+ */
+#ifndef RP_CORE_OS_H
+#define RP_CORE_OS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Wall clock in nanoseconds since the Unix epoch. */
+int64_t rp__os_time_ns(void);
+/* Monotonic clock in nanoseconds, for intervals. */
+int64_t rp__os_monotonic_ns(void);
+
+/* Fills buf with len bytes from the system's CSPRNG. */
+int rp__os_random(void *buf, size_t len);
+
+/* Host name into buf (always terminated). */
+int rp__os_hostname(char *buf, size_t len);
+
+/* Current process id. */
+long rp__os_getpid(void);
+
+/* True if path is absolute on this platform. */
+int rp__os_path_is_absolute(const char *path);
+
+/* Current working directory into buf. */
+int rp__os_getcwd(char *buf, size_t len);
+
+/* Canonical absolute path of an existing file or folder, from malloc (caller
+ * frees). */
+int rp__os_realpath(const char *path, char **out);
+
+/* Creates a directory and its missing parents with the given mode. An
+ * existing directory is success. */
+int rp__os_mkdir_p(const char *path, unsigned mode);
+
+/*
+ * Reads a whole regular file of at most max_bytes into a NUL-terminated buffer
+ * from malloc (caller frees). Returns RP_ERR_NOTFOUND, RP_ERR_PERM, RP_ERR_RANGE
+ * (too large), RP_ERR_INVAL (not a regular file) or RP_ERR_IO; on failure
+ * errno_out (if not NULL) holds the system error number.
+ */
+int rp__os_read_file(const char *path, size_t max_bytes, char **data_out, size_t *len_out,
+                     int *errno_out);
+
+/* Replaces path with data atomically (temporary file, fsync, rename). */
+int rp__os_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode);
+
+/* Append-only files (event logs). A handle is an fd on Unix. */
+typedef struct rp__os_file rp__os_file;
+/* Opens (creating with mode) for appending. errno_out as for rp__os_read_file. */
+int rp__os_file_open_append(const char *path, unsigned mode, rp__os_file **out, int *errno_out);
+/* Writes all of buf, retrying short writes. */
+int rp__os_file_write(rp__os_file *f, const void *buf, size_t len);
+int rp__os_file_sync(rp__os_file *f);
+/* NULL is a no-op. */
+void rp__os_file_close(rp__os_file *f);
+
+/* Broken-down UTC time of a Unix time in seconds. */
+struct tm;
+int rp__os_gmtime(int64_t unix_secs, struct tm *out);
+
+/*
+ * Pid file: created (mode 0644) and locked for the life of the process so a
+ * second agent on the same data folder is refused. On RP_ERR_BUSY, *holder_pid
+ * is the pid recorded by the running agent (0 if unknown).
+ */
+typedef struct rp__os_pidfile rp__os_pidfile;
+int rp__os_pidfile_acquire(const char *path, rp__os_pidfile **out, long *holder_pid);
+/* Writes the current pid (after daemonizing the pid changes). */
+int rp__os_pidfile_write(rp__os_pidfile *pf);
+/* Unlocks and removes the file. NULL is a no-op. */
+void rp__os_pidfile_release(rp__os_pidfile *pf);
+
+/* Detaches from the terminal: double fork, new session, stdio to /dev/null,
+ * working directory "/". Returns in the grandchild only. */
+int rp__os_daemonize(void);
+
+/* Signals the agent acts on. */
+enum rp__os_signal { RP__OS_SIG_NONE = 0, RP__OS_SIG_STOP, RP__OS_SIG_RELOAD };
+
+/* Blocks the stop and reload signals in the calling thread and every thread
+ * it creates later, so that only rp__os_signal_wait() receives them. Call it
+ * before any thread starts. */
+int rp__os_signals_block(void);
+/* Waits up to timeout_ms (-1 = forever) for a stop or reload signal and
+ * stores which in *sig (RP__OS_SIG_NONE on timeout). */
+int rp__os_signal_wait(int timeout_ms, enum rp__os_signal *sig);
+
+/* Asks the agent with this pid to reload its configuration (SIGHUP). */
+int rp__os_send_reload(long pid);
+
+/* System log (syslog/journald on Unix, the event log on Windows). level is an
+ * rp__log_level value. */
+void rp__os_syslog_open(const char *ident);
+void rp__os_syslog_write(int level, const char *msg);
+void rp__os_syslog_close(void);
+
+#endif
