@@ -80,6 +80,9 @@ static inline const char *rp_errname(int code)
     }
 }
 
+/* An event: opaque to plugins, reached only through host calls. */
+typedef struct rp_event rp_event;
+
 #ifdef __cplusplus
 }
 #endif
