@@ -53,10 +53,74 @@ static inline uint32_t rp__event_topic(const struct rp_event *ev)
 
 /*
  * Allocates an event of the given topic with one reference held by the
- * caller and payload_bytes of zeroed field storage (an event with no fields
- * when 0). Used by the field layer and by benchmarks that need bare events.
+ * caller, no fields, and room for payload_bytes of field data inside the
+ * block (more is allocated on demand). Benchmarks use it for bare events.
  * Returns NULL when out of memory.
  */
 struct rp_event *rp__event_alloc(uint32_t topic, size_t payload_bytes);
+
+/* Caps: field data per event and fields per event. Setters return
+ * RP_ERR_FULL past them. */
+#define RP__EVENT_MAX_DATA (64u * 1024)
+#define RP__EVENT_MAX_FIELDS 256u
+
+/*
+ * Creates an event of a topic (id and name) for a producer, stamped with
+ * @timestamp (now), event.id (UUIDv7) and event.kind ("alert" for the alert
+ * topic, "metric" for agent.health, "event" otherwise). One reference for the
+ * caller.
+ */
+int rp__event_create(uint32_t topic, const char *topic_name, uint32_t producer,
+                     struct rp_event **out);
+
+/* A new event of another topic with copies of src's fields, except event.id,
+ * event.kind and @timestamp, which are stamped anew. */
+int rp__event_copy(const struct rp_event *src, uint32_t topic, const char *topic_name,
+                   uint32_t producer, struct rp_event **out);
+
+/* Typed access with the signatures of the host API (rp_host_api.set_* and
+ * get_*), which points at these directly. Setters fail with RP_ERR_PERM once
+ * the event is published and for event.id and event.kind. */
+int rp__event_set_i64(rp_event *ev, rp_field_id f, int64_t v);
+int rp__event_set_u64(rp_event *ev, rp_field_id f, uint64_t v);
+int rp__event_set_bool(rp_event *ev, rp_field_id f, int32_t v);
+int rp__event_set_str(rp_event *ev, rp_field_id f, const char *v, uint64_t len);
+int rp__event_set_bytes(rp_event *ev, rp_field_id f, const void *v, uint64_t len);
+int rp__event_set_timestamp(rp_event *ev, rp_field_id f, int64_t unix_ns);
+int rp__event_set_ip(rp_event *ev, rp_field_id f, const rp_ip *v);
+int rp__event_set_str_array(rp_event *ev, rp_field_id f, const rp_str *items, uint32_t count);
+int rp__event_get_i64(const rp_event *ev, rp_field_id f, int64_t *out);
+int rp__event_get_u64(const rp_event *ev, rp_field_id f, uint64_t *out);
+int rp__event_get_bool(const rp_event *ev, rp_field_id f, int32_t *out);
+int rp__event_get_str(const rp_event *ev, rp_field_id f, const char **out, uint64_t *len);
+int rp__event_get_bytes(const rp_event *ev, rp_field_id f, const void **out, uint64_t *len);
+int rp__event_get_timestamp(const rp_event *ev, rp_field_id f, int64_t *out);
+int rp__event_get_ip(const rp_event *ev, rp_field_id f, rp_ip *out);
+int rp__event_get_str_array_count(const rp_event *ev, rp_field_id f, uint32_t *count);
+int rp__event_get_str_array_item(const rp_event *ev, rp_field_id f, uint32_t index,
+                                 const char **out, uint64_t *len);
+
+/* A read-only view of one field, for encoders. ptr/len are set for strings,
+ * bytes and IPs (ptr to an rp_ip); count for string arrays (items through
+ * rp__event_get_str_array_item). Borrowed while a reference is held. */
+typedef struct rp__field_view {
+    rp_field_id id;
+    uint32_t type;
+    int64_t i64;
+    uint64_t u64;
+    const void *ptr;
+    uint64_t len;
+    uint32_t count;
+} rp__field_view;
+
+/* Fields in the order they were first set. */
+uint32_t rp__event_field_count(const rp_event *ev);
+int rp__event_field_at(const rp_event *ev, uint32_t index, rp__field_view *out);
+
+/* Marks the event published (immutable). The bus calls it. */
+static inline void rp__event_freeze(struct rp_event *ev)
+{
+    rp__event_head_of(ev)->flags |= RP__EVENT_PUBLISHED;
+}
 
 #endif
