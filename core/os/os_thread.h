@@ -1,0 +1,52 @@
+/*
+ * core/os/os_thread.h - threads, mutexes and condition variables for the core.
+ *
+ * A thin wrapper so that shared code (the event loop, the worker pool) never
+ * names pthreads or Win32 directly. Implementations: core/os/unix/thread_unix.c
+ * (pthreads) and core/os/win/thread_win.c (Win32, not built on Linux).
+ *
+ * Handles are opaque and heap-allocated at _create/_start time so that the
+ * header stays free of platform types; nothing here allocates afterwards.
+ * Functions return 0 or a negative RP_ERR_* code unless stated otherwise.
+ */
+#ifndef RP_CORE_OS_THREAD_H
+#define RP_CORE_OS_THREAD_H
+
+#include <stdint.h>
+
+typedef struct rp__os_thread rp__os_thread;
+typedef struct rp__os_mutex rp__os_mutex;
+typedef struct rp__os_cond rp__os_cond;
+
+/*
+ * Starts a thread running fn(arg). name (may be NULL) is shown by debuggers
+ * and `top -H`; it is cut to the platform limit (15 characters on Linux).
+ * The new thread inherits the caller's signal mask, which is how the agent's
+ * stop/reload signals stay blocked everywhere but the control thread (see
+ * rp__os_signals_block). *out must later be passed to rp__os_thread_join.
+ */
+int rp__os_thread_start(rp__os_thread **out, const char *name, void (*fn)(void *arg), void *arg);
+/* Waits for the thread to return and frees the handle. Never call it from the
+ * thread itself. NULL is a no-op. */
+void rp__os_thread_join(rp__os_thread *t);
+
+/* CPU time (user + system) consumed so far by the calling thread, in
+ * nanoseconds; 0 if the platform cannot tell. */
+int64_t rp__os_thread_cpu_ns(void);
+
+/* A non-recursive mutex. destroy: NULL is a no-op; the mutex must be unlocked. */
+int rp__os_mutex_create(rp__os_mutex **out);
+void rp__os_mutex_destroy(rp__os_mutex *m);
+void rp__os_mutex_lock(rp__os_mutex *m);
+void rp__os_mutex_unlock(rp__os_mutex *m);
+
+/* A condition variable used with an rp__os_mutex. Waits may wake spuriously:
+ * callers always re-check their predicate. destroy: NULL is a no-op. */
+int rp__os_cond_create(rp__os_cond **out);
+void rp__os_cond_destroy(rp__os_cond *c);
+/* Atomically unlocks m and sleeps until signalled; m is locked again on return. */
+void rp__os_cond_wait(rp__os_cond *c, rp__os_mutex *m);
+void rp__os_cond_signal(rp__os_cond *c);
+void rp__os_cond_broadcast(rp__os_cond *c);
+
+#endif

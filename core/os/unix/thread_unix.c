@@ -1,0 +1,144 @@
+/* core/os/unix/thread_unix.c - os_thread.h on pthreads. */
+#define _GNU_SOURCE /* pthread_setname_np */
+#include "os/os_thread.h"
+
+#include <rampart/plugin.h>
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct rp__os_thread {
+    pthread_t tid;
+    void (*fn)(void *arg);
+    void *arg;
+    char name[16]; /* Linux limit: 15 characters and the terminator */
+};
+
+struct rp__os_mutex {
+    pthread_mutex_t m;
+};
+
+struct rp__os_cond {
+    pthread_cond_t c;
+};
+
+static void *thread_main(void *p)
+{
+    rp__os_thread *t = p;
+    /* Named from inside: naming another thread races with its start on some
+     * libcs, naming yourself never does. */
+    if (t->name[0])
+        pthread_setname_np(pthread_self(), t->name);
+    t->fn(t->arg);
+    return NULL;
+}
+
+int rp__os_thread_start(rp__os_thread **out, const char *name, void (*fn)(void *arg), void *arg)
+{
+    if (!out || !fn)
+        return RP_ERR_INVAL;
+    rp__os_thread *t = calloc(1, sizeof *t);
+    if (!t)
+        return RP_ERR_NOMEM;
+    t->fn = fn;
+    t->arg = arg;
+    if (name) {
+        size_t n = strlen(name);
+        if (n >= sizeof t->name)
+            n = sizeof t->name - 1;
+        memcpy(t->name, name, n);
+        t->name[n] = '\0';
+    }
+    int e = pthread_create(&t->tid, NULL, thread_main, t);
+    if (e != 0) {
+        free(t);
+        return RP_ERR_NOMEM; /* EAGAIN: out of threads or memory */
+    }
+    *out = t;
+    return 0;
+}
+
+void rp__os_thread_join(rp__os_thread *t)
+{
+    if (!t)
+        return;
+    pthread_join(t->tid, NULL);
+    free(t);
+}
+
+int64_t rp__os_thread_cpu_ns(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+        return 0;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int rp__os_mutex_create(rp__os_mutex **out)
+{
+    rp__os_mutex *m = malloc(sizeof *m);
+    if (!m)
+        return RP_ERR_NOMEM;
+    if (pthread_mutex_init(&m->m, NULL) != 0) {
+        free(m);
+        return RP_ERR_NOMEM;
+    }
+    *out = m;
+    return 0;
+}
+
+void rp__os_mutex_destroy(rp__os_mutex *m)
+{
+    if (!m)
+        return;
+    pthread_mutex_destroy(&m->m);
+    free(m);
+}
+
+void rp__os_mutex_lock(rp__os_mutex *m)
+{
+    pthread_mutex_lock(&m->m);
+}
+
+void rp__os_mutex_unlock(rp__os_mutex *m)
+{
+    pthread_mutex_unlock(&m->m);
+}
+
+int rp__os_cond_create(rp__os_cond **out)
+{
+    rp__os_cond *c = malloc(sizeof *c);
+    if (!c)
+        return RP_ERR_NOMEM;
+    if (pthread_cond_init(&c->c, NULL) != 0) {
+        free(c);
+        return RP_ERR_NOMEM;
+    }
+    *out = c;
+    return 0;
+}
+
+void rp__os_cond_destroy(rp__os_cond *c)
+{
+    if (!c)
+        return;
+    pthread_cond_destroy(&c->c);
+    free(c);
+}
+
+void rp__os_cond_wait(rp__os_cond *c, rp__os_mutex *m)
+{
+    pthread_cond_wait(&c->c, &m->m);
+}
+
+void rp__os_cond_signal(rp__os_cond *c)
+{
+    pthread_cond_signal(&c->c);
+}
+
+void rp__os_cond_broadcast(rp__os_cond *c)
+{
+    pthread_cond_broadcast(&c->c);
+}
