@@ -233,6 +233,8 @@ int rp__event_set_str_array(rp_event *ev, rp_field_id f, const rp_str *items, ui
     for (uint32_t i = 0; i < count; i++) {
         if (items[i].len && !items[i].ptr)
             return RP_ERR_INVAL;
+        if (items[i].len >= RP__EVENT_MAX_DATA) /* checked before the sum, which could wrap */
+            return RP_ERR_FULL;
         total += items[i].len + 1;
         if (total > RP__EVENT_MAX_DATA)
             return RP_ERR_FULL;

@@ -60,7 +60,8 @@ static inline uint32_t rp__event_topic(const struct rp_event *ev)
 struct rp_event *rp__event_alloc(uint32_t topic, size_t payload_bytes);
 
 /* Caps: field data per event and fields per event. Setters return
- * RP_ERR_FULL past them. */
+ * RP_ERR_FULL past them. A value set again takes new space and its old bytes
+ * stay counted, so setting one field many times can reach the cap. */
 #define RP__EVENT_MAX_DATA (64u * 1024)
 #define RP__EVENT_MAX_FIELDS 256u
 
