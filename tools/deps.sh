@@ -5,7 +5,8 @@
 set -euo pipefail
 
 build_pkgs=(gcc make cmake pkg-config libjansson-dev)
-test_pkgs=(libcmocka-dev clang libclang-rt-14-dev binutils procps)
+test_pkgs=(libcmocka-dev clang libclang-rt-14-dev g++ binutils procps python3
+    gcc-mingw-w64-x86-64-win32)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-build}" = test ]; then
