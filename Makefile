@@ -3,6 +3,7 @@
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 CONFIG ?= config/rampart.json
+ARGS ?=
 
 .PHONY: all build run test test-asan test-tsan bench fuzz check-banned format clean
 
@@ -19,7 +20,7 @@ build:
 	cmake --build build -j $(JOBS)
 
 run: build
-	./build/bin/rampartd --foreground --config $(CONFIG)
+	./build/bin/rampartd --foreground --config $(CONFIG) $(ARGS)
 
 test:
 	@tools/deps.sh test

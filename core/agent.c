@@ -1,8 +1,13 @@
 /* core/agent.c - the agent's lifecycle. */
 #include "agent.h"
+#include "event.h"
 #include "exitcodes.h"
+#include "fields.h"
+#include "host.h"
 #include "log.h"
+#include "ndjson.h"
 #include "os/os.h"
+#include "topic.h"
 #include "uuid.h"
 #include "version.h"
 
@@ -15,7 +20,13 @@
 #include <time.h>
 
 struct rp__agent {
-    rp__config *cfg;
+    rp__config *cfg;      /* the running config; replaced by reload */
+    rp__config *boot_cfg; /* the config the plugin host was built from */
+    rp__host *host;
+    int host_running;
+    char *out_file; /* output.file at start-up (absolute) or NULL */
+    int out_stdout;
+    rp__buf line; /* the sink's encode buffer: one event, capped */
     char *config_file;
     char *site;
     int foreground;
@@ -34,6 +45,8 @@ int rp__agent_create(const rp__agent_opts *opts, rp__config *cfg, rp__agent **ou
         return RP_ERR_NOMEM;
     }
     a->cfg = cfg;
+    a->boot_cfg = cfg;
+    rp__buf_init(&a->line, RP__EVENT_MAX_DATA * 8);
     a->foreground = opts->foreground;
     a->config_file = strdup(opts->config_file);
     a->site = opts->site ? strdup(opts->site) : NULL;
@@ -101,67 +114,87 @@ int rp__agent_prepare(rp__agent *a, long *holder_pid, char *err, size_t errlen)
                  cfg->data_dir, rp_strerror(rc));
         return rc;
     }
-    return 0;
+    /* Plugins are loaded (not started) here, before the agent detaches, so a
+     * plugin config error still reaches the terminal and exits with 78. No
+     * thread exists yet: the host starts its threads in rp__agent_start. */
+    if ((rc = rp__host_create(NULL, cfg, &a->host)) != 0) {
+        snprintf(err, errlen, "cannot create the plugin host: %s", rp_strerror(rc));
+        return rc;
+    }
+    rc = rp__host_load(a->host, err, errlen);
+    if (rc != 0 && rc != RP_ERR_CONFIG)
+        snprintf(err, errlen, "cannot load plugins: %s", rp_strerror(rc));
+    return rc;
 }
 
-static void format_timestamp(char *buf, size_t len)
+/* The sink of this stage: every event, as one NDJSON line, to the local
+ * events file and (in the foreground) stdout. It runs on a bus dispatcher
+ * thread; its subscription is lossless. */
+static int sink_on_event(void *arg, const struct rp_event *ev)
 {
-    int64_t now = rp__os_time_ns();
-    struct tm tm;
-    rp__os_gmtime(now / 1000000000, &tm);
-    char base[24];
-    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf, len, "%s.%03dZ", base, (int)((now / 1000000) % 1000));
+    rp__agent *a = arg;
+    rp__buf_reset(&a->line);
+    int rc = rp__ndjson_encode(ev, &a->line);
+    if (rc != 0) {
+        rp__log_error("cannot encode an event: %s", rp_strerror(rc));
+        return rc;
+    }
+    if (a->events && (rc = rp__os_file_write(a->events, a->line.data, a->line.len)) != 0)
+        rp__log_error("%s: cannot write event: %s", a->out_file, rp_strerror(rc));
+    if (a->foreground && a->out_stdout) {
+        fwrite(a->line.data, 1, a->line.len, stdout);
+        fflush(stdout);
+    }
+    return rc;
 }
 
-/*
- * Writes one agent lifecycle event as a flat-ECS NDJSON line to the local
- * events file and, in the foreground, to stdout. These are the agent's own
- * events; plugin events take the sink of the output pipeline.
- */
+/* Publishes one of the agent's own lifecycle events through the bus, so it
+ * takes the same path to the outputs as every plugin event. */
 static void emit_agent_event(rp__agent *a, const char *action, const char *category,
                              const char *type, const char *outcome, const char *message)
 {
-    char stamp[40], id[RP__UUID_STR_LEN + 1];
-    format_timestamp(stamp, sizeof stamp);
-    if (rp__uuid7(rp__os_time_ns() / 1000000, id) != 0)
+    static const char *const names[] = {"event.category", "event.type",    "event.action",
+                                        "event.outcome",  "event.dataset", "message",
+                                        "agent.type",     "agent.version", "agent.id",
+                                        "host.hostname",  "process.pid",   "labels.site"};
+    rp_field_id f[12];
+    uint32_t topic;
+    struct rp_event *ev;
+    if (!a->host_running)
         return;
-    json_t *ev = json_pack("{s:s, s:s, s:s, s:[s], s:[s], s:s, s:s, s:s, s:s, s:s, s:s, s:s, "
-                           "s:s, s:I}",
-                           "@timestamp", stamp, "event.id", id, "event.kind", "event",
-                           "event.category", category, "event.type", type, "event.action",
-                           action, "event.outcome", outcome, "event.dataset", "rampart.agent",
-                           "message", message, "agent.type", "rampart", "agent.version",
-                           RP_VERSION, "agent.id", a->agent_id, "host.hostname", a->hostname,
-                           "process.pid", (json_int_t)rp__os_getpid());
-    if (!ev)
-        return;
-    if (a->cfg->site)
-        json_object_set_new(ev, "labels.site", json_string(a->cfg->site));
-    char *line = json_dumps(ev, JSON_COMPACT | JSON_ENSURE_ASCII);
-    json_decref(ev);
-    if (!line)
-        return;
-    size_t len = strlen(line);
-    line[len] = '\n'; /* json_dumps leaves room: replace the NUL, write len + 1 bytes */
-    int rc = a->events ? rp__os_file_write(a->events, line, len + 1) : 0;
-    if (rc != 0)
-        rp__log_error("%s: cannot write event: %s", a->cfg->output_file, rp_strerror(rc));
-    if (a->foreground && a->cfg->output_stdout) {
-        fwrite(line, 1, len + 1, stdout);
-        fflush(stdout);
+    for (int i = 0; i < 12; i++) {
+        uint32_t t = i < 2 ? RP_TYPE_STR_ARRAY : i == 10 ? RP_TYPE_I64 : RP_TYPE_STR;
+        if (rp__field_intern(names[i], strlen(names[i]), t, &f[i]) != 0)
+            return;
     }
-    free(line);
+    if (rp__topic_intern("agent.lifecycle", 15, &topic) != 0 ||
+        rp__event_create(topic, "agent.lifecycle", 0, &ev) != 0)
+        return;
+    rp_str cat = {category, strlen(category)}, typ = {type, strlen(type)};
+    rp__event_set_str_array(ev, f[0], &cat, 1);
+    rp__event_set_str_array(ev, f[1], &typ, 1);
+    rp__event_set_str(ev, f[2], action, strlen(action));
+    rp__event_set_str(ev, f[3], outcome, strlen(outcome));
+    rp__event_set_str(ev, f[4], "rampart.agent", 13);
+    rp__event_set_str(ev, f[5], message, strlen(message));
+    rp__event_set_str(ev, f[6], "rampart", 7);
+    rp__event_set_str(ev, f[7], RP_VERSION, strlen(RP_VERSION));
+    rp__event_set_str(ev, f[8], a->agent_id, strlen(a->agent_id));
+    rp__event_set_str(ev, f[9], a->hostname, strlen(a->hostname));
+    rp__event_set_i64(ev, f[10], rp__os_getpid());
+    if (a->cfg->site)
+        rp__event_set_str(ev, f[11], a->cfg->site, strlen(a->cfg->site));
+    rp__host_publish_core(a->host, ev);
 }
 
 static int open_outputs(rp__agent *a)
 {
-    if (!a->cfg->output_file)
+    if (!a->out_file)
         return 0;
     int sys = 0;
-    int rc = rp__os_file_open_append(a->cfg->output_file, 0640, &a->events, &sys);
+    int rc = rp__os_file_open_append(a->out_file, 0640, &a->events, &sys);
     if (rc != 0)
-        rp__log_error("%s: cannot open the events file (output.file): %s", a->cfg->output_file,
+        rp__log_error("%s: cannot open the events file (output.file): %s", a->out_file,
                       sys ? strerror(sys) : rp_strerror(rc));
     return rc;
 }
@@ -183,11 +216,20 @@ static size_t count_enabled(const rp__config *cfg, size_t *total)
 
 int rp__agent_start(rp__agent *a)
 {
-    int rc = open_outputs(a);
-    if (rc != 0)
+    int rc;
+    if (a->cfg->output_file && !(a->out_file = strdup(a->cfg->output_file)))
+        return RP_ERR_NOMEM;
+    a->out_stdout = a->cfg->output_stdout;
+    if ((rc = open_outputs(a)) != 0)
         return rc;
     if (a->pidfile)
         rp__os_pidfile_write(a->pidfile);
+    if ((rc = rp__host_subscribe_core(a->host, "*", sink_on_event, a)) != 0 ||
+        (rc = rp__host_start(a->host)) != 0) {
+        rp__log_error("cannot start the plugin host: %s", rp_strerror(rc));
+        return rc;
+    }
+    a->host_running = 1;
     size_t total, on = count_enabled(a->cfg, &total);
     rp__log_info("rampartd %s started: pid %ld, config %s%s%s, data %s, %zu of %zu plugins "
                  "enabled",
@@ -224,14 +266,15 @@ int rp__agent_reload(rp__agent *a)
     a->cfg->pid_file = old->pid_file;
     old->pid_file = swap;
     rp__log_set_level(next->log_level);
-    if (a->events &&
-        (!next->output_file || !old->output_file || strcmp(next->output_file, old->output_file))) {
-        rp__os_file_close(a->events);
-        a->events = NULL;
-    }
-    if (!a->events)
-        open_outputs(a);
-    rp__config_destroy(old);
+    /* The sink and the plugins keep what they started with in this version;
+     * say so rather than pretend. */
+    if (!json_equal(json_object_get(next->root, "plugins"),
+                    json_object_get(a->boot_cfg->root, "plugins")) ||
+        !json_equal(json_object_get(next->root, "output"),
+                    json_object_get(a->boot_cfg->root, "output")))
+        rp__log_warn("changes to plugins and output take effect at restart");
+    if (old != a->boot_cfg)
+        rp__config_destroy(old);
     size_t total, on = count_enabled(a->cfg, &total);
     rp__log_info("configuration reloaded: %s%s%s, %zu of %zu plugins enabled", a->cfg->main_file,
                  a->cfg->site ? " + " : "", a->cfg->site_file ? a->cfg->site_file : "", on,
@@ -261,6 +304,9 @@ void rp__agent_stop(rp__agent *a)
         emit_agent_event(a, "agent-stopped", "process", "end", "success", "rampartd stopped");
         a->started = 0;
     }
+    /* Stops plugins, then drains the bus into the sink before it closes. */
+    rp__host_stop(a->host);
+    a->host_running = 0;
     if (a->events) {
         rp__os_file_sync(a->events);
         rp__os_file_close(a->events);
@@ -275,7 +321,12 @@ void rp__agent_destroy(rp__agent *a)
     if (!a)
         return;
     rp__agent_stop(a);
-    rp__config_destroy(a->cfg);
+    rp__host_destroy(a->host);
+    if (a->cfg != a->boot_cfg)
+        rp__config_destroy(a->cfg);
+    rp__config_destroy(a->boot_cfg);
+    rp__buf_free(&a->line);
+    free(a->out_file);
     free(a->config_file);
     free(a->site);
     free(a);

@@ -21,8 +21,11 @@ typedef struct rp__agent_opts {
  * failure). */
 int rp__agent_create(const rp__agent_opts *opts, rp__config *cfg, rp__agent **out);
 
-/* Prepares the data folder and the pid file. Returns RP_ERR_BUSY when another
- * agent holds the pid file, with its pid in *holder_pid; err says what failed. */
+/* Prepares the data folder, the pid file and the agent id, and loads the
+ * plugins (no threads yet, so the agent may still daemonize). Returns
+ * RP_ERR_BUSY when another agent holds the pid file (its pid in
+ * *holder_pid), RP_ERR_CONFIG for an invalid plugin config; err says what
+ * failed. */
 int rp__agent_prepare(rp__agent *agent, long *holder_pid, char *err, size_t errlen);
 
 /* Opens outputs, writes the start-up line and the agent-started event. Call

@@ -67,6 +67,8 @@ void rp__config_destroy(rp__config *cfg)
     if (!cfg)
         return;
     json_decref(cfg->root);
+    json_decref(cfg->main_doc);
+    json_decref(cfg->overlay_doc);
     free(cfg->main_file);
     free(cfg->site);
     free(cfg->site_file);
@@ -109,6 +111,24 @@ static int extract(rp__config *cfg)
                       : strcmp(target, "syslog") == 0 ? RP__LOG_TARGET_SYSLOG
                                                       : RP__LOG_TARGET_AUTO;
     return 0;
+}
+
+/* The file a value at the path came from: the last layer that sets it; for
+ * a key that no layer sets (a required key missing), the layer that wrote
+ * the object it is missing from, the main file first. */
+static const char *attribute(const json_t *main_doc, const char *main_name,
+                             const json_t *overlay_doc, const char *overlay_name,
+                             const struct rp__json_seg *segv, int depth)
+{
+    if (overlay_doc && rp__json_layer_mentions(overlay_doc, segv, depth))
+        return overlay_name;
+    if (rp__json_layer_mentions(main_doc, segv, depth))
+        return main_name;
+    if (depth > 0 && rp__json_layer_mentions(main_doc, segv, depth - 1))
+        return main_name;
+    if (depth > 0 && overlay_doc && rp__json_layer_mentions(overlay_doc, segv, depth - 1))
+        return overlay_name;
+    return "built-in defaults";
 }
 
 static json_t *builtin_doc(const char *text)
@@ -167,11 +187,8 @@ int rp__config_from_docs(const json_t *main_doc, const char *main_name,
     rp__schema_error serr;
     rc = rp__schema_validate(schema, merged, &serr);
     if (rc == RP_ERR_CONFIG) {
-        const char *file = "built-in defaults";
-        if (overlay_doc && rp__json_layer_mentions(overlay_doc, serr.segv, serr.depth))
-            file = overlay_name;
-        else if (rp__json_layer_mentions(main_doc, serr.segv, serr.depth))
-            file = main_name;
+        const char *file = attribute(main_doc, main_name, overlay_doc, overlay_name, serr.segv,
+                                     serr.depth);
         set_err(err, errlen, "%s: %s: %s", file, serr.path[0] ? serr.path : "(top level)",
                 serr.message);
         goto out;
@@ -187,6 +204,8 @@ int rp__config_from_docs(const json_t *main_doc, const char *main_name,
     if (!cfg)
         goto out;
     cfg->root = json_incref(merged);
+    cfg->main_doc = json_incref((json_t *)main_doc);
+    cfg->overlay_doc = overlay_doc ? json_incref((json_t *)overlay_doc) : NULL;
     if (!(cfg->main_file = strdup(main_name)) || !(cfg->config_dir = strdup(config_dir)))
         goto out;
     if (site && (!(cfg->site = strdup(site)) ||
@@ -204,6 +223,13 @@ out:
     json_decref(tmp);
     json_decref(merged);
     return rc;
+}
+
+const char *rp__config_source_of(const rp__config *cfg, const struct rp__json_seg *segv,
+                                 int depth)
+{
+    return attribute(cfg->main_doc, cfg->main_file, cfg->overlay_doc, cfg->site_file, segv,
+                     depth);
 }
 
 int rp__config_load(const char *main_file, const char *site_override, rp__config **out,

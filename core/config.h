@@ -39,6 +39,8 @@ typedef struct rp__config {
     int output_stdout;
     enum rp__log_level log_level;
     enum rp__log_target_choice log_target;
+    json_t *main_doc;    /* the main file as parsed, for naming where a value came from */
+    json_t *overlay_doc; /* the site overlay as parsed, or NULL */
 } rp__config;
 
 /*
@@ -61,6 +63,12 @@ int rp__config_from_docs(const json_t *main_doc, const char *main_name,
 
 /* NULL is a no-op. */
 void rp__config_destroy(rp__config *cfg);
+
+struct rp__json_seg;
+/* The file a value at the path came from: the overlay if it sets it, else
+ * the main file, else "built-in defaults". Static or owned by cfg. */
+const char *rp__config_source_of(const rp__config *cfg, const struct rp__json_seg *segv,
+                                 int depth);
 
 /* The built-in defaults and schema as JSON text (static storage). */
 extern const char rp__config_defaults_json[];

@@ -2,8 +2,10 @@
 #include "agent.h"
 #include "config.h"
 #include "exitcodes.h"
+#include "host.h"
 #include "log.h"
 #include "os/os.h"
+#include "path.h"
 #include "version.h"
 
 #include <rampart/plugin.h>
@@ -88,6 +90,30 @@ int main(int argc, char **argv)
         return rc == RP_ERR_CONFIG ? RP_EX_CONFIG : RP_EX_SOFTWARE;
     }
     if (check_only) {
+        /* Plugin settings are checked against the schemas the plugins
+         * declare, so load them (entry only; nothing is started). */
+        rp__host *host = NULL;
+        rp__host_opts hopts = {.load_only = 1};
+        rc = rp__host_create(&hopts, cfg, &host);
+        if (rc == 0)
+            rc = rp__host_load(host, err, sizeof err);
+        /* The agent would run without a refused plugin; a check should not
+         * pass it quietly. */
+        for (size_t i = 0; rc == 0 && i < rp__host_plugin_count(host); i++) {
+            rp__plugin_info info;
+            rp__host_plugin_info(host, i, &info);
+            if (info.state == RP__PLUGIN_REFUSED) {
+                snprintf(err, sizeof err, "%s: plugins.%s: %s", cfg->main_file, info.name,
+                         info.error);
+                rc = RP_ERR_CONFIG;
+            }
+        }
+        rp__host_destroy(host);
+        if (rc != 0) {
+            fprintf(stderr, "rampartd: %s\n", rc == RP_ERR_CONFIG ? err : rp_strerror(rc));
+            rp__config_destroy(cfg);
+            return rc == RP_ERR_CONFIG ? RP_EX_CONFIG : RP_EX_SOFTWARE;
+        }
         printf("rampartd: configuration OK: %s%s%s\n", cfg->main_file, cfg->site ? " + " : "",
                cfg->site_file ? cfg->site_file : "");
         rp__config_destroy(cfg);
@@ -114,8 +140,23 @@ int main(int argc, char **argv)
         return RP_EX_OSERR;
     }
 
+    /* A daemon works in "/": give the agent the main file by absolute path so
+     * that a reload still finds it (and the site overlay next to it). */
+    char *abs_config = NULL;
+    if (!opts.foreground) {
+        const char *slash = strrchr(opts.config_file, '/');
+        abs_config = rp__path_resolve(cfg->config_dir, slash ? slash + 1 : opts.config_file);
+        if (!abs_config) {
+            fprintf(stderr, "rampartd: out of memory\n");
+            rp__config_destroy(cfg);
+            return RP_EX_OSERR;
+        }
+        opts.config_file = abs_config;
+    }
     rp__agent *agent = NULL;
-    if (rp__agent_create(&opts, cfg, &agent) != 0) {
+    rc = rp__agent_create(&opts, cfg, &agent);
+    free(abs_config); /* copied by rp__agent_create */
+    if (rc != 0) {
         fprintf(stderr, "rampartd: out of memory\n");
         return RP_EX_OSERR;
     }
@@ -125,7 +166,9 @@ int main(int argc, char **argv)
         /* Still attached to the terminal: say it there. */
         fprintf(stderr, "rampartd: %s\n", err);
         rp__agent_destroy(agent);
-        return rc == RP_ERR_BUSY ? RP_EX_UNAVAILABLE : RP_EX_CANTCREAT;
+        return rc == RP_ERR_BUSY     ? RP_EX_UNAVAILABLE
+               : rc == RP_ERR_CONFIG ? RP_EX_CONFIG
+                                     : RP_EX_CANTCREAT;
     }
     if (!opts.foreground && rp__os_daemonize() != 0) {
         fprintf(stderr, "rampartd: cannot detach from the terminal\n");
