@@ -92,6 +92,32 @@ int rp__os_signals_block(void);
  * stores which in *sig (RP__OS_SIG_NONE on timeout). */
 int rp__os_signal_wait(int timeout_ms, enum rp__os_signal *sig);
 
+/*
+ * Plugins as shared libraries. rp__os_dl_open loads an absolute path with
+ * every symbol bound now and none exported to later loads (RTLD_NOW |
+ * RTLD_LOCAL on Unix; LoadLibraryExW with a restricted search path on
+ * Windows). On failure err holds the system's reason.
+ */
+typedef struct rp__os_dl rp__os_dl;
+typedef void (*rp__os_fn)(void);
+int rp__os_dl_open(const char *abs_path, rp__os_dl **out, char *err, size_t errlen);
+/* The address of an exported function, or NULL. */
+rp__os_fn rp__os_dl_sym(rp__os_dl *dl, const char *name);
+/* Frees the handle record and keeps the library loaded for the life of the
+ * process (what production does). NULL is a no-op. */
+void rp__os_dl_forget(rp__os_dl *dl);
+/* Unloads. Production code never unloads a plugin (its code may still be on
+ * a stack or referenced by a callback); tests may. NULL is a no-op. */
+void rp__os_dl_close(rp__os_dl *dl);
+
+/*
+ * Trust before load: the file must be a regular file, and both it and its
+ * folder must be owned by root or by the agent's own user and not writable
+ * by group or others. Returns 0, or RP_ERR_PERM with the reason in reason
+ * ("/x/y.so: writable by others (mode 0666)").
+ */
+int rp__os_check_trusted(const char *path, char *reason, size_t len);
+
 /* Asks the agent with this pid to reload its configuration (SIGHUP). */
 int rp__os_send_reload(long pid);
 

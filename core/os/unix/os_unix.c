@@ -5,6 +5,7 @@
 
 #include <rampart/plugin.h>
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -432,4 +433,100 @@ void rp__os_syslog_write(int level, const char *msg)
 void rp__os_syslog_close(void)
 {
     closelog();
+}
+
+struct rp__os_dl {
+    void *handle;
+};
+
+int rp__os_dl_open(const char *abs_path, rp__os_dl **out, char *err, size_t errlen)
+{
+    if (!rp__os_path_is_absolute(abs_path)) {
+        snprintf(err, errlen, "not an absolute path");
+        return RP_ERR_INVAL;
+    }
+    rp__os_dl *dl = malloc(sizeof *dl);
+    if (!dl)
+        return RP_ERR_NOMEM;
+    dlerror();
+    dl->handle = dlopen(abs_path, RTLD_NOW | RTLD_LOCAL);
+    if (!dl->handle) {
+        const char *why = dlerror();
+        snprintf(err, errlen, "%s", why ? why : "dlopen failed");
+        free(dl);
+        return RP_ERR_IO;
+    }
+    *out = dl;
+    return 0;
+}
+
+rp__os_fn rp__os_dl_sym(rp__os_dl *dl, const char *name)
+{
+    void *p = dlsym(dl->handle, name);
+    rp__os_fn fn;
+    /* POSIX guarantees data and function pointers convert; ISO C does not,
+     * hence the copy instead of a cast. */
+    memcpy(&fn, &p, sizeof fn);
+    return fn;
+}
+
+void rp__os_dl_forget(rp__os_dl *dl)
+{
+    free(dl);
+}
+
+void rp__os_dl_close(rp__os_dl *dl)
+{
+    if (!dl)
+        return;
+    dlclose(dl->handle);
+    free(dl);
+}
+
+static int check_owner_mode(const char *path, const struct stat *st, char *reason, size_t len)
+{
+    uid_t me = geteuid();
+    if (st->st_uid != 0 && st->st_uid != me) {
+        snprintf(reason, len, "%s: owned by uid %u, not by root or the agent's user (uid %u)",
+                 path, (unsigned)st->st_uid, (unsigned)me);
+        return RP_ERR_PERM;
+    }
+    if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+        snprintf(reason, len, "%s: writable by %s (mode %04o)", path,
+                 (st->st_mode & S_IWOTH) ? "others" : "group", (unsigned)(st->st_mode & 07777));
+        return RP_ERR_PERM;
+    }
+    return 0;
+}
+
+int rp__os_check_trusted(const char *path, char *reason, size_t len)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0) {
+        snprintf(reason, len, "%s: %s", path, strerror(errno));
+        return errno_to_rp(errno);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(reason, len, "%s: not a regular file", path);
+        return RP_ERR_PERM;
+    }
+    int rc = check_owner_mode(path, &st, reason, len);
+    if (rc != 0)
+        return rc;
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : 0;
+    if (n == 0)
+        n = 1; /* the root folder */
+    if (n >= sizeof dir) {
+        snprintf(reason, len, "%s: path too long", path);
+        return RP_ERR_RANGE;
+    }
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    if (stat(dir, &st) != 0) {
+        snprintf(reason, len, "%s: %s", dir, strerror(errno));
+        return errno_to_rp(errno);
+    }
+    return check_owner_mode(dir, &st, reason, len);
 }

@@ -1,0 +1,91 @@
+/*
+ * core/host.h - the plugin host: loads plugins, serves the host API table,
+ * and runs the shared machinery (bus, loop thread, worker pool) they use.
+ *
+ * Lifecycle: rp__host_create, rp__host_load (every enabled plugin of the
+ * config), rp__host_start (bus, loop, workers, then init and start of each
+ * plugin), rp__host_stop, rp__host_destroy. All on the control thread.
+ *
+ * A plugin that cannot be loaded (missing file, untrusted file, wrong ABI,
+ * bad descriptor, duplicate id) or whose init or start fails is reported and
+ * left off; the agent runs with the rest. An invalid plugin "config" object
+ * is a configuration error (RP_ERR_CONFIG) like any other.
+ */
+#ifndef RP_CORE_HOST_H
+#define RP_CORE_HOST_H
+
+#include "config.h"
+
+#include <rampart/plugin.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct rp__host rp__host;
+
+/* States a plugin instance goes through; "off" ones are kept for reports. */
+enum rp__plugin_state {
+    RP__PLUGIN_REFUSED = 0, /* not loaded: see its error */
+    RP__PLUGIN_LOADED,      /* descriptor accepted, config valid */
+    RP__PLUGIN_INITIALIZED,
+    RP__PLUGIN_RUNNING,
+    RP__PLUGIN_FAILED, /* init or start failed: left off */
+    RP__PLUGIN_STOPPED,
+};
+
+/* What rp__host_plugin_info reports about one configured, enabled plugin. */
+typedef struct rp__plugin_info {
+    const char *name;  /* instance name in the config */
+    const char *path;  /* resolved file, or NULL */
+    const char *id;    /* descriptor id, or NULL */
+    const char *version;
+    enum rp__plugin_state state;
+    const char *error; /* why it is off, or "" */
+    uint64_t published;
+    uint64_t delivered;
+    uint64_t dropped;
+} rp__plugin_info;
+
+typedef struct rp__host_opts {
+    int load_only; /* --check-config: load and validate, never init */
+} rp__host_opts;
+
+/* cfg is borrowed and must outlive the host (until rp__host_destroy). */
+int rp__host_create(const rp__host_opts *opts, const rp__config *cfg, rp__host **out);
+
+/*
+ * Loads every enabled plugin. Load failures leave the plugin off and are
+ * logged; returns RP_ERR_CONFIG (message in err: "<file>: plugins.X.config.Y:
+ * expected ...") when a plugin's config does not match its schema.
+ */
+int rp__host_load(rp__host *host, char *err, size_t errlen);
+
+/* Starts the bus, loop and workers, then inits and starts the plugins
+ * (collectors last, so every subscriber is in place before events flow). */
+int rp__host_start(rp__host *host);
+
+/* Stops plugins (collectors first), drains the bus, joins threads. */
+void rp__host_stop(rp__host *host);
+
+/* NULL is a no-op. Plugins stay mapped until the process exits. */
+void rp__host_destroy(rp__host *host);
+
+/* Number of configured enabled plugins and a report on each (strings borrowed
+ * from the host until it is destroyed). */
+size_t rp__host_plugin_count(const rp__host *host);
+int rp__host_plugin_info(const rp__host *host, size_t index, rp__plugin_info *out);
+
+/* The host API table as handed to plugins (static storage). */
+const rp_host_api *rp__host_api(void);
+
+/*
+ * Core subscribers (the event sink): a lossless subscription to every event.
+ * on_event gets a borrowed event. Must be called before rp__host_start.
+ */
+int rp__host_subscribe_core(rp__host *host, const char *pattern,
+                            int (*on_event)(void *arg, const struct rp_event *ev), void *arg);
+
+/* Publishes an event of the core's own (producer 0); takes the reference. */
+int rp__host_publish_core(rp__host *host, struct rp_event *ev);
+
+#endif

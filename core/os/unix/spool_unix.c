@@ -1,0 +1,216 @@
+/* core/os/unix/spool_unix.c - the spool's file operations (os_spool.h) for
+ * Linux and other Unix systems. */
+#define _GNU_SOURCE
+#include "os/os_spool.h"
+
+#include <rampart/plugin.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+static int errno_to_rp(int e)
+{
+    switch (e) {
+    case ENOSPC:
+#ifdef EDQUOT
+    case EDQUOT:
+#endif
+        return RP_ERR_FULL;
+    case EEXIST:
+        return RP_ERR_EXISTS;
+    case ENOENT:
+    case ENOTDIR:
+        return RP_ERR_NOTFOUND;
+    case EACCES:
+    case EPERM:
+    case EROFS:
+        return RP_ERR_PERM;
+    case ENOMEM:
+        return RP_ERR_NOMEM;
+    default:
+        return RP_ERR_IO;
+    }
+}
+
+static int fail(int e, int *errno_out)
+{
+    if (errno_out)
+        *errno_out = e;
+    return errno_to_rp(e);
+}
+
+static int open_fd(const char *path, int flags, rp__os_sfile *out, int *errno_out)
+{
+    out->h = RP__OS_SFILE_NONE;
+    if (errno_out)
+        *errno_out = 0;
+    int fd;
+    do
+        fd = open(path, flags | O_CLOEXEC | O_NOCTTY, 0600);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0)
+        return fail(errno, errno_out);
+    out->h = fd;
+    return 0;
+}
+
+int rp__os_sfile_create(const char *path, rp__os_sfile *out, int *errno_out)
+{
+    return open_fd(path, O_RDWR | O_CREAT | O_EXCL, out, errno_out);
+}
+
+int rp__os_sfile_open(const char *path, int writable, int create, rp__os_sfile *out,
+                      int *errno_out)
+{
+    int flags = writable ? O_RDWR : O_RDONLY;
+    if (create)
+        flags |= O_CREAT;
+    return open_fd(path, flags, out, errno_out);
+}
+
+int rp__os_sfile_size(rp__os_sfile f, uint64_t *out)
+{
+    struct stat st;
+    if (fstat((int)f.h, &st) != 0)
+        return errno_to_rp(errno);
+    if (!S_ISREG(st.st_mode))
+        return RP_ERR_INVAL;
+    *out = (uint64_t)st.st_size;
+    return 0;
+}
+
+int rp__os_sfile_read_at(rp__os_sfile f, uint64_t off, void *buf, size_t len, size_t *got)
+{
+    char *p = buf;
+    size_t done = 0;
+    *got = 0;
+    while (done < len) {
+        /* Offsets past off_t's range cannot name bytes of a real file. */
+        if (off + done > (uint64_t)INT64_MAX)
+            break;
+        ssize_t n = pread((int)f.h, p + done, len - done, (off_t)(off + done));
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            *got = done;
+            return errno_to_rp(errno);
+        }
+        if (n == 0)
+            break;
+        done += (size_t)n;
+    }
+    *got = done;
+    return 0;
+}
+
+int rp__os_sfile_write_at(rp__os_sfile f, uint64_t off, const void *a, size_t alen, const void *b,
+                          size_t blen, int *errno_out)
+{
+    if (errno_out)
+        *errno_out = 0;
+    struct iovec iov[2] = {{(void *)a, alen}, {(void *)b, blen}};
+    int n_iov = 2, first = 0;
+    while (first < n_iov) {
+        if (iov[first].iov_len == 0) {
+            first++;
+            continue;
+        }
+        ssize_t n = pwritev((int)f.h, iov + first, n_iov - first, (off_t)off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return fail(errno, errno_out);
+        }
+        if (n == 0)
+            return fail(ENOSPC, errno_out); /* no progress: treat as a full disk */
+        off += (uint64_t)n;
+        /* Skip what was written: whole vectors, then a part of one. */
+        size_t left = (size_t)n;
+        while (first < n_iov && left >= iov[first].iov_len) {
+            left -= iov[first].iov_len;
+            first++;
+        }
+        if (first < n_iov) {
+            iov[first].iov_base = (char *)iov[first].iov_base + left;
+            iov[first].iov_len -= left;
+        }
+    }
+    return 0;
+}
+
+int rp__os_sfile_truncate(rp__os_sfile f, uint64_t len)
+{
+    if (len > (uint64_t)INT64_MAX)
+        return RP_ERR_RANGE;
+    int rc;
+    do
+        rc = ftruncate((int)f.h, (off_t)len);
+    while (rc != 0 && errno == EINTR);
+    return rc == 0 ? 0 : errno_to_rp(errno);
+}
+
+int rp__os_sfile_sync(rp__os_sfile f, int *errno_out)
+{
+    if (errno_out)
+        *errno_out = 0;
+#if defined(_POSIX_SYNCHRONIZED_IO) && _POSIX_SYNCHRONIZED_IO > 0
+    /* fdatasync skips timestamps but still writes the size when it changed,
+     * which is all a reader needs. */
+    int rc = fdatasync((int)f.h);
+#else
+    int rc = fsync((int)f.h);
+#endif
+    return rc == 0 ? 0 : fail(errno, errno_out);
+}
+
+void rp__os_sfile_close(rp__os_sfile *f)
+{
+    if (!f || f->h == RP__OS_SFILE_NONE)
+        return;
+    /* No retry on EINTR: on Linux the fd is gone either way. */
+    close((int)f->h);
+    f->h = RP__OS_SFILE_NONE;
+}
+
+int rp__os_spool_unlink(const char *path)
+{
+    if (unlink(path) == 0 || errno == ENOENT)
+        return 0;
+    return errno_to_rp(errno);
+}
+
+int rp__os_spool_dir_sync(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return errno_to_rp(errno);
+    int rc = fsync(fd) == 0 ? 0 : errno_to_rp(errno);
+    close(fd);
+    return rc;
+}
+
+int rp__os_spool_dir_list(const char *dir, int (*fn)(void *ctx, const char *name), void *ctx)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno_to_rp(errno);
+    int rc = 0;
+    struct dirent *e;
+    errno = 0;
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        rc = fn(ctx, e->d_name);
+        errno = 0;
+    }
+    if (rc == 0 && errno != 0)
+        rc = errno_to_rp(errno);
+    closedir(d);
+    return rc;
+}

@@ -1,0 +1,256 @@
+/*
+ * collector_synthetic - publishes realistic process.exec events at a set rate,
+ * for tests and benchmarks. Config: count (events in all, 0 = no end), rate
+ * (events per second, 0 = as fast as the bus takes them).
+ *
+ * With a rate, a 10 ms loop timer publishes each tick's share (no thread of
+ * its own); without one, a thread of the plugin's publishes flat out and is
+ * joined in stop.
+ */
+#include <rampart/plugin.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char config_schema[] =
+    "{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
+    "\"count\":{\"type\":\"integer\",\"minimum\":0,\"default\":1000,"
+    "\"description\":\"events to publish in all; 0 = no end\"},"
+    "\"rate\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":100000000,\"default\":1000,"
+    "\"description\":\"events per second; 0 = as fast as possible\"}}}";
+
+#define TICK_MS 10
+
+enum {
+    F_CATEGORY, F_TYPE, F_ACTION, F_PID, F_NAME, F_EXE, F_ARGS, F_CMDLINE, F_CWD, F_ENTITY,
+    F_HASH, F_PPID, F_PNAME, F_PEXE, F_PCMD, F_PENTITY, F_UID, F_UNAME, F_GID, F_START,
+    F_HOST, F_SEQ, F_COUNT_
+};
+
+static const struct {
+    const char *name;
+    uint32_t type;
+} field_defs[F_COUNT_] = {
+    {"event.category", RP_TYPE_STR_ARRAY}, {"event.type", RP_TYPE_STR_ARRAY},
+    {"event.action", RP_TYPE_STR},         {"process.pid", RP_TYPE_I64},
+    {"process.name", RP_TYPE_STR},         {"process.executable", RP_TYPE_STR},
+    {"process.args", RP_TYPE_STR_ARRAY},   {"process.command_line", RP_TYPE_STR},
+    {"process.working_directory", RP_TYPE_STR}, {"process.entity_id", RP_TYPE_STR},
+    {"process.hash.sha256", RP_TYPE_STR},  {"process.parent.pid", RP_TYPE_I64},
+    {"process.parent.name", RP_TYPE_STR},  {"process.parent.executable", RP_TYPE_STR},
+    {"process.parent.command_line", RP_TYPE_STR}, {"process.parent.entity_id", RP_TYPE_STR},
+    {"user.id", RP_TYPE_STR},              {"user.name", RP_TYPE_STR},
+    {"group.id", RP_TYPE_STR},             {"process.start", RP_TYPE_TIMESTAMP},
+    {"host.hostname", RP_TYPE_STR},        {"synthetic.seq", RP_TYPE_U64},
+};
+
+struct state {
+    rp_plugin *self;
+    const rp_host_api *host;
+    rp_field_id f[F_COUNT_];
+    uint64_t count, rate;
+    uint64_t seq;       /* events published so far */
+    double carry;       /* fraction of an event owed from earlier ticks */
+    atomic_uint_fast64_t timer; /* stopped from the loop (done) or from stop */
+    pthread_t thread;
+    int has_thread;
+    atomic_int stopping;
+    uint32_t c_published, c_failed;
+};
+
+static uint64_t json_uint(const char *json, const char *key, uint64_t dflt)
+{
+    /* The host validated the config against the schema above and filled in
+     * defaults, so a key is always "key":<digits>. */
+    char pat[32];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = strstr(json, pat);
+    if (!p)
+        return dflt;
+    p += strlen(pat);
+    uint64_t v = 0;
+    while (*p >= '0' && *p <= '9')
+        v = v * 10 + (uint64_t)(*p++ - '0');
+    return v;
+}
+
+static int publish_one(struct state *s)
+{
+    const rp_host_api *h = s->host;
+    static const char *const execs[] = {"/usr/bin/curl", "/usr/bin/python3", "/bin/bash",
+                                        "/usr/bin/ssh", "/usr/sbin/cron"};
+    const char *exe = execs[s->seq % 5];
+    const char *name = strrchr(exe, '/') + 1;
+    char pidbuf[32], entity[64], cmd[256], url[64];
+    int64_t pid = 10000 + (int64_t)(s->seq % 50000);
+    rp_event *ev;
+    int rc = h->event_create(s->self, "process.exec", 12, &ev);
+    if (rc != 0)
+        return rc;
+    snprintf(pidbuf, sizeof pidbuf, "%lld", (long long)pid);
+    snprintf(url, sizeof url, "https://updates.example.org/pkg/%llu",
+             (unsigned long long)s->seq);
+    rp_str args[5] = {{exe, strlen(exe)}, {"--silent", 8}, {"--max-time", 10}, {"30", 2},
+                      {url, strlen(url)}};
+    int n = snprintf(cmd, sizeof cmd, "%s --silent --max-time 30 %s", exe, url);
+    snprintf(entity, sizeof entity, "vm-%lld-%llu", (long long)pid, (unsigned long long)s->seq);
+    rp_str cat = {"process", 7}, typ = {"start", 5};
+    int64_t now = h->now_ns();
+
+    h->set_str_array(ev, s->f[F_CATEGORY], &cat, 1);
+    h->set_str_array(ev, s->f[F_TYPE], &typ, 1);
+    h->set_str(ev, s->f[F_ACTION], "exec", 4);
+    h->set_i64(ev, s->f[F_PID], pid);
+    h->set_str(ev, s->f[F_NAME], name, strlen(name));
+    h->set_str(ev, s->f[F_EXE], exe, strlen(exe));
+    h->set_str_array(ev, s->f[F_ARGS], args, 5);
+    h->set_str(ev, s->f[F_CMDLINE], cmd, (uint64_t)n);
+    h->set_str(ev, s->f[F_CWD], "/home/teacher", 13);
+    h->set_str(ev, s->f[F_ENTITY], entity, strlen(entity));
+    h->set_str(ev, s->f[F_HASH],
+               "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", 64);
+    h->set_i64(ev, s->f[F_PPID], 4242);
+    h->set_str(ev, s->f[F_PNAME], "bash", 4);
+    h->set_str(ev, s->f[F_PEXE], "/bin/bash", 9);
+    h->set_str(ev, s->f[F_PCMD], "-bash", 5);
+    h->set_str(ev, s->f[F_PENTITY], "vm-4242-1", 9);
+    h->set_str(ev, s->f[F_UID], "1000", 4);
+    h->set_str(ev, s->f[F_UNAME], "teacher", 7);
+    h->set_str(ev, s->f[F_GID], "1000", 4);
+    h->set_timestamp(ev, s->f[F_START], now);
+    h->set_str(ev, s->f[F_HOST], "classroom-07", 12);
+    rc = h->set_u64(ev, s->f[F_SEQ], s->seq);
+    if (rc != 0) {
+        h->event_release(ev);
+        return rc;
+    }
+    rc = h->event_publish(s->self, ev);
+    h->counter_add(s->self, rc == 0 ? s->c_published : s->c_failed, 1);
+    s->seq++;
+    return rc;
+}
+
+static int done(const struct state *s)
+{
+    return s->count != 0 && s->seq >= s->count;
+}
+
+static void on_tick(void *arg)
+{
+    struct state *s = arg;
+    s->carry += (double)s->rate * TICK_MS / 1000.0;
+    while (s->carry >= 1.0 && !done(s)) {
+        publish_one(s);
+        s->carry -= 1.0;
+    }
+    if (done(s)) {
+        uint64_t t = atomic_exchange(&s->timer, 0);
+        if (t)
+            s->host->timer_stop(s->self, t);
+        char msg[80];
+        int n = snprintf(msg, sizeof msg, "published %llu events", (unsigned long long)s->seq);
+        s->host->log(s->self, RP_LOG_INFO, msg, (uint64_t)n);
+    }
+}
+
+static void *flat_out(void *arg)
+{
+    struct state *s = arg;
+    while (!atomic_load_explicit(&s->stopping, memory_order_relaxed) && !done(s))
+        publish_one(s);
+    char msg[80];
+    int n = snprintf(msg, sizeof msg, "published %llu events", (unsigned long long)s->seq);
+    s->host->log(s->self, RP_LOG_INFO, msg, (uint64_t)n);
+    return NULL;
+}
+
+static int syn_init(rp_plugin *self, const rp_host_api *host, void **state)
+{
+    struct state *s = calloc(1, sizeof *s);
+    if (!s)
+        return RP_ERR_NOMEM;
+    s->self = self;
+    s->host = host;
+    for (int i = 0; i < F_COUNT_; i++) {
+        int rc = host->field_id(self, field_defs[i].name, strlen(field_defs[i].name),
+                                field_defs[i].type, &s->f[i]);
+        if (rc != 0) {
+            host->set_error(self, field_defs[i].name, strlen(field_defs[i].name));
+            free(s);
+            return rc;
+        }
+    }
+    const char *json;
+    host->config_get(self, &json, NULL);
+    s->count = json_uint(json, "count", 1000);
+    s->rate = json_uint(json, "rate", 1000);
+    host->counter_register(self, "published", 9, &s->c_published);
+    host->counter_register(self, "publish_failed", 14, &s->c_failed);
+    *state = s;
+    return 0;
+}
+
+static int syn_start(rp_plugin *self, void *state)
+{
+    struct state *s = state;
+    if (s->rate > 0) {
+        uint64_t t;
+        int rc = s->host->timer_start(self, TICK_MS, TICK_MS, on_tick, s, &t);
+        if (rc == 0)
+            atomic_store(&s->timer, t);
+        return rc;
+    }
+    if (pthread_create(&s->thread, NULL, flat_out, s) != 0)
+        return RP_ERR_INTERNAL;
+    s->has_thread = 1;
+    return 0;
+}
+
+static int syn_stop(rp_plugin *self, void *state)
+{
+    struct state *s = state;
+    uint64_t t = atomic_exchange(&s->timer, 0);
+    if (t)
+        s->host->timer_stop(self, t);
+    atomic_store(&s->stopping, 1);
+    if (s->has_thread) {
+        pthread_join(s->thread, NULL);
+        s->has_thread = 0;
+    }
+    return 0;
+}
+
+static void syn_destroy(rp_plugin *self, void *state)
+{
+    (void)self;
+    free(state);
+}
+
+static const rp_plugin_descriptor descriptor = {
+    .struct_size = sizeof(rp_plugin_descriptor),
+    .abi_major = RP_ABI_MAJOR,
+    .abi_minor = 0,
+    .kind = RP_KIND_COLLECTOR,
+    .event_schema_version = RP_EVENT_SCHEMA_VERSION,
+    .id = "org.rampart.collector.synthetic",
+    .version = "1.0.0",
+    .vendor = "Rampart",
+    .license = "Apache-2.0",
+    .description = "Synthetic process.exec events for tests and benchmarks",
+    .config_schema = config_schema,
+    .init = syn_init,
+    .start = syn_start,
+    .stop = syn_stop,
+    .destroy = syn_destroy,
+};
+
+RP_PLUGIN_EXPORT int rampart_plugin_entry_v1(const rp_host_api *host,
+                                             const rp_plugin_descriptor **out)
+{
+    (void)host;
+    *out = &descriptor;
+    return 0;
+}

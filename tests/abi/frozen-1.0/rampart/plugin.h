@@ -1,0 +1,423 @@
+/*
+ * rampart/plugin.h as released with ABI 1.0, frozen: plugins built against this
+ * copy must keep loading in every later 1.x agent (tests/abi). Never edit.
+ *
+ * This header is the stable ABI between the agent and its plugins. It compiles
+ * as C99, C11 and C++, includes only standard headers, and never anything from
+ * the agent's core. See sdk/docs/abi-policy.md for what may change and how.
+ */
+#ifndef RAMPART_PLUGIN_H
+#define RAMPART_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ABI version. Majors must be equal; the host's minor must be >= the minor a
+ * plugin requires. The major is also part of the entry symbol's name. */
+#define RP_ABI_MAJOR 1
+#define RP_ABI_MINOR 0
+
+/*
+ * Error codes. Every function of the ABI returns int: 0 on success or one of
+ * these negative codes. The numbers are part of the ABI and never change; new
+ * codes are only appended. The table is an X-macro so that the names, the
+ * numbers and the messages of rp_strerror() come from one place.
+ */
+#define RP_ERROR_TABLE(X)                                                      \
+    X(RP_OK, 0, "success")                                                     \
+    X(RP_ERR_NOMEM, -1, "out of memory")                                       \
+    X(RP_ERR_INVAL, -2, "invalid argument")                                    \
+    X(RP_ERR_IO, -3, "input/output error")                                     \
+    X(RP_ERR_NOTFOUND, -4, "not found")                                        \
+    X(RP_ERR_PERM, -5, "permission denied")                                    \
+    X(RP_ERR_CONFIG, -6, "invalid configuration")                              \
+    X(RP_ERR_VERSION, -7, "incompatible ABI version")                          \
+    X(RP_ERR_FULL, -8, "queue or buffer full")                                 \
+    X(RP_ERR_BUSY, -9, "resource busy")                                        \
+    X(RP_ERR_UNSUPPORTED, -10, "not supported")                                \
+    X(RP_ERR_PARSE, -11, "malformed input")                                    \
+    X(RP_ERR_RANGE, -12, "value out of range")                                 \
+    X(RP_ERR_TIMEOUT, -13, "timed out")                                        \
+    X(RP_ERR_AGAIN, -14, "try again later")                                    \
+    X(RP_ERR_STOPPED, -15, "shutting down")                                     \
+    X(RP_ERR_EXISTS, -16, "already exists")                                    \
+    X(RP_ERR_TYPE, -17, "wrong type")                                          \
+    X(RP_ERR_INTERNAL, -18, "internal error")
+
+#define RP__ERROR_ENUM(name, value, text) name = (value),
+enum rp_error { RP_ERROR_TABLE(RP__ERROR_ENUM) RP__ERROR_END_ };
+#undef RP__ERROR_ENUM
+
+/* rp_strerror: a static description of an error code. Never returns NULL; the
+ * string is static and must not be freed. Safe from any thread. */
+static inline const char *rp_strerror(int code)
+{
+    switch (code) {
+#define RP__ERROR_TEXT(name, value, text)                                      \
+    case (value):                                                              \
+        return (text);
+        RP_ERROR_TABLE(RP__ERROR_TEXT)
+#undef RP__ERROR_TEXT
+    default:
+        return "unknown error";
+    }
+}
+
+/* rp_errname: the symbolic name of an error code ("RP_ERR_NOMEM"), or
+ * "RP_ERR_UNKNOWN". Static string; safe from any thread. */
+static inline const char *rp_errname(int code)
+{
+    switch (code) {
+#define RP__ERROR_NAME(name, value, text)                                      \
+    case (value):                                                              \
+        return #name;
+        RP_ERROR_TABLE(RP__ERROR_NAME)
+#undef RP__ERROR_NAME
+    default:
+        return "RP_ERR_UNKNOWN";
+    }
+}
+
+/* The event schema (field names and types) has its own version, separate
+ * from the call ABI and from a plugin's own semver. */
+#define RP_EVENT_SCHEMA_VERSION 1
+
+/* The one symbol a plugin exports. The ABI major is part of the name, so a
+ * plugin of another major fails to load before any of its code runs. */
+#define RP_ENTRY_SYMBOL "rampart_plugin_entry_v1"
+
+#if defined(_WIN32) || defined(__CYGWIN__)
+#define RP_PLUGIN_EXPORT __declspec(dllexport)
+#else
+#define RP_PLUGIN_EXPORT __attribute__((visibility("default")))
+#endif
+
+/* A compile-time check that works in C99, C11 and C++. */
+#define RP__ASSERT_CAT2(a, b) a##b
+#define RP__ASSERT_CAT(a, b) RP__ASSERT_CAT2(a, b)
+#define RP_STATIC_ASSERT(cond, name)                                           \
+    typedef char RP__ASSERT_CAT(rp_static_assert_, name)[(cond) ? 1 : -1]
+
+/* ------------------------------------------------------------------------ */
+/* Basic types. Plain C only: fixed-width integers, pointers, pointer + length
+ * strings. No bool, enum, bit-fields, long or size_t in any struct. */
+
+/* An event: opaque to plugins, reached only through host calls. */
+typedef struct rp_event rp_event;
+
+/* The host's handle for one plugin instance. Opaque; passed back to the host
+ * in every call so the host knows who is calling. Valid from init until
+ * destroy returns. */
+typedef struct rp_plugin rp_plugin;
+
+/* An interned field name ("process.pid"), valid for the life of the process.
+ * 0 is never a valid id. */
+typedef uint32_t rp_field_id;
+
+/* A string that need not be NUL-terminated. */
+typedef struct rp_str {
+    const char *ptr;
+    uint64_t len;
+} rp_str;
+
+/* An IP address: family 4 uses addr[0..3], family 6 all 16 bytes, network
+ * byte order. */
+typedef struct rp_ip {
+    uint32_t family;
+    uint8_t addr[16];
+} rp_ip;
+
+/* Value types of event fields. */
+#define RP_TYPE_I64 1u
+#define RP_TYPE_U64 2u
+#define RP_TYPE_BOOL 3u
+#define RP_TYPE_STR 4u       /* UTF-8 expected; other bytes are escaped on output */
+#define RP_TYPE_BYTES 5u     /* binary, hex on output */
+#define RP_TYPE_TIMESTAMP 6u /* nanoseconds since the Unix epoch, UTC */
+#define RP_TYPE_IP 7u
+#define RP_TYPE_STR_ARRAY 8u
+
+/* Plugin kinds. */
+#define RP_KIND_COLLECTOR 1u
+#define RP_KIND_DETECTOR 2u
+#define RP_KIND_RESPONDER 3u
+
+/* Descriptor flags. */
+/* on_event may run on several threads at once for this plugin. */
+#define RP_PLUGIN_CONCURRENT_EVENTS 0x1u
+
+/* Log levels for rp_host_api.log. */
+#define RP_LOG_ERROR 0
+#define RP_LOG_WARN 1
+#define RP_LOG_INFO 2
+#define RP_LOG_DEBUG 3
+
+/* fd watch events (requested and reported). */
+#define RP_FD_READ 0x1u
+#define RP_FD_WRITE 0x2u
+#define RP_FD_ERROR 0x4u /* reported only */
+#define RP_FD_HUP 0x8u   /* reported only */
+
+/* Callbacks the host makes on its threads on the plugin's behalf. fd and
+ * timer callbacks run on the loop thread; work runs on a worker thread and
+ * done on the loop thread. None of them may block for long: move slow work
+ * to work_submit. */
+typedef void (*rp_fd_cb)(void *arg, int64_t fd, uint32_t revents);
+typedef void (*rp_timer_cb)(void *arg);
+typedef void (*rp_work_cb)(void *arg);
+typedef void (*rp_work_done_cb)(void *arg, int status);
+
+/* ------------------------------------------------------------------------ */
+/* The host API: a table of functions the host passes to the plugin. It only
+ * ever grows at the end. Before calling a function added after 1.0, check it
+ * is there with RP_HOST_HAS(host, member).
+ *
+ * Ownership, everywhere unless stated: pointers the plugin passes in are
+ * borrowed for the duration of the call (the host copies what it keeps);
+ * pointers the host returns are borrowed from the host for as long as stated;
+ * memory one side frees must come from host->alloc. */
+typedef struct rp_host_api {
+    uint32_t struct_size; /* sizeof the host's table */
+    uint16_t abi_major;   /* RP_ABI_MAJOR of the host */
+    uint16_t abi_minor;   /* RP_ABI_MINOR of the host */
+
+    /* --- 1.0 --------------------------------------------------------- */
+
+    /* Writes a log line attributed to the plugin. Any thread. */
+    void (*log)(rp_plugin *self, int32_t level, const char *msg, uint64_t len);
+
+    /* Leaves a message explaining the error the plugin is about to return
+     * from a callback; the host logs it with the error code. Any thread (the
+     * message is kept per plugin, last one wins). */
+    void (*set_error)(rp_plugin *self, const char *msg, uint64_t len);
+
+    /* The host allocator. Any thread. alloc(0) returns a unique pointer;
+     * free(NULL) is a no-op. Use it for memory the host will free. */
+    void *(*alloc)(uint64_t size);
+    void *(*realloc)(void *ptr, uint64_t size);
+    void (*free)(void *ptr);
+
+    /* The plugin's own "config" object from the agent configuration, as
+     * compact JSON text (NUL-terminated; "{}" when absent), already validated
+     * against the descriptor's config_schema. Borrowed until the plugin's
+     * next reconfigure or destroy. Control thread. */
+    int (*config_get)(rp_plugin *self, const char **json, uint64_t *len);
+
+    /* Interns a field name and checks its type. Standard ECS fields have
+     * fixed types (RP_ERR_TYPE on a mismatch); other names are custom fields,
+     * typed by their first registration, and must not start with an ECS
+     * field set ("process.", "file.", ...) unless the host knows them
+     * (RP_ERR_NOTFOUND). Any thread; call once at init and keep the id. */
+    int (*field_id)(rp_plugin *self, const char *name, uint64_t len, uint32_t type,
+                    rp_field_id *out);
+
+    /* Creates an event of a type ("process.exec", "alert"), with one
+     * reference owned by the caller. The host stamps @timestamp (now, may be
+     * overwritten), event.id (UUIDv7, read-only) and event.kind (alert for
+     * "alert", metric for "agent.health", event otherwise). Any thread. */
+    int (*event_create)(rp_plugin *self, const char *type, uint64_t type_len, rp_event **out);
+
+    /* Creates a new event of another type holding a copy of every field of
+     * src except event.id, event.kind and @timestamp (stamped anew). This is
+     * how an alert carries the fields of the event that raised it. The caller
+     * owns one reference to the result. Any thread. */
+    int (*event_copy)(rp_plugin *self, const rp_event *src, const char *type, uint64_t type_len,
+                      rp_event **out);
+
+    /* Publishes the event on the bus and takes over the caller's reference,
+     * also on failure. Never blocks. After this the event is immutable: set_*
+     * calls return RP_ERR_PERM. Any thread. */
+    int (*event_publish)(rp_plugin *self, rp_event *ev);
+
+    /* Reference counting. on_event's event is borrowed for the call; retain
+     * it to keep it longer, then release. Any thread. */
+    void (*event_retain)(const rp_event *ev);
+    void (*event_release)(const rp_event *ev);
+
+    /* The event's type. The string is borrowed while a reference is held. */
+    int (*event_type)(const rp_event *ev, const char **type, uint64_t *len);
+
+    /* Typed setters: only before publish, only by the reference owner.
+     * RP_ERR_TYPE if the field has another type, RP_ERR_PERM after publish
+     * or for read-only fields, RP_ERR_FULL past the event's size cap
+     * (64 KiB of field data). Setting a field again replaces it. Values are
+     * copied. */
+    int (*set_i64)(rp_event *ev, rp_field_id field, int64_t value);
+    int (*set_u64)(rp_event *ev, rp_field_id field, uint64_t value);
+    int (*set_bool)(rp_event *ev, rp_field_id field, int32_t value);
+    int (*set_str)(rp_event *ev, rp_field_id field, const char *value, uint64_t len);
+    int (*set_bytes)(rp_event *ev, rp_field_id field, const void *value, uint64_t len);
+    int (*set_timestamp)(rp_event *ev, rp_field_id field, int64_t unix_ns);
+    int (*set_ip)(rp_event *ev, rp_field_id field, const rp_ip *value);
+    int (*set_str_array)(rp_event *ev, rp_field_id field, const rp_str *items, uint32_t count);
+
+    /* Typed getters. RP_ERR_NOTFOUND when the event has no such field,
+     * RP_ERR_TYPE when it has another type. Returned pointers are borrowed
+     * while a reference to the event is held. Any thread. */
+    int (*get_i64)(const rp_event *ev, rp_field_id field, int64_t *out);
+    int (*get_u64)(const rp_event *ev, rp_field_id field, uint64_t *out);
+    int (*get_bool)(const rp_event *ev, rp_field_id field, int32_t *out);
+    int (*get_str)(const rp_event *ev, rp_field_id field, const char **out, uint64_t *len);
+    int (*get_bytes)(const rp_event *ev, rp_field_id field, const void **out, uint64_t *len);
+    int (*get_timestamp)(const rp_event *ev, rp_field_id field, int64_t *unix_ns);
+    int (*get_ip)(const rp_event *ev, rp_field_id field, rp_ip *out);
+    /* String arrays: the count, then items by index. */
+    int (*get_str_array_count)(const rp_event *ev, rp_field_id field, uint32_t *count);
+    int (*get_str_array_item)(const rp_event *ev, rp_field_id field, uint32_t index,
+                              const char **out, uint64_t *len);
+
+    /* Subscribes the plugin's on_event to an event type ("process.exec"), a
+     * prefix ("file.*") or everything ("*"). flags must be 0. Events come on
+     * host dispatcher threads; a plugin's on_event never runs on two threads
+     * at once unless it set RP_PLUGIN_CONCURRENT_EVENTS. When the plugin
+     * falls behind, events to it are dropped and counted. Control thread,
+     * during init or start. */
+    int (*subscribe)(rp_plugin *self, const char *pattern, uint64_t len, uint32_t flags);
+
+    /* Watches a file descriptor (a socket HANDLE on Windows) on the host's
+     * loop thread; cb runs there with the ready events. The plugin still owns
+     * the fd and closes it after fd_unwatch. Any thread. */
+    int (*fd_watch)(rp_plugin *self, int64_t fd, uint32_t events, rp_fd_cb cb, void *arg,
+                    uint64_t *watch_id);
+    /* After it returns, cb is not running and never runs again. Any thread,
+     * also from inside cb. */
+    int (*fd_unwatch)(rp_plugin *self, uint64_t watch_id);
+
+    /* A timer on the loop thread: first after first_ms, then every
+     * interval_ms (0 = once). The host coalesces nearby timers to save
+     * wakeups, so a periodic timer may fire up to an eighth of its interval
+     * late. Any thread. */
+    int (*timer_start)(rp_plugin *self, uint64_t first_ms, uint64_t interval_ms, rp_timer_cb cb,
+                       void *arg, uint64_t *timer_id);
+    /* Same guarantee as fd_unwatch. */
+    int (*timer_stop)(rp_plugin *self, uint64_t timer_id);
+
+    /* Runs work(arg) on a host worker thread, then done(arg, status) on the
+     * loop thread (status 0, or RP_ERR_STOPPED when the agent stopped before
+     * the job ran; done may be NULL). RP_ERR_FULL when the queue is at its cap:
+     * the job was not taken and arg still belongs to the caller. Any thread. */
+    int (*work_submit)(rp_plugin *self, rp_work_cb work, rp_work_done_cb done, void *arg);
+
+    /* Named counters ("events_seen", "kernel_lost") published in the agent's
+     * health reports. Register at init; add from any thread. */
+    int (*counter_register)(rp_plugin *self, const char *name, uint64_t len, uint32_t *counter_id);
+    int (*counter_add)(rp_plugin *self, uint32_t counter_id, uint64_t delta);
+
+    /* Clocks: wall time and a monotonic clock, in nanoseconds. Any thread. */
+    int64_t (*now_ns)(void);
+    int64_t (*monotonic_ns)(void);
+
+    /* --- new functions of later minors go here, at the end ------------- */
+} rp_host_api;
+
+/* True when the host's table has the member (and it is not NULL). */
+#define RP_HOST_HAS(host, member)                                              \
+    ((uint64_t)((const char *)&((host)->member) - (const char *)(host)) +     \
+             sizeof((host)->member) <=                                         \
+         (host)->struct_size &&                                                \
+     (host)->member != 0)
+
+/* ------------------------------------------------------------------------ */
+/* The plugin descriptor: static data the plugin returns from its entry. It
+ * only ever grows at the end; the host copies what it knows and zero-fills
+ * the rest. All strings are NUL-terminated, static, and owned by the plugin. */
+typedef struct rp_plugin_descriptor {
+    uint32_t struct_size;          /* sizeof(rp_plugin_descriptor) as built */
+    uint16_t abi_major;            /* RP_ABI_MAJOR the plugin was built with */
+    uint16_t abi_minor;            /* the lowest host minor the plugin needs */
+    uint32_t kind;                 /* RP_KIND_* */
+    uint32_t flags;                /* RP_PLUGIN_* */
+    uint32_t event_schema_version; /* RP_EVENT_SCHEMA_VERSION built with */
+    uint32_t reserved;             /* must be 0 */
+
+    const char *id;          /* unique, reverse DNS: "org.example.hello" */
+    const char *version;     /* the plugin's semver: "1.2.0" */
+    const char *vendor;      /* "Example Corp" */
+    const char *license;     /* SPDX: "Apache-2.0" */
+    const char *description; /* one line */
+    /* JSON Schema (the subset described in sdk/docs/host-api.md) for the
+     * plugin's "config" object; NULL accepts only an empty or absent one. */
+    const char *config_schema;
+
+    /* Lifecycle, on the host's control thread, in this order: init, start,
+     * (reconfigure)*, stop, destroy. init gets the host table (borrowed for
+     * the life of the plugin) and stores the plugin's state in *state. A
+     * failing init or start leaves the plugin off; destroy still runs after
+     * a successful init. Any thread the plugin starts is joined in stop. */
+    int (*init)(rp_plugin *self, const rp_host_api *host, void **state); /* required */
+    int (*start)(rp_plugin *self, void *state);                          /* required */
+    int (*stop)(rp_plugin *self, void *state);                           /* required */
+    void (*destroy)(rp_plugin *self, void *state);                       /* required */
+    /* Optional: apply a new config (config_get returns it) without a
+     * restart. NULL: the host stops, destroys and re-creates the plugin. */
+    int (*reconfigure)(rp_plugin *self, void *state);
+    /* Required for plugins that subscribe: an event the plugin subscribed
+     * to, borrowed for the call. A returned error is counted. */
+    int (*on_event)(rp_plugin *self, void *state, const rp_event *ev);
+
+    /* --- new members of later minors go here, at the end --------------- */
+} rp_plugin_descriptor;
+
+/*
+ * The entry point, the only symbol a plugin exports. Called once after the
+ * plugin is loaded, on the control thread, before anything else. The host
+ * table is borrowed for the life of the plugin. Returns 0 and stores a
+ * pointer to the plugin's static descriptor, or a negative error.
+ */
+typedef int (*rp_plugin_entry_fn)(const rp_host_api *host, const rp_plugin_descriptor **out);
+RP_PLUGIN_EXPORT int rampart_plugin_entry_v1(const rp_host_api *host,
+                                             const rp_plugin_descriptor **out);
+
+/* Sizes of the tables as of ABI 1.0; the host refuses anything smaller. */
+#define RP_HOST_API_SIZE_1_0 (8u + 40u * (uint32_t)sizeof(void *))
+#define RP_DESCRIPTOR_SIZE_1_0 (24u + 12u * (uint32_t)sizeof(void *))
+
+/* Layout pins: a change that moves any member fails the build. */
+#define RP__OFF(type, member) ((uint64_t)offsetof(type, member))
+#define RP__SLOT(n) (8u + (n) * (uint64_t)sizeof(void *))
+RP_STATIC_ASSERT(sizeof(rp_ip) == 20, rp_ip_size);
+RP_STATIC_ASSERT(sizeof(rp_host_api) == RP_HOST_API_SIZE_1_0, host_api_size);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, log) == RP__SLOT(0), host_log);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, set_error) == RP__SLOT(1), host_set_error);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, alloc) == RP__SLOT(2), host_alloc);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, free) == RP__SLOT(4), host_free);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, config_get) == RP__SLOT(5), host_config_get);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, field_id) == RP__SLOT(6), host_field_id);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, event_create) == RP__SLOT(7), host_event_create);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, event_copy) == RP__SLOT(8), host_event_copy);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, event_publish) == RP__SLOT(9), host_event_publish);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, event_retain) == RP__SLOT(10), host_event_retain);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, event_release) == RP__SLOT(11), host_event_release);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, event_type) == RP__SLOT(12), host_event_type);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, set_i64) == RP__SLOT(13), host_set_i64);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, set_str_array) == RP__SLOT(20), host_set_str_array);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, get_i64) == RP__SLOT(21), host_get_i64);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, get_str_array_item) == RP__SLOT(29), host_get_item);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, subscribe) == RP__SLOT(30), host_subscribe);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, fd_watch) == RP__SLOT(31), host_fd_watch);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, fd_unwatch) == RP__SLOT(32), host_fd_unwatch);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, timer_start) == RP__SLOT(33), host_timer_start);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, timer_stop) == RP__SLOT(34), host_timer_stop);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, work_submit) == RP__SLOT(35), host_work_submit);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, counter_register) == RP__SLOT(36), host_counter_reg);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, counter_add) == RP__SLOT(37), host_counter_add);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, now_ns) == RP__SLOT(38), host_now_ns);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, monotonic_ns) == RP__SLOT(39), host_monotonic_ns);
+RP_STATIC_ASSERT(sizeof(rp_plugin_descriptor) == RP_DESCRIPTOR_SIZE_1_0, descriptor_size);
+RP_STATIC_ASSERT(RP__OFF(rp_plugin_descriptor, kind) == 8, desc_kind);
+RP_STATIC_ASSERT(RP__OFF(rp_plugin_descriptor, id) == 24, desc_id);
+RP_STATIC_ASSERT(RP__OFF(rp_plugin_descriptor, config_schema) == 24 + 5 * sizeof(void *),
+                 desc_config_schema);
+RP_STATIC_ASSERT(RP__OFF(rp_plugin_descriptor, init) == 24 + 6 * sizeof(void *), desc_init);
+RP_STATIC_ASSERT(RP__OFF(rp_plugin_descriptor, on_event) == 24 + 11 * sizeof(void *),
+                 desc_on_event);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RAMPART_PLUGIN_H */
