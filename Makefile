@@ -19,7 +19,10 @@ build:
 	$(call configure,build,)
 	cmake --build build -j $(JOBS)
 
-run: build
+run:
+	@tools/deps.sh build
+	$(call configure,build,)
+	cmake --build build -j $(JOBS) --target agent
 	./build/bin/rampartd --foreground --config $(CONFIG) $(ARGS)
 
 test:

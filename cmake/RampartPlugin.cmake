@@ -8,6 +8,10 @@
 # (default sdk/rampart-plugin.map; ABI tests export wrong symbols on purpose).
 function(rp_add_plugin name)
   cmake_parse_arguments(RPP "" "OUTPUT_DIR;INCLUDE_DIR;EXPORT_MAP" "" ${ARGN})
+  if(NOT RPP_OUTPUT_DIR)
+    # Shipped plugins (not test ones) are part of the `agent` target.
+    set_property(GLOBAL APPEND PROPERTY RP_SHIPPED_PLUGINS ${name})
+  endif()
   if(NOT RPP_EXPORT_MAP)
     set(RPP_EXPORT_MAP ${CMAKE_SOURCE_DIR}/sdk/rampart-plugin.map)
   endif()
