@@ -5,7 +5,7 @@
 #include "fields.h"
 #include "host.h"
 #include "log.h"
-#include "ndjson.h"
+#include "sink.h"
 #include "os/os.h"
 #include "topic.h"
 #include "uuid.h"
@@ -24,15 +24,12 @@ struct rp__agent {
     rp__config *boot_cfg; /* the config the plugin host was built from */
     rp__host *host;
     int host_running;
-    char *out_file; /* output.file at start-up (absolute) or NULL */
-    int out_stdout;
-    rp__buf line; /* the sink's encode buffer: one event, capped */
+    rp__sink *sink; /* built from the config at start-up */
     char *config_file;
     char *site;
     int foreground;
     int started;
     rp__os_pidfile *pidfile;
-    rp__os_file *events;
     char agent_id[RP__UUID_STR_LEN + 1];
     char hostname[256];
 };
@@ -46,7 +43,6 @@ int rp__agent_create(const rp__agent_opts *opts, rp__config *cfg, rp__agent **ou
     }
     a->cfg = cfg;
     a->boot_cfg = cfg;
-    rp__buf_init(&a->line, RP__EVENT_MAX_DATA * 8);
     a->foreground = opts->foreground;
     a->config_file = strdup(opts->config_file);
     a->site = opts->site ? strdup(opts->site) : NULL;
@@ -127,25 +123,10 @@ int rp__agent_prepare(rp__agent *a, long *holder_pid, char *err, size_t errlen)
     return rc;
 }
 
-/* The sink of this stage: every event, as one NDJSON line, to the local
- * events file and (in the foreground) stdout. It runs on a bus dispatcher
- * thread; its subscription is lossless. */
-static int sink_on_event(void *arg, const struct rp_event *ev)
+static void flush_tick(void *arg)
 {
     rp__agent *a = arg;
-    rp__buf_reset(&a->line);
-    int rc = rp__ndjson_encode(ev, &a->line);
-    if (rc != 0) {
-        rp__log_error("cannot encode an event: %s", rp_strerror(rc));
-        return rc;
-    }
-    if (a->events && (rc = rp__os_file_write(a->events, a->line.data, a->line.len)) != 0)
-        rp__log_error("%s: cannot write event: %s", a->out_file, rp_strerror(rc));
-    if (a->foreground && a->out_stdout) {
-        fwrite(a->line.data, 1, a->line.len, stdout);
-        fflush(stdout);
-    }
-    return rc;
+    rp__sink_flush(a->sink);
 }
 
 /* Publishes one of the agent's own lifecycle events through the bus, so it
@@ -189,14 +170,13 @@ static void emit_agent_event(rp__agent *a, const char *action, const char *categ
 
 static int open_outputs(rp__agent *a)
 {
-    if (!a->out_file)
-        return 0;
-    int sys = 0;
-    int rc = rp__os_file_open_append(a->out_file, 0640, &a->events, &sys);
-    if (rc != 0)
-        rp__log_error("%s: cannot open the events file (output.file): %s", a->out_file,
-                      sys ? strerror(sys) : rp_strerror(rc));
-    return rc;
+    rp__sink_opts so = {
+        .file = a->cfg->output_file,
+        .file_max_bytes = a->cfg->output_file_max_bytes,
+        .file_keep = a->cfg->output_file_keep,
+        .to_stdout = a->foreground && a->cfg->output_stdout,
+    };
+    return rp__sink_create(&so, &a->sink);
 }
 
 static size_t count_enabled(const rp__config *cfg, size_t *total)
@@ -217,15 +197,13 @@ static size_t count_enabled(const rp__config *cfg, size_t *total)
 int rp__agent_start(rp__agent *a)
 {
     int rc;
-    if (a->cfg->output_file && !(a->out_file = strdup(a->cfg->output_file)))
-        return RP_ERR_NOMEM;
-    a->out_stdout = a->cfg->output_stdout;
     if ((rc = open_outputs(a)) != 0)
         return rc;
     if (a->pidfile)
         rp__os_pidfile_write(a->pidfile);
-    if ((rc = rp__host_subscribe_core(a->host, "*", sink_on_event, a)) != 0 ||
-        (rc = rp__host_start(a->host)) != 0) {
+    if ((rc = rp__host_subscribe_core(a->host, "*", rp__sink_on_event, a->sink)) != 0 ||
+        (rc = rp__host_start(a->host)) != 0 ||
+        (rc = rp__host_timer_core(a->host, a->cfg->flush_interval_ms, flush_tick, a)) != 0) {
         rp__log_error("cannot start the plugin host: %s", rp_strerror(rc));
         return rc;
     }
@@ -307,11 +285,8 @@ void rp__agent_stop(rp__agent *a)
     /* Stops plugins, then drains the bus into the sink before it closes. */
     rp__host_stop(a->host);
     a->host_running = 0;
-    if (a->events) {
-        rp__os_file_sync(a->events);
-        rp__os_file_close(a->events);
-        a->events = NULL;
-    }
+    rp__sink_destroy(a->sink);
+    a->sink = NULL;
     rp__os_pidfile_release(a->pidfile);
     a->pidfile = NULL;
 }
@@ -325,8 +300,6 @@ void rp__agent_destroy(rp__agent *a)
     if (a->cfg != a->boot_cfg)
         rp__config_destroy(a->cfg);
     rp__config_destroy(a->boot_cfg);
-    rp__buf_free(&a->line);
-    free(a->out_file);
     free(a->config_file);
     free(a->site);
     free(a);

@@ -102,7 +102,13 @@ static int extract(rp__config *cfg)
     const char *out = str_at(root, "output", "file");
     if (out && *out && !(cfg->output_file = rp__path_resolve(cfg->data_dir, out)))
         return RP_ERR_NOMEM;
-    cfg->output_stdout = json_is_true(json_object_get(json_object_get(root, "output"), "stdout"));
+    const json_t *output = json_object_get(root, "output");
+    cfg->output_stdout = json_is_true(json_object_get(output, "stdout"));
+    cfg->output_file_max_bytes =
+        (uint64_t)json_integer_value(json_object_get(output, "file_max_bytes"));
+    cfg->output_file_keep = (uint32_t)json_integer_value(json_object_get(output, "file_keep"));
+    cfg->flush_interval_ms =
+        (uint32_t)json_integer_value(json_object_get(output, "flush_interval_ms"));
 
     if (rp__log_level_parse(str_at(root, "agent", "log_level"), &cfg->log_level) != 0)
         return RP_ERR_INTERNAL; /* the schema's enum rules this out */

@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* A config file larger than this is refused rather than read. */
 #define RP__CONFIG_MAX_BYTES (4u * 1024 * 1024)
@@ -37,6 +38,9 @@ typedef struct rp__config {
     char *pid_file;    /* absolute */
     char *output_file; /* absolute; NULL when output.file is empty */
     int output_stdout;
+    uint64_t output_file_max_bytes;
+    uint32_t output_file_keep;
+    uint32_t flush_interval_ms;
     enum rp__log_level log_level;
     enum rp__log_target_choice log_target;
     json_t *main_doc;    /* the main file as parsed, for naming where a value came from */

@@ -1112,3 +1112,9 @@ int rp__host_publish_core(rp__host *host, struct rp_event *ev)
 {
     return rp__bus_publish(host->bus, ev);
 }
+
+int rp__host_timer_core(rp__host *host, uint64_t interval_ms, void (*cb)(void *arg), void *arg)
+{
+    uint64_t id;
+    return rp__loop_timer_add(host->loop, NULL, interval_ms, interval_ms, cb, arg, &id);
+}

@@ -85,6 +85,10 @@ const rp_host_api *rp__host_api(void);
 int rp__host_subscribe_core(rp__host *host, const char *pattern,
                             int (*on_event)(void *arg, const struct rp_event *ev), void *arg);
 
+/* A periodic timer of the core's own on the host loop (owner: the core).
+ * Call after rp__host_start; stopped with the loop. */
+int rp__host_timer_core(rp__host *host, uint64_t interval_ms, void (*cb)(void *arg), void *arg);
+
 /* Publishes an event of the core's own (producer 0); takes the reference. */
 int rp__host_publish_core(rp__host *host, struct rp_event *ev);
 

@@ -58,6 +58,10 @@ int rp__os_file_open_append(const char *path, unsigned mode, rp__os_file **out, 
 /* Writes all of buf, retrying short writes. */
 int rp__os_file_write(rp__os_file *f, const void *buf, size_t len);
 int rp__os_file_sync(rp__os_file *f);
+/* Current size of the file in bytes. */
+int rp__os_file_size(rp__os_file *f, uint64_t *size);
+/* Renames a file, replacing the target if it exists. */
+int rp__os_rename(const char *from, const char *to);
 /* NULL is a no-op. */
 void rp__os_file_close(rp__os_file *f);
 

@@ -250,7 +250,7 @@ static void test_unknown_keys(void **state)
     put("rampart.json", "{\"output\":{\"fiel\":\"x\"}}");
     expect_error("rampart.json", NULL,
                  "rampart.json: output.fiel: unknown key; did you mean \"file\"? (allowed: file, "
-                 "stdout)");
+                 "file_max_bytes, file_keep, flush_interval_ms, stdout)");
     put("rampart.json",
         "{\"plugins\":{\"proc\":{\"enabled\":true,\"file\":\"p.so\",\"confg\":{}}}}");
     expect_error("rampart.json", NULL,
@@ -261,7 +261,7 @@ static void test_unknown_keys(void **state)
     put("sites/north.json", "{\"output\":{\"stdot\":false}}");
     expect_error("rampart.json", NULL,
                  "sites/north.json: output.stdot: unknown key; did you mean \"stdout\"? (allowed: "
-                 "file, stdout)");
+                 "file, file_max_bytes, file_keep, flush_interval_ms, stdout)");
 }
 
 /* ---- files that cannot be read ---------------------------------------- */
@@ -501,7 +501,9 @@ static void test_no_site(void **state)
     assert_int_equal(cfg->output_stdout, 1);
     json_t *want = json_loads("{\"agent\":{\"data_dir\":\"data\",\"plugin_dir\":\"plugins\","
                               "\"pid_file\":\"\",\"log_level\":\"info\",\"log_target\":\"auto\"},"
-                              "\"output\":{\"file\":\"events.ndjson\",\"stdout\":true},"
+                              "\"output\":{\"file\":\"events.ndjson\",\"stdout\":true,"
+                              "\"file_max_bytes\":67108864,\"file_keep\":5,"
+                              "\"flush_interval_ms\":1000},"
                               "\"plugins\":{}}",
                               0, NULL);
     assert_true(json_equal(cfg->root, want));
@@ -540,7 +542,8 @@ static void test_overlay_selected_by_agent_site(void **state)
     json_t *want =
         json_loads("{\"agent\":{\"data_dir\":\"data\",\"plugin_dir\":\"plugins\",\"pid_file\":\"\","
                    "\"log_level\":\"debug\",\"log_target\":\"auto\",\"site\":\"north\"},"
-                   "\"output\":{\"file\":\"events.ndjson\",\"stdout\":false},"
+                   "\"output\":{\"file\":\"events.ndjson\",\"stdout\":false,"
+                   "\"file_max_bytes\":67108864,\"file_keep\":5,\"flush_interval_ms\":1000},"
                    "\"plugins\":{\"proc\":{\"enabled\":true,\"file\":\"proc.so\"},"
                    "\"net\":{\"enabled\":true,\"file\":\"net.so\",\"config\":{\"b\":2,\"c\":[3]}},"
                    "\"fim\":{\"enabled\":true,\"file\":\"/opt/fim.so\"}}}",

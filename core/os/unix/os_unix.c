@@ -276,6 +276,20 @@ int rp__os_file_sync(rp__os_file *f)
     return fsync(f->fd) == 0 ? 0 : RP_ERR_IO;
 }
 
+int rp__os_file_size(rp__os_file *f, uint64_t *size)
+{
+    struct stat st;
+    if (fstat(f->fd, &st) != 0)
+        return RP_ERR_IO;
+    *size = (uint64_t)st.st_size;
+    return 0;
+}
+
+int rp__os_rename(const char *from, const char *to)
+{
+    return rename(from, to) == 0 ? 0 : errno_to_rp(errno);
+}
+
 void rp__os_file_close(rp__os_file *f)
 {
     if (!f)

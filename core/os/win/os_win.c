@@ -694,6 +694,28 @@ int rp__os_file_sync(rp__os_file *f)
     return FlushFileBuffers(f->h) ? 0 : RP_ERR_IO;
 }
 
+int rp__os_file_size(rp__os_file *f, uint64_t *size)
+{
+    LARGE_INTEGER li;
+    if (!GetFileSizeEx(f->h, &li))
+        return win_to_rp(GetLastError());
+    *size = (uint64_t)li.QuadPart;
+    return 0;
+}
+
+int rp__os_rename(const char *from, const char *to)
+{
+    wchar_t *wf = NULL, *wt = NULL;
+    int rc = win_path(from, &wf);
+    if (rc == 0)
+        rc = win_path(to, &wt);
+    if (rc == 0 && !MoveFileExW(wf, wt, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH))
+        rc = win_to_rp(GetLastError());
+    free(wf);
+    free(wt);
+    return rc;
+}
+
 void rp__os_file_close(rp__os_file *f)
 {
     if (!f)
