@@ -4,9 +4,9 @@
 # nothing on a prepared one. Usage: tools/deps.sh [build|test]
 set -euo pipefail
 
-build_pkgs=(gcc make cmake pkg-config libjansson-dev)
+build_pkgs=(gcc make cmake pkg-config libjansson-dev libcurl4-openssl-dev)
 test_pkgs=(libcmocka-dev clang libclang-rt-14-dev g++ binutils procps python3
-    gcc-mingw-w64-x86-64-win32)
+    gcc-mingw-w64-x86-64-win32 nginx-light openssl)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-build}" = test ]; then
@@ -29,5 +29,15 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+# Servers the tests start themselves (nginx) must not also start as system
+# services on the machine's own ports: policy-rc.d refuses that during the
+# install, unless the machine already has a policy of its own.
+guard=
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    guard=1
+fi
+trap '[ -n "$guard" ] && rm -f /usr/sbin/policy-rc.d' EXIT
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
