@@ -65,8 +65,7 @@ int rp__os_sfile_create(const char *path, rp__os_sfile *out, int *errno_out)
     return open_fd(path, O_RDWR | O_CREAT | O_EXCL, out, errno_out);
 }
 
-int rp__os_sfile_open(const char *path, int writable, int create, rp__os_sfile *out,
-                      int *errno_out)
+int rp__os_sfile_open(const char *path, int writable, int create, rp__os_sfile *out, int *errno_out)
 {
     int flags = writable ? O_RDWR : O_RDONLY;
     if (create)

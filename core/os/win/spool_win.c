@@ -1,0 +1,266 @@
+/*
+ * core/os/win/spool_win.c - the spool's file operations (os_spool.h) for
+ * Windows. *** NOT BUILT ON LINUX, NOT YET TESTED ON WINDOWS. ***
+ * Compile-ready for mingw-w64 (Windows 8 or later).
+ *
+ * Notes, because the spool was written against POSIX:
+ *   - Every handle is opened with FILE_SHARE_READ | FILE_SHARE_WRITE |
+ *     FILE_SHARE_DELETE, so the appender, the reader and unlink can work on
+ *     one file at once as they do on Unix. A deleted file that is still open
+ *     keeps its name until the last handle closes; the spool never reuses a
+ *     segment name, so that does not matter.
+ *   - Reads and writes are positioned (OVERLAPPED offsets on a synchronous
+ *     handle), and truncation uses SetFileInformationByHandle, so no call
+ *     depends on or moves a shared file pointer.
+ *   - NTFS journals names itself: the folder "sync" is a no-op.
+ *   - Paths arrive in UTF-8 with '/' or '\' separators; the spool's paths are
+ *     short (folder + 21 characters), so no \\?\ prefix is added here.
+ */
+#include "os/os_spool.h"
+
+#include <rampart/plugin.h>
+
+#include <windows.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wchar.h>
+
+static int win_to_rp(DWORD e, int *errno_out)
+{
+    int rc, en;
+    switch (e) {
+    case ERROR_DISK_FULL:
+    case ERROR_HANDLE_DISK_FULL:
+        rc = RP_ERR_FULL, en = ENOSPC;
+        break;
+    case ERROR_FILE_EXISTS:
+    case ERROR_ALREADY_EXISTS:
+        rc = RP_ERR_EXISTS, en = EEXIST;
+        break;
+    case ERROR_FILE_NOT_FOUND:
+    case ERROR_PATH_NOT_FOUND:
+        rc = RP_ERR_NOTFOUND, en = ENOENT;
+        break;
+    case ERROR_ACCESS_DENIED:
+    case ERROR_SHARING_VIOLATION:
+    case ERROR_WRITE_PROTECT:
+        rc = RP_ERR_PERM, en = EACCES;
+        break;
+    case ERROR_NOT_ENOUGH_MEMORY:
+    case ERROR_OUTOFMEMORY:
+        rc = RP_ERR_NOMEM, en = ENOMEM;
+        break;
+    default:
+        rc = RP_ERR_IO, en = EIO;
+        break;
+    }
+    if (errno_out)
+        *errno_out = en;
+    return rc;
+}
+
+/* UTF-8 path to a UTF-16 one from malloc with '\' separators. */
+static int wide_path(const char *path, wchar_t **out)
+{
+    int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, path, -1, NULL, 0);
+    if (n <= 0)
+        return RP_ERR_INVAL;
+    wchar_t *w = malloc((size_t)n * sizeof *w);
+    if (!w)
+        return RP_ERR_NOMEM;
+    if (MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, path, -1, w, n) != n) {
+        free(w);
+        return RP_ERR_INVAL;
+    }
+    for (wchar_t *p = w; *p; p++)
+        if (*p == L'/')
+            *p = L'\\';
+    *out = w;
+    return 0;
+}
+
+static int open_handle(const char *path, DWORD access, DWORD disposition, rp__os_sfile *out,
+                       int *errno_out)
+{
+    out->h = RP__OS_SFILE_NONE;
+    if (errno_out)
+        *errno_out = 0;
+    wchar_t *w;
+    int rc = wide_path(path, &w);
+    if (rc != 0)
+        return rc;
+    HANDLE h = CreateFileW(w, access, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+                           disposition, FILE_ATTRIBUTE_NORMAL, NULL);
+    DWORD e = GetLastError();
+    free(w);
+    if (h == INVALID_HANDLE_VALUE)
+        return win_to_rp(e, errno_out);
+    out->h = (intptr_t)h;
+    return 0;
+}
+
+int rp__os_sfile_create(const char *path, rp__os_sfile *out, int *errno_out)
+{
+    return open_handle(path, GENERIC_READ | GENERIC_WRITE, CREATE_NEW, out, errno_out);
+}
+
+int rp__os_sfile_open(const char *path, int writable, int create, rp__os_sfile *out, int *errno_out)
+{
+    DWORD access = GENERIC_READ | (writable ? GENERIC_WRITE : 0);
+    return open_handle(path, access, create ? OPEN_ALWAYS : OPEN_EXISTING, out, errno_out);
+}
+
+int rp__os_sfile_size(rp__os_sfile f, uint64_t *out)
+{
+    LARGE_INTEGER sz;
+    if (!GetFileSizeEx((HANDLE)f.h, &sz))
+        return win_to_rp(GetLastError(), NULL);
+    *out = (uint64_t)sz.QuadPart;
+    return 0;
+}
+
+static OVERLAPPED at(uint64_t off)
+{
+    OVERLAPPED ov;
+    memset(&ov, 0, sizeof ov);
+    ov.Offset = (DWORD)off;
+    ov.OffsetHigh = (DWORD)(off >> 32);
+    return ov;
+}
+
+/* ReadFile and WriteFile take a DWORD length: big requests go in slices. */
+#define SLICE ((size_t)1 << 30)
+
+int rp__os_sfile_read_at(rp__os_sfile f, uint64_t off, void *buf, size_t len, size_t *got)
+{
+    char *p = buf;
+    size_t done = 0;
+    *got = 0;
+    while (done < len) {
+        size_t want = len - done < SLICE ? len - done : SLICE;
+        OVERLAPPED ov = at(off + done);
+        DWORD n = 0;
+        if (!ReadFile((HANDLE)f.h, p + done, (DWORD)want, &n, &ov)) {
+            DWORD e = GetLastError();
+            if (e == ERROR_HANDLE_EOF)
+                break;
+            *got = done;
+            return win_to_rp(e, NULL);
+        }
+        if (n == 0)
+            break;
+        done += n;
+    }
+    *got = done;
+    return 0;
+}
+
+static int write_part(HANDLE h, uint64_t off, const char *p, size_t len, int *errno_out)
+{
+    size_t done = 0;
+    while (done < len) {
+        size_t want = len - done < SLICE ? len - done : SLICE;
+        OVERLAPPED ov = at(off + done);
+        DWORD n = 0;
+        if (!WriteFile(h, p + done, (DWORD)want, &n, &ov))
+            return win_to_rp(GetLastError(), errno_out);
+        if (n == 0)
+            return win_to_rp(ERROR_DISK_FULL, errno_out);
+        done += n;
+    }
+    return 0;
+}
+
+int rp__os_sfile_write_at(rp__os_sfile f, uint64_t off, const void *a, size_t alen, const void *b,
+                          size_t blen, int *errno_out)
+{
+    if (errno_out)
+        *errno_out = 0;
+    int rc = write_part((HANDLE)f.h, off, a, alen, errno_out);
+    if (rc == 0 && blen)
+        rc = write_part((HANDLE)f.h, off + alen, b, blen, errno_out);
+    return rc;
+}
+
+int rp__os_sfile_truncate(rp__os_sfile f, uint64_t len)
+{
+    FILE_END_OF_FILE_INFO info;
+    info.EndOfFile.QuadPart = (LONGLONG)len;
+    if (!SetFileInformationByHandle((HANDLE)f.h, FileEndOfFileInfo, &info, sizeof info))
+        return win_to_rp(GetLastError(), NULL);
+    return 0;
+}
+
+int rp__os_sfile_sync(rp__os_sfile f, int *errno_out)
+{
+    if (errno_out)
+        *errno_out = 0;
+    if (!FlushFileBuffers((HANDLE)f.h))
+        return win_to_rp(GetLastError(), errno_out);
+    return 0;
+}
+
+void rp__os_sfile_close(rp__os_sfile *f)
+{
+    if (!f || f->h == RP__OS_SFILE_NONE)
+        return;
+    CloseHandle((HANDLE)f->h);
+    f->h = RP__OS_SFILE_NONE;
+}
+
+int rp__os_spool_unlink(const char *path)
+{
+    wchar_t *w;
+    int rc = wide_path(path, &w);
+    if (rc != 0)
+        return rc;
+    BOOL ok = DeleteFileW(w);
+    DWORD e = GetLastError();
+    free(w);
+    if (ok || e == ERROR_FILE_NOT_FOUND)
+        return 0;
+    return win_to_rp(e, NULL);
+}
+
+int rp__os_spool_dir_sync(const char *dir)
+{
+    (void)dir;
+    return 0;
+}
+
+int rp__os_spool_dir_list(const char *dir, int (*fn)(void *ctx, const char *name), void *ctx)
+{
+    size_t len = strlen(dir);
+    char *pattern = malloc(len + 3);
+    if (!pattern)
+        return RP_ERR_NOMEM;
+    memcpy(pattern, dir, len);
+    memcpy(pattern + len, "/*", 3);
+    wchar_t *w;
+    int rc = wide_path(pattern, &w);
+    free(pattern);
+    if (rc != 0)
+        return rc;
+    WIN32_FIND_DATAW fd;
+    HANDLE h = FindFirstFileExW(w, FindExInfoBasic, &fd, FindExSearchNameMatch, NULL, 0);
+    DWORD e = GetLastError();
+    free(w);
+    if (h == INVALID_HANDLE_VALUE)
+        return e == ERROR_FILE_NOT_FOUND ? 0 : win_to_rp(e, NULL);
+    do {
+        if (wcscmp(fd.cFileName, L".") == 0 || wcscmp(fd.cFileName, L"..") == 0)
+            continue;
+        char name[MAX_PATH * 3 + 1];
+        int n =
+            WideCharToMultiByte(CP_UTF8, 0, fd.cFileName, -1, name, (int)sizeof name, NULL, NULL);
+        if (n <= 0)
+            continue; /* not a name the spool made */
+        rc = fn(ctx, name);
+    } while (rc == 0 && FindNextFileW(h, &fd));
+    if (rc == 0 && GetLastError() != ERROR_NO_MORE_FILES)
+        rc = win_to_rp(GetLastError(), NULL);
+    FindClose(h);
+    return rc;
+}
