@@ -367,8 +367,9 @@ static void test_scan_valid_agrees_with_jansson(void **state)
         " { } ",
         "{\"a\":[]}",
         "{\"a\":[[],{}]}",
-        "{\"a\":0,\"b\":-0,\"c\":0.5,\"d\":1E5,\"e\":-12.5e-3,\"f\":"
-        "123456789012345678901234567890}",
+        /* One literal split in two (parenthesized: the join is meant). */
+        ("{\"a\":0,\"b\":-0,\"c\":0.5,\"d\":1E5,\"e\":-12.5e-3,\"f\":"
+         "123456789012345678901234567890}"),
         "{\"a\":true,\"b\":false,\"c\":null}",
         "{\"a\":\"\\u0000\"}",
         "{\"\":\"\"}",
