@@ -44,7 +44,10 @@ test-tsan:
 	cmake --build build-tsan -j $(JOBS)
 	ctest --test-dir build-tsan --output-on-failure -j $(JOBS) -L 'unit|abi'
 
-bench: build
+bench:
+	@tools/deps.sh bench
+	$(call configure,build,)
+	cmake --build build -j $(JOBS)
 	ctest --test-dir build --output-on-failure -L bench -C bench
 
 # Coverage-guided fuzzing with libFuzzer (clang), FUZZ_SECONDS per target.

@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages the build and the tests need, and only those that
 # are missing, so `make run` and `make test` work on a fresh machine and cost
-# nothing on a prepared one. Usage: tools/deps.sh [build|test]
+# nothing on a prepared one. Usage: tools/deps.sh [build|test|bench]
 set -euo pipefail
 
 build_pkgs=(gcc make cmake pkg-config libjansson-dev libcurl4-openssl-dev)
 test_pkgs=(libcmocka-dev clang libclang-rt-14-dev g++ binutils procps python3
     gcc-mingw-w64-x86-64-win32 nginx-light openssl)
+# The peers the benchmarks measure against (auditd for exec_burst).
+bench_pkgs=(auditd)
 
 want=("${build_pkgs[@]}")
-if [ "${1:-build}" = test ]; then
-    want+=("${test_pkgs[@]}")
-fi
+case "${1:-build}" in
+build) ;;
+test) want+=("${test_pkgs[@]}") ;;
+bench) want+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
+*)
+    echo "usage: $0 [build|test|bench]" >&2
+    exit 64
+    ;;
+esac
 
 missing=()
 for p in "${want[@]}"; do
