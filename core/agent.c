@@ -5,15 +5,20 @@
 #include "fields.h"
 #include "host.h"
 #include "log.h"
+#include "ndjson.h"
+#include "output_format.h"
 #include "sink.h"
+#include "spool.h"
 #include "os/os.h"
 #include "topic.h"
+#include "uploader.h"
 #include "uuid.h"
 #include "version.h"
 
 #include <rampart/plugin.h>
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +28,16 @@ struct rp__agent {
     rp__config *cfg;      /* the running config; replaced by reload */
     rp__config *boot_cfg; /* the config the plugin host was built from */
     rp__host *host;
-    int host_running;
+    atomic_int host_running; /* read by the loop and uploader threads */
+    char status_path[4096];  /* <data_dir>/status.json */
     rp__sink *sink; /* built from the config at start-up */
+    /* Upload (output.url set at start-up): the spool and its reader. */
+    rp__spool *spool;
+    rp__uploader *uploader;
+    uint64_t health_timer;
+    int64_t started_ns;
+    /* Figures already reported in an alert, so each alert says what is new. */
+    uint64_t alerted_spool_dropped, alerted_spool_corrupt, alerted_sink_dropped;
     char *config_file;
     char *site;
     int foreground;
@@ -84,6 +97,92 @@ static int load_agent_id(rp__agent *a)
     return rp__os_write_file_atomic(path, line, (size_t)n, 0644);
 }
 
+static void on_spool_append(void *ctx, uint64_t id)
+{
+    (void)id;
+    rp__agent *a = ctx;
+    rp__uploader_wake(a->uploader);
+}
+
+static void raise_alert(void *arg, const char *rule_id, const char *rule_name, int severity,
+                        const char *message);
+
+/* The uploader's options from a config; strings borrowed from cfg and a. */
+static int upload_opts(rp__agent *a, const rp__config *cfg, rp__uploader_opts *o, char *dl_dir,
+                       size_t dl_len)
+{
+    memset(o, 0, sizeof *o);
+    enum rp__format f;
+    if (rp__format_parse(cfg->output_format, &f) != 0)
+        return RP_ERR_CONFIG; /* the schema's enum rules this out */
+    snprintf(dl_dir, dl_len, "%s/deadletter", a->cfg->data_dir);
+    o->spool = a->spool;
+    o->url = cfg->output_url;
+    o->format = f;
+    o->ca_file = cfg->output_ca_file;
+    o->client_cert = cfg->output_client_cert;
+    o->client_key = cfg->output_client_key;
+    o->pinned_pubkey = cfg->output_pinned_pubkey;
+    o->proxy = cfg->output_proxy;
+    o->token_file = cfg->output_token_file;
+    o->timeout_ms = cfg->output_timeout_ms;
+    o->gzip = cfg->output_gzip;
+    o->deadletter_dir = dl_dir;
+    o->deadletter_max_bytes = cfg->deadletter_max_bytes;
+    o->host_name = a->hostname;
+    o->agent_id = a->agent_id;
+    o->on_alert = raise_alert;
+    o->alert_arg = a;
+    return 0;
+}
+
+/* Opens the spool and makes the uploader when output.url is set. Config
+ * mistakes (a bad URL, a missing or readable token file, bad certificates)
+ * are RP_ERR_CONFIG with one line naming the file and the key. */
+static int prepare_upload(rp__agent *a, char *err, size_t errlen)
+{
+    const rp__config *cfg = a->cfg;
+    if (!cfg->output_url)
+        return 0;
+    const char *src = cfg->overlay_doc && json_object_get(cfg->overlay_doc, "output")
+                          ? cfg->site_file
+                          : cfg->main_file;
+    if ((uint64_t)cfg->batch_max_bytes * 4 > cfg->spool_max_bytes) {
+        snprintf(err, errlen,
+                 "%s: output.batch_max_bytes: expected at most a quarter of spool.max_bytes "
+                 "(%llu), got %u",
+                 src, (unsigned long long)(cfg->spool_max_bytes / 4), cfg->batch_max_bytes);
+        return RP_ERR_CONFIG;
+    }
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/spool", cfg->data_dir);
+    rp__spool_opts so;
+    rp__spool_opts_init(&so, dir);
+    so.max_bytes = cfg->spool_max_bytes;
+    so.fsync_interval_ms = cfg->flush_interval_ms;
+    so.on_append = on_spool_append;
+    so.on_append_ctx = a;
+    if (rp__spool_fsync_parse(cfg->spool_fsync, &so.fsync) != 0) {
+        snprintf(err, errlen, "%s: spool.fsync: expected always, batch or never", src);
+        return RP_ERR_CONFIG;
+    }
+    int rc = rp__spool_open(&so, &a->spool);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: cannot open the spool: %s", dir, rp_strerror(rc));
+        return rc;
+    }
+    rp__uploader_opts uo;
+    char dl[4096];
+    upload_opts(a, cfg, &uo, dl, sizeof dl);
+    char uerr[1024] = "";
+    rc = rp__uploader_create(&uo, &a->uploader, uerr, sizeof uerr);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: %s", src, uerr[0] ? uerr : rp_strerror(rc));
+        return rc == RP_ERR_NOMEM || rc == RP_ERR_IO ? rc : RP_ERR_CONFIG;
+    }
+    return 0;
+}
+
 int rp__agent_prepare(rp__agent *a, long *holder_pid, char *err, size_t errlen)
 {
     const rp__config *cfg = a->cfg;
@@ -110,6 +209,8 @@ int rp__agent_prepare(rp__agent *a, long *holder_pid, char *err, size_t errlen)
                  cfg->data_dir, rp_strerror(rc));
         return rc;
     }
+    if ((rc = prepare_upload(a, err, errlen)) != 0)
+        return rc;
     /* Plugins are loaded (not started) here, before the agent detaches, so a
      * plugin config error still reaches the terminal and exits with 78. No
      * thread exists yet: the host starts its threads in rp__agent_start. */
@@ -129,43 +230,309 @@ static void flush_tick(void *arg)
     rp__sink_flush(a->sink);
 }
 
+/* Setters by field name for the agent's own events (interning is cached by
+ * the registry; these run a few times a minute at most). A field the
+ * registry refuses is skipped: the event still goes out. */
+static void put_str(struct rp_event *ev, const char *name, const char *v)
+{
+    rp_field_id f;
+    if (v && rp__field_intern(name, strlen(name), RP_TYPE_STR, &f) == 0)
+        rp__event_set_str(ev, f, v, strlen(v));
+}
+
+static void put_i64(struct rp_event *ev, const char *name, int64_t v)
+{
+    rp_field_id f;
+    if (rp__field_intern(name, strlen(name), RP_TYPE_I64, &f) == 0)
+        rp__event_set_i64(ev, f, v);
+}
+
+static void put_arr1(struct rp_event *ev, const char *name, const char *v)
+{
+    rp_field_id f;
+    rp_str item = {v, strlen(v)};
+    if (rp__field_intern(name, strlen(name), RP_TYPE_STR_ARRAY, &f) == 0)
+        rp__event_set_str_array(ev, f, &item, 1);
+}
+
+/* A new event of the agent's own with the agent and host fields set. */
+static struct rp_event *agent_event(rp__agent *a, const char *topic_name)
+{
+    uint32_t topic;
+    struct rp_event *ev;
+    if (!a->host_running || rp__topic_intern(topic_name, strlen(topic_name), &topic) != 0 ||
+        rp__event_create(topic, topic_name, 0, &ev) != 0)
+        return NULL;
+    put_str(ev, "event.dataset", "rampart.agent");
+    put_str(ev, "agent.type", "rampart");
+    put_str(ev, "agent.version", RP_VERSION);
+    put_str(ev, "agent.id", a->agent_id);
+    put_str(ev, "host.hostname", a->hostname);
+    put_i64(ev, "process.pid", rp__os_getpid());
+    /* The boot config: other threads call this, and a reload replaces
+     * a->cfg under them. */
+    if (a->boot_cfg->site)
+        put_str(ev, "labels.site", a->boot_cfg->site);
+    return ev;
+}
+
 /* Publishes one of the agent's own lifecycle events through the bus, so it
  * takes the same path to the outputs as every plugin event. */
 static void emit_agent_event(rp__agent *a, const char *action, const char *category,
                              const char *type, const char *outcome, const char *message)
 {
-    static const char *const names[] = {"event.category", "event.type",    "event.action",
-                                        "event.outcome",  "event.dataset", "message",
-                                        "agent.type",     "agent.version", "agent.id",
-                                        "host.hostname",  "process.pid",   "labels.site"};
-    rp_field_id f[12];
-    uint32_t topic;
-    struct rp_event *ev;
-    if (!a->host_running)
+    struct rp_event *ev = agent_event(a, "agent.lifecycle");
+    if (!ev)
         return;
-    for (int i = 0; i < 12; i++) {
-        uint32_t t = i < 2 ? RP_TYPE_STR_ARRAY : i == 10 ? RP_TYPE_I64 : RP_TYPE_STR;
-        if (rp__field_intern(names[i], strlen(names[i]), t, &f[i]) != 0)
-            return;
-    }
-    if (rp__topic_intern("agent.lifecycle", 15, &topic) != 0 ||
-        rp__event_create(topic, "agent.lifecycle", 0, &ev) != 0)
-        return;
-    rp_str cat = {category, strlen(category)}, typ = {type, strlen(type)};
-    rp__event_set_str_array(ev, f[0], &cat, 1);
-    rp__event_set_str_array(ev, f[1], &typ, 1);
-    rp__event_set_str(ev, f[2], action, strlen(action));
-    rp__event_set_str(ev, f[3], outcome, strlen(outcome));
-    rp__event_set_str(ev, f[4], "rampart.agent", 13);
-    rp__event_set_str(ev, f[5], message, strlen(message));
-    rp__event_set_str(ev, f[6], "rampart", 7);
-    rp__event_set_str(ev, f[7], RP_VERSION, strlen(RP_VERSION));
-    rp__event_set_str(ev, f[8], a->agent_id, strlen(a->agent_id));
-    rp__event_set_str(ev, f[9], a->hostname, strlen(a->hostname));
-    rp__event_set_i64(ev, f[10], rp__os_getpid());
-    if (a->cfg->site)
-        rp__event_set_str(ev, f[11], a->cfg->site, strlen(a->cfg->site));
+    put_arr1(ev, "event.category", category);
+    put_arr1(ev, "event.type", type);
+    put_str(ev, "event.action", action);
+    put_str(ev, "event.outcome", outcome);
+    put_str(ev, "message", message);
     rp__host_publish_core(a->host, ev);
+}
+
+/* An alert of the agent's own (topic "alert", kind alert): spool drops and
+ * damage, dead letters, paused uploads. Also logged by the caller. Any
+ * thread. */
+static void raise_alert(void *arg, const char *rule_id, const char *rule_name, int severity,
+                        const char *message)
+{
+    rp__agent *a = arg;
+    struct rp_event *ev = agent_event(a, "alert");
+    if (!ev)
+        return;
+    put_arr1(ev, "event.category", "host");
+    put_arr1(ev, "event.type", "info");
+    put_str(ev, "event.action", rule_id);
+    put_str(ev, "rule.id", rule_id);
+    put_str(ev, "rule.name", rule_name);
+    put_str(ev, "rule.ruleset", "rampart");
+    put_i64(ev, "event.severity", severity);
+    put_str(ev, "message", message);
+    rp__host_publish_core(a->host, ev);
+}
+
+/* ---- agent.health and status.json ------------------------------------------ */
+
+static void jset_u(json_t *o, const char *k, uint64_t v)
+{
+    json_object_set_new(o, k, json_integer((json_int_t)(v > INT64_MAX ? INT64_MAX : v)));
+}
+
+/* Everything the agent knows about itself, as one JSON document: the body of
+ * <data_dir>/status.json and, flattened, of the agent.health event. */
+static json_t *health_doc(rp__agent *a)
+{
+    json_t *d = json_object();
+    int64_t now = rp__os_time_ns();
+    char ts[RP__JSON_TIMESTAMP_MAX + 1];
+    rp__json_format_timestamp(now, ts);
+    json_object_set_new(d, "time", json_string(ts));
+    json_object_set_new(d, "version", json_string(RP_VERSION));
+    json_object_set_new(d, "agent_id", json_string(a->agent_id));
+    jset_u(d, "pid", (uint64_t)rp__os_getpid());
+    jset_u(d, "uptime_s", (uint64_t)((now - a->started_ns) / 1000000000));
+    int64_t cpu = 0;
+    uint64_t rss = 0;
+    if (rp__os_process_usage(&cpu, &rss) == 0) {
+        jset_u(d, "cpu_ms", (uint64_t)(cpu / 1000000));
+        jset_u(d, "peak_rss_bytes", rss);
+    }
+    uint64_t bp = 0, bd = 0;
+    rp__host_bus_stats(a->host, &bp, &bd);
+    json_t *bus = json_object();
+    jset_u(bus, "published", bp);
+    jset_u(bus, "dropped", bd);
+    json_object_set_new(d, "bus", bus);
+
+    rp__sink_stats ss;
+    rp__sink_get_stats(a->sink, &ss);
+    json_t *sink = json_object();
+    jset_u(sink, "events", ss.events);
+    jset_u(sink, "bytes", ss.bytes);
+    jset_u(sink, "encode_errors", ss.encode_errors);
+    jset_u(sink, "write_errors", ss.write_errors);
+    if (a->spool) {
+        jset_u(sink, "batches", ss.batches);
+        jset_u(sink, "batch_raw_bytes", ss.batch_raw_bytes);
+        jset_u(sink, "batch_bytes", ss.batch_bytes);
+        jset_u(sink, "spool_errors", ss.spool_errors);
+        jset_u(sink, "held_batches", ss.held_batches);
+        jset_u(sink, "dropped_batches", ss.dropped_batches);
+        jset_u(sink, "dropped_events", ss.dropped_events);
+    }
+    json_object_set_new(d, "sink", sink);
+
+    if (a->spool) {
+        rp__spool_stats sp;
+        rp__spool_get_stats(a->spool, &sp);
+        json_t *o = json_object();
+        jset_u(o, "queued_batches", sp.queued_batches);
+        jset_u(o, "queued_events", sp.queued_events);
+        jset_u(o, "queued_bytes", sp.queued_bytes);
+        jset_u(o, "disk_bytes", sp.disk_bytes);
+        jset_u(o, "max_bytes", sp.max_bytes);
+        jset_u(o, "appended_events", sp.appended_events);
+        jset_u(o, "acked_events", sp.acked_events);
+        jset_u(o, "dropped_full_batches", sp.dropped_full_batches);
+        jset_u(o, "dropped_full_events", sp.dropped_full_events);
+        jset_u(o, "dropped_full_bytes", sp.dropped_full_bytes);
+        jset_u(o, "refused_full", sp.refused_full);
+        jset_u(o, "enospc", sp.enospc);
+        jset_u(o, "cut_torn_records", sp.cut_torn_records);
+        jset_u(o, "cut_torn_bytes", sp.cut_torn_bytes);
+        jset_u(o, "corrupt_records", sp.corrupt_records);
+        jset_u(o, "corrupt_events", sp.corrupt_events);
+        jset_u(o, "corrupt_bytes", sp.corrupt_bytes);
+        jset_u(o, "io_errors", sp.io_errors);
+        json_object_set_new(d, "spool", o);
+    }
+    if (a->uploader) {
+        rp__uploader_stats us;
+        rp__uploader_get_stats(a->uploader, &us);
+        json_t *o = json_object();
+        json_object_set_new(o, "state", json_string(us.paused    ? "paused"
+                                                    : us.waiting ? "retrying"
+                                                                 : "running"));
+        jset_u(o, "requests", us.requests);
+        jset_u(o, "delivered_batches", us.delivered_batches);
+        jset_u(o, "delivered_events", us.delivered_events);
+        jset_u(o, "sent_bytes", us.sent_bytes);
+        jset_u(o, "retries", us.retries);
+        jset_u(o, "transport_errors", us.transport_errors);
+        jset_u(o, "splits", us.splits);
+        jset_u(o, "dead_batches", us.dead_batches);
+        jset_u(o, "dead_events", us.dead_events);
+        jset_u(o, "deadletter_bytes", us.deadletter_bytes);
+        jset_u(o, "deadletter_deleted", us.deadletter_deleted);
+        jset_u(o, "pauses", us.pauses);
+        json_object_set_new(o, "last_status", json_integer(us.last_status));
+        json_object_set_new(o, "last_error", json_string(us.last_error));
+        json_object_set_new(d, "upload", o);
+    }
+    json_t *plugins = json_object();
+    for (size_t i = 0; i < rp__host_plugin_count(a->host); i++) {
+        rp__plugin_info pi;
+        if (rp__host_plugin_info(a->host, i, &pi) != 0)
+            continue;
+        static const char *const states[] = {"refused", "loaded",  "initialized",
+                                              "running", "failed", "stopped"};
+        json_t *o = json_object();
+        json_object_set_new(o, "state", json_string(states[pi.state]));
+        jset_u(o, "published", pi.published);
+        jset_u(o, "delivered", pi.delivered);
+        jset_u(o, "dropped", pi.dropped);
+        jset_u(o, "cpu_ms", pi.cpu_ns / 1000000);
+        json_t *c = json_object();
+        for (uint32_t k = 0; k < pi.ncounters; k++) {
+            const char *name;
+            uint64_t v;
+            if (rp__host_plugin_counter(a->host, i, k, &name, &v) == 0)
+                jset_u(c, name, v);
+        }
+        json_object_set_new(o, "counters", c);
+        json_object_set_new(plugins, pi.name, o);
+    }
+    json_object_set_new(d, "plugins", plugins);
+    return d;
+}
+
+/* Sets rampart.<path> = value for every number, string and boolean of doc. */
+static void flatten(struct rp_event *ev, const json_t *doc, char *prefix, size_t plen,
+                    size_t cap)
+{
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)doc, k, v)
+    {
+        int n = snprintf(prefix + plen, cap - plen, "%s%s", plen ? "." : "", k);
+        if (n < 0 || (size_t)n >= cap - plen)
+            continue;
+        rp_field_id f;
+        if (json_is_object(v))
+            flatten(ev, v, prefix, plen + (size_t)n, cap);
+        else if (json_is_integer(v) &&
+                 rp__field_intern(prefix, strlen(prefix), RP_TYPE_I64, &f) == 0)
+            rp__event_set_i64(ev, f, json_integer_value(v));
+        else if (json_is_string(v) && rp__field_intern(prefix, strlen(prefix), RP_TYPE_STR, &f) == 0)
+            rp__event_set_str(ev, f, json_string_value(v), json_string_length(v));
+        else if (json_is_boolean(v) &&
+                 rp__field_intern(prefix, strlen(prefix), RP_TYPE_BOOL, &f) == 0)
+            rp__event_set_bool(ev, f, json_is_true(v));
+        prefix[plen] = '\0';
+    }
+}
+
+/* Alerts for what the spool and the sink lost since the last look. */
+static void check_losses(rp__agent *a)
+{
+    char msg[512];
+    if (a->spool) {
+        rp__spool_stats sp;
+        rp__spool_get_stats(a->spool, &sp);
+        if (sp.dropped_full_events + sp.dropped_full_batches > a->alerted_spool_dropped) {
+            a->alerted_spool_dropped = sp.dropped_full_events + sp.dropped_full_batches;
+            snprintf(msg, sizeof msg,
+                     "spool full (spool.max_bytes %llu, or the disk): dropped the oldest %llu "
+                     "batches, %llu events, %llu bytes so far",
+                     (unsigned long long)sp.max_bytes,
+                     (unsigned long long)sp.dropped_full_batches,
+                     (unsigned long long)sp.dropped_full_events,
+                     (unsigned long long)sp.dropped_full_bytes);
+            rp__log_error("%s", msg);
+            raise_alert(a, "rampart.spool.dropped", "Spool full: oldest events dropped", 73, msg);
+        }
+        uint64_t damage = sp.corrupt_records + sp.cut_torn_records;
+        if (damage > a->alerted_spool_corrupt) {
+            a->alerted_spool_corrupt = damage;
+            snprintf(msg, sizeof msg,
+                     "spool damage found and cut: %llu torn records (%llu bytes), %llu corrupt "
+                     "records (%llu events, %llu bytes)",
+                     (unsigned long long)sp.cut_torn_records,
+                     (unsigned long long)sp.cut_torn_bytes,
+                     (unsigned long long)sp.corrupt_records,
+                     (unsigned long long)sp.corrupt_events,
+                     (unsigned long long)sp.corrupt_bytes);
+            rp__log_error("%s", msg);
+            raise_alert(a, "rampart.spool.corrupt", "Spool damaged: records cut", 47, msg);
+        }
+    }
+    rp__sink_stats ss;
+    rp__sink_get_stats(a->sink, &ss);
+    if (ss.dropped_events > a->alerted_sink_dropped) {
+        a->alerted_sink_dropped = ss.dropped_events;
+        snprintf(msg, sizeof msg,
+                 "the spool refused batches for too long: %llu events dropped from memory",
+                 (unsigned long long)ss.dropped_events);
+        raise_alert(a, "rampart.sink.dropped", "Events dropped before the spool", 73, msg);
+    }
+}
+
+static void health_tick(void *arg)
+{
+    rp__agent *a = arg;
+    check_losses(a);
+    json_t *doc = health_doc(a);
+    if (!doc)
+        return;
+    char *text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
+    if (text) {
+        size_t len = strlen(text);
+        text[len] = '\n';
+        rp__os_write_file_atomic(a->status_path, text, len + 1, 0640);
+        free(text);
+    }
+    struct rp_event *ev = agent_event(a, "agent.health");
+    if (ev) {
+        put_arr1(ev, "event.category", "host");
+        put_arr1(ev, "event.type", "info");
+        put_str(ev, "event.action", "agent-health");
+        char prefix[256] = "rampart";
+        flatten(ev, doc, prefix, strlen(prefix), sizeof prefix);
+        rp__host_publish_core(a->host, ev);
+    }
+    json_decref(doc);
 }
 
 static int open_outputs(rp__agent *a)
@@ -175,6 +542,10 @@ static int open_outputs(rp__agent *a)
         .file_max_bytes = a->cfg->output_file_max_bytes,
         .file_keep = a->cfg->output_file_keep,
         .to_stdout = a->foreground && a->cfg->output_stdout,
+        .spool = a->spool,
+        .batch_max_events = a->cfg->batch_max_events,
+        .batch_max_bytes = a->cfg->batch_max_bytes,
+        .gzip = a->cfg->output_gzip,
     };
     return rp__sink_create(&so, &a->sink);
 }
@@ -208,12 +579,31 @@ int rp__agent_start(rp__agent *a)
         return rc;
     }
     a->host_running = 1;
+    a->started_ns = rp__os_time_ns();
+    snprintf(a->status_path, sizeof a->status_path, "%s/status.json", a->cfg->data_dir);
+    if (a->uploader && (rc = rp__uploader_start(a->uploader)) != 0) {
+        rp__log_error("cannot start the uploader: %s", rp_strerror(rc));
+        return rc;
+    }
+    if ((rc = rp__host_timer_core(a->host, a->cfg->health_interval_ms, health_tick, a)) != 0) {
+        rp__log_error("cannot start the health timer: %s", rp_strerror(rc));
+        return rc;
+    }
     size_t total, on = count_enabled(a->cfg, &total);
     rp__log_info("rampartd %s started: pid %ld, config %s%s%s, data %s, %zu of %zu plugins "
                  "enabled",
                  RP_VERSION, rp__os_getpid(), a->cfg->main_file, a->cfg->site ? " + " : "",
                  a->cfg->site_file ? a->cfg->site_file : "", a->cfg->data_dir, on, total);
+    if (a->spool) {
+        rp__spool_stats sp;
+        rp__spool_get_stats(a->spool, &sp);
+        rp__log_info("uploading to %s (%s); spool %s/spool: %llu batches, %llu events waiting",
+                     a->cfg->output_url, a->cfg->output_format, a->cfg->data_dir,
+                     (unsigned long long)sp.queued_batches, (unsigned long long)sp.queued_events);
+    }
     emit_agent_event(a, "agent-started", "process", "start", "success", "rampartd started");
+    /* Damage the spool found while opening is reported at once. */
+    check_losses(a);
     a->started = 1;
     return 0;
 }
@@ -244,13 +634,41 @@ int rp__agent_reload(rp__agent *a)
     a->cfg->pid_file = old->pid_file;
     old->pid_file = swap;
     rp__log_set_level(next->log_level);
-    /* The sink and the plugins keep what they started with in this version;
-     * say so rather than pretend. */
+    /* The uploader takes the new endpoint, credentials and token file at
+     * once, and a reload is also how an operator resumes paused uploads.
+     * The sink's batching and the plugins keep what they started with in
+     * this version; say so rather than pretend. */
+    int upload_applied = 0;
+    if (a->uploader && next->output_url) {
+        rp__uploader_opts uo;
+        char dl[4096], uerr[1024] = "";
+        upload_opts(a, next, &uo, dl, sizeof dl);
+        int urc = rp__uploader_reconfigure(a->uploader, &uo, uerr, sizeof uerr);
+        if (urc != 0)
+            rp__log_error("upload settings rejected, keeping the running ones: %s",
+                          uerr[0] ? uerr : rp_strerror(urc));
+        else
+            upload_applied = 1;
+    }
+    json_t *out_old = json_deep_copy(json_object_get(a->boot_cfg->root, "output"));
+    json_t *out_new = json_deep_copy(json_object_get(next->root, "output"));
+    if (upload_applied && out_old && out_new) {
+        static const char *const live[] = {"url",        "format",        "ca_file",
+                                           "client_cert", "client_key",   "pinned_pubkey",
+                                           "token_file", "proxy",         "timeout_ms"};
+        for (size_t i = 0; i < sizeof live / sizeof live[0]; i++) {
+            json_object_del(out_old, live[i]);
+            json_object_del(out_new, live[i]);
+        }
+    }
     if (!json_equal(json_object_get(next->root, "plugins"),
                     json_object_get(a->boot_cfg->root, "plugins")) ||
-        !json_equal(json_object_get(next->root, "output"),
-                    json_object_get(a->boot_cfg->root, "output")))
-        rp__log_warn("changes to plugins and output take effect at restart");
+        !json_equal(out_old, out_new) ||
+        !json_equal(json_object_get(next->root, "spool"),
+                    json_object_get(a->boot_cfg->root, "spool")))
+        rp__log_warn("changes to plugins, spool and output batching take effect at restart");
+    json_decref(out_old);
+    json_decref(out_new);
     if (old != a->boot_cfg)
         rp__config_destroy(old);
     size_t total, on = count_enabled(a->cfg, &total);
@@ -282,11 +700,17 @@ void rp__agent_stop(rp__agent *a)
         emit_agent_event(a, "agent-stopped", "process", "end", "success", "rampartd stopped");
         a->started = 0;
     }
-    /* Stops plugins, then drains the bus into the sink before it closes. */
+    /* Stops plugins, then drains the bus into the sink before it closes
+     * (cutting the last batch into the spool); the uploader stops after
+     * that, leaving what it has not sent in the spool for the next start. */
     rp__host_stop(a->host);
     a->host_running = 0;
     rp__sink_destroy(a->sink);
     a->sink = NULL;
+    rp__uploader_destroy(a->uploader);
+    a->uploader = NULL;
+    rp__spool_close(a->spool);
+    a->spool = NULL;
     rp__os_pidfile_release(a->pidfile);
     a->pidfile = NULL;
 }

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,10 @@ void rp__config_destroy(rp__config *cfg)
     free(cfg->plugin_dir);
     free(cfg->pid_file);
     free(cfg->output_file);
+    free(cfg->output_ca_file);
+    free(cfg->output_client_cert);
+    free(cfg->output_client_key);
+    free(cfg->output_token_file);
     free(cfg);
 }
 
@@ -109,6 +114,42 @@ static int extract(rp__config *cfg)
     cfg->output_file_keep = (uint32_t)json_integer_value(json_object_get(output, "file_keep"));
     cfg->flush_interval_ms =
         (uint32_t)json_integer_value(json_object_get(output, "flush_interval_ms"));
+    const char *url = str_at(root, "output", "url");
+    cfg->output_url = (url && *url) ? url : NULL;
+    cfg->output_format = str_at(root, "output", "format");
+    /* Certificates, keys and tokens are deployed with the config, so their
+     * relative paths start from the config's folder. */
+    static const struct {
+        const char *key;
+        size_t offset;
+    } paths[] = {
+        {"ca_file", offsetof(rp__config, output_ca_file)},
+        {"client_cert", offsetof(rp__config, output_client_cert)},
+        {"client_key", offsetof(rp__config, output_client_key)},
+        {"token_file", offsetof(rp__config, output_token_file)},
+    };
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        const char *v = str_at(root, "output", paths[i].key);
+        char **slot = (char **)((char *)cfg + paths[i].offset);
+        if (v && *v && !(*slot = rp__path_resolve(cfg->config_dir, v)))
+            return RP_ERR_NOMEM;
+    }
+    const char *pin = str_at(root, "output", "pinned_pubkey");
+    cfg->output_pinned_pubkey = (pin && *pin) ? pin : NULL;
+    const char *proxy = str_at(root, "output", "proxy");
+    cfg->output_proxy = (proxy && *proxy) ? proxy : NULL;
+    cfg->output_timeout_ms = (uint32_t)json_integer_value(json_object_get(output, "timeout_ms"));
+    cfg->batch_max_events =
+        (uint32_t)json_integer_value(json_object_get(output, "batch_max_events"));
+    cfg->batch_max_bytes = (uint32_t)json_integer_value(json_object_get(output, "batch_max_bytes"));
+    cfg->output_gzip = json_is_true(json_object_get(output, "gzip"));
+    const json_t *spool = json_object_get(root, "spool");
+    cfg->spool_max_bytes = (uint64_t)json_integer_value(json_object_get(spool, "max_bytes"));
+    cfg->spool_fsync = str_at(root, "spool", "fsync");
+    cfg->deadletter_max_bytes =
+        (uint64_t)json_integer_value(json_object_get(spool, "deadletter_max_bytes"));
+    cfg->health_interval_ms = (uint32_t)json_integer_value(
+        json_object_get(json_object_get(root, "agent"), "health_interval_ms"));
 
     if (rp__log_level_parse(str_at(root, "agent", "log_level"), &cfg->log_level) != 0)
         return RP_ERR_INTERNAL; /* the schema's enum rules this out */

@@ -41,6 +41,25 @@ typedef struct rp__config {
     uint64_t output_file_max_bytes;
     uint32_t output_file_keep;
     uint32_t flush_interval_ms;
+    /* Upload: output_url is NULL when output.url is empty (no upload). The
+     * const strings point into root; the char * paths are resolved against
+     * config_dir and owned; NULL when empty. */
+    const char *output_url;
+    const char *output_format;
+    char *output_ca_file;
+    char *output_client_cert;
+    char *output_client_key;
+    char *output_token_file;
+    const char *output_pinned_pubkey;
+    const char *output_proxy;
+    uint32_t output_timeout_ms;
+    uint32_t batch_max_events;
+    uint32_t batch_max_bytes;
+    int output_gzip;
+    uint64_t spool_max_bytes;
+    const char *spool_fsync;
+    uint64_t deadletter_max_bytes;
+    uint32_t health_interval_ms;
     enum rp__log_level log_level;
     enum rp__log_target_choice log_target;
     json_t *main_doc;    /* the main file as parsed, for naming where a value came from */

@@ -142,6 +142,7 @@ static const struct std_field std_fields[] = {
     {"threat.tactic.name", RP_TYPE_STR_ARRAY},
     {"log.level", RP_TYPE_STR},
     {"log.logger", RP_TYPE_STR},
+    {"log.file.path", RP_TYPE_STR},
     {"error.message", RP_TYPE_STR},
     {"error.code", RP_TYPE_STR},
     {"error.type", RP_TYPE_STR},

@@ -1097,8 +1097,41 @@ int rp__host_plugin_info(const rp__host *host, size_t index, rp__plugin_info *ou
     out->version = p->desc.version;
     out->state = p->pstate;
     out->error = p->error;
-    out->published = atomic_load(&((struct rp_plugin *)p)->published);
+    struct rp_plugin *mp = (struct rp_plugin *)p;
+    out->published = atomic_load(&mp->published);
+    /* Delivered and dropped: summed over the plugin's subscriptions. */
+    for (uint32_t i = 0; i < p->nsubs; i++) {
+        rp__bus_sub_stats st;
+        if (host->bus && rp__bus_stats_sub(host->bus, p->subs[i], &st) == 0) {
+            out->delivered += st.delivered;
+            out->dropped += st.dropped;
+        }
+    }
+    out->cpu_ns = atomic_load(&mp->cpu_ns);
+    out->ncounters = atomic_load_explicit(&mp->ncounters, memory_order_acquire);
     return 0;
+}
+
+int rp__host_plugin_counter(const rp__host *host, size_t index, uint32_t counter,
+                            const char **name, uint64_t *value)
+{
+    if (index >= host->nplugins)
+        return RP_ERR_RANGE;
+    struct rp_plugin *p = host->plugins[index];
+    if (counter >= atomic_load_explicit(&p->ncounters, memory_order_acquire))
+        return RP_ERR_RANGE;
+    *name = p->counters[counter].name;
+    *value = atomic_load_explicit(&p->counters[counter].value, memory_order_relaxed);
+    return 0;
+}
+
+void rp__host_bus_stats(const rp__host *host, uint64_t *published, uint64_t *dropped)
+{
+    rp__bus_stats st = {0};
+    if (host->bus)
+        rp__bus_stats_total(host->bus, &st);
+    *published = st.published;
+    *dropped = st.dropped;
 }
 
 int rp__host_subscribe_core(rp__host *host, const char *pattern,

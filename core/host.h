@@ -42,8 +42,10 @@ typedef struct rp__plugin_info {
     enum rp__plugin_state state;
     const char *error; /* why it is off, or "" */
     uint64_t published;
-    uint64_t delivered;
-    uint64_t dropped;
+    uint64_t delivered; /* events its subscriptions handed to it */
+    uint64_t dropped;   /* events its subscriptions dropped (queue full) */
+    uint64_t cpu_ns;    /* CPU time of its loop and worker callbacks */
+    uint32_t ncounters; /* counters it registered: rp__host_plugin_counter */
 } rp__plugin_info;
 
 typedef struct rp__host_opts {
@@ -74,6 +76,14 @@ void rp__host_destroy(rp__host *host);
  * from the host until it is destroyed). */
 size_t rp__host_plugin_count(const rp__host *host);
 int rp__host_plugin_info(const rp__host *host, size_t index, rp__plugin_info *out);
+
+/* Counter number counter (< info.ncounters) of plugin index: its name
+ * (borrowed from the host) and value. Any thread. */
+int rp__host_plugin_counter(const rp__host *host, size_t index, uint32_t counter,
+                            const char **name, uint64_t *value);
+
+/* The bus's totals: events published and dropped (per subscription). */
+void rp__host_bus_stats(const rp__host *host, uint64_t *published, uint64_t *dropped);
 
 /* The host API table as handed to plugins (static storage). */
 const rp_host_api *rp__host_api(void);

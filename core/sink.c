@@ -1,7 +1,9 @@
 /* core/sink.c - the local NDJSON sink: buffered, rotated, lossless. */
 #include "sink.h"
+#include "gzip.h"
 #include "log.h"
 #include "ndjson.h"
+#include "spool.h"
 #include "os/os.h"
 #include "os/os_thread.h"
 
@@ -17,6 +19,13 @@
  * bounds memory when the disk is gone. */
 #define PENDING_MAX (16u * 1024 * 1024)
 
+/* A sealed batch the spool refused for now. */
+struct held {
+    rp__buf payload;
+    uint32_t events;
+    uint32_t flags;
+};
+
 struct rp__sink {
     rp__os_mutex *lock;
     char *file;
@@ -29,6 +38,18 @@ struct rp__sink {
     rp__buf line;    /* one event, encoded */
     rp__buf pending; /* lines not yet written */
     rp__sink_stats stats;
+    /* Batch mode. */
+    rp__spool *spool;
+    uint32_t max_events;
+    uint32_t max_bytes;
+    int gzip;
+    rp__gzip *gz;
+    rp__buf batch;  /* the batch being filled: NDJSON lines */
+    uint32_t batch_events;
+    rp__buf sealed; /* the batch being appended, compressed */
+    struct held held[RP__SINK_HELD_BATCHES];
+    uint32_t held_head, held_count;
+    size_t held_bytes;
 };
 
 static int open_file(rp__sink *s)
@@ -106,6 +127,136 @@ static int write_pending(rp__sink *s)
     return 0;
 }
 
+/* ---- batch mode ----------------------------------------------------------- */
+
+static void held_drop_oldest(rp__sink *s)
+{
+    struct held *h = &s->held[s->held_head];
+    s->stats.dropped_batches++;
+    s->stats.dropped_events += h->events;
+    rp__log_error("spool: cannot store batches; dropped a held batch of %u events (%zu bytes)",
+                  h->events, h->payload.len);
+    s->held_bytes -= h->payload.len;
+    rp__buf_free(&h->payload);
+    s->held_head = (s->held_head + 1) % RP__SINK_HELD_BATCHES;
+    s->held_count--;
+}
+
+/* Keeps a batch the spool refused, dropping the oldest held ones past the
+ * cap. */
+static void hold(rp__sink *s, const void *payload, size_t len, uint32_t events, uint32_t flags)
+{
+    while (s->held_count > 0 &&
+           (s->held_count == RP__SINK_HELD_BATCHES || s->held_bytes + len > RP__SINK_HELD_MAX))
+        held_drop_oldest(s);
+    struct held *h = &s->held[(s->held_head + s->held_count) % RP__SINK_HELD_BATCHES];
+    rp__buf_init(&h->payload, len ? len : 1);
+    if (len > RP__SINK_HELD_MAX || rp__buf_append(&h->payload, payload, len) != 0) {
+        rp__buf_free(&h->payload);
+        s->stats.dropped_batches++;
+        s->stats.dropped_events += events;
+        rp__log_error("spool: cannot hold a batch of %u events in memory; dropped", events);
+        return;
+    }
+    h->events = events;
+    h->flags = flags;
+    s->held_bytes += len;
+    s->held_count++;
+}
+
+/* Appends to the spool; 0 or the spool's error (logged once per error run). */
+static int spool_put(rp__sink *s, const void *payload, size_t len, uint32_t events,
+                     uint32_t flags)
+{
+    int rc = rp__spool_append(s->spool, payload, len, events, flags, NULL);
+    if (rc == 0) {
+        s->stats.batches++;
+        s->stats.batch_bytes += len;
+        return 0;
+    }
+    if (s->stats.spool_errors++ == 0 || rc != RP_ERR_FULL)
+        rp__log_error("spool: cannot append a batch of %u events: %s; holding it in memory",
+                      events, rp_strerror(rc));
+    return rc;
+}
+
+/* Offers the held batches to the spool, oldest first, until one is refused. */
+static void retry_held(rp__sink *s)
+{
+    while (s->held_count > 0) {
+        struct held *h = &s->held[s->held_head];
+        if (spool_put(s, h->payload.data, h->payload.len, h->events, h->flags) != 0)
+            return;
+        s->held_bytes -= h->payload.len;
+        rp__buf_free(&h->payload);
+        s->held_head = (s->held_head + 1) % RP__SINK_HELD_BATCHES;
+        s->held_count--;
+    }
+}
+
+/* Seals batch[0..len) (len_events events): compresses and appends it, or
+ * holds it when the spool refuses. Lock held. */
+static void seal(rp__sink *s, size_t len, uint32_t events)
+{
+    if (events == 0)
+        return;
+    const void *payload = s->batch.data;
+    size_t plen = len;
+    uint32_t flags = 0;
+    if (s->gzip) {
+        rp__buf_reset(&s->sealed);
+        int rc = rp__gzip_compress(s->gz, s->batch.data, len, &s->sealed);
+        if (rc == 0) {
+            payload = s->sealed.data;
+            plen = s->sealed.len;
+            flags = RP__SPOOL_FLAG_GZIP;
+        } else {
+            /* Out of memory for the compressed copy: store the batch as it
+             * is rather than lose it; the uploader compresses on the way. */
+            rp__log_warn("cannot compress a batch (%s); spooling it uncompressed",
+                         rp_strerror(rc));
+        }
+    }
+    s->stats.batch_raw_bytes += len;
+    /* Held batches go first, so the spool keeps the order of events. */
+    retry_held(s);
+    if (s->held_count > 0 || spool_put(s, payload, plen, events, flags) != 0)
+        hold(s, payload, plen, events, flags);
+}
+
+/* Cuts the batch being filled. Lock held. */
+static void cut(rp__sink *s)
+{
+    seal(s, s->batch.len, s->batch_events);
+    rp__buf_reset(&s->batch);
+    s->batch_events = 0;
+}
+
+static int batch_on_event(rp__sink *s, const struct rp_event *ev)
+{
+    size_t before = s->batch.len;
+    int rc = rp__ndjson_encode(ev, &s->batch);
+    if (rc != 0) {
+        s->stats.encode_errors++;
+        rp__log_error("cannot encode an event: %s", rp_strerror(rc));
+        return rc;
+    }
+    size_t line = s->batch.len - before;
+    s->stats.events++;
+    s->stats.bytes += line;
+    if (s->batch.len > s->max_bytes && s->batch_events > 0) {
+        /* This line takes the batch past its cap: seal what came before it,
+         * and the line starts the next batch. */
+        seal(s, before, s->batch_events);
+        memmove(s->batch.data, s->batch.data + before, line);
+        s->batch.len = line;
+        s->batch_events = 0;
+    }
+    if (++s->batch_events >= s->max_events || s->batch.len >= s->max_bytes)
+        cut(s);
+    return 0;
+}
+
 int rp__sink_create(const rp__sink_opts *opts, rp__sink **out)
 {
     rp__sink *s = calloc(1, sizeof *s);
@@ -122,6 +273,23 @@ int rp__sink_create(const rp__sink_opts *opts, rp__sink **out)
     rp__buf_init(&s->line, LINE_MAX);
     rp__buf_init(&s->pending, PENDING_MAX);
     int rc = 0;
+    if (opts->spool) {
+        s->spool = opts->spool;
+        s->max_events = opts->batch_max_events ? opts->batch_max_events : 1000;
+        s->max_bytes = opts->batch_max_bytes ? opts->batch_max_bytes : (1u << 20);
+        s->gzip = opts->gzip;
+        /* One line past max_bytes fits, then the batch is cut. */
+        rp__buf_init(&s->batch, (size_t)s->max_bytes + LINE_MAX);
+        rp__buf_init(&s->sealed, RP__SPOOL_PAYLOAD_MAX);
+        if (s->gzip)
+            rc = rp__gzip_create(RP__GZIP_LEVEL, &s->gz);
+        if (rc != 0) {
+            rp__sink_destroy(s);
+            return rc;
+        }
+        *out = s;
+        return 0;
+    }
     if (opts->file && !(s->file = strdup(opts->file)))
         rc = RP_ERR_NOMEM;
     if (rc == 0 && s->file)
@@ -138,6 +306,11 @@ int rp__sink_on_event(void *arg, const struct rp_event *ev)
 {
     rp__sink *s = arg;
     rp__os_mutex_lock(s->lock);
+    if (s->spool) {
+        int brc = batch_on_event(s, ev);
+        rp__os_mutex_unlock(s->lock);
+        return brc;
+    }
     rp__buf_reset(&s->line);
     int rc = rp__ndjson_encode(ev, &s->line);
     if (rc != 0) {
@@ -168,6 +341,14 @@ int rp__sink_on_event(void *arg, const struct rp_event *ev)
 int rp__sink_flush(rp__sink *s)
 {
     rp__os_mutex_lock(s->lock);
+    if (s->spool) {
+        cut(s);
+        retry_held(s);
+        int src = rp__spool_sync(s->spool, 0);
+        s->stats.held_batches = s->held_count;
+        rp__os_mutex_unlock(s->lock);
+        return src;
+    }
     int rc = write_pending(s);
     rp__os_mutex_unlock(s->lock);
     return rc;
@@ -176,6 +357,7 @@ int rp__sink_flush(rp__sink *s)
 void rp__sink_get_stats(rp__sink *s, rp__sink_stats *out)
 {
     rp__os_mutex_lock(s->lock);
+    s->stats.held_batches = s->held_count;
     *out = s->stats;
     rp__os_mutex_unlock(s->lock);
 }
@@ -185,6 +367,13 @@ void rp__sink_destroy(rp__sink *s)
     if (!s)
         return;
     rp__os_mutex_lock(s->lock);
+    if (s->spool) {
+        cut(s);
+        retry_held(s);
+        rp__spool_sync(s->spool, 1);
+        while (s->held_count > 0)
+            held_drop_oldest(s);
+    }
     write_pending(s);
     if (s->out) {
         rp__os_file_sync(s->out);
@@ -194,6 +383,9 @@ void rp__sink_destroy(rp__sink *s)
     rp__os_mutex_destroy(s->lock);
     rp__buf_free(&s->line);
     rp__buf_free(&s->pending);
+    rp__buf_free(&s->batch);
+    rp__buf_free(&s->sealed);
+    rp__gzip_destroy(s->gz);
     free(s->file);
     free(s);
 }

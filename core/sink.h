@@ -2,12 +2,24 @@
  * core/sink.h - the sink: the lossless bus subscriber that takes every event
  * off the bus and writes it out as one flat-ECS NDJSON line.
  *
- * This version writes to a local events file (rotated by size, a bounded
- * number of old files kept) and, in the foreground, to stdout. Lines are
- * gathered in a buffer of buffer_bytes and written when it fills, on
- * rp__sink_flush (the agent calls it from a loop timer every
- * flush_interval_ms) and at destroy, so at most one flush interval of events
- * is in memory at any time.
+ * Two modes:
+ *  - local (no output.url): a local events file (rotated by size, a bounded
+ *    number of old files kept) and, in the foreground, stdout. Lines are
+ *    gathered in a buffer of buffer_bytes and written when it fills, on
+ *    rp__sink_flush and at destroy;
+ *  - batch (opts.spool set): lines are gathered into a batch that is cut
+ *    when it holds batch_max_events events, when the next line would take it
+ *    past batch_max_bytes, or on rp__sink_flush; a cut batch is gzipped (when
+ *    opts.gzip) and appended to the spool, from which the uploader sends it.
+ * The agent calls rp__sink_flush from a loop timer every flush_interval_ms,
+ * so at most one flush interval of events is only in memory at any time
+ * (what a kill -9 can lose); the spool's own fsync policy bounds what a
+ * power cut can lose.
+ *
+ * When the spool refuses a batch (an I/O error, or full with every batch in
+ * flight), the sealed batch is held in memory, up to RP__SINK_HELD_MAX bytes
+ * and RP__SINK_HELD_BATCHES batches, and offered again on every flush; past
+ * that cap the oldest held batch is dropped and counted in dropped_*.
  *
  * Threads: rp__sink_on_event runs on one bus dispatcher at a time (the
  * subscription is not concurrent); rp__sink_flush may run on another thread
@@ -21,6 +33,10 @@
 #include <stdint.h>
 
 typedef struct rp__sink rp__sink;
+struct rp__spool;
+
+#define RP__SINK_HELD_MAX     ((size_t)64 << 20)
+#define RP__SINK_HELD_BATCHES 64u
 
 typedef struct rp__sink_opts {
     const char *file;        /* absolute path of the events file, or NULL; copied */
@@ -28,6 +44,12 @@ typedef struct rp__sink_opts {
     uint32_t file_keep;      /* rotated files kept: <file>.1 (newest) .. <file>.N */
     int to_stdout;           /* also write every line to stdout */
     uint32_t buffer_bytes;   /* write out when this much is buffered; 0 = 64 KiB */
+    /* Batch mode when spool is set (borrowed; must outlive the sink; the sink
+     * is its only appender). file and to_stdout are then ignored. */
+    struct rp__spool *spool;
+    uint32_t batch_max_events; /* 0 = 1000 */
+    uint32_t batch_max_bytes;  /* NDJSON bytes before compression; 0 = 1 MiB */
+    int gzip;                  /* compress each batch (RP__SPOOL_FLAG_GZIP) */
 } rp__sink_opts;
 
 typedef struct rp__sink_stats {
@@ -36,15 +58,26 @@ typedef struct rp__sink_stats {
     uint64_t encode_errors;  /* events that could not be encoded (logged) */
     uint64_t write_errors;   /* failed writes (logged; the lines are kept and retried) */
     uint64_t rotations;
+    /* Batch mode. */
+    uint64_t batches;         /* batches appended to the spool */
+    uint64_t batch_raw_bytes; /* their NDJSON bytes */
+    uint64_t batch_bytes;     /* their stored (compressed) bytes */
+    uint64_t spool_errors;    /* appends the spool refused (the batch was held) */
+    uint64_t held_batches;    /* batches held in memory now */
+    uint64_t dropped_batches; /* held batches dropped at the cap, and their events */
+    uint64_t dropped_events;
 } rp__sink_stats;
 
-/* Opens the events file (creating it, mode 0640). */
+/* Opens the events file (creating it, mode 0640), or in batch mode sets up
+ * the batch buffers (and the compressor). */
 int rp__sink_create(const rp__sink_opts *opts, rp__sink **out);
 
 /* The bus callback: arg is the sink, ev is borrowed. */
 int rp__sink_on_event(void *arg, const struct rp_event *ev);
 
-/* Writes out what is buffered. Any thread. */
+/* Writes out what is buffered; in batch mode cuts the batch being filled,
+ * offers held batches to the spool again and lets the spool sync per its
+ * policy. Any thread. */
 int rp__sink_flush(rp__sink *sink);
 
 void rp__sink_get_stats(rp__sink *sink, rp__sink_stats *out);

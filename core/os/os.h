@@ -18,6 +18,9 @@ int64_t rp__os_monotonic_ns(void);
 
 /* Fills buf with len bytes from the system's CSPRNG. */
 int rp__os_random(void *buf, size_t len);
+/* This process's CPU time (user + system, all threads) and peak resident
+ * memory in bytes. */
+int rp__os_process_usage(int64_t *cpu_ns, uint64_t *peak_rss_bytes);
 
 /* Host name into buf (always terminated). */
 int rp__os_hostname(char *buf, size_t len);
@@ -62,6 +65,13 @@ int rp__os_file_sync(rp__os_file *f);
 int rp__os_file_size(rp__os_file *f, uint64_t *size);
 /* Renames a file, replacing the target if it exists. */
 int rp__os_rename(const char *from, const char *to);
+/* Deletes a file. RP_ERR_NOTFOUND when it is not there. */
+int rp__os_remove(const char *path);
+/* Calls fn(arg, name, size) for each regular file directly in dir, in no
+ * particular order; a nonzero return from fn stops the walk and is
+ * returned. RP_ERR_NOTFOUND when dir does not exist. */
+int rp__os_dir_files(const char *dir, int (*fn)(void *arg, const char *name, uint64_t size),
+                     void *arg);
 /* NULL is a no-op. */
 void rp__os_file_close(rp__os_file *f);
 

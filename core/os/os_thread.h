@@ -46,6 +46,9 @@ int rp__os_cond_create(rp__os_cond **out);
 void rp__os_cond_destroy(rp__os_cond *c);
 /* Atomically unlocks m and sleeps until signalled; m is locked again on return. */
 void rp__os_cond_wait(rp__os_cond *c, rp__os_mutex *m);
+/* The same, waking after timeout_ms at the latest (measured on a monotonic
+ * clock, so a wall-clock step neither cuts nor stretches it). */
+void rp__os_cond_timedwait(rp__os_cond *c, rp__os_mutex *m, int64_t timeout_ms);
 void rp__os_cond_signal(rp__os_cond *c);
 void rp__os_cond_broadcast(rp__os_cond *c);
 

@@ -53,7 +53,7 @@ expect_one_line "rampartd: broken.json: line 4, column 3: invalid JSON: string o
 echo '{"agent": {"log_levle": "debug"}}' >typo.json
 run_cmd typo.out typo.err "$RAMPARTD" --check-config --config typo.json
 expect_rc 78 "unknown key"
-expect_one_line 'rampartd: typo.json: agent.log_levle: unknown key; did you mean "log_level"? (allowed: site, data_dir, plugin_dir, pid_file, log_level, log_target)' typo.err
+expect_one_line 'rampartd: typo.json: agent.log_levle: unknown key; did you mean "log_level"? (allowed: site, data_dir, plugin_dir, pid_file, log_level, log_target, health_interval_ms)' typo.err
 
 # Missing main file, a folder as the main file.
 run_cmd miss.out miss.err "$RAMPARTD" --check-config --config nothere.json
@@ -74,7 +74,7 @@ expect_rc 0 "--print-config: $(cat p.err)"
 [ "$(json_get p.out 'd["agent"]["data_dir"]')" = data ] || fail "print-config: agent.data_dir"
 [ "$(json_get p.out 'd["agent"]["log_target"]')" = auto ] || fail "print-config: default log_target missing"
 [ "$(json_get p.out 'd["plugins"]["fim"]["enabled"]')" = True ] || fail "print-config: overlay plugin"
-[ "$(json_get p.out 'sorted(d)')" = "['agent', 'output', 'plugins']" ] || fail "print-config: top-level keys"
+[ "$(json_get p.out 'sorted(d)')" = "['agent', 'output', 'plugins', 'spool']" ] || fail "print-config: top-level keys"
 
 # --site overrides agent.site.
 run_cmd s.out s.err "$RAMPARTD" --print-config --config "$T/rampart.json" --site south

@@ -238,19 +238,22 @@ static void test_unknown_keys(void **state)
     put("rampart.json", "{\"agnet\":{}}");
     expect_error("rampart.json", NULL,
                  "rampart.json: agnet: unknown key; did you mean \"agent\"? (allowed: agent, "
-                 "output, plugins)");
+                 "output, spool, plugins)");
     put("rampart.json", "{\"agent\":{\"log_levle\":\"debug\"}}");
     expect_error("rampart.json", NULL,
                  "rampart.json: agent.log_levle: unknown key; did you mean \"log_level\"? "
-                 "(allowed: site, data_dir, plugin_dir, pid_file, log_level, log_target)");
+                 "(allowed: site, data_dir, plugin_dir, pid_file, log_level, log_target, "
+                 "health_interval_ms)");
     put("rampart.json", "{\"agent\":{\"colour\":\"red\"}}");
     expect_error("rampart.json", NULL,
                  "rampart.json: agent.colour: unknown key (allowed: site, data_dir, plugin_dir, "
-                 "pid_file, log_level, log_target)");
+                 "pid_file, log_level, log_target, health_interval_ms)");
     put("rampart.json", "{\"output\":{\"fiel\":\"x\"}}");
     expect_error("rampart.json", NULL,
                  "rampart.json: output.fiel: unknown key; did you mean \"file\"? (allowed: file, "
-                 "file_max_bytes, file_keep, flush_interval_ms, stdout)");
+                 "file_max_bytes, file_keep, flush_interval_ms, stdout, url, format, ca_file, "
+                 "client_cert, client_key, pinned_pubkey, token_file, proxy, timeout_ms, "
+                 "batch_max_events, batch_max_bytes, gzip)");
     put("rampart.json",
         "{\"plugins\":{\"proc\":{\"enabled\":true,\"file\":\"p.so\",\"confg\":{}}}}");
     expect_error("rampart.json", NULL,
@@ -261,7 +264,9 @@ static void test_unknown_keys(void **state)
     put("sites/north.json", "{\"output\":{\"stdot\":false}}");
     expect_error("rampart.json", NULL,
                  "sites/north.json: output.stdot: unknown key; did you mean \"stdout\"? (allowed: "
-                 "file, file_max_bytes, file_keep, flush_interval_ms, stdout)");
+                 "file, file_max_bytes, file_keep, flush_interval_ms, stdout, url, format, ca_file, "
+                 "client_cert, client_key, pinned_pubkey, token_file, proxy, timeout_ms, "
+                 "batch_max_events, batch_max_bytes, gzip)");
 }
 
 /* ---- files that cannot be read ---------------------------------------- */
@@ -500,10 +505,17 @@ static void test_no_site(void **state)
     assert_int_equal(cfg->log_target, RP__LOG_TARGET_AUTO);
     assert_int_equal(cfg->output_stdout, 1);
     json_t *want = json_loads("{\"agent\":{\"data_dir\":\"data\",\"plugin_dir\":\"plugins\","
-                              "\"pid_file\":\"\",\"log_level\":\"info\",\"log_target\":\"auto\"},"
+                              "\"pid_file\":\"\",\"log_level\":\"info\",\"log_target\":\"auto\","
+                              "\"health_interval_ms\":60000},"
                               "\"output\":{\"file\":\"events.ndjson\",\"stdout\":true,"
                               "\"file_max_bytes\":67108864,\"file_keep\":5,"
-                              "\"flush_interval_ms\":1000},"
+                              "\"flush_interval_ms\":1000,"
+                              "\"url\":\"\",\"format\":\"ndjson\",\"ca_file\":\"\",\"client_cert\":\"\","
+                              "\"client_key\":\"\",\"pinned_pubkey\":\"\",\"token_file\":\"\","
+                              "\"proxy\":\"\",\"timeout_ms\":30000,\"batch_max_events\":1000,"
+                              "\"batch_max_bytes\":1048576,\"gzip\":true},"
+                              "\"spool\":{\"max_bytes\":1073741824,\"fsync\":\"batch\","
+                              "\"deadletter_max_bytes\":268435456},"
                               "\"plugins\":{}}",
                               0, NULL);
     assert_true(json_equal(cfg->root, want));
@@ -541,9 +553,16 @@ static void test_overlay_selected_by_agent_site(void **state)
     /* The merged document, site included. */
     json_t *want =
         json_loads("{\"agent\":{\"data_dir\":\"data\",\"plugin_dir\":\"plugins\",\"pid_file\":\"\","
-                   "\"log_level\":\"debug\",\"log_target\":\"auto\",\"site\":\"north\"},"
+                   "\"log_level\":\"debug\",\"log_target\":\"auto\",\"site\":\"north\","
+                   "\"health_interval_ms\":60000},"
                    "\"output\":{\"file\":\"events.ndjson\",\"stdout\":false,"
-                   "\"file_max_bytes\":67108864,\"file_keep\":5,\"flush_interval_ms\":1000},"
+                   "\"file_max_bytes\":67108864,\"file_keep\":5,\"flush_interval_ms\":1000,"
+                   "\"url\":\"\",\"format\":\"ndjson\",\"ca_file\":\"\",\"client_cert\":\"\","
+                   "\"client_key\":\"\",\"pinned_pubkey\":\"\",\"token_file\":\"\","
+                   "\"proxy\":\"\",\"timeout_ms\":30000,\"batch_max_events\":1000,"
+                   "\"batch_max_bytes\":1048576,\"gzip\":true},"
+                   "\"spool\":{\"max_bytes\":1073741824,\"fsync\":\"batch\","
+                   "\"deadletter_max_bytes\":268435456},"
                    "\"plugins\":{\"proc\":{\"enabled\":true,\"file\":\"proc.so\"},"
                    "\"net\":{\"enabled\":true,\"file\":\"net.so\",\"config\":{\"b\":2,\"c\":[3]}},"
                    "\"fim\":{\"enabled\":true,\"file\":\"/opt/fim.so\"}}}",

@@ -5,6 +5,7 @@
 
 #include <rampart/plugin.h>
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
@@ -37,6 +39,43 @@ int64_t rp__os_monotonic_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int rp__os_process_usage(int64_t *cpu_ns, uint64_t *peak_rss_bytes)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return RP_ERR_IO;
+    *cpu_ns = ((int64_t)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000 +
+              ((int64_t)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000;
+    *peak_rss_bytes = (uint64_t)ru.ru_maxrss * 1024; /* Linux reports KiB */
+    return 0;
+}
+
+int rp__os_remove(const char *path)
+{
+    if (unlink(path) == 0)
+        return 0;
+    return errno == ENOENT ? RP_ERR_NOTFOUND : errno == EACCES || errno == EPERM ? RP_ERR_PERM
+                                                                                 : RP_ERR_IO;
+}
+
+int rp__os_dir_files(const char *dir, int (*fn)(void *arg, const char *name, uint64_t size),
+                     void *arg)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? RP_ERR_NOTFOUND : RP_ERR_IO;
+    int rc = 0;
+    struct dirent *e;
+    struct stat st;
+    while (rc == 0 && (e = readdir(d))) {
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+            continue;
+        rc = fn(arg, e->d_name, (uint64_t)st.st_size);
+    }
+    closedir(d);
+    return rc;
 }
 
 int rp__os_random(void *buf, size_t len)

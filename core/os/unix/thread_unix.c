@@ -112,7 +112,15 @@ int rp__os_cond_create(rp__os_cond **out)
     rp__os_cond *c = malloc(sizeof *c);
     if (!c)
         return RP_ERR_NOMEM;
-    if (pthread_cond_init(&c->c, NULL) != 0) {
+    pthread_condattr_t attr;
+    if (pthread_condattr_init(&attr) != 0) {
+        free(c);
+        return RP_ERR_NOMEM;
+    }
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    int rc = pthread_cond_init(&c->c, &attr);
+    pthread_condattr_destroy(&attr);
+    if (rc != 0) {
         free(c);
         return RP_ERR_NOMEM;
     }
@@ -131,6 +139,21 @@ void rp__os_cond_destroy(rp__os_cond *c)
 void rp__os_cond_wait(rp__os_cond *c, rp__os_mutex *m)
 {
     pthread_cond_wait(&c->c, &m->m);
+}
+
+void rp__os_cond_timedwait(rp__os_cond *c, rp__os_mutex *m, int64_t timeout_ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (timeout_ms < 0)
+        timeout_ms = 0;
+    ts.tv_sec += (time_t)(timeout_ms / 1000);
+    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&c->c, &m->m, &ts);
 }
 
 void rp__os_cond_signal(rp__os_cond *c)

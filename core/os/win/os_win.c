@@ -22,6 +22,7 @@
 #include <windows.h>
 
 #include <aclapi.h>
+#include <psapi.h>
 #include <bcrypt.h>
 #include <sddl.h>
 
@@ -701,6 +702,68 @@ int rp__os_file_size(rp__os_file *f, uint64_t *size)
         return win_to_rp(GetLastError());
     *size = (uint64_t)li.QuadPart;
     return 0;
+}
+
+int rp__os_process_usage(int64_t *cpu_ns, uint64_t *peak_rss_bytes)
+{
+    FILETIME c, e, k, u;
+    if (!GetProcessTimes(GetCurrentProcess(), &c, &e, &k, &u))
+        return win_to_rp(GetLastError());
+    uint64_t kt = ((uint64_t)k.dwHighDateTime << 32) | k.dwLowDateTime;
+    uint64_t ut = ((uint64_t)u.dwHighDateTime << 32) | u.dwLowDateTime;
+    *cpu_ns = (int64_t)((kt + ut) * 100); /* 100 ns units */
+    PROCESS_MEMORY_COUNTERS pmc;
+    *peak_rss_bytes = K32GetProcessMemoryInfo(GetCurrentProcess(), &pmc, sizeof pmc)
+                          ? (uint64_t)pmc.PeakWorkingSetSize
+                          : 0;
+    return 0;
+}
+
+int rp__os_remove(const char *path)
+{
+    wchar_t *w = NULL;
+    int rc = win_path(path, &w);
+    if (rc == 0 && !DeleteFileW(w)) {
+        DWORD err = GetLastError();
+        rc = err == ERROR_FILE_NOT_FOUND ? RP_ERR_NOTFOUND : win_to_rp(err);
+    }
+    free(w);
+    return rc;
+}
+
+int rp__os_dir_files(const char *dir, int (*fn)(void *arg, const char *name, uint64_t size),
+                     void *arg)
+{
+    size_t n = strlen(dir);
+    char *pattern = malloc(n + 3);
+    if (!pattern)
+        return RP_ERR_NOMEM;
+    memcpy(pattern, dir, n);
+    memcpy(pattern + n, "\\*", 3);
+    wchar_t *w = NULL;
+    int rc = win_path(pattern, &w);
+    free(pattern);
+    if (rc != 0)
+        return rc;
+    WIN32_FIND_DATAW fd;
+    HANDLE h = FindFirstFileW(w, &fd);
+    free(w);
+    if (h == INVALID_HANDLE_VALUE) {
+        DWORD err = GetLastError();
+        return err == ERROR_PATH_NOT_FOUND || err == ERROR_FILE_NOT_FOUND ? RP_ERR_NOTFOUND
+                                                                          : win_to_rp(err);
+    }
+    do {
+        if (fd.dwFileAttributes & (FILE_ATTRIBUTE_DIRECTORY | FILE_ATTRIBUTE_REPARSE_POINT))
+            continue;
+        char *name = NULL;
+        if (to_utf8(fd.cFileName, 1, &name) != 0)
+            continue;
+        rc = fn(arg, name, ((uint64_t)fd.nFileSizeHigh << 32) | fd.nFileSizeLow);
+        free(name);
+    } while (rc == 0 && FindNextFileW(h, &fd));
+    FindClose(h);
+    return rc;
 }
 
 int rp__os_rename(const char *from, const char *to)

@@ -129,6 +129,15 @@ void rp__os_cond_wait(rp__os_cond *c, rp__os_mutex *m)
     SleepConditionVariableSRW(&c->c, &m->l, INFINITE, 0);
 }
 
+void rp__os_cond_timedwait(rp__os_cond *c, rp__os_mutex *m, int64_t timeout_ms)
+{
+    if (timeout_ms < 0)
+        timeout_ms = 0;
+    /* INFINITE is 0xFFFFFFFF: stay one below it. */
+    DWORD ms = timeout_ms >= (int64_t)0xFFFFFFFE ? 0xFFFFFFFEu : (DWORD)timeout_ms;
+    SleepConditionVariableSRW(&c->c, &m->l, ms, 0);
+}
+
 void rp__os_cond_signal(rp__os_cond *c)
 {
     WakeConditionVariable(&c->c);
