@@ -742,7 +742,10 @@ static enum outcome upload_batch(rp__uploader *u, const rp__spool_batch *b)
             note_error(u, resp.status, "%s%s", dec.reason ? dec.reason : "refused", "");
         }
         rp__format_result_free(&res);
-        if (wait_resume(u))
+        /* After a pause, the rest of a split batch waits for the resume; a
+         * batch with nothing left is acked first, so a dead letter is
+         * never also sent later. */
+        if (u->nparts > 0 && wait_resume(u))
             return STOPPED;
     }
     int rc = rp__spool_ack(u->spool, b->id);

@@ -401,6 +401,11 @@ location = /flaky {                  # 503 while DIR/flaky exists, else ClickHou
     rewrite ^ / break;
     proxy_pass http://clickhouse;
 }
+location = /flaky429 {               # 429 while DIR/flaky exists, else ClickHouse
+    if (-f $dir/flaky) { add_header Retry-After 3 always; return 429; }
+    rewrite ^ / break;
+    proxy_pass http://clickhouse;
+}
 EOF
     cat >"$dir/nginx.conf" <<EOF
 # Made by tests/e2e/backend/backend.sh: run as nginx -p $dir/ -c $dir/nginx.conf
@@ -413,7 +418,7 @@ error_log $n/error.log warn;
 events { worker_connections 512; }
 http {
     # status, request_length (body included), seconds, port: selftest reads these
-    log_format e2e '\$status \$request_length \$request_time \$server_port "\$request" \$remote_addr [\$time_local]';
+    log_format e2e '\$status \$request_length \$request_time \$server_port "\$request" \$remote_addr [\$time_local] \$msec';
     access_log $n/access.log e2e;
     client_body_temp_path $n/tmp/body;
     proxy_temp_path $n/tmp/proxy;
@@ -595,6 +600,7 @@ cmd_start() {
             "BEARER_URL=https://127.0.0.1:$bearer/$INSERT_QUERY" \
             "MTLS_URL=https://127.0.0.1:$mtls/$INSERT_QUERY" \
             "FLAKY_URL=https://127.0.0.1:$bearer/flaky$INSERT_QUERY" \
+            "FLAKY429_URL=https://127.0.0.1:$bearer/flaky429$INSERT_QUERY" \
             "DISCARD_URL=https://127.0.0.1:$discard/" \
             "STATUS_URL=https://127.0.0.1:$bearer/status" \
             "CH_BUFFER=$BUFFER" \

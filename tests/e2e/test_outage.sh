@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The backend goes away under load (ClickHouse stopped: nginx answers 502)
+# and comes back: every event arrives, nothing is lost, the uploader retried.
+. "$(dirname "$0")/lib.sh"
+N=20000
+start_backend
+write_config "$T/rampart.json" "$RAMPART_E2E_BEARER_URL" \
+    ", \"token_file\": \"$RAMPART_E2E_TOKEN_FILE\"" "{\"count\": $N, \"rate\": 2500}"
+start_agent "$T/rampart.json"
+sleep 1.5
+bash "$BACKEND" stop-clickhouse "$BK" >/dev/null
+note "clickhouse stopped at $(status 'd["plugins"]["synthetic"]["published"]') events"
+sleep 4
+queued=$(status 'd["spool"]["queued_events"]')
+retries=$(status 'd["upload"]["retries"]')
+note "during the outage: $queued events waiting in the spool, $retries retries"
+[ "$queued" -gt 0 ] || fail "nothing waited in the spool during the outage"
+[ "$retries" -gt 0 ] || fail "no retries during the outage"
+bash "$BACKEND" start-clickhouse "$BK" >/dev/null
+note "clickhouse back"
+wait_for 90 "$N distinct events after the outage" distinct_is $N
+read -r rows distinct seqs min max <<<"$(arrived)"
+note "rows $rows, distinct event.id $distinct, distinct seq $seqs ($min..$max)"
+[ "$seqs" = $N ] && [ "$min" = 0 ] && [ "$max" = $((N - 1)) ] || fail "seq $seqs $min..$max"
+stop_agent
+note "ok"
