@@ -1,0 +1,1143 @@
+/*
+ * collector_login - logins, logouts and failed logins from the utmp, wtmp and
+ * btmp files (glibc's struct utmpx records, 384 bytes on x86_64).
+ *
+ * The files are watched with inotify, never polled: each file for writes,
+ * and each file's folder for files created, renamed or deleted, so a file
+ * that appears or is rotated later is picked up. The inotify fd sits in the
+ * host loop; an idle plugin costs nothing.
+ *
+ * wtmp and btmp are append-only logs: the plugin keeps the offset of the
+ * next record and reads what was appended since. utmp is a table rewritten
+ * in place (a login reuses a slot), so it is read whole on every change and
+ * compared slot by slot with the previous copy. A session table (by tty)
+ * remembers open sessions, so that a logout (whose record usually has no user
+ * name) carries the user, the source and the session's duration, and so that
+ * the same login seen in both utmp and wtmp is published once.
+ *
+ * Everything runs on the host's loop thread after start; start itself runs
+ * before the fd is watched, so the state needs no lock except around the
+ * continuation timer, which stop races with.
+ */
+#define _GNU_SOURCE
+
+#include <rampart/plugin.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#if defined(__GLIBC__) && defined(__x86_64__)
+#include <stddef.h>
+#include <utmpx.h>
+#endif
+
+static const char config_schema[] =
+    "{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
+    "\"utmp\":{\"type\":\"string\",\"maxLength\":4095,\"default\":\"/var/run/utmp\","
+    "\"description\":\"current sessions table; empty string: not read\"},"
+    "\"wtmp\":{\"type\":\"string\",\"maxLength\":4095,\"default\":\"/var/log/wtmp\","
+    "\"description\":\"log of logins and logouts; empty string: not read\"},"
+    "\"btmp\":{\"type\":\"string\",\"maxLength\":4095,\"default\":\"/var/log/btmp\","
+    "\"description\":\"log of failed logins; empty string: not read\"},"
+    "\"replay_existing\":{\"type\":\"boolean\",\"default\":false,"
+    "\"description\":\"publish the records already in the files at start\"}}}";
+
+/* ------------------------------------------------------------------------ */
+/* The record: glibc's struct utmpx on x86_64 (and every 64-bit glibc target
+ * with 32-bit ut_tv), read by offset so that a record is only ever bytes we
+ * bound-check, never a struct we trust. */
+#define REC_SIZE 384u
+#define OFF_TYPE 0u    /* int16 ut_type */
+#define OFF_PID 4u     /* int32 ut_pid */
+#define OFF_LINE 8u    /* char ut_line[32]: tty without /dev/ */
+#define LEN_LINE 32u
+#define OFF_USER 44u   /* char ut_user[32] */
+#define LEN_USER 32u
+#define OFF_HOST 76u   /* char ut_host[256] */
+#define LEN_HOST 256u
+#define OFF_TV_SEC 340u  /* int32 ut_tv.tv_sec */
+#define OFF_TV_USEC 344u /* int32 ut_tv.tv_usec */
+#define OFF_ADDR 348u    /* int32 ut_addr_v6[4], network byte order */
+
+#if defined(__GLIBC__) && defined(__x86_64__)
+/* The offsets above are the system's: a libc with another layout fails the
+ * build here instead of producing garbage events. */
+_Static_assert(sizeof(struct utmpx) == REC_SIZE, "utmpx size");
+_Static_assert(offsetof(struct utmpx, ut_type) == OFF_TYPE, "ut_type");
+_Static_assert(offsetof(struct utmpx, ut_pid) == OFF_PID, "ut_pid");
+_Static_assert(offsetof(struct utmpx, ut_line) == OFF_LINE, "ut_line");
+_Static_assert(sizeof(((struct utmpx *)0)->ut_line) == LEN_LINE, "ut_line size");
+_Static_assert(offsetof(struct utmpx, ut_user) == OFF_USER, "ut_user");
+_Static_assert(sizeof(((struct utmpx *)0)->ut_user) == LEN_USER, "ut_user size");
+_Static_assert(offsetof(struct utmpx, ut_host) == OFF_HOST, "ut_host");
+_Static_assert(sizeof(((struct utmpx *)0)->ut_host) == LEN_HOST, "ut_host size");
+_Static_assert(offsetof(struct utmpx, ut_tv) == OFF_TV_SEC, "ut_tv");
+_Static_assert(offsetof(struct utmpx, ut_addr_v6) == OFF_ADDR, "ut_addr_v6");
+#endif
+
+/* ut_type values (they are the same in every libc that has utmpx). */
+#define UT_ACCOUNTING 9
+#define UT_LOGIN_PROCESS 6
+#define UT_USER_PROCESS 7
+#define UT_DEAD_PROCESS 8
+
+/* ------------------------------------------------------------------------ */
+/* Caps. Each says what happens when it is reached. */
+
+/* Records read into one buffer (24 KiB). */
+#define CHUNK_RECORDS 64u
+/* Records handled per loop wakeup; the rest are read by a 5 ms one-shot
+ * timer, so a replay of a large wtmp never holds the loop for long. */
+#define MAX_RECORDS_PER_WAKE 4096u
+#define CONTINUE_MS 5u
+/* utmp is read whole: slots past this size are not read (logged once). */
+#define UTMP_MAX_BYTES (REC_SIZE * 2048u)
+/* At start, the last records of wtmp are read without publishing to learn
+ * which sessions are open, so their logouts carry the user. */
+#define SEED_TAIL_BYTES (REC_SIZE * 1024u)
+/* Sessions remembered; at the cap a newcomer evicts an ended session, else
+ * the oldest open one (counted in sessions_evicted). */
+#define MAX_SESSIONS 256
+/* inotify events are read in buffers of this size, at most this many reads
+ * per wakeup (the fd is level-triggered, the rest comes next wakeup). */
+#define INOTIFY_BUF 4096
+#define INOTIFY_READS_PER_WAKE 16
+/* A bad record is logged at most once a minute per file; the others are
+ * counted and the next log line says how many. */
+#define BAD_LOG_INTERVAL_NS (60ll * 1000000000ll)
+/* A second logout record for a tty within this time of the first is the
+ * same logout written to both utmp and wtmp. */
+#define LOGOUT_DUP_NS (2ll * 1000000000ll)
+
+#define FILE_MASK (IN_MODIFY | IN_MOVE_SELF | IN_DELETE_SELF)
+#define DIR_MASK (IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_DELETE_SELF | \
+                  IN_MOVE_SELF | IN_ONLYDIR)
+
+enum { SRC_UTMP, SRC_WTMP, SRC_BTMP, SRC_COUNT };
+static const char *const src_names[SRC_COUNT] = {"utmp", "wtmp", "btmp"};
+static const char *const src_defaults[SRC_COUNT] = {"/var/run/utmp", "/var/log/wtmp",
+                                                    "/var/log/btmp"};
+
+enum {
+    F_TS, F_CREATED, F_CATEGORY, F_TYPE, F_ACTION, F_OUTCOME, F_PROVIDER, F_START, F_DURATION,
+    F_USER, F_SRC_IP, F_SRC_ADDR, F_PID, F_REL_USER, F_REL_IP, F_LOG_PATH, F_TTY, F_COUNT_
+};
+
+static const struct {
+    const char *name;
+    uint32_t type;
+    int optional; /* an older agent may not know it: left out then */
+} field_defs[F_COUNT_] = {
+    {"@timestamp", RP_TYPE_TIMESTAMP, 0},   {"event.created", RP_TYPE_TIMESTAMP, 1},
+    {"event.category", RP_TYPE_STR_ARRAY, 0}, {"event.type", RP_TYPE_STR_ARRAY, 0},
+    {"event.action", RP_TYPE_STR, 0},       {"event.outcome", RP_TYPE_STR, 0},
+    {"event.provider", RP_TYPE_STR, 1},     {"event.start", RP_TYPE_TIMESTAMP, 1},
+    {"event.duration", RP_TYPE_I64, 1},     {"user.name", RP_TYPE_STR, 0},
+    {"source.ip", RP_TYPE_IP, 0},           {"source.address", RP_TYPE_STR, 0},
+    {"process.pid", RP_TYPE_I64, 0},        {"related.user", RP_TYPE_STR_ARRAY, 1},
+    {"related.ip", RP_TYPE_STR_ARRAY, 1},   {"log.file.path", RP_TYPE_STR, 1},
+    {"login.tty", RP_TYPE_STR, 0},
+};
+
+enum {
+    C_RECORDS, C_LOGINS, C_LOGOUTS, C_FAILURES, C_BAD, C_PUBLISH_FAILED, C_IGNORED,
+    C_UNMATCHED, C_DUPLICATES, C_EVICTED, C_ROTATIONS, C_OVERFLOWS, C_COUNT_
+};
+static const char *const counter_names[C_COUNT_] = {
+    "records_read", "logins", "logouts", "failures", "bad_records", "publish_failed",
+    "records_ignored", "logouts_unmatched", "duplicates", "sessions_evicted", "rotations",
+    "inotify_overflows",
+};
+
+/* A record after validation: strings NUL-terminated, lengths bounded. */
+struct rec {
+    int type;
+    int32_t pid;
+    int64_t time_ns; /* 0: the record has no time */
+    int has_ip;
+    rp_ip ip;
+    char line[LEN_LINE + 1];
+    char user[LEN_USER + 1];
+    char host[LEN_HOST + 1];
+};
+
+#define SESS_FREE 0
+#define SESS_OPEN 1
+#define SESS_ENDED 2
+
+struct session {
+    int state;
+    int32_t pid;
+    int64_t start_ns;
+    int64_t end_ns;  /* SESS_ENDED: when */
+    uint64_t order;  /* insertion order, for eviction */
+    int has_ip;
+    rp_ip ip;
+    char line[LEN_LINE + 1];
+    char user[LEN_USER + 1];
+    char host[LEN_HOST + 1];
+};
+
+struct source {
+    int kind;
+    int enabled;
+    char *path;
+    char *dir;        /* the folder watched for the file's creation */
+    const char *base; /* the file's name inside dir (points into path) */
+    int fd;           /* -1: not open */
+    dev_t dev;
+    ino_t ino;
+    int file_wd;      /* -1: no watch */
+    int dir_wd;       /* -1: no watch (folder missing) */
+    int dirty;        /* something changed: check it */
+    int warned;       /* a non-regular file or read error was logged */
+    uint64_t offset;  /* wtmp, btmp: bytes consumed (whole records) */
+    unsigned char *snap; /* utmp: the table as last read */
+    size_t snap_len;
+    int64_t bad_logged_ns;   /* monotonic time of the last bad-record log line */
+    uint64_t bad_unlogged;   /* bad records since then */
+};
+
+struct state {
+    rp_plugin *self;
+    const rp_host_api *host;
+    rp_field_id f[F_COUNT_];
+    uint32_t c[C_COUNT_];
+    uint64_t totals[C_COUNT_]; /* the same counts, for the summary at stop */
+    int replay;
+    struct source src[SRC_COUNT];
+    int ifd;
+    uint64_t watch_id;
+    int watching;
+    pthread_mutex_t lock; /* guards stopping and cont_timer */
+    int stopping;
+    uint64_t cont_timer;
+    uint64_t sess_order;
+    struct session sessions[MAX_SESSIONS];
+    unsigned char buf[CHUNK_RECORDS * REC_SIZE];
+};
+
+/* ------------------------------------------------------------------------ */
+/* Small helpers. */
+
+static void logf_(struct state *s, int32_t level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void logf_(struct state *s, int32_t level, const char *fmt, ...)
+{
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof msg)
+        n = (int)sizeof msg - 1; /* long paths: the line is cut, not lost */
+    s->host->log(s->self, level, msg, (uint64_t)n);
+}
+
+static void count(struct state *s, int which, uint64_t n)
+{
+    s->totals[which] += n;
+    s->host->counter_add(s->self, s->c[which], n);
+}
+
+static int32_t rd_i32(const unsigned char *p)
+{
+    int32_t v;
+    memcpy(&v, p, sizeof v); /* records are in the writer's (this host's) byte order */
+    return v;
+}
+
+static int16_t rd_i16(const unsigned char *p)
+{
+    int16_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* Copies a fixed-size char field that is NUL-terminated only when shorter
+ * than the field. Control characters before the end make the record bad:
+ * no writer puts them there, and they would end up in a log line. */
+static int copy_field(char *dst, const unsigned char *src, size_t size)
+{
+    size_t n = 0;
+    while (n < size && src[n] != 0) {
+        if (src[n] < 0x20 || src[n] == 0x7f)
+            return -1;
+        n++;
+    }
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+    return 0;
+}
+
+/* Parses and validates one record; on failure *why says what was wrong. */
+static int parse_record(const unsigned char *p, struct rec *r, const char **why)
+{
+    memset(r, 0, sizeof *r);
+    r->type = rd_i16(p + OFF_TYPE);
+    if (r->type < 0 || r->type > UT_ACCOUNTING) {
+        *why = "record type out of range";
+        return RP_ERR_PARSE;
+    }
+    r->pid = rd_i32(p + OFF_PID);
+    if (r->pid < 0) {
+        *why = "negative pid";
+        return RP_ERR_PARSE;
+    }
+    int32_t sec = rd_i32(p + OFF_TV_SEC), usec = rd_i32(p + OFF_TV_USEC);
+    if (usec < 0 || usec > 999999) {
+        *why = "microseconds out of range";
+        return RP_ERR_PARSE;
+    }
+    /* ut_tv.tv_sec is a 32-bit field; read unsigned it lasts until 2106. */
+    if (sec != 0)
+        r->time_ns = (int64_t)(uint32_t)sec * 1000000000 + (int64_t)usec * 1000;
+    if (copy_field(r->line, p + OFF_LINE, LEN_LINE) != 0 ||
+        copy_field(r->user, p + OFF_USER, LEN_USER) != 0 ||
+        copy_field(r->host, p + OFF_HOST, LEN_HOST) != 0) {
+        *why = "control characters in a text field";
+        return RP_ERR_PARSE;
+    }
+    if (r->type == UT_USER_PROCESS && r->user[0] == '\0') {
+        *why = "login record without a user name";
+        return RP_ERR_PARSE;
+    }
+    unsigned char a[16];
+    memcpy(a, p + OFF_ADDR, sizeof a);
+    static const unsigned char zero[16], mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (memcmp(a, zero, 16) != 0) {
+        r->has_ip = 1;
+        if (memcmp(a + 4, zero, 12) == 0) {
+            /* glibc and sshd keep an IPv4 address in ut_addr_v6[0]. */
+            r->ip.family = 4;
+            memcpy(r->ip.addr, a, 4);
+        } else if (memcmp(a, mapped, 12) == 0) {
+            r->ip.family = 4;
+            memcpy(r->ip.addr, a + 12, 4);
+        } else {
+            r->ip.family = 6;
+            memcpy(r->ip.addr, a, 16);
+        }
+    } else if (r->host[0]) {
+        /* Some writers fill only ut_host; take it when it is an address. */
+        if (inet_pton(AF_INET, r->host, r->ip.addr) == 1) {
+            r->has_ip = 1;
+            r->ip.family = 4;
+        } else if (inet_pton(AF_INET6, r->host, r->ip.addr) == 1) {
+            r->has_ip = 1;
+            r->ip.family = 6;
+        } else {
+            memset(r->ip.addr, 0, sizeof r->ip.addr);
+        }
+    }
+    return 0;
+}
+
+static void bad_record(struct state *s, struct source *src, uint64_t offset, const char *why)
+{
+    count(s, C_BAD, 1);
+    int64_t now = s->host->monotonic_ns();
+    if (src->bad_logged_ns != 0 && now - src->bad_logged_ns < BAD_LOG_INTERVAL_NS) {
+        src->bad_unlogged++;
+        return;
+    }
+    char more[64] = "";
+    if (src->bad_unlogged)
+        snprintf(more, sizeof more, "; %llu more since the last report",
+                 (unsigned long long)src->bad_unlogged);
+    logf_(s, RP_LOG_WARN, "%s %s: bad record at offset %llu skipped (%s)%s",
+          src_names[src->kind], src->path, (unsigned long long)offset, why, more);
+    src->bad_logged_ns = now;
+    src->bad_unlogged = 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Sessions. */
+
+static struct session *session_find(struct state *s, const struct rec *r, int want_state)
+{
+    for (int i = 0; i < MAX_SESSIONS; i++) {
+        struct session *x = &s->sessions[i];
+        if (x->state != want_state)
+            continue;
+        /* The tty names a session; a record without one is matched by pid. */
+        if (r->line[0] ? strcmp(x->line, r->line) == 0 : (x->line[0] == '\0' && x->pid == r->pid))
+            return x;
+    }
+    return NULL;
+}
+
+static struct session *session_slot(struct state *s, int emit)
+{
+    struct session *ended = NULL, *oldest = NULL;
+    for (int i = 0; i < MAX_SESSIONS; i++) {
+        struct session *x = &s->sessions[i];
+        if (x->state == SESS_FREE)
+            return x;
+        if (x->state == SESS_ENDED && (!ended || x->order < ended->order))
+            ended = x;
+        if (x->state == SESS_OPEN && (!oldest || x->order < oldest->order))
+            oldest = x;
+    }
+    if (ended)
+        return ended;
+    if (emit)
+        count(s, C_EVICTED, 1);
+    return oldest;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Events. */
+
+#define K_LOGIN 0
+#define K_LOGOUT 1
+#define K_FAILED 2
+
+static void set_opt_str(struct state *s, rp_event *ev, int f, const char *v)
+{
+    if (s->f[f] && v && v[0])
+        s->host->set_str(ev, s->f[f], v, strlen(v));
+}
+
+/* Publishes one login, logout or failed login. For a logout, sess (if any)
+ * fills in what the logout record leaves out. */
+static void publish(struct state *s, const struct source *src, int kind, const struct rec *r,
+                    const struct session *sess)
+{
+    const rp_host_api *h = s->host;
+    rp_event *ev;
+    const char *type = kind == K_LOGOUT ? "user.logout" : "user.login";
+    if (h->event_create(s->self, type, strlen(type), &ev) != 0) {
+        count(s, C_PUBLISH_FAILED, 1);
+        return;
+    }
+    static const rp_str cat_login[2] = {{"authentication", 14}, {"session", 7}};
+    static const rp_str cat_logout[1] = {{"session", 7}};
+    static const rp_str cat_failed[1] = {{"authentication", 14}};
+    static const rp_str t_start = {"start", 5}, t_end = {"end", 3};
+    const char *action, *outcome;
+    switch (kind) {
+    case K_LOGIN:
+        h->set_str_array(ev, s->f[F_CATEGORY], cat_login, 2);
+        h->set_str_array(ev, s->f[F_TYPE], &t_start, 1);
+        action = "logged-in";
+        outcome = "success";
+        break;
+    case K_LOGOUT:
+        h->set_str_array(ev, s->f[F_CATEGORY], cat_logout, 1);
+        h->set_str_array(ev, s->f[F_TYPE], &t_end, 1);
+        action = "logged-out";
+        outcome = "success";
+        break;
+    default:
+        h->set_str_array(ev, s->f[F_CATEGORY], cat_failed, 1);
+        h->set_str_array(ev, s->f[F_TYPE], &t_start, 1);
+        action = "login-failed";
+        outcome = "failure";
+        break;
+    }
+    h->set_str(ev, s->f[F_ACTION], action, strlen(action));
+    h->set_str(ev, s->f[F_OUTCOME], outcome, strlen(outcome));
+    set_opt_str(s, ev, F_PROVIDER, src_names[src->kind]);
+    set_opt_str(s, ev, F_LOG_PATH, src->path);
+    if (s->f[F_CREATED])
+        h->set_timestamp(ev, s->f[F_CREATED], h->now_ns());
+    if (r->time_ns)
+        h->set_timestamp(ev, s->f[F_TS], r->time_ns);
+
+    const char *user = r->user[0] ? r->user : (sess ? sess->user : "");
+    const char *host = r->host[0] ? r->host : (sess ? sess->host : "");
+    const char *line = r->line[0] ? r->line : (sess ? sess->line : "");
+    const rp_ip *ip = r->has_ip ? &r->ip : (sess && sess->has_ip ? &sess->ip : NULL);
+    int64_t pid = r->pid > 0 ? r->pid : (sess ? sess->pid : 0);
+
+    set_opt_str(s, ev, F_USER, user);
+    set_opt_str(s, ev, F_SRC_ADDR, host);
+    set_opt_str(s, ev, F_TTY, line);
+    if (pid > 0)
+        h->set_i64(ev, s->f[F_PID], pid);
+    if (user[0] && s->f[F_REL_USER]) {
+        rp_str u = {user, strlen(user)};
+        h->set_str_array(ev, s->f[F_REL_USER], &u, 1);
+    }
+    if (ip) {
+        h->set_ip(ev, s->f[F_SRC_IP], ip);
+        char text[INET6_ADDRSTRLEN];
+        if (s->f[F_REL_IP] &&
+            inet_ntop(ip->family == 4 ? AF_INET : AF_INET6, ip->addr, text, sizeof text)) {
+            rp_str t = {text, strlen(text)};
+            h->set_str_array(ev, s->f[F_REL_IP], &t, 1);
+        }
+    }
+    if (kind == K_LOGOUT && sess && sess->start_ns) {
+        if (s->f[F_START])
+            h->set_timestamp(ev, s->f[F_START], sess->start_ns);
+        if (s->f[F_DURATION] && r->time_ns >= sess->start_ns)
+            h->set_i64(ev, s->f[F_DURATION], r->time_ns - sess->start_ns);
+    }
+    if (h->event_publish(s->self, ev) != 0)
+        count(s, C_PUBLISH_FAILED, 1);
+    else
+        count(s, kind == K_LOGIN ? C_LOGINS : kind == K_LOGOUT ? C_LOGOUTS : C_FAILURES, 1);
+}
+
+/* One valid record from a source. emit = 0 while learning the open sessions
+ * at start: the session table is updated, nothing is published or counted. */
+static void handle_record(struct state *s, struct source *src, const struct rec *r, int emit)
+{
+    if (src->kind == SRC_BTMP) {
+        /* Failed attempts are written as LOGIN_PROCESS (sshd, login) or
+         * USER_PROCESS records; anything else in btmp is not an attempt. */
+        if (r->type != UT_LOGIN_PROCESS && r->type != UT_USER_PROCESS) {
+            if (emit)
+                count(s, C_IGNORED, 1);
+            return;
+        }
+        if (emit)
+            publish(s, src, K_FAILED, r, NULL);
+        return;
+    }
+    if (r->type == UT_USER_PROCESS) {
+        /* The same login written to utmp and to wtmp is one login. */
+        struct session *x = session_find(s, r, SESS_OPEN);
+        if (!x)
+            x = session_find(s, r, SESS_ENDED);
+        if (x && x->pid == r->pid && x->start_ns == r->time_ns) {
+            if (emit)
+                count(s, C_DUPLICATES, 1);
+            return;
+        }
+        if (!x)
+            x = session_slot(s, emit);
+        memset(x, 0, sizeof *x);
+        x->state = SESS_OPEN;
+        x->pid = r->pid;
+        x->start_ns = r->time_ns;
+        x->order = ++s->sess_order;
+        x->has_ip = r->has_ip;
+        x->ip = r->ip;
+        memcpy(x->line, r->line, sizeof x->line);
+        memcpy(x->user, r->user, sizeof x->user);
+        memcpy(x->host, r->host, sizeof x->host);
+        if (emit)
+            publish(s, src, K_LOGIN, r, NULL);
+        return;
+    }
+    if (r->type == UT_DEAD_PROCESS) {
+        struct session *x = session_find(s, r, SESS_OPEN);
+        if (x) {
+            if (emit)
+                publish(s, src, K_LOGOUT, r, x);
+            x->state = SESS_ENDED;
+            x->end_ns = r->time_ns;
+            x->pid = r->pid ? r->pid : x->pid;
+            return;
+        }
+        x = session_find(s, r, SESS_ENDED);
+        if (x && (x->pid == r->pid || (r->time_ns - x->end_ns < LOGOUT_DUP_NS &&
+                                       x->end_ns - r->time_ns < LOGOUT_DUP_NS))) {
+            if (emit)
+                count(s, C_DUPLICATES, 1);
+            return;
+        }
+        /* A logout of a session we never saw start: worth an event when it
+         * names the user; without one it is usually a getty or a terminal
+         * that ended without a login. */
+        if (!emit)
+            return;
+        if (r->user[0])
+            publish(s, src, K_LOGOUT, r, NULL);
+        else
+            count(s, C_UNMATCHED, 1);
+        return;
+    }
+    /* Boot, run level, clock changes, getty and init records. */
+    if (emit)
+        count(s, C_IGNORED, 1);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reading the files. */
+
+static ssize_t pread_full(int fd, unsigned char *buf, size_t len, uint64_t offset)
+{
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = pread(fd, buf + got, len - got, (off_t)(offset + got));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    return (ssize_t)got;
+}
+
+static void read_error(struct state *s, struct source *src, const char *what)
+{
+    if (src->warned)
+        return;
+    src->warned = 1;
+    logf_(s, RP_LOG_WARN, "%s %s: %s: %s", src_names[src->kind], src->path, what,
+          strerror(errno));
+}
+
+/* wtmp and btmp: handles the whole records appended since the last read, at
+ * most *budget of them. A partial record at the end stays for the next read.
+ * Returns 1 when whole records remain (the budget ran out). */
+static int read_log(struct state *s, struct source *src, unsigned *budget, int emit)
+{
+    struct stat st;
+    if (fstat(src->fd, &st) != 0) {
+        read_error(s, src, "fstat");
+        return 0;
+    }
+    uint64_t size = (uint64_t)st.st_size;
+    if (size < src->offset) {
+        logf_(s, RP_LOG_INFO, "%s %s: truncated (%llu bytes, was at %llu): reading from the start",
+              src_names[src->kind], src->path, (unsigned long long)size,
+              (unsigned long long)src->offset);
+        src->offset = 0;
+    }
+    while (src->offset + REC_SIZE <= size && *budget > 0) {
+        uint64_t whole = (size - src->offset) / REC_SIZE;
+        if (whole > CHUNK_RECORDS)
+            whole = CHUNK_RECORDS;
+        if (whole > *budget)
+            whole = *budget;
+        ssize_t n = pread_full(src->fd, s->buf, (size_t)(whole * REC_SIZE), src->offset);
+        if (n < 0) {
+            read_error(s, src, "read");
+            return 0;
+        }
+        size_t recs = (size_t)n / REC_SIZE;
+        if (recs == 0)
+            break; /* the file shrank under us; the next event says more */
+        for (size_t i = 0; i < recs; i++) {
+            struct rec r;
+            const char *why = "";
+            uint64_t at = src->offset + i * REC_SIZE;
+            if (emit)
+                count(s, C_RECORDS, 1);
+            if (parse_record(s->buf + i * REC_SIZE, &r, &why) != 0) {
+                if (emit)
+                    bad_record(s, src, at, why);
+                continue;
+            }
+            handle_record(s, src, &r, emit);
+        }
+        src->offset += recs * REC_SIZE;
+        *budget -= (unsigned)recs;
+        if (recs < whole)
+            break;
+    }
+    return src->offset + REC_SIZE <= size;
+}
+
+/* utmp: reads the table and handles the slots that changed since the last
+ * read (all of them for a new file). Bounded by UTMP_MAX_BYTES. */
+static void read_table(struct state *s, struct source *src, int emit)
+{
+    struct stat st;
+    if (fstat(src->fd, &st) != 0) {
+        read_error(s, src, "fstat");
+        return;
+    }
+    uint64_t size = (uint64_t)st.st_size;
+    if (size > UTMP_MAX_BYTES) {
+        if (!src->warned)
+            logf_(s, RP_LOG_WARN, "%s %s: %llu bytes; only the first %u slots are read",
+                  src_names[src->kind], src->path, (unsigned long long)size,
+                  UTMP_MAX_BYTES / REC_SIZE);
+        src->warned = 1;
+        size = UTMP_MAX_BYTES;
+    }
+    size_t len = (size_t)(size / REC_SIZE * REC_SIZE);
+    unsigned char *now = malloc(len ? len : 1);
+    if (!now) {
+        logf_(s, RP_LOG_ERROR, "%s %s: out of memory", src_names[src->kind], src->path);
+        return;
+    }
+    ssize_t n = pread_full(src->fd, now, len, 0);
+    if (n < 0) {
+        read_error(s, src, "read");
+        free(now);
+        return;
+    }
+    len = (size_t)n / REC_SIZE * REC_SIZE;
+    for (size_t off = 0; off < len; off += REC_SIZE) {
+        if (off + REC_SIZE <= src->snap_len && memcmp(now + off, src->snap + off, REC_SIZE) == 0)
+            continue;
+        struct rec r;
+        const char *why = "";
+        if (emit)
+            count(s, C_RECORDS, 1);
+        if (parse_record(now + off, &r, &why) != 0) {
+            if (emit)
+                bad_record(s, src, off, why);
+            continue;
+        }
+        /* Slots that became a login or a logout; a slot rewritten as a
+         * getty or init entry is none of our business. */
+        if (r.type == UT_USER_PROCESS || r.type == UT_DEAD_PROCESS)
+            handle_record(s, src, &r, emit);
+        else if (emit)
+            count(s, C_IGNORED, 1);
+    }
+    free(src->snap);
+    src->snap = now;
+    src->snap_len = len;
+}
+
+/* Reads what changed in an open source. Returns 1 when records remain. */
+static int read_source(struct state *s, struct source *src, unsigned *budget, int emit)
+{
+    if (src->kind == SRC_UTMP) {
+        read_table(s, src, emit);
+        return 0;
+    }
+    return read_log(s, src, budget, emit);
+}
+
+static void close_source(struct state *s, struct source *src)
+{
+    if (src->file_wd >= 0)
+        inotify_rm_watch(s->ifd, src->file_wd); /* fails harmlessly if the file is gone */
+    src->file_wd = -1;
+    if (src->fd >= 0)
+        close(src->fd);
+    src->fd = -1;
+    src->offset = 0;
+    free(src->snap);
+    src->snap = NULL;
+    src->snap_len = 0;
+}
+
+/* Opens the file at src->path. At start (initial) the reading begins at the
+ * end, unless replay_existing; a file that appears later is read from its
+ * first record. Returns 0 when open. */
+static int open_source(struct state *s, struct source *src, int initial)
+{
+    /* Never open what is not a plain file: opening some devices has side
+     * effects. fstat below closes the window between this check and open. */
+    struct stat pre;
+    if (stat(src->path, &pre) == 0 && !S_ISREG(pre.st_mode)) {
+        if (!src->warned)
+            logf_(s, RP_LOG_WARN, "%s %s: not a regular file; ignored", src_names[src->kind],
+                  src->path);
+        src->warned = 1;
+        return RP_ERR_INVAL;
+    }
+    int fd = open(src->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) {
+        if (errno != ENOENT && errno != ENOTDIR)
+            read_error(s, src, "open");
+        return RP_ERR_NOTFOUND;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        if (!src->warned)
+            logf_(s, RP_LOG_WARN, "%s %s: not a regular file; ignored", src_names[src->kind],
+                  src->path);
+        src->warned = 1;
+        close(fd);
+        return RP_ERR_INVAL;
+    }
+    src->fd = fd;
+    src->dev = st.st_dev;
+    src->ino = st.st_ino;
+    src->warned = 0;
+    src->offset = 0;
+    /* The watch goes on the inode now at the path; if the file is replaced
+     * between open and here, the folder watch reports it and the next check
+     * reopens both. */
+    src->file_wd = inotify_add_watch(s->ifd, src->path, FILE_MASK);
+    if (src->file_wd < 0)
+        logf_(s, RP_LOG_WARN, "%s %s: cannot watch: %s", src_names[src->kind], src->path,
+              strerror(errno));
+    if (!initial || s->replay)
+        return 0;
+
+    /* Start at the end; first learn the sessions that are open now. */
+    uint64_t end = (uint64_t)st.st_size / REC_SIZE * REC_SIZE;
+    unsigned budget = UINT32_MAX;
+    if (src->kind == SRC_UTMP) {
+        read_table(s, src, 0);
+    } else if (src->kind == SRC_WTMP) {
+        src->offset = end > SEED_TAIL_BYTES ? end - SEED_TAIL_BYTES : 0;
+        read_log(s, src, &budget, 0);
+    }
+    src->offset = end;
+    return 0;
+}
+
+/* Brings one source up to date: follows a replaced or removed file (after
+ * reading what is left of the old one), opens a file that appeared, reads
+ * what changed. Returns 1 when records remain for another round. */
+static int check_source(struct state *s, struct source *src, unsigned *budget)
+{
+    struct stat st;
+    int present = stat(src->path, &st) == 0;
+    if (src->fd >= 0 && (!present || st.st_dev != src->dev || st.st_ino != src->ino)) {
+        /* Rotated, replaced or deleted: the records appended to the old file
+         * since the last read are still ours (bounded by that file). */
+        unsigned all = UINT32_MAX;
+        read_source(s, src, &all, 1);
+        close_source(s, src);
+        count(s, C_ROTATIONS, 1);
+        logf_(s, RP_LOG_INFO, "%s %s: %s", src_names[src->kind], src->path,
+              present ? "replaced" : "moved away or removed; waiting for a new one");
+    }
+    if (!present)
+        return 0;
+    if (src->fd < 0) {
+        if (open_source(s, src, 0) != 0)
+            return 0;
+        logf_(s, RP_LOG_INFO, "%s %s: new file; reading it from the start", src_names[src->kind],
+              src->path);
+    }
+    return read_source(s, src, budget, 1);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The loop side. */
+
+static void on_continue(void *arg);
+
+static void arm_continue(struct state *s)
+{
+    pthread_mutex_lock(&s->lock);
+    if (!s->stopping && s->cont_timer == 0) {
+        uint64_t id;
+        if (s->host->timer_start(s->self, CONTINUE_MS, 0, on_continue, s, &id) == 0)
+            s->cont_timer = id;
+        else
+            logf_(s, RP_LOG_WARN, "cannot start a timer; the remaining records are read at the "
+                  "next change");
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void process_dirty(struct state *s)
+{
+    unsigned budget = MAX_RECORDS_PER_WAKE;
+    int more = 0;
+    for (int i = 0; i < SRC_COUNT; i++) {
+        struct source *src = &s->src[i];
+        if (!src->enabled || !src->dirty)
+            continue;
+        src->dirty = 0;
+        if (check_source(s, src, &budget)) {
+            src->dirty = 1;
+            more = 1;
+        }
+    }
+    if (more)
+        arm_continue(s);
+}
+
+static void on_continue(void *arg)
+{
+    struct state *s = arg;
+    pthread_mutex_lock(&s->lock);
+    s->cont_timer = 0; /* a one-shot: done once it fires */
+    int stopping = s->stopping;
+    pthread_mutex_unlock(&s->lock);
+    if (!stopping)
+        process_dirty(s);
+}
+
+static void mark_event(struct state *s, const struct inotify_event *ev)
+{
+    if (ev->mask & IN_Q_OVERFLOW) {
+        /* Events were lost: check every file. */
+        count(s, C_OVERFLOWS, 1);
+        for (int i = 0; i < SRC_COUNT; i++)
+            s->src[i].dirty = 1;
+        return;
+    }
+    for (int i = 0; i < SRC_COUNT; i++) {
+        struct source *src = &s->src[i];
+        if (!src->enabled)
+            continue;
+        if (ev->wd == src->file_wd) {
+            src->dirty = 1;
+            if (ev->mask & IN_IGNORED)
+                src->file_wd = -1; /* the kernel removed it with the file */
+        }
+        if (ev->wd == src->dir_wd) {
+            if (ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) {
+                if (ev->mask & IN_IGNORED) {
+                    logf_(s, RP_LOG_WARN, "%s: folder %s removed or moved; this file is no "
+                          "longer followed until the plugin restarts", src_names[src->kind],
+                          src->dir);
+                    src->dir_wd = -1;
+                }
+                src->dirty = 1;
+            } else if (ev->len > 0 && strcmp(ev->name, src->base) == 0) {
+                src->dirty = 1;
+            }
+        }
+    }
+}
+
+static void on_inotify(void *arg, int64_t fd, uint32_t revents)
+{
+    struct state *s = arg;
+    (void)revents;
+    /* Aligned for struct inotify_event, as inotify(7) shows. */
+    _Alignas(struct inotify_event) char buf[INOTIFY_BUF];
+    for (int reads = 0; reads < INOTIFY_READS_PER_WAKE; reads++) {
+        ssize_t n = read((int)fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break; /* EAGAIN: drained */
+        for (ssize_t off = 0; off + (ssize_t)sizeof(struct inotify_event) <= n;) {
+            const struct inotify_event *ev = (const struct inotify_event *)(buf + off);
+            if (off + (ssize_t)sizeof *ev + (ssize_t)ev->len > n)
+                break;
+            mark_event(s, ev);
+            off += (ssize_t)sizeof *ev + (ssize_t)ev->len;
+        }
+    }
+    process_dirty(s);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Lifecycle. */
+
+static int config_fail(rp_plugin *self, const rp_host_api *host, const char *msg)
+{
+    host->set_error(self, msg, strlen(msg));
+    return RP_ERR_CONFIG;
+}
+
+/* Splits an absolute file path into its folder and name. */
+static int set_path(struct source *src, const char *path)
+{
+    size_t len = strlen(path);
+    const char *slash = strrchr(path, '/');
+    if (len == 0 || path[0] != '/' || !slash || slash[1] == '\0' || strcmp(slash + 1, ".") == 0 ||
+        strcmp(slash + 1, "..") == 0 || len >= PATH_MAX)
+        return RP_ERR_CONFIG;
+    src->path = strdup(path);
+    size_t dlen = slash == path ? 1 : (size_t)(slash - path);
+    src->dir = strndup(path, dlen);
+    if (!src->path || !src->dir)
+        return RP_ERR_NOMEM;
+    src->base = src->path + (slash - path) + 1;
+    return 0;
+}
+
+static void free_state(struct state *s)
+{
+    for (int i = 0; i < SRC_COUNT; i++) {
+        free(s->src[i].path);
+        free(s->src[i].dir);
+        free(s->src[i].snap);
+    }
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+static int login_init(rp_plugin *self, const rp_host_api *host, void **state)
+{
+    struct state *s = calloc(1, sizeof *s);
+    if (!s)
+        return RP_ERR_NOMEM;
+    s->self = self;
+    s->host = host;
+    s->ifd = -1;
+    pthread_mutex_init(&s->lock, NULL);
+    for (int i = 0; i < SRC_COUNT; i++) {
+        s->src[i].kind = i;
+        s->src[i].fd = -1;
+        s->src[i].file_wd = -1;
+        s->src[i].dir_wd = -1;
+    }
+
+    const char *text;
+    uint64_t len;
+    int rc = host->config_get(self, &text, &len);
+    json_error_t jerr;
+    json_t *cfg = rc == 0 ? json_loadb(text, (size_t)len, 0, &jerr) : NULL;
+    if (!json_is_object(cfg)) {
+        json_decref(cfg);
+        free_state(s);
+        return config_fail(self, host, "cannot read the plugin config");
+    }
+    s->replay = json_is_true(json_object_get(cfg, "replay_existing"));
+    for (int i = 0; i < SRC_COUNT; i++) {
+        const json_t *v = json_object_get(cfg, src_names[i]);
+        const char *path = json_is_string(v) ? json_string_value(v) : src_defaults[i];
+        if (path[0] == '\0')
+            continue; /* turned off */
+        s->src[i].enabled = 1;
+        if ((rc = set_path(&s->src[i], path)) != 0) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "%s: expected an absolute path to a file",
+                     src_names[i]);
+            json_decref(cfg);
+            free_state(s);
+            return rc == RP_ERR_CONFIG ? config_fail(self, host, msg) : rc;
+        }
+    }
+    json_decref(cfg);
+
+    for (int i = 0; i < F_COUNT_; i++) {
+        const char *name = field_defs[i].name;
+        rc = host->field_id(self, name, strlen(name), field_defs[i].type, &s->f[i]);
+        if (rc != 0 && field_defs[i].optional) {
+            s->f[i] = 0;
+        } else if (rc != 0) {
+            host->set_error(self, name, strlen(name));
+            free_state(s);
+            return rc;
+        }
+    }
+    for (int i = 0; i < C_COUNT_; i++) {
+        rc = host->counter_register(self, counter_names[i], strlen(counter_names[i]), &s->c[i]);
+        if (rc != 0) {
+            free_state(s);
+            return rc;
+        }
+    }
+    *state = s;
+    return 0;
+}
+
+static void shut_down(rp_plugin *self, struct state *s);
+
+static int login_start(rp_plugin *self, void *state)
+{
+    struct state *s = state;
+    s->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (s->ifd < 0) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "inotify_init1: %s", strerror(errno));
+        s->host->set_error(self, msg, strlen(msg));
+        return RP_ERR_UNSUPPORTED;
+    }
+    int sources = 0;
+    for (int i = 0; i < SRC_COUNT; i++) {
+        struct source *src = &s->src[i];
+        if (!src->enabled)
+            continue;
+        src->dir_wd = inotify_add_watch(s->ifd, src->dir, DIR_MASK);
+        if (src->dir_wd < 0) {
+            logf_(s, RP_LOG_WARN, "%s %s: cannot watch the folder %s (%s); this file is not "
+                  "followed", src_names[i], src->path, src->dir, strerror(errno));
+            src->enabled = 0;
+            continue;
+        }
+        sources++;
+        if (open_source(s, src, 1) != 0)
+            logf_(s, RP_LOG_INFO, "%s %s: not present; watching %s for it", src_names[i],
+                  src->path, src->dir);
+        /* With replay_existing the first read publishes what is there. */
+        src->dirty = 1;
+    }
+    process_dirty(s);
+    int rc = s->host->fd_watch(self, s->ifd, RP_FD_READ, on_inotify, s, &s->watch_id);
+    if (rc != 0) {
+        shut_down(self, s);
+        s->host->set_error(self, "cannot watch the inotify fd", 27);
+        return rc;
+    }
+    s->watching = 1;
+    logf_(s, RP_LOG_INFO, "following %d of 3 files (utmp %s, wtmp %s, btmp %s)%s", sources,
+          s->src[SRC_UTMP].enabled ? s->src[SRC_UTMP].path : "off",
+          s->src[SRC_WTMP].enabled ? s->src[SRC_WTMP].path : "off",
+          s->src[SRC_BTMP].enabled ? s->src[SRC_BTMP].path : "off",
+          s->replay ? ", replaying existing records" : "");
+    return 0;
+}
+
+/* Stops the callbacks, then closes the files and the inotify fd. Used by
+ * stop and by a start that fails half-way. */
+static void shut_down(rp_plugin *self, struct state *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->stopping = 1;
+    uint64_t t = s->cont_timer;
+    s->cont_timer = 0;
+    pthread_mutex_unlock(&s->lock);
+    if (s->watching)
+        s->host->fd_unwatch(self, s->watch_id);
+    s->watching = 0;
+    if (t)
+        s->host->timer_stop(self, t);
+    /* No callback runs any more: the files and the inotify fd can go. */
+    for (int i = 0; i < SRC_COUNT; i++)
+        close_source(s, &s->src[i]);
+    if (s->ifd >= 0)
+        close(s->ifd);
+    s->ifd = -1;
+}
+
+static int login_stop(rp_plugin *self, void *state)
+{
+    struct state *s = state;
+    shut_down(self, s);
+    logf_(s, RP_LOG_INFO,
+          "stopped: %llu records read, %llu logins, %llu logouts, %llu failed logins, "
+          "%llu bad records, %llu publish failures",
+          (unsigned long long)s->totals[C_RECORDS], (unsigned long long)s->totals[C_LOGINS],
+          (unsigned long long)s->totals[C_LOGOUTS], (unsigned long long)s->totals[C_FAILURES],
+          (unsigned long long)s->totals[C_BAD], (unsigned long long)s->totals[C_PUBLISH_FAILED]);
+    return 0;
+}
+
+static void login_destroy(rp_plugin *self, void *state)
+{
+    (void)self;
+    struct state *s = state;
+    if (!s)
+        return;
+    /* stop (or the failed start) closed the fds already. */
+    free_state(s);
+}
+
+static const rp_plugin_descriptor descriptor = {
+    .struct_size = sizeof(rp_plugin_descriptor),
+    .abi_major = RP_ABI_MAJOR,
+    .abi_minor = 0,
+    .kind = RP_KIND_COLLECTOR,
+    .event_schema_version = RP_EVENT_SCHEMA_VERSION,
+    .id = "org.rampart.collector.login",
+    .version = "1.0.0",
+    .vendor = "Rampart",
+    .license = "Apache-2.0",
+    .description = "Logins, logouts and failed logins from utmp, wtmp and btmp",
+    .config_schema = config_schema,
+    .init = login_init,
+    .start = login_start,
+    .stop = login_stop,
+    .destroy = login_destroy,
+};
+
+RP_PLUGIN_EXPORT int rampart_plugin_entry_v1(const rp_host_api *host,
+                                             const rp_plugin_descriptor **out)
+{
+    (void)host;
+    *out = &descriptor;
+    return 0;
+}
