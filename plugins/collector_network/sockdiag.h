@@ -1,0 +1,56 @@
+/*
+ * sockdiag.h - the NETLINK_SOCK_DIAG side of collector_network: the dump
+ * socket polled on a timer, the socket joined to the destroy multicast groups,
+ * and the parser that turns one inet_diag message into a plain record.
+ * Private to the plugin.
+ */
+#ifndef COLLECTOR_NETWORK_SOCKDIAG_H
+#define COLLECTOR_NETWORK_SOCKDIAG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* One socket as the kernel described it. Addresses are in network byte order
+ * as in the socket's own family (an IPv4-mapped peer of an AF_INET6 socket is
+ * kept mapped here); ports are in host byte order. */
+struct nd_sock {
+    uint64_t cookie; /* the kernel's socket cookie: unique per boot, never reused */
+    uint64_t inode;  /* 0 in destroy messages and for orphaned sockets */
+    uint32_t uid;
+    uint8_t family; /* AF_INET or AF_INET6 */
+    uint8_t proto;  /* IPPROTO_TCP or IPPROTO_UDP */
+    uint8_t state;  /* TCP_* state numbers (UDP uses ESTABLISHED and CLOSE) */
+    uint8_t has_info; /* the tcp_info figures below are valid */
+    uint8_t src[16], dst[16];
+    uint16_t sport, dport;
+    uint64_t bytes_acked, bytes_received;
+    uint32_t segs_out, segs_in;
+};
+
+/* Parses one SOCK_DIAG_BY_FAMILY message of len bytes (header included).
+ * proto is the protocol to assume when the message has no
+ * INET_DIAG_PROTOCOL attribute (dumps are per protocol). Returns 0 or
+ * RP_ERR_PARSE for anything malformed; never reads past len. */
+int nd_parse(const void *msg, size_t len, uint8_t proto, struct nd_sock *out);
+
+/* A socket for dumps, blocking with a receive timeout so a dump can never
+ * hang the loop. Returns 0 or a negative RP_ERR_*; *fd is set on success. */
+int nd_open_dump(int *fd);
+
+/* A non-blocking socket joined to the destroy groups in groups (bit n-1 for
+ * SKNLGRP n), with a receive buffer of rcvbuf bytes if the kernel allows it.
+ * RP_ERR_PERM without CAP_NET_ADMIN. */
+int nd_open_destroy(uint32_t groups, int rcvbuf, int *fd);
+
+typedef void (*nd_sock_cb)(void *arg, const struct nd_sock *s);
+
+/* Dumps the sockets of one family and protocol whose state bit is in states,
+ * calling cb for each. buf is the receive buffer (at least 32 KiB). seq must
+ * differ from the previous dump's, so that the tail of an abandoned dump is
+ * skipped. *bad counts malformed messages. Returns 0 or a negative RP_ERR_*
+ * (RP_ERR_UNSUPPORTED when the kernel lacks the protocol's diag module,
+ * RP_ERR_TIMEOUT when the kernel stopped answering). */
+int nd_dump(int fd, uint8_t family, uint8_t proto, uint32_t states, uint8_t *buf, size_t buflen,
+            uint32_t seq, nd_sock_cb cb, void *arg, uint64_t *bad);
+
+#endif
