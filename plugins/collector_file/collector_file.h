@@ -1,0 +1,174 @@
+/*
+ * collector_file.h - shared state of the file collector: the plugin glue
+ * (collector_file.c), the fanotify backend (fan.c) and the inotify fallback
+ * (ino.c). Private to the plugin.
+ */
+#ifndef COLLECTOR_FILE_H
+#define COLLECTOR_FILE_H
+
+#include <rampart/plugin.h>
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+/* Caps. Each says what happens when it is reached. */
+#define CF_MAX_PATHS 64        /* config paths and exclude entries (the schema refuses more) */
+#define CF_PATH_MAX 4096       /* longer paths are not resolved: counted as resolve failures */
+#define CF_PROC_CACHE 64       /* processes remembered; a newcomer evicts its slot */
+#define CF_OWNER_CACHE 32      /* uid -> name entries; a newcomer evicts its slot */
+#define CF_READS_PER_WAKEUP 8  /* buffers read per callback; the rest on the next one */
+#define CF_READ_BUF (64 * 1024)
+
+/* What happened to a name, in the order the splitter emits them. */
+#define CF_EV_CREATE 0x01u
+#define CF_EV_MODIFY 0x02u
+#define CF_EV_EXEC 0x04u
+#define CF_EV_RENAME 0x08u
+#define CF_EV_DELETE 0x10u
+#define CF_EV_ALL 0x1fu
+
+/* Backends. */
+#define CF_MODE_AUTO 0
+#define CF_MODE_FANOTIFY 1
+#define CF_MODE_INOTIFY 2
+
+/* fanotify mark kinds. */
+#define CF_MARK_AUTO 0
+#define CF_MARK_FILESYSTEM 1
+#define CF_MARK_INODE 2
+
+enum cf_field {
+    F_CATEGORY, F_TYPE, F_ACTION, F_PROVIDER,
+    F_PATH, F_NAME, F_DIR, F_EXT, F_SIZE, F_INODE, F_DEVICE, F_MODE, F_OWNER, F_UID, F_GID,
+    F_FTYPE, F_MTIME, F_CTIME,
+    F_PID, F_PEXE, F_PNAME,
+    F_ORIG_PATH, F_ORIG_NAME,
+    F_COUNT_
+};
+
+enum cf_counter {
+    C_RECORDS, C_PUBLISHED, C_OVERFLOWS, C_SELF, C_EXCLUDED, C_RESOLVE_FAILED,
+    C_PUBLISH_FAILED, C_WATCH_CAP, C_MERGED, C_COUNT_
+};
+
+/* A configured path prefix: canonical, no trailing slash ("/" is kept). */
+struct cf_prefix {
+    char *path;
+    size_t len;
+};
+
+struct cf_proc {
+    int32_t pid; /* 0 = free slot */
+    uint64_t start; /* start time in clock ticks since boot (/proc/<pid>/stat field 22) */
+    uint64_t batch; /* the batch in which the start time was last checked */
+    char *exe;  /* NULL when unreadable */
+    char *name; /* NULL when unreadable */
+};
+
+struct cf_owner {
+    int used;
+    uid_t uid;
+    char *name; /* NULL: no such user (remembered too) */
+};
+
+/* One change to publish. path is the name after the change (for a rename
+ * the new name; NULL when unknown), old_path the name before a rename. */
+struct cf_change {
+    uint32_t kind;      /* one CF_EV_* bit */
+    const char *path;
+    const char *old_path;
+    int is_dir;         /* 1 dir, 0 not, -1 unknown */
+    int32_t pid;        /* 0 unknown */
+    const struct stat *st; /* NULL when the file could not be stat'ed */
+};
+
+/* Reads a backend's fd on the host loop. Idle, it sleeps in the loop's
+ * epoll; when wakeups come closer than CF_BATCH_MS apart it stops watching
+ * the fd and drains it from a CF_BATCH_MS timer instead, until a tick finds
+ * nothing: a busy filesystem then costs at most 1000 / CF_BATCH_MS wakeups a
+ * second, whatever its event rate, for at most CF_BATCH_MS of latency. */
+#define CF_BATCH_MS 10
+struct cf;
+typedef uint64_t (*cf_drain_fn)(struct cf *cf); /* bytes read; 0 = nothing */
+struct cf_pump {
+    int fd;
+    cf_drain_fn drain;
+    pthread_mutex_t lock; /* guards the fields below (see collector_file.c) */
+    int lock_ok;
+    int ready;    /* start has stored watch_id */
+    int stopping; /* stop has begun: no more switches */
+    uint64_t watch_id, timer_id;
+    int watching, timing;
+    int64_t last_wake_ns;
+};
+
+struct cf_fan; /* fan.c */
+struct cf_ino; /* ino.c */
+
+struct cf {
+    rp_plugin *self;
+    const rp_host_api *host;
+    rp_field_id f[F_COUNT_];
+    uint32_t c[C_COUNT_];
+    uint64_t cval[C_COUNT_]; /* local copies for the summary logged at stop */
+
+    /* Config. */
+    int mode;
+    int mark;
+    struct cf_prefix paths[CF_MAX_PATHS];
+    uint32_t npaths;
+    struct cf_prefix exclude[CF_MAX_PATHS];
+    uint32_t nexclude;
+    int exclude_self;
+    uint32_t events;
+    uint32_t max_watches;
+
+    char err[CF_PATH_MAX + 128]; /* why init failed, for set_error */
+    int32_t self_pid;
+    const char *provider; /* "fanotify" or "inotify" once started */
+    struct cf_fan *fan;
+    struct cf_ino *ino;
+    struct cf_pump pump;
+    uint64_t batch; /* counts drains: one batch of records read together */
+    int64_t last_overflow_log_ns;
+
+    struct cf_proc procs[CF_PROC_CACHE];
+    struct cf_owner owners[CF_OWNER_CACHE];
+};
+
+/* collector_file.c */
+void cf_count(struct cf *cf, enum cf_counter c, uint64_t n);
+void cf_logf(struct cf *cf, int32_t level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Starts reading fd with drain (see struct cf_pump); stop undoes it. */
+int cf_pump_start(struct cf *cf, int fd, cf_drain_fn drain);
+void cf_pump_stop(struct cf *cf);
+/* 1 when path is under a configured path and under no exclude entry. */
+int cf_path_wanted(const struct cf *cf, const char *path);
+/* Filters and publishes one change (counted either way). */
+void cf_emit(struct cf *cf, const struct cf_change *ch);
+/* A kernel queue overflow: counted, logged at most once a minute. */
+void cf_overflow(struct cf *cf, const char *what);
+/* Joins dir and name into out ("dir/name"; dir alone for "" or "."). */
+int cf_join(char *out, size_t cap, const char *dir, const char *name);
+/* Calls fn for root and each folder below it on the same filesystem,
+ * depth first, without following symlinks. fn returns 0 to go on into the
+ * folder, 1 to skip what lies below it, or an error to stop the walk (which
+ * returns it). The walk visits at most max_dirs folders; past that the rest
+ * are skipped and RP_ERR_FULL is returned. */
+typedef int (*cf_dir_fn)(void *arg, const char *path);
+int cf_walk_dirs(const char *root, uint32_t max_dirs, cf_dir_fn fn, void *arg);
+
+/* fan.c: 0, RP_ERR_UNSUPPORTED when the kernel lacks a needed feature (the
+ * caller may fall back to inotify), or another error. */
+int cf_fan_start(struct cf *cf);
+void cf_fan_stop(struct cf *cf);
+
+/* ino.c */
+int cf_ino_start(struct cf *cf);
+void cf_ino_stop(struct cf *cf);
+
+#endif

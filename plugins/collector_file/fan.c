@@ -1,0 +1,587 @@
+/*
+ * fan.c - the fanotify backend of collector_file.
+ *
+ * One notification group (FAN_CLASS_NOTIF) reports directory file handles
+ * and names (FAN_REPORT_DFID_NAME), the child's own handle and, for
+ * FAN_RENAME, the old and the new name in one record
+ * (FAN_REPORT_TARGET_FID, Linux 5.17). Each configured folder's filesystem
+ * gets one FAN_MARK_FILESYSTEM mark; where the kernel refuses that (a btrfs
+ * subvolume, a filesystem without a unique fsid) the folder and its
+ * subfolders get inode marks instead, up to max_watches. Mount marks are no
+ * use here: the kernel refuses directory-entry events (create, delete,
+ * rename) on them. Events outside the configured folders are dropped in user
+ * space.
+ *
+ * Paths are resolved when a record is read: open_by_handle_at on a mount fd
+ * of the same filesystem, then /proc/self/fd. A small cache keyed by the
+ * directory handle saves those calls for busy folders and still names a
+ * folder deleted since; it is emptied whenever a folder is renamed, so it
+ * never hands out a stale path.
+ */
+#define _GNU_SOURCE
+#include "collector_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/fanotify.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+/* Older headers: the values are the kernel's ABI. */
+#ifndef FAN_REPORT_DFID_NAME
+#define FAN_REPORT_DFID_NAME 0x00000c00
+#endif
+#ifndef FAN_REPORT_FID
+#define FAN_REPORT_FID 0x00000200
+#endif
+#ifndef FAN_REPORT_TARGET_FID
+#define FAN_REPORT_TARGET_FID 0x00001000
+#endif
+#ifndef FAN_RENAME
+#define FAN_RENAME 0x10000000
+#endif
+#ifndef FAN_EVENT_INFO_TYPE_OLD_DFID_NAME
+#define FAN_EVENT_INFO_TYPE_OLD_DFID_NAME 10
+#endif
+#ifndef FAN_EVENT_INFO_TYPE_NEW_DFID_NAME
+#define FAN_EVENT_INFO_TYPE_NEW_DFID_NAME 12
+#endif
+#ifndef FAN_MARK_FILESYSTEM
+#define FAN_MARK_FILESYSTEM 0x00000100
+#endif
+#ifndef MAX_HANDLE_SZ
+#define MAX_HANDLE_SZ 128
+#endif
+
+#define DCACHE_SLOTS 256 /* directory paths remembered; a newcomer evicts its slot */
+#define KEY_MAX (8 + 4 + MAX_HANDLE_SZ)
+
+struct fs_entry {
+    unsigned char fsid[8];
+    int mount_fd; /* a folder on that filesystem, for open_by_handle_at */
+    int fs_marked;
+};
+
+struct dcache_entry {
+    uint32_t keylen; /* 0 = empty */
+    unsigned char key[KEY_MAX];
+    char *path;
+};
+
+/* A file handle as the kernel wants it, with room for the largest one. */
+union handle_buf {
+    struct file_handle fh;
+    unsigned char bytes[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+};
+
+/* A directory handle and name from one info record, pointing into the read
+ * buffer (valid until the next read). */
+struct fid_ref {
+    const unsigned char *fsid; /* 8 bytes */
+    uint32_t handle_type;
+    uint32_t handle_bytes;
+    const unsigned char *handle;
+    const char *name; /* NULL for records without a name */
+};
+
+struct cf_fan {
+    int fd;
+    int pumping;
+    uint64_t mask;    /* what the marks ask the kernel for */
+    uint64_t publish; /* the part of it that maps to events the config wants */
+    uint32_t nmarks; /* inode marks placed (not lowered when folders go) */
+    int any_inode_marks;
+    struct fs_entry fs[CF_MAX_PATHS];
+    uint32_t nfs;
+    struct dcache_entry dcache[DCACHE_SLOTS];
+    char buf[CF_READ_BUF] __attribute__((aligned(8)));
+};
+
+/* ---- filesystems and path resolution -------------------------------------- */
+
+static struct fs_entry *fs_find(struct cf_fan *fan, const unsigned char *fsid)
+{
+    for (uint32_t i = 0; i < fan->nfs; i++)
+        if (memcmp(fan->fs[i].fsid, fsid, 8) == 0)
+            return &fan->fs[i];
+    return NULL;
+}
+
+static uint32_t key_hash(const unsigned char *k, uint32_t len)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (uint32_t i = 0; i < len; i++) {
+        h ^= k[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+static void dcache_flush(struct cf_fan *fan)
+{
+    for (int i = 0; i < DCACHE_SLOTS; i++) {
+        free(fan->dcache[i].path);
+        fan->dcache[i].path = NULL;
+        fan->dcache[i].keylen = 0;
+    }
+}
+
+/* The directory of ref as an absolute path into out. */
+static int resolve_dir(struct cf_fan *fan, const struct fid_ref *ref, char *out, size_t cap)
+{
+    if (ref->handle_bytes > MAX_HANDLE_SZ)
+        return RP_ERR_RANGE;
+    unsigned char key[KEY_MAX];
+    uint32_t keylen = 12 + ref->handle_bytes;
+    memcpy(key, ref->fsid, 8);
+    memcpy(key + 8, &ref->handle_type, 4);
+    memcpy(key + 12, ref->handle, ref->handle_bytes);
+    struct dcache_entry *e = &fan->dcache[key_hash(key, keylen) % DCACHE_SLOTS];
+    if (e->keylen == keylen && memcmp(e->key, key, keylen) == 0 && e->path) {
+        size_t n = strlen(e->path);
+        if (n >= cap)
+            return RP_ERR_RANGE;
+        memcpy(out, e->path, n + 1);
+        return 0;
+    }
+
+    struct fs_entry *fs = fs_find(fan, ref->fsid);
+    if (!fs)
+        return RP_ERR_NOTFOUND;
+    union handle_buf hb;
+    hb.fh.handle_bytes = ref->handle_bytes;
+    hb.fh.handle_type = (int)ref->handle_type;
+    memcpy(hb.fh.f_handle, ref->handle, ref->handle_bytes);
+    int fd = open_by_handle_at(fs->mount_fd, &hb.fh, O_PATH | O_CLOEXEC);
+    if (fd < 0)
+        return RP_ERR_NOTFOUND; /* gone (ESTALE) or not ours to open */
+    char link[64];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, out, cap - 1);
+    struct stat st;
+    int st_ok = fstat(fd, &st) == 0;
+    close(fd);
+    if (n <= 0 || (size_t)n >= cap - 1 || out[0] != '/')
+        return RP_ERR_RANGE;
+    out[n] = '\0';
+    /* A folder removed since keeps a name with " (deleted)" appended. */
+    static const char del[] = " (deleted)";
+    size_t dl = sizeof del - 1;
+    if (st_ok && st.st_nlink == 0 && (size_t)n > dl && strcmp(out + n - dl, del) == 0)
+        out[n - dl] = '\0';
+
+    char *copy = strdup(out);
+    if (copy) {
+        free(e->path);
+        e->path = copy;
+        e->keylen = keylen;
+        memcpy(e->key, key, keylen);
+    }
+    return 0;
+}
+
+/* dir/name of ref into out; counts a failure. */
+static int resolve_path(struct cf *cf, const struct fid_ref *ref, char *out, size_t cap)
+{
+    char dir[CF_PATH_MAX];
+    if (!ref->fsid || resolve_dir(cf->fan, ref, dir, sizeof dir) != 0 ||
+        cf_join(out, cap, dir, ref->name) != 0) {
+        cf_count(cf, C_RESOLVE_FAILED, 1);
+        return RP_ERR_NOTFOUND;
+    }
+    return 0;
+}
+
+/* ---- marks ------------------------------------------------------------------ */
+
+struct mark_walk {
+    struct cf *cf;
+    int err;
+};
+
+static int mark_one_dir(void *arg, const char *path)
+{
+    struct mark_walk *w = arg;
+    struct cf_fan *fan = w->cf->fan;
+    if (!cf_path_wanted(w->cf, path))
+        return 1; /* an excluded folder and all below it cost nothing */
+    if (fan->nmarks >= w->cf->max_watches)
+        return RP_ERR_FULL;
+    if (fanotify_mark(fan->fd, FAN_MARK_ADD, fan->mask | FAN_EVENT_ON_CHILD, AT_FDCWD, path) != 0) {
+        if (!w->err)
+            w->err = errno;
+        return 0; /* an unreadable folder does not stop the rest */
+    }
+    fan->nmarks++;
+    fan->any_inode_marks = 1;
+    return 0;
+}
+
+/* Inode marks on root and every folder below it on the same filesystem. */
+static int mark_tree(struct cf *cf, const char *root)
+{
+    struct cf_fan *fan = cf->fan;
+    uint32_t left = cf->max_watches > fan->nmarks ? cf->max_watches - fan->nmarks : 0;
+    struct mark_walk w = {cf, 0};
+    int rc = left ? cf_walk_dirs(root, left, mark_one_dir, &w) : RP_ERR_FULL;
+    if (rc == RP_ERR_FULL) {
+        cf_count(cf, C_WATCH_CAP, 1);
+        cf_logf(cf, RP_LOG_WARN, "fanotify: %u inode marks (max_watches) reached under %s; "
+                "folders past it are not watched", cf->max_watches, root);
+    }
+    if (w.err)
+        cf_logf(cf, RP_LOG_DEBUG, "fanotify: some folders under %s could not be marked: %s",
+                root, strerror(w.err));
+    return rc == RP_ERR_FULL ? 0 : rc;
+}
+
+/* Probes a configured folder and marks it; RP_ERR_UNSUPPORTED when fanotify
+ * cannot cover it at all. */
+static int add_path(struct cf *cf, const char *path)
+{
+    struct cf_fan *fan = cf->fan;
+    struct statfs sfs;
+    if (statfs(path, &sfs) != 0) {
+        cf_logf(cf, RP_LOG_WARN, "%s: %s; not watched", path, strerror(errno));
+        return RP_ERR_NOTFOUND;
+    }
+    unsigned char fsid[8];
+    memcpy(fsid, &sfs.f_fsid, 8);
+    struct fs_entry *fs = fs_find(fan, fsid);
+    if (!fs) {
+        /* The folder must be able to give a handle and get it back: this
+         * needs export support in the filesystem and CAP_DAC_READ_SEARCH. */
+        union handle_buf hb;
+        int mnt_id;
+        hb.fh.handle_bytes = MAX_HANDLE_SZ;
+        if (name_to_handle_at(AT_FDCWD, path, &hb.fh, &mnt_id, 0) != 0) {
+            cf_logf(cf, RP_LOG_WARN, "fanotify: %s: no file handles (%s)", path, strerror(errno));
+            return RP_ERR_UNSUPPORTED;
+        }
+        int mfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (mfd < 0) {
+            cf_logf(cf, RP_LOG_WARN, "%s: %s; not watched", path, strerror(errno));
+            return RP_ERR_NOTFOUND;
+        }
+        int fd = open_by_handle_at(mfd, &hb.fh, O_PATH | O_CLOEXEC);
+        if (fd < 0) {
+            int e = errno;
+            close(mfd);
+            cf_logf(cf, RP_LOG_WARN, "fanotify: %s: cannot open file handles (%s)", path,
+                    strerror(e));
+            return RP_ERR_UNSUPPORTED;
+        }
+        close(fd);
+        if (fan->nfs >= CF_MAX_PATHS) {
+            close(mfd);
+            return RP_ERR_FULL;
+        }
+        fs = &fan->fs[fan->nfs++];
+        memcpy(fs->fsid, fsid, 8);
+        fs->mount_fd = mfd;
+        fs->fs_marked = 0;
+    }
+    if (fs->fs_marked)
+        return 0;
+    if (cf->mark != CF_MARK_INODE) {
+        if (fanotify_mark(fan->fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, fan->mask, AT_FDCWD, path) ==
+            0) {
+            fs->fs_marked = 1;
+            return 0;
+        }
+        int e = errno;
+        if (cf->mark == CF_MARK_FILESYSTEM) {
+            cf_logf(cf, RP_LOG_ERROR, "fanotify: %s: no filesystem mark: %s", path, strerror(e));
+            return RP_ERR_UNSUPPORTED;
+        }
+        cf_logf(cf, RP_LOG_INFO, "fanotify: %s: no filesystem mark (%s); using inode marks", path,
+                strerror(e));
+    }
+    return mark_tree(cf, path);
+}
+
+/* ---- reading ---------------------------------------------------------------- */
+
+/* Reads one FID info record; 0 and ref filled, or an error for a malformed
+ * one (which the caller skips). */
+static int parse_fid(const unsigned char *rec, uint32_t len, int with_name, struct fid_ref *ref)
+{
+    /* header (4) + fsid (8) + struct file_handle (8) */
+    const uint32_t fixed = 4 + 8 + 8;
+    if (len < fixed)
+        return RP_ERR_PARSE;
+    uint32_t hbytes;
+    int32_t htype;
+    memcpy(&hbytes, rec + 12, 4);
+    memcpy(&htype, rec + 16, 4);
+    if (hbytes > MAX_HANDLE_SZ || hbytes > len - fixed)
+        return RP_ERR_PARSE;
+    ref->fsid = rec + 4;
+    ref->handle_bytes = hbytes;
+    ref->handle_type = (uint32_t)htype;
+    ref->handle = rec + fixed;
+    ref->name = NULL;
+    if (with_name) {
+        const char *name = (const char *)rec + fixed + hbytes;
+        size_t room = len - fixed - hbytes;
+        if (room == 0 || !memchr(name, '\0', room))
+            return RP_ERR_PARSE;
+        /* A name is one path component; anything else is not to be trusted. */
+        if (strchr(name, '/'))
+            return RP_ERR_PARSE;
+        ref->name = name;
+    }
+    return 0;
+}
+
+/* m is a copy of the record's header (records are only 4-byte aligned in the
+ * buffer); base points at the record itself. */
+static void handle_record(struct cf *cf, const struct fanotify_event_metadata *m,
+                          const unsigned char *base)
+{
+    struct cf_fan *fan = cf->fan;
+    struct fid_ref dfid = {0}, oldr = {0}, newr = {0};
+    int have_dfid = 0, have_old = 0, have_new = 0;
+
+    for (uint32_t off = m->metadata_len; off + 4 <= m->event_len;) {
+        struct fanotify_event_info_header hdr;
+        memcpy(&hdr, base + off, sizeof hdr);
+        if (hdr.len < sizeof hdr || hdr.len > m->event_len - off)
+            break; /* malformed: use what came before */
+        const unsigned char *rec = base + off;
+        switch (hdr.info_type) {
+        case FAN_EVENT_INFO_TYPE_DFID_NAME:
+            have_dfid = parse_fid(rec, hdr.len, 1, &dfid) == 0;
+            break;
+        case FAN_EVENT_INFO_TYPE_DFID:
+            if (!have_dfid)
+                have_dfid = parse_fid(rec, hdr.len, 0, &dfid) == 0;
+            break;
+        case FAN_EVENT_INFO_TYPE_OLD_DFID_NAME:
+            have_old = parse_fid(rec, hdr.len, 1, &oldr) == 0;
+            break;
+        case FAN_EVENT_INFO_TYPE_NEW_DFID_NAME:
+            have_new = parse_fid(rec, hdr.len, 1, &newr) == 0;
+            break;
+        default:
+            break; /* the child's own FID, or types of later kernels */
+        }
+        off += hdr.len;
+    }
+
+    int is_dir = (m->mask & FAN_ONDIR) != 0;
+    int32_t pid = m->pid;
+    char path[CF_PATH_MAX], old[CF_PATH_MAX];
+    struct stat st;
+
+    if (m->mask & FAN_RENAME) {
+        int ok_old = have_old && resolve_path(cf, &oldr, old, sizeof old) == 0;
+        int ok_new = have_new && resolve_path(cf, &newr, path, sizeof path) == 0;
+        if (!have_old || !have_new)
+            cf_count(cf, C_RESOLVE_FAILED, 1);
+        if (!(ok_old && cf_path_wanted(cf, old)) && !(ok_new && cf_path_wanted(cf, path))) {
+            if (ok_old || ok_new)
+                cf_count(cf, C_EXCLUDED, 1);
+        } else {
+            int st_ok = ok_new && lstat(path, &st) == 0;
+            struct cf_change ch = {CF_EV_RENAME, ok_new ? path : NULL, ok_old ? old : NULL,
+                                   is_dir, pid, st_ok ? &st : NULL};
+            cf_emit(cf, &ch);
+            /* A folder moved in from outside the marked tree needs marks. */
+            if (is_dir && fan->any_inode_marks && ok_new && cf_path_wanted(cf, path) &&
+                !(ok_old && cf_path_wanted(cf, old)))
+                mark_tree(cf, path);
+        }
+        /* Every path cached below a renamed folder is now wrong. */
+        if (is_dir)
+            dcache_flush(fan);
+    }
+
+    uint64_t rest = m->mask & (FAN_CREATE | FAN_CLOSE_WRITE | FAN_OPEN_EXEC | FAN_DELETE);
+    if (!rest)
+        return;
+    if (!have_dfid) {
+        cf_count(cf, C_RESOLVE_FAILED, 1);
+        return;
+    }
+    if (resolve_path(cf, &dfid, path, sizeof path) != 0)
+        return;
+    /* Most records on a marked filesystem are about other folders: drop them
+     * before any further system call. */
+    if (!cf_path_wanted(cf, path)) {
+        cf_count(cf, C_EXCLUDED, (uint64_t)__builtin_popcountll(rest & fan->publish));
+        return;
+    }
+    /* With a delete in the record the name is gone (or names another file
+     * by now): no stat then. */
+    int st_ok = !(rest & FAN_DELETE) && lstat(path, &st) == 0;
+    /* The kernel merges what happened to one name while the record waited in
+     * the queue into one mask; split it back in the order things must have
+     * happened: created, written, executed, deleted. */
+    static const struct {
+        uint64_t bit;
+        uint32_t kind;
+    } order[] = {{FAN_CREATE, CF_EV_CREATE},
+                 {FAN_CLOSE_WRITE, CF_EV_MODIFY},
+                 {FAN_OPEN_EXEC, CF_EV_EXEC},
+                 {FAN_DELETE, CF_EV_DELETE}};
+    if (rest & (rest - 1))
+        cf_count(cf, C_MERGED, 1);
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        if (!(rest & order[i].bit))
+            continue;
+        struct cf_change ch = {order[i].kind, path, NULL, is_dir, pid, st_ok ? &st : NULL};
+        cf_emit(cf, &ch);
+    }
+    if (is_dir && (rest & FAN_CREATE) && fan->any_inode_marks && !(rest & FAN_DELETE) &&
+        cf_path_wanted(cf, path))
+        mark_tree(cf, path);
+}
+
+static void process_buffer(struct cf *cf, const char *buf, size_t len)
+{
+    size_t off = 0;
+    while (len - off >= FAN_EVENT_METADATA_LEN) {
+        struct fanotify_event_metadata m;
+        memcpy(&m, buf + off, sizeof m);
+        if (m.event_len < FAN_EVENT_METADATA_LEN || m.event_len > len - off ||
+            m.metadata_len < FAN_EVENT_METADATA_LEN || m.metadata_len > m.event_len) {
+            cf_count(cf, C_RESOLVE_FAILED, 1);
+            return; /* cannot find the next record: drop the rest of this read */
+        }
+        const unsigned char *rec = (const unsigned char *)buf + off;
+        off += m.event_len;
+        cf_count(cf, C_RECORDS, 1);
+        if (m.vers != FANOTIFY_METADATA_VERSION) {
+            cf_count(cf, C_RESOLVE_FAILED, 1);
+            continue;
+        }
+        if (m.fd >= 0)
+            close(m.fd); /* not expected with FID reporting; never leak one */
+        if (m.mask & FAN_Q_OVERFLOW) {
+            cf_overflow(cf, "fanotify");
+            continue;
+        }
+        if (cf->exclude_self && m.pid == cf->self_pid) {
+            cf_count(cf, C_SELF, 1);
+            continue;
+        }
+        handle_record(cf, &m, rec);
+    }
+}
+
+static uint64_t drain(struct cf *cf)
+{
+    struct cf_fan *fan = cf->fan;
+    uint64_t total = 0;
+    for (int i = 0; i < CF_READS_PER_WAKEUP; i++) {
+        ssize_t n = read(fan->fd, fan->buf, sizeof fan->buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n < 0 && errno != EAGAIN)
+                cf_logf(cf, RP_LOG_ERROR, "fanotify read: %s", strerror(errno));
+            break;
+        }
+        total += (uint64_t)n;
+        process_buffer(cf, fan->buf, (size_t)n);
+    }
+    return total;
+}
+
+/* ---- lifecycle -------------------------------------------------------------- */
+
+int cf_fan_start(struct cf *cf)
+{
+    struct cf_fan *fan = calloc(1, sizeof *fan);
+    if (!fan)
+        return RP_ERR_NOMEM;
+    fan->fd = -1;
+    for (int i = 0; i < CF_MAX_PATHS; i++)
+        fan->fs[i].mount_fd = -1;
+    cf->fan = fan;
+
+    unsigned int flags = FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_DFID_NAME |
+                         FAN_REPORT_FID | FAN_REPORT_TARGET_FID;
+    /* The default queue (16384 records): an unlimited one would let a burst
+     * eat the machine's memory; an overflow is counted and logged instead. */
+    fan->fd = fanotify_init(flags, O_RDONLY | O_LARGEFILE | O_CLOEXEC);
+    if (fan->fd < 0) {
+        int e = errno;
+        cf_logf(cf, cf->mode == CF_MODE_FANOTIFY ? RP_LOG_ERROR : RP_LOG_INFO,
+                "fanotify_init with names and rename records (Linux 5.17) failed: %s",
+                strerror(e));
+        cf_fan_stop(cf);
+        return (e == EINVAL || e == EPERM || e == ENOSYS || e == EOPNOTSUPP) ? RP_ERR_UNSUPPORTED
+                                                                           : RP_ERR_IO;
+    }
+    fan->mask = FAN_ONDIR | FAN_RENAME;
+    if (cf->events & CF_EV_CREATE || cf->mark != CF_MARK_FILESYSTEM)
+        fan->mask |= FAN_CREATE; /* also how new folders get inode marks */
+    if (cf->events & CF_EV_DELETE)
+        fan->mask |= FAN_DELETE;
+    if (cf->events & CF_EV_MODIFY)
+        fan->mask |= FAN_CLOSE_WRITE;
+    if (cf->events & CF_EV_EXEC)
+        fan->mask |= FAN_OPEN_EXEC;
+    fan->publish = fan->mask & (FAN_DELETE | FAN_CLOSE_WRITE | FAN_OPEN_EXEC);
+    if (cf->events & CF_EV_CREATE)
+        fan->publish |= FAN_CREATE;
+
+    uint32_t watched = 0, unsupported = 0;
+    for (uint32_t i = 0; i < cf->npaths; i++) {
+        int rc = add_path(cf, cf->paths[i].path);
+        if (rc == 0)
+            watched++;
+        else if (rc == RP_ERR_UNSUPPORTED)
+            unsupported++;
+        else if (rc != RP_ERR_NOTFOUND) {
+            cf_fan_stop(cf);
+            return rc;
+        }
+    }
+    if (watched == 0) {
+        cf_logf(cf, RP_LOG_ERROR, "fanotify: none of the %u configured folders can be watched",
+                cf->npaths);
+        cf_fan_stop(cf);
+        return unsupported ? RP_ERR_UNSUPPORTED : RP_ERR_NOTFOUND;
+    }
+    /* Everything the loop thread reads is set before the fd goes to it: the
+     * first records may arrive at once. */
+    cf->provider = "fanotify";
+    uint32_t fs_marks = 0, inode_marks = fan->nmarks;
+    for (uint32_t i = 0; i < fan->nfs; i++)
+        fs_marks += (uint32_t)fan->fs[i].fs_marked;
+    int rc = cf_pump_start(cf, fan->fd, drain);
+    if (rc != 0) {
+        cf_fan_stop(cf);
+        return rc;
+    }
+    fan->pumping = 1;
+    cf_logf(cf, RP_LOG_INFO,
+            "fanotify: watching %u of %u folders (%u filesystem marks, %u inode marks)%s", watched,
+            cf->npaths, fs_marks, inode_marks,
+            cf->exclude_self ? "; the agent's own file activity is ignored" : "");
+    return 0;
+}
+
+void cf_fan_stop(struct cf *cf)
+{
+    struct cf_fan *fan = cf->fan;
+    if (!fan)
+        return;
+    if (fan->pumping)
+        cf_pump_stop(cf);
+    if (fan->fd >= 0)
+        close(fan->fd);
+    for (uint32_t i = 0; i < fan->nfs; i++)
+        if (fan->fs[i].mount_fd >= 0)
+            close(fan->fs[i].mount_fd);
+    dcache_flush(fan);
+    free(fan);
+    cf->fan = NULL;
+}
