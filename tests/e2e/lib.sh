@@ -96,7 +96,8 @@ distinct_is() { [ "$(distinct_exec)" = "$1" ]; }
 
 # write_config FILE URL OUTPUT_JSON PLUGIN_CONFIG_JSON [SPOOL_JSON] : a main
 # config with the data folder $T/data, uploading to URL; OUTPUT_JSON is more
-# keys of "output" (leading comma included), PLUGIN_CONFIG_JSON the config of
+# keys of "output" (leading comma included; $FORMAT sets output.format,
+# clickhouse by default), PLUGIN_CONFIG_JSON the config of
 # collector_synthetic ("" = the plugin disabled).
 write_config() {
     local file=$1 url=$2 output=$3 plug=$4 spool=${5:-}
@@ -106,7 +107,7 @@ write_config() {
 {
   "agent": {"data_dir": "$T/data", "plugin_dir": "$PLUGIN_DIR", "log_level": "info",
             "health_interval_ms": 200},
-  "output": {"url": "$url", "format": "clickhouse", "ca_file": "$RAMPART_E2E_CA",
+  "output": {"url": "$url", "format": "${FORMAT:-clickhouse}", "ca_file": "$RAMPART_E2E_CA",
              "flush_interval_ms": 200 $output},
   "spool": {"fsync": "batch" $spool},
   "plugins": {"synthetic": {"enabled": $enabled, "file": "collector_synthetic.so",

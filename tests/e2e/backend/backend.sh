@@ -401,6 +401,10 @@ location = /flaky {                  # 503 while DIR/flaky exists, else ClickHou
     rewrite ^ / break;
     proxy_pass http://clickhouse;
 }
+location = /bulk2 {                  # an Elasticsearch _bulk answer for 2 lines: the 2nd refused
+    default_type application/json;
+    return 200 '{"took":3,"errors":true,"items":[{"create":{"_index":"r","_id":"a","status":201}},{"create":{"_index":"r","_id":"b","status":400,"error":{"type":"mapper_parsing_exception","reason":"failed to parse field [process.pid]"}}}]}';
+}
 location = /flaky429 {               # 429 while DIR/flaky exists, else ClickHouse
     if (-f $dir/flaky) { add_header Retry-After 3 always; return 429; }
     rewrite ^ / break;
@@ -601,6 +605,7 @@ cmd_start() {
             "MTLS_URL=https://127.0.0.1:$mtls/$INSERT_QUERY" \
             "FLAKY_URL=https://127.0.0.1:$bearer/flaky$INSERT_QUERY" \
             "FLAKY429_URL=https://127.0.0.1:$bearer/flaky429$INSERT_QUERY" \
+            "BULK2_URL=https://127.0.0.1:$bearer/bulk2" \
             "DISCARD_URL=https://127.0.0.1:$discard/" \
             "STATUS_URL=https://127.0.0.1:$bearer/status" \
             "CH_BUFFER=$BUFFER" \
