@@ -132,6 +132,7 @@ int main(int argc, char **argv)
         (cfg->log_target == RP__LOG_TARGET_AUTO && !opts.foreground))
         target = RP__LOG_TO_SYSLOG;
 
+    rp__os_tune_memory();
     /* Block the stop and reload signals before any thread exists, so that
      * only the main loop ever receives them. */
     if (rp__os_signals_block() != 0) {

@@ -18,6 +18,9 @@ int64_t rp__os_monotonic_ns(void);
 
 /* Fills buf with len bytes from the system's CSPRNG. */
 int rp__os_random(void *buf, size_t len);
+/* Tunes the allocator for the agent's pattern (events made on one thread,
+ * freed on another, in bursts). Call once at start, before threads. */
+void rp__os_tune_memory(void);
 /* This process's CPU time (user + system, all threads) and peak resident
  * memory in bytes. */
 int rp__os_process_usage(int64_t *cpu_ns, uint64_t *peak_rss_bytes);

@@ -77,6 +77,26 @@ static uint64_t json_uint(const char *json, const char *key, uint64_t dflt)
     return v;
 }
 
+/* Appends text or a decimal number at *p (the caller sized the buffers);
+ * snprintf was a tenth of the cost of a published event. */
+static void put_text(char **p, const char *t, size_t n)
+{
+    memcpy(*p, t, n);
+    *p += n;
+}
+
+static void put_u64(char **p, uint64_t v)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *(*p)++ = tmp[--n];
+}
+
 static int publish_one(struct state *s)
 {
     const rp_host_api *h = s->host;
@@ -84,19 +104,29 @@ static int publish_one(struct state *s)
                                         "/usr/bin/ssh", "/usr/sbin/cron"};
     const char *exe = execs[s->seq % 5];
     const char *name = strrchr(exe, '/') + 1;
-    char pidbuf[32], entity[64], cmd[256], url[64];
+    char entity[64], cmd[256], url[64];
     int64_t pid = 10000 + (int64_t)(s->seq % 50000);
     rp_event *ev;
     int rc = h->event_create(s->self, "process.exec", 12, &ev);
     if (rc != 0)
         return rc;
-    snprintf(pidbuf, sizeof pidbuf, "%lld", (long long)pid);
-    snprintf(url, sizeof url, "https://updates.example.org/pkg/%llu",
-             (unsigned long long)s->seq);
+    char *p = url;
+    put_text(&p, "https://updates.example.org/pkg/", 32);
+    put_u64(&p, s->seq);
+    size_t url_len = (size_t)(p - url);
     rp_str args[5] = {{exe, strlen(exe)}, {"--silent", 8}, {"--max-time", 10}, {"30", 2},
-                      {url, strlen(url)}};
-    int n = snprintf(cmd, sizeof cmd, "%s --silent --max-time 30 %s", exe, url);
-    snprintf(entity, sizeof entity, "vm-%lld-%llu", (long long)pid, (unsigned long long)s->seq);
+                      {url, url_len}};
+    p = cmd;
+    put_text(&p, exe, strlen(exe));
+    put_text(&p, " --silent --max-time 30 ", 24);
+    put_text(&p, url, url_len);
+    int n = (int)(p - cmd);
+    p = entity;
+    put_text(&p, "vm-", 3);
+    put_u64(&p, (uint64_t)pid);
+    put_text(&p, "-", 1);
+    put_u64(&p, s->seq);
+    *p = '\0';
     rp_str cat = {"process", 7}, typ = {"start", 5};
     int64_t now = h->now_ns();
 

@@ -10,6 +10,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -39,6 +42,20 @@ int64_t rp__os_monotonic_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void rp__os_tune_memory(void)
+{
+#ifdef __GLIBC__
+    /* glibc gives the top of a heap back to the kernel as soon as 128 KiB
+     * are free there, and grows it again page by page: under a burst the
+     * publisher's arena shrank and grew all the time, and that churn (with
+     * its page faults and arena lock traffic) cost half of the agent's CPU
+     * per event. Keeping up to 16 MiB and growing 2 MiB at a time halves it;
+     * memory beyond that still goes back, and an idle agent never grows. */
+    mallopt(M_TRIM_THRESHOLD, 16 << 20);
+    mallopt(M_TOP_PAD, 2 << 20);
+#endif
 }
 
 int rp__os_process_usage(int64_t *cpu_ns, uint64_t *peak_rss_bytes)

@@ -704,6 +704,12 @@ int rp__os_file_size(rp__os_file *f, uint64_t *size)
     return 0;
 }
 
+void rp__os_tune_memory(void)
+{
+    /* The Windows heap needs no tuning for this pattern (low-fragmentation
+     * heap is the default). */
+}
+
 int rp__os_process_usage(int64_t *cpu_ns, uint64_t *peak_rss_bytes)
 {
     FILETIME c, e, k, u;
