@@ -6,6 +6,7 @@
 
 #include <rampart/plugin.h>
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,11 @@ static const char usage_text[] =
     "usage: rampartctl [--config FILE] [--site NAME] COMMAND\n"
     "\n"
     "commands:\n"
-    "  reload      make the running agent re-read its configuration (SIGHUP)\n"
+    "  reload      make the running agent re-read its configuration (SIGHUP);\n"
+    "              this also resumes uploads paused by a refused token\n"
+    "  status [--json]\n"
+    "              what the agent last reported (<data_dir>/status.json, rewritten\n"
+    "              every agent.health_interval_ms): uploads, spool, plugins\n"
     "  version     print the version\n"
     "\n"
     "The agent is found through agent.pid_file of the configuration (default\n" RP_DEFAULT_CONFIG
@@ -57,6 +62,90 @@ static int cmd_reload(const char *config_file, const char *site)
     return RP_EX_OK;
 }
 
+static long long num(const json_t *o, const char *a, const char *b)
+{
+    const json_t *v = json_object_get(o, a);
+    if (b)
+        v = json_object_get(v, b);
+    return json_is_integer(v) ? (long long)json_integer_value(v) : -1;
+}
+
+static const char *str(const json_t *o, const char *a, const char *b)
+{
+    const json_t *v = json_object_get(o, a);
+    if (b)
+        v = json_object_get(v, b);
+    return json_is_string(v) ? json_string_value(v) : "?";
+}
+
+static int cmd_status(const char *config_file, const char *site, int as_json)
+{
+    char err[RP__CONFIG_ERR_MAX];
+    rp__config *cfg = NULL;
+    int rc = rp__config_load(config_file, site, &cfg, err, sizeof err);
+    if (rc != 0) {
+        fprintf(stderr, "rampartctl: %s\n", rc == RP_ERR_CONFIG ? err : rp_strerror(rc));
+        return RP_EX_CONFIG;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/status.json", cfg->data_dir);
+    rp__config_destroy(cfg);
+    char *data = NULL;
+    size_t len = 0;
+    rc = rp__os_read_file(path, 16u << 20, &data, &len, NULL);
+    if (rc != 0) {
+        fprintf(stderr, "rampartctl: %s: no status yet (is rampartd running?): %s\n", path,
+                rp_strerror(rc));
+        return RP_EX_UNAVAILABLE;
+    }
+    json_error_t jerr;
+    json_t *d = json_loadb(data, len, 0, &jerr);
+    if (!d) {
+        fprintf(stderr, "rampartctl: %s: not valid JSON: %s\n", path, jerr.text);
+        free(data);
+        return RP_EX_UNAVAILABLE;
+    }
+    if (as_json) {
+        fwrite(data, 1, len, stdout);
+        free(data);
+        json_decref(d);
+        return RP_EX_OK;
+    }
+    free(data);
+    printf("rampartd %s, pid %lld, up %lld s, as of %s\n", str(d, "version", NULL),
+           num(d, "pid", NULL), num(d, "uptime_s", NULL), str(d, "time", NULL));
+    printf("  cpu %lld ms, peak memory %lld KiB; bus: %lld events, %lld dropped\n",
+           num(d, "cpu_ms", NULL), num(d, "peak_rss_bytes", NULL) / 1024,
+           num(d, "bus", "published"), num(d, "bus", "dropped"));
+    if (json_object_get(d, "upload")) {
+        printf("  upload: %s, %lld events delivered in %lld batches, %lld retries, %lld dead "
+               "letters (%lld events), last status %lld%s%s\n",
+               str(d, "upload", "state"), num(d, "upload", "delivered_events"),
+               num(d, "upload", "delivered_batches"), num(d, "upload", "retries"),
+               num(d, "upload", "dead_batches"), num(d, "upload", "dead_events"),
+               num(d, "upload", "last_status"), *str(d, "upload", "last_error") ? ": " : "",
+               str(d, "upload", "last_error"));
+        printf("  spool: %lld events in %lld batches waiting, %lld of %lld bytes on disk; "
+               "dropped when full %lld events; damaged records cut %lld\n",
+               num(d, "spool", "queued_events"), num(d, "spool", "queued_batches"),
+               num(d, "spool", "disk_bytes"), num(d, "spool", "max_bytes"),
+               num(d, "spool", "dropped_full_events"),
+               num(d, "spool", "corrupt_records") + num(d, "spool", "cut_torn_records"));
+    } else {
+        printf("  output: %lld events written locally\n", num(d, "sink", "events"));
+    }
+    const char *name;
+    json_t *p;
+    json_object_foreach(json_object_get(d, "plugins"), name, p)
+    {
+        printf("  plugin %s: %s, %lld published, %lld dropped, cpu %lld ms\n", name,
+               str(p, "state", NULL), num(p, "published", NULL), num(p, "dropped", NULL),
+               num(p, "cpu_ms", NULL));
+    }
+    json_decref(d);
+    return RP_EX_OK;
+}
+
 int main(int argc, char **argv)
 {
     const char *config_file = RP_DEFAULT_CONFIG, *site = NULL;
@@ -84,6 +173,15 @@ int main(int argc, char **argv)
         return RP_EX_USAGE;
     }
     const char *cmd = argv[i];
+    if (strcmp(cmd, "status") == 0) {
+        int as_json = i + 1 < argc && strcmp(argv[i + 1], "--json") == 0;
+        if (i + 1 + as_json < argc) {
+            fprintf(stderr, "rampartctl: unexpected argument '%s'\n%s", argv[i + 1 + as_json],
+                    usage_text);
+            return RP_EX_USAGE;
+        }
+        return cmd_status(config_file, site, as_json);
+    }
     if (i + 1 < argc) {
         fprintf(stderr, "rampartctl: unexpected argument '%s'\n%s", argv[i + 1], usage_text);
         return RP_EX_USAGE;
