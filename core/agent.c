@@ -509,20 +509,29 @@ static void check_losses(rp__agent *a)
     }
 }
 
+/* Rewrites <data_dir>/status.json; returns the document (caller decrefs). */
+static json_t *write_status(rp__agent *a)
+{
+    json_t *doc = health_doc(a);
+    if (!doc)
+        return NULL;
+    char *text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
+    if (text) {
+        size_t len = strlen(text);
+        text[len] = '\n'; /* the NUL's place: written as len + 1 bytes */
+        rp__os_write_file_atomic(a->status_path, text, len + 1, 0640);
+        free(text);
+    }
+    return doc;
+}
+
 static void health_tick(void *arg)
 {
     rp__agent *a = arg;
     check_losses(a);
-    json_t *doc = health_doc(a);
+    json_t *doc = write_status(a);
     if (!doc)
         return;
-    char *text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
-    if (text) {
-        size_t len = strlen(text);
-        text[len] = '\n';
-        rp__os_write_file_atomic(a->status_path, text, len + 1, 0640);
-        free(text);
-    }
     struct rp_event *ev = agent_event(a, "agent.health");
     if (ev) {
         put_arr1(ev, "event.category", "host");
@@ -602,8 +611,10 @@ int rp__agent_start(rp__agent *a)
                      (unsigned long long)sp.queued_batches, (unsigned long long)sp.queued_events);
     }
     emit_agent_event(a, "agent-started", "process", "start", "success", "rampartd started");
-    /* Damage the spool found while opening is reported at once. */
+    /* Damage the spool found while opening is reported at once, and
+     * status.json exists from the start. */
     check_losses(a);
+    json_decref(write_status(a));
     a->started = 1;
     return 0;
 }

@@ -77,7 +77,14 @@ struct rp__uploader {
     struct part parts[RP__UPLOAD_MAX_PARTS];
     size_t nparts;
     uint64_t batch_dead_events; /* events of the current batch dead-lettered */
+    int64_t last_alert_ns;      /* of the last dead-letter alert */
+    uint64_t unalerted;         /* dead letters since then, not alerted yet */
 };
+
+/* Dead-letter alerts are events too, and a backend that refuses everything
+ * would refuse them as well: one alert per this interval at most (the next
+ * one counts those in between), so they cannot feed on themselves. */
+#define ALERT_INTERVAL_NS ((int64_t)60 * 1000000000)
 
 /* ---- setup ---------------------------------------------------------------- */
 
@@ -317,12 +324,24 @@ static void dead_letter(rp__uploader *u, const char *key, const void *data, size
     u->stats.dead_events += events;
     rp__os_mutex_unlock(u->lock);
     char msg[PATH_MAX_LEN + 2048];
-    snprintf(msg, sizeof msg,
-             "the backend refused a batch of %u events (HTTP %ld: %s%s%s)%s%s%s; key %s", events,
-             status, reason, *detail ? ": " : "", detail,
-             written ? "; kept in " : "; not kept (output dead-letter folder disabled or failing)",
-             written ? base : "", written ? ".*" : "", key);
+    int n = snprintf(msg, sizeof msg,
+                     "the backend refused a batch of %u events (HTTP %ld: %s%s%s)%s%s%s; key %s",
+                     events, status, reason, *detail ? ": " : "", detail,
+                     written ? "; kept in "
+                             : "; not kept (output dead-letter folder disabled or failing)",
+                     written ? base : "", written ? ".*" : "", key);
     rp__log_error("upload: %s", msg);
+    int64_t mono = rp__os_monotonic_ns();
+    if (u->last_alert_ns != 0 && mono - u->last_alert_ns < ALERT_INTERVAL_NS && !pause) {
+        u->unalerted++;
+        return;
+    }
+    if (u->unalerted > 0 && n > 0 && (size_t)n < sizeof msg)
+        snprintf(msg + n, sizeof msg - (size_t)n,
+                 " (and %llu more dead letters since the last alert)",
+                 (unsigned long long)u->unalerted);
+    u->last_alert_ns = mono;
+    u->unalerted = 0;
     if (u->on_alert)
         u->on_alert(u->alert_arg, "rampart.upload.dead_letter", "Upload refused: dead letter",
                     pause ? 73 : 47, msg);

@@ -97,7 +97,8 @@ distinct_is() { [ "$(distinct_exec)" = "$1" ]; }
 # write_config FILE URL OUTPUT_JSON PLUGIN_CONFIG_JSON [SPOOL_JSON] : a main
 # config with the data folder $T/data, uploading to URL; OUTPUT_JSON is more
 # keys of "output" (leading comma included; $FORMAT sets output.format,
-# clickhouse by default), PLUGIN_CONFIG_JSON the config of
+# clickhouse by default; $HEALTH_MS sets agent.health_interval_ms, 200 by
+# default), PLUGIN_CONFIG_JSON the config of
 # collector_synthetic ("" = the plugin disabled).
 write_config() {
     local file=$1 url=$2 output=$3 plug=$4 spool=${5:-}
@@ -106,7 +107,7 @@ write_config() {
     cat >"$file" <<EOF
 {
   "agent": {"data_dir": "$T/data", "plugin_dir": "$PLUGIN_DIR", "log_level": "info",
-            "health_interval_ms": 200},
+            "health_interval_ms": ${HEALTH_MS:-200}},
   "output": {"url": "$url", "format": "${FORMAT:-clickhouse}", "ca_file": "$RAMPART_E2E_CA",
              "flush_interval_ms": 200 $output},
   "spool": {"fsync": "batch" $spool},
@@ -135,8 +136,12 @@ stop_agent() {
     if kill -0 "$AGENT_PID" 2>/dev/null; then
         fail "the agent did not stop within 15 s of SIGTERM"
     fi
-    wait "$AGENT_PID" 2>/dev/null || true
+    local rc=0
+    wait "$AGENT_PID" 2>/dev/null || rc=$?
     AGENT_PID=
+    # A clean stop exits 0 (a sanitizer build exits non-zero on a leak or an
+    # error, and the log says what it was).
+    [ "$rc" = 0 ] || fail "the agent exited with status $rc after SIGTERM"
 }
 
 # status EXPR : a value from the agent's status.json, e.g. status 'd["upload"]["state"]'.
