@@ -152,6 +152,12 @@ status() {
 
 status_is() { [ "$(status "$1")" = "$2" ]; }
 
+# drained : the spool holds at most one event. The agent's own health event
+# of the previous tick may still be on its way when status.json is written,
+# so an empty spool is not what a snapshot shows under load; every older
+# batch has been sent, in order, by then.
+drained() { status_is 'd["spool"]["queued_events"] <= 1' True; }
+
 # requests PORT PATH_PREFIX : the access log lines of requests to PATH on PORT.
 requests() {
     awk -v p="$1" -v path="$2" '$4 == p && index($6, path) == 1' "$BK/nginx/access.log" 2>/dev/null || true

@@ -14,7 +14,7 @@ wait_for 60 "$N distinct events over the Bearer port" distinct_is $N
 read -r rows distinct seqs min max <<<"$(arrived)"
 note "bearer: rows $rows, distinct event.id $distinct, distinct seq $seqs ($min..$max)"
 [ "$seqs" = $N ] && [ "$min" = 0 ] && [ "$max" = $((N - 1)) ] || fail "bearer: seq $seqs $min..$max"
-wait_for 10 "the spool to drain" status_is 'd["spool"]["queued_events"]' 0
+wait_for 10 "the spool to drain" drained
 [ "$(status 'd["upload"]["dead_batches"]')" = 0 ] || fail "bearer: dead letters"
 [ "$(status 'd["sink"]["batch_bytes"] < d["sink"]["batch_raw_bytes"] // 4')" = True ] ||
     fail "bearer: batches are not compressed"

@@ -29,7 +29,7 @@ write_config "$T/replay.json" "$RAMPART_E2E_BEARER_URL" \
     ", \"token_file\": \"$RAMPART_E2E_TOKEN_FILE\"" ""
 rm -f "$T/data/status.json"
 start_agent "$T/replay.json" "$T/agent-replay.log"
-wait_for 60 "the spool to drain after the restart" status_is 'd["spool"]["queued_events"]' 0
+wait_for 60 "the spool to drain after the restart" drained
 sleep 0.5
 read -r rows distinct seqs min max <<<"$(arrived)"
 note "arrived: $rows rows, $distinct distinct event.id, seq $min..$max ($seqs distinct)"

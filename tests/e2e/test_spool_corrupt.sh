@@ -38,7 +38,7 @@ write_config "$T/replay.json" "$RAMPART_E2E_BEARER_URL" \
 rm -f "$T/data/status.json"
 start_agent "$T/replay.json" "$T/agent-replay.log"
 kill -0 "$AGENT_PID" || fail "the agent did not start on the damaged spool"
-wait_for 60 "the spool to drain" status_is 'd["spool"]["queued_events"]' 0
+wait_for 60 "the spool to drain" drained
 sleep 0.5
 torn=$(status 'd["spool"]["cut_torn_records"]')
 corrupt=$(status 'd["spool"]["corrupt_records"]')
