@@ -55,6 +55,9 @@ if [ $# = 2 ]; then
     [ "$first" = 0 ] && [ "$first_end" -lt 1000 ] || fail "the range before the gap is not the in-flight first segment: $1"
 fi
 [ "$min" -gt 0 ] || [ $# = 2 ] || fail "the oldest events were not the ones dropped"
+# Exact accounting, with the final figure (drops go on while the flood is
+# still being spooled)
+dropped=$(status 'd["spool"]["dropped_full_events"]')
 # Exact accounting: every synthetic event arrived or was counted as dropped
 # (the dropped figure also holds the few agent events that were dropped).
 lost=$((N - distinct))
