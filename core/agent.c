@@ -31,6 +31,7 @@ struct rp__agent {
     atomic_int host_running; /* read by the loop and uploader threads */
     char status_path[4096];  /* <data_dir>/status.json */
     rp__sink *sink; /* built from the config at start-up */
+    uint64_t sink_sub; /* its bus subscription */
     /* Upload (output.url set at start-up): the spool and its reader. */
     rp__spool *spool;
     rp__uploader *uploader;
@@ -357,6 +358,7 @@ static json_t *health_doc(rp__agent *a)
         jset_u(sink, "batches", ss.batches);
         jset_u(sink, "batch_raw_bytes", ss.batch_raw_bytes);
         jset_u(sink, "batch_bytes", ss.batch_bytes);
+        jset_u(sink, "spilled_batches", ss.spilled_batches);
         jset_u(sink, "spool_errors", ss.spool_errors);
         jset_u(sink, "held_batches", ss.held_batches);
         jset_u(sink, "dropped_batches", ss.dropped_batches);
@@ -544,6 +546,12 @@ static void health_tick(void *arg)
     json_decref(doc);
 }
 
+static uint64_t sink_backlog(void *arg)
+{
+    rp__agent *a = arg;
+    return rp__host_sub_backlog(a->host, a->sink_sub);
+}
+
 static int open_outputs(rp__agent *a)
 {
     rp__sink_opts so = {
@@ -555,6 +563,8 @@ static int open_outputs(rp__agent *a)
         .batch_max_events = a->cfg->batch_max_events,
         .batch_max_bytes = a->cfg->batch_max_bytes,
         .gzip = a->cfg->output_gzip,
+        .backlog = sink_backlog,
+        .backlog_arg = a,
     };
     return rp__sink_create(&so, &a->sink);
 }
@@ -581,7 +591,8 @@ int rp__agent_start(rp__agent *a)
         return rc;
     if (a->pidfile)
         rp__os_pidfile_write(a->pidfile);
-    if ((rc = rp__host_subscribe_core(a->host, "*", rp__sink_on_event, a->sink)) != 0 ||
+    if ((rc = rp__host_subscribe_core(a->host, "*", rp__sink_on_event, a->sink, &a->sink_sub)) !=
+            0 ||
         (rc = rp__host_start(a->host)) != 0 ||
         (rc = rp__host_timer_core(a->host, a->cfg->flush_interval_ms, flush_tick, a)) != 0) {
         rp__log_error("cannot start the plugin host: %s", rp_strerror(rc));

@@ -1135,10 +1135,22 @@ void rp__host_bus_stats(const rp__host *host, uint64_t *published, uint64_t *dro
 }
 
 int rp__host_subscribe_core(rp__host *host, const char *pattern,
-                            int (*on_event)(void *arg, const struct rp_event *ev), void *arg)
+                            int (*on_event)(void *arg, const struct rp_event *ev), void *arg,
+                            uint64_t *sub_id)
 {
     uint64_t id;
-    return rp__bus_subscribe(host->bus, pattern, on_event, arg, 0, RP__BUS_LOSSLESS, 0, &id);
+    int rc = rp__bus_subscribe(host->bus, pattern, on_event, arg, 0, RP__BUS_LOSSLESS, 0, &id);
+    if (rc == 0 && sub_id)
+        *sub_id = id;
+    return rc;
+}
+
+uint64_t rp__host_sub_backlog(rp__host *host, uint64_t sub_id)
+{
+    rp__bus_sub_stats st;
+    if (!host->bus || rp__bus_stats_sub(host->bus, sub_id, &st) != 0)
+        return 0;
+    return st.queued + st.overflow_depth;
 }
 
 int rp__host_publish_core(rp__host *host, struct rp_event *ev)

@@ -91,9 +91,15 @@ const rp_host_api *rp__host_api(void);
 /*
  * Core subscribers (the event sink): a lossless subscription to every event.
  * on_event gets a borrowed event. Must be called before rp__host_start.
+ * *sub_id (may be NULL) gets the subscription's id for rp__host_sub_backlog.
  */
 int rp__host_subscribe_core(rp__host *host, const char *pattern,
-                            int (*on_event)(void *arg, const struct rp_event *ev), void *arg);
+                            int (*on_event)(void *arg, const struct rp_event *ev), void *arg,
+                            uint64_t *sub_id);
+
+/* Events waiting for a subscription (its queue plus its overflow list).
+ * Lock-free, any thread; 0 for an unknown id. */
+uint64_t rp__host_sub_backlog(rp__host *host, uint64_t sub_id);
 
 /* A periodic timer of the core's own on the host loop (owner: the core).
  * Call after rp__host_start; stopped with the loop. */

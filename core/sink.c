@@ -44,6 +44,8 @@ struct rp__sink {
     uint32_t max_bytes;
     int gzip;
     rp__gzip *gz;
+    uint64_t (*backlog)(void *arg);
+    void *backlog_arg;
     rp__buf batch;  /* the batch being filled: NDJSON lines */
     uint32_t batch_events;
     rp__buf sealed; /* the batch being appended, compressed */
@@ -203,7 +205,10 @@ static void seal(rp__sink *s, size_t len, uint32_t events)
     const void *payload = s->batch.data;
     size_t plen = len;
     uint32_t flags = 0;
-    if (s->gzip) {
+    int behind = s->backlog && s->backlog(s->backlog_arg) > RP__SINK_SPILL_BACKLOG;
+    if (behind)
+        s->stats.spilled_batches++;
+    if (s->gzip && !behind) {
         rp__buf_reset(&s->sealed);
         int rc = rp__gzip_compress(s->gz, s->batch.data, len, &s->sealed);
         if (rc == 0) {
@@ -278,6 +283,8 @@ int rp__sink_create(const rp__sink_opts *opts, rp__sink **out)
         s->max_events = opts->batch_max_events ? opts->batch_max_events : 1000;
         s->max_bytes = opts->batch_max_bytes ? opts->batch_max_bytes : (1u << 20);
         s->gzip = opts->gzip;
+        s->backlog = opts->backlog;
+        s->backlog_arg = opts->backlog_arg;
         /* One line past max_bytes fits, then the batch is cut. */
         rp__buf_init(&s->batch, (size_t)s->max_bytes + LINE_MAX);
         rp__buf_init(&s->sealed, RP__SPOOL_PAYLOAD_MAX);

@@ -50,7 +50,16 @@ typedef struct rp__sink_opts {
     uint32_t batch_max_events; /* 0 = 1000 */
     uint32_t batch_max_bytes;  /* NDJSON bytes before compression; 0 = 1 MiB */
     int gzip;                  /* compress each batch (RP__SPOOL_FLAG_GZIP) */
+    /* Events waiting on the bus for the sink (may be NULL). Above
+     * RP__SINK_SPILL_BACKLOG, batches are spooled without compressing them:
+     * the sink is one serial stage, gzip is most of its cost, and the
+     * uploader compresses them on its own thread on the way out. So a burst
+     * waits on disk, bounded by spool.max_bytes, instead of in memory. */
+    uint64_t (*backlog)(void *arg);
+    void *backlog_arg;
 } rp__sink_opts;
+
+#define RP__SINK_SPILL_BACKLOG 4096u
 
 typedef struct rp__sink_stats {
     uint64_t events;         /* lines written or buffered */
@@ -62,6 +71,7 @@ typedef struct rp__sink_stats {
     uint64_t batches;         /* batches appended to the spool */
     uint64_t batch_raw_bytes; /* their NDJSON bytes */
     uint64_t batch_bytes;     /* their stored (compressed) bytes */
+    uint64_t spilled_batches; /* stored uncompressed because of a backlog */
     uint64_t spool_errors;    /* appends the spool refused (the batch was held) */
     uint64_t held_batches;    /* batches held in memory now */
     uint64_t dropped_batches; /* held batches dropped at the cap, and their events */

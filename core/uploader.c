@@ -442,18 +442,25 @@ static int build(rp__uploader *u, const rp__spool_batch *b, struct part *p, cons
         *len = b->len;
         return 0;
     }
-    rp__buf_reset(&u->body);
-    rp__format_build_info info = {0};
-    int rc = rp__format_build_body(s->format, &s->ctx, p->lines, p->len, &u->body, &info);
-    if (rc != 0)
-        return rc;
+    const char *src = p->lines;
+    size_t slen = p->len;
+    int rc;
+    if (!rp__format_is_passthrough(s->format)) {
+        rp__buf_reset(&u->body);
+        rp__format_build_info info = {0};
+        rc = rp__format_build_body(s->format, &s->ctx, p->lines, p->len, &u->body, &info);
+        if (rc != 0)
+            return rc;
+        src = u->body.data;
+        slen = u->body.len;
+    }
     if (!s->gzip) {
-        *body = u->body.data;
-        *len = u->body.len;
+        *body = src;
+        *len = slen;
         return 0;
     }
     rp__buf_reset(&u->zbody);
-    if ((rc = rp__gzip_compress(u->gz, u->body.data, u->body.len, &u->zbody)) != 0)
+    if ((rc = rp__gzip_compress(u->gz, src, slen, &u->zbody)) != 0)
         return rc;
     *body = u->zbody.data;
     *len = u->zbody.len;
@@ -599,7 +606,11 @@ static enum outcome upload_batch(rp__uploader *u, const rp__spool_batch *b)
      * compression is the one wanted: no decode, no re-encode. */
     int stored_gz = (b->flags & RP__SPOOL_FLAG_GZIP) != 0;
     p->raw = rp__format_is_passthrough(s->format) && stored_gz == (s->gzip != 0);
-    if (!p->raw) {
+    if (!p->raw && !stored_gz) {
+        /* Stored as NDJSON (spilled under a backlog): read in place. */
+        p->lines = b->payload;
+        p->len = b->len;
+    } else if (!p->raw) {
         if (decode(u, b) != 0) {
             dead_part(u, b, p, 0, "the stored batch cannot be decoded", "damaged gzip data",
                       0);
