@@ -10,6 +10,7 @@
 #include "sink.h"
 #include "spool.h"
 #include "os/os.h"
+#include "os/os_thread.h"
 #include "topic.h"
 #include "uploader.h"
 #include "uuid.h"
@@ -35,7 +36,11 @@ struct rp__agent {
     /* Upload (output.url set at start-up): the spool and its reader. */
     rp__spool *spool;
     rp__uploader *uploader;
-    uint64_t health_timer;
+    /* Held by the health tick (loop thread); the control thread takes it to
+     * turn the tick off before it stops the host, whose plugin states the
+     * tick reads. */
+    rp__os_mutex *health_lock;
+    int health_off;
     int64_t started_ns;
     /* Figures already reported in an alert, so each alert says what is new. */
     uint64_t alerted_spool_dropped, alerted_spool_corrupt, alerted_sink_dropped;
@@ -57,6 +62,11 @@ int rp__agent_create(const rp__agent_opts *opts, rp__config *cfg, rp__agent **ou
     }
     a->cfg = cfg;
     a->boot_cfg = cfg;
+    if (rp__os_mutex_create(&a->health_lock) != 0) {
+        rp__config_destroy(cfg);
+        free(a);
+        return RP_ERR_NOMEM;
+    }
     a->foreground = opts->foreground;
     a->config_file = strdup(opts->config_file);
     a->site = opts->site ? strdup(opts->site) : NULL;
@@ -530,8 +540,14 @@ static json_t *write_status(rp__agent *a)
 static void health_tick(void *arg)
 {
     rp__agent *a = arg;
+    rp__os_mutex_lock(a->health_lock);
+    if (a->health_off) {
+        rp__os_mutex_unlock(a->health_lock);
+        return;
+    }
     check_losses(a);
     json_t *doc = write_status(a);
+    rp__os_mutex_unlock(a->health_lock);
     if (!doc)
         return;
     struct rp_event *ev = agent_event(a, "agent.health");
@@ -624,8 +640,10 @@ int rp__agent_start(rp__agent *a)
     emit_agent_event(a, "agent-started", "process", "start", "success", "rampartd started");
     /* Damage the spool found while opening is reported at once, and
      * status.json exists from the start. */
+    rp__os_mutex_lock(a->health_lock);
     check_losses(a);
     json_decref(write_status(a));
+    rp__os_mutex_unlock(a->health_lock);
     a->started = 1;
     return 0;
 }
@@ -722,6 +740,11 @@ void rp__agent_stop(rp__agent *a)
         emit_agent_event(a, "agent-stopped", "process", "end", "success", "rampartd stopped");
         a->started = 0;
     }
+    if (a->health_lock) {
+        rp__os_mutex_lock(a->health_lock);
+        a->health_off = 1;
+        rp__os_mutex_unlock(a->health_lock);
+    }
     /* Stops plugins, then drains the bus into the sink before it closes
      * (cutting the last batch into the spool); the uploader stops after
      * that, leaving what it has not sent in the spool for the next start. */
@@ -748,5 +771,6 @@ void rp__agent_destroy(rp__agent *a)
     rp__config_destroy(a->boot_cfg);
     free(a->config_file);
     free(a->site);
+    rp__os_mutex_destroy(a->health_lock);
     free(a);
 }
