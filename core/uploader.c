@@ -874,8 +874,11 @@ int rp__uploader_start(rp__uploader *u)
 {
     if (u->running)
         return 0;
+    /* The sink may already be appending (and waking us) on another thread. */
+    rp__os_mutex_lock(u->lock);
     u->stopping = 0;
     u->work = 1;
+    rp__os_mutex_unlock(u->lock);
     rp__http_abort_clear(u->setup->http);
     int rc = rp__os_thread_start(&u->thread, "rp-upload", run, u);
     if (rc == 0)
