@@ -205,7 +205,15 @@ static void seal(rp__sink *s, size_t len, uint32_t events)
     const void *payload = s->batch.data;
     size_t plen = len;
     uint32_t flags = 0;
+    /* Spooling uncompressed takes ~17x the disk: only while the spool is
+     * less than half full (a backend outage fills it; then the memory
+     * backlog is the lesser evil, and compression keeps 17x more events). */
     int behind = s->backlog && s->backlog(s->backlog_arg) > RP__SINK_SPILL_BACKLOG;
+    if (behind) {
+        rp__spool_stats st;
+        rp__spool_get_stats(s->spool, &st);
+        behind = st.disk_bytes + len < st.max_bytes / 2;
+    }
     if (behind)
         s->stats.spilled_batches++;
     if (s->gzip && !behind) {

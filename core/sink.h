@@ -54,7 +54,8 @@ typedef struct rp__sink_opts {
      * RP__SINK_SPILL_BACKLOG, batches are spooled without compressing them:
      * the sink is one serial stage, gzip is most of its cost, and the
      * uploader compresses them on its own thread on the way out. So a burst
-     * waits on disk, bounded by spool.max_bytes, instead of in memory. */
+     * waits on disk instead of in memory, as long as the spool is less than
+     * half full. */
     uint64_t (*backlog)(void *arg);
     void *backlog_arg;
 } rp__sink_opts;

@@ -11,6 +11,7 @@ write_config "$T/rampart.json" "$RAMPART_E2E_BEARER_URL" \
     "{\"count\": $N, \"rate\": 0}" ', "max_bytes": 16777216'
 start_agent "$T/rampart.json"
 wait_for 30 "all $N events in the spool" status_is 'd["spool"]["appended_events"] >= '$N True
+[ "$(status 'd["spool"]["dropped_full_events"]')" = 0 ] || fail "the spool dropped events for room: the test's spool is too small"
 stop_agent
 segs=("$T"/data/spool/*.seg)
 note "spool: ${#segs[@]} segments: $(du -b "${segs[@]}" | awk '{ printf "%s ", $1 }')"

@@ -85,7 +85,7 @@ t=$(now)
 START_S=$(elapsed "$t")
 # shellcheck disable=SC1091
 . "$DIR/env.sh"
-check "env.sh lists the ports and files" "$(grep -c '^export RAMPART_E2E_' "$DIR/env.sh")" 27
+check "env.sh lists the ports and files" "$(grep -c '^export RAMPART_E2E_' "$DIR/env.sh")" 29
 check "token file mode" "$(stat -c %a "$RAMPART_E2E_TOKEN_FILE")" 600
 check "server certificate verifies against the CA" \
     "$(openssl verify -CAfile "$RAMPART_E2E_CA" "$RAMPART_E2E_SERVER_CERT" 2>&1)" "$RAMPART_E2E_SERVER_CERT: OK"
