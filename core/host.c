@@ -346,14 +346,18 @@ static void timer_bridge(void *arg)
     struct handle *h = arg;
     struct rp_plugin *p = h->plugin;
     int once = h->once;
+    uint64_t id = h->id;
     h->timer_cb(h->arg);
     /* A one-shot is done with its handle, unless the callback stopped the
-     * timer itself (then timer_stop freed it and it is no longer listed). */
+     * timer itself (then timer_stop freed it and it is no longer listed).
+     * The id is compared too: a callback that stopped this timer and then
+     * started another may have been given the same address for the new
+     * handle, which must stay. Timer ids are never reused. */
     if (once) {
         int listed = 0;
         pthread_mutex_lock(&p->lock);
         for (int i = 0; i < MAX_HANDLES; i++) {
-            if (p->handles[i] == h) {
+            if (p->handles[i] == h && h->id == id) {
                 p->handles[i] = NULL;
                 listed = 1;
             }
