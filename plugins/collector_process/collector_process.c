@@ -1,0 +1,2400 @@
+/*
+ * collector_process - process.exec and process.exit events from the Linux
+ * netlink proc connector, enriched from /proc, with a process table for
+ * lineage and a /proc polling fallback. See README.md for the fields, the
+ * configuration and the counters.
+ *
+ * Threads: everything runs on the host's loop thread (the netlink fd, the
+ * timers and the completions of hash jobs), except the hashing itself, which
+ * runs on the host's worker pool and touches only its own job. One mutex
+ * guards the state against stop(), which runs on the control thread while
+ * completions may still arrive.
+ */
+#define _GNU_SOURCE
+#include "hcache.h"
+#include "names.h"
+#include "procfs.h"
+#include "ptable.h"
+#include "sha256.h"
+
+#include <rampart/plugin.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/cn_proc.h>
+#include <linux/connector.h>
+#include <linux/netlink.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char config_schema[] =
+    "{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
+    "\"mode\":{\"enum\":[\"auto\",\"netlink\",\"poll\"],\"default\":\"auto\","
+    "\"description\":\"auto: proc connector, else /proc polling; netlink: proc connector "
+    "or fail; poll: /proc polling only\"},"
+    "\"rcvbuf_bytes\":{\"type\":\"integer\",\"minimum\":65536,\"maximum\":1073741824,"
+    "\"default\":8388608,\"description\":\"netlink receive buffer (SO_RCVBUFFORCE)\"},"
+    "\"poll_interval_ms\":{\"type\":\"integer\",\"minimum\":100,\"maximum\":600000,"
+    "\"default\":1000,\"description\":\"period of the /proc scan in poll mode\"},"
+    "\"max_processes\":{\"type\":\"integer\",\"minimum\":64,\"maximum\":4194304,"
+    "\"default\":16384,\"description\":\"entries of the process table\"},"
+    "\"hash_executables\":{\"type\":\"boolean\",\"default\":true,"
+    "\"description\":\"add process.hash.sha256\"},"
+    "\"hash_max_bytes\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":1099511627776,"
+    "\"default\":104857600,\"description\":\"larger executables are not hashed\"},"
+    "\"hash_cache_entries\":{\"type\":\"integer\",\"minimum\":16,\"maximum\":1048576,"
+    "\"default\":4096,\"description\":\"executable hashes kept\"},"
+    "\"max_pending\":{\"type\":\"integer\",\"minimum\":16,\"maximum\":1048576,"
+    "\"default\":4096,\"description\":\"events held back waiting for a hash\"},"
+    "\"args_max_bytes\":{\"type\":\"integer\",\"minimum\":256,\"maximum\":16384,"
+    "\"default\":16384,\"description\":\"bytes of the argument vector read per exec\"},"
+    "\"container_id\":{\"enum\":[\"auto\",\"always\",\"never\"],\"default\":\"auto\","
+    "\"description\":\"read container.id from /proc/<pid>/cgroup: auto = when a container "
+    "runtime is installed\"},"
+    "\"loop_slice_us\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":100000,"
+    "\"default\":100,\"description\":\"CPU slice asked for the thread that reads exec "
+    "events (Linux >= 6.12), so it preempts the process that just exec'd; 0 = leave it\"},"
+    "\"split_sockets\":{\"type\":\"boolean\",\"default\":true,"
+    "\"description\":\"on Linux >= 6.6, exec events on a socket of their own; false: one "
+    "socket for all events, as on older kernels\"},"
+    "\"batch_ms\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":1000,\"default\":100,"
+    "\"description\":\"events are published in batches at most this old, and fork and exit "
+    "events read this late; 0 = at once\"}}}";
+
+#define MODE_AUTO    0
+#define MODE_NETLINK 1
+#define MODE_POLL    2
+
+#define CONT_AUTO   0
+#define CONT_ALWAYS 1
+#define CONT_NEVER  2
+
+/* Parent command lines kept in the table are cut here: the table holds up to
+ * max_processes of them. The event's own args use args_max_bytes. */
+#define TABLE_ARGS_MAX    2048u
+#define MAX_ARGS_ITEMS    1024u
+#define NL_BATCH          32
+#define NL_MSG_BUF        512
+#define NL_READ_CAP       1024 /* messages read from one socket per drain */
+#define KEV_CAP           2048 /* decoded kernel events held at once (read, not yet handled) */
+#define CAPT_MAX          16   /* execs per drain whose /proc data is read ahead */
+#define HOUSEKEEPING_MS   60000u
+#define RESCAN_MIN_GAP_NS 1000000000LL
+#define ACK_WAIT_MS       1000
+#define NAMES_CAP         1024u
+#define BLOCKED_MAX       64
+#define HASH_CHUNK        65536
+#define RBUF_MIN          8192
+#define PEND_FLUSH_AT     256 /* queued events that are published without waiting for the timer */
+
+#define SRC_NETLINK 0
+#define SRC_RESCAN  1
+#define SRC_POLL    2
+static const char *const src_name[] = {"netlink", "rescan", "poll"};
+
+enum {
+    F_TS,
+    F_CATEGORY,
+    F_TYPE,
+    F_ACTION,
+    F_PID,
+    F_ENTITY,
+    F_NAME,
+    F_EXE,
+    F_ARGS,
+    F_ARGC,
+    F_CMD,
+    F_CWD,
+    F_START,
+    F_END,
+    F_EXIT_CODE,
+    F_DURATION,
+    F_HASH,
+    F_PPID,
+    F_PENTITY,
+    F_PNAME,
+    F_PEXE,
+    F_PCMD,
+    F_PSTART,
+    F_UID,
+    F_UNAME,
+    F_GID,
+    F_GNAME,
+    F_EUID,
+    F_EUNAME,
+    F_CONTAINER,
+    F_SOURCE,
+    F_SIGNAL,
+    F_CODE_KNOWN,
+    F_ARGS_TRUNC,
+    F_COUNT_
+};
+
+static const struct {
+    const char *name;
+    uint32_t type;
+} field_defs[F_COUNT_] = {
+    [F_TS] = {"@timestamp", RP_TYPE_TIMESTAMP},
+    [F_CATEGORY] = {"event.category", RP_TYPE_STR_ARRAY},
+    [F_TYPE] = {"event.type", RP_TYPE_STR_ARRAY},
+    [F_ACTION] = {"event.action", RP_TYPE_STR},
+    [F_PID] = {"process.pid", RP_TYPE_I64},
+    [F_ENTITY] = {"process.entity_id", RP_TYPE_STR},
+    [F_NAME] = {"process.name", RP_TYPE_STR},
+    [F_EXE] = {"process.executable", RP_TYPE_STR},
+    [F_ARGS] = {"process.args", RP_TYPE_STR_ARRAY},
+    [F_ARGC] = {"process.args_count", RP_TYPE_I64},
+    [F_CMD] = {"process.command_line", RP_TYPE_STR},
+    [F_CWD] = {"process.working_directory", RP_TYPE_STR},
+    [F_START] = {"process.start", RP_TYPE_TIMESTAMP},
+    [F_END] = {"process.end", RP_TYPE_TIMESTAMP},
+    [F_EXIT_CODE] = {"process.exit_code", RP_TYPE_I64},
+    [F_DURATION] = {"event.duration", RP_TYPE_I64},
+    [F_HASH] = {"process.hash.sha256", RP_TYPE_STR},
+    [F_PPID] = {"process.parent.pid", RP_TYPE_I64},
+    [F_PENTITY] = {"process.parent.entity_id", RP_TYPE_STR},
+    [F_PNAME] = {"process.parent.name", RP_TYPE_STR},
+    [F_PEXE] = {"process.parent.executable", RP_TYPE_STR},
+    [F_PCMD] = {"process.parent.command_line", RP_TYPE_STR},
+    [F_PSTART] = {"process.parent.start", RP_TYPE_TIMESTAMP},
+    [F_UID] = {"user.id", RP_TYPE_STR},
+    [F_UNAME] = {"user.name", RP_TYPE_STR},
+    [F_GID] = {"group.id", RP_TYPE_STR},
+    [F_GNAME] = {"group.name", RP_TYPE_STR},
+    [F_EUID] = {"user.effective.id", RP_TYPE_STR},
+    [F_EUNAME] = {"user.effective.name", RP_TYPE_STR},
+    [F_CONTAINER] = {"container.id", RP_TYPE_STR},
+    [F_SOURCE] = {"collector_process.source", RP_TYPE_STR},
+    [F_SIGNAL] = {"collector_process.exit_signal", RP_TYPE_I64},
+    [F_CODE_KNOWN] = {"collector_process.exit_code_known", RP_TYPE_BOOL},
+    [F_ARGS_TRUNC] = {"collector_process.args_truncated", RP_TYPE_BOOL},
+};
+
+enum {
+    C_KERNEL_EVENTS,
+    C_KERNEL_LOST,
+    C_KERNEL_MALFORMED,
+    C_RESCANS,
+    C_RESCAN_EXECS,
+    C_RESCAN_EXITS,
+    C_POLLS,
+    C_EXEC,
+    C_EXIT,
+    C_PARTIAL,
+    C_PUBLISHED,
+    C_PUBLISH_FAILED,
+    C_EVICT,
+    C_EVICT_LIVE,
+    C_HHIT,
+    C_HMISS,
+    C_HFAIL,
+    C_HSKIP,
+    C_HFULL,
+    C_PEND_OVF,
+    C_MODE_NETLINK,
+    C_MODE_POLL,
+    C_COUNT_
+};
+
+static const char *const counter_names[C_COUNT_] = {
+    [C_KERNEL_EVENTS] = "kernel_events",
+    [C_KERNEL_LOST] = "kernel_lost",
+    [C_KERNEL_MALFORMED] = "kernel_malformed",
+    [C_RESCANS] = "rescans",
+    [C_RESCAN_EXECS] = "rescan_execs",
+    [C_RESCAN_EXITS] = "rescan_exits",
+    [C_POLLS] = "polls",
+    [C_EXEC] = "exec_events",
+    [C_EXIT] = "exit_events",
+    [C_PARTIAL] = "exec_partial",
+    [C_PUBLISHED] = "published",
+    [C_PUBLISH_FAILED] = "publish_failed",
+    [C_EVICT] = "table_evictions",
+    [C_EVICT_LIVE] = "table_evictions_live",
+    [C_HHIT] = "hash_cache_hits",
+    [C_HMISS] = "hash_cache_misses",
+    [C_HFAIL] = "hash_failed",
+    [C_HSKIP] = "hash_skipped",
+    [C_HFULL] = "hash_queue_full",
+    [C_PEND_OVF] = "pending_overflow",
+    [C_MODE_NETLINK] = "mode_netlink",
+    [C_MODE_POLL] = "mode_poll",
+};
+
+struct cfg {
+    int mode;
+    uint64_t rcvbuf, poll_ms, max_processes, hash_max, hash_entries, max_pending, args_max;
+    uint64_t batch_ms;
+    uint64_t slice_us;
+    int split;
+    int containers; /* CONT_* */
+    int hash;
+};
+
+/* A string arena for the /proc data captured in one batch. */
+struct arena {
+    char *buf;
+    size_t cap, used;
+};
+
+/* What is read from /proc right at exec, before the process can vanish:
+ * the executable, its identity (for the hash cache), the arguments and the
+ * working directory. Strings live in an arena. */
+struct capture {
+    int32_t pid;
+    int64_t ts_mono; /* kernel time of the exec; 0 for scans */
+    uint8_t done, have_st, args_trunc;
+    struct stat st;
+    const char *exe, *cwd, *args;
+    uint32_t exe_len, cwd_len, args_len;
+};
+
+/* A kernel event decoded from one netlink message. */
+struct kev {
+    uint32_t what;
+    int32_t pid, tgid, ppid, ptgid;
+    int64_t ts;
+    uint32_t code, id_real, id_eff;
+    uint32_t seq;   /* read order, for a stable sort */
+    int16_t cap;    /* index of the read-ahead capture, or -1 */
+    uint8_t from_b; /* read from the fork/exit socket */
+};
+
+/* An event on its way out (see the pending queue below). */
+struct pend {
+    rp_event *ev;
+    int32_t pid;
+    uint32_t hidx; /* hash entry waited for; CP_NONE when ready */
+    uint8_t used;
+};
+
+/* A snapshot of a parent's details, holding references, so that it stays
+ * valid even if the parent's table entry is evicted meanwhile. */
+struct snap {
+    int have;
+    int32_t pid;
+    int64_t start_ns;
+    char entity[CP_ENTITY_LEN + 1];
+    char comm[17];
+    cp_blob *exe, *args;
+    uint32_t uid, euid, gid, egid;
+    uint32_t flags;
+};
+
+struct hjob {
+    struct cp *s;
+    int fd;
+    uint64_t size; /* the file's size when it was looked at */
+    uint32_t hidx;
+    int rc;
+    char hex[65];
+};
+
+struct nlbuf {
+    struct mmsghdr msgs[NL_BATCH];
+    struct iovec iov[NL_BATCH];
+    struct sockaddr_nl addr[NL_BATCH];
+    _Alignas(8) char data[NL_BATCH][NL_MSG_BUF];
+};
+
+struct cp {
+    rp_plugin *self;
+    const rp_host_api *host;
+    pthread_mutex_t lock;
+    struct cfg cfg;
+    rp_field_id f[F_COUNT_];
+    uint32_t c[C_COUNT_];
+    uint64_t lost, rescans; /* for the log */
+
+    int procfd;
+    int nlfd, nlfd_b; /* exec (or all) events; fork, exit, uid, gid events or -1 */
+    int mode;
+    uint32_t nl_seq;
+    atomic_uint_fast64_t nl_watch, nlb_watch, b_timer, poll_timer, hk_timer, rescan_timer,
+        flush_timer;
+    atomic_int stopping;
+
+    cp_table *table;
+    cp_hcache *hcache;
+    cp_names *users, *groups;
+
+    struct pend *pend;
+    uint32_t pend_head, pend_count; /* slots from head, holes included */
+    int64_t ready_since; /* monotonic ns when the oldest unpublished ready event came; 0: none */
+
+    char machine_id[64];
+    size_t mid_len;
+    int64_t mono2wall, mono2boot, boot_wall;
+    uint64_t tick_ns;
+    int64_t last_hk_mono;
+
+    int read_cgroups; /* container ids are looked for */
+    pid_t slice_tid;  /* thread given a short slice (0: none yet, -1: not wanted or failed) */
+    uint32_t gen;
+    int need_rescan;
+    int64_t last_rescan_mono;
+    /* Monotonic ns until which the table saw every event: the start of the
+     * last drain without an overrun, or of the last poll. A process the table
+     * lacks that started before it was evicted, not missed. */
+    int64_t sync_mono;
+
+    char *rbuf; /* scratch for /proc reads: rbuf_cap bytes */
+    size_t rbuf_cap;
+    rp_str *items; /* MAX_ARGS_ITEMS, for process.args */
+    struct arena batch, single;
+    struct nlbuf *nl;
+    struct kev *kev; /* KEV_CAP */
+    int nkev;
+    struct capture caps[CAPT_MAX];
+};
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static int64_t clock_ns(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void logf_(struct cp *s, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void logf_(struct cp *s, int level, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof msg)
+        n = (int)sizeof msg - 1;
+    s->host->log(s->self, level, msg, (uint64_t)n);
+}
+
+static void count(struct cp *s, int c, uint64_t n)
+{
+    if (n)
+        s->host->counter_add(s->self, s->c[c], n);
+}
+
+/* The kernel's and the /proc clocks: offsets from the monotonic clock (the
+ * connector's timestamps) to the wall clock and to the boot-time clock (the
+ * start times in /proc), refreshed by the housekeeping timer so NTP steps are
+ * followed. */
+static void refresh_clocks(struct cp *s)
+{
+    int64_t m0 = clock_ns(CLOCK_MONOTONIC);
+    int64_t r = clock_ns(CLOCK_REALTIME);
+    int64_t b = clock_ns(CLOCK_BOOTTIME);
+    int64_t m1 = clock_ns(CLOCK_MONOTONIC);
+    int64_t m = m0 + (m1 - m0) / 2;
+    s->mono2wall = r - m;
+    s->mono2boot = b - m;
+    s->boot_wall = r - b;
+    s->last_hk_mono = m;
+}
+
+static int64_t ticks_to_wall(const struct cp *s, uint64_t ticks)
+{
+    return s->boot_wall + (int64_t)(ticks * s->tick_ns);
+}
+
+static uint64_t mono_to_ticks(const struct cp *s, int64_t mono)
+{
+    int64_t b = mono + s->mono2boot;
+    return b > 0 ? (uint64_t)b / s->tick_ns : 0;
+}
+
+static void make_entity(const struct cp *s, int32_t pid, uint64_t ticks,
+                        char out[CP_ENTITY_LEN + 1])
+{
+    char buf[128];
+    int n = snprintf(buf, sizeof buf, "%.*s:%d:%llu", (int)s->mid_len, s->machine_id, (int)pid,
+                     (unsigned long long)ticks);
+    uint8_t d[32];
+    cp_sha256_once(buf, n > 0 ? (size_t)n : 0, d);
+    cp_hex(d, CP_ENTITY_LEN / 2, out);
+}
+
+static const char *base_name(const char *path, size_t len, size_t *out_len)
+{
+    const char *b = path;
+    for (size_t i = 0; i < len; i++)
+        if (path[i] == '/')
+            b = path + i + 1;
+    *out_len = len - (size_t)(b - path);
+    return b;
+}
+
+static char *arena_put(struct arena *a, const char *p, size_t len)
+{
+    if (a->cap - a->used < len + 1)
+        return NULL;
+    char *d = a->buf + a->used;
+    memcpy(d, p, len);
+    d[len] = '\0';
+    a->used += len + 1;
+    return d;
+}
+
+/* Worst case of one capture in an arena. */
+static size_t capture_need(const struct cp *s)
+{
+    return 2 * (PATH_MAX + 1) + s->cfg.args_max + 1;
+}
+
+static void set_s(struct cp *s, rp_event *ev, int f, const char *str, size_t len)
+{
+    s->host->set_str(ev, s->f[f], str, len);
+}
+
+static void set_z(struct cp *s, rp_event *ev, int f, const char *str)
+{
+    s->host->set_str(ev, s->f[f], str, strlen(str));
+}
+
+static void set_id(struct cp *s, rp_event *ev, int f, uint32_t id)
+{
+    char b[16];
+    int n = snprintf(b, sizeof b, "%u", id);
+    s->host->set_str(ev, s->f[f], b, (uint64_t)n);
+}
+
+/* ---- config ------------------------------------------------------------- */
+
+/* The host hands over the config validated against the schema above, with
+ * defaults filled in, as compact JSON of one flat object: each key appears
+ * once as "key":value, and no string value can contain another key. */
+static const char *json_val(const char *json, const char *key)
+{
+    char pat[48];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = strstr(json, pat);
+    return p ? p + strlen(pat) : NULL;
+}
+
+static uint64_t json_u64(const char *json, const char *key, uint64_t dflt)
+{
+    const char *p = json_val(json, key);
+    if (!p || *p < '0' || *p > '9')
+        return dflt;
+    uint64_t v = 0;
+    while (*p >= '0' && *p <= '9' && v < UINT64_MAX / 10)
+        v = v * 10 + (uint64_t)(*p++ - '0');
+    return v;
+}
+
+static void parse_config(const char *json, struct cfg *c)
+{
+    const char *m = json_val(json, "mode");
+    c->mode = MODE_AUTO;
+    if (m && strncmp(m, "\"netlink\"", 9) == 0)
+        c->mode = MODE_NETLINK;
+    else if (m && strncmp(m, "\"poll\"", 6) == 0)
+        c->mode = MODE_POLL;
+    c->rcvbuf = json_u64(json, "rcvbuf_bytes", 8388608);
+    c->poll_ms = json_u64(json, "poll_interval_ms", 1000);
+    c->max_processes = json_u64(json, "max_processes", 16384);
+    const char *h = json_val(json, "hash_executables");
+    c->hash = !(h && strncmp(h, "false", 5) == 0);
+    c->hash_max = json_u64(json, "hash_max_bytes", 104857600);
+    c->hash_entries = json_u64(json, "hash_cache_entries", 4096);
+    c->max_pending = json_u64(json, "max_pending", 4096);
+    c->args_max = json_u64(json, "args_max_bytes", 16384);
+    c->batch_ms = json_u64(json, "batch_ms", 100);
+    c->slice_us = json_u64(json, "loop_slice_us", 100);
+    const char *sp = json_val(json, "split_sockets");
+    c->split = !(sp && strncmp(sp, "false", 5) == 0);
+    const char *ct = json_val(json, "container_id");
+    c->containers = CONT_AUTO;
+    if (ct && strncmp(ct, "\"always\"", 8) == 0)
+        c->containers = CONT_ALWAYS;
+    else if (ct && strncmp(ct, "\"never\"", 7) == 0)
+        c->containers = CONT_NEVER;
+}
+
+/* ---- the pending queue ----------------------------------------------------
+ *
+ * Events of one pid leave in the order they happened: an exec waiting for
+ * its executable's hash holds back later events of the same pid (its exit),
+ * while other pids' events pass. Ready events whose pid has nothing waiting
+ * are published at once; the others wait in a ring of max_pending slots.
+ * At the cap the oldest waiting event goes out without its hash (counted as
+ * pending_overflow) to make room, so memory stays bounded and nothing is
+ * dropped. */
+
+static void publish(struct cp *s, rp_event *ev)
+{
+    int rc = s->host->event_publish(s->self, ev);
+    count(s, rc == 0 ? C_PUBLISHED : C_PUBLISH_FAILED, 1);
+}
+
+static struct pend *pend_at(struct cp *s, uint32_t k)
+{
+    return &s->pend[(s->pend_head + k) % s->cfg.max_pending];
+}
+
+static int pid_waiting(struct cp *s, int32_t pid)
+{
+    for (uint32_t k = 0; k < s->pend_count; k++) {
+        struct pend *p = pend_at(s, k);
+        if (p->used && p->pid == pid && p->hidx != CP_NONE)
+            return 1;
+    }
+    return 0;
+}
+
+static void pend_flush(struct cp *s)
+{
+    int32_t blocked[BLOCKED_MAX];
+    int nb = 0;
+    for (uint32_t k = 0; k < s->pend_count; k++) {
+        struct pend *p = pend_at(s, k);
+        if (!p->used)
+            continue;
+        int is_blocked = 0;
+        for (int i = 0; i < nb && !is_blocked; i++)
+            is_blocked = blocked[i] == p->pid;
+        if (p->hidx != CP_NONE || is_blocked) {
+            if (is_blocked)
+                continue;
+            if (nb == BLOCKED_MAX)
+                break; /* too many waiting pids to track: keep the rest in order */
+            blocked[nb++] = p->pid;
+            continue;
+        }
+        publish(s, p->ev);
+        p->ev = NULL;
+        p->used = 0;
+    }
+    /* Ready events left behind wait for a hash of their pid, whose completion
+     * flushes again: no timer needed for them. */
+    s->ready_since = 0;
+    while (s->pend_count > 0 && !pend_at(s, 0)->used) {
+        s->pend_head = (s->pend_head + 1) % (uint32_t)s->cfg.max_pending;
+        s->pend_count--;
+    }
+}
+
+static void pend_push(struct cp *s, rp_event *ev, int32_t pid, uint32_t hidx)
+{
+    if (s->cfg.batch_ms == 0 && hidx == CP_NONE && (s->pend_count == 0 || !pid_waiting(s, pid))) {
+        publish(s, ev);
+        return;
+    }
+    if (s->pend_count == s->cfg.max_pending) {
+        struct pend *h = pend_at(s, 0);
+        if (h->hidx != CP_NONE)
+            count(s, C_PEND_OVF, 1);
+        h->hidx = CP_NONE;
+        pend_flush(s); /* the head is never blocked, so a slot frees up */
+    }
+    struct pend *p = pend_at(s, s->pend_count++);
+    p->ev = ev;
+    p->pid = pid;
+    p->hidx = hidx;
+    p->used = 1;
+    if (hidx == CP_NONE && !s->ready_since)
+        s->ready_since = clock_ns(CLOCK_MONOTONIC);
+}
+
+static void on_flush_timer(void *arg);
+
+/* Called at the end of every callback that may have queued events: publishes
+ * the ready ones once the oldest is batch_ms old (or many are queued), else
+ * makes sure a timer will. Each publish into an idle bus wakes a dispatcher
+ * thread, so a batch every batch_ms costs far less than a wake-up per event
+ * (the sink writes at most every flush_interval_ms anyway). During a burst
+ * the batches go out from the callbacks the events come with, and the timer
+ * only catches the tail. */
+static void pend_kick(struct cp *s)
+{
+    if (s->ready_since) {
+        int64_t age = clock_ns(CLOCK_MONOTONIC) - s->ready_since;
+        int64_t batch = (int64_t)s->cfg.batch_ms * 1000000;
+        if (age >= batch || s->pend_count >= PEND_FLUSH_AT || atomic_load(&s->stopping)) {
+            pend_flush(s);
+        } else if (!atomic_load(&s->flush_timer)) {
+            uint64_t t;
+            if (s->host->timer_start(s->self, (uint64_t)((batch - age) / 1000000) + 1, 0,
+                                     on_flush_timer, s, &t) == 0)
+                atomic_store(&s->flush_timer, t);
+            else
+                pend_flush(s);
+            return;
+        } else {
+            return;
+        }
+    }
+    /* Nothing left to time: a pending timer would only wake the loop. */
+    uint64_t t = atomic_exchange(&s->flush_timer, 0);
+    if (t)
+        s->host->timer_stop(s->self, t);
+}
+
+static void on_flush_timer(void *arg)
+{
+    struct cp *s = arg;
+    /* A one-shot that fired: the host releases it after this returns. (Not
+     * timer_stop here: the host would then compare the freed handle with the
+     * one of a timer started below, which may get the same address.) */
+    atomic_store(&s->flush_timer, 0);
+    pthread_mutex_lock(&s->lock);
+    pend_flush(s);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* A hash finished (or failed): every event waiting for it gets it now, so no
+ * event refers to the cache entry afterwards. */
+static void pend_resolve(struct cp *s, uint32_t hidx, const char *hex)
+{
+    for (uint32_t k = 0; k < s->pend_count; k++) {
+        struct pend *p = pend_at(s, k);
+        if (!p->used || p->hidx != hidx)
+            continue;
+        if (hex)
+            set_s(s, p->ev, F_HASH, hex, 64);
+        p->hidx = CP_NONE;
+    }
+    pend_flush(s);
+}
+
+/* ---- hashing ------------------------------------------------------------ */
+
+static void hash_work(void *arg)
+{
+    struct hjob *j = arg;
+    j->rc = RP_ERR_IO;
+    char *buf = malloc(HASH_CHUNK);
+    if (buf) {
+        cp_sha256 h;
+        cp_sha256_init(&h);
+        uint64_t left = j->size;
+        for (;;) {
+            /* At most the size the cache key names: a file that grows
+             * meanwhile is another version, and must not keep a worker busy. */
+            ssize_t n = left ? read(j->fd, buf, left < HASH_CHUNK ? (size_t)left : HASH_CHUNK) : 0;
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0)
+                break;
+            if (n == 0) {
+                if (left != 0)
+                    break; /* shrank: another version */
+                uint8_t d[32];
+                cp_sha256_final(&h, d);
+                cp_hex(d, 32, j->hex);
+                j->rc = 0;
+                break;
+            }
+            cp_sha256_update(&h, buf, (size_t)n);
+            left -= (uint64_t)n;
+        }
+        free(buf);
+    }
+    close(j->fd);
+    j->fd = -1;
+}
+
+static void hash_done(void *arg, int status)
+{
+    struct hjob *j = arg;
+    struct cp *s = j->s;
+    if (j->fd >= 0) { /* cancelled before it ran */
+        close(j->fd);
+        j->fd = -1;
+    }
+    pthread_mutex_lock(&s->lock);
+    cp_hentry *e = cp_hcache_at(s->hcache, j->hidx);
+    int ok = status == 0 && j->rc == 0;
+    if (e) {
+        e->state = ok ? CP_H_READY : CP_H_FAILED;
+        if (ok)
+            memcpy(e->hex, j->hex, sizeof e->hex);
+    }
+    if (!ok)
+        count(s, C_HFAIL, 1);
+    pend_resolve(s, j->hidx, ok ? j->hex : NULL);
+    pthread_mutex_unlock(&s->lock);
+    free(j);
+}
+
+static int same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+           a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/* Opens the executable of a capture for hashing: through /proc/<pid>/exe
+ * while the process lives (the very file it runs, even if renamed or
+ * deleted), else by path, and only if it is still the same file version. */
+static int open_exe(struct cp *s, const struct capture *c)
+{
+    char path[40];
+    struct stat st;
+    int fd = openat(s->procfd, cp_pid_path(path, sizeof path, c->pid, "exe"),
+                    O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0 && c->exe && c->exe[0] == '/')
+        fd = open(c->exe, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW);
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || !same_file(&st, &c->st)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Sets the hash on ev if known; returns the cache entry to wait for, or
+ * CP_NONE. */
+static uint32_t hash_for(struct cp *s, rp_event *ev, const struct capture *c)
+{
+    if (!s->cfg.hash || !c->have_st || !S_ISREG(c->st.st_mode))
+        return CP_NONE;
+    if ((uint64_t)c->st.st_size > s->cfg.hash_max) {
+        count(s, C_HSKIP, 1);
+        return CP_NONE;
+    }
+    cp_hkey key = {.dev = (uint64_t)c->st.st_dev,
+                   .ino = (uint64_t)c->st.st_ino,
+                   .size = (uint64_t)c->st.st_size,
+                   .mtime_ns = (int64_t)c->st.st_mtim.tv_sec * 1000000000 + c->st.st_mtim.tv_nsec,
+                   .ctime_ns = (int64_t)c->st.st_ctim.tv_sec * 1000000000 + c->st.st_ctim.tv_nsec};
+    cp_hentry *e = cp_hcache_get(s->hcache, &key);
+    if (e && e->state == CP_H_READY) {
+        count(s, C_HHIT, 1);
+        set_s(s, ev, F_HASH, e->hex, 64);
+        return CP_NONE;
+    }
+    if (e && e->state == CP_H_PENDING) {
+        count(s, C_HHIT, 1); /* joins the job already running */
+        return cp_hcache_index(s->hcache, e);
+    }
+    if (e) /* failed before: try again */
+        cp_hcache_del(s->hcache, e);
+    count(s, C_HMISS, 1);
+    int fd = open_exe(s, c);
+    if (fd < 0) {
+        count(s, C_HFAIL, 1);
+        return CP_NONE;
+    }
+    struct hjob *j = calloc(1, sizeof *j);
+    e = j ? cp_hcache_add(s->hcache, &key) : NULL;
+    if (!e) {
+        close(fd);
+        free(j);
+        count(s, C_HFULL, 1);
+        return CP_NONE;
+    }
+    j->s = s;
+    j->fd = fd;
+    j->size = (uint64_t)c->st.st_size;
+    j->hidx = cp_hcache_index(s->hcache, e);
+    if (s->host->work_submit(s->self, hash_work, hash_done, j) != 0) {
+        cp_hcache_del(s->hcache, e);
+        close(fd);
+        free(j);
+        count(s, C_HFULL, 1);
+        return CP_NONE;
+    }
+    return j->hidx;
+}
+
+/* ---- the process table from /proc ---------------------------------------- */
+
+static void set_image(struct cp_proc *p, const char *exe, size_t exe_len, const char *args,
+                      size_t args_len)
+{
+    cp_blob_set(&p->exe, exe ? cp_blob_new(exe, exe_len) : NULL);
+    if (args && args_len > TABLE_ARGS_MAX)
+        args_len = TABLE_ARGS_MAX;
+    cp_blob_set(&p->args, args && args_len ? cp_blob_new(args, args_len) : NULL);
+}
+
+static cp_proc *table_put(struct cp *s, int32_t pid)
+{
+    uint64_t ev = 0, evl = 0;
+    cp_proc *p = cp_table_put(s->table, pid, &ev, &evl);
+    count(s, C_EVICT, ev);
+    count(s, C_EVICT_LIVE, evl);
+    return p;
+}
+
+/* Records the start read from /proc. An entry keeps the entity id it was
+ * given first: one estimated from a fork event (off by one tick for about one
+ * process in 3,000) stays, so that all events of a process agree. */
+static void set_start_exact(struct cp *s, cp_proc *p, uint64_t ticks, int keep_precise)
+{
+    p->start_ticks = ticks;
+    if (!keep_precise || !p->start_ns)
+        p->start_ns = ticks_to_wall(s, ticks);
+    p->flags |= CP_F_EXACT;
+    if (!p->entity_id[0])
+        make_entity(s, p->pid, ticks, p->entity_id);
+}
+
+/* Whether a start read from /proc is that of the table's process: exact
+ * starts must be equal; estimated ones are at most a tick or two late. */
+static int ticks_match(const cp_proc *p, uint64_t ticks)
+{
+    if (p->flags & CP_F_EXACT)
+        return p->start_ticks == ticks;
+    return ticks + 2 >= p->start_ticks && ticks <= p->start_ticks + 2;
+}
+
+static int read_creds(struct cp *s, int32_t pid, struct cp_creds *cr)
+{
+    char path[40];
+    size_t len;
+    if (cp_read_at(s->procfd, cp_pid_path(path, sizeof path, pid, "status"), s->rbuf, s->rbuf_cap,
+                   &len) != 0)
+        return -1;
+    return cp_parse_status(s->rbuf, len, cr);
+}
+
+static int read_stat(struct cp *s, int32_t pid, struct cp_stat *st)
+{
+    char path[40];
+    size_t len;
+    if (cp_read_at(s->procfd, cp_pid_path(path, sizeof path, pid, "stat"), s->rbuf, s->rbuf_cap,
+                   &len) != 0)
+        return -1;
+    return cp_parse_stat(s->rbuf, len, st);
+}
+
+/* Loads what the table keeps of a running process from /proc, without an
+ * event (the seed scan, and parents the table does not know). */
+static cp_proc *table_load(struct cp *s, int32_t pid, const struct cp_stat *known)
+{
+    struct cp_stat st;
+    if (known)
+        st = *known;
+    else if (read_stat(s, pid, &st) != 0)
+        return NULL;
+    cp_proc *p = table_put(s, pid);
+    p->ppid = st.ppid;
+    memcpy(p->comm, st.comm, sizeof p->comm);
+    set_start_exact(s, p, st.starttime, 0);
+    p->gen = s->gen;
+    if (st.state == 'Z')
+        cp_table_exit(s->table, p); /* exited before we looked: no exit event */
+    if (st.flags & CP_PF_KTHREAD) {
+        p->flags |= CP_F_KTHREAD;
+        return p;
+    }
+    struct cp_creds cr;
+    if (read_creds(s, pid, &cr) == 0) {
+        p->uid = cr.uid;
+        p->euid = cr.euid;
+        p->gid = cr.gid;
+        p->egid = cr.egid;
+        p->flags |= CP_F_CREDS;
+    }
+    char path[40], exe[PATH_MAX];
+    ssize_t n = readlinkat(s->procfd, cp_pid_path(path, sizeof path, pid, "exe"), exe, sizeof exe);
+    size_t alen = 0;
+    cp_read_at(s->procfd, cp_pid_path(path, sizeof path, pid, "cmdline"), s->rbuf, TABLE_ARGS_MAX,
+               &alen);
+    set_image(p, n > 0 && (size_t)n < sizeof exe ? exe : NULL, n > 0 ? (size_t)n : 0, s->rbuf,
+              alen);
+    return p;
+}
+
+static void snap_take(struct snap *sn, const cp_proc *p)
+{
+    memset(sn, 0, sizeof *sn);
+    if (!p)
+        return;
+    sn->have = 1;
+    sn->pid = p->pid;
+    sn->start_ns = p->start_ns;
+    memcpy(sn->entity, p->entity_id, sizeof sn->entity);
+    memcpy(sn->comm, p->comm, sizeof sn->comm);
+    sn->exe = cp_blob_ref(p->exe);
+    sn->args = cp_blob_ref(p->args);
+    sn->uid = p->uid;
+    sn->euid = p->euid;
+    sn->gid = p->gid;
+    sn->egid = p->egid;
+    sn->flags = p->flags;
+}
+
+static void snap_drop(struct snap *sn)
+{
+    cp_blob_unref(sn->exe);
+    cp_blob_unref(sn->args);
+    memset(sn, 0, sizeof *sn);
+}
+
+/* The parent of an exec'ing process, from the table, else from /proc. */
+static void parent_snap(struct cp *s, int32_t ppid, struct snap *sn)
+{
+    memset(sn, 0, sizeof *sn);
+    if (ppid <= 0)
+        return;
+    cp_proc *pp = cp_table_get(s->table, ppid);
+    if (!pp)
+        pp = table_load(s, ppid, NULL);
+    snap_take(sn, pp);
+}
+
+/* ---- events --------------------------------------------------------------- */
+
+static rp_event *new_event(struct cp *s, const char *type, const char *etype, const char *action,
+                           int64_t ts_mono, int src)
+{
+    rp_event *ev;
+    if (s->host->event_create(s->self, type, strlen(type), &ev) != 0) {
+        count(s, C_PUBLISH_FAILED, 1);
+        return NULL;
+    }
+    if (ts_mono)
+        s->host->set_timestamp(ev, s->f[F_TS], ts_mono + s->mono2wall);
+    rp_str cat = {"process", 7}, typ = {etype, strlen(etype)};
+    s->host->set_str_array(ev, s->f[F_CATEGORY], &cat, 1);
+    s->host->set_str_array(ev, s->f[F_TYPE], &typ, 1);
+    set_z(s, ev, F_ACTION, action);
+    set_z(s, ev, F_SOURCE, src_name[src]);
+    return ev;
+}
+
+static void set_user(struct cp *s, rp_event *ev, uint32_t uid, uint32_t euid, uint32_t gid)
+{
+    set_id(s, ev, F_UID, uid);
+    const char *n = cp_names_get(s->users, uid);
+    if (n)
+        set_z(s, ev, F_UNAME, n);
+    set_id(s, ev, F_GID, gid);
+    n = cp_names_get(s->groups, gid);
+    if (n)
+        set_z(s, ev, F_GNAME, n);
+    if (euid != uid) {
+        set_id(s, ev, F_EUID, euid);
+        n = cp_names_get(s->users, euid);
+        if (n)
+            set_z(s, ev, F_EUNAME, n);
+    }
+}
+
+static void set_args(struct cp *s, rp_event *ev, const char *args, size_t len, int with_vector)
+{
+    if (!args || !len)
+        return;
+    if (with_vector) {
+        uint32_t n = cp_split_args(args, len, s->items, MAX_ARGS_ITEMS);
+        s->host->set_str_array(ev, s->f[F_ARGS], s->items, n);
+        s->host->set_i64(ev, s->f[F_ARGC], n);
+    }
+    char *cmd = s->single.buf + s->single.used; /* scratch after the capture */
+    size_t room = s->single.cap - s->single.used;
+    size_t n = cp_join_args(args, len, cmd, room);
+    set_s(s, ev, F_CMD, cmd, n);
+}
+
+static void set_parent(struct cp *s, rp_event *ev, int32_t ppid, const struct snap *pp)
+{
+    if (ppid <= 0)
+        return;
+    s->host->set_i64(ev, s->f[F_PPID], ppid);
+    if (!pp->have)
+        return;
+    set_z(s, ev, F_PENTITY, pp->entity);
+    if (pp->start_ns)
+        s->host->set_timestamp(ev, s->f[F_PSTART], pp->start_ns);
+    if (pp->exe) {
+        size_t bl;
+        const char *b = base_name(pp->exe->data, pp->exe->len, &bl);
+        set_s(s, ev, F_PEXE, pp->exe->data, pp->exe->len);
+        set_s(s, ev, F_PNAME, b, bl);
+    } else if (pp->comm[0]) {
+        set_z(s, ev, F_PNAME, pp->comm);
+    }
+    if (pp->args) {
+        char cmd[TABLE_ARGS_MAX + 1];
+        size_t n = cp_join_args(pp->args->data, pp->args->len, cmd, sizeof cmd);
+        set_s(s, ev, F_PCMD, cmd, n);
+    }
+}
+
+/* Reads the urgent part of an exec from /proc: what disappears when the
+ * process exits (executable, arguments, working directory). */
+static void capture(struct cp *s, struct arena *a, struct capture *c)
+{
+    char path[40], tmp[PATH_MAX];
+    c->done = 1;
+    cp_pid_path(path, sizeof path, c->pid, "exe");
+    ssize_t n = readlinkat(s->procfd, path, tmp, sizeof tmp);
+    if (n > 0 && (size_t)n < sizeof tmp && (c->exe = arena_put(a, tmp, (size_t)n)) != NULL) {
+        c->exe_len = (uint32_t)n;
+        c->have_st = fstatat(s->procfd, path, &c->st, 0) == 0;
+    }
+    size_t len = 0;
+    cp_read_at(s->procfd, cp_pid_path(path, sizeof path, c->pid, "cmdline"), s->rbuf,
+               s->cfg.args_max, &len);
+    if (len > 0 && (c->args = arena_put(a, s->rbuf, len)) != NULL) {
+        c->args_len = (uint32_t)len;
+        c->args_trunc = len == s->cfg.args_max;
+    }
+    n = readlinkat(s->procfd, cp_pid_path(path, sizeof path, c->pid, "cwd"), tmp, sizeof tmp);
+    if (n > 0 && (size_t)n < sizeof tmp && (c->cwd = arena_put(a, tmp, (size_t)n)) != NULL)
+        c->cwd_len = (uint32_t)n;
+}
+
+static int container_id(struct cp *s, int32_t pid, char cid[65])
+{
+    char path[40];
+    size_t len;
+    return s->read_cgroups &&
+           cp_read_at(s->procfd, cp_pid_path(path, sizeof path, pid, "cgroup"), s->rbuf,
+                      s->rbuf_cap, &len) == 0 &&
+           cp_container_id(s->rbuf, len, cid) == 0;
+}
+
+/* An exec (from the kernel, or a new process found by a scan): updates the
+ * table and publishes process.exec. known: the process's stat when the
+ * caller already read it. */
+static void handle_exec(struct cp *s, struct capture *c, int src, const struct cp_stat *known,
+                        int64_t scan_mono)
+{
+    /* A process whose fork the table saw live, with no exit since, needs no
+     * /proc/<pid>/stat: the fork event gave its parent and its start. */
+    cp_proc *p = cp_table_get(s->table, c->pid);
+    int forked = src == SRC_NETLINK && p && (p->flags & CP_F_FORKED) && !(p->flags & CP_F_EXITED);
+    struct cp_stat st;
+    int have_stat = known != NULL;
+    if (known) {
+        st = *known;
+    } else if (!forked) {
+        have_stat = read_stat(s, c->pid, &st) == 0;
+    }
+    char cid[65];
+    int have_cid = container_id(s, c->pid, cid);
+    int same = p && !(p->flags & CP_F_EXITED) && (!have_stat || ticks_match(p, st.starttime));
+    int32_t ppid = same && (p->flags & CP_F_FORKED) ? p->ppid
+                   : have_stat                      ? st.ppid
+                   : same                           ? p->ppid
+                                                    : 0;
+    /* The parent next: loading it may evict entries, the exec'ing process's
+     * included (unless just touched), so that one is looked up again after. */
+    if (same)
+        cp_table_touch(s->table, p);
+    struct snap par;
+    parent_snap(s, ppid, &par);
+
+    p = same ? cp_table_get(s->table, c->pid) : NULL;
+    if (!p) {
+        p = table_put(s, c->pid);
+        p->ppid = ppid;
+        if (par.have && (par.flags & CP_F_CREDS)) {
+            p->uid = par.uid;
+            p->euid = par.euid;
+            p->gid = par.gid;
+            p->egid = par.egid;
+            p->flags |= CP_F_CREDS;
+        }
+        if (!have_stat) {
+            /* Gone before its start could be read: estimate it from the
+             * exec, so the process still gets an entity id. */
+            uint64_t t = mono_to_ticks(s, c->ts_mono ? c->ts_mono : clock_ns(CLOCK_MONOTONIC));
+            p->start_ticks = t;
+            make_entity(s, p->pid, t, p->entity_id);
+        }
+    }
+    if (have_stat) {
+        memcpy(p->comm, st.comm, sizeof p->comm);
+        if (!(p->flags & CP_F_EXACT) || p->start_ticks != st.starttime)
+            set_start_exact(s, p, st.starttime, (p->flags & CP_F_FORKED) != 0);
+    }
+    /* Credentials: a process keeps its parent's across fork and exec (the
+     * table follows setuid() and friends through the connector's uid and gid
+     * events), except when it runs a set-user-id or set-group-id file. Only
+     * then, or when the table does not know them, is /proc/<pid>/status read
+     * (the costliest of the /proc files here). */
+    struct cp_creds cr;
+    int setid = !c->have_st || (c->st.st_mode & (S_ISUID | S_ISGID));
+    if ((setid || !(p->flags & CP_F_CREDS)) && read_creds(s, c->pid, &cr) == 0) {
+        p->uid = cr.uid;
+        p->euid = cr.euid;
+        p->gid = cr.gid;
+        p->egid = cr.egid;
+        p->flags |= CP_F_CREDS;
+    }
+    set_image(p, c->exe, c->exe_len, c->args, c->args_len);
+    if (!have_stat)
+        p->comm[0] = '\0'; /* the exec renamed it; the parent's name is wrong now */
+    p->gen = s->gen;
+    if (src == SRC_NETLINK) {
+        p->flags &= ~(uint32_t)CP_F_RESCAN;
+    } else {
+        p->flags |= CP_F_RESCAN;
+        p->scan_mono = scan_mono;
+    }
+    if (!c->exe || !c->args)
+        count(s, C_PARTIAL, 1);
+
+    rp_event *ev = new_event(s, "process.exec", "start", "exec", c->ts_mono, src);
+    if (!ev) {
+        snap_drop(&par);
+        return;
+    }
+    const rp_host_api *h = s->host;
+    h->set_i64(ev, s->f[F_PID], c->pid);
+    set_z(s, ev, F_ENTITY, p->entity_id);
+    if (c->exe) {
+        size_t bl;
+        const char *b = base_name(c->exe, c->exe_len, &bl);
+        set_s(s, ev, F_EXE, c->exe, c->exe_len);
+        set_s(s, ev, F_NAME, b, bl);
+    } else if (p->comm[0]) {
+        set_z(s, ev, F_NAME, p->comm);
+    }
+    set_args(s, ev, c->args, c->args_len, 1);
+    if (c->args_trunc)
+        h->set_bool(ev, s->f[F_ARGS_TRUNC], 1);
+    if (c->cwd)
+        set_s(s, ev, F_CWD, c->cwd, c->cwd_len);
+    if (p->start_ns)
+        h->set_timestamp(ev, s->f[F_START], p->start_ns);
+    set_parent(s, ev, ppid, &par);
+    if (p->flags & CP_F_CREDS)
+        set_user(s, ev, p->uid, p->euid, p->gid);
+    if (have_cid)
+        set_s(s, ev, F_CONTAINER, cid, 64);
+    snap_drop(&par);
+    uint32_t hidx = hash_for(s, ev, c);
+    count(s, src == SRC_NETLINK ? C_EXEC : C_RESCAN_EXECS, 1);
+    if (src != SRC_NETLINK)
+        count(s, C_EXEC, 1);
+    pend_push(s, ev, c->pid, hidx);
+}
+
+/* process.exit for the table entry p (NULL: a process the table does not
+ * know). code: the kernel's waitpid status, or -1 when unknown. */
+static void publish_exit(struct cp *s, int32_t pid, cp_proc *p, int64_t ts_mono, int64_t code,
+                         int src)
+{
+    if (p && (p->flags & CP_F_KTHREAD)) { /* kernel threads: no exec, no exit */
+        cp_table_exit(s->table, p);
+        return;
+    }
+    rp_event *ev = new_event(s, "process.exit", "end", "exit", ts_mono, src);
+    if (ev) {
+        const rp_host_api *h = s->host;
+        int64_t end = ts_mono ? ts_mono + s->mono2wall : h->now_ns();
+        h->set_i64(ev, s->f[F_PID], pid);
+        h->set_timestamp(ev, s->f[F_END], end);
+        if (code >= 0) {
+            int sig = (int)(code & 0x7f);
+            h->set_i64(ev, s->f[F_EXIT_CODE], sig ? 128 + sig : (code >> 8) & 0xff);
+            if (sig)
+                h->set_i64(ev, s->f[F_SIGNAL], sig);
+        }
+        h->set_bool(ev, s->f[F_CODE_KNOWN], code >= 0);
+        if (p) {
+            set_z(s, ev, F_ENTITY, p->entity_id);
+            if (p->exe) {
+                size_t bl;
+                const char *b = base_name(p->exe->data, p->exe->len, &bl);
+                set_s(s, ev, F_EXE, p->exe->data, p->exe->len);
+                set_s(s, ev, F_NAME, b, bl);
+            } else if (p->comm[0]) {
+                set_z(s, ev, F_NAME, p->comm);
+            }
+            if (p->args)
+                set_args(s, ev, p->args->data, p->args->len, 0);
+            if (p->start_ns) {
+                h->set_timestamp(ev, s->f[F_START], p->start_ns);
+                if (end >= p->start_ns)
+                    h->set_i64(ev, s->f[F_DURATION], end - p->start_ns);
+            }
+            if (p->ppid > 0) {
+                h->set_i64(ev, s->f[F_PPID], p->ppid);
+                cp_proc *pp = cp_table_get(s->table, p->ppid);
+                if (pp && pp->entity_id[0])
+                    set_z(s, ev, F_PENTITY, pp->entity_id);
+            }
+            if (p->flags & CP_F_CREDS)
+                set_user(s, ev, p->uid, p->euid, p->gid);
+        }
+        count(s, src == SRC_NETLINK ? C_EXIT : C_RESCAN_EXITS, 1);
+        if (src != SRC_NETLINK)
+            count(s, C_EXIT, 1);
+        pend_push(s, ev, pid, CP_NONE);
+    }
+    if (p) {
+        cp_table_exit(s->table, p);
+        if (src != SRC_NETLINK) {
+            p->flags |= CP_F_RESCAN;
+            p->scan_mono = clock_ns(CLOCK_MONOTONIC);
+        }
+    }
+}
+
+/* ---- /proc scans: seed, rescan after a loss, poll mode --------------------- */
+
+static int32_t parse_pid(const char *name)
+{
+    int64_t v = 0;
+    if (!*name)
+        return 0;
+    for (const char *p = name; *p; p++) {
+        if (*p < '0' || *p > '9' || v > INT32_MAX / 10)
+            return 0;
+        v = v * 10 + (*p - '0');
+    }
+    return v <= INT32_MAX ? (int32_t)v : 0;
+}
+
+/* Walks /proc. emit < 0: only fill the table (start-up); else report what
+ * changed since the table was last right, as events of source emit. */
+static void scan(struct cp *s, int emit)
+{
+    s->gen++;
+    int dfd = openat(s->procfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (!d) {
+        if (dfd >= 0)
+            close(dfd);
+        logf_(s, RP_LOG_WARN, "cannot list /proc: %s", strerror(errno));
+        return;
+    }
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        int32_t pid = parse_pid(de->d_name);
+        struct cp_stat st;
+        if (pid <= 0 || read_stat(s, pid, &st) != 0)
+            continue;
+        int64_t now = clock_ns(CLOCK_MONOTONIC);
+        cp_proc *p = cp_table_get(s->table, pid);
+        int live = p && !(p->flags & CP_F_EXITED);
+        if (p && !live && ticks_match(p, st.starttime)) {
+            p->gen = s->gen;
+            continue; /* a zombie whose exit was reported already */
+        }
+        if (live && ticks_match(p, st.starttime)) {
+            p->gen = s->gen;
+            if (!(p->flags & CP_F_EXACT))
+                set_start_exact(s, p, st.starttime, 1);
+            if (emit < 0)
+                continue;
+            if (st.state == 'Z') {
+                publish_exit(s, pid, p, 0, st.has_exit_code ? st.exit_code : -1, emit);
+                continue;
+            }
+            if (p->flags & CP_F_KTHREAD)
+                continue;
+            /* An exec in place (same pid, same start, new image) since the
+             * table was last right. */
+            char path[40], exe[PATH_MAX];
+            ssize_t n =
+                readlinkat(s->procfd, cp_pid_path(path, sizeof path, pid, "exe"), exe, sizeof exe);
+            if (!p->exe || n <= 0 || (size_t)n >= sizeof exe ||
+                (p->exe->len == (size_t)n && memcmp(p->exe->data, exe, (size_t)n) == 0))
+                continue;
+        } else if (live && emit >= 0) {
+            publish_exit(s, pid, p, 0, -1, emit); /* the pid was reused meanwhile */
+        }
+        /* Not in the table but older than the last moment the table was
+         * complete: evicted when the table was full (or started before the
+         * agent), not a new process. */
+        int64_t start_mono =
+            (int64_t)(st.starttime * s->tick_ns) - s->mono2boot + (int64_t)s->tick_ns;
+        int old = !live && s->sync_mono && start_mono < s->sync_mono;
+        if (emit < 0 || (st.flags & CP_F_KTHREAD) || old) {
+            table_load(s, pid, &st);
+            continue;
+        }
+        struct capture c = {.pid = pid};
+        s->single.used = 0;
+        capture(s, &s->single, &c);
+        handle_exec(s, &c, emit, &st, now);
+        if (st.state == 'Z')
+            publish_exit(s, pid, cp_table_get(s->table, pid), 0,
+                         st.has_exit_code ? st.exit_code : -1, emit);
+    }
+    closedir(d);
+    if (emit < 0)
+        return;
+    /* Processes the table thinks alive that the walk did not find. */
+    uint32_t i = 0;
+    cp_proc *p;
+    while ((p = cp_table_next(s->table, &i)) != NULL)
+        if (!(p->flags & CP_F_EXITED) && p->gen != s->gen)
+            publish_exit(s, p->pid, p, 0, -1, emit);
+}
+
+/* Whether a container runtime is installed: without one no process can be in
+ * a container, and the cgroup read (a tenth of the cost of an exec) is saved. */
+static int runtime_present(void)
+{
+    static const char *const paths[] = {"/run/containerd",
+                                        "/run/docker.sock",
+                                        "/var/run/docker.sock",
+                                        "/run/podman",
+                                        "/run/crio",
+                                        "/var/lib/kubelet",
+                                        "/usr/bin/runc",
+                                        "/usr/sbin/runc",
+                                        "/usr/local/bin/runc",
+                                        "/usr/local/sbin/runc",
+                                        "/usr/bin/crun",
+                                        "/usr/local/bin/crun",
+                                        "/usr/bin/podman",
+                                        "/usr/bin/containerd",
+                                        "/usr/local/bin/containerd",
+                                        NULL};
+    for (int i = 0; paths[i]; i++)
+        if (access(paths[i], F_OK) == 0)
+            return 1;
+    return 0;
+}
+
+static void check_containers(struct cp *s)
+{
+    int was = s->read_cgroups;
+    s->read_cgroups =
+        s->cfg.containers == CONT_ALWAYS || (s->cfg.containers == CONT_AUTO && runtime_present());
+    if (was != s->read_cgroups && s->cfg.containers == CONT_AUTO && s->last_hk_mono)
+        logf_(s, RP_LOG_INFO, "container runtime %s: container.id %s",
+              s->read_cgroups ? "found" : "not found",
+              s->read_cgroups ? "read from /proc/<pid>/cgroup" : "not looked for");
+}
+
+static void housekeeping(struct cp *s)
+{
+    refresh_clocks(s);
+    check_containers(s);
+    cp_names_check(s->users);
+    cp_names_check(s->groups);
+}
+
+static void do_rescan(struct cp *s)
+{
+    s->need_rescan = 0;
+    s->last_rescan_mono = clock_ns(CLOCK_MONOTONIC);
+    s->rescans++;
+    count(s, C_RESCANS, 1);
+    scan(s, SRC_RESCAN);
+    logf_(s, RP_LOG_WARN,
+          "kernel dropped process events (receive buffer overrun, %llu so far); "
+          "rescanned /proc to resynchronise (%llu rescans)",
+          (unsigned long long)s->lost, (unsigned long long)s->rescans);
+}
+
+static void on_rescan_timer(void *arg)
+{
+    struct cp *s = arg;
+    /* A one-shot that fired: the host releases it (see on_flush_timer). */
+    atomic_store(&s->rescan_timer, 0);
+    pthread_mutex_lock(&s->lock);
+    if (!atomic_load(&s->stopping) && s->need_rescan)
+        do_rescan(s);
+    pend_kick(s);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Rescans at once, or (at most once a second, as a burst may overrun the
+ * buffer again and again) when the gap has passed. */
+static void maybe_rescan(struct cp *s)
+{
+    int64_t now = clock_ns(CLOCK_MONOTONIC);
+    int64_t wait = s->last_rescan_mono + RESCAN_MIN_GAP_NS - now;
+    if (wait <= 0 || !s->last_rescan_mono) {
+        do_rescan(s);
+        return;
+    }
+    if (atomic_load(&s->rescan_timer))
+        return;
+    uint64_t t;
+    if (s->host->timer_start(s->self, (uint64_t)wait / 1000000 + 1, 0, on_rescan_timer, s, &t) == 0)
+        atomic_store(&s->rescan_timer, t);
+    else
+        do_rescan(s);
+}
+
+static void on_poll(void *arg)
+{
+    struct cp *s = arg;
+    pthread_mutex_lock(&s->lock);
+    if (!atomic_load(&s->stopping)) {
+        count(s, C_POLLS, 1);
+        int64_t t0 = clock_ns(CLOCK_MONOTONIC);
+        scan(s, SRC_POLL);
+        s->sync_mono = t0;
+        if (clock_ns(CLOCK_MONOTONIC) - s->last_hk_mono >= (int64_t)HOUSEKEEPING_MS * 1000000)
+            housekeeping(s);
+    }
+    pend_kick(s);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void on_housekeeping(void *arg)
+{
+    struct cp *s = arg;
+    pthread_mutex_lock(&s->lock);
+    if (!atomic_load(&s->stopping))
+        housekeeping(s);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* ---- netlink -------------------------------------------------------------- */
+
+/* struct proc_input of Linux 6.6 (the Debian 12 headers predate it): a
+ * subscription with an event filter. */
+struct cp_proc_input {
+    uint32_t mcast_op;
+    uint32_t event_type;
+};
+#define CP_PROC_EVENT_ALL 0xe00003c7u /* PROC_EVENT_ALL of Linux 6.6 */
+
+/* Sends a subscription request: the operation alone (every kernel), or with
+ * an event filter (with_filter, Linux >= 6.6). */
+static int nl_send(int fd, uint32_t seq, uint32_t op, int with_filter, uint32_t events)
+{
+    struct cp_proc_input in = {op, events};
+    uint32_t len = with_filter ? (uint32_t)sizeof in : (uint32_t)sizeof op;
+    _Alignas(struct nlmsghdr) char buf[NLMSG_SPACE(sizeof(struct cn_msg) + sizeof in)];
+    memset(buf, 0, sizeof buf);
+    struct nlmsghdr *nh = (struct nlmsghdr *)buf;
+    nh->nlmsg_len = NLMSG_LENGTH(sizeof(struct cn_msg) + len);
+    nh->nlmsg_type = NLMSG_DONE;
+    nh->nlmsg_seq = seq;
+    struct cn_msg *cn = NLMSG_DATA(nh);
+    cn->id.idx = CN_IDX_PROC;
+    cn->id.val = CN_VAL_PROC;
+    cn->seq = seq;
+    cn->ack = seq; /* the kernel acknowledges with ack + 1 (it rewrites seq) */
+    cn->len = (uint16_t)len;
+    memcpy(cn->data, &in, len);
+    struct sockaddr_nl to = {.nl_family = AF_NETLINK};
+    return sendto(fd, buf, nh->nlmsg_len, 0, (struct sockaddr *)&to, sizeof to) ==
+                   (ssize_t)nh->nlmsg_len
+               ? 0
+               : -1;
+}
+
+/* NLMSG_OK and NLMSG_NEXT with unsigned lengths. */
+static int nlmsg_ok(const struct nlmsghdr *nh, size_t rem)
+{
+    return rem >= sizeof *nh && nh->nlmsg_len >= sizeof *nh && nh->nlmsg_len <= rem;
+}
+
+static const struct nlmsghdr *nlmsg_next(const struct nlmsghdr *nh, size_t *rem)
+{
+    size_t step = NLMSG_ALIGN(nh->nlmsg_len);
+    if (step >= *rem) {
+        *rem = 0; /* the end: nothing past the buffer is formed */
+        return nh;
+    }
+    *rem -= step;
+    return (const struct nlmsghdr *)((const char *)nh + step);
+}
+
+/* Decodes one datagram into kernel events (at most max); returns how many.
+ * Messages not from the kernel (nl_pid != 0) are ignored: any local process
+ * may send to our port. */
+static int nl_decode(struct cp *s, const char *buf, size_t len, const struct sockaddr_nl *from,
+                     struct kev *out, int max)
+{
+    if (from->nl_pid != 0) {
+        count(s, C_KERNEL_MALFORMED, 1);
+        return 0;
+    }
+    int n = 0;
+    const struct nlmsghdr *nh = (const struct nlmsghdr *)buf;
+    size_t rem = len;
+    for (; nlmsg_ok(nh, rem); nh = nlmsg_next(nh, &rem)) {
+        if (nh->nlmsg_type == NLMSG_NOOP || nh->nlmsg_type == NLMSG_ERROR)
+            continue;
+        size_t plen = NLMSG_PAYLOAD(nh, 0);
+        const struct cn_msg *cn = NLMSG_DATA(nh);
+        if (plen < sizeof *cn || cn->id.idx != CN_IDX_PROC || cn->id.val != CN_VAL_PROC ||
+            cn->len > plen - sizeof *cn) {
+            count(s, C_KERNEL_MALFORMED, 1);
+            continue;
+        }
+        /* The event sits 4 bytes off its 8-byte alignment after the
+         * headers (a kernel layout): copied out before it is read. */
+        struct proc_event pev;
+        memset(&pev, 0, sizeof pev);
+        memcpy(&pev, cn->data, cn->len < sizeof pev ? cn->len : sizeof pev);
+        const struct proc_event *pe = &pev;
+        size_t head = offsetof(struct proc_event, event_data);
+        if (cn->len < head) {
+            count(s, C_KERNEL_MALFORMED, 1);
+            continue;
+        }
+        if (n >= max) {
+            count(s, C_KERNEL_MALFORMED, 1);
+            break;
+        }
+        struct kev *k = &out[n];
+        memset(k, 0, sizeof *k);
+        k->what = pe->what;
+        k->ts = (int64_t)pe->timestamp_ns;
+        size_t need = head;
+        switch (pe->what) {
+        case PROC_EVENT_FORK:
+            need += sizeof pe->event_data.fork;
+            if (cn->len >= need) {
+                k->ppid = pe->event_data.fork.parent_pid;
+                k->ptgid = pe->event_data.fork.parent_tgid;
+                k->pid = pe->event_data.fork.child_pid;
+                k->tgid = pe->event_data.fork.child_tgid;
+            }
+            break;
+        case PROC_EVENT_EXEC:
+            need += sizeof pe->event_data.exec;
+            if (cn->len >= need) {
+                k->pid = pe->event_data.exec.process_pid;
+                k->tgid = pe->event_data.exec.process_tgid;
+            }
+            break;
+        case PROC_EVENT_EXIT:
+            need += offsetof(struct exit_proc_event, exit_signal);
+            if (cn->len >= need) {
+                k->pid = pe->event_data.exit.process_pid;
+                k->tgid = pe->event_data.exit.process_tgid;
+                k->code = pe->event_data.exit.exit_code;
+            }
+            break;
+        case PROC_EVENT_UID:
+        case PROC_EVENT_GID:
+            need += sizeof pe->event_data.id;
+            if (cn->len >= need) {
+                k->pid = pe->event_data.id.process_pid;
+                k->tgid = pe->event_data.id.process_tgid;
+                k->id_real = pe->event_data.id.r.ruid;
+                k->id_eff = pe->event_data.id.e.euid;
+            }
+            break;
+        default:
+            k->what = PROC_EVENT_NONE; /* not used */
+            break;
+        }
+        if (cn->len < need || (k->what != PROC_EVENT_NONE && (k->pid <= 0 || k->tgid <= 0))) {
+            count(s, C_KERNEL_MALFORMED, 1);
+            continue;
+        }
+        n++;
+    }
+    return n;
+}
+
+static int exec_is_rescan_dup(struct cp *s, int32_t pid, int64_t ts)
+{
+    cp_proc *p = cp_table_get(s->table, pid);
+    return p && (p->flags & CP_F_RESCAN) && !(p->flags & CP_F_EXITED) && ts <= p->scan_mono;
+}
+
+static void handle_fork(struct cp *s, const struct kev *k)
+{
+    if (k->pid != k->tgid)
+        return; /* a new thread, not a process */
+    cp_proc *old = cp_table_get(s->table, k->tgid);
+    if (old && (old->flags & CP_F_RESCAN) && !(old->flags & CP_F_EXITED) && k->ts <= old->scan_mono)
+        return; /* a rescan already saw this process, and later than this */
+    cp_proc *pp = cp_table_get(s->table, k->ptgid);
+    if (pp && !(pp->flags & CP_F_EXITED))
+        cp_table_touch(s->table, pp);
+    struct snap par;
+    snap_take(&par, pp && !(pp->flags & CP_F_EXITED) ? pp : NULL);
+    cp_proc *c = table_put(s, k->tgid);
+    c->ppid = k->ptgid;
+    c->flags |= CP_F_FORKED;
+    c->start_ns = k->ts + s->mono2wall;
+    c->start_ticks = mono_to_ticks(s, k->ts);
+    c->gen = s->gen;
+    make_entity(s, c->pid, c->start_ticks, c->entity_id);
+    if (par.have) {
+        /* A child runs its parent's image and credentials until it execs. */
+        c->exe = cp_blob_ref(par.exe);
+        c->args = cp_blob_ref(par.args);
+        memcpy(c->comm, par.comm, sizeof c->comm);
+        c->uid = par.uid;
+        c->euid = par.euid;
+        c->gid = par.gid;
+        c->egid = par.egid;
+        c->flags |= par.flags & (CP_F_CREDS | CP_F_KTHREAD);
+    }
+    if (k->ptgid == 2) /* kthreadd's children are kernel threads */
+        c->flags |= CP_F_KTHREAD;
+    snap_drop(&par);
+}
+
+/* c: the exec's /proc data read ahead, or NULL to read it now. */
+static void handle_kev(struct cp *s, const struct kev *k, struct capture *c)
+{
+    switch (k->what) {
+    case PROC_EVENT_FORK:
+        handle_fork(s, k);
+        break;
+    case PROC_EVENT_EXEC: {
+        struct capture now;
+        if (exec_is_rescan_dup(s, k->tgid, k->ts))
+            break;
+        s->single.used = 0;
+        if (!c) {
+            memset(&now, 0, sizeof now);
+            now.pid = k->tgid;
+            now.ts_mono = k->ts;
+            c = &now;
+            capture(s, &s->single, c);
+        }
+        handle_exec(s, c, SRC_NETLINK, NULL, 0);
+        break;
+    }
+    case PROC_EVENT_EXIT: {
+        if (k->pid != k->tgid)
+            break; /* a thread; the process lives on */
+        cp_proc *p = cp_table_get(s->table, k->tgid);
+        if (p && (p->flags & CP_F_EXITED)) {
+            if ((p->flags & CP_F_RESCAN) && k->ts <= p->scan_mono)
+                break; /* a rescan reported it already */
+            p = NULL;  /* an older process of the same pid */
+        }
+        publish_exit(s, k->tgid, p, k->ts, k->code, SRC_NETLINK);
+        break;
+    }
+    case PROC_EVENT_UID:
+    case PROC_EVENT_GID: {
+        cp_proc *p = cp_table_get(s->table, k->tgid);
+        if (!p || (p->flags & CP_F_EXITED))
+            break;
+        if (k->what == PROC_EVENT_UID) {
+            p->uid = k->id_real;
+            p->euid = k->id_eff;
+        } else {
+            p->gid = k->id_real;
+            p->egid = k->id_eff;
+        }
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+/* Reads one socket until it is empty or the event buffer is full. Returns 1
+ * when the socket was read to its end. *last_ts gets the newest timestamp
+ * read. */
+static int nl_read(struct cp *s, int fd, int from_b, int64_t *last_ts)
+{
+    for (int got = 0; got < NL_READ_CAP;) {
+        if (s->nkev + NL_BATCH > KEV_CAP)
+            return 0;
+        for (int i = 0; i < NL_BATCH; i++) {
+            struct msghdr *m = &s->nl->msgs[i].msg_hdr;
+            s->nl->iov[i].iov_base = s->nl->data[i];
+            s->nl->iov[i].iov_len = NL_MSG_BUF;
+            m->msg_name = &s->nl->addr[i];
+            m->msg_namelen = sizeof s->nl->addr[i];
+            m->msg_iov = &s->nl->iov[i];
+            m->msg_iovlen = 1;
+            m->msg_control = NULL;
+            m->msg_controllen = 0;
+            m->msg_flags = 0;
+        }
+        int n = recvmmsg(fd, s->nl->msgs, NL_BATCH, MSG_DONTWAIT, NULL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == ENOBUFS) {
+                /* The kernel dropped messages: the socket's buffer overran.
+                 * What is still queued is intact; read it, then rescan. */
+                s->lost++;
+                count(s, C_KERNEL_LOST, 1);
+                s->need_rescan = 1;
+                got++; /* bounds the loop if the overrun repeats */
+                continue;
+            }
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                logf_(s, RP_LOG_WARN, "netlink receive failed: %s", strerror(errno));
+            return 1;
+        }
+        for (int i = 0; i < n; i++) {
+            if (s->nl->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+                count(s, C_KERNEL_MALFORMED, 1);
+                continue;
+            }
+            int k = nl_decode(s, s->nl->data[i], s->nl->msgs[i].msg_len, &s->nl->addr[i],
+                              s->kev + s->nkev, KEV_CAP - s->nkev);
+            for (int j = 0; j < k; j++) {
+                struct kev *e = &s->kev[s->nkev + j];
+                e->from_b = (uint8_t)from_b;
+                if (e->ts > *last_ts)
+                    *last_ts = e->ts;
+            }
+            s->nkev += k;
+            count(s, C_KERNEL_EVENTS, (uint64_t)k);
+        }
+        got += n;
+        if (n < NL_BATCH)
+            return 1;
+    }
+    return 0;
+}
+
+static int kev_cmp(const void *a, const void *b)
+{
+    const struct kev *x = a, *y = b;
+    if (x->ts != y->ts)
+        return x->ts < y->ts ? -1 : 1;
+    return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* The exec socket delivered something else: the kernel ignored the event
+ * filter. From now on the exec socket carries everything alone. */
+static void filter_failed(struct cp *s)
+{
+    logf_(s, RP_LOG_WARN,
+          "the kernel ignored the proc connector event filter; "
+          "using one socket for all events");
+    uint64_t id = atomic_exchange(&s->nlb_watch, 0);
+    if (id)
+        s->host->fd_unwatch(s->self, id);
+    nl_send(s->nlfd_b, s->nl_seq + 2, PROC_CN_MCAST_IGNORE, 0, 0);
+    close(s->nlfd_b);
+    s->nlfd_b = -1;
+    /* The exec socket got all of them too: drop the second copies. */
+    int k = 0;
+    for (int i = 0; i < s->nkev; i++)
+        if (!s->kev[i].from_b)
+            s->kev[k++] = s->kev[i];
+    s->nkev = k;
+}
+
+/*
+ * Reads both sockets and handles, in timestamp order, every event whose
+ * predecessors are known to be read. Exec events come on socket A (or, on
+ * kernels without event filtering, everything does); fork, exit, uid and gid
+ * events on socket B. A process's exit on B cannot be handled before its exec
+ * on A: A is read first, so B events newer than the end of that read wait
+ * for the next round (as do A events newer than the last B event read when B
+ * was not read to its end).
+ *
+ * Each exec's volatile /proc data (executable, arguments, working folder) is
+ * read for all execs first, before the rest of the work: a process may exit
+ * within a millisecond, while the rest (its table entry, its zombie's stat)
+ * outlives it.
+ */
+static void nl_drain(struct cp *s)
+{
+    int64_t last_a = 0, last_b = 0;
+    int64_t t0 = clock_ns(CLOCK_MONOTONIC);
+    uint64_t lost0 = s->lost;
+    /* Held-back events filling the buffer would leave no room to read what
+     * releases them: then they go in timestamp order as they are. */
+    int full = s->nkev + NL_BATCH > KEV_CAP;
+    int a_done = nl_read(s, s->nlfd, 0, &last_a);
+    int64_t t_a = clock_ns(CLOCK_MONOTONIC);
+    if (s->nlfd_b >= 0) {
+        for (int i = 0; i < s->nkev; i++)
+            if (!s->kev[i].from_b && s->kev[i].what != PROC_EVENT_EXEC) {
+                filter_failed(s);
+                break;
+            }
+    }
+    int b_done = 1;
+    if (s->nlfd_b >= 0)
+        b_done = nl_read(s, s->nlfd_b, 1, &last_b);
+    /* Read to the end without an overrun: every event up to t0 is in hand. */
+    if (a_done && b_done && s->lost == lost0 && !s->need_rescan)
+        s->sync_mono = t0;
+    int64_t limit_b = full ? INT64_MAX : a_done ? t_a : last_a;
+    int64_t limit_a = full || b_done ? INT64_MAX : last_b;
+    for (int i = 0; i < s->nkev; i++)
+        s->kev[i].seq = (uint32_t)i;
+    qsort(s->kev, (size_t)s->nkev, sizeof *s->kev, kev_cmp);
+    /* The events to handle now: a prefix in timestamp order. */
+    int n = 0;
+    while (n < s->nkev && s->kev[n].ts <= (s->kev[n].from_b ? limit_b : limit_a))
+        n++;
+
+    s->batch.used = 0;
+    int ncap = 0;
+    for (int i = 0; i < n; i++) {
+        struct kev *k = &s->kev[i];
+        k->cap = -1;
+        if (k->what != PROC_EVENT_EXEC || ncap == CAPT_MAX ||
+            s->batch.cap - s->batch.used < capture_need(s) || exec_is_rescan_dup(s, k->tgid, k->ts))
+            continue;
+        struct capture *c = &s->caps[ncap];
+        memset(c, 0, sizeof *c);
+        c->pid = k->tgid;
+        c->ts_mono = k->ts;
+        k->cap = (int16_t)ncap++;
+        /* Not worth reading if it exited already (its exit is here too). */
+        int exited = 0;
+        for (int j = i + 1; j < n && !exited; j++)
+            exited = s->kev[j].what == PROC_EVENT_EXIT && s->kev[j].pid == k->tgid;
+        if (exited)
+            c->done = 1;
+        else
+            capture(s, &s->batch, c);
+    }
+    for (int i = 0; i < n; i++)
+        handle_kev(s, &s->kev[i], s->kev[i].cap >= 0 ? &s->caps[s->kev[i].cap] : NULL);
+    memmove(s->kev, s->kev + n, (size_t)(s->nkev - n) * sizeof *s->kev);
+    s->nkev -= n;
+}
+
+/* struct sched_attr (SCHED_ATTR_SIZE_VER0), which glibc 2.36 lacks. */
+struct cp_sched_attr {
+    uint32_t size, sched_policy;
+    uint64_t sched_flags;
+    int32_t sched_nice;
+    uint32_t sched_priority;
+    uint64_t sched_runtime, sched_deadline, sched_period;
+};
+
+/* Sets the custom EEVDF slice of a normal (SCHED_OTHER) thread, keeping its
+ * nice value; ns 0 restores the default. Returns 0 or -1. */
+static int set_slice(pid_t tid, uint64_t ns)
+{
+    struct cp_sched_attr a;
+    memset(&a, 0, sizeof a);
+    if (syscall(SYS_sched_getattr, tid, &a, (unsigned)sizeof a, 0u) != 0 ||
+        a.sched_policy != SCHED_OTHER)
+        return -1;
+    a.size = sizeof a;
+    a.sched_flags = 0;
+    a.sched_runtime = ns;
+    return syscall(SYS_sched_setattr, tid, &a, 0u) == 0 ? 0 : -1;
+}
+
+/* The exec event wakes the loop thread while the process that exec'd runs;
+ * with the default slice (0.75 ms times 1 + log2 CPUs) the scheduler lets
+ * that process run on for up to its slice, often long enough to exit, and
+ * its executable and arguments are gone before they are read. A short slice
+ * for the reading thread lets its wake-up preempt it (Linux >= 6.12; older
+ * kernels ignore the request). Applied from the loop thread, the first time
+ * it serves the plugin, and undone at stop. */
+static void apply_slice(struct cp *s)
+{
+    if (s->slice_tid != 0)
+        return;
+    s->slice_tid = -1;
+    if (s->cfg.slice_us == 0)
+        return;
+    pid_t tid = (pid_t)syscall(SYS_gettid);
+    if (set_slice(tid, s->cfg.slice_us * 1000) == 0) {
+        s->slice_tid = tid;
+        logf_(s, RP_LOG_INFO, "thread %d: CPU slice %llu us for exec capture", (int)tid,
+              (unsigned long long)s->cfg.slice_us);
+    } else {
+        logf_(s, RP_LOG_INFO, "could not set a CPU slice on thread %d: %s", (int)tid,
+              strerror(errno));
+    }
+}
+
+static int arm_b_timer(struct cp *s, uint64_t delay_ms);
+
+static void on_netlink(void *arg, int64_t fd, uint32_t revents)
+{
+    struct cp *s = arg;
+    (void)fd;
+    (void)revents;
+    pthread_mutex_lock(&s->lock);
+    apply_slice(s);
+    if (!atomic_load(&s->stopping)) {
+        nl_drain(s);
+        if (s->need_rescan)
+            maybe_rescan(s);
+        pend_kick(s);
+        /* Events held back for order wait for the next read; with socket B
+         * read lazily, make sure one comes. */
+        if (s->nkev > 0 && s->nlfd_b >= 0)
+            arm_b_timer(s, 1);
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void on_b_timer(void *arg);
+static void on_netlink_b(void *arg, int64_t fd, uint32_t revents);
+static void drain_and_rewatch(struct cp *s);
+
+static int watch_b(struct cp *s)
+{
+    if (atomic_load(&s->nlb_watch))
+        return 0; /* watched already */
+    uint64_t id;
+    int rc = s->host->fd_watch(s->self, s->nlfd_b, RP_FD_READ, on_netlink_b, s, &id);
+    if (rc == 0)
+        atomic_store(&s->nlb_watch, id);
+    return rc;
+}
+
+/* The timer that reads both sockets and watches B again; one at a time.
+ * Loop thread only. */
+static int arm_b_timer(struct cp *s, uint64_t delay_ms)
+{
+    if (atomic_load(&s->b_timer))
+        return 0;
+    uint64_t t;
+    int rc = s->host->timer_start(s->self, delay_ms, 0, on_b_timer, s, &t);
+    if (rc == 0)
+        atomic_store(&s->b_timer, t);
+    return rc;
+}
+
+/* Socket B (fork, exit, uid, gid) is not urgent: when it becomes readable,
+ * it is read batch_ms later, together with whatever came meanwhile, so a
+ * burst costs a few wake-ups instead of one per event. Nothing waits at
+ * idle. Exec events keep waking the loop at once on socket A. */
+static void on_netlink_b(void *arg, int64_t fd, uint32_t revents)
+{
+    struct cp *s = arg;
+    (void)fd;
+    (void)revents;
+    uint64_t id = atomic_exchange(&s->nlb_watch, 0);
+    if (id)
+        s->host->fd_unwatch(s->self, id);
+    if (atomic_load(&s->stopping))
+        return;
+    if (arm_b_timer(s, s->cfg.batch_ms ? s->cfg.batch_ms : 1) != 0)
+        drain_and_rewatch(s);
+}
+
+/* Reads both sockets, then watches B again: under the lock, so that stop
+ * (which waits for the lock before its last unwatch) never misses a watch
+ * made meanwhile. */
+static void drain_and_rewatch(struct cp *s)
+{
+    pthread_mutex_lock(&s->lock);
+    if (!atomic_load(&s->stopping) && s->nlfd_b >= 0) {
+        apply_slice(s);
+        nl_drain(s);
+        if (s->need_rescan)
+            maybe_rescan(s);
+        pend_kick(s);
+        if (s->nlfd_b >= 0 && watch_b(s) != 0) /* (a failed filter closes B) */
+            logf_(s, RP_LOG_ERROR, "cannot watch the proc connector socket again");
+        if (s->nkev > 0 && s->nlfd_b >= 0)
+            arm_b_timer(s, 1); /* events held back for order: handle them soon */
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void on_b_timer(void *arg)
+{
+    struct cp *s = arg;
+    /* A one-shot that fired: the host releases it (see on_flush_timer). */
+    atomic_store(&s->b_timer, 0);
+    drain_and_rewatch(s);
+}
+
+/* Opens a proc connector socket and subscribes it; waits (bounded) for the
+ * kernel's acknowledgement, which only comes when the subscription took. */
+static int nl_open(struct cp *s, int *out, char *why, size_t whylen)
+{
+    int fd = socket(PF_NETLINK, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_CONNECTOR);
+    if (fd < 0) {
+        snprintf(why, whylen, "socket(NETLINK_CONNECTOR): %s", strerror(errno));
+        return -1;
+    }
+    int sz = s->cfg.rcvbuf > INT_MAX ? INT_MAX : (int)s->cfg.rcvbuf;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof sz) != 0) {
+        /* Without CAP_NET_ADMIN: as much as net.core.rmem_max allows. */
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+    }
+    struct sockaddr_nl sa = {.nl_family = AF_NETLINK, .nl_groups = CN_IDX_PROC};
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        snprintf(why, whylen, "bind to the proc connector: %s", strerror(errno));
+        close(fd);
+        return -1;
+    }
+    uint32_t seq = ++s->nl_seq;
+    if (nl_send(fd, seq, PROC_CN_MCAST_LISTEN, 0, 0) != 0) {
+        snprintf(why, whylen, "subscribe to the proc connector: %s", strerror(errno));
+        close(fd);
+        return -1;
+    }
+    int64_t deadline = clock_ns(CLOCK_MONOTONIC) + (int64_t)ACK_WAIT_MS * 1000000;
+    int acked = 0, err = 0;
+    while (!acked) {
+        int64_t left = (deadline - clock_ns(CLOCK_MONOTONIC)) / 1000000;
+        if (left <= 0)
+            break;
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, (int)left) <= 0)
+            continue;
+        _Alignas(8) char buf[NL_MSG_BUF];
+        struct sockaddr_nl from;
+        socklen_t fl = sizeof from;
+        ssize_t n = recvfrom(fd, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
+        if (n <= 0 || from.nl_pid != 0)
+            continue;
+        const struct nlmsghdr *nh = (const struct nlmsghdr *)buf;
+        if (!nlmsg_ok(nh, (size_t)n) || NLMSG_PAYLOAD(nh, 0) < sizeof(struct cn_msg))
+            continue;
+        const struct cn_msg *cn = NLMSG_DATA(nh);
+        if (cn->len > (size_t)n - ((const char *)cn->data - buf))
+            continue;
+        struct proc_event pev;
+        memset(&pev, 0, sizeof pev);
+        memcpy(&pev, cn->data, cn->len < sizeof pev ? cn->len : sizeof pev);
+        const struct proc_event *pe = &pev;
+        if (cn->id.idx == CN_IDX_PROC && cn->ack == seq + 1 &&
+            cn->len >= offsetof(struct proc_event, event_data) + sizeof pe->event_data.ack &&
+            pe->what == PROC_EVENT_NONE) {
+            acked = 1;
+            err = (int)pe->event_data.ack.err;
+        }
+    }
+    if (!acked || err != 0) {
+        if (!acked)
+            snprintf(why, whylen,
+                     "the proc connector did not acknowledge the subscription within %d ms "
+                     "(needs CAP_NET_ADMIN in the initial user and pid namespaces)",
+                     ACK_WAIT_MS);
+        else
+            snprintf(why, whylen, "the proc connector refused the subscription: %s", strerror(err));
+        close(fd);
+        return -1;
+    }
+    *out = fd;
+    return 0;
+}
+
+/* Linux 6.6 and later filter proc connector events per socket. */
+static int kernel_filters_events(void)
+{
+    struct utsname u;
+    unsigned major = 0, minor = 0;
+    if (uname(&u) != 0 || sscanf(u.release, "%u.%u", &major, &minor) != 2)
+        return 0;
+    return major > 6 || (major == 6 && minor >= 6);
+}
+
+/* Subscribes: two sockets where the kernel filters events (execs apart, so
+ * they wake the loop at once while the rest is read in batches), else one. */
+static int nl_setup(struct cp *s, char *why, size_t whylen)
+{
+    if (nl_open(s, &s->nlfd, why, whylen) != 0)
+        return -1;
+    int got = 0;
+    socklen_t gl = sizeof got;
+    getsockopt(s->nlfd, SOL_SOCKET, SO_RCVBUF, &got, &gl);
+    char why_b[256];
+    if (s->cfg.split && kernel_filters_events() &&
+        nl_open(s, &s->nlfd_b, why_b, sizeof why_b) == 0) {
+        if (nl_send(s->nlfd, ++s->nl_seq, PROC_CN_MCAST_LISTEN, 1, PROC_EVENT_EXEC) != 0 ||
+            nl_send(s->nlfd_b, ++s->nl_seq, PROC_CN_MCAST_LISTEN, 1,
+                    PROC_EVENT_FORK | PROC_EVENT_EXIT | PROC_EVENT_UID | PROC_EVENT_GID) != 0) {
+            nl_send(s->nlfd, ++s->nl_seq, PROC_CN_MCAST_LISTEN, 1, CP_PROC_EVENT_ALL);
+            nl_send(s->nlfd_b, s->nl_seq, PROC_CN_MCAST_IGNORE, 0, 0);
+            close(s->nlfd_b);
+            s->nlfd_b = -1;
+        }
+    }
+    /* Whatever came before the filters took effect predates the seed scan
+     * that follows: drop it (the filter applies when the send returns). */
+    char junk[NL_MSG_BUF];
+    for (int i = 0; i < 100000 && recv(s->nlfd, junk, sizeof junk, MSG_DONTWAIT) >= 0; i++)
+        ;
+    for (int i = 0;
+         s->nlfd_b >= 0 && i < 100000 && recv(s->nlfd_b, junk, sizeof junk, MSG_DONTWAIT) >= 0; i++)
+        ;
+    logf_(s, RP_LOG_INFO,
+          "proc connector subscribed (%s), receive buffer %llu bytes asked, %d granted",
+          s->nlfd_b >= 0 ? "exec events on one socket, fork, exit, uid and gid on another"
+                         : "one socket for all events",
+          (unsigned long long)s->cfg.rcvbuf, got / 2);
+    return 0;
+}
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+static void read_machine_id(struct cp *s)
+{
+    static const char *const files[] = {"/etc/machine-id", "/var/lib/dbus/machine-id", NULL};
+    for (int i = 0; files[i]; i++) {
+        size_t len = 0;
+        if (cp_read_at(AT_FDCWD, files[i], s->machine_id, sizeof s->machine_id - 1, &len) != 0)
+            continue;
+        while (len > 0 && (s->machine_id[len - 1] == '\n' || s->machine_id[len - 1] == ' '))
+            len--;
+        if (len > 0) {
+            s->machine_id[len] = '\0';
+            s->mid_len = len;
+            return;
+        }
+    }
+    /* No machine id: ids stay unique on this host, just not across hosts. */
+    gethostname(s->machine_id, sizeof s->machine_id - 1);
+    s->machine_id[sizeof s->machine_id - 1] = '\0';
+    s->mid_len = strlen(s->machine_id);
+}
+
+static void free_state(struct cp *s)
+{
+    if (!s)
+        return;
+    for (uint32_t k = 0; s->pend && k < s->pend_count; k++) {
+        struct pend *p = pend_at(s, k);
+        if (p->used && p->ev)
+            s->host->event_release(p->ev);
+    }
+    free(s->pend);
+    cp_table_free(s->table);
+    cp_hcache_free(s->hcache);
+    cp_names_free(s->users);
+    cp_names_free(s->groups);
+    free(s->rbuf);
+    free(s->items);
+    free(s->batch.buf);
+    free(s->single.buf);
+    free(s->nl);
+    free(s->kev);
+    if (s->procfd >= 0)
+        close(s->procfd);
+    if (s->nlfd >= 0)
+        close(s->nlfd);
+    if (s->nlfd_b >= 0)
+        close(s->nlfd_b);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+static int cp_init(rp_plugin *self, const rp_host_api *host, void **state)
+{
+    struct cp *s = calloc(1, sizeof *s);
+    if (!s)
+        return RP_ERR_NOMEM;
+    s->self = self;
+    s->host = host;
+    s->procfd = -1;
+    s->nlfd = -1;
+    s->nlfd_b = -1;
+    pthread_mutex_init(&s->lock, NULL);
+    for (int i = 0; i < F_COUNT_; i++) {
+        int rc = host->field_id(self, field_defs[i].name, strlen(field_defs[i].name),
+                                field_defs[i].type, &s->f[i]);
+        if (rc != 0) {
+            host->set_error(self, field_defs[i].name, strlen(field_defs[i].name));
+            free_state(s);
+            return rc;
+        }
+    }
+    for (int i = 0; i < C_COUNT_; i++) {
+        int rc = host->counter_register(self, counter_names[i], strlen(counter_names[i]), &s->c[i]);
+        if (rc != 0) {
+            free_state(s);
+            return rc;
+        }
+    }
+    const char *json = "{}";
+    host->config_get(self, &json, NULL);
+    parse_config(json, &s->cfg);
+    long hz = sysconf(_SC_CLK_TCK);
+    s->tick_ns = hz > 0 ? (uint64_t)(1000000000 / hz) : 10000000;
+    s->table = cp_table_new((uint32_t)s->cfg.max_processes);
+    s->hcache = cp_hcache_new((uint32_t)s->cfg.hash_entries);
+    s->users = cp_names_new("/etc/passwd", NAMES_CAP);
+    s->groups = cp_names_new("/etc/group", NAMES_CAP);
+    s->pend = calloc(s->cfg.max_pending, sizeof *s->pend);
+    /* Large enough for the argument vector and for whole stat, status and
+     * cgroup files (a cut status would lose its Uid line). */
+    s->rbuf_cap = s->cfg.args_max > RBUF_MIN ? s->cfg.args_max : RBUF_MIN;
+    s->rbuf = malloc(s->rbuf_cap);
+    s->items = calloc(MAX_ARGS_ITEMS, sizeof *s->items);
+    s->batch.cap = 10 * capture_need(s);
+    s->batch.buf = malloc(s->batch.cap);
+    s->single.cap = capture_need(s) + s->cfg.args_max + 1; /* + a joined command line */
+    s->single.buf = malloc(s->single.cap);
+    s->nl = calloc(1, sizeof *s->nl);
+    s->kev = calloc(KEV_CAP, sizeof *s->kev);
+    if (!s->kev || !s->table || !s->hcache || !s->users || !s->groups || !s->pend || !s->rbuf ||
+        !s->items || !s->batch.buf || !s->single.buf || !s->nl) {
+        free_state(s);
+        return RP_ERR_NOMEM;
+    }
+    read_machine_id(s);
+    refresh_clocks(s);
+    /* Acknowledgements are multicast to every listener: a start of our own
+     * makes another agent's subscription unlikely to pass for ours. */
+    s->nl_seq = (uint32_t)getpid() * 2654435761u ^ (uint32_t)clock_ns(CLOCK_MONOTONIC);
+    *state = s;
+    return 0;
+}
+
+static int cp_start(rp_plugin *self, void *state)
+{
+    struct cp *s = state;
+    s->procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (s->procfd < 0) {
+        char msg[128];
+        int n = snprintf(msg, sizeof msg, "cannot open /proc: %s", strerror(errno));
+        s->host->set_error(self, msg, (uint64_t)n);
+        return RP_ERR_UNSUPPORTED;
+    }
+    char why[256] = "";
+    s->mode = MODE_POLL;
+    if (s->cfg.mode != MODE_POLL) {
+        if (nl_setup(s, why, sizeof why) == 0) {
+            s->mode = MODE_NETLINK;
+        } else if (s->cfg.mode == MODE_NETLINK) {
+            s->host->set_error(self, why, strlen(why));
+            return RP_ERR_UNSUPPORTED;
+        }
+    }
+    pthread_mutex_lock(&s->lock);
+    check_containers(s);
+    s->sync_mono = clock_ns(CLOCK_MONOTONIC);
+    scan(s, -1);
+    uint32_t seeded = cp_table_count(s->table);
+    pthread_mutex_unlock(&s->lock);
+    uint64_t id;
+    int rc;
+    if (s->mode == MODE_NETLINK) {
+        rc = s->host->fd_watch(self, s->nlfd, RP_FD_READ, on_netlink, s, &id);
+        if (rc == 0) {
+            atomic_store(&s->nl_watch, id);
+            if (s->nlfd_b >= 0)
+                rc = watch_b(s);
+        }
+        if (rc == 0) {
+            rc = s->host->timer_start(self, HOUSEKEEPING_MS, HOUSEKEEPING_MS, on_housekeeping, s,
+                                      &id);
+            if (rc == 0)
+                atomic_store(&s->hk_timer, id);
+        }
+        count(s, C_MODE_NETLINK, 1);
+        logf_(s, RP_LOG_INFO,
+              "mode netlink (proc connector): exec and exit events from the kernel; %u processes "
+              "in the table (max %llu); container ids %s",
+              seeded, (unsigned long long)s->cfg.max_processes,
+              s->read_cgroups ? "read from /proc/<pid>/cgroup" : "not looked for (no runtime)");
+    } else {
+        rc = s->host->timer_start(self, s->cfg.poll_ms, s->cfg.poll_ms, on_poll, s, &id);
+        if (rc == 0)
+            atomic_store(&s->poll_timer, id);
+        count(s, C_MODE_POLL, 1);
+        if (s->cfg.mode == MODE_POLL)
+            logf_(s, RP_LOG_INFO,
+                  "mode poll (configured): /proc scanned every %llu ms; processes shorter than "
+                  "that are missed and exit codes are unknown; %u processes in the table",
+                  (unsigned long long)s->cfg.poll_ms, seeded);
+        else
+            logf_(s, RP_LOG_WARN,
+                  "mode poll (fallback: %s): /proc scanned every %llu ms; processes shorter "
+                  "than that are missed and exit codes are unknown; %u processes in the table",
+                  why, (unsigned long long)s->cfg.poll_ms, seeded);
+    }
+    if (rc != 0)
+        s->host->set_error(self, "cannot register the fd or timer", 31);
+    return rc;
+}
+
+static int cp_stop(rp_plugin *self, void *state)
+{
+    struct cp *s = state;
+    atomic_store(&s->stopping, 1);
+    /* Unwatch and stop timers before taking the lock: these wait for a
+     * running callback, which may itself be waiting for the lock. */
+    uint64_t id;
+    if ((id = atomic_exchange(&s->nl_watch, 0)) != 0)
+        s->host->fd_unwatch(self, id);
+    /* Socket B's watch and timer hand over to each other: unwatch, stop the
+     * timer (which may have watched it again before it saw stopping), and
+     * unwatch once more. */
+    if ((id = atomic_exchange(&s->nlb_watch, 0)) != 0)
+        s->host->fd_unwatch(self, id);
+    if ((id = atomic_exchange(&s->b_timer, 0)) != 0)
+        s->host->timer_stop(self, id);
+    if ((id = atomic_exchange(&s->nlb_watch, 0)) != 0)
+        s->host->fd_unwatch(self, id);
+    if ((id = atomic_exchange(&s->poll_timer, 0)) != 0)
+        s->host->timer_stop(self, id);
+    if ((id = atomic_exchange(&s->hk_timer, 0)) != 0)
+        s->host->timer_stop(self, id);
+    if ((id = atomic_exchange(&s->rescan_timer, 0)) != 0)
+        s->host->timer_stop(self, id);
+    if ((id = atomic_exchange(&s->flush_timer, 0)) != 0)
+        s->host->timer_stop(self, id);
+    /* A drain that held the lock before stopping was set may have watched B
+     * again; one that takes it later sees stopping. Wait for the former,
+     * then unwatch what it left (outside the lock: B's callback may wait
+     * for it). */
+    pthread_mutex_lock(&s->lock);
+    pthread_mutex_unlock(&s->lock);
+    if ((id = atomic_exchange(&s->nlb_watch, 0)) != 0)
+        s->host->fd_unwatch(self, id);
+    pthread_mutex_lock(&s->lock);
+    /* Unsubscribing lets the kernel stop building events nobody reads. */
+    if (s->nlfd >= 0) {
+        nl_send(s->nlfd, ++s->nl_seq, PROC_CN_MCAST_IGNORE, 0, 0);
+        close(s->nlfd);
+        s->nlfd = -1;
+    }
+    if (s->nlfd_b >= 0) {
+        nl_send(s->nlfd_b, ++s->nl_seq, PROC_CN_MCAST_IGNORE, 0, 0);
+        close(s->nlfd_b);
+        s->nlfd_b = -1;
+    }
+    /* The loop thread serves other plugins after this one: default slice. */
+    if (s->slice_tid > 0)
+        set_slice(s->slice_tid, 0);
+    s->slice_tid = -1;
+    /* Events still waiting for a hash go out when their job completes or is
+     * cancelled (the host cancels this plugin's jobs after stop). */
+    pend_flush(s);
+    logf_(s, RP_LOG_INFO,
+          "stopped: %u processes in the table, %u events still waiting for a hash, "
+          "%llu kernel overruns, %llu rescans",
+          cp_table_count(s->table), s->pend_count, (unsigned long long)s->lost,
+          (unsigned long long)s->rescans);
+    pthread_mutex_unlock(&s->lock);
+    return 0;
+}
+
+static void cp_destroy(rp_plugin *self, void *state)
+{
+    (void)self;
+    free_state(state);
+}
+
+static const rp_plugin_descriptor descriptor = {
+    .struct_size = sizeof(rp_plugin_descriptor),
+    .abi_major = RP_ABI_MAJOR,
+    .abi_minor = 0,
+    .kind = RP_KIND_COLLECTOR,
+    .event_schema_version = RP_EVENT_SCHEMA_VERSION,
+    .id = "org.rampart.collector.process",
+    .version = "1.0.0",
+    .vendor = "Rampart",
+    .license = "Apache-2.0",
+    .description =
+        "Process exec and exit events from the Linux proc connector, enriched from /proc",
+    .config_schema = config_schema,
+    .init = cp_init,
+    .start = cp_start,
+    .stop = cp_stop,
+    .destroy = cp_destroy,
+};
+
+RP_PLUGIN_EXPORT int rampart_plugin_entry_v1(const rp_host_api *host,
+                                             const rp_plugin_descriptor **out)
+{
+    (void)host;
+    *out = &descriptor;
+    return 0;
+}
