@@ -887,32 +887,12 @@ static uint64_t ba_env_u64(const char *name, uint64_t dflt, uint64_t min, uint64
     return v;
 }
 
-static void ba_rm_tree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char path[PATH_MAX + 300];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
-            ba_rm_tree(path);
-        else
-            unlink(path);
-    }
-    closedir(d);
-    rmdir(dir);
-}
 
 /* Removes the temporary folder at a normal end. */
 static void ba_remove_tmp(void)
 {
     if (ba_tmp[0] && !ba_keep)
-        ba_rm_tree(ba_tmp);
+        bench_rm_tree(ba_tmp);
     ba_tmp[0] = '\0';
 }
 

@@ -488,26 +488,6 @@ static void json_run(bench_json *j, const char *key, const struct run *r, int wi
     bench_json_raw(j, "]}");
 }
 
-static void rm_tree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char path[PATH_MAX + 300];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
-            rm_tree(path);
-        else
-            unlink(path);
-    }
-    closedir(d);
-    rmdir(dir);
-}
 
 int main(int argc, char **argv)
 {
@@ -579,7 +559,7 @@ int main(int argc, char **argv)
         snprintf(label, sizeof label, "alone-%s", collectors[i].name);
         run_once(&alone[i], label, 1u << i, alone_s);
     }
-    rm_tree(tmp_dir);
+    bench_rm_tree(tmp_dir);
 
     bench_json j;
     bench_json_begin(&j);

@@ -11,6 +11,9 @@
 #ifndef RP_BENCH_COMMON_H
 #define RP_BENCH_COMMON_H
 
+#include <dirent.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -285,6 +288,31 @@ static inline int bench_json_finish(bench_json *j, const char *path)
         return 1;
     }
     return fclose(f) == 0 ? 0 : 1;
+}
+
+/* Removes dir and everything under it (symbolic links are removed, not
+ * followed): the benches' temporary folders. */
+static inline void bench_rm_tree(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    char path[PATH_MAX + 300];
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        int n = snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (n < 0 || (size_t)n >= sizeof path)
+            continue;
+        struct stat st;
+        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            bench_rm_tree(path);
+        else
+            unlink(path);
+    }
+    closedir(d);
+    rmdir(dir);
 }
 
 #endif

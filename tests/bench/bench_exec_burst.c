@@ -629,26 +629,6 @@ static void phase_audit(struct audit_result *r)
 
 /* ---- main ------------------------------------------------------------------ */
 
-static void rm_tree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char path[PATH_MAX + 300];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
-            rm_tree(path);
-        else
-            unlink(path);
-    }
-    closedir(d);
-    rmdir(dir);
-}
 
 int main(int argc, char **argv)
 {
@@ -783,6 +763,6 @@ int main(int argc, char **argv)
                    "goal is judged on that ratio. Kernel-side costs in the exec'ing process show "
                    "only as slowdown.");
     int rc = bench_json_finish(&j, out);
-    rm_tree(tmpdir);
+    bench_rm_tree(tmpdir);
     return rc;
 }
