@@ -235,10 +235,31 @@ int rp__agent_prepare(rp__agent *a, long *holder_pid, char *err, size_t errlen)
     return rc;
 }
 
+static void flush_arm(rp__agent *a);
+
+/* The flush timer is a one-shot re-armed while the sink holds anything;
+ * once a tick leaves it empty the timer lapses, and the sink's next event
+ * arms it again (flush_wake), so an idle agent never wakes to flush. */
 static void flush_tick(void *arg)
 {
     rp__agent *a = arg;
-    rp__sink_flush(a->sink);
+    int idle = 0;
+    rp__sink_tick(a->sink, &idle);
+    if (!idle)
+        flush_arm(a);
+}
+
+static void flush_arm(rp__agent *a)
+{
+    int rc = rp__host_timer_once_core(a->host, a->cfg->flush_interval_ms, flush_tick, a);
+    if (rc != 0)
+        rp__log_error("cannot arm the flush timer: %s; events wait for the next one",
+                      rp_strerror(rc));
+}
+
+static void flush_wake(void *arg)
+{
+    flush_arm(arg);
 }
 
 /* Setters by field name for the agent's own events (interning is cached by
@@ -581,6 +602,8 @@ static int open_outputs(rp__agent *a)
         .gzip = a->cfg->output_gzip,
         .backlog = sink_backlog,
         .backlog_arg = a,
+        .wake = flush_wake,
+        .wake_arg = a,
     };
     return rp__sink_create(&so, &a->sink);
 }
@@ -609,8 +632,7 @@ int rp__agent_start(rp__agent *a)
         rp__os_pidfile_write(a->pidfile);
     if ((rc = rp__host_subscribe_core(a->host, "*", rp__sink_on_event, a->sink, &a->sink_sub)) !=
             0 ||
-        (rc = rp__host_start(a->host)) != 0 ||
-        (rc = rp__host_timer_core(a->host, a->cfg->flush_interval_ms, flush_tick, a)) != 0) {
+        (rc = rp__host_start(a->host)) != 0) {
         rp__log_error("cannot start the plugin host: %s", rp_strerror(rc));
         return rc;
     }

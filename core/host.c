@@ -1167,3 +1167,9 @@ int rp__host_timer_core(rp__host *host, uint64_t interval_ms, void (*cb)(void *a
     uint64_t id;
     return rp__loop_timer_add(host->loop, NULL, interval_ms, interval_ms, cb, arg, &id);
 }
+
+int rp__host_timer_once_core(rp__host *host, uint64_t delay_ms, void (*cb)(void *arg), void *arg)
+{
+    uint64_t id;
+    return rp__loop_timer_add(host->loop, NULL, delay_ms, 0, cb, arg, &id);
+}

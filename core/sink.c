@@ -52,6 +52,10 @@ struct rp__sink {
     struct held held[RP__SINK_HELD_BATCHES];
     uint32_t held_head, held_count;
     size_t held_bytes;
+    /* Idle protocol (rp__sink_tick): asleep = no flush timer is armed. */
+    void (*wake)(void *arg);
+    void *wake_arg;
+    int asleep;
 };
 
 static int open_file(rp__sink *s)
@@ -283,6 +287,9 @@ int rp__sink_create(const rp__sink_opts *opts, rp__sink **out)
     s->keep = opts->file_keep;
     s->to_stdout = opts->to_stdout;
     s->flush_at = opts->buffer_bytes ? opts->buffer_bytes : DEFAULT_BUFFER;
+    s->wake = opts->wake;
+    s->wake_arg = opts->wake_arg;
+    s->asleep = 1;
     rp__buf_init(&s->line, LINE_MAX);
     rp__buf_init(&s->pending, PENDING_MAX);
     int rc = 0;
@@ -317,20 +324,13 @@ int rp__sink_create(const rp__sink_opts *opts, rp__sink **out)
     return 0;
 }
 
-int rp__sink_on_event(void *arg, const struct rp_event *ev)
+/* Local mode: encodes one event into the write buffer. Under the lock. */
+static int local_on_event(rp__sink *s, const struct rp_event *ev)
 {
-    rp__sink *s = arg;
-    rp__os_mutex_lock(s->lock);
-    if (s->spool) {
-        int brc = batch_on_event(s, ev);
-        rp__os_mutex_unlock(s->lock);
-        return brc;
-    }
     rp__buf_reset(&s->line);
     int rc = rp__ndjson_encode(ev, &s->line);
     if (rc != 0) {
         s->stats.encode_errors++;
-        rp__os_mutex_unlock(s->lock);
         rp__log_error("cannot encode an event: %s", rp_strerror(rc));
         return rc;
     }
@@ -349,22 +349,56 @@ int rp__sink_on_event(void *arg, const struct rp_event *ev)
     } else {
         s->stats.write_errors++;
     }
-    rp__os_mutex_unlock(s->lock);
     return rc;
 }
 
-int rp__sink_flush(rp__sink *s)
+int rp__sink_on_event(void *arg, const struct rp_event *ev)
 {
+    rp__sink *s = arg;
     rp__os_mutex_lock(s->lock);
+    int rc = s->spool ? batch_on_event(s, ev) : local_on_event(s, ev);
+    int wake = s->asleep;
+    s->asleep = 0;
+    rp__os_mutex_unlock(s->lock);
+    /* Outside the lock: the callback arms a loop timer, and the timer's
+     * callback takes this lock. */
+    if (wake && s->wake)
+        s->wake(s->wake_arg);
+    return rc;
+}
+
+static int flush_locked(rp__sink *s)
+{
     if (s->spool) {
         cut(s);
         retry_held(s);
         int src = rp__spool_sync(s->spool, 0);
         s->stats.held_batches = s->held_count;
-        rp__os_mutex_unlock(s->lock);
         return src;
     }
-    int rc = write_pending(s);
+    return write_pending(s);
+}
+
+int rp__sink_flush(rp__sink *s)
+{
+    rp__os_mutex_lock(s->lock);
+    int rc = flush_locked(s);
+    rp__os_mutex_unlock(s->lock);
+    return rc;
+}
+
+int rp__sink_tick(rp__sink *s, int *idle)
+{
+    rp__os_mutex_lock(s->lock);
+    int rc = flush_locked(s);
+    /* Anything a later flush would still act on: lines a failing disk did
+     * not take, a batch the spool refused, or a sync the fsync interval has
+     * not allowed yet. */
+    int left = s->spool ? s->batch_events > 0 || s->held_count > 0 ||
+                              rp__spool_sync_pending(s->spool)
+                        : s->pending.len > 0;
+    s->asleep = !left;
+    *idle = !left;
     rp__os_mutex_unlock(s->lock);
     return rc;
 }

@@ -11,10 +11,12 @@
  *    when it holds batch_max_events events, when the next line would take it
  *    past batch_max_bytes, or on rp__sink_flush; a cut batch is gzipped (when
  *    opts.gzip) and appended to the spool, from which the uploader sends it.
- * The agent calls rp__sink_flush from a loop timer every flush_interval_ms,
- * so at most one flush interval of events is only in memory at any time
- * (what a kill -9 can lose); the spool's own fsync policy bounds what a
- * power cut can lose.
+ * The agent calls rp__sink_tick from a loop timer every flush_interval_ms
+ * while the sink holds anything, so at most one flush interval of events is
+ * only in memory at any time (what a kill -9 can lose); the spool's own
+ * fsync policy bounds what a power cut can lose. When a tick leaves nothing
+ * behind, the timer stops and the next event calls opts.wake to arm it
+ * again: an idle agent has no flush wake-ups at all.
  *
  * When the spool refuses a batch (an I/O error, or full with every batch in
  * flight), the sealed batch is held in memory, up to RP__SINK_HELD_MAX bytes
@@ -58,6 +60,11 @@ typedef struct rp__sink_opts {
      * half full. */
     uint64_t (*backlog)(void *arg);
     void *backlog_arg;
+    /* Called (outside the sink's lock, on the bus thread delivering the
+     * event) by the first event after a tick found the sink idle, and by the
+     * first event ever: the agent arms its flush timer. May be NULL. */
+    void (*wake)(void *arg);
+    void *wake_arg;
 } rp__sink_opts;
 
 #define RP__SINK_SPILL_BACKLOG 4096u
@@ -90,6 +97,12 @@ int rp__sink_on_event(void *arg, const struct rp_event *ev);
  * offers held batches to the spool again and lets the spool sync per its
  * policy. Any thread. */
 int rp__sink_flush(rp__sink *sink);
+
+/* rp__sink_flush for the flush timer. *idle is set to 1 when nothing is
+ * left for a later flush: the caller then lets its timer lapse, and the
+ * sink calls opts.wake on its next event. Otherwise 0: tick again after
+ * the flush interval. Any thread. */
+int rp__sink_tick(rp__sink *sink, int *idle);
 
 void rp__sink_get_stats(rp__sink *sink, rp__sink_stats *out);
 

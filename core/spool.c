@@ -1290,6 +1290,12 @@ int rp__spool_sync(rp__spool *sp, int force)
     return sync_writer(sp);
 }
 
+int rp__spool_sync_pending(const rp__spool *sp)
+{
+    return sp && sp->fsync == RP__SPOOL_FSYNC_INTERVAL && sp->dirty &&
+           sp->wfd.h != RP__OS_SFILE_NONE;
+}
+
 /* ---- reader ---- */
 
 enum { READ_OK = 0, READ_BAD_HEADER = 1, READ_BAD_PAYLOAD = 2 };

@@ -139,6 +139,11 @@ int rp__spool_append(rp__spool *sp, const void *payload, size_t len, uint32_t ev
  * stop. Appender thread only. */
 int rp__spool_sync(rp__spool *sp, int force);
 
+/* 1 when appended data waits for a sync that rp__spool_sync would do once
+ * its interval passes (INTERVAL policy only), else 0. The sink keeps its
+ * flush timer running while this holds. Appender thread only. */
+int rp__spool_sync_pending(const rp__spool *sp);
+
 /* One batch handed to the reader. payload points into the caller's buffer. */
 typedef struct rp__spool_batch {
     uint64_t id;

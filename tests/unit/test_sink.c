@@ -85,6 +85,54 @@ static void test_buffered_until_flush(void **state)
     unlink(path);
 }
 
+static int wakes;
+static void on_wake(void *arg)
+{
+    (void)arg;
+    wakes++;
+}
+
+/* The flush timer only runs while the sink holds something: the first
+ * event wakes it once, a tick that empties the sink reports idle, and only
+ * the next event wakes it again. */
+static void test_tick_idle_and_wake(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof path, "%s/w.ndjson", dir);
+    rp__sink *s = NULL;
+    wakes = 0;
+    rp__sink_opts o = {.file = path, .buffer_bytes = 1 << 20, .wake = on_wake};
+    assert_int_equal(rp__sink_create(&o, &s), 0);
+    for (uint64_t i = 1; i <= 3; i++) {
+        struct rp_event *ev = make_event(i);
+        assert_int_equal(rp__sink_on_event(s, ev), 0);
+        rp__event_release(ev);
+    }
+    assert_int_equal(wakes, 1);
+    int idle = -1;
+    assert_int_equal(rp__sink_tick(s, &idle), 0);
+    assert_int_equal(idle, 1);
+    uint64_t sum = 0;
+    assert_int_equal(count_lines(path, &sum), 3);
+    /* Asleep: a tick with nothing to do stays idle and wakes nobody. */
+    assert_int_equal(rp__sink_tick(s, &idle), 0);
+    assert_int_equal(idle, 1);
+    assert_int_equal(wakes, 1);
+    struct rp_event *ev = make_event(4);
+    assert_int_equal(rp__sink_on_event(s, ev), 0);
+    rp__event_release(ev);
+    ev = make_event(5);
+    assert_int_equal(rp__sink_on_event(s, ev), 0);
+    rp__event_release(ev);
+    assert_int_equal(wakes, 2);
+    rp__sink_destroy(s);
+    sum = 0;
+    assert_int_equal(count_lines(path, &sum), 5);
+    assert_int_equal(sum, 15);
+    unlink(path);
+}
+
 static void test_rotation_keeps_n_files(void **state)
 {
     (void)state;
@@ -149,6 +197,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_buffered_until_flush),
         cmocka_unit_test(test_rotation_keeps_n_files),
+        cmocka_unit_test(test_tick_idle_and_wake),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
