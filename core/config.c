@@ -150,6 +150,8 @@ static int extract(rp__config *cfg)
         (uint64_t)json_integer_value(json_object_get(spool, "deadletter_max_bytes"));
     cfg->health_interval_ms = (uint32_t)json_integer_value(
         json_object_get(json_object_get(root, "agent"), "health_interval_ms"));
+    cfg->loop_slice_us = (uint32_t)json_integer_value(
+        json_object_get(json_object_get(root, "agent"), "loop_slice_us"));
 
     if (rp__log_level_parse(str_at(root, "agent", "log_level"), &cfg->log_level) != 0)
         return RP_ERR_INTERNAL; /* the schema's enum rules this out */

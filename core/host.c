@@ -825,7 +825,8 @@ int rp__host_create(const rp__host_opts *opts, const rp__config *cfg, rp__host *
     if (!h->opts.load_only) {
         /* No threads here: the agent may still fork to daemonize. */
         if ((rc = rp__bus_create(NULL, &h->bus)) != 0 ||
-            (rc = rp__loop_create(NULL, &h->loop)) != 0) {
+            (rc = rp__loop_create(&(rp__loop_opts){.slice_us = cfg->loop_slice_us}, &h->loop)) !=
+                0) {
             rp__host_destroy(h);
             return rc;
         }

@@ -96,7 +96,7 @@ struct rp__loop {
     rp__os_poller *poller;
     rp__os_thread *thread;
 
-    uint32_t max_watches, max_timers, post_cap;
+    uint32_t max_watches, max_timers, post_cap, slice_us;
 
     /* Everything below up to the atomics is guarded by lock. */
     struct watch *watches;
@@ -410,6 +410,7 @@ int rp__loop_create(const rp__loop_opts *opts, rp__loop **out)
         return RP_ERR_NOMEM;
     l->max_watches = o.max_watches;
     l->max_timers = o.max_timers;
+    l->slice_us = o.slice_us;
     l->post_cap = o.post_cap;
     l->watch_free = NO_SLOT;
     l->timer_free = NO_SLOT;
@@ -499,6 +500,15 @@ static void loop_main(void *arg)
 {
     rp__loop *l = arg;
     tls_loop = l;
+    if (l->slice_us) {
+        int rc = rp__os_thread_set_slice(l->slice_us);
+        if (rc == 0)
+            rp__log_debug("loop thread: time slice %u us", (unsigned)l->slice_us);
+        else
+            rp__log_info("loop thread: cannot set a %u us time slice (%s); collectors that "
+                         "read /proc at exec time will miss more short-lived processes",
+                         (unsigned)l->slice_us, rp_strerror(rc));
+    }
     while (!stopping(l))
         iterate(l, -1);
     tls_loop = NULL;

@@ -58,6 +58,9 @@ typedef struct rp__loop_opts {
     uint32_t max_watches;
     uint32_t max_timers;
     uint32_t post_cap;
+    /* Time slice the loop thread asks of the scheduler, in microseconds
+     * (rp__os_thread_set_slice); 0 leaves the platform's default. */
+    uint32_t slice_us;
 } rp__loop_opts;
 
 /*

@@ -34,6 +34,15 @@ void rp__os_thread_join(rp__os_thread *t);
  * nanoseconds; 0 if the platform cannot tell. */
 int64_t rp__os_thread_cpu_ns(void);
 
+/* Asks the scheduler for a time slice of slice_us microseconds for the
+ * calling thread, keeping its policy and priority: a thread with a short
+ * slice preempts the running one when it wakes, instead of waiting for that
+ * one's (longer) slice to end. The event loop uses it so that an exec event
+ * is read while the process that exec'd is still there. Linux >= 6.12
+ * (EEVDF custom slice); RP_ERR_UNSUPPORTED where the platform has none,
+ * RP_ERR_PERM when refused. */
+int rp__os_thread_set_slice(uint32_t slice_us);
+
 /* A non-recursive mutex. destroy: NULL is a no-op; the mutex must be unlocked. */
 int rp__os_mutex_create(rp__os_mutex **out);
 void rp__os_mutex_destroy(rp__os_mutex *m);

@@ -65,9 +65,6 @@ static const char config_schema[] =
     "\"container_id\":{\"enum\":[\"auto\",\"always\",\"never\"],\"default\":\"auto\","
     "\"description\":\"read container.id from /proc/<pid>/cgroup: auto = when a container "
     "runtime is installed\"},"
-    "\"loop_slice_us\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":100000,"
-    "\"default\":100,\"description\":\"CPU slice asked for the thread that reads exec "
-    "events (Linux >= 6.12), so it preempts the process that just exec'd; 0 = leave it\"},"
     "\"split_sockets\":{\"type\":\"boolean\",\"default\":true,"
     "\"description\":\"on Linux >= 6.6, exec events on a socket of their own; false: one "
     "socket for all events, as on older kernels\"},"
@@ -239,7 +236,6 @@ struct cfg {
     int mode;
     uint64_t rcvbuf, poll_ms, max_processes, hash_max, hash_entries, max_pending, args_max;
     uint64_t batch_ms;
-    uint64_t slice_us;
     int split;
     int containers; /* CONT_* */
     int hash;
@@ -343,7 +339,6 @@ struct cp {
     int64_t last_hk_mono;
 
     int read_cgroups; /* container ids are looked for */
-    pid_t slice_tid;  /* thread given a short slice (0: none yet, -1: not wanted or failed) */
     uint32_t gen;
     int need_rescan;
     int64_t last_rescan_mono;
@@ -518,7 +513,6 @@ static void parse_config(const char *json, struct cfg *c)
     c->max_pending = json_u64(json, "max_pending", 4096);
     c->args_max = json_u64(json, "args_max_bytes", 16384);
     c->batch_ms = json_u64(json, "batch_ms", 100);
-    c->slice_us = json_u64(json, "loop_slice_us", 100);
     const char *sp = json_val(json, "split_sockets");
     c->split = !(sp && strncmp(sp, "false", 5) == 0);
     const char *ct = json_val(json, "container_id");
@@ -1856,55 +1850,6 @@ static void nl_drain(struct cp *s)
     s->nkev -= n;
 }
 
-/* struct sched_attr (SCHED_ATTR_SIZE_VER0), which glibc 2.36 lacks. */
-struct cp_sched_attr {
-    uint32_t size, sched_policy;
-    uint64_t sched_flags;
-    int32_t sched_nice;
-    uint32_t sched_priority;
-    uint64_t sched_runtime, sched_deadline, sched_period;
-};
-
-/* Sets the custom EEVDF slice of a normal (SCHED_OTHER) thread, keeping its
- * nice value; ns 0 restores the default. Returns 0 or -1. */
-static int set_slice(pid_t tid, uint64_t ns)
-{
-    struct cp_sched_attr a;
-    memset(&a, 0, sizeof a);
-    if (syscall(SYS_sched_getattr, tid, &a, (unsigned)sizeof a, 0u) != 0 ||
-        a.sched_policy != SCHED_OTHER)
-        return -1;
-    a.size = sizeof a;
-    a.sched_flags = 0;
-    a.sched_runtime = ns;
-    return syscall(SYS_sched_setattr, tid, &a, 0u) == 0 ? 0 : -1;
-}
-
-/* The exec event wakes the loop thread while the process that exec'd runs;
- * with the default slice (0.75 ms times 1 + log2 CPUs) the scheduler lets
- * that process run on for up to its slice, often long enough to exit, and
- * its executable and arguments are gone before they are read. A short slice
- * for the reading thread lets its wake-up preempt it (Linux >= 6.12; older
- * kernels ignore the request). Applied from the loop thread, the first time
- * it serves the plugin, and undone at stop. */
-static void apply_slice(struct cp *s)
-{
-    if (s->slice_tid != 0)
-        return;
-    s->slice_tid = -1;
-    if (s->cfg.slice_us == 0)
-        return;
-    pid_t tid = (pid_t)syscall(SYS_gettid);
-    if (set_slice(tid, s->cfg.slice_us * 1000) == 0) {
-        s->slice_tid = tid;
-        logf_(s, RP_LOG_INFO, "thread %d: CPU slice %llu us for exec capture", (int)tid,
-              (unsigned long long)s->cfg.slice_us);
-    } else {
-        logf_(s, RP_LOG_INFO, "could not set a CPU slice on thread %d: %s", (int)tid,
-              strerror(errno));
-    }
-}
-
 static int arm_b_timer(struct cp *s, uint64_t delay_ms);
 
 static void on_netlink(void *arg, int64_t fd, uint32_t revents)
@@ -1913,7 +1858,6 @@ static void on_netlink(void *arg, int64_t fd, uint32_t revents)
     (void)fd;
     (void)revents;
     pthread_mutex_lock(&s->lock);
-    apply_slice(s);
     if (!atomic_load(&s->stopping)) {
         nl_drain(s);
         if (s->need_rescan)
@@ -1980,8 +1924,7 @@ static void drain_and_rewatch(struct cp *s)
 {
     pthread_mutex_lock(&s->lock);
     if (!atomic_load(&s->stopping) && s->nlfd_b >= 0) {
-        apply_slice(s);
-        nl_drain(s);
+            nl_drain(s);
         if (s->need_rescan)
             maybe_rescan(s);
         pend_kick(s);
@@ -2350,10 +2293,6 @@ static int cp_stop(rp_plugin *self, void *state)
         close(s->nlfd_b);
         s->nlfd_b = -1;
     }
-    /* The loop thread serves other plugins after this one: default slice. */
-    if (s->slice_tid > 0)
-        set_slice(s->slice_tid, 0);
-    s->slice_tid = -1;
     /* Events still waiting for a hash go out when their job completes or is
      * cancelled (the host cancels this plugin's jobs after stop). */
     pend_flush(s);

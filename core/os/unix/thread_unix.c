@@ -1,13 +1,19 @@
 /* core/os/unix/thread_unix.c - os_thread.h on pthreads. */
-#define _GNU_SOURCE /* pthread_setname_np */
+#define _GNU_SOURCE /* pthread_setname_np, SCHED_BATCH */
 #include "os/os_thread.h"
 
 #include <rampart/plugin.h>
 
+#include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef __linux__
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 struct rp__os_thread {
     pthread_t tid;
@@ -74,6 +80,41 @@ int64_t rp__os_thread_cpu_ns(void)
     if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
         return 0;
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+#ifdef __linux__
+/* struct sched_attr of sched_setattr(2); glibc 2.36 has no wrapper. */
+struct rp_sched_attr {
+    uint32_t size, sched_policy;
+    uint64_t sched_flags;
+    int32_t sched_nice;
+    uint32_t sched_priority;
+    uint64_t sched_runtime, sched_deadline, sched_period;
+};
+#endif
+
+int rp__os_thread_set_slice(uint32_t slice_us)
+{
+#ifdef __linux__
+    struct rp_sched_attr a;
+    memset(&a, 0, sizeof a);
+    if (syscall(SYS_sched_getattr, 0, &a, (unsigned)sizeof a, 0u) != 0)
+        return RP_ERR_UNSUPPORTED;
+    if (a.sched_policy != SCHED_OTHER && a.sched_policy != SCHED_BATCH)
+        return RP_ERR_UNSUPPORTED; /* real-time threads have no slice to shorten */
+    /* Since Linux 6.12 sched_runtime of a fair-class thread is its slice
+     * (clamped by the kernel to 0.1-100 ms). Older kernels accept and ignore
+     * it, which is harmless. */
+    a.size = sizeof a;
+    a.sched_flags = 0;
+    a.sched_runtime = (uint64_t)slice_us * 1000u;
+    if (syscall(SYS_sched_setattr, 0, &a, 0u) != 0)
+        return errno == EPERM ? RP_ERR_PERM : RP_ERR_UNSUPPORTED;
+    return 0;
+#else
+    (void)slice_us;
+    return RP_ERR_UNSUPPORTED;
+#endif
 }
 
 int rp__os_mutex_create(rp__os_mutex **out)

@@ -84,6 +84,13 @@ int64_t rp__os_thread_cpu_ns(void)
     return (int64_t)(k.QuadPart + u.QuadPart) * 100; /* 100 ns units */
 }
 
+int rp__os_thread_set_slice(uint32_t slice_us)
+{
+    /* Windows has no per-thread quantum to ask for. */
+    (void)slice_us;
+    return RP_ERR_UNSUPPORTED;
+}
+
 int rp__os_mutex_create(rp__os_mutex **out)
 {
     rp__os_mutex *m = malloc(sizeof *m);
