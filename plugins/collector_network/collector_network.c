@@ -89,8 +89,12 @@ enum {
 /* A new socket whose process is not found is reported at the latest after
  * this long, without the process. */
 #define PENDING_MAX_NS (5000LL * 1000000LL)
-/* With skip_unchanged, a protocol is dumped at least this often anyway. */
-#define MAX_SKIP_NS (10000LL * 1000000LL)
+/* With skip_unchanged, a protocol is dumped at least this often anyway: a
+ * safety net for count-neutral changes no destroy message shows (a UDP
+ * socket disconnected, which unhashes it without destroying it, and another
+ * bound meanwhile). A forced dump costs about 2 ms on a large hash, so this
+ * is what the gate costs at idle: kept rare. */
+#define MAX_SKIP_NS (60000LL * 1000000LL)
 /* Listeners remembered per poll for telling accepts from connects; past
  * the cap a connection to an extra listener reads as a connect. */
 #define MAX_LISTENERS 4096u
