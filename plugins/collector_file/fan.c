@@ -20,6 +20,7 @@
  */
 #define _GNU_SOURCE
 #include "collector_file.h"
+#include "fanrec.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -44,18 +45,14 @@
 #ifndef FAN_RENAME
 #define FAN_RENAME 0x10000000
 #endif
-#ifndef FAN_EVENT_INFO_TYPE_OLD_DFID_NAME
-#define FAN_EVENT_INFO_TYPE_OLD_DFID_NAME 10
-#endif
-#ifndef FAN_EVENT_INFO_TYPE_NEW_DFID_NAME
-#define FAN_EVENT_INFO_TYPE_NEW_DFID_NAME 12
-#endif
 #ifndef FAN_MARK_FILESYSTEM
 #define FAN_MARK_FILESYSTEM 0x00000100
 #endif
 #ifndef MAX_HANDLE_SZ
 #define MAX_HANDLE_SZ 128
 #endif
+/* fanrec.c accepts no handle larger than the kernel's largest. */
+_Static_assert(CF_FAN_HANDLE_MAX <= MAX_HANDLE_SZ, "handle size");
 
 #define DCACHE_SLOTS 256 /* directory paths remembered; a newcomer evicts its slot */
 #define KEY_MAX (8 + 4 + MAX_HANDLE_SZ)
@@ -76,16 +73,6 @@ struct dcache_entry {
 union handle_buf {
     struct file_handle fh;
     unsigned char bytes[sizeof(struct file_handle) + MAX_HANDLE_SZ];
-};
-
-/* A directory handle and name from one info record, pointing into the read
- * buffer (valid until the next read). */
-struct fid_ref {
-    const unsigned char *fsid; /* 8 bytes */
-    uint32_t handle_type;
-    uint32_t handle_bytes;
-    const unsigned char *handle;
-    const char *name; /* NULL for records without a name */
 };
 
 struct cf_fan {
@@ -131,7 +118,7 @@ static void dcache_flush(struct cf_fan *fan)
 }
 
 /* The directory of ref as an absolute path into out. */
-static int resolve_dir(struct cf_fan *fan, const struct fid_ref *ref, char *out, size_t cap)
+static int resolve_dir(struct cf_fan *fan, const struct cf_fid_ref *ref, char *out, size_t cap)
 {
     if (ref->handle_bytes > MAX_HANDLE_SZ)
         return RP_ERR_RANGE;
@@ -185,7 +172,7 @@ static int resolve_dir(struct cf_fan *fan, const struct fid_ref *ref, char *out,
 }
 
 /* dir/name of ref into out; counts a failure. */
-static int resolve_path(struct cf *cf, const struct fid_ref *ref, char *out, size_t cap)
+static int resolve_path(struct cf *cf, const struct cf_fid_ref *ref, char *out, size_t cap)
 {
     char dir[CF_PATH_MAX];
     if (!ref->fsid || resolve_dir(cf->fan, ref, dir, sizeof dir) != 0 ||
@@ -306,72 +293,13 @@ static int add_path(struct cf *cf, const char *path)
 
 /* ---- reading ---------------------------------------------------------------- */
 
-/* Reads one FID info record; 0 and ref filled, or an error for a malformed
- * one (which the caller skips). */
-static int parse_fid(const unsigned char *rec, uint32_t len, int with_name, struct fid_ref *ref)
-{
-    /* header (4) + fsid (8) + struct file_handle (8) */
-    const uint32_t fixed = 4 + 8 + 8;
-    if (len < fixed)
-        return RP_ERR_PARSE;
-    uint32_t hbytes;
-    int32_t htype;
-    memcpy(&hbytes, rec + 12, 4);
-    memcpy(&htype, rec + 16, 4);
-    if (hbytes > MAX_HANDLE_SZ || hbytes > len - fixed)
-        return RP_ERR_PARSE;
-    ref->fsid = rec + 4;
-    ref->handle_bytes = hbytes;
-    ref->handle_type = (uint32_t)htype;
-    ref->handle = rec + fixed;
-    ref->name = NULL;
-    if (with_name) {
-        const char *name = (const char *)rec + fixed + hbytes;
-        size_t room = len - fixed - hbytes;
-        if (room == 0 || !memchr(name, '\0', room))
-            return RP_ERR_PARSE;
-        /* A name is one path component; anything else is not to be trusted. */
-        if (strchr(name, '/'))
-            return RP_ERR_PARSE;
-        ref->name = name;
-    }
-    return 0;
-}
-
-/* m is a copy of the record's header (records are only 4-byte aligned in the
- * buffer); base points at the record itself. */
-static void handle_record(struct cf *cf, const struct fanotify_event_metadata *m,
-                          const unsigned char *base)
+/* One record, parsed by fanrec.c (its refs point into the read buffer).
+ * The child's own FID is not used: paths come from the directory and name. */
+static void handle_record(struct cf *cf, const struct cf_fanrec *m)
 {
     struct cf_fan *fan = cf->fan;
-    struct fid_ref dfid = {0}, oldr = {0}, newr = {0};
-    int have_dfid = 0, have_old = 0, have_new = 0;
-
-    for (uint32_t off = m->metadata_len; off + 4 <= m->event_len;) {
-        struct fanotify_event_info_header hdr;
-        memcpy(&hdr, base + off, sizeof hdr);
-        if (hdr.len < sizeof hdr || hdr.len > m->event_len - off)
-            break; /* malformed: use what came before */
-        const unsigned char *rec = base + off;
-        switch (hdr.info_type) {
-        case FAN_EVENT_INFO_TYPE_DFID_NAME:
-            have_dfid = parse_fid(rec, hdr.len, 1, &dfid) == 0;
-            break;
-        case FAN_EVENT_INFO_TYPE_DFID:
-            if (!have_dfid)
-                have_dfid = parse_fid(rec, hdr.len, 0, &dfid) == 0;
-            break;
-        case FAN_EVENT_INFO_TYPE_OLD_DFID_NAME:
-            have_old = parse_fid(rec, hdr.len, 1, &oldr) == 0;
-            break;
-        case FAN_EVENT_INFO_TYPE_NEW_DFID_NAME:
-            have_new = parse_fid(rec, hdr.len, 1, &newr) == 0;
-            break;
-        default:
-            break; /* the child's own FID, or types of later kernels */
-        }
-        off += hdr.len;
-    }
+    const struct cf_fid_ref *dfid = &m->dfid, *oldr = &m->old_dfid, *newr = &m->new_dfid;
+    int have_dfid = m->have_dfid, have_old = m->have_old, have_new = m->have_new;
 
     int is_dir = (m->mask & FAN_ONDIR) != 0;
     int32_t pid = m->pid;
@@ -379,8 +307,8 @@ static void handle_record(struct cf *cf, const struct fanotify_event_metadata *m
     struct stat st;
 
     if (m->mask & FAN_RENAME) {
-        int ok_old = have_old && resolve_path(cf, &oldr, old, sizeof old) == 0;
-        int ok_new = have_new && resolve_path(cf, &newr, path, sizeof path) == 0;
+        int ok_old = have_old && resolve_path(cf, oldr, old, sizeof old) == 0;
+        int ok_new = have_new && resolve_path(cf, newr, path, sizeof path) == 0;
         if (!have_old || !have_new)
             cf_count(cf, C_RESOLVE_FAILED, 1);
         if (!(ok_old && cf_path_wanted(cf, old)) && !(ok_new && cf_path_wanted(cf, path))) {
@@ -408,7 +336,7 @@ static void handle_record(struct cf *cf, const struct fanotify_event_metadata *m
         cf_count(cf, C_RESOLVE_FAILED, 1);
         return;
     }
-    if (resolve_path(cf, &dfid, path, sizeof path) != 0)
+    if (resolve_path(cf, dfid, path, sizeof path) != 0)
         return;
     /* Most records on a marked filesystem are about other folders: drop them
      * before any further system call. */
@@ -444,17 +372,11 @@ static void handle_record(struct cf *cf, const struct fanotify_event_metadata *m
 
 static void process_buffer(struct cf *cf, const char *buf, size_t len)
 {
-    size_t off = 0;
-    while (len - off >= FAN_EVENT_METADATA_LEN) {
-        struct fanotify_event_metadata m;
-        memcpy(&m, buf + off, sizeof m);
-        if (m.event_len < FAN_EVENT_METADATA_LEN || m.event_len > len - off ||
-            m.metadata_len < FAN_EVENT_METADATA_LEN || m.metadata_len > m.event_len) {
-            cf_count(cf, C_RESOLVE_FAILED, 1);
-            return; /* cannot find the next record: drop the rest of this read */
-        }
-        const unsigned char *rec = (const unsigned char *)buf + off;
-        off += m.event_len;
+    struct cf_fanwalk w;
+    struct cf_fanrec m;
+    int rc;
+    cf_fanwalk_init(&w, buf, len);
+    while ((rc = cf_fanwalk_next(&w, &m)) == 0) {
         cf_count(cf, C_RECORDS, 1);
         if (m.vers != FANOTIFY_METADATA_VERSION) {
             cf_count(cf, C_RESOLVE_FAILED, 1);
@@ -470,8 +392,12 @@ static void process_buffer(struct cf *cf, const char *buf, size_t len)
             cf_count(cf, C_SELF, 1);
             continue;
         }
-        handle_record(cf, &m, rec);
+        handle_record(cf, &m);
     }
+    /* A record whose lengths do not fit: the rest of this read is dropped,
+     * as the next record cannot be found. */
+    if (rc == RP_ERR_PARSE)
+        cf_count(cf, C_RESOLVE_FAILED, 1);
 }
 
 static uint64_t drain(struct cf *cf)

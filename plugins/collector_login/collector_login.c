@@ -39,10 +39,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#if defined(__GLIBC__) && defined(__x86_64__)
-#include <stddef.h>
-#include <utmpx.h>
-#endif
+#include "record.h"
 
 static const char config_schema[] =
     "{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
@@ -55,44 +52,7 @@ static const char config_schema[] =
     "\"replay_existing\":{\"type\":\"boolean\",\"default\":false,"
     "\"description\":\"publish the records already in the files at start\"}}}";
 
-/* ------------------------------------------------------------------------ */
-/* The record: glibc's struct utmpx on x86_64 (and every 64-bit glibc target
- * with 32-bit ut_tv), read by offset so that a record is only ever bytes we
- * bound-check, never a struct we trust. */
-#define REC_SIZE 384u
-#define OFF_TYPE 0u    /* int16 ut_type */
-#define OFF_PID 4u     /* int32 ut_pid */
-#define OFF_LINE 8u    /* char ut_line[32]: tty without /dev/ */
-#define LEN_LINE 32u
-#define OFF_USER 44u   /* char ut_user[32] */
-#define LEN_USER 32u
-#define OFF_HOST 76u   /* char ut_host[256] */
-#define LEN_HOST 256u
-#define OFF_TV_SEC 340u  /* int32 ut_tv.tv_sec */
-#define OFF_TV_USEC 344u /* int32 ut_tv.tv_usec */
-#define OFF_ADDR 348u    /* int32 ut_addr_v6[4], network byte order */
-
-#if defined(__GLIBC__) && defined(__x86_64__)
-/* The offsets above are the system's: a libc with another layout fails the
- * build here instead of producing garbage events. */
-_Static_assert(sizeof(struct utmpx) == REC_SIZE, "utmpx size");
-_Static_assert(offsetof(struct utmpx, ut_type) == OFF_TYPE, "ut_type");
-_Static_assert(offsetof(struct utmpx, ut_pid) == OFF_PID, "ut_pid");
-_Static_assert(offsetof(struct utmpx, ut_line) == OFF_LINE, "ut_line");
-_Static_assert(sizeof(((struct utmpx *)0)->ut_line) == LEN_LINE, "ut_line size");
-_Static_assert(offsetof(struct utmpx, ut_user) == OFF_USER, "ut_user");
-_Static_assert(sizeof(((struct utmpx *)0)->ut_user) == LEN_USER, "ut_user size");
-_Static_assert(offsetof(struct utmpx, ut_host) == OFF_HOST, "ut_host");
-_Static_assert(sizeof(((struct utmpx *)0)->ut_host) == LEN_HOST, "ut_host size");
-_Static_assert(offsetof(struct utmpx, ut_tv) == OFF_TV_SEC, "ut_tv");
-_Static_assert(offsetof(struct utmpx, ut_addr_v6) == OFF_ADDR, "ut_addr_v6");
-#endif
-
-/* ut_type values (they are the same in every libc that has utmpx). */
-#define UT_ACCOUNTING 9
-#define UT_LOGIN_PROCESS 6
-#define UT_USER_PROCESS 7
-#define UT_DEAD_PROCESS 8
+/* The record layout (glibc's struct utmpx) and its parser are in record.c. */
 
 /* ------------------------------------------------------------------------ */
 /* Caps. Each says what happens when it is reached. */
@@ -104,10 +64,10 @@ _Static_assert(offsetof(struct utmpx, ut_addr_v6) == OFF_ADDR, "ut_addr_v6");
 #define MAX_RECORDS_PER_WAKE 4096u
 #define CONTINUE_MS 5u
 /* utmp is read whole: slots past this size are not read (logged once). */
-#define UTMP_MAX_BYTES (REC_SIZE * 2048u)
+#define UTMP_MAX_BYTES (LG_REC_SIZE * 2048u)
 /* At start, the last records of wtmp are read without publishing to learn
  * which sessions are open, so their logouts carry the user. */
-#define SEED_TAIL_BYTES (REC_SIZE * 1024u)
+#define SEED_TAIL_BYTES (LG_REC_SIZE * 1024u)
 /* Sessions remembered; at the cap a newcomer evicts an ended session, else
  * the oldest open one (counted in sessions_evicted). */
 #define MAX_SESSIONS 256
@@ -162,18 +122,6 @@ static const char *const counter_names[C_COUNT_] = {
     "inotify_overflows",
 };
 
-/* A record after validation: strings NUL-terminated, lengths bounded. */
-struct rec {
-    int type;
-    int32_t pid;
-    int64_t time_ns; /* 0: the record has no time */
-    int has_ip;
-    rp_ip ip;
-    char line[LEN_LINE + 1];
-    char user[LEN_USER + 1];
-    char host[LEN_HOST + 1];
-};
-
 #define SESS_FREE 0
 #define SESS_OPEN 1
 #define SESS_ENDED 2
@@ -186,9 +134,9 @@ struct session {
     uint64_t order;  /* insertion order, for eviction */
     int has_ip;
     rp_ip ip;
-    char line[LEN_LINE + 1];
-    char user[LEN_USER + 1];
-    char host[LEN_HOST + 1];
+    char line[LG_LEN_LINE + 1];
+    char user[LG_LEN_USER + 1];
+    char host[LG_LEN_HOST + 1];
 };
 
 struct source {
@@ -227,7 +175,7 @@ struct state {
     uint64_t cont_timer;
     uint64_t sess_order;
     struct session sessions[MAX_SESSIONS];
-    unsigned char buf[CHUNK_RECORDS * REC_SIZE];
+    unsigned char buf[CHUNK_RECORDS * LG_REC_SIZE];
 };
 
 /* ------------------------------------------------------------------------ */
@@ -255,98 +203,6 @@ static void count(struct state *s, int which, uint64_t n)
     s->host->counter_add(s->self, s->c[which], n);
 }
 
-static int32_t rd_i32(const unsigned char *p)
-{
-    int32_t v;
-    memcpy(&v, p, sizeof v); /* records are in the writer's (this host's) byte order */
-    return v;
-}
-
-static int16_t rd_i16(const unsigned char *p)
-{
-    int16_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-/* Copies a fixed-size char field that is NUL-terminated only when shorter
- * than the field. Control characters before the end make the record bad:
- * no writer puts them there, and they would end up in a log line. */
-static int copy_field(char *dst, const unsigned char *src, size_t size)
-{
-    size_t n = 0;
-    while (n < size && src[n] != 0) {
-        if (src[n] < 0x20 || src[n] == 0x7f)
-            return -1;
-        n++;
-    }
-    memcpy(dst, src, n);
-    dst[n] = '\0';
-    return 0;
-}
-
-/* Parses and validates one record; on failure *why says what was wrong. */
-static int parse_record(const unsigned char *p, struct rec *r, const char **why)
-{
-    memset(r, 0, sizeof *r);
-    r->type = rd_i16(p + OFF_TYPE);
-    if (r->type < 0 || r->type > UT_ACCOUNTING) {
-        *why = "record type out of range";
-        return RP_ERR_PARSE;
-    }
-    r->pid = rd_i32(p + OFF_PID);
-    if (r->pid < 0) {
-        *why = "negative pid";
-        return RP_ERR_PARSE;
-    }
-    int32_t sec = rd_i32(p + OFF_TV_SEC), usec = rd_i32(p + OFF_TV_USEC);
-    if (usec < 0 || usec > 999999) {
-        *why = "microseconds out of range";
-        return RP_ERR_PARSE;
-    }
-    /* ut_tv.tv_sec is a 32-bit field; read unsigned it lasts until 2106. */
-    if (sec != 0)
-        r->time_ns = (int64_t)(uint32_t)sec * 1000000000 + (int64_t)usec * 1000;
-    if (copy_field(r->line, p + OFF_LINE, LEN_LINE) != 0 ||
-        copy_field(r->user, p + OFF_USER, LEN_USER) != 0 ||
-        copy_field(r->host, p + OFF_HOST, LEN_HOST) != 0) {
-        *why = "control characters in a text field";
-        return RP_ERR_PARSE;
-    }
-    if (r->type == UT_USER_PROCESS && r->user[0] == '\0') {
-        *why = "login record without a user name";
-        return RP_ERR_PARSE;
-    }
-    unsigned char a[16];
-    memcpy(a, p + OFF_ADDR, sizeof a);
-    static const unsigned char zero[16], mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    if (memcmp(a, zero, 16) != 0) {
-        r->has_ip = 1;
-        if (memcmp(a + 4, zero, 12) == 0) {
-            /* glibc and sshd keep an IPv4 address in ut_addr_v6[0]. */
-            r->ip.family = 4;
-            memcpy(r->ip.addr, a, 4);
-        } else if (memcmp(a, mapped, 12) == 0) {
-            r->ip.family = 4;
-            memcpy(r->ip.addr, a + 12, 4);
-        } else {
-            r->ip.family = 6;
-            memcpy(r->ip.addr, a, 16);
-        }
-    } else if (r->host[0]) {
-        /* Some writers fill only ut_host; take it when it is an address. */
-        if (inet_pton(AF_INET, r->host, r->ip.addr) == 1) {
-            r->has_ip = 1;
-            r->ip.family = 4;
-        } else if (inet_pton(AF_INET6, r->host, r->ip.addr) == 1) {
-            r->has_ip = 1;
-            r->ip.family = 6;
-        } else {
-            memset(r->ip.addr, 0, sizeof r->ip.addr);
-        }
-    }
-    return 0;
-}
 
 static void bad_record(struct state *s, struct source *src, uint64_t offset, const char *why)
 {
@@ -369,7 +225,7 @@ static void bad_record(struct state *s, struct source *src, uint64_t offset, con
 /* ------------------------------------------------------------------------ */
 /* Sessions. */
 
-static struct session *session_find(struct state *s, const struct rec *r, int want_state)
+static struct session *session_find(struct state *s, const struct lg_rec *r, int want_state)
 {
     for (int i = 0; i < MAX_SESSIONS; i++) {
         struct session *x = &s->sessions[i];
@@ -416,7 +272,7 @@ static void set_opt_str(struct state *s, rp_event *ev, int f, const char *v)
 
 /* Publishes one login, logout or failed login. For a logout, sess (if any)
  * fills in what the logout record leaves out. */
-static void publish(struct state *s, const struct source *src, int kind, const struct rec *r,
+static void publish(struct state *s, const struct source *src, int kind, const struct lg_rec *r,
                     const struct session *sess)
 {
     const rp_host_api *h = s->host;
@@ -498,12 +354,12 @@ static void publish(struct state *s, const struct source *src, int kind, const s
 
 /* One valid record from a source. emit = 0 while learning the open sessions
  * at start: the session table is updated, nothing is published or counted. */
-static void handle_record(struct state *s, struct source *src, const struct rec *r, int emit)
+static void handle_record(struct state *s, struct source *src, const struct lg_rec *r, int emit)
 {
     if (src->kind == SRC_BTMP) {
         /* Failed attempts are written as LOGIN_PROCESS (sshd, login) or
          * USER_PROCESS records; anything else in btmp is not an attempt. */
-        if (r->type != UT_LOGIN_PROCESS && r->type != UT_USER_PROCESS) {
+        if (r->type != LG_UT_LOGIN_PROCESS && r->type != LG_UT_USER_PROCESS) {
             if (emit)
                 count(s, C_IGNORED, 1);
             return;
@@ -512,7 +368,7 @@ static void handle_record(struct state *s, struct source *src, const struct rec 
             publish(s, src, K_FAILED, r, NULL);
         return;
     }
-    if (r->type == UT_USER_PROCESS) {
+    if (r->type == LG_UT_USER_PROCESS) {
         /* The same login written to utmp and to wtmp is one login. */
         struct session *x = session_find(s, r, SESS_OPEN);
         if (!x)
@@ -538,7 +394,7 @@ static void handle_record(struct state *s, struct source *src, const struct rec 
             publish(s, src, K_LOGIN, r, NULL);
         return;
     }
-    if (r->type == UT_DEAD_PROCESS) {
+    if (r->type == LG_UT_DEAD_PROCESS) {
         struct session *x = session_find(s, r, SESS_OPEN);
         if (x) {
             if (emit)
@@ -616,39 +472,39 @@ static int read_log(struct state *s, struct source *src, unsigned *budget, int e
               (unsigned long long)src->offset);
         src->offset = 0;
     }
-    while (src->offset + REC_SIZE <= size && *budget > 0) {
-        uint64_t whole = (size - src->offset) / REC_SIZE;
+    while (src->offset + LG_REC_SIZE <= size && *budget > 0) {
+        uint64_t whole = (size - src->offset) / LG_REC_SIZE;
         if (whole > CHUNK_RECORDS)
             whole = CHUNK_RECORDS;
         if (whole > *budget)
             whole = *budget;
-        ssize_t n = pread_full(src->fd, s->buf, (size_t)(whole * REC_SIZE), src->offset);
+        ssize_t n = pread_full(src->fd, s->buf, (size_t)(whole * LG_REC_SIZE), src->offset);
         if (n < 0) {
             read_error(s, src, "read");
             return 0;
         }
-        size_t recs = (size_t)n / REC_SIZE;
+        size_t recs = (size_t)n / LG_REC_SIZE;
         if (recs == 0)
             break; /* the file shrank under us; the next event says more */
         for (size_t i = 0; i < recs; i++) {
-            struct rec r;
+            struct lg_rec r;
             const char *why = "";
-            uint64_t at = src->offset + i * REC_SIZE;
+            uint64_t at = src->offset + i * LG_REC_SIZE;
             if (emit)
                 count(s, C_RECORDS, 1);
-            if (parse_record(s->buf + i * REC_SIZE, &r, &why) != 0) {
+            if (lg_parse_record(s->buf + i * LG_REC_SIZE, &r, &why) != 0) {
                 if (emit)
                     bad_record(s, src, at, why);
                 continue;
             }
             handle_record(s, src, &r, emit);
         }
-        src->offset += recs * REC_SIZE;
+        src->offset += recs * LG_REC_SIZE;
         *budget -= (unsigned)recs;
         if (recs < whole)
             break;
     }
-    return src->offset + REC_SIZE <= size;
+    return src->offset + LG_REC_SIZE <= size;
 }
 
 /* utmp: reads the table and handles the slots that changed since the last
@@ -665,11 +521,11 @@ static void read_table(struct state *s, struct source *src, int emit)
         if (!src->warned)
             logf_(s, RP_LOG_WARN, "%s %s: %llu bytes; only the first %u slots are read",
                   src_names[src->kind], src->path, (unsigned long long)size,
-                  UTMP_MAX_BYTES / REC_SIZE);
+                  UTMP_MAX_BYTES / LG_REC_SIZE);
         src->warned = 1;
         size = UTMP_MAX_BYTES;
     }
-    size_t len = (size_t)(size / REC_SIZE * REC_SIZE);
+    size_t len = (size_t)(size / LG_REC_SIZE * LG_REC_SIZE);
     unsigned char *now = malloc(len ? len : 1);
     if (!now) {
         logf_(s, RP_LOG_ERROR, "%s %s: out of memory", src_names[src->kind], src->path);
@@ -681,22 +537,22 @@ static void read_table(struct state *s, struct source *src, int emit)
         free(now);
         return;
     }
-    len = (size_t)n / REC_SIZE * REC_SIZE;
-    for (size_t off = 0; off < len; off += REC_SIZE) {
-        if (off + REC_SIZE <= src->snap_len && memcmp(now + off, src->snap + off, REC_SIZE) == 0)
+    len = (size_t)n / LG_REC_SIZE * LG_REC_SIZE;
+    for (size_t off = 0; off < len; off += LG_REC_SIZE) {
+        if (off + LG_REC_SIZE <= src->snap_len && memcmp(now + off, src->snap + off, LG_REC_SIZE) == 0)
             continue;
-        struct rec r;
+        struct lg_rec r;
         const char *why = "";
         if (emit)
             count(s, C_RECORDS, 1);
-        if (parse_record(now + off, &r, &why) != 0) {
+        if (lg_parse_record(now + off, &r, &why) != 0) {
             if (emit)
                 bad_record(s, src, off, why);
             continue;
         }
         /* Slots that became a login or a logout; a slot rewritten as a
          * getty or init entry is none of our business. */
-        if (r.type == UT_USER_PROCESS || r.type == UT_DEAD_PROCESS)
+        if (r.type == LG_UT_USER_PROCESS || r.type == LG_UT_DEAD_PROCESS)
             handle_record(s, src, &r, emit);
         else if (emit)
             count(s, C_IGNORED, 1);
@@ -776,7 +632,7 @@ static int open_source(struct state *s, struct source *src, int initial)
         return 0;
 
     /* Start at the end; first learn the sessions that are open now. */
-    uint64_t end = (uint64_t)st.st_size / REC_SIZE * REC_SIZE;
+    uint64_t end = (uint64_t)st.st_size / LG_REC_SIZE * LG_REC_SIZE;
     unsigned budget = UINT32_MAX;
     if (src->kind == SRC_UTMP) {
         read_table(s, src, 0);

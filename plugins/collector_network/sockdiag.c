@@ -158,6 +158,67 @@ int nd_open_destroy(uint32_t groups, int rcvbuf, int *fd)
     return 0;
 }
 
+int nd_msg_next(const uint8_t *buf, size_t len, size_t *off, struct nd_msg *msg)
+{
+    if (*off > len || len - *off < NLMSG_HDRLEN)
+        return RP_ERR_NOTFOUND;
+    struct nlmsghdr h;
+    memcpy(&h, buf + *off, sizeof h);
+    if (h.nlmsg_len < NLMSG_HDRLEN || h.nlmsg_len > len - *off) {
+        *off = len;
+        return RP_ERR_PARSE;
+    }
+    msg->data = buf + *off;
+    msg->len = h.nlmsg_len;
+    msg->type = h.nlmsg_type;
+    msg->seq = h.nlmsg_seq;
+    /* The last message of a datagram whose length is not a multiple of 4
+     * lacks its padding: the step then ends at the datagram's end, not past
+     * it, where len - *off would wrap around and the walk run off the
+     * buffer (found by tests/fuzz/fuzz_sockdiag.c). */
+    size_t step = NLMSG_ALIGN(h.nlmsg_len);
+    *off = step > len - *off ? len : *off + step;
+    return 0;
+}
+
+int nd_dump_datagram(const uint8_t *buf, size_t len, uint32_t seq, uint8_t proto, nd_sock_cb cb,
+                     void *arg, uint64_t *bad, int *done)
+{
+    size_t off = 0;
+    struct nd_msg m;
+    int rc;
+    *done = 0;
+    while ((rc = nd_msg_next(buf, len, &off, &m)) == 0) {
+        /* Messages of an earlier, abandoned dump are skipped. */
+        if (m.seq != seq)
+            continue;
+        if (m.type == NLMSG_DONE || m.type == NLMSG_ERROR) {
+            /* Both carry an int: the dump's result in NLMSG_DONE (negative
+             * when the kernel could not dump, e.g. -ENOENT without the
+             * protocol's diag module), the request's in NLMSG_ERROR. */
+            int err = 0;
+            if (m.len >= NLMSG_LENGTH(sizeof err))
+                memcpy(&err, m.data + NLMSG_HDRLEN, sizeof err);
+            else if (m.type == NLMSG_ERROR)
+                return RP_ERR_PARSE;
+            *done = 1;
+            if (err >= 0)
+                return 0;
+            return err == -ENOENT || err == -EINVAL || err == -EPROTONOSUPPORT
+                       ? RP_ERR_UNSUPPORTED
+                       : RP_ERR_IO;
+        }
+        struct nd_sock s;
+        if (nd_parse(m.data, m.len, proto, &s) == 0)
+            cb(arg, &s);
+        else
+            (*bad)++;
+    }
+    if (rc == RP_ERR_PARSE)
+        (*bad)++;
+    return 0;
+}
+
 int nd_dump(int fd, uint8_t family, uint8_t proto, uint32_t states, uint8_t *buf, size_t buflen,
             uint32_t seq, nd_sock_cb cb, void *arg, uint64_t *bad)
 {
@@ -205,37 +266,9 @@ int nd_dump(int fd, uint8_t family, uint8_t proto, uint32_t states, uint8_t *buf
         }
         if (from.nl_pid != 0)
             continue; /* not from the kernel */
-        size_t len = (size_t)n, off = 0;
-        while (len - off >= NLMSG_HDRLEN) {
-            struct nlmsghdr h;
-            memcpy(&h, buf + off, sizeof h);
-            if (h.nlmsg_len < NLMSG_HDRLEN || h.nlmsg_len > len - off) {
-                (*bad)++;
-                break;
-            }
-            if (h.nlmsg_seq == seq) {
-                if (h.nlmsg_type == NLMSG_DONE)
-                    return 0;
-                if (h.nlmsg_type == NLMSG_ERROR) {
-                    struct nlmsgerr e;
-                    if (h.nlmsg_len < NLMSG_LENGTH(sizeof e.error))
-                        return RP_ERR_PARSE;
-                    memcpy(&e.error, buf + off + NLMSG_HDRLEN, sizeof e.error);
-                    if (e.error == 0)
-                        return 0;
-                    return e.error == -ENOENT || e.error == -EINVAL ||
-                                   e.error == -EPROTONOSUPPORT
-                               ? RP_ERR_UNSUPPORTED
-                               : RP_ERR_IO;
-                }
-                struct nd_sock s;
-                if (nd_parse(buf + off, h.nlmsg_len, proto, &s) == 0)
-                    cb(arg, &s);
-                else
-                    (*bad)++;
-            }
-            /* Messages of an earlier, abandoned dump are skipped. */
-            off += NLMSG_ALIGN(h.nlmsg_len);
-        }
+        int done = 0;
+        int rc = nd_dump_datagram(buf, (size_t)n, seq, proto, cb, arg, bad, &done);
+        if (rc != 0 || done)
+            return rc;
     }
 }

@@ -44,6 +44,32 @@ int nd_open_destroy(uint32_t groups, int rcvbuf, int *fd);
 
 typedef void (*nd_sock_cb)(void *arg, const struct nd_sock *s);
 
+/* One netlink message inside a datagram: data points at its header, len is
+ * its stated length (header included), already checked to fit. */
+struct nd_msg {
+    const uint8_t *data;
+    uint32_t len;
+    uint16_t type;
+    uint32_t seq;
+};
+
+/* Steps through the netlink messages of one datagram of len bytes, the way
+ * NLMSG_OK/NLMSG_NEXT do but with every length checked: *off is 0 for the
+ * first message and is moved past each one returned. Returns 0 with *msg set,
+ * RP_ERR_NOTFOUND when no whole header is left, or RP_ERR_PARSE when a
+ * header's length does not fit in what is left (the messages after it cannot
+ * be found then, so *off is moved to the end). */
+int nd_msg_next(const uint8_t *buf, size_t len, size_t *off, struct nd_msg *msg);
+
+/* Handles one datagram of a dump's answer: messages of sequence seq are
+ * parsed and passed to cb (*bad counts those that do not parse, and a
+ * header that does not fit); others belong to an abandoned dump and are
+ * skipped. Returns 0 with *done = 1 at the dump's end (NLMSG_DONE or an
+ * acknowledgement), 0 with *done = 0 when more datagrams follow, or the
+ * negative RP_ERR_* that a kernel error maps to (as for nd_dump). */
+int nd_dump_datagram(const uint8_t *buf, size_t len, uint32_t seq, uint8_t proto, nd_sock_cb cb,
+                     void *arg, uint64_t *bad, int *done);
+
 /* Dumps the sockets of one family and protocol whose state bit is in states,
  * calling cb for each. buf is the receive buffer (at least 32 KiB). seq must
  * differ from the previous dump's, so that the tail of an abandoned dump is

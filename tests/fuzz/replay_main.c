@@ -5,6 +5,11 @@
  * Every regular file of each folder (not recursive) is one input. Exits 1 if
  * a path cannot be read or no input was found at all.
  */
+/* strdup is POSIX; targets that link the core get this from it, targets
+ * built from a plugin's sources alone do not. */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
