@@ -1070,21 +1070,18 @@ static void on_destroy_ready(void *arg, int64_t fd, uint32_t revents)
         }
         if (from.nl_pid != 0)
             continue; /* only the kernel speaks for the destroy groups */
-        size_t len = (size_t)got, off = 0;
-        while (len - off >= NLMSG_HDRLEN) {
-            struct nlmsghdr h;
-            memcpy(&h, n->buf + off, sizeof h);
-            if (h.nlmsg_len < NLMSG_HDRLEN || h.nlmsg_len > len - off) {
-                count(n, C_PARSE, 1);
-                break;
-            }
+        size_t off = 0;
+        struct nd_msg m;
+        int rc;
+        while ((rc = nd_msg_next(n->buf, (size_t)got, &off, &m)) == 0) {
             struct nd_sock d;
-            if (nd_parse(n->buf + off, h.nlmsg_len, 0, &d) == 0)
+            if (nd_parse(m.data, m.len, 0, &d) == 0)
                 on_destroy_sock(n, &d);
             else
                 count(n, C_PARSE, 1);
-            off += NLMSG_ALIGN(h.nlmsg_len);
         }
+        if (rc == RP_ERR_PARSE)
+            count(n, C_PARSE, 1);
     }
 }
 
