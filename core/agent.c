@@ -5,6 +5,7 @@
 #include "fields.h"
 #include "host.h"
 #include "log.h"
+#include "loop.h"
 #include "ndjson.h"
 #include "output_format.h"
 #include "sink.h"
@@ -377,6 +378,15 @@ static json_t *health_doc(rp__agent *a)
     jset_u(bus, "published", bp);
     jset_u(bus, "dropped", bd);
     json_object_set_new(d, "bus", bus);
+
+    rp__loop_stats ls;
+    rp__host_loop_stats(a->host, &ls);
+    json_t *loop = json_object();
+    jset_u(loop, "wakeups", ls.wakeups);
+    jset_u(loop, "callbacks", ls.callbacks);
+    jset_u(loop, "realtime", ls.realtime);
+    jset_u(loop, "rt_demotions", ls.rt_demotions);
+    json_object_set_new(d, "loop", loop);
 
     rp__sink_stats ss;
     rp__sink_get_stats(a->sink, &ss);

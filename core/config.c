@@ -152,6 +152,8 @@ static int extract(rp__config *cfg)
         json_object_get(json_object_get(root, "agent"), "health_interval_ms"));
     cfg->loop_slice_us = (uint32_t)json_integer_value(
         json_object_get(json_object_get(root, "agent"), "loop_slice_us"));
+    cfg->loop_rt_max_cpu_pct = (uint32_t)json_integer_value(
+        json_object_get(json_object_get(root, "agent"), "loop_realtime_max_cpu_pct"));
 
     if (rp__log_level_parse(str_at(root, "agent", "log_level"), &cfg->log_level) != 0)
         return RP_ERR_INTERNAL; /* the schema's enum rules this out */

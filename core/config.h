@@ -61,6 +61,7 @@ typedef struct rp__config {
     uint64_t deadletter_max_bytes;
     uint32_t health_interval_ms;
     uint32_t loop_slice_us; /* agent.loop_slice_us: 0 = the kernel's default slice */
+    uint32_t loop_rt_max_cpu_pct; /* agent.loop_realtime_max_cpu_pct: 0 = never real-time */
     enum rp__log_level log_level;
     enum rp__log_target_choice log_target;
     json_t *main_doc;    /* the main file as parsed, for naming where a value came from */

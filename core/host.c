@@ -825,8 +825,9 @@ int rp__host_create(const rp__host_opts *opts, const rp__config *cfg, rp__host *
     if (!h->opts.load_only) {
         /* No threads here: the agent may still fork to daemonize. */
         if ((rc = rp__bus_create(NULL, &h->bus)) != 0 ||
-            (rc = rp__loop_create(&(rp__loop_opts){.slice_us = cfg->loop_slice_us}, &h->loop)) !=
-                0) {
+            (rc = rp__loop_create(&(rp__loop_opts){.slice_us = cfg->loop_slice_us,
+                                                   .realtime_max_cpu_pct = cfg->loop_rt_max_cpu_pct},
+                                  &h->loop)) != 0) {
             rp__host_destroy(h);
             return rc;
         }
@@ -1128,6 +1129,11 @@ int rp__host_plugin_counter(const rp__host *host, size_t index, uint32_t counter
     *name = p->counters[counter].name;
     *value = atomic_load_explicit(&p->counters[counter].value, memory_order_relaxed);
     return 0;
+}
+
+void rp__host_loop_stats(const rp__host *host, rp__loop_stats *out)
+{
+    rp__loop_get_stats(host->loop, out);
 }
 
 void rp__host_bus_stats(const rp__host *host, uint64_t *published, uint64_t *dropped)

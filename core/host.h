@@ -105,6 +105,10 @@ uint64_t rp__host_sub_backlog(rp__host *host, uint64_t sub_id);
  * Call after rp__host_start; stopped with the loop. */
 int rp__host_timer_core(rp__host *host, uint64_t interval_ms, void (*cb)(void *arg), void *arg);
 
+/* The event loop's counters (rp__loop_get_stats). */
+struct rp__loop_stats;
+void rp__host_loop_stats(const rp__host *host, struct rp__loop_stats *out);
+
 /* A one-shot core timer: cb(arg) once on the loop thread after delay_ms.
  * Any thread. */
 int rp__host_timer_once_core(rp__host *host, uint64_t delay_ms, void (*cb)(void *arg), void *arg);

@@ -98,6 +98,14 @@ struct rp__loop {
 
     uint32_t max_watches, max_timers, post_cap, slice_us;
 
+    /* Real-time priority with a CPU cap (loop thread only, but for the two
+     * atomics that rp__loop_get_stats reads). */
+    uint32_t rt_cap_pct;
+    int rt_possible; /* 0 once the platform refused it */
+    int64_t rt_window_ns, rt_window_cpu_ns, rt_until_ns;
+    atomic_uint rt_on;
+    atomic_uint_least64_t rt_demotions;
+
     /* Everything below up to the atomics is guarded by lock. */
     struct watch *watches;
     uint32_t watch_slots, watch_free, nwatches;
@@ -411,6 +419,7 @@ int rp__loop_create(const rp__loop_opts *opts, rp__loop **out)
     l->max_watches = o.max_watches;
     l->max_timers = o.max_timers;
     l->slice_us = o.slice_us;
+    l->rt_cap_pct = o.realtime_max_cpu_pct > 100 ? 100 : o.realtime_max_cpu_pct;
     l->post_cap = o.post_cap;
     l->watch_free = NO_SLOT;
     l->timer_free = NO_SLOT;
@@ -496,21 +505,85 @@ int rp__loop_set_hooks(rp__loop *l, const rp__loop_hooks *hooks)
 
 static void iterate(rp__loop *l, int max_timeout_ms);
 
+static void set_slice(rp__loop *l)
+{
+    if (!l->slice_us)
+        return;
+    int rc = rp__os_thread_set_slice(l->slice_us);
+    if (rc == 0)
+        rp__log_debug("loop thread: time slice %u us", (unsigned)l->slice_us);
+    else
+        rp__log_info("loop thread: cannot set a %u us time slice (%s)", (unsigned)l->slice_us,
+                     rp_strerror(rc));
+}
+
+static void rt_enter(rp__loop *l)
+{
+    int rc = rp__os_thread_set_realtime(1);
+    if (rc != 0) {
+        l->rt_possible = 0;
+        rp__log_info("loop thread: real-time priority refused (%s); it keeps normal "
+                     "scheduling, so collectors that read /proc at exec time may miss the "
+                     "details of more short-lived processes",
+                     rp_strerror(rc));
+        return;
+    }
+    atomic_store(&l->rt_on, 1);
+}
+
+/* Once per window of at least a second (judged when the loop wakes): drop
+ * to normal scheduling when the loop used more than its cap, come back
+ * after the back-off once a window is under half the cap. */
+static void rt_check(rp__loop *l)
+{
+    int64_t now = rp__os_monotonic_ns();
+    int64_t span = now - l->rt_window_ns;
+    if (span < 1000000000)
+        return;
+    int64_t cpu = rp__os_thread_cpu_ns();
+    int64_t used_pct100 = (cpu - l->rt_window_cpu_ns) * 10000 / span; /* hundredths of % */
+    l->rt_window_ns = now;
+    l->rt_window_cpu_ns = cpu;
+    int64_t cap = (int64_t)l->rt_cap_pct * 100;
+    if (atomic_load(&l->rt_on)) {
+        if (used_pct100 <= cap)
+            return;
+        rp__os_thread_set_realtime(0);
+        set_slice(l);
+        atomic_store(&l->rt_on, 0);
+        atomic_fetch_add(&l->rt_demotions, 1);
+        l->rt_until_ns = now + (int64_t)RP__LOOP_RT_BACKOFF_MS * 1000000;
+        rp__log_warn("loop thread: used %.1f%% of a CPU over %.1f s, above its real-time cap "
+                     "of %u%% (agent.loop_realtime_max_cpu_pct); normal scheduling for %u s",
+                     (double)used_pct100 / 100.0, (double)span / 1e9, (unsigned)l->rt_cap_pct,
+                     RP__LOOP_RT_BACKOFF_MS / 1000u);
+    } else if (now >= l->rt_until_ns && used_pct100 * 2 <= cap) {
+        rt_enter(l);
+        if (atomic_load(&l->rt_on))
+            rp__log_info("loop thread: back to real-time priority");
+    }
+}
+
 static void loop_main(void *arg)
 {
     rp__loop *l = arg;
     tls_loop = l;
-    if (l->slice_us) {
-        int rc = rp__os_thread_set_slice(l->slice_us);
-        if (rc == 0)
-            rp__log_debug("loop thread: time slice %u us", (unsigned)l->slice_us);
-        else
-            rp__log_info("loop thread: cannot set a %u us time slice (%s); collectors that "
-                         "read /proc at exec time will miss more short-lived processes",
-                         (unsigned)l->slice_us, rp_strerror(rc));
+    set_slice(l);
+    l->rt_possible = l->rt_cap_pct > 0;
+    if (l->rt_possible) {
+        l->rt_window_ns = rp__os_monotonic_ns();
+        l->rt_window_cpu_ns = rp__os_thread_cpu_ns();
+        rt_enter(l);
     }
-    while (!stopping(l))
+    while (!stopping(l)) {
         iterate(l, -1);
+        if (l->rt_possible)
+            rt_check(l);
+    }
+    if (atomic_load(&l->rt_on)) {
+        rp__os_thread_set_realtime(0);
+        atomic_store(&l->rt_on, 0);
+    }
     tls_loop = NULL;
 }
 
@@ -980,6 +1053,8 @@ void rp__loop_get_stats(rp__loop *l, rp__loop_stats *out)
     out->callbacks = atomic_load_explicit(&l->callbacks, memory_order_relaxed);
     out->timers_fired = atomic_load_explicit(&l->timers_fired, memory_order_relaxed);
     out->posts_rejected = atomic_load_explicit(&l->posts_rejected, memory_order_relaxed);
+    out->realtime = atomic_load_explicit(&l->rt_on, memory_order_relaxed);
+    out->rt_demotions = atomic_load_explicit(&l->rt_demotions, memory_order_relaxed);
     rp__os_mutex_lock(l->lock);
     out->watches = l->nwatches;
     out->timers = l->ntimers;

@@ -61,7 +61,17 @@ typedef struct rp__loop_opts {
     /* Time slice the loop thread asks of the scheduler, in microseconds
      * (rp__os_thread_set_slice); 0 leaves the platform's default. */
     uint32_t slice_us;
+    /* Non-zero: the loop thread runs at the lowest real-time priority
+     * (rp__os_thread_set_realtime) while its CPU use stays at or below this
+     * percentage of one CPU, measured over windows of about a second; above
+     * it, it drops to normal scheduling for RP__LOOP_RT_BACKOFF_MS, and comes
+     * back when a window is under half the cap. So a burst the loop can keep
+     * up with is read at once, and a flood (or a plugin callback that spins)
+     * cannot take a CPU from the user at real-time priority for long. */
+    uint32_t realtime_max_cpu_pct;
 } rp__loop_opts;
+
+#define RP__LOOP_RT_BACKOFF_MS 10000u
 
 /*
  * Accounting hooks, called on the thread that runs each callback: enter just
@@ -87,6 +97,8 @@ typedef struct rp__loop_stats {
     uint32_t watches;        /* fds watched now */
     uint32_t timers;         /* timers armed now */
     uint32_t posts_queued;   /* posts waiting now */
+    uint32_t realtime;       /* 1 while the loop thread runs at real-time priority */
+    uint64_t rt_demotions;   /* times it dropped to normal scheduling over the cap */
 } rp__loop_stats;
 
 typedef void (*rp__loop_fd_cb)(void *arg, int fd, uint32_t revents);

@@ -43,6 +43,13 @@ int64_t rp__os_thread_cpu_ns(void);
  * RP_ERR_PERM when refused. */
 int rp__os_thread_set_slice(uint32_t slice_us);
 
+/* Moves the calling thread to the lowest real-time priority (on: Linux
+ * SCHED_FIFO 1, reset on fork so no child inherits it) or back to normal
+ * scheduling (off). A real-time thread runs as soon as it wakes, ahead of
+ * every normal thread. RP_ERR_PERM without the privilege (CAP_SYS_NICE),
+ * RP_ERR_UNSUPPORTED where the platform has no such class. */
+int rp__os_thread_set_realtime(int on);
+
 /* A non-recursive mutex. destroy: NULL is a no-op; the mutex must be unlocked. */
 int rp__os_mutex_create(rp__os_mutex **out);
 void rp__os_mutex_destroy(rp__os_mutex *m);

@@ -243,11 +243,12 @@ static void test_unknown_keys(void **state)
     expect_error("rampart.json", NULL,
                  "rampart.json: agent.log_levle: unknown key; did you mean \"log_level\"? "
                  "(allowed: site, data_dir, plugin_dir, pid_file, log_level, log_target, "
-                 "health_interval_ms, loop_slice_us)");
+                 "health_interval_ms, loop_slice_us, loop_realtime_max_cpu_pct)");
     put("rampart.json", "{\"agent\":{\"colour\":\"red\"}}");
     expect_error("rampart.json", NULL,
                  "rampart.json: agent.colour: unknown key (allowed: site, data_dir, plugin_dir, "
-                 "pid_file, log_level, log_target, health_interval_ms, loop_slice_us)");
+                 "pid_file, log_level, log_target, health_interval_ms, loop_slice_us, "
+                 "loop_realtime_max_cpu_pct)");
     put("rampart.json", "{\"output\":{\"fiel\":\"x\"}}");
     expect_error("rampart.json", NULL,
                  "rampart.json: output.fiel: unknown key; did you mean \"file\"? (allowed: file, "
@@ -506,7 +507,7 @@ static void test_no_site(void **state)
     assert_int_equal(cfg->output_stdout, 1);
     json_t *want = json_loads("{\"agent\":{\"data_dir\":\"data\",\"plugin_dir\":\"plugins\","
                               "\"pid_file\":\"\",\"log_level\":\"info\",\"log_target\":\"auto\","
-                              "\"health_interval_ms\":60000,\"loop_slice_us\":100},"
+                              "\"health_interval_ms\":60000,\"loop_slice_us\":100,\"loop_realtime_max_cpu_pct\":20},"
                               "\"output\":{\"file\":\"events.ndjson\",\"stdout\":true,"
                               "\"file_max_bytes\":67108864,\"file_keep\":5,"
                               "\"flush_interval_ms\":1000,"
@@ -554,7 +555,7 @@ static void test_overlay_selected_by_agent_site(void **state)
     json_t *want =
         json_loads("{\"agent\":{\"data_dir\":\"data\",\"plugin_dir\":\"plugins\",\"pid_file\":\"\","
                    "\"log_level\":\"debug\",\"log_target\":\"auto\",\"site\":\"north\","
-                   "\"health_interval_ms\":60000,\"loop_slice_us\":100},"
+                   "\"health_interval_ms\":60000,\"loop_slice_us\":100,\"loop_realtime_max_cpu_pct\":20},"
                    "\"output\":{\"file\":\"events.ndjson\",\"stdout\":false,"
                    "\"file_max_bytes\":67108864,\"file_keep\":5,\"flush_interval_ms\":1000,"
                    "\"url\":\"\",\"format\":\"ndjson\",\"ca_file\":\"\",\"client_cert\":\"\","

@@ -5,6 +5,7 @@
  * Timing: the machine is noisy (and sanitizers slow it further), so tests
  * assert counts and ordering with generous bounds, never tight times.
  */
+#define _GNU_SOURCE /* SCHED_RESET_ON_FORK */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -70,6 +71,68 @@ static rp__loop_stats stats_of(rp__loop *loop)
     rp__loop_stats st;
     rp__loop_get_stats(loop, &st);
     return st;
+}
+
+/* ---- real-time priority with a CPU cap ---- */
+
+struct rt_probe {
+    atomic_int policy; /* the loop thread's policy as seen from inside it */
+    atomic_int done;
+};
+
+static void rt_probe_cb(void *arg)
+{
+    struct rt_probe *p = arg;
+    int policy;
+    struct sched_param sp;
+    pthread_getschedparam(pthread_self(), &policy, &sp);
+    atomic_store(&p->policy, policy & ~SCHED_RESET_ON_FORK);
+    atomic_fetch_add(&p->done, 1);
+}
+
+/* Burns about 1.2 s of CPU: well over a 1 % cap for the window. */
+static void rt_spin_cb(void *arg)
+{
+    struct rt_probe *p = arg;
+    struct timespec t0, t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+    do
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < 1200);
+    atomic_fetch_add(&p->done, 1);
+}
+
+/* The loop thread starts at real-time priority, and drops to normal
+ * scheduling (counted) once a window shows it above its cap. Skipped where
+ * the process may not use real-time priority. */
+static void test_realtime_dropped_over_cap(void **state)
+{
+    (void)state;
+    rp__loop_opts o = {.realtime_max_cpu_pct = 1};
+    rp__loop *loop = new_loop(&o);
+    assert_int_equal(rp__loop_start(loop), 0);
+    struct rt_probe p = {0};
+    assert_int_equal(rp__loop_post(loop, NULL, rt_probe_cb, &p), 0);
+    assert_int_equal(wait_at_least(&p.done, 1, 5000), 1);
+    if (atomic_load(&p.policy) != SCHED_FIFO) {
+        assert_int_equal(stats_of(loop).realtime, 0);
+        rp__loop_destroy(loop);
+        skip(); /* no CAP_SYS_NICE here */
+    }
+    assert_int_equal(stats_of(loop).realtime, 1);
+    assert_int_equal(rp__loop_post(loop, NULL, rt_spin_cb, &p), 0);
+    assert_int_equal(wait_at_least(&p.done, 2, 20000), 2);
+    /* The check runs after the callback, before the loop sleeps again. */
+    int64_t end = now_ms() + 5000;
+    while (stats_of(loop).rt_demotions == 0 && now_ms() < end)
+        sleep_ms(5);
+    rp__loop_stats st = stats_of(loop);
+    assert_int_equal(st.rt_demotions, 1);
+    assert_int_equal(st.realtime, 0);
+    assert_int_equal(rp__loop_post(loop, NULL, rt_probe_cb, &p), 0);
+    assert_int_equal(wait_at_least(&p.done, 3, 5000), 3);
+    assert_int_equal(atomic_load(&p.policy), SCHED_OTHER);
+    rp__loop_destroy(loop);
 }
 
 /* ---- fd watches ---- */
@@ -795,6 +858,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fd_watch_reads_data),
+        cmocka_unit_test(test_realtime_dropped_over_cap),
         cmocka_unit_test(test_unwatch_from_other_thread_waits),
         cmocka_unit_test(test_unwatch_inside_callback),
         cmocka_unit_test(test_hup_when_write_end_closes),

@@ -117,6 +117,21 @@ int rp__os_thread_set_slice(uint32_t slice_us)
 #endif
 }
 
+int rp__os_thread_set_realtime(int on)
+{
+#ifdef __linux__
+    struct sched_param sp = {.sched_priority = on ? 1 : 0};
+    int policy = on ? SCHED_FIFO | SCHED_RESET_ON_FORK : SCHED_OTHER;
+    int err = pthread_setschedparam(pthread_self(), policy, &sp);
+    if (err == 0)
+        return 0;
+    return err == EPERM ? RP_ERR_PERM : RP_ERR_UNSUPPORTED;
+#else
+    (void)on;
+    return RP_ERR_UNSUPPORTED;
+#endif
+}
+
 int rp__os_mutex_create(rp__os_mutex **out)
 {
     rp__os_mutex *m = malloc(sizeof *m);

@@ -91,6 +91,14 @@ int rp__os_thread_set_slice(uint32_t slice_us)
     return RP_ERR_UNSUPPORTED;
 }
 
+int rp__os_thread_set_realtime(int on)
+{
+    /* Not used on Windows yet: THREAD_PRIORITY_TIME_CRITICAL would be the
+     * counterpart, left until a Windows collector needs it. */
+    (void)on;
+    return RP_ERR_UNSUPPORTED;
+}
+
 int rp__os_mutex_create(rp__os_mutex **out)
 {
     rp__os_mutex *m = malloc(sizeof *m);
