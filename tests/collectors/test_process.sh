@@ -168,6 +168,12 @@ UNIQ3=$T/rp-uniq3-$RANDOM$RANDOM
 cp /bin/sleep "$UNIQ3"
 "$UNIQ3" 30 &
 U3PID=$!
+# Continue the agent only once the exec is over (the program sleeps in
+# clock_nanosleep, syscall 230): a rescan that runs while the exec is half
+# done sees the new executable before the kernel sends the exec event, and
+# reports the process once more when that event arrives.
+in_nanosleep() { read -r nr _ <"/proc/$1/syscall" && [ "$nr" = 230 ]; }
+wait_for 10 "$UNIQ3 to finish its exec" in_nanosleep "$U3PID"
 kill -CONT "$APID"
 export UNIQ3 U3PID
 wait_for 20 "the rescan" file_has agent.err "rescanned /proc to resynchronise"
