@@ -83,6 +83,9 @@ static const char config_schema[] =
 /* Parent command lines kept in the table are cut here: the table holds up to
  * max_processes of them. The event's own args use args_max_bytes. */
 #define TABLE_ARGS_MAX    2048u
+/* An exec event this soon after a rescan read the same pid, for the same
+ * image, is the exec the rescan caught half done (see exec_repeats_rescan). */
+#define RESCAN_RACE_NS (100LL * 1000000LL)
 #define MAX_ARGS_ITEMS    1024u
 #define NL_BATCH          32
 #define NL_MSG_BUF        512
@@ -188,6 +191,7 @@ enum {
     C_RESCANS,
     C_RESCAN_EXECS,
     C_RESCAN_EXITS,
+    C_RESCAN_DUPS,
     C_POLLS,
     C_EXEC,
     C_EXIT,
@@ -214,6 +218,7 @@ static const char *const counter_names[C_COUNT_] = {
     [C_RESCANS] = "rescans",
     [C_RESCAN_EXECS] = "rescan_execs",
     [C_RESCAN_EXITS] = "rescan_exits",
+    [C_RESCAN_DUPS] = "rescan_duplicates",
     [C_POLLS] = "polls",
     [C_EXEC] = "exec_events",
     [C_EXIT] = "exit_events",
@@ -1598,6 +1603,23 @@ static int exec_is_rescan_dup(struct cp *s, int32_t pid, int64_t ts)
     return p && (p->flags & CP_F_RESCAN) && !(p->flags & CP_F_EXITED) && ts <= p->scan_mono;
 }
 
+/* A rescan that runs while an exec is under way can already see the new
+ * executable and arguments (execve switches them early) before the kernel
+ * sends the exec event (at its very end), so it reports that exec, and the
+ * event comes after the rescan's time. The first exec event of such a pid
+ * that follows within RESCAN_RACE_NS, for the very same image, is that same
+ * exec: counted, not reported again. */
+static int exec_repeats_rescan(struct cp *s, int32_t pid, int64_t ts, const struct capture *c)
+{
+    cp_proc *p = cp_table_get(s->table, pid);
+    if (!p || !(p->flags & CP_F_RESCAN) || (p->flags & CP_F_EXITED) ||
+        ts - p->scan_mono > RESCAN_RACE_NS || !c->exe || !p->exe || !c->args || !p->args)
+        return 0;
+    size_t args_len = c->args_len > TABLE_ARGS_MAX ? TABLE_ARGS_MAX : c->args_len;
+    return p->exe->len == c->exe_len && memcmp(p->exe->data, c->exe, c->exe_len) == 0 &&
+           p->args->len == args_len && memcmp(p->args->data, c->args, args_len) == 0;
+}
+
 static void handle_fork(struct cp *s, const struct kev *k)
 {
     if (k->pid != k->tgid)
@@ -1651,6 +1673,10 @@ static void handle_kev(struct cp *s, const struct kev *k, struct capture *c)
             now.ts_mono = k->ts;
             c = &now;
             capture(s, &s->single, c);
+        }
+        if (exec_repeats_rescan(s, k->tgid, k->ts, c)) {
+            count(s, C_RESCAN_DUPS, 1);
+            break;
         }
         handle_exec(s, c, SRC_NETLINK, NULL, 0);
         break;
