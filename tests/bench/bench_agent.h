@@ -15,6 +15,11 @@
  *   - batches made from the NDJSON file of an agent run in local-file mode;
  *   - the result as one JSON object (jansson), printed and written to argv[1].
  *
+ * The generic pieces (files, /proc, child processes, finding the build
+ * folder) are in bench_common.h, shared with the benches that need no
+ * backend; what is here keeps process-wide state (the signal handlers, the
+ * backends to stop, the time budget) that only these benches want.
+ *
  * Header-only (static functions) so each bench stays one .c file; jansson
  * comes with rp_core. A failure calls ba_fail(), which kills the agent, stops
  * every backend started, removes the temporary folder (kept with
@@ -29,25 +34,11 @@
 #include "gzip.h"
 #include "ndjson.h"
 
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
-#include <limits.h>
-#include <signal.h>
-#include <sys/stat.h>
-#include <sys/types.h>
-#include <sys/wait.h>
 
 #ifndef RP_SOURCE_DIR
 #error "RP_SOURCE_DIR must name the source folder (tests/bench/CMakeLists.txt sets it)"
 #endif
-
-/* Each bench uses a subset of these helpers. */
-#define BA_UNUSED __attribute__((unused))
-
-/* For the helpers only some of the benches use. */
-#define BA_UNUSED __attribute__((unused))
 
 #define BA_MAX_THREADS    64
 #define BA_MAX_BACKENDS   2
@@ -57,10 +48,7 @@
 #define BA_STOP_TIMEOUT_S 15
 #define BA_BUDGET_S       540 /* ctest's TIMEOUT is 600 s: room left to clean up */
 
-static const char *ba_prog = "bench";
-static char ba_build[PATH_MAX];
-static char ba_rampartd[PATH_MAX + 32];
-static char ba_plugins[PATH_MAX + 32];
+static struct bench_paths ba_paths; /* rampartd, the plugins */
 static char ba_backend_sh[PATH_MAX];
 
 /* What the cleanup path needs, kept ready for a signal handler. */
@@ -73,13 +61,6 @@ static char ba_tmp[PATH_MAX]; /* removed on failure unless RP_BENCH_KEEP=1 */
  * RP_BENCH_BUDGET_S, default BA_BUDGET_S), so a slow run fails cleanly. */
 static int64_t ba_budget_end;
 static int ba_keep;
-
-static void ba_sleep_ms(int64_t ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
 
 static int64_t ba_real_ns(void)
 {
@@ -142,7 +123,7 @@ static void ba_fail(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "%s: ", ba_prog);
+    fprintf(stderr, "%s: ", RP_BENCH_NAME);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
@@ -163,43 +144,11 @@ static void ba_format(char *buf, size_t size, const char *fmt, ...)
         ba_fail("text too long (%d bytes for %zu)", n, size);
 }
 
-static int ba_read_file(const char *path, char *buf, size_t size)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    size_t got = 0;
-    while (got + 1 < size) {
-        ssize_t n = read(fd, buf + got, size - 1 - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    close(fd);
-    buf[got] = '\0';
-    return (int)got;
-}
-
-static int ba_write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return -1;
-    int rc = fputs(text, f) < 0 ? -1 : 0;
-    if (fclose(f) != 0)
-        rc = -1;
-    return rc;
-}
-
-/* Paths and URLs go into JSON configs and curl configs unescaped: refuse
- * anything that would need escaping rather than escape it. */
+/* Fails the bench when s cannot go into a JSON or curl config unescaped. */
 static void ba_check_text(const char *what, const char *s)
 {
-    for (const char *c = s; *c; c++)
-        if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20)
-            ba_fail("unusable %s: %s", what, s);
+    if (bench_check_text(s) != 0)
+        ba_fail("unusable %s: %s", what, s);
 }
 
 /* Makes the bench's temporary folder from template (ending in XXXXXX) into
@@ -225,36 +174,31 @@ static int ba_wait_s(int want)
 }
 
 /* Seconds left of the budget (may be negative). */
-BA_UNUSED static double ba_budget_left_s(void)
+BENCH_UNUSED static double ba_budget_left_s(void)
 {
     return (double)(ba_budget_end - bench_now_ns()) / 1e9;
 }
 
-static uint64_t ba_env_u64(const char *name, uint64_t dflt, uint64_t min, uint64_t max);
+/* bench_env_u64 that fails the bench on a bad value: the value. */
+static uint64_t ba_env_u64(const char *name, uint64_t dflt, uint64_t min, uint64_t max)
+{
+    uint64_t v;
+    if (bench_env_u64(name, dflt, min, max, &v) != 0)
+        ba_fail("%s must be an integer in %llu..%llu", name, (unsigned long long)min,
+                (unsigned long long)max);
+    return v;
+}
 
 /* Finds rampartd, the plugins and backend.sh; installs the signal handlers. */
-static void ba_init(const char *prog)
+static void ba_init(void)
 {
-    ba_prog = prog;
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0)
-        ba_fail("/proc/self/exe: %s", strerror(errno));
-    exe[n] = '\0';
-    for (int up = 0; up < 2; up++) { /* build/tests/bench_x -> build */
-        char *slash = strrchr(exe, '/');
-        if (!slash || slash == exe)
-            ba_fail("cannot place %s in a build folder", exe);
-        *slash = '\0';
-    }
-    snprintf(ba_build, sizeof ba_build, "%s", exe);
-    snprintf(ba_rampartd, sizeof ba_rampartd, "%s/bin/rampartd", ba_build);
-    snprintf(ba_plugins, sizeof ba_plugins, "%s/plugins", ba_build);
+    if (bench_find_build(&ba_paths) != 0)
+        exit(1); /* it said why; nothing is started yet */
     snprintf(ba_backend_sh, sizeof ba_backend_sh, "%s/tests/e2e/backend/backend.sh",
              RP_SOURCE_DIR);
-    ba_check_text("build folder", ba_build);
-    if (access(ba_rampartd, X_OK) != 0)
-        ba_fail("%s: %s", ba_rampartd, strerror(errno));
+    ba_check_text("build folder", ba_paths.build);
+    if (access(ba_paths.rampartd, X_OK) != 0)
+        ba_fail("%s: %s", ba_paths.rampartd, strerror(errno));
     if (access(ba_backend_sh, R_OK) != 0)
         ba_fail("%s: %s", ba_backend_sh, strerror(errno));
     struct sigaction sa;
@@ -270,109 +214,37 @@ static void ba_init(const char *prog)
 
 /* ---- child processes ------------------------------------------------------ */
 
-/* Starts argv[0] (searched in PATH) with stdin from /dev/null and stdout and
- * stderr to out and err (NULL: /dev/null). */
+/* bench_spawn that fails the bench when fork fails: the child's pid. */
 static pid_t ba_spawn(char *const argv[], const char *out, const char *err)
 {
-    pid_t pid = fork();
+    pid_t pid = bench_spawn(argv, out, err);
     if (pid < 0)
         ba_fail("fork: %s", strerror(errno));
-    if (pid == 0) {
-        int i = open("/dev/null", O_RDONLY);
-        int o = open(out ? out : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int e = err && out && strcmp(err, out) == 0
-                    ? dup(o)
-                    : open(err ? err : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (i < 0 || o < 0 || e < 0 || dup2(i, 0) < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
-            _exit(127);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
     return pid;
-}
-
-/* Waits up to timeout_ms for pid: its exit status (128 + signal when
- * killed), or -1 when it is still running. */
-static int ba_wait(pid_t pid, int64_t timeout_ms)
-{
-    int64_t end = bench_now_ns() + timeout_ms * 1000000;
-    for (;;) {
-        int st;
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        if (r < 0)
-            return -2;
-        if (bench_now_ns() >= end)
-            return -1;
-        ba_sleep_ms(10);
-    }
 }
 
 /* Runs argv to its end within timeout_s (else SIGKILL, -1): exit status. */
 static int ba_run(char *const argv[], const char *out, const char *err, int timeout_s)
 {
     pid_t pid = ba_spawn(argv, out, err);
-    int st = ba_wait(pid, (int64_t)timeout_s * 1000);
+    int st = bench_wait_pid(pid, (int64_t)timeout_s * 1000);
     if (st == -1) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
-        fprintf(stderr, "%s: %s did not end within %d s; killed\n", ba_prog, argv[0], timeout_s);
+        fprintf(stderr, "%s: %s did not end within %d s; killed\n", RP_BENCH_NAME, argv[0],
+                timeout_s);
     }
     return st;
 }
 
 /* ---- /proc ---------------------------------------------------------------- */
 
-/* utime + stime (clock ticks) and the parent pid from a /proc stat line; the
- * name in parentheses may hold anything, so fields count from the last ')'. */
-static int ba_stat_ticks(const char *path, uint64_t *ticks, int *ppid)
-{
-    char buf[1024];
-    if (ba_read_file(path, buf, sizeof buf) <= 0)
-        return -1;
-    char *p = strrchr(buf, ')');
-    if (!p)
-        return -1;
-    p++;
-    uint64_t v[13] = {0};
-    for (int i = 0; i < 13; i++) { /* fields 3..15 */
-        while (*p == ' ')
-            p++;
-        if (!*p)
-            return -1;
-        char *end;
-        v[i] = strtoull(p, &end, 10);
-        if (i == 0)
-            end = p + 1; /* the state letter */
-        p = end;
-    }
-    *ticks = v[11] + v[12];
-    if (ppid)
-        *ppid = (int)v[1];
-    return 0;
-}
-
-static double ba_tick_s(void)
-{
-    return 1.0 / (double)sysconf(_SC_CLK_TCK);
-}
-
-/* CPU seconds of a process (all its threads, ended ones included); -1 if gone. */
-static double ba_proc_cpu_s(pid_t pid)
-{
-    char path[64];
-    uint64_t t;
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    return ba_stat_ticks(path, &t, NULL) == 0 ? (double)t * ba_tick_s() : -1;
-}
-
 /* CPU seconds of pid and its direct children (nginx's master and workers). */
 static double ba_tree_cpu_s(pid_t pid)
 {
     if (pid <= 0)
         return 0;
-    double s = ba_proc_cpu_s(pid);
+    double s = bench_proc_cpu_s(pid);
     if (s < 0)
         return 0;
     DIR *d = opendir("/proc");
@@ -386,44 +258,24 @@ static double ba_tree_cpu_s(pid_t pid)
         snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
         uint64_t t;
         int pp;
-        if (ba_stat_ticks(path, &t, &pp) == 0 && pp == (int)pid)
-            s += (double)t * ba_tick_s();
+        if (bench_stat_ticks(path, &t, &pp) == 0 && pp == (int)pid)
+            s += (double)t * bench_tick_s();
     }
     closedir(d);
     return s;
-}
-
-/* A "Key:   N kB" line of /proc/<pid>/status, in bytes; 0 if absent. */
-static uint64_t ba_status_kb(pid_t pid, const char *key)
-{
-    char path[64], buf[8192];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    if (ba_read_file(path, buf, sizeof buf) <= 0)
-        return 0;
-    const char *p = strstr(buf, key);
-    return p ? strtoull(p + strlen(key), NULL, 10) * 1024 : 0;
 }
 
 /* Busy CPU seconds of the whole machine so far (all but idle and iowait). */
 static double ba_machine_busy_s(void)
 {
     char buf[512];
-    if (ba_read_file("/proc/stat", buf, sizeof buf) <= 0)
+    if (bench_read_file("/proc/stat", buf, sizeof buf) <= 0)
         return 0;
     unsigned long long v[8] = {0};
     if (sscanf(buf, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
                &v[4], &v[5], &v[6], &v[7]) < 5)
         return 0;
-    return (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) * ba_tick_s();
-}
-
-static void ba_loadavg(double out[3])
-{
-    char buf[128];
-    out[0] = out[1] = out[2] = -1;
-    if (ba_read_file("/proc/loadavg", buf, sizeof buf) <= 0 ||
-        sscanf(buf, "%lf %lf %lf", &out[0], &out[1], &out[2]) != 3)
-        out[0] = out[1] = out[2] = -1;
+    return (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) * bench_tick_s();
 }
 
 /* ---- the backend ---------------------------------------------------------- */
@@ -478,14 +330,14 @@ static void ba_backend_start(struct ba_backend *b, int slot, const char *dir, in
     unsetenv("RAMPART_E2E_CH_BUFFER");
     if (st != 0) {
         static char log[8192];
-        if (ba_read_file(err, log, sizeof log) > 0)
+        if (bench_read_file(err, log, sizeof log) > 0)
             fprintf(stderr, "%s", log);
         ba_fail("backend.sh start %s failed (status %d)", dir, st);
     }
     static char env[16384];
     char path[PATH_MAX + 16], num[32];
     ba_format(path, sizeof path, "%s/env.sh", dir);
-    if (ba_read_file(path, env, sizeof env) <= 0)
+    if (bench_read_file(path, env, sizeof env) <= 0)
         ba_fail("%s: %s", path, strerror(errno));
     if (ba_env_value(env, "RAMPART_E2E_CA", b->ca, sizeof b->ca) ||
         ba_env_value(env, "RAMPART_E2E_TOKEN_FILE", b->token_file, sizeof b->token_file) ||
@@ -512,17 +364,18 @@ static void ba_backend_stop(struct ba_backend *b)
     int st = ba_run(argv, NULL, NULL, BA_CMD_TIMEOUT_S);
     ba_bk_up[b->slot] = 0;
     if (st != 0)
-        fprintf(stderr, "%s: backend.sh stop %s: status %d\n", ba_prog, b->dir, st);
+        fprintf(stderr, "%s: backend.sh stop %s: status %d\n", RP_BENCH_NAME, b->dir, st);
 }
 
 /* Runs SQL on ClickHouse; its answer (trailing newline cut) in out. */
-BA_UNUSED static void ba_backend_query(const struct ba_backend *b, const char *sql, char *out, size_t size)
+BENCH_UNUSED static void ba_backend_query(const struct ba_backend *b, const char *sql, char *out,
+                                          size_t size)
 {
     char path[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s.query", b->dir);
     char *argv[] = {"bash", ba_backend_sh, "query", (char *)b->dir, (char *)sql, NULL};
     int st = ba_run(argv, path, NULL, ba_wait_s(60));
-    if (st != 0 || ba_read_file(path, out, size) < 0)
+    if (st != 0 || bench_read_file(path, out, size) < 0)
         ba_fail("backend.sh query \"%s\" failed (status %d)", sql, st);
     size_t n = strlen(out);
     while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
@@ -530,7 +383,7 @@ BA_UNUSED static void ba_backend_query(const struct ba_backend *b, const char *s
 }
 
 /* Empties rampart.events (the Buffer flushed first in Buffer mode). */
-BA_UNUSED static void ba_backend_reset(const struct ba_backend *b)
+BENCH_UNUSED static void ba_backend_reset(const struct ba_backend *b)
 {
     char *argv[] = {"bash", ba_backend_sh, "reset", (char *)b->dir, NULL};
     int st = ba_run(argv, NULL, NULL, ba_wait_s(120));
@@ -539,7 +392,8 @@ BA_UNUSED static void ba_backend_reset(const struct ba_backend *b)
 }
 
 /* Distinct event.id and rows of the synthetic events (event.action exec). */
-BA_UNUSED static void ba_backend_exec_count(const struct ba_backend *b, long long *distinct, long long *rows)
+BENCH_UNUSED static void ba_backend_exec_count(const struct ba_backend *b, long long *distinct,
+                                               long long *rows)
 {
     char out[256];
     ba_backend_query(b,
@@ -579,7 +433,7 @@ static void ba_agent_start(struct ba_agent *a, const char *cfg, const char *data
     snprintf(a->status_path, sizeof a->status_path, "%s/status.json", data_dir);
     snprintf(a->log_path, sizeof a->log_path, "%s", log);
     unlink(a->status_path);
-    char *argv[] = {ba_rampartd, "--foreground", "--config", (char *)cfg, NULL};
+    char *argv[] = {ba_paths.rampartd, "--foreground", "--config", (char *)cfg, NULL};
     a->t0_mono = bench_now_ns();
     a->t0_real = ba_real_ns();
     a->pid = ba_spawn(argv, log, log);
@@ -589,7 +443,7 @@ static void ba_agent_start(struct ba_agent *a, const char *cfg, const char *data
 /* Samples the CPU of each of the agent's threads. */
 static void ba_agent_sample_threads(struct ba_agent *a)
 {
-    char path[128], buf[64];
+    char path[128];
     snprintf(path, sizeof path, "/proc/%d/task", (int)a->pid);
     DIR *d = opendir(path);
     if (!d)
@@ -601,7 +455,7 @@ static void ba_agent_sample_threads(struct ba_agent *a)
         int tid = (int)strtol(e->d_name, NULL, 10);
         uint64_t t;
         snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)a->pid, tid);
-        if (ba_stat_ticks(path, &t, NULL) != 0)
+        if (bench_stat_ticks(path, &t, NULL) != 0)
             continue;
         int k = 0;
         while (k < a->nthreads && a->th[k].tid != tid)
@@ -616,14 +470,7 @@ static void ba_agent_sample_threads(struct ba_agent *a)
         }
         a->th[k].ticks = t;
         /* The name may change (threads name themselves after they start). */
-        snprintf(path, sizeof path, "/proc/%d/task/%d/comm", (int)a->pid, tid);
-        if (ba_read_file(path, buf, sizeof buf) > 0) {
-            size_t n = 0;
-            for (const char *c = buf; *c && *c != '\n' && n + 1 < sizeof a->th[k].name; c++)
-                a->th[k].name[n++] = (*c > 0x20 && *c < 0x7f && *c != '"' && *c != '\\') ? *c
-                                                                                          : '_';
-            a->th[k].name[n] = '\0';
-        }
+        bench_thread_name(a->pid, tid, a->th[k].name, sizeof a->th[k].name);
     }
     closedir(d);
     a->last_thread_sample = bench_now_ns();
@@ -694,14 +541,11 @@ static int ba_agent_stop(struct ba_agent *a)
 {
     if (a->pid <= 0)
         return -1;
-    kill(a->pid, SIGTERM);
-    int st = ba_wait(a->pid, (int64_t)BA_STOP_TIMEOUT_S * 1000);
-    if (st == -1) {
-        fprintf(stderr, "%s: rampartd ignored SIGTERM for %d s; killed\n", ba_prog,
+    int killed;
+    int st = bench_stop_child(a->pid, (int64_t)BA_STOP_TIMEOUT_S * 1000, &killed);
+    if (killed)
+        fprintf(stderr, "%s: rampartd ignored SIGTERM for %d s; killed\n", RP_BENCH_NAME,
                 BA_STOP_TIMEOUT_S);
-        kill(a->pid, SIGKILL);
-        st = ba_wait(a->pid, 5000);
-    }
     a->pid = 0;
     ba_agent_pid = 0;
     return st;
@@ -711,7 +555,7 @@ static int ba_agent_stop(struct ba_agent *a)
 static void ba_agent_show_log(const struct ba_agent *a)
 {
     static char buf[1 << 16];
-    int n = ba_read_file(a->log_path, buf, sizeof buf);
+    int n = bench_read_file(a->log_path, buf, sizeof buf);
     if (n > 0)
         fprintf(stderr, "---- %s (end)\n%s\n", a->log_path, n > 3000 ? buf + n - 3000 : buf);
 }
@@ -733,7 +577,7 @@ static json_t *ba_agent_threads_json(const struct ba_agent *a)
         json_t *o = json_object();
         json_object_set_new(o, "tid", json_integer(t[i].tid));
         json_object_set_new(o, "name", json_string(t[i].name));
-        json_object_set_new(o, "cpu_s", json_real((double)t[i].ticks * ba_tick_s()));
+        json_object_set_new(o, "cpu_s", json_real((double)t[i].ticks * bench_tick_s()));
         json_array_append_new(arr, o);
     }
     return arr;
@@ -834,8 +678,8 @@ static void ba_local_run(const char *tmp, const char *name, uint64_t count, char
              "\"file_max_bytes\": 0, \"flush_interval_ms\": 100},\n"
              "  \"plugins\": {\"synthetic\": {\"enabled\": true, \"file\": "
              "\"collector_synthetic.so\", \"config\": {\"count\": %llu, \"rate\": 0}}}\n}\n",
-             data, ba_plugins, (unsigned long long)count);
-    if (ba_write_text(cfg, text) != 0)
+             data, ba_paths.plugins, (unsigned long long)count);
+    if (bench_write_text(cfg, text, 0666) != 0)
         ba_fail("%s: %s", cfg, strerror(errno));
     struct ba_agent a;
     ba_agent_start(&a, cfg, data, log);
@@ -861,7 +705,7 @@ static void ba_local_run(const char *tmp, const char *name, uint64_t count, char
                     (unsigned long long)count, timeout_s);
         }
         if (!done)
-            ba_sleep_ms(BA_POLL_MS);
+            bench_sleep_ms(BA_POLL_MS);
     }
     int st = ba_agent_stop(&a);
     if (st != 0) {
@@ -872,21 +716,6 @@ static void ba_local_run(const char *tmp, const char *name, uint64_t count, char
 }
 
 /* ---- misc ----------------------------------------------------------------- */
-
-static uint64_t ba_env_u64(const char *name, uint64_t dflt, uint64_t min, uint64_t max)
-{
-    const char *s = getenv(name);
-    if (!s || !*s)
-        return dflt;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || v < min || v > max)
-        ba_fail("%s must be an integer in %llu..%llu", name, (unsigned long long)min,
-                (unsigned long long)max);
-    return v;
-}
-
 
 /* Removes the temporary folder at a normal end. */
 static void ba_remove_tmp(void)
@@ -909,7 +738,7 @@ static int ba_json_finish(json_t *o, const char *path)
 {
     char *text = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
     if (!text) {
-        fprintf(stderr, "%s: cannot format the result\n", ba_prog);
+        fprintf(stderr, "%s: cannot format the result\n", RP_BENCH_NAME);
         return 1;
     }
     fputs(text, stdout);
@@ -919,7 +748,7 @@ static int ba_json_finish(json_t *o, const char *path)
     if (path) {
         FILE *f = fopen(path, "w");
         if (!f || fputs(text, f) < 0 || fputc('\n', f) < 0) {
-            fprintf(stderr, "%s: cannot write %s\n", ba_prog, path);
+            fprintf(stderr, "%s: cannot write %s\n", RP_BENCH_NAME, path);
             rc = 1;
         }
         if (f && fclose(f) != 0)

@@ -63,7 +63,7 @@ static struct collector collectors[] = {
 };
 #define N_COLLECTORS (sizeof collectors / sizeof collectors[0])
 
-static char build_dir[PATH_MAX]; /* .../build */
+static struct bench_paths paths; /* rampartd, the plugins */
 static char tmp_dir[PATH_MAX];
 
 struct thread_sample {
@@ -108,74 +108,13 @@ struct run {
     } threads[MAX_THREADS];
 };
 
-static void die(const char *what)
-{
-    fprintf(stderr, "bench_collectors_idle: %s: %s\n", what, strerror(errno));
-    exit(1);
-}
-
-static int read_file(const char *path, char *buf, size_t size)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    size_t got = 0;
-    while (got + 1 < size) {
-        ssize_t n = read(fd, buf + got, size - 1 - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    close(fd);
-    buf[got] = '\0';
-    return (int)got;
-}
-
-/* utime + stime from a /proc stat line; the name in parentheses may hold
- * spaces and parentheses, so fields are counted from the last ')'. */
-static int stat_ticks(const char *path, uint64_t *ticks)
-{
-    char buf[1024];
-    if (read_file(path, buf, sizeof buf) <= 0)
-        return -1;
-    char *p = strrchr(buf, ')');
-    if (!p)
-        return -1;
-    p++;
-    /* Field 3 (state) is the first after ')'; utime is 14, stime 15. */
-    uint64_t v[13] = {0};
-    for (int i = 0; i < 13; i++) {
-        while (*p == ' ')
-            p++;
-        if (!*p)
-            return -1;
-        char *end;
-        v[i] = strtoull(p, &end, 10);
-        if (i == 0)
-            end = p + 1; /* the state letter */
-        p = end;
-    }
-    *ticks = v[11] + v[12];
-    return 0;
-}
-
-static uint64_t status_value(const char *text, const char *key)
-{
-    const char *p = strstr(text, key);
-    if (!p)
-        return 0;
-    return strtoull(p + strlen(key), NULL, 10);
-}
-
 static void take_sample(pid_t pid, struct sample *s)
 {
     char path[128], buf[4096];
     memset(s, 0, sizeof *s);
     s->mono_ns = bench_now_ns();
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    if (stat_ticks(path, &s->proc_ticks) != 0)
+    if (bench_stat_ticks(path, &s->proc_ticks, NULL) != 0)
         s->proc_ticks = 0;
     snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
     DIR *d = opendir(path);
@@ -188,23 +127,17 @@ static void take_sample(pid_t pid, struct sample *s)
         int tid = (int)strtol(e->d_name, NULL, 10);
         struct thread_sample t = {.tid = tid};
         snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, tid);
-        if (stat_ticks(path, &t.ticks) != 0)
+        if (bench_stat_ticks(path, &t.ticks, NULL) != 0)
             continue; /* the thread just ended */
         snprintf(path, sizeof path, "/proc/%d/task/%d/status", (int)pid, tid);
-        if (read_file(path, buf, sizeof buf) > 0)
-            t.ctxsw = status_value(buf, "\nvoluntary_ctxt_switches:") +
-                      status_value(buf, "\nnonvoluntary_ctxt_switches:");
+        if (bench_read_file(path, buf, sizeof buf) > 0)
+            t.ctxsw = bench_status_value(buf, "\nvoluntary_ctxt_switches:") +
+                      bench_status_value(buf, "\nnonvoluntary_ctxt_switches:");
         snprintf(path, sizeof path, "/proc/%d/task/%d/schedstat", (int)pid, tid);
-        if (read_file(path, buf, sizeof buf) > 0)
+        if (bench_read_file(path, buf, sizeof buf) > 0)
             t.run_ns = strtoull(buf, NULL, 10);
-        snprintf(path, sizeof path, "/proc/%d/task/%d/comm", (int)pid, tid);
-        if (read_file(path, buf, sizeof buf) > 0) {
-            /* Our own JSON escapes only quotes: keep the name to safe bytes. */
-            size_t k = 0;
-            for (const char *c = buf; *c && *c != '\n' && k + 1 < sizeof t.name; c++)
-                t.name[k++] = (*c >= 0x21 && *c < 0x7f && *c != '"' && *c != '\\') ? *c : '_';
-            t.name[k] = '\0';
-        }
+        /* json_run writes the name unescaped: it comes in safe bytes. */
+        bench_thread_name(pid, tid, t.name, sizeof t.name);
         s->sum_ctxsw += t.ctxsw;
         s->sum_run_ns += t.run_ns;
         if (s->n < MAX_THREADS)
@@ -213,44 +146,6 @@ static void take_sample(pid_t pid, struct sample *s)
             s->overflow++;
     }
     closedir(d);
-}
-
-static void load_avg(double out[3])
-{
-    char buf[128];
-    out[0] = out[1] = out[2] = -1;
-    if (read_file("/proc/loadavg", buf, sizeof buf) > 0 &&
-        sscanf(buf, "%lf %lf %lf", &out[0], &out[1], &out[2]) != 3)
-        out[0] = out[1] = out[2] = -1;
-}
-
-static void sleep_ms(int64_t ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
-/* Paths go into JSON and a command line: refuse anything that would need
- * escaping rather than escape it. */
-static void check_path(const char *p)
-{
-    for (const char *c = p; *c; c++)
-        if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20) {
-            fprintf(stderr, "bench_collectors_idle: unusable path %s\n", p);
-            exit(1);
-        }
-}
-
-static int write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return -1;
-    int rc = fputs(text, f) < 0 ? -1 : 0;
-    if (fclose(f) != 0)
-        rc = -1;
-    return rc;
 }
 
 /* The config of one run: the collectors in mask (bit i: collectors[i]);
@@ -280,9 +175,9 @@ static void write_config(const char *path, const char *data_dir, unsigned mask)
                      "\"log_level\": \"info\"},\n"
                      "  \"output\": {\"file\": \"events.ndjson\", \"stdout\": false},\n"
                      "  \"plugins\": {%s\n  }\n}\n",
-                     data_dir, build_dir, plugins);
-    if (n < 0 || (size_t)n >= sizeof text || write_text(path, text) != 0)
-        die(path);
+                     data_dir, paths.build, plugins);
+    if (n < 0 || (size_t)n >= sizeof text || bench_write_text(path, text, 0666) != 0)
+        bench_die(path);
 }
 
 /* Counts the events of the NDJSON file: out[i] those whose event.category
@@ -311,31 +206,9 @@ static void count_events(const char *path, uint64_t out[N_CATEGORIES + 1])
     fclose(f);
 }
 
-static int file_contains(const char *path, const char *needle)
-{
-    static char buf[1 << 16];
-    return read_file(path, buf, sizeof buf) > 0 && strstr(buf, needle) != NULL;
-}
-
-/* Waits up to timeout_s for the child to exit; its status, or -1. */
-static int wait_exit(pid_t pid, int timeout_s)
-{
-    for (int i = 0; i < timeout_s * 20; i++) {
-        int st;
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        if (r < 0)
-            return -1;
-        sleep_ms(50);
-    }
-    return -1;
-}
-
 static void run_once(struct run *r, const char *label, unsigned mask, int measure_s)
 {
     char cfg[PATH_MAX + 32], data[PATH_MAX + 32], out[PATH_MAX + 32], err[PATH_MAX + 32];
-    char rampartd[PATH_MAX + 32];
     memset(r, 0, sizeof *r);
     r->label = label;
     r->exit_status = -1;
@@ -343,22 +216,14 @@ static void run_once(struct run *r, const char *label, unsigned mask, int measur
     snprintf(data, sizeof data, "%s/data-%s", tmp_dir, label);
     snprintf(out, sizeof out, "%s/%s.out", tmp_dir, label);
     snprintf(err, sizeof err, "%s/%s.err", tmp_dir, label);
-    snprintf(rampartd, sizeof rampartd, "%s/bin/rampartd", build_dir);
     write_config(cfg, data, mask);
     for (size_t i = 0; i < N_COLLECTORS; i++)
         r->plugins_enabled += (mask >> i) & 1u;
 
-    pid_t pid = fork();
+    char *argv[] = {paths.rampartd, "--foreground", "--config", cfg, NULL};
+    pid_t pid = bench_spawn(argv, out, err);
     if (pid < 0)
-        die("fork");
-    if (pid == 0) {
-        int o = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        int e = open(err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
-            _exit(127);
-        execl(rampartd, rampartd, "--foreground", "--config", cfg, (char *)NULL);
-        _exit(127);
-    }
+        bench_die("fork");
 
     /* Started: the agent logs "rampartd <version> started" once every plugin
      * ran its start. */
@@ -369,9 +234,9 @@ static void run_once(struct run *r, const char *label, unsigned mask, int measur
             pid = -1;
             break;
         }
-        started = file_contains(err, " started: pid ");
+        started = bench_file_contains(err, " started: pid ");
         if (!started)
-            sleep_ms(50);
+            bench_sleep_ms(50);
     }
     if (pid > 0 && !started)
         snprintf(r->error, sizeof r->error, "rampartd did not start within %d s", START_TIMEOUT_S);
@@ -379,38 +244,38 @@ static void run_once(struct run *r, const char *label, unsigned mask, int measur
         for (size_t i = 0; i < N_COLLECTORS; i++) {
             char line[64];
             snprintf(line, sizeof line, "plugin %s: running", collectors[i].name);
-            if ((mask & (1u << i)) && file_contains(err, line)) {
+            if ((mask & (1u << i)) && bench_file_contains(err, line)) {
                 r->plugins_running++;
                 size_t l = strlen(r->running);
                 snprintf(r->running + l, sizeof r->running - l, "%s%s", l ? "," : "",
                          collectors[i].name);
             }
         }
-        sleep_ms(SETTLE_S * 1000);
-        load_avg(r->load_before);
+        bench_sleep_ms(SETTLE_S * 1000);
+        bench_loadavg(r->load_before);
         static struct sample a, b;
         char events[PATH_MAX + 64];
         snprintf(events, sizeof events, "%s/events.ndjson", data);
         uint64_t ev_a[N_CATEGORIES + 1], ev_b[N_CATEGORIES + 1];
         count_events(events, ev_a);
         take_sample(pid, &a);
-        sleep_ms((int64_t)measure_s * 1000);
+        bench_sleep_ms((int64_t)measure_s * 1000);
         take_sample(pid, &b);
         /* The sink writes at least once a second: wait for this window's
          * events to reach the file. */
-        sleep_ms(1200);
+        bench_sleep_ms(1200);
         count_events(events, ev_b);
         for (int i = 0; i <= N_CATEGORIES; i++)
             r->events[i] = ev_b[i] - ev_a[i];
-        load_avg(r->load_after);
+        bench_loadavg(r->load_after);
         if (waitpid(pid, &(int){0}, WNOHANG) == pid) {
             snprintf(r->error, sizeof r->error, "rampartd died during the measurement");
             pid = -1;
         } else {
             double secs = (double)(b.mono_ns - a.mono_ns) / 1e9;
-            double tick = (double)sysconf(_SC_CLK_TCK);
+            double tick_s = bench_tick_s();
             r->seconds = secs;
-            r->cpu_percent = (double)(b.proc_ticks - a.proc_ticks) / tick / secs * 100.0;
+            r->cpu_percent = (double)(b.proc_ticks - a.proc_ticks) * tick_s / secs * 100.0;
             /* Threads that ended in between lose their schedstat (not their
              * stat ticks): a cross-check, not the figure. */
             r->cpu_percent_schedstat =
@@ -427,7 +292,7 @@ static void run_once(struct run *r, const char *label, unsigned mask, int measur
                 sw += dsw;
                 r->threads[r->n_threads].tid = tb->tid;
                 memcpy(r->threads[r->n_threads].name, tb->name, sizeof tb->name);
-                r->threads[r->n_threads].cpu_percent = (double)dt / tick / secs * 100.0;
+                r->threads[r->n_threads].cpu_percent = (double)dt * tick_s / secs * 100.0;
                 r->threads[r->n_threads].wakeups_per_s = (double)dsw / secs;
                 r->n_threads++;
             }
@@ -437,20 +302,17 @@ static void run_once(struct run *r, const char *label, unsigned mask, int measur
         }
     }
     if (pid > 0) {
-        kill(pid, SIGTERM);
-        r->exit_status = wait_exit(pid, STOP_TIMEOUT_S);
-        if (r->exit_status < 0) {
-            kill(pid, SIGKILL);
-            r->exit_status = wait_exit(pid, STOP_TIMEOUT_S);
-            if (r->ok)
-                snprintf(r->error, sizeof r->error, "rampartd ignored SIGTERM for %d s",
-                         STOP_TIMEOUT_S);
-        }
+        int killed;
+        int st = bench_stop_child(pid, STOP_TIMEOUT_S * 1000, &killed);
+        r->exit_status = st < 0 ? -1 : st; /* -1: unknown */
+        if (killed && r->ok)
+            snprintf(r->error, sizeof r->error, "rampartd ignored SIGTERM for %d s",
+                     STOP_TIMEOUT_S);
     }
     if (!r->ok || r->error[0]) {
         /* Show why on stderr: the agent's last lines. */
         static char buf[1 << 16];
-        if (read_file(err, buf, sizeof buf) > 0) {
+        if (bench_read_file(err, buf, sizeof buf) > 0) {
             size_t n = strlen(buf);
             fprintf(stderr, "---- %s (%s run)\n%s\n", err, label, n > 2000 ? buf + n - 2000 : buf);
         }
@@ -491,42 +353,25 @@ static void json_run(bench_json *j, const char *key, const struct run *r, int wi
 
 int main(int argc, char **argv)
 {
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0)
-        die("/proc/self/exe");
-    exe[n] = '\0';
-    /* build/tests/bench_collectors_idle -> build */
-    for (int up = 0; up < 2; up++) {
-        char *slash = strrchr(exe, '/');
-        if (!slash || slash == exe) {
-            fprintf(stderr, "bench_collectors_idle: cannot place %s in a build folder\n", exe);
-            return 1;
-        }
-        *slash = '\0';
+    if (bench_find_build(&paths) != 0)
+        return 1;
+    if (bench_check_text(paths.build) != 0) {
+        fprintf(stderr, "bench_collectors_idle: unusable path %s\n", paths.build);
+        return 1;
     }
-    snprintf(build_dir, sizeof build_dir, "%s", exe);
-    check_path(build_dir);
-    char path[PATH_MAX + 64];
-    snprintf(path, sizeof path, "%s/bin/rampartd", build_dir);
-    if (access(path, X_OK) != 0)
-        die(path);
+    if (access(paths.rampartd, X_OK) != 0)
+        bench_die(paths.rampartd);
 
-    int measure_s = DEFAULT_MEASURE_S;
-    const char *env = getenv("RP_BENCH_IDLE_SECONDS");
-    if (env && *env) {
-        char *end;
-        long v = strtol(env, &end, 10);
-        if (*end || v < 1 || v > 3600) {
-            fprintf(stderr, "bench_collectors_idle: RP_BENCH_IDLE_SECONDS must be 1..3600\n");
-            return 1;
-        }
-        measure_s = (int)v;
+    uint64_t measure_u;
+    if (bench_env_u64("RP_BENCH_IDLE_SECONDS", DEFAULT_MEASURE_S, 1, 3600, &measure_u) != 0) {
+        fprintf(stderr, "bench_collectors_idle: RP_BENCH_IDLE_SECONDS must be 1..3600\n");
+        return 1;
     }
+    int measure_s = (int)measure_u;
 
-    char missing[256] = "", present[256] = "";
+    char missing[256] = "", present[256] = "", path[PATH_MAX + 64];
     for (size_t i = 0; i < N_COLLECTORS; i++) {
-        snprintf(path, sizeof path, "%s/plugins/%s", build_dir, collectors[i].so);
+        snprintf(path, sizeof path, "%s/%s", paths.plugins, collectors[i].so);
         collectors[i].present = access(path, R_OK) == 0;
         char *list = collectors[i].present ? present : missing;
         size_t l = strlen(list);
@@ -535,14 +380,17 @@ int main(int argc, char **argv)
 
     snprintf(tmp_dir, sizeof tmp_dir, "/tmp/rampart-bench-idle.XXXXXX");
     if (!mkdtemp(tmp_dir))
-        die("mkdtemp");
-    check_path(tmp_dir);
+        bench_die("mkdtemp");
+    if (bench_check_text(tmp_dir) != 0) {
+        fprintf(stderr, "bench_collectors_idle: unusable path %s\n", tmp_dir);
+        return 1;
+    }
     snprintf(path, sizeof path, "%s/watched", tmp_dir);
     if (mkdir(path, 0755) != 0)
-        die(path);
+        bench_die(path);
 
     double load_start[3];
-    load_avg(load_start);
+    bench_loadavg(load_start);
     static struct run base, coll, alone[N_COLLECTORS];
     unsigned all = 0;
     for (size_t i = 0; i < N_COLLECTORS; i++)

@@ -8,28 +8,18 @@
  * writes it to OUTPUT.json. Figures are medians of RUNS runs of about
  * RUN_SECONDS each; "mb_per_s" counts 10^6 bytes of NDJSON produced.
  */
+#include "bench_common.h"
+
 #include "event.h"
 #include "fields.h"
 #include "ndjson.h"
 
 #include <jansson.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #define RUNS        5
 #define RUN_SECONDS 0.4
 /* The sink hands batches of about this size to compression. */
 #define BATCH_BYTES (1u << 20)
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static rp_field_id fid(const char *name, uint32_t type)
 {
@@ -85,7 +75,7 @@ static size_t line_bytes;
 
 static double run_ours(const rp_event *ev, long n, rp__buf *b)
 {
-    double t0 = now_s();
+    int64_t t0 = bench_now_ns();
     for (long i = 0; i < n; i++) {
         if (rp__ndjson_encode(ev, b) != 0) {
             fprintf(stderr, "bench_encode: encode failed\n");
@@ -94,7 +84,7 @@ static double run_ours(const rp_event *ev, long n, rp__buf *b)
         if (b->len >= BATCH_BYTES)
             rp__buf_reset(b);
     }
-    return now_s() - t0;
+    return (double)(bench_now_ns() - t0) / 1e9;
 }
 
 /* --- jansson baseline: the same flat object, field by field ------------ */
@@ -155,7 +145,7 @@ static json_t *to_jansson(const rp_event *ev)
 
 static double run_jansson(const rp_event *ev, long n)
 {
-    double t0 = now_s();
+    int64_t t0 = bench_now_ns();
     for (long i = 0; i < n; i++) {
         json_t *obj = to_jansson(ev);
         char *text = json_dumps(obj, JSON_COMPACT);
@@ -166,22 +156,10 @@ static double run_jansson(const rp_event *ev, long n)
         free(text);
         json_decref(obj);
     }
-    return now_s() - t0;
+    return (double)(bench_now_ns() - t0) / 1e9;
 }
 
 /* --- harness ------------------------------------------------------------ */
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return v[n / 2];
-}
 
 /* Events for one run of about RUN_SECONDS, from a short trial. */
 static long calibrate(double (*trial)(long, void *), void *arg)
@@ -256,13 +234,10 @@ int main(int argc, char **argv)
     double ours_sorted[RUNS], theirs_sorted[RUNS];
     memcpy(ours_sorted, ours, sizeof ours);
     memcpy(theirs_sorted, theirs, sizeof theirs);
-    double eps = median(ours_sorted, RUNS), base = median(theirs_sorted, RUNS);
+    double eps = bench_median(ours_sorted, RUNS), base = bench_median(theirs_sorted, RUNS);
 
-    double load1 = -1;
-    double loads[3];
-    if (getloadavg(loads, 3) >= 1)
-        load1 = loads[0];
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    double load1 = bench_load1();
+    long cpus = bench_cpus();
 
     char json[2048];
     int len = snprintf(json, sizeof json,

@@ -62,98 +62,8 @@
 
 static char tmpdir[128];
 static char prog[256];
-static char self_exe[PATH_MAX];
-static char build_dir[PATH_MAX];
-static long clk_tck = 100;
+static struct bench_paths paths;    /* this program, rampartd, the plugins */
 static int n_execs = EXECS_DEFAULT; /* RP_BENCH_EXECS overrides, for trying things out */
-
-static void die(const char *what)
-{
-    fprintf(stderr, "bench_exec_burst: %s: %s\n", what, strerror(errno));
-    exit(1);
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-static int copy_file(const char *from, const char *to, mode_t mode)
-{
-    int in = open(from, O_RDONLY | O_CLOEXEC);
-    if (in < 0)
-        return -1;
-    int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-    if (out < 0) {
-        close(in);
-        return -1;
-    }
-    char buf[65536];
-    ssize_t n;
-    int rc = 0;
-    while ((n = read(in, buf, sizeof buf)) > 0)
-        if (write(out, buf, (size_t)n) != n) {
-            rc = -1;
-            break;
-        }
-    if (n < 0)
-        rc = -1;
-    close(in);
-    if (close(out) != 0)
-        rc = -1;
-    return rc;
-}
-
-static int write_text(const char *path, const char *text, mode_t mode)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    if (fd < 0)
-        return -1;
-    size_t len = strlen(text);
-    int rc = write(fd, text, len) == (ssize_t)len ? 0 : -1;
-    if (close(fd) != 0)
-        rc = -1;
-    return rc;
-}
-
-static long long file_size(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 ? (long long)st.st_size : -1;
-}
-
-/* utime + stime of a process (all its threads) in seconds; -1 if gone. */
-static double proc_cpu_s(pid_t pid)
-{
-    char path[64], buf[2048];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')');
-    if (!p)
-        return -1;
-    /* Fields after the name: state is 3, utime 14, stime 15. */
-    unsigned long long ut = 0, st = 0;
-    int field = 2;
-    for (char *q = p + 1; *q && field < 15; q++) {
-        if (*q != ' ')
-            continue;
-        field++;
-        if (field == 14)
-            ut = strtoull(q + 1, NULL, 10);
-        else if (field == 15)
-            st = strtoull(q + 1, NULL, 10);
-    }
-    return (double)(ut + st) / (double)clk_tck;
-}
 
 /* The pid of the kauditd kernel thread, or 0. */
 static pid_t find_kauditd(void)
@@ -170,48 +80,16 @@ static pid_t find_kauditd(void)
             continue;
         char path[64], buf[64];
         snprintf(path, sizeof path, "/proc/%ld/comm", pid);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            continue;
-        ssize_t n = read(fd, buf, sizeof buf - 1);
-        close(fd);
-        if (n > 0) {
-            buf[n] = '\0';
-            if (strcmp(buf, "kauditd\n") == 0)
-                found = (pid_t)pid;
-        }
+        if (bench_read_file(path, buf, sizeof buf) > 0 && strcmp(buf, "kauditd\n") == 0)
+            found = (pid_t)pid;
     }
     closedir(d);
     return found;
 }
 
-/* Waits up to ms for pid to exit; returns its status or -1. */
-static int wait_pid_ms(pid_t pid, int ms)
-{
-    for (int waited = 0;; waited += 10) {
-        int st;
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid)
-            return st;
-        if (r < 0 || waited >= ms)
-            return -1;
-        sleep_ms(10);
-    }
-}
-
-/* Stops a child: SIGTERM, up to ms, then SIGKILL. */
-static void stop_child(pid_t pid, int ms)
-{
-    kill(pid, SIGTERM);
-    if (wait_pid_ms(pid, ms) == -1) {
-        kill(pid, SIGKILL);
-        wait_pid_ms(pid, 5000);
-    }
-}
-
 /* Runs argv (absolute path) with stdout into out (cap bytes, NUL-terminated,
- * may be NULL), stderr to /dev/null; at most 10 s. Returns the exit status,
- * or -1. */
+ * may be NULL), stderr to /dev/null; at most 10 s. Returns the exit status
+ * (128 + the signal when a signal ended it), or -1. */
 static int run(char *const argv[], char *out, size_t cap)
 {
     int pfd[2];
@@ -254,17 +132,16 @@ static int run(char *const argv[], char *out, size_t cap)
     if (out && cap)
         out[got] = '\0';
     close(pfd[0]);
-    int st = wait_pid_ms(pid, 10000);
+    int st = bench_wait_pid(pid, 10000);
     if (st == -1) {
         kill(pid, SIGKILL);
-        wait_pid_ms(pid, 5000);
-        return -1;
+        bench_wait_pid(pid, 5000);
     }
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return st < 0 ? -1 : st;
 }
 
 /* A number after "key " in auditctl -s output; -1 if absent. */
-static long long status_value(const char *text, const char *key)
+static long long auditctl_value(const char *text, const char *key)
 {
     size_t kl = strlen(key);
     for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
@@ -302,12 +179,12 @@ static double burst_n(int n)
 {
     int go[2];
     if (pipe2(go, O_CLOEXEC) != 0)
-        die("pipe");
+        bench_die("pipe");
     pid_t kids[SPAWNERS];
     for (int i = 0; i < SPAWNERS; i++) {
         kids[i] = fork();
         if (kids[i] < 0)
-            die("fork");
+            bench_die("fork");
         if (kids[i] == 0) {
             close(go[1]);
             spawner(go[0], n / SPAWNERS);
@@ -316,14 +193,12 @@ static double burst_n(int n)
     close(go[0]);
     int64_t t0 = bench_now_ns();
     if (write(go[1], "gg", SPAWNERS) != SPAWNERS)
-        die("write");
+        bench_die("write");
     close(go[1]);
     int bad = 0;
-    for (int i = 0; i < SPAWNERS; i++) {
-        int st = wait_pid_ms(kids[i], 300000);
-        if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+    for (int i = 0; i < SPAWNERS; i++)
+        if (bench_wait_pid(kids[i], 300000) != 0)
             bad = 1;
-    }
     double secs = (double)(bench_now_ns() - t0) / 1e9;
     if (bad)
         fprintf(stderr, "bench_exec_burst: some spawns failed\n");
@@ -341,12 +216,12 @@ static void wait_quiet(const char *path)
     long long last = -2;
     int quiet = 0;
     for (int waited = 0; waited < DRAIN_MAX_MS; waited += 100) {
-        long long sz = file_size(path);
+        long long sz = bench_file_size(path);
         quiet = sz == last ? quiet + 100 : 0;
         if (quiet >= DRAIN_QUIET_MS)
             return;
         last = sz;
-        sleep_ms(100);
+        bench_sleep_ms(100);
     }
 }
 
@@ -381,7 +256,7 @@ static void count_agent(const char *path, struct agent_result *r)
     if (!f)
         return;
     char parent[PATH_MAX + 64], exe[512], args[1024];
-    snprintf(parent, sizeof parent, "\"process.parent.executable\":\"%s\"", self_exe);
+    snprintf(parent, sizeof parent, "\"process.parent.executable\":\"%s\"", paths.exe);
     snprintf(exe, sizeof exe, "\"process.executable\":\"%s\"", prog);
     snprintf(args, sizeof args, "\"process.args\":[\"%s\",\"rp-burst\"]", prog);
     char *line = NULL;
@@ -406,15 +281,12 @@ static void count_agent(const char *path, struct agent_result *r)
 
 static void phase_agent(struct agent_result *r)
 {
-    char rampartd[PATH_MAX + 32], plugins[PATH_MAX + 32], cfg[256], events[256], errlog[256],
-        text[PATH_MAX + 1024];
-    snprintf(rampartd, sizeof rampartd, "%s/bin/rampartd", build_dir);
-    snprintf(plugins, sizeof plugins, "%s/plugins", build_dir);
+    char cfg[256], events[256], errlog[256], text[PATH_MAX + 1024];
     snprintf(cfg, sizeof cfg, "%s/rampart.json", tmpdir);
     snprintf(events, sizeof events, "%s/data/events.ndjson", tmpdir);
     snprintf(errlog, sizeof errlog, "%s/agent.err", tmpdir);
     r->status = "ok";
-    if (access(rampartd, X_OK) != 0) {
+    if (access(paths.rampartd, X_OK) != 0) {
         r->status = "skipped: no build/bin/rampartd next to this benchmark";
         return;
     }
@@ -423,51 +295,32 @@ static void phase_agent(struct agent_result *r)
              "\"output\":{\"file\":\"events.ndjson\",\"stdout\":false,\"flush_interval_ms\":200},"
              "\"plugins\":{\"process\":{\"enabled\":true,\"file\":\"collector_process.so\","
              "\"config\":{}}}}\n",
-             tmpdir, plugins);
-    if (write_text(cfg, text, 0644) != 0)
-        die("write the agent config");
-    pid_t pid = fork();
+             tmpdir, paths.plugins);
+    if (bench_write_text(cfg, text, 0644) != 0)
+        bench_die("write the agent config");
+    char *argv[] = {paths.rampartd, "--foreground", "--config", cfg, NULL};
+    pid_t pid = bench_spawn(argv, NULL, errlog);
     if (pid < 0)
-        die("fork");
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_RDWR);
-        int err = open(errlog, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (devnull >= 0) {
-            dup2(devnull, 0);
-            dup2(devnull, 1);
-        }
-        if (err >= 0)
-            dup2(err, 2);
-        char *argv[] = {rampartd, "--foreground", "--config", cfg, NULL};
-        execv(rampartd, argv);
-        _exit(127);
-    }
+        bench_die("fork");
     /* Running once the plugin says so. */
     int running = 0;
     for (int waited = 0; waited < WAIT_START_MS && !running; waited += 50) {
-        FILE *f = fopen(errlog, "re");
-        if (f) {
-            char line[1024];
-            while (fgets(line, sizeof line, f))
-                if (strstr(line, "plugin process: running"))
-                    running = 1;
-            fclose(f);
-        }
+        running = bench_file_contains(errlog, "plugin process: running");
         if (!running)
-            sleep_ms(50);
+            bench_sleep_ms(50);
     }
     if (!running) {
         r->status = "failed: the agent did not start the process collector (see agent.err)";
-        stop_child(pid, 10000);
+        bench_stop_child(pid, 10000, NULL);
         return;
     }
-    sleep_ms(500); /* let start-up work settle */
-    double c0 = proc_cpu_s(pid);
+    bench_sleep_ms(500); /* let start-up work settle */
+    double c0 = bench_proc_cpu_s(pid);
     r->rate = burst();
     wait_quiet(events);
-    double c1 = proc_cpu_s(pid);
+    double c1 = bench_proc_cpu_s(pid);
     r->cpu_s = c1 - c0;
-    stop_child(pid, 15000);
+    bench_stop_child(pid, 15000, NULL);
     count_agent(events, r);
     /* Keep the agent's log lines about overruns for the notes. */
 }
@@ -518,9 +371,9 @@ static void phase_audit(struct audit_result *r)
         snprintf(r->status, sizeof r->status, "skipped: auditctl -s failed (not root?)");
         return;
     }
-    long long enabled0 = status_value(st0, "enabled"), apid = status_value(st0, "pid");
-    long long backlog0 = status_value(st0, "backlog_limit");
-    long long bwait0 = status_value(st0, "backlog_wait_time");
+    long long enabled0 = auditctl_value(st0, "enabled"), apid = auditctl_value(st0, "pid");
+    long long backlog0 = auditctl_value(st0, "backlog_limit");
+    long long bwait0 = auditctl_value(st0, "backlog_wait_time");
     if (apid > 0) {
         snprintf(r->status, sizeof r->status,
                  "skipped: an audit daemon (pid %lld) is already running", apid);
@@ -534,7 +387,7 @@ static void phase_audit(struct audit_result *r)
     snprintf(plugdir, sizeof plugdir, "%s/audit/plugins.d", tmpdir);
     snprintf(log, sizeof log, "%s/audit/audit.log", tmpdir);
     if (mkdir(conf, 0750) != 0 || mkdir(plugdir, 0750) != 0)
-        die("mkdir audit");
+        bench_die("mkdir audit");
     /* Debian's auditd.conf, logging to the temp folder, with no actions that
      * could suspend logging or mail anyone. */
     snprintf(text, sizeof text,
@@ -552,32 +405,22 @@ static void phase_audit(struct audit_result *r)
              log, plugdir);
     char confile[512];
     snprintf(confile, sizeof confile, "%s/auditd.conf", conf);
-    if (write_text(confile, text, 0640) != 0)
-        die("write auditd.conf");
+    if (bench_write_text(confile, text, 0640) != 0)
+        bench_die("write auditd.conf");
 
-    pid_t pid = fork();
+    char *argv[] = {auditd, "-n", "-s", "enable", "-c", conf, NULL};
+    pid_t pid = bench_spawn(argv, NULL, NULL);
     if (pid < 0)
-        die("fork");
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_RDWR);
-        if (devnull >= 0) {
-            dup2(devnull, 0);
-            dup2(devnull, 1);
-            dup2(devnull, 2);
-        }
-        char *argv[] = {auditd, "-n", "-s", "enable", "-c", conf, NULL};
-        execv(auditd, argv);
-        _exit(127);
-    }
+        bench_die("fork");
     int up = 0;
     for (int waited = 0; waited < 10000 && !up; waited += 100) {
-        if (run(s_argv, st1, sizeof st1) == 0 && status_value(st1, "pid") == (long long)pid)
+        if (run(s_argv, st1, sizeof st1) == 0 && auditctl_value(st1, "pid") == (long long)pid)
             up = 1;
         else
-            sleep_ms(100);
+            bench_sleep_ms(100);
     }
     if (!up) {
-        stop_child(pid, 10000);
+        bench_stop_child(pid, 10000, NULL);
         snprintf(r->status, sizeof r->status, "skipped: auditd did not register within 10 s");
         return;
     }
@@ -591,15 +434,15 @@ static void phase_audit(struct audit_result *r)
     pid_t kauditd = find_kauditd();
     if (ok) {
         run(s_argv, st1, sizeof st1);
-        long long lost0 = status_value(st1, "lost");
-        sleep_ms(500);
-        double c0 = proc_cpu_s(pid) + (kauditd ? proc_cpu_s(kauditd) : 0);
+        long long lost0 = auditctl_value(st1, "lost");
+        bench_sleep_ms(500);
+        double c0 = bench_proc_cpu_s(pid) + (kauditd ? bench_proc_cpu_s(kauditd) : 0);
         r->rate = burst();
         wait_quiet(log);
-        double c1 = proc_cpu_s(pid) + (kauditd ? proc_cpu_s(kauditd) : 0);
+        double c1 = bench_proc_cpu_s(pid) + (kauditd ? bench_proc_cpu_s(kauditd) : 0);
         r->cpu_s = c1 - c0;
         run(s_argv, st1, sizeof st1);
-        r->lost = status_value(st1, "lost") - lost0;
+        r->lost = auditctl_value(st1, "lost") - lost0;
         snprintf(r->status, sizeof r->status, "ok%s",
                  kauditd ? "" : " (kauditd thread not found: its CPU is not counted)");
     } else {
@@ -618,7 +461,7 @@ static void phase_audit(struct audit_result *r)
         char *rw_argv[] = {auditctl, "--backlog_wait_time", num2, NULL};
         run(rw_argv, NULL, 0);
     }
-    stop_child(pid, 10000);
+    bench_stop_child(pid, 10000, NULL);
     if (enabled0 >= 0) {
         snprintf(num, sizeof num, "%lld", enabled0);
         char *e_argv[] = {auditctl, "-e", num, NULL};
@@ -633,21 +476,8 @@ static void phase_audit(struct audit_result *r)
 int main(int argc, char **argv)
 {
     const char *out = argc > 1 ? argv[1] : NULL;
-    long t = sysconf(_SC_CLK_TCK);
-    if (t > 0)
-        clk_tck = t;
-    ssize_t n = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1);
-    if (n <= 0)
-        die("readlink /proc/self/exe");
-    self_exe[n] = '\0';
-    /* build/tests/bench_exec_burst -> build */
-    memcpy(build_dir, self_exe, (size_t)n + 1);
-    for (int up = 0; up < 2; up++) {
-        char *slash = strrchr(build_dir, '/');
-        if (!slash || slash == build_dir)
-            die("locate the build folder");
-        *slash = '\0';
-    }
+    if (bench_find_build(&paths) != 0)
+        return 1;
     const char *ne = getenv("RP_BENCH_EXECS");
     if (ne && strtol(ne, NULL, 10) >= SPAWNERS)
         n_execs = (int)(strtol(ne, NULL, 10) / SPAWNERS * SPAWNERS);
@@ -657,12 +487,12 @@ int main(int argc, char **argv)
     }
     snprintf(tmpdir, sizeof tmpdir, "/tmp/rp-bench-exec.XXXXXX");
     if (!mkdtemp(tmpdir))
-        die("mkdtemp");
+        bench_die("mkdtemp");
     chmod(tmpdir, 0755);
     snprintf(prog, sizeof prog, "%s/rp-burst-%d-%lld", tmpdir, (int)getpid(),
              (long long)(bench_now_ns() % 1000000007));
-    if (copy_file("/bin/true", prog, 0755) != 0)
-        die("copy /bin/true");
+    if (bench_copy_file("/bin/true", prog, 0755) != 0)
+        bench_die("copy /bin/true");
 
     double load1 = bench_load1();
     double capacity = bench_cpu_capacity(300);

@@ -113,12 +113,12 @@ static void run_agent(struct agent_result *r, const char *label, const struct ba
              "  \"spool\": {\"fsync\": \"batch\"},\n"
              "  \"plugins\": {\"synthetic\": {\"enabled\": true, \"file\": "
              "\"collector_synthetic.so\", \"config\": {\"count\": %llu, \"rate\": %llu}}}\n}\n",
-             data, ba_plugins, HEALTH_MS, url, fmt, b->ca, tok, FLUSH_MS,
+             data, ba_paths.plugins, HEALTH_MS, url, fmt, b->ca, tok, FLUSH_MS,
              (unsigned long long)n, (unsigned long long)rate);
-    if (ba_write_text(cfg, text) != 0)
+    if (bench_write_text(cfg, text, 0666) != 0)
         ba_fail("%s: %s", cfg, strerror(errno));
 
-    double nginx0 = ba_tree_cpu_s(b->nginx_pid), ch0 = ba_proc_cpu_s(b->ch_pid);
+    double nginx0 = ba_tree_cpu_s(b->nginx_pid), ch0 = bench_proc_cpu_s(b->ch_pid);
     double busy0 = ba_machine_busy_s();
     struct ba_agent a;
     ba_agent_start(&a, cfg, data, log);
@@ -167,14 +167,14 @@ static void run_agent(struct agent_result *r, const char *label, const struct ba
                     ba_get(last, "sink.events"), ba_get(last, "upload.delivered_events"),
                     ba_get(last, "spool.queued_events"));
         }
-        ba_sleep_ms(BA_POLL_MS);
+        bench_sleep_ms(BA_POLL_MS);
     }
     /* Figures of the process at the end, before it is stopped. */
-    r->cpu_s = ba_proc_cpu_s(a.pid);
-    r->peak_rss = ba_status_kb(a.pid, "VmHWM:");
+    r->cpu_s = bench_proc_cpu_s(a.pid);
+    r->peak_rss = bench_status_kb(a.pid, "VmHWM:");
     ba_agent_sample_threads(&a);
     r->nginx_cpu_s = ba_tree_cpu_s(b->nginx_pid) - nginx0;
-    r->clickhouse_cpu_s = ba_proc_cpu_s(b->ch_pid) - ch0;
+    r->clickhouse_cpu_s = bench_proc_cpu_s(b->ch_pid) - ch0;
     r->machine_busy_s = ba_machine_busy_s() - busy0;
     r->seconds = (double)(end_real - a.t0_real) / 1e9;
     r->events_s = (double)n / r->seconds;
@@ -200,8 +200,8 @@ static void run_agent(struct agent_result *r, const char *label, const struct ba
         ba_agent_show_log(&a);
     r->zero_loss = r->sink_dropped == 0 && r->bus_dropped == 0 && r->spool_dropped == 0 &&
                    r->dead == 0 && r->delivered >= (long long)n && r->published == (long long)n;
-    fprintf(stderr, "%s: %s: %.0f events/s (%.2f s), cpu %.2f s, rss %.1f MB\n", ba_prog, label,
-            r->events_s, r->seconds, r->cpu_s, (double)r->peak_rss / 1e6);
+    fprintf(stderr, "%s: %s: %.0f events/s (%.2f s), cpu %.2f s, rss %.1f MB\n", RP_BENCH_NAME,
+            label, r->events_s, r->seconds, r->cpu_s, (double)r->peak_rss / 1e6);
 }
 
 static json_t *agent_json(const struct agent_result *r)
@@ -315,7 +315,7 @@ static void run_curl(struct curl_result *r, const char *label, const char *cfg,
     snprintf(out, sizeof out, "%s/%s.out", tmp_dir, label);
     snprintf(err, sizeof err, "%s/%s.err", tmp_dir, label);
     char *argv[] = {"curl", "--config", (char *)cfg, NULL};
-    double nginx0 = ba_tree_cpu_s(b->nginx_pid), ch0 = ba_proc_cpu_s(b->ch_pid);
+    double nginx0 = ba_tree_cpu_s(b->nginx_pid), ch0 = bench_proc_cpu_s(b->ch_pid);
     double busy0 = ba_machine_busy_s();
     struct rusage ru0, ru1;
     getrusage(RUSAGE_CHILDREN, &ru0);
@@ -329,7 +329,7 @@ static void run_curl(struct curl_result *r, const char *label, const char *cfg,
                         ru0.ru_stime.tv_usec) /
                    1e6;
     r->nginx_cpu_s = ba_tree_cpu_s(b->nginx_pid) - nginx0;
-    r->clickhouse_cpu_s = ba_proc_cpu_s(b->ch_pid) - ch0;
+    r->clickhouse_cpu_s = bench_proc_cpu_s(b->ch_pid) - ch0;
     r->machine_busy_s = ba_machine_busy_s() - busy0;
     r->events_s = (double)events / r->seconds;
     FILE *f = fopen(out, "r");
@@ -342,12 +342,12 @@ static void run_curl(struct curl_result *r, const char *label, const char *cfg,
         fclose(f);
     if (st != 0 || r->ok != n_batches) {
         static char buf[4096];
-        if (ba_read_file(err, buf, sizeof buf) > 0)
+        if (bench_read_file(err, buf, sizeof buf) > 0)
             fprintf(stderr, "%s", buf);
         ba_fail("%s: curl exited with %d, %llu of %llu answers were 200", label, st,
                 (unsigned long long)r->ok, (unsigned long long)n_batches);
     }
-    fprintf(stderr, "%s: %s: %.0f events/s (%.2f s)\n", ba_prog, label, r->events_s,
+    fprintf(stderr, "%s: %s: %.0f events/s (%.2f s)\n", RP_BENCH_NAME, label, r->events_s,
             r->seconds);
 }
 
@@ -380,7 +380,7 @@ static json_t *clickhouse_phase(const struct ba_backend *b, const char *mode, ui
     struct curl_result c[2];
     struct agent_result a;
     double load0[3], load1[3];
-    ba_loadavg(load0);
+    bench_loadavg(load0);
     for (int i = 0; i < 3; i++) {
         ba_backend_reset(b);
         long long distinct, rows;
@@ -403,7 +403,7 @@ static json_t *clickhouse_phase(const struct ba_backend *b, const char *mode, ui
                         distinct, (unsigned long long)n2);
         }
     }
-    ba_loadavg(load1);
+    bench_loadavg(load1);
     double base = (c[0].events_s + c[1].events_s) / 2;
     double ratio = a.events_s / base;
     *zero_loss = a.zero_loss;
@@ -431,7 +431,7 @@ static json_t *clickhouse_phase(const struct ba_backend *b, const char *mode, ui
 int main(int argc, char **argv)
 {
     rp__log_set_level(RP__LOG_ERROR);
-    ba_init("bench_pipeline_upload");
+    ba_init();
     uint64_t n = ba_env_u64("RP_BENCH_EVENTS", DEFAULT_EVENTS, 1000, 1000000000ull);
     uint64_t n2 = ba_env_u64("RP_BENCH_CH_EVENTS", DEFAULT_CH_EVENTS, 1000, 100000000ull);
     int buffer_too = (int)ba_env_u64("RP_BENCH_CH_BUFFER", 1, 0, 1);
@@ -442,7 +442,7 @@ int main(int argc, char **argv)
         ba_fail("%s: %s", batch_dir, strerror(errno));
 
     double load_start[3];
-    ba_loadavg(load_start);
+    bench_loadavg(load_start);
     double capacity = bench_cpu_capacity(200);
     int64_t t_all = bench_now_ns();
 
@@ -452,7 +452,7 @@ int main(int argc, char **argv)
         ba_fail("%s: %s", bkdir, strerror(errno));
     static struct ba_backend bk, bkb;
     ba_backend_start(&bk, 0, bkdir, 0);
-    fprintf(stderr, "%s: backend up in %.1f s\n", ba_prog, bk.start_s);
+    fprintf(stderr, "%s: backend up in %.1f s\n", RP_BENCH_NAME, bk.start_s);
 
     /* The pre-encoded batches for curl: the agent's own NDJSON, local-file mode. */
     char ndjson[PATH_MAX + 64];
@@ -468,10 +468,10 @@ int main(int argc, char **argv)
 
     /* 1. The agent alone, to the discarding port. */
     double load_a0[3], load_a1[3];
-    ba_loadavg(load_a0);
+    bench_loadavg(load_a0);
     struct agent_result disc;
     run_agent(&disc, "agent-discard", &bk, bk.discard_url, "ndjson", 0, n, 0);
-    ba_loadavg(load_a1);
+    bench_loadavg(load_a1);
     /* 1b. Paced at the goal rate: does the pipeline keep up with a steady
      * 250 K events/s (the flood above measures a burst: the plugin then makes
      * events faster than anything downstream and the bus holds the backlog
@@ -500,7 +500,7 @@ int main(int argc, char **argv)
     double budget_left = ba_budget_left_s();
     int buffer_skipped = buffer_too && budget_left < MIN_BUFFER_BUDGET_S;
     if (buffer_skipped) {
-        fprintf(stderr, "%s: %.0f s of the time budget left: Buffer mode skipped\n", ba_prog,
+        fprintf(stderr, "%s: %.0f s of the time budget left: Buffer mode skipped\n", RP_BENCH_NAME,
                 budget_left);
         buffer_too = 0;
     }
@@ -514,7 +514,7 @@ int main(int argc, char **argv)
     }
     double total_s = (double)(bench_now_ns() - t_all) / 1e9;
     double load_end[3];
-    ba_loadavg(load_end);
+    bench_loadavg(load_end);
     ba_remove_tmp();
 
     json_t *o = json_object();
@@ -586,6 +586,6 @@ int main(int argc, char **argv)
     json_decref(o);
     int lossless = disc.zero_loss && loss_merge_ok && loss_buf_ok;
     if (!lossless)
-        fprintf(stderr, "%s: events were lost (see zero_loss)\n", ba_prog);
+        fprintf(stderr, "%s: events were lost (see zero_loss)\n", RP_BENCH_NAME);
     return rc != 0 || !lossless ? 1 : 0;
 }

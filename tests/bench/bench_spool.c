@@ -26,7 +26,6 @@
 #include "ndjson.h"
 #include "spool.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -42,59 +41,6 @@
 
 static char root[PATH_MAX];
 static uint8_t payload[PAYLOAD];
-
-static void die(const char *what)
-{
-    fprintf(stderr, "bench_spool: %s: %s\n", what, strerror(errno));
-    exit(1);
-}
-
-static void rm_tree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char path[PATH_MAX + 300];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
-/* Syncs every file of dir (or the one file) and drops its cached pages, so
- * the next read comes from the disk (or at least the hypervisor's cache). */
-static void make_cold(const char *path)
-{
-    DIR *d = opendir(path);
-    if (!d) {
-        int fd = open(path, O_RDONLY);
-        if (fd < 0)
-            die(path);
-        fdatasync(fd);
-        posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-        close(fd);
-        return;
-    }
-    struct dirent *e;
-    char file[PATH_MAX + 300];
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(file, sizeof file, "%s/%s", path, e->d_name);
-        int fd = open(file, O_RDONLY);
-        if (fd < 0)
-            continue;
-        fdatasync(fd);
-        posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-        close(fd);
-    }
-    closedir(d);
-}
 
 static rp__spool *open_spool(const char *dir, enum rp__spool_fsync policy)
 {
@@ -127,7 +73,7 @@ static void fill(rp__spool *sp, uint64_t n)
 /* Seconds to append n batches under "interval", sync included. */
 static double time_append(const char *dir, uint64_t n)
 {
-    rm_tree(dir);
+    bench_rm_tree(dir);
     rp__spool *sp = open_spool(dir, RP__SPOOL_FSYNC_INTERVAL);
     int64_t t0 = bench_now_ns();
     fill(sp, n);
@@ -143,14 +89,14 @@ static double time_raw_write(const char *path, uint64_t n)
     int64_t t0 = bench_now_ns();
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd < 0)
-        die(path);
+        bench_die(path);
     for (uint64_t i = 0; i < n; i++) {
         payload[0] = (uint8_t)i;
         size_t off = 0;
         while (off < PAYLOAD) {
             ssize_t w = write(fd, payload + off, PAYLOAD - off);
             if (w < 0)
-                die("write");
+                bench_die("write");
             off += (size_t)w;
         }
     }
@@ -191,12 +137,12 @@ static double time_raw_read(const char *path)
     int64_t t0 = bench_now_ns();
     int fd = open(path, O_RDONLY);
     if (fd < 0)
-        die(path);
+        bench_die(path);
     uint64_t sum = 0;
     for (;;) {
         ssize_t r = read(fd, buf, sizeof buf);
         if (r < 0)
-            die("read");
+            bench_die("read");
         if (r == 0)
             break;
         sum += buf[r - 1];
@@ -213,7 +159,7 @@ int main(int argc, char **argv)
     snprintf(root, sizeof root, "%s/rampart-bench-spool-XXXXXX",
              base && base[0] ? base : "/var/tmp");
     if (!mkdtemp(root))
-        die(root);
+        bench_die(root);
     char sdir[PATH_MAX + 16], raw[PATH_MAX + 16];
     snprintf(sdir, sizeof sdir, "%s/spool", root);
     snprintf(raw, sizeof raw, "%s/raw.bin", root);
@@ -250,7 +196,7 @@ int main(int argc, char **argv)
     double raw_w_med = bench_median(raw_mb, APPEND_ROUNDS);
 
     /* fsync "always": one sync per batch. */
-    rm_tree(sdir);
+    bench_rm_tree(sdir);
     rp__spool *sp = open_spool(sdir, RP__SPOOL_FSYNC_ALWAYS);
     int64_t t0 = bench_now_ns();
     fill(sp, ALWAYS_BATCHES);
@@ -265,13 +211,15 @@ int main(int argc, char **argv)
     uint64_t got = 0;
     for (int r = 0; r < REPLAY_ROUNDS; r++) {
         for (int cold = 0; cold < 2; cold++) {
-            rm_tree(sdir);
+            bench_rm_tree(sdir);
             sp = open_spool(sdir, RP__SPOOL_FSYNC_NEVER);
             fill(sp, n_rep);
             rp__spool_close(sp);
             if (cold) {
-                make_cold(sdir);
-                make_cold(raw);
+                if (bench_make_cold(sdir) != 0)
+                    bench_die(sdir);
+                if (bench_make_cold(raw) != 0)
+                    bench_die(raw);
             } else {
                 time_raw_read(raw); /* warm the raw file's pages */
             }
@@ -290,7 +238,7 @@ int main(int argc, char **argv)
             (cold ? open_c : open_w)[r] = open_ms;
         }
     }
-    rm_tree(sdir);
+    bench_rm_tree(sdir);
     unlink(raw);
     rmdir(root);
 

@@ -79,32 +79,10 @@ static int keep_batch(void *ctx, uint64_t index, const char *raw, size_t raw_len
     return 0;
 }
 
-/* Syncs every file of dir and drops its cached pages. */
-static void make_cold(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        ba_fail("%s: %s", dir, strerror(errno));
-    struct dirent *e;
-    char file[PATH_MAX + 300];
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        ba_format(file, sizeof file, "%s/%s", dir, e->d_name);
-        int fd = open(file, O_RDONLY);
-        if (fd < 0)
-            continue;
-        fdatasync(fd);
-        posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-        close(fd);
-    }
-    closedir(d);
-}
-
 int main(int argc, char **argv)
 {
     rp__log_set_level(RP__LOG_ERROR);
-    ba_init("bench_spool_replay");
+    ba_init();
     uint64_t target = ba_env_u64("RP_BENCH_SPOOL_BYTES", DEFAULT_SPOOL_BYTES, (uint64_t)1 << 20,
                                  (uint64_t)64 << 30);
     int warm = (int)ba_env_u64("RP_BENCH_REPLAY_WARM", 0, 0, 1);
@@ -117,7 +95,7 @@ int main(int argc, char **argv)
                 (unsigned long long)target);
 
     double load_start[3];
-    ba_loadavg(load_start);
+    bench_loadavg(load_start);
     double capacity = bench_cpu_capacity(200);
 
     char bkdir[PATH_MAX + 32];
@@ -170,8 +148,8 @@ int main(int argc, char **argv)
     if (st.queued_events != fill_events || st.dropped_full_events != 0)
         ba_fail("the spool holds %llu events, not %llu", (unsigned long long)st.queued_events,
                 (unsigned long long)fill_events);
-    if (!warm)
-        make_cold(sdir);
+    if (!warm && bench_make_cold(sdir) != 0)
+        ba_fail("%s: %s", sdir, strerror(errno));
     for (uint32_t i = 0; i < n_distinct; i++)
         free(batches[i].gz);
 
@@ -187,11 +165,12 @@ int main(int argc, char **argv)
               "\"stdout\": false},\n"
               "  \"spool\": {\"max_bytes\": %llu, \"fsync\": \"batch\"},\n"
               "  \"plugins\": {}\n}\n",
-              data, ba_plugins, HEALTH_MS, bk.discard_url, bk.ca, (unsigned long long)max_bytes);
-    if (ba_write_text(cfg, text) != 0)
+              data, ba_paths.plugins, HEALTH_MS, bk.discard_url, bk.ca,
+              (unsigned long long)max_bytes);
+    if (bench_write_text(cfg, text, 0666) != 0)
         ba_fail("%s: %s", cfg, strerror(errno));
     double load_d0[3], load_d1[3];
-    ba_loadavg(load_d0);
+    bench_loadavg(load_d0);
     double nginx0 = ba_tree_cpu_s(bk.nginx_pid), busy0 = ba_machine_busy_s();
     struct ba_agent a;
     ba_agent_start(&a, cfg, data, log);
@@ -223,14 +202,14 @@ int main(int argc, char **argv)
             ba_fail("the spool was not drained within %d s (delivered %lld of %llu)", wait_s,
                     ba_get(last, "upload.delivered_events"), (unsigned long long)fill_events);
         }
-        ba_sleep_ms(BA_POLL_MS);
+        bench_sleep_ms(BA_POLL_MS);
     }
-    double cpu_s = ba_proc_cpu_s(a.pid);
-    uint64_t rss = ba_status_kb(a.pid, "VmHWM:");
+    double cpu_s = bench_proc_cpu_s(a.pid);
+    uint64_t rss = bench_status_kb(a.pid, "VmHWM:");
     ba_agent_sample_threads(&a);
     double nginx_s = ba_tree_cpu_s(bk.nginx_pid) - nginx0;
     double busy_s = ba_machine_busy_s() - busy0;
-    ba_loadavg(load_d1);
+    bench_loadavg(load_d1);
     double secs = (double)(end_real - a.t0_real) / 1e9;
     double events_s = (double)fill_events / secs;
     long long delivered = ba_get(last, "upload.delivered_events");
@@ -249,7 +228,7 @@ int main(int argc, char **argv)
         ba_agent_show_log(&a);
     ba_backend_stop(&bk);
     double load_end[3];
-    ba_loadavg(load_end);
+    bench_loadavg(load_end);
     ba_remove_tmp();
 
     int zero_loss = delivered >= (long long)fill_events && dead == 0 && corrupt == 0 &&
@@ -257,7 +236,8 @@ int main(int argc, char **argv)
     double ratio = events_s / INGEST_EVENTS_S;
     int met = zero_loss && ratio >= GOAL_RATIO;
     fprintf(stderr, "%s: %.0f events/s, %.1f MB/s gzip (%.2f s), cpu %.2f s, rss %.1f MB\n",
-            ba_prog, events_s, (double)fill_payload / 1e6 / secs, secs, cpu_s, (double)rss / 1e6);
+            RP_BENCH_NAME, events_s, (double)fill_payload / 1e6 / secs, secs, cpu_s,
+            (double)rss / 1e6);
 
     json_t *o = json_object();
     json_object_set_new(o, "bench", json_string("spool_replay"));
