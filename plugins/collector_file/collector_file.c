@@ -17,11 +17,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <jansson.h>
 #include <limits.h>
 #include <pthread.h>
 #include <pwd.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,36 +107,17 @@ static const struct {
 
 /* ---- small helpers ------------------------------------------------------- */
 
-void cf_count(struct cf *cf, enum cf_counter c, uint64_t n)
-{
-    cf->cval[c] += n;
-    cf->host->counter_add(cf->self, cf->c[c], n);
-}
-
-void cf_logf(struct cf *cf, int32_t level, const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n >= sizeof msg)
-        n = (int)sizeof msg - 1;
-    cf->host->log(cf->self, level, msg, (uint64_t)n);
-}
-
 void cf_overflow(struct cf *cf, const char *what)
 {
-    cf_count(cf, C_OVERFLOWS, 1);
+    rp_util_count(&cf->ctr, C_OVERFLOWS, 1);
     /* An overflow tends to come in bursts; one line a minute says enough
      * and the counter has the exact number. */
     int64_t now = cf->host->monotonic_ns();
     if (cf->last_overflow_log_ns == 0 || now - cf->last_overflow_log_ns >= 60000000000LL) {
         cf->last_overflow_log_ns = now;
-        cf_logf(cf, RP_LOG_WARN, "%s queue overflowed: the kernel dropped events (%llu overflows so far)",
-                what, (unsigned long long)cf->cval[C_OVERFLOWS]);
+        rp_util_logf(cf->host, cf->self, RP_LOG_WARN,
+                     "%s queue overflowed: the kernel dropped events (%llu overflows so far)", what,
+                     (unsigned long long)rp_util_counter_total(&cf->ctr, C_OVERFLOWS));
     }
 }
 
@@ -476,14 +455,14 @@ void cf_emit(struct cf *cf, const struct cf_change *ch)
     int wanted = (ch->path && cf_path_wanted(cf, ch->path)) ||
                  (ch->old_path && cf_path_wanted(cf, ch->old_path));
     if (!wanted) {
-        cf_count(cf, C_EXCLUDED, 1);
+        rp_util_count(&cf->ctr, C_EXCLUDED, 1);
         return;
     }
     rp_event *ev;
     const char *topic = kinds[k].topic;
     int rc = h->event_create(cf->self, topic, strlen(topic), &ev);
     if (rc != 0) {
-        cf_count(cf, C_PUBLISH_FAILED, 1);
+        rp_util_count(&cf->ctr, C_PUBLISH_FAILED, 1);
         return;
     }
     rp_str cat = {"file", 4};
@@ -514,7 +493,7 @@ void cf_emit(struct cf *cf, const struct cf_change *ch)
             set_s(cf, ev, F_PNAME, p->name, strlen(p->name));
     }
     rc = h->event_publish(cf->self, ev);
-    cf_count(cf, rc == 0 ? C_PUBLISHED : C_PUBLISH_FAILED, 1);
+    rp_util_count(&cf->ctr, rc == 0 ? C_PUBLISHED : C_PUBLISH_FAILED, 1);
 }
 
 /* ---- folder walk ----------------------------------------------------------- */
@@ -586,16 +565,21 @@ int cf_walk_dirs(const char *root, uint32_t max_dirs, cf_dir_fn fn, void *arg)
 
 /* ---- config ---------------------------------------------------------------- */
 
-static int load_prefixes(struct cf *cf, json_t *arr, const char *key, struct cf_prefix *out,
-                         uint32_t *count)
+/* Loads the array of paths under key, if it is one. An item that is not a
+ * string (or does not fit CF_PATH_MAX) reads as "", which is refused. */
+static int load_prefixes(struct cf *cf, const char *text, size_t len, const char *key,
+                         struct cf_prefix *out, uint32_t *count)
 {
-    size_t i;
-    json_t *v;
-    json_array_foreach(arr, i, v) {
-        const char *s = json_string_value(v);
-        if (!s || s[0] != '/' || *count >= CF_MAX_PATHS) {
-            snprintf(cf->err, sizeof cf->err, "config.%s[%zu]: expected an absolute path, got \"%s\"",
-                     key, i, s ? s : "");
+    rp_util_config_iter it;
+    char s[CF_PATH_MAX];
+    int rc;
+    if (rp_util_config_array(text, len, key, &it) != 0)
+        return 0;
+    while ((rc = rp_util_config_next_str(&it, s, sizeof s, NULL)) != RP_ERR_NOTFOUND) {
+        if (rc != 0 || s[0] != '/' || *count >= CF_MAX_PATHS) {
+            snprintf(cf->err, sizeof cf->err,
+                     "config.%s[%u]: expected an absolute path, got \"%s\"", key,
+                     (unsigned)it.index, s);
             return RP_ERR_CONFIG;
         }
         /* Canonical form, so a prefix matches the paths the kernel reports:
@@ -605,76 +589,69 @@ static int load_prefixes(struct cf *cf, json_t *arr, const char *key, struct cf_
             canon = strdup(s);
         if (!canon)
             return RP_ERR_NOMEM;
-        size_t len = strlen(canon);
-        while (len > 1 && canon[len - 1] == '/')
-            canon[--len] = '\0';
+        size_t clen = strlen(canon);
+        while (clen > 1 && canon[clen - 1] == '/')
+            canon[--clen] = '\0';
         out[*count].path = canon;
-        out[*count].len = len;
+        out[*count].len = clen;
         (*count)++;
     }
     return 0;
 }
 
+/* The host hands over the config validated against the schema with its
+ * defaults filled in; a key that is missing or of another type (only with
+ * a host that skips validation) takes the schema's default. */
 static int load_config(struct cf *cf)
 {
     const char *text;
-    uint64_t len = 0;
-    int rc = cf->host->config_get(cf->self, &text, &len);
+    uint64_t tlen = 0;
+    int rc = cf->host->config_get(cf->self, &text, &tlen);
     if (rc != 0)
         return rc;
-    json_error_t jerr;
-    json_t *root = json_loadb(text, (size_t)len, 0, &jerr);
-    if (!root || !json_is_object(root)) {
+    size_t len = (size_t)tlen;
+    if (rp_util_config_valid(text, len) != 0) {
         snprintf(cf->err, sizeof cf->err, "config: not a JSON object");
-        json_decref(root);
         return RP_ERR_PARSE;
     }
     cf->mode = CF_MODE_AUTO;
     cf->mark = CF_MARK_AUTO;
-    cf->exclude_self = 1;
     cf->events = CF_EV_ALL;
     cf->max_watches = 8192;
 
-    const char *s = json_string_value(json_object_get(root, "mode"));
-    if (s && strcmp(s, "fanotify") == 0)
+    char word[16]; /* longer than any enum value: a longer one matches none */
+    rp_util_config_str(text, len, "mode", NULL, word, sizeof word, NULL);
+    if (strcmp(word, "fanotify") == 0)
         cf->mode = CF_MODE_FANOTIFY;
-    else if (s && strcmp(s, "inotify") == 0)
+    else if (strcmp(word, "inotify") == 0)
         cf->mode = CF_MODE_INOTIFY;
-    s = json_string_value(json_object_get(root, "fanotify_marks"));
-    if (s && strcmp(s, "filesystem") == 0)
+    rp_util_config_str(text, len, "fanotify_marks", NULL, word, sizeof word, NULL);
+    if (strcmp(word, "filesystem") == 0)
         cf->mark = CF_MARK_FILESYSTEM;
-    else if (s && strcmp(s, "inode") == 0)
+    else if (strcmp(word, "inode") == 0)
         cf->mark = CF_MARK_INODE;
-    json_t *v = json_object_get(root, "exclude_self");
-    if (json_is_boolean(v))
-        cf->exclude_self = json_is_true(v);
-    v = json_object_get(root, "max_watches");
-    if (json_is_integer(v) && json_integer_value(v) >= 1 && json_integer_value(v) <= 1048576)
-        cf->max_watches = (uint32_t)json_integer_value(v);
-    v = json_object_get(root, "events");
-    if (json_is_array(v) && json_array_size(v) > 0) {
+    rp_util_config_bool(text, len, "exclude_self", 1, &cf->exclude_self);
+    uint64_t mw;
+    if (rp_util_config_uint(text, len, "max_watches", 8192, &mw) == 0 && mw >= 1 && mw <= 1048576)
+        cf->max_watches = (uint32_t)mw;
+    rp_util_config_iter it;
+    if (rp_util_config_array(text, len, "events", &it) == 0 && it.count > 0) {
         cf->events = 0;
-        size_t i;
-        json_t *item;
-        json_array_foreach(v, i, item) {
-            const char *e = json_string_value(item);
-            static const char *const names[] = {"create", "modify", "exec", "rename", "delete"};
-            for (uint32_t b = 0; e && b < 5; b++)
-                if (strcmp(e, names[b]) == 0)
+        static const char *const names[] = {"create", "modify", "exec", "rename", "delete"};
+        int irc;
+        /* Items that are not strings, or too long to be a name, match none. */
+        while ((irc = rp_util_config_next_str(&it, word, sizeof word, NULL)) != RP_ERR_NOTFOUND)
+            for (uint32_t b = 0; irc == 0 && b < 5; b++)
+                if (strcmp(word, names[b]) == 0)
                     cf->events |= 1u << b;
-        }
     }
-    v = json_object_get(root, "paths");
-    if (json_is_array(v))
-        rc = load_prefixes(cf, v, "paths", cf->paths, &cf->npaths);
+    rc = load_prefixes(cf, text, len, "paths", cf->paths, &cf->npaths);
     if (rc == 0 && cf->npaths == 0) {
         snprintf(cf->err, sizeof cf->err, "config.paths: no folder to watch");
         rc = RP_ERR_CONFIG;
     }
-    v = json_object_get(root, "exclude");
-    if (rc == 0 && json_is_array(v))
-        rc = load_prefixes(cf, v, "exclude", cf->exclude, &cf->nexclude);
-    json_decref(root);
+    if (rc == 0)
+        rc = load_prefixes(cf, text, len, "exclude", cf->exclude, &cf->nexclude);
     return rc;
 }
 
@@ -715,14 +692,13 @@ static int file_init(rp_plugin *self, const rp_host_api *host, void **state)
             return rc;
         }
     }
-    for (int i = 0; i < C_COUNT_; i++) {
-        int rc = host->counter_register(self, counter_names[i], strlen(counter_names[i]), &cf->c[i]);
-        if (rc != 0) {
-            cf_free(cf);
-            return rc;
-        }
+    int rc = rp_util_counters_register(&cf->ctr, host, self, counter_names, C_COUNT_,
+                                       RP_UTIL_COUNTERS_TOTALS);
+    if (rc != 0) {
+        cf_free(cf);
+        return rc;
     }
-    int rc = load_config(cf);
+    rc = load_config(cf);
     if (rc != 0) {
         if (!cf->err[0])
             snprintf(cf->err, sizeof cf->err, "cannot read config: %s", rp_strerror(rc));
@@ -741,8 +717,9 @@ static int file_start(rp_plugin *self, void *state)
     if (cf->mode != CF_MODE_INOTIFY) {
         rc = cf_fan_start(cf);
         if (rc == RP_ERR_UNSUPPORTED && cf->mode == CF_MODE_AUTO)
-            cf_logf(cf, RP_LOG_WARN, "fanotify lacks what this collector needs here; falling "
-                                     "back to inotify (no process attribution)");
+            rp_util_logf(cf->host, cf->self, RP_LOG_WARN,
+                         "fanotify lacks what this collector needs here; falling "
+                         "back to inotify (no process attribution)");
         else if (rc != 0) {
             const char *msg = "cannot start fanotify (see the log)";
             cf->host->set_error(self, msg, strlen(msg));
@@ -757,8 +734,9 @@ static int file_start(rp_plugin *self, void *state)
             return rc;
         }
         if (cf->exclude_self)
-            cf_logf(cf, RP_LOG_INFO, "inotify cannot tell who caused an event: list the agent's "
-                                     "own folders in exclude if they lie under paths");
+            rp_util_logf(cf->host, cf->self, RP_LOG_INFO,
+                         "inotify cannot tell who caused an event: list the agent's "
+                         "own folders in exclude if they lie under paths");
     }
     return 0;
 }
@@ -773,12 +751,12 @@ static int file_stop(rp_plugin *self, void *state)
     size_t off = 0;
     for (int i = 0; i < C_COUNT_ && off < sizeof msg; i++) {
         int n = snprintf(msg + off, sizeof msg - off, "%s%s %llu", i ? ", " : "", counter_names[i],
-                         (unsigned long long)cf->cval[i]);
+                         (unsigned long long)rp_util_counter_total(&cf->ctr, (uint32_t)i));
         if (n < 0)
             break;
         off += (size_t)n;
     }
-    cf_logf(cf, RP_LOG_INFO, "stopped: %s", msg);
+    rp_util_logf(cf->host, cf->self, RP_LOG_INFO, "stopped: %s", msg);
     return 0;
 }
 

@@ -7,6 +7,11 @@
 #define COLLECTOR_FILE_H
 
 #include <rampart/plugin.h>
+/* Log lines name paths of up to CF_PATH_MAX bytes: a line holds a long one
+ * (cut beyond that). Every file of the plugin includes this header, so all
+ * agree on it. */
+#define RP_UTIL_LOG_MAX 1024
+#include <rampart/plugin_util.h>
 
 #include <pthread.h>
 #include <stddef.h>
@@ -112,8 +117,7 @@ struct cf {
     rp_plugin *self;
     const rp_host_api *host;
     rp_field_id f[F_COUNT_];
-    uint32_t c[C_COUNT_];
-    uint64_t cval[C_COUNT_]; /* local copies for the summary logged at stop */
+    rp_util_counters ctr; /* with totals, for the summary logged at stop */
 
     /* Config. */
     int mode;
@@ -140,9 +144,6 @@ struct cf {
 };
 
 /* collector_file.c */
-void cf_count(struct cf *cf, enum cf_counter c, uint64_t n);
-void cf_logf(struct cf *cf, int32_t level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 /* Starts reading fd with drain (see struct cf_pump); stop undoes it. */
 int cf_pump_start(struct cf *cf, int fd, cf_drain_fn drain);
 void cf_pump_stop(struct cf *cf);

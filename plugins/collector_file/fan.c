@@ -177,7 +177,7 @@ static int resolve_path(struct cf *cf, const struct cf_fid_ref *ref, char *out, 
     char dir[CF_PATH_MAX];
     if (!ref->fsid || resolve_dir(cf->fan, ref, dir, sizeof dir) != 0 ||
         cf_join(out, cap, dir, ref->name) != 0) {
-        cf_count(cf, C_RESOLVE_FAILED, 1);
+        rp_util_count(&cf->ctr, C_RESOLVE_FAILED, 1);
         return RP_ERR_NOTFOUND;
     }
     return 0;
@@ -216,13 +216,16 @@ static int mark_tree(struct cf *cf, const char *root)
     struct mark_walk w = {cf, 0};
     int rc = left ? cf_walk_dirs(root, left, mark_one_dir, &w) : RP_ERR_FULL;
     if (rc == RP_ERR_FULL) {
-        cf_count(cf, C_WATCH_CAP, 1);
-        cf_logf(cf, RP_LOG_WARN, "fanotify: %u inode marks (max_watches) reached under %s; "
-                "folders past it are not watched", cf->max_watches, root);
+        rp_util_count(&cf->ctr, C_WATCH_CAP, 1);
+        rp_util_logf(cf->host, cf->self, RP_LOG_WARN,
+                     "fanotify: %u inode marks (max_watches) reached under %s; "
+                     "folders past it are not watched",
+                     cf->max_watches, root);
     }
     if (w.err)
-        cf_logf(cf, RP_LOG_DEBUG, "fanotify: some folders under %s could not be marked: %s",
-                root, strerror(w.err));
+        rp_util_logf(cf->host, cf->self, RP_LOG_DEBUG,
+                     "fanotify: some folders under %s could not be marked: %s", root,
+                     strerror(w.err));
     return rc == RP_ERR_FULL ? 0 : rc;
 }
 
@@ -233,7 +236,7 @@ static int add_path(struct cf *cf, const char *path)
     struct cf_fan *fan = cf->fan;
     struct statfs sfs;
     if (statfs(path, &sfs) != 0) {
-        cf_logf(cf, RP_LOG_WARN, "%s: %s; not watched", path, strerror(errno));
+        rp_util_logf(cf->host, cf->self, RP_LOG_WARN, "%s: %s; not watched", path, strerror(errno));
         return RP_ERR_NOTFOUND;
     }
     unsigned char fsid[8];
@@ -246,20 +249,22 @@ static int add_path(struct cf *cf, const char *path)
         int mnt_id;
         hb.fh.handle_bytes = MAX_HANDLE_SZ;
         if (name_to_handle_at(AT_FDCWD, path, &hb.fh, &mnt_id, 0) != 0) {
-            cf_logf(cf, RP_LOG_WARN, "fanotify: %s: no file handles (%s)", path, strerror(errno));
+            rp_util_logf(cf->host, cf->self, RP_LOG_WARN, "fanotify: %s: no file handles (%s)",
+                         path, strerror(errno));
             return RP_ERR_UNSUPPORTED;
         }
         int mfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (mfd < 0) {
-            cf_logf(cf, RP_LOG_WARN, "%s: %s; not watched", path, strerror(errno));
+            rp_util_logf(cf->host, cf->self, RP_LOG_WARN, "%s: %s; not watched", path,
+                         strerror(errno));
             return RP_ERR_NOTFOUND;
         }
         int fd = open_by_handle_at(mfd, &hb.fh, O_PATH | O_CLOEXEC);
         if (fd < 0) {
             int e = errno;
             close(mfd);
-            cf_logf(cf, RP_LOG_WARN, "fanotify: %s: cannot open file handles (%s)", path,
-                    strerror(e));
+            rp_util_logf(cf->host, cf->self, RP_LOG_WARN,
+                         "fanotify: %s: cannot open file handles (%s)", path, strerror(e));
             return RP_ERR_UNSUPPORTED;
         }
         close(fd);
@@ -282,11 +287,12 @@ static int add_path(struct cf *cf, const char *path)
         }
         int e = errno;
         if (cf->mark == CF_MARK_FILESYSTEM) {
-            cf_logf(cf, RP_LOG_ERROR, "fanotify: %s: no filesystem mark: %s", path, strerror(e));
+            rp_util_logf(cf->host, cf->self, RP_LOG_ERROR, "fanotify: %s: no filesystem mark: %s",
+                         path, strerror(e));
             return RP_ERR_UNSUPPORTED;
         }
-        cf_logf(cf, RP_LOG_INFO, "fanotify: %s: no filesystem mark (%s); using inode marks", path,
-                strerror(e));
+        rp_util_logf(cf->host, cf->self, RP_LOG_INFO,
+                     "fanotify: %s: no filesystem mark (%s); using inode marks", path, strerror(e));
     }
     return mark_tree(cf, path);
 }
@@ -310,10 +316,10 @@ static void handle_record(struct cf *cf, const struct cf_fanrec *m)
         int ok_old = have_old && resolve_path(cf, oldr, old, sizeof old) == 0;
         int ok_new = have_new && resolve_path(cf, newr, path, sizeof path) == 0;
         if (!have_old || !have_new)
-            cf_count(cf, C_RESOLVE_FAILED, 1);
+            rp_util_count(&cf->ctr, C_RESOLVE_FAILED, 1);
         if (!(ok_old && cf_path_wanted(cf, old)) && !(ok_new && cf_path_wanted(cf, path))) {
             if (ok_old || ok_new)
-                cf_count(cf, C_EXCLUDED, 1);
+                rp_util_count(&cf->ctr, C_EXCLUDED, 1);
         } else {
             int st_ok = ok_new && lstat(path, &st) == 0;
             struct cf_change ch = {CF_EV_RENAME, ok_new ? path : NULL, ok_old ? old : NULL,
@@ -333,7 +339,7 @@ static void handle_record(struct cf *cf, const struct cf_fanrec *m)
     if (!rest)
         return;
     if (!have_dfid) {
-        cf_count(cf, C_RESOLVE_FAILED, 1);
+        rp_util_count(&cf->ctr, C_RESOLVE_FAILED, 1);
         return;
     }
     if (resolve_path(cf, dfid, path, sizeof path) != 0)
@@ -341,7 +347,7 @@ static void handle_record(struct cf *cf, const struct cf_fanrec *m)
     /* Most records on a marked filesystem are about other folders: drop them
      * before any further system call. */
     if (!cf_path_wanted(cf, path)) {
-        cf_count(cf, C_EXCLUDED, (uint64_t)__builtin_popcountll(rest & fan->publish));
+        rp_util_count(&cf->ctr, C_EXCLUDED, (uint64_t)__builtin_popcountll(rest & fan->publish));
         return;
     }
     /* With a delete in the record the name is gone (or names another file
@@ -358,7 +364,7 @@ static void handle_record(struct cf *cf, const struct cf_fanrec *m)
                  {FAN_OPEN_EXEC, CF_EV_EXEC},
                  {FAN_DELETE, CF_EV_DELETE}};
     if (rest & (rest - 1))
-        cf_count(cf, C_MERGED, 1);
+        rp_util_count(&cf->ctr, C_MERGED, 1);
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
         if (!(rest & order[i].bit))
             continue;
@@ -377,9 +383,9 @@ static void process_buffer(struct cf *cf, const char *buf, size_t len)
     int rc;
     cf_fanwalk_init(&w, buf, len);
     while ((rc = cf_fanwalk_next(&w, &m)) == 0) {
-        cf_count(cf, C_RECORDS, 1);
+        rp_util_count(&cf->ctr, C_RECORDS, 1);
         if (m.vers != FANOTIFY_METADATA_VERSION) {
-            cf_count(cf, C_RESOLVE_FAILED, 1);
+            rp_util_count(&cf->ctr, C_RESOLVE_FAILED, 1);
             continue;
         }
         if (m.fd >= 0)
@@ -389,7 +395,7 @@ static void process_buffer(struct cf *cf, const char *buf, size_t len)
             continue;
         }
         if (cf->exclude_self && m.pid == cf->self_pid) {
-            cf_count(cf, C_SELF, 1);
+            rp_util_count(&cf->ctr, C_SELF, 1);
             continue;
         }
         handle_record(cf, &m);
@@ -397,7 +403,7 @@ static void process_buffer(struct cf *cf, const char *buf, size_t len)
     /* A record whose lengths do not fit: the rest of this read is dropped,
      * as the next record cannot be found. */
     if (rc == RP_ERR_PARSE)
-        cf_count(cf, C_RESOLVE_FAILED, 1);
+        rp_util_count(&cf->ctr, C_RESOLVE_FAILED, 1);
 }
 
 static uint64_t drain(struct cf *cf)
@@ -410,7 +416,8 @@ static uint64_t drain(struct cf *cf)
             continue;
         if (n <= 0) {
             if (n < 0 && errno != EAGAIN)
-                cf_logf(cf, RP_LOG_ERROR, "fanotify read: %s", strerror(errno));
+                rp_util_logf(cf->host, cf->self, RP_LOG_ERROR, "fanotify read: %s",
+                             strerror(errno));
             break;
         }
         total += (uint64_t)n;
@@ -438,9 +445,9 @@ int cf_fan_start(struct cf *cf)
     fan->fd = fanotify_init(flags, O_RDONLY | O_LARGEFILE | O_CLOEXEC);
     if (fan->fd < 0) {
         int e = errno;
-        cf_logf(cf, cf->mode == CF_MODE_FANOTIFY ? RP_LOG_ERROR : RP_LOG_INFO,
-                "fanotify_init with names and rename records (Linux 5.17) failed: %s",
-                strerror(e));
+        rp_util_logf(cf->host, cf->self, cf->mode == CF_MODE_FANOTIFY ? RP_LOG_ERROR : RP_LOG_INFO,
+                     "fanotify_init with names and rename records (Linux 5.17) failed: %s",
+                     strerror(e));
         cf_fan_stop(cf);
         return (e == EINVAL || e == EPERM || e == ENOSYS || e == EOPNOTSUPP) ? RP_ERR_UNSUPPORTED
                                                                            : RP_ERR_IO;
@@ -471,8 +478,8 @@ int cf_fan_start(struct cf *cf)
         }
     }
     if (watched == 0) {
-        cf_logf(cf, RP_LOG_ERROR, "fanotify: none of the %u configured folders can be watched",
-                cf->npaths);
+        rp_util_logf(cf->host, cf->self, RP_LOG_ERROR,
+                     "fanotify: none of the %u configured folders can be watched", cf->npaths);
         cf_fan_stop(cf);
         return unsupported ? RP_ERR_UNSUPPORTED : RP_ERR_NOTFOUND;
     }
@@ -488,10 +495,10 @@ int cf_fan_start(struct cf *cf)
         return rc;
     }
     fan->pumping = 1;
-    cf_logf(cf, RP_LOG_INFO,
-            "fanotify: watching %u of %u folders (%u filesystem marks, %u inode marks)%s", watched,
-            cf->npaths, fs_marks, inode_marks,
-            cf->exclude_self ? "; the agent's own file activity is ignored" : "");
+    rp_util_logf(cf->host, cf->self, RP_LOG_INFO,
+                 "fanotify: watching %u of %u folders (%u filesystem marks, %u inode marks)%s",
+                 watched, cf->npaths, fs_marks, inode_marks,
+                 cf->exclude_self ? "; the agent's own file activity is ignored" : "");
     return 0;
 }
 

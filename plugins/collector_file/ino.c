@@ -145,12 +145,13 @@ static void tab_del(struct cf_ino *ino, int wd)
 static void cap_hit(struct cf *cf, const char *where)
 {
     struct cf_ino *ino = cf->ino;
-    cf_count(cf, C_WATCH_CAP, 1);
+    rp_util_count(&cf->ctr, C_WATCH_CAP, 1);
     if (!ino->cap_logged) {
         ino->cap_logged = 1;
-        cf_logf(cf, RP_LOG_WARN, "inotify: watch limit reached at %s (max_watches %u, or the "
-                "system's fs.inotify.max_user_watches); folders past it are not watched",
-                where, cf->max_watches);
+        rp_util_logf(cf->host, cf->self, RP_LOG_WARN,
+                     "inotify: watch limit reached at %s (max_watches %u, or the "
+                     "system's fs.inotify.max_user_watches); folders past it are not watched",
+                     where, cf->max_watches);
     }
 }
 
@@ -248,7 +249,7 @@ static void flush_move(struct cf *cf)
 static void handle_event(struct cf *cf, const struct inotify_event *ie, const char *name)
 {
     struct cf_ino *ino = cf->ino;
-    cf_count(cf, C_RECORDS, 1);
+    rp_util_count(&cf->ctr, C_RECORDS, 1);
     if (ie->mask & IN_Q_OVERFLOW) {
         flush_move(cf);
         cf_overflow(cf, "inotify");
@@ -264,7 +265,7 @@ static void handle_event(struct cf *cf, const struct inotify_event *ie, const ch
     struct watch *w = tab_find(ino, ie->wd);
     char path[CF_PATH_MAX];
     if (!w || cf_join(path, sizeof path, w->path, name) != 0) {
-        cf_count(cf, C_RESOLVE_FAILED, 1);
+        rp_util_count(&cf->ctr, C_RESOLVE_FAILED, 1);
         return;
     }
     int is_dir = (ie->mask & IN_ISDIR) != 0;
@@ -305,13 +306,13 @@ static void process_buffer(struct cf *cf, const char *buf, size_t len)
         memcpy(&ie, buf + off, sizeof ie);
         size_t total = sizeof ie + ie.len;
         if (ie.len > len - off - sizeof ie) {
-            cf_count(cf, C_RESOLVE_FAILED, 1);
+            rp_util_count(&cf->ctr, C_RESOLVE_FAILED, 1);
             return;
         }
         const char *name = ie.len ? buf + off + sizeof ie : "";
         off += total;
         if (ie.len && !memchr(name, '\0', ie.len)) {
-            cf_count(cf, C_RESOLVE_FAILED, 1);
+            rp_util_count(&cf->ctr, C_RESOLVE_FAILED, 1);
             continue;
         }
         handle_event(cf, &ie, name);
@@ -328,7 +329,7 @@ static uint64_t drain(struct cf *cf)
             continue;
         if (n <= 0) {
             if (n < 0 && errno != EAGAIN)
-                cf_logf(cf, RP_LOG_ERROR, "inotify read: %s", strerror(errno));
+                rp_util_logf(cf->host, cf->self, RP_LOG_ERROR, "inotify read: %s", strerror(errno));
             /* The kernel queues a rename's two halves together: with the
              * queue empty, a moved-from still alone was a move out. */
             flush_move(cf);
@@ -358,7 +359,7 @@ int cf_ino_start(struct cf *cf)
     cf->ino = ino;
     ino->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (ino->fd < 0) {
-        cf_logf(cf, RP_LOG_ERROR, "inotify_init1: %s", strerror(errno));
+        rp_util_logf(cf->host, cf->self, RP_LOG_ERROR, "inotify_init1: %s", strerror(errno));
         cf_ino_stop(cf);
         return RP_ERR_IO;
     }
@@ -375,7 +376,8 @@ int cf_ino_start(struct cf *cf)
         uint32_t before = ino->count;
         struct stat st;
         if (stat(cf->paths[i].path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-            cf_logf(cf, RP_LOG_WARN, "%s: not a folder; not watched", cf->paths[i].path);
+            rp_util_logf(cf->host, cf->self, RP_LOG_WARN, "%s: not a folder; not watched",
+                         cf->paths[i].path);
             continue;
         }
         watch_tree(cf, cf->paths[i].path);
@@ -383,8 +385,8 @@ int cf_ino_start(struct cf *cf)
             watched++;
     }
     if (watched == 0) {
-        cf_logf(cf, RP_LOG_ERROR, "inotify: none of the %u configured folders can be watched",
-                cf->npaths);
+        rp_util_logf(cf->host, cf->self, RP_LOG_ERROR,
+                     "inotify: none of the %u configured folders can be watched", cf->npaths);
         cf_ino_stop(cf);
         return RP_ERR_NOTFOUND;
     }
@@ -397,8 +399,10 @@ int cf_ino_start(struct cf *cf)
         return rc;
     }
     ino->pumping = 1;
-    cf_logf(cf, RP_LOG_INFO, "inotify: watching %u of %u folders (%u watches); no process "
-            "attribution, no exec events", watched, cf->npaths, watches);
+    rp_util_logf(cf->host, cf->self, RP_LOG_INFO,
+                 "inotify: watching %u of %u folders (%u watches); no process "
+                 "attribution, no exec events",
+                 watched, cf->npaths, watches);
     return 0;
 }
 

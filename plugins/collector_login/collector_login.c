@@ -22,14 +22,15 @@
 #define _GNU_SOURCE
 
 #include <rampart/plugin.h>
+/* Log lines name up to two paths: room for them before the cut. */
+#define RP_UTIL_LOG_MAX 768
+#include <rampart/plugin_util.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <jansson.h>
 #include <limits.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,8 +164,7 @@ struct state {
     rp_plugin *self;
     const rp_host_api *host;
     rp_field_id f[F_COUNT_];
-    uint32_t c[C_COUNT_];
-    uint64_t totals[C_COUNT_]; /* the same counts, for the summary at stop */
+    rp_util_counters ctr; /* with totals, for the summary at stop */
     int replay;
     struct source src[SRC_COUNT];
     int ifd;
@@ -181,32 +181,9 @@ struct state {
 /* ------------------------------------------------------------------------ */
 /* Small helpers. */
 
-static void logf_(struct state *s, int32_t level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void logf_(struct state *s, int32_t level, const char *fmt, ...)
-{
-    char msg[768];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n >= sizeof msg)
-        n = (int)sizeof msg - 1; /* long paths: the line is cut, not lost */
-    s->host->log(s->self, level, msg, (uint64_t)n);
-}
-
-static void count(struct state *s, int which, uint64_t n)
-{
-    s->totals[which] += n;
-    s->host->counter_add(s->self, s->c[which], n);
-}
-
-
 static void bad_record(struct state *s, struct source *src, uint64_t offset, const char *why)
 {
-    count(s, C_BAD, 1);
+    rp_util_count(&s->ctr, C_BAD, 1);
     int64_t now = s->host->monotonic_ns();
     if (src->bad_logged_ns != 0 && now - src->bad_logged_ns < BAD_LOG_INTERVAL_NS) {
         src->bad_unlogged++;
@@ -216,8 +193,8 @@ static void bad_record(struct state *s, struct source *src, uint64_t offset, con
     if (src->bad_unlogged)
         snprintf(more, sizeof more, "; %llu more since the last report",
                  (unsigned long long)src->bad_unlogged);
-    logf_(s, RP_LOG_WARN, "%s %s: bad record at offset %llu skipped (%s)%s",
-          src_names[src->kind], src->path, (unsigned long long)offset, why, more);
+    rp_util_logf(s->host, s->self, RP_LOG_WARN, "%s %s: bad record at offset %llu skipped (%s)%s",
+                 src_names[src->kind], src->path, (unsigned long long)offset, why, more);
     src->bad_logged_ns = now;
     src->bad_unlogged = 0;
 }
@@ -253,7 +230,7 @@ static struct session *session_slot(struct state *s, int emit)
     if (ended)
         return ended;
     if (emit)
-        count(s, C_EVICTED, 1);
+        rp_util_count(&s->ctr, C_EVICTED, 1);
     return oldest;
 }
 
@@ -279,7 +256,7 @@ static void publish(struct state *s, const struct source *src, int kind, const s
     rp_event *ev;
     const char *type = kind == K_LOGOUT ? "user.logout" : "user.login";
     if (h->event_create(s->self, type, strlen(type), &ev) != 0) {
-        count(s, C_PUBLISH_FAILED, 1);
+        rp_util_count(&s->ctr, C_PUBLISH_FAILED, 1);
         return;
     }
     static const rp_str cat_login[2] = {{"authentication", 14}, {"session", 7}};
@@ -347,9 +324,13 @@ static void publish(struct state *s, const struct source *src, int kind, const s
             h->set_i64(ev, s->f[F_DURATION], r->time_ns - sess->start_ns);
     }
     if (h->event_publish(s->self, ev) != 0)
-        count(s, C_PUBLISH_FAILED, 1);
+        rp_util_count(&s->ctr, C_PUBLISH_FAILED, 1);
     else
-        count(s, kind == K_LOGIN ? C_LOGINS : kind == K_LOGOUT ? C_LOGOUTS : C_FAILURES, 1);
+        rp_util_count(&s->ctr,
+                      kind == K_LOGIN    ? C_LOGINS
+                      : kind == K_LOGOUT ? C_LOGOUTS
+                                         : C_FAILURES,
+                      1);
 }
 
 /* One valid record from a source. emit = 0 while learning the open sessions
@@ -361,7 +342,7 @@ static void handle_record(struct state *s, struct source *src, const struct lg_r
          * USER_PROCESS records; anything else in btmp is not an attempt. */
         if (r->type != LG_UT_LOGIN_PROCESS && r->type != LG_UT_USER_PROCESS) {
             if (emit)
-                count(s, C_IGNORED, 1);
+                rp_util_count(&s->ctr, C_IGNORED, 1);
             return;
         }
         if (emit)
@@ -375,7 +356,7 @@ static void handle_record(struct state *s, struct source *src, const struct lg_r
             x = session_find(s, r, SESS_ENDED);
         if (x && x->pid == r->pid && x->start_ns == r->time_ns) {
             if (emit)
-                count(s, C_DUPLICATES, 1);
+                rp_util_count(&s->ctr, C_DUPLICATES, 1);
             return;
         }
         if (!x)
@@ -408,7 +389,7 @@ static void handle_record(struct state *s, struct source *src, const struct lg_r
         if (x && (x->pid == r->pid || (r->time_ns - x->end_ns < LOGOUT_DUP_NS &&
                                        x->end_ns - r->time_ns < LOGOUT_DUP_NS))) {
             if (emit)
-                count(s, C_DUPLICATES, 1);
+                rp_util_count(&s->ctr, C_DUPLICATES, 1);
             return;
         }
         /* A logout of a session we never saw start: worth an event when it
@@ -419,12 +400,12 @@ static void handle_record(struct state *s, struct source *src, const struct lg_r
         if (r->user[0])
             publish(s, src, K_LOGOUT, r, NULL);
         else
-            count(s, C_UNMATCHED, 1);
+            rp_util_count(&s->ctr, C_UNMATCHED, 1);
         return;
     }
     /* Boot, run level, clock changes, getty and init records. */
     if (emit)
-        count(s, C_IGNORED, 1);
+        rp_util_count(&s->ctr, C_IGNORED, 1);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -451,8 +432,8 @@ static void read_error(struct state *s, struct source *src, const char *what)
     if (src->warned)
         return;
     src->warned = 1;
-    logf_(s, RP_LOG_WARN, "%s %s: %s: %s", src_names[src->kind], src->path, what,
-          strerror(errno));
+    rp_util_logf(s->host, s->self, RP_LOG_WARN, "%s %s: %s: %s", src_names[src->kind], src->path,
+                 what, strerror(errno));
 }
 
 /* wtmp and btmp: handles the whole records appended since the last read, at
@@ -467,9 +448,10 @@ static int read_log(struct state *s, struct source *src, unsigned *budget, int e
     }
     uint64_t size = (uint64_t)st.st_size;
     if (size < src->offset) {
-        logf_(s, RP_LOG_INFO, "%s %s: truncated (%llu bytes, was at %llu): reading from the start",
-              src_names[src->kind], src->path, (unsigned long long)size,
-              (unsigned long long)src->offset);
+        rp_util_logf(s->host, s->self, RP_LOG_INFO,
+                     "%s %s: truncated (%llu bytes, was at %llu): reading from the start",
+                     src_names[src->kind], src->path, (unsigned long long)size,
+                     (unsigned long long)src->offset);
         src->offset = 0;
     }
     while (src->offset + LG_REC_SIZE <= size && *budget > 0) {
@@ -491,7 +473,7 @@ static int read_log(struct state *s, struct source *src, unsigned *budget, int e
             const char *why = "";
             uint64_t at = src->offset + i * LG_REC_SIZE;
             if (emit)
-                count(s, C_RECORDS, 1);
+                rp_util_count(&s->ctr, C_RECORDS, 1);
             if (lg_parse_record(s->buf + i * LG_REC_SIZE, &r, &why) != 0) {
                 if (emit)
                     bad_record(s, src, at, why);
@@ -519,16 +501,18 @@ static void read_table(struct state *s, struct source *src, int emit)
     uint64_t size = (uint64_t)st.st_size;
     if (size > UTMP_MAX_BYTES) {
         if (!src->warned)
-            logf_(s, RP_LOG_WARN, "%s %s: %llu bytes; only the first %u slots are read",
-                  src_names[src->kind], src->path, (unsigned long long)size,
-                  UTMP_MAX_BYTES / LG_REC_SIZE);
+            rp_util_logf(s->host, s->self, RP_LOG_WARN,
+                         "%s %s: %llu bytes; only the first %u slots are read",
+                         src_names[src->kind], src->path, (unsigned long long)size,
+                         UTMP_MAX_BYTES / LG_REC_SIZE);
         src->warned = 1;
         size = UTMP_MAX_BYTES;
     }
     size_t len = (size_t)(size / LG_REC_SIZE * LG_REC_SIZE);
     unsigned char *now = malloc(len ? len : 1);
     if (!now) {
-        logf_(s, RP_LOG_ERROR, "%s %s: out of memory", src_names[src->kind], src->path);
+        rp_util_logf(s->host, s->self, RP_LOG_ERROR, "%s %s: out of memory", src_names[src->kind],
+                     src->path);
         return;
     }
     ssize_t n = pread_full(src->fd, now, len, 0);
@@ -544,7 +528,7 @@ static void read_table(struct state *s, struct source *src, int emit)
         struct lg_rec r;
         const char *why = "";
         if (emit)
-            count(s, C_RECORDS, 1);
+            rp_util_count(&s->ctr, C_RECORDS, 1);
         if (lg_parse_record(now + off, &r, &why) != 0) {
             if (emit)
                 bad_record(s, src, off, why);
@@ -555,7 +539,7 @@ static void read_table(struct state *s, struct source *src, int emit)
         if (r.type == LG_UT_USER_PROCESS || r.type == LG_UT_DEAD_PROCESS)
             handle_record(s, src, &r, emit);
         else if (emit)
-            count(s, C_IGNORED, 1);
+            rp_util_count(&s->ctr, C_IGNORED, 1);
     }
     free(src->snap);
     src->snap = now;
@@ -596,8 +580,8 @@ static int open_source(struct state *s, struct source *src, int initial)
     struct stat pre;
     if (stat(src->path, &pre) == 0 && !S_ISREG(pre.st_mode)) {
         if (!src->warned)
-            logf_(s, RP_LOG_WARN, "%s %s: not a regular file; ignored", src_names[src->kind],
-                  src->path);
+            rp_util_logf(s->host, s->self, RP_LOG_WARN, "%s %s: not a regular file; ignored",
+                         src_names[src->kind], src->path);
         src->warned = 1;
         return RP_ERR_INVAL;
     }
@@ -610,8 +594,8 @@ static int open_source(struct state *s, struct source *src, int initial)
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         if (!src->warned)
-            logf_(s, RP_LOG_WARN, "%s %s: not a regular file; ignored", src_names[src->kind],
-                  src->path);
+            rp_util_logf(s->host, s->self, RP_LOG_WARN, "%s %s: not a regular file; ignored",
+                         src_names[src->kind], src->path);
         src->warned = 1;
         close(fd);
         return RP_ERR_INVAL;
@@ -626,8 +610,8 @@ static int open_source(struct state *s, struct source *src, int initial)
      * reopens both. */
     src->file_wd = inotify_add_watch(s->ifd, src->path, FILE_MASK);
     if (src->file_wd < 0)
-        logf_(s, RP_LOG_WARN, "%s %s: cannot watch: %s", src_names[src->kind], src->path,
-              strerror(errno));
+        rp_util_logf(s->host, s->self, RP_LOG_WARN, "%s %s: cannot watch: %s", src_names[src->kind],
+                     src->path, strerror(errno));
     if (!initial || s->replay)
         return 0;
 
@@ -657,17 +641,17 @@ static int check_source(struct state *s, struct source *src, unsigned *budget)
         unsigned all = UINT32_MAX;
         read_source(s, src, &all, 1);
         close_source(s, src);
-        count(s, C_ROTATIONS, 1);
-        logf_(s, RP_LOG_INFO, "%s %s: %s", src_names[src->kind], src->path,
-              present ? "replaced" : "moved away or removed; waiting for a new one");
+        rp_util_count(&s->ctr, C_ROTATIONS, 1);
+        rp_util_logf(s->host, s->self, RP_LOG_INFO, "%s %s: %s", src_names[src->kind], src->path,
+                     present ? "replaced" : "moved away or removed; waiting for a new one");
     }
     if (!present)
         return 0;
     if (src->fd < 0) {
         if (open_source(s, src, 0) != 0)
             return 0;
-        logf_(s, RP_LOG_INFO, "%s %s: new file; reading it from the start", src_names[src->kind],
-              src->path);
+        rp_util_logf(s->host, s->self, RP_LOG_INFO, "%s %s: new file; reading it from the start",
+                     src_names[src->kind], src->path);
     }
     return read_source(s, src, budget, 1);
 }
@@ -685,8 +669,9 @@ static void arm_continue(struct state *s)
         if (s->host->timer_start(s->self, CONTINUE_MS, 0, on_continue, s, &id) == 0)
             s->cont_timer = id;
         else
-            logf_(s, RP_LOG_WARN, "cannot start a timer; the remaining records are read at the "
-                  "next change");
+            rp_util_logf(s->host, s->self, RP_LOG_WARN,
+                         "cannot start a timer; the remaining records are read at the "
+                         "next change");
     }
     pthread_mutex_unlock(&s->lock);
 }
@@ -724,7 +709,7 @@ static void mark_event(struct state *s, const struct inotify_event *ev)
 {
     if (ev->mask & IN_Q_OVERFLOW) {
         /* Events were lost: check every file. */
-        count(s, C_OVERFLOWS, 1);
+        rp_util_count(&s->ctr, C_OVERFLOWS, 1);
         for (int i = 0; i < SRC_COUNT; i++)
             s->src[i].dirty = 1;
         return;
@@ -741,9 +726,10 @@ static void mark_event(struct state *s, const struct inotify_event *ev)
         if (ev->wd == src->dir_wd) {
             if (ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) {
                 if (ev->mask & IN_IGNORED) {
-                    logf_(s, RP_LOG_WARN, "%s: folder %s removed or moved; this file is no "
-                          "longer followed until the plugin restarts", src_names[src->kind],
-                          src->dir);
+                    rp_util_logf(s->host, s->self, RP_LOG_WARN,
+                                 "%s: folder %s removed or moved; this file is no "
+                                 "longer followed until the plugin restarts",
+                                 src_names[src->kind], src->dir);
                     src->dir_wd = -1;
                 }
                 src->dirty = 1;
@@ -830,33 +816,35 @@ static int login_init(rp_plugin *self, const rp_host_api *host, void **state)
         s->src[i].dir_wd = -1;
     }
 
-    const char *text;
-    uint64_t len;
-    int rc = host->config_get(self, &text, &len);
-    json_error_t jerr;
-    json_t *cfg = rc == 0 ? json_loadb(text, (size_t)len, 0, &jerr) : NULL;
-    if (!json_is_object(cfg)) {
-        json_decref(cfg);
+    const char *text = NULL;
+    uint64_t tlen = 0;
+    int rc = host->config_get(self, &text, &tlen);
+    size_t len = (size_t)tlen;
+    if (rc != 0 || rp_util_config_valid(text, len) != 0) {
         free_state(s);
         return config_fail(self, host, "cannot read the plugin config");
     }
-    s->replay = json_is_true(json_object_get(cfg, "replay_existing"));
+    rp_util_config_bool(text, len, "replay_existing", 0, &s->replay);
     for (int i = 0; i < SRC_COUNT; i++) {
-        const json_t *v = json_object_get(cfg, src_names[i]);
-        const char *path = json_is_string(v) ? json_string_value(v) : src_defaults[i];
-        if (path[0] == '\0')
+        /* A path of PATH_MAX bytes or more (RP_ERR_FULL), or one holding a
+         * NUL (RP_ERR_UNSUPPORTED), cannot name a file; a value that is not
+         * a string takes the default. */
+        char path[PATH_MAX];
+        rc = rp_util_config_str(text, len, src_names[i], src_defaults[i], path, sizeof path, NULL);
+        if (path[0] == '\0' && rc == 0)
             continue; /* turned off */
         s->src[i].enabled = 1;
-        if ((rc = set_path(&s->src[i], path)) != 0) {
+        if (rc == RP_ERR_FULL || rc == RP_ERR_UNSUPPORTED)
+            rc = RP_ERR_CONFIG;
+        else
+            rc = set_path(&s->src[i], path);
+        if (rc != 0) {
             char msg[128];
-            snprintf(msg, sizeof msg, "%s: expected an absolute path to a file",
-                     src_names[i]);
-            json_decref(cfg);
+            snprintf(msg, sizeof msg, "%s: expected an absolute path to a file", src_names[i]);
             free_state(s);
             return rc == RP_ERR_CONFIG ? config_fail(self, host, msg) : rc;
         }
     }
-    json_decref(cfg);
 
     for (int i = 0; i < F_COUNT_; i++) {
         const char *name = field_defs[i].name;
@@ -869,12 +857,11 @@ static int login_init(rp_plugin *self, const rp_host_api *host, void **state)
             return rc;
         }
     }
-    for (int i = 0; i < C_COUNT_; i++) {
-        rc = host->counter_register(self, counter_names[i], strlen(counter_names[i]), &s->c[i]);
-        if (rc != 0) {
-            free_state(s);
-            return rc;
-        }
+    rc = rp_util_counters_register(&s->ctr, host, self, counter_names, C_COUNT_,
+                                   RP_UTIL_COUNTERS_TOTALS);
+    if (rc != 0) {
+        free_state(s);
+        return rc;
     }
     *state = s;
     return 0;
@@ -899,15 +886,17 @@ static int login_start(rp_plugin *self, void *state)
             continue;
         src->dir_wd = inotify_add_watch(s->ifd, src->dir, DIR_MASK);
         if (src->dir_wd < 0) {
-            logf_(s, RP_LOG_WARN, "%s %s: cannot watch the folder %s (%s); this file is not "
-                  "followed", src_names[i], src->path, src->dir, strerror(errno));
+            rp_util_logf(s->host, s->self, RP_LOG_WARN,
+                         "%s %s: cannot watch the folder %s (%s); this file is not "
+                         "followed",
+                         src_names[i], src->path, src->dir, strerror(errno));
             src->enabled = 0;
             continue;
         }
         sources++;
         if (open_source(s, src, 1) != 0)
-            logf_(s, RP_LOG_INFO, "%s %s: not present; watching %s for it", src_names[i],
-                  src->path, src->dir);
+            rp_util_logf(s->host, s->self, RP_LOG_INFO, "%s %s: not present; watching %s for it",
+                         src_names[i], src->path, src->dir);
         /* With replay_existing the first read publishes what is there. */
         src->dirty = 1;
     }
@@ -919,11 +908,12 @@ static int login_start(rp_plugin *self, void *state)
         return rc;
     }
     s->watching = 1;
-    logf_(s, RP_LOG_INFO, "following %d of 3 files (utmp %s, wtmp %s, btmp %s)%s", sources,
-          s->src[SRC_UTMP].enabled ? s->src[SRC_UTMP].path : "off",
-          s->src[SRC_WTMP].enabled ? s->src[SRC_WTMP].path : "off",
-          s->src[SRC_BTMP].enabled ? s->src[SRC_BTMP].path : "off",
-          s->replay ? ", replaying existing records" : "");
+    rp_util_logf(s->host, s->self, RP_LOG_INFO,
+                 "following %d of 3 files (utmp %s, wtmp %s, btmp %s)%s", sources,
+                 s->src[SRC_UTMP].enabled ? s->src[SRC_UTMP].path : "off",
+                 s->src[SRC_WTMP].enabled ? s->src[SRC_WTMP].path : "off",
+                 s->src[SRC_BTMP].enabled ? s->src[SRC_BTMP].path : "off",
+                 s->replay ? ", replaying existing records" : "");
     return 0;
 }
 
@@ -953,12 +943,15 @@ static int login_stop(rp_plugin *self, void *state)
 {
     struct state *s = state;
     shut_down(self, s);
-    logf_(s, RP_LOG_INFO,
-          "stopped: %llu records read, %llu logins, %llu logouts, %llu failed logins, "
-          "%llu bad records, %llu publish failures",
-          (unsigned long long)s->totals[C_RECORDS], (unsigned long long)s->totals[C_LOGINS],
-          (unsigned long long)s->totals[C_LOGOUTS], (unsigned long long)s->totals[C_FAILURES],
-          (unsigned long long)s->totals[C_BAD], (unsigned long long)s->totals[C_PUBLISH_FAILED]);
+    rp_util_logf(s->host, s->self, RP_LOG_INFO,
+                 "stopped: %llu records read, %llu logins, %llu logouts, %llu failed logins, "
+                 "%llu bad records, %llu publish failures",
+                 (unsigned long long)rp_util_counter_total(&s->ctr, C_RECORDS),
+                 (unsigned long long)rp_util_counter_total(&s->ctr, C_LOGINS),
+                 (unsigned long long)rp_util_counter_total(&s->ctr, C_LOGOUTS),
+                 (unsigned long long)rp_util_counter_total(&s->ctr, C_FAILURES),
+                 (unsigned long long)rp_util_counter_total(&s->ctr, C_BAD),
+                 (unsigned long long)rp_util_counter_total(&s->ctr, C_PUBLISH_FAILED));
     return 0;
 }
 

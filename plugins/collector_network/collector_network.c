@@ -26,6 +26,7 @@
  */
 #define _GNU_SOURCE
 #include <rampart/plugin.h>
+#include <rampart/plugin_util.h>
 
 #include "procscan.h"
 #include "sockdiag.h"
@@ -33,7 +34,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
@@ -223,7 +223,7 @@ struct net {
     rp_plugin *self;
     const rp_host_api *host;
     rp_field_id f[F_COUNT_];
-    uint32_t c[C_COUNT_];
+    rp_util_counters ctr;
 
     /* Config. */
     uint64_t poll_ms, max_sockets, max_fd_reads;
@@ -260,68 +260,6 @@ struct net {
 };
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static void count(struct net *n, int c, uint64_t v)
-{
-    if (v)
-        n->host->counter_add(n->self, n->c[c], v);
-}
-
-static void logf_(struct net *n, int32_t level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void logf_(struct net *n, int32_t level, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int len = vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (len < 0)
-        return;
-    if ((size_t)len >= sizeof msg)
-        len = (int)sizeof msg - 1;
-    n->host->log(n->self, level, msg, (uint64_t)len);
-}
-
-/* The config is compact JSON already validated against the schema with its
- * defaults filled in, and holds only integers and booleans, so a key is
- * always "key":<value>. */
-static const char *json_value(const char *json, const char *key)
-{
-    char pat[48];
-    snprintf(pat, sizeof pat, "\"%s\":", key);
-    const char *p = strstr(json, pat);
-    if (!p)
-        return NULL;
-    p += strlen(pat);
-    while (*p == ' ')
-        p++;
-    return p;
-}
-
-static uint64_t json_uint(const char *json, const char *key, uint64_t dflt)
-{
-    const char *p = json_value(json, key);
-    if (!p || *p < '0' || *p > '9')
-        return dflt;
-    uint64_t v = 0;
-    while (*p >= '0' && *p <= '9' && v < UINT64_MAX / 10 - 10)
-        v = v * 10 + (uint64_t)(*p++ - '0');
-    return v;
-}
-
-static int json_bool(const char *json, const char *key, int dflt)
-{
-    const char *p = json_value(json, key);
-    if (!p)
-        return dflt;
-    if (strncmp(p, "true", 4) == 0)
-        return 1;
-    if (strncmp(p, "false", 5) == 0)
-        return 0;
-    return dflt;
-}
 
 static void close_fd(int *fd)
 {
@@ -488,7 +426,7 @@ static void set_endpoints(struct net *n, rp_event *ev, const struct rec *r)
 static void publish(struct net *n, rp_event *ev, int counter)
 {
     int rc = n->host->event_publish(n->self, ev);
-    count(n, rc == 0 ? counter : C_PUBFAIL, 1);
+    rp_util_count(&n->ctr, rc == 0 ? counter : C_PUBFAIL, 1);
 }
 
 static void publish_start(struct net *n, const struct rec *r)
@@ -504,7 +442,7 @@ static void publish_start(struct net *n, const struct rec *r)
     int kind = r->kind == K_UNSET ? K_CONNECT : r->kind;
     rp_event *ev;
     if (h->event_create(n->self, topics[kind], strlen(topics[kind]), &ev) != 0) {
-        count(n, C_PUBFAIL, 1);
+        rp_util_count(&n->ctr, C_PUBFAIL, 1);
         return;
     }
     /* A socket open before the agent started is state, not a start. */
@@ -530,7 +468,7 @@ static void publish_close(struct net *n, const struct rec *r, const struct nd_so
     const rp_host_api *h = n->host;
     rp_event *ev;
     if (h->event_create(n->self, "network.close", 13, &ev) != 0) {
-        count(n, C_PUBFAIL, 1);
+        rp_util_count(&n->ctr, C_PUBFAIL, 1);
         return;
     }
     rp_str cat = {"network", 7};
@@ -613,11 +551,11 @@ static void finalize(struct net *n, struct rec *r)
     r->flags &= ~RF_PENDING;
     if (n->exclude_self && (r->pid == n->mypid || (r->pid <= 0 && r->last_pid == n->mypid))) {
         r->flags |= RF_SELF;
-        count(n, C_SELF, 1);
+        rp_util_count(&n->ctr, C_SELF, 1);
         return;
     }
     if (r->pid <= 0 && r->last_pid <= 0)
-        count(n, C_UNRESOLVED, 1);
+        rp_util_count(&n->ctr, C_UNRESOLVED, 1);
     if ((r->flags & RF_EXISTING) && !n->report_existing)
         return;
     publish_start(n, r);
@@ -631,9 +569,9 @@ static int cmp_u64(const void *a, const void *b)
 
 static void sync_ps_counters(struct net *n)
 {
-    count(n, C_FD_DIRS, n->ps.fd_dirs_read);
-    count(n, C_LINKS, n->ps.links_read);
-    count(n, C_MAP_RESETS, n->ps.map_resets);
+    rp_util_count(&n->ctr, C_FD_DIRS, n->ps.fd_dirs_read);
+    rp_util_count(&n->ctr, C_LINKS, n->ps.links_read);
+    rp_util_count(&n->ctr, C_MAP_RESETS, n->ps.map_resets);
     n->ps.fd_dirs_read = n->ps.links_read = n->ps.map_resets = 0;
 }
 
@@ -734,7 +672,7 @@ static void evict_oldest(struct net *n)
         finalize(n, r);
     }
     rec_remove(n, r);
-    count(n, C_EVICT, 1);
+    rp_util_count(&n->ctr, C_EVICT, 1);
 }
 
 /* One socket of a dump: known (mark it seen) or new (add it, pending). */
@@ -804,7 +742,7 @@ static void on_dump_sock(void *arg, const struct nd_sock *s)
     n->dumps[kind_index(r->proto, r->family)].nrec++;
     n->count++;
     n->seen_this_poll++;
-    count(n, C_SEEN, 1);
+    rp_util_count(&n->ctr, C_SEEN, 1);
 }
 
 /* Sockets that left the dumps: a lost destroy message, or no destroy groups.
@@ -826,7 +764,7 @@ static void expire_missing(struct net *n, int64_t now)
                     publish_close(n, r, NULL,
                                   "no destroy message came for this socket; it left the "
                                   "kernel's tables about 2 s before this event");
-                    count(n, C_EXPIRED, 1);
+                    rp_util_count(&n->ctr, C_EXPIRED, 1);
                 }
                 rec_remove(n, r);
             }
@@ -907,25 +845,27 @@ static int dump_kind(struct net *n, struct dump_kind *k)
     uint32_t states = k->proto == IPPROTO_TCP ? TCP_STATES : UDP_STATES;
     int rc = nd_dump(n->dump_fd, k->family, k->proto, states, n->buf, BUF_LEN, ++n->seq,
                      on_dump_sock, n, &bad);
-    count(n, C_DUMPS, 1);
-    count(n, C_PARSE, bad);
+    rp_util_count(&n->ctr, C_DUMPS, 1);
+    rp_util_count(&n->ctr, C_PARSE, bad);
     const char *what = k->proto == IPPROTO_TCP ? (k->family == AF_INET ? "tcp" : "tcp6")
                                                : (k->family == AF_INET ? "udp" : "udp6");
     if (rc != 0) {
-        count(n, C_DUMP_ERRORS, 1);
+        rp_util_count(&n->ctr, C_DUMP_ERRORS, 1);
         if (rc == RP_ERR_UNSUPPORTED) {
             k->enabled = 0;
-            logf_(n, RP_LOG_WARN,
-                  "%s sockets cannot be dumped on this kernel (no %s_diag module?); %s is not "
-                  "watched",
-                  what, k->proto == IPPROTO_TCP ? "tcp" : "udp", what);
+            rp_util_logf(
+                n->host, n->self, RP_LOG_WARN,
+                "%s sockets cannot be dumped on this kernel (no %s_diag module?); %s is not "
+                "watched",
+                what, k->proto == IPPROTO_TCP ? "tcp" : "udp", what);
         } else if (rc != k->last_rc) {
-            logf_(n, RP_LOG_WARN, "%s dump failed: %s", what, rp_strerror(rc));
+            rp_util_logf(n->host, n->self, RP_LOG_WARN, "%s dump failed: %s", what,
+                         rp_strerror(rc));
         }
         reopen_dump(n);
     } else {
         if (k->last_rc != 0)
-            logf_(n, RP_LOG_INFO, "%s dumps work again", what);
+            rp_util_logf(n->host, n->self, RP_LOG_INFO, "%s dumps work again", what);
         k->dumped = 1;
     }
     k->last_rc = rc;
@@ -959,7 +899,7 @@ static void on_poll(void *arg)
             continue;
         if (gate_ok && g->valid && g->destroys == 0 && g->inuse[0] == inuse[p][0] &&
             g->inuse[1] == inuse[p][1] && t0 - g->last_dump_ns < MAX_SKIP_NS) {
-            count(n, C_SKIPPED, 1);
+            rp_util_count(&n->ctr, C_SKIPPED, 1);
             continue;
         }
         /* Counted from before the dump: anything that happens during it
@@ -995,11 +935,11 @@ static void on_poll(void *arg)
     if (!n->first_done) {
         n->first_done = 1;
         int64_t t1 = n->host->monotonic_ns();
-        logf_(n, RP_LOG_INFO,
-              "first poll: %u sockets (%u listening) in %.1f ms; polling every %llu ms%s",
-              (unsigned)n->count, (unsigned)n->nlis, (double)(t1 - t0) / 1e6,
-              (unsigned long long)n->poll_ms,
-              n->stat_fd >= 0 ? ", skipping unchanged protocols" : "");
+        rp_util_logf(n->host, n->self, RP_LOG_INFO,
+                     "first poll: %u sockets (%u listening) in %.1f ms; polling every %llu ms%s",
+                     (unsigned)n->count, (unsigned)n->nlis, (double)(t1 - t0) / 1e6,
+                     (unsigned long long)n->poll_ms,
+                     n->stat_fd >= 0 ? ", skipping unchanged protocols" : "");
     }
 }
 
@@ -1007,7 +947,7 @@ static void on_poll(void *arg)
 
 static void on_destroy_sock(struct net *n, const struct nd_sock *d)
 {
-    count(n, C_DESTROY, 1);
+    rp_util_count(&n->ctr, C_DESTROY, 1);
     n->gates[d->proto == IPPROTO_UDP].destroys++;
     struct rec *r = rec_find(n, d->cookie);
     if (r) {
@@ -1025,7 +965,7 @@ static void on_destroy_sock(struct net *n, const struct nd_sock *d)
         return;
     }
     /* Opened and closed between two polls (or never in a watched state). */
-    count(n, C_UNMATCHED, 1);
+    rp_util_count(&n->ctr, C_UNMATCHED, 1);
     if (!n->report_unmatched || d->dport == 0)
         return; /* an unconnected socket: nothing to tell */
     struct rec tmp;
@@ -1058,13 +998,14 @@ static void on_destroy_ready(void *arg, int64_t fd, uint32_t revents)
             if (errno == ENOBUFS) {
                 /* The kernel dropped messages: their sockets will expire
                  * from the table instead. */
-                count(n, C_DROPS, 1);
+                rp_util_count(&n->ctr, C_DROPS, 1);
                 n->drops_since = 1;
                 continue;
             }
             if (errno != EAGAIN && errno != EWOULDBLOCK && !n->recv_error_logged) {
                 n->recv_error_logged = 1;
-                logf_(n, RP_LOG_WARN, "reading destroy messages: %s", strerror(errno));
+                rp_util_logf(n->host, n->self, RP_LOG_WARN, "reading destroy messages: %s",
+                             strerror(errno));
             }
             return;
         }
@@ -1078,10 +1019,10 @@ static void on_destroy_ready(void *arg, int64_t fd, uint32_t revents)
             if (nd_parse(m.data, m.len, 0, &d) == 0)
                 on_destroy_sock(n, &d);
             else
-                count(n, C_PARSE, 1);
+                rp_util_count(&n->ctr, C_PARSE, 1);
         }
         if (rc == RP_ERR_PARSE)
-            count(n, C_PARSE, 1);
+            rp_util_count(&n->ctr, C_PARSE, 1);
     }
 }
 
@@ -1125,28 +1066,31 @@ static int net_init(rp_plugin *self, const rp_host_api *host, void **state)
             return rc;
         }
     }
-    for (int i = 0; i < C_COUNT_; i++) {
-        int rc = host->counter_register(self, counter_names[i], strlen(counter_names[i]),
-                                        &n->c[i]);
-        if (rc != 0) {
-            host->set_error(self, counter_names[i], strlen(counter_names[i]));
-            free(n);
-            return rc;
-        }
+    int rc = rp_util_counters_register(&n->ctr, host, self, counter_names, C_COUNT_, 0);
+    if (rc != 0) {
+        free(n);
+        return rc;
     }
+    /* The config is compact JSON already validated against the schema with
+     * its defaults filled in; the defaults here serve a host that hands
+     * nothing. */
     const char *json = "{}";
-    if (host->config_get(self, &json, NULL) != 0 || !json)
+    uint64_t jlen = 2;
+    if (host->config_get(self, &json, &jlen) != 0 || !json) {
         json = "{}";
-    n->poll_ms = json_uint(json, "poll_interval_ms", 1000);
-    n->max_sockets = json_uint(json, "max_sockets", 16384);
-    n->max_fd_reads = json_uint(json, "max_fd_reads", 20000);
-    n->tcp = json_bool(json, "tcp", 1);
-    n->udp = json_bool(json, "udp", 1);
-    n->ipv6 = json_bool(json, "ipv6", 1);
-    n->exclude_self = json_bool(json, "exclude_self", 0);
-    n->report_existing = json_bool(json, "report_existing", 1);
-    n->report_unmatched = json_bool(json, "report_unmatched_close", 1);
-    n->skip_unchanged = json_bool(json, "skip_unchanged", 1);
+        jlen = 2;
+    }
+    size_t len = (size_t)jlen;
+    rp_util_config_uint(json, len, "poll_interval_ms", 1000, &n->poll_ms);
+    rp_util_config_uint(json, len, "max_sockets", 16384, &n->max_sockets);
+    rp_util_config_uint(json, len, "max_fd_reads", 20000, &n->max_fd_reads);
+    rp_util_config_bool(json, len, "tcp", 1, &n->tcp);
+    rp_util_config_bool(json, len, "udp", 1, &n->udp);
+    rp_util_config_bool(json, len, "ipv6", 1, &n->ipv6);
+    rp_util_config_bool(json, len, "exclude_self", 0, &n->exclude_self);
+    rp_util_config_bool(json, len, "report_existing", 1, &n->report_existing);
+    rp_util_config_bool(json, len, "report_unmatched_close", 1, &n->report_unmatched);
+    rp_util_config_bool(json, len, "skip_unchanged", 1, &n->skip_unchanged);
     if (!n->tcp && !n->udp) {
         static const char msg[] = "tcp and udp are both off: nothing to watch";
         host->set_error(self, msg, sizeof msg - 1);
@@ -1190,8 +1134,8 @@ static int net_start(rp_plugin *self, void *state)
     rc = ps_init(&n->ps);
     n->ps_ok = rc == 0;
     if (!n->ps_ok)
-        logf_(n, RP_LOG_WARN, "cannot read /proc (%s): events will carry no process",
-              rp_strerror(rc));
+        rp_util_logf(n->host, n->self, RP_LOG_WARN,
+                     "cannot read /proc (%s): events will carry no process", rp_strerror(rc));
 
     uint32_t groups = 0;
     if (n->tcp)
@@ -1211,10 +1155,10 @@ static int net_start(rp_plugin *self, void *state)
         }
     }
     if (rc != 0)
-        logf_(n, RP_LOG_WARN,
-              "no sock_diag destroy messages (%s; CAP_NET_ADMIN is needed): closes are "
-              "reported when a socket leaves the dumps, without byte counts",
-              rp_strerror(rc));
+        rp_util_logf(n->host, n->self, RP_LOG_WARN,
+                     "no sock_diag destroy messages (%s; CAP_NET_ADMIN is needed): closes are "
+                     "reported when a socket leaves the dumps, without byte counts",
+                     rp_strerror(rc));
 
     /* The change gate needs the destroy messages (they are what tells a
      * socket that replaced another from no change at all). */
@@ -1223,7 +1167,8 @@ static int net_start(rp_plugin *self, void *state)
         n->stat6_fd = open("/proc/net/sockstat6", O_RDONLY | O_CLOEXEC);
         int64_t probe[2][2];
         if (n->stat_fd < 0 || n->stat6_fd < 0 || read_inuse(n, probe) != 0) {
-            logf_(n, RP_LOG_WARN, "cannot read /proc/net/sockstat{,6}: every poll dumps");
+            rp_util_logf(n->host, n->self, RP_LOG_WARN,
+                         "cannot read /proc/net/sockstat{,6}: every poll dumps");
             close_fd(&n->stat_fd);
             close_fd(&n->stat6_fd);
         }

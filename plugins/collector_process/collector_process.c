@@ -18,6 +18,7 @@
 #include "sha256.h"
 
 #include <rampart/plugin.h>
+#include <rampart/plugin_util.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -27,7 +28,6 @@
 #include <linux/connector.h>
 #include <linux/netlink.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -318,7 +318,7 @@ struct cp {
     pthread_mutex_t lock;
     struct cfg cfg;
     rp_field_id f[F_COUNT_];
-    uint32_t c[C_COUNT_];
+    rp_util_counters ctr;
     uint64_t lost, rescans; /* for the log */
 
     int procfd;
@@ -369,28 +369,6 @@ static int64_t clock_ns(clockid_t id)
     struct timespec ts;
     clock_gettime(id, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void logf_(struct cp *s, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void logf_(struct cp *s, int level, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n >= sizeof msg)
-        n = (int)sizeof msg - 1;
-    s->host->log(s->self, level, msg, (uint64_t)n);
-}
-
-static void count(struct cp *s, int c, uint64_t n)
-{
-    if (n)
-        s->host->counter_add(s->self, s->c[c], n);
 }
 
 /* The kernel's and the /proc clocks: offsets from the monotonic clock (the
@@ -479,52 +457,33 @@ static void set_id(struct cp *s, rp_event *ev, int f, uint32_t id)
 /* ---- config ------------------------------------------------------------- */
 
 /* The host hands over the config validated against the schema above, with
- * defaults filled in, as compact JSON of one flat object: each key appears
- * once as "key":value, and no string value can contain another key. */
-static const char *json_val(const char *json, const char *key)
+ * defaults filled in, as compact JSON of one object. A key that is missing
+ * or of another type (only possible with a host that skips validation)
+ * takes the schema's default. */
+static void parse_config(const char *json, size_t len, struct cfg *c)
 {
-    char pat[48];
-    snprintf(pat, sizeof pat, "\"%s\":", key);
-    const char *p = strstr(json, pat);
-    return p ? p + strlen(pat) : NULL;
-}
-
-static uint64_t json_u64(const char *json, const char *key, uint64_t dflt)
-{
-    const char *p = json_val(json, key);
-    if (!p || *p < '0' || *p > '9')
-        return dflt;
-    uint64_t v = 0;
-    while (*p >= '0' && *p <= '9' && v < UINT64_MAX / 10)
-        v = v * 10 + (uint64_t)(*p++ - '0');
-    return v;
-}
-
-static void parse_config(const char *json, struct cfg *c)
-{
-    const char *m = json_val(json, "mode");
+    char word[16]; /* the longest enum value is "netlink" */
+    rp_util_config_str(json, len, "mode", "auto", word, sizeof word, NULL);
     c->mode = MODE_AUTO;
-    if (m && strncmp(m, "\"netlink\"", 9) == 0)
+    if (strcmp(word, "netlink") == 0)
         c->mode = MODE_NETLINK;
-    else if (m && strncmp(m, "\"poll\"", 6) == 0)
+    else if (strcmp(word, "poll") == 0)
         c->mode = MODE_POLL;
-    c->rcvbuf = json_u64(json, "rcvbuf_bytes", 8388608);
-    c->poll_ms = json_u64(json, "poll_interval_ms", 1000);
-    c->max_processes = json_u64(json, "max_processes", 16384);
-    const char *h = json_val(json, "hash_executables");
-    c->hash = !(h && strncmp(h, "false", 5) == 0);
-    c->hash_max = json_u64(json, "hash_max_bytes", 104857600);
-    c->hash_entries = json_u64(json, "hash_cache_entries", 4096);
-    c->max_pending = json_u64(json, "max_pending", 4096);
-    c->args_max = json_u64(json, "args_max_bytes", 16384);
-    c->batch_ms = json_u64(json, "batch_ms", 100);
-    const char *sp = json_val(json, "split_sockets");
-    c->split = !(sp && strncmp(sp, "false", 5) == 0);
-    const char *ct = json_val(json, "container_id");
+    rp_util_config_uint(json, len, "rcvbuf_bytes", 8388608, &c->rcvbuf);
+    rp_util_config_uint(json, len, "poll_interval_ms", 1000, &c->poll_ms);
+    rp_util_config_uint(json, len, "max_processes", 16384, &c->max_processes);
+    rp_util_config_bool(json, len, "hash_executables", 1, &c->hash);
+    rp_util_config_uint(json, len, "hash_max_bytes", 104857600, &c->hash_max);
+    rp_util_config_uint(json, len, "hash_cache_entries", 4096, &c->hash_entries);
+    rp_util_config_uint(json, len, "max_pending", 4096, &c->max_pending);
+    rp_util_config_uint(json, len, "args_max_bytes", 16384, &c->args_max);
+    rp_util_config_uint(json, len, "batch_ms", 100, &c->batch_ms);
+    rp_util_config_bool(json, len, "split_sockets", 1, &c->split);
+    rp_util_config_str(json, len, "container_id", "auto", word, sizeof word, NULL);
     c->containers = CONT_AUTO;
-    if (ct && strncmp(ct, "\"always\"", 8) == 0)
+    if (strcmp(word, "always") == 0)
         c->containers = CONT_ALWAYS;
-    else if (ct && strncmp(ct, "\"never\"", 7) == 0)
+    else if (strcmp(word, "never") == 0)
         c->containers = CONT_NEVER;
 }
 
@@ -541,7 +500,7 @@ static void parse_config(const char *json, struct cfg *c)
 static void publish(struct cp *s, rp_event *ev)
 {
     int rc = s->host->event_publish(s->self, ev);
-    count(s, rc == 0 ? C_PUBLISHED : C_PUBLISH_FAILED, 1);
+    rp_util_count(&s->ctr, rc == 0 ? C_PUBLISHED : C_PUBLISH_FAILED, 1);
 }
 
 static struct pend *pend_at(struct cp *s, uint32_t k)
@@ -600,7 +559,7 @@ static void pend_push(struct cp *s, rp_event *ev, int32_t pid, uint32_t hidx)
     if (s->pend_count == s->cfg.max_pending) {
         struct pend *h = pend_at(s, 0);
         if (h->hidx != CP_NONE)
-            count(s, C_PEND_OVF, 1);
+            rp_util_count(&s->ctr, C_PEND_OVF, 1);
         h->hidx = CP_NONE;
         pend_flush(s); /* the head is never blocked, so a slot frees up */
     }
@@ -728,7 +687,7 @@ static void hash_done(void *arg, int status)
             memcpy(e->hex, j->hex, sizeof e->hex);
     }
     if (!ok)
-        count(s, C_HFAIL, 1);
+        rp_util_count(&s->ctr, C_HFAIL, 1);
     pend_resolve(s, j->hidx, ok ? j->hex : NULL);
     pthread_mutex_unlock(&s->lock);
     free(j);
@@ -768,7 +727,7 @@ static uint32_t hash_for(struct cp *s, rp_event *ev, const struct capture *c)
     if (!s->cfg.hash || !c->have_st || !S_ISREG(c->st.st_mode))
         return CP_NONE;
     if ((uint64_t)c->st.st_size > s->cfg.hash_max) {
-        count(s, C_HSKIP, 1);
+        rp_util_count(&s->ctr, C_HSKIP, 1);
         return CP_NONE;
     }
     cp_hkey key = {.dev = (uint64_t)c->st.st_dev,
@@ -778,20 +737,20 @@ static uint32_t hash_for(struct cp *s, rp_event *ev, const struct capture *c)
                    .ctime_ns = (int64_t)c->st.st_ctim.tv_sec * 1000000000 + c->st.st_ctim.tv_nsec};
     cp_hentry *e = cp_hcache_get(s->hcache, &key);
     if (e && e->state == CP_H_READY) {
-        count(s, C_HHIT, 1);
+        rp_util_count(&s->ctr, C_HHIT, 1);
         set_s(s, ev, F_HASH, e->hex, 64);
         return CP_NONE;
     }
     if (e && e->state == CP_H_PENDING) {
-        count(s, C_HHIT, 1); /* joins the job already running */
+        rp_util_count(&s->ctr, C_HHIT, 1); /* joins the job already running */
         return cp_hcache_index(s->hcache, e);
     }
     if (e) /* failed before: try again */
         cp_hcache_del(s->hcache, e);
-    count(s, C_HMISS, 1);
+    rp_util_count(&s->ctr, C_HMISS, 1);
     int fd = open_exe(s, c);
     if (fd < 0) {
-        count(s, C_HFAIL, 1);
+        rp_util_count(&s->ctr, C_HFAIL, 1);
         return CP_NONE;
     }
     struct hjob *j = calloc(1, sizeof *j);
@@ -799,7 +758,7 @@ static uint32_t hash_for(struct cp *s, rp_event *ev, const struct capture *c)
     if (!e) {
         close(fd);
         free(j);
-        count(s, C_HFULL, 1);
+        rp_util_count(&s->ctr, C_HFULL, 1);
         return CP_NONE;
     }
     j->s = s;
@@ -810,7 +769,7 @@ static uint32_t hash_for(struct cp *s, rp_event *ev, const struct capture *c)
         cp_hcache_del(s->hcache, e);
         close(fd);
         free(j);
-        count(s, C_HFULL, 1);
+        rp_util_count(&s->ctr, C_HFULL, 1);
         return CP_NONE;
     }
     return j->hidx;
@@ -831,8 +790,8 @@ static cp_proc *table_put(struct cp *s, int32_t pid)
 {
     uint64_t ev = 0, evl = 0;
     cp_proc *p = cp_table_put(s->table, pid, &ev, &evl);
-    count(s, C_EVICT, ev);
-    count(s, C_EVICT_LIVE, evl);
+    rp_util_count(&s->ctr, C_EVICT, ev);
+    rp_util_count(&s->ctr, C_EVICT_LIVE, evl);
     return p;
 }
 
@@ -961,7 +920,7 @@ static rp_event *new_event(struct cp *s, const char *type, const char *etype, co
 {
     rp_event *ev;
     if (s->host->event_create(s->self, type, strlen(type), &ev) != 0) {
-        count(s, C_PUBLISH_FAILED, 1);
+        rp_util_count(&s->ctr, C_PUBLISH_FAILED, 1);
         return NULL;
     }
     if (ts_mono)
@@ -1146,7 +1105,7 @@ static void handle_exec(struct cp *s, struct capture *c, int src, const struct c
         p->scan_mono = scan_mono;
     }
     if (!c->exe || !c->args)
-        count(s, C_PARTIAL, 1);
+        rp_util_count(&s->ctr, C_PARTIAL, 1);
 
     rp_event *ev = new_event(s, "process.exec", "start", "exec", c->ts_mono, src);
     if (!ev) {
@@ -1178,9 +1137,9 @@ static void handle_exec(struct cp *s, struct capture *c, int src, const struct c
         set_s(s, ev, F_CONTAINER, cid, 64);
     snap_drop(&par);
     uint32_t hidx = hash_for(s, ev, c);
-    count(s, src == SRC_NETLINK ? C_EXEC : C_RESCAN_EXECS, 1);
+    rp_util_count(&s->ctr, src == SRC_NETLINK ? C_EXEC : C_RESCAN_EXECS, 1);
     if (src != SRC_NETLINK)
-        count(s, C_EXEC, 1);
+        rp_util_count(&s->ctr, C_EXEC, 1);
     pend_push(s, ev, c->pid, hidx);
 }
 
@@ -1232,9 +1191,9 @@ static void publish_exit(struct cp *s, int32_t pid, cp_proc *p, int64_t ts_mono,
             if (p->flags & CP_F_CREDS)
                 set_user(s, ev, p->uid, p->euid, p->gid);
         }
-        count(s, src == SRC_NETLINK ? C_EXIT : C_RESCAN_EXITS, 1);
+        rp_util_count(&s->ctr, src == SRC_NETLINK ? C_EXIT : C_RESCAN_EXITS, 1);
         if (src != SRC_NETLINK)
-            count(s, C_EXIT, 1);
+            rp_util_count(&s->ctr, C_EXIT, 1);
         pend_push(s, ev, pid, CP_NONE);
     }
     if (p) {
@@ -1271,7 +1230,7 @@ static void scan(struct cp *s, int emit)
     if (!d) {
         if (dfd >= 0)
             close(dfd);
-        logf_(s, RP_LOG_WARN, "cannot list /proc: %s", strerror(errno));
+        rp_util_logf(s->host, s->self, RP_LOG_WARN, "cannot list /proc: %s", strerror(errno));
         return;
     }
     struct dirent *de;
@@ -1371,9 +1330,9 @@ static void check_containers(struct cp *s)
     s->read_cgroups =
         s->cfg.containers == CONT_ALWAYS || (s->cfg.containers == CONT_AUTO && runtime_present());
     if (was != s->read_cgroups && s->cfg.containers == CONT_AUTO && s->last_hk_mono)
-        logf_(s, RP_LOG_INFO, "container runtime %s: container.id %s",
-              s->read_cgroups ? "found" : "not found",
-              s->read_cgroups ? "read from /proc/<pid>/cgroup" : "not looked for");
+        rp_util_logf(s->host, s->self, RP_LOG_INFO, "container runtime %s: container.id %s",
+                     s->read_cgroups ? "found" : "not found",
+                     s->read_cgroups ? "read from /proc/<pid>/cgroup" : "not looked for");
 }
 
 static void housekeeping(struct cp *s)
@@ -1389,12 +1348,12 @@ static void do_rescan(struct cp *s)
     s->need_rescan = 0;
     s->last_rescan_mono = clock_ns(CLOCK_MONOTONIC);
     s->rescans++;
-    count(s, C_RESCANS, 1);
+    rp_util_count(&s->ctr, C_RESCANS, 1);
     scan(s, SRC_RESCAN);
-    logf_(s, RP_LOG_WARN,
-          "kernel dropped process events (receive buffer overrun, %llu so far); "
-          "rescanned /proc to resynchronise (%llu rescans)",
-          (unsigned long long)s->lost, (unsigned long long)s->rescans);
+    rp_util_logf(s->host, s->self, RP_LOG_WARN,
+                 "kernel dropped process events (receive buffer overrun, %llu so far); "
+                 "rescanned /proc to resynchronise (%llu rescans)",
+                 (unsigned long long)s->lost, (unsigned long long)s->rescans);
 }
 
 static void on_rescan_timer(void *arg)
@@ -1433,7 +1392,7 @@ static void on_poll(void *arg)
     struct cp *s = arg;
     pthread_mutex_lock(&s->lock);
     if (!atomic_load(&s->stopping)) {
-        count(s, C_POLLS, 1);
+        rp_util_count(&s->ctr, C_POLLS, 1);
         int64_t t0 = clock_ns(CLOCK_MONOTONIC);
         scan(s, SRC_POLL);
         s->sync_mono = t0;
@@ -1513,7 +1472,7 @@ static int nl_decode(struct cp *s, const char *buf, size_t len, const struct soc
                      struct kev *out, int max)
 {
     if (from->nl_pid != 0) {
-        count(s, C_KERNEL_MALFORMED, 1);
+        rp_util_count(&s->ctr, C_KERNEL_MALFORMED, 1);
         return 0;
     }
     int n = 0;
@@ -1526,7 +1485,7 @@ static int nl_decode(struct cp *s, const char *buf, size_t len, const struct soc
         const struct cn_msg *cn = NLMSG_DATA(nh);
         if (plen < sizeof *cn || cn->id.idx != CN_IDX_PROC || cn->id.val != CN_VAL_PROC ||
             cn->len > plen - sizeof *cn) {
-            count(s, C_KERNEL_MALFORMED, 1);
+            rp_util_count(&s->ctr, C_KERNEL_MALFORMED, 1);
             continue;
         }
         /* The event sits 4 bytes off its 8-byte alignment after the
@@ -1537,11 +1496,11 @@ static int nl_decode(struct cp *s, const char *buf, size_t len, const struct soc
         const struct proc_event *pe = &pev;
         size_t head = offsetof(struct proc_event, event_data);
         if (cn->len < head) {
-            count(s, C_KERNEL_MALFORMED, 1);
+            rp_util_count(&s->ctr, C_KERNEL_MALFORMED, 1);
             continue;
         }
         if (n >= max) {
-            count(s, C_KERNEL_MALFORMED, 1);
+            rp_util_count(&s->ctr, C_KERNEL_MALFORMED, 1);
             break;
         }
         struct kev *k = &out[n];
@@ -1589,7 +1548,7 @@ static int nl_decode(struct cp *s, const char *buf, size_t len, const struct soc
             break;
         }
         if (cn->len < need || (k->what != PROC_EVENT_NONE && (k->pid <= 0 || k->tgid <= 0))) {
-            count(s, C_KERNEL_MALFORMED, 1);
+            rp_util_count(&s->ctr, C_KERNEL_MALFORMED, 1);
             continue;
         }
         n++;
@@ -1675,7 +1634,7 @@ static void handle_kev(struct cp *s, const struct kev *k, struct capture *c)
             capture(s, &s->single, c);
         }
         if (exec_repeats_rescan(s, k->tgid, k->ts, c)) {
-            count(s, C_RESCAN_DUPS, 1);
+            rp_util_count(&s->ctr, C_RESCAN_DUPS, 1);
             break;
         }
         handle_exec(s, c, SRC_NETLINK, NULL, 0);
@@ -1740,18 +1699,19 @@ static int nl_read(struct cp *s, int fd, int from_b, int64_t *last_ts)
                 /* The kernel dropped messages: the socket's buffer overran.
                  * What is still queued is intact; read it, then rescan. */
                 s->lost++;
-                count(s, C_KERNEL_LOST, 1);
+                rp_util_count(&s->ctr, C_KERNEL_LOST, 1);
                 s->need_rescan = 1;
                 got++; /* bounds the loop if the overrun repeats */
                 continue;
             }
             if (errno != EAGAIN && errno != EWOULDBLOCK)
-                logf_(s, RP_LOG_WARN, "netlink receive failed: %s", strerror(errno));
+                rp_util_logf(s->host, s->self, RP_LOG_WARN, "netlink receive failed: %s",
+                             strerror(errno));
             return 1;
         }
         for (int i = 0; i < n; i++) {
             if (s->nl->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
-                count(s, C_KERNEL_MALFORMED, 1);
+                rp_util_count(&s->ctr, C_KERNEL_MALFORMED, 1);
                 continue;
             }
             int k = nl_decode(s, s->nl->data[i], s->nl->msgs[i].msg_len, &s->nl->addr[i],
@@ -1763,7 +1723,7 @@ static int nl_read(struct cp *s, int fd, int from_b, int64_t *last_ts)
                     *last_ts = e->ts;
             }
             s->nkev += k;
-            count(s, C_KERNEL_EVENTS, (uint64_t)k);
+            rp_util_count(&s->ctr, C_KERNEL_EVENTS, (uint64_t)k);
         }
         got += n;
         if (n < NL_BATCH)
@@ -1784,9 +1744,9 @@ static int kev_cmp(const void *a, const void *b)
  * filter. From now on the exec socket carries everything alone. */
 static void filter_failed(struct cp *s)
 {
-    logf_(s, RP_LOG_WARN,
-          "the kernel ignored the proc connector event filter; "
-          "using one socket for all events");
+    rp_util_logf(s->host, s->self, RP_LOG_WARN,
+                 "the kernel ignored the proc connector event filter; "
+                 "using one socket for all events");
     uint64_t id = atomic_exchange(&s->nlb_watch, 0);
     if (id)
         s->host->fd_unwatch(s->self, id);
@@ -1955,7 +1915,8 @@ static void drain_and_rewatch(struct cp *s)
             maybe_rescan(s);
         pend_kick(s);
         if (s->nlfd_b >= 0 && watch_b(s) != 0) /* (a failed filter closes B) */
-            logf_(s, RP_LOG_ERROR, "cannot watch the proc connector socket again");
+            rp_util_logf(s->host, s->self, RP_LOG_ERROR,
+                         "cannot watch the proc connector socket again");
         if (s->nkev > 0 && s->nlfd_b >= 0)
             arm_b_timer(s, 1); /* events held back for order: handle them soon */
     }
@@ -2082,11 +2043,11 @@ static int nl_setup(struct cp *s, char *why, size_t whylen)
     for (int i = 0;
          s->nlfd_b >= 0 && i < 100000 && recv(s->nlfd_b, junk, sizeof junk, MSG_DONTWAIT) >= 0; i++)
         ;
-    logf_(s, RP_LOG_INFO,
-          "proc connector subscribed (%s), receive buffer %llu bytes asked, %d granted",
-          s->nlfd_b >= 0 ? "exec events on one socket, fork, exit, uid and gid on another"
-                         : "one socket for all events",
-          (unsigned long long)s->cfg.rcvbuf, got / 2);
+    rp_util_logf(s->host, s->self, RP_LOG_INFO,
+                 "proc connector subscribed (%s), receive buffer %llu bytes asked, %d granted",
+                 s->nlfd_b >= 0 ? "exec events on one socket, fork, exit, uid and gid on another"
+                                : "one socket for all events",
+                 (unsigned long long)s->cfg.rcvbuf, got / 2);
     return 0;
 }
 
@@ -2163,16 +2124,18 @@ static int cp_init(rp_plugin *self, const rp_host_api *host, void **state)
             return rc;
         }
     }
-    for (int i = 0; i < C_COUNT_; i++) {
-        int rc = host->counter_register(self, counter_names[i], strlen(counter_names[i]), &s->c[i]);
-        if (rc != 0) {
-            free_state(s);
-            return rc;
-        }
+    int rc = rp_util_counters_register(&s->ctr, host, self, counter_names, C_COUNT_, 0);
+    if (rc != 0) {
+        free_state(s);
+        return rc;
     }
     const char *json = "{}";
-    host->config_get(self, &json, NULL);
-    parse_config(json, &s->cfg);
+    uint64_t len = 2;
+    if (host->config_get(self, &json, &len) != 0 || !json) {
+        json = "{}";
+        len = 2;
+    }
+    parse_config(json, (size_t)len, &s->cfg);
     long hz = sysconf(_SC_CLK_TCK);
     s->tick_ns = hz > 0 ? (uint64_t)(1000000000 / hz) : 10000000;
     s->table = cp_table_new((uint32_t)s->cfg.max_processes);
@@ -2246,27 +2209,30 @@ static int cp_start(rp_plugin *self, void *state)
             if (rc == 0)
                 atomic_store(&s->hk_timer, id);
         }
-        count(s, C_MODE_NETLINK, 1);
-        logf_(s, RP_LOG_INFO,
-              "mode netlink (proc connector): exec and exit events from the kernel; %u processes "
-              "in the table (max %llu); container ids %s",
-              seeded, (unsigned long long)s->cfg.max_processes,
-              s->read_cgroups ? "read from /proc/<pid>/cgroup" : "not looked for (no runtime)");
+        rp_util_count(&s->ctr, C_MODE_NETLINK, 1);
+        rp_util_logf(
+            s->host, s->self, RP_LOG_INFO,
+            "mode netlink (proc connector): exec and exit events from the kernel; %u processes "
+            "in the table (max %llu); container ids %s",
+            seeded, (unsigned long long)s->cfg.max_processes,
+            s->read_cgroups ? "read from /proc/<pid>/cgroup" : "not looked for (no runtime)");
     } else {
         rc = s->host->timer_start(self, s->cfg.poll_ms, s->cfg.poll_ms, on_poll, s, &id);
         if (rc == 0)
             atomic_store(&s->poll_timer, id);
-        count(s, C_MODE_POLL, 1);
+        rp_util_count(&s->ctr, C_MODE_POLL, 1);
         if (s->cfg.mode == MODE_POLL)
-            logf_(s, RP_LOG_INFO,
-                  "mode poll (configured): /proc scanned every %llu ms; processes shorter than "
-                  "that are missed and exit codes are unknown; %u processes in the table",
-                  (unsigned long long)s->cfg.poll_ms, seeded);
+            rp_util_logf(
+                s->host, s->self, RP_LOG_INFO,
+                "mode poll (configured): /proc scanned every %llu ms; processes shorter than "
+                "that are missed and exit codes are unknown; %u processes in the table",
+                (unsigned long long)s->cfg.poll_ms, seeded);
         else
-            logf_(s, RP_LOG_WARN,
-                  "mode poll (fallback: %s): /proc scanned every %llu ms; processes shorter "
-                  "than that are missed and exit codes are unknown; %u processes in the table",
-                  why, (unsigned long long)s->cfg.poll_ms, seeded);
+            rp_util_logf(
+                s->host, s->self, RP_LOG_WARN,
+                "mode poll (fallback: %s): /proc scanned every %llu ms; processes shorter "
+                "than that are missed and exit codes are unknown; %u processes in the table",
+                why, (unsigned long long)s->cfg.poll_ms, seeded);
     }
     if (rc != 0)
         s->host->set_error(self, "cannot register the fd or timer", 31);
@@ -2322,11 +2288,11 @@ static int cp_stop(rp_plugin *self, void *state)
     /* Events still waiting for a hash go out when their job completes or is
      * cancelled (the host cancels this plugin's jobs after stop). */
     pend_flush(s);
-    logf_(s, RP_LOG_INFO,
-          "stopped: %u processes in the table, %u events still waiting for a hash, "
-          "%llu kernel overruns, %llu rescans",
-          cp_table_count(s->table), s->pend_count, (unsigned long long)s->lost,
-          (unsigned long long)s->rescans);
+    rp_util_logf(s->host, s->self, RP_LOG_INFO,
+                 "stopped: %u processes in the table, %u events still waiting for a hash, "
+                 "%llu kernel overruns, %llu rescans",
+                 cp_table_count(s->table), s->pend_count, (unsigned long long)s->lost,
+                 (unsigned long long)s->rescans);
     pthread_mutex_unlock(&s->lock);
     return 0;
 }

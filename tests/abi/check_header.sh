@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # check_header.sh SDK_INCLUDE_DIR
-# The SDK header compiles as C99, C11 and C++ with strict warnings, on its own,
-# and includes nothing but standard headers.
+# The SDK headers compile as C99, C11 and C++ with strict warnings, on their
+# own, and include nothing but standard headers: plugin.h (the ABI) and
+# plugin_util.h (the header-only helpers, which may include plugin.h too).
 set -euo pipefail
 inc=$1
 hdr="$inc/rampart/plugin.h"
@@ -36,5 +37,98 @@ g++ -std=c++17 -Wall -Wextra -Werror -pedantic -I "$inc" -o "$tmp/cxx17" "$tmp/u
 if command -v clang >/dev/null; then
     clang -std=c99 -Wall -Wextra -Werror -pedantic -I "$inc" -o "$tmp/clang99" "$tmp/use.c"
 fi
-"$tmp/c99" && "$tmp/c11" && "$tmp/cxx11" && "$tmp/cxx17"
+# One command per line: under set -e a failure inside "a && b" would not stop
+# the script.
+"$tmp/c99"
+"$tmp/c11"
+"$tmp/cxx11"
+"$tmp/cxx17"
 echo "plugin.h: C99, C11, C++11, C++17 OK"
+
+util="$inc/rampart/plugin_util.h"
+bad=$(grep -E '^\s*#\s*include' "$util" |
+    grep -vE '<(rampart/plugin|stdarg|stddef|stdint|stdio|string)\.h>' || true)
+if [ -n "$bad" ]; then
+    echo "FAIL: plugin_util.h includes more than plugin.h and standard headers: $bad" >&2
+    exit 1
+fi
+# Every helper is used, so each compiler checks every body in its language.
+cat > "$tmp/util.c" <<'C'
+#include <rampart/plugin_util.h>
+#include <rampart/plugin_util.h>
+static char logged[64];
+static void log_fn(rp_plugin *self, int32_t level, const char *msg, uint64_t len)
+{
+    (void)self;
+    (void)level;
+    memcpy(logged, msg, len < sizeof logged - 1 ? (size_t)len : sizeof logged - 1);
+}
+static int reg_fn(rp_plugin *self, const char *name, uint64_t len, uint32_t *id)
+{
+    (void)self;
+    (void)name;
+    *id = (uint32_t)len;
+    return 0;
+}
+static int add_fn(rp_plugin *self, uint32_t id, uint64_t delta)
+{
+    (void)self;
+    return id == 2 && delta == 3 ? 0 : RP_ERR_INVAL;
+}
+int main(void)
+{
+    static const char json[] = "{\"n\":[\"x\",\"\\u00e9\"],\"u\":7,\"i\":-7,\"b\":true,\"s\":\"a\"}";
+    static const char *const names[] = {"ab"};
+    rp_host_api host;
+    rp_util_counters ctr;
+    rp_util_config_iter it;
+    uint64_t u = 0;
+    int64_t i = 0;
+    int b = 0, items = 0;
+    char buf[16];
+    size_t n = 0, len = sizeof json - 1;
+    memset(&host, 0, sizeof host);
+    host.log = log_fn;
+    host.counter_register = reg_fn;
+    host.counter_add = add_fn;
+    if (rp_util_logf(&host, 0, RP_LOG_INFO, "%s %d", "x", 1) != 0 || strcmp(logged, "x 1") != 0)
+        return 1;
+    if (rp_util_counters_register(&ctr, &host, 0, names, 1, RP_UTIL_COUNTERS_TOTALS) != 0 ||
+        rp_util_count(&ctr, 0, 3) != 0 || rp_util_counter_total(&ctr, 0) != 3)
+        return 2;
+    if (rp_util_config_valid(json, len) != 0 || rp_util_config_uint(json, len, "u", 0, &u) != 0 ||
+        u != 7 || rp_util_config_int(json, len, "i", 0, &i) != 0 || i != -7 ||
+        rp_util_config_bool(json, len, "b", 0, &b) != 0 || b != 1 ||
+        rp_util_config_str(json, len, "s", 0, buf, sizeof buf, &n) != 0 || n != 1)
+        return 3;
+    if (rp_util_config_array(json, len, "n", &it) != 0)
+        return 4;
+    while (rp_util_config_next_str(&it, buf, sizeof buf, &n) == 0)
+        items += n == 2 && strcmp(buf, "\xc3\xa9") == 0 ? 10 : 1;
+    return items == 11 ? 0 : 5;
+}
+C
+cp "$tmp/util.c" "$tmp/util.cpp"
+strict="-Wall -Wextra -Werror -pedantic -Wshadow -Wconversion -Wsign-conversion -Wformat=2"
+gcc -std=c99 $strict -Wstrict-prototypes -I "$inc" -o "$tmp/u_c99" "$tmp/util.c"
+gcc -std=c11 $strict -Wstrict-prototypes -I "$inc" -o "$tmp/u_c11" "$tmp/util.c"
+g++ -std=c++11 $strict -I "$inc" -o "$tmp/u_cxx11" "$tmp/util.cpp"
+g++ -std=c++17 $strict -I "$inc" -o "$tmp/u_cxx17" "$tmp/util.cpp"
+# One command a line: a failure inside an && list would not stop set -e.
+"$tmp/u_c99"
+"$tmp/u_c11"
+"$tmp/u_cxx11"
+"$tmp/u_cxx17"
+if command -v clang >/dev/null; then
+    clang -std=c99 $strict -Wstrict-prototypes -I "$inc" -o "$tmp/u_clang99" "$tmp/util.c"
+    clang -std=c11 $strict -Wstrict-prototypes -I "$inc" -o "$tmp/u_clang11" "$tmp/util.c"
+    "$tmp/u_clang99"
+    "$tmp/u_clang11"
+fi
+if command -v clang++ >/dev/null; then
+    clang++ -std=c++11 $strict -I "$inc" -o "$tmp/u_clangxx11" "$tmp/util.cpp"
+    clang++ -std=c++17 $strict -I "$inc" -o "$tmp/u_clangxx17" "$tmp/util.cpp"
+    "$tmp/u_clangxx11"
+    "$tmp/u_clangxx17"
+fi
+echo "plugin_util.h: C99, C11, C++11, C++17 OK"
