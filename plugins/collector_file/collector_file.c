@@ -47,10 +47,7 @@ static const char config_schema[] =
     "\"max_watches\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":1048576,\"default\":8192,"
     "\"description\":\"inotify watches or fanotify inode marks at most\"}}}";
 
-static const struct {
-    const char *name;
-    uint32_t type;
-} field_defs[F_COUNT_] = {
+static const rp_util_field_def field_defs[F_COUNT_] = {
     [F_CATEGORY] = {"event.category", RP_TYPE_STR_ARRAY},
     [F_TYPE] = {"event.type", RP_TYPE_STR_ARRAY},
     [F_ACTION] = {"event.action", RP_TYPE_STR},
@@ -680,19 +677,12 @@ static int file_init(rp_plugin *self, const rp_host_api *host, void **state)
     cf->self = self;
     cf->host = host;
     cf->self_pid = (int32_t)getpid();
-    for (int i = 0; i < F_COUNT_; i++) {
-        int rc = host->field_id(self, field_defs[i].name, strlen(field_defs[i].name),
-                                field_defs[i].type, &cf->f[i]);
-        if (rc != 0) {
-            char msg[128];
-            int n = snprintf(msg, sizeof msg, "cannot register field %s: %s", field_defs[i].name,
-                             rp_strerror(rc));
-            host->set_error(self, msg, (uint64_t)n);
-            cf_free(cf);
-            return rc;
-        }
+    int rc = rp_util_fields_register(host, self, field_defs, F_COUNT_, cf->f);
+    if (rc != 0) {
+        cf_free(cf);
+        return rc;
     }
-    int rc = rp_util_counters_register(&cf->ctr, host, self, counter_names, C_COUNT_,
+    rc = rp_util_counters_register(&cf->ctr, host, self, counter_names, C_COUNT_,
                                        RP_UTIL_COUNTERS_TOTALS);
     if (rc != 0) {
         cf_free(cf);

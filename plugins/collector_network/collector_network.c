@@ -111,10 +111,7 @@ enum {
     F_IANA, F_DIRECTION, F_NET_BYTES, F_NET_PACKETS, F_PID, F_PNAME, F_PEXE, F_UID, F_COUNT_
 };
 
-static const struct {
-    const char *name;
-    uint32_t type;
-} field_defs[F_COUNT_] = {
+static const rp_util_field_def field_defs[F_COUNT_] = {
     [F_TIMESTAMP] = {"@timestamp", RP_TYPE_TIMESTAMP},
     [F_CATEGORY] = {"event.category", RP_TYPE_STR_ARRAY},
     [F_TYPE] = {"event.type", RP_TYPE_STR_ARRAY},
@@ -1057,16 +1054,9 @@ static int net_init(rp_plugin *self, const rp_host_api *host, void **state)
     n->self = self;
     n->host = host;
     n->dump_fd = n->destroy_fd = n->stat_fd = n->stat6_fd = -1;
-    for (int i = 0; i < F_COUNT_; i++) {
-        int rc = host->field_id(self, field_defs[i].name, strlen(field_defs[i].name),
-                                field_defs[i].type, &n->f[i]);
-        if (rc != 0) {
-            host->set_error(self, field_defs[i].name, strlen(field_defs[i].name));
-            free(n);
-            return rc;
-        }
-    }
-    int rc = rp_util_counters_register(&n->ctr, host, self, counter_names, C_COUNT_, 0);
+    int rc = rp_util_fields_register(host, self, field_defs, F_COUNT_, n->f);
+    if (rc == 0)
+        rc = rp_util_counters_register(&n->ctr, host, self, counter_names, C_COUNT_, 0);
     if (rc != 0) {
         free(n);
         return rc;
@@ -1074,13 +1064,9 @@ static int net_init(rp_plugin *self, const rp_host_api *host, void **state)
     /* The config is compact JSON already validated against the schema with
      * its defaults filled in; the defaults here serve a host that hands
      * nothing. */
-    const char *json = "{}";
-    uint64_t jlen = 2;
-    if (host->config_get(self, &json, &jlen) != 0 || !json) {
-        json = "{}";
-        jlen = 2;
-    }
-    size_t len = (size_t)jlen;
+    const char *json;
+    size_t len;
+    rp_util_config_text(host, self, &json, &len);
     rp_util_config_uint(json, len, "poll_interval_ms", 1000, &n->poll_ms);
     rp_util_config_uint(json, len, "max_sockets", 16384, &n->max_sockets);
     rp_util_config_uint(json, len, "max_fd_reads", 20000, &n->max_fd_reads);

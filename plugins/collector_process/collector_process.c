@@ -144,10 +144,7 @@ enum {
     F_COUNT_
 };
 
-static const struct {
-    const char *name;
-    uint32_t type;
-} field_defs[F_COUNT_] = {
+static const rp_util_field_def field_defs[F_COUNT_] = {
     [F_TS] = {"@timestamp", RP_TYPE_TIMESTAMP},
     [F_CATEGORY] = {"event.category", RP_TYPE_STR_ARRAY},
     [F_TYPE] = {"event.type", RP_TYPE_STR_ARRAY},
@@ -2115,27 +2112,17 @@ static int cp_init(rp_plugin *self, const rp_host_api *host, void **state)
     s->nlfd = -1;
     s->nlfd_b = -1;
     pthread_mutex_init(&s->lock, NULL);
-    for (int i = 0; i < F_COUNT_; i++) {
-        int rc = host->field_id(self, field_defs[i].name, strlen(field_defs[i].name),
-                                field_defs[i].type, &s->f[i]);
-        if (rc != 0) {
-            host->set_error(self, field_defs[i].name, strlen(field_defs[i].name));
-            free_state(s);
-            return rc;
-        }
-    }
-    int rc = rp_util_counters_register(&s->ctr, host, self, counter_names, C_COUNT_, 0);
+    int rc = rp_util_fields_register(host, self, field_defs, F_COUNT_, s->f);
+    if (rc == 0)
+        rc = rp_util_counters_register(&s->ctr, host, self, counter_names, C_COUNT_, 0);
     if (rc != 0) {
         free_state(s);
         return rc;
     }
-    const char *json = "{}";
-    uint64_t len = 2;
-    if (host->config_get(self, &json, &len) != 0 || !json) {
-        json = "{}";
-        len = 2;
-    }
-    parse_config(json, (size_t)len, &s->cfg);
+    const char *json;
+    size_t len;
+    rp_util_config_text(host, self, &json, &len);
+    parse_config(json, len, &s->cfg);
     long hz = sysconf(_SC_CLK_TCK);
     s->tick_ns = hz > 0 ? (uint64_t)(1000000000 / hz) : 10000000;
     s->table = cp_table_new((uint32_t)s->cfg.max_processes);

@@ -33,10 +33,7 @@ enum {
     F_HOST, F_SEQ, F_COUNT_
 };
 
-static const struct {
-    const char *name;
-    uint32_t type;
-} field_defs[F_COUNT_] = {
+static const rp_util_field_def field_defs[F_COUNT_] = {
     {"event.category", RP_TYPE_STR_ARRAY}, {"event.type", RP_TYPE_STR_ARRAY},
     {"event.action", RP_TYPE_STR},         {"process.pid", RP_TYPE_I64},
     {"process.name", RP_TYPE_STR},         {"process.executable", RP_TYPE_STR},
@@ -189,26 +186,19 @@ static int syn_init(rp_plugin *self, const rp_host_api *host, void **state)
         return RP_ERR_NOMEM;
     s->self = self;
     s->host = host;
-    for (int i = 0; i < F_COUNT_; i++) {
-        int rc = host->field_id(self, field_defs[i].name, strlen(field_defs[i].name),
-                                field_defs[i].type, &s->f[i]);
-        if (rc != 0) {
-            host->set_error(self, field_defs[i].name, strlen(field_defs[i].name));
-            free(s);
-            return rc;
-        }
+    int rc = rp_util_fields_register(host, self, field_defs, F_COUNT_, s->f);
+    if (rc != 0) {
+        free(s);
+        return rc;
     }
     /* The host validated the config against the schema above and filled in
      * the defaults; the defaults here only serve a host that hands nothing. */
-    const char *json = "{}";
-    uint64_t len = 2;
-    if (host->config_get(self, &json, &len) != 0 || !json) {
-        json = "{}";
-        len = 2;
-    }
-    rp_util_config_uint(json, (size_t)len, "count", 1000, &s->count);
-    rp_util_config_uint(json, (size_t)len, "rate", 1000, &s->rate);
-    int rc = rp_util_counters_register(&s->ctr, host, self, counter_names, C_COUNT_, 0);
+    const char *json;
+    size_t len;
+    rp_util_config_text(host, self, &json, &len);
+    rp_util_config_uint(json, len, "count", 1000, &s->count);
+    rp_util_config_uint(json, len, "rate", 1000, &s->rate);
+    rc = rp_util_counters_register(&s->ctr, host, self, counter_names, C_COUNT_, 0);
     if (rc != 0) {
         free(s);
         return rc;

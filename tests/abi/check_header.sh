@@ -75,6 +75,14 @@ static int add_fn(rp_plugin *self, uint32_t id, uint64_t delta)
     (void)self;
     return id == 2 && delta == 3 ? 0 : RP_ERR_INVAL;
 }
+static int field_fn(rp_plugin *self, const char *name, uint64_t len, uint32_t type,
+                    rp_field_id *out)
+{
+    (void)self;
+    (void)name;
+    *out = (rp_field_id)(len + type);
+    return 0;
+}
 int main(void)
 {
     static const char json[] = "{\"n\":[\"x\",\"\\u00e9\"],\"u\":7,\"i\":-7,\"b\":true,\"s\":\"a\"}";
@@ -93,6 +101,16 @@ int main(void)
     host.counter_add = add_fn;
     if (rp_util_logf(&host, 0, RP_LOG_INFO, "%s %d", "x", 1) != 0 || strcmp(logged, "x 1") != 0)
         return 1;
+    static const rp_util_field_def defs[] = {{"process.pid", RP_TYPE_I64}};
+    rp_field_id fid = 0;
+    const char *text = 0;
+    size_t tlen = 0;
+    host.field_id = field_fn;
+    if (rp_util_fields_register(&host, 0, defs, 1, &fid) != 0 || fid == 0)
+        return 6;
+    rp_util_config_text(&host, 0, &text, &tlen);
+    if (tlen != 2 || text[0] != '{')
+        return 7;
     if (rp_util_counters_register(&ctr, &host, 0, names, 1, RP_UTIL_COUNTERS_TOTALS) != 0 ||
         rp_util_count(&ctr, 0, 3) != 0 || rp_util_counter_total(&ctr, 0) != 3)
         return 2;

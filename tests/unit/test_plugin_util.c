@@ -788,6 +788,78 @@ static void test_counters(void **st)
     assert_int_equal(c.count, 0);
 }
 
+static int fake_field_calls;
+static int fake_field_id(rp_plugin *self, const char *name, uint64_t len, uint32_t type,
+                         rp_field_id *out)
+{
+    (void)self;
+    fake_field_calls++;
+    if (len >= 4 && memcmp(name, "bad.", 4) == 0)
+        return RP_ERR_TYPE;
+    *out = (rp_field_id)(100 + type + (uint32_t)len);
+    return 0;
+}
+
+/* Field ids come back in table order; the first refusal names the field. */
+static void test_fields(void **st)
+{
+    (void)st;
+    rp_host_api host;
+    memset(&host, 0, sizeof host);
+    host.field_id = fake_field_id;
+    host.set_error = fake_set_error;
+    static const rp_util_field_def defs[] = {
+        {"process.pid", RP_TYPE_I64}, {"process.name", RP_TYPE_STR}};
+    rp_field_id ids[2] = {0, 0};
+    fake_reset();
+    fake_field_calls = 0;
+    assert_int_equal(rp_util_fields_register(&host, NULL, defs, 2, ids), 0);
+    assert_int_equal(ids[0], 100 + RP_TYPE_I64 + 11);
+    assert_int_equal(ids[1], 100 + RP_TYPE_STR + 12);
+    static const rp_util_field_def bad[] = {
+        {"process.pid", RP_TYPE_I64}, {"bad.field", RP_TYPE_STR}, {"never.asked", RP_TYPE_STR}};
+    fake_field_calls = 0;
+    assert_int_equal(rp_util_fields_register(&host, NULL, bad, 3, ids), RP_ERR_TYPE);
+    assert_int_equal(fake_field_calls, 2);
+    assert_non_null(strstr(fake_err, "bad.field"));
+    assert_int_equal(rp_util_fields_register(&host, NULL, NULL, 1, ids), RP_ERR_INVAL);
+}
+
+static const char *fake_config;
+static int fake_config_get(rp_plugin *self, const char **json, uint64_t *len)
+{
+    (void)self;
+    if (!fake_config)
+        return RP_ERR_NOTFOUND;
+    *json = fake_config;
+    *len = strlen(fake_config);
+    return 0;
+}
+
+/* The host's text when it has one, "{}" (so every reader takes its default)
+ * when it has none or the table lacks config_get. */
+static void test_config_text(void **st)
+{
+    (void)st;
+    rp_host_api host;
+    memset(&host, 0, sizeof host);
+    const char *json = NULL;
+    size_t len = 0;
+    rp_util_config_text(&host, NULL, &json, &len);
+    assert_int_equal(len, 2);
+    assert_memory_equal(json, "{}", 2);
+    host.config_get = fake_config_get;
+    fake_config = NULL;
+    rp_util_config_text(&host, NULL, &json, &len);
+    assert_memory_equal(json, "{}", 2);
+    fake_config = "{\"rate\":5}";
+    rp_util_config_text(&host, NULL, &json, &len);
+    assert_ptr_equal(json, fake_config);
+    uint64_t rate = 0;
+    assert_int_equal(rp_util_config_uint(json, len, "rate", 1, &rate), 0);
+    assert_true(rate == 5);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -807,6 +879,8 @@ int main(void)
         cmocka_unit_test(test_matches_jansson),
         cmocka_unit_test(test_logf),
         cmocka_unit_test(test_counters),
+        cmocka_unit_test(test_fields),
+        cmocka_unit_test(test_config_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

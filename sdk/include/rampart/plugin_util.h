@@ -7,8 +7,11 @@
  *   - logging: rp_util_logf(), printf-style, into a bounded stack buffer;
  *   - counters: rp_util_counters_register() registers a table of names and
  *     keeps the ids, rp_util_count() adds to one;
- *   - config: rp_util_config_*() read typed values of top-level keys from the
- *     compact JSON object host->config_get() hands over.
+ *   - fields: rp_util_fields_register() asks the host for a table of field
+ *     ids;
+ *   - config: rp_util_config_text() fetches the compact JSON object
+ *     host->config_get() hands over, rp_util_config_*() read typed values of
+ *     its top-level keys.
  *
  * It is not part of the ABI: nothing here crosses the boundary, every
  * function is static inline and compiled into the plugin, and it includes
@@ -214,6 +217,63 @@ static inline uint64_t rp_util_counter_total(const rp_util_counters *c, uint32_t
     if (!c || which >= c->count || !(c->flags & RP_UTIL_COUNTERS_TOTALS))
         return 0;
     return c->total[which];
+}
+
+/* ------------------------------------------------------------------------ */
+/* Fields. */
+
+/* One field a plugin sets on its events: its flat-ECS (or own-namespace)
+ * name and RP_TYPE_*. */
+typedef struct rp_util_field_def {
+    const char *name;
+    uint32_t type;
+} rp_util_field_def;
+
+/* rp_util_fields_register: asks host->field_id for defs[0..n-1] and stores
+ * the ids in ids[0..n-1]. On the first failure the host is told which field
+ * and why (set_error), and the host's error is returned. Control thread, in
+ * init. */
+static inline int rp_util_fields_register(const rp_host_api *host, rp_plugin *self,
+                                          const rp_util_field_def *defs, uint32_t n,
+                                          rp_field_id *ids)
+{
+    uint32_t i;
+    char msg[160];
+    if (!host || !host->field_id || (n > 0 && (!defs || !ids)))
+        return RP_ERR_INVAL;
+    for (i = 0; i < n; i++) {
+        const char *name = defs[i].name;
+        int rc = name ? host->field_id(self, name, (uint64_t)strlen(name), defs[i].type, &ids[i])
+                      : RP_ERR_INVAL;
+        if (rc != 0) {
+            int m = snprintf(msg, sizeof msg, "cannot register field %.100s: %s",
+                             name ? name : "(null)", rp_strerror(rc));
+            if (m > 0 && host->set_error)
+                host->set_error(self, msg,
+                                (uint64_t)((size_t)m < sizeof msg ? (size_t)m : sizeof msg - 1));
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* rp_util_config_text: the plugin's config as host->config_get hands it
+ * over (compact JSON, validated, defaults filled in), or "{}" when the host
+ * has none to give, so the rp_util_config_* readers fall back on their
+ * defaults. Never fails; *json is borrowed as config_get says. Control
+ * thread. */
+static inline void rp_util_config_text(const rp_host_api *host, rp_plugin *self,
+                                       const char **json, size_t *len)
+{
+    const char *text = NULL;
+    uint64_t tlen = 0;
+    if (host && host->config_get && host->config_get(self, &text, &tlen) == 0 && text) {
+        *json = text;
+        *len = (size_t)tlen;
+    } else {
+        *json = "{}";
+        *len = 2;
+    }
 }
 
 /* ------------------------------------------------------------------------ */
