@@ -52,6 +52,7 @@ struct rp__agent {
     rp__os_pidfile *pidfile;
     char agent_id[RP__UUID_STR_LEN + 1];
     char hostname[256];
+    rp__ndjson_stamp stamp; /* identity on every line; built at start */
 };
 
 int rp__agent_create(const rp__agent_opts *opts, rp__config *cfg, rp__agent **out)
@@ -119,11 +120,69 @@ static void on_spool_append(void *ctx, uint64_t id)
 static void raise_alert(void *arg, const char *rule_id, const char *rule_name, int severity,
                         const char *message);
 
-/* The uploader's options from a config; strings borrowed from cfg and a. */
-static int upload_opts(rp__agent *a, const rp__config *cfg, rp__uploader_opts *o, char *dl_dir,
-                       size_t dl_len)
+/* The formats' own settings (output.auth_scheme, output.elastic, .splunk,
+ * .loki, .otlp), borrowed from a config; the uploader copies them. */
+#define FORMAT_LABELS_MAX 32
+struct format_opts {
+    rp__format_ctx ctx;
+    rp__format_label loki[FORMAT_LABELS_MAX];
+    rp__format_label otlp[FORMAT_LABELS_MAX];
+};
+
+static const char *opt_str(const json_t *obj, const char *key)
+{
+    const char *v = json_string_value(json_object_get(obj, key));
+    return v && *v ? v : NULL;
+}
+
+/* Copies an object of strings into pairs; the schema caps the count. */
+static size_t opt_pairs(const json_t *obj, rp__format_label *out)
+{
+    const char *k;
+    json_t *v;
+    size_t n = 0;
+    json_object_foreach((json_t *)obj, k, v)
+    {
+        if (n == FORMAT_LABELS_MAX || !json_is_string(v))
+            break;
+        out[n].name = k;
+        out[n].value = json_string_value(v);
+        n++;
+    }
+    return n;
+}
+
+static void format_opts_from(const rp__config *cfg, struct format_opts *f)
+{
+    memset(f, 0, sizeof *f);
+    const json_t *out = json_object_get(cfg->root, "output");
+    const char *scheme = opt_str(out, "auth_scheme");
+    f->ctx.auth_scheme = scheme && strcmp(scheme, "auto") != 0 ? scheme : NULL;
+    const json_t *el = json_object_get(out, "elastic");
+    f->ctx.elastic_index = opt_str(el, "index");
+    const json_t *sp = json_object_get(out, "splunk");
+    f->ctx.splunk_index = opt_str(sp, "index");
+    f->ctx.splunk_source = opt_str(sp, "source");
+    f->ctx.splunk_sourcetype = opt_str(sp, "sourcetype");
+    f->ctx.splunk_channel = opt_str(sp, "channel");
+    const json_t *lk = json_object_get(out, "loki");
+    f->ctx.loki_tenant = opt_str(lk, "tenant");
+    f->ctx.loki_job = opt_str(lk, "job");
+    f->ctx.loki_label_count = opt_pairs(json_object_get(lk, "labels"), f->loki);
+    f->ctx.loki_labels = f->loki;
+    const json_t *ot = json_object_get(out, "otlp");
+    f->ctx.otlp_resource_count = opt_pairs(json_object_get(ot, "resource_attributes"), f->otlp);
+    f->ctx.otlp_resource = f->otlp;
+}
+
+/* The uploader's options from a config; strings borrowed from cfg, a and
+ * fo (filled here). */
+static int upload_opts(rp__agent *a, const rp__config *cfg, rp__uploader_opts *o,
+                       struct format_opts *fo, char *dl_dir, size_t dl_len)
 {
     memset(o, 0, sizeof *o);
+    format_opts_from(cfg, fo);
+    o->format_opts = &fo->ctx;
     enum rp__format f;
     if (rp__format_parse(cfg->output_format, &f) != 0)
         return RP_ERR_CONFIG; /* the schema's enum rules this out */
@@ -184,8 +243,9 @@ static int prepare_upload(rp__agent *a, char *err, size_t errlen)
         return rc;
     }
     rp__uploader_opts uo;
+    struct format_opts fo;
     char dl[4096];
-    upload_opts(a, cfg, &uo, dl, sizeof dl);
+    upload_opts(a, cfg, &uo, &fo, dl, sizeof dl);
     char uerr[1024] = "";
     rc = rp__uploader_create(&uo, &a->uploader, uerr, sizeof uerr);
     if (rc != 0) {
@@ -599,13 +659,69 @@ static uint64_t sink_backlog(void *arg)
     return rp__host_sub_backlog(a->host, a->sink_sub);
 }
 
+/* The identity every line carries (core/ndjson.h): which machine, which
+ * agent, which site, and the operator's labels (agent.labels). */
+static int build_stamp(rp__agent *a)
+{
+    const rp__config *cfg = a->boot_cfg;
+    rp__ndjson_stamp *st = &a->stamp;
+    char machine[64];
+    int rc = 0;
+    rp__ndjson_stamp_init(st);
+#define STAMP(name, v)                                                                             \
+    do {                                                                                           \
+        if (rc == 0)                                                                               \
+            rc = rp__ndjson_stamp_add(st, name, v, strlen(v));                                     \
+    } while (0)
+    STAMP("agent.id", a->agent_id);
+    STAMP("agent.type", "rampart");
+    STAMP("agent.version", RP_VERSION);
+    if (a->hostname[0]) {
+        STAMP("host.name", a->hostname);
+        STAMP("host.hostname", a->hostname);
+    }
+    int mrc = rp__os_machine_id(machine, sizeof machine);
+    if (mrc == 0)
+        STAMP("host.id", machine);
+    else
+        rp__log_warn("no machine id for host.id (%s); events carry agent.id only",
+                     rp_strerror(mrc));
+    if (cfg->site)
+        STAMP("labels.site", cfg->site);
+#undef STAMP
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(json_object_get(cfg->root, "agent"), "labels"), k, v)
+    {
+        char name[96];
+        snprintf(name, sizeof name, "labels.%s", k);
+        const char *val = json_string_value(v);
+        if (rc != 0 || !val)
+            break;
+        rc = rp__ndjson_stamp_add(st, name, val, strlen(val));
+        if (rc == RP_ERR_EXISTS) {
+            /* Only "site" can collide (a JSON object has no key twice): the
+             * chosen site wins over a label of that name. */
+            rp__log_warn("agent.labels.%s: ignored, labels.%s is set by the agent", k, k);
+            rc = 0;
+        }
+    }
+    if (rc != 0)
+        rp__log_error("cannot build the identity fields of events: %s", rp_strerror(rc));
+    return rc;
+}
+
 static int open_outputs(rp__agent *a)
 {
+    int rc = build_stamp(a);
+    if (rc != 0)
+        return rc;
     rp__sink_opts so = {
         .file = a->cfg->output_file,
         .file_max_bytes = a->cfg->output_file_max_bytes,
         .file_keep = a->cfg->output_file_keep,
-        .to_stdout = a->foreground && a->cfg->output_stdout,
+        .to_stdout = a->foreground ? a->cfg->output_stdout : RP__SINK_STDOUT_OFF,
+        .stamp = &a->stamp,
         .spool = a->spool,
         .batch_max_events = a->cfg->batch_max_events,
         .batch_max_bytes = a->cfg->batch_max_bytes,
@@ -713,8 +829,9 @@ int rp__agent_reload(rp__agent *a)
     int upload_applied = 0;
     if (a->uploader && next->output_url) {
         rp__uploader_opts uo;
+        struct format_opts fo;
         char dl[4096], uerr[1024] = "";
-        upload_opts(a, next, &uo, dl, sizeof dl);
+        upload_opts(a, next, &uo, &fo, dl, sizeof dl);
         int urc = rp__uploader_reconfigure(a->uploader, &uo, uerr, sizeof uerr);
         if (urc != 0)
             rp__log_error("upload settings rejected, keeping the running ones: %s",
@@ -725,9 +842,10 @@ int rp__agent_reload(rp__agent *a)
     json_t *out_old = json_deep_copy(json_object_get(a->boot_cfg->root, "output"));
     json_t *out_new = json_deep_copy(json_object_get(next->root, "output"));
     if (upload_applied && out_old && out_new) {
-        static const char *const live[] = {"url",        "format",        "ca_file",
-                                           "client_cert", "client_key",   "pinned_pubkey",
-                                           "token_file", "proxy",         "timeout_ms"};
+        static const char *const live[] = {
+            "url",           "format",     "ca_file", "client_cert", "client_key",
+            "pinned_pubkey", "token_file", "proxy",   "timeout_ms",  "auth_scheme",
+            "elastic",       "splunk",     "loki",    "otlp"};
         for (size_t i = 0; i < sizeof live / sizeof live[0]; i++) {
             json_object_del(out_old, live[i]);
             json_object_del(out_new, live[i]);
@@ -798,6 +916,7 @@ void rp__agent_destroy(rp__agent *a)
         return;
     rp__agent_stop(a);
     rp__host_destroy(a->host);
+    rp__ndjson_stamp_free(&a->stamp); /* after the sink, which borrowed it */
     if (a->cfg != a->boot_cfg)
         rp__config_destroy(a->cfg);
     rp__config_destroy(a->boot_cfg);

@@ -108,7 +108,14 @@ static int extract(rp__config *cfg)
     if (out && *out && !(cfg->output_file = rp__path_resolve(cfg->data_dir, out)))
         return RP_ERR_NOMEM;
     const json_t *output = json_object_get(root, "output");
-    cfg->output_stdout = json_is_true(json_object_get(output, "stdout"));
+    /* true is the NDJSON lines, as before "text" existed. */
+    const json_t *so = json_object_get(output, "stdout");
+    cfg->output_stdout = json_is_true(so) ? RP__STDOUT_JSON
+                         : json_is_string(so) && strcmp(json_string_value(so), "text") == 0
+                             ? RP__STDOUT_TEXT
+                         : json_is_string(so) && strcmp(json_string_value(so), "json") == 0
+                             ? RP__STDOUT_JSON
+                             : RP__STDOUT_OFF;
     cfg->output_file_max_bytes =
         (uint64_t)json_integer_value(json_object_get(output, "file_max_bytes"));
     cfg->output_file_keep = (uint32_t)json_integer_value(json_object_get(output, "file_keep"));

@@ -23,6 +23,8 @@
 #define RP__CONFIG_MAX_BYTES (4u * 1024 * 1024)
 #define RP__CONFIG_ERR_MAX 1024
 
+enum { RP__STDOUT_OFF = 0, RP__STDOUT_JSON = 1, RP__STDOUT_TEXT = 2 };
+
 enum rp__log_target_choice { RP__LOG_TARGET_AUTO = 0, RP__LOG_TARGET_STDERR, RP__LOG_TARGET_SYSLOG };
 
 /* A loaded configuration. Immutable after load; every pointer is owned by the
@@ -37,7 +39,7 @@ typedef struct rp__config {
     char *plugin_dir;  /* absolute */
     char *pid_file;    /* absolute */
     char *output_file; /* absolute; NULL when output.file is empty */
-    int output_stdout;
+    int output_stdout; /* RP__STDOUT_*: output.stdout, false/true/"json"/"text" */
     uint64_t output_file_max_bytes;
     uint32_t output_file_keep;
     uint32_t flush_interval_ms;

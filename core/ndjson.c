@@ -825,7 +825,61 @@ static int wr_value(wr *w, const rp_event *ev, const rp__field_view *v)
     }
 }
 
+/* ------------------------------------------------------------------------ */
+/* The identity stamp */
+
+_Static_assert(RP__FIELD_MAX <= 4096, "rp__ndjson_stamp.skip holds field ids up to 4096");
+
+void rp__ndjson_stamp_init(rp__ndjson_stamp *st)
+{
+    memset(st, 0, sizeof *st);
+    rp__buf_init(&st->text, RP__NDJSON_STAMP_MAX);
+}
+
+void rp__ndjson_stamp_free(rp__ndjson_stamp *st)
+{
+    if (!st)
+        return;
+    rp__buf_free(&st->text);
+    memset(st->skip, 0, sizeof st->skip);
+}
+
+static inline int stamp_skips(const rp__ndjson_stamp *st, rp_field_id id)
+{
+    return id <= RP__FIELD_MAX && (st->skip[id / 64] >> (id % 64) & 1u);
+}
+
+int rp__ndjson_stamp_add(rp__ndjson_stamp *st, const char *name, const char *value, size_t len)
+{
+    if (!st || !name || (!value && len))
+        return RP_ERR_INVAL;
+    rp_field_id id;
+    int rc = rp__field_intern(name, strlen(name), RP_TYPE_STR, &id);
+    if (rc != 0)
+        return rc;
+    if (stamp_skips(st, id))
+        return RP_ERR_EXISTS;
+    const struct key *k;
+    if ((rc = key_for(id, &k)) != 0)
+        return rc;
+    size_t before = st->text.len;
+    rc = rp__buf_append(&st->text, k->text, k->len);
+    if (rc == 0)
+        rc = rp__json_append_string(value, len, &st->text);
+    if (rc != 0) {
+        rp__buf_truncate(&st->text, before);
+        return rc;
+    }
+    st->skip[id / 64] |= (uint64_t)1 << (id % 64);
+    return 0;
+}
+
 int rp__ndjson_encode(const rp_event *ev, rp__buf *out)
+{
+    return rp__ndjson_encode_stamped(ev, NULL, out);
+}
+
+int rp__ndjson_encode_stamped(const rp_event *ev, const rp__ndjson_stamp *st, rp__buf *out)
 {
     wr w;
     wr_begin(&w, out);
@@ -834,17 +888,26 @@ int rp__ndjson_encode(const rp_event *ev, rp__buf *out)
         return rc;
     *w.p++ = '{';
     uint32_t n = rp__event_field_count(ev);
+    size_t written = 0;
     for (uint32_t i = 0; i < n; i++) {
         rp__field_view v;
         const struct key *k = NULL;
         if ((rc = rp__event_field_at(ev, i, &v)) != 0)
             return RP_ERR_INTERNAL;
+        if (st && stamp_skips(st, v.id))
+            continue;
         if ((rc = key_for(v.id, &k)) != 0)
             return rc;
         /* The cached key starts with a comma; the first field skips it. */
-        if ((rc = wr_key(&w, k, i == 0)) != 0)
+        if ((rc = wr_key(&w, k, written == 0)) != 0)
             return rc;
         if ((rc = wr_value(&w, ev, &v)) != 0)
+            return rc;
+        written++;
+    }
+    if (st && st->text.len > 0) {
+        size_t skip = written == 0; /* the stamp's own leading comma */
+        if ((rc = wr_put(&w, st->text.data + skip, st->text.len - skip)) != 0)
             return rc;
     }
     if ((rc = wr_put(&w, "}\n", 2)) != 0)

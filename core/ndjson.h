@@ -129,4 +129,38 @@ size_t rp__ip_format(const rp_ip *ip, char out[RP__IP_STR_MAX + 1]);
  */
 int rp__ndjson_encode(const rp_event *ev, rp__buf *out);
 
+/*
+ * The agent's identity, written on every line. 2,000 desktops must be told
+ * apart at the backend, but storing the same host and agent fields in every
+ * event would cost memory and copies for nothing: they are constant for the
+ * life of the sink. So the encoder appends them, ready-made, to each line
+ * (`,"host.name":"pc-17",...` before the closing brace), and skips a field
+ * of that name that the event itself holds, so a line never carries a key
+ * twice and no plugin can set another machine's identity.
+ *
+ * The owner builds a stamp with rp__ndjson_stamp_init, adds string fields
+ * with rp__ndjson_stamp_add and then shares it read-only: any thread may
+ * encode with it while nobody adds to it. At most RP__NDJSON_STAMP_MAX bytes
+ * of encoded fields (RP_ERR_FULL past it).
+ */
+#define RP__NDJSON_STAMP_MAX 8192u
+typedef struct rp__ndjson_stamp {
+    rp__buf text; /* `,"name":"value"` per field, in the order added */
+    uint64_t skip[(4096 + 1 + 63) / 64]; /* field ids the stamp replaces */
+} rp__ndjson_stamp;
+
+void rp__ndjson_stamp_init(rp__ndjson_stamp *st);
+/* Adds a string field (an ECS name such as "host.id", or "labels.<name>").
+ * The name is registered as a string field if it is not yet, so events that
+ * set it are recognised; RP_ERR_TYPE when it is registered with another type.
+ * A name added twice keeps its first value (RP_ERR_EXISTS). value may be any
+ * bytes: it is escaped like every string. */
+int rp__ndjson_stamp_add(rp__ndjson_stamp *st, const char *name, const char *value, size_t len);
+/* Frees the text; the stamp can be initialised again. NULL is a no-op. */
+void rp__ndjson_stamp_free(rp__ndjson_stamp *st);
+
+/* rp__ndjson_encode with the stamp's fields on the line (st may be NULL:
+ * then exactly rp__ndjson_encode). Same all-or-nothing rule. */
+int rp__ndjson_encode_stamped(const rp_event *ev, const rp__ndjson_stamp *st, rp__buf *out);
+
 #endif

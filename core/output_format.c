@@ -1021,8 +1021,10 @@ static int body_splunk(const rp__format_ctx *ctx, const char *lines, size_t len,
     int rc = put(&mid, ",\"host\":");
     if (rc == 0)
         rc = put_jstr(&mid, ctx->host_name);
-    if (rc == 0)
-        rc = put(&mid, ",\"source\":\"rampart\",\"sourcetype\":\"_json\"");
+    if (rc == 0 && (rc = put(&mid, ",\"source\":")) == 0)
+        rc = put_jstr(&mid, ctx->splunk_source ? ctx->splunk_source : "rampart");
+    if (rc == 0 && (rc = put(&mid, ",\"sourcetype\":")) == 0)
+        rc = put_jstr(&mid, ctx->splunk_sourcetype ? ctx->splunk_sourcetype : "_json");
     if (rc == 0 && ctx->splunk_index) {
         if ((rc = put(&mid, ",\"index\":")) == 0)
             rc = put_jstr(&mid, ctx->splunk_index);
@@ -1108,9 +1110,10 @@ static int body_loki(const rp__format_ctx *ctx, const char *lines, size_t len, r
 
 static int otlp_attr(rp__buf *b, int first, const char *key, const char *value)
 {
-    int rc = put(b, first ? "{\"key\":\"" : ",{\"key\":\"");
-    if (rc == 0 && (rc = put(b, key)) == 0 &&
-        (rc = put(b, "\",\"value\":{\"stringValue\":")) == 0 && (rc = put_jstr(b, value)) == 0)
+    /* Keys are escaped too: an operator's resource attributes pass here. */
+    int rc = put(b, first ? "{\"key\":" : ",{\"key\":");
+    if (rc == 0 && (rc = put_jstr(b, key)) == 0 &&
+        (rc = put(b, ",\"value\":{\"stringValue\":")) == 0 && (rc = put_jstr(b, value)) == 0)
         rc = put(b, "}}");
     return rc;
 }
@@ -1142,8 +1145,21 @@ static int body_otlp(const rp__format_ctx *ctx, const char *lines, size_t len, r
                      rp__format_build_info *info)
 {
     static const char *const keys[] = {"@timestamp", "event.id", "event.kind"};
-    if (!ctx->host_name || !*ctx->host_name)
+    static const char *const own[] = {"host.name", "service.name", "service.version",
+                                      "service.instance.id"};
+    if (!ctx->host_name || !*ctx->host_name || (ctx->otlp_resource_count && !ctx->otlp_resource))
         return RP_ERR_INVAL;
+    for (size_t i = 0; i < ctx->otlp_resource_count; i++) {
+        const rp__format_label *a = &ctx->otlp_resource[i];
+        if (!a->name || !*a->name || !a->value)
+            return RP_ERR_INVAL;
+        for (size_t k = 0; k < sizeof own / sizeof own[0]; k++)
+            if (strcmp(a->name, own[k]) == 0)
+                return RP_ERR_INVAL;
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(ctx->otlp_resource[k].name, a->name) == 0)
+                return RP_ERR_INVAL;
+    }
     int rc = put(body, "{\"resourceLogs\":[{\"resource\":{\"attributes\":[");
     if (rc == 0)
         rc = otlp_attr(body, 1, "host.name", ctx->host_name);
@@ -1153,6 +1169,8 @@ static int body_otlp(const rp__format_ctx *ctx, const char *lines, size_t len, r
         rc = otlp_attr(body, 0, "service.version", ctx->agent_version);
     if (rc == 0 && ctx->agent_id)
         rc = otlp_attr(body, 0, "service.instance.id", ctx->agent_id);
+    for (size_t i = 0; rc == 0 && i < ctx->otlp_resource_count; i++)
+        rc = otlp_attr(body, 0, ctx->otlp_resource[i].name, ctx->otlp_resource[i].value);
     if (rc == 0)
         rc = put(body, "]},\"scopeLogs\":[{\"scope\":{\"name\":\"rampart\"");
     if (rc == 0 && ctx->agent_version) {

@@ -86,6 +86,8 @@ typedef struct rp__format_ctx {
                                             (the URL names the index) */
     const char *splunk_index;            /* "index" in every envelope; NULL = the
                                             token's default index */
+    const char *splunk_source;           /* "source"; NULL = "rampart" */
+    const char *splunk_sourcetype;       /* "sourcetype"; NULL = "_json" */
     const char *splunk_channel;          /* X-Splunk-Request-Channel (a GUID); needed
                                             only when the token has indexer
                                             acknowledgement on */
@@ -93,6 +95,10 @@ typedef struct rp__format_ctx {
     const char *loki_job;                /* label "job"; NULL = "rampart" */
     const rp__format_label *loki_labels; /* extra stream labels */
     size_t loki_label_count;
+    const rp__format_label *otlp_resource; /* extra OTLP resource attributes
+                                              (string values); a name the
+                                              adapter sets itself is refused */
+    size_t otlp_resource_count;
     int uncompressed; /* nonzero: the uploader sends the body without gzip,
                          so no Content-Encoding header */
 } rp__format_ctx;
@@ -163,8 +169,9 @@ typedef struct rp__format_build_info {
  *   ndjson, clickhouse  the lines unchanged (JSONEachRow is one object a
  *                       line; the flat keys match ECS column names)
  *   elastic-bulk        per line: {"create":{["_index":"<i>",]"_id":"<event.id>"}}\n<line>\n
- *   splunk-hec          per line: {"time":<s.fff>,"host":"<h>","source":"rampart",
- *                       "sourcetype":"_json"[,"index":"<i>"],"event":<line>}\n
+ *   splunk-hec          per line: {"time":<s.fff>,"host":"<h>","source":"<src>",
+ *                       "sourcetype":"<st>"[,"index":"<i>"],"event":<line>}\n
+ *                       (source "rampart" and sourcetype "_json" by default)
  *   loki                {"streams":[{"stream":{"host":"<h>","job":"<j>"[,...]},
  *                       "values":[["<ns>","<line>"],...]}]}
  *   otlp                {"resourceLogs":[...]} per opentelemetry-proto's JSON

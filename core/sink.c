@@ -1,5 +1,6 @@
 /* core/sink.c - the local NDJSON sink: buffered, rotated, lossless. */
 #include "sink.h"
+#include "console.h"
 #include "gzip.h"
 #include "log.h"
 #include "ndjson.h"
@@ -35,8 +36,12 @@ struct rp__sink {
     size_t flush_at;
     rp__os_file *out;
     uint64_t file_size;
-    rp__buf line;    /* one event, encoded */
-    rp__buf pending; /* lines not yet written */
+    rp__buf line;         /* one event, encoded */
+    rp__buf pending;      /* lines not yet written */
+    size_t pending_shown; /* bytes of pending already on stdout (a failed
+                             file write keeps them pending, not unshown) */
+    rp__buf console;      /* text lines not yet on stdout (RP__SINK_STDOUT_TEXT) */
+    const rp__ndjson_stamp *stamp;
     rp__sink_stats stats;
     /* Batch mode. */
     rp__spool *spool;
@@ -99,14 +104,21 @@ static void rotate(rp__sink *s)
 /* Writes the pending lines; on failure they stay pending. Lock held. */
 static int write_pending(rp__sink *s)
 {
+    if (s->console.len > 0) {
+        fwrite(s->console.data, 1, s->console.len, stdout);
+        fflush(stdout);
+        rp__buf_reset(&s->console);
+    }
     if (s->pending.len == 0)
         return 0;
-    if (s->to_stdout) {
-        fwrite(s->pending.data, 1, s->pending.len, stdout);
+    if (s->to_stdout == RP__SINK_STDOUT_JSON && s->pending_shown < s->pending.len) {
+        fwrite(s->pending.data + s->pending_shown, 1, s->pending.len - s->pending_shown, stdout);
         fflush(stdout);
+        s->pending_shown = s->pending.len;
     }
     if (!s->file) {
         rp__buf_reset(&s->pending);
+        s->pending_shown = 0;
         return 0;
     }
     if (!s->out && open_file(s) != 0) {
@@ -130,7 +142,40 @@ static int write_pending(rp__sink *s)
     }
     s->file_size += s->pending.len;
     rp__buf_reset(&s->pending);
+    s->pending_shown = 0;
     return 0;
+}
+
+/* Queues one encoded line for the events file and the console. The line
+ * went to the spool already in batch mode, so a failure here costs only the
+ * local copy (counted in write_errors); in local mode it is the event's
+ * fate. Lock held. */
+static int local_put(rp__sink *s, const char *line, size_t len, const struct rp_event *ev)
+{
+    int rc = 0;
+    if (s->to_stdout == RP__SINK_STDOUT_TEXT) {
+        int crc = rp__console_format(ev, &s->console);
+        if (crc == RP_ERR_FULL) {
+            write_pending(s);
+            crc = rp__console_format(ev, &s->console);
+        }
+        if (crc != 0)
+            s->stats.write_errors++;
+    }
+    if (s->file || s->to_stdout == RP__SINK_STDOUT_JSON) {
+        rc = rp__buf_append(&s->pending, line, len);
+        if (rc == RP_ERR_FULL) {
+            /* The disk has been failing for a while: try once more, then
+             * give up on this line, counted. */
+            write_pending(s);
+            rc = rp__buf_append(&s->pending, line, len);
+        }
+        if (rc != 0)
+            s->stats.write_errors++;
+    }
+    if (s->pending.len >= s->flush_at || s->console.len >= s->flush_at)
+        write_pending(s);
+    return rc;
 }
 
 /* ---- batch mode ----------------------------------------------------------- */
@@ -252,7 +297,7 @@ static void cut(rp__sink *s)
 static int batch_on_event(rp__sink *s, const struct rp_event *ev)
 {
     size_t before = s->batch.len;
-    int rc = rp__ndjson_encode(ev, &s->batch);
+    int rc = rp__ndjson_encode_stamped(ev, s->stamp, &s->batch);
     if (rc != 0) {
         s->stats.encode_errors++;
         rp__log_error("cannot encode an event: %s", rp_strerror(rc));
@@ -261,6 +306,8 @@ static int batch_on_event(rp__sink *s, const struct rp_event *ev)
     size_t line = s->batch.len - before;
     s->stats.events++;
     s->stats.bytes += line;
+    if (s->file || s->to_stdout)
+        local_put(s, s->batch.data + before, line, ev);
     if (s->batch.len > s->max_bytes && s->batch_events > 0) {
         /* This line takes the batch past its cap: seal what came before it,
          * and the line starts the next batch. */
@@ -286,12 +333,14 @@ int rp__sink_create(const rp__sink_opts *opts, rp__sink **out)
     s->file_max = opts->file_max_bytes;
     s->keep = opts->file_keep;
     s->to_stdout = opts->to_stdout;
+    s->stamp = opts->stamp;
     s->flush_at = opts->buffer_bytes ? opts->buffer_bytes : DEFAULT_BUFFER;
     s->wake = opts->wake;
     s->wake_arg = opts->wake_arg;
     s->asleep = 1;
     rp__buf_init(&s->line, LINE_MAX);
     rp__buf_init(&s->pending, PENDING_MAX);
+    rp__buf_init(&s->console, PENDING_MAX);
     int rc = 0;
     if (opts->spool) {
         s->spool = opts->spool;
@@ -309,8 +358,6 @@ int rp__sink_create(const rp__sink_opts *opts, rp__sink **out)
             rp__sink_destroy(s);
             return rc;
         }
-        *out = s;
-        return 0;
     }
     if (opts->file && !(s->file = strdup(opts->file)))
         rc = RP_ERR_NOMEM;
@@ -328,26 +375,16 @@ int rp__sink_create(const rp__sink_opts *opts, rp__sink **out)
 static int local_on_event(rp__sink *s, const struct rp_event *ev)
 {
     rp__buf_reset(&s->line);
-    int rc = rp__ndjson_encode(ev, &s->line);
+    int rc = rp__ndjson_encode_stamped(ev, s->stamp, &s->line);
     if (rc != 0) {
         s->stats.encode_errors++;
         rp__log_error("cannot encode an event: %s", rp_strerror(rc));
         return rc;
     }
-    rc = rp__buf_append(&s->pending, s->line.data, s->line.len);
-    if (rc == RP_ERR_FULL) {
-        /* The disk has been failing for a while: try once more, then give up
-         * on this event, counted. */
-        write_pending(s);
-        rc = rp__buf_append(&s->pending, s->line.data, s->line.len);
-    }
+    rc = local_put(s, s->line.data, s->line.len, ev);
     if (rc == 0) {
         s->stats.events++;
         s->stats.bytes += s->line.len;
-        if (s->pending.len >= s->flush_at)
-            write_pending(s);
-    } else {
-        s->stats.write_errors++;
     }
     return rc;
 }
@@ -374,6 +411,7 @@ static int flush_locked(rp__sink *s)
         retry_held(s);
         int src = rp__spool_sync(s->spool, 0);
         s->stats.held_batches = s->held_count;
+        write_pending(s); /* the local copy's failure is not the batch's */
         return src;
     }
     return write_pending(s);
@@ -394,9 +432,9 @@ int rp__sink_tick(rp__sink *s, int *idle)
     /* Anything a later flush would still act on: lines a failing disk did
      * not take, a batch the spool refused, or a sync the fsync interval has
      * not allowed yet. */
-    int left = s->spool ? s->batch_events > 0 || s->held_count > 0 ||
-                              rp__spool_sync_pending(s->spool)
-                        : s->pending.len > 0;
+    int left = s->pending.len > 0 || s->console.len > 0 ||
+               (s->spool &&
+                (s->batch_events > 0 || s->held_count > 0 || rp__spool_sync_pending(s->spool)));
     s->asleep = !left;
     *idle = !left;
     rp__os_mutex_unlock(s->lock);
@@ -432,6 +470,7 @@ void rp__sink_destroy(rp__sink *s)
     rp__os_mutex_destroy(s->lock);
     rp__buf_free(&s->line);
     rp__buf_free(&s->pending);
+    rp__buf_free(&s->console);
     rp__buf_free(&s->batch);
     rp__buf_free(&s->sealed);
     rp__gzip_destroy(s->gz);

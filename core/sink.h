@@ -36,6 +36,7 @@
 
 typedef struct rp__sink rp__sink;
 struct rp__spool;
+struct rp__ndjson_stamp;
 
 #define RP__SINK_HELD_MAX     ((size_t)64 << 20)
 #define RP__SINK_HELD_BATCHES 64u
@@ -44,10 +45,15 @@ typedef struct rp__sink_opts {
     const char *file;        /* absolute path of the events file, or NULL; copied */
     uint64_t file_max_bytes; /* rotate before the file passes this; 0 = never */
     uint32_t file_keep;      /* rotated files kept: <file>.1 (newest) .. <file>.N */
-    int to_stdout;           /* also write every line to stdout */
+    int to_stdout;           /* also write every event to stdout: RP__SINK_STDOUT_* */
     uint32_t buffer_bytes;   /* write out when this much is buffered; 0 = 64 KiB */
+    /* The agent's identity, written on every line (core/ndjson.h); borrowed,
+     * must outlive the sink; NULL = none. */
+    const struct rp__ndjson_stamp *stamp;
     /* Batch mode when spool is set (borrowed; must outlive the sink; the sink
-     * is its only appender). file and to_stdout are then ignored. */
+     * is its only appender). file and to_stdout still get every event: an
+     * operator keeps a local copy of what is uploaded unless output.file is
+     * empty. */
     struct rp__spool *spool;
     uint32_t batch_max_events; /* 0 = 1000 */
     uint32_t batch_max_bytes;  /* NDJSON bytes before compression; 0 = 1 MiB */
@@ -68,6 +74,11 @@ typedef struct rp__sink_opts {
 } rp__sink_opts;
 
 #define RP__SINK_SPILL_BACKLOG 4096u
+
+/* rp__sink_opts.to_stdout */
+#define RP__SINK_STDOUT_OFF  0
+#define RP__SINK_STDOUT_JSON 1 /* the NDJSON lines */
+#define RP__SINK_STDOUT_TEXT 2 /* one readable line an event (core/console.h) */
 
 typedef struct rp__sink_stats {
     uint64_t events;         /* lines written or buffered */

@@ -10,6 +10,7 @@
 
 #include <rampart/plugin.h>
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,7 @@ struct setup {
     rp__format_ctx ctx;
     char *host_name;
     char *agent_id;
+    char *fmt_arena; /* the copied strings and labels of ctx */
     uint32_t backoff_base_ms, backoff_cap_ms;
 };
 
@@ -113,7 +115,101 @@ static void setup_free(struct setup *s)
     rp__buf_free(&s->url);
     free(s->host_name);
     free(s->agent_id);
+    free(s->fmt_arena);
     free(s);
+}
+
+/* Room for a string in the arena, counted (out NULL) or copied. */
+static const char *arena_str(char **at, size_t *need, const char *v)
+{
+    if (!v)
+        return NULL;
+    size_t n = strlen(v) + 1;
+    *need += n;
+    if (!*at)
+        return NULL;
+    char *p = *at;
+    memcpy(p, v, n);
+    *at += n;
+    return p;
+}
+
+static const rp__format_label *arena_labels(char **at, size_t *need, const rp__format_label *v,
+                                            size_t count)
+{
+    if (!v || count == 0)
+        return NULL;
+    /* Keep the array aligned: it goes first in its part of the arena. */
+    size_t bytes = count * sizeof *v;
+    bytes = (bytes + sizeof(void *) - 1) & ~(sizeof(void *) - 1);
+    *need += bytes + sizeof(void *);
+    rp__format_label *out = NULL;
+    if (*at) {
+        uintptr_t p = ((uintptr_t)*at + sizeof(void *) - 1) & ~(uintptr_t)(sizeof(void *) - 1);
+        out = (rp__format_label *)p;
+        *at = (char *)p + bytes;
+    }
+    for (size_t i = 0; i < count; i++) {
+        const char *name = arena_str(at, need, v[i].name);
+        const char *value = arena_str(at, need, v[i].value);
+        if (out) {
+            out[i].name = name;
+            out[i].value = value;
+        }
+    }
+    return out;
+}
+
+/* Copies the format settings of o into s->ctx: once to size the arena, once
+ * to fill it. */
+static int copy_format_opts(struct setup *s, const rp__format_ctx *f)
+{
+    if (!f)
+        return 0;
+    for (int pass = 0; pass < 2; pass++) {
+        size_t need = 0;
+        char *at = s->fmt_arena;
+        rp__format_ctx *c = &s->ctx;
+        c->auth_scheme = arena_str(&at, &need, f->auth_scheme);
+        c->clickhouse_table = arena_str(&at, &need, f->clickhouse_table);
+        c->elastic_index = arena_str(&at, &need, f->elastic_index);
+        c->splunk_index = arena_str(&at, &need, f->splunk_index);
+        c->splunk_source = arena_str(&at, &need, f->splunk_source);
+        c->splunk_sourcetype = arena_str(&at, &need, f->splunk_sourcetype);
+        c->splunk_channel = arena_str(&at, &need, f->splunk_channel);
+        c->loki_tenant = arena_str(&at, &need, f->loki_tenant);
+        c->loki_job = arena_str(&at, &need, f->loki_job);
+        c->loki_labels = arena_labels(&at, &need, f->loki_labels, f->loki_label_count);
+        c->loki_label_count = f->loki_labels ? f->loki_label_count : 0;
+        c->otlp_resource = arena_labels(&at, &need, f->otlp_resource, f->otlp_resource_count);
+        c->otlp_resource_count = f->otlp_resource ? f->otlp_resource_count : 0;
+        if (pass == 0 && !(s->fmt_arena = malloc(need + 1)))
+            return RP_ERR_NOMEM;
+    }
+    return 0;
+}
+
+/* Builds the body of a one-event batch, so that settings the format cannot
+ * use (a Loki label named "host", an OTLP attribute the adapter sets) are
+ * refused at start and at reload, not at the first upload. */
+static int check_format_opts(const struct setup *s, char *err, size_t errlen)
+{
+    static const char line[] = "{\"@timestamp\":\"2026-01-01T00:00:00.000Z\","
+                               "\"event.id\":\"0\",\"event.kind\":\"event\"}\n";
+    rp__buf body;
+    rp__buf_init(&body, 64 * 1024);
+    int rc = rp__format_build_body(s->format, &s->ctx, line, sizeof line - 1, &body, NULL);
+    rp__buf_free(&body);
+    if (rc == 0)
+        return 0;
+    snprintf(err, errlen,
+             "output.%s: the %s format refuses these settings (a reserved or repeated label or "
+             "attribute name, or a bad label name): %s",
+             s->format == RP__FORMAT_LOKI   ? "loki"
+             : s->format == RP__FORMAT_OTLP ? "otlp"
+                                            : "format",
+             rp__format_name(s->format), rp_strerror(rc));
+    return RP_ERR_CONFIG;
 }
 
 static int setup_make(const rp__uploader_opts *o, struct setup **out, char *err, size_t errlen)
@@ -131,12 +227,21 @@ static int setup_make(const rp__uploader_opts *o, struct setup **out, char *err,
         setup_free(s);
         return RP_ERR_NOMEM;
     }
+    rp__buf_init(&s->url, URL_MAX);
+    int rc = copy_format_opts(s, o->format_opts);
+    if (rc != 0) {
+        setup_free(s);
+        return rc;
+    }
     s->ctx.host_name = s->host_name;
     s->ctx.agent_id = s->agent_id;
     s->ctx.agent_version = RP_VERSION;
     s->ctx.uncompressed = !o->gzip;
-    rp__buf_init(&s->url, URL_MAX);
-    int rc = rp__format_url(o->format, o->url, &s->ctx, &s->url);
+    if ((rc = check_format_opts(s, err, errlen)) != 0) {
+        setup_free(s);
+        return rc;
+    }
+    rc = rp__format_url(o->format, o->url, &s->ctx, &s->url);
     if (rc == 0)
         rc = rp__buf_append(&s->url, "", 1); /* NUL-terminated for libcurl */
     if (rc != 0) {
@@ -147,7 +252,9 @@ static int setup_make(const rp__uploader_opts *o, struct setup **out, char *err,
     }
     rc = rp__format_headers(o->format, &s->ctx, collect_header, s);
     if (rc != 0) {
-        snprintf(err, errlen, "output.format: cannot build the request headers: %s",
+        snprintf(err, errlen,
+                 "output.format: cannot build the request headers (a tenant, channel or "
+                 "auth scheme must be visible ASCII): %s",
                  rp_strerror(rc));
         setup_free(s);
         return rc;

@@ -66,6 +66,11 @@ typedef struct rp__uploader_opts {
     const char *deadletter_dir;    /* created 0700 if missing; copied */
     uint64_t deadletter_max_bytes; /* 0 = dead letters are only counted and logged */
     const char *host_name;         /* for the formats that name the host; copied */
+    /* The format's own settings (output.auth_scheme, output.elastic,
+     * output.splunk, output.loki, output.otlp): its auth_scheme, clickhouse_table,
+     * elastic_*, splunk_*, loki_* and otlp_* members, copied; the rest of it is
+     * the uploader's. NULL = the formats' defaults. */
+    const rp__format_ctx *format_opts;
     const char *agent_id;          /* copied */
     uint32_t backoff_base_ms, backoff_cap_ms; /* 0 = core/retry.h defaults */
     rp__uploader_alert_fn on_alert;           /* may be NULL */

@@ -27,6 +27,12 @@ int rp__os_process_usage(int64_t *cpu_ns, uint64_t *peak_rss_bytes);
 
 /* Host name into buf (always terminated). */
 int rp__os_hostname(char *buf, size_t len);
+/* The machine's stable id as lowercase hex or a GUID (/etc/machine-id; on
+ * Windows the MachineGuid of the registry), for host.id. A copied disk image
+ * shares it until it is regenerated, which is what installers do. buf gets
+ * at most len - 1 bytes and a NUL; RP_ERR_NOTFOUND when there is none,
+ * RP_ERR_PARSE when it is not what it should be (never trusted as text). */
+int rp__os_machine_id(char *buf, size_t len);
 
 /* Current process id. */
 long rp__os_getpid(void);

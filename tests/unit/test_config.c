@@ -207,7 +207,8 @@ static void test_wrong_types(void **state)
         {"{\"agent\":{\"site\":5}}", "rampart.json: agent.site: expected string, got integer 5"},
         {"{\"output\":[]}", "rampart.json: output: expected object, got array"},
         {"{\"output\":{\"stdout\":\"yes\"}}",
-         "rampart.json: output.stdout: expected boolean, got string \"yes\""},
+         "rampart.json: output.stdout: expected one of true, false, \"json\", \"text\", got "
+         "string \"yes\""},
         {"{\"output\":{\"file\":null}}", "rampart.json: output.file: required key missing"},
         {"{\"plugins\":[]}", "rampart.json: plugins: expected object, got array"},
         {"{\"plugins\":{\"proc\":true}}",
@@ -243,18 +244,19 @@ static void test_unknown_keys(void **state)
     expect_error("rampart.json", NULL,
                  "rampart.json: agent.log_levle: unknown key; did you mean \"log_level\"? "
                  "(allowed: site, data_dir, plugin_dir, pid_file, log_level, log_target, "
-                 "health_interval_ms, loop_slice_us, loop_realtime_max_cpu_pct)");
+                 "health_interval_ms, loop_slice_us, loop_realtime_max_cpu_pct, labels)");
     put("rampart.json", "{\"agent\":{\"colour\":\"red\"}}");
     expect_error("rampart.json", NULL,
                  "rampart.json: agent.colour: unknown key (allowed: site, data_dir, plugin_dir, "
                  "pid_file, log_level, log_target, health_interval_ms, loop_slice_us, "
-                 "loop_realtime_max_cpu_pct)");
+                 "loop_realtime_max_cpu_pct, labels)");
     put("rampart.json", "{\"output\":{\"fiel\":\"x\"}}");
     expect_error("rampart.json", NULL,
                  "rampart.json: output.fiel: unknown key; did you mean \"file\"? (allowed: file, "
                  "file_max_bytes, file_keep, flush_interval_ms, stdout, url, format, ca_file, "
                  "client_cert, client_key, pinned_pubkey, token_file, proxy, timeout_ms, "
-                 "batch_max_events, batch_max_bytes, gzip)");
+                 "batch_max_events, batch_max_bytes, gzip, auth_scheme, elastic, splunk, loki, "
+                 "otlp)");
     put("rampart.json",
         "{\"plugins\":{\"proc\":{\"enabled\":true,\"file\":\"p.so\",\"confg\":{}}}}");
     expect_error("rampart.json", NULL,
@@ -267,7 +269,8 @@ static void test_unknown_keys(void **state)
                  "sites/north.json: output.stdot: unknown key; did you mean \"stdout\"? (allowed: "
                  "file, file_max_bytes, file_keep, flush_interval_ms, stdout, url, format, ca_file, "
                  "client_cert, client_key, pinned_pubkey, token_file, proxy, timeout_ms, "
-                 "batch_max_events, batch_max_bytes, gzip)");
+                 "batch_max_events, batch_max_bytes, gzip, auth_scheme, elastic, splunk, loki, "
+                 "otlp)");
 }
 
 /* ---- files that cannot be read ---------------------------------------- */
@@ -514,7 +517,10 @@ static void test_no_site(void **state)
                               "\"url\":\"\",\"format\":\"ndjson\",\"ca_file\":\"\",\"client_cert\":\"\","
                               "\"client_key\":\"\",\"pinned_pubkey\":\"\",\"token_file\":\"\","
                               "\"proxy\":\"\",\"timeout_ms\":30000,\"batch_max_events\":1000,"
-                              "\"batch_max_bytes\":1048576,\"gzip\":true},"
+                              "\"batch_max_bytes\":1048576,\"gzip\":true,\"auth_scheme\":\"auto\","
+                   "\"elastic\":{\"index\":\"\"},\"splunk\":{\"index\":\"\",\"source\":\"rampart\","
+                   "\"sourcetype\":\"_json\",\"channel\":\"\"},\"loki\":{\"tenant\":\"\","
+                   "\"job\":\"rampart\",\"labels\":{}},\"otlp\":{\"resource_attributes\":{}}},"
                               "\"spool\":{\"max_bytes\":1073741824,\"fsync\":\"batch\","
                               "\"deadletter_max_bytes\":268435456},"
                               "\"plugins\":{}}",
@@ -561,7 +567,10 @@ static void test_overlay_selected_by_agent_site(void **state)
                    "\"url\":\"\",\"format\":\"ndjson\",\"ca_file\":\"\",\"client_cert\":\"\","
                    "\"client_key\":\"\",\"pinned_pubkey\":\"\",\"token_file\":\"\","
                    "\"proxy\":\"\",\"timeout_ms\":30000,\"batch_max_events\":1000,"
-                   "\"batch_max_bytes\":1048576,\"gzip\":true},"
+                   "\"batch_max_bytes\":1048576,\"gzip\":true,\"auth_scheme\":\"auto\","
+                   "\"elastic\":{\"index\":\"\"},\"splunk\":{\"index\":\"\",\"source\":\"rampart\","
+                   "\"sourcetype\":\"_json\",\"channel\":\"\"},\"loki\":{\"tenant\":\"\","
+                   "\"job\":\"rampart\",\"labels\":{}},\"otlp\":{\"resource_attributes\":{}}},"
                    "\"spool\":{\"max_bytes\":1073741824,\"fsync\":\"batch\","
                    "\"deadletter_max_bytes\":268435456},"
                    "\"plugins\":{\"proc\":{\"enabled\":true,\"file\":\"proc.so\"},"

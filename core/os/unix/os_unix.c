@@ -123,6 +123,34 @@ int rp__os_hostname(char *buf, size_t len)
     return 0;
 }
 
+int rp__os_machine_id(char *buf, size_t len)
+{
+    static const char *const paths[] = {"/etc/machine-id", "/var/lib/dbus/machine-id"};
+    if (len < 33)
+        return RP_ERR_INVAL;
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        int fd = open(paths[i], O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+            continue;
+        char raw[40];
+        ssize_t n = read(fd, raw, sizeof raw);
+        close(fd);
+        /* machine-id(5): 32 lowercase hex digits and a newline. */
+        if (n < 32)
+            return RP_ERR_PARSE;
+        for (int k = 0; k < 32; k++)
+            if (!((raw[k] >= '0' && raw[k] <= '9') || (raw[k] >= 'a' && raw[k] <= 'f')))
+                return RP_ERR_PARSE;
+        if (n > 32 && raw[32] != '\n')
+            return RP_ERR_PARSE;
+        memcpy(buf, raw, 32);
+        buf[32] = '\0';
+        return 0;
+    }
+    return RP_ERR_NOTFOUND;
+}
+
 long rp__os_getpid(void)
 {
     return (long)getpid();

@@ -356,6 +356,28 @@ int rp__os_hostname(char *buf, size_t len)
     return 0;
 }
 
+int rp__os_machine_id(char *buf, size_t len)
+{
+    char guid[64];
+    DWORD n = sizeof guid;
+    if (len < 37)
+        return RP_ERR_INVAL;
+    buf[0] = '\0';
+    if (RegGetValueA(HKEY_LOCAL_MACHINE, "SOFTWARE\\Microsoft\\Cryptography", "MachineGuid",
+                     RRF_RT_REG_SZ | RRF_SUBKEY_WOW6464KEY, NULL, guid, &n) != ERROR_SUCCESS)
+        return RP_ERR_NOTFOUND;
+    if (n != 37 || guid[36] != '\0')
+        return RP_ERR_PARSE;
+    for (int k = 0; k < 36; k++) {
+        char c = guid[k];
+        int dash = k == 8 || k == 13 || k == 18 || k == 23;
+        if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return RP_ERR_PARSE;
+    }
+    memcpy(buf, guid, 37);
+    return 0;
+}
+
 long rp__os_getpid(void)
 {
     return (long)GetCurrentProcessId();
