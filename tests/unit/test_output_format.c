@@ -1348,6 +1348,60 @@ static void test_response_elastic_large(void **state)
     rp__buf_free(&b);
 }
 
+/* The settings operators set from config (output.splunk, output.otlp): the
+ * Splunk source and sourcetype, and extra OTLP resource attributes, escaped
+ * like every string; names the adapter sets itself are refused. */
+static void test_body_operator_settings(void **state)
+{
+    (void)state;
+    rp__format_ctx ctx = base_ctx();
+    size_t n;
+    ctx.splunk_source = "edr:linux";
+    ctx.splunk_sourcetype = "rampart:ecs";
+    ctx.splunk_index = "edr";
+    char *body = build(RP__FORMAT_SPLUNK_HEC, &ctx, L3 "\n", strlen(L3) + 1, &n);
+    assert_bytes(body, n,
+                 "{\"time\":1714564802.000500,\"host\":\"web-1\",\"source\":\"edr:linux\","
+                 "\"sourcetype\":\"rampart:ecs\",\"index\":\"edr\",\"event\":" L3 "}\n");
+    free(body);
+
+    rp__format_label attrs[] = {{"deployment.environment", "school \"7\""},
+                                {"cloud.region", "north"}};
+    ctx.otlp_resource = attrs;
+    ctx.otlp_resource_count = 2;
+    body = build(RP__FORMAT_OTLP, &ctx, L1 "\n", strlen(L1) + 1, &n);
+    json_t *doc = load(body, n);
+    json_t *res = json_object_get(
+        json_object_get(json_array_get(json_object_get(doc, "resourceLogs"), 0), "resource"),
+        "attributes");
+    assert_int_equal(json_array_size(res), 6);
+    json_t *a4 = json_array_get(res, 4);
+    assert_string_equal(json_string_value(json_object_get(a4, "key")), "deployment.environment");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(a4, "value"), "stringValue")),
+        "school \"7\"");
+    json_decref(doc);
+    free(body);
+
+    rp__buf b;
+    rp__buf_init(&b, RP__BUF_NO_MAX);
+    static const rp__format_label bad_sets[][2] = {
+        {{"host.name", "x"}, {"ok", "y"}},
+        {{"service.instance.id", "x"}, {"ok", "y"}},
+        {{"a", "x"}, {"a", "y"}},
+        {{"", "x"}, {"ok", "y"}},
+        {{"a", NULL}, {"ok", "y"}},
+    };
+    for (size_t i = 0; i < sizeof bad_sets / sizeof bad_sets[0]; i++) {
+        ctx.otlp_resource = bad_sets[i];
+        assert_int_equal(
+            rp__format_build_body(RP__FORMAT_OTLP, &ctx, batch3, sizeof batch3 - 1, &b, NULL),
+            RP_ERR_INVAL);
+        assert_int_equal(b.len, 0);
+    }
+    rp__buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1363,6 +1417,7 @@ int main(void)
         cmocka_unit_test(test_body_splunk),
         cmocka_unit_test(test_body_loki),
         cmocka_unit_test(test_body_otlp),
+        cmocka_unit_test(test_body_operator_settings),
         cmocka_unit_test(test_bodies_from_encoder),
         cmocka_unit_test(test_build_errors),
         cmocka_unit_test(test_build_caps),
