@@ -21,6 +21,7 @@
  */
 #include "event.h"
 #include "fields.h"
+#include "console.h"
 #include "ndjson.h"
 
 #include <arpa/inet.h>
@@ -339,6 +340,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     CHECK(capped.cap <= capped.max);
     rp__buf_free(&capped);
+
+    /* The console line of the same event: bounded, one line, and nothing a
+     * terminal acts on (no byte below 0x20 but the final newline, no DEL). */
+    rp__buf text;
+    rp__buf_init(&text, RP__BUF_NO_MAX);
+    CHECK(rp__console_format(ev, &text) == 0);
+    CHECK(text.len > 0 && text.data[text.len - 1] == '\n');
+    CHECK(text.len <= RP__CONSOLE_LINE_MAX + 2 * RP__CONSOLE_VALUE_MAX * 10 + 64);
+    for (size_t i = 0; i + 1 < text.len; i++)
+        CHECK((unsigned char)text.data[i] >= 0x20 && text.data[i] != 0x7f);
+    rp__buf_free(&text);
+
     rp__buf_free(&b);
     rp__event_release(ev);
     return 0;
