@@ -81,6 +81,8 @@
 #define MIN_BUFFER_BUDGET_S 150
 
 static char tmp_dir[PATH_MAX];
+static char batch_dir[PATH_MAX + 32];
+static uint64_t n_batches;
 
 /* A goal of a phase is met, not met, or not measured: the phase was skipped,
  * or ran at a rate that cannot show the goal. A goal that was not measured is
@@ -107,8 +109,6 @@ static int goal_all(const int *g, size_t n)
     }
     return r;
 }
-static char batch_dir[PATH_MAX + 32];
-static uint64_t n_batches;
 
 struct agent_result {
     const char *label;
