@@ -41,9 +41,9 @@
 #define LAT_EVENTS  200000u /* 2 s */
 #define WAKE_RATE   200u    /* events/s: gaps of 5 ms, far past the spin time */
 #define WAKE_EVENTS 400u    /* 2 s */
-#define TRICKLE_RATE   1000u /* events/s: a trickle, each one past the previous spin */
-#define TRICKLE_EVENTS 2000u /* 2 s */
-#define IDLE_MS        1000  /* a started bus with nothing published */
+#define TRICKLE_RATE   1000u   /* events/s: a trickle, each one past the previous spin */
+#define TRICKLE_EVENTS 2000u   /* 2 s */
+#define IDLE_MS        1000    /* a started bus with nothing published */
 
 _Static_assert(WINDOW <= QUEUE, "the window must fit the queue or the bus drops");
 
@@ -323,8 +323,8 @@ int main(int argc, char **argv)
     uint64_t irun0 = dispatchers_run_ns();
     int64_t it0 = bench_now_ns();
     bench_sleep_ms(IDLE_MS);
-    double idle_ms_per_s = (double)(dispatchers_run_ns() - irun0) / 1e6 /
-                           ((double)(bench_now_ns() - it0) / 1e9);
+    double idle_ms_per_s =
+        (double)(dispatchers_run_ns() - irun0) / 1e6 / ((double)(bench_now_ns() - it0) / 1e9);
     rp__bus_destroy(ibus);
 
     for (uint32_t i = 0; i < POOL; i++)

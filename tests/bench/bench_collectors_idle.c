@@ -65,7 +65,7 @@ struct collector {
     const char *name; /* the plugin instance's name in the config */
     const char *so;   /* file in build/plugins */
     int present;
-    char *config;     /* its "config" in DEFAULT_CONFIG, compact JSON (malloc) */
+    char *config; /* its "config" in DEFAULT_CONFIG, compact JSON (malloc) */
 };
 
 static struct collector collectors[] = {
@@ -129,8 +129,7 @@ static int load_default_configs(void)
     json_error_t jerr;
     json_t *root = json_load_file(DEFAULT_CONFIG, 0, &jerr);
     if (!root) {
-        fprintf(stderr, "bench_collectors_idle: %s:%d: %s\n", DEFAULT_CONFIG, jerr.line,
-                jerr.text);
+        fprintf(stderr, "bench_collectors_idle: %s:%d: %s\n", DEFAULT_CONFIG, jerr.line, jerr.text);
         return -1;
     }
     int rc = 0;
@@ -206,10 +205,10 @@ static void write_config(const char *path, const char *data_dir, unsigned mask)
     for (size_t i = 0; i < N_COLLECTORS; i++) {
         if (!(mask & (1u << i)))
             continue;
-        int n = snprintf(plugins + len, sizeof plugins - len,
-                         "%s\n    \"%s\": {\"enabled\": true, \"file\": \"%s\", \"config\": %s}",
-                         len ? "," : "", collectors[i].name, collectors[i].so,
-                         collectors[i].config);
+        int n =
+            snprintf(plugins + len, sizeof plugins - len,
+                     "%s\n    \"%s\": {\"enabled\": true, \"file\": \"%s\", \"config\": %s}",
+                     len ? "," : "", collectors[i].name, collectors[i].so, collectors[i].config);
         if (n < 0 || (size_t)n >= sizeof plugins - len) {
             fprintf(stderr, "bench_collectors_idle: config too long\n");
             exit(1);
@@ -471,8 +470,7 @@ int main(int argc, char **argv)
     bench_json_key(&j, "collector_configs");
     bench_json_raw(&j, "{");
     for (size_t i = 0; i < N_COLLECTORS; i++)
-        bench_json_raw(&j, "%s\"%s\": %s", i ? ", " : "", collectors[i].name,
-                       collectors[i].config);
+        bench_json_raw(&j, "%s\"%s\": %s", i ? ", " : "", collectors[i].name, collectors[i].config);
     bench_json_raw(&j, "}");
     bench_json_num(&j, "cpu_percent", coll.cpu_percent);
     bench_json_num(&j, "wakeups_per_s", coll.wakeups_per_s);

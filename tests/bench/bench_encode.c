@@ -293,10 +293,10 @@ int main(int argc, char **argv)
         for (int r = 0; r < RUNS; r++)
             v[r] = (double)nb * FORMAT_LINES / run_format(&fc, nb);
         double med = bench_median(v, RUNS);
-        int w = snprintf(formats + flen, sizeof formats - flen,
-                         "%s\"%s\":{\"lines_per_s\":%.0f,\"body_bytes_per_line\":%.1f}",
-                         f ? "," : "", rp__format_name((enum rp__format)f), med,
-                         (double)body.len / FORMAT_LINES);
+        int w =
+            snprintf(formats + flen, sizeof formats - flen,
+                     "%s\"%s\":{\"lines_per_s\":%.0f,\"body_bytes_per_line\":%.1f}", f ? "," : "",
+                     rp__format_name((enum rp__format)f), med, (double)body.len / FORMAT_LINES);
         if (w < 0 || (size_t)w >= sizeof formats - flen) {
             fprintf(stderr, "bench_encode: result too long\n");
             return 1;

@@ -73,9 +73,9 @@ static int n_execs = EXECS_DEFAULT; /* RP_BENCH_EXECS overrides, for trying thin
 /* The pids the spawners' children got in the last burst (shared memory: the
  * spawners are processes), so that events are matched to the processes the
  * bench made: one event per spawned process, whatever the number of lines. */
-static pid_t *spawned;  /* EXECS_DEFAULT slots, spawner i from i * (n / SPAWNERS) */
-static int n_spawned;   /* slots of the last burst */
-static long pid_max;    /* /proc/sys/kernel/pid_max: pids wrap, so a pid may repeat */
+static pid_t *spawned; /* EXECS_DEFAULT slots, spawner i from i * (n / SPAWNERS) */
+static int n_spawned;  /* slots of the last burst */
+static long pid_max;   /* /proc/sys/kernel/pid_max: pids wrap, so a pid may repeat */
 
 /* The pid of the kauditd kernel thread, or 0. */
 static pid_t find_kauditd(void)
@@ -423,8 +423,7 @@ struct audit_result {
  * matched by pid); *records gets those records, *dup those past one per
  * process, *all those of every execve the rule saw (the machine's other
  * processes too). */
-static long long count_audit(const char *path, long long *all, long long *records,
-                             long long *dup)
+static long long count_audit(const char *path, long long *all, long long *records, long long *dup)
 {
     FILE *f = fopen(path, "re");
     if (!f)
@@ -583,9 +582,8 @@ int main(int argc, char **argv)
         return 1;
     }
     char pm[32];
-    pid_max = bench_read_file("/proc/sys/kernel/pid_max", pm, sizeof pm) > 0
-                  ? strtol(pm, NULL, 10)
-                  : 4194304;
+    pid_max = bench_read_file("/proc/sys/kernel/pid_max", pm, sizeof pm) > 0 ? strtol(pm, NULL, 10)
+                                                                             : 4194304;
     if (pid_max < 1024 || pid_max > 4194304)
         pid_max = 4194304;
     int slots = n_execs > EXECS_DEFAULT ? n_execs : EXECS_DEFAULT;
@@ -695,22 +693,25 @@ int main(int argc, char **argv)
     bench_json_int(&j, "goal_full_capture_met", agent_ok && ag.full == n_execs);
     bench_json_int(&j, "goal_cpu_half_of_auditd_met", ag_ev > 0 && au_ev > 0 && ag_ev <= au_ev / 2);
     bench_json_int(&j, "goal_slowdown_5pct_met", agent_ok && ag_slow <= 5);
-    bench_json_str(&j, "notes",
-                   "Spawn rate: execs per wall second of 2 spawners doing fork+execve+waitpid "
-                   "of a unique copy of /bin/true; slowdown vs the mean of two agent-less runs "
-                   "(first and last; their gap shows the machine's drift). Agent: counted per "
-                   "spawned process, matched by the pid each spawner's fork returned (one event "
-                   "each at most; more are agent_duplicate_exec_events, pids never spawned "
-                   "agent_unmatched_exec_events, all lines agent_exec_lines): full = processes "
-                   "with an exec event with executable, args, parent pid and executable and "
-                   "sha256; seen = processes with any exec event with a spawner as parent; CPU = rampartd utime+stime (all "
-                   "threads: loop, bus and sink, workers) from the burst to the end of its "
-                   "output. auditd: Debian defaults (-b 8192, backlog_wait_time 60000, ENRICHED "
-                   "log), one execve rule; CPU = auditd + kauditd; captured = spawned processes with a "
-                   "SYSCALL record of the program (matched by pid the same way). Both also handle the execs of the machine's other processes: "
-                   "*_per_reported_exec divides by all the execs each one reported, and the CPU "
-                   "goal is judged on that ratio. Kernel-side costs in the exec'ing process show "
-                   "only as slowdown.");
+    bench_json_str(
+        &j, "notes",
+        "Spawn rate: execs per wall second of 2 spawners doing fork+execve+waitpid "
+        "of a unique copy of /bin/true; slowdown vs the mean of two agent-less runs "
+        "(first and last; their gap shows the machine's drift). Agent: counted per "
+        "spawned process, matched by the pid each spawner's fork returned (one event "
+        "each at most; more are agent_duplicate_exec_events, pids never spawned "
+        "agent_unmatched_exec_events, all lines agent_exec_lines): full = processes "
+        "with an exec event with executable, args, parent pid and executable and "
+        "sha256; seen = processes with any exec event with a spawner as parent; CPU = rampartd "
+        "utime+stime (all "
+        "threads: loop, bus and sink, workers) from the burst to the end of its "
+        "output. auditd: Debian defaults (-b 8192, backlog_wait_time 60000, ENRICHED "
+        "log), one execve rule; CPU = auditd + kauditd; captured = spawned processes with a "
+        "SYSCALL record of the program (matched by pid the same way). Both also handle the execs "
+        "of the machine's other processes: "
+        "*_per_reported_exec divides by all the execs each one reported, and the CPU "
+        "goal is judged on that ratio. Kernel-side costs in the exec'ing process show "
+        "only as slowdown.");
     int rc = bench_json_finish(&j, out);
     bench_rm_tree(tmpdir);
     return rc;

@@ -552,10 +552,9 @@ int main(int argc, char **argv)
      * steady goal rate kept up with. A paced run asked for less than the goal
      * rate (RP_BENCH_PACED_RATE) cannot show the second: not measured. */
     int goal_burst = disc.zero_loss && disc.events_s >= GOAL_EVENTS_S ? GOAL_MET : GOAL_NOT_MET;
-    int goal_paced = (double)paced_rate < GOAL_EVENTS_S ? GOAL_NOT_MEASURED
-                     : paced.zero_loss && paced.events_s >= 0.98 * GOAL_EVENTS_S
-                         ? GOAL_MET
-                         : GOAL_NOT_MET;
+    int goal_paced = (double)paced_rate < GOAL_EVENTS_S                          ? GOAL_NOT_MEASURED
+                     : paced.zero_loss && paced.events_s >= 0.98 * GOAL_EVENTS_S ? GOAL_MET
+                                                                                 : GOAL_NOT_MET;
     int discard_parts[] = {goal_burst, goal_paced};
     int goal_discard = goal_all(discard_parts, 2);
 
@@ -621,10 +620,11 @@ int main(int argc, char **argv)
     json_object_set_new(pd, "cpu_s_per_million_events", json_real(paced.cpu_s_per_million));
     json_object_set_new(pd, "peak_rss_bytes", json_integer((json_int_t)paced.peak_rss));
     json_object_set_new(pd, "agent", agent_json(&paced));
-    json_object_set_new(pd, "note", json_string("the plugin publishes at a steady rate (a 10 ms "
-                                                "timer); kept up when events_per_s is the rate "
-                                                "asked; met is null when the rate asked is below "
-                                                "the goal (RP_BENCH_PACED_RATE)"));
+    json_object_set_new(pd, "note",
+                        json_string("the plugin publishes at a steady rate (a 10 ms "
+                                    "timer); kept up when events_per_s is the rate "
+                                    "asked; met is null when the rate asked is below "
+                                    "the goal (RP_BENCH_PACED_RATE)"));
     json_object_set_new(d, "paced", pd);
     json_t *cd = curl_json(&cdisc);
     json_object_set_new(cd, "events", json_integer((json_int_t)n2));
@@ -641,10 +641,9 @@ int main(int argc, char **argv)
         json_t *sk = json_object();
         json_object_set_new(sk, "met", json_null());
         json_object_set_new(sk, "skipped",
-                            json_string(buffer_skipped
-                                            ? "too little of the time budget left "
-                                              "(RP_BENCH_BUDGET_S)"
-                                            : "RP_BENCH_CH_BUFFER=0"));
+                            json_string(buffer_skipped ? "too little of the time budget left "
+                                                         "(RP_BENCH_BUDGET_S)"
+                                                       : "RP_BENCH_CH_BUFFER=0"));
         json_object_set_new(o, "clickhouse_buffer", sk);
     }
     /* Every phase the bench claims: a phase skipped leaves the whole goal not

@@ -209,8 +209,8 @@ int main(int argc, char **argv)
     uint64_t target = ba_env_u64("RP_BENCH_SPOOL_BYTES", DEFAULT_SPOOL_BYTES, (uint64_t)1 << 20,
                                  (uint64_t)64 << 30);
     int warm = (int)ba_env_u64("RP_BENCH_REPLAY_WARM", 0, 0, 1);
-    uint64_t ingest_n = ba_env_u64("RP_BENCH_INGEST_EVENTS", DEFAULT_INGEST_EVENTS, 1000,
-                                   100000000ull);
+    uint64_t ingest_n =
+        ba_env_u64("RP_BENCH_INGEST_EVENTS", DEFAULT_INGEST_EVENTS, 1000, 100000000ull);
 
     ba_make_tmp("/tmp/rampart-bench-replay.XXXXXX", tmp_dir, sizeof tmp_dir);
     struct statvfs vfs;
