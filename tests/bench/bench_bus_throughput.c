@@ -7,6 +7,7 @@
  * dispatcher has gone to sleep between events (wake-up latency).
  *
  * Usage: bench_bus_throughput [out.json]. Prints one JSON object.
+ * RP_BENCH_EVENTS sets the events per run (default 4,000,000).
  *
  * Methodology (also in the JSON "note"):
  * - Events are allocated once (rp__event_alloc(topic, PAYLOAD): the
@@ -40,6 +41,9 @@
 #define LAT_EVENTS  200000u /* 2 s */
 #define WAKE_RATE   200u    /* events/s: gaps of 5 ms, far past the spin time */
 #define WAKE_EVENTS 400u    /* 2 s */
+#define TRICKLE_RATE   1000u   /* events/s: a trickle, each one past the previous spin */
+#define TRICKLE_EVENTS 2000u   /* 2 s */
+#define IDLE_MS        1000    /* a started bus with nothing published */
 
 _Static_assert(WINDOW <= QUEUE, "the window must fit the queue or the bus drops");
 
@@ -193,8 +197,34 @@ static double run_baseline(uint64_t n, int refcounted)
     return (double)n * 1e9 / (double)(t1 - t0);
 }
 
-/* Paced publishing; latency quantiles in microseconds. */
-static void run_latency(uint32_t rate, uint32_t n, double *p50, double *p99, uint64_t *drops)
+/* Run time (ns, schedstat) of every thread of this process but the main
+ * one: the bus's dispatchers while a bus runs (the baseline's threads are
+ * joined before). */
+static uint64_t dispatchers_run_ns(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return 0;
+    uint64_t sum = 0;
+    struct dirent *e;
+    char path[96], buf[128];
+    while ((e = readdir(d)) != NULL) {
+        long tid = strtol(e->d_name, NULL, 10);
+        if (tid <= 0 || tid == (long)getpid())
+            continue;
+        snprintf(path, sizeof path, "/proc/self/task/%ld/schedstat", tid);
+        if (bench_read_file(path, buf, sizeof buf) > 0)
+            sum += strtoull(buf, NULL, 10);
+    }
+    closedir(d);
+    return sum;
+}
+
+/* Paced publishing; latency quantiles in microseconds, the share of events
+ * that waited longer than the dispatchers' spin (over_spin: those paid a
+ * wake-up), and the dispatchers' CPU over the run as % of one core. */
+static void run_latency(uint32_t rate, uint32_t n, double *p50, double *p99, uint64_t *drops,
+                        double *over_spin, double *disp_cpu_pct)
 {
     struct consumer c = {0};
     c.lat = calloc(n, sizeof *c.lat);
@@ -204,7 +234,10 @@ static void run_latency(uint32_t rate, uint32_t n, double *p50, double *p99, uin
         exit(1);
     uint64_t id;
     rp__bus *bus = make_bus(&c, &id);
+    rp__bus_opts defaults;
+    rp__bus_opts_init(&defaults);
     int64_t gap = 1000000000 / rate;
+    uint64_t run0 = dispatchers_run_ns();
     int64_t t0 = bench_now_ns();
     for (uint32_t i = 0; i < n; i++) {
         int64_t due = t0 + (int64_t)i * gap;
@@ -221,12 +254,18 @@ static void run_latency(uint32_t rate, uint32_t n, double *p50, double *p99, uin
     unsigned spins = 0;
     while (atomic_load_explicit(&c.done, memory_order_acquire) < n)
         bench_wait(&spins);
+    int64_t t1 = bench_now_ns();
+    *disp_cpu_pct = (double)(dispatchers_run_ns() - run0) / (double)(t1 - t0) * 100.0;
     rp__bus_sub_stats st;
     rp__bus_stats_sub(bus, id, &st);
     *drops += st.dropped;
     rp__bus_destroy(bus);
-    for (uint32_t i = 0; i < n; i++)
+    uint32_t over = 0;
+    for (uint32_t i = 0; i < n; i++) {
         v[i] = (double)c.lat[i] / 1000.0;
+        over += c.lat[i] > (int64_t)defaults.spin_ns;
+    }
+    *over_spin = (double)over / n;
     *p50 = bench_quantile(v, n, 0.50);
     *p99 = bench_quantile(v, n, 0.99);
     free(v);
@@ -247,16 +286,22 @@ int main(int argc, char **argv)
             return 1;
 
     uint64_t drops = 0;
-    run_bus(EVENTS / 8, &drops); /* warm-up: page faults, caches, frequency */
-    run_baseline(EVENTS / 8, 0);
+    /* RP_BENCH_EVENTS: a smaller run to try things out. */
+    uint64_t events;
+    if (bench_env_u64("RP_BENCH_EVENTS", EVENTS, 8 * POOL, 1000000000ull, &events) != 0) {
+        fprintf(stderr, "bench_bus_throughput: RP_BENCH_EVENTS: %u..1000000000\n", 8 * POOL);
+        return 1;
+    }
+    run_bus(events / 8, &drops); /* warm-up: page faults, caches, frequency */
+    run_baseline(events / 8, 0);
     drops = 0;
 
     double bus_rate[RUNS], base_rate[RUNS], rc_rate[RUNS], sorted[RUNS];
     for (int r = 0; r < RUNS; r++) {
         /* Interleaved so that a noisy neighbour hits all alike. */
-        bus_rate[r] = run_bus(EVENTS, &drops);
-        base_rate[r] = run_baseline(EVENTS, 0);
-        rc_rate[r] = run_baseline(EVENTS, 1);
+        bus_rate[r] = run_bus(events, &drops);
+        base_rate[r] = run_baseline(events, 0);
+        rc_rate[r] = run_baseline(events, 1);
     }
     memcpy(sorted, bus_rate, sizeof sorted);
     double bus_med = bench_median(sorted, RUNS);
@@ -265,9 +310,22 @@ int main(int argc, char **argv)
     memcpy(sorted, rc_rate, sizeof sorted);
     double rc_med = bench_median(sorted, RUNS);
 
-    double p50, p99, wp50, wp99;
-    run_latency(LAT_RATE, LAT_EVENTS, &p50, &p99, &drops);
-    run_latency(WAKE_RATE, WAKE_EVENTS, &wp50, &wp99, &drops);
+    double p50, p99, wp50, wp99, tp50, tp99, over, wover, tover, lat_cpu, wcpu, tcpu;
+    run_latency(LAT_RATE, LAT_EVENTS, &p50, &p99, &drops, &over, &lat_cpu);
+    run_latency(WAKE_RATE, WAKE_EVENTS, &wp50, &wp99, &drops, &wover, &wcpu);
+    run_latency(TRICKLE_RATE, TRICKLE_EVENTS, &tp50, &tp99, &drops, &tover, &tcpu);
+
+    /* Idle: a started bus, nothing published; the dispatchers' run time. */
+    struct consumer ic = {0};
+    uint64_t iid;
+    rp__bus *ibus = make_bus(&ic, &iid);
+    bench_sleep_ms(100); /* past any spin after start */
+    uint64_t irun0 = dispatchers_run_ns();
+    int64_t it0 = bench_now_ns();
+    bench_sleep_ms(IDLE_MS);
+    double idle_ms_per_s =
+        (double)(dispatchers_run_ns() - irun0) / 1e6 / ((double)(bench_now_ns() - it0) / 1e9);
+    rp__bus_destroy(ibus);
 
     for (uint32_t i = 0; i < POOL; i++)
         rp__event_release(pool[i]);
@@ -294,7 +352,7 @@ int main(int argc, char **argv)
     bench_json_array(&j, "baseline_runs", base_rate, RUNS);
     bench_json_array(&j, "baseline_refcounted_runs", rc_rate, RUNS);
     bench_json_int(&j, "runs", RUNS);
-    bench_json_int(&j, "events_per_run", EVENTS);
+    bench_json_int(&j, "events_per_run", (long long)events);
     bench_json_int(&j, "drops", (long long)drops);
     bench_json_num(&j, "latency_p50_us", p50);
     bench_json_num(&j, "latency_p99_us", p99);
@@ -303,6 +361,14 @@ int main(int argc, char **argv)
     bench_json_num(&j, "wake_latency_p50_us", wp50);
     bench_json_num(&j, "wake_latency_p99_us", wp99);
     bench_json_int(&j, "wake_latency_rate_per_s", WAKE_RATE);
+    bench_json_num(&j, "latency_share_over_spin", over);
+    bench_json_num(&j, "latency_dispatcher_cpu_pct", lat_cpu);
+    bench_json_int(&j, "trickle_rate_per_s", TRICKLE_RATE);
+    bench_json_num(&j, "trickle_dispatcher_cpu_pct", tcpu);
+    bench_json_num(&j, "trickle_latency_p50_us", tp50);
+    bench_json_num(&j, "wake_dispatcher_cpu_pct", wcpu);
+    bench_json_num(&j, "idle_dispatcher_cpu_ms_per_s", idle_ms_per_s);
+    bench_json_num(&j, "ns_per_event", 1e9 / bus_med);
     bench_json_num(&j, "goal_events_per_s", 10e6);
     bench_json_num(&j, "goal_ratio", 0.5);
     bench_json_int(&j, "queue_capacity", QUEUE);
@@ -327,6 +393,10 @@ int main(int argc, char **argv)
         "the dispatcher sleeps between events (condition-variable wake-up); cpu_capacity: "
         "CPUs two spinning threads actually got at the start (2.0 = quiet machine); "
         "c2c_one_way_ns: time for a cache line to move between the two threads' CPUs, "
-        "which bounds any by-reference bus (see docs/bus.md)");
+        "which bounds any by-reference bus (see docs/bus.md); latency_share_over_spin: share of "
+        "the awake-latency events that waited longer than spin_ns (they paid a wake-up); "
+        "*_dispatcher_cpu_pct: run time (schedstat) of the dispatcher threads over that paced "
+        "run, % of one core (trickle: trickle_rate_per_s, each event past the previous spin); "
+        "idle_dispatcher_cpu_ms_per_s: the same on a started bus with nothing published");
     return bench_json_finish(&j, out);
 }

@@ -1,9 +1,11 @@
 /*
  * tests/bench/bench_collectors_idle.c - what the agent costs a machine while
  * nothing happens, with the four kernel-fed collectors on: collector_process,
- * collector_file (watching an empty temporary folder, not the whole file
- * system), collector_network (its default interval) and collector_login (its
- * default files).
+ * collector_file, collector_network and collector_login, each with the config
+ * a new install has (the "config" of its entry in config/rampart.json, read
+ * at run time): the file collector watches the default paths (/etc, /usr,
+ * /home, /tmp, ...), as a user would run it, not an empty folder. What the
+ * machine's other processes do under those paths shows in "events".
  *
  * rampartd is started twice, in the foreground, on a config of its own in a
  * temporary folder: first with no plugin (the baseline: the bare agent's own
@@ -42,6 +44,16 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include <jansson.h>
+
+#ifndef RP_SOURCE_DIR
+#error "RP_SOURCE_DIR must name the source folder (tests/bench/CMakeLists.txt sets it)"
+#endif
+
+/* The default config a new install has: each collector's "config" is taken
+ * from its entry there. */
+#define DEFAULT_CONFIG RP_SOURCE_DIR "/config/rampart.json"
+
 #define SETTLE_S 3
 #define DEFAULT_MEASURE_S 60
 #define GOAL_CPU_PERCENT 0.05
@@ -53,13 +65,14 @@ struct collector {
     const char *name; /* the plugin instance's name in the config */
     const char *so;   /* file in build/plugins */
     int present;
+    char *config; /* its "config" in DEFAULT_CONFIG, compact JSON (malloc) */
 };
 
 static struct collector collectors[] = {
-    {"process", "collector_process.so", 0},
-    {"file", "collector_file.so", 0},
-    {"network", "collector_network.so", 0},
-    {"login", "collector_login.so", 0},
+    {"process", "collector_process.so", 0, NULL},
+    {"file", "collector_file.so", 0, NULL},
+    {"network", "collector_network.so", 0, NULL},
+    {"login", "collector_login.so", 0, NULL},
 };
 #define N_COLLECTORS (sizeof collectors / sizeof collectors[0])
 
@@ -107,6 +120,41 @@ struct run {
         double cpu_percent, wakeups_per_s;
     } threads[MAX_THREADS];
 };
+
+/* Takes each collector's "config" from DEFAULT_CONFIG; 0, or -1 after
+ * saying why (a bench of the defaults without them would measure something
+ * else). */
+static int load_default_configs(void)
+{
+    json_error_t jerr;
+    json_t *root = json_load_file(DEFAULT_CONFIG, 0, &jerr);
+    if (!root) {
+        fprintf(stderr, "bench_collectors_idle: %s:%d: %s\n", DEFAULT_CONFIG, jerr.line, jerr.text);
+        return -1;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < N_COLLECTORS && rc == 0; i++) {
+        json_t *entry = json_object_get(json_object_get(root, "plugins"), collectors[i].name);
+        json_t *file = json_object_get(entry, "file");
+        json_t *cfg = json_object_get(entry, "config");
+        if (!json_is_string(file) || strcmp(json_string_value(file), collectors[i].so) != 0) {
+            fprintf(stderr, "bench_collectors_idle: %s: plugins.%s.file is not \"%s\"\n",
+                    DEFAULT_CONFIG, collectors[i].name, collectors[i].so);
+            rc = -1;
+        } else if (cfg && !json_is_object(cfg)) {
+            fprintf(stderr, "bench_collectors_idle: %s: plugins.%s.config is not an object\n",
+                    DEFAULT_CONFIG, collectors[i].name);
+            rc = -1;
+        } else {
+            /* A plugin without a "config" runs on its own defaults: {}. */
+            collectors[i].config = cfg ? json_dumps(cfg, JSON_COMPACT) : strdup("{}");
+            if (!collectors[i].config)
+                rc = -1;
+        }
+    }
+    json_decref(root);
+    return rc;
+}
 
 static void take_sample(pid_t pid, struct sample *s)
 {
@@ -157,12 +205,10 @@ static void write_config(const char *path, const char *data_dir, unsigned mask)
     for (size_t i = 0; i < N_COLLECTORS; i++) {
         if (!(mask & (1u << i)))
             continue;
-        char cfg[PATH_MAX + 64] = "{}";
-        if (strcmp(collectors[i].name, "file") == 0)
-            snprintf(cfg, sizeof cfg, "{\"paths\": [\"%s/watched\"]}", tmp_dir);
-        int n = snprintf(plugins + len, sizeof plugins - len,
-                         "%s\n    \"%s\": {\"enabled\": true, \"file\": \"%s\", \"config\": %s}",
-                         len ? "," : "", collectors[i].name, collectors[i].so, cfg);
+        int n =
+            snprintf(plugins + len, sizeof plugins - len,
+                     "%s\n    \"%s\": {\"enabled\": true, \"file\": \"%s\", \"config\": %s}",
+                     len ? "," : "", collectors[i].name, collectors[i].so, collectors[i].config);
         if (n < 0 || (size_t)n >= sizeof plugins - len) {
             fprintf(stderr, "bench_collectors_idle: config too long\n");
             exit(1);
@@ -369,6 +415,8 @@ int main(int argc, char **argv)
     }
     int measure_s = (int)measure_u;
 
+    if (load_default_configs() != 0)
+        return 1;
     char missing[256] = "", present[256] = "", path[PATH_MAX + 64];
     for (size_t i = 0; i < N_COLLECTORS; i++) {
         snprintf(path, sizeof path, "%s/%s", paths.plugins, collectors[i].so);
@@ -385,9 +433,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_collectors_idle: unusable path %s\n", tmp_dir);
         return 1;
     }
-    snprintf(path, sizeof path, "%s/watched", tmp_dir);
-    if (mkdir(path, 0755) != 0)
-        bench_die(path);
 
     double load_start[3];
     bench_loadavg(load_start);
@@ -421,6 +466,12 @@ int main(int argc, char **argv)
     bench_json_raw(&j, "[%s]", present);
     bench_json_key(&j, "missing");
     bench_json_raw(&j, "[%s]", missing);
+    bench_json_str(&j, "collector_config_source", DEFAULT_CONFIG);
+    bench_json_key(&j, "collector_configs");
+    bench_json_raw(&j, "{");
+    for (size_t i = 0; i < N_COLLECTORS; i++)
+        bench_json_raw(&j, "%s\"%s\": %s", i ? ", " : "", collectors[i].name, collectors[i].config);
+    bench_json_raw(&j, "}");
     bench_json_num(&j, "cpu_percent", coll.cpu_percent);
     bench_json_num(&j, "wakeups_per_s", coll.wakeups_per_s);
     bench_json_num(&j, "baseline_cpu_percent", base.cpu_percent);

@@ -1,18 +1,24 @@
 /*
  * tests/bench/bench_encode.c - NDJSON encoding of a realistic process.exec
- * event (about 500 bytes of JSON), against jansson building the same flat
+ * event (bytes_per_event bytes of JSON), against jansson building the same flat
  * object (json_object_set_new) and serialising it (json_dumps) in the same
  * run.
  *
  * Usage: bench_encode OUTPUT.json. Prints one JSON object to stdout and
  * writes it to OUTPUT.json. Figures are medians of RUNS runs of about
  * RUN_SECONDS each; "mb_per_s" counts 10^6 bytes of NDJSON produced.
+ *
+ * Also, under "formats": what each backend adapter (core/output_format.h,
+ * rp__format_build_body) costs on top, building the request body of a batch
+ * of FORMAT_LINES such lines (before gzip), as lines per second, medians of
+ * RUNS; ndjson and clickhouse send the lines as they are (a copy).
  */
 #include "bench_common.h"
 
 #include "event.h"
 #include "fields.h"
 #include "ndjson.h"
+#include "output_format.h"
 
 #include <jansson.h>
 
@@ -159,6 +165,36 @@ static double run_jansson(const rp_event *ev, long n)
     return (double)(bench_now_ns() - t0) / 1e9;
 }
 
+/* --- the backend formats: one batch's request body ---------------------- */
+
+#define FORMAT_LINES 1000
+
+struct fmt_ctx {
+    enum rp__format f;
+    const char *lines;
+    size_t len;
+    rp__buf *body;
+};
+
+static double run_format(const struct fmt_ctx *c, long n)
+{
+    const rp__format_ctx ctx = {.host_name = "ws-lab-017",
+                                .agent_id = "0b6f2c1e-6a3d-4c1b-9d7e-2f1a5b8c9d0e",
+                                .agent_version = "1.0.0"};
+    int64_t t0 = bench_now_ns();
+    for (long i = 0; i < n; i++) {
+        rp__buf_reset(c->body);
+        rp__format_build_info info;
+        int rc = rp__format_build_body(c->f, &ctx, c->lines, c->len, c->body, &info);
+        if (rc != 0) {
+            fprintf(stderr, "bench_encode: %s body: %s (%s)\n", rp__format_name(c->f),
+                    rp_strerror(rc), info.why ? info.why : "");
+            exit(1);
+        }
+    }
+    return (double)(bench_now_ns() - t0) / 1e9;
+}
+
 /* --- harness ------------------------------------------------------------ */
 
 /* Events for one run of about RUN_SECONDS, from a short trial. */
@@ -188,6 +224,11 @@ static double trial_jansson(long n, void *arg)
 {
     struct ctx *c = arg;
     return run_jansson(c->ev, n);
+}
+
+static double trial_format(long n, void *arg)
+{
+    return run_format(arg, n);
 }
 
 /* The two encodings say the same thing: a check that the comparison is fair. */
@@ -236,10 +277,39 @@ int main(int argc, char **argv)
     memcpy(theirs_sorted, theirs, sizeof theirs);
     double eps = bench_median(ours_sorted, RUNS), base = bench_median(theirs_sorted, RUNS);
 
+    /* The formats, on a batch of FORMAT_LINES lines of this event. */
+    rp__buf lines, body;
+    rp__buf_init(&lines, 2 * BATCH_BYTES);
+    rp__buf_init(&body, 8 * BATCH_BYTES);
+    for (int i = 0; i < FORMAT_LINES; i++)
+        if (rp__ndjson_encode(ev, &lines) != 0)
+            return 1;
+    char formats[2048];
+    size_t flen = 0;
+    for (int f = 0; f < RP__FORMAT_COUNT_; f++) {
+        struct fmt_ctx fc = {(enum rp__format)f, lines.data, lines.len, &body};
+        long nb = calibrate(trial_format, &fc);
+        double v[RUNS];
+        for (int r = 0; r < RUNS; r++)
+            v[r] = (double)nb * FORMAT_LINES / run_format(&fc, nb);
+        double med = bench_median(v, RUNS);
+        int w =
+            snprintf(formats + flen, sizeof formats - flen,
+                     "%s\"%s\":{\"lines_per_s\":%.0f,\"body_bytes_per_line\":%.1f}", f ? "," : "",
+                     rp__format_name((enum rp__format)f), med, (double)body.len / FORMAT_LINES);
+        if (w < 0 || (size_t)w >= sizeof formats - flen) {
+            fprintf(stderr, "bench_encode: result too long\n");
+            return 1;
+        }
+        flen += (size_t)w;
+    }
+    rp__buf_free(&lines);
+    rp__buf_free(&body);
+
     double load1 = bench_load1();
     long cpus = bench_cpus();
 
-    char json[2048];
+    char json[4096];
     int len = snprintf(json, sizeof json,
                        "{\"name\":\"encode\",\"unit\":\"events/s\",\"events_per_s\":%.0f,"
                        "\"mb_per_s\":%.1f,\"ns_per_event\":%.1f,\"bytes_per_event\":%zu,"
@@ -248,11 +318,12 @@ int main(int argc, char **argv)
                        "\"ratio\":%.2f,\"runs\":%d,"
                        "\"samples\":{\"events_per_s\":[%.0f,%.0f,%.0f,%.0f,%.0f],"
                        "\"baseline_events_per_s\":[%.0f,%.0f,%.0f,%.0f,%.0f]},"
+                       "\"formats\":{\"batch_lines\":%d,%s},"
                        "\"cpus\":%ld,\"load1\":%.2f}\n",
                        eps, eps * (double)line_bytes / 1e6, 1e9 / eps, line_bytes, base,
                        base * (double)line_bytes / 1e6, eps / base, RUNS, ours[0], ours[1], ours[2],
                        ours[3], ours[4], theirs[0], theirs[1], theirs[2], theirs[3], theirs[4],
-                       cpus, load1);
+                       FORMAT_LINES, formats, cpus, load1);
     if (len < 0 || (size_t)len >= sizeof json) {
         fprintf(stderr, "bench_encode: result too long\n");
         return 1;

@@ -12,17 +12,21 @@
  *             and averaged, so a neighbour's load drifting during the run
  *             shows up instead of being blamed on a phase.
  *   phase 2:  rampartd (build/bin/rampartd) with only collector_process,
- *             writing NDJSON to a temp folder. Counted from its output: execs
- *             seen (exec events whose parent is a spawner) and execs with full
- *             enrichment (executable, args, parent pid and executable, hash).
+ *             writing NDJSON to a temp folder. Counted from its output, per
+ *             spawned process (the pids the spawners' forks returned, so a
+ *             process reported twice counts once and the extra lines are
+ *             reported as duplicates): execs seen (an exec event whose parent
+ *             is a spawner) and execs with full enrichment (executable, args,
+ *             parent pid and executable, hash).
  *             Agent CPU: utime + stime of rampartd from /proc/<pid>/stat
  *             before the burst and after its output stopped growing.
  *   phase 3:  auditd (Debian's package; `tools/deps.sh bench` installs it)
  *             with Debian's default kernel settings (-b 8192,
  *             --backlog_wait_time 60000), a temp config and log, and one rule
  *             (-a always,exit -F arch=b64 -S execve -k rp_bench). Captured:
- *             SYSCALL records of the program in its log. CPU: auditd plus the
- *             kauditd kernel thread. Afterwards the rule is deleted, the
+ *             spawned processes with a SYSCALL record of the program in its
+ *             log, matched by pid the same way. CPU: auditd plus the kauditd
+ *             kernel thread. Afterwards the rule is deleted, the
  *             kernel settings restored and auditd stopped (by pid, bounded
  *             waits). Skipped, with the reason in the JSON, when auditd is
  *             missing or already running.
@@ -48,6 +52,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -64,6 +69,13 @@ static char tmpdir[128];
 static char prog[256];
 static struct bench_paths paths;    /* this program, rampartd, the plugins */
 static int n_execs = EXECS_DEFAULT; /* RP_BENCH_EXECS overrides, for trying things out */
+
+/* The pids the spawners' children got in the last burst (shared memory: the
+ * spawners are processes), so that events are matched to the processes the
+ * bench made: one event per spawned process, whatever the number of lines. */
+static pid_t *spawned; /* EXECS_DEFAULT slots, spawner i from i * (n / SPAWNERS) */
+static int n_spawned;  /* slots of the last burst */
+static long pid_max;   /* /proc/sys/kernel/pid_max: pids wrap, so a pid may repeat */
 
 /* The pid of the kauditd kernel thread, or 0. */
 static pid_t find_kauditd(void)
@@ -153,7 +165,7 @@ static long long auditctl_value(const char *text, const char *key)
 
 /* ---- the burst ----------------------------------------------------------- */
 
-static void spawner(int go_fd, int n)
+static void spawner(int go_fd, int n, pid_t *pids)
 {
     char b;
     if (read(go_fd, &b, 1) != 1)
@@ -167,6 +179,7 @@ static void spawner(int go_fd, int n)
             execve(prog, argv, envp);
             _exit(127);
         }
+        pids[i] = pid > 0 ? pid : 0;
         int st;
         if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
             failed++;
@@ -181,13 +194,15 @@ static double burst_n(int n)
     if (pipe2(go, O_CLOEXEC) != 0)
         bench_die("pipe");
     pid_t kids[SPAWNERS];
+    n_spawned = n / SPAWNERS * SPAWNERS;
+    memset(spawned, 0, sizeof *spawned * (size_t)n_spawned);
     for (int i = 0; i < SPAWNERS; i++) {
         kids[i] = fork();
         if (kids[i] < 0)
             bench_die("fork");
         if (kids[i] == 0) {
             close(go[1]);
-            spawner(go[0], n / SPAWNERS);
+            spawner(go[0], n / SPAWNERS, spawned + (size_t)i * (size_t)(n / SPAWNERS));
         }
     }
     close(go[0]);
@@ -230,8 +245,65 @@ static void wait_quiet(const char *path)
 struct agent_result {
     const char *status;
     double rate, cpu_s;
-    long long seen, full, exits, lines, all_execs;
+    /* seen, full: spawned processes with an exec event (with every field);
+     * exec_lines: exec events with a spawner as parent, duplicates included;
+     * duplicates: those past one per spawned process; unmatched: those whose
+     * pid no spawned process had. */
+    long long seen, full, exits, lines, all_execs, exec_lines, duplicates, unmatched;
 };
+
+/* Per pid, how many events name it; matched against the spawned pids. */
+struct pid_tally {
+    uint32_t *spawned, *events, *full;
+};
+
+static int tally_open(struct pid_tally *t)
+{
+    size_t n = (size_t)pid_max + 1;
+    t->spawned = calloc(n, sizeof(uint32_t));
+    t->events = calloc(n, sizeof(uint32_t));
+    t->full = calloc(n, sizeof(uint32_t));
+    if (!t->spawned || !t->events || !t->full)
+        return -1;
+    for (int i = 0; i < n_spawned; i++)
+        if (spawned[i] > 0 && spawned[i] <= pid_max)
+            t->spawned[spawned[i]]++;
+    return 0;
+}
+
+/* Processes seen (at most one event each, as many as were spawned with that
+ * pid), events past that (duplicates), events of pids never spawned. */
+static void tally_close(struct pid_tally *t, long long *seen, long long *full, long long *dup,
+                        long long *unmatched)
+{
+    *seen = *full = *dup = *unmatched = 0;
+    for (long p = 0; t->spawned && t->events && t->full && p <= pid_max; p++) {
+        uint32_t s = t->spawned[p], e = t->events[p], f = t->full[p];
+        *seen += e < s ? e : s;
+        *full += f < s ? f : s;
+        if (e > s) {
+            if (s == 0)
+                *unmatched += e;
+            else
+                *dup += e - s;
+        }
+    }
+    free(t->spawned);
+    free(t->events);
+    free(t->full);
+    memset(t, 0, sizeof *t);
+}
+
+/* The pid after key (e.g. "\"process.pid\":"), or 0. */
+static long pid_after(const char *line, const char *key)
+{
+    const char *p = strstr(line, key);
+    if (!p)
+        return 0;
+    char *end;
+    long v = strtol(p + strlen(key), &end, 10);
+    return end != p + strlen(key) && v > 0 && v <= pid_max ? v : 0;
+}
 
 static int line_has(const char *line, const char *s)
 {
@@ -259,6 +331,9 @@ static void count_agent(const char *path, struct agent_result *r)
     snprintf(parent, sizeof parent, "\"process.parent.executable\":\"%s\"", paths.exe);
     snprintf(exe, sizeof exe, "\"process.executable\":\"%s\"", prog);
     snprintf(args, sizeof args, "\"process.args\":[\"%s\",\"rp-burst\"]", prog);
+    struct pid_tally t;
+    if (tally_open(&t) != 0)
+        bench_die("calloc");
     char *line = NULL;
     size_t cap = 0;
     while (getline(&line, &cap, f) > 0) {
@@ -270,13 +345,24 @@ static void count_agent(const char *path, struct agent_result *r)
         r->all_execs++;
         if (!line_has(line, parent))
             continue;
-        r->seen++;
+        /* A line is not a process: the same exec may be reported twice
+         * (e.g. by a rescan), so events are matched to spawned pids. */
+        r->exec_lines++;
+        long pid = pid_after(line, "\"process.pid\":");
+        if (!pid) {
+            r->unmatched++;
+            continue;
+        }
+        t.events[pid]++;
         if (line_has(line, exe) && line_has(line, args) &&
             line_has(line, "\"process.parent.pid\":") && has_hash(line))
-            r->full++;
+            t.full[pid]++;
     }
     free(line);
     fclose(f);
+    long long unmatched;
+    tally_close(&t, &r->seen, &r->full, &r->duplicates, &unmatched);
+    r->unmatched += unmatched;
 }
 
 static void phase_agent(struct agent_result *r)
@@ -330,30 +416,40 @@ static void phase_agent(struct agent_result *r)
 struct audit_result {
     char status[256];
     double rate, cpu_s;
-    long long captured, lost, all_execs;
+    long long captured, lost, all_execs, records, duplicates;
 };
 
-/* SYSCALL records of the burst's program; *all gets those of every execve
- * the rule saw (the machine's other processes too). */
-static long long count_audit(const char *path, long long *all)
+/* Spawned processes with a SYSCALL record of the burst's program (one each,
+ * matched by pid); *records gets those records, *dup those past one per
+ * process, *all those of every execve the rule saw (the machine's other
+ * processes too). */
+static long long count_audit(const char *path, long long *all, long long *records, long long *dup)
 {
     FILE *f = fopen(path, "re");
     if (!f)
         return 0;
     char want[512];
     snprintf(want, sizeof want, "exe=\"%s\"", prog);
+    struct pid_tally t;
+    if (tally_open(&t) != 0)
+        bench_die("calloc");
     char *line = NULL;
     size_t cap = 0;
-    long long n = 0;
     while (getline(&line, &cap, f) > 0) {
         if (strncmp(line, "type=SYSCALL ", 13) != 0 || !strstr(line, "key=\"rp_bench\""))
             continue;
         (*all)++;
-        if (strstr(line, want))
-            n++;
+        if (!strstr(line, want))
+            continue;
+        (*records)++;
+        long pid = pid_after(line, " pid=");
+        if (pid)
+            t.events[pid]++;
     }
     free(line);
     fclose(f);
+    long long n, full, unmatched;
+    tally_close(&t, &n, &full, dup, &unmatched);
     return n;
 }
 
@@ -467,7 +563,7 @@ static void phase_audit(struct audit_result *r)
         char *e_argv[] = {auditctl, "-e", num, NULL};
         run(e_argv, NULL, 0);
     }
-    r->captured = count_audit(log, &r->all_execs);
+    r->captured = count_audit(log, &r->all_execs, &r->records, &r->duplicates);
 }
 
 /* ---- main ------------------------------------------------------------------ */
@@ -485,6 +581,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_exec_burst: needs root (proc connector, audit)\n");
         return 1;
     }
+    char pm[32];
+    pid_max = bench_read_file("/proc/sys/kernel/pid_max", pm, sizeof pm) > 0 ? strtol(pm, NULL, 10)
+                                                                             : 4194304;
+    if (pid_max < 1024 || pid_max > 4194304)
+        pid_max = 4194304;
+    int slots = n_execs > EXECS_DEFAULT ? n_execs : EXECS_DEFAULT;
+    spawned = mmap(NULL, sizeof *spawned * (size_t)slots, PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (spawned == MAP_FAILED)
+        bench_die("mmap");
     snprintf(tmpdir, sizeof tmpdir, "/tmp/rp-bench-exec.XXXXXX");
     if (!mkdtemp(tmpdir))
         bench_die("mkdtemp");
@@ -551,6 +657,11 @@ int main(int argc, char **argv)
     bench_json_num(&j, "agent_slowdown_pct", ag_slow);
     bench_json_num(&j, "agent_seen_share", agent_ok ? (double)ag.seen / n_execs : -1);
     bench_json_num(&j, "agent_full_enrichment_share", ag_full);
+    bench_json_int(&j, "agent_processes_seen", ag.seen);
+    bench_json_int(&j, "agent_processes_full", ag.full);
+    bench_json_int(&j, "agent_exec_lines", ag.exec_lines);
+    bench_json_int(&j, "agent_duplicate_exec_events", ag.duplicates);
+    bench_json_int(&j, "agent_unmatched_exec_events", ag.unmatched);
     bench_json_int(&j, "agent_exit_events", ag.exits);
     bench_json_int(&j, "agent_output_lines", ag.lines);
     bench_json_num(&j, "agent_cpu_s", agent_ok ? ag.cpu_s : -1);
@@ -560,6 +671,9 @@ int main(int argc, char **argv)
     bench_json_num(&j, "auditd_execs_per_s", audit_ok ? au.rate : -1);
     bench_json_num(&j, "auditd_slowdown_pct", au_slow);
     bench_json_num(&j, "auditd_captured_share", audit_ok ? (double)au.captured / n_execs : -1);
+    bench_json_int(&j, "auditd_processes_captured", audit_ok ? au.captured : -1);
+    bench_json_int(&j, "auditd_records", audit_ok ? au.records : -1);
+    bench_json_int(&j, "auditd_duplicate_records", audit_ok ? au.duplicates : -1);
     bench_json_int(&j, "auditd_kernel_lost", audit_ok ? au.lost : -1);
     bench_json_num(&j, "auditd_cpu_s", audit_ok ? au.cpu_s : -1);
     bench_json_num(&j, "auditd_cpu_us_per_exec", au_us);
@@ -579,19 +693,25 @@ int main(int argc, char **argv)
     bench_json_int(&j, "goal_full_capture_met", agent_ok && ag.full == n_execs);
     bench_json_int(&j, "goal_cpu_half_of_auditd_met", ag_ev > 0 && au_ev > 0 && ag_ev <= au_ev / 2);
     bench_json_int(&j, "goal_slowdown_5pct_met", agent_ok && ag_slow <= 5);
-    bench_json_str(&j, "notes",
-                   "Spawn rate: execs per wall second of 2 spawners doing fork+execve+waitpid "
-                   "of a unique copy of /bin/true; slowdown vs the mean of two agent-less runs "
-                   "(first and last; their gap shows the machine's drift). Agent: full = exec "
-                   "events with executable, args, parent pid and executable and sha256; seen = "
-                   "any exec event with a spawner as parent; CPU = rampartd utime+stime (all "
-                   "threads: loop, bus and sink, workers) from the burst to the end of its "
-                   "output. auditd: Debian defaults (-b 8192, backlog_wait_time 60000, ENRICHED "
-                   "log), one execve rule; CPU = auditd + kauditd; captured = SYSCALL records of "
-                   "the program. Both also handle the execs of the machine's other processes: "
-                   "*_per_reported_exec divides by all the execs each one reported, and the CPU "
-                   "goal is judged on that ratio. Kernel-side costs in the exec'ing process show "
-                   "only as slowdown.");
+    bench_json_str(
+        &j, "notes",
+        "Spawn rate: execs per wall second of 2 spawners doing fork+execve+waitpid "
+        "of a unique copy of /bin/true; slowdown vs the mean of two agent-less runs "
+        "(first and last; their gap shows the machine's drift). Agent: counted per "
+        "spawned process, matched by the pid each spawner's fork returned (one event "
+        "each at most; more are agent_duplicate_exec_events, pids never spawned "
+        "agent_unmatched_exec_events, all lines agent_exec_lines): full = processes "
+        "with an exec event with executable, args, parent pid and executable and "
+        "sha256; seen = processes with any exec event with a spawner as parent; CPU = rampartd "
+        "utime+stime (all "
+        "threads: loop, bus and sink, workers) from the burst to the end of its "
+        "output. auditd: Debian defaults (-b 8192, backlog_wait_time 60000, ENRICHED "
+        "log), one execve rule; CPU = auditd + kauditd; captured = spawned processes with a "
+        "SYSCALL record of the program (matched by pid the same way). Both also handle the execs "
+        "of the machine's other processes: "
+        "*_per_reported_exec divides by all the execs each one reported, and the CPU "
+        "goal is judged on that ratio. Kernel-side costs in the exec'ing process show "
+        "only as slowdown.");
     int rc = bench_json_finish(&j, out);
     bench_rm_tree(tmpdir);
     return rc;

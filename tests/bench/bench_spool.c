@@ -13,11 +13,16 @@
  *           file of the same bytes, warm and cold the same way.
  *   also:   appends per second under fsync "always", for the record.
  *
- * Ingest assumption for the "replay at least 10x ingest" goal: the default
- * agent load of 10,000 events/s, about 5 MB/s of NDJSON before gzip, which is
- * 10 batches of 1000 events (~60 KB gzipped each) per second.
+ * Ingest, for the "replay at least 10x ingest" goal: measured in the same
+ * run, not assumed. It is the append rate above (fsync "interval", which is
+ * the agent's default "batch"): the fastest the spool takes batches in, so an
+ * upper bound of what any ingest can put into it, and replay_*_vs_ingest is
+ * replay events/s over append events/s of the same batches. (The agent's
+ * whole pipeline filling its spool is measured by bench_spool_replay.)
  *
- *   bench_spool OUT.json      (RP_BENCH_DIR picks the folder; default /var/tmp)
+ *   bench_spool OUT.json      (RP_BENCH_DIR picks the folder; default /var/tmp;
+ *                              RP_BENCH_APPEND_MB (256) and RP_BENCH_REPLAY_MB
+ *                              (1024) make smaller runs to try things out)
  */
 #define _GNU_SOURCE
 #include "bench_common.h"
@@ -37,7 +42,7 @@
 #define APPEND_ROUNDS   5
 #define REPLAY_ROUNDS   3
 #define ALWAYS_BATCHES  300
-#define INGEST_EVENTS_S 10000.0
+#define GOAL_REPLAY_VS_INGEST 10.0
 
 static char root[PATH_MAX];
 static uint8_t payload[PAYLOAD];
@@ -155,6 +160,12 @@ static double time_raw_read(const char *path)
 int main(int argc, char **argv)
 {
     rp__log_set_level(RP__LOG_ERROR);
+    uint64_t append_mb, replay_mb;
+    if (bench_env_u64("RP_BENCH_APPEND_MB", APPEND_BYTES >> 20, 1, 65536, &append_mb) != 0 ||
+        bench_env_u64("RP_BENCH_REPLAY_MB", 1024, 1, 65536, &replay_mb) != 0) {
+        fprintf(stderr, "bench_spool: RP_BENCH_APPEND_MB and RP_BENCH_REPLAY_MB: 1..65536\n");
+        return 1;
+    }
     const char *base = getenv("RP_BENCH_DIR");
     snprintf(root, sizeof root, "%s/rampart-bench-spool-XXXXXX",
              base && base[0] ? base : "/var/tmp");
@@ -171,9 +182,9 @@ int main(int argc, char **argv)
 
     /* Room for the replay spool, the raw file and slack. */
     struct statvfs vfs;
-    uint64_t replay_bytes = (uint64_t)1 << 30;
+    uint64_t replay_bytes = replay_mb << 20;
     int short_disk = 0;
-    if (statvfs(root, &vfs) == 0 &&
+    if (replay_bytes > ((uint64_t)256 << 20) && statvfs(root, &vfs) == 0 &&
         (uint64_t)vfs.f_bavail * vfs.f_frsize < 3 * replay_bytes + ((uint64_t)512 << 20)) {
         replay_bytes = (uint64_t)256 << 20;
         short_disk = 1;
@@ -182,7 +193,7 @@ int main(int argc, char **argv)
     double capacity = bench_cpu_capacity(200);
 
     /* Append, alternating with the baseline so both see the same noise. */
-    uint64_t n_app = APPEND_BYTES / PAYLOAD;
+    uint64_t n_app = (append_mb << 20) / PAYLOAD;
     double app_mb[APPEND_ROUNDS], app_bs[APPEND_ROUNDS], raw_mb[APPEND_ROUNDS];
     for (int r = 0; r < APPEND_ROUNDS; r++) {
         double t = time_append(sdir, n_app);
@@ -266,7 +277,8 @@ int main(int argc, char **argv)
     bench_json_num(&j, "append_always_batches_s", always_bs);
     bench_json_int(&j, "replay_spool_bytes", (long long)(n_rep * (PAYLOAD + RP__SPOOL_HEADER_LEN)));
     bench_json_str(&j, "replay_size_note",
-                   short_disk ? "disk short: 256 MiB instead of 1 GiB" : "1 GiB as asked");
+                   short_disk ? "disk short: 256 MiB instead of what was asked"
+                              : "as asked (RP_BENCH_REPLAY_MB, default 1 GiB)");
     bench_json_num(&j, "replay_warm_mb_s", wm);
     bench_json_num(&j, "replay_warm_batches_s", wb);
     bench_json_num(&j, "replay_warm_events_s", wb * EVENTS);
@@ -280,10 +292,17 @@ int main(int argc, char **argv)
     bench_json_num(&j, "replay_open_ms_warm", bench_median(open_w, REPLAY_ROUNDS));
     bench_json_num(&j, "replay_open_ms_cold", bench_median(open_c, REPLAY_ROUNDS));
     bench_json_array(&j, "replay_cold_mb_s_rounds", c_mb, REPLAY_ROUNDS);
-    bench_json_num(&j, "ingest_assumed_events_s", INGEST_EVENTS_S);
-    bench_json_str(&j, "ingest_assumption",
-                   "10000 events/s ~ 5 MB/s NDJSON before gzip ~ 10 batches/s of 1000 events");
-    bench_json_num(&j, "replay_cold_vs_ingest", cb * EVENTS / INGEST_EVENTS_S);
-    bench_json_num(&j, "goal_replay_vs_ingest", 10);
+    /* The baseline is measured here, in this run: the append rate of the
+     * same batches under the agent's default fsync policy. */
+    double ingest = app_bs_med * EVENTS;
+    bench_json_num(&j, "ingest_events_s", ingest);
+    bench_json_str(&j, "ingest_desc",
+                   "measured in this run: append_events_s (the same batches appended under "
+                   "fsync interval, the agent's default \"batch\"), the most the spool takes in");
+    bench_json_num(&j, "replay_warm_vs_ingest", wb * EVENTS / ingest);
+    bench_json_num(&j, "replay_cold_vs_ingest", cb * EVENTS / ingest);
+    bench_json_num(&j, "goal_replay_vs_ingest", GOAL_REPLAY_VS_INGEST);
+    bench_json_key(&j, "goal_replay_vs_ingest_met");
+    bench_json_raw(&j, "%s", cb * EVENTS / ingest >= GOAL_REPLAY_VS_INGEST ? "true" : "false");
     return bench_json_finish(&j, argc > 1 ? argv[1] : NULL);
 }
