@@ -8,6 +8,7 @@
 #include "loop.h"
 #include "ndjson.h"
 #include "output_format.h"
+#include "schema.h"
 #include "sink.h"
 #include "spool.h"
 #include "os/os.h"
@@ -119,6 +120,25 @@ static void on_spool_append(void *ctx, uint64_t id)
 static void raise_alert(void *arg, const char *rule_id, const char *rule_name, int severity,
                         const char *message);
 
+/* The uploader's options that come from the config alone; strings
+ * borrowed from cfg. */
+static void upload_opts_from_config(const rp__config *cfg, rp__uploader_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    enum rp__format f = 0;
+    rp__format_parse(cfg->output_format, &f); /* the schema's enum rules out failure */
+    o->url = cfg->output_url;
+    o->format = f;
+    o->ca_file = cfg->output_ca_file;
+    o->client_cert = cfg->output_client_cert;
+    o->client_key = cfg->output_client_key;
+    o->pinned_pubkey = cfg->output_pinned_pubkey;
+    o->proxy = cfg->output_proxy;
+    o->token_file = cfg->output_token_file;
+    o->timeout_ms = cfg->output_timeout_ms;
+    o->gzip = cfg->output_gzip;
+}
+
 /* The uploader's options from a config; strings borrowed from cfg and a. */
 static int upload_opts(rp__agent *a, const rp__config *cfg, rp__uploader_opts *o, char *dl_dir,
                        size_t dl_len)
@@ -148,24 +168,129 @@ static int upload_opts(rp__agent *a, const rp__config *cfg, rp__uploader_opts *o
     return 0;
 }
 
+/* The file that set output.<key> (the key is read from the start of an
+ * uploader message: "output.ca_file /x: ..."), or that set output. */
+static const char *output_source(const rp__config *cfg, const char *msg)
+{
+    char key[64] = "";
+    if (strncmp(msg, "output.", 7) == 0) {
+        size_t n = strcspn(msg + 7, " :");
+        if (n < sizeof key) {
+            memcpy(key, msg + 7, n);
+            key[n] = '\0';
+        }
+    }
+    struct rp__json_seg segv[2] = {{.key = "output"}, {.key = key}};
+    return rp__config_source_of(cfg, segv, key[0] ? 2 : 1);
+}
+
+struct upload_errors {
+    const rp__config *cfg;
+    char *err;
+    size_t errlen;
+    int other; /* a failure that is not the config's fault (memory, libcurl) */
+};
+
+static void on_upload_error(void *arg, int rc, const char *message)
+{
+    struct upload_errors *ue = arg;
+    if (rc == RP_ERR_NOMEM || rc == RP_ERR_INTERNAL)
+        ue->other = rc;
+    rp__config_err_add(ue->err, ue->errlen, "%s: %s", output_source(ue->cfg, message), message);
+}
+
+/*
+ * Every check of the upload settings that start-up makes, before anything is
+ * created: sizes, the spool's fsync mode, and the uploader's own checks of
+ * the URL, files, permissions, pin and token (rp__uploader_check_opts).
+ * Each problem is a line added to err. Returns 0, RP_ERR_CONFIG, or the
+ * code of a failure that is not the config's (RP_ERR_NOMEM...).
+ */
+static int check_upload(const rp__config *cfg, char *err, size_t errlen)
+{
+    if (!cfg->output_url)
+        return 0;
+    int bad = 0;
+    if ((uint64_t)cfg->batch_max_bytes * 4 > cfg->spool_max_bytes) {
+        struct rp__json_seg segv[2] = {{.key = "output"}, {.key = "batch_max_bytes"}};
+        rp__config_err_add(err, errlen,
+                           "%s: output.batch_max_bytes: expected at most a quarter of "
+                           "spool.max_bytes (%llu), got %u",
+                           rp__config_source_of(cfg, segv, 2),
+                           (unsigned long long)(cfg->spool_max_bytes / 4), cfg->batch_max_bytes);
+        bad = 1;
+    }
+    enum rp__spool_fsync fs;
+    if (rp__spool_fsync_parse(cfg->spool_fsync, &fs) != 0) {
+        struct rp__json_seg segv[2] = {{.key = "spool"}, {.key = "fsync"}};
+        rp__config_err_add(err, errlen, "%s: spool.fsync: expected always, batch or never",
+                           rp__config_source_of(cfg, segv, 2));
+        bad = 1;
+    }
+    rp__uploader_opts uo;
+    upload_opts_from_config(cfg, &uo);
+    struct upload_errors ue = {cfg, err, errlen, 0};
+    if (rp__uploader_check_opts(&uo, on_upload_error, &ue) != 0)
+        bad = 1;
+    if (ue.other)
+        return ue.other;
+    return bad ? RP_ERR_CONFIG : 0;
+}
+
+int rp__agent_check_config(const rp__config *cfg, char *err, size_t errlen)
+{
+    if (err && errlen)
+        err[0] = '\0';
+    int rc = check_upload(cfg, err, errlen);
+    if (rc != 0 && rc != RP_ERR_CONFIG)
+        return rc;
+    int bad = rc == RP_ERR_CONFIG;
+
+    /* Plugin settings are checked against the schemas the plugins declare,
+     * so load them (entry only; nothing is started). The host's errors are
+     * appended to the ones above. */
+    rp__host *host = NULL;
+    rp__host_opts hopts = {.load_only = 1};
+    size_t used = strlen(err), skip = used ? used + 1 : 0;
+    if ((rc = rp__host_create(&hopts, cfg, &host)) != 0)
+        return rc;
+    rc = rp__host_load(host, err + skip, errlen - skip);
+    if (rc == RP_ERR_CONFIG && used) /* join the host's lines to ours */
+        err[used] = '\n';
+    if (rc != 0 && rc != RP_ERR_CONFIG) {
+        rp__host_destroy(host);
+        return rc;
+    }
+    bad |= rc == RP_ERR_CONFIG;
+    /* The agent would run without a refused plugin (degraded); a check
+     * should not pass it quietly. An empty error is a config refused above. */
+    for (size_t i = 0; i < rp__host_plugin_count(host); i++) {
+        rp__plugin_info info;
+        rp__host_plugin_info(host, i, &info);
+        if (info.state == RP__PLUGIN_REFUSED && info.error[0]) {
+            struct rp__json_seg segv[2] = {{.key = "plugins"}, {.key = info.name}};
+            rp__config_err_add(err, errlen, "%s: plugins.%s: %s",
+                               rp__config_source_of(cfg, segv, 2), info.name, info.error);
+            bad = 1;
+        }
+    }
+    rp__host_destroy(host);
+    return bad ? RP_ERR_CONFIG : 0;
+}
+
 /* Opens the spool and makes the uploader when output.url is set. Config
  * mistakes (a bad URL, a missing or readable token file, bad certificates)
- * are RP_ERR_CONFIG with one line naming the file and the key. */
+ * are RP_ERR_CONFIG, every one a line naming the file and the key. */
 static int prepare_upload(rp__agent *a, char *err, size_t errlen)
 {
     const rp__config *cfg = a->cfg;
     if (!cfg->output_url)
         return 0;
+    /* check_upload has run (rp__agent_prepare). */
+    int rc;
     const char *src = cfg->overlay_doc && json_object_get(cfg->overlay_doc, "output")
                           ? cfg->site_file
                           : cfg->main_file;
-    if ((uint64_t)cfg->batch_max_bytes * 4 > cfg->spool_max_bytes) {
-        snprintf(err, errlen,
-                 "%s: output.batch_max_bytes: expected at most a quarter of spool.max_bytes "
-                 "(%llu), got %u",
-                 src, (unsigned long long)(cfg->spool_max_bytes / 4), cfg->batch_max_bytes);
-        return RP_ERR_CONFIG;
-    }
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/spool", cfg->data_dir);
     rp__spool_opts so;
@@ -178,7 +303,7 @@ static int prepare_upload(rp__agent *a, char *err, size_t errlen)
         snprintf(err, errlen, "%s: spool.fsync: expected always, batch or never", src);
         return RP_ERR_CONFIG;
     }
-    int rc = rp__spool_open(&so, &a->spool);
+    rc = rp__spool_open(&so, &a->spool);
     if (rc != 0) {
         snprintf(err, errlen, "%s: cannot open the spool: %s", dir, rp_strerror(rc));
         return rc;
@@ -198,7 +323,33 @@ static int prepare_upload(rp__agent *a, char *err, size_t errlen)
 int rp__agent_prepare(rp__agent *a, long *holder_pid, char *err, size_t errlen)
 {
     const rp__config *cfg = a->cfg;
-    int rc = rp__os_mkdir_p(cfg->data_dir, 0750);
+    if (err && errlen)
+        err[0] = '\0';
+    /* The config checks run before the disk is touched, as in
+     * --check-config: the upload settings, then every plugin's (loaded, not
+     * started, before the agent detaches so that the errors reach the
+     * terminal with status 78). All errors are reported together. No
+     * thread exists yet: the host starts its threads in rp__agent_start. */
+    int rc = check_upload(cfg, err, errlen);
+    if (rc != 0 && rc != RP_ERR_CONFIG)
+        return rc;
+    int bad = rc == RP_ERR_CONFIG;
+    if ((rc = rp__host_create(NULL, cfg, &a->host)) != 0) {
+        snprintf(err, errlen, "cannot create the plugin host: %s", rp_strerror(rc));
+        return rc;
+    }
+    size_t used = strlen(err), skip = used ? used + 1 : 0;
+    rc = rp__host_load(a->host, err + skip, errlen - skip);
+    if (rc == RP_ERR_CONFIG && used)
+        err[used] = '\n'; /* join the plugins' lines to the upload's */
+    if (rc != 0 && rc != RP_ERR_CONFIG) {
+        snprintf(err, errlen, "cannot load plugins: %s", rp_strerror(rc));
+        return rc;
+    }
+    if (bad || rc == RP_ERR_CONFIG)
+        return RP_ERR_CONFIG;
+
+    rc = rp__os_mkdir_p(cfg->data_dir, 0750);
     if (rc != 0) {
         snprintf(err, errlen, "%s: cannot create the data folder (agent.data_dir): %s",
                  cfg->data_dir, rp_strerror(rc));
@@ -221,19 +372,7 @@ int rp__agent_prepare(rp__agent *a, long *holder_pid, char *err, size_t errlen)
                  cfg->data_dir, rp_strerror(rc));
         return rc;
     }
-    if ((rc = prepare_upload(a, err, errlen)) != 0)
-        return rc;
-    /* Plugins are loaded (not started) here, before the agent detaches, so a
-     * plugin config error still reaches the terminal and exits with 78. No
-     * thread exists yet: the host starts its threads in rp__agent_start. */
-    if ((rc = rp__host_create(NULL, cfg, &a->host)) != 0) {
-        snprintf(err, errlen, "cannot create the plugin host: %s", rp_strerror(rc));
-        return rc;
-    }
-    rc = rp__host_load(a->host, err, errlen);
-    if (rc != 0 && rc != RP_ERR_CONFIG)
-        snprintf(err, errlen, "cannot load plugins: %s", rp_strerror(rc));
-    return rc;
+    return prepare_upload(a, err, errlen);
 }
 
 static void flush_arm(rp__agent *a);
@@ -686,8 +825,13 @@ int rp__agent_reload(rp__agent *a)
     rp__config *next = NULL;
     int rc = rp__config_load(a->config_file, a->site, &next, err, sizeof err);
     if (rc != 0) {
-        rp__log_error("reload rejected, keeping the running configuration: %s",
-                      rc == RP_ERR_CONFIG ? err : rp_strerror(rc));
+        /* One log line per error, as at start-up. */
+        for (const char *line = rc == RP_ERR_CONFIG ? err : rp_strerror(rc); line;) {
+            const char *nl = strchr(line, '\n');
+            rp__log_error("reload rejected, keeping the running configuration: %.*s",
+                          nl ? (int)(nl - line) : (int)strlen(line), line);
+            line = nl ? nl + 1 : NULL;
+        }
         emit_agent_event(a, "agent-config-rejected", "configuration", "change", "failure",
                          rc == RP_ERR_CONFIG ? err : rp_strerror(rc));
         return RP_ERR_CONFIG;
