@@ -46,6 +46,10 @@ struct rp__agent {
     int64_t started_ns;
     /* Figures already reported in an alert, so each alert says what is new. */
     uint64_t alerted_spool_dropped, alerted_spool_corrupt, alerted_sink_dropped;
+    /* One flag per plugin (host index): its failure was alerted. The
+     * plugin set is fixed for the life of the host. */
+    unsigned char *plugin_alerted;
+    size_t nplugin_alerted;
     char *config_file;
     char *site;
     int foreground;
@@ -449,9 +453,12 @@ static struct rp_event *agent_event(rp__agent *a, const char *topic_name)
 }
 
 /* Publishes one of the agent's own lifecycle events through the bus, so it
- * takes the same path to the outputs as every plugin event. */
-static void emit_agent_event(rp__agent *a, const char *action, const char *category,
-                             const char *type, const char *outcome, const char *message)
+ * takes the same path to the outputs as every plugin event. A reason (may
+ * be NULL) goes to event.reason and marks the agent degraded
+ * (rampart.state). */
+static void emit_agent_event_reason(rp__agent *a, const char *action, const char *category,
+                                    const char *type, const char *outcome, const char *message,
+                                    const char *reason)
 {
     struct rp_event *ev = agent_event(a, "agent.lifecycle");
     if (!ev)
@@ -461,7 +468,17 @@ static void emit_agent_event(rp__agent *a, const char *action, const char *categ
     put_str(ev, "event.action", action);
     put_str(ev, "event.outcome", outcome);
     put_str(ev, "message", message);
+    if (reason) {
+        put_str(ev, "event.reason", reason);
+        put_str(ev, "rampart.state", "degraded");
+    }
     rp__host_publish_core(a->host, ev);
+}
+
+static void emit_agent_event(rp__agent *a, const char *action, const char *category,
+                             const char *type, const char *outcome, const char *message)
+{
+    emit_agent_event_reason(a, action, category, type, outcome, message, NULL);
 }
 
 /* An alert of the agent's own (topic "alert", kind alert): spool drops and
@@ -485,6 +502,65 @@ static void raise_alert(void *arg, const char *rule_id, const char *rule_name, i
     rp__host_publish_core(a->host, ev);
 }
 
+/* ---- plugin failures: the agent's state ------------------------------------ */
+
+#define DEGRADED_REASON_MAX 1024
+
+/*
+ * The agent is "degraded" while an enabled plugin is not running because it
+ * could not be loaded or failed to start (or failed later); reason lists
+ * them ("plugin file: start failed: ...; plugin x: ..."), cut to fit.
+ * Returns 1 when degraded. *running and *enabled may be NULL.
+ */
+static int plugin_state(const rp__agent *a, size_t *running, size_t *enabled, char *reason,
+                        size_t len)
+{
+    size_t on = 0, run = 0, pos = 0;
+    int degraded = 0;
+    if (len)
+        reason[0] = '\0';
+    for (size_t i = 0; a->host && i < rp__host_plugin_count(a->host); i++) {
+        rp__plugin_info pi;
+        if (rp__host_plugin_info(a->host, i, &pi) != 0)
+            continue;
+        on++;
+        if (pi.state == RP__PLUGIN_RUNNING) {
+            run++;
+            continue;
+        }
+        if (pi.state != RP__PLUGIN_REFUSED && pi.state != RP__PLUGIN_FAILED)
+            continue; /* loaded or stopping: not a failure */
+        degraded = 1;
+        if (pos < len) {
+            int n = snprintf(reason + pos, len - pos, "%splugin %s: %s", pos ? "; " : "",
+                             pi.name, pi.error[0] ? pi.error : "not running");
+            pos = n < 0 ? len : pos + (size_t)n;
+        }
+    }
+    if (running)
+        *running = run;
+    if (enabled)
+        *enabled = on;
+    return degraded;
+}
+
+/* One rampart.plugin.failed alert per plugin that failed, the first time
+ * it is seen failed (at start-up, or at a later health tick). */
+static void alert_plugin_failures(rp__agent *a)
+{
+    for (size_t i = 0; i < a->nplugin_alerted; i++) {
+        rp__plugin_info pi;
+        if (a->plugin_alerted[i] || rp__host_plugin_info(a->host, i, &pi) != 0 ||
+            (pi.state != RP__PLUGIN_REFUSED && pi.state != RP__PLUGIN_FAILED))
+            continue;
+        a->plugin_alerted[i] = 1;
+        char msg[768];
+        snprintf(msg, sizeof msg, "plugin %s is not running, the agent is degraded: %s", pi.name,
+                 pi.error[0] ? pi.error : "unknown reason");
+        raise_alert(a, "rampart.plugin.failed", "Plugin failed: agent degraded", 73, msg);
+    }
+}
+
 /* ---- agent.health and status.json ------------------------------------------ */
 
 static void jset_u(json_t *o, const char *k, uint64_t v)
@@ -503,6 +579,11 @@ static json_t *health_doc(rp__agent *a)
     json_object_set_new(d, "time", json_string(ts));
     json_object_set_new(d, "version", json_string(RP_VERSION));
     json_object_set_new(d, "agent_id", json_string(a->agent_id));
+    char reason[DEGRADED_REASON_MAX];
+    int degraded = plugin_state(a, NULL, NULL, reason, sizeof reason);
+    json_object_set_new(d, "state", json_string(degraded ? "degraded" : "ok"));
+    if (degraded)
+        json_object_set_new(d, "state_reason", json_string(reason));
     jset_u(d, "pid", (uint64_t)rp__os_getpid());
     jset_u(d, "uptime_s", (uint64_t)((now - a->started_ns) / 1000000000));
     int64_t cpu = 0;
@@ -602,6 +683,8 @@ static json_t *health_doc(rp__agent *a)
                                               "running", "failed", "stopped"};
         json_t *o = json_object();
         json_object_set_new(o, "state", json_string(states[pi.state]));
+        if (pi.error[0])
+            json_object_set_new(o, "error", json_string(pi.error));
         jset_u(o, "published", pi.published);
         jset_u(o, "delivered", pi.delivered);
         jset_u(o, "dropped", pi.dropped);
@@ -716,6 +799,7 @@ static void health_tick(void *arg)
         return;
     }
     check_losses(a);
+    alert_plugin_failures(a);
     json_t *doc = write_status(a);
     rp__os_mutex_unlock(a->health_lock);
     if (!doc)
@@ -796,11 +880,18 @@ int rp__agent_start(rp__agent *a)
         rp__log_error("cannot start the health timer: %s", rp_strerror(rc));
         return rc;
     }
-    size_t total, on = count_enabled(a->cfg, &total);
-    rp__log_info("rampartd %s started: pid %ld, config %s%s%s, data %s, %zu of %zu plugins "
-                 "enabled",
-                 RP_VERSION, rp__os_getpid(), a->cfg->main_file, a->cfg->site ? " + " : "",
-                 a->cfg->site_file ? a->cfg->site_file : "", a->cfg->data_dir, on, total);
+    size_t total, on = count_enabled(a->cfg, &total), running = 0;
+    char reason[DEGRADED_REASON_MAX];
+    int degraded = plugin_state(a, &running, NULL, reason, sizeof reason);
+    /* A plugin that failed is said at once, with why, not counted as if
+     * it ran. */
+    rp__log(degraded ? RP__LOG_WARN : RP__LOG_INFO,
+            "rampartd %s started%s: pid %ld, config %s%s%s, data %s, %zu of %zu plugins "
+            "enabled, %zu running%s%s",
+            RP_VERSION, degraded ? " degraded" : "", rp__os_getpid(), a->cfg->main_file,
+            a->cfg->site ? " + " : "", a->cfg->site_file ? a->cfg->site_file : "",
+            a->cfg->data_dir, on, total, running, degraded ? "; failed: " : "",
+            degraded ? reason : "");
     if (a->spool) {
         rp__spool_stats sp;
         rp__spool_get_stats(a->spool, &sp);
@@ -808,11 +899,23 @@ int rp__agent_start(rp__agent *a)
                      a->cfg->output_url, a->cfg->output_format, a->cfg->data_dir,
                      (unsigned long long)sp.queued_batches, (unsigned long long)sp.queued_events);
     }
-    emit_agent_event(a, "agent-started", "process", "start", "success", "rampartd started");
+    if (degraded) {
+        char msg[DEGRADED_REASON_MAX + 128];
+        snprintf(msg, sizeof msg, "rampartd started degraded: %zu of %zu enabled plugins running",
+                 running, on);
+        emit_agent_event_reason(a, "agent-started", "process", "start", "failure", msg, reason);
+    } else {
+        emit_agent_event(a, "agent-started", "process", "start", "success", "rampartd started");
+    }
+    a->nplugin_alerted = rp__host_plugin_count(a->host);
+    a->plugin_alerted = calloc(a->nplugin_alerted ? a->nplugin_alerted : 1, 1);
+    if (!a->plugin_alerted)
+        a->nplugin_alerted = 0; /* the failures are still in the log and status */
     /* Damage the spool found while opening is reported at once, and
      * status.json exists from the start. */
     rp__os_mutex_lock(a->health_lock);
     check_losses(a);
+    alert_plugin_failures(a);
     json_decref(write_status(a));
     rp__os_mutex_unlock(a->health_lock);
     a->started = 1;
@@ -945,6 +1048,7 @@ void rp__agent_destroy(rp__agent *a)
     if (a->cfg != a->boot_cfg)
         rp__config_destroy(a->cfg);
     rp__config_destroy(a->boot_cfg);
+    free(a->plugin_alerted);
     free(a->config_file);
     free(a->site);
     rp__os_mutex_destroy(a->health_lock);
