@@ -27,13 +27,16 @@ static int set_err(char *err, size_t errlen, const char *fmt, ...)
     return RP_ERR_CONFIG;
 }
 
-/* Reads and parses one JSON file into an object; the error names the file. */
-static int load_doc(const char *file, json_t **out, char *err, size_t errlen)
+/* Reads and parses one JSON file into an object; the error names the file.
+ * *missing (may be NULL) is set when the file does not exist. */
+static int load_doc(const char *file, json_t **out, int *missing, char *err, size_t errlen)
 {
     char *data = NULL;
     size_t len = 0;
     int sys = 0;
     int rc = rp__os_read_file(file, RP__CONFIG_MAX_BYTES, &data, &len, &sys);
+    if (missing)
+        *missing = rc == RP_ERR_NOTFOUND;
     if (rc == RP_ERR_NOMEM)
         return rc;
     if (rc == RP_ERR_RANGE)
@@ -431,6 +434,48 @@ int rp__config_machine_site(char **site, const char **from, char *err, size_t er
     return 0;
 }
 
+struct closest_site {
+    const char *want;
+    char best[72];
+    size_t best_d;
+};
+
+static int consider_site(void *arg, const char *name, uint64_t size)
+{
+    (void)size;
+    struct closest_site *c = arg;
+    size_t n = strlen(name);
+    if (n <= 5 || n - 5 >= sizeof c->best || strcmp(name + n - 5, ".json") != 0)
+        return 0;
+    char site[sizeof c->best];
+    memcpy(site, name, n - 5);
+    site[n - 5] = '\0';
+    size_t d = rp__edit_distance(c->want, site);
+    if (d < c->best_d) {
+        c->best_d = d;
+        memcpy(c->best, site, n - 4);
+    }
+    return 0;
+}
+
+/* When the overlay of the chosen site does not exist: the per-machine file
+ * is named when it chose the site (the user may not know it did), and the
+ * closest overlay that exists is suggested. Appended to err. */
+static void missing_site_hint(const char *prefix, const char *site, const char *site_from,
+                              char *err, size_t errlen)
+{
+    size_t used = strlen(err);
+    if (site_from && strcmp(site_from, "--site") != 0 && strcmp(site_from, "agent.site") != 0)
+        used += (size_t)snprintf(err + used, used < errlen ? errlen - used : 0,
+                                 " (the site \"%s\" is named in %s)", site, site_from);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%ssites", prefix);
+    struct closest_site c = {.want = site, .best_d = 3};
+    rp__os_dir_files(dir, consider_site, &c);
+    if (c.best[0] && used < errlen)
+        snprintf(err + used, errlen - used, "; did you mean \"%s\"?", c.best);
+}
+
 int rp__config_load(const char *main_file, const char *site_override, rp__config **out,
                     char *err, size_t errlen)
 {
@@ -444,7 +489,7 @@ int rp__config_load(const char *main_file, const char *site_override, rp__config
         return set_err(err, errlen, "--site: expected %s, got \"%.64s\"", site_rule,
                        site_override);
 
-    rc = load_doc(main_file, &main_doc, err, errlen);
+    rc = load_doc(main_file, &main_doc, NULL, err, errlen);
     if (rc != 0)
         return rc;
 
@@ -484,8 +529,12 @@ int rp__config_load(const char *main_file, const char *site_override, rp__config
         if (!(overlay_name = malloc(n)))
             goto out;
         snprintf(overlay_name, n, "%ssites/%s.json", prefix, site);
-        if ((rc = load_doc(overlay_name, &overlay, err, errlen)) != 0)
+        int missing = 0;
+        if ((rc = load_doc(overlay_name, &overlay, &missing, err, errlen)) != 0) {
+            if (missing)
+                missing_site_hint(prefix, site, site_from, err, errlen);
             goto out;
+        }
     }
     rc = rp__config_from_docs(main_doc, main_file, overlay, overlay_name, site, config_dir, out,
                               err, errlen);

@@ -6,6 +6,7 @@
 #include "log.h"
 #include "os/os.h"
 #include "path.h"
+#include "schema.h"
 #include "version.h"
 
 #include <rampart/plugin.h>
@@ -76,9 +77,24 @@ int main(int argc, char **argv)
             fprintf(stderr, "rampartd: option '%s' needs a value\n%s", argv[optind - 1],
                     usage_text);
             return RP_EX_USAGE;
-        default:
-            fprintf(stderr, "rampartd: unknown option '%s'\n%s", argv[optind - 1], usage_text);
+        default: {
+            /* A close long option is suggested, as for config keys. */
+            const char *given = argv[optind - 1], *best = NULL;
+            size_t best_d = 3;
+            for (int k = 0; given[0] == '-' && given[1] == '-' && longopts[k].name; k++) {
+                size_t d = rp__edit_distance(given + 2, longopts[k].name);
+                if (d < best_d) {
+                    best_d = d;
+                    best = longopts[k].name;
+                }
+            }
+            if (best)
+                fprintf(stderr, "rampartd: unknown option '%s'; did you mean '--%s'?\n%s", given,
+                        best, usage_text);
+            else
+                fprintf(stderr, "rampartd: unknown option '%s'\n%s", given, usage_text);
             return RP_EX_USAGE;
+        }
         }
     }
     if (optind < argc) {

@@ -71,6 +71,12 @@ echo '../north' >machine/site
 run_cmd c.out c.err "$RAMPARTD" --check-config --config rampart.json
 expect_rc 78 "bad site name in the file"
 grep -qF "rampartd: $T/machine/site (per-machine site file): expected a site name" c.err || fail "bad name: $(cat c.err)"
+# A misspelt site in it: the file is named and the closest overlay offered.
+echo sotuh >machine/site
+run_cmd c.out c.err "$RAMPARTD" --check-config --config rampart.json
+expect_rc 78 "misspelt site in the file"
+[ "$(cat c.err)" = "rampartd: sites/sotuh.json: cannot read: No such file or directory (the site \"sotuh\" is named in $T/machine/site); did you mean \"south\"?" ] ||
+    fail "misspelt site: $(cat c.err)"
 echo south >machine/site
 
 # A misspelt plugin in the overlay: named, with the closest name, not

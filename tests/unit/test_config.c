@@ -666,6 +666,38 @@ static void test_machine_site_file(void **state)
     assert_int_equal(setenv(RP__SITE_FILE_ENV, "/nonexistent/rampart-test/site", 1), 0);
 }
 
+static void test_missing_overlay_hint(void **state)
+{
+    (void)state;
+    put("rampart.json", MAIN_OK);
+    put("sites/north.json", "{}");
+    put("sites/south.json", "{}");
+    /* A misspelt site gets the closest overlay that exists. */
+    expect_error("rampart.json", "nroth",
+                 "sites/nroth.json: cannot read: No such file or directory; did you mean "
+                 "\"north\"?");
+    /* Nothing close: no guess. */
+    expect_error("rampart.json", "west", "sites/west.json: cannot read: No such file or directory");
+    /* Chosen by the per-machine file: the file is named, as the user may not
+     * know that it chose the site. */
+    mkdir("machine", 0755);
+    put("machine/site", "sotuh\n");
+    chmod("machine/site", 0644);
+    site_file_at("machine/site");
+    char want[PATH_MAX + 256];
+    snprintf(want, sizeof want,
+             "sites/sotuh.json: cannot read: No such file or directory (the site \"sotuh\" is named "
+             "in %s); did you mean \"south\"?",
+             getenv(RP__SITE_FILE_ENV));
+    expect_error("rampart.json", NULL, want);
+    /* An overlay that exists but is broken gets no guess. */
+    put("sites/sotuh.json", "{");
+    expect_error("rampart.json", NULL,
+                 "sites/sotuh.json: line 1, column 1: invalid JSON: string or '}' expected near end "
+                 "of file");
+    assert_int_equal(setenv(RP__SITE_FILE_ENV, "/nonexistent/rampart-test/site", 1), 0);
+}
+
 static void test_main_not_an_object(void **state)
 {
     (void)state;
@@ -891,6 +923,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_misspelt_plugin_in_overlay, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_list_is_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_machine_site_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_overlay_hint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_issue_example_wrong_type_in_overlay, setup, teardown),

@@ -2,6 +2,7 @@
 #include "config.h"
 #include "exitcodes.h"
 #include "os/os.h"
+#include "schema.h"
 #include "version.h"
 
 #include <rampart/plugin.h>
@@ -215,6 +216,21 @@ int main(int argc, char **argv)
         printf("rampartctl %s\n", RP_VERSION);
         return RP_EX_OK;
     }
-    fprintf(stderr, "rampartctl: unknown command '%s'\n%s", cmd, usage_text);
+    /* A close command name is suggested, as for config keys. */
+    static const char *const commands[] = {"reload", "status", "version"};
+    const char *best = NULL;
+    size_t best_d = 3;
+    for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++) {
+        size_t d = rp__edit_distance(cmd, commands[k]);
+        if (d < best_d) {
+            best_d = d;
+            best = commands[k];
+        }
+    }
+    if (best)
+        fprintf(stderr, "rampartctl: unknown command '%s'; did you mean '%s'?\n%s", cmd, best,
+                usage_text);
+    else
+        fprintf(stderr, "rampartctl: unknown command '%s'\n%s", cmd, usage_text);
     return RP_EX_USAGE;
 }
