@@ -871,6 +871,11 @@ int rp__agent_start(rp__agent *a)
     }
     a->host_running = 1;
     a->started_ns = rp__os_time_ns();
+    /* Before the health timer runs, which reads the flags. */
+    a->nplugin_alerted = rp__host_plugin_count(a->host);
+    a->plugin_alerted = calloc(a->nplugin_alerted ? a->nplugin_alerted : 1, 1);
+    if (!a->plugin_alerted)
+        a->nplugin_alerted = 0; /* the failures are still in the log and status */
     snprintf(a->status_path, sizeof a->status_path, "%s/status.json", a->cfg->data_dir);
     if (a->uploader && (rc = rp__uploader_start(a->uploader)) != 0) {
         rp__log_error("cannot start the uploader: %s", rp_strerror(rc));
@@ -907,10 +912,6 @@ int rp__agent_start(rp__agent *a)
     } else {
         emit_agent_event(a, "agent-started", "process", "start", "success", "rampartd started");
     }
-    a->nplugin_alerted = rp__host_plugin_count(a->host);
-    a->plugin_alerted = calloc(a->nplugin_alerted ? a->nplugin_alerted : 1, 1);
-    if (!a->plugin_alerted)
-        a->nplugin_alerted = 0; /* the failures are still in the log and status */
     /* Damage the spool found while opening is reported at once, and
      * status.json exists from the start. */
     rp__os_mutex_lock(a->health_lock);
