@@ -8,6 +8,7 @@
 #include "loop.h"
 #include "ndjson.h"
 #include "output_format.h"
+#include "schema.h"
 #include "sink.h"
 #include "spool.h"
 #include "os/os.h"
@@ -45,6 +46,10 @@ struct rp__agent {
     int64_t started_ns;
     /* Figures already reported in an alert, so each alert says what is new. */
     uint64_t alerted_spool_dropped, alerted_spool_corrupt, alerted_sink_dropped;
+    /* One flag per plugin (host index): its failure was alerted. The
+     * plugin set is fixed for the life of the host. */
+    unsigned char *plugin_alerted;
+    size_t nplugin_alerted;
     char *config_file;
     char *site;
     int foreground;
@@ -175,6 +180,28 @@ static void format_opts_from(const rp__config *cfg, struct format_opts *f)
     f->ctx.otlp_resource = f->otlp;
 }
 
+/* The uploader's options that come from the config alone; strings
+ * borrowed from cfg and fo (filled here). */
+static void upload_opts_from_config(const rp__config *cfg, rp__uploader_opts *o,
+                                    struct format_opts *fo)
+{
+    memset(o, 0, sizeof *o);
+    format_opts_from(cfg, fo);
+    o->format_opts = &fo->ctx;
+    enum rp__format f = 0;
+    rp__format_parse(cfg->output_format, &f); /* the schema's enum rules out failure */
+    o->url = cfg->output_url;
+    o->format = f;
+    o->ca_file = cfg->output_ca_file;
+    o->client_cert = cfg->output_client_cert;
+    o->client_key = cfg->output_client_key;
+    o->pinned_pubkey = cfg->output_pinned_pubkey;
+    o->proxy = cfg->output_proxy;
+    o->token_file = cfg->output_token_file;
+    o->timeout_ms = cfg->output_timeout_ms;
+    o->gzip = cfg->output_gzip;
+}
+
 /* The uploader's options from a config; strings borrowed from cfg, a and
  * fo (filled here). */
 static int upload_opts(rp__agent *a, const rp__config *cfg, rp__uploader_opts *o,
@@ -207,24 +234,130 @@ static int upload_opts(rp__agent *a, const rp__config *cfg, rp__uploader_opts *o
     return 0;
 }
 
+/* The file that set output.<key> (the key is read from the start of an
+ * uploader message: "output.ca_file /x: ..."), or that set output. */
+static const char *output_source(const rp__config *cfg, const char *msg)
+{
+    char key[64] = "";
+    if (strncmp(msg, "output.", 7) == 0) {
+        size_t n = strcspn(msg + 7, " :");
+        if (n < sizeof key) {
+            memcpy(key, msg + 7, n);
+            key[n] = '\0';
+        }
+    }
+    struct rp__json_seg segv[2] = {{.key = "output"}, {.key = key}};
+    return rp__config_source_of(cfg, segv, key[0] ? 2 : 1);
+}
+
+struct upload_errors {
+    const rp__config *cfg;
+    char *err;
+    size_t errlen;
+    int other; /* a failure that is not the config's fault (memory, libcurl) */
+};
+
+static void on_upload_error(void *arg, int rc, const char *message)
+{
+    struct upload_errors *ue = arg;
+    if (rc == RP_ERR_NOMEM || rc == RP_ERR_INTERNAL)
+        ue->other = rc;
+    rp__config_err_add(ue->err, ue->errlen, "%s: %s", output_source(ue->cfg, message), message);
+}
+
+/*
+ * Every check of the upload settings that start-up makes, before anything is
+ * created: sizes, the spool's fsync mode, and the uploader's own checks of
+ * the URL, files, permissions, pin and token (rp__uploader_check_opts).
+ * Each problem is a line added to err. Returns 0, RP_ERR_CONFIG, or the
+ * code of a failure that is not the config's (RP_ERR_NOMEM...).
+ */
+static int check_upload(const rp__config *cfg, char *err, size_t errlen)
+{
+    if (!cfg->output_url)
+        return 0;
+    int bad = 0;
+    if ((uint64_t)cfg->batch_max_bytes * 4 > cfg->spool_max_bytes) {
+        struct rp__json_seg segv[2] = {{.key = "output"}, {.key = "batch_max_bytes"}};
+        rp__config_err_add(err, errlen,
+                           "%s: output.batch_max_bytes: expected at most a quarter of "
+                           "spool.max_bytes (%llu), got %u",
+                           rp__config_source_of(cfg, segv, 2),
+                           (unsigned long long)(cfg->spool_max_bytes / 4), cfg->batch_max_bytes);
+        bad = 1;
+    }
+    enum rp__spool_fsync fs;
+    if (rp__spool_fsync_parse(cfg->spool_fsync, &fs) != 0) {
+        struct rp__json_seg segv[2] = {{.key = "spool"}, {.key = "fsync"}};
+        rp__config_err_add(err, errlen, "%s: spool.fsync: expected always, batch or never",
+                           rp__config_source_of(cfg, segv, 2));
+        bad = 1;
+    }
+    rp__uploader_opts uo;
+    struct format_opts fo;
+    upload_opts_from_config(cfg, &uo, &fo);
+    struct upload_errors ue = {cfg, err, errlen, 0};
+    if (rp__uploader_check_opts(&uo, on_upload_error, &ue) != 0)
+        bad = 1;
+    if (ue.other)
+        return ue.other;
+    return bad ? RP_ERR_CONFIG : 0;
+}
+
+int rp__agent_check_config(const rp__config *cfg, char *err, size_t errlen)
+{
+    if (err && errlen)
+        err[0] = '\0';
+    int rc = check_upload(cfg, err, errlen);
+    if (rc != 0 && rc != RP_ERR_CONFIG)
+        return rc;
+    int bad = rc == RP_ERR_CONFIG;
+
+    /* Plugin settings are checked against the schemas the plugins declare,
+     * so load them (entry only; nothing is started). The host's errors are
+     * appended to the ones above. */
+    rp__host *host = NULL;
+    rp__host_opts hopts = {.load_only = 1};
+    size_t used = strlen(err), skip = used ? used + 1 : 0;
+    if ((rc = rp__host_create(&hopts, cfg, &host)) != 0)
+        return rc;
+    rc = rp__host_load(host, err + skip, errlen - skip);
+    if (rc == RP_ERR_CONFIG && used) /* join the host's lines to ours */
+        err[used] = '\n';
+    if (rc != 0 && rc != RP_ERR_CONFIG) {
+        rp__host_destroy(host);
+        return rc;
+    }
+    bad |= rc == RP_ERR_CONFIG;
+    /* The agent would run without a refused plugin (degraded); a check
+     * should not pass it quietly. An empty error is a config refused above. */
+    for (size_t i = 0; i < rp__host_plugin_count(host); i++) {
+        rp__plugin_info info;
+        rp__host_plugin_info(host, i, &info);
+        if (info.state == RP__PLUGIN_REFUSED && info.error[0]) {
+            struct rp__json_seg segv[2] = {{.key = "plugins"}, {.key = info.name}};
+            rp__config_err_add(err, errlen, "%s: plugins.%s: %s",
+                               rp__config_source_of(cfg, segv, 2), info.name, info.error);
+            bad = 1;
+        }
+    }
+    rp__host_destroy(host);
+    return bad ? RP_ERR_CONFIG : 0;
+}
+
 /* Opens the spool and makes the uploader when output.url is set. Config
  * mistakes (a bad URL, a missing or readable token file, bad certificates)
- * are RP_ERR_CONFIG with one line naming the file and the key. */
+ * are RP_ERR_CONFIG, every one a line naming the file and the key. */
 static int prepare_upload(rp__agent *a, char *err, size_t errlen)
 {
     const rp__config *cfg = a->cfg;
     if (!cfg->output_url)
         return 0;
+    /* check_upload has run (rp__agent_prepare). */
+    int rc;
     const char *src = cfg->overlay_doc && json_object_get(cfg->overlay_doc, "output")
                           ? cfg->site_file
                           : cfg->main_file;
-    if ((uint64_t)cfg->batch_max_bytes * 4 > cfg->spool_max_bytes) {
-        snprintf(err, errlen,
-                 "%s: output.batch_max_bytes: expected at most a quarter of spool.max_bytes "
-                 "(%llu), got %u",
-                 src, (unsigned long long)(cfg->spool_max_bytes / 4), cfg->batch_max_bytes);
-        return RP_ERR_CONFIG;
-    }
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/spool", cfg->data_dir);
     rp__spool_opts so;
@@ -237,7 +370,7 @@ static int prepare_upload(rp__agent *a, char *err, size_t errlen)
         snprintf(err, errlen, "%s: spool.fsync: expected always, batch or never", src);
         return RP_ERR_CONFIG;
     }
-    int rc = rp__spool_open(&so, &a->spool);
+    rc = rp__spool_open(&so, &a->spool);
     if (rc != 0) {
         snprintf(err, errlen, "%s: cannot open the spool: %s", dir, rp_strerror(rc));
         return rc;
@@ -258,7 +391,33 @@ static int prepare_upload(rp__agent *a, char *err, size_t errlen)
 int rp__agent_prepare(rp__agent *a, long *holder_pid, char *err, size_t errlen)
 {
     const rp__config *cfg = a->cfg;
-    int rc = rp__os_mkdir_p(cfg->data_dir, 0750);
+    if (err && errlen)
+        err[0] = '\0';
+    /* The config checks run before the disk is touched, as in
+     * --check-config: the upload settings, then every plugin's (loaded, not
+     * started, before the agent detaches so that the errors reach the
+     * terminal with status 78). All errors are reported together. No
+     * thread exists yet: the host starts its threads in rp__agent_start. */
+    int rc = check_upload(cfg, err, errlen);
+    if (rc != 0 && rc != RP_ERR_CONFIG)
+        return rc;
+    int bad = rc == RP_ERR_CONFIG;
+    if ((rc = rp__host_create(NULL, cfg, &a->host)) != 0) {
+        snprintf(err, errlen, "cannot create the plugin host: %s", rp_strerror(rc));
+        return rc;
+    }
+    size_t used = strlen(err), skip = used ? used + 1 : 0;
+    rc = rp__host_load(a->host, err + skip, errlen - skip);
+    if (rc == RP_ERR_CONFIG && used)
+        err[used] = '\n'; /* join the plugins' lines to the upload's */
+    if (rc != 0 && rc != RP_ERR_CONFIG) {
+        snprintf(err, errlen, "cannot load plugins: %s", rp_strerror(rc));
+        return rc;
+    }
+    if (bad || rc == RP_ERR_CONFIG)
+        return RP_ERR_CONFIG;
+
+    rc = rp__os_mkdir_p(cfg->data_dir, 0750);
     if (rc != 0) {
         snprintf(err, errlen, "%s: cannot create the data folder (agent.data_dir): %s",
                  cfg->data_dir, rp_strerror(rc));
@@ -281,19 +440,7 @@ int rp__agent_prepare(rp__agent *a, long *holder_pid, char *err, size_t errlen)
                  cfg->data_dir, rp_strerror(rc));
         return rc;
     }
-    if ((rc = prepare_upload(a, err, errlen)) != 0)
-        return rc;
-    /* Plugins are loaded (not started) here, before the agent detaches, so a
-     * plugin config error still reaches the terminal and exits with 78. No
-     * thread exists yet: the host starts its threads in rp__agent_start. */
-    if ((rc = rp__host_create(NULL, cfg, &a->host)) != 0) {
-        snprintf(err, errlen, "cannot create the plugin host: %s", rp_strerror(rc));
-        return rc;
-    }
-    rc = rp__host_load(a->host, err, errlen);
-    if (rc != 0 && rc != RP_ERR_CONFIG)
-        snprintf(err, errlen, "cannot load plugins: %s", rp_strerror(rc));
-    return rc;
+    return prepare_upload(a, err, errlen);
 }
 
 static void flush_arm(rp__agent *a);
@@ -370,9 +517,12 @@ static struct rp_event *agent_event(rp__agent *a, const char *topic_name)
 }
 
 /* Publishes one of the agent's own lifecycle events through the bus, so it
- * takes the same path to the outputs as every plugin event. */
-static void emit_agent_event(rp__agent *a, const char *action, const char *category,
-                             const char *type, const char *outcome, const char *message)
+ * takes the same path to the outputs as every plugin event. A reason (may
+ * be NULL) goes to event.reason and marks the agent degraded
+ * (rampart.state). */
+static void emit_agent_event_reason(rp__agent *a, const char *action, const char *category,
+                                    const char *type, const char *outcome, const char *message,
+                                    const char *reason)
 {
     struct rp_event *ev = agent_event(a, "agent.lifecycle");
     if (!ev)
@@ -382,7 +532,17 @@ static void emit_agent_event(rp__agent *a, const char *action, const char *categ
     put_str(ev, "event.action", action);
     put_str(ev, "event.outcome", outcome);
     put_str(ev, "message", message);
+    if (reason) {
+        put_str(ev, "event.reason", reason);
+        put_str(ev, "rampart.state", "degraded");
+    }
     rp__host_publish_core(a->host, ev);
+}
+
+static void emit_agent_event(rp__agent *a, const char *action, const char *category,
+                             const char *type, const char *outcome, const char *message)
+{
+    emit_agent_event_reason(a, action, category, type, outcome, message, NULL);
 }
 
 /* An alert of the agent's own (topic "alert", kind alert): spool drops and
@@ -406,6 +566,65 @@ static void raise_alert(void *arg, const char *rule_id, const char *rule_name, i
     rp__host_publish_core(a->host, ev);
 }
 
+/* ---- plugin failures: the agent's state ------------------------------------ */
+
+#define DEGRADED_REASON_MAX 1024
+
+/*
+ * The agent is "degraded" while an enabled plugin is not running because it
+ * could not be loaded or failed to start (or failed later); reason lists
+ * them ("plugin file: start failed: ...; plugin x: ..."), cut to fit.
+ * Returns 1 when degraded. *running and *enabled may be NULL.
+ */
+static int plugin_state(const rp__agent *a, size_t *running, size_t *enabled, char *reason,
+                        size_t len)
+{
+    size_t on = 0, run = 0, pos = 0;
+    int degraded = 0;
+    if (len)
+        reason[0] = '\0';
+    for (size_t i = 0; a->host && i < rp__host_plugin_count(a->host); i++) {
+        rp__plugin_info pi;
+        if (rp__host_plugin_info(a->host, i, &pi) != 0)
+            continue;
+        on++;
+        if (pi.state == RP__PLUGIN_RUNNING) {
+            run++;
+            continue;
+        }
+        if (pi.state != RP__PLUGIN_REFUSED && pi.state != RP__PLUGIN_FAILED)
+            continue; /* loaded or stopping: not a failure */
+        degraded = 1;
+        if (pos < len) {
+            int n = snprintf(reason + pos, len - pos, "%splugin %s: %s", pos ? "; " : "",
+                             pi.name, pi.error[0] ? pi.error : "not running");
+            pos = n < 0 ? len : pos + (size_t)n;
+        }
+    }
+    if (running)
+        *running = run;
+    if (enabled)
+        *enabled = on;
+    return degraded;
+}
+
+/* One rampart.plugin.failed alert per plugin that failed, the first time
+ * it is seen failed (at start-up, or at a later health tick). */
+static void alert_plugin_failures(rp__agent *a)
+{
+    for (size_t i = 0; i < a->nplugin_alerted; i++) {
+        rp__plugin_info pi;
+        if (a->plugin_alerted[i] || rp__host_plugin_info(a->host, i, &pi) != 0 ||
+            (pi.state != RP__PLUGIN_REFUSED && pi.state != RP__PLUGIN_FAILED))
+            continue;
+        a->plugin_alerted[i] = 1;
+        char msg[768];
+        snprintf(msg, sizeof msg, "plugin %s is not running, the agent is degraded: %s", pi.name,
+                 pi.error[0] ? pi.error : "unknown reason");
+        raise_alert(a, "rampart.plugin.failed", "Plugin failed: agent degraded", 73, msg);
+    }
+}
+
 /* ---- agent.health and status.json ------------------------------------------ */
 
 static void jset_u(json_t *o, const char *k, uint64_t v)
@@ -424,6 +643,11 @@ static json_t *health_doc(rp__agent *a)
     json_object_set_new(d, "time", json_string(ts));
     json_object_set_new(d, "version", json_string(RP_VERSION));
     json_object_set_new(d, "agent_id", json_string(a->agent_id));
+    char reason[DEGRADED_REASON_MAX];
+    int degraded = plugin_state(a, NULL, NULL, reason, sizeof reason);
+    json_object_set_new(d, "state", json_string(degraded ? "degraded" : "ok"));
+    if (degraded)
+        json_object_set_new(d, "state_reason", json_string(reason));
     jset_u(d, "pid", (uint64_t)rp__os_getpid());
     jset_u(d, "uptime_s", (uint64_t)((now - a->started_ns) / 1000000000));
     int64_t cpu = 0;
@@ -523,6 +747,8 @@ static json_t *health_doc(rp__agent *a)
                                               "running", "failed", "stopped"};
         json_t *o = json_object();
         json_object_set_new(o, "state", json_string(states[pi.state]));
+        if (pi.error[0])
+            json_object_set_new(o, "error", json_string(pi.error));
         jset_u(o, "published", pi.published);
         jset_u(o, "delivered", pi.delivered);
         jset_u(o, "dropped", pi.dropped);
@@ -637,6 +863,7 @@ static void health_tick(void *arg)
         return;
     }
     check_losses(a);
+    alert_plugin_failures(a);
     json_t *doc = write_status(a);
     rp__os_mutex_unlock(a->health_lock);
     if (!doc)
@@ -764,6 +991,11 @@ int rp__agent_start(rp__agent *a)
     }
     a->host_running = 1;
     a->started_ns = rp__os_time_ns();
+    /* Before the health timer runs, which reads the flags. */
+    a->nplugin_alerted = rp__host_plugin_count(a->host);
+    a->plugin_alerted = calloc(a->nplugin_alerted ? a->nplugin_alerted : 1, 1);
+    if (!a->plugin_alerted)
+        a->nplugin_alerted = 0; /* the failures are still in the log and status */
     snprintf(a->status_path, sizeof a->status_path, "%s/status.json", a->cfg->data_dir);
     if (a->uploader && (rc = rp__uploader_start(a->uploader)) != 0) {
         rp__log_error("cannot start the uploader: %s", rp_strerror(rc));
@@ -773,11 +1005,18 @@ int rp__agent_start(rp__agent *a)
         rp__log_error("cannot start the health timer: %s", rp_strerror(rc));
         return rc;
     }
-    size_t total, on = count_enabled(a->cfg, &total);
-    rp__log_info("rampartd %s started: pid %ld, config %s%s%s, data %s, %zu of %zu plugins "
-                 "enabled",
-                 RP_VERSION, rp__os_getpid(), a->cfg->main_file, a->cfg->site ? " + " : "",
-                 a->cfg->site_file ? a->cfg->site_file : "", a->cfg->data_dir, on, total);
+    size_t total, on = count_enabled(a->cfg, &total), running = 0;
+    char reason[DEGRADED_REASON_MAX];
+    int degraded = plugin_state(a, &running, NULL, reason, sizeof reason);
+    /* A plugin that failed is said at once, with why, not counted as if
+     * it ran. */
+    rp__log(degraded ? RP__LOG_WARN : RP__LOG_INFO,
+            "rampartd %s started%s: pid %ld, config %s%s%s, data %s, %zu of %zu plugins "
+            "enabled, %zu running%s%s",
+            RP_VERSION, degraded ? " degraded" : "", rp__os_getpid(), a->cfg->main_file,
+            a->cfg->site ? " + " : "", a->cfg->site_file ? a->cfg->site_file : "",
+            a->cfg->data_dir, on, total, running, degraded ? "; failed: " : "",
+            degraded ? reason : "");
     if (a->spool) {
         rp__spool_stats sp;
         rp__spool_get_stats(a->spool, &sp);
@@ -785,11 +1024,19 @@ int rp__agent_start(rp__agent *a)
                      a->cfg->output_url, a->cfg->output_format, a->cfg->data_dir,
                      (unsigned long long)sp.queued_batches, (unsigned long long)sp.queued_events);
     }
-    emit_agent_event(a, "agent-started", "process", "start", "success", "rampartd started");
+    if (degraded) {
+        char msg[DEGRADED_REASON_MAX + 128];
+        snprintf(msg, sizeof msg, "rampartd started degraded: %zu of %zu enabled plugins running",
+                 running, on);
+        emit_agent_event_reason(a, "agent-started", "process", "start", "failure", msg, reason);
+    } else {
+        emit_agent_event(a, "agent-started", "process", "start", "success", "rampartd started");
+    }
     /* Damage the spool found while opening is reported at once, and
      * status.json exists from the start. */
     rp__os_mutex_lock(a->health_lock);
     check_losses(a);
+    alert_plugin_failures(a);
     json_decref(write_status(a));
     rp__os_mutex_unlock(a->health_lock);
     a->started = 1;
@@ -802,8 +1049,13 @@ int rp__agent_reload(rp__agent *a)
     rp__config *next = NULL;
     int rc = rp__config_load(a->config_file, a->site, &next, err, sizeof err);
     if (rc != 0) {
-        rp__log_error("reload rejected, keeping the running configuration: %s",
-                      rc == RP_ERR_CONFIG ? err : rp_strerror(rc));
+        /* One log line per error, as at start-up. */
+        for (const char *line = rc == RP_ERR_CONFIG ? err : rp_strerror(rc); line;) {
+            const char *nl = strchr(line, '\n');
+            rp__log_error("reload rejected, keeping the running configuration: %.*s",
+                          nl ? (int)(nl - line) : (int)strlen(line), line);
+            line = nl ? nl + 1 : NULL;
+        }
         emit_agent_event(a, "agent-config-rejected", "configuration", "change", "failure",
                          rc == RP_ERR_CONFIG ? err : rp_strerror(rc));
         return RP_ERR_CONFIG;
@@ -920,6 +1172,7 @@ void rp__agent_destroy(rp__agent *a)
     if (a->cfg != a->boot_cfg)
         rp__config_destroy(a->cfg);
     rp__config_destroy(a->boot_cfg);
+    free(a->plugin_alerted);
     free(a->config_file);
     free(a->site);
     rp__os_mutex_destroy(a->health_lock);

@@ -21,6 +21,18 @@ typedef struct rp__agent_opts {
  * failure). */
 int rp__agent_create(const rp__agent_opts *opts, rp__config *cfg, rp__agent **out);
 
+/*
+ * Every check start-up makes on a loaded config, without creating anything
+ * (rampartd --check-config): the upload settings (URL, files, permissions,
+ * pin, token; the code rp__agent_prepare runs) and every enabled plugin,
+ * loaded but not started (file, trust, ABI, settings against its schema).
+ * A plugin that cannot be loaded is an error here, though the agent would
+ * start without it (degraded). Every problem is a line in err naming the
+ * file, the JSON path and what was expected. Returns 0, RP_ERR_CONFIG, or
+ * another code for failures that are not the config's (RP_ERR_NOMEM).
+ */
+int rp__agent_check_config(const rp__config *cfg, char *err, size_t errlen);
+
 /* Prepares the data folder, the pid file and the agent id, and loads the
  * plugins (no threads yet, so the agent may still daemonize). Returns
  * RP_ERR_BUSY when another agent holds the pid file (its pid in

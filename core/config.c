@@ -27,13 +27,16 @@ static int set_err(char *err, size_t errlen, const char *fmt, ...)
     return RP_ERR_CONFIG;
 }
 
-/* Reads and parses one JSON file into an object; the error names the file. */
-static int load_doc(const char *file, json_t **out, char *err, size_t errlen)
+/* Reads and parses one JSON file into an object; the error names the file.
+ * *missing (may be NULL) is set when the file does not exist. */
+static int load_doc(const char *file, json_t **out, int *missing, char *err, size_t errlen)
 {
     char *data = NULL;
     size_t len = 0;
     int sys = 0;
     int rc = rp__os_read_file(file, RP__CONFIG_MAX_BYTES, &data, &len, &sys);
+    if (missing)
+        *missing = rc == RP_ERR_NOTFOUND;
     if (rc == RP_ERR_NOMEM)
         return rc;
     if (rc == RP_ERR_RANGE)
@@ -52,6 +55,40 @@ static int load_doc(const char *file, json_t **out, char *err, size_t errlen)
                        jerr.column, jerr.text);
     *out = doc;
     return 0;
+}
+
+void rp__config_err_add(char *err, size_t errlen, const char *fmt, ...)
+{
+    static const char more[] = "(more errors were found; fix these and check again)";
+    if (!err || errlen < sizeof more + 2)
+        return;
+    size_t used = strnlen(err, errlen);
+    if (used >= errlen ||
+        (used >= sizeof more - 1 && strcmp(err + used - (sizeof more - 1), more) == 0))
+        return; /* full already */
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    size_t need = (used ? 1 : 0) + strlen(line) + 1;
+    /* Room is kept for the final note. */
+    if (used + need + sizeof more + 1 > errlen) {
+        snprintf(err + used, errlen - used, "%s%s", used ? "\n" : "", more);
+        return;
+    }
+    snprintf(err + used, errlen - used, "%s%s", used ? "\n" : "", line);
+}
+
+void rp__config_err_print(FILE *f, const char *prefix, const char *err)
+{
+    const char *p = err;
+    do {
+        const char *nl = strchr(p, '\n');
+        int n = nl ? (int)(nl - p) : (int)strlen(p);
+        fprintf(f, "%s%.*s\n", prefix, n, p);
+        p = nl ? nl + 1 : NULL;
+    } while (p);
 }
 
 static const char *site_rule =
@@ -73,6 +110,7 @@ void rp__config_destroy(rp__config *cfg)
     free(cfg->main_file);
     free(cfg->site);
     free(cfg->site_file);
+    free(cfg->site_from);
     free(cfg->config_dir);
     free(cfg->data_dir);
     free(cfg->plugin_dir);
@@ -189,6 +227,76 @@ static const char *attribute(const json_t *main_doc, const char *main_name,
     return "built-in defaults";
 }
 
+/* Where schema errors go: every one becomes a line naming its file. */
+struct collect {
+    const json_t *main_doc, *overlay_doc;
+    const char *main_name, *overlay_name;
+    const json_t *skip_plugins; /* names already reported as no such plugin */
+    char *err;
+    size_t errlen;
+};
+
+static void on_schema_error(void *arg, const rp__schema_error *e)
+{
+    struct collect *c = arg;
+    /* A plugin the overlay names but no layer below defines is reported
+     * once, as such, and not as the keys its entry lacks. */
+    if (e->depth >= 2 && e->segv[0].key && strcmp(e->segv[0].key, "plugins") == 0 &&
+        e->segv[1].key && json_object_get(c->skip_plugins, e->segv[1].key))
+        return;
+    const char *file =
+        attribute(c->main_doc, c->main_name, c->overlay_doc, c->overlay_name, e->segv, e->depth);
+    rp__config_err_add(c->err, c->errlen, "%s: %s: %s", file, e->path[0] ? e->path : "(top level)",
+                       e->message);
+}
+
+/*
+ * A plugin entry in the overlay that no layer below defines, and that does
+ * not say which file to load, is most likely a misspelt name: say so, with
+ * the closest known name, instead of "required key missing". The names are
+ * added to skip (their schema errors would only repeat it).
+ */
+static void unknown_overlay_plugins(const json_t *base, const json_t *overlay_doc,
+                                    const char *overlay_name, const char *main_name, json_t *skip,
+                                    char *err, size_t errlen)
+{
+    const json_t *known = json_object_get(base, "plugins");
+    const json_t *given = json_object_get(overlay_doc, "plugins");
+    const char *name, *kname;
+    json_t *entry, *kentry;
+    if (!json_is_object(given))
+        return;
+    json_object_foreach((json_t *)given, name, entry)
+    {
+        if (!json_is_object(entry) || json_object_get(entry, "file") ||
+            json_object_get(known, name))
+            continue;
+        const char *best = NULL;
+        size_t best_d = 3;
+        json_object_foreach((json_t *)known, kname, kentry)
+        {
+            (void)kentry;
+            size_t d = rp__edit_distance(name, kname);
+            if (d < best_d) {
+                best_d = d;
+                best = kname;
+            }
+        }
+        struct rp__json_seg segv[2] = {{.key = "plugins"}, {.key = name}};
+        char path[256];
+        rp__json_path_format(segv, 2, path, sizeof path);
+        if (best)
+            rp__config_err_add(err, errlen, "%s: %s: no plugin \"%s\" in %s; did you mean \"%s\"?",
+                               overlay_name, path, name, main_name, best);
+        else
+            rp__config_err_add(err, errlen,
+                               "%s: %s: no plugin \"%s\" in %s; a new plugin needs \"enabled\" "
+                               "and \"file\"",
+                               overlay_name, path, name, main_name);
+        json_object_set_new(skip, name, json_true());
+    }
+}
+
 static json_t *builtin_doc(const char *text)
 {
     json_error_t jerr;
@@ -199,10 +307,12 @@ int rp__config_from_docs(const json_t *main_doc, const char *main_name,
                          const json_t *overlay_doc, const char *overlay_name, const char *site,
                          const char *config_dir, rp__config **out, char *err, size_t errlen)
 {
-    json_t *defaults = NULL, *schema = NULL, *tmp = NULL, *merged = NULL;
+    json_t *defaults = NULL, *schema = NULL, *tmp = NULL, *merged = NULL, *skip = NULL;
     rp__config *cfg = NULL;
     int rc = RP_ERR_NOMEM;
 
+    if (err && errlen)
+        err[0] = '\0';
     if (!json_is_object(main_doc)) {
         char got[96];
         rp__json_describe(main_doc, got, sizeof got);
@@ -242,15 +352,17 @@ int rp__config_from_docs(const json_t *main_doc, const char *main_name,
         json_object_set_new(json_object_get(merged, "agent"), "site", json_string(site)) != 0)
         goto out;
 
-    rp__schema_error serr;
-    rc = rp__schema_validate(schema, merged, &serr);
-    if (rc == RP_ERR_CONFIG) {
-        const char *file = attribute(main_doc, main_name, overlay_doc, overlay_name, serr.segv,
-                                     serr.depth);
-        set_err(err, errlen, "%s: %s: %s", file, serr.path[0] ? serr.path : "(top level)",
-                serr.message);
+    if (!(skip = json_object()))
         goto out;
-    }
+    if (overlay_doc)
+        unknown_overlay_plugins(tmp, overlay_doc, overlay_name, main_name, skip, err, errlen);
+    rp__schema_error serr;
+    struct collect col = {main_doc, overlay_doc, main_name, overlay_name, skip, err, errlen};
+    rc = rp__schema_validate_all(schema, merged, on_schema_error, &col, &serr);
+    if (rc == 0 && json_object_size(skip))
+        rc = RP_ERR_CONFIG;
+    if (rc == RP_ERR_CONFIG)
+        goto out;
     if (rc != 0) {
         set_err(err, errlen, "built-in config schema: %s: %s", serr.path, serr.message);
         rc = RP_ERR_INTERNAL;
@@ -280,6 +392,7 @@ out:
     json_decref(schema);
     json_decref(tmp);
     json_decref(merged);
+    json_decref(skip);
     return rc;
 }
 
@@ -290,19 +403,100 @@ const char *rp__config_source_of(const rp__config *cfg, const struct rp__json_se
                      depth);
 }
 
+int rp__config_machine_site(char **site, const char **from, char *err, size_t errlen)
+{
+    const char *path = getenv(RP__SITE_FILE_ENV);
+    if (!path || !*path)
+        path = RP__SITE_FILE_DEFAULT;
+    *site = NULL;
+    *from = path;
+    char *data = NULL, why[512];
+    size_t len = 0;
+    int rc = rp__os_read_protected_file(path, 256, &data, &len, why, sizeof why);
+    if (rc == RP_ERR_NOTFOUND)
+        return 0; /* no per-machine site: the main file decides */
+    if (rc == RP_ERR_NOMEM)
+        return rc;
+    if (rc != 0)
+        return set_err(err, errlen, "%s (per-machine site file): %s", path, why);
+    /* One line: surrounding white space (the final newline) is dropped. */
+    size_t a = 0, b = len;
+    while (a < b && (data[a] == ' ' || data[a] == '\t' || data[a] == '\n' || data[a] == '\r'))
+        a++;
+    while (b > a && (data[b - 1] == ' ' || data[b - 1] == '\t' || data[b - 1] == '\n' ||
+                     data[b - 1] == '\r'))
+        b--;
+    data[b] = '\0';
+    if (strlen(data + a) != b - a || !site_ok(data + a)) {
+        char got[96];
+        json_t *s = json_stringn(data + a, b - a);
+        rp__json_describe(s, got, sizeof got);
+        json_decref(s);
+        free(data);
+        return set_err(err, errlen, "%s (per-machine site file): expected %s, got %s", path,
+                       site_rule, got);
+    }
+    memmove(data, data + a, b - a + 1);
+    *site = data;
+    return 0;
+}
+
+struct closest_site {
+    const char *want;
+    char best[72];
+    size_t best_d;
+};
+
+static int consider_site(void *arg, const char *name, uint64_t size)
+{
+    (void)size;
+    struct closest_site *c = arg;
+    size_t n = strlen(name);
+    if (n <= 5 || n - 5 >= sizeof c->best || strcmp(name + n - 5, ".json") != 0)
+        return 0;
+    char site[sizeof c->best];
+    memcpy(site, name, n - 5);
+    site[n - 5] = '\0';
+    size_t d = rp__edit_distance(c->want, site);
+    if (d < c->best_d) {
+        c->best_d = d;
+        memcpy(c->best, site, n - 4);
+    }
+    return 0;
+}
+
+/* When the overlay of the chosen site does not exist: the per-machine file
+ * is named when it chose the site (the user may not know it did), and the
+ * closest overlay that exists is suggested. Appended to err. */
+static void missing_site_hint(const char *prefix, const char *site, const char *site_from,
+                              char *err, size_t errlen)
+{
+    size_t used = strlen(err);
+    if (site_from && strcmp(site_from, "--site") != 0 && strcmp(site_from, "agent.site") != 0)
+        used += (size_t)snprintf(err + used, used < errlen ? errlen - used : 0,
+                                 " (the site \"%s\" is named in %s)", site, site_from);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%ssites", prefix);
+    struct closest_site c = {.want = site, .best_d = 3};
+    rp__os_dir_files(dir, consider_site, &c);
+    if (c.best[0] && used < errlen)
+        snprintf(err + used, errlen - used, "; did you mean \"%s\"?", c.best);
+}
+
 int rp__config_load(const char *main_file, const char *site_override, rp__config **out,
                     char *err, size_t errlen)
 {
     json_t *main_doc = NULL, *overlay = NULL;
     char *prefix = NULL, *dir = NULL, *config_dir = NULL, *overlay_name = NULL;
-    const char *site = NULL;
+    char *machine_site = NULL;
+    const char *site = NULL, *site_from = NULL;
     int rc;
 
     if (site_override && !site_ok(site_override))
         return set_err(err, errlen, "--site: expected %s, got \"%.64s\"", site_rule,
                        site_override);
 
-    rc = load_doc(main_file, &main_doc, err, errlen);
+    rc = load_doc(main_file, &main_doc, NULL, err, errlen);
     if (rc != 0)
         return rc;
 
@@ -315,10 +509,19 @@ int rp__config_load(const char *main_file, const char *site_override, rp__config
     }
 
     site = site_override;
+    site_from = "--site";
+    if (!site) {
+        /* The per-machine file an installer wrote beats the shared main
+         * file, so one main file serves every site. */
+        if ((rc = rp__config_machine_site(&machine_site, &site_from, err, errlen)) != 0)
+            goto out;
+        site = machine_site;
+    }
     if (!site) {
         const json_t *s = json_object_get(json_object_get(main_doc, "agent"), "site");
         /* A non-string agent.site is reported by the schema check below. */
         if (json_is_string(s)) {
+            site_from = "agent.site";
             site = json_string_value(s);
             if (!site_ok(site)) {
                 rc = set_err(err, errlen, "%s: agent.site: expected %s, got \"%.64s\"",
@@ -333,12 +536,22 @@ int rp__config_load(const char *main_file, const char *site_override, rp__config
         if (!(overlay_name = malloc(n)))
             goto out;
         snprintf(overlay_name, n, "%ssites/%s.json", prefix, site);
-        if ((rc = load_doc(overlay_name, &overlay, err, errlen)) != 0)
+        int missing = 0;
+        if ((rc = load_doc(overlay_name, &overlay, &missing, err, errlen)) != 0) {
+            if (missing)
+                missing_site_hint(prefix, site, site_from, err, errlen);
             goto out;
+        }
     }
     rc = rp__config_from_docs(main_doc, main_file, overlay, overlay_name, site, config_dir, out,
                               err, errlen);
+    if (rc == 0 && site && !((*out)->site_from = strdup(site_from))) {
+        rp__config_destroy(*out);
+        *out = NULL;
+        rc = RP_ERR_NOMEM;
+    }
 out:
+    free(machine_site);
     json_decref(main_doc);
     json_decref(overlay);
     free(prefix);

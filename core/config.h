@@ -5,10 +5,13 @@
  *   1. the defaults built into the binary (core/config_defaults.json);
  *   2. the main file (--config, config/rampart.json in a checkout);
  *   3. the site overlay <folder of the main file>/sites/<site>.json, where
- *      the site comes from --site or else from agent.site.
+ *      the site comes from, first found: --site; the per-machine site file
+ *      (RP__SITE_FILE_DEFAULT, or the file $RAMPART_SITE_FILE names), which
+ *      an installer writes; agent.site of the main file.
  * The merged document is validated against core/config_schema.json. Every
  * error is one line naming the file, the JSON path, what was expected and
- * what was found.
+ * what was found; all errors are reported, one line each (err holds them
+ * separated by '\n').
  */
 #ifndef RP_CORE_CONFIG_H
 #define RP_CORE_CONFIG_H
@@ -18,10 +21,19 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* A config file larger than this is refused rather than read. */
 #define RP__CONFIG_MAX_BYTES (4u * 1024 * 1024)
-#define RP__CONFIG_ERR_MAX 1024
+/* Room for every error line of one check; lines past it are replaced by a
+ * note that more errors were found. */
+#define RP__CONFIG_ERR_MAX 16384
+
+/* The per-machine site file: one line, the site name. Root-owned, not
+ * writable by group or others (and its folder likewise). The environment
+ * variable RP__SITE_FILE_ENV names another file (tests, unusual layouts). */
+#define RP__SITE_FILE_DEFAULT "/etc/rampart/site"
+#define RP__SITE_FILE_ENV     "RAMPART_SITE_FILE"
 
 enum { RP__STDOUT_OFF = 0, RP__STDOUT_JSON = 1, RP__STDOUT_TEXT = 2 };
 
@@ -34,6 +46,8 @@ typedef struct rp__config {
     char *main_file;   /* the main file as named by the user */
     char *site;        /* NULL without a site */
     char *site_file;   /* NULL without a site */
+    char *site_from;   /* what chose the site: "--site", the site file's path or
+                          "agent.site"; NULL without a site */
     char *config_dir;  /* absolute folder of the main file */
     char *data_dir;    /* absolute */
     char *plugin_dir;  /* absolute */
@@ -72,9 +86,9 @@ typedef struct rp__config {
 
 /*
  * Loads the main file and the site overlay. site_override (from --site) wins
- * over agent.site when not NULL. On success *out is a new config (caller
- * destroys). On failure returns RP_ERR_CONFIG (or RP_ERR_NOMEM) and writes the
- * one-line error into err.
+ * over the per-machine site file, which wins over agent.site. On success
+ * *out is a new config (caller destroys). On failure returns RP_ERR_CONFIG
+ * (or RP_ERR_NOMEM) and writes the errors into err, one line each.
  */
 int rp__config_load(const char *main_file, const char *site_override, rp__config **out,
                     char *err, size_t errlen);
@@ -90,6 +104,22 @@ int rp__config_from_docs(const json_t *main_doc, const char *main_name,
 
 /* NULL is a no-op. */
 void rp__config_destroy(rp__config *cfg);
+
+/*
+ * The per-machine site: reads the site file (path as above). Returns 0 with
+ * *site NULL when there is none, 0 with *site a new string (caller frees) and
+ * *from the file's path (static or from getenv), or RP_ERR_CONFIG with one
+ * line in err when the file is unsafe or does not hold a valid site name.
+ */
+int rp__config_machine_site(char **site, const char **from, char *err, size_t errlen);
+
+/* Appends one error line to the lines in err (err[0] == '\0' when none).
+ * When the buffer is nearly full, a last line says that more errors were
+ * found and further lines are dropped. */
+void rp__config_err_add(char *err, size_t errlen, const char *fmt, ...) RP__PRINTF(3, 4);
+
+/* Writes every line of err to f, each after prefix. */
+void rp__config_err_print(FILE *f, const char *prefix, const char *err);
 
 struct rp__json_seg;
 /* The file a value at the path came from: the overlay if it sets it, else

@@ -731,7 +731,27 @@ static void apply_defaults(json_t *schema, json_t *config)
     }
 }
 
-/* Validates plugins.<name>.config against the plugin's schema. */
+/* Where a plugin's schema errors go: one line each, naming the file. */
+struct config_errors {
+    rp__host *host;
+    struct rp_plugin *p;
+    char *err;
+    size_t errlen;
+};
+
+static void on_config_error(void *arg, const rp__schema_error *e)
+{
+    struct config_errors *ce = arg;
+    struct rp__json_seg segs[RP__SCHEMA_MAX_DEPTH + 3] = {
+        {.key = "plugins"}, {.key = ce->p->name}, {.key = "config"}};
+    memcpy(segs + 3, e->segv, sizeof e->segv[0] * (size_t)e->depth);
+    const char *file = rp__config_source_of(ce->host->cfg, segs, e->depth + 3);
+    rp__config_err_add(ce->err, ce->errlen, "%s: plugins.%s.config%s%s: %s", file, ce->p->name,
+                       e->path[0] && e->path[0] != '[' ? "." : "", e->path, e->message);
+}
+
+/* Validates plugins.<name>.config against the plugin's schema; every error
+ * is a line added to err. */
 static int check_config(rp__host *host, struct rp_plugin *p, const json_t *entry, char *err,
                         size_t errlen)
 {
@@ -741,14 +761,13 @@ static int check_config(rp__host *host, struct rp_plugin *p, const json_t *entry
     int rc = 0;
     if (!config)
         return RP_ERR_NOMEM;
-    struct rp__json_seg segs[RP__SCHEMA_MAX_DEPTH + 3] = {
-        {.key = "plugins"}, {.key = p->name}, {.key = "config"}};
+    struct rp__json_seg segs[3] = {{.key = "plugins"}, {.key = p->name}, {.key = "config"}};
 
     if (!p->desc.config_schema) {
         if (json_object_size(config) != 0) {
             const char *file = rp__config_source_of(host->cfg, segs, 3);
-            snprintf(err, errlen, "%s: plugins.%s.config: plugin %s takes no settings", file,
-                     p->name, p->desc.id);
+            rp__config_err_add(err, errlen, "%s: plugins.%s.config: plugin %s takes no settings",
+                               file, p->name, p->desc.id);
             rc = RP_ERR_CONFIG;
         }
         goto done;
@@ -768,12 +787,11 @@ static int check_config(rp__host *host, struct rp_plugin *p, const json_t *entry
         goto done;
     }
     apply_defaults(schema, config);
-    rc = rp__schema_validate(schema, config, &serr);
-    if (rc == RP_ERR_CONFIG) {
-        memcpy(segs + 3, serr.segv, sizeof serr.segv[0] * (size_t)serr.depth);
-        const char *file = rp__config_source_of(host->cfg, segs, serr.depth + 3);
-        snprintf(err, errlen, "%s: plugins.%s.config%s%s: %s", file, p->name,
-                 serr.path[0] && serr.path[0] != '[' ? "." : "", serr.path, serr.message);
+    struct config_errors ce = {host, p, err, errlen};
+    rc = rp__schema_validate_all(schema, config, on_config_error, &ce, &serr);
+    if (rc == RP_ERR_INVAL) {
+        refuse(p, "%s (%s): config_schema: %s%s%s", p->path, p->desc.id, serr.path,
+               serr.path[0] ? ": " : "", serr.message);
         goto done;
     }
 done:
@@ -840,6 +858,9 @@ int rp__host_load(rp__host *host, char *err, size_t errlen)
 {
     const char *name;
     json_t *entry;
+    int config_errors = 0;
+    if (err && errlen)
+        err[0] = '\0';
     json_object_foreach(json_object_get(host->cfg->root, "plugins"), name, entry)
     {
         if (!json_is_true(json_object_get(entry, "enabled")))
@@ -852,8 +873,11 @@ int rp__host_load(rp__host *host, char *err, size_t errlen)
         if (load_binary(host, p) != 0)
             continue; /* refused and logged; the agent runs without it */
         int rc = check_config(host, p, entry, err, errlen);
-        if (rc == RP_ERR_CONFIG || rc == RP_ERR_NOMEM)
+        if (rc == RP_ERR_NOMEM)
             return rc;
+        /* Every plugin's settings are checked, so that one run reports all
+         * errors; the plugin stays refused with its reason in err ("" here). */
+        config_errors |= rc == RP_ERR_CONFIG;
         if (rc != 0)
             continue;
         p->pstate = RP__PLUGIN_LOADED;
@@ -862,7 +886,7 @@ int rp__host_load(rp__host *host, char *err, size_t errlen)
                      p->desc.vendor ? p->desc.vendor : "unknown vendor",
                      p->desc.license ? p->desc.license : "no license", p->path);
     }
-    return 0;
+    return config_errors ? RP_ERR_CONFIG : 0;
 }
 
 /* Logs why a lifecycle call failed, with the plugin's own message if any. */

@@ -57,8 +57,11 @@ int rp__host_create(const rp__host_opts *opts, const rp__config *cfg, rp__host *
 
 /*
  * Loads every enabled plugin. Load failures leave the plugin off and are
- * logged; returns RP_ERR_CONFIG (message in err: "<file>: plugins.X.config.Y:
- * expected ...") when a plugin's config does not match its schema.
+ * logged; returns RP_ERR_CONFIG when a plugin's config does not match its
+ * schema, with every such error of every plugin in err, one line each
+ * ("<file>: plugins.X.config.Y: expected ..."). A plugin refused for its
+ * config reports an empty error in rp__host_plugin_info (its lines are in
+ * err).
  */
 int rp__host_load(rp__host *host, char *err, size_t errlen);
 

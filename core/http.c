@@ -308,6 +308,14 @@ static int check_url(const char *url, const char *what, char *err, size_t errlen
     if (uc != CURLUE_OK) {
         set_err(err, errlen, "%s: \"%s\" is not a URL (%s)", what, url, curl_url_strerror(uc));
         rc = RP_ERR_CONFIG;
+    } else if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK ||
+               curl_url_get(u, CURLUPART_PASSWORD, &password, 0) == CURLUE_OK) {
+        /* Checked first, and the URL is not echoed: it holds a credential. */
+        set_err(err, errlen,
+                "%s: the URL carries a user name or password; put the secret in "
+                "output.token_file instead",
+                what);
+        rc = RP_ERR_CONFIG;
     } else if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
                strcasecmp(scheme, "https") != 0) {
         set_err(err, errlen, "%s: \"%s\" is not an https:// URL; events only travel over TLS", what,
@@ -315,14 +323,6 @@ static int check_url(const char *url, const char *what, char *err, size_t errlen
         rc = RP_ERR_CONFIG;
     } else if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !host || !*host) {
         set_err(err, errlen, "%s: \"%s\" has no host", what, url);
-        rc = RP_ERR_CONFIG;
-    } else if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK ||
-               curl_url_get(u, CURLUPART_PASSWORD, &password, 0) == CURLUE_OK) {
-        /* Do not echo the URL: it holds a credential. */
-        set_err(err, errlen,
-                "%s: the URL carries a user name or password; put the secret in "
-                "output.token_file instead",
-                what);
         rc = RP_ERR_CONFIG;
     }
     if (password)
@@ -432,6 +432,121 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off
     return atomic_load_explicit(&h->aborted, memory_order_relaxed) != 0;
 }
 
+/* ---- all option checks ------------------------------------------------------- */
+
+/* The first failure, for rp__http_create, which stops at it. */
+struct first_error {
+    char *err;
+    size_t errlen;
+    int rc;
+};
+
+static void keep_first(void *arg, int rc, const char *message)
+{
+    struct first_error *f = arg;
+    if (f->rc == 0) {
+        f->rc = rc;
+        set_err(f->err, f->errlen, "%s", message);
+    }
+}
+
+/*
+ * Every check of the options, each failure reported with its own message;
+ * with all_errors 0 it stops at the first. The one list that both
+ * rp__http_create and rp__http_check_opts (--check-config) run. Returns the
+ * first failure's code or 0.
+ */
+static int check_opts(const rp__http_opts *opts, const char *token_file, int all_errors,
+                      rp__http_report_fn report, void *arg)
+{
+    char msg[RP__HTTP_ERROR_MAX + 1024];
+    int first = 0, rc;
+#define CHECKED(expr)                                                                              \
+    do {                                                                                           \
+        msg[0] = '\0';                                                                             \
+        if ((rc = (expr)) != 0) {                                                                  \
+            report(arg, rc, msg);                                                                  \
+            if (!first)                                                                            \
+                first = rc;                                                                        \
+            if (!all_errors || rc == RP_ERR_NOMEM)                                                 \
+                return first;                                                                      \
+        }                                                                                          \
+    } while (0)
+
+    CHECKED(check_url(opts->url, "output.url", msg, sizeof msg));
+    if (opts->ca_file)
+        CHECKED(check_readable(opts->ca_file, "output.ca_file", msg, sizeof msg));
+    if (!opts->client_cert != !opts->client_key)
+        CHECKED((set_err(msg, sizeof msg,
+                         "output.client_cert and output.client_key: give both "
+                         "(mutual TLS) or neither"),
+                 RP_ERR_CONFIG));
+    if (opts->client_cert)
+        CHECKED(check_readable(opts->client_cert, "output.client_cert", msg, sizeof msg));
+    if (opts->client_key && opts->client_cert && all_errors) {
+        /* rp__http_create reads the key itself; the check reads it the same
+         * way (owner only) and forgets it. */
+        char *key = NULL;
+        size_t key_len = 0;
+        CHECKED(read_secret(opts->client_key, "output.client_key", KEY_FILE_MAX, &key, &key_len,
+                            msg, sizeof msg));
+        if (key) {
+            wipe(key, key_len);
+            free(key);
+        }
+    }
+    if (opts->pinned_pubkey)
+        CHECKED(check_pin(opts->pinned_pubkey, msg, sizeof msg));
+    const char *scheme = opts->auth_scheme ? opts->auth_scheme : "Bearer";
+    if (!is_token(scheme))
+        CHECKED((set_err(msg, sizeof msg,
+                         "auth scheme \"%s\": expected one word such as Bearer or Splunk", scheme),
+                 RP_ERR_CONFIG));
+    if (opts->token) {
+        size_t n = strlen(opts->token);
+        int ok = n > 0 && n <= RP__HTTP_TOKEN_MAX;
+        for (size_t i = 0; ok && i < n; i++)
+            ok = (unsigned char)opts->token[i] >= 0x21 && (unsigned char)opts->token[i] <= 0x7e;
+        if (!ok)
+            CHECKED((set_err(msg, sizeof msg,
+                             "output.token_file: the token must be 1 to %u printable characters "
+                             "without spaces",
+                             RP__HTTP_TOKEN_MAX),
+                     RP_ERR_CONFIG));
+    }
+    if (token_file) {
+        char *token = NULL;
+        CHECKED(rp__http_read_token(token_file, &token, msg, sizeof msg));
+        rp__http_token_free(token);
+    }
+    if (opts->max_response_bytes > RP__HTTP_RESPONSE_MAX_LIMIT)
+        CHECKED((set_err(msg, sizeof msg, "response cap %zu: at most %zu bytes",
+                         opts->max_response_bytes, RP__HTTP_RESPONSE_MAX_LIMIT),
+                 RP_ERR_CONFIG));
+    const char *proxy = opts->proxy ? opts->proxy : "";
+    if (!is_header_value(proxy, 8192) || strchr(proxy, ' ') || strchr(proxy, '\t'))
+        CHECKED((set_err(msg, sizeof msg,
+                         "output.proxy: contains spaces or control characters, or is longer "
+                         "than 8192"),
+                 RP_ERR_CONFIG));
+#undef CHECKED
+    return first;
+}
+
+int rp__http_check_opts(const rp__http_opts *opts, const char *token_file,
+                        rp__http_report_fn report, void *arg)
+{
+    pthread_once(&global_once, global_init);
+    if (global_rc != 0) {
+        char msg[256];
+        set_err(msg, sizeof msg, "libcurl %s could not start, or has no TLS support",
+                curl_version());
+        report(arg, RP_ERR_INTERNAL, msg);
+        return RP_ERR_INTERNAL;
+    }
+    return check_opts(opts, token_file, 1, report, arg);
+}
+
 /* ---- create / destroy ---------------------------------------------------------- */
 
 #define SETOPT(opt, val)                                                                           \
@@ -458,51 +573,12 @@ int rp__http_create(const rp__http_opts *opts, rp__http **out, char *err, size_t
         return RP_ERR_INTERNAL;
     }
 
-    int rc = check_url(opts->url, "output.url", err, errlen);
+    struct first_error first = {err, errlen, 0};
+    int rc = check_opts(opts, NULL, 0, keep_first, &first);
     if (rc != 0)
         return rc;
-    if (opts->ca_file && (rc = check_readable(opts->ca_file, "output.ca_file", err, errlen)))
-        return rc;
-    if (!opts->client_cert != !opts->client_key) {
-        set_err(err, errlen,
-                "output.client_cert and output.client_key: give both (mutual TLS) or neither");
-        return RP_ERR_CONFIG;
-    }
-    if (opts->client_cert &&
-        (rc = check_readable(opts->client_cert, "output.client_cert", err, errlen)))
-        return rc;
-    if (opts->pinned_pubkey && (rc = check_pin(opts->pinned_pubkey, err, errlen)))
-        return rc;
     const char *scheme = opts->auth_scheme ? opts->auth_scheme : "Bearer";
-    if (!is_token(scheme)) {
-        set_err(err, errlen, "auth scheme \"%s\": expected one word such as Bearer or Splunk",
-                scheme);
-        return RP_ERR_CONFIG;
-    }
-    if (opts->token) {
-        size_t n = strlen(opts->token);
-        int ok = n > 0 && n <= RP__HTTP_TOKEN_MAX;
-        for (size_t i = 0; ok && i < n; i++)
-            ok = (unsigned char)opts->token[i] >= 0x21 && (unsigned char)opts->token[i] <= 0x7e;
-        if (!ok) {
-            set_err(err, errlen,
-                    "output.token_file: the token must be 1 to %u printable characters "
-                    "without spaces",
-                    RP__HTTP_TOKEN_MAX);
-            return RP_ERR_CONFIG;
-        }
-    }
-    if (opts->max_response_bytes > RP__HTTP_RESPONSE_MAX_LIMIT) {
-        set_err(err, errlen, "response cap %zu: at most %zu bytes", opts->max_response_bytes,
-                RP__HTTP_RESPONSE_MAX_LIMIT);
-        return RP_ERR_CONFIG;
-    }
     const char *proxy = opts->proxy ? opts->proxy : "";
-    if (!is_header_value(proxy, 8192) || strchr(proxy, ' ') || strchr(proxy, '\t')) {
-        set_err(err, errlen,
-                "output.proxy: contains spaces or control characters, or is longer than 8192");
-        return RP_ERR_CONFIG;
-    }
 
     rp__http *h = calloc(1, sizeof *h);
     if (!h)

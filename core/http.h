@@ -113,6 +113,19 @@ typedef struct rp__http_response {
  */
 int rp__http_create(const rp__http_opts *opts, rp__http **out, char *err, size_t errlen);
 
+/* Called once per failed check by rp__http_check_opts: rc is what
+ * rp__http_create would return for it, message names the option. */
+typedef void (*rp__http_report_fn)(void *arg, int rc, const char *message);
+
+/*
+ * Runs every check rp__http_create runs on opts (the same code), and also
+ * reads token_file (when not NULL) as rp__http_read_token does, reporting
+ * each failure instead of stopping at the first. No client is made and no
+ * traffic happens. Returns the first failure's code, or 0.
+ */
+int rp__http_check_opts(const rp__http_opts *opts, const char *token_file,
+                        rp__http_report_fn report, void *arg);
+
 /* Closes the connection and frees the client; the token copy is wiped first.
  * NULL is a no-op. Must not overlap any other call on h, rp__http_abort
  * included. */

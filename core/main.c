@@ -6,6 +6,7 @@
 #include "log.h"
 #include "os/os.h"
 #include "path.h"
+#include "schema.h"
 #include "version.h"
 
 #include <rampart/plugin.h>
@@ -21,9 +22,13 @@ static const char usage_text[] =
     "                [--print-config] [--version] [--help]\n"
     "\n"
     "  -c, --config FILE   main configuration file (default " RP_DEFAULT_CONFIG ")\n"
-    "  -s, --site NAME     apply the overlay sites/NAME.json next to FILE\n"
+    "  -s, --site NAME     apply the overlay sites/NAME.json next to FILE; without it\n"
+    "                      the site is read from " RP__SITE_FILE_DEFAULT " (written by the\n"
+    "                      installer; $" RP__SITE_FILE_ENV " names another file), else\n"
+    "                      from agent.site\n"
     "  -f, --foreground    stay in the foreground, log to stderr, events to stdout\n"
-    "      --check-config  validate the configuration and exit (0 valid, 78 invalid)\n"
+    "      --check-config  run every check start-up runs, report every error, and exit\n"
+    "                      (0 valid, 78 invalid)\n"
     "      --print-config  print the effective configuration as JSON and exit\n"
     "  -V, --version       print the version and exit\n";
 
@@ -72,9 +77,24 @@ int main(int argc, char **argv)
             fprintf(stderr, "rampartd: option '%s' needs a value\n%s", argv[optind - 1],
                     usage_text);
             return RP_EX_USAGE;
-        default:
-            fprintf(stderr, "rampartd: unknown option '%s'\n%s", argv[optind - 1], usage_text);
+        default: {
+            /* A close long option is suggested, as for config keys. */
+            const char *given = argv[optind - 1], *best = NULL;
+            size_t best_d = 3;
+            for (int k = 0; given[0] == '-' && given[1] == '-' && longopts[k].name; k++) {
+                size_t d = rp__edit_distance(given + 2, longopts[k].name);
+                if (d < best_d) {
+                    best_d = d;
+                    best = longopts[k].name;
+                }
+            }
+            if (best)
+                fprintf(stderr, "rampartd: unknown option '%s'; did you mean '--%s'?\n%s", given,
+                        best, usage_text);
+            else
+                fprintf(stderr, "rampartd: unknown option '%s'\n%s", given, usage_text);
             return RP_EX_USAGE;
+        }
         }
     }
     if (optind < argc) {
@@ -82,35 +102,25 @@ int main(int argc, char **argv)
         return RP_EX_USAGE;
     }
 
-    char err[RP__CONFIG_ERR_MAX];
+    static char err[RP__CONFIG_ERR_MAX];
     rp__config *cfg = NULL;
     int rc = rp__config_load(opts.config_file, opts.site, &cfg, err, sizeof err);
     if (rc != 0) {
-        fprintf(stderr, "rampartd: %s\n", rc == RP_ERR_CONFIG ? err : rp_strerror(rc));
+        if (rc == RP_ERR_CONFIG)
+            rp__config_err_print(stderr, "rampartd: ", err);
+        else
+            fprintf(stderr, "rampartd: %s\n", rp_strerror(rc));
         return rc == RP_ERR_CONFIG ? RP_EX_CONFIG : RP_EX_SOFTWARE;
     }
     if (check_only) {
-        /* Plugin settings are checked against the schemas the plugins
-         * declare, so load them (entry only; nothing is started). */
-        rp__host *host = NULL;
-        rp__host_opts hopts = {.load_only = 1};
-        rc = rp__host_create(&hopts, cfg, &host);
-        if (rc == 0)
-            rc = rp__host_load(host, err, sizeof err);
-        /* The agent would run without a refused plugin; a check should not
-         * pass it quietly. */
-        for (size_t i = 0; rc == 0 && i < rp__host_plugin_count(host); i++) {
-            rp__plugin_info info;
-            rp__host_plugin_info(host, i, &info);
-            if (info.state == RP__PLUGIN_REFUSED) {
-                snprintf(err, sizeof err, "%s: plugins.%s: %s", cfg->main_file, info.name,
-                         info.error);
-                rc = RP_ERR_CONFIG;
-            }
-        }
-        rp__host_destroy(host);
+        /* The same checks as start-up (rp__agent_prepare runs them too),
+         * every error reported, nothing created. */
+        rc = rp__agent_check_config(cfg, err, sizeof err);
         if (rc != 0) {
-            fprintf(stderr, "rampartd: %s\n", rc == RP_ERR_CONFIG ? err : rp_strerror(rc));
+            if (rc == RP_ERR_CONFIG)
+                rp__config_err_print(stderr, "rampartd: ", err);
+            else
+                fprintf(stderr, "rampartd: %s\n", rp_strerror(rc));
             rp__config_destroy(cfg);
             return rc == RP_ERR_CONFIG ? RP_EX_CONFIG : RP_EX_SOFTWARE;
         }
@@ -165,7 +175,7 @@ int main(int argc, char **argv)
     rc = rp__agent_prepare(agent, &holder, err, sizeof err);
     if (rc != 0) {
         /* Still attached to the terminal: say it there. */
-        fprintf(stderr, "rampartd: %s\n", err);
+        rp__config_err_print(stderr, "rampartd: ", err);
         rp__agent_destroy(agent);
         return rc == RP_ERR_BUSY     ? RP_EX_UNAVAILABLE
                : rc == RP_ERR_CONFIG ? RP_EX_CONFIG

@@ -1,8 +1,10 @@
 /* core/schema.c - a strict JSON Schema subset with error messages for people. */
 #include "schema.h"
+#include "os/os.h"
 
 #include <rampart/plugin.h>
 
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,13 +13,21 @@ typedef struct vctx {
     rp__schema_error *err;
     struct rp__json_seg seg[RP__SCHEMA_MAX_DEPTH];
     int depth;
+    /* Set by rp__schema_validate_all: every document error is handed to
+     * report and validation goes on with the next value; NULL stops at the
+     * first. */
+    rp__schema_report_fn report;
+    void *report_arg;
+    unsigned reported;
+    int in_key; /* validating a key against propertyNames */
 } vctx;
 
 static const char *const known_keywords[] = {
-    "type",     "enum",     "properties", "required",  "additionalProperties",
-    "items",    "minItems", "maxItems",   "minimum",   "maximum",
-    "minLength", "maxLength", "format",   "propertyNames", "description",
-    "default",  "title",    "examples",   "$comment",  NULL,
+    "type",      "enum",      "properties", "required",      "additionalProperties",
+    "items",     "minItems",  "maxItems",   "minimum",       "maximum",
+    "minLength", "maxLength", "format",     "propertyNames", "description",
+    "default",   "title",     "examples",   "$comment",      "pattern",
+    NULL,
 };
 
 static const char *const type_names[] = {"object",  "array",   "string", "integer",
@@ -162,15 +172,33 @@ int rp__json_layer_mentions(const json_t *layer, const struct rp__json_seg *segv
 static int fail(vctx *c, int broken, const char *fmt, ...)
 {
     rp__schema_error *e = c->err;
+    size_t off = 0;
+    if (c->in_key && !broken)
+        off = (size_t)snprintf(e->message, sizeof e->message, "invalid key: ");
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(e->message, sizeof e->message, fmt, ap);
+    vsnprintf(e->message + off, sizeof e->message - off, fmt, ap);
     va_end(ap);
     rp__json_path_format(c->seg, c->depth, e->path, sizeof e->path);
     memcpy(e->segv, c->seg, sizeof(c->seg[0]) * (size_t)c->depth);
     e->depth = c->depth;
     e->schema_is_broken = broken;
-    return broken ? RP_ERR_INVAL : RP_ERR_CONFIG;
+    if (broken)
+        return RP_ERR_INVAL;
+    if (c->report) {
+        c->report(c->report_arg, e);
+        /* Past the cap the first-error mode takes over: validation unwinds. */
+        if (++c->reported >= RP__SCHEMA_MAX_ERRORS)
+            c->report = NULL;
+    }
+    return RP_ERR_CONFIG;
+}
+
+/* After a child failed with rc: true when validation goes on with the next
+ * value (collecting every error), false when rc must be returned. */
+static int keep_going(const vctx *c, int rc)
+{
+    return rc == RP_ERR_CONFIG && c->report != NULL;
 }
 
 static int push(vctx *c, const char *key, size_t index)
@@ -211,7 +239,7 @@ static int type_matches(const char *want, const json_t *v)
     return strcmp(want, type_of(v)) == 0;
 }
 
-static size_t edit_distance(const char *a, const char *b)
+size_t rp__edit_distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     if (la > 63 || lb > 63)
@@ -238,6 +266,20 @@ static size_t edit_distance(const char *a, const char *b)
 
 static int validate(vctx *c, const json_t *schema, const json_t *v);
 
+/* 1 if the string (n bytes) matches the POSIX extended regular expression,
+ * 0 if not (a string holding NUL bytes never does), -1 if the expression does
+ * not compile. Like JSON Schema, the pattern is not anchored by itself. */
+static int pattern_match(const char *pattern, const char *s, size_t n)
+{
+    regex_t re;
+    if (!pattern || strlen(pattern) > RP__SCHEMA_PATTERN_MAX ||
+        regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
+        return -1;
+    int m = strlen(s) == n && regexec(&re, s, 0, NULL, 0) == 0;
+    regfree(&re);
+    return m;
+}
+
 static int unknown_key(vctx *c, const json_t *props, const char *key)
 {
     char allowed[384];
@@ -251,7 +293,7 @@ static int unknown_key(vctx *c, const json_t *props, const char *key)
     {
         (void)sub;
         appendf(allowed, sizeof allowed, &pos, "%s%s", pos ? ", " : "", name);
-        size_t d = edit_distance(key, name);
+        size_t d = rp__edit_distance(key, name);
         if (d < best_d && strlen(name) > 2) {
             best_d = d;
             best = name;
@@ -272,27 +314,33 @@ static int validate_object(vctx *c, const json_t *schema, const json_t *v)
     const json_t *required = json_object_get(schema, "required");
     const char *key;
     json_t *val;
-    int rc;
+    int rc, bad = 0, depth0 = c->depth;
 
     json_object_foreach((json_t *)v, key, val)
     {
-        if ((rc = push(c, key, 0)) != 0)
-            return rc;
+        if ((rc = push(c, key, 0)) != 0) {
+            if (!keep_going(c, rc))
+                return rc;
+            bad = 1;
+            continue;
+        }
         if (names) {
             json_t *kstr = json_string(key);
             if (!kstr)
                 return RP_ERR_NOMEM;
+            /* Say that the key, not a value, is wrong. */
+            c->in_key = 1;
             rc = validate(c, names, kstr);
-            if (rc == RP_ERR_CONFIG) {
-                /* Say that the key, not a value, is wrong. */
-                char tmp[sizeof c->err->message - 16];
-                memcpy(tmp, c->err->message, sizeof tmp - 1);
-                tmp[sizeof tmp - 1] = '\0';
-                snprintf(c->err->message, sizeof c->err->message, "invalid key: %s", tmp);
-            }
+            c->in_key = 0;
             json_decref(kstr);
-            if (rc != 0)
-                return rc;
+            if (rc != 0) {
+                if (!keep_going(c, rc))
+                    return rc;
+                /* The value under a refused key is not looked at. */
+                bad = 1;
+                c->depth = depth0;
+                continue;
+            }
         }
         const json_t *sub = props ? json_object_get(props, key) : NULL;
         if (sub)
@@ -303,9 +351,12 @@ static int validate_object(vctx *c, const json_t *schema, const json_t *v)
             rc = validate(c, extra, val);
         else
             rc = 0;
-        if (rc != 0)
-            return rc;
-        c->depth--;
+        if (rc != 0) {
+            if (!keep_going(c, rc))
+                return rc;
+            bad = 1;
+        }
+        c->depth = depth0;
     }
     if (json_is_array(required)) {
         size_t i;
@@ -316,13 +367,16 @@ static int validate_object(vctx *c, const json_t *schema, const json_t *v)
             if (!name)
                 return fail(c, 1, "schema: \"required\" must list strings");
             if (!json_object_get(v, name)) {
-                if ((rc = push(c, name, 0)) != 0)
+                if ((rc = push(c, name, 0)) == 0)
+                    rc = fail(c, 0, "required key missing");
+                if (!keep_going(c, rc))
                     return rc;
-                return fail(c, 0, "required key missing");
+                bad = 1;
+                c->depth = depth0;
             }
         }
     }
-    return 0;
+    return bad ? RP_ERR_CONFIG : 0;
 }
 
 static int validate(vctx *c, const json_t *schema, const json_t *v)
@@ -402,16 +456,18 @@ static int validate(vctx *c, const json_t *schema, const json_t *v)
         if (hi && (json_int_t)n > json_integer_value(hi))
             return fail(c, 0, "expected at most %" JSON_INTEGER_FORMAT " item(s), got %zu",
                         json_integer_value(hi), n);
-        if (items) {
-            for (size_t i = 0; i < n; i++) {
-                if ((rc = push(c, NULL, i)) != 0)
+        int bad = 0, depth0 = c->depth;
+        for (size_t i = 0; items && i < n; i++) {
+            if ((rc = push(c, NULL, i)) == 0)
+                rc = validate(c, items, json_array_get(v, i));
+            if (rc != 0) {
+                if (!keep_going(c, rc))
                     return rc;
-                if ((rc = validate(c, items, json_array_get(v, i))) != 0)
-                    return rc;
-                c->depth--;
+                bad = 1;
             }
+            c->depth = depth0;
         }
-        return 0;
+        return bad ? RP_ERR_CONFIG : 0;
     }
 
     if (json_is_string(v)) {
@@ -432,6 +488,25 @@ static int validate(vctx *c, const json_t *schema, const json_t *v)
                         "expected a name of letters, digits, '_', '-' and '.' that does not "
                         "start with '.' or '-' and has no \"..\", got %s",
                         got);
+        if (fmt && strcmp(fmt, "absolute-path") == 0 &&
+            (strlen(json_string_value(v)) != n || !rp__os_path_is_absolute(json_string_value(v))))
+            return fail(c, 0, "expected an absolute path, got %s", got);
+        const json_t *pattern = json_object_get(schema, "pattern");
+        if (pattern) {
+            int m = pattern_match(json_string_value(pattern), json_string_value(v), n);
+            if (m < 0)
+                return fail(c, 1,
+                            "schema: \"pattern\" is not a POSIX extended regular "
+                            "expression");
+            if (m == 0) {
+                char shown[96];
+                size_t pos = 0;
+                shown[0] = '\0';
+                append_escaped(shown, sizeof shown, &pos, json_string_value(pattern),
+                               json_string_length(pattern), 64);
+                return fail(c, 0, "expected a string matching the pattern %s, got %s", shown, got);
+            }
+        }
         return 0;
     }
 
@@ -511,8 +586,17 @@ static int check(vctx *c, const json_t *schema, int level)
             if (!json_is_integer(val) || json_integer_value(val) < 0)
                 return fail(c, 1, "schema: \"%s\" must be a non-negative integer", key);
         } else if (strcmp(key, "format") == 0) {
-            if (!json_is_string(val) || strcmp(json_string_value(val), "name") != 0)
-                return fail(c, 1, "schema: \"format\" supports only \"name\"");
+            if (!json_is_string(val) || (strcmp(json_string_value(val), "name") != 0 &&
+                                         strcmp(json_string_value(val), "absolute-path") != 0))
+                return fail(c, 1,
+                            "schema: \"format\" supports only \"name\" and "
+                            "\"absolute-path\"");
+        } else if (strcmp(key, "pattern") == 0) {
+            if (!json_is_string(val) || pattern_match(json_string_value(val), "", 0) < 0)
+                return fail(c, 1,
+                            "schema: \"pattern\" must be a POSIX extended regular expression "
+                            "of at most %d bytes",
+                            RP__SCHEMA_PATTERN_MAX);
         }
         if (rc != 0)
             return rc;
@@ -532,4 +616,13 @@ int rp__schema_validate(const json_t *schema, const json_t *doc, rp__schema_erro
     vctx c = {.err = err, .depth = 0};
     memset(err, 0, sizeof *err);
     return validate(&c, schema, doc);
+}
+
+int rp__schema_validate_all(const json_t *schema, const json_t *doc, rp__schema_report_fn report,
+                            void *arg, rp__schema_error *err)
+{
+    vctx c = {.err = err, .depth = 0, .report = report, .report_arg = arg};
+    memset(err, 0, sizeof *err);
+    int rc = validate(&c, schema, doc);
+    return rc == 0 && c.reported ? RP_ERR_CONFIG : rc;
 }

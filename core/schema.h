@@ -7,10 +7,13 @@
  * string, integer, number, boolean, null), enum, properties, required,
  * additionalProperties (boolean or schema), propertyNames, items, minItems,
  * maxItems, minimum, maximum, minLength, maxLength (in bytes), format ("name":
- * letters, digits, '_', '-' and '.', not starting with '.', no ".."), and the
- * annotations description, default, title, examples and $comment. Any other
- * keyword makes the schema itself invalid, so that a typo in a schema can
- * never switch a check off silently.
+ * letters, digits, '_', '-' and '.', not starting with '.', no ".."; and
+ * "absolute-path": an absolute path on this platform), pattern (a POSIX
+ * extended regular expression of at most RP__SCHEMA_PATTERN_MAX bytes, not
+ * anchored unless it says so: "^/"), and the annotations description,
+ * default, title, examples and $comment. Any other keyword makes the schema
+ * itself invalid, so that a typo in a schema can never switch a check off
+ * silently.
  */
 #ifndef RP_CORE_SCHEMA_H
 #define RP_CORE_SCHEMA_H
@@ -19,6 +22,9 @@
 #include <stddef.h>
 
 #define RP__SCHEMA_MAX_DEPTH 32
+/* rp__schema_validate_all reports at most this many errors, then stops. */
+#define RP__SCHEMA_MAX_ERRORS  64
+#define RP__SCHEMA_PATTERN_MAX 512
 
 /* One step of a JSON path: an object key or an array index. */
 struct rp__json_seg {
@@ -43,11 +49,31 @@ typedef struct rp__schema_error {
  */
 int rp__schema_validate(const json_t *schema, const json_t *doc, rp__schema_error *err);
 
+/* Called once per error by rp__schema_validate_all; err is valid for the
+ * call only. */
+typedef void (*rp__schema_report_fn)(void *arg, const rp__schema_error *err);
+
+/*
+ * Validates doc against schema and reports every error (up to
+ * RP__SCHEMA_MAX_ERRORS), each with its own path: a value of the wrong type
+ * is one error and what lies below it is not looked at; siblings, items and
+ * missing required keys are all reported. Returns 0 when valid,
+ * RP_ERR_CONFIG when anything was reported, RP_ERR_INVAL when the schema is
+ * broken (err says where; errors reported before it stand). err is scratch
+ * space owned by the caller.
+ */
+int rp__schema_validate_all(const json_t *schema, const json_t *doc, rp__schema_report_fn report,
+                            void *arg, rp__schema_error *err);
+
 /* Checks a schema on its own (keywords and their types). 0 or RP_ERR_INVAL. */
 int rp__schema_check(const json_t *schema, rp__schema_error *err);
 
 /* True if the string is a valid "name" (site names, plugin instance names). */
 int rp__schema_is_name(const char *s);
+
+/* Levenshtein distance between two strings of at most 63 bytes (99 for
+ * longer ones), for "did you mean" hints. */
+size_t rp__edit_distance(const char *a, const char *b);
 
 /* Formats a path from segments into buf (always terminated). */
 void rp__json_path_format(const struct rp__json_seg *segv, int depth, char *buf, size_t len);

@@ -212,7 +212,9 @@ static int check_format_opts(const struct setup *s, char *err, size_t errlen)
     return RP_ERR_CONFIG;
 }
 
-static int setup_make(const rp__uploader_opts *o, struct setup **out, char *err, size_t errlen)
+/* The first half of setup_make: the request's URL and headers for the
+ * format, no client yet. */
+static int setup_shape(const rp__uploader_opts *o, struct setup **out, char *err, size_t errlen)
 {
     struct setup *s = calloc(1, sizeof *s);
     if (!s)
@@ -259,11 +261,13 @@ static int setup_make(const rp__uploader_opts *o, struct setup **out, char *err,
         setup_free(s);
         return rc;
     }
-    char *token = NULL;
-    if (o->token_file && (rc = rp__http_read_token(o->token_file, &token, err, errlen)) != 0) {
-        setup_free(s);
-        return rc;
-    }
+    *out = s;
+    return 0;
+}
+
+/* The client options for a shaped setup; token borrowed. */
+static rp__http_opts http_opts(const rp__uploader_opts *o, struct setup *s, const char *token)
+{
     rp__http_opts ho = {
         .url = s->url.data,
         .ca_file = o->ca_file,
@@ -275,6 +279,36 @@ static int setup_make(const rp__uploader_opts *o, struct setup **out, char *err,
         .proxy = o->proxy,
         .timeout_ms = o->timeout_ms,
     };
+    return ho;
+}
+
+int rp__uploader_check_opts(const rp__uploader_opts *o, rp__http_report_fn report, void *arg)
+{
+    struct setup *s = NULL;
+    char msg[512] = "";
+    int rc = setup_shape(o, &s, msg, sizeof msg);
+    if (rc != 0) {
+        report(arg, rc, msg[0] ? msg : rp_strerror(rc));
+        return rc;
+    }
+    rp__http_opts ho = http_opts(o, s, NULL);
+    rc = rp__http_check_opts(&ho, o->token_file, report, arg);
+    setup_free(s);
+    return rc;
+}
+
+static int setup_make(const rp__uploader_opts *o, struct setup **out, char *err, size_t errlen)
+{
+    struct setup *s = NULL;
+    int rc = setup_shape(o, &s, err, errlen);
+    if (rc != 0)
+        return rc;
+    char *token = NULL;
+    if (o->token_file && (rc = rp__http_read_token(o->token_file, &token, err, errlen)) != 0) {
+        setup_free(s);
+        return rc;
+    }
+    rp__http_opts ho = http_opts(o, s, token);
     rc = rp__http_create(&ho, &s->http, err, errlen);
     rp__http_token_free(token);
     if (rc != 0) {

@@ -101,6 +101,16 @@ typedef struct rp__uploader_stats {
 int rp__uploader_create(const rp__uploader_opts *opts, rp__uploader **out, char *err,
                         size_t errlen);
 
+/*
+ * Runs every check rp__uploader_create makes on the options (URL, format,
+ * files, key and token permissions, pin, proxy; the same code) and reports
+ * each failure with a message naming the option (output.<key>), instead of
+ * stopping at the first. Makes nothing and sends nothing; --check-config
+ * and the agent's start-up both use it. Returns the first failure's code
+ * or 0. opts.spool and opts.deadletter_dir are not looked at.
+ */
+int rp__uploader_check_opts(const rp__uploader_opts *opts, rp__http_report_fn report, void *arg);
+
 /* Starts the thread. */
 int rp__uploader_start(rp__uploader *u);
 

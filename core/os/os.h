@@ -141,6 +141,18 @@ void rp__os_dl_close(rp__os_dl *dl);
  */
 int rp__os_check_trusted(const char *path, char *reason, size_t len);
 
+/*
+ * Reads a small file that only root may write (the per-machine site file):
+ * a regular file, not a symbolic link, in a folder, both owned by root or the
+ * agent's own user and writable by neither group nor others; at most
+ * max_bytes. Checked on the opened descriptors. *data_out is NUL-terminated
+ * (caller frees). RP_ERR_NOTFOUND when the file (or its folder) is missing;
+ * RP_ERR_PERM, RP_ERR_INVAL, RP_ERR_RANGE or RP_ERR_IO with the reason
+ * naming the path.
+ */
+int rp__os_read_protected_file(const char *path, size_t max_bytes, char **data_out, size_t *len_out,
+                               char *reason, size_t len);
+
 /* Asks the agent with this pid to reload its configuration (SIGHUP). */
 int rp__os_send_reload(long pid);
 

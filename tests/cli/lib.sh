@@ -20,6 +20,10 @@ PY=python3
 
 T=$(mktemp -d /tmp/rampart-cli.XXXXXX)
 T=$(cd "$T" && pwd -P)
+
+# A per-machine site file (/etc/rampart/site) on the machine running the
+# tests must not choose their site; the tests that want one point this at it.
+export RAMPART_SITE_FILE=$T/no-site-file
 AGENT_PIDS=()
 
 cleanup() {

@@ -16,7 +16,7 @@ APID=$!
 AGENT_PIDS+=("$APID")
 
 wait_for 10 "the start-up line" file_has agent.err "rampartd $VERSION started"
-grep -qE "^[0-9T:.-]+Z rampartd\[$APID\] info: rampartd $VERSION started: pid $APID, config $CFG, data $T/data, 0 of 0 plugins enabled$" agent.err ||
+grep -qE "^[0-9T:.-]+Z rampartd\[$APID\] info: rampartd $VERSION started: pid $APID, config $CFG, data $T/data, 0 of 0 plugins enabled, 0 running$" agent.err ||
     fail "start-up line: $(grep started agent.err)"
 wait_for 10 "agent-started on stdout" file_has agent.out '"event.action":"agent-started"'
 wait_for 10 "agent-started in events.ndjson" file_has "$EVENTS" '"event.action":"agent-started"'

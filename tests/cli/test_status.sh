@@ -31,6 +31,8 @@ run_cmd st.out st.err "$RAMPARTCTL" --config "$CFG" status
 expect_rc 0 "status"
 grep -q "^rampartd $VERSION, pid $APID, up " st.out || fail "status header: $(head -1 st.out)"
 grep -q "plugin synthetic: running, 300 published, 0 dropped" st.out || fail "status plugin line: $(cat st.out)"
+grep -qxF "  state: ok" st.out || fail "status state line: $(cat st.out)"
+[ "$(json_get data/status.json 'd["state"]')" = ok ] || fail "status.json state"
 run_cmd js.out js.err "$RAMPARTCTL" --config "$CFG" status --json
 expect_rc 0 "status --json"
 [ "$(json_get js.out 'd["plugins"]["synthetic"]["counters"]["published"]')" = 300 ] || fail "status --json counters"

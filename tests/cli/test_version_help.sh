@@ -28,6 +28,10 @@ head -n 1 u.err | grep -qxF "rampartd: unknown option '--bogus'" || fail "unknow
 file_has u.err "usage: rampartd" || fail "unknown option: no usage on stderr"
 [ ! -s u.out ] || fail "unknown option wrote to stdout"
 
+run_cmd t.out t.err "$RAMPARTD" --check-confg
+expect_rc 64 "misspelt option"
+head -n 1 t.err | grep -qxF "rampartd: unknown option '--check-confg'; did you mean '--check-config'?" || fail "misspelt option: $(head -n 1 t.err)"
+
 run_cmd m.out m.err "$RAMPARTD" --config
 expect_rc 64 "--config without a value"
 head -n 1 m.err | grep -qxF "rampartd: option '--config' needs a value" || fail "missing value: $(head -n 1 m.err)"
@@ -56,5 +60,10 @@ head -n 1 cn.err | grep -qxF "rampartctl: no command given" || fail "rampartctl 
 run_cmd cu.out cu.err "$RAMPARTCTL" frobnicate
 expect_rc 64 "rampartctl unknown command"
 head -n 1 cu.err | grep -qxF "rampartctl: unknown command 'frobnicate'" || fail "rampartctl unknown command: $(head -n 1 cu.err)"
+run_cmd cs.out cs.err "$RAMPARTCTL" stauts
+expect_rc 64 "rampartctl misspelt command"
+head -n 1 cs.err | grep -qxF "rampartctl: unknown command 'stauts'; did you mean 'status'?" || fail "rampartctl misspelt command: $(head -n 1 cs.err)"
+# rampartctl --help documents the status exit codes (degraded is 1).
+file_has ch.out "1 it reported state" || fail "rampartctl --help does not document the degraded exit status"
 
 echo "ok"

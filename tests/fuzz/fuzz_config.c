@@ -6,9 +6,9 @@
  * site overlay. Both are parsed as the agent parses files (duplicate keys
  * rejected; scalars are accepted too, so that the "not an object" paths are
  * reached), then layered and validated by rp__config_from_docs. The merge
- * patch and the schema engine are also driven directly, with the main
- * document used as a schema for the overlay, so arbitrary schemas are
- * covered as well. Nothing may crash, leak or read out of bounds.
+ * patch and the schema engine (first error and every error) are also driven
+ * directly, with the main document used as a schema for the overlay, so
+ * arbitrary schemas are covered as well. Nothing may crash, leak or read out of bounds.
  */
 #include "config.h"
 #include "json_merge.h"
@@ -38,6 +38,12 @@ static void use_error(const json_t *layer, const rp__schema_error *err)
         __builtin_trap();
     if (layer)
         (void)rp__json_layer_mentions(layer, err->segv, err->depth);
+}
+
+/* The same for each error rp__schema_validate_all reports. */
+static void use_each(void *arg, const rp__schema_error *err)
+{
+    use_error(arg, err);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -73,8 +79,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 cfg->data_dir[0] != '/' || cfg->pid_file[0] != '/')
                 __builtin_trap();
             rp__config_destroy(cfg);
-        } else if (memchr(err, '\0', sizeof err) == NULL || strchr(err, '\n')) {
-            __builtin_trap(); /* the error is one terminated line */
+        } else if (memchr(err, '\0', sizeof err) == NULL || !err[0] || strstr(err, "\n\n") ||
+                   err[strlen(err) - 1] == '\n') {
+            __builtin_trap(); /* terminated lines, none empty */
         }
         rp__json_describe(main_doc, describe, sizeof describe);
     }
@@ -96,6 +103,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const json_t *target = overlay ? overlay : m3;
         if (target && rp__schema_validate(main_doc, target, &serr) == RP_ERR_CONFIG)
             use_error(target, &serr);
+        if (target)
+            (void)rp__schema_validate_all(main_doc, target, use_each, (void *)target, &serr);
     }
 
     json_decref(m3);

@@ -467,7 +467,11 @@ static void test_missing_key_names_the_layer_that_wrote_the_entry(void **state)
     (void)state;
     put("rampart.json", MAIN_NORTH);
     put("sites/north.json", "{\"plugins\":{\"proc\":{\"enabled\":true}}}");
-    expect_error("rampart.json", NULL, "sites/north.json: plugins.proc.file: required key missing");
+    /* An entry the overlay adds without a file is no plugin the main file
+     * knows: said as such, not as the keys it lacks. */
+    expect_error("rampart.json", NULL,
+                 "sites/north.json: plugins.proc: no plugin \"proc\" in rampart.json; a new "
+                 "plugin needs \"enabled\" and \"file\"");
     /* The main file wrote the incomplete entry, the overlay only switches it on. */
     put("rampart.json",
         "{\"agent\":{\"data_dir\":\"data\",\"plugin_dir\":\"plugins\",\"site\":\"north\"},"
@@ -478,6 +482,224 @@ static void test_missing_key_names_the_layer_that_wrote_the_entry(void **state)
     put("sites/north.json", "{\"plugins\":{\"fim\":{\"file\":\"fim.so\"}}}");
     expect_error("rampart.json", NULL,
                  "sites/north.json: plugins.fim.enabled: required key missing");
+}
+
+/* rp__config_load must fail with RP_ERR_CONFIG and exactly these lines. */
+static void expect_errors(const char *main_file, const char *site, const char *const *want,
+                          size_t n)
+{
+    char err[RP__CONFIG_ERR_MAX];
+    char joined[RP__CONFIG_ERR_MAX] = "";
+    rp__config *cfg = NULL;
+    memset(err, 0, sizeof err);
+    int rc = rp__config_load(main_file, site, &cfg, err, sizeof err);
+    if (rc != RP_ERR_CONFIG)
+        fail_msg("%s: expected RP_ERR_CONFIG, got %d (%s)", main_file, rc, err);
+    assert_null(cfg);
+    size_t pos = 0;
+    for (size_t i = 0; i < n; i++)
+        pos += (size_t)snprintf(joined + pos, sizeof joined - pos, "%s%s", i ? "\n" : "", want[i]);
+    assert_string_equal(err, joined);
+}
+
+static void test_every_error_is_reported(void **state)
+{
+    (void)state;
+    /* Three mistakes in the main file and two in the overlay: five lines,
+     * each naming its own file and path. */
+    put("rampart.json",
+        "{\"agent\":{\"data_dir\":\"data\",\"plugin_dir\":\"plugins\",\"site\":\"north\","
+        "\"log_level\":\"loud\",\"health_interval_ms\":5},"
+        "\"output\":{\"stdout\":\"yes\"}}");
+    put("sites/north.json", "{\"spool\":{\"fsync\":\"sometimes\"},\"output\":{\"gzpi\":true}}");
+    static const char *const want[] = {
+        "rampart.json: agent.log_level: expected one of \"error\", \"warn\", \"info\", \"debug\", "
+        "got string \"loud\"",
+        "rampart.json: agent.health_interval_ms: expected a number >= 100, got integer 5",
+        "rampart.json: output.stdout: expected one of true, false, \"json\", \"text\", got string "
+        "\"yes\"",
+        "sites/north.json: output.gzpi: unknown key; did you mean \"gzip\"? (allowed: file, "
+        "file_max_bytes, file_keep, flush_interval_ms, stdout, url, format, ca_file, client_cert, "
+        "client_key, pinned_pubkey, token_file, proxy, timeout_ms, batch_max_events, "
+        "batch_max_bytes, gzip, auth_scheme, elastic, splunk, loki, otlp)",
+        "sites/north.json: spool.fsync: expected one of \"always\", \"batch\", \"never\", got "
+        "string \"sometimes\"",
+    };
+    expect_errors("rampart.json", NULL, want, sizeof want / sizeof want[0]);
+}
+
+static void test_misspelt_plugin_in_overlay(void **state)
+{
+    (void)state;
+    /* The issue's example: "files" for "file" in a site overlay. */
+    put("rampart.json",
+        "{\"agent\":{\"data_dir\":\"data\",\"plugin_dir\":\"plugins\",\"site\":\"north\"},"
+        "\"plugins\":{\"file\":{\"enabled\":false,\"file\":\"collector_file.so\"},"
+        "\"process\":{\"enabled\":false,\"file\":\"collector_process.so\"}}}");
+    put("sites/north.json", "{\"plugins\":{\"files\":{\"enabled\":true}}}");
+    expect_error("rampart.json", NULL,
+                 "sites/north.json: plugins.files: no plugin \"files\" in rampart.json; did you "
+                 "mean \"file\"?");
+    /* With settings too: still one line, not one per missing key. */
+    put("sites/north.json", "{\"plugins\":{\"proces\":{\"config\":{\"mode\":\"poll\"}}}}");
+    expect_error("rampart.json", NULL,
+                 "sites/north.json: plugins.proces: no plugin \"proces\" in rampart.json; did you "
+                 "mean \"process\"?");
+    /* Next to other errors, each still reported. */
+    put("sites/north.json",
+        "{\"agent\":{\"log_level\":\"lots\"},\"plugins\":{\"files\":{\"enabled\":true}}}");
+    static const char *const want[] = {
+        "sites/north.json: plugins.files: no plugin \"files\" in rampart.json; did you mean "
+        "\"file\"?",
+        "sites/north.json: agent.log_level: expected one of \"error\", \"warn\", \"info\", "
+        "\"debug\", got string \"lots\"",
+    };
+    expect_errors("rampart.json", NULL, want, 2);
+    /* A new plugin with its file is fine. */
+    put("sites/north.json", "{\"plugins\":{\"files\":{\"enabled\":false,\"file\":\"f.so\"}}}");
+    rp__config_destroy(load_ok("rampart.json", NULL));
+}
+
+static void test_error_list_is_bounded(void **state)
+{
+    (void)state;
+    char err[300];
+    memset(err, 'x', sizeof err);
+    err[0] = '\0';
+    for (int i = 0; i < 100; i++)
+        rp__config_err_add(err, sizeof err, "rampart.json: plugins.p%d: something is wrong", i);
+    assert_true(strlen(err) < sizeof err);
+    const char *last = strrchr(err, '\n');
+    assert_non_null(last);
+    assert_string_equal(last + 1, "(more errors were found; fix these and check again)");
+    assert_true(strncmp(err, "rampart.json: plugins.p0: something is wrong\n", 45) == 0);
+}
+
+/* Points RAMPART_SITE_FILE at name in the test folder. */
+static void site_file_at(const char *name)
+{
+    char path[PATH_MAX];
+    assert_non_null(getcwd(path, sizeof path));
+    size_t n = strlen(path);
+    snprintf(path + n, sizeof path - n, "/%s", name);
+    assert_int_equal(setenv(RP__SITE_FILE_ENV, path, 1), 0);
+}
+
+static void test_machine_site_file(void **state)
+{
+    (void)state;
+    put("rampart.json", MAIN_NORTH);
+    put("sites/north.json", "{\"agent\":{\"log_level\":\"warn\"}}");
+    put("sites/south.json", "{\"agent\":{\"log_level\":\"error\"}}");
+    put("sites/east.json", "{\"agent\":{\"log_level\":\"debug\"}}");
+    mkdir("machine", 0755);
+    put("machine/site", "south\n");
+    chmod("machine/site", 0644);
+    site_file_at("machine/site");
+
+    /* The per-machine file beats agent.site. */
+    rp__config *cfg = load_ok("rampart.json", NULL);
+    assert_string_equal(cfg->site, "south");
+    assert_string_equal(cfg->site_file, "sites/south.json");
+    assert_string_equal(cfg->site_from, getenv(RP__SITE_FILE_ENV));
+    assert_int_equal(cfg->log_level, RP__LOG_ERROR);
+    assert_string_equal(json_string_value(at(cfg->root, "agent", "site")), "south");
+    rp__config_destroy(cfg);
+    /* --site beats the file. */
+    cfg = load_ok("rampart.json", "east");
+    assert_string_equal(cfg->site, "east");
+    assert_string_equal(cfg->site_from, "--site");
+    rp__config_destroy(cfg);
+    /* Without the file, agent.site. */
+    site_file_at("machine/none");
+    cfg = load_ok("rampart.json", NULL);
+    assert_string_equal(cfg->site, "north");
+    assert_string_equal(cfg->site_from, "agent.site");
+    rp__config_destroy(cfg);
+    /* A main file without agent.site, one file per machine. */
+    site_file_at("machine/site");
+    put("rampart.json", MAIN_OK);
+    cfg = load_ok("rampart.json", NULL);
+    assert_string_equal(cfg->site, "south");
+    rp__config_destroy(cfg);
+    /* Surrounding blank space is dropped; the name is checked like --site. */
+    put("machine/site", "  east \r\n");
+    cfg = load_ok("rampart.json", NULL);
+    assert_string_equal(cfg->site, "east");
+    rp__config_destroy(cfg);
+
+    char want[PATH_MAX + 512];
+    const char *path = getenv(RP__SITE_FILE_ENV);
+    put("machine/site", "../north\n");
+    snprintf(want, sizeof want,
+             "%s (per-machine site file): expected a site name of letters, digits, '_', '-' and "
+             "'.' that does not start with '.' or '-', has no \"..\" and is at most 64 bytes, got "
+             "string \"../north\"",
+             path);
+    expect_error("rampart.json", NULL, want);
+    put("machine/site", "south\nnorth\n");
+    snprintf(want, sizeof want,
+             "%s (per-machine site file): expected a site name of letters, digits, '_', '-' and "
+             "'.' that does not start with '.' or '-', has no \"..\" and is at most 64 bytes, got "
+             "string \"south\\x0anorth\"",
+             path);
+    expect_error("rampart.json", NULL, want);
+    /* Someone else could choose the site: refused, not ignored. */
+    put("machine/site", "south\n");
+    chmod("machine/site", 0664);
+    snprintf(want, sizeof want,
+             "%s (per-machine site file): %s: writable by group (mode 0664); chmod go-w it", path,
+             path);
+    expect_error("rampart.json", NULL, want);
+    chmod("machine/site", 0644);
+    chmod("machine", 0777);
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%.*s", (int)(strrchr(path, '/') - path), path);
+    snprintf(want, sizeof want,
+             "%s (per-machine site file): %s: writable by others (mode 0777); chmod go-w it", path,
+             dir);
+    expect_error("rampart.json", NULL, want);
+    chmod("machine", 0755);
+    /* A symbolic link is not followed. */
+    assert_int_equal(rename("machine/site", "machine/real"), 0);
+    assert_int_equal(symlink("real", "machine/site"), 0);
+    snprintf(want, sizeof want,
+             "%s (per-machine site file): %s: a symbolic link; expected a regular file", path,
+             path);
+    expect_error("rampart.json", NULL, want);
+    assert_int_equal(setenv(RP__SITE_FILE_ENV, "/nonexistent/rampart-test/site", 1), 0);
+}
+
+static void test_missing_overlay_hint(void **state)
+{
+    (void)state;
+    put("rampart.json", MAIN_OK);
+    put("sites/north.json", "{}");
+    put("sites/south.json", "{}");
+    /* A misspelt site gets the closest overlay that exists. */
+    expect_error("rampart.json", "nroth",
+                 "sites/nroth.json: cannot read: No such file or directory; did you mean "
+                 "\"north\"?");
+    /* Nothing close: no guess. */
+    expect_error("rampart.json", "west", "sites/west.json: cannot read: No such file or directory");
+    /* Chosen by the per-machine file: the file is named, as the user may not
+     * know that it chose the site. */
+    mkdir("machine", 0755);
+    put("machine/site", "sotuh\n");
+    chmod("machine/site", 0644);
+    site_file_at("machine/site");
+    char want[PATH_MAX + 256];
+    snprintf(want, sizeof want,
+             "sites/sotuh.json: cannot read: No such file or directory (the site \"sotuh\" is named "
+             "in %s); did you mean \"south\"?",
+             getenv(RP__SITE_FILE_ENV));
+    expect_error("rampart.json", NULL, want);
+    /* An overlay that exists but is broken gets no guess. */
+    put("sites/sotuh.json", "{");
+    expect_error("rampart.json", NULL,
+                 "sites/sotuh.json: line 1, column 1: invalid JSON: string or '}' expected near end "
+                 "of file");
+    assert_int_equal(setenv(RP__SITE_FILE_ENV, "/nonexistent/rampart-test/site", 1), 0);
 }
 
 static void test_main_not_an_object(void **state)
@@ -704,7 +926,14 @@ static void test_committed_config_validates(void **state)
 
 int main(void)
 {
+    /* A site file on the machine running the tests must not change them. */
+    setenv(RP__SITE_FILE_ENV, "/nonexistent/rampart-test/site", 1);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_every_error_is_reported, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_misspelt_plugin_in_overlay, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_error_list_is_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_machine_site_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_overlay_hint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_issue_example_wrong_type_in_overlay, setup, teardown),

@@ -371,7 +371,8 @@ static void test_check_unknown_keywords(void **state)
     /* Typos and keywords outside the subset switch nothing off silently. */
     expect_bad_schema("{\"type\":\"string\",\"maxlength\":3}",
                       "schema: unknown keyword \"maxlength\"");
-    expect_bad_schema("{\"pattern\":\"^a\"}", "schema: unknown keyword \"pattern\"");
+    expect_bad_schema("{\"patternProperties\":{}}",
+                      "schema: unknown keyword \"patternProperties\"");
     expect_bad_schema("{\"oneOf\":[]}", "schema: unknown keyword \"oneOf\"");
     expect_bad_schema("{\"$ref\":\"#/x\"}", "schema: unknown keyword \"$ref\"");
     /* Found at any depth. */
@@ -414,8 +415,14 @@ static void test_check_keyword_types(void **state)
     expect_bad_schema("{\"minItems\":\"2\"}",
                       "schema: \"minItems\" must be a non-negative integer");
     expect_bad_schema("{\"maxItems\":true}", "schema: \"maxItems\" must be a non-negative integer");
-    expect_bad_schema("{\"format\":\"email\"}", "schema: \"format\" supports only \"name\"");
-    expect_bad_schema("{\"format\":1}", "schema: \"format\" supports only \"name\"");
+    const char *format_msg = "schema: \"format\" supports only \"name\" and \"absolute-path\"";
+    expect_bad_schema("{\"format\":\"email\"}", format_msg);
+    expect_bad_schema("{\"format\":1}", format_msg);
+    const char *pattern_msg =
+        "schema: \"pattern\" must be a POSIX extended regular expression of at most 512 bytes";
+    expect_bad_schema("{\"pattern\":\"a(\"}", pattern_msg);
+    expect_bad_schema("{\"pattern\":3}", pattern_msg);
+    expect_bad_schema("{\"properties\":{\"a\":{\"pattern\":\"[z-a]\"}}}", pattern_msg);
     expect_bad_schema("5", "schema: expected an object or a boolean");
     expect_bad_schema("[]", "schema: expected an object or a boolean");
 
@@ -423,6 +430,122 @@ static void test_check_keyword_types(void **state)
     char deep[1024];
     nested_items(deep, sizeof deep, 40, "{}");
     expect_bad_schema(deep, "schema: nested deeper than 32 levels");
+}
+
+static void count_one(void *arg, const rp__schema_error *e)
+{
+    (void)e;
+    ++*(int *)arg;
+}
+
+static void test_format_absolute_path(void **state)
+{
+    (void)state;
+    const char *schema = "{\"type\":\"string\",\"format\":\"absolute-path\"}";
+    expect_valid(schema, "\"/\"");
+    expect_valid(schema, "\"/etc\"");
+    expect_valid(schema, "\"/var/log/../tmp/\"");
+    expect_invalid(schema, "\"tmp\"", "", "expected an absolute path, got string \"tmp\"");
+    expect_invalid(schema, "\"./etc\"", "", "expected an absolute path, got string \"./etc\"");
+    expect_invalid(schema, "\"\"", "", "expected an absolute path, got string \"\"");
+    expect_invalid(schema, "\"~/x\"", "", "expected an absolute path, got string \"~/x\"");
+    /* A NUL byte would cut the path the plugin sees. */
+    expect_invalid(schema, "\"/etc\\u0000x\"", "",
+                   "expected an absolute path, got string \"/etc\\x00x\"");
+    /* Only strings are looked at. */
+    expect_valid("{\"format\":\"absolute-path\"}", "5");
+}
+
+static void test_pattern(void **state)
+{
+    (void)state;
+    const char *schema = "{\"type\":\"string\",\"pattern\":\"^[a-z]+(-[a-z]+)*$\"}";
+    expect_valid(schema, "\"north\"");
+    expect_valid(schema, "\"north-east\"");
+    expect_invalid(schema, "\"North\"", "",
+                   "expected a string matching the pattern \"^[a-z]+(-[a-z]+)*$\", got string "
+                   "\"North\"");
+    expect_invalid(schema, "\"north-\"", "",
+                   "expected a string matching the pattern \"^[a-z]+(-[a-z]+)*$\", got string "
+                   "\"north-\"");
+    /* Not anchored unless it says so, as in JSON Schema. */
+    expect_valid("{\"pattern\":\"b\"}", "\"abc\"");
+    expect_invalid("{\"pattern\":\"b\"}", "\"ac\"", "",
+                   "expected a string matching the pattern \"b\", got string \"ac\"");
+    /* A string with a NUL byte never matches. */
+    expect_invalid("{\"pattern\":\"^a\"}", "\"a\\u0000\"", "",
+                   "expected a string matching the pattern \"^a\", got string \"a\\x00\"");
+    /* Inside objects and arrays, with the path. */
+    expect_invalid("{\"properties\":{\"p\":{\"items\":{\"pattern\":\"^/\"}}}}",
+                   "{\"p\":[\"/a\",\"b\"]}", "p[1]",
+                   "expected a string matching the pattern \"^/\", got string \"b\"");
+}
+
+struct seen {
+    char lines[16][1100];
+    int n;
+};
+
+static void remember(void *arg, const rp__schema_error *e)
+{
+    struct seen *s = arg;
+    if (s->n < 16)
+        snprintf(s->lines[s->n++], sizeof s->lines[0], "%s: %s", e->path, e->message);
+}
+
+static void test_validate_all_reports_every_error(void **state)
+{
+    (void)state;
+    json_t *schema =
+        parse("{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"a\",\"z\"],"
+              "\"properties\":{\"a\":{\"type\":\"integer\",\"minimum\":1},"
+              "\"paths\":{\"type\":\"array\",\"items\":{\"type\":\"string\",\"format\":\"absolute-"
+              "path\"}},"
+              "\"o\":{\"type\":\"object\",\"properties\":{\"b\":{\"type\":\"boolean\"},"
+              "\"n\":{\"maximum\":5}}},\"z\":{}}}");
+    json_t *doc = parse("{\"a\":0,\"paths\":[\"/ok\",\"rel\",7],\"o\":{\"b\":1,\"n\":6},"
+                        "\"colour\":1}");
+    rp__schema_error err;
+    struct seen s = {.n = 0};
+    assert_int_equal(rp__schema_check(schema, &err), 0);
+    assert_int_equal(rp__schema_validate_all(schema, doc, remember, &s, &err), RP_ERR_CONFIG);
+    assert_int_equal(s.n, 7);
+    assert_string_equal(s.lines[0], "a: expected a number >= 1, got integer 0");
+    assert_string_equal(s.lines[1], "paths[1]: expected an absolute path, got string \"rel\"");
+    assert_string_equal(s.lines[2], "paths[2]: expected string, got integer 7");
+    assert_string_equal(s.lines[3], "o.b: expected boolean, got integer 1");
+    assert_string_equal(s.lines[4], "o.n: expected a number <= 5, got integer 6");
+    assert_string_equal(s.lines[5], "colour: unknown key (allowed: a, paths, o, z)");
+    assert_string_equal(s.lines[6], "z: required key missing");
+    /* The first-error form still stops at the first. */
+    assert_int_equal(rp__schema_validate(schema, doc, &err), RP_ERR_CONFIG);
+    assert_string_equal(err.path, "a");
+    /* A valid document reports nothing. */
+    json_t *good = parse("{\"a\":1,\"z\":null}");
+    s.n = 0;
+    assert_int_equal(rp__schema_validate_all(schema, good, remember, &s, &err), 0);
+    assert_int_equal(s.n, 0);
+    json_decref(good);
+    json_decref(doc);
+    json_decref(schema);
+}
+
+static void test_validate_all_is_bounded(void **state)
+{
+    (void)state;
+    /* Far more errors than the cap: at most RP__SCHEMA_MAX_ERRORS reported. */
+    json_t *schema = parse("{\"items\":{\"type\":\"string\"}}");
+    json_t *doc = json_array();
+    for (int i = 0; i < 1000; i++)
+        json_array_append_new(doc, json_integer(i));
+    rp__schema_error err;
+    struct counter {
+        int n;
+    } c = {0};
+    assert_int_equal(rp__schema_validate_all(schema, doc, count_one, &c, &err), RP_ERR_CONFIG);
+    assert_int_equal(c.n, RP__SCHEMA_MAX_ERRORS);
+    json_decref(doc);
+    json_decref(schema);
 }
 
 static void test_validate_reports_broken_schema(void **state)
@@ -560,6 +683,10 @@ int main(void)
         cmocka_unit_test(test_check_unknown_keywords),
         cmocka_unit_test(test_check_keyword_types),
         cmocka_unit_test(test_validate_reports_broken_schema),
+        cmocka_unit_test(test_format_absolute_path),
+        cmocka_unit_test(test_pattern),
+        cmocka_unit_test(test_validate_all_reports_every_error),
+        cmocka_unit_test(test_validate_all_is_bounded),
         cmocka_unit_test(test_builtin_config_schema_is_valid),
         cmocka_unit_test(test_layer_mentions),
         cmocka_unit_test(test_describe),

@@ -2,6 +2,7 @@
 #include "config.h"
 #include "exitcodes.h"
 #include "os/os.h"
+#include "schema.h"
 #include "version.h"
 
 #include <rampart/plugin.h>
@@ -19,19 +20,31 @@ static const char usage_text[] =
     "              this also resumes uploads paused by a refused token\n"
     "  status [--json]\n"
     "              what the agent last reported (<data_dir>/status.json, rewritten\n"
-    "              every agent.health_interval_ms): uploads, spool, plugins\n"
+    "              every agent.health_interval_ms): state, uploads, spool, plugins\n"
     "  version     print the version\n"
     "\n"
     "The agent is found through agent.pid_file of the configuration (default\n" RP_DEFAULT_CONFIG
-    ").\n";
+    ").\n"
+    "\n"
+    "exit status of status: 0 the agent reported state ok; 1 it reported state\n"
+    "degraded (a plugin failed to load or start; the reason is printed);\n"
+    "69 no status yet; 78 invalid configuration; 64 bad command line.\n";
+
+/* rampartctl status: the agent runs but is degraded. sysexits(3) has no
+ * code for "running, but not fully", and monitoring wants a plain non-zero
+ * answer distinct from "not running" (69): 1, as documented above. */
+#define CTL_EX_DEGRADED 1
 
 static int cmd_reload(const char *config_file, const char *site)
 {
-    char err[RP__CONFIG_ERR_MAX];
+    static char err[RP__CONFIG_ERR_MAX];
     rp__config *cfg = NULL;
     int rc = rp__config_load(config_file, site, &cfg, err, sizeof err);
     if (rc != 0) {
-        fprintf(stderr, "rampartctl: %s\n", rc == RP_ERR_CONFIG ? err : rp_strerror(rc));
+        if (rc == RP_ERR_CONFIG)
+            rp__config_err_print(stderr, "rampartctl: ", err);
+        else
+            fprintf(stderr, "rampartctl: %s\n", rp_strerror(rc));
         return RP_EX_CONFIG;
     }
     char *data = NULL;
@@ -80,11 +93,14 @@ static const char *str(const json_t *o, const char *a, const char *b)
 
 static int cmd_status(const char *config_file, const char *site, int as_json)
 {
-    char err[RP__CONFIG_ERR_MAX];
+    static char err[RP__CONFIG_ERR_MAX];
     rp__config *cfg = NULL;
     int rc = rp__config_load(config_file, site, &cfg, err, sizeof err);
     if (rc != 0) {
-        fprintf(stderr, "rampartctl: %s\n", rc == RP_ERR_CONFIG ? err : rp_strerror(rc));
+        if (rc == RP_ERR_CONFIG)
+            rp__config_err_print(stderr, "rampartctl: ", err);
+        else
+            fprintf(stderr, "rampartctl: %s\n", rp_strerror(rc));
         return RP_EX_CONFIG;
     }
     char path[4096];
@@ -105,15 +121,22 @@ static int cmd_status(const char *config_file, const char *site, int as_json)
         free(data);
         return RP_EX_UNAVAILABLE;
     }
+    /* A status without a state (an older agent) reads as ok. */
+    int degraded = strcmp(str(d, "state", NULL), "degraded") == 0;
+    int status = degraded ? CTL_EX_DEGRADED : RP_EX_OK;
     if (as_json) {
         fwrite(data, 1, len, stdout);
         free(data);
         json_decref(d);
-        return RP_EX_OK;
+        return status;
     }
     free(data);
     printf("rampartd %s, pid %lld, up %lld s, as of %s\n", str(d, "version", NULL),
            num(d, "pid", NULL), num(d, "uptime_s", NULL), str(d, "time", NULL));
+    if (degraded)
+        printf("  state: degraded: %s\n", str(d, "state_reason", NULL));
+    else
+        printf("  state: ok\n");
     printf("  cpu %lld ms, peak memory %lld KiB; bus: %lld events, %lld dropped\n",
            num(d, "cpu_ms", NULL), num(d, "peak_rss_bytes", NULL) / 1024,
            num(d, "bus", "published"), num(d, "bus", "dropped"));
@@ -138,12 +161,13 @@ static int cmd_status(const char *config_file, const char *site, int as_json)
     json_t *p;
     json_object_foreach(json_object_get(d, "plugins"), name, p)
     {
-        printf("  plugin %s: %s, %lld published, %lld dropped, cpu %lld ms\n", name,
+        printf("  plugin %s: %s, %lld published, %lld dropped, cpu %lld ms%s%s\n", name,
                str(p, "state", NULL), num(p, "published", NULL), num(p, "dropped", NULL),
-               num(p, "cpu_ms", NULL));
+               num(p, "cpu_ms", NULL), json_object_get(p, "error") ? ": " : "",
+               json_object_get(p, "error") ? str(p, "error", NULL) : "");
     }
     json_decref(d);
-    return RP_EX_OK;
+    return status;
 }
 
 int main(int argc, char **argv)
@@ -192,6 +216,21 @@ int main(int argc, char **argv)
         printf("rampartctl %s\n", RP_VERSION);
         return RP_EX_OK;
     }
-    fprintf(stderr, "rampartctl: unknown command '%s'\n%s", cmd, usage_text);
+    /* A close command name is suggested, as for config keys. */
+    static const char *const commands[] = {"reload", "status", "version"};
+    const char *best = NULL;
+    size_t best_d = 3;
+    for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++) {
+        size_t d = rp__edit_distance(cmd, commands[k]);
+        if (d < best_d) {
+            best_d = d;
+            best = commands[k];
+        }
+    }
+    if (best)
+        fprintf(stderr, "rampartctl: unknown command '%s'; did you mean '%s'?\n%s", cmd, best,
+                usage_text);
+    else
+        fprintf(stderr, "rampartctl: unknown command '%s'\n%s", cmd, usage_text);
     return RP_EX_USAGE;
 }
