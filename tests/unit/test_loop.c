@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "loop.h"
+#include "testutil.h"
 
 #include <rampart/plugin.h>
 
@@ -117,7 +118,7 @@ static void test_realtime_dropped_over_cap(void **state)
     if (atomic_load(&p.policy) != SCHED_FIFO) {
         assert_int_equal(stats_of(loop).realtime, 0);
         rp__loop_destroy(loop);
-        skip(); /* no CAP_SYS_NICE here */
+        tu_skip("the loop thread may not use real-time priority here (no CAP_SYS_NICE)");
     }
     assert_int_equal(stats_of(loop).realtime, 1);
     assert_int_equal(rp__loop_post(loop, NULL, rt_spin_cb, &p), 0);
@@ -854,7 +855,7 @@ static void test_hooks_attribute_owner_and_cpu(void **state)
     close(fds[1]);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fd_watch_reads_data),
@@ -878,5 +879,5 @@ int main(void)
         cmocka_unit_test(test_stop_from_loop_thread_refused),
         cmocka_unit_test(test_hooks_attribute_owner_and_cpu),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return tu_run_tests(tests, NULL, NULL, argc, argv);
 }
