@@ -263,8 +263,7 @@ static void take_all(struct reader *r)
             json_error_t jerr;
             json_t *obj = json_loadb(p + at, (size_t)(nl - (p + at)), 0, &jerr);
             if (!obj)
-                fail_msg("batch %llu: a line is not JSON: %s", (unsigned long long)b.id,
-                         jerr.text);
+                fail_msg("batch %llu: a line is not JSON: %s", (unsigned long long)b.id, jerr.text);
             assert_true(r->nseq < SEQ_CAP);
             r->seqs[r->nseq++] = (uint64_t)json_integer_value(json_object_get(obj, "sinktest.seq"));
             json_decref(obj);

@@ -1,8 +1,8 @@
 /*
  * tests/unit/testutil.h - small helpers shared by the unit tests: a private
  * temporary folder under /tmp, writing and reading whole files, removing a
- * tree; skips that ctest sees (tu_skip, tu_run_tests). Header-only (static functions) so that every test_*.c stays one
- * self-contained program.
+ * tree; skips that ctest sees (tu_skip, tu_run_tests). Header-only (static functions) so that every
+ * test_*.c stays one self-contained program.
  */
 #ifndef RP_TESTS_TESTUTIL_H
 #define RP_TESTS_TESTUTIL_H
@@ -144,14 +144,13 @@ static inline int tu_require_all(void)
     return v && strcmp(v, "1") == 0;
 }
 
-#define tu_skip(why)                                                                   \
-    do {                                                                               \
-        if (tu_require_all())                                                          \
-            fail_msg("cannot run here: %s (RP_REQUIRE_ALL=1: a skip is a failure)",   \
-                     (why));                                                           \
-        fprintf(stderr, "skipped: %s\n", (why));                                       \
-        tu__skipped = 1;                                                               \
-        skip();                                                                        \
+#define tu_skip(why)                                                                               \
+    do {                                                                                           \
+        if (tu_require_all())                                                                      \
+            fail_msg("cannot run here: %s (RP_REQUIRE_ALL=1: a skip is a failure)", (why));        \
+        fprintf(stderr, "skipped: %s\n", (why));                                                   \
+        tu__skipped = 1;                                                                           \
+        skip();                                                                                    \
     } while (0)
 
 /* Runs the group; argv may hold "--only PATTERN" or "--except PATTERN" (a
@@ -173,8 +172,8 @@ static inline int tu__run(const char *name, const struct CMUnitTest *tests, size
         return failed;
     return tu__skipped ? 77 : 0;
 }
-#define tu_run_tests(tests, setup, teardown, argc, argv)                                \
-    tu__run(#tests, (tests), sizeof(tests) / sizeof((tests)[0]), (setup), (teardown), (argc), \
+#define tu_run_tests(tests, setup, teardown, argc, argv)                                           \
+    tu__run(#tests, (tests), sizeof(tests) / sizeof((tests)[0]), (setup), (teardown), (argc),      \
             (argv))
 #endif
 
