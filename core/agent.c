@@ -1060,6 +1060,37 @@ int rp__agent_reload(rp__agent *a)
                          rc == RP_ERR_CONFIG ? err : rp_strerror(rc));
         return RP_ERR_CONFIG;
     }
+    /* The uploader takes the new endpoint, credentials and token file at
+     * once, and a reload is also how an operator resumes paused uploads.
+     * It is asked first: when it refuses the new settings (a CA or token
+     * file it cannot read, a bad pin), the whole reload is refused and the
+     * running configuration stays, so what the agent reports is what runs.
+     * The sink's batching and the plugins keep what they started with in
+     * this version; say so rather than pretend. */
+    int upload_applied = 0;
+    if (a->uploader && next->output_url) {
+        rp__uploader_opts uo;
+        struct format_opts fo;
+        char dl[4096], uerr[1024] = "";
+        upload_opts(a, next, &uo, &fo, dl, sizeof dl);
+        int urc = rp__uploader_reconfigure(a->uploader, &uo, uerr, sizeof uerr);
+        if (urc != 0) {
+            char msg[1200];
+            snprintf(msg, sizeof msg, "%s: %s",
+                     next->overlay_doc && json_object_get(next->overlay_doc, "output")
+                         ? next->site_file
+                         : next->main_file,
+                     uerr[0] ? uerr : rp_strerror(urc));
+            rp__log_error("reload rejected, keeping the running configuration: upload "
+                          "settings refused: %s",
+                          msg);
+            emit_agent_event(a, "agent-config-rejected", "configuration", "change", "failure",
+                             msg);
+            rp__config_destroy(next);
+            return RP_ERR_CONFIG;
+        }
+        upload_applied = 1;
+    }
     /* Folders and the pid file are fixed for the life of the process. */
     if (strcmp(next->data_dir, a->cfg->data_dir) != 0 ||
         strcmp(next->pid_file, a->cfg->pid_file) != 0)
@@ -1074,23 +1105,6 @@ int rp__agent_reload(rp__agent *a)
     a->cfg->pid_file = old->pid_file;
     old->pid_file = swap;
     rp__log_set_level(next->log_level);
-    /* The uploader takes the new endpoint, credentials and token file at
-     * once, and a reload is also how an operator resumes paused uploads.
-     * The sink's batching and the plugins keep what they started with in
-     * this version; say so rather than pretend. */
-    int upload_applied = 0;
-    if (a->uploader && next->output_url) {
-        rp__uploader_opts uo;
-        struct format_opts fo;
-        char dl[4096], uerr[1024] = "";
-        upload_opts(a, next, &uo, &fo, dl, sizeof dl);
-        int urc = rp__uploader_reconfigure(a->uploader, &uo, uerr, sizeof uerr);
-        if (urc != 0)
-            rp__log_error("upload settings rejected, keeping the running ones: %s",
-                          uerr[0] ? uerr : rp_strerror(urc));
-        else
-            upload_applied = 1;
-    }
     json_t *out_old = json_deep_copy(json_object_get(a->boot_cfg->root, "output"));
     json_t *out_new = json_deep_copy(json_object_get(next->root, "output"));
     if (upload_applied && out_old && out_new) {

@@ -101,6 +101,7 @@ struct rp__loop {
     /* Real-time priority with a CPU cap (loop thread only, but for the two
      * atomics that rp__loop_get_stats reads). */
     uint32_t rt_cap_pct;
+    uint32_t rt_backoff_ms;
     int rt_possible; /* 0 once the platform refused it */
     int64_t rt_window_ns, rt_window_cpu_ns, rt_until_ns;
     atomic_uint rt_on;
@@ -420,6 +421,7 @@ int rp__loop_create(const rp__loop_opts *opts, rp__loop **out)
     l->max_timers = o.max_timers;
     l->slice_us = o.slice_us;
     l->rt_cap_pct = o.realtime_max_cpu_pct > 100 ? 100 : o.realtime_max_cpu_pct;
+    l->rt_backoff_ms = o.realtime_backoff_ms ? o.realtime_backoff_ms : RP__LOOP_RT_BACKOFF_MS;
     l->post_cap = o.post_cap;
     l->watch_free = NO_SLOT;
     l->timer_free = NO_SLOT;
@@ -552,11 +554,11 @@ static void rt_check(rp__loop *l)
         set_slice(l);
         atomic_store(&l->rt_on, 0);
         atomic_fetch_add(&l->rt_demotions, 1);
-        l->rt_until_ns = now + (int64_t)RP__LOOP_RT_BACKOFF_MS * 1000000;
+        l->rt_until_ns = now + (int64_t)l->rt_backoff_ms * 1000000;
         rp__log_warn("loop thread: used %.1f%% of a CPU over %.1f s, above its real-time cap "
-                     "of %u%% (agent.loop_realtime_max_cpu_pct); normal scheduling for %u s",
+                     "of %u%% (agent.loop_realtime_max_cpu_pct); normal scheduling for %.1f s",
                      (double)used_pct100 / 100.0, (double)span / 1e9, (unsigned)l->rt_cap_pct,
-                     RP__LOOP_RT_BACKOFF_MS / 1000u);
+                     (double)l->rt_backoff_ms / 1000.0);
     } else if (now >= l->rt_until_ns && used_pct100 * 2 <= cap) {
         rt_enter(l);
         if (atomic_load(&l->rt_on))

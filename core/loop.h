@@ -69,6 +69,9 @@ typedef struct rp__loop_opts {
      * up with is read at once, and a flood (or a plugin callback that spins)
      * cannot take a CPU from the user at real-time priority for long. */
     uint32_t realtime_max_cpu_pct;
+    /* How long the loop stays at normal scheduling after going over its cap,
+     * in milliseconds; 0 = RP__LOOP_RT_BACKOFF_MS. Tests shorten it. */
+    uint32_t realtime_backoff_ms;
 } rp__loop_opts;
 
 #define RP__LOOP_RT_BACKOFF_MS 10000u

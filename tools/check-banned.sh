@@ -4,9 +4,10 @@
 #   tools/check-banned.sh [--root DIR]
 # Checks the .c and .h files under core/ sdk/ plugins/ tools/ tests/ of DIR
 # (default: this checkout): the files git knows (tracked or new, not ignored)
-# when DIR is a git work tree, else every such file. Lines that are comments
-# (starting with //, /* or *) are skipped. Prints file:line: text for each
-# call and exits 1 if there is any; 0 otherwise.
+# when DIR is a git work tree, else every such file. Comments and string or
+# character literals are left out (found by their delimiters, so code lines
+# that begin with `*` or follow a comment are checked). Prints file:line:text
+# for each call and exits 1 if there is any; 0 otherwise.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -51,9 +52,34 @@ fi
 
 [ ${#files[@]} -gt 0 ] || { echo "check-banned: no C files under ${dirs[*]} in $root"; exit 0; }
 
-# file:line:text of every call, then drop the comment lines.
-hits=$(grep -nE "\\b($banned)[[:space:]]*\\(" -- "${files[@]}" /dev/null |
-    grep -vE '^[^:]+:[0-9]+:[[:space:]]*(//|/\*|\*)' || true)
+# file:line:text of every call outside comments and string or character
+# literals. A comment is found by its delimiters, not by a line's first
+# character: a code line may begin with '*' (`*n = atoi(s);`) and code may
+# follow a comment on its line. Line numbers stay those of the file.
+# shellcheck disable=SC2016 # the perl program is in single quotes on purpose
+hits=$(BANNED=$banned perl -ne '
+    BEGIN { $re = qr/\b(?:$ENV{BANNED})\s*\(/; $in = 0 }
+    my $orig = $_;
+    chomp $orig;
+    my ($s, $code) = ($_, "");
+    while (length $s) {
+        if ($in) {
+            if ($s =~ s{^.*?\*/}{}s) { $in = 0; $code .= " " } else { $s = "" }
+        } elsif ($s =~ s{^/\*}{}) {
+            $in = 1;
+        } elsif ($s =~ s{^//.*}{}s) {
+        } elsif ($s =~ s{^"(?:[^"\\\n]|\\.)*"?}{}) {
+            $code .= "\"\"";
+        } elsif ($s =~ s{^\x27(?:[^\x27\\\n]|\\.)*\x27?}{}) {
+            $code .= "0";
+        } else {
+            $s =~ s{^([^/"\x27]+|.)}{}s;
+            $code .= $1;
+        }
+    }
+    print "$ARGV:$.:$orig\n" if $code =~ $re;
+    if (eof) { close ARGV; $in = 0 }
+' -- "${files[@]}")
 if [ -n "$hits" ]; then
     echo "$hits"
     echo "check-banned: $(printf '%s\n' "$hits" | wc -l) call(s) of banned functions ($banned);" \

@@ -13,8 +13,13 @@ start_agent "$T/bearer.json"
 wait_for 60 "$N distinct events over the Bearer port" distinct_is $N
 read -r rows distinct seqs min max <<<"$(arrived)"
 note "bearer: rows $rows, distinct event.id $distinct, distinct seq $seqs ($min..$max)"
+# Each event exactly once: as many rows as distinct ids as events.
+[ "$rows" = $N ] && [ "$distinct" = $N ] || fail "bearer: $rows rows, $distinct distinct event.id, expected $N of each"
 [ "$seqs" = $N ] && [ "$min" = 0 ] && [ "$max" = $((N - 1)) ] || fail "bearer: seq $seqs $min..$max"
 wait_for 10 "the spool to drain" drained
+# Drained: nothing more arrives (no batch sent twice).
+read -r rows distinct seqs min max <<<"$(arrived)"
+[ "$rows" = $N ] && [ "$distinct" = $N ] || fail "bearer: after the drain, $rows rows and $distinct distinct event.id, expected $N"
 [ "$(status 'd["upload"]["dead_batches"]')" = 0 ] || fail "bearer: dead letters"
 # What went over the wire was gzip (the sink compresses, or under a backlog
 # spools NDJSON and the uploader compresses on the way out).
@@ -39,7 +44,8 @@ start_agent "$T/mtls.json" "$T/agent-mtls.log"
 wait_for 60 "$N distinct events over the mTLS port" distinct_is $N
 read -r rows distinct seqs min max <<<"$(arrived)"
 note "mtls: rows $rows, distinct event.id $distinct, distinct seq $seqs ($min..$max)"
-[ "$seqs" = $N ] || fail "mtls: seq"
+[ "$rows" = $N ] && [ "$distinct" = $N ] || fail "mtls: $rows rows, $distinct distinct event.id, expected $N of each"
+[ "$seqs" = $N ] && [ "$min" = 0 ] && [ "$max" = $((N - 1)) ] || fail "mtls: seq $seqs $min..$max"
 [ "$(requests "$RAMPART_E2E_MTLS_PORT" "/?query=" | awk '$1 == 200 { n++ } END { print n + 0 }')" -ge 1 ] ||
     fail "mtls: no request reached the mTLS port"
 stop_agent

@@ -21,6 +21,13 @@ note "clickhouse back"
 wait_for 90 "$N distinct events after the outage" distinct_is $N
 read -r rows distinct seqs min max <<<"$(arrived)"
 note "rows $rows, distinct event.id $distinct, distinct seq $seqs ($min..$max)"
+[ "$distinct" = $N ] || fail "$distinct distinct event.id, expected $N"
 [ "$seqs" = $N ] && [ "$min" = 0 ] && [ "$max" = $((N - 1)) ] || fail "seq $seqs $min..$max"
+# Once the spool is drained every retried batch has landed: each event
+# arrived exactly once, none twice although batches were sent again.
+wait_for 30 "the spool to drain" drained
+sleep 0.5
+read -r rows distinct seqs min max <<<"$(arrived)"
+[ "$rows" = $N ] && [ "$distinct" = $N ] || fail "after the drain: $rows rows, $distinct distinct event.id, expected $N of each"
 stop_agent
 note "ok"

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "loop.h"
+#include "testutil.h"
 
 #include <rampart/plugin.h>
 
@@ -117,7 +118,7 @@ static void test_realtime_dropped_over_cap(void **state)
     if (atomic_load(&p.policy) != SCHED_FIFO) {
         assert_int_equal(stats_of(loop).realtime, 0);
         rp__loop_destroy(loop);
-        skip(); /* no CAP_SYS_NICE here */
+        tu_skip("the loop thread may not use real-time priority here (no CAP_SYS_NICE)");
     }
     assert_int_equal(stats_of(loop).realtime, 1);
     assert_int_equal(rp__loop_post(loop, NULL, rt_spin_cb, &p), 0);
@@ -132,6 +133,53 @@ static void test_realtime_dropped_over_cap(void **state)
     assert_int_equal(rp__loop_post(loop, NULL, rt_probe_cb, &p), 0);
     assert_int_equal(wait_at_least(&p.done, 3, 5000), 3);
     assert_int_equal(atomic_load(&p.policy), SCHED_OTHER);
+    rp__loop_destroy(loop);
+}
+
+/* After its back-off, and once a window of about a second shows it under
+ * half its cap, the loop thread goes back to real-time priority (the
+ * back-off is shortened to 300 ms from 10 s). Posts keep waking the loop, as
+ * timers and kernel feeds do in the agent, so that it can judge a window. */
+static void test_realtime_restored_after_backoff(void **state)
+{
+    (void)state;
+    rp__loop_opts o = {.realtime_max_cpu_pct = 1, .realtime_backoff_ms = 300};
+    rp__loop *loop = new_loop(&o);
+    assert_int_equal(rp__loop_start(loop), 0);
+    struct rt_probe p = {0};
+    assert_int_equal(rp__loop_post(loop, NULL, rt_probe_cb, &p), 0);
+    assert_int_equal(wait_at_least(&p.done, 1, 5000), 1);
+    if (atomic_load(&p.policy) != SCHED_FIFO) {
+        rp__loop_destroy(loop);
+        tu_skip("the loop thread may not use real-time priority here (no CAP_SYS_NICE)");
+    }
+    assert_int_equal(rp__loop_post(loop, NULL, rt_spin_cb, &p), 0);
+    assert_int_equal(wait_at_least(&p.done, 2, 20000), 2);
+    int64_t end = now_ms() + 5000;
+    while (stats_of(loop).rt_demotions == 0 && now_ms() < end)
+        sleep_ms(5);
+    assert_int_equal(stats_of(loop).rt_demotions, 1);
+    assert_int_equal(stats_of(loop).realtime, 0);
+    int want = 2;
+    assert_int_equal(rp__loop_post(loop, NULL, rt_probe_cb, &p), 0);
+    want++;
+    assert_int_equal(wait_at_least(&p.done, want, 5000), want);
+    assert_int_equal(atomic_load(&p.policy), SCHED_OTHER);
+
+    /* Back within a few windows: the loop is idle but for the probes. */
+    end = now_ms() + 8000;
+    while (now_ms() < end) {
+        assert_int_equal(rp__loop_post(loop, NULL, rt_probe_cb, &p), 0);
+        want++;
+        assert_int_equal(wait_at_least(&p.done, want, 5000), want);
+        if (atomic_load(&p.policy) == SCHED_FIFO)
+            break;
+        sleep_ms(50);
+    }
+    assert_int_equal(atomic_load(&p.policy), SCHED_FIFO);
+    rp__loop_stats st = stats_of(loop);
+    assert_int_equal(st.realtime, 1);
+    assert_int_equal(st.rt_demotions, 1);
     rp__loop_destroy(loop);
 }
 
@@ -854,11 +902,12 @@ static void test_hooks_attribute_owner_and_cpu(void **state)
     close(fds[1]);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fd_watch_reads_data),
         cmocka_unit_test(test_realtime_dropped_over_cap),
+        cmocka_unit_test(test_realtime_restored_after_backoff),
         cmocka_unit_test(test_unwatch_from_other_thread_waits),
         cmocka_unit_test(test_unwatch_inside_callback),
         cmocka_unit_test(test_hup_when_write_end_closes),
@@ -878,5 +927,5 @@ int main(void)
         cmocka_unit_test(test_stop_from_loop_thread_refused),
         cmocka_unit_test(test_hooks_attribute_owner_and_cpu),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return tu_run_tests(tests, NULL, NULL, argc, argv);
 }

@@ -307,10 +307,71 @@ static void test_second_agent_is_refused(void **state)
     assert_false(tu_exists(f->pid_file));
 }
 
+/* A config that uploads to url in format fmt, trusting the CA in ca_file. */
+static void write_upload_config(const struct fixture *f, const char *url, const char *fmt,
+                                const char *ca_file)
+{
+    char text[PATH_MAX * 2 + 512];
+    snprintf(text, sizeof text,
+             "{\"agent\":{\"data_dir\":\"data\",\"plugin_dir\":\"plugins\",\"log_level\":\"info\"},"
+             "\"output\":{\"stdout\":false,\"url\":\"%s\",\"format\":\"%s\",\"ca_file\":\"%s\"},"
+             "\"plugins\":{}}",
+             url, fmt, ca_file);
+    assert_int_equal(tu_write(f->main_file, text), 0);
+}
+
+static void assert_output(const rp__config *cfg, const char *url, const char *fmt,
+                          const char *ca_file)
+{
+    assert_string_equal(cfg->output_url, url);
+    assert_string_equal(cfg->output_format, fmt);
+    assert_string_equal(cfg->output_ca_file, ca_file);
+}
+
+/* A reload whose upload settings the uploader refuses (here a CA file that
+ * cannot be read, which the config schema cannot see) is a failed reload:
+ * RP_ERR_CONFIG, and the running configuration, url and format included,
+ * stays. A reload that changes url, format and CA together is applied. */
+static void test_reload_refused_by_uploader_fails(void **state)
+{
+    struct fixture *f = *state;
+    char ca1[PATH_MAX], ca2[PATH_MAX], missing[PATH_MAX];
+    snprintf(ca1, sizeof ca1, "%.*s/ca1.pem", (int)(strlen(f->main_file) - 13), f->main_file);
+    snprintf(ca2, sizeof ca2, "%.*s/ca2.pem", (int)(strlen(f->main_file) - 13), f->main_file);
+    snprintf(missing, sizeof missing, "%.*s/missing.pem", (int)(strlen(f->main_file) - 13),
+             f->main_file);
+    assert_int_equal(tu_write(ca1, "not checked before a connection\n"), 0);
+    assert_int_equal(tu_write(ca2, "not checked before a connection\n"), 0);
+    /* Port 9 (discard) refuses on loopback: uploads fail and back off. */
+    write_upload_config(f, "https://127.0.0.1:9/a", "ndjson", ca1);
+    rp__agent *a = new_agent(f);
+    assert_int_equal(rp__agent_start(a), 0);
+    const rp__config *before = rp__agent_config(a);
+    assert_output(before, "https://127.0.0.1:9/a", "ndjson", ca1);
+
+    /* New url and format, but a CA file the uploader cannot read. */
+    write_upload_config(f, "https://127.0.0.1:9/b", "elastic-bulk", missing);
+    assert_int_equal(rp__agent_reload(a), RP_ERR_CONFIG);
+    assert_ptr_equal(rp__agent_config(a), before);
+    assert_output(rp__agent_config(a), "https://127.0.0.1:9/a", "ndjson", ca1);
+
+    /* url, format and CA all changed and readable: applied. */
+    write_upload_config(f, "https://127.0.0.1:9/b", "elastic-bulk", ca2);
+    assert_int_equal(rp__agent_reload(a), 0);
+    assert_output(rp__agent_config(a), "https://127.0.0.1:9/b", "elastic-bulk", ca2);
+
+    /* Refused again after a good reload: the good one stays. */
+    write_upload_config(f, "https://127.0.0.1:9/c", "ndjson", missing);
+    assert_int_equal(rp__agent_reload(a), RP_ERR_CONFIG);
+    assert_output(rp__agent_config(a), "https://127.0.0.1:9/b", "elastic-bulk", ca2);
+    rp__agent_destroy(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_reload_keeps_old_config_on_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reload_refused_by_uploader_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_agent_id_persists, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_agent_is_refused, setup, teardown),
     };

@@ -1073,8 +1073,7 @@ static void test_enospc_on_tmpfs(void **state)
     tu_rm_rf(dir);
     assert_true(WIFEXITED(status));
     if (WEXITSTATUS(status) == 77) {
-        fprintf(stderr, "test_enospc_on_tmpfs: no mount namespace here; skipped\n");
-        skip();
+        tu_skip("no private mount namespace for a 1 MB tmpfs here");
     }
     assert_int_equal(WEXITSTATUS(status), 0);
 }
@@ -1459,7 +1458,7 @@ static void test_sigkill_at_random_moments(void **state)
     tu_rm_rf(dir);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crc32c_vectors),
@@ -1477,5 +1476,5 @@ int main(void)
         cmocka_unit_test(test_appender_and_reader_threads),
         cmocka_unit_test(test_sigkill_at_random_moments),
     };
-    return cmocka_run_group_tests(tests, setup_quiet, NULL);
+    return tu_run_tests(tests, setup_quiet, NULL, argc, argv);
 }

@@ -1,8 +1,8 @@
 /*
  * tests/unit/testutil.h - small helpers shared by the unit tests: a private
  * temporary folder under /tmp, writing and reading whole files, removing a
- * tree. Header-only (static functions) so that every test_*.c stays one
- * self-contained program.
+ * tree; skips that ctest sees (tu_skip, tu_run_tests). Header-only (static functions) so that every
+ * test_*.c stays one self-contained program.
  */
 #ifndef RP_TESTS_TESTUTIL_H
 #define RP_TESTS_TESTUTIL_H
@@ -124,5 +124,57 @@ static inline int tu_rm_rf(const char *path)
         rc = -1;
     return rc;
 }
+
+#ifdef cmocka_unit_test
+/*
+ * Skips that ctest can see. cmocka's skip() alone lets the program exit 0,
+ * so a check that did not run reported as passed. A test that cannot run
+ * here calls tu_skip(reason); the program then exits 77, which ctest
+ * reports as skipped (SKIP_RETURN_CODE in tests/unit/CMakeLists.txt). With
+ * RP_REQUIRE_ALL=1 in the environment (.ci/run sets it: the CI machine must
+ * run everything) the skip is a failure instead. The tests that may skip
+ * are registered as ctest tests of their own (--only PATTERN, the others
+ * with --except PATTERN), so one skip does not hide the other results.
+ */
+static int tu__skipped;
+
+static inline int tu_require_all(void)
+{
+    const char *v = getenv("RP_REQUIRE_ALL");
+    return v && strcmp(v, "1") == 0;
+}
+
+#define tu_skip(why)                                                                               \
+    do {                                                                                           \
+        if (tu_require_all())                                                                      \
+            fail_msg("cannot run here: %s (RP_REQUIRE_ALL=1: a skip is a failure)", (why));        \
+        fprintf(stderr, "skipped: %s\n", (why));                                                   \
+        tu__skipped = 1;                                                                           \
+        skip();                                                                                    \
+    } while (0)
+
+/* Runs the group; argv may hold "--only PATTERN" or "--except PATTERN" (a
+ * cmocka glob on test names). Exits 77 when a test skipped and none failed. */
+static inline int tu__run(const char *name, const struct CMUnitTest *tests, size_t n,
+                          CMFixtureFunction setup, CMFixtureFunction teardown, int argc,
+                          char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "--only") == 0)
+        cmocka_set_test_filter(argv[2]);
+    else if (argc == 3 && strcmp(argv[1], "--except") == 0)
+        cmocka_set_skip_filter(argv[2]);
+    else if (argc != 1) {
+        fprintf(stderr, "usage: %s [--only PATTERN | --except PATTERN]\n", argv[0]);
+        return 64;
+    }
+    int failed = _cmocka_run_group_tests(name, tests, n, setup, teardown);
+    if (failed)
+        return failed;
+    return tu__skipped ? 77 : 0;
+}
+#define tu_run_tests(tests, setup, teardown, argc, argv)                                           \
+    tu__run(#tests, (tests), sizeof(tests) / sizeof((tests)[0]), (setup), (teardown), (argc),      \
+            (argv))
+#endif
 
 #endif

@@ -364,7 +364,7 @@ int rp__os_machine_id(char *buf, size_t len)
         return RP_ERR_INVAL;
     buf[0] = '\0';
     if (RegGetValueA(HKEY_LOCAL_MACHINE, "SOFTWARE\\Microsoft\\Cryptography", "MachineGuid",
-                     RRF_RT_REG_SZ | RRF_SUBKEY_WOW6464KEY, NULL, guid, &n) != ERROR_SUCCESS)
+                     RRF_RT_REG_SZ, NULL, guid, &n) != ERROR_SUCCESS)
         return RP_ERR_NOTFOUND;
     if (n != 37 || guid[36] != '\0')
         return RP_ERR_PARSE;
