@@ -146,14 +146,17 @@ static int resolve_dir(struct cf_fan *fan, const struct cf_fid_ref *ref, char *o
     int fd = open_by_handle_at(fs->mount_fd, &hb.fh, O_PATH | O_CLOEXEC);
     if (fd < 0)
         return RP_ERR_NOTFOUND; /* gone (ESTALE) or not ours to open */
+    errno = 0;
     char link[64];
     snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
     ssize_t n = readlink(link, out, cap - 1);
     struct stat st;
     int st_ok = fstat(fd, &st) == 0;
     close(fd);
-    if (n <= 0 || (size_t)n >= cap - 1 || out[0] != '/')
-        return RP_ERR_RANGE;
+    if ((n < 0 && errno == ENAMETOOLONG) || (n > 0 && (size_t)n >= cap - 1))
+        return RP_ERR_RANGE; /* longer than a path can be named */
+    if (n <= 0 || out[0] != '/')
+        return RP_ERR_NOTFOUND;
     out[n] = '\0';
     /* A folder removed since keeps a name with " (deleted)" appended. */
     static const char del[] = " (deleted)";
@@ -171,16 +174,106 @@ static int resolve_dir(struct cf_fan *fan, const struct cf_fid_ref *ref, char *o
     return 0;
 }
 
-/* dir/name of ref into out; counts a failure. */
+/* dir/name of ref into out; counts a failure. RP_ERR_RANGE when the path
+ * is too long to name (the folder exists), RP_ERR_NOTFOUND otherwise. */
 static int resolve_path(struct cf *cf, const struct cf_fid_ref *ref, char *out, size_t cap)
 {
     char dir[CF_PATH_MAX];
-    if (!ref->fsid || resolve_dir(cf->fan, ref, dir, sizeof dir) != 0 ||
-        cf_join(out, cap, dir, ref->name) != 0) {
+    int rc = ref->fsid ? resolve_dir(cf->fan, ref, dir, sizeof dir) : RP_ERR_NOTFOUND;
+    if (rc == 0 && cf_join(out, cap, dir, ref->name) != 0)
+        rc = RP_ERR_RANGE;
+    if (rc != 0) {
         rp_util_count(&cf->ctr, C_RESOLVE_FAILED, 1);
-        return RP_ERR_NOTFOUND;
+        return rc == RP_ERR_RANGE ? RP_ERR_RANGE : RP_ERR_NOTFOUND;
     }
     return 0;
+}
+
+/* Whether the folder of ref, whose path is too long to name, lies under a
+ * configured path and under no exclude entry: walks up through ".." from
+ * the folder's own descriptor, comparing each folder with the configured
+ * ones by device and inode (so no name is trusted), at most CF_WALK_UP
+ * levels. The nearest configured folder decides. */
+#define CF_WALK_UP 4096
+static int long_dir_wanted(struct cf *cf, const struct cf_fid_ref *ref)
+{
+    struct cf_fan *fan = cf->fan;
+    struct fs_entry *fs = ref->fsid ? fs_find(fan, ref->fsid) : NULL;
+    if (!fs || ref->handle_bytes > MAX_HANDLE_SZ)
+        return 0;
+    union handle_buf hb;
+    hb.fh.handle_bytes = ref->handle_bytes;
+    hb.fh.handle_type = (int)ref->handle_type;
+    memcpy(hb.fh.f_handle, ref->handle, ref->handle_bytes);
+    int fd = open_by_handle_at(fs->mount_fd, &hb.fh, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    int wanted = 0;
+    for (int level = 0; fd >= 0 && level < CF_WALK_UP; level++) {
+        struct stat st;
+        if (fstat(fd, &st) != 0)
+            break;
+        int decided = 0;
+        for (uint32_t i = 0; i < cf->nexclude && !decided; i++)
+            if (cf->exclude_id[i].ok && cf->exclude_id[i].dev == st.st_dev &&
+                cf->exclude_id[i].ino == st.st_ino)
+                decided = 1;
+        for (uint32_t i = 0; i < cf->npaths && !decided; i++)
+            if (cf->path_id[i].ok && cf->path_id[i].dev == st.st_dev &&
+                cf->path_id[i].ino == st.st_ino)
+                decided = wanted = 1;
+        if (decided)
+            break;
+        int up = openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        struct stat ust;
+        int top = up < 0 || fstat(up, &ust) != 0 || (ust.st_dev == st.st_dev && ust.st_ino == st.st_ino);
+        close(fd);
+        fd = up;
+        if (top)
+            break;
+    }
+    if (fd >= 0)
+        close(fd);
+    return wanted;
+}
+
+/* A record whose path is too long to name (item: paths past PATH_MAX must
+ * not hide activity): published with the name, the file's own stat through
+ * its handle, and a flag, when its folder is a watched one. */
+static void emit_unresolved(struct cf *cf, const struct cf_fanrec *m, uint64_t rest)
+{
+    struct cf_fan *fan = cf->fan;
+    if (!long_dir_wanted(cf, &m->dfid)) {
+        rp_util_count(&cf->ctr, C_EXCLUDED, 1);
+        return;
+    }
+    struct stat st;
+    int st_ok = 0;
+    if (m->have_fid && !(rest & FAN_DELETE) && m->fid.handle_bytes <= MAX_HANDLE_SZ) {
+        struct fs_entry *fs = m->fid.fsid ? fs_find(fan, m->fid.fsid) : NULL;
+        union handle_buf hb;
+        hb.fh.handle_bytes = m->fid.handle_bytes;
+        hb.fh.handle_type = (int)m->fid.handle_type;
+        memcpy(hb.fh.f_handle, m->fid.handle, m->fid.handle_bytes);
+        int fd = fs ? open_by_handle_at(fs->mount_fd, &hb.fh, O_PATH | O_CLOEXEC) : -1;
+        if (fd >= 0) {
+            st_ok = fstat(fd, &st) == 0;
+            close(fd);
+        }
+    }
+    static const struct {
+        uint64_t bit;
+        uint32_t kind;
+    } order[] = {{FAN_CREATE, CF_EV_CREATE},
+                 {FAN_CLOSE_WRITE, CF_EV_MODIFY},
+                 {FAN_OPEN_EXEC, CF_EV_EXEC},
+                 {FAN_DELETE, CF_EV_DELETE}};
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        if (!(rest & order[i].bit))
+            continue;
+        struct cf_change ch = {order[i].kind, m->dfid.name ? m->dfid.name : "", NULL,
+                               (m->mask & FAN_ONDIR) != 0, m->pid, st_ok ? &st : NULL, 1};
+        rp_util_count(&cf->ctr, C_PATH_UNRESOLVED, 1);
+        cf_emit(cf, &ch);
+    }
 }
 
 /* ---- marks ------------------------------------------------------------------ */
@@ -323,7 +416,7 @@ static void handle_record(struct cf *cf, const struct cf_fanrec *m)
         } else {
             int st_ok = ok_new && lstat(path, &st) == 0;
             struct cf_change ch = {CF_EV_RENAME, ok_new ? path : NULL, ok_old ? old : NULL,
-                                   is_dir, pid, st_ok ? &st : NULL};
+                                   is_dir, pid, st_ok ? &st : NULL, 0};
             cf_emit(cf, &ch);
             /* A folder moved in from outside the marked tree needs marks. */
             if (is_dir && fan->any_inode_marks && ok_new && cf_path_wanted(cf, path) &&
@@ -342,7 +435,10 @@ static void handle_record(struct cf *cf, const struct cf_fanrec *m)
         rp_util_count(&cf->ctr, C_RESOLVE_FAILED, 1);
         return;
     }
-    if (resolve_path(cf, dfid, path, sizeof path) != 0)
+    int prc = resolve_path(cf, dfid, path, sizeof path);
+    if (prc == RP_ERR_RANGE)
+        emit_unresolved(cf, m, rest);
+    if (prc != 0)
         return;
     /* Most records on a marked filesystem are about other folders: drop them
      * before any further system call. */
@@ -368,7 +464,7 @@ static void handle_record(struct cf *cf, const struct cf_fanrec *m)
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
         if (!(rest & order[i].bit))
             continue;
-        struct cf_change ch = {order[i].kind, path, NULL, is_dir, pid, st_ok ? &st : NULL};
+        struct cf_change ch = {order[i].kind, path, NULL, is_dir, pid, st_ok ? &st : NULL, 0};
         cf_emit(cf, &ch);
     }
     if (is_dir && (rest & FAN_CREATE) && fan->any_inode_marks && !(rest & FAN_DELETE) &&
