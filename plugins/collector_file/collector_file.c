@@ -507,10 +507,12 @@ static int exec_fold(struct cf *cf, const struct stat *st, uint64_t *folded)
 static int excluded(struct cf *cf, const struct cf_change *ch, const struct cf_proc *p)
 {
     const rp_util_exclude *x = &cf->excl;
-    if (p && p->exe &&
-        (rp_util_exclude_exe(x, p->exe, strlen(p->exe)) ||
-         rp_util_exclude_path(x, p->exe, strlen(p->exe)))) {
+    if (p && p->exe && rp_util_exclude_exe(x, p->exe, strlen(p->exe))) {
         rp_util_count(&cf->ctr, C_EXCL_EXE, 1);
+        return 1;
+    }
+    if (p && p->exe && rp_util_exclude_path(x, p->exe, strlen(p->exe))) {
+        rp_util_count(&cf->ctr, C_EXCL_PATH, 1); /* a program run from an excluded folder */
         return 1;
     }
     if (p && p->have_uid && rp_util_exclude_uid(x, p->uid)) {
