@@ -1338,6 +1338,48 @@ static inline int rp_util_proc_uid(int32_t pid, uint32_t *uid)
     return 0;
 }
 
+/* rp_util_proc_start: the start time of pid in clock ticks since boot
+ * (field 22 of /proc/<pid>/stat; the command name before it may hold
+ * spaces and parentheses, so fields are counted after the last ')'). */
+static inline int rp_util_proc_start(int32_t pid, uint64_t *ticks)
+{
+    char path[64], buf[1024];
+    ssize_t n;
+    char *p, *end;
+    int fd, field;
+    unsigned long long v;
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return RP_ERR_NOTFOUND;
+    n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return RP_ERR_NOTFOUND;
+    buf[n] = '\0';
+    p = strrchr(buf, ')');
+    if (!p)
+        return RP_ERR_PARSE;
+    p++;
+    for (field = 3; field < 22; field++) {
+        while (*p == ' ')
+            p++;
+        while (*p && *p != ' ')
+            p++;
+        if (!*p)
+            return RP_ERR_PARSE;
+    }
+    while (*p == ' ')
+        p++;
+    if (*p < '0' || *p > '9')
+        return RP_ERR_PARSE;
+    v = strtoull(p, &end, 10);
+    if (end == p)
+        return RP_ERR_PARSE;
+    *ticks = (uint64_t)v;
+    return 0;
+}
+
 /* rp_util_machine_id: the machine id the entity id scheme uses, into buf
  * (NUL-terminated); *len its length. */
 static inline void rp_util_machine_id(char *buf, size_t cap, size_t *len)
