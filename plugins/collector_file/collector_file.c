@@ -520,7 +520,8 @@ static int excluded(struct cf *cf, const struct cf_change *ch, const struct cf_p
         return 1;
     }
     /* A rename stays reported when either end is outside the rules. */
-    int path_in = ch->path && !ch->unresolved && rp_util_exclude_path(x, ch->path, strlen(ch->path));
+    int path_in =
+        ch->path && !ch->unresolved && rp_util_exclude_path(x, ch->path, strlen(ch->path));
     int old_in = ch->old_path && rp_util_exclude_path(x, ch->old_path, strlen(ch->old_path));
     if ((ch->path || ch->old_path) && (!ch->path || path_in) && (!ch->old_path || old_in) &&
         (path_in || old_in)) {
@@ -625,6 +626,10 @@ void cf_emit(struct cf *cf, const struct cf_change *ch)
         }
         if (nmissing)
             h->set_str_array(ev, cf->f[F_INCOMPLETE], missing, nmissing);
+    } else {
+        /* inotify cannot tell who did it. */
+        rp_str missing = {"process.pid", 11};
+        h->set_str_array(ev, cf->f[F_INCOMPLETE], &missing, 1);
     }
     rc = h->event_publish(cf->self, ev);
     rp_util_count(&cf->ctr, rc == 0 ? C_PUBLISHED : C_PUBLISH_FAILED, 1);

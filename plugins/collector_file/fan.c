@@ -224,7 +224,8 @@ static int long_dir_wanted(struct cf *cf, const struct cf_fid_ref *ref)
             break;
         int up = openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
         struct stat ust;
-        int top = up < 0 || fstat(up, &ust) != 0 || (ust.st_dev == st.st_dev && ust.st_ino == st.st_ino);
+        int top = up < 0 || fstat(up, &ust) != 0 ||
+                  (ust.st_dev == st.st_dev && ust.st_ino == st.st_ino);
         close(fd);
         fd = up;
         if (top)
@@ -235,9 +236,10 @@ static int long_dir_wanted(struct cf *cf, const struct cf_fid_ref *ref)
     return wanted;
 }
 
-/* A record whose path is too long to name (item: paths past PATH_MAX must
- * not hide activity): published with the name, the file's own stat through
- * its handle, and a flag, when its folder is a watched one. */
+/* A record whose path is too long to name is published, not dropped (a
+ * deep enough folder would otherwise hide anything done in it): with the
+ * name, the file's own stat through its handle, and a flag, when its folder
+ * is a watched one. */
 static void emit_unresolved(struct cf *cf, const struct cf_fanrec *m, uint64_t rest)
 {
     struct cf_fan *fan = cf->fan;

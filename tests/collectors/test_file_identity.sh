@@ -99,6 +99,24 @@ sys.exit(0 if n >= int(sys.argv[2]) else 1)
 PY
 }
 
+# ---- 0. the shared rules are checked where the config is ------------------------
+write_cfg '{"executables": ["bin/x"]}'
+run_cmd "$T/cc.out" "$T/cc.err" "$RAMPARTD" --check-config --config "$T/agent.json"
+expect_rc 78 "a relative path in collectors.exclude"
+file_has "$T/cc.err" 'collectors.exclude.executables[0]: expected an absolute path' ||
+    fail "check-config: $(cat "$T/cc.err")"
+write_cfg '{}'
+"$PY" - "$T/agent.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["plugins"]["file"]["config"]["exclude_rules"] = {"users": ["root"]}
+json.dump(c, open(sys.argv[1], "w"))
+PY
+run_cmd "$T/cc.out" "$T/cc.err" "$RAMPARTD" --check-config --config "$T/agent.json"
+expect_rc 78 "exclude_rules set in a plugin's own config"
+file_has "$T/cc.err" 'plugins.file.config.exclude_rules: set by the agent from collectors.exclude' ||
+    fail "check-config: $(cat "$T/cc.err")"
+
 write_cfg '{}'
 start_agent
 
