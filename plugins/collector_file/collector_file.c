@@ -789,7 +789,7 @@ static int load_config(struct cf *cf)
         cf->exec_fold_s = (uint32_t)fold;
     else
         cf->exec_fold_s = 60;
-    rc = rp_util_exclude_load(text, len, &cf->excl, cf->err, sizeof cf->err);
+    rc = rp_util_exclude_load(text, len, &cf->excl, rp_util_proc_user_uid, cf->err, sizeof cf->err);
     if (rc != 0)
         return rc;
     rc = load_prefixes(cf, text, len, "paths", cf->paths, &cf->npaths);

@@ -11,8 +11,8 @@
  * (cut beyond that). Every file of the plugin includes this header, so all
  * agree on it. */
 #define RP_UTIL_LOG_MAX 1024
-#define RP_UTIL_PROC 1 /* the /proc and exclusion helpers */
 #include <rampart/plugin_util.h>
+#include <rampart/plugin_util_proc.h>
 
 #include <pthread.h>
 #include <stddef.h>

@@ -26,8 +26,8 @@
  */
 #define _GNU_SOURCE
 #include <rampart/plugin.h>
-#define RP_UTIL_PROC 1 /* the /proc and exclusion helpers */
 #include <rampart/plugin_util.h>
+#include <rampart/plugin_util_proc.h>
 
 #include "procscan.h"
 #include "sockdiag.h"
@@ -1167,7 +1167,7 @@ static int net_init(rp_plugin *self, const rp_host_api *host, void **state)
         return RP_ERR_CONFIG;
     }
     char xerr[256];
-    rc = rp_util_exclude_load(json, len, &n->excl, xerr, sizeof xerr);
+    rc = rp_util_exclude_load(json, len, &n->excl, rp_util_proc_user_uid, xerr, sizeof xerr);
     if (rc != 0) {
         host->set_error(self, xerr, strlen(xerr));
         free(n);

@@ -897,6 +897,14 @@ static void test_sha256_entity(void **state)
     assert_string_equal(id, "15d98bb66cefa319a598a3bf7a433201");
 }
 
+static int bob_only(const char *name, uint32_t *uid)
+{
+    if (strcmp(name, "bob") != 0)
+        return RP_ERR_NOTFOUND;
+    *uid = 777;
+    return 0;
+}
+
 /* The exclusion rules: loading from a plugin config, whole-component prefix
  * matches, exact executables, numeric users, and clear refusals. */
 static void test_exclude_rules(void **state)
@@ -908,7 +916,7 @@ static void test_exclude_rules(void **state)
     rp_util_exclude x;
     char err[256] = "";
     char *j = dup_exact(cfg, sizeof cfg - 1);
-    assert_int_equal(rp_util_exclude_load(j, sizeof cfg - 1, &x, err, sizeof err), 0);
+    assert_int_equal(rp_util_exclude_load(j, sizeof cfg - 1, &x, NULL, err, sizeof err), 0);
     free(j);
     assert_int_equal(x.nexe, 1);
     assert_int_equal(x.nprefix, 2);
@@ -928,21 +936,30 @@ static void test_exclude_rules(void **state)
     assert_int_equal(x.nexe, 0);
 
     /* No key: no rules. */
-    assert_int_equal(rp_util_exclude_load("{\"a\":1}", 7, &x, err, sizeof err), 0);
+    assert_int_equal(rp_util_exclude_load("{\"a\":1}", 7, &x, NULL, err, sizeof err), 0);
     assert_false(rp_util_exclude_path(&x, "/", 1));
     assert_false(rp_util_exclude_uid(&x, 0));
 
     static const char rel[] = "{\"exclude_rules\":{\"path_prefixes\":[\"tmp\"]}}";
-    assert_int_equal(rp_util_exclude_load(rel, sizeof rel - 1, &x, err, sizeof err),
+    assert_int_equal(rp_util_exclude_load(rel, sizeof rel - 1, &x, NULL, err, sizeof err),
                      RP_ERR_CONFIG);
     assert_non_null(strstr(err, "exclude_rules.path_prefixes[0]"));
     assert_int_equal(x.nprefix, 0);
-    /* Without RP_UTIL_PROC a name cannot be looked up: refused, by name. */
-    static const char name[] = "{\"exclude_rules\":{\"users\":[\"0\",\"alice\"]}}";
-    assert_int_equal(rp_util_exclude_load(name, sizeof name - 1, &x, err, sizeof err),
+    /* Names go through the resolver; one it does not know is refused, by
+     * name; without a resolver every name is. */
+    static const char name[] = "{\"exclude_rules\":{\"users\":[\"bob\",\"alice\"]}}";
+    assert_int_equal(rp_util_exclude_load(name, sizeof name - 1, &x, bob_only, err, sizeof err),
                      RP_ERR_CONFIG);
     assert_non_null(strstr(err, "users[1]"));
     assert_non_null(strstr(err, "alice"));
+    static const char bob[] = "{\"exclude_rules\":{\"users\":[\"bob\"]}}";
+    assert_int_equal(rp_util_exclude_load(bob, sizeof bob - 1, &x, bob_only, err, sizeof err), 0);
+    assert_true(rp_util_exclude_uid(&x, 777));
+    rp_util_exclude_free(&x);
+    assert_int_equal(rp_util_exclude_load(name, sizeof name - 1, &x, NULL, err, sizeof err),
+                     RP_ERR_CONFIG);
+    assert_non_null(strstr(err, "users[0]"));
+    assert_non_null(strstr(err, "bob"));
 }
 
 int main(void)
