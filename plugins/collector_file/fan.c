@@ -56,6 +56,7 @@ _Static_assert(CF_FAN_HANDLE_MAX <= MAX_HANDLE_SZ, "handle size");
 
 #define DCACHE_SLOTS 256 /* directory paths remembered; a newcomer evicts its slot */
 #define KEY_MAX (8 + 4 + MAX_HANDLE_SZ)
+#define DEEP_SLOTS 64 /* deep folders remembered; a newcomer evicts its slot */
 
 struct fs_entry {
     unsigned char fsid[8];
@@ -85,6 +86,15 @@ struct cf_fan {
     struct fs_entry fs[CF_MAX_PATHS];
     uint32_t nfs;
     struct dcache_entry dcache[DCACHE_SLOTS];
+    /* Folders too deep to name, and whether they lie under a watched one:
+     * finding out walks up every level, so a flood of records in one deep
+     * folder must not repeat the walk each time. Emptied with the path
+     * cache, on every folder rename. */
+    struct {
+        uint32_t keylen; /* 0 = empty */
+        unsigned char key[KEY_MAX];
+        int wanted;
+    } deep[DEEP_SLOTS];
     char buf[CF_READ_BUF] __attribute__((aligned(8)));
 };
 
@@ -115,6 +125,8 @@ static void dcache_flush(struct cf_fan *fan)
         fan->dcache[i].path = NULL;
         fan->dcache[i].keylen = 0;
     }
+    for (int i = 0; i < DEEP_SLOTS; i++)
+        fan->deep[i].keylen = 0;
 }
 
 /* The directory of ref as an absolute path into out. */
@@ -201,6 +213,14 @@ static int long_dir_wanted(struct cf *cf, const struct cf_fid_ref *ref)
     struct fs_entry *fs = ref->fsid ? fs_find(fan, ref->fsid) : NULL;
     if (!fs || ref->handle_bytes > MAX_HANDLE_SZ)
         return 0;
+    unsigned char key[KEY_MAX];
+    uint32_t keylen = 12 + ref->handle_bytes;
+    memcpy(key, ref->fsid, 8);
+    memcpy(key + 8, &ref->handle_type, 4);
+    memcpy(key + 12, ref->handle, ref->handle_bytes);
+    uint32_t slot = key_hash(key, keylen) % DEEP_SLOTS;
+    if (fan->deep[slot].keylen == keylen && memcmp(fan->deep[slot].key, key, keylen) == 0)
+        return fan->deep[slot].wanted;
     union handle_buf hb;
     hb.fh.handle_bytes = ref->handle_bytes;
     hb.fh.handle_type = (int)ref->handle_type;
@@ -233,6 +253,9 @@ static int long_dir_wanted(struct cf *cf, const struct cf_fid_ref *ref)
     }
     if (fd >= 0)
         close(fd);
+    fan->deep[slot].keylen = keylen;
+    memcpy(fan->deep[slot].key, key, keylen);
+    fan->deep[slot].wanted = wanted;
     return wanted;
 }
 
