@@ -431,11 +431,24 @@ static void handle_record(struct cf *cf, const struct cf_fanrec *m)
     struct stat st;
 
     if (m->mask & FAN_RENAME) {
-        int ok_old = have_old && resolve_path(cf, oldr, old, sizeof old) == 0;
-        int ok_new = have_new && resolve_path(cf, newr, path, sizeof path) == 0;
+        int rc_old = have_old ? resolve_path(cf, oldr, old, sizeof old) : RP_ERR_NOTFOUND;
+        int rc_new = have_new ? resolve_path(cf, newr, path, sizeof path) : RP_ERR_NOTFOUND;
+        int ok_old = rc_old == 0, ok_new = rc_new == 0;
         if (!have_old || !have_new)
             rp_util_count(&cf->ctr, C_RESOLVE_FAILED, 1);
-        if (!(ok_old && cf_path_wanted(cf, old)) && !(ok_new && cf_path_wanted(cf, path))) {
+        if (!ok_old && !ok_new && (rc_old == RP_ERR_RANGE || rc_new == RP_ERR_RANGE)) {
+            /* Both ends too deep to name (or one, the other unknown): the
+             * new name, flagged, when a deep end is watched. */
+            const struct cf_fid_ref *deep = rc_new == RP_ERR_RANGE ? newr : oldr;
+            if (long_dir_wanted(cf, deep)) {
+                struct cf_change ch = {CF_EV_RENAME, newr->name ? newr->name : "", NULL,
+                                       is_dir, pid, NULL, 1};
+                rp_util_count(&cf->ctr, C_PATH_UNRESOLVED, 1);
+                cf_emit(cf, &ch);
+            } else {
+                rp_util_count(&cf->ctr, C_EXCLUDED, 1);
+            }
+        } else if (!(ok_old && cf_path_wanted(cf, old)) && !(ok_new && cf_path_wanted(cf, path))) {
             if (ok_old || ok_new)
                 rp_util_count(&cf->ctr, C_EXCLUDED, 1);
         } else {

@@ -177,12 +177,16 @@ for i in range(18):
 with open("deep.txt", "w") as f:
     f.write("x")
 print(os.stat("deep.txt").st_ino, file=open(os.path.join(sys.argv[1], "deep.ino"), "w"))
+with open("deep1.txt", "w") as f:
+    f.write("x")
+os.rename("deep1.txt", "deep2.txt")
+os.unlink("deep2.txt")
 PY
 DEEP_INO=$(cat "$W/deep.ino")
 export DEEP_INO
 
-wait_for 10 "the deep file's event" events_match \
-    'ev.get("file.name") == "deep.txt" and ev["event.action"] == "creation"' 1
+wait_for 10 "the deep file's events" events_match \
+    'ev.get("file.name") == "deep2.txt" and ev["event.action"] == "deletion"' 1
 wait_for 10 "the fake-deleted file's event" events_match \
     'ev.get("file.path") == env["W"] + "/fakedel.txt" and ev["event.action"] == "creation"' 1
 sleep 0.5
@@ -249,6 +253,10 @@ deep = one(lambda e: e.get("file.name") == "deep.txt" and e["event.action"] == "
 assert deep.get("collector_file.path_unresolved") is True, deep
 assert deep.get("file.inode") == env["DEEP_INO"], deep
 assert "file.path" not in deep, deep
+for action in ("rename", "deletion"):
+    e = one(lambda e: e.get("file.name") == "deep2.txt" and e["event.action"] == action,
+            "deep2.txt " + action)
+    assert e.get("collector_file.path_unresolved") is True and "file.path" not in e, e
 print("ok: folding, joins, memfd/deleted, long path")
 PY
 [ "${FOLDED:-0}" -ge 19 ] || fail "exec_folded is ${FOLDED:-none}, want >= 19"
