@@ -48,6 +48,8 @@ static const char config_schema[] =
     "\"description\":\"inotify watches or fanotify inode marks at most\"},"
     "\"exec_fold_seconds\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":86400,"
     "\"default\":60,\"description\":\"one exec event per file in this window; 0: all\"},"
+    "\"join_wait_ms\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":2000,\"default\":300,"
+    "\"description\":\"how long an event of a gone process waits for its exec event\"},"
     RP_UTIL_EXCLUDE_SCHEMA "}}";
 
 static const rp_util_field_def field_defs[F_COUNT_] = {
@@ -105,6 +107,8 @@ static const char *const counter_names[C_COUNT_] = {
     [C_EXCL_PATH] = "excluded_path",
     [C_EXCL_USER] = "excluded_user",
     [C_PATH_UNRESOLVED] = "path_unresolved",
+    [C_JOINED_LATE] = "joined_late",
+    [C_JOIN_MISSED] = "join_missed",
 };
 
 /* Per change kind: bus topic, event.action, event.type. */
@@ -474,6 +478,155 @@ static void set_stat_fields(struct cf *cf, rp_event *ev, const struct stat *st)
                      (int64_t)st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec);
 }
 
+static void publish(struct cf *cf, rp_event *ev)
+{
+    int rc = cf->host->event_publish(cf->self, ev);
+    rp_util_count(&cf->ctr, rc == 0 ? C_PUBLISHED : C_PUBLISH_FAILED, 1);
+}
+
+/* The process was gone before its record was read, and no exec event of it
+ * came: only the pid is known, and the event says so. */
+static void set_gone(struct cf *cf, rp_event *ev)
+{
+    rp_str missing[3] = {{"process.entity_id", 17}, {"process.executable", 18}, {"user.id", 7}};
+    cf->host->set_str_array(ev, cf->f[F_INCOMPLETE], missing, 3);
+}
+
+/* ---- late joins (see struct cf_joined); all under join_lock ---------------- */
+
+/* Fills ev from the exec event of pid if one came; 1 when it did. */
+static int join_fill(struct cf *cf, rp_event *ev, int32_t pid)
+{
+    const struct cf_joined *j = &cf->joined[(uint32_t)pid % CF_JOIN_SLOTS];
+    if (j->pid != pid)
+        return 0;
+    const rp_host_api *h = cf->host;
+    if (j->entity[0])
+        set_s(cf, ev, F_ENTITY, j->entity, strlen(j->entity));
+    if (j->exe)
+        set_s(cf, ev, F_PEXE, j->exe, strlen(j->exe));
+    if (j->name)
+        set_s(cf, ev, F_PNAME, j->name, strlen(j->name));
+    if (j->uid[0])
+        set_s(cf, ev, F_USER_ID, j->uid, strlen(j->uid));
+    if (j->user_name)
+        set_s(cf, ev, F_USER_NAME, j->user_name, strlen(j->user_name));
+    rp_str missing[3];
+    uint32_t n = 0;
+    if (!j->entity[0])
+        missing[n++] = (rp_str){"process.entity_id", 17};
+    if (!j->exe)
+        missing[n++] = (rp_str){"process.executable", 18};
+    if (!j->uid[0])
+        missing[n++] = (rp_str){"user.id", 7};
+    if (n)
+        h->set_str_array(ev, cf->f[F_INCOMPLETE], missing, n);
+    return 1;
+}
+
+static void join_on_timer(void *arg);
+
+/* Publishes the waiting events whose process is known by now or whose wait
+ * is over (all of them with force), in order; keeps a timer going while any
+ * wait. */
+static void join_flush(struct cf *cf, int force)
+{
+    int64_t now = cf->host->monotonic_ns();
+    while (cf->held_n > 0) {
+        struct cf_held *e = &cf->held[cf->held_head];
+        if (e->pid > 0) {
+            if (join_fill(cf, e->ev, e->pid)) {
+                rp_util_count(&cf->ctr, C_JOINED_LATE, 1);
+            } else if (force || now - e->since >= (int64_t)cf->join_wait_ms * 1000000) {
+                set_gone(cf, e->ev);
+                rp_util_count(&cf->ctr, C_JOIN_MISSED, 1);
+            } else {
+                break; /* the ones behind it wait with it, in order */
+            }
+        }
+        publish(cf, e->ev);
+        e->ev = NULL;
+        cf->held_head = (cf->held_head + 1) % CF_JOIN_QUEUE;
+        cf->held_n--;
+    }
+    if (cf->held_n > 0 && !cf->join_pending && !cf->join_stopping &&
+        cf->host->timer_start(cf->self, CF_JOIN_TICK_MS, 0, join_on_timer, cf,
+                              &cf->join_timer_id) == 0)
+        cf->join_pending = 1;
+}
+
+static void join_on_timer(void *arg)
+{
+    struct cf *cf = arg;
+    pthread_mutex_lock(&cf->join_lock);
+    cf->join_pending = 0;
+    if (!cf->join_stopping)
+        join_flush(cf, 0);
+    pthread_mutex_unlock(&cf->join_lock);
+}
+
+/* Queues ev; at the cap the oldest waiting event goes out as it is. */
+static void hold(struct cf *cf, rp_event *ev, int32_t pid)
+{
+    if (cf->held_n == CF_JOIN_QUEUE) {
+        struct cf_held *e = &cf->held[cf->held_head];
+        if (e->pid > 0) {
+            set_gone(cf, e->ev);
+            rp_util_count(&cf->ctr, C_JOIN_MISSED, 1);
+        }
+        publish(cf, e->ev);
+        cf->held_head = (cf->held_head + 1) % CF_JOIN_QUEUE;
+        cf->held_n--;
+    }
+    struct cf_held *t = &cf->held[(cf->held_head + cf->held_n) % CF_JOIN_QUEUE];
+    t->ev = ev;
+    t->pid = pid;
+    t->since = cf->host->monotonic_ns();
+    cf->held_n++;
+}
+
+static char *dup_field(const rp_host_api *h, const rp_event *ev, rp_field_id f, size_t max)
+{
+    const char *s;
+    uint64_t len;
+    if (h->get_str(ev, f, &s, &len) != 0 || len == 0 || len > max)
+        return NULL;
+    return strndup(s, (size_t)len);
+}
+
+/* A process.exec event from collector_process (a dispatcher thread). */
+static int file_on_event(rp_plugin *self, void *state, const rp_event *ev)
+{
+    (void)self;
+    struct cf *cf = state;
+    const rp_host_api *h = cf->host;
+    int64_t pid;
+    if (h->get_i64(ev, cf->f[F_PID], &pid) != 0 || pid <= 0 || pid > INT32_MAX)
+        return 0;
+    /* Copied outside the lock; the slot is replaced under it. */
+    struct cf_joined n;
+    memset(&n, 0, sizeof n);
+    n.pid = (int32_t)pid;
+    const char *s;
+    uint64_t len;
+    if (h->get_str(ev, cf->f[F_ENTITY], &s, &len) == 0 && len <= RP_UTIL_ENTITY_ID_LEN)
+        memcpy(n.entity, s, (size_t)len);
+    if (h->get_str(ev, cf->f[F_USER_ID], &s, &len) == 0 && len < sizeof n.uid)
+        memcpy(n.uid, s, (size_t)len);
+    n.exe = dup_field(h, ev, cf->f[F_PEXE], CF_PATH_MAX);
+    n.name = dup_field(h, ev, cf->f[F_PNAME], 4096);
+    n.user_name = dup_field(h, ev, cf->f[F_USER_NAME], 256);
+    pthread_mutex_lock(&cf->join_lock);
+    struct cf_joined *j = &cf->joined[(uint32_t)n.pid % CF_JOIN_SLOTS];
+    struct cf_joined old = *j;
+    *j = n;
+    pthread_mutex_unlock(&cf->join_lock);
+    free(old.exe);
+    free(old.name);
+    free(old.user_name);
+    return 0;
+}
+
 /* Exec folding (see struct cf_exec_seen): 1 when this execution is folded
  * into one published earlier; else *folded is how many were folded since
  * that one. */
@@ -552,6 +705,7 @@ void cf_emit(struct cf *cf, const struct cf_change *ch)
     if (excluded(cf, ch, p))
         return;
     uint64_t folded = 0;
+    int32_t await = 0;
     if (ch->kind == CF_EV_EXEC && exec_fold(cf, ch->st, &folded))
         return;
     rp_event *ev;
@@ -618,11 +772,11 @@ void cf_emit(struct cf *cf, const struct cf_change *ch)
             } else {
                 missing[nmissing++] = (rp_str){"user.id", 7};
             }
-        } else {
+        } else if (!cf->join_wait_ms) {
             /* Gone before its record was read: only the pid is left. */
-            missing[nmissing++] = (rp_str){"process.entity_id", 17};
-            missing[nmissing++] = (rp_str){"process.executable", 18};
-            missing[nmissing++] = (rp_str){"user.id", 7};
+            set_gone(cf, ev);
+        } else {
+            await = ch->pid; /* its exec event may still come */
         }
         if (nmissing)
             h->set_str_array(ev, cf->f[F_INCOMPLETE], missing, nmissing);
@@ -631,8 +785,17 @@ void cf_emit(struct cf *cf, const struct cf_change *ch)
         rp_str missing = {"process.pid", 11};
         h->set_str_array(ev, cf->f[F_INCOMPLETE], &missing, 1);
     }
-    rc = h->event_publish(cf->self, ev);
-    rp_util_count(&cf->ctr, rc == 0 ? C_PUBLISHED : C_PUBLISH_FAILED, 1);
+    if (!cf->join_wait_ms) {
+        publish(cf, ev);
+        return;
+    }
+    pthread_mutex_lock(&cf->join_lock);
+    if (await || cf->held_n > 0)
+        hold(cf, ev, await);
+    else
+        publish(cf, ev);
+    join_flush(cf, 0);
+    pthread_mutex_unlock(&cf->join_lock);
 }
 
 /* ---- folder walk ----------------------------------------------------------- */
@@ -789,6 +952,11 @@ static int load_config(struct cf *cf)
         cf->exec_fold_s = (uint32_t)fold;
     else
         cf->exec_fold_s = 60;
+    uint64_t jw;
+    if (rp_util_config_uint(text, len, "join_wait_ms", 300, &jw) == 0 && jw <= 2000)
+        cf->join_wait_ms = (uint32_t)jw;
+    else
+        cf->join_wait_ms = 300;
     rc = rp_util_exclude_load(text, len, &cf->excl, rp_util_proc_user_uid, cf->err, sizeof cf->err);
     if (rc != 0)
         return rc;
@@ -817,6 +985,18 @@ static void cf_free(struct cf *cf)
     for (int i = 0; i < CF_OWNER_CACHE; i++)
         free(cf->owners[i].name);
     rp_util_exclude_free(&cf->excl);
+    if (cf->joined)
+        for (int i = 0; i < CF_JOIN_SLOTS; i++) {
+            free(cf->joined[i].exe);
+            free(cf->joined[i].name);
+            free(cf->joined[i].user_name);
+        }
+    free(cf->joined);
+    for (uint32_t i = 0; cf->held && i < cf->held_n; i++)
+        cf->host->event_release(cf->held[(cf->held_head + i) % CF_JOIN_QUEUE].ev);
+    free(cf->held);
+    if (cf->join_lock_ok)
+        pthread_mutex_destroy(&cf->join_lock);
     free(cf);
 }
 
@@ -847,6 +1027,24 @@ static int file_init(rp_plugin *self, const rp_host_api *host, void **state)
         host->set_error(self, cf->err, strlen(cf->err));
         cf_free(cf);
         return rc;
+    }
+    if (cf->join_wait_ms > 0 && cf->mode != CF_MODE_INOTIFY) {
+        /* Late joins need collector_process's exec events; without that
+         * plugin nothing comes and events of gone processes only wait. */
+        cf->joined = calloc(CF_JOIN_SLOTS, sizeof *cf->joined);
+        cf->held = calloc(CF_JOIN_QUEUE, sizeof *cf->held);
+        rc = cf->joined && cf->held ? 0 : RP_ERR_NOMEM;
+        if (rc == 0 && pthread_mutex_init(&cf->join_lock, NULL) != 0)
+            rc = RP_ERR_NOMEM;
+        cf->join_lock_ok = rc == 0;
+        if (rc == 0)
+            rc = host->subscribe(self, "process.exec", 12, 0);
+        if (rc != 0) {
+            cf_free(cf);
+            return rc;
+        }
+    } else {
+        cf->join_wait_ms = 0;
     }
     *state = cf;
     return 0;
@@ -896,6 +1094,22 @@ static int file_stop(rp_plugin *self, void *state)
     struct cf *cf = state;
     cf_fan_stop(cf);
     cf_ino_stop(cf);
+    if (cf->join_lock_ok) {
+        /* No record comes any more: the waiting events go out now, with
+         * what is known. The timer is stopped outside the lock, as its
+         * callback takes it. */
+        pthread_mutex_lock(&cf->join_lock);
+        cf->join_stopping = 1;
+        int pending = cf->join_pending;
+        uint64_t id = cf->join_timer_id;
+        pthread_mutex_unlock(&cf->join_lock);
+        if (pending)
+            cf->host->timer_stop(cf->self, id);
+        pthread_mutex_lock(&cf->join_lock);
+        cf->join_pending = 0;
+        join_flush(cf, 1);
+        pthread_mutex_unlock(&cf->join_lock);
+    }
     char msg[900];
     size_t off = 0;
     for (int i = 0; i < C_COUNT_ && off < sizeof msg; i++) {
@@ -936,6 +1150,7 @@ static const rp_plugin_descriptor descriptor = {
     .start = file_start,
     .stop = file_stop,
     .destroy = file_destroy,
+    .on_event = file_on_event,
 };
 
 RP_PLUGIN_EXPORT int rampart_plugin_entry_v1(const rp_host_api *host,

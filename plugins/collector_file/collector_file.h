@@ -60,7 +60,7 @@ enum cf_field {
 enum cf_counter {
     C_RECORDS, C_PUBLISHED, C_OVERFLOWS, C_SELF, C_EXCLUDED, C_RESOLVE_FAILED,
     C_PUBLISH_FAILED, C_WATCH_CAP, C_MERGED, C_EXEC_FOLDED, C_EXCL_EXE, C_EXCL_PATH,
-    C_EXCL_USER, C_PATH_UNRESOLVED, C_COUNT_
+    C_EXCL_USER, C_PATH_UNRESOLVED, C_JOINED_LATE, C_JOIN_MISSED, C_COUNT_
 };
 
 /* A configured path prefix: canonical, no trailing slash ("/" is kept). */
@@ -94,6 +94,26 @@ struct cf_exec_seen {
     int64_t ctime_ns;
     int64_t last_ns; /* monotonic time it was last published; 0 = free */
     uint64_t folded; /* executions not published since */
+};
+
+/* Late joins. A process gone before its record is read (a short-lived one)
+ * has no /proc entry left, but collector_process published its exec: the
+ * plugin keeps the identity of recent process.exec events by pid, and an
+ * event of a gone process waits up to join_wait_ms for it. While one waits,
+ * the events after it wait too, so the plugin's events keep their order. */
+#define CF_JOIN_SLOTS 1024 /* exec events remembered; a newcomer evicts its slot */
+#define CF_JOIN_QUEUE 1024 /* events waiting; at the cap the oldest goes out as it is */
+#define CF_JOIN_TICK_MS 20
+struct cf_joined {
+    int32_t pid; /* 0 = free */
+    char entity[RP_UTIL_ENTITY_ID_LEN + 1];
+    char *exe, *name, *user_name; /* NULL when the exec event had none */
+    char uid[16];                 /* "" when unknown */
+};
+struct cf_held {
+    rp_event *ev;
+    int32_t pid;   /* the process whose identity is awaited; 0 = none */
+    int64_t since; /* monotonic */
 };
 
 struct cf_owner {
@@ -161,6 +181,7 @@ struct cf {
     uint32_t events;
     uint32_t max_watches;
     uint32_t exec_fold_s; /* 0: every execution is published */
+    uint32_t join_wait_ms; /* 0: no late joins */
     rp_util_exclude excl; /* the agent-wide collectors.exclude */
 
     char err[CF_PATH_MAX + 128]; /* why init failed, for set_error */
@@ -175,6 +196,16 @@ struct cf {
     char machine_id[64];
     size_t mid_len;
     struct cf_exec_seen execs[CF_EXEC_SLOTS];
+    /* Late joins: join_lock guards everything below it in this group (the
+     * map is filled by on_event on a dispatcher thread). */
+    pthread_mutex_t join_lock;
+    int join_lock_ok;
+    struct cf_joined *joined;  /* CF_JOIN_SLOTS */
+    struct cf_held *held;      /* ring of CF_JOIN_QUEUE */
+    uint32_t held_head, held_n;
+    int join_pending, join_stopping;
+    uint64_t join_timer_id;
+
     struct cf_proc procs[CF_PROC_CACHE];
     struct cf_owner owners[CF_OWNER_CACHE];
 };
