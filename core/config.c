@@ -303,6 +303,34 @@ static json_t *builtin_doc(const char *text)
     return json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
 }
 
+/* collectors.exclude: the schema checks the shape; the paths must also be
+ * absolute, which it cannot say, and the collectors would refuse them at
+ * start (so --check-config says it first). */
+static int check_exclude(const json_t *merged, const json_t *main_doc, const char *main_name,
+                         const json_t *overlay_doc, const char *overlay_name, char *err,
+                         size_t errlen)
+{
+    static const char *const keys[] = {"executables", "path_prefixes"};
+    const json_t *x = json_object_get(json_object_get(merged, "collectors"), "exclude");
+    for (int k = 0; k < 2; k++) {
+        size_t i;
+        const json_t *item;
+        json_array_foreach(json_object_get(x, keys[k]), i, item)
+        {
+            const char *v = json_string_value(item);
+            if (v && v[0] == '/')
+                continue;
+            struct rp__json_seg segv[4] = {
+                {.key = "collectors"}, {.key = "exclude"}, {.key = keys[k]}, {.index = i}};
+            const char *file = attribute(main_doc, main_name, overlay_doc, overlay_name, segv, 4);
+            return set_err(err, errlen,
+                           "%s: collectors.exclude.%s[%zu]: expected an absolute path, got \"%s\"",
+                           file, keys[k], i, v ? v : "");
+        }
+    }
+    return 0;
+}
+
 int rp__config_from_docs(const json_t *main_doc, const char *main_name,
                          const json_t *overlay_doc, const char *overlay_name, const char *site,
                          const char *config_dir, rp__config **out, char *err, size_t errlen)
@@ -368,6 +396,10 @@ int rp__config_from_docs(const json_t *main_doc, const char *main_name,
         rc = RP_ERR_INTERNAL;
         goto out;
     }
+
+    rc = check_exclude(merged, main_doc, main_name, overlay_doc, overlay_name, err, errlen);
+    if (rc != 0)
+        goto out;
 
     rc = RP_ERR_NOMEM;
     cfg = calloc(1, sizeof *cfg);

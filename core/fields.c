@@ -60,6 +60,7 @@ static const struct std_field std_fields[] = {
     {"process.hash.sha1", RP_TYPE_STR},
     {"process.hash.sha256", RP_TYPE_STR},
     {"process.title", RP_TYPE_STR},
+    {"process.thread.name", RP_TYPE_STR},
     {"process.interactive", RP_TYPE_BOOL},
     {"process.tty.char_device.major", RP_TYPE_I64},
     {"process.tty.char_device.minor", RP_TYPE_I64},

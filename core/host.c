@@ -787,6 +787,22 @@ static int check_config(rp__host *host, struct rp_plugin *p, const json_t *entry
         goto done;
     }
     apply_defaults(schema, config);
+    /* One set of exclusion rules for all collectors (collectors.exclude),
+     * handed to each plugin that declares exclude_rules; others never see
+     * it, so plugins built before it are untouched. */
+    if (json_object_get(json_object_get(schema, "properties"), "exclude_rules")) {
+        if (given && json_object_get(given, "exclude_rules")) {
+            const char *file = rp__config_source_of(host->cfg, segs, 3);
+            rp__config_err_add(err, errlen,
+                               "%s: plugins.%s.config.exclude_rules: set by the agent from "
+                               "collectors.exclude; put the rules there",
+                               file, p->name);
+            rc = RP_ERR_CONFIG;
+            goto done;
+        }
+        json_t *rules = json_object_get(json_object_get(host->cfg->root, "collectors"), "exclude");
+        json_object_set_new(config, "exclude_rules", rules ? json_deep_copy(rules) : json_object());
+    }
     struct config_errors ce = {host, p, err, errlen};
     rc = rp__schema_validate_all(schema, config, on_config_error, &ce, &serr);
     if (rc == RP_ERR_INVAL) {

@@ -47,7 +47,12 @@ static const char config_schema[] =
     "\"items\":{\"type\":\"string\",\"enum\":[\"create\",\"modify\",\"delete\",\"rename\","
     "\"exec\"]},\"default\":[\"create\",\"modify\",\"delete\",\"rename\",\"exec\"]},"
     "\"max_watches\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":1048576,\"default\":8192,"
-    "\"description\":\"inotify watches or fanotify inode marks at most\"}}}";
+    "\"description\":\"inotify watches or fanotify inode marks at most\"},"
+    "\"exec_fold_seconds\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":86400,"
+    "\"default\":60,\"description\":\"one exec event per file in this window; 0: all\"},"
+    "\"join_wait_ms\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":2000,\"default\":300,"
+    "\"description\":\"how long an event of a gone process waits for its exec event\"},"
+    RP_UTIL_EXCLUDE_SCHEMA "}}";
 
 static const rp_util_field_def field_defs[F_COUNT_] = {
     [F_CATEGORY] = {"event.category", RP_TYPE_STR_ARRAY},
@@ -76,6 +81,17 @@ static const rp_util_field_def field_defs[F_COUNT_] = {
      * lives in the plugin's namespace under the same shape. */
     [F_ORIG_PATH] = {"collector_file.original.path", RP_TYPE_STR},
     [F_ORIG_NAME] = {"collector_file.original.name", RP_TYPE_STR},
+    [F_DATASET] = {"event.dataset", RP_TYPE_STR},
+    [F_ENTITY] = {"process.entity_id", RP_TYPE_STR},
+    [F_USER_ID] = {"user.id", RP_TYPE_STR},
+    [F_USER_NAME] = {"user.name", RP_TYPE_STR},
+    /* ECS has no word for an executable that is an anonymous memory file or
+     * was deleted; these say so instead of a name the file never had. */
+    [F_EXE_MEMFD] = {"rampart.process.executable_memfd", RP_TYPE_BOOL},
+    [F_EXE_DELETED] = {"rampart.process.executable_deleted", RP_TYPE_BOOL},
+    [F_INCOMPLETE] = {"rampart.incomplete", RP_TYPE_STR_ARRAY},
+    [F_EXEC_FOLDED] = {"collector_file.exec.folded", RP_TYPE_U64},
+    [F_PATH_UNRESOLVED] = {"collector_file.path_unresolved", RP_TYPE_BOOL},
 };
 
 static const char *const counter_names[C_COUNT_] = {
@@ -88,6 +104,13 @@ static const char *const counter_names[C_COUNT_] = {
     [C_PUBLISH_FAILED] = "publish_failed",
     [C_WATCH_CAP] = "watch_cap_hit",
     [C_MERGED] = "records_merged",
+    [C_EXEC_FOLDED] = "exec_folded",
+    [C_EXCL_EXE] = "excluded_executable",
+    [C_EXCL_PATH] = "excluded_path",
+    [C_EXCL_USER] = "excluded_user",
+    [C_PATH_UNRESOLVED] = "path_unresolved",
+    [C_JOINED_LATE] = "joined_late",
+    [C_JOIN_MISSED] = "join_missed",
 };
 
 /* Per change kind: bus topic, event.action, event.type. */
@@ -335,36 +358,52 @@ static const struct cf_proc *proc_lookup(struct cf *cf, int32_t pid)
         return e;
     if (proc_start_time(pid, &start) != 0)
         return NULL;
-    if (e->pid == pid && e->start == start) {
+    /* An exec keeps the pid and the start time: the executable's identity
+     * tells a process that ran another program since it was cached. */
+    char link[64];
+    struct stat xst;
+    snprintf(link, sizeof link, "/proc/%d/exe", (int)pid);
+    int x_ok = stat(link, &xst) == 0;
+    if (e->pid == pid && e->start == start && x_ok == e->exe_id_ok &&
+        (!x_ok || (e->exe_dev == (uint64_t)xst.st_dev && e->exe_ino == (uint64_t)xst.st_ino &&
+                   e->exe_gone == (xst.st_nlink == 0)))) {
         e->batch = cf->batch;
         return e;
     }
+    e->exe_id_ok = x_ok;
+    e->exe_dev = x_ok ? (uint64_t)xst.st_dev : 0;
+    e->exe_ino = x_ok ? (uint64_t)xst.st_ino : 0;
+    e->exe_gone = x_ok && xst.st_nlink == 0; /* deleted since: named anew */
     e->batch = cf->batch;
     free(e->exe);
     free(e->name);
     e->exe = e->name = NULL;
     e->pid = pid;
     e->start = start;
+    e->exe_flags = 0;
+    /* The same id collector_process gives the process, so the two join. */
+    rp_util_entity_id(cf->machine_id, cf->mid_len, pid, start, e->entity);
+    e->have_uid = rp_util_proc_uid(pid, &e->uid) == 0;
 
-    char path[64], exe[CF_PATH_MAX];
-    snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
-    ssize_t n = readlink(path, exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = '\0';
+    char exe[CF_PATH_MAX];
+    int rc = rp_util_proc_exe(pid, exe, sizeof exe, &e->exe_flags);
+    if (rc == 0 && exe[0] == '/') {
         e->exe = strdup(exe);
-    }
-    if (e->exe && e->exe[0] == '/') {
-        /* The program's file name, as ECS asks; comm is cut at 15 bytes. */
-        const char *base = strrchr(e->exe, '/') + 1;
-        size_t bl = strlen(base);
-        const char *del = " (deleted)";
-        if (bl > strlen(del) && strcmp(base + bl - strlen(del), del) == 0)
-            bl -= strlen(del);
-        e->name = strndup(base, bl);
-    } else {
-        /* Kernel threads have no executable. */
+        /* The program's file name, as ECS asks; comm is cut at 15 bytes and
+         * set by the process itself. */
+        e->name = strdup(rp_util_proc_base(exe));
+    } else if (rc == RP_ERR_NOTFOUND) {
+        /* Kernel threads have no executable: their comm is all there is (a
+         * user process cannot set it). A zombie has no executable left and
+         * gets no name. */
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+        char *status = read_small(path);
+        int zombie = !status || strstr(status, "State:\tZ") != NULL;
+        free(status);
         snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
-        e->name = read_small(path);
+        if (!zombie && (!e->have_uid || e->uid == 0))
+            e->name = read_small(path);
     }
     return e;
 }
@@ -441,6 +480,212 @@ static void set_stat_fields(struct cf *cf, rp_event *ev, const struct stat *st)
                      (int64_t)st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec);
 }
 
+static void publish(struct cf *cf, rp_event *ev)
+{
+    int rc = cf->host->event_publish(cf->self, ev);
+    rp_util_count(&cf->ctr, rc == 0 ? C_PUBLISHED : C_PUBLISH_FAILED, 1);
+}
+
+/* The process was gone before its record was read, and no exec event of it
+ * came: only the pid is known, and the event says so. */
+static void set_gone(struct cf *cf, rp_event *ev)
+{
+    rp_str missing[3] = {{"process.entity_id", 17}, {"process.executable", 18}, {"user.id", 7}};
+    cf->host->set_str_array(ev, cf->f[F_INCOMPLETE], missing, 3);
+}
+
+/* ---- late joins (see struct cf_joined); all under join_lock ---------------- */
+
+/* Fills ev from the exec event of pid if one came; 1 when it did. */
+static int join_fill(struct cf *cf, rp_event *ev, int32_t pid)
+{
+    const struct cf_joined *j = &cf->joined[(uint32_t)pid % CF_JOIN_SLOTS];
+    if (j->pid != pid)
+        return 0;
+    const rp_host_api *h = cf->host;
+    if (j->entity[0])
+        set_s(cf, ev, F_ENTITY, j->entity, strlen(j->entity));
+    if (j->exe)
+        set_s(cf, ev, F_PEXE, j->exe, strlen(j->exe));
+    if (j->name)
+        set_s(cf, ev, F_PNAME, j->name, strlen(j->name));
+    if (j->uid[0])
+        set_s(cf, ev, F_USER_ID, j->uid, strlen(j->uid));
+    if (j->user_name)
+        set_s(cf, ev, F_USER_NAME, j->user_name, strlen(j->user_name));
+    rp_str missing[3];
+    uint32_t n = 0;
+    if (!j->entity[0])
+        missing[n++] = (rp_str){"process.entity_id", 17};
+    if (!j->exe)
+        missing[n++] = (rp_str){"process.executable", 18};
+    if (!j->uid[0])
+        missing[n++] = (rp_str){"user.id", 7};
+    if (n)
+        h->set_str_array(ev, cf->f[F_INCOMPLETE], missing, n);
+    return 1;
+}
+
+static void join_on_timer(void *arg);
+
+/* Publishes the waiting events whose process is known by now or whose wait
+ * is over (all of them with force), in order; keeps a timer going while any
+ * wait. */
+static void join_flush(struct cf *cf, int force)
+{
+    int64_t now = cf->host->monotonic_ns();
+    while (cf->held_n > 0) {
+        struct cf_held *e = &cf->held[cf->held_head];
+        if (e->pid > 0) {
+            if (join_fill(cf, e->ev, e->pid)) {
+                rp_util_count(&cf->ctr, C_JOINED_LATE, 1);
+            } else if (force || now - e->since >= (int64_t)cf->join_wait_ms * 1000000) {
+                set_gone(cf, e->ev);
+                rp_util_count(&cf->ctr, C_JOIN_MISSED, 1);
+            } else {
+                break; /* the ones behind it wait with it, in order */
+            }
+        }
+        publish(cf, e->ev);
+        e->ev = NULL;
+        cf->held_head = (cf->held_head + 1) % CF_JOIN_QUEUE;
+        cf->held_n--;
+    }
+    if (cf->held_n > 0 && !cf->join_pending && !cf->join_stopping &&
+        cf->host->timer_start(cf->self, CF_JOIN_TICK_MS, 0, join_on_timer, cf,
+                              &cf->join_timer_id) == 0)
+        cf->join_pending = 1;
+}
+
+static void join_on_timer(void *arg)
+{
+    struct cf *cf = arg;
+    pthread_mutex_lock(&cf->join_lock);
+    cf->join_pending = 0;
+    if (!cf->join_stopping)
+        join_flush(cf, 0);
+    pthread_mutex_unlock(&cf->join_lock);
+}
+
+/* Queues ev; at the cap the oldest waiting event goes out as it is. */
+static void hold(struct cf *cf, rp_event *ev, int32_t pid)
+{
+    if (cf->held_n == CF_JOIN_QUEUE) {
+        struct cf_held *e = &cf->held[cf->held_head];
+        if (e->pid > 0) {
+            set_gone(cf, e->ev);
+            rp_util_count(&cf->ctr, C_JOIN_MISSED, 1);
+        }
+        publish(cf, e->ev);
+        cf->held_head = (cf->held_head + 1) % CF_JOIN_QUEUE;
+        cf->held_n--;
+    }
+    struct cf_held *t = &cf->held[(cf->held_head + cf->held_n) % CF_JOIN_QUEUE];
+    t->ev = ev;
+    t->pid = pid;
+    t->since = cf->host->monotonic_ns();
+    cf->held_n++;
+}
+
+static char *dup_field(const rp_host_api *h, const rp_event *ev, rp_field_id f, size_t max)
+{
+    const char *s;
+    uint64_t len;
+    if (h->get_str(ev, f, &s, &len) != 0 || len == 0 || len > max)
+        return NULL;
+    return strndup(s, (size_t)len);
+}
+
+/* A process.exec event from collector_process (a dispatcher thread). */
+static int file_on_event(rp_plugin *self, void *state, const rp_event *ev)
+{
+    (void)self;
+    struct cf *cf = state;
+    const rp_host_api *h = cf->host;
+    int64_t pid;
+    if (h->get_i64(ev, cf->f[F_PID], &pid) != 0 || pid <= 0 || pid > INT32_MAX)
+        return 0;
+    /* Copied outside the lock; the slot is replaced under it. */
+    struct cf_joined n;
+    memset(&n, 0, sizeof n);
+    n.pid = (int32_t)pid;
+    const char *s;
+    uint64_t len;
+    if (h->get_str(ev, cf->f[F_ENTITY], &s, &len) == 0 && len <= RP_UTIL_ENTITY_ID_LEN)
+        memcpy(n.entity, s, (size_t)len);
+    if (h->get_str(ev, cf->f[F_USER_ID], &s, &len) == 0 && len < sizeof n.uid)
+        memcpy(n.uid, s, (size_t)len);
+    n.exe = dup_field(h, ev, cf->f[F_PEXE], CF_PATH_MAX);
+    n.name = dup_field(h, ev, cf->f[F_PNAME], 4096);
+    n.user_name = dup_field(h, ev, cf->f[F_USER_NAME], 256);
+    pthread_mutex_lock(&cf->join_lock);
+    struct cf_joined *j = &cf->joined[(uint32_t)n.pid % CF_JOIN_SLOTS];
+    struct cf_joined old = *j;
+    *j = n;
+    pthread_mutex_unlock(&cf->join_lock);
+    free(old.exe);
+    free(old.name);
+    free(old.user_name);
+    return 0;
+}
+
+/* Exec folding (see struct cf_exec_seen): 1 when this execution is folded
+ * into one published earlier; else *folded is how many were folded since
+ * that one. */
+static int exec_fold(struct cf *cf, const struct stat *st, uint64_t *folded)
+{
+    *folded = 0;
+    if (cf->exec_fold_s == 0 || !st)
+        return 0;
+    int64_t ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec;
+    uint64_t h = ((uint64_t)st->st_dev * 0x9e3779b97f4a7c15ull) ^ (uint64_t)st->st_ino;
+    struct cf_exec_seen *e = &cf->execs[(h ^ (h >> 29)) % CF_EXEC_SLOTS];
+    int64_t now = cf->host->monotonic_ns();
+    if (e->last_ns != 0 && e->dev == (uint64_t)st->st_dev && e->ino == (uint64_t)st->st_ino &&
+        e->ctime_ns == ctime_ns && now - e->last_ns < (int64_t)cf->exec_fold_s * 1000000000LL) {
+        e->folded++;
+        rp_util_count(&cf->ctr, C_EXEC_FOLDED, 1);
+        return 1;
+    }
+    if (e->last_ns != 0 && e->dev == (uint64_t)st->st_dev && e->ino == (uint64_t)st->st_ino &&
+        e->ctime_ns == ctime_ns)
+        *folded = e->folded;
+    e->dev = (uint64_t)st->st_dev;
+    e->ino = (uint64_t)st->st_ino;
+    e->ctime_ns = ctime_ns;
+    e->last_ns = now;
+    e->folded = 0;
+    return 0;
+}
+
+/* 1 when a rule of collectors.exclude covers the change (counted). */
+static int excluded(struct cf *cf, const struct cf_change *ch, const struct cf_proc *p)
+{
+    const rp_util_exclude *x = &cf->excl;
+    if (p && p->exe && rp_util_exclude_exe(x, p->exe, strlen(p->exe))) {
+        rp_util_count(&cf->ctr, C_EXCL_EXE, 1);
+        return 1;
+    }
+    if (p && p->exe && rp_util_exclude_path(x, p->exe, strlen(p->exe))) {
+        rp_util_count(&cf->ctr, C_EXCL_PATH, 1); /* a program run from an excluded folder */
+        return 1;
+    }
+    if (p && p->have_uid && rp_util_exclude_uid(x, p->uid)) {
+        rp_util_count(&cf->ctr, C_EXCL_USER, 1);
+        return 1;
+    }
+    /* A rename stays reported when either end is outside the rules. */
+    int path_in =
+        ch->path && !ch->unresolved && rp_util_exclude_path(x, ch->path, strlen(ch->path));
+    int old_in = ch->old_path && rp_util_exclude_path(x, ch->old_path, strlen(ch->old_path));
+    if ((ch->path || ch->old_path) && (!ch->path || path_in) && (!ch->old_path || old_in) &&
+        (path_in || old_in)) {
+        rp_util_count(&cf->ctr, C_EXCL_PATH, 1);
+        return 1;
+    }
+    return 0;
+}
+
 void cf_emit(struct cf *cf, const struct cf_change *ch)
 {
     const rp_host_api *h = cf->host;
@@ -450,13 +695,21 @@ void cf_emit(struct cf *cf, const struct cf_change *ch)
     if (k == sizeof kinds / sizeof kinds[0] || !(cf->events & ch->kind))
         return;
     /* A rename counts when either end is watched: a file moved out of a
-     * watched folder matters as much as one moved in. */
-    int wanted = (ch->path && cf_path_wanted(cf, ch->path)) ||
+     * watched folder matters as much as one moved in. A path that could not
+     * be named was checked by the caller. */
+    int wanted = ch->unresolved || (ch->path && cf_path_wanted(cf, ch->path)) ||
                  (ch->old_path && cf_path_wanted(cf, ch->old_path));
     if (!wanted) {
         rp_util_count(&cf->ctr, C_EXCLUDED, 1);
         return;
     }
+    const struct cf_proc *p = ch->pid > 0 ? proc_lookup(cf, ch->pid) : NULL;
+    if (excluded(cf, ch, p))
+        return;
+    uint64_t folded = 0;
+    int32_t await = 0;
+    if (ch->kind == CF_EV_EXEC && exec_fold(cf, ch->st, &folded))
+        return;
     rp_event *ev;
     const char *topic = kinds[k].topic;
     int rc = h->event_create(cf->self, topic, strlen(topic), &ev);
@@ -470,8 +723,16 @@ void cf_emit(struct cf *cf, const struct cf_change *ch)
     h->set_str_array(ev, cf->f[F_TYPE], &typ, 1);
     set_s(cf, ev, F_ACTION, kinds[k].action, strlen(kinds[k].action));
     set_s(cf, ev, F_PROVIDER, cf->provider, strlen(cf->provider));
-    if (ch->path)
+    set_s(cf, ev, F_DATASET, "rampart.file", 12);
+    if (ch->unresolved) {
+        /* Only the name is known: no path, folder or extension that would
+         * pretend otherwise. */
+        h->set_bool(ev, cf->f[F_PATH_UNRESOLVED], 1);
+        if (ch->path && ch->path[0])
+            set_s(cf, ev, F_NAME, ch->path, strlen(ch->path));
+    } else if (ch->path) {
         set_path_fields(cf, ev, ch->path);
+    }
     if (ch->old_path) {
         set_s(cf, ev, F_ORIG_PATH, ch->old_path, strlen(ch->old_path));
         const char *slash = strrchr(ch->old_path, '/');
@@ -483,16 +744,60 @@ void cf_emit(struct cf *cf, const struct cf_change *ch)
         set_stat_fields(cf, ev, ch->st);
     else if (ch->is_dir >= 0)
         set_s(cf, ev, F_FTYPE, ch->is_dir ? "dir" : "file", ch->is_dir ? 3 : 4);
+    if (folded)
+        h->set_u64(ev, cf->f[F_EXEC_FOLDED], folded);
     if (ch->pid > 0) {
         h->set_i64(ev, cf->f[F_PID], ch->pid);
-        const struct cf_proc *p = proc_lookup(cf, ch->pid);
-        if (p && p->exe)
-            set_s(cf, ev, F_PEXE, p->exe, strlen(p->exe));
-        if (p && p->name)
-            set_s(cf, ev, F_PNAME, p->name, strlen(p->name));
+        /* What could not be had is named, so that a reader knows the event
+         * is not joined rather than guessing. */
+        rp_str missing[4];
+        uint32_t nmissing = 0;
+        if (p) {
+            set_s(cf, ev, F_ENTITY, p->entity, strlen(p->entity));
+            if (p->exe)
+                set_s(cf, ev, F_PEXE, p->exe, strlen(p->exe));
+            if (p->name)
+                set_s(cf, ev, F_PNAME, p->name, strlen(p->name));
+            if (p->exe_flags & RP_UTIL_EXE_MEMFD)
+                h->set_bool(ev, cf->f[F_EXE_MEMFD], 1);
+            else if (p->exe_flags & RP_UTIL_EXE_DELETED)
+                h->set_bool(ev, cf->f[F_EXE_DELETED], 1);
+            if (!p->exe && !(p->exe_flags & RP_UTIL_EXE_MEMFD) && !p->name)
+                missing[nmissing++] = (rp_str){"process.executable", 18};
+            if (p->have_uid) {
+                char buf[16];
+                int n = snprintf(buf, sizeof buf, "%u", (unsigned)p->uid);
+                set_s(cf, ev, F_USER_ID, buf, (size_t)n);
+                const char *uname = owner_name(cf, (uid_t)p->uid);
+                if (uname)
+                    set_s(cf, ev, F_USER_NAME, uname, strlen(uname));
+            } else {
+                missing[nmissing++] = (rp_str){"user.id", 7};
+            }
+        } else if (!cf->join_wait_ms) {
+            /* Gone before its record was read: only the pid is left. */
+            set_gone(cf, ev);
+        } else {
+            await = ch->pid; /* its exec event may still come */
+        }
+        if (nmissing)
+            h->set_str_array(ev, cf->f[F_INCOMPLETE], missing, nmissing);
+    } else {
+        /* inotify cannot tell who did it. */
+        rp_str missing = {"process.pid", 11};
+        h->set_str_array(ev, cf->f[F_INCOMPLETE], &missing, 1);
     }
-    rc = h->event_publish(cf->self, ev);
-    rp_util_count(&cf->ctr, rc == 0 ? C_PUBLISHED : C_PUBLISH_FAILED, 1);
+    if (!cf->join_wait_ms) {
+        publish(cf, ev);
+        return;
+    }
+    pthread_mutex_lock(&cf->join_lock);
+    if (await || cf->held_n > 0)
+        hold(cf, ev, await);
+    else
+        publish(cf, ev);
+    join_flush(cf, 0);
+    pthread_mutex_unlock(&cf->join_lock);
 }
 
 /* ---- folder walk ----------------------------------------------------------- */
@@ -644,6 +949,19 @@ static int load_config(struct cf *cf)
                 if (strcmp(word, names[b]) == 0)
                     cf->events |= 1u << b;
     }
+    uint64_t fold;
+    if (rp_util_config_uint(text, len, "exec_fold_seconds", 60, &fold) == 0 && fold <= 86400)
+        cf->exec_fold_s = (uint32_t)fold;
+    else
+        cf->exec_fold_s = 60;
+    uint64_t jw;
+    if (rp_util_config_uint(text, len, "join_wait_ms", 300, &jw) == 0 && jw <= 2000)
+        cf->join_wait_ms = (uint32_t)jw;
+    else
+        cf->join_wait_ms = 300;
+    rc = rp_util_exclude_load(text, len, &cf->excl, rp_util_proc_user_uid, cf->err, sizeof cf->err);
+    if (rc != 0)
+        return rc;
     rc = load_prefixes(cf, text, len, "paths", cf->paths, &cf->npaths);
     if (rc == 0 && cf->npaths == 0) {
         snprintf(cf->err, sizeof cf->err, "config.paths: no folder to watch");
@@ -668,6 +986,19 @@ static void cf_free(struct cf *cf)
     }
     for (int i = 0; i < CF_OWNER_CACHE; i++)
         free(cf->owners[i].name);
+    rp_util_exclude_free(&cf->excl);
+    if (cf->joined)
+        for (int i = 0; i < CF_JOIN_SLOTS; i++) {
+            free(cf->joined[i].exe);
+            free(cf->joined[i].name);
+            free(cf->joined[i].user_name);
+        }
+    free(cf->joined);
+    for (uint32_t i = 0; cf->held && i < cf->held_n; i++)
+        cf->host->event_release(cf->held[(cf->held_head + i) % CF_JOIN_QUEUE].ev);
+    free(cf->held);
+    if (cf->join_lock_ok)
+        pthread_mutex_destroy(&cf->join_lock);
     free(cf);
 }
 
@@ -679,6 +1010,7 @@ static int file_init(rp_plugin *self, const rp_host_api *host, void **state)
     cf->self = self;
     cf->host = host;
     cf->self_pid = (int32_t)getpid();
+    rp_util_machine_id(cf->machine_id, sizeof cf->machine_id, &cf->mid_len);
     int rc = rp_util_fields_register(host, self, field_defs, F_COUNT_, cf->f);
     if (rc != 0) {
         cf_free(cf);
@@ -698,6 +1030,24 @@ static int file_init(rp_plugin *self, const rp_host_api *host, void **state)
         cf_free(cf);
         return rc;
     }
+    if (cf->join_wait_ms > 0 && cf->mode != CF_MODE_INOTIFY) {
+        /* Late joins need collector_process's exec events; without that
+         * plugin nothing comes and events of gone processes only wait. */
+        cf->joined = calloc(CF_JOIN_SLOTS, sizeof *cf->joined);
+        cf->held = calloc(CF_JOIN_QUEUE, sizeof *cf->held);
+        rc = cf->joined && cf->held ? 0 : RP_ERR_NOMEM;
+        if (rc == 0 && pthread_mutex_init(&cf->join_lock, NULL) != 0)
+            rc = RP_ERR_NOMEM;
+        cf->join_lock_ok = rc == 0;
+        if (rc == 0)
+            rc = host->subscribe(self, "process.exec", 12, 0);
+        if (rc != 0) {
+            cf_free(cf);
+            return rc;
+        }
+    } else {
+        cf->join_wait_ms = 0;
+    }
     *state = cf;
     return 0;
 }
@@ -706,6 +1056,13 @@ static int file_start(rp_plugin *self, void *state)
 {
     struct cf *cf = state;
     int rc = RP_ERR_UNSUPPORTED;
+    struct stat st;
+    for (uint32_t i = 0; i < cf->npaths; i++)
+        if ((cf->path_id[i].ok = stat(cf->paths[i].path, &st) == 0) != 0)
+            cf->path_id[i].dev = st.st_dev, cf->path_id[i].ino = st.st_ino;
+    for (uint32_t i = 0; i < cf->nexclude; i++)
+        if ((cf->exclude_id[i].ok = stat(cf->exclude[i].path, &st) == 0) != 0)
+            cf->exclude_id[i].dev = st.st_dev, cf->exclude_id[i].ino = st.st_ino;
     if (cf->mode != CF_MODE_INOTIFY) {
         rc = cf_fan_start(cf);
         if (rc == RP_ERR_UNSUPPORTED && cf->mode == CF_MODE_AUTO)
@@ -739,7 +1096,23 @@ static int file_stop(rp_plugin *self, void *state)
     struct cf *cf = state;
     cf_fan_stop(cf);
     cf_ino_stop(cf);
-    char msg[512];
+    if (cf->join_lock_ok) {
+        /* No record comes any more: the waiting events go out now, with
+         * what is known. The timer is stopped outside the lock, as its
+         * callback takes it. */
+        pthread_mutex_lock(&cf->join_lock);
+        cf->join_stopping = 1;
+        int pending = cf->join_pending;
+        uint64_t id = cf->join_timer_id;
+        pthread_mutex_unlock(&cf->join_lock);
+        if (pending)
+            cf->host->timer_stop(cf->self, id);
+        pthread_mutex_lock(&cf->join_lock);
+        cf->join_pending = 0;
+        join_flush(cf, 1);
+        pthread_mutex_unlock(&cf->join_lock);
+    }
+    char msg[900];
     size_t off = 0;
     for (int i = 0; i < C_COUNT_ && off < sizeof msg; i++) {
         int n = snprintf(msg + off, sizeof msg - off, "%s%s %llu", i ? ", " : "", counter_names[i],
@@ -779,6 +1152,7 @@ static const rp_plugin_descriptor descriptor = {
     .start = file_start,
     .stop = file_stop,
     .destroy = file_destroy,
+    .on_event = file_on_event,
 };
 
 RP_PLUGIN_EXPORT int rampart_plugin_entry_v1(const rp_host_api *host,

@@ -12,6 +12,7 @@
  * agree on it. */
 #define RP_UTIL_LOG_MAX 1024
 #include <rampart/plugin_util.h>
+#include <rampart/plugin_util_proc.h>
 
 #include <pthread.h>
 #include <stddef.h>
@@ -51,12 +52,15 @@ enum cf_field {
     F_FTYPE, F_MTIME, F_CTIME,
     F_PID, F_PEXE, F_PNAME,
     F_ORIG_PATH, F_ORIG_NAME,
+    F_DATASET, F_ENTITY, F_USER_ID, F_USER_NAME, F_EXE_MEMFD, F_EXE_DELETED, F_INCOMPLETE,
+    F_EXEC_FOLDED, F_PATH_UNRESOLVED,
     F_COUNT_
 };
 
 enum cf_counter {
     C_RECORDS, C_PUBLISHED, C_OVERFLOWS, C_SELF, C_EXCLUDED, C_RESOLVE_FAILED,
-    C_PUBLISH_FAILED, C_WATCH_CAP, C_MERGED, C_COUNT_
+    C_PUBLISH_FAILED, C_WATCH_CAP, C_MERGED, C_EXEC_FOLDED, C_EXCL_EXE, C_EXCL_PATH,
+    C_EXCL_USER, C_PATH_UNRESOLVED, C_JOINED_LATE, C_JOIN_MISSED, C_COUNT_
 };
 
 /* A configured path prefix: canonical, no trailing slash ("/" is kept). */
@@ -69,8 +73,47 @@ struct cf_proc {
     int32_t pid; /* 0 = free slot */
     uint64_t start; /* start time in clock ticks since boot (/proc/<pid>/stat field 22) */
     uint64_t batch; /* the batch in which the start time was last checked */
-    char *exe;  /* NULL when unreadable */
+    char *exe;  /* NULL when unreadable, or a memfd (see exe_flags) */
     char *name; /* NULL when unreadable */
+    uint32_t exe_flags; /* RP_UTIL_EXE_* */
+    int exe_id_ok;      /* the executable's identity, to notice an exec */
+    uint64_t exe_dev, exe_ino;
+    int exe_gone;       /* it had no links left when last named */
+    int have_uid;
+    uint32_t uid;
+    char entity[RP_UTIL_ENTITY_ID_LEN + 1];
+};
+
+/* Repeated executions of one file (the dynamic loader runs with every
+ * program) are folded: one event per file and fold window, the next one
+ * carrying how many were folded. Keyed by device, inode and ctime, so a
+ * file that changed is reported again at once. */
+#define CF_EXEC_SLOTS 256 /* files remembered; a newcomer evicts its slot */
+struct cf_exec_seen {
+    uint64_t dev, ino;
+    int64_t ctime_ns;
+    int64_t last_ns; /* monotonic time it was last published; 0 = free */
+    uint64_t folded; /* executions not published since */
+};
+
+/* Late joins. A process gone before its record is read (a short-lived one)
+ * has no /proc entry left, but collector_process published its exec: the
+ * plugin keeps the identity of recent process.exec events by pid, and an
+ * event of a gone process waits up to join_wait_ms for it. While one waits,
+ * the events after it wait too, so the plugin's events keep their order. */
+#define CF_JOIN_SLOTS 1024 /* exec events remembered; a newcomer evicts its slot */
+#define CF_JOIN_QUEUE 1024 /* events waiting; at the cap the oldest goes out as it is */
+#define CF_JOIN_TICK_MS 20
+struct cf_joined {
+    int32_t pid; /* 0 = free */
+    char entity[RP_UTIL_ENTITY_ID_LEN + 1];
+    char *exe, *name, *user_name; /* NULL when the exec event had none */
+    char uid[16];                 /* "" when unknown */
+};
+struct cf_held {
+    rp_event *ev;
+    int32_t pid;   /* the process whose identity is awaited; 0 = none */
+    int64_t since; /* monotonic */
 };
 
 struct cf_owner {
@@ -88,6 +131,7 @@ struct cf_change {
     int is_dir;         /* 1 dir, 0 not, -1 unknown */
     int32_t pid;        /* 0 unknown */
     const struct stat *st; /* NULL when the file could not be stat'ed */
+    int unresolved;     /* the path could not be named: path holds the name alone */
 };
 
 /* Reads a backend's fd on the host loop. Idle, it sleeps in the loop's
@@ -126,9 +170,19 @@ struct cf {
     uint32_t npaths;
     struct cf_prefix exclude[CF_MAX_PATHS];
     uint32_t nexclude;
+    /* The configured folders' identities, taken at start: a folder whose
+     * path is too long to name is placed by walking up to one of them. */
+    struct cf_id {
+        int ok;
+        dev_t dev;
+        ino_t ino;
+    } path_id[CF_MAX_PATHS], exclude_id[CF_MAX_PATHS];
     int exclude_self;
     uint32_t events;
     uint32_t max_watches;
+    uint32_t exec_fold_s; /* 0: every execution is published */
+    uint32_t join_wait_ms; /* 0: no late joins */
+    rp_util_exclude excl; /* the agent-wide collectors.exclude */
 
     char err[CF_PATH_MAX + 128]; /* why init failed, for set_error */
     int32_t self_pid;
@@ -138,6 +192,19 @@ struct cf {
     struct cf_pump pump;
     uint64_t batch; /* counts drains: one batch of records read together */
     int64_t last_overflow_log_ns;
+
+    char machine_id[64];
+    size_t mid_len;
+    struct cf_exec_seen execs[CF_EXEC_SLOTS];
+    /* Late joins: join_lock guards everything below it in this group (the
+     * map is filled by on_event on a dispatcher thread). */
+    pthread_mutex_t join_lock;
+    int join_lock_ok;
+    struct cf_joined *joined;  /* CF_JOIN_SLOTS */
+    struct cf_held *held;      /* ring of CF_JOIN_QUEUE */
+    uint32_t held_head, held_n;
+    int join_pending, join_stopping;
+    uint64_t join_timer_id;
 
     struct cf_proc procs[CF_PROC_CACHE];
     struct cf_owner owners[CF_OWNER_CACHE];

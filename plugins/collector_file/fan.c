@@ -56,6 +56,7 @@ _Static_assert(CF_FAN_HANDLE_MAX <= MAX_HANDLE_SZ, "handle size");
 
 #define DCACHE_SLOTS 256 /* directory paths remembered; a newcomer evicts its slot */
 #define KEY_MAX (8 + 4 + MAX_HANDLE_SZ)
+#define DEEP_SLOTS 64 /* deep folders remembered; a newcomer evicts its slot */
 
 struct fs_entry {
     unsigned char fsid[8];
@@ -85,6 +86,15 @@ struct cf_fan {
     struct fs_entry fs[CF_MAX_PATHS];
     uint32_t nfs;
     struct dcache_entry dcache[DCACHE_SLOTS];
+    /* Folders too deep to name, and whether they lie under a watched one:
+     * finding out walks up every level, so a flood of records in one deep
+     * folder must not repeat the walk each time. Emptied with the path
+     * cache, on every folder rename. */
+    struct {
+        uint32_t keylen; /* 0 = empty */
+        unsigned char key[KEY_MAX];
+        int wanted;
+    } deep[DEEP_SLOTS];
     char buf[CF_READ_BUF] __attribute__((aligned(8)));
 };
 
@@ -115,6 +125,8 @@ static void dcache_flush(struct cf_fan *fan)
         fan->dcache[i].path = NULL;
         fan->dcache[i].keylen = 0;
     }
+    for (int i = 0; i < DEEP_SLOTS; i++)
+        fan->deep[i].keylen = 0;
 }
 
 /* The directory of ref as an absolute path into out. */
@@ -146,14 +158,17 @@ static int resolve_dir(struct cf_fan *fan, const struct cf_fid_ref *ref, char *o
     int fd = open_by_handle_at(fs->mount_fd, &hb.fh, O_PATH | O_CLOEXEC);
     if (fd < 0)
         return RP_ERR_NOTFOUND; /* gone (ESTALE) or not ours to open */
+    errno = 0;
     char link[64];
     snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
     ssize_t n = readlink(link, out, cap - 1);
     struct stat st;
     int st_ok = fstat(fd, &st) == 0;
     close(fd);
-    if (n <= 0 || (size_t)n >= cap - 1 || out[0] != '/')
-        return RP_ERR_RANGE;
+    if ((n < 0 && errno == ENAMETOOLONG) || (n > 0 && (size_t)n >= cap - 1))
+        return RP_ERR_RANGE; /* longer than a path can be named */
+    if (n <= 0 || out[0] != '/')
+        return RP_ERR_NOTFOUND;
     out[n] = '\0';
     /* A folder removed since keeps a name with " (deleted)" appended. */
     static const char del[] = " (deleted)";
@@ -171,16 +186,119 @@ static int resolve_dir(struct cf_fan *fan, const struct cf_fid_ref *ref, char *o
     return 0;
 }
 
-/* dir/name of ref into out; counts a failure. */
+/* dir/name of ref into out; counts a failure. RP_ERR_RANGE when the path
+ * is too long to name (the folder exists), RP_ERR_NOTFOUND otherwise. */
 static int resolve_path(struct cf *cf, const struct cf_fid_ref *ref, char *out, size_t cap)
 {
     char dir[CF_PATH_MAX];
-    if (!ref->fsid || resolve_dir(cf->fan, ref, dir, sizeof dir) != 0 ||
-        cf_join(out, cap, dir, ref->name) != 0) {
+    int rc = ref->fsid ? resolve_dir(cf->fan, ref, dir, sizeof dir) : RP_ERR_NOTFOUND;
+    if (rc == 0 && cf_join(out, cap, dir, ref->name) != 0)
+        rc = RP_ERR_RANGE;
+    if (rc != 0) {
         rp_util_count(&cf->ctr, C_RESOLVE_FAILED, 1);
-        return RP_ERR_NOTFOUND;
+        return rc == RP_ERR_RANGE ? RP_ERR_RANGE : RP_ERR_NOTFOUND;
     }
     return 0;
+}
+
+/* Whether the folder of ref, whose path is too long to name, lies under a
+ * configured path and under no exclude entry: walks up through ".." from
+ * the folder's own descriptor, comparing each folder with the configured
+ * ones by device and inode (so no name is trusted), at most CF_WALK_UP
+ * levels. The nearest configured folder decides. */
+#define CF_WALK_UP 4096
+static int long_dir_wanted(struct cf *cf, const struct cf_fid_ref *ref)
+{
+    struct cf_fan *fan = cf->fan;
+    struct fs_entry *fs = ref->fsid ? fs_find(fan, ref->fsid) : NULL;
+    if (!fs || ref->handle_bytes > MAX_HANDLE_SZ)
+        return 0;
+    unsigned char key[KEY_MAX];
+    uint32_t keylen = 12 + ref->handle_bytes;
+    memcpy(key, ref->fsid, 8);
+    memcpy(key + 8, &ref->handle_type, 4);
+    memcpy(key + 12, ref->handle, ref->handle_bytes);
+    uint32_t slot = key_hash(key, keylen) % DEEP_SLOTS;
+    if (fan->deep[slot].keylen == keylen && memcmp(fan->deep[slot].key, key, keylen) == 0)
+        return fan->deep[slot].wanted;
+    union handle_buf hb;
+    hb.fh.handle_bytes = ref->handle_bytes;
+    hb.fh.handle_type = (int)ref->handle_type;
+    memcpy(hb.fh.f_handle, ref->handle, ref->handle_bytes);
+    int fd = open_by_handle_at(fs->mount_fd, &hb.fh, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    int wanted = 0;
+    for (int level = 0; fd >= 0 && level < CF_WALK_UP; level++) {
+        struct stat st;
+        if (fstat(fd, &st) != 0)
+            break;
+        int decided = 0;
+        for (uint32_t i = 0; i < cf->nexclude && !decided; i++)
+            if (cf->exclude_id[i].ok && cf->exclude_id[i].dev == st.st_dev &&
+                cf->exclude_id[i].ino == st.st_ino)
+                decided = 1;
+        for (uint32_t i = 0; i < cf->npaths && !decided; i++)
+            if (cf->path_id[i].ok && cf->path_id[i].dev == st.st_dev &&
+                cf->path_id[i].ino == st.st_ino)
+                decided = wanted = 1;
+        if (decided)
+            break;
+        int up = openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        struct stat ust;
+        int top = up < 0 || fstat(up, &ust) != 0 ||
+                  (ust.st_dev == st.st_dev && ust.st_ino == st.st_ino);
+        close(fd);
+        fd = up;
+        if (top)
+            break;
+    }
+    if (fd >= 0)
+        close(fd);
+    fan->deep[slot].keylen = keylen;
+    memcpy(fan->deep[slot].key, key, keylen);
+    fan->deep[slot].wanted = wanted;
+    return wanted;
+}
+
+/* A record whose path is too long to name is published, not dropped (a
+ * deep enough folder would otherwise hide anything done in it): with the
+ * name, the file's own stat through its handle, and a flag, when its folder
+ * is a watched one. */
+static void emit_unresolved(struct cf *cf, const struct cf_fanrec *m, uint64_t rest)
+{
+    struct cf_fan *fan = cf->fan;
+    if (!long_dir_wanted(cf, &m->dfid)) {
+        rp_util_count(&cf->ctr, C_EXCLUDED, 1);
+        return;
+    }
+    struct stat st;
+    int st_ok = 0;
+    if (m->have_fid && !(rest & FAN_DELETE) && m->fid.handle_bytes <= MAX_HANDLE_SZ) {
+        struct fs_entry *fs = m->fid.fsid ? fs_find(fan, m->fid.fsid) : NULL;
+        union handle_buf hb;
+        hb.fh.handle_bytes = m->fid.handle_bytes;
+        hb.fh.handle_type = (int)m->fid.handle_type;
+        memcpy(hb.fh.f_handle, m->fid.handle, m->fid.handle_bytes);
+        int fd = fs ? open_by_handle_at(fs->mount_fd, &hb.fh, O_PATH | O_CLOEXEC) : -1;
+        if (fd >= 0) {
+            st_ok = fstat(fd, &st) == 0;
+            close(fd);
+        }
+    }
+    static const struct {
+        uint64_t bit;
+        uint32_t kind;
+    } order[] = {{FAN_CREATE, CF_EV_CREATE},
+                 {FAN_CLOSE_WRITE, CF_EV_MODIFY},
+                 {FAN_OPEN_EXEC, CF_EV_EXEC},
+                 {FAN_DELETE, CF_EV_DELETE}};
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        if (!(rest & order[i].bit))
+            continue;
+        struct cf_change ch = {order[i].kind, m->dfid.name ? m->dfid.name : "", NULL,
+                               (m->mask & FAN_ONDIR) != 0, m->pid, st_ok ? &st : NULL, 1};
+        rp_util_count(&cf->ctr, C_PATH_UNRESOLVED, 1);
+        cf_emit(cf, &ch);
+    }
 }
 
 /* ---- marks ------------------------------------------------------------------ */
@@ -313,17 +431,30 @@ static void handle_record(struct cf *cf, const struct cf_fanrec *m)
     struct stat st;
 
     if (m->mask & FAN_RENAME) {
-        int ok_old = have_old && resolve_path(cf, oldr, old, sizeof old) == 0;
-        int ok_new = have_new && resolve_path(cf, newr, path, sizeof path) == 0;
+        int rc_old = have_old ? resolve_path(cf, oldr, old, sizeof old) : RP_ERR_NOTFOUND;
+        int rc_new = have_new ? resolve_path(cf, newr, path, sizeof path) : RP_ERR_NOTFOUND;
+        int ok_old = rc_old == 0, ok_new = rc_new == 0;
         if (!have_old || !have_new)
             rp_util_count(&cf->ctr, C_RESOLVE_FAILED, 1);
-        if (!(ok_old && cf_path_wanted(cf, old)) && !(ok_new && cf_path_wanted(cf, path))) {
+        if (!ok_old && !ok_new && (rc_old == RP_ERR_RANGE || rc_new == RP_ERR_RANGE)) {
+            /* Both ends too deep to name (or one, the other unknown): the
+             * new name, flagged, when a deep end is watched. */
+            const struct cf_fid_ref *deep = rc_new == RP_ERR_RANGE ? newr : oldr;
+            if (long_dir_wanted(cf, deep)) {
+                struct cf_change ch = {CF_EV_RENAME, newr->name ? newr->name : "", NULL,
+                                       is_dir, pid, NULL, 1};
+                rp_util_count(&cf->ctr, C_PATH_UNRESOLVED, 1);
+                cf_emit(cf, &ch);
+            } else {
+                rp_util_count(&cf->ctr, C_EXCLUDED, 1);
+            }
+        } else if (!(ok_old && cf_path_wanted(cf, old)) && !(ok_new && cf_path_wanted(cf, path))) {
             if (ok_old || ok_new)
                 rp_util_count(&cf->ctr, C_EXCLUDED, 1);
         } else {
             int st_ok = ok_new && lstat(path, &st) == 0;
             struct cf_change ch = {CF_EV_RENAME, ok_new ? path : NULL, ok_old ? old : NULL,
-                                   is_dir, pid, st_ok ? &st : NULL};
+                                   is_dir, pid, st_ok ? &st : NULL, 0};
             cf_emit(cf, &ch);
             /* A folder moved in from outside the marked tree needs marks. */
             if (is_dir && fan->any_inode_marks && ok_new && cf_path_wanted(cf, path) &&
@@ -342,7 +473,10 @@ static void handle_record(struct cf *cf, const struct cf_fanrec *m)
         rp_util_count(&cf->ctr, C_RESOLVE_FAILED, 1);
         return;
     }
-    if (resolve_path(cf, dfid, path, sizeof path) != 0)
+    int prc = resolve_path(cf, dfid, path, sizeof path);
+    if (prc == RP_ERR_RANGE)
+        emit_unresolved(cf, m, rest);
+    if (prc != 0)
         return;
     /* Most records on a marked filesystem are about other folders: drop them
      * before any further system call. */
@@ -368,7 +502,7 @@ static void handle_record(struct cf *cf, const struct cf_fanrec *m)
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
         if (!(rest & order[i].bit))
             continue;
-        struct cf_change ch = {order[i].kind, path, NULL, is_dir, pid, st_ok ? &st : NULL};
+        struct cf_change ch = {order[i].kind, path, NULL, is_dir, pid, st_ok ? &st : NULL, 0};
         cf_emit(cf, &ch);
     }
     if (is_dir && (rest & FAN_CREATE) && fan->any_inode_marks && !(rest & FAN_DELETE) &&

@@ -231,7 +231,7 @@ static void emit(struct cf *cf, uint32_t kind, const char *path, const char *old
 {
     struct stat st;
     int st_ok = do_stat && path && lstat(path, &st) == 0;
-    struct cf_change ch = {kind, path, old, is_dir, 0, st_ok ? &st : NULL};
+    struct cf_change ch = {kind, path, old, is_dir, 0, st_ok ? &st : NULL, 0};
     cf_emit(cf, &ch);
 }
 

@@ -94,7 +94,8 @@ static const char *const src_defaults[SRC_COUNT] = {"/var/run/utmp", "/var/log/w
 
 enum {
     F_TS, F_CREATED, F_CATEGORY, F_TYPE, F_ACTION, F_OUTCOME, F_PROVIDER, F_START, F_DURATION,
-    F_USER, F_SRC_IP, F_SRC_ADDR, F_PID, F_REL_USER, F_REL_IP, F_LOG_PATH, F_TTY, F_COUNT_
+    F_USER, F_SRC_IP, F_SRC_ADDR, F_PID, F_REL_USER, F_REL_IP, F_LOG_PATH, F_TTY, F_DATASET,
+    F_COUNT_
 };
 
 static const struct {
@@ -110,7 +111,7 @@ static const struct {
     {"source.ip", RP_TYPE_IP, 0},           {"source.address", RP_TYPE_STR, 0},
     {"process.pid", RP_TYPE_I64, 0},        {"related.user", RP_TYPE_STR_ARRAY, 1},
     {"related.ip", RP_TYPE_STR_ARRAY, 1},   {"log.file.path", RP_TYPE_STR, 1},
-    {"login.tty", RP_TYPE_STR, 0},
+    {"login.tty", RP_TYPE_STR, 0},          {"event.dataset", RP_TYPE_STR, 1},
 };
 
 enum {
@@ -287,6 +288,7 @@ static void publish(struct state *s, const struct source *src, int kind, const s
     h->set_str(ev, s->f[F_ACTION], action, strlen(action));
     h->set_str(ev, s->f[F_OUTCOME], outcome, strlen(outcome));
     set_opt_str(s, ev, F_PROVIDER, src_names[src->kind]);
+    set_opt_str(s, ev, F_DATASET, "rampart.login");
     set_opt_str(s, ev, F_LOG_PATH, src->path);
     if (s->f[F_CREATED])
         h->set_timestamp(ev, s->f[F_CREATED], h->now_ns());

@@ -27,6 +27,7 @@
 #define _GNU_SOURCE
 #include <rampart/plugin.h>
 #include <rampart/plugin_util.h>
+#include <rampart/plugin_util_proc.h>
 
 #include "procscan.h"
 #include "sockdiag.h"
@@ -62,7 +63,8 @@ static const char config_schema[] =
     "\"max_sockets\":{\"type\":\"integer\",\"minimum\":256,\"maximum\":1048576,"
     "\"default\":16384,\"description\":\"sockets tracked at most; the oldest is evicted\"},"
     "\"max_fd_reads\":{\"type\":\"integer\",\"minimum\":100,\"maximum\":10000000,"
-    "\"default\":20000,\"description\":\"/proc/<pid>/fd links read per poll at most\"}}}";
+    "\"default\":20000,\"description\":\"/proc/<pid>/fd links read per poll at most\"},"
+    RP_UTIL_EXCLUDE_SCHEMA "}}";
 
 /* TCP state numbers (include/net/tcp_states.h, part of the kernel ABI). UDP
  * sockets are ESTABLISHED when connected and CLOSE when only bound. */
@@ -108,7 +110,8 @@ enum {
 enum {
     F_TIMESTAMP, F_CATEGORY, F_TYPE, F_ACTION, F_REASON, F_SRC_IP, F_SRC_PORT, F_SRC_BYTES,
     F_SRC_PACKETS, F_DST_IP, F_DST_PORT, F_DST_BYTES, F_DST_PACKETS, F_TRANSPORT, F_NETTYPE,
-    F_IANA, F_DIRECTION, F_NET_BYTES, F_NET_PACKETS, F_PID, F_PNAME, F_PEXE, F_UID, F_COUNT_
+    F_IANA, F_DIRECTION, F_NET_BYTES, F_NET_PACKETS, F_PID, F_PNAME, F_PEXE, F_UID, F_DATASET,
+    F_THREAD_NAME, F_ENTITY, F_EXE_MEMFD, F_EXE_DELETED, F_INCOMPLETE, F_COUNT_
 };
 
 static const rp_util_field_def field_defs[F_COUNT_] = {
@@ -135,12 +138,20 @@ static const rp_util_field_def field_defs[F_COUNT_] = {
     [F_PNAME] = {"process.name", RP_TYPE_STR},
     [F_PEXE] = {"process.executable", RP_TYPE_STR},
     [F_UID] = {"user.id", RP_TYPE_STR},
+    [F_DATASET] = {"event.dataset", RP_TYPE_STR},
+    /* comm: what the process calls itself (prctl(PR_SET_NAME) sets it), kept
+     * apart from process.name, which comes from the executable. */
+    [F_THREAD_NAME] = {"process.thread.name", RP_TYPE_STR},
+    [F_ENTITY] = {"process.entity_id", RP_TYPE_STR},
+    [F_EXE_MEMFD] = {"rampart.process.executable_memfd", RP_TYPE_BOOL},
+    [F_EXE_DELETED] = {"rampart.process.executable_deleted", RP_TYPE_BOOL},
+    [F_INCOMPLETE] = {"rampart.incomplete", RP_TYPE_STR_ARRAY},
 };
 
 enum {
     C_DUMPS, C_DUMP_ERRORS, C_SEEN, C_CONNECT, C_ACCEPT, C_LISTEN, C_CLOSE, C_DESTROY,
     C_UNMATCHED, C_EXPIRED, C_DROPS, C_EVICT, C_UNRESOLVED, C_FD_DIRS, C_LINKS, C_MAP_RESETS,
-    C_PARSE, C_PUBFAIL, C_SELF, C_SKIPPED, C_COUNT_
+    C_PARSE, C_PUBFAIL, C_SELF, C_SKIPPED, C_EXCL_EXE, C_EXCL_PATH, C_EXCL_USER, C_COUNT_
 };
 
 static const char *const counter_names[C_COUNT_] = {
@@ -164,6 +175,9 @@ static const char *const counter_names[C_COUNT_] = {
     [C_PUBFAIL] = "publish_failed",
     [C_SELF] = "self_excluded",
     [C_SKIPPED] = "dumps_skipped",
+    [C_EXCL_EXE] = "excluded_executable",
+    [C_EXCL_PATH] = "excluded_path",
+    [C_EXCL_USER] = "excluded_user",
 };
 
 enum { K_UNSET, K_CONNECT, K_ACCEPT, K_LISTEN };
@@ -172,6 +186,7 @@ enum { K_UNSET, K_CONNECT, K_ACCEPT, K_LISTEN };
 #define RF_SELF 0x2u     /* the agent's own socket, not reported */
 #define RF_EXISTING 0x4u /* open before the first poll */
 #define RF_NO_UID 0x8u   /* known only from a destroy message, which has no uid */
+#define RF_EXCLUDED 0x10u /* a collectors.exclude rule covers it: not reported */
 
 /* One known socket. */
 struct rec {
@@ -188,7 +203,9 @@ struct rec {
     uint8_t laddr[16], raddr[16];
     uint16_t lport, rport;
     char comm[16];
-    char *exe; /* NULL when unknown */
+    char *exe; /* NULL when unknown (or a memfd: see exe_flags) */
+    uint32_t exe_flags; /* RP_UTIL_EXE_* */
+    char entity[RP_UTIL_ENTITY_ID_LEN + 1]; /* "" when unknown */
 };
 
 struct listener {
@@ -254,6 +271,9 @@ struct net {
     int ps_ok;
     int64_t last_forced_ns, forced_complete_ns;
     char exe_buf[PATH_MAX];
+    char machine_id[64];
+    size_t mid_len;
+    rp_util_exclude excl; /* the agent-wide collectors.exclude */
 };
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -410,14 +430,44 @@ static void set_endpoints(struct net *n, rp_event *ev, const struct rec *r)
         int ulen = snprintf(uid, sizeof uid, "%u", (unsigned)r->uid);
         h->set_str(ev, n->f[F_UID], uid, (uint64_t)ulen);
     }
+    h->set_str(ev, n->f[F_DATASET], "rampart.network", 15);
     int32_t pid = r->pid > 0 ? r->pid : r->last_pid;
+    /* What could not be had is named, so that a reader knows the event is
+     * not joined rather than guessing. */
+    rp_str missing[4];
+    uint32_t nmissing = 0;
     if (pid > 0) {
         h->set_i64(ev, n->f[F_PID], pid);
         if (r->pid > 0 && r->comm[0])
-            h->set_str(ev, n->f[F_PNAME], r->comm, strlen(r->comm));
-        if (r->pid > 0 && r->exe)
+            h->set_str(ev, n->f[F_THREAD_NAME], r->comm, strlen(r->comm));
+        if (r->pid > 0 && r->exe) {
+            /* The name of the program, as for process events; comm is
+             * whatever the process chose to call itself. */
+            const char *base = rp_util_proc_base(r->exe);
             h->set_str(ev, n->f[F_PEXE], r->exe, strlen(r->exe));
+            h->set_str(ev, n->f[F_PNAME], base, strlen(base));
+        }
+        if (r->pid > 0 && (r->exe_flags & RP_UTIL_EXE_MEMFD))
+            h->set_bool(ev, n->f[F_EXE_MEMFD], 1);
+        else if (r->pid > 0 && (r->exe_flags & RP_UTIL_EXE_DELETED))
+            h->set_bool(ev, n->f[F_EXE_DELETED], 1);
+        if (r->pid > 0 && r->entity[0])
+            h->set_str(ev, n->f[F_ENTITY], r->entity, strlen(r->entity));
+        else
+            missing[nmissing++] = (rp_str){"process.entity_id", 17};
+        if (!(r->pid > 0 && (r->exe || (r->exe_flags & RP_UTIL_EXE_MEMFD))))
+            missing[nmissing++] = (rp_str){"process.executable", 18};
+    } else {
+        /* A connection opened and closed between two polls: the kernel's
+         * destroy message names no process, and none was seen holding it. */
+        missing[nmissing++] = (rp_str){"process.pid", 11};
+        missing[nmissing++] = (rp_str){"process.entity_id", 17};
+        missing[nmissing++] = (rp_str){"process.executable", 18};
     }
+    if (r->flags & RF_NO_UID)
+        missing[nmissing++] = (rp_str){"user.id", 7};
+    if (nmissing)
+        h->set_str_array(ev, n->f[F_INCOMPLETE], missing, nmissing);
 }
 
 static void publish(struct net *n, rp_event *ev, int counter)
@@ -539,7 +589,35 @@ static void try_map(struct net *n, struct rec *r)
     }
     r->pid = pid;
     free(r->exe);
-    r->exe = n->exe_buf[0] ? strdup(n->exe_buf) : NULL;
+    r->exe = NULL;
+    /* The executable through one open descriptor, so a memfd or a deleted
+     * file says so rather than lending its chosen name. */
+    if (rp_util_proc_exe(pid, n->exe_buf, sizeof n->exe_buf, &r->exe_flags) == 0 &&
+        n->exe_buf[0] == '/')
+        r->exe = strdup(n->exe_buf);
+    uint64_t start;
+    r->entity[0] = '\0';
+    if (rp_util_proc_start(pid, &start) == 0)
+        rp_util_entity_id(n->machine_id, n->mid_len, pid, start, r->entity);
+}
+
+/* 1 when a collectors.exclude rule covers the socket's holder (counted). */
+static int rule_excludes(struct net *n, const struct rec *r)
+{
+    const rp_util_exclude *x = &n->excl;
+    if (r->pid > 0 && r->exe &&
+        (rp_util_exclude_exe(x, r->exe, strlen(r->exe)) ||
+         rp_util_exclude_path(x, r->exe, strlen(r->exe)))) {
+        rp_util_count(&n->ctr, rp_util_exclude_exe(x, r->exe, strlen(r->exe)) ? C_EXCL_EXE
+                                                                               : C_EXCL_PATH,
+                      1);
+        return 1;
+    }
+    if (!(r->flags & RF_NO_UID) && rp_util_exclude_uid(x, r->uid)) {
+        rp_util_count(&n->ctr, C_EXCL_USER, 1);
+        return 1;
+    }
+    return 0;
 }
 
 /* Publishes the start event of a pending socket (or marks it the agent's). */
@@ -549,6 +627,10 @@ static void finalize(struct net *n, struct rec *r)
     if (n->exclude_self && (r->pid == n->mypid || (r->pid <= 0 && r->last_pid == n->mypid))) {
         r->flags |= RF_SELF;
         rp_util_count(&n->ctr, C_SELF, 1);
+        return;
+    }
+    if (rule_excludes(n, r)) {
+        r->flags |= RF_EXCLUDED;
         return;
     }
     if (r->pid <= 0 && r->last_pid <= 0)
@@ -757,7 +839,7 @@ static void expire_missing(struct net *n, int64_t now)
                     pending_unlink(n, r);
                     finalize(n, r);
                 }
-                if (!(r->flags & RF_SELF)) {
+                if (!(r->flags & (RF_SELF | RF_EXCLUDED))) {
                     publish_close(n, r, NULL,
                                   "no destroy message came for this socket; it left the "
                                   "kernel's tables about 2 s before this event");
@@ -956,7 +1038,7 @@ static void on_destroy_sock(struct net *n, const struct nd_sock *d)
             try_map(n, r);
             finalize(n, r);
         }
-        if (!(r->flags & RF_SELF))
+        if (!(r->flags & (RF_SELF | RF_EXCLUDED)))
             publish_close(n, r, d, NULL);
         rec_remove(n, r);
         return;
@@ -1043,6 +1125,7 @@ static void net_free(struct net *n)
     free(n->slots);
     free(n->lis);
     free(n->buf);
+    rp_util_exclude_free(&n->excl);
     free(n);
 }
 
@@ -1083,6 +1166,14 @@ static int net_init(rp_plugin *self, const rp_host_api *host, void **state)
         free(n);
         return RP_ERR_CONFIG;
     }
+    char xerr[256];
+    rc = rp_util_exclude_load(json, len, &n->excl, rp_util_proc_user_uid, xerr, sizeof xerr);
+    if (rc != 0) {
+        host->set_error(self, xerr, strlen(xerr));
+        free(n);
+        return rc;
+    }
+    rp_util_machine_id(n->machine_id, sizeof n->machine_id, &n->mid_len);
     n->dumps[0] = (struct dump_kind){.family = AF_INET, .proto = IPPROTO_TCP, .enabled = n->tcp};
     n->dumps[1] = (struct dump_kind){.family = AF_INET6, .proto = IPPROTO_TCP,
                                      .enabled = n->tcp && n->ipv6};

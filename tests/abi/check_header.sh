@@ -47,7 +47,7 @@ echo "plugin.h: C99, C11, C++11, C++17 OK"
 
 util="$inc/rampart/plugin_util.h"
 bad=$(grep -E '^\s*#\s*include' "$util" |
-    grep -vE '<(rampart/plugin|stdarg|stddef|stdint|stdio|string)\.h>' || true)
+    grep -vE '<(rampart/plugin|stdarg|stddef|stdint|stdio|stdlib|string)\.h>' || true)
 if [ -n "$bad" ]; then
     echo "FAIL: plugin_util.h includes more than plugin.h and standard headers: $bad" >&2
     exit 1

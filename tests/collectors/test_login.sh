@@ -207,6 +207,8 @@ import datetime, json, sys
 path, now, bob_sec, utmp, wtmp, btmp = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), *sys.argv[4:]
 evs = [json.loads(l) for l in open(path)]
 logins = [e for e in evs if e.get("event.action") in ("logged-in", "logged-out", "login-failed")]
+for e in logins:
+    assert e.get("event.dataset") == "rampart.login", "event.dataset: %s" % e
 def ts(e):
     return datetime.datetime.strptime(e["@timestamp"][:19], "%Y-%m-%dT%H:%M:%S").replace(
         tzinfo=datetime.timezone.utc).timestamp()

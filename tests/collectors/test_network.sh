@@ -201,27 +201,31 @@ def bytes_near(what, ev, key, n):
         sys.exit("%s: %s is %r, expected %d..%d: %s" % (what, key, v, n, n + 2, json.dumps(ev)))
 
 common = dict(network__transport="tcp", network__type=ntype, event__category=["network"],
-              event__kind="event")
+              event__kind="event", event__dataset="rampart.network")
+# process.name is the executable's file name (python3 is a link to it);
+# process.thread.name is the comm the process goes by.
+import os
+pyname = os.path.basename(os.path.realpath("/usr/bin/python3"))
 lis = one("listen", "listen", destination__port=sport, source__port=None)
-expect("listen", lis, process__pid=spid, process__name="python3", destination__ip=lo,
+expect("listen", lis, process__pid=spid, process__name=pyname, process__thread__name="python3", destination__ip=lo,
        network__direction="ingress", event__type=["start"], **common)
 if not str(lis.get("process.executable", "")).split("/")[-1].startswith("python3"):
     sys.exit("listen: process.executable %r" % lis.get("process.executable"))
 
 con = one("connect", "connect", source__port=cport, destination__port=sport)
-expect("connect", con, process__pid=cpid, process__name="python3", source__ip=lo,
+expect("connect", con, process__pid=cpid, process__name=pyname, process__thread__name="python3", source__ip=lo,
        destination__ip=lo, network__direction="egress", event__type=["connection", "start"],
        **common)
 
 acc = one("accept", "accept", source__port=cport, destination__port=sport)
-expect("accept", acc, process__pid=spid, process__name="python3", source__ip=lo,
+expect("accept", acc, process__pid=spid, process__name=pyname, process__thread__name="python3", source__ip=lo,
        destination__ip=lo, network__direction="ingress", event__type=["connection", "start"],
        **common)
 
 # The client's end: it sent 1000 bytes (source) and got 300 (destination).
 cc = one("client close", "close", source__port=cport, destination__port=sport,
          network__direction="egress")
-expect("client close", cc, process__pid=cpid, process__name="python3",
+expect("client close", cc, process__pid=cpid, process__name=pyname, process__thread__name="python3",
        event__type=["connection", "end"], **common)
 bytes_near("client close", cc, "source.bytes", 1000)
 bytes_near("client close", cc, "destination.bytes", 300)

@@ -239,7 +239,7 @@ static void test_unknown_keys(void **state)
     put("rampart.json", "{\"agnet\":{}}");
     expect_error("rampart.json", NULL,
                  "rampart.json: agnet: unknown key; did you mean \"agent\"? (allowed: agent, "
-                 "output, spool, plugins)");
+                 "output, spool, collectors, plugins)");
     put("rampart.json", "{\"agent\":{\"log_levle\":\"debug\"}}");
     expect_error("rampart.json", NULL,
                  "rampart.json: agent.log_levle: unknown key; did you mean \"log_level\"? "

@@ -860,6 +860,108 @@ static void test_config_text(void **st)
     assert_true(rate == 5);
 }
 
+/* SHA-256 against known digests (empty, and longer than one block, fed in
+ * uneven pieces), and the entity id scheme against a value computed
+ * independently (python3 hashlib). */
+static void hex32(const uint8_t d[32], char out[65])
+{
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        out[2 * i] = digits[d[i] >> 4];
+        out[2 * i + 1] = digits[d[i] & 15];
+    }
+    out[64] = '\0';
+}
+
+static void test_sha256_entity(void **state)
+{
+    (void)state;
+    uint8_t d[32];
+    char hex[65];
+    rp_util_sha256 s;
+    rp_util_sha256_init(&s);
+    rp_util_sha256_final(&s, d);
+    hex32(d, hex);
+    assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    char a[200];
+    memset(a, 'a', sizeof a);
+    rp_util_sha256_init(&s);
+    rp_util_sha256_update(&s, a, 7);
+    rp_util_sha256_update(&s, a + 7, 64);
+    rp_util_sha256_update(&s, a + 71, 129);
+    rp_util_sha256_final(&s, d);
+    hex32(d, hex);
+    assert_string_equal(hex, "c2a908d98f5df987ade41b5fce213067efbcc21ef2240212a41e54b5e7c28ae5");
+    char id[RP_UTIL_ENTITY_ID_LEN + 1];
+    rp_util_entity_id("3d1219c7c4c5404aaa1f6d2a48adfda4", 32, 4242, 123456, id);
+    assert_string_equal(id, "15d98bb66cefa319a598a3bf7a433201");
+}
+
+static int bob_only(const char *name, uint32_t *uid)
+{
+    if (strcmp(name, "bob") != 0)
+        return RP_ERR_NOTFOUND;
+    *uid = 777;
+    return 0;
+}
+
+/* The exclusion rules: loading from a plugin config, whole-component prefix
+ * matches, exact executables, numeric users, and clear refusals. */
+static void test_exclude_rules(void **state)
+{
+    (void)state;
+    static const char cfg[] =
+        "{\"a\":1,\"exclude_rules\":{\"executables\":[\"/usr/bin/backup\"],"
+        "\"path_prefixes\":[\"/var/cache/\",\"/srv\"],\"users\":[\"1001\",\"0\"]}}";
+    rp_util_exclude x;
+    char err[256] = "";
+    char *j = dup_exact(cfg, sizeof cfg - 1);
+    assert_int_equal(rp_util_exclude_load(j, sizeof cfg - 1, &x, NULL, err, sizeof err), 0);
+    free(j);
+    assert_int_equal(x.nexe, 1);
+    assert_int_equal(x.nprefix, 2);
+    assert_int_equal(x.nuid, 2);
+    assert_true(rp_util_exclude_exe(&x, "/usr/bin/backup", 15));
+    assert_false(rp_util_exclude_exe(&x, "/usr/bin/backup2", 16));
+    assert_false(rp_util_exclude_exe(&x, "/usr/bin/backu", 14));
+    assert_true(rp_util_exclude_path(&x, "/var/cache", 10)); /* trailing slash cut */
+    assert_true(rp_util_exclude_path(&x, "/var/cache/x/y", 14));
+    assert_false(rp_util_exclude_path(&x, "/var/cachex", 11));
+    assert_false(rp_util_exclude_path(&x, "/var", 4));
+    assert_true(rp_util_exclude_path(&x, "/srv/a", 6));
+    assert_true(rp_util_exclude_uid(&x, 1001));
+    assert_true(rp_util_exclude_uid(&x, 0));
+    assert_false(rp_util_exclude_uid(&x, 1000));
+    rp_util_exclude_free(&x);
+    assert_int_equal(x.nexe, 0);
+
+    /* No key: no rules. */
+    assert_int_equal(rp_util_exclude_load("{\"a\":1}", 7, &x, NULL, err, sizeof err), 0);
+    assert_false(rp_util_exclude_path(&x, "/", 1));
+    assert_false(rp_util_exclude_uid(&x, 0));
+
+    static const char rel[] = "{\"exclude_rules\":{\"path_prefixes\":[\"tmp\"]}}";
+    assert_int_equal(rp_util_exclude_load(rel, sizeof rel - 1, &x, NULL, err, sizeof err),
+                     RP_ERR_CONFIG);
+    assert_non_null(strstr(err, "exclude_rules.path_prefixes[0]"));
+    assert_int_equal(x.nprefix, 0);
+    /* Names go through the resolver; one it does not know is refused, by
+     * name; without a resolver every name is. */
+    static const char name[] = "{\"exclude_rules\":{\"users\":[\"bob\",\"alice\"]}}";
+    assert_int_equal(rp_util_exclude_load(name, sizeof name - 1, &x, bob_only, err, sizeof err),
+                     RP_ERR_CONFIG);
+    assert_non_null(strstr(err, "users[1]"));
+    assert_non_null(strstr(err, "alice"));
+    static const char bob[] = "{\"exclude_rules\":{\"users\":[\"bob\"]}}";
+    assert_int_equal(rp_util_exclude_load(bob, sizeof bob - 1, &x, bob_only, err, sizeof err), 0);
+    assert_true(rp_util_exclude_uid(&x, 777));
+    rp_util_exclude_free(&x);
+    assert_int_equal(rp_util_exclude_load(name, sizeof name - 1, &x, NULL, err, sizeof err),
+                     RP_ERR_CONFIG);
+    assert_non_null(strstr(err, "users[0]"));
+    assert_non_null(strstr(err, "bob"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -881,6 +983,8 @@ int main(void)
         cmocka_unit_test(test_counters),
         cmocka_unit_test(test_fields),
         cmocka_unit_test(test_config_text),
+        cmocka_unit_test(test_sha256_entity),
+        cmocka_unit_test(test_exclude_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,7 +15,8 @@
  *
  * It is not part of the ABI: nothing here crosses the boundary, every
  * function is static inline and compiled into the plugin, and it includes
- * only <rampart/plugin.h> and the C standard library. It compiles as C99,
+ * only <rampart/plugin.h> and the C standard library. Helpers that read
+ * /proc or the user database live in <rampart/plugin_util_proc.h>. It compiles as C99,
  * C11 and C++ (tests/abi/check_header.sh checks all three). Names start with
  * rp_util_ / RP_UTIL_; names with a double underscore (rp_util__) are
  * internal and may change.
@@ -32,6 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #ifdef __cplusplus
@@ -896,6 +898,336 @@ static inline int rp_util_config_next_str(rp_util_config_iter *it, char *buf, si
         *out_len = n;
     return rc;
 }
+
+/* ------------------------------------------------------------------------ */
+/* Process identity shared by the collectors.
+ *
+ * process.entity_id joins the events of one process across collectors. Its
+ * scheme (the one collector_process has always used): the lower-case hex of
+ * the first 16 bytes of SHA-256("<machine id>:<pid>:<start>"), where the
+ * machine id is /etc/machine-id (else /var/lib/dbus/machine-id, else the
+ * host name) without its trailing newline, pid the thread group id in
+ * decimal and start the process's start time in clock ticks since boot
+ * (field 22 of /proc/<pid>/stat), in decimal. Any collector that knows a
+ * process's pid and start computes the same id.
+ *
+ * The SHA-256 here is small and not constant-time: it hashes public data. */
+
+#define RP_UTIL_ENTITY_ID_LEN 32 /* hex digits, without the NUL */
+
+typedef struct rp_util_sha256 {
+    uint32_t h[8];
+    uint64_t total;
+    uint8_t block[64];
+    uint32_t used;
+} rp_util_sha256;
+
+static inline uint32_t rp_util__ror(uint32_t x, unsigned n)
+{
+    return (x >> n) | (x << (32u - n));
+}
+
+static inline void rp_util__sha256_block(uint32_t h[8], const uint8_t *p)
+{
+    static const uint32_t K[64] = {
+        0x428a2f98u, 0x71374491u, 0xb5c0fbcfu, 0xe9b5dba5u, 0x3956c25bu, 0x59f111f1u, 0x923f82a4u,
+        0xab1c5ed5u, 0xd807aa98u, 0x12835b01u, 0x243185beu, 0x550c7dc3u, 0x72be5d74u, 0x80deb1feu,
+        0x9bdc06a7u, 0xc19bf174u, 0xe49b69c1u, 0xefbe4786u, 0x0fc19dc6u, 0x240ca1ccu, 0x2de92c6fu,
+        0x4a7484aau, 0x5cb0a9dcu, 0x76f988dau, 0x983e5152u, 0xa831c66du, 0xb00327c8u, 0xbf597fc7u,
+        0xc6e00bf3u, 0xd5a79147u, 0x06ca6351u, 0x14292967u, 0x27b70a85u, 0x2e1b2138u, 0x4d2c6dfcu,
+        0x53380d13u, 0x650a7354u, 0x766a0abbu, 0x81c2c92eu, 0x92722c85u, 0xa2bfe8a1u, 0xa81a664bu,
+        0xc24b8b70u, 0xc76c51a3u, 0xd192e819u, 0xd6990624u, 0xf40e3585u, 0x106aa070u, 0x19a4c116u,
+        0x1e376c08u, 0x2748774cu, 0x34b0bcb5u, 0x391c0cb3u, 0x4ed8aa4au, 0x5b9cca4fu, 0x682e6ff3u,
+        0x748f82eeu, 0x78a5636fu, 0x84c87814u, 0x8cc70208u, 0x90befffau, 0xa4506cebu, 0xbef9a3f7u,
+        0xc67178f2u};
+    uint32_t w[64], a, b, c, d, e, f, g, k, t1, t2;
+    int i;
+    for (i = 0; i < 16; i++)
+        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
+               (uint32_t)p[4 * i + 2] << 8 | (uint32_t)p[4 * i + 3];
+    for (i = 16; i < 64; i++)
+        w[i] = w[i - 16] + w[i - 7] +
+               (rp_util__ror(w[i - 15], 7) ^ rp_util__ror(w[i - 15], 18) ^ (w[i - 15] >> 3)) +
+               (rp_util__ror(w[i - 2], 17) ^ rp_util__ror(w[i - 2], 19) ^ (w[i - 2] >> 10));
+    a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
+    for (i = 0; i < 64; i++) {
+        t1 = k + (rp_util__ror(e, 6) ^ rp_util__ror(e, 11) ^ rp_util__ror(e, 25)) +
+             ((e & f) ^ (~e & g)) + K[i] + w[i];
+        t2 = (rp_util__ror(a, 2) ^ rp_util__ror(a, 13) ^ rp_util__ror(a, 22)) +
+             ((a & b) ^ (a & c) ^ (b & c));
+        k = g, g = f, f = e, e = d + t1, d = c, c = b, b = a, a = t1 + t2;
+    }
+    h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e, h[5] += f, h[6] += g, h[7] += k;
+}
+
+static inline void rp_util_sha256_init(rp_util_sha256 *s)
+{
+    static const uint32_t iv[8] = {0x6a09e667u, 0xbb67ae85u, 0x3c6ef372u, 0xa54ff53au,
+                                   0x510e527fu, 0x9b05688cu, 0x1f83d9abu, 0x5be0cd19u};
+    memcpy(s->h, iv, sizeof iv);
+    s->total = 0;
+    s->used = 0;
+}
+
+static inline void rp_util_sha256_update(rp_util_sha256 *s, const void *data, size_t len)
+{
+    const uint8_t *p = (const uint8_t *)data;
+    s->total += len;
+    while (len > 0) {
+        size_t take = 64 - s->used < len ? 64 - s->used : len;
+        memcpy(s->block + s->used, p, take);
+        s->used += (uint32_t)take;
+        p += take;
+        len -= take;
+        if (s->used == 64) {
+            rp_util__sha256_block(s->h, s->block);
+            s->used = 0;
+        }
+    }
+}
+
+static inline void rp_util_sha256_final(rp_util_sha256 *s, uint8_t out[32])
+{
+    uint64_t bits = s->total * 8;
+    int i;
+    s->block[s->used++] = 0x80;
+    if (s->used > 56) {
+        memset(s->block + s->used, 0, 64 - s->used);
+        rp_util__sha256_block(s->h, s->block);
+        s->used = 0;
+    }
+    memset(s->block + s->used, 0, 56 - s->used);
+    for (i = 0; i < 8; i++)
+        s->block[56 + i] = (uint8_t)(bits >> (56 - 8 * i));
+    rp_util__sha256_block(s->h, s->block);
+    for (i = 0; i < 8; i++) {
+        out[4 * i] = (uint8_t)(s->h[i] >> 24);
+        out[4 * i + 1] = (uint8_t)(s->h[i] >> 16);
+        out[4 * i + 2] = (uint8_t)(s->h[i] >> 8);
+        out[4 * i + 3] = (uint8_t)s->h[i];
+    }
+}
+
+/* rp_util_entity_id: the entity id of the process (pid, start ticks) on the
+ * machine whose id is mid (mid_len bytes), into out (33 bytes with the
+ * NUL). */
+static inline void rp_util_entity_id(const char *mid, size_t mid_len, int32_t pid,
+                                     uint64_t start_ticks, char out[RP_UTIL_ENTITY_ID_LEN + 1])
+{
+    static const char digits[] = "0123456789abcdef";
+    char buf[160];
+    uint8_t d[32];
+    rp_util_sha256 s;
+    int n, i;
+    if (mid_len > 64)
+        mid_len = 64;
+    n = snprintf(buf, sizeof buf, "%.*s:%d:%llu", (int)mid_len, mid ? mid : "", (int)pid,
+                 (unsigned long long)start_ticks);
+    rp_util_sha256_init(&s);
+    rp_util_sha256_update(&s, buf, n > 0 ? (size_t)n : 0);
+    rp_util_sha256_final(&s, d);
+    for (i = 0; i < RP_UTIL_ENTITY_ID_LEN / 2; i++) {
+        out[2 * i] = digits[d[i] >> 4];
+        out[2 * i + 1] = digits[d[i] & 15];
+    }
+    out[RP_UTIL_ENTITY_ID_LEN] = '\0';
+}
+
+/* ------------------------------------------------------------------------ */
+/* Exclusion rules (the agent's collectors.exclude, handed to every plugin
+ * whose config schema declares an "exclude_rules" property, as that key of
+ * its config): executables (absolute paths, exact match), path_prefixes
+ * (absolute paths, matched on whole components: "/var/cache" covers
+ * "/var/cache/x" but not "/var/cachex") and users (names, or uids in
+ * decimal). rp_util_exclude_load reads them from the plugin's config text;
+ * the matchers say whether an event falls under a rule. Load on the control
+ * thread; the matchers only read, from any thread. User names resolve to
+ * uids at load time through the caller's resolver (rampart/plugin_util_proc.h
+ * has one for POSIX systems); without one only uids are accepted. */
+
+#define RP_UTIL_EXCLUDE_MAX 64 /* entries per list; the core schema allows no more */
+#define RP_UTIL_EXCLUDE_PATH_MAX 4096
+
+/* The schema fragment a plugin puts under "exclude_rules" in its
+ * config_schema, so the host hands the shared rules to it. */
+#define RP_UTIL_EXCLUDE_SCHEMA                                                                     \
+    "\"exclude_rules\":{\"type\":\"object\",\"additionalProperties\":false,"                      \
+    "\"description\":\"set by the agent from collectors.exclude\",\"properties\":{"              \
+    "\"executables\":{\"type\":\"array\",\"maxItems\":64,"                                     \
+    "\"items\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":4095}},"                       \
+    "\"path_prefixes\":{\"type\":\"array\",\"maxItems\":64,"                                   \
+    "\"items\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":4095}},"                       \
+    "\"users\":{\"type\":\"array\",\"maxItems\":64,"                                           \
+    "\"items\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":64}}}}"
+
+typedef struct rp_util_exclude {
+    char *exe[RP_UTIL_EXCLUDE_MAX];
+    size_t exe_len[RP_UTIL_EXCLUDE_MAX];
+    uint32_t nexe;
+    char *prefix[RP_UTIL_EXCLUDE_MAX];
+    size_t prefix_len[RP_UTIL_EXCLUDE_MAX];
+    uint32_t nprefix;
+    uint32_t uid[RP_UTIL_EXCLUDE_MAX];
+    uint32_t nuid;
+} rp_util_exclude;
+
+/* rp_util_config_object: the span of the object under the top-level key
+ * (itself a JSON object text the rp_util_config_* getters read). */
+static inline int rp_util_config_object(const char *json, size_t len, const char *key,
+                                        const char **out, size_t *out_len)
+{
+    size_t p = 0, end;
+    int rc;
+    if (!out || !out_len || !key)
+        return RP_ERR_INVAL;
+    *out = NULL;
+    *out_len = 0;
+    rc = rp_util__json_find(json, len, key, &p);
+    if (rc == 0 && json[p] != '{')
+        rc = RP_ERR_TYPE;
+    if (rc != 0)
+        return rc;
+    end = p;
+    if ((rc = rp_util__json_skip(json, len, &end, 1u)) != 0)
+        return rc;
+    *out = json + p;
+    *out_len = end - p;
+    return 0;
+}
+
+static inline void rp_util_exclude_free(rp_util_exclude *x)
+{
+    uint32_t i;
+    if (!x)
+        return;
+    for (i = 0; i < x->nexe; i++)
+        free(x->exe[i]);
+    for (i = 0; i < x->nprefix; i++)
+        free(x->prefix[i]);
+    memset(x, 0, sizeof *x);
+}
+
+static inline int rp_util__exclude_paths(const char *obj, size_t olen, const char *key,
+                                         char **out, size_t *lens, uint32_t *n, char *err,
+                                         size_t errlen)
+{
+    rp_util_config_iter it;
+    char s[RP_UTIL_EXCLUDE_PATH_MAX];
+    size_t sl = 0;
+    int rc;
+    if (rp_util_config_array(obj, olen, key, &it) != 0)
+        return 0;
+    while ((rc = rp_util_config_next_str(&it, s, sizeof s, &sl)) != RP_ERR_NOTFOUND) {
+        if (rc != 0 || s[0] != '/' || *n >= RP_UTIL_EXCLUDE_MAX) {
+            snprintf(err, errlen,
+                     "config.exclude_rules.%s[%u] (collectors.exclude.%s): expected an absolute "
+                     "path, at most %d of them",
+                     key, (unsigned)it.index, key, RP_UTIL_EXCLUDE_MAX);
+            return RP_ERR_CONFIG;
+        }
+        while (sl > 1 && s[sl - 1] == '/')
+            s[--sl] = '\0';
+        out[*n] = (char *)malloc(sl + 1);
+        if (!out[*n])
+            return RP_ERR_NOMEM;
+        memcpy(out[*n], s, sl + 1);
+        lens[*n] = sl;
+        (*n)++;
+    }
+    return 0;
+}
+
+/* Resolves a user name to a uid: 0, or an error when the name is unknown. */
+typedef int (*rp_util_user_resolver)(const char *name, uint32_t *uid);
+
+/* rp_util_exclude_load: the rules under "exclude_rules" of the plugin's
+ * config text (none when the key is absent); resolve (may be NULL) turns
+ * user names into uids. On failure err names the entry and *x is
+ * emptied. */
+static inline int rp_util_exclude_load(const char *json, size_t len, rp_util_exclude *x,
+                                       rp_util_user_resolver resolve, char *err, size_t errlen)
+{
+    const char *obj;
+    size_t olen;
+    rp_util_config_iter it;
+    char s[128];
+    int rc;
+    memset(x, 0, sizeof *x);
+    if (rp_util_config_object(json, len, "exclude_rules", &obj, &olen) != 0)
+        return 0;
+    rc = rp_util__exclude_paths(obj, olen, "executables", x->exe, x->exe_len, &x->nexe, err,
+                                errlen);
+    if (rc == 0)
+        rc = rp_util__exclude_paths(obj, olen, "path_prefixes", x->prefix, x->prefix_len,
+                                    &x->nprefix, err, errlen);
+    if (rc == 0 && rp_util_config_array(obj, olen, "users", &it) == 0) {
+        while ((rc = rp_util_config_next_str(&it, s, sizeof s, NULL)) != RP_ERR_NOTFOUND) {
+            char *end = NULL;
+            unsigned long long v;
+            int ok = rc == 0 && s[0] != '\0' && x->nuid < RP_UTIL_EXCLUDE_MAX;
+            rc = 0;
+            if (ok && s[0] >= '0' && s[0] <= '9') {
+                v = strtoull(s, &end, 10);
+                ok = *end == '\0' && v <= 0xfffffffeull;
+                if (ok)
+                    x->uid[x->nuid++] = (uint32_t)v;
+            } else if (ok) {
+                uint32_t u = 0;
+                ok = resolve && resolve(s, &u) == 0;
+                if (ok)
+                    x->uid[x->nuid++] = u;
+            }
+            if (!ok) {
+                snprintf(err, errlen,
+                         "config.exclude_rules.users[%u] (collectors.exclude.users): expected a "
+                         "user name known here or a uid, got \"%s\"",
+                         (unsigned)it.index, s);
+                rc = RP_ERR_CONFIG;
+                break;
+            }
+        }
+        if (rc == RP_ERR_NOTFOUND)
+            rc = 0; /* past the last item */
+    }
+    if (rc != 0)
+        rp_util_exclude_free(x);
+    return rc;
+}
+
+/* 1 when exe (len bytes) is one of the excluded executables. */
+static inline int rp_util_exclude_exe(const rp_util_exclude *x, const char *exe, size_t len)
+{
+    uint32_t i;
+    for (i = 0; exe && i < x->nexe; i++)
+        if (x->exe_len[i] == len && memcmp(x->exe[i], exe, len) == 0)
+            return 1;
+    return 0;
+}
+
+/* 1 when path (len bytes) lies at or under an excluded prefix. */
+static inline int rp_util_exclude_path(const rp_util_exclude *x, const char *path, size_t len)
+{
+    uint32_t i;
+    for (i = 0; path && i < x->nprefix; i++) {
+        size_t pl = x->prefix_len[i];
+        if (pl == 1 && x->prefix[i][0] == '/')
+            return path[0] == '/';
+        if (len >= pl && memcmp(path, x->prefix[i], pl) == 0 && (len == pl || path[pl] == '/'))
+            return 1;
+    }
+    return 0;
+}
+
+/* 1 when uid is an excluded user. */
+static inline int rp_util_exclude_uid(const rp_util_exclude *x, uint32_t uid)
+{
+    uint32_t i;
+    for (i = 0; i < x->nuid; i++)
+        if (x->uid[i] == uid)
+            return 1;
+    return 0;
+}
+
 
 #ifdef __cplusplus
 }
