@@ -6,7 +6,10 @@
 #
 #   make_attacker            sets ATK_USER, ATK_UID, ATK_GID
 #   as_attacker CMD...       runs CMD as that user (its own group only)
-#   ATK_PIDS+=(pid)          background processes of the user to kill on exit
+#   spawn_attacker OUT ERR CMD...
+#                            starts CMD as that user in the background, output
+#                            to OUT and ERR; its pid (CMD's own) in ATK_LAST,
+#                            killed on exit
 
 skip() {
     echo "SKIP: $*"
@@ -25,7 +28,7 @@ attacker_cleanup() {
         wait "$pid" 2>/dev/null || true
     done
     if [ -n "$ATK_USER" ]; then
-        userdel "$ATK_USER" 2>/dev/null || true
+        userdel "$ATK_USER" || echo "WARNING: could not remove user $ATK_USER" >&2
         groupdel "$ATK_USER" 2>/dev/null || true
     fi
 }
@@ -47,4 +50,12 @@ make_attacker() {
 
 as_attacker() {
     setpriv --reuid "$ATK_UID" --regid "$ATK_GID" --clear-groups -- "$@"
+}
+
+spawn_attacker() {
+    local out=$1 err=$2
+    shift 2
+    setpriv --reuid "$ATK_UID" --regid "$ATK_GID" --clear-groups -- "$@" >"$out" 2>"$err" &
+    ATK_LAST=$!
+    ATK_PIDS+=("$ATK_LAST")
 }

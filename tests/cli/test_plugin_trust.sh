@@ -69,9 +69,8 @@ while time.monotonic() < end and not os.path.exists(stop):
     n += 1
 print(n)
 PY
-as_attacker "$PY" swap.py "$T/g/real" "$T/g/evil" "$T/stop" >swap.out 2>swap.err &
-ATK_PIDS+=($!)
-swapper=$!
+spawn_attacker swap.out swap.err "$PY" swap.py "$T/g/real" "$T/g/evil" "$T/stop"
+swapper=$ATK_LAST
 sleep 0.2
 pid_alive "$swapper" || fail "the attacker cannot swap the folders: $(cat swap.err)"
 
