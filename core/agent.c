@@ -149,6 +149,18 @@ static int check_state_folders(const rp__config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "agent.data_dir: %s", why);
         return rc;
     }
+    /* The agent's own subfolders: a link planted there would send the spool
+     * or the dead letters elsewhere. Missing ones are made later. */
+    static const char *const subdirs[] = {"spool", "deadletter"};
+    for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++) {
+        char sub[4096 + 16];
+        snprintf(sub, sizeof sub, "%s/%s", cfg->data_dir, subdirs[i]);
+        rc = rp__os_subdir_check_private(sub, why, sizeof why);
+        if (rc != 0 && rc != RP_ERR_NOTFOUND) {
+            snprintf(err, errlen, "agent.data_dir: %s", why);
+            return rc;
+        }
+    }
     const struct {
         const char *key, *file;
     } files[] = {{"agent.pid_file", cfg->pid_file}, {"output.file", cfg->output_file}};

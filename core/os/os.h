@@ -162,6 +162,11 @@ void rp__os_dl_close(rp__os_dl *dl);
  * agent's user (uid 0)"), RP_ERR_NOTFOUND when a folder is missing.
  */
 int rp__os_dir_check_private(const char *path, char *reason, size_t len);
+/* As rp__os_dir_check_private for a folder inside one already checked
+ * (<data_dir>/spool): path itself must not be a symbolic link either, since
+ * one there would send the agent's writes elsewhere. RP_ERR_NOTFOUND when it
+ * is not there (yet). */
+int rp__os_subdir_check_private(const char *path, char *reason, size_t len);
 
 /*
  * Reads a small state file of the agent's own (agent_id): as rp__os_read_file,

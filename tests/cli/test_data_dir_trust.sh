@@ -8,7 +8,7 @@
 #      untouched;
 #   2. data_dir of root's inside a folder the user's group can write: refused;
 #   3. data_dir of root's, holding a link events.ndjson (left from before):
-#      the link is refused, its target untouched;
+#      the link is refused, its target untouched; a link as spool/ is refused;
 #   4. agent_id with content that is no UUID, and a well-formed one owned by
 #      the user: neither is used; each is replaced by a new id, with a warning.
 # shellcheck source=tests/cli/lib.sh
@@ -89,6 +89,16 @@ secret_intact "events.ndjson a link"
 grep -qF "error: $DATA/events.ndjson: refused as the events file (output.file): expected a regular file owned by root or the agent's user, with one name and no symbolic link" link.err ||
     fail "events.ndjson a link: $(cat link.err)"
 rm "$DATA/events.ndjson"
+
+# 3b. Root's folder holding a link named spool: refused before the spool
+# (or the dead letters) could be written through it.
+mkdir -m 0700 elsewhere
+ln -s "$T/elsewhere" "$DATA/spool"
+run_agent spoollink
+[ "$RC" -eq 73 ] || fail "spool a link: expected exit 73, got $RC: $(cat spoollink.err)"
+grep -qxF "rampartd: agent.data_dir: $DATA/spool: a symbolic link; expected a folder" spoollink.err ||
+    fail "spool a link: $(cat spoollink.err)"
+rm "$DATA/spool"
 
 # 4. agent_id planted: content that is no UUID, then a good one of the
 # attacker's. The agent must use a new id and say why.

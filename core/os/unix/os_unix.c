@@ -625,10 +625,22 @@ static void shown_push(char *shown, size_t cap, const char *name)
  * including those a symbolic link leads through (its target is walked the
  * same way; the link itself must be owned by root or the agent's user). No
  * path is resolved twice: each step is an openat() on the checked parent.
- * The last folder is checked with strict_last. Returns 0 and the descriptor
- * in *out, or an RP_ERR_* with the reason in reason.
+ * With WALK_STRICT the last folder is checked strictly (check_folder); with
+ * WALK_NO_LINK it must not be a symbolic link itself. Returns 0 and the
+ * descriptor in *out, or an RP_ERR_* with the reason in reason.
  */
-static int walk_folder(const char *path, int strict_last, int *out, char *reason, size_t len)
+enum { WALK_STRICT = 1, WALK_NO_LINK = 2 };
+
+/* True when only separators are left: the component just taken was the last. */
+static int at_last(const char *rest)
+{
+    for (; *rest; rest++)
+        if (*rest != '/')
+            return 0;
+    return 1;
+}
+
+static int walk_folder(const char *path, int flags, int *out, char *reason, size_t len)
 {
     enum { MAX_LINKS = 40 };
     char rest[2 * PATH_MAX], next[2 * PATH_MAX], target[PATH_MAX], shown[PATH_MAX];
@@ -678,6 +690,11 @@ restart:
             goto fail;
         }
         if (S_ISLNK(st.st_mode)) {
+            if ((flags & WALK_NO_LINK) && at_last(rest)) {
+                snprintf(reason, len, "%s: a symbolic link; expected a folder", shown);
+                rc = RP_ERR_PERM;
+                goto fail;
+            }
             if (!owner_trusted(st.st_uid)) {
                 snprintf(reason, len,
                          "%s: symbolic link owned by uid %u; expected root or the agent's user "
@@ -719,14 +736,11 @@ restart:
         }
         close(fd);
         fd = nfd;
-        int last = 1;
-        for (const char *q = rest; *q; q++)
-            if (*q != '/')
-                last = 0;
-        if ((rc = check_folder(fd, shown, last && strict_last, reason, len)) != 0)
+        if ((rc = check_folder(fd, shown, at_last(rest) && (flags & WALK_STRICT), reason,
+                               len)) != 0)
             goto fail;
     }
-    if (strict_last && (rc = check_folder(fd, shown, 1, reason, len)) != 0)
+    if ((flags & WALK_STRICT) && (rc = check_folder(fd, shown, 1, reason, len)) != 0)
         goto fail;
     *out = fd;
     return 0;
@@ -738,7 +752,16 @@ fail:
 int rp__os_dir_check_private(const char *path, char *reason, size_t len)
 {
     int fd = -1;
-    int rc = walk_folder(path, 1, &fd, reason, len);
+    int rc = walk_folder(path, WALK_STRICT, &fd, reason, len);
+    if (rc == 0)
+        close(fd);
+    return rc;
+}
+
+int rp__os_subdir_check_private(const char *path, char *reason, size_t len)
+{
+    int fd = -1;
+    int rc = walk_folder(path, WALK_STRICT | WALK_NO_LINK, &fd, reason, len);
     if (rc == 0)
         close(fd);
     return rc;
@@ -836,7 +859,7 @@ int rp__os_dl_open_trusted(const char *abs_path, rp__os_dl **out, char *err, siz
     int rc = split_path(abs_path, dir, sizeof dir, &base, err, errlen);
     if (rc != 0)
         return rc;
-    if ((rc = walk_folder(dir, 1, &dfd, err, errlen)) != 0)
+    if ((rc = walk_folder(dir, WALK_STRICT, &dfd, err, errlen)) != 0)
         return RP_ERR_PERM;
     fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     int e = errno;

@@ -1585,6 +1585,13 @@ int rp__os_dir_check_private(const char *path, char *reason, size_t len)
     return rc;
 }
 
+/* Windows: the folder's owner and DACL, as above; refusing a link (reparse
+ * point) in its place is left to the port. */
+int rp__os_subdir_check_private(const char *path, char *reason, size_t len)
+{
+    return rp__os_dir_check_private(path, reason, len);
+}
+
 int rp__os_read_private_file(const char *path, size_t max_bytes, char **data_out,
                              size_t *len_out, char *reason, size_t len)
 {
