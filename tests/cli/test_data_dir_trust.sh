@@ -100,6 +100,23 @@ grep -qxF "rampartd: agent.data_dir: $DATA/spool: a symbolic link; expected a fo
     fail "spool a link: $(cat spoollink.err)"
 rm "$DATA/spool"
 
+# 3c. Symbolic links above the data folder are followed by walking their
+# target: a link of root's is fine (like /var/run -> /run); one of the
+# attacker's, in a sticky folder it can write, is refused.
+ln -s own "$T/rootlink"
+config "$T/rootlink/."
+DATA=$T/own
+run_agent rootlink
+[ "$RC" -eq 0 ] || fail "data folder through root's link: exit $RC: $(cat rootlink.err)"
+rm -f "$DATA/status.json"
+as_attacker ln -s "$T/own" "$T/pub/atklink"
+config "$T/pub/atklink"
+run_agent atklink
+[ "$RC" -eq 73 ] || fail "data folder through the attacker's link: expected exit 73, got $RC: $(cat atklink.err)"
+grep -qxF "rampartd: agent.data_dir: $T/pub/atklink: symbolic link owned by uid $ATK_UID; expected root or the agent's user (uid 0)" atklink.err ||
+    fail "data folder through the attacker's link: $(cat atklink.err)"
+config "$DATA"
+
 # 4. agent_id planted: content that is no UUID, then a good one of the
 # attacker's. The agent must use a new id and say why.
 id_in_status() { json_get "$DATA/status.json" 'd["agent_id"]'; }
