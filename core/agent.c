@@ -129,8 +129,7 @@ static int load_agent_id(rp__agent *a)
     if (rc != 0)
         return rc;
     if (planted)
-        rp__log_warn("%s; not used as the agent id: a new one, %s, replaces it", why,
-                     a->agent_id);
+        rp__log_warn("%s; not used as the agent id: a new one, %s, replaces it", why, a->agent_id);
     char line[RP__UUID_STR_LEN + 2];
     int n = snprintf(line, sizeof line, "%s\n", a->agent_id);
     /* The rename replaces whatever has the name (a link itself, not its

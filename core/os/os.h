@@ -174,8 +174,8 @@ int rp__os_subdir_check_private(const char *path, char *reason, size_t len);
  * reason in reason) unless it is a regular file with one link, owned by root
  * or the agent's user and not writable by group or others.
  */
-int rp__os_read_private_file(const char *path, size_t max_bytes, char **data_out,
-                             size_t *len_out, char *reason, size_t len);
+int rp__os_read_private_file(const char *path, size_t max_bytes, char **data_out, size_t *len_out,
+                             char *reason, size_t len);
 
 /*
  * The pid of the agent that holds the lock on pid file path (see

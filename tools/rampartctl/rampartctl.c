@@ -46,8 +46,7 @@ static int cmd_reload(const char *config_file, const char *site)
                     "user, not a symbolic link\n",
                     cfg->pid_file);
         else
-            fprintf(stderr,
-                    "rampartctl: %s: no running agent found (%s)\n", cfg->pid_file,
+            fprintf(stderr, "rampartctl: %s: no running agent found (%s)\n", cfg->pid_file,
                     rc == RP_ERR_NOTFOUND ? "no agent holds its lock; the pid in it, if any, "
                                             "is stale and was not signalled"
                                           : rp_strerror(rc));

@@ -303,9 +303,9 @@ int rp__os_file_open_append(const char *path, unsigned mode, rp__os_file **out, 
     /* No symbolic link, no device or pipe, nothing someone else owns, no
      * second name: the agent appends as root, so what it opens must be its
      * own file (a link planted as events.ndjson would append to its target). */
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW |
-                            O_NONBLOCK,
-                  (mode_t)mode);
+    int fd =
+        open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK,
+             (mode_t)mode);
     if (fd < 0) {
         if (errno_out)
             *errno_out = errno;
@@ -424,7 +424,9 @@ int rp__os_pidfile_holder(const char *path, long *pid)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
     if (fd < 0)
-        return errno == ENOENT ? RP_ERR_NOTFOUND : errno == ELOOP ? RP_ERR_PERM : errno_to_rp(errno);
+        return errno == ENOENT  ? RP_ERR_NOTFOUND
+               : errno == ELOOP ? RP_ERR_PERM
+                                : errno_to_rp(errno);
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || !owner_trusted(st.st_uid)) {
         close(fd);
@@ -736,8 +738,8 @@ restart:
         }
         close(fd);
         fd = nfd;
-        if ((rc = check_folder(fd, shown, at_last(rest) && (flags & WALK_STRICT), reason,
-                               len)) != 0)
+        if ((rc = check_folder(fd, shown, at_last(rest) && (flags & WALK_STRICT), reason, len)) !=
+            0)
             goto fail;
     }
     if ((flags & WALK_STRICT) && (rc = check_folder(fd, shown, 1, reason, len)) != 0)
@@ -786,9 +788,10 @@ static int check_file_fd(int fd, const char *shown, char *reason, size_t len)
         return RP_ERR_PERM;
     }
     if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-        snprintf(reason, len, "%s: writable by %s (mode %04o); expected a file only root or the "
-                 "agent's user can change", shown, writers(st.st_mode),
-                 (unsigned)(st.st_mode & 07777));
+        snprintf(reason, len,
+                 "%s: writable by %s (mode %04o); expected a file only root or the "
+                 "agent's user can change",
+                 shown, writers(st.st_mode), (unsigned)(st.st_mode & 07777));
         return RP_ERR_PERM;
     }
     return 0;
@@ -814,8 +817,8 @@ static int split_path(const char *path, char *dir, size_t dirlen, const char **b
     return 0;
 }
 
-int rp__os_read_private_file(const char *path, size_t max_bytes, char **data_out,
-                             size_t *len_out, char *reason, size_t len)
+int rp__os_read_private_file(const char *path, size_t max_bytes, char **data_out, size_t *len_out,
+                             char *reason, size_t len)
 {
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {

@@ -59,8 +59,8 @@ static int open_fd(const char *path, int flags, rp__os_sfile *out, int *errno_ou
     /* The spool is written and truncated as root: a symbolic link, a device,
      * a file of someone else's or a second name of one is refused. */
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-        (st.st_uid != 0 && st.st_uid != geteuid()) || st.st_nlink != 1) {
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid()) ||
+        st.st_nlink != 1) {
         close(fd);
         return fail(EPERM, errno_out);
     }

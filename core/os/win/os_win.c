@@ -1592,8 +1592,8 @@ int rp__os_subdir_check_private(const char *path, char *reason, size_t len)
     return rp__os_dir_check_private(path, reason, len);
 }
 
-int rp__os_read_private_file(const char *path, size_t max_bytes, char **data_out,
-                             size_t *len_out, char *reason, size_t len)
+int rp__os_read_private_file(const char *path, size_t max_bytes, char **data_out, size_t *len_out,
+                             char *reason, size_t len)
 {
     int rc = check_trusted(path, reason, len);
     if (rc != 0)
