@@ -36,8 +36,9 @@ trap 'attacker_cleanup; cleanup' EXIT
 
 make_attacker() {
     [ "$(id -u)" -eq 0 ] || skip "needs root to create the attacking user"
-    command -v useradd >/dev/null && command -v setpriv >/dev/null ||
+    if ! command -v useradd >/dev/null || ! command -v setpriv >/dev/null; then
         skip "needs useradd and setpriv (packages passwd, util-linux)"
+    fi
     local name="rpatk$$"
     useradd --system --no-create-home --user-group --shell /usr/sbin/nologin "$name" ||
         fail "useradd $name"
