@@ -109,6 +109,14 @@ int main(int argc, char **argv)
             }
         }
         rp__host_destroy(host);
+        /* Start-up refuses a data folder others can change (agent.c); so
+         * does the check, when the folder is there already. */
+        char why[RP__CONFIG_ERR_MAX / 2];
+        int drc = rc == 0 ? rp__os_dir_check_private(cfg->data_dir, why, sizeof why) : 0;
+        if (drc != 0 && drc != RP_ERR_NOTFOUND) {
+            snprintf(err, sizeof err, "%.400s: agent.data_dir: %s", cfg->main_file, why);
+            rc = RP_ERR_CONFIG;
+        }
         if (rc != 0) {
             fprintf(stderr, "rampartd: %s\n", rc == RP_ERR_CONFIG ? err : rp_strerror(rc));
             rp__config_destroy(cfg);

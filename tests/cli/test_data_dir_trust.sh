@@ -4,8 +4,8 @@
 # a planted agent_id.
 #   1. the user pre-creates data_dir (in a sticky world-writable folder, like
 #      /tmp) with events.ndjson a symbolic link to a root-only file: start-up
-#      refuses the folder, naming it and what was expected; the file is
-#      untouched;
+#      refuses the folder, naming it and what was expected (so does
+#      --check-config); the file is untouched;
 #   2. data_dir of root's inside a folder the user's group can write: refused;
 #   3. data_dir of root's, holding a link events.ndjson (left from before):
 #      the link is refused, its target untouched; a link as spool/ is refused;
@@ -66,6 +66,11 @@ secret_intact "planted data folder"
 grep -qxF "rampartd: agent.data_dir: $DATA: owned by uid $ATK_UID; expected root or the agent's user (uid 0)" planted.err ||
     fail "planted data folder: $(cat planted.err)"
 [ ! -e "$DATA/agent_id" ] || fail "planted data folder: the agent wrote agent_id in it"
+# --check-config says the same.
+run_cmd chk.out chk.err "$RAMPARTD" --check-config --config "$T/rampart.json"
+expect_rc 78 "--check-config with a planted data folder: $(cat chk.out)"
+grep -qxF "rampartd: $T/rampart.json: agent.data_dir: $DATA: owned by uid $ATK_UID; expected root or the agent's user (uid 0)" chk.err ||
+    fail "--check-config with a planted data folder: $(cat chk.err)"
 
 # 2. Root's folder, but its parent is writable by the attacker's group.
 mkdir -p grp/data
