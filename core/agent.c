@@ -91,28 +91,103 @@ const rp__config *rp__agent_config(const rp__agent *agent)
     return agent->cfg;
 }
 
-/* The agent id lives in the data folder so it survives restarts and upgrades. */
+/* True if s is exactly one UUID in its canonical text form (lowercase,
+ * dashed 8-4-4-4-12), optionally followed by one newline. */
+static int agent_id_valid(const char *s, size_t len)
+{
+    if (len == RP__UUID_STR_LEN + 1 && s[RP__UUID_STR_LEN] == '\n')
+        len--;
+    if (len != RP__UUID_STR_LEN)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        int dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? s[i] != '-' : !((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    }
+    return 1;
+}
+
+/* The agent id lives in the data folder so it survives restarts and upgrades.
+ * It names the agent on every event, so it is read only from a file of the
+ * agent's own (no link, owned by root or the agent's user) and only when it
+ * is a UUID; anything else is replaced by a new id, with a warning. */
 static int load_agent_id(rp__agent *a)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/agent_id", a->cfg->data_dir);
-    char *data = NULL;
+    char *data = NULL, why[4096 + 256] = "";
     size_t len = 0;
-    if (rp__os_read_file(path, 64, &data, &len, NULL) == 0) {
-        if (len >= RP__UUID_STR_LEN) {
-            memcpy(a->agent_id, data, RP__UUID_STR_LEN);
-            a->agent_id[RP__UUID_STR_LEN] = '\0';
-            free(data);
-            return 0;
-        }
+    int rc = rp__os_read_private_file(path, 64, &data, &len, why, sizeof why);
+    if (rc == 0 && agent_id_valid(data, len)) {
+        memcpy(a->agent_id, data, RP__UUID_STR_LEN);
+        a->agent_id[RP__UUID_STR_LEN] = '\0';
         free(data);
+        return 0;
     }
-    int rc = rp__uuid7(rp__os_time_ns() / 1000000, a->agent_id);
+    free(data);
+    if (rc == 0)
+        snprintf(why, sizeof why, "%s: expected one UUID like 0190c7e4-5b8a-7c3d-9e2f-1a2b3c4d5e6f",
+                 path);
+    else if (rc != RP_ERR_NOTFOUND && rc != RP_ERR_PERM && rc != RP_ERR_RANGE)
+        return rc;
+    int planted = rc != RP_ERR_NOTFOUND;
+    rc = rp__uuid7(rp__os_time_ns() / 1000000, a->agent_id);
     if (rc != 0)
         return rc;
+    if (planted)
+        rp__log_warn("%s; not used as the agent id: a new one, %s, replaces it", why, a->agent_id);
     char line[RP__UUID_STR_LEN + 2];
     int n = snprintf(line, sizeof line, "%s\n", a->agent_id);
+    /* The rename replaces whatever has the name (a link itself, not its
+     * target). */
     return rp__os_write_file_atomic(path, line, (size_t)n, 0644);
+}
+
+/* The agent's folders must be its own before anything in them is trusted:
+ * agent.data_dir, and the folders of agent.pid_file and output.file (which
+ * may lie elsewhere). */
+static int check_state_folders(const rp__config *cfg, char *err, size_t errlen)
+{
+    char why[1024];
+    int rc = rp__os_dir_check_private(cfg->data_dir, why, sizeof why);
+    if (rc != 0) {
+        snprintf(err, errlen, "agent.data_dir: %s", why);
+        return rc;
+    }
+    /* The agent's own subfolders: a link planted there would send the spool
+     * or the dead letters elsewhere. Missing ones are made later. */
+    static const char *const subdirs[] = {"spool", "deadletter"};
+    for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++) {
+        char sub[4096 + 16];
+        snprintf(sub, sizeof sub, "%s/%s", cfg->data_dir, subdirs[i]);
+        rc = rp__os_subdir_check_private(sub, why, sizeof why);
+        if (rc != 0 && rc != RP_ERR_NOTFOUND) {
+            snprintf(err, errlen, "agent.data_dir: %s", why);
+            return rc;
+        }
+    }
+    const struct {
+        const char *key, *file;
+    } files[] = {{"agent.pid_file", cfg->pid_file}, {"output.file", cfg->output_file}};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        const char *f = files[i].file;
+        const char *slash = f ? strrchr(f, '/') : NULL;
+        if (!slash)
+            continue; /* none, or (Windows) checked with the data folder */
+        char dir[4096];
+        size_t n = slash == f ? 1 : (size_t)(slash - f);
+        if (n >= sizeof dir)
+            continue;
+        memcpy(dir, f, n);
+        dir[n] = '\0';
+        if (strcmp(dir, cfg->data_dir) == 0)
+            continue;
+        if ((rc = rp__os_dir_check_private(dir, why, sizeof why)) != 0) {
+            snprintf(err, errlen, "%s (%s): %s", files[i].key, f, why);
+            return rc;
+        }
+    }
+    return 0;
 }
 
 static void on_spool_append(void *ctx, uint64_t id)
@@ -342,6 +417,16 @@ int rp__agent_check_config(const rp__config *cfg, char *err, size_t errlen)
         }
     }
     rp__host_destroy(host);
+    /* Start-up refuses a data folder others can change; so does the check,
+     * when the folder is there already. */
+    char why[RP__CONFIG_ERR_MAX / 2];
+    int drc = rp__os_dir_check_private(cfg->data_dir, why, sizeof why);
+    if (drc != 0 && drc != RP_ERR_NOTFOUND) {
+        struct rp__json_seg segv[2] = {{.key = "agent"}, {.key = "data_dir"}};
+        rp__config_err_add(err, errlen, "%s: agent.data_dir: %s",
+                           rp__config_source_of(cfg, segv, 2), why);
+        bad = 1;
+    }
     return bad ? RP_ERR_CONFIG : 0;
 }
 
@@ -423,6 +508,8 @@ int rp__agent_prepare(rp__agent *a, long *holder_pid, char *err, size_t errlen)
                  cfg->data_dir, rp_strerror(rc));
         return rc;
     }
+    if ((rc = check_state_folders(cfg, err, errlen)) != 0)
+        return rc;
     rc = rp__os_pidfile_acquire(cfg->pid_file, &a->pidfile, holder_pid);
     if (rc == RP_ERR_BUSY) {
         snprintf(err, errlen, "%s: another rampartd (pid %ld) is running on this data folder",
@@ -431,7 +518,9 @@ int rp__agent_prepare(rp__agent *a, long *holder_pid, char *err, size_t errlen)
     }
     if (rc != 0) {
         snprintf(err, errlen, "%s: cannot create the pid file: %s", cfg->pid_file,
-                 rp_strerror(rc));
+                 rc == RP_ERR_PERM ? "expected a regular file owned by root or the agent's "
+                                     "user, with one name and no symbolic link"
+                                   : rp_strerror(rc));
         return rc;
     }
     rc = load_agent_id(a);

@@ -631,12 +631,12 @@ static int load_binary(rp__host *host, struct rp_plugin *p)
     }
     free(p->path);
     p->path = real;
-    if ((rc = rp__os_check_trusted(p->path, why, sizeof why)) != 0) {
-        refuse(p, "untrusted file: %s", why);
-        return rc;
-    }
-    if ((rc = rp__os_dl_open(p->path, &p->dl, why, sizeof why)) != 0) {
-        refuse(p, "%s: cannot load: %s", p->path, why);
+    /* The trust check and the load look at one open file (os.h). */
+    if ((rc = rp__os_dl_open_trusted(p->path, &p->dl, why, sizeof why)) != 0) {
+        if (rc == RP_ERR_PERM)
+            refuse(p, "untrusted file: %s", why);
+        else
+            refuse(p, "%s: cannot load: %s", p->path, why);
         return rc;
     }
     rp__os_fn fn = rp__os_dl_sym(p->dl, RP_ENTRY_SYMBOL);

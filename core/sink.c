@@ -8,6 +8,7 @@
 #include "os/os.h"
 #include "os/os_thread.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,12 @@ static int open_file(rp__sink *s)
 {
     int sys = 0;
     int rc = rp__os_file_open_append(s->file, 0640, &s->out, &sys);
+    if (rc == RP_ERR_PERM && (sys == EPERM || sys == ELOOP)) {
+        rp__log_error("%s: refused as the events file (output.file): expected a regular file "
+                      "owned by root or the agent's user, with one name and no symbolic link",
+                      s->file);
+        return rc;
+    }
     if (rc != 0) {
         rp__log_error("%s: cannot open the events file (output.file): %s", s->file,
                       sys ? strerror(sys) : rp_strerror(rc));

@@ -60,12 +60,16 @@ int rp__os_mkdir_p(const char *path, unsigned mode);
 int rp__os_read_file(const char *path, size_t max_bytes, char **data_out, size_t *len_out,
                      int *errno_out);
 
-/* Replaces path with data atomically (temporary file, fsync, rename). */
+/* Replaces path with data atomically (a new temporary file "<path>.tmp",
+ * never an existing one, fsync, rename). */
 int rp__os_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode);
 
 /* Append-only files (event logs). A handle is an fd on Unix. */
 typedef struct rp__os_file rp__os_file;
-/* Opens (creating with mode) for appending. errno_out as for rp__os_read_file. */
+/* Opens (creating with mode) for appending. errno_out as for rp__os_read_file.
+ * RP_ERR_PERM (errno EPERM or ELOOP) for a symbolic link, anything but a
+ * regular file, a file owned by another user than root or the agent's, or one
+ * with a second name (hard link): the agent appends as root. */
 int rp__os_file_open_append(const char *path, unsigned mode, rp__os_file **out, int *errno_out);
 /* Writes all of buf, retrying short writes. */
 int rp__os_file_write(rp__os_file *f, const void *buf, size_t len);
@@ -91,7 +95,8 @@ int rp__os_gmtime(int64_t unix_secs, struct tm *out);
 /*
  * Pid file: created (mode 0644) and locked for the life of the process so a
  * second agent on the same data folder is refused. On RP_ERR_BUSY, *holder_pid
- * is the pid recorded by the running agent (0 if unknown).
+ * is the pid recorded by the running agent (0 if unknown). RP_ERR_PERM when
+ * path is a symbolic link or not a regular file of root or the agent's user.
  */
 typedef struct rp__os_pidfile rp__os_pidfile;
 int rp__os_pidfile_acquire(const char *path, rp__os_pidfile **out, long *holder_pid);
@@ -116,30 +121,76 @@ int rp__os_signals_block(void);
 int rp__os_signal_wait(int timeout_ms, enum rp__os_signal *sig);
 
 /*
- * Plugins as shared libraries. rp__os_dl_open loads an absolute path with
- * every symbol bound now and none exported to later loads (RTLD_NOW |
+ * Plugins as shared libraries. rp__os_dl_open_trusted loads an absolute path
+ * with every symbol bound now and none exported to later loads (RTLD_NOW |
  * RTLD_LOCAL on Unix; LoadLibraryExW with a restricted search path on
- * Windows). On failure err holds the system's reason.
+ * Windows), after the trust check (ARCHITECTURE section 3 rule 11), without
+ * ever trusting the path twice:
+ *   - every folder from the root down to the file's folder, reached one
+ *     component at a time from a descriptor of its parent (symbolic links
+ *     followed the same way), must be owned by root or by the agent's own
+ *     user and not writable by group or others. A folder writable by group
+ *     or others is accepted above the file's folder only when it has the
+ *     sticky bit (like /tmp): there, only an entry's owner may rename or
+ *     remove it, and every entry the walk passes through must itself be owned
+ *     by root or the agent's user, so no one else can swap it;
+ *   - the file's own folder is never writable by group or others;
+ *   - the file is opened once (no symbolic link as its last component), and
+ *     that descriptor is checked (a regular file, owned by root or the
+ *     agent's user, not writable by group or others) and loaded
+ *     (/proc/self/fd/N). The descriptor stays open for the life of the
+ *     process: the C library knows loaded objects by name, and a reused N
+ *     would give back the plugin loaded before.
+ * Returns 0; RP_ERR_PERM when the trust check refuses, with the reason in
+ * err ("/x/y: writable by group (mode 0775); expected ..."); another code
+ * (RP_ERR_IO) when the system cannot load the file, with its reason in err.
  */
 typedef struct rp__os_dl rp__os_dl;
 typedef void (*rp__os_fn)(void);
-int rp__os_dl_open(const char *abs_path, rp__os_dl **out, char *err, size_t errlen);
+int rp__os_dl_open_trusted(const char *abs_path, rp__os_dl **out, char *err, size_t errlen);
 /* The address of an exported function, or NULL. */
 rp__os_fn rp__os_dl_sym(rp__os_dl *dl, const char *name);
-/* Frees the handle record and keeps the library loaded for the life of the
- * process (what production does). NULL is a no-op. */
+/* Frees the handle record and keeps the library loaded (and its descriptor
+ * open) for the life of the process (what production does). NULL is a
+ * no-op. */
 void rp__os_dl_forget(rp__os_dl *dl);
 /* Unloads. Production code never unloads a plugin (its code may still be on
  * a stack or referenced by a callback); tests may. NULL is a no-op. */
 void rp__os_dl_close(rp__os_dl *dl);
 
 /*
- * Trust before load: the file must be a regular file, and both it and its
- * folder must be owned by root or by the agent's own user and not writable
- * by group or others. Returns 0, or RP_ERR_PERM with the reason in reason
- * ("/x/y.so: writable by others (mode 0666)").
+ * The agent's own folders (agent.data_dir, and the folders of agent.pid_file
+ * and output.file): every folder from the root down to path follows the rule
+ * of rp__os_dl_open_trusted, and path itself must be owned by root or the
+ * agent's user and not writable by group or others (sticky or not), so that
+ * no one else can plant or swap a file in it. Returns 0, or RP_ERR_PERM with
+ * the reason in reason ("/srv/x: owned by uid 1001; expected root or the
+ * agent's user (uid 0)"), RP_ERR_NOTFOUND when a folder is missing.
  */
-int rp__os_check_trusted(const char *path, char *reason, size_t len);
+int rp__os_dir_check_private(const char *path, char *reason, size_t len);
+/* As rp__os_dir_check_private for a folder inside one already checked
+ * (<data_dir>/spool): path itself must not be a symbolic link either, since
+ * one there would send the agent's writes elsewhere. RP_ERR_NOTFOUND when it
+ * is not there (yet). */
+int rp__os_subdir_check_private(const char *path, char *reason, size_t len);
+
+/*
+ * Reads a small state file of the agent's own (agent_id): as rp__os_read_file,
+ * but opened without following a symbolic link, and refused (RP_ERR_PERM,
+ * reason in reason) unless it is a regular file with one link, owned by root
+ * or the agent's user and not writable by group or others.
+ */
+int rp__os_read_private_file(const char *path, size_t max_bytes, char **data_out, size_t *len_out,
+                             char *reason, size_t len);
+
+/*
+ * The pid of the agent that holds the lock on pid file path (see
+ * rp__os_pidfile_acquire). RP_ERR_NOTFOUND when there is no file or no one
+ * holds its lock (a stale file: the pid it names may belong to anyone now);
+ * RP_ERR_PERM when the file is not a regular file owned by root or the
+ * caller's user. *pid is set only on success.
+ */
+int rp__os_pidfile_holder(const char *path, long *pid);
 
 /*
  * Reads a small file that only root may write (the per-machine site file):

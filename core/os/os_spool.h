@@ -18,6 +18,10 @@
  * When errno_out is not NULL it receives the system's error number (a C errno
  * value, mapped on Windows) for the log line.
  *
+ * On Unix an open refuses (RP_ERR_PERM) a symbolic link, anything but a
+ * regular file, a file owned by another user than root or the agent's, and a
+ * file with a second name (hard link): the agent writes it as root.
+ *
  * Thread-safety: every function may be called from any thread; two threads
  * may read one handle at once (reads are positioned), but only one may write,
  * truncate or close it.

@@ -47,19 +47,22 @@ static int cmd_reload(const char *config_file, const char *site)
             fprintf(stderr, "rampartctl: %s\n", rp_strerror(rc));
         return RP_EX_CONFIG;
     }
-    char *data = NULL;
-    size_t len = 0;
-    rc = rp__os_read_file(cfg->pid_file, 64, &data, &len, NULL);
+    /* Only a pid whose agent still holds the pid file's lock is signalled: a
+     * stale file (the agent died without removing it) may name any process
+     * by now. */
     long pid = 0;
-    if (rc == 0) {
-        char *end = NULL;
-        pid = strtol(data, &end, 10);
-        if (end == data)
-            pid = 0;
-        free(data);
-    }
-    if (pid <= 0) {
-        fprintf(stderr, "rampartctl: %s: no running agent found\n", cfg->pid_file);
+    rc = rp__os_pidfile_holder(cfg->pid_file, &pid);
+    if (rc != 0) {
+        if (rc == RP_ERR_PERM)
+            fprintf(stderr,
+                    "rampartctl: %s: not used: expected a regular file owned by root or this "
+                    "user, not a symbolic link\n",
+                    cfg->pid_file);
+        else
+            fprintf(stderr, "rampartctl: %s: no running agent found (%s)\n", cfg->pid_file,
+                    rc == RP_ERR_NOTFOUND ? "no agent holds its lock; the pid in it, if any, "
+                                            "is stale and was not signalled"
+                                          : rp_strerror(rc));
         rp__config_destroy(cfg);
         return RP_EX_UNAVAILABLE;
     }

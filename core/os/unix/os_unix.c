@@ -30,6 +30,8 @@ struct rp__os_file {
     int fd;
 };
 
+static int owner_trusted(uid_t uid);
+
 int64_t rp__os_time_ns(void)
 {
     struct timespec ts;
@@ -304,7 +306,10 @@ int rp__os_write_file_atomic(const char *path, const void *data, size_t len, uns
     char tmp[PATH_MAX];
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
         return RP_ERR_RANGE;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, (mode_t)mode);
+    /* A leftover temporary file may be a hard link to someone else's file:
+     * remove the name and create a new file, never truncate what is there. */
+    unlink(tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, (mode_t)mode);
     if (fd < 0)
         return errno_to_rp(errno);
     rp__os_file f = {fd};
@@ -323,11 +328,24 @@ int rp__os_file_open_append(const char *path, unsigned mode, rp__os_file **out, 
 {
     if (errno_out)
         *errno_out = 0;
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, (mode_t)mode);
+    /* No symbolic link, no device or pipe, nothing someone else owns, no
+     * second name: the agent appends as root, so what it opens must be its
+     * own file (a link planted as events.ndjson would append to its target). */
+    int fd =
+        open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK,
+             (mode_t)mode);
     if (fd < 0) {
         if (errno_out)
             *errno_out = errno;
-        return errno_to_rp(errno);
+        return errno == ELOOP ? RP_ERR_PERM : errno_to_rp(errno);
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || !owner_trusted(st.st_uid) ||
+        st.st_nlink != 1) {
+        if (errno_out)
+            *errno_out = EPERM;
+        close(fd);
+        return RP_ERR_PERM;
     }
     rp__os_file *f = malloc(sizeof *f);
     if (!f) {
@@ -396,9 +414,16 @@ struct rp__os_pidfile {
 int rp__os_pidfile_acquire(const char *path, rp__os_pidfile **out, long *holder_pid)
 {
     *holder_pid = 0;
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
     if (fd < 0)
-        return errno_to_rp(errno);
+        return errno == ELOOP ? RP_ERR_PERM : errno_to_rp(errno);
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || !owner_trusted(st.st_uid) ||
+        st.st_nlink != 1) {
+        /* It is truncated and rewritten below: it must be the agent's own. */
+        close(fd);
+        return RP_ERR_PERM;
+    }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         int e = errno;
         char buf[32] = {0};
@@ -421,6 +446,41 @@ int rp__os_pidfile_acquire(const char *path, rp__os_pidfile **out, long *holder_
     pf->fd = fd;
     *out = pf;
     return rp__os_pidfile_write(pf);
+}
+
+int rp__os_pidfile_holder(const char *path, long *pid)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0)
+        return errno == ENOENT  ? RP_ERR_NOTFOUND
+               : errno == ELOOP ? RP_ERR_PERM
+                                : errno_to_rp(errno);
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || !owner_trusted(st.st_uid)) {
+        close(fd);
+        return RP_ERR_PERM;
+    }
+    /* The agent holds an exclusive lock for as long as it runs. If a shared
+     * one can be taken, no agent runs and the pid in the file is stale: it
+     * may name any process by now. */
+    if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+        close(fd);
+        return RP_ERR_NOTFOUND;
+    }
+    if (errno != EWOULDBLOCK) {
+        int e = errno;
+        close(fd);
+        return errno_to_rp(e);
+    }
+    char buf[32] = {0};
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    close(fd);
+    char *end = NULL;
+    long v = n > 0 ? strtol(buf, &end, 10) : 0;
+    if (n <= 0 || end == buf || v <= 0)
+        return RP_ERR_NOTFOUND; /* locked, but the pid is not written yet */
+    *pid = v;
+    return 0;
 }
 
 int rp__os_pidfile_write(rp__os_pidfile *pf)
@@ -533,27 +593,337 @@ void rp__os_syslog_close(void)
     closelog();
 }
 
-struct rp__os_dl {
-    void *handle;
-};
+/* ---- trust before load ------------------------------------------------ */
 
-int rp__os_dl_open(const char *abs_path, rp__os_dl **out, char *err, size_t errlen)
+/* Who may own what the agent trusts: root, or the user the agent runs as. */
+static int owner_trusted(uid_t uid)
 {
-    if (!rp__os_path_is_absolute(abs_path)) {
-        snprintf(err, errlen, "not an absolute path");
+    return uid == 0 || uid == geteuid();
+}
+
+static const char *writers(mode_t mode)
+{
+    return (mode & S_IWOTH) ? "others" : "group";
+}
+
+/*
+ * Checks a folder the walk reached (fd). strict: the folder will hold the
+ * files the agent opens by name, so it must not be writable by group or
+ * others at all; otherwise a sticky folder (like /tmp) is accepted, because
+ * only an entry's owner may rename or remove it there and the walk requires
+ * every entry it passes through to be owned by root or the agent's user.
+ */
+static int check_folder(int fd, const char *shown, int strict, char *reason, size_t len)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        snprintf(reason, len, "%s: %s", shown, strerror(errno));
+        return RP_ERR_IO;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        snprintf(reason, len, "%s: not a folder", shown);
+        return RP_ERR_PERM;
+    }
+    if (!owner_trusted(st.st_uid)) {
+        snprintf(reason, len, "%s: owned by uid %u; expected root or the agent's user (uid %u)",
+                 shown, (unsigned)st.st_uid, (unsigned)geteuid());
+        return RP_ERR_PERM;
+    }
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) && (strict || !(st.st_mode & S_ISVTX))) {
+        snprintf(reason, len,
+                 "%s: writable by %s (mode %04o); expected a folder only root or the agent's "
+                 "user can change%s",
+                 shown, writers(st.st_mode), (unsigned)(st.st_mode & 07777),
+                 strict ? "" : " (or one with the sticky bit, like /tmp)");
+        return RP_ERR_PERM;
+    }
+    return 0;
+}
+
+/* Appends "/name" to the shown path (for messages only; cut if too long). */
+static void shown_push(char *shown, size_t cap, const char *name)
+{
+    size_t used = strlen(shown);
+    if (used == 1 && shown[0] == '/')
+        used = 0;
+    snprintf(shown + used, cap - used, "/%s", name);
+}
+
+/*
+ * Opens folder path (absolute) as an O_PATH descriptor, one component at a
+ * time from a descriptor of "/", checking every folder met on the way,
+ * including those a symbolic link leads through (its target is walked the
+ * same way; the link itself must be owned by root or the agent's user). No
+ * path is resolved twice: each step is an openat() on the checked parent.
+ * With WALK_STRICT the last folder is checked strictly (check_folder); with
+ * WALK_NO_LINK it must not be a symbolic link itself. Returns 0 and the
+ * descriptor in *out, or an RP_ERR_* with the reason in reason.
+ */
+enum { WALK_STRICT = 1, WALK_NO_LINK = 2 };
+
+/* True when only separators are left: the component just taken was the last. */
+static int at_last(const char *rest)
+{
+    for (; *rest; rest++)
+        if (*rest != '/')
+            return 0;
+    return 1;
+}
+
+static int walk_folder(const char *path, int flags, int *out, char *reason, size_t len)
+{
+    enum { MAX_LINKS = 40 };
+    char rest[2 * PATH_MAX], next[2 * PATH_MAX], target[PATH_MAX], shown[PATH_MAX];
+    int links = 0, fd = -1, rc;
+    size_t plen = strlen(path);
+    if (path[0] != '/' || plen >= PATH_MAX) {
+        snprintf(reason, len, "%s: expected an absolute path shorter than %d bytes", path,
+                 PATH_MAX);
         return RP_ERR_INVAL;
     }
+    memcpy(rest, path, plen + 1);
+restart:
+    if (fd >= 0)
+        close(fd);
+    fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    snprintf(shown, sizeof shown, "/");
+    if (fd < 0) {
+        snprintf(reason, len, "/: %s", strerror(errno));
+        return RP_ERR_IO;
+    }
+    if ((rc = check_folder(fd, shown, 0, reason, len)) != 0)
+        goto fail;
+    for (;;) {
+        char *p = rest;
+        while (*p == '/')
+            p++;
+        if (!*p)
+            break;
+        char *end = strchr(p, '/');
+        size_t nlen = end ? (size_t)(end - p) : strlen(p);
+        char name[NAME_MAX + 1];
+        if (nlen > NAME_MAX) {
+            snprintf(reason, len, "%s: a path component is longer than %d bytes", path, NAME_MAX);
+            rc = RP_ERR_RANGE;
+            goto fail;
+        }
+        memcpy(name, p, nlen);
+        name[nlen] = '\0';
+        memmove(rest, p + nlen, strlen(p + nlen) + 1);
+        if (strcmp(name, ".") == 0)
+            continue;
+        shown_push(shown, sizeof shown, name);
+        struct stat st;
+        if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            rc = errno_to_rp(errno);
+            snprintf(reason, len, "%s: %s", shown, strerror(errno));
+            goto fail;
+        }
+        if (S_ISLNK(st.st_mode)) {
+            if ((flags & WALK_NO_LINK) && at_last(rest)) {
+                snprintf(reason, len, "%s: a symbolic link; expected a folder", shown);
+                rc = RP_ERR_PERM;
+                goto fail;
+            }
+            if (!owner_trusted(st.st_uid)) {
+                snprintf(reason, len,
+                         "%s: symbolic link owned by uid %u; expected root or the agent's user "
+                         "(uid %u)",
+                         shown, (unsigned)st.st_uid, (unsigned)geteuid());
+                rc = RP_ERR_PERM;
+                goto fail;
+            }
+            ssize_t tl = readlinkat(fd, name, target, sizeof target - 1);
+            if (tl < 0 || ++links > MAX_LINKS) {
+                snprintf(reason, len, "%s: %s", shown,
+                         tl < 0 ? strerror(errno) : "too many symbolic links");
+                rc = tl < 0 ? errno_to_rp(errno) : RP_ERR_RANGE;
+                goto fail;
+            }
+            target[tl] = '\0';
+            if ((size_t)snprintf(next, sizeof next, "%s/%s", target, rest) >= sizeof next) {
+                snprintf(reason, len, "%s: path too long", shown);
+                rc = RP_ERR_RANGE;
+                goto fail;
+            }
+            memcpy(rest, next, strlen(next) + 1);
+            if (target[0] == '/')
+                goto restart;
+            /* A relative target continues from the link's folder. */
+            char *cut = strrchr(shown, '/');
+            if (cut)
+                cut[cut == shown ? 1 : 0] = '\0';
+            continue;
+        }
+        int nfd = openat(fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (nfd < 0) {
+            int e = errno;
+            snprintf(reason, len, "%s: %s", shown,
+                     e == ENOTDIR || e == ELOOP ? "not a folder (or changed while checked)"
+                                                : strerror(e));
+            rc = e == ENOTDIR || e == ELOOP ? RP_ERR_PERM : errno_to_rp(e);
+            goto fail;
+        }
+        close(fd);
+        fd = nfd;
+        if ((rc = check_folder(fd, shown, at_last(rest) && (flags & WALK_STRICT), reason, len)) !=
+            0)
+            goto fail;
+    }
+    if ((flags & WALK_STRICT) && (rc = check_folder(fd, shown, 1, reason, len)) != 0)
+        goto fail;
+    *out = fd;
+    return 0;
+fail:
+    close(fd);
+    return rc == 0 ? RP_ERR_IO : rc;
+}
+
+int rp__os_dir_check_private(const char *path, char *reason, size_t len)
+{
+    int fd = -1;
+    int rc = walk_folder(path, WALK_STRICT, &fd, reason, len);
+    if (rc == 0)
+        close(fd);
+    return rc;
+}
+
+int rp__os_subdir_check_private(const char *path, char *reason, size_t len)
+{
+    int fd = -1;
+    int rc = walk_folder(path, WALK_STRICT | WALK_NO_LINK, &fd, reason, len);
+    if (rc == 0)
+        close(fd);
+    return rc;
+}
+
+/* Checks an open file the agent is about to trust: a regular file with one
+ * name, owned by root or the agent's user, not writable by group or others. */
+static int check_file_fd(int fd, const char *shown, char *reason, size_t len)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        snprintf(reason, len, "%s: %s", shown, strerror(errno));
+        return RP_ERR_IO;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(reason, len, "%s: not a regular file", shown);
+        return RP_ERR_PERM;
+    }
+    if (!owner_trusted(st.st_uid)) {
+        snprintf(reason, len, "%s: owned by uid %u; expected root or the agent's user (uid %u)",
+                 shown, (unsigned)st.st_uid, (unsigned)geteuid());
+        return RP_ERR_PERM;
+    }
+    if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+        snprintf(reason, len,
+                 "%s: writable by %s (mode %04o); expected a file only root or the "
+                 "agent's user can change",
+                 shown, writers(st.st_mode), (unsigned)(st.st_mode & 07777));
+        return RP_ERR_PERM;
+    }
+    return 0;
+}
+
+/* Splits an absolute file path into its folder and its last component. */
+static int split_path(const char *path, char *dir, size_t dirlen, const char **base, char *reason,
+                      size_t len)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash || !slash[1] || path[0] != '/') {
+        snprintf(reason, len, "%s: expected an absolute path to a file", path);
+        return RP_ERR_INVAL;
+    }
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+    if (n >= dirlen) {
+        snprintf(reason, len, "%s: path too long", path);
+        return RP_ERR_RANGE;
+    }
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    *base = slash + 1;
+    return 0;
+}
+
+int rp__os_read_private_file(const char *path, size_t max_bytes, char **data_out, size_t *len_out,
+                             char *reason, size_t len)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(reason, len, "%s: %s", path,
+                 e == ELOOP ? "a symbolic link; expected a regular file" : strerror(e));
+        return e == ELOOP ? RP_ERR_PERM : errno_to_rp(e);
+    }
+    int rc = check_file_fd(fd, path, reason, len);
+    struct stat st;
+    if (rc == 0 && fstat(fd, &st) == 0 && st.st_nlink > 1) {
+        snprintf(reason, len, "%s: has %lu names (hard links); expected one", path,
+                 (unsigned long)st.st_nlink);
+        rc = RP_ERR_PERM;
+    }
+    if (rc != 0) {
+        close(fd);
+        return rc;
+    }
+    /* Read through the checked descriptor, never the path again. */
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    int sys = 0;
+    rc = rp__os_read_file(proc, max_bytes, data_out, len_out, &sys);
+    close(fd);
+    if (rc != 0)
+        snprintf(reason, len, "%s: %s", path, sys ? strerror(sys) : rp_strerror(rc));
+    return rc;
+}
+
+struct rp__os_dl {
+    void *handle;
+    int fd; /* the plugin file, open for the life of the process */
+};
+
+int rp__os_dl_open_trusted(const char *abs_path, rp__os_dl **out, char *err, size_t errlen)
+{
+    char dir[PATH_MAX];
+    const char *base = NULL;
+    int dfd = -1, fd = -1;
+    int rc = split_path(abs_path, dir, sizeof dir, &base, err, errlen);
+    if (rc != 0)
+        return rc;
+    if ((rc = walk_folder(dir, WALK_STRICT, &dfd, err, errlen)) != 0)
+        return RP_ERR_PERM;
+    fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    int e = errno;
+    close(dfd);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: %s", abs_path,
+                 e == ELOOP ? "a symbolic link; expected a regular file" : strerror(e));
+        return RP_ERR_PERM;
+    }
+    if ((rc = check_file_fd(fd, abs_path, err, errlen)) != 0) {
+        close(fd);
+        return RP_ERR_PERM;
+    }
     rp__os_dl *dl = malloc(sizeof *dl);
-    if (!dl)
+    if (!dl) {
+        close(fd);
         return RP_ERR_NOMEM;
+    }
+    /* Load the very file checked above: the kernel reopens the descriptor's
+     * file whatever happened to the path since. */
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
     dlerror();
-    dl->handle = dlopen(abs_path, RTLD_NOW | RTLD_LOCAL);
+    dl->handle = dlopen(proc, RTLD_NOW | RTLD_LOCAL);
     if (!dl->handle) {
         const char *why = dlerror();
-        snprintf(err, errlen, "%s", why ? why : "dlopen failed");
+        snprintf(err, errlen, "%s%s", why ? why : "dlopen failed",
+                 access("/proc/self/fd", R_OK) != 0 ? " (is /proc mounted?)" : "");
+        close(fd);
         free(dl);
         return RP_ERR_IO;
     }
+    dl->fd = fd;
     *out = dl;
     return 0;
 }
@@ -570,6 +940,8 @@ rp__os_fn rp__os_dl_sym(rp__os_dl *dl, const char *name)
 
 void rp__os_dl_forget(rp__os_dl *dl)
 {
+    /* The descriptor stays open on purpose: its number is the library's name
+     * in the C library's list of loaded objects. */
     free(dl);
 }
 
@@ -578,53 +950,6 @@ void rp__os_dl_close(rp__os_dl *dl)
     if (!dl)
         return;
     dlclose(dl->handle);
+    close(dl->fd);
     free(dl);
-}
-
-static int check_owner_mode(const char *path, const struct stat *st, char *reason, size_t len)
-{
-    uid_t me = geteuid();
-    if (st->st_uid != 0 && st->st_uid != me) {
-        snprintf(reason, len, "%s: owned by uid %u, not by root or the agent's user (uid %u)",
-                 path, (unsigned)st->st_uid, (unsigned)me);
-        return RP_ERR_PERM;
-    }
-    if (st->st_mode & (S_IWGRP | S_IWOTH)) {
-        snprintf(reason, len, "%s: writable by %s (mode %04o)", path,
-                 (st->st_mode & S_IWOTH) ? "others" : "group", (unsigned)(st->st_mode & 07777));
-        return RP_ERR_PERM;
-    }
-    return 0;
-}
-
-int rp__os_check_trusted(const char *path, char *reason, size_t len)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0) {
-        snprintf(reason, len, "%s: %s", path, strerror(errno));
-        return errno_to_rp(errno);
-    }
-    if (!S_ISREG(st.st_mode)) {
-        snprintf(reason, len, "%s: not a regular file", path);
-        return RP_ERR_PERM;
-    }
-    int rc = check_owner_mode(path, &st, reason, len);
-    if (rc != 0)
-        return rc;
-    char dir[PATH_MAX];
-    const char *slash = strrchr(path, '/');
-    size_t n = slash ? (size_t)(slash - path) : 0;
-    if (n == 0)
-        n = 1; /* the root folder */
-    if (n >= sizeof dir) {
-        snprintf(reason, len, "%s: path too long", path);
-        return RP_ERR_RANGE;
-    }
-    memcpy(dir, path, n);
-    dir[n] = '\0';
-    if (stat(dir, &st) != 0) {
-        snprintf(reason, len, "%s: %s", dir, strerror(errno));
-        return errno_to_rp(errno);
-    }
-    return check_owner_mode(dir, &st, reason, len);
 }

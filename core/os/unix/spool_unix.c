@@ -52,10 +52,18 @@ static int open_fd(const char *path, int flags, rp__os_sfile *out, int *errno_ou
         *errno_out = 0;
     int fd;
     do
-        fd = open(path, flags | O_CLOEXEC | O_NOCTTY, 0600);
+        fd = open(path, flags | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK, 0600);
     while (fd < 0 && errno == EINTR);
     if (fd < 0)
-        return fail(errno, errno_out);
+        return fail(errno == ELOOP ? EPERM : errno, errno_out);
+    /* The spool is written and truncated as root: a symbolic link, a device,
+     * a file of someone else's or a second name of one is refused. */
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid()) ||
+        st.st_nlink != 1) {
+        close(fd);
+        return fail(EPERM, errno_out);
+    }
     out->h = fd;
     return 0;
 }

@@ -1,0 +1,217 @@
+/*
+ * tests/unit/test_os_trust.c - the trust rules of the Unix platform layer
+ * (core/os/unix/os_unix.c): the folder walk from / (group-writable and
+ * sticky folders, symbolic links followed by walking their target, loops),
+ * private state files (links, hard links, modes) and loading a plugin through
+ * its checked descriptor, which must stay open: a plugin loaded after another
+ * was forgotten must be a new object, not the old one under a reused name.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "os/os.h"
+#include "testutil.h"
+
+#include <rampart/plugin.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char tmp[64];
+
+static int setup(void **state)
+{
+    (void)state;
+    return tu_mkdtemp("trust", tmp, sizeof tmp);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    return tu_rm_rf(tmp);
+}
+
+static const char *at(char *buf, size_t len, const char *name)
+{
+    const char *p = tu_path(buf, len, tmp, name);
+    assert_non_null(p);
+    return p;
+}
+
+static void expect_refusal(int rc, int want_rc, const char *reason, const char *want)
+{
+    if (rc != want_rc || !strstr(reason, want))
+        fail_msg("got %d \"%s\"; wanted %d with \"%s\"", rc, reason, want_rc, want);
+}
+
+static void test_folder_rules(void **state)
+{
+    (void)state;
+    char g[256], d[256], reason[1024] = "", want[512];
+    assert_int_equal(rp__os_dir_check_private(tmp, reason, sizeof reason), 0);
+    assert_int_equal(mkdir(at(g, sizeof g, "g"), 0700), 0);
+    assert_int_equal(mkdir(at(d, sizeof d, "g/d"), 0700), 0);
+
+    /* A group-writable folder above: refused, named, with its mode. */
+    assert_int_equal(chmod(g, 0775), 0);
+    snprintf(want, sizeof want,
+             "%s: writable by group (mode 0775); expected a folder only root or the agent's "
+             "user can change (or one with the sticky bit, like /tmp)",
+             g);
+    expect_refusal(rp__os_dir_check_private(d, reason, sizeof reason), RP_ERR_PERM, reason, want);
+
+    /* Sticky above: accepted. As the folder itself: never. */
+    assert_int_equal(chmod(g, 01777), 0);
+    assert_int_equal(rp__os_dir_check_private(d, reason, sizeof reason), 0);
+    snprintf(want, sizeof want,
+             "%s: writable by others (mode 1777); expected a folder only root or the agent's "
+             "user can change",
+             g);
+    expect_refusal(rp__os_dir_check_private(g, reason, sizeof reason), RP_ERR_PERM, reason, want);
+    assert_null(strstr(reason, "sticky"));
+
+    char missing[256];
+    assert_int_equal(
+        rp__os_dir_check_private(at(missing, sizeof missing, "g/none"), reason, sizeof reason),
+        RP_ERR_NOTFOUND);
+    assert_int_equal(chmod(g, 0700), 0);
+}
+
+static void test_links(void **state)
+{
+    (void)state;
+    char real[256], rel[256], abs[256], dotdot[256], l1[256], l2[256], reason[1024] = "";
+    char want[512];
+    assert_int_equal(mkdir(at(real, sizeof real, "real"), 0700), 0);
+    assert_int_equal(symlink("real", at(rel, sizeof rel, "rel")), 0);
+    assert_int_equal(symlink(real, at(abs, sizeof abs, "abs")), 0);
+    assert_int_equal(symlink("real/../rel", at(dotdot, sizeof dotdot, "dotdot")), 0);
+    assert_int_equal(rp__os_dir_check_private(rel, reason, sizeof reason), 0);
+    assert_int_equal(rp__os_dir_check_private(abs, reason, sizeof reason), 0);
+    assert_int_equal(rp__os_dir_check_private(dotdot, reason, sizeof reason), 0);
+
+    /* The target is walked too: a group-writable target is refused. */
+    assert_int_equal(chmod(real, 0770), 0);
+    snprintf(want, sizeof want, "%s: writable by group (mode 0770)", real);
+    expect_refusal(rp__os_dir_check_private(rel, reason, sizeof reason), RP_ERR_PERM, reason, want);
+    assert_int_equal(chmod(real, 0700), 0);
+
+    /* A loop ends. */
+    assert_int_equal(symlink("loop2", at(l1, sizeof l1, "loop1")), 0);
+    assert_int_equal(symlink("loop1", at(l2, sizeof l2, "loop2")), 0);
+    expect_refusal(rp__os_dir_check_private(l1, reason, sizeof reason), RP_ERR_RANGE, reason,
+                   "too many symbolic links");
+
+    /* A subfolder of the agent's must not be a link at all. */
+    snprintf(want, sizeof want, "%s: a symbolic link; expected a folder", rel);
+    expect_refusal(rp__os_subdir_check_private(rel, reason, sizeof reason), RP_ERR_PERM, reason,
+                   want);
+    assert_int_equal(rp__os_subdir_check_private(real, reason, sizeof reason), 0);
+
+    /* A link of another user's is not followed. */
+    if (geteuid() == 0) {
+        assert_int_equal(lchown(rel, 65534, 65534), 0);
+        snprintf(want, sizeof want,
+                 "%s: symbolic link owned by uid 65534; expected root or the agent's user", rel);
+        expect_refusal(rp__os_dir_check_private(rel, reason, sizeof reason), RP_ERR_PERM, reason,
+                       want);
+    }
+}
+
+static void test_private_file(void **state)
+{
+    (void)state;
+    char id[256], lnk[256], hard[256], reason[1024] = "", want[512];
+    char *data = NULL;
+    size_t len = 0;
+    assert_int_equal(tu_write(at(id, sizeof id, "agent_id"), "hello\n"), 0);
+    assert_int_equal(chmod(id, 0644), 0);
+    assert_int_equal(rp__os_read_private_file(id, 64, &data, &len, reason, sizeof reason), 0);
+    assert_int_equal(len, 6);
+    assert_memory_equal(data, "hello\n", 6);
+    free(data);
+
+    assert_int_equal(symlink(id, at(lnk, sizeof lnk, "link")), 0);
+    snprintf(want, sizeof want, "%s: a symbolic link; expected a regular file", lnk);
+    expect_refusal(rp__os_read_private_file(lnk, 64, &data, &len, reason, sizeof reason),
+                   RP_ERR_PERM, reason, want);
+
+    assert_int_equal(link(id, at(hard, sizeof hard, "hard")), 0);
+    snprintf(want, sizeof want, "%s: has 2 names (hard links); expected one", id);
+    expect_refusal(rp__os_read_private_file(id, 64, &data, &len, reason, sizeof reason),
+                   RP_ERR_PERM, reason, want);
+    assert_int_equal(unlink(hard), 0);
+
+    assert_int_equal(chmod(id, 0666), 0);
+    snprintf(want, sizeof want, "%s: writable by others (mode 0666)", id);
+    expect_refusal(rp__os_read_private_file(id, 64, &data, &len, reason, sizeof reason),
+                   RP_ERR_PERM, reason, want);
+}
+
+/* Copies a built plugin into tmp/p/name, mode 0644. */
+static void install(const char *from, const char *name, char *dst, size_t dstlen)
+{
+    char dir[256];
+    mkdir(at(dir, sizeof dir, "p"), 0755);
+    assert_non_null(tu_path(dst, dstlen, dir, name));
+    char *bytes = NULL;
+    size_t n = 0;
+    int sys = 0;
+    assert_int_equal(rp__os_read_file(from, 64u << 20, &bytes, &n, &sys), 0);
+    FILE *f = fopen(dst, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(bytes, 1, n, f), n);
+    assert_int_equal(fclose(f), 0);
+    free(bytes);
+    assert_int_equal(chmod(dst, 0644), 0);
+}
+
+static void test_dl_open_trusted(void **state)
+{
+    (void)state;
+    char a[256], b[256], lnk[256], err[1024] = "", want[512];
+    install(RP_BINARY_DIR "/plugins/collector_synthetic.so", "a.so", a, sizeof a);
+    install(RP_BINARY_DIR "/tests/abi-plugins/abi_frozen.so", "b.so", b, sizeof b);
+
+    rp__os_dl *dl = NULL;
+    assert_int_equal(rp__os_dl_open_trusted(a, &dl, err, sizeof err), 0);
+    rp__os_fn entry_a = rp__os_dl_sym(dl, RP_ENTRY_SYMBOL);
+    assert_non_null(entry_a);
+    /* As production does: the library and its descriptor stay. */
+    rp__os_dl_forget(dl);
+
+    /* The next plugin must be itself, not the first one again under a
+     * reused /proc/self/fd/N. */
+    assert_int_equal(rp__os_dl_open_trusted(b, &dl, err, sizeof err), 0);
+    rp__os_fn entry_b = rp__os_dl_sym(dl, RP_ENTRY_SYMBOL);
+    assert_non_null(entry_b);
+    assert_true(entry_a != entry_b);
+    rp__os_dl_forget(dl);
+
+    /* A link as the plugin file is refused, not followed. */
+    assert_int_equal(symlink(a, at(lnk, sizeof lnk, "p/link.so")), 0);
+    snprintf(want, sizeof want, "%s: a symbolic link; expected a regular file", lnk);
+    expect_refusal(rp__os_dl_open_trusted(lnk, &dl, err, sizeof err), RP_ERR_PERM, err, want);
+
+    /* So is a file others can write. */
+    assert_int_equal(chmod(b, 0646), 0);
+    snprintf(want, sizeof want, "%s: writable by others (mode 0646)", b);
+    expect_refusal(rp__os_dl_open_trusted(b, &dl, err, sizeof err), RP_ERR_PERM, err, want);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_folder_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_links, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_private_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dl_open_trusted, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
