@@ -2,14 +2,16 @@
 """tests/e2e/real_events.py - reads what one output format delivered and
 checks the real collector events of tests/e2e/test_real_collectors.sh in it.
 
-    real_events.py FORMAT SOURCE EXPECT_JSON
+    real_events.py FORMAT SOURCE EXPECT_JSON [LOCAL_NDJSON]
 
 FORMAT is ndjson, elastic-bulk, splunk-hec, loki or otlp (SOURCE: the folder
 of request bodies nginx kept, gzip or not), or clickhouse (SOURCE: a file of
 rows from ClickHouse, JSONEachRow). EXPECT_JSON names the markers of the
-activity and the agent's identity. Exit 0: every expected event is there,
-with the identity where the format puts it; 3: not (yet) all there; 1: a
-wrong value. What was found or wrong is printed either way.
+activity and the agent's identity. With LOCAL_NDJSON (a copy of the agent's
+events.ndjson), every event in it must have arrived too, and none twice.
+Exit 0: every expected event is there, with the identity where the format
+puts it; 3: not (yet) all there; 1: a wrong value. What was found or wrong
+is printed either way.
 """
 import gzip
 import json
@@ -42,69 +44,65 @@ def bodies(folder):
     return out
 
 
-def events_ndjson(texts, exp):
-    return [json.loads(l) for t in texts for l in t.splitlines() if l.strip()]
+def events_ndjson(t, exp):
+    return [json.loads(l) for l in t.splitlines() if l.strip()]
 
 
-def events_elastic(texts, exp):
+def events_elastic(t, exp):
     evs = []
-    for t in texts:
-        lines = [l for l in t.split("\n") if l]
-        check(len(lines) % 2 == 0, "elastic-bulk: odd number of lines in a body")
-        for action, doc in zip(lines[0::2], lines[1::2]):
-            a, d = json.loads(action), json.loads(doc)
-            check(a.get("create", {}).get("_id") == d.get("event.id"),
-                  "elastic-bulk: action %s does not name the document's event.id" % action)
-            evs.append(d)
+    lines = [l for l in t.split("\n") if l]
+    check(len(lines) % 2 == 0, "elastic-bulk: odd number of lines in a body")
+    for action, doc in zip(lines[0::2], lines[1::2]):
+        a, d = json.loads(action), json.loads(doc)
+        check(a.get("create", {}).get("_id") == d.get("event.id"),
+              "elastic-bulk: action %s does not name the document's event.id" % action)
+        evs.append(d)
     return evs
 
 
-def events_splunk(texts, exp):
+def events_splunk(t, exp):
     evs = []
     dec = json.JSONDecoder()
-    for t in texts:
-        i = 0
-        while i < len(t):
-            if t[i].isspace():
-                i += 1
-                continue
-            env, i = dec.raw_decode(t, i)
-            check(env.get("host") == exp["host_name"],
-                  "splunk-hec: envelope host %r, want %r" % (env.get("host"), exp["host_name"]))
-            check(isinstance(env.get("time"), (int, float)), "splunk-hec: no numeric time")
-            evs.append(env["event"])
+    i = 0
+    while i < len(t):
+        if t[i].isspace():
+            i += 1
+            continue
+        env, i = dec.raw_decode(t, i)
+        check(env.get("host") == exp["host_name"],
+              "splunk-hec: envelope host %r, want %r" % (env.get("host"), exp["host_name"]))
+        check(isinstance(env.get("time"), (int, float)), "splunk-hec: no numeric time")
+        evs.append(env["event"])
     return evs
 
 
-def events_loki(texts, exp):
+def events_loki(t, exp):
     evs = []
-    for t in texts:
-        for s in json.loads(t)["streams"]:
-            check(s["stream"].get("host") == exp["host_name"],
-                  "loki: stream label host %r, want %r" % (s["stream"].get("host"), exp["host_name"]))
-            for ts, line in s["values"]:
-                check(ts.isdigit(), "loki: time %r is not nanoseconds" % ts)
-                evs.append(json.loads(line))
+    for s in json.loads(t)["streams"]:
+        check(s["stream"].get("host") == exp["host_name"],
+              "loki: stream label host %r, want %r" % (s["stream"].get("host"), exp["host_name"]))
+        for ts, line in s["values"]:
+            check(ts.isdigit(), "loki: time %r is not nanoseconds" % ts)
+            evs.append(json.loads(line))
     return evs
 
 
-def events_otlp(texts, exp):
+def events_otlp(t, exp):
     evs = []
-    for t in texts:
-        for rl in json.loads(t)["resourceLogs"]:
-            attrs = {a["key"]: a["value"].get("stringValue") for a in rl["resource"]["attributes"]}
-            check(attrs.get("host.name") == exp["host_name"],
-                  "otlp: resource host.name %r, want %r" % (attrs.get("host.name"), exp["host_name"]))
-            check(attrs.get("service.instance.id") == exp["agent_id"],
-                  "otlp: resource service.instance.id %r, want the agent id %r"
-                  % (attrs.get("service.instance.id"), exp["agent_id"]))
-            for sl in rl["scopeLogs"]:
-                for rec in sl["logRecords"]:
-                    ev = json.loads(rec["body"]["stringValue"])
-                    ra = {a["key"]: a["value"].get("stringValue") for a in rec.get("attributes", [])}
-                    check(ra.get("event.id") == ev.get("event.id"),
-                          "otlp: record attribute event.id differs from the body's")
-                    evs.append(ev)
+    for rl in json.loads(t)["resourceLogs"]:
+        attrs = {a["key"]: a["value"].get("stringValue") for a in rl["resource"]["attributes"]}
+        check(attrs.get("host.name") == exp["host_name"],
+              "otlp: resource host.name %r, want %r" % (attrs.get("host.name"), exp["host_name"]))
+        check(attrs.get("service.instance.id") == exp["agent_id"],
+              "otlp: resource service.instance.id %r, want the agent id %r"
+              % (attrs.get("service.instance.id"), exp["agent_id"]))
+        for sl in rl["scopeLogs"]:
+            for rec in sl["logRecords"]:
+                ev = json.loads(rec["body"]["stringValue"])
+                ra = {a["key"]: a["value"].get("stringValue") for a in rec.get("attributes", [])}
+                check(ra.get("event.id") == ev.get("event.id"),
+                      "otlp: record attribute event.id differs from the body's")
+                evs.append(ev)
     return evs
 
 
@@ -123,10 +121,16 @@ def main():
     readers = {"ndjson": events_ndjson, "elastic-bulk": events_elastic,
                "splunk-hec": events_splunk, "loki": events_loki, "otlp": events_otlp}
     try:
+        unreadable = 0
         if fmt == "clickhouse":
             evs = events_clickhouse(source, exp)
         else:
-            evs = readers[fmt](bodies(source), exp)
+            evs = []
+            for text in bodies(source):
+                try:
+                    evs += readers[fmt](text, exp)
+                except (ValueError, KeyError, TypeError):
+                    unreadable += 1  # still being written; read again next time
         # Every event, whichever collector made it, carries the identity.
         for ev in evs:
             for k in ("agent.id", "host.name", "host.hostname", "labels.site", "agent.type",
@@ -182,8 +186,26 @@ def main():
                 found["login"] = ev
         want = ["exec", "file-creation", "file-deletion", "network-connect", "network-accept", "login"]
         missing = [w for w in want if w not in found]
-        print("%s: %d events; found %s; missing %s" % (fmt, len(evs), sorted(found), missing or "none"))
-        return 3 if missing else 0
+        print("%s: %d events%s; found %s; missing %s" % (
+            fmt, len(evs), " (%d bodies unreadable)" % unreadable if unreadable else "",
+            sorted(found), missing or "none"))
+        if missing:
+            return 3
+        if len(sys.argv) > 4:
+            with open(sys.argv[4], encoding="utf-8") as f:
+                # Only whole lines: the copy may end in the middle of one.
+                local = [json.loads(l)["event.id"] for l in f.read().split("\n")[:-1] if l]
+            got = {}
+            for ev in evs:
+                got[ev.get("event.id")] = got.get(ev.get("event.id"), 0) + 1
+            twice = [i for i, n in got.items() if n > 1]
+            check(not twice, "%s: %d events arrived twice, e.g. %s" % (fmt, len(twice), twice[:3]))
+            lost = [i for i in local if i not in got]
+            print("%s: %d of the agent's %d local events arrived, none twice"
+                  % (fmt, len(local) - len(lost), len(local)))
+            if lost:
+                return 3
+        return 0
     except Wrong as e:
         print("WRONG: %s" % e)
         return 1

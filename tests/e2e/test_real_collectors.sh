@@ -184,21 +184,10 @@ note "$(cat "$T/ch.check")"
 # Every event the agent wrote locally up to now is a row, once: network
 # events (arrays of 1 and 2 items) from the whole machine included. (The
 # spool is never empty for long here: the collectors see the whole machine.)
-cp "$T/data/events.ndjson" "$T/ch.local"
-all_in_ch() {
-    ch "SELECT \`event.id\` FROM $RAMPART_E2E_ECS_DB.events FORMAT TSV" >"$T/ch.ids"
-    "$PY" - "$T/ch.local" "$T/ch.ids" >"$T/ch.cmp" <<'PY'
-import collections, json, sys
-local = [json.loads(l)["event.id"] for l in open(sys.argv[1]) if l.strip()]
-rows = collections.Counter(l.strip() for l in open(sys.argv[2]) if l.strip())
-missing = [i for i in local if rows[i] == 0]
-twice = [i for i, n in rows.items() if n > 1]
-print("%d local events, %d rows, %d missing, %d stored twice" % (len(local), sum(rows.values()), len(missing), len(twice)))
-sys.exit(1 if twice else 3 if missing else 0)
-PY
-}
-wait_for_quiet 60 all_in_ch || fail "ClickHouse (shipped schema): $(cat "$T/ch.cmp")"
-note "clickhouse: $(cat "$T/ch.cmp")"
+cp "$T/data/events.ndjson" "$T/local.ndjson"
+all_in_ch() { ch_rows && "$PY" "$CHECK" clickhouse "$T/ch.rows" "$EXPECT" "$T/local.ndjson" >"$T/ch.check"; }
+wait_for_quiet 60 all_in_ch || fail "ClickHouse (shipped schema): $(cat "$T/ch.check")"
+note "$(tail -n 1 "$T/ch.check")"
 nets=$(ch "SELECT count() FROM $RAMPART_E2E_ECS_DB.events WHERE length(\`event.category\`) != length(\`event.type\`)")
 [ "$nets" -ge 2 ] || fail "ClickHouse (shipped schema): only $nets rows with arrays of unequal length"
 no_retries_no_dead_letters "clickhouse (shipped schema)"
@@ -242,6 +231,10 @@ for fmt in ndjson elastic-bulk splunk-hec loki otlp; do
     got() { "$PY" "$CHECK" "$fmt" "$RAMPART_E2E_CAPTURE_DIR/$route" "$EXPECT" >"$T/$route.check"; }
     wait_for_quiet 30 got || fail "$fmt: $(cat "$T/$route.check")"
     note "$(cat "$T/$route.check")"
+    cp "$T/data/events.ndjson" "$T/local.ndjson"
+    all_got() { "$PY" "$CHECK" "$fmt" "$RAMPART_E2E_CAPTURE_DIR/$route" "$EXPECT" "$T/local.ndjson" >"$T/$route.check"; }
+    wait_for_quiet 30 all_got || fail "$fmt: $(cat "$T/$route.check")"
+    note "$(tail -n 1 "$T/$route.check")"
     no_retries_no_dead_letters "$fmt"
     stop_agent
     rm -rf "$T/data"
