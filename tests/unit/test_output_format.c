@@ -1248,6 +1248,43 @@ static void test_response_otlp_loki_clickhouse(void **state)
     assert_int_equal(r.verdict, RP__VERDICT_RETRY);
     assert_int_equal(r.backend_code, 241);
     rp__format_result_free(&r);
+    /* Answers captured from ClickHouse 18.16 behind nginx (tests/e2e
+     * backend): each refuses the whole batch for its data, so a resend
+     * cannot succeed. The batch is dead-lettered at once (not retried as a
+     * 5xx) with ClickHouse's message for the note. */
+    static const struct {
+        long status;
+        long code;
+        const char *body;
+    } refused[] = {
+        {500, 190,
+         "Code: 190, e.displayText() = DB::Exception: Elements 'event.category' and 'event.type' "
+         "of Nested data structure 'event' (Array columns) have different array sizes., "
+         "e.what() = DB::Exception\n"},
+        {400, 26,
+         "Code: 26, e.displayText() = DB::Exception: Cannot parse JSON string: expected opening "
+         "quote: (while read the value of key event.id): (at row 1)\n, e.what() = "
+         "DB::Exception\n"},
+        {500, 27,
+         "Code: 27, e.displayText() = DB::Exception: Cannot parse input: expected , before: "
+         "true}\\n: (at row 1)\n, e.what() = DB::Exception\n"},
+        {500, 117,
+         "Code: 117, e.displayText() = DB::Exception: Unknown field found while parsing "
+         "JSONEachRow format: acme: (at row 1)\n, e.what() = DB::Exception\n"},
+        {500, 354,
+         "Code: 354, e.displayText() = DB::Exception: inflate failed: buffer error, e.what() = "
+         "DB::Exception\n"},
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        r = parse_resp(RP__FORMAT_CLICKHOUSE, refused[i].status, refused[i].body, 3, 0);
+        assert_int_equal(r.verdict, RP__VERDICT_DEAD);
+        assert_int_equal(r.backend_code, refused[i].code);
+        assert_true(strncmp(r.message, refused[i].body, 12) == 0);
+        rp__format_result_free(&r);
+    }
+    r = parse_resp(RP__FORMAT_CLICKHOUSE, 500, refused[0].body, 3, 0);
+    assert_true(strstr(r.message, "have different array sizes") != NULL);
+    rp__format_result_free(&r);
     r = parse_resp(RP__FORMAT_CLICKHOUSE, 500, "Code: 1000. DB::Exception: POCO", 3, 0);
     assert_int_equal(r.verdict, RP__VERDICT_STATUS);
     assert_int_equal(r.backend_code, 1000);

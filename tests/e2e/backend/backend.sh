@@ -339,6 +339,25 @@ CREATE TABLE IF NOT EXISTS rampart.TABLE (
 SQL
 )
 
+# The schema shipped to users (docs/clickhouse-schema.sql), loaded into the
+# database `ecs` (the file's `rampart.` replaced) so the tests prove that very
+# file takes real events; rampart.events above stays the tests' own table.
+SCHEMA_FILE=${RAMPART_E2E_SCHEMA:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd -P)/docs/clickhouse-schema.sql}
+ECS_DB=ecs
+ECS_INSERT_QUERY="?query=INSERT%20INTO%20${ECS_DB}.events_ingest%20FORMAT%20CSV&format_csv_delimiter=%01"
+
+# load_schema PORT: runs each statement of SCHEMA_FILE (they end with ";" at
+# the end of a line) over HTTP, which takes one statement per request.
+load_schema() {
+    local port=$1 stmt
+    [ -r "$SCHEMA_FILE" ] || die "schema file not found: $SCHEMA_FILE"
+    sed -e "s/\<rampart\./${ECS_DB}./g" -e "s/^CREATE DATABASE IF NOT EXISTS rampart;/CREATE DATABASE IF NOT EXISTS ${ECS_DB};/" \
+        "$SCHEMA_FILE" | awk 'BEGIN { RS = ";\n" } NF { printf "%s%c", $0, 0 }' |
+        while IFS= read -r -d '' stmt; do
+            ch_sql "$port" "$stmt" >/dev/null || die "schema $SCHEMA_FILE: ClickHouse refused: ${stmt:0:200}"
+        done
+}
+
 [ "$BUFFER" = 0 ] || [ "$BUFFER" = 1 ] || die "RAMPART_E2E_CH_BUFFER must be 0 or 1"
 
 # Starts clickhouse-server in the background (its own session, stdio to
@@ -405,6 +424,7 @@ location = /bulk2 {                  # an Elasticsearch _bulk answer for 2 lines
     default_type application/json;
     return 200 '{"took":3,"errors":true,"items":[{"create":{"_index":"r","_id":"a","status":201}},{"create":{"_index":"r","_id":"b","status":400,"error":{"type":"mapper_parsing_exception","reason":"failed to parse field [process.pid]"}}}]}';
 }
+$(capture_routes "$dir")
 location = /flaky429 {               # 429 while DIR/flaky exists, else ClickHouse
     if (-f $dir/flaky) { add_header Retry-After 3 always; return 429; }
     rewrite ^ / break;
@@ -483,6 +503,29 @@ http {
     }
 }
 EOF
+}
+
+# /capture/FORMAT: keeps each request body in DIR/capture/FORMAT/ (one file
+# per request, as sent: gzip when the agent compressed it) and answers as
+# that backend answers a success. Needs the echo module (read the body
+# before answering, set the status); without it there are no such routes.
+capture_routes() {
+    local dir=$1 f answer
+    [ -r "$ECHO_MODULE" ] || return 0
+    mkdir -p "$dir/capture"
+    for f in ndjson elastic splunk loki otlp; do
+        case $f in
+        ndjson) answer='echo "ok";' ;;
+        elastic) answer="default_type application/json; echo '{\"took\":1,\"errors\":false,\"items\":[]}';" ;;
+        splunk) answer="default_type application/json; echo '{\"text\":\"Success\",\"code\":0}';" ;;
+        loki) answer='echo_status 204;' ;;
+        otlp) answer="default_type application/json; echo '{}';" ;;
+        esac
+        echo "location = /capture/$f {"
+        echo "    client_body_in_file_only on; client_body_temp_path $dir/capture/$f;"
+        echo "    echo_read_request_body; $answer"
+        echo "}"
+    done
 }
 
 launch_nginx() {
@@ -566,6 +609,7 @@ cmd_start() {
     else
         ch_sql "$ch_http" "${EVENTS_DDL/rampart.TABLE/rampart.events}" >/dev/null
     fi
+    load_schema "$ch_http"
     for attempt in 1 2 3; do
         read -r bearer mtls discard <<<"$(free_ports 3)"
         case " $ch_http $ch_tcp " in *" $bearer "* | *" $mtls "* | *" $discard "*) continue ;; esac
@@ -607,6 +651,10 @@ cmd_start() {
             "FLAKY429_URL=https://127.0.0.1:$bearer/flaky429$INSERT_QUERY" \
             "BULK2_URL=https://127.0.0.1:$bearer/bulk2" \
             "DISCARD_URL=https://127.0.0.1:$discard/" \
+            "ECS_DB=$ECS_DB" \
+            "ECS_URL=https://127.0.0.1:$bearer/$ECS_INSERT_QUERY" \
+            "CAPTURE_URL=https://127.0.0.1:$bearer/capture" \
+            "CAPTURE_DIR=$dir/capture" \
             "STATUS_URL=https://127.0.0.1:$bearer/status" \
             "CH_BUFFER=$BUFFER" \
             "CLICKHOUSE_PID=$ch_pid" \
@@ -673,6 +721,7 @@ cmd_reset() {
     else
         ch_sql "$RAMPART_E2E_CH_HTTP_PORT" 'TRUNCATE TABLE rampart.events'
     fi
+    ch_sql "$RAMPART_E2E_CH_HTTP_PORT" "TRUNCATE TABLE ${RAMPART_E2E_ECS_DB:-ecs}.events"
 }
 
 cmd_status() {

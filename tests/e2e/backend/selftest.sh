@@ -85,7 +85,7 @@ t=$(now)
 START_S=$(elapsed "$t")
 # shellcheck disable=SC1091
 . "$DIR/env.sh"
-check "env.sh lists the ports and files" "$(grep -c '^export RAMPART_E2E_' "$DIR/env.sh")" 29
+check "env.sh lists the ports and files" "$(grep -c '^export RAMPART_E2E_' "$DIR/env.sh")" 33
 check "token file mode" "$(stat -c %a "$RAMPART_E2E_TOKEN_FILE")" 600
 check "server certificate verifies against the CA" \
     "$(openssl verify -CAfile "$RAMPART_E2E_CA" "$RAMPART_E2E_SERVER_CERT" 2>&1)" "$RAMPART_E2E_SERVER_CERT: OK"
@@ -153,6 +153,24 @@ make_batch "$DIR/b4.gz" 1000
 check "DISCARD port" "$(post "$RAMPART_E2E_DISCARD_URL" "$DIR/b4.gz" "${gz[@]}")" 200
 check "DISCARD, any path and query" "$(post "${RAMPART_E2E_DISCARD_URL}x/y$RAMPART_E2E_INSERT_QUERY" "$DIR/b4.gz" "${gz[@]}")" 200
 check "/discard on the Bearer port" "$(post "https://127.0.0.1:$RAMPART_E2E_BEARER_PORT/discard" "$DIR/b4.gz" "${bearer[@]}" "${gz[@]}")" 200
+# /capture/<name>: the body kept as sent, the answer of that backend.
+capture() { # capture NAME STATUS BODY
+    check "/capture/$1 answers as that backend" \
+        "$(post "$RAMPART_E2E_CAPTURE_URL/$1" "$DIR/b4.gz" "${bearer[@]}" "${gz[@]}") $(cat "$DIR/resp.body")" "$2 $3"
+    check "  ... and kept the body as sent" "$(cmp "$RAMPART_E2E_CAPTURE_DIR/$1"/* "$DIR/b4.gz" && echo same)" same
+}
+capture ndjson 200 ok
+capture elastic 200 '{"took":1,"errors":false,"items":[]}'
+capture splunk 200 '{"text":"Success","code":0}'
+capture loki 204 ''
+capture otlp 200 '{}'
+rm -f "$RAMPART_E2E_CAPTURE_DIR"/*/*
+# The users' schema (docs/clickhouse-schema.sql in database ecs) takes what
+# rampart.events cannot: event.category and event.type of unequal length.
+printf '%s\n' '{"@timestamp":"2026-11-28T16:52:02.5Z","event.id":"s-net","event.category":["network"],"event.type":["connection","start"],"process.args":["a","b\"c"],"host.name":"h1"}' >"$DIR/ecs.json"
+check "ECS_URL takes unequal event.category/event.type" "$(post "$RAMPART_E2E_ECS_URL" "$DIR/ecs.json" "${bearer[@]}")" 200
+check "  ... parsed into ecs.events" "$(q "SELECT \`event.category\`, \`event.type\`, \`process.args\`, \`host.name\`, toString(\`@timestamp\`) FROM ecs.events WHERE \`event.id\` = 's-net'" | tr '\t' ' ')" \
+    "['network'] ['connection','start'] ['a','b\"c'] h1 2026-11-28 16:52:02"
 head -c 20000000 /dev/urandom >"$DIR/big.bin"
 check "DISCARD takes a 20 MB body" "$(post "$RAMPART_E2E_DISCARD_URL" "$DIR/big.bin")" 200
 got=$(awk -v p="$RAMPART_E2E_DISCARD_PORT" '$4 == p && $1 == 200 { n = $2 } END { print (n > 20000000) ? "read" : "not read: " n }' "$DIR/nginx/access.log")
