@@ -48,12 +48,21 @@ struct rp_event *rp__event_alloc(uint32_t topic, size_t payload_bytes)
     /* The inline entries are written before they are read. */
     memset(ev, 0, offsetof(struct rp_event, inline_entries));
     atomic_init(&ev->head.refs, 1);
+    atomic_init(&ev->head.queued, 0);
     ev->head.topic = topic;
     ev->cap_fields = INLINE_FIELDS;
     ev->cap = (uint32_t)payload_bytes;
     ev->entries = ev->inline_entries;
     ev->data = ev->inline_data;
     return ev;
+}
+
+uint32_t rp__event_mem_bytes(const struct rp_event *ev)
+{
+    size_t n = sizeof *ev + ev->cap;
+    if (ev->entries != ev->inline_entries)
+        n += (size_t)ev->cap_fields * sizeof(struct entry);
+    return (uint32_t)n;
 }
 
 void rp__event_free(struct rp_event *ev)

@@ -22,6 +22,8 @@ typedef struct rp__event_head {
     uint32_t topic;        /* topic id from rp__topic_intern() */
     uint32_t producer;     /* id of the publishing plugin instance (0 = core) */
     uint32_t flags;        /* RP__EVENT_PUBLISHED once handed to the bus */
+    uint32_t bytes;        /* memory the block holds, charged to the bus's byte cap */
+    atomic_uint queued;    /* bus queues holding it; its bytes are charged while > 0 */
     int64_t publish_ns;    /* monotonic time of publish, for latency figures */
 } rp__event_head;
 
@@ -58,6 +60,10 @@ static inline uint32_t rp__event_topic(const struct rp_event *ev)
  * Returns NULL when out of memory.
  */
 struct rp_event *rp__event_alloc(uint32_t topic, size_t payload_bytes);
+
+/* Bytes of memory the event's block holds now (header, entries, data). The
+ * bus charges this to its byte cap while the event is queued. */
+uint32_t rp__event_mem_bytes(const struct rp_event *ev);
 
 /* Caps: field data per event and fields per event. Setters return
  * RP_ERR_FULL past them. A value set again takes new space and its old bytes
