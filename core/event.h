@@ -71,6 +71,18 @@ uint32_t rp__event_mem_bytes(const struct rp_event *ev);
 #define RP__EVENT_MAX_DATA (64u * 1024)
 #define RP__EVENT_MAX_FIELDS 256u
 
+/* A string value (and each item of a string array) is stored with at most
+ * RP__EVENT_STR_MAX bytes, cut before a UTF-8 sequence that would not fit;
+ * the setter still succeeds, and the event gets the boolean field
+ * RP__EVENT_TRUNCATED_FIELD = true so a consumer knows a value is
+ * incomplete. Bounds what a hostile file name can cost per field. A length
+ * of RP__EVENT_MAX_DATA or more is refused (RP_ERR_FULL) without reading
+ * the value. Bytes values are not cut (the data cap bounds them). */
+#define RP__EVENT_STR_MAX 4096u
+#define RP__EVENT_TRUNCATED_FIELD "event.truncated"
+/* Its field id (interned on first use; 0 if the registry is full). */
+rp_field_id rp__event_truncated_field(void);
+
 /*
  * Creates an event of a topic (id and name) for a producer, stamped with
  * @timestamp (now), event.id (UUIDv7) and event.kind ("alert" for the alert
