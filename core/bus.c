@@ -209,6 +209,8 @@ struct rp__bus {
     _Alignas(CACHELINE) atomic_uint_least64_t queued_bytes;
     atomic_uint_least64_t full_refused;
     atomic_uint_least64_t peak_bytes; /* highest queued_bytes seen at a publish */
+    atomic_int abandon;                  /* rp__bus_abandon: discard instead of delivering */
+    atomic_uint_least64_t abandoned;
     struct reader_slot readers[READER_SLOTS];
     struct topic_counters topics[RP__TOPIC_MAX + 1];
 };
@@ -763,7 +765,9 @@ static void unschedule(rp__bus *bus, struct sub *s)
 
 static void deliver(rp__bus *bus, struct sub *s, struct rp_event *ev, uint64_t *errors)
 {
-    if (s->on_event(s->arg, ev) != 0)
+    if (atomic_load_explicit(&bus->abandon, memory_order_relaxed))
+        atomic_fetch_add_explicit(&bus->abandoned, 1, memory_order_relaxed);
+    else if (s->on_event(s->arg, ev) != 0)
         (*errors)++;
     uncharge(bus, ev);
     rp__event_release(ev);
@@ -1528,6 +1532,13 @@ void rp__bus_stats_total(const rp__bus *bus, rp__bus_stats *out)
     out->queued_bytes = atomic_load_explicit(&b->queued_bytes, memory_order_relaxed);
     out->peak_bytes = atomic_load_explicit(&b->peak_bytes, memory_order_relaxed);
     out->max_bytes = b->opts.max_bytes;
+    out->abandoned = atomic_load_explicit(&b->abandoned, memory_order_relaxed);
+}
+
+void rp__bus_abandon(rp__bus *bus)
+{
+    if (bus)
+        atomic_store(&bus->abandon, 1);
 }
 
 uint64_t rp__bus_queued_bytes(const rp__bus *bus)

@@ -234,8 +234,17 @@ typedef struct rp__bus_stats {
     uint64_t queued_bytes; /* bytes of queued events now */
     uint64_t peak_bytes;   /* the most queued bytes a publish saw */
     uint64_t max_bytes;    /* the cap (0 = none) */
+    uint64_t abandoned;    /* deliveries skipped after rp__bus_abandon */
 } rp__bus_stats;
 void rp__bus_stats_total(const rp__bus *bus, rp__bus_stats *out);
+
+/*
+ * For a stop that has run out of time: from now on, queued events are
+ * released without running callbacks (counted in abandoned), so a drain in
+ * rp__bus_stop finishes at once. The callback running now completes. Any
+ * thread, lock-free; cannot be undone.
+ */
+void rp__bus_abandon(rp__bus *bus);
 
 /* Bytes of the events queued now (each event once). Lock-free, any thread. */
 uint64_t rp__bus_queued_bytes(const rp__bus *bus);
