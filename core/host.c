@@ -257,11 +257,11 @@ static void suspend_watches(void *arg)
 {
     struct rp_plugin *p = arg;
     rp__host *host = p->host;
-    if (atomic_load(&p->suspended) || p->pstate != RP__PLUGIN_RUNNING) {
-        if (!atomic_load(&p->suspended))
-            atomic_store(&p->suspend_wanted, 0);
+    /* A plugin that stopped meanwhile has no watches left to pause: that
+     * costs one timer tick, not a check of its state, which the control
+     * thread writes. */
+    if (atomic_load(&p->suspended))
         return;
-    }
     set_watches_paused(p, 1);
     atomic_store(&p->suspended, 1);
     atomic_fetch_add(&p->suspensions, 1);
