@@ -362,6 +362,11 @@ static void jset_u(json_t *o, const char *k, uint64_t v)
     json_object_set_new(o, k, json_integer((json_int_t)(v > INT64_MAX ? INT64_MAX : v)));
 }
 
+static void refused_type(void *arg, const char *type, uint64_t n)
+{
+    jset_u(arg, type, n);
+}
+
 /* Everything the agent knows about itself, as one JSON document: the body of
  * <data_dir>/status.json and, flattened, of the agent.health event. */
 static json_t *health_doc(rp__agent *a)
@@ -395,6 +400,9 @@ static json_t *health_doc(rp__agent *a)
     jset_u(bus, "full_episodes", fl.episodes);
     jset_u(bus, "suspensions", fl.suspensions);
     jset_u(bus, "suspended_plugins", fl.suspended_now);
+    json_t *by_type = json_object();
+    rp__host_refused_by_type(a->host, refused_type, by_type);
+    json_object_set_new(bus, "refused_full_by_type", by_type);
     json_object_set_new(d, "bus", bus);
 
     rp__loop_stats ls;
@@ -893,9 +901,10 @@ void rp__agent_stop(rp__agent *a)
     /* Stops plugins, then drains the bus into the sink before it closes
      * (cutting the last batch into the spool); the uploader stops after
      * that, leaving what it has not sent in the spool for the next start. */
+    int was_running = a->host_running;
     rp__host_stop(a->host);
     a->host_running = 0;
-    if (a->host) {
+    if (was_running) {
         rp__host_flow fl;
         rp__host_flow_stats(a->host, &fl);
         if (fl.abandoned)

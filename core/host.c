@@ -1269,6 +1269,19 @@ void rp__host_flow_stats(const rp__host *host, rp__host_flow *out)
     out->abandoned = st.abandoned;
 }
 
+void rp__host_refused_by_type(const rp__host *host,
+                              void (*cb)(void *arg, const char *type, uint64_t refused), void *arg)
+{
+    if (!host->bus)
+        return;
+    uint32_t n = rp__topic_count();
+    for (uint32_t t = 1; t <= n && t <= RP__TOPIC_MAX; t++) {
+        rp__bus_topic_stats ts;
+        if (rp__bus_stats_topic(host->bus, t, &ts) == 0 && ts.full)
+            cb(arg, rp__topic_name(t), ts.full);
+    }
+}
+
 void rp__host_abandon(rp__host *host)
 {
     if (host)

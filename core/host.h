@@ -105,6 +105,11 @@ typedef struct rp__host_flow {
 } rp__host_flow;
 void rp__host_flow_stats(const rp__host *host, rp__host_flow *out);
 
+/* Calls cb once per event type with events refused at the cap, with that
+ * number (type borrowed for the call). Any thread. */
+void rp__host_refused_by_type(const rp__host *host,
+                              void (*cb)(void *arg, const char *type, uint64_t refused), void *arg);
+
 /* A stop out of time: events still queued on the bus are released without
  * delivery from now on (rp__bus_abandon). Any thread. */
 void rp__host_abandon(rp__host *host);

@@ -259,6 +259,10 @@ S="$T/status-flood.json"
 echo "status: $(json_get "$S" 'd["bus"]')"
 echo "file plugin: $(json_get "$S" 'd["plugins"]["file"]')"
 [ "$(json_get "$S" 'd["bus"].get("refused_full", 0)')" -gt 0 ] || fail "no event refused at the cap"
+[ "$(json_get "$S" 'sum(n for t, n in d["bus"].get("refused_full_by_type", {}).items() if t.startswith("file."))')" -gt 0 ] ||
+    fail "refusals not counted per event type"
+[ "$(json_get "$S" 'd["plugins"]["file"].get("refused_full", 0)')" -gt 0 ] ||
+    fail "refusals not counted for the plugin"
 [ "$(json_get "$S" 'd["plugins"]["file"].get("suspensions", 0)')" -gt 0 ] ||
     fail "the file collector was never paused"
 [ "$(json_get "$S" 'd["plugins"]["file"]["counters"].get("overflows", 0)')" -gt 0 ] ||
