@@ -611,8 +611,8 @@ static void check_losses(rp__agent *a)
         snprintf(msg, sizeof msg,
                  "the events file %s rotated more than %u times in a minute (%llu rotations so "
                  "far): older local events are being rotated away, perhaps on purpose",
-                 a->cfg->output_file ? a->cfg->output_file : "", a->boot_cfg->output_file_max_rotations_per_min,
-                 (unsigned long long)ss.rotations);
+                 a->cfg->output_file ? a->cfg->output_file : "",
+                 a->boot_cfg->output_file_max_rotations_per_min, (unsigned long long)ss.rotations);
         rp__log_error("%s", msg);
         raise_alert(a, "rampart.output.rotations", "Events file rotating too fast", 73, msg);
     }

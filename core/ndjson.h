@@ -25,7 +25,8 @@
  * it are cut to what is left (keys and numbers are always written whole). A
  * bytes value is cut likewise, hex digit pairs whole. A line with a value
  * cut carries "event.truncated":true (once). So control bytes, escaped to
- * six bytes each, cannot make a line more than about twice the budget. Thread-safety: every function may run on any thread; one rp__buf
+ * six bytes each, cannot make a line more than about twice the budget.
+ * Thread-safety: every function may run on any thread; one rp__buf
  * must not be used by two threads at once.
  */
 #ifndef RP_CORE_NDJSON_H
