@@ -210,6 +210,7 @@ struct rp__bus {
     atomic_uint_least64_t full_refused;
     atomic_uint_least64_t peak_bytes; /* highest queued_bytes seen at a publish */
     atomic_int abandon;                  /* rp__bus_abandon: discard instead of delivering */
+    uint32_t alert_topic;                /* "alert": shares the core's reserve above the cap */
     atomic_uint_least64_t abandoned;
     struct reader_slot readers[READER_SLOTS];
     struct topic_counters topics[RP__TOPIC_MAX + 1];
@@ -1048,6 +1049,8 @@ int rp__bus_create(const rp__bus_opts *opts, rp__bus **out)
         return RP_ERR_NOMEM;
     }
     atomic_init(&bus->table, t);
+    if (rp__topic_intern("alert", 5, &bus->alert_topic) != 0)
+        bus->alert_topic = 0; /* the topic table is full: no reserve for alerts */
     *out = bus;
     return 0;
 }
@@ -1420,11 +1423,13 @@ int rp__bus_publish(rp__bus *bus, struct rp_event *ev)
     /* The byte cap. Checked, then charged, without a lock: concurrent
      * publishers can pass it together by at most one event each (64 KiB
      * of data, RP__EVENT_MAX_DATA). The core's own events (health, loss
-     * alerts) get a reserve of a sixteenth above it, so the alert that
-     * says the bus is full is not itself refused. */
+     * alerts) and every alert get a reserve of a sixteenth above it: a
+     * flood of ordinary events must not blind the detectors' output, nor
+     * refuse the alert that says the bus is full. */
     if (bus->opts.max_bytes) {
         uint64_t q = atomic_load_explicit(&bus->queued_bytes, memory_order_relaxed);
-        uint64_t limit = bus->opts.max_bytes + (h->producer == 0 ? bus->opts.max_bytes / 16 : 0);
+        int reserved = h->producer == 0 || topic == bus->alert_topic;
+        uint64_t limit = bus->opts.max_bytes + (reserved ? bus->opts.max_bytes / 16 : 0);
         if (q + h->bytes > limit) {
             reader_exit(slot, e);
             atomic_fetch_add_explicit(&tc->full, 1, memory_order_relaxed);

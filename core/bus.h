@@ -74,8 +74,9 @@ typedef struct rp__bus_opts {
      * (fairness between subscriptions), 1..4096. */
     uint32_t batch;
     /* Cap on the bytes of queued events (see the guarantees above); 0 = no
-     * cap. Events of the core (producer 0) may go a sixteenth past it, so
-     * the agent's own alerts about a full bus get through. */
+     * cap. Events of the core (producer 0) and of the "alert" topic may go a
+     * sixteenth past it, so alerts, the agent's own about a full bus
+     * included, get through a flood of other events. */
     uint64_t max_bytes;
 } rp__bus_opts;
 

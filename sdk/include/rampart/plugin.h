@@ -231,7 +231,8 @@ typedef struct rp_host_api {
      * also on failure. Never blocks. After this the event is immutable: set_*
      * calls return RP_ERR_PERM. Any thread.
      * RP_ERR_FULL: the agent's queued events are at their byte cap
-     * (agent.bus_max_bytes); the event was released and counted. The host
+     * (agent.bus_max_bytes); the event was released and counted. Alerts
+     * have a reserve above the cap. The host
      * then stops serving the plugin's fd watches (no callbacks) until the
      * queue drains under 3/4 of the cap, so the data waits in the kernel,
      * whose queue overflow the plugin should count. A plugin need not act
