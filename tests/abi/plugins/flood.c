@@ -4,7 +4,8 @@
  * byte read, ignoring whether publish succeeds: the shape of a real
  * collector under a flood. The back-pressure test (test_backpressure.c)
  * proves that the host stops reading for it at the bus's byte cap, with no
- * change to the plugin.
+ * change to the plugin. With "stop_sleep_ms" its stop callback takes that
+ * long: a plugin that holds the agent's stop up (test_stop_grace.sh).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <rampart/plugin.h>
@@ -12,6 +13,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 struct flood {
@@ -22,6 +24,7 @@ struct flood {
     uint64_t watch;
     rp_field_id msg;
     uint32_t c_read, c_refused;
+    long stop_sleep_ms;
     char payload[2048];
 };
 
@@ -50,6 +53,9 @@ static int f_init(rp_plugin *self, const rp_host_api *host, void **state)
         return RP_ERR_INVAL;
     }
     memcpy(f->path, p, (size_t)(q - p));
+    const char *ms = strstr(json, "\"stop_sleep_ms\":");
+    if (ms)
+        f->stop_sleep_ms = strtol(ms + 16, NULL, 10);
     if ((rc = host->field_id(self, "message", 7, RP_TYPE_STR, &f->msg)) != 0 ||
         (rc = host->counter_register(self, "bytes_read", 10, &f->c_read)) != 0 ||
         (rc = host->counter_register(self, "refused", 7, &f->c_refused)) != 0) {
@@ -92,6 +98,10 @@ static int f_stop(rp_plugin *self, void *state)
     f->host->fd_unwatch(self, f->watch);
     close(f->fd);
     f->fd = -1;
+    if (f->stop_sleep_ms > 0) {
+        struct timespec ts = {f->stop_sleep_ms / 1000, (f->stop_sleep_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     return 0;
 }
 
@@ -114,7 +124,9 @@ static const rp_plugin_descriptor descriptor = {
     .license = "Apache-2.0",
     .description = "Publishes one large event per byte of a FIFO",
     .config_schema = "{\"type\":\"object\",\"additionalProperties\":false,"
-                     "\"properties\":{\"path\":{\"type\":\"string\"}}}",
+                     "\"properties\":{\"path\":{\"type\":\"string\"},"
+                     "\"stop_sleep_ms\":{\"type\":\"integer\",\"minimum\":0,"
+                     "\"maximum\":60000}}}",
     .init = f_init,
     .start = f_start,
     .stop = f_stop,
