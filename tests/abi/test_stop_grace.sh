@@ -34,7 +34,9 @@ kill -0 "$APID" 2>/dev/null && fail "still running ${STOP_MS} ms after SIGTERM (
 RC=0
 wait "$APID" || RC=$?
 echo "stopped in ${STOP_MS} ms (grace ${GRACE_MS} ms), exit status $RC"
-[ "$STOP_MS" -le $((GRACE_MS + 500)) ] || fail "stop took ${STOP_MS} ms (grace ${GRACE_MS} ms)"
+# The grace runs from when the agent starts stopping; 1 s of slack for the
+# signal's delivery and the exit on a loaded machine.
+[ "$STOP_MS" -le $((GRACE_MS + 1000)) ] || fail "stop took ${STOP_MS} ms (grace ${GRACE_MS} ms)"
 expect_rc 70 "a stop cut short by the grace period"
 file_has "$T/agent.err" "not done within agent.stop_grace_ms (${GRACE_MS} ms); exiting now" ||
     fail "the log does not say the stop was cut short"

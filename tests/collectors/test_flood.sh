@@ -203,7 +203,7 @@ done
 workers_alive || fail "the second flood ended before the stop"
 TS=$(date +%s%N)
 kill -TERM "$APID"
-deadline=$((TS + (GRACE_MS + 1000) * 1000000))
+deadline=$((TS + (GRACE_MS + 2000) * 1000000))
 while kill -0 "$APID" 2>/dev/null && [ "$(date +%s%N)" -lt "$deadline" ]; do sleep 0.02; done
 STOP_MS=$((($(date +%s%N) - TS) / 1000000))
 if kill -0 "$APID" 2>/dev/null; then
@@ -218,7 +218,9 @@ echo "flood: $FILES files in ${FLOOD_MS} ms, caught up ${CATCHUP_MS} ms later; a
 
 [ "$RSS_MAX" -lt "$RSS_BOUND_KB" ] ||
     fail "agent RSS reached ${RSS_MAX} kB under the flood (bound ${RSS_BOUND_KB} kB)"
-[ "$STOP_MS" -le $((GRACE_MS + 500)) ] || fail "stop took ${STOP_MS} ms (grace ${GRACE_MS} ms)"
+# The grace runs from when the agent starts stopping; 1 s of slack for the
+# signal's delivery and the exit on a loaded machine.
+[ "$STOP_MS" -le $((GRACE_MS + 1000)) ] || fail "stop took ${STOP_MS} ms (grace ${GRACE_MS} ms)"
 expect_rc 0 "agent exit after SIGTERM under the flood"
 
 # The local files: every line bounded and valid; cut values flagged; the
