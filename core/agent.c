@@ -50,6 +50,11 @@ struct rp__agent {
      * plugin set is fixed for the life of the host. */
     unsigned char *plugin_alerted;
     size_t nplugin_alerted;
+    uint64_t alerted_bus_episodes, alerted_rotation_bursts;
+    /* The stop watchdog (agent.stop_grace_ms): stop_done under stop_lock. */
+    rp__os_mutex *stop_lock;
+    rp__os_cond *stop_cond;
+    int stop_done;
     char *config_file;
     char *site;
     int foreground;
@@ -69,7 +74,11 @@ int rp__agent_create(const rp__agent_opts *opts, rp__config *cfg, rp__agent **ou
     }
     a->cfg = cfg;
     a->boot_cfg = cfg;
-    if (rp__os_mutex_create(&a->health_lock) != 0) {
+    if (rp__os_mutex_create(&a->health_lock) != 0 || rp__os_mutex_create(&a->stop_lock) != 0 ||
+        rp__os_cond_create(&a->stop_cond) != 0) {
+        rp__os_cond_destroy(a->stop_cond);
+        rp__os_mutex_destroy(a->stop_lock);
+        rp__os_mutex_destroy(a->health_lock);
         rp__config_destroy(cfg);
         free(a);
         return RP_ERR_NOMEM;
@@ -721,6 +730,11 @@ static void jset_u(json_t *o, const char *k, uint64_t v)
     json_object_set_new(o, k, json_integer((json_int_t)(v > INT64_MAX ? INT64_MAX : v)));
 }
 
+static void refused_type(void *arg, const char *type, uint64_t n)
+{
+    jset_u(arg, type, n);
+}
+
 /* Everything the agent knows about itself, as one JSON document: the body of
  * <data_dir>/status.json and, flattened, of the agent.health event. */
 static json_t *health_doc(rp__agent *a)
@@ -750,6 +764,18 @@ static json_t *health_doc(rp__agent *a)
     json_t *bus = json_object();
     jset_u(bus, "published", bp);
     jset_u(bus, "dropped", bd);
+    rp__host_flow fl;
+    rp__host_flow_stats(a->host, &fl);
+    jset_u(bus, "queued_bytes", fl.queued_bytes);
+    jset_u(bus, "peak_bytes", fl.peak_bytes);
+    jset_u(bus, "max_bytes", fl.max_bytes);
+    jset_u(bus, "refused_full", fl.refused_full);
+    jset_u(bus, "full_episodes", fl.episodes);
+    jset_u(bus, "suspensions", fl.suspensions);
+    jset_u(bus, "suspended_plugins", fl.suspended_now);
+    json_t *by_type = json_object();
+    rp__host_refused_by_type(a->host, refused_type, by_type);
+    json_object_set_new(bus, "refused_full_by_type", by_type);
     json_object_set_new(d, "bus", bus);
 
     rp__loop_stats ls;
@@ -768,6 +794,10 @@ static json_t *health_doc(rp__agent *a)
     jset_u(sink, "bytes", ss.bytes);
     jset_u(sink, "encode_errors", ss.encode_errors);
     jset_u(sink, "write_errors", ss.write_errors);
+    if (!a->spool) {
+        jset_u(sink, "rotations", ss.rotations);
+        jset_u(sink, "rotation_bursts", ss.rotation_bursts);
+    }
     if (a->spool) {
         jset_u(sink, "batches", ss.batches);
         jset_u(sink, "batch_raw_bytes", ss.batch_raw_bytes);
@@ -841,6 +871,9 @@ static json_t *health_doc(rp__agent *a)
         jset_u(o, "published", pi.published);
         jset_u(o, "delivered", pi.delivered);
         jset_u(o, "dropped", pi.dropped);
+        jset_u(o, "refused_full", pi.publish_full);
+        jset_u(o, "suspensions", pi.suspensions);
+        json_object_set_new(o, "suspended", json_boolean(pi.suspended));
         jset_u(o, "cpu_ms", pi.cpu_ns / 1000000);
         json_t *c = json_object();
         for (uint32_t k = 0; k < pi.ncounters; k++) {
@@ -924,6 +957,39 @@ static void check_losses(rp__agent *a)
                  "the spool refused batches for too long: %llu events dropped from memory",
                  (unsigned long long)ss.dropped_events);
         raise_alert(a, "rampart.sink.dropped", "Events dropped before the spool", 73, msg);
+    }
+    /* A full bus: one alert per episode at most, and one per health tick. */
+    rp__host_flow fl;
+    rp__host_flow_stats(a->host, &fl);
+    if (fl.episodes > a->alerted_bus_episodes) {
+        a->alerted_bus_episodes = fl.episodes;
+        int n = snprintf(msg, sizeof msg,
+                         "event bus full (agent.bus_max_bytes %llu): %llu events refused in %llu "
+                         "episodes; collectors stopped reading their kernel sources %llu times, "
+                         "so the kernel dropped what came meanwhile (counted by each plugin as "
+                         "overflows). Refused per plugin:",
+                         (unsigned long long)fl.max_bytes, (unsigned long long)fl.refused_full,
+                         (unsigned long long)fl.episodes, (unsigned long long)fl.suspensions);
+        for (size_t i = 0; n > 0 && (size_t)n < sizeof msg && i < rp__host_plugin_count(a->host);
+             i++) {
+            rp__plugin_info pi;
+            if (rp__host_plugin_info(a->host, i, &pi) == 0 && pi.publish_full)
+                n += snprintf(msg + n, sizeof msg - (size_t)n, " %s %llu", pi.name,
+                              (unsigned long long)pi.publish_full);
+        }
+        rp__log_error("%s", msg);
+        raise_alert(a, "rampart.bus.full", "Event bus full: events refused, collectors paused", 73,
+                    msg);
+    }
+    if (ss.rotation_bursts > a->alerted_rotation_bursts) {
+        a->alerted_rotation_bursts = ss.rotation_bursts;
+        snprintf(msg, sizeof msg,
+                 "the events file %s rotated more than %u times in a minute (%llu rotations so "
+                 "far): older local events are being rotated away, perhaps on purpose",
+                 a->cfg->output_file ? a->cfg->output_file : "",
+                 a->boot_cfg->output_file_max_rotations_per_min, (unsigned long long)ss.rotations);
+        rp__log_error("%s", msg);
+        raise_alert(a, "rampart.output.rotations", "Events file rotating too fast", 73, msg);
     }
 }
 
@@ -1036,6 +1102,7 @@ static int open_outputs(rp__agent *a)
         .file = a->cfg->output_file,
         .file_max_bytes = a->cfg->output_file_max_bytes,
         .file_keep = a->cfg->output_file_keep,
+        .max_rotations_per_min = a->cfg->output_file_max_rotations_per_min,
         .to_stdout = a->foreground ? a->cfg->output_stdout : RP__SINK_STDOUT_OFF,
         .stamp = &a->stamp,
         .spool = a->spool,
@@ -1238,10 +1305,64 @@ int rp__agent_run(rp__agent *a)
     }
 }
 
+/*
+ * Bounds a stop by agent.stop_grace_ms whatever holds it up (a flood still
+ * queued, a plugin that does not return from stop). A quarter of the grace
+ * (at most 1 s) before its end, the events still queued are abandoned, so
+ * the sink can close and flush what it took to the file or spool; at the
+ * end, if the stop is still not done, the agent logs it and exits at once.
+ */
+static void stop_watchdog(void *arg)
+{
+    rp__agent *a = arg;
+    int64_t grace = a->boot_cfg->stop_grace_ms;
+    int64_t margin = grace / 4 < 1000 ? grace / 4 : 1000;
+    int64_t start = rp__os_monotonic_ns();
+    int64_t soft = start + (grace - margin) * 1000000, hard = start + grace * 1000000;
+    int abandoned = 0;
+    rp__os_mutex_lock(a->stop_lock);
+    for (;;) {
+        if (a->stop_done)
+            break;
+        int64_t now = rp__os_monotonic_ns();
+        if (!abandoned && now >= soft) {
+            abandoned = 1;
+            rp__os_mutex_unlock(a->stop_lock);
+            rp__log_warn("stop: not done after %lld ms; abandoning the events still queued "
+                         "(agent.stop_grace_ms %lld)",
+                         (long long)(grace - margin), (long long)grace);
+            rp__host_abandon(a->host);
+            rp__os_mutex_lock(a->stop_lock);
+            continue;
+        }
+        if (now >= hard) {
+            rp__os_mutex_unlock(a->stop_lock);
+            rp__host_flow fl;
+            rp__host_flow_stats(a->host, &fl);
+            rp__log_error("stop: not done within agent.stop_grace_ms (%lld ms); exiting now. "
+                          "%llu queued events abandoned, %llu bytes still queued; a plugin's "
+                          "stop or the output may be stuck",
+                          (long long)grace, (unsigned long long)fl.abandoned,
+                          (unsigned long long)fl.queued_bytes);
+            rp__log_close();
+            _Exit(RP_EX_SOFTWARE);
+        }
+        int64_t until = abandoned ? hard : soft;
+        rp__os_cond_timedwait(a->stop_cond, a->stop_lock, (until - now) / 1000000 + 1);
+    }
+    rp__os_mutex_unlock(a->stop_lock);
+}
+
 void rp__agent_stop(rp__agent *a)
 {
+    rp__os_thread *dog = NULL;
     if (a->started) {
         rp__log_info("rampartd stopping");
+        a->stop_done = 0;
+        if (rp__os_thread_start(&dog, "rp-stop", stop_watchdog, a) != 0) {
+            dog = NULL;
+            rp__log_warn("stop: cannot start the watchdog; agent.stop_grace_ms is not enforced");
+        }
         emit_agent_event(a, "agent-stopped", "process", "end", "success", "rampartd stopped");
         a->started = 0;
     }
@@ -1253,8 +1374,17 @@ void rp__agent_stop(rp__agent *a)
     /* Stops plugins, then drains the bus into the sink before it closes
      * (cutting the last batch into the spool); the uploader stops after
      * that, leaving what it has not sent in the spool for the next start. */
+    int was_running = a->host_running;
     rp__host_stop(a->host);
     a->host_running = 0;
+    if (was_running) {
+        rp__host_flow fl;
+        rp__host_flow_stats(a->host, &fl);
+        if (fl.abandoned)
+            rp__log_error("stop: %llu queued events were abandoned to stop within "
+                          "agent.stop_grace_ms; what the output had taken is flushed",
+                          (unsigned long long)fl.abandoned);
+    }
     rp__sink_destroy(a->sink);
     a->sink = NULL;
     rp__uploader_destroy(a->uploader);
@@ -1263,6 +1393,13 @@ void rp__agent_stop(rp__agent *a)
     a->spool = NULL;
     rp__os_pidfile_release(a->pidfile);
     a->pidfile = NULL;
+    if (dog) {
+        rp__os_mutex_lock(a->stop_lock);
+        a->stop_done = 1;
+        rp__os_cond_signal(a->stop_cond);
+        rp__os_mutex_unlock(a->stop_lock);
+        rp__os_thread_join(dog);
+    }
 }
 
 void rp__agent_destroy(rp__agent *a)
@@ -1279,5 +1416,7 @@ void rp__agent_destroy(rp__agent *a)
     free(a->config_file);
     free(a->site);
     rp__os_mutex_destroy(a->health_lock);
+    rp__os_cond_destroy(a->stop_cond);
+    rp__os_mutex_destroy(a->stop_lock);
     free(a);
 }

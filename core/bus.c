@@ -174,6 +174,7 @@ struct topic_counters {
     _Alignas(CACHELINE) atomic_uint_least64_t published;
     atomic_uint_least64_t dropped;
     atomic_uint_least64_t unrouted;
+    atomic_uint_least64_t full; /* refused at the byte cap */
 };
 
 struct rp__bus {
@@ -203,6 +204,14 @@ struct rp__bus {
     atomic_int sleepers;
     atomic_int active; /* dispatchers holding a subscription */
     _Alignas(CACHELINE) atomic_uint epoch;
+    /* Bytes of the events queued for at least one subscription (each event
+     * once, whatever its fan-out), and publishes refused at the cap. */
+    _Alignas(CACHELINE) atomic_uint_least64_t queued_bytes;
+    atomic_uint_least64_t full_refused;
+    atomic_uint_least64_t peak_bytes; /* highest queued_bytes seen at a publish */
+    atomic_int abandon;                  /* rp__bus_abandon: discard instead of delivering */
+    uint32_t alert_topic;                /* "alert": shares the core's reserve above the cap */
+    atomic_uint_least64_t abandoned;
     struct reader_slot readers[READER_SLOTS];
     struct topic_counters topics[RP__TOPIC_MAX + 1];
 };
@@ -247,6 +256,23 @@ static void *alloc_aligned(size_t size)
 static int is_pow2(uint32_t v)
 {
     return v && (v & (v - 1)) == 0;
+}
+
+/* n more queues will hold ev: the first one puts its bytes on the cap.
+ * Before the events are queued (a dispatcher may take them at once). */
+static inline void charge(rp__bus *bus, rp__event_head *h, uint32_t n)
+{
+    if (atomic_fetch_add_explicit(&h->queued, n, memory_order_acq_rel) == 0)
+        atomic_fetch_add_explicit(&bus->queued_bytes, h->bytes, memory_order_relaxed);
+}
+
+/* One queue let go of ev (delivered, dropped or discarded): the last one
+ * takes its bytes off the cap. Before the queue's reference is released. */
+static inline void uncharge(rp__bus *bus, const struct rp_event *ev)
+{
+    rp__event_head *h = rp__event_head_of(ev);
+    if (atomic_fetch_sub_explicit(&h->queued, 1, memory_order_acq_rel) == 1)
+        atomic_fetch_sub_explicit(&bus->queued_bytes, h->bytes, memory_order_relaxed);
 }
 
 /* ------------------------------------------------------------ event ring */
@@ -738,10 +764,13 @@ static void unschedule(rp__bus *bus, struct sub *s)
     atomic_fetch_sub_explicit(&s->holders, 1, memory_order_release);
 }
 
-static void deliver(struct sub *s, struct rp_event *ev, uint64_t *errors)
+static void deliver(rp__bus *bus, struct sub *s, struct rp_event *ev, uint64_t *errors)
 {
-    if (s->on_event(s->arg, ev) != 0)
+    if (atomic_load_explicit(&bus->abandon, memory_order_relaxed))
+        atomic_fetch_add_explicit(&bus->abandoned, 1, memory_order_relaxed);
+    else if (s->on_event(s->arg, ev) != 0)
         (*errors)++;
+    uncharge(bus, ev);
     rp__event_release(ev);
 }
 
@@ -753,11 +782,12 @@ static uint32_t deliver_run(rp__bus *bus, struct sub *s, struct rp_event **evs, 
 {
     uint32_t i = 0;
     for (; i < k && !atomic_load_explicit(&s->closing, memory_order_relaxed); i++)
-        deliver(s, evs[i], errors);
+        deliver(bus, s, evs[i], errors);
     for (uint32_t j = i; j < k; j++) {
         atomic_fetch_add_explicit(&bus->topics[rp__event_topic(evs[j])].dropped, 1,
                                   memory_order_relaxed);
         atomic_fetch_add_explicit(&s->discarded, 1, memory_order_relaxed);
+        uncharge(bus, evs[j]);
         rp__event_release(evs[j]);
     }
     return i;
@@ -813,7 +843,7 @@ static uint32_t deliver_batch(rp__bus *bus, struct sub *s)
             struct rp_event *ahead = ring_peek(&s->ring, PREFETCH_AHEAD - 1);
             if (ahead)
                 __builtin_prefetch(ahead, 1);
-            deliver(s, ev, &errors);
+            deliver(bus, s, ev, &errors);
             n++;
             continue;
         }
@@ -969,6 +999,7 @@ void rp__bus_opts_init(rp__bus_opts *opts)
     opts->queue_capacity = RP__BUS_DEFAULT_QUEUE;
     opts->spin_ns = RP__BUS_DEFAULT_SPIN_NS;
     opts->batch = RP__BUS_DEFAULT_BATCH;
+    opts->max_bytes = RP__BUS_DEFAULT_MAX_BYTES;
 }
 
 /* Frees what rp__bus_create made; every part may be missing. */
@@ -1018,6 +1049,8 @@ int rp__bus_create(const rp__bus_opts *opts, rp__bus **out)
         return RP_ERR_NOMEM;
     }
     atomic_init(&bus->table, t);
+    if (rp__topic_intern("alert", 5, &bus->alert_topic) != 0)
+        bus->alert_topic = 0; /* the topic table is full: no reserve for alerts */
     *out = bus;
     return 0;
 }
@@ -1091,6 +1124,7 @@ static uint64_t sub_discard(rp__bus *bus, struct sub *s)
     while ((ev = ring_pop(&s->ring)) != NULL) {
         atomic_fetch_add_explicit(&bus->topics[rp__event_topic(ev)].dropped, 1,
                                   memory_order_relaxed);
+        uncharge(bus, ev);
         rp__event_release(ev);
         n++;
     }
@@ -1103,6 +1137,7 @@ static uint64_t sub_discard(rp__bus *bus, struct sub *s)
         for (uint32_t i = c->rd; i < c->wr; i++) {
             atomic_fetch_add_explicit(&bus->topics[rp__event_topic(c->ev[i])].dropped, 1,
                                       memory_order_relaxed);
+            uncharge(bus, c->ev[i]);
             rp__event_release(c->ev[i]);
             n++;
         }
@@ -1304,6 +1339,7 @@ static void enqueue(rp__bus *bus, struct sub *s, struct rp_event *ev, struct top
     }
     atomic_fetch_add_explicit(&s->dropped, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&tc->dropped, 1, memory_order_relaxed);
+    uncharge(bus, ev);
     rp__event_release(ev);
 }
 
@@ -1328,16 +1364,21 @@ static void publish_slow(rp__bus *bus, struct table **tp, struct rp_event *ev, u
     const char *name = rp__topic_name(topic);
     struct table *t = *tp;
     uint32_t matched = 0;
+    /* The publisher holds a share of the charge while it queues, so the
+     * bytes stay counted until every match is queued. */
+    charge(bus, rp__event_head_of(ev), 1);
     for (uint32_t i = 0; i < t->nsubs; i++) {
         struct sub *s = t->all[i];
         if (!rp__topic_matches(s->pattern, s->plen, name))
             continue;
         rp__event_retain(ev);
+        charge(bus, rp__event_head_of(ev), 1);
         enqueue(bus, s, ev, tc);
         matched++;
     }
     if (!matched)
         atomic_fetch_add_explicit(&tc->unrouted, 1, memory_order_relaxed);
+    uncharge(bus, ev);
     rp__event_release(ev);
     *tp = NULL;
 }
@@ -1357,6 +1398,7 @@ int rp__bus_publish(rp__bus *bus, struct rp_event *ev)
     /* Stamp once: a republished event is already shared and immutable. */
     if (!(h->flags & RP__EVENT_PUBLISHED)) {
         h->publish_ns = rp__os_monotonic_ns();
+        h->bytes = rp__event_mem_bytes(ev);
         rp__event_freeze(ev);
     }
 
@@ -1378,6 +1420,26 @@ int rp__bus_publish(rp__bus *bus, struct rp_event *ev)
         rp__event_release(ev);
         return RP_ERR_INVAL;
     }
+    /* The byte cap. Checked, then charged, without a lock: concurrent
+     * publishers can pass it together by at most one event each (64 KiB
+     * of data, RP__EVENT_MAX_DATA). The core's own events (health, loss
+     * alerts) and every alert get a reserve of a sixteenth above it: a
+     * flood of ordinary events must not blind the detectors' output, nor
+     * refuse the alert that says the bus is full. */
+    if (bus->opts.max_bytes) {
+        uint64_t q = atomic_load_explicit(&bus->queued_bytes, memory_order_relaxed);
+        int reserved = h->producer == 0 || topic == bus->alert_topic;
+        uint64_t limit = bus->opts.max_bytes + (reserved ? bus->opts.max_bytes / 16 : 0);
+        if (q + h->bytes > limit) {
+            reader_exit(slot, e);
+            atomic_fetch_add_explicit(&tc->full, 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(&bus->full_refused, 1, memory_order_relaxed);
+            rp__event_release(ev);
+            return RP_ERR_FULL;
+        }
+        if (q > atomic_load_explicit(&bus->peak_bytes, memory_order_relaxed))
+            atomic_store_explicit(&bus->peak_bytes, q, memory_order_relaxed);
+    }
     atomic_fetch_add_explicit(&tc->published, 1, memory_order_relaxed);
     if (topic >= t->nrows) {
         publish_slow(bus, &t, ev, topic, tc);
@@ -1397,6 +1459,7 @@ int rp__bus_publish(rp__bus *bus, struct rp_event *ev)
     /* One reference per subscription: the caller's plus n - 1 more. */
     if (n > 1)
         atomic_fetch_add_explicit(&h->refs, n - 1, memory_order_relaxed);
+    charge(bus, h, n);
     for (uint32_t i = 0; i < n; i++)
         enqueue(bus, r->subs[i], ev, tc);
     reader_exit(slot, e);
@@ -1452,6 +1515,7 @@ int rp__bus_stats_topic(const rp__bus *bus, uint32_t topic, rp__bus_topic_stats 
     out->published = atomic_load_explicit(&tc->published, memory_order_relaxed);
     out->dropped = atomic_load_explicit(&tc->dropped, memory_order_relaxed);
     out->unrouted = atomic_load_explicit(&tc->unrouted, memory_order_relaxed);
+    out->full = atomic_load_explicit(&tc->full, memory_order_relaxed);
     return 0;
 }
 
@@ -1469,4 +1533,20 @@ void rp__bus_stats_total(const rp__bus *bus, rp__bus_stats *out)
     }
     out->refused = atomic_load_explicit(&b->refused, memory_order_relaxed);
     out->subscriptions = atomic_load_explicit(&b->nlive, memory_order_relaxed);
+    out->full = atomic_load_explicit(&b->full_refused, memory_order_relaxed);
+    out->queued_bytes = atomic_load_explicit(&b->queued_bytes, memory_order_relaxed);
+    out->peak_bytes = atomic_load_explicit(&b->peak_bytes, memory_order_relaxed);
+    out->max_bytes = b->opts.max_bytes;
+    out->abandoned = atomic_load_explicit(&b->abandoned, memory_order_relaxed);
+}
+
+void rp__bus_abandon(rp__bus *bus)
+{
+    if (bus)
+        atomic_store(&bus->abandon, 1);
+}
+
+uint64_t rp__bus_queued_bytes(const rp__bus *bus)
+{
+    return bus ? atomic_load_explicit(&((rp__bus *)bus)->queued_bytes, memory_order_relaxed) : 0;
 }

@@ -12,9 +12,16 @@
  *   bounded lock-free queue. When it is full the event is dropped for that
  *   subscription only and counted (per subscription and per topic).
  * - A LOSSLESS subscription (the sink) never drops: past its queue, events go
- *   to an overflow list that grows without bound but is counted and exposed
- *   (rp__bus_stats_sub() -> overflow_depth) so its owner can spill to disk. The
- *   only loss left is an allocation failure of the list, counted as a drop.
+ *   to an overflow list, counted and exposed (rp__bus_stats_sub() ->
+ *   overflow_depth) so its owner can spill to disk. The list is bounded by
+ *   the bus's byte cap below. The only loss left is an allocation failure of
+ *   the list, counted as a drop.
+ * - One byte cap (opts.max_bytes) covers the events queued for every
+ *   subscription, the overflow lists included; each event counts once,
+ *   whatever its fan-out, from publish until the last queue lets it go. At
+ *   the cap rp__bus_publish refuses with RP_ERR_FULL (counted per topic and
+ *   in total); what it accepted before is still delivered, so memory never
+ *   grows with the input while the sink stays lossless for what entered.
  * - Fan-out is by reference (no copies); callbacks see events read-only.
  * - Order per producer: events published by one thread reach each
  *   subscription in publish order. There is no order across threads.
@@ -51,6 +58,7 @@ typedef struct rp__bus rp__bus;
 #define RP__BUS_DEFAULT_QUEUE       4096u
 #define RP__BUS_DEFAULT_SPIN_NS     50000u /* 50 us */
 #define RP__BUS_DEFAULT_BATCH       64u
+#define RP__BUS_DEFAULT_MAX_BYTES   ((uint64_t)64 << 20)
 
 typedef struct rp__bus_opts {
     /* Dispatcher threads, 1..RP__BUS_MAX_DISPATCHERS. */
@@ -65,6 +73,11 @@ typedef struct rp__bus_opts {
     /* Events a dispatcher delivers from one subscription before it moves on
      * (fairness between subscriptions), 1..4096. */
     uint32_t batch;
+    /* Cap on the bytes of queued events (see the guarantees above); 0 = no
+     * cap. Events of the core (producer 0) and of the "alert" topic may go a
+     * sixteenth past it, so alerts, the agent's own about a full bus
+     * included, get through a flood of other events. */
+    uint64_t max_bytes;
 } rp__bus_opts;
 
 /* Fills opts with the defaults above. */
@@ -167,9 +180,10 @@ int rp__bus_unsubscribe(rp__bus *bus, uint64_t sub_id, uint64_t *discarded);
  *
  * Safe from any thread, callbacks included. Returns 0 once the event is
  * routed (also when no subscription matched: counted as unrouted, and when
- * some subscriptions dropped it: counted as dropped); RP_ERR_AGAIN before
- * start, RP_ERR_STOPPED from stop on, RP_ERR_INVAL for NULL or a topic id
- * that was never interned.
+ * some subscriptions dropped it: counted as dropped); RP_ERR_FULL when the
+ * queued bytes would pass opts.max_bytes (counted per topic in full);
+ * RP_ERR_AGAIN before start, RP_ERR_STOPPED from stop on, RP_ERR_INVAL for
+ * NULL or a topic id that was never interned.
  */
 int rp__bus_publish(rp__bus *bus, struct rp_event *ev);
 
@@ -202,6 +216,7 @@ typedef struct rp__bus_topic_stats {
     uint64_t dropped;   /* per-subscription drops: an event dropped by two
                            subscriptions counts twice; unsubscribe discards too */
     uint64_t unrouted;  /* published with no matching subscription */
+    uint64_t full;      /* refused at the byte cap (not in published) */
 } rp__bus_topic_stats;
 
 /* Copies the counters of a topic id. Safe from any thread. RP_ERR_INVAL for
@@ -216,7 +231,23 @@ typedef struct rp__bus_stats {
     uint64_t unrouted;
     uint64_t refused;
     uint32_t subscriptions;
+    uint64_t full;         /* publishes refused at the byte cap */
+    uint64_t queued_bytes; /* bytes of queued events now */
+    uint64_t peak_bytes;   /* the most queued bytes a publish saw */
+    uint64_t max_bytes;    /* the cap (0 = none) */
+    uint64_t abandoned;    /* deliveries skipped after rp__bus_abandon */
 } rp__bus_stats;
 void rp__bus_stats_total(const rp__bus *bus, rp__bus_stats *out);
+
+/*
+ * For a stop that has run out of time: from now on, queued events are
+ * released without running callbacks (counted in abandoned), so a drain in
+ * rp__bus_stop finishes at once. The callback running now completes. Any
+ * thread, lock-free; cannot be undone.
+ */
+void rp__bus_abandon(rp__bus *bus);
+
+/* Bytes of the events queued now (each event once). Lock-free, any thread. */
+uint64_t rp__bus_queued_bytes(const rp__bus *bus);
 
 #endif

@@ -195,6 +195,12 @@ static int extract(rp__config *cfg)
         (uint64_t)json_integer_value(json_object_get(spool, "deadletter_max_bytes"));
     cfg->health_interval_ms = (uint32_t)json_integer_value(
         json_object_get(json_object_get(root, "agent"), "health_interval_ms"));
+    cfg->bus_max_bytes = (uint64_t)json_integer_value(
+        json_object_get(json_object_get(root, "agent"), "bus_max_bytes"));
+    cfg->stop_grace_ms = (uint32_t)json_integer_value(
+        json_object_get(json_object_get(root, "agent"), "stop_grace_ms"));
+    cfg->output_file_max_rotations_per_min =
+        (uint32_t)json_integer_value(json_object_get(output, "file_max_rotations_per_min"));
     cfg->loop_slice_us = (uint32_t)json_integer_value(
         json_object_get(json_object_get(root, "agent"), "loop_slice_us"));
     cfg->loop_rt_max_cpu_pct = (uint32_t)json_integer_value(

@@ -48,12 +48,21 @@ struct rp_event *rp__event_alloc(uint32_t topic, size_t payload_bytes)
     /* The inline entries are written before they are read. */
     memset(ev, 0, offsetof(struct rp_event, inline_entries));
     atomic_init(&ev->head.refs, 1);
+    atomic_init(&ev->head.queued, 0);
     ev->head.topic = topic;
     ev->cap_fields = INLINE_FIELDS;
     ev->cap = (uint32_t)payload_bytes;
     ev->entries = ev->inline_entries;
     ev->data = ev->inline_data;
     return ev;
+}
+
+uint32_t rp__event_mem_bytes(const struct rp_event *ev)
+{
+    size_t n = sizeof *ev + ev->cap;
+    if (ev->entries != ev->inline_entries)
+        n += (size_t)ev->cap_fields * sizeof(struct entry);
+    return (uint32_t)n;
 }
 
 void rp__event_free(struct rp_event *ev)
@@ -210,10 +219,49 @@ int rp__event_set_timestamp(rp_event *ev, rp_field_id f, int64_t unix_ns)
     return set_scalar(ev, f, RP_TYPE_TIMESTAMP, (uint64_t)unix_ns);
 }
 
+/* The id of event.truncated, interned on first use. */
+static atomic_uint truncated_field;
+
+rp_field_id rp__event_truncated_field(void)
+{
+    rp_field_id f = atomic_load_explicit(&truncated_field, memory_order_relaxed);
+    if (f == 0) {
+        if (rp__field_intern(RP__EVENT_TRUNCATED_FIELD, strlen(RP__EVENT_TRUNCATED_FIELD),
+                             RP_TYPE_BOOL, &f) != 0)
+            return 0;
+        atomic_store_explicit(&truncated_field, f, memory_order_relaxed);
+    }
+    return f;
+}
+
+static void mark_truncated(rp_event *ev)
+{
+    rp_field_id f = rp__event_truncated_field();
+    if (f)
+        set_scalar(ev, f, RP_TYPE_BOOL, 1);
+}
+
+/* The length a string is stored with: at most RP__EVENT_STR_MAX bytes, cut
+ * before a UTF-8 sequence that would not fit whole. */
+static uint64_t capped_len(rp_event *ev, const char *v, uint64_t len)
+{
+    /* A length past the event's whole data cap cannot be a real string's:
+     * refused by set_blob as before, never read. */
+    if (len <= RP__EVENT_STR_MAX || !v || len >= RP__EVENT_MAX_DATA)
+        return len;
+    uint64_t n = RP__EVENT_STR_MAX;
+    for (int k = 0; k < 3 && n > 0 && ((unsigned char)v[n] & 0xC0) == 0x80; k++)
+        n--;
+    mark_truncated(ev);
+    return n;
+}
+
 int rp__event_set_str(rp_event *ev, rp_field_id f, const char *v, uint64_t len)
 {
     if (is_readonly(f))
         return RP_ERR_PERM;
+    if (rp__field_type(f) == RP_TYPE_STR && !(ev->head.flags & RP__EVENT_PUBLISHED))
+        len = capped_len(ev, v, len);
     return set_blob(ev, f, RP_TYPE_STR, v, len);
 }
 
@@ -239,13 +287,20 @@ int rp__event_set_str_array(rp_event *ev, rp_field_id f, const rp_str *items, ui
         return RP_ERR_PERM;
     if (count && !items)
         return RP_ERR_INVAL;
+    if (rp__field_type(f) != RP_TYPE_STR_ARRAY)
+        return rp__field_type(f) == 0 ? RP_ERR_NOTFOUND : RP_ERR_TYPE;
+    if (ev->head.flags & RP__EVENT_PUBLISHED)
+        return RP_ERR_PERM;
     uint64_t total = 4 + 8 * (uint64_t)count;
+    int cut = 0;
     for (uint32_t i = 0; i < count; i++) {
         if (items[i].len && !items[i].ptr)
             return RP_ERR_INVAL;
-        if (items[i].len >= RP__EVENT_MAX_DATA) /* checked before the sum, which could wrap */
+        if (items[i].len >= RP__EVENT_MAX_DATA) /* not a real length: never read */
             return RP_ERR_FULL;
-        total += items[i].len + 1;
+        uint64_t ilen = items[i].len > RP__EVENT_STR_MAX ? RP__EVENT_STR_MAX : items[i].len;
+        cut |= ilen != items[i].len;
+        total += ilen + 1;
         if (total > RP__EVENT_MAX_DATA)
             return RP_ERR_FULL;
     }
@@ -265,6 +320,13 @@ int rp__event_set_str_array(rp_event *ev, rp_field_id f, const rp_str *items, ui
     uint32_t pos = off + 4 + 8 * count;
     for (uint32_t i = 0; i < count; i++) {
         uint32_t len = (uint32_t)items[i].len;
+        if (len > RP__EVENT_STR_MAX) {
+            /* The same cut as capped_len, without marking per item. */
+            len = RP__EVENT_STR_MAX;
+            for (int k = 0; k < 3 && len > 0 && ((unsigned char)items[i].ptr[len] & 0xC0) == 0x80;
+                 k++)
+                len--;
+        }
         memcpy(base + 4 + 8 * i, &pos, 4);
         memcpy(base + 8 + 8 * i, &len, 4);
         if (len)
@@ -274,6 +336,8 @@ int rp__event_set_str_array(rp_event *ev, rp_field_id f, const rp_str *items, ui
     }
     e->v.ref.off = off;
     e->v.ref.len = (uint32_t)total;
+    if (cut)
+        mark_truncated(ev);
     return 0;
 }
 

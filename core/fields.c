@@ -159,6 +159,8 @@ static const struct std_field std_fields[] = {
     {"observer.product", RP_TYPE_STR},
     {"observer.version", RP_TYPE_STR},
     {"ecs.version", RP_TYPE_STR},
+    /* Not ECS: true when a value was cut to its cap (core/event.h). */
+    {"event.truncated", RP_TYPE_BOOL},
 };
 
 /* ECS field sets: an unknown name under one of these is refused rather than

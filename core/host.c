@@ -73,6 +73,12 @@ struct rp_plugin {
     atomic_uint_fast64_t published;
     atomic_uint_fast64_t publish_failed;
     atomic_uint_fast64_t cpu_ns; /* CPU time of its loop and worker callbacks */
+    /* Back-pressure (see suspend_watches): publishes refused at the bus's
+     * byte cap, and how often its fd watches were suspended for it. */
+    atomic_uint_fast64_t publish_full;
+    atomic_uint_fast64_t suspensions;
+    atomic_int suspend_wanted; /* a suspension is posted or in force */
+    atomic_int suspended;      /* its fd watches are out of the poller */
 };
 
 struct rp__host {
@@ -84,6 +90,14 @@ struct rp__host {
     struct rp_plugin **plugins;
     size_t nplugins;
     int started;
+    /* Back-pressure, on the loop thread: the timer that resumes suspended
+     * watches once the bus drains under its low watermark. */
+    uint64_t resume_timer;
+    uint64_t low_water;
+    int64_t full_logged_ns; /* last log line about it: one a minute at most */
+    atomic_uint_fast64_t episodes; /* times the bus went full and watches were suspended */
+    atomic_uint_fast64_t suspensions;
+    atomic_uint suspended_now;
 };
 
 /* Which plugin the current thread is running; the supervisor and crash
@@ -214,6 +228,94 @@ static int api_event_copy(rp_plugin *self, const rp_event *src, const char *type
     return rp__event_copy(src, topic, rp__topic_name(topic), self->index, out);
 }
 
+/* ---- back-pressure ------------------------------------------------------------
+ *
+ * When the bus refuses a plugin's event at its byte cap, the host stops
+ * reading that plugin's kernel sources: every fd watch of the plugin leaves
+ * the poller until the queued bytes fall under the low watermark (3/4 of the
+ * cap). The data then waits in the kernel, whose own queue overflows and
+ * says so (fanotify FAN_Q_OVERFLOW, netlink ENOBUFS), which the collectors
+ * count. Done here rather than in each collector so a plugin built against
+ * the 1.0 header gets it unchanged. Suspending and resuming run on the loop
+ * thread; a refusal on any other thread posts the request there.
+ */
+
+static void resume_check(void *arg);
+
+static void set_watches_paused(struct rp_plugin *p, int paused)
+{
+    pthread_mutex_lock(&p->lock);
+    for (int i = 0; i < MAX_HANDLES; i++) {
+        struct handle *h = p->handles[i];
+        if (h && !h->is_timer && h->id)
+            rp__loop_watch_pause(p->host->loop, h->id, paused);
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void suspend_watches(void *arg)
+{
+    struct rp_plugin *p = arg;
+    rp__host *host = p->host;
+    /* A plugin that stopped meanwhile has no watches left to pause: that
+     * costs one timer tick, not a check of its state, which the control
+     * thread writes. */
+    if (atomic_load(&p->suspended))
+        return;
+    set_watches_paused(p, 1);
+    atomic_store(&p->suspended, 1);
+    atomic_fetch_add(&p->suspensions, 1);
+    atomic_fetch_add(&host->suspensions, 1);
+    if (atomic_fetch_add(&host->suspended_now, 1) == 0) {
+        uint64_t n = atomic_fetch_add(&host->episodes, 1) + 1;
+        /* A flood fills and drains the bus many times a second: one line a
+         * minute says it, the counters and the alert have the figures. */
+        int64_t now = rp__os_monotonic_ns();
+        if (host->full_logged_ns == 0 || now - host->full_logged_ns >= 60 * (int64_t)1000000000) {
+            host->full_logged_ns = now;
+            rp__log_warn("bus full (%llu bytes queued, agent.bus_max_bytes %llu; episode %llu): "
+                         "plugin %s stops reading its kernel sources until it drains under "
+                         "%llu bytes",
+                         (unsigned long long)rp__bus_queued_bytes(host->bus),
+                         (unsigned long long)host->cfg->bus_max_bytes, (unsigned long long)n,
+                         p->name, (unsigned long long)host->low_water);
+        }
+    }
+    if (!host->resume_timer &&
+        rp__loop_timer_add(host->loop, NULL, 10, 10, resume_check, host, &host->resume_timer) != 0)
+        host->resume_timer = 0; /* retried by the next suspension */
+}
+
+static void resume_check(void *arg)
+{
+    rp__host *host = arg;
+    if (rp__bus_queued_bytes(host->bus) > host->low_water)
+        return;
+    for (size_t i = 0; i < host->nplugins; i++) {
+        struct rp_plugin *p = host->plugins[i];
+        if (!atomic_load(&p->suspended))
+            continue;
+        set_watches_paused(p, 0);
+        atomic_store(&p->suspended, 0);
+        atomic_store(&p->suspend_wanted, 0);
+    }
+    atomic_store(&host->suspended_now, 0);
+    rp__loop_timer_cancel(host->loop, host->resume_timer);
+    host->resume_timer = 0;
+}
+
+static void request_suspend(struct rp_plugin *p)
+{
+    if (atomic_exchange(&p->suspend_wanted, 1))
+        return;
+    if (rp__loop_in_loop_thread(p->host->loop)) {
+        suspend_watches(p);
+        return;
+    }
+    if (rp__loop_post(p->host->loop, NULL, suspend_watches, p) != 0)
+        atomic_store(&p->suspend_wanted, 0); /* the next refusal asks again */
+}
+
 static int api_event_publish(rp_plugin *self, rp_event *ev)
 {
     if (!ev)
@@ -223,10 +325,15 @@ static int api_event_publish(rp_plugin *self, rp_event *ev)
         return RP_ERR_INVAL;
     }
     int rc = rp__bus_publish(self->host->bus, ev);
-    if (rc == 0)
+    if (rc == 0) {
         atomic_fetch_add_explicit(&self->published, 1, memory_order_relaxed);
-    else
-        atomic_fetch_add_explicit(&self->publish_failed, 1, memory_order_relaxed);
+        return 0;
+    }
+    atomic_fetch_add_explicit(&self->publish_failed, 1, memory_order_relaxed);
+    if (rc == RP_ERR_FULL) {
+        atomic_fetch_add_explicit(&self->publish_full, 1, memory_order_relaxed);
+        request_suspend(self);
+    }
     return rc;
 }
 
@@ -391,6 +498,8 @@ static int api_fd_watch(rp_plugin *self, int64_t fd, uint32_t events, rp_fd_cb c
         free(h);
         return rc;
     }
+    if (atomic_load(&self->suspended))
+        rp__loop_watch_pause(self->host->loop, h->id, 1);
     *watch_id = h->id;
     return 0;
 }
@@ -858,7 +967,11 @@ int rp__host_create(const rp__host_opts *opts, const rp__config *cfg, rp__host *
     int rc = 0;
     if (!h->opts.load_only) {
         /* No threads here: the agent may still fork to daemonize. */
-        if ((rc = rp__bus_create(NULL, &h->bus)) != 0 ||
+        rp__bus_opts bo;
+        rp__bus_opts_init(&bo);
+        bo.max_bytes = cfg->bus_max_bytes;
+        h->low_water = cfg->bus_max_bytes / 4 * 3;
+        if ((rc = rp__bus_create(&bo, &h->bus)) != 0 ||
             (rc = rp__loop_create(&(rp__loop_opts){.slice_us = cfg->loop_slice_us,
                                                    .realtime_max_cpu_pct = cfg->loop_rt_max_cpu_pct},
                                   &h->loop)) != 0) {
@@ -1145,6 +1258,9 @@ int rp__host_plugin_info(const rp__host *host, size_t index, rp__plugin_info *ou
     out->error = p->error;
     struct rp_plugin *mp = (struct rp_plugin *)p;
     out->published = atomic_load(&mp->published);
+    out->publish_full = atomic_load(&mp->publish_full);
+    out->suspensions = atomic_load(&mp->suspensions);
+    out->suspended = atomic_load(&mp->suspended);
     /* Delivered and dropped: summed over the plugin's subscriptions. */
     for (uint32_t i = 0; i < p->nsubs; i++) {
         rp__bus_sub_stats st;
@@ -1174,6 +1290,42 @@ int rp__host_plugin_counter(const rp__host *host, size_t index, uint32_t counter
 void rp__host_loop_stats(const rp__host *host, rp__loop_stats *out)
 {
     rp__loop_get_stats(host->loop, out);
+}
+
+void rp__host_flow_stats(const rp__host *host, rp__host_flow *out)
+{
+    memset(out, 0, sizeof *out);
+    rp__bus_stats st = {0};
+    if (host->bus)
+        rp__bus_stats_total(host->bus, &st);
+    out->queued_bytes = st.queued_bytes;
+    out->peak_bytes = st.peak_bytes;
+    out->max_bytes = st.max_bytes;
+    out->refused_full = st.full;
+    rp__host *h = (rp__host *)host;
+    out->episodes = atomic_load(&h->episodes);
+    out->suspensions = atomic_load(&h->suspensions);
+    out->suspended_now = atomic_load(&h->suspended_now);
+    out->abandoned = st.abandoned;
+}
+
+void rp__host_refused_by_type(const rp__host *host,
+                              void (*cb)(void *arg, const char *type, uint64_t refused), void *arg)
+{
+    if (!host->bus)
+        return;
+    uint32_t n = rp__topic_count();
+    for (uint32_t t = 1; t <= n && t <= RP__TOPIC_MAX; t++) {
+        rp__bus_topic_stats ts;
+        if (rp__bus_stats_topic(host->bus, t, &ts) == 0 && ts.full)
+            cb(arg, rp__topic_name(t), ts.full);
+    }
+}
+
+void rp__host_abandon(rp__host *host)
+{
+    if (host)
+        rp__bus_abandon(host->bus);
 }
 
 void rp__host_bus_stats(const rp__host *host, uint64_t *published, uint64_t *dropped)

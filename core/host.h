@@ -45,6 +45,9 @@ typedef struct rp__plugin_info {
     uint64_t delivered; /* events its subscriptions handed to it */
     uint64_t dropped;   /* events its subscriptions dropped (queue full) */
     uint64_t cpu_ns;    /* CPU time of its loop and worker callbacks */
+    uint64_t publish_full; /* its events the bus refused at agent.bus_max_bytes */
+    uint64_t suspensions;  /* times its fd watches were suspended for that */
+    int suspended;         /* suspended now */
     uint32_t ncounters; /* counters it registered: rp__host_plugin_counter */
 } rp__plugin_info;
 
@@ -87,6 +90,32 @@ int rp__host_plugin_counter(const rp__host *host, size_t index, uint32_t counter
 
 /* The bus's totals: events published and dropped (per subscription). */
 void rp__host_bus_stats(const rp__host *host, uint64_t *published, uint64_t *dropped);
+
+/*
+ * Back-pressure figures. At agent.bus_max_bytes the bus refuses events; a
+ * plugin whose event is refused has its fd watches taken out of the loop
+ * until the queued bytes fall under 3/4 of the cap, so its kernel source
+ * overflows (counted by the plugin) instead of the agent's memory growing.
+ * An episode runs from the first suspension to the resume.
+ */
+typedef struct rp__host_flow {
+    uint64_t queued_bytes, peak_bytes, max_bytes;
+    uint64_t refused_full; /* events refused at the cap (every producer) */
+    uint64_t episodes;
+    uint64_t suspensions;   /* plugin suspensions, over all episodes */
+    uint32_t suspended_now; /* plugins suspended now */
+    uint64_t abandoned;     /* deliveries skipped by rp__host_abandon */
+} rp__host_flow;
+void rp__host_flow_stats(const rp__host *host, rp__host_flow *out);
+
+/* Calls cb once per event type with events refused at the cap, with that
+ * number (type borrowed for the call). Any thread. */
+void rp__host_refused_by_type(const rp__host *host,
+                              void (*cb)(void *arg, const char *type, uint64_t refused), void *arg);
+
+/* A stop out of time: events still queued on the bus are released without
+ * delivery from now on (rp__bus_abandon). Any thread. */
+void rp__host_abandon(rp__host *host);
 
 /* The host API table as handed to plugins (static storage). */
 const rp_host_api *rp__host_api(void);

@@ -57,6 +57,7 @@ struct watch {
     uint32_t next_free; /* free-list link while free */
     int fd;             /* -1 while free */
     int fd_closed;      /* fd was closed (and its number reused) before unwatch */
+    int paused;         /* taken out of the poller by rp__loop_watch_pause */
     uint32_t events;
     rp__loop_fd_cb cb;
     void *arg;
@@ -655,7 +656,7 @@ static void dispatch_fd(rp__loop *l, const rp__os_poll_event *ev)
 {
     rp__os_mutex_lock(l->lock);
     struct watch *w = watch_find(l, ev->token);
-    if (!w || stopping(l)) {
+    if (!w || w->paused || stopping(l)) {
         /* Unwatched since the wait returned (the token's generation no
          * longer matches), or stop was asked: drop the event. */
         rp__os_mutex_unlock(l->lock);
@@ -888,10 +889,30 @@ int rp__loop_watch_set_events(rp__loop *l, uint64_t watch_id, uint32_t events)
         return RP_ERR_INVAL;
     rp__os_mutex_lock(l->lock);
     struct watch *w = watch_find(l, watch_id);
-    int rc = (w && !w->fd_closed) ? rp__os_poller_modify(l->poller, w->fd, events, watch_id)
-                                  : RP_ERR_NOTFOUND;
+    int rc = (!w || w->fd_closed) ? RP_ERR_NOTFOUND
+             : w->paused          ? 0 /* applied on resume */
+                                  : rp__os_poller_modify(l->poller, w->fd, events, watch_id);
     if (!rc)
         w->events = events;
+    rp__os_mutex_unlock(l->lock);
+    return rc;
+}
+
+int rp__loop_watch_pause(rp__loop *l, uint64_t watch_id, int paused)
+{
+    if (!l)
+        return RP_ERR_INVAL;
+    rp__os_mutex_lock(l->lock);
+    struct watch *w = watch_find(l, watch_id);
+    int rc = 0;
+    if (!w || w->fd_closed)
+        rc = RP_ERR_NOTFOUND;
+    else if (paused && !w->paused)
+        rc = rp__os_poller_remove(l->poller, w->fd);
+    else if (!paused && w->paused)
+        rc = rp__os_poller_add(l->poller, w->fd, w->events, watch_id);
+    if (rc == 0 && w)
+        w->paused = paused != 0;
     rp__os_mutex_unlock(l->lock);
     return rc;
 }
@@ -908,8 +929,9 @@ int rp__loop_unwatch(rp__loop *l, uint64_t watch_id)
     }
     /* Fails harmlessly if the caller closed the fd first; events already
      * returned by the poller are dropped by the generation check. */
-    if (!w->fd_closed)
+    if (!w->fd_closed && !w->paused)
         rp__os_poller_remove(l->poller, w->fd);
+    w->paused = 0;
     watch_release(l, id_slot(watch_id, KIND_WATCH));
     l->nwatches--;
     wait_not_running(l, watch_id, NULL);

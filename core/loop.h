@@ -175,6 +175,15 @@ int rp__loop_watch_fd(rp__loop *loop, void *owner, int fd, uint32_t events, rp__
 int rp__loop_watch_set_events(rp__loop *loop, uint64_t watch_id, uint32_t events);
 
 /*
+ * Pauses (paused != 0) or resumes a watch. A paused watch is taken out of
+ * the poller: its callback does not run, however ready the fd is, so the
+ * data waits (and overflows) in the kernel; readiness already collected is
+ * dropped. Resuming registers it again with its events. Idempotent.
+ * RP_ERR_NOTFOUND for an unknown id.
+ */
+int rp__loop_watch_pause(rp__loop *loop, uint64_t watch_id, int paused);
+
+/*
  * Removes a watch. When this returns, its callback is not running and will
  * never run again, so arg may be freed and the fd closed. From another thread
  * it waits for a running callback to return (do not hold a lock that callback

@@ -735,7 +735,70 @@ static inline int wr_key(wr *w, const struct key *k, size_t skip)
 /* ------------------------------------------------------------------------ */
 /* Events */
 
-static int wr_value(wr *w, const rp_event *ev, const rp__field_view *v)
+/* The output budget of one line (see RP__NDJSON_STR_OUT_MAX). */
+struct line_cap {
+    size_t start; /* offset of the line in the buffer */
+    int cut;      /* a value was shortened */
+};
+
+static inline size_t wr_off(const wr *w)
+{
+    return (size_t)(w->p - w->b->data);
+}
+
+/* How much a string value may still write: its own cap, and what is left of
+ * the line's. */
+static size_t value_allowance(const wr *w, const struct line_cap *c)
+{
+    size_t used = wr_off(w) - c->start;
+    size_t left = used >= RP__NDJSON_LINE_BUDGET ? 0 : RP__NDJSON_LINE_BUDGET - used;
+    return left < RP__NDJSON_STR_OUT_MAX ? left : RP__NDJSON_STR_OUT_MAX;
+}
+
+/* The longest prefix of s whose escaped form takes at most limit bytes,
+ * ending between two characters (never inside a UTF-8 sequence). */
+static size_t escaped_prefix(const unsigned char *s, size_t len, size_t limit)
+{
+    size_t i = 0, out = 0;
+    while (i < len) {
+        unsigned c = s[i];
+        size_t adv = 1, sz = 1;
+        if (c >= 0x80) {
+            int n = utf8_check(s + i, len - i);
+            adv = (size_t)(n > 0 ? n : -n);
+            sz = n > 0 ? (size_t)n : 3;
+        } else if (c < 0x20) {
+            sz = short_escape[c] ? 2 : 6;
+        } else if (c == '"' || c == '\\') {
+            sz = 2;
+        }
+        if (out + sz > limit)
+            break;
+        out += sz;
+        i += adv;
+    }
+    return i;
+}
+
+/* A string value within the allowance: when its escaped form is longer, it
+ * is written again cut to fit, and the line notes it. */
+static int wr_string_capped(wr *w, const void *sv, size_t len, struct line_cap *c)
+{
+    size_t allow = value_allowance(w, c);
+    if (len <= allow / 6) /* no escaping can take it past the allowance */
+        return wr_string(w, sv, len);
+    size_t at = wr_off(w);
+    int rc = wr_string(w, sv, len);
+    if (rc == 0 && wr_off(w) - at <= allow + 2)
+        return 0;
+    if (rc != 0 && rc != RP_ERR_FULL)
+        return rc;
+    w->p = w->b->data + at;
+    c->cut = 1;
+    return wr_string(w, sv, escaped_prefix(sv, len, allow));
+}
+
+static int wr_value(wr *w, const rp_event *ev, const rp__field_view *v, struct line_cap *c)
 {
     int rc;
     _Static_assert(RP__JSON_TIMESTAMP_MAX <= RP__IP_STR_MAX, "tmp must hold a timestamp");
@@ -760,16 +823,19 @@ static int wr_value(wr *w, const rp_event *ev, const rp__field_view *v)
     case RP_TYPE_BOOL:
         return v->u64 ? wr_put(w, "true", 4) : wr_put(w, "false", 5);
     case RP_TYPE_STR:
-        return wr_string(w, v->ptr, v->len);
+        return wr_string_capped(w, v->ptr, v->len, c);
     case RP_TYPE_BYTES: {
-        if (v->len > (SIZE_MAX - 2) / 2)
-            return RP_ERR_FULL;
-        if ((rc = wr_need(w, 2 * (size_t)v->len + 2)) != 0)
+        uint64_t blen = v->len;
+        if (blen > value_allowance(w, c) / 2) {
+            blen = value_allowance(w, c) / 2;
+            c->cut = 1;
+        }
+        if ((rc = wr_need(w, 2 * (size_t)blen + 2)) != 0)
             return rc;
         const unsigned char *s = v->ptr;
         char *p = w->p;
         *p++ = '"';
-        for (uint64_t i = 0; i < v->len; i++) {
+        for (uint64_t i = 0; i < blen; i++) {
             *p++ = hex_lower[s[i] >> 4];
             *p++ = hex_lower[s[i] & 0xf];
         }
@@ -813,7 +879,7 @@ static int wr_value(wr *w, const rp_event *ev, const rp__field_view *v)
                     return rc;
                 *w->p++ = ',';
             }
-            if ((rc = wr_string(w, s, len)) != 0)
+            if ((rc = wr_string_capped(w, s, len, c)) != 0)
                 return rc;
         }
         if ((rc = wr_need(w, 1)) != 0)
@@ -887,6 +953,7 @@ int rp__ndjson_encode_stamped(const rp_event *ev, const rp__ndjson_stamp *st, rp
     if (rc != 0)
         return rc;
     *w.p++ = '{';
+    struct line_cap cap = {wr_off(&w), 0};
     uint32_t n = rp__event_field_count(ev);
     size_t written = 0;
     for (uint32_t i = 0; i < n; i++) {
@@ -901,7 +968,18 @@ int rp__ndjson_encode_stamped(const rp_event *ev, const rp__ndjson_stamp *st, rp
         /* The cached key starts with a comma; the first field skips it. */
         if ((rc = wr_key(&w, k, written == 0)) != 0)
             return rc;
-        if ((rc = wr_value(&w, ev, &v)) != 0)
+        if ((rc = wr_value(&w, ev, &v, &cap)) != 0)
+            return rc;
+        written++;
+    }
+    /* A value cut here says so like one cut when it was stored, once. */
+    int32_t marked = 0;
+    rp_field_id tf;
+    if (cap.cut && (tf = rp__event_truncated_field()) != 0 &&
+        (rp__event_get_bool(ev, tf, &marked) != 0 || !marked)) {
+        const struct key *k = NULL;
+        if ((rc = key_for(tf, &k)) != 0 || (rc = wr_key(&w, k, written == 0)) != 0 ||
+            (rc = wr_put(&w, "true", 4)) != 0)
             return rc;
         written++;
     }

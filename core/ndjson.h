@@ -19,11 +19,21 @@
  *   str array   JSON array of strings
  *
  * The output is always valid UTF-8 and valid JSON, whatever bytes the event
- * holds. Thread-safety: every function may run on any thread; one rp__buf
+ * holds. Its size is bounded too, whatever the bytes: a string value (and
+ * each array item) writes at most RP__NDJSON_STR_OUT_MAX bytes between its
+ * quotes, and once a line has RP__NDJSON_LINE_BUDGET bytes the values after
+ * it are cut to what is left (keys and numbers are always written whole). A
+ * bytes value is cut likewise, hex digit pairs whole. A line with a value
+ * cut carries "event.truncated":true (once). So control bytes, escaped to
+ * six bytes each, cannot make a line more than about twice the budget.
+ * Thread-safety: every function may run on any thread; one rp__buf
  * must not be used by two threads at once.
  */
 #ifndef RP_CORE_NDJSON_H
 #define RP_CORE_NDJSON_H
+
+#define RP__NDJSON_STR_OUT_MAX (8u * 1024)
+#define RP__NDJSON_LINE_BUDGET (64u * 1024)
 
 #include <rampart/plugin.h>
 

@@ -37,6 +37,12 @@ struct rp__sink {
     size_t flush_at;
     rp__os_file *out;
     uint64_t file_size;
+    /* The times of the last max_rot + 1 rotations (a ring), to tell when
+     * more than max_rot fell within a minute. */
+    uint32_t max_rot;
+    int64_t *rot_times;
+    uint32_t rot_next;
+    int in_burst;
     rp__buf line;         /* one event, encoded */
     rp__buf pending;      /* lines not yet written */
     size_t pending_shown; /* bytes of pending already on stdout (a failed
@@ -105,6 +111,19 @@ static void rotate(rp__sink *s)
         }
     }
     s->stats.rotations++;
+    if (s->rot_times) {
+        /* The slot written now held the rotation max_rot + 1 ago: if that
+         * one is less than a minute old, the last minute saw more than
+         * max_rot. One burst is counted until a rotation finds it over. */
+        int64_t now = rp__os_monotonic_ns();
+        int64_t oldest = s->rot_times[s->rot_next];
+        s->rot_times[s->rot_next] = now;
+        s->rot_next = (s->rot_next + 1) % (s->max_rot + 1);
+        int burst = oldest != 0 && now - oldest < 60 * (int64_t)1000000000;
+        if (burst && !s->in_burst)
+            s->stats.rotation_bursts++;
+        s->in_burst = burst;
+    }
     open_file(s);
 }
 
@@ -339,6 +358,14 @@ int rp__sink_create(const rp__sink_opts *opts, rp__sink **out)
     }
     s->file_max = opts->file_max_bytes;
     s->keep = opts->file_keep;
+    s->max_rot = opts->max_rotations_per_min;
+    if (s->max_rot > RP__SINK_ROTATIONS_MAX)
+        s->max_rot = RP__SINK_ROTATIONS_MAX;
+    if (s->max_rot && !(s->rot_times = calloc((size_t)s->max_rot + 1, sizeof *s->rot_times))) {
+        rp__os_mutex_destroy(s->lock);
+        free(s);
+        return RP_ERR_NOMEM;
+    }
     s->to_stdout = opts->to_stdout;
     s->stamp = opts->stamp;
     s->flush_at = opts->buffer_bytes ? opts->buffer_bytes : DEFAULT_BUFFER;
@@ -481,6 +508,7 @@ void rp__sink_destroy(rp__sink *s)
     rp__buf_free(&s->batch);
     rp__buf_free(&s->sealed);
     rp__gzip_destroy(s->gz);
+    free(s->rot_times);
     free(s->file);
     free(s);
 }

@@ -40,11 +40,16 @@ struct rp__ndjson_stamp;
 
 #define RP__SINK_HELD_MAX     ((size_t)64 << 20)
 #define RP__SINK_HELD_BATCHES 64u
+#define RP__SINK_ROTATIONS_MAX 10000u
 
 typedef struct rp__sink_opts {
     const char *file;        /* absolute path of the events file, or NULL; copied */
     uint64_t file_max_bytes; /* rotate before the file passes this; 0 = never */
     uint32_t file_keep;      /* rotated files kept: <file>.1 (newest) .. <file>.N */
+    /* More rotations than this within 60 s is a burst (counted once per
+     * burst in rotation_bursts; the agent alerts on it). 0 = not watched;
+     * at most RP__SINK_ROTATIONS_MAX. */
+    uint32_t max_rotations_per_min;
     int to_stdout;           /* also write every event to stdout: RP__SINK_STDOUT_* */
     uint32_t buffer_bytes;   /* write out when this much is buffered; 0 = 64 KiB */
     /* The agent's identity, written on every line (core/ndjson.h); borrowed,
@@ -86,6 +91,7 @@ typedef struct rp__sink_stats {
     uint64_t encode_errors;  /* events that could not be encoded (logged) */
     uint64_t write_errors;   /* failed writes (logged; the lines are kept and retried) */
     uint64_t rotations;
+    uint64_t rotation_bursts; /* times rotations passed max_rotations_per_min */
     /* Batch mode. */
     uint64_t batches;         /* batches appended to the spool */
     uint64_t batch_raw_bytes; /* their NDJSON bytes */

@@ -107,7 +107,7 @@ cat >want <<'EOF'
 rampartd: rampart.json: agent.log_level: expected one of "error", "warn", "info", "debug", got string "loud"
 rampartd: rampart.json: agent.health_interval_ms: expected a number >= 100, got integer 1
 rampartd: rampart.json: output.stdout: expected one of true, false, "json", "text", got string "yes"
-rampartd: rampart.json: output.gzpi: unknown key; did you mean "gzip"? (allowed: file, file_max_bytes, file_keep, flush_interval_ms, stdout, url, format, ca_file, client_cert, client_key, pinned_pubkey, token_file, proxy, timeout_ms, batch_max_events, batch_max_bytes, gzip, auth_scheme, elastic, splunk, loki, otlp)
+rampartd: rampart.json: output.gzpi: unknown key; did you mean "gzip"? (allowed: file, file_max_bytes, file_keep, file_max_rotations_per_min, flush_interval_ms, stdout, url, format, ca_file, client_cert, client_key, pinned_pubkey, token_file, proxy, timeout_ms, batch_max_events, batch_max_bytes, gzip, auth_scheme, elastic, splunk, loki, otlp)
 EOF
 check_both want "four structure errors"
 

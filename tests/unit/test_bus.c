@@ -2,8 +2,8 @@
  * tests/unit/test_bus.c - the pub/sub bus: routing, order, drops, lossless
  * overflow, callback serialization, stop/drain, subscribe churn, idle CPU.
  *
- * Event accounting: this file defines rp__event_alloc() and rp__event_free()
- * itself, so the linker takes them from here and never pulls core/event.o
+ * Event accounting: this file defines rp__event_alloc(), rp__event_free()
+ * and rp__event_mem_bytes() itself, so the linker takes them from here and never pulls core/event.o
  * out of the static core library (the bus calls only rp__event_free). Every
  * event is counted when allocated and when freed, checked for a live magic
  * and a zero reference count when freed, and poisoned afterwards: a leak, a
@@ -41,6 +41,7 @@ struct rp_event {
     uint32_t magic;
     uint32_t src; /* producer index (order checks) */
     uint64_t seq; /* per-producer sequence number */
+    uint32_t size; /* bytes the bus charges for it (0: its real size) */
 };
 
 static atomic_ulong n_alloc, n_free, n_bad_free;
@@ -56,6 +57,11 @@ struct rp_event *rp__event_alloc(uint32_t topic, size_t payload_bytes)
     ev->magic = MAGIC_LIVE;
     atomic_fetch_add(&n_alloc, 1);
     return ev;
+}
+
+uint32_t rp__event_mem_bytes(const struct rp_event *ev)
+{
+    return ev->size ? ev->size : (uint32_t)sizeof *ev;
 }
 
 void rp__event_free(struct rp_event *ev)
@@ -512,6 +518,169 @@ static void test_lossless_overflow(void **state)
     assert_all_freed();
 }
 
+/* A plugin's (producer 1) event that the bus charges size bytes for. */
+static struct rp_event *mk_sized(uint32_t t, uint64_t seq, uint32_t size)
+{
+    struct rp_event *ev = mk(t, 1, seq);
+    ev->head.producer = 1;
+    ev->size = size;
+    return ev;
+}
+
+/*
+ * The byte cap covers the lossless subscription too: with the sink stuck,
+ * publish returns RP_ERR_FULL once the queued bytes reach the cap (counted
+ * per topic and in total), the queued bytes never pass it, and every event
+ * accepted before still reaches the sink, in order, once it moves again.
+ * The cap counts each event once, whatever its fan-out.
+ */
+static void test_byte_cap(void **state)
+{
+    (void)state;
+    uint32_t t = topic("bt.cap");
+    rp__bus_opts o;
+    rp__bus_opts_init(&o);
+    o.dispatchers = 2;
+    o.max_bytes = 100 * 1000;
+    rp__bus *bus = NULL;
+    assert_int_equal(rp__bus_create(&o, &bus), 0);
+    struct rec sink, other;
+    rec_init(&sink);
+    rec_init(&other);
+    sink.gated = 1;
+    sink.check_order = sink.strict_order = 1;
+    uint64_t sink_id = sub(bus, "bt.cap", &sink, 1, RP__BUS_LOSSLESS, 16);
+    sub(bus, "bt.*", &other, 2, 0, 1024); /* a second queue of the same events */
+    assert_int_equal(rp__bus_start(bus), 0);
+
+    enum { N = 300 };
+    uint64_t accepted = 0, full = 0;
+    for (int i = 0; i < N; i++) {
+        int rc = rp__bus_publish(bus, mk_sized(t, accepted, 1000));
+        if (rc == 0)
+            accepted++;
+        else if (rc == RP_ERR_FULL)
+            full++;
+        else
+            fail_msg("publish returned %d", rc);
+        rp__bus_stats st;
+        rp__bus_stats_total(bus, &st);
+        assert_true(st.queued_bytes <= o.max_bytes);
+    }
+    /* Two subscriptions, yet 100 events of 1000 bytes fit: counted once. */
+    assert_int_equal(accepted, 100);
+    assert_int_equal(full, N - 100);
+    rp__bus_stats st;
+    rp__bus_stats_total(bus, &st);
+    assert_int_equal(st.full, full);
+    assert_int_equal(st.published, accepted);
+    assert_int_equal(st.max_bytes, o.max_bytes);
+    assert_true(st.queued_bytes > o.max_bytes - 1000);
+    rp__bus_topic_stats ts;
+    assert_int_equal(rp__bus_stats_topic(bus, t, &ts), 0);
+    assert_int_equal(ts.full, full);
+    assert_int_equal(ts.published, accepted);
+
+    /* The core's own events have a reserve above the cap, and so do a
+     * plugin's alerts (another topic: not seen by the order check). */
+    struct rp_event *core = mk(t, 1, accepted);
+    core->size = 1000;
+    assert_int_equal(rp__bus_publish(bus, core), 0);
+    accepted++;
+    uint32_t alert = topic("alert");
+    assert_int_equal(rp__bus_publish(bus, mk_sized(alert, 0, 1000)), 0);
+    assert_int_equal(rp__bus_publish(bus, mk_sized(t, accepted, 1000)), RP_ERR_FULL);
+    full++;
+
+    /* The sink moves again: everything accepted arrives, lossless, and the
+     * bytes go back to zero, so publish is accepted again. */
+    atomic_store(&sink.gate, 1);
+    assert_true(wait_count(&sink.n, accepted, 10000));
+    assert_true(wait_count(&other.n, accepted, 10000)); /* bt.* has no alert */
+    rp__bus_sub_stats ss;
+    assert_int_equal(rp__bus_stats_sub(bus, sink_id, &ss), 0);
+    assert_int_equal(ss.delivered, accepted);
+    assert_int_equal(ss.dropped, 0);
+    assert_int_equal(atomic_load(&sink.order_errors), 0);
+    for (int k = 0; k < 50 && rp__bus_queued_bytes(bus) != 0; k++)
+        sleep_us(1000);
+    assert_int_equal(rp__bus_queued_bytes(bus), 0);
+    assert_int_equal(rp__bus_publish(bus, mk_sized(t, accepted, 1000)), 0);
+    rp__bus_destroy(bus);
+    assert_all_freed();
+}
+
+/* Memory stays bounded whatever the input: a producer far faster than a
+ * slow lossless sink never has more than the cap queued, and what it was
+ * told was accepted is exactly what the sink got. */
+static void test_byte_cap_bounds_a_flood(void **state)
+{
+    (void)state;
+    uint32_t t = topic("bt.flood");
+    rp__bus_opts o;
+    rp__bus_opts_init(&o);
+    o.max_bytes = 1 << 20;
+    rp__bus *bus = NULL;
+    assert_int_equal(rp__bus_create(&o, &bus), 0);
+    struct rec sink;
+    rec_init(&sink);
+    sink.check_order = sink.strict_order = 1;
+    sink.spin = 2000;
+    sub(bus, "bt.flood", &sink, 1, RP__BUS_LOSSLESS, 64);
+    assert_int_equal(rp__bus_start(bus), 0);
+    enum { N = 200000 };
+    uint64_t accepted = 0, peak = 0;
+    for (int i = 0; i < N; i++) {
+        if (rp__bus_publish(bus, mk_sized(t, accepted, 4096)) == 0)
+            accepted++;
+        uint64_t q = rp__bus_queued_bytes(bus);
+        if (q > peak)
+            peak = q;
+    }
+    assert_true(peak <= o.max_bytes);
+    assert_true(accepted < N); /* the flood did meet the cap */
+    assert_true(wait_count(&sink.n, accepted, 60000));
+    assert_int_equal(sink.next_seq[1], accepted);
+    assert_int_equal(atomic_load(&sink.order_errors), 0);
+    rp__bus_stats st;
+    rp__bus_stats_total(bus, &st);
+    assert_int_equal(st.full, N - accepted);
+    assert_true(st.peak_bytes <= o.max_bytes);
+    rp__bus_destroy(bus);
+    assert_all_freed();
+}
+
+/* A stop out of time: after rp__bus_abandon, what is still queued is
+ * released without callbacks (counted), so stop returns at once instead of
+ * waiting for a slow subscriber to take everything. */
+static void test_abandon_ends_the_drain(void **state)
+{
+    (void)state;
+    uint32_t t = topic("bt.abandon");
+    rp__bus *bus = new_bus(1, 0);
+    struct rec sink;
+    rec_init(&sink);
+    sink.sleep_us = 2000; /* 5000 events would take 10 s */
+    sub(bus, "bt.abandon", &sink, 1, RP__BUS_LOSSLESS, 64);
+    assert_int_equal(rp__bus_start(bus), 0);
+    enum { N = 5000 };
+    for (int i = 0; i < N; i++)
+        assert_int_equal(rp__bus_publish(bus, mk(t, 0, (uint64_t)i)), 0);
+    assert_true(wait_count(&sink.n, 1, 5000));
+    int64_t t0 = now_ns();
+    rp__bus_abandon(bus);
+    assert_int_equal(rp__bus_stop(bus), 0);
+    int64_t took_ms = (now_ns() - t0) / 1000000;
+    rp__bus_stats st;
+    rp__bus_stats_total(bus, &st);
+    assert_true(took_ms < 1000);
+    assert_true(st.abandoned > 0);
+    assert_int_equal(atomic_load(&sink.n) + st.abandoned, N);
+    assert_int_equal(st.queued_bytes, 0);
+    rp__bus_destroy(bus);
+    assert_all_freed();
+}
+
 static void test_owner_serialization(void **state)
 {
     (void)state;
@@ -906,6 +1075,9 @@ int main(void)
         cmocka_unit_test(test_order_per_producer),
         cmocka_unit_test(test_drops_counted),
         cmocka_unit_test(test_lossless_overflow),
+        cmocka_unit_test(test_byte_cap),
+        cmocka_unit_test(test_byte_cap_bounds_a_flood),
+        cmocka_unit_test(test_abandon_ends_the_drain),
         cmocka_unit_test(test_owner_serialization),
         cmocka_unit_test(test_callback_errors_counted),
         cmocka_unit_test(test_stop_drains),

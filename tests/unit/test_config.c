@@ -244,16 +244,18 @@ static void test_unknown_keys(void **state)
     expect_error("rampart.json", NULL,
                  "rampart.json: agent.log_levle: unknown key; did you mean \"log_level\"? "
                  "(allowed: site, data_dir, plugin_dir, pid_file, log_level, log_target, "
-                 "health_interval_ms, loop_slice_us, loop_realtime_max_cpu_pct, labels)");
+                 "health_interval_ms, loop_slice_us, loop_realtime_max_cpu_pct, labels, "
+                 "bus_max_bytes, stop_grace_ms)");
     put("rampart.json", "{\"agent\":{\"colour\":\"red\"}}");
     expect_error("rampart.json", NULL,
                  "rampart.json: agent.colour: unknown key (allowed: site, data_dir, plugin_dir, "
                  "pid_file, log_level, log_target, health_interval_ms, loop_slice_us, "
-                 "loop_realtime_max_cpu_pct, labels)");
+                 "loop_realtime_max_cpu_pct, labels, bus_max_bytes, stop_grace_ms)");
     put("rampart.json", "{\"output\":{\"fiel\":\"x\"}}");
     expect_error("rampart.json", NULL,
                  "rampart.json: output.fiel: unknown key; did you mean \"file\"? (allowed: file, "
-                 "file_max_bytes, file_keep, flush_interval_ms, stdout, url, format, ca_file, "
+                 "file_max_bytes, file_keep, file_max_rotations_per_min, flush_interval_ms, stdout, "
+                 "url, format, ca_file, "
                  "client_cert, client_key, pinned_pubkey, token_file, proxy, timeout_ms, "
                  "batch_max_events, batch_max_bytes, gzip, auth_scheme, elastic, splunk, loki, "
                  "otlp)");
@@ -267,7 +269,8 @@ static void test_unknown_keys(void **state)
     put("sites/north.json", "{\"output\":{\"stdot\":false}}");
     expect_error("rampart.json", NULL,
                  "sites/north.json: output.stdot: unknown key; did you mean \"stdout\"? (allowed: "
-                 "file, file_max_bytes, file_keep, flush_interval_ms, stdout, url, format, ca_file, "
+                 "file, file_max_bytes, file_keep, file_max_rotations_per_min, flush_interval_ms, "
+                 "stdout, url, format, ca_file, "
                  "client_cert, client_key, pinned_pubkey, token_file, proxy, timeout_ms, "
                  "batch_max_events, batch_max_bytes, gzip, auth_scheme, elastic, splunk, loki, "
                  "otlp)");
@@ -519,7 +522,8 @@ static void test_every_error_is_reported(void **state)
         "rampart.json: output.stdout: expected one of true, false, \"json\", \"text\", got string "
         "\"yes\"",
         "sites/north.json: output.gzpi: unknown key; did you mean \"gzip\"? (allowed: file, "
-        "file_max_bytes, file_keep, flush_interval_ms, stdout, url, format, ca_file, client_cert, "
+        "file_max_bytes, file_keep, file_max_rotations_per_min, flush_interval_ms, stdout, url, "
+        "format, ca_file, client_cert, "
         "client_key, pinned_pubkey, token_file, proxy, timeout_ms, batch_max_events, "
         "batch_max_bytes, gzip, auth_scheme, elastic, splunk, loki, otlp)",
         "sites/north.json: spool.fsync: expected one of \"always\", \"batch\", \"never\", got "
@@ -732,9 +736,10 @@ static void test_no_site(void **state)
     assert_int_equal(cfg->output_stdout, 1);
     json_t *want = json_loads("{\"agent\":{\"data_dir\":\"data\",\"plugin_dir\":\"plugins\","
                               "\"pid_file\":\"\",\"log_level\":\"info\",\"log_target\":\"auto\","
-                              "\"health_interval_ms\":60000,\"loop_slice_us\":100,\"loop_realtime_max_cpu_pct\":20},"
+                              "\"health_interval_ms\":60000,\"loop_slice_us\":100,\"loop_realtime_max_cpu_pct\":20,"
+                              "\"bus_max_bytes\":67108864,\"stop_grace_ms\":10000},"
                               "\"output\":{\"file\":\"events.ndjson\",\"stdout\":true,"
-                              "\"file_max_bytes\":67108864,\"file_keep\":5,"
+                              "\"file_max_bytes\":67108864,\"file_keep\":5,\"file_max_rotations_per_min\":6,"
                               "\"flush_interval_ms\":1000,"
                               "\"url\":\"\",\"format\":\"ndjson\",\"ca_file\":\"\",\"client_cert\":\"\","
                               "\"client_key\":\"\",\"pinned_pubkey\":\"\",\"token_file\":\"\","
@@ -783,9 +788,10 @@ static void test_overlay_selected_by_agent_site(void **state)
     json_t *want =
         json_loads("{\"agent\":{\"data_dir\":\"data\",\"plugin_dir\":\"plugins\",\"pid_file\":\"\","
                    "\"log_level\":\"debug\",\"log_target\":\"auto\",\"site\":\"north\","
-                   "\"health_interval_ms\":60000,\"loop_slice_us\":100,\"loop_realtime_max_cpu_pct\":20},"
+                   "\"health_interval_ms\":60000,\"loop_slice_us\":100,\"loop_realtime_max_cpu_pct\":20,"
+                              "\"bus_max_bytes\":67108864,\"stop_grace_ms\":10000},"
                    "\"output\":{\"file\":\"events.ndjson\",\"stdout\":false,"
-                   "\"file_max_bytes\":67108864,\"file_keep\":5,\"flush_interval_ms\":1000,"
+                   "\"file_max_bytes\":67108864,\"file_keep\":5,\"file_max_rotations_per_min\":6,\"flush_interval_ms\":1000,"
                    "\"url\":\"\",\"format\":\"ndjson\",\"ca_file\":\"\",\"client_cert\":\"\","
                    "\"client_key\":\"\",\"pinned_pubkey\":\"\",\"token_file\":\"\","
                    "\"proxy\":\"\",\"timeout_ms\":30000,\"batch_max_events\":1000,"

@@ -479,7 +479,8 @@ static void test_data_cap(void **state)
     rp_event *ev = new_event("process.exec");
     rp_field_id pid = fid("process.pid", RP_TYPE_I64), name = fid("process.name", RP_TYPE_STR),
                 cmd = fid("process.command_line", RP_TYPE_STR),
-                args = fid("process.args", RP_TYPE_STR_ARRAY), raw = fid("acme.raw", RP_TYPE_BYTES);
+                args = fid("process.args", RP_TYPE_STR_ARRAY), raw = fid("acme.raw", RP_TYPE_BYTES),
+                fill = fid("acme.fill", RP_TYPE_BYTES);
     char *big = malloc(RP__EVENT_MAX_DATA + 1);
     assert_non_null(big);
     memset(big, 'z', RP__EVENT_MAX_DATA + 1);
@@ -493,16 +494,16 @@ static void test_data_cap(void **state)
     assert_int_equal(rp__event_set_bytes(ev, raw, big, RP__EVENT_MAX_DATA + 1), RP_ERR_FULL);
     assert_int_equal(rp__event_field_count(ev), count);
 
-    /* Fill most of the data, then overflow with a new field and with a
+    /* Fill most of the data (bytes are stored whole, strings are cut at
+     * RP__EVENT_STR_MAX), then overflow with a new field and with a
      * replacement of an existing one. */
-    assert_int_equal(rp__event_set_str(ev, cmd, big, 60000), 0);
+    assert_int_equal(rp__event_set_bytes(ev, fill, big, 62000), 0);
     count = rp__event_field_count(ev);
     assert_int_equal(rp__event_set_bytes(ev, raw, big, 6000), RP_ERR_FULL);
     assert_int_equal(rp__event_field_count(ev), count);
     assert_int_equal(rp__event_set_str(ev, name, big, 6000), RP_ERR_FULL);
     rp_str items[2] = {{big, 3000}, {big, 3000}};
     assert_int_equal(rp__event_set_str_array(ev, args, items, 2), RP_ERR_FULL);
-    assert_int_equal(rp__event_field_count(ev), count);
 
     /* Everything from before is intact. */
     int64_t v;
@@ -514,9 +515,9 @@ static void test_data_cap(void **state)
     assert_int_equal(rp__event_get_str(ev, name, &s, &len), 0);
     assert_int_equal(len, 4);
     assert_string_equal(s, "bash");
-    assert_int_equal(rp__event_get_str(ev, cmd, &s, &len), 0);
-    assert_int_equal(len, 60000);
-    assert_memory_equal(s, big, 60000);
+    assert_int_equal(rp__event_get_bytes(ev, fill, &p, &len), 0);
+    assert_int_equal(len, 62000);
+    assert_memory_equal(p, big, 62000);
     assert_int_equal(rp__event_get_bytes(ev, raw, &p, &len), RP_ERR_NOTFOUND);
     assert_int_equal(rp__event_get_str_array_count(ev, args, &count), RP_ERR_NOTFOUND);
     int64_t ts;
@@ -531,6 +532,50 @@ static void test_data_cap(void **state)
     assert_int_equal(rp__event_set_i64(ev, pid, 78), 0);
     free(big);
     rp__event_release(ev);
+}
+
+/* A string longer than RP__EVENT_STR_MAX is stored cut, never between the
+ * bytes of one UTF-8 character, and the event says it is incomplete; an
+ * event without a long value says nothing. */
+static void test_string_cap_marks_truncated(void **state)
+{
+    (void)state;
+    rp_field_id path = fid("file.path", RP_TYPE_STR), args = fid("process.args", RP_TYPE_STR_ARRAY);
+    rp_field_id trunc = fid(RP__EVENT_TRUNCATED_FIELD, RP_TYPE_BOOL);
+    rp_event *ok = new_event("file.create");
+    assert_int_equal(rp__event_set_str(ok, path, "/tmp/x", 6), 0);
+    int32_t b = 0;
+    assert_int_equal(rp__event_get_bool(ok, trunc, &b), RP_ERR_NOTFOUND);
+    rp__event_release(ok);
+
+    char *big = malloc(10000);
+    assert_non_null(big);
+    memset(big, '\x01', 10000); /* control bytes: six bytes each once escaped */
+    /* An "é" (2 bytes) straddling the cap: cut before it. */
+    big[RP__EVENT_STR_MAX - 1] = (char)0xc3;
+    big[RP__EVENT_STR_MAX] = (char)0xa9;
+    rp_event *ev = new_event("file.create");
+    assert_int_equal(rp__event_set_str(ev, path, big, 10000), 0);
+    const char *s;
+    uint64_t len;
+    assert_int_equal(rp__event_get_str(ev, path, &s, &len), 0);
+    assert_int_equal(len, RP__EVENT_STR_MAX - 1);
+    assert_memory_equal(s, big, len);
+    assert_int_equal(rp__event_get_bool(ev, trunc, &b), 0);
+    assert_int_equal(b, 1);
+    rp__event_release(ev);
+
+    ev = new_event("process.exec");
+    rp_str items[2] = {{"short", 5}, {big + 5000, 5000}};
+    assert_int_equal(rp__event_set_str_array(ev, args, items, 2), 0);
+    assert_int_equal(rp__event_get_str_array_item(ev, args, 1, &s, &len), 0);
+    assert_int_equal(len, RP__EVENT_STR_MAX);
+    assert_int_equal(rp__event_get_str_array_item(ev, args, 0, &s, &len), 0);
+    assert_int_equal(len, 5);
+    assert_int_equal(rp__event_get_bool(ev, trunc, &b), 0);
+    assert_int_equal(b, 1);
+    rp__event_release(ev);
+    free(big);
 }
 
 /* A string array whose item table alone passes the cap. */
@@ -824,6 +869,7 @@ int main(void)
         cmocka_unit_test(test_readonly_fields),
         cmocka_unit_test(test_frozen_event),
         cmocka_unit_test(test_data_cap),
+        cmocka_unit_test(test_string_cap_marks_truncated),
         cmocka_unit_test(test_array_cap),
         cmocka_unit_test(test_field_count_cap),
         cmocka_unit_test(test_copy),

@@ -339,6 +339,39 @@ static void test_watch_set_events_write(void **state)
     close(fds[1]);
 }
 
+/* A paused watch hears nothing however ready its fd is (the data waits in
+ * the kernel); resuming delivers what is there. Unwatching
+ * a paused watch works, and pausing is idempotent. */
+static void test_watch_pause_and_resume(void **state)
+{
+    (void)state;
+    rp__loop *loop = new_loop(NULL);
+    int fds[2];
+    make_pipe(fds);
+    struct reader r = {.loop = loop, .consume = 1};
+    assert_int_equal(rp__loop_watch_fd(loop, NULL, fds[0], RP__LOOP_READ, reader_cb, &r, &r.id),
+                     0);
+    assert_int_equal(rp__loop_watch_pause(loop, r.id, 1), 0);
+    assert_int_equal(rp__loop_watch_pause(loop, r.id, 1), 0);
+    assert_int_equal(write(fds[1], "abc", 3), 3);
+    assert_int_equal(rp__loop_run_once(loop, 50), 0);
+    assert_int_equal(atomic_load(&r.calls), 0);
+    /* Interest changes while paused apply on resume. */
+    assert_int_equal(rp__loop_watch_set_events(loop, r.id, RP__LOOP_READ), 0);
+    assert_int_equal(rp__loop_run_once(loop, 50), 0);
+    assert_int_equal(atomic_load(&r.calls), 0);
+    assert_int_equal(rp__loop_watch_pause(loop, r.id, 0), 0);
+    assert_int_equal(rp__loop_run_once(loop, 1000), 0);
+    assert_int_equal(atomic_load(&r.calls), 1);
+    assert_int_equal(atomic_load(&r.len), 3);
+    assert_int_equal(rp__loop_watch_pause(loop, r.id, 1), 0);
+    assert_int_equal(rp__loop_unwatch(loop, r.id), 0);
+    assert_int_equal(rp__loop_watch_pause(loop, r.id, 0), RP_ERR_NOTFOUND);
+    rp__loop_destroy(loop);
+    close(fds[0]);
+    close(fds[1]);
+}
+
 /* A plugin that closes its fd before unwatching must not break the watch of
  * whoever gets the same fd number next. */
 static void test_stale_watch_does_not_remove_reused_fd(void **state)
@@ -906,6 +939,7 @@ int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fd_watch_reads_data),
+        cmocka_unit_test(test_watch_pause_and_resume),
         cmocka_unit_test(test_realtime_dropped_over_cap),
         cmocka_unit_test(test_realtime_restored_after_backoff),
         cmocka_unit_test(test_unwatch_from_other_thread_waits),

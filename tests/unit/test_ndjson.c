@@ -1195,6 +1195,57 @@ static void test_key_cache_threads(void **state)
     }
 }
 
+/* Control bytes escape to six bytes each. A hostile file name repeated in
+ * many fields must not make a line grow with it: each string is cut to
+ * RP__NDJSON_STR_OUT_MAX between its quotes, the line stays near its
+ * budget, it stays valid JSON, and it says "event.truncated":true once. */
+static void test_line_cap_control_bytes(void **state)
+{
+    (void)state;
+    char *ctl = malloc(RP__EVENT_STR_MAX);
+    assert_non_null(ctl);
+    for (size_t i = 0; i < RP__EVENT_STR_MAX; i++)
+        ctl[i] = (char)(1 + i % 31); /* every control byte but NUL */
+    rp_event *ev = new_event("file.create");
+    static const char *const names[] = {"file.path", "file.target_path", "file.name",
+                                        "file.directory", "process.executable",
+                                        "process.working_directory", "process.command_line",
+                                        "message", "event.original", "process.title",
+                                        "process.name", "file.extension"};
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+        assert_int_equal(
+            rp__event_set_str(ev, fid(names[k], RP_TYPE_STR), ctl, RP__EVENT_STR_MAX), 0);
+    rp_str items[3] = {{ctl, 4000}, {ctl, 4000}, {ctl, 4000}};
+    assert_int_equal(rp__event_set_str_array(ev, fid("process.args", RP_TYPE_STR_ARRAY), items, 3),
+                     0);
+    size_t len;
+    char *line = encode_line(ev, &len);
+    /* 15 values of 24 KiB escaped each would be 360 KiB. */
+    assert_true(len <= 2 * RP__NDJSON_LINE_BUDGET);
+    json_t *obj = parse_line(line, len);
+    assert_true(json_is_true(json_object_get(obj, "event.truncated")));
+    const char *v = json_string_value(json_object_get(obj, "file.path"));
+    assert_non_null(v);
+    /* What is kept is the start of the value, unchanged. */
+    assert_true(strlen(v) > 0 && memcmp(v, ctl, strlen(v)) == 0);
+    assert_null(strstr(strstr(line, "\"event.truncated\"") + 1, "\"event.truncated\""));
+    json_decref(obj);
+    free(line);
+    rp__event_release(ev);
+
+    /* Values that fit are written whole, with no flag. */
+    ev = new_event("file.create");
+    assert_int_equal(rp__event_set_str(ev, fid("file.path", RP_TYPE_STR), ctl, 1000), 0);
+    line = encode_line(ev, &len);
+    obj = parse_line(line, len);
+    assert_null(json_object_get(obj, "event.truncated"));
+    assert_int_equal(json_string_length(json_object_get(obj, "file.path")), 1000);
+    json_decref(obj);
+    free(line);
+    rp__event_release(ev);
+    free(ctl);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1215,6 +1266,7 @@ int main(void)
         cmocka_unit_test(test_encode_cap_last_field),
         cmocka_unit_test(test_strings_in_events),
         cmocka_unit_test(test_key_cache_threads),
+        cmocka_unit_test(test_line_cap_control_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

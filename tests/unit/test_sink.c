@@ -493,6 +493,36 @@ static void test_backlog_spills_uncompressed(void **state)
     rm_spool("spill");
 }
 
+
+/* More rotations in a minute than output.file_max_rotations_per_min is one
+ * burst (what the agent alerts on); as many as allowed is none. */
+static void test_rotation_bursts_counted(void **state)
+{
+    (void)state;
+    char path[128], name[160];
+    snprintf(path, sizeof path, "%s/b.ndjson", dir);
+    for (int over = 0; over <= 1; over++) {
+        rp__sink *s = NULL;
+        rp__sink_opts o = {.file = path, .file_max_bytes = 1024, .file_keep = 1,
+                           .buffer_bytes = 1, .max_rotations_per_min = 4};
+        assert_int_equal(rp__sink_create(&o, &s), 0);
+        rp__sink_stats st;
+        for (uint64_t i = 1;; i++) {
+            rp__sink_get_stats(s, &st);
+            if (st.rotations == (over ? 12u : 4u))
+                break;
+            struct rp_event *ev = make_event(i);
+            assert_int_equal(rp__sink_on_event(s, ev), 0);
+            rp__event_release(ev);
+        }
+        rp__sink_destroy(s);
+        assert_int_equal(st.rotation_bursts, over ? 1 : 0);
+        unlink(path);
+        snprintf(name, sizeof name, "%s.1", path);
+        unlink(name);
+    }
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -512,6 +542,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_buffered_until_flush),
         cmocka_unit_test(test_rotation_keeps_n_files),
+        cmocka_unit_test(test_rotation_bursts_counted),
         cmocka_unit_test(test_tick_idle_and_wake),
         cmocka_unit_test(test_spool_full_batches_held_in_order),
         cmocka_unit_test(test_held_cap_drops_oldest_counted),

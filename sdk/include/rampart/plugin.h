@@ -229,7 +229,14 @@ typedef struct rp_host_api {
 
     /* Publishes the event on the bus and takes over the caller's reference,
      * also on failure. Never blocks. After this the event is immutable: set_*
-     * calls return RP_ERR_PERM. Any thread. */
+     * calls return RP_ERR_PERM. Any thread.
+     * RP_ERR_FULL: the agent's queued events are at their byte cap
+     * (agent.bus_max_bytes); the event was released and counted. Alerts
+     * have a reserve above the cap. The host
+     * then stops serving the plugin's fd watches (no callbacks) until the
+     * queue drains under 3/4 of the cap, so the data waits in the kernel,
+     * whose queue overflow the plugin should count. A plugin need not act
+     * on RP_ERR_FULL, though stopping its current read loop saves work. */
     int (*event_publish)(rp_plugin *self, rp_event *ev);
 
     /* Reference counting. on_event's event is borrowed for the call; retain
@@ -244,7 +251,9 @@ typedef struct rp_host_api {
      * RP_ERR_TYPE if the field has another type, RP_ERR_PERM after publish
      * or for read-only fields, RP_ERR_FULL past the event's size cap
      * (64 KiB of field data). Setting a field again replaces it. Values are
-     * copied. */
+     * copied. A string (and each item of a string array) longer than 4 KiB
+     * is stored cut to 4 KiB, never inside a UTF-8 character, and the event
+     * gets event.truncated = true; the setter still returns 0. */
     int (*set_i64)(rp_event *ev, rp_field_id field, int64_t value);
     int (*set_u64)(rp_event *ev, rp_field_id field, uint64_t value);
     int (*set_bool)(rp_event *ev, rp_field_id field, int32_t value);
