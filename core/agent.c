@@ -291,24 +291,12 @@ static void upload_opts_from_config(const rp__config *cfg, rp__uploader_opts *o,
 static int upload_opts(rp__agent *a, const rp__config *cfg, rp__uploader_opts *o,
                        struct format_opts *fo, char *dl_dir, size_t dl_len)
 {
-    memset(o, 0, sizeof *o);
-    format_opts_from(cfg, fo);
-    o->format_opts = &fo->ctx;
     enum rp__format f;
     if (rp__format_parse(cfg->output_format, &f) != 0)
         return RP_ERR_CONFIG; /* the schema's enum rules this out */
+    upload_opts_from_config(cfg, o, fo);
     snprintf(dl_dir, dl_len, "%s/deadletter", a->cfg->data_dir);
     o->spool = a->spool;
-    o->url = cfg->output_url;
-    o->format = f;
-    o->ca_file = cfg->output_ca_file;
-    o->client_cert = cfg->output_client_cert;
-    o->client_key = cfg->output_client_key;
-    o->pinned_pubkey = cfg->output_pinned_pubkey;
-    o->proxy = cfg->output_proxy;
-    o->token_file = cfg->output_token_file;
-    o->timeout_ms = cfg->output_timeout_ms;
-    o->gzip = cfg->output_gzip;
     o->deadletter_dir = dl_dir;
     o->deadletter_max_bytes = cfg->deadletter_max_bytes;
     o->host_name = a->hostname;
