@@ -285,46 +285,6 @@ void cf_pump_stop(struct cf *cf)
 
 /* ---- process and owner caches --------------------------------------------- */
 
-/* Reads /proc/<pid>/stat's start time (field 22). The command name may hold
- * spaces and parentheses, so fields are counted after the last ')'. */
-static int proc_start_time(int32_t pid, uint64_t *out)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return RP_ERR_NOTFOUND;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return RP_ERR_IO;
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')');
-    if (!p)
-        return RP_ERR_PARSE;
-    p++;
-    /* After ')' come field 3 (state) onwards; the start time is field 22. */
-    for (int field = 3; field < 22; field++) {
-        while (*p == ' ')
-            p++;
-        while (*p && *p != ' ')
-            p++;
-        if (!*p)
-            return RP_ERR_PARSE;
-    }
-    while (*p == ' ')
-        p++;
-    if (*p < '0' || *p > '9')
-        return RP_ERR_PARSE;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(p, &end, 10);
-    if (errno != 0 || end == p)
-        return RP_ERR_PARSE;
-    *out = (uint64_t)v;
-    return 0;
-}
-
 static char *read_small(const char *path)
 {
     char buf[256];
@@ -356,7 +316,7 @@ static const struct cf_proc *proc_lookup(struct cf *cf, int32_t pid)
      * So one start-time check per process and batch is enough. */
     if (e->pid == pid && e->batch == cf->batch)
         return e;
-    if (proc_start_time(pid, &start) != 0)
+    if (rp_util_proc_start(pid, &start) != 0)
         return NULL;
     /* An exec keeps the pid and the start time: the executable's identity
      * tells a process that ran another program since it was cached. */
