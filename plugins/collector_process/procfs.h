@@ -25,6 +25,7 @@ struct cp_stat {
     int32_t ppid;
     char state;         /* R, S, D, Z, ... */
     uint32_t flags;     /* PF_* flags; PF_KTHREAD = 0x00200000 */
+    int64_t num_threads; /* threads not yet released, an exited leader included */
     uint64_t starttime; /* clock ticks after boot */
     int32_t exit_code;  /* waitpid(2) status, when has_exit_code */
     int has_exit_code;  /* field 52 exists (Linux >= 3.5) */
