@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -358,6 +359,8 @@ struct hjob {
 /* hjob.rc: the file changed while it was hashed, so the hash is of neither
  * version (or of the wrong one) and is discarded. */
 #define HASH_CHANGED 1
+/* The nice value hashing runs at. */
+#define HASH_NICE 19
 
 /* Per-user hashing budget: bytes submitted in the current minute. */
 #define BUDGET_USERS     64
@@ -423,6 +426,7 @@ struct cp {
 
     struct budget budget[BUDGET_USERS + 1]; /* the last one is shared by users beyond */
     atomic_int no_idle_prio; /* a restore failed once: hash at the worker's priority */
+    /* (Read by the workers: atomic.) */
 
     char *rbuf; /* scratch for /proc reads: rbuf_cap bytes */
     size_t rbuf_cap;
@@ -617,10 +621,22 @@ static void pend_flush(struct cp *s)
     /* Ready events left behind wait for a hash of their pid, whose completion
      * flushes again: no timer needed for them. */
     s->ready_since = 0;
-    while (s->pend_count > 0 && !pend_at(s, 0)->used) {
-        s->pend_head = (s->pend_head + 1) % (uint32_t)s->cfg.max_pending;
-        s->pend_count--;
+    /* The events left move together, in order: an event waiting long for a
+     * large file's hash must not make the slots of every event published
+     * after it count against max_pending. */
+    uint32_t kept = 0;
+    for (uint32_t k = 0; k < s->pend_count; k++) {
+        struct pend *p = pend_at(s, k);
+        if (!p->used)
+            continue;
+        if (k != kept) {
+            *pend_at(s, kept) = *p;
+            p->used = 0;
+            p->ev = NULL;
+        }
+        kept++;
     }
+    s->pend_count = kept;
 }
 
 static void pend_push(struct cp *s, rp_event *ev, int32_t pid, uint32_t hidx)
@@ -723,16 +739,22 @@ static void hash_work(void *arg)
 {
     struct hjob *j = arg;
     j->rc = RP_ERR_IO;
-    /* Hashing is work an unprivileged user can cause: it runs at idle
-     * priority, so it only takes CPU nobody else wants. The pool's thread
-     * is shared with other plugins' jobs, so its own scheduling is put
-     * back afterwards; if that ever fails (without CAP_SYS_NICE), hashing
-     * stays at the worker's priority from then on. */
+    /* Hashing is work an unprivileged user can cause: it runs at the lowest
+     * priority (nice 19: CPU others want goes to them first; SCHED_IDLE
+     * would starve it for minutes on a busy desktop, and the events waiting
+     * for it with it). The nice value of one thread (Linux: per thread) is
+     * changed, and put back afterwards, as the pool's threads are shared with
+     * other plugins' jobs; if that ever fails (without CAP_SYS_NICE),
+     * hashing stays at the worker's priority from then on. */
     struct cp *s = j->s;
-    struct sched_param old_sp, idle_sp = {0};
-    int old_policy = atomic_load(&s->no_idle_prio) ? -1 : sched_getscheduler(0);
-    int lowered = old_policy >= 0 && sched_getparam(0, &old_sp) == 0 &&
-                  sched_setscheduler(0, SCHED_IDLE, &idle_sp) == 0;
+    id_t tid = (id_t)syscall(SYS_gettid);
+    int lowered = 0, old_nice = 0;
+    if (!atomic_load(&s->no_idle_prio)) {
+        errno = 0;
+        old_nice = getpriority(PRIO_PROCESS, tid);
+        lowered = errno == 0 && old_nice < HASH_NICE &&
+                  setpriority(PRIO_PROCESS, tid, HASH_NICE) == 0;
+    }
     char *buf = malloc(HASH_CHUNK);
     if (buf) {
         cp_sha256 h;
@@ -773,7 +795,7 @@ static void hash_work(void *arg)
     }
     close(j->fd);
     j->fd = -1;
-    if (lowered && sched_setscheduler(0, old_policy, &old_sp) != 0) {
+    if (lowered && setpriority(PRIO_PROCESS, tid, old_nice) != 0) {
         j->prio_fail = 1;
         atomic_store(&s->no_idle_prio, 1);
     }
@@ -803,8 +825,9 @@ static void hash_done(void *arg, int status)
     if (j->prio_fail) {
         rp_util_count(&s->ctr, C_HPRIO, 1);
         rp_util_logf(s->host, s->self, RP_LOG_WARN,
-                     "cannot restore a worker's scheduling after hashing at idle priority "
-                     "(without CAP_SYS_NICE?); hashing runs at the worker's priority from now on");
+                     "cannot restore a worker's nice value after hashing at nice %d (without "
+                     "CAP_SYS_NICE?); hashing runs at the worker's priority from now on",
+                     HASH_NICE);
     }
     pend_resolve(s, j->hidx, ok ? j->hex : NULL, changed ? "changed" : "failed");
     pthread_mutex_unlock(&s->lock);
