@@ -2,8 +2,8 @@
 # collector_process's executable hash names the file that ran, and costs an
 # unprivileged user's tricks little (issue 10, item 11), on the real agent:
 # 1. With both hash workers kept busy by large executables, a program is run
-#    and at once overwritten with /usr/bin/true's bytes (same size, same
-#    inode): its exec event must not carry true's hash; the hash is of the
+#    and at once overwritten with /bin/sleep's bytes (same size, same
+#    inode): its exec event must not carry sleep's hash; the hash is of the
 #    program, or discarded and flagged "changed". Meanwhile the hashing
 #    thread runs at the lowest priority (nice 19).
 # 2. A large, mostly sparse executable is not hashed: flagged "sparse".
@@ -17,9 +17,11 @@ source "$(dirname "$0")/process_lib.sh"
 
 make_user
 U=$T/u
-TRUE=$(readlink -f /usr/bin/true)
-TRUE_SHA=$(sha256sum "$TRUE" | cut -d' ' -f1)
-export TRUE_SHA
+# The programs are /bin/sleep, or built from it: each runs 0.2 s, long
+# enough for the agent to read its /proc entry on this shared machine.
+BASE=$(readlink -f /bin/sleep)
+BASE_SHA=$(sha256sum "$BASE" | cut -d' ' -f1)
+export BASE_SHA
 
 # exec_of NAME : the exec event of the program $U/NAME as JSON (empty if none).
 exec_of() {
@@ -44,19 +46,19 @@ done_with() {
 # the busy workers too; they must not push the payload's event out early.)
 start_agent '{"mode": "netlink", "hash_user_bytes_per_minute": 0, "hash_max_bytes": 1073741824,
               "max_pending": 262144}'
-# Two large, real (not sparse) executables: /usr/bin/true with 48 MiB after it.
+# Two large, real (not sparse) executables: /bin/sleep with 48 MiB after it.
 for b in big1 big2; do
-    as_user bash -c "cat '$TRUE' && head -c 48M /dev/zero" >"$U/$b"
+    as_user bash -c "cat '$BASE' && head -c 48M /dev/zero" >"$U/$b"
 done
-# The payload: true's bytes with the last one changed (section headers,
-# unused when it runs), so overwriting it with true keeps size and inode.
+# The payload: sleep's bytes with the last one changed (section headers,
+# unused when it runs), so overwriting it with sleep keeps size and inode.
 "$PY" -c "import sys; b = bytearray(open(sys.argv[1], 'rb').read()); b[-1] ^= 0xff; open(sys.argv[2], 'wb').write(b)" \
-    "$TRUE" "$U/payload"
+    "$BASE" "$U/payload"
 chown "$TUSER:" "$U/big1" "$U/big2" "$U/payload"
 chmod 755 "$U/big1" "$U/big2" "$U/payload"
 PAYLOAD_SHA=$(sha256sum "$U/payload" | cut -d' ' -f1)
 export PAYLOAD_SHA
-as_user bash -c "'$U/big1'; '$U/big2'; '$U/payload'; cat '$TRUE' >'$U/payload'" ||
+as_user bash -c "'$U/big1' 0.2; '$U/big2' 0.2; '$U/payload' 0.2; cat '$BASE' >'$U/payload'" ||
     fail "the attack script failed"
 # The hashing threads run at nice 19 (field 19 of stat) while they hash the
 # large files.
@@ -78,7 +80,7 @@ import json, os, sys
 env = os.environ
 x = json.loads(sys.argv[1])
 h, skip = x.get("process.hash.sha256"), x.get("collector_process.hash_skipped")
-assert h != env["TRUE_SHA"], "the payload's exec carries /usr/bin/true's hash: %s" % x
+assert h != env["BASE_SHA"], "the payload's exec carries /bin/sleep's hash: %s" % x
 assert h == env["PAYLOAD_SHA"] or (h is None and skip == "changed"), x
 print("changed file: %s" % ("hash discarded, flagged changed" if h is None else "hash of the payload"))
 PY
@@ -86,15 +88,15 @@ stop_agent
 
 # ---- 2 and 3. sparse, budget, size ----------------------------------------------------
 start_agent '{"mode": "netlink", "hash_user_bytes_per_minute": 8388608, "hash_max_bytes": 4194304}'
-as_user bash -c "cp '$TRUE' '$U/sparse' && truncate -s 3M '$U/sparse'"
+as_user bash -c "cp '$BASE' '$U/sparse' && truncate -s 3M '$U/sparse'"
 # Real 3 MiB files, each different: two fit in 8 MiB, the third does not.
 for i in 1 2 3; do
-    as_user bash -c "(cat '$TRUE' && head -c 3M /dev/zero && echo $i) >'$U/b$i'"
+    as_user bash -c "(cat '$BASE' && head -c 3M /dev/zero && echo $i) >'$U/b$i'"
 done
-as_user bash -c "(cat '$TRUE' && head -c 5M /dev/zero) >'$U/large'"
+as_user bash -c "(cat '$BASE' && head -c 5M /dev/zero) >'$U/large'"
 chmod 755 "$U/sparse" "$U/b1" "$U/b2" "$U/b3" "$U/large"
 for f in sparse b1 b2 b3 large; do
-    as_user "$U/$f" || fail "$f did not run"
+    as_user "$U/$f" 0.2 || fail "$f did not run"
 done
 for f in sparse b1 b2 b3 large; do
     wait_for 60 "the exec and exit of $f" done_with "$f"
