@@ -359,6 +359,8 @@ struct hjob {
 /* hjob.rc: the file changed while it was hashed, so the hash is of neither
  * version (or of the wrong one) and is discarded. */
 #define HASH_CHANGED 1
+/* Bytes hashed between two checks that the file is unchanged. */
+#define HASH_RECHECK (4u << 20)
 /* The nice value hashing runs at. */
 #define HASH_NICE 19
 
@@ -760,7 +762,25 @@ static void hash_work(void *arg)
         cp_sha256 h;
         cp_sha256_init(&h);
         uint64_t left = j->size;
-        for (;;) {
+        struct stat now;
+        /* A file that changed since it ran (touched or rewritten while the
+         * job waited) is not read at all, and one that changes while it is
+         * read is given up every HASH_RECHECK bytes: no CPU is spent on a
+         * hash that would be thrown away. */
+        if (fstat(j->fd, &now) != 0 || !same_file(&now, &j->st)) {
+            j->rc = HASH_CHANGED;
+            left = 0;
+            free(buf);
+            buf = NULL;
+        }
+        for (uint64_t done = 0; buf;) {
+            if (done >= HASH_RECHECK) {
+                done = 0;
+                if (fstat(j->fd, &now) != 0 || !same_file(&now, &j->st)) {
+                    j->rc = HASH_CHANGED;
+                    break;
+                }
+            }
             /* At most the size the cache key names: a file that grows
              * meanwhile is another version, and must not keep a worker busy. */
             ssize_t n = left ? read(j->fd, buf, left < HASH_CHUNK ? (size_t)left : HASH_CHUNK) : 0;
@@ -790,6 +810,7 @@ static void hash_work(void *arg)
             }
             cp_sha256_update(&h, buf, (size_t)n);
             left -= (uint64_t)n;
+            done += (uint64_t)n;
         }
         free(buf);
     }
