@@ -245,6 +245,7 @@ enum {
     C_HSPARSE,
     C_HBUDGET,
     C_HPRIO,
+    C_ORDER_FORCED,
     C_COUNT_
 };
 
@@ -280,6 +281,7 @@ static const char *const counter_names[C_COUNT_] = {
     [C_HSPARSE] = "hash_skipped_sparse",
     [C_HBUDGET] = "hash_skipped_budget",
     [C_HPRIO] = "hash_priority_failed",
+    [C_ORDER_FORCED] = "order_forced",
 };
 
 struct cfg {
@@ -393,7 +395,9 @@ struct cp {
     rp_field_id f[F_COUNT_];
     rp_util_counters ctr;
     uint64_t lost, rescans; /* for the log */
-    uint64_t lost_drain0;   /* lost when the current drain began */
+    uint64_t lost_drain0;   /* uncertainty() when the current drain began */
+    uint64_t forced;        /* drains that had to handle events out of order */
+    int64_t a_upto, b_upto; /* every event stamped before is read, per socket */
 
     int procfd;
     int nlfd, nlfd_b; /* exec (or all) events; fork, exit, uid, gid events or -1 */
@@ -1203,6 +1207,15 @@ static void set_parent(struct cp *s, rp_event *ev, int32_t ppid, const struct sn
 
 /* Reads the urgent part of an exec from /proc: what disappears when the
  * process exits (executable, arguments, working directory). */
+/* Forgets what was read of a capture's image: it may be another exec's. */
+static void discard_image(struct capture *c, int reason)
+{
+    c->exe = c->args = NULL;
+    c->exe_len = c->args_len = 0;
+    c->have_st = c->args_trunc = c->path_unres = 0;
+    c->reason = (uint8_t)reason;
+}
+
 static void capture(struct cp *s, struct arena *a, struct capture *c)
 {
     char path[40], tmp[PATH_MAX];
@@ -1227,11 +1240,24 @@ static void capture(struct cp *s, struct arena *a, struct capture *c)
         c->args_len = (uint32_t)len;
         c->args_trunc = len == s->cfg.args_max;
     } else if (!c->reason) {
-        /* An empty argument vector is legal; one of a zombie or of a gone
-         * process is not the program's. */
+        /* Since Linux 5.18 even an empty argument vector shows as one empty
+         * string: an empty cmdline is that of a zombie, of a gone process, or
+         * of one in the middle of another exec (its new memory has no
+         * arguments yet, and the executable read may be either image). */
         struct cp_stat st;
         if (read_stat(s, c->pid, &st) != 0 || st.state == 'Z' || st.state == 'X')
             c->reason = INC_EXITED;
+        else
+            discard_image(c, INC_REEXEC);
+    }
+    if (c->exe && !c->reason) {
+        /* The executable again: if it changed while the arguments were read,
+         * they may be of another image than the path. */
+        char again[PATH_MAX];
+        n = readlinkat(s->procfd, cp_pid_path(path, sizeof path, c->pid, "exe"), again,
+                       sizeof again);
+        if (n >= 0 && ((size_t)n != c->exe_len || memcmp(again, c->exe, (size_t)n) != 0))
+            discard_image(c, INC_REEXEC);
     }
     n = readlinkat(s->procfd, cp_pid_path(path, sizeof path, c->pid, "cwd"), tmp, sizeof tmp);
     if (n > 0 && (size_t)n < sizeof tmp && (c->cwd = arena_put(a, tmp, (size_t)n)) != NULL)
@@ -1348,6 +1374,7 @@ static void handle_exec(struct cp *s, struct capture *c, int src, const struct c
     /* Its image is its own from now on, whatever could be read of it; the
      * exec also ended every other thread. */
     p->flags |= CP_F_EXECED;
+    p->exec_mono = c->ts_mono ? c->ts_mono : clock_ns(CLOCK_MONOTONIC);
     p->flags &= ~(uint32_t)(CP_F_THREADS | CP_F_LEADER_GONE);
     p->inc_reason = (uint8_t)(c->exe   ? INC_NONE
                               : c->reason ? c->reason
@@ -1442,7 +1469,7 @@ static void publish_exit(struct cp *s, int32_t pid, cp_proc *p, int64_t ts_mono,
          * execs; but if the kernel dropped events since that fork, its exec
          * may be among them, and the parent's image would be a lie. */
         int unknown_image = p && (p->flags & CP_F_FORKED) && !(p->flags & CP_F_EXECED) &&
-                            p->lost_at_fork != s->lost;
+                            p->lost_at_fork != s->lost + s->forced;
         if (!p) {
             set_incomplete(s, ev, INC_UNKNOWN, MISS_EXE | MISS_ARGS);
         } else if (unknown_image) {
@@ -1556,7 +1583,7 @@ static void scan(struct cp *s, int emit)
             int same_exe = p->exe && n > 0 && (size_t)n < sizeof exe && p->exe->len == (size_t)n &&
                            memcmp(p->exe->data, exe, (size_t)n) == 0;
             if (same_exe && (p->flags & CP_F_FORKED) && !(p->flags & CP_F_EXECED) &&
-                p->lost_at_fork != s->lost) {
+                p->lost_at_fork != s->lost + s->forced) {
                 /* A child that may have exec'd during the loss: if it still
                  * shows its parent's executable and arguments, that is
                  * what it runs, and its exit may say so again. */
@@ -1565,7 +1592,7 @@ static void scan(struct cp *s, int emit)
                     cp_read_at(s->procfd, cp_pid_path(path, sizeof path, pid, "cmdline"), s->rbuf,
                                TABLE_ARGS_MAX, &alen) == 0 &&
                     alen == p->args->len && memcmp(s->rbuf, p->args->data, alen) == 0)
-                    p->lost_at_fork = s->lost;
+                    p->lost_at_fork = s->lost + s->forced;
             }
             if (!p->exe || n <= 0 || (size_t)n >= sizeof exe || same_exe)
                 continue;
@@ -1859,6 +1886,14 @@ static int nl_decode(struct cp *s, const char *buf, size_t len, const struct soc
     return n;
 }
 
+/* Grows whenever the kernel's events may be incomplete or out of order (an
+ * overrun, a forced drain): a child's fork seen before, its exit after, and
+ * its exec could be among those missed. */
+static uint64_t uncertainty(const struct cp *s)
+{
+    return s->lost + s->forced;
+}
+
 static int exec_is_rescan_dup(struct cp *s, int32_t pid, int64_t ts)
 {
     cp_proc *p = cp_table_get(s->table, pid);
@@ -1908,6 +1943,16 @@ static void handle_fork(struct cp *s, const struct kev *k)
     cp_proc *old = cp_table_get(s->table, k->tgid);
     if (old && (old->flags & CP_F_RESCAN) && !(old->flags & CP_F_EXITED) && k->ts <= old->scan_mono)
         return; /* a rescan already saw this process, and later than this */
+    if (old && (old->flags & CP_F_EXECED) && old->exec_mono > k->ts) {
+        /* The fork of a process whose (later) exec was handled first, as
+         * happens after a forced drain: the entry already has its own image,
+         * which the parent's must not replace. */
+        if (!(old->flags & CP_F_FORKED)) {
+            old->ppid = k->ptgid;
+            old->flags |= CP_F_FORKED;
+        }
+        return;
+    }
     cp_proc *pp = cp_table_get(s->table, k->ptgid);
     if (pp && !(pp->flags & CP_F_EXITED))
         cp_table_touch(s->table, pp);
@@ -2129,11 +2174,12 @@ static void nl_drain(struct cp *s)
     int64_t last_a = 0, last_b = 0;
     int64_t t0 = clock_ns(CLOCK_MONOTONIC);
     uint64_t lost0 = s->lost;
-    s->lost_drain0 = lost0;
-    /* Held-back events filling the buffer would leave no room to read what
-     * releases them: then they go in timestamp order as they are. */
+    s->lost_drain0 = uncertainty(s);
+    /* Held-back events filling the buffer leave no room to read what
+     * releases them: then what is safe goes first, and only if nothing is,
+     * the rest in timestamp order as it is (see below). */
     int full = s->nkev + NL_BATCH > KEV_CAP;
-    int64_t t_a = 0;
+    int64_t t_a = 0, t_b = 0;
     int a_done = nl_read(s, s->nlfd, 0, &last_a, &t_a);
     if (s->nlfd_b >= 0) {
         for (int i = 0; i < s->nkev; i++)
@@ -2144,12 +2190,21 @@ static void nl_drain(struct cp *s)
     }
     int b_done = 1;
     if (s->nlfd_b >= 0)
-        b_done = nl_read(s, s->nlfd_b, 1, &last_b, NULL);
+        b_done = nl_read(s, s->nlfd_b, 1, &last_b, &t_b);
     /* Read to the end without an overrun: every event up to t0 is in hand. */
     if (a_done && b_done && s->lost == lost0 && !s->need_rescan)
         s->sync_mono = t0;
-    int64_t limit_b = full ? INT64_MAX : a_done ? t_a : last_a;
-    int64_t limit_a = full || b_done ? INT64_MAX : last_b;
+    /* How far each socket is known to be read, kept across drains (a drain
+     * with a full buffer reads nothing). */
+    if (a_done)
+        s->a_upto = t_a;
+    else if (last_a > s->a_upto)
+        s->a_upto = last_a;
+    if (s->nlfd_b < 0 || b_done)
+        s->b_upto = s->nlfd_b < 0 ? INT64_MAX : t_b;
+    else if (last_b > s->b_upto)
+        s->b_upto = last_b;
+    int64_t limit_b = s->a_upto, limit_a = s->b_upto;
     for (int i = 0; i < s->nkev; i++)
         s->kev[i].seq = (uint32_t)i;
     qsort(s->kev, (size_t)s->nkev, sizeof *s->kev, kev_cmp);
@@ -2157,6 +2212,15 @@ static void nl_drain(struct cp *s)
     int n = 0;
     while (n < s->nkev && s->kev[n].ts <= (s->kev[n].from_b ? limit_b : limit_a))
         n++;
+    if (full && n == 0) {
+        /* Stuck: the buffer is full of events that wait for unread ones.
+         * They go now, in timestamp order; an exit among them may precede
+         * its process's exec (still unread), so the images of processes
+         * known only from their fork become uncertain, as after a loss. */
+        n = s->nkev;
+        s->forced++;
+        rp_util_count(&s->ctr, C_ORDER_FORCED, 1);
+    }
 
     s->batch.used = 0;
     int ncap = 0;
@@ -2668,9 +2732,9 @@ static int cp_stop(rp_plugin *self, void *state)
     pend_flush(s);
     rp_util_logf(s->host, s->self, RP_LOG_INFO,
                  "stopped: %u processes in the table, %u events still waiting for a hash, "
-                 "%llu kernel overruns, %llu rescans",
+                 "%llu kernel overruns, %llu rescans, %llu drains out of order",
                  cp_table_count(s->table), s->pend_count, (unsigned long long)s->lost,
-                 (unsigned long long)s->rescans);
+                 (unsigned long long)s->rescans, (unsigned long long)s->forced);
     pthread_mutex_unlock(&s->lock);
     return 0;
 }

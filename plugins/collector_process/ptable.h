@@ -55,6 +55,7 @@ typedef struct cp_proc {
     uint32_t gen;         /* last scan generation that saw the process */
     uint32_t flags;
     uint64_t lost_at_fork; /* the plugin's overrun count when the fork was seen */
+    int64_t exec_mono;     /* kernel time of the last exec handled (CP_F_EXECED) */
     uint8_t inc_reason;    /* why the exec's image is not (wholly) known; 0: it is */
     char comm[17];
     char entity_id[CP_ENTITY_LEN + 1];
