@@ -332,6 +332,7 @@ struct pend {
     int32_t pid;
     uint32_t hidx; /* hash entry waited for; CP_NONE when ready */
     uint8_t used;
+    uint8_t is_exec;
 };
 
 /* A snapshot of a parent's details, holding references, so that it stays
@@ -645,7 +646,14 @@ static void pend_flush(struct cp *s)
     s->pend_count = kept;
 }
 
+static void pend_push_kind(struct cp *s, rp_event *ev, int32_t pid, uint32_t hidx, int is_exec);
+
 static void pend_push(struct cp *s, rp_event *ev, int32_t pid, uint32_t hidx)
+{
+    pend_push_kind(s, ev, pid, hidx, 0);
+}
+
+static void pend_push_kind(struct cp *s, rp_event *ev, int32_t pid, uint32_t hidx, int is_exec)
 {
     if (s->cfg.batch_ms == 0 && hidx == CP_NONE && (s->pend_count == 0 || !pid_waiting(s, pid))) {
         publish(s, ev);
@@ -665,6 +673,7 @@ static void pend_push(struct cp *s, rp_event *ev, int32_t pid, uint32_t hidx)
     p->pid = pid;
     p->hidx = hidx;
     p->used = 1;
+    p->is_exec = (uint8_t)is_exec;
     if (hidx == CP_NONE && !s->ready_since)
         s->ready_since = clock_ns(CLOCK_MONOTONIC);
 }
@@ -1298,6 +1307,83 @@ static void set_incomplete(struct cp *s, rp_event *ev, int reason, uint32_t miss
         set_z(s, ev, F_INC_REASON, inc_name[reason]);
 }
 
+/* Fields of an exec event that describe its image (and go when the image
+ * read may be another exec's). */
+static int image_field(int f)
+{
+    return f == F_EXE || f == F_NAME || f == F_ARGS || f == F_ARGC || f == F_CMD || f == F_HASH ||
+           f == F_ARGS_TRUNC || f == F_PATH_UNRES || f == F_EXE_INODE || f == F_EXE_DEV ||
+           f == F_HASH_SKIP || f == F_INCOMPLETE || f == F_MISSING || f == F_INC_REASON ||
+           f == F_OUTCOME;
+}
+
+/* Replaces the still unpublished exec event of pid whose image may be that of
+ * the process's next exec by a copy without the image, flagged reexec.
+ * Returns 1 when one was found. (Events cannot lose fields, so a copy of the
+ * rest is made field by field.) */
+static int strip_pending_exec(struct cp *s, int32_t pid)
+{
+    struct pend *hit = NULL;
+    for (uint32_t k = 0; k < s->pend_count; k++) {
+        struct pend *p = pend_at(s, k);
+        if (p->used && p->pid == pid && p->is_exec)
+            hit = p; /* the latest */
+    }
+    rp_event *nev;
+    if (!hit || s->host->event_create(s->self, "process.exec", 12, &nev) != 0)
+        return 0;
+    const rp_host_api *h = s->host;
+    for (int f = 0; f < F_COUNT_; f++) {
+        if (image_field(f))
+            continue;
+        const char *str;
+        uint64_t len, u;
+        int64_t i;
+        int32_t b;
+        uint32_t n;
+        switch (field_defs[f].type) {
+        case RP_TYPE_STR:
+            if (h->get_str(hit->ev, s->f[f], &str, &len) == 0)
+                h->set_str(nev, s->f[f], str, len);
+            break;
+        case RP_TYPE_I64:
+            if (h->get_i64(hit->ev, s->f[f], &i) == 0)
+                h->set_i64(nev, s->f[f], i);
+            break;
+        case RP_TYPE_U64:
+            if (h->get_u64(hit->ev, s->f[f], &u) == 0)
+                h->set_u64(nev, s->f[f], u);
+            break;
+        case RP_TYPE_BOOL:
+            if (h->get_bool(hit->ev, s->f[f], &b) == 0)
+                h->set_bool(nev, s->f[f], b);
+            break;
+        case RP_TYPE_TIMESTAMP:
+            if (h->get_timestamp(hit->ev, s->f[f], &i) == 0)
+                h->set_timestamp(nev, s->f[f], i);
+            break;
+        case RP_TYPE_STR_ARRAY:
+            if (h->get_str_array_count(hit->ev, s->f[f], &n) == 0 && n <= 8) {
+                rp_str items[8];
+                uint32_t got = 0;
+                for (uint32_t x = 0; x < n; x++)
+                    if (h->get_str_array_item(hit->ev, s->f[f], x, &items[got].ptr,
+                                              &items[got].len) == 0)
+                        got++;
+                h->set_str_array(nev, s->f[f], items, got);
+            }
+            break;
+        default:
+            break;
+        }
+    }
+    set_incomplete(s, nev, INC_REEXEC, MISS_EXE | MISS_ARGS);
+    h->event_release(hit->ev);
+    hit->ev = nev;
+    hit->hidx = CP_NONE; /* a hash of the later image is not this exec's */
+    return 1;
+}
+
 /* An exec (from the kernel, or a new process found by a scan): updates the
  * table and publishes process.exec. known: the process's stat when the
  * caller already read it. */
@@ -1368,6 +1454,16 @@ static void handle_exec(struct cp *s, struct capture *c, int src, const struct c
         p->egid = cr.egid;
         p->flags |= CP_F_CREDS;
     }
+    /* The process exec'd before, and what was read then is exactly what is
+     * read now: that earlier read may have been of this image already (a
+     * program that re-execs at once). If that exec's event is still here,
+     * it loses the image rather than carry this one's. (A program that
+     * re-execs itself with the very same arguments loses it too.) */
+    if (src == SRC_NETLINK && same && (p->flags & CP_F_EXECED) && p->exe && c->exe && p->args &&
+        c->args && p->exe->len == c->exe_len && memcmp(p->exe->data, c->exe, c->exe_len) == 0 &&
+        p->args->len == (c->args_len > TABLE_ARGS_MAX ? TABLE_ARGS_MAX : c->args_len) &&
+        memcmp(p->args->data, c->args, p->args->len) == 0 && strip_pending_exec(s, c->pid))
+        rp_util_count(&s->ctr, C_REEXEC, 1);
     set_image(p, c->exe, c->exe_len, c->args, c->args_len);
     if (!have_stat || c->reason == INC_REEXEC)
         p->comm[0] = '\0'; /* the exec renamed it; the parent's name is wrong now */
@@ -1440,7 +1536,7 @@ static void handle_exec(struct cp *s, struct capture *c, int src, const struct c
     rp_util_count(&s->ctr, src == SRC_NETLINK ? C_EXEC : C_RESCAN_EXECS, 1);
     if (src != SRC_NETLINK)
         rp_util_count(&s->ctr, C_EXEC, 1);
-    pend_push(s, ev, c->pid, hidx);
+    pend_push_kind(s, ev, c->pid, hidx, 1);
 }
 
 /* process.exit for the table entry p (NULL: a process the table does not
