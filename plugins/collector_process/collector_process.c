@@ -87,10 +87,10 @@ static const char config_schema[] =
 
 /* Parent command lines kept in the table are cut here: the table holds up to
  * max_processes of them. The event's own args use args_max_bytes. */
-#define TABLE_ARGS_MAX    2048u
+#define TABLE_ARGS_MAX 2048u
 /* An exec event this soon after a rescan read the same pid, for the same
  * image, is the exec the rescan caught half done (see exec_repeats_rescan). */
-#define RESCAN_RACE_NS (100LL * 1000000LL)
+#define RESCAN_RACE_NS    (100LL * 1000000LL)
 #define MAX_ARGS_ITEMS    1024u
 #define NL_BATCH          32
 #define NL_MSG_BUF        512
@@ -109,12 +109,12 @@ static const char config_schema[] =
 /* Why an event is incomplete (collector_process.incomplete_reason). */
 #define INC_NONE       0
 #define INC_EXITED     1 /* the process was gone before /proc could be read */
-#define INC_REEXEC     2 /* it exec'd again before /proc could be read: what /proc shows is a later image */
+#define INC_REEXEC     2 /* it exec'd again before /proc was read: that shows a later image */
 #define INC_LOST       3 /* the kernel dropped events: whether it exec'd is unknown */
 #define INC_UNREADABLE 4 /* /proc refused or cut a read */
 #define INC_PATH_LONG  5 /* a path longer than the kernel prints (PATH_MAX) */
 #define INC_UNKNOWN    6 /* a process the table does not know */
-static const char *const inc_name[] = {"",           "exited",        "reexec",     "events_lost",
+static const char *const inc_name[] = {"",           "exited",        "reexec",      "events_lost",
                                        "unreadable", "path_too_long", "not_in_table"};
 
 #define SRC_NETLINK 0
@@ -354,8 +354,8 @@ struct hjob {
     uint64_t size;  /* the file's size when it was looked at */
     struct stat st; /* the file version the hash is for (the cache key) */
     uint32_t hidx;
-    int rc;         /* 0, RP_ERR_IO, or HASH_CHANGED */
-    int prio_fail;  /* the worker's scheduling could not be restored */
+    int rc;        /* 0, RP_ERR_IO, or HASH_CHANGED */
+    int prio_fail; /* the worker's scheduling could not be restored */
     char hex[65];
 };
 
@@ -767,8 +767,8 @@ static void hash_work(void *arg)
     if (!atomic_load(&s->no_idle_prio)) {
         errno = 0;
         old_nice = getpriority(PRIO_PROCESS, tid);
-        lowered = errno == 0 && old_nice < HASH_NICE &&
-                  setpriority(PRIO_PROCESS, tid, HASH_NICE) == 0;
+        lowered =
+            errno == 0 && old_nice < HASH_NICE && setpriority(PRIO_PROCESS, tid, HASH_NICE) == 0;
     }
     char *buf = malloc(HASH_CHUNK);
     if (buf) {
@@ -867,7 +867,6 @@ static void hash_done(void *arg, int status)
     pthread_mutex_unlock(&s->lock);
     free(j);
 }
-
 
 /* Opens the executable of a capture for hashing: through /proc/<pid>/exe
  * while the process lives (the very file it runs, even if renamed or
@@ -1472,8 +1471,8 @@ static void handle_exec(struct cp *s, struct capture *c, int src, const struct c
     p->flags |= CP_F_EXECED;
     p->exec_mono = c->ts_mono ? c->ts_mono : clock_ns(CLOCK_MONOTONIC);
     p->flags &= ~(uint32_t)(CP_F_THREADS | CP_F_LEADER_GONE);
-    p->inc_reason = (uint8_t)(c->exe   ? INC_NONE
-                              : c->reason ? c->reason
+    p->inc_reason = (uint8_t)(c->exe          ? INC_NONE
+                              : c->reason     ? c->reason
                               : c->path_unres ? INC_PATH_LONG
                                               : INC_UNREADABLE);
     p->gen = s->gen;
@@ -1520,9 +1519,10 @@ static void handle_exec(struct cp *s, struct capture *c, int src, const struct c
     uint32_t missing = (c->exe ? 0 : MISS_EXE) | (c->cwd ? 0 : MISS_CWD) |
                        (c->args || c->reason == INC_NONE ? 0 : MISS_ARGS);
     if (missing)
-        set_incomplete(s, ev, c->reason != INC_NONE ? c->reason
-                              : c->path_unres      ? INC_PATH_LONG
-                                                   : INC_UNREADABLE,
+        set_incomplete(s, ev,
+                       c->reason != INC_NONE ? c->reason
+                       : c->path_unres       ? INC_PATH_LONG
+                                             : INC_UNREADABLE,
                        missing);
     if (p->start_ns)
         h->set_timestamp(ev, s->f[F_START], p->start_ns);
@@ -2123,8 +2123,7 @@ static void handle_kev(struct cp *s, const struct kev *k, struct capture *c)
         /* The leader thread of a process that has other threads may exit
          * first (pthread_exit in main): the process goes on, and ends with
          * its last thread, whose exit is reported instead. */
-        if (p && !(p->flags & CP_F_EXITED) && (p->flags & CP_F_THREADS) &&
-            threads_left(s, k)) {
+        if (p && !(p->flags & CP_F_EXITED) && (p->flags & CP_F_THREADS) && threads_left(s, k)) {
             p->flags |= CP_F_LEADER_GONE;
             rp_util_count(&s->ctr, C_LEADER_DEFER, 1);
             break;
@@ -2458,7 +2457,7 @@ static void drain_and_rewatch(struct cp *s)
 {
     pthread_mutex_lock(&s->lock);
     if (!atomic_load(&s->stopping) && s->nlfd_b >= 0) {
-            nl_drain(s);
+        nl_drain(s);
         if (s->need_rescan)
             maybe_rescan(s);
         pend_kick(s);
