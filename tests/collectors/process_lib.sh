@@ -6,7 +6,7 @@
 
 PLUGIN_DIR=${4:?usage: $0 RAMPARTD RAMPARTCTL VERSION PLUGIN_DIR}
 [ -f "$PLUGIN_DIR/collector_process.so" ] || fail "no collector_process.so in $PLUGIN_DIR"
-cd "$T"
+cd "$T" || exit 1
 # The programs run as the test user, who must reach them.
 chmod 755 "$T"
 
