@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -68,6 +69,10 @@ static const char config_schema[] =
     "\"split_sockets\":{\"type\":\"boolean\",\"default\":true,"
     "\"description\":\"on Linux >= 6.6, exec events on a socket of their own; false: one "
     "socket for all events, as on older kernels\"},"
+    "\"hash_user_bytes_per_minute\":{\"type\":\"integer\",\"minimum\":0,"
+    "\"maximum\":1099511627776,\"default\":268435456,\"description\":\"bytes of executables "
+    "hashed per minute for the processes of one user other than root; beyond it execs are "
+    "not hashed but flagged (0: no limit)\"},"
     "\"batch_ms\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":1000,\"default\":100,"
     "\"description\":\"events are published in batches at most this old, and fork and exit "
     "events read this late; 0 = at once\"}}}";
@@ -82,10 +87,10 @@ static const char config_schema[] =
 
 /* Parent command lines kept in the table are cut here: the table holds up to
  * max_processes of them. The event's own args use args_max_bytes. */
-#define TABLE_ARGS_MAX    2048u
+#define TABLE_ARGS_MAX 2048u
 /* An exec event this soon after a rescan read the same pid, for the same
  * image, is the exec the rescan caught half done (see exec_repeats_rescan). */
-#define RESCAN_RACE_NS (100LL * 1000000LL)
+#define RESCAN_RACE_NS    (100LL * 1000000LL)
 #define MAX_ARGS_ITEMS    1024u
 #define NL_BATCH          32
 #define NL_MSG_BUF        512
@@ -100,6 +105,17 @@ static const char config_schema[] =
 #define HASH_CHUNK        65536
 #define RBUF_MIN          8192
 #define PEND_FLUSH_AT     256 /* queued events that are published without waiting for the timer */
+
+/* Why an event is incomplete (collector_process.incomplete_reason). */
+#define INC_NONE       0
+#define INC_EXITED     1 /* the process was gone before /proc could be read */
+#define INC_REEXEC     2 /* it exec'd again before /proc was read: that shows a later image */
+#define INC_LOST       3 /* the kernel dropped events: whether it exec'd is unknown */
+#define INC_UNREADABLE 4 /* /proc refused or cut a read */
+#define INC_PATH_LONG  5 /* a path longer than the kernel prints (PATH_MAX) */
+#define INC_UNKNOWN    6 /* a process the table does not know */
+static const char *const inc_name[] = {"",           "exited",        "reexec",      "events_lost",
+                                       "unreadable", "path_too_long", "not_in_table"};
 
 #define SRC_NETLINK 0
 #define SRC_RESCAN  1
@@ -141,6 +157,14 @@ enum {
     F_SIGNAL,
     F_CODE_KNOWN,
     F_ARGS_TRUNC,
+    F_OUTCOME,
+    F_INCOMPLETE,
+    F_MISSING,
+    F_INC_REASON,
+    F_PATH_UNRES,
+    F_EXE_INODE,
+    F_EXE_DEV,
+    F_HASH_SKIP,
     F_COUNT_
 };
 
@@ -179,6 +203,14 @@ static const rp_util_field_def field_defs[F_COUNT_] = {
     [F_SIGNAL] = {"collector_process.exit_signal", RP_TYPE_I64},
     [F_CODE_KNOWN] = {"collector_process.exit_code_known", RP_TYPE_BOOL},
     [F_ARGS_TRUNC] = {"collector_process.args_truncated", RP_TYPE_BOOL},
+    [F_OUTCOME] = {"event.outcome", RP_TYPE_STR},
+    [F_INCOMPLETE] = {"collector_process.incomplete", RP_TYPE_BOOL},
+    [F_MISSING] = {"collector_process.missing", RP_TYPE_STR_ARRAY},
+    [F_INC_REASON] = {"collector_process.incomplete_reason", RP_TYPE_STR},
+    [F_PATH_UNRES] = {"collector_process.path_unresolved", RP_TYPE_BOOL},
+    [F_EXE_INODE] = {"collector_process.executable_inode", RP_TYPE_U64},
+    [F_EXE_DEV] = {"collector_process.executable_device", RP_TYPE_U64},
+    [F_HASH_SKIP] = {"collector_process.hash_skipped", RP_TYPE_STR},
 };
 
 enum {
@@ -205,6 +237,15 @@ enum {
     C_PEND_OVF,
     C_MODE_NETLINK,
     C_MODE_POLL,
+    C_REEXEC,
+    C_EXIT_UNKNOWN_IMAGE,
+    C_LEADER_DEFER,
+    C_PATH_UNRES,
+    C_HCHANGED,
+    C_HSPARSE,
+    C_HBUDGET,
+    C_HPRIO,
+    C_ORDER_FORCED,
     C_COUNT_
 };
 
@@ -232,12 +273,21 @@ static const char *const counter_names[C_COUNT_] = {
     [C_PEND_OVF] = "pending_overflow",
     [C_MODE_NETLINK] = "mode_netlink",
     [C_MODE_POLL] = "mode_poll",
+    [C_REEXEC] = "exec_reexec_raced",
+    [C_EXIT_UNKNOWN_IMAGE] = "exit_image_unknown",
+    [C_LEADER_DEFER] = "leader_exits_deferred",
+    [C_PATH_UNRES] = "path_unresolved",
+    [C_HCHANGED] = "hash_changed",
+    [C_HSPARSE] = "hash_skipped_sparse",
+    [C_HBUDGET] = "hash_skipped_budget",
+    [C_HPRIO] = "hash_priority_failed",
+    [C_ORDER_FORCED] = "order_forced",
 };
 
 struct cfg {
     int mode;
     uint64_t rcvbuf, poll_ms, max_processes, hash_max, hash_entries, max_pending, args_max;
-    uint64_t batch_ms;
+    uint64_t batch_ms, hash_user_budget;
     int split;
     int containers; /* CONT_* */
     int hash;
@@ -256,6 +306,9 @@ struct capture {
     int32_t pid;
     int64_t ts_mono; /* kernel time of the exec; 0 for scans */
     uint8_t done, have_st, args_trunc;
+    /* Why the capture is not the exec's own, whole image (an INC_* reason),
+     * and whether the executable's path was too long to read. */
+    uint8_t reason, path_unres;
     struct stat st;
     const char *exe, *cwd, *args;
     uint32_t exe_len, cwd_len, args_len;
@@ -264,6 +317,7 @@ struct capture {
 /* A kernel event decoded from one netlink message. */
 struct kev {
     uint32_t what;
+    uint8_t later_exec, later_exit; /* execs: another exec / the exit of the pid follows */
     int32_t pid, tgid, ppid, ptgid;
     int64_t ts;
     uint32_t code, id_real, id_eff;
@@ -278,6 +332,7 @@ struct pend {
     int32_t pid;
     uint32_t hidx; /* hash entry waited for; CP_NONE when ready */
     uint8_t used;
+    uint8_t is_exec;
 };
 
 /* A snapshot of a parent's details, holding references, so that it stays
@@ -296,10 +351,34 @@ struct snap {
 struct hjob {
     struct cp *s;
     int fd;
-    uint64_t size; /* the file's size when it was looked at */
+    uint64_t size;  /* the file's size when it was looked at */
+    struct stat st; /* the file version the hash is for (the cache key) */
     uint32_t hidx;
-    int rc;
+    int rc;        /* 0, RP_ERR_IO, or HASH_CHANGED */
+    int prio_fail; /* the worker's scheduling could not be restored */
     char hex[65];
+};
+
+/* hjob.rc: the file changed while it was hashed, so the hash is of neither
+ * version (or of the wrong one) and is discarded. */
+#define HASH_CHANGED 1
+/* Bytes hashed between two checks that the file is unchanged. */
+#define HASH_RECHECK (4u << 20)
+/* The nice value hashing runs at. */
+#define HASH_NICE 19
+
+/* Per-user hashing budget: bytes submitted in the current minute. */
+#define BUDGET_USERS     64
+#define BUDGET_WINDOW_NS (60LL * 1000000000LL)
+/* A file this large with under a quarter of it on disk is mostly holes:
+ * cheap for anyone to make, as costly as a real one to hash. */
+#define SPARSE_MIN_BYTES (1u << 20)
+
+struct budget {
+    uint32_t uid;
+    uint8_t used;
+    int64_t window_start;
+    uint64_t bytes;
 };
 
 struct nlbuf {
@@ -317,6 +396,9 @@ struct cp {
     rp_field_id f[F_COUNT_];
     rp_util_counters ctr;
     uint64_t lost, rescans; /* for the log */
+    uint64_t lost_drain0;   /* uncertainty() when the current drain began */
+    uint64_t forced;        /* drains that had to handle events out of order */
+    int64_t a_upto, b_upto; /* every event stamped before is read, per socket */
 
     int procfd;
     int nlfd, nlfd_b; /* exec (or all) events; fork, exit, uid, gid events or -1 */
@@ -348,6 +430,10 @@ struct cp {
      * last drain without an overrun, or of the last poll. A process the table
      * lacks that started before it was evicted, not missed. */
     int64_t sync_mono;
+
+    struct budget budget[BUDGET_USERS + 1]; /* the last one is shared by users beyond */
+    atomic_int no_idle_prio; /* a restore failed once: hash at the worker's priority */
+    /* (Read by the workers: atomic.) */
 
     char *rbuf; /* scratch for /proc reads: rbuf_cap bytes */
     size_t rbuf_cap;
@@ -475,6 +561,7 @@ static void parse_config(const char *json, size_t len, struct cfg *c)
     rp_util_config_uint(json, len, "max_pending", 4096, &c->max_pending);
     rp_util_config_uint(json, len, "args_max_bytes", 16384, &c->args_max);
     rp_util_config_uint(json, len, "batch_ms", 100, &c->batch_ms);
+    rp_util_config_uint(json, len, "hash_user_bytes_per_minute", 268435456, &c->hash_user_budget);
     rp_util_config_bool(json, len, "split_sockets", 1, &c->split);
     rp_util_config_str(json, len, "container_id", "auto", word, sizeof word, NULL);
     c->containers = CONT_AUTO;
@@ -541,13 +628,32 @@ static void pend_flush(struct cp *s)
     /* Ready events left behind wait for a hash of their pid, whose completion
      * flushes again: no timer needed for them. */
     s->ready_since = 0;
-    while (s->pend_count > 0 && !pend_at(s, 0)->used) {
-        s->pend_head = (s->pend_head + 1) % (uint32_t)s->cfg.max_pending;
-        s->pend_count--;
+    /* The events left move together, in order: an event waiting long for a
+     * large file's hash must not make the slots of every event published
+     * after it count against max_pending. */
+    uint32_t kept = 0;
+    for (uint32_t k = 0; k < s->pend_count; k++) {
+        struct pend *p = pend_at(s, k);
+        if (!p->used)
+            continue;
+        if (k != kept) {
+            *pend_at(s, kept) = *p;
+            p->used = 0;
+            p->ev = NULL;
+        }
+        kept++;
     }
+    s->pend_count = kept;
 }
 
+static void pend_push_kind(struct cp *s, rp_event *ev, int32_t pid, uint32_t hidx, int is_exec);
+
 static void pend_push(struct cp *s, rp_event *ev, int32_t pid, uint32_t hidx)
+{
+    pend_push_kind(s, ev, pid, hidx, 0);
+}
+
+static void pend_push_kind(struct cp *s, rp_event *ev, int32_t pid, uint32_t hidx, int is_exec)
 {
     if (s->cfg.batch_ms == 0 && hidx == CP_NONE && (s->pend_count == 0 || !pid_waiting(s, pid))) {
         publish(s, ev);
@@ -555,8 +661,10 @@ static void pend_push(struct cp *s, rp_event *ev, int32_t pid, uint32_t hidx)
     }
     if (s->pend_count == s->cfg.max_pending) {
         struct pend *h = pend_at(s, 0);
-        if (h->hidx != CP_NONE)
+        if (h->hidx != CP_NONE) {
             rp_util_count(&s->ctr, C_PEND_OVF, 1);
+            set_z(s, h->ev, F_HASH_SKIP, "pending_overflow");
+        }
         h->hidx = CP_NONE;
         pend_flush(s); /* the head is never blocked, so a slot frees up */
     }
@@ -565,6 +673,7 @@ static void pend_push(struct cp *s, rp_event *ev, int32_t pid, uint32_t hidx)
     p->pid = pid;
     p->hidx = hidx;
     p->used = 1;
+    p->is_exec = (uint8_t)is_exec;
     if (hidx == CP_NONE && !s->ready_since)
         s->ready_since = clock_ns(CLOCK_MONOTONIC);
 }
@@ -617,7 +726,7 @@ static void on_flush_timer(void *arg)
 
 /* A hash finished (or failed): every event waiting for it gets it now, so no
  * event refers to the cache entry afterwards. */
-static void pend_resolve(struct cp *s, uint32_t hidx, const char *hex)
+static void pend_resolve(struct cp *s, uint32_t hidx, const char *hex, const char *why_not)
 {
     for (uint32_t k = 0; k < s->pend_count; k++) {
         struct pend *p = pend_at(s, k);
@@ -625,6 +734,8 @@ static void pend_resolve(struct cp *s, uint32_t hidx, const char *hex)
             continue;
         if (hex)
             set_s(s, p->ev, F_HASH, hex, 64);
+        else
+            set_z(s, p->ev, F_HASH_SKIP, why_not);
         p->hidx = CP_NONE;
     }
     pend_flush(s);
@@ -632,16 +743,57 @@ static void pend_resolve(struct cp *s, uint32_t hidx, const char *hex)
 
 /* ---- hashing ------------------------------------------------------------ */
 
+static int same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+           a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
 static void hash_work(void *arg)
 {
     struct hjob *j = arg;
     j->rc = RP_ERR_IO;
+    /* Hashing is work an unprivileged user can cause: it runs at the lowest
+     * priority (nice 19: CPU others want goes to them first; SCHED_IDLE
+     * would starve it for minutes on a busy desktop, and the events waiting
+     * for it with it). The nice value of one thread (Linux: per thread) is
+     * changed, and put back afterwards, as the pool's threads are shared with
+     * other plugins' jobs; if that ever fails (without CAP_SYS_NICE),
+     * hashing stays at the worker's priority from then on. */
+    struct cp *s = j->s;
+    id_t tid = (id_t)syscall(SYS_gettid);
+    int lowered = 0, old_nice = 0;
+    if (!atomic_load(&s->no_idle_prio)) {
+        errno = 0;
+        old_nice = getpriority(PRIO_PROCESS, tid);
+        lowered =
+            errno == 0 && old_nice < HASH_NICE && setpriority(PRIO_PROCESS, tid, HASH_NICE) == 0;
+    }
     char *buf = malloc(HASH_CHUNK);
     if (buf) {
         cp_sha256 h;
         cp_sha256_init(&h);
         uint64_t left = j->size;
-        for (;;) {
+        struct stat now;
+        /* A file that changed since it ran (touched or rewritten while the
+         * job waited) is not read at all, and one that changes while it is
+         * read is given up every HASH_RECHECK bytes: no CPU is spent on a
+         * hash that would be thrown away. */
+        if (fstat(j->fd, &now) != 0 || !same_file(&now, &j->st)) {
+            j->rc = HASH_CHANGED;
+            left = 0;
+            free(buf);
+            buf = NULL;
+        }
+        for (uint64_t done = 0; buf;) {
+            if (done >= HASH_RECHECK) {
+                done = 0;
+                if (fstat(j->fd, &now) != 0 || !same_file(&now, &j->st)) {
+                    j->rc = HASH_CHANGED;
+                    break;
+                }
+            }
             /* At most the size the cache key names: a file that grows
              * meanwhile is another version, and must not keep a worker busy. */
             ssize_t n = left ? read(j->fd, buf, left < HASH_CHUNK ? (size_t)left : HASH_CHUNK) : 0;
@@ -650,8 +802,19 @@ static void hash_work(void *arg)
             if (n < 0)
                 break;
             if (n == 0) {
-                if (left != 0)
-                    break; /* shrank: another version */
+                if (left != 0) {
+                    j->rc = HASH_CHANGED; /* shrank: another version */
+                    break;
+                }
+                /* The bytes read are those of the version that ran only if
+                 * the file is still that version: a write meanwhile (the
+                 * program replaced after it ran) changes ctime, which no
+                 * one can set back. */
+                struct stat after;
+                if (fstat(j->fd, &after) != 0 || !same_file(&after, &j->st)) {
+                    j->rc = HASH_CHANGED;
+                    break;
+                }
                 uint8_t d[32];
                 cp_sha256_final(&h, d);
                 cp_hex(d, 32, j->hex);
@@ -660,11 +823,16 @@ static void hash_work(void *arg)
             }
             cp_sha256_update(&h, buf, (size_t)n);
             left -= (uint64_t)n;
+            done += (uint64_t)n;
         }
         free(buf);
     }
     close(j->fd);
     j->fd = -1;
+    if (lowered && setpriority(PRIO_PROCESS, tid, old_nice) != 0) {
+        j->prio_fail = 1;
+        atomic_store(&s->no_idle_prio, 1);
+    }
 }
 
 static void hash_done(void *arg, int status)
@@ -678,23 +846,26 @@ static void hash_done(void *arg, int status)
     pthread_mutex_lock(&s->lock);
     cp_hentry *e = cp_hcache_at(s->hcache, j->hidx);
     int ok = status == 0 && j->rc == 0;
+    int changed = status == 0 && j->rc == HASH_CHANGED;
     if (e) {
         e->state = ok ? CP_H_READY : CP_H_FAILED;
         if (ok)
             memcpy(e->hex, j->hex, sizeof e->hex);
     }
-    if (!ok)
+    if (changed)
+        rp_util_count(&s->ctr, C_HCHANGED, 1);
+    else if (!ok)
         rp_util_count(&s->ctr, C_HFAIL, 1);
-    pend_resolve(s, j->hidx, ok ? j->hex : NULL);
+    if (j->prio_fail) {
+        rp_util_count(&s->ctr, C_HPRIO, 1);
+        rp_util_logf(s->host, s->self, RP_LOG_WARN,
+                     "cannot restore a worker's nice value after hashing at nice %d (without "
+                     "CAP_SYS_NICE?); hashing runs at the worker's priority from now on",
+                     HASH_NICE);
+    }
+    pend_resolve(s, j->hidx, ok ? j->hex : NULL, changed ? "changed" : "failed");
     pthread_mutex_unlock(&s->lock);
     free(j);
-}
-
-static int same_file(const struct stat *a, const struct stat *b)
-{
-    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
-           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
-           a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
 /* Opens the executable of a capture for hashing: through /proc/<pid>/exe
@@ -717,14 +888,57 @@ static int open_exe(struct cp *s, const struct capture *c)
     return fd;
 }
 
+/* Charges size bytes of hashing to uid's budget (root has none: it needs
+ * no trick to spend the machine's CPU). Returns 0 when within it. */
+static int budget_charge(struct cp *s, int have_uid, uint32_t uid, uint64_t size)
+{
+    if (!s->cfg.hash_user_budget || (have_uid && uid == 0))
+        return 0;
+    int64_t now = clock_ns(CLOCK_MONOTONIC);
+    struct budget *b = NULL, *free_slot = NULL;
+    for (int i = 0; i < BUDGET_USERS && !b; i++) {
+        struct budget *x = &s->budget[i];
+        if (x->used && have_uid && x->uid == uid)
+            b = x;
+        else if (!free_slot && (!x->used || now - x->window_start >= BUDGET_WINDOW_NS))
+            free_slot = x;
+    }
+    if (!b && have_uid && free_slot) {
+        b = free_slot;
+        b->used = 1;
+        b->uid = uid;
+        b->window_start = now;
+        b->bytes = 0;
+    }
+    if (!b) /* unknown user, or more users at once than slots: one shared budget */
+        b = &s->budget[BUDGET_USERS];
+    if (now - b->window_start >= BUDGET_WINDOW_NS) {
+        b->window_start = now;
+        b->bytes = 0;
+    }
+    if (b->bytes + size > s->cfg.hash_user_budget)
+        return -1;
+    b->bytes += size;
+    return 0;
+}
+
 /* Sets the hash on ev if known; returns the cache entry to wait for, or
- * CP_NONE. */
-static uint32_t hash_for(struct cp *s, rp_event *ev, const struct capture *c)
+ * CP_NONE. A hash not computed is said so in collector_process.hash_skipped
+ * (never a partial or guessed one). uid: the user the budget is charged to. */
+static uint32_t hash_for(struct cp *s, rp_event *ev, const struct capture *c, int have_uid,
+                         uint32_t uid)
 {
     if (!s->cfg.hash || !c->have_st || !S_ISREG(c->st.st_mode))
         return CP_NONE;
     if ((uint64_t)c->st.st_size > s->cfg.hash_max) {
         rp_util_count(&s->ctr, C_HSKIP, 1);
+        set_z(s, ev, F_HASH_SKIP, "size");
+        return CP_NONE;
+    }
+    if ((uint64_t)c->st.st_size >= SPARSE_MIN_BYTES &&
+        (uint64_t)c->st.st_blocks * 512u < (uint64_t)c->st.st_size / 4u) {
+        rp_util_count(&s->ctr, C_HSPARSE, 1);
+        set_z(s, ev, F_HASH_SKIP, "sparse");
         return CP_NONE;
     }
     cp_hkey key = {.dev = (uint64_t)c->st.st_dev,
@@ -745,9 +959,15 @@ static uint32_t hash_for(struct cp *s, rp_event *ev, const struct capture *c)
     if (e) /* failed before: try again */
         cp_hcache_del(s->hcache, e);
     rp_util_count(&s->ctr, C_HMISS, 1);
+    if (budget_charge(s, have_uid, uid, (uint64_t)c->st.st_size) != 0) {
+        rp_util_count(&s->ctr, C_HBUDGET, 1);
+        set_z(s, ev, F_HASH_SKIP, "budget");
+        return CP_NONE;
+    }
     int fd = open_exe(s, c);
     if (fd < 0) {
         rp_util_count(&s->ctr, C_HFAIL, 1);
+        set_z(s, ev, F_HASH_SKIP, "failed");
         return CP_NONE;
     }
     struct hjob *j = calloc(1, sizeof *j);
@@ -756,10 +976,12 @@ static uint32_t hash_for(struct cp *s, rp_event *ev, const struct capture *c)
         close(fd);
         free(j);
         rp_util_count(&s->ctr, C_HFULL, 1);
+        set_z(s, ev, F_HASH_SKIP, "queue_full");
         return CP_NONE;
     }
     j->s = s;
     j->fd = fd;
+    j->st = c->st;
     j->size = (uint64_t)c->st.st_size;
     j->hidx = cp_hcache_index(s->hcache, e);
     if (s->host->work_submit(s->self, hash_work, hash_done, j) != 0) {
@@ -767,6 +989,7 @@ static uint32_t hash_for(struct cp *s, rp_event *ev, const struct capture *c)
         close(fd);
         free(j);
         rp_util_count(&s->ctr, C_HFULL, 1);
+        set_z(s, ev, F_HASH_SKIP, "queue_full");
         return CP_NONE;
     }
     return j->hidx;
@@ -848,7 +1071,9 @@ static cp_proc *table_load(struct cp *s, int32_t pid, const struct cp_stat *know
     memcpy(p->comm, st.comm, sizeof p->comm);
     set_start_exact(s, p, st.starttime, 0);
     p->gen = s->gen;
-    if (st.state == 'Z')
+    if (st.num_threads > 1)
+        p->flags |= CP_F_THREADS;
+    if (st.state == 'Z' && st.num_threads <= 1)
         cp_table_exit(s->table, p); /* exited before we looked: no exit event */
     if (st.flags & CP_PF_KTHREAD) {
         p->flags |= CP_F_KTHREAD;
@@ -990,22 +1215,57 @@ static void set_parent(struct cp *s, rp_event *ev, int32_t ppid, const struct sn
 
 /* Reads the urgent part of an exec from /proc: what disappears when the
  * process exits (executable, arguments, working directory). */
+/* Forgets what was read of a capture's image: it may be another exec's. */
+static void discard_image(struct capture *c, int reason)
+{
+    c->exe = c->args = NULL;
+    c->exe_len = c->args_len = 0;
+    c->have_st = c->args_trunc = c->path_unres = 0;
+    c->reason = (uint8_t)reason;
+}
+
 static void capture(struct cp *s, struct arena *a, struct capture *c)
 {
     char path[40], tmp[PATH_MAX];
     c->done = 1;
     cp_pid_path(path, sizeof path, c->pid, "exe");
     ssize_t n = readlinkat(s->procfd, path, tmp, sizeof tmp);
-    if (n > 0 && (size_t)n < sizeof tmp && (c->exe = arena_put(a, tmp, (size_t)n)) != NULL) {
+    int link_err = n < 0 ? errno : n >= (ssize_t)sizeof tmp ? ENAMETOOLONG : 0;
+    if (n > 0 && (size_t)n < sizeof tmp && (c->exe = arena_put(a, tmp, (size_t)n)) != NULL)
         c->exe_len = (uint32_t)n;
-        c->have_st = fstatat(s->procfd, path, &c->st, 0) == 0;
-    }
+    /* The file itself, through the link: this works even when its path is
+     * longer than the kernel can print (ENAMETOOLONG), so such a program
+     * still gets its inode and hash. */
+    c->have_st = fstatat(s->procfd, path, &c->st, 0) == 0;
+    if (!c->exe && c->have_st && link_err == ENAMETOOLONG)
+        c->path_unres = 1;
+    else if (!c->exe)
+        c->reason = link_err == ENOENT || link_err == ESRCH ? INC_EXITED : INC_UNREADABLE;
     size_t len = 0;
     cp_read_at(s->procfd, cp_pid_path(path, sizeof path, c->pid, "cmdline"), s->rbuf,
                s->cfg.args_max, &len);
     if (len > 0 && (c->args = arena_put(a, s->rbuf, len)) != NULL) {
         c->args_len = (uint32_t)len;
         c->args_trunc = len == s->cfg.args_max;
+    } else if (!c->reason) {
+        /* Since Linux 5.18 even an empty argument vector shows as one empty
+         * string: an empty cmdline is that of a zombie, of a gone process, or
+         * of one in the middle of another exec (its new memory has no
+         * arguments yet, and the executable read may be either image). */
+        struct cp_stat st;
+        if (read_stat(s, c->pid, &st) != 0 || st.state == 'Z' || st.state == 'X')
+            c->reason = INC_EXITED;
+        else
+            discard_image(c, INC_REEXEC);
+    }
+    if (c->exe && !c->reason) {
+        /* The executable again: if it changed while the arguments were read,
+         * they may be of another image than the path. */
+        char again[PATH_MAX];
+        n = readlinkat(s->procfd, cp_pid_path(path, sizeof path, c->pid, "exe"), again,
+                       sizeof again);
+        if (n >= 0 && ((size_t)n != c->exe_len || memcmp(again, c->exe, (size_t)n) != 0))
+            discard_image(c, INC_REEXEC);
     }
     n = readlinkat(s->procfd, cp_pid_path(path, sizeof path, c->pid, "cwd"), tmp, sizeof tmp);
     if (n > 0 && (size_t)n < sizeof tmp && (c->cwd = arena_put(a, tmp, (size_t)n)) != NULL)
@@ -1022,6 +1282,107 @@ static int container_id(struct cp *s, int32_t pid, char cid[65])
            cp_container_id(s->rbuf, len, cid) == 0;
 }
 
+#define MISS_EXE  0x1u
+#define MISS_ARGS 0x2u
+#define MISS_CWD  0x4u
+
+/* Marks an event incomplete: what is missing and why, so that an empty
+ * field is never mistaken for an empty value or for another image's. */
+static void set_incomplete(struct cp *s, rp_event *ev, int reason, uint32_t missing)
+{
+    rp_str items[3];
+    uint32_t n = 0;
+    if (missing & MISS_EXE)
+        items[n++] = (rp_str){"executable", 10};
+    if (missing & MISS_ARGS)
+        items[n++] = (rp_str){"args", 4};
+    if (missing & MISS_CWD)
+        items[n++] = (rp_str){"working_directory", 17};
+    s->host->set_bool(ev, s->f[F_INCOMPLETE], 1);
+    set_z(s, ev, F_OUTCOME, "unknown");
+    if (n)
+        s->host->set_str_array(ev, s->f[F_MISSING], items, n);
+    if (reason != INC_NONE)
+        set_z(s, ev, F_INC_REASON, inc_name[reason]);
+}
+
+/* Fields of an exec event that describe its image (and go when the image
+ * read may be another exec's). */
+static int image_field(int f)
+{
+    return f == F_EXE || f == F_NAME || f == F_ARGS || f == F_ARGC || f == F_CMD || f == F_HASH ||
+           f == F_ARGS_TRUNC || f == F_PATH_UNRES || f == F_EXE_INODE || f == F_EXE_DEV ||
+           f == F_HASH_SKIP || f == F_INCOMPLETE || f == F_MISSING || f == F_INC_REASON ||
+           f == F_OUTCOME;
+}
+
+/* Replaces the still unpublished exec event of pid whose image may be that of
+ * the process's next exec by a copy without the image, flagged reexec.
+ * Returns 1 when one was found. (Events cannot lose fields, so a copy of the
+ * rest is made field by field.) */
+static int strip_pending_exec(struct cp *s, int32_t pid)
+{
+    struct pend *hit = NULL;
+    for (uint32_t k = 0; k < s->pend_count; k++) {
+        struct pend *p = pend_at(s, k);
+        if (p->used && p->pid == pid && p->is_exec)
+            hit = p; /* the latest */
+    }
+    rp_event *nev;
+    if (!hit || s->host->event_create(s->self, "process.exec", 12, &nev) != 0)
+        return 0;
+    const rp_host_api *h = s->host;
+    for (int f = 0; f < F_COUNT_; f++) {
+        if (image_field(f))
+            continue;
+        const char *str;
+        uint64_t len, u;
+        int64_t i;
+        int32_t b;
+        uint32_t n;
+        switch (field_defs[f].type) {
+        case RP_TYPE_STR:
+            if (h->get_str(hit->ev, s->f[f], &str, &len) == 0)
+                h->set_str(nev, s->f[f], str, len);
+            break;
+        case RP_TYPE_I64:
+            if (h->get_i64(hit->ev, s->f[f], &i) == 0)
+                h->set_i64(nev, s->f[f], i);
+            break;
+        case RP_TYPE_U64:
+            if (h->get_u64(hit->ev, s->f[f], &u) == 0)
+                h->set_u64(nev, s->f[f], u);
+            break;
+        case RP_TYPE_BOOL:
+            if (h->get_bool(hit->ev, s->f[f], &b) == 0)
+                h->set_bool(nev, s->f[f], b);
+            break;
+        case RP_TYPE_TIMESTAMP:
+            if (h->get_timestamp(hit->ev, s->f[f], &i) == 0)
+                h->set_timestamp(nev, s->f[f], i);
+            break;
+        case RP_TYPE_STR_ARRAY:
+            if (h->get_str_array_count(hit->ev, s->f[f], &n) == 0 && n <= 8) {
+                rp_str items[8];
+                uint32_t got = 0;
+                for (uint32_t x = 0; x < n; x++)
+                    if (h->get_str_array_item(hit->ev, s->f[f], x, &items[got].ptr,
+                                              &items[got].len) == 0)
+                        got++;
+                h->set_str_array(nev, s->f[f], items, got);
+            }
+            break;
+        default:
+            break;
+        }
+    }
+    set_incomplete(s, nev, INC_REEXEC, MISS_EXE | MISS_ARGS);
+    h->event_release(hit->ev);
+    hit->ev = nev;
+    hit->hidx = CP_NONE; /* a hash of the later image is not this exec's */
+    return 1;
+}
+
 /* An exec (from the kernel, or a new process found by a scan): updates the
  * table and publishes process.exec. known: the process's stat when the
  * caller already read it. */
@@ -1036,7 +1397,8 @@ static void handle_exec(struct cp *s, struct capture *c, int src, const struct c
     int have_stat = known != NULL;
     if (known) {
         st = *known;
-    } else if (!forked) {
+    } else if (!forked || (c->path_unres && c->reason == INC_NONE)) {
+        /* (A path too long to read leaves the name to the kernel's comm.) */
         have_stat = read_stat(s, c->pid, &st) == 0;
     }
     char cid[65];
@@ -1091,9 +1453,28 @@ static void handle_exec(struct cp *s, struct capture *c, int src, const struct c
         p->egid = cr.egid;
         p->flags |= CP_F_CREDS;
     }
+    /* The process exec'd before, and what was read then is exactly what is
+     * read now: that earlier read may have been of this image already (a
+     * program that re-execs at once). If that exec's event is still here,
+     * it loses the image rather than carry this one's. (A program that
+     * re-execs itself with the very same arguments loses it too.) */
+    if (src == SRC_NETLINK && same && (p->flags & CP_F_EXECED) && p->exe && c->exe && p->args &&
+        c->args && p->exe->len == c->exe_len && memcmp(p->exe->data, c->exe, c->exe_len) == 0 &&
+        p->args->len == (c->args_len > TABLE_ARGS_MAX ? TABLE_ARGS_MAX : c->args_len) &&
+        memcmp(p->args->data, c->args, p->args->len) == 0 && strip_pending_exec(s, c->pid))
+        rp_util_count(&s->ctr, C_REEXEC, 1);
     set_image(p, c->exe, c->exe_len, c->args, c->args_len);
-    if (!have_stat)
+    if (!have_stat || c->reason == INC_REEXEC)
         p->comm[0] = '\0'; /* the exec renamed it; the parent's name is wrong now */
+    /* Its image is its own from now on, whatever could be read of it; the
+     * exec also ended every other thread. */
+    p->flags |= CP_F_EXECED;
+    p->exec_mono = c->ts_mono ? c->ts_mono : clock_ns(CLOCK_MONOTONIC);
+    p->flags &= ~(uint32_t)(CP_F_THREADS | CP_F_LEADER_GONE);
+    p->inc_reason = (uint8_t)(c->exe          ? INC_NONE
+                              : c->reason     ? c->reason
+                              : c->path_unres ? INC_PATH_LONG
+                                              : INC_UNREADABLE);
     p->gen = s->gen;
     if (src == SRC_NETLINK) {
         p->flags &= ~(uint32_t)CP_F_RESCAN;
@@ -1125,6 +1506,24 @@ static void handle_exec(struct cp *s, struct capture *c, int src, const struct c
         h->set_bool(ev, s->f[F_ARGS_TRUNC], 1);
     if (c->cwd)
         set_s(s, ev, F_CWD, c->cwd, c->cwd_len);
+    if (c->path_unres) {
+        /* The file is known by its identity only: say so, and name it by
+         * device and inode (the hash is still of that very file). */
+        rp_util_count(&s->ctr, C_PATH_UNRES, 1);
+        h->set_bool(ev, s->f[F_PATH_UNRES], 1);
+        h->set_u64(ev, s->f[F_EXE_INODE], (uint64_t)c->st.st_ino);
+        h->set_u64(ev, s->f[F_EXE_DEV], (uint64_t)c->st.st_dev);
+    }
+    if (c->reason == INC_REEXEC)
+        rp_util_count(&s->ctr, C_REEXEC, 1);
+    uint32_t missing = (c->exe ? 0 : MISS_EXE) | (c->cwd ? 0 : MISS_CWD) |
+                       (c->args || c->reason == INC_NONE ? 0 : MISS_ARGS);
+    if (missing)
+        set_incomplete(s, ev,
+                       c->reason != INC_NONE ? c->reason
+                       : c->path_unres       ? INC_PATH_LONG
+                                             : INC_UNREADABLE,
+                       missing);
     if (p->start_ns)
         h->set_timestamp(ev, s->f[F_START], p->start_ns);
     set_parent(s, ev, ppid, &par);
@@ -1133,11 +1532,11 @@ static void handle_exec(struct cp *s, struct capture *c, int src, const struct c
     if (have_cid)
         set_s(s, ev, F_CONTAINER, cid, 64);
     snap_drop(&par);
-    uint32_t hidx = hash_for(s, ev, c);
+    uint32_t hidx = hash_for(s, ev, c, (p->flags & CP_F_CREDS) != 0, p->uid);
     rp_util_count(&s->ctr, src == SRC_NETLINK ? C_EXEC : C_RESCAN_EXECS, 1);
     if (src != SRC_NETLINK)
         rp_util_count(&s->ctr, C_EXEC, 1);
-    pend_push(s, ev, c->pid, hidx);
+    pend_push_kind(s, ev, c->pid, hidx, 1);
 }
 
 /* process.exit for the table entry p (NULL: a process the table does not
@@ -1162,9 +1561,25 @@ static void publish_exit(struct cp *s, int32_t pid, cp_proc *p, int64_t ts_mono,
                 h->set_i64(ev, s->f[F_SIGNAL], sig);
         }
         h->set_bool(ev, s->f[F_CODE_KNOWN], code >= 0);
+        /* A child known from its fork runs its parent's image until it
+         * execs; but if the kernel dropped events since that fork, its exec
+         * may be among them, and the parent's image would be a lie. */
+        int unknown_image = p && (p->flags & CP_F_FORKED) && !(p->flags & CP_F_EXECED) &&
+                            p->lost_at_fork != s->lost + s->forced;
+        if (!p) {
+            set_incomplete(s, ev, INC_UNKNOWN, MISS_EXE | MISS_ARGS);
+        } else if (unknown_image) {
+            rp_util_count(&s->ctr, C_EXIT_UNKNOWN_IMAGE, 1);
+            set_incomplete(s, ev, INC_LOST, MISS_EXE | MISS_ARGS);
+        } else if (!p->exe && !(p->flags & CP_F_KTHREAD)) {
+            set_incomplete(s, ev, p->inc_reason ? p->inc_reason : INC_UNREADABLE,
+                           MISS_EXE | (p->args ? 0 : MISS_ARGS));
+        }
         if (p) {
             set_z(s, ev, F_ENTITY, p->entity_id);
-            if (p->exe) {
+            if (unknown_image) {
+                /* Neither path nor name: both would be the parent's. */
+            } else if (p->exe) {
                 size_t bl;
                 const char *b = base_name(p->exe->data, p->exe->len, &bl);
                 set_s(s, ev, F_EXE, p->exe->data, p->exe->len);
@@ -1172,7 +1587,7 @@ static void publish_exit(struct cp *s, int32_t pid, cp_proc *p, int64_t ts_mono,
             } else if (p->comm[0]) {
                 set_z(s, ev, F_NAME, p->comm);
             }
-            if (p->args)
+            if (p->args && !unknown_image)
                 set_args(s, ev, p->args->data, p->args->len, 0);
             if (p->start_ns) {
                 h->set_timestamp(ev, s->f[F_START], p->start_ns);
@@ -1249,7 +1664,8 @@ static void scan(struct cp *s, int emit)
                 set_start_exact(s, p, st.starttime, 1);
             if (emit < 0)
                 continue;
-            if (st.state == 'Z') {
+            /* (A zombie leader whose other threads run is a live process.) */
+            if (st.state == 'Z' && st.num_threads <= 1) {
                 publish_exit(s, pid, p, 0, st.has_exit_code ? st.exit_code : -1, emit);
                 continue;
             }
@@ -1260,8 +1676,21 @@ static void scan(struct cp *s, int emit)
             char path[40], exe[PATH_MAX];
             ssize_t n =
                 readlinkat(s->procfd, cp_pid_path(path, sizeof path, pid, "exe"), exe, sizeof exe);
-            if (!p->exe || n <= 0 || (size_t)n >= sizeof exe ||
-                (p->exe->len == (size_t)n && memcmp(p->exe->data, exe, (size_t)n) == 0))
+            int same_exe = p->exe && n > 0 && (size_t)n < sizeof exe && p->exe->len == (size_t)n &&
+                           memcmp(p->exe->data, exe, (size_t)n) == 0;
+            if (same_exe && (p->flags & CP_F_FORKED) && !(p->flags & CP_F_EXECED) &&
+                p->lost_at_fork != s->lost + s->forced) {
+                /* A child that may have exec'd during the loss: if it still
+                 * shows its parent's executable and arguments, that is
+                 * what it runs, and its exit may say so again. */
+                size_t alen = 0;
+                if (p->args &&
+                    cp_read_at(s->procfd, cp_pid_path(path, sizeof path, pid, "cmdline"), s->rbuf,
+                               TABLE_ARGS_MAX, &alen) == 0 &&
+                    alen == p->args->len && memcmp(s->rbuf, p->args->data, alen) == 0)
+                    p->lost_at_fork = s->lost + s->forced;
+            }
+            if (!p->exe || n <= 0 || (size_t)n >= sizeof exe || same_exe)
                 continue;
         } else if (live && emit >= 0) {
             publish_exit(s, pid, p, 0, -1, emit); /* the pid was reused meanwhile */
@@ -1280,7 +1709,7 @@ static void scan(struct cp *s, int emit)
         s->single.used = 0;
         capture(s, &s->single, &c);
         handle_exec(s, &c, emit, &st, now);
-        if (st.state == 'Z')
+        if (st.state == 'Z' && st.num_threads <= 1)
             publish_exit(s, pid, cp_table_get(s->table, pid), 0,
                          st.has_exit_code ? st.exit_code : -1, emit);
     }
@@ -1553,6 +1982,14 @@ static int nl_decode(struct cp *s, const char *buf, size_t len, const struct soc
     return n;
 }
 
+/* Grows whenever the kernel's events may be incomplete or out of order (an
+ * overrun, a forced drain): a child's fork seen before, its exit after, and
+ * its exec could be among those missed. */
+static uint64_t uncertainty(const struct cp *s)
+{
+    return s->lost + s->forced;
+}
+
 static int exec_is_rescan_dup(struct cp *s, int32_t pid, int64_t ts)
 {
     cp_proc *p = cp_table_get(s->table, pid);
@@ -1576,13 +2013,42 @@ static int exec_repeats_rescan(struct cp *s, int32_t pid, int64_t ts, const stru
            p->args->len == args_len && memcmp(p->args->data, c->args, args_len) == 0;
 }
 
+/* Whether a process whose leader thread exited still has other threads. At
+ * a thread's exit event the kernel has released it already (it no longer
+ * counts), while an exited leader counts until the whole group is gone. */
+static int threads_left(struct cp *s, const struct kev *k)
+{
+    /* A later thread exit read already: that one (or a later) is the last. */
+    for (const struct kev *e = k + 1; e < s->kev + s->nkev; e++)
+        if (e->what == PROC_EVENT_EXIT && e->tgid == k->tgid && e->pid != k->tgid)
+            return 1;
+    struct cp_stat st;
+    return read_stat(s, k->tgid, &st) == 0 && st.num_threads > 1;
+}
+
 static void handle_fork(struct cp *s, const struct kev *k)
 {
-    if (k->pid != k->tgid)
-        return; /* a new thread, not a process */
+    if (k->pid != k->tgid) {
+        /* A new thread, not a process: from now on its leader may exit
+         * before the process does. */
+        cp_proc *t = cp_table_get(s->table, k->tgid);
+        if (t && !(t->flags & CP_F_EXITED))
+            t->flags |= CP_F_THREADS;
+        return;
+    }
     cp_proc *old = cp_table_get(s->table, k->tgid);
     if (old && (old->flags & CP_F_RESCAN) && !(old->flags & CP_F_EXITED) && k->ts <= old->scan_mono)
         return; /* a rescan already saw this process, and later than this */
+    if (old && (old->flags & CP_F_EXECED) && old->exec_mono > k->ts) {
+        /* The fork of a process whose (later) exec was handled first, as
+         * happens after a forced drain: the entry already has its own image,
+         * which the parent's must not replace. */
+        if (!(old->flags & CP_F_FORKED)) {
+            old->ppid = k->ptgid;
+            old->flags |= CP_F_FORKED;
+        }
+        return;
+    }
     cp_proc *pp = cp_table_get(s->table, k->ptgid);
     if (pp && !(pp->flags & CP_F_EXITED))
         cp_table_touch(s->table, pp);
@@ -1591,6 +2057,7 @@ static void handle_fork(struct cp *s, const struct kev *k)
     cp_proc *c = table_put(s, k->tgid);
     c->ppid = k->ptgid;
     c->flags |= CP_F_FORKED;
+    c->lost_at_fork = s->lost_drain0;
     c->start_ns = k->ts + s->mono2wall;
     c->start_ticks = mono_to_ticks(s, k->ts);
     c->gen = s->gen;
@@ -1628,7 +2095,12 @@ static void handle_kev(struct cp *s, const struct kev *k, struct capture *c)
             now.pid = k->tgid;
             now.ts_mono = k->ts;
             c = &now;
-            capture(s, &s->single, c);
+            if (k->later_exec || k->later_exit) {
+                c->done = 1;
+                c->reason = k->later_exec ? INC_REEXEC : INC_EXITED;
+            } else {
+                capture(s, &s->single, c);
+            }
         }
         if (exec_repeats_rescan(s, k->tgid, k->ts, c)) {
             rp_util_count(&s->ctr, C_RESCAN_DUPS, 1);
@@ -1638,9 +2110,24 @@ static void handle_kev(struct cp *s, const struct kev *k, struct capture *c)
         break;
     }
     case PROC_EVENT_EXIT: {
-        if (k->pid != k->tgid)
-            break; /* a thread; the process lives on */
+        if (k->pid != k->tgid) {
+            /* A thread. If its leader exited before, this may be the last
+             * thread, and so the end of the process. */
+            cp_proc *t = cp_table_get(s->table, k->tgid);
+            if (t && (t->flags & CP_F_LEADER_GONE) && !(t->flags & CP_F_EXITED) &&
+                !threads_left(s, k))
+                publish_exit(s, k->tgid, t, k->ts, k->code, SRC_NETLINK);
+            break;
+        }
         cp_proc *p = cp_table_get(s->table, k->tgid);
+        /* The leader thread of a process that has other threads may exit
+         * first (pthread_exit in main): the process goes on, and ends with
+         * its last thread, whose exit is reported instead. */
+        if (p && !(p->flags & CP_F_EXITED) && (p->flags & CP_F_THREADS) && threads_left(s, k)) {
+            p->flags |= CP_F_LEADER_GONE;
+            rp_util_count(&s->ctr, C_LEADER_DEFER, 1);
+            break;
+        }
         if (p && (p->flags & CP_F_EXITED)) {
             if ((p->flags & CP_F_RESCAN) && k->ts <= p->scan_mono)
                 break; /* a rescan reported it already */
@@ -1670,10 +2157,15 @@ static void handle_kev(struct cp *s, const struct kev *k, struct capture *c)
 
 /* Reads one socket until it is empty or the event buffer is full. Returns 1
  * when the socket was read to its end. *last_ts gets the newest timestamp
- * read. */
-static int nl_read(struct cp *s, int fd, int from_b, int64_t *last_ts)
+ * read; *upto (may be NULL), when it returns 1, the monotonic time before the
+ * last receive, which found the socket empty: every event the kernel stamped
+ * before it was queued by then (exec events are queued before the process
+ * can go on), so none older is still to come. */
+static int nl_read(struct cp *s, int fd, int from_b, int64_t *last_ts, int64_t *upto)
 {
     for (int got = 0; got < NL_READ_CAP;) {
+        if (upto)
+            *upto = clock_ns(CLOCK_MONOTONIC);
         if (s->nkev + NL_BATCH > KEV_CAP)
             return 0;
         for (int i = 0; i < NL_BATCH; i++) {
@@ -1777,11 +2269,13 @@ static void nl_drain(struct cp *s)
     int64_t last_a = 0, last_b = 0;
     int64_t t0 = clock_ns(CLOCK_MONOTONIC);
     uint64_t lost0 = s->lost;
-    /* Held-back events filling the buffer would leave no room to read what
-     * releases them: then they go in timestamp order as they are. */
+    s->lost_drain0 = uncertainty(s);
+    /* Held-back events filling the buffer leave no room to read what
+     * releases them: then what is safe goes first, and only if nothing is,
+     * the rest in timestamp order as it is (see below). */
     int full = s->nkev + NL_BATCH > KEV_CAP;
-    int a_done = nl_read(s, s->nlfd, 0, &last_a);
-    int64_t t_a = clock_ns(CLOCK_MONOTONIC);
+    int64_t t_a = 0, t_b = 0;
+    int a_done = nl_read(s, s->nlfd, 0, &last_a, &t_a);
     if (s->nlfd_b >= 0) {
         for (int i = 0; i < s->nkev; i++)
             if (!s->kev[i].from_b && s->kev[i].what != PROC_EVENT_EXEC) {
@@ -1791,12 +2285,21 @@ static void nl_drain(struct cp *s)
     }
     int b_done = 1;
     if (s->nlfd_b >= 0)
-        b_done = nl_read(s, s->nlfd_b, 1, &last_b);
+        b_done = nl_read(s, s->nlfd_b, 1, &last_b, &t_b);
     /* Read to the end without an overrun: every event up to t0 is in hand. */
     if (a_done && b_done && s->lost == lost0 && !s->need_rescan)
         s->sync_mono = t0;
-    int64_t limit_b = full ? INT64_MAX : a_done ? t_a : last_a;
-    int64_t limit_a = full || b_done ? INT64_MAX : last_b;
+    /* How far each socket is known to be read, kept across drains (a drain
+     * with a full buffer reads nothing). */
+    if (a_done)
+        s->a_upto = t_a;
+    else if (last_a > s->a_upto)
+        s->a_upto = last_a;
+    if (s->nlfd_b < 0 || b_done)
+        s->b_upto = s->nlfd_b < 0 ? INT64_MAX : t_b;
+    else if (last_b > s->b_upto)
+        s->b_upto = last_b;
+    int64_t limit_b = s->a_upto, limit_a = s->b_upto;
     for (int i = 0; i < s->nkev; i++)
         s->kev[i].seq = (uint32_t)i;
     qsort(s->kev, (size_t)s->nkev, sizeof *s->kev, kev_cmp);
@@ -1804,28 +2307,75 @@ static void nl_drain(struct cp *s)
     int n = 0;
     while (n < s->nkev && s->kev[n].ts <= (s->kev[n].from_b ? limit_b : limit_a))
         n++;
+    if (full && n == 0) {
+        /* Stuck: the buffer is full of events that wait for unread ones.
+         * They go now, in timestamp order; an exit among them may precede
+         * its process's exec (still unread), so the images of processes
+         * known only from their fork become uncertain, as after a loss. */
+        n = s->nkev;
+        s->forced++;
+        rp_util_count(&s->ctr, C_ORDER_FORCED, 1);
+    }
 
     s->batch.used = 0;
     int ncap = 0;
     for (int i = 0; i < n; i++) {
         struct kev *k = &s->kev[i];
         k->cap = -1;
-        if (k->what != PROC_EVENT_EXEC || ncap == CAPT_MAX ||
-            s->batch.cap - s->batch.used < capture_need(s) || exec_is_rescan_dup(s, k->tgid, k->ts))
+        if (k->what != PROC_EVENT_EXEC)
+            continue;
+        /* What follows for the same process decides whether /proc can still
+         * show this exec's image: not after its exit, and not after another
+         * exec (it would show the later image, with the later arguments). */
+        k->later_exec = k->later_exit = 0;
+        for (int j = i + 1; j < s->nkev && !k->later_exec && !k->later_exit; j++) {
+            const struct kev *e = &s->kev[j];
+            if (e->what == PROC_EVENT_EXEC && e->tgid == k->tgid)
+                k->later_exec = 1;
+            else if (e->what == PROC_EVENT_EXIT && e->pid == k->tgid)
+                k->later_exit = 1;
+        }
+        if (ncap == CAPT_MAX || s->batch.cap - s->batch.used < capture_need(s) ||
+            exec_is_rescan_dup(s, k->tgid, k->ts))
             continue;
         struct capture *c = &s->caps[ncap];
         memset(c, 0, sizeof *c);
         c->pid = k->tgid;
         c->ts_mono = k->ts;
         k->cap = (int16_t)ncap++;
-        /* Not worth reading if it exited already (its exit is here too). */
-        int exited = 0;
-        for (int j = i + 1; j < n && !exited; j++)
-            exited = s->kev[j].what == PROC_EVENT_EXIT && s->kev[j].pid == k->tgid;
-        if (exited)
+        if (k->later_exec || k->later_exit) {
             c->done = 1;
-        else
+            c->reason = k->later_exec ? INC_REEXEC : INC_EXITED;
+        } else {
             capture(s, &s->batch, c);
+        }
+    }
+    /* A process may exec again between its exec event and the reads above:
+     * then they showed the later image. Its exec event is queued by the end
+     * of that exec, so one more look at the exec socket catches most of
+     * these; the captures of such pids are discarded. */
+    if (ncap > 0) {
+        int64_t last = 0;
+        nl_read(s, s->nlfd, 0, &last, NULL);
+        for (int i = 0; i < n; i++) {
+            struct kev *k = &s->kev[i];
+            if (k->cap < 0 || s->caps[k->cap].reason == INC_REEXEC)
+                continue;
+            for (int j = n; j < s->nkev; j++) {
+                const struct kev *e = &s->kev[j];
+                if (e->what == PROC_EVENT_EXEC && e->tgid == k->tgid && e->ts > k->ts) {
+                    struct capture *c = &s->caps[k->cap];
+                    int32_t pid = c->pid;
+                    int64_t ts = c->ts_mono;
+                    memset(c, 0, sizeof *c);
+                    c->pid = pid;
+                    c->ts_mono = ts;
+                    c->done = 1;
+                    c->reason = INC_REEXEC;
+                    break;
+                }
+            }
+        }
     }
     for (int i = 0; i < n; i++)
         handle_kev(s, &s->kev[i], s->kev[i].cap >= 0 ? &s->caps[s->kev[i].cap] : NULL);
@@ -1907,7 +2457,7 @@ static void drain_and_rewatch(struct cp *s)
 {
     pthread_mutex_lock(&s->lock);
     if (!atomic_load(&s->stopping) && s->nlfd_b >= 0) {
-            nl_drain(s);
+        nl_drain(s);
         if (s->need_rescan)
             maybe_rescan(s);
         pend_kick(s);
@@ -2277,9 +2827,9 @@ static int cp_stop(rp_plugin *self, void *state)
     pend_flush(s);
     rp_util_logf(s->host, s->self, RP_LOG_INFO,
                  "stopped: %u processes in the table, %u events still waiting for a hash, "
-                 "%llu kernel overruns, %llu rescans",
+                 "%llu kernel overruns, %llu rescans, %llu drains out of order",
                  cp_table_count(s->table), s->pend_count, (unsigned long long)s->lost,
-                 (unsigned long long)s->rescans);
+                 (unsigned long long)s->rescans, (unsigned long long)s->forced);
     pthread_mutex_unlock(&s->lock);
     return 0;
 }

@@ -108,6 +108,8 @@ int cp_parse_stat(const char *buf, size_t len, struct cp_stat *out)
             out->ppid = v >= 0 && v <= INT32_MAX ? (int32_t)v : 0;
         else if (field == 9)
             out->flags = (uint32_t)v;
+        else if (field == 20)
+            out->num_threads = v;
         else if (field == 22)
             out->starttime = v >= 0 ? (uint64_t)v : 0;
         else if (field == 52) {

@@ -23,12 +23,13 @@ int cp_read_at(int dirfd, const char *rel, char *buf, size_t cap, size_t *len);
 /* Fields of /proc/<pid>/stat that the collector uses. */
 struct cp_stat {
     int32_t ppid;
-    char state;         /* R, S, D, Z, ... */
-    uint32_t flags;     /* PF_* flags; PF_KTHREAD = 0x00200000 */
-    uint64_t starttime; /* clock ticks after boot */
-    int32_t exit_code;  /* waitpid(2) status, when has_exit_code */
-    int has_exit_code;  /* field 52 exists (Linux >= 3.5) */
-    char comm[17];      /* NUL-terminated, at most 16 bytes */
+    char state;          /* R, S, D, Z, ... */
+    uint32_t flags;      /* PF_* flags; PF_KTHREAD = 0x00200000 */
+    int64_t num_threads; /* threads not yet released, an exited leader included */
+    uint64_t starttime;  /* clock ticks after boot */
+    int32_t exit_code;   /* waitpid(2) status, when has_exit_code */
+    int has_exit_code;   /* field 52 exists (Linux >= 3.5) */
+    char comm[17];       /* NUL-terminated, at most 16 bytes */
 };
 
 #define CP_PF_KTHREAD 0x00200000u

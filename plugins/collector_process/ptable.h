@@ -35,12 +35,15 @@ void cp_blob_set(cp_blob **slot, cp_blob *b);
 #define CP_ENTITY_LEN 32
 
 /* Entry flags. */
-#define CP_F_EXITED  0x01u /* the process is gone */
-#define CP_F_CREDS   0x02u /* uid/gid known */
-#define CP_F_EXACT   0x04u /* start_ticks read from /proc, not estimated */
-#define CP_F_KTHREAD 0x08u /* a kernel thread: never execs, no exe */
-#define CP_F_FORKED  0x10u /* created by a fork event seen live: ppid is the forker */
-#define CP_F_RESCAN  0x20u /* created or closed by a rescan at scan_mono */
+#define CP_F_EXITED      0x01u  /* the process is gone */
+#define CP_F_CREDS       0x02u  /* uid/gid known */
+#define CP_F_EXACT       0x04u  /* start_ticks read from /proc, not estimated */
+#define CP_F_KTHREAD     0x08u  /* a kernel thread: never execs, no exe */
+#define CP_F_FORKED      0x10u  /* created by a fork event seen live: ppid is the forker */
+#define CP_F_RESCAN      0x20u  /* created or closed by a rescan at scan_mono */
+#define CP_F_EXECED      0x40u  /* an exec of this process was handled (its image is its own) */
+#define CP_F_THREADS     0x80u  /* has had more than one thread: its leader may exit first */
+#define CP_F_LEADER_GONE 0x100u /* the leader thread exited while other threads ran */
 
 typedef struct cp_proc {
     int32_t pid;
@@ -51,6 +54,9 @@ typedef struct cp_proc {
     int64_t scan_mono;    /* monotonic ns of the rescan behind CP_F_RESCAN */
     uint32_t gen;         /* last scan generation that saw the process */
     uint32_t flags;
+    uint64_t lost_at_fork; /* the plugin's overrun count when the fork was seen */
+    int64_t exec_mono;     /* kernel time of the last exec handled (CP_F_EXECED) */
+    uint8_t inc_reason;    /* why the exec's image is not (wholly) known; 0: it is */
     char comm[17];
     char entity_id[CP_ENTITY_LEN + 1];
     cp_blob *exe;  /* executable path, or NULL */
