@@ -56,6 +56,8 @@ def events_elastic(t, exp):
         a, d = json.loads(action), json.loads(doc)
         check(a.get("create", {}).get("_id") == d.get("event.id"),
               "elastic-bulk: action %s does not name the document's event.id" % action)
+        check(a["create"].get("_index") == "rampart-e2e",
+              "elastic-bulk: action %s does not name output.elastic.index" % action)
         evs.append(d)
     return evs
 
@@ -72,6 +74,10 @@ def events_splunk(t, exp):
         check(env.get("host") == exp["host_name"],
               "splunk-hec: envelope host %r, want %r" % (env.get("host"), exp["host_name"]))
         check(isinstance(env.get("time"), (int, float)), "splunk-hec: no numeric time")
+        check((env.get("index"), env.get("source"), env.get("sourcetype"))
+              == ("edr", "rampart:e2e", "rampart:ecs"),
+              "splunk-hec: index/source/sourcetype %r, want output.splunk's"
+              % ((env.get("index"), env.get("source"), env.get("sourcetype")),))
         evs.append(env["event"])
     return evs
 
@@ -81,6 +87,8 @@ def events_loki(t, exp):
     for s in json.loads(t)["streams"]:
         check(s["stream"].get("host") == exp["host_name"],
               "loki: stream label host %r, want %r" % (s["stream"].get("host"), exp["host_name"]))
+        check((s["stream"].get("job"), s["stream"].get("district")) == ("edr-e2e", "east"),
+              "loki: stream labels %r, want output.loki's job and labels" % s["stream"])
         for ts, line in s["values"]:
             check(ts.isdigit(), "loki: time %r is not nanoseconds" % ts)
             evs.append(json.loads(line))
@@ -96,6 +104,8 @@ def events_otlp(t, exp):
         check(attrs.get("service.instance.id") == exp["agent_id"],
               "otlp: resource service.instance.id %r, want the agent id %r"
               % (attrs.get("service.instance.id"), exp["agent_id"]))
+        check(attrs.get("deployment.environment") == "schools",
+              "otlp: resource attributes %r lack output.otlp.resource_attributes" % attrs)
         for sl in rl["scopeLogs"]:
             for rec in sl["logRecords"]:
                 ev = json.loads(rec["body"]["stringValue"])

@@ -222,8 +222,17 @@ rm -rf "$T/data"
 for fmt in ndjson elastic-bulk splunk-hec loki otlp; do
     route=${fmt%%-*}
     more=""
-    # The backend's Bearer port wants "Bearer"; Splunk's own scheme is "Splunk".
-    [ "$fmt" = splunk-hec ] && more=', "auth_scheme": "Bearer"'
+    # Each format's own settings from config (output.elastic, .splunk,
+    # .loki, .otlp) must reach the wire; real_events.py checks them. The
+    # backend's Bearer port wants "Bearer"; Splunk's own scheme is "Splunk".
+    case $fmt in
+    elastic-bulk) more=', "elastic": {"index": "rampart-e2e"}' ;;
+    splunk-hec)
+        more=', "auth_scheme": "Bearer", "splunk": {"index": "edr", "source": "rampart:e2e",
+               "sourcetype": "rampart:ecs", "channel": ""}' ;;
+    loki) more=', "loki": {"tenant": "district-east", "job": "edr-e2e", "labels": {"district": "east"}}' ;;
+    otlp) more=', "otlp": {"resource_attributes": {"deployment.environment": "schools"}}' ;;
+    esac
     real_config "$T/$route.json" "$RAMPART_E2E_CAPTURE_URL/$route" "$fmt" "$more"
     start_agent "$T/$route.json" "$T/agent-$route.log"
     wait_for 20 "the four collectors running ($fmt)" collectors_running
