@@ -98,8 +98,9 @@ print("excluded: no events of the three; %s: exec and exit, %d process events wi
 PY
 
 # ---- 2. memfd and deleted executables ------------------------------------------------
-export SLEEP_BIN DEL=$T/delprog
+export SLEEP_BIN SLEEP_SHA DEL=$T/delprog
 SLEEP_BIN=$(readlink -f /bin/sleep)
+SLEEP_SHA=$(sha256sum "$SLEEP_BIN" | cut -d' ' -f1)
 cp "$SLEEP_BIN" "$DEL"
 "$PY" - <<'PY' || fail "could not run the memfd and deleted programs"
 import os
@@ -128,6 +129,8 @@ def two(arg):
     got = sorted((e for e in evs if e.get("process.command_line") == "sleep " + arg),
                  key=lambda e: e["event.action"])
     assert [e["event.action"] for e in got] == ["exec", "exit"], got
+    # Both ran sleep's bytes: the hash is of the file that ran, name or not.
+    assert got[0].get("process.hash.sha256") == env["SLEEP_SHA"], got[0]
     return got
 for e in two("0.31"):
     assert e.get("rampart.process.executable_memfd") is True, e
