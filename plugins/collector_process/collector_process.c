@@ -19,6 +19,7 @@
 
 #include <rampart/plugin.h>
 #include <rampart/plugin_util.h>
+#include <rampart/plugin_util_proc.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -75,7 +76,7 @@ static const char config_schema[] =
     "not hashed but flagged (0: no limit)\"},"
     "\"batch_ms\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":1000,\"default\":100,"
     "\"description\":\"events are published in batches at most this old, and fork and exit "
-    "events read this late; 0 = at once\"}}}";
+    "events read this late; 0 = at once\"}," RP_UTIL_EXCLUDE_SCHEMA "}}";
 
 #define MODE_AUTO    0
 #define MODE_NETLINK 1
@@ -159,12 +160,14 @@ enum {
     F_ARGS_TRUNC,
     F_OUTCOME,
     F_INCOMPLETE,
-    F_MISSING,
     F_INC_REASON,
     F_PATH_UNRES,
     F_EXE_INODE,
     F_EXE_DEV,
     F_HASH_SKIP,
+    F_DATASET,
+    F_EXE_MEMFD,
+    F_EXE_DELETED,
     F_COUNT_
 };
 
@@ -204,13 +207,19 @@ static const rp_util_field_def field_defs[F_COUNT_] = {
     [F_CODE_KNOWN] = {"collector_process.exit_code_known", RP_TYPE_BOOL},
     [F_ARGS_TRUNC] = {"collector_process.args_truncated", RP_TYPE_BOOL},
     [F_OUTCOME] = {"event.outcome", RP_TYPE_STR},
-    [F_INCOMPLETE] = {"collector_process.incomplete", RP_TYPE_BOOL},
-    [F_MISSING] = {"collector_process.missing", RP_TYPE_STR_ARRAY},
+    /* The ECS names of what could not be had, as the other collectors say it. */
+    [F_INCOMPLETE] = {"rampart.incomplete", RP_TYPE_STR_ARRAY},
     [F_INC_REASON] = {"collector_process.incomplete_reason", RP_TYPE_STR},
     [F_PATH_UNRES] = {"collector_process.path_unresolved", RP_TYPE_BOOL},
     [F_EXE_INODE] = {"collector_process.executable_inode", RP_TYPE_U64},
     [F_EXE_DEV] = {"collector_process.executable_device", RP_TYPE_U64},
     [F_HASH_SKIP] = {"collector_process.hash_skipped", RP_TYPE_STR},
+    [F_DATASET] = {"event.dataset", RP_TYPE_STR},
+    /* A memfd's "path" is whatever name its creator chose, and a deleted
+     * file's a name it no longer has: these say so (as in file and network
+     * events) instead. */
+    [F_EXE_MEMFD] = {"rampart.process.executable_memfd", RP_TYPE_BOOL},
+    [F_EXE_DELETED] = {"rampart.process.executable_deleted", RP_TYPE_BOOL},
 };
 
 enum {
@@ -246,6 +255,9 @@ enum {
     C_HBUDGET,
     C_HPRIO,
     C_ORDER_FORCED,
+    C_EXCL_EXE,
+    C_EXCL_PATH,
+    C_EXCL_USER,
     C_COUNT_
 };
 
@@ -282,6 +294,9 @@ static const char *const counter_names[C_COUNT_] = {
     [C_HBUDGET] = "hash_skipped_budget",
     [C_HPRIO] = "hash_priority_failed",
     [C_ORDER_FORCED] = "order_forced",
+    [C_EXCL_EXE] = "excluded_executable",
+    [C_EXCL_PATH] = "excluded_path",
+    [C_EXCL_USER] = "excluded_user",
 };
 
 struct cfg {
@@ -309,6 +324,7 @@ struct capture {
     /* Why the capture is not the exec's own, whole image (an INC_* reason),
      * and whether the executable's path was too long to read. */
     uint8_t reason, path_unres;
+    uint32_t exe_flags; /* CP_F_EXE_DELETED, CP_F_EXE_MEMFD */
     struct stat st;
     const char *exe, *cwd, *args;
     uint32_t exe_len, cwd_len, args_len;
@@ -395,6 +411,7 @@ struct cp {
     struct cfg cfg;
     rp_field_id f[F_COUNT_];
     rp_util_counters ctr;
+    rp_util_exclude excl;   /* the agent-wide collectors.exclude */
     uint64_t lost, rescans; /* for the log */
     uint64_t lost_drain0;   /* uncertainty() when the current drain began */
     uint64_t forced;        /* drains that had to handle events out of order */
@@ -512,6 +529,27 @@ static char *arena_put(struct arena *a, const char *p, size_t len)
     d[len] = '\0';
     a->used += len + 1;
     return d;
+}
+
+/* What the kernel prints as the executable of a process whose file has no
+ * link left (unlinked): its last name with " (deleted)" appended, or for an
+ * anonymous memory file "/memfd:<name> (deleted)", where <name> is whatever
+ * its creator chose (it may read "x/../../usr/sbin/sshd"). Cuts the suffix
+ * of a deleted file's name, drops a memfd's name altogether (*len 0), and
+ * returns the CP_F_EXE_* flags that say which it was. */
+static uint32_t exe_unlinked(const char *link, size_t *len, int unlinked)
+{
+    static const char del[] = " (deleted)";
+    const size_t dl = sizeof del - 1;
+    if (!unlinked)
+        return 0;
+    if (*len > dl && memcmp(link + *len - dl, del, dl) == 0)
+        *len -= dl;
+    if (*len >= 7 && memcmp(link, "/memfd:", 7) == 0) {
+        *len = 0;
+        return CP_F_EXE_DELETED | CP_F_EXE_MEMFD;
+    }
+    return CP_F_EXE_DELETED;
 }
 
 /* Worst case of one capture in an arena. */
@@ -1088,12 +1126,17 @@ static cp_proc *table_load(struct cp *s, int32_t pid, const struct cp_stat *know
         p->flags |= CP_F_CREDS;
     }
     char path[40], exe[PATH_MAX];
+    struct stat xst;
     ssize_t n = readlinkat(s->procfd, cp_pid_path(path, sizeof path, pid, "exe"), exe, sizeof exe);
+    size_t xlen = n > 0 && (size_t)n < sizeof exe ? (size_t)n : 0;
+    /* (A parent running a memfd or a deleted file must not lend its events
+     * a name it does not have.) */
+    if (xlen && fstatat(s->procfd, path, &xst, 0) == 0)
+        p->flags |= exe_unlinked(exe, &xlen, xst.st_nlink == 0);
     size_t alen = 0;
     cp_read_at(s->procfd, cp_pid_path(path, sizeof path, pid, "cmdline"), s->rbuf, TABLE_ARGS_MAX,
                &alen);
-    set_image(p, n > 0 && (size_t)n < sizeof exe ? exe : NULL, n > 0 ? (size_t)n : 0, s->rbuf,
-              alen);
+    set_image(p, xlen ? exe : NULL, xlen, s->rbuf, alen);
     return p;
 }
 
@@ -1152,6 +1195,7 @@ static rp_event *new_event(struct cp *s, const char *type, const char *etype, co
     s->host->set_str_array(ev, s->f[F_TYPE], &typ, 1);
     set_z(s, ev, F_ACTION, action);
     set_z(s, ev, F_SOURCE, src_name[src]);
+    set_s(s, ev, F_DATASET, "rampart.process", 15);
     return ev;
 }
 
@@ -1203,7 +1247,7 @@ static void set_parent(struct cp *s, rp_event *ev, int32_t ppid, const struct sn
         const char *b = base_name(pp->exe->data, pp->exe->len, &bl);
         set_s(s, ev, F_PEXE, pp->exe->data, pp->exe->len);
         set_s(s, ev, F_PNAME, b, bl);
-    } else if (pp->comm[0]) {
+    } else if (pp->comm[0] && !(pp->flags & CP_F_EXE_MEMFD)) {
         set_z(s, ev, F_PNAME, pp->comm);
     }
     if (pp->args) {
@@ -1221,6 +1265,7 @@ static void discard_image(struct capture *c, int reason)
     c->exe = c->args = NULL;
     c->exe_len = c->args_len = 0;
     c->have_st = c->args_trunc = c->path_unres = 0;
+    c->exe_flags = 0;
     c->reason = (uint8_t)reason;
 }
 
@@ -1267,6 +1312,15 @@ static void capture(struct cp *s, struct arena *a, struct capture *c)
         if (n >= 0 && ((size_t)n != c->exe_len || memcmp(again, c->exe, (size_t)n) != 0))
             discard_image(c, INC_REEXEC);
     }
+    if (c->exe && c->have_st) {
+        size_t l = c->exe_len;
+        c->exe_flags = exe_unlinked(c->exe, &l, c->st.st_nlink == 0);
+        c->exe_len = (uint32_t)l;
+        if (l == 0)
+            c->exe = NULL; /* a memfd: its name is its creator's choice */
+        else
+            ((char *)c->exe)[l] = '\0'; /* (arena memory of this capture) */
+    }
     n = readlinkat(s->procfd, cp_pid_path(path, sizeof path, c->pid, "cwd"), tmp, sizeof tmp);
     if (n > 0 && (size_t)n < sizeof tmp && (c->cwd = arena_put(a, tmp, (size_t)n)) != NULL)
         c->cwd_len = (uint32_t)n;
@@ -1293,15 +1347,14 @@ static void set_incomplete(struct cp *s, rp_event *ev, int reason, uint32_t miss
     rp_str items[3];
     uint32_t n = 0;
     if (missing & MISS_EXE)
-        items[n++] = (rp_str){"executable", 10};
+        items[n++] = (rp_str){"process.executable", 18};
     if (missing & MISS_ARGS)
-        items[n++] = (rp_str){"args", 4};
+        items[n++] = (rp_str){"process.args", 12};
     if (missing & MISS_CWD)
-        items[n++] = (rp_str){"working_directory", 17};
-    s->host->set_bool(ev, s->f[F_INCOMPLETE], 1);
+        items[n++] = (rp_str){"process.working_directory", 25};
     set_z(s, ev, F_OUTCOME, "unknown");
     if (n)
-        s->host->set_str_array(ev, s->f[F_MISSING], items, n);
+        s->host->set_str_array(ev, s->f[F_INCOMPLETE], items, n);
     if (reason != INC_NONE)
         set_z(s, ev, F_INC_REASON, inc_name[reason]);
 }
@@ -1312,8 +1365,8 @@ static int image_field(int f)
 {
     return f == F_EXE || f == F_NAME || f == F_ARGS || f == F_ARGC || f == F_CMD || f == F_HASH ||
            f == F_ARGS_TRUNC || f == F_PATH_UNRES || f == F_EXE_INODE || f == F_EXE_DEV ||
-           f == F_HASH_SKIP || f == F_INCOMPLETE || f == F_MISSING || f == F_INC_REASON ||
-           f == F_OUTCOME;
+           f == F_HASH_SKIP || f == F_INCOMPLETE || f == F_INC_REASON || f == F_OUTCOME ||
+           f == F_EXE_MEMFD || f == F_EXE_DELETED;
 }
 
 /* Replaces the still unpublished exec event of pid whose image may be that of
@@ -1381,6 +1434,30 @@ static int strip_pending_exec(struct cp *s, int32_t pid)
     hit->ev = nev;
     hit->hidx = CP_NONE; /* a hash of the later image is not this exec's */
     return 1;
+}
+
+/* The collectors.exclude rule that covers a process (as its C_EXCL_*
+ * counter), or 0. exe: its executable (NULL when unknown, or a memfd: then
+ * no executable or path rule applies); have_uid: whether its real uid is
+ * known (else no user rule applies). */
+static int rule_for(const struct cp *s, const char *exe, size_t len, int have_uid, uint32_t uid)
+{
+    if (exe && rp_util_exclude_exe(&s->excl, exe, len))
+        return C_EXCL_EXE;
+    if (exe && rp_util_exclude_path(&s->excl, exe, len))
+        return C_EXCL_PATH; /* a program run from an excluded folder */
+    if (have_uid && rp_util_exclude_uid(&s->excl, uid))
+        return C_EXCL_USER;
+    return 0;
+}
+
+/* Sets the flags of a memfd or deleted executable. */
+static void set_exe_flags(struct cp *s, rp_event *ev, uint32_t flags)
+{
+    if (flags & CP_F_EXE_MEMFD)
+        s->host->set_bool(ev, s->f[F_EXE_MEMFD], 1);
+    else if (flags & CP_F_EXE_DELETED)
+        s->host->set_bool(ev, s->f[F_EXE_DELETED], 1);
 }
 
 /* An exec (from the kernel, or a new process found by a scan): updates the
@@ -1471,7 +1548,9 @@ static void handle_exec(struct cp *s, struct capture *c, int src, const struct c
     p->flags |= CP_F_EXECED;
     p->exec_mono = c->ts_mono ? c->ts_mono : clock_ns(CLOCK_MONOTONIC);
     p->flags &= ~(uint32_t)(CP_F_THREADS | CP_F_LEADER_GONE);
-    p->inc_reason = (uint8_t)(c->exe          ? INC_NONE
+    p->flags = (p->flags & ~(uint32_t)(CP_F_EXE_DELETED | CP_F_EXE_MEMFD)) | c->exe_flags;
+    int memfd = (c->exe_flags & CP_F_EXE_MEMFD) != 0;
+    p->inc_reason = (uint8_t)(c->exe || memfd ? INC_NONE
                               : c->reason     ? c->reason
                               : c->path_unres ? INC_PATH_LONG
                                               : INC_UNREADABLE);
@@ -1482,7 +1561,16 @@ static void handle_exec(struct cp *s, struct capture *c, int src, const struct c
         p->flags |= CP_F_RESCAN;
         p->scan_mono = scan_mono;
     }
-    if (!c->exe || !c->args)
+    /* The table keeps the process (for lineage and its exit) whatever the
+     * rules say; only the event goes, and its exit with it (see
+     * publish_exit). */
+    p->excluded = (uint8_t)rule_for(s, c->exe, c->exe_len, (p->flags & CP_F_CREDS) != 0, p->uid);
+    if (p->excluded) {
+        rp_util_count(&s->ctr, p->excluded, 1);
+        snap_drop(&par);
+        return;
+    }
+    if ((!c->exe && !memfd) || !c->args)
         rp_util_count(&s->ctr, C_PARTIAL, 1);
 
     rp_event *ev = new_event(s, "process.exec", "start", "exec", c->ts_mono, src);
@@ -1498,9 +1586,10 @@ static void handle_exec(struct cp *s, struct capture *c, int src, const struct c
         const char *b = base_name(c->exe, c->exe_len, &bl);
         set_s(s, ev, F_EXE, c->exe, c->exe_len);
         set_s(s, ev, F_NAME, b, bl);
-    } else if (p->comm[0]) {
+    } else if (p->comm[0] && !memfd) {
         set_z(s, ev, F_NAME, p->comm);
     }
+    set_exe_flags(s, ev, c->exe_flags);
     set_args(s, ev, c->args, c->args_len, 1);
     if (c->args_trunc)
         h->set_bool(ev, s->f[F_ARGS_TRUNC], 1);
@@ -1516,7 +1605,7 @@ static void handle_exec(struct cp *s, struct capture *c, int src, const struct c
     }
     if (c->reason == INC_REEXEC)
         rp_util_count(&s->ctr, C_REEXEC, 1);
-    uint32_t missing = (c->exe ? 0 : MISS_EXE) | (c->cwd ? 0 : MISS_CWD) |
+    uint32_t missing = (c->exe || memfd ? 0 : MISS_EXE) | (c->cwd ? 0 : MISS_CWD) |
                        (c->args || c->reason == INC_NONE ? 0 : MISS_ARGS);
     if (missing)
         set_incomplete(s, ev,
@@ -1548,7 +1637,22 @@ static void publish_exit(struct cp *s, int32_t pid, cp_proc *p, int64_t ts_mono,
         cp_table_exit(s->table, p);
         return;
     }
-    rp_event *ev = new_event(s, "process.exit", "end", "exit", ts_mono, src);
+    /* A child known from its fork runs its parent's image until it execs;
+     * but if the kernel dropped events since that fork, its exec may be
+     * among them, and the parent's image would be a lie. */
+    int unknown_image = p && (p->flags & CP_F_FORKED) && !(p->flags & CP_F_EXECED) &&
+                        p->lost_at_fork != s->lost + s->forced;
+    /* The exit of a process whose exec was excluded goes too; one whose exec
+     * was not seen (a forked child running its parent's image, a process
+     * older than the agent) is judged by what its exit would carry. */
+    int rule = !p ? 0
+               : (p->flags & CP_F_EXECED)
+                   ? p->excluded
+                   : rule_for(s, p->exe && !unknown_image ? p->exe->data : NULL,
+                              p->exe ? p->exe->len : 0, (p->flags & CP_F_CREDS) != 0, p->uid);
+    if (rule)
+        rp_util_count(&s->ctr, rule, 1);
+    rp_event *ev = rule ? NULL : new_event(s, "process.exit", "end", "exit", ts_mono, src);
     if (ev) {
         const rp_host_api *h = s->host;
         int64_t end = ts_mono ? ts_mono + s->mono2wall : h->now_ns();
@@ -1561,17 +1665,12 @@ static void publish_exit(struct cp *s, int32_t pid, cp_proc *p, int64_t ts_mono,
                 h->set_i64(ev, s->f[F_SIGNAL], sig);
         }
         h->set_bool(ev, s->f[F_CODE_KNOWN], code >= 0);
-        /* A child known from its fork runs its parent's image until it
-         * execs; but if the kernel dropped events since that fork, its exec
-         * may be among them, and the parent's image would be a lie. */
-        int unknown_image = p && (p->flags & CP_F_FORKED) && !(p->flags & CP_F_EXECED) &&
-                            p->lost_at_fork != s->lost + s->forced;
         if (!p) {
             set_incomplete(s, ev, INC_UNKNOWN, MISS_EXE | MISS_ARGS);
         } else if (unknown_image) {
             rp_util_count(&s->ctr, C_EXIT_UNKNOWN_IMAGE, 1);
             set_incomplete(s, ev, INC_LOST, MISS_EXE | MISS_ARGS);
-        } else if (!p->exe && !(p->flags & CP_F_KTHREAD)) {
+        } else if (!p->exe && !(p->flags & (CP_F_KTHREAD | CP_F_EXE_MEMFD))) {
             set_incomplete(s, ev, p->inc_reason ? p->inc_reason : INC_UNREADABLE,
                            MISS_EXE | (p->args ? 0 : MISS_ARGS));
         }
@@ -1584,9 +1683,11 @@ static void publish_exit(struct cp *s, int32_t pid, cp_proc *p, int64_t ts_mono,
                 const char *b = base_name(p->exe->data, p->exe->len, &bl);
                 set_s(s, ev, F_EXE, p->exe->data, p->exe->len);
                 set_s(s, ev, F_NAME, b, bl);
-            } else if (p->comm[0]) {
+            } else if (p->comm[0] && !(p->flags & CP_F_EXE_MEMFD)) {
                 set_z(s, ev, F_NAME, p->comm);
             }
+            if (!unknown_image)
+                set_exe_flags(s, ev, p->flags);
             if (p->args && !unknown_image)
                 set_args(s, ev, p->args->data, p->args->len, 0);
             if (p->start_ns) {
@@ -1676,8 +1777,16 @@ static void scan(struct cp *s, int emit)
             char path[40], exe[PATH_MAX];
             ssize_t n =
                 readlinkat(s->procfd, cp_pid_path(path, sizeof path, pid, "exe"), exe, sizeof exe);
-            int same_exe = p->exe && n > 0 && (size_t)n < sizeof exe && p->exe->len == (size_t)n &&
-                           memcmp(p->exe->data, exe, (size_t)n) == 0;
+            /* (The table keeps a deleted file's name without the kernel's
+             * " (deleted)", which it also appends when the file is deleted
+             * while the process runs: the same image either way.) */
+            size_t dn = n > 0 && (size_t)n < sizeof exe ? (size_t)n : 0;
+            static const char del[] = " (deleted)";
+            int same_exe = p->exe && dn &&
+                           ((p->exe->len == dn && memcmp(p->exe->data, exe, dn) == 0) ||
+                            (p->exe->len + sizeof del - 1 == dn &&
+                             memcmp(p->exe->data, exe, p->exe->len) == 0 &&
+                             memcmp(exe + p->exe->len, del, sizeof del - 1) == 0));
             if (same_exe && (p->flags & CP_F_FORKED) && !(p->flags & CP_F_EXECED) &&
                 p->lost_at_fork != s->lost + s->forced) {
                 /* A child that may have exec'd during the loss: if it still
@@ -2071,7 +2180,7 @@ static void handle_fork(struct cp *s, const struct kev *k)
         c->euid = par.euid;
         c->gid = par.gid;
         c->egid = par.egid;
-        c->flags |= par.flags & (CP_F_CREDS | CP_F_KTHREAD);
+        c->flags |= par.flags & (CP_F_CREDS | CP_F_KTHREAD | CP_F_EXE_DELETED | CP_F_EXE_MEMFD);
     }
     if (k->ptgid == 2) /* kthreadd's children are kernel threads */
         c->flags |= CP_F_KTHREAD;
@@ -2635,6 +2744,7 @@ static void free_state(struct cp *s)
     cp_hcache_free(s->hcache);
     cp_names_free(s->users);
     cp_names_free(s->groups);
+    rp_util_exclude_free(&s->excl);
     free(s->rbuf);
     free(s->items);
     free(s->batch.buf);
@@ -2673,6 +2783,13 @@ static int cp_init(rp_plugin *self, const rp_host_api *host, void **state)
     size_t len;
     rp_util_config_text(host, self, &json, &len);
     parse_config(json, len, &s->cfg);
+    char xerr[256];
+    rc = rp_util_exclude_load(json, len, &s->excl, rp_util_proc_user_uid, xerr, sizeof xerr);
+    if (rc != 0) {
+        host->set_error(self, xerr, strlen(xerr));
+        free_state(s);
+        return rc;
+    }
     long hz = sysconf(_SC_CLK_TCK);
     s->tick_ns = hz > 0 ? (uint64_t)(1000000000 / hz) : 10000000;
     s->table = cp_table_new((uint32_t)s->cfg.max_processes);

@@ -44,6 +44,8 @@ void cp_blob_set(cp_blob **slot, cp_blob *b);
 #define CP_F_EXECED      0x40u  /* an exec of this process was handled (its image is its own) */
 #define CP_F_THREADS     0x80u  /* has had more than one thread: its leader may exit first */
 #define CP_F_LEADER_GONE 0x100u /* the leader thread exited while other threads ran */
+#define CP_F_EXE_DELETED 0x200u /* its executable had been deleted (exe is its last name) */
+#define CP_F_EXE_MEMFD   0x400u /* it runs an anonymous memory file: exe is NULL */
 
 typedef struct cp_proc {
     int32_t pid;
@@ -57,6 +59,8 @@ typedef struct cp_proc {
     uint64_t lost_at_fork; /* the plugin's overrun count when the fork was seen */
     int64_t exec_mono;     /* kernel time of the last exec handled (CP_F_EXECED) */
     uint8_t inc_reason;    /* why the exec's image is not (wholly) known; 0: it is */
+    uint8_t excluded;      /* the collectors.exclude rule that dropped its exec (a C_EXCL_*
+                            * counter of the plugin), 0: none; its exit is dropped too */
     char comm[17];
     char entity_id[CP_ENTITY_LEN + 1];
     cp_blob *exe;  /* executable path, or NULL */

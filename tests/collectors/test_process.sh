@@ -7,7 +7,7 @@
 # own (Linux >= 6.6) and with one socket for all events. After a netlink
 # overrun (the agent is stopped while a burst fills a small receive buffer) a
 # rescan must report a process whose events were lost. In poll mode, execs
-# must still arrive.
+# must still arrive. Exec and exit events name their dataset (rampart.process).
 # Usage: bash test_process.sh RAMPARTD RAMPARTCTL VERSION PLUGIN_DIR
 # shellcheck source=tests/cli/lib.sh
 source "$(dirname "$0")/../cli/lib.sh"
@@ -99,6 +99,7 @@ want = {
     "event.kind": "event",
     "event.category": ["process"],
     "event.type": ["start"],
+    "event.dataset": "rampart.process",
     "collector_process.source": "netlink",
     "process.name": os.path.basename(env["UNIQ"]),
     "process.args": [env["UNIQ"], "-c", env["SCRIPT"], "rp-arg1", "rp arg 2"],
@@ -125,6 +126,7 @@ exits = [e for e in evs if e["event.action"] == "exit" and e["process.pid"] == p
 assert len(exits) == 1, "expected one exit of pid %d, got %d" % (pid, len(exits))
 y = exits[0]
 assert y["event.type"] == ["end"] and y["event.category"] == ["process"], y
+assert y.get("event.dataset") == "rampart.process", y
 assert y["process.exit_code"] == 7, "exit code %r" % y.get("process.exit_code")
 assert y["collector_process.exit_code_known"] is True, y
 assert y["process.entity_id"] == x["process.entity_id"], (y, x)

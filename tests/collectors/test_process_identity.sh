@@ -61,9 +61,9 @@ assert len(kids) == int(env["RUNS"]), "expected %s runs, found %d" % (env["RUNS"
 
 def incomplete(e):
     """An event that says what it lacks, and carries none of it."""
-    return (e.get("collector_process.incomplete") is True and e.get("event.outcome") == "unknown"
+    return (e.get("event.outcome") == "unknown"
             and e.get("collector_process.incomplete_reason")
-            and "executable" in e.get("collector_process.missing", [])
+            and "process.executable" in e.get("rampart.incomplete", [])
             and "process.executable" not in e and "process.args" not in e)
 
 bad, flagged = [], 0
@@ -140,9 +140,9 @@ assert not execs, "the exec was not lost; the overrun did not happen as planned:
 assert x.get("process.executable") != env["LOSTPARENT"], \
     "the exit names the parent's executable: %s" % x
 assert "process.executable" not in x and "process.name" not in x and "process.args" not in x, x
-assert x.get("collector_process.incomplete") is True, x
+assert x.get("event.outcome") == "unknown", x
 assert x.get("collector_process.incomplete_reason") == "events_lost", x
-assert "executable" in x.get("collector_process.missing", []), x
+assert "process.executable" in x.get("rampart.incomplete", []), x
 print("lost exec: exit of pid %d says its image is unknown" % pid)
 PY
 stop_agent

@@ -42,7 +42,6 @@ assert len(execs) == 1, execs
 x = execs[0]
 want = {
     "collector_process.path_unresolved": True,
-    "collector_process.incomplete": True,
     "collector_process.incomplete_reason": "path_too_long",
     "event.outcome": "unknown",
     "process.args": ["./prog", "0.3"],
@@ -53,7 +52,7 @@ want = {
 }
 for k, v in want.items():
     assert x.get(k) == v, "exec %s: %r, expected %r\n%s" % (k, x.get(k), v, x)
-assert set(x["collector_process.missing"]) == {"executable", "working_directory"}, x
+assert set(x["rampart.incomplete"]) == {"process.executable", "process.working_directory"}, x
 assert "process.executable" not in x, x
 assert x.get("collector_process.executable_device"), x
 pid = x["process.pid"]
@@ -65,7 +64,8 @@ for _ in range(100):
 assert len(exits) == 1, exits
 y = exits[0]
 assert y.get("process.exit_code") == 0, y
-assert y.get("collector_process.incomplete") is True, y
+assert y.get("event.outcome") == "unknown", y
+assert "process.executable" in y.get("rampart.incomplete", []), y
 assert y.get("collector_process.incomplete_reason") == "path_too_long", y
 assert "process.executable" not in y and y.get("process.entity_id") == x["process.entity_id"], y
 print("long path: exec of pid %d with inode %s and hash, flagged path_unresolved" % (pid, env["INODE"]))
