@@ -803,10 +803,11 @@ static int flood_fold(struct cf *cf, const struct cf_change *ch, const struct cf
     if (!cf->flood || ch->pid <= 0 || ch->kind == CF_EV_EXEC)
         return 0;
     const char *entity = p ? p->entity : "";
-    /* FNV-1a over the entity id, the pid and the action. */
+    /* Keyed by pid and action, the entity id telling a reused pid apart: the
+     * records of a process read after it exited (its entity id no longer to
+     * be had) still count against its bucket, instead of opening a fresh
+     * one with a whole burst. FNV-1a. */
     uint64_t hv = 0xcbf29ce484222325ull;
-    for (const char *c = entity; *c; c++)
-        hv = (hv ^ (unsigned char)*c) * 0x100000001b3ull;
     hv = (hv ^ (uint32_t)ch->pid) * 0x100000001b3ull;
     hv = (hv ^ ch->kind) * 0x100000001b3ull;
     pthread_mutex_lock(&cf->flood_lock);
@@ -814,19 +815,27 @@ static int flood_fold(struct cf *cf, const struct cf_change *ch, const struct cf
     struct cf_flood *e = NULL, *victim = &set[0];
     for (int w = 0; w < CF_FLOOD_WAYS && !e; w++) {
         struct cf_flood *c = &set[w];
-        if (c->last_seen != 0 && c->pid == ch->pid && c->kind == ch->kind &&
-            strcmp(c->entity, entity) == 0)
+        if (c->last_seen != 0 && c->pid == ch->pid && c->kind == ch->kind)
             e = c;
         else if (c->last_seen < victim->last_seen)
             victim = c; /* a free entry (0) wins over any used one */
     }
     int64_t now = cf->host->monotonic_ns();
-    if (!e) {
-        e = victim;
-        if (e->last_seen != 0) {
-            /* Its count is never lost: the summary goes out first. */
-            flood_summary(cf, e);
-            rp_util_count(&cf->ctr, C_FLOOD_EVICTED, 1);
+    if (e && entity[0] && e->entity[0] && strcmp(e->entity, entity) != 0) {
+        /* The pid was reused: another process, its own bucket. */
+        flood_summary(cf, e);
+        e->last_seen = 0;
+    } else if (e && entity[0] && !e->entity[0]) {
+        memcpy(e->entity, entity, strlen(entity) + 1);
+    }
+    if (!e || e->last_seen == 0) {
+        if (!e) {
+            e = victim;
+            if (e->last_seen != 0) {
+                /* Its count is never lost: the summary goes out first. */
+                flood_summary(cf, e);
+                rp_util_count(&cf->ctr, C_FLOOD_EVICTED, 1);
+            }
         }
         flood_entry_clear(e);
         e->pid = ch->pid;
@@ -1147,19 +1156,18 @@ static int load_config(struct cf *cf)
         cf->join_wait_ms = (uint32_t)jw;
     else
         cf->join_wait_ms = 300;
+    /* Out of range only with a host that skips validation: the default. */
     uint64_t v;
-    cf->flood_burst = rp_util_config_uint(text, len, "flood_burst", 200, &v) == 0 && v <= 1000000
-                          ? (uint32_t)v
-                          : 200;
-    cf->flood_rate = rp_util_config_uint(text, len, "flood_rate_per_s", 100, &v) == 0 &&
-                             v <= 1000000
-                         ? (uint32_t)v
-                         : 100;
-    cf->flood_interval_ms =
-        rp_util_config_uint(text, len, "flood_summary_interval_ms", 1000, &v) == 0 && v >= 100 &&
-                v <= 60000
-            ? (uint32_t)v
-            : 1000;
+    if (rp_util_config_uint(text, len, "flood_burst", 200, &v) != 0 || v > 1000000)
+        v = 200;
+    cf->flood_burst = (uint32_t)v;
+    if (rp_util_config_uint(text, len, "flood_rate_per_s", 100, &v) != 0 || v > 1000000)
+        v = 100;
+    cf->flood_rate = (uint32_t)v;
+    if (rp_util_config_uint(text, len, "flood_summary_interval_ms", 1000, &v) != 0 || v < 100 ||
+        v > 60000)
+        v = 1000;
+    cf->flood_interval_ms = (uint32_t)v;
     rc = rp_util_exclude_load(text, len, &cf->excl, rp_util_proc_user_uid, cf->err, sizeof cf->err);
     if (rc != 0)
         return rc;
