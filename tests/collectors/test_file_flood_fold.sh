@@ -18,7 +18,11 @@
 #  - each summary carries the process (pid, entity id, executable, user),
 #    the folder, a sample path in it, first <= last, event.kind "event";
 #    the flood lasts long enough for more than one summary per action;
-#  - the plugin's flood_folded and flood_summaries counters match.
+#  - the plugin's flood_folded and flood_summaries counters match;
+#  - a flood spread over 1100 processes (more than the 1024 buckets; here
+#    with a burst of 1, no refill and a summary interval longer than the
+#    test, so every bucket holds a count): buckets are evicted, each with
+#    its summary, and every process's 3 creates are accounted for, by pid.
 # The config uses no key newer than the plugin, so the same script shows
 # what a plugin without the folding does (it fails on the bound).
 # Run as: bash test_file_flood_fold.sh RAMPARTD RAMPARTCTL VERSION PLUGIN_DIR
@@ -189,11 +193,83 @@ if [ "$OVERFLOWS" -eq 0 ]; then
     [ $((IC + FC)) -eq "$OPS" ] || fail "creates: $IC individual + $FC folded, $OPS done"
     [ $((ID + FD)) -eq "$OPS" ] || fail "deletes: $ID individual + $FD folded, $OPS done"
 else
-    [ $((IC + FC)) -le "$OPS" ] && [ $((ID + FD)) -le "$OPS" ] || fail "more counted than done"
+    [ $((IC + FC)) -le "$OPS" ] || fail "creates: more counted ($IC + $FC) than done"
+    [ $((ID + FD)) -le "$OPS" ] || fail "deletes: more counted ($ID + $FD) than done"
     [ $((IC + FC + ID + FD)) -gt $((OPS / 2)) ] || fail "most of the flood unaccounted for"
 fi
 # About 3 s of flood at one summary a second: several, not one at the end.
-[ "$SC" -ge 2 ] && [ "$SD" -ge 2 ] || fail "summaries: $SC for creates, $SD for deletes (want >= 2 each)"
+[ "$SC" -ge 2 ] || fail "$SC summaries of creates (want >= 2)"
+[ "$SD" -ge 2 ] || fail "$SD summaries of deletes (want >= 2)"
 [ "${FOLDED:-x}" = $((FC + FD)) ] || fail "flood_folded ${FOLDED:-missing}, summaries carry $((FC + FD))"
 [ "${SUMMARIES:-x}" = $((SC + SD)) ] || fail "flood_summaries ${SUMMARIES:-missing}, $((SC + SD)) summaries seen"
+
+# 2. Many processes: 1100 subshells of the test user, 3 creates each.
+W2=$T/w2
+mkdir -m 1777 "$W2"
+mkdir "$T/data2"
+cat >"$T/agent.json" <<EOF
+{
+  "agent": {"data_dir": "$T/data2", "plugin_dir": "$PLUGIN_DIR", "log_level": "info"},
+  "output": {"file": "events.ndjson", "stdout": false, "flush_interval_ms": 50},
+  "plugins": {"file": {"enabled": true, "file": "collector_file.so",
+                       "config": {"paths": ["$W2"], "join_wait_ms": 0, "events": ["create"],
+                                  "flood_burst": 1, "flood_rate_per_s": 0,
+                                  "flood_summary_interval_ms": 60000}}}
+}
+EOF
+"$RAMPARTD" --foreground --config "$T/agent.json" >"$T/agent.out" 2>"$T/agent.err" &
+APID=$!
+AGENT_PIDS+=("$APID")
+wait_for 10 "plugin file running" file_has "$T/agent.err" "plugin file: running"
+PROCS=1100
+# shellcheck disable=SC2016 # expanded by the inner bash
+setpriv --reuid="$USER_ID" --regid="$(id -g "$USER_NAME")" --clear-groups \
+    timeout -k 2 60 bash -c 'for i in $(seq 1 "$2"); do (: >"$1/m$i.1"; : >"$1/m$i.2"; : >"$1/m$i.3"); done' \
+    _ "$W2" "$PROCS" || fail "the many-process flood failed"
+# Evicted buckets' summaries come at once; the others at stop.
+sleep 1
+kill -TERM "$APID"
+wait_for 15 "agent stopped" pid_gone "$APID"
+STOPLINE=$(grep -F "plugin file" "$T/agent.err" | grep -F "stopped:" | tail -n 1) ||
+    fail "no counter line at stop"
+OVERFLOWS=$(counter overflows)
+EVICTED=$(counter flood_evicted)
+"$PY" - "$T/data2/events.ndjson" "$W2" "$PROCS" "$OVERFLOWS" >"$T/many.txt" <<'PY' ||
+import json, sys
+from collections import Counter
+path, w, procs, overflows = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+ind, fold = Counter(), Counter()
+nsum = 0
+with open(path) as f:
+    for line in f:
+        ev = json.loads(line)
+        if ev.get("event.action") != "creation":
+            continue
+        pid = ev.get("process.pid")
+        n = ev.get("collector_file.folded.count")
+        if n is None and ev.get("file.path", "").startswith(w + "/m"):
+            ind[pid] += 1
+        elif n is not None and ev.get("file.directory") == w:
+            fold[pid] += n
+            nsum += 1
+pids = set(ind) | set(fold)
+total = sum(ind.values()) + sum(fold.values())
+print("processes %d, individual %d, folded %d in %d summaries"
+      % (len(pids), sum(ind.values()), sum(fold.values()), nsum))
+if max(ind.values() or [0]) > 1:
+    print("a process had more than its burst of 1 published")
+    sys.exit(1)
+bad = [p for p in pids if ind[p] + fold[p] != 3]
+if overflows == 0 and (len(pids) != procs or total != 3 * procs or bad):
+    print("not every process's 3 creates accounted for (%d wrong)" % len(bad))
+    sys.exit(1)
+if overflows > 0 and total > 3 * procs:
+    print("more counted than done")
+    sys.exit(1)
+PY
+    fail "many processes: $(cat "$T/many.txt")"
+cat "$T/many.txt"
+echo "counters: overflows $OVERFLOWS flood_evicted ${EVICTED:-none} flood_summaries $(counter flood_summaries)"
+[ "${EVICTED:-0}" -ge $((PROCS - 1024)) ] ||
+    fail "flood_evicted ${EVICTED:-missing} with $PROCS processes and 1024 buckets"
 echo "PASS"
