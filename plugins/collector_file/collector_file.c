@@ -455,10 +455,11 @@ static void set_stat_fields(struct cf *cf, rp_event *ev, const struct stat *st)
                      (int64_t)st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec);
 }
 
-static void publish(struct cf *cf, rp_event *ev)
+static int publish(struct cf *cf, rp_event *ev)
 {
     int rc = cf->host->event_publish(cf->self, ev);
     rp_util_count(&cf->ctr, rc == 0 ? C_PUBLISHED : C_PUBLISH_FAILED, 1);
+    return rc;
 }
 
 /* The process was gone before its record was read, and no exec event of it
@@ -663,20 +664,21 @@ static int excluded(struct cf *cf, const struct cf_change *ch, const struct cf_p
 
 /* Publishes ev, or queues it behind the events waiting for a late join (see
  * struct cf_joined) so the plugin's events keep their order; await is the
- * pid whose exec event ev itself waits for, 0 for none. */
-static void send_event(struct cf *cf, rp_event *ev, int32_t await)
+ * pid whose exec event ev itself waits for, 0 for none. Returns what the
+ * bus answered, 0 when the event was queued. */
+static int send_event(struct cf *cf, rp_event *ev, int32_t await)
 {
-    if (!cf->join_wait_ms) {
-        publish(cf, ev);
-        return;
-    }
+    if (!cf->join_wait_ms)
+        return publish(cf, ev);
+    int rc = 0;
     pthread_mutex_lock(&cf->join_lock);
     if (await || cf->held_n > 0)
         hold(cf, ev, await);
     else
-        publish(cf, ev);
+        rc = publish(cf, ev);
     join_flush(cf, 0);
     pthread_mutex_unlock(&cf->join_lock);
+    return rc;
 }
 
 /* ---- flood folding (see struct cf_flood); all under flood_lock -------------- */
@@ -689,8 +691,13 @@ static size_t kind_index(uint32_t kind)
     return k;
 }
 
-/* Publishes the summary of e's folded events and starts a new count. */
-static void flood_summary(struct cf *cf, struct cf_flood *e)
+/* Publishes the summary of e's folded events and starts a new count. With
+ * keep, a summary the bus refuses at its cap is not lost: the count stays
+ * pending and the next tick tries again (the host has stopped serving the
+ * plugin's reads meanwhile, so the count does not grow much). Without keep
+ * (the entry is being reused, or the plugin stops) it is counted as refused
+ * in publish_failed. */
+static void flood_summary(struct cf *cf, struct cf_flood *e, int keep)
 {
     if (e->folded == 0)
         return;
@@ -750,8 +757,12 @@ static void flood_summary(struct cf *cf, struct cf_flood *e)
     } else {
         set_gone(cf, ev);
     }
+    if (send_event(cf, ev, await) == RP_ERR_FULL && keep) {
+        e->folded += folded;
+        cf->flood_pending++;
+        return;
+    }
     rp_util_count(&cf->ctr, C_FLOOD_SUMMARIES, 1);
-    send_event(cf, ev, await);
 }
 
 static void flood_on_timer(void *arg);
@@ -765,7 +776,7 @@ static void flood_flush(struct cf *cf, int force)
     for (uint32_t i = 0; cf->flood_pending > 0 && i < CF_FLOOD_SETS * CF_FLOOD_WAYS; i++) {
         struct cf_flood *e = &cf->flood[i];
         if (e->folded > 0 && (force || now - e->since >= interval))
-            flood_summary(cf, e);
+            flood_summary(cf, e, !force);
     }
     /* Half the interval: a summary goes out at most 1.5 intervals after
      * the first event it counts. */
@@ -823,7 +834,7 @@ static int flood_fold(struct cf *cf, const struct cf_change *ch, const struct cf
     int64_t now = cf->host->monotonic_ns();
     if (e && entity[0] && e->entity[0] && strcmp(e->entity, entity) != 0) {
         /* The pid was reused: another process, its own bucket. */
-        flood_summary(cf, e);
+        flood_summary(cf, e, 0);
         e->last_seen = 0;
     } else if (e && entity[0] && !e->entity[0]) {
         memcpy(e->entity, entity, strlen(entity) + 1);
@@ -833,7 +844,7 @@ static int flood_fold(struct cf *cf, const struct cf_change *ch, const struct cf
             e = victim;
             if (e->last_seen != 0) {
                 /* Its count is never lost: the summary goes out first. */
-                flood_summary(cf, e);
+                flood_summary(cf, e, 0);
                 rp_util_count(&cf->ctr, C_FLOOD_EVICTED, 1);
             }
         }
@@ -885,7 +896,7 @@ static int flood_fold(struct cf *cf, const struct cf_change *ch, const struct cf
     }
     rp_util_count(&cf->ctr, C_FLOOD_FOLDED, 1);
     if (now - e->since >= (int64_t)cf->flood_interval_ms * 1000000)
-        flood_summary(cf, e);
+        flood_summary(cf, e, 1);
     flood_flush(cf, 0);
     pthread_mutex_unlock(&cf->flood_lock);
     return 1;
