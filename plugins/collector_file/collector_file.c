@@ -52,6 +52,13 @@ static const char config_schema[] =
     "\"default\":60,\"description\":\"one exec event per file in this window; 0: all\"},"
     "\"join_wait_ms\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":2000,\"default\":300,"
     "\"description\":\"how long an event of a gone process waits for its exec event\"},"
+    "\"flood_burst\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":1000000,\"default\":200,"
+    "\"description\":\"events per process and action published before folding; 0: off\"},"
+    "\"flood_rate_per_s\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":1000000,"
+    "\"default\":100,\"description\":\"events per second refilling the burst allowance\"},"
+    "\"flood_summary_interval_ms\":{\"type\":\"integer\",\"minimum\":100,\"maximum\":60000,"
+    "\"default\":1000,\"description\":\"one summary of folded events per process and action "
+    "in this interval\"},"
     RP_UTIL_EXCLUDE_SCHEMA "}}";
 
 static const rp_util_field_def field_defs[F_COUNT_] = {
@@ -92,6 +99,11 @@ static const rp_util_field_def field_defs[F_COUNT_] = {
     [F_INCOMPLETE] = {"rampart.incomplete", RP_TYPE_STR_ARRAY},
     [F_EXEC_FOLDED] = {"collector_file.exec.folded", RP_TYPE_U64},
     [F_PATH_UNRESOLVED] = {"collector_file.path_unresolved", RP_TYPE_BOOL},
+    [F_KIND] = {"event.kind", RP_TYPE_STR},
+    [F_FOLD_COUNT] = {"collector_file.folded.count", RP_TYPE_U64},
+    [F_FOLD_FIRST] = {"collector_file.folded.first", RP_TYPE_TIMESTAMP},
+    [F_FOLD_LAST] = {"collector_file.folded.last", RP_TYPE_TIMESTAMP},
+    [F_FOLD_SAMPLE] = {"collector_file.folded.sample_path", RP_TYPE_STR},
 };
 
 static const char *const counter_names[C_COUNT_] = {
@@ -111,6 +123,9 @@ static const char *const counter_names[C_COUNT_] = {
     [C_PATH_UNRESOLVED] = "path_unresolved",
     [C_JOINED_LATE] = "joined_late",
     [C_JOIN_MISSED] = "join_missed",
+    [C_FLOOD_FOLDED] = "flood_folded",
+    [C_FLOOD_SUMMARIES] = "flood_summaries",
+    [C_FLOOD_EVICTED] = "flood_evicted",
 };
 
 /* Per change kind: bus topic, event.action, event.type. */
@@ -440,10 +455,11 @@ static void set_stat_fields(struct cf *cf, rp_event *ev, const struct stat *st)
                      (int64_t)st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec);
 }
 
-static void publish(struct cf *cf, rp_event *ev)
+static int publish(struct cf *cf, rp_event *ev)
 {
     int rc = cf->host->event_publish(cf->self, ev);
     rp_util_count(&cf->ctr, rc == 0 ? C_PUBLISHED : C_PUBLISH_FAILED, 1);
+    return rc;
 }
 
 /* The process was gone before its record was read, and no exec event of it
@@ -646,6 +662,246 @@ static int excluded(struct cf *cf, const struct cf_change *ch, const struct cf_p
     return 0;
 }
 
+/* Publishes ev, or queues it behind the events waiting for a late join (see
+ * struct cf_joined) so the plugin's events keep their order; await is the
+ * pid whose exec event ev itself waits for, 0 for none. Returns what the
+ * bus answered, 0 when the event was queued. */
+static int send_event(struct cf *cf, rp_event *ev, int32_t await)
+{
+    if (!cf->join_wait_ms)
+        return publish(cf, ev);
+    int rc = 0;
+    pthread_mutex_lock(&cf->join_lock);
+    if (await || cf->held_n > 0)
+        hold(cf, ev, await);
+    else
+        rc = publish(cf, ev);
+    join_flush(cf, 0);
+    pthread_mutex_unlock(&cf->join_lock);
+    return rc;
+}
+
+/* ---- flood folding (see struct cf_flood); all under flood_lock -------------- */
+
+static size_t kind_index(uint32_t kind)
+{
+    size_t k = 0;
+    while (k < sizeof kinds / sizeof kinds[0] && kinds[k].kind != kind)
+        k++;
+    return k;
+}
+
+/* Publishes the summary of e's folded events and starts a new count. With
+ * keep, a summary the bus refuses at its cap is not lost: the count stays
+ * pending and the next tick tries again (the host has stopped serving the
+ * plugin's reads meanwhile, so the count does not grow much). Without keep
+ * (the entry is being reused, or the plugin stops) it is counted as refused
+ * in publish_failed. */
+static void flood_summary(struct cf *cf, struct cf_flood *e, int keep)
+{
+    if (e->folded == 0)
+        return;
+    const rp_host_api *h = cf->host;
+    size_t k = kind_index(e->kind);
+    rp_event *ev;
+    uint64_t folded = e->folded;
+    e->folded = 0;
+    cf->flood_pending--;
+    if (h->event_create(cf->self, kinds[k].topic, strlen(kinds[k].topic), &ev) != 0) {
+        rp_util_count(&cf->ctr, C_PUBLISH_FAILED, 1);
+        return;
+    }
+    rp_str cat = {"file", 4};
+    rp_str typ = {kinds[k].type, strlen(kinds[k].type)};
+    h->set_str_array(ev, cf->f[F_CATEGORY], &cat, 1);
+    h->set_str_array(ev, cf->f[F_TYPE], &typ, 1);
+    set_s(cf, ev, F_KIND, "event", 5);
+    set_s(cf, ev, F_ACTION, kinds[k].action, strlen(kinds[k].action));
+    set_s(cf, ev, F_PROVIDER, cf->provider, strlen(cf->provider));
+    set_s(cf, ev, F_DATASET, "rampart.file", 12);
+    h->set_u64(ev, cf->f[F_FOLD_COUNT], folded);
+    h->set_timestamp(ev, cf->f[F_FOLD_FIRST], e->first_ns);
+    h->set_timestamp(ev, cf->f[F_FOLD_LAST], e->last_ns);
+    if (e->sample && e->sample[0]) {
+        set_s(cf, ev, F_FOLD_SAMPLE, e->sample, strlen(e->sample));
+        /* The folder, so that "which folder is being flooded" needs no
+         * parsing; not for a name whose folder could not be named. */
+        const char *slash = e->sample_unresolved ? NULL : strrchr(e->sample, '/');
+        if (slash)
+            set_s(cf, ev, F_DIR, e->sample, slash == e->sample ? 1 : (size_t)(slash - e->sample));
+        if (e->sample_unresolved)
+            h->set_bool(ev, cf->f[F_PATH_UNRESOLVED], 1);
+    }
+    h->set_i64(ev, cf->f[F_PID], e->pid);
+    int32_t await = 0;
+    if (e->entity[0]) {
+        set_s(cf, ev, F_ENTITY, e->entity, strlen(e->entity));
+        if (e->exe)
+            set_s(cf, ev, F_PEXE, e->exe, strlen(e->exe));
+        if (e->name)
+            set_s(cf, ev, F_PNAME, e->name, strlen(e->name));
+        if (e->exe_flags & RP_UTIL_EXE_MEMFD)
+            h->set_bool(ev, cf->f[F_EXE_MEMFD], 1);
+        else if (e->exe_flags & RP_UTIL_EXE_DELETED)
+            h->set_bool(ev, cf->f[F_EXE_DELETED], 1);
+        if (e->have_uid) {
+            char buf[16];
+            int n = snprintf(buf, sizeof buf, "%u", (unsigned)e->uid);
+            set_s(cf, ev, F_USER_ID, buf, (size_t)n);
+            const char *uname = owner_name(cf, (uid_t)e->uid);
+            if (uname)
+                set_s(cf, ev, F_USER_NAME, uname, strlen(uname));
+        }
+    } else if (cf->join_wait_ms) {
+        await = e->pid; /* the process was gone: its exec event may name it */
+    } else {
+        set_gone(cf, ev);
+    }
+    if (send_event(cf, ev, await) == RP_ERR_FULL && keep) {
+        e->folded += folded;
+        cf->flood_pending++;
+        return;
+    }
+    rp_util_count(&cf->ctr, C_FLOOD_SUMMARIES, 1);
+}
+
+static void flood_on_timer(void *arg);
+
+/* Sends the summaries that are due (all of them with force) and keeps a
+ * one-shot timer going while counts are pending. */
+static void flood_flush(struct cf *cf, int force)
+{
+    int64_t now = cf->host->monotonic_ns();
+    int64_t interval = (int64_t)cf->flood_interval_ms * 1000000;
+    for (uint32_t i = 0; cf->flood_pending > 0 && i < CF_FLOOD_SETS * CF_FLOOD_WAYS; i++) {
+        struct cf_flood *e = &cf->flood[i];
+        if (e->folded > 0 && (force || now - e->since >= interval))
+            flood_summary(cf, e, !force);
+    }
+    /* Half the interval: a summary goes out at most 1.5 intervals after
+     * the first event it counts. */
+    if (cf->flood_pending > 0 && !cf->flood_timing && !cf->flood_stopping &&
+        cf->host->timer_start(cf->self, cf->flood_interval_ms / 2, 0, flood_on_timer, cf,
+                              &cf->flood_timer_id) == 0)
+        cf->flood_timing = 1;
+}
+
+static void flood_on_timer(void *arg)
+{
+    struct cf *cf = arg;
+    pthread_mutex_lock(&cf->flood_lock);
+    cf->flood_timing = 0;
+    if (!cf->flood_stopping)
+        flood_flush(cf, 0);
+    pthread_mutex_unlock(&cf->flood_lock);
+}
+
+static void flood_entry_clear(struct cf_flood *e)
+{
+    free(e->exe);
+    free(e->name);
+    e->exe = e->name = NULL;
+    e->exe_flags = 0;
+    e->have_uid = 0;
+}
+
+/* The bucket of the change's process and action: 1 when the change is
+ * folded into a summary instead of being published on its own. Exec events
+ * have their own folding and pass; so do events without a process (inotify),
+ * which the bus cap bounds. */
+static int flood_fold(struct cf *cf, const struct cf_change *ch, const struct cf_proc *p)
+{
+    if (!cf->flood || ch->pid <= 0 || ch->kind == CF_EV_EXEC)
+        return 0;
+    const char *entity = p ? p->entity : "";
+    /* Keyed by pid and action, the entity id telling a reused pid apart: the
+     * records of a process read after it exited (its entity id no longer to
+     * be had) still count against its bucket, instead of opening a fresh
+     * one with a whole burst. FNV-1a. */
+    uint64_t hv = 0xcbf29ce484222325ull;
+    hv = (hv ^ (uint32_t)ch->pid) * 0x100000001b3ull;
+    hv = (hv ^ ch->kind) * 0x100000001b3ull;
+    pthread_mutex_lock(&cf->flood_lock);
+    struct cf_flood *set = &cf->flood[(hv ^ (hv >> 32)) % CF_FLOOD_SETS * CF_FLOOD_WAYS];
+    struct cf_flood *e = NULL, *victim = &set[0];
+    for (int w = 0; w < CF_FLOOD_WAYS && !e; w++) {
+        struct cf_flood *c = &set[w];
+        if (c->last_seen != 0 && c->pid == ch->pid && c->kind == ch->kind)
+            e = c;
+        else if (c->last_seen < victim->last_seen)
+            victim = c; /* a free entry (0) wins over any used one */
+    }
+    int64_t now = cf->host->monotonic_ns();
+    if (e && entity[0] && e->entity[0] && strcmp(e->entity, entity) != 0) {
+        /* The pid was reused: another process, its own bucket. */
+        flood_summary(cf, e, 0);
+        e->last_seen = 0;
+    } else if (e && entity[0] && !e->entity[0]) {
+        memcpy(e->entity, entity, strlen(entity) + 1);
+    }
+    if (!e || e->last_seen == 0) {
+        if (!e) {
+            e = victim;
+            if (e->last_seen != 0) {
+                /* Its count is never lost: the summary goes out first. */
+                flood_summary(cf, e, 0);
+                rp_util_count(&cf->ctr, C_FLOOD_EVICTED, 1);
+            }
+        }
+        flood_entry_clear(e);
+        e->pid = ch->pid;
+        e->kind = ch->kind;
+        memcpy(e->entity, entity, strlen(entity) + 1);
+        e->tokens = cf->flood_burst;
+        e->refill_ns = now;
+    }
+    e->last_seen = now;
+    e->tokens += (double)(now - e->refill_ns) / 1e9 * cf->flood_rate;
+    if (e->tokens > cf->flood_burst)
+        e->tokens = cf->flood_burst;
+    e->refill_ns = now;
+    if (e->tokens >= 1.0) {
+        e->tokens -= 1.0;
+        pthread_mutex_unlock(&cf->flood_lock);
+        return 0;
+    }
+    int64_t wall = cf->host->now_ns();
+    if (e->folded == 0) {
+        e->since = now;
+        e->first_ns = wall;
+        cf->flood_pending++;
+        flood_entry_clear(e);
+        if (p) {
+            e->exe = p->exe ? strdup(p->exe) : NULL;
+            e->name = p->name ? strdup(p->name) : NULL;
+            e->exe_flags = p->exe_flags;
+            e->have_uid = p->have_uid;
+            e->uid = p->uid;
+        }
+    }
+    e->folded++;
+    e->last_ns = wall;
+    const char *path = ch->path ? ch->path : ch->old_path;
+    size_t plen = path ? strlen(path) : 0;
+    if (plen + 1 > e->sample_cap) {
+        char *n = realloc(e->sample, plen + 1);
+        if (n) {
+            e->sample = n;
+            e->sample_cap = plen + 1;
+        }
+    }
+    if (e->sample && plen + 1 <= e->sample_cap) {
+        memcpy(e->sample, path ? path : "", plen + 1);
+        e->sample_unresolved = ch->unresolved && ch->path;
+    }
+    rp_util_count(&cf->ctr, C_FLOOD_FOLDED, 1);
+    if (now - e->since >= (int64_t)cf->flood_interval_ms * 1000000)
+        flood_summary(cf, e, 1);
+    flood_flush(cf, 0);
+    pthread_mutex_unlock(&cf->flood_lock);
+    return 1;
+}
+
 void cf_emit(struct cf *cf, const struct cf_change *ch)
 {
     const rp_host_api *h = cf->host;
@@ -669,6 +925,8 @@ void cf_emit(struct cf *cf, const struct cf_change *ch)
     uint64_t folded = 0;
     int32_t await = 0;
     if (ch->kind == CF_EV_EXEC && exec_fold(cf, ch->st, &folded))
+        return;
+    if (flood_fold(cf, ch, p))
         return;
     rp_event *ev;
     const char *topic = kinds[k].topic;
@@ -747,17 +1005,7 @@ void cf_emit(struct cf *cf, const struct cf_change *ch)
         rp_str missing = {"process.pid", 11};
         h->set_str_array(ev, cf->f[F_INCOMPLETE], &missing, 1);
     }
-    if (!cf->join_wait_ms) {
-        publish(cf, ev);
-        return;
-    }
-    pthread_mutex_lock(&cf->join_lock);
-    if (await || cf->held_n > 0)
-        hold(cf, ev, await);
-    else
-        publish(cf, ev);
-    join_flush(cf, 0);
-    pthread_mutex_unlock(&cf->join_lock);
+    send_event(cf, ev, await);
 }
 
 /* ---- folder walk ----------------------------------------------------------- */
@@ -919,6 +1167,18 @@ static int load_config(struct cf *cf)
         cf->join_wait_ms = (uint32_t)jw;
     else
         cf->join_wait_ms = 300;
+    /* Out of range only with a host that skips validation: the default. */
+    uint64_t v;
+    if (rp_util_config_uint(text, len, "flood_burst", 200, &v) != 0 || v > 1000000)
+        v = 200;
+    cf->flood_burst = (uint32_t)v;
+    if (rp_util_config_uint(text, len, "flood_rate_per_s", 100, &v) != 0 || v > 1000000)
+        v = 100;
+    cf->flood_rate = (uint32_t)v;
+    if (rp_util_config_uint(text, len, "flood_summary_interval_ms", 1000, &v) != 0 || v < 100 ||
+        v > 60000)
+        v = 1000;
+    cf->flood_interval_ms = (uint32_t)v;
     rc = rp_util_exclude_load(text, len, &cf->excl, rp_util_proc_user_uid, cf->err, sizeof cf->err);
     if (rc != 0)
         return rc;
@@ -959,6 +1219,13 @@ static void cf_free(struct cf *cf)
     free(cf->held);
     if (cf->join_lock_ok)
         pthread_mutex_destroy(&cf->join_lock);
+    for (uint32_t i = 0; cf->flood && i < CF_FLOOD_SETS * CF_FLOOD_WAYS; i++) {
+        flood_entry_clear(&cf->flood[i]);
+        free(cf->flood[i].sample);
+    }
+    free(cf->flood);
+    if (cf->flood_lock_ok)
+        pthread_mutex_destroy(&cf->flood_lock);
     free(cf);
 }
 
@@ -989,6 +1256,14 @@ static int file_init(rp_plugin *self, const rp_host_api *host, void **state)
         host->set_error(self, cf->err, strlen(cf->err));
         cf_free(cf);
         return rc;
+    }
+    if (cf->flood_burst > 0) {
+        cf->flood = calloc(CF_FLOOD_SETS * CF_FLOOD_WAYS, sizeof *cf->flood);
+        cf->flood_lock_ok = cf->flood && pthread_mutex_init(&cf->flood_lock, NULL) == 0;
+        if (!cf->flood_lock_ok) {
+            cf_free(cf);
+            return RP_ERR_NOMEM;
+        }
     }
     if (cf->join_wait_ms > 0 && cf->mode != CF_MODE_INOTIFY) {
         /* Late joins need collector_process's exec events; without that
@@ -1056,6 +1331,23 @@ static int file_stop(rp_plugin *self, void *state)
     struct cf *cf = state;
     cf_fan_stop(cf);
     cf_ino_stop(cf);
+    if (cf->flood_lock_ok) {
+        /* No record comes any more: every pending count goes out as a
+         * summary now (ahead of the join flush below, which publishes
+         * what they queue). The timer is stopped outside the lock, as its
+         * callback takes it. */
+        pthread_mutex_lock(&cf->flood_lock);
+        cf->flood_stopping = 1;
+        int timing = cf->flood_timing;
+        uint64_t id = cf->flood_timer_id;
+        pthread_mutex_unlock(&cf->flood_lock);
+        if (timing)
+            cf->host->timer_stop(cf->self, id);
+        pthread_mutex_lock(&cf->flood_lock);
+        cf->flood_timing = 0;
+        flood_flush(cf, 1);
+        pthread_mutex_unlock(&cf->flood_lock);
+    }
     if (cf->join_lock_ok) {
         /* No record comes any more: the waiting events go out now, with
          * what is known. The timer is stopped outside the lock, as its

@@ -54,13 +54,15 @@ enum cf_field {
     F_ORIG_PATH, F_ORIG_NAME,
     F_DATASET, F_ENTITY, F_USER_ID, F_USER_NAME, F_EXE_MEMFD, F_EXE_DELETED, F_INCOMPLETE,
     F_EXEC_FOLDED, F_PATH_UNRESOLVED,
+    F_KIND, F_FOLD_COUNT, F_FOLD_FIRST, F_FOLD_LAST, F_FOLD_SAMPLE,
     F_COUNT_
 };
 
 enum cf_counter {
     C_RECORDS, C_PUBLISHED, C_OVERFLOWS, C_SELF, C_EXCLUDED, C_RESOLVE_FAILED,
     C_PUBLISH_FAILED, C_WATCH_CAP, C_MERGED, C_EXEC_FOLDED, C_EXCL_EXE, C_EXCL_PATH,
-    C_EXCL_USER, C_PATH_UNRESOLVED, C_JOINED_LATE, C_JOIN_MISSED, C_COUNT_
+    C_EXCL_USER, C_PATH_UNRESOLVED, C_JOINED_LATE, C_JOIN_MISSED, C_FLOOD_FOLDED,
+    C_FLOOD_SUMMARIES, C_FLOOD_EVICTED, C_COUNT_
 };
 
 /* A configured path prefix: canonical, no trailing slash ("/" is kept). */
@@ -114,6 +116,35 @@ struct cf_held {
     rp_event *ev;
     int32_t pid;   /* the process whose identity is awaited; 0 = none */
     int64_t since; /* monotonic */
+};
+
+/* Flood folding. Each process (by process.entity_id, else pid) and action
+ * (create, modify, rename, delete) has a token bucket: flood_burst events,
+ * refilled at flood_rate_per_s. Past it the process's events of that action
+ * are counted instead of published, and a summary event carries the count
+ * once per flood_summary_interval_ms. The table is fixed: CF_FLOOD_SETS sets
+ * of CF_FLOOD_WAYS entries, a newcomer evicts the least recently used entry
+ * of its set, whose pending count goes out as a summary first. */
+#define CF_FLOOD_SETS 128
+#define CF_FLOOD_WAYS 8 /* 1024 entries in all */
+struct cf_flood {
+    int64_t last_seen; /* monotonic; 0 = free */
+    int32_t pid;
+    uint32_t kind; /* one CF_EV_* bit */
+    char entity[RP_UTIL_ENTITY_ID_LEN + 1]; /* "" when the process was unknown */
+    double tokens;
+    int64_t refill_ns; /* monotonic time tokens were last refilled */
+    uint64_t folded;   /* events counted since the last summary */
+    int64_t since;     /* monotonic time of the first of them */
+    int64_t first_ns, last_ns; /* their wall-clock times */
+    char *sample;      /* the last one's path (or name when unresolved) */
+    size_t sample_cap;
+    int sample_unresolved;
+    /* The process as it was at the first folded event, for the summary. */
+    char *exe, *name;
+    uint32_t exe_flags;
+    int have_uid;
+    uint32_t uid;
 };
 
 struct cf_owner {
@@ -182,6 +213,9 @@ struct cf {
     uint32_t max_watches;
     uint32_t exec_fold_s; /* 0: every execution is published */
     uint32_t join_wait_ms; /* 0: no late joins */
+    uint32_t flood_burst;  /* 0: no flood folding */
+    uint32_t flood_rate;   /* tokens per second */
+    uint32_t flood_interval_ms;
     rp_util_exclude excl; /* the agent-wide collectors.exclude */
 
     char err[CF_PATH_MAX + 128]; /* why init failed, for set_error */
@@ -205,6 +239,15 @@ struct cf {
     uint32_t held_head, held_n;
     int join_pending, join_stopping;
     uint64_t join_timer_id;
+
+    /* Flood folding: flood_lock guards the group (records on the loop
+     * thread, the summary timer, and stop). */
+    pthread_mutex_t flood_lock;
+    int flood_lock_ok;
+    struct cf_flood *flood; /* CF_FLOOD_SETS * CF_FLOOD_WAYS, NULL when off */
+    uint32_t flood_pending; /* entries with folded > 0 */
+    int flood_timing, flood_stopping;
+    uint64_t flood_timer_id;
 
     struct cf_proc procs[CF_PROC_CACHE];
     struct cf_owner owners[CF_OWNER_CACHE];

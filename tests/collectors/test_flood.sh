@@ -16,8 +16,10 @@
 #    is alerted too (rampart.output.rotations);
 #  - SIGTERM, sent while the flood goes on, ends the agent within the
 #    default agent.stop_grace_ms (10 s).
-# The config uses no key newer than the agent it tests, so the same script
-# shows what an agent without the caps does (it fails here).
+# This tests the core's backstop, what holds when many processes share the
+# flood: the file collector's own per-process folding (flood_burst, tested
+# by test_file_flood_fold.sh) is turned off, so one process's events reach
+# the bus cap. Besides that key the config uses none newer than the caps.
 # Run as: bash test_flood.sh RAMPARTD RAMPARTCTL VERSION PLUGIN_DIR
 # shellcheck source=tests/cli/lib.sh
 source "$(dirname "$0")/../cli/lib.sh"
@@ -64,7 +66,8 @@ cat >"$T/agent.json" <<EOF
   "output": {"file": "events.ndjson", "stdout": false, "file_max_bytes": 8388608,
              "file_keep": 20},
   "plugins": {"file": {"enabled": true, "file": "collector_file.so",
-                       "config": {"mode": "auto", "paths": ["$FLOOD_DIR"]}}}
+                       "config": {"mode": "auto", "paths": ["$FLOOD_DIR"],
+                                  "flood_burst": 0}}}
 }
 EOF
 
