@@ -2373,8 +2373,9 @@ static void filter_failed(struct cp *s)
  * within a millisecond, while the rest (its table entry, its zombie's stat)
  * outlives it.
  */
-static void nl_drain(struct cp *s)
+static int nl_drain_once(struct cp *s)
 {
+    int fresh_execs = 0;
     int64_t last_a = 0, last_b = 0;
     int64_t t0 = clock_ns(CLOCK_MONOTONIC);
     uint64_t lost0 = s->lost;
@@ -2465,7 +2466,10 @@ static void nl_drain(struct cp *s)
      * these; the captures of such pids are discarded. */
     if (ncap > 0) {
         int64_t last = 0;
+        int before = s->nkev;
         nl_read(s, s->nlfd, 0, &last, NULL);
+        for (int j = before; j < s->nkev && !fresh_execs; j++)
+            fresh_execs = s->kev[j].what == PROC_EVENT_EXEC;
         for (int i = 0; i < n; i++) {
             struct kev *k = &s->kev[i];
             if (k->cap < 0 || s->caps[k->cap].reason == INC_REEXEC)
@@ -2490,6 +2494,18 @@ static void nl_drain(struct cp *s)
         handle_kev(s, &s->kev[i], s->kev[i].cap >= 0 ? &s->caps[s->kev[i].cap] : NULL);
     memmove(s->kev, s->kev + n, (size_t)(s->nkev - n) * sizeof *s->kev);
     s->nkev -= n;
+    return fresh_execs;
+}
+
+/* Execs that the look after the captures took off the socket would wait for
+ * the next wake-up (the socket is empty now, so epoll reports nothing until
+ * another process event), by when a short-lived program has exited and its
+ * /proc is gone: their /proc is read in this same wake-up instead. Bounded,
+ * so a fork storm cannot hold the loop. */
+static void nl_drain(struct cp *s)
+{
+    for (int round = 0; round < 8 && nl_drain_once(s); round++)
+        ;
 }
 
 static int arm_b_timer(struct cp *s, uint64_t delay_ms);
