@@ -11,54 +11,8 @@
 # Usage: bash test_process.sh RAMPARTD RAMPARTCTL VERSION PLUGIN_DIR
 # shellcheck source=tests/cli/lib.sh
 source "$(dirname "$0")/../cli/lib.sh"
-PLUGIN_DIR=${4:?usage: $0 RAMPARTD RAMPARTCTL VERSION PLUGIN_DIR}
-[ -f "$PLUGIN_DIR/collector_process.so" ] || fail "no collector_process.so in $PLUGIN_DIR"
-cd "$T"
-# The programs run as nobody, who must reach them and the working folder.
-chmod 755 "$T"
-
-EVENTS=$T/data/events.ndjson
-APID=
-
-# start_agent CONFIG_JSON_OF_THE_PLUGIN : a fresh agent with only the process
-# collector, writing NDJSON to $EVENTS; waits until the plugin runs.
-start_agent() {
-    rm -rf "$T/data" "$T/agent.out" "$T/agent.err"
-    cat >"$T/rampart.json" <<EOF
-{
-  "agent": {"data_dir": "data", "plugin_dir": "$PLUGIN_DIR", "log_level": "info"},
-  "output": {"file": "events.ndjson", "stdout": false, "flush_interval_ms": 100},
-  "plugins": {"process": {"enabled": true, "file": "collector_process.so", "config": $1}}
-}
-EOF
-    "$RAMPARTD" --foreground --config "$T/rampart.json" >"$T/agent.out" 2>"$T/agent.err" &
-    APID=$!
-    AGENT_PIDS+=("$APID")
-    wait_for 15 "the plugin to run" file_has "$T/agent.err" "plugin process: running"
-}
-
-stop_agent() {
-    kill -TERM "$APID"
-    wait_for 15 "the agent to exit" pid_gone "$APID"
-    wait "$APID" || fail "the agent exited with status $?"
-}
-
-# events_match PYTHON_CONDITION MIN : true when at least MIN events satisfy the
-# condition on ev (a dict); the condition sees the test's variables in env.
-events_match() {
-    [ -f "$EVENTS" ] || return 1
-    "$PY" - "$EVENTS" "$1" "$2" <<'PY'
-import json, os, sys
-env = os.environ
-n = 0
-with open(sys.argv[1]) as f:
-    for line in f:
-        ev = json.loads(line)
-        if eval(sys.argv[2]):
-            n += 1
-sys.exit(0 if n >= int(sys.argv[3]) else 1)
-PY
-}
+# shellcheck source=tests/collectors/process_lib.sh
+source "$(dirname "$0")/process_lib.sh"
 
 # ---- netlink mode: exec, exit, enrichment, lineage -----------------------------
 # check_netlink CONFIG SOCKETS_LOG_TEXT : one agent run: a unique program, its
