@@ -715,4 +715,34 @@ BENCH_UNUSED static int bench_find_build(struct bench_paths *p)
     return 0;
 }
 
+/* Starts rampartd in the foreground with the process collector alone, its
+ * data in <dir>/data (events in <dir>/data/events.ndjson) and its log in
+ * errlog, and waits up to wait_ms for the plugin to run. Returns the pid,
+ * or -1 when it did not start (the child, if any, is stopped). */
+BENCH_UNUSED static pid_t bench_start_process_agent(const struct bench_paths *p, const char *dir,
+                                                   const char *errlog, int wait_ms)
+{
+    char cfg[PATH_MAX], text[2 * PATH_MAX + 512];
+    snprintf(cfg, sizeof cfg, "%s/rampart.json", dir);
+    snprintf(text, sizeof text,
+             "{\"agent\":{\"data_dir\":\"%s/data\",\"plugin_dir\":\"%s\",\"log_level\":\"info\"},"
+             "\"output\":{\"file\":\"events.ndjson\",\"stdout\":false,\"flush_interval_ms\":200},"
+             "\"plugins\":{\"process\":{\"enabled\":true,\"file\":\"collector_process.so\","
+             "\"config\":{}}}}\n",
+             dir, p->plugins);
+    if (bench_write_text(cfg, text, 0644) != 0)
+        bench_die("write the agent config");
+    char *argv[] = {(char *)p->rampartd, "--foreground", "--config", cfg, NULL};
+    pid_t pid = bench_spawn(argv, NULL, errlog);
+    if (pid < 0)
+        bench_die("fork");
+    for (int waited = 0; waited < wait_ms; waited += 50) {
+        if (bench_file_contains(errlog, "plugin process: running"))
+            return pid;
+        bench_sleep_ms(50);
+    }
+    bench_stop_child(pid, 10000, NULL);
+    return -1;
+}
+
 #endif

@@ -367,8 +367,7 @@ static void count_agent(const char *path, struct agent_result *r)
 
 static void phase_agent(struct agent_result *r)
 {
-    char cfg[256], events[256], errlog[256], text[PATH_MAX + 1024];
-    snprintf(cfg, sizeof cfg, "%s/rampart.json", tmpdir);
+    char events[256], errlog[256];
     snprintf(events, sizeof events, "%s/data/events.ndjson", tmpdir);
     snprintf(errlog, sizeof errlog, "%s/agent.err", tmpdir);
     r->status = "ok";
@@ -376,28 +375,10 @@ static void phase_agent(struct agent_result *r)
         r->status = "skipped: no build/bin/rampartd next to this benchmark";
         return;
     }
-    snprintf(text, sizeof text,
-             "{\"agent\":{\"data_dir\":\"%s/data\",\"plugin_dir\":\"%s\",\"log_level\":\"info\"},"
-             "\"output\":{\"file\":\"events.ndjson\",\"stdout\":false,\"flush_interval_ms\":200},"
-             "\"plugins\":{\"process\":{\"enabled\":true,\"file\":\"collector_process.so\","
-             "\"config\":{}}}}\n",
-             tmpdir, paths.plugins);
-    if (bench_write_text(cfg, text, 0644) != 0)
-        bench_die("write the agent config");
-    char *argv[] = {paths.rampartd, "--foreground", "--config", cfg, NULL};
-    pid_t pid = bench_spawn(argv, NULL, errlog);
-    if (pid < 0)
-        bench_die("fork");
     /* Running once the plugin says so. */
-    int running = 0;
-    for (int waited = 0; waited < WAIT_START_MS && !running; waited += 50) {
-        running = bench_file_contains(errlog, "plugin process: running");
-        if (!running)
-            bench_sleep_ms(50);
-    }
-    if (!running) {
+    pid_t pid = bench_start_process_agent(&paths, tmpdir, errlog, WAIT_START_MS);
+    if (pid < 0) {
         r->status = "failed: the agent did not start the process collector (see agent.err)";
-        bench_stop_child(pid, 10000, NULL);
         return;
     }
     bench_sleep_ms(500); /* let start-up work settle */

@@ -234,31 +234,12 @@ int main(int argc, char **argv)
     make_prog(ph[1].prog, (long long)size_mb, 1);
     make_prog(ph[2].prog, (long long)dense_mb, 0);
 
-    char cfg[256], events[256], errlog[256], text[PATH_MAX + 1024];
-    snprintf(cfg, sizeof cfg, "%s/rampart.json", tmpdir);
+    char events[256], errlog[256];
     snprintf(events, sizeof events, "%s/data/events.ndjson", tmpdir);
     snprintf(errlog, sizeof errlog, "%s/agent.err", tmpdir);
-    snprintf(text, sizeof text,
-             "{\"agent\":{\"data_dir\":\"%s/data\",\"plugin_dir\":\"%s\",\"log_level\":\"info\"},"
-             "\"output\":{\"file\":\"events.ndjson\",\"stdout\":false,\"flush_interval_ms\":200},"
-             "\"plugins\":{\"process\":{\"enabled\":true,\"file\":\"collector_process.so\","
-             "\"config\":{}}}}\n",
-             tmpdir, paths.plugins);
-    if (bench_write_text(cfg, text, 0644) != 0)
-        bench_die("write the agent config");
-    char *agent_argv[] = {paths.rampartd, "--foreground", "--config", cfg, NULL};
-    pid_t agent = bench_spawn(agent_argv, NULL, errlog);
-    if (agent < 0)
-        bench_die("fork");
-    int running = 0;
-    for (int waited = 0; waited < WAIT_START_MS && !running; waited += 50) {
-        running = bench_file_contains(errlog, "plugin process: running");
-        if (!running)
-            bench_sleep_ms(50);
-    }
-    if (!running) {
+    pid_t agent = bench_start_process_agent(&paths, tmpdir, errlog, WAIT_START_MS);
+    if (agent < 0) {
         fprintf(stderr, "bench_hash_amplification: the agent did not start (see %s)\n", errlog);
-        bench_stop_child(agent, 10000, NULL);
         return 1;
     }
     double load1 = bench_load1();
