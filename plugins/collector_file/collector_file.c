@@ -1325,45 +1325,39 @@ static int file_start(rp_plugin *self, void *state)
     return 0;
 }
 
+/* At stop: marks a timed queue stopping, stops its timer (outside the lock,
+ * as the timer's callback takes it) and flushes what it holds. */
+static void stop_and_flush(struct cf *cf, pthread_mutex_t *lock, int *stopping, int *armed,
+                           const uint64_t *timer_id, void (*flush)(struct cf *, int))
+{
+    pthread_mutex_lock(lock);
+    *stopping = 1;
+    int was_armed = *armed;
+    uint64_t id = *timer_id;
+    pthread_mutex_unlock(lock);
+    if (was_armed)
+        cf->host->timer_stop(cf->self, id);
+    pthread_mutex_lock(lock);
+    *armed = 0;
+    flush(cf, 1);
+    pthread_mutex_unlock(lock);
+}
+
 static int file_stop(rp_plugin *self, void *state)
 {
     (void)self;
     struct cf *cf = state;
     cf_fan_stop(cf);
     cf_ino_stop(cf);
-    if (cf->flood_lock_ok) {
-        /* No record comes any more: every pending count goes out as a
-         * summary now (ahead of the join flush below, which publishes
-         * what they queue). The timer is stopped outside the lock, as its
-         * callback takes it. */
-        pthread_mutex_lock(&cf->flood_lock);
-        cf->flood_stopping = 1;
-        int timing = cf->flood_timing;
-        uint64_t id = cf->flood_timer_id;
-        pthread_mutex_unlock(&cf->flood_lock);
-        if (timing)
-            cf->host->timer_stop(cf->self, id);
-        pthread_mutex_lock(&cf->flood_lock);
-        cf->flood_timing = 0;
-        flood_flush(cf, 1);
-        pthread_mutex_unlock(&cf->flood_lock);
-    }
-    if (cf->join_lock_ok) {
-        /* No record comes any more: the waiting events go out now, with
-         * what is known. The timer is stopped outside the lock, as its
-         * callback takes it. */
-        pthread_mutex_lock(&cf->join_lock);
-        cf->join_stopping = 1;
-        int pending = cf->join_pending;
-        uint64_t id = cf->join_timer_id;
-        pthread_mutex_unlock(&cf->join_lock);
-        if (pending)
-            cf->host->timer_stop(cf->self, id);
-        pthread_mutex_lock(&cf->join_lock);
-        cf->join_pending = 0;
-        join_flush(cf, 1);
-        pthread_mutex_unlock(&cf->join_lock);
-    }
+    /* No record comes any more: every pending flood count goes out as a
+     * summary, then the events waiting for a join go out with what is
+     * known (in that order: the summaries may queue for a join). */
+    if (cf->flood_lock_ok)
+        stop_and_flush(cf, &cf->flood_lock, &cf->flood_stopping, &cf->flood_timing,
+                       &cf->flood_timer_id, flood_flush);
+    if (cf->join_lock_ok)
+        stop_and_flush(cf, &cf->join_lock, &cf->join_stopping, &cf->join_pending,
+                       &cf->join_timer_id, join_flush);
     char msg[900];
     size_t off = 0;
     for (int i = 0; i < C_COUNT_ && off < sizeof msg; i++) {
