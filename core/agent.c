@@ -1,21 +1,21 @@
 /* core/agent.c - the agent's lifecycle. */
 #include "agent.h"
-#include "event.h"
+#include "runtime/event.h"
 #include "exitcodes.h"
-#include "fields.h"
-#include "host.h"
-#include "log.h"
-#include "loop.h"
-#include "ndjson.h"
-#include "output_format.h"
-#include "schema.h"
-#include "sink.h"
-#include "spool.h"
+#include "runtime/fields.h"
+#include "runtime/host.h"
+#include "lib/log.h"
+#include "runtime/loop.h"
+#include "output/ndjson.h"
+#include "output/output_format.h"
+#include "lib/schema.h"
+#include "output/sink.h"
+#include "output/spool.h"
 #include "os/os.h"
 #include "os/os_thread.h"
-#include "topic.h"
-#include "uploader.h"
-#include "uuid.h"
+#include "runtime/topic.h"
+#include "output/uploader.h"
+#include "lib/uuid.h"
 #include "version.h"
 
 #include <rampart/plugin.h>
@@ -1029,7 +1029,7 @@ static uint64_t sink_backlog(void *arg)
     return rp__host_sub_backlog(a->host, a->sink_sub);
 }
 
-/* The identity every line carries (core/ndjson.h): which machine, which
+/* The identity every line carries (core/output/ndjson.h): which machine, which
  * agent, which site, and the operator's labels (agent.labels). */
 static int build_stamp(rp__agent *a)
 {

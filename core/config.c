@@ -1,9 +1,9 @@
 /* core/config.c - configuration layers, merge and validation. */
 #include "config.h"
-#include "json_merge.h"
+#include "lib/json_merge.h"
 #include "os/os.h"
-#include "path.h"
-#include "schema.h"
+#include "lib/path.h"
+#include "lib/schema.h"
 
 #include <rampart/plugin.h>
 

@@ -16,7 +16,7 @@
 #ifndef RP_CORE_CONFIG_H
 #define RP_CORE_CONFIG_H
 
-#include "log.h"
+#include "lib/log.h"
 
 #include <jansson.h>
 #include <stddef.h>

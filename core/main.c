@@ -2,11 +2,11 @@
 #include "agent.h"
 #include "config.h"
 #include "exitcodes.h"
-#include "host.h"
-#include "log.h"
+#include "runtime/host.h"
+#include "lib/log.h"
 #include "os/os.h"
-#include "path.h"
-#include "schema.h"
+#include "lib/path.h"
+#include "lib/schema.h"
 #include "version.h"
 
 #include <rampart/plugin.h>

@@ -1,7 +1,7 @@
 /*
  * core/os/os_poll.h - the readiness poller behind the event loop.
  *
- * The smallest interface the loop (core/loop.c) needs from the OS: register
+ * The smallest interface the loop (core/runtime/loop.c) needs from the OS: register
  * fds with an opaque 64-bit token, wait for readiness with a timeout, and wake
  * a waiter from another thread. Backends: core/os/unix/poll_epoll.c (epoll +
  * eventfd, Linux) and core/os/win/poll_win.c (WSAPoll sketch, not built on
@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 /* Interest and readiness bits. The loop's RP__LOOP_* bits have the same
- * values (checked in core/loop.c), so no translation is needed there. */
+ * values (checked in core/runtime/loop.c), so no translation is needed there. */
 #define RP__OS_POLL_IN  0x1u /* readable (or end-of-file pending) */
 #define RP__OS_POLL_OUT 0x2u /* writable */
 #define RP__OS_POLL_ERR 0x4u /* error condition on the fd (reported only) */

@@ -1,5 +1,5 @@
 /*
- * core/os/os_spool.h - the file operations the write-ahead spool (core/spool.c)
+ * core/os/os_spool.h - the file operations the write-ahead spool (core/output/spool.c)
  * needs beyond core/os/os.h: positioned reads and writes, truncation, data
  * sync, unlink, directory listing and directory sync.
  *

@@ -5,7 +5,7 @@
  * plugin whose init fails is left off; the others keep running.
  */
 #include "config.h"
-#include "host.h"
+#include "runtime/host.h"
 
 #include <jansson.h>
 #include <rampart/plugin.h>

@@ -8,7 +8,7 @@
  * reaches the sink.
  */
 #include "config.h"
-#include "host.h"
+#include "runtime/host.h"
 
 #include <jansson.h>
 #include <rampart/plugin.h>

@@ -31,8 +31,8 @@
 
 #include "bench_common.h"
 
-#include "gzip.h"
-#include "ndjson.h"
+#include "output/gzip.h"
+#include "output/ndjson.h"
 
 #include <jansson.h>
 

@@ -26,9 +26,9 @@
  */
 #include "bench_common.h"
 
-#include "bus.h"
-#include "event.h"
-#include "topic.h"
+#include "runtime/bus.h"
+#include "runtime/event.h"
+#include "runtime/topic.h"
 
 #define RUNS        5
 #define EVENTS      (4u * 1000 * 1000) /* per run */

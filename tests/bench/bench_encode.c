@@ -8,17 +8,17 @@
  * writes it to OUTPUT.json. Figures are medians of RUNS runs of about
  * RUN_SECONDS each; "mb_per_s" counts 10^6 bytes of NDJSON produced.
  *
- * Also, under "formats": what each backend adapter (core/output_format.h,
+ * Also, under "formats": what each backend adapter (core/output/output_format.h,
  * rp__format_build_body) costs on top, building the request body of a batch
  * of FORMAT_LINES such lines (before gzip), as lines per second, medians of
  * RUNS; ndjson and clickhouse send the lines as they are (a copy).
  */
 #include "bench_common.h"
 
-#include "event.h"
-#include "fields.h"
-#include "ndjson.h"
-#include "output_format.h"
+#include "runtime/event.h"
+#include "runtime/fields.h"
+#include "output/ndjson.h"
+#include "output/output_format.h"
 
 #include <jansson.h>
 

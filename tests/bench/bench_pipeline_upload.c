@@ -66,7 +66,7 @@
 #define _GNU_SOURCE
 #include "bench_agent.h"
 
-#include "log.h"
+#include "lib/log.h"
 
 #include <sys/resource.h>
 

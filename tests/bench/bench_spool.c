@@ -27,9 +27,9 @@
 #define _GNU_SOURCE
 #include "bench_common.h"
 
-#include "log.h"
-#include "ndjson.h"
-#include "spool.h"
+#include "lib/log.h"
+#include "output/ndjson.h"
+#include "output/spool.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -43,8 +43,8 @@
 #define _GNU_SOURCE
 #include "bench_agent.h"
 
-#include "log.h"
-#include "spool.h"
+#include "lib/log.h"
+#include "output/spool.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -11,8 +11,8 @@
  * arbitrary schemas are covered as well. Nothing may crash, leak or read out of bounds.
  */
 #include "config.h"
-#include "json_merge.h"
-#include "schema.h"
+#include "lib/json_merge.h"
+#include "lib/schema.h"
 
 #include <rampart/plugin.h>
 

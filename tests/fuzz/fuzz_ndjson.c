@@ -19,10 +19,10 @@
  *     ip                 1 byte (even: IPv4, odd: IPv6), then 16 bytes
  *     string array       1 count byte (mod 16), then per item as string
  */
-#include "event.h"
-#include "fields.h"
-#include "console.h"
-#include "ndjson.h"
+#include "runtime/event.h"
+#include "runtime/fields.h"
+#include "output/console.h"
+#include "output/ndjson.h"
 
 #include <arpa/inet.h>
 #include <jansson.h>

@@ -1,6 +1,6 @@
 /*
  * tests/fuzz/fuzz_response.c - libFuzzer target for the backend adapters
- * (core/output_format.c): what backends answer is untrusted input, and so,
+ * (core/output/output_format.c): what backends answer is untrusted input, and so,
  * for robustness, are the lines a damaged spool could hand the adapters.
  *
  * Input layout:
@@ -23,8 +23,8 @@
  *     under a cap it produces all of it or leaves the buffer untouched.
  *   - an RFC 3339 time that parses formats and parses back to itself.
  */
-#include "ndjson.h"
-#include "output_format.h"
+#include "output/ndjson.h"
+#include "output/output_format.h"
 
 #include <jansson.h>
 #include <stdio.h>

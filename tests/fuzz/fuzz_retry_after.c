@@ -1,6 +1,6 @@
 /*
  * tests/fuzz/fuzz_retry_after.c - libFuzzer target for the Retry-After and
- * HTTP-date parsers (core/retry.c), which read what a backend sends.
+ * HTTP-date parsers (core/output/retry.c), which read what a backend sends.
  *
  * The whole input is one header value, parsed against a few fixed clocks
  * (1970, 1900, the RFC's example date, 2025, 2100). Checks, any failure
@@ -14,7 +14,7 @@
  *     names) it parses to the same time; and the Retry-After wait of the
  *     same value is that time minus now, clamped to [0, cap].
  */
-#include "retry.h"
+#include "output/retry.h"
 
 #include <rampart/plugin.h>
 

@@ -1,6 +1,6 @@
 /*
  * tests/fuzz/fuzz_spool.c - libFuzzer target for the spool's recovery
- * (core/spool.c): whatever the files in a spool folder hold, opening it,
+ * (core/output/spool.c): whatever the files in a spool folder hold, opening it,
  * reading every batch, acking, appending and reopening must never crash,
  * leak or hand out a batch that is not intact.
  *
@@ -24,9 +24,9 @@
  * a reopen, and the reopen finds no torn tail (the first open cut them).
  */
 #define _GNU_SOURCE
-#include "log.h"
-#include "ndjson.h"
-#include "spool.h"
+#include "lib/log.h"
+#include "output/ndjson.h"
+#include "output/spool.h"
 
 #include <rampart/plugin.h>
 

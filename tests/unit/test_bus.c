@@ -9,10 +9,10 @@
  * and a zero reference count when freed, and poisoned afterwards: a leak, a
  * double free or a free with references left fails a test.
  */
-#include "bus.h"
-#include "event.h"
-#include "log.h"
-#include "topic.h"
+#include "runtime/bus.h"
+#include "runtime/event.h"
+#include "lib/log.h"
+#include "runtime/topic.h"
 
 #include <rampart/plugin.h>
 

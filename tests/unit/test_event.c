@@ -1,5 +1,5 @@
 /* tests/unit/test_event.c - events: typed fields, stamping, caps, copy and
- * reference counting (core/event.c). Run it in the ASan build too: that is
+ * reference counting (core/runtime/event.c). Run it in the ASan build too: that is
  * what proves release frees exactly once. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,9 +7,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "event.h"
-#include "fields.h"
-#include "uuid.h"
+#include "runtime/event.h"
+#include "runtime/fields.h"
+#include "lib/uuid.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,11 +1,11 @@
-/* tests/unit/test_fields.c - the field registry (core/fields.c). */
+/* tests/unit/test_fields.c - the field registry (core/runtime/fields.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "fields.h"
+#include "runtime/fields.h"
 
 #include <pthread.h>
 #include <stdio.h>

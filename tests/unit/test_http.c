@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_http.c - the HTTPS client (core/http.c) against a real
+ * tests/unit/test_http.c - the HTTPS client (core/output/http.c) against a real
  * nginx on 127.0.0.1 that this test starts itself, with a CA, server and
  * client certificates it makes with openssl in a temporary folder.
  *
@@ -15,8 +15,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "http.h"
-#include "retry.h"
+#include "output/http.h"
+#include "output/retry.h"
 #include "version.h"
 
 #include "testutil.h"

@@ -1,6 +1,6 @@
-/* The agent's identity on every line (core/ndjson.h stamp), the console's
- * text form (core/console.h), and the sink writing both the spool and the
- * local copy (core/sink.h). */
+/* The agent's identity on every line (core/output/ndjson.h stamp), the console's
+ * text form (core/output/console.h), and the sink writing both the spool and the
+ * local copy (core/output/sink.h). */
 #define _GNU_SOURCE /* memmem */
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,14 +8,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "console.h"
-#include "event.h"
-#include "fields.h"
-#include "ndjson.h"
-#include "sink.h"
-#include "spool.h"
+#include "output/console.h"
+#include "runtime/event.h"
+#include "runtime/fields.h"
+#include "output/ndjson.h"
+#include "output/sink.h"
+#include "output/spool.h"
 #include "testutil.h"
-#include "topic.h"
+#include "runtime/topic.h"
 
 #include <jansson.h>
 #include <stdio.h>

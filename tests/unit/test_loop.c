@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_loop.c - the event loop (core/loop.c): fd watches, timers
+ * tests/unit/test_loop.c - the event loop (core/runtime/loop.c): fd watches, timers
  * and coalescing, posts, tasks, hooks, stop, and that an idle loop sleeps.
  *
  * Timing: the machine is noisy (and sanitizers slow it further), so tests
@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "loop.h"
+#include "runtime/loop.h"
 #include "testutil.h"
 
 #include <rampart/plugin.h>

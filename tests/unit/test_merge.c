@@ -1,11 +1,11 @@
-/* tests/unit/test_merge.c - RFC 7386 JSON merge patch (core/json_merge.c). */
+/* tests/unit/test_merge.c - RFC 7386 JSON merge patch (core/lib/json_merge.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "json_merge.h"
+#include "lib/json_merge.h"
 
 #include <jansson.h>
 #include <stdio.h>

@@ -1,13 +1,13 @@
-/* tests/unit/test_ndjson.c - the flat-ECS NDJSON encoder (core/ndjson.c). */
+/* tests/unit/test_ndjson.c - the flat-ECS NDJSON encoder (core/output/ndjson.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "event.h"
-#include "fields.h"
-#include "ndjson.h"
+#include "runtime/event.h"
+#include "runtime/fields.h"
+#include "output/ndjson.h"
 
 #include <arpa/inet.h>
 #include <jansson.h>

@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_output_format.c - backend adapters (core/output_format.c):
+ * tests/unit/test_output_format.c - backend adapters (core/output/output_format.c):
  * exact request bytes per vendor format, URLs, headers, response verdicts,
  * the strict JSON scanner and the RFC 3339 parser.
  */
@@ -9,10 +9,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "event.h"
-#include "fields.h"
-#include "ndjson.h"
-#include "output_format.h"
+#include "runtime/event.h"
+#include "runtime/fields.h"
+#include "output/ndjson.h"
+#include "output/output_format.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -21,7 +21,7 @@
 #include <string.h>
 
 /* ------------------------------------------------------------------------ */
-/* A fixed batch of three native lines, as core/ndjson.c writes them: the
+/* A fixed batch of three native lines, as core/output/ndjson.c writes them: the
  * three fraction lengths of @timestamp, a string with escaped quotes, one
  * with an escaped tab and a non-ASCII letter, and an alert. */
 

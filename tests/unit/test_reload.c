@@ -11,7 +11,7 @@
 
 #include "agent.h"
 #include "config.h"
-#include "log.h"
+#include "lib/log.h"
 #include "testutil.h"
 
 #include <rampart/plugin.h>

@@ -1,4 +1,4 @@
-/* tests/unit/test_retry.c - the retry policy (core/retry.c): verdicts for every
+/* tests/unit/test_retry.c - the retry policy (core/output/retry.c): verdicts for every
  * status class, Retry-After in all its forms, HTTP-dates, backoff bounds. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "retry.h"
+#include "output/retry.h"
 
 #include <rampart/plugin.h>
 

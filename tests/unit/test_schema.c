@@ -1,4 +1,4 @@
-/* tests/unit/test_schema.c - the JSON Schema subset of core/schema.c and its messages. */
+/* tests/unit/test_schema.c - the JSON Schema subset of core/lib/schema.c and its messages. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -6,7 +6,7 @@
 #include <cmocka.h>
 
 #include "config.h"
-#include "schema.h"
+#include "lib/schema.h"
 
 #include <rampart/plugin.h>
 

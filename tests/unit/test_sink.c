@@ -4,12 +4,12 @@
  * refuses are held in memory and reach it later in order, the oldest held
  * batch goes at the cap (counted), and a backlog spills batches
  * uncompressed while the spool is less than half full. */
-#include "event.h"
-#include "fields.h"
-#include "gzip.h"
-#include "sink.h"
-#include "spool.h"
-#include "topic.h"
+#include "runtime/event.h"
+#include "runtime/fields.h"
+#include "output/gzip.h"
+#include "output/sink.h"
+#include "output/spool.h"
+#include "runtime/topic.h"
 
 #include <jansson.h>
 

@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_spool.c - the write-ahead spool (core/spool.c): CRC-32C,
+ * tests/unit/test_spool.c - the write-ahead spool (core/output/spool.c): CRC-32C,
  * append / next / ack in order, persistence across reopen, the byte cap and
  * what it drops, torn records at every byte offset, flipped bytes anywhere,
  * tampered files, ids never reused, a real full disk (tmpfs in a private
@@ -13,9 +13,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "log.h"
-#include "ndjson.h"
-#include "spool.h"
+#include "lib/log.h"
+#include "output/ndjson.h"
+#include "output/spool.h"
 
 #include <rampart/plugin.h>
 

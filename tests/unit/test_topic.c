@@ -1,5 +1,5 @@
 /* tests/unit/test_topic.c - topic names, interning and subscription patterns. */
-#include "topic.h"
+#include "runtime/topic.h"
 
 #include <rampart/plugin.h>
 

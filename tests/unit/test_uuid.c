@@ -1,11 +1,11 @@
-/* tests/unit/test_uuid.c - UUIDv7 (core/uuid.c): layout, timestamp, strict order. */
+/* tests/unit/test_uuid.c - UUIDv7 (core/lib/uuid.c): layout, timestamp, strict order. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "uuid.h"
+#include "lib/uuid.h"
 
 #include <pthread.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_workers.c - the worker pool (core/workers.c): jobs from
+ * tests/unit/test_workers.c - the worker pool (core/runtime/workers.c): jobs from
  * several threads, done on the loop thread, FIFO start order, the cap,
  * cancellation at destroy, and that idle workers sleep.
  */
@@ -9,8 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "loop.h"
-#include "workers.h"
+#include "runtime/loop.h"
+#include "runtime/workers.h"
 
 #include <rampart/plugin.h>
 

@@ -2,7 +2,7 @@
 #include "config.h"
 #include "exitcodes.h"
 #include "os/os.h"
-#include "schema.h"
+#include "lib/schema.h"
 #include "version.h"
 
 #include <rampart/plugin.h>

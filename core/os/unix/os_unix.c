@@ -1,7 +1,6 @@
 /* core/os/unix/os_unix.c - the platform layer for Linux and other Unix systems. */
 #define _GNU_SOURCE
 #include "os/os.h"
-#include "log.h"
 
 #include <rampart/plugin.h>
 

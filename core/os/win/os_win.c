@@ -6,7 +6,7 @@
  * bcrypt (random numbers).
  *
  * House rules of this file, because the core speaks Unix:
- *   - Paths arrive in UTF-8, often with '/' separators from core/path.c.
+ *   - Paths arrive in UTF-8, often with '/' separators from core/lib/path.c.
  *     win_path() turns them into full UTF-16 paths with '\' separators and
  *     adds the \\?\ prefix to long ones, so every file function here accepts
  *     both separators and paths past MAX_PATH.

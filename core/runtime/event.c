@@ -1,0 +1,576 @@
+/* core/runtime/event.c - event blocks: typed fields in one arena, refcounted. */
+#include "runtime/event.h"
+#include "runtime/fields.h"
+#include "os/os.h"
+#include "lib/uuid.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A process event with full enrichment has about 25 fields and 1 KiB of
+ * values: sized so that it fits without growing (each growth is a malloc and
+ * a copy on the publisher's hot path). */
+#define INLINE_FIELDS 32u
+#define DEFAULT_DATA 1024u
+
+struct entry {
+    rp_field_id id;
+    uint32_t type;
+    union {
+        int64_t i64;
+        uint64_t u64;
+        struct {
+            uint32_t off, len;
+        } ref;
+    } v;
+};
+
+struct rp_event {
+    rp__event_head head;
+    uint32_t nfields, cap_fields;
+    uint32_t used, cap;
+    uint64_t present;      /* bit id % 64 set for every field id held: most
+                              lookups of an absent field end here */
+    struct entry *entries; /* inline_entries or a heap array */
+    unsigned char *data;   /* inline_data or a heap buffer */
+    struct entry inline_entries[INLINE_FIELDS];
+    _Alignas(8) unsigned char inline_data[];
+};
+
+struct rp_event *rp__event_alloc(uint32_t topic, size_t payload_bytes)
+{
+    if (payload_bytes > RP__EVENT_MAX_DATA)
+        payload_bytes = RP__EVENT_MAX_DATA;
+    struct rp_event *ev = malloc(sizeof *ev + payload_bytes);
+    if (!ev)
+        return NULL;
+    /* The inline entries are written before they are read. */
+    memset(ev, 0, offsetof(struct rp_event, inline_entries));
+    atomic_init(&ev->head.refs, 1);
+    atomic_init(&ev->head.queued, 0);
+    ev->head.topic = topic;
+    ev->cap_fields = INLINE_FIELDS;
+    ev->cap = (uint32_t)payload_bytes;
+    ev->entries = ev->inline_entries;
+    ev->data = ev->inline_data;
+    return ev;
+}
+
+uint32_t rp__event_mem_bytes(const struct rp_event *ev)
+{
+    size_t n = sizeof *ev + ev->cap;
+    if (ev->entries != ev->inline_entries)
+        n += (size_t)ev->cap_fields * sizeof(struct entry);
+    return (uint32_t)n;
+}
+
+void rp__event_free(struct rp_event *ev)
+{
+    if (ev->entries != ev->inline_entries)
+        free(ev->entries);
+    if (ev->data != ev->inline_data)
+        free(ev->data);
+    free(ev);
+}
+
+static struct entry *find(const struct rp_event *ev, rp_field_id f)
+{
+    if (!(ev->present & ((uint64_t)1 << (f % 64))))
+        return NULL;
+    for (uint32_t i = 0; i < ev->nfields; i++)
+        if (ev->entries[i].id == f)
+            return &ev->entries[i];
+    return NULL;
+}
+
+/* Finds or adds the entry for a field of the given type. */
+static int slot_for(struct rp_event *ev, rp_field_id f, uint32_t type, struct entry **out,
+                    int *added)
+{
+    *added = 0;
+    uint32_t known = rp__field_type(f);
+    if (known == 0)
+        return RP_ERR_NOTFOUND;
+    if (known != type)
+        return RP_ERR_TYPE;
+    if (ev->head.flags & RP__EVENT_PUBLISHED)
+        return RP_ERR_PERM;
+    struct entry *e = find(ev, f);
+    if (!e) {
+        if (ev->nfields == ev->cap_fields) {
+            if (ev->cap_fields >= RP__EVENT_MAX_FIELDS)
+                return RP_ERR_FULL;
+            uint32_t ncap = ev->cap_fields * 2;
+            struct entry *n = malloc(sizeof *n * ncap);
+            if (!n)
+                return RP_ERR_NOMEM;
+            memcpy(n, ev->entries, sizeof *n * ev->nfields);
+            if (ev->entries != ev->inline_entries)
+                free(ev->entries);
+            ev->entries = n;
+            ev->cap_fields = ncap;
+        }
+        e = &ev->entries[ev->nfields++];
+        *added = 1;
+        ev->present |= (uint64_t)1 << (f % 64);
+        e->id = f;
+        e->type = type;
+        e->v.u64 = 0;
+    }
+    *out = e;
+    return 0;
+}
+
+/* Reserves len bytes of data aligned to align; returns the offset. */
+static int reserve(struct rp_event *ev, uint64_t len, uint32_t align, uint32_t *off)
+{
+    uint64_t start = ((uint64_t)ev->used + align - 1) & ~(uint64_t)(align - 1);
+    uint64_t end = start + len;
+    if (end > RP__EVENT_MAX_DATA)
+        return RP_ERR_FULL;
+    if (end > ev->cap) {
+        uint64_t ncap = ev->cap ? ev->cap : 64;
+        while (ncap < end)
+            ncap *= 2;
+        if (ncap > RP__EVENT_MAX_DATA)
+            ncap = RP__EVENT_MAX_DATA;
+        unsigned char *n = malloc(ncap);
+        if (!n)
+            return RP_ERR_NOMEM;
+        memcpy(n, ev->data, ev->used);
+        if (ev->data != ev->inline_data)
+            free(ev->data);
+        ev->data = n;
+        ev->cap = (uint32_t)ncap;
+    }
+    ev->used = (uint32_t)end;
+    *off = (uint32_t)start;
+    return 0;
+}
+
+static int is_readonly(rp_field_id f)
+{
+    return f == RP__F_EVENT_ID || f == RP__F_EVENT_KIND;
+}
+
+static int set_scalar(rp_event *ev, rp_field_id f, uint32_t type, uint64_t bits)
+{
+    struct entry *e;
+    int added;
+    int rc = slot_for(ev, f, type, &e, &added);
+    if (rc == 0)
+        e->v.u64 = bits;
+    return rc;
+}
+
+/* Stores bytes (with a NUL after them, so strings come back terminated). */
+static int set_blob(rp_event *ev, rp_field_id f, uint32_t type, const void *p, uint64_t len)
+{
+    if (len >= RP__EVENT_MAX_DATA)
+        return RP_ERR_FULL;
+    if (len && !p)
+        return RP_ERR_INVAL;
+    struct entry *e;
+    int added;
+    int rc = slot_for(ev, f, type, &e, &added);
+    if (rc != 0)
+        return rc;
+    /* reserve may move the data buffer, never the entries. */
+    uint32_t off;
+    if ((rc = reserve(ev, len + 1, 1, &off)) != 0) {
+        if (added)
+            ev->nfields--; /* an entry without a value must not stay */
+        return rc;
+    }
+    if (len)
+        memcpy(ev->data + off, p, len);
+    ev->data[off + len] = '\0';
+    e->v.ref.off = off;
+    e->v.ref.len = (uint32_t)len;
+    return 0;
+}
+
+int rp__event_set_i64(rp_event *ev, rp_field_id f, int64_t v)
+{
+    if (is_readonly(f))
+        return RP_ERR_PERM;
+    return set_scalar(ev, f, RP_TYPE_I64, (uint64_t)v);
+}
+
+int rp__event_set_u64(rp_event *ev, rp_field_id f, uint64_t v)
+{
+    if (is_readonly(f))
+        return RP_ERR_PERM;
+    return set_scalar(ev, f, RP_TYPE_U64, v);
+}
+
+int rp__event_set_bool(rp_event *ev, rp_field_id f, int32_t v)
+{
+    if (is_readonly(f))
+        return RP_ERR_PERM;
+    return set_scalar(ev, f, RP_TYPE_BOOL, v != 0);
+}
+
+int rp__event_set_timestamp(rp_event *ev, rp_field_id f, int64_t unix_ns)
+{
+    if (is_readonly(f))
+        return RP_ERR_PERM;
+    return set_scalar(ev, f, RP_TYPE_TIMESTAMP, (uint64_t)unix_ns);
+}
+
+/* The id of event.truncated, interned on first use. */
+static atomic_uint truncated_field;
+
+rp_field_id rp__event_truncated_field(void)
+{
+    rp_field_id f = atomic_load_explicit(&truncated_field, memory_order_relaxed);
+    if (f == 0) {
+        if (rp__field_intern(RP__EVENT_TRUNCATED_FIELD, strlen(RP__EVENT_TRUNCATED_FIELD),
+                             RP_TYPE_BOOL, &f) != 0)
+            return 0;
+        atomic_store_explicit(&truncated_field, f, memory_order_relaxed);
+    }
+    return f;
+}
+
+static void mark_truncated(rp_event *ev)
+{
+    rp_field_id f = rp__event_truncated_field();
+    if (f)
+        set_scalar(ev, f, RP_TYPE_BOOL, 1);
+}
+
+/* The length a string is stored with: at most RP__EVENT_STR_MAX bytes, cut
+ * before a UTF-8 sequence that would not fit whole. */
+static uint64_t capped_len(rp_event *ev, const char *v, uint64_t len)
+{
+    /* A length past the event's whole data cap cannot be a real string's:
+     * refused by set_blob as before, never read. */
+    if (len <= RP__EVENT_STR_MAX || !v || len >= RP__EVENT_MAX_DATA)
+        return len;
+    uint64_t n = RP__EVENT_STR_MAX;
+    for (int k = 0; k < 3 && n > 0 && ((unsigned char)v[n] & 0xC0) == 0x80; k++)
+        n--;
+    mark_truncated(ev);
+    return n;
+}
+
+int rp__event_set_str(rp_event *ev, rp_field_id f, const char *v, uint64_t len)
+{
+    if (is_readonly(f))
+        return RP_ERR_PERM;
+    if (rp__field_type(f) == RP_TYPE_STR && !(ev->head.flags & RP__EVENT_PUBLISHED))
+        len = capped_len(ev, v, len);
+    return set_blob(ev, f, RP_TYPE_STR, v, len);
+}
+
+int rp__event_set_bytes(rp_event *ev, rp_field_id f, const void *v, uint64_t len)
+{
+    if (is_readonly(f))
+        return RP_ERR_PERM;
+    return set_blob(ev, f, RP_TYPE_BYTES, v, len);
+}
+
+int rp__event_set_ip(rp_event *ev, rp_field_id f, const rp_ip *v)
+{
+    if (is_readonly(f))
+        return RP_ERR_PERM;
+    if (!v || (v->family != 4 && v->family != 6))
+        return RP_ERR_INVAL;
+    return set_blob(ev, f, RP_TYPE_IP, v, sizeof *v);
+}
+
+int rp__event_set_str_array(rp_event *ev, rp_field_id f, const rp_str *items, uint32_t count)
+{
+    if (is_readonly(f))
+        return RP_ERR_PERM;
+    if (count && !items)
+        return RP_ERR_INVAL;
+    if (rp__field_type(f) != RP_TYPE_STR_ARRAY)
+        return rp__field_type(f) == 0 ? RP_ERR_NOTFOUND : RP_ERR_TYPE;
+    if (ev->head.flags & RP__EVENT_PUBLISHED)
+        return RP_ERR_PERM;
+    uint64_t total = 4 + 8 * (uint64_t)count;
+    int cut = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        if (items[i].len && !items[i].ptr)
+            return RP_ERR_INVAL;
+        if (items[i].len >= RP__EVENT_MAX_DATA) /* not a real length: never read */
+            return RP_ERR_FULL;
+        uint64_t ilen = items[i].len > RP__EVENT_STR_MAX ? RP__EVENT_STR_MAX : items[i].len;
+        cut |= ilen != items[i].len;
+        total += ilen + 1;
+        if (total > RP__EVENT_MAX_DATA)
+            return RP_ERR_FULL;
+    }
+    struct entry *e;
+    int added;
+    int rc = slot_for(ev, f, RP_TYPE_STR_ARRAY, &e, &added);
+    if (rc != 0)
+        return rc;
+    uint32_t off;
+    if ((rc = reserve(ev, total, 4, &off)) != 0) {
+        if (added)
+            ev->nfields--;
+        return rc;
+    }
+    unsigned char *base = ev->data + off;
+    memcpy(base, &count, 4);
+    uint32_t pos = off + 4 + 8 * count;
+    for (uint32_t i = 0; i < count; i++) {
+        uint32_t len = (uint32_t)items[i].len;
+        if (len > RP__EVENT_STR_MAX) {
+            /* The same cut as capped_len, without marking per item. */
+            len = RP__EVENT_STR_MAX;
+            for (int k = 0; k < 3 && len > 0 && ((unsigned char)items[i].ptr[len] & 0xC0) == 0x80;
+                 k++)
+                len--;
+        }
+        memcpy(base + 4 + 8 * i, &pos, 4);
+        memcpy(base + 8 + 8 * i, &len, 4);
+        if (len)
+            memcpy(ev->data + pos, items[i].ptr, len);
+        ev->data[pos + len] = '\0';
+        pos += len + 1;
+    }
+    e->v.ref.off = off;
+    e->v.ref.len = (uint32_t)total;
+    if (cut)
+        mark_truncated(ev);
+    return 0;
+}
+
+static int get_entry(const rp_event *ev, rp_field_id f, uint32_t type, const struct entry **out)
+{
+    const struct entry *e = find(ev, f);
+    if (!e)
+        return RP_ERR_NOTFOUND;
+    if (e->type != type)
+        return RP_ERR_TYPE;
+    *out = e;
+    return 0;
+}
+
+int rp__event_get_i64(const rp_event *ev, rp_field_id f, int64_t *out)
+{
+    const struct entry *e;
+    int rc = get_entry(ev, f, RP_TYPE_I64, &e);
+    if (rc == 0)
+        *out = e->v.i64;
+    return rc;
+}
+
+int rp__event_get_u64(const rp_event *ev, rp_field_id f, uint64_t *out)
+{
+    const struct entry *e;
+    int rc = get_entry(ev, f, RP_TYPE_U64, &e);
+    if (rc == 0)
+        *out = e->v.u64;
+    return rc;
+}
+
+int rp__event_get_bool(const rp_event *ev, rp_field_id f, int32_t *out)
+{
+    const struct entry *e;
+    int rc = get_entry(ev, f, RP_TYPE_BOOL, &e);
+    if (rc == 0)
+        *out = e->v.u64 != 0;
+    return rc;
+}
+
+int rp__event_get_timestamp(const rp_event *ev, rp_field_id f, int64_t *out)
+{
+    const struct entry *e;
+    int rc = get_entry(ev, f, RP_TYPE_TIMESTAMP, &e);
+    if (rc == 0)
+        *out = e->v.i64;
+    return rc;
+}
+
+int rp__event_get_str(const rp_event *ev, rp_field_id f, const char **out, uint64_t *len)
+{
+    const struct entry *e;
+    int rc = get_entry(ev, f, RP_TYPE_STR, &e);
+    if (rc == 0) {
+        *out = (const char *)ev->data + e->v.ref.off;
+        if (len)
+            *len = e->v.ref.len;
+    }
+    return rc;
+}
+
+int rp__event_get_bytes(const rp_event *ev, rp_field_id f, const void **out, uint64_t *len)
+{
+    const struct entry *e;
+    int rc = get_entry(ev, f, RP_TYPE_BYTES, &e);
+    if (rc == 0) {
+        *out = ev->data + e->v.ref.off;
+        *len = e->v.ref.len;
+    }
+    return rc;
+}
+
+int rp__event_get_ip(const rp_event *ev, rp_field_id f, rp_ip *out)
+{
+    const struct entry *e;
+    int rc = get_entry(ev, f, RP_TYPE_IP, &e);
+    if (rc == 0)
+        memcpy(out, ev->data + e->v.ref.off, sizeof *out);
+    return rc;
+}
+
+int rp__event_get_str_array_count(const rp_event *ev, rp_field_id f, uint32_t *count)
+{
+    const struct entry *e;
+    int rc = get_entry(ev, f, RP_TYPE_STR_ARRAY, &e);
+    if (rc == 0)
+        memcpy(count, ev->data + e->v.ref.off, 4);
+    return rc;
+}
+
+int rp__event_get_str_array_item(const rp_event *ev, rp_field_id f, uint32_t index,
+                                 const char **out, uint64_t *len)
+{
+    const struct entry *e;
+    int rc = get_entry(ev, f, RP_TYPE_STR_ARRAY, &e);
+    if (rc != 0)
+        return rc;
+    const unsigned char *base = ev->data + e->v.ref.off;
+    uint32_t count, pos, n;
+    memcpy(&count, base, 4);
+    if (index >= count)
+        return RP_ERR_RANGE;
+    memcpy(&pos, base + 4 + 8 * index, 4);
+    memcpy(&n, base + 8 + 8 * index, 4);
+    *out = (const char *)ev->data + pos;
+    if (len)
+        *len = n;
+    return 0;
+}
+
+uint32_t rp__event_field_count(const rp_event *ev)
+{
+    return ev->nfields;
+}
+
+int rp__event_field_at(const rp_event *ev, uint32_t index, rp__field_view *out)
+{
+    if (index >= ev->nfields)
+        return RP_ERR_RANGE;
+    const struct entry *e = &ev->entries[index];
+    memset(out, 0, sizeof *out);
+    out->id = e->id;
+    out->type = e->type;
+    switch (e->type) {
+    case RP_TYPE_I64:
+    case RP_TYPE_TIMESTAMP:
+        out->i64 = e->v.i64;
+        break;
+    case RP_TYPE_U64:
+    case RP_TYPE_BOOL:
+        out->u64 = e->v.u64;
+        break;
+    case RP_TYPE_STR_ARRAY:
+        memcpy(&out->count, ev->data + e->v.ref.off, 4);
+        break;
+    default:
+        out->ptr = ev->data + e->v.ref.off;
+        out->len = e->v.ref.len;
+        break;
+    }
+    return 0;
+}
+
+/* Sets the host-owned fields, bypassing the read-only rule. */
+static int stamp(struct rp_event *ev, const char *topic_name)
+{
+    char id[RP__UUID_STR_LEN + 1];
+    int64_t now = rp__os_time_ns();
+    int rc = rp__uuid7(now / 1000000, id);
+    if (rc != 0)
+        return rc;
+    const char *kind = "event";
+    if (topic_name && strcmp(topic_name, "alert") == 0)
+        kind = "alert";
+    else if (topic_name && strcmp(topic_name, "agent.health") == 0)
+        kind = "metric";
+    if ((rc = set_scalar(ev, RP__F_TIMESTAMP, RP_TYPE_TIMESTAMP, (uint64_t)now)) != 0 ||
+        (rc = set_blob(ev, RP__F_EVENT_ID, RP_TYPE_STR, id, RP__UUID_STR_LEN)) != 0 ||
+        (rc = set_blob(ev, RP__F_EVENT_KIND, RP_TYPE_STR, kind, strlen(kind))) != 0)
+        return rc;
+    return 0;
+}
+
+int rp__event_create(uint32_t topic, const char *topic_name, uint32_t producer,
+                     struct rp_event **out)
+{
+    struct rp_event *ev = rp__event_alloc(topic, DEFAULT_DATA);
+    if (!ev)
+        return RP_ERR_NOMEM;
+    ev->head.producer = producer;
+    int rc = stamp(ev, topic_name);
+    if (rc != 0) {
+        rp__event_free(ev);
+        return rc;
+    }
+    *out = ev;
+    return 0;
+}
+
+int rp__event_copy(const struct rp_event *src, uint32_t topic, const char *topic_name,
+                   uint32_t producer, struct rp_event **out)
+{
+    size_t want = (size_t)src->used + 64;
+    struct rp_event *ev = rp__event_alloc(topic, want < DEFAULT_DATA ? DEFAULT_DATA : want);
+    if (!ev)
+        return RP_ERR_NOMEM;
+    ev->head.producer = producer;
+    int rc = stamp(ev, topic_name);
+    for (uint32_t i = 0; rc == 0 && i < src->nfields; i++) {
+        const struct entry *e = &src->entries[i];
+        if (e->id == RP__F_TIMESTAMP || is_readonly(e->id))
+            continue;
+        switch (e->type) {
+        case RP_TYPE_I64:
+        case RP_TYPE_U64:
+        case RP_TYPE_BOOL:
+        case RP_TYPE_TIMESTAMP:
+            rc = set_scalar(ev, e->id, e->type, e->v.u64);
+            break;
+        case RP_TYPE_STR_ARRAY: {
+            struct entry *d;
+            uint32_t off;
+            int added;
+            rc = slot_for(ev, e->id, e->type, &d, &added);
+            if (rc == 0)
+                rc = reserve(ev, e->v.ref.len, 4, &off);
+            if (rc == 0) {
+                /* Item offsets are absolute: rebase them. */
+                unsigned char *base = ev->data + off;
+                memcpy(base, src->data + e->v.ref.off, e->v.ref.len);
+                uint32_t count;
+                memcpy(&count, base, 4);
+                for (uint32_t k = 0; k < count; k++) {
+                    uint32_t pos;
+                    memcpy(&pos, base + 4 + 8 * k, 4);
+                    pos = pos - e->v.ref.off + off;
+                    memcpy(base + 4 + 8 * k, &pos, 4);
+                }
+                d->v.ref.off = off;
+                d->v.ref.len = e->v.ref.len;
+            }
+            break;
+        }
+        default:
+            rc = set_blob(ev, e->id, e->type, src->data + e->v.ref.off, e->v.ref.len);
+            break;
+        }
+    }
+    if (rc != 0) {
+        rp__event_free(ev);
+        return rc;
+    }
+    *out = ev;
+    return 0;
+}

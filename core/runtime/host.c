@@ -1,0 +1,1374 @@
+/* core/runtime/host.c - plugin loading, the host API table, and plugin lifecycles. */
+#include "runtime/host.h"
+#include "runtime/bus.h"
+#include "runtime/event.h"
+#include "runtime/fields.h"
+#include "lib/log.h"
+#include "runtime/loop.h"
+#include "os/os.h"
+#include "lib/path.h"
+#include "lib/schema.h"
+#include "runtime/topic.h"
+#include "runtime/workers.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_COUNTERS 64
+#define MAX_SUBS 16
+#define MAX_HANDLES 256
+#define ERR_LEN 512
+
+struct counter {
+    char name[64];
+    atomic_uint_fast64_t value;
+};
+
+/* A watch, timer or job of a plugin: bridges the loop's callback types to
+ * the plugin's, and lets the host clean up what a plugin leaves behind. */
+struct handle {
+    struct rp_plugin *plugin;
+    uint64_t id; /* loop watch or timer id; 0 = free slot */
+    int is_timer;
+    int once; /* a one-shot timer */
+    rp_fd_cb fd_cb;
+    rp_timer_cb timer_cb;
+    void *arg;
+};
+
+struct job {
+    struct rp_plugin *plugin;
+    rp_work_cb work;
+    rp_work_done_cb done;
+    void *arg;
+};
+
+struct rp_plugin {
+    rp__host *host;
+    uint32_t index; /* producer id: 1-based position in the host */
+    char *name;
+    char *path;
+    rp__os_dl *dl;
+    rp_plugin_descriptor desc; /* the host's copy, zero-filled past the plugin's size */
+    void *state;
+    enum rp__plugin_state pstate;
+    char *config_json;
+    char error[ERR_LEN];
+
+    pthread_mutex_t lock; /* guards last_msg, counters registration, handles */
+    char last_msg[ERR_LEN];
+    struct counter counters[MAX_COUNTERS];
+    atomic_uint ncounters;
+    uint64_t subs[MAX_SUBS];
+    uint32_t nsubs;
+    struct handle *handles[MAX_HANDLES];
+
+    atomic_uint_fast64_t published;
+    atomic_uint_fast64_t publish_failed;
+    atomic_uint_fast64_t cpu_ns; /* CPU time of its loop and worker callbacks */
+    /* Back-pressure (see suspend_watches): publishes refused at the bus's
+     * byte cap, and how often its fd watches were suspended for it. */
+    atomic_uint_fast64_t publish_full;
+    atomic_uint_fast64_t suspensions;
+    atomic_int suspend_wanted; /* a suspension is posted or in force */
+    atomic_int suspended;      /* its fd watches are out of the poller */
+};
+
+struct rp__host {
+    rp__host_opts opts;
+    const rp__config *cfg;
+    rp__bus *bus;
+    rp__loop *loop;
+    rp__workers *workers;
+    struct rp_plugin **plugins;
+    size_t nplugins;
+    int started;
+    /* Back-pressure, on the loop thread: the timer that resumes suspended
+     * watches once the bus drains under its low watermark. */
+    uint64_t resume_timer;
+    uint64_t low_water;
+    int64_t full_logged_ns; /* last log line about it: one a minute at most */
+    atomic_uint_fast64_t episodes; /* times the bus went full and watches were suspended */
+    atomic_uint_fast64_t suspensions;
+    atomic_uint suspended_now;
+};
+
+/* Which plugin the current thread is running; the supervisor and crash
+ * reports read it. */
+static _Thread_local struct rp_plugin *current_plugin;
+
+static void enter(struct rp_plugin *p)
+{
+    current_plugin = p;
+}
+
+static void leave(void)
+{
+    current_plugin = NULL;
+}
+
+/* Loop and worker hooks: owner is the plugin (NULL for the core's own). */
+static void hook_enter(void *ctx, void *owner)
+{
+    (void)ctx;
+    current_plugin = owner;
+}
+
+static void hook_leave(void *ctx, void *owner, int64_t cpu_ns)
+{
+    (void)ctx;
+    struct rp_plugin *p = owner;
+    current_plugin = NULL;
+    if (p && cpu_ns > 0)
+        atomic_fetch_add_explicit(&p->cpu_ns, (uint64_t)cpu_ns, memory_order_relaxed);
+}
+
+static const rp__loop_hooks plugin_hooks = {hook_enter, hook_leave, NULL};
+
+/* ---- host API: logging, errors, memory, config -------------------------- */
+
+static void api_log(rp_plugin *self, int32_t level, const char *msg, uint64_t len)
+{
+    if (level < RP_LOG_ERROR)
+        level = RP_LOG_ERROR;
+    if (level > RP_LOG_DEBUG)
+        level = RP_LOG_DEBUG;
+    if (!msg)
+        len = 0;
+    if (len > 1024)
+        len = 1024;
+    rp__log((enum rp__log_level)level, "plugin %s: %.*s", self ? self->name : "?", (int)len,
+            msg ? msg : "");
+}
+
+static void api_set_error(rp_plugin *self, const char *msg, uint64_t len)
+{
+    if (!self)
+        return;
+    if (!msg)
+        len = 0;
+    if (len >= ERR_LEN)
+        len = ERR_LEN - 1;
+    pthread_mutex_lock(&self->lock);
+    memcpy(self->last_msg, msg ? msg : "", len);
+    self->last_msg[len] = '\0';
+    pthread_mutex_unlock(&self->lock);
+}
+
+static void *api_alloc(uint64_t size)
+{
+    if (size > SIZE_MAX)
+        return NULL;
+    return malloc(size ? (size_t)size : 1);
+}
+
+static void *api_realloc(void *ptr, uint64_t size)
+{
+    if (size > SIZE_MAX)
+        return NULL;
+    return realloc(ptr, size ? (size_t)size : 1);
+}
+
+static void api_free(void *ptr)
+{
+    free(ptr);
+}
+
+static int api_config_get(rp_plugin *self, const char **json, uint64_t *len)
+{
+    if (!self || !json)
+        return RP_ERR_INVAL;
+    *json = self->config_json;
+    if (len)
+        *len = strlen(self->config_json);
+    return 0;
+}
+
+/* ---- host API: fields and events ----------------------------------------- */
+
+static int api_field_id(rp_plugin *self, const char *name, uint64_t len, uint32_t type,
+                        rp_field_id *out)
+{
+    if (!name || !out)
+        return RP_ERR_INVAL;
+    int rc = rp__field_intern(name, (size_t)len, type, out);
+    if (rc != 0 && self)
+        rp__log_debug("plugin %s: field \"%.*s\" as %s: %s", self->name, (int)(len > 128 ? 128 : len),
+                      name, rp__type_name(type), rp_strerror(rc));
+    return rc;
+}
+
+static int api_event_create(rp_plugin *self, const char *type, uint64_t len, rp_event **out)
+{
+    uint32_t topic;
+    if (!self || !type || !out)
+        return RP_ERR_INVAL;
+    int rc = rp__topic_intern(type, (size_t)len, &topic);
+    if (rc != 0)
+        return rc;
+    return rp__event_create(topic, rp__topic_name(topic), self->index, out);
+}
+
+static int api_event_copy(rp_plugin *self, const rp_event *src, const char *type, uint64_t len,
+                          rp_event **out)
+{
+    uint32_t topic;
+    if (!self || !src || !type || !out)
+        return RP_ERR_INVAL;
+    int rc = rp__topic_intern(type, (size_t)len, &topic);
+    if (rc != 0)
+        return rc;
+    return rp__event_copy(src, topic, rp__topic_name(topic), self->index, out);
+}
+
+/* ---- back-pressure ------------------------------------------------------------
+ *
+ * When the bus refuses a plugin's event at its byte cap, the host stops
+ * reading that plugin's kernel sources: every fd watch of the plugin leaves
+ * the poller until the queued bytes fall under the low watermark (3/4 of the
+ * cap). The data then waits in the kernel, whose own queue overflows and
+ * says so (fanotify FAN_Q_OVERFLOW, netlink ENOBUFS), which the collectors
+ * count. Done here rather than in each collector so a plugin built against
+ * the 1.0 header gets it unchanged. Suspending and resuming run on the loop
+ * thread; a refusal on any other thread posts the request there.
+ */
+
+static void resume_check(void *arg);
+
+static void set_watches_paused(struct rp_plugin *p, int paused)
+{
+    pthread_mutex_lock(&p->lock);
+    for (int i = 0; i < MAX_HANDLES; i++) {
+        struct handle *h = p->handles[i];
+        if (h && !h->is_timer && h->id)
+            rp__loop_watch_pause(p->host->loop, h->id, paused);
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void suspend_watches(void *arg)
+{
+    struct rp_plugin *p = arg;
+    rp__host *host = p->host;
+    /* A plugin that stopped meanwhile has no watches left to pause: that
+     * costs one timer tick, not a check of its state, which the control
+     * thread writes. */
+    if (atomic_load(&p->suspended))
+        return;
+    set_watches_paused(p, 1);
+    atomic_store(&p->suspended, 1);
+    atomic_fetch_add(&p->suspensions, 1);
+    atomic_fetch_add(&host->suspensions, 1);
+    if (atomic_fetch_add(&host->suspended_now, 1) == 0) {
+        uint64_t n = atomic_fetch_add(&host->episodes, 1) + 1;
+        /* A flood fills and drains the bus many times a second: one line a
+         * minute says it, the counters and the alert have the figures. */
+        int64_t now = rp__os_monotonic_ns();
+        if (host->full_logged_ns == 0 || now - host->full_logged_ns >= 60 * (int64_t)1000000000) {
+            host->full_logged_ns = now;
+            rp__log_warn("bus full (%llu bytes queued, agent.bus_max_bytes %llu; episode %llu): "
+                         "plugin %s stops reading its kernel sources until it drains under "
+                         "%llu bytes",
+                         (unsigned long long)rp__bus_queued_bytes(host->bus),
+                         (unsigned long long)host->cfg->bus_max_bytes, (unsigned long long)n,
+                         p->name, (unsigned long long)host->low_water);
+        }
+    }
+    if (!host->resume_timer &&
+        rp__loop_timer_add(host->loop, NULL, 10, 10, resume_check, host, &host->resume_timer) != 0)
+        host->resume_timer = 0; /* retried by the next suspension */
+}
+
+static void resume_check(void *arg)
+{
+    rp__host *host = arg;
+    if (rp__bus_queued_bytes(host->bus) > host->low_water)
+        return;
+    for (size_t i = 0; i < host->nplugins; i++) {
+        struct rp_plugin *p = host->plugins[i];
+        if (!atomic_load(&p->suspended))
+            continue;
+        set_watches_paused(p, 0);
+        atomic_store(&p->suspended, 0);
+        atomic_store(&p->suspend_wanted, 0);
+    }
+    atomic_store(&host->suspended_now, 0);
+    rp__loop_timer_cancel(host->loop, host->resume_timer);
+    host->resume_timer = 0;
+}
+
+static void request_suspend(struct rp_plugin *p)
+{
+    if (atomic_exchange(&p->suspend_wanted, 1))
+        return;
+    if (rp__loop_in_loop_thread(p->host->loop)) {
+        suspend_watches(p);
+        return;
+    }
+    if (rp__loop_post(p->host->loop, NULL, suspend_watches, p) != 0)
+        atomic_store(&p->suspend_wanted, 0); /* the next refusal asks again */
+}
+
+static int api_event_publish(rp_plugin *self, rp_event *ev)
+{
+    if (!ev)
+        return RP_ERR_INVAL;
+    if (!self || (rp__event_head_of(ev)->flags & RP__EVENT_PUBLISHED)) {
+        rp__event_release(ev);
+        return RP_ERR_INVAL;
+    }
+    int rc = rp__bus_publish(self->host->bus, ev);
+    if (rc == 0) {
+        atomic_fetch_add_explicit(&self->published, 1, memory_order_relaxed);
+        return 0;
+    }
+    atomic_fetch_add_explicit(&self->publish_failed, 1, memory_order_relaxed);
+    if (rc == RP_ERR_FULL) {
+        atomic_fetch_add_explicit(&self->publish_full, 1, memory_order_relaxed);
+        request_suspend(self);
+    }
+    return rc;
+}
+
+static void api_event_retain(const rp_event *ev)
+{
+    if (ev)
+        rp__event_retain(ev);
+}
+
+static void api_event_release(const rp_event *ev)
+{
+    if (ev)
+        rp__event_release(ev);
+}
+
+static int api_event_type(const rp_event *ev, const char **type, uint64_t *len)
+{
+    if (!ev || !type)
+        return RP_ERR_INVAL;
+    const char *name = rp__topic_name(rp__event_topic(ev));
+    if (!name)
+        return RP_ERR_INTERNAL;
+    *type = name;
+    if (len)
+        *len = strlen(name);
+    return 0;
+}
+
+/* ---- host API: subscriptions, loop, workers, counters --------------------- */
+
+static int deliver(void *arg, const struct rp_event *ev)
+{
+    struct rp_plugin *p = arg;
+    enter(p);
+    int rc = p->desc.on_event(p, p->state, ev);
+    leave();
+    return rc;
+}
+
+static int api_subscribe(rp_plugin *self, const char *pattern, uint64_t len, uint32_t flags)
+{
+    if (!self || !pattern || flags != 0)
+        return RP_ERR_INVAL;
+    if (!self->desc.on_event) {
+        api_set_error(self, "subscribe needs an on_event callback in the descriptor", 55);
+        return RP_ERR_INVAL;
+    }
+    if (self->pstate != RP__PLUGIN_LOADED && self->pstate != RP__PLUGIN_INITIALIZED)
+        return RP_ERR_BUSY; /* only during init and start */
+    if (self->nsubs >= MAX_SUBS)
+        return RP_ERR_FULL;
+    uint32_t bflags = (self->desc.flags & RP_PLUGIN_CONCURRENT_EVENTS) ? RP__BUS_CONCURRENT : 0;
+    char pat[RP__TOPIC_NAME_MAX + 1];
+    if (len == 0 || len > RP__TOPIC_NAME_MAX || memchr(pattern, '\0', (size_t)len))
+        return RP_ERR_INVAL;
+    memcpy(pat, pattern, (size_t)len);
+    pat[len] = '\0';
+    uint64_t id;
+    int rc = rp__bus_subscribe(self->host->bus, pat, deliver, self, self->index, bflags, 0, &id);
+    if (rc == 0)
+        self->subs[self->nsubs++] = id;
+    return rc;
+}
+
+static int handle_add(struct rp_plugin *p, struct handle *h)
+{
+    pthread_mutex_lock(&p->lock);
+    for (int i = 0; i < MAX_HANDLES; i++) {
+        if (!p->handles[i]) {
+            p->handles[i] = h;
+            pthread_mutex_unlock(&p->lock);
+            return 0;
+        }
+    }
+    pthread_mutex_unlock(&p->lock);
+    return RP_ERR_FULL;
+}
+
+/* Removes the handle with this loop id from the plugin's table. */
+static struct handle *handle_take(struct rp_plugin *p, uint64_t id, int is_timer)
+{
+    struct handle *h = NULL;
+    pthread_mutex_lock(&p->lock);
+    for (int i = 0; i < MAX_HANDLES; i++) {
+        if (p->handles[i] && p->handles[i]->id == id && p->handles[i]->is_timer == is_timer) {
+            h = p->handles[i];
+            p->handles[i] = NULL;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&p->lock);
+    return h;
+}
+
+static void handle_remove(struct rp_plugin *p, struct handle *h)
+{
+    pthread_mutex_lock(&p->lock);
+    for (int i = 0; i < MAX_HANDLES; i++)
+        if (p->handles[i] == h)
+            p->handles[i] = NULL;
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void fd_bridge(void *arg, int fd, uint32_t revents)
+{
+    struct handle *h = arg;
+    uint32_t r = 0;
+    r |= (revents & RP__LOOP_READ) ? RP_FD_READ : 0;
+    r |= (revents & RP__LOOP_WRITE) ? RP_FD_WRITE : 0;
+    r |= (revents & RP__LOOP_ERROR) ? RP_FD_ERROR : 0;
+    r |= (revents & RP__LOOP_HUP) ? RP_FD_HUP : 0;
+    h->fd_cb(h->arg, fd, r);
+}
+
+static void timer_bridge(void *arg)
+{
+    struct handle *h = arg;
+    struct rp_plugin *p = h->plugin;
+    int once = h->once;
+    uint64_t id = h->id;
+    h->timer_cb(h->arg);
+    /* A one-shot is done with its handle, unless the callback stopped the
+     * timer itself (then timer_stop freed it and it is no longer listed).
+     * The id is compared too: a callback that stopped this timer and then
+     * started another may have been given the same address for the new
+     * handle, which must stay. Timer ids are never reused. */
+    if (once) {
+        int listed = 0;
+        pthread_mutex_lock(&p->lock);
+        for (int i = 0; i < MAX_HANDLES; i++) {
+            if (p->handles[i] == h && h->id == id) {
+                p->handles[i] = NULL;
+                listed = 1;
+            }
+        }
+        pthread_mutex_unlock(&p->lock);
+        if (listed)
+            free(h);
+    }
+}
+
+static int api_fd_watch(rp_plugin *self, int64_t fd, uint32_t events, rp_fd_cb cb, void *arg,
+                        uint64_t *watch_id)
+{
+    if (!self || !cb || !watch_id || fd < 0 || fd > INT32_MAX ||
+        (events & ~(RP_FD_READ | RP_FD_WRITE)))
+        return RP_ERR_INVAL;
+    struct handle *h = calloc(1, sizeof *h);
+    if (!h)
+        return RP_ERR_NOMEM;
+    h->plugin = self;
+    h->fd_cb = cb;
+    h->arg = arg;
+    uint32_t ev = ((events & RP_FD_READ) ? RP__LOOP_READ : 0) |
+                  ((events & RP_FD_WRITE) ? RP__LOOP_WRITE : 0);
+    /* The handle is published before the loop can run the callback. */
+    int rc = handle_add(self, h);
+    if (rc == 0)
+        rc = rp__loop_watch_fd(self->host->loop, self, (int)fd, ev, fd_bridge, h, &h->id);
+    if (rc != 0) {
+        handle_remove(self, h);
+        free(h);
+        return rc;
+    }
+    if (atomic_load(&self->suspended))
+        rp__loop_watch_pause(self->host->loop, h->id, 1);
+    *watch_id = h->id;
+    return 0;
+}
+
+static int api_fd_unwatch(rp_plugin *self, uint64_t watch_id)
+{
+    if (!self)
+        return RP_ERR_INVAL;
+    int rc = rp__loop_unwatch(self->host->loop, watch_id);
+    if (rc == 0)
+        free(handle_take(self, watch_id, 0));
+    return rc;
+}
+
+static int api_timer_start(rp_plugin *self, uint64_t first_ms, uint64_t interval_ms,
+                           rp_timer_cb cb, void *arg, uint64_t *timer_id)
+{
+    if (!self || !cb || !timer_id)
+        return RP_ERR_INVAL;
+    struct handle *h = calloc(1, sizeof *h);
+    if (!h)
+        return RP_ERR_NOMEM;
+    h->plugin = self;
+    h->is_timer = 1;
+    h->once = interval_ms == 0;
+    h->timer_cb = cb;
+    h->arg = arg;
+    int rc = handle_add(self, h);
+    if (rc == 0)
+        rc = rp__loop_timer_add(self->host->loop, self, first_ms, interval_ms, timer_bridge, h,
+                                &h->id);
+    if (rc != 0) {
+        handle_remove(self, h);
+        free(h);
+        return rc;
+    }
+    *timer_id = h->id;
+    return 0;
+}
+
+static int api_timer_stop(rp_plugin *self, uint64_t timer_id)
+{
+    if (!self)
+        return RP_ERR_INVAL;
+    int rc = rp__loop_timer_cancel(self->host->loop, timer_id);
+    /* A one-shot that fired is gone from the loop but its handle remains. */
+    struct handle *h = handle_take(self, timer_id, 1);
+    free(h);
+    return (rc == RP_ERR_NOTFOUND && h) ? 0 : rc;
+}
+
+/* The worker hooks record the plugin around both calls. */
+static void job_work(void *arg)
+{
+    struct job *j = arg;
+    j->work(j->arg);
+}
+
+static void job_done(void *arg, int status)
+{
+    struct job *j = arg;
+    if (j->done)
+        j->done(j->arg, status);
+    free(j);
+}
+
+static int api_work_submit(rp_plugin *self, rp_work_cb work, rp_work_done_cb done, void *arg)
+{
+    if (!self || !work)
+        return RP_ERR_INVAL;
+    struct job *j = malloc(sizeof *j);
+    if (!j)
+        return RP_ERR_NOMEM;
+    j->plugin = self;
+    j->work = work;
+    j->done = done;
+    j->arg = arg;
+    int rc = rp__workers_submit(self->host->workers, self, job_work, job_done, j);
+    if (rc != 0)
+        free(j);
+    return rc;
+}
+
+static int api_counter_register(rp_plugin *self, const char *name, uint64_t len, uint32_t *id)
+{
+    if (!self || !name || !id || len == 0 || len >= sizeof self->counters[0].name)
+        return RP_ERR_INVAL;
+    int rc = 0;
+    pthread_mutex_lock(&self->lock);
+    uint32_t n = atomic_load(&self->ncounters);
+    for (uint32_t i = 0; i < n; i++) {
+        if (strlen(self->counters[i].name) == len && memcmp(self->counters[i].name, name, len) == 0) {
+            *id = i;
+            goto out;
+        }
+    }
+    if (n >= MAX_COUNTERS) {
+        rc = RP_ERR_FULL;
+        goto out;
+    }
+    memcpy(self->counters[n].name, name, len);
+    self->counters[n].name[len] = '\0';
+    atomic_init(&self->counters[n].value, 0);
+    atomic_store(&self->ncounters, n + 1);
+    *id = n;
+out:
+    pthread_mutex_unlock(&self->lock);
+    return rc;
+}
+
+static int api_counter_add(rp_plugin *self, uint32_t id, uint64_t delta)
+{
+    if (!self || id >= atomic_load_explicit(&self->ncounters, memory_order_acquire))
+        return RP_ERR_INVAL;
+    atomic_fetch_add_explicit(&self->counters[id].value, delta, memory_order_relaxed);
+    return 0;
+}
+
+static const rp_host_api host_api = {
+    .struct_size = sizeof(rp_host_api),
+    .abi_major = RP_ABI_MAJOR,
+    .abi_minor = RP_ABI_MINOR,
+    .log = api_log,
+    .set_error = api_set_error,
+    .alloc = api_alloc,
+    .realloc = api_realloc,
+    .free = api_free,
+    .config_get = api_config_get,
+    .field_id = api_field_id,
+    .event_create = api_event_create,
+    .event_copy = api_event_copy,
+    .event_publish = api_event_publish,
+    .event_retain = api_event_retain,
+    .event_release = api_event_release,
+    .event_type = api_event_type,
+    .set_i64 = rp__event_set_i64,
+    .set_u64 = rp__event_set_u64,
+    .set_bool = rp__event_set_bool,
+    .set_str = rp__event_set_str,
+    .set_bytes = rp__event_set_bytes,
+    .set_timestamp = rp__event_set_timestamp,
+    .set_ip = rp__event_set_ip,
+    .set_str_array = rp__event_set_str_array,
+    .get_i64 = rp__event_get_i64,
+    .get_u64 = rp__event_get_u64,
+    .get_bool = rp__event_get_bool,
+    .get_str = rp__event_get_str,
+    .get_bytes = rp__event_get_bytes,
+    .get_timestamp = rp__event_get_timestamp,
+    .get_ip = rp__event_get_ip,
+    .get_str_array_count = rp__event_get_str_array_count,
+    .get_str_array_item = rp__event_get_str_array_item,
+    .subscribe = api_subscribe,
+    .fd_watch = api_fd_watch,
+    .fd_unwatch = api_fd_unwatch,
+    .timer_start = api_timer_start,
+    .timer_stop = api_timer_stop,
+    .work_submit = api_work_submit,
+    .counter_register = api_counter_register,
+    .counter_add = api_counter_add,
+    .now_ns = rp__os_time_ns,
+    .monotonic_ns = rp__os_monotonic_ns,
+};
+
+const rp_host_api *rp__host_api(void)
+{
+    return &host_api;
+}
+
+/* ---- loading -------------------------------------------------------------- */
+
+static int id_valid(const char *id)
+{
+    /* Reverse DNS: at least two dot-separated labels of [a-z0-9_-]. */
+    size_t len = strlen(id);
+    int dots = 0;
+    if (len == 0 || len > 128 || id[0] == '.' || id[len - 1] == '.')
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = id[i];
+        if (c == '.') {
+            if (id[i + 1] == '.')
+                return 0;
+            dots++;
+        } else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) {
+            return 0;
+        }
+    }
+    return dots >= 1;
+}
+
+static const char *kind_name(uint32_t kind)
+{
+    switch (kind) {
+    case RP_KIND_COLLECTOR:
+        return "collector";
+    case RP_KIND_DETECTOR:
+        return "detector";
+    case RP_KIND_RESPONDER:
+        return "responder";
+    default:
+        return "unknown";
+    }
+}
+
+static void refuse(struct rp_plugin *p, const char *fmt, ...) RP__PRINTF(2, 3);
+
+static void refuse(struct rp_plugin *p, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->error, sizeof p->error, fmt, ap);
+    va_end(ap);
+    p->pstate = RP__PLUGIN_REFUSED;
+    rp__log_error("plugin %s refused: %s", p->name, p->error);
+}
+
+/* Where a plugin's file is: an absolute path as is; a bare file name in
+ * agent.plugin_dir; any other relative path from the main config's folder. */
+static char *plugin_path(const rp__config *cfg, const char *file)
+{
+    if (rp__os_path_is_absolute(file))
+        return rp__path_resolve("/", file);
+    if (!strchr(file, '/'))
+        return rp__path_resolve(cfg->plugin_dir, file);
+    return rp__path_resolve(cfg->config_dir, file);
+}
+
+/* Loads the file, calls its entry and checks the descriptor. */
+static int load_binary(rp__host *host, struct rp_plugin *p)
+{
+    char why[ERR_LEN];
+    char *real = NULL;
+    int rc = rp__os_realpath(p->path, &real);
+    if (rc != 0) {
+        refuse(p, "%s: %s", p->path, rc == RP_ERR_NOTFOUND ? "no such file" : rp_strerror(rc));
+        return rc;
+    }
+    free(p->path);
+    p->path = real;
+    /* The trust check and the load look at one open file (os.h). */
+    if ((rc = rp__os_dl_open_trusted(p->path, &p->dl, why, sizeof why)) != 0) {
+        if (rc == RP_ERR_PERM)
+            refuse(p, "untrusted file: %s", why);
+        else
+            refuse(p, "%s: cannot load: %s", p->path, why);
+        return rc;
+    }
+    rp__os_fn fn = rp__os_dl_sym(p->dl, RP_ENTRY_SYMBOL);
+    if (!fn) {
+        /* Tell a plugin of another ABI major from something that is no plugin. */
+        char other[64];
+        for (int major = 2; major <= 9; major++) {
+            snprintf(other, sizeof other, "rampart_plugin_entry_v%d", major);
+            if (rp__os_dl_sym(p->dl, other)) {
+                refuse(p, "%s: built for plugin ABI %d.x; this agent provides ABI %d.%d", p->path,
+                       major, RP_ABI_MAJOR, RP_ABI_MINOR);
+                return RP_ERR_VERSION;
+            }
+        }
+        refuse(p, "%s: does not export %s: not a Rampart plugin of ABI %d.x", p->path,
+               RP_ENTRY_SYMBOL, RP_ABI_MAJOR);
+        return RP_ERR_VERSION;
+    }
+    rp_plugin_entry_fn entry;
+    memcpy(&entry, &fn, sizeof entry);
+
+    const rp_plugin_descriptor *d = NULL;
+    enter(p);
+    rc = entry(&host_api, &d);
+    leave();
+    if (rc != 0 || !d) {
+        refuse(p, "%s: entry point failed: %s", p->path, rc ? rp_strerror(rc) : "no descriptor");
+        return rc ? rc : RP_ERR_INVAL;
+    }
+    if (d->struct_size < RP_DESCRIPTOR_SIZE_1_0) {
+        refuse(p, "%s: descriptor too small (%u bytes; ABI 1.0 needs at least %u)", p->path,
+               (unsigned)d->struct_size, (unsigned)RP_DESCRIPTOR_SIZE_1_0);
+        return RP_ERR_VERSION;
+    }
+    if (d->abi_major != RP_ABI_MAJOR || d->abi_minor > RP_ABI_MINOR) {
+        refuse(p, "%s: requires plugin ABI %u.%u; this agent provides ABI %d.%d", p->path,
+               (unsigned)d->abi_major, (unsigned)d->abi_minor, RP_ABI_MAJOR, RP_ABI_MINOR);
+        return RP_ERR_VERSION;
+    }
+    /* Copy what this host knows; a newer plugin's extra members are ignored,
+     * an older plugin's missing ones read as zero. */
+    memset(&p->desc, 0, sizeof p->desc);
+    memcpy(&p->desc, d, d->struct_size < sizeof p->desc ? d->struct_size : sizeof p->desc);
+    const rp_plugin_descriptor *c = &p->desc;
+    if (!c->id || !id_valid(c->id)) {
+        refuse(p, "%s: descriptor id must be reverse DNS like \"org.example.name\", got %s%s%s",
+               p->path, c->id ? "\"" : "", c->id ? c->id : "none", c->id ? "\"" : "");
+        return RP_ERR_INVAL;
+    }
+    if (!c->version || !*c->version) {
+        refuse(p, "%s (%s): descriptor has no version", p->path, c->id);
+        return RP_ERR_INVAL;
+    }
+    if (c->kind < RP_KIND_COLLECTOR || c->kind > RP_KIND_RESPONDER) {
+        refuse(p, "%s (%s): unknown plugin kind %u", p->path, c->id, (unsigned)c->kind);
+        return RP_ERR_INVAL;
+    }
+    if (c->reserved != 0 || c->event_schema_version > RP_EVENT_SCHEMA_VERSION) {
+        refuse(p, "%s (%s): needs event schema %u; this agent provides %d", p->path, c->id,
+               (unsigned)c->event_schema_version, RP_EVENT_SCHEMA_VERSION);
+        return RP_ERR_VERSION;
+    }
+    const char *missing = !c->init ? "init" : !c->start ? "start" : !c->stop ? "stop"
+                                            : !c->destroy ? "destroy" : NULL;
+    if (missing) {
+        refuse(p, "%s (%s): descriptor lacks the required %s callback", p->path, c->id, missing);
+        return RP_ERR_INVAL;
+    }
+    for (size_t i = 0; i < host->nplugins; i++) {
+        struct rp_plugin *o = host->plugins[i];
+        if (o != p && o->pstate != RP__PLUGIN_REFUSED && o->desc.id &&
+            strcmp(o->desc.id, c->id) == 0) {
+            refuse(p, "%s: duplicate plugin id \"%s\", already loaded as plugin %s from %s",
+                   p->path, c->id, o->name, o->path);
+            return RP_ERR_EXISTS;
+        }
+    }
+    return 0;
+}
+
+/* Adds the schema's top-level defaults for absent keys. */
+static void apply_defaults(json_t *schema, json_t *config)
+{
+    json_t *props = json_object_get(schema, "properties");
+    const char *key;
+    json_t *sub;
+    json_object_foreach(props, key, sub)
+    {
+        json_t *def = json_object_get(sub, "default");
+        if (def && !json_object_get(config, key))
+            json_object_set_new(config, key, json_deep_copy(def));
+    }
+}
+
+/* Where a plugin's schema errors go: one line each, naming the file. */
+struct config_errors {
+    rp__host *host;
+    struct rp_plugin *p;
+    char *err;
+    size_t errlen;
+};
+
+static void on_config_error(void *arg, const rp__schema_error *e)
+{
+    struct config_errors *ce = arg;
+    struct rp__json_seg segs[RP__SCHEMA_MAX_DEPTH + 3] = {
+        {.key = "plugins"}, {.key = ce->p->name}, {.key = "config"}};
+    memcpy(segs + 3, e->segv, sizeof e->segv[0] * (size_t)e->depth);
+    const char *file = rp__config_source_of(ce->host->cfg, segs, e->depth + 3);
+    rp__config_err_add(ce->err, ce->errlen, "%s: plugins.%s.config%s%s: %s", file, ce->p->name,
+                       e->path[0] && e->path[0] != '[' ? "." : "", e->path, e->message);
+}
+
+/* Validates plugins.<name>.config against the plugin's schema; every error
+ * is a line added to err. */
+static int check_config(rp__host *host, struct rp_plugin *p, const json_t *entry, char *err,
+                        size_t errlen)
+{
+    const json_t *given = json_object_get(entry, "config");
+    json_t *config = given ? json_deep_copy(given) : json_object();
+    json_t *schema = NULL;
+    int rc = 0;
+    if (!config)
+        return RP_ERR_NOMEM;
+    struct rp__json_seg segs[3] = {{.key = "plugins"}, {.key = p->name}, {.key = "config"}};
+
+    if (!p->desc.config_schema) {
+        if (json_object_size(config) != 0) {
+            const char *file = rp__config_source_of(host->cfg, segs, 3);
+            rp__config_err_add(err, errlen, "%s: plugins.%s.config: plugin %s takes no settings",
+                               file, p->name, p->desc.id);
+            rc = RP_ERR_CONFIG;
+        }
+        goto done;
+    }
+    json_error_t jerr;
+    rp__schema_error serr;
+    schema = json_loads(p->desc.config_schema, JSON_REJECT_DUPLICATES, &jerr);
+    if (!schema) {
+        refuse(p, "%s (%s): config_schema is not valid JSON: %s", p->path, p->desc.id, jerr.text);
+        rc = RP_ERR_INVAL;
+        goto done;
+    }
+    if (rp__schema_check(schema, &serr) != 0) {
+        refuse(p, "%s (%s): config_schema: %s%s%s", p->path, p->desc.id, serr.path,
+               serr.path[0] ? ": " : "", serr.message);
+        rc = RP_ERR_INVAL;
+        goto done;
+    }
+    apply_defaults(schema, config);
+    /* One set of exclusion rules for all collectors (collectors.exclude),
+     * handed to each plugin that declares exclude_rules; others never see
+     * it, so plugins built before it are untouched. */
+    if (json_object_get(json_object_get(schema, "properties"), "exclude_rules")) {
+        if (given && json_object_get(given, "exclude_rules")) {
+            const char *file = rp__config_source_of(host->cfg, segs, 3);
+            rp__config_err_add(err, errlen,
+                               "%s: plugins.%s.config.exclude_rules: set by the agent from "
+                               "collectors.exclude; put the rules there",
+                               file, p->name);
+            rc = RP_ERR_CONFIG;
+            goto done;
+        }
+        json_t *rules = json_object_get(json_object_get(host->cfg->root, "collectors"), "exclude");
+        json_object_set_new(config, "exclude_rules", rules ? json_deep_copy(rules) : json_object());
+    }
+    struct config_errors ce = {host, p, err, errlen};
+    rc = rp__schema_validate_all(schema, config, on_config_error, &ce, &serr);
+    if (rc == RP_ERR_INVAL) {
+        refuse(p, "%s (%s): config_schema: %s%s%s", p->path, p->desc.id, serr.path,
+               serr.path[0] ? ": " : "", serr.message);
+        goto done;
+    }
+done:
+    if (rc == 0) {
+        p->config_json = json_dumps(config, JSON_COMPACT);
+        if (!p->config_json)
+            rc = RP_ERR_NOMEM;
+    }
+    json_decref(schema);
+    json_decref(config);
+    return rc;
+}
+
+static struct rp_plugin *plugin_new(rp__host *host, const char *name, const char *file)
+{
+    struct rp_plugin *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->host = host;
+    p->index = (uint32_t)host->nplugins + 1;
+    p->name = strdup(name);
+    p->path = plugin_path(host->cfg, file);
+    pthread_mutex_init(&p->lock, NULL);
+    if (!p->name || !p->path) {
+        free(p->name);
+        free(p->path);
+        pthread_mutex_destroy(&p->lock);
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+int rp__host_create(const rp__host_opts *opts, const rp__config *cfg, rp__host **out)
+{
+    rp__host *h = calloc(1, sizeof *h);
+    if (!h)
+        return RP_ERR_NOMEM;
+    if (opts)
+        h->opts = *opts;
+    h->cfg = cfg;
+    size_t n = json_object_size(json_object_get(cfg->root, "plugins"));
+    h->plugins = calloc(n ? n : 1, sizeof *h->plugins);
+    if (!h->plugins) {
+        free(h);
+        return RP_ERR_NOMEM;
+    }
+    int rc = 0;
+    if (!h->opts.load_only) {
+        /* No threads here: the agent may still fork to daemonize. */
+        rp__bus_opts bo;
+        rp__bus_opts_init(&bo);
+        bo.max_bytes = cfg->bus_max_bytes;
+        h->low_water = cfg->bus_max_bytes / 4 * 3;
+        if ((rc = rp__bus_create(&bo, &h->bus)) != 0 ||
+            (rc = rp__loop_create(&(rp__loop_opts){.slice_us = cfg->loop_slice_us,
+                                                   .realtime_max_cpu_pct = cfg->loop_rt_max_cpu_pct},
+                                  &h->loop)) != 0) {
+            rp__host_destroy(h);
+            return rc;
+        }
+    }
+    *out = h;
+    return 0;
+}
+
+int rp__host_load(rp__host *host, char *err, size_t errlen)
+{
+    const char *name;
+    json_t *entry;
+    int config_errors = 0;
+    if (err && errlen)
+        err[0] = '\0';
+    json_object_foreach(json_object_get(host->cfg->root, "plugins"), name, entry)
+    {
+        if (!json_is_true(json_object_get(entry, "enabled")))
+            continue;
+        struct rp_plugin *p =
+            plugin_new(host, name, json_string_value(json_object_get(entry, "file")));
+        if (!p)
+            return RP_ERR_NOMEM;
+        host->plugins[host->nplugins++] = p;
+        if (load_binary(host, p) != 0)
+            continue; /* refused and logged; the agent runs without it */
+        int rc = check_config(host, p, entry, err, errlen);
+        if (rc == RP_ERR_NOMEM)
+            return rc;
+        /* Every plugin's settings are checked, so that one run reports all
+         * errors; the plugin stays refused with its reason in err ("" here). */
+        config_errors |= rc == RP_ERR_CONFIG;
+        if (rc != 0)
+            continue;
+        p->pstate = RP__PLUGIN_LOADED;
+        rp__log_info("plugin %s: loaded %s %s (%s, %s, %s) from %s", p->name, p->desc.id,
+                     p->desc.version, kind_name(p->desc.kind),
+                     p->desc.vendor ? p->desc.vendor : "unknown vendor",
+                     p->desc.license ? p->desc.license : "no license", p->path);
+    }
+    return config_errors ? RP_ERR_CONFIG : 0;
+}
+
+/* Logs why a lifecycle call failed, with the plugin's own message if any. */
+static void call_failed(struct rp_plugin *p, const char *what, int rc)
+{
+    pthread_mutex_lock(&p->lock);
+    snprintf(p->error, sizeof p->error, "%s failed: %s%s%.400s", what, rp_strerror(rc),
+             p->last_msg[0] ? ": " : "", p->last_msg);
+    pthread_mutex_unlock(&p->lock);
+    rp__log_error("plugin %s (%s): %s; left off", p->name, p->desc.id, p->error);
+}
+
+/* Removes what the plugin left registered: subscriptions, watches, timers. */
+static void release_resources(struct rp_plugin *p)
+{
+    /* No work or done callback of the plugin may run after its destroy. */
+    if (p->host->workers)
+        rp__workers_cancel_owner(p->host->workers, p);
+    for (uint32_t i = 0; i < p->nsubs; i++)
+        rp__bus_unsubscribe(p->host->bus, p->subs[i], NULL);
+    p->nsubs = 0;
+    for (int i = 0; i < MAX_HANDLES; i++) {
+        pthread_mutex_lock(&p->lock);
+        struct handle *h = p->handles[i];
+        p->handles[i] = NULL;
+        pthread_mutex_unlock(&p->lock);
+        if (!h)
+            continue;
+        if (h->is_timer)
+            rp__loop_timer_cancel(p->host->loop, h->id);
+        else
+            rp__loop_unwatch(p->host->loop, h->id);
+        free(h);
+    }
+}
+
+struct barrier {
+    rp__loop_task task;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int done;
+};
+
+static void barrier_fn(void *arg, int status)
+{
+    struct barrier *b = arg;
+    (void)status;
+    pthread_mutex_lock(&b->lock);
+    b->done = 1;
+    pthread_cond_signal(&b->cond);
+    pthread_mutex_unlock(&b->lock);
+}
+
+/*
+ * Waits until the loop thread has finished whatever callback it is running.
+ * A plugin's callback may outlive the cancellation of its own timer or watch
+ * (it cancelled itself and went on), so before destroy frees the plugin's
+ * state, one trip through the loop proves no callback still uses it.
+ * RP_ERR_TIMEOUT after 10 s: a callback is stuck.
+ */
+static int loop_barrier(rp__host *host)
+{
+    if (!rp__loop_is_running(host->loop) || rp__loop_in_loop_thread(host->loop))
+        return 0;
+    struct barrier b = {.task = {.fn = barrier_fn}};
+    b.task.arg = &b;
+    pthread_mutex_init(&b.lock, NULL);
+    pthread_cond_init(&b.cond, NULL);
+    int rc = rp__loop_post_task(host->loop, &b.task);
+    if (rc == 0) {
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += 10;
+        pthread_mutex_lock(&b.lock);
+        while (!b.done && rc == 0)
+            if (pthread_cond_timedwait(&b.cond, &b.lock, &deadline) != 0)
+                rc = RP_ERR_TIMEOUT;
+        pthread_mutex_unlock(&b.lock);
+        if (rc != 0)
+            rp__loop_task_cancel(host->loop, &b.task);
+    }
+    pthread_cond_destroy(&b.cond);
+    pthread_mutex_destroy(&b.lock);
+    return rc;
+}
+
+/* Calls destroy once nothing of the plugin can run any more. */
+static void plugin_destroy(struct rp_plugin *p)
+{
+    if (loop_barrier(p->host) != 0) {
+        /* Freeing state under a running callback would be worse than
+         * leaking it at shutdown. */
+        rp__log_error("plugin %s: a loop callback did not return within 10 s; not destroyed",
+                      p->name);
+        return;
+    }
+    enter(p);
+    p->desc.destroy(p, p->state);
+    leave();
+    p->state = NULL;
+}
+
+static void plugin_init(struct rp_plugin *p)
+{
+    enter(p);
+    int rc = p->desc.init(p, &host_api, &p->state);
+    leave();
+    if (rc != 0) {
+        call_failed(p, "init", rc);
+        release_resources(p);
+        p->pstate = RP__PLUGIN_FAILED;
+        return;
+    }
+    p->pstate = RP__PLUGIN_INITIALIZED;
+}
+
+static void plugin_start(struct rp_plugin *p)
+{
+    enter(p);
+    int rc = p->desc.start(p, p->state);
+    leave();
+    if (rc != 0) {
+        call_failed(p, "start", rc);
+        release_resources(p);
+        plugin_destroy(p);
+        p->pstate = RP__PLUGIN_FAILED;
+        return;
+    }
+    p->pstate = RP__PLUGIN_RUNNING;
+    rp__log_info("plugin %s: running", p->name);
+}
+
+/* Collectors start last and stop first, so that every subscriber is there
+ * before events flow and after they stop. */
+static int kind_rank(const struct rp_plugin *p)
+{
+    return p->desc.kind == RP_KIND_COLLECTOR ? 2 : p->desc.kind == RP_KIND_DETECTOR ? 1 : 0;
+}
+
+int rp__host_start(rp__host *host)
+{
+    int rc;
+    if (host->opts.load_only)
+        return RP_ERR_INVAL;
+    rp__workers_opts wopts = {.hooks = &plugin_hooks};
+    if ((rc = rp__loop_set_hooks(host->loop, &plugin_hooks)) != 0 ||
+        (rc = rp__workers_create(&wopts, host->loop, &host->workers)) != 0 ||
+        (rc = rp__loop_start(host->loop)) != 0 || (rc = rp__bus_start(host->bus)) != 0)
+        return rc;
+    host->started = 1;
+    for (size_t i = 0; i < host->nplugins; i++)
+        if (host->plugins[i]->pstate == RP__PLUGIN_LOADED)
+            plugin_init(host->plugins[i]);
+    for (int rank = 0; rank <= 2; rank++)
+        for (size_t i = 0; i < host->nplugins; i++)
+            if (host->plugins[i]->pstate == RP__PLUGIN_INITIALIZED &&
+                kind_rank(host->plugins[i]) == rank)
+                plugin_start(host->plugins[i]);
+    return 0;
+}
+
+void rp__host_stop(rp__host *host)
+{
+    if (!host || !host->started)
+        return;
+    for (int rank = 2; rank >= 0; rank--) {
+        for (size_t i = host->nplugins; i-- > 0;) {
+            struct rp_plugin *p = host->plugins[i];
+            if (p->pstate != RP__PLUGIN_RUNNING || kind_rank(p) != rank)
+                continue;
+            /* No more events into a plugin that is stopping. */
+            for (uint32_t k = 0; k < p->nsubs; k++)
+                rp__bus_unsubscribe(host->bus, p->subs[k], NULL);
+            p->nsubs = 0;
+            enter(p);
+            int rc = p->desc.stop(p, p->state);
+            leave();
+            if (rc != 0)
+                call_failed(p, "stop", rc);
+            release_resources(p);
+            plugin_destroy(p);
+            p->pstate = RP__PLUGIN_STOPPED;
+        }
+    }
+    /* Plugins that were initialized but never started. */
+    for (size_t i = 0; i < host->nplugins; i++) {
+        struct rp_plugin *p = host->plugins[i];
+        if (p->pstate == RP__PLUGIN_INITIALIZED) {
+            release_resources(p);
+            plugin_destroy(p);
+            p->pstate = RP__PLUGIN_STOPPED;
+        }
+    }
+    /* Workers before the loop: their completions run on the loop. */
+    rp__workers_destroy(host->workers);
+    host->workers = NULL;
+    rp__bus_stop(host->bus);
+    rp__loop_stop(host->loop);
+    host->started = 0;
+}
+
+void rp__host_destroy(rp__host *host)
+{
+    if (!host)
+        return;
+    rp__host_stop(host);
+    rp__workers_destroy(host->workers);
+    rp__bus_destroy(host->bus);
+    rp__loop_destroy(host->loop);
+    for (size_t i = 0; i < host->nplugins; i++) {
+        struct rp_plugin *p = host->plugins[i];
+        /* The library stays mapped: ARCHITECTURE §3 rule 10. */
+        free(p->name);
+        free(p->path);
+        free(p->config_json);
+        pthread_mutex_destroy(&p->lock);
+        rp__os_dl_forget(p->dl);
+        free(p);
+    }
+    free(host->plugins);
+    free(host);
+}
+
+size_t rp__host_plugin_count(const rp__host *host)
+{
+    return host->nplugins;
+}
+
+int rp__host_plugin_info(const rp__host *host, size_t index, rp__plugin_info *out)
+{
+    if (index >= host->nplugins)
+        return RP_ERR_RANGE;
+    const struct rp_plugin *p = host->plugins[index];
+    memset(out, 0, sizeof *out);
+    out->name = p->name;
+    out->path = p->path;
+    out->id = p->desc.id;
+    out->version = p->desc.version;
+    out->state = p->pstate;
+    out->error = p->error;
+    struct rp_plugin *mp = (struct rp_plugin *)p;
+    out->published = atomic_load(&mp->published);
+    out->publish_full = atomic_load(&mp->publish_full);
+    out->suspensions = atomic_load(&mp->suspensions);
+    out->suspended = atomic_load(&mp->suspended);
+    /* Delivered and dropped: summed over the plugin's subscriptions. */
+    for (uint32_t i = 0; i < p->nsubs; i++) {
+        rp__bus_sub_stats st;
+        if (host->bus && rp__bus_stats_sub(host->bus, p->subs[i], &st) == 0) {
+            out->delivered += st.delivered;
+            out->dropped += st.dropped;
+        }
+    }
+    out->cpu_ns = atomic_load(&mp->cpu_ns);
+    out->ncounters = atomic_load_explicit(&mp->ncounters, memory_order_acquire);
+    return 0;
+}
+
+int rp__host_plugin_counter(const rp__host *host, size_t index, uint32_t counter,
+                            const char **name, uint64_t *value)
+{
+    if (index >= host->nplugins)
+        return RP_ERR_RANGE;
+    struct rp_plugin *p = host->plugins[index];
+    if (counter >= atomic_load_explicit(&p->ncounters, memory_order_acquire))
+        return RP_ERR_RANGE;
+    *name = p->counters[counter].name;
+    *value = atomic_load_explicit(&p->counters[counter].value, memory_order_relaxed);
+    return 0;
+}
+
+void rp__host_loop_stats(const rp__host *host, rp__loop_stats *out)
+{
+    rp__loop_get_stats(host->loop, out);
+}
+
+void rp__host_flow_stats(const rp__host *host, rp__host_flow *out)
+{
+    memset(out, 0, sizeof *out);
+    rp__bus_stats st = {0};
+    if (host->bus)
+        rp__bus_stats_total(host->bus, &st);
+    out->queued_bytes = st.queued_bytes;
+    out->peak_bytes = st.peak_bytes;
+    out->max_bytes = st.max_bytes;
+    out->refused_full = st.full;
+    rp__host *h = (rp__host *)host;
+    out->episodes = atomic_load(&h->episodes);
+    out->suspensions = atomic_load(&h->suspensions);
+    out->suspended_now = atomic_load(&h->suspended_now);
+    out->abandoned = st.abandoned;
+}
+
+void rp__host_refused_by_type(const rp__host *host,
+                              void (*cb)(void *arg, const char *type, uint64_t refused), void *arg)
+{
+    if (!host->bus)
+        return;
+    uint32_t n = rp__topic_count();
+    for (uint32_t t = 1; t <= n && t <= RP__TOPIC_MAX; t++) {
+        rp__bus_topic_stats ts;
+        if (rp__bus_stats_topic(host->bus, t, &ts) == 0 && ts.full)
+            cb(arg, rp__topic_name(t), ts.full);
+    }
+}
+
+void rp__host_abandon(rp__host *host)
+{
+    if (host)
+        rp__bus_abandon(host->bus);
+}
+
+void rp__host_bus_stats(const rp__host *host, uint64_t *published, uint64_t *dropped)
+{
+    rp__bus_stats st = {0};
+    if (host->bus)
+        rp__bus_stats_total(host->bus, &st);
+    *published = st.published;
+    *dropped = st.dropped;
+}
+
+int rp__host_subscribe_core(rp__host *host, const char *pattern,
+                            int (*on_event)(void *arg, const struct rp_event *ev), void *arg,
+                            uint64_t *sub_id)
+{
+    uint64_t id;
+    int rc = rp__bus_subscribe(host->bus, pattern, on_event, arg, 0, RP__BUS_LOSSLESS, 0, &id);
+    if (rc == 0 && sub_id)
+        *sub_id = id;
+    return rc;
+}
+
+uint64_t rp__host_sub_backlog(rp__host *host, uint64_t sub_id)
+{
+    rp__bus_sub_stats st;
+    if (!host->bus || rp__bus_stats_sub(host->bus, sub_id, &st) != 0)
+        return 0;
+    return st.queued + st.overflow_depth;
+}
+
+int rp__host_publish_core(rp__host *host, struct rp_event *ev)
+{
+    return rp__bus_publish(host->bus, ev);
+}
+
+int rp__host_timer_core(rp__host *host, uint64_t interval_ms, void (*cb)(void *arg), void *arg)
+{
+    uint64_t id;
+    return rp__loop_timer_add(host->loop, NULL, interval_ms, interval_ms, cb, arg, &id);
+}
+
+int rp__host_timer_once_core(rp__host *host, uint64_t delay_ms, void (*cb)(void *arg), void *arg)
+{
+    uint64_t id;
+    return rp__loop_timer_add(host->loop, NULL, delay_ms, 0, cb, arg, &id);
+}
