@@ -26,8 +26,9 @@ fi
 
 # Windows 8 (0x0602) is the oldest target: GetSystemTimePreciseAsFileTime and
 # LoadLibraryExW's LOAD_LIBRARY_SEARCH_* flags need it.
-flags=(-std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -D_WIN32_WINNT=0x0602
-    -I core -I sdk/include)
+# The warning flags are the build's own (cmake/warnings.txt).
+mapfile -t warnings < <(grep '^-' cmake/warnings.txt)
+flags=(-std=c11 "${warnings[@]}" -fno-common -D_WIN32_WINNT=0x0602 -I core -I sdk/include)
 # Shared core files that must stay portable; add one here once it builds.
 files=(core/lib/log.c core/lib/path.c core/lib/uuid.c core/runtime/loop.c core/runtime/workers.c core/output/retry.c core/output/spool.c)
 for f in core/os/win/*.c; do

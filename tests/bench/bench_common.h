@@ -717,8 +717,9 @@ BENCH_UNUSED static int bench_find_build(struct bench_paths *p)
 
 /* Starts rampartd in the foreground with the process collector alone, its
  * data in <dir>/data (events in <dir>/data/events.ndjson) and its log in
- * errlog, and waits up to wait_ms for the plugin to run. Returns the pid,
- * or -1 when it did not start (the child, if any, is stopped). */
+ * errlog, and waits up to wait_ms for the plugin to run. Returns the pid;
+ * -1 when it was still starting after wait_ms (slow, not broken: the child
+ * is stopped), -2 when it exited by itself (broken: see errlog). */
 BENCH_UNUSED static pid_t bench_start_process_agent(const struct bench_paths *p, const char *dir,
                                                    const char *errlog, int wait_ms)
 {
@@ -739,6 +740,8 @@ BENCH_UNUSED static pid_t bench_start_process_agent(const struct bench_paths *p,
     for (int waited = 0; waited < wait_ms; waited += 50) {
         if (bench_file_contains(errlog, "plugin process: running"))
             return pid;
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            return -2;
         bench_sleep_ms(50);
     }
     bench_stop_child(pid, 10000, NULL);

@@ -38,6 +38,12 @@
  * drain to the measured ingest (goal: >= 10, so a backlog left by an outage
  * clears while events keep coming in).
  *
+ * A slow machine never fails the bench: an ingest run that does not finish
+ * within its wait (or the time budget, RP_BENCH_BUDGET_S) leaves the
+ * baseline missing (ingest.missing says why; ratio and met are null), and a
+ * drain that does not finish ends the bench with a JSON object that says why
+ * the figure is missing (ba_give_up). Only a crash or a loss fails it.
+ *
  *   bench_spool_replay OUT.json
  */
 #define _GNU_SOURCE
@@ -94,6 +100,7 @@ struct ingest_result {
     long long appended, own_events, encode_errors, dropped, bus_dropped, sink_dropped;
     long long synthetic_spooled; /* see ingest_run */
     int zero_loss, exit_status;
+    char missing[512]; /* why the baseline is missing; "" when measured */
 };
 
 /*
@@ -173,17 +180,23 @@ static void ingest_run(struct ingest_result *r, const struct ba_backend *b, uint
             }
         }
         if (bench_now_ns() > deadline) {
-            ba_agent_show_log(&a);
-            ba_fail("ingest: not every event spooled within %d s (published %lld, sink %lld, "
-                    "appended %lld)",
-                    wait_s, ba_get(last, "plugins.synthetic.published"),
-                    ba_get(last, "sink.events"), ba_get(last, "spool.appended_events"));
+            /* Slow is not lost: the baseline is missing, the bench goes on. */
+            snprintf(r->missing, sizeof r->missing,
+                     "not every event spooled within %d s (published %lld, sink %lld, "
+                     "appended %lld): the machine was too slow or the time budget "
+                     "(RP_BENCH_BUDGET_S) ran out",
+                     wait_s, ba_get(last, "plugins.synthetic.published"),
+                     ba_get(last, "sink.events"), ba_get(last, "spool.appended_events"));
+            fprintf(stderr, "%s: ingest: %s\n", RP_BENCH_NAME, r->missing);
+            break;
         }
         bench_sleep_ms(BA_POLL_MS);
     }
     r->cpu_s = bench_proc_cpu_s(a.pid);
-    r->seconds = (double)(end_real - a.t0_real) / 1e9;
-    r->events_s = (double)n / r->seconds;
+    if (!r->missing[0]) {
+        r->seconds = (double)(end_real - a.t0_real) / 1e9;
+        r->events_s = (double)n / r->seconds;
+    }
     r->appended = ba_get(last, "spool.appended_events");
     r->encode_errors = ba_get(last, "sink.encode_errors");
     r->dropped = ba_get(last, "spool.dropped_full_events");
@@ -198,6 +211,8 @@ static void ingest_run(struct ingest_result *r, const struct ba_backend *b, uint
     r->zero_loss = published == (long long)n && r->encode_errors == 0 && r->dropped == 0 &&
                    r->bus_dropped == 0 && r->sink_dropped == 0 &&
                    r->synthetic_spooled == (long long)n;
+    if (r->missing[0])
+        return;
     fprintf(stderr, "%s: ingest (outage): %.0f events/s (%.2f s)\n", RP_BENCH_NAME, r->events_s,
             r->seconds);
 }
@@ -205,7 +220,7 @@ static void ingest_run(struct ingest_result *r, const struct ba_backend *b, uint
 int main(int argc, char **argv)
 {
     rp__log_set_level(RP__LOG_ERROR);
-    ba_init();
+    ba_init(argc > 1 ? argv[1] : NULL);
     uint64_t target = ba_env_u64("RP_BENCH_SPOOL_BYTES", DEFAULT_SPOOL_BYTES, (uint64_t)1 << 20,
                                  (uint64_t)64 << 30);
     int warm = (int)ba_env_u64("RP_BENCH_REPLAY_WARM", 0, 0, 1);
@@ -333,8 +348,11 @@ int main(int argc, char **argv)
         }
         if (bench_now_ns() > deadline) {
             ba_agent_show_log(&a);
-            ba_fail("the spool was not drained within %d s (delivered %lld of %llu)", wait_s,
-                    ba_get(last, "upload.delivered_events"), (unsigned long long)fill_events);
+            ba_give_up("the spool was not drained within %d s (delivered %lld of %llu; "
+                       "ingest baseline %.0f events/s): the machine was too slow or the "
+                       "time budget (RP_BENCH_BUDGET_S) ran out",
+                       wait_s, ba_get(last, "upload.delivered_events"),
+                       (unsigned long long)fill_events, ing.events_s);
         }
         bench_sleep_ms(BA_POLL_MS);
     }
@@ -367,8 +385,11 @@ int main(int argc, char **argv)
 
     int zero_loss = delivered >= (long long)fill_events && dead == 0 && corrupt == 0 &&
                     torn == 0 && dropped == 0;
-    double ratio = events_s / ing.events_s;
-    int met = zero_loss && ing.zero_loss && ratio >= GOAL_RATIO;
+    /* Without the baseline the goal cannot be judged: null, unless a loss
+     * already decides it. */
+    int ing_ok = !ing.missing[0];
+    double ratio = ing_ok ? events_s / ing.events_s : 0;
+    int met = zero_loss && ing_ok && ing.zero_loss && ratio >= GOAL_RATIO;
     fprintf(stderr, "%s: %.0f events/s, %.1f MB/s gzip (%.2f s), cpu %.2f s, rss %.1f MB\n",
             RP_BENCH_NAME, events_s, (double)fill_payload / 1e6 / secs, secs, cpu_s,
             (double)rss / 1e6);
@@ -424,13 +445,16 @@ int main(int argc, char **argv)
     json_object_set_new(o, "status_at_end", s);
     json_object_set_new(o, "agent_exit_status", json_integer(exit_status));
     json_object_set_new(o, "threads_cpu_s", threads);
-    json_object_set_new(o, "baseline_ingest_events_s", json_real(ing.events_s));
+    json_object_set_new(o, "baseline_ingest_events_s",
+                        ing_ok ? json_real(ing.events_s) : json_null());
     json_t *in = json_object();
     json_object_set_new(in, "events", json_integer((json_int_t)ing.events));
-    json_object_set_new(in, "seconds", json_real(ing.seconds));
-    json_object_set_new(in, "events_s", json_real(ing.events_s));
+    if (!ing_ok)
+        json_object_set_new(in, "missing", json_string(ing.missing));
+    json_object_set_new(in, "seconds", ing_ok ? json_real(ing.seconds) : json_null());
+    json_object_set_new(in, "events_s", ing_ok ? json_real(ing.events_s) : json_null());
     json_object_set_new(in, "cpu_s", json_real(ing.cpu_s));
-    json_object_set_new(in, "zero_loss", json_boolean(ing.zero_loss));
+    json_object_set_new(in, "zero_loss", ing_ok ? json_boolean(ing.zero_loss) : json_null());
     json_object_set_new(in, "synthetic_spooled_events", json_integer(ing.synthetic_spooled));
     json_object_set_new(in, "agent_own_events", json_integer(ing.own_events));
     json_object_set_new(in, "spool.appended_events", json_integer(ing.appended));
@@ -443,9 +467,9 @@ int main(int argc, char **argv)
                                     "collector_synthetic at rate 0 during an outage (output.url "
                                     "refuses connections), timed from its fork until every "
                                     "synthetic event was in the spool (RP_BENCH_INGEST_EVENTS)"));
-    json_object_set_new(o, "ratio_to_ingest", json_real(ratio));
+    json_object_set_new(o, "ratio_to_ingest", ing_ok ? json_real(ratio) : json_null());
     json_object_set_new(o, "goal_ratio", json_real(GOAL_RATIO));
-    json_object_set_new(o, "met", json_boolean(met));
+    json_object_set_new(o, "met", !ing_ok && zero_loss ? json_null() : json_boolean(met));
     json_object_set_new(
         o, "notes",
         json_string("The spool cycles over distinct_batches real gzip batches of the agent's "
@@ -457,5 +481,5 @@ int main(int argc, char **argv)
                     "same 2 cores; the machine is shared (see load averages)."));
     rc = ba_json_finish(o, argc > 1 ? argv[1] : NULL);
     json_decref(o);
-    return rc != 0 || !zero_loss || !ing.zero_loss ? 1 : 0;
+    return rc != 0 || !zero_loss || (ing_ok && !ing.zero_loss) ? 1 : 0;
 }

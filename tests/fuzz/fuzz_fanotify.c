@@ -12,6 +12,9 @@
  * (corpus/fanotify/ holds real ones captured with
  * tools/fuzz-seeds/fanotify.c). It is walked in place, so a read past the
  * input's end is caught by ASan.
+ *
+ * Built without the core (tests/fuzz/CMakeLists.txt reads this line):
+ * fuzz-standalone: plugins/collector_file/fanrec.c
  */
 #define _GNU_SOURCE
 #include "fanrec.h"

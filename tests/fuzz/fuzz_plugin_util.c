@@ -26,6 +26,9 @@
  *    next to a decoy nested object and array holding the same key, then
  *    read back. The value must come back byte for byte, or be refused with
  *    RP_ERR_UNSUPPORTED exactly when it holds a NUL.
+ *
+ * Built without the core (tests/fuzz/CMakeLists.txt reads this line):
+ * fuzz-standalone: sdk/include
  */
 #include <rampart/plugin_util.h>
 

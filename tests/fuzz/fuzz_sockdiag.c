@@ -20,6 +20,9 @@
  * The datagram goes through the three ways the plugin reads one: nd_parse()
  * on it as a single message, nd_dump_datagram() (the dump reader) and an
  * nd_msg_next() walk with nd_parse() on each message (the destroy reader).
+ *
+ * Built without the core (tests/fuzz/CMakeLists.txt reads this line):
+ * fuzz-standalone: plugins/collector_network/sockdiag.c
  */
 #define _GNU_SOURCE
 #include "sockdiag.h"

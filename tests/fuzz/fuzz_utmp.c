@@ -12,6 +12,9 @@
  * short tail, which the plugin leaves for its next read, is parsed too as
  * the start of a record whose rest is zero (corpus/utmp/ holds real files
  * written by glibc with tools/fuzz-seeds/utmp.py).
+ *
+ * Built without the core (tests/fuzz/CMakeLists.txt reads this line):
+ * fuzz-standalone: plugins/collector_login/record.c
  */
 #define _GNU_SOURCE
 #include "record.h"
