@@ -175,6 +175,74 @@ int rp__os_dir_check_private(const char *path, char *reason, size_t len);
 int rp__os_subdir_check_private(const char *path, char *reason, size_t len);
 
 /*
+ * A folder of the agent's own, opened once (ARCHITECTURE rule: never trust a
+ * path twice). The path is resolved and checked when the folder is opened;
+ * every file function below then works relative to that open folder, so
+ * renaming the folder away and planting a link or another folder at its old
+ * path changes nothing: what the agent writes still lands in the folder it
+ * checked. A Unix handle is a descriptor; the Windows port keeps the checked
+ * path for now (see core/os/win/os_win.c).
+ *
+ * Names given to these functions are one component: no separator, not "."
+ * or ".." (RP_ERR_INVAL otherwise). reason (when a function takes one) gets a
+ * message naming "<folder>/<name>". Thread-safety: a handle may be used from
+ * several threads at once (each call is one system call on the descriptor or
+ * a file of its own); closing it must wait until no one uses it.
+ */
+typedef struct rp__os_dir rp__os_dir;
+
+/* Opens folder path after the rule of rp__os_dir_check_private (every folder
+ * from the root checked, path itself private). *out is the caller's. */
+int rp__os_dir_open(const char *path, rp__os_dir **out, char *reason, size_t len);
+/* Opens the folder that holds file path (absolute) as rp__os_dir_open does;
+ * *name points at the file's last component inside path. */
+int rp__os_dir_open_parent(const char *path, rp__os_dir **out, const char **name, char *reason,
+                           size_t len);
+/* Opens subfolder name of dir, first creating it with create_mode when that
+ * is not 0 and it is missing. It must be a folder, not a symbolic link, owned
+ * by root or the agent's user and writable by neither group nor others.
+ * RP_ERR_NOTFOUND when it is missing (and create_mode is 0); RP_ERR_PERM with
+ * the reason otherwise. */
+int rp__os_dir_sub(rp__os_dir *dir, const char *name, unsigned create_mode, rp__os_dir **out,
+                   char *reason, size_t len);
+/* A second handle on the same folder (for a module that keeps its own). */
+int rp__os_dir_dup(const rp__os_dir *dir, rp__os_dir **out);
+/* The path the folder was opened by, for messages only; never reopened. */
+const char *rp__os_dir_path(const rp__os_dir *dir);
+/* NULL is a no-op. */
+void rp__os_dir_close(rp__os_dir *dir);
+
+/* Replaces name in dir with data atomically: a new temporary file of a
+ * random name (created exclusively, never following a link), fsync, rename
+ * over name, fsync of the folder. A link at name is replaced, never
+ * followed. */
+int rp__os_dir_write_atomic(rp__os_dir *dir, const char *name, const void *data, size_t len,
+                            unsigned mode);
+/* Reads small state file name of dir (at most max_bytes), refused
+ * (RP_ERR_PERM, reason) unless a regular file with one name, owned by root
+ * or the agent's user, not writable by group or others, and not a symbolic
+ * link; checked on the open descriptor. *data_out is NUL-terminated (caller
+ * frees). RP_ERR_NOTFOUND when missing, RP_ERR_RANGE when larger. */
+int rp__os_dir_read_small(rp__os_dir *dir, const char *name, size_t max_bytes, char **data_out,
+                          size_t *len_out, char *reason, size_t len);
+/* As rp__os_file_open_append for file name of dir (the same refusals,
+ * checked on the descriptor). */
+int rp__os_dir_open_append(rp__os_dir *dir, const char *name, unsigned mode, rp__os_file **out,
+                           int *errno_out);
+/* Renames from to to inside dir, replacing to. RP_ERR_NOTFOUND when from is
+ * missing. */
+int rp__os_dir_rename(rp__os_dir *dir, const char *from, const char *to);
+/* Removes file name of dir. RP_ERR_NOTFOUND when it is not there. */
+int rp__os_dir_remove(rp__os_dir *dir, const char *name);
+/* As rp__os_dir_files for the open folder. */
+int rp__os_dir_list(rp__os_dir *dir, int (*fn)(void *arg, const char *name, uint64_t size),
+                    void *arg);
+/* As rp__os_pidfile_acquire for file name of dir; the release removes that
+ * name from that folder. */
+int rp__os_dir_pidfile_acquire(rp__os_dir *dir, const char *name, rp__os_pidfile **out,
+                               long *holder_pid);
+
+/*
  * Reads a small state file of the agent's own (agent_id): as rp__os_read_file,
  * but opened without following a symbolic link, and refused (RP_ERR_PERM,
  * reason in reason) unless it is a regular file with one link, owned by root
