@@ -12,6 +12,7 @@
 #include "output/sink.h"
 #include "output/spool.h"
 #include "os/os.h"
+#include "os/os_fs.h"
 #include "os/os_thread.h"
 #include "runtime/topic.h"
 #include "output/uploader.h"

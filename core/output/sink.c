@@ -6,6 +6,7 @@
 #include "output/ndjson.h"
 #include "output/spool.h"
 #include "os/os.h"
+#include "os/os_fs.h"
 #include "os/os_thread.h"
 
 #include <errno.h>

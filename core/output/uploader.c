@@ -3,6 +3,7 @@
 #include "output/gzip.h"
 #include "lib/log.h"
 #include "os/os.h"
+#include "os/os_fs.h"
 #include "os/os_thread.h"
 #include "output/retry.h"
 #include "output/spool.h"

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "os/os.h"
+#include "os/os_fs.h"
 #include "testutil.h"
 
 #include <rampart/plugin.h>

@@ -1,6 +1,7 @@
 /* core/os/unix/os_unix.c - the platform layer for Linux and other Unix systems. */
 #define _GNU_SOURCE
 #include "os/os.h"
+#include "os/os_fs.h"
 
 #include <rampart/plugin.h>
 

@@ -16,6 +16,7 @@
  *     hand it to strerror()); the exact Win32 code is lost.
  */
 #include "os/os.h"
+#include "os/os_fs.h"
 
 #include <rampart/plugin.h>
 
