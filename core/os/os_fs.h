@@ -1,14 +1,15 @@
 /*
- * core/os/os_fs.h - files and folders: the one header of the platform layer
- * for them. Implementations: core/os/unix/ (os_unix.c, spool_unix.c,
- * protected_unix.c) and core/os/win/ (os_win.c, spool_win.c).
+ * core/os/os_fs.h - files and folders, the one header of the platform layer
+ * for them. First the file operations the write-ahead spool
+ * (core/output/spool.c) needs: positioned reads and writes, truncation, data
+ * sync, unlink, directory listing and directory sync; then (below) whole
+ * files, append-only files, the agent's folders opened once, private state
+ * files and the pid file.
  *
- * The positioned files of the write-ahead spool (core/output/spool.c) come
- * first: reads and writes at an offset, truncation, data sync, unlink,
- * directory listing and directory sync. Then whole files, append-only files,
- * the agent's folders opened once, private state files and the pid file.
+ * Implementations: core/os/unix/spool_unix.c (POSIX) and core/os/win/spool_win.c
+ * (Win32, compile-ready, not yet run on Windows).
  *
- * A spool file handle is a small value (an fd on Unix, a HANDLE on Windows) that the
+ * A file handle is a small value (an fd on Unix, a HANDLE on Windows) that the
  * caller keeps and must close once; nothing here allocates for an open file.
  * Functions return 0 or a negative RP_ERR_* code. Errors map as follows, so
  * that the spool can treat a full disk like a full spool:
@@ -86,7 +87,9 @@ int rp__os_spool_dir_sync(const char *dir);
  * returned. */
 int rp__os_spool_dir_list(const char *dir, int (*fn)(void *ctx, const char *name), void *ctx);
 
-/* ---- whole files, append-only files, folders ---------------------------- */
+/* ---- whole files, append-only files, folders ------------------------------
+ * Implementations: core/os/unix/os_unix.c and protected_unix.c (POSIX),
+ * core/os/win/os_win.c (Win32). */
 
 /* Creates a directory and its missing parents with the given mode. An
  * existing directory is success. */
