@@ -12,6 +12,7 @@
 #include "output/sink.h"
 #include "output/spool.h"
 #include "os/os.h"
+#include "os/os_fs.h"
 #include "os/os_thread.h"
 #include "runtime/topic.h"
 #include "output/uploader.h"
@@ -32,7 +33,12 @@ struct rp__agent {
     rp__config *boot_cfg; /* the config the plugin host was built from */
     rp__host *host;
     atomic_int host_running; /* read by the loop and uploader threads */
-    char status_path[4096];  /* <data_dir>/status.json */
+    /* The agent's folders, each opened once and checked at start-up; every
+     * file in them is opened relative to these (never by its path again). */
+    rp__os_dir *data;       /* agent.data_dir: agent_id, status.json */
+    rp__os_dir *deadletter; /* <data_dir>/deadletter when uploading; lent to the uploader */
+    rp__os_dir *events_dir; /* the folder of output.file; lent to the sink */
+    char *events_name;      /* output.file's name in it */
     rp__sink *sink; /* built from the config at start-up */
     uint64_t sink_sub; /* its bus subscription */
     /* Upload (output.url set at start-up): the spool and its reader. */
@@ -126,7 +132,7 @@ static int load_agent_id(rp__agent *a)
     snprintf(path, sizeof path, "%s/agent_id", a->cfg->data_dir);
     char *data = NULL, why[4096 + 256] = "";
     size_t len = 0;
-    int rc = rp__os_read_private_file(path, 64, &data, &len, why, sizeof why);
+    int rc = rp__os_dir_read_small(a->data, "agent_id", 64, &data, &len, why, sizeof why);
     if (rc == 0 && agent_id_valid(data, len)) {
         memcpy(a->agent_id, data, RP__UUID_STR_LEN);
         a->agent_id[RP__UUID_STR_LEN] = '\0';
@@ -149,52 +155,67 @@ static int load_agent_id(rp__agent *a)
     int n = snprintf(line, sizeof line, "%s\n", a->agent_id);
     /* The rename replaces whatever has the name (a link itself, not its
      * target). */
-    return rp__os_write_file_atomic(path, line, (size_t)n, 0644);
+    return rp__os_dir_write_atomic(a->data, "agent_id", line, (size_t)n, 0644);
 }
 
 /* The agent's folders must be its own before anything in them is trusted:
  * agent.data_dir, and the folders of agent.pid_file and output.file (which
- * may lie elsewhere). */
-static int check_state_folders(const rp__config *cfg, char *err, size_t errlen)
+ * may lie elsewhere). Each is opened once, here, and what the agent writes
+ * later goes through these handles: a folder renamed away and replaced
+ * after this check is never written through. The pid file is acquired here
+ * too, in the folder just checked. */
+static int open_state_folders(rp__agent *a, long *holder_pid, char *err, size_t errlen)
 {
+    const rp__config *cfg = a->cfg;
     char why[1024];
-    int rc = rp__os_dir_check_private(cfg->data_dir, why, sizeof why);
+    int rc = rp__os_dir_open(cfg->data_dir, &a->data, why, sizeof why);
     if (rc != 0) {
         snprintf(err, errlen, "agent.data_dir: %s", why);
         return rc;
     }
     /* The agent's own subfolders: a link planted there would send the spool
-     * or the dead letters elsewhere. Missing ones are made later. */
-    static const char *const subdirs[] = {"spool", "deadletter"};
-    for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++) {
-        char sub[4096 + 16];
-        snprintf(sub, sizeof sub, "%s/%s", cfg->data_dir, subdirs[i]);
-        rc = rp__os_subdir_check_private(sub, why, sizeof why);
-        if (rc != 0 && rc != RP_ERR_NOTFOUND) {
-            snprintf(err, errlen, "agent.data_dir: %s", why);
-            return rc;
-        }
+     * or the dead letters elsewhere. Missing ones are made later, except the
+     * dead letters' (made here when uploading, so that the uploader gets
+     * this handle). */
+    rp__os_dir *spool = NULL;
+    rc = rp__os_dir_sub(a->data, "spool", 0, &spool, why, sizeof why);
+    rp__os_dir_close(spool);
+    if (rc == 0 || rc == RP_ERR_NOTFOUND)
+        rc = rp__os_dir_sub(a->data, "deadletter", cfg->output_url ? 0700 : 0, &a->deadletter, why,
+                            sizeof why);
+    if (rc != 0 && rc != RP_ERR_NOTFOUND) {
+        snprintf(err, errlen, "agent.data_dir: %s", why);
+        return rc;
     }
-    const struct {
-        const char *key, *file;
-    } files[] = {{"agent.pid_file", cfg->pid_file}, {"output.file", cfg->output_file}};
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        const char *f = files[i].file;
-        const char *slash = f ? strrchr(f, '/') : NULL;
-        if (!slash)
-            continue; /* none, or (Windows) checked with the data folder */
-        char dir[4096];
-        size_t n = slash == f ? 1 : (size_t)(slash - f);
-        if (n >= sizeof dir)
-            continue;
-        memcpy(dir, f, n);
-        dir[n] = '\0';
-        if (strcmp(dir, cfg->data_dir) == 0)
-            continue;
-        if ((rc = rp__os_dir_check_private(dir, why, sizeof why)) != 0) {
-            snprintf(err, errlen, "%s (%s): %s", files[i].key, f, why);
+    rp__os_dir *pid_dir = NULL;
+    const char *pid_name = NULL;
+    if ((rc = rp__os_dir_open_parent(cfg->pid_file, &pid_dir, &pid_name, why, sizeof why)) != 0) {
+        snprintf(err, errlen, "agent.pid_file (%s): %s", cfg->pid_file, why);
+        return rc;
+    }
+    rc = rp__os_dir_pidfile_acquire(pid_dir, pid_name, &a->pidfile, holder_pid);
+    rp__os_dir_close(pid_dir); /* the pid file keeps its own for the release */
+    if (rc == RP_ERR_BUSY) {
+        snprintf(err, errlen, "%s: another rampartd (pid %ld) is running on this data folder",
+                 cfg->pid_file, *holder_pid);
+        return rc;
+    }
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: cannot create the pid file: %s", cfg->pid_file,
+                 rc == RP_ERR_PERM ? "expected a regular file owned by root or the agent's "
+                                     "user, with one name and no symbolic link"
+                                   : rp_strerror(rc));
+        return rc;
+    }
+    if (cfg->output_file) {
+        const char *name = NULL;
+        rc = rp__os_dir_open_parent(cfg->output_file, &a->events_dir, &name, why, sizeof why);
+        if (rc != 0) {
+            snprintf(err, errlen, "output.file (%s): %s", cfg->output_file, why);
             return rc;
         }
+        if (!(a->events_name = strdup(name)))
+            return RP_ERR_NOMEM;
     }
     return 0;
 }
@@ -298,6 +319,7 @@ static int upload_opts(rp__agent *a, const rp__config *cfg, rp__uploader_opts *o
     snprintf(dl_dir, dl_len, "%s/deadletter", a->cfg->data_dir);
     o->spool = a->spool;
     o->deadletter_dir = dl_dir;
+    o->deadletter = a->deadletter;
     o->deadletter_max_bytes = cfg->deadletter_max_bytes;
     o->host_name = a->hostname;
     o->agent_id = a->agent_id;
@@ -505,21 +527,8 @@ int rp__agent_prepare(rp__agent *a, long *holder_pid, char *err, size_t errlen)
                  cfg->data_dir, rp_strerror(rc));
         return rc;
     }
-    if ((rc = check_state_folders(cfg, err, errlen)) != 0)
+    if ((rc = open_state_folders(a, holder_pid, err, errlen)) != 0)
         return rc;
-    rc = rp__os_pidfile_acquire(cfg->pid_file, &a->pidfile, holder_pid);
-    if (rc == RP_ERR_BUSY) {
-        snprintf(err, errlen, "%s: another rampartd (pid %ld) is running on this data folder",
-                 cfg->pid_file, *holder_pid);
-        return rc;
-    }
-    if (rc != 0) {
-        snprintf(err, errlen, "%s: cannot create the pid file: %s", cfg->pid_file,
-                 rc == RP_ERR_PERM ? "expected a regular file owned by root or the agent's "
-                                     "user, with one name and no symbolic link"
-                                   : rp_strerror(rc));
-        return rc;
-    }
     rc = load_agent_id(a);
     if (rc != 0) {
         snprintf(err, errlen, "%s/agent_id: cannot read or create the agent id: %s",
@@ -991,7 +1000,7 @@ static json_t *write_status(rp__agent *a)
     if (text) {
         size_t len = strlen(text);
         text[len] = '\n'; /* the NUL's place: written as len + 1 bytes */
-        rp__os_write_file_atomic(a->status_path, text, len + 1, 0640);
+        rp__os_dir_write_atomic(a->data, "status.json", text, len + 1, 0640);
         free(text);
     }
     return doc;
@@ -1088,6 +1097,8 @@ static int open_outputs(rp__agent *a)
         return rc;
     rp__sink_opts so = {
         .file = a->cfg->output_file,
+        .file_dir = a->events_dir,
+        .file_name = a->events_name,
         .file_max_bytes = a->cfg->output_file_max_bytes,
         .file_keep = a->cfg->output_file_keep,
         .max_rotations_per_min = a->cfg->output_file_max_rotations_per_min,
@@ -1140,7 +1151,6 @@ int rp__agent_start(rp__agent *a)
     a->plugin_alerted = calloc(a->nplugin_alerted ? a->nplugin_alerted : 1, 1);
     if (!a->plugin_alerted)
         a->nplugin_alerted = 0; /* the failures are still in the log and status */
-    snprintf(a->status_path, sizeof a->status_path, "%s/status.json", a->cfg->data_dir);
     if (a->uploader && (rc = rp__uploader_start(a->uploader)) != 0) {
         rp__log_error("cannot start the uploader: %s", rp_strerror(rc));
         return rc;
@@ -1401,6 +1411,10 @@ void rp__agent_destroy(rp__agent *a)
         rp__config_destroy(a->cfg);
     rp__config_destroy(a->boot_cfg);
     free(a->plugin_alerted);
+    rp__os_dir_close(a->data);
+    rp__os_dir_close(a->deadletter);
+    rp__os_dir_close(a->events_dir);
+    free(a->events_name);
     free(a->config_file);
     free(a->site);
     rp__os_mutex_destroy(a->health_lock);

@@ -2,6 +2,7 @@
 #include "config.h"
 #include "lib/json_merge.h"
 #include "os/os.h"
+#include "os/os_fs.h"
 #include "lib/path.h"
 #include "lib/schema.h"
 

@@ -22,6 +22,13 @@ enum rp__log_level rp__log_get_level(void);
 int rp__log_level_parse(const char *name, enum rp__log_level *out);
 
 #if defined(__GNUC__)
+#include <stdio.h> /* __MINGW_PRINTF_FORMAT, where there is one */
+#endif
+#if defined(__GNUC__) && defined(__MINGW_PRINTF_FORMAT)
+/* mingw-w64 reads the "printf" archetype as Microsoft's printf, which knows
+ * no %zu; its macro names the printf the program links. */
+#define RP__PRINTF(a, b) __attribute__((format(__MINGW_PRINTF_FORMAT, a, b)))
+#elif defined(__GNUC__)
 #define RP__PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define RP__PRINTF(a, b)

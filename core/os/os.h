@@ -1,7 +1,8 @@
 /*
  * core/os/os.h - the platform layer. Shared core code calls only these
- * functions for anything that differs between operating systems; the
- * implementations live in core/os/unix/ and core/os/win/.
+ * functions (and those of os_fs.h, os_thread.h, os_poll.h) for anything
+ * that differs between operating systems; the implementations live in
+ * core/os/unix/ and core/os/win/. Files and folders: core/os/os_fs.h.
  *
  * All functions return 0 or a negative RP_ERR_* code unless stated otherwise.
  */
@@ -47,63 +48,9 @@ int rp__os_getcwd(char *buf, size_t len);
  * frees). */
 int rp__os_realpath(const char *path, char **out);
 
-/* Creates a directory and its missing parents with the given mode. An
- * existing directory is success. */
-int rp__os_mkdir_p(const char *path, unsigned mode);
-
-/*
- * Reads a whole regular file of at most max_bytes into a NUL-terminated buffer
- * from malloc (caller frees). Returns RP_ERR_NOTFOUND, RP_ERR_PERM, RP_ERR_RANGE
- * (too large), RP_ERR_INVAL (not a regular file) or RP_ERR_IO; on failure
- * errno_out (if not NULL) holds the system error number.
- */
-int rp__os_read_file(const char *path, size_t max_bytes, char **data_out, size_t *len_out,
-                     int *errno_out);
-
-/* Replaces path with data atomically (a new temporary file "<path>.tmp",
- * never an existing one, fsync, rename). */
-int rp__os_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode);
-
-/* Append-only files (event logs). A handle is an fd on Unix. */
-typedef struct rp__os_file rp__os_file;
-/* Opens (creating with mode) for appending. errno_out as for rp__os_read_file.
- * RP_ERR_PERM (errno EPERM or ELOOP) for a symbolic link, anything but a
- * regular file, a file owned by another user than root or the agent's, or one
- * with a second name (hard link): the agent appends as root. */
-int rp__os_file_open_append(const char *path, unsigned mode, rp__os_file **out, int *errno_out);
-/* Writes all of buf, retrying short writes. */
-int rp__os_file_write(rp__os_file *f, const void *buf, size_t len);
-int rp__os_file_sync(rp__os_file *f);
-/* Current size of the file in bytes. */
-int rp__os_file_size(rp__os_file *f, uint64_t *size);
-/* Renames a file, replacing the target if it exists. */
-int rp__os_rename(const char *from, const char *to);
-/* Deletes a file. RP_ERR_NOTFOUND when it is not there. */
-int rp__os_remove(const char *path);
-/* Calls fn(arg, name, size) for each regular file directly in dir, in no
- * particular order; a nonzero return from fn stops the walk and is
- * returned. RP_ERR_NOTFOUND when dir does not exist. */
-int rp__os_dir_files(const char *dir, int (*fn)(void *arg, const char *name, uint64_t size),
-                     void *arg);
-/* NULL is a no-op. */
-void rp__os_file_close(rp__os_file *f);
-
 /* Broken-down UTC time of a Unix time in seconds. */
 struct tm;
 int rp__os_gmtime(int64_t unix_secs, struct tm *out);
-
-/*
- * Pid file: created (mode 0644) and locked for the life of the process so a
- * second agent on the same data folder is refused. On RP_ERR_BUSY, *holder_pid
- * is the pid recorded by the running agent (0 if unknown). RP_ERR_PERM when
- * path is a symbolic link or not a regular file of root or the agent's user.
- */
-typedef struct rp__os_pidfile rp__os_pidfile;
-int rp__os_pidfile_acquire(const char *path, rp__os_pidfile **out, long *holder_pid);
-/* Writes the current pid (after daemonizing the pid changes). */
-int rp__os_pidfile_write(rp__os_pidfile *pf);
-/* Unlocks and removes the file. NULL is a no-op. */
-void rp__os_pidfile_release(rp__os_pidfile *pf);
 
 /* Detaches from the terminal: double fork, new session, stdio to /dev/null,
  * working directory "/". Returns in the grandchild only. */
@@ -157,52 +104,6 @@ void rp__os_dl_forget(rp__os_dl *dl);
 /* Unloads. Production code never unloads a plugin (its code may still be on
  * a stack or referenced by a callback); tests may. NULL is a no-op. */
 void rp__os_dl_close(rp__os_dl *dl);
-
-/*
- * The agent's own folders (agent.data_dir, and the folders of agent.pid_file
- * and output.file): every folder from the root down to path follows the rule
- * of rp__os_dl_open_trusted, and path itself must be owned by root or the
- * agent's user and not writable by group or others (sticky or not), so that
- * no one else can plant or swap a file in it. Returns 0, or RP_ERR_PERM with
- * the reason in reason ("/srv/x: owned by uid 1001; expected root or the
- * agent's user (uid 0)"), RP_ERR_NOTFOUND when a folder is missing.
- */
-int rp__os_dir_check_private(const char *path, char *reason, size_t len);
-/* As rp__os_dir_check_private for a folder inside one already checked
- * (<data_dir>/spool): path itself must not be a symbolic link either, since
- * one there would send the agent's writes elsewhere. RP_ERR_NOTFOUND when it
- * is not there (yet). */
-int rp__os_subdir_check_private(const char *path, char *reason, size_t len);
-
-/*
- * Reads a small state file of the agent's own (agent_id): as rp__os_read_file,
- * but opened without following a symbolic link, and refused (RP_ERR_PERM,
- * reason in reason) unless it is a regular file with one link, owned by root
- * or the agent's user and not writable by group or others.
- */
-int rp__os_read_private_file(const char *path, size_t max_bytes, char **data_out, size_t *len_out,
-                             char *reason, size_t len);
-
-/*
- * The pid of the agent that holds the lock on pid file path (see
- * rp__os_pidfile_acquire). RP_ERR_NOTFOUND when there is no file or no one
- * holds its lock (a stale file: the pid it names may belong to anyone now);
- * RP_ERR_PERM when the file is not a regular file owned by root or the
- * caller's user. *pid is set only on success.
- */
-int rp__os_pidfile_holder(const char *path, long *pid);
-
-/*
- * Reads a small file that only root may write (the per-machine site file):
- * a regular file, not a symbolic link, in a folder, both owned by root or the
- * agent's own user and writable by neither group nor others; at most
- * max_bytes. Checked on the opened descriptors. *data_out is NUL-terminated
- * (caller frees). RP_ERR_NOTFOUND when the file (or its folder) is missing;
- * RP_ERR_PERM, RP_ERR_INVAL, RP_ERR_RANGE or RP_ERR_IO with the reason
- * naming the path.
- */
-int rp__os_read_protected_file(const char *path, size_t max_bytes, char **data_out, size_t *len_out,
-                               char *reason, size_t len);
 
 /* Asks the agent with this pid to reload its configuration (SIGHUP). */
 int rp__os_send_reload(long pid);

@@ -6,6 +6,7 @@
 #include "output/ndjson.h"
 #include "output/spool.h"
 #include "os/os.h"
+#include "os/os_fs.h"
 #include "os/os_thread.h"
 
 #include <errno.h>
@@ -30,7 +31,9 @@ struct held {
 
 struct rp__sink {
     rp__os_mutex *lock;
-    char *file;
+    char *file;      /* the path, for messages */
+    rp__os_dir *dir; /* its folder, opened once */
+    char *name;      /* its name there */
     uint64_t file_max;
     uint32_t keep;
     int to_stdout;
@@ -73,7 +76,7 @@ struct rp__sink {
 static int open_file(rp__sink *s)
 {
     int sys = 0;
-    int rc = rp__os_file_open_append(s->file, 0640, &s->out, &sys);
+    int rc = rp__os_dir_open_append(s->dir, s->name, 0640, &s->out, &sys);
     if (rc == RP_ERR_PERM && (sys == EPERM || sys == ELOOP)) {
         rp__log_error("%s: refused as the events file (output.file): expected a regular file "
                       "owned by root or the agent's user, with one name and no symbolic link",
@@ -90,6 +93,24 @@ static int open_file(rp__sink *s)
     return 0;
 }
 
+/* Takes (or opens) the events file's folder, kept for the sink's life:
+ * rotations reopen the file in it, never by the path. */
+static int open_folder(rp__sink *s, const rp__sink_opts *o)
+{
+    const char *name = o->file_name;
+    char why[1024] = "";
+    int rc = o->file_dir ? rp__os_dir_dup(o->file_dir, &s->dir)
+                         : rp__os_dir_open_parent(s->file, &s->dir, &name, why, sizeof why);
+    if (rc != 0) {
+        rp__log_error("%s: cannot open the folder of the events file (output.file): %s", s->file,
+                      why[0] ? why : rp_strerror(rc));
+        return rc;
+    }
+    if (!name || !(s->name = strdup(name)))
+        return name ? RP_ERR_NOMEM : RP_ERR_INVAL;
+    return 0;
+}
+
 /* <file>.N-1 -> <file>.N, ..., <file> -> <file>.1; the oldest falls off.
  * With nothing to keep, the file starts over empty. */
 static void rotate(rp__sink *s)
@@ -99,15 +120,15 @@ static void rotate(rp__sink *s)
     rp__os_file_close(s->out);
     s->out = NULL;
     if (s->keep == 0) {
-        rp__os_write_file_atomic(s->file, "", 0, 0640);
+        rp__os_dir_write_atomic(s->dir, s->name, "", 0, 0640);
     } else {
         for (uint32_t i = s->keep; i >= 1; i--) {
             if (i == 1)
-                snprintf(from, sizeof from, "%s", s->file);
+                snprintf(from, sizeof from, "%s", s->name);
             else
-                snprintf(from, sizeof from, "%s.%u", s->file, i - 1);
-            snprintf(to, sizeof to, "%s.%u", s->file, i);
-            rp__os_rename(from, to); /* a missing older file is fine */
+                snprintf(from, sizeof from, "%s.%u", s->name, i - 1);
+            snprintf(to, sizeof to, "%s.%u", s->name, i);
+            rp__os_dir_rename(s->dir, from, to); /* a missing older file is fine */
         }
     }
     s->stats.rotations++;
@@ -396,6 +417,8 @@ int rp__sink_create(const rp__sink_opts *opts, rp__sink **out)
     if (opts->file && !(s->file = strdup(opts->file)))
         rc = RP_ERR_NOMEM;
     if (rc == 0 && s->file)
+        rc = open_folder(s, opts);
+    if (rc == 0 && s->file)
         rc = open_file(s);
     if (rc != 0) {
         rp__sink_destroy(s);
@@ -509,6 +532,8 @@ void rp__sink_destroy(rp__sink *s)
     rp__buf_free(&s->sealed);
     rp__gzip_destroy(s->gz);
     free(s->rot_times);
+    rp__os_dir_close(s->dir);
+    free(s->name);
     free(s->file);
     free(s);
 }

@@ -36,6 +36,7 @@
 
 typedef struct rp__sink rp__sink;
 struct rp__spool;
+struct rp__os_dir;
 struct rp__ndjson_stamp;
 
 #define RP__SINK_HELD_MAX     ((size_t)64 << 20)
@@ -44,6 +45,13 @@ struct rp__ndjson_stamp;
 
 typedef struct rp__sink_opts {
     const char *file;        /* absolute path of the events file, or NULL; copied */
+    /* The events file's folder, opened and checked by the caller (borrowed;
+     * the sink keeps a handle of its own), and the file's name in it
+     * (copied). Every open, rotation and rename of the events file goes
+     * through that folder, never through the path again. NULL: the sink
+     * opens the folder of file itself (rp__os_dir_open_parent). */
+    struct rp__os_dir *file_dir;
+    const char *file_name;
     uint64_t file_max_bytes; /* rotate before the file passes this; 0 = never */
     uint32_t file_keep;      /* rotated files kept: <file>.1 (newest) .. <file>.N */
     /* More rotations than this within 60 s is a burst (counted once per

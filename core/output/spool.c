@@ -20,7 +20,7 @@
 
 #include "lib/log.h"
 #include "os/os.h"
-#include "os/os_spool.h"
+#include "os/os_fs.h"
 #include "os/os_thread.h"
 
 #include <rampart/plugin.h>

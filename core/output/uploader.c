@@ -3,6 +3,7 @@
 #include "output/gzip.h"
 #include "lib/log.h"
 #include "os/os.h"
+#include "os/os_fs.h"
 #include "os/os_thread.h"
 #include "output/retry.h"
 #include "output/spool.h"
@@ -55,7 +56,8 @@ struct setup {
 struct rp__uploader {
     rp__spool *spool;
     struct setup *setup;
-    char *deadletter_dir;
+    char *deadletter_dir; /* for messages */
+    rp__os_dir *dl;       /* the folder itself, opened once */
     uint64_t deadletter_max;
     rp__uploader_alert_fn on_alert;
     void *alert_arg;
@@ -328,10 +330,10 @@ static int add_size(void *arg, const char *name, uint64_t size)
     return 0;
 }
 
-static uint64_t folder_bytes(const char *dir)
+static uint64_t folder_bytes(rp__os_dir *dir)
 {
     uint64_t total = 0;
-    rp__os_dir_files(dir, add_size, &total);
+    rp__os_dir_list(dir, add_size, &total);
     return total;
 }
 
@@ -372,16 +374,14 @@ static int file_cmp(const void *a, const void *b)
 static void deadletter_trim(rp__uploader *u)
 {
     struct dl_list l = {0};
-    rp__os_dir_files(u->deadletter_dir, add_file, &l);
+    rp__os_dir_list(u->dl, add_file, &l);
     uint64_t bytes = 0;
     for (size_t i = 0; i < l.n; i++)
         bytes += l.v[i].size;
     qsort(l.v, l.n, sizeof *l.v, file_cmp);
-    char path[PATH_MAX_LEN];
     uint64_t deleted = 0;
     for (size_t i = 0; i < l.n && bytes > u->deadletter_max; i++) {
-        snprintf(path, sizeof path, "%s/%s", u->deadletter_dir, l.v[i].name);
-        if (rp__os_remove(path) == 0) {
+        if (rp__os_dir_remove(u->dl, l.v[i].name) == 0) {
             bytes -= l.v[i].size;
             deleted++;
         }
@@ -417,10 +417,13 @@ static void dead_letter(rp__uploader *u, const char *key, const void *data, size
     char base[PATH_MAX_LEN], path[PATH_MAX_LEN + 32];
     int64_t now = rp__os_time_ns();
     snprintf(base, sizeof base, "%s/%020lld-%s", u->deadletter_dir, (long long)now, key);
+    /* Written by name in the folder opened once; base names it in messages. */
+    size_t dl_len = strlen(u->deadletter_dir);
+    const char *name = dl_len + 1 < sizeof base ? base + dl_len + 1 : "";
     int written = 0;
     if (u->deadletter_max > 0) {
-        snprintf(path, sizeof path, "%s%s", base, gzipped ? ".ndjson.gz" : ".ndjson");
-        int rc = rp__os_write_file_atomic(path, data, len, 0600);
+        snprintf(path, sizeof path, "%s%s", name, gzipped ? ".ndjson.gz" : ".ndjson");
+        int rc = rp__os_dir_write_atomic(u->dl, path, data, len, 0600);
         rp__buf note;
         rp__buf_init(&note, 64 * 1024);
         char num[64];
@@ -442,9 +445,9 @@ static void dead_letter(rp__uploader *u, const char *key, const void *data, size
         rp__buf_append_cstr(&note, ",\"format\":");
         json_str(&note, rp__format_name(u->setup->format));
         rp__buf_append_cstr(&note, "}\n");
-        snprintf(path, sizeof path, "%s.json", base);
+        snprintf(path, sizeof path, "%s.json", name);
         if (rc == 0)
-            rc = rp__os_write_file_atomic(path, note.data, note.len, 0600);
+            rc = rp__os_dir_write_atomic(u->dl, path, note.data, note.len, 0600);
         rp__buf_free(&note);
         if (rc == 0) {
             written = 1;
@@ -995,9 +998,14 @@ int rp__uploader_create(const rp__uploader_opts *o, rp__uploader **out, char *er
         rp__uploader_destroy(u);
         return RP_ERR_NOMEM;
     }
-    if ((rc = rp__os_mkdir_p(u->deadletter_dir, 0700)) != 0) {
+    char why[1024] = "";
+    if (o->deadletter)
+        rc = rp__os_dir_dup(o->deadletter, &u->dl);
+    else if ((rc = rp__os_mkdir_p(u->deadletter_dir, 0700)) == 0)
+        rc = rp__os_dir_open(u->deadletter_dir, &u->dl, why, sizeof why);
+    if (rc != 0) {
         snprintf(err, errlen, "%s: cannot create the dead-letter folder: %s", u->deadletter_dir,
-                 rp_strerror(rc));
+                 why[0] ? why : rp_strerror(rc));
         rp__uploader_destroy(u);
         return rc;
     }
@@ -1006,7 +1014,7 @@ int rp__uploader_create(const rp__uploader_opts *o, rp__uploader **out, char *er
         return rc;
     }
     rp__backoff_init(&u->backoff, o->backoff_base_ms, o->backoff_cap_ms);
-    u->stats.deadletter_bytes = folder_bytes(u->deadletter_dir);
+    u->stats.deadletter_bytes = folder_bytes(u->dl);
     *out = u;
     return 0;
 }
@@ -1099,6 +1107,7 @@ void rp__uploader_destroy(rp__uploader *u)
     rp__buf_free(&u->zbody);
     rp__os_cond_destroy(u->cond);
     rp__os_mutex_destroy(u->lock);
+    rp__os_dir_close(u->dl);
     free(u->deadletter_dir);
     free(u);
 }

@@ -45,6 +45,7 @@
 #include <stdint.h>
 
 struct rp__spool;
+struct rp__os_dir;
 typedef struct rp__uploader rp__uploader;
 
 #define RP__UPLOAD_MAX_PARTS 64u
@@ -64,6 +65,10 @@ typedef struct rp__uploader_opts {
     uint32_t timeout_ms;
     int gzip;                      /* send Content-Encoding: gzip bodies */
     const char *deadletter_dir;    /* created 0700 if missing; copied */
+    /* That folder opened by the caller (borrowed; the uploader keeps a handle
+     * of its own and writes every dead letter through it); NULL = the
+     * uploader opens deadletter_dir itself. */
+    struct rp__os_dir *deadletter;
     uint64_t deadletter_max_bytes; /* 0 = dead letters are only counted and logged */
     const char *host_name;         /* for the formats that name the host; copied */
     /* The format's own settings (output.auth_scheme, output.elastic,

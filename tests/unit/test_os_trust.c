@@ -4,7 +4,10 @@
  * sticky folders, symbolic links followed by walking their target, loops),
  * private state files (links, hard links, modes) and loading a plugin through
  * its checked descriptor, which must stay open: a plugin loaded after another
- * was forgotten must be a new object, not the old one under a reused name.
+ * was forgotten must be a new object, not the old one under a reused name;
+ * folders opened once (rp__os_dir): every file function works in the folder
+ * that was checked, even after it is renamed away and a link planted at its
+ * old path.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +16,7 @@
 #include <cmocka.h>
 
 #include "os/os.h"
+#include "os/os_fs.h"
 #include "testutil.h"
 
 #include <rampart/plugin.h>
@@ -154,6 +158,148 @@ static void test_private_file(void **state)
                    RP_ERR_PERM, reason, want);
 }
 
+static int count_file(void *arg, const char *name, uint64_t size)
+{
+    (void)name;
+    (void)size;
+    ++*(int *)arg;
+    return 0;
+}
+
+/* A folder opened once, then renamed away with a link to another folder
+ * planted at its old path (and a subfolder replaced the same way): every
+ * write, read, rename, removal and listing still works in the folder that
+ * was opened, and the other one is never touched. */
+static void test_dir_handle_survives_swap(void **state)
+{
+    (void)state;
+    char data[256], moved[256], other[256], p[256], q[256], reason[1024] = "";
+    assert_int_equal(mkdir(at(data, sizeof data, "data"), 0700), 0);
+    assert_int_equal(mkdir(at(other, sizeof other, "other"), 0700), 0);
+    assert_int_equal(mkdir(at(p, sizeof p, "other/deadletter"), 0700), 0);
+    assert_int_equal(tu_write(at(p, sizeof p, "other/agent_id"), "planted\n"), 0);
+    assert_int_equal(tu_write(at(p, sizeof p, "other/deadletter/old"), "x"), 0);
+
+    rp__os_dir *d = NULL, *dl = NULL, *dup = NULL;
+    assert_int_equal(rp__os_dir_open(data, &d, reason, sizeof reason), 0);
+    assert_string_equal(rp__os_dir_path(d), data);
+    assert_int_equal(rp__os_dir_sub(d, "deadletter", 0700, &dl, reason, sizeof reason), 0);
+    assert_int_equal(rp__os_dir_dup(d, &dup), 0);
+    rp__os_dir_close(d);
+
+    assert_int_equal(rename(data, at(moved, sizeof moved, "moved")), 0);
+    assert_int_equal(symlink(other, data), 0);
+
+    assert_int_equal(rp__os_dir_write_atomic(dup, "agent_id", "mine\n", 5, 0644), 0);
+    char *text = NULL;
+    size_t len = 0;
+    assert_int_equal(rp__os_dir_read_small(dup, "agent_id", 64, &text, &len, reason, sizeof reason),
+                     0);
+    assert_string_equal(text, "mine\n");
+    free(text);
+    rp__os_file *f = NULL;
+    int sys = 0;
+    assert_int_equal(rp__os_dir_open_append(dup, "events.ndjson", 0640, &f, &sys), 0);
+    assert_int_equal(rp__os_file_write(f, "{}\n", 3), 0);
+    rp__os_file_close(f);
+    assert_int_equal(rp__os_dir_rename(dup, "events.ndjson", "events.ndjson.1"), 0);
+    assert_int_equal(rp__os_dir_write_atomic(dl, "letter", "y", 1, 0600), 0);
+    int n = 0;
+    assert_int_equal(rp__os_dir_list(dl, count_file, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(rp__os_dir_remove(dl, "letter"), 0);
+    assert_int_equal(rp__os_dir_remove(dl, "letter"), RP_ERR_NOTFOUND);
+    rp__os_pidfile *pf = NULL;
+    long holder = 0;
+    assert_int_equal(rp__os_dir_pidfile_acquire(dup, "rampartd.pid", &pf, &holder), 0);
+    assert_true(tu_exists(at(p, sizeof p, "moved/rampartd.pid")));
+    rp__os_pidfile_release(pf);
+    assert_false(tu_exists(p));
+
+    text = tu_read(at(p, sizeof p, "moved/agent_id"));
+    assert_non_null(text);
+    assert_string_equal(text, "mine\n");
+    free(text);
+    assert_true(tu_exists(at(p, sizeof p, "moved/events.ndjson.1")));
+    text = tu_read(at(p, sizeof p, "other/agent_id"));
+    assert_non_null(text);
+    assert_string_equal(text, "planted\n");
+    free(text);
+    assert_false(tu_exists(at(p, sizeof p, "other/events.ndjson")));
+    assert_false(tu_exists(at(p, sizeof p, "other/events.ndjson.1")));
+    assert_false(tu_exists(at(p, sizeof p, "other/rampartd.pid")));
+    assert_true(tu_exists(at(p, sizeof p, "other/deadletter/old")));
+    assert_false(tu_exists(at(q, sizeof q, "other/deadletter/letter")));
+    rp__os_dir_close(dup);
+    rp__os_dir_close(dl);
+}
+
+/* The rules at the names themselves: a link in place of a state file is
+ * refused (read) or replaced (write), never followed; a link or a folder
+ * others can write in place of a subfolder is refused; names that would
+ * leave the folder are refused. */
+static void test_dir_handle_rules(void **state)
+{
+    (void)state;
+    char data[256], target[256], p[256], reason[1024] = "", want[512];
+    assert_int_equal(mkdir(at(data, sizeof data, "data"), 0700), 0);
+    assert_int_equal(tu_write(at(target, sizeof target, "target"), "root only\n"), 0);
+    rp__os_dir *d = NULL, *sub = NULL;
+    assert_int_equal(rp__os_dir_open(data, &d, reason, sizeof reason), 0);
+
+    assert_int_equal(symlink(target, at(p, sizeof p, "data/agent_id")), 0);
+    char *text = NULL;
+    size_t len = 0;
+    snprintf(want, sizeof want, "%s: a symbolic link; expected a regular file", p);
+    expect_refusal(rp__os_dir_read_small(d, "agent_id", 64, &text, &len, reason, sizeof reason),
+                   RP_ERR_PERM, reason, want);
+    assert_int_equal(rp__os_dir_write_atomic(d, "agent_id", "new\n", 4, 0644), 0);
+    struct stat st;
+    assert_int_equal(lstat(p, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    text = tu_read(target);
+    assert_string_equal(text, "root only\n");
+    free(text);
+
+    rp__os_file *f = NULL;
+    int sys = 0;
+    assert_int_equal(symlink(target, at(p, sizeof p, "data/events.ndjson")), 0);
+    assert_int_equal(rp__os_dir_open_append(d, "events.ndjson", 0640, &f, &sys), RP_ERR_PERM);
+    assert_int_equal(unlink(p), 0);
+    assert_int_equal(link(target, p), 0);
+    assert_int_equal(rp__os_dir_open_append(d, "events.ndjson", 0640, &f, &sys), RP_ERR_PERM);
+
+    assert_int_equal(symlink(tmp, at(p, sizeof p, "data/spool")), 0);
+    snprintf(want, sizeof want, "%s: a symbolic link; expected a folder", p);
+    expect_refusal(rp__os_dir_sub(d, "spool", 0, &sub, reason, sizeof reason), RP_ERR_PERM, reason,
+                   want);
+    assert_int_equal(mkdir(at(p, sizeof p, "data/deadletter"), 0700), 0);
+    assert_int_equal(chmod(p, 0777), 0);
+    snprintf(want, sizeof want, "%s: writable by others (mode 0777)", p);
+    expect_refusal(rp__os_dir_sub(d, "deadletter", 0700, &sub, reason, sizeof reason), RP_ERR_PERM,
+                   reason, want);
+    assert_int_equal(rp__os_dir_sub(d, "none", 0, &sub, reason, sizeof reason), RP_ERR_NOTFOUND);
+
+    assert_int_equal(rp__os_dir_write_atomic(d, "../x", "", 0, 0644), RP_ERR_INVAL);
+    assert_int_equal(rp__os_dir_write_atomic(d, "..", "", 0, 0644), RP_ERR_INVAL);
+    assert_int_equal(rp__os_dir_remove(d, "a/b"), RP_ERR_INVAL);
+    assert_int_equal(rp__os_dir_sub(d, ".", 0, &sub, reason, sizeof reason), RP_ERR_INVAL);
+    rp__os_dir_close(d);
+
+    /* The folder itself follows rp__os_dir_check_private. */
+    assert_int_equal(chmod(data, 0770), 0);
+    snprintf(want, sizeof want, "%s: writable by group (mode 0770)", data);
+    expect_refusal(rp__os_dir_open(data, &d, reason, sizeof reason), RP_ERR_PERM, reason, want);
+    const char *name = NULL;
+    assert_int_equal(chmod(data, 0700), 0);
+    assert_int_equal(rp__os_dir_open_parent(at(p, sizeof p, "data/status.json"), &d, &name, reason,
+                                            sizeof reason),
+                     0);
+    assert_string_equal(name, "status.json");
+    assert_string_equal(rp__os_dir_path(d), data);
+    rp__os_dir_close(d);
+}
+
 /* Copies a built plugin into tmp/p/name, mode 0644. */
 static void install(const char *from, const char *name, char *dst, size_t dstlen)
 {
@@ -212,6 +358,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_links, setup, teardown),
         cmocka_unit_test_setup_teardown(test_private_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dl_open_trusted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dir_handle_survives_swap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dir_handle_rules, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

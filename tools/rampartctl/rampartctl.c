@@ -2,6 +2,7 @@
 #include "config.h"
 #include "exitcodes.h"
 #include "os/os.h"
+#include "os/os_fs.h"
 #include "lib/schema.h"
 #include "version.h"
 

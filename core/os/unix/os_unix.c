@@ -1,6 +1,7 @@
 /* core/os/unix/os_unix.c - the platform layer for Linux and other Unix systems. */
 #define _GNU_SOURCE
 #include "os/os.h"
+#include "os/os_fs.h"
 
 #include <rampart/plugin.h>
 
@@ -219,10 +220,10 @@ int rp__os_mkdir_p(const char *path, unsigned mode)
     return 0;
 }
 
-int rp__os_read_file(const char *path, size_t max_bytes, char **data_out, size_t *len_out,
-                     int *errno_out)
+/* Reads the whole regular file open as fd (rules of rp__os_read_file); the
+ * caller closes fd. */
+static int read_fd(int fd, size_t max_bytes, char **data_out, size_t *len_out, int *errno_out)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     int err = 0, rc = 0;
     char *data = NULL;
     size_t used = 0;
@@ -230,11 +231,6 @@ int rp__os_read_file(const char *path, size_t max_bytes, char **data_out, size_t
 
     if (errno_out)
         *errno_out = 0;
-    if (fd < 0) {
-        err = errno;
-        rc = errno_to_rp(err);
-        goto out;
-    }
     if (fstat(fd, &st) != 0) {
         err = errno;
         rc = RP_ERR_IO;
@@ -293,10 +289,22 @@ int rp__os_read_file(const char *path, size_t max_bytes, char **data_out, size_t
     data = NULL;
 out:
     free(data);
-    if (fd >= 0)
-        close(fd);
     if (errno_out)
         *errno_out = err;
+    return rc;
+}
+
+int rp__os_read_file(const char *path, size_t max_bytes, char **data_out, size_t *len_out,
+                     int *errno_out)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        if (errno_out)
+            *errno_out = errno;
+        return errno_to_rp(errno);
+    }
+    int rc = read_fd(fd, max_bytes, data_out, len_out, errno_out);
+    close(fd);
     return rc;
 }
 
@@ -323,16 +331,18 @@ int rp__os_write_file_atomic(const char *path, const void *data, size_t len, uns
     return rc;
 }
 
-int rp__os_file_open_append(const char *path, unsigned mode, rp__os_file **out, int *errno_out)
+/* path relative to dirfd (AT_FDCWD: as given). */
+static int open_append_at(int dirfd, const char *path, unsigned mode, rp__os_file **out,
+                          int *errno_out)
 {
     if (errno_out)
         *errno_out = 0;
     /* No symbolic link, no device or pipe, nothing someone else owns, no
      * second name: the agent appends as root, so what it opens must be its
      * own file (a link planted as events.ndjson would append to its target). */
-    int fd =
-        open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK,
-             (mode_t)mode);
+    int fd = openat(dirfd, path,
+                    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK,
+                    (mode_t)mode);
     if (fd < 0) {
         if (errno_out)
             *errno_out = errno;
@@ -354,6 +364,11 @@ int rp__os_file_open_append(const char *path, unsigned mode, rp__os_file **out, 
     f->fd = fd;
     *out = f;
     return 0;
+}
+
+int rp__os_file_open_append(const char *path, unsigned mode, rp__os_file **out, int *errno_out)
+{
+    return open_append_at(AT_FDCWD, path, mode, out, errno_out);
 }
 
 int rp__os_file_write(rp__os_file *f, const void *buf, size_t len)
@@ -407,13 +422,15 @@ int rp__os_gmtime(int64_t unix_secs, struct tm *out)
 
 struct rp__os_pidfile {
     int fd;
+    int dirfd; /* the folder path is relative to (owned), or AT_FDCWD */
     char *path;
 };
 
-int rp__os_pidfile_acquire(const char *path, rp__os_pidfile **out, long *holder_pid)
+/* path relative to dirfd (AT_FDCWD: as given); dirfd is the caller's. */
+static int pidfile_acquire_at(int dirfd, const char *path, rp__os_pidfile **out, long *holder_pid)
 {
     *holder_pid = 0;
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
+    int fd = openat(dirfd, path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
     if (fd < 0)
         return errno == ELOOP ? RP_ERR_PERM : errno_to_rp(errno);
     struct stat st;
@@ -443,8 +460,20 @@ int rp__os_pidfile_acquire(const char *path, rp__os_pidfile **out, long *holder_
         return RP_ERR_NOMEM;
     }
     pf->fd = fd;
+    pf->dirfd = AT_FDCWD;
+    if (dirfd != AT_FDCWD && (pf->dirfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0)) < 0) {
+        close(fd); /* the lock goes with it; the file is left for the next start */
+        free(pf->path);
+        free(pf);
+        return RP_ERR_IO;
+    }
     *out = pf;
     return rp__os_pidfile_write(pf);
+}
+
+int rp__os_pidfile_acquire(const char *path, rp__os_pidfile **out, long *holder_pid)
+{
+    return pidfile_acquire_at(AT_FDCWD, path, out, holder_pid);
 }
 
 int rp__os_pidfile_holder(const char *path, long *pid)
@@ -497,8 +526,10 @@ void rp__os_pidfile_release(rp__os_pidfile *pf)
         return;
     /* Unlink while still holding the lock, so a new agent never sees a stale
      * file that it could lock while we remove it. */
-    unlink(pf->path);
+    unlinkat(pf->dirfd, pf->path, 0);
     close(pf->fd);
+    if (pf->dirfd != AT_FDCWD)
+        close(pf->dirfd);
     free(pf->path);
     free(pf);
 }
@@ -951,4 +982,270 @@ void rp__os_dl_close(rp__os_dl *dl)
     dlclose(dl->handle);
     close(dl->fd);
     free(dl);
+}
+
+/* ---- folders opened once ------------------------------------------------ */
+
+struct rp__os_dir {
+    int fd;     /* O_RDONLY | O_DIRECTORY: usable by the *at() calls and fsync */
+    char *path; /* for messages only */
+};
+
+/* A name is one component: a separator or a dot name would leave the folder. */
+static int name_ok(const char *name)
+{
+    return name && name[0] && !strchr(name, '/') && strcmp(name, ".") != 0 &&
+           strcmp(name, "..") != 0 && strlen(name) <= NAME_MAX;
+}
+
+static int dir_new(int fd, const char *path, size_t plen, rp__os_dir **out)
+{
+    rp__os_dir *d = malloc(sizeof *d);
+    char *p = malloc(plen + 1);
+    if (!d || !p) {
+        free(d);
+        free(p);
+        close(fd);
+        return RP_ERR_NOMEM;
+    }
+    memcpy(p, path, plen);
+    p[plen] = '\0';
+    d->fd = fd;
+    d->path = p;
+    *out = d;
+    return 0;
+}
+
+/* "<folder>/<name>" for messages. */
+static void dir_shown(const rp__os_dir *d, const char *name, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s%s%s", d->path, strcmp(d->path, "/") == 0 ? "" : "/", name);
+}
+
+static int dir_open_len(const char *path, size_t plen, rp__os_dir **out, char *reason, size_t len)
+{
+    char buf[PATH_MAX];
+    if (plen >= sizeof buf) {
+        snprintf(reason, len, "%.*s: path too long", (int)plen, path);
+        return RP_ERR_RANGE;
+    }
+    memcpy(buf, path, plen);
+    buf[plen] = '\0';
+    int pfd = -1;
+    int rc = walk_folder(buf, WALK_STRICT, &pfd, reason, len);
+    if (rc != 0)
+        return rc;
+    /* The walk hands back an O_PATH descriptor; reopening "." of it gives one
+     * that fsync and readdir accept, without resolving the path again. */
+    int fd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int e = errno;
+    close(pfd);
+    if (fd < 0) {
+        snprintf(reason, len, "%s: %s", buf, strerror(e));
+        return errno_to_rp(e);
+    }
+    return dir_new(fd, buf, plen, out);
+}
+
+int rp__os_dir_open(const char *path, rp__os_dir **out, char *reason, size_t len)
+{
+    return dir_open_len(path, strlen(path), out, reason, len);
+}
+
+int rp__os_dir_open_parent(const char *path, rp__os_dir **out, const char **name, char *reason,
+                           size_t len)
+{
+    const char *slash = strrchr(path, '/');
+    if (path[0] != '/' || !slash || !name_ok(slash + 1)) {
+        snprintf(reason, len, "%s: expected an absolute path to a file", path);
+        return RP_ERR_INVAL;
+    }
+    int rc = dir_open_len(path, slash == path ? 1 : (size_t)(slash - path), out, reason, len);
+    if (rc == 0)
+        *name = slash + 1;
+    return rc;
+}
+
+int rp__os_dir_sub(rp__os_dir *dir, const char *name, unsigned create_mode, rp__os_dir **out,
+                   char *reason, size_t len)
+{
+    char shown[PATH_MAX + NAME_MAX + 2];
+    dir_shown(dir, name, shown, sizeof shown);
+    if (!name_ok(name)) {
+        snprintf(reason, len, "%s: expected one file name", shown);
+        return RP_ERR_INVAL;
+    }
+    if (create_mode && mkdirat(dir->fd, name, (mode_t)create_mode) != 0 && errno != EEXIST) {
+        int e = errno;
+        snprintf(reason, len, "%s: cannot create the folder: %s", shown, strerror(e));
+        return errno_to_rp(e);
+    }
+    int fd = openat(dir->fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        struct stat st;
+        int link = (e == ELOOP || e == ENOTDIR) &&
+                   fstatat(dir->fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
+        if (link)
+            snprintf(reason, len, "%s: a symbolic link; expected a folder", shown);
+        else
+            snprintf(reason, len, "%s: %s", shown,
+                     e == ENOTDIR || e == ELOOP ? "not a folder" : strerror(e));
+        return e == ENOENT ? RP_ERR_NOTFOUND : link || e == ENOTDIR ? RP_ERR_PERM : errno_to_rp(e);
+    }
+    int rc = check_folder(fd, shown, 1, reason, len);
+    if (rc != 0) {
+        close(fd);
+        return rc;
+    }
+    return dir_new(fd, shown, strlen(shown), out);
+}
+
+int rp__os_dir_dup(const rp__os_dir *dir, rp__os_dir **out)
+{
+    int fd = fcntl(dir->fd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0)
+        return errno_to_rp(errno);
+    return dir_new(fd, dir->path, strlen(dir->path), out);
+}
+
+const char *rp__os_dir_path(const rp__os_dir *dir)
+{
+    return dir->path;
+}
+
+void rp__os_dir_close(rp__os_dir *dir)
+{
+    if (!dir)
+        return;
+    close(dir->fd);
+    free(dir->path);
+    free(dir);
+}
+
+int rp__os_dir_write_atomic(rp__os_dir *dir, const char *name, const void *data, size_t len,
+                            unsigned mode)
+{
+    if (!name_ok(name))
+        return RP_ERR_INVAL;
+    /* A fresh random name, created exclusively: nothing left over (or
+     * planted) at a fixed temporary name is ever opened. */
+    char tmp[NAME_MAX + 1];
+    int fd = -1;
+    for (int tries = 0; fd < 0 && tries < 8; tries++) {
+        unsigned char r[6];
+        if (rp__os_random(r, sizeof r) != 0)
+            return RP_ERR_IO;
+        if (snprintf(tmp, sizeof tmp, ".%.200s.%02x%02x%02x%02x%02x%02x.tmp", name, r[0], r[1],
+                     r[2], r[3], r[4], r[5]) >= (int)sizeof tmp)
+            return RP_ERR_RANGE;
+        fd = openat(dir->fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+                    (mode_t)mode);
+        if (fd < 0 && errno != EEXIST)
+            return errno_to_rp(errno);
+    }
+    if (fd < 0)
+        return RP_ERR_EXISTS;
+    rp__os_file f = {fd};
+    int rc = rp__os_file_write(&f, data, len);
+    if (rc == 0 && fsync(fd) != 0)
+        rc = RP_ERR_IO;
+    close(fd);
+    if (rc == 0 && renameat(dir->fd, tmp, dir->fd, name) != 0)
+        rc = errno_to_rp(errno);
+    if (rc != 0)
+        unlinkat(dir->fd, tmp, 0);
+    /* The new name is durable once the folder is. */
+    else if (fsync(dir->fd) != 0)
+        rc = RP_ERR_IO;
+    return rc;
+}
+
+int rp__os_dir_read_small(rp__os_dir *dir, const char *name, size_t max_bytes, char **data_out,
+                          size_t *len_out, char *reason, size_t len)
+{
+    char shown[PATH_MAX + NAME_MAX + 2];
+    dir_shown(dir, name, shown, sizeof shown);
+    if (!name_ok(name)) {
+        snprintf(reason, len, "%s: expected one file name", shown);
+        return RP_ERR_INVAL;
+    }
+    int fd = openat(dir->fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(reason, len, "%s: %s", shown,
+                 e == ELOOP ? "a symbolic link; expected a regular file" : strerror(e));
+        return e == ELOOP ? RP_ERR_PERM : errno_to_rp(e);
+    }
+    int rc = check_file_fd(fd, shown, reason, len);
+    struct stat st;
+    if (rc == 0 && fstat(fd, &st) == 0 && st.st_nlink > 1) {
+        snprintf(reason, len, "%s: has %lu names (hard links); expected one", shown,
+                 (unsigned long)st.st_nlink);
+        rc = RP_ERR_PERM;
+    }
+    int sys = 0;
+    if (rc == 0 && (rc = read_fd(fd, max_bytes, data_out, len_out, &sys)) != 0)
+        snprintf(reason, len, "%s: %s", shown, sys ? strerror(sys) : rp_strerror(rc));
+    close(fd);
+    return rc;
+}
+
+int rp__os_dir_open_append(rp__os_dir *dir, const char *name, unsigned mode, rp__os_file **out,
+                           int *errno_out)
+{
+    if (!name_ok(name)) {
+        if (errno_out)
+            *errno_out = EINVAL;
+        return RP_ERR_INVAL;
+    }
+    return open_append_at(dir->fd, name, mode, out, errno_out);
+}
+
+int rp__os_dir_rename(rp__os_dir *dir, const char *from, const char *to)
+{
+    if (!name_ok(from) || !name_ok(to))
+        return RP_ERR_INVAL;
+    return renameat(dir->fd, from, dir->fd, to) == 0 ? 0 : errno_to_rp(errno);
+}
+
+int rp__os_dir_remove(rp__os_dir *dir, const char *name)
+{
+    if (!name_ok(name))
+        return RP_ERR_INVAL;
+    return unlinkat(dir->fd, name, 0) == 0 ? 0 : errno_to_rp(errno);
+}
+
+int rp__os_dir_list(rp__os_dir *dir, int (*fn)(void *arg, const char *name, uint64_t size),
+                    void *arg)
+{
+    /* A descriptor of its own: readdir moves the position of the one it
+     * reads, and others may list the folder at the same time. */
+    int fd = openat(dir->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return errno_to_rp(errno);
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return RP_ERR_IO;
+    }
+    int rc = 0;
+    struct dirent *e;
+    struct stat st;
+    while (rc == 0 && (e = readdir(d))) {
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+            continue;
+        rc = fn(arg, e->d_name, (uint64_t)st.st_size);
+    }
+    closedir(d);
+    return rc;
+}
+
+int rp__os_dir_pidfile_acquire(rp__os_dir *dir, const char *name, rp__os_pidfile **out,
+                               long *holder_pid)
+{
+    *holder_pid = 0;
+    if (!name_ok(name))
+        return RP_ERR_INVAL;
+    return pidfile_acquire_at(dir->fd, name, out, holder_pid);
 }

@@ -1,6 +1,7 @@
 /* core/os/unix/protected_unix.c - reading small files that only root may
  * write (the per-machine site), checked on the opened descriptors. */
 #include "os/os.h"
+#include "os/os_fs.h"
 
 #include <rampart/plugin.h>
 

@@ -1,7 +1,7 @@
-/* core/os/unix/spool_unix.c - the spool's file operations (os_spool.h) for
+/* core/os/unix/spool_unix.c - the spool's file operations (os_fs.h) for
  * Linux and other Unix systems. */
 #define _GNU_SOURCE
-#include "os/os_spool.h"
+#include "os/os_fs.h"
 
 #include <rampart/plugin.h>
 

@@ -16,6 +16,7 @@
  *     hand it to strerror()); the exact Win32 code is lost.
  */
 #include "os/os.h"
+#include "os/os_fs.h"
 
 #include <rampart/plugin.h>
 
@@ -1641,4 +1642,226 @@ int rp__os_pidfile_holder(const char *path, long *pid)
         return RP_ERR_NOTFOUND;
     *pid = v;
     return 0;
+}
+
+/* ---- folders opened once ------------------------------------------------ */
+
+/*
+ * The Windows port keeps the checked path in the handle for now, and every
+ * function below works on "<path>\<name>": the folder is checked once when it
+ * is opened (its owner and DACL, as rp__os_dir_check_private), but a rename
+ * of the folder afterwards is not noticed. The equivalent of the Unix
+ * descriptor (a folder handle opened without FILE_SHARE_DELETE, kept for the
+ * life of the handle, with files opened relative to it through
+ * NtCreateFile's RootDirectory) is to come with the port.
+ */
+struct rp__os_dir {
+    char *path;
+};
+
+static int is_sep8(char c)
+{
+    return c == '/' || c == '\\';
+}
+
+/* A name is one component: a separator, a drive or a dot name would leave
+ * the folder. */
+static int name_ok(const char *name)
+{
+    return name && name[0] && !strpbrk(name, "/\\:") && strcmp(name, ".") != 0 &&
+           strcmp(name, "..") != 0;
+}
+
+static int dir_new(const char *path, size_t plen, rp__os_dir **out)
+{
+    rp__os_dir *d = malloc(sizeof *d);
+    char *p = malloc(plen + 1);
+    if (!d || !p) {
+        free(d);
+        free(p);
+        return RP_ERR_NOMEM;
+    }
+    memcpy(p, path, plen);
+    p[plen] = '\0';
+    d->path = p;
+    *out = d;
+    return 0;
+}
+
+/* "<folder>\<name>" from malloc, or NULL. */
+static char *dir_join(const rp__os_dir *d, const char *name)
+{
+    size_t a = strlen(d->path), b = strlen(name);
+    int sep = a > 0 && !is_sep8(d->path[a - 1]);
+    char *p = malloc(a + (size_t)sep + b + 1);
+    if (!p)
+        return NULL;
+    memcpy(p, d->path, a);
+    if (sep)
+        p[a] = '\\';
+    memcpy(p + a + sep, name, b + 1);
+    return p;
+}
+
+static int dir_open_len(const char *path, size_t plen, rp__os_dir **out, char *reason, size_t len)
+{
+    char *p = malloc(plen + 1);
+    if (!p)
+        return RP_ERR_NOMEM;
+    memcpy(p, path, plen);
+    p[plen] = '\0';
+    int rc = rp__os_dir_check_private(p, reason, len);
+    if (rc == 0)
+        rc = dir_new(p, plen, out);
+    free(p);
+    return rc;
+}
+
+int rp__os_dir_open(const char *path, rp__os_dir **out, char *reason, size_t len)
+{
+    return dir_open_len(path, strlen(path), out, reason, len);
+}
+
+int rp__os_dir_open_parent(const char *path, rp__os_dir **out, const char **name, char *reason,
+                           size_t len)
+{
+    const char *sep = NULL;
+    for (const char *p = path; *p; p++)
+        if (is_sep8(*p))
+            sep = p;
+    if (!rp__os_path_is_absolute(path) || !sep || !name_ok(sep + 1)) {
+        snprintf(reason, len, "%s: expected an absolute path to a file", path);
+        return RP_ERR_INVAL;
+    }
+    /* Keep the separator of a volume root ("C:\"). */
+    size_t plen = (size_t)(sep - path);
+    if (plen == 0 || path[plen - 1] == ':')
+        plen++;
+    int rc = dir_open_len(path, plen, out, reason, len);
+    if (rc == 0)
+        *name = sep + 1;
+    return rc;
+}
+
+int rp__os_dir_sub(rp__os_dir *dir, const char *name, unsigned create_mode, rp__os_dir **out,
+                   char *reason, size_t len)
+{
+    if (!name_ok(name)) {
+        snprintf(reason, len, "%s: %s: expected one file name", dir->path, name ? name : "");
+        return RP_ERR_INVAL;
+    }
+    char *p = dir_join(dir, name);
+    if (!p)
+        return RP_ERR_NOMEM;
+    int rc = 0;
+    if (create_mode && (rc = rp__os_mkdir_p(p, create_mode)) != 0)
+        snprintf(reason, len, "%s: cannot create the folder: %s", p, rp_strerror(rc));
+    if (rc == 0)
+        rc = rp__os_subdir_check_private(p, reason, len);
+    if (rc == 0)
+        rc = dir_new(p, strlen(p), out);
+    free(p);
+    return rc;
+}
+
+int rp__os_dir_dup(const rp__os_dir *dir, rp__os_dir **out)
+{
+    return dir_new(dir->path, strlen(dir->path), out);
+}
+
+const char *rp__os_dir_path(const rp__os_dir *dir)
+{
+    return dir->path;
+}
+
+void rp__os_dir_close(rp__os_dir *dir)
+{
+    if (!dir)
+        return;
+    free(dir->path);
+    free(dir);
+}
+
+int rp__os_dir_write_atomic(rp__os_dir *dir, const char *name, const void *data, size_t len,
+                            unsigned mode)
+{
+    if (!name_ok(name))
+        return RP_ERR_INVAL;
+    char *p = dir_join(dir, name);
+    if (!p)
+        return RP_ERR_NOMEM;
+    int rc = rp__os_write_file_atomic(p, data, len, mode);
+    free(p);
+    return rc;
+}
+
+int rp__os_dir_read_small(rp__os_dir *dir, const char *name, size_t max_bytes, char **data_out,
+                          size_t *len_out, char *reason, size_t len)
+{
+    if (!name_ok(name)) {
+        snprintf(reason, len, "%s: %s: expected one file name", dir->path, name ? name : "");
+        return RP_ERR_INVAL;
+    }
+    char *p = dir_join(dir, name);
+    if (!p)
+        return RP_ERR_NOMEM;
+    int rc = rp__os_read_private_file(p, max_bytes, data_out, len_out, reason, len);
+    free(p);
+    return rc;
+}
+
+int rp__os_dir_open_append(rp__os_dir *dir, const char *name, unsigned mode, rp__os_file **out,
+                           int *errno_out)
+{
+    if (errno_out)
+        *errno_out = 0;
+    if (!name_ok(name))
+        return RP_ERR_INVAL;
+    char *p = dir_join(dir, name);
+    if (!p)
+        return RP_ERR_NOMEM;
+    int rc = rp__os_file_open_append(p, mode, out, errno_out);
+    free(p);
+    return rc;
+}
+
+int rp__os_dir_rename(rp__os_dir *dir, const char *from, const char *to)
+{
+    if (!name_ok(from) || !name_ok(to))
+        return RP_ERR_INVAL;
+    char *a = dir_join(dir, from), *b = dir_join(dir, to);
+    int rc = a && b ? rp__os_rename(a, b) : RP_ERR_NOMEM;
+    free(a);
+    free(b);
+    return rc;
+}
+
+int rp__os_dir_remove(rp__os_dir *dir, const char *name)
+{
+    if (!name_ok(name))
+        return RP_ERR_INVAL;
+    char *p = dir_join(dir, name);
+    int rc = p ? rp__os_remove(p) : RP_ERR_NOMEM;
+    free(p);
+    return rc;
+}
+
+int rp__os_dir_list(rp__os_dir *dir, int (*fn)(void *arg, const char *name, uint64_t size),
+                    void *arg)
+{
+    return rp__os_dir_files(dir->path, fn, arg);
+}
+
+int rp__os_dir_pidfile_acquire(rp__os_dir *dir, const char *name, rp__os_pidfile **out,
+                               long *holder_pid)
+{
+    *holder_pid = 0;
+    if (!name_ok(name))
+        return RP_ERR_INVAL;
+    char *p = dir_join(dir, name);
+    if (!p)
+        return RP_ERR_NOMEM;
+    int rc = rp__os_pidfile_acquire(p, out, holder_pid);
+    free(p);
+    return rc;
 }

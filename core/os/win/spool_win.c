@@ -1,5 +1,5 @@
 /*
- * core/os/win/spool_win.c - the spool's file operations (os_spool.h) for
+ * core/os/win/spool_win.c - the spool's file operations (os_fs.h) for
  * Windows. *** NOT BUILT ON LINUX, NOT YET TESTED ON WINDOWS. ***
  * Compile-ready for mingw-w64 (Windows 8 or later).
  *
@@ -16,7 +16,7 @@
  *   - Paths arrive in UTF-8 with '/' or '\' separators; the spool's paths are
  *     short (folder + 21 characters), so no \\?\ prefix is added here.
  */
-#include "os/os_spool.h"
+#include "os/os_fs.h"
 
 #include <rampart/plugin.h>
 
