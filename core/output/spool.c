@@ -18,6 +18,8 @@
  */
 #include "output/spool.h"
 
+#include "lib/byteorder.h"
+#include "lib/crc32c.h"
 #include "lib/log.h"
 #include "os/os.h"
 #include "os/os_spool.h"
@@ -27,133 +29,9 @@
 
 #include <inttypes.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- CRC-32C ---- */
-
-static uint32_t crc_tab[8][256];
-/* 0: not built, 1: being built, 2: ready. The tables are built once by
- * whichever thread comes first; the others wait the few microseconds it
- * takes, which keeps the build free of data races without a platform once. */
-static atomic_int crc_tab_state;
-
-static void crc_tables_ready(void)
-{
-    if (atomic_load_explicit(&crc_tab_state, memory_order_acquire) == 2)
-        return;
-    int expected = 0;
-    if (atomic_compare_exchange_strong(&crc_tab_state, &expected, 1)) {
-        for (uint32_t n = 0; n < 256; n++) {
-            uint32_t c = n;
-            for (int k = 0; k < 8; k++)
-                c = (c & 1) ? (c >> 1) ^ 0x82f63b78u : c >> 1;
-            crc_tab[0][n] = c;
-        }
-        for (uint32_t n = 0; n < 256; n++)
-            for (int k = 1; k < 8; k++)
-                crc_tab[k][n] = (crc_tab[k - 1][n] >> 8) ^ crc_tab[0][crc_tab[k - 1][n] & 0xff];
-        atomic_store_explicit(&crc_tab_state, 2, memory_order_release);
-        return;
-    }
-    while (atomic_load_explicit(&crc_tab_state, memory_order_acquire) != 2) {
-    }
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint16_t le16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-    return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-uint32_t rp__crc32c_sw(uint32_t crc, const void *data, size_t len)
-{
-    crc_tables_ready();
-    const uint8_t *p = data;
-    crc = ~crc;
-    while (len >= 8) {
-        uint32_t lo = crc ^ le32(p), hi = le32(p + 4);
-        crc = crc_tab[7][lo & 0xff] ^ crc_tab[6][(lo >> 8) & 0xff] ^ crc_tab[5][(lo >> 16) & 0xff] ^
-              crc_tab[4][lo >> 24] ^ crc_tab[3][hi & 0xff] ^ crc_tab[2][(hi >> 8) & 0xff] ^
-              crc_tab[1][(hi >> 16) & 0xff] ^ crc_tab[0][hi >> 24];
-        p += 8;
-        len -= 8;
-    }
-    while (len--)
-        crc = crc_tab[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
-    return ~crc;
-}
-
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define RP_CRC_HW 1
-/* The SSE4.2 crc32 instruction computes exactly CRC-32C. One 8-byte step per
- * instruction (about 8 GB/s) is several times faster than reading the data
- * from the page cache, so no interleaving is needed. */
-__attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const void *data,
-                                                            size_t len)
-{
-    const uint8_t *p = data;
-    uint64_t c = ~crc;
-    while (len >= 8) {
-        uint64_t v;
-        memcpy(&v, p, 8);
-        c = __builtin_ia32_crc32di(c, v);
-        p += 8;
-        len -= 8;
-    }
-    uint32_t c32 = (uint32_t)c;
-    while (len--)
-        c32 = __builtin_ia32_crc32qi(c32, *p++);
-    return ~c32;
-}
-
-/* 0: not probed, 1: no SSE4.2, 2: SSE4.2. Probing twice is harmless. */
-static atomic_int crc_hw_state;
-#endif
-
-uint32_t rp__crc32c(uint32_t crc, const void *data, size_t len)
-{
-#ifdef RP_CRC_HW
-    int hw = atomic_load_explicit(&crc_hw_state, memory_order_relaxed);
-    if (hw == 0) {
-        __builtin_cpu_init();
-        hw = __builtin_cpu_supports("sse4.2") ? 2 : 1;
-        atomic_store_explicit(&crc_hw_state, hw, memory_order_relaxed);
-    }
-    if (hw == 2)
-        return crc32c_hw(crc, data, len);
-#endif
-    return rp__crc32c_sw(crc, data, len);
-}
 
 /* ---- the on-disk format (docs/spool.md) ---- */
 
@@ -189,35 +67,35 @@ void rp__spool_encode_header(uint8_t out[RP__SPOOL_HEADER_LEN], uint64_t id, uin
                              uint32_t events, uint32_t flags, int64_t created_ns,
                              const void *payload, uint32_t len)
 {
-    put32(out + 0, REC_MAGIC);
-    put16(out + 4, REC_VERSION);
-    put16(out + 6, HDR);
-    put32(out + 8, flags);
-    put32(out + 12, events);
-    put64(out + 16, id);
-    put64(out + 24, uid);
-    put64(out + 32, (uint64_t)created_ns);
-    put32(out + 40, len);
-    put32(out + 44, rp__crc32c(0, payload, len));
-    put32(out + 48, 0);
-    put32(out + 52, rp__crc32c(0, out, 52));
+    rp__store_le32(out + 0, REC_MAGIC);
+    rp__store_le16(out + 4, REC_VERSION);
+    rp__store_le16(out + 6, HDR);
+    rp__store_le32(out + 8, flags);
+    rp__store_le32(out + 12, events);
+    rp__store_le64(out + 16, id);
+    rp__store_le64(out + 24, uid);
+    rp__store_le64(out + 32, (uint64_t)created_ns);
+    rp__store_le32(out + 40, len);
+    rp__store_le32(out + 44, rp__crc32c(0, payload, len));
+    rp__store_le32(out + 48, 0);
+    rp__store_le32(out + 52, rp__crc32c(0, out, 52));
 }
 
 /* 0 when p holds a whole, self-consistent v1 header. The payload is not
  * looked at. */
 static int hdr_decode(const uint8_t *p, struct rec_hdr *h)
 {
-    if (le32(p) != REC_MAGIC || le16(p + 4) != REC_VERSION || le16(p + 6) != HDR)
+    if (rp__load_le32(p) != REC_MAGIC || rp__load_le16(p + 4) != REC_VERSION || rp__load_le16(p + 6) != HDR)
         return -1;
-    if (le32(p + 52) != rp__crc32c(0, p, 52))
+    if (rp__load_le32(p + 52) != rp__crc32c(0, p, 52))
         return -1;
-    h->flags = le32(p + 8);
-    h->events = le32(p + 12);
-    h->id = le64(p + 16);
-    h->uid = le64(p + 24);
-    h->created_ns = (int64_t)le64(p + 32);
-    h->len = le32(p + 40);
-    h->payload_crc = le32(p + 44);
+    h->flags = rp__load_le32(p + 8);
+    h->events = rp__load_le32(p + 12);
+    h->id = rp__load_le64(p + 16);
+    h->uid = rp__load_le64(p + 24);
+    h->created_ns = (int64_t)rp__load_le64(p + 32);
+    h->len = rp__load_le32(p + 40);
+    h->payload_crc = rp__load_le32(p + 44);
     if (h->len > RP__SPOOL_PAYLOAD_MAX || h->id == 0 || h->id > ID_MAX)
         return -1;
     return 0;
@@ -227,22 +105,22 @@ static int hdr_decode(const uint8_t *p, struct rec_hdr *h)
 static void small_encode(uint8_t out[SMALL_LEN], uint32_t magic, uint64_t uid, uint64_t value)
 {
     memset(out, 0, SMALL_LEN);
-    put32(out, magic);
-    put16(out + 4, SMALL_VERSION);
-    put16(out + 6, SMALL_LEN);
-    put64(out + 8, uid);
-    put64(out + 16, value);
-    put32(out + 28, rp__crc32c(0, out, 28));
+    rp__store_le32(out, magic);
+    rp__store_le16(out + 4, SMALL_VERSION);
+    rp__store_le16(out + 6, SMALL_LEN);
+    rp__store_le64(out + 8, uid);
+    rp__store_le64(out + 16, value);
+    rp__store_le32(out + 28, rp__crc32c(0, out, 28));
 }
 
 static int small_decode(const uint8_t *p, size_t got, uint32_t magic, uint64_t *uid,
                         uint64_t *value)
 {
-    if (got < SMALL_LEN || le32(p) != magic || le16(p + 4) != SMALL_VERSION ||
-        le16(p + 6) != SMALL_LEN || le32(p + 28) != rp__crc32c(0, p, 28))
+    if (got < SMALL_LEN || rp__load_le32(p) != magic || rp__load_le16(p + 4) != SMALL_VERSION ||
+        rp__load_le16(p + 6) != SMALL_LEN || rp__load_le32(p + 28) != rp__crc32c(0, p, 28))
         return -1;
-    *uid = le64(p + 8);
-    *value = le64(p + 16);
+    *uid = rp__load_le64(p + 8);
+    *value = rp__load_le64(p + 16);
     return *uid && *value <= ID_MAX ? 0 : -1;
 }
 
@@ -257,31 +135,31 @@ struct footer {
 static void footer_encode(uint8_t out[FOOTER_LEN], const struct footer *f)
 {
     memset(out, 0, FOOTER_LEN);
-    put32(out, FOOTER_MAGIC);
-    put16(out + 4, 1);
-    put16(out + 6, FOOTER_LEN);
-    put64(out + 8, f->data_end);
-    put64(out + 16, f->count);
-    put64(out + 24, f->events);
-    put64(out + 32, f->first_id);
-    put64(out + 40, f->last_id);
-    put64(out + 48, f->bytes);
-    put32(out + 60, rp__crc32c(0, out, 60));
+    rp__store_le32(out, FOOTER_MAGIC);
+    rp__store_le16(out + 4, 1);
+    rp__store_le16(out + 6, FOOTER_LEN);
+    rp__store_le64(out + 8, f->data_end);
+    rp__store_le64(out + 16, f->count);
+    rp__store_le64(out + 24, f->events);
+    rp__store_le64(out + 32, f->first_id);
+    rp__store_le64(out + 40, f->last_id);
+    rp__store_le64(out + 48, f->bytes);
+    rp__store_le32(out + 60, rp__crc32c(0, out, 60));
 }
 
 /* 0 when p is a footer that is consistent with itself and sits at the end
  * of its data (at data_end). */
 static int footer_decode(const uint8_t *p, uint64_t at, struct footer *f)
 {
-    if (le32(p) != FOOTER_MAGIC || le16(p + 4) != 1 || le16(p + 6) != FOOTER_LEN ||
-        le32(p + 60) != rp__crc32c(0, p, 60))
+    if (rp__load_le32(p) != FOOTER_MAGIC || rp__load_le16(p + 4) != 1 || rp__load_le16(p + 6) != FOOTER_LEN ||
+        rp__load_le32(p + 60) != rp__crc32c(0, p, 60))
         return -1;
-    f->data_end = le64(p + 8);
-    f->count = le64(p + 16);
-    f->events = le64(p + 24);
-    f->first_id = le64(p + 32);
-    f->last_id = le64(p + 40);
-    f->bytes = le64(p + 48);
+    f->data_end = rp__load_le64(p + 8);
+    f->count = rp__load_le64(p + 16);
+    f->events = rp__load_le64(p + 24);
+    f->first_id = rp__load_le64(p + 32);
+    f->last_id = rp__load_le64(p + 40);
+    f->bytes = rp__load_le64(p + 48);
     if (f->data_end != at || f->count == 0 || f->first_id == 0 || f->last_id < f->first_id ||
         f->last_id > ID_MAX || f->last_id - f->first_id + 1 < f->count || f->bytes > f->data_end ||
         f->count > f->bytes / HDR)

@@ -26,7 +26,8 @@
 #ifndef RP_CORE_SPOOL_H
 #define RP_CORE_SPOOL_H
 
-#include "output/ndjson.h"
+#include "lib/buf.h"
+#include "lib/crc32c.h" /* the records' checksum, for tests and tools */
 
 #include <stddef.h>
 #include <stdint.h>
@@ -216,12 +217,5 @@ void rp__spool_get_stats(rp__spool *sp, rp__spool_stats *out);
 void rp__spool_encode_header(uint8_t out[RP__SPOOL_HEADER_LEN], uint64_t id, uint64_t uid,
                              uint32_t events, uint32_t flags, int64_t created_ns,
                              const void *payload, uint32_t len);
-
-/* CRC-32C (Castagnoli, reflected, as in iSCSI and ext4): crc is 0 to start,
- * or the previous result to continue. Uses the SSE4.2 instruction when the
- * CPU has it, else slice-by-8 tables. rp__crc32c_sw always uses the tables
- * (for tests). Any thread. */
-uint32_t rp__crc32c(uint32_t crc, const void *data, size_t len);
-uint32_t rp__crc32c_sw(uint32_t crc, const void *data, size_t len);
 
 #endif

@@ -1,8 +1,8 @@
 /*
- * tests/unit/test_spool.c - the write-ahead spool (core/output/spool.c): CRC-32C,
- * append / next / ack in order, persistence across reopen, the byte cap and
- * what it drops, torn records at every byte offset, flipped bytes anywhere,
- * tampered files, ids never reused, a real full disk (tmpfs in a private
+ * tests/unit/test_spool.c - the write-ahead spool (core/output/spool.c; its
+ * CRC-32C is tested in test_crc32c.c): append / next / ack in order,
+ * persistence across reopen, the byte cap and what it drops, torn records at
+ * every byte offset, flipped bytes anywhere, tampered files, ids never reused, a real full disk (tmpfs in a private
  * mount namespace), one appender and one reader thread at once, and a child
  * killed with SIGKILL while it appends and acks.
  */
@@ -206,35 +206,6 @@ static int setup_quiet(void **state)
     /* Recovery problems are logged as warnings; the tests make thousands. */
     rp__log_set_level(RP__LOG_ERROR);
     return 0;
-}
-
-/* ---- CRC-32C ---- */
-
-static void test_crc32c_vectors(void **state)
-{
-    (void)state;
-    /* The check value of CRC-32C, and RFC 3720 B.4's 32 zero bytes. */
-    assert_int_equal(rp__crc32c(0, "123456789", 9), 0xe3069283u);
-    assert_int_equal(rp__crc32c_sw(0, "123456789", 9), 0xe3069283u);
-    uint8_t z[32] = {0}, ff[32];
-    memset(ff, 0xff, sizeof ff);
-    assert_int_equal(rp__crc32c(0, z, 32), 0x8a9136aau);
-    assert_int_equal(rp__crc32c(0, ff, 32), 0x62a8ab43u);
-    assert_int_equal(rp__crc32c(0, NULL, 0), 0);
-
-    /* Hardware and tables agree at every length and alignment, and a CRC
-     * continued in two parts equals the whole. */
-    static uint8_t buf[4096 + 16];
-    uint64_t s = 42;
-    for (size_t i = 0; i < sizeof buf; i++)
-        buf[i] = (uint8_t)xorshift(&s);
-    for (size_t off = 0; off < 8; off++)
-        for (size_t len = 0; len < 300; len++)
-            assert_int_equal(rp__crc32c(0, buf + off, len), rp__crc32c_sw(0, buf + off, len));
-    uint32_t whole = rp__crc32c(0, buf, 4096);
-    for (size_t cut = 0; cut <= 4096; cut += 77)
-        assert_int_equal(rp__crc32c(rp__crc32c(0, buf, cut), buf + cut, 4096 - cut), whole);
-    assert_int_equal(rp__crc32c_sw(rp__crc32c_sw(0, buf, 1000), buf + 1000, 3096), whole);
 }
 
 static void test_fsync_parse(void **state)
@@ -1461,7 +1432,6 @@ static void test_sigkill_at_random_moments(void **state)
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_crc32c_vectors),
         cmocka_unit_test(test_fsync_parse),
         cmocka_unit_test(test_roundtrip_and_reopen),
         cmocka_unit_test(test_inflight_window),
