@@ -29,7 +29,7 @@ fi
 flags=(-std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -D_WIN32_WINNT=0x0602
     -I core -I sdk/include)
 # Shared core files that must stay portable; add one here once it builds.
-files=(core/lib/log.c core/lib/path.c core/lib/uuid.c core/lib/buf.c core/lib/crc32c.c core/runtime/loop.c core/runtime/workers.c core/output/retry.c core/output/spool.c)
+files=(core/lib/log.c core/lib/path.c core/lib/uuid.c core/lib/buf.c core/lib/crc32c.c core/runtime/loop.c core/runtime/workers.c core/output/retry.c core/output/spool.c core/output/spool_codec.c core/output/spool_recover.c)
 for f in core/os/win/*.c; do
     [ -f "$f" ] && files+=("$f")
 done
