@@ -141,7 +141,8 @@ static void chain_remove(rp__spool *sp, struct seg *chain, char *path_buf, rp__o
         struct seg *next = chain->next;
         if (cached && cached->h != RP__OS_SFILE_NONE && *cached_seq == chain->seq)
             rp__os_sfile_close(cached);
-        int rc = rp__os_spool_unlink(rp__spool_seg_path(sp, path_buf, chain->seq));
+        int rc = rp__os_spool_unlink(
+            sp->dirh, rp__spool_name(sp, rp__spool_seg_path(sp, path_buf, chain->seq)));
         if (rc != 0)
             rp__log_warn("spool %s: cannot remove %s: %s", sp->dir, path_buf, rp_strerror(rc));
         seg_free(chain);
@@ -199,6 +200,7 @@ static void spool_free(rp__spool *sp)
     rp__os_sfile_close(&sp->rfd);
     rp__os_sfile_close(&sp->state_fd);
     rp__os_sfile_close(&sp->acked_fd);
+    rp__os_spool_dir_close(sp->dirh);
     rp__os_mutex_destroy(sp->mu);
     free(sp->win);
     free(sp->rchunk);
@@ -254,12 +256,21 @@ int rp__spool_open(const rp__spool_opts *opts, rp__spool **out)
         rp__log_error("spool %s: cannot create the folder: %s", sp->dir, rp_strerror(rc));
         goto fail;
     }
+    /* The folder's path is looked up this once; see dirh. */
+    if ((rc = rp__os_spool_dir_open(sp->dir, &sp->dirh)) != 0) {
+        rp__log_error("spool %s: cannot open the folder: %s%s", sp->dir, rp_strerror(rc),
+                      rc == RP_ERR_PERM ? " (a symbolic link, not a folder, or writable by "
+                                          "another user than root or the agent's)"
+                                        : "");
+        goto fail;
+    }
 
     /* The state file: the spool's uid and the ids reserved so far. */
     int err = 0;
-    rc = rp__os_sfile_open(file_path(sp, sp->wpath, "state"), 1, 1, &sp->state_fd, &err);
+    rc = rp__os_sfile_open(sp->dirh, "state", 1, 1, &sp->state_fd, &err);
     if (rc != 0) {
-        rp__log_error("spool %s: cannot open %s: %s", sp->dir, sp->wpath, rp_strerror(rc));
+        rp__log_error("spool %s: cannot open %s: %s", sp->dir, file_path(sp, sp->wpath, "state"),
+                      rp_strerror(rc));
         goto fail;
     }
     uint8_t small[SMALL_LEN];
@@ -282,9 +293,10 @@ int rp__spool_open(const rp__spool_opts *opts, rp__spool **out)
             sp->uid = 1;
     }
     /* The acked file: every batch up to this id was acked. */
-    rc = rp__os_sfile_open(file_path(sp, sp->wpath, "acked"), 1, 1, &sp->acked_fd, &err);
+    rc = rp__os_sfile_open(sp->dirh, "acked", 1, 1, &sp->acked_fd, &err);
     if (rc != 0) {
-        rp__log_error("spool %s: cannot open %s: %s", sp->dir, sp->wpath, rp_strerror(rc));
+        rp__log_error("spool %s: cannot open %s: %s", sp->dir, file_path(sp, sp->wpath, "acked"),
+                      rp_strerror(rc));
         goto fail;
     }
     uint64_t acked_uid = 0;
@@ -322,7 +334,7 @@ int rp__spool_open(const rp__spool_opts *opts, rp__spool **out)
         goto fail;
     }
     if (new_state)
-        rp__os_spool_dir_sync(sp->dir);
+        rp__os_spool_dir_sync(sp->dirh);
     if (acked == 0 && sp->acked_written == 0)
         write_small(sp->acked_fd, ACKED_MAGIC, sp->uid, 0, 0);
     if (sp->next_seq == 0)
@@ -433,7 +445,8 @@ static int rotate(rp__spool *sp)
     /* A name in use (a file this open left alone) is skipped, a few times. */
     for (int tries = 0; tries < 16 && rc == RP_ERR_EXISTS; tries++) {
         s->seq = sp->next_seq++;
-        rc = rp__os_sfile_create(rp__spool_seg_path(sp, sp->wpath, s->seq), &sp->wfd, &err);
+        rp__spool_seg_path(sp, sp->wpath, s->seq);
+        rc = rp__os_sfile_create(sp->dirh, rp__spool_name(sp, sp->wpath), &sp->wfd, &err);
     }
     if (rc != 0) {
         if (rc != RP_ERR_FULL)
@@ -442,7 +455,7 @@ static int rotate(rp__spool *sp)
         return rc;
     }
     /* The new name must be durable before a record in it is called durable. */
-    if (sp->fsync != RP__SPOOL_FSYNC_NEVER && (rc = rp__os_spool_dir_sync(sp->dir)) != 0)
+    if (sp->fsync != RP__SPOOL_FSYNC_NEVER && (rc = rp__os_spool_dir_sync(sp->dirh)) != 0)
         rp__log_warn("spool %s: folder sync failed: %s", sp->dir, rp_strerror(rc));
     /* Room for the footer is counted from the start, so sealing never takes
      * the spool past max_bytes. */
@@ -628,7 +641,8 @@ static int read_record(rp__spool *sp, uint64_t seq, uint64_t off, uint64_t limit
 {
     if (sp->rfd.h == RP__OS_SFILE_NONE || sp->rfd_seq != seq) {
         rp__os_sfile_close(&sp->rfd);
-        int rc = rp__os_sfile_open(rp__spool_seg_path(sp, sp->rpath, seq), 0, 0, &sp->rfd, NULL);
+        rp__spool_seg_path(sp, sp->rpath, seq);
+        int rc = rp__os_sfile_open(sp->dirh, rp__spool_name(sp, sp->rpath), 0, 0, &sp->rfd, NULL);
         if (rc == RP_ERR_NOTFOUND)
             return READ_BAD_HEADER;
         if (rc != 0)

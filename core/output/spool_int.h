@@ -31,6 +31,7 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* The short names the spool's files use for the format's constants. */
 #define HDR         RP__SPOOL_HEADER_LEN
@@ -76,6 +77,10 @@ struct win {
 struct rp__spool {
     char *dir;
     size_t path_cap;
+    /* The folder, opened once at open: every file is opened, created,
+     * removed and listed in it by name, never by path again (the paths built
+     * from dir are for log lines). Both threads use it; close frees it. */
+    rp__os_sdir *dirh;
     uint64_t max_bytes, seg_max;
     enum rp__spool_fsync fsync;
     int64_t interval_ns;
@@ -138,8 +143,16 @@ static inline void seg_free(struct seg *s)
 
 /* ---- in spool.c ---- */
 
-/* The path of segment seq, written into buf (sp->path_cap bytes). */
+/* The path of segment seq, written into buf (sp->path_cap bytes): "<dir>/<name>",
+ * for log lines; files are opened by rp__spool_name of it in sp->dirh. */
 const char *rp__spool_seg_path(const rp__spool *sp, char *buf, uint64_t seq);
+
+/* The file name in a path that rp__spool_seg_path (or spool.c's file_path)
+ * built: what follows "<dir>/". */
+static inline const char *rp__spool_name(const rp__spool *sp, const char *path)
+{
+    return path + strlen(sp->dir) + 1;
+}
 
 /* Logs one recovery problem, or only counts it once a few were logged in
  * this open: a damaged disk must not flood the log. */

@@ -134,10 +134,11 @@ static int scan_segment(rp__spool *sp, uint64_t seq, uint64_t acked, uint64_t *l
     const char *path = rp__spool_seg_path(sp, sp->wpath, seq);
     rp__os_sfile f;
     int err = 0, writable = 1;
-    int rc = rp__os_sfile_open(path, 1, 0, &f, &err);
+    const char *name = rp__spool_name(sp, path);
+    int rc = rp__os_sfile_open(sp->dirh, name, 1, 0, &f, &err);
     if (rc == RP_ERR_PERM) {
         writable = 0;
-        rc = rp__os_sfile_open(path, 0, 0, &f, &err);
+        rc = rp__os_sfile_open(sp->dirh, name, 0, 0, &f, &err);
     }
     if (rc != 0) {
         rp__log_warn("spool %s: cannot open %s (%s); left as it is", sp->dir, path,
@@ -177,7 +178,7 @@ static int scan_segment(rp__spool *sp, uint64_t seq, uint64_t acked, uint64_t *l
         *last_id = ft.last_id;
         rp__os_sfile_close(&f);
         if (ft.last_id <= acked) {
-            rp__os_spool_unlink(path); /* all delivered */
+            rp__os_spool_unlink(sp->dirh, name); /* all delivered */
             seg_free(s);
             return 0;
         }
@@ -289,7 +290,7 @@ static int scan_segment(rp__spool *sp, uint64_t seq, uint64_t acked, uint64_t *l
     rp__os_sfile_close(&f);
     if (s->ret_count == s->count) {
         /* Nothing left to send: the file goes now. */
-        rp__os_spool_unlink(path);
+        rp__os_spool_unlink(sp->dirh, name);
         seg_free(s);
         return 0;
     }
@@ -306,7 +307,7 @@ int rp__spool_recover(rp__spool *sp, uint64_t acked, uint8_t *chunk, uint64_t *l
 {
     struct scan_names sn = {0};
     /* The segments, oldest first. */
-    int rc = rp__os_spool_dir_list(sp->dir, collect_name, &sn);
+    int rc = rp__os_spool_dir_list(sp->dirh, collect_name, &sn);
     if (rc != 0) {
         rp__log_error("spool %s: cannot list the folder: %s", sp->dir, rp_strerror(rc));
         goto done;
