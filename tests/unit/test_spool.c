@@ -2,9 +2,10 @@
  * tests/unit/test_spool.c - the write-ahead spool (core/output/spool.c; its
  * CRC-32C is tested in test_crc32c.c): append / next / ack in order,
  * persistence across reopen, the byte cap and what it drops, torn records at
- * every byte offset, flipped bytes anywhere, tampered files, ids never reused, a real full disk (tmpfs in a private
- * mount namespace), one appender and one reader thread at once, and a child
- * killed with SIGKILL while it appends and acks.
+ * every byte offset, flipped bytes anywhere, tampered files, ids never
+ * reused, the folder opened once (swapped after open, planted names), a real
+ * full disk (tmpfs in a private mount namespace), one appender and one reader
+ * thread at once, and a child killed with SIGKILL while it appends and acks.
  */
 #define _GNU_SOURCE
 #include <stdarg.h>
