@@ -2,7 +2,7 @@
  * core/output/spool_recover.c - rebuilding the spool's segment list from its
  * folder at open (spool_int.h): which files there are, what each holds, what
  * is torn (cut) or corrupt (skipped), and where the reader starts. The rules
- * are in docs/spool.md ("Recovery").
+ * are in docs/spool.md ("Recovery rules").
  */
 #include "output/spool_int.h"
 
