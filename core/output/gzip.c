@@ -1,6 +1,8 @@
 /* core/output/gzip.c - whole-buffer gzip on libdeflate. */
 #include "output/gzip.h"
 
+#include "lib/byteorder.h"
+
 #include <rampart/plugin.h>
 
 #include <libdeflate.h>
@@ -61,8 +63,7 @@ int rp__gzip_decompress(rp__gzip *gz, const void *in, size_t len, rp__buf *out)
     const uint8_t *p = in;
     if (len < 20 || p[0] != 0x1f || p[1] != 0x8b)
         return RP_ERR_PARSE;
-    size_t size = (size_t)p[len - 4] | (size_t)p[len - 3] << 8 | (size_t)p[len - 2] << 16 |
-                  (size_t)p[len - 1] << 24;
+    size_t size = rp__load_le32(p + len - 4);
     int rc = rp__buf_reserve(out, size ? size : 1);
     if (rc != 0)
         return rc;

@@ -1,24 +1,12 @@
 /*
- * core/output/spool.c - the write-ahead spool (spool.h; format and recovery rules in
- * docs/spool.md).
- *
- * Layout in memory: a list of segments, oldest first, each with the sums of
- * its valid records and of those already retired (acked, dropped as corrupt,
- * or acked before a restart); a reader cursor (segment, offset); and a small
- * window of the batches handed out and not yet acked. Only sums are kept, not
- * one entry per batch, so memory grows with the number of segment files
- * (max_bytes / segment size), not with the number of batches.
- *
- * Threads: one mutex guards the list, the sums, the cursor, the window and the
- * counters. File I/O runs outside it: the appender owns the open segment's
- * handle and writes past the published size, which the reader never reads;
- * the reader owns its read handle and pins ("busy") the segment it reads so
- * that the appender cannot drop it meanwhile. Segment structs are freed only
- * by the thread that detached them under the mutex.
+ * core/output/spool.c - the write-ahead spool proper (spool.h): open and
+ * close, the appender, the reader and acks. The format and recovery rules are
+ * in docs/spool.md; the shared state and how threads use it in spool_int.h;
+ * the bytes on disk in spool_codec.c; rebuilding at open in spool_recover.c.
  */
-#include "output/spool.h"
+#include "output/spool_int.h"
 
-#include "lib/log.h"
+#include "lib/crc32c.h"
 #include "os/os.h"
 #include "os/os_fs.h"
 #include "os/os_thread.h"
@@ -27,343 +15,15 @@
 
 #include <inttypes.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- CRC-32C ---- */
-
-static uint32_t crc_tab[8][256];
-/* 0: not built, 1: being built, 2: ready. The tables are built once by
- * whichever thread comes first; the others wait the few microseconds it
- * takes, which keeps the build free of data races without a platform once. */
-static atomic_int crc_tab_state;
-
-static void crc_tables_ready(void)
-{
-    if (atomic_load_explicit(&crc_tab_state, memory_order_acquire) == 2)
-        return;
-    int expected = 0;
-    if (atomic_compare_exchange_strong(&crc_tab_state, &expected, 1)) {
-        for (uint32_t n = 0; n < 256; n++) {
-            uint32_t c = n;
-            for (int k = 0; k < 8; k++)
-                c = (c & 1) ? (c >> 1) ^ 0x82f63b78u : c >> 1;
-            crc_tab[0][n] = c;
-        }
-        for (uint32_t n = 0; n < 256; n++)
-            for (int k = 1; k < 8; k++)
-                crc_tab[k][n] = (crc_tab[k - 1][n] >> 8) ^ crc_tab[0][crc_tab[k - 1][n] & 0xff];
-        atomic_store_explicit(&crc_tab_state, 2, memory_order_release);
-        return;
-    }
-    while (atomic_load_explicit(&crc_tab_state, memory_order_acquire) != 2) {
-    }
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint16_t le16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-    return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-uint32_t rp__crc32c_sw(uint32_t crc, const void *data, size_t len)
-{
-    crc_tables_ready();
-    const uint8_t *p = data;
-    crc = ~crc;
-    while (len >= 8) {
-        uint32_t lo = crc ^ le32(p), hi = le32(p + 4);
-        crc = crc_tab[7][lo & 0xff] ^ crc_tab[6][(lo >> 8) & 0xff] ^ crc_tab[5][(lo >> 16) & 0xff] ^
-              crc_tab[4][lo >> 24] ^ crc_tab[3][hi & 0xff] ^ crc_tab[2][(hi >> 8) & 0xff] ^
-              crc_tab[1][(hi >> 16) & 0xff] ^ crc_tab[0][hi >> 24];
-        p += 8;
-        len -= 8;
-    }
-    while (len--)
-        crc = crc_tab[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
-    return ~crc;
-}
-
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define RP_CRC_HW 1
-/* The SSE4.2 crc32 instruction computes exactly CRC-32C. One 8-byte step per
- * instruction (about 8 GB/s) is several times faster than reading the data
- * from the page cache, so no interleaving is needed. */
-__attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const void *data,
-                                                            size_t len)
-{
-    const uint8_t *p = data;
-    uint64_t c = ~crc;
-    while (len >= 8) {
-        uint64_t v;
-        memcpy(&v, p, 8);
-        c = __builtin_ia32_crc32di(c, v);
-        p += 8;
-        len -= 8;
-    }
-    uint32_t c32 = (uint32_t)c;
-    while (len--)
-        c32 = __builtin_ia32_crc32qi(c32, *p++);
-    return ~c32;
-}
-
-/* 0: not probed, 1: no SSE4.2, 2: SSE4.2. Probing twice is harmless. */
-static atomic_int crc_hw_state;
-#endif
-
-uint32_t rp__crc32c(uint32_t crc, const void *data, size_t len)
-{
-#ifdef RP_CRC_HW
-    int hw = atomic_load_explicit(&crc_hw_state, memory_order_relaxed);
-    if (hw == 0) {
-        __builtin_cpu_init();
-        hw = __builtin_cpu_supports("sse4.2") ? 2 : 1;
-        atomic_store_explicit(&crc_hw_state, hw, memory_order_relaxed);
-    }
-    if (hw == 2)
-        return crc32c_hw(crc, data, len);
-#endif
-    return rp__crc32c_sw(crc, data, len);
-}
-
-/* ---- the on-disk format (docs/spool.md) ---- */
-
-#define HDR           RP__SPOOL_HEADER_LEN
-#define REC_MAGIC     0x31535052u /* "RPS1" */
-#define REC_VERSION   1u
-#define FOOTER_MAGIC  0x46535052u /* "RPSF" */
-#define FOOTER_LEN    64u
-#define STATE_MAGIC   0x54535052u /* "RPST" */
-#define ACKED_MAGIC   0x4b415052u /* "RPAK" */
-#define SMALL_VERSION 1u
-#define SMALL_LEN     32u
 /* Ids are reserved in the state file this many at a time, so that an id is
  * never used twice even if every segment and the acked file are lost. */
 #define ID_RESERVE ((uint64_t)1 << 16)
-/* Larger ids are damage (2^62 batches would take 146,000 years at a million
- * a second); the bound keeps id arithmetic far from overflow. */
-#define ID_MAX ((uint64_t)1 << 62)
-/* Most segment files one open looks at; more is not something the spool
- * makes (RP__SPOOL_MAX_SEGMENTS), so the rest are left alone and logged. */
-#define SCAN_MAX_FILES ((size_t)1 << 20)
 /* Recovery problems logged one by one per open; the rest are only counted. */
 #define LOG_PROBLEMS_MAX 16
-#define RESYNC_CHUNK     ((size_t)64 << 10)
-
-struct rec_hdr {
-    uint32_t flags, events, len, payload_crc;
-    uint64_t id, uid;
-    int64_t created_ns;
-};
-
-void rp__spool_encode_header(uint8_t out[RP__SPOOL_HEADER_LEN], uint64_t id, uint64_t uid,
-                             uint32_t events, uint32_t flags, int64_t created_ns,
-                             const void *payload, uint32_t len)
-{
-    put32(out + 0, REC_MAGIC);
-    put16(out + 4, REC_VERSION);
-    put16(out + 6, HDR);
-    put32(out + 8, flags);
-    put32(out + 12, events);
-    put64(out + 16, id);
-    put64(out + 24, uid);
-    put64(out + 32, (uint64_t)created_ns);
-    put32(out + 40, len);
-    put32(out + 44, rp__crc32c(0, payload, len));
-    put32(out + 48, 0);
-    put32(out + 52, rp__crc32c(0, out, 52));
-}
-
-/* 0 when p holds a whole, self-consistent v1 header. The payload is not
- * looked at. */
-static int hdr_decode(const uint8_t *p, struct rec_hdr *h)
-{
-    if (le32(p) != REC_MAGIC || le16(p + 4) != REC_VERSION || le16(p + 6) != HDR)
-        return -1;
-    if (le32(p + 52) != rp__crc32c(0, p, 52))
-        return -1;
-    h->flags = le32(p + 8);
-    h->events = le32(p + 12);
-    h->id = le64(p + 16);
-    h->uid = le64(p + 24);
-    h->created_ns = (int64_t)le64(p + 32);
-    h->len = le32(p + 40);
-    h->payload_crc = le32(p + 44);
-    if (h->len > RP__SPOOL_PAYLOAD_MAX || h->id == 0 || h->id > ID_MAX)
-        return -1;
-    return 0;
-}
-
-/* The state and acked files: magic, version, length, uid, value, CRC. */
-static void small_encode(uint8_t out[SMALL_LEN], uint32_t magic, uint64_t uid, uint64_t value)
-{
-    memset(out, 0, SMALL_LEN);
-    put32(out, magic);
-    put16(out + 4, SMALL_VERSION);
-    put16(out + 6, SMALL_LEN);
-    put64(out + 8, uid);
-    put64(out + 16, value);
-    put32(out + 28, rp__crc32c(0, out, 28));
-}
-
-static int small_decode(const uint8_t *p, size_t got, uint32_t magic, uint64_t *uid,
-                        uint64_t *value)
-{
-    if (got < SMALL_LEN || le32(p) != magic || le16(p + 4) != SMALL_VERSION ||
-        le16(p + 6) != SMALL_LEN || le32(p + 28) != rp__crc32c(0, p, 28))
-        return -1;
-    *uid = le64(p + 8);
-    *value = le64(p + 16);
-    return *uid && *value <= ID_MAX ? 0 : -1;
-}
-
-/*
- * The footer a sealed segment ends with: the sums of its records, so that an
- * open reads one block per segment instead of every record's header.
- */
-struct footer {
-    uint64_t data_end, count, events, first_id, last_id, bytes;
-};
-
-static void footer_encode(uint8_t out[FOOTER_LEN], const struct footer *f)
-{
-    memset(out, 0, FOOTER_LEN);
-    put32(out, FOOTER_MAGIC);
-    put16(out + 4, 1);
-    put16(out + 6, FOOTER_LEN);
-    put64(out + 8, f->data_end);
-    put64(out + 16, f->count);
-    put64(out + 24, f->events);
-    put64(out + 32, f->first_id);
-    put64(out + 40, f->last_id);
-    put64(out + 48, f->bytes);
-    put32(out + 60, rp__crc32c(0, out, 60));
-}
-
-/* 0 when p is a footer that is consistent with itself and sits at the end
- * of its data (at data_end). */
-static int footer_decode(const uint8_t *p, uint64_t at, struct footer *f)
-{
-    if (le32(p) != FOOTER_MAGIC || le16(p + 4) != 1 || le16(p + 6) != FOOTER_LEN ||
-        le32(p + 60) != rp__crc32c(0, p, 60))
-        return -1;
-    f->data_end = le64(p + 8);
-    f->count = le64(p + 16);
-    f->events = le64(p + 24);
-    f->first_id = le64(p + 32);
-    f->last_id = le64(p + 40);
-    f->bytes = le64(p + 48);
-    if (f->data_end != at || f->count == 0 || f->first_id == 0 || f->last_id < f->first_id ||
-        f->last_id > ID_MAX || f->last_id - f->first_id + 1 < f->count || f->bytes > f->data_end ||
-        f->count > f->bytes / HDR)
-        return -1;
-    return 0;
-}
-
-/* ---- the spool ---- */
-
-struct skip {
-    uint64_t off, len;
-};
-
-struct seg {
-    uint64_t seq;
-    uint64_t size;                 /* end of the last record (records + skipped stretches) */
-    uint64_t file_bytes;           /* on disk: size, the footer (or room kept for it), and
-                                      any tail a failed cut left */
-    uint64_t count, events, bytes; /* valid records */
-    uint64_t first_id, last_id;
-    uint64_t ret_count, ret_events, ret_bytes; /* of those, retired */
-    uint64_t if_events, if_bytes;              /* of those, in flight */
-    uint32_t inflight;
-    int busy;           /* the reader is reading it without the lock */
-    int sealed;         /* no more appends: may be deleted once all is retired */
-    struct skip *skips; /* corrupt stretches found at open, by offset */
-    size_t nskips, skip_next;
-    struct seg *prev, *next;
-};
-
-struct win {
-    uint64_t id;
-    struct seg *seg;
-    uint64_t off;
-    uint64_t rec_len;
-    uint32_t events;
-    int done;
-};
-
-struct rp__spool {
-    char *dir;
-    size_t path_cap;
-    uint64_t max_bytes, seg_max;
-    enum rp__spool_fsync fsync;
-    int64_t interval_ns;
-    uint32_t max_inflight;
-    void (*on_append)(void *ctx, uint64_t id);
-    void *on_append_ctx;
-    uint64_t uid;
-
-    rp__os_mutex *mu;
-    /* Under mu. */
-    struct seg *head, *tail;
-    size_t nseg;
-    uint64_t disk_bytes;
-    struct seg *cur; /* reader cursor; NULL: everything listed has been passed */
-    uint64_t cur_off, cur_last_id;
-    struct win *win; /* ring of max_inflight */
-    uint32_t win_head, win_count;
-    uint64_t next_id, acked_id;
-    rp__spool_stats st; /* the "since open" counters */
-    int problems_logged;
-
-    /* Appender only. */
-    struct seg *wseg;
-    rp__os_sfile wfd;
-    int wfd_orphan; /* wseg was dropped: wfd must be closed */
-    int dirty;
-    int64_t last_sync_ns;
-    uint64_t next_seq, id_limit;
-    rp__os_sfile state_fd;
-    char *wpath;
-
-    /* Reader only. */
-    rp__os_sfile rfd;
-    uint64_t rfd_seq;
-    rp__os_sfile acked_fd;
-    uint64_t acked_written;
-    char *rpath;
-    uint8_t *rchunk; /* for resynchronising after damage; from malloc when needed */
-};
-
 int rp__spool_fsync_parse(const char *name, enum rp__spool_fsync *out)
 {
     if (!name || !out)
@@ -395,7 +55,7 @@ size_t rp__spool_idempotency_key(const rp__spool_batch *b, char out[RP__SPOOL_KE
     return n < 0 ? 0 : (size_t)n;
 }
 
-static const char *seg_path(const rp__spool *sp, char *buf, uint64_t seq)
+const char *rp__spool_seg_path(const rp__spool *sp, char *buf, uint64_t seq)
 {
     snprintf(buf, sp->path_cap, "%s/%016" PRIx64 ".seg", sp->dir, seq);
     return buf;
@@ -407,10 +67,8 @@ static const char *file_path(const rp__spool *sp, char *buf, const char *name)
     return buf;
 }
 
-/* Logs one recovery problem, or only counts it once LOG_PROBLEMS_MAX were
- * logged in this open: a damaged disk must not flood the log. */
-static void problem(rp__spool *sp, const char *fmt, ...) RP__PRINTF(2, 3);
-static void problem(rp__spool *sp, const char *fmt, ...)
+/* At most LOG_PROBLEMS_MAX are logged per open. */
+void rp__spool_problem(rp__spool *sp, const char *fmt, ...)
 {
     int n = sp->problems_logged++;
     if (n > LOG_PROBLEMS_MAX)
@@ -429,7 +87,7 @@ static void problem(rp__spool *sp, const char *fmt, ...)
 
 /* ---- segment list (under mu) ---- */
 
-static void list_append(rp__spool *sp, struct seg *s)
+void rp__spool_list_append(rp__spool *sp, struct seg *s)
 {
     s->prev = sp->tail;
     s->next = NULL;
@@ -465,26 +123,6 @@ static void list_detach(rp__spool *sp, struct seg *s)
     s->prev = s->next = NULL;
 }
 
-static void seg_free(struct seg *s)
-{
-    if (!s)
-        return;
-    free(s->skips);
-    free(s);
-}
-
-static uint64_t sub_sat(uint64_t a, uint64_t b)
-{
-    return a > b ? a - b : 0;
-}
-
-static void retire(struct seg *s, uint64_t count, uint64_t events, uint64_t bytes)
-{
-    s->ret_count += count;
-    s->ret_events += events;
-    s->ret_bytes += bytes;
-}
-
 static int seg_done(const struct seg *s)
 {
     return s->sealed && s->ret_count >= s->count && s->inflight == 0 && !s->busy;
@@ -505,7 +143,8 @@ static void chain_remove(rp__spool *sp, struct seg *chain, char *path_buf, rp__o
         struct seg *next = chain->next;
         if (cached && cached->h != RP__OS_SFILE_NONE && *cached_seq == chain->seq)
             rp__os_sfile_close(cached);
-        int rc = rp__os_spool_unlink(seg_path(sp, path_buf, chain->seq));
+        int rc = rp__os_spool_unlink(
+            sp->dirh, rp__spool_name(sp, rp__spool_seg_path(sp, path_buf, chain->seq)));
         if (rc != 0)
             rp__log_warn("spool %s: cannot remove %s: %s", sp->dir, path_buf, rp_strerror(rc));
         seg_free(chain);
@@ -539,308 +178,10 @@ static struct seg *drop_oldest_locked(rp__spool *sp, int for_space)
     return s;
 }
 
-/* ---- open: recovery ---- */
-
-struct scan_names {
-    uint64_t *seqs;
-    size_t n, cap;
-    size_t ignored;
-};
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
-static int collect_name(void *ctx, const char *name)
-{
-    struct scan_names *sn = ctx;
-    if (strlen(name) != 20 || strcmp(name + 16, ".seg") != 0)
-        return 0;
-    uint64_t seq = 0;
-    for (int i = 0; i < 16; i++) {
-        int v = hexval(name[i]);
-        if (v < 0)
-            return 0;
-        seq = seq << 4 | (uint64_t)v;
-    }
-    if (sn->n == sn->cap) {
-        if (sn->cap >= SCAN_MAX_FILES) {
-            sn->ignored++;
-            return 0;
-        }
-        size_t cap = sn->cap ? sn->cap * 2 : 64;
-        uint64_t *p = realloc(sn->seqs, cap * sizeof *p);
-        if (!p)
-            return RP_ERR_NOMEM;
-        sn->seqs = p;
-        sn->cap = cap;
-    }
-    sn->seqs[sn->n++] = seq;
-    return 0;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
-
-static int add_skip(struct seg *s, uint64_t off, uint64_t len)
-{
-    if ((s->nskips & (s->nskips - 1)) == 0) { /* grow at 0, 1, 2, 4, 8... */
-        size_t cap = s->nskips ? s->nskips * 2 : 1;
-        struct skip *p = realloc(s->skips, cap * sizeof *p);
-        if (!p)
-            return RP_ERR_NOMEM;
-        s->skips = p;
-    }
-    s->skips[s->nskips].off = off;
-    s->skips[s->nskips].len = len;
-    s->nskips++;
-    return 0;
-}
-
-#define RESYNC_IO_ERROR UINT64_MAX
-
-/* Finds the first offset in (from, size) where a valid record starts and
- * fits in the file; size when there is none, RESYNC_IO_ERROR when the file
- * cannot be read. Reads in chunks and checks
- * every occurrence of the magic's first byte, so the work is linear in the
- * bytes scanned plus one 52-byte checksum per candidate. */
-static uint64_t resync(rp__os_sfile f, uint64_t from, uint64_t size, uint8_t *chunk)
-{
-    uint64_t pos = from + 1;
-    while (pos + HDR <= size) {
-        size_t want = RESYNC_CHUNK;
-        if (size - pos < want)
-            want = (size_t)(size - pos);
-        size_t got = 0;
-        if (rp__os_sfile_read_at(f, pos, chunk, want, &got) != 0)
-            return RESYNC_IO_ERROR;
-        if (got < HDR)
-            return size;
-        size_t last = got - HDR; /* last index where a whole header fits */
-        for (size_t i = 0; i <= last; i++) {
-            const uint8_t *p = memchr(chunk + i, 'R', last - i + 1);
-            if (!p)
-                break;
-            i = (size_t)(p - chunk);
-            struct rec_hdr h;
-            if (hdr_decode(p, &h) == 0 && pos + i + HDR + h.len <= size)
-                return pos + i;
-        }
-        pos += last + 1;
-    }
-    return size;
-}
-
-/* Sets the reader's starting point at open: the first segment that still
- * has something to send, at its first record not acked before. Skips before
- * that offset are behind the cursor already. */
-static void place_cursor(rp__spool *sp, struct seg *s, uint64_t off)
-{
-    if (sp->cur)
-        return;
-    sp->cur = s;
-    sp->cur_off = off;
-    while (s->skip_next < s->nskips && s->skips[s->skip_next].off < off)
-        s->skip_next++;
-}
-
-/*
- * Builds one segment's entry. A sealed segment whose footer is intact and
- * whose ids follow the segments before it is taken at its footer's word (one
- * read); damage inside it is then found when its batches are read. Any other
- * segment is walked header by header: torn tails are cut and corrupt
- * stretches noted as skips; records whose id is not above *last_id (out of
- * order or repeated: the file was tampered with) are skipped too; records up
- * to acked are retired. *out is NULL when nothing is left to send (the file
- * is then removed) or the file was left alone.
- */
-static int scan_segment(rp__spool *sp, uint64_t seq, uint64_t acked, uint64_t *last_id,
-                        uint8_t *chunk, struct seg **out)
-{
-    *out = NULL;
-    const char *path = seg_path(sp, sp->wpath, seq);
-    rp__os_sfile f;
-    int err = 0, writable = 1;
-    int rc = rp__os_sfile_open(path, 1, 0, &f, &err);
-    if (rc == RP_ERR_PERM) {
-        writable = 0;
-        rc = rp__os_sfile_open(path, 0, 0, &f, &err);
-    }
-    if (rc != 0) {
-        rp__log_warn("spool %s: cannot open %s (%s); left as it is", sp->dir, path,
-                     rp_strerror(rc));
-        return 0;
-    }
-    uint64_t size = 0;
-    rc = rp__os_sfile_size(f, &size);
-    if (rc != 0) {
-        rp__os_sfile_close(&f);
-        rp__log_warn("spool %s: %s is not a regular file; left as it is", sp->dir, path);
-        return 0;
-    }
-    struct seg *s = calloc(1, sizeof *s);
-    if (!s) {
-        rp__os_sfile_close(&f);
-        return RP_ERR_NOMEM;
-    }
-    s->seq = seq;
-    s->sealed = 1;
-    s->file_bytes = size;
-
-    /* The footer, if any, bounds the records. */
-    uint64_t data_end = size;
-    int has_footer = 0;
-    struct footer ft = {0};
-    if (size >= FOOTER_LEN) {
-        uint8_t fb[FOOTER_LEN];
-        size_t got = 0;
-        if (rp__os_sfile_read_at(f, size - FOOTER_LEN, fb, FOOTER_LEN, &got) == 0 &&
-            got == FOOTER_LEN && footer_decode(fb, size - FOOTER_LEN, &ft) == 0) {
-            has_footer = 1;
-            data_end = size - FOOTER_LEN;
-        }
-    }
-    if (has_footer && ft.first_id > *last_id && (ft.first_id > acked || ft.last_id <= acked)) {
-        *last_id = ft.last_id;
-        rp__os_sfile_close(&f);
-        if (ft.last_id <= acked) {
-            rp__os_spool_unlink(path); /* all delivered */
-            seg_free(s);
-            return 0;
-        }
-        s->size = data_end;
-        s->count = ft.count;
-        s->events = ft.events;
-        s->bytes = ft.bytes;
-        s->first_id = ft.first_id;
-        s->last_id = ft.last_id;
-        place_cursor(sp, s, 0);
-        *out = s;
-        return 0;
-    }
-
-    uint64_t off = 0, first_open = UINT64_MAX;
-    int io_error = 0;
-    while (off < data_end) {
-        uint8_t hb[HDR];
-        struct rec_hdr h;
-        size_t got = 0;
-        if (data_end - off >= HDR && rp__os_sfile_read_at(f, off, hb, HDR, &got) != 0) {
-            io_error = 1;
-            break;
-        }
-        if (got == HDR && hdr_decode(hb, &h) == 0) {
-            uint64_t rec = HDR + (uint64_t)h.len;
-            if (rec > data_end - off)
-                break; /* the payload runs past the end: torn */
-            /* With a footer, ids outside its range are refused too: the
-             * footer is what any open that trusts it goes by, so a walk
-             * must not accept more (an id above it could be reused). */
-            if (h.id <= *last_id || (has_footer && (h.id < ft.first_id || h.id > ft.last_id))) {
-                problem(sp,
-                        "%s: batch %" PRIu64 " at offset %" PRIu64
-                        " is out of order (after %" PRIu64 "); skipped",
-                        path, h.id, off, *last_id);
-                sp->st.corrupt_records++;
-                sp->st.corrupt_events += h.events;
-                sp->st.corrupt_bytes += rec;
-                if ((rc = add_skip(s, off, rec)) != 0)
-                    goto fail;
-                off += rec;
-                continue;
-            }
-            *last_id = h.id;
-            if (!s->first_id)
-                s->first_id = h.id;
-            s->last_id = h.id;
-            s->count++;
-            s->events += h.events;
-            s->bytes += rec;
-            if (h.id <= acked)
-                retire(s, 1, h.events, rec);
-            else if (first_open == UINT64_MAX)
-                first_open = off;
-            off += rec;
-            continue;
-        }
-        /* Not a record: look for the next one. None means a torn tail. */
-        uint64_t next = resync(f, off, data_end, chunk);
-        if (next == RESYNC_IO_ERROR) {
-            io_error = 1;
-            break;
-        }
-        if (next >= data_end)
-            break;
-        problem(sp, "%s: %" PRIu64 " corrupt bytes at offset %" PRIu64 "; skipped", path,
-                next - off, off);
-        sp->st.corrupt_records++;
-        sp->st.corrupt_bytes += next - off;
-        if ((rc = add_skip(s, off, next - off)) != 0)
-            goto fail;
-        off = next;
-    }
-    if (has_footer && ft.last_id > *last_id)
-        *last_id = ft.last_id; /* new ids go above whatever the footer covers */
-    if (io_error) {
-        /* A read error is no proof of damage: nothing is cut or removed, the
-         * file is left alone (not sent, not counted) for a later open. */
-        rp__log_warn("spool %s: read error in %s at offset %" PRIu64 "; file left for later",
-                     sp->dir, path, off);
-        sp->st.io_errors++;
-        rp__os_sfile_close(&f);
-        seg_free(s);
-        return 0;
-    }
-    if (off < data_end && has_footer) {
-        /* The footer proves the segment was whole once: damage, not a torn
-         * write. Skipped, and the footer kept. */
-        problem(sp, "%s: %" PRIu64 " corrupt bytes at offset %" PRIu64 "; skipped", path,
-                data_end - off, off);
-        sp->st.corrupt_records++;
-        sp->st.corrupt_bytes += data_end - off;
-        if ((rc = add_skip(s, off, data_end - off)) != 0)
-            goto fail;
-        off = data_end;
-    } else if (off < data_end) {
-        problem(sp, "%s: torn record of %" PRIu64 " bytes at offset %" PRIu64 "; cut", path,
-                size - off, off);
-        sp->st.cut_torn_records++;
-        sp->st.cut_torn_bytes += size - off;
-        if (writable && rp__os_sfile_truncate(f, off) == 0)
-            s->file_bytes = off;
-        else
-            rp__log_warn("spool %s: cannot cut %s; its tail stays (and counts) until removed",
-                         sp->dir, path);
-    }
-    s->size = off;
-    rp__os_sfile_close(&f);
-    if (s->ret_count == s->count) {
-        /* Nothing left to send: the file goes now. */
-        rp__os_spool_unlink(path);
-        seg_free(s);
-        return 0;
-    }
-    place_cursor(sp, s, first_open);
-    *out = s;
-    return 0;
-fail:
-    rp__os_sfile_close(&f);
-    seg_free(s);
-    return rc;
-}
-
 static int write_small(rp__os_sfile f, uint32_t magic, uint64_t uid, uint64_t value, int sync)
 {
     uint8_t b[SMALL_LEN];
-    small_encode(b, magic, uid, value);
+    rp__spool_small_encode(b, magic, uid, value);
     /* One 32-byte write at offset 0 lies in one disk sector, so it lands
      * whole or not at all; the CRC catches the rare device that tears it. */
     int rc = rp__os_sfile_write_at(f, 0, b, sizeof b, NULL, 0, NULL);
@@ -861,6 +202,7 @@ static void spool_free(rp__spool *sp)
     rp__os_sfile_close(&sp->rfd);
     rp__os_sfile_close(&sp->state_fd);
     rp__os_sfile_close(&sp->acked_fd);
+    rp__os_spool_dir_close(sp->dirh);
     rp__os_mutex_destroy(sp->mu);
     free(sp->win);
     free(sp->rchunk);
@@ -890,7 +232,6 @@ int rp__spool_open(const rp__spool_opts *opts, rp__spool **out)
     sp->max_inflight = opts->max_inflight ? opts->max_inflight : RP__SPOOL_DEFAULT_INFLIGHT;
     sp->win = calloc(sp->max_inflight, sizeof *sp->win);
     uint8_t *chunk = malloc(RESYNC_CHUNK);
-    struct scan_names sn = {0};
     int rc = RP_ERR_NOMEM;
     if (!sp->dir || !sp->wpath || !sp->rpath || !sp->win || !chunk)
         goto fail;
@@ -917,12 +258,21 @@ int rp__spool_open(const rp__spool_opts *opts, rp__spool **out)
         rp__log_error("spool %s: cannot create the folder: %s", sp->dir, rp_strerror(rc));
         goto fail;
     }
+    /* The folder's path is looked up this once; see dirh. */
+    if ((rc = rp__os_spool_dir_open(sp->dir, &sp->dirh)) != 0) {
+        rp__log_error("spool %s: cannot open the folder: %s%s", sp->dir, rp_strerror(rc),
+                      rc == RP_ERR_PERM ? " (a symbolic link, not a folder, or writable by "
+                                          "another user than root or the agent's)"
+                                        : "");
+        goto fail;
+    }
 
     /* The state file: the spool's uid and the ids reserved so far. */
     int err = 0;
-    rc = rp__os_sfile_open(file_path(sp, sp->wpath, "state"), 1, 1, &sp->state_fd, &err);
+    rc = rp__os_sfile_open(sp->dirh, "state", 1, 1, &sp->state_fd, &err);
     if (rc != 0) {
-        rp__log_error("spool %s: cannot open %s: %s", sp->dir, sp->wpath, rp_strerror(rc));
+        rp__log_error("spool %s: cannot open %s: %s", sp->dir, file_path(sp, sp->wpath, "state"),
+                      rp_strerror(rc));
         goto fail;
     }
     uint8_t small[SMALL_LEN];
@@ -930,7 +280,7 @@ int rp__spool_open(const rp__spool_opts *opts, rp__spool **out)
     uint64_t id_floor = 0, acked = 0;
     int new_state = 0;
     if (rp__os_sfile_read_at(sp->state_fd, 0, small, sizeof small, &got) != 0 ||
-        small_decode(small, got, STATE_MAGIC, &sp->uid, &id_floor) != 0) {
+        rp__spool_small_decode(small, got, STATE_MAGIC, &sp->uid, &id_floor) != 0) {
         /* A new spool, or a damaged state file: a fresh uid keeps every
          * Idempotency-Key unique whatever ids were used before. */
         if (got > 0) {
@@ -945,36 +295,21 @@ int rp__spool_open(const rp__spool_opts *opts, rp__spool **out)
             sp->uid = 1;
     }
     /* The acked file: every batch up to this id was acked. */
-    rc = rp__os_sfile_open(file_path(sp, sp->wpath, "acked"), 1, 1, &sp->acked_fd, &err);
+    rc = rp__os_sfile_open(sp->dirh, "acked", 1, 1, &sp->acked_fd, &err);
     if (rc != 0) {
-        rp__log_error("spool %s: cannot open %s: %s", sp->dir, sp->wpath, rp_strerror(rc));
+        rp__log_error("spool %s: cannot open %s: %s", sp->dir, file_path(sp, sp->wpath, "acked"),
+                      rp_strerror(rc));
         goto fail;
     }
     uint64_t acked_uid = 0;
     if (rp__os_sfile_read_at(sp->acked_fd, 0, small, sizeof small, &got) != 0 ||
-        small_decode(small, got, ACKED_MAGIC, &acked_uid, &acked) != 0 || acked_uid != sp->uid)
+        rp__spool_small_decode(small, got, ACKED_MAGIC, &acked_uid, &acked) != 0 ||
+        acked_uid != sp->uid)
         acked = 0; /* unknown: everything is sent again (the keys dedupe) */
 
-    /* The segments, oldest first. */
-    rc = rp__os_spool_dir_list(sp->dir, collect_name, &sn);
-    if (rc != 0) {
-        rp__log_error("spool %s: cannot list the folder: %s", sp->dir, rp_strerror(rc));
-        goto fail;
-    }
-    if (sn.ignored)
-        rp__log_warn("spool %s: %llu segment files beyond %llu ignored", sp->dir,
-                     (unsigned long long)sn.ignored, (unsigned long long)SCAN_MAX_FILES);
-    if (sn.n)
-        qsort(sn.seqs, sn.n, sizeof *sn.seqs, cmp_u64);
     uint64_t last_id = 0;
-    for (size_t i = 0; i < sn.n; i++) {
-        struct seg *s;
-        if ((rc = scan_segment(sp, sn.seqs[i], acked, &last_id, chunk, &s)) != 0)
-            goto fail;
-        if (s)
-            list_append(sp, s);
-        sp->next_seq = sn.seqs[i] + 1;
-    }
+    if ((rc = rp__spool_recover(sp, acked, chunk, &last_id)) != 0)
+        goto fail;
     /* Segments beyond the cap (an older, larger configuration): the oldest
      * go, counted like any drop. */
     while (sp->nseg > RP__SPOOL_MAX_SEGMENTS) {
@@ -1001,13 +336,12 @@ int rp__spool_open(const rp__spool_opts *opts, rp__spool **out)
         goto fail;
     }
     if (new_state)
-        rp__os_spool_dir_sync(sp->dir);
+        rp__os_spool_dir_sync(sp->dirh);
     if (acked == 0 && sp->acked_written == 0)
         write_small(sp->acked_fd, ACKED_MAGIC, sp->uid, 0, 0);
     if (sp->next_seq == 0)
         sp->next_seq = 1; /* names start at 1: 0 is left for tools and tests */
     sp->last_sync_ns = rp__os_monotonic_ns();
-    free(sn.seqs);
     free(chunk);
     if (sp->st.corrupt_records || sp->st.cut_torn_records)
         rp__log_warn("spool %s: recovered: %" PRIu64 " torn bytes cut, %" PRIu64
@@ -1016,7 +350,6 @@ int rp__spool_open(const rp__spool_opts *opts, rp__spool **out)
     *out = sp;
     return 0;
 fail:
-    free(sn.seqs);
     free(chunk);
     spool_free(sp);
     return rc;
@@ -1062,12 +395,12 @@ static void write_footer(rp__spool *sp)
 {
     struct seg *s = sp->wseg;
     rp__os_mutex_lock(sp->mu);
-    struct footer ft = {s->size, s->count, s->events, s->first_id, s->last_id, s->bytes};
+    struct rp__spool_footer ft = {s->size, s->count, s->events, s->first_id, s->last_id, s->bytes};
     rp__os_mutex_unlock(sp->mu);
     if (ft.count == 0)
         return;
     uint8_t fb[FOOTER_LEN];
-    footer_encode(fb, &ft);
+    rp__spool_footer_encode(fb, &ft);
     if (rp__os_sfile_write_at(sp->wfd, ft.data_end, fb, FOOTER_LEN, NULL, 0, NULL) == 0) {
         sp->dirty = 1;
         return;
@@ -1114,7 +447,8 @@ static int rotate(rp__spool *sp)
     /* A name in use (a file this open left alone) is skipped, a few times. */
     for (int tries = 0; tries < 16 && rc == RP_ERR_EXISTS; tries++) {
         s->seq = sp->next_seq++;
-        rc = rp__os_sfile_create(seg_path(sp, sp->wpath, s->seq), &sp->wfd, &err);
+        rp__spool_seg_path(sp, sp->wpath, s->seq);
+        rc = rp__os_sfile_create(sp->dirh, rp__spool_name(sp, sp->wpath), &sp->wfd, &err);
     }
     if (rc != 0) {
         if (rc != RP_ERR_FULL)
@@ -1123,13 +457,13 @@ static int rotate(rp__spool *sp)
         return rc;
     }
     /* The new name must be durable before a record in it is called durable. */
-    if (sp->fsync != RP__SPOOL_FSYNC_NEVER && (rc = rp__os_spool_dir_sync(sp->dir)) != 0)
+    if (sp->fsync != RP__SPOOL_FSYNC_NEVER && (rc = rp__os_spool_dir_sync(sp->dirh)) != 0)
         rp__log_warn("spool %s: folder sync failed: %s", sp->dir, rp_strerror(rc));
     /* Room for the footer is counted from the start, so sealing never takes
      * the spool past max_bytes. */
     s->file_bytes = FOOTER_LEN;
     rp__os_mutex_lock(sp->mu);
-    list_append(sp, s);
+    rp__spool_list_append(sp, s);
     if (!sp->cur) {
         sp->cur = s;
         sp->cur_off = 0;
@@ -1305,11 +639,12 @@ enum { READ_OK = 0, READ_BAD_HEADER = 1, READ_BAD_PAYLOAD = 2 };
  * there: the file changed since it was checked), READ_BAD_PAYLOAD (*h and
  * *rec_len valid), or a negative RP_ERR_* that leaves the record for later. */
 static int read_record(rp__spool *sp, uint64_t seq, uint64_t off, uint64_t limit, rp__buf *buf,
-                       struct rec_hdr *h, uint64_t *rec_len)
+                       struct rp__spool_rec *h, uint64_t *rec_len)
 {
     if (sp->rfd.h == RP__OS_SFILE_NONE || sp->rfd_seq != seq) {
         rp__os_sfile_close(&sp->rfd);
-        int rc = rp__os_sfile_open(seg_path(sp, sp->rpath, seq), 0, 0, &sp->rfd, NULL);
+        rp__spool_seg_path(sp, sp->rpath, seq);
+        int rc = rp__os_sfile_open(sp->dirh, rp__spool_name(sp, sp->rpath), 0, 0, &sp->rfd, NULL);
         if (rc == RP_ERR_NOTFOUND)
             return READ_BAD_HEADER;
         if (rc != 0)
@@ -1321,7 +656,7 @@ static int read_record(rp__spool *sp, uint64_t seq, uint64_t off, uint64_t limit
     int rc = rp__os_sfile_read_at(sp->rfd, off, hb, HDR, &got);
     if (rc != 0)
         return rc;
-    if (got < HDR || hdr_decode(hb, h) != 0 || limit - off < HDR + (uint64_t)h->len)
+    if (got < HDR || rp__spool_rec_decode(hb, h) != 0 || limit - off < HDR + (uint64_t)h->len)
         return READ_BAD_HEADER;
     *rec_len = HDR + (uint64_t)h->len;
     if (h->len > buf->max)
@@ -1366,8 +701,9 @@ static void corrupt_seen(rp__spool *sp, struct seg *s, uint64_t off, uint64_t ev
     sp->st.corrupt_records++;
     sp->st.corrupt_events += events;
     sp->st.corrupt_bytes += bytes;
-    problem(sp, "%016" PRIx64 ".seg: batch at offset %" PRIu64 " fails its checksum; dropped",
-            s->seq, off);
+    rp__spool_problem(sp,
+                      "%016" PRIx64 ".seg: batch at offset %" PRIu64 " fails its checksum; dropped",
+                      s->seq, off);
 }
 
 /* The cursor has passed the whole of a sealed segment: batches in it that
@@ -1393,11 +729,11 @@ static uint64_t reader_resync(rp__spool *sp, uint64_t seq, uint64_t off, uint64_
         return limit;
     if (sp->rfd.h == RP__OS_SFILE_NONE || sp->rfd_seq != seq)
         return limit; /* the file is gone */
-    uint64_t next = resync(sp->rfd, off, limit, sp->rchunk);
+    uint64_t next = rp__spool_resync(sp->rfd, off, limit, sp->rchunk);
     return next == RESYNC_IO_ERROR ? limit : next;
 }
 
-static void fill_batch(const struct rec_hdr *h, const rp__buf *buf, rp__spool_batch *out)
+static void fill_batch(const struct rp__spool_rec *h, const rp__buf *buf, rp__spool_batch *out)
 {
     out->id = h->id;
     out->uid = h->uid;
@@ -1430,7 +766,7 @@ int rp__spool_next(rp__spool *sp, uint64_t after_id, rp__buf *buf, rp__spool_bat
             uint64_t off = e->off, id = e->id;
             s->busy++;
             rp__os_mutex_unlock(sp->mu);
-            struct rec_hdr h;
+            struct rp__spool_rec h;
             uint64_t rec = 0;
             int rc = read_record(sp, s->seq, off, off + e->rec_len, buf, &h, &rec);
             rp__os_mutex_lock(sp->mu);
@@ -1494,7 +830,7 @@ int rp__spool_next(rp__spool *sp, uint64_t after_id, rp__buf *buf, rp__spool_bat
         uint64_t off = sp->cur_off, limit = s->size;
         s->busy++;
         rp__os_mutex_unlock(sp->mu);
-        struct rec_hdr h;
+        struct rp__spool_rec h;
         uint64_t rec = 0, resume = 0;
         int rc = read_record(sp, s->seq, off, limit, buf, &h, &rec);
         if (rc == READ_BAD_HEADER)
@@ -1508,9 +844,9 @@ int rp__spool_next(rp__spool *sp, uint64_t after_id, rp__buf *buf, rp__spool_bat
         if (rc == READ_BAD_HEADER) {
             /* Damage found now: in a segment taken at its footer's word, or
              * a file changed since open. Skipped up to the next record. */
-            problem(sp,
-                    "%016" PRIx64 ".seg: %" PRIu64 " corrupt bytes at offset %" PRIu64 "; skipped",
-                    s->seq, resume - off, off);
+            rp__spool_problem(
+                sp, "%016" PRIx64 ".seg: %" PRIu64 " corrupt bytes at offset %" PRIu64 "; skipped",
+                s->seq, resume - off, off);
             sp->st.corrupt_records++;
             sp->st.corrupt_bytes += resume - off;
             sp->cur_off = resume;

@@ -26,7 +26,8 @@
 #ifndef RP_CORE_SPOOL_H
 #define RP_CORE_SPOOL_H
 
-#include "output/ndjson.h"
+#include "lib/buf.h"
+#include "lib/crc32c.h" /* the records' checksum, for tests and tools */
 
 #include <stddef.h>
 #include <stdint.h>
@@ -75,8 +76,8 @@ enum rp__spool_fsync {
 int rp__spool_fsync_parse(const char *name, enum rp__spool_fsync *out);
 
 typedef struct rp__spool_opts {
-    const char *dir;        /* the spool folder; created (0700) if missing. Borrowed
-                               for rp__spool_open only. */
+    const char *dir;        /* the spool folder; created (0700) if missing, opened once
+                               (see rp__spool_open). Borrowed for rp__spool_open only. */
     uint64_t max_bytes;     /* cap on the segment files' bytes; 0 = default */
     uint64_t segment_bytes; /* a segment is closed once it would grow past
                               this; 0 = max_bytes / 16 within the bounds above */
@@ -107,6 +108,13 @@ typedef struct rp__spool rp__spool;
  * when the folder cannot be used (RP_ERR_PERM, RP_ERR_IO, RP_ERR_NOMEM,
  * RP_ERR_INVAL for bad options); never because of what the files hold. *out
  * is freed by rp__spool_close.
+ *
+ * The folder's path is looked up this once: a symbolic link there, or a
+ * folder that is not root's or the agent's or that group or others may
+ * write, is refused (RP_ERR_PERM); the open folder is kept, and every file
+ * after that is opened, created, removed and listed by name in it (on Unix;
+ * docs/spool.md says what Windows does), so a later rename of the folder or
+ * a link put at its path redirects nothing.
  */
 int rp__spool_open(const rp__spool_opts *opts, rp__spool **out);
 
@@ -216,12 +224,5 @@ void rp__spool_get_stats(rp__spool *sp, rp__spool_stats *out);
 void rp__spool_encode_header(uint8_t out[RP__SPOOL_HEADER_LEN], uint64_t id, uint64_t uid,
                              uint32_t events, uint32_t flags, int64_t created_ns,
                              const void *payload, uint32_t len);
-
-/* CRC-32C (Castagnoli, reflected, as in iSCSI and ext4): crc is 0 to start,
- * or the previous result to continue. Uses the SSE4.2 instruction when the
- * CPU has it, else slice-by-8 tables. rp__crc32c_sw always uses the tables
- * (for tests). Any thread. */
-uint32_t rp__crc32c(uint32_t crc, const void *data, size_t len);
-uint32_t rp__crc32c_sw(uint32_t crc, const void *data, size_t len);
 
 #endif

@@ -1,6 +1,7 @@
 /*
  * tests/fuzz/fuzz_spool.c - libFuzzer target for the spool's recovery
- * (core/output/spool.c): whatever the files in a spool folder hold, opening it,
+ * (core/output/spool_recover.c, through spool.c; the record codec alone has
+ * fuzz_spool_codec.c): whatever the files in a spool folder hold, opening it,
  * reading every batch, acking, appending and reopening must never crash,
  * leak or hand out a batch that is not intact.
  *

@@ -1,10 +1,11 @@
 /*
- * tests/unit/test_spool.c - the write-ahead spool (core/output/spool.c): CRC-32C,
- * append / next / ack in order, persistence across reopen, the byte cap and
- * what it drops, torn records at every byte offset, flipped bytes anywhere,
- * tampered files, ids never reused, a real full disk (tmpfs in a private
- * mount namespace), one appender and one reader thread at once, and a child
- * killed with SIGKILL while it appends and acks.
+ * tests/unit/test_spool.c - the write-ahead spool (core/output/spool.c; its
+ * CRC-32C is tested in test_crc32c.c): append / next / ack in order,
+ * persistence across reopen, the byte cap and what it drops, torn records at
+ * every byte offset, flipped bytes anywhere, tampered files, ids never
+ * reused, the folder opened once (swapped after open, planted names), a real
+ * full disk (tmpfs in a private mount namespace), one appender and one reader
+ * thread at once, and a child killed with SIGKILL while it appends and acks.
  */
 #define _GNU_SOURCE
 #include <stdarg.h>
@@ -206,35 +207,6 @@ static int setup_quiet(void **state)
     /* Recovery problems are logged as warnings; the tests make thousands. */
     rp__log_set_level(RP__LOG_ERROR);
     return 0;
-}
-
-/* ---- CRC-32C ---- */
-
-static void test_crc32c_vectors(void **state)
-{
-    (void)state;
-    /* The check value of CRC-32C, and RFC 3720 B.4's 32 zero bytes. */
-    assert_int_equal(rp__crc32c(0, "123456789", 9), 0xe3069283u);
-    assert_int_equal(rp__crc32c_sw(0, "123456789", 9), 0xe3069283u);
-    uint8_t z[32] = {0}, ff[32];
-    memset(ff, 0xff, sizeof ff);
-    assert_int_equal(rp__crc32c(0, z, 32), 0x8a9136aau);
-    assert_int_equal(rp__crc32c(0, ff, 32), 0x62a8ab43u);
-    assert_int_equal(rp__crc32c(0, NULL, 0), 0);
-
-    /* Hardware and tables agree at every length and alignment, and a CRC
-     * continued in two parts equals the whole. */
-    static uint8_t buf[4096 + 16];
-    uint64_t s = 42;
-    for (size_t i = 0; i < sizeof buf; i++)
-        buf[i] = (uint8_t)xorshift(&s);
-    for (size_t off = 0; off < 8; off++)
-        for (size_t len = 0; len < 300; len++)
-            assert_int_equal(rp__crc32c(0, buf + off, len), rp__crc32c_sw(0, buf + off, len));
-    uint32_t whole = rp__crc32c(0, buf, 4096);
-    for (size_t cut = 0; cut <= 4096; cut += 77)
-        assert_int_equal(rp__crc32c(rp__crc32c(0, buf, cut), buf + cut, 4096 - cut), whole);
-    assert_int_equal(rp__crc32c_sw(rp__crc32c_sw(0, buf, 1000), buf + 1000, 3096), whole);
 }
 
 static void test_fsync_parse(void **state)
@@ -958,6 +930,139 @@ static void test_bad_folder(void **state)
     rp__spool_close(NULL);
 }
 
+/* ---- the folder is trusted once ---- */
+
+/* Entries of dir other than "." and "..". */
+static int count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return n;
+}
+
+/* The spool's folder path is looked up once, at open. Code with root's
+ * power that swaps the folder afterwards (renames it away and puts a
+ * symbolic link to another folder at its path) must not redirect a single
+ * file: new segments, removals and the acked file stay in the folder the
+ * spool opened. A link at the path is refused at the next open, and so is a
+ * folder that group or others may write. */
+static void test_folder_swapped_after_open(void **state)
+{
+    (void)state;
+    char base[PATH_MAX], dir[PATH_MAX], moved[PATH_MAX], other[PATH_MAX];
+    assert_int_equal(tu_mkdtemp("spool", base, sizeof base), 0);
+    join(dir, base, "spool");
+    join(moved, base, "moved");
+    join(other, base, "other");
+    assert_int_equal(mkdir(other, 0700), 0);
+
+    rp__spool *sp = open_spool(dir, 0, 4096);
+    uint64_t ids[100];
+    for (uint64_t i = 0; i < 20; i++)
+        ids[i] = append_seq(sp, i, 1500);
+    rp__spool_stats st;
+    rp__spool_get_stats(sp, &st);
+    uint64_t segs_before = st.segments;
+
+    assert_int_equal(rename(dir, moved), 0);
+    assert_int_equal(symlink(other, dir), 0);
+
+    /* Enough to rotate through many new segments, then read and ack the
+     * first half, which removes their segments. */
+    for (uint64_t i = 20; i < 100; i++)
+        ids[i] = append_seq(sp, i, 1500);
+    rp__spool_get_stats(sp, &st);
+    assert_true(st.segments > segs_before + 5);
+    rp__buf buf;
+    rp__buf_init(&buf, RP__SPOOL_PAYLOAD_MAX);
+    rp__spool_batch b;
+    for (int i = 0; i < 50; i++) {
+        assert_int_equal(rp__spool_next(sp, i ? ids[i - 1] : 0, &buf, &b), 0);
+        assert_int_equal(b.id, ids[i]);
+        assert_int_equal(rp__spool_ack(sp, b.id), 0);
+    }
+    rp__buf_free(&buf);
+    assert_int_equal(rp__spool_sync(sp, 1), 0);
+    rp__spool_close(sp);
+    assert_int_equal(count_entries(other), 0);
+
+    /* A link as the folder is refused, not followed. */
+    rp__spool_opts o;
+    rp__spool_opts_init(&o, dir);
+    sp = NULL;
+    assert_int_equal(rp__spool_open(&o, &sp), RP_ERR_PERM);
+    assert_null(sp);
+    assert_int_equal(count_entries(other), 0);
+
+    /* So is a folder someone else could plant files in. */
+    assert_int_equal(chmod(moved, 0770), 0);
+    rp__spool_opts_init(&o, moved);
+    assert_int_equal(rp__spool_open(&o, &sp), RP_ERR_PERM);
+    assert_int_equal(chmod(moved, 0700), 0);
+
+    /* Everything is in the folder the spool opened: the 50 not acked, in
+     * order and intact, and nothing of the acked half. */
+    sp = open_spool(moved, 0, 4096);
+    uint64_t seqs[100];
+    assert_int_equal(drain(sp, 0, 1500, seqs, NULL, 100), 50);
+    for (int i = 0; i < 50; i++)
+        assert_int_equal(seqs[i], 50 + i);
+    rp__spool_get_stats(sp, &st);
+    assert_int_equal(st.corrupt_records + st.cut_torn_records, 0);
+    rp__spool_close(sp);
+    tu_rm_rf(base);
+}
+
+/* Names in the folder that are not the spool's own files are never written
+ * through: a symbolic link, a second name (hard link) of another file, and
+ * a FIFO, each under a segment's name, are left alone at open and their
+ * targets untouched. */
+static void test_planted_segment_names(void **state)
+{
+    (void)state;
+    char base[PATH_MAX], dir[PATH_MAX], path[PATH_MAX], secret[PATH_MAX], other[PATH_MAX];
+    assert_int_equal(tu_mkdtemp("spool", base, sizeof base), 0);
+    join(dir, base, "spool");
+    assert_int_equal(mkdir(dir, 0700), 0);
+    join(secret, base, "secret");
+    join(other, base, "other");
+    write_all(secret, "root only\n", 10);
+    write_all(other, "second name\n", 12);
+    assert_int_equal(symlink(secret, join(path, dir, "0000000000000001.seg")), 0);
+    assert_int_equal(link(other, join(path, dir, "0000000000000002.seg")), 0);
+    assert_int_equal(mkfifo(join(path, dir, "0000000000000003.seg"), 0600), 0);
+
+    rp__spool *sp = open_spool(dir, 0, 4096);
+    for (uint64_t i = 0; i < 30; i++)
+        append_seq(sp, i, 1500);
+    assert_int_equal(drain(sp, 1, 1500, NULL, NULL, 0), 30);
+    rp__spool_close(sp);
+
+    size_t len;
+    uint8_t *p = read_all(secret, &len);
+    assert_int_equal(len, 10);
+    assert_memory_equal(p, "root only\n", 10);
+    free(p);
+    p = read_all(other, &len);
+    assert_int_equal(len, 12);
+    assert_memory_equal(p, "second name\n", 12);
+    free(p);
+    /* Left as they were, under their names. */
+    struct stat st;
+    assert_int_equal(lstat(join(path, dir, "0000000000000001.seg"), &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    assert_int_equal(lstat(join(path, dir, "0000000000000002.seg"), &st), 0);
+    assert_int_equal(st.st_nlink, 2);
+    assert_int_equal(lstat(join(path, dir, "0000000000000003.seg"), &st), 0);
+    assert_true(S_ISFIFO(st.st_mode));
+    tu_rm_rf(base);
+}
+
 /* ---- a real full disk ---- */
 
 #define ENOSPC_FAIL(...)                                                                           \
@@ -1461,7 +1566,6 @@ static void test_sigkill_at_random_moments(void **state)
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_crc32c_vectors),
         cmocka_unit_test(test_fsync_parse),
         cmocka_unit_test(test_roundtrip_and_reopen),
         cmocka_unit_test(test_inflight_window),
@@ -1472,6 +1576,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_tampered_files),
         cmocka_unit_test(test_ids_never_reused),
         cmocka_unit_test(test_bad_folder),
+        cmocka_unit_test(test_folder_swapped_after_open),
+        cmocka_unit_test(test_planted_segment_names),
         cmocka_unit_test(test_enospc_on_tmpfs),
         cmocka_unit_test(test_appender_and_reader_threads),
         cmocka_unit_test(test_sigkill_at_random_moments),

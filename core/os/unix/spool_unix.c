@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -45,22 +46,76 @@ static int fail(int e, int *errno_out)
     return errno_to_rp(e);
 }
 
-static int open_fd(const char *path, int flags, rp__os_sfile *out, int *errno_out)
+/* The folder the spool works in: every name below is opened relative to
+ * fd, so the folder's path is looked up once, at rp__os_spool_dir_open. */
+struct rp__os_sdir {
+    int fd;
+};
+
+/* Refuses a directory or file the agent (root) must not trust: one of
+ * another user than root or the agent's own. */
+static int owner_ok(const struct stat *st)
+{
+    return st->st_uid == 0 || st->st_uid == geteuid();
+}
+
+int rp__os_spool_dir_open(const char *path, rp__os_sdir **out)
+{
+    *out = NULL;
+    rp__os_sdir *d = malloc(sizeof *d);
+    if (!d)
+        return RP_ERR_NOMEM;
+    int fd;
+    do
+        fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0) {
+        int e = errno;
+        free(d);
+        /* O_NOFOLLOW with O_DIRECTORY: a symbolic link there fails with
+         * ENOTDIR (or ELOOP), like anything else that is not a folder. */
+        return errno_to_rp(e == ELOOP || e == ENOTDIR ? EPERM : e);
+    }
+    /* Checked on the descriptor, which names this folder for good: a rename
+     * of the path afterwards, or a link put in its place, changes nothing
+     * the spool opens. Group- or world-writable would let someone else plant
+     * or swap a segment. */
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISDIR(st.st_mode) || !owner_ok(&st) ||
+        (st.st_mode & (S_IWGRP | S_IWOTH))) {
+        close(fd);
+        free(d);
+        return RP_ERR_PERM;
+    }
+    d->fd = fd;
+    *out = d;
+    return 0;
+}
+
+void rp__os_spool_dir_close(rp__os_sdir *d)
+{
+    if (!d)
+        return;
+    close(d->fd);
+    free(d);
+}
+
+static int open_fd(const rp__os_sdir *dir, const char *name, int flags, rp__os_sfile *out,
+                   int *errno_out)
 {
     out->h = RP__OS_SFILE_NONE;
     if (errno_out)
         *errno_out = 0;
     int fd;
     do
-        fd = open(path, flags | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK, 0600);
+        fd = openat(dir->fd, name, flags | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK, 0600);
     while (fd < 0 && errno == EINTR);
     if (fd < 0)
         return fail(errno == ELOOP ? EPERM : errno, errno_out);
     /* The spool is written and truncated as root: a symbolic link, a device,
      * a file of someone else's or a second name of one is refused. */
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid()) ||
-        st.st_nlink != 1) {
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || !owner_ok(&st) || st.st_nlink != 1) {
         close(fd);
         return fail(EPERM, errno_out);
     }
@@ -68,17 +123,18 @@ static int open_fd(const char *path, int flags, rp__os_sfile *out, int *errno_ou
     return 0;
 }
 
-int rp__os_sfile_create(const char *path, rp__os_sfile *out, int *errno_out)
+int rp__os_sfile_create(const rp__os_sdir *dir, const char *name, rp__os_sfile *out, int *errno_out)
 {
-    return open_fd(path, O_RDWR | O_CREAT | O_EXCL, out, errno_out);
+    return open_fd(dir, name, O_RDWR | O_CREAT | O_EXCL, out, errno_out);
 }
 
-int rp__os_sfile_open(const char *path, int writable, int create, rp__os_sfile *out, int *errno_out)
+int rp__os_sfile_open(const rp__os_sdir *dir, const char *name, int writable, int create,
+                      rp__os_sfile *out, int *errno_out)
 {
     int flags = writable ? O_RDWR : O_RDONLY;
     if (create)
         flags |= O_CREAT;
-    return open_fd(path, flags, out, errno_out);
+    return open_fd(dir, name, flags, out, errno_out);
 }
 
 int rp__os_sfile_size(rp__os_sfile f, uint64_t *out)
@@ -185,28 +241,31 @@ void rp__os_sfile_close(rp__os_sfile *f)
     f->h = RP__OS_SFILE_NONE;
 }
 
-int rp__os_spool_unlink(const char *path)
+int rp__os_spool_unlink(const rp__os_sdir *dir, const char *name)
 {
-    if (unlink(path) == 0 || errno == ENOENT)
+    if (unlinkat(dir->fd, name, 0) == 0 || errno == ENOENT)
         return 0;
     return errno_to_rp(errno);
 }
 
-int rp__os_spool_dir_sync(const char *dir)
+int rp__os_spool_dir_sync(const rp__os_sdir *dir)
 {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return errno_to_rp(errno);
-    int rc = fsync(fd) == 0 ? 0 : errno_to_rp(errno);
-    close(fd);
-    return rc;
+    return fsync(dir->fd) == 0 ? 0 : errno_to_rp(errno);
 }
 
-int rp__os_spool_dir_list(const char *dir, int (*fn)(void *ctx, const char *name), void *ctx)
+int rp__os_spool_dir_list(const rp__os_sdir *dir, int (*fn)(void *ctx, const char *name), void *ctx)
 {
-    DIR *d = opendir(dir);
-    if (!d)
+    /* A new open of the folder itself ("." of its descriptor, no path walked),
+     * not a dup: closedir closes it, and its read position is its own. */
+    int fd = openat(dir->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
         return errno_to_rp(errno);
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        int e = errno;
+        close(fd);
+        return errno_to_rp(e);
+    }
     int rc = 0;
     struct dirent *e;
     errno = 0;

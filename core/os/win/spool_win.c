@@ -15,6 +15,16 @@
  *   - NTFS journals names itself: the folder "sync" is a no-op.
  *   - Paths arrive in UTF-8 with '/' or '\' separators; the spool's paths are
  *     short (folder + 21 characters), so no \\?\ prefix is added here.
+ *   - The folder "handle" keeps the folder's path, and files are opened by
+ *     that path joined with their name: Win32 has no documented call that
+ *     opens a name relative to a folder handle (NtCreateFile's
+ *     RootDirectory is the native API). What Unix gets from openat is had
+ *     by pinning instead: rp__os_spool_dir_open keeps a handle on the folder
+ *     opened without FILE_SHARE_DELETE, so nobody can rename or remove the
+ *     folder (and put something else at its path) while the spool holds it,
+ *     and refuses a reparse point (symbolic link or junction) there. The
+ *     owner check waits for the installer's ACL work; the folder's ACL is
+ *     what guards it on Windows.
  */
 #include "os/os_fs.h"
 
@@ -81,14 +91,87 @@ static int wide_path(const char *path, wchar_t **out)
     return 0;
 }
 
-static int open_handle(const char *path, DWORD access, DWORD disposition, rp__os_sfile *out,
-                       int *errno_out)
+struct rp__os_sdir {
+    char *path; /* UTF-8, no trailing separator */
+    HANDLE pin; /* the folder, opened without FILE_SHARE_DELETE */
+};
+
+int rp__os_spool_dir_open(const char *path, rp__os_sdir **out)
+{
+    *out = NULL;
+    size_t len = strlen(path);
+    while (len > 1 && (path[len - 1] == '/' || path[len - 1] == '\\'))
+        len--;
+    rp__os_sdir *d = calloc(1, sizeof *d);
+    if (!d)
+        return RP_ERR_NOMEM;
+    d->pin = INVALID_HANDLE_VALUE;
+    d->path = malloc(len + 1);
+    if (!d->path) {
+        free(d);
+        return RP_ERR_NOMEM;
+    }
+    memcpy(d->path, path, len);
+    d->path[len] = '\0';
+    wchar_t *w;
+    int rc = wide_path(d->path, &w);
+    if (rc != 0) {
+        rp__os_spool_dir_close(d);
+        return rc;
+    }
+    d->pin =
+        CreateFileW(w, FILE_READ_ATTRIBUTES, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL,
+                    OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT, NULL);
+    DWORD e = GetLastError();
+    free(w);
+    if (d->pin == INVALID_HANDLE_VALUE) {
+        rp__os_spool_dir_close(d);
+        return win_to_rp(e, NULL);
+    }
+    BY_HANDLE_FILE_INFORMATION info;
+    if (!GetFileInformationByHandle(d->pin, &info) ||
+        !(info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) ||
+        (info.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT)) {
+        rp__os_spool_dir_close(d);
+        return RP_ERR_PERM;
+    }
+    *out = d;
+    return 0;
+}
+
+void rp__os_spool_dir_close(rp__os_sdir *d)
+{
+    if (!d)
+        return;
+    if (d->pin != INVALID_HANDLE_VALUE)
+        CloseHandle(d->pin);
+    free(d->path);
+    free(d);
+}
+
+/* The UTF-16 path of name in dir, from malloc. */
+static int name_path(const rp__os_sdir *dir, const char *name, wchar_t **out)
+{
+    size_t dl = strlen(dir->path), nl = strlen(name);
+    char *p = malloc(dl + 1 + nl + 1);
+    if (!p)
+        return RP_ERR_NOMEM;
+    memcpy(p, dir->path, dl);
+    p[dl] = '/';
+    memcpy(p + dl + 1, name, nl + 1);
+    int rc = wide_path(p, out);
+    free(p);
+    return rc;
+}
+
+static int open_handle(const rp__os_sdir *dir, const char *name, DWORD access, DWORD disposition,
+                       rp__os_sfile *out, int *errno_out)
 {
     out->h = RP__OS_SFILE_NONE;
     if (errno_out)
         *errno_out = 0;
     wchar_t *w;
-    int rc = wide_path(path, &w);
+    int rc = name_path(dir, name, &w);
     if (rc != 0)
         return rc;
     HANDLE h = CreateFileW(w, access, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
@@ -101,15 +184,16 @@ static int open_handle(const char *path, DWORD access, DWORD disposition, rp__os
     return 0;
 }
 
-int rp__os_sfile_create(const char *path, rp__os_sfile *out, int *errno_out)
+int rp__os_sfile_create(const rp__os_sdir *dir, const char *name, rp__os_sfile *out, int *errno_out)
 {
-    return open_handle(path, GENERIC_READ | GENERIC_WRITE, CREATE_NEW, out, errno_out);
+    return open_handle(dir, name, GENERIC_READ | GENERIC_WRITE, CREATE_NEW, out, errno_out);
 }
 
-int rp__os_sfile_open(const char *path, int writable, int create, rp__os_sfile *out, int *errno_out)
+int rp__os_sfile_open(const rp__os_sdir *dir, const char *name, int writable, int create,
+                      rp__os_sfile *out, int *errno_out)
 {
     DWORD access = GENERIC_READ | (writable ? GENERIC_WRITE : 0);
-    return open_handle(path, access, create ? OPEN_ALWAYS : OPEN_EXISTING, out, errno_out);
+    return open_handle(dir, name, access, create ? OPEN_ALWAYS : OPEN_EXISTING, out, errno_out);
 }
 
 int rp__os_sfile_size(rp__os_sfile f, uint64_t *out)
@@ -210,10 +294,10 @@ void rp__os_sfile_close(rp__os_sfile *f)
     f->h = RP__OS_SFILE_NONE;
 }
 
-int rp__os_spool_unlink(const char *path)
+int rp__os_spool_unlink(const rp__os_sdir *dir, const char *name)
 {
     wchar_t *w;
-    int rc = wide_path(path, &w);
+    int rc = name_path(dir, name, &w);
     if (rc != 0)
         return rc;
     BOOL ok = DeleteFileW(w);
@@ -224,19 +308,19 @@ int rp__os_spool_unlink(const char *path)
     return win_to_rp(e, NULL);
 }
 
-int rp__os_spool_dir_sync(const char *dir)
+int rp__os_spool_dir_sync(const rp__os_sdir *dir)
 {
     (void)dir;
     return 0;
 }
 
-int rp__os_spool_dir_list(const char *dir, int (*fn)(void *ctx, const char *name), void *ctx)
+int rp__os_spool_dir_list(const rp__os_sdir *dir, int (*fn)(void *ctx, const char *name), void *ctx)
 {
-    size_t len = strlen(dir);
+    size_t len = strlen(dir->path);
     char *pattern = malloc(len + 3);
     if (!pattern)
         return RP_ERR_NOMEM;
-    memcpy(pattern, dir, len);
+    memcpy(pattern, dir->path, len);
     memcpy(pattern + len, "/*", 3);
     wchar_t *w;
     int rc = wide_path(pattern, &w);
