@@ -83,16 +83,16 @@ struct rp_plugin {
 
 struct rp__host {
     rp__host_opts opts;
-    const rp__config *cfg;
-    rp__bus *bus;
+    rp__bus *bus;          /* borrowed, as the two below */
     rp__loop *loop;
-    rp__workers *workers;
+    rp__workers *workers;  /* between rp__host_start and rp__host_stop */
     struct rp_plugin **plugins;
     size_t nplugins;
     int started;
     /* Back-pressure, on the loop thread: the timer that resumes suspended
      * watches once the bus drains under its low watermark. */
     uint64_t resume_timer;
+    uint64_t max_bytes; /* the bus's byte cap (agent.bus_max_bytes) */
     uint64_t low_water;
     int64_t full_logged_ns; /* last log line about it: one a minute at most */
     atomic_uint_fast64_t episodes; /* times the bus went full and watches were suspended */
@@ -277,7 +277,7 @@ static void suspend_watches(void *arg)
                          "plugin %s stops reading its kernel sources until it drains under "
                          "%llu bytes",
                          (unsigned long long)rp__bus_queued_bytes(host->bus),
-                         (unsigned long long)host->cfg->bus_max_bytes, (unsigned long long)n,
+                         (unsigned long long)host->max_bytes, (unsigned long long)n,
                          p->name, (unsigned long long)host->low_water);
         }
     }
@@ -719,13 +719,13 @@ static void refuse(struct rp_plugin *p, const char *fmt, ...)
 
 /* Where a plugin's file is: an absolute path as is; a bare file name in
  * agent.plugin_dir; any other relative path from the main config's folder. */
-static char *plugin_path(const rp__config *cfg, const char *file)
+static char *plugin_path(const rp__host_opts *opts, const char *file)
 {
     if (rp__os_path_is_absolute(file))
         return rp__path_resolve("/", file);
     if (!strchr(file, '/'))
-        return rp__path_resolve(cfg->plugin_dir, file);
-    return rp__path_resolve(cfg->config_dir, file);
+        return rp__path_resolve(opts->plugin_dir, file);
+    return rp__path_resolve(opts->config_dir, file);
 }
 
 /* Loads the file, calls its entry and checks the descriptor. */
@@ -848,15 +848,31 @@ struct config_errors {
     size_t errlen;
 };
 
+/* Hands one line about plugin p's settings to the host's caller, which
+ * adds the file that set the value at segs[0..depth). */
+static void config_error(rp__host *host, char *err, size_t errlen,
+                         const struct rp__json_seg *segs, int depth, const char *fmt, ...)
+    RP__PRINTF(6, 7);
+
+static void config_error(rp__host *host, char *err, size_t errlen,
+                         const struct rp__json_seg *segs, int depth, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    host->opts.config_error(host->opts.config_error_arg, err, errlen, segs, depth, line);
+}
+
 static void on_config_error(void *arg, const rp__schema_error *e)
 {
     struct config_errors *ce = arg;
     struct rp__json_seg segs[RP__SCHEMA_MAX_DEPTH + 3] = {
         {.key = "plugins"}, {.key = ce->p->name}, {.key = "config"}};
     memcpy(segs + 3, e->segv, sizeof e->segv[0] * (size_t)e->depth);
-    const char *file = rp__config_source_of(ce->host->cfg, segs, e->depth + 3);
-    rp__config_err_add(ce->err, ce->errlen, "%s: plugins.%s.config%s%s: %s", file, ce->p->name,
-                       e->path[0] && e->path[0] != '[' ? "." : "", e->path, e->message);
+    config_error(ce->host, ce->err, ce->errlen, segs, e->depth + 3, "plugins.%s.config%s%s: %s",
+                 ce->p->name, e->path[0] && e->path[0] != '[' ? "." : "", e->path, e->message);
 }
 
 /* Validates plugins.<name>.config against the plugin's schema; every error
@@ -874,9 +890,8 @@ static int check_config(rp__host *host, struct rp_plugin *p, const json_t *entry
 
     if (!p->desc.config_schema) {
         if (json_object_size(config) != 0) {
-            const char *file = rp__config_source_of(host->cfg, segs, 3);
-            rp__config_err_add(err, errlen, "%s: plugins.%s.config: plugin %s takes no settings",
-                               file, p->name, p->desc.id);
+            config_error(host, err, errlen, segs, 3, "plugins.%s.config: plugin %s takes no settings",
+                         p->name, p->desc.id);
             rc = RP_ERR_CONFIG;
         }
         goto done;
@@ -901,15 +916,14 @@ static int check_config(rp__host *host, struct rp_plugin *p, const json_t *entry
      * it, so plugins built before it are untouched. */
     if (json_object_get(json_object_get(schema, "properties"), "exclude_rules")) {
         if (given && json_object_get(given, "exclude_rules")) {
-            const char *file = rp__config_source_of(host->cfg, segs, 3);
-            rp__config_err_add(err, errlen,
-                               "%s: plugins.%s.config.exclude_rules: set by the agent from "
-                               "collectors.exclude; put the rules there",
-                               file, p->name);
+            config_error(host, err, errlen, segs, 3,
+                         "plugins.%s.config.exclude_rules: set by the agent from "
+                         "collectors.exclude; put the rules there",
+                         p->name);
             rc = RP_ERR_CONFIG;
             goto done;
         }
-        json_t *rules = json_object_get(json_object_get(host->cfg->root, "collectors"), "exclude");
+        const json_t *rules = host->opts.exclude_rules;
         json_object_set_new(config, "exclude_rules", rules ? json_deep_copy(rules) : json_object());
     }
     struct config_errors ce = {host, p, err, errlen};
@@ -938,7 +952,7 @@ static struct rp_plugin *plugin_new(rp__host *host, const char *name, const char
     p->host = host;
     p->index = (uint32_t)host->nplugins + 1;
     p->name = strdup(name);
-    p->path = plugin_path(host->cfg, file);
+    p->path = plugin_path(&host->opts, file);
     pthread_mutex_init(&p->lock, NULL);
     if (!p->name || !p->path) {
         free(p->name);
@@ -950,31 +964,29 @@ static struct rp_plugin *plugin_new(rp__host *host, const char *name, const char
     return p;
 }
 
-int rp__host_create(const rp__host_opts *opts, const rp__config *cfg, rp__host **out)
+int rp__host_create(const rp__host_opts *opts, rp__host **out)
 {
+    if (!opts->config_error || (!opts->load_only && (!opts->bus || !opts->loop)))
+        return RP_ERR_INVAL;
     rp__host *h = calloc(1, sizeof *h);
     if (!h)
         return RP_ERR_NOMEM;
-    if (opts)
-        h->opts = *opts;
-    h->cfg = cfg;
-    size_t n = json_object_size(json_object_get(cfg->root, "plugins"));
+    h->opts = *opts;
+    size_t n = json_object_size(opts->plugins);
     h->plugins = calloc(n ? n : 1, sizeof *h->plugins);
     if (!h->plugins) {
         free(h);
         return RP_ERR_NOMEM;
     }
-    int rc = 0;
     if (!h->opts.load_only) {
-        /* No threads here: the agent may still fork to daemonize. */
-        rp__bus_opts bo;
-        rp__bus_opts_init(&bo);
-        bo.max_bytes = cfg->bus_max_bytes;
-        h->low_water = cfg->bus_max_bytes / 4 * 3;
-        if ((rc = rp__bus_create(&bo, &h->bus)) != 0 ||
-            (rc = rp__loop_create(&(rp__loop_opts){.slice_us = cfg->loop_slice_us,
-                                                   .realtime_max_cpu_pct = cfg->loop_rt_max_cpu_pct},
-                                  &h->loop)) != 0) {
+        h->bus = opts->bus;
+        h->loop = opts->loop;
+        rp__bus_stats st;
+        rp__bus_stats_total(h->bus, &st);
+        h->max_bytes = st.max_bytes;
+        h->low_water = st.max_bytes / 4 * 3;
+        int rc = rp__loop_set_hooks(h->loop, &plugin_hooks);
+        if (rc != 0) {
             rp__host_destroy(h);
             return rc;
         }
@@ -990,7 +1002,7 @@ int rp__host_load(rp__host *host, char *err, size_t errlen)
     int config_errors = 0;
     if (err && errlen)
         err[0] = '\0';
-    json_object_foreach(json_object_get(host->cfg->root, "plugins"), name, entry)
+    json_object_foreach((json_t *)host->opts.plugins, name, entry)
     {
         if (!json_is_true(json_object_get(entry, "enabled")))
             continue;
@@ -1155,16 +1167,16 @@ static int kind_rank(const struct rp_plugin *p)
     return p->desc.kind == RP_KIND_COLLECTOR ? 2 : p->desc.kind == RP_KIND_DETECTOR ? 1 : 0;
 }
 
-int rp__host_start(rp__host *host)
+const rp__loop_hooks *rp__host_hooks(void)
 {
-    int rc;
-    if (host->opts.load_only)
+    return &plugin_hooks;
+}
+
+int rp__host_start(rp__host *host, rp__workers *workers)
+{
+    if (host->opts.load_only || !workers || host->started)
         return RP_ERR_INVAL;
-    rp__workers_opts wopts = {.hooks = &plugin_hooks};
-    if ((rc = rp__loop_set_hooks(host->loop, &plugin_hooks)) != 0 ||
-        (rc = rp__workers_create(&wopts, host->loop, &host->workers)) != 0 ||
-        (rc = rp__loop_start(host->loop)) != 0 || (rc = rp__bus_start(host->bus)) != 0)
-        return rc;
+    host->workers = workers;
     host->started = 1;
     for (size_t i = 0; i < host->nplugins; i++)
         if (host->plugins[i]->pstate == RP__PLUGIN_LOADED)
@@ -1209,11 +1221,7 @@ void rp__host_stop(rp__host *host)
             p->pstate = RP__PLUGIN_STOPPED;
         }
     }
-    /* Workers before the loop: their completions run on the loop. */
-    rp__workers_destroy(host->workers);
     host->workers = NULL;
-    rp__bus_stop(host->bus);
-    rp__loop_stop(host->loop);
     host->started = 0;
 }
 
@@ -1222,9 +1230,6 @@ void rp__host_destroy(rp__host *host)
     if (!host)
         return;
     rp__host_stop(host);
-    rp__workers_destroy(host->workers);
-    rp__bus_destroy(host->bus);
-    rp__loop_destroy(host->loop);
     for (size_t i = 0; i < host->nplugins; i++) {
         struct rp_plugin *p = host->plugins[i];
         /* The library stays mapped: ARCHITECTURE §3 rule 10. */
@@ -1287,11 +1292,6 @@ int rp__host_plugin_counter(const rp__host *host, size_t index, uint32_t counter
     return 0;
 }
 
-void rp__host_loop_stats(const rp__host *host, rp__loop_stats *out)
-{
-    rp__loop_get_stats(host->loop, out);
-}
-
 void rp__host_flow_stats(const rp__host *host, rp__host_flow *out)
 {
     memset(out, 0, sizeof *out);
@@ -1320,55 +1320,4 @@ void rp__host_refused_by_type(const rp__host *host,
         if (rp__bus_stats_topic(host->bus, t, &ts) == 0 && ts.full)
             cb(arg, rp__topic_name(t), ts.full);
     }
-}
-
-void rp__host_abandon(rp__host *host)
-{
-    if (host)
-        rp__bus_abandon(host->bus);
-}
-
-void rp__host_bus_stats(const rp__host *host, uint64_t *published, uint64_t *dropped)
-{
-    rp__bus_stats st = {0};
-    if (host->bus)
-        rp__bus_stats_total(host->bus, &st);
-    *published = st.published;
-    *dropped = st.dropped;
-}
-
-int rp__host_subscribe_core(rp__host *host, const char *pattern,
-                            int (*on_event)(void *arg, const struct rp_event *ev), void *arg,
-                            uint64_t *sub_id)
-{
-    uint64_t id;
-    int rc = rp__bus_subscribe(host->bus, pattern, on_event, arg, 0, RP__BUS_LOSSLESS, 0, &id);
-    if (rc == 0 && sub_id)
-        *sub_id = id;
-    return rc;
-}
-
-uint64_t rp__host_sub_backlog(rp__host *host, uint64_t sub_id)
-{
-    rp__bus_sub_stats st;
-    if (!host->bus || rp__bus_stats_sub(host->bus, sub_id, &st) != 0)
-        return 0;
-    return st.queued + st.overflow_depth;
-}
-
-int rp__host_publish_core(rp__host *host, struct rp_event *ev)
-{
-    return rp__bus_publish(host->bus, ev);
-}
-
-int rp__host_timer_core(rp__host *host, uint64_t interval_ms, void (*cb)(void *arg), void *arg)
-{
-    uint64_t id;
-    return rp__loop_timer_add(host->loop, NULL, interval_ms, interval_ms, cb, arg, &id);
-}
-
-int rp__host_timer_once_core(rp__host *host, uint64_t delay_ms, void (*cb)(void *arg), void *arg)
-{
-    uint64_t id;
-    return rp__loop_timer_add(host->loop, NULL, delay_ms, 0, cb, arg, &id);
 }
