@@ -8,17 +8,16 @@
 #include "lib/log.h"
 #include "runtime/loop.h"
 #include "os/os.h"
+#include "os/os_thread.h"
 #include "runtime/topic.h"
 #include "runtime/workers.h"
 
 #include <jansson.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* Which plugin the current thread is running; the supervisor and crash
  * reports read it. */
@@ -76,10 +75,10 @@ static void api_set_error(rp_plugin *self, const char *msg, uint64_t len)
         len = 0;
     if (len >= ERR_LEN)
         len = ERR_LEN - 1;
-    pthread_mutex_lock(&self->lock);
+    rp__os_mutex_lock(self->lock);
     memcpy(self->last_msg, msg ? msg : "", len);
     self->last_msg[len] = '\0';
-    pthread_mutex_unlock(&self->lock);
+    rp__os_mutex_unlock(self->lock);
 }
 
 static void *api_alloc(uint64_t size)
@@ -164,13 +163,13 @@ static void resume_check(void *arg);
 
 static void set_watches_paused(struct rp_plugin *p, int paused)
 {
-    pthread_mutex_lock(&p->lock);
+    rp__os_mutex_lock(p->lock);
     for (int i = 0; i < MAX_HANDLES; i++) {
         struct handle *h = p->handles[i];
         if (h && !h->is_timer && h->id)
             rp__loop_watch_pause(p->host->loop, h->id, paused);
     }
-    pthread_mutex_unlock(&p->lock);
+    rp__os_mutex_unlock(p->lock);
 }
 
 static void suspend_watches(void *arg)
@@ -320,15 +319,15 @@ static int api_subscribe(rp_plugin *self, const char *pattern, uint64_t len, uin
 
 static int handle_add(struct rp_plugin *p, struct handle *h)
 {
-    pthread_mutex_lock(&p->lock);
+    rp__os_mutex_lock(p->lock);
     for (int i = 0; i < MAX_HANDLES; i++) {
         if (!p->handles[i]) {
             p->handles[i] = h;
-            pthread_mutex_unlock(&p->lock);
+            rp__os_mutex_unlock(p->lock);
             return 0;
         }
     }
-    pthread_mutex_unlock(&p->lock);
+    rp__os_mutex_unlock(p->lock);
     return RP_ERR_FULL;
 }
 
@@ -336,7 +335,7 @@ static int handle_add(struct rp_plugin *p, struct handle *h)
 static struct handle *handle_take(struct rp_plugin *p, uint64_t id, int is_timer)
 {
     struct handle *h = NULL;
-    pthread_mutex_lock(&p->lock);
+    rp__os_mutex_lock(p->lock);
     for (int i = 0; i < MAX_HANDLES; i++) {
         if (p->handles[i] && p->handles[i]->id == id && p->handles[i]->is_timer == is_timer) {
             h = p->handles[i];
@@ -344,17 +343,17 @@ static struct handle *handle_take(struct rp_plugin *p, uint64_t id, int is_timer
             break;
         }
     }
-    pthread_mutex_unlock(&p->lock);
+    rp__os_mutex_unlock(p->lock);
     return h;
 }
 
 static void handle_remove(struct rp_plugin *p, struct handle *h)
 {
-    pthread_mutex_lock(&p->lock);
+    rp__os_mutex_lock(p->lock);
     for (int i = 0; i < MAX_HANDLES; i++)
         if (p->handles[i] == h)
             p->handles[i] = NULL;
-    pthread_mutex_unlock(&p->lock);
+    rp__os_mutex_unlock(p->lock);
 }
 
 static void fd_bridge(void *arg, int fd, uint32_t revents)
@@ -382,14 +381,14 @@ static void timer_bridge(void *arg)
      * handle, which must stay. Timer ids are never reused. */
     if (once) {
         int listed = 0;
-        pthread_mutex_lock(&p->lock);
+        rp__os_mutex_lock(p->lock);
         for (int i = 0; i < MAX_HANDLES; i++) {
             if (p->handles[i] == h && h->id == id) {
                 p->handles[i] = NULL;
                 listed = 1;
             }
         }
-        pthread_mutex_unlock(&p->lock);
+        rp__os_mutex_unlock(p->lock);
         if (listed)
             free(h);
     }
@@ -508,7 +507,7 @@ static int api_counter_register(rp_plugin *self, const char *name, uint64_t len,
     if (!self || !name || !id || len == 0 || len >= sizeof self->counters[0].name)
         return RP_ERR_INVAL;
     int rc = 0;
-    pthread_mutex_lock(&self->lock);
+    rp__os_mutex_lock(self->lock);
     uint32_t n = atomic_load(&self->ncounters);
     for (uint32_t i = 0; i < n; i++) {
         if (strlen(self->counters[i].name) == len && memcmp(self->counters[i].name, name, len) == 0) {
@@ -526,7 +525,7 @@ static int api_counter_register(rp_plugin *self, const char *name, uint64_t len,
     atomic_store(&self->ncounters, n + 1);
     *id = n;
 out:
-    pthread_mutex_unlock(&self->lock);
+    rp__os_mutex_unlock(self->lock);
     return rc;
 }
 
@@ -623,10 +622,10 @@ int rp__host_create(const rp__host_opts *opts, rp__host **out)
 /* Logs why a lifecycle call failed, with the plugin's own message if any. */
 static void call_failed(struct rp_plugin *p, const char *what, int rc)
 {
-    pthread_mutex_lock(&p->lock);
+    rp__os_mutex_lock(p->lock);
     snprintf(p->error, sizeof p->error, "%s failed: %s%s%.400s", what, rp_strerror(rc),
              p->last_msg[0] ? ": " : "", p->last_msg);
-    pthread_mutex_unlock(&p->lock);
+    rp__os_mutex_unlock(p->lock);
     rp__log_error("plugin %s (%s): %s; left off", p->name, p->desc.id, p->error);
 }
 
@@ -640,10 +639,10 @@ static void release_resources(struct rp_plugin *p)
         rp__bus_unsubscribe(p->host->bus, p->subs[i], NULL);
     p->nsubs = 0;
     for (int i = 0; i < MAX_HANDLES; i++) {
-        pthread_mutex_lock(&p->lock);
+        rp__os_mutex_lock(p->lock);
         struct handle *h = p->handles[i];
         p->handles[i] = NULL;
-        pthread_mutex_unlock(&p->lock);
+        rp__os_mutex_unlock(p->lock);
         if (!h)
             continue;
         if (h->is_timer)
@@ -656,8 +655,8 @@ static void release_resources(struct rp_plugin *p)
 
 struct barrier {
     rp__loop_task task;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
+    rp__os_mutex *lock;
+    rp__os_cond *cond;
     int done;
 };
 
@@ -665,10 +664,10 @@ static void barrier_fn(void *arg, int status)
 {
     struct barrier *b = arg;
     (void)status;
-    pthread_mutex_lock(&b->lock);
+    rp__os_mutex_lock(b->lock);
     b->done = 1;
-    pthread_cond_signal(&b->cond);
-    pthread_mutex_unlock(&b->lock);
+    rp__os_cond_signal(b->cond);
+    rp__os_mutex_unlock(b->lock);
 }
 
 /*
@@ -684,34 +683,40 @@ static int loop_barrier(rp__host *host)
         return 0;
     struct barrier b = {.task = {.fn = barrier_fn}};
     b.task.arg = &b;
-    pthread_mutex_init(&b.lock, NULL);
-    pthread_cond_init(&b.cond, NULL);
-    int rc = rp__loop_post_task(host->loop, &b.task);
-    if (rc == 0) {
-        struct timespec deadline;
-        clock_gettime(CLOCK_REALTIME, &deadline);
-        deadline.tv_sec += 10;
-        pthread_mutex_lock(&b.lock);
-        while (!b.done && rc == 0)
-            if (pthread_cond_timedwait(&b.cond, &b.lock, &deadline) != 0)
+    int rc = rp__os_mutex_create(&b.lock);
+    if (rc == 0 && (rc = rp__os_cond_create(&b.cond)) == 0 &&
+        (rc = rp__loop_post_task(host->loop, &b.task)) == 0) {
+        int64_t deadline = rp__os_monotonic_ns() + (int64_t)10 * 1000000000;
+        rp__os_mutex_lock(b.lock);
+        while (!b.done && rc == 0) {
+            int64_t left = deadline - rp__os_monotonic_ns();
+            if (left <= 0)
                 rc = RP_ERR_TIMEOUT;
-        pthread_mutex_unlock(&b.lock);
+            else
+                rp__os_cond_timedwait(b.cond, b.lock, left / 1000000 + 1);
+        }
+        rp__os_mutex_unlock(b.lock);
         if (rc != 0)
             rp__loop_task_cancel(host->loop, &b.task);
     }
-    pthread_cond_destroy(&b.cond);
-    pthread_mutex_destroy(&b.lock);
+    rp__os_cond_destroy(b.cond);
+    rp__os_mutex_destroy(b.lock);
     return rc;
 }
 
 /* Calls destroy once nothing of the plugin can run any more. */
 static void plugin_destroy(struct rp_plugin *p)
 {
-    if (loop_barrier(p->host) != 0) {
+    int rc = loop_barrier(p->host);
+    if (rc != 0) {
         /* Freeing state under a running callback would be worse than
          * leaking it at shutdown. */
-        rp__log_error("plugin %s: a loop callback did not return within 10 s; not destroyed",
-                      p->name);
+        if (rc == RP_ERR_TIMEOUT)
+            rp__log_error("plugin %s: a loop callback did not return within 10 s; not destroyed",
+                          p->name);
+        else
+            rp__log_error("plugin %s: cannot wait for the loop (%s); not destroyed", p->name,
+                          rp_strerror(rc));
         return;
     }
     rp__host_enter(p);
@@ -826,7 +831,7 @@ void rp__host_destroy(rp__host *host)
         free(p->name);
         free(p->path);
         free(p->config_json);
-        pthread_mutex_destroy(&p->lock);
+        rp__os_mutex_destroy(p->lock);
         rp__os_dl_forget(p->dl);
         free(p);
     }

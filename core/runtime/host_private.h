@@ -9,9 +9,9 @@
 #define RP_CORE_HOST_PRIVATE_H
 
 #include "os/os.h"
+#include "os/os_thread.h"
 #include "runtime/host.h"
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -56,7 +56,7 @@ struct rp_plugin {
     char *config_json;
     char error[ERR_LEN];
 
-    pthread_mutex_t lock; /* guards last_msg, counters registration, handles */
+    rp__os_mutex *lock; /* guards last_msg, counters registration, handles */
     char last_msg[ERR_LEN];
     struct counter counters[MAX_COUNTERS];
     atomic_uint ncounters;

@@ -5,11 +5,11 @@
 #include "lib/path.h"
 #include "lib/schema.h"
 #include "os/os.h"
+#include "os/os_thread.h"
 #include "runtime/host.h"
 #include "runtime/host_private.h"
 
 #include <jansson.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -298,11 +298,9 @@ static struct rp_plugin *plugin_new(rp__host *host, const char *name, const char
     p->index = (uint32_t)host->nplugins + 1;
     p->name = strdup(name);
     p->path = plugin_path(&host->opts, file);
-    pthread_mutex_init(&p->lock, NULL);
-    if (!p->name || !p->path) {
+    if (!p->name || !p->path || rp__os_mutex_create(&p->lock) != 0) {
         free(p->name);
         free(p->path);
-        pthread_mutex_destroy(&p->lock);
         free(p);
         return NULL;
     }
