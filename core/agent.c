@@ -385,8 +385,8 @@ static int check_upload(const rp__config *cfg, char *err, size_t errlen)
     return bad ? RP_ERR_CONFIG : 0;
 }
 
-static void host_config_error(void *arg, char *err, size_t errlen,
-                              const struct rp__json_seg *segv, int depth, const char *line)
+static void host_config_error(void *arg, char *err, size_t errlen, const struct rp__json_seg *segv,
+                              int depth, const char *line)
 {
     const rp__config *cfg = arg;
     rp__config_err_add(err, errlen, "%s: %s", rp__config_source_of(cfg, segv, depth), line);

@@ -196,8 +196,8 @@ static void suspend_watches(void *arg)
                          "plugin %s stops reading its kernel sources until it drains under "
                          "%llu bytes",
                          (unsigned long long)rp__bus_queued_bytes(host->bus),
-                         (unsigned long long)host->max_bytes, (unsigned long long)n,
-                         p->name, (unsigned long long)host->low_water);
+                         (unsigned long long)host->max_bytes, (unsigned long long)n, p->name,
+                         (unsigned long long)host->low_water);
         }
     }
     if (!host->resume_timer &&

@@ -77,9 +77,9 @@ struct rp_plugin {
 
 struct rp__host {
     rp__host_opts opts;
-    rp__bus *bus;          /* borrowed, as the two below */
+    rp__bus *bus; /* borrowed, as the two below */
     rp__loop *loop;
-    rp__workers *workers;  /* between rp__host_start and rp__host_stop */
+    rp__workers *workers; /* between rp__host_start and rp__host_stop */
     struct rp_plugin **plugins;
     size_t nplugins;
     int started;

@@ -195,12 +195,11 @@ struct config_errors {
 
 /* Hands one line about plugin p's settings to the host's caller, which
  * adds the file that set the value at segs[0..depth). */
-static void config_error(rp__host *host, char *err, size_t errlen,
-                         const struct rp__json_seg *segs, int depth, const char *fmt, ...)
-    RP__PRINTF(6, 7);
+static void config_error(rp__host *host, char *err, size_t errlen, const struct rp__json_seg *segs,
+                         int depth, const char *fmt, ...) RP__PRINTF(6, 7);
 
-static void config_error(rp__host *host, char *err, size_t errlen,
-                         const struct rp__json_seg *segs, int depth, const char *fmt, ...)
+static void config_error(rp__host *host, char *err, size_t errlen, const struct rp__json_seg *segs,
+                         int depth, const char *fmt, ...)
 {
     char line[1024];
     va_list ap;
@@ -235,8 +234,8 @@ static int check_config(rp__host *host, struct rp_plugin *p, const json_t *entry
 
     if (!p->desc.config_schema) {
         if (json_object_size(config) != 0) {
-            config_error(host, err, errlen, segs, 3, "plugins.%s.config: plugin %s takes no settings",
-                         p->name, p->desc.id);
+            config_error(host, err, errlen, segs, 3,
+                         "plugins.%s.config: plugin %s takes no settings", p->name, p->desc.id);
             rc = RP_ERR_CONFIG;
         }
         goto done;

@@ -63,8 +63,7 @@ static void test_refuses_group_or_other_access(void **state)
         assert_int_equal(chmod(p, modes[i]), 0);
         char *buf = NULL, why[256] = "";
         size_t len = 0;
-        assert_int_equal(rp__os_read_secret_file(p, 64, &buf, &len, why, sizeof why),
-                         RP_ERR_PERM);
+        assert_int_equal(rp__os_read_secret_file(p, 64, &buf, &len, why, sizeof why), RP_ERR_PERM);
         assert_null(buf);
         char mode[8];
         snprintf(mode, sizeof mode, "%04o", (unsigned)modes[i]);
@@ -123,8 +122,7 @@ static void test_missing_and_folder(void **state)
     size_t len = 0;
     assert_int_equal(rp__os_read_secret_file(path_of("none"), 64, &buf, &len, why, sizeof why),
                      RP_ERR_NOTFOUND);
-    assert_int_equal(rp__os_check_readable_file(path_of("none"), why, sizeof why),
-                     RP_ERR_NOTFOUND);
+    assert_int_equal(rp__os_check_readable_file(path_of("none"), why, sizeof why), RP_ERR_NOTFOUND);
     assert_int_equal(mkdir(path_of("sub"), 0700), 0);
     assert_int_equal(rp__os_read_secret_file(path_of("sub"), 64, &buf, &len, why, sizeof why),
                      RP_ERR_CONFIG);

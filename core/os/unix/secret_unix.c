@@ -12,7 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static void say(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void say(char *why, size_t whylen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void say(char *why, size_t whylen, const char *fmt, ...)
 {
@@ -35,8 +36,7 @@ static void wipe(void *p, size_t n)
 
 /* O_NONBLOCK: a FIFO planted at the path must not hang the agent before
  * fstat can refuse it. */
-static int open_checked(const char *path, struct stat *st, int missing_rc, char *why,
-                        size_t whylen)
+static int open_checked(const char *path, struct stat *st, int missing_rc, char *why, size_t whylen)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {

@@ -118,8 +118,8 @@ int rp__os_read_secret_file(const char *path, size_t max, char **buf_out, size_t
     }
     LARGE_INTEGER size;
     if (GetFileSizeEx(h, &size) && (unsigned long long)size.QuadPart > max) {
-        say(why, whylen, "%llu bytes, more than the %zu allowed",
-            (unsigned long long)size.QuadPart, max);
+        say(why, whylen, "%llu bytes, more than the %zu allowed", (unsigned long long)size.QuadPart,
+            max);
         CloseHandle(h);
         return RP_ERR_RANGE;
     }
