@@ -1,5 +1,6 @@
 /* core/agent.c - the agent's lifecycle. */
 #include "agent.h"
+#include "runtime/bus.h"
 #include "runtime/event.h"
 #include "exitcodes.h"
 #include "runtime/fields.h"
@@ -15,6 +16,7 @@
 #include "os/os_fs.h"
 #include "os/os_thread.h"
 #include "runtime/topic.h"
+#include "runtime/workers.h"
 #include "output/uploader.h"
 #include "lib/uuid.h"
 #include "version.h"
@@ -31,6 +33,13 @@
 struct rp__agent {
     rp__config *cfg;      /* the running config; replaced by reload */
     rp__config *boot_cfg; /* the config the plugin host was built from */
+    /* The runtime: the agent owns the bus, the loop and the worker pool and
+     * hands them to the plugin host and the sink. The bus and the loop are
+     * made by rp__agent_prepare (no threads yet), the workers and every
+     * thread by rp__agent_start. */
+    rp__bus *bus;
+    rp__loop *loop;
+    rp__workers *workers;
     rp__host *host;
     atomic_int host_running; /* read by the loop and uploader threads */
     /* The agent's folders, each opened once and checked at start-up; every
@@ -398,6 +407,24 @@ static int check_upload(const rp__config *cfg, char *err, size_t errlen)
     return bad ? RP_ERR_CONFIG : 0;
 }
 
+static void host_config_error(void *arg, char *err, size_t errlen, const struct rp__json_seg *segv,
+                              int depth, const char *line)
+{
+    const rp__config *cfg = arg;
+    rp__config_err_add(err, errlen, "%s: %s", rp__config_source_of(cfg, segv, depth), line);
+}
+
+void rp__agent_host_opts(const rp__config *cfg, rp__host_opts *opts)
+{
+    memset(opts, 0, sizeof *opts);
+    opts->plugin_dir = cfg->plugin_dir;
+    opts->config_dir = cfg->config_dir;
+    opts->plugins = json_object_get(cfg->root, "plugins");
+    opts->exclude_rules = json_object_get(json_object_get(cfg->root, "collectors"), "exclude");
+    opts->config_error = host_config_error;
+    opts->config_error_arg = (void *)cfg;
+}
+
 int rp__agent_check_config(const rp__config *cfg, char *err, size_t errlen)
 {
     if (err && errlen)
@@ -411,9 +438,11 @@ int rp__agent_check_config(const rp__config *cfg, char *err, size_t errlen)
      * so load them (entry only; nothing is started). The host's errors are
      * appended to the ones above. */
     rp__host *host = NULL;
-    rp__host_opts hopts = {.load_only = 1};
+    rp__host_opts hopts;
+    rp__agent_host_opts(cfg, &hopts);
+    hopts.load_only = 1;
     size_t used = strlen(err), skip = used ? used + 1 : 0;
-    if ((rc = rp__host_create(&hopts, cfg, &host)) != 0)
+    if ((rc = rp__host_create(&hopts, &host)) != 0)
         return rc;
     rc = rp__host_load(host, err + skip, errlen - skip);
     if (rc == RP_ERR_CONFIG && used) /* join the host's lines to ours */
@@ -447,6 +476,26 @@ int rp__agent_check_config(const rp__config *cfg, char *err, size_t errlen)
         bad = 1;
     }
     return bad ? RP_ERR_CONFIG : 0;
+}
+
+/* The bus, the loop and the plugin host over them, from the boot config. No
+ * thread yet: the agent may still fork to daemonize. */
+static int create_runtime(rp__agent *a)
+{
+    const rp__config *cfg = a->boot_cfg;
+    rp__bus_opts bo;
+    rp__bus_opts_init(&bo);
+    bo.max_bytes = cfg->bus_max_bytes;
+    rp__loop_opts lo = {.slice_us = cfg->loop_slice_us,
+                        .realtime_max_cpu_pct = cfg->loop_rt_max_cpu_pct};
+    int rc;
+    if ((rc = rp__bus_create(&bo, &a->bus)) != 0 || (rc = rp__loop_create(&lo, &a->loop)) != 0)
+        return rc;
+    rp__host_opts ho;
+    rp__agent_host_opts(cfg, &ho);
+    ho.bus = a->bus;
+    ho.loop = a->loop;
+    return rp__host_create(&ho, &a->host);
 }
 
 /* Opens the spool and makes the uploader when output.url is set. Config
@@ -506,7 +555,7 @@ int rp__agent_prepare(rp__agent *a, long *holder_pid, char *err, size_t errlen)
     if (rc != 0 && rc != RP_ERR_CONFIG)
         return rc;
     int bad = rc == RP_ERR_CONFIG;
-    if ((rc = rp__host_create(NULL, cfg, &a->host)) != 0) {
+    if ((rc = create_runtime(a)) != 0) {
         snprintf(err, errlen, "cannot create the plugin host: %s", rp_strerror(rc));
         return rc;
     }
@@ -554,7 +603,8 @@ static void flush_tick(void *arg)
 
 static void flush_arm(rp__agent *a)
 {
-    int rc = rp__host_timer_once_core(a->host, a->cfg->flush_interval_ms, flush_tick, a);
+    uint64_t id;
+    int rc = rp__loop_timer_add(a->loop, NULL, a->cfg->flush_interval_ms, 0, flush_tick, a, &id);
     if (rc != 0)
         rp__log_error("cannot arm the flush timer: %s; events wait for the next one",
                       rp_strerror(rc));
@@ -631,7 +681,7 @@ static void emit_agent_event_reason(rp__agent *a, const char *action, const char
         put_str(ev, "event.reason", reason);
         put_str(ev, "rampart.state", "degraded");
     }
-    rp__host_publish_core(a->host, ev);
+    rp__bus_publish(a->bus, ev);
 }
 
 static void emit_agent_event(rp__agent *a, const char *action, const char *category,
@@ -658,7 +708,7 @@ static void raise_alert(void *arg, const char *rule_id, const char *rule_name, i
     put_str(ev, "rule.ruleset", "rampart");
     put_i64(ev, "event.severity", severity);
     put_str(ev, "message", message);
-    rp__host_publish_core(a->host, ev);
+    rp__bus_publish(a->bus, ev);
 }
 
 /* ---- plugin failures: the agent's state ------------------------------------ */
@@ -756,11 +806,11 @@ static json_t *health_doc(rp__agent *a)
         jset_u(d, "cpu_ms", (uint64_t)(cpu / 1000000));
         jset_u(d, "peak_rss_bytes", rss);
     }
-    uint64_t bp = 0, bd = 0;
-    rp__host_bus_stats(a->host, &bp, &bd);
+    rp__bus_stats bs;
+    rp__bus_stats_total(a->bus, &bs);
     json_t *bus = json_object();
-    jset_u(bus, "published", bp);
-    jset_u(bus, "dropped", bd);
+    jset_u(bus, "published", bs.published);
+    jset_u(bus, "dropped", bs.dropped);
     rp__host_flow fl;
     rp__host_flow_stats(a->host, &fl);
     jset_u(bus, "queued_bytes", fl.queued_bytes);
@@ -776,7 +826,7 @@ static json_t *health_doc(rp__agent *a)
     json_object_set_new(d, "bus", bus);
 
     rp__loop_stats ls;
-    rp__host_loop_stats(a->host, &ls);
+    rp__loop_get_stats(a->loop, &ls);
     json_t *loop = json_object();
     jset_u(loop, "wakeups", ls.wakeups);
     jset_u(loop, "callbacks", ls.callbacks);
@@ -1027,7 +1077,7 @@ static void health_tick(void *arg)
         put_str(ev, "event.action", "agent-health");
         char prefix[256] = "rampart";
         flatten(ev, doc, prefix, strlen(prefix), sizeof prefix);
-        rp__host_publish_core(a->host, ev);
+        rp__bus_publish(a->bus, ev);
     }
     json_decref(doc);
 }
@@ -1035,7 +1085,10 @@ static void health_tick(void *arg)
 static uint64_t sink_backlog(void *arg)
 {
     rp__agent *a = arg;
-    return rp__host_sub_backlog(a->host, a->sink_sub);
+    rp__bus_sub_stats st;
+    if (rp__bus_stats_sub(a->bus, a->sink_sub, &st) != 0)
+        return 0;
+    return st.queued + st.overflow_depth;
 }
 
 /* The identity every line carries (core/output/ndjson.h): which machine, which
@@ -1138,9 +1191,15 @@ int rp__agent_start(rp__agent *a)
         return rc;
     if (a->pidfile)
         rp__os_pidfile_write(a->pidfile);
-    if ((rc = rp__host_subscribe_core(a->host, "*", rp__sink_on_event, a->sink, &a->sink_sub)) !=
-            0 ||
-        (rc = rp__host_start(a->host)) != 0) {
+    /* The sink takes every event without loss; then the threads start:
+     * workers (their completions wait for the loop), loop, bus, and the
+     * plugins last. */
+    rp__workers_opts wo = {.hooks = rp__host_hooks()};
+    if ((rc = rp__bus_subscribe(a->bus, "*", rp__sink_on_event, a->sink, 0, RP__BUS_LOSSLESS, 0,
+                                &a->sink_sub)) != 0 ||
+        (rc = rp__workers_create(&wo, a->loop, &a->workers)) != 0 ||
+        (rc = rp__loop_start(a->loop)) != 0 || (rc = rp__bus_start(a->bus)) != 0 ||
+        (rc = rp__host_start(a->host, a->workers)) != 0) {
         rp__log_error("cannot start the plugin host: %s", rp_strerror(rc));
         return rc;
     }
@@ -1155,7 +1214,9 @@ int rp__agent_start(rp__agent *a)
         rp__log_error("cannot start the uploader: %s", rp_strerror(rc));
         return rc;
     }
-    if ((rc = rp__host_timer_core(a->host, a->cfg->health_interval_ms, health_tick, a)) != 0) {
+    uint64_t health_timer;
+    if ((rc = rp__loop_timer_add(a->loop, NULL, a->cfg->health_interval_ms,
+                                 a->cfg->health_interval_ms, health_tick, a, &health_timer)) != 0) {
         rp__log_error("cannot start the health timer: %s", rp_strerror(rc));
         return rc;
     }
@@ -1329,7 +1390,7 @@ static void stop_watchdog(void *arg)
             rp__log_warn("stop: not done after %lld ms; abandoning the events still queued "
                          "(agent.stop_grace_ms %lld)",
                          (long long)(grace - margin), (long long)grace);
-            rp__host_abandon(a->host);
+            rp__bus_abandon(a->bus);
             rp__os_mutex_lock(a->stop_lock);
             continue;
         }
@@ -1374,6 +1435,11 @@ void rp__agent_stop(rp__agent *a)
      * that, leaving what it has not sent in the spool for the next start. */
     int was_running = a->host_running;
     rp__host_stop(a->host);
+    /* Workers before the loop: their completions run on the loop. */
+    rp__workers_destroy(a->workers);
+    a->workers = NULL;
+    rp__bus_stop(a->bus);
+    rp__loop_stop(a->loop);
     a->host_running = 0;
     if (was_running) {
         rp__host_flow fl;
@@ -1406,6 +1472,8 @@ void rp__agent_destroy(rp__agent *a)
         return;
     rp__agent_stop(a);
     rp__host_destroy(a->host);
+    rp__bus_destroy(a->bus);
+    rp__loop_destroy(a->loop);
     rp__ndjson_stamp_free(&a->stamp); /* after the sink, which borrowed it */
     if (a->cfg != a->boot_cfg)
         rp__config_destroy(a->cfg);

@@ -6,6 +6,7 @@
 #define RP_CORE_AGENT_H
 
 #include "config.h"
+#include "runtime/host.h"
 
 #include <stddef.h>
 
@@ -32,6 +33,12 @@ int rp__agent_create(const rp__agent_opts *opts, rp__config *cfg, rp__agent **ou
  * another code for failures that are not the config's (RP_ERR_NOMEM).
  */
 int rp__agent_check_config(const rp__config *cfg, char *err, size_t errlen);
+
+/* Fills opts for rp__host_create from cfg (borrowed: cfg must outlive the
+ * host): where plugin files are, the plugins and collectors.exclude, and
+ * config errors that name the file that set the value. bus and loop are
+ * left NULL: the caller hands its own. */
+void rp__agent_host_opts(const rp__config *cfg, rp__host_opts *opts);
 
 /* Prepares the data folder, the pid file and the agent id, and loads the
  * plugins (no threads yet, so the agent may still daemonize). Returns

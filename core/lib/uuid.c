@@ -1,13 +1,13 @@
 /* core/lib/uuid.c - UUIDv7 with a 12-bit sequence in rand_a for monotonic ids. */
 #include "lib/uuid.h"
 #include "os/os.h"
+#include "os/os_thread.h"
 
 #include <rampart/plugin.h>
 
-#include <pthread.h>
 #include <string.h>
 
-static pthread_mutex_t uuid_lock = PTHREAD_MUTEX_INITIALIZER;
+static rp__os_static_mutex uuid_lock = RP__OS_STATIC_MUTEX_INIT;
 static int64_t last_ms = -1;
 static unsigned seq;
 
@@ -19,30 +19,25 @@ static unsigned seq;
 static _Thread_local unsigned char pool[POOL_BYTES];
 static _Thread_local size_t pool_left;
 
-#ifndef _WIN32
 /* A forked child must not reuse its parent's unused bytes: the child's
- * (only) thread drops the pool it inherited. (Windows has no fork.) */
+ * (only) thread drops the pool it inherited. */
 static void drop_pool_in_child(void)
 {
     pool_left = 0;
 }
 
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static rp__os_once_flag atfork_once = RP__OS_ONCE_INIT;
 
-static void register_atfork(void)
+static void register_atfork(void *arg)
 {
-    pthread_atfork(NULL, NULL, drop_pool_in_child);
+    (void)arg;
+    rp__os_atfork_child(drop_pool_in_child);
 }
 
 static void once_per_process(void)
 {
-    pthread_once(&atfork_once, register_atfork);
+    rp__os_once(&atfork_once, register_atfork, NULL);
 }
-#else
-static void once_per_process(void)
-{
-}
-#endif
 
 static int take_random(unsigned char *out, size_t n)
 {
@@ -67,7 +62,7 @@ int rp__uuid7(int64_t unix_ms, char out[RP__UUID_STR_LEN + 1])
 
     /* Within one millisecond the 12-bit counter orders ids; when it wraps the
      * timestamp is pushed forward by one, as RFC 9562 section 6.2 allows. */
-    pthread_mutex_lock(&uuid_lock);
+    rp__os_static_mutex_lock(&uuid_lock);
     if (unix_ms > last_ms) {
         last_ms = unix_ms;
         seq = (unsigned)(b[6] & 0x03) << 8 | b[7]; /* random start, room to count */
@@ -79,7 +74,7 @@ int rp__uuid7(int64_t unix_ms, char out[RP__UUID_STR_LEN + 1])
         }
     }
     unsigned s = seq;
-    pthread_mutex_unlock(&uuid_lock);
+    rp__os_static_mutex_unlock(&uuid_lock);
 
     uint64_t ms = (uint64_t)unix_ms;
     for (int i = 0; i < 6; i++)

@@ -12,6 +12,7 @@
 #ifndef RP_CORE_OS_THREAD_H
 #define RP_CORE_OS_THREAD_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 typedef struct rp__os_thread rp__os_thread;
@@ -67,5 +68,37 @@ void rp__os_cond_wait(rp__os_cond *c, rp__os_mutex *m);
 void rp__os_cond_timedwait(rp__os_cond *c, rp__os_mutex *m, int64_t timeout_ms);
 void rp__os_cond_signal(rp__os_cond *c);
 void rp__os_cond_broadcast(rp__os_cond *c);
+
+/*
+ * Once per process: the first rp__os_once on a flag runs fn(arg); calls on
+ * other threads meanwhile wait until it has returned, and later calls return
+ * at once (one atomic load). fn must not call rp__os_once on its own flag.
+ * A flag is static storage initialised with RP__OS_ONCE_INIT.
+ */
+typedef struct rp__os_once_flag {
+    atomic_int state; /* 0 not run, 1 running, 2 done */
+} rp__os_once_flag;
+#define RP__OS_ONCE_INIT {0}
+void rp__os_once(rp__os_once_flag *flag, void (*fn)(void *arg), void *arg);
+
+/*
+ * A mutex in static storage, for the process-wide registries that exist
+ * before anything is created (topics, fields, the UUID clock):
+ * RP__OS_STATIC_MUTEX_INIT makes it ready, without a create that could fail
+ * or a destroy. The platform's mutex is made in place on first use; each
+ * platform file checks at compile time that it fits in the storage.
+ */
+#define RP__OS_STATIC_MUTEX_BYTES 64
+typedef struct rp__os_static_mutex {
+    rp__os_once_flag once;
+    _Alignas(16) unsigned char storage[RP__OS_STATIC_MUTEX_BYTES];
+} rp__os_static_mutex;
+#define RP__OS_STATIC_MUTEX_INIT {RP__OS_ONCE_INIT, {0}}
+void rp__os_static_mutex_lock(rp__os_static_mutex *m);
+void rp__os_static_mutex_unlock(rp__os_static_mutex *m);
+
+/* Registers fn to run in the child process after a fork (its only thread),
+ * for state a child must not inherit. Windows has no fork: nothing to do, 0. */
+int rp__os_atfork_child(void (*fn)(void));
 
 #endif

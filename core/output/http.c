@@ -3,23 +3,20 @@
 #include "output/http.h"
 #include "lib/log.h"
 #include "os/os.h"
+#include "os/os_secret.h"
+#include "os/os_thread.h"
 #include "version.h"
 
 #include <rampart/plugin.h>
 
 #include <curl/curl.h>
 
-#include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 /* CURLOPT_PROTOCOLS_STR (7.85) is the newest thing used; curl_easy_header
  * (7.84), curl_multi_poll and curl_multi_wakeup (7.68) come before it.
@@ -119,11 +116,12 @@ static int is_header_value(const char *s, size_t max)
 
 /* ---- libcurl set-up, once per process -------------------------------------- */
 
-static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static rp__os_once_flag global_once = RP__OS_ONCE_INIT;
 static int global_rc = RP_ERR_INTERNAL;
 
-static void global_init(void)
+static void global_init(void *arg)
 {
+    (void)arg;
     /* Never paired with curl_global_cleanup: the uploader may be re-created on
      * reload, and libcurl's globals live as long as the process. */
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
@@ -136,96 +134,17 @@ static void global_init(void)
 
 /* ---- secret files ----------------------------------------------------------- */
 
-/*
- * Opens a file that holds a secret and checks, on the open descriptor (so the
- * file cannot be swapped after the check), that it is a regular file only its
- * owner may access. what names the option for the message.
- */
-static int open_secret(const char *path, const char *what, int *fd_out, size_t *size_out, char *err,
-                       size_t errlen)
-{
-    /* O_NONBLOCK: a FIFO planted at the path must not hang the agent before
-     * fstat can refuse it. */
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0) {
-        int e = errno;
-        set_err(err, errlen, "%s %s: %s", what, path, strerror(e));
-        return e == ENOENT ? RP_ERR_NOTFOUND : e == EACCES ? RP_ERR_PERM : RP_ERR_IO;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        set_err(err, errlen, "%s %s: %s", what, path, strerror(errno));
-        close(fd);
-        return RP_ERR_IO;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        set_err(err, errlen, "%s %s: not a regular file", what, path);
-        close(fd);
-        return RP_ERR_CONFIG;
-    }
-    if (st.st_mode & 077) {
-        set_err(err, errlen,
-                "%s %s: mode %04o lets group or others access it; it holds a secret, so "
-                "allow its owner only (chmod 600 %s)",
-                what, path, (unsigned)(st.st_mode & 07777), path);
-        close(fd);
-        return RP_ERR_PERM;
-    }
-    *fd_out = fd;
-    *size_out = (size_t)st.st_size;
-    return 0;
-}
-
-/* Reads a whole secret file of at most max bytes into a NUL-terminated buffer. */
+/* Reads a whole secret file of at most max bytes into a NUL-terminated buffer
+ * (os_secret.h makes every check on the open file); what names the option
+ * for the message. */
 static int read_secret(const char *path, const char *what, size_t max, char **out, size_t *len_out,
                        char *err, size_t errlen)
 {
-    int fd;
-    size_t size;
-    int rc = open_secret(path, what, &fd, &size, err, errlen);
-    if (rc != 0)
-        return rc;
-    if (size > max) {
-        set_err(err, errlen, "%s %s: %zu bytes, more than the %zu allowed", what, path, size, max);
-        close(fd);
-        return RP_ERR_RANGE;
-    }
-    char *buf = malloc(max + 1);
-    if (!buf) {
-        close(fd);
-        return RP_ERR_NOMEM;
-    }
-    /* Read to EOF rather than trusting st_size, bounded by max + 1 so that a
-     * file that grew meanwhile is still caught. */
-    size_t len = 0;
-    for (;;) {
-        ssize_t n = read(fd, buf + len, max + 1 - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            set_err(err, errlen, "%s %s: %s", what, path, strerror(errno));
-            rc = RP_ERR_IO;
-            break;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-        if (len > max) {
-            set_err(err, errlen, "%s %s: more than the %zu bytes allowed", what, path, max);
-            rc = RP_ERR_RANGE;
-            break;
-        }
-    }
-    close(fd);
-    if (rc != 0) {
-        wipe(buf, max + 1);
-        free(buf);
-        return rc;
-    }
-    buf[len] = '\0';
-    *out = buf;
-    *len_out = len;
-    return 0;
+    char why[512] = "";
+    int rc = rp__os_read_secret_file(path, max, out, len_out, why, sizeof why);
+    if (rc != 0 && rc != RP_ERR_NOMEM)
+        set_err(err, errlen, "%s %s: %s", what, path, why);
+    return rc;
 }
 
 static int is_space(char c)
@@ -339,17 +258,10 @@ static int check_url(const char *url, const char *what, char *err, size_t errlen
  * typo is a config error at start and not a TLS error on every upload. */
 static int check_readable(const char *path, const char *what, char *err, size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0) {
-        int e = errno;
-        set_err(err, errlen, "%s %s: %s", what, path, strerror(e));
-        return e == ENOENT ? RP_ERR_NOTFOUND : e == EACCES ? RP_ERR_PERM : RP_ERR_CONFIG;
-    }
-    struct stat st;
-    int rc = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? 0 : RP_ERR_CONFIG;
-    close(fd);
+    char why[512] = "";
+    int rc = rp__os_check_readable_file(path, why, sizeof why);
     if (rc != 0)
-        set_err(err, errlen, "%s %s: not a regular file", what, path);
+        set_err(err, errlen, "%s %s: %s", what, path, why);
     return rc;
 }
 
@@ -536,7 +448,7 @@ static int check_opts(const rp__http_opts *opts, const char *token_file, int all
 int rp__http_check_opts(const rp__http_opts *opts, const char *token_file,
                         rp__http_report_fn report, void *arg)
 {
-    pthread_once(&global_once, global_init);
+    rp__os_once(&global_once, global_init, NULL);
     if (global_rc != 0) {
         char msg[256];
         set_err(msg, sizeof msg, "libcurl %s could not start, or has no TLS support",
@@ -567,7 +479,7 @@ int rp__http_create(const rp__http_opts *opts, rp__http **out, char *err, size_t
         return RP_ERR_INVAL;
     }
     *out = NULL;
-    pthread_once(&global_once, global_init);
+    rp__os_once(&global_once, global_init, NULL);
     if (global_rc != 0) {
         set_err(err, errlen, "libcurl %s could not start, or has no TLS support", curl_version());
         return RP_ERR_INTERNAL;

@@ -1,7 +1,7 @@
 /* core/runtime/fields.c - the field registry with the built-in ECS fields. */
 #include "runtime/fields.h"
+#include "os/os_thread.h"
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,8 +189,8 @@ struct field {
 static struct field fields[RP__FIELD_MAX + 1]; /* index = id; 0 unused */
 static atomic_uint field_count;
 static uint16_t hash_slots[HASH_SLOTS]; /* id, 0 = empty; guarded by reg_lock */
-static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_once_t std_once = PTHREAD_ONCE_INIT;
+static rp__os_static_mutex reg_lock = RP__OS_STATIC_MUTEX_INIT;
+static rp__os_once_flag std_once = RP__OS_ONCE_INIT;
 
 static uint32_t hash_name(const char *s, size_t len)
 {
@@ -254,9 +254,10 @@ static int add_locked(const char *name, size_t len, uint32_t type, uint32_t slot
     return 0;
 }
 
-static void register_std(void)
+static void register_std(void *arg)
 {
-    pthread_mutex_lock(&reg_lock);
+    (void)arg;
+    rp__os_static_mutex_lock(&reg_lock);
     for (size_t i = 0; i < sizeof std_fields / sizeof std_fields[0]; i++) {
         uint32_t slot;
         rp_field_id id;
@@ -264,7 +265,7 @@ static void register_std(void)
         if (find_locked(std_fields[i].name, len, &slot) == 0)
             add_locked(std_fields[i].name, len, std_fields[i].type, slot, &id);
     }
-    pthread_mutex_unlock(&reg_lock);
+    rp__os_static_mutex_unlock(&reg_lock);
 }
 
 static int under_ecs_root(const char *name, size_t len)
@@ -279,12 +280,12 @@ static int under_ecs_root(const char *name, size_t len)
 
 int rp__field_intern(const char *name, size_t len, uint32_t type, rp_field_id *out)
 {
-    pthread_once(&std_once, register_std);
+    rp__os_once(&std_once, register_std, NULL);
     if (!name || !name_valid(name, len))
         return RP_ERR_INVAL;
     if (type < RP_TYPE_I64 || type > RP_TYPE_STR_ARRAY)
         return RP_ERR_INVAL;
-    pthread_mutex_lock(&reg_lock);
+    rp__os_static_mutex_lock(&reg_lock);
     uint32_t slot;
     uint32_t id = find_locked(name, len, &slot);
     int rc = 0;
@@ -298,25 +299,25 @@ int rp__field_intern(const char *name, size_t len, uint32_t type, rp_field_id *o
     } else {
         rc = add_locked(name, len, type, slot, out);
     }
-    pthread_mutex_unlock(&reg_lock);
+    rp__os_static_mutex_unlock(&reg_lock);
     return rc;
 }
 
 rp_field_id rp__field_lookup(const char *name, size_t len)
 {
-    pthread_once(&std_once, register_std);
+    rp__os_once(&std_once, register_std, NULL);
     if (!name || len > RP__FIELD_NAME_MAX)
         return 0;
     uint32_t slot;
-    pthread_mutex_lock(&reg_lock);
+    rp__os_static_mutex_lock(&reg_lock);
     uint32_t id = find_locked(name, len, &slot);
-    pthread_mutex_unlock(&reg_lock);
+    rp__os_static_mutex_unlock(&reg_lock);
     return id;
 }
 
 const char *rp__field_name(rp_field_id id, size_t *len)
 {
-    pthread_once(&std_once, register_std);
+    rp__os_once(&std_once, register_std, NULL);
     if (id == 0 || id > atomic_load_explicit(&field_count, memory_order_acquire))
         return NULL;
     if (len)
@@ -326,7 +327,7 @@ const char *rp__field_name(rp_field_id id, size_t *len)
 
 uint32_t rp__field_type(rp_field_id id)
 {
-    pthread_once(&std_once, register_std);
+    rp__os_once(&std_once, register_std, NULL);
     if (id == 0 || id > atomic_load_explicit(&field_count, memory_order_acquire))
         return 0;
     return fields[id].type;
@@ -334,7 +335,7 @@ uint32_t rp__field_type(rp_field_id id)
 
 uint32_t rp__field_count(void)
 {
-    pthread_once(&std_once, register_std);
+    rp__os_once(&std_once, register_std, NULL);
     return atomic_load_explicit(&field_count, memory_order_acquire);
 }
 

@@ -1,115 +1,34 @@
-/* core/runtime/host.c - plugin loading, the host API table, and plugin lifecycles. */
+/* core/runtime/host.c - the host API table and plugin lifecycles; loading is in
+ * loader.c. */
 #include "runtime/host.h"
+#include "runtime/host_private.h"
 #include "runtime/bus.h"
 #include "runtime/event.h"
 #include "runtime/fields.h"
 #include "lib/log.h"
 #include "runtime/loop.h"
 #include "os/os.h"
-#include "lib/path.h"
-#include "lib/schema.h"
+#include "os/os_thread.h"
 #include "runtime/topic.h"
 #include "runtime/workers.h"
 
 #include <jansson.h>
-#include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-#define MAX_COUNTERS 64
-#define MAX_SUBS 16
-#define MAX_HANDLES 256
-#define ERR_LEN 512
-
-struct counter {
-    char name[64];
-    atomic_uint_fast64_t value;
-};
-
-/* A watch, timer or job of a plugin: bridges the loop's callback types to
- * the plugin's, and lets the host clean up what a plugin leaves behind. */
-struct handle {
-    struct rp_plugin *plugin;
-    uint64_t id; /* loop watch or timer id; 0 = free slot */
-    int is_timer;
-    int once; /* a one-shot timer */
-    rp_fd_cb fd_cb;
-    rp_timer_cb timer_cb;
-    void *arg;
-};
-
-struct job {
-    struct rp_plugin *plugin;
-    rp_work_cb work;
-    rp_work_done_cb done;
-    void *arg;
-};
-
-struct rp_plugin {
-    rp__host *host;
-    uint32_t index; /* producer id: 1-based position in the host */
-    char *name;
-    char *path;
-    rp__os_dl *dl;
-    rp_plugin_descriptor desc; /* the host's copy, zero-filled past the plugin's size */
-    void *state;
-    enum rp__plugin_state pstate;
-    char *config_json;
-    char error[ERR_LEN];
-
-    pthread_mutex_t lock; /* guards last_msg, counters registration, handles */
-    char last_msg[ERR_LEN];
-    struct counter counters[MAX_COUNTERS];
-    atomic_uint ncounters;
-    uint64_t subs[MAX_SUBS];
-    uint32_t nsubs;
-    struct handle *handles[MAX_HANDLES];
-
-    atomic_uint_fast64_t published;
-    atomic_uint_fast64_t publish_failed;
-    atomic_uint_fast64_t cpu_ns; /* CPU time of its loop and worker callbacks */
-    /* Back-pressure (see suspend_watches): publishes refused at the bus's
-     * byte cap, and how often its fd watches were suspended for it. */
-    atomic_uint_fast64_t publish_full;
-    atomic_uint_fast64_t suspensions;
-    atomic_int suspend_wanted; /* a suspension is posted or in force */
-    atomic_int suspended;      /* its fd watches are out of the poller */
-};
-
-struct rp__host {
-    rp__host_opts opts;
-    const rp__config *cfg;
-    rp__bus *bus;
-    rp__loop *loop;
-    rp__workers *workers;
-    struct rp_plugin **plugins;
-    size_t nplugins;
-    int started;
-    /* Back-pressure, on the loop thread: the timer that resumes suspended
-     * watches once the bus drains under its low watermark. */
-    uint64_t resume_timer;
-    uint64_t low_water;
-    int64_t full_logged_ns; /* last log line about it: one a minute at most */
-    atomic_uint_fast64_t episodes; /* times the bus went full and watches were suspended */
-    atomic_uint_fast64_t suspensions;
-    atomic_uint suspended_now;
-};
 
 /* Which plugin the current thread is running; the supervisor and crash
  * reports read it. */
 static _Thread_local struct rp_plugin *current_plugin;
 
-static void enter(struct rp_plugin *p)
+void rp__host_enter(struct rp_plugin *p)
 {
     current_plugin = p;
 }
 
-static void leave(void)
+void rp__host_leave(void)
 {
     current_plugin = NULL;
 }
@@ -156,10 +75,10 @@ static void api_set_error(rp_plugin *self, const char *msg, uint64_t len)
         len = 0;
     if (len >= ERR_LEN)
         len = ERR_LEN - 1;
-    pthread_mutex_lock(&self->lock);
+    rp__os_mutex_lock(self->lock);
     memcpy(self->last_msg, msg ? msg : "", len);
     self->last_msg[len] = '\0';
-    pthread_mutex_unlock(&self->lock);
+    rp__os_mutex_unlock(self->lock);
 }
 
 static void *api_alloc(uint64_t size)
@@ -244,13 +163,13 @@ static void resume_check(void *arg);
 
 static void set_watches_paused(struct rp_plugin *p, int paused)
 {
-    pthread_mutex_lock(&p->lock);
+    rp__os_mutex_lock(p->lock);
     for (int i = 0; i < MAX_HANDLES; i++) {
         struct handle *h = p->handles[i];
         if (h && !h->is_timer && h->id)
             rp__loop_watch_pause(p->host->loop, h->id, paused);
     }
-    pthread_mutex_unlock(&p->lock);
+    rp__os_mutex_unlock(p->lock);
 }
 
 static void suspend_watches(void *arg)
@@ -277,8 +196,8 @@ static void suspend_watches(void *arg)
                          "plugin %s stops reading its kernel sources until it drains under "
                          "%llu bytes",
                          (unsigned long long)rp__bus_queued_bytes(host->bus),
-                         (unsigned long long)host->cfg->bus_max_bytes, (unsigned long long)n,
-                         p->name, (unsigned long long)host->low_water);
+                         (unsigned long long)host->max_bytes, (unsigned long long)n, p->name,
+                         (unsigned long long)host->low_water);
         }
     }
     if (!host->resume_timer &&
@@ -367,9 +286,9 @@ static int api_event_type(const rp_event *ev, const char **type, uint64_t *len)
 static int deliver(void *arg, const struct rp_event *ev)
 {
     struct rp_plugin *p = arg;
-    enter(p);
+    rp__host_enter(p);
     int rc = p->desc.on_event(p, p->state, ev);
-    leave();
+    rp__host_leave();
     return rc;
 }
 
@@ -400,15 +319,15 @@ static int api_subscribe(rp_plugin *self, const char *pattern, uint64_t len, uin
 
 static int handle_add(struct rp_plugin *p, struct handle *h)
 {
-    pthread_mutex_lock(&p->lock);
+    rp__os_mutex_lock(p->lock);
     for (int i = 0; i < MAX_HANDLES; i++) {
         if (!p->handles[i]) {
             p->handles[i] = h;
-            pthread_mutex_unlock(&p->lock);
+            rp__os_mutex_unlock(p->lock);
             return 0;
         }
     }
-    pthread_mutex_unlock(&p->lock);
+    rp__os_mutex_unlock(p->lock);
     return RP_ERR_FULL;
 }
 
@@ -416,7 +335,7 @@ static int handle_add(struct rp_plugin *p, struct handle *h)
 static struct handle *handle_take(struct rp_plugin *p, uint64_t id, int is_timer)
 {
     struct handle *h = NULL;
-    pthread_mutex_lock(&p->lock);
+    rp__os_mutex_lock(p->lock);
     for (int i = 0; i < MAX_HANDLES; i++) {
         if (p->handles[i] && p->handles[i]->id == id && p->handles[i]->is_timer == is_timer) {
             h = p->handles[i];
@@ -424,17 +343,17 @@ static struct handle *handle_take(struct rp_plugin *p, uint64_t id, int is_timer
             break;
         }
     }
-    pthread_mutex_unlock(&p->lock);
+    rp__os_mutex_unlock(p->lock);
     return h;
 }
 
 static void handle_remove(struct rp_plugin *p, struct handle *h)
 {
-    pthread_mutex_lock(&p->lock);
+    rp__os_mutex_lock(p->lock);
     for (int i = 0; i < MAX_HANDLES; i++)
         if (p->handles[i] == h)
             p->handles[i] = NULL;
-    pthread_mutex_unlock(&p->lock);
+    rp__os_mutex_unlock(p->lock);
 }
 
 static void fd_bridge(void *arg, int fd, uint32_t revents)
@@ -462,14 +381,14 @@ static void timer_bridge(void *arg)
      * handle, which must stay. Timer ids are never reused. */
     if (once) {
         int listed = 0;
-        pthread_mutex_lock(&p->lock);
+        rp__os_mutex_lock(p->lock);
         for (int i = 0; i < MAX_HANDLES; i++) {
             if (p->handles[i] == h && h->id == id) {
                 p->handles[i] = NULL;
                 listed = 1;
             }
         }
-        pthread_mutex_unlock(&p->lock);
+        rp__os_mutex_unlock(p->lock);
         if (listed)
             free(h);
     }
@@ -588,7 +507,7 @@ static int api_counter_register(rp_plugin *self, const char *name, uint64_t len,
     if (!self || !name || !id || len == 0 || len >= sizeof self->counters[0].name)
         return RP_ERR_INVAL;
     int rc = 0;
-    pthread_mutex_lock(&self->lock);
+    rp__os_mutex_lock(self->lock);
     uint32_t n = atomic_load(&self->ncounters);
     for (uint32_t i = 0; i < n; i++) {
         if (strlen(self->counters[i].name) == len && memcmp(self->counters[i].name, name, len) == 0) {
@@ -606,7 +525,7 @@ static int api_counter_register(rp_plugin *self, const char *name, uint64_t len,
     atomic_store(&self->ncounters, n + 1);
     *id = n;
 out:
-    pthread_mutex_unlock(&self->lock);
+    rp__os_mutex_unlock(self->lock);
     return rc;
 }
 
@@ -669,312 +588,29 @@ const rp_host_api *rp__host_api(void)
     return &host_api;
 }
 
-/* ---- loading -------------------------------------------------------------- */
-
-static int id_valid(const char *id)
+int rp__host_create(const rp__host_opts *opts, rp__host **out)
 {
-    /* Reverse DNS: at least two dot-separated labels of [a-z0-9_-]. */
-    size_t len = strlen(id);
-    int dots = 0;
-    if (len == 0 || len > 128 || id[0] == '.' || id[len - 1] == '.')
-        return 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = id[i];
-        if (c == '.') {
-            if (id[i + 1] == '.')
-                return 0;
-            dots++;
-        } else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) {
-            return 0;
-        }
-    }
-    return dots >= 1;
-}
-
-static const char *kind_name(uint32_t kind)
-{
-    switch (kind) {
-    case RP_KIND_COLLECTOR:
-        return "collector";
-    case RP_KIND_DETECTOR:
-        return "detector";
-    case RP_KIND_RESPONDER:
-        return "responder";
-    default:
-        return "unknown";
-    }
-}
-
-static void refuse(struct rp_plugin *p, const char *fmt, ...) RP__PRINTF(2, 3);
-
-static void refuse(struct rp_plugin *p, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(p->error, sizeof p->error, fmt, ap);
-    va_end(ap);
-    p->pstate = RP__PLUGIN_REFUSED;
-    rp__log_error("plugin %s refused: %s", p->name, p->error);
-}
-
-/* Where a plugin's file is: an absolute path as is; a bare file name in
- * agent.plugin_dir; any other relative path from the main config's folder. */
-static char *plugin_path(const rp__config *cfg, const char *file)
-{
-    if (rp__os_path_is_absolute(file))
-        return rp__path_resolve("/", file);
-    if (!strchr(file, '/'))
-        return rp__path_resolve(cfg->plugin_dir, file);
-    return rp__path_resolve(cfg->config_dir, file);
-}
-
-/* Loads the file, calls its entry and checks the descriptor. */
-static int load_binary(rp__host *host, struct rp_plugin *p)
-{
-    char why[ERR_LEN];
-    char *real = NULL;
-    int rc = rp__os_realpath(p->path, &real);
-    if (rc != 0) {
-        refuse(p, "%s: %s", p->path, rc == RP_ERR_NOTFOUND ? "no such file" : rp_strerror(rc));
-        return rc;
-    }
-    free(p->path);
-    p->path = real;
-    /* The trust check and the load look at one open file (os.h). */
-    if ((rc = rp__os_dl_open_trusted(p->path, &p->dl, why, sizeof why)) != 0) {
-        if (rc == RP_ERR_PERM)
-            refuse(p, "untrusted file: %s", why);
-        else
-            refuse(p, "%s: cannot load: %s", p->path, why);
-        return rc;
-    }
-    rp__os_fn fn = rp__os_dl_sym(p->dl, RP_ENTRY_SYMBOL);
-    if (!fn) {
-        /* Tell a plugin of another ABI major from something that is no plugin. */
-        char other[64];
-        for (int major = 2; major <= 9; major++) {
-            snprintf(other, sizeof other, "rampart_plugin_entry_v%d", major);
-            if (rp__os_dl_sym(p->dl, other)) {
-                refuse(p, "%s: built for plugin ABI %d.x; this agent provides ABI %d.%d", p->path,
-                       major, RP_ABI_MAJOR, RP_ABI_MINOR);
-                return RP_ERR_VERSION;
-            }
-        }
-        refuse(p, "%s: does not export %s: not a Rampart plugin of ABI %d.x", p->path,
-               RP_ENTRY_SYMBOL, RP_ABI_MAJOR);
-        return RP_ERR_VERSION;
-    }
-    rp_plugin_entry_fn entry;
-    memcpy(&entry, &fn, sizeof entry);
-
-    const rp_plugin_descriptor *d = NULL;
-    enter(p);
-    rc = entry(&host_api, &d);
-    leave();
-    if (rc != 0 || !d) {
-        refuse(p, "%s: entry point failed: %s", p->path, rc ? rp_strerror(rc) : "no descriptor");
-        return rc ? rc : RP_ERR_INVAL;
-    }
-    if (d->struct_size < RP_DESCRIPTOR_SIZE_1_0) {
-        refuse(p, "%s: descriptor too small (%u bytes; ABI 1.0 needs at least %u)", p->path,
-               (unsigned)d->struct_size, (unsigned)RP_DESCRIPTOR_SIZE_1_0);
-        return RP_ERR_VERSION;
-    }
-    if (d->abi_major != RP_ABI_MAJOR || d->abi_minor > RP_ABI_MINOR) {
-        refuse(p, "%s: requires plugin ABI %u.%u; this agent provides ABI %d.%d", p->path,
-               (unsigned)d->abi_major, (unsigned)d->abi_minor, RP_ABI_MAJOR, RP_ABI_MINOR);
-        return RP_ERR_VERSION;
-    }
-    /* Copy what this host knows; a newer plugin's extra members are ignored,
-     * an older plugin's missing ones read as zero. */
-    memset(&p->desc, 0, sizeof p->desc);
-    memcpy(&p->desc, d, d->struct_size < sizeof p->desc ? d->struct_size : sizeof p->desc);
-    const rp_plugin_descriptor *c = &p->desc;
-    if (!c->id || !id_valid(c->id)) {
-        refuse(p, "%s: descriptor id must be reverse DNS like \"org.example.name\", got %s%s%s",
-               p->path, c->id ? "\"" : "", c->id ? c->id : "none", c->id ? "\"" : "");
+    if (!opts->config_error || (!opts->load_only && (!opts->bus || !opts->loop)))
         return RP_ERR_INVAL;
-    }
-    if (!c->version || !*c->version) {
-        refuse(p, "%s (%s): descriptor has no version", p->path, c->id);
-        return RP_ERR_INVAL;
-    }
-    if (c->kind < RP_KIND_COLLECTOR || c->kind > RP_KIND_RESPONDER) {
-        refuse(p, "%s (%s): unknown plugin kind %u", p->path, c->id, (unsigned)c->kind);
-        return RP_ERR_INVAL;
-    }
-    if (c->reserved != 0 || c->event_schema_version > RP_EVENT_SCHEMA_VERSION) {
-        refuse(p, "%s (%s): needs event schema %u; this agent provides %d", p->path, c->id,
-               (unsigned)c->event_schema_version, RP_EVENT_SCHEMA_VERSION);
-        return RP_ERR_VERSION;
-    }
-    const char *missing = !c->init ? "init" : !c->start ? "start" : !c->stop ? "stop"
-                                            : !c->destroy ? "destroy" : NULL;
-    if (missing) {
-        refuse(p, "%s (%s): descriptor lacks the required %s callback", p->path, c->id, missing);
-        return RP_ERR_INVAL;
-    }
-    for (size_t i = 0; i < host->nplugins; i++) {
-        struct rp_plugin *o = host->plugins[i];
-        if (o != p && o->pstate != RP__PLUGIN_REFUSED && o->desc.id &&
-            strcmp(o->desc.id, c->id) == 0) {
-            refuse(p, "%s: duplicate plugin id \"%s\", already loaded as plugin %s from %s",
-                   p->path, c->id, o->name, o->path);
-            return RP_ERR_EXISTS;
-        }
-    }
-    return 0;
-}
-
-/* Adds the schema's top-level defaults for absent keys. */
-static void apply_defaults(json_t *schema, json_t *config)
-{
-    json_t *props = json_object_get(schema, "properties");
-    const char *key;
-    json_t *sub;
-    json_object_foreach(props, key, sub)
-    {
-        json_t *def = json_object_get(sub, "default");
-        if (def && !json_object_get(config, key))
-            json_object_set_new(config, key, json_deep_copy(def));
-    }
-}
-
-/* Where a plugin's schema errors go: one line each, naming the file. */
-struct config_errors {
-    rp__host *host;
-    struct rp_plugin *p;
-    char *err;
-    size_t errlen;
-};
-
-static void on_config_error(void *arg, const rp__schema_error *e)
-{
-    struct config_errors *ce = arg;
-    struct rp__json_seg segs[RP__SCHEMA_MAX_DEPTH + 3] = {
-        {.key = "plugins"}, {.key = ce->p->name}, {.key = "config"}};
-    memcpy(segs + 3, e->segv, sizeof e->segv[0] * (size_t)e->depth);
-    const char *file = rp__config_source_of(ce->host->cfg, segs, e->depth + 3);
-    rp__config_err_add(ce->err, ce->errlen, "%s: plugins.%s.config%s%s: %s", file, ce->p->name,
-                       e->path[0] && e->path[0] != '[' ? "." : "", e->path, e->message);
-}
-
-/* Validates plugins.<name>.config against the plugin's schema; every error
- * is a line added to err. */
-static int check_config(rp__host *host, struct rp_plugin *p, const json_t *entry, char *err,
-                        size_t errlen)
-{
-    const json_t *given = json_object_get(entry, "config");
-    json_t *config = given ? json_deep_copy(given) : json_object();
-    json_t *schema = NULL;
-    int rc = 0;
-    if (!config)
-        return RP_ERR_NOMEM;
-    struct rp__json_seg segs[3] = {{.key = "plugins"}, {.key = p->name}, {.key = "config"}};
-
-    if (!p->desc.config_schema) {
-        if (json_object_size(config) != 0) {
-            const char *file = rp__config_source_of(host->cfg, segs, 3);
-            rp__config_err_add(err, errlen, "%s: plugins.%s.config: plugin %s takes no settings",
-                               file, p->name, p->desc.id);
-            rc = RP_ERR_CONFIG;
-        }
-        goto done;
-    }
-    json_error_t jerr;
-    rp__schema_error serr;
-    schema = json_loads(p->desc.config_schema, JSON_REJECT_DUPLICATES, &jerr);
-    if (!schema) {
-        refuse(p, "%s (%s): config_schema is not valid JSON: %s", p->path, p->desc.id, jerr.text);
-        rc = RP_ERR_INVAL;
-        goto done;
-    }
-    if (rp__schema_check(schema, &serr) != 0) {
-        refuse(p, "%s (%s): config_schema: %s%s%s", p->path, p->desc.id, serr.path,
-               serr.path[0] ? ": " : "", serr.message);
-        rc = RP_ERR_INVAL;
-        goto done;
-    }
-    apply_defaults(schema, config);
-    /* One set of exclusion rules for all collectors (collectors.exclude),
-     * handed to each plugin that declares exclude_rules; others never see
-     * it, so plugins built before it are untouched. */
-    if (json_object_get(json_object_get(schema, "properties"), "exclude_rules")) {
-        if (given && json_object_get(given, "exclude_rules")) {
-            const char *file = rp__config_source_of(host->cfg, segs, 3);
-            rp__config_err_add(err, errlen,
-                               "%s: plugins.%s.config.exclude_rules: set by the agent from "
-                               "collectors.exclude; put the rules there",
-                               file, p->name);
-            rc = RP_ERR_CONFIG;
-            goto done;
-        }
-        json_t *rules = json_object_get(json_object_get(host->cfg->root, "collectors"), "exclude");
-        json_object_set_new(config, "exclude_rules", rules ? json_deep_copy(rules) : json_object());
-    }
-    struct config_errors ce = {host, p, err, errlen};
-    rc = rp__schema_validate_all(schema, config, on_config_error, &ce, &serr);
-    if (rc == RP_ERR_INVAL) {
-        refuse(p, "%s (%s): config_schema: %s%s%s", p->path, p->desc.id, serr.path,
-               serr.path[0] ? ": " : "", serr.message);
-        goto done;
-    }
-done:
-    if (rc == 0) {
-        p->config_json = json_dumps(config, JSON_COMPACT);
-        if (!p->config_json)
-            rc = RP_ERR_NOMEM;
-    }
-    json_decref(schema);
-    json_decref(config);
-    return rc;
-}
-
-static struct rp_plugin *plugin_new(rp__host *host, const char *name, const char *file)
-{
-    struct rp_plugin *p = calloc(1, sizeof *p);
-    if (!p)
-        return NULL;
-    p->host = host;
-    p->index = (uint32_t)host->nplugins + 1;
-    p->name = strdup(name);
-    p->path = plugin_path(host->cfg, file);
-    pthread_mutex_init(&p->lock, NULL);
-    if (!p->name || !p->path) {
-        free(p->name);
-        free(p->path);
-        pthread_mutex_destroy(&p->lock);
-        free(p);
-        return NULL;
-    }
-    return p;
-}
-
-int rp__host_create(const rp__host_opts *opts, const rp__config *cfg, rp__host **out)
-{
     rp__host *h = calloc(1, sizeof *h);
     if (!h)
         return RP_ERR_NOMEM;
-    if (opts)
-        h->opts = *opts;
-    h->cfg = cfg;
-    size_t n = json_object_size(json_object_get(cfg->root, "plugins"));
+    h->opts = *opts;
+    size_t n = json_object_size(opts->plugins);
     h->plugins = calloc(n ? n : 1, sizeof *h->plugins);
     if (!h->plugins) {
         free(h);
         return RP_ERR_NOMEM;
     }
-    int rc = 0;
     if (!h->opts.load_only) {
-        /* No threads here: the agent may still fork to daemonize. */
-        rp__bus_opts bo;
-        rp__bus_opts_init(&bo);
-        bo.max_bytes = cfg->bus_max_bytes;
-        h->low_water = cfg->bus_max_bytes / 4 * 3;
-        if ((rc = rp__bus_create(&bo, &h->bus)) != 0 ||
-            (rc = rp__loop_create(&(rp__loop_opts){.slice_us = cfg->loop_slice_us,
-                                                   .realtime_max_cpu_pct = cfg->loop_rt_max_cpu_pct},
-                                  &h->loop)) != 0) {
+        h->bus = opts->bus;
+        h->loop = opts->loop;
+        rp__bus_stats st;
+        rp__bus_stats_total(h->bus, &st);
+        h->max_bytes = st.max_bytes;
+        h->low_water = st.max_bytes / 4 * 3;
+        int rc = rp__loop_set_hooks(h->loop, &plugin_hooks);
+        if (rc != 0) {
             rp__host_destroy(h);
             return rc;
         }
@@ -983,48 +619,13 @@ int rp__host_create(const rp__host_opts *opts, const rp__config *cfg, rp__host *
     return 0;
 }
 
-int rp__host_load(rp__host *host, char *err, size_t errlen)
-{
-    const char *name;
-    json_t *entry;
-    int config_errors = 0;
-    if (err && errlen)
-        err[0] = '\0';
-    json_object_foreach(json_object_get(host->cfg->root, "plugins"), name, entry)
-    {
-        if (!json_is_true(json_object_get(entry, "enabled")))
-            continue;
-        struct rp_plugin *p =
-            plugin_new(host, name, json_string_value(json_object_get(entry, "file")));
-        if (!p)
-            return RP_ERR_NOMEM;
-        host->plugins[host->nplugins++] = p;
-        if (load_binary(host, p) != 0)
-            continue; /* refused and logged; the agent runs without it */
-        int rc = check_config(host, p, entry, err, errlen);
-        if (rc == RP_ERR_NOMEM)
-            return rc;
-        /* Every plugin's settings are checked, so that one run reports all
-         * errors; the plugin stays refused with its reason in err ("" here). */
-        config_errors |= rc == RP_ERR_CONFIG;
-        if (rc != 0)
-            continue;
-        p->pstate = RP__PLUGIN_LOADED;
-        rp__log_info("plugin %s: loaded %s %s (%s, %s, %s) from %s", p->name, p->desc.id,
-                     p->desc.version, kind_name(p->desc.kind),
-                     p->desc.vendor ? p->desc.vendor : "unknown vendor",
-                     p->desc.license ? p->desc.license : "no license", p->path);
-    }
-    return config_errors ? RP_ERR_CONFIG : 0;
-}
-
 /* Logs why a lifecycle call failed, with the plugin's own message if any. */
 static void call_failed(struct rp_plugin *p, const char *what, int rc)
 {
-    pthread_mutex_lock(&p->lock);
+    rp__os_mutex_lock(p->lock);
     snprintf(p->error, sizeof p->error, "%s failed: %s%s%.400s", what, rp_strerror(rc),
              p->last_msg[0] ? ": " : "", p->last_msg);
-    pthread_mutex_unlock(&p->lock);
+    rp__os_mutex_unlock(p->lock);
     rp__log_error("plugin %s (%s): %s; left off", p->name, p->desc.id, p->error);
 }
 
@@ -1038,10 +639,10 @@ static void release_resources(struct rp_plugin *p)
         rp__bus_unsubscribe(p->host->bus, p->subs[i], NULL);
     p->nsubs = 0;
     for (int i = 0; i < MAX_HANDLES; i++) {
-        pthread_mutex_lock(&p->lock);
+        rp__os_mutex_lock(p->lock);
         struct handle *h = p->handles[i];
         p->handles[i] = NULL;
-        pthread_mutex_unlock(&p->lock);
+        rp__os_mutex_unlock(p->lock);
         if (!h)
             continue;
         if (h->is_timer)
@@ -1054,8 +655,8 @@ static void release_resources(struct rp_plugin *p)
 
 struct barrier {
     rp__loop_task task;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
+    rp__os_mutex *lock;
+    rp__os_cond *cond;
     int done;
 };
 
@@ -1063,10 +664,10 @@ static void barrier_fn(void *arg, int status)
 {
     struct barrier *b = arg;
     (void)status;
-    pthread_mutex_lock(&b->lock);
+    rp__os_mutex_lock(b->lock);
     b->done = 1;
-    pthread_cond_signal(&b->cond);
-    pthread_mutex_unlock(&b->lock);
+    rp__os_cond_signal(b->cond);
+    rp__os_mutex_unlock(b->lock);
 }
 
 /*
@@ -1082,47 +683,53 @@ static int loop_barrier(rp__host *host)
         return 0;
     struct barrier b = {.task = {.fn = barrier_fn}};
     b.task.arg = &b;
-    pthread_mutex_init(&b.lock, NULL);
-    pthread_cond_init(&b.cond, NULL);
-    int rc = rp__loop_post_task(host->loop, &b.task);
-    if (rc == 0) {
-        struct timespec deadline;
-        clock_gettime(CLOCK_REALTIME, &deadline);
-        deadline.tv_sec += 10;
-        pthread_mutex_lock(&b.lock);
-        while (!b.done && rc == 0)
-            if (pthread_cond_timedwait(&b.cond, &b.lock, &deadline) != 0)
+    int rc = rp__os_mutex_create(&b.lock);
+    if (rc == 0 && (rc = rp__os_cond_create(&b.cond)) == 0 &&
+        (rc = rp__loop_post_task(host->loop, &b.task)) == 0) {
+        int64_t deadline = rp__os_monotonic_ns() + (int64_t)10 * 1000000000;
+        rp__os_mutex_lock(b.lock);
+        while (!b.done && rc == 0) {
+            int64_t left = deadline - rp__os_monotonic_ns();
+            if (left <= 0)
                 rc = RP_ERR_TIMEOUT;
-        pthread_mutex_unlock(&b.lock);
+            else
+                rp__os_cond_timedwait(b.cond, b.lock, left / 1000000 + 1);
+        }
+        rp__os_mutex_unlock(b.lock);
         if (rc != 0)
             rp__loop_task_cancel(host->loop, &b.task);
     }
-    pthread_cond_destroy(&b.cond);
-    pthread_mutex_destroy(&b.lock);
+    rp__os_cond_destroy(b.cond);
+    rp__os_mutex_destroy(b.lock);
     return rc;
 }
 
 /* Calls destroy once nothing of the plugin can run any more. */
 static void plugin_destroy(struct rp_plugin *p)
 {
-    if (loop_barrier(p->host) != 0) {
+    int rc = loop_barrier(p->host);
+    if (rc != 0) {
         /* Freeing state under a running callback would be worse than
          * leaking it at shutdown. */
-        rp__log_error("plugin %s: a loop callback did not return within 10 s; not destroyed",
-                      p->name);
+        if (rc == RP_ERR_TIMEOUT)
+            rp__log_error("plugin %s: a loop callback did not return within 10 s; not destroyed",
+                          p->name);
+        else
+            rp__log_error("plugin %s: cannot wait for the loop (%s); not destroyed", p->name,
+                          rp_strerror(rc));
         return;
     }
-    enter(p);
+    rp__host_enter(p);
     p->desc.destroy(p, p->state);
-    leave();
+    rp__host_leave();
     p->state = NULL;
 }
 
 static void plugin_init(struct rp_plugin *p)
 {
-    enter(p);
+    rp__host_enter(p);
     int rc = p->desc.init(p, &host_api, &p->state);
-    leave();
+    rp__host_leave();
     if (rc != 0) {
         call_failed(p, "init", rc);
         release_resources(p);
@@ -1134,9 +741,9 @@ static void plugin_init(struct rp_plugin *p)
 
 static void plugin_start(struct rp_plugin *p)
 {
-    enter(p);
+    rp__host_enter(p);
     int rc = p->desc.start(p, p->state);
-    leave();
+    rp__host_leave();
     if (rc != 0) {
         call_failed(p, "start", rc);
         release_resources(p);
@@ -1155,16 +762,16 @@ static int kind_rank(const struct rp_plugin *p)
     return p->desc.kind == RP_KIND_COLLECTOR ? 2 : p->desc.kind == RP_KIND_DETECTOR ? 1 : 0;
 }
 
-int rp__host_start(rp__host *host)
+const rp__loop_hooks *rp__host_hooks(void)
 {
-    int rc;
-    if (host->opts.load_only)
+    return &plugin_hooks;
+}
+
+int rp__host_start(rp__host *host, rp__workers *workers)
+{
+    if (host->opts.load_only || !workers || host->started)
         return RP_ERR_INVAL;
-    rp__workers_opts wopts = {.hooks = &plugin_hooks};
-    if ((rc = rp__loop_set_hooks(host->loop, &plugin_hooks)) != 0 ||
-        (rc = rp__workers_create(&wopts, host->loop, &host->workers)) != 0 ||
-        (rc = rp__loop_start(host->loop)) != 0 || (rc = rp__bus_start(host->bus)) != 0)
-        return rc;
+    host->workers = workers;
     host->started = 1;
     for (size_t i = 0; i < host->nplugins; i++)
         if (host->plugins[i]->pstate == RP__PLUGIN_LOADED)
@@ -1190,9 +797,9 @@ void rp__host_stop(rp__host *host)
             for (uint32_t k = 0; k < p->nsubs; k++)
                 rp__bus_unsubscribe(host->bus, p->subs[k], NULL);
             p->nsubs = 0;
-            enter(p);
+            rp__host_enter(p);
             int rc = p->desc.stop(p, p->state);
-            leave();
+            rp__host_leave();
             if (rc != 0)
                 call_failed(p, "stop", rc);
             release_resources(p);
@@ -1209,11 +816,7 @@ void rp__host_stop(rp__host *host)
             p->pstate = RP__PLUGIN_STOPPED;
         }
     }
-    /* Workers before the loop: their completions run on the loop. */
-    rp__workers_destroy(host->workers);
     host->workers = NULL;
-    rp__bus_stop(host->bus);
-    rp__loop_stop(host->loop);
     host->started = 0;
 }
 
@@ -1222,16 +825,13 @@ void rp__host_destroy(rp__host *host)
     if (!host)
         return;
     rp__host_stop(host);
-    rp__workers_destroy(host->workers);
-    rp__bus_destroy(host->bus);
-    rp__loop_destroy(host->loop);
     for (size_t i = 0; i < host->nplugins; i++) {
         struct rp_plugin *p = host->plugins[i];
         /* The library stays mapped: ARCHITECTURE §3 rule 10. */
         free(p->name);
         free(p->path);
         free(p->config_json);
-        pthread_mutex_destroy(&p->lock);
+        rp__os_mutex_destroy(p->lock);
         rp__os_dl_forget(p->dl);
         free(p);
     }
@@ -1287,11 +887,6 @@ int rp__host_plugin_counter(const rp__host *host, size_t index, uint32_t counter
     return 0;
 }
 
-void rp__host_loop_stats(const rp__host *host, rp__loop_stats *out)
-{
-    rp__loop_get_stats(host->loop, out);
-}
-
 void rp__host_flow_stats(const rp__host *host, rp__host_flow *out)
 {
     memset(out, 0, sizeof *out);
@@ -1320,55 +915,4 @@ void rp__host_refused_by_type(const rp__host *host,
         if (rp__bus_stats_topic(host->bus, t, &ts) == 0 && ts.full)
             cb(arg, rp__topic_name(t), ts.full);
     }
-}
-
-void rp__host_abandon(rp__host *host)
-{
-    if (host)
-        rp__bus_abandon(host->bus);
-}
-
-void rp__host_bus_stats(const rp__host *host, uint64_t *published, uint64_t *dropped)
-{
-    rp__bus_stats st = {0};
-    if (host->bus)
-        rp__bus_stats_total(host->bus, &st);
-    *published = st.published;
-    *dropped = st.dropped;
-}
-
-int rp__host_subscribe_core(rp__host *host, const char *pattern,
-                            int (*on_event)(void *arg, const struct rp_event *ev), void *arg,
-                            uint64_t *sub_id)
-{
-    uint64_t id;
-    int rc = rp__bus_subscribe(host->bus, pattern, on_event, arg, 0, RP__BUS_LOSSLESS, 0, &id);
-    if (rc == 0 && sub_id)
-        *sub_id = id;
-    return rc;
-}
-
-uint64_t rp__host_sub_backlog(rp__host *host, uint64_t sub_id)
-{
-    rp__bus_sub_stats st;
-    if (!host->bus || rp__bus_stats_sub(host->bus, sub_id, &st) != 0)
-        return 0;
-    return st.queued + st.overflow_depth;
-}
-
-int rp__host_publish_core(rp__host *host, struct rp_event *ev)
-{
-    return rp__bus_publish(host->bus, ev);
-}
-
-int rp__host_timer_core(rp__host *host, uint64_t interval_ms, void (*cb)(void *arg), void *arg)
-{
-    uint64_t id;
-    return rp__loop_timer_add(host->loop, NULL, interval_ms, interval_ms, cb, arg, &id);
-}
-
-int rp__host_timer_once_core(rp__host *host, uint64_t delay_ms, void (*cb)(void *arg), void *arg)
-{
-    uint64_t id;
-    return rp__loop_timer_add(host->loop, NULL, delay_ms, 0, cb, arg, &id);
 }

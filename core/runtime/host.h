@@ -1,10 +1,14 @@
 /*
  * core/runtime/host.h - the plugin host: loads plugins, serves the host API table,
- * and runs the shared machinery (bus, loop thread, worker pool) they use.
+ * and runs the plugins' lifecycles on the bus, loop and worker pool it is given.
+ *
+ * The agent owns the runtime: it creates the bus and the loop and hands them
+ * to rp__host_create, creates the worker pool and starts all three before
+ * rp__host_start, and stops them after rp__host_stop (see core/agent.c).
  *
  * Lifecycle: rp__host_create, rp__host_load (every enabled plugin of the
- * config), rp__host_start (bus, loop, workers, then init and start of each
- * plugin), rp__host_stop, rp__host_destroy. All on the control thread.
+ * "plugins" object), rp__host_start (init and start of each plugin),
+ * rp__host_stop, rp__host_destroy. All on the control thread.
  *
  * A plugin that cannot be loaded (missing file, untrusted file, wrong ABI,
  * bad descriptor, duplicate id) or whose init or start fails is reported and
@@ -14,8 +18,12 @@
 #ifndef RP_CORE_HOST_H
 #define RP_CORE_HOST_H
 
-#include "config.h"
+#include "lib/schema.h"
+#include "runtime/bus.h"
+#include "runtime/loop.h"
+#include "runtime/workers.h"
 
+#include <jansson.h>
 #include <rampart/plugin.h>
 
 #include <stddef.h>
@@ -51,12 +59,32 @@ typedef struct rp__plugin_info {
     uint32_t ncounters; /* counters it registered: rp__host_plugin_counter */
 } rp__plugin_info;
 
+/* What the host is given; the agent fills it from its config
+ * (rp__agent_host_opts). Every pointer is borrowed and must outlive the host
+ * (until rp__host_destroy). */
 typedef struct rp__host_opts {
     int load_only; /* --check-config: load and validate, never init */
+    /* The bus and the loop the plugins use; NULL with load_only. The loop
+     * must not be running yet: the host sets its accounting hooks. */
+    rp__bus *bus;
+    rp__loop *loop;
+    const char *plugin_dir; /* where a bare plugin file name is looked for */
+    const char *config_dir; /* what another relative file name is relative to */
+    /* The "plugins" object: instance name -> {enabled, file, config}. */
+    const json_t *plugins;
+    /* collectors.exclude, handed as exclude_rules to each plugin that
+     * declares it; NULL hands an empty object. */
+    const json_t *exclude_rules;
+    /* Adds one line about a plugin's settings to err (see rp__host_load):
+     * line is "plugins.<name>.config[.key]: what is wrong", and
+     * segv[0..depth) is the path of that value ("plugins", name, "config",
+     * ...), so that the caller can name the file that set it. Required. */
+    void (*config_error)(void *arg, char *err, size_t errlen, const struct rp__json_seg *segv,
+                         int depth, const char *line);
+    void *config_error_arg;
 } rp__host_opts;
 
-/* cfg is borrowed and must outlive the host (until rp__host_destroy). */
-int rp__host_create(const rp__host_opts *opts, const rp__config *cfg, rp__host **out);
+int rp__host_create(const rp__host_opts *opts, rp__host **out);
 
 /*
  * Loads every enabled plugin. Load failures leave the plugin off and are
@@ -68,14 +96,23 @@ int rp__host_create(const rp__host_opts *opts, const rp__config *cfg, rp__host *
  */
 int rp__host_load(rp__host *host, char *err, size_t errlen);
 
-/* Starts the bus, loop and workers, then inits and starts the plugins
- * (collectors last, so every subscriber is in place before events flow). */
-int rp__host_start(rp__host *host);
+/* The accounting hooks the worker pool must be created with (and the host
+ * puts on its loop), so that CPU time and crashes are told per plugin. */
+const rp__loop_hooks *rp__host_hooks(void);
 
-/* Stops plugins (collectors first), drains the bus, joins threads. */
+/* Inits and starts the plugins (collectors last, so every subscriber is in
+ * place before events flow). The bus and the loop run already; workers
+ * (borrowed, made with rp__host_hooks on the host's loop) serves their work
+ * until rp__host_stop. */
+int rp__host_start(rp__host *host, rp__workers *workers);
+
+/* Stops plugins (collectors first) and removes what they left registered;
+ * the caller then destroys the workers and stops the bus (draining it) and
+ * the loop. */
 void rp__host_stop(rp__host *host);
 
-/* NULL is a no-op. Plugins stay mapped until the process exits. */
+/* NULL is a no-op. Plugins stay mapped until the process exits. The bus,
+ * loop and workers are the caller's. */
 void rp__host_destroy(rp__host *host);
 
 /* Number of configured enabled plugins and a report on each (strings borrowed
@@ -87,9 +124,6 @@ int rp__host_plugin_info(const rp__host *host, size_t index, rp__plugin_info *ou
  * (borrowed from the host) and value. Any thread. */
 int rp__host_plugin_counter(const rp__host *host, size_t index, uint32_t counter,
                             const char **name, uint64_t *value);
-
-/* The bus's totals: events published and dropped (per subscription). */
-void rp__host_bus_stats(const rp__host *host, uint64_t *published, uint64_t *dropped);
 
 /*
  * Back-pressure figures. At agent.bus_max_bytes the bus refuses events; a
@@ -104,7 +138,7 @@ typedef struct rp__host_flow {
     uint64_t episodes;
     uint64_t suspensions;   /* plugin suspensions, over all episodes */
     uint32_t suspended_now; /* plugins suspended now */
-    uint64_t abandoned;     /* deliveries skipped by rp__host_abandon */
+    uint64_t abandoned;     /* deliveries skipped after rp__bus_abandon */
 } rp__host_flow;
 void rp__host_flow_stats(const rp__host *host, rp__host_flow *out);
 
@@ -113,39 +147,7 @@ void rp__host_flow_stats(const rp__host *host, rp__host_flow *out);
 void rp__host_refused_by_type(const rp__host *host,
                               void (*cb)(void *arg, const char *type, uint64_t refused), void *arg);
 
-/* A stop out of time: events still queued on the bus are released without
- * delivery from now on (rp__bus_abandon). Any thread. */
-void rp__host_abandon(rp__host *host);
-
 /* The host API table as handed to plugins (static storage). */
 const rp_host_api *rp__host_api(void);
-
-/*
- * Core subscribers (the event sink): a lossless subscription to every event.
- * on_event gets a borrowed event. Must be called before rp__host_start.
- * *sub_id (may be NULL) gets the subscription's id for rp__host_sub_backlog.
- */
-int rp__host_subscribe_core(rp__host *host, const char *pattern,
-                            int (*on_event)(void *arg, const struct rp_event *ev), void *arg,
-                            uint64_t *sub_id);
-
-/* Events waiting for a subscription (its queue plus its overflow list).
- * Lock-free, any thread; 0 for an unknown id. */
-uint64_t rp__host_sub_backlog(rp__host *host, uint64_t sub_id);
-
-/* A periodic timer of the core's own on the host loop (owner: the core).
- * Call after rp__host_start; stopped with the loop. */
-int rp__host_timer_core(rp__host *host, uint64_t interval_ms, void (*cb)(void *arg), void *arg);
-
-/* The event loop's counters (rp__loop_get_stats). */
-struct rp__loop_stats;
-void rp__host_loop_stats(const rp__host *host, struct rp__loop_stats *out);
-
-/* A one-shot core timer: cb(arg) once on the loop thread after delay_ms.
- * Any thread. */
-int rp__host_timer_once_core(rp__host *host, uint64_t delay_ms, void (*cb)(void *arg), void *arg);
-
-/* Publishes an event of the core's own (producer 0); takes the reference. */
-int rp__host_publish_core(rp__host *host, struct rp_event *ev);
 
 #endif

@@ -8,10 +8,10 @@
  * never changed or freed afterwards.
  */
 #include "runtime/topic.h"
+#include "os/os_thread.h"
 
 #include <rampart/plugin.h>
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -21,7 +21,7 @@
 _Static_assert((HASH_SLOTS & (HASH_SLOTS - 1)) == 0, "HASH_SLOTS must be a power of two");
 _Static_assert(RP__TOPIC_MAX < 65536, "ids are stored as uint16_t in the hash");
 
-static pthread_mutex_t topic_lock = PTHREAD_MUTEX_INITIALIZER;
+static rp__os_static_mutex topic_lock = RP__OS_STATIC_MUTEX_INIT;
 /* Index 0 is unused: id 0 means "no topic" everywhere. */
 static char topic_names[RP__TOPIC_MAX + 1][RP__TOPIC_NAME_MAX + 1];
 static uint8_t topic_lens[RP__TOPIC_MAX + 1];
@@ -70,7 +70,7 @@ int rp__topic_intern(const char *name, size_t len, uint32_t *id)
         return RP_ERR_INVAL;
     uint32_t slot = hash_name(name, len) & (HASH_SLOTS - 1);
     int rc = 0;
-    pthread_mutex_lock(&topic_lock);
+    rp__os_static_mutex_lock(&topic_lock);
     for (;;) {
         uint16_t cur = topic_hash[slot];
         if (cur == 0)
@@ -95,7 +95,7 @@ int rp__topic_intern(const char *name, size_t len, uint32_t *id)
     atomic_store_explicit(&topic_count, new_id, memory_order_release);
     *id = new_id;
 out:
-    pthread_mutex_unlock(&topic_lock);
+    rp__os_static_mutex_unlock(&topic_lock);
     return rc;
 }
 

@@ -21,6 +21,8 @@
 
 #include <cmocka.h>
 
+#include "host_runtime.h"
+
 static char tmpdir[64];
 
 static void copy_file(const char *from, const char *to, mode_t mode)
@@ -99,12 +101,13 @@ static void test_refusals_and_survivors(void **state)
         rp__config_from_docs(doc, "test.json", NULL, NULL, NULL, tmpdir, &cfg, err, sizeof err),
         0);
 
-    rp__host *host = NULL;
-    assert_int_equal(rp__host_create(NULL, cfg, &host), 0);
+    struct host_runtime rt;
+    host_runtime_create(&rt, cfg, 0);
+    rp__host *host = rt.host;
     assert_int_equal(rp__host_load(host, err, sizeof err), 0);
     /* Disabled plugins are not even looked at. */
     assert_int_equal(rp__host_plugin_count(host), 11);
-    assert_int_equal(rp__host_start(host), 0);
+    assert_int_equal(host_runtime_start(&rt), 0);
 
     rp__plugin_info info;
     find(host, "frozen", &info);
@@ -145,10 +148,10 @@ static void test_refusals_and_survivors(void **state)
     assert_int_equal(info.state, RP__PLUGIN_RUNNING);
     assert_int_equal(info.published, 10);
 
-    rp__host_stop(host);
+    host_runtime_stop(&rt);
     find(host, "frozen", &info);
     assert_int_equal(info.state, RP__PLUGIN_STOPPED);
-    rp__host_destroy(host);
+    host_runtime_destroy(&rt);
     rp__config_destroy(cfg);
     json_decref(doc);
     unlink(wfile);
@@ -167,13 +170,12 @@ static void test_plugin_config_error_names_file_and_path(void **state)
     assert_int_equal(
         rp__config_from_docs(doc, "main.json", NULL, NULL, NULL, tmpdir, &cfg, err, sizeof err),
         0);
-    rp__host *host = NULL;
-    rp__host_opts opts = {.load_only = 1};
-    assert_int_equal(rp__host_create(&opts, cfg, &host), 0);
-    assert_int_equal(rp__host_load(host, err, sizeof err), RP_ERR_CONFIG);
+    struct host_runtime rt;
+    host_runtime_create(&rt, cfg, 1);
+    assert_int_equal(rp__host_load(rt.host, err, sizeof err), RP_ERR_CONFIG);
     assert_string_equal(err, "main.json: plugins.synthetic.config.rate: expected integer, got "
                              "string \"fast\"");
-    rp__host_destroy(host);
+    host_runtime_destroy(&rt);
     rp__config_destroy(cfg);
     json_decref(doc);
 }

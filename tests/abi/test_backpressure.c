@@ -27,6 +27,8 @@
 
 #include <cmocka.h>
 
+#include "host_runtime.h"
+
 static char tmpdir[64];
 
 static atomic_int gate;
@@ -90,12 +92,15 @@ static void test_full_bus_suspends_and_resumes_watches(void **state)
         rp__config_from_docs(doc, "test.json", NULL, NULL, NULL, tmpdir, &cfg, err, sizeof err),
         0);
     assert_int_equal(cfg->bus_max_bytes, cap);
-    rp__host *host = NULL;
-    assert_int_equal(rp__host_create(NULL, cfg, &host), 0);
+    struct host_runtime rt;
+    host_runtime_create(&rt, cfg, 0);
+    rp__host *host = rt.host;
     assert_int_equal(rp__host_load(host, err, sizeof err), 0);
     atomic_store(&gate, 0);
-    assert_int_equal(rp__host_subscribe_core(host, "*", gated_sink, NULL, NULL), 0);
-    assert_int_equal(rp__host_start(host), 0);
+    uint64_t sink_sub;
+    assert_int_equal(
+        rp__bus_subscribe(rt.bus, "*", gated_sink, NULL, 0, RP__BUS_LOSSLESS, 0, &sink_sub), 0);
+    assert_int_equal(host_runtime_start(&rt), 0);
 
     rp__plugin_info info;
     size_t idx = 0;
@@ -158,8 +163,7 @@ static void test_full_bus_suspends_and_resumes_watches(void **state)
     assert_int_equal(info.published + info.publish_full, N);
     assert_int_equal(counter(host, idx, "refused"), info.publish_full);
 
-    rp__host_stop(host);
-    rp__host_destroy(host);
+    host_runtime_destroy(&rt);
     rp__config_destroy(cfg);
     json_decref(doc);
     close(wfd);

@@ -221,3 +221,49 @@ void rp__os_cond_broadcast(rp__os_cond *c)
 {
     pthread_cond_broadcast(&c->c);
 }
+
+/* ---- once, static mutexes, fork ------------------------------------------- */
+
+void rp__os_once(rp__os_once_flag *flag, void (*fn)(void *arg), void *arg)
+{
+    if (atomic_load_explicit(&flag->state, memory_order_acquire) == 2)
+        return;
+    int expected = 0;
+    if (atomic_compare_exchange_strong_explicit(&flag->state, &expected, 1, memory_order_acq_rel,
+                                                memory_order_acquire)) {
+        fn(arg);
+        atomic_store_explicit(&flag->state, 2, memory_order_release);
+        return;
+    }
+    /* Another thread runs fn: wait for it. This happens at most once per
+     * flag and thread, and fn is short. */
+    while (atomic_load_explicit(&flag->state, memory_order_acquire) != 2)
+        sched_yield();
+}
+
+_Static_assert(sizeof(pthread_mutex_t) <= RP__OS_STATIC_MUTEX_BYTES,
+               "pthread_mutex_t does not fit rp__os_static_mutex");
+_Static_assert(_Alignof(pthread_mutex_t) <= 16, "pthread_mutex_t needs a larger alignment");
+
+static void static_mutex_init(void *storage)
+{
+    /* Default attributes: initialisation cannot fail on the platforms we
+     * build for (glibc, musl, macOS). */
+    pthread_mutex_init((pthread_mutex_t *)storage, NULL);
+}
+
+void rp__os_static_mutex_lock(rp__os_static_mutex *m)
+{
+    rp__os_once(&m->once, static_mutex_init, m->storage);
+    pthread_mutex_lock((pthread_mutex_t *)(void *)m->storage);
+}
+
+void rp__os_static_mutex_unlock(rp__os_static_mutex *m)
+{
+    pthread_mutex_unlock((pthread_mutex_t *)(void *)m->storage);
+}
+
+int rp__os_atfork_child(void (*fn)(void))
+{
+    return pthread_atfork(NULL, NULL, fn) == 0 ? 0 : RP_ERR_NOMEM;
+}

@@ -162,3 +162,46 @@ void rp__os_cond_broadcast(rp__os_cond *c)
 {
     WakeAllConditionVariable(&c->c);
 }
+
+/* ---- once, static mutexes, fork ------------------------------------------- */
+
+void rp__os_once(rp__os_once_flag *flag, void (*fn)(void *arg), void *arg)
+{
+    if (atomic_load_explicit(&flag->state, memory_order_acquire) == 2)
+        return;
+    int expected = 0;
+    if (atomic_compare_exchange_strong_explicit(&flag->state, &expected, 1, memory_order_acq_rel,
+                                                memory_order_acquire)) {
+        fn(arg);
+        atomic_store_explicit(&flag->state, 2, memory_order_release);
+        return;
+    }
+    /* Another thread runs fn: wait for it (once per flag and thread). */
+    while (atomic_load_explicit(&flag->state, memory_order_acquire) != 2)
+        SwitchToThread();
+}
+
+_Static_assert(sizeof(SRWLOCK) <= RP__OS_STATIC_MUTEX_BYTES, "SRWLOCK does not fit");
+
+static void static_mutex_init(void *storage)
+{
+    InitializeSRWLock((SRWLOCK *)storage);
+}
+
+void rp__os_static_mutex_lock(rp__os_static_mutex *m)
+{
+    rp__os_once(&m->once, static_mutex_init, m->storage);
+    AcquireSRWLockExclusive((SRWLOCK *)(void *)m->storage);
+}
+
+void rp__os_static_mutex_unlock(rp__os_static_mutex *m)
+{
+    ReleaseSRWLockExclusive((SRWLOCK *)(void *)m->storage);
+}
+
+/* No fork on Windows: a child never inherits a running process's state. */
+int rp__os_atfork_child(void (*fn)(void))
+{
+    (void)fn;
+    return 0;
+}

@@ -1,0 +1,342 @@
+/* core/runtime/loader.c - finds each enabled plugin's file, checks that it is
+ * trusted, loads it, negotiates the ABI through its entry point, validates
+ * the descriptor and the plugin's settings (rp__host_load). */
+#include "lib/log.h"
+#include "lib/path.h"
+#include "lib/schema.h"
+#include "os/os.h"
+#include "os/os_thread.h"
+#include "runtime/host.h"
+#include "runtime/host_private.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int id_valid(const char *id)
+{
+    /* Reverse DNS: at least two dot-separated labels of [a-z0-9_-]. */
+    size_t len = strlen(id);
+    int dots = 0;
+    if (len == 0 || len > 128 || id[0] == '.' || id[len - 1] == '.')
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = id[i];
+        if (c == '.') {
+            if (id[i + 1] == '.')
+                return 0;
+            dots++;
+        } else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) {
+            return 0;
+        }
+    }
+    return dots >= 1;
+}
+
+static const char *kind_name(uint32_t kind)
+{
+    switch (kind) {
+    case RP_KIND_COLLECTOR:
+        return "collector";
+    case RP_KIND_DETECTOR:
+        return "detector";
+    case RP_KIND_RESPONDER:
+        return "responder";
+    default:
+        return "unknown";
+    }
+}
+
+static void refuse(struct rp_plugin *p, const char *fmt, ...) RP__PRINTF(2, 3);
+
+static void refuse(struct rp_plugin *p, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->error, sizeof p->error, fmt, ap);
+    va_end(ap);
+    p->pstate = RP__PLUGIN_REFUSED;
+    rp__log_error("plugin %s refused: %s", p->name, p->error);
+}
+
+/* Where a plugin's file is: an absolute path as is; a bare file name in
+ * agent.plugin_dir; any other relative path from the main config's folder. */
+static char *plugin_path(const rp__host_opts *opts, const char *file)
+{
+    if (rp__os_path_is_absolute(file))
+        return rp__path_resolve("/", file);
+    if (!strchr(file, '/'))
+        return rp__path_resolve(opts->plugin_dir, file);
+    return rp__path_resolve(opts->config_dir, file);
+}
+
+/* Loads the file, calls its entry and checks the descriptor. */
+static int load_binary(rp__host *host, struct rp_plugin *p)
+{
+    char why[ERR_LEN];
+    char *real = NULL;
+    int rc = rp__os_realpath(p->path, &real);
+    if (rc != 0) {
+        refuse(p, "%s: %s", p->path, rc == RP_ERR_NOTFOUND ? "no such file" : rp_strerror(rc));
+        return rc;
+    }
+    free(p->path);
+    p->path = real;
+    /* The trust check and the load look at one open file (os.h). */
+    if ((rc = rp__os_dl_open_trusted(p->path, &p->dl, why, sizeof why)) != 0) {
+        if (rc == RP_ERR_PERM)
+            refuse(p, "untrusted file: %s", why);
+        else
+            refuse(p, "%s: cannot load: %s", p->path, why);
+        return rc;
+    }
+    rp__os_fn fn = rp__os_dl_sym(p->dl, RP_ENTRY_SYMBOL);
+    if (!fn) {
+        /* Tell a plugin of another ABI major from something that is no plugin. */
+        char other[64];
+        for (int major = 2; major <= 9; major++) {
+            snprintf(other, sizeof other, "rampart_plugin_entry_v%d", major);
+            if (rp__os_dl_sym(p->dl, other)) {
+                refuse(p, "%s: built for plugin ABI %d.x; this agent provides ABI %d.%d", p->path,
+                       major, RP_ABI_MAJOR, RP_ABI_MINOR);
+                return RP_ERR_VERSION;
+            }
+        }
+        refuse(p, "%s: does not export %s: not a Rampart plugin of ABI %d.x", p->path,
+               RP_ENTRY_SYMBOL, RP_ABI_MAJOR);
+        return RP_ERR_VERSION;
+    }
+    rp_plugin_entry_fn entry;
+    memcpy(&entry, &fn, sizeof entry);
+
+    const rp_plugin_descriptor *d = NULL;
+    rp__host_enter(p);
+    rc = entry(rp__host_api(), &d);
+    rp__host_leave();
+    if (rc != 0 || !d) {
+        refuse(p, "%s: entry point failed: %s", p->path, rc ? rp_strerror(rc) : "no descriptor");
+        return rc ? rc : RP_ERR_INVAL;
+    }
+    if (d->struct_size < RP_DESCRIPTOR_SIZE_1_0) {
+        refuse(p, "%s: descriptor too small (%u bytes; ABI 1.0 needs at least %u)", p->path,
+               (unsigned)d->struct_size, (unsigned)RP_DESCRIPTOR_SIZE_1_0);
+        return RP_ERR_VERSION;
+    }
+    if (d->abi_major != RP_ABI_MAJOR || d->abi_minor > RP_ABI_MINOR) {
+        refuse(p, "%s: requires plugin ABI %u.%u; this agent provides ABI %d.%d", p->path,
+               (unsigned)d->abi_major, (unsigned)d->abi_minor, RP_ABI_MAJOR, RP_ABI_MINOR);
+        return RP_ERR_VERSION;
+    }
+    /* Copy what this host knows; a newer plugin's extra members are ignored,
+     * an older plugin's missing ones read as zero. */
+    memset(&p->desc, 0, sizeof p->desc);
+    memcpy(&p->desc, d, d->struct_size < sizeof p->desc ? d->struct_size : sizeof p->desc);
+    const rp_plugin_descriptor *c = &p->desc;
+    if (!c->id || !id_valid(c->id)) {
+        refuse(p, "%s: descriptor id must be reverse DNS like \"org.example.name\", got %s%s%s",
+               p->path, c->id ? "\"" : "", c->id ? c->id : "none", c->id ? "\"" : "");
+        return RP_ERR_INVAL;
+    }
+    if (!c->version || !*c->version) {
+        refuse(p, "%s (%s): descriptor has no version", p->path, c->id);
+        return RP_ERR_INVAL;
+    }
+    if (c->kind < RP_KIND_COLLECTOR || c->kind > RP_KIND_RESPONDER) {
+        refuse(p, "%s (%s): unknown plugin kind %u", p->path, c->id, (unsigned)c->kind);
+        return RP_ERR_INVAL;
+    }
+    if (c->reserved != 0 || c->event_schema_version > RP_EVENT_SCHEMA_VERSION) {
+        refuse(p, "%s (%s): needs event schema %u; this agent provides %d", p->path, c->id,
+               (unsigned)c->event_schema_version, RP_EVENT_SCHEMA_VERSION);
+        return RP_ERR_VERSION;
+    }
+    const char *missing = !c->init ? "init" : !c->start ? "start" : !c->stop ? "stop"
+                                            : !c->destroy ? "destroy" : NULL;
+    if (missing) {
+        refuse(p, "%s (%s): descriptor lacks the required %s callback", p->path, c->id, missing);
+        return RP_ERR_INVAL;
+    }
+    for (size_t i = 0; i < host->nplugins; i++) {
+        struct rp_plugin *o = host->plugins[i];
+        if (o != p && o->pstate != RP__PLUGIN_REFUSED && o->desc.id &&
+            strcmp(o->desc.id, c->id) == 0) {
+            refuse(p, "%s: duplicate plugin id \"%s\", already loaded as plugin %s from %s",
+                   p->path, c->id, o->name, o->path);
+            return RP_ERR_EXISTS;
+        }
+    }
+    return 0;
+}
+
+/* Adds the schema's top-level defaults for absent keys. */
+static void apply_defaults(json_t *schema, json_t *config)
+{
+    json_t *props = json_object_get(schema, "properties");
+    const char *key;
+    json_t *sub;
+    json_object_foreach(props, key, sub)
+    {
+        json_t *def = json_object_get(sub, "default");
+        if (def && !json_object_get(config, key))
+            json_object_set_new(config, key, json_deep_copy(def));
+    }
+}
+
+/* Where a plugin's schema errors go: one line each, naming the file. */
+struct config_errors {
+    rp__host *host;
+    struct rp_plugin *p;
+    char *err;
+    size_t errlen;
+};
+
+/* Hands one line about plugin p's settings to the host's caller, which
+ * adds the file that set the value at segs[0..depth). */
+static void config_error(rp__host *host, char *err, size_t errlen, const struct rp__json_seg *segs,
+                         int depth, const char *fmt, ...) RP__PRINTF(6, 7);
+
+static void config_error(rp__host *host, char *err, size_t errlen, const struct rp__json_seg *segs,
+                         int depth, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    host->opts.config_error(host->opts.config_error_arg, err, errlen, segs, depth, line);
+}
+
+static void on_config_error(void *arg, const rp__schema_error *e)
+{
+    struct config_errors *ce = arg;
+    struct rp__json_seg segs[RP__SCHEMA_MAX_DEPTH + 3] = {
+        {.key = "plugins"}, {.key = ce->p->name}, {.key = "config"}};
+    memcpy(segs + 3, e->segv, sizeof e->segv[0] * (size_t)e->depth);
+    config_error(ce->host, ce->err, ce->errlen, segs, e->depth + 3, "plugins.%s.config%s%s: %s",
+                 ce->p->name, e->path[0] && e->path[0] != '[' ? "." : "", e->path, e->message);
+}
+
+/* Validates plugins.<name>.config against the plugin's schema; every error
+ * is a line added to err. */
+static int check_config(rp__host *host, struct rp_plugin *p, const json_t *entry, char *err,
+                        size_t errlen)
+{
+    const json_t *given = json_object_get(entry, "config");
+    json_t *config = given ? json_deep_copy(given) : json_object();
+    json_t *schema = NULL;
+    int rc = 0;
+    if (!config)
+        return RP_ERR_NOMEM;
+    struct rp__json_seg segs[3] = {{.key = "plugins"}, {.key = p->name}, {.key = "config"}};
+
+    if (!p->desc.config_schema) {
+        if (json_object_size(config) != 0) {
+            config_error(host, err, errlen, segs, 3,
+                         "plugins.%s.config: plugin %s takes no settings", p->name, p->desc.id);
+            rc = RP_ERR_CONFIG;
+        }
+        goto done;
+    }
+    json_error_t jerr;
+    rp__schema_error serr;
+    schema = json_loads(p->desc.config_schema, JSON_REJECT_DUPLICATES, &jerr);
+    if (!schema) {
+        refuse(p, "%s (%s): config_schema is not valid JSON: %s", p->path, p->desc.id, jerr.text);
+        rc = RP_ERR_INVAL;
+        goto done;
+    }
+    if (rp__schema_check(schema, &serr) != 0) {
+        refuse(p, "%s (%s): config_schema: %s%s%s", p->path, p->desc.id, serr.path,
+               serr.path[0] ? ": " : "", serr.message);
+        rc = RP_ERR_INVAL;
+        goto done;
+    }
+    apply_defaults(schema, config);
+    /* One set of exclusion rules for all collectors (collectors.exclude),
+     * handed to each plugin that declares exclude_rules; others never see
+     * it, so plugins built before it are untouched. */
+    if (json_object_get(json_object_get(schema, "properties"), "exclude_rules")) {
+        if (given && json_object_get(given, "exclude_rules")) {
+            config_error(host, err, errlen, segs, 3,
+                         "plugins.%s.config.exclude_rules: set by the agent from "
+                         "collectors.exclude; put the rules there",
+                         p->name);
+            rc = RP_ERR_CONFIG;
+            goto done;
+        }
+        const json_t *rules = host->opts.exclude_rules;
+        json_object_set_new(config, "exclude_rules", rules ? json_deep_copy(rules) : json_object());
+    }
+    struct config_errors ce = {host, p, err, errlen};
+    rc = rp__schema_validate_all(schema, config, on_config_error, &ce, &serr);
+    if (rc == RP_ERR_INVAL) {
+        refuse(p, "%s (%s): config_schema: %s%s%s", p->path, p->desc.id, serr.path,
+               serr.path[0] ? ": " : "", serr.message);
+        goto done;
+    }
+done:
+    if (rc == 0) {
+        p->config_json = json_dumps(config, JSON_COMPACT);
+        if (!p->config_json)
+            rc = RP_ERR_NOMEM;
+    }
+    json_decref(schema);
+    json_decref(config);
+    return rc;
+}
+
+static struct rp_plugin *plugin_new(rp__host *host, const char *name, const char *file)
+{
+    struct rp_plugin *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->host = host;
+    p->index = (uint32_t)host->nplugins + 1;
+    p->name = strdup(name);
+    p->path = plugin_path(&host->opts, file);
+    if (!p->name || !p->path || rp__os_mutex_create(&p->lock) != 0) {
+        free(p->name);
+        free(p->path);
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+int rp__host_load(rp__host *host, char *err, size_t errlen)
+{
+    const char *name;
+    json_t *entry;
+    int config_errors = 0;
+    if (err && errlen)
+        err[0] = '\0';
+    json_object_foreach((json_t *)host->opts.plugins, name, entry)
+    {
+        if (!json_is_true(json_object_get(entry, "enabled")))
+            continue;
+        struct rp_plugin *p =
+            plugin_new(host, name, json_string_value(json_object_get(entry, "file")));
+        if (!p)
+            return RP_ERR_NOMEM;
+        host->plugins[host->nplugins++] = p;
+        if (load_binary(host, p) != 0)
+            continue; /* refused and logged; the agent runs without it */
+        int rc = check_config(host, p, entry, err, errlen);
+        if (rc == RP_ERR_NOMEM)
+            return rc;
+        /* Every plugin's settings are checked, so that one run reports all
+         * errors; the plugin stays refused with its reason in err ("" here). */
+        config_errors |= rc == RP_ERR_CONFIG;
+        if (rc != 0)
+            continue;
+        p->pstate = RP__PLUGIN_LOADED;
+        rp__log_info("plugin %s: loaded %s %s (%s, %s, %s) from %s", p->name, p->desc.id,
+                     p->desc.version, kind_name(p->desc.kind),
+                     p->desc.vendor ? p->desc.vendor : "unknown vendor",
+                     p->desc.license ? p->desc.license : "no license", p->path);
+    }
+    return config_errors ? RP_ERR_CONFIG : 0;
+}
