@@ -50,6 +50,7 @@ struct setup {
     char *agent_id;
     char *fmt_arena; /* the copied strings and labels of ctx */
     uint32_t backoff_base_ms, backoff_cap_ms;
+    rp__uploader_transport transport; /* post NULL = http */
 };
 
 struct rp__uploader {
@@ -223,6 +224,8 @@ static int setup_shape(const rp__uploader_opts *o, struct setup **out, char *err
     s->gzip = o->gzip;
     s->backoff_base_ms = o->backoff_base_ms;
     s->backoff_cap_ms = o->backoff_cap_ms;
+    if (o->transport)
+        s->transport = *o->transport;
     s->host_name = strdup(o->host_name ? o->host_name : "localhost");
     s->agent_id = o->agent_id ? strdup(o->agent_id) : NULL;
     if (!s->host_name || (o->agent_id && !s->agent_id)) {
@@ -317,6 +320,29 @@ static int setup_make(const rp__uploader_opts *o, struct setup **out, char *err,
     }
     *out = s;
     return 0;
+}
+
+/* The request through the test's transport when one is set, else HTTPS. */
+static int setup_post(struct setup *s, const rp__http_header *hdr, size_t nhdr, const void *body,
+                      size_t len, rp__http_response *resp)
+{
+    if (s->transport.post)
+        return s->transport.post(s->transport.arg, hdr, nhdr, body, len, resp);
+    return rp__http_post(s->http, NULL, hdr, nhdr, body, len, resp);
+}
+
+static void setup_abort(struct setup *s)
+{
+    rp__http_abort(s->http);
+    if (s->transport.abort)
+        s->transport.abort(s->transport.arg);
+}
+
+static void setup_abort_clear(struct setup *s)
+{
+    rp__http_abort_clear(s->http);
+    if (s->transport.abort_clear)
+        s->transport.abort_clear(s->transport.arg);
 }
 
 /* ---- dead letters ------------------------------------------------------------ */
@@ -499,7 +525,8 @@ static int wait_ms(rp__uploader *u, int64_t ms)
     rp__os_mutex_lock(u->lock);
     u->stats.waiting = 1;
     while (!u->stopping) {
-        int64_t left = (end - rp__os_monotonic_ns()) / 1000000;
+        /* Rounded up: a Retry-After of 1 s must not be resent after 999.x ms. */
+        int64_t left = (end - rp__os_monotonic_ns() + 999999) / 1000000;
         if (left <= 0)
             break;
         rp__os_cond_timedwait(u->cond, u->lock, left);
@@ -671,8 +698,10 @@ static void pause_uploads(rp__uploader *u, const char *why)
  * that the first half goes first. */
 static int split(rp__uploader *u, const char *lines, size_t len, const char *key)
 {
-    /* The line boundary nearest the middle. */
-    const char *mid = lines + len / 2;
+    /* The line boundary nearest the middle: the search starts one byte
+     * early, so that a line ending just before the middle counts (four
+     * equal lines split 2 + 2, not 3 + 1). */
+    const char *mid = lines + (len > 1 ? len / 2 - 1 : 0);
     const char *nl = memchr(mid, '\n', (size_t)(lines + len - mid));
     if (!nl || (size_t)(nl + 1 - lines) >= len) {
         nl = NULL;
@@ -782,7 +811,7 @@ static enum outcome upload_batch(rp__uploader *u, const rp__spool_batch *b)
         hdr[s->nhdr].name = "Idempotency-Key";
         hdr[s->nhdr].value = p->key;
         rp__http_response resp;
-        rc = rp__http_post(s->http, NULL, hdr, s->nhdr + 1, body, blen, &resp);
+        rc = setup_post(s, hdr, s->nhdr + 1, body, blen, &resp);
         rp__os_mutex_lock(u->lock);
         u->stats.requests++;
         rp__os_mutex_unlock(u->lock);
@@ -1020,7 +1049,7 @@ int rp__uploader_start(rp__uploader *u)
     u->stopping = 0;
     u->work = 1;
     rp__os_mutex_unlock(u->lock);
-    rp__http_abort_clear(u->setup->http);
+    setup_abort_clear(u->setup);
     int rc = rp__os_thread_start(&u->thread, "rp-upload", run, u);
     if (rc == 0)
         u->running = 1;
@@ -1060,7 +1089,7 @@ void rp__uploader_stop(rp__uploader *u)
     u->stopping = 1;
     rp__os_cond_broadcast(u->cond);
     rp__os_mutex_unlock(u->lock);
-    rp__http_abort(u->setup->http);
+    setup_abort(u->setup);
     rp__os_thread_join(u->thread);
     u->thread = NULL;
     u->running = 0;
