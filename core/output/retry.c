@@ -1,5 +1,6 @@
 /* core/output/retry.c - the retry policy: verdicts, backoff, Retry-After and HTTP-date. */
 #include "output/retry.h"
+#include "lib/civil_time.h"
 
 #include <rampart/plugin.h>
 
@@ -194,65 +195,29 @@ static int take_time(cursor *c, int *h, int *m, int *s)
     return 0;
 }
 
-static int is_leap(int64_t y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int days_in_month(int64_t y, int month0)
-{
-    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return month0 == 1 && is_leap(y) ? 29 : days[month0];
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (month 1..12), by
- * H. Hinnant's days_from_civil: exact for every year, no tables, no libc
- * (timegm is not portable and mktime depends on the time zone). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-/* 0 = Sunday, for a day count from days_from_civil (1970-01-01 was a Thursday). */
-static int weekday_of(int64_t days)
-{
-    int64_t w = (days + 4) % 7;
-    return (int)(w < 0 ? w + 7 : w);
-}
-
 /* The civil year of a Unix time, for the RFC 850 two-digit-year rule. */
 static int64_t year_of(int64_t unix_s)
 {
-    int64_t days = unix_s / 86400 - (unix_s % 86400 < 0);
-    /* civil_from_days, year part only. */
-    days += 719468;
-    int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-    int64_t doe = days - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int64_t y = yoe + era * 400;
-    return mp >= 10 ? y + 1 : y;
+    int64_t y;
+    unsigned m, d;
+    rp__civil_from_days(unix_s / 86400 - (unix_s % 86400 < 0), &y, &m, &d);
+    return y;
 }
 
 /* Checks the fields and turns them into seconds since 1970. */
 static int compose(int64_t year, int month0, int day, int hour, int min, int sec, int weekday,
                    int64_t *unix_s)
 {
-    if (month0 < 0 || month0 > 11 || day < 1 || day > days_in_month(year, month0))
+    if (month0 < 0 || month0 > 11 || day < 1 ||
+        (unsigned)day > rp__civil_days_in_month(year, (unsigned)month0 + 1))
         return -1;
     if (hour > 23 || min > 59 || sec > 60)
         return -1;
     /* RFC 9110: "00:00:00 - 23:59:60 (leap second)". */
     if (sec == 60 && !(hour == 23 && min == 59))
         return -1;
-    int64_t days = days_from_civil(year, month0 + 1, day);
-    if (weekday_of(days) != weekday)
+    int64_t days = rp__days_from_civil(year, (unsigned)month0 + 1, (unsigned)day);
+    if (rp__civil_weekday(days) != (unsigned)weekday)
         return -1;
     *unix_s = days * 86400 + hour * 3600 + min * 60 + sec;
     return 0;
