@@ -106,40 +106,42 @@ static const struct {
     int code;
     uint8_t verdict;
 } clickhouse_codes[] = {
-    {6, RP__VERDICT_DEAD},    /* CANNOT_PARSE_TEXT */
-    {16, RP__VERDICT_DEAD},   /* NO_SUCH_COLUMN_IN_TABLE */
-    {26, RP__VERDICT_DEAD},   /* CANNOT_PARSE_QUOTED_STRING */
-    {27, RP__VERDICT_DEAD},   /* CANNOT_PARSE_INPUT_ASSERTION_FAILED */
-    {38, RP__VERDICT_DEAD},   /* CANNOT_PARSE_DATE */
-    {41, RP__VERDICT_DEAD},   /* CANNOT_PARSE_DATETIME */
-    {43, RP__VERDICT_DEAD},   /* ILLEGAL_TYPE_OF_ARGUMENT (a view's function) */
-    {53, RP__VERDICT_DEAD},   /* TYPE_MISMATCH */
-    {60, RP__VERDICT_DEAD},   /* UNKNOWN_TABLE */
-    {62, RP__VERDICT_DEAD},   /* SYNTAX_ERROR */
-    {70, RP__VERDICT_DEAD},   /* CANNOT_CONVERT_TYPE */
-    {72, RP__VERDICT_DEAD},   /* CANNOT_PARSE_NUMBER */
-    {81, RP__VERDICT_DEAD},   /* UNKNOWN_DATABASE */
-    {117, RP__VERDICT_DEAD},  /* INCORRECT_DATA */
-    {128, RP__VERDICT_DEAD},  /* TOO_LARGE_ARRAY_SIZE */
-    {131, RP__VERDICT_DEAD},  /* TOO_LARGE_STRING_SIZE */
-    {159, RP__VERDICT_RETRY}, /* TIMEOUT_EXCEEDED */
-    {164, RP__VERDICT_DEAD},  /* READONLY */
-    {190, RP__VERDICT_DEAD},  /* SIZES_OF_ARRAYS_DOESNT_MATCH: Nested arrays of a row differ */
-    {192, RP__VERDICT_DEAD},  /* UNKNOWN_USER */
-    {193, RP__VERDICT_DEAD},  /* WRONG_PASSWORD */
-    {194, RP__VERDICT_DEAD},  /* REQUIRED_PASSWORD */
-    {202, RP__VERDICT_RETRY}, /* TOO_MANY_SIMULTANEOUS_QUERIES */
-    {209, RP__VERDICT_RETRY}, /* SOCKET_TIMEOUT */
-    {210, RP__VERDICT_RETRY}, /* NETWORK_ERROR */
-    {225, RP__VERDICT_RETRY}, /* NO_ZOOKEEPER */
-    {241, RP__VERDICT_RETRY}, /* MEMORY_LIMIT_EXCEEDED */
-    {242, RP__VERDICT_RETRY}, /* TABLE_IS_READ_ONLY (replica lost its keeper) */
-    {252, RP__VERDICT_RETRY}, /* TOO_MANY_PARTS */
-    {319, RP__VERDICT_RETRY}, /* UNKNOWN_STATUS_OF_INSERT */
-    {354, RP__VERDICT_DEAD},  /* ZLIB_INFLATE_FAILED: a torn gzip body, the same bytes on resend */
-    {497, RP__VERDICT_DEAD},  /* ACCESS_DENIED */
-    {516, RP__VERDICT_DEAD},  /* AUTHENTICATION_FAILED */
-    {999, RP__VERDICT_RETRY}, /* KEEPER_EXCEPTION */
+    {6, RP__OUTCOME_DEAD_LETTER},   /* CANNOT_PARSE_TEXT */
+    {16, RP__OUTCOME_DEAD_LETTER},  /* NO_SUCH_COLUMN_IN_TABLE */
+    {26, RP__OUTCOME_DEAD_LETTER},  /* CANNOT_PARSE_QUOTED_STRING */
+    {27, RP__OUTCOME_DEAD_LETTER},  /* CANNOT_PARSE_INPUT_ASSERTION_FAILED */
+    {38, RP__OUTCOME_DEAD_LETTER},  /* CANNOT_PARSE_DATE */
+    {41, RP__OUTCOME_DEAD_LETTER},  /* CANNOT_PARSE_DATETIME */
+    {43, RP__OUTCOME_DEAD_LETTER},  /* ILLEGAL_TYPE_OF_ARGUMENT (a view's function) */
+    {53, RP__OUTCOME_DEAD_LETTER},  /* TYPE_MISMATCH */
+    {60, RP__OUTCOME_DEAD_LETTER},  /* UNKNOWN_TABLE */
+    {62, RP__OUTCOME_DEAD_LETTER},  /* SYNTAX_ERROR */
+    {70, RP__OUTCOME_DEAD_LETTER},  /* CANNOT_CONVERT_TYPE */
+    {72, RP__OUTCOME_DEAD_LETTER},  /* CANNOT_PARSE_NUMBER */
+    {81, RP__OUTCOME_DEAD_LETTER},  /* UNKNOWN_DATABASE */
+    {117, RP__OUTCOME_DEAD_LETTER}, /* INCORRECT_DATA */
+    {128, RP__OUTCOME_DEAD_LETTER}, /* TOO_LARGE_ARRAY_SIZE */
+    {131, RP__OUTCOME_DEAD_LETTER}, /* TOO_LARGE_STRING_SIZE */
+    {159, RP__OUTCOME_RETRY},       /* TIMEOUT_EXCEEDED */
+    {164, RP__OUTCOME_DEAD_LETTER}, /* READONLY */
+    {190,
+     RP__OUTCOME_DEAD_LETTER}, /* SIZES_OF_ARRAYS_DOESNT_MATCH: Nested arrays of a row differ */
+    {192, RP__OUTCOME_DEAD_LETTER}, /* UNKNOWN_USER */
+    {193, RP__OUTCOME_DEAD_LETTER}, /* WRONG_PASSWORD */
+    {194, RP__OUTCOME_DEAD_LETTER}, /* REQUIRED_PASSWORD */
+    {202, RP__OUTCOME_RETRY},       /* TOO_MANY_SIMULTANEOUS_QUERIES */
+    {209, RP__OUTCOME_RETRY},       /* SOCKET_TIMEOUT */
+    {210, RP__OUTCOME_RETRY},       /* NETWORK_ERROR */
+    {225, RP__OUTCOME_RETRY},       /* NO_ZOOKEEPER */
+    {241, RP__OUTCOME_RETRY},       /* MEMORY_LIMIT_EXCEEDED */
+    {242, RP__OUTCOME_RETRY},       /* TABLE_IS_READ_ONLY (replica lost its keeper) */
+    {252, RP__OUTCOME_RETRY},       /* TOO_MANY_PARTS */
+    {319, RP__OUTCOME_RETRY},       /* UNKNOWN_STATUS_OF_INSERT */
+    {354,
+     RP__OUTCOME_DEAD_LETTER}, /* ZLIB_INFLATE_FAILED: a torn gzip body, the same bytes on resend */
+    {497, RP__OUTCOME_DEAD_LETTER}, /* ACCESS_DENIED */
+    {516, RP__OUTCOME_DEAD_LETTER}, /* AUTHENTICATION_FAILED */
+    {999, RP__OUTCOME_RETRY},       /* KEEPER_EXCEPTION */
 };
 
 static int clickhouse_response(rp__format_result *r, long status, const char *body, size_t len,
@@ -147,10 +149,10 @@ static int clickhouse_response(rp__format_result *r, long status, const char *bo
 {
     (void)nlines; /* ClickHouse takes or refuses a batch whole */
     if (rp__fmt_is_2xx(status)) {
-        r->verdict = RP__VERDICT_DELIVERED;
+        r->verdict = RP__OUTCOME_DELIVERED;
         return 0;
     }
-    r->verdict = RP__VERDICT_STATUS;
+    r->verdict = RP__OUTCOME_STATUS;
     rp__fmt_msg_body(r, body, len);
     /* "Code: 60, e.displayText() = DB::Exception: ..." (18.x) or
      * "Code: 60. DB::Exception: ..." (later versions). */
@@ -167,7 +169,7 @@ static int clickhouse_response(rp__format_result *r, long status, const char *bo
     r->backend_code = code;
     for (size_t k = 0; k < sizeof clickhouse_codes / sizeof clickhouse_codes[0]; k++)
         if (clickhouse_codes[k].code == code)
-            r->verdict = (enum rp__verdict)clickhouse_codes[k].verdict;
+            r->verdict = (enum rp__outcome)clickhouse_codes[k].verdict;
     return 0;
 }
 

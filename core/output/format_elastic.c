@@ -50,10 +50,10 @@ static int body_elastic(const rp__format_ctx *ctx, const char *lines, size_t len
 static uint8_t elastic_item_verdict(json_int_t st)
 {
     if ((st >= 200 && st <= 299) || st == 409)
-        return RP__VERDICT_DELIVERED; /* 409: create found the _id: already indexed */
+        return RP__OUTCOME_DELIVERED; /* 409: create found the _id: already indexed */
     if (st == 408 || st == 429 || (st >= 500 && st <= 599))
-        return RP__VERDICT_RETRY;
-    return RP__VERDICT_DEAD;
+        return RP__OUTCOME_RETRY;
+    return RP__OUTCOME_DEAD_LETTER;
 }
 
 /* "type: reason" from an Elasticsearch error object (or string). */
@@ -103,7 +103,7 @@ static int elastic_items(rp__format_result *r, const char *body, size_t len, siz
         }
         v[i] = elastic_item_verdict(json_integer_value(st));
         /* The first failure explains the rest well enough for a log. */
-        if (v[i] != RP__VERDICT_DELIVERED && r->message[0] == '\0') {
+        if (v[i] != RP__OUTCOME_DELIVERED && r->message[0] == '\0') {
             rp__fmt_msg_cstr(r, "item ");
             rp__fmt_msg_num(r, (long long)i);
             rp__fmt_msg_cstr(r, ": status ");
@@ -137,7 +137,7 @@ static int elastic_response(rp__format_result *r, long status, const char *body,
         else
             rp__fmt_msg_body(r, body, len);
         json_decref(root);
-        r->verdict = RP__VERDICT_STATUS;
+        r->verdict = RP__OUTCOME_STATUS;
         return 0;
     }
     /* Most answers are "errors":false; the scanner settles those without
@@ -149,7 +149,7 @@ static int elastic_response(rp__format_result *r, long status, const char *body,
         return rp__fmt_malformed(
             r, RP_ERR_PARSE, "elastic-bulk: 2xx response is not a _bulk answer (no \"errors\")");
     if (errors.type == RP__JSON_FALSE) {
-        r->verdict = RP__VERDICT_DELIVERED;
+        r->verdict = RP__OUTCOME_DELIVERED;
         return 0;
     }
     return elastic_items(r, body, len, nlines);

@@ -134,10 +134,10 @@ static int otlp_response(rp__format_result *r, long status, const char *body, si
             rp__fmt_msg_span(r, &m);
         else
             rp__fmt_msg_body(r, body, len);
-        r->verdict = RP__VERDICT_STATUS;
+        r->verdict = RP__OUTCOME_STATUS;
         return 0;
     }
-    r->verdict = RP__VERDICT_DELIVERED;
+    r->verdict = RP__OUTCOME_DELIVERED;
     if (rp__json_skip_ws(body, len, 0) == len)
         return 0; /* an empty ExportLogsServiceResponse: full success */
     static const char *const top[] = {"partialSuccess"};
@@ -158,7 +158,7 @@ static int otlp_response(rp__format_result *r, long status, const char *body, si
         return rp__fmt_malformed(r, RP_ERR_PARSE, "otlp: malformed partialSuccess");
     r->rejected = rejected;
     if (rejected > 0) {
-        r->verdict = RP__VERDICT_DEAD;
+        r->verdict = RP__OUTCOME_DEAD_LETTER;
         rp__fmt_msg_cstr(r, "otlp: ");
         rp__fmt_msg_num(r, (long long)(rejected > INT64_MAX ? INT64_MAX : rejected));
         rp__fmt_msg_cstr(r, " log records rejected");

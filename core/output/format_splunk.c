@@ -92,7 +92,7 @@ static int splunk_response(rp__format_result *r, long status, const char *body, 
             return rp__fmt_malformed(r, RP_ERR_PARSE,
                                      "splunk-hec: 2xx response is not a HEC answer (no \"code\")");
         rp__fmt_msg_body(r, body, len);
-        r->verdict = RP__VERDICT_STATUS;
+        r->verdict = RP__OUTCOME_STATUS;
         return 0;
     }
     r->backend_code = (long)code;
@@ -104,9 +104,9 @@ static int splunk_response(rp__format_result *r, long status, const char *body, 
     }
     long long bad;
     if (code == 0) {
-        r->verdict = rp__fmt_is_2xx(status) ? RP__VERDICT_DELIVERED : RP__VERDICT_STATUS;
+        r->verdict = rp__fmt_is_2xx(status) ? RP__OUTCOME_DELIVERED : RP__OUTCOME_STATUS;
     } else if (splunk_code_retry(code)) {
-        r->verdict = RP__VERDICT_RETRY;
+        r->verdict = RP__OUTCOME_RETRY;
     } else if (code == 6 && rp__fmt_span_int(&v[2], &bad) == 0 && bad >= 0 &&
                (size_t)bad < nlines) {
         /* HEC indexes a batch in order and stops at the first event it
@@ -114,18 +114,18 @@ static int splunk_response(rp__format_result *r, long status, const char *body, 
          * rest were not looked at. */
         uint8_t *lv = malloc(nlines);
         if (!lv) {
-            r->verdict = RP__VERDICT_STATUS;
+            r->verdict = RP__OUTCOME_STATUS;
             return RP_ERR_NOMEM;
         }
         for (size_t i = 0; i < nlines; i++)
-            lv[i] = i < (size_t)bad    ? RP__VERDICT_DELIVERED
-                    : i == (size_t)bad ? RP__VERDICT_DEAD
-                                       : RP__VERDICT_RETRY;
+            lv[i] = i < (size_t)bad    ? RP__OUTCOME_DELIVERED
+                    : i == (size_t)bad ? RP__OUTCOME_DEAD_LETTER
+                                       : RP__OUTCOME_RETRY;
         rp__fmt_set_lines(r, lv, nlines);
     } else {
         /* A 2xx with an error code is no delivery; otherwise the status
          * (400, 401, 403, ...) already says what to do. */
-        r->verdict = rp__fmt_is_2xx(status) ? RP__VERDICT_DEAD : RP__VERDICT_STATUS;
+        r->verdict = rp__fmt_is_2xx(status) ? RP__OUTCOME_DEAD_LETTER : RP__OUTCOME_STATUS;
     }
     return 0;
 }

@@ -58,23 +58,6 @@ int rp__format_is_passthrough(enum rp__format f)
     return format_valid(f) && formats[f]->passthrough;
 }
 
-const char *rp__verdict_name(enum rp__verdict v)
-{
-    switch (v) {
-    case RP__VERDICT_STATUS:
-        return "status";
-    case RP__VERDICT_DELIVERED:
-        return "delivered";
-    case RP__VERDICT_RETRY:
-        return "retry";
-    case RP__VERDICT_DEAD:
-        return "dead";
-    case RP__VERDICT_PARTIAL:
-        return "partial";
-    }
-    return "unknown";
-}
-
 /* ------------------------------------------------------------------------ */
 /* Requests: URL */
 
@@ -324,7 +307,7 @@ int rp__fmt_malformed(rp__format_result *r, int rc, const char *why)
     r->line_verdicts = NULL;
     r->nlines = 0;
     r->delivered = r->retry = r->dead = 0;
-    r->verdict = RP__VERDICT_DEAD;
+    r->verdict = RP__OUTCOME_DEAD_LETTER;
     r->message[0] = '\0';
     rp__fmt_msg_cstr(r, why);
     return rc;
@@ -385,19 +368,19 @@ void rp__fmt_set_lines(rp__format_result *r, uint8_t *v, size_t n)
 {
     r->delivered = r->retry = r->dead = 0;
     for (size_t i = 0; i < n; i++) {
-        if (v[i] == RP__VERDICT_DELIVERED)
+        if (v[i] == RP__OUTCOME_DELIVERED)
             r->delivered++;
-        else if (v[i] == RP__VERDICT_RETRY)
+        else if (v[i] == RP__OUTCOME_RETRY)
             r->retry++;
         else
             r->dead++;
     }
     if (r->delivered == n || r->retry == n || r->dead == n) {
-        r->verdict = n == 0 ? RP__VERDICT_DELIVERED : (enum rp__verdict)v[0];
+        r->verdict = n == 0 ? RP__OUTCOME_DELIVERED : (enum rp__outcome)v[0];
         free(v);
         return;
     }
-    r->verdict = RP__VERDICT_PARTIAL;
+    r->verdict = RP__OUTCOME_PARTIAL;
     r->line_verdicts = v;
     r->nlines = n;
 }
@@ -408,10 +391,10 @@ int rp__fmt_text_response(rp__format_result *r, long status, const char *body, s
 {
     (void)nlines;
     if (rp__fmt_is_2xx(status)) {
-        r->verdict = RP__VERDICT_DELIVERED;
+        r->verdict = RP__OUTCOME_DELIVERED;
         return 0;
     }
-    r->verdict = RP__VERDICT_STATUS;
+    r->verdict = RP__OUTCOME_STATUS;
     rp__fmt_msg_body(r, body, len);
     return 0;
 }

@@ -38,6 +38,7 @@
 #include "lib/civil_time.h"
 #include "lib/json_scan.h"
 #include "output/ndjson.h"
+#include "output/outcome.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -201,15 +202,6 @@ int rp__format_build_body(enum rp__format f, const rp__format_ctx *ctx, const ch
 /* ------------------------------------------------------------------------ */
 /* Responses */
 
-/* What to do with a batch, or with one of its lines. */
-enum rp__verdict {
-    RP__VERDICT_STATUS = 0, /* the body adds nothing: apply the generic HTTP
-                               status rules */
-    RP__VERDICT_DELIVERED,  /* acknowledged: remove from the spool */
-    RP__VERDICT_RETRY,      /* resend later, with backoff */
-    RP__VERDICT_DEAD,       /* do not resend: dead-letter folder and alert */
-    RP__VERDICT_PARTIAL     /* per line: see rp__format_result.line_verdicts */
-};
 
 /* The largest response body parse_response reads; the uploader should stop
  * receiving past it (a larger body gives RP_ERR_RANGE). */
@@ -218,9 +210,11 @@ enum rp__verdict {
 #define RP__FORMAT_MAX_LINES ((size_t)1 << 22)
 
 typedef struct rp__format_result {
-    enum rp__verdict verdict; /* for the whole batch */
-    /* PARTIAL only: nlines bytes, each RP__VERDICT_DELIVERED, _RETRY or
-     * _DEAD, line i of the batch at index i. Owned by the result: free with
+    /* For the whole batch: STATUS, DELIVERED, RETRY, DEAD_LETTER or PARTIAL
+     * (core/output/outcome.h, the retry policy's vocabulary too). */
+    enum rp__outcome verdict;
+    /* PARTIAL only: nlines bytes, each RP__OUTCOME_DELIVERED, _RETRY or
+     * _DEAD_LETTER, line i of the batch at index i. Owned by the result: free with
      * rp__format_result_free. NULL otherwise. */
     uint8_t *line_verdicts;
     size_t nlines;
@@ -242,7 +236,7 @@ typedef struct rp__format_result {
  * body[0..len) (untrusted; any bytes; body may be NULL when len is 0).
  * out is overwritten (call rp__format_result_free on it before reusing it).
  *
- * Per format, beyond RP__VERDICT_STATUS for non-2xx answers:
+ * Per format, beyond RP__OUTCOME_STATUS for non-2xx answers:
  *   ndjson, loki     any 2xx delivered (Loki answers 204); the body of an
  *                    error is copied to message.
  *   clickhouse       any 2xx delivered. Errors ("Code: N. DB::Exception")
@@ -282,7 +276,5 @@ int rp__format_parse_response(enum rp__format f, long http_status, const char *b
                               size_t nlines, rp__format_result *out);
 /* Frees line_verdicts and empties the result. NULL is a no-op. */
 void rp__format_result_free(rp__format_result *r);
-/* "status", "delivered", "retry", "dead", "partial" (static string). */
-const char *rp__verdict_name(enum rp__verdict v);
 
 #endif

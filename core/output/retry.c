@@ -8,7 +8,7 @@
 
 /* ---- verdicts ---------------------------------------------------------- */
 
-static void set_decision(rp__retry_decision *out, enum rp__retry_action action, int pause,
+static void set_decision(rp__retry_decision *out, enum rp__outcome action, int pause,
                          const char *reason)
 {
     out->action = action;
@@ -24,9 +24,9 @@ static void bounded_retry(rp__retry_batch *batch, rp__retry_decision *out, const
     if (batch->server_errors < UINT32_MAX)
         batch->server_errors++;
     if (batch->server_errors >= RP__RETRY_SERVER_ERROR_MAX)
-        set_decision(out, RP__RETRY_DEAD_LETTER, 0, final_reason);
+        set_decision(out, RP__OUTCOME_DEAD_LETTER, 0, final_reason);
     else
-        set_decision(out, RP__RETRY_RETRY, 0, reason);
+        set_decision(out, RP__OUTCOME_RETRY, 0, reason);
 }
 
 int rp__retry_decide(long status, int transport_error, size_t batch_events, rp__retry_batch *batch,
@@ -40,41 +40,42 @@ int rp__retry_decide(long status, int transport_error, size_t batch_events, rp__
         batch->attempts++;
 
     if (transport_error) {
-        set_decision(out, RP__RETRY_RETRY, 0, "no answer from the backend (transport error)");
+        set_decision(out, RP__OUTCOME_RETRY, 0, "no answer from the backend (transport error)");
         return 0;
     }
     if (status >= 200 && status <= 299) {
-        set_decision(out, RP__RETRY_DELIVERED, 0, "accepted");
+        set_decision(out, RP__OUTCOME_DELIVERED, 0, "accepted");
         return 0;
     }
     switch (status) {
     case 409:
         /* The backend already holds a batch with this Idempotency-Key: an
          * earlier attempt got through even though we never saw its answer. */
-        set_decision(out, RP__RETRY_DELIVERED, 0, "409: already delivered (same Idempotency-Key)");
+        set_decision(out, RP__OUTCOME_DELIVERED, 0,
+                     "409: already delivered (same Idempotency-Key)");
         return 0;
     case 408:
-        set_decision(out, RP__RETRY_RETRY, 0, "408: the backend timed out reading the request");
+        set_decision(out, RP__OUTCOME_RETRY, 0, "408: the backend timed out reading the request");
         return 0;
     case 429:
-        set_decision(out, RP__RETRY_RETRY, 0, "429: the backend asks us to slow down");
+        set_decision(out, RP__OUTCOME_RETRY, 0, "429: the backend asks us to slow down");
         return 0;
     case 502:
     case 503:
     case 504:
-        set_decision(out, RP__RETRY_RETRY, 0, "502/503/504: the backend is unavailable");
+        set_decision(out, RP__OUTCOME_RETRY, 0, "502/503/504: the backend is unavailable");
         return 0;
     case 413:
         if (batch_events > 1)
-            set_decision(out, RP__RETRY_SPLIT, 0, "413: batch too large, splitting it");
+            set_decision(out, RP__OUTCOME_SPLIT, 0, "413: batch too large, splitting it");
         else
-            set_decision(out, RP__RETRY_DEAD_LETTER, 0,
+            set_decision(out, RP__OUTCOME_DEAD_LETTER, 0,
                          "413: a single event is larger than the backend accepts");
         return 0;
     case 401:
     case 403:
     case 407:
-        set_decision(out, RP__RETRY_DEAD_LETTER, 1,
+        set_decision(out, RP__OUTCOME_DEAD_LETTER, 1,
                      "401/403/407: the backend refuses our credentials; uploads paused");
         return 0;
     default:
@@ -82,12 +83,12 @@ int rp__retry_decide(long status, int transport_error, size_t batch_events, rp__
     }
     if (status >= 300 && status <= 399) {
         set_decision(
-            out, RP__RETRY_DEAD_LETTER, 1,
+            out, RP__OUTCOME_DEAD_LETTER, 1,
             "3xx: the backend redirects; output.url must name the endpoint; uploads paused");
         return 0;
     }
     if (status >= 400 && status <= 499) {
-        set_decision(out, RP__RETRY_DEAD_LETTER, 0, "4xx: the backend refused the batch");
+        set_decision(out, RP__OUTCOME_DEAD_LETTER, 0, "4xx: the backend refused the batch");
         return 0;
     }
     if (status >= 500 && status <= 599) {
@@ -102,17 +103,21 @@ int rp__retry_decide(long status, int transport_error, size_t batch_events, rp__
     return 0;
 }
 
-const char *rp__retry_action_name(enum rp__retry_action action)
+const char *rp__outcome_name(enum rp__outcome o)
 {
-    switch (action) {
-    case RP__RETRY_DELIVERED:
+    switch (o) {
+    case RP__OUTCOME_STATUS:
+        return "status";
+    case RP__OUTCOME_DELIVERED:
         return "delivered";
-    case RP__RETRY_RETRY:
+    case RP__OUTCOME_RETRY:
         return "retry";
-    case RP__RETRY_SPLIT:
+    case RP__OUTCOME_SPLIT:
         return "split";
-    case RP__RETRY_DEAD_LETTER:
+    case RP__OUTCOME_DEAD_LETTER:
         return "dead-letter";
+    case RP__OUTCOME_PARTIAL:
+        return "partial";
     }
     return "unknown";
 }

@@ -11,6 +11,8 @@
 #ifndef RP_CORE_RETRY_H
 #define RP_CORE_RETRY_H
 
+#include "output/outcome.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,16 +34,10 @@
  * spool behind it forever. */
 #define RP__RETRY_SERVER_ERROR_MAX 10u
 
-enum rp__retry_action {
-    RP__RETRY_DELIVERED = 0, /* the backend has the batch: delete it from the spool */
-    RP__RETRY_RETRY,         /* keep the batch; send it again after rp__retry_wait_ms */
-    RP__RETRY_SPLIT,         /* 413: send each half as its own batch (new retry state each) */
-    RP__RETRY_DEAD_LETTER,   /* never resend: move it to the dead-letter folder, alert */
-};
-
-/* The verdict on one attempt. */
+/* The verdict on one attempt: action is DELIVERED, RETRY, SPLIT or
+ * DEAD_LETTER. */
 typedef struct rp__retry_decision {
-    enum rp__retry_action action;
+    enum rp__outcome action;
     /* 1 when uploads must stop (after this batch is dead-lettered) until the
      * configuration changes or an operator resumes them: the backend refuses
      * our credentials or wants us elsewhere, so every further batch would
@@ -80,9 +76,6 @@ typedef struct rp__retry_batch {
  */
 int rp__retry_decide(long status, int transport_error, size_t batch_events, rp__retry_batch *batch,
                      rp__retry_decision *out);
-
-/* "delivered", "retry", "split", "dead-letter" (static strings). */
-const char *rp__retry_action_name(enum rp__retry_action action);
 
 /*
  * Parses a Retry-After field value (RFC 9110 §10.2.3): delta-seconds

@@ -75,6 +75,12 @@ struct rp__uploader {
     rp__buf lines;   /* the batch decoded */
     rp__buf body;    /* the request body being built */
     rp__buf zbody;   /* ... and compressed */
+    /* The body of the top part is built (and compressed) once and kept for
+     * its further attempts: 1 while body/zbody hold it. Any change to the
+     * parts clears it. */
+    int built;
+    const void *built_body;
+    size_t built_len;
     rp__gzip *gz;
     rp__backoff backoff;
     struct part parts[RP__UPLOAD_MAX_PARTS];
@@ -576,6 +582,7 @@ static void part_free(struct part *p)
 
 static void pop(rp__uploader *u)
 {
+    u->built = 0;
     part_free(&u->parts[--u->nparts]);
 }
 
@@ -585,6 +592,7 @@ static int push_copy(rp__uploader *u, const char *key, const char *suffix, const
 {
     if (u->nparts >= RP__UPLOAD_MAX_PARTS)
         return RP_ERR_FULL;
+    u->built = 0;
     struct part *p = &u->parts[u->nparts];
     memset(p, 0, sizeof *p);
     rp__buf_init(&p->own, len ? len : 1);
@@ -600,7 +608,9 @@ static int push_copy(rp__uploader *u, const char *key, const char *suffix, const
     return 0;
 }
 
-/* Builds the request body of a part into u->zbody / u->body; sets *body. */
+/* Builds the request body of the top part p into u->zbody / u->body; sets
+ * *body. A part's body is built once: its retries send the same bytes
+ * without shaping or compressing them again. */
 static int build(rp__uploader *u, const rp__spool_batch *b, struct part *p, const void **body,
                  size_t *len)
 {
@@ -608,6 +618,11 @@ static int build(rp__uploader *u, const rp__spool_batch *b, struct part *p, cons
     if (p->raw) {
         *body = b->payload;
         *len = b->len;
+        return 0;
+    }
+    if (u->built) {
+        *body = u->built_body;
+        *len = u->built_len;
         return 0;
     }
     const char *src = p->lines;
@@ -625,13 +640,19 @@ static int build(rp__uploader *u, const rp__spool_batch *b, struct part *p, cons
     if (!s->gzip) {
         *body = src;
         *len = slen;
-        return 0;
+    } else {
+        rp__buf_reset(&u->zbody);
+        if ((rc = rp__gzip_compress(u->gz, src, slen, &u->zbody)) != 0)
+            return rc;
+        *body = u->zbody.data;
+        *len = u->zbody.len;
     }
-    rp__buf_reset(&u->zbody);
-    if ((rc = rp__gzip_compress(u->gz, src, slen, &u->zbody)) != 0)
-        return rc;
-    *body = u->zbody.data;
-    *len = u->zbody.len;
+    u->built = 1;
+    u->built_body = *body;
+    u->built_len = *len;
+    rp__os_mutex_lock(u->lock);
+    u->stats.bodies_built++;
+    rp__os_mutex_unlock(u->lock);
     return 0;
 }
 
@@ -737,10 +758,10 @@ static int partial(rp__uploader *u, struct part *p, const rp__format_result *res
     while (q < end && rc == 0) {
         const char *nl = memchr(q, '\n', (size_t)(end - q));
         size_t l = nl ? (size_t)(nl + 1 - q) : (size_t)(end - q);
-        uint8_t v = i < res->nlines ? res->line_verdicts[i] : RP__VERDICT_RETRY;
-        if (v == RP__VERDICT_DEAD)
+        uint8_t v = i < res->nlines ? res->line_verdicts[i] : RP__OUTCOME_RETRY;
+        if (v == RP__OUTCOME_DEAD_LETTER)
             rc = rp__buf_append(&dead, q, l);
-        else if (v == RP__VERDICT_RETRY)
+        else if (v == RP__OUTCOME_RETRY)
             rc = rp__buf_append(&again, q, l);
         q += l;
         i++;
@@ -767,6 +788,7 @@ static enum outcome upload_batch(rp__uploader *u, const rp__spool_batch *b)
     rp__spool_idempotency_key(b, key);
     rp__buf_reset(&u->lines);
     u->batch_dead_events = 0;
+    u->built = 0;
     u->nparts = 1;
     struct part *p = &u->parts[0];
     memset(p, 0, sizeof *p);
@@ -841,22 +863,17 @@ static enum outcome upload_batch(rp__uploader *u, const rp__spool_batch *b)
         int prc = rp__format_parse_response(s->format, resp.status, resp.body, resp.body_len,
                                             p->events, &res);
         if (prc == RP_ERR_NOMEM)
-            res.verdict = RP__VERDICT_STATUS;
-        enum rp__verdict v = res.verdict;
-        if (v == RP__VERDICT_STATUS) {
+            res.verdict = RP__OUTCOME_STATUS;
+        /* The format's reading of the body decides when it says something,
+         * the status rules otherwise; both speak rp__outcome. A status the
+         * rules refuse (outside 100..999) leaves STATUS: a dead letter. */
+        dec.action = res.verdict;
+        dec.pause = 0;
+        dec.reason = res.message[0] ? res.message : "the backend's answer";
+        if (dec.action == RP__OUTCOME_STATUS)
             rp__retry_decide(resp.status, 0, p->events, &p->rs, &dec);
-            v = dec.action == RP__RETRY_DELIVERED ? RP__VERDICT_DELIVERED
-                : dec.action == RP__RETRY_RETRY   ? RP__VERDICT_RETRY
-                : dec.action == RP__RETRY_SPLIT   ? RP__VERDICT_STATUS /* below */
-                                                  : RP__VERDICT_DEAD;
-        } else {
-            dec.action = v == RP__VERDICT_DELIVERED ? RP__RETRY_DELIVERED
-                         : v == RP__VERDICT_RETRY   ? RP__RETRY_RETRY
-                                                    : RP__RETRY_DEAD_LETTER;
-            dec.pause = 0;
-            dec.reason = res.message[0] ? res.message : "the backend's answer";
-        }
-        if (v == RP__VERDICT_DELIVERED) {
+        enum rp__outcome v = dec.action;
+        if (v == RP__OUTCOME_DELIVERED) {
             rp__os_mutex_lock(u->lock);
             u->stats.sent_bytes += blen;
             u->stats.last_status = resp.status;
@@ -864,7 +881,7 @@ static enum outcome upload_batch(rp__uploader *u, const rp__spool_batch *b)
             rp__os_mutex_unlock(u->lock);
             rp__backoff_reset(&u->backoff);
             pop(u);
-        } else if (v == RP__VERDICT_RETRY) {
+        } else if (v == RP__OUTCOME_RETRY) {
             rp__os_mutex_lock(u->lock);
             u->stats.retries++;
             u->stats.last_status = resp.status;
@@ -879,7 +896,7 @@ static enum outcome upload_batch(rp__uploader *u, const rp__spool_batch *b)
             if (wait_ms(u, wait))
                 return STOPPED;
             continue;
-        } else if (v == RP__VERDICT_PARTIAL) {
+        } else if (v == RP__OUTCOME_PARTIAL) {
             int rc2 = partial(u, p, &res);
             rp__os_mutex_lock(u->lock);
             u->stats.retries++;
@@ -893,7 +910,7 @@ static enum outcome upload_batch(rp__uploader *u, const rp__spool_batch *b)
                 return STOPPED;
             }
             continue;
-        } else if (dec.action == RP__RETRY_SPLIT) {
+        } else if (v == RP__OUTCOME_SPLIT) {
             rp__os_mutex_lock(u->lock);
             u->stats.splits++;
             u->stats.last_status = resp.status;
@@ -914,6 +931,7 @@ static enum outcome upload_batch(rp__uploader *u, const rp__spool_batch *b)
             struct part whole = *p;
             rp__buf_init(&p->own, 0);
             u->nparts--;
+            u->built = 0;
             int rc2 = split(u, whole.lines, whole.len, whole.key);
             if (rc2 != 0) {
                 u->parts[u->nparts++] = whole;

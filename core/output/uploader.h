@@ -28,7 +28,10 @@
  *
  * Caps: one batch is worked on at a time (its decoded lines at most
  * RP__SPOOL_PAYLOAD_MAX bytes); a split goes at most RP__UPLOAD_MAX_PARTS
- * parts deep; the dead-letter folder holds at most deadletter_max_bytes, the
+ * parts deep; the request body of the part being sent is built and
+ * compressed once and kept for its retries (at most 2 * RP__SPOOL_PAYLOAD_MAX
+ * bytes shaped plus as much gzipped, the two buffers any attempt needs
+ * anyway; the next part reuses them); the dead-letter folder holds at most deadletter_max_bytes, the
  * oldest dead letters are deleted first (counted).
  *
  * Threads: create, start, reconfigure, stop and destroy on the control
@@ -108,6 +111,7 @@ typedef struct rp__uploader_stats {
     uint64_t deadletter_deleted;                  /* dead-letter files removed at the cap */
     uint64_t deadletter_bytes;                    /* the folder's size now */
     uint64_t pauses;
+    uint64_t bodies_built; /* request bodies shaped and compressed: once per part */
     int paused;                   /* 1 while uploads wait for a resume */
     int waiting;                  /* 1 while waiting to retry */
     long last_status;             /* last HTTP status, 0 = none yet or no answer */

@@ -132,7 +132,7 @@ static void test_format_names(void **state)
     assert_true(rp__format_is_passthrough(RP__FORMAT_NDJSON));
     assert_true(rp__format_is_passthrough(RP__FORMAT_CLICKHOUSE));
     assert_false(rp__format_is_passthrough(RP__FORMAT_ELASTIC_BULK));
-    assert_string_equal(rp__verdict_name(RP__VERDICT_PARTIAL), "partial");
+    assert_string_equal(rp__outcome_name(RP__OUTCOME_PARTIAL), "partial");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -725,7 +725,7 @@ static void test_response_elastic(void **state)
                    "{\"took\":3,\"errors\":false,\"items\":[{\"create\":{\"_index\":\"i\",\"_id\":"
                    "\"1\",\"status\":201}}]}",
                    1, 0);
-    assert_int_equal(r.verdict, RP__VERDICT_DELIVERED);
+    assert_int_equal(r.verdict, RP__OUTCOME_DELIVERED);
     assert_null(r.line_verdicts);
     rp__format_result_free(&r);
 
@@ -744,11 +744,11 @@ static void test_response_elastic(void **state)
         "{\"create\":{\"_index\":\"e\",\"_id\":\"5\",\"status\":503,\"error\":{\"type\":"
         "\"unavailable_shards_exception\",\"reason\":\"primary shard is not active\"}}}]}";
     r = parse_resp(RP__FORMAT_ELASTIC_BULK, 200, mixed, 5, 0);
-    assert_int_equal(r.verdict, RP__VERDICT_PARTIAL);
+    assert_int_equal(r.verdict, RP__OUTCOME_PARTIAL);
     assert_int_equal(r.nlines, 5);
     assert_non_null(r.line_verdicts);
-    static const uint8_t want[5] = {RP__VERDICT_DELIVERED, RP__VERDICT_DELIVERED, RP__VERDICT_RETRY,
-                                    RP__VERDICT_DEAD, RP__VERDICT_RETRY};
+    static const uint8_t want[5] = {RP__OUTCOME_DELIVERED, RP__OUTCOME_DELIVERED, RP__OUTCOME_RETRY,
+                                    RP__OUTCOME_DEAD_LETTER, RP__OUTCOME_RETRY};
     assert_memory_equal(r.line_verdicts, want, 5);
     assert_int_equal(r.delivered, 2);
     assert_int_equal(r.retry, 2);
@@ -763,7 +763,7 @@ static void test_response_elastic(void **state)
                    "{\"errors\":true,\"items\":[{\"create\":{\"status\":409}},{\"create\":{"
                    "\"status\":409}}]}",
                    2, 0);
-    assert_int_equal(r.verdict, RP__VERDICT_DELIVERED);
+    assert_int_equal(r.verdict, RP__OUTCOME_DELIVERED);
     assert_null(r.line_verdicts);
     assert_int_equal(r.delivered, 2);
     rp__format_result_free(&r);
@@ -771,7 +771,7 @@ static void test_response_elastic(void **state)
                    "{\"errors\":true,\"items\":[{\"index\":{\"status\":429}},{\"create\":{"
                    "\"status\":500}}]}",
                    2, 0);
-    assert_int_equal(r.verdict, RP__VERDICT_RETRY);
+    assert_int_equal(r.verdict, RP__OUTCOME_RETRY);
     rp__format_result_free(&r);
 
     /* Bodies that do not answer a _bulk request. */
@@ -796,7 +796,7 @@ static void test_response_elastic(void **state)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         r = parse_resp(RP__FORMAT_ELASTIC_BULK, 200, bad[i], 2, RP_ERR_PARSE);
-        assert_int_equal(r.verdict, RP__VERDICT_DEAD);
+        assert_int_equal(r.verdict, RP__OUTCOME_DEAD_LETTER);
         assert_null(r.line_verdicts);
         assert_true(strncmp(r.message, "elastic-bulk: ", 14) == 0);
         rp__format_result_free(&r);
@@ -807,12 +807,12 @@ static void test_response_elastic(void **state)
                    "{\"error\":{\"root_cause\":[],\"type\":\"illegal_argument_exception\","
                    "\"reason\":\"Malformed action/metadata line [1]\"},\"status\":400}",
                    2, 0);
-    assert_int_equal(r.verdict, RP__VERDICT_STATUS);
+    assert_int_equal(r.verdict, RP__OUTCOME_STATUS);
     assert_string_equal(r.message,
                         "illegal_argument_exception: Malformed action/metadata line [1]");
     rp__format_result_free(&r);
     r = parse_resp(RP__FORMAT_ELASTIC_BULK, 429, "Too Many Requests\r\n", 2, 0);
-    assert_int_equal(r.verdict, RP__VERDICT_STATUS);
+    assert_int_equal(r.verdict, RP__OUTCOME_STATUS);
     assert_string_equal(r.message, "Too Many Requests");
     rp__format_result_free(&r);
 }
@@ -822,27 +822,27 @@ static void test_response_splunk(void **state)
     (void)state;
     rp__format_result r;
     r = parse_resp(RP__FORMAT_SPLUNK_HEC, 200, "{\"text\":\"Success\",\"code\":0}", 3, 0);
-    assert_int_equal(r.verdict, RP__VERDICT_DELIVERED);
+    assert_int_equal(r.verdict, RP__OUTCOME_DELIVERED);
     assert_int_equal(r.backend_code, 0);
     rp__format_result_free(&r);
     r = parse_resp(RP__FORMAT_SPLUNK_HEC, 200, "{\"text\":\"Success\",\"code\":0,\"ackId\":7}", 3,
                    0);
-    assert_int_equal(r.verdict, RP__VERDICT_DELIVERED);
+    assert_int_equal(r.verdict, RP__OUTCOME_DELIVERED);
     rp__format_result_free(&r);
     r = parse_resp(RP__FORMAT_SPLUNK_HEC, 503, "{\"text\":\"Server is busy\",\"code\":9}", 3, 0);
-    assert_int_equal(r.verdict, RP__VERDICT_RETRY);
+    assert_int_equal(r.verdict, RP__OUTCOME_RETRY);
     assert_string_equal(r.message, "HEC code 9: Server is busy");
     rp__format_result_free(&r);
     r = parse_resp(RP__FORMAT_SPLUNK_HEC, 500, "{\"text\":\"Internal server error\",\"code\":8}", 3,
                    0);
-    assert_int_equal(r.verdict, RP__VERDICT_RETRY);
+    assert_int_equal(r.verdict, RP__OUTCOME_RETRY);
     rp__format_result_free(&r);
     r = parse_resp(RP__FORMAT_SPLUNK_HEC, 503,
                    "{\"text\":\"HEC is unhealthy, queues are full\",\"code\":18}", 3, 0);
-    assert_int_equal(r.verdict, RP__VERDICT_RETRY);
+    assert_int_equal(r.verdict, RP__OUTCOME_RETRY);
     rp__format_result_free(&r);
     r = parse_resp(RP__FORMAT_SPLUNK_HEC, 403, "{\"text\":\"Invalid token\",\"code\":4}", 3, 0);
-    assert_int_equal(r.verdict, RP__VERDICT_STATUS);
+    assert_int_equal(r.verdict, RP__OUTCOME_STATUS);
     assert_int_equal(r.backend_code, 4);
     rp__format_result_free(&r);
     /* Invalid data format at event 1 of 3: 0 is in, 1 never will be, 2 was
@@ -850,34 +850,35 @@ static void test_response_splunk(void **state)
     r = parse_resp(RP__FORMAT_SPLUNK_HEC, 400,
                    "{\"text\":\"Invalid data format\",\"code\":6,\"invalid-event-number\":1}", 3,
                    0);
-    assert_int_equal(r.verdict, RP__VERDICT_PARTIAL);
-    static const uint8_t want[3] = {RP__VERDICT_DELIVERED, RP__VERDICT_DEAD, RP__VERDICT_RETRY};
+    assert_int_equal(r.verdict, RP__OUTCOME_PARTIAL);
+    static const uint8_t want[3] = {RP__OUTCOME_DELIVERED, RP__OUTCOME_DEAD_LETTER,
+                                    RP__OUTCOME_RETRY};
     assert_memory_equal(r.line_verdicts, want, 3);
     rp__format_result_free(&r);
     /* At event 0 of 1: the batch is dead; beyond the batch: the status. */
     r = parse_resp(RP__FORMAT_SPLUNK_HEC, 400,
                    "{\"text\":\"Invalid data format\",\"code\":6,\"invalid-event-number\":0}", 1,
                    0);
-    assert_int_equal(r.verdict, RP__VERDICT_DEAD);
+    assert_int_equal(r.verdict, RP__OUTCOME_DEAD_LETTER);
     rp__format_result_free(&r);
     r = parse_resp(RP__FORMAT_SPLUNK_HEC, 400,
                    "{\"text\":\"Invalid data format\",\"code\":6,\"invalid-event-number\":5}", 3,
                    0);
-    assert_int_equal(r.verdict, RP__VERDICT_STATUS);
+    assert_int_equal(r.verdict, RP__OUTCOME_STATUS);
     rp__format_result_free(&r);
     /* A 2xx carrying an error code is not delivery. */
     r = parse_resp(RP__FORMAT_SPLUNK_HEC, 200, "{\"text\":\"No data\",\"code\":5}", 3, 0);
-    assert_int_equal(r.verdict, RP__VERDICT_DEAD);
+    assert_int_equal(r.verdict, RP__OUTCOME_DEAD_LETTER);
     rp__format_result_free(&r);
     static const char *const bad[] = {
         "",           "Success", "{\"text\":\"Success\"}", "{\"code\":\"0\"}", "{\"code\":0.0}",
         "{\"code\":0"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         r = parse_resp(RP__FORMAT_SPLUNK_HEC, 200, bad[i], 3, RP_ERR_PARSE);
-        assert_int_equal(r.verdict, RP__VERDICT_DEAD);
+        assert_int_equal(r.verdict, RP__OUTCOME_DEAD_LETTER);
         rp__format_result_free(&r);
         r = parse_resp(RP__FORMAT_SPLUNK_HEC, 502, bad[i], 3, 0);
-        assert_int_equal(r.verdict, RP__VERDICT_STATUS);
+        assert_int_equal(r.verdict, RP__OUTCOME_STATUS);
         rp__format_result_free(&r);
     }
 }
@@ -892,7 +893,7 @@ static void test_response_otlp_loki_clickhouse(void **state)
                                      "{\"partialSuccess\":{\"rejectedLogRecords\":\"0\"}}"};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         r = parse_resp(RP__FORMAT_OTLP, 200, ok[i], 3, 0);
-        assert_int_equal(r.verdict, RP__VERDICT_DELIVERED);
+        assert_int_equal(r.verdict, RP__OUTCOME_DELIVERED);
         assert_int_equal(r.rejected, 0);
         rp__format_result_free(&r);
     }
@@ -900,21 +901,21 @@ static void test_response_otlp_loki_clickhouse(void **state)
                    "{\"partialSuccess\":{\"rejectedLogRecords\":\"2\",\"errorMessage\":\"too "
                    "big\"}}",
                    3, 0);
-    assert_int_equal(r.verdict, RP__VERDICT_DEAD);
+    assert_int_equal(r.verdict, RP__OUTCOME_DEAD_LETTER);
     assert_int_equal(r.rejected, 2);
     assert_string_equal(r.message, "otlp: 2 log records rejected: too big");
     rp__format_result_free(&r);
     r = parse_resp(RP__FORMAT_OTLP, 200, "{\"partialSuccess\":{\"rejectedLogRecords\":1}}", 3, 0);
-    assert_int_equal(r.verdict, RP__VERDICT_DEAD);
+    assert_int_equal(r.verdict, RP__OUTCOME_DEAD_LETTER);
     assert_int_equal(r.rejected, 1);
     rp__format_result_free(&r);
     r = parse_resp(RP__FORMAT_OTLP, 200, "{\"partialSuccess\":{\"errorMessage\":\"slow down\"}}", 3,
                    0);
-    assert_int_equal(r.verdict, RP__VERDICT_DELIVERED);
+    assert_int_equal(r.verdict, RP__OUTCOME_DELIVERED);
     assert_string_equal(r.message, "otlp: warning: slow down");
     rp__format_result_free(&r);
     r = parse_resp(RP__FORMAT_OTLP, 200, "ok", 3, 0);
-    assert_int_equal(r.verdict, RP__VERDICT_DELIVERED);
+    assert_int_equal(r.verdict, RP__OUTCOME_DELIVERED);
     assert_true(strstr(r.message, "ignored") != NULL);
     rp__format_result_free(&r);
     static const char *const bad[] = {
@@ -927,40 +928,40 @@ static void test_response_otlp_loki_clickhouse(void **state)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         r = parse_resp(RP__FORMAT_OTLP, 200, bad[i], 3, RP_ERR_PARSE);
-        assert_int_equal(r.verdict, RP__VERDICT_DEAD);
+        assert_int_equal(r.verdict, RP__OUTCOME_DEAD_LETTER);
         rp__format_result_free(&r);
     }
     r = parse_resp(RP__FORMAT_OTLP, 400, "{\"code\":3,\"message\":\"bad body\"}", 3, 0);
-    assert_int_equal(r.verdict, RP__VERDICT_STATUS);
+    assert_int_equal(r.verdict, RP__OUTCOME_STATUS);
     assert_string_equal(r.message, "bad body");
     rp__format_result_free(&r);
 
     /* Loki answers 204 No Content; errors are text. */
     r = parse_resp(RP__FORMAT_LOKI, 204, NULL, 3, 0);
-    assert_int_equal(r.verdict, RP__VERDICT_DELIVERED);
+    assert_int_equal(r.verdict, RP__OUTCOME_DELIVERED);
     rp__format_result_free(&r);
     r = parse_resp(RP__FORMAT_LOKI, 400,
                    "entry for stream '{host=\"web-1\"}' has timestamp too old\n", 3, 0);
-    assert_int_equal(r.verdict, RP__VERDICT_STATUS);
+    assert_int_equal(r.verdict, RP__OUTCOME_STATUS);
     assert_string_equal(r.message, "entry for stream '{host=\"web-1\"}' has timestamp too old");
     rp__format_result_free(&r);
 
     /* ClickHouse: exceptions sorted by code, both message styles. */
     r = parse_resp(RP__FORMAT_CLICKHOUSE, 200, "", 3, 0);
-    assert_int_equal(r.verdict, RP__VERDICT_DELIVERED);
+    assert_int_equal(r.verdict, RP__OUTCOME_DELIVERED);
     rp__format_result_free(&r);
     r = parse_resp(RP__FORMAT_CLICKHOUSE, 500,
                    "Code: 60, e.displayText() = DB::Exception: Table rampart.events doesn't "
                    "exist., e.what() = DB::Exception\n",
                    3, 0);
-    assert_int_equal(r.verdict, RP__VERDICT_DEAD);
+    assert_int_equal(r.verdict, RP__OUTCOME_DEAD_LETTER);
     assert_int_equal(r.backend_code, 60);
     rp__format_result_free(&r);
     r = parse_resp(RP__FORMAT_CLICKHOUSE, 500,
                    "Code: 241. DB::Exception: Memory limit (total) exceeded. "
                    "(MEMORY_LIMIT_EXCEEDED) (version 23.8.1)\n",
                    3, 0);
-    assert_int_equal(r.verdict, RP__VERDICT_RETRY);
+    assert_int_equal(r.verdict, RP__OUTCOME_RETRY);
     assert_int_equal(r.backend_code, 241);
     rp__format_result_free(&r);
     /* Answers captured from ClickHouse 18.16 behind nginx (tests/e2e
@@ -992,7 +993,7 @@ static void test_response_otlp_loki_clickhouse(void **state)
     };
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
         r = parse_resp(RP__FORMAT_CLICKHOUSE, refused[i].status, refused[i].body, 3, 0);
-        assert_int_equal(r.verdict, RP__VERDICT_DEAD);
+        assert_int_equal(r.verdict, RP__OUTCOME_DEAD_LETTER);
         assert_int_equal(r.backend_code, refused[i].code);
         assert_true(strncmp(r.message, refused[i].body, 12) == 0);
         rp__format_result_free(&r);
@@ -1001,15 +1002,15 @@ static void test_response_otlp_loki_clickhouse(void **state)
     assert_true(strstr(r.message, "have different array sizes") != NULL);
     rp__format_result_free(&r);
     r = parse_resp(RP__FORMAT_CLICKHOUSE, 500, "Code: 1000. DB::Exception: POCO", 3, 0);
-    assert_int_equal(r.verdict, RP__VERDICT_STATUS);
+    assert_int_equal(r.verdict, RP__OUTCOME_STATUS);
     assert_int_equal(r.backend_code, 1000);
     rp__format_result_free(&r);
     r = parse_resp(RP__FORMAT_CLICKHOUSE, 502, "<html>Bad Gateway</html>", 3, 0);
-    assert_int_equal(r.verdict, RP__VERDICT_STATUS);
+    assert_int_equal(r.verdict, RP__OUTCOME_STATUS);
     assert_int_equal(r.backend_code, -1);
     rp__format_result_free(&r);
     r = parse_resp(RP__FORMAT_NDJSON, 200, "whatever", 3, 0);
-    assert_int_equal(r.verdict, RP__VERDICT_DELIVERED);
+    assert_int_equal(r.verdict, RP__OUTCOME_DELIVERED);
     rp__format_result_free(&r);
 }
 
@@ -1034,7 +1035,7 @@ static void test_response_limits(void **state)
         assert_int_equal(rp__format_parse_response((enum rp__format)f, 200, big,
                                                    RP__FORMAT_RESPONSE_MAX + 1, 1, &r),
                          RP_ERR_RANGE);
-        assert_int_equal(r.verdict, RP__VERDICT_DEAD);
+        assert_int_equal(r.verdict, RP__OUTCOME_DEAD_LETTER);
         rp__format_result_free(&r);
     }
     free(big);
@@ -1055,7 +1056,7 @@ static void test_response_limits(void **state)
     memset(deep + 23, '[', n - 23);
     assert_int_equal(rp__format_parse_response(RP__FORMAT_ELASTIC_BULK, 200, deep, n, 1, &r),
                      RP_ERR_PARSE);
-    assert_int_equal(r.verdict, RP__VERDICT_DEAD);
+    assert_int_equal(r.verdict, RP__OUTCOME_DEAD_LETTER);
     rp__format_result_free(&r);
     free(deep);
 }
@@ -1081,17 +1082,17 @@ static void test_response_elastic_large(void **state)
     rp__format_result r;
     assert_int_equal(rp__format_parse_response(RP__FORMAT_ELASTIC_BULK, 200, b.data, b.len, N, &r),
                      0);
-    assert_int_equal(r.verdict, RP__VERDICT_PARTIAL);
+    assert_int_equal(r.verdict, RP__OUTCOME_PARTIAL);
     size_t d = 0, t = 0, x = 0;
     for (int i = 0; i < N; i++) {
         int st = statuses[(i * 7 + i / 3) % 8];
-        uint8_t want = st < 300 || st == 409                 ? RP__VERDICT_DELIVERED
-                       : st == 429 || st >= 500 || st == 408 ? RP__VERDICT_RETRY
-                                                             : RP__VERDICT_DEAD;
+        uint8_t want = st < 300 || st == 409                 ? RP__OUTCOME_DELIVERED
+                       : st == 429 || st >= 500 || st == 408 ? RP__OUTCOME_RETRY
+                                                             : RP__OUTCOME_DEAD_LETTER;
         assert_int_equal(r.line_verdicts[i], want);
-        d += want == RP__VERDICT_DELIVERED;
-        t += want == RP__VERDICT_RETRY;
-        x += want == RP__VERDICT_DEAD;
+        d += want == RP__OUTCOME_DELIVERED;
+        t += want == RP__OUTCOME_RETRY;
+        x += want == RP__OUTCOME_DEAD_LETTER;
     }
     assert_int_equal(r.delivered, d);
     assert_int_equal(r.retry, t);

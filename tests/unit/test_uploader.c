@@ -820,6 +820,59 @@ static void test_stop_abandons_the_request_in_flight(void **state)
     assert_int_equal(s.dead_batches, 0);
 }
 
+/* ---- a body is built once per part ------------------------------------------ */
+
+static void test_body_built_once_for_its_retries(void **state)
+{
+    struct world *w = *state;
+    char k[RP__SPOOL_KEY_MAX];
+    append(w, LINE(1) LINE(2), 1, k);
+    static const struct answer script[] = {
+        {.status = 503}, {.status = 429}, {.status = 200, .body = "{\"errors\":false}"}};
+    start(w, RP__FORMAT_ELASTIC_BULK, 1, script, 3);
+    wait_queued(w, 0);
+    rp__uploader_stop(w->up);
+
+    /* Three attempts of the same bytes, shaped and compressed once. */
+    assert_int_equal(w->f.nreq, 3);
+    for (int i = 0; i < 3; i++) {
+        assert_true(w->f.req[i].gzipped);
+        assert_string_equal(w->f.req[i].body, "{\"create\":{\"_id\":\"id-1\"}}\n" LINE(
+                                                  1) "{\"create\":{\"_id\":\"id-2\"}}\n" LINE(2));
+    }
+    rp__uploader_stats s = stats(w);
+    assert_int_equal(s.retries, 2);
+    assert_int_equal(s.bodies_built, 1);
+    assert_int_equal(s.delivered_events, 2);
+}
+
+static void test_each_part_gets_its_own_body(void **state)
+{
+    struct world *w = *state;
+    char k[RP__SPOOL_KEY_MAX];
+    append(w, LINE(1) LINE(2) LINE(3) LINE(4), 0, k);
+    static const struct answer script[] = {
+        {.status = 413}, {.status = 503}, {.status = 204}, {.status = 204}};
+    start(w, RP__FORMAT_LOKI, 1, script, 4);
+    wait_queued(w, 0);
+    rp__uploader_stop(w->up);
+
+    /* The whole, then the first half twice (a 503 between), then the
+     * second half: a half never goes out with the whole's body. */
+    assert_int_equal(w->f.nreq, 4);
+    assert_int_equal(tu_count_lines_with(w->f.req[0].body, "id-"), 1); /* one JSON line */
+    assert_non_null(strstr(w->f.req[0].body, "id-4"));
+    assert_non_null(strstr(w->f.req[1].body, "id-2"));
+    assert_null(strstr(w->f.req[1].body, "id-3"));
+    assert_string_equal(w->f.req[2].body, w->f.req[1].body);
+    assert_non_null(strstr(w->f.req[3].body, "id-3"));
+    assert_non_null(strstr(w->f.req[3].body, "id-4"));
+    assert_null(strstr(w->f.req[3].body, "id-2"));
+    rp__uploader_stats s = stats(w);
+    assert_int_equal(s.bodies_built, 3);
+    assert_int_equal(s.delivered_events, 4);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -842,6 +895,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_timeout_is_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_abandons_the_request_in_flight, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_body_built_once_for_its_retries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_each_part_gets_its_own_body, setup, teardown),
     };
     return tu_run_tests(tests, NULL, NULL, argc, argv);
 }
