@@ -4,6 +4,7 @@
 
 #include <rampart/plugin.h>
 
+#include <stdio.h>
 #include <string.h>
 
 /* ---- verdicts ---------------------------------------------------------- */
@@ -140,50 +141,39 @@ static const char *const day_long[7] = {"Sunday",   "Monday", "Tuesday", "Wednes
 static const char *const month_short[12] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
-/* A small cursor over the input: every reader checks the bounds itself, so a
- * short or truncated value fails instead of reading past its end. */
-typedef struct cursor {
-    const char *p;
-    const char *end;
-} cursor;
-
-static int take_char(cursor *c, char ch)
-{
-    if (c->p >= c->end || *c->p != ch)
-        return -1;
-    c->p++;
-    return 0;
-}
-
 static int is_digit(char ch)
 {
     return ch >= '0' && ch <= '9';
 }
 
-/* Exactly n digits. */
-static int take_digits(cursor *c, int n, int *out)
-{
-    if (c->end - c->p < n)
-        return -1;
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (!is_digit(c->p[i]))
-            return -1;
-        v = v * 10 + (c->p[i] - '0');
-    }
-    c->p += n;
-    *out = v;
-    return 0;
-}
+/*
+ * The three forms of RFC 9110 section 5.6.7 as templates: 'w' a short day
+ * name, 'W' a long one, 'n' a month name, 'D' a digit of the day ('_' the
+ * same or a space, asctime's padding), 'Y' of the year, 'h', 'm', 's' of
+ * the time; any other character stands for itself. libcurl's curl_getdate
+ * converts the date, but it reads far more than these forms (any case,
+ * other zones, missing parts), so the form is checked here first, exactly.
+ */
+enum { FORM_IMF, FORM_RFC850, FORM_ASCTIME };
+static const char *const forms[] = {
+    [FORM_IMF] = "w, DD n YYYY hh:mm:ss GMT",
+    [FORM_RFC850] = "W, DD-n-YY hh:mm:ss GMT",
+    [FORM_ASCTIME] = "w n _D hh:mm:ss YYYY",
+};
+
+typedef struct date_fields {
+    int wday, month0, day, hour, min, sec;
+    int64_t year;
+} date_fields;
 
 /* One of the names, matched exactly (case-sensitive); its index in *out.
  * Names in one table never prefix each other, so the first match is it. */
-static int take_name(cursor *c, const char *const *names, int count, int *out)
+static int take_name(const char **p, const char *end, const char *const *names, int count, int *out)
 {
     for (int i = 0; i < count; i++) {
         size_t n = strlen(names[i]);
-        if ((size_t)(c->end - c->p) >= n && memcmp(c->p, names[i], n) == 0) {
-            c->p += n;
+        if ((size_t)(end - *p) >= n && memcmp(*p, names[i], n) == 0) {
+            *p += n;
             *out = i;
             return 0;
         }
@@ -191,13 +181,58 @@ static int take_name(cursor *c, const char *const *names, int count, int *out)
     return -1;
 }
 
-/* "HH:MM:SS" */
-static int take_time(cursor *c, int *h, int *m, int *s)
+/* Whether s[0..len) is exactly of the form; its fields into *f. */
+static int match_form(const char *s, size_t len, const char *form, date_fields *f)
 {
-    if (take_digits(c, 2, h) || take_char(c, ':') || take_digits(c, 2, m) || take_char(c, ':') ||
-        take_digits(c, 2, s))
-        return -1;
-    return 0;
+    const char *p = s, *end = s + len;
+    memset(f, 0, sizeof *f);
+    for (const char *t = form; *t; t++) {
+        int *num = NULL;
+        switch (*t) {
+        case 'w':
+        case 'W':
+            if (take_name(&p, end, *t == 'w' ? day_short : day_long, 7, &f->wday))
+                return -1;
+            continue;
+        case 'n':
+            if (take_name(&p, end, month_short, 12, &f->month0))
+                return -1;
+            continue;
+        case '_':
+            if (p < end && *p == ' ') {
+                p++;
+                continue;
+            }
+            num = &f->day;
+            break;
+        case 'D':
+            num = &f->day;
+            break;
+        case 'h':
+            num = &f->hour;
+            break;
+        case 'm':
+            num = &f->min;
+            break;
+        case 's':
+            num = &f->sec;
+            break;
+        case 'Y':
+            if (p >= end || !is_digit(*p))
+                return -1;
+            f->year = f->year * 10 + (*p++ - '0');
+            continue;
+        default:
+            if (p >= end || *p != *t)
+                return -1;
+            p++;
+            continue;
+        }
+        if (p >= end || !is_digit(*p))
+            return -1;
+        *num = *num * 10 + (*p++ - '0');
+    }
+    return p == end ? 0 : -1;
 }
 
 /* The civil year of a Unix time, for the RFC 850 two-digit-year rule. */
@@ -209,96 +244,45 @@ static int64_t year_of(int64_t unix_s)
     return y;
 }
 
-/* Checks the fields and turns them into seconds since 1970. */
-static int compose(int64_t year, int month0, int day, int hour, int min, int sec, int weekday,
-                   int64_t *unix_s)
-{
-    if (month0 < 0 || month0 > 11 || day < 1 ||
-        (unsigned)day > rp__civil_days_in_month(year, (unsigned)month0 + 1))
-        return -1;
-    if (hour > 23 || min > 59 || sec > 60)
-        return -1;
-    /* RFC 9110: "00:00:00 - 23:59:60 (leap second)". */
-    if (sec == 60 && !(hour == 23 && min == 59))
-        return -1;
-    int64_t days = rp__days_from_civil(year, (unsigned)month0 + 1, (unsigned)day);
-    if (rp__civil_weekday(days) != (unsigned)weekday)
-        return -1;
-    *unix_s = days * 86400 + hour * 3600 + min * 60 + sec;
-    return 0;
-}
-
-/* "Sun, 06 Nov 1994 08:49:37 GMT", after the day name. */
-static int parse_imf_rest(cursor *c, int wday, int64_t *unix_s)
-{
-    int day, month0, year, h, m, s;
-    if (take_char(c, ',') || take_char(c, ' ') || take_digits(c, 2, &day) || take_char(c, ' ') ||
-        take_name(c, month_short, 12, &month0) || take_char(c, ' ') || take_digits(c, 4, &year) ||
-        take_char(c, ' ') || take_time(c, &h, &m, &s) || take_char(c, ' ') || take_char(c, 'G') ||
-        take_char(c, 'M') || take_char(c, 'T') || c->p != c->end)
-        return -1;
-    return compose(year, month0, day, h, m, s, wday, unix_s);
-}
-
-/* "Sun Nov  6 08:49:37 1994", after the day name. */
-static int parse_asctime_rest(cursor *c, int wday, int64_t *unix_s)
-{
-    int day, month0, year, h, m, s;
-    if (take_char(c, ' ') || take_name(c, month_short, 12, &month0) || take_char(c, ' '))
-        return -1;
-    /* date3 = month SP ( 2DIGIT / ( SP DIGIT ) ) */
-    if (c->p < c->end && *c->p == ' ') {
-        c->p++;
-        if (take_digits(c, 1, &day))
-            return -1;
-    } else if (take_digits(c, 2, &day)) {
-        return -1;
-    }
-    if (take_char(c, ' ') || take_time(c, &h, &m, &s) || take_char(c, ' ') ||
-        take_digits(c, 4, &year) || c->p != c->end)
-        return -1;
-    return compose(year, month0, day, h, m, s, wday, unix_s);
-}
-
-/* "Sunday, 06-Nov-94 08:49:37 GMT", after the day name. */
-static int parse_rfc850_rest(cursor *c, int wday, int64_t now_unix_s, int64_t *unix_s)
-{
-    int day, month0, yy, h, m, s;
-    if (take_char(c, ',') || take_char(c, ' ') || take_digits(c, 2, &day) || take_char(c, '-') ||
-        take_name(c, month_short, 12, &month0) || take_char(c, '-') || take_digits(c, 2, &yy) ||
-        take_char(c, ' ') || take_time(c, &h, &m, &s) || take_char(c, ' ') || take_char(c, 'G') ||
-        take_char(c, 'M') || take_char(c, 'T') || c->p != c->end)
-        return -1;
-    /* RFC 9110 §5.6.7: a year that appears more than 50 years in the future
-     * is the most recent past year with the same last two digits. */
-    int64_t now_year = year_of(now_unix_s);
-    int64_t year = now_year - (now_year % 100 + 100) % 100 + yy;
-    if (year - now_year > 50)
-        year -= 100;
-    return compose(year, month0, day, h, m, s, wday, unix_s);
-}
-
 int rp__http_date_parse(const char *s, size_t len, int64_t now_unix_s, int64_t *unix_s)
 {
     if (!s || !unix_s || !now_in_range(now_unix_s))
         return RP_ERR_INVAL;
-    cursor c = {s, s + len};
-    int wday;
-    int64_t t;
-    int rc;
-    /* The long names start with the short ones, so try them first: "Sunday,"
-     * is RFC 850, "Sun," IMF-fixdate and "Sun " asctime. */
-    if (take_name(&c, day_long, 7, &wday) == 0) {
-        rc = parse_rfc850_rest(&c, wday, now_unix_s, &t);
-    } else if (take_name(&c, day_short, 7, &wday) == 0) {
-        if (c.p < c.end && *c.p == ',')
-            rc = parse_imf_rest(&c, wday, &t);
-        else
-            rc = parse_asctime_rest(&c, wday, &t);
-    } else {
+    date_fields f;
+    int form = FORM_IMF;
+    while (form <= FORM_ASCTIME && match_form(s, len, forms[form], &f) != 0)
+        form++;
+    if (form > FORM_ASCTIME)
         return RP_ERR_PARSE;
+    if (form == FORM_RFC850) {
+        /* RFC 9110 section 5.6.7: a year that appears more than 50 years in
+         * the future is the most recent past year with the same last two
+         * digits (curl_getdate would use a fixed 1970-2069 window instead). */
+        int64_t now_year = year_of(now_unix_s);
+        int64_t year = now_year - (now_year % 100 + 100) % 100 + f.year;
+        f.year = year - now_year > 50 ? year - 100 : year;
     }
-    if (rc != 0)
+    /* What curl_getdate lets pass: a day the month does not have (it rolls
+     * into the next month), a leap second at any minute (RFC 9110 allows
+     * only 23:59:60), a day name that is not the date's. */
+    if (f.day < 1 || (unsigned)f.day > rp__civil_days_in_month(f.year, (unsigned)f.month0 + 1) ||
+        f.hour > 23 || f.min > 59 || f.sec > 60 || (f.sec == 60 && (f.hour != 23 || f.min != 59)))
+        return RP_ERR_PARSE;
+    /* curl_getdate reads years from 1583 only and answers -1 both for
+     * failure and for 1969-12-31 23:59:59; the Gregorian calendar repeats
+     * every 400 years (146097 days, whole weeks), so the date goes to curl
+     * moved into 2000-2399 and comes back by as many cycles. */
+    int64_t cycles = (f.year - 2000 - (f.year < 2000 ? 399 : 0)) / 400;
+    char moved[40];
+    snprintf(moved, sizeof moved, "%02d %s %04lld %02d:%02d:%02d GMT", f.day, month_short[f.month0],
+             (long long)(f.year - cycles * 400), f.hour, f.min, f.sec);
+    int64_t t;
+    if (rp__retry_curl_getdate(moved, &t) != 0)
+        return RP_ERR_PARSE;
+    t += cycles * 146097 * 86400;
+    /* 23:59:60 is the next day's first second; its day name is the day's. */
+    int64_t at = t - (f.sec == 60);
+    if (rp__civil_weekday(at / 86400 - (at % 86400 < 0)) != (unsigned)f.wday)
         return RP_ERR_PARSE;
     *unix_s = t;
     return 0;

@@ -102,10 +102,22 @@ int rp__retry_after_parse(const char *value, size_t len, int64_t now_unix_s, int
  *   asctime      "Sun Nov  6 08:49:37 1994"
  * Strict: exact spacing, a real calendar day (leap years included), hours
  * 0-23, minutes and seconds 0-59 (second 60 only at 23:59, a leap second),
- * and the day name must be that date's. No surrounding spaces. Returns 0,
- * RP_ERR_PARSE or RP_ERR_INVAL (NULL).
+ * and the day name must be that date's. No surrounding spaces. The form is
+ * checked here, libcurl's curl_getdate converts it (rp__retry_curl_getdate).
+ * Returns 0, RP_ERR_PARSE or RP_ERR_INVAL (NULL).
  */
 int rp__http_date_parse(const char *s, size_t len, int64_t now_unix_s, int64_t *unix_s);
+
+/*
+ * libcurl's curl_getdate, for rp__http_date_parse (in retry_getdate.c, so
+ * that retry.c itself needs no libcurl headers): date (NUL-terminated) into
+ * seconds since 1970, UTC. curl reads far more than HTTP allows (any case,
+ * other zones, missing parts) and checks neither the day against the month
+ * nor the day name, which is why rp__http_date_parse checks the form first.
+ * RP_ERR_PARSE when curl cannot read it (also for years before 1583, and
+ * for 1969-12-31 23:59:59, which curl answers like a failure).
+ */
+int rp__retry_curl_getdate(const char *date, int64_t *unix_s);
 
 /* Exponential backoff with full jitter: attempt n (from 0) waits a uniformly
  * random time in [0, min(cap, base * 2^n)] milliseconds. Full jitter spreads
