@@ -155,16 +155,10 @@ static int elastic_response(rp__format_result *r, long status, const char *body,
     return elastic_items(r, body, len, nlines);
 }
 
-static int elastic_parse(rp__format_result *r, long status, const char *body, size_t len,
-                         size_t nlines)
-{
-    return elastic_response(r, status, body, len, nlines);
-}
-
 const rp__format_ops rp__format_elastic_ops = {
     .name = "elastic-bulk",
     .content_type = "application/x-ndjson",
     .auth_scheme = "Bearer",
     .build = body_elastic,
-    .parse = elastic_parse,
+    .parse = elastic_response,
 };

@@ -124,8 +124,10 @@ static int body_otlp(const rp__format_ctx *ctx, const char *lines, size_t len, r
     return rc;
 }
 
-static int otlp_response(rp__format_result *r, long status, const char *body, size_t len)
+static int otlp_response(rp__format_result *r, long status, const char *body, size_t len,
+                         size_t nlines)
 {
+    (void)nlines; /* OTLP does not say which records it refused */
     if (!rp__fmt_is_2xx(status)) {
         /* A google.rpc.Status: {"code":..,"message":..,"details":[..]}. */
         static const char *const keys[] = {"message"};
@@ -172,17 +174,10 @@ static int otlp_response(rp__format_result *r, long status, const char *body, si
     return 0;
 }
 
-static int otlp_parse(rp__format_result *r, long status, const char *body, size_t len,
-                      size_t nlines)
-{
-    (void)nlines;
-    return otlp_response(r, status, body, len);
-}
-
 const rp__format_ops rp__format_otlp_ops = {
     .name = "otlp",
     .content_type = "application/json",
     .auth_scheme = "Bearer",
     .build = body_otlp,
-    .parse = otlp_parse,
+    .parse = otlp_response,
 };
