@@ -9,6 +9,7 @@
  * needs escaping or is not ASCII.
  */
 #include "output/ndjson.h"
+#include "lib/civil_time.h"
 #include "runtime/event.h"
 #include "runtime/fields.h"
 #include "lib/byteorder.h"
@@ -152,21 +153,6 @@ static inline void put2(char *p, unsigned v)
 /* ------------------------------------------------------------------------ */
 /* Timestamps */
 
-/* Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's
- * civil_from_days); exact for every day an int64 of nanoseconds reaches. */
-static void civil_from_days(int64_t z, int64_t *year, unsigned *month, unsigned *day)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *day = doy - (153 * mp + 2) / 5 + 1;
-    *month = mp < 10 ? mp + 3 : mp - 9;
-    *year = (int64_t)yoe + era * 400 + (*month <= 2);
-}
-
 size_t rp__json_format_timestamp(int64_t unix_ns, char out[RP__JSON_TIMESTAMP_MAX + 1])
 {
     /* Floor division: times before 1970 have a positive fraction too. */
@@ -195,7 +181,7 @@ size_t rp__json_format_timestamp(int64_t unix_ns, char out[RP__JSON_TIMESTAMP_MA
         }
         int64_t year;
         unsigned month, day;
-        civil_from_days(days, &year, &month, &day);
+        rp__civil_from_days(days, &year, &month, &day);
         /* int64 nanoseconds span 1677..2262: always four digits. */
         put2(p, (unsigned)(year / 100));
         put2(p + 2, (unsigned)(year % 100));

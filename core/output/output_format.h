@@ -24,16 +24,21 @@
  * 400/401/403/404/422 dead-letter) belong to the uploader; the adapters
  * only add what a format's body says beyond the status.
  *
- * A second part of this header is the strict JSON scanner the adapters use
- * on native lines and responses (no DOM, no allocation), and an RFC 3339
- * parser that reads @timestamp back.
+ * Each format is a file of its own (format_<name>.c) behind a table of
+ * operations (core/output/format_backend.h). The strict JSON scanner they
+ * read lines and answers with is core/lib/json_scan.h, and @timestamp is
+ * read back by core/lib/civil_time.h; both are included here for the
+ * adapters' callers.
  *
  * Thread-safety: no function keeps state; any thread may call any of them.
  */
 #ifndef RP_CORE_OUTPUT_FORMAT_H
 #define RP_CORE_OUTPUT_FORMAT_H
 
+#include "lib/civil_time.h"
+#include "lib/json_scan.h"
 #include "output/ndjson.h"
+#include "output/outcome.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -197,15 +202,6 @@ int rp__format_build_body(enum rp__format f, const rp__format_ctx *ctx, const ch
 /* ------------------------------------------------------------------------ */
 /* Responses */
 
-/* What to do with a batch, or with one of its lines. */
-enum rp__verdict {
-    RP__VERDICT_STATUS = 0, /* the body adds nothing: apply the generic HTTP
-                               status rules */
-    RP__VERDICT_DELIVERED,  /* acknowledged: remove from the spool */
-    RP__VERDICT_RETRY,      /* resend later, with backoff */
-    RP__VERDICT_DEAD,       /* do not resend: dead-letter folder and alert */
-    RP__VERDICT_PARTIAL     /* per line: see rp__format_result.line_verdicts */
-};
 
 /* The largest response body parse_response reads; the uploader should stop
  * receiving past it (a larger body gives RP_ERR_RANGE). */
@@ -214,9 +210,11 @@ enum rp__verdict {
 #define RP__FORMAT_MAX_LINES ((size_t)1 << 22)
 
 typedef struct rp__format_result {
-    enum rp__verdict verdict; /* for the whole batch */
-    /* PARTIAL only: nlines bytes, each RP__VERDICT_DELIVERED, _RETRY or
-     * _DEAD, line i of the batch at index i. Owned by the result: free with
+    /* For the whole batch: STATUS, DELIVERED, RETRY, DEAD_LETTER or PARTIAL
+     * (core/output/outcome.h, the retry policy's vocabulary too). */
+    enum rp__outcome verdict;
+    /* PARTIAL only: nlines bytes, each RP__OUTCOME_DELIVERED, _RETRY or
+     * _DEAD_LETTER, line i of the batch at index i. Owned by the result: free with
      * rp__format_result_free. NULL otherwise. */
     uint8_t *line_verdicts;
     size_t nlines;
@@ -238,7 +236,7 @@ typedef struct rp__format_result {
  * body[0..len) (untrusted; any bytes; body may be NULL when len is 0).
  * out is overwritten (call rp__format_result_free on it before reusing it).
  *
- * Per format, beyond RP__VERDICT_STATUS for non-2xx answers:
+ * Per format, beyond RP__OUTCOME_STATUS for non-2xx answers:
  *   ndjson, loki     any 2xx delivered (Loki answers 204); the body of an
  *                    error is copied to message.
  *   clickhouse       any 2xx delivered. Errors ("Code: N. DB::Exception")
@@ -278,64 +276,5 @@ int rp__format_parse_response(enum rp__format f, long http_status, const char *b
                               size_t nlines, rp__format_result *out);
 /* Frees line_verdicts and empties the result. NULL is a no-op. */
 void rp__format_result_free(rp__format_result *r);
-/* "status", "delivered", "retry", "dead", "partial" (static string). */
-const char *rp__verdict_name(enum rp__verdict v);
-
-/* ------------------------------------------------------------------------ */
-/* Strict JSON scanning */
-
-enum rp__json_type {
-    RP__JSON_ABSENT = 0,
-    RP__JSON_STRING,
-    RP__JSON_NUMBER,
-    RP__JSON_OBJECT,
-    RP__JSON_ARRAY,
-    RP__JSON_TRUE,
-    RP__JSON_FALSE,
-    RP__JSON_NULL
-};
-
-/* A value inside the scanned text: ptr/len is its raw JSON text (a
- * string's includes its quotes and escapes). Borrowed from the text. */
-typedef struct rp__json_span {
-    const char *ptr;
-    size_t len;
-    enum rp__json_type type;
-} rp__json_span;
-
-/* Nesting deeper than this (the top-level object counts as 1) is refused. */
-#define RP__JSON_SCAN_MAX_DEPTH 128
-
-/*
- * Checks that s[0..len) is exactly one JSON object (RFC 8259: strict
- * grammar, valid UTF-8, escapes and surrogate pairs checked; whitespace
- * allowed around it) and finds the top-level members named keys[0..nkeys)
- * (compared after unescaping). vals[i] gets key i's value, or type
- * RP__JSON_ABSENT and ptr NULL. One pass, no allocation, no recursion.
- * Errors: RP_ERR_PARSE (not such an object), RP_ERR_RANGE (nested deeper
- * than RP__JSON_SCAN_MAX_DEPTH), RP_ERR_EXISTS (a wanted key appears twice:
- * which one counts is ambiguous). vals is unspecified on error.
- */
-int rp__json_scan_object(const char *s, size_t len, const char *const *keys, size_t nkeys,
-                         rp__json_span *vals);
-
-/*
- * Decodes a string span from rp__json_scan_object (escapes resolved, UTF-8)
- * into out[0..cap); *out_len gets the length. No NUL is added. RP_ERR_TYPE
- * when v is not a string, RP_ERR_FULL when it does not fit (out unspecified).
- */
-int rp__json_string_decode(const rp__json_span *v, char *out, size_t cap, size_t *out_len);
-
-/*
- * Parses an RFC 3339 date-time (section 5.6) into nanoseconds since the Unix
- * epoch: "YYYY-MM-DDTHH:MM:SS[.F]Z" or with "+HH:MM"/"-HH:MM" instead of Z;
- * F is 1 to 9 digits; 'T' and 'Z' upper case, as rp__json_format_timestamp
- * writes them. Dates and times are range-checked (days per month, leap
- * years; a leap second 60 is refused: Unix time has none). RP_ERR_PARSE for
- * anything else, RP_ERR_RANGE when the time does not fit an int64 of
- * nanoseconds (before 1677-09-21T00:12:43.145224192Z or after
- * 2262-04-11T23:47:16.854775807Z).
- */
-int rp__rfc3339_parse_ns(const char *s, size_t len, int64_t *ns);
 
 #endif

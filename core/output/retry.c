@@ -1,13 +1,15 @@
 /* core/output/retry.c - the retry policy: verdicts, backoff, Retry-After and HTTP-date. */
 #include "output/retry.h"
+#include "lib/civil_time.h"
 
 #include <rampart/plugin.h>
 
+#include <stdio.h>
 #include <string.h>
 
 /* ---- verdicts ---------------------------------------------------------- */
 
-static void set_decision(rp__retry_decision *out, enum rp__retry_action action, int pause,
+static void set_decision(rp__retry_decision *out, enum rp__outcome action, int pause,
                          const char *reason)
 {
     out->action = action;
@@ -23,9 +25,9 @@ static void bounded_retry(rp__retry_batch *batch, rp__retry_decision *out, const
     if (batch->server_errors < UINT32_MAX)
         batch->server_errors++;
     if (batch->server_errors >= RP__RETRY_SERVER_ERROR_MAX)
-        set_decision(out, RP__RETRY_DEAD_LETTER, 0, final_reason);
+        set_decision(out, RP__OUTCOME_DEAD_LETTER, 0, final_reason);
     else
-        set_decision(out, RP__RETRY_RETRY, 0, reason);
+        set_decision(out, RP__OUTCOME_RETRY, 0, reason);
 }
 
 int rp__retry_decide(long status, int transport_error, size_t batch_events, rp__retry_batch *batch,
@@ -39,41 +41,42 @@ int rp__retry_decide(long status, int transport_error, size_t batch_events, rp__
         batch->attempts++;
 
     if (transport_error) {
-        set_decision(out, RP__RETRY_RETRY, 0, "no answer from the backend (transport error)");
+        set_decision(out, RP__OUTCOME_RETRY, 0, "no answer from the backend (transport error)");
         return 0;
     }
     if (status >= 200 && status <= 299) {
-        set_decision(out, RP__RETRY_DELIVERED, 0, "accepted");
+        set_decision(out, RP__OUTCOME_DELIVERED, 0, "accepted");
         return 0;
     }
     switch (status) {
     case 409:
         /* The backend already holds a batch with this Idempotency-Key: an
          * earlier attempt got through even though we never saw its answer. */
-        set_decision(out, RP__RETRY_DELIVERED, 0, "409: already delivered (same Idempotency-Key)");
+        set_decision(out, RP__OUTCOME_DELIVERED, 0,
+                     "409: already delivered (same Idempotency-Key)");
         return 0;
     case 408:
-        set_decision(out, RP__RETRY_RETRY, 0, "408: the backend timed out reading the request");
+        set_decision(out, RP__OUTCOME_RETRY, 0, "408: the backend timed out reading the request");
         return 0;
     case 429:
-        set_decision(out, RP__RETRY_RETRY, 0, "429: the backend asks us to slow down");
+        set_decision(out, RP__OUTCOME_RETRY, 0, "429: the backend asks us to slow down");
         return 0;
     case 502:
     case 503:
     case 504:
-        set_decision(out, RP__RETRY_RETRY, 0, "502/503/504: the backend is unavailable");
+        set_decision(out, RP__OUTCOME_RETRY, 0, "502/503/504: the backend is unavailable");
         return 0;
     case 413:
         if (batch_events > 1)
-            set_decision(out, RP__RETRY_SPLIT, 0, "413: batch too large, splitting it");
+            set_decision(out, RP__OUTCOME_SPLIT, 0, "413: batch too large, splitting it");
         else
-            set_decision(out, RP__RETRY_DEAD_LETTER, 0,
+            set_decision(out, RP__OUTCOME_DEAD_LETTER, 0,
                          "413: a single event is larger than the backend accepts");
         return 0;
     case 401:
     case 403:
     case 407:
-        set_decision(out, RP__RETRY_DEAD_LETTER, 1,
+        set_decision(out, RP__OUTCOME_DEAD_LETTER, 1,
                      "401/403/407: the backend refuses our credentials; uploads paused");
         return 0;
     default:
@@ -81,12 +84,12 @@ int rp__retry_decide(long status, int transport_error, size_t batch_events, rp__
     }
     if (status >= 300 && status <= 399) {
         set_decision(
-            out, RP__RETRY_DEAD_LETTER, 1,
+            out, RP__OUTCOME_DEAD_LETTER, 1,
             "3xx: the backend redirects; output.url must name the endpoint; uploads paused");
         return 0;
     }
     if (status >= 400 && status <= 499) {
-        set_decision(out, RP__RETRY_DEAD_LETTER, 0, "4xx: the backend refused the batch");
+        set_decision(out, RP__OUTCOME_DEAD_LETTER, 0, "4xx: the backend refused the batch");
         return 0;
     }
     if (status >= 500 && status <= 599) {
@@ -101,17 +104,21 @@ int rp__retry_decide(long status, int transport_error, size_t batch_events, rp__
     return 0;
 }
 
-const char *rp__retry_action_name(enum rp__retry_action action)
+const char *rp__outcome_name(enum rp__outcome o)
 {
-    switch (action) {
-    case RP__RETRY_DELIVERED:
+    switch (o) {
+    case RP__OUTCOME_STATUS:
+        return "status";
+    case RP__OUTCOME_DELIVERED:
         return "delivered";
-    case RP__RETRY_RETRY:
+    case RP__OUTCOME_RETRY:
         return "retry";
-    case RP__RETRY_SPLIT:
+    case RP__OUTCOME_SPLIT:
         return "split";
-    case RP__RETRY_DEAD_LETTER:
+    case RP__OUTCOME_DEAD_LETTER:
         return "dead-letter";
+    case RP__OUTCOME_PARTIAL:
+        return "partial";
     }
     return "unknown";
 }
@@ -134,50 +141,39 @@ static const char *const day_long[7] = {"Sunday",   "Monday", "Tuesday", "Wednes
 static const char *const month_short[12] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
-/* A small cursor over the input: every reader checks the bounds itself, so a
- * short or truncated value fails instead of reading past its end. */
-typedef struct cursor {
-    const char *p;
-    const char *end;
-} cursor;
-
-static int take_char(cursor *c, char ch)
-{
-    if (c->p >= c->end || *c->p != ch)
-        return -1;
-    c->p++;
-    return 0;
-}
-
 static int is_digit(char ch)
 {
     return ch >= '0' && ch <= '9';
 }
 
-/* Exactly n digits. */
-static int take_digits(cursor *c, int n, int *out)
-{
-    if (c->end - c->p < n)
-        return -1;
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (!is_digit(c->p[i]))
-            return -1;
-        v = v * 10 + (c->p[i] - '0');
-    }
-    c->p += n;
-    *out = v;
-    return 0;
-}
+/*
+ * The three forms of RFC 9110 section 5.6.7 as templates: 'w' a short day
+ * name, 'W' a long one, 'n' a month name, 'D' a digit of the day ('_' the
+ * same or a space, asctime's padding), 'Y' of the year, 'h', 'm', 's' of
+ * the time; any other character stands for itself. libcurl's curl_getdate
+ * converts the date, but it reads far more than these forms (any case,
+ * other zones, missing parts), so the form is checked here first, exactly.
+ */
+enum { FORM_IMF, FORM_RFC850, FORM_ASCTIME };
+static const char *const forms[] = {
+    [FORM_IMF] = "w, DD n YYYY hh:mm:ss GMT",
+    [FORM_RFC850] = "W, DD-n-YY hh:mm:ss GMT",
+    [FORM_ASCTIME] = "w n _D hh:mm:ss YYYY",
+};
+
+typedef struct date_fields {
+    int wday, month0, day, hour, min, sec;
+    int64_t year;
+} date_fields;
 
 /* One of the names, matched exactly (case-sensitive); its index in *out.
  * Names in one table never prefix each other, so the first match is it. */
-static int take_name(cursor *c, const char *const *names, int count, int *out)
+static int take_name(const char **p, const char *end, const char *const *names, int count, int *out)
 {
     for (int i = 0; i < count; i++) {
         size_t n = strlen(names[i]);
-        if ((size_t)(c->end - c->p) >= n && memcmp(c->p, names[i], n) == 0) {
-            c->p += n;
+        if ((size_t)(end - *p) >= n && memcmp(*p, names[i], n) == 0) {
+            *p += n;
             *out = i;
             return 0;
         }
@@ -185,150 +181,108 @@ static int take_name(cursor *c, const char *const *names, int count, int *out)
     return -1;
 }
 
-/* "HH:MM:SS" */
-static int take_time(cursor *c, int *h, int *m, int *s)
+/* Whether s[0..len) is exactly of the form; its fields into *f. */
+static int match_form(const char *s, size_t len, const char *form, date_fields *f)
 {
-    if (take_digits(c, 2, h) || take_char(c, ':') || take_digits(c, 2, m) || take_char(c, ':') ||
-        take_digits(c, 2, s))
-        return -1;
-    return 0;
-}
-
-static int is_leap(int64_t y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int days_in_month(int64_t y, int month0)
-{
-    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return month0 == 1 && is_leap(y) ? 29 : days[month0];
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (month 1..12), by
- * H. Hinnant's days_from_civil: exact for every year, no tables, no libc
- * (timegm is not portable and mktime depends on the time zone). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-/* 0 = Sunday, for a day count from days_from_civil (1970-01-01 was a Thursday). */
-static int weekday_of(int64_t days)
-{
-    int64_t w = (days + 4) % 7;
-    return (int)(w < 0 ? w + 7 : w);
+    const char *p = s, *end = s + len;
+    memset(f, 0, sizeof *f);
+    for (const char *t = form; *t; t++) {
+        int *num = NULL;
+        switch (*t) {
+        case 'w':
+        case 'W':
+            if (take_name(&p, end, *t == 'w' ? day_short : day_long, 7, &f->wday))
+                return -1;
+            continue;
+        case 'n':
+            if (take_name(&p, end, month_short, 12, &f->month0))
+                return -1;
+            continue;
+        case '_':
+            if (p < end && *p == ' ') {
+                p++;
+                continue;
+            }
+            num = &f->day;
+            break;
+        case 'D':
+            num = &f->day;
+            break;
+        case 'h':
+            num = &f->hour;
+            break;
+        case 'm':
+            num = &f->min;
+            break;
+        case 's':
+            num = &f->sec;
+            break;
+        case 'Y':
+            if (p >= end || !is_digit(*p))
+                return -1;
+            f->year = f->year * 10 + (*p++ - '0');
+            continue;
+        default:
+            if (p >= end || *p != *t)
+                return -1;
+            p++;
+            continue;
+        }
+        if (p >= end || !is_digit(*p))
+            return -1;
+        *num = *num * 10 + (*p++ - '0');
+    }
+    return p == end ? 0 : -1;
 }
 
 /* The civil year of a Unix time, for the RFC 850 two-digit-year rule. */
 static int64_t year_of(int64_t unix_s)
 {
-    int64_t days = unix_s / 86400 - (unix_s % 86400 < 0);
-    /* civil_from_days, year part only. */
-    days += 719468;
-    int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-    int64_t doe = days - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int64_t y = yoe + era * 400;
-    return mp >= 10 ? y + 1 : y;
-}
-
-/* Checks the fields and turns them into seconds since 1970. */
-static int compose(int64_t year, int month0, int day, int hour, int min, int sec, int weekday,
-                   int64_t *unix_s)
-{
-    if (month0 < 0 || month0 > 11 || day < 1 || day > days_in_month(year, month0))
-        return -1;
-    if (hour > 23 || min > 59 || sec > 60)
-        return -1;
-    /* RFC 9110: "00:00:00 - 23:59:60 (leap second)". */
-    if (sec == 60 && !(hour == 23 && min == 59))
-        return -1;
-    int64_t days = days_from_civil(year, month0 + 1, day);
-    if (weekday_of(days) != weekday)
-        return -1;
-    *unix_s = days * 86400 + hour * 3600 + min * 60 + sec;
-    return 0;
-}
-
-/* "Sun, 06 Nov 1994 08:49:37 GMT", after the day name. */
-static int parse_imf_rest(cursor *c, int wday, int64_t *unix_s)
-{
-    int day, month0, year, h, m, s;
-    if (take_char(c, ',') || take_char(c, ' ') || take_digits(c, 2, &day) || take_char(c, ' ') ||
-        take_name(c, month_short, 12, &month0) || take_char(c, ' ') || take_digits(c, 4, &year) ||
-        take_char(c, ' ') || take_time(c, &h, &m, &s) || take_char(c, ' ') || take_char(c, 'G') ||
-        take_char(c, 'M') || take_char(c, 'T') || c->p != c->end)
-        return -1;
-    return compose(year, month0, day, h, m, s, wday, unix_s);
-}
-
-/* "Sun Nov  6 08:49:37 1994", after the day name. */
-static int parse_asctime_rest(cursor *c, int wday, int64_t *unix_s)
-{
-    int day, month0, year, h, m, s;
-    if (take_char(c, ' ') || take_name(c, month_short, 12, &month0) || take_char(c, ' '))
-        return -1;
-    /* date3 = month SP ( 2DIGIT / ( SP DIGIT ) ) */
-    if (c->p < c->end && *c->p == ' ') {
-        c->p++;
-        if (take_digits(c, 1, &day))
-            return -1;
-    } else if (take_digits(c, 2, &day)) {
-        return -1;
-    }
-    if (take_char(c, ' ') || take_time(c, &h, &m, &s) || take_char(c, ' ') ||
-        take_digits(c, 4, &year) || c->p != c->end)
-        return -1;
-    return compose(year, month0, day, h, m, s, wday, unix_s);
-}
-
-/* "Sunday, 06-Nov-94 08:49:37 GMT", after the day name. */
-static int parse_rfc850_rest(cursor *c, int wday, int64_t now_unix_s, int64_t *unix_s)
-{
-    int day, month0, yy, h, m, s;
-    if (take_char(c, ',') || take_char(c, ' ') || take_digits(c, 2, &day) || take_char(c, '-') ||
-        take_name(c, month_short, 12, &month0) || take_char(c, '-') || take_digits(c, 2, &yy) ||
-        take_char(c, ' ') || take_time(c, &h, &m, &s) || take_char(c, ' ') || take_char(c, 'G') ||
-        take_char(c, 'M') || take_char(c, 'T') || c->p != c->end)
-        return -1;
-    /* RFC 9110 §5.6.7: a year that appears more than 50 years in the future
-     * is the most recent past year with the same last two digits. */
-    int64_t now_year = year_of(now_unix_s);
-    int64_t year = now_year - (now_year % 100 + 100) % 100 + yy;
-    if (year - now_year > 50)
-        year -= 100;
-    return compose(year, month0, day, h, m, s, wday, unix_s);
+    int64_t y;
+    unsigned m, d;
+    rp__civil_from_days(unix_s / 86400 - (unix_s % 86400 < 0), &y, &m, &d);
+    return y;
 }
 
 int rp__http_date_parse(const char *s, size_t len, int64_t now_unix_s, int64_t *unix_s)
 {
     if (!s || !unix_s || !now_in_range(now_unix_s))
         return RP_ERR_INVAL;
-    cursor c = {s, s + len};
-    int wday;
-    int64_t t;
-    int rc;
-    /* The long names start with the short ones, so try them first: "Sunday,"
-     * is RFC 850, "Sun," IMF-fixdate and "Sun " asctime. */
-    if (take_name(&c, day_long, 7, &wday) == 0) {
-        rc = parse_rfc850_rest(&c, wday, now_unix_s, &t);
-    } else if (take_name(&c, day_short, 7, &wday) == 0) {
-        if (c.p < c.end && *c.p == ',')
-            rc = parse_imf_rest(&c, wday, &t);
-        else
-            rc = parse_asctime_rest(&c, wday, &t);
-    } else {
+    date_fields f;
+    int form = FORM_IMF;
+    while (form <= FORM_ASCTIME && match_form(s, len, forms[form], &f) != 0)
+        form++;
+    if (form > FORM_ASCTIME)
         return RP_ERR_PARSE;
+    if (form == FORM_RFC850) {
+        /* RFC 9110 section 5.6.7: a year that appears more than 50 years in
+         * the future is the most recent past year with the same last two
+         * digits (curl_getdate would use a fixed 1970-2069 window instead). */
+        int64_t now_year = year_of(now_unix_s);
+        int64_t year = now_year - (now_year % 100 + 100) % 100 + f.year;
+        f.year = year - now_year > 50 ? year - 100 : year;
     }
-    if (rc != 0)
+    /* What curl_getdate lets pass: a day the month does not have (it rolls
+     * into the next month), a leap second at any minute (RFC 9110 allows
+     * only 23:59:60), a day name that is not the date's. */
+    if (f.day < 1 || (unsigned)f.day > rp__civil_days_in_month(f.year, (unsigned)f.month0 + 1) ||
+        f.hour > 23 || f.min > 59 || f.sec > 60 || (f.sec == 60 && (f.hour != 23 || f.min != 59)))
+        return RP_ERR_PARSE;
+    /* curl_getdate reads years from 1583 only and answers -1 both for
+     * failure and for 1969-12-31 23:59:59; the Gregorian calendar repeats
+     * every 400 years (146097 days, whole weeks), so the date goes to curl
+     * moved into 2000-2399 and comes back by as many cycles. */
+    int64_t cycles = (f.year - 2000 - (f.year < 2000 ? 399 : 0)) / 400;
+    char moved[40];
+    snprintf(moved, sizeof moved, "%02d %s %04lld %02d:%02d:%02d GMT", f.day, month_short[f.month0],
+             (long long)(f.year - cycles * 400), f.hour, f.min, f.sec);
+    int64_t t;
+    if (rp__retry_curl_getdate(moved, &t) != 0)
+        return RP_ERR_PARSE;
+    t += cycles * 146097 * 86400;
+    /* 23:59:60 is the next day's first second; its day name is the day's. */
+    int64_t at = t - (f.sec == 60);
+    if (rp__civil_weekday(at / 86400 - (at % 86400 < 0)) != (unsigned)f.wday)
         return RP_ERR_PARSE;
     *unix_s = t;
     return 0;

@@ -11,6 +11,8 @@
 #ifndef RP_CORE_RETRY_H
 #define RP_CORE_RETRY_H
 
+#include "output/outcome.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,16 +34,10 @@
  * spool behind it forever. */
 #define RP__RETRY_SERVER_ERROR_MAX 10u
 
-enum rp__retry_action {
-    RP__RETRY_DELIVERED = 0, /* the backend has the batch: delete it from the spool */
-    RP__RETRY_RETRY,         /* keep the batch; send it again after rp__retry_wait_ms */
-    RP__RETRY_SPLIT,         /* 413: send each half as its own batch (new retry state each) */
-    RP__RETRY_DEAD_LETTER,   /* never resend: move it to the dead-letter folder, alert */
-};
-
-/* The verdict on one attempt. */
+/* The verdict on one attempt: action is DELIVERED, RETRY, SPLIT or
+ * DEAD_LETTER. */
 typedef struct rp__retry_decision {
-    enum rp__retry_action action;
+    enum rp__outcome action;
     /* 1 when uploads must stop (after this batch is dead-lettered) until the
      * configuration changes or an operator resumes them: the backend refuses
      * our credentials or wants us elsewhere, so every further batch would
@@ -81,9 +77,6 @@ typedef struct rp__retry_batch {
 int rp__retry_decide(long status, int transport_error, size_t batch_events, rp__retry_batch *batch,
                      rp__retry_decision *out);
 
-/* "delivered", "retry", "split", "dead-letter" (static strings). */
-const char *rp__retry_action_name(enum rp__retry_action action);
-
 /*
  * Parses a Retry-After field value (RFC 9110 §10.2.3): delta-seconds
  * ("120") or an HTTP-date (see rp__http_date_parse), with optional spaces or
@@ -109,10 +102,22 @@ int rp__retry_after_parse(const char *value, size_t len, int64_t now_unix_s, int
  *   asctime      "Sun Nov  6 08:49:37 1994"
  * Strict: exact spacing, a real calendar day (leap years included), hours
  * 0-23, minutes and seconds 0-59 (second 60 only at 23:59, a leap second),
- * and the day name must be that date's. No surrounding spaces. Returns 0,
- * RP_ERR_PARSE or RP_ERR_INVAL (NULL).
+ * and the day name must be that date's. No surrounding spaces. The form is
+ * checked here, libcurl's curl_getdate converts it (rp__retry_curl_getdate).
+ * Returns 0, RP_ERR_PARSE or RP_ERR_INVAL (NULL).
  */
 int rp__http_date_parse(const char *s, size_t len, int64_t now_unix_s, int64_t *unix_s);
+
+/*
+ * libcurl's curl_getdate, for rp__http_date_parse (in retry_getdate.c, so
+ * that retry.c itself needs no libcurl headers): date (NUL-terminated) into
+ * seconds since 1970, UTC. curl reads far more than HTTP allows (any case,
+ * other zones, missing parts) and checks neither the day against the month
+ * nor the day name, which is why rp__http_date_parse checks the form first.
+ * RP_ERR_PARSE when curl cannot read it (also for years before 1583, and
+ * for 1969-12-31 23:59:59, which curl answers like a failure).
+ */
+int rp__retry_curl_getdate(const char *date, int64_t *unix_s);
 
 /* Exponential backoff with full jitter: attempt n (from 0) waits a uniformly
  * random time in [0, min(cap, base * 2^n)] milliseconds. Full jitter spreads

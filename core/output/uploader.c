@@ -51,6 +51,7 @@ struct setup {
     char *agent_id;
     char *fmt_arena; /* the copied strings and labels of ctx */
     uint32_t backoff_base_ms, backoff_cap_ms;
+    rp__uploader_transport transport; /* post NULL = http */
 };
 
 struct rp__uploader {
@@ -76,6 +77,12 @@ struct rp__uploader {
     rp__buf lines;   /* the batch decoded */
     rp__buf body;    /* the request body being built */
     rp__buf zbody;   /* ... and compressed */
+    /* The body of the top part is built (and compressed) once and kept for
+     * its further attempts: 1 while body/zbody hold it. Any change to the
+     * parts clears it. */
+    int built;
+    const void *built_body;
+    size_t built_len;
     rp__gzip *gz;
     rp__backoff backoff;
     struct part parts[RP__UPLOAD_MAX_PARTS];
@@ -225,6 +232,8 @@ static int setup_shape(const rp__uploader_opts *o, struct setup **out, char *err
     s->gzip = o->gzip;
     s->backoff_base_ms = o->backoff_base_ms;
     s->backoff_cap_ms = o->backoff_cap_ms;
+    if (o->transport)
+        s->transport = *o->transport;
     s->host_name = strdup(o->host_name ? o->host_name : "localhost");
     s->agent_id = o->agent_id ? strdup(o->agent_id) : NULL;
     if (!s->host_name || (o->agent_id && !s->agent_id)) {
@@ -319,6 +328,29 @@ static int setup_make(const rp__uploader_opts *o, struct setup **out, char *err,
     }
     *out = s;
     return 0;
+}
+
+/* The request through the test's transport when one is set, else HTTPS. */
+static int setup_post(struct setup *s, const rp__http_header *hdr, size_t nhdr, const void *body,
+                      size_t len, rp__http_response *resp)
+{
+    if (s->transport.post)
+        return s->transport.post(s->transport.arg, hdr, nhdr, body, len, resp);
+    return rp__http_post(s->http, NULL, hdr, nhdr, body, len, resp);
+}
+
+static void setup_abort(struct setup *s)
+{
+    rp__http_abort(s->http);
+    if (s->transport.abort)
+        s->transport.abort(s->transport.arg);
+}
+
+static void setup_abort_clear(struct setup *s)
+{
+    rp__http_abort_clear(s->http);
+    if (s->transport.abort_clear)
+        s->transport.abort_clear(s->transport.arg);
 }
 
 /* ---- dead letters ------------------------------------------------------------ */
@@ -502,7 +534,8 @@ static int wait_ms(rp__uploader *u, int64_t ms)
     rp__os_mutex_lock(u->lock);
     u->stats.waiting = 1;
     while (!u->stopping) {
-        int64_t left = (end - rp__os_monotonic_ns()) / 1000000;
+        /* Rounded up: a Retry-After of 1 s must not be resent after 999.x ms. */
+        int64_t left = (end - rp__os_monotonic_ns() + 999999) / 1000000;
         if (left <= 0)
             break;
         rp__os_cond_timedwait(u->cond, u->lock, left);
@@ -552,6 +585,7 @@ static void part_free(struct part *p)
 
 static void pop(rp__uploader *u)
 {
+    u->built = 0;
     part_free(&u->parts[--u->nparts]);
 }
 
@@ -561,6 +595,7 @@ static int push_copy(rp__uploader *u, const char *key, const char *suffix, const
 {
     if (u->nparts >= RP__UPLOAD_MAX_PARTS)
         return RP_ERR_FULL;
+    u->built = 0;
     struct part *p = &u->parts[u->nparts];
     memset(p, 0, sizeof *p);
     rp__buf_init(&p->own, len ? len : 1);
@@ -576,7 +611,9 @@ static int push_copy(rp__uploader *u, const char *key, const char *suffix, const
     return 0;
 }
 
-/* Builds the request body of a part into u->zbody / u->body; sets *body. */
+/* Builds the request body of the top part p into u->zbody / u->body; sets
+ * *body. A part's body is built once: its retries send the same bytes
+ * without shaping or compressing them again. */
 static int build(rp__uploader *u, const rp__spool_batch *b, struct part *p, const void **body,
                  size_t *len)
 {
@@ -584,6 +621,11 @@ static int build(rp__uploader *u, const rp__spool_batch *b, struct part *p, cons
     if (p->raw) {
         *body = b->payload;
         *len = b->len;
+        return 0;
+    }
+    if (u->built) {
+        *body = u->built_body;
+        *len = u->built_len;
         return 0;
     }
     const char *src = p->lines;
@@ -601,13 +643,19 @@ static int build(rp__uploader *u, const rp__spool_batch *b, struct part *p, cons
     if (!s->gzip) {
         *body = src;
         *len = slen;
-        return 0;
+    } else {
+        rp__buf_reset(&u->zbody);
+        if ((rc = rp__gzip_compress(u->gz, src, slen, &u->zbody)) != 0)
+            return rc;
+        *body = u->zbody.data;
+        *len = u->zbody.len;
     }
-    rp__buf_reset(&u->zbody);
-    if ((rc = rp__gzip_compress(u->gz, src, slen, &u->zbody)) != 0)
-        return rc;
-    *body = u->zbody.data;
-    *len = u->zbody.len;
+    u->built = 1;
+    u->built_body = *body;
+    u->built_len = *len;
+    rp__os_mutex_lock(u->lock);
+    u->stats.bodies_built++;
+    rp__os_mutex_unlock(u->lock);
     return 0;
 }
 
@@ -674,8 +722,10 @@ static void pause_uploads(rp__uploader *u, const char *why)
  * that the first half goes first. */
 static int split(rp__uploader *u, const char *lines, size_t len, const char *key)
 {
-    /* The line boundary nearest the middle. */
-    const char *mid = lines + len / 2;
+    /* The line boundary nearest the middle: the search starts one byte
+     * early, so that a line ending just before the middle counts (four
+     * equal lines split 2 + 2, not 3 + 1). */
+    const char *mid = lines + (len > 1 ? len / 2 - 1 : 0);
     const char *nl = memchr(mid, '\n', (size_t)(lines + len - mid));
     if (!nl || (size_t)(nl + 1 - lines) >= len) {
         nl = NULL;
@@ -711,10 +761,10 @@ static int partial(rp__uploader *u, struct part *p, const rp__format_result *res
     while (q < end && rc == 0) {
         const char *nl = memchr(q, '\n', (size_t)(end - q));
         size_t l = nl ? (size_t)(nl + 1 - q) : (size_t)(end - q);
-        uint8_t v = i < res->nlines ? res->line_verdicts[i] : RP__VERDICT_RETRY;
-        if (v == RP__VERDICT_DEAD)
+        uint8_t v = i < res->nlines ? res->line_verdicts[i] : RP__OUTCOME_RETRY;
+        if (v == RP__OUTCOME_DEAD_LETTER)
             rc = rp__buf_append(&dead, q, l);
-        else if (v == RP__VERDICT_RETRY)
+        else if (v == RP__OUTCOME_RETRY)
             rc = rp__buf_append(&again, q, l);
         q += l;
         i++;
@@ -741,6 +791,7 @@ static enum outcome upload_batch(rp__uploader *u, const rp__spool_batch *b)
     rp__spool_idempotency_key(b, key);
     rp__buf_reset(&u->lines);
     u->batch_dead_events = 0;
+    u->built = 0;
     u->nparts = 1;
     struct part *p = &u->parts[0];
     memset(p, 0, sizeof *p);
@@ -785,7 +836,7 @@ static enum outcome upload_batch(rp__uploader *u, const rp__spool_batch *b)
         hdr[s->nhdr].name = "Idempotency-Key";
         hdr[s->nhdr].value = p->key;
         rp__http_response resp;
-        rc = rp__http_post(s->http, NULL, hdr, s->nhdr + 1, body, blen, &resp);
+        rc = setup_post(s, hdr, s->nhdr + 1, body, blen, &resp);
         rp__os_mutex_lock(u->lock);
         u->stats.requests++;
         rp__os_mutex_unlock(u->lock);
@@ -815,22 +866,17 @@ static enum outcome upload_batch(rp__uploader *u, const rp__spool_batch *b)
         int prc = rp__format_parse_response(s->format, resp.status, resp.body, resp.body_len,
                                             p->events, &res);
         if (prc == RP_ERR_NOMEM)
-            res.verdict = RP__VERDICT_STATUS;
-        enum rp__verdict v = res.verdict;
-        if (v == RP__VERDICT_STATUS) {
+            res.verdict = RP__OUTCOME_STATUS;
+        /* The format's reading of the body decides when it says something,
+         * the status rules otherwise; both speak rp__outcome. A status the
+         * rules refuse (outside 100..999) leaves STATUS: a dead letter. */
+        dec.action = res.verdict;
+        dec.pause = 0;
+        dec.reason = res.message[0] ? res.message : "the backend's answer";
+        if (dec.action == RP__OUTCOME_STATUS)
             rp__retry_decide(resp.status, 0, p->events, &p->rs, &dec);
-            v = dec.action == RP__RETRY_DELIVERED ? RP__VERDICT_DELIVERED
-                : dec.action == RP__RETRY_RETRY   ? RP__VERDICT_RETRY
-                : dec.action == RP__RETRY_SPLIT   ? RP__VERDICT_STATUS /* below */
-                                                  : RP__VERDICT_DEAD;
-        } else {
-            dec.action = v == RP__VERDICT_DELIVERED ? RP__RETRY_DELIVERED
-                         : v == RP__VERDICT_RETRY   ? RP__RETRY_RETRY
-                                                    : RP__RETRY_DEAD_LETTER;
-            dec.pause = 0;
-            dec.reason = res.message[0] ? res.message : "the backend's answer";
-        }
-        if (v == RP__VERDICT_DELIVERED) {
+        enum rp__outcome v = dec.action;
+        if (v == RP__OUTCOME_DELIVERED) {
             rp__os_mutex_lock(u->lock);
             u->stats.sent_bytes += blen;
             u->stats.last_status = resp.status;
@@ -838,7 +884,7 @@ static enum outcome upload_batch(rp__uploader *u, const rp__spool_batch *b)
             rp__os_mutex_unlock(u->lock);
             rp__backoff_reset(&u->backoff);
             pop(u);
-        } else if (v == RP__VERDICT_RETRY) {
+        } else if (v == RP__OUTCOME_RETRY) {
             rp__os_mutex_lock(u->lock);
             u->stats.retries++;
             u->stats.last_status = resp.status;
@@ -853,7 +899,7 @@ static enum outcome upload_batch(rp__uploader *u, const rp__spool_batch *b)
             if (wait_ms(u, wait))
                 return STOPPED;
             continue;
-        } else if (v == RP__VERDICT_PARTIAL) {
+        } else if (v == RP__OUTCOME_PARTIAL) {
             int rc2 = partial(u, p, &res);
             rp__os_mutex_lock(u->lock);
             u->stats.retries++;
@@ -867,7 +913,7 @@ static enum outcome upload_batch(rp__uploader *u, const rp__spool_batch *b)
                 return STOPPED;
             }
             continue;
-        } else if (dec.action == RP__RETRY_SPLIT) {
+        } else if (v == RP__OUTCOME_SPLIT) {
             rp__os_mutex_lock(u->lock);
             u->stats.splits++;
             u->stats.last_status = resp.status;
@@ -888,6 +934,7 @@ static enum outcome upload_batch(rp__uploader *u, const rp__spool_batch *b)
             struct part whole = *p;
             rp__buf_init(&p->own, 0);
             u->nparts--;
+            u->built = 0;
             int rc2 = split(u, whole.lines, whole.len, whole.key);
             if (rc2 != 0) {
                 u->parts[u->nparts++] = whole;
@@ -1028,7 +1075,7 @@ int rp__uploader_start(rp__uploader *u)
     u->stopping = 0;
     u->work = 1;
     rp__os_mutex_unlock(u->lock);
-    rp__http_abort_clear(u->setup->http);
+    setup_abort_clear(u->setup);
     int rc = rp__os_thread_start(&u->thread, "rp-upload", run, u);
     if (rc == 0)
         u->running = 1;
@@ -1068,7 +1115,7 @@ void rp__uploader_stop(rp__uploader *u)
     u->stopping = 1;
     rp__os_cond_broadcast(u->cond);
     rp__os_mutex_unlock(u->lock);
-    rp__http_abort(u->setup->http);
+    setup_abort(u->setup);
     rp__os_thread_join(u->thread);
     u->thread = NULL;
     u->running = 0;

@@ -28,7 +28,10 @@
  *
  * Caps: one batch is worked on at a time (its decoded lines at most
  * RP__SPOOL_PAYLOAD_MAX bytes); a split goes at most RP__UPLOAD_MAX_PARTS
- * parts deep; the dead-letter folder holds at most deadletter_max_bytes, the
+ * parts deep; the request body of the part being sent is built and
+ * compressed once and kept for its retries (at most 2 * RP__SPOOL_PAYLOAD_MAX
+ * bytes shaped plus as much gzipped, the two buffers any attempt needs
+ * anyway; the next part reuses them); the dead-letter folder holds at most deadletter_max_bytes, the
  * oldest dead letters are deleted first (counted).
  *
  * Threads: create, start, reconfigure, stop and destroy on the control
@@ -56,6 +59,25 @@ typedef struct rp__uploader rp__uploader;
 typedef void (*rp__uploader_alert_fn)(void *arg, const char *rule_id, const char *rule_name,
                                       int severity, const char *message);
 
+/*
+ * How a request goes out. The uploader's own unit tests
+ * (tests/unit/test_uploader.c) put a fake backend here; everything else
+ * leaves rp__uploader_opts.transport NULL, which is core/output/http.h's
+ * HTTPS client. Internal: no config key reaches it. post must behave as
+ * rp__http_post to output.url (same returns, same response fields, body
+ * borrowed until the next post); abort, which may be called from any
+ * thread, must make the post in flight and every later one return
+ * RP_ERR_STOPPED until abort_clear. The HTTPS client is made (and checked)
+ * all the same, so the options mean the same with and without a transport.
+ */
+typedef struct rp__uploader_transport {
+    int (*post)(void *arg, const rp__http_header *headers, size_t nheaders, const void *body,
+                size_t len, rp__http_response *resp);
+    void (*abort)(void *arg);
+    void (*abort_clear)(void *arg);
+    void *arg;
+} rp__uploader_transport;
+
 typedef struct rp__uploader_opts {
     struct rp__spool *spool; /* borrowed; outlives the uploader */
     const char *url;         /* output.url (https://); copied */
@@ -80,6 +102,7 @@ typedef struct rp__uploader_opts {
     uint32_t backoff_base_ms, backoff_cap_ms; /* 0 = core/output/retry.h defaults */
     rp__uploader_alert_fn on_alert;           /* may be NULL */
     void *alert_arg;
+    const rp__uploader_transport *transport; /* NULL = core/output/http.h; copied */
 } rp__uploader_opts;
 
 typedef struct rp__uploader_stats {
@@ -93,6 +116,7 @@ typedef struct rp__uploader_stats {
     uint64_t deadletter_deleted;                  /* dead-letter files removed at the cap */
     uint64_t deadletter_bytes;                    /* the folder's size now */
     uint64_t pauses;
+    uint64_t bodies_built; /* request bodies shaped and compressed: once per part */
     int paused;                   /* 1 while uploads wait for a resume */
     int waiting;                  /* 1 while waiting to retry */
     long last_status;             /* last HTTP status, 0 = none yet or no answer */

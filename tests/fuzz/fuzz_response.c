@@ -42,19 +42,20 @@
 static void check_result(const rp__format_result *r, int rc, size_t nlines)
 {
     CHECK(rc == 0 || rc == RP_ERR_PARSE || rc == RP_ERR_RANGE || rc == RP_ERR_NOMEM);
-    CHECK(r->verdict >= RP__VERDICT_STATUS && r->verdict <= RP__VERDICT_PARTIAL);
+    CHECK(r->verdict >= RP__OUTCOME_STATUS && r->verdict <= RP__OUTCOME_PARTIAL);
     if (rc == RP_ERR_PARSE || rc == RP_ERR_RANGE)
-        CHECK(r->verdict == RP__VERDICT_DEAD);
-    if (r->verdict == RP__VERDICT_PARTIAL) {
+        CHECK(r->verdict == RP__OUTCOME_DEAD_LETTER);
+    if (r->verdict == RP__OUTCOME_PARTIAL) {
         CHECK(r->line_verdicts != NULL);
         CHECK(r->nlines == nlines);
         size_t d = 0, t = 0, x = 0;
         for (size_t i = 0; i < nlines; i++) {
             uint8_t v = r->line_verdicts[i];
-            CHECK(v == RP__VERDICT_DELIVERED || v == RP__VERDICT_RETRY || v == RP__VERDICT_DEAD);
-            d += v == RP__VERDICT_DELIVERED;
-            t += v == RP__VERDICT_RETRY;
-            x += v == RP__VERDICT_DEAD;
+            CHECK(v == RP__OUTCOME_DELIVERED || v == RP__OUTCOME_RETRY ||
+                  v == RP__OUTCOME_DEAD_LETTER);
+            d += v == RP__OUTCOME_DELIVERED;
+            t += v == RP__OUTCOME_RETRY;
+            x += v == RP__OUTCOME_DEAD_LETTER;
         }
         CHECK(d == r->delivered && t == r->retry && x == r->dead);
         CHECK(d != nlines && t != nlines && x != nlines);

@@ -562,7 +562,7 @@ static void test_bearer_route(void **state)
     rp__retry_batch b = {0, 0};
     rp__retry_decision d;
     assert_int_equal(rp__retry_decide(r.status, (int)r.transport, 100, &b, &d), 0);
-    assert_int_equal(d.action, RP__RETRY_DEAD_LETTER);
+    assert_int_equal(d.action, RP__OUTCOME_DEAD_LETTER);
     assert_int_equal(d.pause, 1);
     rp__http_destroy(h);
 }
@@ -802,7 +802,7 @@ static void test_retry_after_captured(void **state)
     rp__retry_batch b = {0, 0};
     rp__retry_decision d;
     assert_int_equal(rp__retry_decide(r.status, (int)r.transport, 10, &b, &d), 0);
-    assert_int_equal(d.action, RP__RETRY_RETRY);
+    assert_int_equal(d.action, RP__OUTCOME_RETRY);
     /* The wait honours the server over a shorter backoff. */
     assert_int_equal(rp__retry_wait_ms(300, ms), 2000);
 
@@ -835,7 +835,7 @@ static void test_413_splits(void **state)
     rp__retry_batch b = {0, 0};
     rp__retry_decision d;
     assert_int_equal(rp__retry_decide(r.status, (int)r.transport, 40, &b, &d), 0);
-    assert_int_equal(d.action, RP__RETRY_SPLIT);
+    assert_int_equal(d.action, RP__OUTCOME_SPLIT);
     rp__http_destroy(h);
 }
 
@@ -876,7 +876,7 @@ static void test_timeout(void **state)
     rp__retry_batch b = {0, 0};
     rp__retry_decision d;
     assert_int_equal(rp__retry_decide(r.status, (int)r.transport, 10, &b, &d), 0);
-    assert_int_equal(d.action, RP__RETRY_RETRY);
+    assert_int_equal(d.action, RP__OUTCOME_RETRY);
     rp__http_destroy(h);
 }
 

@@ -23,53 +23,53 @@
 static rp__retry_decision decide(long status, int transport, size_t events)
 {
     rp__retry_batch batch = {0, 0};
-    rp__retry_decision d = {RP__RETRY_DELIVERED, -1, NULL};
+    rp__retry_decision d = {RP__OUTCOME_DELIVERED, -1, NULL};
     assert_int_equal(rp__retry_decide(status, transport, events, &batch, &d), 0);
     assert_non_null(d.reason);
     assert_int_equal(batch.attempts, 1);
     return d;
 }
 
-static void expect(long status, enum rp__retry_action action, int pause)
+static void expect(long status, enum rp__outcome action, int pause)
 {
     rp__retry_decision d = decide(status, 0, 10);
     if (d.action != action || d.pause != pause)
         fail_msg("status %ld: got %s pause=%d, want %s pause=%d", status,
-                 rp__retry_action_name(d.action), d.pause, rp__retry_action_name(action), pause);
+                 rp__outcome_name(d.action), d.pause, rp__outcome_name(action), pause);
 }
 
 static void test_decide_named_statuses(void **state)
 {
     (void)state;
-    expect(200, RP__RETRY_DELIVERED, 0);
-    expect(201, RP__RETRY_DELIVERED, 0);
-    expect(202, RP__RETRY_DELIVERED, 0);
-    expect(204, RP__RETRY_DELIVERED, 0);
-    expect(299, RP__RETRY_DELIVERED, 0);
-    expect(409, RP__RETRY_DELIVERED, 0);
-    expect(408, RP__RETRY_RETRY, 0);
-    expect(429, RP__RETRY_RETRY, 0);
-    expect(502, RP__RETRY_RETRY, 0);
-    expect(503, RP__RETRY_RETRY, 0);
-    expect(504, RP__RETRY_RETRY, 0);
-    expect(413, RP__RETRY_SPLIT, 0);
-    expect(400, RP__RETRY_DEAD_LETTER, 0);
-    expect(404, RP__RETRY_DEAD_LETTER, 0);
-    expect(422, RP__RETRY_DEAD_LETTER, 0);
-    expect(401, RP__RETRY_DEAD_LETTER, 1);
-    expect(403, RP__RETRY_DEAD_LETTER, 1);
-    expect(407, RP__RETRY_DEAD_LETTER, 1);
-    expect(301, RP__RETRY_DEAD_LETTER, 1);
-    expect(302, RP__RETRY_DEAD_LETTER, 1);
-    expect(307, RP__RETRY_DEAD_LETTER, 1);
-    expect(308, RP__RETRY_DEAD_LETTER, 1);
+    expect(200, RP__OUTCOME_DELIVERED, 0);
+    expect(201, RP__OUTCOME_DELIVERED, 0);
+    expect(202, RP__OUTCOME_DELIVERED, 0);
+    expect(204, RP__OUTCOME_DELIVERED, 0);
+    expect(299, RP__OUTCOME_DELIVERED, 0);
+    expect(409, RP__OUTCOME_DELIVERED, 0);
+    expect(408, RP__OUTCOME_RETRY, 0);
+    expect(429, RP__OUTCOME_RETRY, 0);
+    expect(502, RP__OUTCOME_RETRY, 0);
+    expect(503, RP__OUTCOME_RETRY, 0);
+    expect(504, RP__OUTCOME_RETRY, 0);
+    expect(413, RP__OUTCOME_SPLIT, 0);
+    expect(400, RP__OUTCOME_DEAD_LETTER, 0);
+    expect(404, RP__OUTCOME_DEAD_LETTER, 0);
+    expect(422, RP__OUTCOME_DEAD_LETTER, 0);
+    expect(401, RP__OUTCOME_DEAD_LETTER, 1);
+    expect(403, RP__OUTCOME_DEAD_LETTER, 1);
+    expect(407, RP__OUTCOME_DEAD_LETTER, 1);
+    expect(301, RP__OUTCOME_DEAD_LETTER, 1);
+    expect(302, RP__OUTCOME_DEAD_LETTER, 1);
+    expect(307, RP__OUTCOME_DEAD_LETTER, 1);
+    expect(308, RP__OUTCOME_DEAD_LETTER, 1);
     /* Bounded retries: the first such answer is retried. */
-    expect(500, RP__RETRY_RETRY, 0);
-    expect(501, RP__RETRY_RETRY, 0);
-    expect(507, RP__RETRY_RETRY, 0);
-    expect(100, RP__RETRY_RETRY, 0);
-    expect(600, RP__RETRY_RETRY, 0);
-    expect(999, RP__RETRY_RETRY, 0);
+    expect(500, RP__OUTCOME_RETRY, 0);
+    expect(501, RP__OUTCOME_RETRY, 0);
+    expect(507, RP__OUTCOME_RETRY, 0);
+    expect(100, RP__OUTCOME_RETRY, 0);
+    expect(600, RP__OUTCOME_RETRY, 0);
+    expect(999, RP__OUTCOME_RETRY, 0);
 }
 
 /* Every status from 100 to 999 falls in exactly the class the header says. */
@@ -78,23 +78,23 @@ static void test_decide_every_status(void **state)
     (void)state;
     for (long s = 100; s <= 999; s++) {
         rp__retry_decision d = decide(s, 0, 2);
-        enum rp__retry_action want;
+        enum rp__outcome want;
         int pause = 0;
         if ((s >= 200 && s <= 299) || s == 409)
-            want = RP__RETRY_DELIVERED;
+            want = RP__OUTCOME_DELIVERED;
         else if (s == 408 || s == 429 || s == 502 || s == 503 || s == 504)
-            want = RP__RETRY_RETRY;
+            want = RP__OUTCOME_RETRY;
         else if (s == 413)
-            want = RP__RETRY_SPLIT;
+            want = RP__OUTCOME_SPLIT;
         else if (s == 401 || s == 403 || s == 407 || (s >= 300 && s <= 399)) {
-            want = RP__RETRY_DEAD_LETTER;
+            want = RP__OUTCOME_DEAD_LETTER;
             pause = 1;
         } else if (s >= 400 && s <= 499)
-            want = RP__RETRY_DEAD_LETTER;
+            want = RP__OUTCOME_DEAD_LETTER;
         else
-            want = RP__RETRY_RETRY; /* 1xx, other 5xx, 600..999: bounded */
+            want = RP__OUTCOME_RETRY; /* 1xx, other 5xx, 600..999: bounded */
         if (d.action != want || d.pause != pause)
-            fail_msg("status %ld: got %s pause=%d", s, rp__retry_action_name(d.action), d.pause);
+            fail_msg("status %ld: got %s pause=%d", s, rp__outcome_name(d.action), d.pause);
     }
 }
 
@@ -106,7 +106,7 @@ static void test_decide_transport_errors_always_retry(void **state)
     /* However many times, and whatever status field is left over. */
     for (int i = 0; i < 1000; i++) {
         assert_int_equal(rp__retry_decide(i % 2 ? 0 : 400, 1 + i % 6, 1, &batch, &d), 0);
-        assert_int_equal(d.action, RP__RETRY_RETRY);
+        assert_int_equal(d.action, RP__OUTCOME_RETRY);
         assert_int_equal(d.pause, 0);
     }
     assert_int_equal(batch.attempts, 1000);
@@ -121,14 +121,14 @@ static void test_decide_server_errors_bounded(void **state)
     /* Retryable answers in between do not count towards the bound. */
     for (int i = 0; i < 50; i++) {
         assert_int_equal(rp__retry_decide(503, 0, 5, &batch, &d), 0);
-        assert_int_equal(d.action, RP__RETRY_RETRY);
+        assert_int_equal(d.action, RP__OUTCOME_RETRY);
     }
     for (unsigned i = 1; i < RP__RETRY_SERVER_ERROR_MAX; i++) {
         assert_int_equal(rp__retry_decide(i % 2 ? 500 : 505, 0, 5, &batch, &d), 0);
-        assert_int_equal(d.action, RP__RETRY_RETRY);
+        assert_int_equal(d.action, RP__OUTCOME_RETRY);
     }
     assert_int_equal(rp__retry_decide(500, 0, 5, &batch, &d), 0);
-    assert_int_equal(d.action, RP__RETRY_DEAD_LETTER);
+    assert_int_equal(d.action, RP__OUTCOME_DEAD_LETTER);
     assert_int_equal(d.pause, 0);
     assert_int_equal(batch.server_errors, RP__RETRY_SERVER_ERROR_MAX);
     assert_int_equal(batch.attempts, 50 + RP__RETRY_SERVER_ERROR_MAX);
@@ -137,26 +137,26 @@ static void test_decide_server_errors_bounded(void **state)
 static void test_decide_413_single_event(void **state)
 {
     (void)state;
-    assert_int_equal(decide(413, 0, 2).action, RP__RETRY_SPLIT);
-    assert_int_equal(decide(413, 0, 1).action, RP__RETRY_DEAD_LETTER);
-    assert_int_equal(decide(413, 0, 0).action, RP__RETRY_DEAD_LETTER);
+    assert_int_equal(decide(413, 0, 2).action, RP__OUTCOME_SPLIT);
+    assert_int_equal(decide(413, 0, 1).action, RP__OUTCOME_DEAD_LETTER);
+    assert_int_equal(decide(413, 0, 0).action, RP__OUTCOME_DEAD_LETTER);
 }
 
 static void test_decide_invalid(void **state)
 {
     (void)state;
     rp__retry_batch batch = {0, 0};
-    rp__retry_decision d = {RP__RETRY_SPLIT, 7, "untouched"};
+    rp__retry_decision d = {RP__OUTCOME_SPLIT, 7, "untouched"};
     assert_int_equal(rp__retry_decide(0, 0, 1, &batch, &d), RP_ERR_INVAL);
     assert_int_equal(rp__retry_decide(99, 0, 1, &batch, &d), RP_ERR_INVAL);
     assert_int_equal(rp__retry_decide(1000, 0, 1, &batch, &d), RP_ERR_INVAL);
     assert_int_equal(rp__retry_decide(-200, 0, 1, &batch, &d), RP_ERR_INVAL);
     assert_int_equal(rp__retry_decide(200, 0, 1, NULL, &d), RP_ERR_INVAL);
     assert_int_equal(rp__retry_decide(200, 0, 1, &batch, NULL), RP_ERR_INVAL);
-    assert_int_equal(d.action, RP__RETRY_SPLIT);
+    assert_int_equal(d.action, RP__OUTCOME_SPLIT);
     assert_int_equal(d.pause, 7);
     assert_int_equal(batch.attempts, 0);
-    assert_string_equal(rp__retry_action_name(RP__RETRY_DEAD_LETTER), "dead-letter");
+    assert_string_equal(rp__outcome_name(RP__OUTCOME_DEAD_LETTER), "dead-letter");
 }
 
 /* ---- Retry-After: delta-seconds ------------------------------------------ */

@@ -1,0 +1,13 @@
+/*
+ * core/output/format_ndjson.c - output.format "ndjson": the native lines as they are, any 2xx is
+ * delivery.
+ */
+#include "output/format_backend.h"
+
+const rp__format_ops rp__format_ndjson_ops = {
+    .name = "ndjson",
+    .content_type = "application/x-ndjson",
+    .auth_scheme = "Bearer",
+    .passthrough = 1,
+    .parse = rp__fmt_text_response,
+};
