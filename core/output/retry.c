@@ -273,7 +273,7 @@ int rp__http_date_parse(const char *s, size_t len, int64_t now_unix_s, int64_t *
      * every 400 years (146097 days, whole weeks), so the date goes to curl
      * moved into 2000-2399 and comes back by as many cycles. */
     int64_t cycles = (f.year - 2000 - (f.year < 2000 ? 399 : 0)) / 400;
-    char moved[40];
+    char moved[96]; /* room for any int the compiler cannot bound */
     snprintf(moved, sizeof moved, "%02d %s %04lld %02d:%02d:%02d GMT", f.day, month_short[f.month0],
              (long long)(f.year - cycles * 400), f.hour, f.min, f.sec);
     int64_t t;
