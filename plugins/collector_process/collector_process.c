@@ -15,7 +15,6 @@
 #include "names.h"
 #include "procfs.h"
 #include "ptable.h"
-#include "sha256.h"
 
 #include <rampart/plugin.h>
 #include <rampart/plugin_util.h>
@@ -28,6 +27,8 @@
 #include <linux/cn_proc.h>
 #include <linux/connector.h>
 #include <linux/netlink.h>
+#include <mbedtls/sha256.h>
+#include <mbedtls/version.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -499,15 +500,13 @@ static uint64_t mono_to_ticks(const struct cp *s, int64_t mono)
     return b > 0 ? (uint64_t)b / s->tick_ns : 0;
 }
 
+/* The scheme every collector shares (plugin_util.h); machine_id holds at
+ * most 63 bytes, under the 64 that rp_util_entity_id keeps. */
+_Static_assert(CP_ENTITY_LEN == RP_UTIL_ENTITY_ID_LEN, "one entity id length");
 static void make_entity(const struct cp *s, int32_t pid, uint64_t ticks,
                         char out[CP_ENTITY_LEN + 1])
 {
-    char buf[128];
-    int n = snprintf(buf, sizeof buf, "%.*s:%d:%llu", (int)s->mid_len, s->machine_id, (int)pid,
-                     (unsigned long long)ticks);
-    uint8_t d[32];
-    cp_sha256_once(buf, n > 0 ? (size_t)n : 0, d);
-    cp_hex(d, CP_ENTITY_LEN / 2, out);
+    rp_util_entity_id(s->machine_id, s->mid_len, pid, ticks, out);
 }
 
 static const char *base_name(const char *path, size_t len, size_t *out_len)
@@ -781,6 +780,28 @@ static void pend_resolve(struct cp *s, uint32_t hidx, const char *hex, const cha
 
 /* ---- hashing ------------------------------------------------------------ */
 
+/* SHA-256 comes from mbedTLS (libmbedcrypto). Its 2.x API names the calls
+ * that return an error *_ret; 3.x gave those names to the plain calls. */
+#if MBEDTLS_VERSION_MAJOR >= 3
+#define sha256_starts mbedtls_sha256_starts
+#define sha256_update mbedtls_sha256_update
+#define sha256_finish mbedtls_sha256_finish
+#else
+#define sha256_starts mbedtls_sha256_starts_ret
+#define sha256_update mbedtls_sha256_update_ret
+#define sha256_finish mbedtls_sha256_finish_ret
+#endif
+
+static void hex_of(const uint8_t *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
 static int same_file(const struct stat *a, const struct stat *b)
 {
     return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
@@ -809,9 +830,13 @@ static void hash_work(void *arg)
             errno == 0 && old_nice < HASH_NICE && setpriority(PRIO_PROCESS, tid, HASH_NICE) == 0;
     }
     char *buf = malloc(HASH_CHUNK);
+    mbedtls_sha256_context h;
+    mbedtls_sha256_init(&h);
+    if (buf && sha256_starts(&h, 0) != 0) {
+        free(buf);
+        buf = NULL;
+    }
     if (buf) {
-        cp_sha256 h;
-        cp_sha256_init(&h);
         uint64_t left = j->size;
         struct stat now;
         /* A file that changed since it ran (touched or rewritten while the
@@ -854,17 +879,20 @@ static void hash_work(void *arg)
                     break;
                 }
                 uint8_t d[32];
-                cp_sha256_final(&h, d);
-                cp_hex(d, 32, j->hex);
-                j->rc = 0;
+                if (sha256_finish(&h, d) == 0) {
+                    hex_of(d, sizeof d, j->hex);
+                    j->rc = 0;
+                }
                 break;
             }
-            cp_sha256_update(&h, buf, (size_t)n);
+            if (sha256_update(&h, (const unsigned char *)buf, (size_t)n) != 0)
+                break;
             left -= (uint64_t)n;
             done += (uint64_t)n;
         }
         free(buf);
     }
+    mbedtls_sha256_free(&h);
     close(j->fd);
     j->fd = -1;
     if (lowered && setpriority(PRIO_PROCESS, tid, old_nice) != 0) {
