@@ -455,6 +455,48 @@ static void set_stat_fields(struct cf *cf, rp_event *ev, const struct stat *st)
                      (int64_t)st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec);
 }
 
+/* What is known of the process that did it (a cached exec, or the one a
+ * flood entry counts): its entity id, executable, name, whether the
+ * executable was a memfd or deleted, and its user when known. */
+static void set_process(struct cf *cf, rp_event *ev, const char *entity, const char *exe,
+                        const char *name, uint32_t exe_flags, int have_uid, uint32_t uid)
+{
+    set_s(cf, ev, CF_F_ENTITY, entity, strlen(entity));
+    if (exe)
+        set_s(cf, ev, CF_F_PEXE, exe, strlen(exe));
+    if (name)
+        set_s(cf, ev, CF_F_PNAME, name, strlen(name));
+    if (exe_flags & RP_UTIL_EXE_MEMFD)
+        cf->host->set_bool(ev, cf->f[CF_F_EXE_MEMFD], 1);
+    else if (exe_flags & RP_UTIL_EXE_DELETED)
+        cf->host->set_bool(ev, cf->f[CF_F_EXE_DELETED], 1);
+    if (have_uid) {
+        char buf[16];
+        int n = snprintf(buf, sizeof buf, "%u", (unsigned)uid);
+        set_s(cf, ev, CF_F_USER_ID, buf, (size_t)n);
+        const char *uname = owner_name(cf, (uid_t)uid);
+        if (uname)
+            set_s(cf, ev, CF_F_USER_NAME, uname, strlen(uname));
+    }
+}
+
+/* A new event of kinds[k] with its category and type; a failure is counted
+ * in publish_failed. */
+static int start_event(struct cf *cf, size_t k, rp_event **ev)
+{
+    const rp_host_api *h = cf->host;
+    int rc = h->event_create(cf->self, kinds[k].topic, strlen(kinds[k].topic), ev);
+    if (rc != 0) {
+        rp_util_count(&cf->ctr, CF_C_PUBLISH_FAILED, 1);
+        return rc;
+    }
+    rp_str cat = {"file", 4};
+    rp_str typ = {kinds[k].type, strlen(kinds[k].type)};
+    h->set_str_array(*ev, cf->f[CF_F_CATEGORY], &cat, 1);
+    h->set_str_array(*ev, cf->f[CF_F_TYPE], &typ, 1);
+    return 0;
+}
+
 static int publish(struct cf *cf, rp_event *ev)
 {
     int rc = cf->host->event_publish(cf->self, ev);
@@ -470,7 +512,29 @@ static void set_gone(struct cf *cf, rp_event *ev)
     cf->host->set_str_array(ev, cf->f[CF_F_INCOMPLETE], missing, 3);
 }
 
-/* ---- late joins (see struct cf_joined); all under join_lock ---------------- */
+/* ---- timed queues (struct cf_timed): late joins and flood summaries ------- */
+
+/* Arms q's one-shot timer to call fn in ms, unless it is armed or the plugin
+ * stops. Under q->lock. */
+static void timed_arm(struct cf *cf, struct cf_timed *q, uint64_t ms, rp_timer_cb fn)
+{
+    if (!q->armed && !q->stopping &&
+        cf->host->timer_start(cf->self, ms, 0, fn, cf, &q->timer_id) == 0)
+        q->armed = 1;
+}
+
+/* q's timer fired (a one-shot: the host releases it): flushes what is due,
+ * unless the plugin stops (stop flushes everything itself). */
+static void timed_fired(struct cf *cf, struct cf_timed *q, void (*flush)(struct cf *, int))
+{
+    pthread_mutex_lock(&q->lock);
+    q->armed = 0;
+    if (!q->stopping)
+        flush(cf, 0);
+    pthread_mutex_unlock(&q->lock);
+}
+
+/* ---- late joins (see struct cf_joined); all under join_q.lock -------------- */
 
 /* Fills ev from the exec event of pid if one came; 1 when it did. */
 static int join_fill(struct cf *cf, rp_event *ev, int32_t pid)
@@ -527,20 +591,14 @@ static void join_flush(struct cf *cf, int force)
         cf->held_head = (cf->held_head + 1) % CF_JOIN_QUEUE;
         cf->held_n--;
     }
-    if (cf->held_n > 0 && !cf->join_pending && !cf->join_stopping &&
-        cf->host->timer_start(cf->self, CF_JOIN_TICK_MS, 0, join_on_timer, cf,
-                              &cf->join_timer_id) == 0)
-        cf->join_pending = 1;
+    if (cf->held_n > 0)
+        timed_arm(cf, &cf->join_q, CF_JOIN_TICK_MS, join_on_timer);
 }
 
 static void join_on_timer(void *arg)
 {
     struct cf *cf = arg;
-    pthread_mutex_lock(&cf->join_lock);
-    cf->join_pending = 0;
-    if (!cf->join_stopping)
-        join_flush(cf, 0);
-    pthread_mutex_unlock(&cf->join_lock);
+    timed_fired(cf, &cf->join_q, join_flush);
 }
 
 /* Queues ev; at the cap the oldest waiting event goes out as it is. */
@@ -594,11 +652,11 @@ static int file_on_event(rp_plugin *self, void *state, const rp_event *ev)
     n.exe = dup_field(h, ev, cf->f[CF_F_PEXE], CF_PATH_MAX);
     n.name = dup_field(h, ev, cf->f[CF_F_PNAME], 4096);
     n.user_name = dup_field(h, ev, cf->f[CF_F_USER_NAME], 256);
-    pthread_mutex_lock(&cf->join_lock);
+    pthread_mutex_lock(&cf->join_q.lock);
     struct cf_joined *j = &cf->joined[(uint32_t)n.pid % CF_JOIN_SLOTS];
     struct cf_joined old = *j;
     *j = n;
-    pthread_mutex_unlock(&cf->join_lock);
+    pthread_mutex_unlock(&cf->join_q.lock);
     free(old.exe);
     free(old.name);
     free(old.user_name);
@@ -671,17 +729,17 @@ static int send_event(struct cf *cf, rp_event *ev, int32_t await)
     if (!cf->join_wait_ms)
         return publish(cf, ev);
     int rc = 0;
-    pthread_mutex_lock(&cf->join_lock);
+    pthread_mutex_lock(&cf->join_q.lock);
     if (await || cf->held_n > 0)
         hold(cf, ev, await);
     else
         rc = publish(cf, ev);
     join_flush(cf, 0);
-    pthread_mutex_unlock(&cf->join_lock);
+    pthread_mutex_unlock(&cf->join_q.lock);
     return rc;
 }
 
-/* ---- flood folding (see struct cf_flood); all under flood_lock -------------- */
+/* ---- flood folding (see struct cf_flood); all under flood_q.lock ------------ */
 
 static size_t kind_index(uint32_t kind)
 {
@@ -707,14 +765,8 @@ static void flood_summary(struct cf *cf, struct cf_flood *e, int keep)
     uint64_t folded = e->folded;
     e->folded = 0;
     cf->flood_pending--;
-    if (h->event_create(cf->self, kinds[k].topic, strlen(kinds[k].topic), &ev) != 0) {
-        rp_util_count(&cf->ctr, CF_C_PUBLISH_FAILED, 1);
+    if (start_event(cf, k, &ev) != 0)
         return;
-    }
-    rp_str cat = {"file", 4};
-    rp_str typ = {kinds[k].type, strlen(kinds[k].type)};
-    h->set_str_array(ev, cf->f[CF_F_CATEGORY], &cat, 1);
-    h->set_str_array(ev, cf->f[CF_F_TYPE], &typ, 1);
     set_s(cf, ev, CF_F_KIND, "event", 5);
     set_s(cf, ev, CF_F_ACTION, kinds[k].action, strlen(kinds[k].action));
     set_s(cf, ev, CF_F_PROVIDER, cf->provider, strlen(cf->provider));
@@ -736,23 +788,7 @@ static void flood_summary(struct cf *cf, struct cf_flood *e, int keep)
     h->set_i64(ev, cf->f[CF_F_PID], e->pid);
     int32_t await = 0;
     if (e->entity[0]) {
-        set_s(cf, ev, CF_F_ENTITY, e->entity, strlen(e->entity));
-        if (e->exe)
-            set_s(cf, ev, CF_F_PEXE, e->exe, strlen(e->exe));
-        if (e->name)
-            set_s(cf, ev, CF_F_PNAME, e->name, strlen(e->name));
-        if (e->exe_flags & RP_UTIL_EXE_MEMFD)
-            h->set_bool(ev, cf->f[CF_F_EXE_MEMFD], 1);
-        else if (e->exe_flags & RP_UTIL_EXE_DELETED)
-            h->set_bool(ev, cf->f[CF_F_EXE_DELETED], 1);
-        if (e->have_uid) {
-            char buf[16];
-            int n = snprintf(buf, sizeof buf, "%u", (unsigned)e->uid);
-            set_s(cf, ev, CF_F_USER_ID, buf, (size_t)n);
-            const char *uname = owner_name(cf, (uid_t)e->uid);
-            if (uname)
-                set_s(cf, ev, CF_F_USER_NAME, uname, strlen(uname));
-        }
+        set_process(cf, ev, e->entity, e->exe, e->name, e->exe_flags, e->have_uid, e->uid);
     } else if (cf->join_wait_ms) {
         await = e->pid; /* the process was gone: its exec event may name it */
     } else {
@@ -781,20 +817,14 @@ static void flood_flush(struct cf *cf, int force)
     }
     /* Half the interval: a summary goes out at most 1.5 intervals after
      * the first event it counts. */
-    if (cf->flood_pending > 0 && !cf->flood_timing && !cf->flood_stopping &&
-        cf->host->timer_start(cf->self, cf->flood_interval_ms / 2, 0, flood_on_timer, cf,
-                              &cf->flood_timer_id) == 0)
-        cf->flood_timing = 1;
+    if (cf->flood_pending > 0)
+        timed_arm(cf, &cf->flood_q, cf->flood_interval_ms / 2, flood_on_timer);
 }
 
 static void flood_on_timer(void *arg)
 {
     struct cf *cf = arg;
-    pthread_mutex_lock(&cf->flood_lock);
-    cf->flood_timing = 0;
-    if (!cf->flood_stopping)
-        flood_flush(cf, 0);
-    pthread_mutex_unlock(&cf->flood_lock);
+    timed_fired(cf, &cf->flood_q, flood_flush);
 }
 
 static void flood_entry_clear(struct cf_flood *e)
@@ -822,7 +852,7 @@ static int flood_fold(struct cf *cf, const struct cf_change *ch, const struct cf
     uint64_t hv = 0xcbf29ce484222325ull;
     hv = (hv ^ (uint32_t)ch->pid) * 0x100000001b3ull;
     hv = (hv ^ ch->kind) * 0x100000001b3ull;
-    pthread_mutex_lock(&cf->flood_lock);
+    pthread_mutex_lock(&cf->flood_q.lock);
     struct cf_flood *set = &cf->flood[(hv ^ (hv >> 32)) % CF_FLOOD_SETS * CF_FLOOD_WAYS];
     struct cf_flood *e = NULL, *victim = &set[0];
     for (int w = 0; w < CF_FLOOD_WAYS && !e; w++) {
@@ -863,7 +893,7 @@ static int flood_fold(struct cf *cf, const struct cf_change *ch, const struct cf
     e->refill_ns = now;
     if (e->tokens >= 1.0) {
         e->tokens -= 1.0;
-        pthread_mutex_unlock(&cf->flood_lock);
+        pthread_mutex_unlock(&cf->flood_q.lock);
         return 0;
     }
     int64_t wall = cf->host->now_ns();
@@ -899,7 +929,7 @@ static int flood_fold(struct cf *cf, const struct cf_change *ch, const struct cf
     if (now - e->since >= (int64_t)cf->flood_interval_ms * 1000000)
         flood_summary(cf, e, 1);
     flood_flush(cf, 0);
-    pthread_mutex_unlock(&cf->flood_lock);
+    pthread_mutex_unlock(&cf->flood_q.lock);
     return 1;
 }
 
@@ -930,16 +960,8 @@ void cf_emit(struct cf *cf, const struct cf_change *ch)
     if (flood_fold(cf, ch, p))
         return;
     rp_event *ev;
-    const char *topic = kinds[k].topic;
-    int rc = h->event_create(cf->self, topic, strlen(topic), &ev);
-    if (rc != 0) {
-        rp_util_count(&cf->ctr, CF_C_PUBLISH_FAILED, 1);
+    if (start_event(cf, k, &ev) != 0)
         return;
-    }
-    rp_str cat = {"file", 4};
-    rp_str typ = {kinds[k].type, strlen(kinds[k].type)};
-    h->set_str_array(ev, cf->f[CF_F_CATEGORY], &cat, 1);
-    h->set_str_array(ev, cf->f[CF_F_TYPE], &typ, 1);
     set_s(cf, ev, CF_F_ACTION, kinds[k].action, strlen(kinds[k].action));
     set_s(cf, ev, CF_F_PROVIDER, cf->provider, strlen(cf->provider));
     set_s(cf, ev, CF_F_DATASET, "rampart.file", 12);
@@ -972,27 +994,11 @@ void cf_emit(struct cf *cf, const struct cf_change *ch)
         rp_str missing[4];
         uint32_t nmissing = 0;
         if (p) {
-            set_s(cf, ev, CF_F_ENTITY, p->entity, strlen(p->entity));
-            if (p->exe)
-                set_s(cf, ev, CF_F_PEXE, p->exe, strlen(p->exe));
-            if (p->name)
-                set_s(cf, ev, CF_F_PNAME, p->name, strlen(p->name));
-            if (p->exe_flags & RP_UTIL_EXE_MEMFD)
-                h->set_bool(ev, cf->f[CF_F_EXE_MEMFD], 1);
-            else if (p->exe_flags & RP_UTIL_EXE_DELETED)
-                h->set_bool(ev, cf->f[CF_F_EXE_DELETED], 1);
+            set_process(cf, ev, p->entity, p->exe, p->name, p->exe_flags, p->have_uid, p->uid);
             if (!p->exe && !(p->exe_flags & RP_UTIL_EXE_MEMFD) && !p->name)
                 missing[nmissing++] = (rp_str){"process.executable", 18};
-            if (p->have_uid) {
-                char buf[16];
-                int n = snprintf(buf, sizeof buf, "%u", (unsigned)p->uid);
-                set_s(cf, ev, CF_F_USER_ID, buf, (size_t)n);
-                const char *uname = owner_name(cf, (uid_t)p->uid);
-                if (uname)
-                    set_s(cf, ev, CF_F_USER_NAME, uname, strlen(uname));
-            } else {
+            if (!p->have_uid)
                 missing[nmissing++] = (rp_str){"user.id", 7};
-            }
         } else if (!cf->join_wait_ms) {
             /* Gone before its record was read: only the pid is left. */
             set_gone(cf, ev);
@@ -1218,15 +1224,15 @@ static void cf_free(struct cf *cf)
     for (uint32_t i = 0; cf->held && i < cf->held_n; i++)
         cf->host->event_release(cf->held[(cf->held_head + i) % CF_JOIN_QUEUE].ev);
     free(cf->held);
-    if (cf->join_lock_ok)
-        pthread_mutex_destroy(&cf->join_lock);
+    if (cf->join_q.lock_ok)
+        pthread_mutex_destroy(&cf->join_q.lock);
     for (uint32_t i = 0; cf->flood && i < CF_FLOOD_SETS * CF_FLOOD_WAYS; i++) {
         flood_entry_clear(&cf->flood[i]);
         free(cf->flood[i].sample);
     }
     free(cf->flood);
-    if (cf->flood_lock_ok)
-        pthread_mutex_destroy(&cf->flood_lock);
+    if (cf->flood_q.lock_ok)
+        pthread_mutex_destroy(&cf->flood_q.lock);
     free(cf);
 }
 
@@ -1260,8 +1266,8 @@ static int file_init(rp_plugin *self, const rp_host_api *host, void **state)
     }
     if (cf->flood_burst > 0) {
         cf->flood = calloc(CF_FLOOD_SETS * CF_FLOOD_WAYS, sizeof *cf->flood);
-        cf->flood_lock_ok = cf->flood && pthread_mutex_init(&cf->flood_lock, NULL) == 0;
-        if (!cf->flood_lock_ok) {
+        cf->flood_q.lock_ok = cf->flood && pthread_mutex_init(&cf->flood_q.lock, NULL) == 0;
+        if (!cf->flood_q.lock_ok) {
             cf_free(cf);
             return RP_ERR_NOMEM;
         }
@@ -1272,9 +1278,9 @@ static int file_init(rp_plugin *self, const rp_host_api *host, void **state)
         cf->joined = calloc(CF_JOIN_SLOTS, sizeof *cf->joined);
         cf->held = calloc(CF_JOIN_QUEUE, sizeof *cf->held);
         rc = cf->joined && cf->held ? 0 : RP_ERR_NOMEM;
-        if (rc == 0 && pthread_mutex_init(&cf->join_lock, NULL) != 0)
+        if (rc == 0 && pthread_mutex_init(&cf->join_q.lock, NULL) != 0)
             rc = RP_ERR_NOMEM;
-        cf->join_lock_ok = rc == 0;
+        cf->join_q.lock_ok = rc == 0;
         if (rc == 0)
             rc = host->subscribe(self, "process.exec", 12, 0);
         if (rc != 0) {
@@ -1328,20 +1334,19 @@ static int file_start(rp_plugin *self, void *state)
 
 /* At stop: marks a timed queue stopping, stops its timer (outside the lock,
  * as the timer's callback takes it) and flushes what it holds. */
-static void stop_and_flush(struct cf *cf, pthread_mutex_t *lock, int *stopping, int *armed,
-                           const uint64_t *timer_id, void (*flush)(struct cf *, int))
+static void stop_and_flush(struct cf *cf, struct cf_timed *q, void (*flush)(struct cf *, int))
 {
-    pthread_mutex_lock(lock);
-    *stopping = 1;
-    int was_armed = *armed;
-    uint64_t id = *timer_id;
-    pthread_mutex_unlock(lock);
+    pthread_mutex_lock(&q->lock);
+    q->stopping = 1;
+    int was_armed = q->armed;
+    uint64_t id = q->timer_id;
+    pthread_mutex_unlock(&q->lock);
     if (was_armed)
         cf->host->timer_stop(cf->self, id);
-    pthread_mutex_lock(lock);
-    *armed = 0;
+    pthread_mutex_lock(&q->lock);
+    q->armed = 0;
     flush(cf, 1);
-    pthread_mutex_unlock(lock);
+    pthread_mutex_unlock(&q->lock);
 }
 
 static int file_stop(rp_plugin *self, void *state)
@@ -1353,12 +1358,10 @@ static int file_stop(rp_plugin *self, void *state)
     /* No record comes any more: every pending flood count goes out as a
      * summary, then the events waiting for a join go out with what is
      * known (in that order: the summaries may queue for a join). */
-    if (cf->flood_lock_ok)
-        stop_and_flush(cf, &cf->flood_lock, &cf->flood_stopping, &cf->flood_timing,
-                       &cf->flood_timer_id, flood_flush);
-    if (cf->join_lock_ok)
-        stop_and_flush(cf, &cf->join_lock, &cf->join_stopping, &cf->join_pending,
-                       &cf->join_timer_id, join_flush);
+    if (cf->flood_q.lock_ok)
+        stop_and_flush(cf, &cf->flood_q, flood_flush);
+    if (cf->join_q.lock_ok)
+        stop_and_flush(cf, &cf->join_q, join_flush);
     char msg[900];
     size_t off = 0;
     for (int i = 0; i < CF_C_COUNT_ && off < sizeof msg; i++) {

@@ -190,6 +190,16 @@ struct cf_pump {
 struct cf_fan; /* fan.c */
 struct cf_ino; /* ino.c */
 
+/* A queue that a one-shot timer flushes (late joins, flood summaries): lock
+ * guards the queue and the fields here; armed while the timer runs; stopping
+ * from stop on, when no timer is armed again. */
+struct cf_timed {
+    pthread_mutex_t lock;
+    int lock_ok;
+    int armed, stopping;
+    uint64_t timer_id;
+};
+
 struct cf {
     rp_plugin *self;
     const rp_host_api *host;
@@ -232,24 +242,18 @@ struct cf {
     char machine_id[64];
     size_t mid_len;
     struct cf_exec_seen execs[CF_EXEC_SLOTS];
-    /* Late joins: join_lock guards everything below it in this group (the
+    /* Late joins: join_q.lock guards everything below it in this group (the
      * map is filled by on_event on a dispatcher thread). */
-    pthread_mutex_t join_lock;
-    int join_lock_ok;
+    struct cf_timed join_q;
     struct cf_joined *joined;  /* CF_JOIN_SLOTS */
     struct cf_held *held;      /* ring of CF_JOIN_QUEUE */
     uint32_t held_head, held_n;
-    int join_pending, join_stopping;
-    uint64_t join_timer_id;
 
-    /* Flood folding: flood_lock guards the group (records on the loop
+    /* Flood folding: flood_q.lock guards the group (records on the loop
      * thread, the summary timer, and stop). */
-    pthread_mutex_t flood_lock;
-    int flood_lock_ok;
+    struct cf_timed flood_q;
     struct cf_flood *flood; /* CF_FLOOD_SETS * CF_FLOOD_WAYS, NULL when off */
     uint32_t flood_pending; /* entries with folded > 0 */
-    int flood_timing, flood_stopping;
-    uint64_t flood_timer_id;
 
     struct cf_proc procs[CF_PROC_CACHE];
     struct cf_owner owners[CF_OWNER_CACHE];

@@ -259,6 +259,17 @@ static int long_dir_wanted(struct cf *cf, const struct cf_fid_ref *ref)
     return wanted;
 }
 
+/* The kernel merges what happened to one name while the record waited in
+ * the queue into one mask; it is split back in the order things must have
+ * happened: created, written, executed, deleted. */
+static const struct {
+    uint64_t bit;
+    uint32_t kind;
+} split_order[] = {{FAN_CREATE, CF_EV_CREATE},
+                   {FAN_CLOSE_WRITE, CF_EV_MODIFY},
+                   {FAN_OPEN_EXEC, CF_EV_EXEC},
+                   {FAN_DELETE, CF_EV_DELETE}};
+
 /* A record whose path is too long to name is published, not dropped (a
  * deep enough folder would otherwise hide anything done in it): with the
  * name, the file's own stat through its handle, and a flag, when its folder
@@ -284,18 +295,16 @@ static void emit_unresolved(struct cf *cf, const struct cf_fanrec *m, uint64_t r
             close(fd);
         }
     }
-    static const struct {
-        uint64_t bit;
-        uint32_t kind;
-    } order[] = {{FAN_CREATE, CF_EV_CREATE},
-                 {FAN_CLOSE_WRITE, CF_EV_MODIFY},
-                 {FAN_OPEN_EXEC, CF_EV_EXEC},
-                 {FAN_DELETE, CF_EV_DELETE}};
-    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
-        if (!(rest & order[i].bit))
+    for (size_t i = 0; i < sizeof split_order / sizeof split_order[0]; i++) {
+        if (!(rest & split_order[i].bit))
             continue;
-        struct cf_change ch = {order[i].kind, m->dfid.name ? m->dfid.name : "", NULL,
-                               (m->mask & FAN_ONDIR) != 0, m->pid, st_ok ? &st : NULL, 1};
+        struct cf_change ch = {split_order[i].kind,
+                               m->dfid.name ? m->dfid.name : "",
+                               NULL,
+                               (m->mask & FAN_ONDIR) != 0,
+                               m->pid,
+                               st_ok ? &st : NULL,
+                               1};
         rp_util_count(&cf->ctr, CF_C_PATH_UNRESOLVED, 1);
         cf_emit(cf, &ch);
     }
@@ -487,22 +496,13 @@ static void handle_record(struct cf *cf, const struct cf_fanrec *m)
     /* With a delete in the record the name is gone (or names another file
      * by now): no stat then. */
     int st_ok = !(rest & FAN_DELETE) && lstat(path, &st) == 0;
-    /* The kernel merges what happened to one name while the record waited in
-     * the queue into one mask; split it back in the order things must have
-     * happened: created, written, executed, deleted. */
-    static const struct {
-        uint64_t bit;
-        uint32_t kind;
-    } order[] = {{FAN_CREATE, CF_EV_CREATE},
-                 {FAN_CLOSE_WRITE, CF_EV_MODIFY},
-                 {FAN_OPEN_EXEC, CF_EV_EXEC},
-                 {FAN_DELETE, CF_EV_DELETE}};
+    /* One record can stand for several changes (split_order). */
     if (rest & (rest - 1))
         rp_util_count(&cf->ctr, CF_C_MERGED, 1);
-    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
-        if (!(rest & order[i].bit))
+    for (size_t i = 0; i < sizeof split_order / sizeof split_order[0]; i++) {
+        if (!(rest & split_order[i].bit))
             continue;
-        struct cf_change ch = {order[i].kind, path, NULL, is_dir, pid, st_ok ? &st : NULL, 0};
+        struct cf_change ch = {split_order[i].kind, path, NULL, is_dir, pid, st_ok ? &st : NULL, 0};
         cf_emit(cf, &ch);
     }
     if (is_dir && (rest & FAN_CREATE) && fan->any_inode_marks && !(rest & FAN_DELETE) &&
