@@ -440,6 +440,22 @@ struct cp {
 
 /* ---- small helpers ------------------------------------------------------ */
 
+/* Stops the timer / ends the fd watch whose id *slot holds, if any, and
+ * clears the slot: the exchange makes sure only one caller does it. */
+static void timer_off(struct cp *s, atomic_uint_fast64_t *slot)
+{
+    uint64_t id = atomic_exchange(slot, 0);
+    if (id)
+        s->host->timer_stop(s->self, id);
+}
+
+static void watch_off(struct cp *s, atomic_uint_fast64_t *slot)
+{
+    uint64_t id = atomic_exchange(slot, 0);
+    if (id)
+        s->host->fd_unwatch(s->self, id);
+}
+
 static int64_t clock_ns(clockid_t id)
 {
     struct timespec ts;
@@ -719,9 +735,7 @@ static void pend_kick(struct cp *s)
         }
     }
     /* Nothing left to time: a pending timer would only wake the loop. */
-    uint64_t t = atomic_exchange(&s->flush_timer, 0);
-    if (t)
-        s->host->timer_stop(s->self, t);
+    timer_off(s, &s->flush_timer);
 }
 
 static void on_flush_timer(void *arg)
@@ -2192,9 +2206,7 @@ static void filter_failed(struct cp *s)
     rp_util_logf(s->host, s->self, RP_LOG_WARN,
                  "the kernel ignored the proc connector event filter; "
                  "using one socket for all events");
-    uint64_t id = atomic_exchange(&s->nlb_watch, 0);
-    if (id)
-        s->host->fd_unwatch(s->self, id);
+    watch_off(s, &s->nlb_watch);
     cp_nl_send(s->nlfd_b, s->nl_seq + 2, PROC_CN_MCAST_IGNORE, 0, 0);
     close(s->nlfd_b);
     s->nlfd_b = -1;
@@ -2413,9 +2425,7 @@ static void on_netlink_b(void *arg, int64_t fd, uint32_t revents)
     struct cp *s = arg;
     (void)fd;
     (void)revents;
-    uint64_t id = atomic_exchange(&s->nlb_watch, 0);
-    if (id)
-        s->host->fd_unwatch(s->self, id);
+    watch_off(s, &s->nlb_watch);
     if (atomic_load(&s->stopping))
         return;
     if (arm_b_timer(s, s->cfg.batch_ms ? s->cfg.batch_ms : 1) != 0)
@@ -2672,38 +2682,29 @@ static int cp_start(rp_plugin *self, void *state)
 
 static int cp_stop(rp_plugin *self, void *state)
 {
+    (void)self;
     struct cp *s = state;
     atomic_store(&s->stopping, 1);
     /* Unwatch and stop timers before taking the lock: these wait for a
      * running callback, which may itself be waiting for the lock. */
-    uint64_t id;
-    if ((id = atomic_exchange(&s->nl_watch, 0)) != 0)
-        s->host->fd_unwatch(self, id);
+    watch_off(s, &s->nl_watch);
     /* Socket B's watch and timer hand over to each other: unwatch, stop the
      * timer (which may have watched it again before it saw stopping), and
      * unwatch once more. */
-    if ((id = atomic_exchange(&s->nlb_watch, 0)) != 0)
-        s->host->fd_unwatch(self, id);
-    if ((id = atomic_exchange(&s->b_timer, 0)) != 0)
-        s->host->timer_stop(self, id);
-    if ((id = atomic_exchange(&s->nlb_watch, 0)) != 0)
-        s->host->fd_unwatch(self, id);
-    if ((id = atomic_exchange(&s->poll_timer, 0)) != 0)
-        s->host->timer_stop(self, id);
-    if ((id = atomic_exchange(&s->hk_timer, 0)) != 0)
-        s->host->timer_stop(self, id);
-    if ((id = atomic_exchange(&s->rescan_timer, 0)) != 0)
-        s->host->timer_stop(self, id);
-    if ((id = atomic_exchange(&s->flush_timer, 0)) != 0)
-        s->host->timer_stop(self, id);
+    watch_off(s, &s->nlb_watch);
+    timer_off(s, &s->b_timer);
+    watch_off(s, &s->nlb_watch);
+    timer_off(s, &s->poll_timer);
+    timer_off(s, &s->hk_timer);
+    timer_off(s, &s->rescan_timer);
+    timer_off(s, &s->flush_timer);
     /* A drain that held the lock before stopping was set may have watched B
      * again; one that takes it later sees stopping. Wait for the former,
      * then unwatch what it left (outside the lock: B's callback may wait
      * for it). */
     pthread_mutex_lock(&s->lock);
     pthread_mutex_unlock(&s->lock);
-    if ((id = atomic_exchange(&s->nlb_watch, 0)) != 0)
-        s->host->fd_unwatch(self, id);
+    watch_off(s, &s->nlb_watch);
     pthread_mutex_lock(&s->lock);
     /* Unsubscribing lets the kernel stop building events nobody reads. */
     if (s->nlfd >= 0) {
