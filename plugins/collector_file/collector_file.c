@@ -61,71 +61,71 @@ static const char config_schema[] =
     "in this interval\"},"
     RP_UTIL_EXCLUDE_SCHEMA "}}";
 
-static const rp_util_field_def field_defs[F_COUNT_] = {
-    [F_CATEGORY] = {"event.category", RP_TYPE_STR_ARRAY},
-    [F_TYPE] = {"event.type", RP_TYPE_STR_ARRAY},
-    [F_ACTION] = {"event.action", RP_TYPE_STR},
-    [F_PROVIDER] = {"event.provider", RP_TYPE_STR},
-    [F_PATH] = {"file.path", RP_TYPE_STR},
-    [F_NAME] = {"file.name", RP_TYPE_STR},
-    [F_DIR] = {"file.directory", RP_TYPE_STR},
-    [F_EXT] = {"file.extension", RP_TYPE_STR},
-    [F_SIZE] = {"file.size", RP_TYPE_U64},
-    [F_INODE] = {"file.inode", RP_TYPE_STR},
-    [F_DEVICE] = {"file.device", RP_TYPE_STR},
-    [F_MODE] = {"file.mode", RP_TYPE_STR},
-    [F_OWNER] = {"file.owner", RP_TYPE_STR},
-    [F_UID] = {"file.uid", RP_TYPE_STR},
-    [F_GID] = {"file.gid", RP_TYPE_STR},
-    [F_FTYPE] = {"file.type", RP_TYPE_STR},
-    [F_MTIME] = {"file.mtime", RP_TYPE_TIMESTAMP},
-    [F_CTIME] = {"file.ctime", RP_TYPE_TIMESTAMP},
-    [F_PID] = {"process.pid", RP_TYPE_I64},
-    [F_PEXE] = {"process.executable", RP_TYPE_STR},
-    [F_PNAME] = {"process.name", RP_TYPE_STR},
+static const rp_util_field_def field_defs[CF_F_COUNT_] = {
+    [CF_F_CATEGORY] = {"event.category", RP_TYPE_STR_ARRAY},
+    [CF_F_TYPE] = {"event.type", RP_TYPE_STR_ARRAY},
+    [CF_F_ACTION] = {"event.action", RP_TYPE_STR},
+    [CF_F_PROVIDER] = {"event.provider", RP_TYPE_STR},
+    [CF_F_PATH] = {"file.path", RP_TYPE_STR},
+    [CF_F_NAME] = {"file.name", RP_TYPE_STR},
+    [CF_F_DIR] = {"file.directory", RP_TYPE_STR},
+    [CF_F_EXT] = {"file.extension", RP_TYPE_STR},
+    [CF_F_SIZE] = {"file.size", RP_TYPE_U64},
+    [CF_F_INODE] = {"file.inode", RP_TYPE_STR},
+    [CF_F_DEVICE] = {"file.device", RP_TYPE_STR},
+    [CF_F_MODE] = {"file.mode", RP_TYPE_STR},
+    [CF_F_OWNER] = {"file.owner", RP_TYPE_STR},
+    [CF_F_UID] = {"file.uid", RP_TYPE_STR},
+    [CF_F_GID] = {"file.gid", RP_TYPE_STR},
+    [CF_F_FTYPE] = {"file.type", RP_TYPE_STR},
+    [CF_F_MTIME] = {"file.mtime", RP_TYPE_TIMESTAMP},
+    [CF_F_CTIME] = {"file.ctime", RP_TYPE_TIMESTAMP},
+    [CF_F_PID] = {"process.pid", RP_TYPE_I64},
+    [CF_F_PEXE] = {"process.executable", RP_TYPE_STR},
+    [CF_F_PNAME] = {"process.name", RP_TYPE_STR},
     /* ECS has no field for the name a file had before a rename; Elastic's
      * own agent keeps it outside ECS too (file.Ext.original.path), so it
      * lives in the plugin's namespace under the same shape. */
-    [F_ORIG_PATH] = {"collector_file.original.path", RP_TYPE_STR},
-    [F_ORIG_NAME] = {"collector_file.original.name", RP_TYPE_STR},
-    [F_DATASET] = {"event.dataset", RP_TYPE_STR},
-    [F_ENTITY] = {"process.entity_id", RP_TYPE_STR},
-    [F_USER_ID] = {"user.id", RP_TYPE_STR},
-    [F_USER_NAME] = {"user.name", RP_TYPE_STR},
+    [CF_F_ORIG_PATH] = {"collector_file.original.path", RP_TYPE_STR},
+    [CF_F_ORIG_NAME] = {"collector_file.original.name", RP_TYPE_STR},
+    [CF_F_DATASET] = {"event.dataset", RP_TYPE_STR},
+    [CF_F_ENTITY] = {"process.entity_id", RP_TYPE_STR},
+    [CF_F_USER_ID] = {"user.id", RP_TYPE_STR},
+    [CF_F_USER_NAME] = {"user.name", RP_TYPE_STR},
     /* ECS has no word for an executable that is an anonymous memory file or
      * was deleted; these say so instead of a name the file never had. */
-    [F_EXE_MEMFD] = {"rampart.process.executable_memfd", RP_TYPE_BOOL},
-    [F_EXE_DELETED] = {"rampart.process.executable_deleted", RP_TYPE_BOOL},
-    [F_INCOMPLETE] = {"rampart.incomplete", RP_TYPE_STR_ARRAY},
-    [F_EXEC_FOLDED] = {"collector_file.exec.folded", RP_TYPE_U64},
-    [F_PATH_UNRESOLVED] = {"collector_file.path_unresolved", RP_TYPE_BOOL},
-    [F_KIND] = {"event.kind", RP_TYPE_STR},
-    [F_FOLD_COUNT] = {"collector_file.folded.count", RP_TYPE_U64},
-    [F_FOLD_FIRST] = {"collector_file.folded.first", RP_TYPE_TIMESTAMP},
-    [F_FOLD_LAST] = {"collector_file.folded.last", RP_TYPE_TIMESTAMP},
-    [F_FOLD_SAMPLE] = {"collector_file.folded.sample_path", RP_TYPE_STR},
+    [CF_F_EXE_MEMFD] = {"rampart.process.executable_memfd", RP_TYPE_BOOL},
+    [CF_F_EXE_DELETED] = {"rampart.process.executable_deleted", RP_TYPE_BOOL},
+    [CF_F_INCOMPLETE] = {"rampart.incomplete", RP_TYPE_STR_ARRAY},
+    [CF_F_EXEC_FOLDED] = {"collector_file.exec.folded", RP_TYPE_U64},
+    [CF_F_PATH_UNRESOLVED] = {"collector_file.path_unresolved", RP_TYPE_BOOL},
+    [CF_F_KIND] = {"event.kind", RP_TYPE_STR},
+    [CF_F_FOLD_COUNT] = {"collector_file.folded.count", RP_TYPE_U64},
+    [CF_F_FOLD_FIRST] = {"collector_file.folded.first", RP_TYPE_TIMESTAMP},
+    [CF_F_FOLD_LAST] = {"collector_file.folded.last", RP_TYPE_TIMESTAMP},
+    [CF_F_FOLD_SAMPLE] = {"collector_file.folded.sample_path", RP_TYPE_STR},
 };
 
-static const char *const counter_names[C_COUNT_] = {
-    [C_RECORDS] = "records_read",
-    [C_PUBLISHED] = "events_published",
-    [C_OVERFLOWS] = "overflows",
-    [C_SELF] = "self_excluded",
-    [C_EXCLUDED] = "path_excluded",
-    [C_RESOLVE_FAILED] = "resolve_failed",
-    [C_PUBLISH_FAILED] = "publish_failed",
-    [C_WATCH_CAP] = "watch_cap_hit",
-    [C_MERGED] = "records_merged",
-    [C_EXEC_FOLDED] = "exec_folded",
-    [C_EXCL_EXE] = "excluded_executable",
-    [C_EXCL_PATH] = "excluded_path",
-    [C_EXCL_USER] = "excluded_user",
-    [C_PATH_UNRESOLVED] = "path_unresolved",
-    [C_JOINED_LATE] = "joined_late",
-    [C_JOIN_MISSED] = "join_missed",
-    [C_FLOOD_FOLDED] = "flood_folded",
-    [C_FLOOD_SUMMARIES] = "flood_summaries",
-    [C_FLOOD_EVICTED] = "flood_evicted",
+static const char *const counter_names[CF_C_COUNT_] = {
+    [CF_C_RECORDS] = "records_read",
+    [CF_C_PUBLISHED] = "events_published",
+    [CF_C_OVERFLOWS] = "overflows",
+    [CF_C_SELF] = "self_excluded",
+    [CF_C_EXCLUDED] = "path_excluded",
+    [CF_C_RESOLVE_FAILED] = "resolve_failed",
+    [CF_C_PUBLISH_FAILED] = "publish_failed",
+    [CF_C_WATCH_CAP] = "watch_cap_hit",
+    [CF_C_MERGED] = "records_merged",
+    [CF_C_EXEC_FOLDED] = "exec_folded",
+    [CF_C_EXCL_EXE] = "excluded_executable",
+    [CF_C_EXCL_PATH] = "excluded_path",
+    [CF_C_EXCL_USER] = "excluded_user",
+    [CF_C_PATH_UNRESOLVED] = "path_unresolved",
+    [CF_C_JOINED_LATE] = "joined_late",
+    [CF_C_JOIN_MISSED] = "join_missed",
+    [CF_C_FLOOD_FOLDED] = "flood_folded",
+    [CF_C_FLOOD_SUMMARIES] = "flood_summaries",
+    [CF_C_FLOOD_EVICTED] = "flood_evicted",
 };
 
 /* Per change kind: bus topic, event.action, event.type. */
@@ -146,7 +146,7 @@ static const struct {
 
 void cf_overflow(struct cf *cf, const char *what)
 {
-    rp_util_count(&cf->ctr, C_OVERFLOWS, 1);
+    rp_util_count(&cf->ctr, CF_C_OVERFLOWS, 1);
     /* An overflow tends to come in bursts; one line a minute says enough
      * and the counter has the exact number. */
     int64_t now = cf->host->monotonic_ns();
@@ -154,7 +154,7 @@ void cf_overflow(struct cf *cf, const char *what)
         cf->last_overflow_log_ns = now;
         rp_util_logf(cf->host, cf->self, RP_LOG_WARN,
                      "%s queue overflowed: the kernel dropped events (%llu overflows so far)", what,
-                     (unsigned long long)rp_util_counter_total(&cf->ctr, C_OVERFLOWS));
+                     (unsigned long long)rp_util_counter_total(&cf->ctr, CF_C_OVERFLOWS));
     }
 }
 
@@ -409,18 +409,18 @@ static void set_s(struct cf *cf, rp_event *ev, enum cf_field f, const char *s, s
 static void set_path_fields(struct cf *cf, rp_event *ev, const char *path)
 {
     size_t len = strlen(path);
-    set_s(cf, ev, F_PATH, path, len);
+    set_s(cf, ev, CF_F_PATH, path, len);
     const char *slash = strrchr(path, '/');
     const char *name = slash ? slash + 1 : path;
     if (*name)
-        set_s(cf, ev, F_NAME, name, strlen(name));
+        set_s(cf, ev, CF_F_NAME, name, strlen(name));
     if (slash)
-        set_s(cf, ev, F_DIR, path, slash == path ? 1 : (size_t)(slash - path));
+        set_s(cf, ev, CF_F_DIR, path, slash == path ? 1 : (size_t)(slash - path));
     /* ECS: the last extension, without the dot; none for ".profile" or
      * "name.". */
     const char *dot = strrchr(name, '.');
     if (dot && dot != name && dot[1])
-        set_s(cf, ev, F_EXT, dot + 1, strlen(dot + 1));
+        set_s(cf, ev, CF_F_EXT, dot + 1, strlen(dot + 1));
 }
 
 static void set_stat_fields(struct cf *cf, rp_event *ev, const struct stat *st)
@@ -429,36 +429,78 @@ static void set_stat_fields(struct cf *cf, rp_event *ev, const struct stat *st)
     char buf[64];
     int n;
     if (S_ISREG(st->st_mode))
-        h->set_u64(ev, cf->f[F_SIZE], (uint64_t)st->st_size);
+        h->set_u64(ev, cf->f[CF_F_SIZE], (uint64_t)st->st_size);
     n = snprintf(buf, sizeof buf, "%llu", (unsigned long long)st->st_ino);
-    set_s(cf, ev, F_INODE, buf, (size_t)n);
+    set_s(cf, ev, CF_F_INODE, buf, (size_t)n);
     n = snprintf(buf, sizeof buf, "%u:%u", major(st->st_dev), minor(st->st_dev));
-    set_s(cf, ev, F_DEVICE, buf, (size_t)n);
+    set_s(cf, ev, CF_F_DEVICE, buf, (size_t)n);
     n = snprintf(buf, sizeof buf, "%04o", (unsigned)(st->st_mode & 07777));
-    set_s(cf, ev, F_MODE, buf, (size_t)n);
+    set_s(cf, ev, CF_F_MODE, buf, (size_t)n);
     n = snprintf(buf, sizeof buf, "%u", (unsigned)st->st_uid);
-    set_s(cf, ev, F_UID, buf, (size_t)n);
+    set_s(cf, ev, CF_F_UID, buf, (size_t)n);
     n = snprintf(buf, sizeof buf, "%u", (unsigned)st->st_gid);
-    set_s(cf, ev, F_GID, buf, (size_t)n);
+    set_s(cf, ev, CF_F_GID, buf, (size_t)n);
     const char *owner = owner_name(cf, st->st_uid);
     if (owner)
-        set_s(cf, ev, F_OWNER, owner, strlen(owner));
+        set_s(cf, ev, CF_F_OWNER, owner, strlen(owner));
     const char *type = S_ISREG(st->st_mode)   ? "file"
                        : S_ISDIR(st->st_mode) ? "dir"
                        : S_ISLNK(st->st_mode) ? "symlink"
                                               : NULL;
     if (type)
-        set_s(cf, ev, F_FTYPE, type, strlen(type));
-    h->set_timestamp(ev, cf->f[F_MTIME],
+        set_s(cf, ev, CF_F_FTYPE, type, strlen(type));
+    h->set_timestamp(ev, cf->f[CF_F_MTIME],
                      (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec);
-    h->set_timestamp(ev, cf->f[F_CTIME],
+    h->set_timestamp(ev, cf->f[CF_F_CTIME],
                      (int64_t)st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec);
+}
+
+/* What is known of the process that did it (a cached exec, or the one a
+ * flood entry counts): its entity id, executable, name, whether the
+ * executable was a memfd or deleted, and its user when known. */
+static void set_process(struct cf *cf, rp_event *ev, const char *entity, const char *exe,
+                        const char *name, uint32_t exe_flags, int have_uid, uint32_t uid)
+{
+    set_s(cf, ev, CF_F_ENTITY, entity, strlen(entity));
+    if (exe)
+        set_s(cf, ev, CF_F_PEXE, exe, strlen(exe));
+    if (name)
+        set_s(cf, ev, CF_F_PNAME, name, strlen(name));
+    if (exe_flags & RP_UTIL_EXE_MEMFD)
+        cf->host->set_bool(ev, cf->f[CF_F_EXE_MEMFD], 1);
+    else if (exe_flags & RP_UTIL_EXE_DELETED)
+        cf->host->set_bool(ev, cf->f[CF_F_EXE_DELETED], 1);
+    if (have_uid) {
+        char buf[16];
+        int n = snprintf(buf, sizeof buf, "%u", (unsigned)uid);
+        set_s(cf, ev, CF_F_USER_ID, buf, (size_t)n);
+        const char *uname = owner_name(cf, (uid_t)uid);
+        if (uname)
+            set_s(cf, ev, CF_F_USER_NAME, uname, strlen(uname));
+    }
+}
+
+/* A new event of kinds[k] with its category and type; a failure is counted
+ * in publish_failed. */
+static int start_event(struct cf *cf, size_t k, rp_event **ev)
+{
+    const rp_host_api *h = cf->host;
+    int rc = h->event_create(cf->self, kinds[k].topic, strlen(kinds[k].topic), ev);
+    if (rc != 0) {
+        rp_util_count(&cf->ctr, CF_C_PUBLISH_FAILED, 1);
+        return rc;
+    }
+    rp_str cat = {"file", 4};
+    rp_str typ = {kinds[k].type, strlen(kinds[k].type)};
+    h->set_str_array(*ev, cf->f[CF_F_CATEGORY], &cat, 1);
+    h->set_str_array(*ev, cf->f[CF_F_TYPE], &typ, 1);
+    return 0;
 }
 
 static int publish(struct cf *cf, rp_event *ev)
 {
     int rc = cf->host->event_publish(cf->self, ev);
-    rp_util_count(&cf->ctr, rc == 0 ? C_PUBLISHED : C_PUBLISH_FAILED, 1);
+    rp_util_count(&cf->ctr, rc == 0 ? CF_C_PUBLISHED : CF_C_PUBLISH_FAILED, 1);
     return rc;
 }
 
@@ -467,10 +509,32 @@ static int publish(struct cf *cf, rp_event *ev)
 static void set_gone(struct cf *cf, rp_event *ev)
 {
     rp_str missing[3] = {{"process.entity_id", 17}, {"process.executable", 18}, {"user.id", 7}};
-    cf->host->set_str_array(ev, cf->f[F_INCOMPLETE], missing, 3);
+    cf->host->set_str_array(ev, cf->f[CF_F_INCOMPLETE], missing, 3);
 }
 
-/* ---- late joins (see struct cf_joined); all under join_lock ---------------- */
+/* ---- timed queues (struct cf_timed): late joins and flood summaries ------- */
+
+/* Arms q's one-shot timer to call fn in ms, unless it is armed or the plugin
+ * stops. Under q->lock. */
+static void timed_arm(struct cf *cf, struct cf_timed *q, uint64_t ms, rp_timer_cb fn)
+{
+    if (!q->armed && !q->stopping &&
+        cf->host->timer_start(cf->self, ms, 0, fn, cf, &q->timer_id) == 0)
+        q->armed = 1;
+}
+
+/* q's timer fired (a one-shot: the host releases it): flushes what is due,
+ * unless the plugin stops (stop flushes everything itself). */
+static void timed_fired(struct cf *cf, struct cf_timed *q, void (*flush)(struct cf *, int))
+{
+    pthread_mutex_lock(&q->lock);
+    q->armed = 0;
+    if (!q->stopping)
+        flush(cf, 0);
+    pthread_mutex_unlock(&q->lock);
+}
+
+/* ---- late joins (see struct cf_joined); all under join_q.lock -------------- */
 
 /* Fills ev from the exec event of pid if one came; 1 when it did. */
 static int join_fill(struct cf *cf, rp_event *ev, int32_t pid)
@@ -480,15 +544,15 @@ static int join_fill(struct cf *cf, rp_event *ev, int32_t pid)
         return 0;
     const rp_host_api *h = cf->host;
     if (j->entity[0])
-        set_s(cf, ev, F_ENTITY, j->entity, strlen(j->entity));
+        set_s(cf, ev, CF_F_ENTITY, j->entity, strlen(j->entity));
     if (j->exe)
-        set_s(cf, ev, F_PEXE, j->exe, strlen(j->exe));
+        set_s(cf, ev, CF_F_PEXE, j->exe, strlen(j->exe));
     if (j->name)
-        set_s(cf, ev, F_PNAME, j->name, strlen(j->name));
+        set_s(cf, ev, CF_F_PNAME, j->name, strlen(j->name));
     if (j->uid[0])
-        set_s(cf, ev, F_USER_ID, j->uid, strlen(j->uid));
+        set_s(cf, ev, CF_F_USER_ID, j->uid, strlen(j->uid));
     if (j->user_name)
-        set_s(cf, ev, F_USER_NAME, j->user_name, strlen(j->user_name));
+        set_s(cf, ev, CF_F_USER_NAME, j->user_name, strlen(j->user_name));
     rp_str missing[3];
     uint32_t n = 0;
     if (!j->entity[0])
@@ -498,7 +562,7 @@ static int join_fill(struct cf *cf, rp_event *ev, int32_t pid)
     if (!j->uid[0])
         missing[n++] = (rp_str){"user.id", 7};
     if (n)
-        h->set_str_array(ev, cf->f[F_INCOMPLETE], missing, n);
+        h->set_str_array(ev, cf->f[CF_F_INCOMPLETE], missing, n);
     return 1;
 }
 
@@ -514,10 +578,10 @@ static void join_flush(struct cf *cf, int force)
         struct cf_held *e = &cf->held[cf->held_head];
         if (e->pid > 0) {
             if (join_fill(cf, e->ev, e->pid)) {
-                rp_util_count(&cf->ctr, C_JOINED_LATE, 1);
+                rp_util_count(&cf->ctr, CF_C_JOINED_LATE, 1);
             } else if (force || now - e->since >= (int64_t)cf->join_wait_ms * 1000000) {
                 set_gone(cf, e->ev);
-                rp_util_count(&cf->ctr, C_JOIN_MISSED, 1);
+                rp_util_count(&cf->ctr, CF_C_JOIN_MISSED, 1);
             } else {
                 break; /* the ones behind it wait with it, in order */
             }
@@ -527,20 +591,14 @@ static void join_flush(struct cf *cf, int force)
         cf->held_head = (cf->held_head + 1) % CF_JOIN_QUEUE;
         cf->held_n--;
     }
-    if (cf->held_n > 0 && !cf->join_pending && !cf->join_stopping &&
-        cf->host->timer_start(cf->self, CF_JOIN_TICK_MS, 0, join_on_timer, cf,
-                              &cf->join_timer_id) == 0)
-        cf->join_pending = 1;
+    if (cf->held_n > 0)
+        timed_arm(cf, &cf->join_q, CF_JOIN_TICK_MS, join_on_timer);
 }
 
 static void join_on_timer(void *arg)
 {
     struct cf *cf = arg;
-    pthread_mutex_lock(&cf->join_lock);
-    cf->join_pending = 0;
-    if (!cf->join_stopping)
-        join_flush(cf, 0);
-    pthread_mutex_unlock(&cf->join_lock);
+    timed_fired(cf, &cf->join_q, join_flush);
 }
 
 /* Queues ev; at the cap the oldest waiting event goes out as it is. */
@@ -550,7 +608,7 @@ static void hold(struct cf *cf, rp_event *ev, int32_t pid)
         struct cf_held *e = &cf->held[cf->held_head];
         if (e->pid > 0) {
             set_gone(cf, e->ev);
-            rp_util_count(&cf->ctr, C_JOIN_MISSED, 1);
+            rp_util_count(&cf->ctr, CF_C_JOIN_MISSED, 1);
         }
         publish(cf, e->ev);
         cf->held_head = (cf->held_head + 1) % CF_JOIN_QUEUE;
@@ -579,7 +637,7 @@ static int file_on_event(rp_plugin *self, void *state, const rp_event *ev)
     struct cf *cf = state;
     const rp_host_api *h = cf->host;
     int64_t pid;
-    if (h->get_i64(ev, cf->f[F_PID], &pid) != 0 || pid <= 0 || pid > INT32_MAX)
+    if (h->get_i64(ev, cf->f[CF_F_PID], &pid) != 0 || pid <= 0 || pid > INT32_MAX)
         return 0;
     /* Copied outside the lock; the slot is replaced under it. */
     struct cf_joined n;
@@ -587,18 +645,18 @@ static int file_on_event(rp_plugin *self, void *state, const rp_event *ev)
     n.pid = (int32_t)pid;
     const char *s;
     uint64_t len;
-    if (h->get_str(ev, cf->f[F_ENTITY], &s, &len) == 0 && len <= RP_UTIL_ENTITY_ID_LEN)
+    if (h->get_str(ev, cf->f[CF_F_ENTITY], &s, &len) == 0 && len <= RP_UTIL_ENTITY_ID_LEN)
         memcpy(n.entity, s, (size_t)len);
-    if (h->get_str(ev, cf->f[F_USER_ID], &s, &len) == 0 && len < sizeof n.uid)
+    if (h->get_str(ev, cf->f[CF_F_USER_ID], &s, &len) == 0 && len < sizeof n.uid)
         memcpy(n.uid, s, (size_t)len);
-    n.exe = dup_field(h, ev, cf->f[F_PEXE], CF_PATH_MAX);
-    n.name = dup_field(h, ev, cf->f[F_PNAME], 4096);
-    n.user_name = dup_field(h, ev, cf->f[F_USER_NAME], 256);
-    pthread_mutex_lock(&cf->join_lock);
+    n.exe = dup_field(h, ev, cf->f[CF_F_PEXE], CF_PATH_MAX);
+    n.name = dup_field(h, ev, cf->f[CF_F_PNAME], 4096);
+    n.user_name = dup_field(h, ev, cf->f[CF_F_USER_NAME], 256);
+    pthread_mutex_lock(&cf->join_q.lock);
     struct cf_joined *j = &cf->joined[(uint32_t)n.pid % CF_JOIN_SLOTS];
     struct cf_joined old = *j;
     *j = n;
-    pthread_mutex_unlock(&cf->join_lock);
+    pthread_mutex_unlock(&cf->join_q.lock);
     free(old.exe);
     free(old.name);
     free(old.user_name);
@@ -620,7 +678,7 @@ static int exec_fold(struct cf *cf, const struct stat *st, uint64_t *folded)
     if (e->last_ns != 0 && e->dev == (uint64_t)st->st_dev && e->ino == (uint64_t)st->st_ino &&
         e->ctime_ns == ctime_ns && now - e->last_ns < (int64_t)cf->exec_fold_s * 1000000000LL) {
         e->folded++;
-        rp_util_count(&cf->ctr, C_EXEC_FOLDED, 1);
+        rp_util_count(&cf->ctr, CF_C_EXEC_FOLDED, 1);
         return 1;
     }
     if (e->last_ns != 0 && e->dev == (uint64_t)st->st_dev && e->ino == (uint64_t)st->st_ino &&
@@ -639,15 +697,15 @@ static int excluded(struct cf *cf, const struct cf_change *ch, const struct cf_p
 {
     const rp_util_exclude *x = &cf->excl;
     if (p && p->exe && rp_util_exclude_exe(x, p->exe, strlen(p->exe))) {
-        rp_util_count(&cf->ctr, C_EXCL_EXE, 1);
+        rp_util_count(&cf->ctr, CF_C_EXCL_EXE, 1);
         return 1;
     }
     if (p && p->exe && rp_util_exclude_path(x, p->exe, strlen(p->exe))) {
-        rp_util_count(&cf->ctr, C_EXCL_PATH, 1); /* a program run from an excluded folder */
+        rp_util_count(&cf->ctr, CF_C_EXCL_PATH, 1); /* a program run from an excluded folder */
         return 1;
     }
     if (p && p->have_uid && rp_util_exclude_uid(x, p->uid)) {
-        rp_util_count(&cf->ctr, C_EXCL_USER, 1);
+        rp_util_count(&cf->ctr, CF_C_EXCL_USER, 1);
         return 1;
     }
     /* A rename stays reported when either end is outside the rules. */
@@ -656,7 +714,7 @@ static int excluded(struct cf *cf, const struct cf_change *ch, const struct cf_p
     int old_in = ch->old_path && rp_util_exclude_path(x, ch->old_path, strlen(ch->old_path));
     if ((ch->path || ch->old_path) && (!ch->path || path_in) && (!ch->old_path || old_in) &&
         (path_in || old_in)) {
-        rp_util_count(&cf->ctr, C_EXCL_PATH, 1);
+        rp_util_count(&cf->ctr, CF_C_EXCL_PATH, 1);
         return 1;
     }
     return 0;
@@ -671,17 +729,17 @@ static int send_event(struct cf *cf, rp_event *ev, int32_t await)
     if (!cf->join_wait_ms)
         return publish(cf, ev);
     int rc = 0;
-    pthread_mutex_lock(&cf->join_lock);
+    pthread_mutex_lock(&cf->join_q.lock);
     if (await || cf->held_n > 0)
         hold(cf, ev, await);
     else
         rc = publish(cf, ev);
     join_flush(cf, 0);
-    pthread_mutex_unlock(&cf->join_lock);
+    pthread_mutex_unlock(&cf->join_q.lock);
     return rc;
 }
 
-/* ---- flood folding (see struct cf_flood); all under flood_lock -------------- */
+/* ---- flood folding (see struct cf_flood); all under flood_q.lock ------------ */
 
 static size_t kind_index(uint32_t kind)
 {
@@ -707,51 +765,30 @@ static void flood_summary(struct cf *cf, struct cf_flood *e, int keep)
     uint64_t folded = e->folded;
     e->folded = 0;
     cf->flood_pending--;
-    if (h->event_create(cf->self, kinds[k].topic, strlen(kinds[k].topic), &ev) != 0) {
-        rp_util_count(&cf->ctr, C_PUBLISH_FAILED, 1);
+    if (start_event(cf, k, &ev) != 0)
         return;
-    }
-    rp_str cat = {"file", 4};
-    rp_str typ = {kinds[k].type, strlen(kinds[k].type)};
-    h->set_str_array(ev, cf->f[F_CATEGORY], &cat, 1);
-    h->set_str_array(ev, cf->f[F_TYPE], &typ, 1);
-    set_s(cf, ev, F_KIND, "event", 5);
-    set_s(cf, ev, F_ACTION, kinds[k].action, strlen(kinds[k].action));
-    set_s(cf, ev, F_PROVIDER, cf->provider, strlen(cf->provider));
-    set_s(cf, ev, F_DATASET, "rampart.file", 12);
-    h->set_u64(ev, cf->f[F_FOLD_COUNT], folded);
-    h->set_timestamp(ev, cf->f[F_FOLD_FIRST], e->first_ns);
-    h->set_timestamp(ev, cf->f[F_FOLD_LAST], e->last_ns);
+    set_s(cf, ev, CF_F_KIND, "event", 5);
+    set_s(cf, ev, CF_F_ACTION, kinds[k].action, strlen(kinds[k].action));
+    set_s(cf, ev, CF_F_PROVIDER, cf->provider, strlen(cf->provider));
+    set_s(cf, ev, CF_F_DATASET, "rampart.file", 12);
+    h->set_u64(ev, cf->f[CF_F_FOLD_COUNT], folded);
+    h->set_timestamp(ev, cf->f[CF_F_FOLD_FIRST], e->first_ns);
+    h->set_timestamp(ev, cf->f[CF_F_FOLD_LAST], e->last_ns);
     if (e->sample && e->sample[0]) {
-        set_s(cf, ev, F_FOLD_SAMPLE, e->sample, strlen(e->sample));
+        set_s(cf, ev, CF_F_FOLD_SAMPLE, e->sample, strlen(e->sample));
         /* The folder, so that "which folder is being flooded" needs no
          * parsing; not for a name whose folder could not be named. */
         const char *slash = e->sample_unresolved ? NULL : strrchr(e->sample, '/');
         if (slash)
-            set_s(cf, ev, F_DIR, e->sample, slash == e->sample ? 1 : (size_t)(slash - e->sample));
+            set_s(cf, ev, CF_F_DIR, e->sample,
+                  slash == e->sample ? 1 : (size_t)(slash - e->sample));
         if (e->sample_unresolved)
-            h->set_bool(ev, cf->f[F_PATH_UNRESOLVED], 1);
+            h->set_bool(ev, cf->f[CF_F_PATH_UNRESOLVED], 1);
     }
-    h->set_i64(ev, cf->f[F_PID], e->pid);
+    h->set_i64(ev, cf->f[CF_F_PID], e->pid);
     int32_t await = 0;
     if (e->entity[0]) {
-        set_s(cf, ev, F_ENTITY, e->entity, strlen(e->entity));
-        if (e->exe)
-            set_s(cf, ev, F_PEXE, e->exe, strlen(e->exe));
-        if (e->name)
-            set_s(cf, ev, F_PNAME, e->name, strlen(e->name));
-        if (e->exe_flags & RP_UTIL_EXE_MEMFD)
-            h->set_bool(ev, cf->f[F_EXE_MEMFD], 1);
-        else if (e->exe_flags & RP_UTIL_EXE_DELETED)
-            h->set_bool(ev, cf->f[F_EXE_DELETED], 1);
-        if (e->have_uid) {
-            char buf[16];
-            int n = snprintf(buf, sizeof buf, "%u", (unsigned)e->uid);
-            set_s(cf, ev, F_USER_ID, buf, (size_t)n);
-            const char *uname = owner_name(cf, (uid_t)e->uid);
-            if (uname)
-                set_s(cf, ev, F_USER_NAME, uname, strlen(uname));
-        }
+        set_process(cf, ev, e->entity, e->exe, e->name, e->exe_flags, e->have_uid, e->uid);
     } else if (cf->join_wait_ms) {
         await = e->pid; /* the process was gone: its exec event may name it */
     } else {
@@ -762,7 +799,7 @@ static void flood_summary(struct cf *cf, struct cf_flood *e, int keep)
         cf->flood_pending++;
         return;
     }
-    rp_util_count(&cf->ctr, C_FLOOD_SUMMARIES, 1);
+    rp_util_count(&cf->ctr, CF_C_FLOOD_SUMMARIES, 1);
 }
 
 static void flood_on_timer(void *arg);
@@ -780,20 +817,14 @@ static void flood_flush(struct cf *cf, int force)
     }
     /* Half the interval: a summary goes out at most 1.5 intervals after
      * the first event it counts. */
-    if (cf->flood_pending > 0 && !cf->flood_timing && !cf->flood_stopping &&
-        cf->host->timer_start(cf->self, cf->flood_interval_ms / 2, 0, flood_on_timer, cf,
-                              &cf->flood_timer_id) == 0)
-        cf->flood_timing = 1;
+    if (cf->flood_pending > 0)
+        timed_arm(cf, &cf->flood_q, cf->flood_interval_ms / 2, flood_on_timer);
 }
 
 static void flood_on_timer(void *arg)
 {
     struct cf *cf = arg;
-    pthread_mutex_lock(&cf->flood_lock);
-    cf->flood_timing = 0;
-    if (!cf->flood_stopping)
-        flood_flush(cf, 0);
-    pthread_mutex_unlock(&cf->flood_lock);
+    timed_fired(cf, &cf->flood_q, flood_flush);
 }
 
 static void flood_entry_clear(struct cf_flood *e)
@@ -821,7 +852,7 @@ static int flood_fold(struct cf *cf, const struct cf_change *ch, const struct cf
     uint64_t hv = 0xcbf29ce484222325ull;
     hv = (hv ^ (uint32_t)ch->pid) * 0x100000001b3ull;
     hv = (hv ^ ch->kind) * 0x100000001b3ull;
-    pthread_mutex_lock(&cf->flood_lock);
+    pthread_mutex_lock(&cf->flood_q.lock);
     struct cf_flood *set = &cf->flood[(hv ^ (hv >> 32)) % CF_FLOOD_SETS * CF_FLOOD_WAYS];
     struct cf_flood *e = NULL, *victim = &set[0];
     for (int w = 0; w < CF_FLOOD_WAYS && !e; w++) {
@@ -845,7 +876,7 @@ static int flood_fold(struct cf *cf, const struct cf_change *ch, const struct cf
             if (e->last_seen != 0) {
                 /* Its count is never lost: the summary goes out first. */
                 flood_summary(cf, e, 0);
-                rp_util_count(&cf->ctr, C_FLOOD_EVICTED, 1);
+                rp_util_count(&cf->ctr, CF_C_FLOOD_EVICTED, 1);
             }
         }
         flood_entry_clear(e);
@@ -862,7 +893,7 @@ static int flood_fold(struct cf *cf, const struct cf_change *ch, const struct cf
     e->refill_ns = now;
     if (e->tokens >= 1.0) {
         e->tokens -= 1.0;
-        pthread_mutex_unlock(&cf->flood_lock);
+        pthread_mutex_unlock(&cf->flood_q.lock);
         return 0;
     }
     int64_t wall = cf->host->now_ns();
@@ -894,11 +925,11 @@ static int flood_fold(struct cf *cf, const struct cf_change *ch, const struct cf
         memcpy(e->sample, path ? path : "", plen + 1);
         e->sample_unresolved = ch->unresolved && ch->path;
     }
-    rp_util_count(&cf->ctr, C_FLOOD_FOLDED, 1);
+    rp_util_count(&cf->ctr, CF_C_FLOOD_FOLDED, 1);
     if (now - e->since >= (int64_t)cf->flood_interval_ms * 1000000)
         flood_summary(cf, e, 1);
     flood_flush(cf, 0);
-    pthread_mutex_unlock(&cf->flood_lock);
+    pthread_mutex_unlock(&cf->flood_q.lock);
     return 1;
 }
 
@@ -916,7 +947,7 @@ void cf_emit(struct cf *cf, const struct cf_change *ch)
     int wanted = ch->unresolved || (ch->path && cf_path_wanted(cf, ch->path)) ||
                  (ch->old_path && cf_path_wanted(cf, ch->old_path));
     if (!wanted) {
-        rp_util_count(&cf->ctr, C_EXCLUDED, 1);
+        rp_util_count(&cf->ctr, CF_C_EXCLUDED, 1);
         return;
     }
     const struct cf_proc *p = ch->pid > 0 ? proc_lookup(cf, ch->pid) : NULL;
@@ -929,69 +960,45 @@ void cf_emit(struct cf *cf, const struct cf_change *ch)
     if (flood_fold(cf, ch, p))
         return;
     rp_event *ev;
-    const char *topic = kinds[k].topic;
-    int rc = h->event_create(cf->self, topic, strlen(topic), &ev);
-    if (rc != 0) {
-        rp_util_count(&cf->ctr, C_PUBLISH_FAILED, 1);
+    if (start_event(cf, k, &ev) != 0)
         return;
-    }
-    rp_str cat = {"file", 4};
-    rp_str typ = {kinds[k].type, strlen(kinds[k].type)};
-    h->set_str_array(ev, cf->f[F_CATEGORY], &cat, 1);
-    h->set_str_array(ev, cf->f[F_TYPE], &typ, 1);
-    set_s(cf, ev, F_ACTION, kinds[k].action, strlen(kinds[k].action));
-    set_s(cf, ev, F_PROVIDER, cf->provider, strlen(cf->provider));
-    set_s(cf, ev, F_DATASET, "rampart.file", 12);
+    set_s(cf, ev, CF_F_ACTION, kinds[k].action, strlen(kinds[k].action));
+    set_s(cf, ev, CF_F_PROVIDER, cf->provider, strlen(cf->provider));
+    set_s(cf, ev, CF_F_DATASET, "rampart.file", 12);
     if (ch->unresolved) {
         /* Only the name is known: no path, folder or extension that would
          * pretend otherwise. */
-        h->set_bool(ev, cf->f[F_PATH_UNRESOLVED], 1);
+        h->set_bool(ev, cf->f[CF_F_PATH_UNRESOLVED], 1);
         if (ch->path && ch->path[0])
-            set_s(cf, ev, F_NAME, ch->path, strlen(ch->path));
+            set_s(cf, ev, CF_F_NAME, ch->path, strlen(ch->path));
     } else if (ch->path) {
         set_path_fields(cf, ev, ch->path);
     }
     if (ch->old_path) {
-        set_s(cf, ev, F_ORIG_PATH, ch->old_path, strlen(ch->old_path));
+        set_s(cf, ev, CF_F_ORIG_PATH, ch->old_path, strlen(ch->old_path));
         const char *slash = strrchr(ch->old_path, '/');
         const char *name = slash ? slash + 1 : ch->old_path;
         if (*name)
-            set_s(cf, ev, F_ORIG_NAME, name, strlen(name));
+            set_s(cf, ev, CF_F_ORIG_NAME, name, strlen(name));
     }
     if (ch->st)
         set_stat_fields(cf, ev, ch->st);
     else if (ch->is_dir >= 0)
-        set_s(cf, ev, F_FTYPE, ch->is_dir ? "dir" : "file", ch->is_dir ? 3 : 4);
+        set_s(cf, ev, CF_F_FTYPE, ch->is_dir ? "dir" : "file", ch->is_dir ? 3 : 4);
     if (folded)
-        h->set_u64(ev, cf->f[F_EXEC_FOLDED], folded);
+        h->set_u64(ev, cf->f[CF_F_EXEC_FOLDED], folded);
     if (ch->pid > 0) {
-        h->set_i64(ev, cf->f[F_PID], ch->pid);
+        h->set_i64(ev, cf->f[CF_F_PID], ch->pid);
         /* What could not be had is named, so that a reader knows the event
          * is not joined rather than guessing. */
         rp_str missing[4];
         uint32_t nmissing = 0;
         if (p) {
-            set_s(cf, ev, F_ENTITY, p->entity, strlen(p->entity));
-            if (p->exe)
-                set_s(cf, ev, F_PEXE, p->exe, strlen(p->exe));
-            if (p->name)
-                set_s(cf, ev, F_PNAME, p->name, strlen(p->name));
-            if (p->exe_flags & RP_UTIL_EXE_MEMFD)
-                h->set_bool(ev, cf->f[F_EXE_MEMFD], 1);
-            else if (p->exe_flags & RP_UTIL_EXE_DELETED)
-                h->set_bool(ev, cf->f[F_EXE_DELETED], 1);
+            set_process(cf, ev, p->entity, p->exe, p->name, p->exe_flags, p->have_uid, p->uid);
             if (!p->exe && !(p->exe_flags & RP_UTIL_EXE_MEMFD) && !p->name)
                 missing[nmissing++] = (rp_str){"process.executable", 18};
-            if (p->have_uid) {
-                char buf[16];
-                int n = snprintf(buf, sizeof buf, "%u", (unsigned)p->uid);
-                set_s(cf, ev, F_USER_ID, buf, (size_t)n);
-                const char *uname = owner_name(cf, (uid_t)p->uid);
-                if (uname)
-                    set_s(cf, ev, F_USER_NAME, uname, strlen(uname));
-            } else {
+            if (!p->have_uid)
                 missing[nmissing++] = (rp_str){"user.id", 7};
-            }
         } else if (!cf->join_wait_ms) {
             /* Gone before its record was read: only the pid is left. */
             set_gone(cf, ev);
@@ -999,11 +1006,11 @@ void cf_emit(struct cf *cf, const struct cf_change *ch)
             await = ch->pid; /* its exec event may still come */
         }
         if (nmissing)
-            h->set_str_array(ev, cf->f[F_INCOMPLETE], missing, nmissing);
+            h->set_str_array(ev, cf->f[CF_F_INCOMPLETE], missing, nmissing);
     } else {
         /* inotify cannot tell who did it. */
         rp_str missing = {"process.pid", 11};
-        h->set_str_array(ev, cf->f[F_INCOMPLETE], &missing, 1);
+        h->set_str_array(ev, cf->f[CF_F_INCOMPLETE], &missing, 1);
     }
     send_event(cf, ev, await);
 }
@@ -1217,15 +1224,15 @@ static void cf_free(struct cf *cf)
     for (uint32_t i = 0; cf->held && i < cf->held_n; i++)
         cf->host->event_release(cf->held[(cf->held_head + i) % CF_JOIN_QUEUE].ev);
     free(cf->held);
-    if (cf->join_lock_ok)
-        pthread_mutex_destroy(&cf->join_lock);
+    if (cf->join_q.lock_ok)
+        pthread_mutex_destroy(&cf->join_q.lock);
     for (uint32_t i = 0; cf->flood && i < CF_FLOOD_SETS * CF_FLOOD_WAYS; i++) {
         flood_entry_clear(&cf->flood[i]);
         free(cf->flood[i].sample);
     }
     free(cf->flood);
-    if (cf->flood_lock_ok)
-        pthread_mutex_destroy(&cf->flood_lock);
+    if (cf->flood_q.lock_ok)
+        pthread_mutex_destroy(&cf->flood_q.lock);
     free(cf);
 }
 
@@ -1238,13 +1245,13 @@ static int file_init(rp_plugin *self, const rp_host_api *host, void **state)
     cf->host = host;
     cf->self_pid = (int32_t)getpid();
     rp_util_machine_id(cf->machine_id, sizeof cf->machine_id, &cf->mid_len);
-    int rc = rp_util_fields_register(host, self, field_defs, F_COUNT_, cf->f);
+    int rc = rp_util_fields_register(host, self, field_defs, CF_F_COUNT_, cf->f);
     if (rc != 0) {
         cf_free(cf);
         return rc;
     }
-    rc = rp_util_counters_register(&cf->ctr, host, self, counter_names, C_COUNT_,
-                                       RP_UTIL_COUNTERS_TOTALS);
+    rc = rp_util_counters_register(&cf->ctr, host, self, counter_names, CF_C_COUNT_,
+                                   RP_UTIL_COUNTERS_TOTALS);
     if (rc != 0) {
         cf_free(cf);
         return rc;
@@ -1259,8 +1266,8 @@ static int file_init(rp_plugin *self, const rp_host_api *host, void **state)
     }
     if (cf->flood_burst > 0) {
         cf->flood = calloc(CF_FLOOD_SETS * CF_FLOOD_WAYS, sizeof *cf->flood);
-        cf->flood_lock_ok = cf->flood && pthread_mutex_init(&cf->flood_lock, NULL) == 0;
-        if (!cf->flood_lock_ok) {
+        cf->flood_q.lock_ok = cf->flood && pthread_mutex_init(&cf->flood_q.lock, NULL) == 0;
+        if (!cf->flood_q.lock_ok) {
             cf_free(cf);
             return RP_ERR_NOMEM;
         }
@@ -1271,9 +1278,9 @@ static int file_init(rp_plugin *self, const rp_host_api *host, void **state)
         cf->joined = calloc(CF_JOIN_SLOTS, sizeof *cf->joined);
         cf->held = calloc(CF_JOIN_QUEUE, sizeof *cf->held);
         rc = cf->joined && cf->held ? 0 : RP_ERR_NOMEM;
-        if (rc == 0 && pthread_mutex_init(&cf->join_lock, NULL) != 0)
+        if (rc == 0 && pthread_mutex_init(&cf->join_q.lock, NULL) != 0)
             rc = RP_ERR_NOMEM;
-        cf->join_lock_ok = rc == 0;
+        cf->join_q.lock_ok = rc == 0;
         if (rc == 0)
             rc = host->subscribe(self, "process.exec", 12, 0);
         if (rc != 0) {
@@ -1327,20 +1334,19 @@ static int file_start(rp_plugin *self, void *state)
 
 /* At stop: marks a timed queue stopping, stops its timer (outside the lock,
  * as the timer's callback takes it) and flushes what it holds. */
-static void stop_and_flush(struct cf *cf, pthread_mutex_t *lock, int *stopping, int *armed,
-                           const uint64_t *timer_id, void (*flush)(struct cf *, int))
+static void stop_and_flush(struct cf *cf, struct cf_timed *q, void (*flush)(struct cf *, int))
 {
-    pthread_mutex_lock(lock);
-    *stopping = 1;
-    int was_armed = *armed;
-    uint64_t id = *timer_id;
-    pthread_mutex_unlock(lock);
+    pthread_mutex_lock(&q->lock);
+    q->stopping = 1;
+    int was_armed = q->armed;
+    uint64_t id = q->timer_id;
+    pthread_mutex_unlock(&q->lock);
     if (was_armed)
         cf->host->timer_stop(cf->self, id);
-    pthread_mutex_lock(lock);
-    *armed = 0;
+    pthread_mutex_lock(&q->lock);
+    q->armed = 0;
     flush(cf, 1);
-    pthread_mutex_unlock(lock);
+    pthread_mutex_unlock(&q->lock);
 }
 
 static int file_stop(rp_plugin *self, void *state)
@@ -1352,15 +1358,13 @@ static int file_stop(rp_plugin *self, void *state)
     /* No record comes any more: every pending flood count goes out as a
      * summary, then the events waiting for a join go out with what is
      * known (in that order: the summaries may queue for a join). */
-    if (cf->flood_lock_ok)
-        stop_and_flush(cf, &cf->flood_lock, &cf->flood_stopping, &cf->flood_timing,
-                       &cf->flood_timer_id, flood_flush);
-    if (cf->join_lock_ok)
-        stop_and_flush(cf, &cf->join_lock, &cf->join_stopping, &cf->join_pending,
-                       &cf->join_timer_id, join_flush);
+    if (cf->flood_q.lock_ok)
+        stop_and_flush(cf, &cf->flood_q, flood_flush);
+    if (cf->join_q.lock_ok)
+        stop_and_flush(cf, &cf->join_q, join_flush);
     char msg[900];
     size_t off = 0;
-    for (int i = 0; i < C_COUNT_ && off < sizeof msg; i++) {
+    for (int i = 0; i < CF_C_COUNT_ && off < sizeof msg; i++) {
         int n = snprintf(msg + off, sizeof msg - off, "%s%s %llu", i ? ", " : "", counter_names[i],
                          (unsigned long long)rp_util_counter_total(&cf->ctr, (uint32_t)i));
         if (n < 0)

@@ -3,8 +3,8 @@
  * (collector_file.c), the fanotify backend (fan.c) and the inotify fallback
  * (ino.c). Private to the plugin.
  */
-#ifndef COLLECTOR_FILE_H
-#define COLLECTOR_FILE_H
+#ifndef RP_COLLECTOR_FILE_H
+#define RP_COLLECTOR_FILE_H
 
 #include <rampart/plugin.h>
 /* Log lines name paths of up to CF_PATH_MAX bytes: a line holds a long one
@@ -47,22 +47,24 @@
 #define CF_MARK_INODE 2
 
 enum cf_field {
-    F_CATEGORY, F_TYPE, F_ACTION, F_PROVIDER,
-    F_PATH, F_NAME, F_DIR, F_EXT, F_SIZE, F_INODE, F_DEVICE, F_MODE, F_OWNER, F_UID, F_GID,
-    F_FTYPE, F_MTIME, F_CTIME,
-    F_PID, F_PEXE, F_PNAME,
-    F_ORIG_PATH, F_ORIG_NAME,
-    F_DATASET, F_ENTITY, F_USER_ID, F_USER_NAME, F_EXE_MEMFD, F_EXE_DELETED, F_INCOMPLETE,
-    F_EXEC_FOLDED, F_PATH_UNRESOLVED,
-    F_KIND, F_FOLD_COUNT, F_FOLD_FIRST, F_FOLD_LAST, F_FOLD_SAMPLE,
-    F_COUNT_
+    CF_F_CATEGORY, CF_F_TYPE, CF_F_ACTION, CF_F_PROVIDER,
+    CF_F_PATH, CF_F_NAME, CF_F_DIR, CF_F_EXT, CF_F_SIZE, CF_F_INODE, CF_F_DEVICE, CF_F_MODE,
+    CF_F_OWNER, CF_F_UID, CF_F_GID,
+    CF_F_FTYPE, CF_F_MTIME, CF_F_CTIME,
+    CF_F_PID, CF_F_PEXE, CF_F_PNAME,
+    CF_F_ORIG_PATH, CF_F_ORIG_NAME,
+    CF_F_DATASET, CF_F_ENTITY, CF_F_USER_ID, CF_F_USER_NAME, CF_F_EXE_MEMFD, CF_F_EXE_DELETED,
+    CF_F_INCOMPLETE,
+    CF_F_EXEC_FOLDED, CF_F_PATH_UNRESOLVED,
+    CF_F_KIND, CF_F_FOLD_COUNT, CF_F_FOLD_FIRST, CF_F_FOLD_LAST, CF_F_FOLD_SAMPLE,
+    CF_F_COUNT_
 };
 
 enum cf_counter {
-    C_RECORDS, C_PUBLISHED, C_OVERFLOWS, C_SELF, C_EXCLUDED, C_RESOLVE_FAILED,
-    C_PUBLISH_FAILED, C_WATCH_CAP, C_MERGED, C_EXEC_FOLDED, C_EXCL_EXE, C_EXCL_PATH,
-    C_EXCL_USER, C_PATH_UNRESOLVED, C_JOINED_LATE, C_JOIN_MISSED, C_FLOOD_FOLDED,
-    C_FLOOD_SUMMARIES, C_FLOOD_EVICTED, C_COUNT_
+    CF_C_RECORDS, CF_C_PUBLISHED, CF_C_OVERFLOWS, CF_C_SELF, CF_C_EXCLUDED, CF_C_RESOLVE_FAILED,
+    CF_C_PUBLISH_FAILED, CF_C_WATCH_CAP, CF_C_MERGED, CF_C_EXEC_FOLDED, CF_C_EXCL_EXE,
+    CF_C_EXCL_PATH, CF_C_EXCL_USER, CF_C_PATH_UNRESOLVED, CF_C_JOINED_LATE, CF_C_JOIN_MISSED,
+    CF_C_FLOOD_FOLDED, CF_C_FLOOD_SUMMARIES, CF_C_FLOOD_EVICTED, CF_C_COUNT_
 };
 
 /* A configured path prefix: canonical, no trailing slash ("/" is kept). */
@@ -188,10 +190,20 @@ struct cf_pump {
 struct cf_fan; /* fan.c */
 struct cf_ino; /* ino.c */
 
+/* A queue that a one-shot timer flushes (late joins, flood summaries): lock
+ * guards the queue and the fields here; armed while the timer runs; stopping
+ * from stop on, when no timer is armed again. */
+struct cf_timed {
+    pthread_mutex_t lock;
+    int lock_ok;
+    int armed, stopping;
+    uint64_t timer_id;
+};
+
 struct cf {
     rp_plugin *self;
     const rp_host_api *host;
-    rp_field_id f[F_COUNT_];
+    rp_field_id f[CF_F_COUNT_];
     rp_util_counters ctr; /* with totals, for the summary logged at stop */
 
     /* Config. */
@@ -230,24 +242,18 @@ struct cf {
     char machine_id[64];
     size_t mid_len;
     struct cf_exec_seen execs[CF_EXEC_SLOTS];
-    /* Late joins: join_lock guards everything below it in this group (the
+    /* Late joins: join_q.lock guards everything below it in this group (the
      * map is filled by on_event on a dispatcher thread). */
-    pthread_mutex_t join_lock;
-    int join_lock_ok;
+    struct cf_timed join_q;
     struct cf_joined *joined;  /* CF_JOIN_SLOTS */
     struct cf_held *held;      /* ring of CF_JOIN_QUEUE */
     uint32_t held_head, held_n;
-    int join_pending, join_stopping;
-    uint64_t join_timer_id;
 
-    /* Flood folding: flood_lock guards the group (records on the loop
+    /* Flood folding: flood_q.lock guards the group (records on the loop
      * thread, the summary timer, and stop). */
-    pthread_mutex_t flood_lock;
-    int flood_lock_ok;
+    struct cf_timed flood_q;
     struct cf_flood *flood; /* CF_FLOOD_SETS * CF_FLOOD_WAYS, NULL when off */
     uint32_t flood_pending; /* entries with folded > 0 */
-    int flood_timing, flood_stopping;
-    uint64_t flood_timer_id;
 
     struct cf_proc procs[CF_PROC_CACHE];
     struct cf_owner owners[CF_OWNER_CACHE];

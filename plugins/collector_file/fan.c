@@ -195,7 +195,7 @@ static int resolve_path(struct cf *cf, const struct cf_fid_ref *ref, char *out, 
     if (rc == 0 && cf_join(out, cap, dir, ref->name) != 0)
         rc = RP_ERR_RANGE;
     if (rc != 0) {
-        rp_util_count(&cf->ctr, C_RESOLVE_FAILED, 1);
+        rp_util_count(&cf->ctr, CF_C_RESOLVE_FAILED, 1);
         return rc == RP_ERR_RANGE ? RP_ERR_RANGE : RP_ERR_NOTFOUND;
     }
     return 0;
@@ -259,6 +259,17 @@ static int long_dir_wanted(struct cf *cf, const struct cf_fid_ref *ref)
     return wanted;
 }
 
+/* The kernel merges what happened to one name while the record waited in
+ * the queue into one mask; it is split back in the order things must have
+ * happened: created, written, executed, deleted. */
+static const struct {
+    uint64_t bit;
+    uint32_t kind;
+} split_order[] = {{FAN_CREATE, CF_EV_CREATE},
+                   {FAN_CLOSE_WRITE, CF_EV_MODIFY},
+                   {FAN_OPEN_EXEC, CF_EV_EXEC},
+                   {FAN_DELETE, CF_EV_DELETE}};
+
 /* A record whose path is too long to name is published, not dropped (a
  * deep enough folder would otherwise hide anything done in it): with the
  * name, the file's own stat through its handle, and a flag, when its folder
@@ -267,7 +278,7 @@ static void emit_unresolved(struct cf *cf, const struct cf_fanrec *m, uint64_t r
 {
     struct cf_fan *fan = cf->fan;
     if (!long_dir_wanted(cf, &m->dfid)) {
-        rp_util_count(&cf->ctr, C_EXCLUDED, 1);
+        rp_util_count(&cf->ctr, CF_C_EXCLUDED, 1);
         return;
     }
     struct stat st;
@@ -284,19 +295,17 @@ static void emit_unresolved(struct cf *cf, const struct cf_fanrec *m, uint64_t r
             close(fd);
         }
     }
-    static const struct {
-        uint64_t bit;
-        uint32_t kind;
-    } order[] = {{FAN_CREATE, CF_EV_CREATE},
-                 {FAN_CLOSE_WRITE, CF_EV_MODIFY},
-                 {FAN_OPEN_EXEC, CF_EV_EXEC},
-                 {FAN_DELETE, CF_EV_DELETE}};
-    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
-        if (!(rest & order[i].bit))
+    for (size_t i = 0; i < sizeof split_order / sizeof split_order[0]; i++) {
+        if (!(rest & split_order[i].bit))
             continue;
-        struct cf_change ch = {order[i].kind, m->dfid.name ? m->dfid.name : "", NULL,
-                               (m->mask & FAN_ONDIR) != 0, m->pid, st_ok ? &st : NULL, 1};
-        rp_util_count(&cf->ctr, C_PATH_UNRESOLVED, 1);
+        struct cf_change ch = {split_order[i].kind,
+                               m->dfid.name ? m->dfid.name : "",
+                               NULL,
+                               (m->mask & FAN_ONDIR) != 0,
+                               m->pid,
+                               st_ok ? &st : NULL,
+                               1};
+        rp_util_count(&cf->ctr, CF_C_PATH_UNRESOLVED, 1);
         cf_emit(cf, &ch);
     }
 }
@@ -334,7 +343,7 @@ static int mark_tree(struct cf *cf, const char *root)
     struct mark_walk w = {cf, 0};
     int rc = left ? cf_walk_dirs(root, left, mark_one_dir, &w) : RP_ERR_FULL;
     if (rc == RP_ERR_FULL) {
-        rp_util_count(&cf->ctr, C_WATCH_CAP, 1);
+        rp_util_count(&cf->ctr, CF_C_WATCH_CAP, 1);
         rp_util_logf(cf->host, cf->self, RP_LOG_WARN,
                      "fanotify: %u inode marks (max_watches) reached under %s; "
                      "folders past it are not watched",
@@ -435,7 +444,7 @@ static void handle_record(struct cf *cf, const struct cf_fanrec *m)
         int rc_new = have_new ? resolve_path(cf, newr, path, sizeof path) : RP_ERR_NOTFOUND;
         int ok_old = rc_old == 0, ok_new = rc_new == 0;
         if (!have_old || !have_new)
-            rp_util_count(&cf->ctr, C_RESOLVE_FAILED, 1);
+            rp_util_count(&cf->ctr, CF_C_RESOLVE_FAILED, 1);
         if (!ok_old && !ok_new && (rc_old == RP_ERR_RANGE || rc_new == RP_ERR_RANGE)) {
             /* Both ends too deep to name (or one, the other unknown): the
              * new name, flagged, when a deep end is watched. */
@@ -443,14 +452,14 @@ static void handle_record(struct cf *cf, const struct cf_fanrec *m)
             if (long_dir_wanted(cf, deep)) {
                 struct cf_change ch = {CF_EV_RENAME, newr->name ? newr->name : "", NULL,
                                        is_dir, pid, NULL, 1};
-                rp_util_count(&cf->ctr, C_PATH_UNRESOLVED, 1);
+                rp_util_count(&cf->ctr, CF_C_PATH_UNRESOLVED, 1);
                 cf_emit(cf, &ch);
             } else {
-                rp_util_count(&cf->ctr, C_EXCLUDED, 1);
+                rp_util_count(&cf->ctr, CF_C_EXCLUDED, 1);
             }
         } else if (!(ok_old && cf_path_wanted(cf, old)) && !(ok_new && cf_path_wanted(cf, path))) {
             if (ok_old || ok_new)
-                rp_util_count(&cf->ctr, C_EXCLUDED, 1);
+                rp_util_count(&cf->ctr, CF_C_EXCLUDED, 1);
         } else {
             int st_ok = ok_new && lstat(path, &st) == 0;
             struct cf_change ch = {CF_EV_RENAME, ok_new ? path : NULL, ok_old ? old : NULL,
@@ -470,7 +479,7 @@ static void handle_record(struct cf *cf, const struct cf_fanrec *m)
     if (!rest)
         return;
     if (!have_dfid) {
-        rp_util_count(&cf->ctr, C_RESOLVE_FAILED, 1);
+        rp_util_count(&cf->ctr, CF_C_RESOLVE_FAILED, 1);
         return;
     }
     int prc = resolve_path(cf, dfid, path, sizeof path);
@@ -481,28 +490,19 @@ static void handle_record(struct cf *cf, const struct cf_fanrec *m)
     /* Most records on a marked filesystem are about other folders: drop them
      * before any further system call. */
     if (!cf_path_wanted(cf, path)) {
-        rp_util_count(&cf->ctr, C_EXCLUDED, (uint64_t)__builtin_popcountll(rest & fan->publish));
+        rp_util_count(&cf->ctr, CF_C_EXCLUDED, (uint64_t)__builtin_popcountll(rest & fan->publish));
         return;
     }
     /* With a delete in the record the name is gone (or names another file
      * by now): no stat then. */
     int st_ok = !(rest & FAN_DELETE) && lstat(path, &st) == 0;
-    /* The kernel merges what happened to one name while the record waited in
-     * the queue into one mask; split it back in the order things must have
-     * happened: created, written, executed, deleted. */
-    static const struct {
-        uint64_t bit;
-        uint32_t kind;
-    } order[] = {{FAN_CREATE, CF_EV_CREATE},
-                 {FAN_CLOSE_WRITE, CF_EV_MODIFY},
-                 {FAN_OPEN_EXEC, CF_EV_EXEC},
-                 {FAN_DELETE, CF_EV_DELETE}};
+    /* One record can stand for several changes (split_order). */
     if (rest & (rest - 1))
-        rp_util_count(&cf->ctr, C_MERGED, 1);
-    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
-        if (!(rest & order[i].bit))
+        rp_util_count(&cf->ctr, CF_C_MERGED, 1);
+    for (size_t i = 0; i < sizeof split_order / sizeof split_order[0]; i++) {
+        if (!(rest & split_order[i].bit))
             continue;
-        struct cf_change ch = {order[i].kind, path, NULL, is_dir, pid, st_ok ? &st : NULL, 0};
+        struct cf_change ch = {split_order[i].kind, path, NULL, is_dir, pid, st_ok ? &st : NULL, 0};
         cf_emit(cf, &ch);
     }
     if (is_dir && (rest & FAN_CREATE) && fan->any_inode_marks && !(rest & FAN_DELETE) &&
@@ -517,9 +517,9 @@ static void process_buffer(struct cf *cf, const char *buf, size_t len)
     int rc;
     cf_fanwalk_init(&w, buf, len);
     while ((rc = cf_fanwalk_next(&w, &m)) == 0) {
-        rp_util_count(&cf->ctr, C_RECORDS, 1);
+        rp_util_count(&cf->ctr, CF_C_RECORDS, 1);
         if (m.vers != FANOTIFY_METADATA_VERSION) {
-            rp_util_count(&cf->ctr, C_RESOLVE_FAILED, 1);
+            rp_util_count(&cf->ctr, CF_C_RESOLVE_FAILED, 1);
             continue;
         }
         if (m.fd >= 0)
@@ -529,7 +529,7 @@ static void process_buffer(struct cf *cf, const char *buf, size_t len)
             continue;
         }
         if (cf->exclude_self && m.pid == cf->self_pid) {
-            rp_util_count(&cf->ctr, C_SELF, 1);
+            rp_util_count(&cf->ctr, CF_C_SELF, 1);
             continue;
         }
         handle_record(cf, &m);
@@ -537,7 +537,7 @@ static void process_buffer(struct cf *cf, const char *buf, size_t len)
     /* A record whose lengths do not fit: the rest of this read is dropped,
      * as the next record cannot be found. */
     if (rc == RP_ERR_PARSE)
-        rp_util_count(&cf->ctr, C_RESOLVE_FAILED, 1);
+        rp_util_count(&cf->ctr, CF_C_RESOLVE_FAILED, 1);
 }
 
 static uint64_t drain(struct cf *cf)

@@ -5,8 +5,8 @@
  * record's info records, to plain structs. Pure: no system calls, no state,
  * so tests/fuzz/fuzz_fanotify.c can feed it any bytes. Private to the plugin.
  */
-#ifndef COLLECTOR_FILE_FANREC_H
-#define COLLECTOR_FILE_FANREC_H
+#ifndef RP_COLLECTOR_FILE_FANREC_H
+#define RP_COLLECTOR_FILE_FANREC_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -145,7 +145,7 @@ static void tab_del(struct cf_ino *ino, int wd)
 static void cap_hit(struct cf *cf, const char *where)
 {
     struct cf_ino *ino = cf->ino;
-    rp_util_count(&cf->ctr, C_WATCH_CAP, 1);
+    rp_util_count(&cf->ctr, CF_C_WATCH_CAP, 1);
     if (!ino->cap_logged) {
         ino->cap_logged = 1;
         rp_util_logf(cf->host, cf->self, RP_LOG_WARN,
@@ -249,7 +249,7 @@ static void flush_move(struct cf *cf)
 static void handle_event(struct cf *cf, const struct inotify_event *ie, const char *name)
 {
     struct cf_ino *ino = cf->ino;
-    rp_util_count(&cf->ctr, C_RECORDS, 1);
+    rp_util_count(&cf->ctr, CF_C_RECORDS, 1);
     if (ie->mask & IN_Q_OVERFLOW) {
         flush_move(cf);
         cf_overflow(cf, "inotify");
@@ -265,7 +265,7 @@ static void handle_event(struct cf *cf, const struct inotify_event *ie, const ch
     struct watch *w = tab_find(ino, ie->wd);
     char path[CF_PATH_MAX];
     if (!w || cf_join(path, sizeof path, w->path, name) != 0) {
-        rp_util_count(&cf->ctr, C_RESOLVE_FAILED, 1);
+        rp_util_count(&cf->ctr, CF_C_RESOLVE_FAILED, 1);
         return;
     }
     int is_dir = (ie->mask & IN_ISDIR) != 0;
@@ -306,13 +306,13 @@ static void process_buffer(struct cf *cf, const char *buf, size_t len)
         memcpy(&ie, buf + off, sizeof ie);
         size_t total = sizeof ie + ie.len;
         if (ie.len > len - off - sizeof ie) {
-            rp_util_count(&cf->ctr, C_RESOLVE_FAILED, 1);
+            rp_util_count(&cf->ctr, CF_C_RESOLVE_FAILED, 1);
             return;
         }
         const char *name = ie.len ? buf + off + sizeof ie : "";
         off += total;
         if (ie.len && !memchr(name, '\0', ie.len)) {
-            rp_util_count(&cf->ctr, C_RESOLVE_FAILED, 1);
+            rp_util_count(&cf->ctr, CF_C_RESOLVE_FAILED, 1);
             continue;
         }
         handle_event(cf, &ie, name);

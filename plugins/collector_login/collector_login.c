@@ -65,10 +65,10 @@ static const char config_schema[] =
 #define MAX_RECORDS_PER_WAKE 4096u
 #define CONTINUE_MS 5u
 /* utmp is read whole: slots past this size are not read (logged once). */
-#define UTMP_MAX_BYTES (LG_REC_SIZE * 2048u)
+#define UTMP_MAX_BYTES (CL_REC_SIZE * 2048u)
 /* At start, the last records of wtmp are read without publishing to learn
  * which sessions are open, so their logouts carry the user. */
-#define SEED_TAIL_BYTES (LG_REC_SIZE * 1024u)
+#define SEED_TAIL_BYTES (CL_REC_SIZE * 1024u)
 /* Sessions remembered; at the cap a newcomer evicts an ended session, else
  * the oldest open one (counted in sessions_evicted). */
 #define MAX_SESSIONS 256
@@ -136,9 +136,9 @@ struct session {
     uint64_t order;  /* insertion order, for eviction */
     int has_ip;
     rp_ip ip;
-    char line[LG_LEN_LINE + 1];
-    char user[LG_LEN_USER + 1];
-    char host[LG_LEN_HOST + 1];
+    char line[CL_LEN_LINE + 1];
+    char user[CL_LEN_USER + 1];
+    char host[CL_LEN_HOST + 1];
 };
 
 struct source {
@@ -176,7 +176,7 @@ struct state {
     uint64_t cont_timer;
     uint64_t sess_order;
     struct session sessions[MAX_SESSIONS];
-    unsigned char buf[CHUNK_RECORDS * LG_REC_SIZE];
+    unsigned char buf[CHUNK_RECORDS * CL_REC_SIZE];
 };
 
 /* ------------------------------------------------------------------------ */
@@ -203,7 +203,7 @@ static void bad_record(struct state *s, struct source *src, uint64_t offset, con
 /* ------------------------------------------------------------------------ */
 /* Sessions. */
 
-static struct session *session_find(struct state *s, const struct lg_rec *r, int want_state)
+static struct session *session_find(struct state *s, const struct cl_rec *r, int want_state)
 {
     for (int i = 0; i < MAX_SESSIONS; i++) {
         struct session *x = &s->sessions[i];
@@ -250,7 +250,7 @@ static void set_opt_str(struct state *s, rp_event *ev, int f, const char *v)
 
 /* Publishes one login, logout or failed login. For a logout, sess (if any)
  * fills in what the logout record leaves out. */
-static void publish(struct state *s, const struct source *src, int kind, const struct lg_rec *r,
+static void publish(struct state *s, const struct source *src, int kind, const struct cl_rec *r,
                     const struct session *sess)
 {
     const rp_host_api *h = s->host;
@@ -337,12 +337,12 @@ static void publish(struct state *s, const struct source *src, int kind, const s
 
 /* One valid record from a source. emit = 0 while learning the open sessions
  * at start: the session table is updated, nothing is published or counted. */
-static void handle_record(struct state *s, struct source *src, const struct lg_rec *r, int emit)
+static void handle_record(struct state *s, struct source *src, const struct cl_rec *r, int emit)
 {
     if (src->kind == SRC_BTMP) {
         /* Failed attempts are written as LOGIN_PROCESS (sshd, login) or
          * USER_PROCESS records; anything else in btmp is not an attempt. */
-        if (r->type != LG_UT_LOGIN_PROCESS && r->type != LG_UT_USER_PROCESS) {
+        if (r->type != CL_UT_LOGIN_PROCESS && r->type != CL_UT_USER_PROCESS) {
             if (emit)
                 rp_util_count(&s->ctr, C_IGNORED, 1);
             return;
@@ -351,7 +351,7 @@ static void handle_record(struct state *s, struct source *src, const struct lg_r
             publish(s, src, K_FAILED, r, NULL);
         return;
     }
-    if (r->type == LG_UT_USER_PROCESS) {
+    if (r->type == CL_UT_USER_PROCESS) {
         /* The same login written to utmp and to wtmp is one login. */
         struct session *x = session_find(s, r, SESS_OPEN);
         if (!x)
@@ -377,7 +377,7 @@ static void handle_record(struct state *s, struct source *src, const struct lg_r
             publish(s, src, K_LOGIN, r, NULL);
         return;
     }
-    if (r->type == LG_UT_DEAD_PROCESS) {
+    if (r->type == CL_UT_DEAD_PROCESS) {
         struct session *x = session_find(s, r, SESS_OPEN);
         if (x) {
             if (emit)
@@ -456,39 +456,39 @@ static int read_log(struct state *s, struct source *src, unsigned *budget, int e
                      (unsigned long long)src->offset);
         src->offset = 0;
     }
-    while (src->offset + LG_REC_SIZE <= size && *budget > 0) {
-        uint64_t whole = (size - src->offset) / LG_REC_SIZE;
+    while (src->offset + CL_REC_SIZE <= size && *budget > 0) {
+        uint64_t whole = (size - src->offset) / CL_REC_SIZE;
         if (whole > CHUNK_RECORDS)
             whole = CHUNK_RECORDS;
         if (whole > *budget)
             whole = *budget;
-        ssize_t n = pread_full(src->fd, s->buf, (size_t)(whole * LG_REC_SIZE), src->offset);
+        ssize_t n = pread_full(src->fd, s->buf, (size_t)(whole * CL_REC_SIZE), src->offset);
         if (n < 0) {
             read_error(s, src, "read");
             return 0;
         }
-        size_t recs = (size_t)n / LG_REC_SIZE;
+        size_t recs = (size_t)n / CL_REC_SIZE;
         if (recs == 0)
             break; /* the file shrank under us; the next event says more */
         for (size_t i = 0; i < recs; i++) {
-            struct lg_rec r;
+            struct cl_rec r;
             const char *why = "";
-            uint64_t at = src->offset + i * LG_REC_SIZE;
+            uint64_t at = src->offset + i * CL_REC_SIZE;
             if (emit)
                 rp_util_count(&s->ctr, C_RECORDS, 1);
-            if (lg_parse_record(s->buf + i * LG_REC_SIZE, &r, &why) != 0) {
+            if (cl_parse_record(s->buf + i * CL_REC_SIZE, &r, &why) != 0) {
                 if (emit)
                     bad_record(s, src, at, why);
                 continue;
             }
             handle_record(s, src, &r, emit);
         }
-        src->offset += recs * LG_REC_SIZE;
+        src->offset += recs * CL_REC_SIZE;
         *budget -= (unsigned)recs;
         if (recs < whole)
             break;
     }
-    return src->offset + LG_REC_SIZE <= size;
+    return src->offset + CL_REC_SIZE <= size;
 }
 
 /* utmp: reads the table and handles the slots that changed since the last
@@ -506,11 +506,11 @@ static void read_table(struct state *s, struct source *src, int emit)
             rp_util_logf(s->host, s->self, RP_LOG_WARN,
                          "%s %s: %llu bytes; only the first %u slots are read",
                          src_names[src->kind], src->path, (unsigned long long)size,
-                         UTMP_MAX_BYTES / LG_REC_SIZE);
+                         UTMP_MAX_BYTES / CL_REC_SIZE);
         src->warned = 1;
         size = UTMP_MAX_BYTES;
     }
-    size_t len = (size_t)(size / LG_REC_SIZE * LG_REC_SIZE);
+    size_t len = (size_t)(size / CL_REC_SIZE * CL_REC_SIZE);
     unsigned char *now = malloc(len ? len : 1);
     if (!now) {
         rp_util_logf(s->host, s->self, RP_LOG_ERROR, "%s %s: out of memory", src_names[src->kind],
@@ -523,22 +523,23 @@ static void read_table(struct state *s, struct source *src, int emit)
         free(now);
         return;
     }
-    len = (size_t)n / LG_REC_SIZE * LG_REC_SIZE;
-    for (size_t off = 0; off < len; off += LG_REC_SIZE) {
-        if (off + LG_REC_SIZE <= src->snap_len && memcmp(now + off, src->snap + off, LG_REC_SIZE) == 0)
+    len = (size_t)n / CL_REC_SIZE * CL_REC_SIZE;
+    for (size_t off = 0; off < len; off += CL_REC_SIZE) {
+        if (off + CL_REC_SIZE <= src->snap_len &&
+            memcmp(now + off, src->snap + off, CL_REC_SIZE) == 0)
             continue;
-        struct lg_rec r;
+        struct cl_rec r;
         const char *why = "";
         if (emit)
             rp_util_count(&s->ctr, C_RECORDS, 1);
-        if (lg_parse_record(now + off, &r, &why) != 0) {
+        if (cl_parse_record(now + off, &r, &why) != 0) {
             if (emit)
                 bad_record(s, src, off, why);
             continue;
         }
         /* Slots that became a login or a logout; a slot rewritten as a
          * getty or init entry is none of our business. */
-        if (r.type == LG_UT_USER_PROCESS || r.type == LG_UT_DEAD_PROCESS)
+        if (r.type == CL_UT_USER_PROCESS || r.type == CL_UT_DEAD_PROCESS)
             handle_record(s, src, &r, emit);
         else if (emit)
             rp_util_count(&s->ctr, C_IGNORED, 1);
@@ -618,7 +619,7 @@ static int open_source(struct state *s, struct source *src, int initial)
         return 0;
 
     /* Start at the end; first learn the sessions that are open now. */
-    uint64_t end = (uint64_t)st.st_size / LG_REC_SIZE * LG_REC_SIZE;
+    uint64_t end = (uint64_t)st.st_size / CL_REC_SIZE * CL_REC_SIZE;
     unsigned budget = UINT32_MAX;
     if (src->kind == SRC_UTMP) {
         read_table(s, src, 0);

@@ -1,5 +1,5 @@
 /*
- * record.c - one utmp/wtmp/btmp record to a struct lg_rec (see record.h).
+ * record.c - one utmp/wtmp/btmp record to a struct cl_rec (see record.h).
  *
  * The bytes come from files any root process (and, for btmp, anyone who
  * fails a login with a crafted user name) can fill: every field is read by
@@ -33,15 +33,15 @@
 #if defined(__GLIBC__) && defined(__x86_64__)
 /* The offsets above are the system's: a libc with another layout fails the
  * build here instead of producing garbage events. */
-_Static_assert(sizeof(struct utmpx) == LG_REC_SIZE, "utmpx size");
+_Static_assert(sizeof(struct utmpx) == CL_REC_SIZE, "utmpx size");
 _Static_assert(offsetof(struct utmpx, ut_type) == OFF_TYPE, "ut_type");
 _Static_assert(offsetof(struct utmpx, ut_pid) == OFF_PID, "ut_pid");
 _Static_assert(offsetof(struct utmpx, ut_line) == OFF_LINE, "ut_line");
-_Static_assert(sizeof(((struct utmpx *)0)->ut_line) == LG_LEN_LINE, "ut_line size");
+_Static_assert(sizeof(((struct utmpx *)0)->ut_line) == CL_LEN_LINE, "ut_line size");
 _Static_assert(offsetof(struct utmpx, ut_user) == OFF_USER, "ut_user");
-_Static_assert(sizeof(((struct utmpx *)0)->ut_user) == LG_LEN_USER, "ut_user size");
+_Static_assert(sizeof(((struct utmpx *)0)->ut_user) == CL_LEN_USER, "ut_user size");
 _Static_assert(offsetof(struct utmpx, ut_host) == OFF_HOST, "ut_host");
-_Static_assert(sizeof(((struct utmpx *)0)->ut_host) == LG_LEN_HOST, "ut_host size");
+_Static_assert(sizeof(((struct utmpx *)0)->ut_host) == CL_LEN_HOST, "ut_host size");
 _Static_assert(offsetof(struct utmpx, ut_tv) == OFF_TV_SEC, "ut_tv");
 _Static_assert(offsetof(struct utmpx, ut_addr_v6) == OFF_ADDR, "ut_addr_v6");
 #endif
@@ -76,11 +76,11 @@ static int copy_field(char *dst, const unsigned char *src, size_t size)
     return 0;
 }
 
-int lg_parse_record(const unsigned char *p, struct lg_rec *r, const char **why)
+int cl_parse_record(const unsigned char *p, struct cl_rec *r, const char **why)
 {
     memset(r, 0, sizeof *r);
     r->type = rd_i16(p + OFF_TYPE);
-    if (r->type < 0 || r->type > LG_UT_ACCOUNTING) {
+    if (r->type < 0 || r->type > CL_UT_ACCOUNTING) {
         *why = "record type out of range";
         return RP_ERR_PARSE;
     }
@@ -97,13 +97,13 @@ int lg_parse_record(const unsigned char *p, struct lg_rec *r, const char **why)
     /* ut_tv.tv_sec is a 32-bit field; read unsigned it lasts until 2106. */
     if (sec != 0)
         r->time_ns = (int64_t)(uint32_t)sec * 1000000000 + (int64_t)usec * 1000;
-    if (copy_field(r->line, p + OFF_LINE, LG_LEN_LINE) != 0 ||
-        copy_field(r->user, p + OFF_USER, LG_LEN_USER) != 0 ||
-        copy_field(r->host, p + OFF_HOST, LG_LEN_HOST) != 0) {
+    if (copy_field(r->line, p + OFF_LINE, CL_LEN_LINE) != 0 ||
+        copy_field(r->user, p + OFF_USER, CL_LEN_USER) != 0 ||
+        copy_field(r->host, p + OFF_HOST, CL_LEN_HOST) != 0) {
         *why = "control characters in a text field";
         return RP_ERR_PARSE;
     }
-    if (r->type == LG_UT_USER_PROCESS && r->user[0] == '\0') {
+    if (r->type == CL_UT_USER_PROCESS && r->user[0] == '\0') {
         *why = "login record without a user name";
         return RP_ERR_PARSE;
     }

@@ -267,7 +267,7 @@ struct net {
     int32_t mypid;
 
     /* Process attribution. */
-    struct ps ps;
+    struct cn_ps ps;
     int ps_ok;
     int64_t last_forced_ns, forced_complete_ns;
     char exe_buf[PATH_MAX];
@@ -509,7 +509,7 @@ static void publish_start(struct net *n, const struct rec *r)
 
 /* A close, with the byte and segment counts of tcp_info when the kernel
  * sent them (d may be NULL: the socket vanished without a message). */
-static void publish_close(struct net *n, const struct rec *r, const struct nd_sock *d,
+static void publish_close(struct net *n, const struct rec *r, const struct cn_nd_sock *d,
                           const char *reason)
 {
     const rp_host_api *h = n->host;
@@ -576,13 +576,13 @@ static void try_map(struct net *n, struct rec *r)
 {
     if (r->pid > 0 || !n->ps_ok)
         return;
-    int32_t pid = ps_lookup(&n->ps, r->inode);
+    int32_t pid = cn_ps_lookup(&n->ps, r->inode);
     if (pid <= 0)
         return;
-    if (ps_identity(&n->ps, pid, r->comm, n->exe_buf, sizeof n->exe_buf) != 0) {
+    if (cn_ps_identity(&n->ps, pid, r->comm, n->exe_buf, sizeof n->exe_buf) != 0) {
         /* Gone: another process may hold the socket now (it was passed or
          * inherited); if none does, this pid is still the best answer. */
-        ps_forget(&n->ps, r->inode);
+        cn_ps_forget(&n->ps, r->inode);
         r->last_pid = pid;
         r->comm[0] = '\0';
         return;
@@ -682,7 +682,7 @@ static void resolve_pending(struct net *n, int64_t now)
             for (size_t i = 0; i < k; i++)
                 if (u == 0 || inodes[u - 1] != inodes[i])
                     inodes[u++] = inodes[i];
-            struct ps_want want = {inodes, found, u, u};
+            struct cn_ps_want want = {inodes, found, u, u};
             uint64_t budget = n->max_fd_reads;
             int complete = 0;
 
@@ -694,16 +694,16 @@ static void resolve_pending(struct net *n, int64_t now)
                     continue;
                 const struct rec *l = rec_find(n, r->lis_cookie);
                 if (l && l->pid > 0)
-                    ps_scan_pid(&n->ps, l->pid, r->first_mono_ns, now, &want, &budget);
+                    cn_ps_scan_pid(&n->ps, l->pid, r->first_mono_ns, now, &want, &budget);
             }
             /* New processes and those whose open files changed. */
             if (want.left && budget)
-                ps_pass(&n->ps, 0, oldest, now, &want, &budget, &complete);
+                cn_ps_pass(&n->ps, 0, oldest, now, &want, &budget, &complete);
             /* Then, rate-limited, every process not read since the oldest
              * pending socket appeared. */
             if (want.left && budget && now - n->last_forced_ns >= FORCE_GAP_NS) {
                 n->last_forced_ns = now;
-                ps_pass(&n->ps, 1, oldest, now, &want, &budget, &complete);
+                cn_ps_pass(&n->ps, 1, oldest, now, &want, &budget, &complete);
                 if (complete)
                     n->forced_complete_ns = now;
             }
@@ -755,7 +755,7 @@ static void evict_oldest(struct net *n)
 }
 
 /* One socket of a dump: known (mark it seen) or new (add it, pending). */
-static void on_dump_sock(void *arg, const struct nd_sock *s)
+static void on_dump_sock(void *arg, const struct cn_nd_sock *s)
 {
     struct net *n = arg;
     if (is_listener_state(s->proto, s->state) && n->nlis < MAX_LISTENERS) {
@@ -857,7 +857,7 @@ static void reopen_dump(struct net *n)
     /* An abandoned dump keeps the socket busy until drained; a new socket
      * is the simple way out. */
     int fd;
-    if (nd_open_dump(&fd) == 0) {
+    if (cn_nd_open_dump(&fd) == 0) {
         close(n->dump_fd);
         n->dump_fd = fd;
     }
@@ -922,8 +922,8 @@ static int dump_kind(struct net *n, struct dump_kind *k)
 {
     uint64_t bad = 0;
     uint32_t states = k->proto == IPPROTO_TCP ? TCP_STATES : UDP_STATES;
-    int rc = nd_dump(n->dump_fd, k->family, k->proto, states, n->buf, BUF_LEN, ++n->seq,
-                     on_dump_sock, n, &bad);
+    int rc = cn_nd_dump(n->dump_fd, k->family, k->proto, states, n->buf, BUF_LEN, ++n->seq,
+                        on_dump_sock, n, &bad);
     rp_util_count(&n->ctr, C_DUMPS, 1);
     rp_util_count(&n->ctr, C_PARSE, bad);
     const char *what = k->proto == IPPROTO_TCP ? (k->family == AF_INET ? "tcp" : "tcp6")
@@ -1024,7 +1024,7 @@ static void on_poll(void *arg)
 
 /* ---- destroy messages ------------------------------------------------------ */
 
-static void on_destroy_sock(struct net *n, const struct nd_sock *d)
+static void on_destroy_sock(struct net *n, const struct cn_nd_sock *d)
 {
     rp_util_count(&n->ctr, C_DESTROY, 1);
     n->gates[d->proto == IPPROTO_UDP].destroys++;
@@ -1091,11 +1091,11 @@ static void on_destroy_ready(void *arg, int64_t fd, uint32_t revents)
         if (from.nl_pid != 0)
             continue; /* only the kernel speaks for the destroy groups */
         size_t off = 0;
-        struct nd_msg m;
+        struct cn_nd_msg m;
         int rc;
-        while ((rc = nd_msg_next(n->buf, (size_t)got, &off, &m)) == 0) {
-            struct nd_sock d;
-            if (nd_parse(m.data, m.len, 0, &d) == 0)
+        while ((rc = cn_nd_msg_next(n->buf, (size_t)got, &off, &m)) == 0) {
+            struct cn_nd_sock d;
+            if (cn_nd_parse(m.data, m.len, 0, &d) == 0)
                 on_destroy_sock(n, &d);
             else
                 rp_util_count(&n->ctr, C_PARSE, 1);
@@ -1121,7 +1121,7 @@ static void net_free(struct net *n)
         }
     }
     if (n->ps_ok)
-        ps_fini(&n->ps);
+        cn_ps_fini(&n->ps);
     free(n->slots);
     free(n->lis);
     free(n->buf);
@@ -1202,13 +1202,13 @@ static int net_start(rp_plugin *self, void *state)
 {
     struct net *n = state;
     const rp_host_api *h = n->host;
-    int rc = nd_open_dump(&n->dump_fd);
+    int rc = cn_nd_open_dump(&n->dump_fd);
     if (rc != 0) {
         static const char msg[] = "cannot open a NETLINK_SOCK_DIAG socket";
         h->set_error(self, msg, sizeof msg - 1);
         return rc;
     }
-    rc = ps_init(&n->ps);
+    rc = cn_ps_init(&n->ps);
     n->ps_ok = rc == 0;
     if (!n->ps_ok)
         rp_util_logf(n->host, n->self, RP_LOG_WARN,
@@ -1223,7 +1223,7 @@ static int net_start(rp_plugin *self, void *state)
         groups |= 1u << (SKNLGRP_INET6_TCP_DESTROY - 1);
     if (n->udp && n->ipv6)
         groups |= 1u << (SKNLGRP_INET6_UDP_DESTROY - 1);
-    rc = nd_open_destroy(groups, DESTROY_RCVBUF, &n->destroy_fd);
+    rc = cn_nd_open_destroy(groups, DESTROY_RCVBUF, &n->destroy_fd);
     if (rc == 0) {
         rc = h->fd_watch(self, n->destroy_fd, RP_FD_READ, on_destroy_ready, n, &n->watch_id);
         if (rc != 0) {

@@ -26,11 +26,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define INO_SLOTS (PS_INODE_CAP * 2u) /* power of two is not needed: modulo */
+#define INO_SLOTS  (CN_PS_INODE_CAP * 2u) /* power of two is not needed: modulo */
 #define PROC_SLOTS 4096u              /* hash buckets for the process table */
 
-struct ps_proc {
-    struct ps_proc *next;
+struct cn_ps_proc {
+    struct cn_ps_proc *next;
     int32_t pid;
     uint32_t seen_gen;   /* pass_gen of the last pass that listed it */
     uint64_t dir_ino;    /* /proc/<pid>/fd's inode: a reused pid gets another */
@@ -46,7 +46,7 @@ static uint32_t mix64(uint64_t x)
     return (uint32_t)x;
 }
 
-int ps_init(struct ps *ps)
+int cn_ps_init(struct cn_ps *ps)
 {
     memset(ps, 0, sizeof *ps);
     ps->procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -56,19 +56,19 @@ int ps_init(struct ps *ps)
     ps->ino_pids = calloc(INO_SLOTS, sizeof *ps->ino_pids);
     ps->proc_slots = calloc(PROC_SLOTS, sizeof *ps->proc_slots);
     if (!ps->ino_keys || !ps->ino_pids || !ps->proc_slots) {
-        ps_fini(ps);
+        cn_ps_fini(ps);
         return RP_ERR_NOMEM;
     }
     return 0;
 }
 
-void ps_fini(struct ps *ps)
+void cn_ps_fini(struct cn_ps *ps)
 {
     if (ps->proc_slots) {
         for (uint32_t i = 0; i < PROC_SLOTS; i++) {
-            struct ps_proc *p = ps->proc_slots[i];
+            struct cn_ps_proc *p = ps->proc_slots[i];
             while (p) {
-                struct ps_proc *n = p->next;
+                struct cn_ps_proc *n = p->next;
                 free(p);
                 p = n;
             }
@@ -83,7 +83,7 @@ void ps_fini(struct ps *ps)
     ps->procfd = -1;
 }
 
-static uint32_t ino_slot(const struct ps *ps, uint64_t inode)
+static uint32_t ino_slot(const struct cn_ps *ps, uint64_t inode)
 {
     uint32_t i = mix64(inode) % INO_SLOTS;
     while (ps->ino_keys[i] != 0 && ps->ino_keys[i] != inode)
@@ -91,7 +91,7 @@ static uint32_t ino_slot(const struct ps *ps, uint64_t inode)
     return i;
 }
 
-int32_t ps_lookup(const struct ps *ps, uint64_t inode)
+int32_t cn_ps_lookup(const struct cn_ps *ps, uint64_t inode)
 {
     if (inode == 0)
         return 0;
@@ -99,7 +99,7 @@ int32_t ps_lookup(const struct ps *ps, uint64_t inode)
     return ps->ino_keys[i] == inode && ps->ino_pids[i] > 0 ? ps->ino_pids[i] : 0;
 }
 
-void ps_forget(struct ps *ps, uint64_t inode)
+void cn_ps_forget(struct cn_ps *ps, uint64_t inode)
 {
     if (inode == 0)
         return;
@@ -108,13 +108,13 @@ void ps_forget(struct ps *ps, uint64_t inode)
         ps->ino_pids[i] = -1;
 }
 
-static void ino_put(struct ps *ps, uint64_t inode, int32_t pid)
+static void ino_put(struct cn_ps *ps, uint64_t inode, int32_t pid)
 {
     uint32_t i = ino_slot(ps, inode);
     if (ps->ino_keys[i] != inode) {
         /* At the cap the map starts over: entries are only a shortcut, and
          * with half the slots free, probes stay short. */
-        if (ps->ino_count >= PS_INODE_CAP) {
+        if (ps->ino_count >= CN_PS_INODE_CAP) {
             memset(ps->ino_keys, 0, INO_SLOTS * sizeof *ps->ino_keys);
             ps->ino_count = 0;
             ps->map_resets++;
@@ -126,15 +126,15 @@ static void ino_put(struct ps *ps, uint64_t inode, int32_t pid)
     ps->ino_pids[i] = pid;
 }
 
-static struct ps_proc **proc_ref(struct ps *ps, int32_t pid)
+static struct cn_ps_proc **proc_ref(struct cn_ps *ps, int32_t pid)
 {
-    struct ps_proc **pp = &ps->proc_slots[mix64((uint64_t)(uint32_t)pid) % PROC_SLOTS];
+    struct cn_ps_proc **pp = &ps->proc_slots[mix64((uint64_t)(uint32_t)pid) % PROC_SLOTS];
     while (*pp && (*pp)->pid != pid)
         pp = &(*pp)->next;
     return pp;
 }
 
-static void want_mark(struct ps_want *want, uint64_t inode)
+static void want_mark(struct cn_ps_want *want, uint64_t inode)
 {
     if (!want || want->n == 0)
         return;
@@ -170,7 +170,7 @@ static uint64_t socket_inode(const char *link, size_t len)
 
 /* Reads every link of one fd folder. Returns 1 when it read all of them, 0
  * when the budget ran out or the folder went away. */
-static int read_fd_dir(struct ps *ps, int32_t pid, struct ps_want *want, uint64_t *budget)
+static int read_fd_dir(struct cn_ps *ps, int32_t pid, struct cn_ps_want *want, uint64_t *budget)
 {
     char path[32];
     snprintf(path, sizeof path, "%d/fd", (int)pid);
@@ -208,16 +208,16 @@ static int read_fd_dir(struct ps *ps, int32_t pid, struct ps_want *want, uint64_
     return all;
 }
 
-/* The body of ps_scan_pid with the process record, if any, already found. */
-static int scan_one(struct ps *ps, int32_t pid, int64_t not_before_ns, int64_t now_ns,
-                    struct ps_want *want, uint64_t *budget, struct ps_proc **pp)
+/* The body of cn_ps_scan_pid with the process record, if any, already found. */
+static int scan_one(struct cn_ps *ps, int32_t pid, int64_t not_before_ns, int64_t now_ns,
+                    struct cn_ps_want *want, uint64_t *budget, struct cn_ps_proc **pp)
 {
     char path[32];
     struct stat st;
     snprintf(path, sizeof path, "%d/fd", (int)pid);
     if (fstatat(ps->procfd, path, &st, 0) != 0)
         return errno == ENOENT || errno == ESRCH ? RP_ERR_NOTFOUND : RP_ERR_PERM;
-    struct ps_proc *p = *pp;
+    struct cn_ps_proc *p = *pp;
     if (p) {
         p->seen_gen = ps->pass_gen;
         /* A size of 0 means the kernel does not count open files (before
@@ -229,7 +229,7 @@ static int scan_one(struct ps *ps, int32_t pid, int64_t not_before_ns, int64_t n
     if (read_fd_dir(ps, pid, want, budget) == 0)
         return 0; /* partial: left as it was, so it is read again */
     if (!p) {
-        if (ps->proc_count >= PS_PROC_CAP)
+        if (ps->proc_count >= CN_PS_PROC_CAP)
             return 0;
         p = calloc(1, sizeof *p);
         if (!p)
@@ -246,8 +246,8 @@ static int scan_one(struct ps *ps, int32_t pid, int64_t not_before_ns, int64_t n
     return 0;
 }
 
-int ps_scan_pid(struct ps *ps, int32_t pid, int64_t not_before_ns, int64_t now_ns,
-                struct ps_want *want, uint64_t *budget)
+int cn_ps_scan_pid(struct cn_ps *ps, int32_t pid, int64_t not_before_ns, int64_t now_ns,
+                   struct cn_ps_want *want, uint64_t *budget)
 {
     if (pid <= 0)
         return RP_ERR_INVAL;
@@ -267,8 +267,8 @@ static int32_t parse_pid(const char *s)
     return v;
 }
 
-int ps_pass(struct ps *ps, int force, int64_t not_before_ns, int64_t now_ns,
-            struct ps_want *want, uint64_t *budget, int *complete)
+int cn_ps_pass(struct cn_ps *ps, int force, int64_t not_before_ns, int64_t now_ns,
+               struct cn_ps_want *want, uint64_t *budget, int *complete)
 {
     *complete = 0;
     int dfd = openat(ps->procfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -304,10 +304,10 @@ int ps_pass(struct ps *ps, int force, int64_t not_before_ns, int64_t now_ns,
     *complete = 1;
     /* Every live process was listed: the rest are gone. */
     for (uint32_t i = 0; i < PROC_SLOTS; i++) {
-        struct ps_proc **pp = &ps->proc_slots[i];
+        struct cn_ps_proc **pp = &ps->proc_slots[i];
         while (*pp) {
             if ((*pp)->seen_gen != ps->pass_gen) {
-                struct ps_proc *dead = *pp;
+                struct cn_ps_proc *dead = *pp;
                 *pp = dead->next;
                 free(dead);
                 ps->proc_count--;
@@ -319,7 +319,7 @@ int ps_pass(struct ps *ps, int force, int64_t not_before_ns, int64_t now_ns,
     return 0;
 }
 
-int ps_identity(const struct ps *ps, int32_t pid, char comm[16], char *exe, size_t exe_len)
+int cn_ps_identity(const struct cn_ps *ps, int32_t pid, char comm[16], char *exe, size_t exe_len)
 {
     char path[32];
     comm[0] = '\0';

@@ -51,7 +51,7 @@ static void info_u32(const uint8_t *info, size_t len, size_t off, size_t end, ui
         *out = 0;
 }
 
-int nd_parse(const void *msg, size_t len, uint8_t proto, struct nd_sock *out)
+int cn_nd_parse(const void *msg, size_t len, uint8_t proto, struct cn_nd_sock *out)
 {
     struct nlmsghdr h;
     struct inet_diag_msg m;
@@ -121,7 +121,7 @@ int nd_parse(const void *msg, size_t len, uint8_t proto, struct nd_sock *out)
     return 0;
 }
 
-int nd_open_dump(int *fd)
+int cn_nd_open_dump(int *fd)
 {
     int s = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
     if (s < 0)
@@ -136,7 +136,7 @@ int nd_open_dump(int *fd)
     return 0;
 }
 
-int nd_open_destroy(uint32_t groups, int rcvbuf, int *fd)
+int cn_nd_open_destroy(uint32_t groups, int rcvbuf, int *fd)
 {
     int s = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_SOCK_DIAG);
     if (s < 0)
@@ -158,7 +158,7 @@ int nd_open_destroy(uint32_t groups, int rcvbuf, int *fd)
     return 0;
 }
 
-int nd_msg_next(const uint8_t *buf, size_t len, size_t *off, struct nd_msg *msg)
+int cn_nd_msg_next(const uint8_t *buf, size_t len, size_t *off, struct cn_nd_msg *msg)
 {
     if (*off > len || len - *off < NLMSG_HDRLEN)
         return RP_ERR_NOTFOUND;
@@ -181,14 +181,14 @@ int nd_msg_next(const uint8_t *buf, size_t len, size_t *off, struct nd_msg *msg)
     return 0;
 }
 
-int nd_dump_datagram(const uint8_t *buf, size_t len, uint32_t seq, uint8_t proto, nd_sock_cb cb,
-                     void *arg, uint64_t *bad, int *done)
+int cn_nd_dump_datagram(const uint8_t *buf, size_t len, uint32_t seq, uint8_t proto,
+                        cn_nd_sock_cb cb, void *arg, uint64_t *bad, int *done)
 {
     size_t off = 0;
-    struct nd_msg m;
+    struct cn_nd_msg m;
     int rc;
     *done = 0;
-    while ((rc = nd_msg_next(buf, len, &off, &m)) == 0) {
+    while ((rc = cn_nd_msg_next(buf, len, &off, &m)) == 0) {
         /* Messages of an earlier, abandoned dump are skipped. */
         if (m.seq != seq)
             continue;
@@ -208,8 +208,8 @@ int nd_dump_datagram(const uint8_t *buf, size_t len, uint32_t seq, uint8_t proto
                        ? RP_ERR_UNSUPPORTED
                        : RP_ERR_IO;
         }
-        struct nd_sock s;
-        if (nd_parse(m.data, m.len, proto, &s) == 0)
+        struct cn_nd_sock s;
+        if (cn_nd_parse(m.data, m.len, proto, &s) == 0)
             cb(arg, &s);
         else
             (*bad)++;
@@ -219,8 +219,8 @@ int nd_dump_datagram(const uint8_t *buf, size_t len, uint32_t seq, uint8_t proto
     return 0;
 }
 
-int nd_dump(int fd, uint8_t family, uint8_t proto, uint32_t states, uint8_t *buf, size_t buflen,
-            uint32_t seq, nd_sock_cb cb, void *arg, uint64_t *bad)
+int cn_nd_dump(int fd, uint8_t family, uint8_t proto, uint32_t states, uint8_t *buf, size_t buflen,
+               uint32_t seq, cn_nd_sock_cb cb, void *arg, uint64_t *bad)
 {
     struct {
         struct nlmsghdr nlh;
@@ -267,7 +267,7 @@ int nd_dump(int fd, uint8_t family, uint8_t proto, uint32_t states, uint8_t *buf
         if (from.nl_pid != 0)
             continue; /* not from the kernel */
         int done = 0;
-        int rc = nd_dump_datagram(buf, (size_t)n, seq, proto, cb, arg, bad, &done);
+        int rc = cn_nd_dump_datagram(buf, (size_t)n, seq, proto, cb, arg, bad, &done);
         if (rc != 0 || done)
             return rc;
     }

@@ -4,8 +4,8 @@
  * and the parser that turns one inet_diag message into a plain record.
  * Private to the plugin.
  */
-#ifndef COLLECTOR_NETWORK_SOCKDIAG_H
-#define COLLECTOR_NETWORK_SOCKDIAG_H
+#ifndef RP_COLLECTOR_NETWORK_SOCKDIAG_H
+#define RP_COLLECTOR_NETWORK_SOCKDIAG_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -13,7 +13,7 @@
 /* One socket as the kernel described it. Addresses are in network byte order
  * as in the socket's own family (an IPv4-mapped peer of an AF_INET6 socket is
  * kept mapped here); ports are in host byte order. */
-struct nd_sock {
+struct cn_nd_sock {
     uint64_t cookie; /* the kernel's socket cookie: unique per boot, never reused */
     uint64_t inode;  /* 0 in destroy messages and for orphaned sockets */
     uint32_t uid;
@@ -31,22 +31,22 @@ struct nd_sock {
  * proto is the protocol to assume when the message has no
  * INET_DIAG_PROTOCOL attribute (dumps are per protocol). Returns 0 or
  * RP_ERR_PARSE for anything malformed; never reads past len. */
-int nd_parse(const void *msg, size_t len, uint8_t proto, struct nd_sock *out);
+int cn_nd_parse(const void *msg, size_t len, uint8_t proto, struct cn_nd_sock *out);
 
 /* A socket for dumps, blocking with a receive timeout so a dump can never
  * hang the loop. Returns 0 or a negative RP_ERR_*; *fd is set on success. */
-int nd_open_dump(int *fd);
+int cn_nd_open_dump(int *fd);
 
 /* A non-blocking socket joined to the destroy groups in groups (bit n-1 for
  * SKNLGRP n), with a receive buffer of rcvbuf bytes if the kernel allows it.
  * RP_ERR_PERM without CAP_NET_ADMIN. */
-int nd_open_destroy(uint32_t groups, int rcvbuf, int *fd);
+int cn_nd_open_destroy(uint32_t groups, int rcvbuf, int *fd);
 
-typedef void (*nd_sock_cb)(void *arg, const struct nd_sock *s);
+typedef void (*cn_nd_sock_cb)(void *arg, const struct cn_nd_sock *s);
 
 /* One netlink message inside a datagram: data points at its header, len is
  * its stated length (header included), already checked to fit. */
-struct nd_msg {
+struct cn_nd_msg {
     const uint8_t *data;
     uint32_t len;
     uint16_t type;
@@ -59,16 +59,16 @@ struct nd_msg {
  * RP_ERR_NOTFOUND when no whole header is left, or RP_ERR_PARSE when a
  * header's length does not fit in what is left (the messages after it cannot
  * be found then, so *off is moved to the end). */
-int nd_msg_next(const uint8_t *buf, size_t len, size_t *off, struct nd_msg *msg);
+int cn_nd_msg_next(const uint8_t *buf, size_t len, size_t *off, struct cn_nd_msg *msg);
 
 /* Handles one datagram of a dump's answer: messages of sequence seq are
  * parsed and passed to cb (*bad counts those that do not parse, and a
  * header that does not fit); others belong to an abandoned dump and are
  * skipped. Returns 0 with *done = 1 at the dump's end (NLMSG_DONE or an
  * acknowledgement), 0 with *done = 0 when more datagrams follow, or the
- * negative RP_ERR_* that a kernel error maps to (as for nd_dump). */
-int nd_dump_datagram(const uint8_t *buf, size_t len, uint32_t seq, uint8_t proto, nd_sock_cb cb,
-                     void *arg, uint64_t *bad, int *done);
+ * negative RP_ERR_* that a kernel error maps to (as for cn_nd_dump). */
+int cn_nd_dump_datagram(const uint8_t *buf, size_t len, uint32_t seq, uint8_t proto,
+                        cn_nd_sock_cb cb, void *arg, uint64_t *bad, int *done);
 
 /* Dumps the sockets of one family and protocol whose state bit is in states,
  * calling cb for each. buf is the receive buffer (at least 32 KiB). seq must
@@ -76,7 +76,7 @@ int nd_dump_datagram(const uint8_t *buf, size_t len, uint32_t seq, uint8_t proto
  * skipped. *bad counts malformed messages. Returns 0 or a negative RP_ERR_*
  * (RP_ERR_UNSUPPORTED when the kernel lacks the protocol's diag module,
  * RP_ERR_TIMEOUT when the kernel stopped answering). */
-int nd_dump(int fd, uint8_t family, uint8_t proto, uint32_t states, uint8_t *buf, size_t buflen,
-            uint32_t seq, nd_sock_cb cb, void *arg, uint64_t *bad);
+int cn_nd_dump(int fd, uint8_t family, uint8_t proto, uint32_t states, uint8_t *buf, size_t buflen,
+               uint32_t seq, cn_nd_sock_cb cb, void *arg, uint64_t *bad);
 
 #endif

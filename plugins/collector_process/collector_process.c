@@ -13,9 +13,9 @@
 #define _GNU_SOURCE
 #include "hcache.h"
 #include "names.h"
+#include "netlink.h"
 #include "procfs.h"
 #include "ptable.h"
-#include "sha256.h"
 
 #include <rampart/plugin.h>
 #include <rampart/plugin_util.h>
@@ -26,9 +26,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/cn_proc.h>
-#include <linux/connector.h>
-#include <linux/netlink.h>
-#include <poll.h>
+#include <mbedtls/sha256.h>
+#include <mbedtls/version.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -39,7 +38,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -93,14 +91,11 @@ static const char config_schema[] =
  * image, is the exec the rescan caught half done (see exec_repeats_rescan). */
 #define RESCAN_RACE_NS    (100LL * 1000000LL)
 #define MAX_ARGS_ITEMS    1024u
-#define NL_BATCH          32
-#define NL_MSG_BUF        512
 #define NL_READ_CAP       1024 /* messages read from one socket per drain */
 #define KEV_CAP           2048 /* decoded kernel events held at once (read, not yet handled) */
 #define CAPT_MAX          16   /* execs per drain whose /proc data is read ahead */
 #define HOUSEKEEPING_MS   60000u
 #define RESCAN_MIN_GAP_NS 1000000000LL
-#define ACK_WAIT_MS       1000
 #define NAMES_CAP         1024u
 #define BLOCKED_MAX       64
 #define HASH_CHUNK        65536
@@ -330,18 +325,6 @@ struct capture {
     uint32_t exe_len, cwd_len, args_len;
 };
 
-/* A kernel event decoded from one netlink message. */
-struct kev {
-    uint32_t what;
-    uint8_t later_exec, later_exit; /* execs: another exec / the exit of the pid follows */
-    int32_t pid, tgid, ppid, ptgid;
-    int64_t ts;
-    uint32_t code, id_real, id_eff;
-    uint32_t seq;   /* read order, for a stable sort */
-    int16_t cap;    /* index of the read-ahead capture, or -1 */
-    uint8_t from_b; /* read from the fork/exit socket */
-};
-
 /* An event on its way out (see the pending queue below). */
 struct pend {
     rp_event *ev;
@@ -397,13 +380,6 @@ struct budget {
     uint64_t bytes;
 };
 
-struct nlbuf {
-    struct mmsghdr msgs[NL_BATCH];
-    struct iovec iov[NL_BATCH];
-    struct sockaddr_nl addr[NL_BATCH];
-    _Alignas(8) char data[NL_BATCH][NL_MSG_BUF];
-};
-
 struct cp {
     rp_plugin *self;
     const rp_host_api *host;
@@ -456,13 +432,29 @@ struct cp {
     size_t rbuf_cap;
     rp_str *items; /* MAX_ARGS_ITEMS, for process.args */
     struct arena batch, single;
-    struct nlbuf *nl;
-    struct kev *kev; /* KEV_CAP */
+    struct cp_nl_bufs *nl;
+    struct cp_kev *kev; /* KEV_CAP */
     int nkev;
     struct capture caps[CAPT_MAX];
 };
 
 /* ---- small helpers ------------------------------------------------------ */
+
+/* Stops the timer / ends the fd watch whose id *slot holds, if any, and
+ * clears the slot: the exchange makes sure only one caller does it. */
+static void timer_off(struct cp *s, atomic_uint_fast64_t *slot)
+{
+    uint64_t id = atomic_exchange(slot, 0);
+    if (id)
+        s->host->timer_stop(s->self, id);
+}
+
+static void watch_off(struct cp *s, atomic_uint_fast64_t *slot)
+{
+    uint64_t id = atomic_exchange(slot, 0);
+    if (id)
+        s->host->fd_unwatch(s->self, id);
+}
 
 static int64_t clock_ns(clockid_t id)
 {
@@ -499,15 +491,13 @@ static uint64_t mono_to_ticks(const struct cp *s, int64_t mono)
     return b > 0 ? (uint64_t)b / s->tick_ns : 0;
 }
 
+/* The scheme every collector shares (plugin_util.h); machine_id holds at
+ * most 63 bytes, under the 64 that rp_util_entity_id keeps. */
+_Static_assert(CP_ENTITY_LEN == RP_UTIL_ENTITY_ID_LEN, "one entity id length");
 static void make_entity(const struct cp *s, int32_t pid, uint64_t ticks,
                         char out[CP_ENTITY_LEN + 1])
 {
-    char buf[128];
-    int n = snprintf(buf, sizeof buf, "%.*s:%d:%llu", (int)s->mid_len, s->machine_id, (int)pid,
-                     (unsigned long long)ticks);
-    uint8_t d[32];
-    cp_sha256_once(buf, n > 0 ? (size_t)n : 0, d);
-    cp_hex(d, CP_ENTITY_LEN / 2, out);
+    rp_util_entity_id(s->machine_id, s->mid_len, pid, ticks, out);
 }
 
 static const char *base_name(const char *path, size_t len, size_t *out_len)
@@ -745,9 +735,7 @@ static void pend_kick(struct cp *s)
         }
     }
     /* Nothing left to time: a pending timer would only wake the loop. */
-    uint64_t t = atomic_exchange(&s->flush_timer, 0);
-    if (t)
-        s->host->timer_stop(s->self, t);
+    timer_off(s, &s->flush_timer);
 }
 
 static void on_flush_timer(void *arg)
@@ -781,6 +769,28 @@ static void pend_resolve(struct cp *s, uint32_t hidx, const char *hex, const cha
 
 /* ---- hashing ------------------------------------------------------------ */
 
+/* SHA-256 comes from mbedTLS (libmbedcrypto). Its 2.x API names the calls
+ * that return an error *_ret; 3.x gave those names to the plain calls. */
+#if MBEDTLS_VERSION_MAJOR >= 3
+#define sha256_starts mbedtls_sha256_starts
+#define sha256_update mbedtls_sha256_update
+#define sha256_finish mbedtls_sha256_finish
+#else
+#define sha256_starts mbedtls_sha256_starts_ret
+#define sha256_update mbedtls_sha256_update_ret
+#define sha256_finish mbedtls_sha256_finish_ret
+#endif
+
+static void hex_of(const uint8_t *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
 static int same_file(const struct stat *a, const struct stat *b)
 {
     return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
@@ -809,9 +819,13 @@ static void hash_work(void *arg)
             errno == 0 && old_nice < HASH_NICE && setpriority(PRIO_PROCESS, tid, HASH_NICE) == 0;
     }
     char *buf = malloc(HASH_CHUNK);
+    mbedtls_sha256_context h;
+    mbedtls_sha256_init(&h);
+    if (buf && sha256_starts(&h, 0) != 0) {
+        free(buf);
+        buf = NULL;
+    }
     if (buf) {
-        cp_sha256 h;
-        cp_sha256_init(&h);
         uint64_t left = j->size;
         struct stat now;
         /* A file that changed since it ran (touched or rewritten while the
@@ -854,17 +868,20 @@ static void hash_work(void *arg)
                     break;
                 }
                 uint8_t d[32];
-                cp_sha256_final(&h, d);
-                cp_hex(d, 32, j->hex);
-                j->rc = 0;
+                if (sha256_finish(&h, d) == 0) {
+                    hex_of(d, sizeof d, j->hex);
+                    j->rc = 0;
+                }
                 break;
             }
-            cp_sha256_update(&h, buf, (size_t)n);
+            if (sha256_update(&h, (const unsigned char *)buf, (size_t)n) != 0)
+                break;
             left -= (uint64_t)n;
             done += (uint64_t)n;
         }
         free(buf);
     }
+    mbedtls_sha256_free(&h);
     close(j->fd);
     j->fd = -1;
     if (lowered && setpriority(PRIO_PROCESS, tid, old_nice) != 0) {
@@ -1947,149 +1964,10 @@ static void on_housekeeping(void *arg)
     pthread_mutex_unlock(&s->lock);
 }
 
-/* ---- netlink -------------------------------------------------------------- */
+/* ---- the kernel's events ------------------------------------------------- */
 
-/* struct proc_input of Linux 6.6 (the Debian 12 headers predate it): a
- * subscription with an event filter. */
-struct cp_proc_input {
-    uint32_t mcast_op;
-    uint32_t event_type;
-};
-#define CP_PROC_EVENT_ALL 0xe00003c7u /* PROC_EVENT_ALL of Linux 6.6 */
-
-/* Sends a subscription request: the operation alone (every kernel), or with
- * an event filter (with_filter, Linux >= 6.6). */
-static int nl_send(int fd, uint32_t seq, uint32_t op, int with_filter, uint32_t events)
-{
-    struct cp_proc_input in = {op, events};
-    uint32_t len = with_filter ? (uint32_t)sizeof in : (uint32_t)sizeof op;
-    _Alignas(struct nlmsghdr) char buf[NLMSG_SPACE(sizeof(struct cn_msg) + sizeof in)];
-    memset(buf, 0, sizeof buf);
-    struct nlmsghdr *nh = (struct nlmsghdr *)buf;
-    nh->nlmsg_len = NLMSG_LENGTH(sizeof(struct cn_msg) + len);
-    nh->nlmsg_type = NLMSG_DONE;
-    nh->nlmsg_seq = seq;
-    struct cn_msg *cn = NLMSG_DATA(nh);
-    cn->id.idx = CN_IDX_PROC;
-    cn->id.val = CN_VAL_PROC;
-    cn->seq = seq;
-    cn->ack = seq; /* the kernel acknowledges with ack + 1 (it rewrites seq) */
-    cn->len = (uint16_t)len;
-    memcpy(cn->data, &in, len);
-    struct sockaddr_nl to = {.nl_family = AF_NETLINK};
-    return sendto(fd, buf, nh->nlmsg_len, 0, (struct sockaddr *)&to, sizeof to) ==
-                   (ssize_t)nh->nlmsg_len
-               ? 0
-               : -1;
-}
-
-/* NLMSG_OK and NLMSG_NEXT with unsigned lengths. */
-static int nlmsg_ok(const struct nlmsghdr *nh, size_t rem)
-{
-    return rem >= sizeof *nh && nh->nlmsg_len >= sizeof *nh && nh->nlmsg_len <= rem;
-}
-
-static const struct nlmsghdr *nlmsg_next(const struct nlmsghdr *nh, size_t *rem)
-{
-    size_t step = NLMSG_ALIGN(nh->nlmsg_len);
-    if (step >= *rem) {
-        *rem = 0; /* the end: nothing past the buffer is formed */
-        return nh;
-    }
-    *rem -= step;
-    return (const struct nlmsghdr *)((const char *)nh + step);
-}
-
-/* Decodes one datagram into kernel events (at most max); returns how many.
- * Messages not from the kernel (nl_pid != 0) are ignored: any local process
- * may send to our port. */
-static int nl_decode(struct cp *s, const char *buf, size_t len, const struct sockaddr_nl *from,
-                     struct kev *out, int max)
-{
-    if (from->nl_pid != 0) {
-        rp_util_count(&s->ctr, C_KERNEL_MALFORMED, 1);
-        return 0;
-    }
-    int n = 0;
-    const struct nlmsghdr *nh = (const struct nlmsghdr *)buf;
-    size_t rem = len;
-    for (; nlmsg_ok(nh, rem); nh = nlmsg_next(nh, &rem)) {
-        if (nh->nlmsg_type == NLMSG_NOOP || nh->nlmsg_type == NLMSG_ERROR)
-            continue;
-        size_t plen = NLMSG_PAYLOAD(nh, 0);
-        const struct cn_msg *cn = NLMSG_DATA(nh);
-        if (plen < sizeof *cn || cn->id.idx != CN_IDX_PROC || cn->id.val != CN_VAL_PROC ||
-            cn->len > plen - sizeof *cn) {
-            rp_util_count(&s->ctr, C_KERNEL_MALFORMED, 1);
-            continue;
-        }
-        /* The event sits 4 bytes off its 8-byte alignment after the
-         * headers (a kernel layout): copied out before it is read. */
-        struct proc_event pev;
-        memset(&pev, 0, sizeof pev);
-        memcpy(&pev, cn->data, cn->len < sizeof pev ? cn->len : sizeof pev);
-        const struct proc_event *pe = &pev;
-        size_t head = offsetof(struct proc_event, event_data);
-        if (cn->len < head) {
-            rp_util_count(&s->ctr, C_KERNEL_MALFORMED, 1);
-            continue;
-        }
-        if (n >= max) {
-            rp_util_count(&s->ctr, C_KERNEL_MALFORMED, 1);
-            break;
-        }
-        struct kev *k = &out[n];
-        memset(k, 0, sizeof *k);
-        k->what = pe->what;
-        k->ts = (int64_t)pe->timestamp_ns;
-        size_t need = head;
-        switch (pe->what) {
-        case PROC_EVENT_FORK:
-            need += sizeof pe->event_data.fork;
-            if (cn->len >= need) {
-                k->ppid = pe->event_data.fork.parent_pid;
-                k->ptgid = pe->event_data.fork.parent_tgid;
-                k->pid = pe->event_data.fork.child_pid;
-                k->tgid = pe->event_data.fork.child_tgid;
-            }
-            break;
-        case PROC_EVENT_EXEC:
-            need += sizeof pe->event_data.exec;
-            if (cn->len >= need) {
-                k->pid = pe->event_data.exec.process_pid;
-                k->tgid = pe->event_data.exec.process_tgid;
-            }
-            break;
-        case PROC_EVENT_EXIT:
-            need += offsetof(struct exit_proc_event, exit_signal);
-            if (cn->len >= need) {
-                k->pid = pe->event_data.exit.process_pid;
-                k->tgid = pe->event_data.exit.process_tgid;
-                k->code = pe->event_data.exit.exit_code;
-            }
-            break;
-        case PROC_EVENT_UID:
-        case PROC_EVENT_GID:
-            need += sizeof pe->event_data.id;
-            if (cn->len >= need) {
-                k->pid = pe->event_data.id.process_pid;
-                k->tgid = pe->event_data.id.process_tgid;
-                k->id_real = pe->event_data.id.r.ruid;
-                k->id_eff = pe->event_data.id.e.euid;
-            }
-            break;
-        default:
-            k->what = PROC_EVENT_NONE; /* not used */
-            break;
-        }
-        if (cn->len < need || (k->what != PROC_EVENT_NONE && (k->pid <= 0 || k->tgid <= 0))) {
-            rp_util_count(&s->ctr, C_KERNEL_MALFORMED, 1);
-            continue;
-        }
-        n++;
-    }
-    return n;
-}
+/* The sockets are opened, read and decoded by netlink.c; what follows puts
+ * the events in order and handles them. */
 
 /* Grows whenever the kernel's events may be incomplete or out of order (an
  * overrun, a forced drain): a child's fork seen before, its exit after, and
@@ -2125,17 +2003,17 @@ static int exec_repeats_rescan(struct cp *s, int32_t pid, int64_t ts, const stru
 /* Whether a process whose leader thread exited still has other threads. At
  * a thread's exit event the kernel has released it already (it no longer
  * counts), while an exited leader counts until the whole group is gone. */
-static int threads_left(struct cp *s, const struct kev *k)
+static int threads_left(struct cp *s, const struct cp_kev *k)
 {
     /* A later thread exit read already: that one (or a later) is the last. */
-    for (const struct kev *e = k + 1; e < s->kev + s->nkev; e++)
+    for (const struct cp_kev *e = k + 1; e < s->kev + s->nkev; e++)
         if (e->what == PROC_EVENT_EXIT && e->tgid == k->tgid && e->pid != k->tgid)
             return 1;
     struct cp_stat st;
     return read_stat(s, k->tgid, &st) == 0 && st.num_threads > 1;
 }
 
-static void handle_fork(struct cp *s, const struct kev *k)
+static void handle_fork(struct cp *s, const struct cp_kev *k)
 {
     if (k->pid != k->tgid) {
         /* A new thread, not a process: from now on its leader may exit
@@ -2188,7 +2066,7 @@ static void handle_fork(struct cp *s, const struct kev *k)
 }
 
 /* c: the exec's /proc data read ahead, or NULL to read it now. */
-static void handle_kev(struct cp *s, const struct kev *k, struct capture *c)
+static void handle_kev(struct cp *s, const struct cp_kev *k, struct capture *c)
 {
     switch (k->what) {
     case PROC_EVENT_FORK:
@@ -2275,21 +2153,12 @@ static int nl_read(struct cp *s, int fd, int from_b, int64_t *last_ts, int64_t *
     for (int got = 0; got < NL_READ_CAP;) {
         if (upto)
             *upto = clock_ns(CLOCK_MONOTONIC);
-        if (s->nkev + NL_BATCH > KEV_CAP)
+        if (s->nkev + CP_NL_BATCH > KEV_CAP)
             return 0;
-        for (int i = 0; i < NL_BATCH; i++) {
-            struct msghdr *m = &s->nl->msgs[i].msg_hdr;
-            s->nl->iov[i].iov_base = s->nl->data[i];
-            s->nl->iov[i].iov_len = NL_MSG_BUF;
-            m->msg_name = &s->nl->addr[i];
-            m->msg_namelen = sizeof s->nl->addr[i];
-            m->msg_iov = &s->nl->iov[i];
-            m->msg_iovlen = 1;
-            m->msg_control = NULL;
-            m->msg_controllen = 0;
-            m->msg_flags = 0;
-        }
-        int n = recvmmsg(fd, s->nl->msgs, NL_BATCH, MSG_DONTWAIT, NULL);
+        int k = 0;
+        uint64_t bad = 0;
+        int n = cp_nl_recv(s->nl, fd, s->kev + s->nkev, KEV_CAP - s->nkev, &k, &bad);
+        rp_util_count(&s->ctr, C_KERNEL_MALFORMED, bad);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -2307,24 +2176,16 @@ static int nl_read(struct cp *s, int fd, int from_b, int64_t *last_ts, int64_t *
                              strerror(errno));
             return 1;
         }
-        for (int i = 0; i < n; i++) {
-            if (s->nl->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
-                rp_util_count(&s->ctr, C_KERNEL_MALFORMED, 1);
-                continue;
-            }
-            int k = nl_decode(s, s->nl->data[i], s->nl->msgs[i].msg_len, &s->nl->addr[i],
-                              s->kev + s->nkev, KEV_CAP - s->nkev);
-            for (int j = 0; j < k; j++) {
-                struct kev *e = &s->kev[s->nkev + j];
-                e->from_b = (uint8_t)from_b;
-                if (e->ts > *last_ts)
-                    *last_ts = e->ts;
-            }
-            s->nkev += k;
-            rp_util_count(&s->ctr, C_KERNEL_EVENTS, (uint64_t)k);
+        for (int j = 0; j < k; j++) {
+            struct cp_kev *e = &s->kev[s->nkev + j];
+            e->from_b = (uint8_t)from_b;
+            if (e->ts > *last_ts)
+                *last_ts = e->ts;
         }
+        s->nkev += k;
+        rp_util_count(&s->ctr, C_KERNEL_EVENTS, (uint64_t)k);
         got += n;
-        if (n < NL_BATCH)
+        if (n < CP_NL_BATCH)
             return 1;
     }
     return 0;
@@ -2332,7 +2193,7 @@ static int nl_read(struct cp *s, int fd, int from_b, int64_t *last_ts, int64_t *
 
 static int kev_cmp(const void *a, const void *b)
 {
-    const struct kev *x = a, *y = b;
+    const struct cp_kev *x = a, *y = b;
     if (x->ts != y->ts)
         return x->ts < y->ts ? -1 : 1;
     return (x->seq > y->seq) - (x->seq < y->seq);
@@ -2345,10 +2206,8 @@ static void filter_failed(struct cp *s)
     rp_util_logf(s->host, s->self, RP_LOG_WARN,
                  "the kernel ignored the proc connector event filter; "
                  "using one socket for all events");
-    uint64_t id = atomic_exchange(&s->nlb_watch, 0);
-    if (id)
-        s->host->fd_unwatch(s->self, id);
-    nl_send(s->nlfd_b, s->nl_seq + 2, PROC_CN_MCAST_IGNORE, 0, 0);
+    watch_off(s, &s->nlb_watch);
+    cp_nl_send(s->nlfd_b, s->nl_seq + 2, PROC_CN_MCAST_IGNORE, 0, 0);
     close(s->nlfd_b);
     s->nlfd_b = -1;
     /* The exec socket got all of them too: drop the second copies. */
@@ -2383,7 +2242,7 @@ static int nl_drain_once(struct cp *s)
     /* Held-back events filling the buffer leave no room to read what
      * releases them: then what is safe goes first, and only if nothing is,
      * the rest in timestamp order as it is (see below). */
-    int full = s->nkev + NL_BATCH > KEV_CAP;
+    int full = s->nkev + CP_NL_BATCH > KEV_CAP;
     int64_t t_a = 0, t_b = 0;
     int a_done = nl_read(s, s->nlfd, 0, &last_a, &t_a);
     if (s->nlfd_b >= 0) {
@@ -2430,7 +2289,7 @@ static int nl_drain_once(struct cp *s)
     s->batch.used = 0;
     int ncap = 0;
     for (int i = 0; i < n; i++) {
-        struct kev *k = &s->kev[i];
+        struct cp_kev *k = &s->kev[i];
         k->cap = -1;
         if (k->what != PROC_EVENT_EXEC)
             continue;
@@ -2439,7 +2298,7 @@ static int nl_drain_once(struct cp *s)
          * exec (it would show the later image, with the later arguments). */
         k->later_exec = k->later_exit = 0;
         for (int j = i + 1; j < s->nkev && !k->later_exec && !k->later_exit; j++) {
-            const struct kev *e = &s->kev[j];
+            const struct cp_kev *e = &s->kev[j];
             if (e->what == PROC_EVENT_EXEC && e->tgid == k->tgid)
                 k->later_exec = 1;
             else if (e->what == PROC_EVENT_EXIT && e->pid == k->tgid)
@@ -2471,11 +2330,11 @@ static int nl_drain_once(struct cp *s)
         for (int j = before; j < s->nkev && !fresh_execs; j++)
             fresh_execs = s->kev[j].what == PROC_EVENT_EXEC;
         for (int i = 0; i < n; i++) {
-            struct kev *k = &s->kev[i];
+            struct cp_kev *k = &s->kev[i];
             if (k->cap < 0 || s->caps[k->cap].reason == INC_REEXEC)
                 continue;
             for (int j = n; j < s->nkev; j++) {
-                const struct kev *e = &s->kev[j];
+                const struct cp_kev *e = &s->kev[j];
                 if (e->what == PROC_EVENT_EXEC && e->tgid == k->tgid && e->ts > k->ts) {
                     struct capture *c = &s->caps[k->cap];
                     int32_t pid = c->pid;
@@ -2566,9 +2425,7 @@ static void on_netlink_b(void *arg, int64_t fd, uint32_t revents)
     struct cp *s = arg;
     (void)fd;
     (void)revents;
-    uint64_t id = atomic_exchange(&s->nlb_watch, 0);
-    if (id)
-        s->host->fd_unwatch(s->self, id);
+    watch_off(s, &s->nlb_watch);
     if (atomic_load(&s->stopping))
         return;
     if (arm_b_timer(s, s->cfg.batch_ms ? s->cfg.batch_ms : 1) != 0)
@@ -2603,118 +2460,32 @@ static void on_b_timer(void *arg)
     drain_and_rewatch(s);
 }
 
-/* Opens a proc connector socket and subscribes it; waits (bounded) for the
- * kernel's acknowledgement, which only comes when the subscription took. */
-static int nl_open(struct cp *s, int *out, char *why, size_t whylen)
-{
-    int fd = socket(PF_NETLINK, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_CONNECTOR);
-    if (fd < 0) {
-        snprintf(why, whylen, "socket(NETLINK_CONNECTOR): %s", strerror(errno));
-        return -1;
-    }
-    int sz = s->cfg.rcvbuf > INT_MAX ? INT_MAX : (int)s->cfg.rcvbuf;
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof sz) != 0) {
-        /* Without CAP_NET_ADMIN: as much as net.core.rmem_max allows. */
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
-    }
-    struct sockaddr_nl sa = {.nl_family = AF_NETLINK, .nl_groups = CN_IDX_PROC};
-    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        snprintf(why, whylen, "bind to the proc connector: %s", strerror(errno));
-        close(fd);
-        return -1;
-    }
-    uint32_t seq = ++s->nl_seq;
-    if (nl_send(fd, seq, PROC_CN_MCAST_LISTEN, 0, 0) != 0) {
-        snprintf(why, whylen, "subscribe to the proc connector: %s", strerror(errno));
-        close(fd);
-        return -1;
-    }
-    int64_t deadline = clock_ns(CLOCK_MONOTONIC) + (int64_t)ACK_WAIT_MS * 1000000;
-    int acked = 0, err = 0;
-    while (!acked) {
-        int64_t left = (deadline - clock_ns(CLOCK_MONOTONIC)) / 1000000;
-        if (left <= 0)
-            break;
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        if (poll(&pfd, 1, (int)left) <= 0)
-            continue;
-        _Alignas(8) char buf[NL_MSG_BUF];
-        struct sockaddr_nl from;
-        socklen_t fl = sizeof from;
-        ssize_t n = recvfrom(fd, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
-        if (n <= 0 || from.nl_pid != 0)
-            continue;
-        const struct nlmsghdr *nh = (const struct nlmsghdr *)buf;
-        if (!nlmsg_ok(nh, (size_t)n) || NLMSG_PAYLOAD(nh, 0) < sizeof(struct cn_msg))
-            continue;
-        const struct cn_msg *cn = NLMSG_DATA(nh);
-        if (cn->len > (size_t)n - ((const char *)cn->data - buf))
-            continue;
-        struct proc_event pev;
-        memset(&pev, 0, sizeof pev);
-        memcpy(&pev, cn->data, cn->len < sizeof pev ? cn->len : sizeof pev);
-        const struct proc_event *pe = &pev;
-        if (cn->id.idx == CN_IDX_PROC && cn->ack == seq + 1 &&
-            cn->len >= offsetof(struct proc_event, event_data) + sizeof pe->event_data.ack &&
-            pe->what == PROC_EVENT_NONE) {
-            acked = 1;
-            err = (int)pe->event_data.ack.err;
-        }
-    }
-    if (!acked || err != 0) {
-        if (!acked)
-            snprintf(why, whylen,
-                     "the proc connector did not acknowledge the subscription within %d ms "
-                     "(needs CAP_NET_ADMIN in the initial user and pid namespaces)",
-                     ACK_WAIT_MS);
-        else
-            snprintf(why, whylen, "the proc connector refused the subscription: %s", strerror(err));
-        close(fd);
-        return -1;
-    }
-    *out = fd;
-    return 0;
-}
-
-/* Linux 6.6 and later filter proc connector events per socket. */
-static int kernel_filters_events(void)
-{
-    struct utsname u;
-    unsigned major = 0, minor = 0;
-    if (uname(&u) != 0 || sscanf(u.release, "%u.%u", &major, &minor) != 2)
-        return 0;
-    return major > 6 || (major == 6 && minor >= 6);
-}
-
 /* Subscribes: two sockets where the kernel filters events (execs apart, so
  * they wake the loop at once while the rest is read in batches), else one. */
 static int nl_setup(struct cp *s, char *why, size_t whylen)
 {
-    if (nl_open(s, &s->nlfd, why, whylen) != 0)
+    if (cp_nl_open(s->cfg.rcvbuf, ++s->nl_seq, &s->nlfd, why, whylen) != 0)
         return -1;
     int got = 0;
     socklen_t gl = sizeof got;
     getsockopt(s->nlfd, SOL_SOCKET, SO_RCVBUF, &got, &gl);
     char why_b[256];
-    if (s->cfg.split && kernel_filters_events() &&
-        nl_open(s, &s->nlfd_b, why_b, sizeof why_b) == 0) {
-        if (nl_send(s->nlfd, ++s->nl_seq, PROC_CN_MCAST_LISTEN, 1, PROC_EVENT_EXEC) != 0 ||
-            nl_send(s->nlfd_b, ++s->nl_seq, PROC_CN_MCAST_LISTEN, 1,
+    if (s->cfg.split && cp_nl_filters_events() &&
+        cp_nl_open(s->cfg.rcvbuf, ++s->nl_seq, &s->nlfd_b, why_b, sizeof why_b) == 0) {
+        if (cp_nl_send(s->nlfd, ++s->nl_seq, PROC_CN_MCAST_LISTEN, 1, PROC_EVENT_EXEC) != 0 ||
+            cp_nl_send(s->nlfd_b, ++s->nl_seq, PROC_CN_MCAST_LISTEN, 1,
                     PROC_EVENT_FORK | PROC_EVENT_EXIT | PROC_EVENT_UID | PROC_EVENT_GID) != 0) {
-            nl_send(s->nlfd, ++s->nl_seq, PROC_CN_MCAST_LISTEN, 1, CP_PROC_EVENT_ALL);
-            nl_send(s->nlfd_b, s->nl_seq, PROC_CN_MCAST_IGNORE, 0, 0);
+            cp_nl_send(s->nlfd, ++s->nl_seq, PROC_CN_MCAST_LISTEN, 1, CP_PROC_EVENT_ALL);
+            cp_nl_send(s->nlfd_b, s->nl_seq, PROC_CN_MCAST_IGNORE, 0, 0);
             close(s->nlfd_b);
             s->nlfd_b = -1;
         }
     }
     /* Whatever came before the filters took effect predates the seed scan
      * that follows: drop it (the filter applies when the send returns). */
-    char junk[NL_MSG_BUF];
-    for (int i = 0; i < 100000 && recv(s->nlfd, junk, sizeof junk, MSG_DONTWAIT) >= 0; i++)
-        ;
-    for (int i = 0;
-         s->nlfd_b >= 0 && i < 100000 && recv(s->nlfd_b, junk, sizeof junk, MSG_DONTWAIT) >= 0; i++)
-        ;
+    cp_nl_discard(s->nlfd);
+    if (s->nlfd_b >= 0)
+        cp_nl_discard(s->nlfd_b);
     rp_util_logf(s->host, s->self, RP_LOG_INFO,
                  "proc connector subscribed (%s), receive buffer %llu bytes asked, %d granted",
                  s->nlfd_b >= 0 ? "exec events on one socket, fork, exit, uid and gid on another"
@@ -2765,7 +2536,7 @@ static void free_state(struct cp *s)
     free(s->items);
     free(s->batch.buf);
     free(s->single.buf);
-    free(s->nl);
+    cp_nl_bufs_free(s->nl);
     free(s->kev);
     if (s->procfd >= 0)
         close(s->procfd);
@@ -2822,7 +2593,7 @@ static int cp_init(rp_plugin *self, const rp_host_api *host, void **state)
     s->batch.buf = malloc(s->batch.cap);
     s->single.cap = capture_need(s) + s->cfg.args_max + 1; /* + a joined command line */
     s->single.buf = malloc(s->single.cap);
-    s->nl = calloc(1, sizeof *s->nl);
+    s->nl = cp_nl_bufs_new();
     s->kev = calloc(KEV_CAP, sizeof *s->kev);
     if (!s->kev || !s->table || !s->hcache || !s->users || !s->groups || !s->pend || !s->rbuf ||
         !s->items || !s->batch.buf || !s->single.buf || !s->nl) {
@@ -2911,47 +2682,38 @@ static int cp_start(rp_plugin *self, void *state)
 
 static int cp_stop(rp_plugin *self, void *state)
 {
+    (void)self;
     struct cp *s = state;
     atomic_store(&s->stopping, 1);
     /* Unwatch and stop timers before taking the lock: these wait for a
      * running callback, which may itself be waiting for the lock. */
-    uint64_t id;
-    if ((id = atomic_exchange(&s->nl_watch, 0)) != 0)
-        s->host->fd_unwatch(self, id);
+    watch_off(s, &s->nl_watch);
     /* Socket B's watch and timer hand over to each other: unwatch, stop the
      * timer (which may have watched it again before it saw stopping), and
      * unwatch once more. */
-    if ((id = atomic_exchange(&s->nlb_watch, 0)) != 0)
-        s->host->fd_unwatch(self, id);
-    if ((id = atomic_exchange(&s->b_timer, 0)) != 0)
-        s->host->timer_stop(self, id);
-    if ((id = atomic_exchange(&s->nlb_watch, 0)) != 0)
-        s->host->fd_unwatch(self, id);
-    if ((id = atomic_exchange(&s->poll_timer, 0)) != 0)
-        s->host->timer_stop(self, id);
-    if ((id = atomic_exchange(&s->hk_timer, 0)) != 0)
-        s->host->timer_stop(self, id);
-    if ((id = atomic_exchange(&s->rescan_timer, 0)) != 0)
-        s->host->timer_stop(self, id);
-    if ((id = atomic_exchange(&s->flush_timer, 0)) != 0)
-        s->host->timer_stop(self, id);
+    watch_off(s, &s->nlb_watch);
+    timer_off(s, &s->b_timer);
+    watch_off(s, &s->nlb_watch);
+    timer_off(s, &s->poll_timer);
+    timer_off(s, &s->hk_timer);
+    timer_off(s, &s->rescan_timer);
+    timer_off(s, &s->flush_timer);
     /* A drain that held the lock before stopping was set may have watched B
      * again; one that takes it later sees stopping. Wait for the former,
      * then unwatch what it left (outside the lock: B's callback may wait
      * for it). */
     pthread_mutex_lock(&s->lock);
     pthread_mutex_unlock(&s->lock);
-    if ((id = atomic_exchange(&s->nlb_watch, 0)) != 0)
-        s->host->fd_unwatch(self, id);
+    watch_off(s, &s->nlb_watch);
     pthread_mutex_lock(&s->lock);
     /* Unsubscribing lets the kernel stop building events nobody reads. */
     if (s->nlfd >= 0) {
-        nl_send(s->nlfd, ++s->nl_seq, PROC_CN_MCAST_IGNORE, 0, 0);
+        cp_nl_send(s->nlfd, ++s->nl_seq, PROC_CN_MCAST_IGNORE, 0, 0);
         close(s->nlfd);
         s->nlfd = -1;
     }
     if (s->nlfd_b >= 0) {
-        nl_send(s->nlfd_b, ++s->nl_seq, PROC_CN_MCAST_IGNORE, 0, 0);
+        cp_nl_send(s->nlfd_b, ++s->nl_seq, PROC_CN_MCAST_IGNORE, 0, 0);
         close(s->nlfd_b);
         s->nlfd_b = -1;
     }

@@ -14,8 +14,8 @@
  * evicted, so when every entry is pending, cp_hcache_add fails and that exec
  * goes without a hash (counted by the caller).
  */
-#ifndef CP_HCACHE_H
-#define CP_HCACHE_H
+#ifndef RP_COLLECTOR_PROCESS_HCACHE_H
+#define RP_COLLECTOR_PROCESS_HCACHE_H
 
 #include <stdint.h>
 

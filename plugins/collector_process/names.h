@@ -9,8 +9,8 @@
  * cache is full it is emptied and refilled on demand. cp_names_check empties
  * it when the file changed (the housekeeping timer calls it).
  */
-#ifndef CP_NAMES_H
-#define CP_NAMES_H
+#ifndef RP_COLLECTOR_PROCESS_NAMES_H
+#define RP_COLLECTOR_PROCESS_NAMES_H
 
 #include <stdint.h>
 

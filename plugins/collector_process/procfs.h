@@ -4,8 +4,8 @@
  * past it, and returns RP_ERR_PARSE on text it does not understand, so a
  * strange kernel or a process exiting mid-read cannot crash the plugin.
  */
-#ifndef CP_PROCFS_H
-#define CP_PROCFS_H
+#ifndef RP_COLLECTOR_PROCESS_PROCFS_H
+#define RP_COLLECTOR_PROCESS_PROCFS_H
 
 #include <rampart/plugin.h>
 

@@ -12,8 +12,8 @@
  *
  * Threads: none of its own; the plugin calls it under its lock.
  */
-#ifndef CP_PTABLE_H
-#define CP_PTABLE_H
+#ifndef RP_COLLECTOR_PROCESS_PTABLE_H
+#define RP_COLLECTOR_PROCESS_PTABLE_H
 
 #include <stddef.h>
 #include <stdint.h>

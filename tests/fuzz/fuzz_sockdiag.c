@@ -17,9 +17,9 @@
  *             after the other (corpus/sockdiag/ holds real ones captured with
  *             tools/fuzz-seeds/sockdiag.py).
  *
- * The datagram goes through the three ways the plugin reads one: nd_parse()
- * on it as a single message, nd_dump_datagram() (the dump reader) and an
- * nd_msg_next() walk with nd_parse() on each message (the destroy reader).
+ * The datagram goes through the three ways the plugin reads one: cn_nd_parse()
+ * on it as a single message, cn_nd_dump_datagram() (the dump reader) and an
+ * cn_nd_msg_next() walk with cn_nd_parse() on each message (the destroy reader).
  *
  * Built without the core (tests/fuzz/CMakeLists.txt reads this line):
  * fuzz-standalone: plugins/collector_network/sockdiag.c
@@ -46,8 +46,8 @@
 /* The smallest netlink message: its header (16 bytes). */
 #define NL_HDR 16u
 
-/* What nd_parse promises about a record it accepted. */
-static void check_sock(const struct nd_sock *s)
+/* What cn_nd_parse promises about a record it accepted. */
+static void check_sock(const struct cn_nd_sock *s)
 {
     static const uint8_t zero[16];
     CHECK(s->family == AF_INET || s->family == AF_INET6);
@@ -66,7 +66,7 @@ struct seen {
     size_t n;
 };
 
-static void on_sock(void *arg, const struct nd_sock *s)
+static void on_sock(void *arg, const struct cn_nd_sock *s)
 {
     struct seen *seen = arg;
     check_sock(s);
@@ -84,8 +84,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t proto = (ctl & 0x01) ? IPPROTO_UDP : IPPROTO_TCP;
 
     /* The whole datagram as one message. */
-    struct nd_sock s;
-    if (nd_parse(buf, len, proto, &s) == 0)
+    struct cn_nd_sock s;
+    if (cn_nd_parse(buf, len, proto, &s) == 0)
         check_sock(&s);
 
     /* The dump reader. */
@@ -97,7 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct seen seen = {0};
     uint64_t bad = 0;
     int done = -1;
-    int rc = nd_dump_datagram(buf, len, seq, proto, on_sock, &seen, &bad, &done);
+    int rc = cn_nd_dump_datagram(buf, len, seq, proto, on_sock, &seen, &bad, &done);
     CHECK(rc == 0 || rc == RP_ERR_PARSE || rc == RP_ERR_UNSUPPORTED || rc == RP_ERR_IO);
     CHECK(done == 0 || done == 1);
     /* Each message takes at least a header, so neither count can pass the
@@ -107,16 +107,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* The destroy reader: every message, whatever its sequence. */
     size_t off = 0, msgs = 0, prev = 0;
-    struct nd_msg m;
-    while ((rc = nd_msg_next(buf, len, &off, &m)) == 0) {
+    struct cn_nd_msg m;
+    while ((rc = cn_nd_msg_next(buf, len, &off, &m)) == 0) {
         CHECK(m.data >= buf && m.len >= NL_HDR);
         CHECK((size_t)(m.data - buf) + m.len <= len);
         CHECK(off > prev || msgs == 0);
         CHECK(off <= len);
         prev = off;
         CHECK(++msgs <= len / NL_HDR);
-        struct nd_sock d;
-        if (nd_parse(m.data, m.len, 0, &d) == 0)
+        struct cn_nd_sock d;
+        if (cn_nd_parse(m.data, m.len, 0, &d) == 0)
             check_sock(&d);
     }
     CHECK(rc == RP_ERR_NOTFOUND || rc == RP_ERR_PARSE);

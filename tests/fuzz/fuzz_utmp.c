@@ -3,7 +3,7 @@
  * parser (plugins/collector_login/record.c, compiled into this binary:
  * plugins never link the host). utmp, wtmp and btmp can hold anything a
  * root process (or, through btmp, a failed login's user name) puts there:
- * whatever the bytes, lg_parse_record must read no more than its record,
+ * whatever the bytes, cl_parse_record must read no more than its record,
  * never crash, and hand out only what it promises.
  *
  * Input layout: the bytes of a utmp/wtmp/btmp file. They are cut into
@@ -44,21 +44,21 @@ static void check_text(const char *s, size_t max)
 
 static void parse_one(const unsigned char *p)
 {
-    struct lg_rec r, again;
+    struct cl_rec r, again;
     const char *why = NULL;
-    int rc = lg_parse_record(p, &r, &why);
+    int rc = cl_parse_record(p, &r, &why);
     if (rc != 0) {
         CHECK(rc == RP_ERR_PARSE);
         CHECK(why != NULL && why[0] != '\0');
         return;
     }
-    CHECK(r.type >= 0 && r.type <= LG_UT_ACCOUNTING);
+    CHECK(r.type >= 0 && r.type <= CL_UT_ACCOUNTING);
     CHECK(r.pid >= 0);
     CHECK(r.time_ns >= 0);
-    check_text(r.line, LG_LEN_LINE);
-    check_text(r.user, LG_LEN_USER);
-    check_text(r.host, LG_LEN_HOST);
-    CHECK(r.type != LG_UT_USER_PROCESS || r.user[0] != '\0');
+    check_text(r.line, CL_LEN_LINE);
+    check_text(r.user, CL_LEN_USER);
+    check_text(r.host, CL_LEN_HOST);
+    CHECK(r.type != CL_UT_USER_PROCESS || r.user[0] != '\0');
     CHECK(r.has_ip == 0 || r.has_ip == 1);
     if (r.has_ip)
         CHECK(r.ip.family == 4 || r.ip.family == 6);
@@ -66,7 +66,7 @@ static void parse_one(const unsigned char *p)
         CHECK(r.ip.family == 0);
     /* The parser depends on the record alone: the same bytes give the same
      * result (the plugin compares utmp slots by their bytes). */
-    CHECK(lg_parse_record(p, &again, &why) == 0);
+    CHECK(cl_parse_record(p, &again, &why) == 0);
     CHECK(again.type == r.type && again.pid == r.pid && again.time_ns == r.time_ns);
     CHECK(again.has_ip == r.has_ip && again.ip.family == r.ip.family);
     CHECK(memcmp(again.ip.addr, r.ip.addr, sizeof r.ip.addr) == 0);
@@ -77,15 +77,15 @@ static void parse_one(const unsigned char *p)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    size_t whole = size / LG_REC_SIZE;
+    size_t whole = size / CL_REC_SIZE;
     for (size_t i = 0; i < whole; i++)
-        parse_one(data + i * LG_REC_SIZE);
-    size_t tail = size - whole * LG_REC_SIZE;
+        parse_one(data + i * CL_REC_SIZE);
+    size_t tail = size - whole * CL_REC_SIZE;
     if (tail > 0) {
         /* Exactly one record on the heap, so that ASan sees a read past it. */
-        unsigned char *rec = calloc(1, LG_REC_SIZE);
+        unsigned char *rec = calloc(1, CL_REC_SIZE);
         CHECK(rec != NULL);
-        memcpy(rec, data + whole * LG_REC_SIZE, tail);
+        memcpy(rec, data + whole * CL_REC_SIZE, tail);
         parse_one(rec);
         free(rec);
     }
