@@ -39,6 +39,19 @@ int64_t rp__os_time_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+void *rp__os_aligned_alloc(size_t align, size_t size)
+{
+    /* posix_memalign, not aligned_alloc: it takes any size, where C11 asked
+     * for a multiple of the alignment until C17 relaxed it. */
+    void *p = NULL;
+    return posix_memalign(&p, align, size ? size : 1) == 0 ? p : NULL;
+}
+
+void rp__os_aligned_free(void *p)
+{
+    free(p);
+}
+
 int64_t rp__os_monotonic_ns(void)
 {
     struct timespec ts;

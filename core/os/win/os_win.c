@@ -29,6 +29,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h> /* _aligned_malloc */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -320,6 +321,18 @@ int64_t rp__os_monotonic_ns(void)
     /* Whole seconds and remainder apart so that counter * 1e9 cannot overflow. */
     int64_t secs = c.QuadPart / f.QuadPart, rem = c.QuadPart % f.QuadPart;
     return secs * 1000000000 + rem * 1000000000 / f.QuadPart;
+}
+
+void *rp__os_aligned_alloc(size_t align, size_t size)
+{
+    /* The Windows C runtime has no aligned_alloc (its free cannot release
+     * such a block); _aligned_malloc pairs with _aligned_free. */
+    return _aligned_malloc(size ? size : 1, align);
+}
+
+void rp__os_aligned_free(void *p)
+{
+    _aligned_free(p);
 }
 
 int rp__os_random(void *buf, size_t len)
