@@ -6,13 +6,15 @@
  * sync and folder sync; then (below) whole files, append-only files, the
  * agent's folders opened once, private state files and the pid file.
  *
- * The spool's path is trusted once: rp__os_spool_dir_open opens the folder
- * and checks what it opened; every name after that is looked up in that
- * open folder, never by a path again. A rename of the folder, or a link put
- * in place of its path later, does not move the spool's files.
+ * The spool's folder is an rp__os_dir (below), opened once by the agent:
+ * every name is looked up in that open folder, never by a path again. A
+ * rename of the folder, or a link put in place of its path later, does not
+ * move the spool's files.
  *
  * Implementations: core/os/unix/spool_unix.c (POSIX) and core/os/win/spool_win.c
- * (Win32, compile-ready, not yet run on Windows).
+ * (Win32, compile-ready, not yet run on Windows); the folder handle is the
+ * one of os_unix.c and os_win.c (struct in core/os/unix/dir_unix.h and
+ * core/os/win/dir_win.h).
  *
  * A file handle is a small value (an fd on Unix, a HANDLE on Windows) that the
  * caller keeps and must close once; nothing here allocates for an open file.
@@ -48,31 +50,19 @@ typedef struct rp__os_sfile {
 
 #define RP__OS_SFILE_NONE ((intptr_t)-1)
 
-/* An open folder. Unix: its descriptor. Windows: its path, and a handle on
- * the folder opened without FILE_SHARE_DELETE so that nobody can rename or
- * remove it while the spool holds it; Win32 has no open-relative-to-a-handle
- * call, so the names are joined to that pinned path. */
-typedef struct rp__os_sdir rp__os_sdir;
-
-/* Opens folder path, not following a symbolic link in its last component,
- * and checks the open folder: a directory, owned by root or the agent's user,
- * writable by neither group nor others (RP_ERR_PERM otherwise; RP_ERR_NOTFOUND
- * when missing). *out is freed by rp__os_spool_dir_close. */
-int rp__os_spool_dir_open(const char *path, rp__os_sdir **out);
-
-/* Closes the folder. NULL is a no-op. Files opened in it stay open. */
-void rp__os_spool_dir_close(rp__os_sdir *dir);
+/* A folder of the agent's own, opened once: see rp__os_dir_open below. The
+ * spool's files are opened, created, removed and listed in one. */
+typedef struct rp__os_dir rp__os_dir;
 
 /* Creates file name in dir (mode 0600 on Unix), opened for reading and
  * writing; RP_ERR_EXISTS if the name is taken. The name itself is durable
- * only after rp__os_spool_dir_sync. */
-int rp__os_sfile_create(const rp__os_sdir *dir, const char *name, rp__os_sfile *out,
-                        int *errno_out);
+ * only after rp__os_dir_sync. */
+int rp__os_sfile_create(const rp__os_dir *dir, const char *name, rp__os_sfile *out, int *errno_out);
 
 /* Opens the existing file name in dir for reading and writing (writable !=
  * 0) or reading only; with create != 0 a missing file is created empty (mode
  * 0600). */
-int rp__os_sfile_open(const rp__os_sdir *dir, const char *name, int writable, int create,
+int rp__os_sfile_open(const rp__os_dir *dir, const char *name, int writable, int create,
                       rp__os_sfile *out, int *errno_out);
 
 /* The current size in bytes. */
@@ -97,20 +87,14 @@ int rp__os_sfile_sync(rp__os_sfile f, int *errno_out);
 /* Closes *f and marks it RP__OS_SFILE_NONE; a closed handle is a no-op. */
 void rp__os_sfile_close(rp__os_sfile *f);
 
-/* Removes file name from dir; a missing file is success (someone else
- * removed it). On Windows the file may still be open elsewhere: every handle
- * here is opened with FILE_SHARE_DELETE. */
-int rp__os_spool_unlink(const rp__os_sdir *dir, const char *name);
-
 /* Makes the creation and removal of names in dir durable (fsync of the
  * folder on Unix; NTFS journals names itself, so a no-op on Windows). */
-int rp__os_spool_dir_sync(const rp__os_sdir *dir);
+int rp__os_dir_sync(const rp__os_dir *dir);
 
 /* Calls fn(ctx, name) for every entry of dir except "." and ".." (names only,
- * in no particular order). A non-zero return from fn stops the walk and is
- * returned. */
-int rp__os_spool_dir_list(const rp__os_sdir *dir, int (*fn)(void *ctx, const char *name),
-                          void *ctx);
+ * whatever their type, in no particular order). A non-zero return from fn
+ * stops the walk and is returned. */
+int rp__os_dir_names(const rp__os_dir *dir, int (*fn)(void *ctx, const char *name), void *ctx);
 
 /* ---- whole files, append-only files, folders ------------------------------
  * Implementations: core/os/unix/os_unix.c and protected_unix.c (POSIX),
@@ -201,11 +185,13 @@ int rp__os_subdir_check_private(const char *path, char *reason, size_t len);
  * several threads at once (each call is one system call on the descriptor or
  * a file of its own); closing it must wait until no one uses it.
  */
-typedef struct rp__os_dir rp__os_dir;
-
 /* Opens folder path after the rule of rp__os_dir_check_private (every folder
  * from the root checked, path itself private). *out is the caller's. */
 int rp__os_dir_open(const char *path, rp__os_dir **out, char *reason, size_t len);
+/* As rp__os_dir_open, but path itself must not be a symbolic link either
+ * (RP_ERR_PERM), as rp__os_subdir_check_private says: for a folder of the
+ * agent's own named by path (the spool's, when opened by path). */
+int rp__os_dir_open_nolink(const char *path, rp__os_dir **out, char *reason, size_t len);
 /* Opens the folder that holds file path (absolute) as rp__os_dir_open does;
  * *name points at the file's last component inside path. */
 int rp__os_dir_open_parent(const char *path, rp__os_dir **out, const char **name, char *reason,

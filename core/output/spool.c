@@ -143,8 +143,8 @@ static void chain_remove(rp__spool *sp, struct seg *chain, char *path_buf, rp__o
         struct seg *next = chain->next;
         if (cached && cached->h != RP__OS_SFILE_NONE && *cached_seq == chain->seq)
             rp__os_sfile_close(cached);
-        int rc = rp__os_spool_unlink(
-            sp->dirh, rp__spool_name(sp, rp__spool_seg_path(sp, path_buf, chain->seq)));
+        int rc =
+            rp__spool_unlink(sp, rp__spool_name(sp, rp__spool_seg_path(sp, path_buf, chain->seq)));
         if (rc != 0)
             rp__log_warn("spool %s: cannot remove %s: %s", sp->dir, path_buf, rp_strerror(rc));
         seg_free(chain);
@@ -202,7 +202,7 @@ static void spool_free(rp__spool *sp)
     rp__os_sfile_close(&sp->rfd);
     rp__os_sfile_close(&sp->state_fd);
     rp__os_sfile_close(&sp->acked_fd);
-    rp__os_spool_dir_close(sp->dirh);
+    rp__os_dir_close(sp->dirh);
     rp__os_mutex_destroy(sp->mu);
     free(sp->win);
     free(sp->rchunk);
@@ -212,18 +212,42 @@ static void spool_free(rp__spool *sp)
     free(sp);
 }
 
+/* Opens the spool folder by path (when no folder handle is given: tests,
+ * benches, tools): created 0700 with its parents when missing, as the path
+ * API always did, then opened once as every folder of the agent's is, every
+ * folder from the root checked and the folder itself private and not a
+ * symbolic link. */
+static int open_folder(const char *path, rp__os_dir **out, char *why, size_t len)
+{
+    int rc = rp__os_mkdir_p(path, 0700);
+    if (rc != 0) {
+        snprintf(why, len, "%s: cannot create the folder: %s", path, rp_strerror(rc));
+        return rc;
+    }
+    return rp__os_dir_open_nolink(path, out, why, len);
+}
+
+int rp__spool_unlink(rp__spool *sp, const char *name)
+{
+    int rc = rp__os_dir_remove(sp->dirh, name);
+    /* Missing is success: someone else removed it already. */
+    return rc == RP_ERR_NOTFOUND ? 0 : rc;
+}
+
 int rp__spool_open(const rp__spool_opts *opts, rp__spool **out)
 {
-    if (!opts || !out || !opts->dir || !opts->dir[0] || opts->fsync > RP__SPOOL_FSYNC_NEVER ||
-        opts->max_inflight > RP__SPOOL_MAX_INFLIGHT)
+    if (!opts || !out || (!opts->folder && (!opts->dir || !opts->dir[0])) ||
+        opts->fsync > RP__SPOOL_FSYNC_NEVER || opts->max_inflight > RP__SPOOL_MAX_INFLIGHT)
         return RP_ERR_INVAL;
     *out = NULL;
     rp__spool *sp = calloc(1, sizeof *sp);
     if (!sp)
         return RP_ERR_NOMEM;
     sp->wfd.h = sp->rfd.h = sp->state_fd.h = sp->acked_fd.h = RP__OS_SFILE_NONE;
-    size_t dlen = strlen(opts->dir);
-    while (dlen > 1 && opts->dir[dlen - 1] == '/')
+    /* The path names the folder in log lines only. */
+    const char *dpath = opts->folder ? rp__os_dir_path(opts->folder) : opts->dir;
+    size_t dlen = strlen(dpath);
+    while (dlen > 1 && dpath[dlen - 1] == '/')
         dlen--;
     sp->path_cap = dlen + 32;
     sp->dir = malloc(dlen + 1);
@@ -235,7 +259,7 @@ int rp__spool_open(const rp__spool_opts *opts, rp__spool **out)
     int rc = RP_ERR_NOMEM;
     if (!sp->dir || !sp->wpath || !sp->rpath || !sp->win || !chunk)
         goto fail;
-    memcpy(sp->dir, opts->dir, dlen);
+    memcpy(sp->dir, dpath, dlen);
     sp->dir[dlen] = '\0';
     sp->max_bytes = opts->max_bytes ? opts->max_bytes : RP__SPOOL_DEFAULT_MAX_BYTES;
     sp->seg_max = opts->segment_bytes;
@@ -254,16 +278,15 @@ int rp__spool_open(const rp__spool_opts *opts, rp__spool **out)
     sp->on_append_ctx = opts->on_append_ctx;
     if ((rc = rp__os_mutex_create(&sp->mu)) != 0)
         goto fail;
-    if ((rc = rp__os_mkdir_p(sp->dir, 0700)) != 0) {
-        rp__log_error("spool %s: cannot create the folder: %s", sp->dir, rp_strerror(rc));
-        goto fail;
-    }
-    /* The folder's path is looked up this once; see dirh. */
-    if ((rc = rp__os_spool_dir_open(sp->dir, &sp->dirh)) != 0) {
-        rp__log_error("spool %s: cannot open the folder: %s%s", sp->dir, rp_strerror(rc),
-                      rc == RP_ERR_PERM ? " (a symbolic link, not a folder, or writable by "
-                                          "another user than root or the agent's)"
-                                        : "");
+    /* The folder is looked up (by the caller or here) this once; see dirh. */
+    char why[1024] = "";
+    if (opts->folder)
+        rc = rp__os_dir_dup(opts->folder, &sp->dirh);
+    else
+        rc = open_folder(sp->dir, &sp->dirh, why, sizeof why);
+    if (rc != 0) {
+        rp__log_error("spool %s: cannot open the folder: %s", sp->dir,
+                      why[0] ? why : rp_strerror(rc));
         goto fail;
     }
 
@@ -336,7 +359,7 @@ int rp__spool_open(const rp__spool_opts *opts, rp__spool **out)
         goto fail;
     }
     if (new_state)
-        rp__os_spool_dir_sync(sp->dirh);
+        rp__os_dir_sync(sp->dirh);
     if (acked == 0 && sp->acked_written == 0)
         write_small(sp->acked_fd, ACKED_MAGIC, sp->uid, 0, 0);
     if (sp->next_seq == 0)
@@ -457,7 +480,7 @@ static int rotate(rp__spool *sp)
         return rc;
     }
     /* The new name must be durable before a record in it is called durable. */
-    if (sp->fsync != RP__SPOOL_FSYNC_NEVER && (rc = rp__os_spool_dir_sync(sp->dirh)) != 0)
+    if (sp->fsync != RP__SPOOL_FSYNC_NEVER && (rc = rp__os_dir_sync(sp->dirh)) != 0)
         rp__log_warn("spool %s: folder sync failed: %s", sp->dir, rp_strerror(rc));
     /* Room for the footer is counted from the start, so sealing never takes
      * the spool past max_bytes. */

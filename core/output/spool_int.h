@@ -80,7 +80,7 @@ struct rp__spool {
     /* The folder, opened once at open: every file is opened, created,
      * removed and listed in it by name, never by path again (the paths built
      * from dir are for log lines). Both threads use it; close frees it. */
-    rp__os_sdir *dirh;
+    rp__os_dir *dirh;
     uint64_t max_bytes, seg_max;
     enum rp__spool_fsync fsync;
     int64_t interval_ns;
@@ -160,6 +160,10 @@ void rp__spool_problem(rp__spool *sp, const char *fmt, ...) RP__PRINTF(2, 3);
 
 /* Puts s at the end of the segment list. Under mu, or at open. */
 void rp__spool_list_append(rp__spool *sp, struct seg *s);
+
+/* Removes file name from the spool's folder; a missing file is success
+ * (someone else removed it). */
+int rp__spool_unlink(rp__spool *sp, const char *name);
 
 /* ---- in spool_recover.c ---- */
 

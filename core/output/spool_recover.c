@@ -178,7 +178,7 @@ static int scan_segment(rp__spool *sp, uint64_t seq, uint64_t acked, uint64_t *l
         *last_id = ft.last_id;
         rp__os_sfile_close(&f);
         if (ft.last_id <= acked) {
-            rp__os_spool_unlink(sp->dirh, name); /* all delivered */
+            rp__spool_unlink(sp, name); /* all delivered */
             seg_free(s);
             return 0;
         }
@@ -290,7 +290,7 @@ static int scan_segment(rp__spool *sp, uint64_t seq, uint64_t acked, uint64_t *l
     rp__os_sfile_close(&f);
     if (s->ret_count == s->count) {
         /* Nothing left to send: the file goes now. */
-        rp__os_spool_unlink(sp->dirh, name);
+        rp__spool_unlink(sp, name);
         seg_free(s);
         return 0;
     }
@@ -307,7 +307,7 @@ int rp__spool_recover(rp__spool *sp, uint64_t acked, uint8_t *chunk, uint64_t *l
 {
     struct scan_names sn = {0};
     /* The segments, oldest first. */
-    int rc = rp__os_spool_dir_list(sp->dirh, collect_name, &sn);
+    int rc = rp__os_dir_names(sp->dirh, collect_name, &sn);
     if (rc != 0) {
         rp__log_error("spool %s: cannot list the folder: %s", sp->dir, rp_strerror(rc));
         goto done;

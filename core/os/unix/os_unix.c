@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "os/os.h"
 #include "os/os_fs.h"
+#include "os/unix/dir_unix.h"
 
 #include <rampart/plugin.h>
 
@@ -999,11 +1000,6 @@ void rp__os_dl_close(rp__os_dl *dl)
 
 /* ---- folders opened once ------------------------------------------------ */
 
-struct rp__os_dir {
-    int fd;     /* O_RDONLY | O_DIRECTORY: usable by the *at() calls and fsync */
-    char *path; /* for messages only */
-};
-
 /* A name is one component: a separator or a dot name would leave the folder. */
 static int name_ok(const char *name)
 {
@@ -1035,7 +1031,8 @@ static void dir_shown(const rp__os_dir *d, const char *name, char *buf, size_t l
     snprintf(buf, len, "%s%s%s", d->path, strcmp(d->path, "/") == 0 ? "" : "/", name);
 }
 
-static int dir_open_len(const char *path, size_t plen, rp__os_dir **out, char *reason, size_t len)
+static int dir_open_len(const char *path, size_t plen, int flags, rp__os_dir **out, char *reason,
+                        size_t len)
 {
     char buf[PATH_MAX];
     if (plen >= sizeof buf) {
@@ -1045,7 +1042,7 @@ static int dir_open_len(const char *path, size_t plen, rp__os_dir **out, char *r
     memcpy(buf, path, plen);
     buf[plen] = '\0';
     int pfd = -1;
-    int rc = walk_folder(buf, WALK_STRICT, &pfd, reason, len);
+    int rc = walk_folder(buf, WALK_STRICT | flags, &pfd, reason, len);
     if (rc != 0)
         return rc;
     /* The walk hands back an O_PATH descriptor; reopening "." of it gives one
@@ -1062,7 +1059,12 @@ static int dir_open_len(const char *path, size_t plen, rp__os_dir **out, char *r
 
 int rp__os_dir_open(const char *path, rp__os_dir **out, char *reason, size_t len)
 {
-    return dir_open_len(path, strlen(path), out, reason, len);
+    return dir_open_len(path, strlen(path), 0, out, reason, len);
+}
+
+int rp__os_dir_open_nolink(const char *path, rp__os_dir **out, char *reason, size_t len)
+{
+    return dir_open_len(path, strlen(path), WALK_NO_LINK, out, reason, len);
 }
 
 int rp__os_dir_open_parent(const char *path, rp__os_dir **out, const char **name, char *reason,
@@ -1073,7 +1075,7 @@ int rp__os_dir_open_parent(const char *path, rp__os_dir **out, const char **name
         snprintf(reason, len, "%s: expected an absolute path to a file", path);
         return RP_ERR_INVAL;
     }
-    int rc = dir_open_len(path, slash == path ? 1 : (size_t)(slash - path), out, reason, len);
+    int rc = dir_open_len(path, slash == path ? 1 : (size_t)(slash - path), 0, out, reason, len);
     if (rc == 0)
         *name = slash + 1;
     return rc;

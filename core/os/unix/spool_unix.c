@@ -1,7 +1,8 @@
 /* core/os/unix/spool_unix.c - the spool's file operations (os_fs.h) for
- * Linux and other Unix systems. */
+ * Linux and other Unix systems, in a folder opened by os_unix.c. */
 #define _GNU_SOURCE
 #include "os/os_fs.h"
+#include "os/unix/dir_unix.h"
 
 #include <rampart/plugin.h>
 
@@ -46,61 +47,14 @@ static int fail(int e, int *errno_out)
     return errno_to_rp(e);
 }
 
-/* The folder the spool works in: every name below is opened relative to
- * fd, so the folder's path is looked up once, at rp__os_spool_dir_open. */
-struct rp__os_sdir {
-    int fd;
-};
-
-/* Refuses a directory or file the agent (root) must not trust: one of
- * another user than root or the agent's own. */
+/* Refuses a file the agent (root) must not trust: one of another user than
+ * root or the agent's own. */
 static int owner_ok(const struct stat *st)
 {
     return st->st_uid == 0 || st->st_uid == geteuid();
 }
 
-int rp__os_spool_dir_open(const char *path, rp__os_sdir **out)
-{
-    *out = NULL;
-    rp__os_sdir *d = malloc(sizeof *d);
-    if (!d)
-        return RP_ERR_NOMEM;
-    int fd;
-    do
-        fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-    while (fd < 0 && errno == EINTR);
-    if (fd < 0) {
-        int e = errno;
-        free(d);
-        /* O_NOFOLLOW with O_DIRECTORY: a symbolic link there fails with
-         * ENOTDIR (or ELOOP), like anything else that is not a folder. */
-        return errno_to_rp(e == ELOOP || e == ENOTDIR ? EPERM : e);
-    }
-    /* Checked on the descriptor, which names this folder for good: a rename
-     * of the path afterwards, or a link put in its place, changes nothing
-     * the spool opens. Group- or world-writable would let someone else plant
-     * or swap a segment. */
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISDIR(st.st_mode) || !owner_ok(&st) ||
-        (st.st_mode & (S_IWGRP | S_IWOTH))) {
-        close(fd);
-        free(d);
-        return RP_ERR_PERM;
-    }
-    d->fd = fd;
-    *out = d;
-    return 0;
-}
-
-void rp__os_spool_dir_close(rp__os_sdir *d)
-{
-    if (!d)
-        return;
-    close(d->fd);
-    free(d);
-}
-
-static int open_fd(const rp__os_sdir *dir, const char *name, int flags, rp__os_sfile *out,
+static int open_fd(const rp__os_dir *dir, const char *name, int flags, rp__os_sfile *out,
                    int *errno_out)
 {
     out->h = RP__OS_SFILE_NONE;
@@ -123,12 +77,12 @@ static int open_fd(const rp__os_sdir *dir, const char *name, int flags, rp__os_s
     return 0;
 }
 
-int rp__os_sfile_create(const rp__os_sdir *dir, const char *name, rp__os_sfile *out, int *errno_out)
+int rp__os_sfile_create(const rp__os_dir *dir, const char *name, rp__os_sfile *out, int *errno_out)
 {
     return open_fd(dir, name, O_RDWR | O_CREAT | O_EXCL, out, errno_out);
 }
 
-int rp__os_sfile_open(const rp__os_sdir *dir, const char *name, int writable, int create,
+int rp__os_sfile_open(const rp__os_dir *dir, const char *name, int writable, int create,
                       rp__os_sfile *out, int *errno_out)
 {
     int flags = writable ? O_RDWR : O_RDONLY;
@@ -241,19 +195,12 @@ void rp__os_sfile_close(rp__os_sfile *f)
     f->h = RP__OS_SFILE_NONE;
 }
 
-int rp__os_spool_unlink(const rp__os_sdir *dir, const char *name)
-{
-    if (unlinkat(dir->fd, name, 0) == 0 || errno == ENOENT)
-        return 0;
-    return errno_to_rp(errno);
-}
-
-int rp__os_spool_dir_sync(const rp__os_sdir *dir)
+int rp__os_dir_sync(const rp__os_dir *dir)
 {
     return fsync(dir->fd) == 0 ? 0 : errno_to_rp(errno);
 }
 
-int rp__os_spool_dir_list(const rp__os_sdir *dir, int (*fn)(void *ctx, const char *name), void *ctx)
+int rp__os_dir_names(const rp__os_dir *dir, int (*fn)(void *ctx, const char *name), void *ctx)
 {
     /* A new open of the folder itself ("." of its descriptor, no path walked),
      * not a dup: closedir closes it, and its read position is its own. */

@@ -17,6 +17,7 @@
  */
 #include "os/os.h"
 #include "os/os_fs.h"
+#include "os/win/dir_win.h"
 
 #include <rampart/plugin.h>
 
@@ -1660,18 +1661,15 @@ int rp__os_pidfile_holder(const char *path, long *pid)
 /* ---- folders opened once ------------------------------------------------ */
 
 /*
- * The Windows port keeps the checked path in the handle for now, and every
- * function below works on "<path>\<name>": the folder is checked once when it
- * is opened (its owner and DACL, as rp__os_dir_check_private), but a rename
- * of the folder afterwards is not noticed. The equivalent of the Unix
- * descriptor (a folder handle opened without FILE_SHARE_DELETE, kept for the
- * life of the handle, with files opened relative to it through
- * NtCreateFile's RootDirectory) is to come with the port.
+ * The Windows port keeps the checked path in the handle, and every function
+ * below works on "<path>\<name>": Win32 has no documented call that opens a
+ * name relative to a folder handle (NtCreateFile's RootDirectory is the
+ * native API). What Unix gets from openat is had by pinning instead: the
+ * handle keeps the folder open without FILE_SHARE_DELETE, so nobody can
+ * rename or remove it (and put something else at its path) while it is
+ * held. A subfolder (rp__os_dir_sub) that is a reparse point (symbolic link
+ * or junction) is refused, as a link is on Unix.
  */
-struct rp__os_dir {
-    char *path;
-};
-
 static int is_sep8(char c)
 {
     return c == '/' || c == '\\';
@@ -1685,7 +1683,17 @@ static int name_ok(const char *name)
            strcmp(name, "..") != 0;
 }
 
-static int dir_new(const char *path, size_t plen, rp__os_dir **out)
+static void dir_free(rp__os_dir *d)
+{
+    if (d->pin != INVALID_HANDLE_VALUE)
+        CloseHandle(d->pin);
+    free(d->path);
+    free(d);
+}
+
+/* A handle on path[0..plen), pinned. With no_reparse a reparse point there
+ * is refused (RP_ERR_PERM), not followed. */
+static int dir_new(const char *path, size_t plen, int no_reparse, rp__os_dir **out)
 {
     rp__os_dir *d = malloc(sizeof *d);
     char *p = malloc(plen + 1);
@@ -1697,6 +1705,29 @@ static int dir_new(const char *path, size_t plen, rp__os_dir **out)
     memcpy(p, path, plen);
     p[plen] = '\0';
     d->path = p;
+    d->pin = INVALID_HANDLE_VALUE;
+    wchar_t *w;
+    int rc = to_wide(p, 1, &w);
+    if (rc != 0) {
+        dir_free(d);
+        return rc;
+    }
+    d->pin = CreateFileW(
+        w, FILE_READ_ATTRIBUTES, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL, OPEN_EXISTING,
+        FILE_FLAG_BACKUP_SEMANTICS | (no_reparse ? FILE_FLAG_OPEN_REPARSE_POINT : 0), NULL);
+    DWORD e = GetLastError();
+    free(w);
+    if (d->pin == INVALID_HANDLE_VALUE) {
+        dir_free(d);
+        return win_to_rp(e);
+    }
+    BY_HANDLE_FILE_INFORMATION info;
+    if (!GetFileInformationByHandle(d->pin, &info) ||
+        !(info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) ||
+        (no_reparse && (info.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT))) {
+        dir_free(d);
+        return RP_ERR_PERM;
+    }
     *out = d;
     return 0;
 }
@@ -1716,23 +1747,30 @@ static char *dir_join(const rp__os_dir *d, const char *name)
     return p;
 }
 
-static int dir_open_len(const char *path, size_t plen, rp__os_dir **out, char *reason, size_t len)
+static int dir_open_len(const char *path, size_t plen, int nolink, rp__os_dir **out, char *reason,
+                        size_t len)
 {
     char *p = malloc(plen + 1);
     if (!p)
         return RP_ERR_NOMEM;
     memcpy(p, path, plen);
     p[plen] = '\0';
-    int rc = rp__os_dir_check_private(p, reason, len);
+    int rc = nolink ? rp__os_subdir_check_private(p, reason, len)
+                    : rp__os_dir_check_private(p, reason, len);
     if (rc == 0)
-        rc = dir_new(p, plen, out);
+        rc = dir_new(p, plen, nolink, out);
     free(p);
     return rc;
 }
 
 int rp__os_dir_open(const char *path, rp__os_dir **out, char *reason, size_t len)
 {
-    return dir_open_len(path, strlen(path), out, reason, len);
+    return dir_open_len(path, strlen(path), 0, out, reason, len);
+}
+
+int rp__os_dir_open_nolink(const char *path, rp__os_dir **out, char *reason, size_t len)
+{
+    return dir_open_len(path, strlen(path), 1, out, reason, len);
 }
 
 int rp__os_dir_open_parent(const char *path, rp__os_dir **out, const char **name, char *reason,
@@ -1750,7 +1788,7 @@ int rp__os_dir_open_parent(const char *path, rp__os_dir **out, const char **name
     size_t plen = (size_t)(sep - path);
     if (plen == 0 || path[plen - 1] == ':')
         plen++;
-    int rc = dir_open_len(path, plen, out, reason, len);
+    int rc = dir_open_len(path, plen, 0, out, reason, len);
     if (rc == 0)
         *name = sep + 1;
     return rc;
@@ -1772,14 +1810,30 @@ int rp__os_dir_sub(rp__os_dir *dir, const char *name, unsigned create_mode, rp__
     if (rc == 0)
         rc = rp__os_subdir_check_private(p, reason, len);
     if (rc == 0)
-        rc = dir_new(p, strlen(p), out);
+        rc = dir_new(p, strlen(p), 1, out);
     free(p);
     return rc;
 }
 
 int rp__os_dir_dup(const rp__os_dir *dir, rp__os_dir **out)
 {
-    return dir_new(dir->path, strlen(dir->path), out);
+    size_t plen = strlen(dir->path);
+    rp__os_dir *d = malloc(sizeof *d);
+    char *p = malloc(plen + 1);
+    HANDLE pin = INVALID_HANDLE_VALUE;
+    if (p)
+        memcpy(p, dir->path, plen + 1);
+    if (!d || !p ||
+        !DuplicateHandle(GetCurrentProcess(), dir->pin, GetCurrentProcess(), &pin, 0, FALSE,
+                         DUPLICATE_SAME_ACCESS)) {
+        free(d);
+        free(p);
+        return d && p ? win_to_rp(GetLastError()) : RP_ERR_NOMEM;
+    }
+    d->path = p;
+    d->pin = pin;
+    *out = d;
+    return 0;
 }
 
 const char *rp__os_dir_path(const rp__os_dir *dir)
@@ -1789,10 +1843,8 @@ const char *rp__os_dir_path(const rp__os_dir *dir)
 
 void rp__os_dir_close(rp__os_dir *dir)
 {
-    if (!dir)
-        return;
-    free(dir->path);
-    free(dir);
+    if (dir)
+        dir_free(dir);
 }
 
 int rp__os_dir_write_atomic(rp__os_dir *dir, const char *name, const void *data, size_t len,

@@ -19,14 +19,14 @@
  *     that path joined with their name: Win32 has no documented call that
  *     opens a name relative to a folder handle (NtCreateFile's
  *     RootDirectory is the native API). What Unix gets from openat is had
- *     by pinning instead: rp__os_spool_dir_open keeps a handle on the folder
- *     opened without FILE_SHARE_DELETE, so nobody can rename or remove the
- *     folder (and put something else at its path) while the spool holds it,
- *     and refuses a reparse point (symbolic link or junction) there. The
- *     owner check waits for the installer's ACL work; the folder's ACL is
- *     what guards it on Windows.
+ *     by pinning instead: the folder handle (rp__os_dir, os_win.c) keeps the
+ *     folder open without FILE_SHARE_DELETE, so nobody can rename or remove
+ *     it (and put something else at its path) while the spool holds it, and
+ *     rp__os_dir_sub refuses a reparse point (symbolic link or junction)
+ *     there.
  */
 #include "os/os_fs.h"
+#include "os/win/dir_win.h"
 
 #include <rampart/plugin.h>
 
@@ -91,66 +91,8 @@ static int wide_path(const char *path, wchar_t **out)
     return 0;
 }
 
-struct rp__os_sdir {
-    char *path; /* UTF-8, no trailing separator */
-    HANDLE pin; /* the folder, opened without FILE_SHARE_DELETE */
-};
-
-int rp__os_spool_dir_open(const char *path, rp__os_sdir **out)
-{
-    *out = NULL;
-    size_t len = strlen(path);
-    while (len > 1 && (path[len - 1] == '/' || path[len - 1] == '\\'))
-        len--;
-    rp__os_sdir *d = calloc(1, sizeof *d);
-    if (!d)
-        return RP_ERR_NOMEM;
-    d->pin = INVALID_HANDLE_VALUE;
-    d->path = malloc(len + 1);
-    if (!d->path) {
-        free(d);
-        return RP_ERR_NOMEM;
-    }
-    memcpy(d->path, path, len);
-    d->path[len] = '\0';
-    wchar_t *w;
-    int rc = wide_path(d->path, &w);
-    if (rc != 0) {
-        rp__os_spool_dir_close(d);
-        return rc;
-    }
-    d->pin =
-        CreateFileW(w, FILE_READ_ATTRIBUTES, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL,
-                    OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT, NULL);
-    DWORD e = GetLastError();
-    free(w);
-    if (d->pin == INVALID_HANDLE_VALUE) {
-        rp__os_spool_dir_close(d);
-        return win_to_rp(e, NULL);
-    }
-    BY_HANDLE_FILE_INFORMATION info;
-    if (!GetFileInformationByHandle(d->pin, &info) ||
-        !(info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) ||
-        (info.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT)) {
-        rp__os_spool_dir_close(d);
-        return RP_ERR_PERM;
-    }
-    *out = d;
-    return 0;
-}
-
-void rp__os_spool_dir_close(rp__os_sdir *d)
-{
-    if (!d)
-        return;
-    if (d->pin != INVALID_HANDLE_VALUE)
-        CloseHandle(d->pin);
-    free(d->path);
-    free(d);
-}
-
 /* The UTF-16 path of name in dir, from malloc. */
-static int name_path(const rp__os_sdir *dir, const char *name, wchar_t **out)
+static int name_path(const rp__os_dir *dir, const char *name, wchar_t **out)
 {
     size_t dl = strlen(dir->path), nl = strlen(name);
     char *p = malloc(dl + 1 + nl + 1);
@@ -164,7 +106,7 @@ static int name_path(const rp__os_sdir *dir, const char *name, wchar_t **out)
     return rc;
 }
 
-static int open_handle(const rp__os_sdir *dir, const char *name, DWORD access, DWORD disposition,
+static int open_handle(const rp__os_dir *dir, const char *name, DWORD access, DWORD disposition,
                        rp__os_sfile *out, int *errno_out)
 {
     out->h = RP__OS_SFILE_NONE;
@@ -184,12 +126,12 @@ static int open_handle(const rp__os_sdir *dir, const char *name, DWORD access, D
     return 0;
 }
 
-int rp__os_sfile_create(const rp__os_sdir *dir, const char *name, rp__os_sfile *out, int *errno_out)
+int rp__os_sfile_create(const rp__os_dir *dir, const char *name, rp__os_sfile *out, int *errno_out)
 {
     return open_handle(dir, name, GENERIC_READ | GENERIC_WRITE, CREATE_NEW, out, errno_out);
 }
 
-int rp__os_sfile_open(const rp__os_sdir *dir, const char *name, int writable, int create,
+int rp__os_sfile_open(const rp__os_dir *dir, const char *name, int writable, int create,
                       rp__os_sfile *out, int *errno_out)
 {
     DWORD access = GENERIC_READ | (writable ? GENERIC_WRITE : 0);
@@ -294,27 +236,13 @@ void rp__os_sfile_close(rp__os_sfile *f)
     f->h = RP__OS_SFILE_NONE;
 }
 
-int rp__os_spool_unlink(const rp__os_sdir *dir, const char *name)
-{
-    wchar_t *w;
-    int rc = name_path(dir, name, &w);
-    if (rc != 0)
-        return rc;
-    BOOL ok = DeleteFileW(w);
-    DWORD e = GetLastError();
-    free(w);
-    if (ok || e == ERROR_FILE_NOT_FOUND)
-        return 0;
-    return win_to_rp(e, NULL);
-}
-
-int rp__os_spool_dir_sync(const rp__os_sdir *dir)
+int rp__os_dir_sync(const rp__os_dir *dir)
 {
     (void)dir;
     return 0;
 }
 
-int rp__os_spool_dir_list(const rp__os_sdir *dir, int (*fn)(void *ctx, const char *name), void *ctx)
+int rp__os_dir_names(const rp__os_dir *dir, int (*fn)(void *ctx, const char *name), void *ctx)
 {
     size_t len = strlen(dir->path);
     char *pattern = malloc(len + 3);
