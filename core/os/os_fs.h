@@ -1,20 +1,21 @@
 /*
  * core/os/os_fs.h - files and folders, the one header of the platform layer
- * for them. First the file operations the write-ahead spool
- * (core/output/spool.c) needs: a folder opened once, files opened, created,
- * removed and listed in it, positioned reads and writes, truncation, data
- * sync and folder sync; then (below) whole files, append-only files, the
- * agent's folders opened once, private state files and the pid file.
+ * for them. First the one open-file type, rp__os_file, and its operations:
+ * files opened, created, removed and listed in a folder opened once,
+ * positioned reads and writes (the write-ahead spool, core/output/spool.c),
+ * appends (event logs), truncation, data sync and folder sync; then (below)
+ * whole files, append-only files, the agent's folders opened once, private
+ * state files and the pid file.
  *
  * The spool's folder is an rp__os_dir (below), opened once by the agent:
  * every name is looked up in that open folder, never by a path again. A
  * rename of the folder, or a link put in place of its path later, does not
  * move the spool's files.
  *
- * Implementations: core/os/unix/spool_unix.c (POSIX) and core/os/win/spool_win.c
- * (Win32, compile-ready, not yet run on Windows); the folder handle is the
- * one of os_unix.c and os_win.c (struct in core/os/unix/dir_unix.h and
- * core/os/win/dir_win.h).
+ * Implementations: core/os/unix/file_unix.c (POSIX) and core/os/win/file_win.c
+ * (Win32, compile-ready, not yet run on Windows); the folder handle and the
+ * append-only open are those of os_unix.c and os_win.c (the folder's struct
+ * in core/os/unix/dir_unix.h and core/os/win/dir_win.h).
  *
  * A file handle is a small value (an fd on Unix, a HANDLE on Windows) that the
  * caller keeps and must close once; nothing here allocates for an open file.
@@ -44,11 +45,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct rp__os_sfile {
-    intptr_t h; /* fd or HANDLE; RP__OS_SFILE_NONE when closed */
-} rp__os_sfile;
+typedef struct rp__os_file {
+    intptr_t h; /* fd or HANDLE; RP__OS_FILE_NONE when closed */
+} rp__os_file;
 
-#define RP__OS_SFILE_NONE ((intptr_t)-1)
+#define RP__OS_FILE_NONE ((intptr_t)-1)
+
+/* 1 when f holds an open file. A handle that may stay unopened must start
+ * as RP__OS_FILE_NONE (0 is a valid descriptor). */
+static inline int rp__os_file_is_open(rp__os_file f)
+{
+    return f.h != RP__OS_FILE_NONE;
+}
 
 /* A folder of the agent's own, opened once: see rp__os_dir_open below. The
  * spool's files are opened, created, removed and listed in one. */
@@ -57,35 +65,35 @@ typedef struct rp__os_dir rp__os_dir;
 /* Creates file name in dir (mode 0600 on Unix), opened for reading and
  * writing; RP_ERR_EXISTS if the name is taken. The name itself is durable
  * only after rp__os_dir_sync. */
-int rp__os_sfile_create(const rp__os_dir *dir, const char *name, rp__os_sfile *out, int *errno_out);
+int rp__os_file_create(const rp__os_dir *dir, const char *name, rp__os_file *out, int *errno_out);
 
 /* Opens the existing file name in dir for reading and writing (writable !=
  * 0) or reading only; with create != 0 a missing file is created empty (mode
  * 0600). */
-int rp__os_sfile_open(const rp__os_dir *dir, const char *name, int writable, int create,
-                      rp__os_sfile *out, int *errno_out);
+int rp__os_file_open(const rp__os_dir *dir, const char *name, int writable, int create,
+                     rp__os_file *out, int *errno_out);
 
 /* The current size in bytes. */
-int rp__os_sfile_size(rp__os_sfile f, uint64_t *out);
+int rp__os_file_size(rp__os_file f, uint64_t *out);
 
 /* Reads up to len bytes at offset off, retrying short reads; *got is the
  * number read, less than len only at the end of the file. */
-int rp__os_sfile_read_at(rp__os_sfile f, uint64_t off, void *buf, size_t len, size_t *got);
+int rp__os_file_read_at(rp__os_file f, uint64_t off, void *buf, size_t len, size_t *got);
 
 /* Writes a[0..alen) then b[0..blen) at offset off, retrying short writes (one
  * system call for both on Unix). On failure some of the bytes may have been
  * written: the caller truncates them away. */
-int rp__os_sfile_write_at(rp__os_sfile f, uint64_t off, const void *a, size_t alen, const void *b,
-                          size_t blen, int *errno_out);
+int rp__os_file_write_at(rp__os_file f, uint64_t off, const void *a, size_t alen, const void *b,
+                         size_t blen, int *errno_out);
 
 /* Sets the size to len (cutting or zero-extending). */
-int rp__os_sfile_truncate(rp__os_sfile f, uint64_t len);
+int rp__os_file_truncate(rp__os_file f, uint64_t len);
 
 /* Makes the file's data and size durable (fdatasync / FlushFileBuffers). */
-int rp__os_sfile_sync(rp__os_sfile f, int *errno_out);
+int rp__os_file_sync(rp__os_file f, int *errno_out);
 
-/* Closes *f and marks it RP__OS_SFILE_NONE; a closed handle is a no-op. */
-void rp__os_sfile_close(rp__os_sfile *f);
+/* Closes *f and marks it RP__OS_FILE_NONE; a closed handle is a no-op. */
+void rp__os_file_close(rp__os_file *f);
 
 /* Makes the creation and removal of names in dir durable (fsync of the
  * folder on Unix; NTFS journals names itself, so a no-op on Windows). */
@@ -117,18 +125,18 @@ int rp__os_read_file(const char *path, size_t max_bytes, char **data_out, size_t
  * never an existing one, fsync, rename). */
 int rp__os_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode);
 
-/* Append-only files (event logs). A handle is an fd on Unix. */
-typedef struct rp__os_file rp__os_file;
-/* Opens (creating with mode) for appending. errno_out as for rp__os_read_file.
- * RP_ERR_PERM (errno EPERM or ELOOP) for a symbolic link, anything but a
- * regular file, a file owned by another user than root or the agent's, or one
- * with a second name (hard link): the agent appends as root. */
-int rp__os_file_open_append(const char *path, unsigned mode, rp__os_file **out, int *errno_out);
-/* Writes all of buf, retrying short writes. */
-int rp__os_file_write(rp__os_file *f, const void *buf, size_t len);
-int rp__os_file_sync(rp__os_file *f);
-/* Current size of the file in bytes. */
-int rp__os_file_size(rp__os_file *f, uint64_t *size);
+/* Append-only files (event logs): an rp__os_file (see the top), opened
+ * (creating with mode) for appending; every write goes to the end. errno_out
+ * as for rp__os_read_file. RP_ERR_PERM (errno EPERM or ELOOP) for a symbolic
+ * link, anything but a regular file, a file owned by another user than root
+ * or the agent's, or one with a second name (hard link): the agent appends as
+ * root. Close with rp__os_file_close; rp__os_file_size and rp__os_file_sync
+ * work on it too. */
+int rp__os_file_open_append(const char *path, unsigned mode, rp__os_file *out, int *errno_out);
+/* Writes all of buf at the end of a file opened for appending (at the
+ * current position of any other), retrying short writes. RP_ERR_FULL when
+ * the disk is full, RP_ERR_IO otherwise. */
+int rp__os_file_write(rp__os_file f, const void *buf, size_t len);
 /* Renames a file, replacing the target if it exists. */
 int rp__os_rename(const char *from, const char *to);
 /* Deletes a file. RP_ERR_NOTFOUND when it is not there. */
@@ -138,8 +146,6 @@ int rp__os_remove(const char *path);
  * returned. RP_ERR_NOTFOUND when dir does not exist. */
 int rp__os_dir_files(const char *dir, int (*fn)(void *arg, const char *name, uint64_t size),
                      void *arg);
-/* NULL is a no-op. */
-void rp__os_file_close(rp__os_file *f);
 
 /*
  * Pid file: created (mode 0644) and locked for the life of the process so a
@@ -225,7 +231,7 @@ int rp__os_dir_read_small(rp__os_dir *dir, const char *name, size_t max_bytes, c
                           size_t *len_out, char *reason, size_t len);
 /* As rp__os_file_open_append for file name of dir (the same refusals,
  * checked on the descriptor). */
-int rp__os_dir_open_append(rp__os_dir *dir, const char *name, unsigned mode, rp__os_file **out,
+int rp__os_dir_open_append(rp__os_dir *dir, const char *name, unsigned mode, rp__os_file *out,
                            int *errno_out);
 /* Renames from to to inside dir, replacing to. RP_ERR_NOTFOUND when from is
  * missing. */

@@ -27,10 +27,6 @@
 #include <time.h>
 #include <unistd.h>
 
-struct rp__os_file {
-    int fd;
-};
-
 static int owner_trusted(uid_t uid);
 
 int64_t rp__os_time_ns(void)
@@ -333,8 +329,7 @@ int rp__os_write_file_atomic(const char *path, const void *data, size_t len, uns
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, (mode_t)mode);
     if (fd < 0)
         return errno_to_rp(errno);
-    rp__os_file f = {fd};
-    int rc = rp__os_file_write(&f, data, len);
+    int rc = rp__os_file_write((rp__os_file){fd}, data, len);
     if (rc == 0 && fsync(fd) != 0)
         rc = RP_ERR_IO;
     close(fd);
@@ -346,9 +341,10 @@ int rp__os_write_file_atomic(const char *path, const void *data, size_t len, uns
 }
 
 /* path relative to dirfd (AT_FDCWD: as given). */
-static int open_append_at(int dirfd, const char *path, unsigned mode, rp__os_file **out,
+static int open_append_at(int dirfd, const char *path, unsigned mode, rp__os_file *out,
                           int *errno_out)
 {
+    out->h = RP__OS_FILE_NONE;
     if (errno_out)
         *errno_out = 0;
     /* No symbolic link, no device or pipe, nothing someone else owns, no
@@ -370,26 +366,20 @@ static int open_append_at(int dirfd, const char *path, unsigned mode, rp__os_fil
         close(fd);
         return RP_ERR_PERM;
     }
-    rp__os_file *f = malloc(sizeof *f);
-    if (!f) {
-        close(fd);
-        return RP_ERR_NOMEM;
-    }
-    f->fd = fd;
-    *out = f;
+    out->h = fd;
     return 0;
 }
 
-int rp__os_file_open_append(const char *path, unsigned mode, rp__os_file **out, int *errno_out)
+int rp__os_file_open_append(const char *path, unsigned mode, rp__os_file *out, int *errno_out)
 {
     return open_append_at(AT_FDCWD, path, mode, out, errno_out);
 }
 
-int rp__os_file_write(rp__os_file *f, const void *buf, size_t len)
+int rp__os_file_write(rp__os_file f, const void *buf, size_t len)
 {
     const char *p = buf;
     while (len > 0) {
-        ssize_t n = write(f->fd, p, len);
+        ssize_t n = write((int)f.h, p, len);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -401,31 +391,9 @@ int rp__os_file_write(rp__os_file *f, const void *buf, size_t len)
     return 0;
 }
 
-int rp__os_file_sync(rp__os_file *f)
-{
-    return fsync(f->fd) == 0 ? 0 : RP_ERR_IO;
-}
-
-int rp__os_file_size(rp__os_file *f, uint64_t *size)
-{
-    struct stat st;
-    if (fstat(f->fd, &st) != 0)
-        return RP_ERR_IO;
-    *size = (uint64_t)st.st_size;
-    return 0;
-}
-
 int rp__os_rename(const char *from, const char *to)
 {
     return rename(from, to) == 0 ? 0 : errno_to_rp(errno);
-}
-
-void rp__os_file_close(rp__os_file *f)
-{
-    if (!f)
-        return;
-    close(f->fd);
-    free(f);
 }
 
 int rp__os_gmtime(int64_t unix_secs, struct tm *out)
@@ -1161,8 +1129,7 @@ int rp__os_dir_write_atomic(rp__os_dir *dir, const char *name, const void *data,
     }
     if (fd < 0)
         return RP_ERR_EXISTS;
-    rp__os_file f = {fd};
-    int rc = rp__os_file_write(&f, data, len);
+    int rc = rp__os_file_write((rp__os_file){fd}, data, len);
     if (rc == 0 && fsync(fd) != 0)
         rc = RP_ERR_IO;
     close(fd);
@@ -1206,9 +1173,10 @@ int rp__os_dir_read_small(rp__os_dir *dir, const char *name, size_t max_bytes, c
     return rc;
 }
 
-int rp__os_dir_open_append(rp__os_dir *dir, const char *name, unsigned mode, rp__os_file **out,
+int rp__os_dir_open_append(rp__os_dir *dir, const char *name, unsigned mode, rp__os_file *out,
                            int *errno_out)
 {
+    out->h = RP__OS_FILE_NONE;
     if (!name_ok(name)) {
         if (errno_out)
             *errno_out = EINVAL;

@@ -48,10 +48,6 @@
 /* 1601-01-01 (FILETIME's epoch) to 1970-01-01 in 100 ns units. */
 #define FILETIME_UNIX_EPOCH 116444736000000000ULL
 
-struct rp__os_file {
-    HANDLE h;
-};
-
 /* ---- conversions and error mapping ---------------------------------- */
 
 /* UTF-8 to UTF-16 from malloc. strict rejects invalid UTF-8 (a path must not
@@ -686,9 +682,10 @@ out:
 
 /* ---- append-only files ---------------------------------------------- */
 
-int rp__os_file_open_append(const char *path, unsigned mode, rp__os_file **out, int *errno_out)
+int rp__os_file_open_append(const char *path, unsigned mode, rp__os_file *out, int *errno_out)
 {
     (void)mode; /* the file inherits its folder's access control list */
+    out->h = RP__OS_FILE_NONE;
     wchar_t *w = NULL;
     if (errno_out)
         *errno_out = 0;
@@ -700,10 +697,11 @@ int rp__os_file_open_append(const char *path, unsigned mode, rp__os_file **out, 
     }
     /* FILE_APPEND_DATA without FILE_WRITE_DATA: every write goes to the end
      * of the file, like O_APPEND, even with other writers. The share flags
-     * let readers and log rotation (rename, delete) work while it is open. */
-    HANDLE h =
-        CreateFileW(w, FILE_APPEND_DATA, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
-                    NULL, OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
+     * let readers and log rotation (rename, delete) work while it is open.
+     * FILE_READ_ATTRIBUTES is for rp__os_file_size (GetFileSizeEx). */
+    HANDLE h = CreateFileW(w, FILE_APPEND_DATA | FILE_READ_ATTRIBUTES,
+                           FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+                           OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
     free(w);
     if (h == INVALID_HANDLE_VALUE) {
         DWORD e = GetLastError();
@@ -711,34 +709,13 @@ int rp__os_file_open_append(const char *path, unsigned mode, rp__os_file **out, 
             *errno_out = win_to_errno(e);
         return win_to_rp(e);
     }
-    rp__os_file *f = malloc(sizeof *f);
-    if (!f) {
-        CloseHandle(h);
-        return RP_ERR_NOMEM;
-    }
-    f->h = h;
-    *out = f;
+    out->h = (intptr_t)h;
     return 0;
 }
 
-int rp__os_file_write(rp__os_file *f, const void *buf, size_t len)
+int rp__os_file_write(rp__os_file f, const void *buf, size_t len)
 {
-    return write_all(f->h, buf, len);
-}
-
-int rp__os_file_sync(rp__os_file *f)
-{
-    /* FlushFileBuffers takes FILE_APPEND_DATA as write access. */
-    return FlushFileBuffers(f->h) ? 0 : RP_ERR_IO;
-}
-
-int rp__os_file_size(rp__os_file *f, uint64_t *size)
-{
-    LARGE_INTEGER li;
-    if (!GetFileSizeEx(f->h, &li))
-        return win_to_rp(GetLastError());
-    *size = (uint64_t)li.QuadPart;
-    return 0;
+    return write_all((HANDLE)f.h, buf, len);
 }
 
 void rp__os_tune_memory(void)
@@ -820,14 +797,6 @@ int rp__os_rename(const char *from, const char *to)
     free(wf);
     free(wt);
     return rc;
-}
-
-void rp__os_file_close(rp__os_file *f)
-{
-    if (!f)
-        return;
-    CloseHandle(f->h);
-    free(f);
 }
 
 int rp__os_gmtime(int64_t unix_secs, struct tm *out)
@@ -1875,9 +1844,10 @@ int rp__os_dir_read_small(rp__os_dir *dir, const char *name, size_t max_bytes, c
     return rc;
 }
 
-int rp__os_dir_open_append(rp__os_dir *dir, const char *name, unsigned mode, rp__os_file **out,
+int rp__os_dir_open_append(rp__os_dir *dir, const char *name, unsigned mode, rp__os_file *out,
                            int *errno_out)
 {
+    out->h = RP__OS_FILE_NONE;
     if (errno_out)
         *errno_out = 0;
     if (!name_ok(name))

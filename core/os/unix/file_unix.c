@@ -1,5 +1,6 @@
-/* core/os/unix/spool_unix.c - the spool's file operations (os_fs.h) for
- * Linux and other Unix systems, in a folder opened by os_unix.c. */
+/* core/os/unix/file_unix.c - the operations on an open file (rp__os_file,
+ * os_fs.h) for Linux and other Unix systems, and the spool's files opened in
+ * a folder opened by os_unix.c (which opens the append-only files). */
 #define _GNU_SOURCE
 #include "os/os_fs.h"
 #include "os/unix/dir_unix.h"
@@ -54,10 +55,10 @@ static int owner_ok(const struct stat *st)
     return st->st_uid == 0 || st->st_uid == geteuid();
 }
 
-static int open_fd(const rp__os_dir *dir, const char *name, int flags, rp__os_sfile *out,
+static int open_fd(const rp__os_dir *dir, const char *name, int flags, rp__os_file *out,
                    int *errno_out)
 {
-    out->h = RP__OS_SFILE_NONE;
+    out->h = RP__OS_FILE_NONE;
     if (errno_out)
         *errno_out = 0;
     int fd;
@@ -77,13 +78,13 @@ static int open_fd(const rp__os_dir *dir, const char *name, int flags, rp__os_sf
     return 0;
 }
 
-int rp__os_sfile_create(const rp__os_dir *dir, const char *name, rp__os_sfile *out, int *errno_out)
+int rp__os_file_create(const rp__os_dir *dir, const char *name, rp__os_file *out, int *errno_out)
 {
     return open_fd(dir, name, O_RDWR | O_CREAT | O_EXCL, out, errno_out);
 }
 
-int rp__os_sfile_open(const rp__os_dir *dir, const char *name, int writable, int create,
-                      rp__os_sfile *out, int *errno_out)
+int rp__os_file_open(const rp__os_dir *dir, const char *name, int writable, int create,
+                     rp__os_file *out, int *errno_out)
 {
     int flags = writable ? O_RDWR : O_RDONLY;
     if (create)
@@ -91,7 +92,7 @@ int rp__os_sfile_open(const rp__os_dir *dir, const char *name, int writable, int
     return open_fd(dir, name, flags, out, errno_out);
 }
 
-int rp__os_sfile_size(rp__os_sfile f, uint64_t *out)
+int rp__os_file_size(rp__os_file f, uint64_t *out)
 {
     struct stat st;
     if (fstat((int)f.h, &st) != 0)
@@ -102,7 +103,7 @@ int rp__os_sfile_size(rp__os_sfile f, uint64_t *out)
     return 0;
 }
 
-int rp__os_sfile_read_at(rp__os_sfile f, uint64_t off, void *buf, size_t len, size_t *got)
+int rp__os_file_read_at(rp__os_file f, uint64_t off, void *buf, size_t len, size_t *got)
 {
     char *p = buf;
     size_t done = 0;
@@ -126,8 +127,8 @@ int rp__os_sfile_read_at(rp__os_sfile f, uint64_t off, void *buf, size_t len, si
     return 0;
 }
 
-int rp__os_sfile_write_at(rp__os_sfile f, uint64_t off, const void *a, size_t alen, const void *b,
-                          size_t blen, int *errno_out)
+int rp__os_file_write_at(rp__os_file f, uint64_t off, const void *a, size_t alen, const void *b,
+                         size_t blen, int *errno_out)
 {
     if (errno_out)
         *errno_out = 0;
@@ -161,7 +162,7 @@ int rp__os_sfile_write_at(rp__os_sfile f, uint64_t off, const void *a, size_t al
     return 0;
 }
 
-int rp__os_sfile_truncate(rp__os_sfile f, uint64_t len)
+int rp__os_file_truncate(rp__os_file f, uint64_t len)
 {
     if (len > (uint64_t)INT64_MAX)
         return RP_ERR_RANGE;
@@ -172,7 +173,7 @@ int rp__os_sfile_truncate(rp__os_sfile f, uint64_t len)
     return rc == 0 ? 0 : errno_to_rp(errno);
 }
 
-int rp__os_sfile_sync(rp__os_sfile f, int *errno_out)
+int rp__os_file_sync(rp__os_file f, int *errno_out)
 {
     if (errno_out)
         *errno_out = 0;
@@ -186,13 +187,13 @@ int rp__os_sfile_sync(rp__os_sfile f, int *errno_out)
     return rc == 0 ? 0 : fail(errno, errno_out);
 }
 
-void rp__os_sfile_close(rp__os_sfile *f)
+void rp__os_file_close(rp__os_file *f)
 {
-    if (!f || f->h == RP__OS_SFILE_NONE)
+    if (!f || f->h == RP__OS_FILE_NONE)
         return;
     /* No retry on EINTR: on Linux the fd is gone either way. */
     close((int)f->h);
-    f->h = RP__OS_SFILE_NONE;
+    f->h = RP__OS_FILE_NONE;
 }
 
 int rp__os_dir_sync(const rp__os_dir *dir)

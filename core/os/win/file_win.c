@@ -1,7 +1,8 @@
 /*
- * core/os/win/spool_win.c - the spool's file operations (os_fs.h) for
- * Windows. *** NOT BUILT ON LINUX, NOT YET TESTED ON WINDOWS. ***
- * Compile-ready for mingw-w64 (Windows 8 or later).
+ * core/os/win/file_win.c - the operations on an open file (rp__os_file,
+ * os_fs.h) for Windows, and the spool's files opened in a folder opened by
+ * os_win.c (which opens the append-only files). *** NOT BUILT ON LINUX, NOT YET TESTED ON WINDOWS.
+ * *** Compile-ready for mingw-w64 (Windows 8 or later).
  *
  * Notes, because the spool was written against POSIX:
  *   - Every handle is opened with FILE_SHARE_READ | FILE_SHARE_WRITE |
@@ -107,9 +108,9 @@ static int name_path(const rp__os_dir *dir, const char *name, wchar_t **out)
 }
 
 static int open_handle(const rp__os_dir *dir, const char *name, DWORD access, DWORD disposition,
-                       rp__os_sfile *out, int *errno_out)
+                       rp__os_file *out, int *errno_out)
 {
-    out->h = RP__OS_SFILE_NONE;
+    out->h = RP__OS_FILE_NONE;
     if (errno_out)
         *errno_out = 0;
     wchar_t *w;
@@ -126,19 +127,19 @@ static int open_handle(const rp__os_dir *dir, const char *name, DWORD access, DW
     return 0;
 }
 
-int rp__os_sfile_create(const rp__os_dir *dir, const char *name, rp__os_sfile *out, int *errno_out)
+int rp__os_file_create(const rp__os_dir *dir, const char *name, rp__os_file *out, int *errno_out)
 {
     return open_handle(dir, name, GENERIC_READ | GENERIC_WRITE, CREATE_NEW, out, errno_out);
 }
 
-int rp__os_sfile_open(const rp__os_dir *dir, const char *name, int writable, int create,
-                      rp__os_sfile *out, int *errno_out)
+int rp__os_file_open(const rp__os_dir *dir, const char *name, int writable, int create,
+                     rp__os_file *out, int *errno_out)
 {
     DWORD access = GENERIC_READ | (writable ? GENERIC_WRITE : 0);
     return open_handle(dir, name, access, create ? OPEN_ALWAYS : OPEN_EXISTING, out, errno_out);
 }
 
-int rp__os_sfile_size(rp__os_sfile f, uint64_t *out)
+int rp__os_file_size(rp__os_file f, uint64_t *out)
 {
     LARGE_INTEGER sz;
     if (!GetFileSizeEx((HANDLE)f.h, &sz))
@@ -159,7 +160,7 @@ static OVERLAPPED at(uint64_t off)
 /* ReadFile and WriteFile take a DWORD length: big requests go in slices. */
 #define SLICE ((size_t)1 << 30)
 
-int rp__os_sfile_read_at(rp__os_sfile f, uint64_t off, void *buf, size_t len, size_t *got)
+int rp__os_file_read_at(rp__os_file f, uint64_t off, void *buf, size_t len, size_t *got)
 {
     char *p = buf;
     size_t done = 0;
@@ -199,8 +200,8 @@ static int write_part(HANDLE h, uint64_t off, const char *p, size_t len, int *er
     return 0;
 }
 
-int rp__os_sfile_write_at(rp__os_sfile f, uint64_t off, const void *a, size_t alen, const void *b,
-                          size_t blen, int *errno_out)
+int rp__os_file_write_at(rp__os_file f, uint64_t off, const void *a, size_t alen, const void *b,
+                         size_t blen, int *errno_out)
 {
     if (errno_out)
         *errno_out = 0;
@@ -210,7 +211,7 @@ int rp__os_sfile_write_at(rp__os_sfile f, uint64_t off, const void *a, size_t al
     return rc;
 }
 
-int rp__os_sfile_truncate(rp__os_sfile f, uint64_t len)
+int rp__os_file_truncate(rp__os_file f, uint64_t len)
 {
     FILE_END_OF_FILE_INFO info;
     info.EndOfFile.QuadPart = (LONGLONG)len;
@@ -219,21 +220,22 @@ int rp__os_sfile_truncate(rp__os_sfile f, uint64_t len)
     return 0;
 }
 
-int rp__os_sfile_sync(rp__os_sfile f, int *errno_out)
+int rp__os_file_sync(rp__os_file f, int *errno_out)
 {
     if (errno_out)
         *errno_out = 0;
+    /* FlushFileBuffers takes FILE_APPEND_DATA as write access (event logs). */
     if (!FlushFileBuffers((HANDLE)f.h))
         return win_to_rp(GetLastError(), errno_out);
     return 0;
 }
 
-void rp__os_sfile_close(rp__os_sfile *f)
+void rp__os_file_close(rp__os_file *f)
 {
-    if (!f || f->h == RP__OS_SFILE_NONE)
+    if (!f || f->h == RP__OS_FILE_NONE)
         return;
     CloseHandle((HANDLE)f->h);
-    f->h = RP__OS_SFILE_NONE;
+    f->h = RP__OS_FILE_NONE;
 }
 
 int rp__os_dir_sync(const rp__os_dir *dir)
