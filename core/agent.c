@@ -46,6 +46,7 @@ struct rp__agent {
      * file in them is opened relative to these (never by its path again). */
     rp__os_dir *data;       /* agent.data_dir: agent_id, status.json */
     rp__os_dir *deadletter; /* <data_dir>/deadletter when uploading; lent to the uploader */
+    rp__os_dir *spool_dir;  /* <data_dir>/spool when uploading, until the spool opens */
     rp__os_dir *events_dir; /* the folder of output.file; lent to the sink */
     char *events_name;      /* output.file's name in it */
     rp__sink *sink; /* built from the config at start-up */
@@ -183,12 +184,15 @@ static int open_state_folders(rp__agent *a, long *holder_pid, char *err, size_t 
         return rc;
     }
     /* The agent's own subfolders: a link planted there would send the spool
-     * or the dead letters elsewhere. Missing ones are made later, except the
-     * dead letters' (made here when uploading, so that the uploader gets
-     * this handle). */
-    rp__os_dir *spool = NULL;
-    rc = rp__os_dir_sub(a->data, "spool", 0, &spool, why, sizeof why);
-    rp__os_dir_close(spool);
+     * or the dead letters elsewhere. When uploading both are made here, so
+     * that the spool and the uploader get these handles; otherwise they are
+     * only checked when present. */
+    rc = rp__os_dir_sub(a->data, "spool", cfg->output_url ? 0700 : 0, &a->spool_dir, why,
+                        sizeof why);
+    if (!cfg->output_url) {
+        rp__os_dir_close(a->spool_dir);
+        a->spool_dir = NULL;
+    }
     if (rc == 0 || rc == RP_ERR_NOTFOUND)
         rc = rp__os_dir_sub(a->data, "deadletter", cfg->output_url ? 0700 : 0, &a->deadletter, why,
                             sizeof why);
@@ -515,6 +519,7 @@ static int prepare_upload(rp__agent *a, char *err, size_t errlen)
     snprintf(dir, sizeof dir, "%s/spool", cfg->data_dir);
     rp__spool_opts so;
     rp__spool_opts_init(&so, dir);
+    so.folder = a->spool_dir; /* opened and checked by open_state_folders */
     so.max_bytes = cfg->spool_max_bytes;
     so.fsync_interval_ms = cfg->flush_interval_ms;
     so.on_append = on_spool_append;
@@ -524,6 +529,9 @@ static int prepare_upload(rp__agent *a, char *err, size_t errlen)
         return RP_ERR_CONFIG;
     }
     rc = rp__spool_open(&so, &a->spool);
+    /* The spool keeps a handle of its own. */
+    rp__os_dir_close(a->spool_dir);
+    a->spool_dir = NULL;
     if (rc != 0) {
         snprintf(err, errlen, "%s: cannot open the spool: %s", dir, rp_strerror(rc));
         return rc;
@@ -1481,6 +1489,7 @@ void rp__agent_destroy(rp__agent *a)
     free(a->plugin_alerted);
     rp__os_dir_close(a->data);
     rp__os_dir_close(a->deadletter);
+    rp__os_dir_close(a->spool_dir);
     rp__os_dir_close(a->events_dir);
     free(a->events_name);
     free(a->config_file);

@@ -24,9 +24,7 @@ host_cc=${CC:-cc}
 
 # Files that still fail for a reason the platform seal removes (Unix calls
 # outside core/os/), with that reason. Empty this list as they are fixed.
-declare -A WAITS_FOR_SEAL=(
-    [core/runtime/bus.c]="aligned_alloc (the Windows C runtime has _aligned_malloc instead)"
-)
+declare -A WAITS_FOR_SEAL=()
 
 if ! command -v "$cc" >/dev/null 2>&1; then
     if [ "${RP_REQUIRE_ALL:-}" = 1 ]; then

@@ -25,6 +25,11 @@ void rp__os_tune_memory(void);
 /* This process's CPU time (user + system, all threads) and peak resident
  * memory in bytes. */
 int rp__os_process_usage(int64_t *cpu_ns, uint64_t *peak_rss_bytes);
+/* size bytes aligned to align (a power of two, at least sizeof(void *));
+ * NULL when out of memory. The Windows C runtime has no aligned_alloc, so
+ * such memory is freed only with rp__os_aligned_free (NULL is a no-op). */
+void *rp__os_aligned_alloc(size_t align, size_t size);
+void rp__os_aligned_free(void *p);
 
 /* Host name into buf (always terminated). */
 int rp__os_hostname(char *buf, size_t len);

@@ -1,18 +1,21 @@
 /*
  * core/os/os_fs.h - files and folders, the one header of the platform layer
- * for them. First the file operations the write-ahead spool
- * (core/output/spool.c) needs: a folder opened once, files opened, created,
- * removed and listed in it, positioned reads and writes, truncation, data
- * sync and folder sync; then (below) whole files, append-only files, the
- * agent's folders opened once, private state files and the pid file.
+ * for them. First the one open-file type, rp__os_file, and its operations:
+ * files opened, created, removed and listed in a folder opened once,
+ * positioned reads and writes (the write-ahead spool, core/output/spool.c),
+ * appends (event logs), truncation, data sync and folder sync; then (below)
+ * whole files, append-only files, the agent's folders opened once, private
+ * state files and the pid file.
  *
- * The spool's path is trusted once: rp__os_spool_dir_open opens the folder
- * and checks what it opened; every name after that is looked up in that
- * open folder, never by a path again. A rename of the folder, or a link put
- * in place of its path later, does not move the spool's files.
+ * The spool's folder is an rp__os_dir (below), opened once by the agent:
+ * every name is looked up in that open folder, never by a path again. A
+ * rename of the folder, or a link put in place of its path later, does not
+ * move the spool's files.
  *
- * Implementations: core/os/unix/spool_unix.c (POSIX) and core/os/win/spool_win.c
- * (Win32, compile-ready, not yet run on Windows).
+ * Implementations: core/os/unix/file_unix.c (POSIX) and core/os/win/file_win.c
+ * (Win32, compile-ready, not yet run on Windows); the folder handle and the
+ * append-only open are those of os_unix.c and os_win.c (the folder's struct
+ * in core/os/unix/dir_unix.h and core/os/win/dir_win.h).
  *
  * A file handle is a small value (an fd on Unix, a HANDLE on Windows) that the
  * caller keeps and must close once; nothing here allocates for an open file.
@@ -42,75 +45,64 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct rp__os_sfile {
-    intptr_t h; /* fd or HANDLE; RP__OS_SFILE_NONE when closed */
-} rp__os_sfile;
+typedef struct rp__os_file {
+    intptr_t h; /* fd or HANDLE; RP__OS_FILE_NONE when closed */
+} rp__os_file;
 
-#define RP__OS_SFILE_NONE ((intptr_t)-1)
+#define RP__OS_FILE_NONE ((intptr_t)-1)
 
-/* An open folder. Unix: its descriptor. Windows: its path, and a handle on
- * the folder opened without FILE_SHARE_DELETE so that nobody can rename or
- * remove it while the spool holds it; Win32 has no open-relative-to-a-handle
- * call, so the names are joined to that pinned path. */
-typedef struct rp__os_sdir rp__os_sdir;
+/* 1 when f holds an open file. A handle that may stay unopened must start
+ * as RP__OS_FILE_NONE (0 is a valid descriptor). */
+static inline int rp__os_file_is_open(rp__os_file f)
+{
+    return f.h != RP__OS_FILE_NONE;
+}
 
-/* Opens folder path, not following a symbolic link in its last component,
- * and checks the open folder: a directory, owned by root or the agent's user,
- * writable by neither group nor others (RP_ERR_PERM otherwise; RP_ERR_NOTFOUND
- * when missing). *out is freed by rp__os_spool_dir_close. */
-int rp__os_spool_dir_open(const char *path, rp__os_sdir **out);
-
-/* Closes the folder. NULL is a no-op. Files opened in it stay open. */
-void rp__os_spool_dir_close(rp__os_sdir *dir);
+/* A folder of the agent's own, opened once: see rp__os_dir_open below. The
+ * spool's files are opened, created, removed and listed in one. */
+typedef struct rp__os_dir rp__os_dir;
 
 /* Creates file name in dir (mode 0600 on Unix), opened for reading and
  * writing; RP_ERR_EXISTS if the name is taken. The name itself is durable
- * only after rp__os_spool_dir_sync. */
-int rp__os_sfile_create(const rp__os_sdir *dir, const char *name, rp__os_sfile *out,
-                        int *errno_out);
+ * only after rp__os_dir_sync. */
+int rp__os_file_create(const rp__os_dir *dir, const char *name, rp__os_file *out, int *errno_out);
 
 /* Opens the existing file name in dir for reading and writing (writable !=
  * 0) or reading only; with create != 0 a missing file is created empty (mode
  * 0600). */
-int rp__os_sfile_open(const rp__os_sdir *dir, const char *name, int writable, int create,
-                      rp__os_sfile *out, int *errno_out);
+int rp__os_file_open(const rp__os_dir *dir, const char *name, int writable, int create,
+                     rp__os_file *out, int *errno_out);
 
 /* The current size in bytes. */
-int rp__os_sfile_size(rp__os_sfile f, uint64_t *out);
+int rp__os_file_size(rp__os_file f, uint64_t *out);
 
 /* Reads up to len bytes at offset off, retrying short reads; *got is the
  * number read, less than len only at the end of the file. */
-int rp__os_sfile_read_at(rp__os_sfile f, uint64_t off, void *buf, size_t len, size_t *got);
+int rp__os_file_read_at(rp__os_file f, uint64_t off, void *buf, size_t len, size_t *got);
 
 /* Writes a[0..alen) then b[0..blen) at offset off, retrying short writes (one
  * system call for both on Unix). On failure some of the bytes may have been
  * written: the caller truncates them away. */
-int rp__os_sfile_write_at(rp__os_sfile f, uint64_t off, const void *a, size_t alen, const void *b,
-                          size_t blen, int *errno_out);
+int rp__os_file_write_at(rp__os_file f, uint64_t off, const void *a, size_t alen, const void *b,
+                         size_t blen, int *errno_out);
 
 /* Sets the size to len (cutting or zero-extending). */
-int rp__os_sfile_truncate(rp__os_sfile f, uint64_t len);
+int rp__os_file_truncate(rp__os_file f, uint64_t len);
 
 /* Makes the file's data and size durable (fdatasync / FlushFileBuffers). */
-int rp__os_sfile_sync(rp__os_sfile f, int *errno_out);
+int rp__os_file_sync(rp__os_file f, int *errno_out);
 
-/* Closes *f and marks it RP__OS_SFILE_NONE; a closed handle is a no-op. */
-void rp__os_sfile_close(rp__os_sfile *f);
-
-/* Removes file name from dir; a missing file is success (someone else
- * removed it). On Windows the file may still be open elsewhere: every handle
- * here is opened with FILE_SHARE_DELETE. */
-int rp__os_spool_unlink(const rp__os_sdir *dir, const char *name);
+/* Closes *f and marks it RP__OS_FILE_NONE; a closed handle is a no-op. */
+void rp__os_file_close(rp__os_file *f);
 
 /* Makes the creation and removal of names in dir durable (fsync of the
  * folder on Unix; NTFS journals names itself, so a no-op on Windows). */
-int rp__os_spool_dir_sync(const rp__os_sdir *dir);
+int rp__os_dir_sync(const rp__os_dir *dir);
 
 /* Calls fn(ctx, name) for every entry of dir except "." and ".." (names only,
- * in no particular order). A non-zero return from fn stops the walk and is
- * returned. */
-int rp__os_spool_dir_list(const rp__os_sdir *dir, int (*fn)(void *ctx, const char *name),
-                          void *ctx);
+ * whatever their type, in no particular order). A non-zero return from fn
+ * stops the walk and is returned. */
+int rp__os_dir_names(const rp__os_dir *dir, int (*fn)(void *ctx, const char *name), void *ctx);
 
 /* ---- whole files, append-only files, folders ------------------------------
  * Implementations: core/os/unix/os_unix.c and protected_unix.c (POSIX),
@@ -133,18 +125,18 @@ int rp__os_read_file(const char *path, size_t max_bytes, char **data_out, size_t
  * never an existing one, fsync, rename). */
 int rp__os_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode);
 
-/* Append-only files (event logs). A handle is an fd on Unix. */
-typedef struct rp__os_file rp__os_file;
-/* Opens (creating with mode) for appending. errno_out as for rp__os_read_file.
- * RP_ERR_PERM (errno EPERM or ELOOP) for a symbolic link, anything but a
- * regular file, a file owned by another user than root or the agent's, or one
- * with a second name (hard link): the agent appends as root. */
-int rp__os_file_open_append(const char *path, unsigned mode, rp__os_file **out, int *errno_out);
-/* Writes all of buf, retrying short writes. */
-int rp__os_file_write(rp__os_file *f, const void *buf, size_t len);
-int rp__os_file_sync(rp__os_file *f);
-/* Current size of the file in bytes. */
-int rp__os_file_size(rp__os_file *f, uint64_t *size);
+/* Append-only files (event logs): an rp__os_file (see the top), opened
+ * (creating with mode) for appending; every write goes to the end. errno_out
+ * as for rp__os_read_file. RP_ERR_PERM (errno EPERM or ELOOP) for a symbolic
+ * link, anything but a regular file, a file owned by another user than root
+ * or the agent's, or one with a second name (hard link): the agent appends as
+ * root. Close with rp__os_file_close; rp__os_file_size and rp__os_file_sync
+ * work on it too. */
+int rp__os_file_open_append(const char *path, unsigned mode, rp__os_file *out, int *errno_out);
+/* Writes all of buf at the end of a file opened for appending (at the
+ * current position of any other), retrying short writes. RP_ERR_FULL when
+ * the disk is full, RP_ERR_IO otherwise. */
+int rp__os_file_write(rp__os_file f, const void *buf, size_t len);
 /* Renames a file, replacing the target if it exists. */
 int rp__os_rename(const char *from, const char *to);
 /* Deletes a file. RP_ERR_NOTFOUND when it is not there. */
@@ -154,8 +146,6 @@ int rp__os_remove(const char *path);
  * returned. RP_ERR_NOTFOUND when dir does not exist. */
 int rp__os_dir_files(const char *dir, int (*fn)(void *arg, const char *name, uint64_t size),
                      void *arg);
-/* NULL is a no-op. */
-void rp__os_file_close(rp__os_file *f);
 
 /*
  * Pid file: created (mode 0644) and locked for the life of the process so a
@@ -201,11 +191,13 @@ int rp__os_subdir_check_private(const char *path, char *reason, size_t len);
  * several threads at once (each call is one system call on the descriptor or
  * a file of its own); closing it must wait until no one uses it.
  */
-typedef struct rp__os_dir rp__os_dir;
-
 /* Opens folder path after the rule of rp__os_dir_check_private (every folder
  * from the root checked, path itself private). *out is the caller's. */
 int rp__os_dir_open(const char *path, rp__os_dir **out, char *reason, size_t len);
+/* As rp__os_dir_open, but path itself must not be a symbolic link either
+ * (RP_ERR_PERM), as rp__os_subdir_check_private says: for a folder of the
+ * agent's own named by path (the spool's, when opened by path). */
+int rp__os_dir_open_nolink(const char *path, rp__os_dir **out, char *reason, size_t len);
 /* Opens the folder that holds file path (absolute) as rp__os_dir_open does;
  * *name points at the file's last component inside path. */
 int rp__os_dir_open_parent(const char *path, rp__os_dir **out, const char **name, char *reason,
@@ -239,7 +231,7 @@ int rp__os_dir_read_small(rp__os_dir *dir, const char *name, size_t max_bytes, c
                           size_t *len_out, char *reason, size_t len);
 /* As rp__os_file_open_append for file name of dir (the same refusals,
  * checked on the descriptor). */
-int rp__os_dir_open_append(rp__os_dir *dir, const char *name, unsigned mode, rp__os_file **out,
+int rp__os_dir_open_append(rp__os_dir *dir, const char *name, unsigned mode, rp__os_file *out,
                            int *errno_out);
 /* Renames from to to inside dir, replacing to. RP_ERR_NOTFOUND when from is
  * missing. */

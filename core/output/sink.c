@@ -38,7 +38,7 @@ struct rp__sink {
     uint32_t keep;
     int to_stdout;
     size_t flush_at;
-    rp__os_file *out;
+    rp__os_file out; /* RP__OS_FILE_NONE when closed */
     uint64_t file_size;
     /* The times of the last max_rot + 1 rotations (a ring), to tell when
      * more than max_rot fell within a minute. */
@@ -116,9 +116,8 @@ static int open_folder(rp__sink *s, const rp__sink_opts *o)
 static void rotate(rp__sink *s)
 {
     char from[4096], to[4096];
-    rp__os_file_sync(s->out);
-    rp__os_file_close(s->out);
-    s->out = NULL;
+    rp__os_file_sync(s->out, NULL);
+    rp__os_file_close(&s->out);
     if (s->keep == 0) {
         rp__os_dir_write_atomic(s->dir, s->name, "", 0, 0640);
     } else {
@@ -168,13 +167,13 @@ static int write_pending(rp__sink *s)
         s->pending_shown = 0;
         return 0;
     }
-    if (!s->out && open_file(s) != 0) {
+    if (!rp__os_file_is_open(s->out) && open_file(s) != 0) {
         s->stats.write_errors++;
         return RP_ERR_IO;
     }
     if (s->file_max && s->file_size > 0 && s->file_size + s->pending.len > s->file_max)
         rotate(s);
-    if (!s->out)
+    if (!rp__os_file_is_open(s->out))
         return RP_ERR_IO;
     int rc = rp__os_file_write(s->out, s->pending.data, s->pending.len);
     if (rc != 0) {
@@ -183,8 +182,7 @@ static int write_pending(rp__sink *s)
         s->stats.write_errors++;
         rp__log_error("%s: cannot write events: %s; keeping them to retry", s->file,
                       rp_strerror(rc));
-        rp__os_file_close(s->out);
-        s->out = NULL;
+        rp__os_file_close(&s->out);
         return rc;
     }
     s->file_size += s->pending.len;
@@ -373,6 +371,7 @@ int rp__sink_create(const rp__sink_opts *opts, rp__sink **out)
     rp__sink *s = calloc(1, sizeof *s);
     if (!s)
         return RP_ERR_NOMEM;
+    s->out.h = RP__OS_FILE_NONE;
     if (rp__os_mutex_create(&s->lock) != 0) {
         free(s);
         return RP_ERR_NOMEM;
@@ -519,9 +518,9 @@ void rp__sink_destroy(rp__sink *s)
             held_drop_oldest(s);
     }
     write_pending(s);
-    if (s->out) {
-        rp__os_file_sync(s->out);
-        rp__os_file_close(s->out);
+    if (rp__os_file_is_open(s->out)) {
+        rp__os_file_sync(s->out, NULL);
+        rp__os_file_close(&s->out);
     }
     rp__os_mutex_unlock(s->lock);
     rp__os_mutex_destroy(s->lock);

@@ -136,15 +136,15 @@ static void chain_push(struct seg **chain, struct seg *s)
     *chain = s;
 }
 
-static void chain_remove(rp__spool *sp, struct seg *chain, char *path_buf, rp__os_sfile *cached,
+static void chain_remove(rp__spool *sp, struct seg *chain, char *path_buf, rp__os_file *cached,
                          uint64_t *cached_seq)
 {
     while (chain) {
         struct seg *next = chain->next;
-        if (cached && cached->h != RP__OS_SFILE_NONE && *cached_seq == chain->seq)
-            rp__os_sfile_close(cached);
-        int rc = rp__os_spool_unlink(
-            sp->dirh, rp__spool_name(sp, rp__spool_seg_path(sp, path_buf, chain->seq)));
+        if (cached && cached->h != RP__OS_FILE_NONE && *cached_seq == chain->seq)
+            rp__os_file_close(cached);
+        int rc =
+            rp__spool_unlink(sp, rp__spool_name(sp, rp__spool_seg_path(sp, path_buf, chain->seq)));
         if (rc != 0)
             rp__log_warn("spool %s: cannot remove %s: %s", sp->dir, path_buf, rp_strerror(rc));
         seg_free(chain);
@@ -178,15 +178,15 @@ static struct seg *drop_oldest_locked(rp__spool *sp, int for_space)
     return s;
 }
 
-static int write_small(rp__os_sfile f, uint32_t magic, uint64_t uid, uint64_t value, int sync)
+static int write_small(rp__os_file f, uint32_t magic, uint64_t uid, uint64_t value, int sync)
 {
     uint8_t b[SMALL_LEN];
     rp__spool_small_encode(b, magic, uid, value);
     /* One 32-byte write at offset 0 lies in one disk sector, so it lands
      * whole or not at all; the CRC catches the rare device that tears it. */
-    int rc = rp__os_sfile_write_at(f, 0, b, sizeof b, NULL, 0, NULL);
+    int rc = rp__os_file_write_at(f, 0, b, sizeof b, NULL, 0, NULL);
     if (rc == 0 && sync)
-        rc = rp__os_sfile_sync(f, NULL);
+        rc = rp__os_file_sync(f, NULL);
     return rc;
 }
 
@@ -198,11 +198,11 @@ static void spool_free(rp__spool *sp)
         seg_free(s);
         s = next;
     }
-    rp__os_sfile_close(&sp->wfd);
-    rp__os_sfile_close(&sp->rfd);
-    rp__os_sfile_close(&sp->state_fd);
-    rp__os_sfile_close(&sp->acked_fd);
-    rp__os_spool_dir_close(sp->dirh);
+    rp__os_file_close(&sp->wfd);
+    rp__os_file_close(&sp->rfd);
+    rp__os_file_close(&sp->state_fd);
+    rp__os_file_close(&sp->acked_fd);
+    rp__os_dir_close(sp->dirh);
     rp__os_mutex_destroy(sp->mu);
     free(sp->win);
     free(sp->rchunk);
@@ -212,18 +212,42 @@ static void spool_free(rp__spool *sp)
     free(sp);
 }
 
+/* Opens the spool folder by path (when no folder handle is given: tests,
+ * benches, tools): created 0700 with its parents when missing, as the path
+ * API always did, then opened once as every folder of the agent's is, every
+ * folder from the root checked and the folder itself private and not a
+ * symbolic link. */
+static int open_folder(const char *path, rp__os_dir **out, char *why, size_t len)
+{
+    int rc = rp__os_mkdir_p(path, 0700);
+    if (rc != 0) {
+        snprintf(why, len, "%s: cannot create the folder: %s", path, rp_strerror(rc));
+        return rc;
+    }
+    return rp__os_dir_open_nolink(path, out, why, len);
+}
+
+int rp__spool_unlink(rp__spool *sp, const char *name)
+{
+    int rc = rp__os_dir_remove(sp->dirh, name);
+    /* Missing is success: someone else removed it already. */
+    return rc == RP_ERR_NOTFOUND ? 0 : rc;
+}
+
 int rp__spool_open(const rp__spool_opts *opts, rp__spool **out)
 {
-    if (!opts || !out || !opts->dir || !opts->dir[0] || opts->fsync > RP__SPOOL_FSYNC_NEVER ||
-        opts->max_inflight > RP__SPOOL_MAX_INFLIGHT)
+    if (!opts || !out || (!opts->folder && (!opts->dir || !opts->dir[0])) ||
+        opts->fsync > RP__SPOOL_FSYNC_NEVER || opts->max_inflight > RP__SPOOL_MAX_INFLIGHT)
         return RP_ERR_INVAL;
     *out = NULL;
     rp__spool *sp = calloc(1, sizeof *sp);
     if (!sp)
         return RP_ERR_NOMEM;
-    sp->wfd.h = sp->rfd.h = sp->state_fd.h = sp->acked_fd.h = RP__OS_SFILE_NONE;
-    size_t dlen = strlen(opts->dir);
-    while (dlen > 1 && opts->dir[dlen - 1] == '/')
+    sp->wfd.h = sp->rfd.h = sp->state_fd.h = sp->acked_fd.h = RP__OS_FILE_NONE;
+    /* The path names the folder in log lines only. */
+    const char *dpath = opts->folder ? rp__os_dir_path(opts->folder) : opts->dir;
+    size_t dlen = strlen(dpath);
+    while (dlen > 1 && dpath[dlen - 1] == '/')
         dlen--;
     sp->path_cap = dlen + 32;
     sp->dir = malloc(dlen + 1);
@@ -235,7 +259,7 @@ int rp__spool_open(const rp__spool_opts *opts, rp__spool **out)
     int rc = RP_ERR_NOMEM;
     if (!sp->dir || !sp->wpath || !sp->rpath || !sp->win || !chunk)
         goto fail;
-    memcpy(sp->dir, opts->dir, dlen);
+    memcpy(sp->dir, dpath, dlen);
     sp->dir[dlen] = '\0';
     sp->max_bytes = opts->max_bytes ? opts->max_bytes : RP__SPOOL_DEFAULT_MAX_BYTES;
     sp->seg_max = opts->segment_bytes;
@@ -254,22 +278,21 @@ int rp__spool_open(const rp__spool_opts *opts, rp__spool **out)
     sp->on_append_ctx = opts->on_append_ctx;
     if ((rc = rp__os_mutex_create(&sp->mu)) != 0)
         goto fail;
-    if ((rc = rp__os_mkdir_p(sp->dir, 0700)) != 0) {
-        rp__log_error("spool %s: cannot create the folder: %s", sp->dir, rp_strerror(rc));
-        goto fail;
-    }
-    /* The folder's path is looked up this once; see dirh. */
-    if ((rc = rp__os_spool_dir_open(sp->dir, &sp->dirh)) != 0) {
-        rp__log_error("spool %s: cannot open the folder: %s%s", sp->dir, rp_strerror(rc),
-                      rc == RP_ERR_PERM ? " (a symbolic link, not a folder, or writable by "
-                                          "another user than root or the agent's)"
-                                        : "");
+    /* The folder is looked up (by the caller or here) this once; see dirh. */
+    char why[1024] = "";
+    if (opts->folder)
+        rc = rp__os_dir_dup(opts->folder, &sp->dirh);
+    else
+        rc = open_folder(sp->dir, &sp->dirh, why, sizeof why);
+    if (rc != 0) {
+        rp__log_error("spool %s: cannot open the folder: %s", sp->dir,
+                      why[0] ? why : rp_strerror(rc));
         goto fail;
     }
 
     /* The state file: the spool's uid and the ids reserved so far. */
     int err = 0;
-    rc = rp__os_sfile_open(sp->dirh, "state", 1, 1, &sp->state_fd, &err);
+    rc = rp__os_file_open(sp->dirh, "state", 1, 1, &sp->state_fd, &err);
     if (rc != 0) {
         rp__log_error("spool %s: cannot open %s: %s", sp->dir, file_path(sp, sp->wpath, "state"),
                       rp_strerror(rc));
@@ -279,7 +302,7 @@ int rp__spool_open(const rp__spool_opts *opts, rp__spool **out)
     size_t got = 0;
     uint64_t id_floor = 0, acked = 0;
     int new_state = 0;
-    if (rp__os_sfile_read_at(sp->state_fd, 0, small, sizeof small, &got) != 0 ||
+    if (rp__os_file_read_at(sp->state_fd, 0, small, sizeof small, &got) != 0 ||
         rp__spool_small_decode(small, got, STATE_MAGIC, &sp->uid, &id_floor) != 0) {
         /* A new spool, or a damaged state file: a fresh uid keeps every
          * Idempotency-Key unique whatever ids were used before. */
@@ -295,14 +318,14 @@ int rp__spool_open(const rp__spool_opts *opts, rp__spool **out)
             sp->uid = 1;
     }
     /* The acked file: every batch up to this id was acked. */
-    rc = rp__os_sfile_open(sp->dirh, "acked", 1, 1, &sp->acked_fd, &err);
+    rc = rp__os_file_open(sp->dirh, "acked", 1, 1, &sp->acked_fd, &err);
     if (rc != 0) {
         rp__log_error("spool %s: cannot open %s: %s", sp->dir, file_path(sp, sp->wpath, "acked"),
                       rp_strerror(rc));
         goto fail;
     }
     uint64_t acked_uid = 0;
-    if (rp__os_sfile_read_at(sp->acked_fd, 0, small, sizeof small, &got) != 0 ||
+    if (rp__os_file_read_at(sp->acked_fd, 0, small, sizeof small, &got) != 0 ||
         rp__spool_small_decode(small, got, ACKED_MAGIC, &acked_uid, &acked) != 0 ||
         acked_uid != sp->uid)
         acked = 0; /* unknown: everything is sent again (the keys dedupe) */
@@ -336,7 +359,7 @@ int rp__spool_open(const rp__spool_opts *opts, rp__spool **out)
         goto fail;
     }
     if (new_state)
-        rp__os_spool_dir_sync(sp->dirh);
+        rp__os_dir_sync(sp->dirh);
     if (acked == 0 && sp->acked_written == 0)
         write_small(sp->acked_fd, ACKED_MAGIC, sp->uid, 0, 0);
     if (sp->next_seq == 0)
@@ -369,10 +392,10 @@ static void count_io_error(rp__spool *sp, int rc)
 
 static int sync_writer(rp__spool *sp)
 {
-    if (!sp->dirty || sp->wfd.h == RP__OS_SFILE_NONE)
+    if (!sp->dirty || sp->wfd.h == RP__OS_FILE_NONE)
         return 0;
     int err = 0;
-    int rc = rp__os_sfile_sync(sp->wfd, &err);
+    int rc = rp__os_file_sync(sp->wfd, &err);
     /* After a failed fsync the kernel may have dropped the dirty pages and
      * cleared the error, so trying again proves nothing: report it once. */
     sp->dirty = 0;
@@ -401,11 +424,11 @@ static void write_footer(rp__spool *sp)
         return;
     uint8_t fb[FOOTER_LEN];
     rp__spool_footer_encode(fb, &ft);
-    if (rp__os_sfile_write_at(sp->wfd, ft.data_end, fb, FOOTER_LEN, NULL, 0, NULL) == 0) {
+    if (rp__os_file_write_at(sp->wfd, ft.data_end, fb, FOOTER_LEN, NULL, 0, NULL) == 0) {
         sp->dirty = 1;
         return;
     }
-    if (rp__os_sfile_truncate(sp->wfd, ft.data_end) != 0)
+    if (rp__os_file_truncate(sp->wfd, ft.data_end) != 0)
         rp__log_warn("spool %s: cannot cut a failed footer; the next open walks the segment",
                      sp->dir);
 }
@@ -432,7 +455,7 @@ static void seal_writer(rp__spool *sp, int clean)
     }
     sp->dirty = 0;
     sp->wfd_orphan = 0;
-    rp__os_sfile_close(&sp->wfd);
+    rp__os_file_close(&sp->wfd);
     chain_remove(sp, done, sp->wpath, NULL, NULL);
 }
 
@@ -448,7 +471,7 @@ static int rotate(rp__spool *sp)
     for (int tries = 0; tries < 16 && rc == RP_ERR_EXISTS; tries++) {
         s->seq = sp->next_seq++;
         rp__spool_seg_path(sp, sp->wpath, s->seq);
-        rc = rp__os_sfile_create(sp->dirh, rp__spool_name(sp, sp->wpath), &sp->wfd, &err);
+        rc = rp__os_file_create(sp->dirh, rp__spool_name(sp, sp->wpath), &sp->wfd, &err);
     }
     if (rc != 0) {
         if (rc != RP_ERR_FULL)
@@ -457,7 +480,7 @@ static int rotate(rp__spool *sp)
         return rc;
     }
     /* The new name must be durable before a record in it is called durable. */
-    if (sp->fsync != RP__SPOOL_FSYNC_NEVER && (rc = rp__os_spool_dir_sync(sp->dirh)) != 0)
+    if (sp->fsync != RP__SPOOL_FSYNC_NEVER && (rc = rp__os_dir_sync(sp->dirh)) != 0)
         rp__log_warn("spool %s: folder sync failed: %s", sp->dir, rp_strerror(rc));
     /* Room for the footer is counted from the start, so sealing never takes
      * the spool past max_bytes. */
@@ -477,7 +500,7 @@ static int rotate(rp__spool *sp)
  * segment is closed, its unknown tail counted on disk until it is removed. */
 static void undo_write(rp__spool *sp, uint64_t off, uint64_t rec)
 {
-    if (rp__os_sfile_truncate(sp->wfd, off) == 0)
+    if (rp__os_file_truncate(sp->wfd, off) == 0)
         return;
     rp__os_mutex_lock(sp->mu);
     if (sp->wseg) {
@@ -559,9 +582,9 @@ int rp__spool_append(rp__spool *sp, const void *payload, size_t len, uint32_t ev
         }
         if (rc == 0) {
             int err = 0;
-            rc = rp__os_sfile_write_at(sp->wfd, off, hdr, HDR, payload, len, &err);
+            rc = rp__os_file_write_at(sp->wfd, off, hdr, HDR, payload, len, &err);
             if (rc == 0 && sp->fsync == RP__SPOOL_FSYNC_ALWAYS)
-                rc = rp__os_sfile_sync(sp->wfd, &err);
+                rc = rp__os_file_sync(sp->wfd, &err);
             if (rc == 0)
                 break;
             undo_write(sp, off, rec);
@@ -627,7 +650,7 @@ int rp__spool_sync(rp__spool *sp, int force)
 int rp__spool_sync_pending(const rp__spool *sp)
 {
     return sp && sp->fsync == RP__SPOOL_FSYNC_INTERVAL && sp->dirty &&
-           sp->wfd.h != RP__OS_SFILE_NONE;
+           sp->wfd.h != RP__OS_FILE_NONE;
 }
 
 /* ---- reader ---- */
@@ -641,10 +664,10 @@ enum { READ_OK = 0, READ_BAD_HEADER = 1, READ_BAD_PAYLOAD = 2 };
 static int read_record(rp__spool *sp, uint64_t seq, uint64_t off, uint64_t limit, rp__buf *buf,
                        struct rp__spool_rec *h, uint64_t *rec_len)
 {
-    if (sp->rfd.h == RP__OS_SFILE_NONE || sp->rfd_seq != seq) {
-        rp__os_sfile_close(&sp->rfd);
+    if (sp->rfd.h == RP__OS_FILE_NONE || sp->rfd_seq != seq) {
+        rp__os_file_close(&sp->rfd);
         rp__spool_seg_path(sp, sp->rpath, seq);
-        int rc = rp__os_sfile_open(sp->dirh, rp__spool_name(sp, sp->rpath), 0, 0, &sp->rfd, NULL);
+        int rc = rp__os_file_open(sp->dirh, rp__spool_name(sp, sp->rpath), 0, 0, &sp->rfd, NULL);
         if (rc == RP_ERR_NOTFOUND)
             return READ_BAD_HEADER;
         if (rc != 0)
@@ -653,7 +676,7 @@ static int read_record(rp__spool *sp, uint64_t seq, uint64_t off, uint64_t limit
     }
     uint8_t hb[HDR];
     size_t got = 0;
-    int rc = rp__os_sfile_read_at(sp->rfd, off, hb, HDR, &got);
+    int rc = rp__os_file_read_at(sp->rfd, off, hb, HDR, &got);
     if (rc != 0)
         return rc;
     if (got < HDR || rp__spool_rec_decode(hb, h) != 0 || limit - off < HDR + (uint64_t)h->len)
@@ -665,7 +688,7 @@ static int read_record(rp__spool *sp, uint64_t seq, uint64_t off, uint64_t limit
     rc = rp__buf_reserve(buf, h->len);
     if (rc != 0)
         return rc == RP_ERR_FULL ? RP_ERR_RANGE : rc;
-    rc = rp__os_sfile_read_at(sp->rfd, off + HDR, buf->data, h->len, &got);
+    rc = rp__os_file_read_at(sp->rfd, off + HDR, buf->data, h->len, &got);
     if (rc != 0)
         return rc;
     if (got < h->len)
@@ -727,7 +750,7 @@ static uint64_t reader_resync(rp__spool *sp, uint64_t seq, uint64_t off, uint64_
 {
     if (!sp->rchunk && !(sp->rchunk = malloc(RESYNC_CHUNK)))
         return limit;
-    if (sp->rfd.h == RP__OS_SFILE_NONE || sp->rfd_seq != seq)
+    if (sp->rfd.h == RP__OS_FILE_NONE || sp->rfd_seq != seq)
         return limit; /* the file is gone */
     uint64_t next = rp__spool_resync(sp->rfd, off, limit, sp->rchunk);
     return next == RESYNC_IO_ERROR ? limit : next;
@@ -890,7 +913,7 @@ int rp__spool_next(rp__spool *sp, uint64_t after_id, rp__buf *buf, rp__spool_bat
     /* Caught up: let go of the file, so that a segment the appender drops
      * meanwhile really frees its space (a full disk needs it back). */
     if (ret == RP_ERR_NOTFOUND)
-        rp__os_sfile_close(&sp->rfd);
+        rp__os_file_close(&sp->rfd);
     return ret;
 }
 
@@ -976,7 +999,7 @@ void rp__spool_close(rp__spool *sp)
             chain_push(&done, s);
         }
     }
-    rp__os_sfile_close(&sp->rfd);
+    rp__os_file_close(&sp->rfd);
     chain_remove(sp, done, sp->wpath, NULL, NULL);
     if (sp->acked_id > sp->acked_written)
         write_small(sp->acked_fd, ACKED_MAGIC, sp->uid, sp->acked_id,

@@ -28,6 +28,7 @@
 
 #include "lib/buf.h"
 #include "lib/crc32c.h" /* the records' checksum, for tests and tools */
+#include "os/os_fs.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -76,8 +77,14 @@ enum rp__spool_fsync {
 int rp__spool_fsync_parse(const char *name, enum rp__spool_fsync *out);
 
 typedef struct rp__spool_opts {
-    const char *dir;        /* the spool folder; created (0700) if missing, opened once
-                               (see rp__spool_open). Borrowed for rp__spool_open only. */
+    /* The spool folder, opened once by the caller (the agent: rp__os_dir_sub
+     * of its data folder, which checks it). Borrowed for rp__spool_open
+     * only: the spool keeps a handle of its own. When NULL, dir is opened
+     * instead (tests, benches, tools). */
+    const rp__os_dir *folder;
+    const char *dir;        /* the spool folder's path, when folder is NULL: created (0700)
+                               if missing, opened once (see rp__spool_open). Borrowed for
+                               rp__spool_open only. */
     uint64_t max_bytes;     /* cap on the segment files' bytes; 0 = default */
     uint64_t segment_bytes; /* a segment is closed once it would grow past
                               this; 0 = max_bytes / 16 within the bounds above */
@@ -109,12 +116,15 @@ typedef struct rp__spool rp__spool;
  * RP_ERR_INVAL for bad options); never because of what the files hold. *out
  * is freed by rp__spool_close.
  *
- * The folder's path is looked up this once: a symbolic link there, or a
- * folder that is not root's or the agent's or that group or others may
- * write, is refused (RP_ERR_PERM); the open folder is kept, and every file
- * after that is opened, created, removed and listed by name in it (on Unix;
- * docs/spool.md says what Windows does), so a later rename of the folder or
- * a link put at its path redirects nothing.
+ * The folder is opts->folder, or else opts->dir (absolute) opened once:
+ * its parent as rp__os_dir_open_parent does (missing parents are created
+ * first), the folder itself as rp__os_dir_sub with mode 0700 does, so a
+ * symbolic link there, or a folder that is not root's or the agent's or
+ * that group or others may write, is refused (RP_ERR_PERM; RP_ERR_INVAL for
+ * a relative path). The open folder is kept, and every file after that is
+ * opened, created, removed and listed by name in it (on Unix; docs/spool.md
+ * says what Windows does), so a later rename of the folder or a link put at
+ * its path redirects nothing.
  */
 int rp__spool_open(const rp__spool_opts *opts, rp__spool **out);
 

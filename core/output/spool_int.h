@@ -80,7 +80,7 @@ struct rp__spool {
     /* The folder, opened once at open: every file is opened, created,
      * removed and listed in it by name, never by path again (the paths built
      * from dir are for log lines). Both threads use it; close frees it. */
-    rp__os_sdir *dirh;
+    rp__os_dir *dirh;
     uint64_t max_bytes, seg_max;
     enum rp__spool_fsync fsync;
     int64_t interval_ns;
@@ -104,18 +104,18 @@ struct rp__spool {
 
     /* Appender only. */
     struct seg *wseg;
-    rp__os_sfile wfd;
+    rp__os_file wfd;
     int wfd_orphan; /* wseg was dropped: wfd must be closed */
     int dirty;
     int64_t last_sync_ns;
     uint64_t next_seq, id_limit;
-    rp__os_sfile state_fd;
+    rp__os_file state_fd;
     char *wpath;
 
     /* Reader only. */
-    rp__os_sfile rfd;
+    rp__os_file rfd;
     uint64_t rfd_seq;
-    rp__os_sfile acked_fd;
+    rp__os_file acked_fd;
     uint64_t acked_written;
     char *rpath;
     uint8_t *rchunk; /* for resynchronising after damage; from malloc when needed */
@@ -161,6 +161,10 @@ void rp__spool_problem(rp__spool *sp, const char *fmt, ...) RP__PRINTF(2, 3);
 /* Puts s at the end of the segment list. Under mu, or at open. */
 void rp__spool_list_append(rp__spool *sp, struct seg *s);
 
+/* Removes file name from the spool's folder; a missing file is success
+ * (someone else removed it). */
+int rp__spool_unlink(rp__spool *sp, const char *name);
+
 /* ---- in spool_recover.c ---- */
 
 /* Returned by rp__spool_resync when the file cannot be read. */
@@ -169,7 +173,7 @@ void rp__spool_list_append(rp__spool *sp, struct seg *s);
 /* Finds the first offset in (from, size) of file f where a valid record
  * starts and fits in the file; size when there is none, RESYNC_IO_ERROR when
  * the file cannot be read. chunk holds RESYNC_CHUNK bytes. */
-uint64_t rp__spool_resync(rp__os_sfile f, uint64_t from, uint64_t size, uint8_t *chunk);
+uint64_t rp__spool_resync(rp__os_file f, uint64_t from, uint64_t size, uint8_t *chunk);
 
 /* Lists the folder's segment files and appends an entry for each one that
  * still has something to send to the segment list, oldest first, cutting

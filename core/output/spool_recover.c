@@ -84,7 +84,7 @@ static int add_skip(struct seg *s, uint64_t off, uint64_t len)
 /* Reads in chunks; the codec checks every occurrence of the magic's first
  * byte, so the work is linear in the bytes scanned plus one 52-byte checksum
  * per candidate. */
-uint64_t rp__spool_resync(rp__os_sfile f, uint64_t from, uint64_t size, uint8_t *chunk)
+uint64_t rp__spool_resync(rp__os_file f, uint64_t from, uint64_t size, uint8_t *chunk)
 {
     uint64_t pos = from + 1;
     while (pos + HDR <= size) {
@@ -92,7 +92,7 @@ uint64_t rp__spool_resync(rp__os_sfile f, uint64_t from, uint64_t size, uint8_t 
         if (size - pos < want)
             want = (size_t)(size - pos);
         size_t got = 0;
-        if (rp__os_sfile_read_at(f, pos, chunk, want, &got) != 0)
+        if (rp__os_file_read_at(f, pos, chunk, want, &got) != 0)
             return RESYNC_IO_ERROR;
         if (got < HDR)
             return size;
@@ -132,13 +132,13 @@ static int scan_segment(rp__spool *sp, uint64_t seq, uint64_t acked, uint64_t *l
 {
     *out = NULL;
     const char *path = rp__spool_seg_path(sp, sp->wpath, seq);
-    rp__os_sfile f;
+    rp__os_file f;
     int err = 0, writable = 1;
     const char *name = rp__spool_name(sp, path);
-    int rc = rp__os_sfile_open(sp->dirh, name, 1, 0, &f, &err);
+    int rc = rp__os_file_open(sp->dirh, name, 1, 0, &f, &err);
     if (rc == RP_ERR_PERM) {
         writable = 0;
-        rc = rp__os_sfile_open(sp->dirh, name, 0, 0, &f, &err);
+        rc = rp__os_file_open(sp->dirh, name, 0, 0, &f, &err);
     }
     if (rc != 0) {
         rp__log_warn("spool %s: cannot open %s (%s); left as it is", sp->dir, path,
@@ -146,15 +146,15 @@ static int scan_segment(rp__spool *sp, uint64_t seq, uint64_t acked, uint64_t *l
         return 0;
     }
     uint64_t size = 0;
-    rc = rp__os_sfile_size(f, &size);
+    rc = rp__os_file_size(f, &size);
     if (rc != 0) {
-        rp__os_sfile_close(&f);
+        rp__os_file_close(&f);
         rp__log_warn("spool %s: %s is not a regular file; left as it is", sp->dir, path);
         return 0;
     }
     struct seg *s = calloc(1, sizeof *s);
     if (!s) {
-        rp__os_sfile_close(&f);
+        rp__os_file_close(&f);
         return RP_ERR_NOMEM;
     }
     s->seq = seq;
@@ -168,7 +168,7 @@ static int scan_segment(rp__spool *sp, uint64_t seq, uint64_t acked, uint64_t *l
     if (size >= FOOTER_LEN) {
         uint8_t fb[FOOTER_LEN];
         size_t got = 0;
-        if (rp__os_sfile_read_at(f, size - FOOTER_LEN, fb, FOOTER_LEN, &got) == 0 &&
+        if (rp__os_file_read_at(f, size - FOOTER_LEN, fb, FOOTER_LEN, &got) == 0 &&
             got == FOOTER_LEN && rp__spool_footer_decode(fb, size - FOOTER_LEN, &ft) == 0) {
             has_footer = 1;
             data_end = size - FOOTER_LEN;
@@ -176,9 +176,9 @@ static int scan_segment(rp__spool *sp, uint64_t seq, uint64_t acked, uint64_t *l
     }
     if (has_footer && ft.first_id > *last_id && (ft.first_id > acked || ft.last_id <= acked)) {
         *last_id = ft.last_id;
-        rp__os_sfile_close(&f);
+        rp__os_file_close(&f);
         if (ft.last_id <= acked) {
-            rp__os_spool_unlink(sp->dirh, name); /* all delivered */
+            rp__spool_unlink(sp, name); /* all delivered */
             seg_free(s);
             return 0;
         }
@@ -199,7 +199,7 @@ static int scan_segment(rp__spool *sp, uint64_t seq, uint64_t acked, uint64_t *l
         uint8_t hb[HDR];
         struct rp__spool_rec h;
         size_t got = 0;
-        if (data_end - off >= HDR && rp__os_sfile_read_at(f, off, hb, HDR, &got) != 0) {
+        if (data_end - off >= HDR && rp__os_file_read_at(f, off, hb, HDR, &got) != 0) {
             io_error = 1;
             break;
         }
@@ -261,7 +261,7 @@ static int scan_segment(rp__spool *sp, uint64_t seq, uint64_t acked, uint64_t *l
         rp__log_warn("spool %s: read error in %s at offset %" PRIu64 "; file left for later",
                      sp->dir, path, off);
         sp->st.io_errors++;
-        rp__os_sfile_close(&f);
+        rp__os_file_close(&f);
         seg_free(s);
         return 0;
     }
@@ -280,17 +280,17 @@ static int scan_segment(rp__spool *sp, uint64_t seq, uint64_t acked, uint64_t *l
                           path, size - off, off);
         sp->st.cut_torn_records++;
         sp->st.cut_torn_bytes += size - off;
-        if (writable && rp__os_sfile_truncate(f, off) == 0)
+        if (writable && rp__os_file_truncate(f, off) == 0)
             s->file_bytes = off;
         else
             rp__log_warn("spool %s: cannot cut %s; its tail stays (and counts) until removed",
                          sp->dir, path);
     }
     s->size = off;
-    rp__os_sfile_close(&f);
+    rp__os_file_close(&f);
     if (s->ret_count == s->count) {
         /* Nothing left to send: the file goes now. */
-        rp__os_spool_unlink(sp->dirh, name);
+        rp__spool_unlink(sp, name);
         seg_free(s);
         return 0;
     }
@@ -298,7 +298,7 @@ static int scan_segment(rp__spool *sp, uint64_t seq, uint64_t acked, uint64_t *l
     *out = s;
     return 0;
 fail:
-    rp__os_sfile_close(&f);
+    rp__os_file_close(&f);
     seg_free(s);
     return rc;
 }
@@ -307,7 +307,7 @@ int rp__spool_recover(rp__spool *sp, uint64_t acked, uint8_t *chunk, uint64_t *l
 {
     struct scan_names sn = {0};
     /* The segments, oldest first. */
-    int rc = rp__os_spool_dir_list(sp->dirh, collect_name, &sn);
+    int rc = rp__os_dir_names(sp->dirh, collect_name, &sn);
     if (rc != 0) {
         rp__log_error("spool %s: cannot list the folder: %s", sp->dir, rp_strerror(rc));
         goto done;

@@ -247,7 +247,7 @@ static void backoff(unsigned *n)
 static void *alloc_aligned(size_t size)
 {
     size_t rounded = (size + CACHELINE - 1) & ~(size_t)(CACHELINE - 1);
-    void *p = aligned_alloc(CACHELINE, rounded);
+    void *p = rp__os_aligned_alloc(CACHELINE, rounded);
     if (p)
         memset(p, 0, rounded);
     return p;
@@ -1013,7 +1013,7 @@ static void bus_free(rp__bus *bus)
     rp__os_mutex_destroy(bus->gp);
     rp__os_mutex_destroy(bus->ctl);
     rp__os_mutex_destroy(bus->life);
-    free(bus);
+    rp__os_aligned_free(bus);
 }
 
 static int queue_capacity_ok(uint32_t cap)
@@ -1152,7 +1152,7 @@ static void sub_free(struct sub *s)
 {
     rp__os_mutex_destroy(s->ovf.lock);
     free(s->ring.cells);
-    free(s);
+    rp__os_aligned_free(s);
 }
 
 void rp__bus_destroy(rp__bus *bus)

@@ -5,6 +5,8 @@
 # folder and pid folder are renamed away and symbolic links to folders of an
 # unprivileged user are planted at their old paths. From then on:
 #   - status.json keeps being rewritten in the original folder;
+#   - the spool (opened by the agent with its data folder and handed to the
+#     spool) keeps writing its segments and acked file there;
 #   - the events file keeps growing and rotating there;
 #   - a dead letter (the backend refuses every batch with 400, and holds its
 #     answer to one request until the folders are swapped) is written there,
@@ -116,6 +118,9 @@ DEAD0=$(dead_letters "$MOVED/deadletter")
 INO0=$(stat -c %i "$MOVED/events.ndjson")
 status_changed() { [ "$(cat "$MOVED/status.json")" != "$STATUS0" ]; }
 rotated_twice() { [ "$(stat -c %i "$MOVED/events.ndjson.2" 2>/dev/null)" = "$INO0" ]; }
+spool_written() {
+    find "$MOVED/spool" -maxdepth 1 -type f -newer "$T/moved-at" | grep -q .
+}
 newer_dead_letter() {
     find "$MOVED/deadletter" -maxdepth 1 -name '*.json' -newer "$T/moved-at" | grep -q .
 }
@@ -141,6 +146,7 @@ touch release
 expect 10 "status.json rewritten in the folder the agent opened" status_changed
 expect 10 "two more rotations of the events file in the folder the agent opened" rotated_twice
 expect 10 "a new dead letter in the folder the agent opened" newer_dead_letter
+expect 10 "the spool's files written in the folder the agent opened" spool_written
 pid_alive "$AGENT" || fail "the agent exited: $(cat agent.err)"
 kill -TERM "$AGENT"
 RC=0

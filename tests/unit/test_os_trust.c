@@ -197,11 +197,11 @@ static void test_dir_handle_survives_swap(void **state)
                      0);
     assert_string_equal(text, "mine\n");
     free(text);
-    rp__os_file *f = NULL;
+    rp__os_file f = {RP__OS_FILE_NONE};
     int sys = 0;
     assert_int_equal(rp__os_dir_open_append(dup, "events.ndjson", 0640, &f, &sys), 0);
     assert_int_equal(rp__os_file_write(f, "{}\n", 3), 0);
-    rp__os_file_close(f);
+    rp__os_file_close(&f);
     assert_int_equal(rp__os_dir_rename(dup, "events.ndjson", "events.ndjson.1"), 0);
     assert_int_equal(rp__os_dir_write_atomic(dl, "letter", "y", 1, 0600), 0);
     int n = 0;
@@ -261,7 +261,7 @@ static void test_dir_handle_rules(void **state)
     assert_string_equal(text, "root only\n");
     free(text);
 
-    rp__os_file *f = NULL;
+    rp__os_file f = {RP__OS_FILE_NONE};
     int sys = 0;
     assert_int_equal(symlink(target, at(p, sizeof p, "data/events.ndjson")), 0);
     assert_int_equal(rp__os_dir_open_append(d, "events.ndjson", 0640, &f, &sys), RP_ERR_PERM);

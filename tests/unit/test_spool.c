@@ -1018,6 +1018,53 @@ static void test_folder_swapped_after_open(void **state)
     tu_rm_rf(base);
 }
 
+/* The agent opens <data_dir>/spool once, with the rest of its folders, and
+ * hands the open folder to the spool: the folder swapped for a link between
+ * that check and the spool's open must not matter. The spool works in the
+ * folder it was handed (its path, now a link to another folder, is given
+ * too and must not be looked up), and nothing lands in the link's target. */
+static void test_folder_handle_swapped_before_open(void **state)
+{
+    (void)state;
+    char base[PATH_MAX], dir[PATH_MAX], moved[PATH_MAX], other[PATH_MAX], why[512];
+    assert_int_equal(tu_mkdtemp("spool", base, sizeof base), 0);
+    join(dir, base, "spool");
+    join(moved, base, "moved");
+    join(other, base, "other");
+    assert_int_equal(mkdir(dir, 0700), 0);
+    assert_int_equal(mkdir(other, 0700), 0);
+    rp__os_dir *folder = NULL;
+    assert_int_equal(rp__os_dir_open(dir, &folder, why, sizeof why), 0);
+
+    assert_int_equal(rename(dir, moved), 0);
+    assert_int_equal(symlink(other, dir), 0);
+
+    rp__spool_opts o;
+    rp__spool_opts_init(&o, dir);
+    o.folder = folder;
+    o.segment_bytes = 4096;
+    o.fsync = RP__SPOOL_FSYNC_NEVER;
+    rp__spool *sp = NULL;
+    assert_int_equal(rp__spool_open(&o, &sp), 0);
+    /* The spool keeps a handle of its own. */
+    rp__os_dir_close(folder);
+    for (uint64_t i = 0; i < 30; i++)
+        append_seq(sp, i, 1500);
+    rp__spool_stats st;
+    rp__spool_get_stats(sp, &st);
+    assert_true(st.segments > 5);
+    rp__spool_close(sp);
+    assert_int_equal(count_entries(other), 0);
+
+    sp = open_spool(moved, 0, 4096);
+    uint64_t seqs[30];
+    assert_int_equal(drain(sp, 0, 1500, seqs, NULL, 30), 30);
+    for (int i = 0; i < 30; i++)
+        assert_int_equal(seqs[i], i);
+    rp__spool_close(sp);
+    tu_rm_rf(base);
+}
+
 /* Names in the folder that are not the spool's own files are never written
  * through: a symbolic link, a second name (hard link) of another file, and
  * a FIFO, each under a segment's name, are left alone at open and their
@@ -1577,6 +1624,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_ids_never_reused),
         cmocka_unit_test(test_bad_folder),
         cmocka_unit_test(test_folder_swapped_after_open),
+        cmocka_unit_test(test_folder_handle_swapped_before_open),
         cmocka_unit_test(test_planted_segment_names),
         cmocka_unit_test(test_enospc_on_tmpfs),
         cmocka_unit_test(test_appender_and_reader_threads),

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "os/os.h"
 #include "os/os_fs.h"
+#include "os/unix/dir_unix.h"
 
 #include <rampart/plugin.h>
 
@@ -26,10 +27,6 @@
 #include <time.h>
 #include <unistd.h>
 
-struct rp__os_file {
-    int fd;
-};
-
 static int owner_trusted(uid_t uid);
 
 int64_t rp__os_time_ns(void)
@@ -37,6 +34,19 @@ int64_t rp__os_time_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void *rp__os_aligned_alloc(size_t align, size_t size)
+{
+    /* posix_memalign, not aligned_alloc: it takes any size, where C11 asked
+     * for a multiple of the alignment until C17 relaxed it. */
+    void *p = NULL;
+    return posix_memalign(&p, align, size ? size : 1) == 0 ? p : NULL;
+}
+
+void rp__os_aligned_free(void *p)
+{
+    free(p);
 }
 
 int64_t rp__os_monotonic_ns(void)
@@ -319,8 +329,7 @@ int rp__os_write_file_atomic(const char *path, const void *data, size_t len, uns
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, (mode_t)mode);
     if (fd < 0)
         return errno_to_rp(errno);
-    rp__os_file f = {fd};
-    int rc = rp__os_file_write(&f, data, len);
+    int rc = rp__os_file_write((rp__os_file){fd}, data, len);
     if (rc == 0 && fsync(fd) != 0)
         rc = RP_ERR_IO;
     close(fd);
@@ -332,9 +341,10 @@ int rp__os_write_file_atomic(const char *path, const void *data, size_t len, uns
 }
 
 /* path relative to dirfd (AT_FDCWD: as given). */
-static int open_append_at(int dirfd, const char *path, unsigned mode, rp__os_file **out,
+static int open_append_at(int dirfd, const char *path, unsigned mode, rp__os_file *out,
                           int *errno_out)
 {
+    out->h = RP__OS_FILE_NONE;
     if (errno_out)
         *errno_out = 0;
     /* No symbolic link, no device or pipe, nothing someone else owns, no
@@ -356,26 +366,20 @@ static int open_append_at(int dirfd, const char *path, unsigned mode, rp__os_fil
         close(fd);
         return RP_ERR_PERM;
     }
-    rp__os_file *f = malloc(sizeof *f);
-    if (!f) {
-        close(fd);
-        return RP_ERR_NOMEM;
-    }
-    f->fd = fd;
-    *out = f;
+    out->h = fd;
     return 0;
 }
 
-int rp__os_file_open_append(const char *path, unsigned mode, rp__os_file **out, int *errno_out)
+int rp__os_file_open_append(const char *path, unsigned mode, rp__os_file *out, int *errno_out)
 {
     return open_append_at(AT_FDCWD, path, mode, out, errno_out);
 }
 
-int rp__os_file_write(rp__os_file *f, const void *buf, size_t len)
+int rp__os_file_write(rp__os_file f, const void *buf, size_t len)
 {
     const char *p = buf;
     while (len > 0) {
-        ssize_t n = write(f->fd, p, len);
+        ssize_t n = write((int)f.h, p, len);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -387,31 +391,9 @@ int rp__os_file_write(rp__os_file *f, const void *buf, size_t len)
     return 0;
 }
 
-int rp__os_file_sync(rp__os_file *f)
-{
-    return fsync(f->fd) == 0 ? 0 : RP_ERR_IO;
-}
-
-int rp__os_file_size(rp__os_file *f, uint64_t *size)
-{
-    struct stat st;
-    if (fstat(f->fd, &st) != 0)
-        return RP_ERR_IO;
-    *size = (uint64_t)st.st_size;
-    return 0;
-}
-
 int rp__os_rename(const char *from, const char *to)
 {
     return rename(from, to) == 0 ? 0 : errno_to_rp(errno);
-}
-
-void rp__os_file_close(rp__os_file *f)
-{
-    if (!f)
-        return;
-    close(f->fd);
-    free(f);
 }
 
 int rp__os_gmtime(int64_t unix_secs, struct tm *out)
@@ -986,11 +968,6 @@ void rp__os_dl_close(rp__os_dl *dl)
 
 /* ---- folders opened once ------------------------------------------------ */
 
-struct rp__os_dir {
-    int fd;     /* O_RDONLY | O_DIRECTORY: usable by the *at() calls and fsync */
-    char *path; /* for messages only */
-};
-
 /* A name is one component: a separator or a dot name would leave the folder. */
 static int name_ok(const char *name)
 {
@@ -1022,7 +999,8 @@ static void dir_shown(const rp__os_dir *d, const char *name, char *buf, size_t l
     snprintf(buf, len, "%s%s%s", d->path, strcmp(d->path, "/") == 0 ? "" : "/", name);
 }
 
-static int dir_open_len(const char *path, size_t plen, rp__os_dir **out, char *reason, size_t len)
+static int dir_open_len(const char *path, size_t plen, int flags, rp__os_dir **out, char *reason,
+                        size_t len)
 {
     char buf[PATH_MAX];
     if (plen >= sizeof buf) {
@@ -1032,7 +1010,7 @@ static int dir_open_len(const char *path, size_t plen, rp__os_dir **out, char *r
     memcpy(buf, path, plen);
     buf[plen] = '\0';
     int pfd = -1;
-    int rc = walk_folder(buf, WALK_STRICT, &pfd, reason, len);
+    int rc = walk_folder(buf, WALK_STRICT | flags, &pfd, reason, len);
     if (rc != 0)
         return rc;
     /* The walk hands back an O_PATH descriptor; reopening "." of it gives one
@@ -1049,7 +1027,12 @@ static int dir_open_len(const char *path, size_t plen, rp__os_dir **out, char *r
 
 int rp__os_dir_open(const char *path, rp__os_dir **out, char *reason, size_t len)
 {
-    return dir_open_len(path, strlen(path), out, reason, len);
+    return dir_open_len(path, strlen(path), 0, out, reason, len);
+}
+
+int rp__os_dir_open_nolink(const char *path, rp__os_dir **out, char *reason, size_t len)
+{
+    return dir_open_len(path, strlen(path), WALK_NO_LINK, out, reason, len);
 }
 
 int rp__os_dir_open_parent(const char *path, rp__os_dir **out, const char **name, char *reason,
@@ -1060,7 +1043,7 @@ int rp__os_dir_open_parent(const char *path, rp__os_dir **out, const char **name
         snprintf(reason, len, "%s: expected an absolute path to a file", path);
         return RP_ERR_INVAL;
     }
-    int rc = dir_open_len(path, slash == path ? 1 : (size_t)(slash - path), out, reason, len);
+    int rc = dir_open_len(path, slash == path ? 1 : (size_t)(slash - path), 0, out, reason, len);
     if (rc == 0)
         *name = slash + 1;
     return rc;
@@ -1146,8 +1129,7 @@ int rp__os_dir_write_atomic(rp__os_dir *dir, const char *name, const void *data,
     }
     if (fd < 0)
         return RP_ERR_EXISTS;
-    rp__os_file f = {fd};
-    int rc = rp__os_file_write(&f, data, len);
+    int rc = rp__os_file_write((rp__os_file){fd}, data, len);
     if (rc == 0 && fsync(fd) != 0)
         rc = RP_ERR_IO;
     close(fd);
@@ -1191,9 +1173,10 @@ int rp__os_dir_read_small(rp__os_dir *dir, const char *name, size_t max_bytes, c
     return rc;
 }
 
-int rp__os_dir_open_append(rp__os_dir *dir, const char *name, unsigned mode, rp__os_file **out,
+int rp__os_dir_open_append(rp__os_dir *dir, const char *name, unsigned mode, rp__os_file *out,
                            int *errno_out)
 {
+    out->h = RP__OS_FILE_NONE;
     if (!name_ok(name)) {
         if (errno_out)
             *errno_out = EINVAL;

@@ -17,6 +17,7 @@
  */
 #include "os/os.h"
 #include "os/os_fs.h"
+#include "os/win/dir_win.h"
 
 #include <rampart/plugin.h>
 
@@ -29,6 +30,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h> /* _aligned_malloc */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,10 +47,6 @@
 
 /* 1601-01-01 (FILETIME's epoch) to 1970-01-01 in 100 ns units. */
 #define FILETIME_UNIX_EPOCH 116444736000000000ULL
-
-struct rp__os_file {
-    HANDLE h;
-};
 
 /* ---- conversions and error mapping ---------------------------------- */
 
@@ -320,6 +318,18 @@ int64_t rp__os_monotonic_ns(void)
     /* Whole seconds and remainder apart so that counter * 1e9 cannot overflow. */
     int64_t secs = c.QuadPart / f.QuadPart, rem = c.QuadPart % f.QuadPart;
     return secs * 1000000000 + rem * 1000000000 / f.QuadPart;
+}
+
+void *rp__os_aligned_alloc(size_t align, size_t size)
+{
+    /* The Windows C runtime has no aligned_alloc (its free cannot release
+     * such a block); _aligned_malloc pairs with _aligned_free. */
+    return _aligned_malloc(size ? size : 1, align);
+}
+
+void rp__os_aligned_free(void *p)
+{
+    _aligned_free(p);
 }
 
 int rp__os_random(void *buf, size_t len)
@@ -672,9 +682,10 @@ out:
 
 /* ---- append-only files ---------------------------------------------- */
 
-int rp__os_file_open_append(const char *path, unsigned mode, rp__os_file **out, int *errno_out)
+int rp__os_file_open_append(const char *path, unsigned mode, rp__os_file *out, int *errno_out)
 {
     (void)mode; /* the file inherits its folder's access control list */
+    out->h = RP__OS_FILE_NONE;
     wchar_t *w = NULL;
     if (errno_out)
         *errno_out = 0;
@@ -686,10 +697,11 @@ int rp__os_file_open_append(const char *path, unsigned mode, rp__os_file **out, 
     }
     /* FILE_APPEND_DATA without FILE_WRITE_DATA: every write goes to the end
      * of the file, like O_APPEND, even with other writers. The share flags
-     * let readers and log rotation (rename, delete) work while it is open. */
-    HANDLE h =
-        CreateFileW(w, FILE_APPEND_DATA, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
-                    NULL, OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
+     * let readers and log rotation (rename, delete) work while it is open.
+     * FILE_READ_ATTRIBUTES is for rp__os_file_size (GetFileSizeEx). */
+    HANDLE h = CreateFileW(w, FILE_APPEND_DATA | FILE_READ_ATTRIBUTES,
+                           FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+                           OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
     free(w);
     if (h == INVALID_HANDLE_VALUE) {
         DWORD e = GetLastError();
@@ -697,34 +709,13 @@ int rp__os_file_open_append(const char *path, unsigned mode, rp__os_file **out, 
             *errno_out = win_to_errno(e);
         return win_to_rp(e);
     }
-    rp__os_file *f = malloc(sizeof *f);
-    if (!f) {
-        CloseHandle(h);
-        return RP_ERR_NOMEM;
-    }
-    f->h = h;
-    *out = f;
+    out->h = (intptr_t)h;
     return 0;
 }
 
-int rp__os_file_write(rp__os_file *f, const void *buf, size_t len)
+int rp__os_file_write(rp__os_file f, const void *buf, size_t len)
 {
-    return write_all(f->h, buf, len);
-}
-
-int rp__os_file_sync(rp__os_file *f)
-{
-    /* FlushFileBuffers takes FILE_APPEND_DATA as write access. */
-    return FlushFileBuffers(f->h) ? 0 : RP_ERR_IO;
-}
-
-int rp__os_file_size(rp__os_file *f, uint64_t *size)
-{
-    LARGE_INTEGER li;
-    if (!GetFileSizeEx(f->h, &li))
-        return win_to_rp(GetLastError());
-    *size = (uint64_t)li.QuadPart;
-    return 0;
+    return write_all((HANDLE)f.h, buf, len);
 }
 
 void rp__os_tune_memory(void)
@@ -806,14 +797,6 @@ int rp__os_rename(const char *from, const char *to)
     free(wf);
     free(wt);
     return rc;
-}
-
-void rp__os_file_close(rp__os_file *f)
-{
-    if (!f)
-        return;
-    CloseHandle(f->h);
-    free(f);
 }
 
 int rp__os_gmtime(int64_t unix_secs, struct tm *out)
@@ -1647,18 +1630,15 @@ int rp__os_pidfile_holder(const char *path, long *pid)
 /* ---- folders opened once ------------------------------------------------ */
 
 /*
- * The Windows port keeps the checked path in the handle for now, and every
- * function below works on "<path>\<name>": the folder is checked once when it
- * is opened (its owner and DACL, as rp__os_dir_check_private), but a rename
- * of the folder afterwards is not noticed. The equivalent of the Unix
- * descriptor (a folder handle opened without FILE_SHARE_DELETE, kept for the
- * life of the handle, with files opened relative to it through
- * NtCreateFile's RootDirectory) is to come with the port.
+ * The Windows port keeps the checked path in the handle, and every function
+ * below works on "<path>\<name>": Win32 has no documented call that opens a
+ * name relative to a folder handle (NtCreateFile's RootDirectory is the
+ * native API). What Unix gets from openat is had by pinning instead: the
+ * handle keeps the folder open without FILE_SHARE_DELETE, so nobody can
+ * rename or remove it (and put something else at its path) while it is
+ * held. A subfolder (rp__os_dir_sub) that is a reparse point (symbolic link
+ * or junction) is refused, as a link is on Unix.
  */
-struct rp__os_dir {
-    char *path;
-};
-
 static int is_sep8(char c)
 {
     return c == '/' || c == '\\';
@@ -1672,7 +1652,17 @@ static int name_ok(const char *name)
            strcmp(name, "..") != 0;
 }
 
-static int dir_new(const char *path, size_t plen, rp__os_dir **out)
+static void dir_free(rp__os_dir *d)
+{
+    if (d->pin != INVALID_HANDLE_VALUE)
+        CloseHandle(d->pin);
+    free(d->path);
+    free(d);
+}
+
+/* A handle on path[0..plen), pinned. With no_reparse a reparse point there
+ * is refused (RP_ERR_PERM), not followed. */
+static int dir_new(const char *path, size_t plen, int no_reparse, rp__os_dir **out)
 {
     rp__os_dir *d = malloc(sizeof *d);
     char *p = malloc(plen + 1);
@@ -1684,6 +1674,29 @@ static int dir_new(const char *path, size_t plen, rp__os_dir **out)
     memcpy(p, path, plen);
     p[plen] = '\0';
     d->path = p;
+    d->pin = INVALID_HANDLE_VALUE;
+    wchar_t *w;
+    int rc = to_wide(p, 1, &w);
+    if (rc != 0) {
+        dir_free(d);
+        return rc;
+    }
+    d->pin = CreateFileW(
+        w, FILE_READ_ATTRIBUTES, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL, OPEN_EXISTING,
+        FILE_FLAG_BACKUP_SEMANTICS | (no_reparse ? FILE_FLAG_OPEN_REPARSE_POINT : 0), NULL);
+    DWORD e = GetLastError();
+    free(w);
+    if (d->pin == INVALID_HANDLE_VALUE) {
+        dir_free(d);
+        return win_to_rp(e);
+    }
+    BY_HANDLE_FILE_INFORMATION info;
+    if (!GetFileInformationByHandle(d->pin, &info) ||
+        !(info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) ||
+        (no_reparse && (info.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT))) {
+        dir_free(d);
+        return RP_ERR_PERM;
+    }
     *out = d;
     return 0;
 }
@@ -1703,23 +1716,30 @@ static char *dir_join(const rp__os_dir *d, const char *name)
     return p;
 }
 
-static int dir_open_len(const char *path, size_t plen, rp__os_dir **out, char *reason, size_t len)
+static int dir_open_len(const char *path, size_t plen, int nolink, rp__os_dir **out, char *reason,
+                        size_t len)
 {
     char *p = malloc(plen + 1);
     if (!p)
         return RP_ERR_NOMEM;
     memcpy(p, path, plen);
     p[plen] = '\0';
-    int rc = rp__os_dir_check_private(p, reason, len);
+    int rc = nolink ? rp__os_subdir_check_private(p, reason, len)
+                    : rp__os_dir_check_private(p, reason, len);
     if (rc == 0)
-        rc = dir_new(p, plen, out);
+        rc = dir_new(p, plen, nolink, out);
     free(p);
     return rc;
 }
 
 int rp__os_dir_open(const char *path, rp__os_dir **out, char *reason, size_t len)
 {
-    return dir_open_len(path, strlen(path), out, reason, len);
+    return dir_open_len(path, strlen(path), 0, out, reason, len);
+}
+
+int rp__os_dir_open_nolink(const char *path, rp__os_dir **out, char *reason, size_t len)
+{
+    return dir_open_len(path, strlen(path), 1, out, reason, len);
 }
 
 int rp__os_dir_open_parent(const char *path, rp__os_dir **out, const char **name, char *reason,
@@ -1737,7 +1757,7 @@ int rp__os_dir_open_parent(const char *path, rp__os_dir **out, const char **name
     size_t plen = (size_t)(sep - path);
     if (plen == 0 || path[plen - 1] == ':')
         plen++;
-    int rc = dir_open_len(path, plen, out, reason, len);
+    int rc = dir_open_len(path, plen, 0, out, reason, len);
     if (rc == 0)
         *name = sep + 1;
     return rc;
@@ -1759,14 +1779,30 @@ int rp__os_dir_sub(rp__os_dir *dir, const char *name, unsigned create_mode, rp__
     if (rc == 0)
         rc = rp__os_subdir_check_private(p, reason, len);
     if (rc == 0)
-        rc = dir_new(p, strlen(p), out);
+        rc = dir_new(p, strlen(p), 1, out);
     free(p);
     return rc;
 }
 
 int rp__os_dir_dup(const rp__os_dir *dir, rp__os_dir **out)
 {
-    return dir_new(dir->path, strlen(dir->path), out);
+    size_t plen = strlen(dir->path);
+    rp__os_dir *d = malloc(sizeof *d);
+    char *p = malloc(plen + 1);
+    HANDLE pin = INVALID_HANDLE_VALUE;
+    if (p)
+        memcpy(p, dir->path, plen + 1);
+    if (!d || !p ||
+        !DuplicateHandle(GetCurrentProcess(), dir->pin, GetCurrentProcess(), &pin, 0, FALSE,
+                         DUPLICATE_SAME_ACCESS)) {
+        free(d);
+        free(p);
+        return d && p ? win_to_rp(GetLastError()) : RP_ERR_NOMEM;
+    }
+    d->path = p;
+    d->pin = pin;
+    *out = d;
+    return 0;
 }
 
 const char *rp__os_dir_path(const rp__os_dir *dir)
@@ -1776,10 +1812,8 @@ const char *rp__os_dir_path(const rp__os_dir *dir)
 
 void rp__os_dir_close(rp__os_dir *dir)
 {
-    if (!dir)
-        return;
-    free(dir->path);
-    free(dir);
+    if (dir)
+        dir_free(dir);
 }
 
 int rp__os_dir_write_atomic(rp__os_dir *dir, const char *name, const void *data, size_t len,
@@ -1810,9 +1844,10 @@ int rp__os_dir_read_small(rp__os_dir *dir, const char *name, size_t max_bytes, c
     return rc;
 }
 
-int rp__os_dir_open_append(rp__os_dir *dir, const char *name, unsigned mode, rp__os_file **out,
+int rp__os_dir_open_append(rp__os_dir *dir, const char *name, unsigned mode, rp__os_file *out,
                            int *errno_out)
 {
+    out->h = RP__OS_FILE_NONE;
     if (errno_out)
         *errno_out = 0;
     if (!name_ok(name))

@@ -1,7 +1,9 @@
-/* core/os/unix/spool_unix.c - the spool's file operations (os_fs.h) for
- * Linux and other Unix systems. */
+/* core/os/unix/file_unix.c - the operations on an open file (rp__os_file,
+ * os_fs.h) for Linux and other Unix systems, and the spool's files opened in
+ * a folder opened by os_unix.c (which opens the append-only files). */
 #define _GNU_SOURCE
 #include "os/os_fs.h"
+#include "os/unix/dir_unix.h"
 
 #include <rampart/plugin.h>
 
@@ -46,64 +48,17 @@ static int fail(int e, int *errno_out)
     return errno_to_rp(e);
 }
 
-/* The folder the spool works in: every name below is opened relative to
- * fd, so the folder's path is looked up once, at rp__os_spool_dir_open. */
-struct rp__os_sdir {
-    int fd;
-};
-
-/* Refuses a directory or file the agent (root) must not trust: one of
- * another user than root or the agent's own. */
+/* Refuses a file the agent (root) must not trust: one of another user than
+ * root or the agent's own. */
 static int owner_ok(const struct stat *st)
 {
     return st->st_uid == 0 || st->st_uid == geteuid();
 }
 
-int rp__os_spool_dir_open(const char *path, rp__os_sdir **out)
-{
-    *out = NULL;
-    rp__os_sdir *d = malloc(sizeof *d);
-    if (!d)
-        return RP_ERR_NOMEM;
-    int fd;
-    do
-        fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-    while (fd < 0 && errno == EINTR);
-    if (fd < 0) {
-        int e = errno;
-        free(d);
-        /* O_NOFOLLOW with O_DIRECTORY: a symbolic link there fails with
-         * ENOTDIR (or ELOOP), like anything else that is not a folder. */
-        return errno_to_rp(e == ELOOP || e == ENOTDIR ? EPERM : e);
-    }
-    /* Checked on the descriptor, which names this folder for good: a rename
-     * of the path afterwards, or a link put in its place, changes nothing
-     * the spool opens. Group- or world-writable would let someone else plant
-     * or swap a segment. */
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISDIR(st.st_mode) || !owner_ok(&st) ||
-        (st.st_mode & (S_IWGRP | S_IWOTH))) {
-        close(fd);
-        free(d);
-        return RP_ERR_PERM;
-    }
-    d->fd = fd;
-    *out = d;
-    return 0;
-}
-
-void rp__os_spool_dir_close(rp__os_sdir *d)
-{
-    if (!d)
-        return;
-    close(d->fd);
-    free(d);
-}
-
-static int open_fd(const rp__os_sdir *dir, const char *name, int flags, rp__os_sfile *out,
+static int open_fd(const rp__os_dir *dir, const char *name, int flags, rp__os_file *out,
                    int *errno_out)
 {
-    out->h = RP__OS_SFILE_NONE;
+    out->h = RP__OS_FILE_NONE;
     if (errno_out)
         *errno_out = 0;
     int fd;
@@ -123,13 +78,13 @@ static int open_fd(const rp__os_sdir *dir, const char *name, int flags, rp__os_s
     return 0;
 }
 
-int rp__os_sfile_create(const rp__os_sdir *dir, const char *name, rp__os_sfile *out, int *errno_out)
+int rp__os_file_create(const rp__os_dir *dir, const char *name, rp__os_file *out, int *errno_out)
 {
     return open_fd(dir, name, O_RDWR | O_CREAT | O_EXCL, out, errno_out);
 }
 
-int rp__os_sfile_open(const rp__os_sdir *dir, const char *name, int writable, int create,
-                      rp__os_sfile *out, int *errno_out)
+int rp__os_file_open(const rp__os_dir *dir, const char *name, int writable, int create,
+                     rp__os_file *out, int *errno_out)
 {
     int flags = writable ? O_RDWR : O_RDONLY;
     if (create)
@@ -137,7 +92,7 @@ int rp__os_sfile_open(const rp__os_sdir *dir, const char *name, int writable, in
     return open_fd(dir, name, flags, out, errno_out);
 }
 
-int rp__os_sfile_size(rp__os_sfile f, uint64_t *out)
+int rp__os_file_size(rp__os_file f, uint64_t *out)
 {
     struct stat st;
     if (fstat((int)f.h, &st) != 0)
@@ -148,7 +103,7 @@ int rp__os_sfile_size(rp__os_sfile f, uint64_t *out)
     return 0;
 }
 
-int rp__os_sfile_read_at(rp__os_sfile f, uint64_t off, void *buf, size_t len, size_t *got)
+int rp__os_file_read_at(rp__os_file f, uint64_t off, void *buf, size_t len, size_t *got)
 {
     char *p = buf;
     size_t done = 0;
@@ -172,8 +127,8 @@ int rp__os_sfile_read_at(rp__os_sfile f, uint64_t off, void *buf, size_t len, si
     return 0;
 }
 
-int rp__os_sfile_write_at(rp__os_sfile f, uint64_t off, const void *a, size_t alen, const void *b,
-                          size_t blen, int *errno_out)
+int rp__os_file_write_at(rp__os_file f, uint64_t off, const void *a, size_t alen, const void *b,
+                         size_t blen, int *errno_out)
 {
     if (errno_out)
         *errno_out = 0;
@@ -207,7 +162,7 @@ int rp__os_sfile_write_at(rp__os_sfile f, uint64_t off, const void *a, size_t al
     return 0;
 }
 
-int rp__os_sfile_truncate(rp__os_sfile f, uint64_t len)
+int rp__os_file_truncate(rp__os_file f, uint64_t len)
 {
     if (len > (uint64_t)INT64_MAX)
         return RP_ERR_RANGE;
@@ -218,7 +173,7 @@ int rp__os_sfile_truncate(rp__os_sfile f, uint64_t len)
     return rc == 0 ? 0 : errno_to_rp(errno);
 }
 
-int rp__os_sfile_sync(rp__os_sfile f, int *errno_out)
+int rp__os_file_sync(rp__os_file f, int *errno_out)
 {
     if (errno_out)
         *errno_out = 0;
@@ -232,28 +187,21 @@ int rp__os_sfile_sync(rp__os_sfile f, int *errno_out)
     return rc == 0 ? 0 : fail(errno, errno_out);
 }
 
-void rp__os_sfile_close(rp__os_sfile *f)
+void rp__os_file_close(rp__os_file *f)
 {
-    if (!f || f->h == RP__OS_SFILE_NONE)
+    if (!f || f->h == RP__OS_FILE_NONE)
         return;
     /* No retry on EINTR: on Linux the fd is gone either way. */
     close((int)f->h);
-    f->h = RP__OS_SFILE_NONE;
+    f->h = RP__OS_FILE_NONE;
 }
 
-int rp__os_spool_unlink(const rp__os_sdir *dir, const char *name)
-{
-    if (unlinkat(dir->fd, name, 0) == 0 || errno == ENOENT)
-        return 0;
-    return errno_to_rp(errno);
-}
-
-int rp__os_spool_dir_sync(const rp__os_sdir *dir)
+int rp__os_dir_sync(const rp__os_dir *dir)
 {
     return fsync(dir->fd) == 0 ? 0 : errno_to_rp(errno);
 }
 
-int rp__os_spool_dir_list(const rp__os_sdir *dir, int (*fn)(void *ctx, const char *name), void *ctx)
+int rp__os_dir_names(const rp__os_dir *dir, int (*fn)(void *ctx, const char *name), void *ctx)
 {
     /* A new open of the folder itself ("." of its descriptor, no path walked),
      * not a dup: closedir closes it, and its read position is its own. */

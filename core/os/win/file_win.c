@@ -1,7 +1,8 @@
 /*
- * core/os/win/spool_win.c - the spool's file operations (os_fs.h) for
- * Windows. *** NOT BUILT ON LINUX, NOT YET TESTED ON WINDOWS. ***
- * Compile-ready for mingw-w64 (Windows 8 or later).
+ * core/os/win/file_win.c - the operations on an open file (rp__os_file,
+ * os_fs.h) for Windows, and the spool's files opened in a folder opened by
+ * os_win.c (which opens the append-only files). *** NOT BUILT ON LINUX, NOT YET TESTED ON WINDOWS.
+ * *** Compile-ready for mingw-w64 (Windows 8 or later).
  *
  * Notes, because the spool was written against POSIX:
  *   - Every handle is opened with FILE_SHARE_READ | FILE_SHARE_WRITE |
@@ -19,14 +20,14 @@
  *     that path joined with their name: Win32 has no documented call that
  *     opens a name relative to a folder handle (NtCreateFile's
  *     RootDirectory is the native API). What Unix gets from openat is had
- *     by pinning instead: rp__os_spool_dir_open keeps a handle on the folder
- *     opened without FILE_SHARE_DELETE, so nobody can rename or remove the
- *     folder (and put something else at its path) while the spool holds it,
- *     and refuses a reparse point (symbolic link or junction) there. The
- *     owner check waits for the installer's ACL work; the folder's ACL is
- *     what guards it on Windows.
+ *     by pinning instead: the folder handle (rp__os_dir, os_win.c) keeps the
+ *     folder open without FILE_SHARE_DELETE, so nobody can rename or remove
+ *     it (and put something else at its path) while the spool holds it, and
+ *     rp__os_dir_sub refuses a reparse point (symbolic link or junction)
+ *     there.
  */
 #include "os/os_fs.h"
+#include "os/win/dir_win.h"
 
 #include <rampart/plugin.h>
 
@@ -91,66 +92,8 @@ static int wide_path(const char *path, wchar_t **out)
     return 0;
 }
 
-struct rp__os_sdir {
-    char *path; /* UTF-8, no trailing separator */
-    HANDLE pin; /* the folder, opened without FILE_SHARE_DELETE */
-};
-
-int rp__os_spool_dir_open(const char *path, rp__os_sdir **out)
-{
-    *out = NULL;
-    size_t len = strlen(path);
-    while (len > 1 && (path[len - 1] == '/' || path[len - 1] == '\\'))
-        len--;
-    rp__os_sdir *d = calloc(1, sizeof *d);
-    if (!d)
-        return RP_ERR_NOMEM;
-    d->pin = INVALID_HANDLE_VALUE;
-    d->path = malloc(len + 1);
-    if (!d->path) {
-        free(d);
-        return RP_ERR_NOMEM;
-    }
-    memcpy(d->path, path, len);
-    d->path[len] = '\0';
-    wchar_t *w;
-    int rc = wide_path(d->path, &w);
-    if (rc != 0) {
-        rp__os_spool_dir_close(d);
-        return rc;
-    }
-    d->pin =
-        CreateFileW(w, FILE_READ_ATTRIBUTES, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL,
-                    OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT, NULL);
-    DWORD e = GetLastError();
-    free(w);
-    if (d->pin == INVALID_HANDLE_VALUE) {
-        rp__os_spool_dir_close(d);
-        return win_to_rp(e, NULL);
-    }
-    BY_HANDLE_FILE_INFORMATION info;
-    if (!GetFileInformationByHandle(d->pin, &info) ||
-        !(info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) ||
-        (info.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT)) {
-        rp__os_spool_dir_close(d);
-        return RP_ERR_PERM;
-    }
-    *out = d;
-    return 0;
-}
-
-void rp__os_spool_dir_close(rp__os_sdir *d)
-{
-    if (!d)
-        return;
-    if (d->pin != INVALID_HANDLE_VALUE)
-        CloseHandle(d->pin);
-    free(d->path);
-    free(d);
-}
-
 /* The UTF-16 path of name in dir, from malloc. */
-static int name_path(const rp__os_sdir *dir, const char *name, wchar_t **out)
+static int name_path(const rp__os_dir *dir, const char *name, wchar_t **out)
 {
     size_t dl = strlen(dir->path), nl = strlen(name);
     char *p = malloc(dl + 1 + nl + 1);
@@ -164,10 +107,10 @@ static int name_path(const rp__os_sdir *dir, const char *name, wchar_t **out)
     return rc;
 }
 
-static int open_handle(const rp__os_sdir *dir, const char *name, DWORD access, DWORD disposition,
-                       rp__os_sfile *out, int *errno_out)
+static int open_handle(const rp__os_dir *dir, const char *name, DWORD access, DWORD disposition,
+                       rp__os_file *out, int *errno_out)
 {
-    out->h = RP__OS_SFILE_NONE;
+    out->h = RP__OS_FILE_NONE;
     if (errno_out)
         *errno_out = 0;
     wchar_t *w;
@@ -184,19 +127,19 @@ static int open_handle(const rp__os_sdir *dir, const char *name, DWORD access, D
     return 0;
 }
 
-int rp__os_sfile_create(const rp__os_sdir *dir, const char *name, rp__os_sfile *out, int *errno_out)
+int rp__os_file_create(const rp__os_dir *dir, const char *name, rp__os_file *out, int *errno_out)
 {
     return open_handle(dir, name, GENERIC_READ | GENERIC_WRITE, CREATE_NEW, out, errno_out);
 }
 
-int rp__os_sfile_open(const rp__os_sdir *dir, const char *name, int writable, int create,
-                      rp__os_sfile *out, int *errno_out)
+int rp__os_file_open(const rp__os_dir *dir, const char *name, int writable, int create,
+                     rp__os_file *out, int *errno_out)
 {
     DWORD access = GENERIC_READ | (writable ? GENERIC_WRITE : 0);
     return open_handle(dir, name, access, create ? OPEN_ALWAYS : OPEN_EXISTING, out, errno_out);
 }
 
-int rp__os_sfile_size(rp__os_sfile f, uint64_t *out)
+int rp__os_file_size(rp__os_file f, uint64_t *out)
 {
     LARGE_INTEGER sz;
     if (!GetFileSizeEx((HANDLE)f.h, &sz))
@@ -217,7 +160,7 @@ static OVERLAPPED at(uint64_t off)
 /* ReadFile and WriteFile take a DWORD length: big requests go in slices. */
 #define SLICE ((size_t)1 << 30)
 
-int rp__os_sfile_read_at(rp__os_sfile f, uint64_t off, void *buf, size_t len, size_t *got)
+int rp__os_file_read_at(rp__os_file f, uint64_t off, void *buf, size_t len, size_t *got)
 {
     char *p = buf;
     size_t done = 0;
@@ -257,8 +200,8 @@ static int write_part(HANDLE h, uint64_t off, const char *p, size_t len, int *er
     return 0;
 }
 
-int rp__os_sfile_write_at(rp__os_sfile f, uint64_t off, const void *a, size_t alen, const void *b,
-                          size_t blen, int *errno_out)
+int rp__os_file_write_at(rp__os_file f, uint64_t off, const void *a, size_t alen, const void *b,
+                         size_t blen, int *errno_out)
 {
     if (errno_out)
         *errno_out = 0;
@@ -268,7 +211,7 @@ int rp__os_sfile_write_at(rp__os_sfile f, uint64_t off, const void *a, size_t al
     return rc;
 }
 
-int rp__os_sfile_truncate(rp__os_sfile f, uint64_t len)
+int rp__os_file_truncate(rp__os_file f, uint64_t len)
 {
     FILE_END_OF_FILE_INFO info;
     info.EndOfFile.QuadPart = (LONGLONG)len;
@@ -277,44 +220,31 @@ int rp__os_sfile_truncate(rp__os_sfile f, uint64_t len)
     return 0;
 }
 
-int rp__os_sfile_sync(rp__os_sfile f, int *errno_out)
+int rp__os_file_sync(rp__os_file f, int *errno_out)
 {
     if (errno_out)
         *errno_out = 0;
+    /* FlushFileBuffers takes FILE_APPEND_DATA as write access (event logs). */
     if (!FlushFileBuffers((HANDLE)f.h))
         return win_to_rp(GetLastError(), errno_out);
     return 0;
 }
 
-void rp__os_sfile_close(rp__os_sfile *f)
+void rp__os_file_close(rp__os_file *f)
 {
-    if (!f || f->h == RP__OS_SFILE_NONE)
+    if (!f || f->h == RP__OS_FILE_NONE)
         return;
     CloseHandle((HANDLE)f->h);
-    f->h = RP__OS_SFILE_NONE;
+    f->h = RP__OS_FILE_NONE;
 }
 
-int rp__os_spool_unlink(const rp__os_sdir *dir, const char *name)
-{
-    wchar_t *w;
-    int rc = name_path(dir, name, &w);
-    if (rc != 0)
-        return rc;
-    BOOL ok = DeleteFileW(w);
-    DWORD e = GetLastError();
-    free(w);
-    if (ok || e == ERROR_FILE_NOT_FOUND)
-        return 0;
-    return win_to_rp(e, NULL);
-}
-
-int rp__os_spool_dir_sync(const rp__os_sdir *dir)
+int rp__os_dir_sync(const rp__os_dir *dir)
 {
     (void)dir;
     return 0;
 }
 
-int rp__os_spool_dir_list(const rp__os_sdir *dir, int (*fn)(void *ctx, const char *name), void *ctx)
+int rp__os_dir_names(const rp__os_dir *dir, int (*fn)(void *ctx, const char *name), void *ctx)
 {
     size_t len = strlen(dir->path);
     char *pattern = malloc(len + 3);
