@@ -121,6 +121,13 @@ int rp__os_mkdir_p(const char *path, unsigned mode);
 int rp__os_read_file(const char *path, size_t max_bytes, char **data_out, size_t *len_out,
                      int *errno_out);
 
+/* Reads the open file f from its start to its end, which may be past size
+ * (its size when it was checked) but never past max_bytes (RP_ERR_RANGE,
+ * errno EFBIG), into a NUL-terminated buffer from malloc (caller frees).
+ * Shared by every platform's readers (fs_common.c); f stays open. */
+int rp__os_read_to_end(rp__os_file f, uint64_t size, size_t max_bytes, char **data_out,
+                       size_t *len_out, int *errno_out);
+
 /* Replaces path with data atomically (a new temporary file "<path>.tmp",
  * never an existing one, fsync, rename). */
 int rp__os_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode);

@@ -234,71 +234,17 @@ int rp__os_mkdir_p(const char *path, unsigned mode)
  * caller closes fd. */
 static int read_fd(int fd, size_t max_bytes, char **data_out, size_t *len_out, int *errno_out)
 {
-    int err = 0, rc = 0;
-    char *data = NULL;
-    size_t used = 0;
     struct stat st;
+    int err = 0, rc = RP_ERR_IO;
 
-    if (errno_out)
-        *errno_out = 0;
-    if (fstat(fd, &st) != 0) {
+    if (fstat(fd, &st) != 0)
         err = errno;
-        rc = RP_ERR_IO;
-        goto out;
-    }
-    if (!S_ISREG(st.st_mode)) {
+    else if (!S_ISREG(st.st_mode)) {
         err = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
         rc = RP_ERR_INVAL;
-        goto out;
-    }
-    if ((uint64_t)st.st_size > max_bytes) {
-        err = EFBIG;
-        rc = RP_ERR_RANGE;
-        goto out;
-    }
-    /* Read to EOF rather than trusting st_size: the file may change under us. */
-    size_t cap = (size_t)st.st_size + 1;
-    data = malloc(cap);
-    if (!data) {
-        rc = RP_ERR_NOMEM;
-        goto out;
-    }
-    for (;;) {
-        if (used + 1 >= cap) {
-            if (cap > max_bytes) {
-                err = EFBIG;
-                rc = RP_ERR_RANGE;
-                goto out;
-            }
-            size_t ncap = cap * 2 > max_bytes + 1 ? max_bytes + 1 : cap * 2;
-            if (ncap <= cap)
-                ncap = cap + 1;
-            char *n = realloc(data, ncap);
-            if (!n) {
-                rc = RP_ERR_NOMEM;
-                goto out;
-            }
-            data = n;
-            cap = ncap;
-        }
-        ssize_t n = read(fd, data + used, cap - 1 - used);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            err = errno;
-            rc = RP_ERR_IO;
-            goto out;
-        }
-        if (n == 0)
-            break;
-        used += (size_t)n;
-    }
-    data[used] = '\0';
-    *data_out = data;
-    *len_out = used;
-    data = NULL;
-out:
-    free(data);
+    } else
+        return rp__os_read_to_end((rp__os_file){fd}, (uint64_t)st.st_size, max_bytes, data_out,
+                                  len_out, errno_out);
     if (errno_out)
         *errno_out = err;
     return rc;

@@ -524,8 +524,6 @@ int rp__os_read_file(const char *path, size_t max_bytes, char **data_out, size_t
     wchar_t *w = NULL;
     HANDLE h = INVALID_HANDLE_VALUE;
     int err = 0, rc;
-    char *data = NULL;
-    size_t used = 0;
 
     if (errno_out)
         *errno_out = 0;
@@ -566,53 +564,14 @@ int rp__os_read_file(const char *path, size_t max_bytes, char **data_out, size_t
         rc = RP_ERR_IO;
         goto out;
     }
-    if (size.QuadPart < 0 || (uint64_t)size.QuadPart > max_bytes) {
+    if (size.QuadPart < 0) {
         err = EFBIG;
         rc = RP_ERR_RANGE;
         goto out;
     }
-    /* Read to EOF rather than trusting the size: the file may change under us. */
-    size_t cap = (size_t)size.QuadPart + 1;
-    data = malloc(cap);
-    if (!data) {
-        rc = RP_ERR_NOMEM;
-        goto out;
-    }
-    for (;;) {
-        if (used + 1 >= cap) {
-            if (cap > max_bytes) {
-                err = EFBIG;
-                rc = RP_ERR_RANGE;
-                goto out;
-            }
-            size_t ncap = cap * 2 > max_bytes + 1 ? max_bytes + 1 : cap * 2;
-            if (ncap <= cap)
-                ncap = cap + 1;
-            char *n = realloc(data, ncap);
-            if (!n) {
-                rc = RP_ERR_NOMEM;
-                goto out;
-            }
-            data = n;
-            cap = ncap;
-        }
-        size_t want = cap - 1 - used;
-        DWORD got = 0;
-        if (!ReadFile(h, data + used, want > IO_CHUNK ? IO_CHUNK : (DWORD)want, &got, NULL)) {
-            err = win_to_errno(GetLastError());
-            rc = RP_ERR_IO;
-            goto out;
-        }
-        if (got == 0)
-            break;
-        used += got;
-    }
-    data[used] = '\0';
-    *data_out = data;
-    *len_out = used;
-    data = NULL;
+    rc = rp__os_read_to_end((rp__os_file){(intptr_t)h}, (uint64_t)size.QuadPart, max_bytes,
+                            data_out, len_out, &err);
 out:
-    free(data);
     free(w);
     if (h != INVALID_HANDLE_VALUE)
         CloseHandle(h);
