@@ -564,22 +564,19 @@ static const char *writers(mode_t mode)
     return (mode & S_IWOTH) ? "others" : "group";
 }
 
-/*
- * Checks a folder the walk reached (fd). strict: the folder will hold the
- * files the agent opens by name, so it must not be writable by group or
- * others at all; otherwise a sticky folder (like /tmp) is accepted, because
- * only an entry's owner may rename or remove it there and the walk requires
- * every entry it passes through to be owned by root or the agent's user.
- */
-static int check_folder(int fd, const char *shown, int strict, char *reason, size_t len)
+/* What check_folder and check_file_fd share: the type (a folder when
+ * want_dir, else a regular file), an owner the agent trusts, and no writers
+ * but root and that owner (a sticky folder excepted unless strict). */
+static int check_trusted(int fd, const char *shown, int want_dir, int strict, char *reason,
+                         size_t len)
 {
     struct stat st;
     if (fstat(fd, &st) != 0) {
         snprintf(reason, len, "%s: %s", shown, strerror(errno));
         return RP_ERR_IO;
     }
-    if (!S_ISDIR(st.st_mode)) {
-        snprintf(reason, len, "%s: not a folder", shown);
+    if (want_dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)) {
+        snprintf(reason, len, "%s: not a %s", shown, want_dir ? "folder" : "regular file");
         return RP_ERR_PERM;
     }
     if (!owner_trusted(st.st_uid)) {
@@ -589,13 +586,26 @@ static int check_folder(int fd, const char *shown, int strict, char *reason, siz
     }
     if ((st.st_mode & (S_IWGRP | S_IWOTH)) && (strict || !(st.st_mode & S_ISVTX))) {
         snprintf(reason, len,
-                 "%s: writable by %s (mode %04o); expected a folder only root or the agent's "
+                 "%s: writable by %s (mode %04o); expected a %s only root or the agent's "
                  "user can change%s",
                  shown, writers(st.st_mode), (unsigned)(st.st_mode & 07777),
+                 want_dir ? "folder" : "file",
                  strict ? "" : " (or one with the sticky bit, like /tmp)");
         return RP_ERR_PERM;
     }
     return 0;
+}
+
+/*
+ * Checks a folder the walk reached (fd). strict: the folder will hold the
+ * files the agent opens by name, so it must not be writable by group or
+ * others at all; otherwise a sticky folder (like /tmp) is accepted, because
+ * only an entry's owner may rename or remove it there and the walk requires
+ * every entry it passes through to be owned by root or the agent's user.
+ */
+static int check_folder(int fd, const char *shown, int strict, char *reason, size_t len)
+{
+    return check_trusted(fd, shown, 1, strict, reason, len);
 }
 
 /* Appends "/name" to the shown path (for messages only; cut if too long). */
@@ -755,32 +765,11 @@ int rp__os_subdir_check_private(const char *path, char *reason, size_t len)
     return rc;
 }
 
-/* Checks an open file the agent is about to trust: a regular file with one
- * name, owned by root or the agent's user, not writable by group or others. */
+/* Checks an open file the agent is about to trust: a regular file owned by
+ * root or the agent's user, not writable by group or others. */
 static int check_file_fd(int fd, const char *shown, char *reason, size_t len)
 {
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        snprintf(reason, len, "%s: %s", shown, strerror(errno));
-        return RP_ERR_IO;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        snprintf(reason, len, "%s: not a regular file", shown);
-        return RP_ERR_PERM;
-    }
-    if (!owner_trusted(st.st_uid)) {
-        snprintf(reason, len, "%s: owned by uid %u; expected root or the agent's user (uid %u)",
-                 shown, (unsigned)st.st_uid, (unsigned)geteuid());
-        return RP_ERR_PERM;
-    }
-    if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-        snprintf(reason, len,
-                 "%s: writable by %s (mode %04o); expected a file only root or the "
-                 "agent's user can change",
-                 shown, writers(st.st_mode), (unsigned)(st.st_mode & 07777));
-        return RP_ERR_PERM;
-    }
-    return 0;
+    return check_trusted(fd, shown, 0, 1, reason, len);
 }
 
 /* Splits an absolute file path into its folder and its last component. */
