@@ -107,6 +107,16 @@ uint64_t rp__spool_resync(rp__os_file f, uint64_t from, uint64_t size, uint8_t *
 /* Sets the reader's starting point at open: the first segment that still
  * has something to send, at its first record not acked before. Skips before
  * that offset are behind the cursor already. */
+/* Damage between off and end: reported, counted and skipped (never sent). */
+static int skip_corrupt(rp__spool *sp, struct seg *s, const char *path, uint64_t off, uint64_t end)
+{
+    rp__spool_problem(sp, "%s: %" PRIu64 " corrupt bytes at offset %" PRIu64 "; skipped", path,
+                      end - off, off);
+    sp->st.corrupt_records++;
+    sp->st.corrupt_bytes += end - off;
+    return add_skip(s, off, end - off);
+}
+
 static void place_cursor(rp__spool *sp, struct seg *s, uint64_t off)
 {
     if (sp->cur)
@@ -245,11 +255,7 @@ static int scan_segment(rp__spool *sp, uint64_t seq, uint64_t acked, uint64_t *l
         }
         if (next >= data_end)
             break;
-        rp__spool_problem(sp, "%s: %" PRIu64 " corrupt bytes at offset %" PRIu64 "; skipped", path,
-                          next - off, off);
-        sp->st.corrupt_records++;
-        sp->st.corrupt_bytes += next - off;
-        if ((rc = add_skip(s, off, next - off)) != 0)
+        if ((rc = skip_corrupt(sp, s, path, off, next)) != 0)
             goto fail;
         off = next;
     }
@@ -268,11 +274,7 @@ static int scan_segment(rp__spool *sp, uint64_t seq, uint64_t acked, uint64_t *l
     if (off < data_end && has_footer) {
         /* The footer proves the segment was whole once: damage, not a torn
          * write. Skipped, and the footer kept. */
-        rp__spool_problem(sp, "%s: %" PRIu64 " corrupt bytes at offset %" PRIu64 "; skipped", path,
-                          data_end - off, off);
-        sp->st.corrupt_records++;
-        sp->st.corrupt_bytes += data_end - off;
-        if ((rc = add_skip(s, off, data_end - off)) != 0)
+        if ((rc = skip_corrupt(sp, s, path, off, data_end)) != 0)
             goto fail;
         off = data_end;
     } else if (off < data_end) {
