@@ -736,7 +736,7 @@ static void ba_local_run(const char *tmp, const char *name, uint64_t count, char
     while (!done) {
         json_t *doc;
         int64_t m;
-        int ex;
+        int ex = 0;
         int r = ba_agent_poll(&a, &doc, &m, &ex);
         if (r < 0) {
             ba_agent_show_log(&a);

@@ -195,7 +195,7 @@ static void run_agent(struct agent_result *r, const char *label, const struct ba
     for (;;) {
         json_t *doc;
         int64_t m;
-        int ex;
+        int ex = 0;
         int rc = ba_agent_poll(&a, &doc, &m, &ex);
         if (rc < 0) {
             ba_agent_show_log(&a);

@@ -149,7 +149,7 @@ static void ingest_run(struct ingest_result *r, const struct ba_backend *b, uint
     for (;;) {
         json_t *doc;
         int64_t m;
-        int ex;
+        int ex = 0;
         int rc = ba_agent_poll(&a, &doc, &m, &ex);
         if (rc < 0) {
             ba_agent_show_log(&a);
@@ -330,7 +330,7 @@ int main(int argc, char **argv)
     for (;;) {
         json_t *doc;
         int64_t m;
-        int ex;
+        int ex = 0;
         int r = ba_agent_poll(&a, &doc, &m, &ex);
         if (r < 0) {
             ba_agent_show_log(&a);

@@ -124,7 +124,7 @@ static size_t drain(rp__spool *sp, int ack, size_t max, uint64_t *seqs, uint64_t
     size_t n = 0;
     int rc;
     while ((rc = rp__spool_next(sp, last, &buf, &b)) == 0) {
-        uint64_t seq;
+        uint64_t seq = 0;
         assert_int_equal(check_payload(b.payload, b.len, max, &seq), 0);
         assert_true(b.id > last);
         assert_int_equal(b.events, events_of(seq));
@@ -259,7 +259,7 @@ static void test_roundtrip_and_reopen(void **state)
     for (int i = 0; i < 60; i++) {
         assert_int_equal(rp__spool_next(sp, i ? ids[i - 1] : 0, &buf, &b), 0);
         assert_int_equal(b.id, ids[i]);
-        uint64_t seq;
+        uint64_t seq = 0;
         assert_int_equal(check_payload(b.payload, b.len, 1500, &seq), 0);
         assert_int_equal(seq, (uint64_t)i);
         if (i < 50)
@@ -1153,7 +1153,7 @@ static void enospc_child(const char *dir)
     rp__spool_batch b;
     uint64_t after = 0, n = 0, prev_seq = 0;
     while (rp__spool_next(sp, after, &buf, &b) == 0) {
-        uint64_t seq;
+        uint64_t seq = 0;
         if (check_payload(b.payload, b.len, sizeof pay, &seq) != 0 || (n && seq <= prev_seq))
             ENOSPC_FAIL("batch %" PRIu64 " damaged or out of order", b.id);
         prev_seq = seq;
@@ -1286,7 +1286,7 @@ static void *mt_reader(void *arg)
             sched_yield();
             continue;
         }
-        uint64_t seq;
+        uint64_t seq = 0;
         if (rc != 0 || check_payload(b.payload, b.len, 6000, &seq) != 0 || b.id <= last_id ||
             (last_id && seq <= last_seq)) {
             atomic_fetch_add(&m->errors, 1);
@@ -1565,7 +1565,7 @@ static void test_sigkill_at_random_moments(void **state)
         rp__spool_batch b;
         int rc;
         while ((rc = rp__spool_next(sp, after, &buf, &b)) == 0) {
-            uint64_t seq;
+            uint64_t seq = 0;
             assert_int_equal(check_payload(b.payload, b.len, KILL_PAYLOAD_MAX, &seq), 0);
             assert_int_equal(b.events, events_of(seq));
             assert_true(b.id > acked_upto);
