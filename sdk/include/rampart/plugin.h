@@ -249,9 +249,10 @@ typedef struct rp_host_api {
 
     /* Typed setters: only before publish, only by the reference owner.
      * RP_ERR_TYPE if the field has another type, RP_ERR_PERM after publish
-     * or for read-only fields, RP_ERR_FULL past the event's size cap
-     * (64 KiB of field data). Setting a field again replaces it. Values are
-     * copied. A string (and each item of a string array) longer than 4 KiB
+     * or for read-only fields, RP_ERR_FULL past the event's caps: 256
+     * fields (the host's @timestamp, event.id and event.kind among them) or
+     * 64 KiB of field data. Setting a field again replaces it (its old bytes
+     * stay counted). Values are copied. A string (and each item of a string array) longer than 4 KiB
      * is stored cut to 4 KiB, never inside a UTF-8 character, and the event
      * gets event.truncated = true; the setter still returns 0. */
     int (*set_i64)(rp_event *ev, rp_field_id field, int64_t value);
@@ -265,7 +266,9 @@ typedef struct rp_host_api {
 
     /* Typed getters. RP_ERR_NOTFOUND when the event has no such field,
      * RP_ERR_TYPE when it has another type. Returned pointers are borrowed
-     * while a reference to the event is held. Any thread. */
+     * while a reference to the event is held. A string from get_str or
+     * get_str_array_item is followed by a NUL byte that len does not count;
+     * the value itself may hold NUL bytes, so len is its length. Any thread. */
     int (*get_i64)(const rp_event *ev, rp_field_id field, int64_t *out);
     int (*get_u64)(const rp_event *ev, rp_field_id field, uint64_t *out);
     int (*get_bool)(const rp_event *ev, rp_field_id field, int32_t *out);
