@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# hello_out_of_tree.sh SOURCE_DIR RAMPARTD
-# Builds the hello detector outside the tree with nothing but the SDK header
-# and the export map, loads it into a real rampartd next to the synthetic
-# collector, and checks that exactly the expected alerts come out.
+# hello_out_of_tree.sh SOURCE_DIR RAMPARTD [guide]
+# Builds the hello detector outside the tree with nothing but the SDK headers
+# and the export map, using the build line of sdk/docs/plugin-guide.md
+# (section "Build"), loads it into a real rampartd next to the synthetic
+# collector, and checks that exactly the expected alerts come out. With
+# "guide", the plugin is the guide's own code: its blocks marked
+# <!-- guide-example N --> put together in that order, so the code a vendor
+# copies from the guide is known to compile and to work.
 set -euo pipefail
 src=$1
 rampartd=$2
+mode=${3:-example}
 plugins=$(dirname "$(dirname "$rampartd")")/plugins
 tmp=$(mktemp -d)
 pid=
@@ -16,13 +21,40 @@ cleanup() {
 trap cleanup EXIT
 
 # Only the SDK goes into the out-of-tree folder.
-mkdir -p "$tmp/sdk/include/rampart" "$tmp/plugin" "$tmp/conf"
-cp "$src/sdk/include/rampart/plugin.h" "$tmp/sdk/include/rampart/"
-cp "$src/sdk/rampart-plugin.map" "$tmp/sdk/"
-cp "$src/sdk/examples/hello_detector/hello_detector.c" "$tmp/plugin/"
-(cd "$tmp/plugin" && cc -std=c11 -O2 -Wall -Wextra -Werror -shared -fPIC -fvisibility=hidden \
-    -I ../sdk/include -Wl,--version-script=../sdk/rampart-plugin.map -Wl,--no-undefined \
-    -o hello_detector.so hello_detector.c)
+mkdir -p "$tmp/plugin/sdk/include/rampart" "$tmp/conf"
+cp "$src/sdk/include/rampart/plugin.h" "$src/sdk/include/rampart/plugin_util.h" \
+    "$tmp/plugin/sdk/include/rampart/"
+cp "$src/sdk/rampart-plugin.map" "$tmp/plugin/sdk/"
+guide="$src/sdk/docs/plugin-guide.md"
+if [ "$mode" = guide ]; then
+    want_id=org.example.hello
+    python3 - "$guide" >"$tmp/plugin/hello_detector.c" <<'PY'
+import re, sys
+text = open(sys.argv[1], encoding="utf-8").read()
+blocks = re.findall(r"<!-- guide-example (\d+) -->\n```c\n(.*?)```", text, re.S)
+nums = [int(n) for n, _ in blocks]
+if not blocks or sorted(nums) != list(range(1, len(nums) + 1)):
+    sys.exit(f"FAIL: guide-example blocks must be numbered 1..N once each, got {nums}")
+for _, code in sorted(blocks, key=lambda b: int(b[0])):
+    sys.stdout.write(code + "\n")
+PY
+else
+    want_id=org.rampart.example.hello
+    cp "$src/sdk/examples/hello_detector/hello_detector.c" "$tmp/plugin/"
+fi
+# The guide's build line, run as written (plus -Werror, so a warning in the
+# code fails the test), from a folder where sdk/ and hello_detector.c are.
+build=$(python3 - "$guide" <<'PY'
+import re, sys
+text = open(sys.argv[1], encoding="utf-8").read()
+m = re.search(r"<!-- guide-build -->\n```sh\n(.*?)```", text, re.S)
+if not m:
+    sys.exit("FAIL: no <!-- guide-build --> block in the guide")
+print(m.group(1).replace("\\\n", " ").strip())
+PY
+)
+echo "guide's build line: $build"
+(cd "$tmp/plugin" && eval "$build -Werror")
 chmod 755 "$tmp/plugin"
 
 # 20 synthetic events; their executables cycle through 5 programs, so
@@ -52,7 +84,7 @@ kill -TERM "$pid"
 wait "$pid"
 pid=
 cat "$tmp/log"
-grep -q 'plugin hello: loaded org.rampart.example.hello 1.0.0 (detector' "$tmp/log"
+grep -q "plugin hello: loaded $want_id 1.0.0 (detector" "$tmp/log"
 alerts=$(grep -c '"event.kind":"alert"' "$events" || true)
 echo "alerts=$alerts exec events with seq=$(grep -c '"synthetic.seq"' "$events")"
 [ "$alerts" -eq 4 ] || { echo "FAIL: expected 4 alerts, got $alerts" >&2; exit 1; }
@@ -68,4 +100,4 @@ for want in '"rule.id":"hello-1"' '"rule.ruleset":"hello"' '"event.severity":73'
     n=$(grep -cF "$want" <<<"$alert_lines" || true)
     [ "$n" -eq 4 ] || { echo "FAIL: $n of 4 alerts have $want" >&2; exit 1; }
 done
-echo "hello detector built out of tree: 4 alerts as expected"
+echo "hello detector ($mode) built out of tree: 4 alerts as expected"

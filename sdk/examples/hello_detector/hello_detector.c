@@ -4,7 +4,7 @@
  * It subscribes to process.exec and raises an alert when the command line
  * contains a configured substring. Built with the SDK header alone:
  *
- *   cc -std=c11 -shared -fPIC -fvisibility=hidden -I sdk/include \
+ *   cc -std=c11 -pthread -shared -fPIC -fvisibility=hidden -I sdk/include \
  *      -Wl,--version-script=sdk/rampart-plugin.map -Wl,--no-undefined \
  *      -o hello_detector.so hello_detector.c
  *
@@ -73,7 +73,10 @@ static int hello_init(rp_plugin *self, const rp_host_api *host, void **state)
         return RP_ERR_NOMEM;
     h->self = self;
     h->host = host;
-    host->config_get(self, &json, NULL);
+    if ((rc = host->config_get(self, &json, NULL)) != 0) {
+        free(h);
+        return rc;
+    }
     if ((rc = config_string(json, "\"substring\"", h->substring, sizeof h->substring)) != 0) {
         host->set_error(self, "cannot read config.substring", 28);
         free(h);
@@ -109,11 +112,14 @@ static int hello_on_event(rp_plugin *self, void *state, const rp_event *ev)
     int rc = h->host->event_copy(self, ev, "alert", 5, &alert);
     if (rc != 0)
         return rc;
-    h->host->set_str(alert, h->rule_id, "hello-1", 7);
-    h->host->set_str(alert, h->rule_name, "Hello: command line contains the configured text",
-                     48);
-    h->host->set_str(alert, h->ruleset, "hello", 5);
-    h->host->set_i64(alert, h->severity_field, h->severity);
+    if ((rc = h->host->set_str(alert, h->rule_id, "hello-1", 7)) != 0 ||
+        (rc = h->host->set_str(alert, h->rule_name,
+                               "Hello: command line contains the configured text", 48)) != 0 ||
+        (rc = h->host->set_str(alert, h->ruleset, "hello", 5)) != 0 ||
+        (rc = h->host->set_i64(alert, h->severity_field, h->severity)) != 0) {
+        h->host->event_release(alert); /* never published: drop our reference */
+        return rc;
+    }
     rc = h->host->event_publish(self, alert);
     if (rc == 0)
         h->host->counter_add(self, h->alerts_counter, 1);

@@ -249,9 +249,10 @@ typedef struct rp_host_api {
 
     /* Typed setters: only before publish, only by the reference owner.
      * RP_ERR_TYPE if the field has another type, RP_ERR_PERM after publish
-     * or for read-only fields, RP_ERR_FULL past the event's size cap
-     * (64 KiB of field data). Setting a field again replaces it. Values are
-     * copied. A string (and each item of a string array) longer than 4 KiB
+     * or for read-only fields, RP_ERR_FULL past the event's caps: 256
+     * fields (the host's @timestamp, event.id and event.kind among them) or
+     * 64 KiB of field data. Setting a field again replaces it (its old bytes
+     * stay counted). Values are copied. A string (and each item of a string array) longer than 4 KiB
      * is stored cut to 4 KiB, never inside a UTF-8 character, and the event
      * gets event.truncated = true; the setter still returns 0. */
     int (*set_i64)(rp_event *ev, rp_field_id field, int64_t value);
@@ -265,7 +266,9 @@ typedef struct rp_host_api {
 
     /* Typed getters. RP_ERR_NOTFOUND when the event has no such field,
      * RP_ERR_TYPE when it has another type. Returned pointers are borrowed
-     * while a reference to the event is held. Any thread. */
+     * while a reference to the event is held. A string from get_str or
+     * get_str_array_item is followed by a NUL byte that len does not count;
+     * the value itself may hold NUL bytes, so len is its length. Any thread. */
     int (*get_i64)(const rp_event *ev, rp_field_id field, int64_t *out);
     int (*get_u64)(const rp_event *ev, rp_field_id field, uint64_t *out);
     int (*get_bool)(const rp_event *ev, rp_field_id field, int32_t *out);
@@ -384,14 +387,42 @@ RP_PLUGIN_EXPORT int rampart_plugin_entry_v1(const rp_host_api *host,
 #define RP_HOST_API_SIZE_1_0 (8u + 40u * (uint32_t)sizeof(void *))
 #define RP_DESCRIPTOR_SIZE_1_0 (24u + 12u * (uint32_t)sizeof(void *))
 
-/* Layout pins: a change that moves any member fails the build. */
+/*
+ * Layout pins: every member of every public struct has its offset pinned here
+ * and every struct its size, so a change that moves, swaps, resizes or inserts
+ * a member fails the build (tests/abi/check_layout.py fails when a member has
+ * no pin). The offsets are written in terms of the pointer size and the
+ * alignment of uint64_t, so they hold on every target: on x86_64 and the
+ * other LP64/LLP64 targets a pointer slot is 8 bytes; on 32-bit targets 4.
+ */
 #define RP__OFF(type, member) ((uint64_t)offsetof(type, member))
-#define RP__SLOT(n) (8u + (n) * (uint64_t)sizeof(void *))
+#define RP__PTR ((uint64_t)sizeof(void *))
+/* Host table: a uint32_t and two uint16_t, then one pointer per slot. */
+#define RP__SLOT(n) (8u + (n) * RP__PTR)
+/* Descriptor: six uint32_t-sized members, then one pointer per slot. */
+#define RP__DSLOT(n) (24u + (n) * RP__PTR)
+/* Not ABI: only measures uint64_t's alignment, 8 on x86_64 and 4 on i386. */
+typedef struct rp__align_u64 {
+    uint8_t pad;
+    uint64_t value;
+} rp__align_u64;
+#define RP__ALIGN_U64 RP__OFF(rp__align_u64, value)
+/* rp_str.len follows the pointer, rounded up to uint64_t's alignment. */
+#define RP__STR_LEN ((RP__PTR + RP__ALIGN_U64 - 1u) / RP__ALIGN_U64 * RP__ALIGN_U64)
+RP_STATIC_ASSERT(RP__OFF(rp_str, ptr) == 0, str_ptr);
+RP_STATIC_ASSERT(RP__OFF(rp_str, len) == RP__STR_LEN, str_len);
+RP_STATIC_ASSERT(sizeof(rp_str) == RP__STR_LEN + 8u, str_size);
+RP_STATIC_ASSERT(RP__OFF(rp_ip, family) == 0, ip_family);
+RP_STATIC_ASSERT(RP__OFF(rp_ip, addr) == 4, ip_addr);
 RP_STATIC_ASSERT(sizeof(rp_ip) == 20, rp_ip_size);
 RP_STATIC_ASSERT(sizeof(rp_host_api) == RP_HOST_API_SIZE_1_0, host_api_size);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, struct_size) == 0, host_struct_size);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, abi_major) == 4, host_abi_major);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, abi_minor) == 6, host_abi_minor);
 RP_STATIC_ASSERT(RP__OFF(rp_host_api, log) == RP__SLOT(0), host_log);
 RP_STATIC_ASSERT(RP__OFF(rp_host_api, set_error) == RP__SLOT(1), host_set_error);
 RP_STATIC_ASSERT(RP__OFF(rp_host_api, alloc) == RP__SLOT(2), host_alloc);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, realloc) == RP__SLOT(3), host_realloc);
 RP_STATIC_ASSERT(RP__OFF(rp_host_api, free) == RP__SLOT(4), host_free);
 RP_STATIC_ASSERT(RP__OFF(rp_host_api, config_get) == RP__SLOT(5), host_config_get);
 RP_STATIC_ASSERT(RP__OFF(rp_host_api, field_id) == RP__SLOT(6), host_field_id);
@@ -402,27 +433,54 @@ RP_STATIC_ASSERT(RP__OFF(rp_host_api, event_retain) == RP__SLOT(10), host_event_
 RP_STATIC_ASSERT(RP__OFF(rp_host_api, event_release) == RP__SLOT(11), host_event_release);
 RP_STATIC_ASSERT(RP__OFF(rp_host_api, event_type) == RP__SLOT(12), host_event_type);
 RP_STATIC_ASSERT(RP__OFF(rp_host_api, set_i64) == RP__SLOT(13), host_set_i64);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, set_u64) == RP__SLOT(14), host_set_u64);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, set_bool) == RP__SLOT(15), host_set_bool);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, set_str) == RP__SLOT(16), host_set_str);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, set_bytes) == RP__SLOT(17), host_set_bytes);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, set_timestamp) == RP__SLOT(18), host_set_timestamp);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, set_ip) == RP__SLOT(19), host_set_ip);
 RP_STATIC_ASSERT(RP__OFF(rp_host_api, set_str_array) == RP__SLOT(20), host_set_str_array);
 RP_STATIC_ASSERT(RP__OFF(rp_host_api, get_i64) == RP__SLOT(21), host_get_i64);
-RP_STATIC_ASSERT(RP__OFF(rp_host_api, get_str_array_item) == RP__SLOT(29), host_get_item);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, get_u64) == RP__SLOT(22), host_get_u64);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, get_bool) == RP__SLOT(23), host_get_bool);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, get_str) == RP__SLOT(24), host_get_str);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, get_bytes) == RP__SLOT(25), host_get_bytes);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, get_timestamp) == RP__SLOT(26), host_get_timestamp);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, get_ip) == RP__SLOT(27), host_get_ip);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, get_str_array_count) == RP__SLOT(28),
+                 host_get_str_array_count);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, get_str_array_item) == RP__SLOT(29), host_get_str_array_item);
 RP_STATIC_ASSERT(RP__OFF(rp_host_api, subscribe) == RP__SLOT(30), host_subscribe);
 RP_STATIC_ASSERT(RP__OFF(rp_host_api, fd_watch) == RP__SLOT(31), host_fd_watch);
 RP_STATIC_ASSERT(RP__OFF(rp_host_api, fd_unwatch) == RP__SLOT(32), host_fd_unwatch);
 RP_STATIC_ASSERT(RP__OFF(rp_host_api, timer_start) == RP__SLOT(33), host_timer_start);
 RP_STATIC_ASSERT(RP__OFF(rp_host_api, timer_stop) == RP__SLOT(34), host_timer_stop);
 RP_STATIC_ASSERT(RP__OFF(rp_host_api, work_submit) == RP__SLOT(35), host_work_submit);
-RP_STATIC_ASSERT(RP__OFF(rp_host_api, counter_register) == RP__SLOT(36), host_counter_reg);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, counter_register) == RP__SLOT(36), host_counter_register);
 RP_STATIC_ASSERT(RP__OFF(rp_host_api, counter_add) == RP__SLOT(37), host_counter_add);
 RP_STATIC_ASSERT(RP__OFF(rp_host_api, now_ns) == RP__SLOT(38), host_now_ns);
 RP_STATIC_ASSERT(RP__OFF(rp_host_api, monotonic_ns) == RP__SLOT(39), host_monotonic_ns);
 RP_STATIC_ASSERT(sizeof(rp_plugin_descriptor) == RP_DESCRIPTOR_SIZE_1_0, descriptor_size);
+RP_STATIC_ASSERT(RP__OFF(rp_plugin_descriptor, struct_size) == 0, desc_struct_size);
+RP_STATIC_ASSERT(RP__OFF(rp_plugin_descriptor, abi_major) == 4, desc_abi_major);
+RP_STATIC_ASSERT(RP__OFF(rp_plugin_descriptor, abi_minor) == 6, desc_abi_minor);
 RP_STATIC_ASSERT(RP__OFF(rp_plugin_descriptor, kind) == 8, desc_kind);
-RP_STATIC_ASSERT(RP__OFF(rp_plugin_descriptor, id) == 24, desc_id);
-RP_STATIC_ASSERT(RP__OFF(rp_plugin_descriptor, config_schema) == 24 + 5 * sizeof(void *),
-                 desc_config_schema);
-RP_STATIC_ASSERT(RP__OFF(rp_plugin_descriptor, init) == 24 + 6 * sizeof(void *), desc_init);
-RP_STATIC_ASSERT(RP__OFF(rp_plugin_descriptor, on_event) == 24 + 11 * sizeof(void *),
-                 desc_on_event);
+RP_STATIC_ASSERT(RP__OFF(rp_plugin_descriptor, flags) == 12, desc_flags);
+RP_STATIC_ASSERT(RP__OFF(rp_plugin_descriptor, event_schema_version) == 16,
+                 desc_event_schema_version);
+RP_STATIC_ASSERT(RP__OFF(rp_plugin_descriptor, reserved) == 20, desc_reserved);
+RP_STATIC_ASSERT(RP__OFF(rp_plugin_descriptor, id) == RP__DSLOT(0), desc_id);
+RP_STATIC_ASSERT(RP__OFF(rp_plugin_descriptor, version) == RP__DSLOT(1), desc_version);
+RP_STATIC_ASSERT(RP__OFF(rp_plugin_descriptor, vendor) == RP__DSLOT(2), desc_vendor);
+RP_STATIC_ASSERT(RP__OFF(rp_plugin_descriptor, license) == RP__DSLOT(3), desc_license);
+RP_STATIC_ASSERT(RP__OFF(rp_plugin_descriptor, description) == RP__DSLOT(4), desc_description);
+RP_STATIC_ASSERT(RP__OFF(rp_plugin_descriptor, config_schema) == RP__DSLOT(5), desc_config_schema);
+RP_STATIC_ASSERT(RP__OFF(rp_plugin_descriptor, init) == RP__DSLOT(6), desc_init);
+RP_STATIC_ASSERT(RP__OFF(rp_plugin_descriptor, start) == RP__DSLOT(7), desc_start);
+RP_STATIC_ASSERT(RP__OFF(rp_plugin_descriptor, stop) == RP__DSLOT(8), desc_stop);
+RP_STATIC_ASSERT(RP__OFF(rp_plugin_descriptor, destroy) == RP__DSLOT(9), desc_destroy);
+RP_STATIC_ASSERT(RP__OFF(rp_plugin_descriptor, reconfigure) == RP__DSLOT(10), desc_reconfigure);
+RP_STATIC_ASSERT(RP__OFF(rp_plugin_descriptor, on_event) == RP__DSLOT(11), desc_on_event);
 
 #ifdef __cplusplus
 }
