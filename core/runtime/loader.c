@@ -148,7 +148,12 @@ static int load_binary(rp__host *host, struct rp_plugin *p)
         refuse(p, "%s (%s): unknown plugin kind %u", p->path, c->id, (unsigned)c->kind);
         return RP_ERR_INVAL;
     }
-    if (c->reserved != 0 || c->event_schema_version > RP_EVENT_SCHEMA_VERSION) {
+    if (c->reserved != 0) {
+        refuse(p, "%s (%s): descriptor's reserved member is %u; expected 0", p->path, c->id,
+               (unsigned)c->reserved);
+        return RP_ERR_VERSION;
+    }
+    if (c->event_schema_version > RP_EVENT_SCHEMA_VERSION) {
         refuse(p, "%s (%s): needs event schema %u; this agent provides %d", p->path, c->id,
                (unsigned)c->event_schema_version, RP_EVENT_SCHEMA_VERSION);
         return RP_ERR_VERSION;

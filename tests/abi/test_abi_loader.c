@@ -79,7 +79,8 @@ static void test_refusals_and_survivors(void **state)
     /* Order matters for the duplicate check: frozen first, dup_id later. */
     static const char *const variants[] = {"frozen",        "newer_minor", "other_major",
                                            "small_descriptor", "missing_stop", "dup_id",
-                                           "init_fails",    "not_a_plugin"};
+                                           "init_fails",    "not_a_plugin", "newer_schema",
+                                           "reserved_set"};
     for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++) {
         snprintf(path, sizeof path, RP_ABI_PLUGIN_DIR "/abi_%s.so", variants[i]);
         json_object_set_new(plugins, variants[i], entry(path));
@@ -106,7 +107,7 @@ static void test_refusals_and_survivors(void **state)
     rp__host *host = rt.host;
     assert_int_equal(rp__host_load(host, err, sizeof err), 0);
     /* Disabled plugins are not even looked at. */
-    assert_int_equal(rp__host_plugin_count(host), 11);
+    assert_int_equal(rp__host_plugin_count(host), 13);
     assert_int_equal(host_runtime_start(&rt), 0);
 
     rp__plugin_info info;
@@ -132,6 +133,10 @@ static void test_refusals_and_survivors(void **state)
     expect_error(host, "init_fails", RP__PLUGIN_FAILED, "init failed: not supported",
                  "cannot open /dev/test-device");
     expect_error(host, "not_a_plugin", RP__PLUGIN_REFUSED, "does not export rampart_plugin_entry_v1",
+                 NULL);
+    expect_error(host, "newer_schema", RP__PLUGIN_REFUSED, "needs event schema 2",
+                 "this agent provides 1");
+    expect_error(host, "reserved_set", RP__PLUGIN_REFUSED, "reserved member is 7; expected 0",
                  NULL);
     expect_error(host, "world_writable", RP__PLUGIN_REFUSED, "untrusted file",
                  "writable by others (mode 0666)");

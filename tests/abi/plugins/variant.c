@@ -65,7 +65,14 @@ static const rp_plugin_descriptor descriptor = {
     .abi_minor = 0,
 #endif
     .kind = RP_KIND_COLLECTOR,
+#ifdef VARIANT_NEWER_SCHEMA
+    .event_schema_version = RP_EVENT_SCHEMA_VERSION + 1,
+#else
     .event_schema_version = RP_EVENT_SCHEMA_VERSION,
+#endif
+#ifdef VARIANT_RESERVED_SET
+    .reserved = 7,
+#endif
 #ifdef VARIANT_DUP_ID
     .id = "org.rampart.test.frozen",
 #else
