@@ -219,6 +219,10 @@ int main(int argc, char **argv)
     const char *out = argc > 1 ? argv[1] : NULL;
     double load_start[3], load_end[3];
     bench_loadavg(load_start);
+    /* As in bus_throughput: a neighbour's share of the CPUs and how far
+     * apart they are decide a cross-thread figure, so both go with it. */
+    double capacity = bench_cpu_capacity(300);
+    double c2c = bench_c2c_ns();
     uint64_t events;
     if (bench_env_u64("RP_BENCH_EVENTS", EVENTS, 8 * WINDOW, 1000000000ull, &events) != 0) {
         fprintf(stderr, "%s: RP_BENCH_EVENTS: %u..1000000000\n", RP_BENCH_NAME, 8 * WINDOW);
@@ -352,6 +356,8 @@ measured:;
     bench_json_int(&j, "dispatchers", defaults.dispatchers);
     bench_json_int(&j, "spin_ns", defaults.spin_ns);
     bench_json_int(&j, "cpus", bench_cpus());
+    bench_json_num(&j, "cpu_capacity", capacity);
+    bench_json_num(&j, "c2c_one_way_ns", c2c);
     bench_json_array(&j, "load_average_start", load_start, 3);
     bench_json_array(&j, "load_average_end", load_end, 3);
     bench_json_num(&j, "goal_events_per_s", GOAL);
