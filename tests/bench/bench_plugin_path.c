@@ -47,7 +47,7 @@
 #define RUNS        5
 #define EVENTS      (1000u * 1000) /* per run */
 #define WINDOW      2048u
-#define GOAL        1e6 /* events/s through the plugin path (issue 12) */
+#define GOAL        1e6    /* events/s through the plugin path (issue 12) */
 #define MIN_RATE    20000u /* events/s below which a run is given up as too slow */
 #define RUN_SLACK_S 30
 #define STOP_WAIT_S 10
@@ -150,9 +150,8 @@ static int run_once(struct runtime *rt, uint64_t mode, uint64_t n, double *rate,
     for (;;) {
         if (atomic_load(&ctl->failed) != 0) {
             uint64_t s = atomic_load(&ctl->failed_step);
-            die("run %llu: the collector's %s failed: %s",
-                (unsigned long long)r, step_names[s < 4 ? s : 0],
-                rp_strerror((int)atomic_load(&ctl->failed)));
+            die("run %llu: the collector's %s failed: %s", (unsigned long long)r,
+                step_names[s < 4 ? s : 0], rp_strerror((int)atomic_load(&ctl->failed)));
         }
         if (atomic_load(&ctl->bad) != 0)
             die("run %llu: the detector saw %llu events with other fields than were sent",
@@ -180,7 +179,8 @@ static int run_once(struct runtime *rt, uint64_t mode, uint64_t n, double *rate,
         bench_sleep_ms(1);
     }
     int64_t t0 = atomic_load(&ctl->t_first_ns);
-    int64_t t1 = mode == PP_MODE_PUBLISH ? atomic_load(&ctl->t_last_ns) : atomic_load(&ctl->t_end_ns);
+    int64_t t1 =
+        mode == PP_MODE_PUBLISH ? atomic_load(&ctl->t_last_ns) : atomic_load(&ctl->t_end_ns);
     if (t1 <= t0)
         die("run %llu: no end time (t0 %lld, t1 %lld)", (unsigned long long)r, (long long)t0,
             (long long)t1);
@@ -247,14 +247,13 @@ int main(int argc, char **argv)
 
     json_t *doc = json_pack("{s:{s:s, s:s}, s:{s:{s:b, s:s, s:{s:s}}, s:{s:b, s:s, s:{s:s}}}}",
                             "agent", "data_dir", tmpdir, "plugin_dir", RP_BENCH_PLUGIN_DIR,
-                            "plugins", "collector", "enabled", 1, "file",
-                            "bench_pp_collector.so", "config", "ctl", ctl_path, "detector",
-                            "enabled", 1, "file", "bench_pp_detector.so", "config", "ctl",
-                            ctl_path);
+                            "plugins", "collector", "enabled", 1, "file", "bench_pp_collector.so",
+                            "config", "ctl", ctl_path, "detector", "enabled", 1, "file",
+                            "bench_pp_detector.so", "config", "ctl", ctl_path);
     rp__config *cfg = NULL;
     char err[2048];
-    if (!doc || rp__config_from_docs(doc, "bench_plugin_path.json", NULL, NULL, NULL, tmpdir,
-                                     &cfg, err, sizeof err) != 0)
+    if (!doc || rp__config_from_docs(doc, "bench_plugin_path.json", NULL, NULL, NULL, tmpdir, &cfg,
+                                     err, sizeof err) != 0)
         die("configuration: %s", doc ? err : "out of memory");
 
     uint32_t nfields, mem_bytes;

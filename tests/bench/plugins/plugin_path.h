@@ -67,7 +67,7 @@ _Static_assert(sizeof(struct pp_ctl) <= PP_CTL_BYTES, "the control page is one p
  * strings, the sort a process collector fills. */
 static const char *const pp_names[PP_VARIANTS] = {"bash", "python3", "sshd", "curl"};
 static const char *const pp_exes[PP_VARIANTS] = {"/usr/bin/bash", "/usr/bin/python3.12",
-                                                  "/usr/sbin/sshd", "/usr/bin/curl"};
+                                                 "/usr/sbin/sshd", "/usr/bin/curl"};
 static const char *const pp_cmdlines[PP_VARIANTS] = {
     "/usr/bin/bash -c 'for f in /var/log/*.log; do gzip -9 \"$f\"; done'",
     "/usr/bin/python3.12 /opt/app/manage.py runworker --queue default --concurrency 4",
@@ -90,7 +90,7 @@ struct pp_fields {
 static inline int pp_fields_init(const rp_host_api *h, rp_plugin *self, struct pp_fields *f)
 {
 #define PP_ID(var, fname, type)                                                                    \
-    if ((rc = h->field_id(self, fname, sizeof fname - 1, type, &f->var)) != 0)                   \
+    if ((rc = h->field_id(self, fname, sizeof fname - 1, type, &f->var)) != 0)                     \
         return rc;
     int rc;
     PP_ID(pid, "process.pid", RP_TYPE_I64)
@@ -109,8 +109,8 @@ static inline int pp_fields_init(const rp_host_api *h, rp_plugin *self, struct p
 
 /* Sets the ten fields of event number i (its process.pid is i, so that the
  * detector can check order and loss). 0 or the first setter's error. */
-static inline int pp_fill(const rp_host_api *h, rp_event *ev, const struct pp_fields *f,
-                          uint64_t i, int64_t start_ns)
+static inline int pp_fill(const rp_host_api *h, rp_event *ev, const struct pp_fields *f, uint64_t i,
+                          int64_t start_ns)
 {
     unsigned v = (unsigned)(i % PP_VARIANTS);
     rp_str args[PP_ARGS];
@@ -161,7 +161,7 @@ static inline int pp_ctl_path(const char *json, char *out, size_t size)
 }
 
 #define PP_CONFIG_SCHEMA                                                                           \
-    "{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"ctl\"],"                 \
+    "{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"ctl\"],"                  \
     "\"properties\":{\"ctl\":{\"type\":\"string\"}}}"
 
 #endif

@@ -67,8 +67,8 @@ static int d_init(rp_plugin *self, const rp_host_api *host, void **state)
         return rc;
     }
     int fd = open(path, O_RDWR | O_CLOEXEC);
-    void *m = fd >= 0 ? mmap(NULL, PP_CTL_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
-                      : MAP_FAILED;
+    void *m =
+        fd >= 0 ? mmap(NULL, PP_CTL_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
     if (fd >= 0)
         close(fd);
     if (m == MAP_FAILED) {
