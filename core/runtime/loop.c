@@ -189,17 +189,27 @@ static void wait_not_running(rp__loop *l, uint64_t id, const rp__loop_task *task
 
 /* ---- callbacks and hooks ---- */
 
+int64_t rp__loop_hooks_enter(const rp__loop_hooks *hooks, void *owner)
+{
+    if (hooks->enter)
+        hooks->enter(hooks->ctx, owner);
+    return hooks->leave ? rp__os_thread_cpu_ns() : 0;
+}
+
+void rp__loop_hooks_leave(const rp__loop_hooks *hooks, void *owner, int64_t cpu0)
+{
+    if (hooks->leave)
+        hooks->leave(hooks->ctx, owner, rp__os_thread_cpu_ns() - cpu0);
+}
+
 static int64_t hook_enter(rp__loop *l, void *owner)
 {
-    if (l->hooks.enter)
-        l->hooks.enter(l->hooks.ctx, owner);
-    return l->hooks.leave ? rp__os_thread_cpu_ns() : 0;
+    return rp__loop_hooks_enter(&l->hooks, owner);
 }
 
 static void hook_leave(rp__loop *l, void *owner, int64_t cpu0)
 {
-    if (l->hooks.leave)
-        l->hooks.leave(l->hooks.ctx, owner, rp__os_thread_cpu_ns() - cpu0);
+    rp__loop_hooks_leave(&l->hooks, owner, cpu0);
     count(&l->callbacks);
 }
 
