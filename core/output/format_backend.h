@@ -78,6 +78,18 @@ static inline int rp__fmt_put_i64(rp__buf *b, int64_t v)
     return rp__buf_append(b, tmp, (size_t)n);
 }
 
+/* For a headers operation: the header name when the configuration gave it a
+ * value (not NULL); returns how many headers that is, 0 or 1. */
+static inline size_t rp__fmt_optional_header(const char *name, const char *value,
+                                             const char **names, const char **values)
+{
+    if (!value)
+        return 0;
+    names[0] = name;
+    values[0] = value;
+    return 1;
+}
+
 /* A plain identifier [A-Za-z_][A-Za-z0-9_]* of s[0..n). */
 int rp__fmt_is_ident(const char *s, size_t n);
 

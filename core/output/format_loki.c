@@ -65,11 +65,7 @@ static int body_loki(const rp__format_ctx *ctx, const char *lines, size_t len, r
 
 static size_t loki_headers(const rp__format_ctx *ctx, const char **names, const char **values)
 {
-    if (!ctx->loki_tenant)
-        return 0;
-    names[0] = "X-Scope-OrgID";
-    values[0] = ctx->loki_tenant;
-    return 1;
+    return rp__fmt_optional_header("X-Scope-OrgID", ctx->loki_tenant, names, values);
 }
 
 const rp__format_ops rp__format_loki_ops = {

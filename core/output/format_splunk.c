@@ -132,11 +132,7 @@ static int splunk_response(rp__format_result *r, long status, const char *body, 
 
 static size_t splunk_headers(const rp__format_ctx *ctx, const char **names, const char **values)
 {
-    if (!ctx->splunk_channel)
-        return 0;
-    names[0] = "X-Splunk-Request-Channel";
-    values[0] = ctx->splunk_channel;
-    return 1;
+    return rp__fmt_optional_header("X-Splunk-Request-Channel", ctx->splunk_channel, names, values);
 }
 
 const rp__format_ops rp__format_splunk_ops = {
