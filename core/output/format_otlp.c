@@ -3,23 +3,29 @@
  */
 #include "output/format_backend.h"
 
+/* An attribute up to its string value: {"key":<key>,"value":{"stringValue":
+ * Keys are escaped: an operator's resource attributes pass here too. */
+static int otlp_attr_key(rp__buf *b, int first, const char *key)
+{
+    int rc = rp__fmt_put(b, first ? "{\"key\":" : ",{\"key\":");
+    if (rc == 0 && (rc = rp__fmt_put_jstr(b, key)) == 0)
+        rc = rp__fmt_put(b, ",\"value\":{\"stringValue\":");
+    return rc;
+}
+
 static int otlp_attr(rp__buf *b, int first, const char *key, const char *value)
 {
-    /* Keys are escaped too: an operator's resource attributes pass here. */
-    int rc = rp__fmt_put(b, first ? "{\"key\":" : ",{\"key\":");
-    if (rc == 0 && (rc = rp__fmt_put_jstr(b, key)) == 0 &&
-        (rc = rp__fmt_put(b, ",\"value\":{\"stringValue\":")) == 0 &&
-        (rc = rp__fmt_put_jstr(b, value)) == 0)
+    int rc = otlp_attr_key(b, first, key);
+    if (rc == 0 && (rc = rp__fmt_put_jstr(b, value)) == 0)
         rc = rp__fmt_put(b, "}}");
     return rc;
 }
 
+/* The same with a string value as it stands in a line (already JSON). */
 static int otlp_attr_span(rp__buf *b, int first, const char *key, const rp__json_span *v)
 {
-    int rc = rp__fmt_put(b, first ? "{\"key\":\"" : ",{\"key\":\"");
-    if (rc == 0 && (rc = rp__fmt_put(b, key)) == 0 &&
-        (rc = rp__fmt_put(b, "\",\"value\":{\"stringValue\":")) == 0 &&
-        (rc = rp__fmt_put_span(b, v)) == 0)
+    int rc = otlp_attr_key(b, first, key);
+    if (rc == 0 && (rc = rp__fmt_put_span(b, v)) == 0)
         rc = rp__fmt_put(b, "}}");
     return rc;
 }
