@@ -93,6 +93,13 @@ static inline size_t rp__fmt_optional_header(const char *name, const char *value
 /* A plain identifier [A-Za-z_][A-Za-z0-9_]* of s[0..n). */
 int rp__fmt_is_ident(const char *s, size_t n);
 
+/* Checks the operator's extra labels (loki) or resource attributes (otlp)
+ * before a build: the list is there when n says so, every name passes
+ * name_ok, every value is set, and no name is one of the format's own
+ * (reserved[0..nreserved)) or stands twice. 0 or RP_ERR_INVAL. */
+int rp__fmt_labels_check(const rp__format_label *l, size_t n, int (*name_ok)(const char *name),
+                         const char *const *reserved, size_t nreserved);
+
 /* ---- reading a batch ---------------------------------------------------- */
 
 /* A line of the batch: text[0..len) without its "\n". */

@@ -17,18 +17,12 @@ static int body_loki(const rp__format_ctx *ctx, const char *lines, size_t len, r
                      rp__format_build_info *info)
 {
     static const char *const keys[] = {"@timestamp"};
-    if (!ctx->host_name || !*ctx->host_name || (ctx->loki_label_count && !ctx->loki_labels))
+    static const char *const own[] = {"host", "job"};
+    if (!ctx->host_name || !*ctx->host_name ||
+        rp__fmt_labels_check(ctx->loki_labels, ctx->loki_label_count, loki_label_name_ok, own,
+                             sizeof own / sizeof own[0]) != 0)
         return RP_ERR_INVAL;
     const char *job = ctx->loki_job ? ctx->loki_job : "rampart";
-    for (size_t i = 0; i < ctx->loki_label_count; i++) {
-        const rp__format_label *lb = &ctx->loki_labels[i];
-        if (!loki_label_name_ok(lb->name) || !lb->value || strcmp(lb->name, "host") == 0 ||
-            strcmp(lb->name, "job") == 0)
-            return RP_ERR_INVAL;
-        for (size_t k = 0; k < i; k++)
-            if (strcmp(ctx->loki_labels[k].name, lb->name) == 0)
-                return RP_ERR_INVAL;
-    }
     int rc = rp__fmt_put(body, "{\"streams\":[{\"stream\":{\"host\":");
     if (rc == 0)
         rc = rp__fmt_put_jstr(body, ctx->host_name);

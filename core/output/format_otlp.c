@@ -30,6 +30,12 @@ static int otlp_attr_span(rp__buf *b, int first, const char *key, const rp__json
     return rc;
 }
 
+/* Any name but an empty one: OTLP attribute keys are free text. */
+static int otlp_attr_name_ok(const char *n)
+{
+    return n && *n;
+}
+
 /* Whether a string span says exactly `word`. */
 static int span_is(const rp__json_span *v, const char *word)
 {
@@ -50,19 +56,10 @@ static int body_otlp(const rp__format_ctx *ctx, const char *lines, size_t len, r
     static const char *const keys[] = {"@timestamp", "event.id", "event.kind"};
     static const char *const own[] = {"host.name", "service.name", "service.version",
                                       "service.instance.id"};
-    if (!ctx->host_name || !*ctx->host_name || (ctx->otlp_resource_count && !ctx->otlp_resource))
+    if (!ctx->host_name || !*ctx->host_name ||
+        rp__fmt_labels_check(ctx->otlp_resource, ctx->otlp_resource_count, otlp_attr_name_ok, own,
+                             sizeof own / sizeof own[0]) != 0)
         return RP_ERR_INVAL;
-    for (size_t i = 0; i < ctx->otlp_resource_count; i++) {
-        const rp__format_label *a = &ctx->otlp_resource[i];
-        if (!a->name || !*a->name || !a->value)
-            return RP_ERR_INVAL;
-        for (size_t k = 0; k < sizeof own / sizeof own[0]; k++)
-            if (strcmp(a->name, own[k]) == 0)
-                return RP_ERR_INVAL;
-        for (size_t k = 0; k < i; k++)
-            if (strcmp(ctx->otlp_resource[k].name, a->name) == 0)
-                return RP_ERR_INVAL;
-    }
     int rc = rp__fmt_put(body, "{\"resourceLogs\":[{\"resource\":{\"attributes\":[");
     if (rc == 0)
         rc = otlp_attr(body, 1, "host.name", ctx->host_name);

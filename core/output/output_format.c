@@ -85,6 +85,24 @@ int rp__fmt_is_ident(const char *s, size_t n)
     return 1;
 }
 
+int rp__fmt_labels_check(const rp__format_label *l, size_t n, int (*name_ok)(const char *name),
+                         const char *const *reserved, size_t nreserved)
+{
+    if (n && !l)
+        return RP_ERR_INVAL;
+    for (size_t i = 0; i < n; i++) {
+        if (!name_ok(l[i].name) || !l[i].value)
+            return RP_ERR_INVAL;
+        for (size_t k = 0; k < nreserved; k++)
+            if (strcmp(l[i].name, reserved[k]) == 0)
+                return RP_ERR_INVAL;
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(l[k].name, l[i].name) == 0)
+                return RP_ERR_INVAL;
+    }
+    return 0;
+}
+
 int rp__format_url(enum rp__format f, const char *base_url, const rp__format_ctx *ctx, rp__buf *url)
 {
     if (!format_valid(f) || !base_url || !url || !*base_url || url_chars_bad(base_url))
