@@ -24,7 +24,8 @@
 typedef struct rp__format_ops {
     const char *name;         /* the output.format value */
     const char *content_type; /* Content-Type of the request */
-    const char *auth_scheme;  /* Authorization scheme unless the config names one */
+    const char *auth_scheme;  /* Authorization scheme unless the config names one;
+                                 NULL: "Bearer", as for most backends */
     int passthrough;          /* 1: the body is the batch's lines unchanged */
     /* Appends the URL to POST to for base_url, which the caller checked
      * (not empty, no spaces or control characters). NULL: base_url. */

@@ -65,7 +65,6 @@ static size_t loki_headers(const rp__format_ctx *ctx, const char **names, const 
 const rp__format_ops rp__format_loki_ops = {
     .name = "loki",
     .content_type = "application/json",
-    .auth_scheme = "Bearer",
     .headers = loki_headers,
     .build = body_loki,
     .parse = rp__fmt_text_response,

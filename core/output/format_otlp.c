@@ -180,7 +180,6 @@ static int otlp_response(rp__format_result *r, long status, const char *body, si
 const rp__format_ops rp__format_otlp_ops = {
     .name = "otlp",
     .content_type = "application/json",
-    .auth_scheme = "Bearer",
     .build = body_otlp,
     .parse = otlp_response,
 };

@@ -168,7 +168,7 @@ const char *rp__format_auth_scheme(enum rp__format f, const rp__format_ctx *ctx)
         return NULL;
     if (ctx && ctx->auth_scheme)
         return ctx->auth_scheme;
-    return formats[f]->auth_scheme;
+    return formats[f]->auth_scheme ? formats[f]->auth_scheme : "Bearer";
 }
 
 /* ------------------------------------------------------------------------ */
