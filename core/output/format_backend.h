@@ -125,6 +125,9 @@ int rp__fmt_scan_line(const rp__fmt_line *l, const char *const *keys, size_t nke
 /* The line's @timestamp (span v) in ns; a missing or bad one fails the build. */
 int rp__fmt_need_timestamp(const rp__json_span *v, int64_t *ns, rp__format_build_info *info,
                            const rp__fmt_batch *b);
+/* Both for a format that needs nothing else of a line (loki, splunk-hec). */
+int rp__fmt_line_time(const rp__fmt_line *l, int64_t *ns, rp__format_build_info *info,
+                      const rp__fmt_batch *b);
 
 /* ---- reading an answer -------------------------------------------------- */
 

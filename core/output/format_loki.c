@@ -16,7 +16,6 @@ static int loki_label_name_ok(const char *n)
 static int body_loki(const rp__format_ctx *ctx, const char *lines, size_t len, rp__buf *body,
                      rp__format_build_info *info)
 {
-    static const char *const keys[] = {"@timestamp"};
     static const char *const own[] = {"host", "job"};
     if (!ctx->host_name || !*ctx->host_name ||
         rp__fmt_labels_check(ctx->loki_labels, ctx->loki_label_count, loki_label_name_ok, own,
@@ -42,10 +41,8 @@ static int body_loki(const rp__format_ctx *ctx, const char *lines, size_t len, r
     rp__fmt_batch b = {lines, len, 0};
     rp__fmt_line l;
     while (rc == 0 && rp__fmt_next_line(&b, &l)) {
-        rp__json_span ts;
         int64_t ns;
-        if ((rc = rp__fmt_scan_line(&l, keys, 1, &ts, info, &b)) != 0 ||
-            (rc = rp__fmt_need_timestamp(&ts, &ns, info, &b)) != 0)
+        if ((rc = rp__fmt_line_time(&l, &ns, info, &b)) != 0)
             break;
         if ((rc = rp__fmt_put(body, b.index == 1 ? "[\"" : ",[\"")) == 0 &&
             (rc = rp__fmt_put_i64(body, ns)) == 0 && (rc = rp__fmt_put(body, "\",")) == 0 &&

@@ -229,6 +229,15 @@ int rp__fmt_need_timestamp(const rp__json_span *v, int64_t *ns, rp__format_build
     return 0;
 }
 
+int rp__fmt_line_time(const rp__fmt_line *l, int64_t *ns, rp__format_build_info *info,
+                      const rp__fmt_batch *b)
+{
+    static const char *const keys[] = {"@timestamp"};
+    rp__json_span ts;
+    int rc = rp__fmt_scan_line(l, keys, 1, &ts, info, b);
+    return rc != 0 ? rc : rp__fmt_need_timestamp(&ts, ns, info, b);
+}
+
 int rp__format_build_body(enum rp__format f, const rp__format_ctx *ctx, const char *lines,
                           size_t len, rp__buf *body, rp__format_build_info *info)
 {
