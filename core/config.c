@@ -129,6 +129,18 @@ static const char *str_at(const json_t *root, const char *section, const char *k
     return json_string_value(json_object_get(json_object_get(root, section), key));
 }
 
+/* The same for integers, and for strings where empty means unset (NULL). */
+static json_int_t int_at(const json_t *root, const char *section, const char *key)
+{
+    return json_integer_value(json_object_get(json_object_get(root, section), key));
+}
+
+static const char *nonempty_at(const json_t *root, const char *section, const char *key)
+{
+    const char *v = str_at(root, section, key);
+    return v && *v ? v : NULL;
+}
+
 /* Fills the typed fields from a validated document. */
 static int extract(rp__config *cfg)
 {
@@ -155,13 +167,10 @@ static int extract(rp__config *cfg)
                          : json_is_string(so) && strcmp(json_string_value(so), "json") == 0
                              ? RP__STDOUT_JSON
                              : RP__STDOUT_OFF;
-    cfg->output_file_max_bytes =
-        (uint64_t)json_integer_value(json_object_get(output, "file_max_bytes"));
-    cfg->output_file_keep = (uint32_t)json_integer_value(json_object_get(output, "file_keep"));
-    cfg->flush_interval_ms =
-        (uint32_t)json_integer_value(json_object_get(output, "flush_interval_ms"));
-    const char *url = str_at(root, "output", "url");
-    cfg->output_url = (url && *url) ? url : NULL;
+    cfg->output_file_max_bytes = (uint64_t)int_at(root, "output", "file_max_bytes");
+    cfg->output_file_keep = (uint32_t)int_at(root, "output", "file_keep");
+    cfg->flush_interval_ms = (uint32_t)int_at(root, "output", "flush_interval_ms");
+    cfg->output_url = nonempty_at(root, "output", "url");
     cfg->output_format = str_at(root, "output", "format");
     /* Certificates, keys and tokens are deployed with the config, so their
      * relative paths start from the config's folder. */
@@ -180,32 +189,22 @@ static int extract(rp__config *cfg)
         if (v && *v && !(*slot = rp__path_resolve(cfg->config_dir, v)))
             return RP_ERR_NOMEM;
     }
-    const char *pin = str_at(root, "output", "pinned_pubkey");
-    cfg->output_pinned_pubkey = (pin && *pin) ? pin : NULL;
-    const char *proxy = str_at(root, "output", "proxy");
-    cfg->output_proxy = (proxy && *proxy) ? proxy : NULL;
-    cfg->output_timeout_ms = (uint32_t)json_integer_value(json_object_get(output, "timeout_ms"));
-    cfg->batch_max_events =
-        (uint32_t)json_integer_value(json_object_get(output, "batch_max_events"));
-    cfg->batch_max_bytes = (uint32_t)json_integer_value(json_object_get(output, "batch_max_bytes"));
+    cfg->output_pinned_pubkey = nonempty_at(root, "output", "pinned_pubkey");
+    cfg->output_proxy = nonempty_at(root, "output", "proxy");
+    cfg->output_timeout_ms = (uint32_t)int_at(root, "output", "timeout_ms");
+    cfg->batch_max_events = (uint32_t)int_at(root, "output", "batch_max_events");
+    cfg->batch_max_bytes = (uint32_t)int_at(root, "output", "batch_max_bytes");
     cfg->output_gzip = json_is_true(json_object_get(output, "gzip"));
-    const json_t *spool = json_object_get(root, "spool");
-    cfg->spool_max_bytes = (uint64_t)json_integer_value(json_object_get(spool, "max_bytes"));
+    cfg->spool_max_bytes = (uint64_t)int_at(root, "spool", "max_bytes");
     cfg->spool_fsync = str_at(root, "spool", "fsync");
-    cfg->deadletter_max_bytes =
-        (uint64_t)json_integer_value(json_object_get(spool, "deadletter_max_bytes"));
-    cfg->health_interval_ms = (uint32_t)json_integer_value(
-        json_object_get(json_object_get(root, "agent"), "health_interval_ms"));
-    cfg->bus_max_bytes = (uint64_t)json_integer_value(
-        json_object_get(json_object_get(root, "agent"), "bus_max_bytes"));
-    cfg->stop_grace_ms = (uint32_t)json_integer_value(
-        json_object_get(json_object_get(root, "agent"), "stop_grace_ms"));
+    cfg->deadletter_max_bytes = (uint64_t)int_at(root, "spool", "deadletter_max_bytes");
+    cfg->health_interval_ms = (uint32_t)int_at(root, "agent", "health_interval_ms");
+    cfg->bus_max_bytes = (uint64_t)int_at(root, "agent", "bus_max_bytes");
+    cfg->stop_grace_ms = (uint32_t)int_at(root, "agent", "stop_grace_ms");
     cfg->output_file_max_rotations_per_min =
-        (uint32_t)json_integer_value(json_object_get(output, "file_max_rotations_per_min"));
-    cfg->loop_slice_us = (uint32_t)json_integer_value(
-        json_object_get(json_object_get(root, "agent"), "loop_slice_us"));
-    cfg->loop_rt_max_cpu_pct = (uint32_t)json_integer_value(
-        json_object_get(json_object_get(root, "agent"), "loop_realtime_max_cpu_pct"));
+        (uint32_t)int_at(root, "output", "file_max_rotations_per_min");
+    cfg->loop_slice_us = (uint32_t)int_at(root, "agent", "loop_slice_us");
+    cfg->loop_rt_max_cpu_pct = (uint32_t)int_at(root, "agent", "loop_realtime_max_cpu_pct");
 
     if (rp__log_level_parse(str_at(root, "agent", "log_level"), &cfg->log_level) != 0)
         return RP_ERR_INTERNAL; /* the schema's enum rules this out */

@@ -62,6 +62,29 @@ static int read_hex4(const char *s, size_t len, size_t i, unsigned *cp)
     return 0;
 }
 
+/* The u escape at s[*i] (a backslash, "u" and four hex digits; the caller
+ * saw the first two) into the code point *cp, *i past it. A UTF-16
+ * surrogate must come as a high-low pair, read here as one code point: a
+ * lone one is no character, and jansson and the backends refuse it. */
+static int read_u_escape(const char *s, size_t len, size_t *i, unsigned *cp)
+{
+    unsigned hi, lo;
+    if (read_hex4(s, len, *i + 2, &hi) != 0)
+        return RP_ERR_PARSE;
+    *i += 6;
+    if (hi >= 0xdc00 && hi <= 0xdfff)
+        return RP_ERR_PARSE;
+    if (hi >= 0xd800 && hi <= 0xdbff) {
+        if (*i + 1 >= len || s[*i] != '\\' || s[*i + 1] != 'u' ||
+            read_hex4(s, len, *i + 2, &lo) != 0 || lo < 0xdc00 || lo > 0xdfff)
+            return RP_ERR_PARSE;
+        *i += 6;
+        hi = 0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00);
+    }
+    *cp = hi;
+    return 0;
+}
+
 /* Length of the well-formed UTF-8 sequence at p[0..n) (Unicode table 3-7:
  * no overlong forms, no surrogates, nothing above U+10FFFF), 0 if there is
  * none. p[0] is not ASCII. */
@@ -126,20 +149,9 @@ static int scan_string(const char *s, size_t len, size_t *pos, int *escaped)
             default:
                 return RP_ERR_PARSE;
             }
-            unsigned cp, lo;
-            if (read_hex4(s, len, i + 2, &cp) != 0)
+            unsigned cp;
+            if (read_u_escape(s, len, &i, &cp) != 0)
                 return RP_ERR_PARSE;
-            i += 6;
-            /* A UTF-16 surrogate must come as a high-low pair: a lone one
-             * is no character, and jansson and the backends refuse it. */
-            if (cp >= 0xdc00 && cp <= 0xdfff)
-                return RP_ERR_PARSE;
-            if (cp >= 0xd800 && cp <= 0xdbff) {
-                if (i + 1 >= len || s[i] != '\\' || s[i + 1] != 'u' ||
-                    read_hex4(s, len, i + 2, &lo) != 0 || lo < 0xdc00 || lo > 0xdfff)
-                    return RP_ERR_PARSE;
-                i += 6;
-            }
             continue;
         }
         if (c < 0x20)
@@ -371,19 +383,9 @@ static int decode_raw(const char *p, size_t n, char *out, size_t cap, size_t *ou
             i += 2;
             continue;
         }
-        unsigned cp, lo;
-        if (read_hex4(p, n, i + 2, &cp) != 0)
+        unsigned cp;
+        if (read_u_escape(p, n, &i, &cp) != 0)
             return RP_ERR_PARSE;
-        i += 6;
-        if (cp >= 0xdc00 && cp <= 0xdfff)
-            return RP_ERR_PARSE;
-        if (cp >= 0xd800 && cp <= 0xdbff) {
-            if (i + 1 >= n || p[i] != '\\' || p[i + 1] != 'u' || read_hex4(p, n, i + 2, &lo) != 0 ||
-                lo < 0xdc00 || lo > 0xdfff)
-                return RP_ERR_PARSE;
-            i += 6;
-            cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-        }
         unsigned char u[4];
         size_t k;
         if (cp < 0x80) {

@@ -44,16 +44,22 @@ char *rp__path_resolve(const char *base, const char *path)
     return out;
 }
 
-char *rp__path_dir_prefix(const char *path)
+/* A new string of the first n bytes of s (strndup, which the Windows C
+ * runtime lacks). */
+static char *dup_prefix(const char *s, size_t n)
 {
-    const char *slash = strrchr(path, '/');
-    size_t n = slash ? (size_t)(slash - path) + 1 : 0;
     char *out = malloc(n + 1);
     if (!out)
         return NULL;
-    memcpy(out, path, n);
+    memcpy(out, s, n);
     out[n] = '\0';
     return out;
+}
+
+char *rp__path_dir_prefix(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return dup_prefix(path, slash ? (size_t)(slash - path) + 1 : 0);
 }
 
 char *rp__path_dirname(const char *path)
@@ -63,11 +69,5 @@ char *rp__path_dirname(const char *path)
         return strdup(".");
     if (slash == path)
         return strdup("/");
-    size_t n = (size_t)(slash - path);
-    char *out = malloc(n + 1);
-    if (!out)
-        return NULL;
-    memcpy(out, path, n);
-    out[n] = '\0';
-    return out;
+    return dup_prefix(path, (size_t)(slash - path));
 }

@@ -3,7 +3,8 @@
  * by the agent (the token, the TLS client key) and the files libcurl opens
  * itself at each handshake (the CA bundle, the client certificate).
  *
- * Implementations: core/os/unix/secret_unix.c, core/os/win/secret_win.c.
+ * Implementations: core/os/unix/secret_unix.c, core/os/win/secret_win.c, and
+ * core/os/os_secret.c for what they share.
  * Each file is opened once and every check is made on the open handle, so
  * the file cannot be swapped between the check and the read. Messages go to
  * why (may be NULL) without the file's name, which the caller puts in front
@@ -38,5 +39,10 @@ int rp__os_read_secret_file(const char *path, size_t max, char **buf, size_t *le
  * else: not a regular file, cannot be examined).
  */
 int rp__os_check_readable_file(const char *path, char *why, size_t whylen);
+
+/* Overwrites n bytes of a secret before its memory is freed, so that it does
+ * not linger there; the stores are made through a volatile pointer, which
+ * the compiler may not drop. */
+void rp__os_secret_wipe(void *p, size_t n);
 
 #endif

@@ -3,7 +3,8 @@
  *
  * A thin wrapper so that shared code (the event loop, the worker pool) never
  * names pthreads or Win32 directly. Implementations: core/os/unix/thread_unix.c
- * (pthreads) and core/os/win/thread_win.c (Win32, not built on Linux).
+ * (pthreads) and core/os/win/thread_win.c (Win32, not built on Linux); the
+ * portable rp__os_once is in core/os/os_thread.c, built on both.
  *
  * Handles are opaque and heap-allocated at _create/_start time so that the
  * header stays free of platform types; nothing here allocates afterwards.
@@ -80,6 +81,10 @@ typedef struct rp__os_once_flag {
 } rp__os_once_flag;
 #define RP__OS_ONCE_INIT {0}
 void rp__os_once(rp__os_once_flag *flag, void (*fn)(void *arg), void *arg);
+
+/* Gives the processor to another ready thread, if any (rp__os_once waits
+ * with it). */
+void rp__os_thread_yield(void);
 
 /*
  * A mutex in static storage, for the process-wide registries that exist

@@ -24,7 +24,8 @@
 typedef struct rp__format_ops {
     const char *name;         /* the output.format value */
     const char *content_type; /* Content-Type of the request */
-    const char *auth_scheme;  /* Authorization scheme unless the config names one */
+    const char *auth_scheme;  /* Authorization scheme unless the config names one;
+                                 NULL: "Bearer", as for most backends */
     int passthrough;          /* 1: the body is the batch's lines unchanged */
     /* Appends the URL to POST to for base_url, which the caller checked
      * (not empty, no spaces or control characters). NULL: base_url. */
@@ -78,8 +79,27 @@ static inline int rp__fmt_put_i64(rp__buf *b, int64_t v)
     return rp__buf_append(b, tmp, (size_t)n);
 }
 
+/* For a headers operation: the header name when the configuration gave it a
+ * value (not NULL); returns how many headers that is, 0 or 1. */
+static inline size_t rp__fmt_optional_header(const char *name, const char *value,
+                                             const char **names, const char **values)
+{
+    if (!value)
+        return 0;
+    names[0] = name;
+    values[0] = value;
+    return 1;
+}
+
 /* A plain identifier [A-Za-z_][A-Za-z0-9_]* of s[0..n). */
 int rp__fmt_is_ident(const char *s, size_t n);
+
+/* Checks the operator's extra labels (loki) or resource attributes (otlp)
+ * before a build: the list is there when n says so, every name passes
+ * name_ok, every value is set, and no name is one of the format's own
+ * (reserved[0..nreserved)) or stands twice. 0 or RP_ERR_INVAL. */
+int rp__fmt_labels_check(const rp__format_label *l, size_t n, int (*name_ok)(const char *name),
+                         const char *const *reserved, size_t nreserved);
 
 /* ---- reading a batch ---------------------------------------------------- */
 
@@ -105,6 +125,9 @@ int rp__fmt_scan_line(const rp__fmt_line *l, const char *const *keys, size_t nke
 /* The line's @timestamp (span v) in ns; a missing or bad one fails the build. */
 int rp__fmt_need_timestamp(const rp__json_span *v, int64_t *ns, rp__format_build_info *info,
                            const rp__fmt_batch *b);
+/* Both for a format that needs nothing else of a line (loki, splunk-hec). */
+int rp__fmt_line_time(const rp__fmt_line *l, int64_t *ns, rp__format_build_info *info,
+                      const rp__fmt_batch *b);
 
 /* ---- reading an answer -------------------------------------------------- */
 

@@ -176,7 +176,6 @@ static int clickhouse_response(rp__format_result *r, long status, const char *bo
 const rp__format_ops rp__format_clickhouse_ops = {
     .name = "clickhouse",
     .content_type = "application/x-ndjson",
-    .auth_scheme = "Bearer",
     .passthrough = 1,
     .url = clickhouse_url,
     .parse = clickhouse_response,

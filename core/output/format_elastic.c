@@ -158,7 +158,6 @@ static int elastic_response(rp__format_result *r, long status, const char *body,
 const rp__format_ops rp__format_elastic_ops = {
     .name = "elastic-bulk",
     .content_type = "application/x-ndjson",
-    .auth_scheme = "Bearer",
     .build = body_elastic,
     .parse = elastic_response,
 };

@@ -16,19 +16,12 @@ static int loki_label_name_ok(const char *n)
 static int body_loki(const rp__format_ctx *ctx, const char *lines, size_t len, rp__buf *body,
                      rp__format_build_info *info)
 {
-    static const char *const keys[] = {"@timestamp"};
-    if (!ctx->host_name || !*ctx->host_name || (ctx->loki_label_count && !ctx->loki_labels))
+    static const char *const own[] = {"host", "job"};
+    if (!ctx->host_name || !*ctx->host_name ||
+        rp__fmt_labels_check(ctx->loki_labels, ctx->loki_label_count, loki_label_name_ok, own,
+                             sizeof own / sizeof own[0]) != 0)
         return RP_ERR_INVAL;
     const char *job = ctx->loki_job ? ctx->loki_job : "rampart";
-    for (size_t i = 0; i < ctx->loki_label_count; i++) {
-        const rp__format_label *lb = &ctx->loki_labels[i];
-        if (!loki_label_name_ok(lb->name) || !lb->value || strcmp(lb->name, "host") == 0 ||
-            strcmp(lb->name, "job") == 0)
-            return RP_ERR_INVAL;
-        for (size_t k = 0; k < i; k++)
-            if (strcmp(ctx->loki_labels[k].name, lb->name) == 0)
-                return RP_ERR_INVAL;
-    }
     int rc = rp__fmt_put(body, "{\"streams\":[{\"stream\":{\"host\":");
     if (rc == 0)
         rc = rp__fmt_put_jstr(body, ctx->host_name);
@@ -48,10 +41,8 @@ static int body_loki(const rp__format_ctx *ctx, const char *lines, size_t len, r
     rp__fmt_batch b = {lines, len, 0};
     rp__fmt_line l;
     while (rc == 0 && rp__fmt_next_line(&b, &l)) {
-        rp__json_span ts;
         int64_t ns;
-        if ((rc = rp__fmt_scan_line(&l, keys, 1, &ts, info, &b)) != 0 ||
-            (rc = rp__fmt_need_timestamp(&ts, &ns, info, &b)) != 0)
+        if ((rc = rp__fmt_line_time(&l, &ns, info, &b)) != 0)
             break;
         if ((rc = rp__fmt_put(body, b.index == 1 ? "[\"" : ",[\"")) == 0 &&
             (rc = rp__fmt_put_i64(body, ns)) == 0 && (rc = rp__fmt_put(body, "\",")) == 0 &&
@@ -65,17 +56,12 @@ static int body_loki(const rp__format_ctx *ctx, const char *lines, size_t len, r
 
 static size_t loki_headers(const rp__format_ctx *ctx, const char **names, const char **values)
 {
-    if (!ctx->loki_tenant)
-        return 0;
-    names[0] = "X-Scope-OrgID";
-    values[0] = ctx->loki_tenant;
-    return 1;
+    return rp__fmt_optional_header("X-Scope-OrgID", ctx->loki_tenant, names, values);
 }
 
 const rp__format_ops rp__format_loki_ops = {
     .name = "loki",
     .content_type = "application/json",
-    .auth_scheme = "Bearer",
     .headers = loki_headers,
     .build = body_loki,
     .parse = rp__fmt_text_response,

@@ -7,7 +7,6 @@
 const rp__format_ops rp__format_ndjson_ops = {
     .name = "ndjson",
     .content_type = "application/x-ndjson",
-    .auth_scheme = "Bearer",
     .passthrough = 1,
     .parse = rp__fmt_text_response,
 };

@@ -3,25 +3,37 @@
  */
 #include "output/format_backend.h"
 
+/* An attribute up to its string value: {"key":<key>,"value":{"stringValue":
+ * Keys are escaped: an operator's resource attributes pass here too. */
+static int otlp_attr_key(rp__buf *b, int first, const char *key)
+{
+    int rc = rp__fmt_put(b, first ? "{\"key\":" : ",{\"key\":");
+    if (rc == 0 && (rc = rp__fmt_put_jstr(b, key)) == 0)
+        rc = rp__fmt_put(b, ",\"value\":{\"stringValue\":");
+    return rc;
+}
+
 static int otlp_attr(rp__buf *b, int first, const char *key, const char *value)
 {
-    /* Keys are escaped too: an operator's resource attributes pass here. */
-    int rc = rp__fmt_put(b, first ? "{\"key\":" : ",{\"key\":");
-    if (rc == 0 && (rc = rp__fmt_put_jstr(b, key)) == 0 &&
-        (rc = rp__fmt_put(b, ",\"value\":{\"stringValue\":")) == 0 &&
-        (rc = rp__fmt_put_jstr(b, value)) == 0)
+    int rc = otlp_attr_key(b, first, key);
+    if (rc == 0 && (rc = rp__fmt_put_jstr(b, value)) == 0)
         rc = rp__fmt_put(b, "}}");
     return rc;
 }
 
+/* The same with a string value as it stands in a line (already JSON). */
 static int otlp_attr_span(rp__buf *b, int first, const char *key, const rp__json_span *v)
 {
-    int rc = rp__fmt_put(b, first ? "{\"key\":\"" : ",{\"key\":\"");
-    if (rc == 0 && (rc = rp__fmt_put(b, key)) == 0 &&
-        (rc = rp__fmt_put(b, "\",\"value\":{\"stringValue\":")) == 0 &&
-        (rc = rp__fmt_put_span(b, v)) == 0)
+    int rc = otlp_attr_key(b, first, key);
+    if (rc == 0 && (rc = rp__fmt_put_span(b, v)) == 0)
         rc = rp__fmt_put(b, "}}");
     return rc;
+}
+
+/* Any name but an empty one: OTLP attribute keys are free text. */
+static int otlp_attr_name_ok(const char *n)
+{
+    return n && *n;
 }
 
 /* Whether a string span says exactly `word`. */
@@ -44,19 +56,10 @@ static int body_otlp(const rp__format_ctx *ctx, const char *lines, size_t len, r
     static const char *const keys[] = {"@timestamp", "event.id", "event.kind"};
     static const char *const own[] = {"host.name", "service.name", "service.version",
                                       "service.instance.id"};
-    if (!ctx->host_name || !*ctx->host_name || (ctx->otlp_resource_count && !ctx->otlp_resource))
+    if (!ctx->host_name || !*ctx->host_name ||
+        rp__fmt_labels_check(ctx->otlp_resource, ctx->otlp_resource_count, otlp_attr_name_ok, own,
+                             sizeof own / sizeof own[0]) != 0)
         return RP_ERR_INVAL;
-    for (size_t i = 0; i < ctx->otlp_resource_count; i++) {
-        const rp__format_label *a = &ctx->otlp_resource[i];
-        if (!a->name || !*a->name || !a->value)
-            return RP_ERR_INVAL;
-        for (size_t k = 0; k < sizeof own / sizeof own[0]; k++)
-            if (strcmp(a->name, own[k]) == 0)
-                return RP_ERR_INVAL;
-        for (size_t k = 0; k < i; k++)
-            if (strcmp(ctx->otlp_resource[k].name, a->name) == 0)
-                return RP_ERR_INVAL;
-    }
     int rc = rp__fmt_put(body, "{\"resourceLogs\":[{\"resource\":{\"attributes\":[");
     if (rc == 0)
         rc = otlp_attr(body, 1, "host.name", ctx->host_name);
@@ -177,7 +180,6 @@ static int otlp_response(rp__format_result *r, long status, const char *body, si
 const rp__format_ops rp__format_otlp_ops = {
     .name = "otlp",
     .content_type = "application/json",
-    .auth_scheme = "Bearer",
     .build = body_otlp,
     .parse = otlp_response,
 };

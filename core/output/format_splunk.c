@@ -33,7 +33,6 @@ static int put_epoch_seconds(rp__buf *b, int64_t ns)
 static int body_splunk(const rp__format_ctx *ctx, const char *lines, size_t len, rp__buf *body,
                        rp__format_build_info *info)
 {
-    static const char *const keys[] = {"@timestamp"};
     if (!ctx->host_name || !*ctx->host_name)
         return RP_ERR_INVAL;
     rp__buf mid; /* ,"host":...,"event": - the same for every line */
@@ -57,10 +56,8 @@ static int body_splunk(const rp__format_ctx *ctx, const char *lines, size_t len,
     rp__fmt_batch b = {lines, len, 0};
     rp__fmt_line l;
     while (rc == 0 && rp__fmt_next_line(&b, &l)) {
-        rp__json_span ts;
         int64_t ns;
-        if ((rc = rp__fmt_scan_line(&l, keys, 1, &ts, info, &b)) != 0 ||
-            (rc = rp__fmt_need_timestamp(&ts, &ns, info, &b)) != 0)
+        if ((rc = rp__fmt_line_time(&l, &ns, info, &b)) != 0)
             break;
         if ((rc = rp__fmt_put(body, "{\"time\":")) == 0 &&
             (rc = put_epoch_seconds(body, ns)) == 0 &&
@@ -132,11 +129,7 @@ static int splunk_response(rp__format_result *r, long status, const char *body, 
 
 static size_t splunk_headers(const rp__format_ctx *ctx, const char **names, const char **values)
 {
-    if (!ctx->splunk_channel)
-        return 0;
-    names[0] = "X-Splunk-Request-Channel";
-    values[0] = ctx->splunk_channel;
-    return 1;
+    return rp__fmt_optional_header("X-Splunk-Request-Channel", ctx->splunk_channel, names, values);
 }
 
 const rp__format_ops rp__format_splunk_ops = {

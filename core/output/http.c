@@ -64,15 +64,6 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Overwrites a secret so that it does not linger in freed memory. The
- * volatile pointer keeps the compiler from dropping the stores. */
-static void wipe(void *p, size_t n)
-{
-    volatile unsigned char *v = p;
-    while (n--)
-        *v++ = 0;
-}
-
 static char *dup_str(const char *s)
 {
     size_t n = strlen(s) + 1;
@@ -184,12 +175,12 @@ int rp__http_read_token(const char *path, char **token, char *err, size_t errlen
         }
     }
     if (rc != 0) {
-        wipe(buf, len);
+        rp__os_secret_wipe(buf, len);
         free(buf);
         return rc;
     }
     memmove(buf, buf + start, end - start);
-    wipe(buf + (end - start), len - (end - start));
+    rp__os_secret_wipe(buf + (end - start), len - (end - start));
     buf[end - start] = '\0';
     *token = buf;
     return 0;
@@ -199,7 +190,7 @@ void rp__http_token_free(char *token)
 {
     if (!token)
         return;
-    wipe(token, strlen(token));
+    rp__os_secret_wipe(token, strlen(token));
     free(token);
 }
 
@@ -245,7 +236,7 @@ static int check_url(const char *url, const char *what, char *err, size_t errlen
         rc = RP_ERR_CONFIG;
     }
     if (password)
-        wipe(password, strlen(password));
+        rp__os_secret_wipe(password, strlen(password));
     curl_free(scheme);
     curl_free(host);
     curl_free(user);
@@ -403,7 +394,7 @@ static int check_opts(const rp__http_opts *opts, const char *token_file, int all
         CHECKED(read_secret(opts->client_key, "output.client_key", KEY_FILE_MAX, &key, &key_len,
                             msg, sizeof msg));
         if (key) {
-            wipe(key, key_len);
+            rp__os_secret_wipe(key, key_len);
             free(key);
         }
     }
@@ -579,7 +570,7 @@ int rp__http_create(const rp__http_opts *opts, rp__http **out, char *err, size_t
     SETOPT(CURLOPT_XFERINFODATA, h);
     SETOPT(CURLOPT_POST, 1L);
     if (key) {
-        wipe(key, key_len);
+        rp__os_secret_wipe(key, key_len);
         free(key);
     }
     *out = h;
@@ -587,7 +578,7 @@ int rp__http_create(const rp__http_opts *opts, rp__http **out, char *err, size_t
 
 fail:
     if (key) {
-        wipe(key, key_len);
+        rp__os_secret_wipe(key, key_len);
         free(key);
     }
     rp__http_destroy(h);
@@ -605,7 +596,7 @@ void rp__http_destroy(rp__http *h)
     if (h->multi)
         curl_multi_cleanup(h->multi);
     if (h->auth_line) {
-        wipe(h->auth_line, strlen(h->auth_line));
+        rp__os_secret_wipe(h->auth_line, strlen(h->auth_line));
         free(h->auth_line);
     }
     free(h->url);
@@ -709,7 +700,7 @@ static void free_headers(struct curl_slist *list)
 {
     /* The list holds a copy of the Authorization line: wipe before freeing. */
     for (struct curl_slist *l = list; l; l = l->next)
-        wipe(l->data, strlen(l->data));
+        rp__os_secret_wipe(l->data, strlen(l->data));
     curl_slist_free_all(list);
 }
 

@@ -100,6 +100,14 @@ static inline int wr_put(wr *w, const void *p, size_t n)
     return 0;
 }
 
+static inline int wr_byte(wr *w, char c)
+{
+    int rc = wr_need(w, 1);
+    if (rc == 0)
+        *w->p++ = c;
+    return rc;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Numbers */
 
@@ -528,17 +536,12 @@ static inline int wr_string(wr *w, const void *sv, size_t len)
             *w->p++ = '"';
             return 0;
         }
-    } else {
-        if ((rc = wr_need(w, 1)) != 0)
-            return rc;
-        *w->p++ = '"';
+    } else if ((rc = wr_byte(w, '"')) != 0) {
+        return rc;
     }
     if ((rc = wr_escape(w, s, i, len)) != 0)
         return rc;
-    if ((rc = wr_need(w, 1)) != 0)
-        return rc;
-    *w->p++ = '"';
-    return 0;
+    return wr_byte(w, '"');
 }
 
 int rp__json_escape(const char *s, size_t len, rp__buf *out)
@@ -776,26 +779,19 @@ static int wr_value(wr *w, const rp_event *ev, const rp__field_view *v, struct l
         return 0;
     }
     case RP_TYPE_STR_ARRAY:
-        if ((rc = wr_need(w, 1)) != 0)
+        if ((rc = wr_byte(w, '[')) != 0)
             return rc;
-        *w->p++ = '[';
         for (uint32_t k = 0; k < v->count; k++) {
             const char *s;
             uint64_t len;
             if ((rc = rp__event_get_str_array_item(ev, v->id, k, &s, &len)) != 0)
                 return RP_ERR_INTERNAL;
-            if (k) {
-                if ((rc = wr_need(w, 1)) != 0)
-                    return rc;
-                *w->p++ = ',';
-            }
+            if (k && (rc = wr_byte(w, ',')) != 0)
+                return rc;
             if ((rc = wr_string_capped(w, s, len, c)) != 0)
                 return rc;
         }
-        if ((rc = wr_need(w, 1)) != 0)
-            return rc;
-        *w->p++ = ']';
-        return 0;
+        return wr_byte(w, ']');
     default:
         return RP_ERR_INTERNAL;
     }
@@ -859,10 +855,9 @@ int rp__ndjson_encode_stamped(const rp_event *ev, const rp__ndjson_stamp *st, rp
 {
     wr w;
     wr_begin(&w, out);
-    int rc = wr_need(&w, 1);
+    int rc = wr_byte(&w, '{');
     if (rc != 0)
         return rc;
-    *w.p++ = '{';
     struct line_cap cap = {wr_off(&w), 0};
     uint32_t n = rp__event_field_count(ev);
     size_t written = 0;

@@ -85,6 +85,24 @@ int rp__fmt_is_ident(const char *s, size_t n)
     return 1;
 }
 
+int rp__fmt_labels_check(const rp__format_label *l, size_t n, int (*name_ok)(const char *name),
+                         const char *const *reserved, size_t nreserved)
+{
+    if (n && !l)
+        return RP_ERR_INVAL;
+    for (size_t i = 0; i < n; i++) {
+        if (!name_ok(l[i].name) || !l[i].value)
+            return RP_ERR_INVAL;
+        for (size_t k = 0; k < nreserved; k++)
+            if (strcmp(l[i].name, reserved[k]) == 0)
+                return RP_ERR_INVAL;
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(l[k].name, l[i].name) == 0)
+                return RP_ERR_INVAL;
+    }
+    return 0;
+}
+
 int rp__format_url(enum rp__format f, const char *base_url, const rp__format_ctx *ctx, rp__buf *url)
 {
     if (!format_valid(f) || !base_url || !url || !*base_url || url_chars_bad(base_url))
@@ -150,7 +168,7 @@ const char *rp__format_auth_scheme(enum rp__format f, const rp__format_ctx *ctx)
         return NULL;
     if (ctx && ctx->auth_scheme)
         return ctx->auth_scheme;
-    return formats[f]->auth_scheme;
+    return formats[f]->auth_scheme ? formats[f]->auth_scheme : "Bearer";
 }
 
 /* ------------------------------------------------------------------------ */
@@ -209,6 +227,15 @@ int rp__fmt_need_timestamp(const rp__json_span *v, int64_t *ns, rp__format_build
     if (line_timestamp(v, ns) != 0)
         return rp__fmt_bad_line(info, b, "@timestamp is not an RFC 3339 string");
     return 0;
+}
+
+int rp__fmt_line_time(const rp__fmt_line *l, int64_t *ns, rp__format_build_info *info,
+                      const rp__fmt_batch *b)
+{
+    static const char *const keys[] = {"@timestamp"};
+    rp__json_span ts;
+    int rc = rp__fmt_scan_line(l, keys, 1, &ts, info, b);
+    return rc != 0 ? rc : rp__fmt_need_timestamp(&ts, ns, info, b);
 }
 
 int rp__format_build_body(enum rp__format f, const rp__format_ctx *ctx, const char *lines,

@@ -189,17 +189,27 @@ static void wait_not_running(rp__loop *l, uint64_t id, const rp__loop_task *task
 
 /* ---- callbacks and hooks ---- */
 
+int64_t rp__loop_hooks_enter(const rp__loop_hooks *hooks, void *owner)
+{
+    if (hooks->enter)
+        hooks->enter(hooks->ctx, owner);
+    return hooks->leave ? rp__os_thread_cpu_ns() : 0;
+}
+
+void rp__loop_hooks_leave(const rp__loop_hooks *hooks, void *owner, int64_t cpu0)
+{
+    if (hooks->leave)
+        hooks->leave(hooks->ctx, owner, rp__os_thread_cpu_ns() - cpu0);
+}
+
 static int64_t hook_enter(rp__loop *l, void *owner)
 {
-    if (l->hooks.enter)
-        l->hooks.enter(l->hooks.ctx, owner);
-    return l->hooks.leave ? rp__os_thread_cpu_ns() : 0;
+    return rp__loop_hooks_enter(&l->hooks, owner);
 }
 
 static void hook_leave(rp__loop *l, void *owner, int64_t cpu0)
 {
-    if (l->hooks.leave)
-        l->hooks.leave(l->hooks.ctx, owner, rp__os_thread_cpu_ns() - cpu0);
+    rp__loop_hooks_leave(&l->hooks, owner, cpu0);
     count(&l->callbacks);
 }
 
@@ -237,8 +247,11 @@ static int grow(void **table, size_t elem, uint32_t *slots, uint32_t cap)
     return 0;
 }
 
+/* A free watch slot, under the max_watches cap (RP_ERR_FULL). */
 static int watch_alloc(rp__loop *l, uint32_t *idx)
 {
+    if (l->nwatches >= l->max_watches)
+        return RP_ERR_FULL;
     if (l->watch_free == NO_SLOT) {
         uint32_t old = l->watch_slots;
         int rc = grow((void **)&l->watches, sizeof *l->watches, &l->watch_slots, l->max_watches);
@@ -276,8 +289,11 @@ static struct watch *watch_find(rp__loop *l, uint64_t id)
     return (w->fd >= 0 && w->gen == (uint32_t)(id >> 32)) ? w : NULL;
 }
 
+/* A free timer slot, under the max_timers cap (RP_ERR_FULL). */
 static int timer_alloc(rp__loop *l, uint32_t *idx)
 {
+    if (l->ntimers >= l->max_timers)
+        return RP_ERR_FULL;
     if (l->timer_free == NO_SLOT) {
         uint32_t old = l->timer_slots, n = old;
         int rc = grow((void **)&l->timers, sizeof *l->timers, &n, l->max_timers);
@@ -843,10 +859,6 @@ int rp__loop_watch_fd(rp__loop *l, void *owner, int fd, uint32_t events, rp__loo
     if (!l || fd < 0 || !cb || !watch_id || (events & ~(RP__LOOP_READ | RP__LOOP_WRITE)))
         return RP_ERR_INVAL;
     rp__os_mutex_lock(l->lock);
-    if (l->nwatches >= l->max_watches) {
-        rp__os_mutex_unlock(l->lock);
-        return RP_ERR_FULL;
-    }
     uint32_t idx;
     int rc = watch_alloc(l, &idx);
     if (rc) {
@@ -950,10 +962,6 @@ int rp__loop_timer_add(rp__loop *l, void *owner, uint64_t first_ms, uint64_t int
         return RP_ERR_RANGE;
     int64_t now = rp__os_monotonic_ns();
     rp__os_mutex_lock(l->lock);
-    if (l->ntimers >= l->max_timers) {
-        rp__os_mutex_unlock(l->lock);
-        return RP_ERR_FULL;
-    }
     uint32_t idx;
     int rc = timer_alloc(l, &idx);
     if (rc) {

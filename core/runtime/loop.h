@@ -91,6 +91,13 @@ typedef struct rp__loop_hooks {
     void *ctx;
 } rp__loop_hooks;
 
+/* The two ends of a hooked callback, for the loop and the worker pool alike:
+ * enter calls hooks->enter (if any) and returns the thread's CPU clock when
+ * there is a leave hook to measure for (0 otherwise); leave calls
+ * hooks->leave (if any) with the CPU time used since that cpu0. */
+int64_t rp__loop_hooks_enter(const rp__loop_hooks *hooks, void *owner);
+void rp__loop_hooks_leave(const rp__loop_hooks *hooks, void *owner, int64_t cpu0);
+
 /* Counters since rp__loop_create. The first four only grow. */
 typedef struct rp__loop_stats {
     uint64_t wakeups;        /* returns from the poller wait (what idle CPU costs) */

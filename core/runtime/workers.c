@@ -69,26 +69,16 @@ static void release(rp__workers *w, struct job *j)
 
 static void call_work(rp__workers *w, struct job *j)
 {
-    int64_t cpu0 = 0;
-    if (w->hooks.enter)
-        w->hooks.enter(w->hooks.ctx, j->owner);
-    if (w->hooks.leave)
-        cpu0 = rp__os_thread_cpu_ns();
+    int64_t cpu0 = rp__loop_hooks_enter(&w->hooks, j->owner);
     j->work(j->arg);
-    if (w->hooks.leave)
-        w->hooks.leave(w->hooks.ctx, j->owner, rp__os_thread_cpu_ns() - cpu0);
+    rp__loop_hooks_leave(&w->hooks, j->owner, cpu0);
 }
 
 static void call_done(rp__workers *w, struct job *j)
 {
-    int64_t cpu0 = 0;
-    if (w->hooks.enter)
-        w->hooks.enter(w->hooks.ctx, j->owner);
-    if (w->hooks.leave)
-        cpu0 = rp__os_thread_cpu_ns();
+    int64_t cpu0 = rp__loop_hooks_enter(&w->hooks, j->owner);
     j->done(j->arg, j->status);
-    if (w->hooks.leave)
-        w->hooks.leave(w->hooks.ctx, j->owner, rp__os_thread_cpu_ns() - cpu0);
+    rp__loop_hooks_leave(&w->hooks, j->owner, cpu0);
 }
 
 /*

@@ -393,27 +393,17 @@ static void set_endpoints(struct net *n, rp_event *ev, const struct rec *r)
     rp_ip local, remote;
     to_ip(r->family, r->laddr, &local);
     to_ip(r->family, r->raddr, &remote);
-    switch (r->kind) {
-    case K_LISTEN:
-        h->set_ip(ev, n->f[F_DST_IP], &local);
-        h->set_i64(ev, n->f[F_DST_PORT], r->lport);
-        h->set_str(ev, n->f[F_DIRECTION], "ingress", 7);
-        break;
-    case K_ACCEPT:
-        h->set_ip(ev, n->f[F_SRC_IP], &remote);
-        h->set_i64(ev, n->f[F_SRC_PORT], r->rport);
-        h->set_ip(ev, n->f[F_DST_IP], &local);
-        h->set_i64(ev, n->f[F_DST_PORT], r->lport);
-        h->set_str(ev, n->f[F_DIRECTION], "ingress", 7);
-        break;
-    default:
-        h->set_ip(ev, n->f[F_SRC_IP], &local);
-        h->set_i64(ev, n->f[F_SRC_PORT], r->lport);
-        h->set_ip(ev, n->f[F_DST_IP], &remote);
-        h->set_i64(ev, n->f[F_DST_PORT], r->rport);
-        h->set_str(ev, n->f[F_DIRECTION], "egress", 6);
-        break;
+    int inbound = r->kind == K_LISTEN || r->kind == K_ACCEPT;
+    if (r->kind != K_LISTEN) {
+        h->set_ip(ev, n->f[F_SRC_IP], inbound ? &remote : &local);
+        h->set_i64(ev, n->f[F_SRC_PORT], inbound ? r->rport : r->lport);
     }
+    h->set_ip(ev, n->f[F_DST_IP], inbound ? &local : &remote);
+    h->set_i64(ev, n->f[F_DST_PORT], inbound ? r->lport : r->rport);
+    if (inbound)
+        h->set_str(ev, n->f[F_DIRECTION], "ingress", 7);
+    else
+        h->set_str(ev, n->f[F_DIRECTION], "egress", 6);
     if (r->proto == IPPROTO_TCP) {
         h->set_str(ev, n->f[F_TRANSPORT], "tcp", 3);
         h->set_str(ev, n->f[F_IANA], "6", 1);

@@ -6,6 +6,7 @@
  * Users or BUILTIN\Users (a NULL DACL, which allows everyone, is refused).
  */
 #include "os/os_secret.h"
+#include "os/os_secret_int.h"
 
 #include <rampart/plugin.h>
 
@@ -13,26 +14,8 @@
 
 #include <aclapi.h>
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-
-static void say(char *why, size_t whylen, const char *fmt, ...)
-{
-    if (!why || whylen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, whylen, fmt, ap);
-    va_end(ap);
-}
-
-static void wipe(void *p, size_t n)
-{
-    volatile unsigned char *v = p;
-    while (n--)
-        *v++ = 0;
-}
 
 /* Opens path (UTF-8) for reading, sharing reads only, and checks that it is
  * a regular file on disk. Returns the handle or NULL with *rc set. */
@@ -42,7 +25,7 @@ static HANDLE open_checked(const char *path, int missing_rc, int *rc, char *why,
     wchar_t *w = n > 0 ? malloc((size_t)n * sizeof *w) : NULL;
     if (!w || MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, path, -1, w, n) != n) {
         free(w);
-        say(why, whylen, "not a valid file name");
+        rp__os_secret_say(why, whylen, "not a valid file name");
         *rc = missing_rc;
         return NULL;
     }
@@ -52,15 +35,16 @@ static HANDLE open_checked(const char *path, int missing_rc, int *rc, char *why,
     if (h == INVALID_HANDLE_VALUE) {
         DWORD e = GetLastError();
         int missing = e == ERROR_FILE_NOT_FOUND || e == ERROR_PATH_NOT_FOUND;
-        say(why, whylen, missing ? "No such file or directory" : "cannot open it (error %lu)",
-            (unsigned long)e);
+        rp__os_secret_say(why, whylen,
+                          missing ? "No such file or directory" : "cannot open it (error %lu)",
+                          (unsigned long)e);
         *rc = missing ? RP_ERR_NOTFOUND : e == ERROR_ACCESS_DENIED ? RP_ERR_PERM : missing_rc;
         return NULL;
     }
     BY_HANDLE_FILE_INFORMATION fi;
     if (GetFileType(h) != FILE_TYPE_DISK || !GetFileInformationByHandle(h, &fi) ||
         (fi.dwFileAttributes & (FILE_ATTRIBUTE_DIRECTORY | FILE_ATTRIBUTE_DEVICE))) {
-        say(why, whylen, "not a regular file");
+        rp__os_secret_say(why, whylen, "not a regular file");
         CloseHandle(h);
         *rc = RP_ERR_CONFIG;
         return NULL;
@@ -102,6 +86,19 @@ static int others_may_read(HANDLE h)
     return broad;
 }
 
+/* rp__os_secret_read_fn on a file handle, 64 KiB at a time at the most
+ * (ReadFile counts in a DWORD). */
+static int read_handle(void *h, char *dst, size_t want, size_t *got, char *why, size_t whylen)
+{
+    DWORD n = 0;
+    if (!ReadFile((HANDLE)h, dst, (DWORD)(want > 65536 ? 65536 : want), &n, NULL)) {
+        rp__os_secret_say(why, whylen, "read error %lu", (unsigned long)GetLastError());
+        return RP_ERR_IO;
+    }
+    *got = n;
+    return 0;
+}
+
 int rp__os_read_secret_file(const char *path, size_t max, char **buf_out, size_t *len_out,
                             char *why, size_t whylen)
 {
@@ -110,7 +107,8 @@ int rp__os_read_secret_file(const char *path, size_t max, char **buf_out, size_t
     if (!h)
         return rc;
     if (others_may_read(h)) {
-        say(why, whylen,
+        rp__os_secret_say(
+            why, whylen,
             "its access list lets other users read it; it holds a secret, so allow its owner "
             "only");
         CloseHandle(h);
@@ -118,44 +116,15 @@ int rp__os_read_secret_file(const char *path, size_t max, char **buf_out, size_t
     }
     LARGE_INTEGER size;
     if (GetFileSizeEx(h, &size) && (unsigned long long)size.QuadPart > max) {
-        say(why, whylen, "%llu bytes, more than the %zu allowed", (unsigned long long)size.QuadPart,
-            max);
+        rp__os_secret_say(why, whylen, "%llu bytes, more than the %zu allowed",
+                          (unsigned long long)size.QuadPart, max);
         CloseHandle(h);
         return RP_ERR_RANGE;
     }
-    char *buf = malloc(max + 1);
-    if (!buf) {
-        CloseHandle(h);
-        return RP_ERR_NOMEM;
-    }
-    /* To the end, bounded by max + 1, as on Unix. */
-    size_t len = 0;
-    for (;;) {
-        DWORD want = (DWORD)(max + 1 - len > 65536 ? 65536 : max + 1 - len), got = 0;
-        if (!ReadFile(h, buf + len, want, &got, NULL)) {
-            say(why, whylen, "read error %lu", (unsigned long)GetLastError());
-            rc = RP_ERR_IO;
-            break;
-        }
-        if (got == 0)
-            break;
-        len += got;
-        if (len > max) {
-            say(why, whylen, "more than the %zu bytes allowed", max);
-            rc = RP_ERR_RANGE;
-            break;
-        }
-    }
+    /* Read to the end rather than trusting the size (rp__os_secret_read_to_end). */
+    rc = rp__os_secret_read_to_end(read_handle, h, max, buf_out, len_out, why, whylen);
     CloseHandle(h);
-    if (rc != 0) {
-        wipe(buf, max + 1);
-        free(buf);
-        return rc;
-    }
-    buf[len] = '\0';
-    *buf_out = buf;
-    *len_out = len;
-    return 0;
+    return rc;
 }
 
 int rp__os_check_readable_file(const char *path, char *why, size_t whylen)

@@ -165,20 +165,9 @@ void rp__os_cond_broadcast(rp__os_cond *c)
 
 /* ---- once, static mutexes, fork ------------------------------------------- */
 
-void rp__os_once(rp__os_once_flag *flag, void (*fn)(void *arg), void *arg)
+void rp__os_thread_yield(void)
 {
-    if (atomic_load_explicit(&flag->state, memory_order_acquire) == 2)
-        return;
-    int expected = 0;
-    if (atomic_compare_exchange_strong_explicit(&flag->state, &expected, 1, memory_order_acq_rel,
-                                                memory_order_acquire)) {
-        fn(arg);
-        atomic_store_explicit(&flag->state, 2, memory_order_release);
-        return;
-    }
-    /* Another thread runs fn: wait for it (once per flag and thread). */
-    while (atomic_load_explicit(&flag->state, memory_order_acquire) != 2)
-        SwitchToThread();
+    SwitchToThread();
 }
 
 _Static_assert(sizeof(SRWLOCK) <= RP__OS_STATIC_MUTEX_BYTES, "SRWLOCK does not fit");
