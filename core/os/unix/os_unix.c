@@ -792,36 +792,38 @@ static int split_path(const char *path, char *dir, size_t dirlen, const char **b
     return 0;
 }
 
-int rp__os_read_private_file(const char *path, size_t max_bytes, char **data_out, size_t *len_out,
-                             char *reason, size_t len)
+/* Opens name in the folder dfd (or a path with AT_FDCWD) without following a
+ * link, checks the open file (check_file_fd, and one name) and reads it
+ * through that descriptor, never by its name again. shown names it in
+ * reason. */
+static int read_private_at(int dfd, const char *name, const char *shown, size_t max_bytes,
+                           char **data_out, size_t *len_out, char *reason, size_t len)
 {
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
         int e = errno;
-        snprintf(reason, len, "%s: %s", path,
+        snprintf(reason, len, "%s: %s", shown,
                  e == ELOOP ? "a symbolic link; expected a regular file" : strerror(e));
         return e == ELOOP ? RP_ERR_PERM : errno_to_rp(e);
     }
-    int rc = check_file_fd(fd, path, reason, len);
+    int rc = check_file_fd(fd, shown, reason, len);
     struct stat st;
     if (rc == 0 && fstat(fd, &st) == 0 && st.st_nlink > 1) {
-        snprintf(reason, len, "%s: has %lu names (hard links); expected one", path,
+        snprintf(reason, len, "%s: has %lu names (hard links); expected one", shown,
                  (unsigned long)st.st_nlink);
         rc = RP_ERR_PERM;
     }
-    if (rc != 0) {
-        close(fd);
-        return rc;
-    }
-    /* Read through the checked descriptor, never the path again. */
-    char proc[64];
-    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
     int sys = 0;
-    rc = rp__os_read_file(proc, max_bytes, data_out, len_out, &sys);
+    if (rc == 0 && (rc = read_fd(fd, max_bytes, data_out, len_out, &sys)) != 0)
+        snprintf(reason, len, "%s: %s", shown, sys ? strerror(sys) : rp_strerror(rc));
     close(fd);
-    if (rc != 0)
-        snprintf(reason, len, "%s: %s", path, sys ? strerror(sys) : rp_strerror(rc));
     return rc;
+}
+
+int rp__os_read_private_file(const char *path, size_t max_bytes, char **data_out, size_t *len_out,
+                             char *reason, size_t len)
+{
+    return read_private_at(AT_FDCWD, path, path, max_bytes, data_out, len_out, reason, len);
 }
 
 struct rp__os_dl {
@@ -1087,25 +1089,7 @@ int rp__os_dir_read_small(rp__os_dir *dir, const char *name, size_t max_bytes, c
         snprintf(reason, len, "%s: expected one file name", shown);
         return RP_ERR_INVAL;
     }
-    int fd = openat(dir->fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0) {
-        int e = errno;
-        snprintf(reason, len, "%s: %s", shown,
-                 e == ELOOP ? "a symbolic link; expected a regular file" : strerror(e));
-        return e == ELOOP ? RP_ERR_PERM : errno_to_rp(e);
-    }
-    int rc = check_file_fd(fd, shown, reason, len);
-    struct stat st;
-    if (rc == 0 && fstat(fd, &st) == 0 && st.st_nlink > 1) {
-        snprintf(reason, len, "%s: has %lu names (hard links); expected one", shown,
-                 (unsigned long)st.st_nlink);
-        rc = RP_ERR_PERM;
-    }
-    int sys = 0;
-    if (rc == 0 && (rc = read_fd(fd, max_bytes, data_out, len_out, &sys)) != 0)
-        snprintf(reason, len, "%s: %s", shown, sys ? strerror(sys) : rp_strerror(rc));
-    close(fd);
-    return rc;
+    return read_private_at(dir->fd, name, shown, max_bytes, data_out, len_out, reason, len);
 }
 
 int rp__os_dir_open_append(rp__os_dir *dir, const char *name, unsigned mode, rp__os_file *out,
