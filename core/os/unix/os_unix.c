@@ -89,12 +89,10 @@ int rp__os_remove(const char *path)
                                                                                  : RP_ERR_IO;
 }
 
-int rp__os_dir_files(const char *dir, int (*fn)(void *arg, const char *name, uint64_t size),
-                     void *arg)
+/* Calls fn for each regular file of the open folder d (links not followed),
+ * then closes d. */
+static int list_regular(DIR *d, int (*fn)(void *arg, const char *name, uint64_t size), void *arg)
 {
-    DIR *d = opendir(dir);
-    if (!d)
-        return errno == ENOENT ? RP_ERR_NOTFOUND : RP_ERR_IO;
     int rc = 0;
     struct dirent *e;
     struct stat st;
@@ -105,6 +103,15 @@ int rp__os_dir_files(const char *dir, int (*fn)(void *arg, const char *name, uin
     }
     closedir(d);
     return rc;
+}
+
+int rp__os_dir_files(const char *dir, int (*fn)(void *arg, const char *name, uint64_t size),
+                     void *arg)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? RP_ERR_NOTFOUND : RP_ERR_IO;
+    return list_regular(d, fn, arg);
 }
 
 int rp__os_random(void *buf, size_t len)
@@ -1131,16 +1138,7 @@ int rp__os_dir_list(rp__os_dir *dir, int (*fn)(void *arg, const char *name, uint
         close(fd);
         return RP_ERR_IO;
     }
-    int rc = 0;
-    struct dirent *e;
-    struct stat st;
-    while (rc == 0 && (e = readdir(d))) {
-        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
-            continue;
-        rc = fn(arg, e->d_name, (uint64_t)st.st_size);
-    }
-    closedir(d);
-    return rc;
+    return list_regular(d, fn, arg);
 }
 
 int rp__os_dir_pidfile_acquire(rp__os_dir *dir, const char *name, rp__os_pidfile **out,
