@@ -25,6 +25,7 @@
 
 #include <jansson.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -785,6 +786,51 @@ static void jset_u(json_t *o, const char *k, uint64_t v)
     json_object_set_new(o, k, json_integer((json_int_t)(v > INT64_MAX ? INT64_MAX : v)));
 }
 
+/* A uint64_t member of a stats struct, shown in status.json under its own
+ * name. The sizeof compares pointers without evaluating them: a member of
+ * another type fails to compile. */
+struct u64_member {
+    const char *name;
+    size_t off;
+};
+#define U64_MEMBER(type, member)                                                                   \
+    {#member, offsetof(type, member) + 0 * sizeof(&((type *)0)->member == (uint64_t *)0)}
+#define U64_MEMBERS(o, stats, list) jset_members(o, &(stats), list, sizeof list / sizeof list[0])
+
+static void jset_members(json_t *o, const void *stats, const struct u64_member *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v;
+        memcpy(&v, (const char *)stats + m[i].off, sizeof v);
+        jset_u(o, m[i].name, v);
+    }
+}
+
+#define SINK(m) U64_MEMBER(rp__sink_stats, m)
+static const struct u64_member sink_members[] = {SINK(events), SINK(bytes), SINK(encode_errors),
+                                                 SINK(write_errors)};
+static const struct u64_member sink_file_members[] = {SINK(rotations), SINK(rotation_bursts)};
+static const struct u64_member sink_spool_members[] = {
+    SINK(batches),     SINK(batch_raw_bytes), SINK(batch_bytes),     SINK(spilled_batches),
+    SINK(spool_errors), SINK(held_batches),   SINK(dropped_batches), SINK(dropped_events)};
+#undef SINK
+#define SPOOL(m) U64_MEMBER(rp__spool_stats, m)
+static const struct u64_member spool_members[] = {
+    SPOOL(queued_batches),       SPOOL(queued_events),       SPOOL(queued_bytes),
+    SPOOL(disk_bytes),           SPOOL(max_bytes),           SPOOL(appended_events),
+    SPOOL(acked_events),         SPOOL(dropped_full_batches), SPOOL(dropped_full_events),
+    SPOOL(dropped_full_bytes),   SPOOL(refused_full),        SPOOL(enospc),
+    SPOOL(cut_torn_records),     SPOOL(cut_torn_bytes),      SPOOL(corrupt_records),
+    SPOOL(corrupt_events),       SPOOL(corrupt_bytes),       SPOOL(io_errors)};
+#undef SPOOL
+#define UPLOAD(m) U64_MEMBER(rp__uploader_stats, m)
+static const struct u64_member upload_members[] = {
+    UPLOAD(requests),         UPLOAD(delivered_batches),  UPLOAD(delivered_events),
+    UPLOAD(sent_bytes),       UPLOAD(retries),            UPLOAD(transport_errors),
+    UPLOAD(splits),           UPLOAD(dead_batches),       UPLOAD(dead_events),
+    UPLOAD(deadletter_bytes), UPLOAD(deadletter_deleted), UPLOAD(pauses)};
+#undef UPLOAD
+
 static void refused_type(void *arg, const char *type, uint64_t n)
 {
     jset_u(arg, type, n);
@@ -845,48 +891,18 @@ static json_t *health_doc(rp__agent *a)
     rp__sink_stats ss;
     rp__sink_get_stats(a->sink, &ss);
     json_t *sink = json_object();
-    jset_u(sink, "events", ss.events);
-    jset_u(sink, "bytes", ss.bytes);
-    jset_u(sink, "encode_errors", ss.encode_errors);
-    jset_u(sink, "write_errors", ss.write_errors);
-    if (!a->spool) {
-        jset_u(sink, "rotations", ss.rotations);
-        jset_u(sink, "rotation_bursts", ss.rotation_bursts);
-    }
-    if (a->spool) {
-        jset_u(sink, "batches", ss.batches);
-        jset_u(sink, "batch_raw_bytes", ss.batch_raw_bytes);
-        jset_u(sink, "batch_bytes", ss.batch_bytes);
-        jset_u(sink, "spilled_batches", ss.spilled_batches);
-        jset_u(sink, "spool_errors", ss.spool_errors);
-        jset_u(sink, "held_batches", ss.held_batches);
-        jset_u(sink, "dropped_batches", ss.dropped_batches);
-        jset_u(sink, "dropped_events", ss.dropped_events);
-    }
+    U64_MEMBERS(sink, ss, sink_members);
+    if (a->spool)
+        U64_MEMBERS(sink, ss, sink_spool_members);
+    else
+        U64_MEMBERS(sink, ss, sink_file_members);
     json_object_set_new(d, "sink", sink);
 
     if (a->spool) {
         rp__spool_stats sp;
         rp__spool_get_stats(a->spool, &sp);
         json_t *o = json_object();
-        jset_u(o, "queued_batches", sp.queued_batches);
-        jset_u(o, "queued_events", sp.queued_events);
-        jset_u(o, "queued_bytes", sp.queued_bytes);
-        jset_u(o, "disk_bytes", sp.disk_bytes);
-        jset_u(o, "max_bytes", sp.max_bytes);
-        jset_u(o, "appended_events", sp.appended_events);
-        jset_u(o, "acked_events", sp.acked_events);
-        jset_u(o, "dropped_full_batches", sp.dropped_full_batches);
-        jset_u(o, "dropped_full_events", sp.dropped_full_events);
-        jset_u(o, "dropped_full_bytes", sp.dropped_full_bytes);
-        jset_u(o, "refused_full", sp.refused_full);
-        jset_u(o, "enospc", sp.enospc);
-        jset_u(o, "cut_torn_records", sp.cut_torn_records);
-        jset_u(o, "cut_torn_bytes", sp.cut_torn_bytes);
-        jset_u(o, "corrupt_records", sp.corrupt_records);
-        jset_u(o, "corrupt_events", sp.corrupt_events);
-        jset_u(o, "corrupt_bytes", sp.corrupt_bytes);
-        jset_u(o, "io_errors", sp.io_errors);
+        U64_MEMBERS(o, sp, spool_members);
         json_object_set_new(d, "spool", o);
     }
     if (a->uploader) {
@@ -896,18 +912,7 @@ static json_t *health_doc(rp__agent *a)
         json_object_set_new(o, "state", json_string(us.paused    ? "paused"
                                                     : us.waiting ? "retrying"
                                                                  : "running"));
-        jset_u(o, "requests", us.requests);
-        jset_u(o, "delivered_batches", us.delivered_batches);
-        jset_u(o, "delivered_events", us.delivered_events);
-        jset_u(o, "sent_bytes", us.sent_bytes);
-        jset_u(o, "retries", us.retries);
-        jset_u(o, "transport_errors", us.transport_errors);
-        jset_u(o, "splits", us.splits);
-        jset_u(o, "dead_batches", us.dead_batches);
-        jset_u(o, "dead_events", us.dead_events);
-        jset_u(o, "deadletter_bytes", us.deadletter_bytes);
-        jset_u(o, "deadletter_deleted", us.deadletter_deleted);
-        jset_u(o, "pauses", us.pauses);
+        U64_MEMBERS(o, us, upload_members);
         json_object_set_new(o, "last_status", json_integer(us.last_status));
         json_object_set_new(o, "last_error", json_string(us.last_error));
         json_object_set_new(d, "upload", o);
