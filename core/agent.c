@@ -24,6 +24,7 @@
 #include <rampart/plugin.h>
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -975,82 +976,82 @@ static void flatten(struct rp_event *ev, const json_t *doc, char *prefix, size_t
     }
 }
 
+/* When a loss counter has grown since the last look (*seen): remembers it,
+ * logs the message as an error and raises it as an alert. */
+static void RP__PRINTF(7, 8) report_rise(rp__agent *a, uint64_t now, uint64_t *seen,
+                                          const char *rule_id, const char *rule_name,
+                                          int severity, const char *fmt, ...)
+{
+    if (now <= *seen)
+        return;
+    *seen = now;
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    rp__log_error("%s", msg);
+    raise_alert(a, rule_id, rule_name, severity, msg);
+}
+
 /* Alerts for what the spool and the sink lost since the last look. */
 static void check_losses(rp__agent *a)
 {
-    char msg[512];
     if (a->spool) {
         rp__spool_stats sp;
         rp__spool_get_stats(a->spool, &sp);
-        if (sp.dropped_full_events + sp.dropped_full_batches > a->alerted_spool_dropped) {
-            a->alerted_spool_dropped = sp.dropped_full_events + sp.dropped_full_batches;
-            snprintf(msg, sizeof msg,
-                     "spool full (spool.max_bytes %llu, or the disk): dropped the oldest %llu "
-                     "batches, %llu events, %llu bytes so far",
-                     (unsigned long long)sp.max_bytes,
-                     (unsigned long long)sp.dropped_full_batches,
-                     (unsigned long long)sp.dropped_full_events,
-                     (unsigned long long)sp.dropped_full_bytes);
-            rp__log_error("%s", msg);
-            raise_alert(a, "rampart.spool.dropped", "Spool full: oldest events dropped", 73, msg);
-        }
-        uint64_t damage = sp.corrupt_records + sp.cut_torn_records;
-        if (damage > a->alerted_spool_corrupt) {
-            a->alerted_spool_corrupt = damage;
-            snprintf(msg, sizeof msg,
-                     "spool damage found and cut: %llu torn records (%llu bytes), %llu corrupt "
-                     "records (%llu events, %llu bytes)",
-                     (unsigned long long)sp.cut_torn_records,
-                     (unsigned long long)sp.cut_torn_bytes,
-                     (unsigned long long)sp.corrupt_records,
-                     (unsigned long long)sp.corrupt_events,
-                     (unsigned long long)sp.corrupt_bytes);
-            rp__log_error("%s", msg);
-            raise_alert(a, "rampart.spool.corrupt", "Spool damaged: records cut", 47, msg);
-        }
+        report_rise(a, sp.dropped_full_events + sp.dropped_full_batches, &a->alerted_spool_dropped,
+                    "rampart.spool.dropped", "Spool full: oldest events dropped", 73,
+                    "spool full (spool.max_bytes %llu, or the disk): dropped the oldest %llu "
+                    "batches, %llu events, %llu bytes so far",
+                    (unsigned long long)sp.max_bytes, (unsigned long long)sp.dropped_full_batches,
+                    (unsigned long long)sp.dropped_full_events,
+                    (unsigned long long)sp.dropped_full_bytes);
+        /* Damage found on disk, of its own lower severity. */
+        report_rise(a, sp.corrupt_records + sp.cut_torn_records, &a->alerted_spool_corrupt,
+                    "rampart.spool.corrupt", "Spool damaged: records cut", 47,
+                    "spool damage found and cut: %llu torn records (%llu bytes), %llu corrupt "
+                    "records (%llu events, %llu bytes)",
+                    (unsigned long long)sp.cut_torn_records, (unsigned long long)sp.cut_torn_bytes,
+                    (unsigned long long)sp.corrupt_records, (unsigned long long)sp.corrupt_events,
+                    (unsigned long long)sp.corrupt_bytes);
     }
     rp__sink_stats ss;
     rp__sink_get_stats(a->sink, &ss);
-    if (ss.dropped_events > a->alerted_sink_dropped) {
-        a->alerted_sink_dropped = ss.dropped_events;
-        snprintf(msg, sizeof msg,
-                 "the spool refused batches for too long: %llu events dropped from memory",
-                 (unsigned long long)ss.dropped_events);
-        raise_alert(a, "rampart.sink.dropped", "Events dropped before the spool", 73, msg);
-    }
+    report_rise(a, ss.dropped_events, &a->alerted_sink_dropped, "rampart.sink.dropped",
+                "Events dropped before the spool", 73,
+                "the spool refused batches for too long: %llu events dropped from memory",
+                (unsigned long long)ss.dropped_events);
     /* A full bus: one alert per episode at most, and one per health tick. */
     rp__host_flow fl;
     rp__host_flow_stats(a->host, &fl);
     if (fl.episodes > a->alerted_bus_episodes) {
-        a->alerted_bus_episodes = fl.episodes;
-        int n = snprintf(msg, sizeof msg,
-                         "event bus full (agent.bus_max_bytes %llu): %llu events refused in %llu "
-                         "episodes; collectors stopped reading their kernel sources %llu times, "
-                         "so the kernel dropped what came meanwhile (counted by each plugin as "
-                         "overflows). Refused per plugin:",
-                         (unsigned long long)fl.max_bytes, (unsigned long long)fl.refused_full,
-                         (unsigned long long)fl.episodes, (unsigned long long)fl.suspensions);
-        for (size_t i = 0; n > 0 && (size_t)n < sizeof msg && i < rp__host_plugin_count(a->host);
-             i++) {
+        char per_plugin[256] = "";
+        size_t n = 0;
+        for (size_t i = 0; n < sizeof per_plugin && i < rp__host_plugin_count(a->host); i++) {
             rp__plugin_info pi;
+            int k = 0;
             if (rp__host_plugin_info(a->host, i, &pi) == 0 && pi.publish_full)
-                n += snprintf(msg + n, sizeof msg - (size_t)n, " %s %llu", pi.name,
-                              (unsigned long long)pi.publish_full);
+                k = snprintf(per_plugin + n, sizeof per_plugin - n, " %s %llu", pi.name,
+                             (unsigned long long)pi.publish_full);
+            n += k > 0 ? (size_t)k : 0;
         }
-        rp__log_error("%s", msg);
-        raise_alert(a, "rampart.bus.full", "Event bus full: events refused, collectors paused", 73,
-                    msg);
+        report_rise(a, fl.episodes, &a->alerted_bus_episodes, "rampart.bus.full",
+                    "Event bus full: events refused, collectors paused", 73,
+                    "event bus full (agent.bus_max_bytes %llu): %llu events refused in %llu "
+                    "episodes; collectors stopped reading their kernel sources %llu times, so "
+                    "the kernel dropped what came meanwhile (counted by each plugin as "
+                    "overflows). Refused per plugin:%s",
+                    (unsigned long long)fl.max_bytes, (unsigned long long)fl.refused_full,
+                    (unsigned long long)fl.episodes, (unsigned long long)fl.suspensions,
+                    per_plugin);
     }
-    if (ss.rotation_bursts > a->alerted_rotation_bursts) {
-        a->alerted_rotation_bursts = ss.rotation_bursts;
-        snprintf(msg, sizeof msg,
-                 "the events file %s rotated more than %u times in a minute (%llu rotations so "
-                 "far): older local events are being rotated away, perhaps on purpose",
-                 a->cfg->output_file ? a->cfg->output_file : "",
-                 a->boot_cfg->output_file_max_rotations_per_min, (unsigned long long)ss.rotations);
-        rp__log_error("%s", msg);
-        raise_alert(a, "rampart.output.rotations", "Events file rotating too fast", 73, msg);
-    }
+    report_rise(a, ss.rotation_bursts, &a->alerted_rotation_bursts, "rampart.output.rotations",
+                "Events file rotating too fast", 73,
+                "the events file %s rotated more than %u times in a minute (%llu rotations so "
+                "far): older local events are being rotated away, perhaps on purpose",
+                a->cfg->output_file ? a->cfg->output_file : "",
+                a->boot_cfg->output_file_max_rotations_per_min, (unsigned long long)ss.rotations);
 }
 
 /* Rewrites <data_dir>/status.json; returns the document (caller decrefs). */
