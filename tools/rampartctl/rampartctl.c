@@ -79,10 +79,13 @@ static int ctl_ask(const char *data_dir, const char *cmd, int timeout_ms, json_t
         return rc;
     char req[64];
     int n = snprintf(req, sizeof req, "{\"cmd\":\"%s\"}\n", cmd);
-    rc = rp__os_sock_send_all(fd, req, (size_t)n);
+    /* A failed send is not the end: an agent that refuses the connection
+     * (busy, permission denied) says why and closes before reading, and
+     * its line is still there to read. */
+    (void)rp__os_sock_send_all(fd, req, (size_t)n);
     size_t len = 0, cap = 64 * 1024;
-    char *buf = rc == 0 ? malloc(cap) : NULL;
-    if (rc == 0 && !buf)
+    char *buf = malloc(cap);
+    if (!buf)
         rc = RP_ERR_NOMEM;
     while (rc == 0 && !memchr(buf, '\n', len)) {
         if (len == cap) {
@@ -138,12 +141,21 @@ static int ctl_fail(const char *data_dir, int rc)
     return RP_EX_UNAVAILABLE;
 }
 
-/* A reply {"ok":false,"error":...}: printed, and its exit code. */
+/* The exit code of a reply {"ok":false,"error":...}. */
+static int ctl_refused_code(const json_t *reply)
+{
+    const char *e = json_string_value(json_object_get(reply, "error"));
+    if (e && strncmp(e, "permission denied", 17) == 0)
+        return RP_EX_NOPERM;
+    return e && strncmp(e, "busy", 4) == 0 ? RP_EX_TEMPFAIL : RP_EX_UNAVAILABLE;
+}
+
+/* Prints such a reply's error; returns its exit code. */
 static int ctl_refused(const json_t *reply, const char *what)
 {
     const char *e = json_string_value(json_object_get(reply, "error"));
     fprintf(stderr, "rampartctl: %s: %s\n", what, e ? e : "refused");
-    return e && strncmp(e, "permission denied", 17) == 0 ? RP_EX_NOPERM : RP_EX_UNAVAILABLE;
+    return ctl_refused_code(reply);
 }
 
 /* The pid-file and signal path, for an agent without a control socket. */
@@ -274,7 +286,8 @@ static int cmd_status(const char *config_file, const char *site, int as_json)
         snprintf(why, sizeof why, "rampartd is not running (no control socket answers at %.2048s/%s)",
                  cfg->data_dir, RP__CONTROL_SOCKET);
         d = read_status_file(cfg->data_dir, why);
-    } else if (rc == RP_ERR_PERM || (rc == 0 && !json_is_true(json_object_get(reply, "ok")))) {
+    } else if (rc == RP_ERR_PERM ||
+               (rc == 0 && ctl_refused_code(reply) == RP_EX_NOPERM)) {
         /* The socket is root's and the agent's; status.json may still be
          * readable by this user (mode 0640). */
         snprintf(why, sizeof why, "the control socket refused this user (%.200s)",
@@ -283,7 +296,7 @@ static int cmd_status(const char *config_file, const char *site, int as_json)
                      : "permission denied");
         d = read_status_file(cfg->data_dir, why);
     } else {
-        int ex = ctl_fail(cfg->data_dir, rc);
+        int ex = rc == 0 ? ctl_refused(reply, "status") : ctl_fail(cfg->data_dir, rc);
         json_decref(reply);
         rp__config_destroy(cfg);
         return ex;
