@@ -85,9 +85,12 @@ expect_rc 0 "exit status after SIGTERM"
 [ ! -e "$PIDFILE" ] || fail "pid file left behind"
 file_has agent.err "rampartd stopping" || fail "no 'stopping' line"
 file_has agent.err "rampartd stopped" || fail "no 'stopped' line"
+# The reload through rampartctl went through the control socket: its audit
+# event (control-reload) follows the agent's own.
 expected="agent-started
 agent-config-rejected
 agent-config-reloaded
+control-reload
 agent-stopped"
 [ "$(ndjson_actions "$EVENTS")" = "$expected" ] || fail "events.ndjson: $(ndjson_actions "$EVENTS" | tr '\n' ' ')"
 [ "$(ndjson_actions agent.out)" = "$expected" ] || fail "stdout: $(ndjson_actions agent.out | tr '\n' ' ')"
