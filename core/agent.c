@@ -1217,7 +1217,7 @@ static json_t *ctl_plugins(void *arg)
         return NULL;
     }
     static const char *const states[] = {"refused", "loaded", "initialized",
-                                          "running", "failed", "stopped"};
+                                         "running", "failed", "stopped"};
     static const char *const kinds[] = {"", "collector", "detector", "responder"};
     json_t *arr = json_array();
     for (size_t i = 0; i < rp__host_plugin_count(a->host); i++) {
@@ -1277,9 +1277,8 @@ static void ctl_audit(void *arg, const char *action, const rp__os_peer *peer, co
 
 static void start_control(rp__agent *a)
 {
-    rp__control_opts co = {.loop = a->loop,
-                           .dir = a->data,
-                           .ops = {ctl_status, ctl_plugins, ctl_audit, a}};
+    rp__control_opts co = {
+        .loop = a->loop, .dir = a->data, .ops = {ctl_status, ctl_plugins, ctl_audit, a}};
     char why[512] = "";
     int rc = rp__control_create(&co, &a->ctl, why, sizeof why);
     /* Without the socket the agent still runs: rampartctl falls back to

@@ -43,8 +43,9 @@ int rp__control_parse(const char *line, size_t len, enum rp__control_cmd *cmd, c
     }
     v = json_object_get(req, "cmd");
     if (!json_is_string(v)) {
-        snprintf(err, errlen, "\"cmd\" missing or not a string; expected one of status, "
-                              "plugins, reload");
+        snprintf(err, errlen,
+                 "\"cmd\" missing or not a string; expected one of status, "
+                 "plugins, reload");
         goto out;
     }
     static const struct {
@@ -195,12 +196,12 @@ static void handle_line(struct conn *c, const char *line, size_t len)
         if (c->timer)
             rp__loop_timer_cancel(ctl->loop, c->timer);
         c->timer = 0;
-        rp__loop_timer_add(ctl->loop, NULL, RP__CONTROL_RELOAD_DEADLINE_MS, 0,
-                           conn_deadline, c, &c->timer);
+        rp__loop_timer_add(ctl->loop, NULL, RP__CONTROL_RELOAD_DEADLINE_MS, 0, conn_deadline, c,
+                           &c->timer);
         return;
     }
-    json_t *body = cmd == RP__CONTROL_STATUS ? ctl->ops.status(ctl->ops.arg)
-                                             : ctl->ops.plugins(ctl->ops.arg);
+    json_t *body =
+        cmd == RP__CONTROL_STATUS ? ctl->ops.status(ctl->ops.arg) : ctl->ops.plugins(ctl->ops.arg);
     if (!body) {
         reply_error(c, "the agent is stopping");
         c->close_after = 1;
@@ -385,10 +386,10 @@ static void on_accept(void *arg, int lfd, uint32_t revents)
         c->fd = fd;
         c->peer = peer;
         c->in = malloc(ctl->max_request);
-        if (!c->in || rp__loop_watch_fd(ctl->loop, NULL, fd, RP__LOOP_READ, conn_io, c,
-                                        &c->watch) != 0 ||
-            rp__loop_timer_add(ctl->loop, NULL, ctl->deadline_ms, 0, conn_deadline, c,
-                               &c->timer) != 0) {
+        if (!c->in ||
+            rp__loop_watch_fd(ctl->loop, NULL, fd, RP__LOOP_READ, conn_io, c, &c->watch) != 0 ||
+            rp__loop_timer_add(ctl->loop, NULL, ctl->deadline_ms, 0, conn_deadline, c, &c->timer) !=
+                0) {
             conn_close(c);
             continue;
         }
@@ -431,8 +432,7 @@ static void reload_answer(void *arg, int status)
         if (c->timer)
             rp__loop_timer_cancel(ctl->loop, c->timer);
         c->timer = 0;
-        rp__loop_timer_add(ctl->loop, NULL, ctl->deadline_ms, 0, conn_deadline, c,
-                           &c->timer);
+        rp__loop_timer_add(ctl->loop, NULL, ctl->deadline_ms, 0, conn_deadline, c, &c->timer);
         conn_reply(c, r);
     }
 }

@@ -27,10 +27,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RP__CONTROL_SOCKET "control.sock"
+#define RP__CONTROL_SOCKET      "control.sock"
 #define RP__CONTROL_MAX_REQUEST (64u * 1024u)
-#define RP__CONTROL_MAX_REPLY (8u * 1024u * 1024u)
-#define RP__CONTROL_MAX_CONNS 8u
+#define RP__CONTROL_MAX_REPLY   (8u * 1024u * 1024u)
+#define RP__CONTROL_MAX_CONNS   8u
 #define RP__CONTROL_DEADLINE_MS 5000u
 /* How long a reload request may wait for the reload to finish. */
 #define RP__CONTROL_RELOAD_DEADLINE_MS 60000u

@@ -179,8 +179,8 @@ static void test_socket_mode_and_removal(void **state)
     assert_int_equal(lstat(path, &st), -1);
     /* Anything but a socket at the name is not replaced. */
     assert_int_equal(tu_write(path, "x"), 0);
-    rp__control_opts o = {.loop = f->loop, .dir = f->d, .ops = {fake_status, fake_plugins,
-                                                                 fake_audit, f}};
+    rp__control_opts o = {
+        .loop = f->loop, .dir = f->d, .ops = {fake_status, fake_plugins, fake_audit, f}};
     char why[512] = "";
     assert_int_equal(rp__control_create(&o, &f->ctl, why, sizeof why), RP_ERR_EXISTS);
     assert_non_null(strstr(why, "not a socket"));

@@ -32,8 +32,7 @@ static const char usage_text[] =
     "  version     print the version\n"
     "\n"
     "The agent is reached through its control socket <data_dir>/control.sock\n"
-    "(root and the agent's user only); the configuration (default\n" RP_DEFAULT_CONFIG
-    ")\n"
+    "(root and the agent's user only); the configuration (default\n" RP_DEFAULT_CONFIG ")\n"
     "names data_dir. Without the socket, reload signals the agent named by\n"
     "agent.pid_file.\n"
     "\n"
@@ -120,14 +119,16 @@ static int ctl_ask(const char *data_dir, const char *cmd, int timeout_ms, json_t
 static int ctl_fail(const char *data_dir, int rc)
 {
     if (rc == RP_ERR_NOTFOUND || rc == RP_ERR_STOPPED) {
-        fprintf(stderr, "rampartctl: rampartd is not running (no control socket answers at "
-                        "%s/%s)\n",
+        fprintf(stderr,
+                "rampartctl: rampartd is not running (no control socket answers at "
+                "%s/%s)\n",
                 data_dir, RP__CONTROL_SOCKET);
         return RP_EX_UNAVAILABLE;
     }
     if (rc == RP_ERR_PERM) {
-        fprintf(stderr, "rampartctl: %s/%s: permission denied: only root and the agent's user "
-                        "may use rampartd's control socket\n",
+        fprintf(stderr,
+                "rampartctl: %s/%s: permission denied: only root and the agent's user "
+                "may use rampartd's control socket\n",
                 data_dir, RP__CONTROL_SOCKET);
         return RP_EX_NOPERM;
     }
@@ -182,8 +183,7 @@ static int reload_by_signal(rp__config *cfg)
     }
     rc = rp__os_send_reload(pid);
     if (rc != 0) {
-        fprintf(stderr, "rampartctl: cannot signal rampartd (pid %ld): %s\n", pid,
-                rp_strerror(rc));
+        fprintf(stderr, "rampartctl: cannot signal rampartd (pid %ld): %s\n", pid, rp_strerror(rc));
         return RP_EX_UNAVAILABLE;
     }
     printf("rampartctl: asked rampartd (pid %ld) to reload; the result is in its log\n", pid);
@@ -283,11 +283,11 @@ static int cmd_status(const char *config_file, const char *site, int as_json)
         d = json_incref(json_object_get(reply, "status"));
     } else if (rc == RP_ERR_NOTFOUND || rc == RP_ERR_STOPPED) {
         down = 1;
-        snprintf(why, sizeof why, "rampartd is not running (no control socket answers at %.2048s/%s)",
-                 cfg->data_dir, RP__CONTROL_SOCKET);
+        snprintf(why, sizeof why,
+                 "rampartd is not running (no control socket answers at %.2048s/%s)", cfg->data_dir,
+                 RP__CONTROL_SOCKET);
         d = read_status_file(cfg->data_dir, why);
-    } else if (rc == RP_ERR_PERM ||
-               (rc == 0 && ctl_refused_code(reply) == RP_EX_NOPERM)) {
+    } else if (rc == RP_ERR_PERM || (rc == 0 && ctl_refused_code(reply) == RP_EX_NOPERM)) {
         /* The socket is root's and the agent's; status.json may still be
          * readable by this user (mode 0640). */
         snprintf(why, sizeof why, "the control socket refused this user (%.200s)",
@@ -381,9 +381,8 @@ static int cmd_plugins(const char *config_file, const char *site, int as_json)
         json_decref(reply);
         return RP_EX_OK;
     }
-    static const char *const head[PCOLS] = {"NAME",  "ID",     "VERSION", "VENDOR",
-                                             "KIND",  "STATE",  "IN",      "OUT",
-                                             "DROPPED", "CPU_MS", "COUNTERS"};
+    static const char *const head[PCOLS] = {"NAME", "ID",  "VERSION", "VENDOR", "KIND",    "STATE",
+                                            "IN",   "OUT", "DROPPED", "CPU_MS", "COUNTERS"};
     size_t n = json_array_size(list);
     /* Every cell as text first, so the columns can be as wide as their
      * widest cell. */

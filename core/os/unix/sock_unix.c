@@ -23,8 +23,7 @@ long rp__os_euid(void)
 
 static int name_ok(const char *name)
 {
-    return name && *name && !strchr(name, '/') && strcmp(name, ".") != 0 &&
-           strcmp(name, "..") != 0;
+    return name && *name && !strchr(name, '/') && strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
 }
 
 /* There is no bindat(): the folder's open descriptor is named through
@@ -176,8 +175,8 @@ int rp__os_ctl_connect(const char *dir_path, const char *name, int timeout_ms, i
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
         if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-            rc = errno == ENOENT         ? RP_ERR_NOTFOUND
-                 : errno == ECONNREFUSED ? RP_ERR_STOPPED
+            rc = errno == ENOENT                     ? RP_ERR_NOTFOUND
+                 : errno == ECONNREFUSED             ? RP_ERR_STOPPED
                  : errno == EACCES || errno == EPERM ? RP_ERR_PERM
                  : errno == EAGAIN                   ? RP_ERR_BUSY
                                                      : RP_ERR_IO;
