@@ -615,7 +615,11 @@ static void flush_tick(void *arg)
 static void flush_arm(rp__agent *a)
 {
     uint64_t id;
-    int rc = rp__loop_timer_add(a->loop, NULL, a->cfg->flush_interval_ms, 0, flush_tick, a, &id);
+    /* The boot config: this runs on the bus and loop threads, and a reload
+     * replaces (and frees) a->cfg under them; output batching changes take
+     * effect at restart anyway. */
+    int rc =
+        rp__loop_timer_add(a->loop, NULL, a->boot_cfg->flush_interval_ms, 0, flush_tick, a, &id);
     if (rc != 0)
         rp__log_error("cannot arm the flush timer: %s; events wait for the next one",
                       rp_strerror(rc));
