@@ -1,5 +1,6 @@
 /* core/agent.c - the agent's lifecycle. */
 #include "agent.h"
+#include "control.h"
 #include "runtime/bus.h"
 #include "runtime/event.h"
 #include "exitcodes.h"
@@ -78,6 +79,8 @@ struct rp__agent {
     int foreground;
     int started;
     rp__os_pidfile *pidfile;
+    rp__control *ctl;      /* <data_dir>/control.sock, from start to stop */
+    char reload_err[1024]; /* why the last reload was refused, for the socket */
     char agent_id[RP__UUID_STR_LEN + 1];
     char hostname[256];
     rp__ndjson_stamp stamp; /* identity on every line; built at start */
@@ -614,7 +617,11 @@ static void flush_tick(void *arg)
 static void flush_arm(rp__agent *a)
 {
     uint64_t id;
-    int rc = rp__loop_timer_add(a->loop, NULL, a->cfg->flush_interval_ms, 0, flush_tick, a, &id);
+    /* The boot config: this runs on the bus and loop threads, and a reload
+     * replaces (and frees) a->cfg under them; output batching changes take
+     * effect at restart anyway. */
+    int rc =
+        rp__loop_timer_add(a->loop, NULL, a->boot_cfg->flush_interval_ms, 0, flush_tick, a, &id);
     if (rc != 0)
         rp__log_error("cannot arm the flush timer: %s; events wait for the next one",
                       rp_strerror(rc));
@@ -1198,6 +1205,98 @@ static size_t count_enabled(const rp__config *cfg, size_t *total)
     return on;
 }
 
+/* ---- the control socket (core/control.h) ------------------------------------ */
+
+static json_t *ctl_status(void *arg)
+{
+    rp__agent *a = arg;
+    json_t *doc = NULL;
+    rp__os_mutex_lock(a->health_lock);
+    if (!a->health_off)
+        doc = health_doc(a);
+    rp__os_mutex_unlock(a->health_lock);
+    return doc;
+}
+
+static json_t *ctl_plugins(void *arg)
+{
+    rp__agent *a = arg;
+    rp__os_mutex_lock(a->health_lock);
+    if (a->health_off) {
+        rp__os_mutex_unlock(a->health_lock);
+        return NULL;
+    }
+    static const char *const states[] = {"refused", "loaded", "initialized",
+                                         "running", "failed", "stopped"};
+    static const char *const kinds[] = {"", "collector", "detector", "responder"};
+    json_t *arr = json_array();
+    for (size_t i = 0; i < rp__host_plugin_count(a->host); i++) {
+        rp__plugin_info pi;
+        if (rp__host_plugin_info(a->host, i, &pi) != 0)
+            continue;
+        json_t *o = json_object();
+        json_object_set_new(o, "name", json_string(pi.name));
+        json_object_set_new(o, "id", pi.id ? json_string(pi.id) : json_null());
+        json_object_set_new(o, "version", pi.version ? json_string(pi.version) : json_null());
+        json_object_set_new(o, "vendor", pi.vendor ? json_string(pi.vendor) : json_null());
+        json_object_set_new(o, "kind", json_string(pi.kind < 4 ? kinds[pi.kind] : "?"));
+        json_object_set_new(o, "state", json_string(states[pi.state]));
+        if (pi.error[0])
+            json_object_set_new(o, "error", json_string(pi.error));
+        jset_u(o, "events_in", pi.delivered);
+        jset_u(o, "events_out", pi.published);
+        jset_u(o, "dropped", pi.dropped);
+        jset_u(o, "refused_full", pi.publish_full);
+        jset_u(o, "cpu_ms", pi.cpu_ns / 1000000);
+        json_t *c = json_object();
+        for (uint32_t k = 0; k < pi.ncounters; k++) {
+            const char *name;
+            uint64_t v;
+            if (rp__host_plugin_counter(a->host, i, k, &name, &v) == 0)
+                jset_u(c, name, v);
+        }
+        json_object_set_new(o, "counters", c);
+        json_array_append_new(arr, o);
+    }
+    rp__os_mutex_unlock(a->health_lock);
+    return arr;
+}
+
+/* An audit event for what a caller did through the socket: who (uid and pid
+ * as the kernel saw them), what, and how it ended. */
+static void ctl_audit(void *arg, const char *action, const rp__os_peer *peer, const char *outcome,
+                      const char *message)
+{
+    rp__agent *a = arg;
+    struct rp_event *ev = agent_event(a, "agent.control");
+    if (!ev)
+        return;
+    int reload = strcmp(action, "control-reload") == 0;
+    put_arr1(ev, "event.category", reload ? "configuration" : "network");
+    put_arr1(ev, "event.type", reload ? "change" : "denied");
+    put_str(ev, "event.action", action);
+    put_str(ev, "event.outcome", outcome);
+    put_str(ev, "message", message);
+    char uid[32];
+    snprintf(uid, sizeof uid, "%ld", peer->uid);
+    put_str(ev, "user.id", uid);
+    put_i64(ev, "rampart.control.uid", peer->uid);
+    put_i64(ev, "rampart.control.pid", peer->pid);
+    rp__bus_publish(a->bus, ev);
+}
+
+static void start_control(rp__agent *a)
+{
+    rp__control_opts co = {
+        .loop = a->loop, .dir = a->data, .ops = {ctl_status, ctl_plugins, ctl_audit, a}};
+    char why[512] = "";
+    int rc = rp__control_create(&co, &a->ctl, why, sizeof why);
+    /* Without the socket the agent still runs: rampartctl falls back to
+     * status.json and the reload signal. */
+    if (rc != 0)
+        rp__log_warn("control socket not available: %s", why[0] ? why : rp_strerror(rc));
+}
+
 int rp__agent_start(rp__agent *a)
 {
     int rc;
@@ -1234,6 +1333,7 @@ int rp__agent_start(rp__agent *a)
         rp__log_error("cannot start the health timer: %s", rp_strerror(rc));
         return rc;
     }
+    start_control(a);
     size_t total, on = count_enabled(a->cfg, &total), running = 0;
     char reason[DEGRADED_REASON_MAX];
     int degraded = plugin_state(a, &running, NULL, reason, sizeof reason);
@@ -1277,7 +1377,10 @@ int rp__agent_reload(rp__agent *a)
     char err[RP__CONFIG_ERR_MAX];
     rp__config *next = NULL;
     int rc = rp__config_load(a->config_file, a->site, &next, err, sizeof err);
+    a->reload_err[0] = '\0';
     if (rc != 0) {
+        snprintf(a->reload_err, sizeof a->reload_err, "%.1000s",
+                 rc == RP_ERR_CONFIG ? err : rp_strerror(rc));
         /* One log line per error, as at start-up. */
         for (const char *line = rc == RP_ERR_CONFIG ? err : rp_strerror(rc); line;) {
             const char *nl = strchr(line, '\n');
@@ -1315,6 +1418,7 @@ int rp__agent_reload(rp__agent *a)
                           msg);
             emit_agent_event(a, "agent-config-rejected", "configuration", "change", "failure",
                              msg);
+            snprintf(a->reload_err, sizeof a->reload_err, "upload settings refused: %.990s", msg);
             rp__config_destroy(next);
             return RP_ERR_CONFIG;
         }
@@ -1373,8 +1477,12 @@ int rp__agent_run(rp__agent *a)
             continue;
         if (sig == RP__OS_SIG_STOP)
             return 0;
-        if (sig == RP__OS_SIG_RELOAD)
-            rp__agent_reload(a);
+        if (sig == RP__OS_SIG_RELOAD) {
+            /* Answers the reloads asked through the control socket. */
+            uint64_t seq = rp__control_reload_begin(a->ctl);
+            int rc = rp__agent_reload(a);
+            rp__control_reload_done(a->ctl, seq, rc, rc ? a->reload_err : NULL);
+        }
     }
 }
 
@@ -1454,6 +1562,9 @@ void rp__agent_stop(rp__agent *a)
     a->workers = NULL;
     rp__bus_stop(a->bus);
     rp__loop_stop(a->loop);
+    /* The loop is stopped: no connection callback runs any more. */
+    rp__control_destroy(a->ctl);
+    a->ctl = NULL;
     a->host_running = 0;
     if (was_running) {
         rp__host_flow fl;

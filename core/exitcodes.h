@@ -9,6 +9,8 @@
 #define RP_EX_SOFTWARE 70    /* internal error */
 #define RP_EX_OSERR 71       /* the OS refused something it should not */
 #define RP_EX_CANTCREAT 73   /* cannot create an output file or folder */
+#define RP_EX_TEMPFAIL 75    /* try again later (an answer did not come in time) */
+#define RP_EX_NOPERM 77      /* permission denied */
 #define RP_EX_CONFIG 78      /* invalid configuration */
 
 #endif

@@ -854,6 +854,8 @@ int rp__host_plugin_info(const rp__host *host, size_t index, rp__plugin_info *ou
     out->path = p->path;
     out->id = p->desc.id;
     out->version = p->desc.version;
+    out->vendor = p->desc.vendor;
+    out->kind = p->desc.kind;
     out->state = p->pstate;
     out->error = p->error;
     struct rp_plugin *mp = (struct rp_plugin *)p;

@@ -47,6 +47,8 @@ typedef struct rp__plugin_info {
     const char *path;  /* resolved file, or NULL */
     const char *id;    /* descriptor id, or NULL */
     const char *version;
+    const char *vendor; /* descriptor vendor, or NULL */
+    uint32_t kind;      /* RP_KIND_*, 0 when not loaded */
     enum rp__plugin_state state;
     const char *error; /* why it is off, or "" */
     uint64_t published;

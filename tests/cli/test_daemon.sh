@@ -63,14 +63,16 @@ cat >"$CFG" <<'JSON'
 JSON
 run_cmd ctl.out ctl.err "$RAMPARTCTL" --config "$CFG" reload
 expect_rc 0 "rampartctl reload: $(cat ctl.err)"
-wait_for 10 "a reload event" grep -qE '"event.action":"agent-config-(reloaded|rejected)"' "$EVENTS"
-[ "$(ndjson_actions "$EVENTS" | tail -n 1)" = agent-config-reloaded ] ||
-    fail "reload in daemon mode: $(tail -n 1 "$EVENTS")"
+# Through the control socket: the agent's reload event, then the audit
+# event of the request (control-reload).
+wait_for 10 "the control-reload event" grep -qF '"event.action":"control-reload"' "$EVENTS"
+[ "$(ndjson_actions "$EVENTS" | tail -n 2 | tr '\n' ' ')" = "agent-config-reloaded control-reload " ] ||
+    fail "reload in daemon mode: $(tail -n 2 "$EVENTS")"
 
 kill -TERM "$DPID"
 wait_for 10 "the daemon to stop" stopped "$DPID"
 wait_for 5 "the pid file to go" test ! -e "$PIDFILE"
-[ "$(ndjson_actions "$EVENTS" | tr '\n' ' ')" = "agent-started agent-config-reloaded agent-stopped " ] ||
+[ "$(ndjson_actions "$EVENTS" | tr '\n' ' ')" = "agent-started agent-config-reloaded control-reload agent-stopped " ] ||
     fail "events: $(ndjson_actions "$EVENTS" | tr '\n' ' ')"
 
 echo "ok"

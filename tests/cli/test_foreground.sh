@@ -67,7 +67,8 @@ cat >"$CFG" <<'JSON'
 JSON
 run_cmd ctl2.out ctl2.err "$RAMPARTCTL" --config "$CFG" reload
 expect_rc 0 "rampartctl reload: $(cat ctl2.err)"
-grep -qxF "rampartctl: asked rampartd (pid $APID) to reload; the result is in its log" ctl2.out ||
+# Through the control socket: rampartctl says the result, not only that it asked.
+grep -qxF "rampartctl: rampartd reloaded its configuration" ctl2.out ||
     fail "rampartctl said: $(cat ctl2.out)"
 wait_for 10 "configuration reloaded" file_has agent.err "configuration reloaded"
 grep -qF "info: configuration reloaded: $CFG, 0 of 1 plugins enabled" agent.err ||
@@ -84,9 +85,12 @@ expect_rc 0 "exit status after SIGTERM"
 [ ! -e "$PIDFILE" ] || fail "pid file left behind"
 file_has agent.err "rampartd stopping" || fail "no 'stopping' line"
 file_has agent.err "rampartd stopped" || fail "no 'stopped' line"
+# The reload through rampartctl went through the control socket: its audit
+# event (control-reload) follows the agent's own.
 expected="agent-started
 agent-config-rejected
 agent-config-reloaded
+control-reload
 agent-stopped"
 [ "$(ndjson_actions "$EVENTS")" = "$expected" ] || fail "events.ndjson: $(ndjson_actions "$EVENTS" | tr '\n' ' ')"
 [ "$(ndjson_actions agent.out)" = "$expected" ] || fail "stdout: $(ndjson_actions agent.out | tr '\n' ' ')"

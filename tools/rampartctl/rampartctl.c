@@ -1,8 +1,10 @@
 /* rampartctl - controls a running rampartd. */
 #include "config.h"
+#include "control.h"
 #include "exitcodes.h"
 #include "os/os.h"
 #include "os/os_fs.h"
+#include "os/os_sock.h"
 #include "lib/schema.h"
 #include "version.h"
 
@@ -17,37 +19,150 @@ static const char usage_text[] =
     "usage: rampartctl [--config FILE] [--site NAME] COMMAND\n"
     "\n"
     "commands:\n"
-    "  reload      make the running agent re-read its configuration (SIGHUP);\n"
-    "              this also resumes uploads paused by a refused token\n"
+    "  reload      make the running agent re-read its configuration and say\n"
+    "              whether it took it; this also resumes uploads paused by a\n"
+    "              refused token\n"
     "  status [--json]\n"
-    "              what the agent last reported (<data_dir>/status.json, rewritten\n"
-    "              every agent.health_interval_ms): state, uploads, spool, plugins\n"
+    "              the agent's state, uploads, spool and plugins, asked of the\n"
+    "              running agent; when it is down, what it last wrote to\n"
+    "              <data_dir>/status.json (said so on stderr)\n"
+    "  plugins [--json]\n"
+    "              one line per plugin: name, id, version, vendor, kind, state,\n"
+    "              events in/out/dropped, CPU ms, counters\n"
     "  version     print the version\n"
     "\n"
-    "The agent is found through agent.pid_file of the configuration (default\n" RP_DEFAULT_CONFIG
-    ").\n"
+    "The agent is reached through its control socket <data_dir>/control.sock\n"
+    "(root and the agent's user only); the configuration (default\n" RP_DEFAULT_CONFIG ")\n"
+    "names data_dir. Without the socket, reload signals the agent named by\n"
+    "agent.pid_file.\n"
     "\n"
     "exit status of status: 0 the agent reported state ok; 1 it reported state\n"
     "degraded (a plugin failed to load or start; the reason is printed);\n"
-    "69 no status yet; 78 invalid configuration; 64 bad command line.\n";
+    "69 the agent is not running (no status yet, or its last one is shown);\n"
+    "75 no answer in time; 77 permission denied; 78 invalid configuration\n"
+    "(also: reload rejected); 64 bad command line.\n";
 
 /* rampartctl status: the agent runs but is degraded. sysexits(3) has no
  * code for "running, but not fully", and monitoring wants a plain non-zero
  * answer distinct from "not running" (69): 1, as documented above. */
 #define CTL_EX_DEGRADED 1
 
-static int cmd_reload(const char *config_file, const char *site)
+/* Loads the configuration for its data_dir and pid file; prints why not. */
+static int load_config(const char *config_file, const char *site, rp__config **cfg)
 {
     static char err[RP__CONFIG_ERR_MAX];
-    rp__config *cfg = NULL;
-    int rc = rp__config_load(config_file, site, &cfg, err, sizeof err);
-    if (rc != 0) {
-        if (rc == RP_ERR_CONFIG)
-            rp__config_err_print(stderr, "rampartctl: ", err);
-        else
-            fprintf(stderr, "rampartctl: %s\n", rp_strerror(rc));
-        return RP_EX_CONFIG;
+    int rc = rp__config_load(config_file, site, cfg, err, sizeof err);
+    if (rc == 0)
+        return 0;
+    if (rc == RP_ERR_CONFIG)
+        rp__config_err_print(stderr, "rampartctl: ", err);
+    else
+        fprintf(stderr, "rampartctl: %s\n", rp_strerror(rc));
+    return RP_EX_CONFIG;
+}
+
+/* The longest reply read (the agent's own cap is RP__CONTROL_MAX_REPLY). */
+#define CTL_REPLY_MAX (16u << 20)
+
+/*
+ * Sends {"cmd":cmd} to the agent's control socket in data_dir and reads its
+ * one-line reply into *reply. Returns 0, or: RP_ERR_NOTFOUND (no socket) or
+ * RP_ERR_STOPPED (no one listens): the agent is not running; RP_ERR_PERM;
+ * RP_ERR_TIMEOUT; RP_ERR_PARSE (not a JSON object); RP_ERR_IO.
+ */
+static int ctl_ask(const char *data_dir, const char *cmd, int timeout_ms, json_t **reply)
+{
+    int fd = -1;
+    int rc = rp__os_ctl_connect(data_dir, RP__CONTROL_SOCKET, timeout_ms, &fd);
+    if (rc != 0)
+        return rc;
+    char req[64];
+    int n = snprintf(req, sizeof req, "{\"cmd\":\"%s\"}\n", cmd);
+    /* A failed send is not the end: an agent that refuses the connection
+     * (busy, permission denied) says why and closes before reading, and
+     * its line is still there to read. */
+    (void)rp__os_sock_send_all(fd, req, (size_t)n);
+    size_t len = 0, cap = 64 * 1024;
+    char *buf = malloc(cap);
+    if (!buf)
+        rc = RP_ERR_NOMEM;
+    while (rc == 0 && !memchr(buf, '\n', len)) {
+        if (len == cap) {
+            char *nb = cap < CTL_REPLY_MAX ? realloc(buf, cap * 2) : NULL;
+            if (!nb) {
+                rc = RP_ERR_RANGE;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t got = 0;
+        rc = rp__os_sock_recv_wait(fd, buf + len, cap - len, &got);
+        if (rc == 0 && got == 0)
+            rc = len ? RP_ERR_PARSE : RP_ERR_IO; /* closed before a whole line */
+        len += got;
     }
+    rp__os_sock_close(&fd);
+    if (rc == 0) {
+        json_error_t jerr;
+        *reply = json_loadb(buf, (size_t)((char *)memchr(buf, '\n', len) - buf), 0, &jerr);
+        if (!*reply || !json_is_object(*reply)) {
+            json_decref(*reply);
+            rc = RP_ERR_PARSE;
+        }
+    }
+    free(buf);
+    return rc;
+}
+
+/* One line for a socket that did not answer; the sysexits code. */
+static int ctl_fail(const char *data_dir, int rc)
+{
+    if (rc == RP_ERR_NOTFOUND || rc == RP_ERR_STOPPED) {
+        fprintf(stderr,
+                "rampartctl: rampartd is not running (no control socket answers at "
+                "%s/%s)\n",
+                data_dir, RP__CONTROL_SOCKET);
+        return RP_EX_UNAVAILABLE;
+    }
+    if (rc == RP_ERR_PERM) {
+        fprintf(stderr,
+                "rampartctl: %s/%s: permission denied: only root and the agent's user "
+                "may use rampartd's control socket\n",
+                data_dir, RP__CONTROL_SOCKET);
+        return RP_EX_NOPERM;
+    }
+    if (rc == RP_ERR_TIMEOUT) {
+        fprintf(stderr, "rampartctl: rampartd did not answer in time on %s/%s\n", data_dir,
+                RP__CONTROL_SOCKET);
+        return RP_EX_TEMPFAIL;
+    }
+    fprintf(stderr, "rampartctl: %s/%s: %s\n", data_dir, RP__CONTROL_SOCKET,
+            rc == RP_ERR_PARSE ? "the agent's answer is not a JSON object" : rp_strerror(rc));
+    return RP_EX_UNAVAILABLE;
+}
+
+/* The exit code of a reply {"ok":false,"error":...}. */
+static int ctl_refused_code(const json_t *reply)
+{
+    const char *e = json_string_value(json_object_get(reply, "error"));
+    if (e && strncmp(e, "permission denied", 17) == 0)
+        return RP_EX_NOPERM;
+    return e && strncmp(e, "busy", 4) == 0 ? RP_EX_TEMPFAIL : RP_EX_UNAVAILABLE;
+}
+
+/* Prints such a reply's error; returns its exit code. */
+static int ctl_refused(const json_t *reply, const char *what)
+{
+    const char *e = json_string_value(json_object_get(reply, "error"));
+    fprintf(stderr, "rampartctl: %s: %s\n", what, e ? e : "refused");
+    return ctl_refused_code(reply);
+}
+
+/* The pid-file and signal path, for an agent without a control socket. */
+static int reload_by_signal(rp__config *cfg)
+{
+    int rc;
     /* Only a pid whose agent still holds the pid file's lock is signalled: a
      * stale file (the agent died without removing it) may name any process
      * by now. */
@@ -64,19 +179,51 @@ static int cmd_reload(const char *config_file, const char *site)
                     rc == RP_ERR_NOTFOUND ? "no agent holds its lock; the pid in it, if any, "
                                             "is stale and was not signalled"
                                           : rp_strerror(rc));
-        rp__config_destroy(cfg);
         return RP_EX_UNAVAILABLE;
     }
     rc = rp__os_send_reload(pid);
     if (rc != 0) {
-        fprintf(stderr, "rampartctl: cannot signal rampartd (pid %ld): %s\n", pid,
-                rp_strerror(rc));
-        rp__config_destroy(cfg);
+        fprintf(stderr, "rampartctl: cannot signal rampartd (pid %ld): %s\n", pid, rp_strerror(rc));
         return RP_EX_UNAVAILABLE;
     }
     printf("rampartctl: asked rampartd (pid %ld) to reload; the result is in its log\n", pid);
-    rp__config_destroy(cfg);
     return RP_EX_OK;
+}
+
+static int cmd_reload(const char *config_file, const char *site)
+{
+    rp__config *cfg = NULL;
+    if (load_config(config_file, site, &cfg) != 0)
+        return RP_EX_CONFIG;
+    json_t *reply = NULL;
+    /* A reload reads files and may wait for the uploader: a minute at most
+     * (the agent's own bound, RP__CONTROL_RELOAD_DEADLINE_MS). */
+    int rc = ctl_ask(cfg->data_dir, "reload", (int)RP__CONTROL_RELOAD_DEADLINE_MS + 5000, &reply);
+    int status;
+    if (rc == RP_ERR_NOTFOUND || rc == RP_ERR_STOPPED) {
+        /* No control socket (an older agent, or none running): the signal,
+         * which finds out whether an agent holds the pid file. */
+        status = reload_by_signal(cfg);
+    } else if (rc != 0) {
+        status = ctl_fail(cfg->data_dir, rc);
+    } else if (json_is_true(json_object_get(reply, "ok"))) {
+        printf("rampartctl: rampartd reloaded its configuration\n");
+        status = RP_EX_OK;
+    } else {
+        const char *e = json_string_value(json_object_get(reply, "error"));
+        if (e && strncmp(e, "permission denied", 17) == 0) {
+            status = ctl_refused(reply, "reload");
+        } else {
+            fprintf(stderr,
+                    "rampartctl: reload rejected; rampartd keeps its running configuration: "
+                    "%s\n",
+                    e ? e : "see its log");
+            status = RP_EX_CONFIG;
+        }
+    }
+    json_decref(reply);
+    rp__config_destroy(cfg);
+    return status;
 }
 
 static long long num(const json_t *o, const char *a, const char *b)
@@ -95,46 +242,78 @@ static const char *str(const json_t *o, const char *a, const char *b)
     return json_is_string(v) ? json_string_value(v) : "?";
 }
 
-static int cmd_status(const char *config_file, const char *site, int as_json)
+/* Reads <data_dir>/status.json (when the agent cannot be asked). */
+static json_t *read_status_file(const char *data_dir, const char *why)
 {
-    static char err[RP__CONFIG_ERR_MAX];
-    rp__config *cfg = NULL;
-    int rc = rp__config_load(config_file, site, &cfg, err, sizeof err);
-    if (rc != 0) {
-        if (rc == RP_ERR_CONFIG)
-            rp__config_err_print(stderr, "rampartctl: ", err);
-        else
-            fprintf(stderr, "rampartctl: %s\n", rp_strerror(rc));
-        return RP_EX_CONFIG;
-    }
     char path[4096];
-    snprintf(path, sizeof path, "%s/status.json", cfg->data_dir);
-    rp__config_destroy(cfg);
+    snprintf(path, sizeof path, "%s/status.json", data_dir);
     char *data = NULL;
     size_t len = 0;
-    rc = rp__os_read_file(path, 16u << 20, &data, &len, NULL);
+    int rc = rp__os_read_file(path, 16u << 20, &data, &len, NULL);
     if (rc != 0) {
-        fprintf(stderr, "rampartctl: %s: no status yet (is rampartd running?): %s\n", path,
+        fprintf(stderr, "rampartctl: %s, and there is no status yet: %s: %s\n", why, path,
                 rp_strerror(rc));
-        return RP_EX_UNAVAILABLE;
+        return NULL;
     }
     json_error_t jerr;
     json_t *d = json_loadb(data, len, 0, &jerr);
+    free(data);
     if (!d) {
         fprintf(stderr, "rampartctl: %s: not valid JSON: %s\n", path, jerr.text);
-        free(data);
-        return RP_EX_UNAVAILABLE;
+        return NULL;
     }
+    fprintf(stderr, "rampartctl: %s; showing what it last wrote to %s (as of %s)\n", why, path,
+            json_is_string(json_object_get(d, "time"))
+                ? json_string_value(json_object_get(d, "time"))
+                : "?");
+    return d;
+}
+
+static int cmd_status(const char *config_file, const char *site, int as_json)
+{
+    rp__config *cfg = NULL;
+    if (load_config(config_file, site, &cfg) != 0)
+        return RP_EX_CONFIG;
+    json_t *reply = NULL, *d = NULL;
+    int rc = ctl_ask(cfg->data_dir, "status", 10000, &reply);
+    int down = 0;
+    char why[4200];
+    if (rc == 0 && json_is_true(json_object_get(reply, "ok")) &&
+        json_is_object(json_object_get(reply, "status"))) {
+        d = json_incref(json_object_get(reply, "status"));
+    } else if (rc == RP_ERR_NOTFOUND || rc == RP_ERR_STOPPED) {
+        down = 1;
+        snprintf(why, sizeof why,
+                 "rampartd is not running (no control socket answers at %.2048s/%s)", cfg->data_dir,
+                 RP__CONTROL_SOCKET);
+        d = read_status_file(cfg->data_dir, why);
+    } else if (rc == RP_ERR_PERM || (rc == 0 && ctl_refused_code(reply) == RP_EX_NOPERM)) {
+        /* The socket is root's and the agent's; status.json may still be
+         * readable by this user (mode 0640). */
+        snprintf(why, sizeof why, "the control socket refused this user (%.200s)",
+                 rc == 0 && json_is_string(json_object_get(reply, "error"))
+                     ? json_string_value(json_object_get(reply, "error"))
+                     : "permission denied");
+        d = read_status_file(cfg->data_dir, why);
+    } else {
+        int ex = rc == 0 ? ctl_refused(reply, "status") : ctl_fail(cfg->data_dir, rc);
+        json_decref(reply);
+        rp__config_destroy(cfg);
+        return ex;
+    }
+    json_decref(reply);
+    rp__config_destroy(cfg);
+    if (!d)
+        return RP_EX_UNAVAILABLE;
     /* A status without a state (an older agent) reads as ok. */
     int degraded = strcmp(str(d, "state", NULL), "degraded") == 0;
-    int status = degraded ? CTL_EX_DEGRADED : RP_EX_OK;
+    int status = down ? RP_EX_UNAVAILABLE : degraded ? CTL_EX_DEGRADED : RP_EX_OK;
     if (as_json) {
-        fwrite(data, 1, len, stdout);
-        free(data);
+        json_dumpf(d, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+        fputc('\n', stdout);
         json_decref(d);
         return status;
     }
-    free(data);
     printf("rampartd %s, pid %lld, up %lld s, as of %s\n", str(d, "version", NULL),
            num(d, "pid", NULL), num(d, "uptime_s", NULL), str(d, "time", NULL));
     if (degraded)
@@ -174,6 +353,91 @@ static int cmd_status(const char *config_file, const char *site, int as_json)
     return status;
 }
 
+/* rampartctl plugins: an aligned table, one row per plugin. */
+#define PCOLS 11
+
+static int cmd_plugins(const char *config_file, const char *site, int as_json)
+{
+    rp__config *cfg = NULL;
+    if (load_config(config_file, site, &cfg) != 0)
+        return RP_EX_CONFIG;
+    json_t *reply = NULL;
+    int rc = ctl_ask(cfg->data_dir, "plugins", 10000, &reply);
+    int ex = RP_EX_OK;
+    if (rc != 0)
+        ex = ctl_fail(cfg->data_dir, rc);
+    else if (!json_is_true(json_object_get(reply, "ok")) ||
+             !json_is_array(json_object_get(reply, "plugins")))
+        ex = ctl_refused(reply, "plugins");
+    rp__config_destroy(cfg);
+    if (ex != RP_EX_OK) {
+        json_decref(reply);
+        return ex;
+    }
+    const json_t *list = json_object_get(reply, "plugins");
+    if (as_json) {
+        json_dumpf(list, stdout, JSON_INDENT(2));
+        fputc('\n', stdout);
+        json_decref(reply);
+        return RP_EX_OK;
+    }
+    static const char *const head[PCOLS] = {"NAME", "ID",  "VERSION", "VENDOR", "KIND",    "STATE",
+                                            "IN",   "OUT", "DROPPED", "CPU_MS", "COUNTERS"};
+    size_t n = json_array_size(list);
+    /* Every cell as text first, so the columns can be as wide as their
+     * widest cell. */
+    char(*cells)[PCOLS][256] = calloc(n ? n : 1, sizeof *cells);
+    if (!cells) {
+        json_decref(reply);
+        return RP_EX_OSERR;
+    }
+    size_t width[PCOLS];
+    for (int k = 0; k < PCOLS; k++)
+        width[k] = strlen(head[k]);
+    for (size_t i = 0; i < n; i++) {
+        const json_t *p = json_array_get(list, i);
+        static const char *const keys[] = {"name", "id", "version", "vendor", "kind", "state"};
+        for (int k = 0; k < 6; k++) {
+            const char *v = json_string_value(json_object_get(p, keys[k]));
+            snprintf(cells[i][k], sizeof cells[i][k], "%s", v && *v ? v : "-");
+        }
+        static const char *const nums[] = {"events_in", "events_out", "dropped", "cpu_ms"};
+        for (int k = 0; k < 4; k++)
+            snprintf(cells[i][6 + k], sizeof cells[i][6 + k], "%lld", num(p, nums[k], NULL));
+        char *c = cells[i][10];
+        size_t used = 0;
+        const char *name;
+        json_t *v;
+        json_object_foreach(json_object_get(p, "counters"), name, v)
+        {
+            int w = snprintf(c + used, sizeof cells[i][10] - used, "%s%s=%lld", used ? "," : "",
+                             name, (long long)json_integer_value(v));
+            if (w < 0 || (size_t)w >= sizeof cells[i][10] - used) {
+                c[used] = '\0';
+                break;
+            }
+            used += (size_t)w;
+        }
+        if (!used)
+            snprintf(c, sizeof cells[i][10], "-");
+        for (int k = 0; k < PCOLS; k++)
+            if (strlen(cells[i][k]) > width[k])
+                width[k] = strlen(cells[i][k]);
+    }
+    for (int k = 0; k + 1 < PCOLS; k++)
+        printf(k >= 6 ? "%*s  " : "%-*s  ", (int)width[k], head[k]);
+    printf("%s\n", head[PCOLS - 1]);
+    /* Numbers align right, text left; the last column is not padded. */
+    for (size_t i = 0; i < n; i++) {
+        for (int k = 0; k + 1 < PCOLS; k++)
+            printf(k >= 6 ? "%*s  " : "%-*s  ", (int)width[k], cells[i][k]);
+        printf("%s\n", cells[i][PCOLS - 1]);
+    }
+    free(cells);
+    json_decref(reply);
+    return RP_EX_OK;
+}
+
 int main(int argc, char **argv)
 {
     const char *config_file = RP_DEFAULT_CONFIG, *site = NULL;
@@ -210,6 +474,15 @@ int main(int argc, char **argv)
         }
         return cmd_status(config_file, site, as_json);
     }
+    if (strcmp(cmd, "plugins") == 0) {
+        int as_json = i + 1 < argc && strcmp(argv[i + 1], "--json") == 0;
+        if (i + 1 + as_json < argc) {
+            fprintf(stderr, "rampartctl: unexpected argument '%s'\n%s", argv[i + 1 + as_json],
+                    usage_text);
+            return RP_EX_USAGE;
+        }
+        return cmd_plugins(config_file, site, as_json);
+    }
     if (i + 1 < argc) {
         fprintf(stderr, "rampartctl: unexpected argument '%s'\n%s", argv[i + 1], usage_text);
         return RP_EX_USAGE;
@@ -221,7 +494,7 @@ int main(int argc, char **argv)
         return RP_EX_OK;
     }
     /* A close command name is suggested, as for config keys. */
-    static const char *const commands[] = {"reload", "status", "version"};
+    static const char *const commands[] = {"plugins", "reload", "status", "version"};
     const char *best = NULL;
     size_t best_d = 3;
     for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++) {
