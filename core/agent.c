@@ -52,8 +52,8 @@ struct rp__agent {
     rp__os_dir *spool_dir;  /* <data_dir>/spool when uploading, until the spool opens */
     rp__os_dir *events_dir; /* the folder of output.file; lent to the sink */
     char *events_name;      /* output.file's name in it */
-    rp__sink *sink; /* built from the config at start-up */
-    uint64_t sink_sub; /* its bus subscription */
+    rp__sink *sink;         /* built from the config at start-up */
+    uint64_t sink_sub;      /* its bus subscription */
     /* Upload (output.url set at start-up): the spool and its reader. */
     rp__spool *spool;
     rp__uploader *uploader;
@@ -593,8 +593,8 @@ int rp__agent_prepare(rp__agent *a, long *holder_pid, char *err, size_t errlen)
         return rc;
     rc = load_agent_id(a);
     if (rc != 0) {
-        snprintf(err, errlen, "%s/agent_id: cannot read or create the agent id: %s",
-                 cfg->data_dir, rp_strerror(rc));
+        snprintf(err, errlen, "%s/agent_id: cannot read or create the agent id: %s", cfg->data_dir,
+                 rp_strerror(rc));
         return rc;
     }
     return prepare_upload(a, err, errlen);
@@ -758,8 +758,8 @@ static int plugin_state(const rp__agent *a, size_t *running, size_t *enabled, ch
             continue; /* loaded or stopping: not a failure */
         degraded = 1;
         if (pos < len) {
-            int n = snprintf(reason + pos, len - pos, "%splugin %s: %s", pos ? "; " : "",
-                             pi.name, pi.error[0] ? pi.error : "not running");
+            int n = snprintf(reason + pos, len - pos, "%splugin %s: %s", pos ? "; " : "", pi.name,
+                             pi.error[0] ? pi.error : "not running");
             pos = n < 0 ? len : pos + (size_t)n;
         }
     }
@@ -801,8 +801,11 @@ struct u64_member {
     const char *name;
     size_t off;
 };
-#define U64_MEMBER(type, member)                                                                   \
+/* clang-format cannot lay out a braced initializer in a macro. */
+/* clang-format off */
+#define U64_MEMBER(type, member) \
     {#member, offsetof(type, member) + 0 * sizeof(&((type *)0)->member == (uint64_t *)0)}
+/* clang-format on */
 #define U64_MEMBERS(o, stats, list) jset_members(o, &(stats), list, sizeof list / sizeof list[0])
 
 static void jset_members(json_t *o, const void *stats, const struct u64_member *m, size_t n)
@@ -819,24 +822,34 @@ static const struct u64_member sink_members[] = {SINK(events), SINK(bytes), SINK
                                                  SINK(write_errors)};
 static const struct u64_member sink_file_members[] = {SINK(rotations), SINK(rotation_bursts)};
 static const struct u64_member sink_spool_members[] = {
-    SINK(batches),     SINK(batch_raw_bytes), SINK(batch_bytes),     SINK(spilled_batches),
-    SINK(spool_errors), SINK(held_batches),   SINK(dropped_batches), SINK(dropped_events)};
+    SINK(batches),      SINK(batch_raw_bytes), SINK(batch_bytes),     SINK(spilled_batches),
+    SINK(spool_errors), SINK(held_batches),    SINK(dropped_batches), SINK(dropped_events)};
 #undef SINK
 #define SPOOL(m) U64_MEMBER(rp__spool_stats, m)
 static const struct u64_member spool_members[] = {
-    SPOOL(queued_batches),       SPOOL(queued_events),       SPOOL(queued_bytes),
-    SPOOL(disk_bytes),           SPOOL(max_bytes),           SPOOL(appended_events),
-    SPOOL(acked_events),         SPOOL(dropped_full_batches), SPOOL(dropped_full_events),
-    SPOOL(dropped_full_bytes),   SPOOL(refused_full),        SPOOL(enospc),
-    SPOOL(cut_torn_records),     SPOOL(cut_torn_bytes),      SPOOL(corrupt_records),
-    SPOOL(corrupt_events),       SPOOL(corrupt_bytes),       SPOOL(io_errors)};
+    SPOOL(queued_batches),      SPOOL(queued_events),
+    SPOOL(queued_bytes),        SPOOL(disk_bytes),
+    SPOOL(max_bytes),           SPOOL(appended_events),
+    SPOOL(acked_events),        SPOOL(dropped_full_batches),
+    SPOOL(dropped_full_events), SPOOL(dropped_full_bytes),
+    SPOOL(refused_full),        SPOOL(enospc),
+    SPOOL(cut_torn_records),    SPOOL(cut_torn_bytes),
+    SPOOL(corrupt_records),     SPOOL(corrupt_events),
+    SPOOL(corrupt_bytes),       SPOOL(io_errors)};
 #undef SPOOL
 #define UPLOAD(m) U64_MEMBER(rp__uploader_stats, m)
-static const struct u64_member upload_members[] = {
-    UPLOAD(requests),         UPLOAD(delivered_batches),  UPLOAD(delivered_events),
-    UPLOAD(sent_bytes),       UPLOAD(retries),            UPLOAD(transport_errors),
-    UPLOAD(splits),           UPLOAD(dead_batches),       UPLOAD(dead_events),
-    UPLOAD(deadletter_bytes), UPLOAD(deadletter_deleted), UPLOAD(pauses)};
+static const struct u64_member upload_members[] = {UPLOAD(requests),
+                                                   UPLOAD(delivered_batches),
+                                                   UPLOAD(delivered_events),
+                                                   UPLOAD(sent_bytes),
+                                                   UPLOAD(retries),
+                                                   UPLOAD(transport_errors),
+                                                   UPLOAD(splits),
+                                                   UPLOAD(dead_batches),
+                                                   UPLOAD(dead_events),
+                                                   UPLOAD(deadletter_bytes),
+                                                   UPLOAD(deadletter_deleted),
+                                                   UPLOAD(pauses)};
 #undef UPLOAD
 
 static void refused_type(void *arg, const char *type, uint64_t n)
@@ -917,9 +930,10 @@ static json_t *health_doc(rp__agent *a)
         rp__uploader_stats us;
         rp__uploader_get_stats(a->uploader, &us);
         json_t *o = json_object();
-        json_object_set_new(o, "state", json_string(us.paused    ? "paused"
-                                                    : us.waiting ? "retrying"
-                                                                 : "running"));
+        json_object_set_new(o, "state",
+                            json_string(us.paused    ? "paused"
+                                        : us.waiting ? "retrying"
+                                                     : "running"));
         U64_MEMBERS(o, us, upload_members);
         json_object_set_new(o, "last_status", json_integer(us.last_status));
         json_object_set_new(o, "last_error", json_string(us.last_error));
@@ -930,8 +944,8 @@ static json_t *health_doc(rp__agent *a)
         rp__plugin_info pi;
         if (rp__host_plugin_info(a->host, i, &pi) != 0)
             continue;
-        static const char *const states[] = {"refused", "loaded",  "initialized",
-                                              "running", "failed", "stopped"};
+        static const char *const states[] = {"refused", "loaded", "initialized",
+                                             "running", "failed", "stopped"};
         json_t *o = json_object();
         json_object_set_new(o, "state", json_string(states[pi.state]));
         if (pi.error[0])
@@ -958,8 +972,7 @@ static json_t *health_doc(rp__agent *a)
 }
 
 /* Sets rampart.<path> = value for every number, string and boolean of doc. */
-static void flatten(struct rp_event *ev, const json_t *doc, char *prefix, size_t plen,
-                    size_t cap)
+static void flatten(struct rp_event *ev, const json_t *doc, char *prefix, size_t plen, size_t cap)
 {
     const char *k;
     const json_t *v;
@@ -974,7 +987,8 @@ static void flatten(struct rp_event *ev, const json_t *doc, char *prefix, size_t
         else if (json_is_integer(v) &&
                  rp__field_intern(prefix, strlen(prefix), RP_TYPE_I64, &f) == 0)
             rp__event_set_i64(ev, f, json_integer_value(v));
-        else if (json_is_string(v) && rp__field_intern(prefix, strlen(prefix), RP_TYPE_STR, &f) == 0)
+        else if (json_is_string(v) &&
+                 rp__field_intern(prefix, strlen(prefix), RP_TYPE_STR, &f) == 0)
             rp__event_set_str(ev, f, json_string_value(v), json_string_length(v));
         else if (json_is_boolean(v) &&
                  rp__field_intern(prefix, strlen(prefix), RP_TYPE_BOOL, &f) == 0)
@@ -985,9 +999,9 @@ static void flatten(struct rp_event *ev, const json_t *doc, char *prefix, size_t
 
 /* When a loss counter has grown since the last look (*seen): remembers it,
  * logs the message as an error and raises it as an alert. */
-static void RP__PRINTF(7, 8) report_rise(rp__agent *a, uint64_t now, uint64_t *seen,
-                                          const char *rule_id, const char *rule_name,
-                                          int severity, const char *fmt, ...)
+static void RP__PRINTF(7, 8)
+    report_rise(rp__agent *a, uint64_t now, uint64_t *seen, const char *rule_id,
+                const char *rule_name, int severity, const char *fmt, ...)
 {
     if (now <= *seen)
         return;
@@ -1343,9 +1357,8 @@ int rp__agent_start(rp__agent *a)
             "rampartd %s started%s: pid %ld, config %s%s%s, data %s, %zu of %zu plugins "
             "enabled, %zu running%s%s",
             RP_VERSION, degraded ? " degraded" : "", rp__os_getpid(), a->cfg->main_file,
-            a->cfg->site ? " + " : "", a->cfg->site_file ? a->cfg->site_file : "",
-            a->cfg->data_dir, on, total, running, degraded ? "; failed: " : "",
-            degraded ? reason : "");
+            a->cfg->site ? " + " : "", a->cfg->site_file ? a->cfg->site_file : "", a->cfg->data_dir,
+            on, total, running, degraded ? "; failed: " : "", degraded ? reason : "");
     if (a->spool) {
         rp__spool_stats sp;
         rp__spool_get_stats(a->spool, &sp);
@@ -1416,8 +1429,7 @@ int rp__agent_reload(rp__agent *a)
             rp__log_error("reload rejected, keeping the running configuration: upload "
                           "settings refused: %s",
                           msg);
-            emit_agent_event(a, "agent-config-rejected", "configuration", "change", "failure",
-                             msg);
+            emit_agent_event(a, "agent-config-rejected", "configuration", "change", "failure", msg);
             snprintf(a->reload_err, sizeof a->reload_err, "upload settings refused: %.990s", msg);
             rp__config_destroy(next);
             return RP_ERR_CONFIG;
@@ -1462,8 +1474,7 @@ int rp__agent_reload(rp__agent *a)
         rp__config_destroy(old);
     size_t total, on = count_enabled(a->cfg, &total);
     rp__log_info("configuration reloaded: %s%s%s, %zu of %zu plugins enabled", a->cfg->main_file,
-                 a->cfg->site ? " + " : "", a->cfg->site_file ? a->cfg->site_file : "", on,
-                 total);
+                 a->cfg->site ? " + " : "", a->cfg->site_file ? a->cfg->site_file : "", on, total);
     emit_agent_event(a, "agent-config-reloaded", "configuration", "change", "success",
                      "configuration reloaded");
     return 0;

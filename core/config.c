@@ -41,8 +41,7 @@ static int load_doc(const char *file, json_t **out, int *missing, char *err, siz
     if (rc == RP_ERR_NOMEM)
         return rc;
     if (rc == RP_ERR_RANGE)
-        return set_err(err, errlen, "%s: file is larger than %u bytes", file,
-                       RP__CONFIG_MAX_BYTES);
+        return set_err(err, errlen, "%s: file is larger than %u bytes", file, RP__CONFIG_MAX_BYTES);
     if (rc == RP_ERR_INVAL)
         return set_err(err, errlen, "%s: not a regular file", file);
     if (rc != 0)
@@ -161,12 +160,11 @@ static int extract(rp__config *cfg)
     const json_t *output = json_object_get(root, "output");
     /* true is the NDJSON lines, as before "text" existed. */
     const json_t *so = json_object_get(output, "stdout");
-    cfg->output_stdout = json_is_true(so) ? RP__STDOUT_JSON
-                         : json_is_string(so) && strcmp(json_string_value(so), "text") == 0
-                             ? RP__STDOUT_TEXT
-                         : json_is_string(so) && strcmp(json_string_value(so), "json") == 0
-                             ? RP__STDOUT_JSON
-                             : RP__STDOUT_OFF;
+    cfg->output_stdout =
+        json_is_true(so)                                                   ? RP__STDOUT_JSON
+        : json_is_string(so) && strcmp(json_string_value(so), "text") == 0 ? RP__STDOUT_TEXT
+        : json_is_string(so) && strcmp(json_string_value(so), "json") == 0 ? RP__STDOUT_JSON
+                                                                           : RP__STDOUT_OFF;
     cfg->output_file_max_bytes = (uint64_t)int_at(root, "output", "file_max_bytes");
     cfg->output_file_keep = (uint32_t)int_at(root, "output", "file_keep");
     cfg->flush_interval_ms = (uint32_t)int_at(root, "output", "flush_interval_ms");
@@ -337,9 +335,9 @@ static int check_exclude(const json_t *merged, const json_t *main_doc, const cha
     return 0;
 }
 
-int rp__config_from_docs(const json_t *main_doc, const char *main_name,
-                         const json_t *overlay_doc, const char *overlay_name, const char *site,
-                         const char *config_dir, rp__config **out, char *err, size_t errlen)
+int rp__config_from_docs(const json_t *main_doc, const char *main_name, const json_t *overlay_doc,
+                         const char *overlay_name, const char *site, const char *config_dir,
+                         rp__config **out, char *err, size_t errlen)
 {
     json_t *defaults = NULL, *schema = NULL, *tmp = NULL, *merged = NULL, *skip = NULL;
     rp__config *cfg = NULL;
@@ -355,8 +353,7 @@ int rp__config_from_docs(const json_t *main_doc, const char *main_name,
     if (overlay_doc && !json_is_object(overlay_doc)) {
         char got[96];
         rp__json_describe(overlay_doc, got, sizeof got);
-        return set_err(err, errlen,
-                       "%s: (top level): expected object (a JSON merge patch), got %s",
+        return set_err(err, errlen, "%s: (top level): expected object (a JSON merge patch), got %s",
                        overlay_name, got);
     }
     if (overlay_doc && site) {
@@ -434,11 +431,9 @@ out:
     return rc;
 }
 
-const char *rp__config_source_of(const rp__config *cfg, const struct rp__json_seg *segv,
-                                 int depth)
+const char *rp__config_source_of(const rp__config *cfg, const struct rp__json_seg *segv, int depth)
 {
-    return attribute(cfg->main_doc, cfg->main_file, cfg->overlay_doc, cfg->site_file, segv,
-                     depth);
+    return attribute(cfg->main_doc, cfg->main_file, cfg->overlay_doc, cfg->site_file, segv, depth);
 }
 
 int rp__config_machine_site(char **site, const char **from, char *err, size_t errlen)
@@ -521,8 +516,8 @@ static void missing_site_hint(const char *prefix, const char *site, const char *
         snprintf(err + used, errlen - used, "; did you mean \"%s\"?", c.best);
 }
 
-int rp__config_load(const char *main_file, const char *site_override, rp__config **out,
-                    char *err, size_t errlen)
+int rp__config_load(const char *main_file, const char *site_override, rp__config **out, char *err,
+                    size_t errlen)
 {
     json_t *main_doc = NULL, *overlay = NULL;
     char *prefix = NULL, *dir = NULL, *config_dir = NULL, *overlay_name = NULL;
@@ -531,8 +526,7 @@ int rp__config_load(const char *main_file, const char *site_override, rp__config
     int rc;
 
     if (site_override && !site_ok(site_override))
-        return set_err(err, errlen, "--site: expected %s, got \"%.64s\"", site_rule,
-                       site_override);
+        return set_err(err, errlen, "--site: expected %s, got \"%.64s\"", site_rule, site_override);
 
     rc = load_doc(main_file, &main_doc, NULL, err, errlen);
     if (rc != 0)
@@ -562,8 +556,8 @@ int rp__config_load(const char *main_file, const char *site_override, rp__config
             site_from = "agent.site";
             site = json_string_value(s);
             if (!site_ok(site)) {
-                rc = set_err(err, errlen, "%s: agent.site: expected %s, got \"%.64s\"",
-                             main_file, site_rule, site);
+                rc = set_err(err, errlen, "%s: agent.site: expected %s, got \"%.64s\"", main_file,
+                             site_rule, site);
                 goto out;
             }
         }

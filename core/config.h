@@ -37,7 +37,11 @@
 
 enum { RP__STDOUT_OFF = 0, RP__STDOUT_JSON = 1, RP__STDOUT_TEXT = 2 };
 
-enum rp__log_target_choice { RP__LOG_TARGET_AUTO = 0, RP__LOG_TARGET_STDERR, RP__LOG_TARGET_SYSLOG };
+enum rp__log_target_choice {
+    RP__LOG_TARGET_AUTO = 0,
+    RP__LOG_TARGET_STDERR,
+    RP__LOG_TARGET_SYSLOG
+};
 
 /* A loaded configuration. Immutable after load; every pointer is owned by the
  * struct and freed by rp__config_destroy(). */
@@ -76,10 +80,10 @@ typedef struct rp__config {
     const char *spool_fsync;
     uint64_t deadletter_max_bytes;
     uint32_t health_interval_ms;
-    uint64_t bus_max_bytes;  /* agent.bus_max_bytes: cap on the bytes of queued events */
-    uint32_t stop_grace_ms;  /* agent.stop_grace_ms: how long a stop may take */
+    uint64_t bus_max_bytes; /* agent.bus_max_bytes: cap on the bytes of queued events */
+    uint32_t stop_grace_ms; /* agent.stop_grace_ms: how long a stop may take */
     uint32_t output_file_max_rotations_per_min; /* 0 = no alert */
-    uint32_t loop_slice_us; /* agent.loop_slice_us: 0 = the kernel's default slice */
+    uint32_t loop_slice_us;       /* agent.loop_slice_us: 0 = the kernel's default slice */
     uint32_t loop_rt_max_cpu_pct; /* agent.loop_realtime_max_cpu_pct: 0 = never real-time */
     enum rp__log_level log_level;
     enum rp__log_target_choice log_target;
@@ -93,17 +97,17 @@ typedef struct rp__config {
  * *out is a new config (caller destroys). On failure returns RP_ERR_CONFIG
  * (or RP_ERR_NOMEM) and writes the errors into err, one line each.
  */
-int rp__config_load(const char *main_file, const char *site_override, rp__config **out,
-                    char *err, size_t errlen);
+int rp__config_load(const char *main_file, const char *site_override, rp__config **out, char *err,
+                    size_t errlen);
 
 /*
  * The same from already parsed documents, for tests and the fuzz target.
  * main_doc is required, overlay_doc may be NULL; both are borrowed. The names
  * are used in error messages; cwd stands in for the folder of the main file.
  */
-int rp__config_from_docs(const json_t *main_doc, const char *main_name,
-                         const json_t *overlay_doc, const char *overlay_name, const char *site,
-                         const char *config_dir, rp__config **out, char *err, size_t errlen);
+int rp__config_from_docs(const json_t *main_doc, const char *main_name, const json_t *overlay_doc,
+                         const char *overlay_name, const char *site, const char *config_dir,
+                         rp__config **out, char *err, size_t errlen);
 
 /* NULL is a no-op. */
 void rp__config_destroy(rp__config *cfg);
@@ -127,8 +131,7 @@ void rp__config_err_print(FILE *f, const char *prefix, const char *err);
 struct rp__json_seg;
 /* The file a value at the path came from: the overlay if it sets it, else
  * the main file, else "built-in defaults". Static or owned by cfg. */
-const char *rp__config_source_of(const rp__config *cfg, const struct rp__json_seg *segv,
-                                 int depth);
+const char *rp__config_source_of(const rp__config *cfg, const struct rp__json_seg *segv, int depth);
 
 /* The built-in defaults and schema as JSON text (static storage). */
 extern const char rp__config_defaults_json[];

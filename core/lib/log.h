@@ -37,8 +37,8 @@ int rp__log_level_parse(const char *name, enum rp__log_level *out);
 void rp__log(enum rp__log_level level, const char *fmt, ...) RP__PRINTF(2, 3);
 
 #define rp__log_error(...) rp__log(RP__LOG_ERROR, __VA_ARGS__)
-#define rp__log_warn(...) rp__log(RP__LOG_WARN, __VA_ARGS__)
-#define rp__log_info(...) rp__log(RP__LOG_INFO, __VA_ARGS__)
+#define rp__log_warn(...)  rp__log(RP__LOG_WARN, __VA_ARGS__)
+#define rp__log_info(...)  rp__log(RP__LOG_INFO, __VA_ARGS__)
 #define rp__log_debug(...) rp__log(RP__LOG_DEBUG, __VA_ARGS__)
 
 #endif

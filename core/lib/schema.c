@@ -30,8 +30,8 @@ static const char *const known_keywords[] = {
     NULL,
 };
 
-static const char *const type_names[] = {"object",  "array",   "string", "integer",
-                                         "number",  "boolean", "null",   NULL};
+static const char *const type_names[] = {"object", "array",   "string", "integer",
+                                         "number", "boolean", "null",   NULL};
 
 int rp__schema_is_name(const char *s)
 {
@@ -290,15 +290,15 @@ static int unknown_key(vctx *c, const json_t *props, const char *key)
     allowed[0] = '\0';
     if (props)
         json_object_foreach((json_t *)props, name, sub)
-    {
-        (void)sub;
-        appendf(allowed, sizeof allowed, &pos, "%s%s", pos ? ", " : "", name);
-        size_t d = rp__edit_distance(key, name);
-        if (d < best_d && strlen(name) > 2) {
-            best_d = d;
-            best = name;
+        {
+            (void)sub;
+            appendf(allowed, sizeof allowed, &pos, "%s%s", pos ? ", " : "", name);
+            size_t d = rp__edit_distance(key, name);
+            if (d < best_d && strlen(name) > 2) {
+                best_d = d;
+                best = name;
+            }
         }
-    }
     if (best)
         return fail(c, 0, "unknown key; did you mean \"%s\"? (allowed: %s)", best, allowed);
     if (pos == 0)
@@ -477,11 +477,12 @@ static int validate(vctx *c, const json_t *schema, const json_t *v)
         size_t n = json_string_length(v);
         rp__json_describe(v, got, sizeof got);
         if (lo && (json_int_t)n < json_integer_value(lo))
-            return fail(c, 0, "expected a string of at least %" JSON_INTEGER_FORMAT
-                              " byte(s), got %s", json_integer_value(lo), got);
+            return fail(c, 0,
+                        "expected a string of at least %" JSON_INTEGER_FORMAT " byte(s), got %s",
+                        json_integer_value(lo), got);
         if (hi && (json_int_t)n > json_integer_value(hi))
-            return fail(c, 0, "expected a string of at most %" JSON_INTEGER_FORMAT
-                              " bytes, got %s", json_integer_value(hi), got);
+            return fail(c, 0, "expected a string of at most %" JSON_INTEGER_FORMAT " bytes, got %s",
+                        json_integer_value(hi), got);
         if (fmt && strcmp(fmt, "name") == 0 &&
             (strlen(json_string_value(v)) != n || !rp__schema_is_name(json_string_value(v))))
             return fail(c, 0,
@@ -560,8 +561,9 @@ static int check(vctx *c, const json_t *schema, int level)
                 }
             }
             if (!ok)
-                return fail(c, 1, "schema: \"type\" must be one of object, array, string, "
-                                  "integer, number, boolean, null (or an array of them)");
+                return fail(c, 1,
+                            "schema: \"type\" must be one of object, array, string, "
+                            "integer, number, boolean, null (or an array of them)");
         } else if (strcmp(key, "properties") == 0) {
             const char *pk;
             json_t *sub;

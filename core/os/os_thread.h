@@ -79,7 +79,10 @@ void rp__os_cond_broadcast(rp__os_cond *c);
 typedef struct rp__os_once_flag {
     atomic_int state; /* 0 not run, 1 running, 2 done */
 } rp__os_once_flag;
-#define RP__OS_ONCE_INIT {0}
+#define RP__OS_ONCE_INIT                                                                           \
+    {                                                                                              \
+        0                                                                                          \
+    }
 void rp__os_once(rp__os_once_flag *flag, void (*fn)(void *arg), void *arg);
 
 /* Gives the processor to another ready thread, if any (rp__os_once waits
@@ -98,7 +101,13 @@ typedef struct rp__os_static_mutex {
     rp__os_once_flag once;
     _Alignas(16) unsigned char storage[RP__OS_STATIC_MUTEX_BYTES];
 } rp__os_static_mutex;
-#define RP__OS_STATIC_MUTEX_INIT {RP__OS_ONCE_INIT, {0}}
+#define RP__OS_STATIC_MUTEX_INIT                                                                   \
+    {                                                                                              \
+        RP__OS_ONCE_INIT,                                                                          \
+        {                                                                                          \
+            0                                                                                      \
+        }                                                                                          \
+    }
 void rp__os_static_mutex_lock(rp__os_static_mutex *m);
 void rp__os_static_mutex_unlock(rp__os_static_mutex *m);
 

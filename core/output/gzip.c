@@ -70,8 +70,8 @@ int rp__gzip_decompress(rp__gzip *gz, const void *in, size_t len, rp__buf *out)
     if (!gz->d && !(gz->d = libdeflate_alloc_decompressor()))
         return RP_ERR_NOMEM;
     size_t got = 0, used = 0;
-    enum libdeflate_result r = libdeflate_gzip_decompress_ex(gz->d, in, len, out->data + out->len,
-                                                             size, &used, &got);
+    enum libdeflate_result r =
+        libdeflate_gzip_decompress_ex(gz->d, in, len, out->data + out->len, size, &used, &got);
     if (r != LIBDEFLATE_SUCCESS || got != size || used != len)
         return RP_ERR_PARSE;
     out->len += got;

@@ -117,7 +117,7 @@ int rp__ndjson_encode(const rp_event *ev, rp__buf *out);
  */
 #define RP__NDJSON_STAMP_MAX 8192u
 typedef struct rp__ndjson_stamp {
-    rp__buf text; /* `,"name":"value"` per field, in the order added */
+    rp__buf text;                        /* `,"name":"value"` per field, in the order added */
     uint64_t skip[(4096 + 1 + 63) / 64]; /* field ids the stamp replaces */
 } rp__ndjson_stamp;
 

@@ -202,7 +202,6 @@ int rp__format_build_body(enum rp__format f, const rp__format_ctx *ctx, const ch
 /* ------------------------------------------------------------------------ */
 /* Responses */
 
-
 /* The largest response body parse_response reads; the uploader should stop
  * receiving past it (a larger body gives RP_ERR_RANGE). */
 #define RP__FORMAT_RESPONSE_MAX ((size_t)16 << 20)

@@ -61,7 +61,7 @@ struct rp__sink {
     rp__gzip *gz;
     uint64_t (*backlog)(void *arg);
     void *backlog_arg;
-    rp__buf batch;  /* the batch being filled: NDJSON lines */
+    rp__buf batch; /* the batch being filled: NDJSON lines */
     uint32_t batch_events;
     rp__buf sealed; /* the batch being appended, compressed */
     struct held held[RP__SINK_HELD_BATCHES];
@@ -261,8 +261,7 @@ static void hold(rp__sink *s, const void *payload, size_t len, uint32_t events, 
 }
 
 /* Appends to the spool; 0 or the spool's error (logged once per error run). */
-static int spool_put(rp__sink *s, const void *payload, size_t len, uint32_t events,
-                     uint32_t flags)
+static int spool_put(rp__sink *s, const void *payload, size_t len, uint32_t events, uint32_t flags)
 {
     int rc = rp__spool_append(s->spool, payload, len, events, flags, NULL);
     if (rc == 0) {
@@ -271,8 +270,8 @@ static int spool_put(rp__sink *s, const void *payload, size_t len, uint32_t even
         return 0;
     }
     if (s->stats.spool_errors++ == 0 || rc != RP_ERR_FULL)
-        rp__log_error("spool: cannot append a batch of %u events: %s; holding it in memory",
-                      events, rp_strerror(rc));
+        rp__log_error("spool: cannot append a batch of %u events: %s; holding it in memory", events,
+                      rp_strerror(rc));
     return rc;
 }
 
@@ -320,8 +319,7 @@ static void seal(rp__sink *s, size_t len, uint32_t events)
         } else {
             /* Out of memory for the compressed copy: store the batch as it
              * is rather than lose it; the uploader compresses on the way. */
-            rp__log_warn("cannot compress a batch (%s); spooling it uncompressed",
-                         rp_strerror(rc));
+            rp__log_warn("cannot compress a batch (%s); spooling it uncompressed", rp_strerror(rc));
         }
     }
     s->stats.batch_raw_bytes += len;

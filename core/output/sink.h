@@ -39,12 +39,12 @@ struct rp__spool;
 struct rp__os_dir;
 struct rp__ndjson_stamp;
 
-#define RP__SINK_HELD_MAX     ((size_t)64 << 20)
-#define RP__SINK_HELD_BATCHES 64u
+#define RP__SINK_HELD_MAX      ((size_t)64 << 20)
+#define RP__SINK_HELD_BATCHES  64u
 #define RP__SINK_ROTATIONS_MAX 10000u
 
 typedef struct rp__sink_opts {
-    const char *file;        /* absolute path of the events file, or NULL; copied */
+    const char *file; /* absolute path of the events file, or NULL; copied */
     /* The events file's folder, opened and checked by the caller (borrowed;
      * the sink keeps a handle of its own), and the file's name in it
      * (copied). Every open, rotation and rename of the events file goes
@@ -58,8 +58,8 @@ typedef struct rp__sink_opts {
      * burst in rotation_bursts; the agent alerts on it). 0 = not watched;
      * at most RP__SINK_ROTATIONS_MAX. */
     uint32_t max_rotations_per_min;
-    int to_stdout;           /* also write every event to stdout: RP__SINK_STDOUT_* */
-    uint32_t buffer_bytes;   /* write out when this much is buffered; 0 = 64 KiB */
+    int to_stdout;         /* also write every event to stdout: RP__SINK_STDOUT_* */
+    uint32_t buffer_bytes; /* write out when this much is buffered; 0 = 64 KiB */
     /* The agent's identity, written on every line (core/output/ndjson.h); borrowed,
      * must outlive the sink; NULL = none. */
     const struct rp__ndjson_stamp *stamp;
@@ -94,10 +94,10 @@ typedef struct rp__sink_opts {
 #define RP__SINK_STDOUT_TEXT 2 /* one readable line an event (core/output/console.h) */
 
 typedef struct rp__sink_stats {
-    uint64_t events;         /* lines written or buffered */
-    uint64_t bytes;          /* bytes of those lines */
-    uint64_t encode_errors;  /* events that could not be encoded (logged) */
-    uint64_t write_errors;   /* failed writes (logged; the lines are kept and retried) */
+    uint64_t events;        /* lines written or buffered */
+    uint64_t bytes;         /* bytes of those lines */
+    uint64_t encode_errors; /* events that could not be encoded (logged) */
+    uint64_t write_errors;  /* failed writes (logged; the lines are kept and retried) */
     uint64_t rotations;
     uint64_t rotation_bursts; /* times rotations passed max_rotations_per_min */
     /* Batch mode. */

@@ -442,9 +442,9 @@ static void json_str(rp__buf *b, const char *s)
  * lines (or <time>-<key>.gz the stored bytes when they cannot be decoded),
  * <time>-<key>.json says why. Then the alert.
  */
-static void dead_letter(rp__uploader *u, const char *key, const void *data, size_t len,
-                        int gzipped, uint32_t events, long status, const char *reason,
-                        const char *detail, int pause)
+static void dead_letter(rp__uploader *u, const char *key, const void *data, size_t len, int gzipped,
+                        uint32_t events, long status, const char *reason, const char *detail,
+                        int pause)
 {
     char base[PATH_MAX_LEN], path[PATH_MAX_LEN + 32];
     int64_t now = rp__os_time_ns();
@@ -461,8 +461,7 @@ static void dead_letter(rp__uploader *u, const char *key, const void *data, size
         char num[64];
         rp__buf_append_cstr(&note, "{\"idempotency_key\":");
         json_str(&note, key);
-        snprintf(num, sizeof num, ",\"events\":%u,\"http_status\":%ld,\"time\":", events,
-                 status);
+        snprintf(num, sizeof num, ",\"events\":%u,\"http_status\":%ld,\"time\":", events, status);
         rp__buf_append_cstr(&note, num);
         char ts[64];
         size_t tl = rp__json_format_timestamp(now, ts);
@@ -490,8 +489,7 @@ static void dead_letter(rp__uploader *u, const char *key, const void *data, size
             if (over)
                 deadletter_trim(u);
         } else {
-            rp__log_error("%s: cannot write a dead letter: %s", u->deadletter_dir,
-                          rp_strerror(rc));
+            rp__log_error("%s: cannot write a dead letter: %s", u->deadletter_dir, rp_strerror(rc));
         }
     }
     u->batch_dead_events += events;
@@ -659,8 +657,7 @@ static int build(rp__uploader *u, const rp__spool_batch *b, struct part *p, cons
     return 0;
 }
 
-static void note_error(rp__uploader *u, long status, const char *fmt, const char *a,
-                       const char *b)
+static void note_error(rp__uploader *u, long status, const char *fmt, const char *a, const char *b)
 {
     rp__os_mutex_lock(u->lock);
     u->stats.last_status = status;
@@ -671,9 +668,8 @@ static void note_error(rp__uploader *u, long status, const char *fmt, const char
 static int64_t retry_after_ms(const rp__http_response *r)
 {
     int64_t ms = -1;
-    if (r->has_retry_after &&
-        rp__retry_after_parse(r->retry_after, strlen(r->retry_after),
-                              rp__os_time_ns() / 1000000000, &ms) != 0)
+    if (r->has_retry_after && rp__retry_after_parse(r->retry_after, strlen(r->retry_after),
+                                                    rp__os_time_ns() / 1000000000, &ms) != 0)
         ms = -1;
     return ms;
 }
@@ -807,8 +803,7 @@ static enum outcome upload_batch(rp__uploader *u, const rp__spool_batch *b)
         p->len = b->len;
     } else if (!p->raw) {
         if (decode(u, b) != 0) {
-            dead_part(u, b, p, 0, "the stored batch cannot be decoded", "damaged gzip data",
-                      0);
+            dead_part(u, b, p, 0, "the stored batch cannot be decoded", "damaged gzip data", 0);
             pop(u);
         } else {
             p->lines = u->lines.data;
@@ -888,8 +883,8 @@ static enum outcome upload_batch(rp__uploader *u, const rp__spool_batch *b)
             rp__os_mutex_lock(u->lock);
             u->stats.retries++;
             u->stats.last_status = resp.status;
-            snprintf(u->stats.last_error, sizeof u->stats.last_error, "HTTP %ld: %s",
-                     resp.status, res.message[0] ? res.message : dec.reason);
+            snprintf(u->stats.last_error, sizeof u->stats.last_error, "HTTP %ld: %s", resp.status,
+                     res.message[0] ? res.message : dec.reason);
             rp__os_mutex_unlock(u->lock);
             int64_t ra = retry_after_ms(&resp);
             int64_t wait = rp__retry_wait_ms(next_backoff(u), ra);
@@ -920,8 +915,8 @@ static enum outcome upload_batch(rp__uploader *u, const rp__spool_batch *b)
             rp__os_mutex_unlock(u->lock);
             if (p->raw) {
                 if (decode(u, b) != 0) {
-                    dead_part(u, b, p, resp.status, "too large and cannot be decoded to split",
-                              "", 0);
+                    dead_part(u, b, p, resp.status, "too large and cannot be decoded to split", "",
+                              0);
                     pop(u);
                     rp__format_result_free(&res);
                     continue;
@@ -943,16 +938,14 @@ static enum outcome upload_batch(rp__uploader *u, const rp__spool_batch *b)
                 pop(u);
             } else {
                 part_free(&whole);
-                rp__log_info("upload: HTTP 413 for batch %s; sending it in two halves",
-                             whole.key);
+                rp__log_info("upload: HTTP 413 for batch %s; sending it in two halves", whole.key);
             }
             rp__format_result_free(&res);
             continue;
         } else {
             char detail[320];
             snprintf(detail, sizeof detail, "%s", res.message[0] ? res.message : "");
-            dead_part(u, b, p, resp.status, dec.reason ? dec.reason : "refused", detail,
-                      dec.pause);
+            dead_part(u, b, p, resp.status, dec.reason ? dec.reason : "refused", detail, dec.pause);
             pop(u);
             if (dec.pause) {
                 char why[320];
@@ -1014,8 +1007,8 @@ static void run(void *arg)
             while (!u->work && !u->stopping)
                 rp__os_cond_wait(u->cond, u->lock);
         } else {
-            snprintf(u->stats.last_error, sizeof u->stats.last_error,
-                     "cannot read the spool: %s", rp_strerror(rc));
+            snprintf(u->stats.last_error, sizeof u->stats.last_error, "cannot read the spool: %s",
+                     rp_strerror(rc));
             rp__log_error("upload: cannot read the spool: %s", rp_strerror(rc));
             rp__os_cond_timedwait(u->cond, u->lock, ERR_WAIT_MS);
         }
@@ -1039,9 +1032,8 @@ int rp__uploader_create(const rp__uploader_opts *o, rp__uploader **out, char *er
     rp__buf_init(&u->body, RP__SPOOL_PAYLOAD_MAX * 2);
     rp__buf_init(&u->zbody, RP__SPOOL_PAYLOAD_MAX * 2);
     int rc;
-    if (!(u->deadletter_dir = strdup(o->deadletter_dir)) ||
-        rp__os_mutex_create(&u->lock) != 0 || rp__os_cond_create(&u->cond) != 0 ||
-        rp__gzip_create(RP__GZIP_LEVEL, &u->gz) != 0) {
+    if (!(u->deadletter_dir = strdup(o->deadletter_dir)) || rp__os_mutex_create(&u->lock) != 0 ||
+        rp__os_cond_create(&u->cond) != 0 || rp__gzip_create(RP__GZIP_LEVEL, &u->gz) != 0) {
         rp__uploader_destroy(u);
         return RP_ERR_NOMEM;
     }
@@ -1121,8 +1113,7 @@ void rp__uploader_stop(rp__uploader *u)
     u->running = 0;
 }
 
-int rp__uploader_reconfigure(rp__uploader *u, const rp__uploader_opts *o, char *err,
-                             size_t errlen)
+int rp__uploader_reconfigure(rp__uploader *u, const rp__uploader_opts *o, char *err, size_t errlen)
 {
     struct setup *next = NULL;
     int rc = setup_make(o, &next, err, errlen);

@@ -31,8 +31,8 @@
  * parts deep; the request body of the part being sent is built and
  * compressed once and kept for its retries (at most 2 * RP__SPOOL_PAYLOAD_MAX
  * bytes shaped plus as much gzipped, the two buffers any attempt needs
- * anyway; the next part reuses them); the dead-letter folder holds at most deadletter_max_bytes, the
- * oldest dead letters are deleted first (counted).
+ * anyway; the next part reuses them); the dead-letter folder holds at most deadletter_max_bytes,
+ * the oldest dead letters are deleted first (counted).
  *
  * Threads: create, start, reconfigure, stop and destroy on the control
  * thread; wake, resume and get_stats from any thread. The uploader is the
@@ -85,8 +85,8 @@ typedef struct rp__uploader_opts {
     const char *ca_file, *client_cert, *client_key, *pinned_pubkey, *proxy; /* NULL = none */
     const char *token_file; /* read at create and at each reconfigure; NULL = no token */
     uint32_t timeout_ms;
-    int gzip;                      /* send Content-Encoding: gzip bodies */
-    const char *deadletter_dir;    /* created 0700 if missing; copied */
+    int gzip;                   /* send Content-Encoding: gzip bodies */
+    const char *deadletter_dir; /* created 0700 if missing; copied */
     /* That folder opened by the caller (borrowed; the uploader keeps a handle
      * of its own and writes every dead letter through it); NULL = the
      * uploader opens deadletter_dir itself. */
@@ -98,7 +98,7 @@ typedef struct rp__uploader_opts {
      * elastic_*, splunk_*, loki_* and otlp_* members, copied; the rest of it is
      * the uploader's. NULL = the formats' defaults. */
     const rp__format_ctx *format_opts;
-    const char *agent_id;          /* copied */
+    const char *agent_id;                     /* copied */
     uint32_t backoff_base_ms, backoff_cap_ms; /* 0 = core/output/retry.h defaults */
     rp__uploader_alert_fn on_alert;           /* may be NULL */
     void *alert_arg;
@@ -116,11 +116,11 @@ typedef struct rp__uploader_stats {
     uint64_t deadletter_deleted;                  /* dead-letter files removed at the cap */
     uint64_t deadletter_bytes;                    /* the folder's size now */
     uint64_t pauses;
-    uint64_t bodies_built; /* request bodies shaped and compressed: once per part */
-    int paused;                   /* 1 while uploads wait for a resume */
-    int waiting;                  /* 1 while waiting to retry */
-    long last_status;             /* last HTTP status, 0 = none yet or no answer */
-    int64_t last_delivered_ns;    /* wall clock of the last delivery, 0 = none */
+    uint64_t bodies_built;     /* request bodies shaped and compressed: once per part */
+    int paused;                /* 1 while uploads wait for a resume */
+    int waiting;               /* 1 while waiting to retry */
+    long last_status;          /* last HTTP status, 0 = none yet or no answer */
+    int64_t last_delivered_ns; /* wall clock of the last delivery, 0 = none */
     char last_error[RP__HTTP_ERROR_MAX + 64]; /* the last failure, "" = none */
 } rp__uploader_stats;
 

@@ -209,8 +209,8 @@ struct rp__bus {
     _Alignas(CACHELINE) atomic_uint_least64_t queued_bytes;
     atomic_uint_least64_t full_refused;
     atomic_uint_least64_t peak_bytes; /* highest queued_bytes seen at a publish */
-    atomic_int abandon;                  /* rp__bus_abandon: discard instead of delivering */
-    uint32_t alert_topic;                /* "alert": shares the core's reserve above the cap */
+    atomic_int abandon;               /* rp__bus_abandon: discard instead of delivering */
+    uint32_t alert_topic;             /* "alert": shares the core's reserve above the cap */
     atomic_uint_least64_t abandoned;
     struct reader_slot readers[READER_SLOTS];
     struct topic_counters topics[RP__TOPIC_MAX + 1];

@@ -12,7 +12,7 @@
  * values: sized so that it fits without growing (each growth is a malloc and
  * a copy on the publisher's hot path). */
 #define INLINE_FIELDS 32u
-#define DEFAULT_DATA 1024u
+#define DEFAULT_DATA  1024u
 
 struct entry {
     rp_field_id id;

@@ -18,13 +18,13 @@
 
 /* The part of an event the bus touches. First member of struct rp_event. */
 typedef struct rp__event_head {
-    atomic_uint refs;      /* references held; the block is freed at zero */
-    uint32_t topic;        /* topic id from rp__topic_intern() */
-    uint32_t producer;     /* id of the publishing plugin instance (0 = core) */
-    uint32_t flags;        /* RP__EVENT_PUBLISHED once handed to the bus */
-    uint32_t bytes;        /* memory the block holds, charged to the bus's byte cap */
-    atomic_uint queued;    /* bus queues holding it; its bytes are charged while > 0 */
-    int64_t publish_ns;    /* monotonic time of publish, for latency figures */
+    atomic_uint refs;   /* references held; the block is freed at zero */
+    uint32_t topic;     /* topic id from rp__topic_intern() */
+    uint32_t producer;  /* id of the publishing plugin instance (0 = core) */
+    uint32_t flags;     /* RP__EVENT_PUBLISHED once handed to the bus */
+    uint32_t bytes;     /* memory the block holds, charged to the bus's byte cap */
+    atomic_uint queued; /* bus queues holding it; its bytes are charged while > 0 */
+    int64_t publish_ns; /* monotonic time of publish, for latency figures */
 } rp__event_head;
 
 #define RP__EVENT_PUBLISHED 0x1u
@@ -68,7 +68,7 @@ uint32_t rp__event_mem_bytes(const struct rp_event *ev);
 /* Caps: field data per event and fields per event. Setters return
  * RP_ERR_FULL past them. A value set again takes new space and its old bytes
  * stay counted, so setting one field many times can reach the cap. */
-#define RP__EVENT_MAX_DATA (64u * 1024)
+#define RP__EVENT_MAX_DATA   (64u * 1024)
 #define RP__EVENT_MAX_FIELDS 256u
 
 /* A string value (and each item of a string array) is stored with at most
@@ -78,7 +78,7 @@ uint32_t rp__event_mem_bytes(const struct rp_event *ev);
  * incomplete. Bounds what a hostile file name can cost per field. A length
  * of RP__EVENT_MAX_DATA or more is refused (RP_ERR_FULL) without reading
  * the value. Bytes values are not cut (the data cap bounds them). */
-#define RP__EVENT_STR_MAX 4096u
+#define RP__EVENT_STR_MAX         4096u
 #define RP__EVENT_TRUNCATED_FIELD "event.truncated"
 /* Its field id (interned on first use; 0 if the registry is full). */
 rp_field_id rp__event_truncated_field(void);

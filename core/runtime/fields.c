@@ -166,16 +166,17 @@ static const struct std_field std_fields[] = {
 /* ECS field sets: an unknown name under one of these is refused rather than
  * made a custom field, so typos do not create new fields silently. */
 static const char *const ecs_roots[] = {
-    "agent",     "as",          "client",    "cloud",     "code_signature", "container",
-    "data_stream", "destination", "device",  "dll",       "dns",            "ecs",
-    "elf",       "email",       "error",     "event",     "faas",           "file",
-    "geo",       "group",       "hash",      "host",      "http",           "interface",
-    "log",       "macho",       "network",   "observer",  "orchestrator",   "organization",
-    "os",        "package",     "pe",        "process",   "registry",       "related",
-    "risk",      "rule",        "server",    "service",   "source",         "threat",
-    "tls",       "tracing",     "url",       "user",      "user_agent",     "vlan",
-    "volume",    "vulnerability", "x509",    "message",   "tags",           "@timestamp",
-    NULL,
+    "agent",     "as",          "client",      "cloud",        "code_signature",
+    "container", "data_stream", "destination", "device",       "dll",
+    "dns",       "ecs",         "elf",         "email",        "error",
+    "event",     "faas",        "file",        "geo",          "group",
+    "hash",      "host",        "http",        "interface",    "log",
+    "macho",     "network",     "observer",    "orchestrator", "organization",
+    "os",        "package",     "pe",          "process",      "registry",
+    "related",   "risk",        "rule",        "server",       "service",
+    "source",    "threat",      "tls",         "tracing",      "url",
+    "user",      "user_agent",  "vlan",        "volume",       "vulnerability",
+    "x509",      "message",     "tags",        "@timestamp",   NULL,
 };
 
 struct field {
@@ -236,8 +237,7 @@ static uint32_t find_locked(const char *name, size_t len, uint32_t *slot_out)
     }
 }
 
-static int add_locked(const char *name, size_t len, uint32_t type, uint32_t slot,
-                      rp_field_id *out)
+static int add_locked(const char *name, size_t len, uint32_t type, uint32_t slot, rp_field_id *out)
 {
     uint32_t n = atomic_load_explicit(&field_count, memory_order_relaxed);
     if (n >= RP__FIELD_MAX)
@@ -341,7 +341,7 @@ uint32_t rp__field_count(void)
 
 const char *rp__type_name(uint32_t type)
 {
-    static const char *const names[] = {"none",      "i64", "u64",  "bool",     "string",
-                                        "bytes",     "timestamp", "ip", "string array"};
+    static const char *const names[] = {"none",  "i64",       "u64", "bool",        "string",
+                                        "bytes", "timestamp", "ip",  "string array"};
     return type <= RP_TYPE_STR_ARRAY ? names[type] : "unknown";
 }

@@ -15,13 +15,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RP__FIELD_MAX 4096
+#define RP__FIELD_MAX      4096
 #define RP__FIELD_NAME_MAX 128
 
 /* Ids of the fields every event has; they are registered first, in this
  * order, so the core can use them without a lookup. */
-#define RP__F_TIMESTAMP ((rp_field_id)1)
-#define RP__F_EVENT_ID ((rp_field_id)2)
+#define RP__F_TIMESTAMP  ((rp_field_id)1)
+#define RP__F_EVENT_ID   ((rp_field_id)2)
 #define RP__F_EVENT_KIND ((rp_field_id)3)
 
 /*

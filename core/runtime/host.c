@@ -119,8 +119,8 @@ static int api_field_id(rp_plugin *self, const char *name, uint64_t len, uint32_
         return RP_ERR_INVAL;
     int rc = rp__field_intern(name, (size_t)len, type, out);
     if (rc != 0 && self)
-        rp__log_debug("plugin %s: field \"%.*s\" as %s: %s", self->name, (int)(len > 128 ? 128 : len),
-                      name, rp__type_name(type), rp_strerror(rc));
+        rp__log_debug("plugin %s: field \"%.*s\" as %s: %s", self->name,
+                      (int)(len > 128 ? 128 : len), name, rp__type_name(type), rp_strerror(rc));
     return rc;
 }
 
@@ -406,8 +406,8 @@ static int api_fd_watch(rp_plugin *self, int64_t fd, uint32_t events, rp_fd_cb c
     h->plugin = self;
     h->fd_cb = cb;
     h->arg = arg;
-    uint32_t ev = ((events & RP_FD_READ) ? RP__LOOP_READ : 0) |
-                  ((events & RP_FD_WRITE) ? RP__LOOP_WRITE : 0);
+    uint32_t ev =
+        ((events & RP_FD_READ) ? RP__LOOP_READ : 0) | ((events & RP_FD_WRITE) ? RP__LOOP_WRITE : 0);
     /* The handle is published before the loop can run the callback. */
     int rc = handle_add(self, h);
     if (rc == 0)
@@ -433,8 +433,8 @@ static int api_fd_unwatch(rp_plugin *self, uint64_t watch_id)
     return rc;
 }
 
-static int api_timer_start(rp_plugin *self, uint64_t first_ms, uint64_t interval_ms,
-                           rp_timer_cb cb, void *arg, uint64_t *timer_id)
+static int api_timer_start(rp_plugin *self, uint64_t first_ms, uint64_t interval_ms, rp_timer_cb cb,
+                           void *arg, uint64_t *timer_id)
 {
     if (!self || !cb || !timer_id)
         return RP_ERR_INVAL;
@@ -510,7 +510,8 @@ static int api_counter_register(rp_plugin *self, const char *name, uint64_t len,
     rp__os_mutex_lock(self->lock);
     uint32_t n = atomic_load(&self->ncounters);
     for (uint32_t i = 0; i < n; i++) {
-        if (strlen(self->counters[i].name) == len && memcmp(self->counters[i].name, name, len) == 0) {
+        if (strlen(self->counters[i].name) == len &&
+            memcmp(self->counters[i].name, name, len) == 0) {
             *id = i;
             goto out;
         }
@@ -876,8 +877,8 @@ int rp__host_plugin_info(const rp__host *host, size_t index, rp__plugin_info *ou
     return 0;
 }
 
-int rp__host_plugin_counter(const rp__host *host, size_t index, uint32_t counter,
-                            const char **name, uint64_t *value)
+int rp__host_plugin_counter(const rp__host *host, size_t index, uint32_t counter, const char **name,
+                            uint64_t *value)
 {
     if (index >= host->nplugins)
         return RP_ERR_RANGE;

@@ -43,22 +43,22 @@ enum rp__plugin_state {
 
 /* What rp__host_plugin_info reports about one configured, enabled plugin. */
 typedef struct rp__plugin_info {
-    const char *name;  /* instance name in the config */
-    const char *path;  /* resolved file, or NULL */
-    const char *id;    /* descriptor id, or NULL */
+    const char *name; /* instance name in the config */
+    const char *path; /* resolved file, or NULL */
+    const char *id;   /* descriptor id, or NULL */
     const char *version;
     const char *vendor; /* descriptor vendor, or NULL */
     uint32_t kind;      /* RP_KIND_*, 0 when not loaded */
     enum rp__plugin_state state;
     const char *error; /* why it is off, or "" */
     uint64_t published;
-    uint64_t delivered; /* events its subscriptions handed to it */
-    uint64_t dropped;   /* events its subscriptions dropped (queue full) */
-    uint64_t cpu_ns;    /* CPU time of its loop and worker callbacks */
+    uint64_t delivered;    /* events its subscriptions handed to it */
+    uint64_t dropped;      /* events its subscriptions dropped (queue full) */
+    uint64_t cpu_ns;       /* CPU time of its loop and worker callbacks */
     uint64_t publish_full; /* its events the bus refused at agent.bus_max_bytes */
     uint64_t suspensions;  /* times its fd watches were suspended for that */
     int suspended;         /* suspended now */
-    uint32_t ncounters; /* counters it registered: rp__host_plugin_counter */
+    uint32_t ncounters;    /* counters it registered: rp__host_plugin_counter */
 } rp__plugin_info;
 
 /* What the host is given; the agent fills it from its config
@@ -124,8 +124,8 @@ int rp__host_plugin_info(const rp__host *host, size_t index, rp__plugin_info *ou
 
 /* Counter number counter (< info.ncounters) of plugin index: its name
  * (borrowed from the host) and value. Any thread. */
-int rp__host_plugin_counter(const rp__host *host, size_t index, uint32_t counter,
-                            const char **name, uint64_t *value);
+int rp__host_plugin_counter(const rp__host *host, size_t index, uint32_t counter, const char **name,
+                            uint64_t *value);
 
 /*
  * Back-pressure figures. At agent.bus_max_bytes the bus refuses events; a

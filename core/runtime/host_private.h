@@ -16,9 +16,9 @@
 #include <stdint.h>
 
 #define MAX_COUNTERS 64
-#define MAX_SUBS 16
-#define MAX_HANDLES 256
-#define ERR_LEN 512
+#define MAX_SUBS     16
+#define MAX_HANDLES  256
+#define ERR_LEN      512
 
 struct counter {
     char name[64];
@@ -88,7 +88,7 @@ struct rp__host {
     uint64_t resume_timer;
     uint64_t max_bytes; /* the bus's byte cap (agent.bus_max_bytes) */
     uint64_t low_water;
-    int64_t full_logged_ns; /* last log line about it: one a minute at most */
+    int64_t full_logged_ns;        /* last log line about it: one a minute at most */
     atomic_uint_fast64_t episodes; /* times the bus went full and watches were suspended */
     atomic_uint_fast64_t suspensions;
     atomic_uint suspended_now;

@@ -158,8 +158,11 @@ static int load_binary(rp__host *host, struct rp_plugin *p)
                (unsigned)c->event_schema_version, RP_EVENT_SCHEMA_VERSION);
         return RP_ERR_VERSION;
     }
-    const char *missing = !c->init ? "init" : !c->start ? "start" : !c->stop ? "stop"
-                                            : !c->destroy ? "destroy" : NULL;
+    const char *missing = !c->init      ? "init"
+                          : !c->start   ? "start"
+                          : !c->stop    ? "stop"
+                          : !c->destroy ? "destroy"
+                                        : NULL;
     if (missing) {
         refuse(p, "%s (%s): descriptor lacks the required %s callback", p->path, c->id, missing);
         return RP_ERR_INVAL;

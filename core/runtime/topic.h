@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RP__TOPIC_MAX 1024
+#define RP__TOPIC_MAX      1024
 #define RP__TOPIC_NAME_MAX 64
 
 /* Valid topic: 1..64 bytes of [a-z0-9_] segments separated by single dots. */

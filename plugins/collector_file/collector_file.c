@@ -58,8 +58,7 @@ static const char config_schema[] =
     "\"default\":100,\"description\":\"events per second refilling the burst allowance\"},"
     "\"flood_summary_interval_ms\":{\"type\":\"integer\",\"minimum\":100,\"maximum\":60000,"
     "\"default\":1000,\"description\":\"one summary of folded events per process and action "
-    "in this interval\"},"
-    RP_UTIL_EXCLUDE_SCHEMA "}}";
+    "in this interval\"}," RP_UTIL_EXCLUDE_SCHEMA "}}";
 
 static const rp_util_field_def field_defs[CF_F_COUNT_] = {
     [CF_F_CATEGORY] = {"event.category", RP_TYPE_STR_ARRAY},
@@ -107,24 +106,15 @@ static const rp_util_field_def field_defs[CF_F_COUNT_] = {
 };
 
 static const char *const counter_names[CF_C_COUNT_] = {
-    [CF_C_RECORDS] = "records_read",
-    [CF_C_PUBLISHED] = "events_published",
-    [CF_C_OVERFLOWS] = "overflows",
-    [CF_C_SELF] = "self_excluded",
-    [CF_C_EXCLUDED] = "path_excluded",
-    [CF_C_RESOLVE_FAILED] = "resolve_failed",
-    [CF_C_PUBLISH_FAILED] = "publish_failed",
-    [CF_C_WATCH_CAP] = "watch_cap_hit",
-    [CF_C_MERGED] = "records_merged",
-    [CF_C_EXEC_FOLDED] = "exec_folded",
-    [CF_C_EXCL_EXE] = "excluded_executable",
-    [CF_C_EXCL_PATH] = "excluded_path",
-    [CF_C_EXCL_USER] = "excluded_user",
-    [CF_C_PATH_UNRESOLVED] = "path_unresolved",
-    [CF_C_JOINED_LATE] = "joined_late",
-    [CF_C_JOIN_MISSED] = "join_missed",
-    [CF_C_FLOOD_FOLDED] = "flood_folded",
-    [CF_C_FLOOD_SUMMARIES] = "flood_summaries",
+    [CF_C_RECORDS] = "records_read",          [CF_C_PUBLISHED] = "events_published",
+    [CF_C_OVERFLOWS] = "overflows",           [CF_C_SELF] = "self_excluded",
+    [CF_C_EXCLUDED] = "path_excluded",        [CF_C_RESOLVE_FAILED] = "resolve_failed",
+    [CF_C_PUBLISH_FAILED] = "publish_failed", [CF_C_WATCH_CAP] = "watch_cap_hit",
+    [CF_C_MERGED] = "records_merged",         [CF_C_EXEC_FOLDED] = "exec_folded",
+    [CF_C_EXCL_EXE] = "excluded_executable",  [CF_C_EXCL_PATH] = "excluded_path",
+    [CF_C_EXCL_USER] = "excluded_user",       [CF_C_PATH_UNRESOLVED] = "path_unresolved",
+    [CF_C_JOINED_LATE] = "joined_late",       [CF_C_JOIN_MISSED] = "join_missed",
+    [CF_C_FLOOD_FOLDED] = "flood_folded",     [CF_C_FLOOD_SUMMARIES] = "flood_summaries",
     [CF_C_FLOOD_EVICTED] = "flood_evicted",
 };
 

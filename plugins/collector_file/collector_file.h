@@ -21,50 +21,93 @@
 #include <sys/types.h>
 
 /* Caps. Each says what happens when it is reached. */
-#define CF_MAX_PATHS 64        /* config paths and exclude entries (the schema refuses more) */
-#define CF_PATH_MAX 4096       /* longer paths are not resolved: counted as resolve failures */
-#define CF_PROC_CACHE 64       /* processes remembered; a newcomer evicts its slot */
-#define CF_OWNER_CACHE 32      /* uid -> name entries; a newcomer evicts its slot */
-#define CF_READS_PER_WAKEUP 8  /* buffers read per callback; the rest on the next one */
-#define CF_READ_BUF (64 * 1024)
+#define CF_MAX_PATHS        64   /* config paths and exclude entries (the schema refuses more) */
+#define CF_PATH_MAX         4096 /* longer paths are not resolved: counted as resolve failures */
+#define CF_PROC_CACHE       64   /* processes remembered; a newcomer evicts its slot */
+#define CF_OWNER_CACHE      32   /* uid -> name entries; a newcomer evicts its slot */
+#define CF_READS_PER_WAKEUP 8    /* buffers read per callback; the rest on the next one */
+#define CF_READ_BUF         (64 * 1024)
 
 /* What happened to a name, in the order the splitter emits them. */
 #define CF_EV_CREATE 0x01u
 #define CF_EV_MODIFY 0x02u
-#define CF_EV_EXEC 0x04u
+#define CF_EV_EXEC   0x04u
 #define CF_EV_RENAME 0x08u
 #define CF_EV_DELETE 0x10u
-#define CF_EV_ALL 0x1fu
+#define CF_EV_ALL    0x1fu
 
 /* Backends. */
-#define CF_MODE_AUTO 0
+#define CF_MODE_AUTO     0
 #define CF_MODE_FANOTIFY 1
-#define CF_MODE_INOTIFY 2
+#define CF_MODE_INOTIFY  2
 
 /* fanotify mark kinds. */
-#define CF_MARK_AUTO 0
+#define CF_MARK_AUTO       0
 #define CF_MARK_FILESYSTEM 1
-#define CF_MARK_INODE 2
+#define CF_MARK_INODE      2
 
 enum cf_field {
-    CF_F_CATEGORY, CF_F_TYPE, CF_F_ACTION, CF_F_PROVIDER,
-    CF_F_PATH, CF_F_NAME, CF_F_DIR, CF_F_EXT, CF_F_SIZE, CF_F_INODE, CF_F_DEVICE, CF_F_MODE,
-    CF_F_OWNER, CF_F_UID, CF_F_GID,
-    CF_F_FTYPE, CF_F_MTIME, CF_F_CTIME,
-    CF_F_PID, CF_F_PEXE, CF_F_PNAME,
-    CF_F_ORIG_PATH, CF_F_ORIG_NAME,
-    CF_F_DATASET, CF_F_ENTITY, CF_F_USER_ID, CF_F_USER_NAME, CF_F_EXE_MEMFD, CF_F_EXE_DELETED,
+    CF_F_CATEGORY,
+    CF_F_TYPE,
+    CF_F_ACTION,
+    CF_F_PROVIDER,
+    CF_F_PATH,
+    CF_F_NAME,
+    CF_F_DIR,
+    CF_F_EXT,
+    CF_F_SIZE,
+    CF_F_INODE,
+    CF_F_DEVICE,
+    CF_F_MODE,
+    CF_F_OWNER,
+    CF_F_UID,
+    CF_F_GID,
+    CF_F_FTYPE,
+    CF_F_MTIME,
+    CF_F_CTIME,
+    CF_F_PID,
+    CF_F_PEXE,
+    CF_F_PNAME,
+    CF_F_ORIG_PATH,
+    CF_F_ORIG_NAME,
+    CF_F_DATASET,
+    CF_F_ENTITY,
+    CF_F_USER_ID,
+    CF_F_USER_NAME,
+    CF_F_EXE_MEMFD,
+    CF_F_EXE_DELETED,
     CF_F_INCOMPLETE,
-    CF_F_EXEC_FOLDED, CF_F_PATH_UNRESOLVED,
-    CF_F_KIND, CF_F_FOLD_COUNT, CF_F_FOLD_FIRST, CF_F_FOLD_LAST, CF_F_FOLD_SAMPLE,
+    CF_F_EXEC_FOLDED,
+    CF_F_PATH_UNRESOLVED,
+    CF_F_KIND,
+    CF_F_FOLD_COUNT,
+    CF_F_FOLD_FIRST,
+    CF_F_FOLD_LAST,
+    CF_F_FOLD_SAMPLE,
     CF_F_COUNT_
 };
 
 enum cf_counter {
-    CF_C_RECORDS, CF_C_PUBLISHED, CF_C_OVERFLOWS, CF_C_SELF, CF_C_EXCLUDED, CF_C_RESOLVE_FAILED,
-    CF_C_PUBLISH_FAILED, CF_C_WATCH_CAP, CF_C_MERGED, CF_C_EXEC_FOLDED, CF_C_EXCL_EXE,
-    CF_C_EXCL_PATH, CF_C_EXCL_USER, CF_C_PATH_UNRESOLVED, CF_C_JOINED_LATE, CF_C_JOIN_MISSED,
-    CF_C_FLOOD_FOLDED, CF_C_FLOOD_SUMMARIES, CF_C_FLOOD_EVICTED, CF_C_COUNT_
+    CF_C_RECORDS,
+    CF_C_PUBLISHED,
+    CF_C_OVERFLOWS,
+    CF_C_SELF,
+    CF_C_EXCLUDED,
+    CF_C_RESOLVE_FAILED,
+    CF_C_PUBLISH_FAILED,
+    CF_C_WATCH_CAP,
+    CF_C_MERGED,
+    CF_C_EXEC_FOLDED,
+    CF_C_EXCL_EXE,
+    CF_C_EXCL_PATH,
+    CF_C_EXCL_USER,
+    CF_C_PATH_UNRESOLVED,
+    CF_C_JOINED_LATE,
+    CF_C_JOIN_MISSED,
+    CF_C_FLOOD_FOLDED,
+    CF_C_FLOOD_SUMMARIES,
+    CF_C_FLOOD_EVICTED,
+    CF_C_COUNT_
 };
 
 /* A configured path prefix: canonical, no trailing slash ("/" is kept). */
@@ -74,15 +117,15 @@ struct cf_prefix {
 };
 
 struct cf_proc {
-    int32_t pid; /* 0 = free slot */
-    uint64_t start; /* start time in clock ticks since boot (/proc/<pid>/stat field 22) */
-    uint64_t batch; /* the batch in which the start time was last checked */
-    char *exe;  /* NULL when unreadable, or a memfd (see exe_flags) */
-    char *name; /* NULL when unreadable */
+    int32_t pid;        /* 0 = free slot */
+    uint64_t start;     /* start time in clock ticks since boot (/proc/<pid>/stat field 22) */
+    uint64_t batch;     /* the batch in which the start time was last checked */
+    char *exe;          /* NULL when unreadable, or a memfd (see exe_flags) */
+    char *name;         /* NULL when unreadable */
     uint32_t exe_flags; /* RP_UTIL_EXE_* */
     int exe_id_ok;      /* the executable's identity, to notice an exec */
     uint64_t exe_dev, exe_ino;
-    int exe_gone;       /* it had no links left when last named */
+    int exe_gone; /* it had no links left when last named */
     int have_uid;
     uint32_t uid;
     char entity[RP_UTIL_ENTITY_ID_LEN + 1];
@@ -105,8 +148,8 @@ struct cf_exec_seen {
  * plugin keeps the identity of recent process.exec events by pid, and an
  * event of a gone process waits up to join_wait_ms for it. While one waits,
  * the events after it wait too, so the plugin's events keep their order. */
-#define CF_JOIN_SLOTS 1024 /* exec events remembered; a newcomer evicts its slot */
-#define CF_JOIN_QUEUE 1024 /* events waiting; at the cap the oldest goes out as it is */
+#define CF_JOIN_SLOTS   1024 /* exec events remembered; a newcomer evicts its slot */
+#define CF_JOIN_QUEUE   1024 /* events waiting; at the cap the oldest goes out as it is */
 #define CF_JOIN_TICK_MS 20
 struct cf_joined {
     int32_t pid; /* 0 = free */
@@ -132,14 +175,14 @@ struct cf_held {
 struct cf_flood {
     int64_t last_seen; /* monotonic; 0 = free */
     int32_t pid;
-    uint32_t kind; /* one CF_EV_* bit */
+    uint32_t kind;                          /* one CF_EV_* bit */
     char entity[RP_UTIL_ENTITY_ID_LEN + 1]; /* "" when the process was unknown */
     double tokens;
-    int64_t refill_ns; /* monotonic time tokens were last refilled */
-    uint64_t folded;   /* events counted since the last summary */
-    int64_t since;     /* monotonic time of the first of them */
+    int64_t refill_ns;         /* monotonic time tokens were last refilled */
+    uint64_t folded;           /* events counted since the last summary */
+    int64_t since;             /* monotonic time of the first of them */
     int64_t first_ns, last_ns; /* their wall-clock times */
-    char *sample;      /* the last one's path (or name when unresolved) */
+    char *sample;              /* the last one's path (or name when unresolved) */
     size_t sample_cap;
     int sample_unresolved;
     /* The process as it was at the first folded event, for the summary. */
@@ -158,13 +201,13 @@ struct cf_owner {
 /* One change to publish. path is the name after the change (for a rename
  * the new name; NULL when unknown), old_path the name before a rename. */
 struct cf_change {
-    uint32_t kind;      /* one CF_EV_* bit */
+    uint32_t kind; /* one CF_EV_* bit */
     const char *path;
     const char *old_path;
-    int is_dir;         /* 1 dir, 0 not, -1 unknown */
-    int32_t pid;        /* 0 unknown */
+    int is_dir;            /* 1 dir, 0 not, -1 unknown */
+    int32_t pid;           /* 0 unknown */
     const struct stat *st; /* NULL when the file could not be stat'ed */
-    int unresolved;     /* the path could not be named: path holds the name alone */
+    int unresolved;        /* the path could not be named: path holds the name alone */
 };
 
 /* Reads a backend's fd on the host loop. Idle, it sleeps in the loop's
@@ -223,7 +266,7 @@ struct cf {
     int exclude_self;
     uint32_t events;
     uint32_t max_watches;
-    uint32_t exec_fold_s; /* 0: every execution is published */
+    uint32_t exec_fold_s;  /* 0: every execution is published */
     uint32_t join_wait_ms; /* 0: no late joins */
     uint32_t flood_burst;  /* 0: no flood folding */
     uint32_t flood_rate;   /* tokens per second */
@@ -245,8 +288,8 @@ struct cf {
     /* Late joins: join_q.lock guards everything below it in this group (the
      * map is filled by on_event on a dispatcher thread). */
     struct cf_timed join_q;
-    struct cf_joined *joined;  /* CF_JOIN_SLOTS */
-    struct cf_held *held;      /* ring of CF_JOIN_QUEUE */
+    struct cf_joined *joined; /* CF_JOIN_SLOTS */
+    struct cf_held *held;     /* ring of CF_JOIN_QUEUE */
     uint32_t held_head, held_n;
 
     /* Flood folding: flood_q.lock guards the group (records on the loop

@@ -55,8 +55,8 @@
 _Static_assert(CF_FAN_HANDLE_MAX <= MAX_HANDLE_SZ, "handle size");
 
 #define DCACHE_SLOTS 256 /* directory paths remembered; a newcomer evicts its slot */
-#define KEY_MAX (8 + 4 + MAX_HANDLE_SZ)
-#define DEEP_SLOTS 64 /* deep folders remembered; a newcomer evicts its slot */
+#define KEY_MAX      (8 + 4 + MAX_HANDLE_SZ)
+#define DEEP_SLOTS   64 /* deep folders remembered; a newcomer evicts its slot */
 
 struct fs_entry {
     unsigned char fsid[8];
@@ -81,7 +81,7 @@ struct cf_fan {
     int pumping;
     uint64_t mask;    /* what the marks ask the kernel for */
     uint64_t publish; /* the part of it that maps to events the config wants */
-    uint32_t nmarks; /* inode marks placed (not lowered when folders go) */
+    uint32_t nmarks;  /* inode marks placed (not lowered when folders go) */
     int any_inode_marks;
     struct fs_entry fs[CF_MAX_PATHS];
     uint32_t nfs;
@@ -244,8 +244,8 @@ static int long_dir_wanted(struct cf *cf, const struct cf_fid_ref *ref)
             break;
         int up = openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
         struct stat ust;
-        int top = up < 0 || fstat(up, &ust) != 0 ||
-                  (ust.st_dev == st.st_dev && ust.st_ino == st.st_ino);
+        int top =
+            up < 0 || fstat(up, &ust) != 0 || (ust.st_dev == st.st_dev && ust.st_ino == st.st_ino);
         close(fd);
         fd = up;
         if (top)
@@ -450,8 +450,8 @@ static void handle_record(struct cf *cf, const struct cf_fanrec *m)
              * new name, flagged, when a deep end is watched. */
             const struct cf_fid_ref *deep = rc_new == RP_ERR_RANGE ? newr : oldr;
             if (long_dir_wanted(cf, deep)) {
-                struct cf_change ch = {CF_EV_RENAME, newr->name ? newr->name : "", NULL,
-                                       is_dir, pid, NULL, 1};
+                struct cf_change ch = {
+                    CF_EV_RENAME, newr->name ? newr->name : "", NULL, is_dir, pid, NULL, 1};
                 rp_util_count(&cf->ctr, CF_C_PATH_UNRESOLVED, 1);
                 cf_emit(cf, &ch);
             } else {
@@ -462,8 +462,13 @@ static void handle_record(struct cf *cf, const struct cf_fanrec *m)
                 rp_util_count(&cf->ctr, CF_C_EXCLUDED, 1);
         } else {
             int st_ok = ok_new && lstat(path, &st) == 0;
-            struct cf_change ch = {CF_EV_RENAME, ok_new ? path : NULL, ok_old ? old : NULL,
-                                   is_dir, pid, st_ok ? &st : NULL, 0};
+            struct cf_change ch = {CF_EV_RENAME,
+                                   ok_new ? path : NULL,
+                                   ok_old ? old : NULL,
+                                   is_dir,
+                                   pid,
+                                   st_ok ? &st : NULL,
+                                   0};
             cf_emit(cf, &ch);
             /* A folder moved in from outside the marked tree needs marks. */
             if (is_dir && fan->any_inode_marks && ok_new && cf_path_wanted(cf, path) &&
@@ -584,7 +589,7 @@ int cf_fan_start(struct cf *cf)
                      strerror(e));
         cf_fan_stop(cf);
         return (e == EINVAL || e == EPERM || e == ENOSYS || e == EOPNOTSUPP) ? RP_ERR_UNSUPPORTED
-                                                                           : RP_ERR_IO;
+                                                                             : RP_ERR_IO;
     }
     fan->mask = FAN_ONDIR | FAN_RENAME;
     if (cf->events & CF_EV_CREATE || cf->mark != CF_MARK_FILESYSTEM)

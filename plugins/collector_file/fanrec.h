@@ -31,13 +31,13 @@ struct cf_fid_ref {
 struct cf_fanrec {
     uint64_t mask;
     int32_t pid;
-    int32_t fd;   /* the record's fd: FAN_NOFD with FID reporting; the
-                   * caller closes any other (cf_fan_* does) */
+    int32_t fd; /* the record's fd: FAN_NOFD with FID reporting; the
+                 * caller closes any other (cf_fan_* does) */
     uint8_t vers;
-    int have_dfid; /* DFID_NAME (dir + name), else DFID (dir alone) */
-    int have_fid;  /* FID: the object's own handle */
-    int have_old;  /* OLD_DFID_NAME (FAN_RENAME) */
-    int have_new;  /* NEW_DFID_NAME (FAN_RENAME) */
+    int have_dfid;  /* DFID_NAME (dir + name), else DFID (dir alone) */
+    int have_fid;   /* FID: the object's own handle */
+    int have_old;   /* OLD_DFID_NAME (FAN_RENAME) */
+    int have_new;   /* NEW_DFID_NAME (FAN_RENAME) */
     int have_pidfd; /* PIDFD (only with FAN_REPORT_PIDFD, which the plugin
                      * does not ask for) */
     struct cf_fid_ref dfid, fid, old_dfid, new_dfid;

@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 struct watch {
-    int wd;     /* -1 = empty */
+    int wd; /* -1 = empty */
     char *path;
 };
 
@@ -364,8 +364,8 @@ int cf_ino_start(struct cf *cf)
         return RP_ERR_IO;
     }
     /* Create and move events are always needed to follow new folders. */
-    ino->mask = IN_CREATE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR | IN_DONT_FOLLOW |
-                IN_EXCL_UNLINK;
+    ino->mask =
+        IN_CREATE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK;
     if (cf->events & CF_EV_DELETE)
         ino->mask |= IN_DELETE;
     if (cf->events & CF_EV_MODIFY)

@@ -63,7 +63,7 @@ static const char config_schema[] =
 /* Records handled per loop wakeup; the rest are read by a 5 ms one-shot
  * timer, so a replay of a large wtmp never holds the loop for long. */
 #define MAX_RECORDS_PER_WAKE 4096u
-#define CONTINUE_MS 5u
+#define CONTINUE_MS          5u
 /* utmp is read whole: slots past this size are not read (logged once). */
 #define UTMP_MAX_BYTES (CL_REC_SIZE * 2048u)
 /* At start, the last records of wtmp are read without publishing to learn
@@ -74,7 +74,7 @@ static const char config_schema[] =
 #define MAX_SESSIONS 256
 /* inotify events are read in buffers of this size, at most this many reads
  * per wakeup (the fd is level-triggered, the rest comes next wakeup). */
-#define INOTIFY_BUF 4096
+#define INOTIFY_BUF            4096
 #define INOTIFY_READS_PER_WAKE 16
 /* A bad record is logged at most once a minute per file; the others are
  * counted and the next log line says how many. */
@@ -84,8 +84,9 @@ static const char config_schema[] =
 #define LOGOUT_DUP_NS (2ll * 1000000000ll)
 
 #define FILE_MASK (IN_MODIFY | IN_MOVE_SELF | IN_DELETE_SELF)
-#define DIR_MASK (IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_DELETE_SELF | \
-                  IN_MOVE_SELF | IN_ONLYDIR)
+#define DIR_MASK                                                                                   \
+    (IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF |         \
+     IN_ONLYDIR)
 
 enum { SRC_UTMP, SRC_WTMP, SRC_BTMP, SRC_COUNT };
 static const char *const src_names[SRC_COUNT] = {"utmp", "wtmp", "btmp"};
@@ -93,8 +94,24 @@ static const char *const src_defaults[SRC_COUNT] = {"/var/run/utmp", "/var/log/w
                                                     "/var/log/btmp"};
 
 enum {
-    F_TS, F_CREATED, F_CATEGORY, F_TYPE, F_ACTION, F_OUTCOME, F_PROVIDER, F_START, F_DURATION,
-    F_USER, F_SRC_IP, F_SRC_ADDR, F_PID, F_REL_USER, F_REL_IP, F_LOG_PATH, F_TTY, F_DATASET,
+    F_TS,
+    F_CREATED,
+    F_CATEGORY,
+    F_TYPE,
+    F_ACTION,
+    F_OUTCOME,
+    F_PROVIDER,
+    F_START,
+    F_DURATION,
+    F_USER,
+    F_SRC_IP,
+    F_SRC_ADDR,
+    F_PID,
+    F_REL_USER,
+    F_REL_IP,
+    F_LOG_PATH,
+    F_TTY,
+    F_DATASET,
     F_COUNT_
 };
 
@@ -103,37 +120,57 @@ static const struct {
     uint32_t type;
     int optional; /* an older agent may not know it: left out then */
 } field_defs[F_COUNT_] = {
-    {"@timestamp", RP_TYPE_TIMESTAMP, 0},   {"event.created", RP_TYPE_TIMESTAMP, 1},
-    {"event.category", RP_TYPE_STR_ARRAY, 0}, {"event.type", RP_TYPE_STR_ARRAY, 0},
-    {"event.action", RP_TYPE_STR, 0},       {"event.outcome", RP_TYPE_STR, 0},
-    {"event.provider", RP_TYPE_STR, 1},     {"event.start", RP_TYPE_TIMESTAMP, 1},
-    {"event.duration", RP_TYPE_I64, 1},     {"user.name", RP_TYPE_STR, 0},
-    {"source.ip", RP_TYPE_IP, 0},           {"source.address", RP_TYPE_STR, 0},
-    {"process.pid", RP_TYPE_I64, 0},        {"related.user", RP_TYPE_STR_ARRAY, 1},
-    {"related.ip", RP_TYPE_STR_ARRAY, 1},   {"log.file.path", RP_TYPE_STR, 1},
-    {"login.tty", RP_TYPE_STR, 0},          {"event.dataset", RP_TYPE_STR, 1},
+    {"@timestamp", RP_TYPE_TIMESTAMP, 0},
+    {"event.created", RP_TYPE_TIMESTAMP, 1},
+    {"event.category", RP_TYPE_STR_ARRAY, 0},
+    {"event.type", RP_TYPE_STR_ARRAY, 0},
+    {"event.action", RP_TYPE_STR, 0},
+    {"event.outcome", RP_TYPE_STR, 0},
+    {"event.provider", RP_TYPE_STR, 1},
+    {"event.start", RP_TYPE_TIMESTAMP, 1},
+    {"event.duration", RP_TYPE_I64, 1},
+    {"user.name", RP_TYPE_STR, 0},
+    {"source.ip", RP_TYPE_IP, 0},
+    {"source.address", RP_TYPE_STR, 0},
+    {"process.pid", RP_TYPE_I64, 0},
+    {"related.user", RP_TYPE_STR_ARRAY, 1},
+    {"related.ip", RP_TYPE_STR_ARRAY, 1},
+    {"log.file.path", RP_TYPE_STR, 1},
+    {"login.tty", RP_TYPE_STR, 0},
+    {"event.dataset", RP_TYPE_STR, 1},
 };
 
 enum {
-    C_RECORDS, C_LOGINS, C_LOGOUTS, C_FAILURES, C_BAD, C_PUBLISH_FAILED, C_IGNORED,
-    C_UNMATCHED, C_DUPLICATES, C_EVICTED, C_ROTATIONS, C_OVERFLOWS, C_COUNT_
+    C_RECORDS,
+    C_LOGINS,
+    C_LOGOUTS,
+    C_FAILURES,
+    C_BAD,
+    C_PUBLISH_FAILED,
+    C_IGNORED,
+    C_UNMATCHED,
+    C_DUPLICATES,
+    C_EVICTED,
+    C_ROTATIONS,
+    C_OVERFLOWS,
+    C_COUNT_
 };
 static const char *const counter_names[C_COUNT_] = {
-    "records_read", "logins", "logouts", "failures", "bad_records", "publish_failed",
-    "records_ignored", "logouts_unmatched", "duplicates", "sessions_evicted", "rotations",
-    "inotify_overflows",
+    "records_read", "logins",           "logouts",         "failures",
+    "bad_records",  "publish_failed",   "records_ignored", "logouts_unmatched",
+    "duplicates",   "sessions_evicted", "rotations",       "inotify_overflows",
 };
 
-#define SESS_FREE 0
-#define SESS_OPEN 1
+#define SESS_FREE  0
+#define SESS_OPEN  1
 #define SESS_ENDED 2
 
 struct session {
     int state;
     int32_t pid;
     int64_t start_ns;
-    int64_t end_ns;  /* SESS_ENDED: when */
-    uint64_t order;  /* insertion order, for eviction */
+    int64_t end_ns; /* SESS_ENDED: when */
+    uint64_t order; /* insertion order, for eviction */
     int has_ip;
     rp_ip ip;
     char line[CL_LEN_LINE + 1];
@@ -150,15 +187,15 @@ struct source {
     int fd;           /* -1: not open */
     dev_t dev;
     ino_t ino;
-    int file_wd;      /* -1: no watch */
-    int dir_wd;       /* -1: no watch (folder missing) */
-    int dirty;        /* something changed: check it */
-    int warned;       /* a non-regular file or read error was logged */
-    uint64_t offset;  /* wtmp, btmp: bytes consumed (whole records) */
+    int file_wd;         /* -1: no watch */
+    int dir_wd;          /* -1: no watch (folder missing) */
+    int dirty;           /* something changed: check it */
+    int warned;          /* a non-regular file or read error was logged */
+    uint64_t offset;     /* wtmp, btmp: bytes consumed (whole records) */
     unsigned char *snap; /* utmp: the table as last read */
     size_t snap_len;
-    int64_t bad_logged_ns;   /* monotonic time of the last bad-record log line */
-    uint64_t bad_unlogged;   /* bad records since then */
+    int64_t bad_logged_ns; /* monotonic time of the last bad-record log line */
+    uint64_t bad_unlogged; /* bad records since then */
 };
 
 struct state {
@@ -238,7 +275,7 @@ static struct session *session_slot(struct state *s, int emit)
 /* ------------------------------------------------------------------------ */
 /* Events. */
 
-#define K_LOGIN 0
+#define K_LOGIN  0
 #define K_LOGOUT 1
 #define K_FAILED 2
 

@@ -21,14 +21,14 @@
 /* The record: glibc's struct utmpx on x86_64 (and every 64-bit glibc target
  * with 32-bit ut_tv), read by offset so that a record is only ever bytes we
  * bound-check, never a struct we trust. */
-#define OFF_TYPE 0u    /* int16 ut_type */
-#define OFF_PID 4u     /* int32 ut_pid */
-#define OFF_LINE 8u    /* char ut_line[32]: tty without /dev/ */
-#define OFF_USER 44u   /* char ut_user[32] */
-#define OFF_HOST 76u   /* char ut_host[256] */
-#define OFF_TV_SEC 340u  /* int32 ut_tv.tv_sec */
+#define OFF_TYPE    0u   /* int16 ut_type */
+#define OFF_PID     4u   /* int32 ut_pid */
+#define OFF_LINE    8u   /* char ut_line[32]: tty without /dev/ */
+#define OFF_USER    44u  /* char ut_user[32] */
+#define OFF_HOST    76u  /* char ut_host[256] */
+#define OFF_TV_SEC  340u /* int32 ut_tv.tv_sec */
 #define OFF_TV_USEC 344u /* int32 ut_tv.tv_usec */
-#define OFF_ADDR 348u    /* int32 ut_addr_v6[4], network byte order */
+#define OFF_ADDR    348u /* int32 ut_addr_v6[4], network byte order */
 
 #if defined(__GLIBC__) && defined(__x86_64__)
 /* The offsets above are the system's: a libc with another layout fails the

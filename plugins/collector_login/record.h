@@ -31,7 +31,7 @@ struct cl_rec {
     int32_t pid;     /* >= 0 */
     int64_t time_ns; /* 0: the record has no time */
     int has_ip;
-    rp_ip ip;        /* family 4 or 6 when has_ip */
+    rp_ip ip; /* family 4 or 6 when has_ip */
     char line[CL_LEN_LINE + 1];
     char user[CL_LEN_USER + 1];
     char host[CL_LEN_HOST + 1];

@@ -63,14 +63,23 @@ static const char config_schema[] =
     "\"max_sockets\":{\"type\":\"integer\",\"minimum\":256,\"maximum\":1048576,"
     "\"default\":16384,\"description\":\"sockets tracked at most; the oldest is evicted\"},"
     "\"max_fd_reads\":{\"type\":\"integer\",\"minimum\":100,\"maximum\":10000000,"
-    "\"default\":20000,\"description\":\"/proc/<pid>/fd links read per poll at most\"},"
-    RP_UTIL_EXCLUDE_SCHEMA "}}";
+    "\"default\":20000,\"description\":\"/proc/<pid>/fd links read per poll at "
+    "most\"}," RP_UTIL_EXCLUDE_SCHEMA "}}";
 
 /* TCP state numbers (include/net/tcp_states.h, part of the kernel ABI). UDP
  * sockets are ESTABLISHED when connected and CLOSE when only bound. */
 enum {
-    ST_ESTABLISHED = 1, ST_SYN_SENT, ST_SYN_RECV, ST_FIN_WAIT1, ST_FIN_WAIT2, ST_TIME_WAIT,
-    ST_CLOSE, ST_CLOSE_WAIT, ST_LAST_ACK, ST_LISTEN, ST_CLOSING
+    ST_ESTABLISHED = 1,
+    ST_SYN_SENT,
+    ST_SYN_RECV,
+    ST_FIN_WAIT1,
+    ST_FIN_WAIT2,
+    ST_TIME_WAIT,
+    ST_CLOSE,
+    ST_CLOSE_WAIT,
+    ST_LAST_ACK,
+    ST_LISTEN,
+    ST_CLOSING
 };
 #define STBIT(s) (1u << (s))
 /* Every TCP state of a full socket but TIME_WAIT: a connection that is
@@ -78,7 +87,7 @@ enum {
  * would lose sight of it before its destroy message. SYN_RECV (request
  * sockets, no inode) and CLOSE (not hashed) are left out. */
 #define TCP_STATES                                                                                 \
-    (STBIT(ST_ESTABLISHED) | STBIT(ST_SYN_SENT) | STBIT(ST_FIN_WAIT1) | STBIT(ST_FIN_WAIT2) |     \
+    (STBIT(ST_ESTABLISHED) | STBIT(ST_SYN_SENT) | STBIT(ST_FIN_WAIT1) | STBIT(ST_FIN_WAIT2) |      \
      STBIT(ST_CLOSE_WAIT) | STBIT(ST_LAST_ACK) | STBIT(ST_LISTEN) | STBIT(ST_CLOSING))
 #define UDP_STATES (STBIT(ST_ESTABLISHED) | STBIT(ST_CLOSE))
 
@@ -108,10 +117,36 @@ enum {
 #define BUF_LEN (64u * 1024u)
 
 enum {
-    F_TIMESTAMP, F_CATEGORY, F_TYPE, F_ACTION, F_REASON, F_SRC_IP, F_SRC_PORT, F_SRC_BYTES,
-    F_SRC_PACKETS, F_DST_IP, F_DST_PORT, F_DST_BYTES, F_DST_PACKETS, F_TRANSPORT, F_NETTYPE,
-    F_IANA, F_DIRECTION, F_NET_BYTES, F_NET_PACKETS, F_PID, F_PNAME, F_PEXE, F_UID, F_DATASET,
-    F_THREAD_NAME, F_ENTITY, F_EXE_MEMFD, F_EXE_DELETED, F_INCOMPLETE, F_COUNT_
+    F_TIMESTAMP,
+    F_CATEGORY,
+    F_TYPE,
+    F_ACTION,
+    F_REASON,
+    F_SRC_IP,
+    F_SRC_PORT,
+    F_SRC_BYTES,
+    F_SRC_PACKETS,
+    F_DST_IP,
+    F_DST_PORT,
+    F_DST_BYTES,
+    F_DST_PACKETS,
+    F_TRANSPORT,
+    F_NETTYPE,
+    F_IANA,
+    F_DIRECTION,
+    F_NET_BYTES,
+    F_NET_PACKETS,
+    F_PID,
+    F_PNAME,
+    F_PEXE,
+    F_UID,
+    F_DATASET,
+    F_THREAD_NAME,
+    F_ENTITY,
+    F_EXE_MEMFD,
+    F_EXE_DELETED,
+    F_INCOMPLETE,
+    F_COUNT_
 };
 
 static const rp_util_field_def field_defs[F_COUNT_] = {
@@ -149,9 +184,30 @@ static const rp_util_field_def field_defs[F_COUNT_] = {
 };
 
 enum {
-    C_DUMPS, C_DUMP_ERRORS, C_SEEN, C_CONNECT, C_ACCEPT, C_LISTEN, C_CLOSE, C_DESTROY,
-    C_UNMATCHED, C_EXPIRED, C_DROPS, C_EVICT, C_UNRESOLVED, C_FD_DIRS, C_LINKS, C_MAP_RESETS,
-    C_PARSE, C_PUBFAIL, C_SELF, C_SKIPPED, C_EXCL_EXE, C_EXCL_PATH, C_EXCL_USER, C_COUNT_
+    C_DUMPS,
+    C_DUMP_ERRORS,
+    C_SEEN,
+    C_CONNECT,
+    C_ACCEPT,
+    C_LISTEN,
+    C_CLOSE,
+    C_DESTROY,
+    C_UNMATCHED,
+    C_EXPIRED,
+    C_DROPS,
+    C_EVICT,
+    C_UNRESOLVED,
+    C_FD_DIRS,
+    C_LINKS,
+    C_MAP_RESETS,
+    C_PARSE,
+    C_PUBFAIL,
+    C_SELF,
+    C_SKIPPED,
+    C_EXCL_EXE,
+    C_EXCL_PATH,
+    C_EXCL_USER,
+    C_COUNT_
 };
 
 static const char *const counter_names[C_COUNT_] = {
@@ -182,29 +238,29 @@ static const char *const counter_names[C_COUNT_] = {
 
 enum { K_UNSET, K_CONNECT, K_ACCEPT, K_LISTEN };
 
-#define RF_PENDING 0x1u  /* start event not published yet */
-#define RF_SELF 0x2u     /* the agent's own socket, not reported */
-#define RF_EXISTING 0x4u /* open before the first poll */
-#define RF_NO_UID 0x8u   /* known only from a destroy message, which has no uid */
+#define RF_PENDING  0x1u  /* start event not published yet */
+#define RF_SELF     0x2u  /* the agent's own socket, not reported */
+#define RF_EXISTING 0x4u  /* open before the first poll */
+#define RF_NO_UID   0x8u  /* known only from a destroy message, which has no uid */
 #define RF_EXCLUDED 0x10u /* a collectors.exclude rule covers it: not reported */
 
 /* One known socket. */
 struct rec {
-    struct rec *hnext;       /* cookie hash chain */
+    struct rec *hnext;         /* cookie hash chain */
     struct rec *older, *newer; /* age list, for eviction and expiry */
-    struct rec *pnext;       /* pending list */
+    struct rec *pnext;         /* pending list */
     uint64_t cookie, inode;
-    uint64_t lis_cookie;     /* the listener an accept belongs to */
+    uint64_t lis_cookie; /* the listener an accept belongs to */
     int64_t first_mono_ns, first_wall_ns, missing_since_ns;
     uint32_t seen_gen, uid;
-    int32_t pid;             /* 0 = unknown */
-    int32_t last_pid;        /* a holder found earlier that is gone now */
+    int32_t pid;      /* 0 = unknown */
+    int32_t last_pid; /* a holder found earlier that is gone now */
     uint8_t family, proto, state, kind, flags;
     uint8_t laddr[16], raddr[16];
     uint16_t lport, rport;
     char comm[16];
-    char *exe; /* NULL when unknown (or a memfd: see exe_flags) */
-    uint32_t exe_flags; /* RP_UTIL_EXE_* */
+    char *exe;                              /* NULL when unknown (or a memfd: see exe_flags) */
+    uint32_t exe_flags;                     /* RP_UTIL_EXE_* */
     char entity[RP_UTIL_ENTITY_ID_LEN + 1]; /* "" when unknown */
 };
 
@@ -219,18 +275,18 @@ struct listener {
 struct dump_kind {
     uint8_t family, proto;
     int enabled;
-    int last_rc;     /* logged when it changes */
-    int dumped;      /* dumped (successfully) in the current poll */
-    uint32_t nrec;   /* records of this kind in the table */
+    int last_rc;   /* logged when it changes */
+    int dumped;    /* dumped (successfully) in the current poll */
+    uint32_t nrec; /* records of this kind in the table */
 };
 
 /* The change gate of one protocol (skip_unchanged). */
 struct gate {
-    int64_t inuse[2];      /* v4 and v6 "inuse" of /proc/net/sockstat{,6} at the last dump */
-    uint64_t destroys;     /* destroy messages since the last dump */
-    int64_t last_dump_ns;  /* monotonic */
-    int valid;             /* inuse holds the values of a successful dump */
-    int unaccepted;        /* the last dump saw a connection not accepted yet */
+    int64_t inuse[2];     /* v4 and v6 "inuse" of /proc/net/sockstat{,6} at the last dump */
+    uint64_t destroys;    /* destroy messages since the last dump */
+    int64_t last_dump_ns; /* monotonic */
+    int valid;            /* inuse holds the values of a successful dump */
+    int unaccepted;       /* the last dump saw a connection not accepted yet */
 };
 
 struct net {
@@ -250,9 +306,9 @@ struct net {
     uint32_t seq;
     struct dump_kind dumps[4]; /* kind_index order */
     int recv_error_logged;
-    struct gate gates[2];      /* TCP, UDP */
-    int stat_fd, stat6_fd;     /* /proc/net/sockstat and sockstat6, -1 = no gate */
-    int drops_since;           /* the kernel dropped destroy messages since the last poll */
+    struct gate gates[2];  /* TCP, UDP */
+    int stat_fd, stat6_fd; /* /proc/net/sockstat and sockstat6, -1 = no gate */
+    int drops_since;       /* the kernel dropped destroy messages since the last poll */
 
     /* Socket table. */
     struct rec **slots;
@@ -474,8 +530,8 @@ static void publish_start(struct net *n, const struct rec *r)
                                          [K_LISTEN] = "network.listen"};
     static const char *const actions[] = {
         [K_CONNECT] = "connect", [K_ACCEPT] = "accept", [K_LISTEN] = "listen"};
-    static const int counters[] = {[K_CONNECT] = C_CONNECT, [K_ACCEPT] = C_ACCEPT,
-                                   [K_LISTEN] = C_LISTEN};
+    static const int counters[] = {
+        [K_CONNECT] = C_CONNECT, [K_ACCEPT] = C_ACCEPT, [K_LISTEN] = C_LISTEN};
     int kind = r->kind == K_UNSET ? K_CONNECT : r->kind;
     rp_event *ev;
     if (h->event_create(n->self, topics[kind], strlen(topics[kind]), &ev) != 0) {
@@ -598,9 +654,8 @@ static int rule_excludes(struct net *n, const struct rec *r)
     if (r->pid > 0 && r->exe &&
         (rp_util_exclude_exe(x, r->exe, strlen(r->exe)) ||
          rp_util_exclude_path(x, r->exe, strlen(r->exe)))) {
-        rp_util_count(&n->ctr, rp_util_exclude_exe(x, r->exe, strlen(r->exe)) ? C_EXCL_EXE
-                                                                               : C_EXCL_PATH,
-                      1);
+        rp_util_count(&n->ctr,
+                      rp_util_exclude_exe(x, r->exe, strlen(r->exe)) ? C_EXCL_EXE : C_EXCL_PATH, 1);
         return 1;
     }
     if (!(r->flags & RF_NO_UID) && rp_util_exclude_uid(x, r->uid)) {
@@ -1059,8 +1114,8 @@ static void on_destroy_ready(void *arg, int64_t fd, uint32_t revents)
     for (int i = 0; i < DESTROY_BATCH; i++) {
         struct sockaddr_nl from;
         socklen_t fromlen = sizeof from;
-        ssize_t got = recvfrom((int)fd, n->buf, BUF_LEN, MSG_DONTWAIT, (struct sockaddr *)&from,
-                               &fromlen);
+        ssize_t got =
+            recvfrom((int)fd, n->buf, BUF_LEN, MSG_DONTWAIT, (struct sockaddr *)&from, &fromlen);
         if (got < 0) {
             if (errno == EINTR)
                 continue;
@@ -1165,11 +1220,11 @@ static int net_init(rp_plugin *self, const rp_host_api *host, void **state)
     }
     rp_util_machine_id(n->machine_id, sizeof n->machine_id, &n->mid_len);
     n->dumps[0] = (struct dump_kind){.family = AF_INET, .proto = IPPROTO_TCP, .enabled = n->tcp};
-    n->dumps[1] = (struct dump_kind){.family = AF_INET6, .proto = IPPROTO_TCP,
-                                     .enabled = n->tcp && n->ipv6};
+    n->dumps[1] =
+        (struct dump_kind){.family = AF_INET6, .proto = IPPROTO_TCP, .enabled = n->tcp && n->ipv6};
     n->dumps[2] = (struct dump_kind){.family = AF_INET, .proto = IPPROTO_UDP, .enabled = n->udp};
-    n->dumps[3] = (struct dump_kind){.family = AF_INET6, .proto = IPPROTO_UDP,
-                                     .enabled = n->udp && n->ipv6};
+    n->dumps[3] =
+        (struct dump_kind){.family = AF_INET6, .proto = IPPROTO_UDP, .enabled = n->udp && n->ipv6};
 
     n->nslots = 256;
     while (n->nslots < n->max_sockets && n->nslots < (1u << 20))

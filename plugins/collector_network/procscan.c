@@ -27,14 +27,14 @@
 #include <unistd.h>
 
 #define INO_SLOTS  (CN_PS_INODE_CAP * 2u) /* power of two is not needed: modulo */
-#define PROC_SLOTS 4096u              /* hash buckets for the process table */
+#define PROC_SLOTS 4096u                  /* hash buckets for the process table */
 
 struct cn_ps_proc {
     struct cn_ps_proc *next;
     int32_t pid;
-    uint32_t seen_gen;   /* pass_gen of the last pass that listed it */
-    uint64_t dir_ino;    /* /proc/<pid>/fd's inode: a reused pid gets another */
-    int64_t fd_count;    /* st_size of /proc/<pid>/fd when last read */
+    uint32_t seen_gen; /* pass_gen of the last pass that listed it */
+    uint64_t dir_ino;  /* /proc/<pid>/fd's inode: a reused pid gets another */
+    int64_t fd_count;  /* st_size of /proc/<pid>/fd when last read */
     int64_t last_read_ns;
 };
 

@@ -21,9 +21,9 @@
 struct cn_ps_proc;
 
 struct cn_ps {
-    int procfd;          /* /proc, O_DIRECTORY */
-    uint64_t *ino_keys;  /* open addressing, 0 = empty */
-    int32_t *ino_pids;   /* -1 = the holder was gone when looked up */
+    int procfd;         /* /proc, O_DIRECTORY */
+    uint64_t *ino_keys; /* open addressing, 0 = empty */
+    int32_t *ino_pids;  /* -1 = the holder was gone when looked up */
     uint32_t ino_count;
     struct cn_ps_proc **proc_slots; /* chained by pid */
     uint32_t proc_count;

@@ -104,8 +104,8 @@ int cn_nd_parse(const void *msg, size_t len, uint8_t proto, struct cn_nd_sock *o
                      INFO_END(tcpi_bytes_acked), &out->bytes_acked, &ok);
             info_u64(data, dlen, offsetof(struct tcp_info, tcpi_bytes_received),
                      INFO_END(tcpi_bytes_received), &out->bytes_received, &ok);
-            info_u32(data, dlen, offsetof(struct tcp_info, tcpi_segs_out),
-                     INFO_END(tcpi_segs_out), &out->segs_out);
+            info_u32(data, dlen, offsetof(struct tcp_info, tcpi_segs_out), INFO_END(tcpi_segs_out),
+                     &out->segs_out);
             info_u32(data, dlen, offsetof(struct tcp_info, tcpi_segs_in), INFO_END(tcpi_segs_in),
                      &out->segs_in);
             out->has_info = ok;
@@ -204,9 +204,8 @@ int cn_nd_dump_datagram(const uint8_t *buf, size_t len, uint32_t seq, uint8_t pr
             *done = 1;
             if (err >= 0)
                 return 0;
-            return err == -ENOENT || err == -EINVAL || err == -EPROTONOSUPPORT
-                       ? RP_ERR_UNSUPPORTED
-                       : RP_ERR_IO;
+            return err == -ENOENT || err == -EINVAL || err == -EPROTONOSUPPORT ? RP_ERR_UNSUPPORTED
+                                                                               : RP_ERR_IO;
         }
         struct cn_nd_sock s;
         if (cn_nd_parse(m.data, m.len, proto, &s) == 0)

@@ -17,9 +17,9 @@ struct cn_nd_sock {
     uint64_t cookie; /* the kernel's socket cookie: unique per boot, never reused */
     uint64_t inode;  /* 0 in destroy messages and for orphaned sockets */
     uint32_t uid;
-    uint8_t family; /* AF_INET or AF_INET6 */
-    uint8_t proto;  /* IPPROTO_TCP or IPPROTO_UDP */
-    uint8_t state;  /* TCP_* state numbers (UDP uses ESTABLISHED and CLOSE) */
+    uint8_t family;   /* AF_INET or AF_INET6 */
+    uint8_t proto;    /* IPPROTO_TCP or IPPROTO_UDP */
+    uint8_t state;    /* TCP_* state numbers (UDP uses ESTABLISHED and CLOSE) */
     uint8_t has_info; /* the tcp_info figures below are valid */
     uint8_t src[16], dst[16];
     uint16_t sport, dport;

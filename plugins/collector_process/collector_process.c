@@ -2474,7 +2474,7 @@ static int nl_setup(struct cp *s, char *why, size_t whylen)
         cp_nl_open(s->cfg.rcvbuf, ++s->nl_seq, &s->nlfd_b, why_b, sizeof why_b) == 0) {
         if (cp_nl_send(s->nlfd, ++s->nl_seq, PROC_CN_MCAST_LISTEN, 1, PROC_EVENT_EXEC) != 0 ||
             cp_nl_send(s->nlfd_b, ++s->nl_seq, PROC_CN_MCAST_LISTEN, 1,
-                    PROC_EVENT_FORK | PROC_EVENT_EXIT | PROC_EVENT_UID | PROC_EVENT_GID) != 0) {
+                       PROC_EVENT_FORK | PROC_EVENT_EXIT | PROC_EVENT_UID | PROC_EVENT_GID) != 0) {
             cp_nl_send(s->nlfd, ++s->nl_seq, PROC_CN_MCAST_LISTEN, 1, CP_PROC_EVENT_ALL);
             cp_nl_send(s->nlfd_b, s->nl_seq, PROC_CN_MCAST_IGNORE, 0, 0);
             close(s->nlfd_b);

@@ -292,8 +292,8 @@ int cp_nl_recv(struct cp_nl_bufs *b, int fd, struct cp_kev *out, int max, int *n
             (*malformed)++;
             continue;
         }
-        *nev += cp_nl_decode(b->data[i], b->msgs[i].msg_len, &b->addr[i], out + *nev,
-                             max - *nev, malformed);
+        *nev += cp_nl_decode(b->data[i], b->msgs[i].msg_len, &b->addr[i], out + *nev, max - *nev,
+                             malformed);
     }
     return n;
 }

@@ -25,7 +25,7 @@
 /* A kernel event decoded from one netlink message. The decoder fills what,
  * ts and the ids; the rest is the collector's bookkeeping. */
 struct cp_kev {
-    uint32_t what; /* PROC_EVENT_*; PROC_EVENT_NONE for kinds not used */
+    uint32_t what;                  /* PROC_EVENT_*; PROC_EVENT_NONE for kinds not used */
     uint8_t later_exec, later_exit; /* execs: another exec / the exit of the pid follows */
     int32_t pid, tgid, ppid, ptgid;
     int64_t ts;

@@ -27,27 +27,57 @@ static const char config_schema[] =
 #define TICK_MS 10
 
 enum { C_PUBLISHED, C_FAILED, C_REFUSED, C_COUNT_ };
-static const char *const counter_names[C_COUNT_] = {"published", "publish_failed",
-                                                    "refused_full"};
+static const char *const counter_names[C_COUNT_] = {"published", "publish_failed", "refused_full"};
 
 enum {
-    F_CATEGORY, F_TYPE, F_ACTION, F_PID, F_NAME, F_EXE, F_ARGS, F_CMDLINE, F_CWD, F_ENTITY,
-    F_HASH, F_PPID, F_PNAME, F_PEXE, F_PCMD, F_PENTITY, F_UID, F_UNAME, F_GID, F_START,
-    F_HOST, F_SEQ, F_COUNT_
+    F_CATEGORY,
+    F_TYPE,
+    F_ACTION,
+    F_PID,
+    F_NAME,
+    F_EXE,
+    F_ARGS,
+    F_CMDLINE,
+    F_CWD,
+    F_ENTITY,
+    F_HASH,
+    F_PPID,
+    F_PNAME,
+    F_PEXE,
+    F_PCMD,
+    F_PENTITY,
+    F_UID,
+    F_UNAME,
+    F_GID,
+    F_START,
+    F_HOST,
+    F_SEQ,
+    F_COUNT_
 };
 
 static const rp_util_field_def field_defs[F_COUNT_] = {
-    {"event.category", RP_TYPE_STR_ARRAY}, {"event.type", RP_TYPE_STR_ARRAY},
-    {"event.action", RP_TYPE_STR},         {"process.pid", RP_TYPE_I64},
-    {"process.name", RP_TYPE_STR},         {"process.executable", RP_TYPE_STR},
-    {"process.args", RP_TYPE_STR_ARRAY},   {"process.command_line", RP_TYPE_STR},
-    {"process.working_directory", RP_TYPE_STR}, {"process.entity_id", RP_TYPE_STR},
-    {"process.hash.sha256", RP_TYPE_STR},  {"process.parent.pid", RP_TYPE_I64},
-    {"process.parent.name", RP_TYPE_STR},  {"process.parent.executable", RP_TYPE_STR},
-    {"process.parent.command_line", RP_TYPE_STR}, {"process.parent.entity_id", RP_TYPE_STR},
-    {"user.id", RP_TYPE_STR},              {"user.name", RP_TYPE_STR},
-    {"group.id", RP_TYPE_STR},             {"process.start", RP_TYPE_TIMESTAMP},
-    {"host.hostname", RP_TYPE_STR},        {"synthetic.seq", RP_TYPE_U64},
+    {"event.category", RP_TYPE_STR_ARRAY},
+    {"event.type", RP_TYPE_STR_ARRAY},
+    {"event.action", RP_TYPE_STR},
+    {"process.pid", RP_TYPE_I64},
+    {"process.name", RP_TYPE_STR},
+    {"process.executable", RP_TYPE_STR},
+    {"process.args", RP_TYPE_STR_ARRAY},
+    {"process.command_line", RP_TYPE_STR},
+    {"process.working_directory", RP_TYPE_STR},
+    {"process.entity_id", RP_TYPE_STR},
+    {"process.hash.sha256", RP_TYPE_STR},
+    {"process.parent.pid", RP_TYPE_I64},
+    {"process.parent.name", RP_TYPE_STR},
+    {"process.parent.executable", RP_TYPE_STR},
+    {"process.parent.command_line", RP_TYPE_STR},
+    {"process.parent.entity_id", RP_TYPE_STR},
+    {"user.id", RP_TYPE_STR},
+    {"user.name", RP_TYPE_STR},
+    {"group.id", RP_TYPE_STR},
+    {"process.start", RP_TYPE_TIMESTAMP},
+    {"host.hostname", RP_TYPE_STR},
+    {"synthetic.seq", RP_TYPE_U64},
 };
 
 struct state {
@@ -55,8 +85,8 @@ struct state {
     const rp_host_api *host;
     rp_field_id f[F_COUNT_];
     uint64_t count, rate;
-    uint64_t seq;       /* events published so far */
-    double carry;       /* fraction of an event owed from earlier ticks */
+    uint64_t seq;               /* events published so far */
+    double carry;               /* fraction of an event owed from earlier ticks */
     atomic_uint_fast64_t timer; /* stopped from the loop (done) or from stop */
     pthread_t thread;
     int has_thread;
@@ -101,8 +131,8 @@ static int publish_one(struct state *s)
     put_text(&p, "https://updates.example.org/pkg/", 32);
     put_u64(&p, s->seq);
     size_t url_len = (size_t)(p - url);
-    rp_str args[5] = {{exe, strlen(exe)}, {"--silent", 8}, {"--max-time", 10}, {"30", 2},
-                      {url, url_len}};
+    rp_str args[5] = {
+        {exe, strlen(exe)}, {"--silent", 8}, {"--max-time", 10}, {"30", 2}, {url, url_len}};
     p = cmd;
     put_text(&p, exe, strlen(exe));
     put_text(&p, " --silent --max-time 30 ", 24);
@@ -127,8 +157,8 @@ static int publish_one(struct state *s)
     h->set_str(ev, s->f[F_CMDLINE], cmd, (uint64_t)n);
     h->set_str(ev, s->f[F_CWD], "/home/teacher", 13);
     h->set_str(ev, s->f[F_ENTITY], entity, strlen(entity));
-    h->set_str(ev, s->f[F_HASH],
-               "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", 64);
+    h->set_str(ev, s->f[F_HASH], "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+               64);
     h->set_i64(ev, s->f[F_PPID], 4242);
     h->set_str(ev, s->f[F_PNAME], "bash", 4);
     h->set_str(ev, s->f[F_PEXE], "/bin/bash", 9);

@@ -57,8 +57,8 @@ static void expect_error(rp__host *host, const char *name, enum rp__plugin_state
     rp__plugin_info info;
     find(host, name, &info);
     if (info.state != state || !strstr(info.error, part1) || (part2 && !strstr(info.error, part2)))
-        fail_msg("plugin %s: state %d, error \"%s\"; wanted state %d with \"%s\" and \"%s\"",
-                 name, info.state, info.error, state, part1, part2 ? part2 : "");
+        fail_msg("plugin %s: state %d, error \"%s\"; wanted state %d with \"%s\" and \"%s\"", name,
+                 info.state, info.error, state, part1, part2 ? part2 : "");
 }
 
 static json_t *entry(const char *file)
@@ -77,10 +77,9 @@ static void test_refusals_and_survivors(void **state)
 
     json_t *plugins = json_object();
     /* Order matters for the duplicate check: frozen first, dup_id later. */
-    static const char *const variants[] = {"frozen",        "newer_minor", "other_major",
-                                           "small_descriptor", "missing_stop", "dup_id",
-                                           "init_fails",    "not_a_plugin", "newer_schema",
-                                           "reserved_set"};
+    static const char *const variants[] = {
+        "frozen", "newer_minor", "other_major",  "small_descriptor", "missing_stop",
+        "dup_id", "init_fails",  "not_a_plugin", "newer_schema",     "reserved_set"};
     for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++) {
         snprintf(path, sizeof path, RP_ABI_PLUGIN_DIR "/abi_%s.so", variants[i]);
         json_object_set_new(plugins, variants[i], entry(path));
@@ -89,18 +88,17 @@ static void test_refusals_and_survivors(void **state)
     json_object_set_new(plugins, "missing", entry("/nonexistent/nothing.so"));
     json_object_set_new(plugins, "disabled",
                         json_pack("{s:b, s:s}", "enabled", 0, "file", "/nonexistent/x.so"));
-    json_object_set_new(
-        plugins, "synthetic",
-        json_pack("{s:b, s:s, s:{s:i, s:i}}", "enabled", 1, "file",
-                  RP_PLUGIN_DIR "/collector_synthetic.so", "config", "count", 10, "rate", 1000));
+    json_object_set_new(plugins, "synthetic",
+                        json_pack("{s:b, s:s, s:{s:i, s:i}}", "enabled", 1, "file",
+                                  RP_PLUGIN_DIR "/collector_synthetic.so", "config", "count", 10,
+                                  "rate", 1000));
 
     json_t *doc = json_pack("{s:{s:s, s:s}, s:o}", "agent", "data_dir", tmpdir, "plugin_dir",
                             RP_PLUGIN_DIR, "plugins", plugins);
     rp__config *cfg = NULL;
     char err[1024];
     assert_int_equal(
-        rp__config_from_docs(doc, "test.json", NULL, NULL, NULL, tmpdir, &cfg, err, sizeof err),
-        0);
+        rp__config_from_docs(doc, "test.json", NULL, NULL, NULL, tmpdir, &cfg, err, sizeof err), 0);
 
     struct host_runtime rt;
     host_runtime_create(&rt, cfg, 0);
@@ -129,11 +127,12 @@ static void test_refusals_and_survivors(void **state)
     expect_error(host, "missing_stop", RP__PLUGIN_REFUSED, "lacks the required stop callback",
                  NULL);
     expect_error(host, "dup_id", RP__PLUGIN_REFUSED,
-                 "duplicate plugin id \"org.rampart.test.frozen\"", "already loaded as plugin frozen");
+                 "duplicate plugin id \"org.rampart.test.frozen\"",
+                 "already loaded as plugin frozen");
     expect_error(host, "init_fails", RP__PLUGIN_FAILED, "init failed: not supported",
                  "cannot open /dev/test-device");
-    expect_error(host, "not_a_plugin", RP__PLUGIN_REFUSED, "does not export rampart_plugin_entry_v1",
-                 NULL);
+    expect_error(host, "not_a_plugin", RP__PLUGIN_REFUSED,
+                 "does not export rampart_plugin_entry_v1", NULL);
     expect_error(host, "newer_schema", RP__PLUGIN_REFUSED, "needs event schema 2",
                  "this agent provides 1");
     expect_error(host, "reserved_set", RP__PLUGIN_REFUSED, "reserved member is 7; expected 0",
@@ -166,15 +165,13 @@ static void test_refusals_and_survivors(void **state)
 static void test_plugin_config_error_names_file_and_path(void **state)
 {
     (void)state;
-    json_t *doc = json_pack(
-        "{s:{s:s, s:s}, s:{s:{s:b, s:s, s:{s:s}}}}", "agent", "data_dir", tmpdir, "plugin_dir",
-        RP_PLUGIN_DIR, "plugins", "synthetic", "enabled", 1, "file", "collector_synthetic.so",
-        "config", "rate", "fast");
+    json_t *doc = json_pack("{s:{s:s, s:s}, s:{s:{s:b, s:s, s:{s:s}}}}", "agent", "data_dir",
+                            tmpdir, "plugin_dir", RP_PLUGIN_DIR, "plugins", "synthetic", "enabled",
+                            1, "file", "collector_synthetic.so", "config", "rate", "fast");
     rp__config *cfg = NULL;
     char err[1024];
     assert_int_equal(
-        rp__config_from_docs(doc, "main.json", NULL, NULL, NULL, tmpdir, &cfg, err, sizeof err),
-        0);
+        rp__config_from_docs(doc, "main.json", NULL, NULL, NULL, tmpdir, &cfg, err, sizeof err), 0);
     struct host_runtime rt;
     host_runtime_create(&rt, cfg, 1);
     assert_int_equal(rp__host_load(rt.host, err, sizeof err), RP_ERR_CONFIG);

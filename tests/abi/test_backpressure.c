@@ -89,8 +89,7 @@ static void test_full_bus_suspends_and_resumes_watches(void **state)
     rp__config *cfg = NULL;
     char err[1024];
     assert_int_equal(
-        rp__config_from_docs(doc, "test.json", NULL, NULL, NULL, tmpdir, &cfg, err, sizeof err),
-        0);
+        rp__config_from_docs(doc, "test.json", NULL, NULL, NULL, tmpdir, &cfg, err, sizeof err), 0);
     assert_int_equal(cfg->bus_max_bytes, cap);
     struct host_runtime rt;
     host_runtime_create(&rt, cfg, 0);

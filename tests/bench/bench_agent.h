@@ -241,8 +241,7 @@ static void ba_init(const char *out)
     ba_out_path = out;
     if (bench_find_build(&ba_paths) != 0)
         exit(1); /* it said why; nothing is started yet */
-    snprintf(ba_backend_sh, sizeof ba_backend_sh, "%s/tests/e2e/backend/backend.sh",
-             RP_SOURCE_DIR);
+    snprintf(ba_backend_sh, sizeof ba_backend_sh, "%s/tests/e2e/backend/backend.sh", RP_SOURCE_DIR);
     ba_check_text("build folder", ba_paths.build);
     if (access(ba_paths.rampartd, X_OK) != 0)
         ba_fail("%s: %s", ba_paths.rampartd, strerror(errno));
@@ -710,8 +709,8 @@ static int ba_make_batches(const char *file, uint32_t per, uint64_t max_lines, b
  * SIGTERM once they are all published (the stop drains the bus into the
  * file). Returns the file's path in out.
  */
-static void ba_local_run(const char *tmp, const char *name, uint64_t count, char *out,
-                         size_t size, int timeout_s)
+static void ba_local_run(const char *tmp, const char *name, uint64_t count, char *out, size_t size,
+                         int timeout_s)
 {
     char data[PATH_MAX + 64], cfg[PATH_MAX + 64], log[PATH_MAX + 64];
     snprintf(data, sizeof data, "%s/%s", tmp, name);
@@ -719,13 +718,13 @@ static void ba_local_run(const char *tmp, const char *name, uint64_t count, char
     snprintf(log, sizeof log, "%s/%s.log", tmp, name);
     static char text[16384];
     ba_format(text, sizeof text,
-             "{\n  \"agent\": {\"data_dir\": \"%s\", \"plugin_dir\": \"%s\", "
-             "\"log_level\": \"info\", \"health_interval_ms\": 100},\n"
-             "  \"output\": {\"file\": \"events.ndjson\", \"stdout\": false, "
-             "\"file_max_bytes\": 0, \"flush_interval_ms\": 100},\n"
-             "  \"plugins\": {\"synthetic\": {\"enabled\": true, \"file\": "
-             "\"collector_synthetic.so\", \"config\": {\"count\": %llu, \"rate\": 0}}}\n}\n",
-             data, ba_paths.plugins, (unsigned long long)count);
+              "{\n  \"agent\": {\"data_dir\": \"%s\", \"plugin_dir\": \"%s\", "
+              "\"log_level\": \"info\", \"health_interval_ms\": 100},\n"
+              "  \"output\": {\"file\": \"events.ndjson\", \"stdout\": false, "
+              "\"file_max_bytes\": 0, \"flush_interval_ms\": 100},\n"
+              "  \"plugins\": {\"synthetic\": {\"enabled\": true, \"file\": "
+              "\"collector_synthetic.so\", \"config\": {\"count\": %llu, \"rate\": 0}}}\n}\n",
+              data, ba_paths.plugins, (unsigned long long)count);
     if (bench_write_text(cfg, text, 0666) != 0)
         ba_fail("%s: %s", cfg, strerror(errno));
     struct ba_agent a;

@@ -30,17 +30,17 @@
 #include "runtime/event.h"
 #include "runtime/topic.h"
 
-#define RUNS        5
-#define EVENTS      (4u * 1000 * 1000) /* per run */
-#define QUEUE       4096u
-#define WINDOW      2048u
-#define POOL        WINDOW
-#define PAYLOAD     200u
-#define RING_CAP    QUEUE
-#define LAT_RATE    100000u /* events/s in the awake-latency phase */
-#define LAT_EVENTS  200000u /* 2 s */
-#define WAKE_RATE   200u    /* events/s: gaps of 5 ms, far past the spin time */
-#define WAKE_EVENTS 400u    /* 2 s */
+#define RUNS           5
+#define EVENTS         (4u * 1000 * 1000) /* per run */
+#define QUEUE          4096u
+#define WINDOW         2048u
+#define POOL           WINDOW
+#define PAYLOAD        200u
+#define RING_CAP       QUEUE
+#define LAT_RATE       100000u /* events/s in the awake-latency phase */
+#define LAT_EVENTS     200000u /* 2 s */
+#define WAKE_RATE      200u    /* events/s: gaps of 5 ms, far past the spin time */
+#define WAKE_EVENTS    400u    /* 2 s */
 #define TRICKLE_RATE   1000u   /* events/s: a trickle, each one past the previous spin */
 #define TRICKLE_EVENTS 2000u   /* 2 s */
 #define IDLE_MS        1000    /* a started bus with nothing published */

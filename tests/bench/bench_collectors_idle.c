@@ -57,12 +57,12 @@
  * from its entry there. */
 #define DEFAULT_CONFIG RP_SOURCE_DIR "/config/rampart.json"
 
-#define SETTLE_S 3
+#define SETTLE_S          3
 #define DEFAULT_MEASURE_S 60
-#define GOAL_CPU_PERCENT 0.05
-#define MAX_THREADS 64 /* threads followed per run; more are summed, not listed */
-#define START_TIMEOUT_S 60 /* a busy machine starts the agent slowly */
-#define STOP_TIMEOUT_S 10
+#define GOAL_CPU_PERCENT  0.05
+#define MAX_THREADS       64 /* threads followed per run; more are summed, not listed */
+#define START_TIMEOUT_S   60 /* a busy machine starts the agent slowly */
+#define STOP_TIMEOUT_S    10
 
 struct collector {
     const char *name; /* the plugin instance's name in the config */
@@ -85,9 +85,9 @@ static char tmp_dir[PATH_MAX];
 struct thread_sample {
     int tid;
     char name[20];
-    uint64_t ticks;   /* utime + stime */
-    uint64_t run_ns;  /* schedstat run time; 0 if unavailable */
-    uint64_t ctxsw;   /* voluntary + nonvoluntary */
+    uint64_t ticks;  /* utime + stime */
+    uint64_t run_ns; /* schedstat run time; 0 if unavailable */
+    uint64_t ctxsw;  /* voluntary + nonvoluntary */
 };
 
 struct sample {
@@ -101,8 +101,7 @@ struct sample {
 
 /* Event categories counted in the events file, to show what the collectors
  * saw on a machine that is rarely quite idle. */
-static const char *const categories[] = {"process", "file", "network", "authentication",
-                                         "session"};
+static const char *const categories[] = {"process", "file", "network", "authentication", "session"};
 #define N_CATEGORIES 5
 
 struct run {
@@ -333,8 +332,9 @@ static void run_once(struct run *r, const char *label, unsigned mask, int measur
             /* Threads that ended in between lose their schedstat (not their
              * stat ticks): a cross-check, not the figure. */
             r->cpu_percent_schedstat =
-                b.sum_run_ns >= a.sum_run_ns ? (double)(b.sum_run_ns - a.sum_run_ns) / 1e9 / secs * 100.0
-                                             : 0;
+                b.sum_run_ns >= a.sum_run_ns
+                    ? (double)(b.sum_run_ns - a.sum_run_ns) / 1e9 / secs * 100.0
+                    : 0;
             uint64_t sw = 0;
             for (int i = 0; i < b.n; i++) {
                 const struct thread_sample *tb = &b.t[i], *ta = NULL;
@@ -376,18 +376,20 @@ static void run_once(struct run *r, const char *label, unsigned mask, int measur
 static void json_run(bench_json *j, const char *key, const struct run *r, int with_threads)
 {
     bench_json_key(j, key);
-    bench_json_raw(j, "{\"ok\": %s, \"error\": \"%s\", \"plugins_enabled\": %d, "
-                      "\"plugins_running\": %d, \"running\": \"%s\", \"seconds\": %.3f, "
-                      "\"cpu_percent\": %.5f, \"cpu_percent_schedstat\": %.5f, "
-                      "\"wakeups_per_s\": %.3f, \"load_before\": [%.2f, %.2f, %.2f], "
-                      "\"load_after\": [%.2f, %.2f, %.2f], \"exit_status\": %d, "
-                      "\"threads_unlisted\": %d,",
+    bench_json_raw(j,
+                   "{\"ok\": %s, \"error\": \"%s\", \"plugins_enabled\": %d, "
+                   "\"plugins_running\": %d, \"running\": \"%s\", \"seconds\": %.3f, "
+                   "\"cpu_percent\": %.5f, \"cpu_percent_schedstat\": %.5f, "
+                   "\"wakeups_per_s\": %.3f, \"load_before\": [%.2f, %.2f, %.2f], "
+                   "\"load_after\": [%.2f, %.2f, %.2f], \"exit_status\": %d, "
+                   "\"threads_unlisted\": %d,",
                    r->ok ? "true" : "false", r->error, r->plugins_enabled, r->plugins_running,
                    r->running, r->seconds, r->cpu_percent, r->cpu_percent_schedstat,
                    r->wakeups_per_s, r->load_before[0], r->load_before[1], r->load_before[2],
                    r->load_after[0], r->load_after[1], r->load_after[2], r->exit_status,
                    r->threads_unlisted);
-    bench_json_raw(j, "\n    \"events\": {\"all\": %llu", (unsigned long long)r->events[N_CATEGORIES]);
+    bench_json_raw(j, "\n    \"events\": {\"all\": %llu",
+                   (unsigned long long)r->events[N_CATEGORIES]);
     for (int i = 0; i < N_CATEGORIES; i++)
         bench_json_raw(j, ", \"%s\": %llu", categories[i], (unsigned long long)r->events[i]);
     bench_json_raw(j, "}");
@@ -397,13 +399,13 @@ static void json_run(bench_json *j, const char *key, const struct run *r, int wi
     }
     bench_json_raw(j, ",\n    \"threads\": [");
     for (int i = 0; i < r->n_threads; i++)
-        bench_json_raw(j, "%s\n      {\"tid\": %d, \"name\": \"%s\", \"cpu_percent\": %.5f, "
-                          "\"wakeups_per_s\": %.3f}",
+        bench_json_raw(j,
+                       "%s\n      {\"tid\": %d, \"name\": \"%s\", \"cpu_percent\": %.5f, "
+                       "\"wakeups_per_s\": %.3f}",
                        i ? "," : "", r->threads[i].tid, r->threads[i].name,
                        r->threads[i].cpu_percent, r->threads[i].wakeups_per_s);
     bench_json_raw(j, "]}");
 }
-
 
 int main(int argc, char **argv)
 {

@@ -721,7 +721,7 @@ BENCH_UNUSED static int bench_find_build(struct bench_paths *p)
  * -1 when it was still starting after wait_ms (slow, not broken: the child
  * is stopped), -2 when it exited by itself (broken: see errlog). */
 BENCH_UNUSED static pid_t bench_start_process_agent(const struct bench_paths *p, const char *dir,
-                                                   const char *errlog, int wait_ms)
+                                                    const char *errlog, int wait_ms)
 {
     char cfg[PATH_MAX], text[2 * PATH_MAX + 512];
     snprintf(cfg, sizeof cfg, "%s/rampart.json", dir);

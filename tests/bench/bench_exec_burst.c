@@ -554,7 +554,6 @@ static void phase_audit(struct audit_result *r)
 
 /* ---- main ------------------------------------------------------------------ */
 
-
 int main(int argc, char **argv)
 {
     const char *out = argc > 1 ? argv[1] : NULL;

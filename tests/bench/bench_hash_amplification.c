@@ -253,8 +253,9 @@ int main(int argc, char **argv)
         bench_json j;
         bench_json_begin(&j);
         bench_json_str(&j, "bench", "hash_amplification");
-        bench_json_str(&j, "missing", "the agent's process collector was not running within "
-                                      "60 s of its start: the machine was too busy");
+        bench_json_str(&j, "missing",
+                       "the agent's process collector was not running within "
+                       "60 s of its start: the machine was too busy");
         bench_json_num(&j, "load1", bench_load1());
         int rc = bench_json_finish(&j, out);
         bench_rm_tree(tmpdir);

@@ -80,18 +80,18 @@
 
 #include <sys/resource.h>
 
-#define DEFAULT_EVENTS    2000000ull
-#define DEFAULT_CH_EVENTS 300000ull
-#define BATCH_EVENTS      1000u
-#define GOAL_EVENTS_S     250000.0
-#define GOAL_CH_RATIO     0.8
-#define WAIT_S            300
-#define HEALTH_MS         100
-#define FLUSH_MS          100
+#define DEFAULT_EVENTS      2000000ull
+#define DEFAULT_CH_EVENTS   300000ull
+#define BATCH_EVENTS        1000u
+#define GOAL_EVENTS_S       250000.0
+#define GOAL_CH_RATIO       0.8
+#define WAIT_S              300
+#define HEALTH_MS           100
+#define FLUSH_MS            100
 #define MIN_BUFFER_BUDGET_S 150
-#define MIN_RUN_BUDGET_S  20  /* a run started with less budget left is not started */
-#define SETTLE_S          120 /* longest wait for ClickHouse's count to reach N2 */
-#define MISSING_LEN       512
+#define MIN_RUN_BUDGET_S    20  /* a run started with less budget left is not started */
+#define SETTLE_S            120 /* longest wait for ClickHouse's count to reach N2 */
+#define MISSING_LEN         512
 
 static char tmp_dir[PATH_MAX];
 static char batch_dir[PATH_MAX + 32];
@@ -136,7 +136,7 @@ struct agent_result {
     long long synthetic_delivered, own_events;
     double nginx_cpu_s, clickhouse_cpu_s, machine_busy_s;
     double published_all_s, sink_caught_up_s; /* since the fork, by status.json mtime */
-    long long max_backlog; /* largest bus.published - sink.events seen */
+    long long max_backlog;                    /* largest bus.published - sink.events seen */
     int exit_status;
     int zero_loss;
     long long ch_distinct, ch_rows; /* -1 when not checked */
@@ -162,22 +162,21 @@ static void run_agent(struct agent_result *r, const char *label, const struct ba
         snprintf(tok, sizeof tok, ", \"token_file\": \"%s\"", b->token_file);
     static char text[16384];
     ba_format(text, sizeof text,
-             "{\n  \"agent\": {\"data_dir\": \"%s\", \"plugin_dir\": \"%s\", "
-             "\"log_level\": \"info\", \"health_interval_ms\": %d},\n"
-             "  \"output\": {\"url\": \"%s\", \"format\": \"%s\", \"ca_file\": \"%s\"%s, "
-             "\"stdout\": false, \"flush_interval_ms\": %d},\n"
-             "  \"spool\": {\"fsync\": \"batch\"},\n"
-             "  \"plugins\": {\"synthetic\": {\"enabled\": true, \"file\": "
-             "\"collector_synthetic.so\", \"config\": {\"count\": %llu, \"rate\": %llu}}}\n}\n",
-             data, ba_paths.plugins, HEALTH_MS, url, fmt, b->ca, tok, FLUSH_MS,
-             (unsigned long long)n, (unsigned long long)rate);
+              "{\n  \"agent\": {\"data_dir\": \"%s\", \"plugin_dir\": \"%s\", "
+              "\"log_level\": \"info\", \"health_interval_ms\": %d},\n"
+              "  \"output\": {\"url\": \"%s\", \"format\": \"%s\", \"ca_file\": \"%s\"%s, "
+              "\"stdout\": false, \"flush_interval_ms\": %d},\n"
+              "  \"spool\": {\"fsync\": \"batch\"},\n"
+              "  \"plugins\": {\"synthetic\": {\"enabled\": true, \"file\": "
+              "\"collector_synthetic.so\", \"config\": {\"count\": %llu, \"rate\": %llu}}}\n}\n",
+              data, ba_paths.plugins, HEALTH_MS, url, fmt, b->ca, tok, FLUSH_MS,
+              (unsigned long long)n, (unsigned long long)rate);
     if (bench_write_text(cfg, text, 0666) != 0)
         ba_fail("%s: %s", cfg, strerror(errno));
 
     if (ba_budget_left_s() < MIN_RUN_BUDGET_S) {
         snprintf(r->missing, sizeof r->missing,
-                 "not run: %.0f s of the time budget (RP_BENCH_BUDGET_S) left",
-                 ba_budget_left_s());
+                 "not run: %.0f s of the time budget (RP_BENCH_BUDGET_S) left", ba_budget_left_s());
         r->threads = json_array();
         fprintf(stderr, "%s: %s: %s\n", RP_BENCH_NAME, label, r->missing);
         return;
@@ -316,8 +315,9 @@ static json_t *agent_json(const struct agent_result *r)
     double ev = r->appended > 0 ? (double)r->appended : 1;
     json_object_set_new(o, "bytes_per_event_ndjson", json_real((double)r->raw_bytes / ev));
     json_object_set_new(o, "bytes_per_event_gzip", json_real((double)r->gz_bytes / ev));
-    json_object_set_new(o, "gzip_ratio",
-                        json_real(r->gz_bytes > 0 ? (double)r->raw_bytes / (double)r->gz_bytes : 0));
+    json_object_set_new(
+        o, "gzip_ratio",
+        json_real(r->gz_bytes > 0 ? (double)r->raw_bytes / (double)r->gz_bytes : 0));
     json_object_set_new(o, "all_published_at_s", json_real(r->published_all_s));
     json_object_set_new(o, "sink_caught_up_at_s", json_real(r->sink_caught_up_s));
     json_object_set_new(o, "max_bus_backlog_events", json_integer(r->max_backlog));
@@ -418,8 +418,7 @@ static void run_curl(struct curl_result *r, const char *label, const char *cfg,
     r->ch_distinct = r->ch_rows = -1;
     if (ba_budget_left_s() < MIN_RUN_BUDGET_S) {
         snprintf(r->missing, sizeof r->missing,
-                 "not run: %.0f s of the time budget (RP_BENCH_BUDGET_S) left",
-                 ba_budget_left_s());
+                 "not run: %.0f s of the time budget (RP_BENCH_BUDGET_S) left", ba_budget_left_s());
         fprintf(stderr, "%s: %s: %s\n", RP_BENCH_NAME, label, r->missing);
         return;
     }
@@ -535,8 +534,8 @@ static int settled_count(const struct ba_backend *b, long long want, long long *
  * *met (GOAL_*) and *zero_loss (1, 0, or -1 when not measured) tell how it
  * went. A step the machine was too slow for leaves its figure missing and
  * the goal not measured; the phase goes on. */
-static json_t *clickhouse_phase(const struct ba_backend *b, const char *mode, uint64_t n2,
-                                int *met, int *zero_loss)
+static json_t *clickhouse_phase(const struct ba_backend *b, const char *mode, uint64_t n2, int *met,
+                                int *zero_loss)
 {
     char cfg[PATH_MAX + 64], label[64];
     snprintf(cfg, sizeof cfg, "%s/curl-%s.conf", tmp_dir, mode);
@@ -621,9 +620,9 @@ static json_t *clickhouse_phase(const struct ba_backend *b, const char *mode, ui
     int measured = !a.missing[0] && n_base > 0;
     double ratio = measured ? a.events_s / base : 0;
     *zero_loss = a.missing[0] ? -1 : a.zero_loss;
-    *met = !measured                                         ? GOAL_NOT_MEASURED
+    *met = !measured                               ? GOAL_NOT_MEASURED
            : a.zero_loss && ratio >= GOAL_CH_RATIO ? GOAL_MET
-                                                             : GOAL_NOT_MET;
+                                                   : GOAL_NOT_MET;
     /* A loss is a loss even when the ratio cannot be judged. */
     if (*met == GOAL_NOT_MEASURED && *zero_loss == 0)
         *met = GOAL_NOT_MET;
@@ -700,12 +699,11 @@ int main(int argc, char **argv)
      * 250 K events/s (the flood above measures a burst: the plugin then makes
      * events faster than anything downstream and the bus holds the backlog
      * in memory)? */
-    uint64_t paced_rate = ba_env_u64("RP_BENCH_PACED_RATE", (uint64_t)GOAL_EVENTS_S, 1000,
-                                     100000000ull);
+    uint64_t paced_rate =
+        ba_env_u64("RP_BENCH_PACED_RATE", (uint64_t)GOAL_EVENTS_S, 1000, 100000000ull);
     uint64_t paced_n = paced_rate * 8;
     struct agent_result paced;
-    run_agent(&paced, "agent-discard-paced", &bk, bk.discard_url, "ndjson", 0, paced_n,
-              paced_rate);
+    run_agent(&paced, "agent-discard-paced", &bk, bk.discard_url, "ndjson", 0, paced_n, paced_rate);
     /* For reference: what curl does with the pre-made batches on that port. */
     char dcfg[PATH_MAX + 64];
     snprintf(dcfg, sizeof dcfg, "%s/curl-discard.conf", tmp_dir);
@@ -715,10 +713,10 @@ int main(int argc, char **argv)
     /* The discard goal claims both: a burst drained at the goal rate, and a
      * steady goal rate kept up with. A paced run asked for less than the goal
      * rate (RP_BENCH_PACED_RATE) cannot show the second: not measured. */
-    int goal_burst = disc.missing[0]                                   ? GOAL_NOT_MEASURED
+    int goal_burst = disc.missing[0]                                    ? GOAL_NOT_MEASURED
                      : disc.zero_loss && disc.events_s >= GOAL_EVENTS_S ? GOAL_MET
                                                                         : GOAL_NOT_MET;
-    int goal_paced = (double)paced_rate < GOAL_EVENTS_S || paced.missing[0] ? GOAL_NOT_MEASURED
+    int goal_paced = (double)paced_rate < GOAL_EVENTS_S || paced.missing[0]      ? GOAL_NOT_MEASURED
                      : paced.zero_loss && paced.events_s >= 0.98 * GOAL_EVENTS_S ? GOAL_MET
                                                                                  : GOAL_NOT_MET;
     int discard_parts[] = {goal_burst, goal_paced};
@@ -770,7 +768,8 @@ int main(int argc, char **argv)
     json_object_set_new(d, "met", goal_json(goal_discard));
     json_object_set_new(d, "met_burst", goal_json(goal_burst));
     json_object_set_new(d, "met_paced", goal_json(goal_paced));
-    json_object_set_new(d, "zero_loss", disc.missing[0] ? json_null() : json_boolean(disc.zero_loss));
+    json_object_set_new(d, "zero_loss",
+                        disc.missing[0] ? json_null() : json_boolean(disc.zero_loss));
     json_object_set_new(d, "cpu_s_per_million_events",
                         disc.missing[0] ? json_null() : json_real(disc.cpu_s_per_million));
     json_object_set_new(d, "peak_rss_bytes", json_integer((json_int_t)disc.peak_rss));
@@ -798,8 +797,9 @@ int main(int argc, char **argv)
     json_object_set_new(d, "paced", pd);
     json_t *cd = curl_json(&cdisc);
     json_object_set_new(cd, "events", json_integer((json_int_t)n2));
-    json_object_set_new(cd, "note", json_string("reference only: curl POSTing the pre-made "
-                                                "gzip batches to the same discarding port"));
+    json_object_set_new(cd, "note",
+                        json_string("reference only: curl POSTing the pre-made "
+                                    "gzip batches to the same discarding port"));
     json_object_set_new(d, "curl_reference", cd);
     json_object_set_new(o, "discard", d);
     json_object_set_new(o, "clickhouse_mergetree", ch_merge);

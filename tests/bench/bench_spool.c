@@ -36,12 +36,12 @@
 #include <limits.h>
 #include <sys/statvfs.h>
 
-#define PAYLOAD         61440
-#define EVENTS          1000
-#define APPEND_BYTES    ((uint64_t)256 << 20)
-#define APPEND_ROUNDS   5
-#define REPLAY_ROUNDS   3
-#define ALWAYS_BATCHES  300
+#define PAYLOAD               61440
+#define EVENTS                1000
+#define APPEND_BYTES          ((uint64_t)256 << 20)
+#define APPEND_ROUNDS         5
+#define REPLAY_ROUNDS         3
+#define ALWAYS_BATCHES        300
 #define GOAL_REPLAY_VS_INGEST 10.0
 
 static char root[PATH_MAX];

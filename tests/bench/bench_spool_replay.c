@@ -57,14 +57,14 @@
 #include <sys/socket.h>
 #include <sys/statvfs.h>
 
-#define DEFAULT_SPOOL_BYTES ((uint64_t)1 << 30)
-#define DISTINCT_EVENTS     100000u
-#define BATCH_EVENTS        1000u
-#define MAX_DISTINCT        (DISTINCT_EVENTS / BATCH_EVENTS)
+#define DEFAULT_SPOOL_BYTES   ((uint64_t)1 << 30)
+#define DISTINCT_EVENTS       100000u
+#define BATCH_EVENTS          1000u
+#define MAX_DISTINCT          (DISTINCT_EVENTS / BATCH_EVENTS)
 #define DEFAULT_INGEST_EVENTS 500000ull
-#define GOAL_RATIO          10.0
-#define WAIT_S              420
-#define HEALTH_MS           100
+#define GOAL_RATIO            10.0
+#define WAIT_S                420
+#define HEALTH_MS             100
 
 static char tmp_dir[PATH_MAX];
 
@@ -231,8 +231,7 @@ int main(int argc, char **argv)
     struct statvfs vfs;
     if (statvfs(tmp_dir, &vfs) == 0 &&
         (uint64_t)vfs.f_bavail * vfs.f_frsize < target + target / 4 + ((uint64_t)512 << 20))
-        ba_fail("not enough room in /tmp for a spool of %llu bytes",
-                (unsigned long long)target);
+        ba_fail("not enough room in /tmp for a spool of %llu bytes", (unsigned long long)target);
 
     double load_start[3];
     bench_loadavg(load_start);
@@ -383,8 +382,8 @@ int main(int argc, char **argv)
     bench_loadavg(load_end);
     ba_remove_tmp();
 
-    int zero_loss = delivered >= (long long)fill_events && dead == 0 && corrupt == 0 &&
-                    torn == 0 && dropped == 0;
+    int zero_loss = delivered >= (long long)fill_events && dead == 0 && corrupt == 0 && torn == 0 &&
+                    dropped == 0;
     /* Without the baseline the goal cannot be judged: null, unless a loss
      * already decides it. */
     int ing_ok = !ing.missing[0];
@@ -403,9 +402,9 @@ int main(int argc, char **argv)
     json_object_set_new(o, "load_average_drain_end", ba_load_json(load_d1));
     json_object_set_new(o, "load_average_end", ba_load_json(load_end));
     json_object_set_new(o, "spool_payload_bytes", json_integer((json_int_t)fill_payload));
-    json_object_set_new(o, "spool_record_bytes",
-                        json_integer((json_int_t)(fill_payload +
-                                                  fill_batches * RP__SPOOL_HEADER_LEN)));
+    json_object_set_new(
+        o, "spool_record_bytes",
+        json_integer((json_int_t)(fill_payload + fill_batches * RP__SPOOL_HEADER_LEN)));
     json_object_set_new(o, "spool_ndjson_bytes", json_integer((json_int_t)fill_raw));
     json_object_set_new(o, "spool_batches", json_integer((json_int_t)fill_batches));
     json_object_set_new(o, "spool_events", json_integer((json_int_t)fill_events));
@@ -416,8 +415,9 @@ int main(int argc, char **argv)
     json_object_set_new(o, "bytes_per_event_gzip",
                         json_real((double)fill_payload / (double)fill_events));
     json_object_set_new(o, "fill_seconds", json_real(fill_s));
-    json_object_set_new(o, "page_cache", json_string(warm ? "warm (RP_BENCH_REPLAY_WARM=1)"
-                                                          : "cold: synced, pages dropped"));
+    json_object_set_new(
+        o, "page_cache",
+        json_string(warm ? "warm (RP_BENCH_REPLAY_WARM=1)" : "cold: synced, pages dropped"));
     json_object_set_new(o, "drain_seconds", json_real(secs));
     json_object_set_new(o, "first_status_seconds",
                         json_real((double)(first_real - a.t0_real) / 1e9));
@@ -426,7 +426,8 @@ int main(int argc, char **argv)
     json_object_set_new(o, "ndjson_mb_s", json_real((double)fill_raw / 1e6 / secs));
     json_object_set_new(o, "batches_s", json_real((double)fill_batches / secs));
     json_object_set_new(o, "cpu_s", json_real(cpu_s));
-    json_object_set_new(o, "cpu_s_per_million_events", json_real(cpu_s / ((double)fill_events / 1e6)));
+    json_object_set_new(o, "cpu_s_per_million_events",
+                        json_real(cpu_s / ((double)fill_events / 1e6)));
     json_object_set_new(o, "peak_rss_bytes", json_integer((json_int_t)rss));
     json_object_set_new(o, "nginx_cpu_s", json_real(nginx_s));
     json_object_set_new(o, "machine_busy_cpu_s", json_real(busy_s));

@@ -26,7 +26,7 @@
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_proc_connector: check failed at line %d: %s\n", __LINE__,      \
+            fprintf(stderr, "fuzz_proc_connector: check failed at line %d: %s\n", __LINE__,        \
                     #cond);                                                                        \
             abort();                                                                               \
         }                                                                                          \

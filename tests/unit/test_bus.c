@@ -39,8 +39,8 @@
 struct rp_event {
     rp__event_head head;
     uint32_t magic;
-    uint32_t src; /* producer index (order checks) */
-    uint64_t seq; /* per-producer sequence number */
+    uint32_t src;  /* producer index (order checks) */
+    uint64_t seq;  /* per-producer sequence number */
     uint32_t size; /* bytes the bus charges for it (0: its real size) */
 };
 

@@ -32,24 +32,24 @@ static void test_known_dates(void **state)
         int64_t days;
         unsigned weekday;
     } known[] = {
-        {1970, 1, 1, 0, 4},          /* the epoch, a Thursday */
-        {1969, 12, 31, -1, 3},       /* the day before */
-        {1970, 12, 31, 364, 4},      /* last day of a common year */
-        {1971, 1, 1, 365, 5},        /* ... and the next year's first */
-        {1972, 2, 29, 789, 2},       /* the first leap day after 1970 */
-        {1972, 12, 31, 1095, 0},     /* day 366 of a leap year */
-        {1900, 2, 28, -25509, 3},    /* 1900 is not a leap year: */
-        {1900, 3, 1, -25508, 4},     /* ... 1 March follows 28 February */
-        {2000, 2, 29, 11016, 2},     /* 2000 is (every 400th year) */
+        {1970, 1, 1, 0, 4},       /* the epoch, a Thursday */
+        {1969, 12, 31, -1, 3},    /* the day before */
+        {1970, 12, 31, 364, 4},   /* last day of a common year */
+        {1971, 1, 1, 365, 5},     /* ... and the next year's first */
+        {1972, 2, 29, 789, 2},    /* the first leap day after 1970 */
+        {1972, 12, 31, 1095, 0},  /* day 366 of a leap year */
+        {1900, 2, 28, -25509, 3}, /* 1900 is not a leap year: */
+        {1900, 3, 1, -25508, 4},  /* ... 1 March follows 28 February */
+        {2000, 2, 29, 11016, 2},  /* 2000 is (every 400th year) */
         {2000, 3, 1, 11017, 3},
-        {2038, 1, 19, 24855, 2},     /* 2^31 s after the epoch falls on it */
+        {2038, 1, 19, 24855, 2}, /* 2^31 s after the epoch falls on it */
         {2038, 1, 20, 24856, 3},
-        {2100, 3, 1, 47541, 1},      /* 2100 is not a leap year */
-        {9999, 12, 31, 2932896, 5},  /* the last four-digit day */
+        {2100, 3, 1, 47541, 1},     /* 2100 is not a leap year */
+        {9999, 12, 31, 2932896, 5}, /* the last four-digit day */
         {10000, 1, 1, 2932897, 6},
-        {1, 1, 1, -719162, 1},       /* proleptic: 1 January 1 was a Monday */
-        {0, 3, 1, -719468, 3},       /* the algorithm's own origin */
-        {0, 1, 1, -719528, 6},       /* year 0 is a leap year */
+        {1, 1, 1, -719162, 1}, /* proleptic: 1 January 1 was a Monday */
+        {0, 3, 1, -719468, 3}, /* the algorithm's own origin */
+        {0, 1, 1, -719528, 6}, /* year 0 is a leap year */
         {-1, 12, 31, -719529, 5},
     };
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
@@ -116,8 +116,7 @@ static void test_every_day_follows_the_calendar(void **state)
             fail_msg("day %" PRId64 " is %" PRId64 "-%02u-%02u after %" PRId64 "-%02u-%02u", days,
                      y, m, d, py, pm, pd);
         if (rp__days_from_civil(y, m, d) != days)
-            fail_msg("%" PRId64 "-%02u-%02u does not convert back to day %" PRId64, y, m, d,
-                     days);
+            fail_msg("%" PRId64 "-%02u-%02u does not convert back to day %" PRId64, y, m, d, days);
         unsigned w = rp__civil_weekday(days);
         if (w != (pw + 1) % 7)
             fail_msg("day %" PRId64 ": weekday %u after %u", days, w, pw);

@@ -252,13 +252,14 @@ static void test_unknown_keys(void **state)
                  "pid_file, log_level, log_target, health_interval_ms, loop_slice_us, "
                  "loop_realtime_max_cpu_pct, labels, bus_max_bytes, stop_grace_ms)");
     put("rampart.json", "{\"output\":{\"fiel\":\"x\"}}");
-    expect_error("rampart.json", NULL,
-                 "rampart.json: output.fiel: unknown key; did you mean \"file\"? (allowed: file, "
-                 "file_max_bytes, file_keep, file_max_rotations_per_min, flush_interval_ms, stdout, "
-                 "url, format, ca_file, "
-                 "client_cert, client_key, pinned_pubkey, token_file, proxy, timeout_ms, "
-                 "batch_max_events, batch_max_bytes, gzip, auth_scheme, elastic, splunk, loki, "
-                 "otlp)");
+    expect_error(
+        "rampart.json", NULL,
+        "rampart.json: output.fiel: unknown key; did you mean \"file\"? (allowed: file, "
+        "file_max_bytes, file_keep, file_max_rotations_per_min, flush_interval_ms, stdout, "
+        "url, format, ca_file, "
+        "client_cert, client_key, pinned_pubkey, token_file, proxy, timeout_ms, "
+        "batch_max_events, batch_max_bytes, gzip, auth_scheme, elastic, splunk, loki, "
+        "otlp)");
     put("rampart.json",
         "{\"plugins\":{\"proc\":{\"enabled\":true,\"file\":\"p.so\",\"confg\":{}}}}");
     expect_error("rampart.json", NULL,
@@ -693,16 +694,18 @@ static void test_missing_overlay_hint(void **state)
     chmod("machine/site", 0644);
     site_file_at("machine/site");
     char want[PATH_MAX + 256];
-    snprintf(want, sizeof want,
-             "sites/sotuh.json: cannot read: No such file or directory (the site \"sotuh\" is named "
-             "in %s); did you mean \"south\"?",
-             getenv(RP__SITE_FILE_ENV));
+    snprintf(
+        want, sizeof want,
+        "sites/sotuh.json: cannot read: No such file or directory (the site \"sotuh\" is named "
+        "in %s); did you mean \"south\"?",
+        getenv(RP__SITE_FILE_ENV));
     expect_error("rampart.json", NULL, want);
     /* An overlay that exists but is broken gets no guess. */
     put("sites/sotuh.json", "{");
-    expect_error("rampart.json", NULL,
-                 "sites/sotuh.json: line 1, column 1: invalid JSON: string or '}' expected near end "
-                 "of file");
+    expect_error(
+        "rampart.json", NULL,
+        "sites/sotuh.json: line 1, column 1: invalid JSON: string or '}' expected near end "
+        "of file");
     assert_int_equal(setenv(RP__SITE_FILE_ENV, "/nonexistent/rampart-test/site", 1), 0);
 }
 
@@ -734,24 +737,25 @@ static void test_no_site(void **state)
     assert_int_equal(cfg->log_level, RP__LOG_INFO);
     assert_int_equal(cfg->log_target, RP__LOG_TARGET_AUTO);
     assert_int_equal(cfg->output_stdout, 1);
-    json_t *want = json_loads("{\"agent\":{\"data_dir\":\"data\",\"plugin_dir\":\"plugins\","
-                              "\"pid_file\":\"\",\"log_level\":\"info\",\"log_target\":\"auto\","
-                              "\"health_interval_ms\":60000,\"loop_slice_us\":100,\"loop_realtime_max_cpu_pct\":20,"
-                              "\"bus_max_bytes\":67108864,\"stop_grace_ms\":10000},"
-                              "\"output\":{\"file\":\"events.ndjson\",\"stdout\":true,"
-                              "\"file_max_bytes\":67108864,\"file_keep\":5,\"file_max_rotations_per_min\":6,"
-                              "\"flush_interval_ms\":1000,"
-                              "\"url\":\"\",\"format\":\"ndjson\",\"ca_file\":\"\",\"client_cert\":\"\","
-                              "\"client_key\":\"\",\"pinned_pubkey\":\"\",\"token_file\":\"\","
-                              "\"proxy\":\"\",\"timeout_ms\":30000,\"batch_max_events\":1000,"
-                              "\"batch_max_bytes\":1048576,\"gzip\":true,\"auth_scheme\":\"auto\","
-                   "\"elastic\":{\"index\":\"\"},\"splunk\":{\"index\":\"\",\"source\":\"rampart\","
-                   "\"sourcetype\":\"_json\",\"channel\":\"\"},\"loki\":{\"tenant\":\"\","
-                   "\"job\":\"rampart\",\"labels\":{}},\"otlp\":{\"resource_attributes\":{}}},"
-                              "\"spool\":{\"max_bytes\":1073741824,\"fsync\":\"batch\","
-                              "\"deadletter_max_bytes\":268435456},"
-                              "\"plugins\":{}}",
-                              0, NULL);
+    json_t *want = json_loads(
+        "{\"agent\":{\"data_dir\":\"data\",\"plugin_dir\":\"plugins\","
+        "\"pid_file\":\"\",\"log_level\":\"info\",\"log_target\":\"auto\","
+        "\"health_interval_ms\":60000,\"loop_slice_us\":100,\"loop_realtime_max_cpu_pct\":20,"
+        "\"bus_max_bytes\":67108864,\"stop_grace_ms\":10000},"
+        "\"output\":{\"file\":\"events.ndjson\",\"stdout\":true,"
+        "\"file_max_bytes\":67108864,\"file_keep\":5,\"file_max_rotations_per_min\":6,"
+        "\"flush_interval_ms\":1000,"
+        "\"url\":\"\",\"format\":\"ndjson\",\"ca_file\":\"\",\"client_cert\":\"\","
+        "\"client_key\":\"\",\"pinned_pubkey\":\"\",\"token_file\":\"\","
+        "\"proxy\":\"\",\"timeout_ms\":30000,\"batch_max_events\":1000,"
+        "\"batch_max_bytes\":1048576,\"gzip\":true,\"auth_scheme\":\"auto\","
+        "\"elastic\":{\"index\":\"\"},\"splunk\":{\"index\":\"\",\"source\":\"rampart\","
+        "\"sourcetype\":\"_json\",\"channel\":\"\"},\"loki\":{\"tenant\":\"\","
+        "\"job\":\"rampart\",\"labels\":{}},\"otlp\":{\"resource_attributes\":{}}},"
+        "\"spool\":{\"max_bytes\":1073741824,\"fsync\":\"batch\","
+        "\"deadletter_max_bytes\":268435456},"
+        "\"plugins\":{}}",
+        0, NULL);
     assert_true(json_equal(cfg->root, want));
     json_decref(want);
     rp__config_destroy(cfg);
@@ -785,26 +789,27 @@ static void test_overlay_selected_by_agent_site(void **state)
     assert_int_equal(cfg->log_level, RP__LOG_DEBUG);
     assert_int_equal(cfg->output_stdout, 0);
     /* The merged document, site included. */
-    json_t *want =
-        json_loads("{\"agent\":{\"data_dir\":\"data\",\"plugin_dir\":\"plugins\",\"pid_file\":\"\","
-                   "\"log_level\":\"debug\",\"log_target\":\"auto\",\"site\":\"north\","
-                   "\"health_interval_ms\":60000,\"loop_slice_us\":100,\"loop_realtime_max_cpu_pct\":20,"
-                              "\"bus_max_bytes\":67108864,\"stop_grace_ms\":10000},"
-                   "\"output\":{\"file\":\"events.ndjson\",\"stdout\":false,"
-                   "\"file_max_bytes\":67108864,\"file_keep\":5,\"file_max_rotations_per_min\":6,\"flush_interval_ms\":1000,"
-                   "\"url\":\"\",\"format\":\"ndjson\",\"ca_file\":\"\",\"client_cert\":\"\","
-                   "\"client_key\":\"\",\"pinned_pubkey\":\"\",\"token_file\":\"\","
-                   "\"proxy\":\"\",\"timeout_ms\":30000,\"batch_max_events\":1000,"
-                   "\"batch_max_bytes\":1048576,\"gzip\":true,\"auth_scheme\":\"auto\","
-                   "\"elastic\":{\"index\":\"\"},\"splunk\":{\"index\":\"\",\"source\":\"rampart\","
-                   "\"sourcetype\":\"_json\",\"channel\":\"\"},\"loki\":{\"tenant\":\"\","
-                   "\"job\":\"rampart\",\"labels\":{}},\"otlp\":{\"resource_attributes\":{}}},"
-                   "\"spool\":{\"max_bytes\":1073741824,\"fsync\":\"batch\","
-                   "\"deadletter_max_bytes\":268435456},"
-                   "\"plugins\":{\"proc\":{\"enabled\":true,\"file\":\"proc.so\"},"
-                   "\"net\":{\"enabled\":true,\"file\":\"net.so\",\"config\":{\"b\":2,\"c\":[3]}},"
-                   "\"fim\":{\"enabled\":true,\"file\":\"/opt/fim.so\"}}}",
-                   0, NULL);
+    json_t *want = json_loads(
+        "{\"agent\":{\"data_dir\":\"data\",\"plugin_dir\":\"plugins\",\"pid_file\":\"\","
+        "\"log_level\":\"debug\",\"log_target\":\"auto\",\"site\":\"north\","
+        "\"health_interval_ms\":60000,\"loop_slice_us\":100,\"loop_realtime_max_cpu_pct\":20,"
+        "\"bus_max_bytes\":67108864,\"stop_grace_ms\":10000},"
+        "\"output\":{\"file\":\"events.ndjson\",\"stdout\":false,"
+        "\"file_max_bytes\":67108864,\"file_keep\":5,\"file_max_rotations_per_min\":6,\"flush_"
+        "interval_ms\":1000,"
+        "\"url\":\"\",\"format\":\"ndjson\",\"ca_file\":\"\",\"client_cert\":\"\","
+        "\"client_key\":\"\",\"pinned_pubkey\":\"\",\"token_file\":\"\","
+        "\"proxy\":\"\",\"timeout_ms\":30000,\"batch_max_events\":1000,"
+        "\"batch_max_bytes\":1048576,\"gzip\":true,\"auth_scheme\":\"auto\","
+        "\"elastic\":{\"index\":\"\"},\"splunk\":{\"index\":\"\",\"source\":\"rampart\","
+        "\"sourcetype\":\"_json\",\"channel\":\"\"},\"loki\":{\"tenant\":\"\","
+        "\"job\":\"rampart\",\"labels\":{}},\"otlp\":{\"resource_attributes\":{}}},"
+        "\"spool\":{\"max_bytes\":1073741824,\"fsync\":\"batch\","
+        "\"deadletter_max_bytes\":268435456},"
+        "\"plugins\":{\"proc\":{\"enabled\":true,\"file\":\"proc.so\"},"
+        "\"net\":{\"enabled\":true,\"file\":\"net.so\",\"config\":{\"b\":2,\"c\":[3]}},"
+        "\"fim\":{\"enabled\":true,\"file\":\"/opt/fim.so\"}}}",
+        0, NULL);
     assert_non_null(want);
     if (!json_equal(cfg->root, want)) {
         char *s = json_dumps(cfg->root, JSON_SORT_KEYS | JSON_COMPACT);

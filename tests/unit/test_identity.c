@@ -49,10 +49,11 @@ static void set_str(rp_event *ev, const char *name, const char *v)
 static void stamp_std(rp__ndjson_stamp *st)
 {
     rp__ndjson_stamp_init(st);
-    assert_int_equal(rp__ndjson_stamp_add(st, "agent.id", "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", 36),
-                     0);
+    assert_int_equal(
+        rp__ndjson_stamp_add(st, "agent.id", "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", 36), 0);
     assert_int_equal(rp__ndjson_stamp_add(st, "host.name", "pc-17", 5), 0);
-    assert_int_equal(rp__ndjson_stamp_add(st, "host.id", "0123456789abcdef0123456789abcdef", 32), 0);
+    assert_int_equal(rp__ndjson_stamp_add(st, "host.id", "0123456789abcdef0123456789abcdef", 32),
+                     0);
     assert_int_equal(rp__ndjson_stamp_add(st, "labels.site", "north", 5), 0);
 }
 
@@ -196,8 +197,8 @@ static void test_console_line(void **state)
     set_str(ev, "process.executable", "/usr/bin/true");
     set_str(ev, "process.name", "with space");
     rp_str args[2] = {{"true", 4}, {"-x", 2}};
-    assert_int_equal(
-        rp__event_set_str_array(ev, fid("process.args", RP_TYPE_STR_ARRAY), args, 2), 0);
+    assert_int_equal(rp__event_set_str_array(ev, fid("process.args", RP_TYPE_STR_ARRAY), args, 2),
+                     0);
     char *s = console_line(ev);
     /* The event's own time of day (event.id, kind and the like are left
      * off), then the type and the fields. */
@@ -220,7 +221,9 @@ static void test_console_escapes_terminal_controls(void **state)
 {
     (void)state;
     rp_event *ev = new_event("file.create");
-    set_str(ev, "file.path", "/tmp/\x1b]0;owned\x07\xc2\x9b" "31m\xe2\x80\xaegpj.exe\xff");
+    set_str(ev, "file.path",
+            "/tmp/\x1b]0;owned\x07\xc2\x9b"
+            "31m\xe2\x80\xaegpj.exe\xff");
     set_str(ev, "file.name", "caf\xc3\xa9");
     char *s = console_line(ev);
     for (const char *p = s; *p; p++)
@@ -228,7 +231,8 @@ static void test_console_escapes_terminal_controls(void **state)
             fail_msg("control byte 0x%02x on the console line: %s", *p, s);
     assert_null(strstr(s, "\xc2\x9b"));
     assert_null(strstr(s, "\xe2\x80\xae"));
-    assert_non_null(strstr(s, "file.path=\"/tmp/\\x1b]0;owned\\x07\\u{009b}31m\\u{202e}gpj.exe\\xff\""));
+    assert_non_null(
+        strstr(s, "file.path=\"/tmp/\\x1b]0;owned\\x07\\u{009b}31m\\u{202e}gpj.exe\\xff\""));
     /* Plain UTF-8 stays readable. */
     assert_non_null(strstr(s, "file.name=caf\xc3\xa9"));
     free(s);

@@ -349,8 +349,7 @@ static void test_watch_pause_and_resume(void **state)
     int fds[2];
     make_pipe(fds);
     struct reader r = {.loop = loop, .consume = 1};
-    assert_int_equal(rp__loop_watch_fd(loop, NULL, fds[0], RP__LOOP_READ, reader_cb, &r, &r.id),
-                     0);
+    assert_int_equal(rp__loop_watch_fd(loop, NULL, fds[0], RP__LOOP_READ, reader_cb, &r, &r.id), 0);
     assert_int_equal(rp__loop_watch_pause(loop, r.id, 1), 0);
     assert_int_equal(rp__loop_watch_pause(loop, r.id, 1), 0);
     assert_int_equal(write(fds[1], "abc", 3), 3);

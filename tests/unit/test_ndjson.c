@@ -1207,14 +1207,21 @@ static void test_line_cap_control_bytes(void **state)
     for (size_t i = 0; i < RP__EVENT_STR_MAX; i++)
         ctl[i] = (char)(1 + i % 31); /* every control byte but NUL */
     rp_event *ev = new_event("file.create");
-    static const char *const names[] = {"file.path", "file.target_path", "file.name",
-                                        "file.directory", "process.executable",
-                                        "process.working_directory", "process.command_line",
-                                        "message", "event.original", "process.title",
-                                        "process.name", "file.extension"};
+    static const char *const names[] = {"file.path",
+                                        "file.target_path",
+                                        "file.name",
+                                        "file.directory",
+                                        "process.executable",
+                                        "process.working_directory",
+                                        "process.command_line",
+                                        "message",
+                                        "event.original",
+                                        "process.title",
+                                        "process.name",
+                                        "file.extension"};
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
-        assert_int_equal(
-            rp__event_set_str(ev, fid(names[k], RP_TYPE_STR), ctl, RP__EVENT_STR_MAX), 0);
+        assert_int_equal(rp__event_set_str(ev, fid(names[k], RP_TYPE_STR), ctl, RP__EVENT_STR_MAX),
+                         0);
     rp_str items[3] = {{ctl, 4000}, {ctl, 4000}, {ctl, 4000}};
     assert_int_equal(rp__event_set_str_array(ev, fid("process.args", RP_TYPE_STR_ARRAY), items, 3),
                      0);

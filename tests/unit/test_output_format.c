@@ -1139,10 +1139,8 @@ static void test_body_operator_settings(void **state)
     rp__buf b;
     rp__buf_init(&b, RP__BUF_NO_MAX);
     static const rp__format_label bad_sets[][2] = {
-        {{"host.name", "x"}, {"ok", "y"}},
-        {{"service.instance.id", "x"}, {"ok", "y"}},
-        {{"a", "x"}, {"a", "y"}},
-        {{"", "x"}, {"ok", "y"}},
+        {{"host.name", "x"}, {"ok", "y"}}, {{"service.instance.id", "x"}, {"ok", "y"}},
+        {{"a", "x"}, {"a", "y"}},          {{"", "x"}, {"ok", "y"}},
         {{"a", NULL}, {"ok", "y"}},
     };
     for (size_t i = 0; i < sizeof bad_sets / sizeof bad_sets[0]; i++) {

@@ -808,8 +808,8 @@ static void test_fields(void **st)
     memset(&host, 0, sizeof host);
     host.field_id = fake_field_id;
     host.set_error = fake_set_error;
-    static const rp_util_field_def defs[] = {
-        {"process.pid", RP_TYPE_I64}, {"process.name", RP_TYPE_STR}};
+    static const rp_util_field_def defs[] = {{"process.pid", RP_TYPE_I64},
+                                             {"process.name", RP_TYPE_STR}};
     rp_field_id ids[2] = {0, 0};
     fake_reset();
     fake_field_calls = 0;

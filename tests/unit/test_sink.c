@@ -493,7 +493,6 @@ static void test_backlog_spills_uncompressed(void **state)
     rm_spool("spill");
 }
 
-
 /* More rotations in a minute than output.file_max_rotations_per_min is one
  * burst (what the agent alerts on); as many as allowed is none. */
 static void test_rotation_bursts_counted(void **state)
@@ -503,8 +502,11 @@ static void test_rotation_bursts_counted(void **state)
     snprintf(path, sizeof path, "%s/b.ndjson", dir);
     for (int over = 0; over <= 1; over++) {
         rp__sink *s = NULL;
-        rp__sink_opts o = {.file = path, .file_max_bytes = 1024, .file_keep = 1,
-                           .buffer_bytes = 1, .max_rotations_per_min = 4};
+        rp__sink_opts o = {.file = path,
+                           .file_max_bytes = 1024,
+                           .file_keep = 1,
+                           .buffer_bytes = 1,
+                           .max_rotations_per_min = 4};
         assert_int_equal(rp__sink_create(&o, &s), 0);
         rp__sink_stats st;
         for (uint64_t i = 1;; i++) {

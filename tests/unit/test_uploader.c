@@ -380,7 +380,7 @@ static int alerted(struct world *w, const char *rule_id)
 }
 
 #define LINE(n)                                                                                    \
-    "{\"@timestamp\":\"2026-01-01T00:00:0" #n ".000Z\",\"event.id\":\"id-" #n                     \
+    "{\"@timestamp\":\"2026-01-01T00:00:0" #n ".000Z\",\"event.id\":\"id-" #n                      \
     "\",\"event.kind\":\"event\",\"message\":\"m" #n "\"}\n"
 
 /* ---- 2xx and 409: delivered ----------------------------------------------------- */
@@ -527,9 +527,10 @@ static void test_elastic_items_ack_dead_letter_and_resend(void **state)
 
     assert_int_equal(w->f.nreq, 2);
     assert_string_equal(w->f.req[0].key, k);
-    assert_string_equal(w->f.req[0].body,
-                        "{\"create\":{\"_id\":\"id-1\"}}\n" LINE(1) "{\"create\":{\"_id\":\"id-2\"}}\n" LINE(
-                            2) "{\"create\":{\"_id\":\"id-3\"}}\n" LINE(3));
+    assert_string_equal(
+        w->f.req[0].body,
+        "{\"create\":{\"_id\":\"id-1\"}}\n" LINE(1) "{\"create\":{\"_id\":\"id-2\"}}\n" LINE(
+            2) "{\"create\":{\"_id\":\"id-3\"}}\n" LINE(3));
     /* Only the line the backend asked to have again is sent again. */
     char want[64];
     snprintf(want, sizeof want, "%sr", k);
@@ -558,8 +559,9 @@ static void test_splunk_invalid_event_number(void **state)
     char k[RP__SPOOL_KEY_MAX];
     append(w, LINE(1) LINE(2) LINE(3), 0, k);
     static const struct answer script[] = {
-        {.status = 400, .body = "{\"text\":\"Invalid data format\",\"code\":6,"
-                                "\"invalid-event-number\":1}"},
+        {.status = 400,
+         .body = "{\"text\":\"Invalid data format\",\"code\":6,"
+                 "\"invalid-event-number\":1}"},
         {.status = 200, .body = "{\"text\":\"Success\",\"code\":0}"},
     };
     start(w, RP__FORMAT_SPLUNK_HEC, 0, script, 2);
@@ -627,8 +629,9 @@ static void test_otlp_rejected_records_dead_letter_the_batch(void **state)
     char k[RP__SPOOL_KEY_MAX];
     append(w, LINE(1) LINE(2), 0, k);
     static const struct answer script[] = {
-        {.status = 200, .body = "{\"partialSuccess\":{\"rejectedLogRecords\":\"1\","
-                                "\"errorMessage\":\"body too deep\"}}"},
+        {.status = 200,
+         .body = "{\"partialSuccess\":{\"rejectedLogRecords\":\"1\","
+                 "\"errorMessage\":\"body too deep\"}}"},
     };
     start(w, RP__FORMAT_OTLP, 0, script, 1);
     wait_queued(w, 0);
@@ -878,8 +881,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_2xx_delivers_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_409_is_delivered, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_413_sends_halves_with_their_own_keys, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_413_sends_halves_with_their_own_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_413_of_one_line_is_a_dead_letter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_elastic_items_ack_dead_letter_and_resend, setup,
                                         teardown),
@@ -893,8 +895,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_500_is_retried_a_bounded_number_of_times, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_timeout_is_retried, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stop_abandons_the_request_in_flight, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_stop_abandons_the_request_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_body_built_once_for_its_retries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_each_part_gets_its_own_body, setup, teardown),
     };

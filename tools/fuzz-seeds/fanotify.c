@@ -44,8 +44,9 @@
 #define FAN_REPORT_PIDFD 0x00000080
 #endif
 
-#define MASK (FAN_CREATE | FAN_DELETE | FAN_RENAME | FAN_CLOSE_WRITE | FAN_OPEN_EXEC | FAN_ONDIR | \
-              FAN_EVENT_ON_CHILD)
+#define MASK                                                                                       \
+    (FAN_CREATE | FAN_DELETE | FAN_RENAME | FAN_CLOSE_WRITE | FAN_OPEN_EXEC | FAN_ONDIR |          \
+     FAN_EVENT_ON_CHILD)
 
 static const char *out_dir;
 static char tmp[] = "/tmp/fanseeds-XXXXXX";

@@ -445,8 +445,7 @@ int main(int argc, char **argv)
     for (; i < argc && argv[i][0] == '-'; i++) {
         if ((strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "-c") == 0) && i + 1 < argc) {
             config_file = argv[++i];
-        } else if ((strcmp(argv[i], "--site") == 0 || strcmp(argv[i], "-s") == 0) &&
-                   i + 1 < argc) {
+        } else if ((strcmp(argv[i], "--site") == 0 || strcmp(argv[i], "-s") == 0) && i + 1 < argc) {
             site = argv[++i];
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             fputs(usage_text, stdout);

@@ -85,8 +85,9 @@ int rp__os_remove(const char *path)
 {
     if (unlink(path) == 0)
         return 0;
-    return errno == ENOENT ? RP_ERR_NOTFOUND : errno == EACCES || errno == EPERM ? RP_ERR_PERM
-                                                                                 : RP_ERR_IO;
+    return errno == ENOENT                     ? RP_ERR_NOTFOUND
+           : errno == EACCES || errno == EPERM ? RP_ERR_PERM
+                                               : RP_ERR_IO;
 }
 
 /* Calls fn for each regular file of the open folder d (links not followed),

@@ -26,25 +26,25 @@ extern "C" {
  * codes are only appended. The table is an X-macro so that the names, the
  * numbers and the messages of rp_strerror() come from one place.
  */
-#define RP_ERROR_TABLE(X)                                                      \
-    X(RP_OK, 0, "success")                                                     \
-    X(RP_ERR_NOMEM, -1, "out of memory")                                       \
-    X(RP_ERR_INVAL, -2, "invalid argument")                                    \
-    X(RP_ERR_IO, -3, "input/output error")                                     \
-    X(RP_ERR_NOTFOUND, -4, "not found")                                        \
-    X(RP_ERR_PERM, -5, "permission denied")                                    \
-    X(RP_ERR_CONFIG, -6, "invalid configuration")                              \
-    X(RP_ERR_VERSION, -7, "incompatible ABI version")                          \
-    X(RP_ERR_FULL, -8, "queue or buffer full")                                 \
-    X(RP_ERR_BUSY, -9, "resource busy")                                        \
-    X(RP_ERR_UNSUPPORTED, -10, "not supported")                                \
-    X(RP_ERR_PARSE, -11, "malformed input")                                    \
-    X(RP_ERR_RANGE, -12, "value out of range")                                 \
-    X(RP_ERR_TIMEOUT, -13, "timed out")                                        \
-    X(RP_ERR_AGAIN, -14, "try again later")                                    \
-    X(RP_ERR_STOPPED, -15, "shutting down")                                     \
-    X(RP_ERR_EXISTS, -16, "already exists")                                    \
-    X(RP_ERR_TYPE, -17, "wrong type")                                          \
+#define RP_ERROR_TABLE(X)                                                                          \
+    X(RP_OK, 0, "success")                                                                         \
+    X(RP_ERR_NOMEM, -1, "out of memory")                                                           \
+    X(RP_ERR_INVAL, -2, "invalid argument")                                                        \
+    X(RP_ERR_IO, -3, "input/output error")                                                         \
+    X(RP_ERR_NOTFOUND, -4, "not found")                                                            \
+    X(RP_ERR_PERM, -5, "permission denied")                                                        \
+    X(RP_ERR_CONFIG, -6, "invalid configuration")                                                  \
+    X(RP_ERR_VERSION, -7, "incompatible ABI version")                                              \
+    X(RP_ERR_FULL, -8, "queue or buffer full")                                                     \
+    X(RP_ERR_BUSY, -9, "resource busy")                                                            \
+    X(RP_ERR_UNSUPPORTED, -10, "not supported")                                                    \
+    X(RP_ERR_PARSE, -11, "malformed input")                                                        \
+    X(RP_ERR_RANGE, -12, "value out of range")                                                     \
+    X(RP_ERR_TIMEOUT, -13, "timed out")                                                            \
+    X(RP_ERR_AGAIN, -14, "try again later")                                                        \
+    X(RP_ERR_STOPPED, -15, "shutting down")                                                        \
+    X(RP_ERR_EXISTS, -16, "already exists")                                                        \
+    X(RP_ERR_TYPE, -17, "wrong type")                                                              \
     X(RP_ERR_INTERNAL, -18, "internal error")
 
 #define RP__ERROR_ENUM(name, value, text) name = (value),
@@ -56,8 +56,8 @@ enum rp_error { RP_ERROR_TABLE(RP__ERROR_ENUM) RP__ERROR_END_ };
 static inline const char *rp_strerror(int code)
 {
     switch (code) {
-#define RP__ERROR_TEXT(name, value, text)                                      \
-    case (value):                                                              \
+#define RP__ERROR_TEXT(name, value, text)                                                          \
+    case (value):                                                                                  \
         return (text);
         RP_ERROR_TABLE(RP__ERROR_TEXT)
 #undef RP__ERROR_TEXT
@@ -71,8 +71,8 @@ static inline const char *rp_strerror(int code)
 static inline const char *rp_errname(int code)
 {
     switch (code) {
-#define RP__ERROR_NAME(name, value, text)                                      \
-    case (value):                                                              \
+#define RP__ERROR_NAME(name, value, text)                                                          \
+    case (value):                                                                                  \
         return #name;
         RP_ERROR_TABLE(RP__ERROR_NAME)
 #undef RP__ERROR_NAME
@@ -97,8 +97,8 @@ static inline const char *rp_errname(int code)
 
 /* A compile-time check that works in C99, C11 and C++. */
 #define RP__ASSERT_CAT2(a, b) a##b
-#define RP__ASSERT_CAT(a, b) RP__ASSERT_CAT2(a, b)
-#define RP_STATIC_ASSERT(cond, name)                                           \
+#define RP__ASSERT_CAT(a, b)  RP__ASSERT_CAT2(a, b)
+#define RP_STATIC_ASSERT(cond, name)                                                               \
     typedef char RP__ASSERT_CAT(rp_static_assert_, name)[(cond) ? 1 : -1]
 
 /* ------------------------------------------------------------------------ */
@@ -131,18 +131,18 @@ typedef struct rp_ip {
 } rp_ip;
 
 /* Value types of event fields. */
-#define RP_TYPE_I64 1u
-#define RP_TYPE_U64 2u
-#define RP_TYPE_BOOL 3u
-#define RP_TYPE_STR 4u       /* UTF-8 expected; other bytes are escaped on output */
-#define RP_TYPE_BYTES 5u     /* binary, hex on output */
+#define RP_TYPE_I64       1u
+#define RP_TYPE_U64       2u
+#define RP_TYPE_BOOL      3u
+#define RP_TYPE_STR       4u /* UTF-8 expected; other bytes are escaped on output */
+#define RP_TYPE_BYTES     5u /* binary, hex on output */
 #define RP_TYPE_TIMESTAMP 6u /* nanoseconds since the Unix epoch, UTC */
-#define RP_TYPE_IP 7u
+#define RP_TYPE_IP        7u
 #define RP_TYPE_STR_ARRAY 8u
 
 /* Plugin kinds. */
 #define RP_KIND_COLLECTOR 1u
-#define RP_KIND_DETECTOR 2u
+#define RP_KIND_DETECTOR  2u
 #define RP_KIND_RESPONDER 3u
 
 /* Descriptor flags. */
@@ -151,15 +151,15 @@ typedef struct rp_ip {
 
 /* Log levels for rp_host_api.log. */
 #define RP_LOG_ERROR 0
-#define RP_LOG_WARN 1
-#define RP_LOG_INFO 2
+#define RP_LOG_WARN  1
+#define RP_LOG_INFO  2
 #define RP_LOG_DEBUG 3
 
 /* fd watch events (requested and reported). */
-#define RP_FD_READ 0x1u
+#define RP_FD_READ  0x1u
 #define RP_FD_WRITE 0x2u
 #define RP_FD_ERROR 0x4u /* reported only */
-#define RP_FD_HUP 0x8u   /* reported only */
+#define RP_FD_HUP   0x8u /* reported only */
 
 /* Callbacks the host makes on its threads on the plugin's behalf. fd and
  * timer callbacks run on the loop thread; work runs on a worker thread and
@@ -252,9 +252,9 @@ typedef struct rp_host_api {
      * or for read-only fields, RP_ERR_FULL past the event's caps: 256
      * fields (the host's @timestamp, event.id and event.kind among them) or
      * 64 KiB of field data. Setting a field again replaces it (its old bytes
-     * stay counted). Values are copied. A string (and each item of a string array) longer than 4 KiB
-     * is stored cut to 4 KiB, never inside a UTF-8 character, and the event
-     * gets event.truncated = true; the setter still returns 0. */
+     * stay counted). Values are copied. A string (and each item of a string array) longer than 4
+     * KiB is stored cut to 4 KiB, never inside a UTF-8 character, and the event gets
+     * event.truncated = true; the setter still returns 0. */
     int (*set_i64)(rp_event *ev, rp_field_id field, int64_t value);
     int (*set_u64)(rp_event *ev, rp_field_id field, uint64_t value);
     int (*set_bool)(rp_event *ev, rp_field_id field, int32_t value);
@@ -326,10 +326,10 @@ typedef struct rp_host_api {
 } rp_host_api;
 
 /* True when the host's table has the member (and it is not NULL). */
-#define RP_HOST_HAS(host, member)                                              \
-    ((uint64_t)((const char *)&((host)->member) - (const char *)(host)) +     \
-             sizeof((host)->member) <=                                         \
-         (host)->struct_size &&                                                \
+#define RP_HOST_HAS(host, member)                                                                  \
+    ((uint64_t)((const char *)&((host)->member) - (const char *)(host)) +                          \
+             sizeof((host)->member) <=                                                             \
+         (host)->struct_size &&                                                                    \
      (host)->member != 0)
 
 /* ------------------------------------------------------------------------ */
@@ -384,7 +384,7 @@ RP_PLUGIN_EXPORT int rampart_plugin_entry_v1(const rp_host_api *host,
                                              const rp_plugin_descriptor **out);
 
 /* Sizes of the tables as of ABI 1.0; the host refuses anything smaller. */
-#define RP_HOST_API_SIZE_1_0 (8u + 40u * (uint32_t)sizeof(void *))
+#define RP_HOST_API_SIZE_1_0   (8u + 40u * (uint32_t)sizeof(void *))
 #define RP_DESCRIPTOR_SIZE_1_0 (24u + 12u * (uint32_t)sizeof(void *))
 
 /*
@@ -396,11 +396,11 @@ RP_PLUGIN_EXPORT int rampart_plugin_entry_v1(const rp_host_api *host,
  * other LP64/LLP64 targets a pointer slot is 8 bytes; on 32-bit targets 4.
  */
 #define RP__OFF(type, member) ((uint64_t)offsetof(type, member))
-#define RP__PTR ((uint64_t)sizeof(void *))
+#define RP__PTR               ((uint64_t)sizeof(void *))
 /* Host table: a uint32_t and two uint16_t, then one pointer per slot. */
-#define RP__SLOT(n) (8u + (n) * RP__PTR)
+#define RP__SLOT(n) (8u + (n)*RP__PTR)
 /* Descriptor: six uint32_t-sized members, then one pointer per slot. */
-#define RP__DSLOT(n) (24u + (n) * RP__PTR)
+#define RP__DSLOT(n) (24u + (n)*RP__PTR)
 /* Not ABI: only measures uint64_t's alignment, 8 on x86_64 and 4 on i386. */
 typedef struct rp__align_u64 {
     uint8_t pad;

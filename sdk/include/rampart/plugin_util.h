@@ -264,8 +264,8 @@ static inline int rp_util_fields_register(const rp_host_api *host, rp_plugin *se
  * has none to give, so the rp_util_config_* readers fall back on their
  * defaults. Never fails; *json is borrowed as config_get says. Control
  * thread. */
-static inline void rp_util_config_text(const rp_host_api *host, rp_plugin *self,
-                                       const char **json, size_t *len)
+static inline void rp_util_config_text(const rp_host_api *host, rp_plugin *self, const char **json,
+                                       size_t *len)
 {
     const char *text = NULL;
     uint64_t tlen = 0;
@@ -1045,19 +1045,19 @@ static inline void rp_util_entity_id(const char *mid, size_t mid_len, int32_t pi
  * uids at load time through the caller's resolver (rampart/plugin_util_proc.h
  * has one for POSIX systems); without one only uids are accepted. */
 
-#define RP_UTIL_EXCLUDE_MAX 64 /* entries per list; the core schema allows no more */
+#define RP_UTIL_EXCLUDE_MAX      64 /* entries per list; the core schema allows no more */
 #define RP_UTIL_EXCLUDE_PATH_MAX 4096
 
 /* The schema fragment a plugin puts under "exclude_rules" in its
  * config_schema, so the host hands the shared rules to it. */
 #define RP_UTIL_EXCLUDE_SCHEMA                                                                     \
-    "\"exclude_rules\":{\"type\":\"object\",\"additionalProperties\":false,"                      \
-    "\"description\":\"set by the agent from collectors.exclude\",\"properties\":{"              \
-    "\"executables\":{\"type\":\"array\",\"maxItems\":64,"                                     \
-    "\"items\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":4095}},"                       \
-    "\"path_prefixes\":{\"type\":\"array\",\"maxItems\":64,"                                   \
-    "\"items\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":4095}},"                       \
-    "\"users\":{\"type\":\"array\",\"maxItems\":64,"                                           \
+    "\"exclude_rules\":{\"type\":\"object\",\"additionalProperties\":false,"                       \
+    "\"description\":\"set by the agent from collectors.exclude\",\"properties\":{"                \
+    "\"executables\":{\"type\":\"array\",\"maxItems\":64,"                                         \
+    "\"items\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":4095}},"                         \
+    "\"path_prefixes\":{\"type\":\"array\",\"maxItems\":64,"                                       \
+    "\"items\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":4095}},"                         \
+    "\"users\":{\"type\":\"array\",\"maxItems\":64,"                                               \
     "\"items\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":64}}}}"
 
 typedef struct rp_util_exclude {
@@ -1107,9 +1107,8 @@ static inline void rp_util_exclude_free(rp_util_exclude *x)
     memset(x, 0, sizeof *x);
 }
 
-static inline int rp_util__exclude_paths(const char *obj, size_t olen, const char *key,
-                                         char **out, size_t *lens, uint32_t *n, char *err,
-                                         size_t errlen)
+static inline int rp_util__exclude_paths(const char *obj, size_t olen, const char *key, char **out,
+                                         size_t *lens, uint32_t *n, char *err, size_t errlen)
 {
     rp_util_config_iter it;
     char s[RP_UTIL_EXCLUDE_PATH_MAX];
@@ -1155,8 +1154,8 @@ static inline int rp_util_exclude_load(const char *json, size_t len, rp_util_exc
     memset(x, 0, sizeof *x);
     if (rp_util_config_object(json, len, "exclude_rules", &obj, &olen) != 0)
         return 0;
-    rc = rp_util__exclude_paths(obj, olen, "executables", x->exe, x->exe_len, &x->nexe, err,
-                                errlen);
+    rc =
+        rp_util__exclude_paths(obj, olen, "executables", x->exe, x->exe_len, &x->nexe, err, errlen);
     if (rc == 0)
         rc = rp_util__exclude_paths(obj, olen, "path_prefixes", x->prefix, x->prefix_len,
                                     &x->nprefix, err, errlen);
@@ -1227,7 +1226,6 @@ static inline int rp_util_exclude_uid(const rp_util_exclude *x, uint32_t uid)
             return 1;
     return 0;
 }
-
 
 #ifdef __cplusplus
 }

@@ -48,7 +48,7 @@ static inline int rp_util_proc_user_uid(const char *name, uint32_t *uid)
  * executable (kernel threads, a zombie), RP_ERR_RANGE when the name does
  * not fit cap (or is longer than the kernel can name: PATH_MAX). */
 #define RP_UTIL_EXE_DELETED 0x1u
-#define RP_UTIL_EXE_MEMFD 0x2u
+#define RP_UTIL_EXE_MEMFD   0x2u
 
 static inline int rp_util_proc_exe(int32_t pid, char *exe, size_t cap, uint32_t *flags)
 {
