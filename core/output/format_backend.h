@@ -125,9 +125,11 @@ int rp__fmt_scan_line(const rp__fmt_line *l, const char *const *keys, size_t nke
 /* The line's @timestamp (span v) in ns; a missing or bad one fails the build. */
 int rp__fmt_need_timestamp(const rp__json_span *v, int64_t *ns, rp__format_build_info *info,
                            const rp__fmt_batch *b);
-/* Both for a format that needs nothing else of a line (loki, splunk-hec). */
-int rp__fmt_line_time(const rp__fmt_line *l, int64_t *ns, rp__format_build_info *info,
-                      const rp__fmt_batch *b);
+/* For a format that needs nothing else of a line (loki, splunk-hec): the
+ * next line of b and its @timestamp in ns. 1 while there is one; 0 at the
+ * end of the batch, or when *rc (0 to go on) is or becomes an error. */
+int rp__fmt_next_timed_line(rp__fmt_batch *b, rp__fmt_line *l, int64_t *ns,
+                            rp__format_build_info *info, int *rc);
 
 /* ---- reading an answer -------------------------------------------------- */
 

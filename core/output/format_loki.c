@@ -40,10 +40,8 @@ static int body_loki(const rp__format_ctx *ctx, const char *lines, size_t len, r
 
     rp__fmt_batch b = {lines, len, 0};
     rp__fmt_line l;
-    while (rc == 0 && rp__fmt_next_line(&b, &l)) {
-        int64_t ns;
-        if ((rc = rp__fmt_line_time(&l, &ns, info, &b)) != 0)
-            break;
+    int64_t ns;
+    while (rp__fmt_next_timed_line(&b, &l, &ns, info, &rc)) {
         if ((rc = rp__fmt_put(body, b.index == 1 ? "[\"" : ",[\"")) == 0 &&
             (rc = rp__fmt_put_i64(body, ns)) == 0 && (rc = rp__fmt_put(body, "\",")) == 0 &&
             (rc = rp__json_append_string(l.text, l.len, body)) == 0)

@@ -55,10 +55,8 @@ static int body_splunk(const rp__format_ctx *ctx, const char *lines, size_t len,
 
     rp__fmt_batch b = {lines, len, 0};
     rp__fmt_line l;
-    while (rc == 0 && rp__fmt_next_line(&b, &l)) {
-        int64_t ns;
-        if ((rc = rp__fmt_line_time(&l, &ns, info, &b)) != 0)
-            break;
+    int64_t ns;
+    while (rp__fmt_next_timed_line(&b, &l, &ns, info, &rc)) {
         if ((rc = rp__fmt_put(body, "{\"time\":")) == 0 &&
             (rc = put_epoch_seconds(body, ns)) == 0 &&
             (rc = rp__buf_append(body, mid.data, mid.len)) == 0 &&

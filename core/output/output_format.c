@@ -229,13 +229,17 @@ int rp__fmt_need_timestamp(const rp__json_span *v, int64_t *ns, rp__format_build
     return 0;
 }
 
-int rp__fmt_line_time(const rp__fmt_line *l, int64_t *ns, rp__format_build_info *info,
-                      const rp__fmt_batch *b)
+int rp__fmt_next_timed_line(rp__fmt_batch *b, rp__fmt_line *l, int64_t *ns,
+                            rp__format_build_info *info, int *rc)
 {
     static const char *const keys[] = {"@timestamp"};
     rp__json_span ts;
-    int rc = rp__fmt_scan_line(l, keys, 1, &ts, info, b);
-    return rc != 0 ? rc : rp__fmt_need_timestamp(&ts, ns, info, b);
+    if (*rc != 0 || !rp__fmt_next_line(b, l))
+        return 0;
+    *rc = rp__fmt_scan_line(l, keys, 1, &ts, info, b);
+    if (*rc == 0)
+        *rc = rp__fmt_need_timestamp(&ts, ns, info, b);
+    return *rc == 0;
 }
 
 int rp__format_build_body(enum rp__format f, const rp__format_ctx *ctx, const char *lines,

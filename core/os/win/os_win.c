@@ -1722,6 +1722,15 @@ int rp__os_dir_open_parent(const char *path, rp__os_dir **out, const char **name
     return rc;
 }
 
+/* The path of name in dir (caller frees), or NULL with *rc RP_ERR_INVAL for
+ * a name that is not one file name, RP_ERR_NOMEM. */
+static char *dir_name_path(const rp__os_dir *dir, const char *name, int *rc)
+{
+    char *p = name_ok(name) ? dir_join(dir, name) : NULL;
+    *rc = p ? 0 : name_ok(name) ? RP_ERR_NOMEM : RP_ERR_INVAL;
+    return p;
+}
+
 int rp__os_dir_sub(rp__os_dir *dir, const char *name, unsigned create_mode, rp__os_dir **out,
                    char *reason, size_t len)
 {
@@ -1778,12 +1787,10 @@ void rp__os_dir_close(rp__os_dir *dir)
 int rp__os_dir_write_atomic(rp__os_dir *dir, const char *name, const void *data, size_t len,
                             unsigned mode)
 {
-    if (!name_ok(name))
-        return RP_ERR_INVAL;
-    char *p = dir_join(dir, name);
-    if (!p)
-        return RP_ERR_NOMEM;
-    int rc = rp__os_write_file_atomic(p, data, len, mode);
+    int rc;
+    char *p = dir_name_path(dir, name, &rc);
+    if (p)
+        rc = rp__os_write_file_atomic(p, data, len, mode);
     free(p);
     return rc;
 }
@@ -1791,14 +1798,12 @@ int rp__os_dir_write_atomic(rp__os_dir *dir, const char *name, const void *data,
 int rp__os_dir_read_small(rp__os_dir *dir, const char *name, size_t max_bytes, char **data_out,
                           size_t *len_out, char *reason, size_t len)
 {
-    if (!name_ok(name)) {
+    int rc;
+    char *p = dir_name_path(dir, name, &rc);
+    if (p)
+        rc = rp__os_read_private_file(p, max_bytes, data_out, len_out, reason, len);
+    else if (rc == RP_ERR_INVAL)
         snprintf(reason, len, "%s: %s: expected one file name", dir->path, name ? name : "");
-        return RP_ERR_INVAL;
-    }
-    char *p = dir_join(dir, name);
-    if (!p)
-        return RP_ERR_NOMEM;
-    int rc = rp__os_read_private_file(p, max_bytes, data_out, len_out, reason, len);
     free(p);
     return rc;
 }
@@ -1809,12 +1814,10 @@ int rp__os_dir_open_append(rp__os_dir *dir, const char *name, unsigned mode, rp_
     out->h = RP__OS_FILE_NONE;
     if (errno_out)
         *errno_out = 0;
-    if (!name_ok(name))
-        return RP_ERR_INVAL;
-    char *p = dir_join(dir, name);
-    if (!p)
-        return RP_ERR_NOMEM;
-    int rc = rp__os_file_open_append(p, mode, out, errno_out);
+    int rc;
+    char *p = dir_name_path(dir, name, &rc);
+    if (p)
+        rc = rp__os_file_open_append(p, mode, out, errno_out);
     free(p);
     return rc;
 }
@@ -1832,10 +1835,10 @@ int rp__os_dir_rename(rp__os_dir *dir, const char *from, const char *to)
 
 int rp__os_dir_remove(rp__os_dir *dir, const char *name)
 {
-    if (!name_ok(name))
-        return RP_ERR_INVAL;
-    char *p = dir_join(dir, name);
-    int rc = p ? rp__os_remove(p) : RP_ERR_NOMEM;
+    int rc;
+    char *p = dir_name_path(dir, name, &rc);
+    if (p)
+        rc = rp__os_remove(p);
     free(p);
     return rc;
 }
@@ -1850,12 +1853,10 @@ int rp__os_dir_pidfile_acquire(rp__os_dir *dir, const char *name, rp__os_pidfile
                                long *holder_pid)
 {
     *holder_pid = 0;
-    if (!name_ok(name))
-        return RP_ERR_INVAL;
-    char *p = dir_join(dir, name);
-    if (!p)
-        return RP_ERR_NOMEM;
-    int rc = rp__os_pidfile_acquire(p, out, holder_pid);
+    int rc;
+    char *p = dir_name_path(dir, name, &rc);
+    if (p)
+        rc = rp__os_pidfile_acquire(p, out, holder_pid);
     free(p);
     return rc;
 }
