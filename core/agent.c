@@ -852,6 +852,27 @@ static const struct u64_member upload_members[] = {UPLOAD(requests),
                                                    UPLOAD(pauses)};
 #undef UPLOAD
 
+/* A plugin's state as status.json and the control socket name it. */
+static const char *plugin_state_name(unsigned state)
+{
+    static const char *const states[] = {"refused", "loaded", "initialized",
+                                         "running", "failed", "stopped"};
+    return state < sizeof states / sizeof states[0] ? states[state] : "?";
+}
+
+/* Plugin i's counters as one JSON object, name -> value. */
+static json_t *plugin_counters(rp__agent *a, size_t i, uint32_t n)
+{
+    json_t *c = json_object();
+    for (uint32_t k = 0; k < n; k++) {
+        const char *name;
+        uint64_t v;
+        if (rp__host_plugin_counter(a->host, i, k, &name, &v) == 0)
+            jset_u(c, name, v);
+    }
+    return c;
+}
+
 static void refused_type(void *arg, const char *type, uint64_t n)
 {
     jset_u(arg, type, n);
@@ -944,10 +965,8 @@ static json_t *health_doc(rp__agent *a)
         rp__plugin_info pi;
         if (rp__host_plugin_info(a->host, i, &pi) != 0)
             continue;
-        static const char *const states[] = {"refused", "loaded", "initialized",
-                                             "running", "failed", "stopped"};
         json_t *o = json_object();
-        json_object_set_new(o, "state", json_string(states[pi.state]));
+        json_object_set_new(o, "state", json_string(plugin_state_name(pi.state)));
         if (pi.error[0])
             json_object_set_new(o, "error", json_string(pi.error));
         jset_u(o, "published", pi.published);
@@ -957,14 +976,7 @@ static json_t *health_doc(rp__agent *a)
         jset_u(o, "suspensions", pi.suspensions);
         json_object_set_new(o, "suspended", json_boolean(pi.suspended));
         jset_u(o, "cpu_ms", pi.cpu_ns / 1000000);
-        json_t *c = json_object();
-        for (uint32_t k = 0; k < pi.ncounters; k++) {
-            const char *name;
-            uint64_t v;
-            if (rp__host_plugin_counter(a->host, i, k, &name, &v) == 0)
-                jset_u(c, name, v);
-        }
-        json_object_set_new(o, "counters", c);
+        json_object_set_new(o, "counters", plugin_counters(a, i, pi.ncounters));
         json_object_set_new(plugins, pi.name, o);
     }
     json_object_set_new(d, "plugins", plugins);
@@ -1240,8 +1252,6 @@ static json_t *ctl_plugins(void *arg)
         rp__os_mutex_unlock(a->health_lock);
         return NULL;
     }
-    static const char *const states[] = {"refused", "loaded", "initialized",
-                                         "running", "failed", "stopped"};
     static const char *const kinds[] = {"", "collector", "detector", "responder"};
     json_t *arr = json_array();
     for (size_t i = 0; i < rp__host_plugin_count(a->host); i++) {
@@ -1254,7 +1264,7 @@ static json_t *ctl_plugins(void *arg)
         json_object_set_new(o, "version", pi.version ? json_string(pi.version) : json_null());
         json_object_set_new(o, "vendor", pi.vendor ? json_string(pi.vendor) : json_null());
         json_object_set_new(o, "kind", json_string(pi.kind < 4 ? kinds[pi.kind] : "?"));
-        json_object_set_new(o, "state", json_string(states[pi.state]));
+        json_object_set_new(o, "state", json_string(plugin_state_name(pi.state)));
         if (pi.error[0])
             json_object_set_new(o, "error", json_string(pi.error));
         jset_u(o, "events_in", pi.delivered);
@@ -1262,14 +1272,7 @@ static json_t *ctl_plugins(void *arg)
         jset_u(o, "dropped", pi.dropped);
         jset_u(o, "refused_full", pi.publish_full);
         jset_u(o, "cpu_ms", pi.cpu_ns / 1000000);
-        json_t *c = json_object();
-        for (uint32_t k = 0; k < pi.ncounters; k++) {
-            const char *name;
-            uint64_t v;
-            if (rp__host_plugin_counter(a->host, i, k, &name, &v) == 0)
-                jset_u(c, name, v);
-        }
-        json_object_set_new(o, "counters", c);
+        json_object_set_new(o, "counters", plugin_counters(a, i, pi.ncounters));
         json_array_append_new(arr, o);
     }
     rp__os_mutex_unlock(a->health_lock);
