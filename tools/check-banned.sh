@@ -9,6 +9,8 @@
 # that begin with `*` or follow a comment are checked). Prints file:line:text
 # for each call and exits 1 if there is any; 0 otherwise.
 set -euo pipefail
+# Resolved before any cd: the C reader (strip-c.pl) lives beside this script.
+tools=$(cd "$(dirname "$0")" && pwd)
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 while [ $# -gt 0 ]; do
@@ -57,28 +59,13 @@ fi
 # character: a code line may begin with '*' (`*n = atoi(s);`) and code may
 # follow a comment on its line. Line numbers stay those of the file.
 # shellcheck disable=SC2016 # the perl program is in single quotes on purpose
-hits=$(BANNED=$banned perl -ne '
-    BEGIN { $re = qr/\b(?:$ENV{BANNED})\s*\(/; $in = 0 }
+hits=$(BANNED=$banned RP_TOOLS=$tools perl -ne '
+    BEGIN { $re = qr/\b(?:$ENV{BANNED})\s*\(/; require "$ENV{RP_TOOLS}/strip-c.pl" }
     my $orig = $_;
     chomp $orig;
-    my ($s, $code) = ($_, "");
-    while (length $s) {
-        if ($in) {
-            if ($s =~ s{^.*?\*/}{}s) { $in = 0; $code .= " " } else { $s = "" }
-        } elsif ($s =~ s{^/\*}{}) {
-            $in = 1;
-        } elsif ($s =~ s{^//.*}{}s) {
-        } elsif ($s =~ s{^"(?:[^"\\\n]|\\.)*"?}{}) {
-            $code .= "\"\"";
-        } elsif ($s =~ s{^\x27(?:[^\x27\\\n]|\\.)*\x27?}{}) {
-            $code .= "0";
-        } else {
-            $s =~ s{^([^/"\x27]+|.)}{}s;
-            $code .= $1;
-        }
-    }
+    my $code = rp_strip_c_line($_);
     print "$ARGV:$.:$orig\n" if $code =~ $re;
-    if (eof) { close ARGV; $in = 0 }
+    if (eof) { close ARGV; rp_strip_c_reset() }
 ' -- "${files[@]}")
 if [ -n "$hits" ]; then
     echo "$hits"

@@ -12,6 +12,8 @@
 # Usage: check-platform-seal.sh [--root DIR]. Prints one line per use
 # ("core/lib/x.c:12: pthread_mutex_lock: ...") and exits 1 if there is one.
 set -euo pipefail
+# Resolved before any cd: the C reader (strip-c.pl) lives beside this script.
+tools=$(cd "$(dirname "$0")" && pwd)
 
 root=.
 if [ "${1:-}" = --root ]; then
@@ -29,26 +31,11 @@ done < <(find core -path core/os -prune -o -type f \( -name '*.c' -o -name '*.h'
 [ ${#files[@]} -gt 0 ] || { echo "check-platform-seal: no C files in core/ outside core/os/"; exit 0; }
 
 # shellcheck disable=SC2016 # the perl program is in single quotes on purpose
-hits=$(perl -ne '
-    BEGIN { $in = 0 }
-    my ($s, $code) = ($_, "");
+hits=$(RP_TOOLS=$tools perl -ne '
+    BEGIN { require "$ENV{RP_TOOLS}/strip-c.pl" }
     # An #include names its header in <> or "": keep the name visible.
-    my $inc = $s =~ m{^\s*#\s*include\s*[<"]([^>"]+)[>"]} ? $1 : "";
-    while (length $s) {
-        if ($in) {
-            if ($s =~ s{^.*?\*/}{}s) { $in = 0; $code .= " " } else { $s = "" }
-        } elsif ($s =~ s{^/\*}{}) {
-            $in = 1;
-        } elsif ($s =~ s{^//.*}{}s) {
-        } elsif ($s =~ s{^"(?:[^"\\\n]|\\.)*"?}{}) {
-            $code .= "\"\"";
-        } elsif ($s =~ s{^\x27(?:[^\x27\\\n]|\\.)*\x27?}{}) {
-            $code .= "0";
-        } else {
-            $s =~ s{^([^/"\x27]+|.)}{}s;
-            $code .= $1;
-        }
-    }
+    my $inc = m{^\s*#\s*include\s*[<"]([^>"]+)[>"]} ? $1 : "";
+    my $code = rp_strip_c_line($_);
     my @why;
     push @why, "<pthread.h>: threads go through os/os_thread.h" if $inc eq "pthread.h";
     while ($code =~ /\b(pthread_\w*)/g) {
@@ -61,7 +48,7 @@ hits=$(perl -ne '
         push @why, "$1: platform tests belong in core/os/; shared code tests features";
     }
     print "$ARGV:$.: $_\n" for @why;
-    if (eof) { close ARGV; $in = 0 }
+    if (eof) { close ARGV; rp_strip_c_reset() }
 ' -- "${files[@]}")
 if [ -n "$hits" ]; then
     echo "$hits"
