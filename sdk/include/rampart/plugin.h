@@ -18,7 +18,7 @@ extern "C" {
 /* ABI version. Majors must be equal; the host's minor must be >= the minor a
  * plugin requires. The major is also part of the entry symbol's name. */
 #define RP_ABI_MAJOR 1
-#define RP_ABI_MINOR 0
+#define RP_ABI_MINOR 1
 
 /*
  * Error codes. Every function of the ABI returns int: 0 on success or one of
@@ -148,6 +148,64 @@ typedef struct rp_ip {
 /* Descriptor flags. */
 /* on_event may run on several threads at once for this plugin. */
 #define RP_PLUGIN_CONCURRENT_EVENTS 0x1u
+/* 1.1: the descriptor's capabilities member says what the plugin needs; without
+ * this flag the host assumes the plugin may need every capability. */
+#define RP_PLUGIN_CAPS_DECLARED 0x2u
+
+/* Caps the host enforces, in bytes unless stated (ABI 1.1 states them here;
+ * they held in 1.0 as well). Past a cap a call fails with the error named. */
+#define RP_MAX_DESCRIPTOR_STRING                                                                   \
+    256u /* id, version, vendor, license, description, namespace: the plugin is refused */
+#define RP_MAX_CONFIG_SCHEMA   65536u   /* config_schema text: the plugin is refused */
+#define RP_MAX_EVENT_TYPE      64u      /* event type or subscription pattern: RP_ERR_INVAL */
+#define RP_MAX_FIELD_NAME      128u     /* field name: RP_ERR_INVAL */
+#define RP_MAX_FIELDS          4096u    /* field names in the agent (ECS and custom): RP_ERR_FULL */
+#define RP_MAX_EVENT_FIELDS    256u     /* fields in one event, the host's included: RP_ERR_FULL */
+#define RP_MAX_EVENT_DATA      65536u   /* field data in one event: RP_ERR_FULL */
+#define RP_MAX_STR_VALUE       4096u    /* one string value: stored cut, event.truncated set */
+#define RP_MAX_COUNTER_NAME    63u      /* counter or gauge name: RP_ERR_INVAL */
+#define RP_MAX_COUNTERS        64u      /* counters per plugin: RP_ERR_FULL */
+#define RP_MAX_GAUGES          32u      /* gauges per plugin (1.1): RP_ERR_FULL */
+#define RP_MAX_SUBSCRIPTIONS   16u      /* subscriptions per plugin: RP_ERR_FULL */
+#define RP_MAX_COMMAND_REQUEST 65536u   /* a plugin command's request (1.1) */
+#define RP_MAX_COMMAND_REPLY   1048576u /* one reply of a plugin command (1.1): RP_ERR_FULL */
+
+/* Alert severities (event.severity, 0-100) and their named levels. */
+#define RP_SEVERITY_INFO     0u
+#define RP_SEVERITY_LOW      21u
+#define RP_SEVERITY_MEDIUM   47u
+#define RP_SEVERITY_HIGH     73u
+#define RP_SEVERITY_CRITICAL 99u
+
+/* Policy modes stamped on alerts as rampart.policy.mode (1.1). */
+#define RP_POLICY_DETECT  1u
+#define RP_POLICY_PREVENT 2u
+
+/* Flags of command_reply (1.1). */
+#define RP_REPLY_MORE 0x1u /* a progress reply: more replies follow */
+
+/* Service versions: major in the high 16 bits, minor in the low 16. A lookup
+ * for (major, minor) finds an offer of the same major and a minor >= it. */
+#define RP_SERVICE_VERSION(major, minor) ((uint32_t)(((uint32_t)(major) << 16) | (uint32_t)(minor)))
+
+/* Linux capability numbers for the descriptor's capabilities mask (1.1):
+ * bit n stands for capability n, as in linux/capability.h. */
+#define RP_CAP(n)              ((uint64_t)1 << (n))
+#define RP_CAP_CHOWN           RP_CAP(0)
+#define RP_CAP_DAC_OVERRIDE    RP_CAP(1)
+#define RP_CAP_DAC_READ_SEARCH RP_CAP(2)
+#define RP_CAP_FOWNER          RP_CAP(3)
+#define RP_CAP_KILL            RP_CAP(5)
+#define RP_CAP_NET_ADMIN       RP_CAP(12)
+#define RP_CAP_NET_RAW         RP_CAP(13)
+#define RP_CAP_SYS_PTRACE      RP_CAP(19)
+#define RP_CAP_SYS_ADMIN       RP_CAP(21)
+#define RP_CAP_SYS_NICE        RP_CAP(23)
+#define RP_CAP_SYS_RESOURCE    RP_CAP(24)
+#define RP_CAP_AUDIT_CONTROL   RP_CAP(30)
+#define RP_CAP_AUDIT_READ      RP_CAP(37)
+#define RP_CAP_PERFMON         RP_CAP(38)
+#define RP_CAP_BPF             RP_CAP(39)
 
 /* Log levels for rp_host_api.log. */
 #define RP_LOG_ERROR 0
@@ -169,6 +227,36 @@ typedef void (*rp_fd_cb)(void *arg, int64_t fd, uint32_t revents);
 typedef void (*rp_timer_cb)(void *arg);
 typedef void (*rp_work_cb)(void *arg);
 typedef void (*rp_work_done_cb)(void *arg, int status);
+
+/* 1.1: one control request to a plugin's on_command, answered through
+ * command_reply. Opaque; valid until on_command returns. */
+typedef struct rp_command rp_command;
+
+/* 1.1: what an alert says, for alert_create. Strings are NUL-terminated and
+ * borrowed for the call (the host copies them). Required: rule_id, rule_name,
+ * ruleset, reason; severity 0-100 (RP_SEVERITY_*). The others may be NULL. */
+typedef struct rp_alert {
+    uint32_t struct_size; /* sizeof(rp_alert) as built */
+    uint32_t severity;    /* event.severity, 0-100 */
+    const char *rule_id;  /* rule.id: stable across rule versions */
+    const char *rule_name;
+    const char *ruleset; /* rule.ruleset: "sigma", "yara", or the plugin's own */
+    const char *reason;  /* event.reason: one line a person reads */
+    const char *rule_description;
+    const char *rule_reference; /* a URL */
+    /* NULL-terminated lists, or NULL. Tags select the policy (rule.tags);
+     * ATT&CK ids go to threat.tactic.id and threat.technique.id. */
+    const char *const *tags;
+    const char *const *tactic_ids;    /* "TA0002" */
+    const char *const *technique_ids; /* "T1059", "T1059.004" */
+} rp_alert;
+
+/* 1.1: the fields a collector fills for one event type, in its descriptor's
+ * provides list (which ends with an entry whose event_type is NULL). */
+typedef struct rp_event_fields {
+    const char *event_type;    /* "process.exec" */
+    const char *const *fields; /* NULL-terminated field names */
+} rp_event_fields;
 
 /* ------------------------------------------------------------------------ */
 /* The host API: a table of functions the host passes to the plugin. It only
@@ -322,6 +410,100 @@ typedef struct rp_host_api {
     int64_t (*now_ns)(void);
     int64_t (*monotonic_ns)(void);
 
+    /* --- 1.1 --------------------------------------------------------- */
+
+    /* The field registry, for engines that learn field names at run time.
+     * field_lookup: a known field's id and type by name (RP_ERR_NOTFOUND
+     * when no one registered it). field_info: name (NUL-terminated, static
+     * for the life of the process) and type of an id; ids are dense, 1 to
+     * field_count, so a loop over them lists the registry. Any thread. */
+    int (*field_lookup)(rp_plugin *self, const char *name, uint64_t len, rp_field_id *id,
+                        uint32_t *type);
+    int (*field_info)(rp_plugin *self, rp_field_id id, const char **name, uint64_t *len,
+                      uint32_t *type);
+    int (*field_count)(rp_plugin *self, uint32_t *count);
+    /* How many running collectors declare (descriptor provides) that they
+     * fill field for events of event_type ("*": of any type); 0 means a
+     * rule on that field cannot match. Any thread. */
+    int (*field_provided)(rp_plugin *self, const char *event_type, uint64_t type_len,
+                          rp_field_id field, uint32_t *collectors);
+    /* The fields an event holds, in the order they were first set (the
+     * host's first): index 0 to count-1. Any thread, reference held. */
+    int (*event_field_count)(const rp_event *ev, uint32_t *count);
+    int (*event_field_at)(const rp_event *ev, uint32_t index, rp_field_id *id, uint32_t *type);
+
+    /* Creates an alert by the alert contract (sdk/docs/alerts.md): event
+     * type "alert", kind alert, the rule.*, event.severity, event.reason and
+     * threat.* fields from alert, the fields of sources[0] that describe the
+     * subject (process.*, file.*, user.*, host.*, network fields...) but not
+     * its event.* categorisation, the event.id of every source in
+     * rampart.alert.source_ids, and the policy that applies
+     * (rampart.policy.mode "detect" or "prevent", rampart.policy.actions).
+     * nsources may be 0 (sources NULL). The caller owns one reference; it
+     * may add fields, then publishes it. Any thread. */
+    int (*alert_create)(rp_plugin *self, const rp_alert *alert, const rp_event *const *sources,
+                        uint32_t nsources, rp_event **out);
+
+    /* Events dropped for this plugin's subscriptions (its queue was full)
+     * since it started; a windowed detector compares it between windows to
+     * know a count may be low. Any thread. */
+    int (*dropped_get)(rp_plugin *self, uint64_t *dropped);
+
+    /* Gauges: named values that are set, not added ("users_tracked"), shown
+     * in health reports, status and rampartctl plugins. Register at init;
+     * set from any thread. */
+    int (*gauge_register)(rp_plugin *self, const char *name, uint64_t len, uint32_t *gauge_id);
+    int (*gauge_set)(rp_plugin *self, uint32_t gauge_id, int64_t value);
+
+    /* Typed config getters over the plugin's validated config. path is a
+     * JSON Pointer (RFC 6901: "" is the whole object, "/window/seconds",
+     * "/users/0"). RP_ERR_NOTFOUND when absent, RP_ERR_TYPE for another
+     * JSON type (config_i64 takes integers only, RP_ERR_RANGE past int64).
+     * Strings are NUL-terminated; config_json gives any value as compact
+     * JSON text. Returned pointers are borrowed until the plugin's next
+     * reconfigure or destroy. Control thread and the plugin's own callbacks;
+     * also inside check_config. */
+    int (*config_bool)(rp_plugin *self, const char *path, uint64_t path_len, int32_t *out);
+    int (*config_i64)(rp_plugin *self, const char *path, uint64_t path_len, int64_t *out);
+    int (*config_str)(rp_plugin *self, const char *path, uint64_t path_len, const char **out,
+                      uint64_t *len);
+    int (*config_str_array_count)(rp_plugin *self, const char *path, uint64_t path_len,
+                                  uint32_t *count);
+    int (*config_str_array_item)(rp_plugin *self, const char *path, uint64_t path_len,
+                                 uint32_t index, const char **out, uint64_t *len);
+    int (*config_json)(rp_plugin *self, const char *path, uint64_t path_len, const char **json,
+                       uint64_t *len);
+
+    /* Services: versioned tables of functions one plugin (or the host)
+     * offers to others, named in reverse DNS ("org.rampart.process.lineage")
+     * with RP_SERVICE_VERSION(major, minor). service_offer: at init or
+     * start; table is borrowed until the plugin stops, when the host
+     * withdraws it (RP_ERR_EXISTS when the name is offered already).
+     * service_acquire: the table of an offer of the same major and a minor
+     * >= the one asked, held until service_release; the provider's stop
+     * waits for holds to be released (RP_ERR_NOTFOUND when none). Release in
+     * the same callback or before your own stop. Any thread. */
+    int (*service_offer)(rp_plugin *self, const char *name, uint64_t len, uint32_t version,
+                         const void *table);
+    int (*service_acquire)(rp_plugin *self, const char *name, uint64_t len, uint32_t version,
+                           const void **table, uint64_t *hold);
+    int (*service_release)(rp_plugin *self, uint64_t hold);
+
+    /* The plugin instance's private folder, <agent.data_dir>/plugins/<name>,
+     * created by the host with mode 0700 and owned by the agent: an open
+     * directory descriptor (use openat; -1 where the platform has none) and
+     * its path, both owned by the host and valid until destroy returns.
+     * Any thread. */
+    int (*private_dir)(rp_plugin *self, int64_t *dirfd, const char **path, uint64_t *len);
+
+    /* Answers a command given to on_command with one JSON value (at most
+     * RP_MAX_COMMAND_REPLY bytes, copied). RP_REPLY_MORE marks a progress
+     * reply; the reply without it is the last. RP_ERR_TIMEOUT once the
+     * command's deadline passed (the caller was told), RP_ERR_INVAL for text
+     * that is not JSON or a reply after the last. The thread running
+     * on_command. */
+    int (*command_reply)(rp_command *cmd, const char *json, uint64_t len, uint32_t flags);
+
     /* --- new functions of later minors go here, at the end ------------- */
 } rp_host_api;
 
@@ -370,6 +552,30 @@ typedef struct rp_plugin_descriptor {
      * to, borrowed for the call. A returned error is counted. */
     int (*on_event)(rp_plugin *self, void *state, const rp_event *ev);
 
+    /* --- 1.1 --------------------------------------------------------- */
+
+    /* The namespace of the plugin's custom fields ("acme" for "acme.*"):
+     * field_id refuses a custom field outside it. NULL keeps the 1.0 rule
+     * (custom fields anywhere outside the ECS field sets). A name taken by
+     * another plugin is refused with a message naming both. */
+    const char *field_namespace;
+    /* Collectors: the fields filled for each event type, ending with an
+     * entry whose event_type is NULL; NULL declares nothing. */
+    const rp_event_fields *provides;
+    /* Optional: validates what the schema cannot express, before init and
+     * by `rampartd --check-config`, without starting the plugin. Only the
+     * config getters, log and set_error may be called; return
+     * RP_ERR_CONFIG with set_error saying which key and why. */
+    int (*check_config)(rp_plugin *self, const rp_host_api *host);
+    /* Optional: answers a control request (`rampartctl plugin NAME CMD`),
+     * a JSON object in request (borrowed for the call), by command_reply,
+     * on a worker thread, never on the loop thread, and never before start
+     * or after stop. A return without a last reply answers with the error. */
+    int (*on_command)(rp_plugin *self, void *state, rp_command *cmd, const char *request,
+                      uint64_t len);
+    /* RP_CAP_* the plugin needs, valid with RP_PLUGIN_CAPS_DECLARED. */
+    uint64_t capabilities;
+
     /* --- new members of later minors go here, at the end --------------- */
 } rp_plugin_descriptor;
 
@@ -386,6 +592,10 @@ RP_PLUGIN_EXPORT int rampart_plugin_entry_v1(const rp_host_api *host,
 /* Sizes of the tables as of ABI 1.0; the host refuses anything smaller. */
 #define RP_HOST_API_SIZE_1_0   (8u + 40u * (uint32_t)sizeof(void *))
 #define RP_DESCRIPTOR_SIZE_1_0 (24u + 12u * (uint32_t)sizeof(void *))
+/* Sizes as of ABI 1.1. */
+#define RP_HOST_API_SIZE_1_1   (8u + 61u * (uint32_t)sizeof(void *))
+#define RP_DESCRIPTOR_SIZE_1_1 (24u + 16u * (uint32_t)sizeof(void *) + 8u)
+#define RP_ALERT_SIZE_1_1      (8u + 9u * (uint32_t)sizeof(void *))
 
 /*
  * Layout pins: every member of every public struct has its offset pinned here
@@ -415,7 +625,7 @@ RP_STATIC_ASSERT(sizeof(rp_str) == RP__STR_LEN + 8u, str_size);
 RP_STATIC_ASSERT(RP__OFF(rp_ip, family) == 0, ip_family);
 RP_STATIC_ASSERT(RP__OFF(rp_ip, addr) == 4, ip_addr);
 RP_STATIC_ASSERT(sizeof(rp_ip) == 20, rp_ip_size);
-RP_STATIC_ASSERT(sizeof(rp_host_api) == RP_HOST_API_SIZE_1_0, host_api_size);
+RP_STATIC_ASSERT(sizeof(rp_host_api) == RP_HOST_API_SIZE_1_1, host_api_size);
 RP_STATIC_ASSERT(RP__OFF(rp_host_api, struct_size) == 0, host_struct_size);
 RP_STATIC_ASSERT(RP__OFF(rp_host_api, abi_major) == 4, host_abi_major);
 RP_STATIC_ASSERT(RP__OFF(rp_host_api, abi_minor) == 6, host_abi_minor);
@@ -460,7 +670,30 @@ RP_STATIC_ASSERT(RP__OFF(rp_host_api, counter_register) == RP__SLOT(36), host_co
 RP_STATIC_ASSERT(RP__OFF(rp_host_api, counter_add) == RP__SLOT(37), host_counter_add);
 RP_STATIC_ASSERT(RP__OFF(rp_host_api, now_ns) == RP__SLOT(38), host_now_ns);
 RP_STATIC_ASSERT(RP__OFF(rp_host_api, monotonic_ns) == RP__SLOT(39), host_monotonic_ns);
-RP_STATIC_ASSERT(sizeof(rp_plugin_descriptor) == RP_DESCRIPTOR_SIZE_1_0, descriptor_size);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, field_lookup) == RP__SLOT(40), host_field_lookup);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, field_info) == RP__SLOT(41), host_field_info);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, field_count) == RP__SLOT(42), host_field_count);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, field_provided) == RP__SLOT(43), host_field_provided);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, event_field_count) == RP__SLOT(44), host_event_field_count);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, event_field_at) == RP__SLOT(45), host_event_field_at);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, alert_create) == RP__SLOT(46), host_alert_create);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, dropped_get) == RP__SLOT(47), host_dropped_get);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, gauge_register) == RP__SLOT(48), host_gauge_register);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, gauge_set) == RP__SLOT(49), host_gauge_set);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, config_bool) == RP__SLOT(50), host_config_bool);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, config_i64) == RP__SLOT(51), host_config_i64);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, config_str) == RP__SLOT(52), host_config_str);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, config_str_array_count) == RP__SLOT(53),
+                 host_config_str_array_count);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, config_str_array_item) == RP__SLOT(54),
+                 host_config_str_array_item);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, config_json) == RP__SLOT(55), host_config_json);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, service_offer) == RP__SLOT(56), host_service_offer);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, service_acquire) == RP__SLOT(57), host_service_acquire);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, service_release) == RP__SLOT(58), host_service_release);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, private_dir) == RP__SLOT(59), host_private_dir);
+RP_STATIC_ASSERT(RP__OFF(rp_host_api, command_reply) == RP__SLOT(60), host_command_reply);
+RP_STATIC_ASSERT(sizeof(rp_plugin_descriptor) == RP_DESCRIPTOR_SIZE_1_1, descriptor_size);
 RP_STATIC_ASSERT(RP__OFF(rp_plugin_descriptor, struct_size) == 0, desc_struct_size);
 RP_STATIC_ASSERT(RP__OFF(rp_plugin_descriptor, abi_major) == 4, desc_abi_major);
 RP_STATIC_ASSERT(RP__OFF(rp_plugin_descriptor, abi_minor) == 6, desc_abi_minor);
@@ -481,6 +714,27 @@ RP_STATIC_ASSERT(RP__OFF(rp_plugin_descriptor, stop) == RP__DSLOT(8), desc_stop)
 RP_STATIC_ASSERT(RP__OFF(rp_plugin_descriptor, destroy) == RP__DSLOT(9), desc_destroy);
 RP_STATIC_ASSERT(RP__OFF(rp_plugin_descriptor, reconfigure) == RP__DSLOT(10), desc_reconfigure);
 RP_STATIC_ASSERT(RP__OFF(rp_plugin_descriptor, on_event) == RP__DSLOT(11), desc_on_event);
+RP_STATIC_ASSERT(RP__OFF(rp_plugin_descriptor, field_namespace) == RP__DSLOT(12),
+                 desc_field_namespace);
+RP_STATIC_ASSERT(RP__OFF(rp_plugin_descriptor, provides) == RP__DSLOT(13), desc_provides);
+RP_STATIC_ASSERT(RP__OFF(rp_plugin_descriptor, check_config) == RP__DSLOT(14), desc_check_config);
+RP_STATIC_ASSERT(RP__OFF(rp_plugin_descriptor, on_command) == RP__DSLOT(15), desc_on_command);
+RP_STATIC_ASSERT(RP__OFF(rp_plugin_descriptor, capabilities) == RP__DSLOT(16), desc_capabilities);
+RP_STATIC_ASSERT(sizeof(rp_alert) == RP_ALERT_SIZE_1_1, alert_size);
+RP_STATIC_ASSERT(RP__OFF(rp_alert, struct_size) == 0, alert_struct_size);
+RP_STATIC_ASSERT(RP__OFF(rp_alert, severity) == 4, alert_severity);
+RP_STATIC_ASSERT(RP__OFF(rp_alert, rule_id) == 8u + 0u * RP__PTR, alert_rule_id);
+RP_STATIC_ASSERT(RP__OFF(rp_alert, rule_name) == 8u + 1u * RP__PTR, alert_rule_name);
+RP_STATIC_ASSERT(RP__OFF(rp_alert, ruleset) == 8u + 2u * RP__PTR, alert_ruleset);
+RP_STATIC_ASSERT(RP__OFF(rp_alert, reason) == 8u + 3u * RP__PTR, alert_reason);
+RP_STATIC_ASSERT(RP__OFF(rp_alert, rule_description) == 8u + 4u * RP__PTR, alert_rule_description);
+RP_STATIC_ASSERT(RP__OFF(rp_alert, rule_reference) == 8u + 5u * RP__PTR, alert_rule_reference);
+RP_STATIC_ASSERT(RP__OFF(rp_alert, tags) == 8u + 6u * RP__PTR, alert_tags);
+RP_STATIC_ASSERT(RP__OFF(rp_alert, tactic_ids) == 8u + 7u * RP__PTR, alert_tactic_ids);
+RP_STATIC_ASSERT(RP__OFF(rp_alert, technique_ids) == 8u + 8u * RP__PTR, alert_technique_ids);
+RP_STATIC_ASSERT(sizeof(rp_event_fields) == 2u * RP__PTR, event_fields_size);
+RP_STATIC_ASSERT(RP__OFF(rp_event_fields, event_type) == 0, event_fields_event_type);
+RP_STATIC_ASSERT(RP__OFF(rp_event_fields, fields) == RP__PTR, event_fields_fields);
 
 #ifdef __cplusplus
 }
