@@ -582,6 +582,11 @@ static const rp_host_api host_api = {
     .counter_add = api_counter_add,
     .now_ns = rp__os_time_ns,
     .monotonic_ns = rp__os_monotonic_ns,
+    /* 1.1: the field registry (host_fields.c). */
+    /* 1.1: alerts and policy (host_alert.c). */
+    /* 1.1: drops, gauges, services and the private folder (host_service.c). */
+    /* 1.1: typed config getters (host_config.c). */
+    /* 1.1: plugin commands (host_command.c). */
 };
 
 const rp_host_api *rp__host_api(void)

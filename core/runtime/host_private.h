@@ -73,6 +73,12 @@ struct rp_plugin {
     atomic_uint_fast64_t suspensions;
     atomic_int suspend_wanted; /* a suspension is posted or in force */
     atomic_int suspended;      /* its fd watches are out of the poller */
+    /* 1.1: the field registry (host_fields.c). */
+    /* 1.1: alerts and policy (host_alert.c). */
+    /* 1.1: drops, gauges, services and the private folder (host_service.c). */
+    /* 1.1: typed config getters (host_config.c). */
+    /* 1.1: plugin commands (host_command.c). */
+    /* 1.1: lifetimes and live reload. */
 };
 
 struct rp__host {
