@@ -977,6 +977,8 @@ static json_t *health_doc(rp__agent *a)
         json_object_set_new(o, "suspended", json_boolean(pi.suspended));
         jset_u(o, "cpu_ms", pi.cpu_ns / 1000000);
         json_object_set_new(o, "counters", plugin_counters(a, i, pi.ncounters));
+        json_object_set_new(o, "capabilities",
+                            rp__host_caps_json(pi.caps_declared, pi.capabilities));
         json_object_set_new(plugins, pi.name, o);
     }
     json_object_set_new(d, "plugins", plugins);

@@ -104,6 +104,8 @@ static int api_config_get(rp_plugin *self, const char **json, uint64_t *len)
 {
     if (!self || !json)
         return RP_ERR_INVAL;
+    if (rp__host_checking(self))
+        return rp__host_config_checking_text(json, len);
     *json = self->config_json;
     if (len)
         *len = strlen(self->config_json);
@@ -115,6 +117,8 @@ static int api_config_get(rp_plugin *self, const char **json, uint64_t *len)
 static int api_field_id(rp_plugin *self, const char *name, uint64_t len, uint32_t type,
                         rp_field_id *out)
 {
+    if (rp__host_checking(self))
+        return RP_ERR_BUSY; /* inside check_config */
     if (!name || !out)
         return RP_ERR_INVAL;
     int rc = rp__field_intern(name, (size_t)len, type, out);
@@ -126,6 +130,8 @@ static int api_field_id(rp_plugin *self, const char *name, uint64_t len, uint32_
 
 static int api_event_create(rp_plugin *self, const char *type, uint64_t len, rp_event **out)
 {
+    if (rp__host_checking(self))
+        return RP_ERR_BUSY; /* inside check_config */
     uint32_t topic;
     if (!self || !type || !out)
         return RP_ERR_INVAL;
@@ -138,6 +144,8 @@ static int api_event_create(rp_plugin *self, const char *type, uint64_t len, rp_
 static int api_event_copy(rp_plugin *self, const rp_event *src, const char *type, uint64_t len,
                           rp_event **out)
 {
+    if (rp__host_checking(self))
+        return RP_ERR_BUSY; /* inside check_config */
     uint32_t topic;
     if (!self || !src || !type || !out)
         return RP_ERR_INVAL;
@@ -239,6 +247,10 @@ static int api_event_publish(rp_plugin *self, rp_event *ev)
 {
     if (!ev)
         return RP_ERR_INVAL;
+    if (rp__host_checking(self)) {
+        rp__event_release(ev);
+        return RP_ERR_BUSY; /* inside check_config */
+    }
     if (!self || (rp__event_head_of(ev)->flags & RP__EVENT_PUBLISHED)) {
         rp__event_release(ev);
         return RP_ERR_INVAL;
@@ -294,6 +306,8 @@ static int deliver(void *arg, const struct rp_event *ev)
 
 static int api_subscribe(rp_plugin *self, const char *pattern, uint64_t len, uint32_t flags)
 {
+    if (rp__host_checking(self))
+        return RP_ERR_BUSY; /* inside check_config */
     if (!self || !pattern || flags != 0)
         return RP_ERR_INVAL;
     if (!self->desc.on_event) {
@@ -397,6 +411,8 @@ static void timer_bridge(void *arg)
 static int api_fd_watch(rp_plugin *self, int64_t fd, uint32_t events, rp_fd_cb cb, void *arg,
                         uint64_t *watch_id)
 {
+    if (rp__host_checking(self))
+        return RP_ERR_BUSY; /* inside check_config */
     if (!self || !cb || !watch_id || fd < 0 || fd > INT32_MAX ||
         (events & ~(RP_FD_READ | RP_FD_WRITE)))
         return RP_ERR_INVAL;
@@ -425,6 +441,8 @@ static int api_fd_watch(rp_plugin *self, int64_t fd, uint32_t events, rp_fd_cb c
 
 static int api_fd_unwatch(rp_plugin *self, uint64_t watch_id)
 {
+    if (rp__host_checking(self))
+        return RP_ERR_BUSY; /* inside check_config */
     if (!self)
         return RP_ERR_INVAL;
     int rc = rp__loop_unwatch(self->host->loop, watch_id);
@@ -436,6 +454,8 @@ static int api_fd_unwatch(rp_plugin *self, uint64_t watch_id)
 static int api_timer_start(rp_plugin *self, uint64_t first_ms, uint64_t interval_ms, rp_timer_cb cb,
                            void *arg, uint64_t *timer_id)
 {
+    if (rp__host_checking(self))
+        return RP_ERR_BUSY; /* inside check_config */
     if (!self || !cb || !timer_id)
         return RP_ERR_INVAL;
     struct handle *h = calloc(1, sizeof *h);
@@ -461,6 +481,8 @@ static int api_timer_start(rp_plugin *self, uint64_t first_ms, uint64_t interval
 
 static int api_timer_stop(rp_plugin *self, uint64_t timer_id)
 {
+    if (rp__host_checking(self))
+        return RP_ERR_BUSY; /* inside check_config */
     if (!self)
         return RP_ERR_INVAL;
     int rc = rp__loop_timer_cancel(self->host->loop, timer_id);
@@ -487,6 +509,8 @@ static void job_done(void *arg, int status)
 
 static int api_work_submit(rp_plugin *self, rp_work_cb work, rp_work_done_cb done, void *arg)
 {
+    if (rp__host_checking(self))
+        return RP_ERR_BUSY; /* inside check_config */
     if (!self || !work)
         return RP_ERR_INVAL;
     struct job *j = malloc(sizeof *j);
@@ -504,6 +528,8 @@ static int api_work_submit(rp_plugin *self, rp_work_cb work, rp_work_done_cb don
 
 static int api_counter_register(rp_plugin *self, const char *name, uint64_t len, uint32_t *id)
 {
+    if (rp__host_checking(self))
+        return RP_ERR_BUSY; /* inside check_config */
     if (!self || !name || !id || len == 0 || len >= sizeof self->counters[0].name)
         return RP_ERR_INVAL;
     int rc = 0;
@@ -532,6 +558,8 @@ out:
 
 static int api_counter_add(rp_plugin *self, uint32_t id, uint64_t delta)
 {
+    if (rp__host_checking(self))
+        return RP_ERR_BUSY; /* inside check_config */
     if (!self || id >= atomic_load_explicit(&self->ncounters, memory_order_acquire))
         return RP_ERR_INVAL;
     atomic_fetch_add_explicit(&self->counters[id].value, delta, memory_order_relaxed);
@@ -586,6 +614,12 @@ static const rp_host_api host_api = {
     /* 1.1: alerts and policy (host_alert.c). */
     /* 1.1: drops, gauges, services and the private folder (host_service.c). */
     /* 1.1: typed config getters (host_config.c). */
+    .config_bool = rp__host_config_bool,
+    .config_i64 = rp__host_config_i64,
+    .config_str = rp__host_config_str,
+    .config_str_array_count = rp__host_config_str_array_count,
+    .config_str_array_item = rp__host_config_str_array_item,
+    .config_json = rp__host_config_json,
     /* 1.1: plugin commands (host_command.c). */
 };
 
@@ -837,6 +871,7 @@ void rp__host_destroy(rp__host *host)
         free(p->name);
         free(p->path);
         free(p->config_json);
+        rp__host_plugin_config_free(p);
         rp__os_mutex_destroy(p->lock);
         rp__os_dl_forget(p->dl);
         free(p);
@@ -879,6 +914,7 @@ int rp__host_plugin_info(const rp__host *host, size_t index, rp__plugin_info *ou
     }
     out->cpu_ns = atomic_load(&mp->cpu_ns);
     out->ncounters = atomic_load_explicit(&mp->ncounters, memory_order_acquire);
+    out->caps_declared = rp__host_plugin_caps(p, &out->capabilities) == 0;
     return 0;
 }
 

@@ -59,6 +59,8 @@ typedef struct rp__plugin_info {
     uint64_t suspensions;  /* times its fd watches were suspended for that */
     int suspended;         /* suspended now */
     uint32_t ncounters;    /* counters it registered: rp__host_plugin_counter */
+    int caps_declared;     /* its descriptor declares capabilities (1.1) */
+    uint64_t capabilities; /* RP_CAP_* it declares, when caps_declared */
 } rp__plugin_info;
 
 /* What the host is given; the agent fills it from its config
@@ -148,6 +150,11 @@ void rp__host_flow_stats(const rp__host *host, rp__host_flow *out);
  * number (type borrowed for the call). Any thread. */
 void rp__host_refused_by_type(const rp__host *host,
                               void (*cb)(void *arg, const char *type, uint64_t refused), void *arg);
+
+/* What status reports as a plugin's "capabilities": a new JSON array of
+ * names ("CAP_NET_ADMIN"; "CAP_<n>" for a number this agent does not name),
+ * or the string "undeclared". NULL on allocation failure. */
+json_t *rp__host_caps_json(int declared, uint64_t caps);
 
 /* The host API table as handed to plugins (static storage). */
 const rp_host_api *rp__host_api(void);

@@ -76,7 +76,16 @@ struct rp_plugin {
     /* 1.1: the field registry (host_fields.c). */
     /* 1.1: alerts and policy (host_alert.c). */
     /* 1.1: drops, gauges, services and the private folder (host_service.c). */
-    /* 1.1: typed config getters (host_config.c). */
+    /* 1.1: typed config getters (host_config.c). Guarded by lock: the
+     * validated config the getters read (config_json above is its text),
+     * the one it replaced with its texts (kept until the next replacement,
+     * so a reader racing one swap stays safe), and config_json's cache. */
+    json_t *config_doc;
+    json_t *config_prev;
+    char *config_json_prev;
+    struct rp__config_text *config_texts;
+    struct rp__config_text *config_texts_prev;
+    struct rp__config_text *config_check_texts; /* during check_config only */
     /* 1.1: plugin commands (host_command.c). */
     /* 1.1: lifetimes and live reload. */
 };
@@ -104,5 +113,45 @@ struct rp__host {
  * supervisor read it) around a direct call into the plugin; leave clears it. */
 void rp__host_enter(struct rp_plugin *p);
 void rp__host_leave(void);
+
+/* 1.1: typed config getters (host_config.c). */
+
+/* Installs config (the host takes a reference; an object, validated and with
+ * its defaults) as what plugin p's config getters read and, as compact text,
+ * what config_get returns. The config it replaces stays allocated until the
+ * next call or destroy, so pointers the plugin got stay valid through its
+ * reconfigure. A reload calls it before the plugin's reconfigure. Control
+ * thread. RP_ERR_INVAL, RP_ERR_NOMEM. */
+int rp__host_plugin_set_config(struct rp_plugin *p, json_t *config);
+/* Frees what rp__host_plugin_set_config kept (rp__host_destroy). */
+void rp__host_plugin_config_free(struct rp_plugin *p);
+/* Runs p's check_config, if it has one, over candidate (the installed config
+ * at load, a new one before a reload installs it): the getters and
+ * config_get called from it read candidate. 0, or RP_ERR_CONFIG with why
+ * ("check_config refused the config: <set_error text>", the plugin's code
+ * in brackets when it is not RP_ERR_CONFIG),
+ * RP_ERR_NOMEM. Control thread. */
+int rp__host_plugin_check_config(struct rp_plugin *p, const json_t *candidate, char *why,
+                                 size_t whylen);
+/* True while p's check_config runs on this thread: host calls other than the
+ * config getters, config_get, log, set_error, the allocator and the clocks
+ * answer RP_ERR_BUSY then (the plugin is not initialised). */
+int rp__host_checking(const struct rp_plugin *p);
+/* config_get's answer inside check_config: the candidate's text. */
+int rp__host_config_checking_text(const char **json, uint64_t *len);
+/* 0 with the plugin's RP_CAP_* mask when its descriptor declares them
+ * (RP_PLUGIN_CAPS_DECLARED in a 1.1 descriptor), else RP_ERR_NOTFOUND. */
+int rp__host_plugin_caps(const struct rp_plugin *p, uint64_t *caps);
+/* The host table's config getters. */
+int rp__host_config_bool(rp_plugin *self, const char *path, uint64_t path_len, int32_t *out);
+int rp__host_config_i64(rp_plugin *self, const char *path, uint64_t path_len, int64_t *out);
+int rp__host_config_str(rp_plugin *self, const char *path, uint64_t path_len, const char **out,
+                        uint64_t *len);
+int rp__host_config_str_array_count(rp_plugin *self, const char *path, uint64_t path_len,
+                                    uint32_t *count);
+int rp__host_config_str_array_item(rp_plugin *self, const char *path, uint64_t path_len,
+                                   uint32_t index, const char **out, uint64_t *len);
+int rp__host_config_json(rp_plugin *self, const char *path, uint64_t path_len, const char **json,
+                         uint64_t *len);
 
 #endif

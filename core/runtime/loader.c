@@ -286,11 +286,8 @@ static int check_config(rp__host *host, struct rp_plugin *p, const json_t *entry
         goto done;
     }
 done:
-    if (rc == 0) {
-        p->config_json = json_dumps(config, JSON_COMPACT);
-        if (!p->config_json)
-            rc = RP_ERR_NOMEM;
-    }
+    if (rc == 0)
+        rc = rp__host_plugin_set_config(p, config);
     json_decref(schema);
     json_decref(config);
     return rc;
@@ -340,6 +337,16 @@ int rp__host_load(rp__host *host, char *err, size_t errlen)
         config_errors |= rc == RP_ERR_CONFIG;
         if (rc != 0)
             continue;
+        /* 1.1: what the schema cannot say, asked of the plugin before init
+         * (and by --check-config); a refusal leaves it off. */
+        char why[ERR_LEN];
+        rc = rp__host_plugin_check_config(p, p->config_doc, why, sizeof why);
+        if (rc == RP_ERR_NOMEM)
+            return rc;
+        if (rc != 0) {
+            refuse(p, "%s", why);
+            continue;
+        }
         p->pstate = RP__PLUGIN_LOADED;
         rp__log_info("plugin %s: loaded %s %s (%s, %s, %s) from %s", p->name, p->desc.id,
                      p->desc.version, kind_name(p->desc.kind),
