@@ -1379,8 +1379,9 @@ static void file_destroy(rp_plugin *self, void *state)
 static const rp_plugin_descriptor descriptor = {
     .struct_size = sizeof(rp_plugin_descriptor),
     .abi_major = RP_ABI_MAJOR,
-    .abi_minor = 0,
+    .abi_minor = 1,
     .kind = RP_KIND_COLLECTOR,
+    .flags = RP_PLUGIN_CAPS_DECLARED,
     .event_schema_version = RP_EVENT_SCHEMA_VERSION,
     .id = "org.rampart.collector.file",
     .version = "1.0.0",
@@ -1393,6 +1394,11 @@ static const rp_plugin_descriptor descriptor = {
     .stop = file_stop,
     .destroy = file_destroy,
     .on_event = file_on_event,
+    /* fanotify_init and its marks: CAP_SYS_ADMIN; file handles
+     * (name_to_handle_at, open_by_handle_at) and folders of every user:
+     * CAP_DAC_READ_SEARCH; /proc/<pid>/exe of the process that acted:
+     * CAP_SYS_PTRACE. */
+    .capabilities = RP_CAP_SYS_ADMIN | RP_CAP_DAC_READ_SEARCH | RP_CAP_SYS_PTRACE,
 };
 
 RP_PLUGIN_EXPORT int rampart_plugin_entry_v1(const rp_host_api *host,

@@ -1008,8 +1008,9 @@ static void login_destroy(rp_plugin *self, void *state)
 static const rp_plugin_descriptor descriptor = {
     .struct_size = sizeof(rp_plugin_descriptor),
     .abi_major = RP_ABI_MAJOR,
-    .abi_minor = 0,
+    .abi_minor = 1,
     .kind = RP_KIND_COLLECTOR,
+    .flags = RP_PLUGIN_CAPS_DECLARED,
     .event_schema_version = RP_EVENT_SCHEMA_VERSION,
     .id = "org.rampart.collector.login",
     .version = "1.0.0",
@@ -1021,6 +1022,8 @@ static const rp_plugin_descriptor descriptor = {
     .start = login_start,
     .stop = login_stop,
     .destroy = login_destroy,
+    /* btmp is readable by root:utmp only (mode 0600): CAP_DAC_READ_SEARCH. */
+    .capabilities = RP_CAP_DAC_READ_SEARCH,
 };
 
 RP_PLUGIN_EXPORT int rampart_plugin_entry_v1(const rp_host_api *host,

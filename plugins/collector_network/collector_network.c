@@ -1335,8 +1335,9 @@ static void net_destroy(rp_plugin *self, void *state)
 static const rp_plugin_descriptor descriptor = {
     .struct_size = sizeof(rp_plugin_descriptor),
     .abi_major = RP_ABI_MAJOR,
-    .abi_minor = 0,
+    .abi_minor = 1,
     .kind = RP_KIND_COLLECTOR,
+    .flags = RP_PLUGIN_CAPS_DECLARED,
     .event_schema_version = RP_EVENT_SCHEMA_VERSION,
     .id = "org.rampart.collector.network",
     .version = "1.0.0",
@@ -1348,6 +1349,10 @@ static const rp_plugin_descriptor descriptor = {
     .start = net_start,
     .stop = net_stop,
     .destroy = net_destroy,
+    /* sock_diag destroy multicast groups and the forced receive buffer:
+     * CAP_NET_ADMIN; /proc/<pid>/fd links of every user, to name a
+     * socket's process: CAP_SYS_PTRACE. */
+    .capabilities = RP_CAP_NET_ADMIN | RP_CAP_SYS_PTRACE,
 };
 
 RP_PLUGIN_EXPORT int rampart_plugin_entry_v1(const rp_host_api *host,

@@ -2738,8 +2738,9 @@ static void cp_destroy(rp_plugin *self, void *state)
 static const rp_plugin_descriptor descriptor = {
     .struct_size = sizeof(rp_plugin_descriptor),
     .abi_major = RP_ABI_MAJOR,
-    .abi_minor = 0,
+    .abi_minor = 1,
     .kind = RP_KIND_COLLECTOR,
+    .flags = RP_PLUGIN_CAPS_DECLARED,
     .event_schema_version = RP_EVENT_SCHEMA_VERSION,
     .id = "org.rampart.collector.process",
     .version = "1.0.0",
@@ -2752,6 +2753,12 @@ static const rp_plugin_descriptor descriptor = {
     .start = cp_start,
     .stop = cp_stop,
     .destroy = cp_destroy,
+    /* The proc connector: CAP_NET_ADMIN (also for its receive buffer past
+     * rmem_max); /proc/<pid>/exe, cwd and environ of every user:
+     * CAP_SYS_PTRACE; hashing executables any user may run:
+     * CAP_DAC_READ_SEARCH; restoring a hashing thread's priority after it
+     * ran at nice 19: CAP_SYS_NICE. */
+    .capabilities = RP_CAP_NET_ADMIN | RP_CAP_SYS_PTRACE | RP_CAP_DAC_READ_SEARCH | RP_CAP_SYS_NICE,
 };
 
 RP_PLUGIN_EXPORT int rampart_plugin_entry_v1(const rp_host_api *host,

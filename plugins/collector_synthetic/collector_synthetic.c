@@ -290,8 +290,9 @@ static void syn_destroy(rp_plugin *self, void *state)
 static const rp_plugin_descriptor descriptor = {
     .struct_size = sizeof(rp_plugin_descriptor),
     .abi_major = RP_ABI_MAJOR,
-    .abi_minor = 0,
+    .abi_minor = 1,
     .kind = RP_KIND_COLLECTOR,
+    .flags = RP_PLUGIN_CAPS_DECLARED,
     .event_schema_version = RP_EVENT_SCHEMA_VERSION,
     .id = "org.rampart.collector.synthetic",
     .version = "1.0.0",
@@ -303,6 +304,7 @@ static const rp_plugin_descriptor descriptor = {
     .start = syn_start,
     .stop = syn_stop,
     .destroy = syn_destroy,
+    .capabilities = 0, /* makes its events up: needs nothing */
 };
 
 RP_PLUGIN_EXPORT int rampart_plugin_entry_v1(const rp_host_api *host,

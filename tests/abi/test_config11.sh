@@ -15,6 +15,7 @@ ABI_DIR=$(cd "$ABI_DIR" && pwd -P)
 for f in config11_check.so abi_frozen.so; do
     [ -f "$ABI_DIR/$f" ] || fail "no $f in $ABI_DIR"
 done
+PLUGINS=$(cd "$(dirname "$RAMPARTD")/../plugins" && pwd -P)
 cd "$T"
 
 # write THRESHOLD : the agent's config with the test detector and the 1.0 plugin.
@@ -28,7 +29,9 @@ write() {
     "c11": {"enabled": true, "file": "config11_check.so",
             "config": {"threshold": $1, "window": {"seconds": 30},
                        "users": ["alice", "bob"], "a/b~c": true}},
-    "frozen": {"enabled": true, "file": "abi_frozen.so"}
+    "frozen": {"enabled": true, "file": "abi_frozen.so"},
+    "syn": {"enabled": true, "file": "$PLUGINS/collector_synthetic.so",
+            "config": {"count": 1, "rate": 0}}
   }
 }
 JSON
@@ -75,6 +78,9 @@ grep -qF "plugin c11: config11: threshold=50 seconds=30 flag=1 users=2 first=ali
     fail "status.json capabilities: $(json_get data/status.json 'd["plugins"]["c11"]')"
 [ "$(json_get data/status.json 'd["plugins"]["frozen"]["capabilities"]')" = undeclared ] ||
     fail "status.json capabilities of a 1.0 plugin: $(json_get data/status.json 'd["plugins"]["frozen"]')"
+# An in-tree plugin declares what it needs; this one needs nothing.
+[ "$(json_get data/status.json 'd["plugins"]["syn"]["capabilities"]')" = "[]" ] ||
+    fail "status.json capabilities of collector_synthetic: $(json_get data/status.json 'd["plugins"]["syn"]')"
 kill -TERM "$APID"
 wait "$APID" || fail "agent exit status"
 echo "ok"

@@ -149,8 +149,9 @@ static void hello_destroy(rp_plugin *self, void *state)
 static const rp_plugin_descriptor descriptor = {
     .struct_size = sizeof(rp_plugin_descriptor),
     .abi_major = RP_ABI_MAJOR,
-    .abi_minor = 0,
+    .abi_minor = 1,
     .kind = RP_KIND_DETECTOR,
+    .flags = RP_PLUGIN_CAPS_DECLARED,
     .event_schema_version = RP_EVENT_SCHEMA_VERSION,
     .id = "org.rampart.example.hello",
     .version = "1.0.0",
@@ -163,6 +164,7 @@ static const rp_plugin_descriptor descriptor = {
     .stop = hello_stop,
     .destroy = hello_destroy,
     .on_event = hello_on_event,
+    .capabilities = 0, /* reads events only: needs no privilege */
 };
 
 RP_PLUGIN_EXPORT int rampart_plugin_entry_v1(const rp_host_api *host,
