@@ -1074,21 +1074,34 @@ int cf_walk_dirs(const char *root, uint32_t max_dirs, cf_dir_fn fn, void *arg)
 
 /* ---- config ---------------------------------------------------------------- */
 
-/* Loads the array of paths under key, if it is one. An item that is not a
- * string (or does not fit CF_PATH_MAX) reads as "", which is refused. */
-static int load_prefixes(struct cf *cf, const char *text, size_t len, const char *key,
-                         struct cf_prefix *out, uint32_t *count)
+/* 1 when rc, an rp_util_conf_* result for ptr, leaves a value to use (0,
+ * or absent: the default was written); otherwise names the setting in
+ * cf->err, which init hands to the host. */
+static int conf_ok(struct cf *cf, const char *ptr, int rc)
 {
-    rp_util_config_iter it;
-    char s[CF_PATH_MAX];
-    int rc;
-    if (rp_util_config_array(text, len, key, &it) != 0)
+    if (rc == 0 || rc == RP_ERR_NOTFOUND)
+        return 1;
+    snprintf(cf->err, sizeof cf->err, "config %s: %s", ptr, rp_strerror(rc));
+    return 0;
+}
+
+/* Loads the array of paths under /key, if there is one. An item that does
+ * not fit CF_PATH_MAX reads as "", which is refused. */
+static int load_prefixes(struct cf *cf, const char *key, struct cf_prefix *out, uint32_t *count)
+{
+    char ptr[32], s[CF_PATH_MAX];
+    uint32_t n = 0;
+    snprintf(ptr, sizeof ptr, "/%s", key);
+    int rc = rp_util_conf_str_count(cf->host, cf->self, ptr, &n);
+    if (rc == RP_ERR_NOTFOUND)
         return 0;
-    while ((rc = rp_util_config_next_str(&it, s, sizeof s, NULL)) != RP_ERR_NOTFOUND) {
+    if (!conf_ok(cf, ptr, rc))
+        return RP_ERR_CONFIG;
+    for (uint32_t i = 0; i < n; i++) {
+        rc = rp_util_conf_str_item(cf->host, cf->self, ptr, i, s, sizeof s, NULL);
         if (rc != 0 || s[0] != '/' || *count >= CF_MAX_PATHS) {
             snprintf(cf->err, sizeof cf->err,
-                     "config.%s[%u]: expected an absolute path, got \"%s\"", key,
-                     (unsigned)it.index, s);
+                     "config.%s[%u]: expected an absolute path, got \"%s\"", key, (unsigned)i, s);
             return RP_ERR_CONFIG;
         }
         /* Canonical form, so a prefix matches the paths the kernel reports:
@@ -1108,84 +1121,80 @@ static int load_prefixes(struct cf *cf, const char *text, size_t len, const char
     return 0;
 }
 
-/* The host hands over the config validated against the schema with its
- * defaults filled in; a key that is missing or of another type (only with
- * a host that skips validation) takes the schema's default. */
+/* A whole number at ptr within [lo, hi], else dflt (out of range only with a
+ * host that skips validation). 0, or RP_ERR_CONFIG with cf->err set. */
+static int conf_u32(struct cf *cf, const char *ptr, uint64_t dflt, uint64_t lo, uint64_t hi,
+                    uint32_t *out)
+{
+    uint64_t v;
+    if (!conf_ok(cf, ptr, rp_util_conf_u64(cf->host, cf->self, ptr, dflt, &v)))
+        return RP_ERR_CONFIG;
+    *out = (uint32_t)(v >= lo && v <= hi ? v : dflt);
+    return 0;
+}
+
+/* The host validated the config against the schema and filled in its
+ * defaults; the typed getters read it by JSON Pointer. A getter fails only
+ * on a host that broke that promise, and init then says which setting. */
 static int load_config(struct cf *cf)
 {
-    const char *text;
-    uint64_t tlen = 0;
-    int rc = cf->host->config_get(cf->self, &text, &tlen);
-    if (rc != 0)
-        return rc;
-    size_t len = (size_t)tlen;
-    if (rp_util_config_valid(text, len) != 0) {
-        snprintf(cf->err, sizeof cf->err, "config: not a JSON object");
-        return RP_ERR_PARSE;
-    }
+    const rp_host_api *h = cf->host;
+    int rc;
     cf->mode = CF_MODE_AUTO;
     cf->mark = CF_MARK_AUTO;
     cf->events = CF_EV_ALL;
-    cf->max_watches = 8192;
 
     char word[16]; /* longer than any enum value: a longer one matches none */
-    rp_util_config_str(text, len, "mode", NULL, word, sizeof word, NULL);
+    if (!conf_ok(cf, "/mode",
+                 rp_util_conf_str(h, cf->self, "/mode", NULL, word, sizeof word, NULL)))
+        return RP_ERR_CONFIG;
     if (strcmp(word, "fanotify") == 0)
         cf->mode = CF_MODE_FANOTIFY;
     else if (strcmp(word, "inotify") == 0)
         cf->mode = CF_MODE_INOTIFY;
-    rp_util_config_str(text, len, "fanotify_marks", NULL, word, sizeof word, NULL);
+    if (!conf_ok(cf, "/fanotify_marks",
+                 rp_util_conf_str(h, cf->self, "/fanotify_marks", NULL, word, sizeof word, NULL)))
+        return RP_ERR_CONFIG;
     if (strcmp(word, "filesystem") == 0)
         cf->mark = CF_MARK_FILESYSTEM;
     else if (strcmp(word, "inode") == 0)
         cf->mark = CF_MARK_INODE;
-    rp_util_config_bool(text, len, "exclude_self", 1, &cf->exclude_self);
-    uint64_t mw;
-    if (rp_util_config_uint(text, len, "max_watches", 8192, &mw) == 0 && mw >= 1 && mw <= 1048576)
-        cf->max_watches = (uint32_t)mw;
-    rp_util_config_iter it;
-    if (rp_util_config_array(text, len, "events", &it) == 0 && it.count > 0) {
-        cf->events = 0;
+    if (!conf_ok(cf, "/exclude_self",
+                 rp_util_conf_bool(h, cf->self, "/exclude_self", 1, &cf->exclude_self)))
+        return RP_ERR_CONFIG;
+    uint32_t nev = 0;
+    rc = rp_util_conf_str_count(h, cf->self, "/events", &nev);
+    if (!conf_ok(cf, "/events", rc))
+        return RP_ERR_CONFIG;
+    if (nev > 0) {
         static const char *const names[] = {"create", "modify", "exec", "rename", "delete"};
-        int irc;
-        /* Items that are not strings, or too long to be a name, match none. */
-        while ((irc = rp_util_config_next_str(&it, word, sizeof word, NULL)) != RP_ERR_NOTFOUND)
-            for (uint32_t b = 0; irc == 0 && b < 5; b++)
-                if (strcmp(word, names[b]) == 0)
-                    cf->events |= 1u << b;
+        cf->events = 0;
+        /* Items too long to be a name match none. */
+        for (uint32_t i = 0; i < nev; i++)
+            if (rp_util_conf_str_item(h, cf->self, "/events", i, word, sizeof word, NULL) == 0)
+                for (uint32_t b = 0; b < 5; b++)
+                    if (strcmp(word, names[b]) == 0)
+                        cf->events |= 1u << b;
     }
-    uint64_t fold;
-    if (rp_util_config_uint(text, len, "exec_fold_seconds", 60, &fold) == 0 && fold <= 86400)
-        cf->exec_fold_s = (uint32_t)fold;
-    else
-        cf->exec_fold_s = 60;
-    uint64_t jw;
-    if (rp_util_config_uint(text, len, "join_wait_ms", 300, &jw) == 0 && jw <= 2000)
-        cf->join_wait_ms = (uint32_t)jw;
-    else
-        cf->join_wait_ms = 300;
-    /* Out of range only with a host that skips validation: the default. */
-    uint64_t v;
-    if (rp_util_config_uint(text, len, "flood_burst", 200, &v) != 0 || v > 1000000)
-        v = 200;
-    cf->flood_burst = (uint32_t)v;
-    if (rp_util_config_uint(text, len, "flood_rate_per_s", 100, &v) != 0 || v > 1000000)
-        v = 100;
-    cf->flood_rate = (uint32_t)v;
-    if (rp_util_config_uint(text, len, "flood_summary_interval_ms", 1000, &v) != 0 || v < 100 ||
-        v > 60000)
-        v = 1000;
-    cf->flood_interval_ms = (uint32_t)v;
-    rc = rp_util_exclude_load(text, len, &cf->excl, rp_util_proc_user_uid, cf->err, sizeof cf->err);
+    if ((rc = conf_u32(cf, "/max_watches", 8192, 1, 1048576, &cf->max_watches)) != 0 ||
+        (rc = conf_u32(cf, "/exec_fold_seconds", 60, 0, 86400, &cf->exec_fold_s)) != 0 ||
+        (rc = conf_u32(cf, "/join_wait_ms", 300, 0, 2000, &cf->join_wait_ms)) != 0 ||
+        (rc = conf_u32(cf, "/flood_burst", 200, 0, 1000000, &cf->flood_burst)) != 0 ||
+        (rc = conf_u32(cf, "/flood_rate_per_s", 100, 0, 1000000, &cf->flood_rate)) != 0 ||
+        (rc = conf_u32(cf, "/flood_summary_interval_ms", 1000, 100, 60000,
+                       &cf->flood_interval_ms)) != 0)
+        return rc;
+    rc = rp_util_exclude_read(h, cf->self, &cf->excl, rp_util_proc_user_uid, cf->err,
+                              sizeof cf->err);
     if (rc != 0)
         return rc;
-    rc = load_prefixes(cf, text, len, "paths", cf->paths, &cf->npaths);
+    rc = load_prefixes(cf, "paths", cf->paths, &cf->npaths);
     if (rc == 0 && cf->npaths == 0) {
         snprintf(cf->err, sizeof cf->err, "config.paths: no folder to watch");
         rc = RP_ERR_CONFIG;
     }
     if (rc == 0)
-        rc = load_prefixes(cf, text, len, "exclude", cf->exclude, &cf->nexclude);
+        rc = load_prefixes(cf, "exclude", cf->exclude, &cf->nexclude);
     return rc;
 }
 

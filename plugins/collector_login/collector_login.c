@@ -856,25 +856,26 @@ static int login_init(rp_plugin *self, const rp_host_api *host, void **state)
         s->src[i].dir_wd = -1;
     }
 
-    const char *text = NULL;
-    uint64_t tlen = 0;
-    int rc = host->config_get(self, &text, &tlen);
-    size_t len = (size_t)tlen;
-    if (rc != 0 || rp_util_config_valid(text, len) != 0) {
+    /* The host validated the config against the schema and filled in its
+     * defaults; the typed getters read it by JSON Pointer. */
+    int rc = rp_util_conf_bool(host, self, "/replay_existing", 0, &s->replay);
+    if (!rp_util_conf_ok(host, self, "/replay_existing", rc)) {
         free_state(s);
-        return config_fail(self, host, "cannot read the plugin config");
+        return RP_ERR_CONFIG;
     }
-    rp_util_config_bool(text, len, "replay_existing", 0, &s->replay);
     for (int i = 0; i < SRC_COUNT; i++) {
         /* A path of PATH_MAX bytes or more (RP_ERR_FULL), or one holding a
-         * NUL (RP_ERR_UNSUPPORTED), cannot name a file; a value that is not
-         * a string takes the default. */
-        char path[PATH_MAX];
-        rc = rp_util_config_str(text, len, src_names[i], src_defaults[i], path, sizeof path, NULL);
+         * NUL (RP_ERR_UNSUPPORTED), cannot name a file; an absent key takes
+         * the default. */
+        char path[PATH_MAX], ptr[16];
+        snprintf(ptr, sizeof ptr, "/%s", src_names[i]);
+        rc = rp_util_conf_str(host, self, ptr, src_defaults[i], path, sizeof path, NULL);
+        if (rc == RP_ERR_NOTFOUND)
+            rc = 0;
         if (path[0] == '\0' && rc == 0)
             continue; /* turned off */
         s->src[i].enabled = 1;
-        if (rc == RP_ERR_FULL || rc == RP_ERR_UNSUPPORTED)
+        if (rc != 0)
             rc = RP_ERR_CONFIG;
         else
             rc = set_path(&s->src[i], path);

@@ -1189,22 +1189,39 @@ static int net_init(rp_plugin *self, const rp_host_api *host, void **state)
         free(n);
         return rc;
     }
-    /* The config is compact JSON already validated against the schema with
-     * its defaults filled in; the defaults here serve a host that hands
-     * nothing. */
-    const char *json;
-    size_t len;
-    rp_util_config_text(host, self, &json, &len);
-    rp_util_config_uint(json, len, "poll_interval_ms", 1000, &n->poll_ms);
-    rp_util_config_uint(json, len, "max_sockets", 16384, &n->max_sockets);
-    rp_util_config_uint(json, len, "max_fd_reads", 20000, &n->max_fd_reads);
-    rp_util_config_bool(json, len, "tcp", 1, &n->tcp);
-    rp_util_config_bool(json, len, "udp", 1, &n->udp);
-    rp_util_config_bool(json, len, "ipv6", 1, &n->ipv6);
-    rp_util_config_bool(json, len, "exclude_self", 0, &n->exclude_self);
-    rp_util_config_bool(json, len, "report_existing", 1, &n->report_existing);
-    rp_util_config_bool(json, len, "report_unmatched_close", 1, &n->report_unmatched);
-    rp_util_config_bool(json, len, "skip_unchanged", 1, &n->skip_unchanged);
+    /* The config was validated against the schema with its defaults filled
+     * in; a getter fails only on a host that broke that promise. */
+    const struct {
+        const char *ptr;
+        uint64_t dflt;
+        uint64_t *out;
+    } nums[] = {{"/poll_interval_ms", 1000, &n->poll_ms},
+                {"/max_sockets", 16384, &n->max_sockets},
+                {"/max_fd_reads", 20000, &n->max_fd_reads}};
+    const struct {
+        const char *ptr;
+        int dflt;
+        int *out;
+    } flags[] = {{"/tcp", 1, &n->tcp},
+                 {"/udp", 1, &n->udp},
+                 {"/ipv6", 1, &n->ipv6},
+                 {"/exclude_self", 0, &n->exclude_self},
+                 {"/report_existing", 1, &n->report_existing},
+                 {"/report_unmatched_close", 1, &n->report_unmatched},
+                 {"/skip_unchanged", 1, &n->skip_unchanged}};
+    int conf_ok = 1;
+    for (size_t i = 0; conf_ok && i < sizeof nums / sizeof nums[0]; i++)
+        conf_ok =
+            rp_util_conf_ok(host, self, nums[i].ptr,
+                            rp_util_conf_u64(host, self, nums[i].ptr, nums[i].dflt, nums[i].out));
+    for (size_t i = 0; conf_ok && i < sizeof flags / sizeof flags[0]; i++)
+        conf_ok = rp_util_conf_ok(
+            host, self, flags[i].ptr,
+            rp_util_conf_bool(host, self, flags[i].ptr, flags[i].dflt, flags[i].out));
+    if (!conf_ok) {
+        free(n);
+        return RP_ERR_CONFIG;
+    }
     if (!n->tcp && !n->udp) {
         static const char msg[] = "tcp and udp are both off: nothing to watch";
         host->set_error(self, msg, sizeof msg - 1);
@@ -1212,7 +1229,7 @@ static int net_init(rp_plugin *self, const rp_host_api *host, void **state)
         return RP_ERR_CONFIG;
     }
     char xerr[256];
-    rc = rp_util_exclude_load(json, len, &n->excl, rp_util_proc_user_uid, xerr, sizeof xerr);
+    rc = rp_util_exclude_read(host, self, &n->excl, rp_util_proc_user_uid, xerr, sizeof xerr);
     if (rc != 0) {
         host->set_error(self, xerr, strlen(xerr));
         free(n);

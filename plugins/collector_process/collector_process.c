@@ -567,36 +567,52 @@ static void set_id(struct cp *s, rp_event *ev, int f, uint32_t id)
 
 /* ---- config ------------------------------------------------------------- */
 
-/* The host hands over the config validated against the schema above, with
- * defaults filled in, as compact JSON of one object. A key that is missing
- * or of another type (only possible with a host that skips validation)
- * takes the schema's default. */
-static void parse_config(const char *json, size_t len, struct cfg *c)
+/* The host validated the config against the schema above and filled in its
+ * defaults; the getters read it by JSON Pointer. A getter fails only on a
+ * host that broke that promise: 0, or RP_ERR_CONFIG after telling the host
+ * which setting (rp_util_conf_ok). */
+static int parse_config(const rp_host_api *host, rp_plugin *self, struct cfg *c)
 {
     char word[16]; /* the longest enum value is "netlink" */
-    rp_util_config_str(json, len, "mode", "auto", word, sizeof word, NULL);
+    const struct {
+        const char *ptr;
+        uint64_t dflt;
+        uint64_t *out;
+    } nums[] = {{"/rcvbuf_bytes", 8388608, &c->rcvbuf},
+                {"/poll_interval_ms", 1000, &c->poll_ms},
+                {"/max_processes", 16384, &c->max_processes},
+                {"/hash_max_bytes", 104857600, &c->hash_max},
+                {"/hash_cache_entries", 4096, &c->hash_entries},
+                {"/max_pending", 4096, &c->max_pending},
+                {"/args_max_bytes", 16384, &c->args_max},
+                {"/batch_ms", 100, &c->batch_ms},
+                {"/hash_user_bytes_per_minute", 268435456, &c->hash_user_budget}};
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
+        if (!rp_util_conf_ok(host, self, nums[i].ptr,
+                             rp_util_conf_u64(host, self, nums[i].ptr, nums[i].dflt, nums[i].out)))
+            return RP_ERR_CONFIG;
+    if (!rp_util_conf_ok(host, self, "/hash_executables",
+                         rp_util_conf_bool(host, self, "/hash_executables", 1, &c->hash)) ||
+        !rp_util_conf_ok(host, self, "/split_sockets",
+                         rp_util_conf_bool(host, self, "/split_sockets", 1, &c->split)) ||
+        !rp_util_conf_ok(host, self, "/mode",
+                         rp_util_conf_str(host, self, "/mode", "auto", word, sizeof word, NULL)))
+        return RP_ERR_CONFIG;
     c->mode = MODE_AUTO;
     if (strcmp(word, "netlink") == 0)
         c->mode = MODE_NETLINK;
     else if (strcmp(word, "poll") == 0)
         c->mode = MODE_POLL;
-    rp_util_config_uint(json, len, "rcvbuf_bytes", 8388608, &c->rcvbuf);
-    rp_util_config_uint(json, len, "poll_interval_ms", 1000, &c->poll_ms);
-    rp_util_config_uint(json, len, "max_processes", 16384, &c->max_processes);
-    rp_util_config_bool(json, len, "hash_executables", 1, &c->hash);
-    rp_util_config_uint(json, len, "hash_max_bytes", 104857600, &c->hash_max);
-    rp_util_config_uint(json, len, "hash_cache_entries", 4096, &c->hash_entries);
-    rp_util_config_uint(json, len, "max_pending", 4096, &c->max_pending);
-    rp_util_config_uint(json, len, "args_max_bytes", 16384, &c->args_max);
-    rp_util_config_uint(json, len, "batch_ms", 100, &c->batch_ms);
-    rp_util_config_uint(json, len, "hash_user_bytes_per_minute", 268435456, &c->hash_user_budget);
-    rp_util_config_bool(json, len, "split_sockets", 1, &c->split);
-    rp_util_config_str(json, len, "container_id", "auto", word, sizeof word, NULL);
+    if (!rp_util_conf_ok(
+            host, self, "/container_id",
+            rp_util_conf_str(host, self, "/container_id", "auto", word, sizeof word, NULL)))
+        return RP_ERR_CONFIG;
     c->containers = CONT_AUTO;
     if (strcmp(word, "always") == 0)
         c->containers = CONT_ALWAYS;
     else if (strcmp(word, "never") == 0)
         c->containers = CONT_NEVER;
+    return 0;
 }
 
 /* ---- the pending queue ----------------------------------------------------
@@ -2566,12 +2582,12 @@ static int cp_init(rp_plugin *self, const rp_host_api *host, void **state)
         free_state(s);
         return rc;
     }
-    const char *json;
-    size_t len;
-    rp_util_config_text(host, self, &json, &len);
-    parse_config(json, len, &s->cfg);
+    if ((rc = parse_config(host, self, &s->cfg)) != 0) {
+        free_state(s);
+        return rc;
+    }
     char xerr[256];
-    rc = rp_util_exclude_load(json, len, &s->excl, rp_util_proc_user_uid, xerr, sizeof xerr);
+    rc = rp_util_exclude_read(host, self, &s->excl, rp_util_proc_user_uid, xerr, sizeof xerr);
     if (rc != 0) {
         host->set_error(self, xerr, strlen(xerr));
         free_state(s);

@@ -236,12 +236,14 @@ static int syn_init(rp_plugin *self, const rp_host_api *host, void **state)
         return rc;
     }
     /* The host validated the config against the schema above and filled in
-     * the defaults; the defaults here only serve a host that hands nothing. */
-    const char *json;
-    size_t len;
-    rp_util_config_text(host, self, &json, &len);
-    rp_util_config_uint(json, len, "count", 1000, &s->count);
-    rp_util_config_uint(json, len, "rate", 1000, &s->rate);
+     * the defaults; a getter fails only on a host that broke that promise. */
+    if (!rp_util_conf_ok(host, self, "/count",
+                         rp_util_conf_u64(host, self, "/count", 1000, &s->count)) ||
+        !rp_util_conf_ok(host, self, "/rate",
+                         rp_util_conf_u64(host, self, "/rate", 1000, &s->rate))) {
+        free(s);
+        return RP_ERR_CONFIG;
+    }
     rc = rp_util_counters_register(&s->ctr, host, self, counter_names, C_COUNT_, 0);
     if (rc != 0) {
         free(s);

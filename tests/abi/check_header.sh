@@ -46,8 +46,8 @@ fi
 echo "plugin.h: C99, C11, C++11, C++17 OK"
 
 util="$inc/rampart/plugin_util.h"
-bad=$(grep -E '^\s*#\s*include' "$util" |
-    grep -vE '<(rampart/plugin|stdarg|stddef|stdint|stdio|stdlib|string)\.h>' || true)
+bad=$(cat "$util" "$inc/rampart/plugin_util_json.h" | grep -E '^\s*#\s*include' |
+    grep -vE '<(rampart/plugin|rampart/plugin_util|stdarg|stddef|stdint|stdio|stdlib|string)\.h>' || true)
 if [ -n "$bad" ]; then
     echo "FAIL: plugin_util.h includes more than plugin.h and standard headers: $bad" >&2
     exit 1
@@ -56,6 +56,48 @@ fi
 cat > "$tmp/util.c" <<'C'
 #include <rampart/plugin_util.h>
 #include <rampart/plugin_util.h>
+#include <rampart/plugin_util_json.h>
+#include <rampart/plugin_util_json.h>
+/* A fake host's config getters: "/b" true, "/i" -7, "/s" "abc", and
+ * "/exclude_rules/users" ["0"]. */
+static int is(const char *path, uint64_t len, const char *want)
+{
+    return len == strlen(want) && memcmp(path, want, len) == 0;
+}
+static int cbool_fn(rp_plugin *self, const char *path, uint64_t len, int32_t *out)
+{
+    (void)self;
+    *out = 1;
+    return is(path, len, "/b") ? 0 : RP_ERR_NOTFOUND;
+}
+static int ci64_fn(rp_plugin *self, const char *path, uint64_t len, int64_t *out)
+{
+    (void)self;
+    *out = -7;
+    return is(path, len, "/i") ? 0 : RP_ERR_NOTFOUND;
+}
+static int cstr_fn(rp_plugin *self, const char *path, uint64_t len, const char **out,
+                   uint64_t *n)
+{
+    (void)self;
+    *out = "abc";
+    *n = 3;
+    return is(path, len, "/s") ? 0 : RP_ERR_NOTFOUND;
+}
+static int ccount_fn(rp_plugin *self, const char *path, uint64_t len, uint32_t *count)
+{
+    (void)self;
+    *count = 1;
+    return is(path, len, "/exclude_rules/users") ? 0 : RP_ERR_NOTFOUND;
+}
+static int citem_fn(rp_plugin *self, const char *path, uint64_t len, uint32_t index,
+                    const char **out, uint64_t *n)
+{
+    (void)self;
+    *out = "0";
+    *n = 1;
+    return is(path, len, "/exclude_rules/users") && index == 0 ? 0 : RP_ERR_RANGE;
+}
 static char logged[64];
 static void log_fn(rp_plugin *self, int32_t level, const char *msg, uint64_t len)
 {
@@ -123,7 +165,35 @@ int main(void)
         return 4;
     while (rp_util_config_next_str(&it, buf, sizeof buf, &n) == 0)
         items += n == 2 && strcmp(buf, "\xc3\xa9") == 0 ? 10 : 1;
-    return items == 11 ? 0 : 5;
+    if (items != 11)
+        return 5;
+    /* The wrappers over the 1.1 getters: nothing there on this 1.0-style
+     * table, then the fake getters. */
+    if (rp_util_conf_bool(&host, 0, "/b", 0, &b) != RP_ERR_UNSUPPORTED || b != 0)
+        return 8;
+    host.struct_size = (uint32_t)sizeof host;
+    host.config_bool = cbool_fn;
+    host.config_i64 = ci64_fn;
+    host.config_str = cstr_fn;
+    host.config_str_array_count = ccount_fn;
+    host.config_str_array_item = citem_fn;
+    rp_util_exclude x;
+    char err[128];
+    uint32_t count = 0;
+    if (rp_util_conf_bool(&host, 0, "/b", 0, &b) != 0 || b != 1 ||
+        rp_util_conf_i64(&host, 0, "/i", 0, &i) != 0 || i != -7 ||
+        rp_util_conf_u64(&host, 0, "/i", 5, &u) != RP_ERR_RANGE || u != 5 ||
+        rp_util_conf_str(&host, 0, "/s", "d", buf, sizeof buf, &n) != 0 || n != 3 ||
+        rp_util_conf_str(&host, 0, "/s", "d", buf, 3, &n) != RP_ERR_FULL || strcmp(buf, "d") != 0 ||
+        rp_util_conf_str_count(&host, 0, "/exclude_rules/users", &count) != 0 || count != 1 ||
+        rp_util_conf_str_item(&host, 0, "/exclude_rules/users", 1, buf, sizeof buf, &n) !=
+            RP_ERR_RANGE)
+        return 9;
+    if (rp_util_exclude_read(&host, 0, &x, 0, err, sizeof err) != 0 || x.nuid != 1 ||
+        !rp_util_exclude_uid(&x, 0))
+        return 10;
+    rp_util_exclude_free(&x);
+    return 0;
 }
 C
 cp "$tmp/util.c" "$tmp/util.cpp"
@@ -149,4 +219,4 @@ if command -v clang++ >/dev/null; then
     "$tmp/u_clangxx11"
     "$tmp/u_clangxx17"
 fi
-echo "plugin_util.h: C99, C11, C++11, C++17 OK"
+echo "plugin_util.h, plugin_util_json.h: C99, C11, C++11, C++17 OK"

@@ -30,7 +30,7 @@
  * Built without the core (tests/fuzz/CMakeLists.txt reads this line):
  * fuzz-standalone: sdk/include
  */
-#include <rampart/plugin_util.h>
+#include <rampart/plugin_util_json.h>
 
 #include <stddef.h>
 #include <stdint.h>

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <rampart/plugin_util.h>
+#include <rampart/plugin_util_json.h>
 
 #include <jansson.h>
 #include <stdio.h>

@@ -8,7 +8,8 @@
  *      -Wl,--version-script=sdk/rampart-plugin.map -Wl,--no-undefined \
  *      -o hello_detector.so hello_detector.c
  *
- * Config: {"substring": "...", "severity": 47}
+ * Config: {"substring": "...", "severity": 47}, read with the host's typed
+ * config getters (ABI 1.1).
  */
 #include <rampart/plugin.h>
 
@@ -30,69 +31,48 @@ struct hello {
     uint32_t alerts_counter;
 };
 
-/* Reads "key":"value" or "key":number from the validated config JSON. The
- * schema rules out escapes that matter here only loosely, so unescape \" and
- * \\ and refuse anything else. */
-static int config_string(const char *json, const char *key, char *out, size_t cap)
+/* Fails init with a message the host logs next to the error code. */
+static int init_failed(struct hello *h, int rc, const char *msg)
 {
-    const char *p = strstr(json, key);
-    if (!p)
-        return RP_ERR_NOTFOUND;
-    p = strchr(p + strlen(key), ':');
-    if (!p || !(p = strchr(p, '"')))
-        return RP_ERR_PARSE;
-    size_t n = 0;
-    for (p++; *p && *p != '"'; p++) {
-        if (*p == '\\') {
-            p++;
-            if (*p != '"' && *p != '\\')
-                return RP_ERR_UNSUPPORTED;
-        }
-        if (n + 1 >= cap)
-            return RP_ERR_RANGE;
-        out[n++] = *p;
-    }
-    out[n] = '\0';
-    return 0;
-}
-
-static int64_t config_int(const char *json, const char *key, int64_t dflt)
-{
-    const char *p = strstr(json, key);
-    if (!p || !(p = strchr(p + strlen(key), ':')))
-        return dflt;
-    return strtoll(p + 1, NULL, 10);
+    h->host->set_error(h->self, msg, strlen(msg));
+    free(h);
+    return rc;
 }
 
 static int hello_init(rp_plugin *self, const rp_host_api *host, void **state)
 {
     struct hello *h = calloc(1, sizeof *h);
-    const char *json;
+    const char *substring;
+    uint64_t len;
     int rc;
     if (!h)
         return RP_ERR_NOMEM;
     h->self = self;
     h->host = host;
-    if ((rc = host->config_get(self, &json, NULL)) != 0) {
-        free(h);
-        return rc;
-    }
-    if ((rc = config_string(json, "\"substring\"", h->substring, sizeof h->substring)) != 0) {
-        host->set_error(self, "cannot read config.substring", 28);
-        free(h);
-        return rc;
-    }
-    h->severity = config_int(json, "\"severity\"", 47);
+    /* The config getters are ABI 1.1 (the descriptor's abi_minor already
+     * keeps a 1.0 agent from loading the plugin). */
+    if (!RP_HOST_HAS(host, config_i64) || !RP_HOST_HAS(host, config_str))
+        return init_failed(h, RP_ERR_VERSION, "needs a Rampart agent of plugin ABI 1.1");
+    /* The host validated the config against config_schema and filled in
+     * the defaults, so both keys are there with their types; the getters
+     * still answer an error rather than trust that. */
+    if ((rc = host->config_str(self, "/substring", 10, &substring, &len)) != 0)
+        return init_failed(h, rc, "config /substring: cannot read it");
+    if (len >= sizeof h->substring)
+        return init_failed(h, RP_ERR_RANGE, "config /substring: longer than 256 bytes");
+    memcpy(h->substring, substring, len); /* calloc left the NUL after it */
+    if ((rc = host->config_i64(self, "/severity", 9, &h->severity)) != 0)
+        return init_failed(h, rc, "config /severity: cannot read it");
     if ((rc = host->field_id(self, "process.command_line", 20, RP_TYPE_STR, &h->command_line)) ||
         (rc = host->field_id(self, "rule.id", 7, RP_TYPE_STR, &h->rule_id)) ||
         (rc = host->field_id(self, "rule.name", 9, RP_TYPE_STR, &h->rule_name)) ||
         (rc = host->field_id(self, "rule.ruleset", 12, RP_TYPE_STR, &h->ruleset)) ||
-        (rc = host->field_id(self, "event.severity", 14, RP_TYPE_I64, &h->severity_field)) ||
-        (rc = host->counter_register(self, "alerts", 6, &h->alerts_counter)) ||
-        (rc = host->subscribe(self, "process.exec", 12, 0))) {
-        free(h);
-        return rc;
-    }
+        (rc = host->field_id(self, "event.severity", 14, RP_TYPE_I64, &h->severity_field)))
+        return init_failed(h, rc, "cannot register the fields it sets");
+    if ((rc = host->counter_register(self, "alerts", 6, &h->alerts_counter)) != 0)
+        return init_failed(h, rc, "cannot register the alerts counter");
+    if ((rc = host->subscribe(self, "process.exec", 12, 0)) != 0)
+        return init_failed(h, rc, "cannot subscribe to process.exec");
     *state = h;
     return 0;
 }
@@ -120,10 +100,10 @@ static int hello_on_event(rp_plugin *self, void *state, const rp_event *ev)
         h->host->event_release(alert); /* never published: drop our reference */
         return rc;
     }
-    rc = h->host->event_publish(self, alert);
-    if (rc == 0)
-        h->host->counter_add(self, h->alerts_counter, 1);
-    return rc;
+    /* publish takes our reference, also when it fails. */
+    if ((rc = h->host->event_publish(self, alert)) != 0)
+        return rc;
+    return h->host->counter_add(self, h->alerts_counter, 1);
 }
 
 static int hello_start(rp_plugin *self, void *state)
@@ -170,7 +150,8 @@ static const rp_plugin_descriptor descriptor = {
 RP_PLUGIN_EXPORT int rampart_plugin_entry_v1(const rp_host_api *host,
                                              const rp_plugin_descriptor **out)
 {
-    (void)host;
+    if (!host || !out || host->abi_major != RP_ABI_MAJOR)
+        return RP_ERR_VERSION;
     *out = &descriptor;
     return 0;
 }

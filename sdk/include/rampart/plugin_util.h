@@ -1,7 +1,7 @@
 /*
  * rampart/plugin_util.h - optional helpers for plugin authors, header-only.
  *
- * Every plugin needs the same three pieces of glue around the host API, and
+ * Every plugin needs the same few pieces of glue around the host API, and
  * this header holds one tested copy of each:
  *
  *   - logging: rp_util_logf(), printf-style, into a bounded stack buffer;
@@ -9,9 +9,11 @@
  *     keeps the ids, rp_util_count() adds to one;
  *   - fields: rp_util_fields_register() asks the host for a table of field
  *     ids;
- *   - config: rp_util_config_text() fetches the compact JSON object
- *     host->config_get() hands over, rp_util_config_*() read typed values of
- *     its top-level keys.
+ *   - config: rp_util_conf_*() read one typed value by JSON Pointer through
+ *     the host's config getters (ABI 1.1), with a default and a copy into
+ *     the caller's buffer. (A plugin that must also run on a 1.0 host reads
+ *     the config text with <rampart/plugin_util_json.h>, the JSON reader
+ *     this header carried before.)
  *
  * It is not part of the ABI: nothing here crosses the boundary, every
  * function is static inline and compiled into the plugin, and it includes
@@ -259,643 +261,197 @@ static inline int rp_util_fields_register(const rp_host_api *host, rp_plugin *se
     return 0;
 }
 
-/* rp_util_config_text: the plugin's config as host->config_get hands it
- * over (compact JSON, validated, defaults filled in), or "{}" when the host
- * has none to give, so the rp_util_config_* readers fall back on their
- * defaults. Never fails; *json is borrowed as config_get says. Control
- * thread. */
-static inline void rp_util_config_text(const rp_host_api *host, rp_plugin *self, const char **json,
-                                       size_t *len)
-{
-    const char *text = NULL;
-    uint64_t tlen = 0;
-    if (host && host->config_get && host->config_get(self, &text, &tlen) == 0 && text) {
-        *json = text;
-        *len = (size_t)tlen;
-    } else {
-        *json = "{}";
-        *len = 2;
-    }
-}
-
 /* ------------------------------------------------------------------------ */
 /* Config.
  *
- * host->config_get hands over the plugin's "config" as compact JSON text of
- * one object, validated against the plugin's schema with top-level defaults
- * filled in. These functions read the value of one top-level key of such a
- * text, given as a pointer and a length (no NUL needed; nothing at or past
- * json[len] is read).
+ * Thin wrappers over the host's typed config getters (ABI 1.1: config_bool,
+ * config_i64, config_str, config_str_array_count, config_str_array_item).
+ * The host parsed and validated the config against the plugin's schema and
+ * filled in top-level defaults; these read one value each by JSON Pointer
+ * (RFC 6901: "/window/seconds", "/users/0", "~1" for "/" and "~0" for "~"
+ * in a key), given as a NUL-terminated string.
  *
- * The whole text is checked on every call: it must be exactly one JSON
- * object (RFC 8259: strings with their escapes, numbers, true, false, null,
- * arrays and objects, with whitespace between tokens) and nothing else, or
- * the call fails with RP_ERR_PARSE. Only keys of the top-level object are
- * looked at: a key inside a nested object, or text inside a string value,
- * never matches. Keys are compared after escape decoding ("mo\u0064e" is
- * "mode"); when a key appears more than once, the last one wins (as in
- * jansson, which the host uses). Nesting deeper than RP_UTIL_JSON_DEPTH_MAX
- * (the top-level object counts as one) fails with RP_ERR_RANGE, which keeps
- * the scanner's recursion bounded. Bytes outside escapes are taken as they
- * are: the host's text is valid UTF-8.
- *
- * The typed getters fail with RP_ERR_NOTFOUND when the key is missing,
- * RP_ERR_TYPE when its value has another JSON type, RP_ERR_RANGE when a
- * number does not fit, RP_ERR_PARSE for a malformed text and RP_ERR_INVAL
- * for NULL arguments. On any failure *out holds dflt, so a caller that only
- * wants "the value or the default" may ignore the result. Any thread: they
- * only read their arguments. */
+ * They add what every plugin would write around the getters: a default
+ * written to *out on any failure (so "the value or the default" is one
+ * call), a range check for unsigned values, and a copy of a string into the
+ * caller's buffer. They return 0, RP_ERR_NOTFOUND (absent), RP_ERR_TYPE
+ * (another JSON type; a number with a fraction is no integer), RP_ERR_RANGE
+ * (a negative number for _u64), RP_ERR_FULL (a string longer than the
+ * buffer: never cut), RP_ERR_INVAL (a NULL argument or a malformed
+ * pointer), or RP_ERR_UNSUPPORTED on a host older than 1.1 (a plugin that
+ * must also run there reads the config text with
+ * <rampart/plugin_util_json.h> instead). Any thread the getters allow: the
+ * control thread and the plugin's own callbacks. */
 
-#ifndef RP_UTIL_JSON_DEPTH_MAX
-#define RP_UTIL_JSON_DEPTH_MAX 32
-#endif
-
-static inline size_t rp_util__json_ws(const char *s, size_t len, size_t pos)
+/* 1 when the host has the config getters (ABI 1.1). */
+static inline int rp_util_conf_available(const rp_host_api *host)
 {
-    while (pos < len && (s[pos] == ' ' || s[pos] == '\t' || s[pos] == '\n' || s[pos] == '\r'))
-        pos++;
-    return pos;
+    return host && RP_HOST_HAS(host, config_str_array_item);
 }
 
-static inline int rp_util__json_digit(const char *s, size_t len, size_t pos)
+/* rp_util_conf_ok: 1 when rc, the result of an rp_util_conf_* call for
+ * ptr, leaves a value to use: 0, or RP_ERR_NOTFOUND (the default was
+ * written). Otherwise it tells the host which setting failed and why
+ * (set_error: "config /ptr: wrong type (RP_ERR_TYPE)") and returns 0, so
+ * init can return RP_ERR_CONFIG. */
+static inline int rp_util_conf_ok(const rp_host_api *host, rp_plugin *self, const char *ptr, int rc)
 {
-    return pos < len && s[pos] >= '0' && s[pos] <= '9';
-}
-
-/* Four hex digits at s[pos..pos+3]. */
-static inline int rp_util__json_hex4(const char *s, size_t len, size_t pos, uint32_t *out)
-{
-    uint32_t v = 0;
-    size_t i;
-    if (pos > len || len - pos < 4)
-        return RP_ERR_PARSE;
-    for (i = 0; i < 4; i++) {
-        char ch = s[pos + i];
-        uint32_t d;
-        if (ch >= '0' && ch <= '9')
-            d = (uint32_t)(ch - '0');
-        else if (ch >= 'a' && ch <= 'f')
-            d = (uint32_t)(ch - 'a') + 10u;
-        else if (ch >= 'A' && ch <= 'F')
-            d = (uint32_t)(ch - 'A') + 10u;
-        else
-            return RP_ERR_PARSE;
-        v = (v << 4) | d;
-    }
-    *out = v;
-    return 0;
-}
-
-/* The next character of a string whose opening quote lies before *pos:
- * returns 1 with its UTF-8 bytes in out[0..*n-1] (escapes decoded; \uXXXX
- * to UTF-8, a surrogate pair to one 4-byte character), 0 at the closing
- * quote (*pos is then past it), or RP_ERR_PARSE for the end of the text, a
- * raw control character, an unknown escape, bad hex digits or a lone or
- * reversed surrogate. *pos moves only on success. */
-static inline int rp_util__json_char(const char *s, size_t len, size_t *pos, unsigned char out[4],
-                                     size_t *n)
-{
-    size_t p = *pos;
-    unsigned char ch;
-    uint32_t cp, lo;
-    if (p >= len)
-        return RP_ERR_PARSE;
-    ch = (unsigned char)s[p];
-    if (ch == '"') {
-        *pos = p + 1;
-        return 0;
-    }
-    if (ch < 0x20u)
-        return RP_ERR_PARSE;
-    if (ch != '\\') {
-        out[0] = ch;
-        *n = 1;
-        *pos = p + 1;
+    char msg[160];
+    int m;
+    if (rc == 0 || rc == RP_ERR_NOTFOUND)
         return 1;
-    }
-    if (++p >= len)
-        return RP_ERR_PARSE;
-    switch (s[p]) {
-    case '"':
-        ch = '"';
-        break;
-    case '\\':
-        ch = '\\';
-        break;
-    case '/':
-        ch = '/';
-        break;
-    case 'b':
-        ch = 0x08u;
-        break;
-    case 'f':
-        ch = 0x0Cu;
-        break;
-    case 'n':
-        ch = 0x0Au;
-        break;
-    case 'r':
-        ch = 0x0Du;
-        break;
-    case 't':
-        ch = 0x09u;
-        break;
-    case 'u':
-        if (rp_util__json_hex4(s, len, p + 1, &cp) != 0)
-            return RP_ERR_PARSE;
-        p += 5;
-        if (cp >= 0xDC00u && cp <= 0xDFFFu)
-            return RP_ERR_PARSE; /* a low surrogate without its high one */
-        if (cp >= 0xD800u && cp <= 0xDBFFu) {
-            if (len - p < 6 || s[p] != '\\' || s[p + 1] != 'u' ||
-                rp_util__json_hex4(s, len, p + 2, &lo) != 0 || lo < 0xDC00u || lo > 0xDFFFu)
-                return RP_ERR_PARSE; /* a high surrogate without its low one */
-            cp = 0x10000u + ((cp - 0xD800u) << 10) + (lo - 0xDC00u);
-            p += 6;
-        }
-        if (cp < 0x80u) {
-            out[0] = (unsigned char)cp;
-            *n = 1;
-        } else if (cp < 0x800u) {
-            out[0] = (unsigned char)(0xC0u | (cp >> 6));
-            out[1] = (unsigned char)(0x80u | (cp & 0x3Fu));
-            *n = 2;
-        } else if (cp < 0x10000u) {
-            out[0] = (unsigned char)(0xE0u | (cp >> 12));
-            out[1] = (unsigned char)(0x80u | ((cp >> 6) & 0x3Fu));
-            out[2] = (unsigned char)(0x80u | (cp & 0x3Fu));
-            *n = 3;
-        } else {
-            out[0] = (unsigned char)(0xF0u | (cp >> 18));
-            out[1] = (unsigned char)(0x80u | ((cp >> 12) & 0x3Fu));
-            out[2] = (unsigned char)(0x80u | ((cp >> 6) & 0x3Fu));
-            out[3] = (unsigned char)(0x80u | (cp & 0x3Fu));
-            *n = 4;
-        }
-        *pos = p;
-        return 1;
-    default:
-        return RP_ERR_PARSE;
-    }
-    out[0] = ch;
-    *n = 1;
-    *pos = p + 1;
-    return 1;
-}
-
-/* Skips a string whose opening quote lies before *pos, checking it. */
-static inline int rp_util__json_skip_str(const char *s, size_t len, size_t *pos)
-{
-    unsigned char b[4];
-    size_t n;
-    int rc;
-    while ((rc = rp_util__json_char(s, len, pos, b, &n)) == 1) {
-    }
-    return rc;
-}
-
-/* Skips a number (RFC 8259 grammar) at *pos. */
-static inline int rp_util__json_skip_num(const char *s, size_t len, size_t *pos)
-{
-    size_t p = *pos;
-    if (p < len && s[p] == '-')
-        p++;
-    if (!rp_util__json_digit(s, len, p))
-        return RP_ERR_PARSE;
-    if (s[p] == '0')
-        p++;
-    else
-        while (rp_util__json_digit(s, len, p))
-            p++;
-    if (p < len && s[p] == '.') {
-        p++;
-        if (!rp_util__json_digit(s, len, p))
-            return RP_ERR_PARSE;
-        while (rp_util__json_digit(s, len, p))
-            p++;
-    }
-    if (p < len && (s[p] == 'e' || s[p] == 'E')) {
-        p++;
-        if (p < len && (s[p] == '+' || s[p] == '-'))
-            p++;
-        if (!rp_util__json_digit(s, len, p))
-            return RP_ERR_PARSE;
-        while (rp_util__json_digit(s, len, p))
-            p++;
-    }
-    *pos = p;
+    m = snprintf(msg, sizeof msg, "config %s: %s (%s)", ptr ? ptr : "?", rp_strerror(rc),
+                 rp_errname(rc));
+    if (host && host->set_error && m > 0)
+        host->set_error(self, msg, (uint64_t)((size_t)m < sizeof msg ? (size_t)m : sizeof msg - 1));
     return 0;
 }
 
-static inline int rp_util__json_skip_word(const char *s, size_t len, size_t *pos, const char *word)
+/* rp_util_conf_bool: true (1) or false (0). */
+static inline int rp_util_conf_bool(const rp_host_api *host, rp_plugin *self, const char *ptr,
+                                    int dflt, int *out)
 {
-    size_t n = strlen(word);
-    if (len - *pos < n || memcmp(s + *pos, word, n) != 0)
-        return RP_ERR_PARSE;
-    *pos += n;
-    return 0;
-}
-
-static inline int rp_util__json_skip(const char *s, size_t len, size_t *pos, unsigned depth);
-
-/* Skips the array or object whose opening bracket is at *pos; depth counts
- * the arrays and objects around it. */
-static inline int rp_util__json_skip_nest(const char *s, size_t len, size_t *pos, unsigned depth)
-{
-    size_t p = *pos;
-    const int is_obj = s[p] == '{';
-    const char end = is_obj ? '}' : ']';
+    int32_t v = 0;
     int rc;
-    if (depth + 1u > (unsigned)RP_UTIL_JSON_DEPTH_MAX)
-        return RP_ERR_RANGE;
-    p = rp_util__json_ws(s, len, p + 1);
-    if (p < len && s[p] == end) {
-        *pos = p + 1;
-        return 0;
-    }
-    for (;;) {
-        if (is_obj) {
-            if (p >= len || s[p] != '"')
-                return RP_ERR_PARSE;
-            p++;
-            if ((rc = rp_util__json_skip_str(s, len, &p)) != 0)
-                return rc;
-            p = rp_util__json_ws(s, len, p);
-            if (p >= len || s[p] != ':')
-                return RP_ERR_PARSE;
-            p = rp_util__json_ws(s, len, p + 1);
-        }
-        if ((rc = rp_util__json_skip(s, len, &p, depth + 1u)) != 0)
-            return rc;
-        p = rp_util__json_ws(s, len, p);
-        if (p >= len)
-            return RP_ERR_PARSE;
-        if (s[p] == end) {
-            *pos = p + 1;
-            return 0;
-        }
-        if (s[p] != ',')
-            return RP_ERR_PARSE;
-        p = rp_util__json_ws(s, len, p + 1);
-    }
-}
-
-/* Skips one value at *pos (no leading whitespace), checking it. depth is the
- * number of arrays and objects around it; recursion goes no deeper than
- * RP_UTIL_JSON_DEPTH_MAX. */
-static inline int rp_util__json_skip(const char *s, size_t len, size_t *pos, unsigned depth)
-{
-    size_t p = *pos;
-    int rc;
-    if (p >= len)
-        return RP_ERR_PARSE;
-    switch (s[p]) {
-    case '"':
-        p++;
-        rc = rp_util__json_skip_str(s, len, &p);
-        break;
-    case 't':
-        rc = rp_util__json_skip_word(s, len, &p, "true");
-        break;
-    case 'f':
-        rc = rp_util__json_skip_word(s, len, &p, "false");
-        break;
-    case 'n':
-        rc = rp_util__json_skip_word(s, len, &p, "null");
-        break;
-    case '{':
-    case '[':
-        rc = rp_util__json_skip_nest(s, len, &p, depth);
-        break;
-    default:
-        rc = rp_util__json_skip_num(s, len, &p);
-        break;
-    }
-    if (rc == 0)
-        *pos = p;
-    return rc;
-}
-
-/* Checks the whole text and finds the value of the top-level key (NULL:
- * just checks): 0 with *vpos at its first byte, RP_ERR_NOTFOUND, or the
- * error that makes the text invalid. */
-static inline int rp_util__json_find(const char *s, size_t len, const char *key, size_t *vpos)
-{
-    size_t p, klen = key ? strlen(key) : 0;
-    int found = 0, rc;
-    if (!s)
+    if (!out)
         return RP_ERR_INVAL;
-    p = rp_util__json_ws(s, len, 0);
-    if (p >= len || s[p] != '{')
-        return RP_ERR_PARSE;
-    p = rp_util__json_ws(s, len, p + 1);
-    if (p < len && s[p] == '}') {
-        p++;
-    } else {
-        for (;;) {
-            size_t k = 0;
-            int same = key != NULL;
-            if (p >= len || s[p] != '"')
-                return RP_ERR_PARSE;
-            p++;
-            for (;;) {
-                unsigned char b[4];
-                size_t n = 0, i;
-                rc = rp_util__json_char(s, len, &p, b, &n);
-                if (rc < 0)
-                    return rc;
-                if (rc == 0)
-                    break;
-                for (i = 0; i < n && same; i++) {
-                    if (k < klen && (unsigned char)key[k] == b[i])
-                        k++;
-                    else
-                        same = 0;
-                }
-            }
-            if (k != klen)
-                same = 0;
-            p = rp_util__json_ws(s, len, p);
-            if (p >= len || s[p] != ':')
-                return RP_ERR_PARSE;
-            p = rp_util__json_ws(s, len, p + 1);
-            if (same) {
-                *vpos = p;
-                found = 1;
-            }
-            if ((rc = rp_util__json_skip(s, len, &p, 1u)) != 0)
-                return rc;
-            p = rp_util__json_ws(s, len, p);
-            if (p >= len)
-                return RP_ERR_PARSE;
-            if (s[p] == '}') {
-                p++;
-                break;
-            }
-            if (s[p] != ',')
-                return RP_ERR_PARSE;
-            p = rp_util__json_ws(s, len, p + 1);
-        }
-    }
-    if (rp_util__json_ws(s, len, p) != len)
-        return RP_ERR_PARSE; /* something after the object */
-    return found || !key ? 0 : RP_ERR_NOTFOUND;
-}
-
-/* The digits of a checked number at p: *neg, the magnitude in *mag. */
-static inline int rp_util__json_mag(const char *s, size_t len, size_t p, int *neg, uint64_t *mag)
-{
-    uint64_t v = 0;
-    int over = 0;
-    *neg = 0;
-    if (p < len && s[p] == '-') {
-        *neg = 1;
-        p++;
-    }
-    if (!rp_util__json_digit(s, len, p))
-        return RP_ERR_TYPE; /* a string, true, false, null, an array or an object */
-    while (rp_util__json_digit(s, len, p)) {
-        uint64_t d = (uint64_t)(s[p] - '0');
-        if (v > (UINT64_MAX - d) / 10u)
-            over = 1;
-        else
-            v = v * 10u + d;
-        p++;
-    }
-    if (p < len && (s[p] == '.' || s[p] == 'e' || s[p] == 'E'))
-        return RP_ERR_TYPE; /* a fraction or an exponent: not an integer */
-    if (over)
-        return RP_ERR_RANGE;
-    *mag = v;
-    return 0;
-}
-
-/* rp_util_config_valid: 0 when json[0..len-1] is one JSON object and nothing
- * else, RP_ERR_PARSE when it is not, RP_ERR_RANGE when it nests deeper than
- * RP_UTIL_JSON_DEPTH_MAX, RP_ERR_INVAL for NULL. */
-static inline int rp_util_config_valid(const char *json, size_t len)
-{
-    return rp_util__json_find(json, len, NULL, NULL);
-}
-
-/* rp_util_config_uint: a non-negative integer (digits, no fraction or
- * exponent; "-0" is 0). RP_ERR_RANGE for a negative number or one above
- * UINT64_MAX, RP_ERR_TYPE for a fraction, an exponent or another type. */
-static inline int rp_util_config_uint(const char *json, size_t len, const char *key, uint64_t dflt,
-                                      uint64_t *out)
-{
-    size_t p = 0;
-    int neg = 0, rc;
-    uint64_t v = 0;
-    rc = key ? rp_util__json_find(json, len, key, &p) : RP_ERR_INVAL;
+    *out = dflt;
+    if (!ptr)
+        return RP_ERR_INVAL;
+    if (!rp_util_conf_available(host))
+        return RP_ERR_UNSUPPORTED;
+    rc = host->config_bool(self, ptr, (uint64_t)strlen(ptr), &v);
     if (rc == 0)
-        rc = rp_util__json_mag(json, len, p, &neg, &v);
-    if (rc == 0 && neg && v != 0)
-        rc = RP_ERR_RANGE;
-    if (out)
-        *out = rc == 0 ? v : dflt;
+        *out = v != 0;
     return rc;
 }
 
-/* rp_util_config_int: an integer from INT64_MIN to INT64_MAX (no fraction or
- * exponent). RP_ERR_RANGE outside, RP_ERR_TYPE for another type. */
-static inline int rp_util_config_int(const char *json, size_t len, const char *key, int64_t dflt,
-                                     int64_t *out)
+/* rp_util_conf_i64: an integer from INT64_MIN to INT64_MAX. */
+static inline int rp_util_conf_i64(const rp_host_api *host, rp_plugin *self, const char *ptr,
+                                   int64_t dflt, int64_t *out)
 {
-    size_t p = 0;
-    int neg = 0, rc;
-    uint64_t mag = 0;
     int64_t v = 0;
-    rc = key ? rp_util__json_find(json, len, key, &p) : RP_ERR_INVAL;
+    int rc;
+    if (!out)
+        return RP_ERR_INVAL;
+    *out = dflt;
+    if (!ptr)
+        return RP_ERR_INVAL;
+    if (!rp_util_conf_available(host))
+        return RP_ERR_UNSUPPORTED;
+    rc = host->config_i64(self, ptr, (uint64_t)strlen(ptr), &v);
     if (rc == 0)
-        rc = rp_util__json_mag(json, len, p, &neg, &mag);
-    if (rc == 0) {
-        if (!neg && mag > (uint64_t)INT64_MAX)
-            rc = RP_ERR_RANGE;
-        else if (neg && mag > (uint64_t)INT64_MAX + 1u)
-            rc = RP_ERR_RANGE;
-        else if (neg)
-            v = mag == (uint64_t)INT64_MAX + 1u ? INT64_MIN : -(int64_t)mag;
-        else
-            v = (int64_t)mag;
-    }
-    if (out)
-        *out = rc == 0 ? v : dflt;
+        *out = v;
     return rc;
 }
 
-/* rp_util_config_bool: true (1) or false (0); RP_ERR_TYPE for anything else
- * (null, 0, "true" included). */
-static inline int rp_util_config_bool(const char *json, size_t len, const char *key, int dflt,
-                                      int *out)
+/* rp_util_conf_u64: a non-negative integer (RP_ERR_RANGE below 0). */
+static inline int rp_util_conf_u64(const rp_host_api *host, rp_plugin *self, const char *ptr,
+                                   uint64_t dflt, uint64_t *out)
 {
-    size_t p = 0;
-    int rc, v = 0;
-    rc = key ? rp_util__json_find(json, len, key, &p) : RP_ERR_INVAL;
-    if (rc == 0) {
-        if (json[p] == 't')
-            v = 1;
-        else if (json[p] != 'f')
-            rc = RP_ERR_TYPE;
-    }
-    if (out)
-        *out = rc == 0 ? v : dflt;
+    int64_t v = 0;
+    int rc;
+    if (!out)
+        return RP_ERR_INVAL;
+    *out = dflt;
+    rc = rp_util_conf_i64(host, self, ptr, 0, &v);
+    if (rc == 0 && v < 0)
+        rc = RP_ERR_RANGE;
+    if (rc == 0)
+        *out = (uint64_t)v;
     return rc;
 }
 
-/* Decodes the checked string value at p into buf (cap >= 1 bytes). */
-static inline int rp_util__json_str_at(const char *s, size_t len, size_t p, char *buf, size_t cap,
-                                       size_t *out_len)
+/* Copies src (n bytes) and a NUL into buf, or fails with RP_ERR_FULL when
+ * it does not fit and RP_ERR_UNSUPPORTED when it holds a NUL byte (the C
+ * string would end early). */
+static inline int rp_util__conf_copy(const char *src, uint64_t n, char *buf, size_t cap,
+                                     size_t *out_len)
 {
-    size_t n = 0;
-    if (p >= len || s[p] != '"')
-        return RP_ERR_TYPE;
-    p++;
-    for (;;) {
-        unsigned char b[4];
-        size_t k = 0, i;
-        int rc = rp_util__json_char(s, len, &p, b, &k);
-        if (rc < 0)
-            return rc;
-        if (rc == 0)
-            break;
-        if (b[0] == 0)
-            return RP_ERR_UNSUPPORTED; /* \u0000 would cut the C string */
-        if (k >= cap - n)
-            return RP_ERR_FULL; /* no room for the character and the NUL */
-        for (i = 0; i < k; i++)
-            buf[n++] = (char)b[i];
-    }
+    if (n >= cap)
+        return RP_ERR_FULL;
+    if (memchr(src, '\0', (size_t)n))
+        return RP_ERR_UNSUPPORTED;
+    memcpy(buf, src, (size_t)n);
     buf[n] = '\0';
-    *out_len = n;
+    if (out_len)
+        *out_len = (size_t)n;
     return 0;
 }
 
-/* Puts dflt (or "" when dflt is NULL or does not fit) in buf. */
-static inline size_t rp_util__put_dflt(const char *dflt, char *buf, size_t cap)
+/* Writes dflt (NULL: "") into buf as far as it fits. */
+static inline void rp_util__conf_dflt(const char *dflt, char *buf, size_t cap, size_t *out_len)
 {
     size_t n = dflt ? strlen(dflt) : 0;
     if (n >= cap)
-        n = 0;
+        n = cap - 1;
     if (n)
         memcpy(buf, dflt, n);
     buf[n] = '\0';
-    return n;
+    if (out_len)
+        *out_len = n;
 }
 
-/* rp_util_config_str: a string, escapes decoded (\" \\ \/ \b \f \n \r \t and
- * \uXXXX to UTF-8, surrogate pairs joined; a lone surrogate is RP_ERR_PARSE),
- * copied into buf with a terminating NUL; its length (without the NUL) in
- * *out_len if out_len is not NULL. RP_ERR_FULL when it needs more than cap
- * bytes (the value is not cut: a cut path or name would be another one),
- * RP_ERR_UNSUPPORTED when it holds \u0000 (a NUL would cut the C string
- * silently), RP_ERR_TYPE for another type, RP_ERR_INVAL for a NULL buf or a
- * cap of 0. On any failure buf holds dflt, or "" if dflt is NULL or longer
- * than cap - 1 bytes. */
-static inline int rp_util_config_str(const char *json, size_t len, const char *key,
-                                     const char *dflt, char *buf, size_t cap, size_t *out_len)
+/* rp_util_conf_str: the string at ptr copied into buf (cap bytes, NUL
+ * included) with its length in *out_len (may be NULL); on failure buf holds
+ * dflt (may be NULL: ""), cut to fit. */
+static inline int rp_util_conf_str(const rp_host_api *host, rp_plugin *self, const char *ptr,
+                                   const char *dflt, char *buf, size_t cap, size_t *out_len)
 {
-    size_t p = 0, n = 0;
+    const char *v = NULL;
+    uint64_t n = 0;
     int rc;
     if (!buf || cap == 0)
         return RP_ERR_INVAL;
-    rc = key ? rp_util__json_find(json, len, key, &p) : RP_ERR_INVAL;
+    rc = !ptr ? RP_ERR_INVAL
+         : !rp_util_conf_available(host)
+             ? RP_ERR_UNSUPPORTED
+             : host->config_str(self, ptr, (uint64_t)strlen(ptr), &v, &n);
     if (rc == 0)
-        rc = rp_util__json_str_at(json, len, p, buf, cap, &n);
+        rc = rp_util__conf_copy(v, n, buf, cap, out_len);
     if (rc != 0)
-        n = rp_util__put_dflt(dflt, buf, cap);
-    if (out_len)
-        *out_len = n;
+        rp_util__conf_dflt(dflt, buf, cap, out_len);
     return rc;
 }
 
-/* An iterator over the items of a top-level array. Fill it with
- * rp_util_config_array; the fields are read-only for the caller. It points
- * into the JSON text, which must stay unchanged while it is used. */
-typedef struct rp_util_config_iter {
-    const char *json;
-    size_t len;
-    size_t pos;     /* the next item, when taken < count */
-    uint32_t count; /* items in the array (of any type) */
-    uint32_t taken; /* items handed out so far */
-    uint32_t index; /* index of the item the last rp_util_config_next_str looked at */
-} rp_util_config_iter;
-
-/* rp_util_config_array: sets *it to the items of the array under key.
- * RP_ERR_TYPE when the value is not an array, and the errors above; on any
- * failure *it is an empty iterator (rp_util_config_next_str returns
- * RP_ERR_NOTFOUND at once). */
-static inline int rp_util_config_array(const char *json, size_t len, const char *key,
-                                       rp_util_config_iter *it)
+/* rp_util_conf_str_count: the number of items of the array of strings at
+ * ptr (0 on failure; RP_ERR_TYPE when an item is not a string). */
+static inline int rp_util_conf_str_count(const rp_host_api *host, rp_plugin *self, const char *ptr,
+                                         uint32_t *count)
 {
-    size_t p = 0;
     int rc;
-    if (!it)
+    if (!count)
         return RP_ERR_INVAL;
-    memset(it, 0, sizeof *it);
-    rc = key ? rp_util__json_find(json, len, key, &p) : RP_ERR_INVAL;
-    if (rc == 0 && json[p] != '[')
-        rc = RP_ERR_TYPE;
+    *count = 0;
+    if (!ptr)
+        return RP_ERR_INVAL;
+    if (!rp_util_conf_available(host))
+        return RP_ERR_UNSUPPORTED;
+    rc = host->config_str_array_count(self, ptr, (uint64_t)strlen(ptr), count);
     if (rc != 0)
-        return rc;
-    /* The text was checked: count the items, then stand on the first. */
-    p = rp_util__json_ws(json, len, p + 1);
-    it->json = json;
-    it->len = len;
-    it->pos = p;
-    if (p < len && json[p] == ']')
-        return 0;
-    for (;;) {
-        if ((rc = rp_util__json_skip(json, len, &p, 2u)) != 0) {
-            memset(it, 0, sizeof *it);
-            return rc;
-        }
-        if (it->count < UINT32_MAX)
-            it->count++;
-        p = rp_util__json_ws(json, len, p);
-        if (p >= len || json[p] != ',')
-            return 0; /* the closing bracket: the text was checked */
-        p = rp_util__json_ws(json, len, p + 1);
-    }
+        *count = 0;
+    return rc;
 }
 
-/* rp_util_config_next_str: the next item of the array, as
- * rp_util_config_str decodes it, into buf; it->index is its index. 0 with
- * an item, RP_ERR_NOTFOUND after the last one. An item that is not a string
- * (RP_ERR_TYPE), does not fit (RP_ERR_FULL) or holds \u0000
- * (RP_ERR_UNSUPPORTED) fails with buf set to "", and the iterator still
- * moves past it: the caller may stop or go on. */
-static inline int rp_util_config_next_str(rp_util_config_iter *it, char *buf, size_t cap,
-                                          size_t *out_len)
+/* rp_util_conf_str_item: item index of the array of strings at ptr, copied
+ * as rp_util_conf_str does (buf is "" on failure; RP_ERR_RANGE past the
+ * last item). */
+static inline int rp_util_conf_str_item(const rp_host_api *host, rp_plugin *self, const char *ptr,
+                                        uint32_t index, char *buf, size_t cap, size_t *out_len)
 {
-    size_t p, start, n = 0;
+    const char *v = NULL;
+    uint64_t n = 0;
     int rc;
-    if (!it || !buf || cap == 0)
+    if (!buf || cap == 0)
         return RP_ERR_INVAL;
-    buf[0] = '\0';
-    if (out_len)
-        *out_len = 0;
-    if (it->taken >= it->count || !it->json)
-        return RP_ERR_NOTFOUND;
-    start = p = it->pos;
-    it->index = it->taken;
-    rc = rp_util__json_skip(it->json, it->len, &p, 2u);
-    if (rc != 0) {
-        it->taken = it->count; /* only if the text changed under the iterator */
-        return rc;
-    }
-    p = rp_util__json_ws(it->json, it->len, p);
-    if (p < it->len && it->json[p] == ',')
-        p = rp_util__json_ws(it->json, it->len, p + 1);
-    it->pos = p;
-    it->taken++;
-    rc = rp_util__json_str_at(it->json, it->len, start, buf, cap, &n);
-    if (rc != 0) {
-        buf[0] = '\0';
-        n = 0;
-    }
-    if (out_len)
-        *out_len = n;
+    rc = !ptr ? RP_ERR_INVAL
+         : !rp_util_conf_available(host)
+             ? RP_ERR_UNSUPPORTED
+             : host->config_str_array_item(self, ptr, (uint64_t)strlen(ptr), index, &v, &n);
+    if (rc == 0)
+        rc = rp_util__conf_copy(v, n, buf, cap, out_len);
+    if (rc != 0)
+        rp_util__conf_dflt(NULL, buf, cap, out_len);
     return rc;
 }
 
@@ -1039,7 +595,7 @@ static inline void rp_util_entity_id(const char *mid, size_t mid_len, int32_t pi
  * its config): executables (absolute paths, exact match), path_prefixes
  * (absolute paths, matched on whole components: "/var/cache" covers
  * "/var/cache/x" but not "/var/cachex") and users (names, or uids in
- * decimal). rp_util_exclude_load reads them from the plugin's config text;
+ * decimal). rp_util_exclude_read reads them through the config getters;
  * the matchers say whether an event falls under a rule. Load on the control
  * thread; the matchers only read, from any thread. User names resolve to
  * uids at load time through the caller's resolver (rampart/plugin_util_proc.h
@@ -1071,30 +627,6 @@ typedef struct rp_util_exclude {
     uint32_t nuid;
 } rp_util_exclude;
 
-/* rp_util_config_object: the span of the object under the top-level key
- * (itself a JSON object text the rp_util_config_* getters read). */
-static inline int rp_util_config_object(const char *json, size_t len, const char *key,
-                                        const char **out, size_t *out_len)
-{
-    size_t p = 0, end;
-    int rc;
-    if (!out || !out_len || !key)
-        return RP_ERR_INVAL;
-    *out = NULL;
-    *out_len = 0;
-    rc = rp_util__json_find(json, len, key, &p);
-    if (rc == 0 && json[p] != '{')
-        rc = RP_ERR_TYPE;
-    if (rc != 0)
-        return rc;
-    end = p;
-    if ((rc = rp_util__json_skip(json, len, &end, 1u)) != 0)
-        return rc;
-    *out = json + p;
-    *out_len = end - p;
-    return 0;
-}
-
 static inline void rp_util_exclude_free(rp_util_exclude *x)
 {
     uint32_t i;
@@ -1107,21 +639,31 @@ static inline void rp_util_exclude_free(rp_util_exclude *x)
     memset(x, 0, sizeof *x);
 }
 
-static inline int rp_util__exclude_paths(const char *obj, size_t olen, const char *key, char **out,
-                                         size_t *lens, uint32_t *n, char *err, size_t errlen)
+/* Resolves a user name to a uid: 0, or an error when the name is unknown. */
+typedef int (*rp_util_user_resolver)(const char *name, uint32_t *uid);
+
+/* Reads the absolute paths of the array /exclude_rules/<key>. */
+static inline int rp_util__exclude_read_paths(const rp_host_api *host, rp_plugin *self,
+                                              const char *key, char **out, size_t *lens,
+                                              uint32_t *n, char *err, size_t errlen)
 {
-    rp_util_config_iter it;
+    char ptr[64];
     char s[RP_UTIL_EXCLUDE_PATH_MAX];
     size_t sl = 0;
+    uint32_t count = 0, i;
     int rc;
-    if (rp_util_config_array(obj, olen, key, &it) != 0)
+    snprintf(ptr, sizeof ptr, "/exclude_rules/%s", key);
+    rc = rp_util_conf_str_count(host, self, ptr, &count);
+    if (rc == RP_ERR_NOTFOUND)
         return 0;
-    while ((rc = rp_util_config_next_str(&it, s, sizeof s, &sl)) != RP_ERR_NOTFOUND) {
+    for (i = 0; i < count || rc != 0; i++) {
+        if (rc == 0)
+            rc = rp_util_conf_str_item(host, self, ptr, i, s, sizeof s, &sl);
         if (rc != 0 || s[0] != '/' || *n >= RP_UTIL_EXCLUDE_MAX) {
             snprintf(err, errlen,
                      "config.exclude_rules.%s[%u] (collectors.exclude.%s): expected an absolute "
                      "path, at most %d of them",
-                     key, (unsigned)it.index, key, RP_UTIL_EXCLUDE_MAX);
+                     key, (unsigned)i, key, RP_UTIL_EXCLUDE_MAX);
             return RP_ERR_CONFIG;
         }
         while (sl > 1 && s[sl - 1] == '/')
@@ -1136,57 +678,56 @@ static inline int rp_util__exclude_paths(const char *obj, size_t olen, const cha
     return 0;
 }
 
-/* Resolves a user name to a uid: 0, or an error when the name is unknown. */
-typedef int (*rp_util_user_resolver)(const char *name, uint32_t *uid);
-
-/* rp_util_exclude_load: the rules under "exclude_rules" of the plugin's
- * config text (none when the key is absent); resolve (may be NULL) turns
- * user names into uids. On failure err names the entry and *x is
- * emptied. */
-static inline int rp_util_exclude_load(const char *json, size_t len, rp_util_exclude *x,
+/* rp_util_exclude_read: the rules under /exclude_rules of the plugin's
+ * config, through the host's config getters (none when the key is absent);
+ * resolve (may be NULL) turns user names into uids. On failure err names
+ * the entry and *x is emptied. Control thread, in init or reconfigure.
+ * (<rampart/plugin_util_json.h> has rp_util_exclude_load, which reads the
+ * config text of a 1.0 host.) */
+static inline int rp_util_exclude_read(const rp_host_api *host, rp_plugin *self, rp_util_exclude *x,
                                        rp_util_user_resolver resolve, char *err, size_t errlen)
 {
-    const char *obj;
-    size_t olen;
-    rp_util_config_iter it;
     char s[128];
+    uint32_t count = 0, i;
     int rc;
     memset(x, 0, sizeof *x);
-    if (rp_util_config_object(json, len, "exclude_rules", &obj, &olen) != 0)
-        return 0;
-    rc =
-        rp_util__exclude_paths(obj, olen, "executables", x->exe, x->exe_len, &x->nexe, err, errlen);
+    rc = rp_util__exclude_read_paths(host, self, "executables", x->exe, x->exe_len, &x->nexe, err,
+                                     errlen);
     if (rc == 0)
-        rc = rp_util__exclude_paths(obj, olen, "path_prefixes", x->prefix, x->prefix_len,
-                                    &x->nprefix, err, errlen);
-    if (rc == 0 && rp_util_config_array(obj, olen, "users", &it) == 0) {
-        while ((rc = rp_util_config_next_str(&it, s, sizeof s, NULL)) != RP_ERR_NOTFOUND) {
-            char *end = NULL;
-            unsigned long long v;
-            int ok = rc == 0 && s[0] != '\0' && x->nuid < RP_UTIL_EXCLUDE_MAX;
-            rc = 0;
-            if (ok && s[0] >= '0' && s[0] <= '9') {
-                v = strtoull(s, &end, 10);
-                ok = *end == '\0' && v <= 0xfffffffeull;
-                if (ok)
-                    x->uid[x->nuid++] = (uint32_t)v;
-            } else if (ok) {
-                uint32_t u = 0;
-                ok = resolve && resolve(s, &u) == 0;
-                if (ok)
-                    x->uid[x->nuid++] = u;
-            }
-            if (!ok) {
-                snprintf(err, errlen,
-                         "config.exclude_rules.users[%u] (collectors.exclude.users): expected a "
-                         "user name known here or a uid, got \"%s\"",
-                         (unsigned)it.index, s);
-                rc = RP_ERR_CONFIG;
-                break;
-            }
-        }
+        rc = rp_util__exclude_read_paths(host, self, "path_prefixes", x->prefix, x->prefix_len,
+                                         &x->nprefix, err, errlen);
+    if (rc == 0) {
+        rc = rp_util_conf_str_count(host, self, "/exclude_rules/users", &count);
         if (rc == RP_ERR_NOTFOUND)
-            rc = 0; /* past the last item */
+            rc = 0;
+        else if (rc != 0)
+            snprintf(err, errlen, "config.exclude_rules.users (collectors.exclude.users): %s",
+                     rp_strerror(rc));
+    }
+    for (i = 0; rc == 0 && i < count; i++) {
+        char *end = NULL;
+        unsigned long long v;
+        int ok =
+            rp_util_conf_str_item(host, self, "/exclude_rules/users", i, s, sizeof s, NULL) == 0 &&
+            s[0] != '\0' && x->nuid < RP_UTIL_EXCLUDE_MAX;
+        if (ok && s[0] >= '0' && s[0] <= '9') {
+            v = strtoull(s, &end, 10);
+            ok = *end == '\0' && v <= 0xfffffffeull;
+            if (ok)
+                x->uid[x->nuid++] = (uint32_t)v;
+        } else if (ok) {
+            uint32_t u = 0;
+            ok = resolve && resolve(s, &u) == 0;
+            if (ok)
+                x->uid[x->nuid++] = u;
+        }
+        if (!ok) {
+            snprintf(err, errlen,
+                     "config.exclude_rules.users[%u] (collectors.exclude.users): expected a "
+                     "user name known here or a uid, got \"%s\"",
+                     (unsigned)i, s);
+            rc = RP_ERR_CONFIG;
+        }
     }
     if (rc != 0)
         rp_util_exclude_free(x);
