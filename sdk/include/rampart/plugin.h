@@ -457,12 +457,14 @@ typedef struct rp_host_api {
 
     /* Typed config getters over the plugin's validated config. path is a
      * JSON Pointer (RFC 6901: "" is the whole object, "/window/seconds",
-     * "/users/0"). RP_ERR_NOTFOUND when absent, RP_ERR_TYPE for another
-     * JSON type (config_i64 takes integers only, RP_ERR_RANGE past int64).
-     * Strings are NUL-terminated; config_json gives any value as compact
-     * JSON text. Returned pointers are borrowed until the plugin's next
-     * reconfigure or destroy. Control thread and the plugin's own callbacks;
-     * also inside check_config. */
+     * "/users/0"; "~1" is "/" and "~0" is "~" in a key). RP_ERR_NOTFOUND
+     * when absent, RP_ERR_TYPE for another JSON type (config_i64 takes
+     * integers only, RP_ERR_RANGE past int64), RP_ERR_INVAL for a malformed
+     * pointer or one over 1024 bytes or 32 tokens; RP_ERR_RANGE for an
+     * index past the count. Strings are NUL-terminated (len may be NULL);
+     * config_json gives any value as compact JSON text. Returned pointers
+     * are borrowed until the plugin's next reconfigure or destroy. Control
+     * thread and the plugin's own callbacks; also inside check_config. */
     int (*config_bool)(rp_plugin *self, const char *path, uint64_t path_len, int32_t *out);
     int (*config_i64)(rp_plugin *self, const char *path, uint64_t path_len, int64_t *out);
     int (*config_str)(rp_plugin *self, const char *path, uint64_t path_len, const char **out,
@@ -564,8 +566,9 @@ typedef struct rp_plugin_descriptor {
     const rp_event_fields *provides;
     /* Optional: validates what the schema cannot express, before init and
      * by `rampartd --check-config`, without starting the plugin. Only the
-     * config getters, log and set_error may be called; return
-     * RP_ERR_CONFIG with set_error saying which key and why. */
+     * config getters, log and set_error may be called (others answer
+     * RP_ERR_BUSY); return RP_ERR_CONFIG with set_error saying which key and
+     * why: the plugin is then left off with that message. */
     int (*check_config)(rp_plugin *self, const rp_host_api *host);
     /* Optional: answers a control request (`rampartctl plugin NAME CMD`),
      * a JSON object in request (borrowed for the call), by command_reply,
