@@ -88,67 +88,56 @@ static int to_utf8(const wchar_t *w, int strict, char **out)
     return 0;
 }
 
-/* The same table as errno_to_rp() in os_unix.c, from Win32 errors. */
-static int win_to_rp(DWORD e)
+/* Each Win32 error the platform layer tells apart, with the RP_ERR code of
+ * os.h (the same table as errno_to_rp() in os_unix.c) and the C errno value
+ * (for callers that call strerror()) it stands for. Any other error is
+ * RP_ERR_IO and EIO. */
+static const struct win_error {
+    DWORD win;
+    int rp;
+    int err;
+} win_errors[] = {
+    {ERROR_FILE_NOT_FOUND, RP_ERR_NOTFOUND, ENOENT},
+    {ERROR_PATH_NOT_FOUND, RP_ERR_NOTFOUND, ENOENT},
+    {ERROR_INVALID_DRIVE, RP_ERR_NOTFOUND, ENOENT},
+    {ERROR_BAD_NETPATH, RP_ERR_NOTFOUND, ENOENT},
+    {ERROR_BAD_NET_NAME, RP_ERR_NOTFOUND, ENOENT},
+    {ERROR_INVALID_NAME, RP_ERR_NOTFOUND, ENOENT},
+    /* A path component is not a folder. */
+    {ERROR_DIRECTORY, RP_ERR_NOTFOUND, ENOTDIR},
+    {ERROR_ACCESS_DENIED, RP_ERR_PERM, EACCES},
+    {ERROR_PRIVILEGE_NOT_HELD, RP_ERR_PERM, EACCES},
+    /* Another process holds the file open; EACCES is what the C runtime
+     * reports for it too. */
+    {ERROR_SHARING_VIOLATION, RP_ERR_BUSY, EACCES},
+    {ERROR_LOCK_VIOLATION, RP_ERR_BUSY, EACCES},
+    {ERROR_NOT_ENOUGH_MEMORY, RP_ERR_NOMEM, ENOMEM},
+    {ERROR_OUTOFMEMORY, RP_ERR_NOMEM, ENOMEM},
+    {ERROR_FILE_EXISTS, RP_ERR_EXISTS, EEXIST},
+    {ERROR_ALREADY_EXISTS, RP_ERR_EXISTS, EEXIST},
+    {ERROR_DISK_FULL, RP_ERR_IO, ENOSPC},
+    {ERROR_HANDLE_DISK_FULL, RP_ERR_IO, ENOSPC},
+    {ERROR_WRITE_PROTECT, RP_ERR_IO, EROFS},
+};
+
+static const struct win_error *win_error_of(DWORD e)
 {
-    switch (e) {
-    case ERROR_FILE_NOT_FOUND:
-    case ERROR_PATH_NOT_FOUND:
-    case ERROR_INVALID_DRIVE:
-    case ERROR_BAD_NETPATH:
-    case ERROR_BAD_NET_NAME:
-    case ERROR_INVALID_NAME:
-    case ERROR_DIRECTORY: /* a path component is not a folder (ENOTDIR) */
-        return RP_ERR_NOTFOUND;
-    case ERROR_ACCESS_DENIED:
-    case ERROR_PRIVILEGE_NOT_HELD:
-        return RP_ERR_PERM;
-    case ERROR_SHARING_VIOLATION:
-    case ERROR_LOCK_VIOLATION:
-        return RP_ERR_BUSY; /* another process holds the file open */
-    case ERROR_NOT_ENOUGH_MEMORY:
-    case ERROR_OUTOFMEMORY:
-        return RP_ERR_NOMEM;
-    case ERROR_FILE_EXISTS:
-    case ERROR_ALREADY_EXISTS:
-        return RP_ERR_EXISTS;
-    default:
-        return RP_ERR_IO;
-    }
+    for (size_t i = 0; i < sizeof win_errors / sizeof win_errors[0]; i++)
+        if (win_errors[i].win == e)
+            return &win_errors[i];
+    return NULL;
 }
 
-/* A C errno value for a Win32 error, for callers that call strerror(). */
+static int win_to_rp(DWORD e)
+{
+    const struct win_error *w = win_error_of(e);
+    return w ? w->rp : RP_ERR_IO;
+}
+
 static int win_to_errno(DWORD e)
 {
-    switch (e) {
-    case ERROR_FILE_NOT_FOUND:
-    case ERROR_PATH_NOT_FOUND:
-    case ERROR_INVALID_DRIVE:
-    case ERROR_BAD_NETPATH:
-    case ERROR_BAD_NET_NAME:
-    case ERROR_INVALID_NAME:
-        return ENOENT;
-    case ERROR_DIRECTORY:
-        return ENOTDIR;
-    case ERROR_ACCESS_DENIED:
-    case ERROR_PRIVILEGE_NOT_HELD:
-    case ERROR_SHARING_VIOLATION: /* what the C runtime reports for it too */
-    case ERROR_LOCK_VIOLATION:
-        return EACCES;
-    case ERROR_NOT_ENOUGH_MEMORY:
-    case ERROR_OUTOFMEMORY:
-        return ENOMEM;
-    case ERROR_FILE_EXISTS:
-    case ERROR_ALREADY_EXISTS:
-        return EEXIST;
-    case ERROR_DISK_FULL:
-    case ERROR_HANDLE_DISK_FULL:
-        return ENOSPC;
-    case ERROR_WRITE_PROTECT:
-        return EROFS;
-    default:
-        return EIO;
-    }
+    const struct win_error *w = win_error_of(e);
+    return w ? w->err : EIO;
 }
 
 /* The system's text for a Win32 error, in UTF-8: "Access is denied. (error 5)". */
