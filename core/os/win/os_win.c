@@ -17,6 +17,7 @@
  */
 #include "os/os.h"
 #include "os/os_fs.h"
+#include "os/win/conv_win.h"
 #include "os/win/dir_win.h"
 
 #include <rampart/plugin.h>
@@ -50,9 +51,7 @@
 
 /* ---- conversions and error mapping ---------------------------------- */
 
-/* UTF-8 to UTF-16 from malloc. strict rejects invalid UTF-8 (a path must not
- * silently become another name); otherwise bad bytes become U+FFFD. */
-static int to_wide(const char *s, int strict, wchar_t **out)
+int rp__os_win_wide(const char *s, int strict, wchar_t **out)
 {
     DWORD flags = strict ? MB_ERR_INVALID_CHARS : 0;
     int n = MultiByteToWideChar(CP_UTF8, flags, s, -1, NULL, 0);
@@ -134,7 +133,7 @@ static int win_to_rp(DWORD e)
     return w ? w->rp : RP_ERR_IO;
 }
 
-static int win_to_errno(DWORD e)
+int rp__os_win_errno(DWORD e)
 {
     const struct win_error *w = win_error_of(e);
     return w ? w->err : EIO;
@@ -221,7 +220,7 @@ static int win_path(const char *path, wchar_t **out)
     wchar_t *w = NULL, *full = NULL;
     if (!path || !path[0])
         return RP_ERR_NOTFOUND;
-    int rc = to_wide(path, 1, &w);
+    int rc = rp__os_win_wide(path, 1, &w);
     if (rc != 0)
         return rc;
     DWORD need = GetFullPathNameW(w, 0, NULL, NULL);
@@ -536,7 +535,7 @@ int rp__os_read_file(const char *path, size_t max_bytes, char **data_out, size_t
             err = EISDIR;
             rc = RP_ERR_INVAL;
         } else {
-            err = win_to_errno(e);
+            err = rp__os_win_errno(e);
             rc = win_to_rp(e);
         }
         goto out;
@@ -549,7 +548,7 @@ int rp__os_read_file(const char *path, size_t max_bytes, char **data_out, size_t
     }
     LARGE_INTEGER size;
     if (!GetFileSizeEx(h, &size)) {
-        err = win_to_errno(GetLastError());
+        err = rp__os_win_errno(GetLastError());
         rc = RP_ERR_IO;
         goto out;
     }
@@ -654,7 +653,7 @@ int rp__os_file_open_append(const char *path, unsigned mode, rp__os_file *out, i
     if (h == INVALID_HANDLE_VALUE) {
         DWORD e = GetLastError();
         if (errno_out)
-            *errno_out = win_to_errno(e);
+            *errno_out = rp__os_win_errno(e);
         return win_to_rp(e);
     }
     out->h = (intptr_t)h;
@@ -950,7 +949,8 @@ static int create_reload_event(void)
         rc = RP_ERR_INTERNAL;
         goto out;
     }
-    if ((rc = to_wide(sddl, 1, &wsddl)) != 0 || (rc = to_wide(name, 1, &wname)) != 0)
+    if ((rc = rp__os_win_wide(sddl, 1, &wsddl)) != 0 ||
+        (rc = rp__os_win_wide(name, 1, &wname)) != 0)
         goto out;
     if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(wsddl, SDDL_REVISION_1, &sd, NULL)) {
         rc = RP_ERR_INTERNAL;
@@ -1033,7 +1033,7 @@ int rp__os_send_reload(long pid)
         char name[64];
         wchar_t *w = NULL;
         snprintf(name, sizeof name, "%s\\rampartd-reload-%lu", spaces[i], (unsigned long)pid);
-        int rc = to_wide(name, 1, &w);
+        int rc = rp__os_win_wide(name, 1, &w);
         if (rc != 0)
             return rc;
         HANDLE h = OpenEventW(EVENT_MODIFY_STATE, FALSE, w);
@@ -1071,7 +1071,7 @@ static HANDLE ev_source; /* guarded by ev_lock: writers may race with close */
 void rp__os_syslog_open(const char *ident)
 {
     wchar_t *w = NULL;
-    if (ident && to_wide(ident, 0, &w) != 0)
+    if (ident && rp__os_win_wide(ident, 0, &w) != 0)
         w = NULL;
     AcquireSRWLockExclusive(&ev_lock);
     if (!ev_source)
@@ -1086,7 +1086,7 @@ void rp__os_syslog_write(int level, const char *msg)
                                  EVENTLOG_INFORMATION_TYPE, EVENTLOG_INFORMATION_TYPE};
     WORD type = (level >= 0 && level < 4) ? types[level] : EVENTLOG_INFORMATION_TYPE;
     wchar_t *w = NULL;
-    if (!msg || to_wide(msg, 0, &w) != 0)
+    if (!msg || rp__os_win_wide(msg, 0, &w) != 0)
         return;
     if (wcslen(w) > EVENT_TEXT_MAX)
         w[EVENT_TEXT_MAX] = L'\0';
@@ -1624,7 +1624,7 @@ static int dir_new(const char *path, size_t plen, int no_reparse, rp__os_dir **o
     d->path = p;
     d->pin = INVALID_HANDLE_VALUE;
     wchar_t *w;
-    int rc = to_wide(p, 1, &w);
+    int rc = rp__os_win_wide(p, 1, &w);
     if (rc != 0) {
         dir_free(d);
         return rc;
