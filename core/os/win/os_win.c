@@ -1395,6 +1395,16 @@ static int check_security(HANDLE h, const char *shown, const struct trust *t, ch
     return rc;
 }
 
+/* Writes "<shown>: <the system's text for e>" into reason and returns the
+ * RP_ERR code of e: the answer to a failed Win32 call on a checked path. */
+static int win_fail(DWORD e, const char *shown, char *reason, size_t len)
+{
+    char msg[256];
+    win_message(e, msg, sizeof msg);
+    snprintf(reason, len, "%s: %s", shown, msg);
+    return win_to_rp(e);
+}
+
 /* Opens a file or folder for reading its attributes and security. */
 static HANDLE open_meta(const wchar_t *w, DWORD extra_flags)
 {
@@ -1409,7 +1419,6 @@ static int check_trusted(const char *path, char *reason, size_t len)
 {
     wchar_t *w = NULL;
     char *shown_dir = NULL;
-    char msg[256];
     struct trust t;
     HANDLE h = INVALID_HANDLE_VALUE;
     int have_trust = 0;
@@ -1424,18 +1433,12 @@ static int check_trusted(const char *path, char *reason, size_t len)
      * examined (and refused) itself, not its target. */
     h = open_meta(w, FILE_FLAG_OPEN_REPARSE_POINT);
     if (h == INVALID_HANDLE_VALUE) {
-        DWORD e = GetLastError();
-        win_message(e, msg, sizeof msg);
-        snprintf(reason, len, "%s: %s", path, msg);
-        rc = win_to_rp(e);
+        rc = win_fail(GetLastError(), path, reason, len);
         goto out;
     }
     BY_HANDLE_FILE_INFORMATION info;
     if (!GetFileInformationByHandle(h, &info)) {
-        DWORD e = GetLastError();
-        win_message(e, msg, sizeof msg);
-        snprintf(reason, len, "%s: %s", path, msg);
-        rc = win_to_rp(e);
+        rc = win_fail(GetLastError(), path, reason, len);
         goto out;
     }
     if (GetFileType(h) != FILE_TYPE_DISK ||
@@ -1473,10 +1476,7 @@ static int check_trusted(const char *path, char *reason, size_t len)
      * through rp__os_realpath, so the folder is already the final one. */
     h = open_meta(w, 0);
     if (h == INVALID_HANDLE_VALUE) {
-        DWORD e = GetLastError();
-        win_message(e, msg, sizeof msg);
-        snprintf(reason, len, "%s: %s", shown_dir, msg);
-        rc = win_to_rp(e);
+        rc = win_fail(GetLastError(), shown_dir, reason, len);
         goto out;
     }
     rc = check_security(h, shown_dir, &t, reason, len);
@@ -1520,13 +1520,8 @@ int rp__os_dir_check_private(const char *path, char *reason, size_t len)
     }
     HANDLE h = open_meta(w, 0);
     free(w);
-    if (h == INVALID_HANDLE_VALUE) {
-        char msg[256];
-        DWORD e = GetLastError();
-        win_message(e, msg, sizeof msg);
-        snprintf(reason, len, "%s: %s", path, msg);
-        return win_to_rp(e);
-    }
+    if (h == INVALID_HANDLE_VALUE)
+        return win_fail(GetLastError(), path, reason, len);
     if ((rc = trust_init(&t)) != 0) {
         snprintf(reason, len, "%s: cannot read the agent's own identity: %s", path,
                  rp_strerror(rc));
