@@ -1092,22 +1092,27 @@ static int ticks_match(const cp_proc *p, uint64_t ticks)
     return ticks + 2 >= p->start_ticks && ticks <= p->start_ticks + 2;
 }
 
-static int read_creds(struct cp *s, int32_t pid, struct cp_creds *cr)
+/* Reads /proc/<pid>/<name> into s->rbuf (at most rbuf_cap bytes); *len is
+ * what it holds. 0 or cp_read_at's error. */
+static int read_pid_file(struct cp *s, int32_t pid, const char *name, size_t *len)
 {
     char path[40];
+    return cp_read_at(s->procfd, cp_pid_path(path, sizeof path, pid, name), s->rbuf, s->rbuf_cap,
+                      len);
+}
+
+static int read_creds(struct cp *s, int32_t pid, struct cp_creds *cr)
+{
     size_t len;
-    if (cp_read_at(s->procfd, cp_pid_path(path, sizeof path, pid, "status"), s->rbuf, s->rbuf_cap,
-                   &len) != 0)
+    if (read_pid_file(s, pid, "status", &len) != 0)
         return -1;
     return cp_parse_status(s->rbuf, len, cr);
 }
 
 static int read_stat(struct cp *s, int32_t pid, struct cp_stat *st)
 {
-    char path[40];
     size_t len;
-    if (cp_read_at(s->procfd, cp_pid_path(path, sizeof path, pid, "stat"), s->rbuf, s->rbuf_cap,
-                   &len) != 0)
+    if (read_pid_file(s, pid, "stat", &len) != 0)
         return -1;
     return cp_parse_stat(s->rbuf, len, st);
 }
@@ -1355,11 +1360,8 @@ static void capture(struct cp *s, struct arena *a, struct capture *c)
 
 static int container_id(struct cp *s, int32_t pid, char cid[65])
 {
-    char path[40];
     size_t len;
-    return s->read_cgroups &&
-           cp_read_at(s->procfd, cp_pid_path(path, sizeof path, pid, "cgroup"), s->rbuf,
-                      s->rbuf_cap, &len) == 0 &&
+    return s->read_cgroups && read_pid_file(s, pid, "cgroup", &len) == 0 &&
            cp_container_id(s->rbuf, len, cid) == 0;
 }
 
