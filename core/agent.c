@@ -416,6 +416,31 @@ static int check_upload(const rp__config *cfg, char *err, size_t errlen)
     return bad ? RP_ERR_CONFIG : 0;
 }
 
+/*
+ * The config checks that read nothing but the config and the plugins: the
+ * upload settings (check_upload), then every plugin's settings against the
+ * schema it declares, which host checks as it loads the plugins (loaded,
+ * not started). Every error is a line in err, the plugins' after the
+ * upload's. Returns 0, RP_ERR_CONFIG, or the code of a failure that is not
+ * the config's (err names a failed load).
+ */
+static int check_upload_and_plugins(const rp__config *cfg, rp__host *host, char *err, size_t errlen)
+{
+    int rc = check_upload(cfg, err, errlen);
+    if (rc != 0 && rc != RP_ERR_CONFIG)
+        return rc;
+    int bad = rc == RP_ERR_CONFIG;
+    size_t used = strlen(err), skip = used ? used + 1 : 0;
+    rc = rp__host_load(host, err + skip, errlen - skip);
+    if (rc == RP_ERR_CONFIG && used)
+        err[used] = '\n'; /* join the plugins' lines to the upload's */
+    if (rc != 0 && rc != RP_ERR_CONFIG) {
+        snprintf(err, errlen, "cannot load plugins: %s", rp_strerror(rc));
+        return rc;
+    }
+    return bad || rc == RP_ERR_CONFIG ? RP_ERR_CONFIG : 0;
+}
+
 static void host_config_error(void *arg, char *err, size_t errlen, const struct rp__json_seg *segv,
                               int depth, const char *line)
 {
@@ -438,29 +463,21 @@ int rp__agent_check_config(const rp__config *cfg, char *err, size_t errlen)
 {
     if (err && errlen)
         err[0] = '\0';
-    int rc = check_upload(cfg, err, errlen);
-    if (rc != 0 && rc != RP_ERR_CONFIG)
-        return rc;
-    int bad = rc == RP_ERR_CONFIG;
-
-    /* Plugin settings are checked against the schemas the plugins declare,
-     * so load them (entry only; nothing is started). The host's errors are
-     * appended to the ones above. */
+    /* A host of its own that only loads the plugins (entry only; nothing is
+     * started), for check_upload_and_plugins. */
     rp__host *host = NULL;
     rp__host_opts hopts;
     rp__agent_host_opts(cfg, &hopts);
     hopts.load_only = 1;
-    size_t used = strlen(err), skip = used ? used + 1 : 0;
-    if ((rc = rp__host_create(&hopts, &host)) != 0)
+    int rc = rp__host_create(&hopts, &host);
+    if (rc != 0)
         return rc;
-    rc = rp__host_load(host, err + skip, errlen - skip);
-    if (rc == RP_ERR_CONFIG && used) /* join the host's lines to ours */
-        err[used] = '\n';
+    rc = check_upload_and_plugins(cfg, host, err, errlen);
     if (rc != 0 && rc != RP_ERR_CONFIG) {
         rp__host_destroy(host);
         return rc;
     }
-    bad |= rc == RP_ERR_CONFIG;
+    int bad = rc == RP_ERR_CONFIG;
     /* The agent would run without a refused plugin (degraded); a check
      * should not pass it quietly. An empty error is a config refused above. */
     for (size_t i = 0; i < rp__host_plugin_count(host); i++) {
@@ -564,24 +581,13 @@ int rp__agent_prepare(rp__agent *a, long *holder_pid, char *err, size_t errlen)
      * started, before the agent detaches so that the errors reach the
      * terminal with status 78). All errors are reported together. No
      * thread exists yet: the host starts its threads in rp__agent_start. */
-    int rc = check_upload(cfg, err, errlen);
-    if (rc != 0 && rc != RP_ERR_CONFIG)
-        return rc;
-    int bad = rc == RP_ERR_CONFIG;
-    if ((rc = create_runtime(a)) != 0) {
+    int rc = create_runtime(a);
+    if (rc != 0) {
         snprintf(err, errlen, "cannot create the plugin host: %s", rp_strerror(rc));
         return rc;
     }
-    size_t used = strlen(err), skip = used ? used + 1 : 0;
-    rc = rp__host_load(a->host, err + skip, errlen - skip);
-    if (rc == RP_ERR_CONFIG && used)
-        err[used] = '\n'; /* join the plugins' lines to the upload's */
-    if (rc != 0 && rc != RP_ERR_CONFIG) {
-        snprintf(err, errlen, "cannot load plugins: %s", rp_strerror(rc));
+    if ((rc = check_upload_and_plugins(cfg, a->host, err, errlen)) != 0)
         return rc;
-    }
-    if (bad || rc == RP_ERR_CONFIG)
-        return RP_ERR_CONFIG;
 
     rc = rp__os_mkdir_p(cfg->data_dir, 0750);
     if (rc != 0) {

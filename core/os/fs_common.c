@@ -2,11 +2,36 @@
  * every platform, built on the platform's primitives (os_fs.h). Compiled
  * into the platform layer of both unix/ and win/. */
 #include "os/os_fs.h"
+#include "os/os_fs_int.h"
 
 #include <rampart/plugin.h>
 
 #include <errno.h>
 #include <stdlib.h>
+
+int rp__os_fs_error(int e)
+{
+    switch (e) {
+    case ENOSPC:
+#ifdef EDQUOT
+    case EDQUOT:
+#endif
+        return RP_ERR_FULL;
+    case EEXIST:
+        return RP_ERR_EXISTS;
+    case ENOENT:
+    case ENOTDIR:
+        return RP_ERR_NOTFOUND;
+    case EACCES:
+    case EPERM:
+    case EROFS:
+        return RP_ERR_PERM;
+    case ENOMEM:
+        return RP_ERR_NOMEM;
+    default:
+        return RP_ERR_IO;
+    }
+}
 
 int rp__os_read_to_end(rp__os_file f, uint64_t size, size_t max_bytes, char **data_out,
                        size_t *len_out, int *errno_out)

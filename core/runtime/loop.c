@@ -467,6 +467,22 @@ int rp__loop_create(const rp__loop_opts *opts, rp__loop **out)
     return 0;
 }
 
+/* Takes the first queued task off the queue (under l->lock; one is queued)
+ * and marks it running: rp__loop_task_cancel waits for its call until
+ * callback_done clears the mark. */
+static rp__loop_task *task_take(rp__loop *l)
+{
+    rp__loop_task *t = l->task_head;
+    l->task_head = t->next_;
+    if (!l->task_head)
+        l->task_tail = NULL;
+    l->ntasks--;
+    t->next_ = NULL;
+    t->queued_ = 0;
+    l->running_task = t;
+    return t;
+}
+
 /* Discards queued posts and hands queued tasks RP_ERR_STOPPED, one at a time
  * on the calling thread (the loop thread is gone or never started). */
 static void drop_pending(rp__loop *l)
@@ -476,14 +492,7 @@ static void drop_pending(rp__loop *l)
     rp__os_mutex_lock(l->lock);
     l->post_head = l->post_count = 0;
     while (l->task_head) {
-        rp__loop_task *t = l->task_head;
-        l->task_head = t->next_;
-        if (!l->task_head)
-            l->task_tail = NULL;
-        l->ntasks--;
-        t->next_ = NULL;
-        t->queued_ = 0;
-        l->running_task = t; /* rp__loop_task_cancel waits for this call */
+        rp__loop_task *t = task_take(l);
         rp__os_mutex_unlock(l->lock);
         t->fn(t->arg, RP_ERR_STOPPED);
         rp__os_mutex_lock(l->lock);
@@ -794,14 +803,7 @@ static void dispatch_tasks(rp__loop *l)
     rp__os_mutex_lock(l->lock);
     uint32_t budget = l->ntasks;
     while (budget-- && l->task_head && !stopping(l)) {
-        rp__loop_task *t = l->task_head;
-        l->task_head = t->next_;
-        if (!l->task_head)
-            l->task_tail = NULL;
-        l->ntasks--;
-        t->next_ = NULL;
-        t->queued_ = 0;
-        l->running_task = t;
+        rp__loop_task *t = task_take(l);
         rp__os_mutex_unlock(l->lock);
 
         /* After fn returns t may be freed: not touched again. */

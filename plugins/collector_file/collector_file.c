@@ -199,12 +199,35 @@ int cf_path_wanted(const struct cf *cf, const char *path)
 
 static void pump_on_fd(void *arg, int64_t fd, uint32_t revents);
 
+/* One turn's reads of the fd; returns the bytes read (0: nothing waited). */
+static uint64_t pump_drain(struct cf *cf)
+{
+    struct cf_pump *p = &cf->pump;
+    uint64_t total = 0;
+    for (int i = 0; i < CF_READS_PER_WAKEUP; i++) {
+        ssize_t n = read(p->fd, p->buf, sizeof p->buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n < 0 && errno != EAGAIN)
+                rp_util_logf(cf->host, cf->self, RP_LOG_ERROR, "%s read: %s", cf->provider,
+                             strerror(errno));
+            if (p->emptied)
+                p->emptied(cf);
+            break;
+        }
+        total += (uint64_t)n;
+        p->records(cf, p->buf, (size_t)n);
+    }
+    return total;
+}
+
 static void pump_on_timer(void *arg)
 {
     struct cf *cf = arg;
     struct cf_pump *p = &cf->pump;
     cf->batch++;
-    if (p->drain(cf) > 0)
+    if (pump_drain(cf) > 0)
         return; /* still busy: the next tick reads on */
     pthread_mutex_lock(&p->lock);
     /* Quiet again: back to sleeping in epoll. Anything that arrived since the
@@ -226,7 +249,7 @@ static void pump_on_fd(void *arg, int64_t fd, uint32_t revents)
     struct cf *cf = arg;
     struct cf_pump *p = &cf->pump;
     cf->batch++;
-    p->drain(cf);
+    pump_drain(cf);
     pthread_mutex_lock(&p->lock);
     /* Before start has the watch id (the host may call this first), or once
      * stop has begun, stay as is. */
@@ -244,14 +267,15 @@ static void pump_on_fd(void *arg, int64_t fd, uint32_t revents)
     pthread_mutex_unlock(&p->lock);
 }
 
-int cf_pump_start(struct cf *cf, int fd, cf_drain_fn drain)
+int cf_pump_start(struct cf *cf, int fd, cf_records_fn records, cf_emptied_fn emptied)
 {
     struct cf_pump *p = &cf->pump;
     if (pthread_mutex_init(&p->lock, NULL) != 0)
         return RP_ERR_NOMEM;
     p->lock_ok = 1;
     p->fd = fd;
-    p->drain = drain;
+    p->records = records;
+    p->emptied = emptied;
     p->ready = p->stopping = p->timing = 0;
     p->last_wake_ns = 0;
     p->watching = 1;

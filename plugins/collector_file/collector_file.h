@@ -217,17 +217,22 @@ struct cf_change {
  * second, whatever its event rate, for at most CF_BATCH_MS of latency. */
 #define CF_BATCH_MS 10
 struct cf;
-typedef uint64_t (*cf_drain_fn)(struct cf *cf); /* bytes read; 0 = nothing */
+/* What a backend does with the n bytes of records one read returned. */
+typedef void (*cf_records_fn)(struct cf *cf, const char *buf, size_t n);
+/* Called when a read finds the kernel's queue empty (or fails). */
+typedef void (*cf_emptied_fn)(struct cf *cf);
 struct cf_pump {
     int fd;
-    cf_drain_fn drain;
-    pthread_mutex_t lock; /* guards the fields below (see collector_file.c) */
+    cf_records_fn records;
+    cf_emptied_fn emptied; /* NULL: nothing to do */
+    pthread_mutex_t lock;  /* guards the fields below (see collector_file.c) */
     int lock_ok;
     int ready;    /* start has stored watch_id */
     int stopping; /* stop has begun: no more switches */
     uint64_t watch_id, timer_id;
     int watching, timing;
     int64_t last_wake_ns;
+    char buf[CF_READ_BUF] __attribute__((aligned(8)));
 };
 
 struct cf_fan; /* fan.c */
@@ -303,8 +308,11 @@ struct cf {
 };
 
 /* collector_file.c */
-/* Starts reading fd with drain (see struct cf_pump); stop undoes it. */
-int cf_pump_start(struct cf *cf, int fd, cf_drain_fn drain);
+/* Starts reading fd (see struct cf_pump): up to CF_READS_PER_WAKEUP reads
+ * of CF_READ_BUF bytes a turn, each handed to records, and emptied (may be
+ * NULL) when a read finds nothing more; a read error is logged under
+ * cf->provider's name. stop undoes it. */
+int cf_pump_start(struct cf *cf, int fd, cf_records_fn records, cf_emptied_fn emptied);
 void cf_pump_stop(struct cf *cf);
 /* 1 when path is under a configured path and under no exclude entry. */
 int cf_path_wanted(const struct cf *cf, const char *path);

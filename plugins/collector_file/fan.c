@@ -95,7 +95,6 @@ struct cf_fan {
         unsigned char key[KEY_MAX];
         int wanted;
     } deep[DEEP_SLOTS];
-    char buf[CF_READ_BUF] __attribute__((aligned(8)));
 };
 
 /* ---- filesystems and path resolution -------------------------------------- */
@@ -545,26 +544,6 @@ static void process_buffer(struct cf *cf, const char *buf, size_t len)
         rp_util_count(&cf->ctr, CF_C_RESOLVE_FAILED, 1);
 }
 
-static uint64_t drain(struct cf *cf)
-{
-    struct cf_fan *fan = cf->fan;
-    uint64_t total = 0;
-    for (int i = 0; i < CF_READS_PER_WAKEUP; i++) {
-        ssize_t n = read(fan->fd, fan->buf, sizeof fan->buf);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            if (n < 0 && errno != EAGAIN)
-                rp_util_logf(cf->host, cf->self, RP_LOG_ERROR, "fanotify read: %s",
-                             strerror(errno));
-            break;
-        }
-        total += (uint64_t)n;
-        process_buffer(cf, fan->buf, (size_t)n);
-    }
-    return total;
-}
-
 /* ---- lifecycle -------------------------------------------------------------- */
 
 int cf_fan_start(struct cf *cf)
@@ -628,7 +607,7 @@ int cf_fan_start(struct cf *cf)
     uint32_t fs_marks = 0, inode_marks = fan->nmarks;
     for (uint32_t i = 0; i < fan->nfs; i++)
         fs_marks += (uint32_t)fan->fs[i].fs_marked;
-    int rc = cf_pump_start(cf, fan->fd, drain);
+    int rc = cf_pump_start(cf, fan->fd, process_buffer, NULL);
     if (rc != 0) {
         cf_fan_stop(cf);
         return rc;

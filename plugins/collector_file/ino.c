@@ -46,7 +46,6 @@ struct cf_ino {
     uint32_t cap, count;
     int cap_logged;
     struct pending_move move;
-    char buf[CF_READ_BUF] __attribute__((aligned(8)));
 };
 
 /* ---- the watch table ------------------------------------------------------- */
@@ -319,28 +318,6 @@ static void process_buffer(struct cf *cf, const char *buf, size_t len)
     }
 }
 
-static uint64_t drain(struct cf *cf)
-{
-    struct cf_ino *ino = cf->ino;
-    uint64_t total = 0;
-    for (int i = 0; i < CF_READS_PER_WAKEUP; i++) {
-        ssize_t n = read(ino->fd, ino->buf, sizeof ino->buf);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            if (n < 0 && errno != EAGAIN)
-                rp_util_logf(cf->host, cf->self, RP_LOG_ERROR, "inotify read: %s", strerror(errno));
-            /* The kernel queues a rename's two halves together: with the
-             * queue empty, a moved-from still alone was a move out. */
-            flush_move(cf);
-            break;
-        }
-        total += (uint64_t)n;
-        process_buffer(cf, ino->buf, (size_t)n);
-    }
-    return total;
-}
-
 /* ---- lifecycle ------------------------------------------------------------------ */
 
 int cf_ino_start(struct cf *cf)
@@ -393,7 +370,9 @@ int cf_ino_start(struct cf *cf)
     /* Everything the loop thread reads is set before the fd goes to it. */
     cf->provider = "inotify";
     uint32_t watches = ino->count;
-    int rc = cf_pump_start(cf, ino->fd, drain);
+    /* The kernel queues a rename's two halves together: with the queue
+     * empty, a moved-from still alone was a move out (flush_move). */
+    int rc = cf_pump_start(cf, ino->fd, process_buffer, flush_move);
     if (rc != 0) {
         cf_ino_stop(cf);
         return rc;

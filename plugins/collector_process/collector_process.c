@@ -1108,22 +1108,27 @@ static int ticks_match(const cp_proc *p, uint64_t ticks)
     return ticks + 2 >= p->start_ticks && ticks <= p->start_ticks + 2;
 }
 
-static int read_creds(struct cp *s, int32_t pid, struct cp_creds *cr)
+/* Reads /proc/<pid>/<name> into s->rbuf (at most rbuf_cap bytes); *len is
+ * what it holds. 0 or cp_read_at's error. */
+static int read_pid_file(struct cp *s, int32_t pid, const char *name, size_t *len)
 {
     char path[40];
+    return cp_read_at(s->procfd, cp_pid_path(path, sizeof path, pid, name), s->rbuf, s->rbuf_cap,
+                      len);
+}
+
+static int read_creds(struct cp *s, int32_t pid, struct cp_creds *cr)
+{
     size_t len;
-    if (cp_read_at(s->procfd, cp_pid_path(path, sizeof path, pid, "status"), s->rbuf, s->rbuf_cap,
-                   &len) != 0)
+    if (read_pid_file(s, pid, "status", &len) != 0)
         return -1;
     return cp_parse_status(s->rbuf, len, cr);
 }
 
 static int read_stat(struct cp *s, int32_t pid, struct cp_stat *st)
 {
-    char path[40];
     size_t len;
-    if (cp_read_at(s->procfd, cp_pid_path(path, sizeof path, pid, "stat"), s->rbuf, s->rbuf_cap,
-                   &len) != 0)
+    if (read_pid_file(s, pid, "stat", &len) != 0)
         return -1;
     return cp_parse_stat(s->rbuf, len, st);
 }
@@ -1265,6 +1270,22 @@ static void set_args(struct cp *s, rp_event *ev, const char *args, size_t len, i
     set_s(s, ev, F_CMD, cmd, n);
 }
 
+/* A process's image: its executable's path and base name when the path is
+ * known (exe, exe_len), else the name alone from comm, but not for an image
+ * run from a memfd, whose comm names no file. */
+static void set_exe_name(struct cp *s, rp_event *ev, int f_exe, int f_name, const char *exe,
+                         size_t exe_len, const char *comm, int memfd)
+{
+    if (exe) {
+        size_t bl;
+        const char *b = base_name(exe, exe_len, &bl);
+        set_s(s, ev, f_exe, exe, exe_len);
+        set_s(s, ev, f_name, b, bl);
+    } else if (comm[0] && !memfd) {
+        set_z(s, ev, f_name, comm);
+    }
+}
+
 static void set_parent(struct cp *s, rp_event *ev, int32_t ppid, const struct snap *pp)
 {
     if (ppid <= 0)
@@ -1275,14 +1296,8 @@ static void set_parent(struct cp *s, rp_event *ev, int32_t ppid, const struct sn
     set_z(s, ev, F_PENTITY, pp->entity);
     if (pp->start_ns)
         s->host->set_timestamp(ev, s->f[F_PSTART], pp->start_ns);
-    if (pp->exe) {
-        size_t bl;
-        const char *b = base_name(pp->exe->data, pp->exe->len, &bl);
-        set_s(s, ev, F_PEXE, pp->exe->data, pp->exe->len);
-        set_s(s, ev, F_PNAME, b, bl);
-    } else if (pp->comm[0] && !(pp->flags & CP_F_EXE_MEMFD)) {
-        set_z(s, ev, F_PNAME, pp->comm);
-    }
+    set_exe_name(s, ev, F_PEXE, F_PNAME, pp->exe ? pp->exe->data : NULL, pp->exe ? pp->exe->len : 0,
+                 pp->comm, (pp->flags & CP_F_EXE_MEMFD) != 0);
     if (pp->args) {
         char cmd[TABLE_ARGS_MAX + 1];
         size_t n = cp_join_args(pp->args->data, pp->args->len, cmd, sizeof cmd);
@@ -1361,11 +1376,8 @@ static void capture(struct cp *s, struct arena *a, struct capture *c)
 
 static int container_id(struct cp *s, int32_t pid, char cid[65])
 {
-    char path[40];
     size_t len;
-    return s->read_cgroups &&
-           cp_read_at(s->procfd, cp_pid_path(path, sizeof path, pid, "cgroup"), s->rbuf,
-                      s->rbuf_cap, &len) == 0 &&
+    return s->read_cgroups && read_pid_file(s, pid, "cgroup", &len) == 0 &&
            cp_container_id(s->rbuf, len, cid) == 0;
 }
 
@@ -1614,14 +1626,7 @@ static void handle_exec(struct cp *s, struct capture *c, int src, const struct c
     const rp_host_api *h = s->host;
     h->set_i64(ev, s->f[F_PID], c->pid);
     set_z(s, ev, F_ENTITY, p->entity_id);
-    if (c->exe) {
-        size_t bl;
-        const char *b = base_name(c->exe, c->exe_len, &bl);
-        set_s(s, ev, F_EXE, c->exe, c->exe_len);
-        set_s(s, ev, F_NAME, b, bl);
-    } else if (p->comm[0] && !memfd) {
-        set_z(s, ev, F_NAME, p->comm);
-    }
+    set_exe_name(s, ev, F_EXE, F_NAME, c->exe, c->exe_len, p->comm, memfd);
     set_exe_flags(s, ev, c->exe_flags);
     set_args(s, ev, c->args, c->args_len, 1);
     if (c->args_trunc)
@@ -1709,18 +1714,13 @@ static void publish_exit(struct cp *s, int32_t pid, cp_proc *p, int64_t ts_mono,
         }
         if (p) {
             set_z(s, ev, F_ENTITY, p->entity_id);
-            if (unknown_image) {
-                /* Neither path nor name: both would be the parent's. */
-            } else if (p->exe) {
-                size_t bl;
-                const char *b = base_name(p->exe->data, p->exe->len, &bl);
-                set_s(s, ev, F_EXE, p->exe->data, p->exe->len);
-                set_s(s, ev, F_NAME, b, bl);
-            } else if (p->comm[0] && !(p->flags & CP_F_EXE_MEMFD)) {
-                set_z(s, ev, F_NAME, p->comm);
-            }
-            if (!unknown_image)
+            /* An unknown image has neither path nor name: both would be the
+             * parent's. */
+            if (!unknown_image) {
+                set_exe_name(s, ev, F_EXE, F_NAME, p->exe ? p->exe->data : NULL,
+                             p->exe ? p->exe->len : 0, p->comm, (p->flags & CP_F_EXE_MEMFD) != 0);
                 set_exe_flags(s, ev, p->flags);
+            }
             if (p->args && !unknown_image)
                 set_args(s, ev, p->args->data, p->args->len, 0);
             if (p->start_ns) {

@@ -3,6 +3,7 @@
  * a folder opened by os_unix.c (which opens the append-only files). */
 #define _GNU_SOURCE
 #include "os/os_fs.h"
+#include "os/os_fs_int.h"
 #include "os/unix/dir_unix.h"
 
 #include <rampart/plugin.h>
@@ -17,35 +18,11 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-static int errno_to_rp(int e)
-{
-    switch (e) {
-    case ENOSPC:
-#ifdef EDQUOT
-    case EDQUOT:
-#endif
-        return RP_ERR_FULL;
-    case EEXIST:
-        return RP_ERR_EXISTS;
-    case ENOENT:
-    case ENOTDIR:
-        return RP_ERR_NOTFOUND;
-    case EACCES:
-    case EPERM:
-    case EROFS:
-        return RP_ERR_PERM;
-    case ENOMEM:
-        return RP_ERR_NOMEM;
-    default:
-        return RP_ERR_IO;
-    }
-}
-
 static int fail(int e, int *errno_out)
 {
     if (errno_out)
         *errno_out = e;
-    return errno_to_rp(e);
+    return rp__os_fs_error(e);
 }
 
 /* Refuses a file the agent (root) must not trust: one of another user than
@@ -96,7 +73,7 @@ int rp__os_file_size(rp__os_file f, uint64_t *out)
 {
     struct stat st;
     if (fstat((int)f.h, &st) != 0)
-        return errno_to_rp(errno);
+        return rp__os_fs_error(errno);
     if (!S_ISREG(st.st_mode))
         return RP_ERR_INVAL;
     *out = (uint64_t)st.st_size;
@@ -117,7 +94,7 @@ int rp__os_file_read_at(rp__os_file f, uint64_t off, void *buf, size_t len, size
             if (errno == EINTR)
                 continue;
             *got = done;
-            return errno_to_rp(errno);
+            return rp__os_fs_error(errno);
         }
         if (n == 0)
             break;
@@ -170,7 +147,7 @@ int rp__os_file_truncate(rp__os_file f, uint64_t len)
     do
         rc = ftruncate((int)f.h, (off_t)len);
     while (rc != 0 && errno == EINTR);
-    return rc == 0 ? 0 : errno_to_rp(errno);
+    return rc == 0 ? 0 : rp__os_fs_error(errno);
 }
 
 int rp__os_file_sync(rp__os_file f, int *errno_out)
@@ -198,7 +175,7 @@ void rp__os_file_close(rp__os_file *f)
 
 int rp__os_dir_sync(const rp__os_dir *dir)
 {
-    return fsync(dir->fd) == 0 ? 0 : errno_to_rp(errno);
+    return fsync(dir->fd) == 0 ? 0 : rp__os_fs_error(errno);
 }
 
 int rp__os_dir_names(const rp__os_dir *dir, int (*fn)(void *ctx, const char *name), void *ctx)
@@ -207,12 +184,12 @@ int rp__os_dir_names(const rp__os_dir *dir, int (*fn)(void *ctx, const char *nam
      * not a dup: closedir closes it, and its read position is its own. */
     int fd = openat(dir->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
-        return errno_to_rp(errno);
+        return rp__os_fs_error(errno);
     DIR *d = fdopendir(fd);
     if (!d) {
         int e = errno;
         close(fd);
-        return errno_to_rp(e);
+        return rp__os_fs_error(e);
     }
     int rc = 0;
     struct dirent *e;
@@ -224,7 +201,7 @@ int rp__os_dir_names(const rp__os_dir *dir, int (*fn)(void *ctx, const char *nam
         errno = 0;
     }
     if (rc == 0 && errno != 0)
-        rc = errno_to_rp(errno);
+        rc = rp__os_fs_error(errno);
     closedir(d);
     return rc;
 }

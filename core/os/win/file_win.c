@@ -27,6 +27,8 @@
  *     there.
  */
 #include "os/os_fs.h"
+#include "os/os_fs_int.h"
+#include "os/win/conv_win.h"
 #include "os/win/dir_win.h"
 
 #include <rampart/plugin.h>
@@ -38,53 +40,24 @@
 #include <string.h>
 #include <wchar.h>
 
+/* A failed Win32 file call as a Unix one would fail: the errno value the
+ * rest of the Windows layer gives the error, and the RP_ERR code file_unix.c
+ * gives that errno value. */
 static int win_to_rp(DWORD e, int *errno_out)
 {
-    int rc, en;
-    switch (e) {
-    case ERROR_DISK_FULL:
-    case ERROR_HANDLE_DISK_FULL:
-        rc = RP_ERR_FULL, en = ENOSPC;
-        break;
-    case ERROR_FILE_EXISTS:
-    case ERROR_ALREADY_EXISTS:
-        rc = RP_ERR_EXISTS, en = EEXIST;
-        break;
-    case ERROR_FILE_NOT_FOUND:
-    case ERROR_PATH_NOT_FOUND:
-        rc = RP_ERR_NOTFOUND, en = ENOENT;
-        break;
-    case ERROR_ACCESS_DENIED:
-    case ERROR_SHARING_VIOLATION:
-    case ERROR_WRITE_PROTECT:
-        rc = RP_ERR_PERM, en = EACCES;
-        break;
-    case ERROR_NOT_ENOUGH_MEMORY:
-    case ERROR_OUTOFMEMORY:
-        rc = RP_ERR_NOMEM, en = ENOMEM;
-        break;
-    default:
-        rc = RP_ERR_IO, en = EIO;
-        break;
-    }
+    int en = rp__os_win_errno(e);
     if (errno_out)
         *errno_out = en;
-    return rc;
+    return rp__os_fs_error(en);
 }
 
 /* UTF-8 path to a UTF-16 one from malloc with '\' separators. */
 static int wide_path(const char *path, wchar_t **out)
 {
-    int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, path, -1, NULL, 0);
-    if (n <= 0)
-        return RP_ERR_INVAL;
-    wchar_t *w = malloc((size_t)n * sizeof *w);
-    if (!w)
-        return RP_ERR_NOMEM;
-    if (MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, path, -1, w, n) != n) {
-        free(w);
-        return RP_ERR_INVAL;
-    }
+    wchar_t *w;
+    int rc = rp__os_win_wide(path, 1, &w);
+    if (rc != 0)
+        return rc;
     for (wchar_t *p = w; *p; p++)
         if (*p == L'/')
             *p = L'\\';

@@ -17,6 +17,7 @@
  */
 #include "os/os.h"
 #include "os/os_fs.h"
+#include "os/win/conv_win.h"
 #include "os/win/dir_win.h"
 
 #include <rampart/plugin.h>
@@ -50,9 +51,7 @@
 
 /* ---- conversions and error mapping ---------------------------------- */
 
-/* UTF-8 to UTF-16 from malloc. strict rejects invalid UTF-8 (a path must not
- * silently become another name); otherwise bad bytes become U+FFFD. */
-static int to_wide(const char *s, int strict, wchar_t **out)
+int rp__os_win_wide(const char *s, int strict, wchar_t **out)
 {
     DWORD flags = strict ? MB_ERR_INVALID_CHARS : 0;
     int n = MultiByteToWideChar(CP_UTF8, flags, s, -1, NULL, 0);
@@ -88,67 +87,56 @@ static int to_utf8(const wchar_t *w, int strict, char **out)
     return 0;
 }
 
-/* The same table as errno_to_rp() in os_unix.c, from Win32 errors. */
-static int win_to_rp(DWORD e)
+/* Each Win32 error the platform layer tells apart, with the RP_ERR code of
+ * os.h (the same table as errno_to_rp() in os_unix.c) and the C errno value
+ * (for callers that call strerror()) it stands for. Any other error is
+ * RP_ERR_IO and EIO. */
+static const struct win_error {
+    DWORD win;
+    int rp;
+    int err;
+} win_errors[] = {
+    {ERROR_FILE_NOT_FOUND, RP_ERR_NOTFOUND, ENOENT},
+    {ERROR_PATH_NOT_FOUND, RP_ERR_NOTFOUND, ENOENT},
+    {ERROR_INVALID_DRIVE, RP_ERR_NOTFOUND, ENOENT},
+    {ERROR_BAD_NETPATH, RP_ERR_NOTFOUND, ENOENT},
+    {ERROR_BAD_NET_NAME, RP_ERR_NOTFOUND, ENOENT},
+    {ERROR_INVALID_NAME, RP_ERR_NOTFOUND, ENOENT},
+    /* A path component is not a folder. */
+    {ERROR_DIRECTORY, RP_ERR_NOTFOUND, ENOTDIR},
+    {ERROR_ACCESS_DENIED, RP_ERR_PERM, EACCES},
+    {ERROR_PRIVILEGE_NOT_HELD, RP_ERR_PERM, EACCES},
+    /* Another process holds the file open; EACCES is what the C runtime
+     * reports for it too. */
+    {ERROR_SHARING_VIOLATION, RP_ERR_BUSY, EACCES},
+    {ERROR_LOCK_VIOLATION, RP_ERR_BUSY, EACCES},
+    {ERROR_NOT_ENOUGH_MEMORY, RP_ERR_NOMEM, ENOMEM},
+    {ERROR_OUTOFMEMORY, RP_ERR_NOMEM, ENOMEM},
+    {ERROR_FILE_EXISTS, RP_ERR_EXISTS, EEXIST},
+    {ERROR_ALREADY_EXISTS, RP_ERR_EXISTS, EEXIST},
+    {ERROR_DISK_FULL, RP_ERR_IO, ENOSPC},
+    {ERROR_HANDLE_DISK_FULL, RP_ERR_IO, ENOSPC},
+    {ERROR_WRITE_PROTECT, RP_ERR_IO, EROFS},
+};
+
+static const struct win_error *win_error_of(DWORD e)
 {
-    switch (e) {
-    case ERROR_FILE_NOT_FOUND:
-    case ERROR_PATH_NOT_FOUND:
-    case ERROR_INVALID_DRIVE:
-    case ERROR_BAD_NETPATH:
-    case ERROR_BAD_NET_NAME:
-    case ERROR_INVALID_NAME:
-    case ERROR_DIRECTORY: /* a path component is not a folder (ENOTDIR) */
-        return RP_ERR_NOTFOUND;
-    case ERROR_ACCESS_DENIED:
-    case ERROR_PRIVILEGE_NOT_HELD:
-        return RP_ERR_PERM;
-    case ERROR_SHARING_VIOLATION:
-    case ERROR_LOCK_VIOLATION:
-        return RP_ERR_BUSY; /* another process holds the file open */
-    case ERROR_NOT_ENOUGH_MEMORY:
-    case ERROR_OUTOFMEMORY:
-        return RP_ERR_NOMEM;
-    case ERROR_FILE_EXISTS:
-    case ERROR_ALREADY_EXISTS:
-        return RP_ERR_EXISTS;
-    default:
-        return RP_ERR_IO;
-    }
+    for (size_t i = 0; i < sizeof win_errors / sizeof win_errors[0]; i++)
+        if (win_errors[i].win == e)
+            return &win_errors[i];
+    return NULL;
 }
 
-/* A C errno value for a Win32 error, for callers that call strerror(). */
-static int win_to_errno(DWORD e)
+static int win_to_rp(DWORD e)
 {
-    switch (e) {
-    case ERROR_FILE_NOT_FOUND:
-    case ERROR_PATH_NOT_FOUND:
-    case ERROR_INVALID_DRIVE:
-    case ERROR_BAD_NETPATH:
-    case ERROR_BAD_NET_NAME:
-    case ERROR_INVALID_NAME:
-        return ENOENT;
-    case ERROR_DIRECTORY:
-        return ENOTDIR;
-    case ERROR_ACCESS_DENIED:
-    case ERROR_PRIVILEGE_NOT_HELD:
-    case ERROR_SHARING_VIOLATION: /* what the C runtime reports for it too */
-    case ERROR_LOCK_VIOLATION:
-        return EACCES;
-    case ERROR_NOT_ENOUGH_MEMORY:
-    case ERROR_OUTOFMEMORY:
-        return ENOMEM;
-    case ERROR_FILE_EXISTS:
-    case ERROR_ALREADY_EXISTS:
-        return EEXIST;
-    case ERROR_DISK_FULL:
-    case ERROR_HANDLE_DISK_FULL:
-        return ENOSPC;
-    case ERROR_WRITE_PROTECT:
-        return EROFS;
-    default:
-        return EIO;
-    }
+    const struct win_error *w = win_error_of(e);
+    return w ? w->rp : RP_ERR_IO;
+}
+
+int rp__os_win_errno(DWORD e)
+{
+    const struct win_error *w = win_error_of(e);
+    return w ? w->err : EIO;
 }
 
 /* The system's text for a Win32 error, in UTF-8: "Access is denied. (error 5)". */
@@ -232,7 +220,7 @@ static int win_path(const char *path, wchar_t **out)
     wchar_t *w = NULL, *full = NULL;
     if (!path || !path[0])
         return RP_ERR_NOTFOUND;
-    int rc = to_wide(path, 1, &w);
+    int rc = rp__os_win_wide(path, 1, &w);
     if (rc != 0)
         return rc;
     DWORD need = GetFullPathNameW(w, 0, NULL, NULL);
@@ -547,7 +535,7 @@ int rp__os_read_file(const char *path, size_t max_bytes, char **data_out, size_t
             err = EISDIR;
             rc = RP_ERR_INVAL;
         } else {
-            err = win_to_errno(e);
+            err = rp__os_win_errno(e);
             rc = win_to_rp(e);
         }
         goto out;
@@ -560,7 +548,7 @@ int rp__os_read_file(const char *path, size_t max_bytes, char **data_out, size_t
     }
     LARGE_INTEGER size;
     if (!GetFileSizeEx(h, &size)) {
-        err = win_to_errno(GetLastError());
+        err = rp__os_win_errno(GetLastError());
         rc = RP_ERR_IO;
         goto out;
     }
@@ -665,7 +653,7 @@ int rp__os_file_open_append(const char *path, unsigned mode, rp__os_file *out, i
     if (h == INVALID_HANDLE_VALUE) {
         DWORD e = GetLastError();
         if (errno_out)
-            *errno_out = win_to_errno(e);
+            *errno_out = rp__os_win_errno(e);
         return win_to_rp(e);
     }
     out->h = (intptr_t)h;
@@ -961,7 +949,8 @@ static int create_reload_event(void)
         rc = RP_ERR_INTERNAL;
         goto out;
     }
-    if ((rc = to_wide(sddl, 1, &wsddl)) != 0 || (rc = to_wide(name, 1, &wname)) != 0)
+    if ((rc = rp__os_win_wide(sddl, 1, &wsddl)) != 0 ||
+        (rc = rp__os_win_wide(name, 1, &wname)) != 0)
         goto out;
     if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(wsddl, SDDL_REVISION_1, &sd, NULL)) {
         rc = RP_ERR_INTERNAL;
@@ -1044,7 +1033,7 @@ int rp__os_send_reload(long pid)
         char name[64];
         wchar_t *w = NULL;
         snprintf(name, sizeof name, "%s\\rampartd-reload-%lu", spaces[i], (unsigned long)pid);
-        int rc = to_wide(name, 1, &w);
+        int rc = rp__os_win_wide(name, 1, &w);
         if (rc != 0)
             return rc;
         HANDLE h = OpenEventW(EVENT_MODIFY_STATE, FALSE, w);
@@ -1082,7 +1071,7 @@ static HANDLE ev_source; /* guarded by ev_lock: writers may race with close */
 void rp__os_syslog_open(const char *ident)
 {
     wchar_t *w = NULL;
-    if (ident && to_wide(ident, 0, &w) != 0)
+    if (ident && rp__os_win_wide(ident, 0, &w) != 0)
         w = NULL;
     AcquireSRWLockExclusive(&ev_lock);
     if (!ev_source)
@@ -1097,7 +1086,7 @@ void rp__os_syslog_write(int level, const char *msg)
                                  EVENTLOG_INFORMATION_TYPE, EVENTLOG_INFORMATION_TYPE};
     WORD type = (level >= 0 && level < 4) ? types[level] : EVENTLOG_INFORMATION_TYPE;
     wchar_t *w = NULL;
-    if (!msg || to_wide(msg, 0, &w) != 0)
+    if (!msg || rp__os_win_wide(msg, 0, &w) != 0)
         return;
     if (wcslen(w) > EVENT_TEXT_MAX)
         w[EVENT_TEXT_MAX] = L'\0';
@@ -1406,6 +1395,16 @@ static int check_security(HANDLE h, const char *shown, const struct trust *t, ch
     return rc;
 }
 
+/* Writes "<shown>: <the system's text for e>" into reason and returns the
+ * RP_ERR code of e: the answer to a failed Win32 call on a checked path. */
+static int win_fail(DWORD e, const char *shown, char *reason, size_t len)
+{
+    char msg[256];
+    win_message(e, msg, sizeof msg);
+    snprintf(reason, len, "%s: %s", shown, msg);
+    return win_to_rp(e);
+}
+
 /* Opens a file or folder for reading its attributes and security. */
 static HANDLE open_meta(const wchar_t *w, DWORD extra_flags)
 {
@@ -1420,7 +1419,6 @@ static int check_trusted(const char *path, char *reason, size_t len)
 {
     wchar_t *w = NULL;
     char *shown_dir = NULL;
-    char msg[256];
     struct trust t;
     HANDLE h = INVALID_HANDLE_VALUE;
     int have_trust = 0;
@@ -1435,18 +1433,12 @@ static int check_trusted(const char *path, char *reason, size_t len)
      * examined (and refused) itself, not its target. */
     h = open_meta(w, FILE_FLAG_OPEN_REPARSE_POINT);
     if (h == INVALID_HANDLE_VALUE) {
-        DWORD e = GetLastError();
-        win_message(e, msg, sizeof msg);
-        snprintf(reason, len, "%s: %s", path, msg);
-        rc = win_to_rp(e);
+        rc = win_fail(GetLastError(), path, reason, len);
         goto out;
     }
     BY_HANDLE_FILE_INFORMATION info;
     if (!GetFileInformationByHandle(h, &info)) {
-        DWORD e = GetLastError();
-        win_message(e, msg, sizeof msg);
-        snprintf(reason, len, "%s: %s", path, msg);
-        rc = win_to_rp(e);
+        rc = win_fail(GetLastError(), path, reason, len);
         goto out;
     }
     if (GetFileType(h) != FILE_TYPE_DISK ||
@@ -1484,10 +1476,7 @@ static int check_trusted(const char *path, char *reason, size_t len)
      * through rp__os_realpath, so the folder is already the final one. */
     h = open_meta(w, 0);
     if (h == INVALID_HANDLE_VALUE) {
-        DWORD e = GetLastError();
-        win_message(e, msg, sizeof msg);
-        snprintf(reason, len, "%s: %s", shown_dir, msg);
-        rc = win_to_rp(e);
+        rc = win_fail(GetLastError(), shown_dir, reason, len);
         goto out;
     }
     rc = check_security(h, shown_dir, &t, reason, len);
@@ -1531,13 +1520,8 @@ int rp__os_dir_check_private(const char *path, char *reason, size_t len)
     }
     HANDLE h = open_meta(w, 0);
     free(w);
-    if (h == INVALID_HANDLE_VALUE) {
-        char msg[256];
-        DWORD e = GetLastError();
-        win_message(e, msg, sizeof msg);
-        snprintf(reason, len, "%s: %s", path, msg);
-        return win_to_rp(e);
-    }
+    if (h == INVALID_HANDLE_VALUE)
+        return win_fail(GetLastError(), path, reason, len);
     if ((rc = trust_init(&t)) != 0) {
         snprintf(reason, len, "%s: cannot read the agent's own identity: %s", path,
                  rp_strerror(rc));
@@ -1635,7 +1619,7 @@ static int dir_new(const char *path, size_t plen, int no_reparse, rp__os_dir **o
     d->path = p;
     d->pin = INVALID_HANDLE_VALUE;
     wchar_t *w;
-    int rc = to_wide(p, 1, &w);
+    int rc = rp__os_win_wide(p, 1, &w);
     if (rc != 0) {
         dir_free(d);
         return rc;
