@@ -149,6 +149,12 @@ void rp__host_flow_stats(const rp__host *host, rp__host_flow *out);
 void rp__host_refused_by_type(const rp__host *host,
                               void (*cb)(void *arg, const char *type, uint64_t refused), void *arg);
 
+/* Checks a descriptor's field_namespace and provides on their own (forms,
+ * caps, field names the agent knows), as the loader does before it also
+ * checks them against the other plugins: 0, or an error and why. For tools
+ * that read descriptors without a host (tests/abi/fields_doc.c). */
+int rp__host_check_fields(const rp_plugin_descriptor *d, char *why, size_t whylen);
+
 /* The host API table as handed to plugins (static storage). */
 const rp_host_api *rp__host_api(void);
 
