@@ -127,6 +127,11 @@ static const struct std_field std_fields[] = {
     {"related.ip", RP_TYPE_STR_ARRAY},
     {"related.user", RP_TYPE_STR_ARRAY},
     {"related.hash", RP_TYPE_STR_ARRAY},
+    /* Not ECS: the agent's own fields (the "rampart" namespace is the
+     * host's), which several collectors fill alike. */
+    {"rampart.incomplete", RP_TYPE_STR_ARRAY},
+    {"rampart.process.executable_memfd", RP_TYPE_BOOL},
+    {"rampart.process.executable_deleted", RP_TYPE_BOOL},
     {"rule.id", RP_TYPE_STR},
     {"rule.uuid", RP_TYPE_STR},
     {"rule.name", RP_TYPE_STR},

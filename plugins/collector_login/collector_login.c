@@ -1005,6 +1005,49 @@ static void login_destroy(rp_plugin *self, void *state)
     free_state(s);
 }
 
+/* What each event type carries (ABI 1.1 provides; sdk/docs/fields.md is
+ * generated from it). A 1.0 agent ignores it, so abi_minor stays 0. A
+ * logout also tells when its session started and how long it lasted. */
+static const char *const login_fields[] = {"@timestamp",
+                                           "event.created",
+                                           "event.category",
+                                           "event.type",
+                                           "event.action",
+                                           "event.outcome",
+                                           "event.provider",
+                                           "event.dataset",
+                                           "log.file.path",
+                                           "user.name",
+                                           "source.address",
+                                           "source.ip",
+                                           "login.tty",
+                                           "process.pid",
+                                           "related.user",
+                                           "related.ip",
+                                           NULL};
+static const char *const logout_fields[] = {"@timestamp",
+                                            "event.created",
+                                            "event.category",
+                                            "event.type",
+                                            "event.action",
+                                            "event.outcome",
+                                            "event.provider",
+                                            "event.dataset",
+                                            "log.file.path",
+                                            "user.name",
+                                            "source.address",
+                                            "source.ip",
+                                            "login.tty",
+                                            "process.pid",
+                                            "related.user",
+                                            "related.ip",
+                                            "event.start",
+                                            "event.duration",
+                                            NULL};
+
+static const rp_event_fields provides[] = {
+    {"user.login", login_fields}, {"user.logout", logout_fields}, {NULL, NULL}};
+
 static const rp_plugin_descriptor descriptor = {
     .struct_size = sizeof(rp_plugin_descriptor),
     .abi_major = RP_ABI_MAJOR,
@@ -1021,6 +1064,8 @@ static const rp_plugin_descriptor descriptor = {
     .start = login_start,
     .stop = login_stop,
     .destroy = login_destroy,
+    .field_namespace = "login",
+    .provides = provides,
 };
 
 RP_PLUGIN_EXPORT int rampart_plugin_entry_v1(const rp_host_api *host,
