@@ -231,6 +231,8 @@ static int api_event_publish(rp_plugin *self, rp_event *ev)
         rp__event_release(ev);
         return RP_ERR_INVAL;
     }
+    if (self->check_provides) /* tests only: RAMPART_CHECK_PROVIDES=1 */
+        rp__hf_check_published(self, ev);
     int rc = rp__bus_publish(self->host->bus, ev);
     if (rc == 0) {
         atomic_fetch_add_explicit(&self->published, 1, memory_order_relaxed);

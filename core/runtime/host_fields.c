@@ -285,6 +285,8 @@ int rp__hf_load(rp__host *host, struct rp_plugin *p, char *why, size_t whylen)
         return RP_ERR_NOMEM;
     }
     p->provides = c;
+    const char *check = getenv("RAMPART_CHECK_PROVIDES");
+    p->check_provides = c && check && strcmp(check, "1") == 0;
     return 0;
 }
 
@@ -447,6 +449,28 @@ int rp__hf_field_provided(rp_plugin *self, const char *event_type, uint64_t type
     }
     *collectors = n;
     return 0;
+}
+
+void rp__hf_check_published(struct rp_plugin *p, const rp_event *ev)
+{
+    const char *type = rp__topic_name(rp__event_topic(ev));
+    if (!type)
+        return;
+    size_t tlen = strlen(type);
+    uint32_t n = rp__event_field_count(ev);
+    for (uint32_t i = 0; i < n; i++) {
+        rp_field_id id;
+        if (rp__event_field_id_at(ev, i, &id, NULL) != 0 || is_implied(id))
+            continue;
+        const char *name = rp__field_name(id, NULL);
+        if (name && declares(p->provides, type, tlen, 0, name, 0))
+            continue;
+        rp__log_error("plugin %s (%s) published a %s event with field %s, which its descriptor's "
+                      "provides does not declare for that event type (RAMPART_CHECK_PROVIDES=1: "
+                      "aborting)",
+                      p->name, p->desc.id, type, name ? name : "?");
+        abort();
+    }
 }
 
 int rp__hf_event_field_count(const rp_event *ev, uint32_t *count)

@@ -78,6 +78,7 @@ struct rp_plugin {
     char field_owner[160];         /* "name (id)": how its fields' owner is told */
     struct rp__provides *provides; /* the host's copy of the descriptor's provides, or NULL */
     atomic_int provides_live;      /* counted by field_provided: loaded, not failed or stopped */
+    int check_provides;            /* RAMPART_CHECK_PROVIDES=1: rp__hf_check_published */
     /* 1.1: alerts and policy (host_alert.c). */
     /* 1.1: drops, gauges, services and the private folder (host_service.c). */
     /* 1.1: typed config getters (host_config.c). */
@@ -119,6 +120,12 @@ void rp__host_leave(void);
 int rp__hf_load(rp__host *host, struct rp_plugin *p, char *why, size_t whylen);
 /* Whether field_provided counts p (from load until it fails or stops). */
 void rp__hf_set_live(struct rp_plugin *p, int live);
+/* With RAMPART_CHECK_PROVIDES=1 in the agent's environment (the collector
+ * and end-to-end tests set it), every event a plugin that declares provides
+ * publishes is checked against them: a field or event type it does not
+ * declare is logged and the agent aborts, so a declaration that lies fails
+ * the test that made the collector publish it. Publisher's thread. */
+void rp__hf_check_published(struct rp_plugin *p, const rp_event *ev);
 /* Frees what rp__hf_load kept. */
 void rp__hf_free(struct rp_plugin *p);
 /* The host table's field calls. */
