@@ -65,6 +65,15 @@ static int in_ns(const char *ns, const char *name, size_t len)
     return len >= nl && memcmp(name, ns, nl) == 0 && (len == nl || name[nl] == '.');
 }
 
+/* Whether o is p or another copy of the same plugin instance (same name in
+ * the config, same descriptor id), as a reload may load next to the old one:
+ * a copy keeps its own namespace. */
+static int same_instance(const struct rp_plugin *o, const struct rp_plugin *p)
+{
+    return o == p || (p && strcmp(o->name, p->name) == 0 && o->desc.id && p->desc.id &&
+                      strcmp(o->desc.id, p->desc.id) == 0);
+}
+
 /* The plugin of host, other than self, whose namespace holds name; NULL when
  * none. Namespaces are set at load and never change while the host lives. */
 static struct rp_plugin *ns_holder(rp__host *host, const struct rp_plugin *self, const char *name,
@@ -72,7 +81,7 @@ static struct rp_plugin *ns_holder(rp__host *host, const struct rp_plugin *self,
 {
     for (size_t i = 0; host && i < host->nplugins; i++) {
         struct rp_plugin *o = host->plugins[i];
-        if (o != self && o->field_ns && in_ns(o->field_ns, name, len))
+        if (!same_instance(o, self) && o->field_ns && in_ns(o->field_ns, name, len))
             return o;
     }
     return NULL;
@@ -265,7 +274,8 @@ int rp__hf_load(rp__host *host, struct rp_plugin *p, char *why, size_t whylen)
         }
         for (size_t i = 0; i < host->nplugins; i++) {
             struct rp_plugin *o = host->plugins[i];
-            if (o != p && o->field_ns && strcmp(o->field_ns, d->field_namespace) == 0) {
+            if (!same_instance(o, p) && o->field_ns &&
+                strcmp(o->field_ns, d->field_namespace) == 0) {
                 say(why, whylen,
                     "field_namespace \"%s\" is claimed already by plugin %s (%s) "
                     "from %s",
