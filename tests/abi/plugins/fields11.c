@@ -81,14 +81,17 @@ static void check_registry(struct st *s)
         h->field_info(s->self, count, &name, &len, &type) != 0 ||
         h->field_info(s->self, count + 1, &name, &len, &type) != RP_ERR_NOTFOUND)
         note(s, s->c_failed, "field ids are not 1..field_count");
-    /* What the synthetic collector declares for process.exec. */
+    /* What the running plugins declare. */
     static const struct {
         const char *type, *field;
         uint32_t want;
     } provided[] = {
-        {"process.exec", "process.pid", 1},      {"*", "synthetic.seq", 1},
-        {"file.create", "process.pid", 0},       {"process.exec", "@timestamp", 1},
-        {"process.exec", "process.hash.md5", 0}, {"*", "event.id", 1},
+        /* synthetic declares process.exec; acme declares acme.count for "*". */
+        {"process.exec", "process.pid", 1}, {"*", "synthetic.seq", 1},
+        {"file.create", "process.pid", 0},  {"process.exec", "process.hash.md5", 0},
+        {"process.exec", "@timestamp", 2},  {"*", "event.id", 2},
+        {"file.create", "event.kind", 1},   {"file.create", "acme.count", 1},
+        {"process.exec", "acme.count", 1},  {"*", "acme.count", 1},
     };
     for (size_t i = 0; i < sizeof provided / sizeof provided[0]; i++) {
         uint32_t n = 99;
@@ -226,6 +229,12 @@ static void t_destroy(rp_plugin *self, void *state)
     (void)state;
 }
 
+#ifdef FIELDS11_ACME
+/* Any event type it would publish carries its field. */
+static const char *const acme_fields[] = {"acme.count", NULL};
+static const rp_event_fields acme_provides[] = {{"*", acme_fields}, {NULL, NULL}};
+#endif
+
 #ifdef FIELDS11_BAD_PROVIDES
 static const char *const bad_fields[] = {"process.pid", "process.pdi", NULL};
 static const rp_event_fields bad_provides[] = {{"process.exec", bad_fields}, {NULL, NULL}};
@@ -254,7 +263,10 @@ static const rp_plugin_descriptor descriptor = {
     .destroy = t_destroy,
 #if defined(FIELDS11_CHECK)
     .field_namespace = "fcheck",
-#elif defined(FIELDS11_ACME) || defined(FIELDS11_ACME_DUP)
+#elif defined(FIELDS11_ACME)
+    .field_namespace = "acme",
+    .provides = acme_provides,
+#elif defined(FIELDS11_ACME_DUP)
     .field_namespace = "acme",
 #elif defined(FIELDS11_BAD_NS)
     .field_namespace = "process",
