@@ -454,6 +454,16 @@ uint32_t rp__event_field_count(const rp_event *ev)
     return ev->nfields;
 }
 
+int rp__event_field_id_at(const rp_event *ev, uint32_t index, rp_field_id *id, uint32_t *type)
+{
+    if (index >= ev->nfields)
+        return RP_ERR_RANGE;
+    *id = ev->entries[index].id;
+    if (type)
+        *type = ev->entries[index].type;
+    return 0;
+}
+
 int rp__event_field_at(const rp_event *ev, uint32_t index, rp__field_view *out)
 {
     if (index >= ev->nfields)

@@ -132,9 +132,14 @@ typedef struct rp__field_view {
     uint32_t count;
 } rp__field_view;
 
-/* Fields in the order they were first set. */
+/* Fields in the order they were first set: the host's stamps first, then
+ * each field where the first set put it (setting it again keeps its place),
+ * so the order is stable for the event's life and the same for equal
+ * sequences of calls. rp__event_field_id_at gives only id and type (type may
+ * be NULL); both return RP_ERR_RANGE past the count. */
 uint32_t rp__event_field_count(const rp_event *ev);
 int rp__event_field_at(const rp_event *ev, uint32_t index, rp__field_view *out);
+int rp__event_field_id_at(const rp_event *ev, uint32_t index, rp_field_id *id, uint32_t *type);
 
 /* Marks the event published (immutable). The bus calls it. */
 static inline void rp__event_freeze(struct rp_event *ev)

@@ -3,6 +3,7 @@
 #include "os/os_thread.h"
 
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -126,6 +127,11 @@ static const struct std_field std_fields[] = {
     {"related.ip", RP_TYPE_STR_ARRAY},
     {"related.user", RP_TYPE_STR_ARRAY},
     {"related.hash", RP_TYPE_STR_ARRAY},
+    /* Not ECS: the agent's own fields (the "rampart" namespace is the
+     * host's), which several collectors fill alike. */
+    {"rampart.incomplete", RP_TYPE_STR_ARRAY},
+    {"rampart.process.executable_memfd", RP_TYPE_BOOL},
+    {"rampart.process.executable_deleted", RP_TYPE_BOOL},
     {"rule.id", RP_TYPE_STR},
     {"rule.uuid", RP_TYPE_STR},
     {"rule.name", RP_TYPE_STR},
@@ -187,6 +193,15 @@ struct field {
 
 #define HASH_SLOTS (RP__FIELD_MAX * 2)
 
+/* Owners: each distinct owner text once, fields point at it by index (0 =
+ * the agent). Past OWNERS_MAX distinct owners, new ones are told as "a
+ * plugin": the registry still works, only the message is vaguer. */
+#define OWNERS_MAX     256
+#define OWNER_TEXT_MAX 160
+static char owners[OWNERS_MAX][OWNER_TEXT_MAX]; /* guarded by reg_lock; never changed once set */
+static uint32_t nowners = 1;                    /* owners[0] is the agent */
+static uint16_t field_owners[RP__FIELD_MAX + 1];
+
 static struct field fields[RP__FIELD_MAX + 1]; /* index = id; 0 unused */
 static atomic_uint field_count;
 static uint16_t hash_slots[HASH_SLOTS]; /* id, 0 = empty; guarded by reg_lock */
@@ -203,7 +218,7 @@ static uint32_t hash_name(const char *s, size_t len)
     return h;
 }
 
-static int name_valid(const char *s, size_t len)
+int rp__field_name_valid(const char *s, size_t len)
 {
     if (len == 0 || len > RP__FIELD_NAME_MAX)
         return 0;
@@ -268,8 +283,10 @@ static void register_std(void *arg)
     rp__os_static_mutex_unlock(&reg_lock);
 }
 
-static int under_ecs_root(const char *name, size_t len)
+int rp__field_under_ecs(const char *name, size_t len)
 {
+    if (!name)
+        return 0;
     for (int i = 0; ecs_roots[i]; i++) {
         size_t rl = strlen(ecs_roots[i]);
         if (len >= rl && memcmp(name, ecs_roots[i], rl) == 0 && (len == rl || name[rl] == '.'))
@@ -278,10 +295,37 @@ static int under_ecs_root(const char *name, size_t len)
     return 0;
 }
 
+/* The index of an owner's text, added on first use; 0 for the agent. */
+static uint16_t owner_index_locked(const char *owner)
+{
+    if (!owner)
+        return 0;
+    for (uint32_t i = 1; i < nowners; i++)
+        if (strncmp(owners[i], owner, OWNER_TEXT_MAX - 1) == 0)
+            return (uint16_t)i;
+    if (nowners >= OWNERS_MAX)
+        return OWNERS_MAX; /* told as "a plugin" */
+    snprintf(owners[nowners], OWNER_TEXT_MAX, "%s", owner);
+    return (uint16_t)nowners++;
+}
+
+static const char *owner_text(uint16_t index)
+{
+    if (index == 0)
+        return "the agent";
+    return index < OWNERS_MAX ? owners[index] : "a plugin";
+}
+
 int rp__field_intern(const char *name, size_t len, uint32_t type, rp_field_id *out)
 {
+    return rp__field_intern_owned(name, len, type, NULL, out, NULL);
+}
+
+int rp__field_intern_owned(const char *name, size_t len, uint32_t type, const char *owner,
+                           rp_field_id *out, const char **other)
+{
     rp__os_once(&std_once, register_std, NULL);
-    if (!name || !name_valid(name, len))
+    if (!name || !rp__field_name_valid(name, len))
         return RP_ERR_INVAL;
     if (type < RP_TYPE_I64 || type > RP_TYPE_STR_ARRAY)
         return RP_ERR_INVAL;
@@ -290,14 +334,19 @@ int rp__field_intern(const char *name, size_t len, uint32_t type, rp_field_id *o
     uint32_t id = find_locked(name, len, &slot);
     int rc = 0;
     if (id) {
-        if (fields[id].type != type)
+        if (fields[id].type != type) {
             rc = RP_ERR_TYPE;
-        else
+            if (other)
+                *other = owner_text(field_owners[id]);
+        } else {
             *out = id;
-    } else if (under_ecs_root(name, len)) {
+        }
+    } else if (rp__field_under_ecs(name, len)) {
         rc = RP_ERR_NOTFOUND;
     } else {
-        rc = add_locked(name, len, type, slot, out);
+        uint16_t oi = owner_index_locked(owner);
+        if ((rc = add_locked(name, len, type, slot, out)) == 0)
+            field_owners[*out] = oi;
     }
     rp__os_static_mutex_unlock(&reg_lock);
     return rc;
@@ -323,6 +372,17 @@ const char *rp__field_name(rp_field_id id, size_t *len)
     if (len)
         *len = fields[id].len;
     return fields[id].name;
+}
+
+const char *rp__field_owner(rp_field_id id)
+{
+    rp__os_once(&std_once, register_std, NULL);
+    if (id == 0 || id > atomic_load_explicit(&field_count, memory_order_acquire))
+        return NULL;
+    rp__os_static_mutex_lock(&reg_lock);
+    const char *text = owner_text(field_owners[id]);
+    rp__os_static_mutex_unlock(&reg_lock);
+    return text;
 }
 
 uint32_t rp__field_type(rp_field_id id)

@@ -33,6 +33,28 @@
  */
 int rp__field_intern(const char *name, size_t len, uint32_t type, rp_field_id *out);
 
+/*
+ * rp__field_intern with the registering plugin recorded as the field's owner
+ * (a short text such as "name (id)", copied; NULL stands for the agent). A
+ * field's owner is whoever registered it first; on RP_ERR_TYPE *other (when
+ * not NULL) is the owner's text, static for the life of the process, so a
+ * refusal can name both plugins. Thread-safe.
+ */
+int rp__field_intern_owned(const char *name, size_t len, uint32_t type, const char *owner,
+                           rp_field_id *out, const char **other);
+
+/* The owner text of a known id ("the agent" for the host's own fields and
+ * those registered without an owner), static for the life of the process;
+ * NULL for an unknown id. */
+const char *rp__field_owner(rp_field_id id);
+
+/* 1 when name is a well-formed field name (see rp__field_intern). */
+int rp__field_name_valid(const char *name, size_t len);
+
+/* 1 when name is an ECS field set ("process") or lies under one
+ * ("process.pid"): names there are only the ones the agent knows. */
+int rp__field_under_ecs(const char *name, size_t len);
+
 /* Looks a name up without registering it: 0 when unknown. Thread-safe. */
 rp_field_id rp__field_lookup(const char *name, size_t len);
 

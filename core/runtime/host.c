@@ -114,20 +114,6 @@ static int api_config_get(rp_plugin *self, const char **json, uint64_t *len)
 
 /* ---- host API: fields and events ----------------------------------------- */
 
-static int api_field_id(rp_plugin *self, const char *name, uint64_t len, uint32_t type,
-                        rp_field_id *out)
-{
-    if (rp__host_checking(self))
-        return RP_ERR_BUSY; /* inside check_config */
-    if (!name || !out)
-        return RP_ERR_INVAL;
-    int rc = rp__field_intern(name, (size_t)len, type, out);
-    if (rc != 0 && self)
-        rp__log_debug("plugin %s: field \"%.*s\" as %s: %s", self->name,
-                      (int)(len > 128 ? 128 : len), name, rp__type_name(type), rp_strerror(rc));
-    return rc;
-}
-
 static int api_event_create(rp_plugin *self, const char *type, uint64_t len, rp_event **out)
 {
     if (rp__host_checking(self))
@@ -255,6 +241,8 @@ static int api_event_publish(rp_plugin *self, rp_event *ev)
         rp__event_release(ev);
         return RP_ERR_INVAL;
     }
+    if (self->check_provides) /* tests only: RAMPART_CHECK_PROVIDES=1 */
+        rp__hf_check_published(self, ev);
     int rc = rp__bus_publish(self->host->bus, ev);
     if (rc == 0) {
         atomic_fetch_add_explicit(&self->published, 1, memory_order_relaxed);
@@ -576,7 +564,7 @@ static const rp_host_api host_api = {
     .realloc = api_realloc,
     .free = api_free,
     .config_get = api_config_get,
-    .field_id = api_field_id,
+    .field_id = rp__hf_field_id, /* host_fields.c: also the 1.1 namespace rules */
     .event_create = api_event_create,
     .event_copy = api_event_copy,
     .event_publish = api_event_publish,
@@ -611,6 +599,12 @@ static const rp_host_api host_api = {
     .now_ns = rp__os_time_ns,
     .monotonic_ns = rp__os_monotonic_ns,
     /* 1.1: the field registry (host_fields.c). */
+    .field_lookup = rp__hf_field_lookup,
+    .field_info = rp__hf_field_info,
+    .field_count = rp__hf_field_count,
+    .field_provided = rp__hf_field_provided,
+    .event_field_count = rp__hf_event_field_count,
+    .event_field_at = rp__hf_event_field_at,
     /* 1.1: alerts and policy (host_alert.c). */
     /* 1.1: drops, gauges, services and the private folder (host_service.c). */
     /* 1.1: typed config getters (host_config.c). */
@@ -672,6 +666,7 @@ static void call_failed(struct rp_plugin *p, const char *what, int rc)
 /* Removes what the plugin left registered: subscriptions, watches, timers. */
 static void release_resources(struct rp_plugin *p)
 {
+    rp__hf_set_live(p, 0); /* it failed or stops: its provides no longer count */
     /* No work or done callback of the plugin may run after its destroy. */
     if (p->host->workers)
         rp__workers_cancel_owner(p->host->workers, p);
@@ -872,6 +867,7 @@ void rp__host_destroy(rp__host *host)
         free(p->path);
         free(p->config_json);
         rp__host_plugin_config_free(p);
+        rp__hf_free(p);
         rp__os_mutex_destroy(p->lock);
         rp__os_dl_forget(p->dl);
         free(p);

@@ -155,6 +155,11 @@ void rp__host_refused_by_type(const rp__host *host,
  * names ("CAP_NET_ADMIN"; "CAP_<n>" for a number this agent does not name),
  * or the string "undeclared". NULL on allocation failure. */
 json_t *rp__host_caps_json(int declared, uint64_t caps);
+/* Checks a descriptor's field_namespace and provides on their own (forms,
+ * caps, field names the agent knows), as the loader does before it also
+ * checks them against the other plugins: 0, or an error and why. For tools
+ * that read descriptors without a host (tests/abi/fields_doc.c). */
+int rp__host_check_fields(const rp_plugin_descriptor *d, char *why, size_t whylen);
 
 /* The host API table as handed to plugins (static storage). */
 const rp_host_api *rp__host_api(void);

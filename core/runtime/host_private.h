@@ -74,6 +74,11 @@ struct rp_plugin {
     atomic_int suspend_wanted; /* a suspension is posted or in force */
     atomic_int suspended;      /* its fd watches are out of the poller */
     /* 1.1: the field registry (host_fields.c). */
+    char *field_ns;                /* the descriptor's field_namespace, validated; or NULL */
+    char field_owner[160];         /* "name (id)": how its fields' owner is told */
+    struct rp__provides *provides; /* the host's copy of the descriptor's provides, or NULL */
+    atomic_int provides_live;      /* counted by field_provided: loaded, not failed or stopped */
+    int check_provides;            /* RAMPART_CHECK_PROVIDES=1: rp__hf_check_published */
     /* 1.1: alerts and policy (host_alert.c). */
     /* 1.1: drops, gauges, services and the private folder (host_service.c). */
     /* 1.1: typed config getters (host_config.c). Guarded by lock: the
@@ -153,5 +158,35 @@ int rp__host_config_str_array_item(rp_plugin *self, const char *path, uint64_t p
                                    uint32_t index, const char **out, uint64_t *len);
 int rp__host_config_json(rp_plugin *self, const char *path, uint64_t path_len, const char **json,
                          uint64_t *len);
+/* 1.1: the field registry (host_fields.c). */
+/* Caps on a descriptor's provides: event types, and fields per event type. */
+#define RP__PROVIDES_MAX_TYPES  64u
+#define RP__PROVIDES_MAX_FIELDS RP_MAX_EVENT_FIELDS
+/* Validates p's field_namespace and provides against the other plugins of
+ * host and keeps copies; on an error, why says what is wrong (the loader
+ * refuses the plugin with it). Control thread, at load. */
+int rp__hf_load(rp__host *host, struct rp_plugin *p, char *why, size_t whylen);
+/* Whether field_provided counts p (from load until it fails or stops). */
+void rp__hf_set_live(struct rp_plugin *p, int live);
+/* With RAMPART_CHECK_PROVIDES=1 in the agent's environment (the collector
+ * and end-to-end tests set it), every event a plugin that declares provides
+ * publishes is checked against them: a field or event type it does not
+ * declare is logged and the agent aborts, so a declaration that lies fails
+ * the test that made the collector publish it. Publisher's thread. */
+void rp__hf_check_published(struct rp_plugin *p, const rp_event *ev);
+/* Frees what rp__hf_load kept. */
+void rp__hf_free(struct rp_plugin *p);
+/* The host table's field calls. */
+int rp__hf_field_id(rp_plugin *self, const char *name, uint64_t len, uint32_t type,
+                    rp_field_id *out);
+int rp__hf_field_lookup(rp_plugin *self, const char *name, uint64_t len, rp_field_id *id,
+                        uint32_t *type);
+int rp__hf_field_info(rp_plugin *self, rp_field_id id, const char **name, uint64_t *len,
+                      uint32_t *type);
+int rp__hf_field_count(rp_plugin *self, uint32_t *count);
+int rp__hf_field_provided(rp_plugin *self, const char *event_type, uint64_t type_len,
+                          rp_field_id field, uint32_t *collectors);
+int rp__hf_event_field_count(const rp_event *ev, uint32_t *count);
+int rp__hf_event_field_at(const rp_event *ev, uint32_t index, rp_field_id *id, uint32_t *type);
 
 #endif

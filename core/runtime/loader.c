@@ -337,9 +337,16 @@ int rp__host_load(rp__host *host, char *err, size_t errlen)
         config_errors |= rc == RP_ERR_CONFIG;
         if (rc != 0)
             continue;
+        /* 1.1: field_namespace and provides (host_fields.c). */
+        char why[ERR_LEN];
+        if ((rc = rp__hf_load(host, p, why, sizeof why)) != 0) {
+            if (rc == RP_ERR_NOMEM)
+                return rc;
+            refuse(p, "%s (%s): %s", p->path, p->desc.id, why);
+            continue;
+        }
         /* 1.1: what the schema cannot say, asked of the plugin before init
          * (and by --check-config); a refusal leaves it off. */
-        char why[ERR_LEN];
         rc = rp__host_plugin_check_config(p, p->config_doc, why, sizeof why);
         if (rc == RP_ERR_NOMEM)
             return rc;
@@ -347,6 +354,7 @@ int rp__host_load(rp__host *host, char *err, size_t errlen)
             refuse(p, "%s", why);
             continue;
         }
+        rp__hf_set_live(p, 1);
         p->pstate = RP__PLUGIN_LOADED;
         rp__log_info("plugin %s: loaded %s %s (%s, %s, %s) from %s", p->name, p->desc.id,
                      p->desc.version, kind_name(p->desc.kind),

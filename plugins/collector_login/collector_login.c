@@ -1006,6 +1006,49 @@ static void login_destroy(rp_plugin *self, void *state)
     free_state(s);
 }
 
+/* What each event type carries (ABI 1.1 provides; sdk/docs/fields.md is
+ * generated from it). A 1.0 agent would ignore it. A
+ * logout also tells when its session started and how long it lasted. */
+static const char *const login_fields[] = {"@timestamp",
+                                           "event.created",
+                                           "event.category",
+                                           "event.type",
+                                           "event.action",
+                                           "event.outcome",
+                                           "event.provider",
+                                           "event.dataset",
+                                           "log.file.path",
+                                           "user.name",
+                                           "source.address",
+                                           "source.ip",
+                                           "login.tty",
+                                           "process.pid",
+                                           "related.user",
+                                           "related.ip",
+                                           NULL};
+static const char *const logout_fields[] = {"@timestamp",
+                                            "event.created",
+                                            "event.category",
+                                            "event.type",
+                                            "event.action",
+                                            "event.outcome",
+                                            "event.provider",
+                                            "event.dataset",
+                                            "log.file.path",
+                                            "user.name",
+                                            "source.address",
+                                            "source.ip",
+                                            "login.tty",
+                                            "process.pid",
+                                            "related.user",
+                                            "related.ip",
+                                            "event.start",
+                                            "event.duration",
+                                            NULL};
+
+static const rp_event_fields provides[] = {
+    {"user.login", login_fields}, {"user.logout", logout_fields}, {NULL, NULL}};
+
 static const rp_plugin_descriptor descriptor = {
     .struct_size = sizeof(rp_plugin_descriptor),
     .abi_major = RP_ABI_MAJOR,
@@ -1025,6 +1068,8 @@ static const rp_plugin_descriptor descriptor = {
     .destroy = login_destroy,
     /* btmp is readable by root:utmp only (mode 0600): CAP_DAC_READ_SEARCH. */
     .capabilities = RP_CAP_DAC_READ_SEARCH,
+    .field_namespace = "login",
+    .provides = provides,
 };
 
 RP_PLUGIN_EXPORT int rampart_plugin_entry_v1(const rp_host_api *host,

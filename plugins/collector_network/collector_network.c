@@ -1349,6 +1349,89 @@ static void net_destroy(rp_plugin *self, void *state)
     net_free(n);
 }
 
+/* What each event type carries (ABI 1.1 provides; sdk/docs/fields.md is
+ * generated from it). A 1.0 agent would ignore it. A
+ * listener has no source; a close has the counts of tcp_info. */
+static const char *const conn_fields[] = {"@timestamp",
+                                          "event.category",
+                                          "event.type",
+                                          "event.action",
+                                          "source.ip",
+                                          "source.port",
+                                          "destination.ip",
+                                          "destination.port",
+                                          "network.direction",
+                                          "network.transport",
+                                          "network.iana_number",
+                                          "network.type",
+                                          "user.id",
+                                          "event.dataset",
+                                          "process.pid",
+                                          "process.thread.name",
+                                          "process.executable",
+                                          "process.name",
+                                          "rampart.process.executable_memfd",
+                                          "rampart.process.executable_deleted",
+                                          "process.entity_id",
+                                          "rampart.incomplete",
+                                          NULL};
+static const char *const listen_fields[] = {"@timestamp",
+                                            "event.category",
+                                            "event.type",
+                                            "event.action",
+                                            "destination.ip",
+                                            "destination.port",
+                                            "network.direction",
+                                            "network.transport",
+                                            "network.iana_number",
+                                            "network.type",
+                                            "user.id",
+                                            "event.dataset",
+                                            "process.pid",
+                                            "process.thread.name",
+                                            "process.executable",
+                                            "process.name",
+                                            "rampart.process.executable_memfd",
+                                            "rampart.process.executable_deleted",
+                                            "process.entity_id",
+                                            "rampart.incomplete",
+                                            NULL};
+static const char *const close_fields[] = {"event.category",
+                                           "event.type",
+                                           "event.action",
+                                           "event.reason",
+                                           "source.ip",
+                                           "source.port",
+                                           "destination.ip",
+                                           "destination.port",
+                                           "network.direction",
+                                           "network.transport",
+                                           "network.iana_number",
+                                           "network.type",
+                                           "user.id",
+                                           "event.dataset",
+                                           "process.pid",
+                                           "process.thread.name",
+                                           "process.executable",
+                                           "process.name",
+                                           "rampart.process.executable_memfd",
+                                           "rampart.process.executable_deleted",
+                                           "process.entity_id",
+                                           "rampart.incomplete",
+                                           "source.bytes",
+                                           "destination.bytes",
+                                           "network.bytes",
+                                           "source.packets",
+                                           "destination.packets",
+                                           "network.packets",
+                                           NULL};
+
+static const rp_event_fields provides[] = {{"network.connect", conn_fields},
+                                           {"network.accept", conn_fields},
+                                           {"network.listen", listen_fields},
+                                           {"network.close", close_fields},
+                                           {NULL, NULL}};
+
 static const rp_plugin_descriptor descriptor = {
     .struct_size = sizeof(rp_plugin_descriptor),
     .abi_major = RP_ABI_MAJOR,
@@ -1370,6 +1453,8 @@ static const rp_plugin_descriptor descriptor = {
      * CAP_NET_ADMIN; /proc/<pid>/fd links of every user, to name a
      * socket's process: CAP_SYS_PTRACE. */
     .capabilities = RP_CAP_NET_ADMIN | RP_CAP_SYS_PTRACE,
+    .field_namespace = "collector_network",
+    .provides = provides,
 };
 
 RP_PLUGIN_EXPORT int rampart_plugin_entry_v1(const rp_host_api *host,

@@ -2751,6 +2751,83 @@ static void cp_destroy(rp_plugin *self, void *state)
     free_state(state);
 }
 
+/* What each event type carries (ABI 1.1 provides; sdk/docs/fields.md is
+ * generated from it). A 1.0 agent would ignore it. */
+static const char *const exec_fields[] = {"@timestamp",
+                                          "event.category",
+                                          "event.type",
+                                          "event.action",
+                                          "event.dataset",
+                                          "collector_process.source",
+                                          "process.pid",
+                                          "process.entity_id",
+                                          "process.executable",
+                                          "process.name",
+                                          "rampart.process.executable_memfd",
+                                          "rampart.process.executable_deleted",
+                                          "process.command_line",
+                                          "event.outcome",
+                                          "rampart.incomplete",
+                                          "collector_process.incomplete_reason",
+                                          "process.start",
+                                          "process.parent.pid",
+                                          "process.parent.entity_id",
+                                          "user.id",
+                                          "user.name",
+                                          "group.id",
+                                          "group.name",
+                                          "user.effective.id",
+                                          "user.effective.name",
+                                          "process.args",
+                                          "process.args_count",
+                                          "collector_process.args_truncated",
+                                          "process.working_directory",
+                                          "collector_process.path_unresolved",
+                                          "collector_process.executable_inode",
+                                          "collector_process.executable_device",
+                                          "process.parent.start",
+                                          "process.parent.executable",
+                                          "process.parent.name",
+                                          "process.parent.command_line",
+                                          "container.id",
+                                          "process.hash.sha256",
+                                          "collector_process.hash_skipped",
+                                          NULL};
+static const char *const exit_fields[] = {"@timestamp",
+                                          "event.category",
+                                          "event.type",
+                                          "event.action",
+                                          "event.dataset",
+                                          "collector_process.source",
+                                          "process.pid",
+                                          "process.entity_id",
+                                          "process.executable",
+                                          "process.name",
+                                          "rampart.process.executable_memfd",
+                                          "rampart.process.executable_deleted",
+                                          "process.command_line",
+                                          "event.outcome",
+                                          "rampart.incomplete",
+                                          "collector_process.incomplete_reason",
+                                          "process.start",
+                                          "process.parent.pid",
+                                          "process.parent.entity_id",
+                                          "user.id",
+                                          "user.name",
+                                          "group.id",
+                                          "group.name",
+                                          "user.effective.id",
+                                          "user.effective.name",
+                                          "process.end",
+                                          "process.exit_code",
+                                          "collector_process.exit_signal",
+                                          "collector_process.exit_code_known",
+                                          "event.duration",
+                                          NULL};
+
+static const rp_event_fields provides[] = {
+    {"process.exec", exec_fields}, {"process.exit", exit_fields}, {NULL, NULL}};
+
 static const rp_plugin_descriptor descriptor = {
     .struct_size = sizeof(rp_plugin_descriptor),
     .abi_major = RP_ABI_MAJOR,
@@ -2775,6 +2852,8 @@ static const rp_plugin_descriptor descriptor = {
      * CAP_DAC_READ_SEARCH; restoring a hashing thread's priority after it
      * ran at nice 19: CAP_SYS_NICE. */
     .capabilities = RP_CAP_NET_ADMIN | RP_CAP_SYS_PTRACE | RP_CAP_DAC_READ_SEARCH | RP_CAP_SYS_NICE,
+    .field_namespace = "collector_process",
+    .provides = provides,
 };
 
 RP_PLUGIN_EXPORT int rampart_plugin_entry_v1(const rp_host_api *host,

@@ -289,6 +289,34 @@ static void syn_destroy(rp_plugin *self, void *state)
     free(state);
 }
 
+/* What each event type carries (ABI 1.1 provides; sdk/docs/fields.md is
+ * generated from it). A 1.0 agent would ignore it. */
+static const char *const exec_fields[] = {"event.category",
+                                          "event.type",
+                                          "event.action",
+                                          "process.pid",
+                                          "process.name",
+                                          "process.executable",
+                                          "process.args",
+                                          "process.command_line",
+                                          "process.working_directory",
+                                          "process.entity_id",
+                                          "process.hash.sha256",
+                                          "process.parent.pid",
+                                          "process.parent.name",
+                                          "process.parent.executable",
+                                          "process.parent.command_line",
+                                          "process.parent.entity_id",
+                                          "user.id",
+                                          "user.name",
+                                          "group.id",
+                                          "process.start",
+                                          "host.hostname",
+                                          "synthetic.seq",
+                                          NULL};
+
+static const rp_event_fields provides[] = {{"process.exec", exec_fields}, {NULL, NULL}};
+
 static const rp_plugin_descriptor descriptor = {
     .struct_size = sizeof(rp_plugin_descriptor),
     .abi_major = RP_ABI_MAJOR,
@@ -307,6 +335,8 @@ static const rp_plugin_descriptor descriptor = {
     .stop = syn_stop,
     .destroy = syn_destroy,
     .capabilities = 0, /* makes its events up: needs nothing */
+    .field_namespace = "synthetic",
+    .provides = provides,
 };
 
 RP_PLUGIN_EXPORT int rampart_plugin_entry_v1(const rp_host_api *host,

@@ -424,7 +424,10 @@ typedef struct rp_host_api {
     int (*field_count)(rp_plugin *self, uint32_t *count);
     /* How many running collectors declare (descriptor provides) that they
      * fill field for events of event_type ("*": of any type); 0 means a
-     * rule on that field cannot match. Any thread. */
+     * rule on that field cannot match. A collector counts from its load
+     * until it fails or stops, so also at a detector's init and start. The
+     * host's @timestamp, event.id, event.kind and event.truncated count for
+     * every collector declaring the type. Any thread. */
     int (*field_provided)(rp_plugin *self, const char *event_type, uint64_t type_len,
                           rp_field_id field, uint32_t *collectors);
     /* The fields an event holds, in the order they were first set (the
@@ -562,7 +565,9 @@ typedef struct rp_plugin_descriptor {
      * another plugin is refused with a message naming both. */
     const char *field_namespace;
     /* Collectors: the fields filled for each event type, ending with an
-     * entry whose event_type is NULL; NULL declares nothing. */
+     * entry whose event_type is NULL; NULL declares nothing. Checked at load
+     * (at most 64 event types of RP_MAX_EVENT_FIELDS fields, known ECS
+     * names, custom ones in the namespace): the plugin is refused. */
     const rp_event_fields *provides;
     /* Optional: validates what the schema cannot express, before init and
      * by `rampartd --check-config`, without starting the plugin. Only the
