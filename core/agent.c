@@ -1302,10 +1302,49 @@ static void ctl_audit(void *arg, const char *action, const rp__os_peer *peer, co
     rp__bus_publish(a->bus, ev);
 }
 
+/* A plugin command asked through the socket (core/runtime/host_command.h),
+ * with the configured deadline. */
+static int ctl_command(void *arg, const rp__control_request *req, void (*notify)(void *narg),
+                       void *narg, rp__command **out, uint32_t *timeout_ms, char *err,
+                       size_t errlen)
+{
+    rp__agent *a = arg;
+    /* The boot config: the loop thread must not read one a reload swaps. */
+    *timeout_ms = a->boot_cfg->plugin_command_timeout_ms;
+    return rp__host_command_start(a->host, req->plugin, req->command, req->command_len, *timeout_ms,
+                                  notify, narg, out, err, errlen);
+}
+
+/* The audit event of a plugin command: as ctl_audit, with the plugin
+ * instance and the command's name. */
+static void ctl_command_audit(void *arg, const rp__os_peer *peer, const char *plugin,
+                              const char *command, const char *outcome, const char *message)
+{
+    rp__agent *a = arg;
+    struct rp_event *ev = agent_event(a, "agent.control");
+    if (!ev)
+        return;
+    put_arr1(ev, "event.category", "process");
+    put_arr1(ev, "event.type", "access");
+    put_str(ev, "event.action", "control-plugin-command");
+    put_str(ev, "event.outcome", outcome);
+    put_str(ev, "message", message);
+    char uid[32];
+    snprintf(uid, sizeof uid, "%ld", peer->uid);
+    put_str(ev, "user.id", uid);
+    put_i64(ev, "rampart.control.uid", peer->uid);
+    put_i64(ev, "rampart.control.pid", peer->pid);
+    put_str(ev, "rampart.control.plugin", plugin);
+    put_str(ev, "rampart.control.command", command);
+    rp__bus_publish(a->bus, ev);
+}
+
 static void start_control(rp__agent *a)
 {
     rp__control_opts co = {
-        .loop = a->loop, .dir = a->data, .ops = {ctl_status, ctl_plugins, ctl_audit, a}};
+        .loop = a->loop,
+        .dir = a->data,
+        .ops = {ctl_status, ctl_plugins, ctl_audit, a, ctl_command, ctl_command_audit}};
     char why[512] = "";
     int rc = rp__control_create(&co, &a->ctl, why, sizeof why);
     /* Without the socket the agent still runs: rampartctl falls back to

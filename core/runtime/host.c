@@ -2,6 +2,7 @@
  * loader.c. */
 #include "runtime/host.h"
 #include "runtime/host_private.h"
+#include "runtime/host_command.h"
 #include "runtime/bus.h"
 #include "runtime/event.h"
 #include "runtime/fields.h"
@@ -587,6 +588,7 @@ static const rp_host_api host_api = {
     /* 1.1: drops, gauges, services and the private folder (host_service.c). */
     /* 1.1: typed config getters (host_config.c). */
     /* 1.1: plugin commands (host_command.c). */
+    .command_reply = rp__host_api_command_reply,
 };
 
 const rp_host_api *rp__host_api(void)
@@ -758,6 +760,7 @@ static void plugin_start(struct rp_plugin *p)
         return;
     }
     p->pstate = RP__PLUGIN_RUNNING;
+    rp__host_command_open(p);
     rp__log_info("plugin %s: running", p->name);
 }
 
@@ -779,6 +782,9 @@ int rp__host_start(rp__host *host, rp__workers *workers)
         return RP_ERR_INVAL;
     host->workers = workers;
     host->started = 1;
+    int crc = rp__host_command_setup(host);
+    if (crc != 0) /* the plugins run; rampartctl is told they take no commands */
+        rp__log_warn("plugin commands not available: %s", rp_strerror(crc));
     for (size_t i = 0; i < host->nplugins; i++)
         if (host->plugins[i]->pstate == RP__PLUGIN_LOADED)
             plugin_init(host->plugins[i]);
@@ -803,13 +809,17 @@ void rp__host_stop(rp__host *host)
             for (uint32_t k = 0; k < p->nsubs; k++)
                 rp__bus_unsubscribe(host->bus, p->subs[k], NULL);
             p->nsubs = 0;
+            /* No command runs after stop; one stuck past the bound keeps
+             * the state alive (not destroyed) rather than freed under it. */
+            int quiet = rp__host_command_close(p) == 0;
             rp__host_enter(p);
             int rc = p->desc.stop(p, p->state);
             rp__host_leave();
             if (rc != 0)
                 call_failed(p, "stop", rc);
             release_resources(p);
-            plugin_destroy(p);
+            if (quiet)
+                plugin_destroy(p);
             p->pstate = RP__PLUGIN_STOPPED;
         }
     }
@@ -822,6 +832,7 @@ void rp__host_stop(rp__host *host)
             p->pstate = RP__PLUGIN_STOPPED;
         }
     }
+    rp__host_command_teardown(host);
     host->workers = NULL;
     host->started = 0;
 }
@@ -837,6 +848,7 @@ void rp__host_destroy(rp__host *host)
         free(p->name);
         free(p->path);
         free(p->config_json);
+        rp__host_command_free(p);
         rp__os_mutex_destroy(p->lock);
         rp__os_dl_forget(p->dl);
         free(p);

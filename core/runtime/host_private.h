@@ -78,6 +78,7 @@ struct rp_plugin {
     /* 1.1: drops, gauges, services and the private folder (host_service.c). */
     /* 1.1: typed config getters (host_config.c). */
     /* 1.1: plugin commands (host_command.c). */
+    struct rp__plugin_cmds *cmds; /* NULL until the plugin first runs */
     /* 1.1: lifetimes and live reload. */
 };
 
@@ -98,11 +99,25 @@ struct rp__host {
     atomic_uint_fast64_t episodes; /* times the bus went full and watches were suspended */
     atomic_uint_fast64_t suspensions;
     atomic_uint suspended_now;
+    struct rp__host_cmds *cmds; /* 1.1: plugin commands (host_command.c) */
 };
 
 /* Marks p as the plugin the calling thread runs (crash reports and the
  * supervisor read it) around a direct call into the plugin; leave clears it. */
 void rp__host_enter(struct rp_plugin *p);
 void rp__host_leave(void);
+
+/* 1.1: plugin commands (host_command.c). setup makes the host's command
+ * workers (at host start), teardown destroys them (at host stop, after
+ * every plugin closed). open lets commands reach a plugin that now runs;
+ * close, before its stop, refuses new ones, ends the queued ones and waits
+ * (RP__COMMAND_STOP_WAIT_MS at most) for the running ones: RP_ERR_TIMEOUT
+ * when one still runs. free at host destroy. Control thread. */
+int rp__host_command_setup(rp__host *host);
+void rp__host_command_teardown(rp__host *host);
+void rp__host_command_open(struct rp_plugin *p);
+int rp__host_command_close(struct rp_plugin *p);
+void rp__host_command_free(struct rp_plugin *p);
+int rp__host_api_command_reply(rp_command *cmd, const char *json, uint64_t len, uint32_t flags);
 
 #endif

@@ -29,6 +29,10 @@ static const char usage_text[] =
     "  plugins [--json]\n"
     "              one line per plugin: name, id, version, vendor, kind, state,\n"
     "              events in/out/dropped, CPU ms, counters\n"
+    "  plugin NAME COMMAND [ARGS...]\n"
+    "              send a command to plugin instance NAME, as the JSON object\n"
+    "              {\"command\":COMMAND,\"args\":[ARGS...]}; prints each reply as\n"
+    "              it comes (a string as it is, anything else as JSON)\n"
     "  version     print the version\n"
     "\n"
     "The agent is reached through its control socket <data_dir>/control.sock\n"
@@ -40,7 +44,11 @@ static const char usage_text[] =
     "degraded (a plugin failed to load or start; the reason is printed);\n"
     "69 the agent is not running (no status yet, or its last one is shown);\n"
     "75 no answer in time; 77 permission denied; 78 invalid configuration\n"
-    "(also: reload rejected); 64 bad command line.\n";
+    "(also: reload rejected); 64 bad command line.\n"
+    "exit status of plugin: 0 the last reply came; 70 the plugin answered with\n"
+    "an error; 75 busy or past agent.plugin_command_timeout_ms; 69 the agent or\n"
+    "the plugin is not running, or the plugin takes no commands; 64 no such\n"
+    "plugin.\n";
 
 /* rampartctl status: the agent runs but is degraded. sysexits(3) has no
  * code for "running, but not fully", and monitoring wants a plain non-zero
@@ -353,6 +361,166 @@ static int cmd_status(const char *config_file, const char *site, int as_json)
     return status;
 }
 
+/* ---- rampartctl plugin NAME COMMAND [ARGS...] ------------------------------- */
+
+/* A line reader over the socket: lines of at most CTL_REPLY_MAX bytes. */
+struct line_reader {
+    int fd;
+    char *buf;
+    size_t len, cap;
+};
+
+/* The next line (without its newline) into *line, *n bytes, valid until the
+ * next call. RP_ERR_IO when the agent closed before a whole line. */
+static int read_line(struct line_reader *r, char **line, size_t *n)
+{
+    for (;;) {
+        char *nl = r->len ? memchr(r->buf, '\n', r->len) : NULL;
+        if (nl) {
+            *line = r->buf;
+            *n = (size_t)(nl - r->buf);
+            *nl = '\0';
+            return 0;
+        }
+        if (r->len == r->cap) {
+            char *nb = r->cap < CTL_REPLY_MAX ? realloc(r->buf, r->cap ? r->cap * 2 : 65536) : NULL;
+            if (!nb)
+                return RP_ERR_RANGE;
+            r->buf = nb;
+            r->cap = r->cap ? r->cap * 2 : 65536;
+        }
+        size_t got = 0;
+        int rc = rp__os_sock_recv_wait(r->fd, r->buf + r->len, r->cap - r->len, &got);
+        if (rc != 0)
+            return rc;
+        if (got == 0)
+            return RP_ERR_IO;
+        r->len += got;
+    }
+}
+
+/* Drops the line read_line gave. */
+static void drop_line(struct line_reader *r, size_t n)
+{
+    memmove(r->buf, r->buf + n + 1, r->len - n - 1);
+    r->len -= n + 1;
+}
+
+/* Prints one reply value: a string as it is, anything else as compact JSON. */
+static void print_value(const json_t *v)
+{
+    if (json_is_string(v)) {
+        fwrite(json_string_value(v), 1, json_string_length(v), stdout);
+        fputc('\n', stdout);
+    } else {
+        char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        printf("%s\n", t ? t : "null");
+        free(t);
+    }
+    fflush(stdout);
+}
+
+/* The exit code of a plugin command's error reply (docs/control.md). */
+static int command_error_code(const json_t *reply)
+{
+    if (json_is_true(json_object_get(reply, "plugin_error")))
+        return RP_EX_SOFTWARE;
+    const char *code = json_string_value(json_object_get(reply, "code"));
+    if (!code)
+        return ctl_refused_code(reply);
+    if (strcmp(code, "RP_ERR_TIMEOUT") == 0 || strcmp(code, "RP_ERR_BUSY") == 0)
+        return RP_EX_TEMPFAIL;
+    if (strcmp(code, "RP_ERR_NOTFOUND") == 0 || strcmp(code, "RP_ERR_INVAL") == 0)
+        return RP_EX_USAGE;
+    if (strcmp(code, "RP_ERR_STOPPED") == 0 || strcmp(code, "RP_ERR_UNSUPPORTED") == 0)
+        return RP_EX_UNAVAILABLE;
+    return RP_EX_SOFTWARE;
+}
+
+static int cmd_plugin(const char *config_file, const char *site, int argc, char **argv)
+{
+    /* argv: NAME COMMAND [ARGS...] */
+    json_t *command = json_object();
+    json_t *args = json_array();
+    json_object_set_new(command, "command", json_string(argv[1]));
+    for (int k = 2; k < argc; k++)
+        json_array_append_new(args, json_string(argv[k]));
+    json_object_set_new(command, "args", args);
+    json_t *req = json_object();
+    json_object_set_new(req, "cmd", json_string("plugin"));
+    json_object_set_new(req, "name", json_string(argv[0]));
+    json_object_set_new(req, "command", command);
+    char *text = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    if (!text) {
+        fprintf(stderr, "rampartctl: plugin: the arguments are not valid UTF-8 text\n");
+        return RP_EX_USAGE;
+    }
+    size_t tlen = strlen(text);
+    if (tlen + 1 > RP__CONTROL_MAX_REQUEST) {
+        fprintf(stderr, "rampartctl: plugin: the command is %zu bytes, over the cap of %u\n", tlen,
+                RP__CONTROL_MAX_REQUEST - 1);
+        free(text);
+        return RP_EX_USAGE;
+    }
+    rp__config *cfg = NULL;
+    if (load_config(config_file, site, &cfg) != 0) {
+        free(text);
+        return RP_EX_CONFIG;
+    }
+    /* Each wait is bounded by the command's deadline and a margin: the
+     * agent says "timed out" itself when the plugin takes longer. */
+    int wait_ms = (int)cfg->plugin_command_timeout_ms + 10000;
+    int fd = -1;
+    int rc = rp__os_ctl_connect(cfg->data_dir, RP__CONTROL_SOCKET, wait_ms, &fd);
+    if (rc != 0) {
+        int ex = ctl_fail(cfg->data_dir, rc);
+        free(text);
+        rp__config_destroy(cfg);
+        return ex;
+    }
+    text[tlen] = '\n';
+    (void)rp__os_sock_send_all(fd, text, tlen + 1);
+    free(text);
+    struct line_reader r = {.fd = fd};
+    int ex = -1;
+    while (ex < 0) {
+        char *line;
+        size_t n;
+        rc = read_line(&r, &line, &n);
+        if (rc != 0) {
+            ex = rc == RP_ERR_IO ? (fprintf(stderr,
+                                            "rampartctl: plugin %s: the agent closed the "
+                                            "connection before the last reply\n",
+                                            argv[0]),
+                                    RP_EX_UNAVAILABLE)
+                                 : ctl_fail(cfg->data_dir, rc);
+            break;
+        }
+        json_t *reply = json_loadb(line, n, 0, NULL);
+        drop_line(&r, n);
+        if (!json_is_object(reply)) {
+            json_decref(reply);
+            ex = ctl_fail(cfg->data_dir, RP_ERR_PARSE);
+            break;
+        }
+        if (json_is_true(json_object_get(reply, "ok"))) {
+            print_value(json_object_get(reply, "reply"));
+            if (!json_is_true(json_object_get(reply, "more")))
+                ex = RP_EX_OK;
+        } else {
+            const char *e = json_string_value(json_object_get(reply, "error"));
+            fprintf(stderr, "rampartctl: plugin %s: %s\n", argv[0], e ? e : "refused");
+            ex = command_error_code(reply);
+        }
+        json_decref(reply);
+    }
+    free(r.buf);
+    rp__os_sock_close(&fd);
+    rp__config_destroy(cfg);
+    return ex;
+}
+
 /* rampartctl plugins: an aligned table, one row per plugin. */
 #define PCOLS 11
 
@@ -482,6 +650,13 @@ int main(int argc, char **argv)
         }
         return cmd_plugins(config_file, site, as_json);
     }
+    if (strcmp(cmd, "plugin") == 0) {
+        if (argc - (i + 1) < 2) {
+            fprintf(stderr, "rampartctl: plugin needs a plugin name and a command\n%s", usage_text);
+            return RP_EX_USAGE;
+        }
+        return cmd_plugin(config_file, site, argc - (i + 1), argv + i + 1);
+    }
     if (i + 1 < argc) {
         fprintf(stderr, "rampartctl: unexpected argument '%s'\n%s", argv[i + 1], usage_text);
         return RP_EX_USAGE;
@@ -493,7 +668,7 @@ int main(int argc, char **argv)
         return RP_EX_OK;
     }
     /* A close command name is suggested, as for config keys. */
-    static const char *const commands[] = {"plugins", "reload", "status", "version"};
+    static const char *const commands[] = {"plugin", "plugins", "reload", "status", "version"};
     const char *best = NULL;
     size_t best_d = 3;
     for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++) {
