@@ -832,7 +832,7 @@ void rp__host_stop(rp__host *host)
             p->pstate = RP__PLUGIN_STOPPED;
         }
     }
-    rp__host_command_teardown(host);
+    rp__host_command_teardown(host, 0);
     host->workers = NULL;
     host->started = 0;
 }
@@ -853,6 +853,7 @@ void rp__host_destroy(rp__host *host)
         rp__os_dl_forget(p->dl);
         free(p);
     }
+    rp__host_command_teardown(host, 1);
     free(host->plugins);
     free(host);
 }

@@ -320,7 +320,7 @@ int rp__host_command_start(rp__host *host, const char *name, const char *request
     }
     struct rp__plugin_cmds *pc = p->cmds;
     struct rp__host_cmds *hc = host->cmds;
-    if (!pc || !hc || !hc->pool) {
+    if (!pc || !hc) {
         snprintf(err, errlen, "plugin %s is not running", p->name);
         return RP_ERR_STOPPED;
     }
@@ -345,7 +345,9 @@ int rp__host_command_start(rp__host *host, const char *name, const char *request
 
     int rc = 0;
     rp__os_mutex_lock(pc->lock);
-    if (!pc->open) {
+    /* The pool is read only while the plugin is open: its close waits for
+     * every command it held, so the pool outlives this submit. */
+    if (!pc->open || !hc->pool) {
         rc = RP_ERR_STOPPED;
         snprintf(err, errlen, "plugin %s is not running", p->name);
     } else if (pc->held >= RP__COMMAND_MAX_PER_PLUGIN) {
@@ -473,12 +475,16 @@ int rp__host_command_setup(rp__host *host)
     return rp__workers_create(&wo, host->loop, &host->cmds->pool);
 }
 
-void rp__host_command_teardown(rp__host *host)
+void rp__host_command_teardown(rp__host *host, int destroying)
 {
     if (!host->cmds)
         return;
     rp__workers_destroy(host->cmds->pool);
     host->cmds->pool = NULL;
+    if (destroying) {
+        free(host->cmds);
+        host->cmds = NULL;
+    }
 }
 
 void rp__host_command_open(struct rp_plugin *p)
@@ -512,8 +518,9 @@ int rp__host_command_close(struct rp_plugin *p)
     rp__os_mutex_lock(pc->lock);
     pc->open = 0;
     /* Queued jobs see the plugin closed and never call it; running ones
-     * get RP_ERR_STOPPED from command_reply and are waited for. */
-    while (pc->running > 0) {
+     * get RP_ERR_STOPPED from command_reply. Every job is waited for, to
+     * its done on the loop thread, so none is left in the pool. */
+    while (pc->held > 0) {
         int64_t left = deadline - rp__os_monotonic_ns();
         if (left <= 0) {
             rc = RP_ERR_TIMEOUT;

@@ -30,7 +30,7 @@
 #define RP__COMMAND_MAX_HELD       16u
 #define RP__COMMAND_MAX_TOTAL      (8u * 1024u * 1024u)
 /* How long a plugin's stop waits for its running commands. */
-#define RP__COMMAND_STOP_WAIT_MS 10000u
+#define RP__COMMAND_STOP_WAIT_MS 5000u
 
 typedef struct rp_command rp__command;
 

@@ -109,12 +109,13 @@ void rp__host_leave(void);
 
 /* 1.1: plugin commands (host_command.c). setup makes the host's command
  * workers (at host start), teardown destroys them (at host stop, after
- * every plugin closed). open lets commands reach a plugin that now runs;
+ * every plugin closed; destroying also frees the host's record, at host
+ * destroy). open lets commands reach a plugin that now runs;
  * close, before its stop, refuses new ones, ends the queued ones and waits
  * (RP__COMMAND_STOP_WAIT_MS at most) for the running ones: RP_ERR_TIMEOUT
  * when one still runs. free at host destroy. Control thread. */
 int rp__host_command_setup(rp__host *host);
-void rp__host_command_teardown(rp__host *host);
+void rp__host_command_teardown(rp__host *host, int destroying);
 void rp__host_command_open(struct rp_plugin *p);
 int rp__host_command_close(struct rp_plugin *p);
 void rp__host_command_free(struct rp_plugin *p);
