@@ -324,39 +324,86 @@ static int cmd_status(const char *config_file, const char *site, int as_json)
     }
     printf("rampartd %s, pid %lld, up %lld s, as of %s\n", str(d, "version", NULL),
            num(d, "pid", NULL), num(d, "uptime_s", NULL), str(d, "time", NULL));
+    /* Labels in one column, values in the next. */
+#define ROW(label, ...)                                                                            \
+    do {                                                                                           \
+        printf("  %-7s ", label);                                                                  \
+        printf(__VA_ARGS__);                                                                       \
+        fputc('\n', stdout);                                                                       \
+    } while (0)
     if (degraded)
-        printf("  state: degraded: %s\n", str(d, "state_reason", NULL));
+        ROW("state", "degraded: %s", str(d, "state_reason", NULL));
     else
-        printf("  state: ok\n");
-    printf("  cpu %lld ms, peak memory %lld KiB; bus: %lld events, %lld dropped\n",
-           num(d, "cpu_ms", NULL), num(d, "peak_rss_bytes", NULL) / 1024,
-           num(d, "bus", "published"), num(d, "bus", "dropped"));
+        ROW("state", "ok");
+    ROW("cpu", "%lld ms, peak memory %lld KiB", num(d, "cpu_ms", NULL),
+        num(d, "peak_rss_bytes", NULL) / 1024);
+    ROW("bus", "%lld events, %lld dropped", num(d, "bus", "published"), num(d, "bus", "dropped"));
     if (json_object_get(d, "upload")) {
-        printf("  upload: %s, %lld events delivered in %lld batches, %lld retries, %lld dead "
-               "letters (%lld events), last status %lld%s%s\n",
-               str(d, "upload", "state"), num(d, "upload", "delivered_events"),
-               num(d, "upload", "delivered_batches"), num(d, "upload", "retries"),
-               num(d, "upload", "dead_batches"), num(d, "upload", "dead_events"),
-               num(d, "upload", "last_status"), *str(d, "upload", "last_error") ? ": " : "",
-               str(d, "upload", "last_error"));
-        printf("  spool: %lld events in %lld batches waiting, %lld of %lld bytes on disk; "
-               "dropped when full %lld events; damaged records cut %lld\n",
-               num(d, "spool", "queued_events"), num(d, "spool", "queued_batches"),
-               num(d, "spool", "disk_bytes"), num(d, "spool", "max_bytes"),
-               num(d, "spool", "dropped_full_events"),
-               num(d, "spool", "corrupt_records") + num(d, "spool", "cut_torn_records"));
+        ROW("upload",
+            "%s, %lld events delivered in %lld batches, %lld retries, %lld dead letters (%lld "
+            "events), last status %lld%s%s",
+            str(d, "upload", "state"), num(d, "upload", "delivered_events"),
+            num(d, "upload", "delivered_batches"), num(d, "upload", "retries"),
+            num(d, "upload", "dead_batches"), num(d, "upload", "dead_events"),
+            num(d, "upload", "last_status"), *str(d, "upload", "last_error") ? ": " : "",
+            str(d, "upload", "last_error"));
+        ROW("spool",
+            "%lld events in %lld batches waiting, %lld of %lld bytes on disk; dropped when full "
+            "%lld events; damaged records cut %lld",
+            num(d, "spool", "queued_events"), num(d, "spool", "queued_batches"),
+            num(d, "spool", "disk_bytes"), num(d, "spool", "max_bytes"),
+            num(d, "spool", "dropped_full_events"),
+            num(d, "spool", "corrupt_records") + num(d, "spool", "cut_torn_records"));
     } else {
-        printf("  output: %lld events written locally\n", num(d, "sink", "events"));
+        ROW("output", "%lld events written locally", num(d, "sink", "events"));
     }
+#undef ROW
+    /* The plugins as a table: text left, numbers right, each column as
+     * wide as its widest cell; the error, last, is not padded. */
+    enum { SCOLS = 6 };
+    static const char *const head[SCOLS] = {"PLUGIN",  "STATE",  "PUBLISHED",
+                                            "DROPPED", "CPU_MS", "ERROR"};
+    const json_t *plugins = json_object_get(d, "plugins");
+    size_t n = json_object_size(plugins);
+    char(*cells)[SCOLS][256] = calloc(n ? n : 1, sizeof *cells);
+    if (!cells) {
+        json_decref(d);
+        return RP_EX_OSERR;
+    }
+    size_t width[SCOLS], row = 0;
+    for (int k = 0; k < SCOLS; k++)
+        width[k] = strlen(head[k]);
     const char *name;
     json_t *p;
-    json_object_foreach(json_object_get(d, "plugins"), name, p)
+    json_object_foreach((json_t *)plugins, name, p)
     {
-        printf("  plugin %s: %s, %lld published, %lld dropped, cpu %lld ms%s%s\n", name,
-               str(p, "state", NULL), num(p, "published", NULL), num(p, "dropped", NULL),
-               num(p, "cpu_ms", NULL), json_object_get(p, "error") ? ": " : "",
-               json_object_get(p, "error") ? str(p, "error", NULL) : "");
+        snprintf(cells[row][0], sizeof cells[row][0], "%s", name);
+        snprintf(cells[row][1], sizeof cells[row][1], "%s", str(p, "state", NULL));
+        snprintf(cells[row][2], sizeof cells[row][2], "%lld", num(p, "published", NULL));
+        snprintf(cells[row][3], sizeof cells[row][3], "%lld", num(p, "dropped", NULL));
+        snprintf(cells[row][4], sizeof cells[row][4], "%lld", num(p, "cpu_ms", NULL));
+        snprintf(cells[row][5], sizeof cells[row][5], "%s",
+                 json_object_get(p, "error") ? str(p, "error", NULL) : "-");
+        for (int k = 0; k < SCOLS; k++)
+            if (strlen(cells[row][k]) > width[k])
+                width[k] = strlen(cells[row][k]);
+        row++;
     }
+    if (n) {
+        fputc('\n', stdout);
+        for (size_t i = 0; i <= n; i++) {
+            const char *const *line = i == 0 ? head : NULL;
+            printf(" ");
+            for (int k = 0; k < SCOLS; k++) {
+                const char *cell = line ? line[k] : cells[i - 1][k];
+                if (k == SCOLS - 1)
+                    printf(" %s\n", cell);
+                else
+                    printf(k >= 2 ? " %*s " : " %-*s ", (int)width[k], cell);
+            }
+        }
+    }
+    free(cells);
     json_decref(d);
     return status;
 }
