@@ -166,4 +166,30 @@ grep -q "RP_ERR_STOPPED" blk.err || fail "the blocked command said: $(cat blk.er
 grep -qE "command \"block\" asked by uid [0-9]+ \(pid [0-9]+\): RP_ERR_STOPPED" agent.err ||
     fail "the blocked command's end: $(grep 'control: plugin' agent.err | tail -3)"
 grep -q "commands still run" agent.err && fail "the stop did not wait for the command"
+
+# ---- rampartctl plugins shows a plugin's gauges when it reports any ------------
+# (The agent reports them once the gauges part of ABI 1.1 is in: a stand-in
+# socket answers here.)
+rm -f data/control.sock
+"$PY" - <<'PY' &
+import json, socket
+s = socket.socket(socket.AF_UNIX)
+s.bind("data/control.sock")
+s.listen(1)
+s.settimeout(10)
+c, _ = s.accept()
+c.makefile("rb").readline()
+p = {"name": "cmds", "id": "org.x", "version": "1", "vendor": "V", "kind": "responder",
+     "state": "running", "events_in": 0, "events_out": 0, "dropped": 0, "cpu_ms": 1,
+     "counters": {"a": 1}, "gauges": {"users_tracked": 3, "ratio": 0.5}}
+c.sendall((json.dumps({"ok": True, "plugins": [p]}) + "\n").encode())
+c.close()
+PY
+FAKE=$!
+wait_for 5 "the stand-in socket" test -S data/control.sock
+run_cmd pg.out pg.err "$RAMPARTCTL" --config "$CFG" plugins
+wait "$FAKE" || fail "stand-in socket"
+expect_rc 0 "plugins with gauges: $(cat pg.err)"
+head -n 1 pg.out | grep -qE ' +COUNTERS +GAUGES$' || fail "plugins header with gauges: $(cat pg.out)"
+sed -n 2p pg.out | grep -qE ' +a=1 +users_tracked=3,ratio=0.5$' || fail "plugins gauges cell: $(cat pg.out)"
 echo PASS

@@ -28,7 +28,7 @@ static const char usage_text[] =
     "              <data_dir>/status.json (said so on stderr)\n"
     "  plugins [--json]\n"
     "              one line per plugin: name, id, version, vendor, kind, state,\n"
-    "              events in/out/dropped, CPU ms, counters\n"
+    "              events in/out/dropped, CPU ms, counters (and gauges)\n"
     "  plugin NAME COMMAND [ARGS...]\n"
     "              send a command to plugin instance NAME, as the JSON object\n"
     "              {\"command\":COMMAND,\"args\":[ARGS...]}; prints each reply as\n"
@@ -568,8 +568,38 @@ static int cmd_plugin(const char *config_file, const char *site, int argc, char 
     return ex;
 }
 
+/* A cell of name=value pairs (counters, gauges), cut at a whole pair; "-"
+ * when there are none. A value that is not an integer is shown as JSON. */
+static void kv_cell(const json_t *obj, char *c, size_t cap)
+{
+    size_t used = 0;
+    const char *name;
+    json_t *v;
+    c[0] = '\0';
+    json_object_foreach((json_t *)obj, name, v)
+    {
+        char val[64];
+        if (json_is_integer(v)) {
+            snprintf(val, sizeof val, "%lld", (long long)json_integer_value(v));
+        } else {
+            char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+            snprintf(val, sizeof val, "%s", t ? t : "?");
+            free(t);
+        }
+        int w = snprintf(c + used, cap - used, "%s%s=%s", used ? "," : "", name, val);
+        if (w < 0 || (size_t)w >= cap - used) {
+            c[used] = '\0';
+            break;
+        }
+        used += (size_t)w;
+    }
+    if (!used)
+        snprintf(c, cap, "-");
+}
+
 /* rampartctl plugins: an aligned table, one row per plugin. */
-#define PCOLS 11
+/* NAME .. COUNTERS, and GAUGES when a plugin reports any. */
+#define PCOLS 12
 
 static int cmd_plugins(const char *config_file, const char *site, int as_json)
 {
@@ -596,9 +626,14 @@ static int cmd_plugins(const char *config_file, const char *site, int as_json)
         json_decref(reply);
         return RP_EX_OK;
     }
-    static const char *const head[PCOLS] = {"NAME", "ID",  "VERSION", "VENDOR", "KIND",    "STATE",
-                                            "IN",   "OUT", "DROPPED", "CPU_MS", "COUNTERS"};
+    static const char *const head[PCOLS] = {"NAME",    "ID",     "VERSION",  "VENDOR",
+                                            "KIND",    "STATE",  "IN",       "OUT",
+                                            "DROPPED", "CPU_MS", "COUNTERS", "GAUGES"};
     size_t n = json_array_size(list);
+    int ncols = PCOLS - 1;
+    for (size_t i = 0; i < n; i++)
+        if (json_object_size(json_object_get(json_array_get(list, i), "gauges")))
+            ncols = PCOLS;
     /* Every cell as text first, so the columns can be as wide as their
      * widest cell. */
     char(*cells)[PCOLS][256] = calloc(n ? n : 1, sizeof *cells);
@@ -619,34 +654,21 @@ static int cmd_plugins(const char *config_file, const char *site, int as_json)
         static const char *const nums[] = {"events_in", "events_out", "dropped", "cpu_ms"};
         for (int k = 0; k < 4; k++)
             snprintf(cells[i][6 + k], sizeof cells[i][6 + k], "%lld", num(p, nums[k], NULL));
-        char *c = cells[i][10];
-        size_t used = 0;
-        const char *name;
-        json_t *v;
-        json_object_foreach(json_object_get(p, "counters"), name, v)
-        {
-            int w = snprintf(c + used, sizeof cells[i][10] - used, "%s%s=%lld", used ? "," : "",
-                             name, (long long)json_integer_value(v));
-            if (w < 0 || (size_t)w >= sizeof cells[i][10] - used) {
-                c[used] = '\0';
-                break;
-            }
-            used += (size_t)w;
-        }
-        if (!used)
-            snprintf(c, sizeof cells[i][10], "-");
+        kv_cell(json_object_get(p, "counters"), cells[i][10], sizeof cells[i][10]);
+        kv_cell(json_object_get(p, "gauges"), cells[i][11], sizeof cells[i][11]);
         for (int k = 0; k < PCOLS; k++)
             if (strlen(cells[i][k]) > width[k])
                 width[k] = strlen(cells[i][k]);
     }
-    for (int k = 0; k + 1 < PCOLS; k++)
-        printf(k >= 6 ? "%*s  " : "%-*s  ", (int)width[k], head[k]);
-    printf("%s\n", head[PCOLS - 1]);
-    /* Numbers align right, text left; the last column is not padded. */
+    /* Numbers (IN to CPU_MS) align right, text left; the last column is
+     * not padded. */
+    for (int k = 0; k + 1 < ncols; k++)
+        printf(k >= 6 && k <= 9 ? "%*s  " : "%-*s  ", (int)width[k], head[k]);
+    printf("%s\n", head[ncols - 1]);
     for (size_t i = 0; i < n; i++) {
-        for (int k = 0; k + 1 < PCOLS; k++)
-            printf(k >= 6 ? "%*s  " : "%-*s  ", (int)width[k], cells[i][k]);
-        printf("%s\n", cells[i][PCOLS - 1]);
+        for (int k = 0; k + 1 < ncols; k++)
+            printf(k >= 6 && k <= 9 ? "%*s  " : "%-*s  ", (int)width[k], cells[i][k]);
+        printf("%s\n", cells[i][ncols - 1]);
     }
     free(cells);
     json_decref(reply);
