@@ -79,7 +79,8 @@ struct rp__agent {
     int foreground;
     int started;
     rp__os_pidfile *pidfile;
-    rp__control *ctl;      /* <data_dir>/control.sock, from start to stop */
+    rp__control *ctl;      /* agent.control_socket, from start to stop */
+    rp__os_dir *ctl_dir;   /* the socket's folder, opened once and checked */
     char reload_err[1024]; /* why the last reload was refused, for the socket */
     char agent_id[RP__UUID_STR_LEN + 1];
     char hostname[256];
@@ -1341,12 +1342,24 @@ static void ctl_command_audit(void *arg, const rp__os_peer *peer, const char *pl
 
 static void start_control(rp__agent *a)
 {
+    /* The socket's folder (the data folder unless agent.control_socket
+     * names another, e.g. /run/rampart) is checked as the data folder is
+     * and then only used through the descriptor opened here. */
+    const char *name = NULL;
+    char why[512] = "";
+    int rc =
+        rp__os_dir_open_parent(a->boot_cfg->control_socket, &a->ctl_dir, &name, why, sizeof why);
+    if (rc != 0) {
+        rp__log_warn("control socket not available: agent.control_socket (%s): %s",
+                     a->boot_cfg->control_socket, why[0] ? why : rp_strerror(rc));
+        return;
+    }
     rp__control_opts co = {
         .loop = a->loop,
-        .dir = a->data,
+        .dir = a->ctl_dir,
+        .name = name,
         .ops = {ctl_status, ctl_plugins, ctl_audit, a, ctl_command, ctl_command_audit}};
-    char why[512] = "";
-    int rc = rp__control_create(&co, &a->ctl, why, sizeof why);
+    rc = rp__control_create(&co, &a->ctl, why, sizeof why);
     /* Without the socket the agent still runs: rampartctl falls back to
      * status.json and the reload signal. */
     if (rc != 0)
@@ -1618,6 +1631,8 @@ void rp__agent_stop(rp__agent *a)
     /* The loop is stopped: no connection callback runs any more. */
     rp__control_destroy(a->ctl);
     a->ctl = NULL;
+    rp__os_dir_close(a->ctl_dir);
+    a->ctl_dir = NULL;
     a->host_running = 0;
     if (was_running) {
         rp__host_flow fl;

@@ -35,9 +35,10 @@ static const char usage_text[] =
     "              it comes (a string as it is, anything else as JSON)\n"
     "  version     print the version\n"
     "\n"
-    "The agent is reached through its control socket <data_dir>/control.sock\n"
-    "(root and the agent's user only); the configuration (default\n" RP_DEFAULT_CONFIG ")\n"
-    "names data_dir. Without the socket, reload signals the agent named by\n"
+    "The agent is reached through its control socket, agent.control_socket\n"
+    "(default <data_dir>/control.sock; root and the agent's user only), which\n"
+    "the configuration (default " RP_DEFAULT_CONFIG ") names, as it names\n"
+    "data_dir. Without the socket, reload signals the agent named by\n"
     "agent.pid_file.\n"
     "\n"
     "exit status of status: 0 the agent reported state ok; 1 it reported state\n"
@@ -72,16 +73,35 @@ static int load_config(const char *config_file, const char *site, rp__config **c
 /* The longest reply read (the agent's own cap is RP__CONTROL_MAX_REPLY). */
 #define CTL_REPLY_MAX (16u << 20)
 
+/* Connects to the control socket at path sock (agent.control_socket, as
+ * the configuration resolves it): its folder is opened, then the name in
+ * it, as rp__os_ctl_connect does. */
+static int ctl_connect(const char *sock, int timeout_ms, int *fd)
+{
+    const char *slash = strrchr(sock, '/');
+    if (!slash || !slash[1])
+        return RP_ERR_NOTFOUND;
+    char dir[4096];
+    size_t n = (size_t)(slash - sock);
+    if (n >= sizeof dir)
+        return RP_ERR_RANGE;
+    memcpy(dir, sock, n);
+    dir[n ? n : 1] = '\0';
+    if (!n)
+        dir[0] = '/';
+    return rp__os_ctl_connect(dir, slash + 1, timeout_ms, fd);
+}
+
 /*
- * Sends {"cmd":cmd} to the agent's control socket in data_dir and reads its
+ * Sends {"cmd":cmd} to the agent's control socket sock and reads its
  * one-line reply into *reply. Returns 0, or: RP_ERR_NOTFOUND (no socket) or
  * RP_ERR_STOPPED (no one listens): the agent is not running; RP_ERR_PERM;
  * RP_ERR_TIMEOUT; RP_ERR_PARSE (not a JSON object); RP_ERR_IO.
  */
-static int ctl_ask(const char *data_dir, const char *cmd, int timeout_ms, json_t **reply)
+static int ctl_ask(const char *sock, const char *cmd, int timeout_ms, json_t **reply)
 {
     int fd = -1;
-    int rc = rp__os_ctl_connect(data_dir, RP__CONTROL_SOCKET, timeout_ms, &fd);
+    int rc = ctl_connect(sock, timeout_ms, &fd);
     if (rc != 0)
         return rc;
     char req[64];
@@ -124,28 +144,25 @@ static int ctl_ask(const char *data_dir, const char *cmd, int timeout_ms, json_t
 }
 
 /* One line for a socket that did not answer; the sysexits code. */
-static int ctl_fail(const char *data_dir, int rc)
+static int ctl_fail(const char *sock, int rc)
 {
     if (rc == RP_ERR_NOTFOUND || rc == RP_ERR_STOPPED) {
-        fprintf(stderr,
-                "rampartctl: rampartd is not running (no control socket answers at "
-                "%s/%s)\n",
-                data_dir, RP__CONTROL_SOCKET);
+        fprintf(stderr, "rampartctl: rampartd is not running (no control socket answers at %s)\n",
+                sock);
         return RP_EX_UNAVAILABLE;
     }
     if (rc == RP_ERR_PERM) {
         fprintf(stderr,
-                "rampartctl: %s/%s: permission denied: only root and the agent's user "
+                "rampartctl: %s: permission denied: only root and the agent's user "
                 "may use rampartd's control socket\n",
-                data_dir, RP__CONTROL_SOCKET);
+                sock);
         return RP_EX_NOPERM;
     }
     if (rc == RP_ERR_TIMEOUT) {
-        fprintf(stderr, "rampartctl: rampartd did not answer in time on %s/%s\n", data_dir,
-                RP__CONTROL_SOCKET);
+        fprintf(stderr, "rampartctl: rampartd did not answer in time on %s\n", sock);
         return RP_EX_TEMPFAIL;
     }
-    fprintf(stderr, "rampartctl: %s/%s: %s\n", data_dir, RP__CONTROL_SOCKET,
+    fprintf(stderr, "rampartctl: %s: %s\n", sock,
             rc == RP_ERR_PARSE ? "the agent's answer is not a JSON object" : rp_strerror(rc));
     return RP_EX_UNAVAILABLE;
 }
@@ -206,14 +223,15 @@ static int cmd_reload(const char *config_file, const char *site)
     json_t *reply = NULL;
     /* A reload reads files and may wait for the uploader: a minute at most
      * (the agent's own bound, RP__CONTROL_RELOAD_DEADLINE_MS). */
-    int rc = ctl_ask(cfg->data_dir, "reload", (int)RP__CONTROL_RELOAD_DEADLINE_MS + 5000, &reply);
+    int rc =
+        ctl_ask(cfg->control_socket, "reload", (int)RP__CONTROL_RELOAD_DEADLINE_MS + 5000, &reply);
     int status;
     if (rc == RP_ERR_NOTFOUND || rc == RP_ERR_STOPPED) {
         /* No control socket (an older agent, or none running): the signal,
          * which finds out whether an agent holds the pid file. */
         status = reload_by_signal(cfg);
     } else if (rc != 0) {
-        status = ctl_fail(cfg->data_dir, rc);
+        status = ctl_fail(cfg->control_socket, rc);
     } else if (json_is_true(json_object_get(reply, "ok"))) {
         printf("rampartctl: rampartd reloaded its configuration\n");
         status = RP_EX_OK;
@@ -283,7 +301,7 @@ static int cmd_status(const char *config_file, const char *site, int as_json)
     if (load_config(config_file, site, &cfg) != 0)
         return RP_EX_CONFIG;
     json_t *reply = NULL, *d = NULL;
-    int rc = ctl_ask(cfg->data_dir, "status", 10000, &reply);
+    int rc = ctl_ask(cfg->control_socket, "status", 10000, &reply);
     int down = 0;
     char why[4200];
     if (rc == 0 && json_is_true(json_object_get(reply, "ok")) &&
@@ -291,9 +309,8 @@ static int cmd_status(const char *config_file, const char *site, int as_json)
         d = json_incref(json_object_get(reply, "status"));
     } else if (rc == RP_ERR_NOTFOUND || rc == RP_ERR_STOPPED) {
         down = 1;
-        snprintf(why, sizeof why,
-                 "rampartd is not running (no control socket answers at %.2048s/%s)", cfg->data_dir,
-                 RP__CONTROL_SOCKET);
+        snprintf(why, sizeof why, "rampartd is not running (no control socket answers at %.2048s)",
+                 cfg->control_socket);
         d = read_status_file(cfg->data_dir, why);
     } else if (rc == RP_ERR_PERM || (rc == 0 && ctl_refused_code(reply) == RP_EX_NOPERM)) {
         /* The socket is root's and the agent's; status.json may still be
@@ -304,7 +321,7 @@ static int cmd_status(const char *config_file, const char *site, int as_json)
                      : "permission denied");
         d = read_status_file(cfg->data_dir, why);
     } else {
-        int ex = rc == 0 ? ctl_refused(reply, "status") : ctl_fail(cfg->data_dir, rc);
+        int ex = rc == 0 ? ctl_refused(reply, "status") : ctl_fail(cfg->control_socket, rc);
         json_decref(reply);
         rp__config_destroy(cfg);
         return ex;
@@ -519,9 +536,9 @@ static int cmd_plugin(const char *config_file, const char *site, int argc, char 
      * agent says "timed out" itself when the plugin takes longer. */
     int wait_ms = (int)cfg->plugin_command_timeout_ms + 10000;
     int fd = -1;
-    int rc = rp__os_ctl_connect(cfg->data_dir, RP__CONTROL_SOCKET, wait_ms, &fd);
+    int rc = ctl_connect(cfg->control_socket, wait_ms, &fd);
     if (rc != 0) {
-        int ex = ctl_fail(cfg->data_dir, rc);
+        int ex = ctl_fail(cfg->control_socket, rc);
         free(text);
         rp__config_destroy(cfg);
         return ex;
@@ -541,14 +558,14 @@ static int cmd_plugin(const char *config_file, const char *site, int argc, char 
                                             "connection before the last reply\n",
                                             argv[0]),
                                     RP_EX_UNAVAILABLE)
-                                 : ctl_fail(cfg->data_dir, rc);
+                                 : ctl_fail(cfg->control_socket, rc);
             break;
         }
         json_t *reply = json_loadb(line, n, 0, NULL);
         drop_line(&r, n);
         if (!json_is_object(reply)) {
             json_decref(reply);
-            ex = ctl_fail(cfg->data_dir, RP_ERR_PARSE);
+            ex = ctl_fail(cfg->control_socket, RP_ERR_PARSE);
             break;
         }
         if (json_is_true(json_object_get(reply, "ok"))) {
@@ -607,10 +624,10 @@ static int cmd_plugins(const char *config_file, const char *site, int as_json)
     if (load_config(config_file, site, &cfg) != 0)
         return RP_EX_CONFIG;
     json_t *reply = NULL;
-    int rc = ctl_ask(cfg->data_dir, "plugins", 10000, &reply);
+    int rc = ctl_ask(cfg->control_socket, "plugins", 10000, &reply);
     int ex = RP_EX_OK;
     if (rc != 0)
-        ex = ctl_fail(cfg->data_dir, rc);
+        ex = ctl_fail(cfg->control_socket, rc);
     else if (!json_is_true(json_object_get(reply, "ok")) ||
              !json_is_array(json_object_get(reply, "plugins")))
         ex = ctl_refused(reply, "plugins");
