@@ -135,6 +135,10 @@ static rp__command *start_when_free(struct fixture *f, const char *request, uint
     return NULL;
 }
 
+/* Takes progress replies until the command ends (at most 1000, so a
+ * command that never ends fails the test instead of hanging it). */
+static int drain(rp__command *c, int *by_plugin, char *err, size_t errlen);
+
 /* Waits (5 s at most) for the next reply or the end; returns next's code. */
 static int next(rp__command *c, char **json, int *more, int *by_plugin, char *err, size_t errlen)
 {
@@ -146,6 +150,17 @@ static int next(rp__command *c, char **json, int *more, int *by_plugin, char *er
     }
     fail_msg("no reply within 5 s");
     return RP_ERR_TIMEOUT;
+}
+
+static int drain(rp__command *c, int *by_plugin, char *err, size_t errlen)
+{
+    char *json = NULL;
+    int more = 0, rc = 0;
+    for (int i = 0; i < 1000 && (rc = next(c, &json, &more, by_plugin, err, errlen)) == 0; i++)
+        free(json);
+    if (rc == 0)
+        fail_msg("the command did not end after 1000 replies");
+    return rc;
 }
 
 static void test_echo_and_progress(void **state)
@@ -260,13 +275,8 @@ static void test_errors_and_cap(void **state)
     rp__host_command_stats(f->rt.host, &st);
     assert_true(st.refused_busy >= 1);
     /* The blocking ones stream until the deadline ends them. */
-    int rc;
-    while ((rc = next(a, &json, &more, &by, err, sizeof err)) == 0)
-        free(json);
-    assert_int_equal(rc, RP_ERR_TIMEOUT);
-    while ((rc = next(b, &json, &more, &by, err, sizeof err)) == 0)
-        free(json);
-    assert_int_equal(rc, RP_ERR_TIMEOUT);
+    assert_int_equal(drain(a, &by, err, sizeof err), RP_ERR_TIMEOUT);
+    assert_int_equal(drain(b, &by, err, sizeof err), RP_ERR_TIMEOUT);
     rp__host_command_release(a);
     rp__host_command_release(b);
     for (int i = 0; i < 300 && counter(f, "block_timeout") < 2; i++)
@@ -297,10 +307,7 @@ static void test_stop_waits_and_ends_commands(void **state)
     assert_int_equal(counter(f, "block_stopped"), 1);
     assert_int_equal(counter(f, "outside_run"), 0);
     assert_true(took_ms < (int64_t)RP__COMMAND_STOP_WAIT_MS);
-    int rc;
-    while ((rc = next(c, &json, &more, &by, err, sizeof err)) == 0)
-        free(json);
-    assert_int_equal(rc, RP_ERR_STOPPED);
+    assert_int_equal(drain(c, &by, err, sizeof err), RP_ERR_STOPPED);
     assert_int_equal(by, 0);
     rp__host_command_release(c);
     /* Stopped: nothing more reaches the plugin. */
