@@ -79,7 +79,8 @@ struct rp__agent {
     int foreground;
     int started;
     rp__os_pidfile *pidfile;
-    rp__control *ctl;      /* <data_dir>/control.sock, from start to stop */
+    rp__control *ctl;      /* agent.control_socket, from start to stop */
+    rp__os_dir *ctl_dir;   /* the socket's folder, opened once and checked */
     char reload_err[1024]; /* why the last reload was refused, for the socket */
     char agent_id[RP__UUID_STR_LEN + 1];
     char hostname[256];
@@ -1310,12 +1311,63 @@ static void ctl_audit(void *arg, const char *action, const rp__os_peer *peer, co
     rp__bus_publish(a->bus, ev);
 }
 
+/* A plugin command asked through the socket (core/runtime/host_command.h),
+ * with the configured deadline. */
+static int ctl_command(void *arg, const rp__control_request *req, void (*notify)(void *narg),
+                       void *narg, rp__command **out, uint32_t *timeout_ms, char *err,
+                       size_t errlen)
+{
+    rp__agent *a = arg;
+    /* The boot config: the loop thread must not read one a reload swaps. */
+    *timeout_ms = a->boot_cfg->plugin_command_timeout_ms;
+    return rp__host_command_start(a->host, req->plugin, req->command, req->command_len, *timeout_ms,
+                                  notify, narg, out, err, errlen);
+}
+
+/* The audit event of a plugin command: as ctl_audit, with the plugin
+ * instance and the command's name. */
+static void ctl_command_audit(void *arg, const rp__os_peer *peer, const char *plugin,
+                              const char *command, const char *outcome, const char *message)
+{
+    rp__agent *a = arg;
+    struct rp_event *ev = agent_event(a, "agent.control");
+    if (!ev)
+        return;
+    put_arr1(ev, "event.category", "process");
+    put_arr1(ev, "event.type", "access");
+    put_str(ev, "event.action", "control-plugin-command");
+    put_str(ev, "event.outcome", outcome);
+    put_str(ev, "message", message);
+    char uid[32];
+    snprintf(uid, sizeof uid, "%ld", peer->uid);
+    put_str(ev, "user.id", uid);
+    put_i64(ev, "rampart.control.uid", peer->uid);
+    put_i64(ev, "rampart.control.pid", peer->pid);
+    put_str(ev, "rampart.control.plugin", plugin);
+    put_str(ev, "rampart.control.command", command);
+    rp__bus_publish(a->bus, ev);
+}
+
 static void start_control(rp__agent *a)
 {
-    rp__control_opts co = {
-        .loop = a->loop, .dir = a->data, .ops = {ctl_status, ctl_plugins, ctl_audit, a}};
+    /* The socket's folder (the data folder unless agent.control_socket
+     * names another, e.g. /run/rampart) is checked as the data folder is
+     * and then only used through the descriptor opened here. */
+    const char *name = NULL;
     char why[512] = "";
-    int rc = rp__control_create(&co, &a->ctl, why, sizeof why);
+    int rc =
+        rp__os_dir_open_parent(a->boot_cfg->control_socket, &a->ctl_dir, &name, why, sizeof why);
+    if (rc != 0) {
+        rp__log_warn("control socket not available: agent.control_socket (%s): %s",
+                     a->boot_cfg->control_socket, why[0] ? why : rp_strerror(rc));
+        return;
+    }
+    rp__control_opts co = {
+        .loop = a->loop,
+        .dir = a->ctl_dir,
+        .name = name,
+        .ops = {ctl_status, ctl_plugins, ctl_audit, a, ctl_command, ctl_command_audit}};
+    rc = rp__control_create(&co, &a->ctl, why, sizeof why);
     /* Without the socket the agent still runs: rampartctl falls back to
      * status.json and the reload signal. */
     if (rc != 0)
@@ -1587,6 +1639,8 @@ void rp__agent_stop(rp__agent *a)
     /* The loop is stopped: no connection callback runs any more. */
     rp__control_destroy(a->ctl);
     a->ctl = NULL;
+    rp__os_dir_close(a->ctl_dir);
+    a->ctl_dir = NULL;
     a->host_running = 0;
     if (was_running) {
         rp__host_flow fl;

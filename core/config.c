@@ -115,6 +115,7 @@ void rp__config_destroy(rp__config *cfg)
     free(cfg->data_dir);
     free(cfg->plugin_dir);
     free(cfg->pid_file);
+    free(cfg->control_socket);
     free(cfg->output_file);
     free(cfg->output_ca_file);
     free(cfg->output_client_cert);
@@ -152,6 +153,10 @@ static int extract(rp__config *cfg)
     const char *pid = str_at(root, "agent", "pid_file");
     cfg->pid_file = rp__path_resolve(cfg->data_dir, (pid && *pid) ? pid : "rampartd.pid");
     if (!cfg->pid_file)
+        return RP_ERR_NOMEM;
+    const char *sock = str_at(root, "agent", "control_socket");
+    cfg->control_socket = rp__path_resolve(cfg->data_dir, (sock && *sock) ? sock : "control.sock");
+    if (!cfg->control_socket)
         return RP_ERR_NOMEM;
 
     const char *out = str_at(root, "output", "file");
@@ -199,6 +204,7 @@ static int extract(rp__config *cfg)
     cfg->health_interval_ms = (uint32_t)int_at(root, "agent", "health_interval_ms");
     cfg->bus_max_bytes = (uint64_t)int_at(root, "agent", "bus_max_bytes");
     cfg->stop_grace_ms = (uint32_t)int_at(root, "agent", "stop_grace_ms");
+    cfg->plugin_command_timeout_ms = (uint32_t)int_at(root, "agent", "plugin_command_timeout_ms");
     cfg->output_file_max_rotations_per_min =
         (uint32_t)int_at(root, "output", "file_max_rotations_per_min");
     cfg->loop_slice_us = (uint32_t)int_at(root, "agent", "loop_slice_us");

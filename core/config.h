@@ -46,18 +46,19 @@ enum rp__log_target_choice {
 /* A loaded configuration. Immutable after load; every pointer is owned by the
  * struct and freed by rp__config_destroy(). */
 typedef struct rp__config {
-    json_t *root;      /* the merged, validated document */
-    char *main_file;   /* the main file as named by the user */
-    char *site;        /* NULL without a site */
-    char *site_file;   /* NULL without a site */
-    char *site_from;   /* what chose the site: "--site", the site file's path or
-                          "agent.site"; NULL without a site */
-    char *config_dir;  /* absolute folder of the main file */
-    char *data_dir;    /* absolute */
-    char *plugin_dir;  /* absolute */
-    char *pid_file;    /* absolute */
-    char *output_file; /* absolute; NULL when output.file is empty */
-    int output_stdout; /* RP__STDOUT_*: output.stdout, false/true/"json"/"text" */
+    json_t *root;         /* the merged, validated document */
+    char *main_file;      /* the main file as named by the user */
+    char *site;           /* NULL without a site */
+    char *site_file;      /* NULL without a site */
+    char *site_from;      /* what chose the site: "--site", the site file's path or
+                             "agent.site"; NULL without a site */
+    char *config_dir;     /* absolute folder of the main file */
+    char *data_dir;       /* absolute */
+    char *plugin_dir;     /* absolute */
+    char *pid_file;       /* absolute */
+    char *control_socket; /* agent.control_socket, absolute */
+    char *output_file;    /* absolute; NULL when output.file is empty */
+    int output_stdout;    /* RP__STDOUT_*: output.stdout, false/true/"json"/"text" */
     uint64_t output_file_max_bytes;
     uint32_t output_file_keep;
     uint32_t flush_interval_ms;
@@ -80,8 +81,9 @@ typedef struct rp__config {
     const char *spool_fsync;
     uint64_t deadletter_max_bytes;
     uint32_t health_interval_ms;
-    uint64_t bus_max_bytes; /* agent.bus_max_bytes: cap on the bytes of queued events */
-    uint32_t stop_grace_ms; /* agent.stop_grace_ms: how long a stop may take */
+    uint64_t bus_max_bytes;             /* agent.bus_max_bytes: cap on the bytes of queued events */
+    uint32_t stop_grace_ms;             /* agent.stop_grace_ms: how long a stop may take */
+    uint32_t plugin_command_timeout_ms; /* agent.plugin_command_timeout_ms */
     uint32_t output_file_max_rotations_per_min; /* 0 = no alert */
     uint32_t loop_slice_us;       /* agent.loop_slice_us: 0 = the kernel's default slice */
     uint32_t loop_rt_max_cpu_pct; /* agent.loop_realtime_max_cpu_pct: 0 = never real-time */

@@ -15,37 +15,92 @@
 
 /* ---- the request parser ---------------------------------------------------- */
 
-int rp__control_parse(const char *line, size_t len, enum rp__control_cmd *cmd, char *err,
-                      size_t errlen)
+void rp__control_request_clear(rp__control_request *req)
 {
+    free(req->command);
+    memset(req, 0, sizeof *req);
+}
+
+/* Checks the members of a "plugin" request; fills req. */
+static int parse_plugin(json_t *obj, rp__control_request *req, char *err, size_t errlen)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v)
+    {
+        if (strcmp(key, "cmd") != 0 && strcmp(key, "name") != 0 && strcmp(key, "command") != 0) {
+            snprintf(err, errlen,
+                     "unknown member \"%.40s\"; a plugin request has \"cmd\", \"name\" and "
+                     "\"command\"",
+                     key);
+            return RP_ERR_PARSE;
+        }
+    }
+    v = json_object_get(obj, "name");
+    size_t n = json_string_length(v);
+    if (!json_is_string(v) || n == 0 || n > RP__CONTROL_NAME_MAX) {
+        snprintf(err, errlen,
+                 "\"name\" missing or not a plugin instance name (a string of 1 to %u bytes)",
+                 RP__CONTROL_NAME_MAX);
+        return RP_ERR_PARSE;
+    }
+    const char *name = json_string_value(v);
+    /* The name is logged and echoed: printable ASCII only, no NUL. */
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)name[i] < 0x21 || (unsigned char)name[i] > 0x7e) {
+            snprintf(err, errlen, "\"name\": a plugin instance name is printable ASCII");
+            return RP_ERR_PARSE;
+        }
+    }
+    memcpy(req->plugin, name, n + 1);
+    v = json_object_get(obj, "command");
+    if (!json_is_object(v)) {
+        snprintf(err, errlen,
+                 "\"command\" missing or not a JSON object, e.g. {\"command\":\"list\","
+                 "\"args\":[]}");
+        return RP_ERR_PARSE;
+    }
+    req->command = json_dumps(v, JSON_COMPACT);
+    if (!req->command) {
+        snprintf(err, errlen, "out of memory");
+        return RP_ERR_NOMEM;
+    }
+    req->command_len = strlen(req->command);
+    /* The command's own name, for the log and the audit event, when it
+     * follows rampartctl's form; cut, and only printable bytes kept. */
+    const char *cn = json_string_value(json_object_get(v, "command"));
+    size_t k = 0;
+    for (size_t i = 0; cn && cn[i] && k + 1 < sizeof req->command_name; i++)
+        req->command_name[k++] =
+            (unsigned char)cn[i] >= 0x20 && (unsigned char)cn[i] < 0x7f ? cn[i] : '?';
+    req->command_name[k] = '\0';
+    return 0;
+}
+
+int rp__control_parse_request(const char *line, size_t len, rp__control_request *req, char *err,
+                              size_t errlen)
+{
+    memset(req, 0, sizeof *req);
     if (errlen)
         err[0] = '\0';
     json_error_t jerr;
-    json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!req) {
+    json_t *obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!obj) {
         snprintf(err, errlen, "not a JSON object: %s at byte %d", jerr.text, jerr.position);
         return RP_ERR_PARSE;
     }
     int rc = RP_ERR_PARSE;
     const char *key;
     json_t *v;
-    if (!json_is_object(req)) {
+    if (!json_is_object(obj)) {
         snprintf(err, errlen, "expected a JSON object, e.g. {\"cmd\":\"status\"}");
         goto out;
     }
-    json_object_foreach(req, key, v)
-    {
-        if (strcmp(key, "cmd") != 0) {
-            /* Names are quoted in part only: they are the caller's bytes. */
-            snprintf(err, errlen, "unknown member \"%.40s\"; a request has only \"cmd\"", key);
-            goto out;
-        }
-    }
-    v = json_object_get(req, "cmd");
+    v = json_object_get(obj, "cmd");
     if (!json_is_string(v)) {
         snprintf(err, errlen,
                  "\"cmd\" missing or not a string; expected one of status, "
-                 "plugins, reload");
+                 "plugins, reload, plugin");
         goto out;
     }
     static const struct {
@@ -53,25 +108,58 @@ int rp__control_parse(const char *line, size_t len, enum rp__control_cmd *cmd, c
         enum rp__control_cmd cmd;
     } cmds[] = {{"status", RP__CONTROL_STATUS},
                 {"plugins", RP__CONTROL_PLUGINS},
-                {"reload", RP__CONTROL_RELOAD}};
-    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+                {"reload", RP__CONTROL_RELOAD},
+                {"plugin", RP__CONTROL_PLUGIN}};
+    enum rp__control_cmd cmd = 0;
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (json_string_length(v) == strlen(cmds[i].name) &&
-            strcmp(json_string_value(v), cmds[i].name) == 0) {
-            *cmd = cmds[i].cmd;
-            rc = 0;
+            strcmp(json_string_value(v), cmds[i].name) == 0)
+            cmd = cmds[i].cmd;
+    if (!cmd) {
+        /* Names are quoted in part only: they are the caller's bytes. */
+        snprintf(err, errlen,
+                 "unknown command \"%.40s\"; expected one of status, plugins, reload, plugin",
+                 json_string_value(v));
+        goto out;
+    }
+    if (cmd == RP__CONTROL_PLUGIN) {
+        rc = parse_plugin(obj, req, err, errlen);
+        if (rc != 0) {
+            rp__control_request_clear(req);
             goto out;
         }
+    } else {
+        json_object_foreach(obj, key, v)
+        {
+            if (strcmp(key, "cmd") != 0) {
+                snprintf(err, errlen, "unknown member \"%.40s\"; a request has only \"cmd\"", key);
+                goto out;
+            }
+        }
     }
-    snprintf(err, errlen, "unknown command \"%.40s\"; expected one of status, plugins, reload",
-             json_string_value(v));
+    req->cmd = cmd;
+    rc = 0;
 out:
-    json_decref(req);
+    json_decref(obj);
+    return rc;
+}
+
+int rp__control_parse(const char *line, size_t len, enum rp__control_cmd *cmd, char *err,
+                      size_t errlen)
+{
+    rp__control_request req;
+    int rc = rp__control_parse_request(line, len, &req, err, errlen);
+    if (rc == 0)
+        *cmd = req.cmd;
+    rp__control_request_clear(&req);
     return rc;
 }
 
 /* ---- the server -------------------------------------------------------------- */
 
-enum conn_state { C_FREE = 0, C_READ, C_WRITE, C_RELOAD };
+/* C_COMMAND: a plugin command runs; its replies are written as they come
+ * (C_WRITE), and the connection comes back here until the last one. */
+enum conn_state { C_FREE = 0, C_READ, C_WRITE, C_RELOAD, C_COMMAND };
 
 struct conn {
     rp__control *ctl;
@@ -85,6 +173,10 @@ struct conn {
     char *out; /* the reply being written, from malloc */
     size_t out_len, out_off;
     uint64_t reload_seq;
+    rp__command *cmd; /* the plugin command running for it, or NULL */
+    char cmd_plugin[RP__CONTROL_NAME_MAX + 1];
+    char cmd_name[64];
+    uint32_t cmd_replies;
 };
 
 struct rp__control {
@@ -115,9 +207,13 @@ struct rp__control {
 
 #define REFUSAL_LOG_BURST 10u
 
+static void command_finish(struct conn *c, int rc, const char *why);
+
 static void conn_close(struct conn *c)
 {
     rp__control *ctl = c->ctl;
+    if (c->cmd)
+        command_finish(c, RP_ERR_STOPPED, "the caller's connection closed before the last reply");
     if (c->watch)
         rp__loop_unwatch(ctl->loop, c->watch);
     if (c->timer)
@@ -170,17 +266,140 @@ static void reply_error(struct conn *c, const char *msg)
     conn_reply(c, r);
 }
 
+static void reply_error_code(struct conn *c, const char *msg, int code)
+{
+    json_t *r = json_object();
+    json_object_set_new(r, "ok", json_false());
+    json_object_set_new(r, "error", json_string(msg));
+    json_object_set_new(r, "code", json_string(rp_errname(code)));
+    conn_reply(c, r);
+}
+
+/* ---- plugin commands ---------------------------------------------------------- */
+
+/* Logs and audits how the connection's command ended, and lets it go. */
+static void command_finish(struct conn *c, int rc, const char *why)
+{
+    rp__control *ctl = c->ctl;
+    char line[1024];
+    if (rc == 0)
+        snprintf(line, sizeof line,
+                 "plugin %s command \"%s\" asked by uid %ld (pid %ld): answered (%u replies)",
+                 c->cmd_plugin, c->cmd_name, c->peer.uid, c->peer.pid, c->cmd_replies);
+    else
+        snprintf(line, sizeof line, "plugin %s command \"%s\" asked by uid %ld (pid %ld): %.600s",
+                 c->cmd_plugin, c->cmd_name, c->peer.uid, c->peer.pid, why);
+    rp__log(rc == 0 ? RP__LOG_INFO : RP__LOG_WARN, "control: %s", line);
+    if (ctl->ops.command_audit)
+        ctl->ops.command_audit(ctl->ops.arg, &c->peer, c->cmd_plugin, c->cmd_name,
+                               rc == 0 ? "success" : "failure", line);
+    rp__host_command_release(c->cmd);
+    c->cmd = NULL;
+}
+
+/* Writes the command's next reply, if one is there and none is being
+ * written. */
+static void command_pump(struct conn *c)
+{
+    rp__control *ctl = c->ctl;
+    if (c->state != C_COMMAND || !c->cmd)
+        return;
+    char *json = NULL, err[1024];
+    int more = 0, by_plugin = 0;
+    int rc = rp__host_command_next(c->cmd, &json, &more, &by_plugin, err, sizeof err);
+    if (rc == RP_ERR_AGAIN)
+        return;
+    json_t *r = json_object();
+    if (rc == 0) {
+        json_t *v = json_loads(json, JSON_DECODE_ANY, NULL);
+        free(json);
+        c->cmd_replies++;
+        json_object_set_new(r, "ok", json_true());
+        if (more)
+            json_object_set_new(r, "more", json_true());
+        json_object_set_new(r, "reply", v ? v : json_null());
+    } else {
+        json_object_set_new(r, "ok", json_false());
+        json_object_set_new(r, "error", json_string(err[0] ? err : rp_strerror(rc)));
+        json_object_set_new(r, "code", json_string(rp_errname(rc)));
+        if (by_plugin)
+            json_object_set_new(r, "plugin_error", json_true());
+    }
+    if (rc != 0 || !more) {
+        command_finish(c, rc, err);
+        /* Back to the ordinary bound for what the connection does next. */
+        if (c->timer)
+            rp__loop_timer_cancel(ctl->loop, c->timer);
+        c->timer = 0;
+        rp__loop_timer_add(ctl->loop, NULL, ctl->deadline_ms, 0, conn_deadline, c, &c->timer);
+    }
+    conn_reply(c, r);
+}
+
+static void command_notify(void *arg)
+{
+    command_pump(arg);
+}
+
+static void command_start(struct conn *c, const rp__control_request *req)
+{
+    rp__control *ctl = c->ctl;
+    snprintf(c->cmd_plugin, sizeof c->cmd_plugin, "%s", req->plugin);
+    snprintf(c->cmd_name, sizeof c->cmd_name, "%s", req->command_name);
+    c->cmd_replies = 0;
+    rp__log_info("control: plugin %s command \"%s\" asked by uid %ld (pid %ld)", req->plugin,
+                 req->command_name, c->peer.uid, c->peer.pid);
+    char err[512] = "";
+    uint32_t timeout_ms = 0;
+    int rc = ctl->ops.command ? ctl->ops.command(ctl->ops.arg, req, command_notify, c, &c->cmd,
+                                                 &timeout_ms, err, sizeof err)
+                              : RP_ERR_UNSUPPORTED;
+    if (rc != 0) {
+        char msg[700];
+        snprintf(msg, sizeof msg, "%s: %s", rp_errname(rc),
+                 err[0] ? err : "plugin commands are not available in this agent");
+        char line[1024];
+        snprintf(line, sizeof line,
+                 "plugin %s command \"%s\" asked by uid %ld (pid %ld): refused: %s", req->plugin,
+                 req->command_name, c->peer.uid, c->peer.pid, msg);
+        rp__log_warn("control: %s", line);
+        if (ctl->ops.command_audit)
+            ctl->ops.command_audit(ctl->ops.arg, &c->peer, req->plugin, req->command_name,
+                                   "failure", line);
+        c->cmd = NULL;
+        reply_error_code(c, msg, rc);
+        return;
+    }
+    c->state = C_COMMAND;
+    /* Nothing to read or write until a reply comes: hang-ups and errors
+     * only. The connection lives past the command's deadline, so the
+     * caller is told of it. */
+    rp__loop_watch_set_events(ctl->loop, c->watch, 0);
+    if (c->timer)
+        rp__loop_timer_cancel(ctl->loop, c->timer);
+    c->timer = 0;
+    rp__loop_timer_add(ctl->loop, NULL, (uint64_t)timeout_ms + 5000, 0, conn_deadline, c,
+                       &c->timer);
+}
+
 static void handle_line(struct conn *c, const char *line, size_t len)
 {
     rp__control *ctl = c->ctl;
-    enum rp__control_cmd cmd;
+    rp__control_request req;
     char err[256];
     ctl->stats.requests++;
-    if (rp__control_parse(line, len, &cmd, err, sizeof err) != 0) {
+    if (rp__control_parse_request(line, len, &req, err, sizeof err) != 0) {
         ctl->stats.bad_requests++;
         reply_error(c, err);
         return;
     }
+    enum rp__control_cmd cmd = req.cmd;
+    if (cmd == RP__CONTROL_PLUGIN) {
+        command_start(c, &req);
+        rp__control_request_clear(&req);
+        return;
+    }
+    rp__control_request_clear(&req);
     if (cmd == RP__CONTROL_RELOAD) {
         rp__log_info("control: reload asked by uid %ld (pid %ld)", c->peer.uid, c->peer.pid);
         c->reload_seq = atomic_fetch_add(&ctl->reload_req, 1) + 1;
@@ -285,8 +504,15 @@ static void conn_write(struct conn *c)
     free(c->out);
     c->out = NULL;
     c->out_len = c->out_off = 0;
-    if (c->close_after) {
+    if (c->close_after && !c->cmd) {
         conn_close(c);
+        return;
+    }
+    if (c->cmd) {
+        /* The command goes on: its next reply, when there. */
+        c->state = C_COMMAND;
+        rp__loop_watch_set_events(ctl->loop, c->watch, 0);
+        command_pump(c);
         return;
     }
     c->state = C_READ;

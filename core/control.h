@@ -14,13 +14,16 @@
  * published as an audit event.
  *
  * Protocol (docs/control.md): {"cmd":"status"}, {"cmd":"plugins"},
- * {"cmd":"reload"}; replies {"ok":true,...} or {"ok":false,"error":"..."}.
+ * {"cmd":"reload"}, {"cmd":"plugin","name":N,"command":{...}}; replies
+ * {"ok":true,...} or {"ok":false,"error":"..."}; a plugin command may be
+ * answered by several lines, every one but the last with "more":true.
  */
 #ifndef RP_CORE_CONTROL_H
 #define RP_CORE_CONTROL_H
 
 #include "os/os_fs.h"
 #include "os/os_sock.h"
+#include "runtime/host_command.h"
 #include "runtime/loop.h"
 
 #include <jansson.h>
@@ -35,14 +38,40 @@
 /* How long a reload request may wait for the reload to finish. */
 #define RP__CONTROL_RELOAD_DEADLINE_MS 60000u
 
-enum rp__control_cmd { RP__CONTROL_STATUS = 1, RP__CONTROL_PLUGINS, RP__CONTROL_RELOAD };
+enum rp__control_cmd {
+    RP__CONTROL_STATUS = 1,
+    RP__CONTROL_PLUGINS,
+    RP__CONTROL_RELOAD,
+    RP__CONTROL_PLUGIN
+};
+
+/* The longest plugin instance name a request may name. */
+#define RP__CONTROL_NAME_MAX 128u
+
+typedef struct rp__control_request {
+    enum rp__control_cmd cmd;
+    /* RP__CONTROL_PLUGIN: the instance name (printable ASCII), the command
+     * object as compact JSON text (malloc'd) and its "command" member when
+     * that is a string (cut, for the log and the audit event; else ""). */
+    char plugin[RP__CONTROL_NAME_MAX + 1];
+    char command_name[64];
+    char *command;
+    size_t command_len;
+} rp__control_request;
 
 /*
- * Parses one request line (without its newline): a JSON object whose only
- * member is "cmd", one of "status", "plugins", "reload". Returns 0 and the
- * command, or RP_ERR_PARSE with what is wrong in err (always terminated;
- * the input is quoted at most in part). Pure: any thread.
+ * Parses one request line (without its newline): a JSON object whose "cmd"
+ * is one of "status", "plugins", "reload" (and no other member), or
+ * "plugin" with "name" (a string of 1 to RP__CONTROL_NAME_MAX printable
+ * ASCII bytes) and "command" (a JSON object) and no other member. Returns 0
+ * and the request (clear it with rp__control_request_clear), or
+ * RP_ERR_PARSE with what is wrong in err (always terminated; the input is
+ * quoted at most in part), req cleared. Pure: any thread.
  */
+int rp__control_parse_request(const char *line, size_t len, rp__control_request *req, char *err,
+                              size_t errlen);
+void rp__control_request_clear(rp__control_request *req);
+/* The same, for the command alone. */
 int rp__control_parse(const char *line, size_t len, enum rp__control_cmd *cmd, char *err,
                       size_t errlen);
 
@@ -57,6 +86,15 @@ typedef struct rp__control_ops {
     void (*audit)(void *arg, const char *action, const rp__os_peer *peer, const char *outcome,
                   const char *message);
     void *arg;
+    /* Plugin commands (may be NULL: refused as not supported). Starts
+     * req's command (host_command.h: rp__host_command_start, notify and
+     * narg passed on) and says its deadline in *timeout_ms. */
+    int (*command)(void *arg, const rp__control_request *req, void (*notify)(void *narg),
+                   void *narg, rp__command **out, uint32_t *timeout_ms, char *err, size_t errlen);
+    /* Publishes the audit event of a plugin command (action
+     * "control-plugin-command") and how it ended. */
+    void (*command_audit)(void *arg, const rp__os_peer *peer, const char *plugin,
+                          const char *command, const char *outcome, const char *message);
 } rp__control_ops;
 
 typedef struct rp__control_opts {

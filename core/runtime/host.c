@@ -2,6 +2,7 @@
  * loader.c. */
 #include "runtime/host.h"
 #include "runtime/host_private.h"
+#include "runtime/host_command.h"
 #include "runtime/bus.h"
 #include "runtime/event.h"
 #include "runtime/fields.h"
@@ -615,6 +616,7 @@ static const rp_host_api host_api = {
     .config_str_array_item = rp__host_config_str_array_item,
     .config_json = rp__host_config_json,
     /* 1.1: plugin commands (host_command.c). */
+    .command_reply = rp__host_api_command_reply,
 };
 
 const rp_host_api *rp__host_api(void)
@@ -787,6 +789,7 @@ static void plugin_start(struct rp_plugin *p)
         return;
     }
     p->pstate = RP__PLUGIN_RUNNING;
+    rp__host_command_open(p);
     rp__log_info("plugin %s: running", p->name);
 }
 
@@ -808,6 +811,9 @@ int rp__host_start(rp__host *host, rp__workers *workers)
         return RP_ERR_INVAL;
     host->workers = workers;
     host->started = 1;
+    int crc = rp__host_command_setup(host);
+    if (crc != 0) /* the plugins run; rampartctl is told they take no commands */
+        rp__log_warn("plugin commands not available: %s", rp_strerror(crc));
     for (size_t i = 0; i < host->nplugins; i++)
         if (host->plugins[i]->pstate == RP__PLUGIN_LOADED)
             plugin_init(host->plugins[i]);
@@ -832,13 +838,17 @@ void rp__host_stop(rp__host *host)
             for (uint32_t k = 0; k < p->nsubs; k++)
                 rp__bus_unsubscribe(host->bus, p->subs[k], NULL);
             p->nsubs = 0;
+            /* No command runs after stop; one stuck past the bound keeps
+             * the state alive (not destroyed) rather than freed under it. */
+            int quiet = rp__host_command_close(p) == 0;
             rp__host_enter(p);
             int rc = p->desc.stop(p, p->state);
             rp__host_leave();
             if (rc != 0)
                 call_failed(p, "stop", rc);
             release_resources(p);
-            plugin_destroy(p);
+            if (quiet)
+                plugin_destroy(p);
             p->pstate = RP__PLUGIN_STOPPED;
         }
     }
@@ -851,6 +861,7 @@ void rp__host_stop(rp__host *host)
             p->pstate = RP__PLUGIN_STOPPED;
         }
     }
+    rp__host_command_teardown(host, 0);
     host->workers = NULL;
     host->started = 0;
 }
@@ -868,10 +879,12 @@ void rp__host_destroy(rp__host *host)
         free(p->config_json);
         rp__host_plugin_config_free(p);
         rp__hf_free(p);
+        rp__host_command_free(p);
         rp__os_mutex_destroy(p->lock);
         rp__os_dl_forget(p->dl);
         free(p);
     }
+    rp__host_command_teardown(host, 1);
     free(host->plugins);
     free(host);
 }

@@ -92,6 +92,7 @@ struct rp_plugin {
     struct rp__config_text *config_texts_prev;
     struct rp__config_text *config_check_texts; /* during check_config only */
     /* 1.1: plugin commands (host_command.c). */
+    struct rp__plugin_cmds *cmds; /* NULL until the plugin first runs */
     /* 1.1: lifetimes and live reload. */
 };
 
@@ -112,6 +113,7 @@ struct rp__host {
     atomic_uint_fast64_t episodes; /* times the bus went full and watches were suspended */
     atomic_uint_fast64_t suspensions;
     atomic_uint suspended_now;
+    struct rp__host_cmds *cmds; /* 1.1: plugin commands (host_command.c) */
 };
 
 /* Marks p as the plugin the calling thread runs (crash reports and the
@@ -188,5 +190,18 @@ int rp__hf_field_provided(rp_plugin *self, const char *event_type, uint64_t type
                           rp_field_id field, uint32_t *collectors);
 int rp__hf_event_field_count(const rp_event *ev, uint32_t *count);
 int rp__hf_event_field_at(const rp_event *ev, uint32_t index, rp_field_id *id, uint32_t *type);
+/* 1.1: plugin commands (host_command.c). setup makes the host's command
+ * workers (at host start), teardown destroys them (at host stop, after
+ * every plugin closed; destroying also frees the host's record, at host
+ * destroy). open lets commands reach a plugin that now runs;
+ * close, before its stop, refuses new ones, ends the queued ones and waits
+ * (RP__COMMAND_STOP_WAIT_MS at most) for the running ones: RP_ERR_TIMEOUT
+ * when one still runs. free at host destroy. Control thread. */
+int rp__host_command_setup(rp__host *host);
+void rp__host_command_teardown(rp__host *host, int destroying);
+void rp__host_command_open(struct rp_plugin *p);
+int rp__host_command_close(struct rp_plugin *p);
+void rp__host_command_free(struct rp_plugin *p);
+int rp__host_api_command_reply(rp_command *cmd, const char *json, uint64_t len, uint32_t flags);
 
 #endif

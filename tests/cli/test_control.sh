@@ -55,8 +55,13 @@ file_n=$(published_in data/status.json)
 run_cmd st.out st.err "$RAMPARTCTL" --config "$CFG" status
 expect_rc 0 "status"
 grep -q "^rampartd $VERSION, pid $APID, up " st.out || fail "status header: $(head -1 st.out)"
-grep -qxF "  state: ok" st.out || fail "status state line: $(cat st.out)"
-grep -q "^  plugin synthetic: running, [0-9]* published, 0 dropped" st.out || fail "status plugin: $(cat st.out)"
+grep -qxE "  state +ok" st.out || fail "status state line: $(cat st.out)"
+# The plugins as an aligned table.
+grep -qxE "  PLUGIN +STATE +PUBLISHED +DROPPED +CPU_MS +ERROR" st.out || fail "status plugin table head: $(cat st.out)"
+grep -qxE "  synthetic +running +[0-9]+ +0 +[0-9]+ +-" st.out || fail "status plugin row: $(cat st.out)"
+h=$(grep PLUGIN st.out); r=$(grep "^  synthetic " st.out)
+pre=${h%%STATE*}
+[ "$pre" != "$h" ] && [ "${r:${#pre}:7}" = running ] || fail "status table not aligned: $h / $r"
 
 run_cmd pl.out pl.err "$RAMPARTCTL" --config "$CFG" plugins
 expect_rc 0 "plugins: $(cat pl.err)"

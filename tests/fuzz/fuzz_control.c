@@ -1,15 +1,20 @@
 /*
  * tests/fuzz/fuzz_control.c - libFuzzer target for the control socket's
- * request parser (rp__control_parse, core/control.c), which reads what any
+ * request parser (rp__control_parse_request and rp__control_parse,
+ * core/control.c), which reads what any
  * local process that reaches the socket sends (the peer check comes first,
  * but root's or the agent's own user's processes may still be hostile).
  *
  * The whole input is one request line. Checks, any failure aborts:
  *   - the result is 0 or RP_ERR_PARSE; on RP_ERR_PARSE the message is
  *     non-empty and terminated within the buffer, also in a tiny buffer;
- *   - on 0 the command is one of the three, the input is a JSON object
- *     (parsed again here) whose "cmd" names that command, and it has no
- *     other member;
+ *   - on 0 the command is one of the four, the input is a JSON object
+ *     (parsed again here) whose "cmd" names that command; status, plugins
+ *     and reload have no other member; plugin has exactly "name" (the
+ *     request's plugin, printable ASCII, at most RP__CONTROL_NAME_MAX
+ *     bytes) and "command" (an object, whose compact text is the
+ *     request's command and parses back to an equal object);
+ *   - both parsers agree on the result and the command;
  *   - the same request written back by jansson parses to the same command.
  */
 #include "control.h"
@@ -29,7 +34,7 @@
         }                                                                                          \
     } while (0)
 
-static const char *const names[] = {NULL, "status", "plugins", "reload"};
+static const char *const names[] = {NULL, "status", "plugins", "reload", "plugin"};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -53,10 +58,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     CHECK(cmd2 == cmd);
-    CHECK(cmd >= RP__CONTROL_STATUS && cmd <= RP__CONTROL_RELOAD);
+    CHECK(cmd >= RP__CONTROL_STATUS && cmd <= RP__CONTROL_PLUGIN);
     json_t *j = json_loadb(s, size, 0, NULL);
     CHECK(j && json_is_object(j));
-    CHECK(json_object_size(j) == 1);
+
+    rp__control_request req;
+    memset(&req, 'x', sizeof req);
+    CHECK(rp__control_parse_request(s, size, &req, err, sizeof err) == 0);
+    CHECK(req.cmd == cmd);
+    if (cmd == RP__CONTROL_PLUGIN) {
+        CHECK(json_object_size(j) == 3);
+        const json_t *name = json_object_get(j, "name");
+        CHECK(json_is_string(name));
+        size_t n = strlen(req.plugin);
+        CHECK(n >= 1 && n <= RP__CONTROL_NAME_MAX && n == json_string_length(name));
+        CHECK(strcmp(req.plugin, json_string_value(name)) == 0);
+        for (size_t i = 0; i < n; i++)
+            CHECK(req.plugin[i] > 0x20 && req.plugin[i] < 0x7f);
+        CHECK(memchr(req.command_name, '\0', sizeof req.command_name) != NULL);
+        CHECK(req.command && strlen(req.command) == req.command_len);
+        json_t *back = json_loads(req.command, 0, NULL);
+        CHECK(json_is_object(back) && json_equal(back, json_object_get(j, "command")));
+        json_decref(back);
+    } else {
+        CHECK(json_object_size(j) == 1);
+        CHECK(req.command == NULL);
+    }
+    rp__control_request_clear(&req);
     const json_t *v = json_object_get(j, "cmd");
     CHECK(json_is_string(v));
     CHECK(strcmp(json_string_value(v), names[cmd]) == 0);

@@ -163,6 +163,40 @@ static void test_parse(void **state)
     /* A NUL inside the command's name is not "status". */
     static const char nul[] = "{\"cmd\":\"status\\u0000x\"}";
     assert_int_equal(rp__control_parse(nul, sizeof nul - 1, &cmd, err, sizeof err), RP_ERR_PARSE);
+
+    /* A plugin command: the instance, the command object as compact text
+     * and its "command" member for the log. */
+    rp__control_request req;
+    static const char plug[] =
+        "{\"cmd\":\"plugin\",\"name\":\"scan\",\"command\":{ \"command\" : \"run\", "
+        "\"args\":[\"/tmp\"]}}";
+    assert_int_equal(rp__control_parse_request(plug, sizeof plug - 1, &req, err, sizeof err), 0);
+    assert_int_equal(req.cmd, RP__CONTROL_PLUGIN);
+    assert_string_equal(req.plugin, "scan");
+    assert_string_equal(req.command_name, "run");
+    assert_string_equal(req.command, "{\"command\":\"run\",\"args\":[\"/tmp\"]}");
+    assert_int_equal(req.command_len, strlen(req.command));
+    rp__control_request_clear(&req);
+    static const struct {
+        const char *in, *err;
+    } bad[] = {
+        {"{\"cmd\":\"plugin\",\"command\":{}}", "\"name\" missing"},
+        {"{\"cmd\":\"plugin\",\"name\":\"\",\"command\":{}}", "\"name\" missing"},
+        {"{\"cmd\":\"plugin\",\"name\":\"a b\",\"command\":{}}", "printable ASCII"},
+        {"{\"cmd\":\"plugin\",\"name\":\"a\",\"command\":[]}", "not a JSON object"},
+        {"{\"cmd\":\"plugin\",\"name\":\"a\"}", "\"command\" missing"},
+        {"{\"cmd\":\"plugin\",\"name\":\"a\",\"command\":{},\"x\":1}", "unknown member \"x\""},
+        {"{\"cmd\":\"status\",\"name\":\"a\"}", "unknown member \"name\""},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memset(&req, 0x55, sizeof req);
+        assert_int_equal(
+            rp__control_parse_request(bad[i].in, strlen(bad[i].in), &req, err, sizeof err),
+            RP_ERR_PARSE);
+        assert_null(req.command); /* cleared: nothing to free */
+        if (!strstr(err, bad[i].err))
+            fail_msg("%s: error '%s' lacks '%s'", bad[i].in, err, bad[i].err);
+    }
 }
 
 static void test_socket_mode_and_removal(void **state)

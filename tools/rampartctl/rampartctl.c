@@ -28,19 +28,28 @@ static const char usage_text[] =
     "              <data_dir>/status.json (said so on stderr)\n"
     "  plugins [--json]\n"
     "              one line per plugin: name, id, version, vendor, kind, state,\n"
-    "              events in/out/dropped, CPU ms, counters\n"
+    "              events in/out/dropped, CPU ms, counters (and gauges)\n"
+    "  plugin NAME COMMAND [ARGS...]\n"
+    "              send a command to plugin instance NAME, as the JSON object\n"
+    "              {\"command\":COMMAND,\"args\":[ARGS...]}; prints each reply as\n"
+    "              it comes (a string as it is, anything else as JSON)\n"
     "  version     print the version\n"
     "\n"
-    "The agent is reached through its control socket <data_dir>/control.sock\n"
-    "(root and the agent's user only); the configuration (default\n" RP_DEFAULT_CONFIG ")\n"
-    "names data_dir. Without the socket, reload signals the agent named by\n"
+    "The agent is reached through its control socket, agent.control_socket\n"
+    "(default <data_dir>/control.sock; root and the agent's user only), which\n"
+    "the configuration (default " RP_DEFAULT_CONFIG ") names, as it names\n"
+    "data_dir. Without the socket, reload signals the agent named by\n"
     "agent.pid_file.\n"
     "\n"
     "exit status of status: 0 the agent reported state ok; 1 it reported state\n"
     "degraded (a plugin failed to load or start; the reason is printed);\n"
     "69 the agent is not running (no status yet, or its last one is shown);\n"
     "75 no answer in time; 77 permission denied; 78 invalid configuration\n"
-    "(also: reload rejected); 64 bad command line.\n";
+    "(also: reload rejected); 64 bad command line.\n"
+    "exit status of plugin: 0 the last reply came; 70 the plugin answered with\n"
+    "an error; 75 busy or past agent.plugin_command_timeout_ms; 69 the agent or\n"
+    "the plugin is not running, or the plugin takes no commands; 64 no such\n"
+    "plugin.\n";
 
 /* rampartctl status: the agent runs but is degraded. sysexits(3) has no
  * code for "running, but not fully", and monitoring wants a plain non-zero
@@ -64,16 +73,35 @@ static int load_config(const char *config_file, const char *site, rp__config **c
 /* The longest reply read (the agent's own cap is RP__CONTROL_MAX_REPLY). */
 #define CTL_REPLY_MAX (16u << 20)
 
+/* Connects to the control socket at path sock (agent.control_socket, as
+ * the configuration resolves it): its folder is opened, then the name in
+ * it, as rp__os_ctl_connect does. */
+static int ctl_connect(const char *sock, int timeout_ms, int *fd)
+{
+    const char *slash = strrchr(sock, '/');
+    if (!slash || !slash[1])
+        return RP_ERR_NOTFOUND;
+    char dir[4096];
+    size_t n = (size_t)(slash - sock);
+    if (n >= sizeof dir)
+        return RP_ERR_RANGE;
+    memcpy(dir, sock, n);
+    dir[n ? n : 1] = '\0';
+    if (!n)
+        dir[0] = '/';
+    return rp__os_ctl_connect(dir, slash + 1, timeout_ms, fd);
+}
+
 /*
- * Sends {"cmd":cmd} to the agent's control socket in data_dir and reads its
+ * Sends {"cmd":cmd} to the agent's control socket sock and reads its
  * one-line reply into *reply. Returns 0, or: RP_ERR_NOTFOUND (no socket) or
  * RP_ERR_STOPPED (no one listens): the agent is not running; RP_ERR_PERM;
  * RP_ERR_TIMEOUT; RP_ERR_PARSE (not a JSON object); RP_ERR_IO.
  */
-static int ctl_ask(const char *data_dir, const char *cmd, int timeout_ms, json_t **reply)
+static int ctl_ask(const char *sock, const char *cmd, int timeout_ms, json_t **reply)
 {
     int fd = -1;
-    int rc = rp__os_ctl_connect(data_dir, RP__CONTROL_SOCKET, timeout_ms, &fd);
+    int rc = ctl_connect(sock, timeout_ms, &fd);
     if (rc != 0)
         return rc;
     char req[64];
@@ -116,28 +144,25 @@ static int ctl_ask(const char *data_dir, const char *cmd, int timeout_ms, json_t
 }
 
 /* One line for a socket that did not answer; the sysexits code. */
-static int ctl_fail(const char *data_dir, int rc)
+static int ctl_fail(const char *sock, int rc)
 {
     if (rc == RP_ERR_NOTFOUND || rc == RP_ERR_STOPPED) {
-        fprintf(stderr,
-                "rampartctl: rampartd is not running (no control socket answers at "
-                "%s/%s)\n",
-                data_dir, RP__CONTROL_SOCKET);
+        fprintf(stderr, "rampartctl: rampartd is not running (no control socket answers at %s)\n",
+                sock);
         return RP_EX_UNAVAILABLE;
     }
     if (rc == RP_ERR_PERM) {
         fprintf(stderr,
-                "rampartctl: %s/%s: permission denied: only root and the agent's user "
+                "rampartctl: %s: permission denied: only root and the agent's user "
                 "may use rampartd's control socket\n",
-                data_dir, RP__CONTROL_SOCKET);
+                sock);
         return RP_EX_NOPERM;
     }
     if (rc == RP_ERR_TIMEOUT) {
-        fprintf(stderr, "rampartctl: rampartd did not answer in time on %s/%s\n", data_dir,
-                RP__CONTROL_SOCKET);
+        fprintf(stderr, "rampartctl: rampartd did not answer in time on %s\n", sock);
         return RP_EX_TEMPFAIL;
     }
-    fprintf(stderr, "rampartctl: %s/%s: %s\n", data_dir, RP__CONTROL_SOCKET,
+    fprintf(stderr, "rampartctl: %s: %s\n", sock,
             rc == RP_ERR_PARSE ? "the agent's answer is not a JSON object" : rp_strerror(rc));
     return RP_EX_UNAVAILABLE;
 }
@@ -198,14 +223,15 @@ static int cmd_reload(const char *config_file, const char *site)
     json_t *reply = NULL;
     /* A reload reads files and may wait for the uploader: a minute at most
      * (the agent's own bound, RP__CONTROL_RELOAD_DEADLINE_MS). */
-    int rc = ctl_ask(cfg->data_dir, "reload", (int)RP__CONTROL_RELOAD_DEADLINE_MS + 5000, &reply);
+    int rc =
+        ctl_ask(cfg->control_socket, "reload", (int)RP__CONTROL_RELOAD_DEADLINE_MS + 5000, &reply);
     int status;
     if (rc == RP_ERR_NOTFOUND || rc == RP_ERR_STOPPED) {
         /* No control socket (an older agent, or none running): the signal,
          * which finds out whether an agent holds the pid file. */
         status = reload_by_signal(cfg);
     } else if (rc != 0) {
-        status = ctl_fail(cfg->data_dir, rc);
+        status = ctl_fail(cfg->control_socket, rc);
     } else if (json_is_true(json_object_get(reply, "ok"))) {
         printf("rampartctl: rampartd reloaded its configuration\n");
         status = RP_EX_OK;
@@ -275,7 +301,7 @@ static int cmd_status(const char *config_file, const char *site, int as_json)
     if (load_config(config_file, site, &cfg) != 0)
         return RP_EX_CONFIG;
     json_t *reply = NULL, *d = NULL;
-    int rc = ctl_ask(cfg->data_dir, "status", 10000, &reply);
+    int rc = ctl_ask(cfg->control_socket, "status", 10000, &reply);
     int down = 0;
     char why[4200];
     if (rc == 0 && json_is_true(json_object_get(reply, "ok")) &&
@@ -283,9 +309,8 @@ static int cmd_status(const char *config_file, const char *site, int as_json)
         d = json_incref(json_object_get(reply, "status"));
     } else if (rc == RP_ERR_NOTFOUND || rc == RP_ERR_STOPPED) {
         down = 1;
-        snprintf(why, sizeof why,
-                 "rampartd is not running (no control socket answers at %.2048s/%s)", cfg->data_dir,
-                 RP__CONTROL_SOCKET);
+        snprintf(why, sizeof why, "rampartd is not running (no control socket answers at %.2048s)",
+                 cfg->control_socket);
         d = read_status_file(cfg->data_dir, why);
     } else if (rc == RP_ERR_PERM || (rc == 0 && ctl_refused_code(reply) == RP_EX_NOPERM)) {
         /* The socket is root's and the agent's; status.json may still be
@@ -296,7 +321,7 @@ static int cmd_status(const char *config_file, const char *site, int as_json)
                      : "permission denied");
         d = read_status_file(cfg->data_dir, why);
     } else {
-        int ex = rc == 0 ? ctl_refused(reply, "status") : ctl_fail(cfg->data_dir, rc);
+        int ex = rc == 0 ? ctl_refused(reply, "status") : ctl_fail(cfg->control_socket, rc);
         json_decref(reply);
         rp__config_destroy(cfg);
         return ex;
@@ -316,45 +341,282 @@ static int cmd_status(const char *config_file, const char *site, int as_json)
     }
     printf("rampartd %s, pid %lld, up %lld s, as of %s\n", str(d, "version", NULL),
            num(d, "pid", NULL), num(d, "uptime_s", NULL), str(d, "time", NULL));
+    /* Labels in one column, values in the next. */
+#define ROW(label, ...)                                                                            \
+    do {                                                                                           \
+        printf("  %-7s ", label);                                                                  \
+        printf(__VA_ARGS__);                                                                       \
+        fputc('\n', stdout);                                                                       \
+    } while (0)
     if (degraded)
-        printf("  state: degraded: %s\n", str(d, "state_reason", NULL));
+        ROW("state", "degraded: %s", str(d, "state_reason", NULL));
     else
-        printf("  state: ok\n");
-    printf("  cpu %lld ms, peak memory %lld KiB; bus: %lld events, %lld dropped\n",
-           num(d, "cpu_ms", NULL), num(d, "peak_rss_bytes", NULL) / 1024,
-           num(d, "bus", "published"), num(d, "bus", "dropped"));
+        ROW("state", "ok");
+    ROW("cpu", "%lld ms, peak memory %lld KiB", num(d, "cpu_ms", NULL),
+        num(d, "peak_rss_bytes", NULL) / 1024);
+    ROW("bus", "%lld events, %lld dropped", num(d, "bus", "published"), num(d, "bus", "dropped"));
     if (json_object_get(d, "upload")) {
-        printf("  upload: %s, %lld events delivered in %lld batches, %lld retries, %lld dead "
-               "letters (%lld events), last status %lld%s%s\n",
-               str(d, "upload", "state"), num(d, "upload", "delivered_events"),
-               num(d, "upload", "delivered_batches"), num(d, "upload", "retries"),
-               num(d, "upload", "dead_batches"), num(d, "upload", "dead_events"),
-               num(d, "upload", "last_status"), *str(d, "upload", "last_error") ? ": " : "",
-               str(d, "upload", "last_error"));
-        printf("  spool: %lld events in %lld batches waiting, %lld of %lld bytes on disk; "
-               "dropped when full %lld events; damaged records cut %lld\n",
-               num(d, "spool", "queued_events"), num(d, "spool", "queued_batches"),
-               num(d, "spool", "disk_bytes"), num(d, "spool", "max_bytes"),
-               num(d, "spool", "dropped_full_events"),
-               num(d, "spool", "corrupt_records") + num(d, "spool", "cut_torn_records"));
+        ROW("upload",
+            "%s, %lld events delivered in %lld batches, %lld retries, %lld dead letters (%lld "
+            "events), last status %lld%s%s",
+            str(d, "upload", "state"), num(d, "upload", "delivered_events"),
+            num(d, "upload", "delivered_batches"), num(d, "upload", "retries"),
+            num(d, "upload", "dead_batches"), num(d, "upload", "dead_events"),
+            num(d, "upload", "last_status"), *str(d, "upload", "last_error") ? ": " : "",
+            str(d, "upload", "last_error"));
+        ROW("spool",
+            "%lld events in %lld batches waiting, %lld of %lld bytes on disk; dropped when full "
+            "%lld events; damaged records cut %lld",
+            num(d, "spool", "queued_events"), num(d, "spool", "queued_batches"),
+            num(d, "spool", "disk_bytes"), num(d, "spool", "max_bytes"),
+            num(d, "spool", "dropped_full_events"),
+            num(d, "spool", "corrupt_records") + num(d, "spool", "cut_torn_records"));
     } else {
-        printf("  output: %lld events written locally\n", num(d, "sink", "events"));
+        ROW("output", "%lld events written locally", num(d, "sink", "events"));
     }
+#undef ROW
+    /* The plugins as a table: text left, numbers right, each column as
+     * wide as its widest cell; the error, last, is not padded. */
+    enum { SCOLS = 6 };
+    static const char *const head[SCOLS] = {"PLUGIN",  "STATE",  "PUBLISHED",
+                                            "DROPPED", "CPU_MS", "ERROR"};
+    const json_t *plugins = json_object_get(d, "plugins");
+    size_t n = json_object_size(plugins);
+    char(*cells)[SCOLS][256] = calloc(n ? n : 1, sizeof *cells);
+    if (!cells) {
+        json_decref(d);
+        return RP_EX_OSERR;
+    }
+    size_t width[SCOLS], row = 0;
+    for (int k = 0; k < SCOLS; k++)
+        width[k] = strlen(head[k]);
     const char *name;
     json_t *p;
-    json_object_foreach(json_object_get(d, "plugins"), name, p)
+    json_object_foreach((json_t *)plugins, name, p)
     {
-        printf("  plugin %s: %s, %lld published, %lld dropped, cpu %lld ms%s%s\n", name,
-               str(p, "state", NULL), num(p, "published", NULL), num(p, "dropped", NULL),
-               num(p, "cpu_ms", NULL), json_object_get(p, "error") ? ": " : "",
-               json_object_get(p, "error") ? str(p, "error", NULL) : "");
+        snprintf(cells[row][0], sizeof cells[row][0], "%s", name);
+        snprintf(cells[row][1], sizeof cells[row][1], "%s", str(p, "state", NULL));
+        snprintf(cells[row][2], sizeof cells[row][2], "%lld", num(p, "published", NULL));
+        snprintf(cells[row][3], sizeof cells[row][3], "%lld", num(p, "dropped", NULL));
+        snprintf(cells[row][4], sizeof cells[row][4], "%lld", num(p, "cpu_ms", NULL));
+        snprintf(cells[row][5], sizeof cells[row][5], "%s",
+                 json_object_get(p, "error") ? str(p, "error", NULL) : "-");
+        for (int k = 0; k < SCOLS; k++)
+            if (strlen(cells[row][k]) > width[k])
+                width[k] = strlen(cells[row][k]);
+        row++;
     }
+    if (n) {
+        fputc('\n', stdout);
+        for (size_t i = 0; i <= n; i++) {
+            const char *const *line = i == 0 ? head : NULL;
+            printf(" ");
+            for (int k = 0; k < SCOLS; k++) {
+                const char *cell = line ? line[k] : cells[i - 1][k];
+                if (k == SCOLS - 1)
+                    printf(" %s\n", cell);
+                else
+                    printf(k >= 2 ? " %*s " : " %-*s ", (int)width[k], cell);
+            }
+        }
+    }
+    free(cells);
     json_decref(d);
     return status;
 }
 
+/* ---- rampartctl plugin NAME COMMAND [ARGS...] ------------------------------- */
+
+/* A line reader over the socket: lines of at most CTL_REPLY_MAX bytes. */
+struct line_reader {
+    int fd;
+    char *buf;
+    size_t len, cap;
+};
+
+/* The next line (without its newline) into *line, *n bytes, valid until the
+ * next call. RP_ERR_IO when the agent closed before a whole line. */
+static int read_line(struct line_reader *r, char **line, size_t *n)
+{
+    for (;;) {
+        char *nl = r->len ? memchr(r->buf, '\n', r->len) : NULL;
+        if (nl) {
+            *line = r->buf;
+            *n = (size_t)(nl - r->buf);
+            *nl = '\0';
+            return 0;
+        }
+        if (r->len == r->cap) {
+            char *nb = r->cap < CTL_REPLY_MAX ? realloc(r->buf, r->cap ? r->cap * 2 : 65536) : NULL;
+            if (!nb)
+                return RP_ERR_RANGE;
+            r->buf = nb;
+            r->cap = r->cap ? r->cap * 2 : 65536;
+        }
+        size_t got = 0;
+        int rc = rp__os_sock_recv_wait(r->fd, r->buf + r->len, r->cap - r->len, &got);
+        if (rc != 0)
+            return rc;
+        if (got == 0)
+            return RP_ERR_IO;
+        r->len += got;
+    }
+}
+
+/* Drops the line read_line gave. */
+static void drop_line(struct line_reader *r, size_t n)
+{
+    memmove(r->buf, r->buf + n + 1, r->len - n - 1);
+    r->len -= n + 1;
+}
+
+/* Prints one reply value: a string as it is, anything else as compact JSON. */
+static void print_value(const json_t *v)
+{
+    if (json_is_string(v)) {
+        fwrite(json_string_value(v), 1, json_string_length(v), stdout);
+        fputc('\n', stdout);
+    } else {
+        char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        printf("%s\n", t ? t : "null");
+        free(t);
+    }
+    fflush(stdout);
+}
+
+/* The exit code of a plugin command's error reply (docs/control.md). */
+static int command_error_code(const json_t *reply)
+{
+    if (json_is_true(json_object_get(reply, "plugin_error")))
+        return RP_EX_SOFTWARE;
+    const char *code = json_string_value(json_object_get(reply, "code"));
+    if (!code)
+        return ctl_refused_code(reply);
+    if (strcmp(code, "RP_ERR_TIMEOUT") == 0 || strcmp(code, "RP_ERR_BUSY") == 0)
+        return RP_EX_TEMPFAIL;
+    if (strcmp(code, "RP_ERR_NOTFOUND") == 0 || strcmp(code, "RP_ERR_INVAL") == 0)
+        return RP_EX_USAGE;
+    if (strcmp(code, "RP_ERR_STOPPED") == 0 || strcmp(code, "RP_ERR_UNSUPPORTED") == 0)
+        return RP_EX_UNAVAILABLE;
+    return RP_EX_SOFTWARE;
+}
+
+static int cmd_plugin(const char *config_file, const char *site, int argc, char **argv)
+{
+    /* argv: NAME COMMAND [ARGS...] */
+    json_t *command = json_object();
+    json_t *args = json_array();
+    json_object_set_new(command, "command", json_string(argv[1]));
+    for (int k = 2; k < argc; k++)
+        json_array_append_new(args, json_string(argv[k]));
+    json_object_set_new(command, "args", args);
+    json_t *req = json_object();
+    json_object_set_new(req, "cmd", json_string("plugin"));
+    json_object_set_new(req, "name", json_string(argv[0]));
+    json_object_set_new(req, "command", command);
+    char *text = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    if (!text) {
+        fprintf(stderr, "rampartctl: plugin: the arguments are not valid UTF-8 text\n");
+        return RP_EX_USAGE;
+    }
+    size_t tlen = strlen(text);
+    if (tlen + 1 > RP__CONTROL_MAX_REQUEST) {
+        fprintf(stderr, "rampartctl: plugin: the command is %zu bytes, over the cap of %u\n", tlen,
+                RP__CONTROL_MAX_REQUEST - 1);
+        free(text);
+        return RP_EX_USAGE;
+    }
+    rp__config *cfg = NULL;
+    if (load_config(config_file, site, &cfg) != 0) {
+        free(text);
+        return RP_EX_CONFIG;
+    }
+    /* Each wait is bounded by the command's deadline and a margin: the
+     * agent says "timed out" itself when the plugin takes longer. */
+    int wait_ms = (int)cfg->plugin_command_timeout_ms + 10000;
+    int fd = -1;
+    int rc = ctl_connect(cfg->control_socket, wait_ms, &fd);
+    if (rc != 0) {
+        int ex = ctl_fail(cfg->control_socket, rc);
+        free(text);
+        rp__config_destroy(cfg);
+        return ex;
+    }
+    text[tlen] = '\n';
+    (void)rp__os_sock_send_all(fd, text, tlen + 1);
+    free(text);
+    struct line_reader r = {.fd = fd};
+    int ex = -1;
+    while (ex < 0) {
+        char *line;
+        size_t n;
+        rc = read_line(&r, &line, &n);
+        if (rc != 0) {
+            ex = rc == RP_ERR_IO ? (fprintf(stderr,
+                                            "rampartctl: plugin %s: the agent closed the "
+                                            "connection before the last reply\n",
+                                            argv[0]),
+                                    RP_EX_UNAVAILABLE)
+                                 : ctl_fail(cfg->control_socket, rc);
+            break;
+        }
+        json_t *reply = json_loadb(line, n, 0, NULL);
+        drop_line(&r, n);
+        if (!json_is_object(reply)) {
+            json_decref(reply);
+            ex = ctl_fail(cfg->control_socket, RP_ERR_PARSE);
+            break;
+        }
+        if (json_is_true(json_object_get(reply, "ok"))) {
+            print_value(json_object_get(reply, "reply"));
+            if (!json_is_true(json_object_get(reply, "more")))
+                ex = RP_EX_OK;
+        } else {
+            const char *e = json_string_value(json_object_get(reply, "error"));
+            fprintf(stderr, "rampartctl: plugin %s: %s\n", argv[0], e ? e : "refused");
+            ex = command_error_code(reply);
+        }
+        json_decref(reply);
+    }
+    free(r.buf);
+    rp__os_sock_close(&fd);
+    rp__config_destroy(cfg);
+    return ex;
+}
+
+/* A cell of name=value pairs (counters, gauges), cut at a whole pair; "-"
+ * when there are none. A value that is not an integer is shown as JSON. */
+static void kv_cell(const json_t *obj, char *c, size_t cap)
+{
+    size_t used = 0;
+    const char *name;
+    json_t *v;
+    c[0] = '\0';
+    json_object_foreach((json_t *)obj, name, v)
+    {
+        char val[64];
+        if (json_is_integer(v)) {
+            snprintf(val, sizeof val, "%lld", (long long)json_integer_value(v));
+        } else {
+            char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+            snprintf(val, sizeof val, "%s", t ? t : "?");
+            free(t);
+        }
+        int w = snprintf(c + used, cap - used, "%s%s=%s", used ? "," : "", name, val);
+        if (w < 0 || (size_t)w >= cap - used) {
+            c[used] = '\0';
+            break;
+        }
+        used += (size_t)w;
+    }
+    if (!used)
+        snprintf(c, cap, "-");
+}
+
 /* rampartctl plugins: an aligned table, one row per plugin. */
-#define PCOLS 11
+/* NAME .. COUNTERS, and GAUGES when a plugin reports any. */
+#define PCOLS 12
 
 static int cmd_plugins(const char *config_file, const char *site, int as_json)
 {
@@ -362,10 +624,10 @@ static int cmd_plugins(const char *config_file, const char *site, int as_json)
     if (load_config(config_file, site, &cfg) != 0)
         return RP_EX_CONFIG;
     json_t *reply = NULL;
-    int rc = ctl_ask(cfg->data_dir, "plugins", 10000, &reply);
+    int rc = ctl_ask(cfg->control_socket, "plugins", 10000, &reply);
     int ex = RP_EX_OK;
     if (rc != 0)
-        ex = ctl_fail(cfg->data_dir, rc);
+        ex = ctl_fail(cfg->control_socket, rc);
     else if (!json_is_true(json_object_get(reply, "ok")) ||
              !json_is_array(json_object_get(reply, "plugins")))
         ex = ctl_refused(reply, "plugins");
@@ -381,9 +643,14 @@ static int cmd_plugins(const char *config_file, const char *site, int as_json)
         json_decref(reply);
         return RP_EX_OK;
     }
-    static const char *const head[PCOLS] = {"NAME", "ID",  "VERSION", "VENDOR", "KIND",    "STATE",
-                                            "IN",   "OUT", "DROPPED", "CPU_MS", "COUNTERS"};
+    static const char *const head[PCOLS] = {"NAME",    "ID",     "VERSION",  "VENDOR",
+                                            "KIND",    "STATE",  "IN",       "OUT",
+                                            "DROPPED", "CPU_MS", "COUNTERS", "GAUGES"};
     size_t n = json_array_size(list);
+    int ncols = PCOLS - 1;
+    for (size_t i = 0; i < n; i++)
+        if (json_object_size(json_object_get(json_array_get(list, i), "gauges")))
+            ncols = PCOLS;
     /* Every cell as text first, so the columns can be as wide as their
      * widest cell. */
     char(*cells)[PCOLS][256] = calloc(n ? n : 1, sizeof *cells);
@@ -404,34 +671,21 @@ static int cmd_plugins(const char *config_file, const char *site, int as_json)
         static const char *const nums[] = {"events_in", "events_out", "dropped", "cpu_ms"};
         for (int k = 0; k < 4; k++)
             snprintf(cells[i][6 + k], sizeof cells[i][6 + k], "%lld", num(p, nums[k], NULL));
-        char *c = cells[i][10];
-        size_t used = 0;
-        const char *name;
-        json_t *v;
-        json_object_foreach(json_object_get(p, "counters"), name, v)
-        {
-            int w = snprintf(c + used, sizeof cells[i][10] - used, "%s%s=%lld", used ? "," : "",
-                             name, (long long)json_integer_value(v));
-            if (w < 0 || (size_t)w >= sizeof cells[i][10] - used) {
-                c[used] = '\0';
-                break;
-            }
-            used += (size_t)w;
-        }
-        if (!used)
-            snprintf(c, sizeof cells[i][10], "-");
+        kv_cell(json_object_get(p, "counters"), cells[i][10], sizeof cells[i][10]);
+        kv_cell(json_object_get(p, "gauges"), cells[i][11], sizeof cells[i][11]);
         for (int k = 0; k < PCOLS; k++)
             if (strlen(cells[i][k]) > width[k])
                 width[k] = strlen(cells[i][k]);
     }
-    for (int k = 0; k + 1 < PCOLS; k++)
-        printf(k >= 6 ? "%*s  " : "%-*s  ", (int)width[k], head[k]);
-    printf("%s\n", head[PCOLS - 1]);
-    /* Numbers align right, text left; the last column is not padded. */
+    /* Numbers (IN to CPU_MS) align right, text left; the last column is
+     * not padded. */
+    for (int k = 0; k + 1 < ncols; k++)
+        printf(k >= 6 && k <= 9 ? "%*s  " : "%-*s  ", (int)width[k], head[k]);
+    printf("%s\n", head[ncols - 1]);
     for (size_t i = 0; i < n; i++) {
-        for (int k = 0; k + 1 < PCOLS; k++)
-            printf(k >= 6 ? "%*s  " : "%-*s  ", (int)width[k], cells[i][k]);
-        printf("%s\n", cells[i][PCOLS - 1]);
+        for (int k = 0; k + 1 < ncols; k++)
+            printf(k >= 6 && k <= 9 ? "%*s  " : "%-*s  ", (int)width[k], cells[i][k]);
+        printf("%s\n", cells[i][ncols - 1]);
     }
     free(cells);
     json_decref(reply);
@@ -482,6 +736,13 @@ int main(int argc, char **argv)
         }
         return cmd_plugins(config_file, site, as_json);
     }
+    if (strcmp(cmd, "plugin") == 0) {
+        if (argc - (i + 1) < 2) {
+            fprintf(stderr, "rampartctl: plugin needs a plugin name and a command\n%s", usage_text);
+            return RP_EX_USAGE;
+        }
+        return cmd_plugin(config_file, site, argc - (i + 1), argv + i + 1);
+    }
     if (i + 1 < argc) {
         fprintf(stderr, "rampartctl: unexpected argument '%s'\n%s", argv[i + 1], usage_text);
         return RP_EX_USAGE;
@@ -493,7 +754,7 @@ int main(int argc, char **argv)
         return RP_EX_OK;
     }
     /* A close command name is suggested, as for config keys. */
-    static const char *const commands[] = {"plugins", "reload", "status", "version"};
+    static const char *const commands[] = {"plugin", "plugins", "reload", "status", "version"};
     const char *best = NULL;
     size_t best_d = 3;
     for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++) {

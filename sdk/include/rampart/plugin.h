@@ -502,11 +502,13 @@ typedef struct rp_host_api {
     int (*private_dir)(rp_plugin *self, int64_t *dirfd, const char **path, uint64_t *len);
 
     /* Answers a command given to on_command with one JSON value (at most
-     * RP_MAX_COMMAND_REPLY bytes, copied). RP_REPLY_MORE marks a progress
+     * RP_MAX_COMMAND_REPLY bytes, copied; all replies of one command at
+     * most 8 MiB: RP_ERR_FULL past either). RP_REPLY_MORE marks a progress
      * reply; the reply without it is the last. RP_ERR_TIMEOUT once the
-     * command's deadline passed (the caller was told), RP_ERR_INVAL for text
-     * that is not JSON or a reply after the last. The thread running
-     * on_command. */
+     * command's deadline passed or the caller went away (the caller was
+     * told), RP_ERR_STOPPED once the plugin's stop began (return then),
+     * RP_ERR_INVAL for text that is not JSON, other flags, or a reply after
+     * the last or outside on_command. The thread running on_command. */
     int (*command_reply)(rp_command *cmd, const char *json, uint64_t len, uint32_t flags);
 
     /* --- new functions of later minors go here, at the end ------------- */
@@ -576,9 +578,11 @@ typedef struct rp_plugin_descriptor {
      * why: the plugin is then left off with that message. */
     int (*check_config)(rp_plugin *self, const rp_host_api *host);
     /* Optional: answers a control request (`rampartctl plugin NAME CMD`),
-     * a JSON object in request (borrowed for the call), by command_reply,
-     * on a worker thread, never on the loop thread, and never before start
-     * or after stop. A return without a last reply answers with the error. */
+     * a JSON object in request (borrowed for the call, NUL-terminated), by
+     * command_reply, on a worker thread, never on the loop thread, and never
+     * before start or after stop; at most 2 of a plugin's commands run at
+     * once. A return without a last reply answers with the error (its name
+     * and the set_error message). */
     int (*on_command)(rp_plugin *self, void *state, rp_command *cmd, const char *request,
                       uint64_t len);
     /* RP_CAP_* the plugin needs, valid with RP_PLUGIN_CAPS_DECLARED. */
