@@ -602,9 +602,15 @@ int rp__host_create(const rp__host_opts *opts, rp__host **out)
     if (!h)
         return RP_ERR_NOMEM;
     h->opts = *opts;
+    int prc = rp__host_set_policy(h, opts->policy);
+    if (prc != 0) {
+        free(h);
+        return prc;
+    }
     size_t n = json_object_size(opts->plugins);
     h->plugins = calloc(n ? n : 1, sizeof *h->plugins);
     if (!h->plugins) {
+        rp__host_policy_clear(h);
         free(h);
         return RP_ERR_NOMEM;
     }
@@ -842,6 +848,7 @@ void rp__host_destroy(rp__host *host)
         free(p);
     }
     free(host->plugins);
+    rp__host_policy_clear(host);
     free(host);
 }
 

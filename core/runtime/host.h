@@ -84,6 +84,9 @@ typedef struct rp__host_opts {
     void (*config_error)(void *arg, char *err, size_t errlen, const struct rp__json_seg *segv,
                          int depth, const char *line);
     void *config_error_arg;
+    /* The "policy" object (runtime/policy.h), already checked with the rest
+     * of the config; NULL decides detect for every alert. */
+    const json_t *policy;
 } rp__host_opts;
 
 int rp__host_create(const rp__host_opts *opts, rp__host **out);
@@ -148,6 +151,13 @@ void rp__host_flow_stats(const rp__host *host, rp__host_flow *out);
  * number (type borrowed for the call). Any thread. */
 void rp__host_refused_by_type(const rp__host *host,
                               void (*cb)(void *arg, const char *type, uint64_t refused), void *arg);
+
+/* Replaces the response policy stamped on alerts (alert_create) with one
+ * made from the "policy" object (borrowed for the call), atomically: an
+ * alert being made meanwhile gets the old or the new policy, whole. On an
+ * error (RP_ERR_CONFIG, logged; RP_ERR_NOMEM) the running policy stays.
+ * Any thread; the agent calls it at a reload. */
+int rp__host_set_policy(rp__host *host, const json_t *policy);
 
 /* The host API table as handed to plugins (static storage). */
 const rp_host_api *rp__host_api(void);

@@ -98,11 +98,20 @@ struct rp__host {
     atomic_uint_fast64_t episodes; /* times the bus went full and watches were suspended */
     atomic_uint_fast64_t suspensions;
     atomic_uint suspended_now;
+    /* 1.1: alerts and policy (host_alert.c): the response policy, swapped
+     * whole at a reload under host_alert.c's lock; NULL decides detect. */
+    struct rp__policy *policy;
 };
 
 /* Marks p as the plugin the calling thread runs (crash reports and the
  * supervisor read it) around a direct call into the plugin; leave clears it. */
 void rp__host_enter(struct rp_plugin *p);
 void rp__host_leave(void);
+
+/* 1.1: alerts and policy (host_alert.c). alert_create of the host table;
+ * rp__host_policy_clear drops the host's policy (rp__host_destroy). */
+int rp__host_alert_create(rp_plugin *self, const rp_alert *alert, const rp_event *const *sources,
+                          uint32_t nsources, rp_event **out);
+void rp__host_policy_clear(rp__host *host);
 
 #endif
