@@ -351,10 +351,10 @@ static void on_policy_error(void *arg, const struct rp__json_seg *segv, int dept
     struct policy_errors *pe = arg;
     char path[512];
     rp__json_path_format(segv, depth, path, sizeof path);
-    rp__config_err_add(pe->err, pe->errlen, "%s: %s: %s",
-                       attribute(pe->main_doc, pe->main_name, pe->overlay_doc, pe->overlay_name,
-                                 segv, depth),
-                       path, msg);
+    rp__config_err_add(
+        pe->err, pe->errlen, "%s: %s: %s",
+        attribute(pe->main_doc, pe->main_name, pe->overlay_doc, pe->overlay_name, segv, depth),
+        path, msg);
 }
 
 int rp__config_from_docs(const json_t *main_doc, const char *main_name, const json_t *overlay_doc,

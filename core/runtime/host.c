@@ -584,6 +584,7 @@ static const rp_host_api host_api = {
     .monotonic_ns = rp__os_monotonic_ns,
     /* 1.1: the field registry (host_fields.c). */
     /* 1.1: alerts and policy (host_alert.c). */
+    .alert_create = rp__host_alert_create,
     /* 1.1: drops, gauges, services and the private folder (host_service.c). */
     /* 1.1: typed config getters (host_config.c). */
     /* 1.1: plugin commands (host_command.c). */

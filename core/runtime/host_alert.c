@@ -18,11 +18,12 @@
 #include <string.h>
 
 /* Caps of alert_create (sdk/docs/alerts.md); past them RP_ERR_INVAL. */
-#define MAX_SOURCES  64u
-#define MAX_LIST     32u  /* tags, tactic ids, technique ids */
-#define MAX_NAME     256u /* rule_name */
-#define MAX_FREETEXT 4097u /* reason, description, reference: read at most this much; the
-                              event's 4 KiB string cap cuts them and sets event.truncated */
+#define MAX_SOURCES 64u
+#define MAX_LIST    32u  /* tags, tactic ids, technique ids */
+#define MAX_NAME    256u /* rule_name */
+#define MAX_FREETEXT                                                                               \
+    4097u /* reason, description, reference: read at most this much; the                           \
+             event's 4 KiB string cap cuts them and sets event.truncated */
 
 /* ---- the policy ---------------------------------------------------------- */
 
@@ -31,8 +32,7 @@
  * against either the old or the new policy, whole. */
 static rp__os_static_mutex policy_lock = RP__OS_STATIC_MUTEX_INIT;
 
-static void log_policy_error(void *arg, const struct rp__json_seg *segv, int depth,
-                             const char *msg)
+static void log_policy_error(void *arg, const struct rp__json_seg *segv, int depth, const char *msg)
 {
     (void)arg;
     char path[256];
@@ -147,9 +147,9 @@ static void fields_init(void *arg)
 static int copied(const char *name)
 {
     static const char *const not_copied[] = {
-        "@timestamp", "agent", "data_stream", "ecs",  "error",    "event",         "log",
-        "message",    "observer", "risk",     "rule", "tags",     "threat",        "tracing",
-        "vulnerability", "rampart.alert", "rampart.policy", NULL,
+        "@timestamp", "agent",   "data_stream",   "ecs",           "error",          "event",
+        "log",        "message", "observer",      "risk",          "rule",           "tags",
+        "threat",     "tracing", "vulnerability", "rampart.alert", "rampart.policy", NULL,
     };
     if (strcmp(name, RP__EVENT_TRUNCATED_FIELD) == 0)
         return 1;
@@ -210,9 +210,8 @@ static int copy_subject(rp_event *ev, const rp_event *src)
         if (!name || !copied(name))
             continue;
         /* One field is kept free so that event.truncated always fits. */
-        int rc = rp__event_field_count(ev) >= RP__EVENT_MAX_FIELDS - 1
-                     ? RP_ERR_FULL
-                     : copy_field(ev, src, &v);
+        int rc = rp__event_field_count(ev) >= RP__EVENT_MAX_FIELDS - 1 ? RP_ERR_FULL
+                                                                       : copy_field(ev, src, &v);
         if (rc == RP_ERR_FULL) {
             rp_field_id t = rp__event_truncated_field();
             return t ? rp__event_set_bool(ev, t, 1) : 0;
@@ -304,8 +303,8 @@ static int set_list(rp_event *ev, rp_field_id f, const char *const *list, int n,
         items[i].len = len;
         if (upper) {
             for (size_t k = 0; k < len; k++)
-                ids[i][k] = (list[i][k] >= 'a' && list[i][k] <= 'z') ? (char)(list[i][k] - 32)
-                                                                     : list[i][k];
+                ids[i][k] =
+                    (list[i][k] >= 'a' && list[i][k] <= 'z') ? (char)(list[i][k] - 32) : list[i][k];
             items[i].ptr = ids[i];
         }
     }

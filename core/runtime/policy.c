@@ -221,7 +221,10 @@ static void parse_map(struct parse *c, const json_t *policy, enum map_kind kind,
     if (!json_is_object(m)) {
         rp__json_describe(m, got, sizeof got);
         bad(c, 2, "expected an object of entries keyed by %s, got %s",
-            kind == MAP_RULES ? "rule id" : kind == MAP_TAGS ? "tag" : "ruleset", got);
+            kind == MAP_RULES  ? "rule id"
+            : kind == MAP_TAGS ? "tag"
+                               : "ruleset",
+            got);
         return;
     }
     size_t n = json_object_size(m);
@@ -249,8 +252,7 @@ static void parse_map(struct parse *c, const json_t *policy, enum map_kind kind,
                     "bytes) as the key",
                     RP__POLICY_RULESET_MAX);
             else
-                bad(c, 3,
-                    "expected a %s of 1 to %u printable characters without spaces as the key",
+                bad(c, 3, "expected a %s of 1 to %u printable characters without spaces as the key",
                     kind == MAP_RULES ? "rule id" : "tag", RP__POLICY_KEY_MAX);
             continue;
         }
