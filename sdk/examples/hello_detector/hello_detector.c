@@ -26,7 +26,7 @@ struct hello {
     const rp_host_api *host;
     char substring[257];
     int64_t severity;
-    rp_field_id command_line, rule_id, rule_name, ruleset, severity_field;
+    rp_field_id command_line;
     uint32_t alerts_counter;
 };
 
@@ -84,10 +84,6 @@ static int hello_init(rp_plugin *self, const rp_host_api *host, void **state)
     }
     h->severity = config_int(json, "\"severity\"", 47);
     if ((rc = host->field_id(self, "process.command_line", 20, RP_TYPE_STR, &h->command_line)) ||
-        (rc = host->field_id(self, "rule.id", 7, RP_TYPE_STR, &h->rule_id)) ||
-        (rc = host->field_id(self, "rule.name", 9, RP_TYPE_STR, &h->rule_name)) ||
-        (rc = host->field_id(self, "rule.ruleset", 12, RP_TYPE_STR, &h->ruleset)) ||
-        (rc = host->field_id(self, "event.severity", 14, RP_TYPE_I64, &h->severity_field)) ||
         (rc = host->counter_register(self, "alerts", 6, &h->alerts_counter)) ||
         (rc = host->subscribe(self, "process.exec", 12, 0))) {
         free(h);
@@ -107,19 +103,26 @@ static int hello_on_event(rp_plugin *self, void *state, const rp_event *ev)
     if (!strstr(cmd, h->substring))
         return 0;
 
-    /* The alert carries every field of the event that raised it. */
+    /* The host builds the alert by the contract (sdk/docs/alerts.md): the
+     * rule, the subject fields of the event that raised it (not its
+     * categorisation), its event.id, and the policy that applies. */
+    static const char *const techniques[] = {"T1059", NULL}; /* Command and Scripting Interpreter */
+    static const char *const tactics[] = {"TA0002", NULL};   /* Execution */
+    rp_alert a = {
+        .struct_size = sizeof a,
+        .severity = (uint32_t)h->severity,
+        .rule_id = "hello-1",
+        .rule_name = "Hello: command line contains the configured text",
+        .ruleset = "hello",
+        .reason = "the command line contains the configured text",
+        .tags = NULL,
+        .tactic_ids = tactics,
+        .technique_ids = techniques,
+    };
     rp_event *alert;
-    int rc = h->host->event_copy(self, ev, "alert", 5, &alert);
+    int rc = h->host->alert_create(self, &a, &ev, 1, &alert);
     if (rc != 0)
         return rc;
-    if ((rc = h->host->set_str(alert, h->rule_id, "hello-1", 7)) != 0 ||
-        (rc = h->host->set_str(alert, h->rule_name,
-                               "Hello: command line contains the configured text", 48)) != 0 ||
-        (rc = h->host->set_str(alert, h->ruleset, "hello", 5)) != 0 ||
-        (rc = h->host->set_i64(alert, h->severity_field, h->severity)) != 0) {
-        h->host->event_release(alert); /* never published: drop our reference */
-        return rc;
-    }
     rc = h->host->event_publish(self, alert);
     if (rc == 0)
         h->host->counter_add(self, h->alerts_counter, 1);
@@ -149,7 +152,7 @@ static void hello_destroy(rp_plugin *self, void *state)
 static const rp_plugin_descriptor descriptor = {
     .struct_size = sizeof(rp_plugin_descriptor),
     .abi_major = RP_ABI_MAJOR,
-    .abi_minor = 0,
+    .abi_minor = 1, /* alert_create */
     .kind = RP_KIND_DETECTOR,
     .event_schema_version = RP_EVENT_SCHEMA_VERSION,
     .id = "org.rampart.example.hello",
