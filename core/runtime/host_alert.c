@@ -177,8 +177,12 @@ static int copy_field(rp_event *ev, const rp_event *src, const rp__field_view *v
         return rp__event_set_str(ev, v->id, v->ptr, v->len);
     case RP_TYPE_BYTES:
         return rp__event_set_bytes(ev, v->id, v->ptr, v->len);
-    case RP_TYPE_IP:
-        return rp__event_set_ip(ev, v->id, v->ptr);
+    case RP_TYPE_IP: {
+        /* The stored address need not be aligned for rp_ip: copy it out. */
+        rp_ip ip;
+        memcpy(&ip, v->ptr, sizeof ip);
+        return rp__event_set_ip(ev, v->id, &ip);
+    }
     case RP_TYPE_STR_ARRAY: {
         rp_str *items = calloc(v->count ? v->count : 1, sizeof *items);
         if (!items)

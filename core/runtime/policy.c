@@ -84,7 +84,7 @@ struct parse {
     void *arg;
     int bad;
     int nomem;
-    struct rp__json_seg segv[4];
+    struct rp__json_seg segv[6]; /* policy.rules.<id>.actions[i] is the deepest */
 };
 
 static void bad(struct parse *c, int depth, const char *fmt, ...) RP__PRINTF(3, 4);
