@@ -456,6 +456,7 @@ void rp__agent_host_opts(const rp__config *cfg, rp__host_opts *opts)
     opts->config_dir = cfg->config_dir;
     opts->plugins = json_object_get(cfg->root, "plugins");
     opts->exclude_rules = json_object_get(json_object_get(cfg->root, "collectors"), "exclude");
+    opts->policy = json_object_get(cfg->root, "policy");
     opts->config_error = host_config_error;
     opts->config_error_arg = (void *)cfg;
 }
@@ -1513,6 +1514,9 @@ int rp__agent_reload(rp__agent *a)
     a->cfg->pid_file = old->pid_file;
     old->pid_file = swap;
     rp__log_set_level(next->log_level);
+    /* The response policy applies to the next alert (checked with the config). */
+    if (rp__host_set_policy(a->host, json_object_get(next->root, "policy")) != 0)
+        rp__log_error("reload: the response policy could not be applied; the old one stays");
     json_t *out_old = json_deep_copy(json_object_get(a->boot_cfg->root, "output"));
     json_t *out_new = json_deep_copy(json_object_get(next->root, "output"));
     if (upload_applied && out_old && out_new) {

@@ -5,6 +5,7 @@
 #include "os/os_fs.h"
 #include "lib/path.h"
 #include "lib/schema.h"
+#include "runtime/policy.h"
 
 #include <rampart/plugin.h>
 
@@ -341,6 +342,27 @@ static int check_exclude(const json_t *merged, const json_t *main_doc, const cha
     return 0;
 }
 
+/* policy: the schema checks the shape; the policy's own check adds what it
+ * cannot say (an action listed twice, two tags that differ only in case,
+ * the number of entries), with the same code the agent runs. */
+struct policy_errors {
+    const json_t *main_doc, *overlay_doc;
+    const char *main_name, *overlay_name;
+    char *err;
+    size_t errlen;
+};
+
+static void on_policy_error(void *arg, const struct rp__json_seg *segv, int depth, const char *msg)
+{
+    struct policy_errors *pe = arg;
+    char path[512];
+    rp__json_path_format(segv, depth, path, sizeof path);
+    rp__config_err_add(
+        pe->err, pe->errlen, "%s: %s: %s",
+        attribute(pe->main_doc, pe->main_name, pe->overlay_doc, pe->overlay_name, segv, depth),
+        path, msg);
+}
+
 int rp__config_from_docs(const json_t *main_doc, const char *main_name, const json_t *overlay_doc,
                          const char *overlay_name, const char *site, const char *config_dir,
                          rp__config **out, char *err, size_t errlen)
@@ -407,6 +429,10 @@ int rp__config_from_docs(const json_t *main_doc, const char *main_name, const js
     }
 
     rc = check_exclude(merged, main_doc, main_name, overlay_doc, overlay_name, err, errlen);
+    if (rc != 0)
+        goto out;
+    struct policy_errors pe = {main_doc, overlay_doc, main_name, overlay_name, err, errlen};
+    rc = rp__policy_create(json_object_get(merged, "policy"), on_policy_error, &pe, NULL);
     if (rc != 0)
         goto out;
 

@@ -142,11 +142,20 @@ static const struct std_field std_fields[] = {
     {"rule.author", RP_TYPE_STR_ARRAY},
     {"rule.version", RP_TYPE_STR},
     {"rule.license", RP_TYPE_STR},
+    /* Not ECS: the tags of the rule that raised an alert, which select its
+     * policy (sdk/docs/alerts.md). */
+    {"rule.tags", RP_TYPE_STR_ARRAY},
     {"threat.framework", RP_TYPE_STR},
     {"threat.technique.id", RP_TYPE_STR_ARRAY},
     {"threat.technique.name", RP_TYPE_STR_ARRAY},
     {"threat.tactic.id", RP_TYPE_STR_ARRAY},
     {"threat.tactic.name", RP_TYPE_STR_ARRAY},
+    /* Rampart's own alert fields (alert_create, sdk/docs/alerts.md): typed
+     * here so that no plugin can register them first with another type. */
+    {"rampart.alert.source_ids", RP_TYPE_STR_ARRAY},
+    {"rampart.policy.mode", RP_TYPE_STR},
+    {"rampart.policy.actions", RP_TYPE_STR_ARRAY},
+    {"rampart.policy.matched", RP_TYPE_STR_ARRAY},
     {"log.level", RP_TYPE_STR},
     {"log.logger", RP_TYPE_STR},
     {"log.file.path", RP_TYPE_STR},

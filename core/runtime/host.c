@@ -607,6 +607,7 @@ static const rp_host_api host_api = {
     .event_field_count = rp__hf_event_field_count,
     .event_field_at = rp__hf_event_field_at,
     /* 1.1: alerts and policy (host_alert.c). */
+    .alert_create = rp__host_alert_create,
     /* 1.1: drops, gauges, services and the private folder (host_service.c). */
     /* 1.1: typed config getters (host_config.c). */
     .config_bool = rp__host_config_bool,
@@ -632,9 +633,15 @@ int rp__host_create(const rp__host_opts *opts, rp__host **out)
     if (!h)
         return RP_ERR_NOMEM;
     h->opts = *opts;
+    int prc = rp__host_set_policy(h, opts->policy);
+    if (prc != 0) {
+        free(h);
+        return prc;
+    }
     size_t n = json_object_size(opts->plugins);
     h->plugins = calloc(n ? n : 1, sizeof *h->plugins);
     if (!h->plugins) {
+        rp__host_policy_clear(h);
         free(h);
         return RP_ERR_NOMEM;
     }
@@ -886,6 +893,7 @@ void rp__host_destroy(rp__host *host)
     }
     rp__host_command_teardown(host, 1);
     free(host->plugins);
+    rp__host_policy_clear(host);
     free(host);
 }
 

@@ -86,6 +86,9 @@ typedef struct rp__host_opts {
     void (*config_error)(void *arg, char *err, size_t errlen, const struct rp__json_seg *segv,
                          int depth, const char *line);
     void *config_error_arg;
+    /* The "policy" object (runtime/policy.h), already checked with the rest
+     * of the config; NULL decides detect for every alert. */
+    const json_t *policy;
 } rp__host_opts;
 
 int rp__host_create(const rp__host_opts *opts, rp__host **out);
@@ -160,6 +163,12 @@ json_t *rp__host_caps_json(int declared, uint64_t caps);
  * checks them against the other plugins: 0, or an error and why. For tools
  * that read descriptors without a host (tests/abi/fields_doc.c). */
 int rp__host_check_fields(const rp_plugin_descriptor *d, char *why, size_t whylen);
+/* Replaces the response policy stamped on alerts (alert_create) with one
+ * made from the "policy" object (borrowed for the call), atomically: an
+ * alert being made meanwhile gets the old or the new policy, whole. On an
+ * error (RP_ERR_CONFIG, logged; RP_ERR_NOMEM) the running policy stays.
+ * Any thread; the agent calls it at a reload. */
+int rp__host_set_policy(rp__host *host, const json_t *policy);
 
 /* The host API table as handed to plugins (static storage). */
 const rp_host_api *rp__host_api(void);

@@ -114,6 +114,9 @@ struct rp__host {
     atomic_uint_fast64_t suspensions;
     atomic_uint suspended_now;
     struct rp__host_cmds *cmds; /* 1.1: plugin commands (host_command.c) */
+    /* 1.1: alerts and policy (host_alert.c): the response policy, swapped
+     * whole at a reload under host_alert.c's lock; NULL decides detect. */
+    struct rp__policy *policy;
 };
 
 /* Marks p as the plugin the calling thread runs (crash reports and the
@@ -203,5 +206,10 @@ void rp__host_command_open(struct rp_plugin *p);
 int rp__host_command_close(struct rp_plugin *p);
 void rp__host_command_free(struct rp_plugin *p);
 int rp__host_api_command_reply(rp_command *cmd, const char *json, uint64_t len, uint32_t flags);
+/* 1.1: alerts and policy (host_alert.c). alert_create of the host table;
+ * rp__host_policy_clear drops the host's policy (rp__host_destroy). */
+int rp__host_alert_create(rp_plugin *self, const rp_alert *alert, const rp_event *const *sources,
+                          uint32_t nsources, rp_event **out);
+void rp__host_policy_clear(rp__host *host);
 
 #endif

@@ -100,4 +100,33 @@ for want in '"rule.id":"hello-1"' '"rule.ruleset":"hello"' '"event.severity":73'
     n=$(grep -cF "$want" <<<"$alert_lines" || true)
     [ "$n" -eq 4 ] || { echo "FAIL: $n of 4 alerts have $want" >&2; exit 1; }
 done
+# The example and the guide build their alerts with alert_create (ABI 1.1):
+# the alert contract of sdk/docs/alerts.md. Each alert has a reason, ATT&CK
+# ids, the default policy (detect) stamped, and cites the exec event it came
+# from by its event.id; the exec event's categorisation stays out of it.
+python3 - "$events" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8") if l.strip()]
+by_id = {e["event.id"]: e for e in lines}
+alerts = [e for e in lines if e.get("event.kind") == "alert"]
+for a in alerts:
+    def need(cond, what):
+        if not cond:
+            sys.exit(f"FAIL: alert {a.get('event.id')}: {what}: {json.dumps(a)}")
+    need(a.get("event.reason"), "no event.reason")
+    need(a.get("rule.name"), "no rule.name")
+    need(a.get("event.category") == ["intrusion_detection"], "event.category not the alert's own")
+    need(a.get("event.type") == ["info"], "event.type not the alert's own")
+    need("event.action" not in a, "event.action of the source leaked")
+    need(a.get("threat.framework") == "MITRE ATT&CK", "threat.framework")
+    need(a.get("threat.technique.id") == ["T1059"], "threat.technique.id")
+    need(a.get("rampart.policy.mode") == "detect", "rampart.policy.mode")
+    need(a.get("rampart.policy.actions") == [], "rampart.policy.actions")
+    ids = a.get("rampart.alert.source_ids") or []
+    need(len(ids) == 1 and ids[0] in by_id, "rampart.alert.source_ids does not cite an event")
+    src = by_id[ids[0]]
+    need(src.get("synthetic.seq") == a.get("synthetic.seq"), "cites another event than its subject")
+    need(src.get("event.kind") == "event" and src.get("event.action"), "source is not the exec")
+print(f"{len(alerts)} alerts follow the alert contract")
+PY
 echo "hello detector ($mode) built out of tree: 4 alerts as expected"

@@ -74,7 +74,7 @@ expect_rc 0 "--print-config: $(cat p.err)"
 [ "$(json_get p.out 'd["agent"]["data_dir"]')" = data ] || fail "print-config: agent.data_dir"
 [ "$(json_get p.out 'd["agent"]["log_target"]')" = auto ] || fail "print-config: default log_target missing"
 [ "$(json_get p.out 'd["plugins"]["fim"]["enabled"]')" = True ] || fail "print-config: overlay plugin"
-[ "$(json_get p.out 'sorted(d)')" = "['agent', 'output', 'plugins', 'spool']" ] || fail "print-config: top-level keys"
+[ "$(json_get p.out 'sorted(d)')" = "['agent', 'output', 'plugins', 'policy', 'spool']" ] || fail "print-config: top-level keys"
 
 # --site overrides agent.site.
 run_cmd s.out s.err "$RAMPARTD" --print-config --config "$T/rampart.json" --site south

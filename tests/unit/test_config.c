@@ -239,7 +239,7 @@ static void test_unknown_keys(void **state)
     put("rampart.json", "{\"agnet\":{}}");
     expect_error("rampart.json", NULL,
                  "rampart.json: agnet: unknown key; did you mean \"agent\"? (allowed: agent, "
-                 "output, spool, collectors, plugins)");
+                 "output, spool, collectors, plugins, policy)");
     put("rampart.json", "{\"agent\":{\"log_levle\":\"debug\"}}");
     expect_error("rampart.json", NULL,
                  "rampart.json: agent.log_levle: unknown key; did you mean \"log_level\"? "
@@ -756,7 +756,9 @@ static void test_no_site(void **state)
         "\"job\":\"rampart\",\"labels\":{}},\"otlp\":{\"resource_attributes\":{}}},"
         "\"spool\":{\"max_bytes\":1073741824,\"fsync\":\"batch\","
         "\"deadletter_max_bytes\":268435456},"
-        "\"plugins\":{}}",
+        "\"plugins\":{},"
+        "\"policy\":{\"default\":{\"mode\":\"detect\",\"actions\":[]},\"rulesets\":{},"
+        "\"rules\":{},\"tags\":{}}}",
         0, NULL);
     assert_true(json_equal(cfg->root, want));
     json_decref(want);
@@ -811,7 +813,9 @@ static void test_overlay_selected_by_agent_site(void **state)
         "\"deadletter_max_bytes\":268435456},"
         "\"plugins\":{\"proc\":{\"enabled\":true,\"file\":\"proc.so\"},"
         "\"net\":{\"enabled\":true,\"file\":\"net.so\",\"config\":{\"b\":2,\"c\":[3]}},"
-        "\"fim\":{\"enabled\":true,\"file\":\"/opt/fim.so\"}}}",
+        "\"fim\":{\"enabled\":true,\"file\":\"/opt/fim.so\"}},"
+        "\"policy\":{\"default\":{\"mode\":\"detect\",\"actions\":[]},\"rulesets\":{},"
+        "\"rules\":{},\"tags\":{}}}",
         0, NULL);
     assert_non_null(want);
     if (!json_equal(cfg->root, want)) {

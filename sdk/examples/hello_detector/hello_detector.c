@@ -27,7 +27,7 @@ struct hello {
     const rp_host_api *host;
     char substring[257];
     int64_t severity;
-    rp_field_id command_line, rule_id, rule_name, ruleset, severity_field;
+    rp_field_id command_line;
     uint32_t alerts_counter;
 };
 
@@ -64,13 +64,8 @@ static int hello_init(rp_plugin *self, const rp_host_api *host, void **state)
     if ((rc = host->config_i64(self, "/severity", 9, &h->severity)) != 0)
         return init_failed(h, rc, "config /severity: cannot read it");
     if ((rc = host->field_id(self, "process.command_line", 20, RP_TYPE_STR, &h->command_line)) ||
-        (rc = host->field_id(self, "rule.id", 7, RP_TYPE_STR, &h->rule_id)) ||
-        (rc = host->field_id(self, "rule.name", 9, RP_TYPE_STR, &h->rule_name)) ||
-        (rc = host->field_id(self, "rule.ruleset", 12, RP_TYPE_STR, &h->ruleset)) ||
-        (rc = host->field_id(self, "event.severity", 14, RP_TYPE_I64, &h->severity_field)))
-        return init_failed(h, rc, "cannot register the fields it sets");
-    if ((rc = host->counter_register(self, "alerts", 6, &h->alerts_counter)) != 0)
-        return init_failed(h, rc, "cannot register the alerts counter");
+        (rc = host->counter_register(self, "alerts", 6, &h->alerts_counter)))
+        return init_failed(h, rc, "cannot register its field and counter");
     if ((rc = host->subscribe(self, "process.exec", 12, 0)) != 0)
         return init_failed(h, rc, "cannot subscribe to process.exec");
     *state = h;
@@ -87,19 +82,26 @@ static int hello_on_event(rp_plugin *self, void *state, const rp_event *ev)
     if (!strstr(cmd, h->substring))
         return 0;
 
-    /* The alert carries every field of the event that raised it. */
+    /* The host builds the alert by the contract (sdk/docs/alerts.md): the
+     * rule, the subject fields of the event that raised it (not its
+     * categorisation), its event.id, and the policy that applies. */
+    static const char *const techniques[] = {"T1059", NULL}; /* Command and Scripting Interpreter */
+    static const char *const tactics[] = {"TA0002", NULL};   /* Execution */
+    rp_alert a = {
+        .struct_size = sizeof a,
+        .severity = (uint32_t)h->severity,
+        .rule_id = "hello-1",
+        .rule_name = "Hello: command line contains the configured text",
+        .ruleset = "hello",
+        .reason = "the command line contains the configured text",
+        .tags = NULL,
+        .tactic_ids = tactics,
+        .technique_ids = techniques,
+    };
     rp_event *alert;
-    int rc = h->host->event_copy(self, ev, "alert", 5, &alert);
+    int rc = h->host->alert_create(self, &a, &ev, 1, &alert);
     if (rc != 0)
         return rc;
-    if ((rc = h->host->set_str(alert, h->rule_id, "hello-1", 7)) != 0 ||
-        (rc = h->host->set_str(alert, h->rule_name,
-                               "Hello: command line contains the configured text", 48)) != 0 ||
-        (rc = h->host->set_str(alert, h->ruleset, "hello", 5)) != 0 ||
-        (rc = h->host->set_i64(alert, h->severity_field, h->severity)) != 0) {
-        h->host->event_release(alert); /* never published: drop our reference */
-        return rc;
-    }
     /* publish takes our reference, also when it fails. */
     if ((rc = h->host->event_publish(self, alert)) != 0)
         return rc;
@@ -129,7 +131,7 @@ static void hello_destroy(rp_plugin *self, void *state)
 static const rp_plugin_descriptor descriptor = {
     .struct_size = sizeof(rp_plugin_descriptor),
     .abi_major = RP_ABI_MAJOR,
-    .abi_minor = 1,
+    .abi_minor = 1, /* the config getters and alert_create */
     .kind = RP_KIND_DETECTOR,
     .flags = RP_PLUGIN_CAPS_DECLARED,
     .event_schema_version = RP_EVENT_SCHEMA_VERSION,

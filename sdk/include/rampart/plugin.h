@@ -232,9 +232,12 @@ typedef void (*rp_work_done_cb)(void *arg, int status);
  * command_reply. Opaque; valid until on_command returns. */
 typedef struct rp_command rp_command;
 
-/* 1.1: what an alert says, for alert_create. Strings are NUL-terminated and
- * borrowed for the call (the host copies them). Required: rule_id, rule_name,
- * ruleset, reason; severity 0-100 (RP_SEVERITY_*). The others may be NULL. */
+/* 1.1: what an alert says, for alert_create (sdk/docs/alerts.md). Strings
+ * are NUL-terminated and borrowed for the call (the host copies them).
+ * Required: rule_id (1-128 bytes of printable ASCII, no spaces), rule_name
+ * (1-256 bytes), ruleset (a name of at most 64 bytes), reason (not empty);
+ * severity 0-100 (RP_SEVERITY_*). The others may be NULL. Lists hold at most
+ * 32 items. */
 typedef struct rp_alert {
     uint32_t struct_size; /* sizeof(rp_alert) as built */
     uint32_t severity;    /* event.severity, 0-100 */
@@ -442,8 +445,10 @@ typedef struct rp_host_api {
      * its event.* categorisation, the event.id of every source in
      * rampart.alert.source_ids, and the policy that applies
      * (rampart.policy.mode "detect" or "prevent", rampart.policy.actions).
-     * nsources may be 0 (sources NULL). The caller owns one reference; it
-     * may add fields, then publishes it. Any thread. */
+     * nsources may be 0 (sources NULL), at most 64. The caller owns one
+     * reference; it may add fields, then publishes it. RP_ERR_INVAL for a
+     * missing or malformed member of alert, RP_ERR_RANGE for a severity past
+     * 100; nothing is made then. Any thread. */
     int (*alert_create)(rp_plugin *self, const rp_alert *alert, const rp_event *const *sources,
                         uint32_t nsources, rp_event **out);
 
