@@ -585,6 +585,13 @@ static const rp_host_api host_api = {
     /* 1.1: the field registry (host_fields.c). */
     /* 1.1: alerts and policy (host_alert.c). */
     /* 1.1: drops, gauges, services and the private folder (host_service.c). */
+    .dropped_get = rp__host_api_dropped_get,
+    .gauge_register = rp__host_api_gauge_register,
+    .gauge_set = rp__host_api_gauge_set,
+    .service_offer = rp__host_api_service_offer,
+    .service_acquire = rp__host_api_service_acquire,
+    .service_release = rp__host_api_service_release,
+    .private_dir = rp__host_api_private_dir,
     /* 1.1: typed config getters (host_config.c). */
     /* 1.1: plugin commands (host_command.c). */
 };
@@ -638,6 +645,7 @@ static void call_failed(struct rp_plugin *p, const char *what, int rc)
 /* Removes what the plugin left registered: subscriptions, watches, timers. */
 static void release_resources(struct rp_plugin *p)
 {
+    rp__host_services_release(p);
     /* No work or done callback of the plugin may run after its destroy. */
     if (p->host->workers)
         rp__workers_cancel_owner(p->host->workers, p);
@@ -713,6 +721,10 @@ static int loop_barrier(rp__host *host)
 /* Calls destroy once nothing of the plugin can run any more. */
 static void plugin_destroy(struct rp_plugin *p)
 {
+    if (p->services_stuck) {
+        rp__log_error("plugin %s: another plugin still holds its service; not destroyed", p->name);
+        return;
+    }
     int rc = loop_barrier(p->host);
     if (rc != 0) {
         /* Freeing state under a running callback would be worse than
@@ -803,6 +815,7 @@ void rp__host_stop(rp__host *host)
             for (uint32_t k = 0; k < p->nsubs; k++)
                 rp__bus_unsubscribe(host->bus, p->subs[k], NULL);
             p->nsubs = 0;
+            rp__host_services_withdraw(p);
             rp__host_enter(p);
             int rc = p->desc.stop(p, p->state);
             rp__host_leave();
@@ -833,6 +846,7 @@ void rp__host_destroy(rp__host *host)
     rp__host_stop(host);
     for (size_t i = 0; i < host->nplugins; i++) {
         struct rp_plugin *p = host->plugins[i];
+        rp__host_services_free(p);
         /* The library stays mapped: ARCHITECTURE §3 rule 10. */
         free(p->name);
         free(p->path);
