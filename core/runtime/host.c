@@ -722,7 +722,9 @@ static int loop_barrier(rp__host *host)
 static void plugin_destroy(struct rp_plugin *p)
 {
     if (p->services_stuck) {
-        rp__log_error("plugin %s: another plugin still holds its service; not destroyed", p->name);
+        rp__log_error("plugin %s: another plugin still holds its service; destroyed once "
+                      "every plugin has stopped",
+                      p->name);
         return;
     }
     int rc = loop_barrier(p->host);
@@ -833,6 +835,15 @@ void rp__host_stop(rp__host *host)
             release_resources(p);
             plugin_destroy(p);
             p->pstate = RP__PLUGIN_STOPPED;
+        }
+    }
+    /* Providers whose destroy waited for a hold on their service: every
+     * holder has stopped now and its holds were released (host_service.c). */
+    for (size_t i = 0; i < host->nplugins; i++) {
+        struct rp_plugin *p = host->plugins[i];
+        if (p->services_stuck) {
+            p->services_stuck = 0;
+            plugin_destroy(p);
         }
     }
     host->workers = NULL;

@@ -87,9 +87,9 @@ struct rp_plugin {
     atomic_uint ngauges;
     rp__os_dir *private_dir; /* opened at the first private_dir call, under lock */
     char *private_path;
-    /* A hold on one of its services outlived the stop's wait: its destroy is
-     * skipped, so a late call through the table finds a stopped plugin, not
-     * freed memory. */
+    /* A hold on one of its services outlived the stop's wait: its destroy
+     * waits until every plugin has stopped, so a late call through the table
+     * finds a stopped plugin, not freed memory. */
     int services_stuck;
     /* 1.1: typed config getters (host_config.c). */
     /* 1.1: plugin commands (host_command.c). */

@@ -12,7 +12,8 @@
  * - before the provider's stop the host withdraws its offers (acquire finds
  *   them no more), then waits up to HOLD_WAIT_MS for the holds on them to
  *   be released. A hold that outlives the wait is logged naming both
- *   plugins; the provider then stops anyway but is not destroyed, so a late
+ *   plugins; the provider then stops anyway but is destroyed only once every
+ *   plugin has stopped (its holders' holds are released then), so a late
  *   call through its table reaches a stopped plugin instead of freed memory;
  * - holds a plugin still has when it stops are released by the host and
  *   logged as that plugin's bug.
@@ -319,7 +320,8 @@ void rp__host_services_withdraw(struct rp_plugin *p)
         p->services_stuck = 1;
         rp__log_error("plugin %s still holds service %s of plugin %s %d ms after %s began to "
                       "stop: a bug in %s, which must release a service in the callback that "
-                      "acquired it; %s stops without waiting longer and is not destroyed",
+                      "acquired it; %s stops without waiting longer and is destroyed only "
+                      "once every plugin has stopped",
                       h->holder->name, h->offer->name, p->name, HOLD_WAIT_MS, p->name,
                       h->holder->name, p->name);
     }

@@ -49,7 +49,7 @@ static const char *const gauge_names[G_MAX] = {
 #if defined(SVC_SUB)
     "dropped", "seen", "long_rc", "full_rc", "badset_rc", "same_id", "nul_rc", "g7",
 #elif defined(SVC_PROVIDER) || defined(SVC_PROVIDER2)
-    "offer_rc", "offer_again", "offer_host", "offer_bad", "stopped_ms", "g5", "g6", "g7",
+    "offer_rc", "offer_again", "offer_host", "offer_bad", "stopped_ms", "destroyed", "g6", "g7",
 #elif defined(SVC_CONSUMER) || defined(SVC_STUCK)
     "acq_1_0", "add",     "release",     "release_again",
     "acq_1_3", "acq_2_0", "acq_missing", "released_ms",
@@ -265,6 +265,9 @@ static void t_destroy(rp_plugin *self, void *state)
 {
     struct st *s = state;
     (void)self;
+#if defined(SVC_PROVIDER) || defined(SVC_PROVIDER2)
+    gset(s, G_F, 1); /* the host keeps gauges after the plugin's state is gone */
+#endif
     s->host->free(s);
 }
 
