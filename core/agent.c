@@ -459,6 +459,7 @@ void rp__agent_host_opts(const rp__config *cfg, rp__host_opts *opts)
     opts->policy = json_object_get(cfg->root, "policy");
     opts->config_error = host_config_error;
     opts->config_error_arg = (void *)cfg;
+    opts->data_dir = cfg->data_dir;
 }
 
 int rp__agent_check_config(const rp__config *cfg, char *err, size_t errlen)
@@ -881,6 +882,17 @@ static json_t *plugin_counters(rp__agent *a, size_t i, uint32_t n)
     return c;
 }
 
+/* Plugin i's gauges as one JSON object, name -> value. */
+static json_t *plugin_gauges(rp__agent *a, size_t i)
+{
+    json_t *g = json_object();
+    const char *name;
+    int64_t v;
+    for (uint32_t k = 0; rp__host_plugin_gauge(a->host, i, k, &name, &v) == 0; k++)
+        json_object_set_new(g, name, json_integer(v));
+    return g;
+}
+
 static void refused_type(void *arg, const char *type, uint64_t n)
 {
     jset_u(arg, type, n);
@@ -987,6 +999,7 @@ static json_t *health_doc(rp__agent *a)
         json_object_set_new(o, "counters", plugin_counters(a, i, pi.ncounters));
         json_object_set_new(o, "capabilities",
                             rp__host_caps_json(pi.caps_declared, pi.capabilities));
+        json_object_set_new(o, "gauges", plugin_gauges(a, i));
         json_object_set_new(plugins, pi.name, o);
     }
     json_object_set_new(d, "plugins", plugins);
@@ -1283,6 +1296,7 @@ static json_t *ctl_plugins(void *arg)
         jset_u(o, "refused_full", pi.publish_full);
         jset_u(o, "cpu_ms", pi.cpu_ns / 1000000);
         json_object_set_new(o, "counters", plugin_counters(a, i, pi.ncounters));
+        json_object_set_new(o, "gauges", plugin_gauges(a, i));
         json_array_append_new(arr, o);
     }
     rp__os_mutex_unlock(a->health_lock);

@@ -220,6 +220,13 @@ int rp__os_dir_sub(rp__os_dir *dir, const char *name, unsigned create_mode, rp__
 int rp__os_dir_dup(const rp__os_dir *dir, rp__os_dir **out);
 /* The path the folder was opened by, for messages only; never reopened. */
 const char *rp__os_dir_path(const rp__os_dir *dir);
+/* The folder's descriptor, for a plugin's openat (its private folder); -1
+ * where the platform has none (Windows keeps the checked path). Borrowed:
+ * valid until rp__os_dir_close. */
+int64_t rp__os_dir_native(const rp__os_dir *dir);
+/* Sets the folder's permission bits to mode through the open handle (never
+ * by path); a no-op on Windows, whose folders take their parent's ACL. */
+int rp__os_dir_set_mode(rp__os_dir *dir, unsigned mode);
 /* NULL is a no-op. */
 void rp__os_dir_close(rp__os_dir *dir);
 

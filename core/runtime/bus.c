@@ -1506,6 +1506,21 @@ int rp__bus_stats_sub(rp__bus *bus, uint64_t sub_id, rp__bus_sub_stats *out)
     return 0;
 }
 
+uint64_t rp__bus_owner_dropped(rp__bus *bus, uint32_t owner)
+{
+    if (!bus)
+        return 0;
+    struct reader_slot *slot = my_slot(bus);
+    unsigned e = reader_enter(bus, slot);
+    struct table *t = atomic_load_explicit(&bus->table, memory_order_acquire);
+    uint64_t sum = 0;
+    for (uint32_t i = 0; i < t->nsubs; i++)
+        if (t->all[i]->owner_id == owner)
+            sum += atomic_load_explicit(&t->all[i]->dropped, memory_order_relaxed);
+    reader_exit(slot, e);
+    return sum;
+}
+
 int rp__bus_stats_topic(const rp__bus *bus, uint32_t topic, rp__bus_topic_stats *out)
 {
     if (!bus || !out || topic == 0 || topic > RP__TOPIC_MAX)

@@ -210,6 +210,10 @@ typedef struct rp__bus_sub_stats {
  */
 int rp__bus_stats_sub(rp__bus *bus, uint64_t sub_id, rp__bus_sub_stats *out);
 
+/* Events dropped (queue full) by the live subscriptions of owner, summed:
+ * what a plugin instance lost since it subscribed. Lock-free, any thread. */
+uint64_t rp__bus_owner_dropped(rp__bus *bus, uint32_t owner);
+
 /* Counters of one topic. */
 typedef struct rp__bus_topic_stats {
     uint64_t published; /* accepted by rp__bus_publish */

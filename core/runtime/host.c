@@ -609,6 +609,13 @@ static const rp_host_api host_api = {
     /* 1.1: alerts and policy (host_alert.c). */
     .alert_create = rp__host_alert_create,
     /* 1.1: drops, gauges, services and the private folder (host_service.c). */
+    .dropped_get = rp__host_api_dropped_get,
+    .gauge_register = rp__host_api_gauge_register,
+    .gauge_set = rp__host_api_gauge_set,
+    .service_offer = rp__host_api_service_offer,
+    .service_acquire = rp__host_api_service_acquire,
+    .service_release = rp__host_api_service_release,
+    .private_dir = rp__host_api_private_dir,
     /* 1.1: typed config getters (host_config.c). */
     .config_bool = rp__host_config_bool,
     .config_i64 = rp__host_config_i64,
@@ -676,6 +683,7 @@ static void call_failed(struct rp_plugin *p, const char *what, int rc)
 static void release_resources(struct rp_plugin *p)
 {
     rp__hf_set_live(p, 0); /* it failed or stops: its provides no longer count */
+    rp__host_services_release(p);
     /* No work or done callback of the plugin may run after its destroy. */
     if (p->host->workers)
         rp__workers_cancel_owner(p->host->workers, p);
@@ -751,6 +759,12 @@ static int loop_barrier(rp__host *host)
 /* Calls destroy once nothing of the plugin can run any more. */
 static void plugin_destroy(struct rp_plugin *p)
 {
+    if (p->services_stuck) {
+        rp__log_error("plugin %s: another plugin still holds its service; destroyed once "
+                      "every plugin has stopped",
+                      p->name);
+        return;
+    }
     int rc = loop_barrier(p->host);
     if (rc != 0) {
         /* Freeing state under a running callback would be worse than
@@ -848,6 +862,7 @@ void rp__host_stop(rp__host *host)
             /* No command runs after stop; one stuck past the bound keeps
              * the state alive (not destroyed) rather than freed under it. */
             int quiet = rp__host_command_close(p) == 0;
+            rp__host_services_withdraw(p);
             rp__host_enter(p);
             int rc = p->desc.stop(p, p->state);
             rp__host_leave();
@@ -869,6 +884,15 @@ void rp__host_stop(rp__host *host)
         }
     }
     rp__host_command_teardown(host, 0);
+    /* Providers whose destroy waited for a hold on their service: every
+     * holder has stopped now and its holds were released (host_service.c). */
+    for (size_t i = 0; i < host->nplugins; i++) {
+        struct rp_plugin *p = host->plugins[i];
+        if (p->services_stuck) {
+            p->services_stuck = 0;
+            plugin_destroy(p);
+        }
+    }
     host->workers = NULL;
     host->started = 0;
 }
@@ -880,6 +904,7 @@ void rp__host_destroy(rp__host *host)
     rp__host_stop(host);
     for (size_t i = 0; i < host->nplugins; i++) {
         struct rp_plugin *p = host->plugins[i];
+        rp__host_services_free(p);
         /* The library stays mapped: ARCHITECTURE §3 rule 10. */
         free(p->name);
         free(p->path);

@@ -89,6 +89,10 @@ typedef struct rp__host_opts {
     /* The "policy" object (runtime/policy.h), already checked with the rest
      * of the config; NULL decides detect for every alert. */
     const json_t *policy;
+    /* 1.1: agent.data_dir (absolute), where each plugin's private folder
+     * <data_dir>/plugins/<name> is made; NULL: private_dir answers
+     * RP_ERR_UNSUPPORTED. */
+    const char *data_dir;
 } rp__host_opts;
 
 int rp__host_create(const rp__host_opts *opts, rp__host **out);
@@ -131,6 +135,11 @@ int rp__host_plugin_info(const rp__host *host, size_t index, rp__plugin_info *ou
  * (borrowed from the host) and value. Any thread. */
 int rp__host_plugin_counter(const rp__host *host, size_t index, uint32_t counter, const char **name,
                             uint64_t *value);
+
+/* 1.1: gauge number gauge of plugin index, as rp__host_plugin_counter;
+ * RP_ERR_RANGE past the last one registered. Any thread. */
+int rp__host_plugin_gauge(const rp__host *host, size_t index, uint32_t gauge, const char **name,
+                          int64_t *value);
 
 /*
  * Back-pressure figures. At agent.bus_max_bytes the bus refuses events; a

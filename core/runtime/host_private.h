@@ -9,6 +9,7 @@
 #define RP_CORE_HOST_PRIVATE_H
 
 #include "os/os.h"
+#include "os/os_fs.h"
 #include "os/os_thread.h"
 #include "runtime/host.h"
 
@@ -23,6 +24,12 @@
 struct counter {
     char name[64];
     atomic_uint_fast64_t value;
+};
+
+/* 1.1: a gauge (host_service.c): a value that is set, not added. */
+struct gauge {
+    char name[RP_MAX_COUNTER_NAME + 1];
+    atomic_int_fast64_t value;
 };
 
 /* A watch, timer or job of a plugin: bridges the loop's callback types to
@@ -91,6 +98,15 @@ struct rp_plugin {
     struct rp__config_text *config_texts;
     struct rp__config_text *config_texts_prev;
     struct rp__config_text *config_check_texts; /* during check_config only */
+    struct gauge gauges[RP_MAX_GAUGES];         /* registered under lock, set from any thread */
+    atomic_uint ngauges;
+    rp__os_dir *private_dir; /* opened at the first private_dir call, under lock */
+    char *private_path;
+    /* A hold on one of its services outlived the stop's wait: its destroy
+     * waits until every plugin has stopped, so a late call through the table
+     * finds a stopped plugin, not freed memory. */
+    int services_stuck;
+    /* 1.1: typed config getters (host_config.c). */
     /* 1.1: plugin commands (host_command.c). */
     struct rp__plugin_cmds *cmds; /* NULL until the plugin first runs */
     /* 1.1: lifetimes and live reload. */
@@ -118,6 +134,29 @@ struct rp__host {
      * whole at a reload under host_alert.c's lock; NULL decides detect. */
     struct rp__policy *policy;
 };
+
+/* 1.1: drops, gauges, services and the private folder (host_service.c).
+ * The host table's entries: */
+int rp__host_api_dropped_get(rp_plugin *self, uint64_t *dropped);
+int rp__host_api_gauge_register(rp_plugin *self, const char *name, uint64_t len,
+                                uint32_t *gauge_id);
+int rp__host_api_gauge_set(rp_plugin *self, uint32_t gauge_id, int64_t value);
+int rp__host_api_service_offer(rp_plugin *self, const char *name, uint64_t len, uint32_t version,
+                               const void *table);
+int rp__host_api_service_acquire(rp_plugin *self, const char *name, uint64_t len, uint32_t version,
+                                 const void **table, uint64_t *hold);
+int rp__host_api_service_release(rp_plugin *self, uint64_t hold);
+int rp__host_api_private_dir(rp_plugin *self, int64_t *dirfd, const char **path, uint64_t *len);
+/* The stop path, on the control thread. withdraw: before the plugin's stop,
+ * its offers are withdrawn (no new acquires), then the host waits (bounded)
+ * for the holds on them to be released; a hold that outlives the wait is
+ * logged naming both plugins and sets services_stuck. release: after the
+ * plugin stopped (or failed), withdraws what is left and releases the holds
+ * it still has, logged as its bug. */
+void rp__host_services_withdraw(struct rp_plugin *p);
+void rp__host_services_release(struct rp_plugin *p);
+/* Closes the private folder; at host destroy, after the plugin's destroy. */
+void rp__host_services_free(struct rp_plugin *p);
 
 /* Marks p as the plugin the calling thread runs (crash reports and the
  * supervisor read it) around a direct call into the plugin; leave clears it. */

@@ -20,6 +20,7 @@
 #include <rampart/plugin.h>
 #include <rampart/plugin_util.h>
 #include <rampart/plugin_util_proc.h>
+#include <rampart/service_lineage.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -436,6 +437,7 @@ struct cp {
     struct cp_kev *kev; /* KEV_CAP */
     int nkev;
     struct capture caps[CAPT_MAX];
+    rp_lineage_service lineage; /* offered to other plugins (ABI 1.1 hosts) */
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -2564,6 +2566,77 @@ static void free_state(struct cp *s)
     free(s);
 }
 
+/* ---- the lineage service (rampart/service_lineage.h) ------------------------
+ * Read from other plugins' threads: each call holds the lock for one table
+ * lookup or walk. The host withdraws the offer and waits for its holds
+ * before cp_stop, so a call after stopping is a holder's bug; it is
+ * answered with RP_ERR_STOPPED, and the table lives until destroy. */
+
+static int lineage_process(void *ctx, int32_t pid, rp_lineage_process *out)
+{
+    struct cp *s = ctx;
+    if (!s || !out || out->struct_size < sizeof(rp_lineage_process) || pid <= 0)
+        return RP_ERR_INVAL;
+    int rc = RP_ERR_NOTFOUND;
+    pthread_mutex_lock(&s->lock);
+    const cp_proc *p = NULL;
+    if (atomic_load(&s->stopping))
+        rc = RP_ERR_STOPPED;
+    else
+        p = cp_table_get(s->table, pid);
+    if (p) {
+        out->pid = p->pid;
+        out->ppid = p->ppid > 0 ? p->ppid : 0;
+        out->flags = (p->flags & CP_F_EXITED) ? RP_LINEAGE_EXITED : 0;
+        out->start_ns = p->start_ns > 0 ? p->start_ns : 0;
+        snprintf(out->entity_id, sizeof out->entity_id, "%s", p->entity_id);
+        rc = 0;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static int lineage_children(void *ctx, int32_t pid, int32_t *pids, uint32_t cap, uint32_t *count)
+{
+    struct cp *s = ctx;
+    if (!s || !count || (cap && !pids) || pid <= 0)
+        return RP_ERR_INVAL;
+    uint32_t n = 0, i = 0;
+    pthread_mutex_lock(&s->lock);
+    if (atomic_load(&s->stopping)) {
+        pthread_mutex_unlock(&s->lock);
+        return RP_ERR_STOPPED;
+    }
+    const cp_proc *p;
+    while ((p = cp_table_next(s->table, &i)) != NULL) {
+        if (p->ppid != pid || p->pid == pid || (p->flags & CP_F_EXITED))
+            continue;
+        if (n < cap)
+            pids[n] = p->pid;
+        n++;
+    }
+    pthread_mutex_unlock(&s->lock);
+    *count = n;
+    return 0;
+}
+
+/* Offers the lineage of this instance's table where the host has services
+ * (ABI 1.1); a second instance finds the name taken and runs without. */
+static void lineage_offer(struct cp *s)
+{
+    if (!RP_HOST_HAS(s->host, service_offer))
+        return;
+    s->lineage.struct_size = sizeof s->lineage;
+    s->lineage.ctx = s;
+    s->lineage.process = lineage_process;
+    s->lineage.children = lineage_children;
+    int rc = s->host->service_offer(s->self, RP_LINEAGE_SERVICE, sizeof RP_LINEAGE_SERVICE - 1,
+                                    RP_LINEAGE_VERSION, &s->lineage);
+    if (rc != 0)
+        rp_util_logf(s->host, s->self, RP_LOG_WARN, "cannot offer service %s: %s",
+                     RP_LINEAGE_SERVICE, rp_strerror(rc));
+}
+
 static int cp_init(rp_plugin *self, const rp_host_api *host, void **state)
 {
     struct cp *s = calloc(1, sizeof *s);
@@ -2621,6 +2694,7 @@ static int cp_init(rp_plugin *self, const rp_host_api *host, void **state)
     /* Acknowledgements are multicast to every listener: a start of our own
      * makes another agent's subscription unlikely to pass for ours. */
     s->nl_seq = (uint32_t)getpid() * 2654435761u ^ (uint32_t)clock_ns(CLOCK_MONOTONIC);
+    lineage_offer(s);
     *state = s;
     return 0;
 }

@@ -220,3 +220,20 @@ if command -v clang++ >/dev/null; then
     "$tmp/u_clangxx17"
 fi
 echo "plugin_util.h, plugin_util_json.h: C99, C11, C++11, C++17 OK"
+
+# Service headers: plugin.h and standard headers only, every language.
+for svc in "$inc"/rampart/service_*.h; do
+    name=$(basename "$svc")
+    bad=$(grep -E '^\s*#\s*include' "$svc" | grep -vE '<(rampart/plugin|stddef|stdint)\.h>' || true)
+    if [ -n "$bad" ]; then
+        echo "FAIL: $name includes more than plugin.h and standard headers: $bad" >&2
+        exit 1
+    fi
+    printf '#include <rampart/%s>\n#include <rampart/%s>\nint main(void) { return 0; }\n' \
+        "$name" "$name" >"$tmp/svc.c"
+    cp "$tmp/svc.c" "$tmp/svc.cpp"
+    gcc -std=c99 -Wall -Wextra -Werror -pedantic -I "$inc" -o "$tmp/svc99" "$tmp/svc.c"
+    gcc -std=c11 -Wall -Wextra -Werror -pedantic -I "$inc" -o "$tmp/svc11" "$tmp/svc.c"
+    g++ -std=c++11 -Wall -Wextra -Werror -pedantic -I "$inc" -o "$tmp/svcxx11" "$tmp/svc.cpp"
+    echo "$name: C99, C11, C++11 OK"
+done

@@ -1042,6 +1042,16 @@ const char *rp__os_dir_path(const rp__os_dir *dir)
     return dir->path;
 }
 
+int64_t rp__os_dir_native(const rp__os_dir *dir)
+{
+    return dir->fd;
+}
+
+int rp__os_dir_set_mode(rp__os_dir *dir, unsigned mode)
+{
+    return fchmod(dir->fd, (mode_t)mode) == 0 ? 0 : errno_to_rp(errno);
+}
+
 void rp__os_dir_close(rp__os_dir *dir)
 {
     if (!dir)

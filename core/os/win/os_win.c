@@ -1762,6 +1762,19 @@ const char *rp__os_dir_path(const rp__os_dir *dir)
     return dir->path;
 }
 
+int64_t rp__os_dir_native(const rp__os_dir *dir)
+{
+    (void)dir;
+    return -1;
+}
+
+int rp__os_dir_set_mode(rp__os_dir *dir, unsigned mode)
+{
+    (void)dir;
+    (void)mode;
+    return 0;
+}
+
 void rp__os_dir_close(rp__os_dir *dir)
 {
     if (dir)

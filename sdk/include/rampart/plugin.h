@@ -454,7 +454,8 @@ typedef struct rp_host_api {
 
     /* Events dropped for this plugin's subscriptions (its queue was full)
      * since it started; a windowed detector compares it between windows to
-     * know a count may be low. Any thread. */
+     * know a count may be low. The publisher is not told: event_publish
+     * returns 0 when a subscriber's queue is full. Any thread. */
     int (*dropped_get)(rp_plugin *self, uint64_t *dropped);
 
     /* Gauges: named values that are set, not added ("users_tracked"), shown
@@ -492,7 +493,12 @@ typedef struct rp_host_api {
      * service_acquire: the table of an offer of the same major and a minor
      * >= the one asked, held until service_release; the provider's stop
      * waits for holds to be released (RP_ERR_NOTFOUND when none). Release in
-     * the same callback or before your own stop. Any thread. */
+     * the same callback or before your own stop. Any thread.
+     * Names: [a-z0-9_-] labels joined by single dots, two or more, at most
+     * 128 bytes (RP_ERR_INVAL); org.rampart.host.* is the host's
+     * (RP_ERR_PERM); acquire finds the host's offers and plugins' alike.
+     * The provider's stop waits at most 2 s for holds (sdk/docs/services.md
+     * says what happens past that). */
     int (*service_offer)(rp_plugin *self, const char *name, uint64_t len, uint32_t version,
                          const void *table);
     int (*service_acquire)(rp_plugin *self, const char *name, uint64_t len, uint32_t version,
@@ -503,7 +509,8 @@ typedef struct rp_host_api {
      * created by the host with mode 0700 and owned by the agent: an open
      * directory descriptor (use openat; -1 where the platform has none) and
      * its path, both owned by the host and valid until destroy returns.
-     * Any thread. */
+     * Made at the first call; a symbolic link or a folder of another user
+     * at that place is refused (RP_ERR_PERM). len may be NULL. Any thread. */
     int (*private_dir)(rp_plugin *self, int64_t *dirfd, const char **path, uint64_t *len);
 
     /* Answers a command given to on_command with one JSON value (at most
