@@ -12,6 +12,8 @@
 #include "os/os_thread.h"
 #include "runtime/host.h"
 
+#include <jansson.h>
+
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -79,6 +81,19 @@ struct rp_plugin {
     /* 1.1: typed config getters (host_config.c). */
     /* 1.1: plugin commands (host_command.c). */
     /* 1.1: lifetimes and live reload. */
+    /* Live reload (host_reload.c). on_event is gated so that it never runs
+     * during reconfigure: in_event counts the calls running, quiesced makes
+     * new ones wait on gate_cond until reconfigure returns. */
+    atomic_int in_event;
+    atomic_int quiesced;
+    rp__os_mutex *gate_lock;
+    rp__os_cond *gate_cond;
+    rp__os_file_id file_id; /* the loaded copy's file, as checked */
+    int has_file_id;
+    uint32_t file_reloads;                     /* copies of a changed file loaded by reloads */
+    atomic_uint_fast64_t file_reloads_seen;    /* the same, for other threads */
+    atomic_uint_fast64_t file_reloads_refused; /* changed files kept out at the cap */
+    struct rp_plugin *reload_of; /* a reload's candidate: the record it would replace */
 };
 
 struct rp__host {
@@ -98,11 +113,47 @@ struct rp__host {
     atomic_uint_fast64_t episodes; /* times the bus went full and watches were suspended */
     atomic_uint_fast64_t suspensions;
     atomic_uint suspended_now;
+    /* Live reload (host_reload.c): plugins has room for cap records; a
+     * reload appends the plugins it enables for the first time. */
+    size_t cap;
 };
+
+/* Records a reload may add to those the host was created with. */
+#define RP__HOST_RELOAD_NEW_MAX 64u
 
 /* Marks p as the plugin the calling thread runs (crash reports and the
  * supervisor read it) around a direct call into the plugin; leave clears it. */
 void rp__host_enter(struct rp_plugin *p);
 void rp__host_leave(void);
+
+/* ---- live reload (host_reload.c) --------------------------------------- */
+
+/* Loader steps (loader.c) a reload uses on a candidate record. */
+struct rp_plugin *rp__host_plugin_new(rp__host *host, const char *name, const char *file);
+void rp__host_plugin_free(struct rp_plugin *p);
+int rp__host_load_binary(rp__host *host, struct rp_plugin *p, int private_copy);
+int rp__host_check_config(rp__host *host, struct rp_plugin *p, const json_t *entry, char *err,
+                          size_t errlen);
+char *rp__host_plugin_path(const rp__host_opts *opts, const char *file);
+
+/* One plugin's lifecycle steps (host.c), control thread: init then start
+ * (state RUNNING, or FAILED with its error), and stop then destroy (state
+ * STOPPED). */
+void rp__host_plugin_up(struct rp_plugin *p);
+void rp__host_plugin_down(struct rp_plugin *p);
+
+/* The on_event gate (see struct rp_plugin): the bus's dispatcher calls enter
+ * before on_event and leave after it. */
+void rp__host_gate_wait(struct rp_plugin *p);
+static inline void rp__host_gate_enter(struct rp_plugin *p)
+{
+    atomic_fetch_add(&p->in_event, 1);
+    if (atomic_load(&p->quiesced))
+        rp__host_gate_wait(p);
+}
+static inline void rp__host_gate_leave(struct rp_plugin *p)
+{
+    atomic_fetch_sub(&p->in_event, 1);
+}
 
 #endif
