@@ -1274,6 +1274,8 @@ static json_t *ctl_plugins(void *arg)
         jset_u(o, "dropped", pi.dropped);
         jset_u(o, "refused_full", pi.publish_full);
         jset_u(o, "cpu_ms", pi.cpu_ns / 1000000);
+        jset_u(o, "file_reloads", pi.file_reloads);
+        jset_u(o, "file_reloads_refused", pi.file_reloads_refused);
         json_object_set_new(o, "counters", plugin_counters(a, i, pi.ncounters));
         json_array_append_new(arr, o);
     }
