@@ -1502,8 +1502,10 @@ int rp__agent_reload(rp__agent *a)
     if (old != a->boot_cfg)
         rp__config_destroy(old);
     size_t total, on = count_enabled(a->cfg, &total);
-    rp__log_info("configuration reloaded: %s%s%s, %zu of %zu plugins enabled", a->cfg->main_file,
-                 a->cfg->site ? " + " : "", a->cfg->site_file ? a->cfg->site_file : "", on, total);
+    rp__log(not_applied ? RP__LOG_WARN : RP__LOG_INFO,
+            "configuration reloaded: %s%s%s, %zu of %zu plugins enabled%s", a->cfg->main_file,
+            a->cfg->site ? " + " : "", a->cfg->site_file ? a->cfg->site_file : "", on, total,
+            not_applied ? "; some plugin changes were not applied (see above)" : "");
     emit_agent_event(a, "agent-config-reloaded", "configuration", "change", "success",
                      "configuration reloaded");
     return 0;

@@ -286,7 +286,9 @@ static int api_event_type(const rp_event *ev, const char **type, uint64_t *len)
 static int deliver(void *arg, const struct rp_event *ev)
 {
     struct rp_plugin *p = arg;
-    rp__host_gate_enter(p); /* never during reconfigure (host_reload.c) */
+    /* Never before start returned, nor during reconfigure (host_reload.c). */
+    if (!rp__host_gate_enter(p))
+        return 0;
     rp__host_enter(p);
     int rc = p->desc.on_event(p, p->state, ev);
     rp__host_leave();
@@ -642,6 +644,8 @@ static void call_failed(struct rp_plugin *p, const char *what, int rc)
 /* Removes what the plugin left registered: subscriptions, watches, timers. */
 static void release_resources(struct rp_plugin *p)
 {
+    /* Events waiting at the gate go away uncalled: the plugin is off. */
+    rp__host_gate_open(p, 0);
     /* No work or done callback of the plugin may run after its destroy. */
     if (p->host->workers)
         rp__workers_cancel_owner(p->host->workers, p);
@@ -737,6 +741,8 @@ static void plugin_destroy(struct rp_plugin *p)
 
 static void plugin_init(struct rp_plugin *p)
 {
+    /* Its subscriptions deliver nothing before start returned. */
+    rp__host_gate_close(p);
     rp__host_enter(p);
     int rc = p->desc.init(p, &host_api, &p->state);
     rp__host_leave();
@@ -762,6 +768,7 @@ static void plugin_start(struct rp_plugin *p)
         return;
     }
     p->pstate = RP__PLUGIN_RUNNING;
+    rp__host_gate_open(p, 1);
     rp__log_info("plugin %s: running", p->name);
 }
 

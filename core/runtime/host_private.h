@@ -82,10 +82,13 @@ struct rp_plugin {
     /* 1.1: plugin commands (host_command.c). */
     /* 1.1: lifetimes and live reload. */
     /* Live reload (host_reload.c). on_event is gated so that it never runs
-     * during reconfigure: in_event counts the calls running, quiesced makes
-     * new ones wait on gate_cond until reconfigure returns. */
+     * before start returned nor during reconfigure: in_event counts the calls
+     * running, quiesced makes new ones wait on gate_cond, and gate_off (set
+     * when the plugin's resources are released) sends the waiting ones away
+     * without a call. */
     atomic_int in_event;
     atomic_int quiesced;
+    atomic_int gate_off;
     rp__os_mutex *gate_lock;
     rp__os_cond *gate_cond;
     rp__os_file_id file_id; /* the loaded copy's file, as checked */
@@ -143,13 +146,19 @@ void rp__host_plugin_up(struct rp_plugin *p);
 void rp__host_plugin_down(struct rp_plugin *p);
 
 /* The on_event gate (see struct rp_plugin): the bus's dispatcher calls enter
- * before on_event and leave after it. */
-void rp__host_gate_wait(struct rp_plugin *p);
-static inline void rp__host_gate_enter(struct rp_plugin *p)
+ * before on_event, and when it returns 1, leave after it; 0 means the plugin
+ * went off while the event waited: no call. close holds deliveries off
+ * (before init); open lets them through (deliver 1: after start) or sends
+ * them away (deliver 0: the plugin is off). Control thread. */
+int rp__host_gate_wait(struct rp_plugin *p);
+void rp__host_gate_close(struct rp_plugin *p);
+void rp__host_gate_open(struct rp_plugin *p, int deliver);
+static inline int rp__host_gate_enter(struct rp_plugin *p)
 {
     atomic_fetch_add(&p->in_event, 1);
     if (atomic_load(&p->quiesced))
-        rp__host_gate_wait(p);
+        return rp__host_gate_wait(p);
+    return 1;
 }
 static inline void rp__host_gate_leave(struct rp_plugin *p)
 {

@@ -45,27 +45,45 @@ struct rp__host_reload_plan {
 /* ---- the on_event gate --------------------------------------------------- */
 
 /* Called by a dispatcher that found the plugin quiesced: it steps out of the
- * count, waits until reconfigure is over and steps in again. */
-void rp__host_gate_wait(struct rp_plugin *p)
+ * count, waits until the gate opens and steps in again, unless the plugin
+ * went off meanwhile (0: no call). */
+int rp__host_gate_wait(struct rp_plugin *p)
 {
     for (;;) {
         atomic_fetch_sub(&p->in_event, 1);
         rp__os_mutex_lock(p->gate_lock);
-        while (atomic_load(&p->quiesced))
+        while (atomic_load(&p->quiesced) && !atomic_load(&p->gate_off))
             rp__os_cond_wait(p->gate_cond, p->gate_lock);
+        int off = atomic_load(&p->gate_off);
         rp__os_mutex_unlock(p->gate_lock);
+        if (off)
+            return 0;
         atomic_fetch_add(&p->in_event, 1);
         if (!atomic_load(&p->quiesced))
-            return;
+            return 1;
     }
+}
+
+void rp__host_gate_close(struct rp_plugin *p)
+{
+    rp__os_mutex_lock(p->gate_lock);
+    atomic_store(&p->gate_off, 0);
+    atomic_store(&p->quiesced, 1);
+    rp__os_mutex_unlock(p->gate_lock);
+}
+
+void rp__host_gate_open(struct rp_plugin *p, int deliver)
+{
+    rp__os_mutex_lock(p->gate_lock);
+    atomic_store(&p->gate_off, !deliver);
+    atomic_store(&p->quiesced, 0);
+    rp__os_cond_broadcast(p->gate_cond);
+    rp__os_mutex_unlock(p->gate_lock);
 }
 
 static void unquiesce(struct rp_plugin *p)
 {
-    rp__os_mutex_lock(p->gate_lock);
-    atomic_store(&p->quiesced, 0);
-    rp__os_cond_broadcast(p->gate_cond);
-    rp__os_mutex_unlock(p->gate_lock);
+    rp__host_gate_open(p, 1);
 }
 
 /* Holds new on_event calls off and waits for those in progress to return:

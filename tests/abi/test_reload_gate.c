@@ -6,7 +6,8 @@
  *   the events that waited are delivered after it;
  * - a reconfigure that fails keeps the plugin running on its previous
  *   config (config_get returns it again);
- * - disable stops it (no event after), enable starts it again;
+ * - disable stops it (no event after), enable starts it again, and no
+ *   event reaches on_event before its start returned;
  * - a config its schema refuses is refused by prepare, changing nothing.
  */
 #include "config.h"
@@ -173,6 +174,7 @@ static void test_reload_gates_and_keeps_state(void **state)
     assert_int_equal(rp__host_plugin_count(host), 1);
     wait_events_past(host, seen);
     assert_int_equal(counter(host, "overlap"), 0);
+    assert_int_equal(counter(host, "early"), 0);
 
     atomic_store(&publishing, 0);
     pthread_join(th, NULL);

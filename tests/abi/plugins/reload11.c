@@ -2,7 +2,8 @@
  * reload11 - a test detector for live reload (tests/abi/test_reload_gate.c).
  * It subscribes to "test.tick" and counts, in counters, the events it saw,
  * its reconfigures, and every overlap of on_event with reconfigure, which
- * the host must never allow. Its reconfigure takes 200 ms on purpose, so
+ * the host must never allow, and on_event calls before start returned
+ * ("early"). Its reconfigure takes 200 ms on purpose, so
  * that events published meanwhile would run into it; with config "fail":
  * true it refuses the new config.
  */
@@ -19,13 +20,15 @@ static const char config_schema[] =
     "\"gen\":{\"type\":\"integer\",\"minimum\":0,\"default\":0},"
     "\"fail\":{\"type\":\"boolean\",\"default\":false}}}";
 
-enum { C_EVENTS, C_OVERLAP, C_RECONFIGURED, C_GEN, C_COUNT_ };
-static const char *const counter_names[C_COUNT_] = {"events", "overlap", "reconfigured", "gen"};
+enum { C_EVENTS, C_OVERLAP, C_RECONFIGURED, C_GEN, C_EARLY, C_COUNT_ };
+static const char *const counter_names[C_COUNT_] = {"events", "overlap", "reconfigured", "gen",
+                                                    "early"};
 
 struct state {
     rp_plugin *self;
     const rp_host_api *host;
     atomic_int in_event, in_reconfigure;
+    atomic_int started; /* start returned */
     uint64_t gen;
     uint32_t c[C_COUNT_];
 };
@@ -76,6 +79,8 @@ static int r_on_event(rp_plugin *self, void *state, const rp_event *ev)
 {
     struct state *s = state;
     (void)ev;
+    if (!atomic_load(&s->started))
+        s->host->counter_add(self, s->c[C_EARLY], 1);
     atomic_store(&s->in_event, 1);
     if (atomic_load(&s->in_reconfigure))
         s->host->counter_add(self, s->c[C_OVERLAP], 1);
@@ -110,10 +115,14 @@ static int r_reconfigure(rp_plugin *self, void *state)
     return 0;
 }
 
+/* Takes 50 ms, so that events published meanwhile would reach on_event
+ * before start returned if the host let them. */
 static int r_start(rp_plugin *self, void *state)
 {
+    struct state *s = state;
     (void)self;
-    (void)state;
+    pause_us(50 * 1000);
+    atomic_store(&s->started, 1);
     return 0;
 }
 
