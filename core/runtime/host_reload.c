@@ -40,6 +40,10 @@ struct rp__host_reload_plan {
     struct step *steps;
     size_t n, cap;
     size_t added; /* new records */
+    /* Plugins whose changed file stays out at the cap: counted when the
+     * reload is applied. */
+    struct rp_plugin **capped;
+    size_t ncapped;
 };
 
 /* ---- the on_event gate --------------------------------------------------- */
@@ -241,10 +245,11 @@ static int plan_entry(rp__host *host, const rp__host_reload_opts *o,
                        (live->has_file_id && rp__os_path_file_id(real, &now) == 0 &&
                         !same_file(&now, &live->file_id));
         if (file_changed && live->file_reloads >= o->file_reloads_max) {
-            atomic_fetch_add(&live->file_reloads_refused, 1);
-            rp__log_error("reload: plugin %s: its file %s changed, but %u copies of it were "
-                          "loaded already (agent.plugin_file_reloads_max %u): not loaded; the "
-                          "copy loaded before stays in use until the agent restarts",
+            plan->capped[plan->ncapped++] = live;
+            rp__log_error("reload: plugin %s: its file %s changed, but the reloads of this process "
+                          "loaded %u new copies of it already (agent.plugin_file_reloads_max %u): "
+                          "not loaded; the copy loaded before stays in use until the agent "
+                          "restarts",
                           name, real ? real : live->path, live->file_reloads, o->file_reloads_max);
             file_changed = 0;
         }
@@ -298,6 +303,7 @@ void rp__host_reload_abort(rp__host_reload_plan *plan)
     for (size_t i = 0; i < plan->n; i++)
         cand_free(plan->steps[i].cand, plan->steps[i].loaded);
     free(plan->steps);
+    free(plan->capped);
     free(plan);
 }
 
@@ -313,8 +319,10 @@ int rp__host_reload_prepare(rp__host *host, const rp__host_reload_opts *o,
     if (!plan)
         return RP_ERR_NOMEM;
     plan->cap = host->nplugins + json_object_size(o->plugins) + 1;
-    if (!(plan->steps = calloc(plan->cap, sizeof *plan->steps))) {
-        free(plan);
+    plan->steps = calloc(plan->cap, sizeof *plan->steps);
+    plan->capped = calloc(plan->cap, sizeof *plan->capped);
+    if (!plan->steps || !plan->capped) {
+        rp__host_reload_abort(plan);
         return RP_ERR_NOMEM;
     }
     /* The new config names the files of its errors, and its collectors.exclude
@@ -435,6 +443,8 @@ void rp__host_reload_commit(rp__host *host, rp__host_reload_plan *plan, rp__os_m
             *not_applied = 0;
         return;
     }
+    for (size_t i = 0; i < plan->ncapped; i++)
+        atomic_fetch_add(&plan->capped[i]->file_reloads_refused, 1);
     /* Stops first, collectors first, so nothing publishes into a detector
      * that is going away. */
     for (int rank = 2; rank >= 0; rank--) {

@@ -143,7 +143,8 @@ reload_ok "past the cap"
 wait_for 5 "the refusal at the cap" plugin_is window file_reloads_refused 1
 plugin_is window file_reloads 2 || fail "a copy was loaded past the cap"
 plugin_is window state running || fail "the old copy stopped at the cap"
-file_has agent.err "(agent.plugin_file_reloads_max 2): not loaded" || fail "no log line at the cap"
+file_has agent.err "loaded 2 new copies of it already (agent.plugin_file_reloads_max 2): not loaded" ||
+    fail "no log line at the cap"
 
 # 6. Disable: stopped, and no alert from it after.
 write_cfg 400 false 150
