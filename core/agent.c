@@ -996,6 +996,8 @@ static json_t *health_doc(rp__agent *a)
         jset_u(o, "suspensions", pi.suspensions);
         json_object_set_new(o, "suspended", json_boolean(pi.suspended));
         jset_u(o, "cpu_ms", pi.cpu_ns / 1000000);
+        jset_u(o, "file_reloads", pi.file_reloads);
+        jset_u(o, "file_reloads_refused", pi.file_reloads_refused);
         json_object_set_new(o, "counters", plugin_counters(a, i, pi.ncounters));
         json_object_set_new(o, "capabilities",
                             rp__host_caps_json(pi.caps_declared, pi.capabilities));
@@ -1295,6 +1297,8 @@ static json_t *ctl_plugins(void *arg)
         jset_u(o, "dropped", pi.dropped);
         jset_u(o, "refused_full", pi.publish_full);
         jset_u(o, "cpu_ms", pi.cpu_ns / 1000000);
+        jset_u(o, "file_reloads", pi.file_reloads);
+        jset_u(o, "file_reloads_refused", pi.file_reloads_refused);
         json_object_set_new(o, "counters", plugin_counters(a, i, pi.ncounters));
         json_object_set_new(o, "gauges", plugin_gauges(a, i));
         json_array_append_new(arr, o);
@@ -1469,6 +1473,19 @@ int rp__agent_reload(rp__agent *a)
     rp__config *next = NULL;
     int rc = rp__config_load(a->config_file, a->site, &next, err, sizeof err);
     a->reload_err[0] = '\0';
+    /* The plugin changes are planned and checked (schemas, files) before
+     * anything changes, and applied once the upload settings are taken
+     * (core/runtime/host_reload.c, docs/reload.md). */
+    rp__host_reload_plan *plan = NULL;
+    if (rc == 0) {
+        rp__host_reload_opts ro = {
+            .plugins = json_object_get(next->root, "plugins"),
+            .exclude_rules = json_object_get(json_object_get(next->root, "collectors"), "exclude"),
+            .config_error_arg = next,
+            .file_reloads_max = next->plugin_file_reloads_max};
+        if ((rc = rp__host_reload_prepare(a->host, &ro, &plan, err, sizeof err)) != 0)
+            rp__config_destroy(next);
+    }
     if (rc != 0) {
         snprintf(a->reload_err, sizeof a->reload_err, "%.1000s",
                  rc == RP_ERR_CONFIG ? err : rp_strerror(rc));
@@ -1509,11 +1526,23 @@ int rp__agent_reload(rp__agent *a)
                           msg);
             emit_agent_event(a, "agent-config-rejected", "configuration", "change", "failure", msg);
             snprintf(a->reload_err, sizeof a->reload_err, "upload settings refused: %.990s", msg);
+            rp__host_reload_abort(plan);
             rp__config_destroy(next);
             return RP_ERR_CONFIG;
         }
         upload_applied = 1;
     }
+    size_t not_applied = 0;
+    rp__host_reload_commit(a->host, plan, a->health_lock, &not_applied);
+    rp__os_mutex_lock(a->health_lock);
+    size_t np = rp__host_plugin_count(a->host);
+    unsigned char *grown = np > a->nplugin_alerted ? realloc(a->plugin_alerted, np) : NULL;
+    if (grown) { /* a plugin enabled by the reload; without it, no failure alert for it */
+        memset(grown + a->nplugin_alerted, 0, np - a->nplugin_alerted);
+        a->plugin_alerted = grown;
+        a->nplugin_alerted = np;
+    }
+    rp__os_mutex_unlock(a->health_lock);
     /* Folders and the pid file are fixed for the life of the process. */
     if (strcmp(next->data_dir, a->cfg->data_dir) != 0 ||
         strcmp(next->pid_file, a->cfg->pid_file) != 0)
@@ -1543,19 +1572,18 @@ int rp__agent_reload(rp__agent *a)
             json_object_del(out_new, live[i]);
         }
     }
-    if (!json_equal(json_object_get(next->root, "plugins"),
-                    json_object_get(a->boot_cfg->root, "plugins")) ||
-        !json_equal(out_old, out_new) ||
-        !json_equal(json_object_get(next->root, "spool"),
-                    json_object_get(a->boot_cfg->root, "spool")))
-        rp__log_warn("changes to plugins, spool and output batching take effect at restart");
+    if (!json_equal(out_old, out_new) || !json_equal(json_object_get(next->root, "spool"),
+                                                     json_object_get(a->boot_cfg->root, "spool")))
+        rp__log_warn("changes to spool and output batching take effect at restart");
     json_decref(out_old);
     json_decref(out_new);
     if (old != a->boot_cfg)
         rp__config_destroy(old);
     size_t total, on = count_enabled(a->cfg, &total);
-    rp__log_info("configuration reloaded: %s%s%s, %zu of %zu plugins enabled", a->cfg->main_file,
-                 a->cfg->site ? " + " : "", a->cfg->site_file ? a->cfg->site_file : "", on, total);
+    rp__log(not_applied ? RP__LOG_WARN : RP__LOG_INFO,
+            "configuration reloaded: %s%s%s, %zu of %zu plugins enabled%s", a->cfg->main_file,
+            a->cfg->site ? " + " : "", a->cfg->site_file ? a->cfg->site_file : "", on, total,
+            not_applied ? "; some plugin changes were not applied (see above)" : "");
     emit_agent_event(a, "agent-config-reloaded", "configuration", "change", "success",
                      "configuration reloaded");
     return 0;

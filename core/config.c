@@ -206,6 +206,7 @@ static int extract(rp__config *cfg)
     cfg->bus_max_bytes = (uint64_t)int_at(root, "agent", "bus_max_bytes");
     cfg->stop_grace_ms = (uint32_t)int_at(root, "agent", "stop_grace_ms");
     cfg->plugin_command_timeout_ms = (uint32_t)int_at(root, "agent", "plugin_command_timeout_ms");
+    cfg->plugin_file_reloads_max = (uint32_t)int_at(root, "agent", "plugin_file_reloads_max");
     cfg->output_file_max_rotations_per_min =
         (uint32_t)int_at(root, "output", "file_max_rotations_per_min");
     cfg->loop_slice_us = (uint32_t)int_at(root, "agent", "loop_slice_us");

@@ -84,6 +84,7 @@ typedef struct rp__config {
     uint64_t bus_max_bytes;             /* agent.bus_max_bytes: cap on the bytes of queued events */
     uint32_t stop_grace_ms;             /* agent.stop_grace_ms: how long a stop may take */
     uint32_t plugin_command_timeout_ms; /* agent.plugin_command_timeout_ms */
+    uint32_t plugin_file_reloads_max;   /* agent.plugin_file_reloads_max: new copies per plugin */
     uint32_t output_file_max_rotations_per_min; /* 0 = no alert */
     uint32_t loop_slice_us;       /* agent.loop_slice_us: 0 = the kernel's default slice */
     uint32_t loop_rt_max_cpu_pct; /* agent.loop_realtime_max_cpu_pct: 0 = never real-time */

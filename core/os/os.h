@@ -110,6 +110,31 @@ void rp__os_dl_forget(rp__os_dl *dl);
  * a stack or referenced by a callback); tests may. NULL is a no-op. */
 void rp__os_dl_close(rp__os_dl *dl);
 
+/*
+ * Live reload of a changed plugin file. A file's identity is what a reload
+ * compares to decide whether a plugin's file changed since it was loaded.
+ * rp__os_dl_file_id: the identity of the file a handle was loaded from, as
+ * checked when it was opened (for a private copy, the file copied).
+ * rp__os_path_file_id: the identity of what a path names now; only a hint
+ * that the file changed, never a reason to trust it (loading opens and
+ * checks it again).
+ * rp__os_dl_open_trusted_copy: as rp__os_dl_open_trusted, but the checked
+ * descriptor is copied (at most RP__OS_DL_COPY_MAX bytes) into a private,
+ * sealed, anonymous file of the agent that is loaded instead, so that the
+ * C library, which knows a loaded object by its file's device and inode,
+ * maps the new contents even when the file was rewritten in place. The copy
+ * stays open for the life of the process, like the descriptor of
+ * rp__os_dl_open_trusted. RP_ERR_UNSUPPORTED where the platform has none.
+ */
+typedef struct rp__os_file_id {
+    uint64_t dev, ino, size;
+    int64_t mtime_ns;
+} rp__os_file_id;
+#define RP__OS_DL_COPY_MAX ((uint64_t)256 << 20)
+int rp__os_dl_file_id(const rp__os_dl *dl, rp__os_file_id *out);
+int rp__os_path_file_id(const char *abs_path, rp__os_file_id *out);
+int rp__os_dl_open_trusted_copy(const char *abs_path, rp__os_dl **out, char *err, size_t errlen);
+
 /* Asks the agent with this pid to reload its configuration (SIGHUP). */
 int rp__os_send_reload(long pid);
 

@@ -68,6 +68,11 @@ struct rp__uploader {
     int work;     /* set by wake: look at the spool again */
     int stopping; /* the thread must return */
     int paused;
+    /* New settings from rp__uploader_reconfigure, taken by the thread once
+     * the batch in flight is done or waits (switch_setup). */
+    struct setup *next;
+    uint64_t next_deadletter_max;
+    uint32_t next_backoff_base, next_backoff_cap;
     int running;
     rp__os_thread *thread;
     rp__uploader_stats stats;
@@ -525,13 +530,15 @@ static void dead_letter(rp__uploader *u, const char *key, const void *data, size
 
 enum outcome { DONE, STOPPED };
 
-/* Waits up to ms, or until stop. Returns 1 when stopping. */
+/* Waits up to ms, or until stop or new settings. Returns 1 when stopping or
+ * when new settings wait: the batch is then left in the spool, to be sent
+ * again with them. */
 static int wait_ms(rp__uploader *u, int64_t ms)
 {
     int64_t end = rp__os_monotonic_ns() + ms * 1000000;
     rp__os_mutex_lock(u->lock);
     u->stats.waiting = 1;
-    while (!u->stopping) {
+    while (!u->stopping && !u->next) {
         /* Rounded up: a Retry-After of 1 s must not be resent after 999.x ms. */
         int64_t left = (end - rp__os_monotonic_ns() + 999999) / 1000000;
         if (left <= 0)
@@ -539,18 +546,19 @@ static int wait_ms(rp__uploader *u, int64_t ms)
         rp__os_cond_timedwait(u->cond, u->lock, left);
     }
     u->stats.waiting = 0;
-    int stop = u->stopping;
+    int stop = u->stopping || u->next;
     rp__os_mutex_unlock(u->lock);
     return stop;
 }
 
-/* Waits while paused. Returns 1 when stopping. */
+/* Waits while paused. Returns 1 when stopping or when new settings wait (as
+ * wait_ms). */
 static int wait_resume(rp__uploader *u)
 {
     rp__os_mutex_lock(u->lock);
-    while (u->paused && !u->stopping)
+    while (u->paused && !u->stopping && !u->next)
         rp__os_cond_wait(u->cond, u->lock);
-    int stop = u->stopping;
+    int stop = u->stopping || u->next;
     rp__os_mutex_unlock(u->lock);
     return stop;
 }
@@ -981,12 +989,26 @@ static enum outcome upload_batch(rp__uploader *u, const rp__spool_batch *b)
 
 /* ---- the thread ------------------------------------------------------------ */
 
+/* Takes the settings rp__uploader_reconfigure left, between batches (lock
+ * held): the request in flight was answered with the old ones. */
+static void switch_setup(rp__uploader *u)
+{
+    struct setup *old = u->setup;
+    u->setup = u->next;
+    u->next = NULL;
+    u->deadletter_max = u->next_deadletter_max;
+    rp__backoff_init(&u->backoff, u->next_backoff_base, u->next_backoff_cap);
+    setup_free(old);
+}
+
 static void run(void *arg)
 {
     rp__uploader *u = arg;
     rp__spool_batch b;
     rp__os_mutex_lock(u->lock);
     while (!u->stopping) {
+        if (u->next)
+            switch_setup(u);
         if (u->paused) {
             rp__os_cond_wait(u->cond, u->lock);
             continue;
@@ -1004,7 +1026,7 @@ static void run(void *arg)
         rp__os_mutex_lock(u->lock);
         if (rc == RP_ERR_NOTFOUND) {
             /* Idle: sleep until the sink appends (no timer, no wakeups). */
-            while (!u->work && !u->stopping)
+            while (!u->work && !u->stopping && !u->next)
                 rp__os_cond_wait(u->cond, u->lock);
         } else {
             snprintf(u->stats.last_error, sizeof u->stats.last_error, "cannot read the spool: %s",
@@ -1106,8 +1128,9 @@ void rp__uploader_stop(rp__uploader *u)
     rp__os_mutex_lock(u->lock);
     u->stopping = 1;
     rp__os_cond_broadcast(u->cond);
-    rp__os_mutex_unlock(u->lock);
+    /* Under the lock: the thread swaps its setup under it (switch_setup). */
     setup_abort(u->setup);
+    rp__os_mutex_unlock(u->lock);
     rp__os_thread_join(u->thread);
     u->thread = NULL;
     u->running = 0;
@@ -1119,15 +1142,21 @@ int rp__uploader_reconfigure(rp__uploader *u, const rp__uploader_opts *o, char *
     int rc = setup_make(o, &next, err, errlen);
     if (rc != 0)
         return rc;
-    int was_running = u->running;
-    rp__uploader_stop(u);
-    struct setup *old = u->setup;
-    u->setup = next;
-    setup_free(old);
-    u->deadletter_max = o->deadletter_max_bytes;
-    rp__backoff_init(&u->backoff, o->backoff_base_ms, o->backoff_cap_ms);
-    rp__uploader_resume(u);
-    return was_running ? rp__uploader_start(u) : 0;
+    /* The thread takes them after the request in flight is answered (or at
+     * once when it waits, idle, paused or for a retry); a reconfigure
+     * before that replaces the one not taken yet. */
+    rp__os_mutex_lock(u->lock);
+    struct setup *unused = u->next;
+    u->next = next;
+    u->next_deadletter_max = o->deadletter_max_bytes;
+    u->next_backoff_base = o->backoff_base_ms;
+    u->next_backoff_cap = o->backoff_cap_ms;
+    if (!u->running)
+        switch_setup(u);
+    rp__os_mutex_unlock(u->lock);
+    setup_free(unused);
+    rp__uploader_resume(u); /* clears a pause and wakes the thread */
+    return 0;
 }
 
 void rp__uploader_destroy(rp__uploader *u)
@@ -1137,6 +1166,7 @@ void rp__uploader_destroy(rp__uploader *u)
     rp__uploader_stop(u);
     while (u->nparts > 0)
         pop(u);
+    setup_free(u->next);
     setup_free(u->setup);
     rp__gzip_destroy(u->gz);
     rp__buf_free(&u->payload);

@@ -150,9 +150,11 @@ void rp__uploader_wake(rp__uploader *u);
 void rp__uploader_resume(rp__uploader *u);
 
 /* Applies new options (the spool must be the same): builds the new client
- * first and keeps the old one if that fails (error in err); otherwise stops
- * the thread (a request in flight is abandoned and sent again), swaps,
- * clears a pause and starts again if it was running. */
+ * first and keeps the old one if that fails (error in err); otherwise hands
+ * it to the thread, which switches after the batch in flight: a request on
+ * the wire is answered with the old settings, then the next batch (or the
+ * same one, when it was to wait for a retry or a resume) is sent with the
+ * new ones. Clears a pause. Returns without waiting for the switch. */
 int rp__uploader_reconfigure(rp__uploader *u, const rp__uploader_opts *opts, char *err,
                              size_t errlen);
 

@@ -287,9 +287,13 @@ static int api_event_type(const rp_event *ev, const char **type, uint64_t *len)
 static int deliver(void *arg, const struct rp_event *ev)
 {
     struct rp_plugin *p = arg;
+    /* Never before start returned, nor during reconfigure (host_reload.c). */
+    if (!rp__host_gate_enter(p))
+        return 0;
     rp__host_enter(p);
     int rc = p->desc.on_event(p, p->state, ev);
     rp__host_leave();
+    rp__host_gate_leave(p);
     return rc;
 }
 
@@ -640,13 +644,15 @@ int rp__host_create(const rp__host_opts *opts, rp__host **out)
     if (!h)
         return RP_ERR_NOMEM;
     h->opts = *opts;
+    /* Room for the plugins a reload enables (host_reload.c). */
     int prc = rp__host_set_policy(h, opts->policy);
     if (prc != 0) {
         free(h);
         return prc;
     }
-    size_t n = json_object_size(opts->plugins);
+    size_t n = json_object_size(opts->plugins) + (opts->load_only ? 0 : RP__HOST_RELOAD_NEW_MAX);
     h->plugins = calloc(n ? n : 1, sizeof *h->plugins);
+    h->cap = n;
     if (!h->plugins) {
         rp__host_policy_clear(h);
         free(h);
@@ -684,6 +690,8 @@ static void release_resources(struct rp_plugin *p)
 {
     rp__hf_set_live(p, 0); /* it failed or stops: its provides no longer count */
     rp__host_services_release(p);
+    /* Events waiting at the gate go away uncalled: the plugin is off. */
+    rp__host_gate_open(p, 0);
     /* No work or done callback of the plugin may run after its destroy. */
     if (p->host->workers)
         rp__workers_cancel_owner(p->host->workers, p);
@@ -785,6 +793,8 @@ static void plugin_destroy(struct rp_plugin *p)
 
 static void plugin_init(struct rp_plugin *p)
 {
+    /* Its subscriptions deliver nothing before start returned. */
+    rp__host_gate_close(p);
     rp__host_enter(p);
     int rc = p->desc.init(p, &host_api, &p->state);
     rp__host_leave();
@@ -811,6 +821,7 @@ static void plugin_start(struct rp_plugin *p)
     }
     p->pstate = RP__PLUGIN_RUNNING;
     rp__host_command_open(p);
+    rp__host_gate_open(p, 1);
     rp__log_info("plugin %s: running", p->name);
 }
 
@@ -819,6 +830,47 @@ static void plugin_start(struct rp_plugin *p)
 static int kind_rank(const struct rp_plugin *p)
 {
     return p->desc.kind == RP_KIND_COLLECTOR ? 2 : p->desc.kind == RP_KIND_DETECTOR ? 1 : 0;
+}
+
+/* Stops a running plugin and destroys it. */
+static void plugin_stop(struct rp_plugin *p)
+{
+    /* No more events into a plugin that is stopping. */
+    for (uint32_t k = 0; k < p->nsubs; k++)
+        rp__bus_unsubscribe(p->host->bus, p->subs[k], NULL);
+    p->nsubs = 0;
+    /* No command runs after stop; one stuck past the bound keeps the state
+     * alive (not destroyed) rather than freed under it. */
+    int quiet = rp__host_command_close(p) == 0;
+    rp__host_services_withdraw(p);
+    rp__host_enter(p);
+    int rc = p->desc.stop(p, p->state);
+    rp__host_leave();
+    if (rc != 0)
+        call_failed(p, "stop", rc);
+    release_resources(p);
+    if (quiet)
+        plugin_destroy(p);
+    p->pstate = RP__PLUGIN_STOPPED;
+}
+
+/* 1.1: live reload (host_reload.c): one plugin's lifecycle. */
+void rp__host_plugin_up(struct rp_plugin *p)
+{
+    plugin_init(p);
+    if (p->pstate == RP__PLUGIN_INITIALIZED)
+        plugin_start(p);
+}
+
+void rp__host_plugin_down(struct rp_plugin *p)
+{
+    if (p->pstate == RP__PLUGIN_RUNNING) {
+        plugin_stop(p);
+    } else if (p->pstate == RP__PLUGIN_INITIALIZED) {
+        release_resources(p);
+        plugin_destroy(p);
+        p->pstate = RP__PLUGIN_STOPPED;
+    }
 }
 
 const rp__loop_hooks *rp__host_hooks(void)
@@ -855,23 +907,7 @@ void rp__host_stop(rp__host *host)
             struct rp_plugin *p = host->plugins[i];
             if (p->pstate != RP__PLUGIN_RUNNING || kind_rank(p) != rank)
                 continue;
-            /* No more events into a plugin that is stopping. */
-            for (uint32_t k = 0; k < p->nsubs; k++)
-                rp__bus_unsubscribe(host->bus, p->subs[k], NULL);
-            p->nsubs = 0;
-            /* No command runs after stop; one stuck past the bound keeps
-             * the state alive (not destroyed) rather than freed under it. */
-            int quiet = rp__host_command_close(p) == 0;
-            rp__host_services_withdraw(p);
-            rp__host_enter(p);
-            int rc = p->desc.stop(p, p->state);
-            rp__host_leave();
-            if (rc != 0)
-                call_failed(p, "stop", rc);
-            release_resources(p);
-            if (quiet)
-                plugin_destroy(p);
-            p->pstate = RP__PLUGIN_STOPPED;
+            plugin_stop(p);
         }
     }
     /* Plugins that were initialized but never started. */
@@ -902,20 +938,9 @@ void rp__host_destroy(rp__host *host)
     if (!host)
         return;
     rp__host_stop(host);
-    for (size_t i = 0; i < host->nplugins; i++) {
-        struct rp_plugin *p = host->plugins[i];
-        rp__host_services_free(p);
-        /* The library stays mapped: ARCHITECTURE §3 rule 10. */
-        free(p->name);
-        free(p->path);
-        free(p->config_json);
-        rp__host_plugin_config_free(p);
-        rp__hf_free(p);
-        rp__host_command_free(p);
-        rp__os_mutex_destroy(p->lock);
-        rp__os_dl_forget(p->dl);
-        free(p);
-    }
+    /* The libraries stay mapped: ARCHITECTURE §3 rule 10. */
+    for (size_t i = 0; i < host->nplugins; i++)
+        rp__host_plugin_free(host->plugins[i]);
     rp__host_command_teardown(host, 1);
     free(host->plugins);
     rp__host_policy_clear(host);
@@ -957,6 +982,8 @@ int rp__host_plugin_info(const rp__host *host, size_t index, rp__plugin_info *ou
     out->cpu_ns = atomic_load(&mp->cpu_ns);
     out->ncounters = atomic_load_explicit(&mp->ncounters, memory_order_acquire);
     out->caps_declared = rp__host_plugin_caps(p, &out->capabilities) == 0;
+    out->file_reloads = atomic_load(&mp->file_reloads_seen);
+    out->file_reloads_refused = atomic_load(&mp->file_reloads_refused);
     return 0;
 }
 

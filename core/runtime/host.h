@@ -19,6 +19,7 @@
 #define RP_CORE_HOST_H
 
 #include "lib/schema.h"
+#include "os/os_thread.h"
 #include "runtime/bus.h"
 #include "runtime/loop.h"
 #include "runtime/workers.h"
@@ -52,15 +53,17 @@ typedef struct rp__plugin_info {
     enum rp__plugin_state state;
     const char *error; /* why it is off, or "" */
     uint64_t published;
-    uint64_t delivered;    /* events its subscriptions handed to it */
-    uint64_t dropped;      /* events its subscriptions dropped (queue full) */
-    uint64_t cpu_ns;       /* CPU time of its loop and worker callbacks */
-    uint64_t publish_full; /* its events the bus refused at agent.bus_max_bytes */
-    uint64_t suspensions;  /* times its fd watches were suspended for that */
-    int suspended;         /* suspended now */
-    uint32_t ncounters;    /* counters it registered: rp__host_plugin_counter */
-    int caps_declared;     /* its descriptor declares capabilities (1.1) */
-    uint64_t capabilities; /* RP_CAP_* it declares, when caps_declared */
+    uint64_t delivered;            /* events its subscriptions handed to it */
+    uint64_t dropped;              /* events its subscriptions dropped (queue full) */
+    uint64_t cpu_ns;               /* CPU time of its loop and worker callbacks */
+    uint64_t publish_full;         /* its events the bus refused at agent.bus_max_bytes */
+    uint64_t suspensions;          /* times its fd watches were suspended for that */
+    int suspended;                 /* suspended now */
+    uint32_t ncounters;            /* counters it registered: rp__host_plugin_counter */
+    int caps_declared;             /* its descriptor declares capabilities (1.1) */
+    uint64_t capabilities;         /* RP_CAP_* it declares, when caps_declared */
+    uint64_t file_reloads;         /* copies of a changed file loaded by reloads */
+    uint64_t file_reloads_refused; /* changed files kept out at the reload cap */
 } rp__plugin_info;
 
 /* What the host is given; the agent fills it from its config
@@ -178,6 +181,40 @@ int rp__host_check_fields(const rp_plugin_descriptor *d, char *why, size_t whyle
  * error (RP_ERR_CONFIG, logged; RP_ERR_NOMEM) the running policy stays.
  * Any thread; the agent calls it at a reload. */
 int rp__host_set_policy(rp__host *host, const json_t *policy);
+/*
+ * Live reload (core/runtime/host_reload.c, docs/reload.md), control thread,
+ * in two steps so that a reload refused for any reason changes nothing:
+ *
+ * rp__host_reload_prepare compares a new "plugins" object with what runs and
+ * makes a plan: plugins to enable, disable, reconfigure (their descriptor
+ * has reconfigure), re-create (no reconfigure, or their file changed) or
+ * leave alone. It loads what the plan needs (a newly enabled plugin's file;
+ * a changed file as a new copy, while its cap lasts) and checks every new
+ * plugin config against its schema, but starts, stops or changes nothing.
+ * RP_ERR_CONFIG with one line per problem in err (a config that does not
+ * match its schema, a file refused); *plan is then NULL.
+ *
+ * rp__host_reload_commit applies the plan: stops (collectors first),
+ * reconfigures with on_event held off, then inits and starts (collectors
+ * last). readers_lock (may be NULL) is taken around the change of the
+ * plugin list that other threads read. Sets *not_applied to the number of
+ * plugins whose change failed (a reconfigure that failed keeps the old
+ * config running; an init or start that failed leaves the plugin off, as
+ * at start-up), each logged. Frees the plan. rp__host_reload_abort frees
+ * a plan without applying it (NULL is a no-op).
+ */
+typedef struct rp__host_reload_opts {
+    const json_t *plugins;       /* the new "plugins" object; borrowed for the call */
+    const json_t *exclude_rules; /* the new collectors.exclude, or NULL */
+    void *config_error_arg;      /* for opts.config_error, during the call */
+    uint32_t file_reloads_max;   /* agent.plugin_file_reloads_max */
+} rp__host_reload_opts;
+typedef struct rp__host_reload_plan rp__host_reload_plan;
+int rp__host_reload_prepare(rp__host *host, const rp__host_reload_opts *opts,
+                            rp__host_reload_plan **plan, char *err, size_t errlen);
+void rp__host_reload_commit(rp__host *host, rp__host_reload_plan *plan, rp__os_mutex *readers_lock,
+                            size_t *not_applied);
+void rp__host_reload_abort(rp__host_reload_plan *plan);
 
 /* The host API table as handed to plugins (static storage). */
 const rp_host_api *rp__host_api(void);

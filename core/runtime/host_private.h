@@ -13,6 +13,8 @@
 #include "os/os_thread.h"
 #include "runtime/host.h"
 
+#include <jansson.h>
+
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -110,6 +112,22 @@ struct rp_plugin {
     /* 1.1: plugin commands (host_command.c). */
     struct rp__plugin_cmds *cmds; /* NULL until the plugin first runs */
     /* 1.1: lifetimes and live reload. */
+    /* Live reload (host_reload.c). on_event is gated so that it never runs
+     * before start returned nor during reconfigure: in_event counts the calls
+     * running, quiesced makes new ones wait on gate_cond, and gate_off (set
+     * when the plugin's resources are released) sends the waiting ones away
+     * without a call. */
+    atomic_int in_event;
+    atomic_int quiesced;
+    atomic_int gate_off;
+    rp__os_mutex *gate_lock;
+    rp__os_cond *gate_cond;
+    rp__os_file_id file_id; /* the loaded copy's file, as checked */
+    int has_file_id;
+    uint32_t file_reloads;                     /* copies of a changed file loaded by reloads */
+    atomic_uint_fast64_t file_reloads_seen;    /* the same, for other threads */
+    atomic_uint_fast64_t file_reloads_refused; /* changed files kept out at the cap */
+    struct rp_plugin *reload_of; /* a reload's candidate: the record it would replace */
 };
 
 struct rp__host {
@@ -133,6 +151,9 @@ struct rp__host {
     /* 1.1: alerts and policy (host_alert.c): the response policy, swapped
      * whole at a reload under host_alert.c's lock; NULL decides detect. */
     struct rp__policy *policy;
+    /* Live reload (host_reload.c): plugins has room for cap records; a
+     * reload appends the plugins it enables for the first time. */
+    size_t cap;
 };
 
 /* 1.1: drops, gauges, services and the private folder (host_service.c).
@@ -157,6 +178,9 @@ void rp__host_services_withdraw(struct rp_plugin *p);
 void rp__host_services_release(struct rp_plugin *p);
 /* Closes the private folder; at host destroy, after the plugin's destroy. */
 void rp__host_services_free(struct rp_plugin *p);
+
+/* Records a reload may add to those the host was created with. */
+#define RP__HOST_RELOAD_NEW_MAX 64u
 
 /* Marks p as the plugin the calling thread runs (crash reports and the
  * supervisor read it) around a direct call into the plugin; leave clears it. */
@@ -250,5 +274,40 @@ int rp__host_api_command_reply(rp_command *cmd, const char *json, uint64_t len, 
 int rp__host_alert_create(rp_plugin *self, const rp_alert *alert, const rp_event *const *sources,
                           uint32_t nsources, rp_event **out);
 void rp__host_policy_clear(rp__host *host);
+/* ---- live reload (host_reload.c) --------------------------------------- */
+
+/* Loader steps (loader.c) a reload uses on a candidate record. */
+struct rp_plugin *rp__host_plugin_new(rp__host *host, const char *name, const char *file);
+void rp__host_plugin_free(struct rp_plugin *p);
+int rp__host_load_binary(rp__host *host, struct rp_plugin *p, int private_copy);
+int rp__host_check_config(rp__host *host, struct rp_plugin *p, const json_t *entry, char *err,
+                          size_t errlen);
+char *rp__host_plugin_path(const rp__host_opts *opts, const char *file);
+
+/* One plugin's lifecycle steps (host.c), control thread: init then start
+ * (state RUNNING, or FAILED with its error), and stop then destroy (state
+ * STOPPED). */
+void rp__host_plugin_up(struct rp_plugin *p);
+void rp__host_plugin_down(struct rp_plugin *p);
+
+/* The on_event gate (see struct rp_plugin): the bus's dispatcher calls enter
+ * before on_event, and when it returns 1, leave after it; 0 means the plugin
+ * went off while the event waited: no call. close holds deliveries off
+ * (before init); open lets them through (deliver 1: after start) or sends
+ * them away (deliver 0: the plugin is off). Control thread. */
+int rp__host_gate_wait(struct rp_plugin *p);
+void rp__host_gate_close(struct rp_plugin *p);
+void rp__host_gate_open(struct rp_plugin *p, int deliver);
+static inline int rp__host_gate_enter(struct rp_plugin *p)
+{
+    atomic_fetch_add(&p->in_event, 1);
+    if (atomic_load(&p->quiesced))
+        return rp__host_gate_wait(p);
+    return 1;
+}
+static inline void rp__host_gate_leave(struct rp_plugin *p)
+{
+    atomic_fetch_sub(&p->in_event, 1);
+}
 
 #endif

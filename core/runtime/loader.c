@@ -64,7 +64,7 @@ static void refuse(struct rp_plugin *p, const char *fmt, ...)
 
 /* Where a plugin's file is: an absolute path as is; a bare file name in
  * agent.plugin_dir; any other relative path from the main config's folder. */
-static char *plugin_path(const rp__host_opts *opts, const char *file)
+char *rp__host_plugin_path(const rp__host_opts *opts, const char *file)
 {
     if (rp__os_path_is_absolute(file))
         return rp__path_resolve("/", file);
@@ -73,8 +73,9 @@ static char *plugin_path(const rp__host_opts *opts, const char *file)
     return rp__path_resolve(opts->config_dir, file);
 }
 
-/* Loads the file, calls its entry and checks the descriptor. */
-static int load_binary(rp__host *host, struct rp_plugin *p)
+/* Loads the file, calls its entry and checks the descriptor. private_copy:
+ * load a private copy of the checked file (a reload of a changed file). */
+int rp__host_load_binary(rp__host *host, struct rp_plugin *p, int private_copy)
 {
     char why[ERR_LEN];
     char *real = NULL;
@@ -86,13 +87,17 @@ static int load_binary(rp__host *host, struct rp_plugin *p)
     free(p->path);
     p->path = real;
     /* The trust check and the load look at one open file (os.h). */
-    if ((rc = rp__os_dl_open_trusted(p->path, &p->dl, why, sizeof why)) != 0) {
+    rc = private_copy ? rp__os_dl_open_trusted_copy(p->path, &p->dl, why, sizeof why)
+                      : rp__os_dl_open_trusted(p->path, &p->dl, why, sizeof why);
+    if (rc != 0) {
         if (rc == RP_ERR_PERM)
             refuse(p, "untrusted file: %s", why);
         else
             refuse(p, "%s: cannot load: %s", p->path, why);
         return rc;
     }
+    /* What a reload compares to tell that the file changed. */
+    p->has_file_id = rp__os_dl_file_id(p->dl, &p->file_id) == 0;
     rp__os_fn fn = rp__os_dl_sym(p->dl, RP_ENTRY_SYMBOL);
     if (!fn) {
         /* Tell a plugin of another ABI major from something that is no plugin. */
@@ -169,8 +174,10 @@ static int load_binary(rp__host *host, struct rp_plugin *p)
     }
     for (size_t i = 0; i < host->nplugins; i++) {
         struct rp_plugin *o = host->plugins[i];
-        if (o != p && o->pstate != RP__PLUGIN_REFUSED && o->desc.id &&
-            strcmp(o->desc.id, c->id) == 0) {
+        /* A reload's candidate replaces its own record; a stopped record
+         * (disabled by a reload) no longer holds its id. */
+        if (o != p && o != p->reload_of && o->pstate != RP__PLUGIN_REFUSED &&
+            o->pstate != RP__PLUGIN_STOPPED && o->desc.id && strcmp(o->desc.id, c->id) == 0) {
             refuse(p, "%s: duplicate plugin id \"%s\", already loaded as plugin %s from %s",
                    p->path, c->id, o->name, o->path);
             return RP_ERR_EXISTS;
@@ -229,8 +236,8 @@ static void on_config_error(void *arg, const rp__schema_error *e)
 
 /* Validates plugins.<name>.config against the plugin's schema; every error
  * is a line added to err. */
-static int check_config(rp__host *host, struct rp_plugin *p, const json_t *entry, char *err,
-                        size_t errlen)
+int rp__host_check_config(rp__host *host, struct rp_plugin *p, const json_t *entry, char *err,
+                          size_t errlen)
 {
     const json_t *given = json_object_get(entry, "config");
     json_t *config = given ? json_deep_copy(given) : json_object();
@@ -293,7 +300,7 @@ done:
     return rc;
 }
 
-static struct rp_plugin *plugin_new(rp__host *host, const char *name, const char *file)
+struct rp_plugin *rp__host_plugin_new(rp__host *host, const char *name, const char *file)
 {
     struct rp_plugin *p = calloc(1, sizeof *p);
     if (!p)
@@ -301,14 +308,32 @@ static struct rp_plugin *plugin_new(rp__host *host, const char *name, const char
     p->host = host;
     p->index = (uint32_t)host->nplugins + 1;
     p->name = strdup(name);
-    p->path = plugin_path(&host->opts, file);
-    if (!p->name || !p->path || rp__os_mutex_create(&p->lock) != 0) {
-        free(p->name);
-        free(p->path);
-        free(p);
+    p->path = rp__host_plugin_path(&host->opts, file);
+    if (!p->name || !p->path || rp__os_mutex_create(&p->lock) != 0 ||
+        rp__os_mutex_create(&p->gate_lock) != 0 || rp__os_cond_create(&p->gate_cond) != 0) {
+        rp__host_plugin_free(p);
         return NULL;
     }
     return p;
+}
+
+/* Frees a record (its library, if any, stays mapped). NULL is a no-op. */
+void rp__host_plugin_free(struct rp_plugin *p)
+{
+    if (!p)
+        return;
+    rp__host_services_free(p);
+    free(p->name);
+    free(p->path);
+    free(p->config_json);
+    rp__host_plugin_config_free(p);
+    rp__hf_free(p);
+    rp__host_command_free(p);
+    rp__os_cond_destroy(p->gate_cond);
+    rp__os_mutex_destroy(p->gate_lock);
+    rp__os_mutex_destroy(p->lock);
+    rp__os_dl_forget(p->dl);
+    free(p);
 }
 
 int rp__host_load(rp__host *host, char *err, size_t errlen)
@@ -323,13 +348,13 @@ int rp__host_load(rp__host *host, char *err, size_t errlen)
         if (!json_is_true(json_object_get(entry, "enabled")))
             continue;
         struct rp_plugin *p =
-            plugin_new(host, name, json_string_value(json_object_get(entry, "file")));
+            rp__host_plugin_new(host, name, json_string_value(json_object_get(entry, "file")));
         if (!p)
             return RP_ERR_NOMEM;
         host->plugins[host->nplugins++] = p;
-        if (load_binary(host, p) != 0)
+        if (rp__host_load_binary(host, p, 0) != 0)
             continue; /* refused and logged; the agent runs without it */
-        int rc = check_config(host, p, entry, err, errlen);
+        int rc = rp__host_check_config(host, p, entry, err, errlen);
         if (rc == RP_ERR_NOMEM)
             return rc;
         /* Every plugin's settings are checked, so that one run reports all

@@ -823,6 +823,84 @@ static void test_stop_abandons_the_request_in_flight(void **state)
     assert_int_equal(s.dead_batches, 0);
 }
 
+/* ---- reconfigure ----------------------------------------------------------- */
+
+static void reconfigure_gzip(struct world *w)
+{
+    rp__uploader_opts o = {
+        .spool = w->sp,
+        .url = "https://backend.invalid:8443/ingest",
+        .format = RP__FORMAT_NDJSON,
+        .gzip = 1,
+        .deadletter_dir = w->dead_dir,
+        .deadletter_max_bytes = 1u << 20,
+        .host_name = "host-a",
+        .agent_id = "agent-1",
+        .backoff_base_ms = 1,
+        .backoff_cap_ms = 2,
+        .on_alert = on_alert,
+        .alert_arg = &w->f,
+        .transport = &w->tr,
+    };
+    char err[512] = "";
+    int rc = rp__uploader_reconfigure(w->up, &o, err, sizeof err);
+    if (rc != 0)
+        fail_msg("rp__uploader_reconfigure: %s (%s)", rp_strerror(rc), err);
+}
+
+/* A reload's new settings take over after the batch in flight: its request
+ * is answered, not abandoned and sent again, and the next batch goes out
+ * with them (here: gzipped). */
+static void test_reconfigure_switches_after_the_batch_in_flight(void **state)
+{
+    struct world *w = *state;
+    char k1[RP__SPOOL_KEY_MAX], k2[RP__SPOOL_KEY_MAX];
+    append(w, LINE(1), 0, k1);
+    append(w, LINE(2), 0, k2);
+    w->f.hold_at = 1;
+    start(w, RP__FORMAT_NDJSON, 0, NULL, 0);
+    wait_requests(&w->f, 1);
+    reconfigure_gzip(w);
+    pthread_mutex_lock(&w->f.mu);
+    int aborted = w->f.aborted;
+    pthread_mutex_unlock(&w->f.mu);
+    assert_int_equal(aborted, 0);
+    release(&w->f);
+    wait_queued(w, 0);
+    rp__uploader_stop(w->up);
+    assert_int_equal(w->f.nreq, 2);
+    assert_string_equal(w->f.req[0].key, k1);
+    assert_int_equal(w->f.req[0].gzipped, 0);
+    assert_string_equal(w->f.req[1].key, k2);
+    assert_int_equal(w->f.req[1].gzipped, 1);
+    assert_string_equal(w->f.req[1].body, LINE(2));
+    assert_int_equal(stats(w).delivered_events, 2);
+}
+
+/* A batch waiting for a retry does not hold new settings back: it is sent
+ * again with them at once (a reload is how a wrong URL or CA is fixed). */
+static void test_reconfigure_ends_a_retry_wait(void **state)
+{
+    struct world *w = *state;
+    char k[RP__SPOOL_KEY_MAX];
+    append(w, LINE(1), 0, k);
+    static const struct answer script[] = {{.status = 503, .retry_after = "60"}, {.status = 200}};
+    start(w, RP__FORMAT_NDJSON, 0, script, 2);
+    wait_requests(&w->f, 1);
+    for (int i = 0; i < 10000 && !stats(w).waiting; i++)
+        usleep(1000);
+    assert_int_equal(stats(w).waiting, 1);
+    int64_t t0 = mono_ns();
+    reconfigure_gzip(w);
+    wait_queued(w, 0);
+    assert_true(mono_ns() - t0 < (int64_t)10 * 1000000000);
+    rp__uploader_stop(w->up);
+    assert_int_equal(w->f.nreq, 2);
+    assert_string_equal(w->f.req[1].key, k);
+    assert_int_equal(w->f.req[1].gzipped, 1);
+    assert_string_equal(w->f.req[1].body, LINE(1));
+}
+
 /* ---- a body is built once per part ------------------------------------------ */
 
 static void test_body_built_once_for_its_retries(void **state)
@@ -896,6 +974,9 @@ int main(int argc, char **argv)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_timeout_is_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_abandons_the_request_in_flight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reconfigure_switches_after_the_batch_in_flight, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_reconfigure_ends_a_retry_wait, setup, teardown),
         cmocka_unit_test_setup_teardown(test_body_built_once_for_its_retries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_each_part_gets_its_own_body, setup, teardown),
     };

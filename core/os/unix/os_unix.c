@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -836,10 +837,70 @@ int rp__os_read_private_file(const char *path, size_t max_bytes, char **data_out
 
 struct rp__os_dl {
     void *handle;
-    int fd; /* the plugin file, open for the life of the process */
+    int fd; /* the plugin file (or its private copy), open for the life of the process */
+    rp__os_file_id src; /* the file as checked */
 };
 
-int rp__os_dl_open_trusted(const char *abs_path, rp__os_dl **out, char *err, size_t errlen)
+static void file_id_of(const struct stat *st, rp__os_file_id *out)
+{
+    out->dev = (uint64_t)st->st_dev;
+    out->ino = (uint64_t)st->st_ino;
+    out->size = (uint64_t)st->st_size;
+    out->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+/* Copies the checked plugin file into a sealed memory file: its contents can
+ * no longer change, and it is a new inode for the C library. */
+static int private_copy(int fd, const char *shown, int *out, char *err, size_t errlen)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0 || (uint64_t)st.st_size > RP__OS_DL_COPY_MAX) {
+        snprintf(err, errlen, "%s: larger than %llu bytes; not copied", shown,
+                 (unsigned long long)RP__OS_DL_COPY_MAX);
+        return RP_ERR_RANGE;
+    }
+    int mfd = memfd_create("rampart-plugin", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (mfd < 0) {
+        snprintf(err, errlen, "%s: cannot make a private copy: %s", shown, strerror(errno));
+        return RP_ERR_IO;
+    }
+    char buf[65536];
+    off_t off = 0;
+    for (;;) {
+        ssize_t n = pread(fd, buf, sizeof buf, off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 || (uint64_t)off + (uint64_t)n > RP__OS_DL_COPY_MAX) {
+            snprintf(err, errlen, "%s: cannot copy: %s", shown, n < 0 ? strerror(errno) : "grew");
+            close(mfd);
+            return RP_ERR_IO;
+        }
+        if (n == 0)
+            break;
+        for (ssize_t w = 0; w < n;) {
+            ssize_t k = write(mfd, buf + w, (size_t)(n - w));
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k <= 0) {
+                snprintf(err, errlen, "%s: cannot copy: %s", shown, strerror(errno));
+                close(mfd);
+                return RP_ERR_IO;
+            }
+            w += k;
+        }
+        off += n;
+    }
+    if (fcntl(mfd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+        snprintf(err, errlen, "%s: cannot seal the private copy: %s", shown, strerror(errno));
+        close(mfd);
+        return RP_ERR_IO;
+    }
+    *out = mfd;
+    return 0;
+}
+
+static int dl_open_trusted(const char *abs_path, int copy, rp__os_dl **out, char *err,
+                           size_t errlen)
 {
     char dir[PATH_MAX];
     const char *base = NULL;
@@ -861,11 +922,26 @@ int rp__os_dl_open_trusted(const char *abs_path, rp__os_dl **out, char *err, siz
         close(fd);
         return RP_ERR_PERM;
     }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        snprintf(err, errlen, "%s: %s", abs_path, strerror(errno));
+        close(fd);
+        return RP_ERR_IO;
+    }
+    if (copy) {
+        int mfd = -1;
+        rc = private_copy(fd, abs_path, &mfd, err, errlen);
+        close(fd);
+        if (rc != 0)
+            return rc;
+        fd = mfd;
+    }
     rp__os_dl *dl = malloc(sizeof *dl);
     if (!dl) {
         close(fd);
         return RP_ERR_NOMEM;
     }
+    file_id_of(&st, &dl->src);
     /* Load the very file checked above: the kernel reopens the descriptor's
      * file whatever happened to the path since. */
     char proc[64];
@@ -882,6 +958,35 @@ int rp__os_dl_open_trusted(const char *abs_path, rp__os_dl **out, char *err, siz
     }
     dl->fd = fd;
     *out = dl;
+    return 0;
+}
+
+int rp__os_dl_open_trusted(const char *abs_path, rp__os_dl **out, char *err, size_t errlen)
+{
+    return dl_open_trusted(abs_path, 0, out, err, errlen);
+}
+
+int rp__os_dl_open_trusted_copy(const char *abs_path, rp__os_dl **out, char *err, size_t errlen)
+{
+    return dl_open_trusted(abs_path, 1, out, err, errlen);
+}
+
+int rp__os_dl_file_id(const rp__os_dl *dl, rp__os_file_id *out)
+{
+    if (!dl || !out)
+        return RP_ERR_INVAL;
+    *out = dl->src;
+    return 0;
+}
+
+int rp__os_path_file_id(const char *abs_path, rp__os_file_id *out)
+{
+    struct stat st;
+    if (!abs_path || !out)
+        return RP_ERR_INVAL;
+    if (stat(abs_path, &st) != 0)
+        return errno == ENOENT ? RP_ERR_NOTFOUND : RP_ERR_IO;
+    file_id_of(&st, out);
     return 0;
 }
 
