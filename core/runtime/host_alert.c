@@ -397,6 +397,8 @@ static int fill(rp_plugin *self, rp_event *ev, const rp_alert *a, const rp_event
 int rp__host_alert_create(rp_plugin *self, const rp_alert *alert, const rp_event *const *sources,
                           uint32_t nsources, rp_event **out)
 {
+    if (rp__host_checking(self))
+        return RP_ERR_BUSY; /* inside check_config */
     if (!self || !alert || !out || alert->struct_size < RP_ALERT_SIZE_1_1)
         return RP_ERR_INVAL;
     if (alert->severity > 100)

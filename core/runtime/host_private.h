@@ -1,9 +1,11 @@
 /*
- * core/runtime/host_private.h - what the plugin host's two files share: the
- * host and plugin records, and the thread's current plugin. Private to
- * host.c (the host API table and lifecycles) and loader.c (finding,
- * trust-checking, loading, negotiating and validating plugins); nothing else
- * includes it.
+ * core/runtime/host_private.h - what the plugin host's files share: the host
+ * and plugin records, and the thread's current plugin. Private to the host:
+ * host.c (the host API table and lifecycles), loader.c (finding,
+ * trust-checking, loading, negotiating and validating plugins) and the
+ * host_*.c files of the ABI 1.1 parts (fields, alerts, config getters,
+ * services, commands, reload). Outside core/runtime/ only white-box tests
+ * include it.
  */
 #ifndef RP_CORE_HOST_PRIVATE_H
 #define RP_CORE_HOST_PRIVATE_H

@@ -157,6 +157,8 @@ static void service_log(struct rp_plugin *p, const char *what, const char *name,
 int rp__host_api_service_offer(rp_plugin *self, const char *name, uint64_t len, uint32_t version,
                                const void *table)
 {
+    if (rp__host_checking(self))
+        return RP_ERR_BUSY; /* inside check_config */
     if (!self || !name || !table || !name_valid(name, len))
         return RP_ERR_INVAL;
     /* Offers are made while the plugin comes up (pstate LOADED during init,
@@ -207,6 +209,8 @@ int rp__host_api_service_offer(rp_plugin *self, const char *name, uint64_t len, 
 int rp__host_api_service_acquire(rp_plugin *self, const char *name, uint64_t len, uint32_t version,
                                  const void **table, uint64_t *hold)
 {
+    if (rp__host_checking(self))
+        return RP_ERR_BUSY; /* inside check_config */
     if (!self || !name || !table || !hold || !name_valid(name, len))
         return RP_ERR_INVAL;
     int rc = reg_lock();
@@ -258,6 +262,8 @@ int rp__host_api_service_acquire(rp_plugin *self, const char *name, uint64_t len
 
 int rp__host_api_service_release(rp_plugin *self, uint64_t hold)
 {
+    if (rp__host_checking(self))
+        return RP_ERR_BUSY; /* inside check_config */
     if (!self || hold == 0)
         return RP_ERR_INVAL;
     int rc = reg_lock();
@@ -375,6 +381,8 @@ void rp__host_services_free(struct rp_plugin *p)
 
 int rp__host_api_dropped_get(rp_plugin *self, uint64_t *dropped)
 {
+    if (rp__host_checking(self))
+        return RP_ERR_BUSY; /* inside check_config */
     if (!self || !dropped)
         return RP_ERR_INVAL;
     /* The bus counts per subscription; the plugin is their owner. */
@@ -384,6 +392,8 @@ int rp__host_api_dropped_get(rp_plugin *self, uint64_t *dropped)
 
 int rp__host_api_gauge_register(rp_plugin *self, const char *name, uint64_t len, uint32_t *gauge_id)
 {
+    if (rp__host_checking(self))
+        return RP_ERR_BUSY; /* inside check_config */
     if (!self || !name || !gauge_id || len == 0 || len > RP_MAX_COUNTER_NAME ||
         memchr(name, '\0', (size_t)len))
         return RP_ERR_INVAL;
@@ -412,6 +422,8 @@ out:
 
 int rp__host_api_gauge_set(rp_plugin *self, uint32_t gauge_id, int64_t value)
 {
+    if (rp__host_checking(self))
+        return RP_ERR_BUSY; /* inside check_config */
     if (!self || gauge_id >= atomic_load_explicit(&self->ngauges, memory_order_acquire))
         return RP_ERR_INVAL;
     atomic_store_explicit(&self->gauges[gauge_id].value, value, memory_order_relaxed);
@@ -471,6 +483,8 @@ static int open_private(struct rp_plugin *p)
 
 int rp__host_api_private_dir(rp_plugin *self, int64_t *dirfd, const char **path, uint64_t *len)
 {
+    if (rp__host_checking(self))
+        return RP_ERR_BUSY; /* inside check_config */
     if (!self || !dirfd || !path)
         return RP_ERR_INVAL;
     if (!self->host->opts.data_dir)

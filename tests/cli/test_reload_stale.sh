@@ -45,6 +45,10 @@ rm "$PIDFILE"
 APID=$!
 AGENT_PIDS+=("$APID")
 wait_for 10 "the pid file" file_has "$PIDFILE" "$APID"
+# The pid file is written at start, the control socket once the loop runs:
+# wait for the socket, which is how rampartctl reaches a running agent.
+control_up() { [ -S "$T/data/control.sock" ]; }
+wait_for 10 "the control socket" control_up
 run_cmd live.out live.err "$RAMPARTCTL" --config "$CFG" reload
 expect_rc 0 "reload of a running agent: $(cat live.err)"
 grep -qxF "rampartctl: rampartd reloaded its configuration" live.out ||

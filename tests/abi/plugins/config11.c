@@ -38,10 +38,24 @@ static int c11_check(rp_plugin *self, const rp_host_api *host)
     rp_event *ev = NULL;
     uint64_t timer;
     uint32_t counter;
-    int busy[3] = {host->event_create(self, LIT("test.config11"), &ev),
-                   host->timer_start(self, 1000, 0, c11_tick, NULL, &timer),
-                   host->counter_register(self, LIT("checked"), &counter)};
-    for (int i = 0; i < 3; i++) {
+    uint64_t dropped, hold;
+    int64_t dirfd;
+    const char *path;
+    const void *table;
+    rp_event *alert = NULL;
+    rp_alert a = {sizeof a, 50, "r", "r", "config11", "why", NULL, NULL, NULL, NULL, NULL};
+    int busy[] = {host->event_create(self, LIT("test.config11"), &ev),
+                  host->timer_start(self, 1000, 0, c11_tick, NULL, &timer),
+                  host->counter_register(self, LIT("checked"), &counter),
+                  /* the 1.1 calls that act, as well */
+                  host->alert_create(self, &a, NULL, 0, &alert), host->dropped_get(self, &dropped),
+                  host->gauge_register(self, LIT("checked"), &counter), host->gauge_set(self, 0, 1),
+                  host->service_offer(self, LIT("org.rampart.test.c11"), 1, &a),
+                  host->service_acquire(self, LIT("org.rampart.test.c11"), 1, &table, &hold),
+                  host->service_release(self, 1), host->private_dir(self, &dirfd, &path, NULL)};
+    if (alert)
+        host->event_release(alert);
+    for (int i = 0; i < (int)(sizeof busy / sizeof busy[0]); i++) {
         if (busy[i] != RP_ERR_BUSY) {
             snprintf(msg, sizeof msg, "host call %d inside check_config answered %s", i,
                      rp_errname(busy[i]));
