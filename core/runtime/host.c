@@ -283,13 +283,81 @@ static int api_event_type(const rp_event *ev, const char **type, uint64_t *len)
 
 /* ---- host API: subscriptions, loop, workers, counters --------------------- */
 
+/*
+ * Every event reaches on_event through this gate, so on_event never runs
+ * before start returned, after stop began or during a reconfigure, even
+ * though subscriptions are made in init and the bus may deliver at once.
+ * The in-flight count is raised before the gate is read (both sequentially
+ * consistent), so rp__host_events_close, which shuts the gate and then reads
+ * the count, either sees this call or this call sees the shut gate.
+ */
 static int deliver(void *arg, const struct rp_event *ev)
 {
     struct rp_plugin *p = arg;
+    atomic_fetch_add(&p->ev_inflight, 1);
+    if (!atomic_load(&p->ev_open)) {
+        atomic_fetch_sub_explicit(&p->ev_inflight, 1, memory_order_release);
+        atomic_fetch_add_explicit(&p->lifecycle_dropped, 1, memory_order_relaxed);
+        return 0;
+    }
     rp__host_enter(p);
     int rc = p->desc.on_event(p, p->state, ev);
     rp__host_leave();
+    atomic_fetch_sub_explicit(&p->ev_inflight, 1, memory_order_release);
     return rc;
+}
+
+void rp__host_events_open(struct rp_plugin *p)
+{
+    atomic_store(&p->ev_open, 1);
+}
+
+/* Waits until *count is 0; RP_ERR_TIMEOUT after 10 s. The waits are for
+ * plugin calls already under way (an on_event, a timer_start), which are
+ * short: yielding costs less than a condition variable on their path. */
+static int wait_zero(atomic_uint *count)
+{
+    int64_t deadline = rp__os_monotonic_ns() + (int64_t)10 * 1000000000;
+    while (atomic_load(count) != 0) {
+        if (rp__os_monotonic_ns() > deadline)
+            return RP_ERR_TIMEOUT;
+        rp__os_thread_yield();
+    }
+    return 0;
+}
+
+int rp__host_events_close(struct rp_plugin *p)
+{
+    atomic_store(&p->ev_open, 0);
+    int rc = wait_zero(&p->ev_inflight);
+    if (rc != 0)
+        rp__log_error("plugin %s: on_event did not return within 10 s", p->name);
+    return rc;
+}
+
+/* From stop on, calls that add a watch, a timer or a job are refused, and
+ * this waits for those already under way, so that release_resources sees
+ * everything the plugin will ever have registered. */
+static void refuse_new(struct rp_plugin *p)
+{
+    atomic_store(&p->stopping, 1);
+    if (wait_zero(&p->api_busy) != 0)
+        rp__log_error("plugin %s: a watch, timer or job call did not return within 10 s", p->name);
+}
+
+static int api_enter(struct rp_plugin *p)
+{
+    atomic_fetch_add(&p->api_busy, 1);
+    if (atomic_load(&p->stopping)) {
+        atomic_fetch_sub_explicit(&p->api_busy, 1, memory_order_release);
+        return RP_ERR_STOPPED;
+    }
+    return 0;
+}
+
+static void api_leave(struct rp_plugin *p)
+{
+    atomic_fetch_sub_explicit(&p->api_busy, 1, memory_order_release);
 }
 
 static int api_subscribe(rp_plugin *self, const char *pattern, uint64_t len, uint32_t flags)
@@ -394,12 +462,9 @@ static void timer_bridge(void *arg)
     }
 }
 
-static int api_fd_watch(rp_plugin *self, int64_t fd, uint32_t events, rp_fd_cb cb, void *arg,
-                        uint64_t *watch_id)
+static int fd_watch(rp_plugin *self, int64_t fd, uint32_t events, rp_fd_cb cb, void *arg,
+                    uint64_t *watch_id)
 {
-    if (!self || !cb || !watch_id || fd < 0 || fd > INT32_MAX ||
-        (events & ~(RP_FD_READ | RP_FD_WRITE)))
-        return RP_ERR_INVAL;
     struct handle *h = calloc(1, sizeof *h);
     if (!h)
         return RP_ERR_NOMEM;
@@ -423,6 +488,20 @@ static int api_fd_watch(rp_plugin *self, int64_t fd, uint32_t events, rp_fd_cb c
     return 0;
 }
 
+static int api_fd_watch(rp_plugin *self, int64_t fd, uint32_t events, rp_fd_cb cb, void *arg,
+                        uint64_t *watch_id)
+{
+    if (!self || !cb || !watch_id || fd < 0 || fd > INT32_MAX ||
+        (events & ~(RP_FD_READ | RP_FD_WRITE)))
+        return RP_ERR_INVAL;
+    int rc = api_enter(self);
+    if (rc != 0)
+        return rc;
+    rc = fd_watch(self, fd, events, cb, arg, watch_id);
+    api_leave(self);
+    return rc;
+}
+
 static int api_fd_unwatch(rp_plugin *self, uint64_t watch_id)
 {
     if (!self)
@@ -433,11 +512,9 @@ static int api_fd_unwatch(rp_plugin *self, uint64_t watch_id)
     return rc;
 }
 
-static int api_timer_start(rp_plugin *self, uint64_t first_ms, uint64_t interval_ms, rp_timer_cb cb,
-                           void *arg, uint64_t *timer_id)
+static int timer_start(rp_plugin *self, uint64_t first_ms, uint64_t interval_ms, rp_timer_cb cb,
+                       void *arg, uint64_t *timer_id)
 {
-    if (!self || !cb || !timer_id)
-        return RP_ERR_INVAL;
     struct handle *h = calloc(1, sizeof *h);
     if (!h)
         return RP_ERR_NOMEM;
@@ -457,6 +534,19 @@ static int api_timer_start(rp_plugin *self, uint64_t first_ms, uint64_t interval
     }
     *timer_id = h->id;
     return 0;
+}
+
+static int api_timer_start(rp_plugin *self, uint64_t first_ms, uint64_t interval_ms, rp_timer_cb cb,
+                           void *arg, uint64_t *timer_id)
+{
+    if (!self || !cb || !timer_id)
+        return RP_ERR_INVAL;
+    int rc = api_enter(self);
+    if (rc != 0)
+        return rc;
+    rc = timer_start(self, first_ms, interval_ms, cb, arg, timer_id);
+    api_leave(self);
+    return rc;
 }
 
 static int api_timer_stop(rp_plugin *self, uint64_t timer_id)
@@ -489,16 +579,22 @@ static int api_work_submit(rp_plugin *self, rp_work_cb work, rp_work_done_cb don
 {
     if (!self || !work)
         return RP_ERR_INVAL;
+    int rc = api_enter(self);
+    if (rc != 0)
+        return rc;
     struct job *j = malloc(sizeof *j);
-    if (!j)
+    if (!j) {
+        api_leave(self);
         return RP_ERR_NOMEM;
+    }
     j->plugin = self;
     j->work = work;
     j->done = done;
     j->arg = arg;
-    int rc = rp__workers_submit(self->host->workers, self, job_work, job_done, j);
+    rc = rp__workers_submit(self->host->workers, self, job_work, job_done, j);
     if (rc != 0)
         free(j);
+    api_leave(self);
     return rc;
 }
 
@@ -635,15 +731,29 @@ static void call_failed(struct rp_plugin *p, const char *what, int rc)
     rp__log_error("plugin %s (%s): %s; left off", p->name, p->desc.id, p->error);
 }
 
+/* Ends the plugin's subscriptions; the events still queued for it are
+ * dropped and counted. */
+static void unsubscribe_all(struct rp_plugin *p)
+{
+    rp__host_events_close(p);
+    for (uint32_t i = 0; i < p->nsubs; i++) {
+        uint64_t discarded = 0;
+        if (rp__bus_unsubscribe(p->host->bus, p->subs[i], &discarded) == 0)
+            atomic_fetch_add(&p->lifecycle_dropped, discarded);
+    }
+    p->nsubs = 0;
+}
+
 /* Removes what the plugin left registered: subscriptions, watches, timers. */
 static void release_resources(struct rp_plugin *p)
 {
-    /* No work or done callback of the plugin may run after its destroy. */
+    refuse_new(p);
+    /* No work or done callback of the plugin may run after its destroy:
+     * jobs not started are cancelled, and every done runs (RP_ERR_STOPPED
+     * for those) before this returns. */
     if (p->host->workers)
         rp__workers_cancel_owner(p->host->workers, p);
-    for (uint32_t i = 0; i < p->nsubs; i++)
-        rp__bus_unsubscribe(p->host->bus, p->subs[i], NULL);
-    p->nsubs = 0;
+    unsubscribe_all(p);
     for (int i = 0; i < MAX_HANDLES; i++) {
         rp__os_mutex_lock(p->lock);
         struct handle *h = p->handles[i];
@@ -733,6 +843,8 @@ static void plugin_destroy(struct rp_plugin *p)
 
 static void plugin_init(struct rp_plugin *p)
 {
+    atomic_store(&p->stopping, 0);
+    atomic_store(&p->ev_open, 0);
     rp__host_enter(p);
     int rc = p->desc.init(p, &host_api, &p->state);
     rp__host_leave();
@@ -758,6 +870,7 @@ static void plugin_start(struct rp_plugin *p)
         return;
     }
     p->pstate = RP__PLUGIN_RUNNING;
+    rp__host_events_open(p);
     rp__log_info("plugin %s: running", p->name);
 }
 
@@ -799,10 +912,10 @@ void rp__host_stop(rp__host *host)
             struct rp_plugin *p = host->plugins[i];
             if (p->pstate != RP__PLUGIN_RUNNING || kind_rank(p) != rank)
                 continue;
-            /* No more events into a plugin that is stopping. */
-            for (uint32_t k = 0; k < p->nsubs; k++)
-                rp__bus_unsubscribe(host->bus, p->subs[k], NULL);
-            p->nsubs = 0;
+            /* No more events into a plugin that is stopping, and nothing
+             * new for the host to clean up after it. */
+            unsubscribe_all(p);
+            refuse_new(p);
             rp__host_enter(p);
             int rc = p->desc.stop(p, p->state);
             rp__host_leave();
@@ -878,6 +991,7 @@ int rp__host_plugin_info(const rp__host *host, size_t index, rp__plugin_info *ou
         }
     }
     out->cpu_ns = atomic_load(&mp->cpu_ns);
+    out->lifecycle_dropped = atomic_load(&mp->lifecycle_dropped);
     out->ncounters = atomic_load_explicit(&mp->ncounters, memory_order_acquire);
     return 0;
 }

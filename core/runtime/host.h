@@ -59,6 +59,10 @@ typedef struct rp__plugin_info {
     uint64_t suspensions;  /* times its fd watches were suspended for that */
     int suspended;         /* suspended now */
     uint32_t ncounters;    /* counters it registered: rp__host_plugin_counter */
+    /* Events for it dropped because it was not running: delivered before
+     * its start returned, queued when its stop began, or during a
+     * reconfigure (host-api.md, "Threads and lifetimes"). */
+    uint64_t lifecycle_dropped;
 } rp__plugin_info;
 
 /* What the host is given; the agent fills it from its config

@@ -79,6 +79,19 @@ struct rp_plugin {
     /* 1.1: typed config getters (host_config.c). */
     /* 1.1: plugin commands (host_command.c). */
     /* 1.1: lifetimes and live reload. */
+    /* Deliveries to on_event pass a gate (rp__host_events_open/close): open
+     * from the return of a successful start until stop begins, shut around
+     * a reconfigure. An event that meets the shut gate is dropped and
+     * counted in lifecycle_dropped, as are the events still queued for the
+     * plugin when its subscriptions end at stop. */
+    atomic_int ev_open;
+    atomic_uint ev_inflight; /* on_event calls past the gate now */
+    atomic_uint_fast64_t lifecycle_dropped;
+    /* Set when stop begins (or a failed init or start is cleaned up): new
+     * fd watches, timers and jobs are refused with RP_ERR_STOPPED, so none
+     * can outlive the clean-up. api_busy counts those calls in progress. */
+    atomic_int stopping;
+    atomic_uint api_busy;
 };
 
 struct rp__host {
@@ -104,5 +117,13 @@ struct rp__host {
  * supervisor read it) around a direct call into the plugin; leave clears it. */
 void rp__host_enter(struct rp_plugin *p);
 void rp__host_leave(void);
+
+/* 1.1: lifetimes and live reload. The gate in front of p's on_event: open
+ * lets events through; close shuts it and waits until no on_event of p is
+ * running (RP_ERR_TIMEOUT after 10 s: a callback is stuck). Events that meet
+ * the shut gate are dropped and counted. Control thread, never from p's own
+ * on_event; reconfigure runs between close and open. */
+void rp__host_events_open(struct rp_plugin *p);
+int rp__host_events_close(struct rp_plugin *p);
 
 #endif
