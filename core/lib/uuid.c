@@ -3,19 +3,22 @@
  *
  * Layout (RFC 9562 section 5.7, counter by section 6.2 method 1):
  *
- *   unix_ts_ms (48) | ver 7 (4) | counter bits 25..14 (12, rand_a)
- *   | var 10 (2) | counter bits 13..0 (14) | node (48)
+ *   unix_ts_ms (48) | ver 7 (4) | counter (12, rand_a) | var 10 (2) | rand_b (62)
  *
- * Each thread has its own generator: the 26-bit counter starts at a random
- * value under 2^25 in each new millisecond and counts up within it, so the
- * ids of one thread are strictly increasing; at the counter's end the
- * timestamp moves on by one, as section 6.2 allows. The 48 node bits make
- * ids of different threads differ (section 6.4, distributed generation):
- * 20 bits number the thread in the process (distinct for the first 2^20
- * threads that make ids) and 28 are random per thread, which keeps two
- * processes, or two hosts, apart. No lock and no system call on the way:
- * the kernel's random bytes are read once per thread, and a fast generator
- * seeded from them draws each millisecond's counter start.
+ * Each thread has its own generator, so no lock is taken: the 12-bit
+ * counter starts at a random value under 2^11 in each new millisecond and
+ * counts up within it, so the ids of one thread are strictly increasing; at
+ * the counter's end the timestamp moves on by one, as section 6.2 allows.
+ *
+ * rand_b is a fixed bijection of the 62-bit pair (thread number, the
+ * thread's id sequence), keyed per process: two ids of one process differ
+ * in rand_b alone, by construction, for the first 2^20 threads that make
+ * ids (a thread's sequence starts at a random point, so even past that a
+ * clash needs the same millisecond, counter and 42-bit sequence). The
+ * bijection spreads the bits as random ones would (ids look and compress
+ * as before), and the per-process key keeps processes and hosts apart. The
+ * kernel's random bytes are read once per thread and per process; a forked
+ * child takes a new key and new generators.
  */
 #include "lib/uuid.h"
 #include "os/os.h"
@@ -26,25 +29,29 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#define COUNTER_BITS 26
-#define COUNTER_MAX  ((1u << COUNTER_BITS) - 1)
-#define THREAD_BITS  20
+#define COUNTER_MAX 0xfffu
+#define THREAD_BITS 20
+#define SEQ_BITS    42 /* THREAD_BITS + SEQ_BITS = 62, rand_b */
+#define B62         ((1ull << 62) - 1)
 
 struct generator {
     int seeded;
     int64_t last_ms;
     uint32_t counter;
-    uint64_t node; /* the low 48 bits: thread number and random */
-    uint64_t rng;  /* splitmix64 state */
+    uint64_t thread; /* the thread's number, shifted into place */
+    uint64_t seq;    /* SEQ_BITS bits */
+    uint64_t rng;    /* splitmix64 state: each millisecond's counter start */
 };
 
 static _Thread_local struct generator gen;
 static atomic_uint_fast32_t thread_numbers;
+static _Atomic uint64_t process_key; /* 0: not drawn yet */
 
-/* A forked child's thread must not continue its parent's sequence: it
- * seeds a generator of its own (new node bits) on its next id. */
-static void reseed_in_child(void)
+/* A forked child must not go on with its parent's ids: it has one thread,
+ * which draws a new key and seeds a new generator on its next id. */
+static void rekey_in_child(void)
 {
+    atomic_store(&process_key, 0);
     gen.seeded = 0;
 }
 
@@ -53,7 +60,7 @@ static rp__os_once_flag atfork_once = RP__OS_ONCE_INIT;
 static void register_atfork(void *arg)
 {
     (void)arg;
-    rp__os_atfork_child(reseed_in_child);
+    rp__os_atfork_child(rekey_in_child);
 }
 
 static uint64_t splitmix64(uint64_t *state)
@@ -64,15 +71,42 @@ static uint64_t splitmix64(uint64_t *state)
     return z ^ (z >> 31);
 }
 
+/* A bijection of [0, 2^62): adding the key, xor-shifts and multiplying by
+ * odd constants, each modulo 2^62, are all invertible there. */
+static uint64_t mix62(uint64_t x, uint64_t key)
+{
+    x = (x + key) & B62;
+    x ^= x >> 31;
+    x = (x * 0x7fb5d329728ea185ull) & B62;
+    x ^= x >> 27;
+    x = (x * 0x81dadef4bc2dd44dull) & B62;
+    x ^= x >> 33;
+    return x;
+}
+
 static int seed(struct generator *g)
 {
     rp__os_once(&atfork_once, register_atfork, NULL);
+    /* Two threads may both find no key and draw one: the first stored is
+     * the one every thread uses. */
+    if (atomic_load(&process_key) == 0) {
+        uint64_t k = 0;
+        while (k == 0) {
+            int rc = rp__os_random(&k, sizeof k);
+            if (rc != 0)
+                return rc;
+            k &= B62;
+        }
+        uint64_t none = 0;
+        atomic_compare_exchange_strong(&process_key, &none, k);
+    }
     uint64_t r[2];
     int rc = rp__os_random(r, sizeof r);
     if (rc != 0)
         return rc;
     uint64_t number = atomic_fetch_add(&thread_numbers, 1) & ((1u << THREAD_BITS) - 1);
-    g->node = number << (48 - THREAD_BITS) | (r[0] & ((1ull << (48 - THREAD_BITS)) - 1));
+    g->thread = number << SEQ_BITS;
+    g->seq = r[0] & ((1ull << SEQ_BITS) - 1);
     g->rng = r[1];
     g->last_ms = -1;
     g->counter = 0;
@@ -101,26 +135,26 @@ int rp__uuid7(int64_t unix_ms, char out[RP__UUID_STR_LEN + 1])
     }
     if (unix_ms > g->last_ms) {
         g->last_ms = unix_ms;
-        /* Under 2^25: at least 2^25 ids fit in the millisecond. */
-        g->counter = (uint32_t)(splitmix64(&g->rng) >> 39);
+        g->counter = (uint32_t)(splitmix64(&g->rng) >> 53); /* under 2^11 */
     } else if (g->counter < COUNTER_MAX) {
         g->counter++; /* same millisecond, or the clock stepped back */
     } else {
         g->last_ms++;
-        g->counter = (uint32_t)(splitmix64(&g->rng) >> 39);
+        g->counter = (uint32_t)(splitmix64(&g->rng) >> 53);
     }
+    g->seq = (g->seq + 1) & ((1ull << SEQ_BITS) - 1);
+    uint64_t rand_b =
+        mix62(g->thread | g->seq, atomic_load_explicit(&process_key, memory_order_relaxed));
 
     uint64_t ms = (uint64_t)g->last_ms;
-    uint32_t c = g->counter;
     unsigned char b[16];
     for (int i = 0; i < 6; i++)
         b[i] = (unsigned char)(ms >> (40 - 8 * i));
-    b[6] = (unsigned char)(0x70 | (c >> 22));
-    b[7] = (unsigned char)(c >> 14);
-    b[8] = (unsigned char)(0x80 | ((c >> 8) & 0x3f));
-    b[9] = (unsigned char)c;
-    for (int i = 10; i < 16; i++)
-        b[i] = (unsigned char)(g->node >> (8 * (15 - i)));
+    b[6] = (unsigned char)(0x70 | (g->counter >> 8));
+    b[7] = (unsigned char)g->counter;
+    b[8] = (unsigned char)(0x80 | (rand_b >> 56));
+    for (int i = 9; i < 16; i++)
+        b[i] = (unsigned char)(rand_b >> (8 * (15 - i)));
 
     char *o = out;
     for (int i = 0; i < 16; i++) {
