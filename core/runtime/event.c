@@ -1,6 +1,7 @@
 /* core/runtime/event.c - event blocks: typed fields in one arena, refcounted. */
 #include "runtime/event.h"
 #include "runtime/fields.h"
+#include "runtime/topic.h"
 #include "os/os.h"
 #include "lib/uuid.h"
 
@@ -9,8 +10,10 @@
 #include <string.h>
 
 /* A process event with full enrichment has about 25 fields and 1 KiB of
- * values: sized so that it fits without growing (each growth is a malloc and
- * a copy on the publisher's hot path). */
+ * values: the first event of a type gets room for that, so that it fits
+ * without growing (each growth is a malloc and a copy on the publisher's
+ * hot path). Later events of the type get what the type has needed so far
+ * (see size_hint), never more than this. */
 #define INLINE_FIELDS 32u
 #define DEFAULT_DATA  1024u
 
@@ -26,52 +29,137 @@ struct entry {
     } v;
 };
 
+/* One heap block: this header, then inline_fields entries, then
+ * inline_cap bytes of data. Past them, entries or data move to a heap
+ * array of their own. */
 struct rp_event {
     rp__event_head head;
     uint32_t nfields, cap_fields;
     uint32_t used, cap;
+    uint32_t inline_fields, inline_cap;
     uint64_t present;      /* bit id % 64 set for every field id held: most
                               lookups of an absent field end here */
-    struct entry *entries; /* inline_entries or a heap array */
-    unsigned char *data;   /* inline_data or a heap buffer */
-    struct entry inline_entries[INLINE_FIELDS];
-    _Alignas(8) unsigned char inline_data[];
+    struct entry *entries; /* the block's inline entries or a heap array */
+    unsigned char *data;   /* the block's inline data or a heap buffer */
+    _Alignas(8) unsigned char inline_area[];
 };
 
-struct rp_event *rp__event_alloc(uint32_t topic, size_t payload_bytes)
+static struct entry *inline_entries(const struct rp_event *ev)
+{
+    return (struct entry *)(void *)((struct rp_event *)ev)->inline_area;
+}
+
+static unsigned char *inline_data(const struct rp_event *ev)
+{
+    return ((struct rp_event *)ev)->inline_area + (size_t)ev->inline_fields * sizeof(struct entry);
+}
+
+static struct rp_event *alloc_block(uint32_t topic, uint32_t nfields, size_t payload_bytes)
 {
     if (payload_bytes > RP__EVENT_MAX_DATA)
         payload_bytes = RP__EVENT_MAX_DATA;
-    struct rp_event *ev = malloc(sizeof *ev + payload_bytes);
+    struct rp_event *ev = malloc(sizeof *ev + nfields * sizeof(struct entry) + payload_bytes);
     if (!ev)
         return NULL;
-    /* The inline entries are written before they are read. */
-    memset(ev, 0, offsetof(struct rp_event, inline_entries));
+    /* The inline entries and data are written before they are read. */
+    memset(ev, 0, sizeof *ev);
     atomic_init(&ev->head.refs, 1);
     atomic_init(&ev->head.queued, 0);
     ev->head.topic = topic;
-    ev->cap_fields = INLINE_FIELDS;
-    ev->cap = (uint32_t)payload_bytes;
-    ev->entries = ev->inline_entries;
-    ev->data = ev->inline_data;
+    ev->cap_fields = ev->inline_fields = nfields;
+    ev->cap = ev->inline_cap = (uint32_t)payload_bytes;
+    ev->entries = inline_entries(ev);
+    ev->data = inline_data(ev);
     return ev;
+}
+
+struct rp_event *rp__event_alloc(uint32_t topic, size_t payload_bytes)
+{
+    return alloc_block(topic, INLINE_FIELDS, payload_bytes);
 }
 
 uint32_t rp__event_mem_bytes(const struct rp_event *ev)
 {
-    size_t n = sizeof *ev + ev->cap;
-    if (ev->entries != ev->inline_entries)
+    size_t n = sizeof *ev + (size_t)ev->inline_fields * sizeof(struct entry) + ev->inline_cap;
+    if (ev->entries != inline_entries(ev))
         n += (size_t)ev->cap_fields * sizeof(struct entry);
+    if (ev->data != inline_data(ev))
+        n += ev->cap;
     return (uint32_t)n;
+}
+
+/*
+ * What events of each type have needed: fields in the high 16 bits, data
+ * bytes in the low 16, the most seen at free, capped at INLINE_FIELDS and
+ * DEFAULT_DATA. An event of a type starts with that room (plus a little),
+ * so a 10-field event takes well under half the block of a full process
+ * event, which saves memory, cache and bus bytes; the cap keeps any type at
+ * or under the size every event had before. 0: nothing seen yet.
+ */
+static _Atomic uint32_t size_hint[RP__TOPIC_MAX + 1];
+
+#define HINT_FIELDS(h) ((h) >> 16)
+#define HINT_DATA(h)   ((h)&0xffffu)
+
+static void note_size(const struct rp_event *ev)
+{
+    uint32_t t = ev->head.topic;
+    if (t > RP__TOPIC_MAX)
+        return;
+    uint32_t f = ev->nfields < INLINE_FIELDS ? ev->nfields : INLINE_FIELDS;
+    uint32_t d = ev->used < DEFAULT_DATA ? ev->used : DEFAULT_DATA;
+    uint32_t h = atomic_load_explicit(&size_hint[t], memory_order_relaxed);
+    /* Written only when a type needs more than before: rare, so the hint's
+     * cache line stays shared between the threads that read it. */
+    while (f > HINT_FIELDS(h) || d > HINT_DATA(h)) {
+        uint32_t nf = f > HINT_FIELDS(h) ? f : HINT_FIELDS(h);
+        uint32_t nd = d > HINT_DATA(h) ? d : HINT_DATA(h);
+        if (atomic_compare_exchange_weak_explicit(&size_hint[t], &h, nf << 16 | nd,
+                                                  memory_order_relaxed, memory_order_relaxed))
+            break;
+    }
+}
+
+/* A new event's room: what its type needed so far with some slack (values
+ * vary in length from event to event), or the full size for a first one. */
+static struct rp_event *alloc_for_topic(uint32_t topic)
+{
+    uint32_t h =
+        topic <= RP__TOPIC_MAX ? atomic_load_explicit(&size_hint[topic], memory_order_relaxed) : 0;
+    if (h == 0)
+        return alloc_block(topic, INLINE_FIELDS, DEFAULT_DATA);
+    uint32_t f = HINT_FIELDS(h) + 2;
+    uint32_t d = (HINT_DATA(h) + HINT_DATA(h) / 4 + 63) & ~63u;
+    return alloc_block(topic, f < INLINE_FIELDS ? f : INLINE_FIELDS,
+                       d < DEFAULT_DATA ? d : DEFAULT_DATA);
 }
 
 void rp__event_free(struct rp_event *ev)
 {
-    if (ev->entries != ev->inline_entries)
+    note_size(ev);
+    if (ev->entries != inline_entries(ev))
         free(ev->entries);
-    if (ev->data != ev->inline_data)
+    if (ev->data != inline_data(ev))
         free(ev->data);
     free(ev);
+}
+
+/* Field types never change once registered (fields.h), so the setters keep
+ * a copy instead of asking the registry, which checks its once-flag on every
+ * call, ten times an event. 0: not looked up yet. */
+static _Atomic uint8_t type_cache[RP__FIELD_MAX + 1];
+
+static uint32_t field_type(rp_field_id f)
+{
+    if (f <= RP__FIELD_MAX) {
+        uint8_t t = atomic_load_explicit(&type_cache[f], memory_order_relaxed);
+        if (t)
+            return t;
+    }
+    uint32_t t = rp__field_type(f);
+    if (t && f <= RP__FIELD_MAX)
+        atomic_store_explicit(&type_cache[f], (uint8_t)t, memory_order_relaxed);
+    return t;
 }
 
 static struct entry *find(const struct rp_event *ev, rp_field_id f)
@@ -89,7 +177,7 @@ static int slot_for(struct rp_event *ev, rp_field_id f, uint32_t type, struct en
                     int *added)
 {
     *added = 0;
-    uint32_t known = rp__field_type(f);
+    uint32_t known = field_type(f);
     if (known == 0)
         return RP_ERR_NOTFOUND;
     if (known != type)
@@ -102,11 +190,13 @@ static int slot_for(struct rp_event *ev, rp_field_id f, uint32_t type, struct en
             if (ev->cap_fields >= RP__EVENT_MAX_FIELDS)
                 return RP_ERR_FULL;
             uint32_t ncap = ev->cap_fields * 2;
+            if (ncap > RP__EVENT_MAX_FIELDS)
+                ncap = RP__EVENT_MAX_FIELDS; /* an inline room sized by a hint is no power of two */
             struct entry *n = malloc(sizeof *n * ncap);
             if (!n)
                 return RP_ERR_NOMEM;
             memcpy(n, ev->entries, sizeof *n * ev->nfields);
-            if (ev->entries != ev->inline_entries)
+            if (ev->entries != inline_entries(ev))
                 free(ev->entries);
             ev->entries = n;
             ev->cap_fields = ncap;
@@ -139,7 +229,7 @@ static int reserve(struct rp_event *ev, uint64_t len, uint32_t align, uint32_t *
         if (!n)
             return RP_ERR_NOMEM;
         memcpy(n, ev->data, ev->used);
-        if (ev->data != ev->inline_data)
+        if (ev->data != inline_data(ev))
             free(ev->data);
         ev->data = n;
         ev->cap = (uint32_t)ncap;
@@ -260,7 +350,7 @@ int rp__event_set_str(rp_event *ev, rp_field_id f, const char *v, uint64_t len)
 {
     if (is_readonly(f))
         return RP_ERR_PERM;
-    if (rp__field_type(f) == RP_TYPE_STR && !(ev->head.flags & RP__EVENT_PUBLISHED))
+    if (field_type(f) == RP_TYPE_STR && !(ev->head.flags & RP__EVENT_PUBLISHED))
         len = capped_len(ev, v, len);
     return set_blob(ev, f, RP_TYPE_STR, v, len);
 }
@@ -287,8 +377,8 @@ int rp__event_set_str_array(rp_event *ev, rp_field_id f, const rp_str *items, ui
         return RP_ERR_PERM;
     if (count && !items)
         return RP_ERR_INVAL;
-    if (rp__field_type(f) != RP_TYPE_STR_ARRAY)
-        return rp__field_type(f) == 0 ? RP_ERR_NOTFOUND : RP_ERR_TYPE;
+    if (field_type(f) != RP_TYPE_STR_ARRAY)
+        return field_type(f) == 0 ? RP_ERR_NOTFOUND : RP_ERR_TYPE;
     if (ev->head.flags & RP__EVENT_PUBLISHED)
         return RP_ERR_PERM;
     uint64_t total = 4 + 8 * (uint64_t)count;
@@ -515,7 +605,7 @@ static int stamp(struct rp_event *ev, const char *topic_name)
 int rp__event_create(uint32_t topic, const char *topic_name, uint32_t producer,
                      struct rp_event **out)
 {
-    struct rp_event *ev = rp__event_alloc(topic, DEFAULT_DATA);
+    struct rp_event *ev = alloc_for_topic(topic);
     if (!ev)
         return RP_ERR_NOMEM;
     ev->head.producer = producer;

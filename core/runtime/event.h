@@ -87,7 +87,10 @@ rp_field_id rp__event_truncated_field(void);
  * Creates an event of a topic (id and name) for a producer, stamped with
  * @timestamp (now), event.id (UUIDv7) and event.kind ("alert" for the alert
  * topic, "metric" for agent.health, "event" otherwise). One reference for the
- * caller.
+ * caller. Its block has room for what events of the topic needed before
+ * (the most fields and data bytes seen at free, with slack), at most 32
+ * fields and 1 KiB of data inline, which the first event of a topic gets;
+ * more grows as for any event.
  */
 int rp__event_create(uint32_t topic, const char *topic_name, uint32_t producer,
                      struct rp_event **out);

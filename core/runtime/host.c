@@ -284,17 +284,84 @@ static int api_event_type(const rp_event *ev, const char **type, uint64_t *len)
 
 /* ---- host API: subscriptions, loop, workers, counters --------------------- */
 
+/*
+ * Every event reaches on_event through this gate, so on_event never runs
+ * before start returned, after stop began or during a reconfigure, even
+ * though subscriptions are made in init and the bus may deliver at once.
+ * The in-flight count is raised before the gate is read (both sequentially
+ * consistent), so rp__host_events_close, which shuts the gate and then reads
+ * the count, either sees this call or this call sees the shut gate.
+ */
 static int deliver(void *arg, const struct rp_event *ev)
 {
     struct rp_plugin *p = arg;
-    /* Never before start returned, nor during reconfigure (host_reload.c). */
-    if (!rp__host_gate_enter(p))
+    /* Never before start returned, after stop began, nor during
+     * reconfigure (the gate, host_reload.c): an event turned away is
+     * counted, not delivered. */
+    if (!rp__host_gate_enter(p)) {
+        atomic_fetch_add_explicit(&p->lifecycle_dropped, 1, memory_order_relaxed);
         return 0;
+    }
     rp__host_enter(p);
     int rc = p->desc.on_event(p, p->state, ev);
     rp__host_leave();
     rp__host_gate_leave(p);
     return rc;
+}
+
+/* Waits until *count is 0; RP_ERR_TIMEOUT after 10 s. The waits are for
+ * plugin calls already under way (an on_event, a timer_start), which are
+ * short: yielding costs less than a condition variable on their path. */
+static int wait_zero(atomic_uint *count)
+{
+    int64_t deadline = rp__os_monotonic_ns() + (int64_t)10 * 1000000000;
+    while (atomic_load(count) != 0) {
+        if (rp__os_monotonic_ns() > deadline)
+            return RP_ERR_TIMEOUT;
+        rp__os_thread_yield();
+    }
+    return 0;
+}
+
+/* Turns the gate off for good (until the next init): events meeting it are
+ * turned away, and this waits (10 s at most) for on_event calls under way,
+ * so that stop never runs beside one. */
+static void events_off(struct rp_plugin *p)
+{
+    rp__host_gate_open(p, 0);
+    int64_t deadline = rp__os_monotonic_ns() + (int64_t)10 * 1000000000;
+    while (atomic_load(&p->in_event) != 0) {
+        if (rp__os_monotonic_ns() > deadline) {
+            rp__log_error("plugin %s: on_event did not return within 10 s", p->name);
+            return;
+        }
+        rp__os_thread_yield();
+    }
+}
+
+/* From stop on, calls that add a watch, a timer or a job are refused, and
+ * this waits for those already under way, so that release_resources sees
+ * everything the plugin will ever have registered. */
+static void refuse_new(struct rp_plugin *p)
+{
+    atomic_store(&p->stopping, 1);
+    if (wait_zero(&p->api_busy) != 0)
+        rp__log_error("plugin %s: a watch, timer or job call did not return within 10 s", p->name);
+}
+
+static int api_enter(struct rp_plugin *p)
+{
+    atomic_fetch_add(&p->api_busy, 1);
+    if (atomic_load(&p->stopping)) {
+        atomic_fetch_sub_explicit(&p->api_busy, 1, memory_order_release);
+        return RP_ERR_STOPPED;
+    }
+    return 0;
+}
+
+static void api_leave(struct rp_plugin *p)
+{
+    atomic_fetch_sub_explicit(&p->api_busy, 1, memory_order_release);
 }
 
 static int api_subscribe(rp_plugin *self, const char *pattern, uint64_t len, uint32_t flags)
@@ -401,14 +468,9 @@ static void timer_bridge(void *arg)
     }
 }
 
-static int api_fd_watch(rp_plugin *self, int64_t fd, uint32_t events, rp_fd_cb cb, void *arg,
-                        uint64_t *watch_id)
+static int fd_watch(rp_plugin *self, int64_t fd, uint32_t events, rp_fd_cb cb, void *arg,
+                    uint64_t *watch_id)
 {
-    if (rp__host_checking(self))
-        return RP_ERR_BUSY; /* inside check_config */
-    if (!self || !cb || !watch_id || fd < 0 || fd > INT32_MAX ||
-        (events & ~(RP_FD_READ | RP_FD_WRITE)))
-        return RP_ERR_INVAL;
     struct handle *h = calloc(1, sizeof *h);
     if (!h)
         return RP_ERR_NOMEM;
@@ -432,6 +494,22 @@ static int api_fd_watch(rp_plugin *self, int64_t fd, uint32_t events, rp_fd_cb c
     return 0;
 }
 
+static int api_fd_watch(rp_plugin *self, int64_t fd, uint32_t events, rp_fd_cb cb, void *arg,
+                        uint64_t *watch_id)
+{
+    if (rp__host_checking(self))
+        return RP_ERR_BUSY; /* inside check_config */
+    if (!self || !cb || !watch_id || fd < 0 || fd > INT32_MAX ||
+        (events & ~(RP_FD_READ | RP_FD_WRITE)))
+        return RP_ERR_INVAL;
+    int rc = api_enter(self);
+    if (rc != 0)
+        return rc;
+    rc = fd_watch(self, fd, events, cb, arg, watch_id);
+    api_leave(self);
+    return rc;
+}
+
 static int api_fd_unwatch(rp_plugin *self, uint64_t watch_id)
 {
     if (rp__host_checking(self))
@@ -444,13 +522,9 @@ static int api_fd_unwatch(rp_plugin *self, uint64_t watch_id)
     return rc;
 }
 
-static int api_timer_start(rp_plugin *self, uint64_t first_ms, uint64_t interval_ms, rp_timer_cb cb,
-                           void *arg, uint64_t *timer_id)
+static int timer_start(rp_plugin *self, uint64_t first_ms, uint64_t interval_ms, rp_timer_cb cb,
+                       void *arg, uint64_t *timer_id)
 {
-    if (rp__host_checking(self))
-        return RP_ERR_BUSY; /* inside check_config */
-    if (!self || !cb || !timer_id)
-        return RP_ERR_INVAL;
     struct handle *h = calloc(1, sizeof *h);
     if (!h)
         return RP_ERR_NOMEM;
@@ -470,6 +544,21 @@ static int api_timer_start(rp_plugin *self, uint64_t first_ms, uint64_t interval
     }
     *timer_id = h->id;
     return 0;
+}
+
+static int api_timer_start(rp_plugin *self, uint64_t first_ms, uint64_t interval_ms, rp_timer_cb cb,
+                           void *arg, uint64_t *timer_id)
+{
+    if (rp__host_checking(self))
+        return RP_ERR_BUSY; /* inside check_config */
+    if (!self || !cb || !timer_id)
+        return RP_ERR_INVAL;
+    int rc = api_enter(self);
+    if (rc != 0)
+        return rc;
+    rc = timer_start(self, first_ms, interval_ms, cb, arg, timer_id);
+    api_leave(self);
+    return rc;
 }
 
 static int api_timer_stop(rp_plugin *self, uint64_t timer_id)
@@ -506,16 +595,22 @@ static int api_work_submit(rp_plugin *self, rp_work_cb work, rp_work_done_cb don
         return RP_ERR_BUSY; /* inside check_config */
     if (!self || !work)
         return RP_ERR_INVAL;
+    int rc = api_enter(self);
+    if (rc != 0)
+        return rc;
     struct job *j = malloc(sizeof *j);
-    if (!j)
+    if (!j) {
+        api_leave(self);
         return RP_ERR_NOMEM;
+    }
     j->plugin = self;
     j->work = work;
     j->done = done;
     j->arg = arg;
-    int rc = rp__workers_submit(self->host->workers, self, job_work, job_done, j);
+    rc = rp__workers_submit(self->host->workers, self, job_work, job_done, j);
     if (rc != 0)
         free(j);
+    api_leave(self);
     return rc;
 }
 
@@ -685,19 +780,33 @@ static void call_failed(struct rp_plugin *p, const char *what, int rc)
     rp__log_error("plugin %s (%s): %s; left off", p->name, p->desc.id, p->error);
 }
 
+/* Ends the plugin's subscriptions; the events still queued for it are
+ * dropped and counted. */
+static void unsubscribe_all(struct rp_plugin *p)
+{
+    events_off(p);
+    for (uint32_t i = 0; i < p->nsubs; i++) {
+        uint64_t discarded = 0;
+        if (rp__bus_unsubscribe(p->host->bus, p->subs[i], &discarded) == 0)
+            atomic_fetch_add(&p->lifecycle_dropped, discarded);
+    }
+    p->nsubs = 0;
+}
+
 /* Removes what the plugin left registered: subscriptions, watches, timers. */
 static void release_resources(struct rp_plugin *p)
 {
     rp__hf_set_live(p, 0); /* it failed or stops: its provides no longer count */
     rp__host_services_release(p);
+    refuse_new(p);
     /* Events waiting at the gate go away uncalled: the plugin is off. */
     rp__host_gate_open(p, 0);
-    /* No work or done callback of the plugin may run after its destroy. */
+    /* No work or done callback of the plugin may run after its destroy:
+     * jobs not started are cancelled, and every done runs (RP_ERR_STOPPED
+     * for those) before this returns. */
     if (p->host->workers)
         rp__workers_cancel_owner(p->host->workers, p);
-    for (uint32_t i = 0; i < p->nsubs; i++)
-        rp__bus_unsubscribe(p->host->bus, p->subs[i], NULL);
-    p->nsubs = 0;
+    unsubscribe_all(p);
     for (int i = 0; i < MAX_HANDLES; i++) {
         rp__os_mutex_lock(p->lock);
         struct handle *h = p->handles[i];
@@ -793,8 +902,10 @@ static void plugin_destroy(struct rp_plugin *p)
 
 static void plugin_init(struct rp_plugin *p)
 {
-    /* Its subscriptions deliver nothing before start returned. */
+    /* Its subscriptions deliver nothing before start returned, and its
+     * watch, timer and job calls are taken again. */
     rp__host_gate_close(p);
+    atomic_store(&p->stopping, 0);
     rp__host_enter(p);
     int rc = p->desc.init(p, &host_api, &p->state);
     rp__host_leave();
@@ -835,10 +946,10 @@ static int kind_rank(const struct rp_plugin *p)
 /* Stops a running plugin and destroys it. */
 static void plugin_stop(struct rp_plugin *p)
 {
-    /* No more events into a plugin that is stopping. */
-    for (uint32_t k = 0; k < p->nsubs; k++)
-        rp__bus_unsubscribe(p->host->bus, p->subs[k], NULL);
-    p->nsubs = 0;
+    /* No more events into a plugin that is stopping (those still queued for
+     * it are counted), and nothing new for the host to clean up after it. */
+    unsubscribe_all(p);
+    refuse_new(p);
     /* No command runs after stop; one stuck past the bound keeps the state
      * alive (not destroyed) rather than freed under it. */
     int quiet = rp__host_command_close(p) == 0;
@@ -980,6 +1091,7 @@ int rp__host_plugin_info(const rp__host *host, size_t index, rp__plugin_info *ou
         }
     }
     out->cpu_ns = atomic_load(&mp->cpu_ns);
+    out->lifecycle_dropped = atomic_load(&mp->lifecycle_dropped);
     out->ncounters = atomic_load_explicit(&mp->ncounters, memory_order_acquire);
     out->caps_declared = rp__host_plugin_caps(p, &out->capabilities) == 0;
     out->file_reloads = atomic_load(&mp->file_reloads_seen);

@@ -64,6 +64,10 @@ typedef struct rp__plugin_info {
     uint64_t capabilities;         /* RP_CAP_* it declares, when caps_declared */
     uint64_t file_reloads;         /* copies of a changed file loaded by reloads */
     uint64_t file_reloads_refused; /* changed files kept out at the reload cap */
+    /* Events for it dropped because it was not running: delivered before
+     * its start returned, or queued when its stop began (host-api.md,
+     * "Threads and lifetimes"). */
+    uint64_t lifecycle_dropped;
 } rp__plugin_info;
 
 /* What the host is given; the agent fills it from its config

@@ -130,6 +130,14 @@ struct rp_plugin {
     atomic_uint_fast64_t file_reloads_seen;    /* the same, for other threads */
     atomic_uint_fast64_t file_reloads_refused; /* changed files kept out at the cap */
     struct rp_plugin *reload_of; /* a reload's candidate: the record it would replace */
+    /* Events for it turned away at the gate (before start returned, after
+     * stop began) or still queued when its subscriptions ended at stop. */
+    atomic_uint_fast64_t lifecycle_dropped;
+    /* Set when stop begins (or a failed init or start is cleaned up): new
+     * fd watches, timers and jobs are refused with RP_ERR_STOPPED, so none
+     * can outlive the clean-up. api_busy counts those calls in progress. */
+    atomic_int stopping;
+    atomic_uint api_busy;
 };
 
 struct rp__host {
@@ -303,7 +311,7 @@ void rp__host_gate_open(struct rp_plugin *p, int deliver);
 static inline int rp__host_gate_enter(struct rp_plugin *p)
 {
     atomic_fetch_add(&p->in_event, 1);
-    if (atomic_load(&p->quiesced))
+    if (atomic_load(&p->quiesced) || atomic_load(&p->gate_off))
         return rp__host_gate_wait(p);
     return 1;
 }

@@ -63,7 +63,7 @@ int rp__host_gate_wait(struct rp_plugin *p)
         if (off)
             return 0;
         atomic_fetch_add(&p->in_event, 1);
-        if (!atomic_load(&p->quiesced))
+        if (!atomic_load(&p->quiesced) && !atomic_load(&p->gate_off))
             return 1;
     }
 }

@@ -1,11 +1,13 @@
 /*
  * core/runtime/topic.c - interned event types (bus topics) and subscription patterns.
  *
- * Interning is rare (plugins intern their topics at init) so it takes a
- * mutex. Reading a name by id is lock-free because the bus and the encoders
- * do it on hot paths: a name is written completely before the count that
- * makes its id visible is published with release ordering, and names are
- * never changed or freed afterwards.
+ * Adding a topic is rare and takes a mutex. Finding a known one is
+ * lock-free, because event_create does it for every event a plugin makes:
+ * a name is written completely before the hash slot that leads to it is
+ * published with release ordering, and slots and names never change
+ * afterwards. Reading a name by id is lock-free for the same reason (the
+ * count that makes an id visible is published last), for the bus and the
+ * encoders.
  */
 #include "runtime/topic.h"
 #include "os/os_thread.h"
@@ -25,7 +27,7 @@ static rp__os_static_mutex topic_lock = RP__OS_STATIC_MUTEX_INIT;
 /* Index 0 is unused: id 0 means "no topic" everywhere. */
 static char topic_names[RP__TOPIC_MAX + 1][RP__TOPIC_NAME_MAX + 1];
 static uint8_t topic_lens[RP__TOPIC_MAX + 1];
-static uint16_t topic_hash[HASH_SLOTS]; /* 0 = empty slot, else an id */
+static _Atomic uint16_t topic_hash[HASH_SLOTS]; /* 0 = empty slot, else an id */
 static atomic_uint_least32_t topic_count;
 
 static int is_segment_char(char c)
@@ -66,13 +68,35 @@ static uint32_t hash_name(const char *name, size_t len)
 
 int rp__topic_intern(const char *name, size_t len, uint32_t *id)
 {
-    if (!id || !rp__topic_valid(name, len))
+    if (!id || !name || len == 0 || len > RP__TOPIC_NAME_MAX)
         return RP_ERR_INVAL;
-    uint32_t slot = hash_name(name, len) & (HASH_SLOTS - 1);
+    /* A thread makes events of one type after another: the last one it
+     * interned is checked first (names never change once interned). */
+    static _Thread_local uint32_t last;
+    if (last && topic_lens[last] == len && memcmp(topic_names[last], name, len) == 0) {
+        *id = last;
+        return 0;
+    }
+    uint32_t first = hash_name(name, len) & (HASH_SLOTS - 1);
+    /* A known topic, without the lock. Only valid names are ever added, so
+     * a name equal to one of them is valid too: checking it can wait for a
+     * miss. */
+    for (uint32_t slot = first;; slot = (slot + 1) & (HASH_SLOTS - 1)) {
+        uint16_t cur = atomic_load_explicit(&topic_hash[slot], memory_order_acquire);
+        if (cur == 0)
+            break;
+        if (topic_lens[cur] == len && memcmp(topic_names[cur], name, len) == 0) {
+            *id = last = cur;
+            return 0;
+        }
+    }
+    if (!rp__topic_valid(name, len))
+        return RP_ERR_INVAL;
+    uint32_t slot = first;
     int rc = 0;
     rp__os_static_mutex_lock(&topic_lock);
     for (;;) {
-        uint16_t cur = topic_hash[slot];
+        uint16_t cur = atomic_load_explicit(&topic_hash[slot], memory_order_relaxed);
         if (cur == 0)
             break;
         if (topic_lens[cur] == len && memcmp(topic_names[cur], name, len) == 0) {
@@ -90,8 +114,9 @@ int rp__topic_intern(const char *name, size_t len, uint32_t *id)
     memcpy(topic_names[new_id], name, len);
     topic_names[new_id][len] = '\0';
     topic_lens[new_id] = (uint8_t)len;
-    topic_hash[slot] = (uint16_t)new_id;
-    /* Release: readers that see the new count see the finished name. */
+    /* Release, both: a reader that finds the slot or sees the new count
+     * sees the finished name. */
+    atomic_store_explicit(&topic_hash[slot], (uint16_t)new_id, memory_order_release);
     atomic_store_explicit(&topic_count, new_id, memory_order_release);
     *id = new_id;
 out:

@@ -294,7 +294,7 @@ typedef struct rp_host_api {
     /* The plugin's own "config" object from the agent configuration, as
      * compact JSON text (NUL-terminated; "{}" when absent), already validated
      * against the descriptor's config_schema. Borrowed until the plugin's
-     * next reconfigure or destroy. Control thread. */
+     * next reconfigure or destroy. len may be NULL. Control thread. */
     int (*config_get)(rp_plugin *self, const char **json, uint64_t *len);
 
     /* Interns a field name and checks its type. Standard ECS fields have
@@ -359,7 +359,8 @@ typedef struct rp_host_api {
      * RP_ERR_TYPE when it has another type. Returned pointers are borrowed
      * while a reference to the event is held. A string from get_str or
      * get_str_array_item is followed by a NUL byte that len does not count;
-     * the value itself may hold NUL bytes, so len is its length. Any thread. */
+     * the value itself may hold NUL bytes, so len is its length (get_str and
+     * get_str_array_item accept a NULL len). Any thread. */
     int (*get_i64)(const rp_event *ev, rp_field_id field, int64_t *out);
     int (*get_u64)(const rp_event *ev, rp_field_id field, uint64_t *out);
     int (*get_bool)(const rp_event *ev, rp_field_id field, int32_t *out);
@@ -382,7 +383,8 @@ typedef struct rp_host_api {
 
     /* Watches a file descriptor (a socket HANDLE on Windows) on the host's
      * loop thread; cb runs there with the ready events. The plugin still owns
-     * the fd and closes it after fd_unwatch. Any thread. */
+     * the fd and closes it after fd_unwatch. Any thread; RP_ERR_STOPPED
+     * once the plugin's stop began (the host removes what is left). */
     int (*fd_watch)(rp_plugin *self, int64_t fd, uint32_t events, rp_fd_cb cb, void *arg,
                     uint64_t *watch_id);
     /* After it returns, cb is not running and never runs again. Any thread,
@@ -392,16 +394,18 @@ typedef struct rp_host_api {
     /* A timer on the loop thread: first after first_ms, then every
      * interval_ms (0 = once). The host coalesces nearby timers to save
      * wakeups, so a periodic timer may fire up to an eighth of its interval
-     * late. Any thread. */
+     * late. Any thread; RP_ERR_STOPPED once the plugin's stop began. */
     int (*timer_start)(rp_plugin *self, uint64_t first_ms, uint64_t interval_ms, rp_timer_cb cb,
                        void *arg, uint64_t *timer_id);
     /* Same guarantee as fd_unwatch. */
     int (*timer_stop)(rp_plugin *self, uint64_t timer_id);
 
     /* Runs work(arg) on a host worker thread, then done(arg, status) on the
-     * loop thread (status 0, or RP_ERR_STOPPED when the agent stopped before
-     * the job ran; done may be NULL). RP_ERR_FULL when the queue is at its cap:
-     * the job was not taken and arg still belongs to the caller. Any thread. */
+     * loop thread, exactly once and before destroy (status 0, or
+     * RP_ERR_STOPPED when the plugin stopped before the job ran and work
+     * never ran; done may be NULL). RP_ERR_FULL when the queue is at its cap
+     * and RP_ERR_STOPPED once the plugin's stop began: the job was not taken
+     * and arg still belongs to the caller. Any thread. */
     int (*work_submit)(rp_plugin *self, rp_work_cb work, rp_work_done_cb done, void *arg);
 
     /* Named counters ("events_seen", "kernel_lost") published in the agent's
@@ -555,11 +559,15 @@ typedef struct rp_plugin_descriptor {
      * plugin's "config" object; NULL accepts only an empty or absent one. */
     const char *config_schema;
 
-    /* Lifecycle, on the host's control thread, in this order: init, start,
-     * (reconfigure)*, stop, destroy. init gets the host table (borrowed for
-     * the life of the plugin) and stores the plugin's state in *state. A
-     * failing init or start leaves the plugin off; destroy still runs after
-     * a successful init. Any thread the plugin starts is joined in stop. */
+    /* Lifecycle, on the host's control thread (never the loop thread), in
+     * this order: init, start, (reconfigure)*, stop, destroy. init gets the
+     * host table (borrowed for the life of the plugin) and stores the
+     * plugin's state in *state. A failing init or start leaves the plugin
+     * off; destroy still runs after a successful init. Any thread the
+     * plugin starts is joined in stop. After stop returns the host cancels
+     * the plugin's jobs not started (their done gets RP_ERR_STOPPED) and
+     * removes its timers and watches; nothing of the plugin runs once
+     * destroy is called (sdk/docs/host-api.md, "Threads and lifetimes"). */
     int (*init)(rp_plugin *self, const rp_host_api *host, void **state); /* required */
     int (*start)(rp_plugin *self, void *state);                          /* required */
     int (*stop)(rp_plugin *self, void *state);                           /* required */
@@ -568,7 +576,11 @@ typedef struct rp_plugin_descriptor {
      * restart. NULL: the host stops, destroys and re-creates the plugin. */
     int (*reconfigure)(rp_plugin *self, void *state);
     /* Required for plugins that subscribe: an event the plugin subscribed
-     * to, borrowed for the call. A returned error is counted. */
+     * to, borrowed for the call. A returned error is counted. Runs only
+     * from the return of start to the beginning of stop, never during
+     * reconfigure: events arriving before start returned or during
+     * reconfigure wait; those arriving after stop began are dropped and
+     * counted. */
     int (*on_event)(rp_plugin *self, void *state, const rp_event *ev);
 
     /* --- 1.1 --------------------------------------------------------- */
