@@ -421,14 +421,41 @@ int rp__hf_field_count(rp_plugin *self, uint32_t *count)
     return 0;
 }
 
+static int is_star(const struct provides_type *pt)
+{
+    return strcmp(pt->type, "*") == 0;
+}
+
+static int is_type(const struct provides_type *pt, const char *type, size_t tlen)
+{
+    return strlen(pt->type) == tlen && memcmp(pt->type, type, tlen) == 0;
+}
+
+/* Whether c's "*" entry, if any, covers type. "*" holds what every type the
+ * collector publishes carries: when c also names types, those are the types
+ * it publishes (it declares per-type fields for each), so "*" covers them
+ * only; when "*" is all it lists, it covers any type. */
+static int star_covers(const struct rp__provides *c, const char *type, size_t tlen)
+{
+    int named = 0;
+    for (uint32_t t = 0; t < c->ntypes; t++) {
+        if (is_star(&c->types[t]))
+            continue;
+        if (is_type(&c->types[t], type, tlen))
+            return 1;
+        named = 1;
+    }
+    return !named;
+}
+
 /* Whether c declares field name (or, implied, any field) for type. */
 static int declares(const struct rp__provides *c, const char *type, size_t tlen, int any_type,
                     const char *name, int implied)
 {
+    int star = any_type || star_covers(c, type, tlen);
     for (uint32_t t = 0; t < c->ntypes; t++) {
         const struct provides_type *pt = &c->types[t];
-        if (!any_type && strcmp(pt->type, "*") != 0 &&
-            !(strlen(pt->type) == tlen && memcmp(pt->type, type, tlen) == 0))
+        if (!any_type && !(is_star(pt) ? star : is_type(pt, type, tlen)))
             continue;
         if (implied)
             return 1;
