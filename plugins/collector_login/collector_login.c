@@ -1007,26 +1007,10 @@ static void login_destroy(rp_plugin *self, void *state)
 }
 
 /* What each event type carries (ABI 1.1 provides; sdk/docs/fields.md is
- * generated from it). A 1.0 agent would ignore it. A
- * logout also tells when its session started and how long it lasted. */
-static const char *const login_fields[] = {"@timestamp",
-                                           "event.created",
-                                           "event.category",
-                                           "event.type",
-                                           "event.action",
-                                           "event.outcome",
-                                           "event.provider",
-                                           "event.dataset",
-                                           "log.file.path",
-                                           "user.name",
-                                           "source.address",
-                                           "source.ip",
-                                           "login.tty",
-                                           "process.pid",
-                                           "related.user",
-                                           "related.ip",
-                                           NULL};
-static const char *const logout_fields[] = {"@timestamp",
+ * generated from it). A 1.0 agent would ignore it. Both types carry
+ * common_fields; a logout also tells when its session started and how long
+ * it lasted. */
+static const char *const common_fields[] = {"@timestamp",
                                             "event.created",
                                             "event.category",
                                             "event.type",
@@ -1042,12 +1026,14 @@ static const char *const logout_fields[] = {"@timestamp",
                                             "process.pid",
                                             "related.user",
                                             "related.ip",
-                                            "event.start",
-                                            "event.duration",
                                             NULL};
+static const char *const login_fields[] = {NULL};
+static const char *const logout_fields[] = {"event.start", "event.duration", NULL};
 
-static const rp_event_fields provides[] = {
-    {"user.login", login_fields}, {"user.logout", logout_fields}, {NULL, NULL}};
+static const rp_event_fields provides[] = {{"*", common_fields},
+                                           {"user.login", login_fields},
+                                           {"user.logout", logout_fields},
+                                           {NULL, NULL}};
 
 static const rp_plugin_descriptor descriptor = {
     .struct_size = sizeof(rp_plugin_descriptor),
