@@ -116,6 +116,27 @@ static int is_implied(rp_field_id id)
            id == rp__event_truncated_field();
 }
 
+/* Whether self, with namespace ns (or none), may not create the custom
+ * field name: NS_OUTSIDE when it lies outside ns, NS_OTHERS when it lies in
+ * another plugin's namespace, with where it lies in where ("lies ..."); 0
+ * when it may. The one rule for provides and for field_id. */
+enum { NS_OUTSIDE = 1, NS_OTHERS };
+static int ns_refuses(rp__host *host, const struct rp_plugin *self, const char *ns,
+                      const char *name, size_t len, char *where, size_t wherelen)
+{
+    if (ns && !in_ns(ns, name, len)) {
+        say(where, wherelen, "lies outside the plugin's field namespace \"%s\"", ns);
+        return NS_OUTSIDE;
+    }
+    struct rp_plugin *o = ns_holder(host, self, name, len);
+    if (o) {
+        say(where, wherelen, "lies in field namespace \"%s\" of plugin %s (%s)", o->field_ns,
+            o->name, o->desc.id);
+        return NS_OTHERS;
+    }
+    return 0;
+}
+
 /* Checks one field name of a provides entry for the plugin (self may be NULL:
  * no namespace and no other plugins). */
 static int check_field(rp__host *host, const struct rp_plugin *self, const char *ns,
@@ -138,19 +159,9 @@ static int check_field(rp__host *host, const struct rp_plugin *self, const char 
             type, name);
         return RP_ERR_INVAL;
     }
-    if (ns && !in_ns(ns, name, len)) {
-        say(why, whylen,
-            "provides[\"%s\"]: custom field \"%s\" lies outside the plugin's field "
-            "namespace \"%s\"",
-            type, name, ns);
-        return RP_ERR_INVAL;
-    }
-    struct rp_plugin *o = ns_holder(host, self, name, len);
-    if (o) {
-        say(why, whylen,
-            "provides[\"%s\"]: custom field \"%s\" lies in field namespace \"%s\" "
-            "of plugin %s (%s)",
-            type, name, o->field_ns, o->name, o->desc.id);
+    char where[ERR_LEN];
+    if (ns_refuses(host, self, ns, name, len, where, sizeof where) != 0) {
+        say(why, whylen, "provides[\"%s\"]: custom field \"%s\" %s", type, name, where);
         return RP_ERR_INVAL;
     }
     return 0;
@@ -351,19 +362,14 @@ int rp__hf_field_id(rp_plugin *self, const char *name, uint64_t len, uint32_t ty
      * name found here stays found for the intern below. */
     if (len <= RP_MAX_FIELD_NAME && rp__field_lookup(name, (size_t)len) == 0 &&
         rp__field_name_valid(name, (size_t)len) && !rp__field_under_ecs(name, (size_t)len)) {
-        if (self->field_ns && !in_ns(self->field_ns, name, (size_t)len)) {
-            refuse_field(self, RP_ERR_PERM,
-                         "custom field \"%.*s\" refused: it lies outside the plugin's field "
-                         "namespace \"%s\" (name it \"%s.<name>\")",
-                         shown, name, self->field_ns, self->field_ns);
-            return RP_ERR_PERM;
-        }
-        struct rp_plugin *o = ns_holder(self->host, self, name, (size_t)len);
-        if (o) {
-            refuse_field(self, RP_ERR_PERM,
-                         "custom field \"%.*s\" refused: it lies in field namespace \"%s\" of "
-                         "plugin %s (%s)",
-                         shown, name, o->field_ns, o->name, o->desc.id);
+        char where[ERR_LEN];
+        int why =
+            ns_refuses(self->host, self, self->field_ns, name, (size_t)len, where, sizeof where);
+        if (why != 0) {
+            int hint = why == NS_OUTSIDE;
+            refuse_field(self, RP_ERR_PERM, "custom field \"%.*s\" refused: it %s%s%s%s", shown,
+                         name, where, hint ? " (name it \"" : "", hint ? self->field_ns : "",
+                         hint ? ".<name>\")" : "");
             return RP_ERR_PERM;
         }
     }
