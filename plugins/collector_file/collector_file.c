@@ -1157,6 +1157,26 @@ static int conf_u32(struct cf *cf, const char *ptr, uint64_t dflt, uint64_t lo, 
     return 0;
 }
 
+/* One word of an enum setting and the value it stands for. */
+struct cf_word {
+    const char *word;
+    int value;
+};
+
+/* The value of the word at ptr among words; out stays as it is for a word
+ * none matches ("auto"). 0, or RP_ERR_CONFIG with cf->err set. */
+static int conf_word(struct cf *cf, const char *ptr, const struct cf_word *words, size_t n,
+                     int *out)
+{
+    char word[16]; /* longer than any enum value: a longer one matches none */
+    if (!conf_ok(cf, ptr, rp_util_conf_str(cf->host, cf->self, ptr, NULL, word, sizeof word, NULL)))
+        return RP_ERR_CONFIG;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(word, words[i].word) == 0)
+            *out = words[i].value;
+    return 0;
+}
+
 /* The host validated the config against the schema and filled in its
  * defaults; the typed getters read it by JSON Pointer. A getter fails only
  * on a host that broke that promise, and init then says which setting. */
@@ -1168,21 +1188,14 @@ static int load_config(struct cf *cf)
     cf->mark = CF_MARK_AUTO;
     cf->events = CF_EV_ALL;
 
-    char word[16]; /* longer than any enum value: a longer one matches none */
-    if (!conf_ok(cf, "/mode",
-                 rp_util_conf_str(h, cf->self, "/mode", NULL, word, sizeof word, NULL)))
-        return RP_ERR_CONFIG;
-    if (strcmp(word, "fanotify") == 0)
-        cf->mode = CF_MODE_FANOTIFY;
-    else if (strcmp(word, "inotify") == 0)
-        cf->mode = CF_MODE_INOTIFY;
-    if (!conf_ok(cf, "/fanotify_marks",
-                 rp_util_conf_str(h, cf->self, "/fanotify_marks", NULL, word, sizeof word, NULL)))
-        return RP_ERR_CONFIG;
-    if (strcmp(word, "filesystem") == 0)
-        cf->mark = CF_MARK_FILESYSTEM;
-    else if (strcmp(word, "inode") == 0)
-        cf->mark = CF_MARK_INODE;
+    static const struct cf_word modes[] = {{"fanotify", CF_MODE_FANOTIFY},
+                                           {"inotify", CF_MODE_INOTIFY}};
+    static const struct cf_word marks[] = {{"filesystem", CF_MARK_FILESYSTEM},
+                                           {"inode", CF_MARK_INODE}};
+    if ((rc = conf_word(cf, "/mode", modes, 2, &cf->mode)) != 0 ||
+        (rc = conf_word(cf, "/fanotify_marks", marks, 2, &cf->mark)) != 0)
+        return rc;
+    char word[16]; /* longer than any event name: a longer one matches none */
     if (!conf_ok(cf, "/exclude_self",
                  rp_util_conf_bool(h, cf->self, "/exclude_self", 1, &cf->exclude_self)))
         return RP_ERR_CONFIG;
