@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "slots.h"
+
 /* An immutable, reference-counted string (NUL-terminated after len bytes). */
 typedef struct cp_blob {
     uint32_t refs;
@@ -66,7 +68,7 @@ typedef struct cp_proc {
     cp_blob *exe;  /* executable path, or NULL */
     cp_blob *args; /* NUL-separated argument vector (capped), or NULL */
     /* Table links (private). */
-    uint32_t hnext, prev, next;
+    cp_links links;
     uint8_t used, list;
 } cp_proc;
 
