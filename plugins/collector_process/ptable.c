@@ -124,12 +124,7 @@ static void reset(cp_proc *p, int32_t pid)
 {
     cp_blob_unref(p->exe);
     cp_blob_unref(p->args);
-    cp_links links = p->links;
-    uint8_t list = p->list;
-    memset(p, 0, sizeof *p);
-    p->links = links;
-    p->list = list;
-    p->used = 1;
+    memset(p, 0, offsetof(cp_proc, links)); /* all but the table's own members */
     p->pid = pid;
 }
 

@@ -67,7 +67,8 @@ typedef struct cp_proc {
     char entity_id[CP_ENTITY_LEN + 1];
     cp_blob *exe;  /* executable path, or NULL */
     cp_blob *args; /* NUL-separated argument vector (capped), or NULL */
-    /* Table links (private). */
+    /* Table links (private). They come last: a reset entry is cleared up
+     * to them. */
     cp_links links;
     uint8_t used, list;
 } cp_proc;
