@@ -803,29 +803,52 @@ static void jset_u(json_t *o, const char *k, uint64_t v)
     json_object_set_new(o, k, json_integer((json_int_t)(v > INT64_MAX ? INT64_MAX : v)));
 }
 
-/* A uint64_t member of a stats struct, shown in status.json under its own
- * name. The sizeof compares pointers without evaluating them: a member of
- * another type fails to compile. */
+/* A uint64_t or uint32_t member of a stats struct, shown in status.json
+ * under key (its own name with U64_MEMBER). The sizeof compares pointers
+ * without evaluating them: a member of another type fails to compile. */
 struct u64_member {
     const char *name;
     size_t off;
+    size_t size;
 };
 /* clang-format cannot lay out a braced initializer in a macro. */
 /* clang-format off */
-#define U64_MEMBER(type, member) \
-    {#member, offsetof(type, member) + 0 * sizeof(&((type *)0)->member == (uint64_t *)0)}
+#define UINT_MEMBER(type, member, key, utype) \
+    {key, offsetof(type, member), sizeof(utype) + 0 * sizeof(&((type *)0)->member == (utype *)0)}
 /* clang-format on */
+#define U64_MEMBER(type, member)    UINT_MEMBER(type, member, #member, uint64_t)
 #define U64_MEMBERS(o, stats, list) jset_members(o, &(stats), list, sizeof list / sizeof list[0])
 
 static void jset_members(json_t *o, const void *stats, const struct u64_member *m, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         uint64_t v;
-        memcpy(&v, (const char *)stats + m[i].off, sizeof v);
+        uint32_t v32;
+        if (m[i].size == sizeof v32) {
+            memcpy(&v32, (const char *)stats + m[i].off, sizeof v32);
+            v = v32;
+        } else {
+            memcpy(&v, (const char *)stats + m[i].off, sizeof v);
+        }
         jset_u(o, m[i].name, v);
     }
 }
 
+#define FLOW(m) U64_MEMBER(rp__host_flow, m)
+static const struct u64_member flow_members[] = {
+    FLOW(queued_bytes),
+    FLOW(peak_bytes),
+    FLOW(max_bytes),
+    FLOW(refused_full),
+    UINT_MEMBER(rp__host_flow, episodes, "full_episodes", uint64_t),
+    FLOW(suspensions),
+    UINT_MEMBER(rp__host_flow, suspended_now, "suspended_plugins", uint32_t)};
+#undef FLOW
+#define LOOP(m) U64_MEMBER(rp__loop_stats, m)
+static const struct u64_member loop_members[] = {
+    LOOP(wakeups), LOOP(callbacks), UINT_MEMBER(rp__loop_stats, realtime, "realtime", uint32_t),
+    LOOP(rt_demotions)};
+#undef LOOP
 #define SINK(m) U64_MEMBER(rp__sink_stats, m)
 static const struct u64_member sink_members[] = {SINK(events), SINK(bytes), SINK(encode_errors),
                                                  SINK(write_errors)};
@@ -929,13 +952,7 @@ static json_t *health_doc(rp__agent *a)
     jset_u(bus, "dropped", bs.dropped);
     rp__host_flow fl;
     rp__host_flow_stats(a->host, &fl);
-    jset_u(bus, "queued_bytes", fl.queued_bytes);
-    jset_u(bus, "peak_bytes", fl.peak_bytes);
-    jset_u(bus, "max_bytes", fl.max_bytes);
-    jset_u(bus, "refused_full", fl.refused_full);
-    jset_u(bus, "full_episodes", fl.episodes);
-    jset_u(bus, "suspensions", fl.suspensions);
-    jset_u(bus, "suspended_plugins", fl.suspended_now);
+    U64_MEMBERS(bus, fl, flow_members);
     json_t *by_type = json_object();
     rp__host_refused_by_type(a->host, refused_type, by_type);
     json_object_set_new(bus, "refused_full_by_type", by_type);
@@ -944,10 +961,7 @@ static json_t *health_doc(rp__agent *a)
     rp__loop_stats ls;
     rp__loop_get_stats(a->loop, &ls);
     json_t *loop = json_object();
-    jset_u(loop, "wakeups", ls.wakeups);
-    jset_u(loop, "callbacks", ls.callbacks);
-    jset_u(loop, "realtime", ls.realtime);
-    jset_u(loop, "rt_demotions", ls.rt_demotions);
+    U64_MEMBERS(loop, ls, loop_members);
     json_object_set_new(d, "loop", loop);
 
     rp__sink_stats ss;

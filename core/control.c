@@ -228,6 +228,16 @@ static void conn_close(struct conn *c)
 
 static void conn_deadline(void *arg);
 
+/* Gives the connection a deadline ms from now, in place of the one it had. */
+static void rearm_deadline(struct conn *c, uint64_t ms)
+{
+    rp__control *ctl = c->ctl;
+    if (c->timer)
+        rp__loop_timer_cancel(ctl->loop, c->timer);
+    c->timer = 0;
+    rp__loop_timer_add(ctl->loop, NULL, ms, 0, conn_deadline, c, &c->timer);
+}
+
 /* Queues reply (consumed) as one line and switches the watch to writing. */
 static void conn_reply(struct conn *c, json_t *reply)
 {
@@ -328,10 +338,7 @@ static void command_pump(struct conn *c)
     if (rc != 0 || !more) {
         command_finish(c, rc, err);
         /* Back to the ordinary bound for what the connection does next. */
-        if (c->timer)
-            rp__loop_timer_cancel(ctl->loop, c->timer);
-        c->timer = 0;
-        rp__loop_timer_add(ctl->loop, NULL, ctl->deadline_ms, 0, conn_deadline, c, &c->timer);
+        rearm_deadline(c, ctl->deadline_ms);
     }
     conn_reply(c, r);
 }
@@ -375,11 +382,7 @@ static void command_start(struct conn *c, const rp__control_request *req)
      * only. The connection lives past the command's deadline, so the
      * caller is told of it. */
     rp__loop_watch_set_events(ctl->loop, c->watch, 0);
-    if (c->timer)
-        rp__loop_timer_cancel(ctl->loop, c->timer);
-    c->timer = 0;
-    rp__loop_timer_add(ctl->loop, NULL, (uint64_t)timeout_ms + 5000, 0, conn_deadline, c,
-                       &c->timer);
+    rearm_deadline(c, (uint64_t)timeout_ms + 5000);
 }
 
 static void handle_line(struct conn *c, const char *line, size_t len)
@@ -412,11 +415,7 @@ static void handle_line(struct conn *c, const char *line, size_t len)
         /* Nothing to read or write until the reload is done: hang-ups and
          * errors only. */
         rp__loop_watch_set_events(ctl->loop, c->watch, 0);
-        if (c->timer)
-            rp__loop_timer_cancel(ctl->loop, c->timer);
-        c->timer = 0;
-        rp__loop_timer_add(ctl->loop, NULL, RP__CONTROL_RELOAD_DEADLINE_MS, 0, conn_deadline, c,
-                           &c->timer);
+        rearm_deadline(c, RP__CONTROL_RELOAD_DEADLINE_MS);
         return;
     }
     json_t *body =
@@ -655,10 +654,7 @@ static void reload_answer(void *arg, int status)
         else
             json_object_set_new(r, "error",
                                 json_string(msg[0] ? msg : "reload rejected; see the log"));
-        if (c->timer)
-            rp__loop_timer_cancel(ctl->loop, c->timer);
-        c->timer = 0;
-        rp__loop_timer_add(ctl->loop, NULL, ctl->deadline_ms, 0, conn_deadline, c, &c->timer);
+        rearm_deadline(c, ctl->deadline_ms);
         conn_reply(c, r);
     }
 }

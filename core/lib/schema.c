@@ -99,6 +99,28 @@ static void append_escaped(char *buf, size_t len, size_t *pos, const char *s, si
     appendf(buf, len, pos, slen > max ? "\"..." : "\"");
 }
 
+/* The JSON Schema name of the type of v. */
+static const char *type_of(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "object";
+    case JSON_ARRAY:
+        return "array";
+    case JSON_STRING:
+        return "string";
+    case JSON_INTEGER:
+        return "integer";
+    case JSON_REAL:
+        return "number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "boolean";
+    default:
+        return "null";
+    }
+}
+
 void rp__json_describe(const json_t *v, char *buf, size_t len)
 {
     size_t pos = 0;
@@ -117,19 +139,11 @@ void rp__json_describe(const json_t *v, char *buf, size_t len)
         appendf(buf, len, &pos, "number %g", json_real_value(v));
         break;
     case JSON_TRUE:
-        appendf(buf, len, &pos, "boolean true");
-        break;
     case JSON_FALSE:
-        appendf(buf, len, &pos, "boolean false");
+        appendf(buf, len, &pos, "boolean %s", json_is_true(v) ? "true" : "false");
         break;
-    case JSON_NULL:
-        appendf(buf, len, &pos, "null");
-        break;
-    case JSON_OBJECT:
-        appendf(buf, len, &pos, "object");
-        break;
-    case JSON_ARRAY:
-        appendf(buf, len, &pos, "array");
+    default: /* null, an object or an array: the type says it */
+        appendf(buf, len, &pos, "%s", type_of(v));
         break;
     }
 }
@@ -209,27 +223,6 @@ static int push(vctx *c, const char *key, size_t index)
     c->seg[c->depth].index = index;
     c->depth++;
     return 0;
-}
-
-static const char *type_of(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "object";
-    case JSON_ARRAY:
-        return "array";
-    case JSON_STRING:
-        return "string";
-    case JSON_INTEGER:
-        return "integer";
-    case JSON_REAL:
-        return "number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "boolean";
-    default:
-        return "null";
-    }
 }
 
 static int type_matches(const char *want, const json_t *v)

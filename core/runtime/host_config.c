@@ -202,34 +202,48 @@ static int lookup(rp_plugin *self, const char *path, uint64_t len, const json_t 
     return pointer_resolve(doc, path, len, out);
 }
 
+/* A mask of JSON types (1 << json_type) a getter takes. */
+#define JSON_TYPES(t) (1u << (t))
+
+/*
+ * What every getter reads first: the value at path, which must be of one of
+ * the JSON types in types (0: any), for a result that goes to dst
+ * (RP_ERR_INVAL without one).
+ */
+static int getter_value(rp_plugin *self, const char *path, uint64_t len, const void *dst,
+                        unsigned types, const json_t **v)
+{
+    if (!dst)
+        return RP_ERR_INVAL;
+    int rc = lookup(self, path, len, v);
+    if (rc != 0)
+        return rc;
+    if (types && !(types & JSON_TYPES(json_typeof(*v))))
+        return RP_ERR_TYPE;
+    return 0;
+}
+
 int rp__host_config_bool(rp_plugin *self, const char *path, uint64_t path_len, int32_t *out)
 {
     const json_t *v;
-    if (!out)
-        return RP_ERR_INVAL;
-    int rc = lookup(self, path, path_len, &v);
+    int rc =
+        getter_value(self, path, path_len, out, JSON_TYPES(JSON_TRUE) | JSON_TYPES(JSON_FALSE), &v);
     if (rc != 0)
         return rc;
-    if (!json_is_boolean(v))
-        return RP_ERR_TYPE;
     *out = json_is_true(v) ? 1 : 0;
     return 0;
 }
 
 int rp__host_config_i64(rp_plugin *self, const char *path, uint64_t path_len, int64_t *out)
 {
-    const json_t *v;
-    if (!out)
-        return RP_ERR_INVAL;
-    int rc = lookup(self, path, path_len, &v);
-    if (rc != 0)
-        return rc;
     /* 2.0 is a number but no integer. The host's parser refuses integers
      * past int64 when it reads the config, so RP_ERR_RANGE cannot happen
      * with jansson's json_int_t (long long) and is checked for the day it
      * might. */
-    if (!json_is_integer(v))
-        return RP_ERR_TYPE;
+    const json_t *v;
+    int rc = getter_value(self, path, path_len, out, JSON_TYPES(JSON_INTEGER), &v);
+    if (rc != 0)
+        return rc;
     json_int_t n = json_integer_value(v);
     if (n < INT64_MIN || n > INT64_MAX)
         return RP_ERR_RANGE;
@@ -241,13 +255,9 @@ int rp__host_config_str(rp_plugin *self, const char *path, uint64_t path_len, co
                         uint64_t *len)
 {
     const json_t *v;
-    if (!out)
-        return RP_ERR_INVAL;
-    int rc = lookup(self, path, path_len, &v);
+    int rc = getter_value(self, path, path_len, out, JSON_TYPES(JSON_STRING), &v);
     if (rc != 0)
         return rc;
-    if (!json_is_string(v))
-        return RP_ERR_TYPE;
     /* jansson's strings end with a NUL; a value may hold "\u0000", so the
      * length is the caller's measure. */
     *out = json_string_value(v);
@@ -256,15 +266,15 @@ int rp__host_config_str(rp_plugin *self, const char *path, uint64_t path_len, co
     return 0;
 }
 
-/* The array at path when every item is a string, else RP_ERR_TYPE. */
-static int str_array(rp_plugin *self, const char *path, uint64_t path_len, const json_t **out)
+/* The array at path when every item is a string, else RP_ERR_TYPE; for a
+ * result that goes to dst. */
+static int str_array(rp_plugin *self, const char *path, uint64_t path_len, const void *dst,
+                     const json_t **out)
 {
     const json_t *v;
-    int rc = lookup(self, path, path_len, &v);
+    int rc = getter_value(self, path, path_len, dst, JSON_TYPES(JSON_ARRAY), &v);
     if (rc != 0)
         return rc;
-    if (!json_is_array(v))
-        return RP_ERR_TYPE;
     size_t i;
     const json_t *item;
     json_array_foreach(v, i, item)
@@ -282,9 +292,7 @@ int rp__host_config_str_array_count(rp_plugin *self, const char *path, uint64_t 
                                     uint32_t *count)
 {
     const json_t *v;
-    if (!count)
-        return RP_ERR_INVAL;
-    int rc = str_array(self, path, path_len, &v);
+    int rc = str_array(self, path, path_len, count, &v);
     if (rc != 0)
         return rc;
     *count = (uint32_t)json_array_size(v);
@@ -295,9 +303,7 @@ int rp__host_config_str_array_item(rp_plugin *self, const char *path, uint64_t p
                                    uint32_t index, const char **out, uint64_t *len)
 {
     const json_t *v;
-    if (!out)
-        return RP_ERR_INVAL;
-    int rc = str_array(self, path, path_len, &v);
+    int rc = str_array(self, path, path_len, out, &v);
     if (rc != 0)
         return rc;
     if (index >= json_array_size(v))
@@ -313,9 +319,7 @@ int rp__host_config_json(rp_plugin *self, const char *path, uint64_t path_len, c
                          uint64_t *len)
 {
     const json_t *v;
-    if (!json)
-        return RP_ERR_INVAL;
-    int rc = lookup(self, path, path_len, &v);
+    int rc = getter_value(self, path, path_len, json, 0, &v);
     if (rc != 0)
         return rc;
     /* A candidate under check keeps its texts apart, freed when the check

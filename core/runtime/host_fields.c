@@ -116,6 +116,27 @@ static int is_implied(rp_field_id id)
            id == rp__event_truncated_field();
 }
 
+/* Whether self, with namespace ns (or none), may not create the custom
+ * field name: NS_OUTSIDE when it lies outside ns, NS_OTHERS when it lies in
+ * another plugin's namespace, with where it lies in where ("lies ..."); 0
+ * when it may. The one rule for provides and for field_id. */
+enum { NS_OUTSIDE = 1, NS_OTHERS };
+static int ns_refuses(rp__host *host, const struct rp_plugin *self, const char *ns,
+                      const char *name, size_t len, char *where, size_t wherelen)
+{
+    if (ns && !in_ns(ns, name, len)) {
+        say(where, wherelen, "lies outside the plugin's field namespace \"%s\"", ns);
+        return NS_OUTSIDE;
+    }
+    struct rp_plugin *o = ns_holder(host, self, name, len);
+    if (o) {
+        say(where, wherelen, "lies in field namespace \"%s\" of plugin %s (%s)", o->field_ns,
+            o->name, o->desc.id);
+        return NS_OTHERS;
+    }
+    return 0;
+}
+
 /* Checks one field name of a provides entry for the plugin (self may be NULL:
  * no namespace and no other plugins). */
 static int check_field(rp__host *host, const struct rp_plugin *self, const char *ns,
@@ -138,19 +159,9 @@ static int check_field(rp__host *host, const struct rp_plugin *self, const char 
             type, name);
         return RP_ERR_INVAL;
     }
-    if (ns && !in_ns(ns, name, len)) {
-        say(why, whylen,
-            "provides[\"%s\"]: custom field \"%s\" lies outside the plugin's field "
-            "namespace \"%s\"",
-            type, name, ns);
-        return RP_ERR_INVAL;
-    }
-    struct rp_plugin *o = ns_holder(host, self, name, len);
-    if (o) {
-        say(why, whylen,
-            "provides[\"%s\"]: custom field \"%s\" lies in field namespace \"%s\" "
-            "of plugin %s (%s)",
-            type, name, o->field_ns, o->name, o->desc.id);
+    char where[ERR_LEN];
+    if (ns_refuses(host, self, ns, name, len, where, sizeof where) != 0) {
+        say(why, whylen, "provides[\"%s\"]: custom field \"%s\" %s", type, name, where);
         return RP_ERR_INVAL;
     }
     return 0;
@@ -351,19 +362,14 @@ int rp__hf_field_id(rp_plugin *self, const char *name, uint64_t len, uint32_t ty
      * name found here stays found for the intern below. */
     if (len <= RP_MAX_FIELD_NAME && rp__field_lookup(name, (size_t)len) == 0 &&
         rp__field_name_valid(name, (size_t)len) && !rp__field_under_ecs(name, (size_t)len)) {
-        if (self->field_ns && !in_ns(self->field_ns, name, (size_t)len)) {
-            refuse_field(self, RP_ERR_PERM,
-                         "custom field \"%.*s\" refused: it lies outside the plugin's field "
-                         "namespace \"%s\" (name it \"%s.<name>\")",
-                         shown, name, self->field_ns, self->field_ns);
-            return RP_ERR_PERM;
-        }
-        struct rp_plugin *o = ns_holder(self->host, self, name, (size_t)len);
-        if (o) {
-            refuse_field(self, RP_ERR_PERM,
-                         "custom field \"%.*s\" refused: it lies in field namespace \"%s\" of "
-                         "plugin %s (%s)",
-                         shown, name, o->field_ns, o->name, o->desc.id);
+        char where[ERR_LEN];
+        int why =
+            ns_refuses(self->host, self, self->field_ns, name, (size_t)len, where, sizeof where);
+        if (why != 0) {
+            int hint = why == NS_OUTSIDE;
+            refuse_field(self, RP_ERR_PERM, "custom field \"%.*s\" refused: it %s%s%s%s", shown,
+                         name, where, hint ? " (name it \"" : "", hint ? self->field_ns : "",
+                         hint ? ".<name>\")" : "");
             return RP_ERR_PERM;
         }
     }
@@ -421,14 +427,41 @@ int rp__hf_field_count(rp_plugin *self, uint32_t *count)
     return 0;
 }
 
+static int is_star(const struct provides_type *pt)
+{
+    return strcmp(pt->type, "*") == 0;
+}
+
+static int is_type(const struct provides_type *pt, const char *type, size_t tlen)
+{
+    return strlen(pt->type) == tlen && memcmp(pt->type, type, tlen) == 0;
+}
+
+/* Whether c's "*" entry, if any, covers type. "*" holds what every type the
+ * collector publishes carries: when c also names types, those are the types
+ * it publishes (it declares per-type fields for each), so "*" covers them
+ * only; when "*" is all it lists, it covers any type. */
+static int star_covers(const struct rp__provides *c, const char *type, size_t tlen)
+{
+    int named = 0;
+    for (uint32_t t = 0; t < c->ntypes; t++) {
+        if (is_star(&c->types[t]))
+            continue;
+        if (is_type(&c->types[t], type, tlen))
+            return 1;
+        named = 1;
+    }
+    return !named;
+}
+
 /* Whether c declares field name (or, implied, any field) for type. */
 static int declares(const struct rp__provides *c, const char *type, size_t tlen, int any_type,
                     const char *name, int implied)
 {
+    int star = any_type || star_covers(c, type, tlen);
     for (uint32_t t = 0; t < c->ntypes; t++) {
         const struct provides_type *pt = &c->types[t];
-        if (!any_type && strcmp(pt->type, "*") != 0 &&
-            !(strlen(pt->type) == tlen && memcmp(pt->type, type, tlen) == 0))
+        if (!any_type && !(is_star(pt) ? star : is_type(pt, type, tlen)))
             continue;
         if (implied)
             return 1;

@@ -1157,6 +1157,26 @@ static int conf_u32(struct cf *cf, const char *ptr, uint64_t dflt, uint64_t lo, 
     return 0;
 }
 
+/* One word of an enum setting and the value it stands for. */
+struct cf_word {
+    const char *word;
+    int value;
+};
+
+/* The value of the word at ptr among words; out stays as it is for a word
+ * none matches ("auto"). 0, or RP_ERR_CONFIG with cf->err set. */
+static int conf_word(struct cf *cf, const char *ptr, const struct cf_word *words, size_t n,
+                     int *out)
+{
+    char word[16]; /* longer than any enum value: a longer one matches none */
+    if (!conf_ok(cf, ptr, rp_util_conf_str(cf->host, cf->self, ptr, NULL, word, sizeof word, NULL)))
+        return RP_ERR_CONFIG;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(word, words[i].word) == 0)
+            *out = words[i].value;
+    return 0;
+}
+
 /* The host validated the config against the schema and filled in its
  * defaults; the typed getters read it by JSON Pointer. A getter fails only
  * on a host that broke that promise, and init then says which setting. */
@@ -1168,21 +1188,14 @@ static int load_config(struct cf *cf)
     cf->mark = CF_MARK_AUTO;
     cf->events = CF_EV_ALL;
 
-    char word[16]; /* longer than any enum value: a longer one matches none */
-    if (!conf_ok(cf, "/mode",
-                 rp_util_conf_str(h, cf->self, "/mode", NULL, word, sizeof word, NULL)))
-        return RP_ERR_CONFIG;
-    if (strcmp(word, "fanotify") == 0)
-        cf->mode = CF_MODE_FANOTIFY;
-    else if (strcmp(word, "inotify") == 0)
-        cf->mode = CF_MODE_INOTIFY;
-    if (!conf_ok(cf, "/fanotify_marks",
-                 rp_util_conf_str(h, cf->self, "/fanotify_marks", NULL, word, sizeof word, NULL)))
-        return RP_ERR_CONFIG;
-    if (strcmp(word, "filesystem") == 0)
-        cf->mark = CF_MARK_FILESYSTEM;
-    else if (strcmp(word, "inode") == 0)
-        cf->mark = CF_MARK_INODE;
+    static const struct cf_word modes[] = {{"fanotify", CF_MODE_FANOTIFY},
+                                           {"inotify", CF_MODE_INOTIFY}};
+    static const struct cf_word marks[] = {{"filesystem", CF_MARK_FILESYSTEM},
+                                           {"inode", CF_MARK_INODE}};
+    if ((rc = conf_word(cf, "/mode", modes, 2, &cf->mode)) != 0 ||
+        (rc = conf_word(cf, "/fanotify_marks", marks, 2, &cf->mark)) != 0)
+        return rc;
+    char word[16]; /* longer than any event name: a longer one matches none */
     if (!conf_ok(cf, "/exclude_self",
                  rp_util_conf_bool(h, cf->self, "/exclude_self", 1, &cf->exclude_self)))
         return RP_ERR_CONFIG;
@@ -1410,114 +1423,10 @@ static void file_destroy(rp_plugin *self, void *state)
 }
 
 /* What each event type carries (ABI 1.1 provides; sdk/docs/fields.md is
- * generated from it). A 1.0 agent would ignore it. A
- * deletion has no stat of the file; a rename names the file's old path. */
-static const char *const changed_fields[] = {"event.category",
-                                             "event.type",
-                                             "event.action",
-                                             "event.provider",
-                                             "event.dataset",
-                                             "file.path",
-                                             "file.name",
-                                             "file.directory",
-                                             "file.extension",
-                                             "file.type",
-                                             "collector_file.path_unresolved",
-                                             "process.pid",
-                                             "process.entity_id",
-                                             "process.executable",
-                                             "process.name",
-                                             "rampart.process.executable_memfd",
-                                             "rampart.process.executable_deleted",
-                                             "user.id",
-                                             "user.name",
-                                             "rampart.incomplete",
-                                             "collector_file.folded.count",
-                                             "collector_file.folded.first",
-                                             "collector_file.folded.last",
-                                             "collector_file.folded.sample_path",
-                                             "file.size",
-                                             "file.inode",
-                                             "file.device",
-                                             "file.mode",
-                                             "file.uid",
-                                             "file.gid",
-                                             "file.owner",
-                                             "file.mtime",
-                                             "file.ctime",
-                                             NULL};
-static const char *const exec_fields[] = {"event.category",
-                                          "event.type",
-                                          "event.action",
-                                          "event.provider",
-                                          "event.dataset",
-                                          "file.path",
-                                          "file.name",
-                                          "file.directory",
-                                          "file.extension",
-                                          "file.type",
-                                          "collector_file.path_unresolved",
-                                          "process.pid",
-                                          "process.entity_id",
-                                          "process.executable",
-                                          "process.name",
-                                          "rampart.process.executable_memfd",
-                                          "rampart.process.executable_deleted",
-                                          "user.id",
-                                          "user.name",
-                                          "rampart.incomplete",
-                                          "collector_file.folded.count",
-                                          "collector_file.folded.first",
-                                          "collector_file.folded.last",
-                                          "collector_file.folded.sample_path",
-                                          "file.size",
-                                          "file.inode",
-                                          "file.device",
-                                          "file.mode",
-                                          "file.uid",
-                                          "file.gid",
-                                          "file.owner",
-                                          "file.mtime",
-                                          "file.ctime",
-                                          "collector_file.exec.folded",
-                                          NULL};
-static const char *const rename_fields[] = {"event.category",
-                                            "event.type",
-                                            "event.action",
-                                            "event.provider",
-                                            "event.dataset",
-                                            "file.path",
-                                            "file.name",
-                                            "file.directory",
-                                            "file.extension",
-                                            "file.type",
-                                            "collector_file.path_unresolved",
-                                            "process.pid",
-                                            "process.entity_id",
-                                            "process.executable",
-                                            "process.name",
-                                            "rampart.process.executable_memfd",
-                                            "rampart.process.executable_deleted",
-                                            "user.id",
-                                            "user.name",
-                                            "rampart.incomplete",
-                                            "collector_file.folded.count",
-                                            "collector_file.folded.first",
-                                            "collector_file.folded.last",
-                                            "collector_file.folded.sample_path",
-                                            "file.size",
-                                            "file.inode",
-                                            "file.device",
-                                            "file.mode",
-                                            "file.uid",
-                                            "file.gid",
-                                            "file.owner",
-                                            "file.mtime",
-                                            "file.ctime",
-                                            "collector_file.original.path",
-                                            "collector_file.original.name",
-                                            NULL};
-static const char *const delete_fields[] = {"event.category",
+ * generated from it). A 1.0 agent would ignore it. Every type carries
+ * common_fields; each type adds its own. A deletion has no stat of the file;
+ * a rename names the file's old path. */
+static const char *const common_fields[] = {"event.category",
                                             "event.type",
                                             "event.action",
                                             "event.provider",
@@ -1542,10 +1451,23 @@ static const char *const delete_fields[] = {"event.category",
                                             "collector_file.folded.last",
                                             "collector_file.folded.sample_path",
                                             NULL};
+#define CF_STAT_FIELDS                                                                             \
+    "file.size", "file.inode", "file.device", "file.mode", "file.uid", "file.gid", "file.owner",   \
+        "file.mtime", "file.ctime"
+static const char *const stat_fields[] = {CF_STAT_FIELDS, NULL};
+static const char *const exec_fields[] = {CF_STAT_FIELDS, "collector_file.exec.folded", NULL};
+static const char *const rename_fields[] = {CF_STAT_FIELDS, "collector_file.original.path",
+                                            "collector_file.original.name", NULL};
+#undef CF_STAT_FIELDS
+static const char *const delete_fields[] = {NULL};
 
-static const rp_event_fields provides[] = {
-    {"file.create", changed_fields}, {"file.modify", changed_fields}, {"file.exec", exec_fields},
-    {"file.rename", rename_fields},  {"file.delete", delete_fields},  {NULL, NULL}};
+static const rp_event_fields provides[] = {{"*", common_fields},
+                                           {"file.create", stat_fields},
+                                           {"file.modify", stat_fields},
+                                           {"file.exec", exec_fields},
+                                           {"file.rename", rename_fields},
+                                           {"file.delete", delete_fields},
+                                           {NULL, NULL}};
 
 static const rp_plugin_descriptor descriptor = {
     .struct_size = sizeof(rp_plugin_descriptor),

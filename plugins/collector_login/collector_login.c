@@ -297,33 +297,23 @@ static void publish(struct state *s, const struct source *src, int kind, const s
         rp_util_count(&s->ctr, C_PUBLISH_FAILED, 1);
         return;
     }
-    static const rp_str cat_login[2] = {{"authentication", 14}, {"session", 7}};
-    static const rp_str cat_logout[1] = {{"session", 7}};
-    static const rp_str cat_failed[1] = {{"authentication", 14}};
-    static const rp_str t_start = {"start", 5}, t_end = {"end", 3};
-    const char *action, *outcome;
-    switch (kind) {
-    case K_LOGIN:
-        h->set_str_array(ev, s->f[F_CATEGORY], cat_login, 2);
-        h->set_str_array(ev, s->f[F_TYPE], &t_start, 1);
-        action = "logged-in";
-        outcome = "success";
-        break;
-    case K_LOGOUT:
-        h->set_str_array(ev, s->f[F_CATEGORY], cat_logout, 1);
-        h->set_str_array(ev, s->f[F_TYPE], &t_end, 1);
-        action = "logged-out";
-        outcome = "success";
-        break;
-    default:
-        h->set_str_array(ev, s->f[F_CATEGORY], cat_failed, 1);
-        h->set_str_array(ev, s->f[F_TYPE], &t_start, 1);
-        action = "login-failed";
-        outcome = "failure";
-        break;
-    }
-    h->set_str(ev, s->f[F_ACTION], action, strlen(action));
-    h->set_str(ev, s->f[F_OUTCOME], outcome, strlen(outcome));
+    /* What each kind is in ECS: its categories, type, action and outcome. */
+    static const struct {
+        rp_str category[2];
+        uint32_t ncategory;
+        rp_str type;
+        const char *action, *outcome;
+    } kinds[] = {
+        [K_LOGIN] =
+            {{{"authentication", 14}, {"session", 7}}, 2, {"start", 5}, "logged-in", "success"},
+        [K_LOGOUT] = {{{"session", 7}}, 1, {"end", 3}, "logged-out", "success"},
+        [K_FAILED] = {{{"authentication", 14}}, 1, {"start", 5}, "login-failed", "failure"},
+    };
+    const int k = kind == K_LOGIN || kind == K_LOGOUT ? kind : K_FAILED;
+    h->set_str_array(ev, s->f[F_CATEGORY], kinds[k].category, kinds[k].ncategory);
+    h->set_str_array(ev, s->f[F_TYPE], &kinds[k].type, 1);
+    h->set_str(ev, s->f[F_ACTION], kinds[k].action, strlen(kinds[k].action));
+    h->set_str(ev, s->f[F_OUTCOME], kinds[k].outcome, strlen(kinds[k].outcome));
     set_opt_str(s, ev, F_PROVIDER, src_names[src->kind]);
     set_opt_str(s, ev, F_DATASET, "rampart.login");
     set_opt_str(s, ev, F_LOG_PATH, src->path);
@@ -1007,26 +997,10 @@ static void login_destroy(rp_plugin *self, void *state)
 }
 
 /* What each event type carries (ABI 1.1 provides; sdk/docs/fields.md is
- * generated from it). A 1.0 agent would ignore it. A
- * logout also tells when its session started and how long it lasted. */
-static const char *const login_fields[] = {"@timestamp",
-                                           "event.created",
-                                           "event.category",
-                                           "event.type",
-                                           "event.action",
-                                           "event.outcome",
-                                           "event.provider",
-                                           "event.dataset",
-                                           "log.file.path",
-                                           "user.name",
-                                           "source.address",
-                                           "source.ip",
-                                           "login.tty",
-                                           "process.pid",
-                                           "related.user",
-                                           "related.ip",
-                                           NULL};
-static const char *const logout_fields[] = {"@timestamp",
+ * generated from it). A 1.0 agent would ignore it. Both types carry
+ * common_fields; a logout also tells when its session started and how long
+ * it lasted. */
+static const char *const common_fields[] = {"@timestamp",
                                             "event.created",
                                             "event.category",
                                             "event.type",
@@ -1042,12 +1016,14 @@ static const char *const logout_fields[] = {"@timestamp",
                                             "process.pid",
                                             "related.user",
                                             "related.ip",
-                                            "event.start",
-                                            "event.duration",
                                             NULL};
+static const char *const login_fields[] = {NULL};
+static const char *const logout_fields[] = {"event.start", "event.duration", NULL};
 
-static const rp_event_fields provides[] = {
-    {"user.login", login_fields}, {"user.logout", logout_fields}, {NULL, NULL}};
+static const rp_event_fields provides[] = {{"*", common_fields},
+                                           {"user.login", login_fields},
+                                           {"user.logout", logout_fields},
+                                           {NULL, NULL}};
 
 static const rp_plugin_descriptor descriptor = {
     .struct_size = sizeof(rp_plugin_descriptor),

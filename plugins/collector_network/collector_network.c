@@ -1350,32 +1350,10 @@ static void net_destroy(rp_plugin *self, void *state)
 }
 
 /* What each event type carries (ABI 1.1 provides; sdk/docs/fields.md is
- * generated from it). A 1.0 agent would ignore it. A
- * listener has no source; a close has the counts of tcp_info. */
-static const char *const conn_fields[] = {"@timestamp",
-                                          "event.category",
-                                          "event.type",
-                                          "event.action",
-                                          "source.ip",
-                                          "source.port",
-                                          "destination.ip",
-                                          "destination.port",
-                                          "network.direction",
-                                          "network.transport",
-                                          "network.iana_number",
-                                          "network.type",
-                                          "user.id",
-                                          "event.dataset",
-                                          "process.pid",
-                                          "process.thread.name",
-                                          "process.executable",
-                                          "process.name",
-                                          "rampart.process.executable_memfd",
-                                          "rampart.process.executable_deleted",
-                                          "process.entity_id",
-                                          "rampart.incomplete",
-                                          NULL};
-static const char *const listen_fields[] = {"@timestamp",
+ * generated from it). A 1.0 agent would ignore it. Every type carries
+ * common_fields; a listener has no source; a close has the counts of
+ * tcp_info. */
+static const char *const common_fields[] = {"@timestamp",
                                             "event.category",
                                             "event.type",
                                             "event.action",
@@ -1396,37 +1374,16 @@ static const char *const listen_fields[] = {"@timestamp",
                                             "process.entity_id",
                                             "rampart.incomplete",
                                             NULL};
-static const char *const close_fields[] = {"event.category",
-                                           "event.type",
-                                           "event.action",
-                                           "event.reason",
-                                           "source.ip",
-                                           "source.port",
-                                           "destination.ip",
-                                           "destination.port",
-                                           "network.direction",
-                                           "network.transport",
-                                           "network.iana_number",
-                                           "network.type",
-                                           "user.id",
-                                           "event.dataset",
-                                           "process.pid",
-                                           "process.thread.name",
-                                           "process.executable",
-                                           "process.name",
-                                           "rampart.process.executable_memfd",
-                                           "rampart.process.executable_deleted",
-                                           "process.entity_id",
-                                           "rampart.incomplete",
-                                           "source.bytes",
-                                           "destination.bytes",
-                                           "network.bytes",
-                                           "source.packets",
-                                           "destination.packets",
-                                           "network.packets",
-                                           NULL};
+static const char *const conn_fields[] = {"source.ip", "source.port", NULL};
+static const char *const listen_fields[] = {NULL};
+static const char *const close_fields[] = {"event.reason",      "source.ip",
+                                           "source.port",       "source.bytes",
+                                           "destination.bytes", "network.bytes",
+                                           "source.packets",    "destination.packets",
+                                           "network.packets",   NULL};
 
-static const rp_event_fields provides[] = {{"network.connect", conn_fields},
+static const rp_event_fields provides[] = {{"*", common_fields},
+                                           {"network.connect", conn_fields},
                                            {"network.accept", conn_fields},
                                            {"network.listen", listen_fields},
                                            {"network.close", close_fields},

@@ -1,26 +1,20 @@
 /* hcache.c - the executable hash cache (see hcache.h). */
 #include "hcache.h"
 
+#include <stddef.h>
 #include <stdlib.h>
-#include <string.h>
-
-#define NONE UINT32_MAX
 
 struct cp_hcache {
-    cp_hentry *e;
-    uint32_t cap;
-    uint32_t *buckets;
-    uint32_t mask;
-    uint32_t free_head;
-    uint32_t head, tail; /* LRU of finished and pending entries, oldest first */
+    cp_slots s;
+    cp_list lru; /* finished and pending entries, least recently used first */
 };
 
-static uint32_t key_hash(const cp_hcache *c, const cp_hkey *k)
+static uint32_t key_hash(const cp_hkey *k)
 {
     uint64_t h = k->ino * 0x9e3779b97f4a7c15ull;
     h ^= k->dev + 0x632be59bd9b4e019ull + (h << 6) + (h >> 2);
     h ^= k->size + (uint64_t)k->mtime_ns + (h << 6) + (h >> 2);
-    return (uint32_t)(h ^ (h >> 32)) & c->mask;
+    return (uint32_t)(h ^ (h >> 32));
 }
 
 static int key_eq(const cp_hkey *a, const cp_hkey *b)
@@ -29,32 +23,21 @@ static int key_eq(const cp_hkey *a, const cp_hkey *b)
            a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns;
 }
 
+static cp_hentry *entry(const cp_hcache *c, uint32_t i)
+{
+    return cp_slots_at(&c->s, i);
+}
+
 cp_hcache *cp_hcache_new(uint32_t cap)
 {
-    if (cap == 0)
-        return NULL;
     cp_hcache *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    uint32_t nb = 1;
-    while (nb < cap && nb < (1u << 30))
-        nb <<= 1;
-    c->e = calloc(cap, sizeof *c->e);
-    c->buckets = malloc((size_t)nb * sizeof *c->buckets);
-    if (!c->e || !c->buckets) {
-        free(c->e);
-        free(c->buckets);
+    if (cp_slots_init(&c->s, cap, sizeof(cp_hentry), offsetof(cp_hentry, links)) != 0) {
         free(c);
         return NULL;
     }
-    c->cap = cap;
-    c->mask = nb - 1;
-    for (uint32_t i = 0; i < nb; i++)
-        c->buckets[i] = NONE;
-    for (uint32_t i = 0; i < cap; i++)
-        c->e[i].hnext = i + 1 < cap ? i + 1 : NONE;
-    c->free_head = 0;
-    c->head = c->tail = NONE;
+    cp_list_init(&c->lru);
     return c;
 }
 
@@ -62,44 +45,19 @@ void cp_hcache_free(cp_hcache *c)
 {
     if (!c)
         return;
-    free(c->e);
-    free(c->buckets);
+    cp_slots_fini(&c->s);
     free(c);
-}
-
-static void unlink_lru(cp_hcache *c, cp_hentry *e)
-{
-    if (e->prev != NONE)
-        c->e[e->prev].next = e->next;
-    else
-        c->head = e->next;
-    if (e->next != NONE)
-        c->e[e->next].prev = e->prev;
-    else
-        c->tail = e->prev;
-    e->prev = e->next = NONE;
-}
-
-static void append_lru(cp_hcache *c, cp_hentry *e)
-{
-    uint32_t idx = (uint32_t)(e - c->e);
-    e->prev = c->tail;
-    e->next = NONE;
-    if (c->tail != NONE)
-        c->e[c->tail].next = idx;
-    else
-        c->head = idx;
-    c->tail = idx;
 }
 
 cp_hentry *cp_hcache_get(cp_hcache *c, const cp_hkey *key)
 {
-    for (uint32_t i = c->buckets[key_hash(c, key)]; i != NONE; i = c->e[i].hnext) {
-        cp_hentry *e = &c->e[i];
+    for (uint32_t i = cp_slots_bucket(&c->s, key_hash(key)); i != CP_SLOT_NONE;
+         i = entry(c, i)->links.hnext) {
+        cp_hentry *e = entry(c, i);
         if (key_eq(&e->key, key)) {
-            if (c->tail != i) {
-                unlink_lru(c, e);
-                append_lru(c, e);
+            if (c->lru.tail != i) {
+                cp_list_unlink(&c->s, &c->lru, i);
+                cp_list_append(&c->s, &c->lru, i);
             }
             return e;
         }
@@ -109,50 +67,37 @@ cp_hentry *cp_hcache_get(cp_hcache *c, const cp_hkey *key)
 
 void cp_hcache_del(cp_hcache *c, cp_hentry *e)
 {
-    uint32_t idx = (uint32_t)(e - c->e);
-    uint32_t *link = &c->buckets[key_hash(c, &e->key)];
-    while (*link != NONE && *link != idx)
-        link = &c->e[*link].hnext;
-    if (*link == idx)
-        *link = e->hnext;
-    unlink_lru(c, e);
-    memset(e, 0, sizeof *e);
-    e->prev = e->next = NONE;
-    e->hnext = c->free_head;
-    c->free_head = idx;
+    uint32_t idx = cp_slots_index(&c->s, e);
+    cp_list_unlink(&c->s, &c->lru, idx);
+    cp_slots_release(&c->s, key_hash(&e->key), idx);
 }
 
 cp_hentry *cp_hcache_add(cp_hcache *c, const cp_hkey *key)
 {
-    if (c->free_head == NONE) {
+    if (c->s.free_head == CP_SLOT_NONE) {
         /* The least recently used entry that is not being hashed. */
-        uint32_t v = c->head;
-        while (v != NONE && c->e[v].state == CP_H_PENDING)
-            v = c->e[v].next;
-        if (v == NONE)
+        uint32_t v = c->lru.head;
+        while (v != CP_SLOT_NONE && entry(c, v)->state == CP_H_PENDING)
+            v = entry(c, v)->links.next;
+        if (v == CP_SLOT_NONE)
             return NULL;
-        cp_hcache_del(c, &c->e[v]);
+        cp_hcache_del(c, entry(c, v));
     }
-    uint32_t idx = c->free_head;
-    cp_hentry *e = &c->e[idx];
-    c->free_head = e->hnext;
-    memset(e, 0, sizeof *e);
+    uint32_t idx = cp_slots_take(&c->s, key_hash(key));
+    cp_hentry *e = entry(c, idx);
     e->key = *key;
     e->state = CP_H_PENDING;
     e->used = 1;
-    uint32_t b = key_hash(c, key);
-    e->hnext = c->buckets[b];
-    c->buckets[b] = idx;
-    append_lru(c, e);
+    cp_list_append(&c->s, &c->lru, idx);
     return e;
 }
 
 uint32_t cp_hcache_index(const cp_hcache *c, const cp_hentry *e)
 {
-    return (uint32_t)(e - c->e);
+    return cp_slots_index(&c->s, e);
 }
 
 cp_hentry *cp_hcache_at(cp_hcache *c, uint32_t idx)
 {
-    return idx < c->cap && c->e[idx].used ? &c->e[idx] : NULL;
+    return idx < c->s.cap && entry(c, idx)->used ? entry(c, idx) : NULL;
 }

@@ -19,6 +19,8 @@
 
 #include <stdint.h>
 
+#include "slots.h"
+
 #define CP_H_PENDING 1
 #define CP_H_READY   2
 #define CP_H_FAILED  3
@@ -33,7 +35,7 @@ typedef struct cp_hentry {
     uint8_t state;
     char hex[65];
     /* Links (private). */
-    uint32_t hnext, prev, next;
+    cp_links links;
     uint8_t used;
 } cp_hentry;
 

@@ -1,6 +1,7 @@
 /* ptable.c - the process table (see ptable.h). */
 #include "ptable.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,51 +41,33 @@ void cp_blob_set(cp_blob **slot, cp_blob *b)
 
 enum { L_NONE, L_LIVE, L_EXITED };
 
-struct list {
-    uint32_t head, tail;
-};
-
 struct cp_table {
-    cp_proc *e;
-    uint32_t cap, count;
-    uint32_t *buckets;
-    uint32_t mask;
-    uint32_t free_head; /* through hnext */
-    struct list lists[3];
+    cp_slots s;
+    uint32_t count;
+    cp_list lists[3]; /* by L_*: none (unused), live, exited; oldest first */
 };
 
-static uint32_t bucket_of(const cp_table *t, int32_t pid)
+static uint32_t hash_pid(int32_t pid)
 {
-    return ((uint32_t)pid * 2654435761u) & t->mask;
+    return (uint32_t)pid * 2654435761u;
+}
+
+static cp_proc *entry(const cp_table *t, uint32_t i)
+{
+    return cp_slots_at(&t->s, i);
 }
 
 cp_table *cp_table_new(uint32_t cap)
 {
-    if (cap == 0)
-        return NULL;
     cp_table *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
-    uint32_t nb = 1;
-    while (nb < cap && nb < (1u << 30))
-        nb <<= 1;
-    t->e = calloc(cap, sizeof *t->e);
-    t->buckets = malloc((size_t)nb * sizeof *t->buckets);
-    if (!t->e || !t->buckets) {
-        free(t->e);
-        free(t->buckets);
+    if (cp_slots_init(&t->s, cap, sizeof(cp_proc), offsetof(cp_proc, links)) != 0) {
         free(t);
         return NULL;
     }
-    t->cap = cap;
-    t->mask = nb - 1;
-    for (uint32_t i = 0; i < nb; i++)
-        t->buckets[i] = CP_NONE;
-    for (uint32_t i = 0; i < cap; i++)
-        t->e[i].hnext = i + 1 < cap ? i + 1 : CP_NONE;
-    t->free_head = 0;
     for (int l = 0; l < 3; l++)
-        t->lists[l].head = t->lists[l].tail = CP_NONE;
+        cp_list_init(&t->lists[l]);
     return t;
 }
 
@@ -92,53 +75,37 @@ void cp_table_free(cp_table *t)
 {
     if (!t)
         return;
-    for (uint32_t i = 0; i < t->cap; i++) {
-        if (t->e[i].used) {
-            cp_blob_unref(t->e[i].exe);
-            cp_blob_unref(t->e[i].args);
+    for (uint32_t i = 0; i < t->s.cap; i++) {
+        cp_proc *p = entry(t, i);
+        if (p->used) {
+            cp_blob_unref(p->exe);
+            cp_blob_unref(p->args);
         }
     }
-    free(t->e);
-    free(t->buckets);
+    cp_slots_fini(&t->s);
     free(t);
 }
 
 static void list_unlink(cp_table *t, cp_proc *p)
 {
-    struct list *l = &t->lists[p->list];
     if (p->list == L_NONE)
         return;
-    if (p->prev != CP_NONE)
-        t->e[p->prev].next = p->next;
-    else
-        l->head = p->next;
-    if (p->next != CP_NONE)
-        t->e[p->next].prev = p->prev;
-    else
-        l->tail = p->prev;
-    p->prev = p->next = CP_NONE;
+    cp_list_unlink(&t->s, &t->lists[p->list], cp_slots_index(&t->s, p));
     p->list = L_NONE;
 }
 
 static void list_append(cp_table *t, cp_proc *p, uint8_t which)
 {
-    struct list *l = &t->lists[which];
-    uint32_t idx = (uint32_t)(p - t->e);
-    p->prev = l->tail;
-    p->next = CP_NONE;
-    if (l->tail != CP_NONE)
-        t->e[l->tail].next = idx;
-    else
-        l->head = idx;
-    l->tail = idx;
+    cp_list_append(&t->s, &t->lists[which], cp_slots_index(&t->s, p));
     p->list = which;
 }
 
 cp_proc *cp_table_get(cp_table *t, int32_t pid)
 {
-    for (uint32_t i = t->buckets[bucket_of(t, pid)]; i != CP_NONE; i = t->e[i].hnext)
-        if (t->e[i].pid == pid)
-            return &t->e[i];
+    for (uint32_t i = cp_slots_bucket(&t->s, hash_pid(pid)); i != CP_SLOT_NONE;
+         i = entry(t, i)->links.hnext)
+        if (entry(t, i)->pid == pid)
+            return entry(t, i);
     return NULL;
 }
 
@@ -146,19 +113,10 @@ cp_proc *cp_table_get(cp_table *t, int32_t pid)
  * slot on the free list. */
 static void drop(cp_table *t, cp_proc *p)
 {
-    uint32_t idx = (uint32_t)(p - t->e);
-    uint32_t *link = &t->buckets[bucket_of(t, p->pid)];
-    while (*link != CP_NONE && *link != idx)
-        link = &t->e[*link].hnext;
-    if (*link == idx)
-        *link = p->hnext;
     list_unlink(t, p);
     cp_blob_unref(p->exe);
     cp_blob_unref(p->args);
-    memset(p, 0, sizeof *p);
-    p->prev = p->next = CP_NONE;
-    p->hnext = t->free_head;
-    t->free_head = idx;
+    cp_slots_release(&t->s, hash_pid(p->pid), cp_slots_index(&t->s, p));
     t->count--;
 }
 
@@ -166,14 +124,7 @@ static void reset(cp_proc *p, int32_t pid)
 {
     cp_blob_unref(p->exe);
     cp_blob_unref(p->args);
-    uint32_t hnext = p->hnext, prev = p->prev, next = p->next;
-    uint8_t list = p->list;
-    memset(p, 0, sizeof *p);
-    p->hnext = hnext;
-    p->prev = prev;
-    p->next = next;
-    p->list = list;
-    p->used = 1;
+    memset(p, 0, offsetof(cp_proc, links)); /* all but the table's own members */
     p->pid = pid;
 }
 
@@ -186,27 +137,20 @@ cp_proc *cp_table_put(cp_table *t, int32_t pid, uint64_t *evicted, uint64_t *evi
         list_append(t, p, L_LIVE);
         return p;
     }
-    if (t->free_head == CP_NONE) {
+    if (t->s.free_head == CP_SLOT_NONE) {
         uint32_t victim = t->lists[L_EXITED].head;
-        if (victim == CP_NONE) {
+        if (victim == CP_SLOT_NONE) {
             victim = t->lists[L_LIVE].head;
             if (evicted_live)
                 (*evicted_live)++;
         }
         if (evicted)
             (*evicted)++;
-        drop(t, &t->e[victim]);
+        drop(t, entry(t, victim));
     }
-    uint32_t idx = t->free_head;
-    p = &t->e[idx];
-    t->free_head = p->hnext;
-    memset(p, 0, sizeof *p);
+    p = entry(t, cp_slots_take(&t->s, hash_pid(pid)));
     p->used = 1;
     p->pid = pid;
-    uint32_t b = bucket_of(t, pid);
-    p->hnext = t->buckets[b];
-    t->buckets[b] = idx;
-    p->prev = p->next = CP_NONE;
     p->list = L_NONE;
     list_append(t, p, L_LIVE);
     t->count++;
@@ -215,7 +159,7 @@ cp_proc *cp_table_put(cp_table *t, int32_t pid, uint64_t *evicted, uint64_t *evi
 
 void cp_table_touch(cp_table *t, cp_proc *p)
 {
-    if (p->list != L_LIVE || t->lists[L_LIVE].tail == (uint32_t)(p - t->e))
+    if (p->list != L_LIVE || t->lists[L_LIVE].tail == cp_slots_index(&t->s, p))
         return;
     list_unlink(t, p);
     list_append(t, p, L_LIVE);
@@ -230,8 +174,8 @@ void cp_table_exit(cp_table *t, cp_proc *p)
 
 cp_proc *cp_table_next(cp_table *t, uint32_t *i)
 {
-    while (*i < t->cap) {
-        cp_proc *p = &t->e[(*i)++];
+    while (*i < t->s.cap) {
+        cp_proc *p = entry(t, (*i)++);
         if (p->used)
             return p;
     }

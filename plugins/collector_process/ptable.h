@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "slots.h"
+
 /* An immutable, reference-counted string (NUL-terminated after len bytes). */
 typedef struct cp_blob {
     uint32_t refs;
@@ -65,8 +67,9 @@ typedef struct cp_proc {
     char entity_id[CP_ENTITY_LEN + 1];
     cp_blob *exe;  /* executable path, or NULL */
     cp_blob *args; /* NUL-separated argument vector (capped), or NULL */
-    /* Table links (private). */
-    uint32_t hnext, prev, next;
+    /* Table links (private). They come last: a reset entry is cleared up
+     * to them. */
+    cp_links links;
     uint8_t used, list;
 } cp_proc;
 

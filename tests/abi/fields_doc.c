@@ -8,6 +8,7 @@
  */
 #include "runtime/fields.h"
 #include "runtime/host.h"
+#include "runtime/host_private.h"
 
 #include <rampart/plugin.h>
 
@@ -48,6 +49,19 @@ static int lists(const rp_event_fields *e, const char *f)
     return 0;
 }
 
+/* Whether d declares f for column entry c: in c itself or, beside named types,
+ * in the "*" entry that every type the plugin publishes carries (star, or
+ * NULL). */
+static int fills(const rp_event_fields *c, const rp_event_fields *star, const char *f)
+{
+    return lists(c, f) || (star && lists(star, f));
+}
+
+static int is_star(const rp_event_fields *e)
+{
+    return strcmp(e->event_type, "*") == 0;
+}
+
 static void write_plugin(FILE *out, const struct plugin *p)
 {
     const rp_plugin_descriptor *d = p->d;
@@ -58,14 +72,25 @@ static void write_plugin(FILE *out, const struct plugin *p)
         fprintf(out, "Declares no fields.\n\n");
         return;
     }
-    size_t ntypes = 0;
-    while (d->provides[ntypes].event_type)
-        ntypes++;
+    /* One column per named event type, with the "*" entry's fields in each;
+     * "*" gets a column of its own only when it is all the plugin lists. */
+    const rp_event_fields *star = NULL, *cols[RP__PROVIDES_MAX_TYPES];
+    size_t ntypes = 0, ncols = 0;
+    for (; d->provides[ntypes].event_type; ntypes++) {
+        if (is_star(&d->provides[ntypes]))
+            star = &d->provides[ntypes];
+        else
+            cols[ncols++] = &d->provides[ntypes];
+    }
+    if (ncols == 0) {
+        cols[ncols++] = star;
+        star = NULL;
+    }
     fprintf(out, "| field | type |");
-    for (size_t t = 0; t < ntypes; t++)
-        fprintf(out, " `%s` |", d->provides[t].event_type);
+    for (size_t c = 0; c < ncols; c++)
+        fprintf(out, " `%s` |", cols[c]->event_type);
     fprintf(out, "\n|---|---|");
-    for (size_t t = 0; t < ntypes; t++)
+    for (size_t c = 0; c < ncols; c++)
         fprintf(out, ":-:|");
     fprintf(out, "\n");
     /* Each field once, in the order of its first mention. */
@@ -78,8 +103,8 @@ static void write_plugin(FILE *out, const struct plugin *p)
             if (seen)
                 continue;
             fprintf(out, "| `%s` | %s |", f, type_of(f));
-            for (size_t u = 0; u < ntypes; u++)
-                fprintf(out, " %s |", lists(&d->provides[u], f) ? "x" : "");
+            for (size_t c = 0; c < ncols; c++)
+                fprintf(out, " %s |", fills(cols[c], star, f) ? "x" : "");
             fprintf(out, "\n");
         }
     }
