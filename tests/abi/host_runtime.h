@@ -15,6 +15,8 @@
 
 #include <string.h>
 
+#include "../unit/testutil.h"
+
 struct host_runtime {
     rp__bus *bus;
     rp__loop *loop;
@@ -70,4 +72,18 @@ static inline void host_runtime_destroy(struct host_runtime *rt)
     memset(rt, 0, sizeof *rt);
 }
 
+/* A new folder under /tmp for one test's agent data (agent_id, the plugins'
+ * private folders, ...), named after tag: 0, or -1 as cmocka's setup wants. */
+static inline int host_runtime_tmpdir(char *dir, size_t len, const char *tag)
+{
+    snprintf(dir, len, "/tmp/rp-%s-XXXXXX", tag);
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+/* Removes that folder and everything the test and the host left in it. */
+static inline int host_runtime_tmpdir_remove(const char *dir)
+{
+    tu_rm_rf(dir);
+    return 0;
+}
 #endif

@@ -7,7 +7,6 @@
  * with the policy the config sets for its tag, that its command answered
  * with a progress reply and a last one, and that the 1.0 plugin still ran.
  */
-#define _XOPEN_SOURCE 700
 #include "config.h"
 #include "runtime/event.h"
 #include "runtime/fields.h"
@@ -28,19 +27,11 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <ftw.h>
 
 #include "host_runtime.h"
 
 static char tmpdir[64];
 
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
 static atomic_int alerts;
 static char alert_rule[64];
 
@@ -185,13 +176,12 @@ static void test_every_call_of_1_1_beside_a_1_0_plugin(void **state)
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/rp-abi11-XXXXXX");
-    if (!mkdtemp(tmpdir))
+    if (host_runtime_tmpdir(tmpdir, sizeof tmpdir, "abi11") != 0)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_call_of_1_1_beside_a_1_0_plugin),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    nftw(tmpdir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+    host_runtime_tmpdir_remove(tmpdir);
     return rc;
 }

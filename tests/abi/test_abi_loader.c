@@ -188,17 +188,13 @@ static void test_plugin_config_error_names_file_and_path(void **state)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/rp-abi-XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return host_runtime_tmpdir(tmpdir, sizeof tmpdir, "abi");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char path[128];
-    snprintf(path, sizeof path, "%s/agent_id", tmpdir);
-    unlink(path);
-    return rmdir(tmpdir) == 0 ? 0 : 0;
+    return host_runtime_tmpdir_remove(tmpdir);
 }
 
 int main(void)

@@ -211,18 +211,13 @@ static void test_policy_stamped_on_plugin_alerts(void **state)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/rp-a11-XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return host_runtime_tmpdir(tmpdir, sizeof tmpdir, "a11");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char path[128];
-    snprintf(path, sizeof path, "%s/agent_id", tmpdir);
-    unlink(path);
-    rmdir(tmpdir);
-    return 0;
+    return host_runtime_tmpdir_remove(tmpdir);
 }
 
 int main(void)

@@ -186,18 +186,13 @@ static void test_reload_gates_and_keeps_state(void **state)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/rp-rl-XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return host_runtime_tmpdir(tmpdir, sizeof tmpdir, "rl");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char path[128];
-    snprintf(path, sizeof path, "%s/agent_id", tmpdir);
-    unlink(path);
-    rmdir(tmpdir);
-    return 0;
+    return host_runtime_tmpdir_remove(tmpdir);
 }
 
 int main(void)

@@ -477,17 +477,13 @@ static void test_lineage_service_of_collector_process(void **state)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/rp-svc11-XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return host_runtime_tmpdir(tmpdir, sizeof tmpdir, "svc11");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char path[128];
-    snprintf(path, sizeof path, "%s/agent_id", tmpdir);
-    unlink(path);
-    tu_rm_rf(tmpdir);
+    host_runtime_tmpdir_remove(tmpdir);
     user_remove();
     return 0;
 }
