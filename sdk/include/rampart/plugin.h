@@ -625,6 +625,20 @@ typedef int (*rp_plugin_entry_fn)(const rp_host_api *host, const rp_plugin_descr
 RP_PLUGIN_EXPORT int rampart_plugin_entry_v1(const rp_host_api *host,
                                              const rp_plugin_descriptor **out);
 
+/* Defines that entry point for the usual plugin, whose entry only hands out
+ * its static descriptor: RP_PLUGIN_ENTRY(descriptor) at file scope, after the
+ * descriptor. A plugin that must check the host before answering (or return
+ * one of several descriptors) writes the function itself. Added in 1.1; a
+ * macro only, so the ABI is unchanged. */
+#define RP_PLUGIN_ENTRY(descriptor)                                                                \
+    RP_PLUGIN_EXPORT int rampart_plugin_entry_v1(const rp_host_api *host,                          \
+                                                 const rp_plugin_descriptor **out)                 \
+    {                                                                                              \
+        (void)host;                                                                                \
+        *out = &(descriptor);                                                                      \
+        return 0;                                                                                  \
+    }
+
 /* Sizes of the tables as of ABI 1.0; the host refuses anything smaller. */
 #define RP_HOST_API_SIZE_1_0   (8u + 40u * (uint32_t)sizeof(void *))
 #define RP_DESCRIPTOR_SIZE_1_0 (24u + 12u * (uint32_t)sizeof(void *))

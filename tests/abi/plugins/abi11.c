@@ -306,10 +306,4 @@ static const rp_plugin_descriptor descriptor = {
     .capabilities = 0,
 };
 
-RP_PLUGIN_EXPORT int rampart_plugin_entry_v1(const rp_host_api *host,
-                                             const rp_plugin_descriptor **out)
-{
-    (void)host;
-    *out = &descriptor;
-    return 0;
-}
+RP_PLUGIN_ENTRY(descriptor)

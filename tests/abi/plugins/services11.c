@@ -332,10 +332,4 @@ static const rp_plugin_descriptor descriptor = {
     .on_event = t_on_event,
 };
 
-RP_PLUGIN_EXPORT int rampart_plugin_entry_v1(const rp_host_api *host,
-                                             const rp_plugin_descriptor **out)
-{
-    (void)host;
-    *out = &descriptor;
-    return 0;
-}
+RP_PLUGIN_ENTRY(descriptor)
