@@ -916,6 +916,24 @@ static json_t *plugin_gauges(rp__agent *a, size_t i)
     return g;
 }
 
+/* What status.json and the control socket's plugins reply both say of plugin
+ * i (each names its event counts in its own words). */
+static void plugin_figures(rp__agent *a, size_t i, const rp__plugin_info *pi, json_t *o)
+{
+    json_object_set_new(o, "state", json_string(plugin_state_name(pi->state)));
+    if (pi->error[0])
+        json_object_set_new(o, "error", json_string(pi->error));
+    jset_u(o, "dropped", pi->dropped);
+    jset_u(o, "lifecycle_dropped", pi->lifecycle_dropped);
+    jset_u(o, "refused_full", pi->publish_full);
+    jset_u(o, "cpu_ms", pi->cpu_ns / 1000000);
+    jset_u(o, "file_reloads", pi->file_reloads);
+    jset_u(o, "file_reloads_refused", pi->file_reloads_refused);
+    json_object_set_new(o, "counters", plugin_counters(a, i, pi->ncounters));
+    json_object_set_new(o, "gauges", plugin_gauges(a, i));
+    json_object_set_new(o, "capabilities", rp__host_caps_json(pi->caps_declared, pi->capabilities));
+}
+
 static void refused_type(void *arg, const char *type, uint64_t n)
 {
     jset_u(arg, type, n);
@@ -1000,22 +1018,11 @@ static json_t *health_doc(rp__agent *a)
         if (rp__host_plugin_info(a->host, i, &pi) != 0)
             continue;
         json_t *o = json_object();
-        json_object_set_new(o, "state", json_string(plugin_state_name(pi.state)));
-        if (pi.error[0])
-            json_object_set_new(o, "error", json_string(pi.error));
         jset_u(o, "published", pi.published);
         jset_u(o, "delivered", pi.delivered);
-        jset_u(o, "dropped", pi.dropped);
-        jset_u(o, "refused_full", pi.publish_full);
         jset_u(o, "suspensions", pi.suspensions);
         json_object_set_new(o, "suspended", json_boolean(pi.suspended));
-        jset_u(o, "cpu_ms", pi.cpu_ns / 1000000);
-        jset_u(o, "file_reloads", pi.file_reloads);
-        jset_u(o, "file_reloads_refused", pi.file_reloads_refused);
-        json_object_set_new(o, "counters", plugin_counters(a, i, pi.ncounters));
-        json_object_set_new(o, "capabilities",
-                            rp__host_caps_json(pi.caps_declared, pi.capabilities));
-        json_object_set_new(o, "gauges", plugin_gauges(a, i));
+        plugin_figures(a, i, &pi, o);
         json_object_set_new(plugins, pi.name, o);
     }
     json_object_set_new(d, "plugins", plugins);
@@ -1303,18 +1310,9 @@ static json_t *ctl_plugins(void *arg)
         json_object_set_new(o, "version", pi.version ? json_string(pi.version) : json_null());
         json_object_set_new(o, "vendor", pi.vendor ? json_string(pi.vendor) : json_null());
         json_object_set_new(o, "kind", json_string(pi.kind < 4 ? kinds[pi.kind] : "?"));
-        json_object_set_new(o, "state", json_string(plugin_state_name(pi.state)));
-        if (pi.error[0])
-            json_object_set_new(o, "error", json_string(pi.error));
         jset_u(o, "events_in", pi.delivered);
         jset_u(o, "events_out", pi.published);
-        jset_u(o, "dropped", pi.dropped);
-        jset_u(o, "refused_full", pi.publish_full);
-        jset_u(o, "cpu_ms", pi.cpu_ns / 1000000);
-        jset_u(o, "file_reloads", pi.file_reloads);
-        jset_u(o, "file_reloads_refused", pi.file_reloads_refused);
-        json_object_set_new(o, "counters", plugin_counters(a, i, pi.ncounters));
-        json_object_set_new(o, "gauges", plugin_gauges(a, i));
+        plugin_figures(a, i, &pi, o);
         json_array_append_new(arr, o);
     }
     rp__os_mutex_unlock(a->health_lock);
