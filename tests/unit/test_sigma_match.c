@@ -323,6 +323,21 @@ static void test_regex_limits(void **state)
         assert_int_equal(ds_field_errors(f), 5);
         /* The same matcher still answers ordinary values afterwards. */
         assert_true(ds_field_match(f, "aaaa", 4));
+        /* The limit is the matcher's own, far below PCRE2's default (ten
+         * million): 18 a's need about a million steps, which PCRE2 alone
+         * would finish as a plain "no match"; 12 a's (16 thousand steps)
+         * stay under it. */
+        uint64_t before = ds_field_errors(f);
+        assert_false(ds_field_match(f, text + 22, strlen(text + 22)));
+        assert_int_equal(ds_field_errors(f), before + 1);
+        assert_false(ds_field_match(f, text + 28, strlen(text + 28)));
+        assert_int_equal(ds_field_errors(f), before + 1);
+        ds_field_destroy(f);
+        /* And the option sets it. */
+        o.re_match_limit = 1000;
+        assert_int_equal(ds_field_compile(DS_MOD_RE, &v, 1, &o, &f, NULL, 0), 0);
+        assert_false(ds_field_match(f, text + 28, strlen(text + 28)));
+        assert_int_equal(ds_field_errors(f), 1);
         ds_field_destroy(f);
     }
 }
