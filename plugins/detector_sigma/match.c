@@ -62,6 +62,7 @@ struct ds_matcher {
     /* K_FIELDREF */
     char *ref;
     uint32_t refkind; /* 0, DS_MOD_CONTAINS, DS_MOD_STARTSWITH or DS_MOD_ENDSWITH */
+    bool neq;         /* the field's result is inverted: no literal to index */
 };
 
 struct ds_field {
@@ -177,6 +178,7 @@ static const struct {
     {"cased", DS_MOD_CASED},
     {"fieldref", DS_MOD_FIELDREF},
     {"expand", DS_MOD_EXPAND},
+    {"neq", DS_MOD_NEQ},
 };
 
 #define MODS_KIND   (DS_MOD_CONTAINS | DS_MOD_STARTSWITH | DS_MOD_ENDSWITH)
@@ -224,9 +226,15 @@ static int check_mods(uint32_t mods, char *err, size_t errlen)
         }
     }
     if ((mods & DS_MOD_FIELDREF) &&
-        (mods & ~(DS_MOD_FIELDREF | MODS_KIND | DS_MOD_CASED | DS_MOD_ALL))) {
+        (mods & ~(DS_MOD_FIELDREF | MODS_KIND | DS_MOD_CASED | DS_MOD_ALL | DS_MOD_NEQ))) {
         seterr(err, errlen,
-               "modifiers: fieldref combines only with contains, startswith, endswith, cased");
+               "modifiers: fieldref combines only with contains, startswith, endswith, cased, "
+               "neq");
+        return RP_ERR_PARSE;
+    }
+    if ((mods & DS_MOD_NEQ) &&
+        (mods & ~(DS_MOD_NEQ | DS_MOD_CASED | DS_MOD_FIELDREF | DS_MOD_WINDASH | DS_MOD_EXPAND))) {
+        seterr(err, errlen, "modifiers: neq combines only with cased, fieldref, windash, expand");
         return RP_ERR_PARSE;
     }
     if ((mods & DS_MOD_WINDASH) && (mods & (MODS_B64 | MODS_UTF16))) {
@@ -361,6 +369,17 @@ static bool is_word(unsigned char c)
            c >= 0x80;
 }
 
+/* Width of the windash character at s: `-` or `/` (1), U+2013 en dash,
+ * U+2014 em dash or U+2015 horizontal bar (3 bytes of UTF-8); else 0. */
+static size_t dash_width(const unsigned char *s, size_t n)
+{
+    if (n >= 1 && (s[0] == '-' || s[0] == '/'))
+        return 1;
+    if (n >= 3 && s[0] == 0xE2 && s[1] == 0x80 && s[2] >= 0x93 && s[2] <= 0x95)
+        return 3;
+    return 0;
+}
+
 /* Parses a Sigma string: escapes, wildcards and (windash) flag dashes. A
  * `*` after a `*` is dropped: two stars match what one does. */
 static int parse_pattern(const char *s, size_t n, bool windash, struct build *b)
@@ -368,6 +387,7 @@ static int parse_pattern(const char *s, size_t n, bool windash, struct build *b)
     const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = u[i];
+        size_t dash;
         int rc = 0;
         if (c == '\\' && i + 1 < n && (u[i + 1] == '*' || u[i + 1] == '?' || u[i + 1] == '\\')) {
             rc = b_lit(b, &u[i + 1], 1);
@@ -377,9 +397,10 @@ static int parse_pattern(const char *s, size_t n, bool windash, struct build *b)
                 rc = b_tok(b, T_STAR);
         } else if (c == '?') {
             rc = b_tok(b, T_ONE);
-        } else if (windash && (c == '-' || c == '/') && (i == 0 || !is_word(u[i - 1])) &&
-                   i + 1 < n && is_word(u[i + 1])) {
+        } else if (windash && (dash = dash_width(u + i, n - i)) > 0 &&
+                   (i == 0 || !is_word(u[i - 1])) && i + dash < n && is_word(u[i + dash])) {
             rc = b_tok(b, T_DASH);
+            i += dash - 1;
         } else {
             rc = b_lit(b, &c, 1);
         }
@@ -807,6 +828,7 @@ static int compile_one(struct ds_field *f, struct ds_matcher *m, const struct ds
     uint32_t mods = f->mods;
     m->fold = !(mods & DS_MOD_CASED);
     m->errors = &f->errors;
+    m->neq = (mods & DS_MOD_NEQ) != 0;
     const char *s = v->str ? v->str : "";
     size_t n = v->str ? v->len : 0;
     if (n > DS_MATCH_MAX_VALUE) {
@@ -828,6 +850,12 @@ static int compile_one(struct ds_field *f, struct ds_matcher *m, const struct ds
             return RP_ERR_PARSE;
         }
         m->kind = K_NULL;
+        return 0;
+    }
+    if ((mods & DS_MOD_NEQ) && v->type == DS_VAL_NUMBER && parse_number(s, n, &m->num)) {
+        /* A number compares as a number: 0080 is 80. */
+        m->kind = K_NUM;
+        m->cmp = DS_MOD_NEQ;
         return 0;
     }
     if (mods & MODS_NUM) {
@@ -936,13 +964,10 @@ static ptrdiff_t tok_match(const struct alt *a, const struct tok *t, const unsig
         return (ptrdiff_t)t->len;
     case T_ONE:
         return n ? (ptrdiff_t)char_width(text, n) : -1;
-    case T_DASH:
-        if (n >= 1 && (text[0] == '-' || text[0] == '/'))
-            return 1;
-        /* U+2013 en dash, U+2014 em dash, U+2015 horizontal bar. */
-        if (n >= 3 && text[0] == 0xE2 && text[1] == 0x80 && text[2] >= 0x93 && text[2] <= 0x95)
-            return 3;
-        return -1;
+    case T_DASH: {
+        size_t w = dash_width(text, n);
+        return w ? (ptrdiff_t)w : -1;
+    }
     default:
         return -1;
     }
@@ -1009,6 +1034,8 @@ static bool num_match(const struct ds_matcher *m, const char *s, size_t n)
         return v <= m->num;
     case DS_MOD_GT:
         return v > m->num;
+    case DS_MOD_NEQ:
+        return v == m->num; /* equality: ds_field_match inverts it */
     default:
         return v >= m->num;
     }
@@ -1092,6 +1119,14 @@ bool ds_field_match(struct ds_field *f, const char *value, size_t len)
 {
     if (f->mods & DS_MOD_FIELDREF)
         return false;
+    if (f->mods & DS_MOD_NEQ) {
+        if (!value)
+            return false;
+        for (size_t i = 0; i < f->n; i++)
+            if (ds_matcher_match(&f->m[i], value, len))
+                return false;
+        return true;
+    }
     bool all = (f->mods & DS_MOD_ALL) != 0;
     for (size_t i = 0; i < f->n; i++) {
         bool hit = ds_matcher_match(&f->m[i], value, len);
@@ -1106,6 +1141,14 @@ bool ds_field_match_ref(struct ds_field *f, const char *value, size_t len, const
 {
     if (!(f->mods & DS_MOD_FIELDREF))
         return ds_field_match(f, value, len);
+    if (f->mods & DS_MOD_NEQ) {
+        if (!value)
+            return false;
+        for (size_t i = 0; i < f->n; i++)
+            if (ref_match(&f->m[i], value, len, refs[i], refs_len[i]))
+                return false;
+        return true;
+    }
     bool all = (f->mods & DS_MOD_ALL) != 0;
     for (size_t i = 0; i < f->n; i++) {
         bool hit = ref_match(&f->m[i], value, len, refs[i], refs_len[i]);
@@ -1178,7 +1221,7 @@ static bool alt_literal(const struct alt *a, struct ds_literal *lit)
 
 size_t ds_matcher_literals(const struct ds_matcher *m, struct ds_literal *out, size_t cap)
 {
-    if (m->kind != K_STRING)
+    if (m->kind != K_STRING || m->neq)
         return 0;
     struct ds_literal lit;
     for (size_t i = 0; i < m->nalts; i++)

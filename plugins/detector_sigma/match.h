@@ -27,10 +27,13 @@
  *    any) and refuse wildcards (as pySigma does: an encoded wildcard means
  *    nothing); the escapes are resolved first. They are matched with the
  *    same case rule as any string.
- *  - `windash` lets every `-` or `/` that starts a flag (one preceded by a
- *    non-word character or the start and followed by a word character: the
- *    rule of pySigma's windash) match any of `-`, `/`, en dash, em dash and
- *    horizontal bar (UTF-8), without building the 5^n permutations.
+ *  - `windash` lets every `-`, `/`, en dash, em dash or horizontal bar that
+ *    starts a flag (one preceded by a non-word character or the start and
+ *    followed by a word character: the rule of pySigma's windash) match any
+ *    of those five (UTF-8), without building the 5^n permutations.
+ *  - `neq` (specification 2.1) matches a present field that equals none of
+ *    the values (exact, number or fieldref comparison); an absent field does
+ *    not match. It gives the index no literal.
  *  - lt/lte/gt/gte compare numbers (decimal, optional sign and fraction); a
  *    field that is not a number does not match.
  *  - cidr matches an IPv4 or IPv6 address given as text; an IPv4-mapped IPv6
@@ -73,6 +76,7 @@ enum ds_mod {
     DS_MOD_CASED = 1u << 21,
     DS_MOD_FIELDREF = 1u << 22,
     DS_MOD_EXPAND = 1u << 23,
+    DS_MOD_NEQ = 1u << 24, /* 2.1: the field is present and equals none of the values */
 };
 
 /* The type a YAML scalar had. A number or bool keeps its text ("4688",

@@ -67,7 +67,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         return 0;
     uint32_t mods = (uint32_t)data[0] | (uint32_t)data[1] << 8 | (uint32_t)data[2] << 16 |
                     (uint32_t)data[3] << 24;
-    mods &= (DS_MOD_EXPAND << 1) - 1;
+    mods &= (DS_MOD_NEQ << 1) - 1;
     enum ds_vtype type = (enum ds_vtype)(data[4] % 4);
     const char *value = (const char *)data + 5;
     size_t rest = size - 5;

@@ -517,6 +517,10 @@ static void test_windash(void **state)
     ds_field_destroy(f);
     assert_false(hit("windash", "foo-bar", "foo/bar"));
     assert_false(hit("windash", "a -", "a /")); /* not followed by a word */
+    /* A rule written with an en dash varies it the same way. */
+    assert_true(hit("windash", "ping \xe2\x80\x93n 1", "ping -n 1"));
+    assert_true(hit("windash", "ping \xe2\x80\x93n 1", "PING /n 1"));
+    assert_false(hit("windash", "ping \xe2\x80\x93n 1", "ping n 1"));
     /* Without windash a dash is just a dash. */
     assert_false(hit("contains", "-exec", "/exec"));
     /* The literals the index gets are split at the dash. */
@@ -526,6 +530,42 @@ static void test_windash(void **state)
     assert_int_equal(lit.kind, DS_LIT_CONTAINS);
     assert_int_equal(lit.len, strlen("encodedcommand"));
     ds_field_destroy(f);
+}
+
+/* Specification 2.1: neq, present and equal to none of the values. */
+static void test_neq(void **state)
+{
+    (void)state;
+    const char *vals[] = {"root", "daemon"};
+    struct ds_field *f = field_v("neq", vals, 2);
+    assert_true(m(f, "alice"));
+    assert_false(m(f, "ROOT"));
+    assert_false(m(f, "daemon"));
+    assert_true(m(f, "root2"));
+    assert_true(m(f, ""));
+    assert_false(m(f, NULL));
+    struct ds_literal lit;
+    assert_int_equal(ds_matcher_literals(ds_field_matcher(f, 0), &lit, 1), 0);
+    ds_field_destroy(f);
+    assert_false(hit("neq|cased", "root", "root"));
+    assert_true(hit("neq|cased", "root", "ROOT"));
+    /* A number compares as a number. */
+    struct ds_value num = {DS_VAL_NUMBER, "80", 2};
+    assert_int_equal(ds_field_compile(DS_MOD_NEQ, &num, 1, NULL, &f, NULL, 0), 0);
+    assert_false(ds_field_match(f, "0080", 4));
+    assert_true(ds_field_match(f, "443", 3));
+    ds_field_destroy(f);
+    /* With fieldref: the two fields differ. */
+    f = field1("fieldref|neq", "user.name");
+    const char *ref[1] = {"root"};
+    size_t rlen[1] = {4};
+    assert_false(ds_field_match_ref(f, "ROOT", 4, ref, rlen));
+    assert_true(ds_field_match_ref(f, "alice", 5, ref, rlen));
+    ds_field_destroy(f);
+    char err[200];
+    assert_int_equal(compile_err("neq|contains", DS_VAL_STRING, "x", err, sizeof err),
+                     RP_ERR_PARSE);
+    assert_non_null(strstr(err, "neq"));
 }
 
 static void test_cidr(void **state)
@@ -803,6 +843,7 @@ int main(void)
         cmocka_unit_test(test_base64),
         cmocka_unit_test(test_utf16),
         cmocka_unit_test(test_windash),
+        cmocka_unit_test(test_neq),
         cmocka_unit_test(test_cidr),
         cmocka_unit_test(test_numeric),
         cmocka_unit_test(test_fieldref),
