@@ -50,6 +50,8 @@ struct ds_matcher {
     pcre2_match_data *md;
     pcre2_match_context *mctx;
     uint64_t *errors; /* the field's counter */
+    char *re_lit;     /* the literal the pattern requires (folded), or NULL */
+    size_t re_lit_len;
     /* K_CIDR */
     uint8_t net[16];
     unsigned prefix;
@@ -762,6 +764,159 @@ static int compile_cidr(struct ds_matcher *m, const char *s, size_t n, char *err
     return 0;
 }
 
+/* Index of the byte after the group or class that starts at p[i] ('(' or
+ * '['), or 0 when it does not close. */
+static size_t skip_nested(const char *p, size_t n, size_t i)
+{
+    unsigned depth = 0;
+    bool in_class = false;
+    for (; i < n; i++) {
+        char c = p[i];
+        if (c == '\\') {
+            i++;
+            continue;
+        }
+        if (in_class) {
+            if (c == ']') {
+                in_class = false;
+                if (depth == 0)
+                    return i + 1;
+            }
+            continue;
+        }
+        if (c == '[') {
+            in_class = true;
+            /* A ']' first in a class (after an optional '^') is a member. */
+            if (i + 1 < n && p[i + 1] == '^')
+                i++;
+            if (i + 1 < n && p[i + 1] == ']')
+                i++;
+        } else if (c == '(') {
+            depth++;
+        } else if (c == ')') {
+            if (depth == 0)
+                return 0;
+            if (--depth == 0)
+                return i + 1;
+        }
+    }
+    return 0;
+}
+
+/* The longest run of plain characters a regex requires at its top level,
+ * folded into m->re_lit; nothing when the pattern is beyond this reading.
+ * Conservative: any doubt ends the run or gives up. */
+static int regex_literal(struct ds_matcher *m, const char *p, size_t n, bool caseless)
+{
+    char *run = malloc(n + 1);
+    if (!run)
+        return RP_ERR_NOMEM;
+    size_t rlen = 0, last = 0, best_len = 0;
+    char *best = malloc(n + 1);
+    if (!best) {
+        free(run);
+        return RP_ERR_NOMEM;
+    }
+#define END_RUN()                                                                                  \
+    do {                                                                                           \
+        if (rlen > best_len) {                                                                     \
+            memcpy(best, run, rlen);                                                               \
+            best_len = rlen;                                                                       \
+        }                                                                                          \
+        rlen = 0;                                                                                  \
+    } while (0)
+    bool give_up = false;
+    for (size_t i = 0; i < n && !give_up;) {
+        unsigned char c = (unsigned char)p[i];
+        if (c == '|') {
+            give_up = true; /* a top-level alternative needs none of it */
+        } else if (c == '(' || c == '[') {
+            /* Inline options such as (?x) or (?i) change what follows. */
+            if (c == '(' && i + 2 < n && p[i + 1] == '?' &&
+                (((p[i + 2] | 0x20) >= 'a' && (p[i + 2] | 0x20) <= 'z') || p[i + 2] == '^' ||
+                 p[i + 2] == '-')) {
+                give_up = true;
+                break;
+            }
+            size_t end = skip_nested(p, n, i);
+            if (end == 0) {
+                give_up = true;
+                break;
+            }
+            END_RUN();
+            i = end;
+        } else if (c == '*' || c == '?' || c == '+' || c == '{') {
+            bool zero = c != '+';
+            if (c == '{') {
+                size_t k = i + 1;
+                unsigned min = 0;
+                bool digits = false;
+                for (; k < n && p[k] >= '0' && p[k] <= '9'; k++, digits = true)
+                    if (min < 1000)
+                        min = min * 10 + (unsigned)(p[k] - '0');
+                const char *close = memchr(p + i, '}', n - i);
+                if (!close) {
+                    give_up = true;
+                    break;
+                }
+                zero = !digits || min == 0;
+                i = (size_t)(close - p) + 1;
+            } else {
+                i++;
+            }
+            /* The quantified character is optional (drop it) or repeated
+             * (keep one); either way the run ends. Lazy and possessive
+             * marks follow. */
+            if (zero && rlen)
+                rlen = last;
+            END_RUN();
+            while (i < n && (p[i] == '?' || p[i] == '+'))
+                i++;
+        } else if (c == '.' || c == '^' || c == '$') {
+            END_RUN();
+            i++;
+        } else if (c == '\\') {
+            if (i + 1 >= n) {
+                give_up = true;
+                break;
+            }
+            unsigned char e = (unsigned char)p[i + 1];
+            if (!((e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z') || (e >= '0' && e <= '9')) &&
+                e < 0x80) {
+                last = rlen;
+                run[rlen++] = (char)fold_byte(e);
+                i += 2;
+            } else if (e < 0x80 && strchr("dDwWsSbBhHvVRAzZGKXnrtfae", e)) {
+                END_RUN();
+                i += 2;
+            } else {
+                give_up = true; /* escapes with arguments: \x41, \p{L}, \Q...\E */
+            }
+        } else if (caseless && (c == 'k' || c == 'K' || c == 's' || c == 'S')) {
+            /* Caseless UTF matching lets k match the Kelvin sign and s the
+             * long s, which ASCII folding of the value would not find. */
+            END_RUN();
+            i++;
+        } else {
+            size_t w = char_width((const unsigned char *)p + i, n - i);
+            last = rlen;
+            for (size_t k = 0; k < w; k++)
+                run[rlen++] = (char)fold_byte((unsigned char)p[i + k]);
+            i += w;
+        }
+    }
+    END_RUN();
+#undef END_RUN
+    free(run);
+    if (give_up || best_len == 0) {
+        free(best);
+        return 0;
+    }
+    m->re_lit = best;
+    m->re_lit_len = best_len;
+    return 0;
+}
+
 static int compile_re(struct ds_matcher *m, uint32_t mods, const struct ds_match_opts *o,
                       const char *s, size_t n, char *err, size_t errlen)
 {
@@ -802,7 +957,7 @@ static int compile_re(struct ds_matcher *m, uint32_t mods, const struct ds_match
     pcre2_set_depth_limit(m->mctx, o && o->re_depth_limit ? o->re_depth_limit : 10000);
     /* The interpreter's backtracking frames live on the heap (KiB). */
     pcre2_set_heap_limit(m->mctx, 4096);
-    return 0;
+    return regex_literal(m, s, n, (mods & DS_MOD_RE_I) != 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -819,6 +974,7 @@ static void matcher_free(struct ds_matcher *m)
     pcre2_match_context_free(m->mctx);
     pcre2_code_free(m->re);
     free(m->ref);
+    free(m->re_lit);
     memset(m, 0, sizeof *m);
 }
 
@@ -1221,13 +1377,25 @@ static bool alt_literal(const struct alt *a, struct ds_literal *lit)
 
 size_t ds_matcher_literals(const struct ds_matcher *m, struct ds_literal *out, size_t cap)
 {
-    if (m->kind != K_STRING || m->neq)
+    if (m->neq)
+        return 0;
+    if (m->kind == K_RE) {
+        if (!m->re_lit)
+            return 0;
+        if (cap)
+            out[0] = (struct ds_literal){
+                .bytes = m->re_lit, .len = m->re_lit_len, .kind = DS_LIT_CONTAINS, .folded = true};
+        return 1;
+    }
+    if (m->kind != K_STRING)
         return 0;
     struct ds_literal lit;
     for (size_t i = 0; i < m->nalts; i++)
         if (!alt_literal(&m->alts[i], &lit))
             return 0; /* one alternative without a literal: nothing is required */
-    for (size_t i = 0; i < m->nalts && i < cap; i++)
+    for (size_t i = 0; i < m->nalts && i < cap; i++) {
         (void)alt_literal(&m->alts[i], &out[i]);
+        out[i].folded = m->fold;
+    }
     return m->nalts;
 }

@@ -124,6 +124,7 @@ struct ds_literal {
     const char *bytes; /* owned by the matcher */
     size_t len;
     enum ds_lit_kind kind;
+    bool folded; /* bytes are lower-cased: compare with the value lower-cased */
 };
 
 struct ds_matcher;
@@ -174,9 +175,14 @@ bool ds_matcher_match(const struct ds_matcher *m, const char *value, size_t len)
 /* ds_matcher_literals: the literals of matcher m the index may rely on, in
  * out[0..cap); returns how many there are (may exceed cap). They are
  * alternatives: the value can only match if one of them holds (base64offset
- * has three, a plain string one). 0 means the matcher gives no literal (regex,
- * cidr, numbers, exists, null, only wildcards), so the index must not skip
- * it. For a value with wildcards the literal is its longest run without any. */
+ * has three, a plain string one). 0 means the matcher gives no literal (cidr,
+ * numbers, exists, null, neq, only wildcards), so the index must not skip
+ * it. For a value with wildcards the literal is its longest run without any.
+ * For `re` it is the longest run of plain characters the pattern requires
+ * outside any group or class (DS_LIT_CONTAINS, always folded, since a
+ * case-sensitive pattern needs it in the lower-cased value as well); none
+ * when the pattern has a top-level alternation, inline options or escapes
+ * this reading does not follow. */
 size_t ds_matcher_literals(const struct ds_matcher *m, struct ds_literal *out, size_t cap);
 
 #endif

@@ -716,7 +716,24 @@ static void test_literals(void **state)
         {"", "ab*defgh", 1, DS_LIT_CONTAINS, "defgh"},
         {"", "*", 0, DS_LIT_EXACT, NULL},
         {"contains", "?", 0, DS_LIT_EXACT, NULL},
-        {"re", "abc", 0, DS_LIT_EXACT, NULL},
+        /* A regex: the longest run it requires at its top level, folded. */
+        {"re", "ABC", 1, DS_LIT_CONTAINS, "abc"},
+        {"re", "^/usr/bin/(ba|z)sh -c", 1, DS_LIT_CONTAINS, "/usr/bin/"},
+        {"re", "nc\\s+-e", 1, DS_LIT_CONTAINS, "nc"},
+        {"re", "curlx?y", 1, DS_LIT_CONTAINS, "curl"},
+        {"re", "ab+cdef", 1, DS_LIT_CONTAINS, "cdef"},
+        {"re", "ab{2}c", 1, DS_LIT_CONTAINS, "ab"},
+        {"re", "x{0,3}yz", 1, DS_LIT_CONTAINS, "yz"},
+        {"re", "\xc3\xa9?abc", 1, DS_LIT_CONTAINS, "abc"},
+        {"re", "foo\\.exe", 1, DS_LIT_CONTAINS, "foo.exe"},
+        {"re", "[a-z]+\\.php$", 1, DS_LIT_CONTAINS, ".php"},
+        {"re", "[]x]abc", 1, DS_LIT_CONTAINS, "abc"},
+        {"re|i", "mask", 1, DS_LIT_CONTAINS, "ma"}, /* k and s: Kelvin sign, long s */
+        {"re", "a|bcdef", 0, DS_LIT_EXACT, NULL},
+        {"re", "(?i)abc", 0, DS_LIT_EXACT, NULL},
+        {"re", "(?x)a b c", 0, DS_LIT_EXACT, NULL},
+        {"re", "\\x41bcd", 0, DS_LIT_EXACT, NULL},
+        {"re", ".*", 0, DS_LIT_EXACT, NULL},
         {"cidr", "10.0.0.0/8", 0, DS_LIT_EXACT, NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -727,6 +744,9 @@ static void test_literals(void **state)
             fail_msg("'%s'|%s: %zu literals, want %zu", cases[i].value, cases[i].mods, n,
                      cases[i].n);
         if (n) {
+            /* Folded unless cased; a regex's always. */
+            assert_int_equal(lit.folded,
+                             strstr(cases[i].mods, "re") || !strstr(cases[i].mods, "cased"));
             assert_int_equal(lit.kind, cases[i].kind);
             assert_int_equal(lit.len, strlen(cases[i].bytes));
             assert_memory_equal(lit.bytes, cases[i].bytes, lit.len);
