@@ -20,19 +20,20 @@
 #include <string.h>
 #include <time.h>
 
-/* Allocation counting for test_no_allocation_per_match: under ASan through
- * its malloc hook, otherwise by interposing malloc, calloc and realloc of
+/* Allocation counting for test_no_allocation_per_match: under ASan or TSan
+ * through the sanitizer's malloc hook (its allocator owns every block),
+ * otherwise by interposing malloc, calloc and realloc of
  * the whole program (libpcre2 included) over glibc's. */
 static volatile int counting;
 static volatile size_t allocations;
-#if defined(__SANITIZE_ADDRESS__)
-#define RP_TEST_ASAN 1
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define RP_TEST_SANITIZER 1
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define RP_TEST_ASAN 1
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define RP_TEST_SANITIZER 1
 #endif
 #endif
-#ifdef RP_TEST_ASAN
+#ifdef RP_TEST_SANITIZER
 /* From the sanitizer runtime (sanitizer/allocator_interface.h, which gcc's
  * packages do not ship). */
 int __sanitizer_install_malloc_and_free_hooks(void (*m)(const volatile void *, size_t),
