@@ -1346,18 +1346,18 @@ static json_t *ctl_plugins(void *arg)
     return arr;
 }
 
-/* An audit event for what a caller did through the socket: who (uid and pid
- * as the kernel saw them), what, and how it ended. */
-static void ctl_audit(void *arg, const char *action, const rp__os_peer *peer, const char *outcome,
-                      const char *message)
+/* The agent.control event every audited socket action starts from: who
+ * (uid and pid as the kernel saw them), what, and how it ended. NULL when
+ * no event could be made. */
+static struct rp_event *control_event(rp__agent *a, const rp__os_peer *peer, const char *category,
+                                      const char *type, const char *action, const char *outcome,
+                                      const char *message)
 {
-    rp__agent *a = arg;
     struct rp_event *ev = agent_event(a, "agent.control");
     if (!ev)
-        return;
-    int reload = strcmp(action, "control-reload") == 0;
-    put_arr1(ev, "event.category", reload ? "configuration" : "network");
-    put_arr1(ev, "event.type", reload ? "change" : "denied");
+        return NULL;
+    put_arr1(ev, "event.category", category);
+    put_arr1(ev, "event.type", type);
     put_str(ev, "event.action", action);
     put_str(ev, "event.outcome", outcome);
     put_str(ev, "message", message);
@@ -1366,6 +1366,20 @@ static void ctl_audit(void *arg, const char *action, const rp__os_peer *peer, co
     put_str(ev, "user.id", uid);
     put_i64(ev, "rampart.control.uid", peer->uid);
     put_i64(ev, "rampart.control.pid", peer->pid);
+    return ev;
+}
+
+/* An audit event for what a caller did through the socket: who (uid and pid
+ * as the kernel saw them), what, and how it ended. */
+static void ctl_audit(void *arg, const char *action, const rp__os_peer *peer, const char *outcome,
+                      const char *message)
+{
+    rp__agent *a = arg;
+    int reload = strcmp(action, "control-reload") == 0;
+    struct rp_event *ev = control_event(a, peer, reload ? "configuration" : "network",
+                                        reload ? "change" : "denied", action, outcome, message);
+    if (!ev)
+        return;
     rp__bus_publish(a->bus, ev);
 }
 
@@ -1388,19 +1402,10 @@ static void ctl_command_audit(void *arg, const rp__os_peer *peer, const char *pl
                               const char *command, const char *outcome, const char *message)
 {
     rp__agent *a = arg;
-    struct rp_event *ev = agent_event(a, "agent.control");
+    struct rp_event *ev =
+        control_event(a, peer, "process", "access", "control-plugin-command", outcome, message);
     if (!ev)
         return;
-    put_arr1(ev, "event.category", "process");
-    put_arr1(ev, "event.type", "access");
-    put_str(ev, "event.action", "control-plugin-command");
-    put_str(ev, "event.outcome", outcome);
-    put_str(ev, "message", message);
-    char uid[32];
-    snprintf(uid, sizeof uid, "%ld", peer->uid);
-    put_str(ev, "user.id", uid);
-    put_i64(ev, "rampart.control.uid", peer->uid);
-    put_i64(ev, "rampart.control.pid", peer->pid);
     put_str(ev, "rampart.control.plugin", plugin);
     put_str(ev, "rampart.control.command", command);
     rp__bus_publish(a->bus, ev);
