@@ -870,6 +870,10 @@ static const struct u64_member spool_members[] = {
     SPOOL(corrupt_records),     SPOOL(corrupt_events),
     SPOOL(corrupt_bytes),       SPOOL(io_errors)};
 #undef SPOOL
+#define COMMAND(m) U64_MEMBER(rp__command_stats, m)
+static const struct u64_member command_members[] = {
+    COMMAND(started), COMMAND(refused_busy), COMMAND(timeouts), COMMAND(replies), COMMAND(failed)};
+#undef COMMAND
 #define UPLOAD(m) U64_MEMBER(rp__uploader_stats, m)
 static const struct u64_member upload_members[] = {UPLOAD(requests),
                                                    UPLOAD(delivered_batches),
@@ -1013,6 +1017,12 @@ static json_t *health_doc(rp__agent *a)
         json_object_set_new(o, "last_error", json_string(us.last_error));
         json_object_set_new(d, "upload", o);
     }
+    /* Plugin commands through the control socket (rampartctl plugin). */
+    rp__command_stats cs;
+    rp__host_command_stats(a->host, &cs);
+    json_t *cmds = json_object();
+    U64_MEMBERS(cmds, cs, command_members);
+    json_object_set_new(d, "plugin_commands", cmds);
     json_t *plugins = json_object();
     for (size_t i = 0; i < rp__host_plugin_count(a->host); i++) {
         rp__plugin_info pi;
