@@ -725,7 +725,8 @@ struct corpus {
     unsigned linux_ls[DS_LS_COUNT], linux_loaded[DS_LS_COUNT], linux_refused[DS_LS_COUNT];
     unsigned generic_loaded; /* no product, a collected category */
     unsigned language_whole_tree;
-    size_t rule_bytes;
+    size_t rule_bytes, linux_bytes;
+    double linux_ms; /* loading the Linux rules of the collected categories */
     char first_refusal[8][600];
     unsigned n_refusals;
 };
@@ -742,7 +743,16 @@ static int corpus_visit(const char *path, const struct stat *st, int flag, struc
     struct corpus *c = corpus_state;
     struct ds_rule *r = NULL;
     struct ds_load_result res;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     assert_int_equal(ds_rule_load_file(path, &r, &res), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (res.linux_product && res.logsource != DS_LS_NONE) {
+        c->linux_ms +=
+            (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+        if (r)
+            c->linux_bytes += r->arena.used;
+    }
     c->files++;
     assert_true(res.reason >= 0 && res.reason < DS_REASON_COUNT);
     c->by_reason[res.reason]++;
@@ -793,7 +803,9 @@ static void test_corpus_load(void **state)
 
     printf("sigma corpus %s: %u files in %.1f ms (%.1f us/file)\n", dir, c->files, ms,
            c->files ? ms * 1e3 / c->files : 0.0);
-    printf("  memory of the loaded rules: %zu KiB\n", c->rule_bytes / 1024);
+    printf("  memory of the loaded rules: %zu KiB (arenas)\n", c->rule_bytes / 1024);
+    printf("  Linux rules of the collected categories: %.1f ms to load, %zu KiB\n", c->linux_ms,
+           c->linux_bytes / 1024);
     for (int i = 0; i < DS_REASON_COUNT; i++)
         if (c->by_reason[i])
             printf("  %-24s %u\n", ds_reason_name(i), c->by_reason[i]);
