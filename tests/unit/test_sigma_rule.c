@@ -233,7 +233,8 @@ static void show(const struct ds_cond_node *n, const char *const *names, char *b
     snprintf(buf + used, size - used, "%c", sels ? ']' : ')');
 }
 
-static const char *const names[] = {"sel", "sel_a", "sel_b", "filter", "_private", "all", "x-1.y"};
+static const char *const names[] = {"sel",      "sel_a", "sel_b", "filter",
+                                    "_private", "all",   "x-1.y", "x"};
 #define N_NAMES (sizeof(names) / sizeof(names[0]))
 
 static void cond_ok(const char *text, const char *want)
@@ -286,8 +287,8 @@ static void test_condition_grammar(void **state)
     cond_ok("any of sel_*", "1of[sel_a,sel_b]");
     cond_ok("all of sel_*", "allof[sel_a,sel_b]");
     cond_ok("all of *_b", "allof[sel_b]");
-    cond_ok("1 of them", "1of[sel,sel_a,sel_b,filter,all,x-1.y]");
-    cond_ok("all of them", "allof[sel,sel_a,sel_b,filter,all,x-1.y]");
+    cond_ok("1 of them", "1of[sel,sel_a,sel_b,filter,all,x-1.y,x]");
+    cond_ok("all of them", "allof[sel,sel_a,sel_b,filter,all,x-1.y,x]");
     cond_ok("1 of _*", "1of[_private]");
     cond_ok("1 of sel_* and not 1 of filter*", "and(1of[sel_a,sel_b],not(1of[filter]))");
     /* "all" not followed by "of" is the selection of that name. */
@@ -340,10 +341,22 @@ static void test_condition_errors(void **state)
     struct ds_cond_node *root;
     struct ds_cond_error err;
     int rc = ds_cond_parse(many, strlen(many), names, N_NAMES, &a, &root, &err);
-    /* 584 operands fit the length cap: they parse; the node cap is for the
-     * arena's sake and met by patterns over many selections below. */
+    /* 584 operands fit the length cap: they parse. */
     assert_int_equal(rc, 0);
     assert_int_equal(root->n, (strlen(many) + 4) / 7);
+    ds_arena_free(&a);
+    /* "x and x or " makes three nodes in 11 bytes: the node cap comes
+     * before the length cap. */
+    used = 0;
+    while (used + 12 < DS_COND_MAX_LEN)
+        used += (size_t)snprintf(many + used, sizeof(many) - used, "%s",
+                                 used ? " or x and x" : "x and x");
+    ds_arena_init(&a, 1u << 20);
+    rc = ds_cond_parse(many, strlen(many), names, N_NAMES, &a, &root, &err);
+    assert_int_equal(rc, RP_ERR_PARSE);
+    assert_null(root);
+    assert_non_null(strstr(err.msg, "more than 1024 nodes"));
+    assert_true(err.pos > 3000 && err.pos < strlen(many));
     ds_arena_free(&a);
 }
 
