@@ -82,6 +82,7 @@ struct rp__agent {
     rp__control *ctl;      /* agent.control_socket, from start to stop */
     rp__os_dir *ctl_dir;   /* the socket's folder, opened once and checked */
     char reload_err[1024]; /* why the last reload was refused, for the socket */
+    int health_cut_logged; /* the agent.health event outgrew its caps once */
     char agent_id[RP__UUID_STR_LEN + 1];
     char hostname[256];
     rp__ndjson_stamp stamp; /* identity on every line; built at start */
@@ -869,6 +870,10 @@ static const struct u64_member spool_members[] = {
     SPOOL(corrupt_records),     SPOOL(corrupt_events),
     SPOOL(corrupt_bytes),       SPOOL(io_errors)};
 #undef SPOOL
+#define COMMAND(m) U64_MEMBER(rp__command_stats, m)
+static const struct u64_member command_members[] = {
+    COMMAND(started), COMMAND(refused_busy), COMMAND(timeouts), COMMAND(replies), COMMAND(failed)};
+#undef COMMAND
 #define UPLOAD(m) U64_MEMBER(rp__uploader_stats, m)
 static const struct u64_member upload_members[] = {UPLOAD(requests),
                                                    UPLOAD(delivered_batches),
@@ -1012,6 +1017,12 @@ static json_t *health_doc(rp__agent *a)
         json_object_set_new(o, "last_error", json_string(us.last_error));
         json_object_set_new(d, "upload", o);
     }
+    /* Plugin commands through the control socket (rampartctl plugin). */
+    rp__command_stats cs;
+    rp__host_command_stats(a->host, &cs);
+    json_t *cmds = json_object();
+    U64_MEMBERS(cmds, cs, command_members);
+    json_object_set_new(d, "plugin_commands", cmds);
     json_t *plugins = json_object();
     for (size_t i = 0; i < rp__host_plugin_count(a->host); i++) {
         rp__plugin_info pi;
@@ -1029,28 +1040,39 @@ static json_t *health_doc(rp__agent *a)
     return d;
 }
 
-/* Sets rampart.<path> = value for every number, string and boolean of doc. */
-static void flatten(struct rp_event *ev, const json_t *doc, char *prefix, size_t plen, size_t cap)
+/* Sets rampart.<path> = value for every number, string and boolean of doc;
+ * counts in *left_out the figures the event had no room for (its field and
+ * data caps) or whose names the registry refused. */
+static void flatten(struct rp_event *ev, const json_t *doc, char *prefix, size_t plen, size_t cap,
+                    uint64_t *left_out)
 {
     const char *k;
     const json_t *v;
     json_object_foreach((json_t *)doc, k, v)
     {
         int n = snprintf(prefix + plen, cap - plen, "%s%s", plen ? "." : "", k);
-        if (n < 0 || (size_t)n >= cap - plen)
+        if (n < 0 || (size_t)n >= cap - plen) {
+            (*left_out)++;
             continue;
+        }
         rp_field_id f;
-        if (json_is_object(v))
-            flatten(ev, v, prefix, plen + (size_t)n, cap);
-        else if (json_is_integer(v) &&
-                 rp__field_intern(prefix, strlen(prefix), RP_TYPE_I64, &f) == 0)
-            rp__event_set_i64(ev, f, json_integer_value(v));
-        else if (json_is_string(v) &&
-                 rp__field_intern(prefix, strlen(prefix), RP_TYPE_STR, &f) == 0)
-            rp__event_set_str(ev, f, json_string_value(v), json_string_length(v));
-        else if (json_is_boolean(v) &&
-                 rp__field_intern(prefix, strlen(prefix), RP_TYPE_BOOL, &f) == 0)
-            rp__event_set_bool(ev, f, json_is_true(v));
+        int rc = 0;
+        if (json_is_object(v)) {
+            flatten(ev, v, prefix, plen + (size_t)n, cap, left_out);
+        } else if (rp__event_field_count(ev) >= RP__EVENT_MAX_FIELDS - 1) {
+            rc = RP_ERR_FULL; /* the last field is kept for event.truncated */
+        } else if (json_is_integer(v)) {
+            if ((rc = rp__field_intern(prefix, strlen(prefix), RP_TYPE_I64, &f)) == 0)
+                rc = rp__event_set_i64(ev, f, json_integer_value(v));
+        } else if (json_is_string(v)) {
+            if ((rc = rp__field_intern(prefix, strlen(prefix), RP_TYPE_STR, &f)) == 0)
+                rc = rp__event_set_str(ev, f, json_string_value(v), json_string_length(v));
+        } else if (json_is_boolean(v)) {
+            if ((rc = rp__field_intern(prefix, strlen(prefix), RP_TYPE_BOOL, &f)) == 0)
+                rc = rp__event_set_bool(ev, f, json_is_true(v));
+        }
+        if (rc != 0)
+            (*left_out)++;
         prefix[plen] = '\0';
     }
 }
@@ -1169,7 +1191,22 @@ static void health_tick(void *arg)
         put_arr1(ev, "event.type", "info");
         put_str(ev, "event.action", "agent-health");
         char prefix[256] = "rampart";
-        flatten(ev, doc, prefix, strlen(prefix), sizeof prefix);
+        uint64_t left_out = 0;
+        flatten(ev, doc, prefix, strlen(prefix), sizeof prefix, &left_out);
+        if (left_out) {
+            /* Many plugins with many counters outgrow one event: say the
+             * event is incomplete rather than let it look whole.
+             * status.json has every figure. */
+            rp_field_id t = rp__event_truncated_field();
+            if (t)
+                rp__event_set_bool(ev, t, 1);
+            if (!a->health_cut_logged) {
+                a->health_cut_logged = 1;
+                rp__log_warn("agent.health: %llu figures did not fit in the event (at most %u "
+                             "fields); it is marked event.truncated, and status.json has them all",
+                             (unsigned long long)left_out, RP__EVENT_MAX_FIELDS);
+            }
+        }
         rp__bus_publish(a->bus, ev);
     }
     json_decref(doc);
@@ -1319,18 +1356,18 @@ static json_t *ctl_plugins(void *arg)
     return arr;
 }
 
-/* An audit event for what a caller did through the socket: who (uid and pid
- * as the kernel saw them), what, and how it ended. */
-static void ctl_audit(void *arg, const char *action, const rp__os_peer *peer, const char *outcome,
-                      const char *message)
+/* The agent.control event every audited socket action starts from: who
+ * (uid and pid as the kernel saw them), what, and how it ended. NULL when
+ * no event could be made. */
+static struct rp_event *control_event(rp__agent *a, const rp__os_peer *peer, const char *category,
+                                      const char *type, const char *action, const char *outcome,
+                                      const char *message)
 {
-    rp__agent *a = arg;
     struct rp_event *ev = agent_event(a, "agent.control");
     if (!ev)
-        return;
-    int reload = strcmp(action, "control-reload") == 0;
-    put_arr1(ev, "event.category", reload ? "configuration" : "network");
-    put_arr1(ev, "event.type", reload ? "change" : "denied");
+        return NULL;
+    put_arr1(ev, "event.category", category);
+    put_arr1(ev, "event.type", type);
     put_str(ev, "event.action", action);
     put_str(ev, "event.outcome", outcome);
     put_str(ev, "message", message);
@@ -1339,6 +1376,20 @@ static void ctl_audit(void *arg, const char *action, const rp__os_peer *peer, co
     put_str(ev, "user.id", uid);
     put_i64(ev, "rampart.control.uid", peer->uid);
     put_i64(ev, "rampart.control.pid", peer->pid);
+    return ev;
+}
+
+/* An audit event for what a caller did through the socket: who (uid and pid
+ * as the kernel saw them), what, and how it ended. */
+static void ctl_audit(void *arg, const char *action, const rp__os_peer *peer, const char *outcome,
+                      const char *message)
+{
+    rp__agent *a = arg;
+    int reload = strcmp(action, "control-reload") == 0;
+    struct rp_event *ev = control_event(a, peer, reload ? "configuration" : "network",
+                                        reload ? "change" : "denied", action, outcome, message);
+    if (!ev)
+        return;
     rp__bus_publish(a->bus, ev);
 }
 
@@ -1361,19 +1412,10 @@ static void ctl_command_audit(void *arg, const rp__os_peer *peer, const char *pl
                               const char *command, const char *outcome, const char *message)
 {
     rp__agent *a = arg;
-    struct rp_event *ev = agent_event(a, "agent.control");
+    struct rp_event *ev =
+        control_event(a, peer, "process", "access", "control-plugin-command", outcome, message);
     if (!ev)
         return;
-    put_arr1(ev, "event.category", "process");
-    put_arr1(ev, "event.type", "access");
-    put_str(ev, "event.action", "control-plugin-command");
-    put_str(ev, "event.outcome", outcome);
-    put_str(ev, "message", message);
-    char uid[32];
-    snprintf(uid, sizeof uid, "%ld", peer->uid);
-    put_str(ev, "user.id", uid);
-    put_i64(ev, "rampart.control.uid", peer->uid);
-    put_i64(ev, "rampart.control.pid", peer->pid);
     put_str(ev, "rampart.control.plugin", plugin);
     put_str(ev, "rampart.control.command", command);
     rp__bus_publish(a->bus, ev);

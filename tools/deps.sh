@@ -5,7 +5,7 @@
 set -euo pipefail
 
 build_pkgs=(gcc make cmake pkg-config libjansson-dev libcurl4-openssl-dev libdeflate-dev
-    libmbedtls-dev libpcre2-dev)
+    libmbedtls-dev libyaml-dev libpcre2-dev)
 test_pkgs=(libcmocka-dev clang libclang-rt-14-dev g++ binutils procps python3
     gcc-mingw-w64-x86-64-win32 nginx-light openssl)
 # The peers the benchmarks measure against (auditd for exec_burst).

@@ -68,6 +68,19 @@ static void api_log(rp_plugin *self, int32_t level, const char *msg, uint64_t le
             msg ? msg : "");
 }
 
+/* A buffer this thread's set_error calls also write to (plugin commands:
+ * two commands of one plugin may fail at once, each with its own message). */
+static _Thread_local char *error_capture;
+static _Thread_local size_t error_capture_len;
+
+void rp__host_capture_errors(char *buf, size_t len)
+{
+    error_capture = len ? buf : NULL;
+    error_capture_len = len;
+    if (error_capture)
+        error_capture[0] = '\0';
+}
+
 static void api_set_error(rp_plugin *self, const char *msg, uint64_t len)
 {
     if (!self)
@@ -76,6 +89,11 @@ static void api_set_error(rp_plugin *self, const char *msg, uint64_t len)
         len = 0;
     if (len >= ERR_LEN)
         len = ERR_LEN - 1;
+    if (error_capture) {
+        size_t n = len < error_capture_len ? (size_t)len : error_capture_len - 1;
+        memcpy(error_capture, msg ? msg : "", n);
+        error_capture[n] = '\0';
+    }
     rp__os_mutex_lock(self->lock);
     memcpy(self->last_msg, msg ? msg : "", len);
     self->last_msg[len] = '\0';

@@ -164,16 +164,13 @@ static void cmd_work(void *arg)
     rp__os_mutex_lock(c->lock);
     c->in_call = 1;
     rp__os_mutex_unlock(c->lock);
-    /* The message a failure is answered with is the one this call leaves
-     * (set_error keeps one per plugin, the last one wins). */
-    rp__os_mutex_lock(p->lock);
-    p->last_msg[0] = '\0';
-    rp__os_mutex_unlock(p->lock);
-    int rc = p->desc.on_command(p, p->state, c, c->request, (uint64_t)c->len);
+    /* The message a failure is answered with is the one this call leaves on
+     * this thread, not another command's (set_error's per-plugin message is
+     * shared by every thread of the plugin). */
     char why[ERR_LEN];
-    rp__os_mutex_lock(p->lock);
-    memcpy(why, p->last_msg, sizeof why);
-    rp__os_mutex_unlock(p->lock);
+    rp__host_capture_errors(why, sizeof why);
+    int rc = p->desc.on_command(p, p->state, c, c->request, (uint64_t)c->len);
+    rp__host_capture_errors(NULL, 0);
     rp__os_mutex_lock(c->lock);
     c->in_call = 0;
     int answered = c->last || c->ended;

@@ -194,6 +194,9 @@ void rp__host_services_free(struct rp_plugin *p);
 
 /* Marks p as the plugin the calling thread runs (crash reports and the
  * supervisor read it) around a direct call into the plugin; leave clears it. */
+/* Makes set_error calls on this thread also write to buf (len bytes,
+ * NUL-terminated, emptied now); NULL or 0 stops it. */
+void rp__host_capture_errors(char *buf, size_t len);
 void rp__host_enter(struct rp_plugin *p);
 void rp__host_leave(void);
 

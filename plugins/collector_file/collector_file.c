@@ -98,7 +98,6 @@ static const rp_util_field_def field_defs[CF_F_COUNT_] = {
     [CF_F_INCOMPLETE] = {"rampart.incomplete", RP_TYPE_STR_ARRAY},
     [CF_F_EXEC_FOLDED] = {"collector_file.exec.folded", RP_TYPE_U64},
     [CF_F_PATH_UNRESOLVED] = {"collector_file.path_unresolved", RP_TYPE_BOOL},
-    [CF_F_KIND] = {"event.kind", RP_TYPE_STR},
     [CF_F_FOLD_COUNT] = {"collector_file.folded.count", RP_TYPE_U64},
     [CF_F_FOLD_FIRST] = {"collector_file.folded.first", RP_TYPE_TIMESTAMP},
     [CF_F_FOLD_LAST] = {"collector_file.folded.last", RP_TYPE_TIMESTAMP},
@@ -781,7 +780,7 @@ static void flood_summary(struct cf *cf, struct cf_flood *e, int keep)
     cf->flood_pending--;
     if (start_event(cf, k, &ev) != 0)
         return;
-    set_s(cf, ev, CF_F_KIND, "event", 5);
+    /* event.kind is the host's ("event" here): read-only for plugins. */
     set_s(cf, ev, CF_F_ACTION, kinds[k].action, strlen(kinds[k].action));
     set_s(cf, ev, CF_F_PROVIDER, cf->provider, strlen(cf->provider));
     set_s(cf, ev, CF_F_DATASET, "rampart.file", 12);

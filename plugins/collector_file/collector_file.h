@@ -79,7 +79,6 @@ enum cf_field {
     CF_F_INCOMPLETE,
     CF_F_EXEC_FOLDED,
     CF_F_PATH_UNRESOLVED,
-    CF_F_KIND,
     CF_F_FOLD_COUNT,
     CF_F_FOLD_FIRST,
     CF_F_FOLD_LAST,

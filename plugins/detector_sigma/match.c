@@ -58,12 +58,13 @@ struct ds_matcher {
     bool v6;
     /* K_NUM */
     double num;
-    uint32_t cmp; /* DS_MOD_LT/LTE/GT/GTE */
+    uint32_t cmp; /* DS_MODBIT(DS_MOD_LT)/LTE/GT/GTE */
     /* K_EXISTS */
     bool exists;
     /* K_FIELDREF */
     char *ref;
-    uint32_t refkind; /* 0, DS_MOD_CONTAINS, DS_MOD_STARTSWITH or DS_MOD_ENDSWITH */
+    uint32_t refkind; /* 0, DS_MODBIT(DS_MOD_CONTAINS), DS_MODBIT(DS_MOD_STARTSWITH) or
+                         DS_MODBIT(DS_MOD_ENDSWITH) */
     bool neq;         /* the field's result is inverted: no literal to index */
 };
 
@@ -149,45 +150,15 @@ static bool bytes_find(const unsigned char *text, size_t n, const unsigned char 
 /* ------------------------------------------------------------------ */
 /* Modifier names */
 
-static const struct {
-    const char *name;
-    uint32_t bit;
-} mod_names[] = {
-    {"contains", DS_MOD_CONTAINS},
-    {"startswith", DS_MOD_STARTSWITH},
-    {"endswith", DS_MOD_ENDSWITH},
-    {"all", DS_MOD_ALL},
-    {"re", DS_MOD_RE},
-    {"i", DS_MOD_RE_I},
-    {"ignorecase", DS_MOD_RE_I},
-    {"m", DS_MOD_RE_M},
-    {"multiline", DS_MOD_RE_M},
-    {"s", DS_MOD_RE_S},
-    {"dotall", DS_MOD_RE_S},
-    {"base64", DS_MOD_BASE64},
-    {"base64offset", DS_MOD_BASE64OFFSET},
-    {"utf16le", DS_MOD_UTF16LE},
-    {"utf16be", DS_MOD_UTF16BE},
-    {"utf16", DS_MOD_UTF16},
-    {"wide", DS_MOD_WIDE},
-    {"windash", DS_MOD_WINDASH},
-    {"cidr", DS_MOD_CIDR},
-    {"lt", DS_MOD_LT},
-    {"lte", DS_MOD_LTE},
-    {"gt", DS_MOD_GT},
-    {"gte", DS_MOD_GTE},
-    {"exists", DS_MOD_EXISTS},
-    {"cased", DS_MOD_CASED},
-    {"fieldref", DS_MOD_FIELDREF},
-    {"expand", DS_MOD_EXPAND},
-    {"neq", DS_MOD_NEQ},
-};
-
-#define MODS_KIND   (DS_MOD_CONTAINS | DS_MOD_STARTSWITH | DS_MOD_ENDSWITH)
-#define MODS_RE_SUB (DS_MOD_RE_I | DS_MOD_RE_M | DS_MOD_RE_S)
-#define MODS_UTF16  (DS_MOD_UTF16LE | DS_MOD_UTF16BE | DS_MOD_UTF16 | DS_MOD_WIDE)
-#define MODS_B64    (DS_MOD_BASE64 | DS_MOD_BASE64OFFSET)
-#define MODS_NUM    (DS_MOD_LT | DS_MOD_LTE | DS_MOD_GT | DS_MOD_GTE)
+#define MODS_KIND                                                                                  \
+    (DS_MODBIT(DS_MOD_CONTAINS) | DS_MODBIT(DS_MOD_STARTSWITH) | DS_MODBIT(DS_MOD_ENDSWITH))
+#define MODS_RE_SUB (DS_MODBIT(DS_MOD_RE_I) | DS_MODBIT(DS_MOD_RE_M) | DS_MODBIT(DS_MOD_RE_S))
+#define MODS_UTF16                                                                                 \
+    (DS_MODBIT(DS_MOD_UTF16LE) | DS_MODBIT(DS_MOD_UTF16BE) | DS_MODBIT(DS_MOD_UTF16) |             \
+     DS_MODBIT(DS_MOD_WIDE))
+#define MODS_B64 (DS_MODBIT(DS_MOD_BASE64) | DS_MODBIT(DS_MOD_BASE64OFFSET))
+#define MODS_NUM                                                                                   \
+    (DS_MODBIT(DS_MOD_LT) | DS_MODBIT(DS_MOD_LTE) | DS_MODBIT(DS_MOD_GT) | DS_MODBIT(DS_MOD_GTE))
 
 static int popcount32(uint32_t v)
 {
@@ -204,7 +175,7 @@ static int check_mods(uint32_t mods, char *err, size_t errlen)
         seterr(err, errlen, "modifiers: only one of contains, startswith, endswith");
         return RP_ERR_PARSE;
     }
-    if ((mods & MODS_RE_SUB) && !(mods & DS_MOD_RE)) {
+    if ((mods & MODS_RE_SUB) && !(mods & DS_MODBIT(DS_MOD_RE))) {
         seterr(err, errlen, "modifiers: i, m and s apply to re only");
         return RP_ERR_PARSE;
     }
@@ -215,11 +186,12 @@ static int check_mods(uint32_t mods, char *err, size_t errlen)
     }
     /* The modifiers that decide the whole comparison stand alone (cased and
      * all aside, which change nothing there). */
-    const uint32_t alone[] = {DS_MOD_RE, DS_MOD_CIDR, MODS_NUM, DS_MOD_EXISTS};
+    const uint32_t alone[] = {DS_MODBIT(DS_MOD_RE), DS_MODBIT(DS_MOD_CIDR), MODS_NUM,
+                              DS_MODBIT(DS_MOD_EXISTS)};
     const char *alone_name[] = {"re", "cidr", "lt/lte/gt/gte", "exists"};
     for (size_t i = 0; i < sizeof alone / sizeof alone[0]; i++) {
-        uint32_t allowed = alone[i] | DS_MOD_ALL | DS_MOD_CASED;
-        if (alone[i] == DS_MOD_RE)
+        uint32_t allowed = alone[i] | DS_MODBIT(DS_MOD_ALL) | DS_MODBIT(DS_MOD_CASED);
+        if (alone[i] == DS_MODBIT(DS_MOD_RE))
             allowed |= MODS_RE_SUB;
         if ((mods & alone[i]) && (mods & ~allowed)) {
             seterr(err, errlen, "modifiers: %s does not combine with the others given",
@@ -227,73 +199,29 @@ static int check_mods(uint32_t mods, char *err, size_t errlen)
             return RP_ERR_PARSE;
         }
     }
-    if ((mods & DS_MOD_FIELDREF) &&
-        (mods & ~(DS_MOD_FIELDREF | MODS_KIND | DS_MOD_CASED | DS_MOD_ALL | DS_MOD_NEQ))) {
+    if ((mods & DS_MODBIT(DS_MOD_FIELDREF)) &&
+        (mods & ~(DS_MODBIT(DS_MOD_FIELDREF) | MODS_KIND | DS_MODBIT(DS_MOD_CASED) |
+                  DS_MODBIT(DS_MOD_ALL) | DS_MODBIT(DS_MOD_NEQ)))) {
         seterr(err, errlen,
                "modifiers: fieldref combines only with contains, startswith, endswith, cased, "
                "neq");
         return RP_ERR_PARSE;
     }
-    if ((mods & DS_MOD_NEQ) &&
-        (mods & ~(DS_MOD_NEQ | DS_MOD_CASED | DS_MOD_FIELDREF | DS_MOD_WINDASH | DS_MOD_EXPAND))) {
+    if ((mods & DS_MODBIT(DS_MOD_NEQ)) &&
+        (mods & ~(DS_MODBIT(DS_MOD_NEQ) | DS_MODBIT(DS_MOD_CASED) | DS_MODBIT(DS_MOD_FIELDREF) |
+                  DS_MODBIT(DS_MOD_WINDASH) | DS_MODBIT(DS_MOD_EXPAND)))) {
         seterr(err, errlen, "modifiers: neq combines only with cased, fieldref, windash, expand");
         return RP_ERR_PARSE;
     }
-    if ((mods & DS_MOD_WINDASH) && (mods & (MODS_B64 | MODS_UTF16))) {
+    if ((mods & DS_MODBIT(DS_MOD_WINDASH)) && (mods & (MODS_B64 | MODS_UTF16))) {
         seterr(err, errlen, "modifiers: windash with base64 or utf16 is not supported");
         return RP_ERR_UNSUPPORTED;
     }
-    if ((mods & DS_MOD_BASE64OFFSET) && (mods & (DS_MOD_STARTSWITH | DS_MOD_ENDSWITH))) {
+    if ((mods & DS_MODBIT(DS_MOD_BASE64OFFSET)) &&
+        (mods & (DS_MODBIT(DS_MOD_STARTSWITH) | DS_MODBIT(DS_MOD_ENDSWITH)))) {
         seterr(err, errlen, "modifiers: base64offset needs contains");
         return RP_ERR_PARSE;
     }
-    return 0;
-}
-
-int ds_mod_parse(const char *text, size_t len, uint32_t *mods, char *err, size_t errlen)
-{
-    uint32_t acc = 0;
-    size_t pos = 0;
-    *mods = 0;
-    while (pos < len) {
-        const char *name = text + pos;
-        const char *bar = memchr(name, '|', len - pos);
-        size_t nlen = bar ? (size_t)(bar - name) : len - pos;
-        pos += nlen + (bar ? 1 : 0);
-        uint32_t bit = 0;
-        for (size_t i = 0; i < sizeof mod_names / sizeof mod_names[0]; i++)
-            if (strlen(mod_names[i].name) == nlen && memcmp(mod_names[i].name, name, nlen) == 0)
-                bit = mod_names[i].bit;
-        if (!bit) {
-            seterr(err, errlen, "modifier '%.*s' is unknown", (int)(nlen > 64 ? 64 : nlen), name);
-            return RP_ERR_PARSE;
-        }
-        if (acc & bit) {
-            seterr(err, errlen, "modifier '%.*s' is given twice", (int)nlen, name);
-            return RP_ERR_PARSE;
-        }
-        /* The encodings apply in the order written: utf16 first, then base64. */
-        if ((bit & MODS_UTF16) && (acc & MODS_B64)) {
-            seterr(err, errlen, "modifier '%.*s' must come before base64/base64offset", (int)nlen,
-                   name);
-            return RP_ERR_PARSE;
-        }
-        if ((bit & MODS_RE_SUB) && !(acc & DS_MOD_RE)) {
-            seterr(err, errlen, "modifier '%.*s' must follow re", (int)nlen, name);
-            return RP_ERR_PARSE;
-        }
-        acc |= bit;
-        if (!bar)
-            break;
-        if (pos == len) {
-            seterr(err, errlen, "modifiers end with '|'");
-            return RP_ERR_PARSE;
-        }
-    }
-    int rc = check_mods(acc, err, errlen);
-    if (rc < 0)
-        return rc == RP_ERR_UNSUPPORTED ? RP_ERR_PARSE : rc;
-    *mods = acc;
     return 0;
 }
 
@@ -506,7 +434,7 @@ static int add_alt(struct ds_matcher *m, struct build *b, uint32_t kind)
 {
     struct build a = {0};
     int rc = 0;
-    if (kind & (DS_MOD_CONTAINS | DS_MOD_ENDSWITH))
+    if (kind & (DS_MODBIT(DS_MOD_CONTAINS) | DS_MODBIT(DS_MOD_ENDSWITH)))
         rc = b_tok(&a, T_STAR);
     for (size_t i = 0; rc == 0 && i < b->ntoks; i++) {
         const struct tok *t = &b->toks[i];
@@ -517,7 +445,7 @@ static int add_alt(struct ds_matcher *m, struct build *b, uint32_t kind)
         else
             rc = b_tok(&a, t->type);
     }
-    if (rc == 0 && (kind & (DS_MOD_CONTAINS | DS_MOD_STARTSWITH)) &&
+    if (rc == 0 && (kind & (DS_MODBIT(DS_MOD_CONTAINS) | DS_MODBIT(DS_MOD_STARTSWITH))) &&
         !(a.ntoks && a.toks[a.ntoks - 1].type == T_STAR))
         rc = b_tok(&a, T_STAR);
     if (rc == 0 && m->nalts >= DS_MATCH_MAX_VALUES)
@@ -543,7 +471,7 @@ static int compile_string(struct ds_matcher *m, uint32_t mods, const char *s, si
                           size_t errlen)
 {
     struct build b = {0};
-    int rc = parse_pattern(s, n, (mods & DS_MOD_WINDASH) != 0, &b);
+    int rc = parse_pattern(s, n, (mods & DS_MODBIT(DS_MOD_WINDASH)) != 0, &b);
     uint32_t kind = mods & MODS_KIND;
     if (rc == 0 && (mods & (MODS_UTF16 | MODS_B64))) {
         if (has_wildcards(&b)) {
@@ -555,9 +483,9 @@ static int compile_string(struct ds_matcher *m, uint32_t mods, const char *s, si
         }
         struct build enc = {0};
         if (mods & MODS_UTF16)
-            rc =
-                utf16_encode((const unsigned char *)b.bytes, b.nbytes, (mods & DS_MOD_UTF16BE) != 0,
-                             (mods & DS_MOD_UTF16) != 0, &enc, err, errlen);
+            rc = utf16_encode((const unsigned char *)b.bytes, b.nbytes,
+                              (mods & DS_MODBIT(DS_MOD_UTF16BE)) != 0,
+                              (mods & DS_MODBIT(DS_MOD_UTF16)) != 0, &enc, err, errlen);
         else
             rc = b.nbytes ? b_bytes(&enc, b.bytes, b.nbytes) : 0;
         b_free(&b);
@@ -568,7 +496,7 @@ static int compile_string(struct ds_matcher *m, uint32_t mods, const char *s, si
             char *out = malloc(cap);
             if (!shifted || !out) {
                 rc = RP_ERR_NOMEM;
-            } else if (mods & DS_MOD_BASE64) {
+            } else if (mods & DS_MODBIT(DS_MOD_BASE64)) {
                 size_t o = b64_encode((const unsigned char *)enc.bytes, enc.nbytes, out);
                 rc = b_lit(&b, out, o);
                 if (rc == 0)
@@ -593,7 +521,7 @@ static int compile_string(struct ds_matcher *m, uint32_t mods, const char *s, si
                         continue; /* too short to leave anything of its own */
                     rc = b_lit(&b, out + cut_start[i], o - cut_start[i] - end_cut);
                     if (rc == 0)
-                        rc = add_alt(m, &b, DS_MOD_CONTAINS);
+                        rc = add_alt(m, &b, DS_MODBIT(DS_MOD_CONTAINS));
                     b_free(&b);
                 }
                 if (rc == 0 && m->nalts == 0) {
@@ -928,11 +856,11 @@ static int compile_re(struct ds_matcher *m, uint32_t mods, const struct ds_match
      * the machine and need not be UTF-8; \C (one byte in UTF mode) is refused
      * because it could split characters. */
     uint32_t opt = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_NEVER_BACKSLASH_C;
-    if (mods & DS_MOD_RE_I)
+    if (mods & DS_MODBIT(DS_MOD_RE_I))
         opt |= PCRE2_CASELESS;
-    if (mods & DS_MOD_RE_M)
+    if (mods & DS_MODBIT(DS_MOD_RE_M))
         opt |= PCRE2_MULTILINE;
-    if (mods & DS_MOD_RE_S)
+    if (mods & DS_MODBIT(DS_MOD_RE_S))
         opt |= PCRE2_DOTALL;
     int code;
     PCRE2_SIZE off;
@@ -957,7 +885,7 @@ static int compile_re(struct ds_matcher *m, uint32_t mods, const struct ds_match
     pcre2_set_depth_limit(m->mctx, o && o->re_depth_limit ? o->re_depth_limit : 10000);
     /* The interpreter's backtracking frames live on the heap (KiB). */
     pcre2_set_heap_limit(m->mctx, 4096);
-    return regex_literal(m, s, n, (mods & DS_MOD_RE_I) != 0);
+    return regex_literal(m, s, n, (mods & DS_MODBIT(DS_MOD_RE_I)) != 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -982,16 +910,16 @@ static int compile_one(struct ds_field *f, struct ds_matcher *m, const struct ds
                        const struct ds_match_opts *o, char *err, size_t errlen)
 {
     uint32_t mods = f->mods;
-    m->fold = !(mods & DS_MOD_CASED);
+    m->fold = !(mods & DS_MODBIT(DS_MOD_CASED));
     m->errors = &f->errors;
-    m->neq = (mods & DS_MOD_NEQ) != 0;
+    m->neq = (mods & DS_MODBIT(DS_MOD_NEQ)) != 0;
     const char *s = v->str ? v->str : "";
     size_t n = v->str ? v->len : 0;
     if (n > DS_MATCH_MAX_VALUE) {
         seterr(err, errlen, "value of %zu bytes, more than %u", n, DS_MATCH_MAX_VALUE);
         return RP_ERR_RANGE;
     }
-    if (mods & DS_MOD_EXISTS) {
+    if (mods & DS_MODBIT(DS_MOD_EXISTS)) {
         m->kind = K_EXISTS;
         if (v->type != DS_VAL_BOOL) {
             seterr(err, errlen, "exists: needs true or false");
@@ -1001,17 +929,17 @@ static int compile_one(struct ds_field *f, struct ds_matcher *m, const struct ds
         return 0;
     }
     if (v->type == DS_VAL_NULL) {
-        if (mods & ~(DS_MOD_ALL | DS_MOD_CASED)) {
+        if (mods & ~(DS_MODBIT(DS_MOD_ALL) | DS_MODBIT(DS_MOD_CASED))) {
             seterr(err, errlen, "null: takes no modifiers");
             return RP_ERR_PARSE;
         }
         m->kind = K_NULL;
         return 0;
     }
-    if ((mods & DS_MOD_NEQ) && v->type == DS_VAL_NUMBER && parse_number(s, n, &m->num)) {
+    if ((mods & DS_MODBIT(DS_MOD_NEQ)) && v->type == DS_VAL_NUMBER && parse_number(s, n, &m->num)) {
         /* A number compares as a number: 0080 is 80. */
         m->kind = K_NUM;
-        m->cmp = DS_MOD_NEQ;
+        m->cmp = DS_MODBIT(DS_MOD_NEQ);
         return 0;
     }
     if (mods & MODS_NUM) {
@@ -1019,24 +947,24 @@ static int compile_one(struct ds_field *f, struct ds_matcher *m, const struct ds
         m->cmp = mods & MODS_NUM;
         if (!parse_number(s, n, &m->num)) {
             seterr(err, errlen, "%s: '%.*s' is not a number",
-                   m->cmp == DS_MOD_LT    ? "lt"
-                   : m->cmp == DS_MOD_LTE ? "lte"
-                   : m->cmp == DS_MOD_GT  ? "gt"
-                                          : "gte",
+                   m->cmp == DS_MODBIT(DS_MOD_LT)    ? "lt"
+                   : m->cmp == DS_MODBIT(DS_MOD_LTE) ? "lte"
+                   : m->cmp == DS_MODBIT(DS_MOD_GT)  ? "gt"
+                                                     : "gte",
                    (int)(n > 64 ? 64 : n), s);
             return RP_ERR_PARSE;
         }
         return 0;
     }
-    if (mods & DS_MOD_CIDR) {
+    if (mods & DS_MODBIT(DS_MOD_CIDR)) {
         m->kind = K_CIDR;
         return compile_cidr(m, s, n, err, errlen);
     }
-    if (mods & DS_MOD_RE) {
+    if (mods & DS_MODBIT(DS_MOD_RE)) {
         m->kind = K_RE;
         return compile_re(m, mods, o, s, n, err, errlen);
     }
-    if (mods & DS_MOD_FIELDREF) {
+    if (mods & DS_MODBIT(DS_MOD_FIELDREF)) {
         m->kind = K_FIELDREF;
         m->refkind = mods & MODS_KIND;
         if (n == 0 || memchr(s, '\0', n)) {
@@ -1048,9 +976,9 @@ static int compile_one(struct ds_field *f, struct ds_matcher *m, const struct ds
     }
     m->kind = K_STRING;
     /* base64offset only makes sense as a search: it implies contains. */
-    if (mods & DS_MOD_BASE64OFFSET)
-        mods |= DS_MOD_CONTAINS;
-    if (mods & DS_MOD_EXPAND)
+    if (mods & DS_MODBIT(DS_MOD_BASE64OFFSET))
+        mods |= DS_MODBIT(DS_MOD_CONTAINS);
+    if (mods & DS_MODBIT(DS_MOD_EXPAND))
         return expand_into(m, mods, s, n, 0, o, 0, err, errlen);
     return compile_string(m, mods, s, n, err, errlen);
 }
@@ -1184,13 +1112,13 @@ static bool num_match(const struct ds_matcher *m, const char *s, size_t n)
     if (!parse_number(s, n, &v))
         return false;
     switch (m->cmp) {
-    case DS_MOD_LT:
+    case DS_MODBIT(DS_MOD_LT):
         return v < m->num;
-    case DS_MOD_LTE:
+    case DS_MODBIT(DS_MOD_LTE):
         return v <= m->num;
-    case DS_MOD_GT:
+    case DS_MODBIT(DS_MOD_GT):
         return v > m->num;
-    case DS_MOD_NEQ:
+    case DS_MODBIT(DS_MOD_NEQ):
         return v == m->num; /* equality: ds_field_match inverts it */
     default:
         return v >= m->num;
@@ -1244,13 +1172,13 @@ static bool ref_match(const struct ds_matcher *m, const char *v, size_t n, const
         return false;
     size_t start;
     switch (m->refkind) {
-    case DS_MOD_STARTSWITH:
+    case DS_MODBIT(DS_MOD_STARTSWITH):
         start = 0;
         break;
-    case DS_MOD_ENDSWITH:
+    case DS_MODBIT(DS_MOD_ENDSWITH):
         start = n - rn;
         break;
-    case DS_MOD_CONTAINS:
+    case DS_MODBIT(DS_MOD_CONTAINS):
         for (size_t i = 0; i + rn <= n; i++) {
             size_t k = 0;
             while (k < rn &&
@@ -1273,9 +1201,9 @@ static bool ref_match(const struct ds_matcher *m, const char *v, size_t n, const
 
 bool ds_field_match(struct ds_field *f, const char *value, size_t len)
 {
-    if (f->mods & DS_MOD_FIELDREF)
+    if (f->mods & DS_MODBIT(DS_MOD_FIELDREF))
         return false;
-    if (f->mods & DS_MOD_NEQ) {
+    if (f->mods & DS_MODBIT(DS_MOD_NEQ)) {
         if (!value)
             return false;
         for (size_t i = 0; i < f->n; i++)
@@ -1283,7 +1211,7 @@ bool ds_field_match(struct ds_field *f, const char *value, size_t len)
                 return false;
         return true;
     }
-    bool all = (f->mods & DS_MOD_ALL) != 0;
+    bool all = (f->mods & DS_MODBIT(DS_MOD_ALL)) != 0;
     for (size_t i = 0; i < f->n; i++) {
         bool hit = ds_matcher_match(&f->m[i], value, len);
         if (hit != all)
@@ -1295,9 +1223,9 @@ bool ds_field_match(struct ds_field *f, const char *value, size_t len)
 bool ds_field_match_ref(struct ds_field *f, const char *value, size_t len, const char *const *refs,
                         const size_t *refs_len)
 {
-    if (!(f->mods & DS_MOD_FIELDREF))
+    if (!(f->mods & DS_MODBIT(DS_MOD_FIELDREF)))
         return ds_field_match(f, value, len);
-    if (f->mods & DS_MOD_NEQ) {
+    if (f->mods & DS_MODBIT(DS_MOD_NEQ)) {
         if (!value)
             return false;
         for (size_t i = 0; i < f->n; i++)
@@ -1305,7 +1233,7 @@ bool ds_field_match_ref(struct ds_field *f, const char *value, size_t len, const
                 return false;
         return true;
     }
-    bool all = (f->mods & DS_MOD_ALL) != 0;
+    bool all = (f->mods & DS_MODBIT(DS_MOD_ALL)) != 0;
     for (size_t i = 0; i < f->n; i++) {
         bool hit = ref_match(&f->m[i], value, len, refs[i], refs_len[i]);
         if (hit != all)

@@ -50,34 +50,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Modifiers, one bit each. */
-enum ds_mod {
-    DS_MOD_CONTAINS = 1u << 0,
-    DS_MOD_STARTSWITH = 1u << 1,
-    DS_MOD_ENDSWITH = 1u << 2,
-    DS_MOD_ALL = 1u << 3,
-    DS_MOD_RE = 1u << 4,
-    DS_MOD_RE_I = 1u << 5, /* `i` after `re` */
-    DS_MOD_RE_M = 1u << 6, /* `m` after `re` */
-    DS_MOD_RE_S = 1u << 7, /* `s` after `re` */
-    DS_MOD_BASE64 = 1u << 8,
-    DS_MOD_BASE64OFFSET = 1u << 9,
-    DS_MOD_UTF16LE = 1u << 10,
-    DS_MOD_UTF16BE = 1u << 11,
-    DS_MOD_UTF16 = 1u << 12, /* UTF-16LE with its byte order mark FF FE */
-    DS_MOD_WIDE = 1u << 13,  /* the same as utf16le */
-    DS_MOD_WINDASH = 1u << 14,
-    DS_MOD_CIDR = 1u << 15,
-    DS_MOD_LT = 1u << 16,
-    DS_MOD_LTE = 1u << 17,
-    DS_MOD_GT = 1u << 18,
-    DS_MOD_GTE = 1u << 19,
-    DS_MOD_EXISTS = 1u << 20,
-    DS_MOD_CASED = 1u << 21,
-    DS_MOD_FIELDREF = 1u << 22,
-    DS_MOD_EXPAND = 1u << 23,
-    DS_MOD_NEQ = 1u << 24, /* 2.1: the field is present and equals none of the values */
-};
+#include "mod.h"
+
+/* Modifiers come as the mask of mod.h's ds_field_spec: bit DS_MODBIT(mod)
+ * for each enum ds_mod present. */
+#define DS_MODBIT(mod) (1u << (mod))
 
 /* The type a YAML scalar had. A number or bool keeps its text ("4688",
  * "true"); DS_VAL_NULL has no text. */
@@ -130,16 +107,12 @@ struct ds_literal {
 struct ds_matcher;
 struct ds_field;
 
-/* ds_mod_parse: the modifiers of a detection key after its field name,
- * "contains|all" (text, len bytes; empty means none), into *mods. Checks the
- * combinations: one match kind, `i`/`m`/`s` only with `re`, the utf16 family
- * only before base64/base64offset, base64offset only with contains, and so on.
- * Returns 0, or RP_ERR_PARSE with a sentence in err (NUL-terminated, cut to
- * errlen) naming the modifier. */
-int ds_mod_parse(const char *text, size_t len, uint32_t *mods, char *err, size_t errlen);
-
-/* ds_field_compile: compiles values[0..n) under mods into *out (owned by the
- * caller: ds_field_destroy). An empty list (n == 0) is refused. Returns 0;
+/* ds_field_compile: compiles values[0..n) under mods (ds_field_spec.mask)
+ * into *out (owned by the caller: ds_field_destroy). An empty list (n == 0)
+ * is refused, and so are combinations with no meaning (one match kind; i, m,
+ * s only with re; base64offset only as contains; ...), even when
+ * ds_mods_parse let them through. Encodings apply in one order whatever the
+ * order written: utf16 family, then base64/base64offset. Returns 0;
  * RP_ERR_PARSE or RP_ERR_RANGE with a sentence in err naming the value and
  * what was expected; RP_ERR_NOMEM. */
 int ds_field_compile(uint32_t mods, const struct ds_value *values, size_t n,

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Checks the layout of the public structs of rampart/plugin.h.
+"""Checks the layout of the public structs of rampart/plugin.h (and service_*.h).
 
 check_layout.py pins SDK_INCLUDE
     Every member of every public struct (a struct whose tag does not start
@@ -94,7 +94,15 @@ def cc():
 
 
 def check_pins(inc):
-    hdr = os.path.join(inc, "rampart", "plugin.h")
+    """plugin.h and every public service header (rampart/service_*.h)."""
+    names = ["plugin.h"] + sorted(n for n in os.listdir(os.path.join(inc, "rampart"))
+                                  if n.startswith("service_") and n.endswith(".h"))
+    for header in names:
+        check_header_pins(inc, header)
+
+
+def check_header_pins(inc, header):
+    hdr = os.path.join(inc, "rampart", header)
     structs = public(parse_structs(hdr))
     text = strip_comments(open(hdr, encoding="utf-8").read())
     pins = set(re.findall(r"RP_STATIC_ASSERT\(\s*RP__OFF\(\s*(\w+)\s*,\s*(\w+)\s*\)\s*==", text))
@@ -116,7 +124,7 @@ def check_pins(inc):
         fail(f"{hdr}: unpinned or stray members:\n  " + "\n  ".join(errors))
 
     # The parser found every member if the members it found tile each struct.
-    lines = ["#include <rampart/plugin.h>",
+    lines = [f"#include <rampart/{header}>",
              "#define SZ(T, m) sizeof(((T *)0)->m)",
              "#define AL(T, m) __alignof__(((T *)0)->m)",
              "#define UP(x, a) (((x) + (a)-1) / (a) * (a))"]

@@ -148,6 +148,15 @@ assert by[("synthetic", "list")] == ["failure"], by
 assert "failure" in by[("cmds", "echo")], by  # the busy one
 PY
 
+# The figures: status (socket and status.json alike) counts the commands.
+run_cmd st.out st.err "$RAMPARTCTL" --config "$CFG" status --json
+python3 - st.out <<'PY' || fail "plugin_commands in status: $(cat st.out)"
+import json, sys
+c = json.load(open(sys.argv[1]))["plugin_commands"]
+assert c["started"] >= 5 and c["failed"] >= 1 and c["replies"] >= 3, c
+assert c["refused_busy"] >= 1 and c["timeouts"] >= 1, c
+PY
+
 # ---- a stop waits for a running command, which ends; none runs after ------------
 kill -TERM "$APID"
 wait "$APID" || fail "agent exit status"

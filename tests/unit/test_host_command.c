@@ -260,6 +260,16 @@ static void test_errors_and_cap(void **state)
     assert_int_equal(by, 1);
     assert_string_equal(err, "RP_ERR_IO: the fail command always fails");
     rp__host_command_release(c);
+    /* Two failing at once: each is answered with its own message. */
+    rp__command *slow = start_when_free(f, "{\"command\":\"failslow\"}", 5000);
+    usleep(100 * 1000);
+    c = start_when_free(f, "{\"command\":\"fail\"}", 5000);
+    assert_int_equal(next(c, &json, &more, &by, err, sizeof err), RP_ERR_IO);
+    assert_string_equal(err, "RP_ERR_IO: the fail command always fails");
+    rp__host_command_release(c);
+    assert_int_equal(next(slow, &json, &more, &by, err, sizeof err), RP_ERR_IO);
+    assert_string_equal(err, "RP_ERR_IO: the slow one failed");
+    rp__host_command_release(slow);
     c = start_when_free(f, "{\"command\":\"noreply\"}", 5000);
     assert_int_equal(next(c, &json, &more, &by, err, sizeof err), RP_ERR_INTERNAL);
     assert_non_null(strstr(err, "returned without a last reply"));

@@ -678,6 +678,29 @@ static inline int rp_util__exclude_read_paths(const rp_host_api *host, rp_plugin
     return 0;
 }
 
+/* Adds one entry of exclude_rules.users to x: a uid in decimal, or a user
+ * name that resolve (may be NULL) turns into one. 1, or 0 when s is empty,
+ * not a uid or a known name, or x is full. */
+static inline int rp_util__exclude_user(rp_util_exclude *x, const char *s,
+                                        rp_util_user_resolver resolve)
+{
+    if (s[0] == '\0' || x->nuid >= RP_UTIL_EXCLUDE_MAX)
+        return 0;
+    if (s[0] >= '0' && s[0] <= '9') {
+        char *end = NULL;
+        unsigned long long v = strtoull(s, &end, 10);
+        if (*end != '\0' || v > 0xfffffffeull)
+            return 0;
+        x->uid[x->nuid++] = (uint32_t)v;
+        return 1;
+    }
+    uint32_t u = 0;
+    if (!resolve || resolve(s, &u) != 0)
+        return 0;
+    x->uid[x->nuid++] = u;
+    return 1;
+}
+
 /* rp_util_exclude_read: the rules under /exclude_rules of the plugin's
  * config, through the host's config getters (none when the key is absent);
  * resolve (may be NULL) turns user names into uids. On failure err names
@@ -705,22 +728,9 @@ static inline int rp_util_exclude_read(const rp_host_api *host, rp_plugin *self,
                      rp_strerror(rc));
     }
     for (i = 0; rc == 0 && i < count; i++) {
-        char *end = NULL;
-        unsigned long long v;
         int ok =
             rp_util_conf_str_item(host, self, "/exclude_rules/users", i, s, sizeof s, NULL) == 0 &&
-            s[0] != '\0' && x->nuid < RP_UTIL_EXCLUDE_MAX;
-        if (ok && s[0] >= '0' && s[0] <= '9') {
-            v = strtoull(s, &end, 10);
-            ok = *end == '\0' && v <= 0xfffffffeull;
-            if (ok)
-                x->uid[x->nuid++] = (uint32_t)v;
-        } else if (ok) {
-            uint32_t u = 0;
-            ok = resolve && resolve(s, &u) == 0;
-            if (ok)
-                x->uid[x->nuid++] = u;
-        }
+            rp_util__exclude_user(x, s, resolve);
         if (!ok) {
             snprintf(err, errlen,
                      "config.exclude_rules.users[%u] (collectors.exclude.users): expected a "

@@ -740,21 +740,8 @@ static inline int rp_util_exclude_load(const char *json, size_t len, rp_util_exc
                                     &x->nprefix, err, errlen);
     if (rc == 0 && rp_util_config_array(obj, olen, "users", &it) == 0) {
         while ((rc = rp_util_config_next_str(&it, s, sizeof s, NULL)) != RP_ERR_NOTFOUND) {
-            char *end = NULL;
-            unsigned long long v;
-            int ok = rc == 0 && s[0] != '\0' && x->nuid < RP_UTIL_EXCLUDE_MAX;
+            int ok = rc == 0 && rp_util__exclude_user(x, s, resolve);
             rc = 0;
-            if (ok && s[0] >= '0' && s[0] <= '9') {
-                v = strtoull(s, &end, 10);
-                ok = *end == '\0' && v <= 0xfffffffeull;
-                if (ok)
-                    x->uid[x->nuid++] = (uint32_t)v;
-            } else if (ok) {
-                uint32_t u = 0;
-                ok = resolve && resolve(s, &u) == 0;
-                if (ok)
-                    x->uid[x->nuid++] = u;
-            }
             if (!ok) {
                 snprintf(err, errlen,
                          "config.exclude_rules.users[%u] (collectors.exclude.users): expected a "

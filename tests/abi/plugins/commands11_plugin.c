@@ -131,6 +131,14 @@ static int on_command(rp_plugin *self, void *state, rp_command *cmd, const char 
         }
         return RP_ERR_INTERNAL;
     }
+    if (strcmp(name, "failslow") == 0) {
+        /* Leaves its message, waits, then fails: a second command of the
+         * plugin failing meanwhile must not swap the two messages. */
+        static const char msg[] = "the slow one failed";
+        h->set_error(self, msg, sizeof msg - 1);
+        nap_ms(300);
+        return RP_ERR_IO;
+    }
     if (strcmp(name, "fail") == 0) {
         static const char msg[] = "the fail command always fails";
         h->set_error(self, msg, sizeof msg - 1);
