@@ -22,6 +22,10 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 #define PP_TOPIC     "bench.plugin_path"
 #define PP_FIELDS    10u /* fields the collector sets on each event */
 #define PP_VARIANTS  4u  /* the collector cycles through this many value sets */
@@ -144,19 +148,25 @@ static inline uint64_t pp_value_bytes(uint64_t i)
     return n;
 }
 
-/* "ctl":"<path>" out of a plugin's config text (our own, schema-checked
- * JSON without escapes in the path). 0, or RP_ERR_CONFIG. */
-static inline int pp_ctl_path(const char *json, char *out, size_t size)
+/* Maps the control page named by the plugin's config ("ctl": a path) through
+ * the host's config getter; both bench plugins share the page. 0, or an
+ * RP_ERR_* with set_error saying what failed. */
+static inline int pp_ctl_map(const rp_host_api *host, rp_plugin *self, struct pp_ctl **out)
 {
-    const char *p = json ? strstr(json, "\"ctl\":\"") : NULL;
-    if (!p)
-        return RP_ERR_CONFIG;
-    p += 7;
-    const char *q = strchr(p, '"');
-    if (!q || (size_t)(q - p) >= size)
-        return RP_ERR_CONFIG;
-    memcpy(out, p, (size_t)(q - p));
-    out[q - p] = '\0';
+    const char *path;
+    int rc = host->config_str(self, "/ctl", 4, &path, NULL);
+    if (rc != 0)
+        return rc;
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    void *m =
+        fd >= 0 ? mmap(NULL, PP_CTL_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
+    if (fd >= 0)
+        close(fd);
+    if (m == MAP_FAILED) {
+        host->set_error(self, "cannot map the control file", 27);
+        return RP_ERR_IO;
+    }
+    *out = (struct pp_ctl *)m;
     return 0;
 }
 

@@ -12,12 +12,9 @@
 #define _POSIX_C_SOURCE 200809L
 #include "plugin_path.h"
 
-#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
-#include <sys/mman.h>
 #include <time.h>
-#include <unistd.h>
 
 struct collector {
     rp_plugin *self;
@@ -120,11 +117,7 @@ static void *main_loop(void *arg)
 
 static int c_init(rp_plugin *self, const rp_host_api *host, void **state)
 {
-    const char *json;
-    char path[512];
-    int rc = host->config_get(self, &json, NULL);
-    if (rc != 0 || (rc = pp_ctl_path(json, path, sizeof path)) != 0)
-        return rc;
+    int rc;
     struct collector *c = host->alloc(sizeof *c);
     if (!c)
         return RP_ERR_NOMEM;
@@ -135,17 +128,10 @@ static int c_init(rp_plugin *self, const rp_host_api *host, void **state)
         host->free(c);
         return rc;
     }
-    int fd = open(path, O_RDWR | O_CLOEXEC);
-    void *m =
-        fd >= 0 ? mmap(NULL, PP_CTL_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
-    if (fd >= 0)
-        close(fd);
-    if (m == MAP_FAILED) {
-        host->set_error(self, "cannot map the control file", 27);
+    if ((rc = pp_ctl_map(host, self, &c->ctl)) != 0) {
         host->free(c);
-        return RP_ERR_IO;
+        return rc;
     }
-    c->ctl = m;
     *state = c;
     return 0;
 }
@@ -185,7 +171,7 @@ static void c_destroy(rp_plugin *self, void *state)
 static const rp_plugin_descriptor descriptor = {
     .struct_size = sizeof(rp_plugin_descriptor),
     .abi_major = RP_ABI_MAJOR,
-    .abi_minor = 0,
+    .abi_minor = 1, /* the config getter */
     .kind = RP_KIND_COLLECTOR,
     .event_schema_version = RP_EVENT_SCHEMA_VERSION,
     .id = "org.rampart.bench.pp_collector",

@@ -10,10 +10,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "plugin_path.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <unistd.h>
-
 struct detector {
     const rp_host_api *host;
     struct pp_ctl *ctl;
@@ -52,11 +48,7 @@ static int d_on_event(rp_plugin *self, void *state, const rp_event *ev)
 
 static int d_init(rp_plugin *self, const rp_host_api *host, void **state)
 {
-    const char *json;
-    char path[512];
-    int rc = host->config_get(self, &json, NULL);
-    if (rc != 0 || (rc = pp_ctl_path(json, path, sizeof path)) != 0)
-        return rc;
+    int rc;
     struct detector *d = host->alloc(sizeof *d);
     if (!d)
         return RP_ERR_NOMEM;
@@ -66,19 +58,12 @@ static int d_init(rp_plugin *self, const rp_host_api *host, void **state)
         host->free(d);
         return rc;
     }
-    int fd = open(path, O_RDWR | O_CLOEXEC);
-    void *m =
-        fd >= 0 ? mmap(NULL, PP_CTL_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
-    if (fd >= 0)
-        close(fd);
-    if (m == MAP_FAILED) {
-        host->set_error(self, "cannot map the control file", 27);
+    if ((rc = pp_ctl_map(host, self, &d->ctl)) != 0) {
         host->free(d);
-        return RP_ERR_IO;
+        return rc;
     }
-    d->ctl = m;
     if ((rc = host->subscribe(self, PP_TOPIC, sizeof PP_TOPIC - 1, 0)) != 0) {
-        munmap(m, PP_CTL_BYTES);
+        munmap(d->ctl, PP_CTL_BYTES);
         host->free(d);
         return rc;
     }
@@ -111,7 +96,7 @@ static void d_destroy(rp_plugin *self, void *state)
 static const rp_plugin_descriptor descriptor = {
     .struct_size = sizeof(rp_plugin_descriptor),
     .abi_major = RP_ABI_MAJOR,
-    .abi_minor = 0,
+    .abi_minor = 1, /* the config getter */
     .kind = RP_KIND_DETECTOR,
     .event_schema_version = RP_EVENT_SCHEMA_VERSION,
     .id = "org.rampart.bench.pp_detector",
