@@ -906,7 +906,7 @@ static void matcher_free(struct ds_matcher *m)
     memset(m, 0, sizeof *m);
 }
 
-static int compile_one(struct ds_field *f, struct ds_matcher *m, const struct ds_value *v,
+static int compile_one(struct ds_field *f, struct ds_matcher *m, const struct ds_mvalue *v,
                        const struct ds_match_opts *o, char *err, size_t errlen)
 {
     uint32_t mods = f->mods;
@@ -921,14 +921,14 @@ static int compile_one(struct ds_field *f, struct ds_matcher *m, const struct ds
     }
     if (mods & DS_MODBIT(DS_MOD_EXISTS)) {
         m->kind = K_EXISTS;
-        if (v->type != DS_VAL_BOOL) {
+        if (v->type != DS_MV_BOOL) {
             seterr(err, errlen, "exists: needs true or false");
             return RP_ERR_PARSE;
         }
         m->exists = n == 4 && strncasecmp(s, "true", 4) == 0;
         return 0;
     }
-    if (v->type == DS_VAL_NULL) {
+    if (v->type == DS_MV_NULL) {
         if (mods & ~(DS_MODBIT(DS_MOD_ALL) | DS_MODBIT(DS_MOD_CASED))) {
             seterr(err, errlen, "null: takes no modifiers");
             return RP_ERR_PARSE;
@@ -936,7 +936,7 @@ static int compile_one(struct ds_field *f, struct ds_matcher *m, const struct ds
         m->kind = K_NULL;
         return 0;
     }
-    if ((mods & DS_MODBIT(DS_MOD_NEQ)) && v->type == DS_VAL_NUMBER && parse_number(s, n, &m->num)) {
+    if ((mods & DS_MODBIT(DS_MOD_NEQ)) && v->type == DS_MV_NUMBER && parse_number(s, n, &m->num)) {
         /* A number compares as a number: 0080 is 80. */
         m->kind = K_NUM;
         m->cmp = DS_MODBIT(DS_MOD_NEQ);
@@ -983,7 +983,7 @@ static int compile_one(struct ds_field *f, struct ds_matcher *m, const struct ds
     return compile_string(m, mods, s, n, err, errlen);
 }
 
-int ds_field_compile(uint32_t mods, const struct ds_value *values, size_t n,
+int ds_field_compile(uint32_t mods, const struct ds_mvalue *values, size_t n,
                      const struct ds_match_opts *opts, struct ds_field **out, char *err,
                      size_t errlen)
 {

@@ -57,11 +57,11 @@
 #define DS_MODBIT(mod) (1u << (mod))
 
 /* The type a YAML scalar had. A number or bool keeps its text ("4688",
- * "true"); DS_VAL_NULL has no text. */
-enum ds_vtype { DS_VAL_STRING, DS_VAL_NUMBER, DS_VAL_BOOL, DS_VAL_NULL };
+ * "true"); DS_MV_NULL has no text. */
+enum ds_mvtype { DS_MV_STRING, DS_MV_NUMBER, DS_MV_BOOL, DS_MV_NULL };
 
-struct ds_value {
-    enum ds_vtype type;
+struct ds_mvalue {
+    enum ds_mvtype type;
     const char *str; /* borrowed for the call; not NUL-terminated */
     size_t len;
 };
@@ -115,7 +115,7 @@ struct ds_field;
  * order written: utf16 family, then base64/base64offset. Returns 0;
  * RP_ERR_PARSE or RP_ERR_RANGE with a sentence in err naming the value and
  * what was expected; RP_ERR_NOMEM. */
-int ds_field_compile(uint32_t mods, const struct ds_value *values, size_t n,
+int ds_field_compile(uint32_t mods, const struct ds_mvalue *values, size_t n,
                      const struct ds_match_opts *opts, struct ds_field **out, char *err,
                      size_t errlen);
 

@@ -9,7 +9,7 @@
  *
  * Input layout:
  *   bytes 0-3  the modifier bit mask, little-endian (enum ds_mod)
- *   byte 4     the value's type (enum ds_vtype, modulo 4)
+ *   byte 4     the value's type (enum ds_mvtype, modulo 4)
  *   then       the rule's value, a NUL byte, the event's text (without the
  *              NUL the text is the value itself)
  * The modifiers are taken as a mask, as the key parser (mod.h) gives them,
@@ -70,7 +70,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     uint32_t mods = (uint32_t)data[0] | (uint32_t)data[1] << 8 | (uint32_t)data[2] << 16 |
                     (uint32_t)data[3] << 24;
     mods &= DS_MODBIT(DS_MOD_COUNT) - 1;
-    enum ds_vtype type = (enum ds_vtype)(data[4] % 4);
+    enum ds_mvtype type = (enum ds_mvtype)(data[4] % 4);
     const char *value = (const char *)data + 5;
     size_t rest = size - 5;
     const char *nul = memchr(value, '\0', rest);
@@ -84,7 +84,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     static const char *const dirs[] = {"/tmp", "C:\\Windows"};
     static const struct ds_placeholder ph = {"dir", dirs, 2};
     struct ds_match_opts o = {.placeholders = &ph, .nplaceholders = 1};
-    struct ds_value v = {type, value, vlen};
+    struct ds_mvalue v = {type, value, vlen};
     struct ds_field *f = NULL;
     rc = ds_field_compile(mods, &v, 1, &o, &f, err, sizeof err);
     if (rc != 0) {

@@ -106,10 +106,10 @@ static struct ds_field *field_v(const char *mods, const char *const *vals, size_
     char err[256] = "";
     if (parse_mods(mods, &bits, err, sizeof err) != 0)
         fail_msg("modifiers '%s': %s", mods, err);
-    struct ds_value v[16];
+    struct ds_mvalue v[16];
     assert_true(n <= 16);
     for (size_t i = 0; i < n; i++)
-        v[i] = (struct ds_value){DS_VAL_STRING, vals[i], strlen(vals[i])};
+        v[i] = (struct ds_mvalue){DS_MV_STRING, vals[i], strlen(vals[i])};
     struct ds_field *f = NULL;
     int rc = ds_field_compile(bits, v, n, NULL, &f, err, sizeof err);
     if (rc != 0)
@@ -137,14 +137,14 @@ static bool hit(const char *mods, const char *value, const char *text)
 }
 
 /* The compile error (negative code) a value gets, with err filled. */
-static int compile_err(const char *mods, enum ds_vtype type, const char *value, char *err,
+static int compile_err(const char *mods, enum ds_mvtype type, const char *value, char *err,
                        size_t errlen)
 {
     uint32_t bits;
     if (parse_mods(mods, &bits, err, errlen) != 0)
         return RP_ERR_PARSE;
     int rc;
-    struct ds_value v = {type, value, value ? strlen(value) : 0};
+    struct ds_mvalue v = {type, value, value ? strlen(value) : 0};
     struct ds_field *f = NULL;
     rc = ds_field_compile(bits, &v, 1, NULL, &f, err, errlen);
     ds_field_destroy(f);
@@ -173,7 +173,7 @@ static void test_exact_and_case(void **state)
     assert_false(hit("contains", "É", "é"));
     /* A value with a NUL byte compares it like any byte. */
     uint32_t bits = 0;
-    struct ds_value v = {DS_VAL_STRING, "a\0b", 3};
+    struct ds_mvalue v = {DS_MV_STRING, "a\0b", 3};
     struct ds_field *f = NULL;
     assert_int_equal(ds_field_compile(bits, &v, 1, NULL, &f, NULL, 0), 0);
     assert_true(ds_field_match(f, "A\0B", 3));
@@ -296,10 +296,10 @@ static void test_value_lists_and_all(void **state)
 static void test_types_null_exists(void **state)
 {
     (void)state;
-    struct ds_value num = {DS_VAL_NUMBER, "4688", 4};
-    struct ds_value yes = {DS_VAL_BOOL, "true", 4};
-    struct ds_value no = {DS_VAL_BOOL, "false", 5};
-    struct ds_value null = {DS_VAL_NULL, NULL, 0};
+    struct ds_mvalue num = {DS_MV_NUMBER, "4688", 4};
+    struct ds_mvalue yes = {DS_MV_BOOL, "true", 4};
+    struct ds_mvalue no = {DS_MV_BOOL, "false", 5};
+    struct ds_mvalue null = {DS_MV_NULL, NULL, 0};
     struct ds_field *f;
     assert_int_equal(ds_field_compile(0, &num, 1, NULL, &f, NULL, 0), 0);
     assert_true(ds_field_match(f, "4688", 4));
@@ -325,9 +325,9 @@ static void test_types_null_exists(void **state)
     assert_true(ds_field_match(f, NULL, 0));
     ds_field_destroy(f);
     char err[200];
-    assert_int_equal(compile_err("exists", DS_VAL_STRING, "yes", err, sizeof err), RP_ERR_PARSE);
+    assert_int_equal(compile_err("exists", DS_MV_STRING, "yes", err, sizeof err), RP_ERR_PARSE);
     assert_non_null(strstr(err, "exists"));
-    assert_int_equal(compile_err("contains", DS_VAL_NULL, NULL, err, sizeof err), RP_ERR_PARSE);
+    assert_int_equal(compile_err("contains", DS_MV_NULL, NULL, err, sizeof err), RP_ERR_PARSE);
     /* An empty list is refused. */
     assert_int_equal(ds_field_compile(0, &num, 0, NULL, &f, err, sizeof err), RP_ERR_PARSE);
     assert_null(f);
@@ -357,16 +357,16 @@ static void test_regex(void **state)
                      "ab\xff"
                      "d"));
     char err[256];
-    assert_int_equal(compile_err("re", DS_VAL_STRING, "a(b", err, sizeof err), RP_ERR_PARSE);
+    assert_int_equal(compile_err("re", DS_MV_STRING, "a(b", err, sizeof err), RP_ERR_PARSE);
     assert_non_null(strstr(err, "a(b"));
     assert_non_null(strstr(err, "offset"));
     char *long_re = malloc(DS_MATCH_MAX_REGEX + 2);
     assert_non_null(long_re);
     memset(long_re, 'a', DS_MATCH_MAX_REGEX + 1);
     long_re[DS_MATCH_MAX_REGEX + 1] = '\0';
-    assert_int_equal(compile_err("re", DS_VAL_STRING, long_re, err, sizeof err), RP_ERR_RANGE);
+    assert_int_equal(compile_err("re", DS_MV_STRING, long_re, err, sizeof err), RP_ERR_RANGE);
     long_re[DS_MATCH_MAX_REGEX] = '\0';
-    assert_int_equal(compile_err("re", DS_VAL_STRING, long_re, err, sizeof err), 0);
+    assert_int_equal(compile_err("re", DS_MV_STRING, long_re, err, sizeof err), 0);
     free(long_re);
 }
 
@@ -389,7 +389,7 @@ static void test_regex_limits(void **state)
     text[41] = '\0';
     for (int jit = 0; jit < 2; jit++) {
         struct ds_match_opts o = {.re_no_jit = !jit};
-        struct ds_value v = {DS_VAL_STRING, "^(a+)+$", 7};
+        struct ds_mvalue v = {DS_MV_STRING, "^(a+)+$", 7};
         struct ds_field *f = NULL;
         assert_int_equal(ds_field_compile(DS_MODBIT(DS_MOD_RE), &v, 1, &o, &f, NULL, 0), 0);
         double t0 = now_s();
@@ -468,7 +468,7 @@ static void test_base64(void **state)
     /* Wildcards cannot be encoded; escaped ones can. */
     char err[200];
     assert_int_equal(
-        compile_err("base64offset|contains", DS_VAL_STRING, "/bin/*sh", err, sizeof err),
+        compile_err("base64offset|contains", DS_MV_STRING, "/bin/*sh", err, sizeof err),
         RP_ERR_PARSE);
     assert_non_null(strstr(err, "wildcard"));
     assert_true(hit("base64", "a\\*", "YSo=")); /* base64("a*") */
@@ -497,12 +497,12 @@ static void test_utf16(void **state)
     ds_field_destroy(f);
     /* utf16le alone matches the raw bytes; a character past U+FFFF is a
      * surrogate pair. */
-    struct ds_value v = {DS_VAL_STRING, "a\xf0\x9f\x98\x80", 5}; /* a U+1F600 */
+    struct ds_mvalue v = {DS_MV_STRING, "a\xf0\x9f\x98\x80", 5}; /* a U+1F600 */
     assert_int_equal(ds_field_compile(DS_MODBIT(DS_MOD_UTF16LE), &v, 1, NULL, &f, NULL, 0), 0);
     assert_true(ds_field_match(f, "a\0\x3d\xd8\x00\xde", 6));
     ds_field_destroy(f);
     char err[200];
-    assert_int_equal(compile_err("utf16le|base64", DS_VAL_STRING, "a\xff", err, sizeof err),
+    assert_int_equal(compile_err("utf16le|base64", DS_MV_STRING, "a\xff", err, sizeof err),
                      RP_ERR_PARSE);
     assert_non_null(strstr(err, "UTF-8"));
 }
@@ -565,7 +565,7 @@ static void test_neq(void **state)
     assert_false(hit("neq|cased", "root", "root"));
     assert_true(hit("neq|cased", "root", "ROOT"));
     /* A number compares as a number. */
-    struct ds_value num = {DS_VAL_NUMBER, "80", 2};
+    struct ds_mvalue num = {DS_MV_NUMBER, "80", 2};
     assert_int_equal(ds_field_compile(DS_MODBIT(DS_MOD_NEQ), &num, 1, NULL, &f, NULL, 0), 0);
     assert_false(ds_field_match(f, "0080", 4));
     assert_true(ds_field_match(f, "443", 3));
@@ -578,8 +578,7 @@ static void test_neq(void **state)
     assert_true(ds_field_match_ref(f, "alice", 5, ref, rlen));
     ds_field_destroy(f);
     char err[200];
-    assert_int_equal(compile_err("neq|contains", DS_VAL_STRING, "x", err, sizeof err),
-                     RP_ERR_PARSE);
+    assert_int_equal(compile_err("neq|contains", DS_MV_STRING, "x", err, sizeof err), RP_ERR_PARSE);
     assert_non_null(strstr(err, "neq"));
 }
 
@@ -621,7 +620,7 @@ static void test_cidr(void **state)
         "10.0.0.0/33", "10.0.0/8", "10.0.0.0/", "10.0.0.0/-1",  "10.0.0.0/+8", "10.0.0.0/8.0",
         "::/129",      "abc",      "",          "10.0.0.0/0008"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        int rc = compile_err("cidr", DS_VAL_STRING, bad[i], err, sizeof err);
+        int rc = compile_err("cidr", DS_MV_STRING, bad[i], err, sizeof err);
         if (rc != RP_ERR_PARSE)
             fail_msg("cidr '%s' compiled (%d)", bad[i], rc);
         assert_non_null(strstr(err, "cidr"));
@@ -653,7 +652,7 @@ static void test_numeric(void **state)
     assert_false(hit("gt", "1", ""));
     assert_false(hit("gt", "1", NULL));
     char err[200];
-    assert_int_equal(compile_err("lt", DS_VAL_STRING, "ten", err, sizeof err), RP_ERR_PARSE);
+    assert_int_equal(compile_err("lt", DS_MV_STRING, "ten", err, sizeof err), RP_ERR_PARSE);
     assert_non_null(strstr(err, "not a number"));
 }
 
@@ -696,7 +695,7 @@ static void test_expand(void **state)
     uint32_t bits;
     char err[200];
     assert_int_equal(parse_mods("expand|startswith", &bits, err, sizeof err), 0);
-    struct ds_value v = {DS_VAL_STRING, "%tmpdirs%/", 10};
+    struct ds_mvalue v = {DS_MV_STRING, "%tmpdirs%/", 10};
     struct ds_field *f = NULL;
     assert_int_equal(ds_field_compile(bits, &v, 1, &o, &f, NULL, 0), 0);
     assert_true(ds_field_match(f, "/tmp/x", 6));
@@ -707,7 +706,7 @@ static void test_expand(void **state)
     assert_int_equal(lit[1].kind, DS_LIT_PREFIX);
     assert_memory_equal(lit[1].bytes, "/dev/shm/", 9);
     ds_field_destroy(f);
-    v = (struct ds_value){DS_VAL_STRING, "%nope%/x", 8};
+    v = (struct ds_mvalue){DS_MV_STRING, "%nope%/x", 8};
     assert_int_equal(ds_field_compile(bits, &v, 1, &o, &f, err, sizeof err), RP_ERR_NOTFOUND);
     assert_non_null(strstr(err, "%nope%"));
     /* Without expand, percent signs are text. */
@@ -794,7 +793,7 @@ static void test_modifier_errors(void **state)
         {B(NEQ) | B(CONTAINS), "neq"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        struct ds_value v = {DS_VAL_STRING, "x", 1};
+        struct ds_mvalue v = {DS_MV_STRING, "x", 1};
         struct ds_field *f = NULL;
         char err[200] = "";
         int rc = ds_field_compile(bad[i].mods, &v, 1, NULL, &f, err, sizeof err);
@@ -841,7 +840,7 @@ static void test_no_allocation_per_match(void **state)
         uint32_t bits;
         char perr[200];
         assert_int_equal(parse_mods(cases[i].mods, &bits, perr, sizeof perr), 0);
-        struct ds_value v = {DS_VAL_STRING, cases[i].value, strlen(cases[i].value)};
+        struct ds_mvalue v = {DS_MV_STRING, cases[i].value, strlen(cases[i].value)};
         struct ds_match_opts o = {.re_no_jit = true};
         assert_int_equal(ds_field_compile(bits, &v, 1, &o, &f[N + i], NULL, 0), 0);
     }
