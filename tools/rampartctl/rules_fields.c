@@ -142,6 +142,7 @@ static int ask_plugin(rp__ctl_fields *f, rp__ctl_plugin *p)
     }
     if (d->id && !(p->id = dup_str(d->id)))
         return RP_ERR_NOMEM;
+    p->kind = d->kind;
     if (d->struct_size < RP_DESCRIPTOR_SIZE_1_1 || !d->provides) {
         p->status = dup_printf("declares no fields (no provides in its descriptor)");
         return p->status ? 0 : RP_ERR_NOMEM;

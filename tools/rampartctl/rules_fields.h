@@ -37,8 +37,9 @@
 typedef struct rp__ctl_plugin {
     char *name; /* the instance name in the config, or the file name */
     char *path;
-    char *id;     /* descriptor id; NULL when the file was refused */
-    char *status; /* NULL: its provides count; else why not ("refused: ...") */
+    char *id;      /* descriptor id; NULL when the file was refused */
+    char *status;  /* NULL: its provides count; else why not ("refused: ...") */
+    uint32_t kind; /* RP_KIND_* of its descriptor; 0 when the file was refused */
     uint32_t ntypes;
     struct rp__ctl_ptype {
         char *type; /* "process.exec", or "*" */
