@@ -227,9 +227,13 @@ static int add_paths(struct ds_engine *eng, struct rows *rs, char **paths, int n
             char err[512] = "";
             rc = ds_engine_add_dir(eng, paths[i], NULL, on_report, rs, err, sizeof err);
             if (rc == RP_ERR_IO || rc == RP_ERR_RANGE) {
+                /* The engine's message names the folder already. */
                 char msg[700];
-                snprintf(msg, sizeof msg, "%s: %s", paths[i],
-                         err[0] ? err : (rc == RP_ERR_IO ? "cannot be read" : "past a cap"));
+                if (err[0])
+                    snprintf(msg, sizeof msg, "%s", err);
+                else
+                    snprintf(msg, sizeof msg, "%s: %s", paths[i],
+                             rc == RP_ERR_IO ? "the rule folder cannot be read" : "past a cap");
                 rc = row_add(rs, paths[i], ROW_SKIPPED,
                              rc == RP_ERR_IO ? DS_SKIP_IO : DS_SKIP_TOO_LARGE, NULL, NULL, msg,
                              NULL);
