@@ -1267,6 +1267,27 @@ uint64_t ds_field_errors(const struct ds_field *f)
     return f->errors;
 }
 
+size_t ds_field_memory(const struct ds_field *f)
+{
+    size_t n = sizeof(*f) + f->n * sizeof(*f->m);
+    for (size_t i = 0; i < f->n; i++) {
+        const struct ds_matcher *m = &f->m[i];
+        n += m->nalts * sizeof(*m->alts);
+        for (size_t a = 0; a < m->nalts; a++)
+            n += m->alts[a].nbytes + m->alts[a].ntoks * sizeof(struct tok);
+        if (m->re) {
+            size_t sz = 0;
+            if (pcre2_pattern_info(m->re, PCRE2_INFO_SIZE, &sz) == 0)
+                n += sz;
+            sz = 0;
+            if (pcre2_pattern_info(m->re, PCRE2_INFO_JITSIZE, &sz) == 0)
+                n += sz;
+        }
+        n += m->re_lit_len + (m->ref ? strlen(m->ref) + 1 : 0);
+    }
+    return n;
+}
+
 /* ------------------------------------------------------------------ */
 /* Literals for the index */
 

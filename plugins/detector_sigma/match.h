@@ -141,6 +141,9 @@ uint32_t ds_field_mods(const struct ds_field *f);
 const char *ds_field_ref_name(const struct ds_field *f, size_t i);
 /* Regex matches that failed on a limit (PCRE2_ERROR_MATCHLIMIT and the like). */
 uint64_t ds_field_errors(const struct ds_field *f);
+/* Bytes the compiled field holds (matchers, literals, compiled regexes with
+ * their JIT code), for the engine's memory report. */
+size_t ds_field_memory(const struct ds_field *f);
 
 /* ds_matcher_match: one value's matcher on its own (see ds_field_match). */
 bool ds_matcher_match(const struct ds_matcher *m, const char *value, size_t len);
