@@ -4,7 +4,8 @@
  * ASCII-only folding, bytes >= 0x80 and NUL, where hits end (what the index
  * tells prefixes, suffixes and exact values by), stopping from the callback,
  * the caps, the memory of a rule-sized set, and a randomized comparison with
- * a naive search over small alphabets, under dense and sparse rows.
+ * a naive search over small alphabets, under dense and sparse rows, and no
+ * allocation per scan.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,69 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Allocation counting for test_no_allocation_per_scan: under ASan or TSan
+ * through the sanitizer's malloc hook (its allocator owns every block),
+ * otherwise by interposing malloc, calloc and realloc of
+ * the whole program over glibc's. */
+static volatile int counting;
+static volatile size_t allocations;
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define RP_TEST_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define RP_TEST_SANITIZER 1
+#endif
+#endif
+#ifdef RP_TEST_SANITIZER
+/* From the sanitizer runtime (sanitizer/allocator_interface.h, which gcc's
+ * packages do not ship). */
+int __sanitizer_install_malloc_and_free_hooks(void (*m)(const volatile void *, size_t),
+                                              void (*f)(const volatile void *));
+static void count_malloc(const volatile void *p, size_t n)
+{
+    (void)p;
+    (void)n;
+    if (counting)
+        allocations++;
+}
+static void count_free(const volatile void *p)
+{
+    (void)p;
+}
+static void counting_install(void)
+{
+    __sanitizer_install_malloc_and_free_hooks(count_malloc, count_free);
+}
+#else
+extern void *__libc_malloc(size_t n);
+extern void *__libc_calloc(size_t n, size_t size);
+extern void *__libc_realloc(void *p, size_t n);
+void *malloc(size_t n);
+void *calloc(size_t n, size_t size);
+void *realloc(void *p, size_t n);
+void *malloc(size_t n)
+{
+    if (counting)
+        allocations++;
+    return __libc_malloc(n);
+}
+void *calloc(size_t n, size_t size)
+{
+    if (counting)
+        allocations++;
+    return __libc_calloc(n, size);
+}
+void *realloc(void *p, size_t n)
+{
+    if (counting)
+        allocations++;
+    return __libc_realloc(p, n);
+}
+static void counting_install(void)
+{
+}
+#endif
 
 #define HITS_MAX 8192
 
@@ -425,6 +489,34 @@ static void test_random_vs_naive(void **state)
     }
 }
 
+/* The hot path: a scan allocates nothing, whatever rows it goes through
+ * and however many hits it reports. */
+static void test_no_allocation_per_scan(void **state)
+{
+    (void)state;
+    const char *pats[] = {"/tmp/", "curl", "wget", ".sh", "/bin/sh", "sh -c", "base64 -d"};
+    for (int b = 0; b < 2; b++) {
+        struct ds_ac *ac = NULL;
+        assert_int_equal(ds_ac_create(&ac), 0);
+        assert_int_equal(ds_ac_set_dense_max(ac, b ? DS_AC_DENSE_DEFAULT : 0), 0);
+        for (size_t i = 0; i < sizeof(pats) / sizeof(pats[0]); i++)
+            assert_int_equal(ds_ac_add(ac, pats[i], strlen(pats[i]), (uint32_t)i), 0);
+        assert_int_equal(ds_ac_build(ac), 0);
+        const char *t = "/bin/sh -c 'cd /TMP/ && CURL -s x | base64 -d | sh; wget y.sh'";
+        counting_install();
+        allocations = 0;
+        counting = 1;
+        for (int i = 0; i < 100; i++) {
+            hs.n = 0;
+            assert_int_equal(ds_ac_scan(ac, t, strlen(t), collect, &hs), 0);
+        }
+        counting = 0;
+        assert_int_equal(hs.n, 7);
+        assert_int_equal(allocations, 0);
+        ds_ac_destroy(ac);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -438,6 +530,7 @@ int main(void)
         cmocka_unit_test(test_caps),
         cmocka_unit_test(test_memory),
         cmocka_unit_test(test_random_vs_naive),
+        cmocka_unit_test(test_no_allocation_per_scan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
