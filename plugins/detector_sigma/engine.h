@@ -102,10 +102,13 @@ struct ds_engine_opts {
      * comparison); the result is the same, only slower. */
     bool no_index;
     /* What the collectors fill. NULL: every field counts as filled, so no
-     * rule is reported dead. */
+     * rule is reported dead for it (an unmapped field still makes a rule
+     * dead). Not asked with any_logsource or raw_fields. */
     ds_filled_fn filled;
     void *filled_ctx;
-    /* Placeholders of the `expand` modifier and the regex limits (match.h). */
+    /* Placeholders of the `expand` modifier and the regex limits (match.h);
+     * the placeholders are borrowed until the last ds_engine_add_*, since
+     * rules compile as they are added. */
     struct ds_match_opts match;
 };
 
