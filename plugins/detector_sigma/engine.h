@@ -127,8 +127,13 @@ struct ds_report {
     enum ds_logsource logsource;
     int linux_product;
     const struct ds_rule *rule; /* the rule's metadata; NULL when skipped */
-    char msg[512];              /* why dead / skipped / disabled ("can never match: field
-                                   LogonId (process_creation): no ECS field is mapped"); "" when loaded */
+    /* Why dead, skipped or disabled; "" when loaded. Dead: "can never match: "
+     * and, for each absent field, "field process.parent.executable (Sigma
+     * ParentImage) is not filled for file_event", "field LogonId (Sigma
+     * LogonId) has no ECS field on this agent (process_creation)" or "field
+     * Foo (Sigma Foo) has no ECS mapping for process_creation", joined by
+     * "; ". */
+    char msg[512];
 };
 
 struct ds_engine;
