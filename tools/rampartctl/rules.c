@@ -342,7 +342,7 @@ static int find_fields(const struct rules_args *a, const char *config_file, int 
         if (!config_given && rp__os_realpath(config_file, &real) != 0) {
             snprintf(note, notelen,
                      "no configuration at %s and no --fields-from: every field counts as "
-                     "filled, so no rule is reported dead",
+                     "filled, so no rule is reported dead for what collectors fill",
                      config_file);
             return 0;
         }
@@ -363,7 +363,7 @@ static int find_fields(const struct rules_args *a, const char *config_file, int 
                 *nl = '\0';
             snprintf(note, notelen,
                      "the configuration %s cannot be read (%.300s): every field counts as "
-                     "filled, so no rule is reported dead",
+                     "filled, so no rule is reported dead for what collectors fill",
                      config_file, rc == RP_ERR_CONFIG ? err : rp_strerror(rc));
             return 0;
         }
@@ -377,7 +377,7 @@ static int find_fields(const struct rules_args *a, const char *config_file, int 
     if ((*fields)->declaring == 0)
         snprintf(note, notelen,
                  "no plugin of the %s declares the fields it fills: every field counts as "
-                 "filled, so no rule is reported dead",
+                 "filled, so no rule is reported dead for what collectors fill",
                  (*fields)->source);
     return 0;
 }
