@@ -570,9 +570,27 @@ fail:
     return rc;
 }
 
+/* A JSON string of s; a file name or message that is not UTF-8 has each
+ * byte past ASCII shown as '?', so one odd name never hides the report. */
+static json_t *jstr(const char *s)
+{
+    json_t *j = json_string(s);
+    if (j)
+        return j;
+    char *copy = strdup(s);
+    if (!copy)
+        return NULL;
+    for (char *c = copy; *c; c++)
+        if ((unsigned char)*c >= 0x80)
+            *c = '?';
+    j = json_string(copy);
+    free(copy);
+    return j;
+}
+
 static json_t *str_or_null(const char *s)
 {
-    return s ? json_string(s) : json_null();
+    return s ? jstr(s) : json_null();
 }
 
 char *ds_set_rules_json(const struct ds_set *s, uint32_t *next, size_t max_bytes)
@@ -586,15 +604,18 @@ char *ds_set_rules_json(const struct ds_set *s, uint32_t *next, size_t max_bytes
     uint32_t i = *next;
     for (; i < s->n_files; i++) {
         const struct ds_file *f = &s->files[i];
-        json_t *o = json_pack("{s:o,s:o,s:o,s:s,s:s,s:o,s:s}", "id", str_or_null(f->id), "title",
+        json_t *o = json_pack("{s:o,s:o,s:o,s:o,s:s,s:o,s:o}", "id", str_or_null(f->id), "title",
                               str_or_null(f->title), "level", str_or_null(f->level), "path",
-                              f->path, "status", ds_status_name(f->status), "reason",
-                              str_or_null(f->reason), "message", f->msg ? f->msg : "");
-        if (!o)
-            break;
-        /* A rough size (escapes aside), so one reply stays under the cap. */
-        size_t add = 96 + strlen(f->path) + strlen(f->msg ? f->msg : "") +
-                     (f->id ? strlen(f->id) : 0) + (f->title ? strlen(f->title) * 2 : 0);
+                              jstr(f->path), "status", ds_status_name(f->status), "reason",
+                              str_or_null(f->reason), "message", jstr(f->msg ? f->msg : ""));
+        if (!o) {
+            /* Out of memory: no reply rather than a loop that never ends. */
+            json_decref(root);
+            return NULL;
+        }
+        /* Its size as it will be written, so one reply stays under the
+         * cap (the first file of a reply always goes, whatever its size). */
+        size_t add = json_dumpb(o, NULL, 0, JSON_COMPACT) + 1;
         if (i > *next && bytes + add > max_bytes) {
             json_decref(o);
             break;
