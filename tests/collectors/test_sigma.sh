@@ -8,7 +8,10 @@
 #    exec's process.* and its event.id in rampart.alert.source_ids, the
 #    matched selections); a near miss (the program without the trigger
 #    argument) raises none; a rule without an id gets the id derived from
-#    its path; a file rule alerts on a file written in a watched folder;
+#    its path; a file rule alerts on a file written in a watched folder; a
+#    network rule (an address range, a port number, Initiated) alerts on a
+#    connection the program opens; a keyword rule finds its keyword in the
+#    command line and nowhere else;
 #  - a dead rule (a field no collector fills) is logged as "can never
 #    match" and listed as dead by `rampartctl plugin sigma rules`;
 #  - one process that triggers the rule four times raises two alerts: the
@@ -27,7 +30,7 @@
 source "$(dirname "$0")/../cli/lib.sh"
 
 PLUGIN_DIR=${4:?usage: $0 RAMPARTD RAMPARTCTL VERSION PLUGIN_DIR}
-for so in collector_process collector_file detector_sigma; do
+for so in collector_process collector_file collector_network detector_sigma; do
     [ -f "$PLUGIN_DIR/$so.so" ] || fail "no $so.so in $PLUGIN_DIR"
 done
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root (proc connector, fanotify)"; exit 77; }
@@ -47,9 +50,13 @@ UNAME=rp-sigma-$RANDOM$RANDOM
 UNAME2=$UNAME-two
 UPROG=$T/bin/$UNAME
 UPROG2=$T/bin/$UNAME2
+UNET=$T/bin/$UNAME-net
 cp /bin/dash "$UPROG"
 cp /bin/dash "$UPROG2"
-chmod 755 "$UPROG" "$UPROG2"
+# bash opens TCP connections itself (/dev/tcp).
+cp /bin/bash "$UNET"
+chmod 755 "$UPROG" "$UPROG2" "$UNET"
+PORT=$((20000 + RANDOM % 20000))
 # thr.sh N: the same process execs the program again N times (N + 1 execs
 # with the first); before the last exec it waits past the throttle window
 # (3 s).
@@ -60,13 +67,15 @@ n=$1
 exec "$UPROG" "$THR" $((n - 1)) rp-trigger run-thr
 EOF
 chmod 644 bin/thr.sh
-export UNAME UNAME2 UPROG UPROG2 THR=$T/bin/thr.sh
+export UNAME UNAME2 UPROG UPROG2 UNET PORT THR=$T/bin/thr.sh
 
 ID_A=6b0f7c1e-5a2d-4c8e-9f10-0000000000a1
 ID_C=6b0f7c1e-5a2d-4c8e-9f10-0000000000c1
 ID_F=6b0f7c1e-5a2d-4c8e-9f10-0000000000f1
 ID_D=6b0f7c1e-5a2d-4c8e-9f10-0000000000d1
-export ID_A ID_C ID_F ID_D
+ID_N=6b0f7c1e-5a2d-4c8e-9f10-0000000000e1
+ID_K=6b0f7c1e-5a2d-4c8e-9f10-0000000000b1
+export ID_A ID_C ID_F ID_D ID_N ID_K
 
 # target_rule PROGRAM_NAME: the rule under test, on rules/a/target.yml.
 target_rule() {
@@ -143,6 +152,39 @@ detection:
     TargetFilename|endswith: '/rp-sigma-drop-$UNAME.txt'
   condition: selection
 EOF
+# Numbers and addresses are matched as text: the port, the range, and
+# Initiated (network.direction).
+cat >rules/c/net.yml <<EOF
+title: RP test - connection to a local port
+id: $ID_N
+status: stable
+level: medium
+tags:
+  - attack.command-and-control
+logsource:
+  product: linux
+  category: network_connection
+detection:
+  selection:
+    Image|endswith: '/$UNAME-net'
+    DestinationIp|cidr: '127.0.0.0/8'
+    DestinationPort: $PORT
+    Initiated: 'true'
+  condition: selection
+EOF
+cat >rules/c/keyword.yml <<EOF
+title: RP test - keyword
+id: $ID_K
+status: stable
+level: low
+logsource:
+  product: linux
+  category: process_creation
+detection:
+  keywords:
+    - 'rp-kw-$UNAME'
+  condition: keywords
+EOF
 # process.exit_code is an ECS field, but no collector fills it on an exec.
 cat >rules/c/dead.yml <<EOF
 title: RP test - dead rule
@@ -170,6 +212,8 @@ write_cfg() {
     "process": {"enabled": true, "file": "collector_process.so", "config": {}},
     "file": {"enabled": true, "file": "collector_file.so",
              "config": {"paths": ["$T/watch"], "events": ["create", "modify"]}},
+    "network": {"enabled": true, "file": "collector_network.so",
+                "config": {"poll_interval_ms": 100}},
     "sigma": {"enabled": true, "file": "detector_sigma.so",
               "config": {"rule_dirs": $dirs, "throttle": {"seconds": 3}${1:+, $1}}}
   }
@@ -184,6 +228,7 @@ APID=$!
 AGENT_PIDS+=("$APID")
 wait_for 20 "the detector to run" file_has agent.err "plugin sigma: running"
 wait_for 20 "the file collector to run" file_has agent.err "plugin file: running"
+wait_for 20 "the network collector to run" file_has agent.err "plugin network: running"
 
 # nobody RUN_ID [PROGRAM] [ARGS...]: runs the program as nobody with -c true.
 nobody() {
@@ -245,9 +290,9 @@ stats() {
 # ---- the load report: a dead rule ------------------------------------------------------
 grep -F "dead.yml" agent.err | grep -qF "can never match" ||
     fail "the dead rule is not reported as 'can never match': $(grep -F 'plugin sigma' agent.err)"
-grep -qF "plugin sigma: loaded 5 rule files from $T/rules: 4 loaded, 1 dead, 0 skipped, 0 disabled" \
+grep -qF "plugin sigma: loaded 7 rule files from $T/rules: 6 loaded, 1 dead, 0 skipped, 0 disabled" \
     agent.err || fail "load summary: $(grep -F 'plugin sigma: loaded' agent.err)"
-grep -qF "plugin sigma: evaluating process.exec, file.create, file.modify, file.rename" agent.err ||
+grep -qF "plugin sigma: evaluating process.exec, file.create, file.modify, file.rename, network.connect, network.accept" agent.err ||
     fail "subscriptions: $(grep -F 'plugin sigma: evaluating' agent.err)"
 run_cmd rules.out rules.err "$RAMPARTCTL" --config "$CFG" plugin sigma rules
 expect_rc 0 "rules: $(cat rules.err)"
@@ -256,9 +301,10 @@ import hashlib, json, os, sys
 env = os.environ
 rules = json.load(open(sys.argv[1]))["rules"]
 by = {os.path.basename(r["path"]): r for r in rules}
-assert sorted(by) == ["canary.yml", "dead.yml", "file.yml", "noid.yml", "target.yml"], by
+assert sorted(by) == ["canary.yml", "dead.yml", "file.yml", "keyword.yml", "net.yml", "noid.yml",
+                      "target.yml"], by
 assert by["dead.yml"]["status"] == "dead" and "can never match" in by["dead.yml"]["message"], by
-for f in ("canary.yml", "file.yml", "noid.yml", "target.yml"):
+for f in ("canary.yml", "file.yml", "keyword.yml", "net.yml", "noid.yml", "target.yml"):
     assert by[f]["status"] == "loaded" and by[f]["message"] == "", by[f]
 t = by["target.yml"]
 assert t["id"] == env["ID_A"] and t["level"] == "high" and t["path"] == env["T"] + "/rules/a/target.yml", t
@@ -271,6 +317,28 @@ PY
 nobody run-1 "$UPROG" rp-trigger
 nobody run-near
 nobody run-noid
+nobody run-kw "$UPROG" "rp-kw-$UNAME"
+# A listener of root's and a connection from the unique program, held open
+# long enough for the network collector's polls.
+"$PY" - <<'PY' &
+import os, socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(os.environ["PORT"])))
+s.listen(1)
+s.settimeout(20)
+open(os.environ["T"] + "/listening", "w").close()
+c, _ = s.accept()
+c.settimeout(20)
+c.recv(1)
+PY
+LISTENER=$!
+wait_for 10 "the listener" test -e "$T/listening"
+# shellcheck disable=SC2016 # $PORT is expanded by the program (exported)
+setpriv --reuid=65534 --regid=65534 --clear-groups "$UNET" -c \
+    'exec 3<>"/dev/tcp/127.0.0.1/$PORT" && /bin/sleep 1 && echo x >&3' ||
+    fail "the network test program failed"
+wait "$LISTENER" || fail "the listener failed"
 setpriv --reuid=65534 --regid=65534 --clear-groups /bin/sh -c \
     "echo x > '$T/watch/rp-sigma-drop-$UNAME.txt'" || fail "cannot write the dropped file"
 wait_for 15 "the target alert of run-1" has_alert "$ID_A" run-1
@@ -280,6 +348,11 @@ sys.exit(0 if any(json.loads(l).get("rule.id") == os.environ["ID_F"] for l in op
 expect_no_target run-near "the trigger argument was missing"
 wait_for 15 "the alert of the rule without an id" has_alert \
     "sigma-$(printf 'c/noid.yml' | sha256sum | cut -c1-16)" run-noid
+wait_for 15 "the keyword alert" has_alert "$ID_K" run-kw
+wait_for 15 "the network alert" "$PY" -c '
+import json, os, sys
+sys.exit(0 if any(json.loads(l).get("rule.id") == os.environ["ID_N"] for l in open(os.environ["EVENTS"])) else 1)'
+[ "$(alerts_of "$ID_K" run-)" -eq 1 ] || fail "the keyword rule alerted for other runs"
 "$PY" - <<'PY' || fail "alert fields"
 import json, os
 env = os.environ
@@ -335,6 +408,12 @@ f = f[0]
 assert f["event.severity"] == 21 and f["file.path"] == env["T"] + "/watch/rp-sigma-drop-%s.txt" % env["UNAME"], f
 assert f["threat.technique.id"] == ["T1053.003"] and f["threat.tactic.name"] == ["Persistence"], f
 assert f["file.path"] in f["event.reason"], f
+n = [e for e in evs if e.get("rule.id") == env["ID_N"]]
+assert len(n) == 1, n
+n = n[0]
+assert n["process.executable"] == env["UNET"] and n["destination.port"] == int(env["PORT"]), n
+assert n["destination.ip"] == "127.0.0.1" and n["network.direction"] == "egress", n
+assert n["threat.tactic.id"] == ["TA0011"] and n["threat.tactic.name"] == ["Command and Control"], n
 print("alert %s for exec %s (pid %d)" % (a["event.id"], x["event.id"], x["process.pid"]))
 PY
 
