@@ -199,6 +199,63 @@ grep -qF "fields filled: as declared by 2 of the 3 plugins of the configuration 
 grep -qF "plugin gone ($T/agent/plugins/gone.so): not read: no such file" cfg.out || fail "the missing plugin is not named"
 file_has cfg.out "off.so" && fail "a disabled plugin was read"
 
+# ---- the sigma detector's own settings in the configuration ----------------
+# Its field_map maps DestinationHostname to a field collector_network fills,
+# so dns.yml loads; its placeholders let an `expand` rule load; without a
+# path, its rule_dirs are checked.
+mkdir -p sigma/plugins sigma/rules
+cp "$BUILT_PLUGINS/collector_network.so" "$BUILT_PLUGINS/collector_process.so" \
+    "$BUILT_PLUGINS/detector_sigma.so" sigma/plugins/
+cp rules/dns.yml sigma/rules/
+cat >sigma/rules/expand.yml <<'EOF'
+title: A shell started
+id: 77777777-7777-4777-8777-777777777777
+logsource:
+    product: linux
+    category: process_creation
+detection:
+    selection:
+        Image|expand: '%shells%'
+    condition: selection
+level: high
+EOF
+cat >sigma/rampart.json <<EOF
+{
+  "agent": {"data_dir": "data", "plugin_dir": "plugins"},
+  "plugins": {
+    "network": {"enabled": true, "file": "collector_network.so"},
+    "process": {"enabled": true, "file": "collector_process.so"},
+    "sigma": {"enabled": true, "file": "detector_sigma.so",
+              "config": {"rule_dirs": ["$T/sigma/rules"],
+                         "placeholders": {"shells": ["/bin/bash", "/bin/sh"]},
+                         "field_map": {"network_connection": {"DestinationHostname": "destination.ip"}}}}
+  }
+}
+EOF
+run_cmd sig.out sig.err "$RAMPARTCTL" rules check --config "$T/sigma/rampart.json"
+expect_rc 0 "the detector's rule_dirs with its field_map and placeholders"
+sig_row() { awk -v f="$T/sigma/rules/$2" '$1 == f {print $2, $3}' "$1"; }
+[ "$(sig_row sig.out dns.yml)" = "loaded -" ] || fail "dns.yml with the configured field_map: $(sig_row sig.out dns.yml)"
+[ "$(sig_row sig.out expand.yml)" = "loaded -" ] || fail "expand.yml with the placeholders: $(sig_row sig.out expand.yml)"
+grep -qxF "sigma settings: the field_map (1 entries) and placeholders (1) of plugin sigma in $T/sigma/rampart.json" sig.out ||
+    fail "sigma settings line: $(grep -i sigma sig.out)"
+# The same files without those settings: dead, and the placeholder unset.
+run_cmd nosig.out nosig.err "$RAMPARTCTL" rules check --fields-from "$T/sigma/plugins" "$T/sigma/rules"
+expect_rc 1 "without the detector's settings: a dead rule"
+[ "$(sig_row nosig.out dns.yml)" = "dead field_never_filled" ] || fail "dns.yml without the field_map: $(sig_row nosig.out dns.yml)"
+[ "$(sig_row nosig.out expand.yml)" = "skipped placeholder_unset" ] || fail "expand.yml without placeholders: $(sig_row nosig.out expand.yml)"
+# A field_map entry the detector refuses is a configuration error: 2.
+sed 's/"destination.ip"/"not a field!"/' sigma/rampart.json >sigma/bad.json
+run_cmd sbad.out sbad.err "$RAMPARTCTL" rules check --config "$T/sigma/bad.json"
+expect_rc 2 "a refused field_map"
+grep -qF "plugins.sigma.config.field_map.network_connection.DestinationHostname: ECS field name 'not a field!'" sbad.err ||
+    fail "refused field_map: $(cat sbad.err)"
+# No path and no detector in the configuration: 2.
+run_cmd snone.out snone.err "$RAMPARTCTL" rules check --config "$T/empty.json"
+expect_rc 2 "no path and no detector_sigma"
+file_has snone.err "no rule file or folder given, and $T/empty.json names no enabled detector_sigma plugin with rule_dirs" ||
+    fail "no path: $(cat snone.err)"
+
 # ---- the trust check: a group-writable plugin file counts for nothing -----
 mkdir -p untrusted
 cp "$BUILT_PLUGINS/collector_network.so" untrusted/
@@ -223,7 +280,7 @@ expect_rc 1 "a missing file"
 [ "$(row gone.out nope.yml)" = "skipped io_error" ] || fail "nope.yml: $(row gone.out nope.yml)"
 
 # ---- usage errors: 2 ------------------------------------------------------
-run_cmd u1.out u1.err "$RAMPARTCTL" rules check
+run_cmd u1.out u1.err "$RAMPARTCTL" rules test --events x.ndjson
 expect_rc 2 "no path"
 file_has u1.err "no rule file or folder given" || fail "no path: $(cat u1.err)"
 run_cmd u2.out u2.err "$RAMPARTCTL" rules check --frobnicate "$T/rules"

@@ -35,7 +35,7 @@ static const char usage_text[] =
     "              send a command to plugin instance NAME, as the JSON object\n"
     "              {\"command\":COMMAND,\"args\":[ARGS...]}; prints each reply as\n"
     "              it comes (a string as it is, anything else as JSON)\n"
-    "  rules check DIR_OR_FILE... [--json] [--fields-from PLUGIN_DIR]\n"
+    "  rules check [DIR_OR_FILE...] [--json] [--fields-from PLUGIN_DIR]\n"
     "              load Sigma rules as the agent would, without it: what loads,\n"
     "              what can never match, what is skipped, and why\n"
     "  rules test RULE_OR_DIR... --events FILE.ndjson [--raw-fields] [--json]\n"

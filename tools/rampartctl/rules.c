@@ -7,6 +7,7 @@
 #include "os/os.h"
 #include "rules_events.h"
 #include "rules_fields.h"
+#include "tune.h"
 
 #include <rampart/plugin.h>
 
@@ -17,7 +18,7 @@
 #include <sys/stat.h>
 
 static const char rules_usage[] =
-    "usage: rampartctl [--config FILE] rules check DIR_OR_FILE... [--json]\n"
+    "usage: rampartctl [--config FILE] rules check [DIR_OR_FILE...] [--json]\n"
     "                  [--fields-from PLUGIN_DIR] [--config FILE]\n"
     "       rampartctl rules test RULE_OR_DIR... --events FILE.ndjson [--raw-fields] [--json]\n"
     "\n"
@@ -25,7 +26,9 @@ static const char rules_usage[] =
     "       would and prints, per file, whether it loaded, can never match (dead)\n"
     "       or was skipped, and why; then a summary. What the collectors fill is\n"
     "       read from the plugins of --fields-from, else of the configuration's\n"
-    "       enabled plugins; without either every field counts as filled.\n"
+    "       enabled plugins; without either every field counts as filled. The\n"
+    "       configuration's detector_sigma plugin gives the field_map and\n"
+    "       placeholders, and its rule_dirs when no path is given.\n"
     "test   evaluates the rules, whatever their log source, on the events of an\n"
     "       NDJSON file (\"-\": standard input) and prints which events each rule\n"
     "       matched and which selections held. --raw-fields: rule field names are\n"
@@ -302,7 +305,9 @@ static int parse_args(int argc, char **argv, int test, struct rules_args *a)
             *value = argv[++i];
         }
     }
-    if (a->npaths == 0) {
+    /* check without a path takes the sigma detector's rule_dirs from the
+     * configuration (cmd_check says so when there are none). */
+    if (test && a->npaths == 0) {
         fprintf(stderr, "rampartctl: rules %s: no rule file or folder given\n%s", cmd, rules_usage);
         return RP__CTL_RULES_USAGE;
     }
@@ -315,17 +320,54 @@ static int parse_args(int argc, char **argv, int test, struct rules_args *a)
 
 /* ---- rules check -------------------------------------------------------- */
 
+/* The agent configuration rules check reads: --config after check, else
+ * the global one. *cfg stays NULL, with note saying why, when the default
+ * file is absent or cannot be read; an explicitly named one that does not
+ * load is an error (RP__CTL_RULES_USAGE, printed). */
+static int load_agent_config(const struct rules_args *a, const char *config_file, int config_given,
+                             const char *site, rp__config **cfg, char *note, size_t notelen)
+{
+    *cfg = NULL;
+    if (a->config) {
+        config_file = a->config;
+        config_given = 1;
+    }
+    char *real = NULL;
+    if (!config_given && rp__os_realpath(config_file, &real) != 0) {
+        snprintf(note, notelen, "no configuration at %s", config_file);
+        return 0;
+    }
+    free(real);
+    static char err[RP__CONFIG_ERR_MAX];
+    int rc = rp__config_load(config_file, site, cfg, err, sizeof err);
+    if (rc == 0)
+        return 0;
+    if (config_given) {
+        if (rc == RP_ERR_CONFIG)
+            rp__config_err_print(stderr, "rampartctl: ", err);
+        else
+            fprintf(stderr, "rampartctl: %s: %s\n", config_file, rp_strerror(rc));
+        return RP__CTL_RULES_USAGE;
+    }
+    char *nl = strchr(err, '\n');
+    if (nl)
+        *nl = '\0';
+    snprintf(note, notelen, "the configuration %s cannot be read (%.300s)", config_file,
+             rc == RP_ERR_CONFIG ? err : rp_strerror(rc));
+    return 0;
+}
+
 /* What the collectors fill, found as docs/control.md says: --fields-from,
  * else the configuration's enabled plugins. *fields stays NULL (every field
  * counts as filled) when neither gives a plugin that declares its fields;
- * note then says why. Returns 0, or RP__CTL_RULES_USAGE after printing why
- * an explicitly named folder or configuration cannot be used. */
-static int find_fields(const struct rules_args *a, const char *config_file, int config_given,
-                       const char *site, rp__ctl_fields **fields, char *note, size_t notelen)
+ * note then says why (cfg_note: why there is no configuration). Returns 0,
+ * or RP__CTL_RULES_USAGE after printing why --fields-from cannot be used. */
+static int find_fields(const struct rules_args *a, const rp__config *cfg, const char *cfg_note,
+                       rp__ctl_fields **fields, char *note, size_t notelen)
 {
     *fields = NULL;
     note[0] = '\0';
-    int rc;
+    int rc = 0;
     if (a->fields_from) {
         rc = rp__ctl_fields_from_dir(a->fields_from, fields);
         if (rc != 0) {
@@ -333,52 +375,97 @@ static int find_fields(const struct rules_args *a, const char *config_file, int 
                     rc == RP_ERR_NOTFOUND ? "no such folder" : rp_strerror(rc));
             return RP__CTL_RULES_USAGE;
         }
-    } else {
-        if (a->config) {
-            config_file = a->config;
-            config_given = 1;
-        }
-        char *real = NULL;
-        if (!config_given && rp__os_realpath(config_file, &real) != 0) {
-            snprintf(note, notelen,
-                     "no configuration at %s and no --fields-from: every field counts as "
-                     "filled, so no rule is reported dead for what collectors fill",
-                     config_file);
-            return 0;
-        }
-        free(real);
-        static char err[RP__CONFIG_ERR_MAX];
-        rp__config *cfg = NULL;
-        rc = rp__config_load(config_file, site, &cfg, err, sizeof err);
-        if (rc != 0) {
-            if (config_given) {
-                if (rc == RP_ERR_CONFIG)
-                    rp__config_err_print(stderr, "rampartctl: ", err);
-                else
-                    fprintf(stderr, "rampartctl: %s: %s\n", config_file, rp_strerror(rc));
-                return RP__CTL_RULES_USAGE;
-            }
-            char *nl = strchr(err, '\n');
-            if (nl)
-                *nl = '\0';
-            snprintf(note, notelen,
-                     "the configuration %s cannot be read (%.300s): every field counts as "
-                     "filled, so no rule is reported dead for what collectors fill",
-                     config_file, rc == RP_ERR_CONFIG ? err : rp_strerror(rc));
-            return 0;
-        }
+    } else if (cfg) {
         rc = rp__ctl_fields_from_config(cfg, fields);
-        rp__config_destroy(cfg);
         if (rc != 0) {
             fprintf(stderr, "rampartctl: rules check: %s\n", rp_strerror(rc));
             return RP__CTL_RULES_USAGE;
         }
+    } else {
+        snprintf(note, notelen,
+                 "%s and no --fields-from: every field counts as filled, so no rule is "
+                 "reported dead for what collectors fill",
+                 cfg_note);
+        return 0;
     }
     if ((*fields)->declaring == 0)
         snprintf(note, notelen,
                  "no plugin of the %s declares the fields it fills: every field counts as "
                  "filled, so no rule is reported dead for what collectors fill",
                  (*fields)->source);
+    return 0;
+}
+
+/* The sigma detector's settings in the configuration: the field_map over
+ * the built-in table and the `expand` placeholders, read by the plugin's own
+ * parser (tune.c) and applied as the plugin applies them (ruleset.c). */
+struct sigma_settings {
+    char *name; /* the plugin instance; NULL when the configuration has none */
+    struct ds_conf *conf;
+    struct ds_fieldmap *fmap;
+};
+
+static void sigma_settings_free(struct sigma_settings *ss)
+{
+    free(ss->name);
+    ds_conf_destroy(ss->conf);
+    ds_fieldmap_destroy(ss->fmap);
+    memset(ss, 0, sizeof *ss);
+}
+
+/* Whether a plugin entry's file is detector_sigma.so, by its last part. */
+static int is_sigma_file(const char *file)
+{
+    const char *base = strrchr(file, '/');
+    return strcmp(base ? base + 1 : file, "detector_sigma.so") == 0;
+}
+
+/* Finds the enabled detector_sigma plugin of cfg (the first, in the
+ * configuration's order) and reads its settings. Returns 0 (ss->name NULL
+ * when there is none), or RP__CTL_RULES_USAGE after printing why its config
+ * is refused. */
+static int find_sigma(const rp__config *cfg, struct sigma_settings *ss)
+{
+    memset(ss, 0, sizeof *ss);
+    const char *name;
+    json_t *entry;
+    json_object_foreach(json_object_get(cfg->root, "plugins"), name, entry)
+    {
+        const char *file = json_string_value(json_object_get(entry, "file"));
+        if (!json_is_true(json_object_get(entry, "enabled")) || !file || !is_sigma_file(file))
+            continue;
+        json_t *conf = json_object_get(entry, "config");
+        char *text = conf ? json_dumps(conf, JSON_COMPACT) : NULL;
+        char err[512] = "";
+        int rc =
+            ds_conf_parse(text ? text : "{}", text ? strlen(text) : 2, &ss->conf, err, sizeof err);
+        free(text);
+        if (rc == 0)
+            rc = ds_fieldmap_create(&ss->fmap);
+        for (uint32_t i = 0; rc == 0 && i < ss->conf->n_fields; i++) {
+            const struct ds_tune_field *f = &ss->conf->fields[i];
+            char why[256] = "";
+            rc = ds_fieldmap_set(ss->fmap, f->logsource, f->sigma, f->ecs, why, sizeof why);
+            if (rc != 0 && rc != RP_ERR_NOMEM) {
+                /* The field map's message names the key itself. */
+                if (why[0])
+                    snprintf(err, sizeof err, "%s", why);
+                else
+                    snprintf(err, sizeof err, "field_map.%s.%s: %s", f->logsource, f->sigma,
+                             rp_strerror(rc));
+                rc = RP_ERR_CONFIG;
+            }
+        }
+        if (rc == 0 && !(ss->name = dup_str(name)))
+            rc = RP_ERR_NOMEM;
+        if (rc != 0) {
+            fprintf(stderr, "rampartctl: %s: plugins.%s.config.%s\n", cfg->main_file, name,
+                    rc == RP_ERR_CONFIG && err[0] ? err : rp_strerror(rc));
+            sigma_settings_free(ss);
+            return RP__CTL_RULES_USAGE;
+        }
+        break;
+    }
     return 0;
 }
 
@@ -456,6 +543,24 @@ static json_t *fields_json(const rp__ctl_fields *f, const char *note)
     }
     jset(o, "plugins", list);
     jset(o, "plugins_truncated", json_boolean(f && f->truncated));
+    return o;
+}
+
+static json_t *sigma_json(const struct sigma_settings *ss, const rp__config *cfg)
+{
+    if (!ss->name)
+        return json_null();
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    jset(o, "plugin", jstr(ss->name));
+    jset(o, "config", jstr(cfg->main_file));
+    jset(o, "field_map_entries", json_integer(ss->conf->n_fields));
+    jset(o, "placeholders", json_integer(ss->conf->n_placeholders));
+    json_t *dirs = json_array();
+    for (uint32_t i = 0; dirs && i < ss->conf->n_rule_dirs; i++)
+        json_array_append_new(dirs, jstr(ss->conf->rule_dirs[i]));
+    jset(o, "rule_dirs", dirs);
     return o;
 }
 
@@ -560,19 +665,49 @@ static int cmd_check(int argc, char **argv, const char *config_file, int config_
         return ex < 0 ? RP__CTL_RULES_OK : ex;
     }
     rp__ctl_fields *fields = NULL;
-    char note[1024];
-    ex = find_fields(&a, config_file, config_given, site, &fields, note, sizeof note);
-    if (ex != 0) {
+    rp__config *cfg = NULL;
+    struct sigma_settings ss = {0};
+    struct rows rs = {0};
+    struct ds_engine *eng = NULL;
+    char note[1024], cfg_note[512] = "";
+    ex = load_agent_config(&a, config_file, config_given, site, &cfg, cfg_note, sizeof cfg_note);
+    if (ex == 0 && cfg)
+        ex = find_sigma(cfg, &ss);
+    if (ex == 0)
+        ex = find_fields(&a, cfg, cfg_note, &fields, note, sizeof note);
+    if (ex != 0)
+        goto done;
+    if (a.npaths == 0) {
+        /* No path: the folders the agent's detector loads. */
+        if (!ss.conf || ss.conf->n_rule_dirs == 0) {
+            fprintf(stderr,
+                    "rampartctl: rules check: no rule file or folder given, and %s names no "
+                    "enabled detector_sigma plugin with rule_dirs\n%s",
+                    cfg ? cfg->main_file : "no configuration", rules_usage);
+            ex = RP__CTL_RULES_USAGE;
+            goto done;
+        }
+        char **dirs = calloc(ss.conf->n_rule_dirs, sizeof *dirs);
+        if (!dirs) {
+            fprintf(stderr, "rampartctl: rules check: out of memory\n");
+            ex = RP__CTL_RULES_USAGE;
+            goto done;
+        }
         free(a.paths);
-        return ex;
+        a.paths = dirs;
+        for (uint32_t i = 0; i < ss.conf->n_rule_dirs; i++)
+            a.paths[a.npaths++] = ss.conf->rule_dirs[i];
     }
     struct ds_engine_opts opts = {0};
     if (fields && fields->declaring) {
         opts.filled = rp__ctl_fields_filled;
         opts.filled_ctx = fields;
     }
-    struct rows rs = {0};
-    struct ds_engine *eng = NULL;
+    if (ss.conf) {
+        opts.fieldmap = ss.fmap;
+        opts.match.placeholders = ss.conf->placeholders;
+        opts.match.nplaceholders = ss.conf->n_placeholders;
+    }
     int64_t t0 = rp__os_monotonic_ns();
     int rc = ds_engine_create(&opts, &eng);
     if (rc == 0)
@@ -610,6 +745,7 @@ static int cmd_check(int argc, char **argv, const char *config_file, int config_
         jset(sum, "memory_bytes", json_integer((json_int_t)memory));
         jset(doc, "summary", sum);
         jset(doc, "fields", fields_json(fields, note));
+        jset(doc, "sigma_config", sigma_json(&ss, cfg));
         jset(doc, "exit_status", json_integer(ex));
         if (!doc || json_dumpf(doc, stdout, JSON_INDENT(2)) != 0) {
             fprintf(stderr, "rampartctl: rules check: out of memory\n");
@@ -621,11 +757,17 @@ static int cmd_check(int argc, char **argv, const char *config_file, int config_
         print_table(&rs);
         print_summary(&rs, &s, load_ms, memory);
         print_fields(fields, note);
+        if (ss.name)
+            printf("sigma settings: the field_map (%u entries) and placeholders (%u) of plugin "
+                   "%s in %s\n",
+                   ss.conf->n_fields, ss.conf->n_placeholders, ss.name, cfg->main_file);
     }
 done:
     ds_engine_destroy(eng);
     rows_free(&rs);
     rp__ctl_fields_destroy(fields);
+    sigma_settings_free(&ss);
+    rp__config_destroy(cfg);
     free(a.paths);
     return ex;
 }
