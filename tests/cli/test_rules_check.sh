@@ -99,10 +99,13 @@ correlation:
         gte: 10
 EOF
 
-# A configuration without plugins: nothing declares what it fills.
+# A configuration without plugins: nothing declares what it fills. Every
+# run names a configuration, this one unless it says otherwise, so that the
+# machine's own (the default /etc/rampart/rampart.json) never decides.
 cat >empty.json <<'EOF'
 {"agent": {"data_dir": "data", "plugin_dir": "plugins"}, "plugins": {}}
 EOF
+RCTL=("$RAMPARTCTL" --config "$T/empty.json")
 
 # row FILE BASENAME: the table row of rules/BASENAME, as "STATUS REASON".
 row() {
@@ -110,7 +113,7 @@ row() {
 }
 
 # ---- every field counts as filled: no plugins declare anything -----------
-run_cmd check.out check.err "$RAMPARTCTL" rules check --config "$T/empty.json" "$T/rules"
+run_cmd check.out check.err "${RCTL[@]}" rules check --config "$T/empty.json" "$T/rules"
 expect_rc 1 "a yaml error, an unknown modifier and a dead rule"
 [ "$(row check.out good.yml)" = "loaded -" ] || fail "good.yml: $(row check.out good.yml)"
 [ "$(row check.out broken.yml)" = "skipped yaml_error" ] || fail "broken.yml: $(row check.out broken.yml)"
@@ -132,7 +135,7 @@ grep -qF "note: no plugin of the configuration $T/empty.json declares the fields
     fail "no note that every field counts as filled"
 
 # ---- --json: the same, as one document -----------------------------------
-run_cmd check.json check.err "$RAMPARTCTL" rules check --json --config "$T/empty.json" "$T/rules"
+run_cmd check.json check.err "${RCTL[@]}" rules check --json --config "$T/empty.json" "$T/rules"
 expect_rc 1 "--json"
 "$PY" - check.json "$T/rules" <<'PY' || fail "--json document"
 import json, sys
@@ -168,7 +171,7 @@ assert d["exit_status"] == 1, d
 PY
 
 # ---- the collectors' declarations: --fields-from the built plugins --------
-run_cmd fields.out fields.err "$RAMPARTCTL" rules check --fields-from "$BUILT_PLUGINS" "$T/rules"
+run_cmd fields.out fields.err "${RCTL[@]}" rules check --fields-from "$BUILT_PLUGINS" "$T/rules"
 expect_rc 1 "--fields-from"
 [ "$(row fields.out dns.yml)" = "dead field_never_filled" ] || fail "dns.yml with the plugins: $(row fields.out dns.yml)"
 grep -F "$T/rules/dns.yml" fields.out | grep -qF "DestinationHostname" || fail "dns.yml: the field is not named"
@@ -232,7 +235,7 @@ cat >sigma/rampart.json <<EOF
   }
 }
 EOF
-run_cmd sig.out sig.err "$RAMPARTCTL" rules check --config "$T/sigma/rampart.json"
+run_cmd sig.out sig.err "${RCTL[@]}" rules check --config "$T/sigma/rampart.json"
 expect_rc 0 "the detector's rule_dirs with its field_map and placeholders"
 sig_row() { awk -v f="$T/sigma/rules/$2" '$1 == f {print $2, $3}' "$1"; }
 [ "$(sig_row sig.out dns.yml)" = "loaded -" ] || fail "dns.yml with the configured field_map: $(sig_row sig.out dns.yml)"
@@ -240,18 +243,18 @@ sig_row() { awk -v f="$T/sigma/rules/$2" '$1 == f {print $2, $3}' "$1"; }
 grep -qxF "sigma settings: the field_map (1 entries) and placeholders (1) of plugin sigma in $T/sigma/rampart.json" sig.out ||
     fail "sigma settings line: $(grep -i sigma sig.out)"
 # The same files without those settings: dead, and the placeholder unset.
-run_cmd nosig.out nosig.err "$RAMPARTCTL" rules check --fields-from "$T/sigma/plugins" "$T/sigma/rules"
+run_cmd nosig.out nosig.err "${RCTL[@]}" rules check --fields-from "$T/sigma/plugins" "$T/sigma/rules"
 expect_rc 1 "without the detector's settings: a dead rule"
 [ "$(sig_row nosig.out dns.yml)" = "dead field_never_filled" ] || fail "dns.yml without the field_map: $(sig_row nosig.out dns.yml)"
 [ "$(sig_row nosig.out expand.yml)" = "skipped placeholder_unset" ] || fail "expand.yml without placeholders: $(sig_row nosig.out expand.yml)"
 # A field_map entry the detector refuses is a configuration error: 2.
 sed 's/"destination.ip"/"not a field!"/' sigma/rampart.json >sigma/bad.json
-run_cmd sbad.out sbad.err "$RAMPARTCTL" rules check --config "$T/sigma/bad.json"
+run_cmd sbad.out sbad.err "${RCTL[@]}" rules check --config "$T/sigma/bad.json"
 expect_rc 2 "a refused field_map"
 grep -qF "plugins.sigma.config.field_map.network_connection.DestinationHostname: ECS field name 'not a field!'" sbad.err ||
     fail "refused field_map: $(cat sbad.err)"
 # No path and no detector in the configuration: 2.
-run_cmd snone.out snone.err "$RAMPARTCTL" rules check --config "$T/empty.json"
+run_cmd snone.out snone.err "${RCTL[@]}" rules check --config "$T/empty.json"
 expect_rc 2 "no path and no detector_sigma"
 file_has snone.err "no rule file or folder given, and $T/empty.json names no enabled detector_sigma plugin with rule_dirs" ||
     fail "no path: $(cat snone.err)"
@@ -260,7 +263,7 @@ file_has snone.err "no rule file or folder given, and $T/empty.json names no ena
 mkdir -p untrusted
 cp "$BUILT_PLUGINS/collector_network.so" untrusted/
 chmod 0775 untrusted/collector_network.so
-run_cmd trust.out trust.err "$RAMPARTCTL" rules check --fields-from "$T/untrusted" "$T/rules/dns.yml"
+run_cmd trust.out trust.err "${RCTL[@]}" rules check --fields-from "$T/untrusted" "$T/rules/dns.yml"
 expect_rc 0 "an untrusted plugin and a rule it would have made dead"
 [ "$(row trust.out dns.yml)" = "loaded -" ] || fail "dns.yml with an untrusted plugin: $(row trust.out dns.yml)"
 grep -qE "plugin collector_network.so \(.*\): refused: untrusted file: .*writable by group" trust.out ||
@@ -269,31 +272,31 @@ file_has trust.out "note: no plugin of the plugin folder $T/untrusted declares t
     fail "no note for an untrusted-only folder"
 
 # ---- exit 0: files that all load or are out of scope ----------------------
-run_cmd ok.out ok.err "$RAMPARTCTL" rules check --config "$T/empty.json" "$T/rules/good.yml" \
+run_cmd ok.out ok.err "${RCTL[@]}" rules check --config "$T/empty.json" "$T/rules/good.yml" \
     "$T/rules/windows.yml" "$T/rules/corr.yml"
 expect_rc 0 "good, windows and correlation rules"
 grep -qE '^3 files: 1 loaded, 0 dead, 2 skipped' ok.out || fail "summary of three: $(grep files: ok.out)"
 
 # A file that does not exist is an input failure of its own row.
-run_cmd gone.out gone.err "$RAMPARTCTL" rules check --config "$T/empty.json" "$T/rules/nope.yml"
+run_cmd gone.out gone.err "${RCTL[@]}" rules check --config "$T/empty.json" "$T/rules/nope.yml"
 expect_rc 1 "a missing file"
 [ "$(row gone.out nope.yml)" = "skipped io_error" ] || fail "nope.yml: $(row gone.out nope.yml)"
 
 # ---- usage errors: 2 ------------------------------------------------------
-run_cmd u1.out u1.err "$RAMPARTCTL" rules test --events x.ndjson
+run_cmd u1.out u1.err "${RCTL[@]}" rules test --events x.ndjson
 expect_rc 2 "no path"
 file_has u1.err "no rule file or folder given" || fail "no path: $(cat u1.err)"
-run_cmd u2.out u2.err "$RAMPARTCTL" rules check --frobnicate "$T/rules"
+run_cmd u2.out u2.err "${RCTL[@]}" rules check --frobnicate "$T/rules"
 expect_rc 2 "unknown option"
 file_has u2.err "unknown option '--frobnicate'" || fail "unknown option: $(cat u2.err)"
-run_cmd u3.out u3.err "$RAMPARTCTL" rules check --fields-from "$T/no-such-dir" "$T/rules"
+run_cmd u3.out u3.err "${RCTL[@]}" rules check --fields-from "$T/no-such-dir" "$T/rules"
 expect_rc 2 "--fields-from a missing folder"
 file_has u3.err "--fields-from $T/no-such-dir: no such folder" || fail "missing folder: $(cat u3.err)"
-run_cmd u4.out u4.err "$RAMPARTCTL" rules check --config "$T/no-such.json" "$T/rules"
+run_cmd u4.out u4.err "${RCTL[@]}" rules check --config "$T/no-such.json" "$T/rules"
 expect_rc 2 "an explicit configuration that does not load"
-run_cmd u5.out u5.err "$RAMPARTCTL" rules frob
+run_cmd u5.out u5.err "${RCTL[@]}" rules frob
 expect_rc 2 "unknown subcommand"
-run_cmd u6.out u6.err "$RAMPARTCTL" rules check --fields-from
+run_cmd u6.out u6.err "${RCTL[@]}" rules check --fields-from
 expect_rc 2 "option without a value"
 file_has u6.err "--fields-from needs a value" || fail "missing value: $(cat u6.err)"
 
@@ -301,7 +304,7 @@ file_has u6.err "--fields-from needs a value" || fail "missing value: $(cat u6.e
 CORPUS=${RP_SIGMA_CORPUS:-${RP_SIGMA_CORPUS_DEFAULT:-/work/shared/corpus/sigma}}
 if [ -d "$CORPUS" ]; then
     RC=0
-    timeout -k 2 100 "$RAMPARTCTL" rules check --json --fields-from "$BUILT_PLUGINS" "$CORPUS" \
+    timeout -k 2 100 "${RCTL[@]}" rules check --json --fields-from "$BUILT_PLUGINS" "$CORPUS" \
         >corpus.json 2>corpus.err || RC=$?
     [ "$RC" -eq 0 ] || [ "$RC" -eq 1 ] || fail "corpus: exit status $RC (crash, hang or usage error)"
     n_files=$(find "$CORPUS" -type f \( -name '*.yml' -o -name '*.yaml' \) | wc -l)

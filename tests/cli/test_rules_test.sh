@@ -9,6 +9,13 @@
 source "$(dirname "$0")/lib.sh"
 cd "$T"
 
+# Every run names a configuration without a sigma detector, so that the
+# machine's own (the default /etc/rampart/rampart.json) never decides.
+cat >empty.json <<'EOF'
+{"agent": {"data_dir": "data", "plugin_dir": "plugins"}, "plugins": {}}
+EOF
+RCTL=("$RAMPARTCTL" --config "$T/empty.json")
+
 mkdir -p rules
 cat >rules/curl.yml <<'EOF'
 title: Curl writes into /tmp
@@ -82,7 +89,7 @@ cat >events.ndjson <<'EOF'
 {"event.id":"e10","process.executable":"/usr/bin/curl","process.command_line":"curl --silent-ok -o /tmp/z"}
 EOF
 
-run_cmd t.out t.err "$RAMPARTCTL" rules test "$T/rules" --events events.ndjson
+run_cmd t.out t.err "${RCTL[@]}" rules test "$T/rules" --events events.ndjson
 expect_rc 1 "two malformed lines"
 grep -qE '^events\.ndjson:3: expected a JSON object: .+ \(column [0-9]+\)$' t.err || fail "line 3: $(cat t.err)"
 grep -qxF "events.ndjson:6: expected a JSON object, found an array" t.err || fail "line 6: $(cat t.err)"
@@ -101,7 +108,7 @@ grep -qxF "7 events read from events.ndjson (2 malformed lines); 3 rules loaded,
     fail "summary: $(tail -n 1 t.out)"
 
 # --json: the same, as one document.
-run_cmd t.json t.err "$RAMPARTCTL" rules test --json --events events.ndjson "$T/rules"
+run_cmd t.json t.err "${RCTL[@]}" rules test --json --events events.ndjson "$T/rules"
 expect_rc 1 "--json, two malformed lines"
 "$PY" - t.json "$T/rules" <<'PY' || fail "--json document"
 import json, sys
@@ -126,12 +133,12 @@ PY
 
 # Only well-formed events: exit 0, matches or not.
 grep -v -e '"e3"' -e '^\[' events.ndjson >clean.ndjson
-run_cmd c.out c.err "$RAMPARTCTL" rules test "$T/rules/curl.yml" --events clean.ndjson
+run_cmd c.out c.err "${RCTL[@]}" rules test "$T/rules/curl.yml" --events clean.ndjson
 expect_rc 0 "clean events"
 grep -qF "matched 2 of 7 events" c.out || fail "clean: $(cat c.out)"
 [ ! -s c.err ] || fail "clean: stderr: $(cat c.err)"
 echo '{"event.id":"n1","process.executable":"/usr/bin/wget","process.command_line":"wget /tmp/"}' >miss.ndjson
-run_cmd m.out m.err "$RAMPARTCTL" rules test "$T/rules/curl.yml" --events miss.ndjson
+run_cmd m.out m.err "${RCTL[@]}" rules test "$T/rules/curl.yml" --events miss.ndjson
 expect_rc 0 "a near miss only"
 grep -qF "(id 11111111-1111-4111-8111-111111111111): matched none of 1 events" m.out || fail "near miss: $(cat m.out)"
 
@@ -143,7 +150,7 @@ print(json.dumps({"event.id": "big", "process.executable": "/usr/bin/curl",
 print(json.dumps({"event.id": "after", "process.executable": "/usr/bin/curl",
                   "process.command_line": "curl -o /tmp/after"}))
 PY
-run_cmd l.out l.err "$RAMPARTCTL" rules test "$T/rules/curl.yml" --events long.ndjson
+run_cmd l.out l.err "${RCTL[@]}" rules test "$T/rules/curl.yml" --events long.ndjson
 expect_rc 1 "a line past the cap"
 grep -qxF "long.ndjson:1: line longer than 1048576 bytes (the cap); expected one JSON object per line" l.err ||
     fail "long line: $(cat l.err)"
@@ -155,40 +162,70 @@ cat >win.ndjson <<'EOF'
 {"EventID":1,"Image":"C:\\Windows\\System32\\cmd.exe","CommandLine":"cmd /c powershell -enc SQBFAFgA"}
 {"EventID":1,"Image":"C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe","CommandLine":"powershell -File x.ps1"}
 EOF
-run_cmd w.out w.err "$RAMPARTCTL" rules test "$T/win" --events win.ndjson --raw-fields
+run_cmd w.out w.err "${RCTL[@]}" rules test "$T/win" --events win.ndjson --raw-fields
 expect_rc 0 "--raw-fields"
 grep -qxF "$T/win/powershell.yml: Encoded PowerShell (id 44444444-4444-4444-8444-444444444444): matched 1 of 3 events" w.out ||
     fail "--raw-fields: $(cat w.out)"
 grep -qxF "  line 1: selection_img, selection_cli" w.out || fail "--raw-fields why: $(cat w.out)"
-run_cmd w2.out w2.err "$RAMPARTCTL" rules test "$T/win" --events win.ndjson
+run_cmd w2.out w2.err "${RCTL[@]}" rules test "$T/win" --events win.ndjson
 expect_rc 0 "a Windows rule without --raw-fields"
 grep -qF "(id 44444444-4444-4444-8444-444444444444): matched none of 3 events" w2.out ||
     fail "without --raw-fields the Windows keys must not match: $(cat w2.out)"
 
 # A rule that does not load is listed and fails the run; the others run.
 printf 'title: [broken\n' >rules/broken.yml
-run_cmd b.out b.err "$RAMPARTCTL" rules test "$T/rules" --events clean.ndjson
+run_cmd b.out b.err "${RCTL[@]}" rules test "$T/rules" --events clean.ndjson
 expect_rc 1 "a broken rule"
 grep -qE "^not loaded: $T/rules/broken.yml: yaml_error: " b.out || fail "broken rule: $(cat b.out)"
 grep -qF "matched 2 of 7 events" b.out || fail "the other rules did not run: $(cat b.out)"
 rm rules/broken.yml
 
+# The sigma detector's placeholders in the configuration: an `expand` rule
+# matches what they list (and is not loaded without them).
+mkdir -p exp
+cat >exp/expand.yml <<'EOF'
+title: A shell started
+id: 55555555-5555-4555-8555-555555555555
+logsource:
+    product: linux
+    category: process_creation
+detection:
+    selection:
+        Image|expand: '%shells%'
+    condition: selection
+level: high
+EOF
+cat >sigma.json <<'EOF'
+{"agent": {"data_dir": "data", "plugin_dir": "plugins"},
+ "plugins": {"sigma": {"enabled": true, "file": "detector_sigma.so",
+                       "config": {"placeholders": {"shells": ["/bin/bash", "/bin/sh"]}}}}}
+EOF
+printf '%s\n' '{"event.id":"x1","process.executable":"/bin/sh"}' \
+    '{"event.id":"x2","process.executable":"/usr/bin/python3"}' >shells.ndjson
+run_cmd x.out x.err "$RAMPARTCTL" rules test "$T/exp" --events shells.ndjson --config "$T/sigma.json"
+expect_rc 0 "expand with the configuration's placeholders"
+grep -qxF "  line 1 (event.id x1): selection" x.out || fail "expand: $(cat x.out)"
+grep -qF "matched 1 of 2 events" x.out || fail "expand count: $(cat x.out)"
+run_cmd x2.out x2.err "${RCTL[@]}" rules test "$T/exp" --events shells.ndjson
+expect_rc 0 "expand without placeholders (skipped for scope)"
+grep -qE "^not loaded: $T/exp/expand.yml: placeholder_unset: " x2.out || fail "expand without placeholders: $(cat x2.out)"
+
 # Events on standard input.
 RC=0
-timeout -k 2 10 "$RAMPARTCTL" rules test "$T/rules/curl.yml" --events - <clean.ndjson >s.out 2>s.err || RC=$?
+timeout -k 2 10 "${RCTL[@]}" rules test "$T/rules/curl.yml" --events - <clean.ndjson >s.out 2>s.err || RC=$?
 expect_rc 0 "stdin"
 grep -qF "7 events read from - (0 malformed lines)" s.out || fail "stdin: $(cat s.out)"
 
 # Usage: 2.
-run_cmd u1.out u1.err "$RAMPARTCTL" rules test "$T/rules"
+run_cmd u1.out u1.err "${RCTL[@]}" rules test "$T/rules"
 expect_rc 2 "no --events"
 file_has u1.err "--events FILE is required" || fail "no --events: $(cat u1.err)"
-run_cmd u2.out u2.err "$RAMPARTCTL" rules test "$T/rules" --events "$T/none.ndjson"
+run_cmd u2.out u2.err "${RCTL[@]}" rules test "$T/rules" --events "$T/none.ndjson"
 expect_rc 2 "missing events file"
 file_has u2.err "--events $T/none.ndjson: cannot be opened" || fail "missing events: $(cat u2.err)"
-run_cmd u3.out u3.err "$RAMPARTCTL" rules test --events events.ndjson
+run_cmd u3.out u3.err "${RCTL[@]}" rules test --events events.ndjson
 expect_rc 2 "no rules"
-run_cmd u4.out u4.err "$RAMPARTCTL" rules test "$T/rules" --events events.ndjson --fields-from /x
+run_cmd u4.out u4.err "${RCTL[@]}" rules test "$T/rules" --events events.ndjson --fields-from /x
 expect_rc 2 "a check-only option"
 
 echo "ok"

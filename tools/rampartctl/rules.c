@@ -20,7 +20,8 @@
 static const char rules_usage[] =
     "usage: rampartctl [--config FILE] rules check [DIR_OR_FILE...] [--json]\n"
     "                  [--fields-from PLUGIN_DIR] [--config FILE]\n"
-    "       rampartctl rules test RULE_OR_DIR... --events FILE.ndjson [--raw-fields] [--json]\n"
+    "       rampartctl [--config FILE] rules test RULE_OR_DIR... --events FILE.ndjson\n"
+    "                  [--raw-fields] [--json] [--config FILE]\n"
     "\n"
     "check  loads the Sigma rules (*.yml, *.yaml under each folder) as the agent\n"
     "       would and prints, per file, whether it loaded, can never match (dead)\n"
@@ -288,7 +289,7 @@ static int parse_args(int argc, char **argv, int test, struct rules_args *a)
             value = &a->events;
         } else if (!test && strcmp(s, "--fields-from") == 0) {
             value = &a->fields_from;
-        } else if (!test && strcmp(s, "--config") == 0) {
+        } else if (strcmp(s, "--config") == 0) {
             value = &a->config;
         } else if (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0) {
             fputs(rules_usage, stdout);
@@ -1139,7 +1140,8 @@ static json_t *test_json(const struct test_state *t, const struct rows *rs, cons
     return doc;
 }
 
-static int cmd_test(int argc, char **argv)
+static int cmd_test(int argc, char **argv, const char *config_file, int config_given,
+                    const char *site)
 {
     struct rules_args a = {0};
     int ex = parse_args(argc, argv, 1, &a);
@@ -1153,7 +1155,23 @@ static int cmd_test(int argc, char **argv)
     rp__ctl_event ev = {0};
     const char **slots = NULL;
     FILE *f = NULL;
-    int rc = ds_engine_create(&opts, &t.eng);
+    rp__config *cfg = NULL;
+    struct sigma_settings ss = {0};
+    char cfg_note[512] = "";
+    /* The detector's field_map and placeholders, as for check; what the
+     * collectors fill does not matter here (the events are given). */
+    int rc = 0;
+    ex = load_agent_config(&a, config_file, config_given, site, &cfg, cfg_note, sizeof cfg_note);
+    if (ex == 0 && cfg)
+        ex = find_sigma(cfg, &ss);
+    if (ex != 0)
+        goto done;
+    if (ss.conf) {
+        opts.fieldmap = ss.fmap;
+        opts.match.placeholders = ss.conf->placeholders;
+        opts.match.nplaceholders = ss.conf->n_placeholders;
+    }
+    rc = ds_engine_create(&opts, &t.eng);
     if (rc == 0)
         rc = add_paths(t.eng, &rs, a.paths, a.npaths);
     if (rc == 0)
@@ -1200,6 +1218,8 @@ static int cmd_test(int argc, char **argv)
     ex = failed ? RP__CTL_RULES_FAILED : RP__CTL_RULES_OK;
     if (a.json) {
         json_t *doc = test_json(&t, &rs, a.events, ex);
+        if (doc)
+            jset(doc, "sigma_config", sigma_json(&ss, cfg));
         if (!doc || json_dumpf(doc, stdout, JSON_INDENT(2)) != 0) {
             fprintf(stderr, "rampartctl: rules test: out of memory\n");
             ex = RP__CTL_RULES_USAGE;
@@ -1208,6 +1228,10 @@ static int cmd_test(int argc, char **argv)
         json_decref(doc);
     } else {
         print_test(&t, &rs, a.events);
+        if (ss.name)
+            printf("sigma settings: the field_map (%u entries) and placeholders (%u) of plugin "
+                   "%s in %s\n",
+                   ss.conf->n_fields, ss.conf->n_placeholders, ss.name, cfg->main_file);
     }
 done:
     if (f && f != stdin)
@@ -1217,6 +1241,8 @@ done:
     test_free(&t);
     ds_engine_destroy(t.eng);
     rows_free(&rs);
+    sigma_settings_free(&ss);
+    rp__config_destroy(cfg);
     free(a.paths);
     return ex;
 }
@@ -1231,7 +1257,7 @@ int rp__ctl_rules(int argc, char **argv, const char *config_file, int config_giv
     if (strcmp(argv[1], "check") == 0)
         return cmd_check(argc - 2, argv + 2, config_file, config_given, site);
     if (strcmp(argv[1], "test") == 0)
-        return cmd_test(argc - 2, argv + 2);
+        return cmd_test(argc - 2, argv + 2, config_file, config_given, site);
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         fputs(rules_usage, stdout);
         return RP__CTL_RULES_OK;
