@@ -692,8 +692,29 @@ static int compile_cidr(struct ds_matcher *m, const char *s, size_t n, char *err
     return 0;
 }
 
+/* Where the POSIX class name "[:alpha:]" (or PCRE2's "[.x.]", "[=x=]",
+ * which it refuses) that starts at p[i] ends (the index of its ']'), or 0
+ * when p[i] is a plain '[' member of the class; PCRE2's own test
+ * (check_posix_syntax). */
+static size_t posix_class_end(const char *p, size_t n, size_t i)
+{
+    if (i + 1 >= n || (p[i + 1] != ':' && p[i + 1] != '.' && p[i + 1] != '='))
+        return 0;
+    char term = p[i + 1];
+    for (size_t k = i + 2; k < n; k++) {
+        if (p[k] == '\\' && k + 1 < n && (p[k + 1] == ']' || p[k + 1] == '\\'))
+            k++;
+        else if ((p[k] == '[' && k + 1 < n && p[k + 1] == term) || p[k] == ']')
+            return 0;
+        else if (p[k] == term && k + 1 < n && p[k + 1] == ']')
+            return k + 1;
+    }
+    return 0;
+}
+
 /* Index of the byte after the group or class that starts at p[i] ('(' or
- * '['), or 0 when it does not close. */
+ * '['), or 0 when it does not close or this reading cannot tell where it
+ * does (a \Q...\E quote, in which brackets are plain characters). */
 static size_t skip_nested(const char *p, size_t n, size_t i)
 {
     unsigned depth = 0;
@@ -701,10 +722,18 @@ static size_t skip_nested(const char *p, size_t n, size_t i)
     for (; i < n; i++) {
         char c = p[i];
         if (c == '\\') {
+            if (i + 1 < n && (p[i + 1] == 'Q' || p[i + 1] == 'E'))
+                return 0;
             i++;
             continue;
         }
         if (in_class) {
+            size_t end;
+            /* "[[:alpha:]]": the inner "]" does not close the class. */
+            if (c == '[' && (end = posix_class_end(p, n, i)) != 0) {
+                i = end;
+                continue;
+            }
             if (c == ']') {
                 in_class = false;
                 if (depth == 0)
@@ -753,7 +782,9 @@ static int regex_literal(struct ds_matcher *m, const char *p, size_t n, bool cas
         }                                                                                          \
         rlen = 0;                                                                                  \
     } while (0)
-    bool give_up = false;
+    /* (*ACCEPT) ends the match where it stands, even inside a group: what
+     * follows it is not required. */
+    bool give_up = memmem(p, n, "(*ACCEPT", 8) != NULL;
     for (size_t i = 0; i < n && !give_up;) {
         unsigned char c = (unsigned char)p[i];
         if (c == '|') {
@@ -820,11 +851,12 @@ static int regex_literal(struct ds_matcher *m, const char *p, size_t n, bool cas
             } else {
                 give_up = true; /* escapes with arguments: \x41, \p{L}, \Q...\E */
             }
-        } else if (caseless && (c == 'k' || c == 'K' || c == 's' || c == 'S')) {
-            /* Caseless UTF matching lets k match the Kelvin sign and s the
-             * long s, which ASCII folding of the value would not find. */
+        } else if (caseless && (c == 'k' || c == 'K' || c == 's' || c == 'S' || c >= 0x80)) {
+            /* Caseless UTF matching lets k match the Kelvin sign, s the long
+             * s and a non-ASCII letter its other cases (é, É), which ASCII
+             * folding of the value would not find. */
             END_RUN();
-            i++;
+            i += c >= 0x80 ? char_width((const unsigned char *)p + i, n - i) : 1;
         } else {
             size_t w = char_width((const unsigned char *)p + i, n - i);
             last = rlen;

@@ -1217,6 +1217,86 @@ static void test_index_equals_full_evaluation(void **state)
     ds_engine_destroy(full);
 }
 
+/* ---- hand-made cases the index must not skip ---- */
+
+/* One process_creation rule with the detection det, and events of the
+ * given process.command_line values, each with whether the rule matches:
+ * the full evaluation says so, and the index gives the same answer (a rule
+ * the index wrongly leaves out is a missed alert). */
+struct ix_event {
+    const char *cmd;
+    bool match;
+};
+
+static void index_case(const char *det, const struct ix_event *ev, size_t n)
+{
+    char y[4096];
+    snprintf(y, sizeof y,
+             "title: t\n"
+             "id: 00000000-0000-0000-0000-000000000001\n" LNX("process_creation") "detection:\n%s",
+             det);
+    struct ds_engine_opts with = {0}, without = {.no_index = true};
+    struct ds_engine *ix = engine(&with), *full = engine(&without);
+    add_ok(ix, "ix.yml", y);
+    add_ok(full, "full.yml", y);
+    assert_int_equal(ds_engine_build(ix), 0);
+    assert_int_equal(ds_engine_build(full), 0);
+    for (size_t i = 0; i < n; i++) {
+        struct fev e;
+        struct ds_view v = fev_make(&e, full, "process.command_line", ev[i].cmd, NULL);
+        struct hits h1, h2;
+        eval_titles(full, DS_EV_PROCESS_EXEC, &v, &h1, NULL);
+        if (strcmp(h1.titles, ev[i].match ? "t" : "") != 0)
+            fail_msg("%s\non '%s': full evaluation [%s], expected %s", det, ev[i].cmd, h1.titles,
+                     ev[i].match ? "a match" : "none");
+        e.eng = ix;
+        eval_titles(ix, DS_EV_PROCESS_EXEC, &v, &h2, NULL);
+        if (strcmp(h1.titles, h2.titles) != 0)
+            fail_msg("%s\non '%s': index [%s], full [%s]", det, ev[i].cmd, h2.titles, h1.titles);
+    }
+    ds_engine_destroy(ix);
+    ds_engine_destroy(full);
+}
+
+#define IX_CASE(det, ...)                                                                          \
+    do {                                                                                           \
+        static const struct ix_event evs[] = {__VA_ARGS__};                                        \
+        index_case(det, evs, sizeof(evs) / sizeof(evs[0]));                                        \
+    } while (0)
+
+/* The literal a regex must contain (match.c) is only what the pattern
+ * really requires. */
+static void test_index_regex_literals(void **state)
+{
+    (void)state;
+    /* A POSIX class inside a bracket: the first ']' does not end the class,
+     * so no ']' is required after it. */
+    IX_CASE("    sel:\n        CommandLine|re: '[[:alpha:]]curl'\n    condition: sel\n",
+            {"xcurl", true}, {"1curl", false});
+    IX_CASE("    sel:\n        CommandLine|re: 'a[[:digit:]x]+bcd'\n    condition: sel\n",
+            {"a1bcd", true}, {"a]bcd", false});
+    /* (*ACCEPT) ends the match: nothing after it is required. */
+    IX_CASE("    sel:\n        CommandLine|re: 'x(*ACCEPT)wgetwget'\n    condition: sel\n",
+            {"x", true}, {"y", false});
+    IX_CASE("    sel:\n        CommandLine|re: 'ab(c(*ACCEPT))?defgh'\n    condition: sel\n",
+            {"abc", true}, {"abdefgh", true}, {"abd", false});
+    /* Caseless UTF matching folds non-ASCII letters too, which the
+     * ASCII-folded index text does not. */
+    IX_CASE("    sel:\n        CommandLine|re|i: 'xÉTÉx'\n    condition: sel\n", {"xétéx", true},
+            {"XÉTÉX", true}, {"xetex", false});
+    /* Quoted runs: \Q...\E hides brackets and parentheses (in the first,
+     * the group holds ")[" then "]x": no "x)" is required). */
+    IX_CASE("    sel:\n        CommandLine|re: '(\\Q)[\\E]x)yz'\n    condition: sel\n",
+            {")[]xyz", true}, {"x)yz", false});
+    IX_CASE("    sel:\n        CommandLine|re: '(\\Q)\\E|x)yz'\n    condition: sel\n",
+            {"xyz", true}, {")yz", true}, {"yz", false});
+    IX_CASE("    sel:\n        CommandLine|re: '[\\Q]\\E]abc'\n    condition: sel\n",
+            {"]abc", true}, {"abc", false});
+    /* Optional characters, lazy and possessive quantifiers. */
+    IX_CASE("    sel:\n        CommandLine|re: 'nc(at)? -e?x{0,}y{0}z*+q'\n    condition: sel\n",
+            {"nc -q", true}, {"ncat -exxxzq", true}, {"nc q", false});
+}
+
 /* ---- the public corpus (solo tests: they need RP_SIGMA_CORPUS) ---- */
 
 #ifndef RP_SIGMA_CORPUS
@@ -1682,6 +1762,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_no_allocation_per_event),
         cmocka_unit_test(test_stop),
         cmocka_unit_test(test_index_equals_full_evaluation),
+        cmocka_unit_test(test_index_regex_literals),
         cmocka_unit_test(test_corpus_compile_report),
         cmocka_unit_test(test_corpus_index_equals_full),
     };
