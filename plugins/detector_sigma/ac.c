@@ -11,6 +11,7 @@
 
 #include <rampart/plugin.h>
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,6 +67,11 @@ struct ds_ac {
     uint32_t *out_off;
     struct ac_out *out;
     uint32_t nout, out_cap;
+    /* The same hits as a chain, for ds_ac_scan_first: the first own[s] of
+     * them are the patterns ending at s's own node, the rest are those of
+     * state dict[s], the nearest state on s's failure chain with patterns
+     * of its own (0, the root, ends the chain: it has none). */
+    uint32_t *own, *dict;
 };
 
 static unsigned char fold(unsigned char c)
@@ -126,6 +132,9 @@ static void free_automaton(struct ds_ac *ac)
     free(ac->exc_cls);
     free(ac->out_off);
     free(ac->out);
+    free(ac->own);
+    free(ac->dict);
+    ac->own = ac->dict = NULL;
     ac->dense = ac->anchor = ac->exc_off = ac->exc_to = ac->out_off = NULL;
     ac->exc_cls = NULL;
     ac->out = NULL;
@@ -304,6 +313,8 @@ static int build_states(struct ds_ac *ac, uint32_t *order, uint32_t *fail, const
             store_outputs(ac, q, fail[q], own + own_off[node], own_off[node + 1] - own_off[node]);
         if (rc < 0)
             return rc;
+        ac->own[q] = own_off[node + 1] - own_off[node];
+        ac->dict[q] = q == 0 ? 0 : ac->own[fail[q]] ? fail[q] : ac->dict[fail[q]];
         /* Where q goes without a child of its own: where its failure state
          * goes (the root stays at the root). */
         for (uint32_t c = 0; c < ac->ncls; c++)
@@ -363,8 +374,11 @@ int ds_ac_build(struct ds_ac *ac)
     ac->anchor = malloc(((size_t)nsparse + 1) * sizeof(*ac->anchor));
     ac->exc_off = calloc((size_t)nsparse + 1, sizeof(*ac->exc_off));
     ac->out_off = malloc(((size_t)ac->nstates + 1) * sizeof(*ac->out_off));
+    ac->own = malloc((size_t)ac->nstates * sizeof(*ac->own));
+    ac->dict = malloc((size_t)ac->nstates * sizeof(*ac->dict));
     int rc = RP_ERR_NOMEM;
-    if (own_off && own && order && fail && ac->dense && ac->anchor && ac->exc_off && ac->out_off) {
+    if (own_off && own && order && fail && ac->dense && ac->anchor && ac->exc_off && ac->out_off &&
+        ac->own && ac->dict) {
         for (uint32_t p = 0; p < ac->npats; p++)
             own_off[ac->pats[p].node + 2]++;
         for (uint32_t i = 2; i <= ac->nnodes + 1; i++)
@@ -414,6 +428,36 @@ int ds_ac_scan(const struct ds_ac *ac, const char *text, size_t len, ds_ac_hit_f
     return 0;
 }
 
+int ds_ac_scan_first(const struct ds_ac *ac, const char *text, size_t len, uint32_t *seen,
+                     uint32_t gen, ds_ac_hit_fn hit, void *ctx)
+{
+    if (!ac || !ac->built || (!text && len) || !hit || !seen || !gen)
+        return RP_ERR_INVAL;
+    const unsigned char *t = (const unsigned char *)text;
+    uint32_t s = 0;
+    for (size_t i = 0; i < len; i++) {
+        uint32_t to = step(ac, s, ac->cls[t[i]]);
+        s = to & AC_STATE;
+        if (!(to & AC_HIT))
+            continue;
+        /* A state seen before in this scan had its whole chain reported
+         * then, at an earlier end: nothing new but a suffix, which only the
+         * text's last byte can end. */
+        bool last = i + 1 == len;
+        for (uint32_t q = s; q; q = ac->dict[q]) {
+            if (seen[q] == gen && !last)
+                break;
+            seen[q] = gen;
+            for (uint32_t k = ac->out_off[q], end = k + ac->own[q]; k < end; k++) {
+                int rc = hit(ctx, ac->out[k].id, i + 1, ac->out[k].len);
+                if (rc)
+                    return rc;
+            }
+        }
+    }
+    return 0;
+}
+
 uint32_t ds_ac_pattern_count(const struct ds_ac *ac)
 {
     return ac ? ac->npats : 0;
@@ -437,5 +481,6 @@ size_t ds_ac_memory(const struct ds_ac *ac)
            (size_t)nsparse * sizeof(*ac->anchor) + ((size_t)nsparse + 1) * sizeof(*ac->exc_off) +
            (size_t)ac->exc_cap * (sizeof(*ac->exc_to) + 1) +
            ((size_t)ac->nstates + 1) * sizeof(*ac->out_off) +
+           (size_t)ac->nstates * (sizeof(*ac->own) + sizeof(*ac->dict)) +
            (size_t)ac->out_cap * sizeof(*ac->out);
 }

@@ -75,6 +75,21 @@ typedef int (*ds_ac_hit_fn)(void *ctx, uint32_t id, size_t end, size_t len);
  * RP_ERR_INVAL before ds_ac_build. */
 int ds_ac_scan(const struct ds_ac *ac, const char *text, size_t len, ds_ac_hit_fn hit, void *ctx);
 
+/* Reports what the rule index needs, at a cost that the text's length
+ * does not multiply: the first occurrence of each pattern (at its earliest
+ * end; a prefix can only occur there), and every pattern that ends at the
+ * text's end (suffixes, exact values). Other occurrences may or may not be
+ * reported. ds_ac_scan reports every occurrence, so a pattern set whose
+ * patterns are suffixes of each other ("a", "aa", ... 400 of them) makes it
+ * report 400 hits per byte of "aaaa..."; this reports each pattern once, at
+ * most 2 * patterns hits per scan whatever the text. seen is the caller's
+ * scratch of ds_ac_state_count entries, gen a nonzero number no entry of it
+ * holds (a new one per scan; clear seen when it wraps), so that scans from
+ * several threads at once stay safe. Never allocates. Returns 0, what hit
+ * returned, or RP_ERR_INVAL. */
+int ds_ac_scan_first(const struct ds_ac *ac, const char *text, size_t len, uint32_t *seen,
+                     uint32_t gen, ds_ac_hit_fn hit, void *ctx);
+
 /* Patterns added, states (trie nodes before the build, the root
  * included), and bytes held. */
 uint32_t ds_ac_pattern_count(const struct ds_ac *ac);

@@ -1297,6 +1297,26 @@ static void test_index_regex_literals(void **state)
             {"nc -q", true}, {"ncat -exxxzq", true}, {"nc q", false});
 }
 
+/* The automaton reports each literal's first occurrence and what ends at
+ * the value's end (ds_ac_scan_first): a prefix, a suffix and a substring
+ * that occur again and again are still found where they count. */
+static void test_index_repeats(void **state)
+{
+    (void)state;
+    IX_CASE("    sel:\n        CommandLine|endswith: 'ab'\n    condition: sel\n",
+            {"abababab", true}, {"ababa", false}, {"ab", true});
+    IX_CASE("    sel:\n        CommandLine|startswith: 'aa'\n    condition: sel\n",
+            {"aaaaaa", true}, {"baaaa", false});
+    IX_CASE("    sel:\n        CommandLine|endswith:\n            - 'a'\n            - 'aa'\n"
+            "            - 'aaa'\n    condition: sel\n",
+            {"aaaaaaaaaab", false}, {"baaaaaaaaaa", true}, {"a", true});
+    IX_CASE("    sel:\n        CommandLine|startswith|cased: 'Ab'\n"
+            "    condition: sel\n",
+            {"AbAbAb", true}, {"abAbAb", false});
+    IX_CASE("    k:\n        - '|endswith': 'xy'\n    condition: k\n", {"xyxyxy", true},
+            {"xyx", false});
+}
+
 /* ---- the public corpus (solo tests: they need RP_SIGMA_CORPUS) ---- */
 
 #ifndef RP_SIGMA_CORPUS
@@ -1763,6 +1783,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_stop),
         cmocka_unit_test(test_index_equals_full_evaluation),
         cmocka_unit_test(test_index_regex_literals),
+        cmocka_unit_test(test_index_repeats),
         cmocka_unit_test(test_corpus_compile_report),
         cmocka_unit_test(test_corpus_index_equals_full),
     };
