@@ -1194,6 +1194,55 @@ bool ds_matcher_match(const struct ds_matcher *m, const char *value, size_t len)
     }
 }
 
+/* Whether r[0..rn) occurs in v[0..n), ASCII case folded when fold, in
+ * O(n + rn): fieldref|contains searches one event value in another, both
+ * the attacker's, and a naive search costs n * rn on "aaa...ab" in
+ * "aaa...a". memmem is linear already; folded, Knuth-Morris-Pratt over the
+ * first DS_FIND_HEAD bytes of r (its table on the stack), the rest of r
+ * compared where they occur, which only a reference longer than the
+ * agent's 4 KiB fields ever needs. */
+#define DS_FIND_HEAD 4096u
+static bool find_linear(const unsigned char *v, size_t n, const unsigned char *r, size_t rn,
+                        bool fold)
+{
+    if (rn == 0)
+        return true;
+    if (rn > n)
+        return false;
+    if (!fold)
+        return memmem(v, n, r, rn) != NULL;
+    size_t h = rn < DS_FIND_HEAD ? rn : DS_FIND_HEAD;
+    /* next[k]: the length of the longest proper border of r[0..k]. */
+    uint16_t next[DS_FIND_HEAD];
+    next[0] = 0;
+    for (size_t k = 1, b = 0; k < h; k++) {
+        while (b && fold_byte(r[k]) != fold_byte(r[b]))
+            b = next[b - 1];
+        if (fold_byte(r[k]) == fold_byte(r[b]))
+            b++;
+        next[k] = (uint16_t)b;
+    }
+    for (size_t i = 0, k = 0; i < n; i++) {
+        unsigned char c = fold_byte(v[i]);
+        while (k && c != fold_byte(r[k]))
+            k = next[k - 1];
+        if (c == fold_byte(r[k]))
+            k++;
+        if (k < h)
+            continue;
+        size_t start = i + 1 - h;
+        if (start + rn <= n) {
+            size_t j = h;
+            while (j < rn && fold_byte(v[start + j]) == fold_byte(r[j]))
+                j++;
+            if (j == rn)
+                return true;
+        }
+        k = next[k - 1];
+    }
+    return false;
+}
+
 static bool ref_match(const struct ds_matcher *m, const char *v, size_t n, const char *r, size_t rn)
 {
     if (!v || !r)
@@ -1211,15 +1260,7 @@ static bool ref_match(const struct ds_matcher *m, const char *v, size_t n, const
         start = n - rn;
         break;
     case DS_MODBIT(DS_MOD_CONTAINS):
-        for (size_t i = 0; i + rn <= n; i++) {
-            size_t k = 0;
-            while (k < rn &&
-                   (m->fold ? fold_byte(tv[i + k]) == fold_byte(tr[k]) : tv[i + k] == tr[k]))
-                k++;
-            if (k == rn)
-                return true;
-        }
-        return false;
+        return find_linear(tv, n, tr, rn, m->fold);
     default:
         if (rn != n)
             return false;
