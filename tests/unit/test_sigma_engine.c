@@ -1362,6 +1362,50 @@ static void test_fieldref_contains_linear(void **state)
     ds_engine_destroy(eng);
 }
 
+/* Literals that are suffixes of each other ("a", "aa", ... a^1024, 32
+ * times over, through an expand placeholder) once made the automaton keep
+ * each at every state it ends: 16.8 million entries, past its cap, and the
+ * whole set failed to build - one rule pack could switch detection off.
+ * Now each literal is kept once, and a value of one repeated byte only
+ * reports each one once. */
+static void test_index_suffix_literals(void **state)
+{
+    (void)state;
+    static char *vals[1024];
+    for (size_t i = 0; i < 1024; i++) {
+        vals[i] = malloc(i + 2);
+        assert_non_null(vals[i]);
+        memset(vals[i], 'a', i + 1);
+        vals[i][i + 1] = '\0';
+    }
+    const struct ds_placeholder ph = {"p", (const char *const *)vals, 1024};
+    struct ds_engine_opts o = {.match = {.placeholders = &ph, .nplaceholders = 1}};
+    struct ds_engine *eng = engine(&o);
+    char y[2048];
+    int n = snprintf(y, sizeof y,
+                     "title: t\nid: 00000000-0000-0000-0000-000000000001\n" LNX(
+                         "process_creation") "detection:\n    sel:\n"
+                                             "        CommandLine|contains|expand:\n");
+    for (int i = 0; i < 32; i++)
+        n += snprintf(y + n, sizeof y - (size_t)n, "            - '%%p%%b'\n");
+    snprintf(y + n, sizeof y - (size_t)n, "    condition: sel\n");
+    add_ok(eng, "t.yml", y);
+    assert_int_equal(ds_engine_build(eng), 0);
+    static char cmd[4097];
+    memset(cmd, 'a', 4096);
+    struct fev e;
+    struct hits h;
+    struct ds_eval_stats st;
+    struct ds_view v = fev_make(&e, eng, "process.command_line", cmd, NULL);
+    assert_string_equal(eval_titles(eng, DS_EV_PROCESS_EXEC, &v, &h, &st), "");
+    assert_int_equal(st.candidates, 0);
+    cmd[4095] = 'b';
+    assert_string_equal(eval_titles(eng, DS_EV_PROCESS_EXEC, &v, &h, &st), "t");
+    ds_engine_destroy(eng);
+    for (size_t i = 0; i < 1024; i++)
+        free(vals[i]);
+}
+
 /* ---- the public corpus (solo tests: they need RP_SIGMA_CORPUS) ---- */
 
 #ifndef RP_SIGMA_CORPUS
@@ -1830,6 +1874,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_index_regex_literals),
         cmocka_unit_test(test_index_repeats),
         cmocka_unit_test(test_fieldref_contains_linear),
+        cmocka_unit_test(test_index_suffix_literals),
         cmocka_unit_test(test_corpus_compile_report),
         cmocka_unit_test(test_corpus_index_equals_full),
     };
