@@ -12,7 +12,9 @@
  *   - a selection (OR of groups), an OR node, `1 of`: the union of the
  *     children's, none when one child has none;
  *   - NOT and a constant: none.
- * Rules without a requirement run on every event of their bucket.
+ * Rules without a requirement run on every event of their bucket, and so
+ * do rules whose literals would take an automaton or a hash map past its
+ * cap.
  *
  * Per bucket (event type) and per slot, exact literals live in a hash map
  * (folded) and the others in one automaton (ac.h); keyword literals in one
@@ -426,8 +428,19 @@ int ds_index_build(struct ds_engine *eng, struct ds_index **out)
                 b->always[b->n_always++] = i;
                 continue;
             }
-            for (uint32_t k = 0; rc == 0 && k < req.n; k++)
+            for (uint32_t k = 0; rc == 0 && k < req.n; k++) {
                 rc = ds_ix_add_atom(ix, b, i, &req.a[k]);
+                if (rc == RP_ERR_RANGE) {
+                    /* Past a cap of the automaton or the hash map: the rule
+                     * runs on every event, so that one rule pack with a
+                     * million literals slows the index down rather than
+                     * making the whole set fail to build. Its atoms already
+                     * in may still mark it; the merge allows for that. */
+                    b->always[b->n_always++] = i;
+                    rc = 0;
+                    break;
+                }
+            }
         }
         ds_req_free(&req);
     }
@@ -566,15 +579,18 @@ int ds_index_eval(struct ds_engine *eng, struct ds_index *ix, int bi,
             cand[j] = x;
         }
     }
-    /* Merge with the rules that always run; both lists ascend and are
-     * disjoint. */
+    /* Merge with the rules that always run; both lists ascend, and a rule
+     * past a cap may be in both (run once). */
     uint32_t i = 0, k = 0;
     while (i < nc || k < b->n_always) {
         uint32_t r;
-        if (k >= b->n_always || (i < nc && cand[i] < b->always[k]))
+        if (k >= b->n_always || (i < nc && cand[i] < b->always[k])) {
             r = cand[i++];
-        else
+        } else {
             r = b->always[k++];
+            if (i < nc && cand[i] == r)
+                i++;
+        }
         int rc = fn(eng, r, ctx);
         if (rc)
             return rc;

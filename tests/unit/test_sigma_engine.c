@@ -1406,6 +1406,57 @@ static void test_index_suffix_literals(void **state)
         free(vals[i]);
 }
 
+/* A rule whose literals take the automaton past its 4 Mi states (2048
+ * values of 4 KiB through an expand placeholder) made ds_engine_build fail
+ * for the whole set; now that rule runs on every event (its literals that
+ * made it in may still mark it: it must run once) and the others stay
+ * indexed. */
+static void test_index_past_caps(void **state)
+{
+    (void)state;
+    static char *vals[1024];
+    for (size_t i = 0; i < 1024; i++) {
+        vals[i] = malloc(4096);
+        assert_non_null(vals[i]);
+        memset(vals[i], 'x', 4095);
+        vals[i][0] = (char)('a' + i % 26);
+        vals[i][1] = (char)('a' + i / 26 % 26);
+        vals[i][2] = (char)('a' + i / 676);
+        vals[i][4095] = '\0';
+    }
+    const struct ds_placeholder ph = {"p", (const char *const *)vals, 1024};
+    struct ds_engine_opts o = {.match = {.placeholders = &ph, .nplaceholders = 1}};
+    struct ds_engine *eng = engine(&o);
+    add_ok(eng, "big.yml",
+           "title: big\nid: 00000000-0000-0000-0000-000000000001\n" LNX(
+               "process_creation") "detection:\n    sel:\n"
+                                   "        CommandLine|contains|expand:\n"
+                                   "            - '%p%'\n"
+                                   "            - 'y%p%'\n"
+                                   "    condition: sel\n");
+    add_ok(eng, "small.yml",
+           "title: small\nid: 00000000-0000-0000-0000-000000000002\n" LNX(
+               "process_creation") "detection:\n    sel:\n"
+                                   "        CommandLine|contains: 'nc -e'\n"
+                                   "    condition: sel\n");
+    assert_int_equal(ds_engine_build(eng), 0);
+    struct fev e;
+    struct hits h;
+    struct ds_eval_stats st;
+    struct ds_view v = fev_make(&e, eng, "process.command_line", "ls", NULL);
+    assert_string_equal(eval_titles(eng, DS_EV_PROCESS_EXEC, &v, &h, &st), "");
+    assert_int_equal(st.candidates, 1); /* big, on every event; small left out */
+    v = fev_make(&e, eng, "process.command_line", vals[700], NULL);
+    assert_string_equal(eval_titles(eng, DS_EV_PROCESS_EXEC, &v, &h, &st), "big");
+    assert_int_equal(st.candidates, 1);
+    v = fev_make(&e, eng, "process.command_line", "x nc -e y", NULL);
+    assert_string_equal(eval_titles(eng, DS_EV_PROCESS_EXEC, &v, &h, &st), "small");
+    assert_int_equal(st.candidates, 2);
+    ds_engine_destroy(eng);
+    for (size_t i = 0; i < 1024; i++)
+        free(vals[i]);
+}
+
 /* ---- the public corpus (solo tests: they need RP_SIGMA_CORPUS) ---- */
 
 #ifndef RP_SIGMA_CORPUS
@@ -1875,6 +1926,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_index_repeats),
         cmocka_unit_test(test_fieldref_contains_linear),
         cmocka_unit_test(test_index_suffix_literals),
+        cmocka_unit_test(test_index_past_caps),
         cmocka_unit_test(test_corpus_compile_report),
         cmocka_unit_test(test_corpus_index_equals_full),
     };
