@@ -130,21 +130,59 @@ static bool bytes_eq(const unsigned char *text, const unsigned char *pat, size_t
     return true;
 }
 
+/* Whether r[0..rn) occurs in v[0..n), ASCII case folded when fold, in
+ * O(n + rn): the value is the attacker's, and a naive search costs n * rn
+ * on "aaa...ab" in "aaa...a" (with fieldref|contains both are). memmem is linear already; folded,
+ * Knuth-Morris-Pratt over the first DS_FIND_HEAD bytes of r (its table on the stack), the rest of r
+ * compared where they occur, which only a reference longer than the
+ * agent's 4 KiB fields ever needs. */
+#define DS_FIND_HEAD 4096u
+static bool find_linear(const unsigned char *v, size_t n, const unsigned char *r, size_t rn,
+                        bool fold)
+{
+    if (rn == 0)
+        return true;
+    if (rn > n)
+        return false;
+    if (!fold)
+        return memmem(v, n, r, rn) != NULL;
+    size_t h = rn < DS_FIND_HEAD ? rn : DS_FIND_HEAD;
+    /* next[k]: the length of the longest proper border of r[0..k]. */
+    uint16_t next[DS_FIND_HEAD];
+    next[0] = 0;
+    for (size_t k = 1, b = 0; k < h; k++) {
+        while (b && fold_byte(r[k]) != fold_byte(r[b]))
+            b = next[b - 1];
+        if (fold_byte(r[k]) == fold_byte(r[b]))
+            b++;
+        next[k] = (uint16_t)b;
+    }
+    for (size_t i = 0, k = 0; i < n; i++) {
+        unsigned char c = fold_byte(v[i]);
+        while (k && c != fold_byte(r[k]))
+            k = next[k - 1];
+        if (c == fold_byte(r[k]))
+            k++;
+        if (k < h)
+            continue;
+        size_t start = i + 1 - h;
+        if (start + rn <= n) {
+            size_t j = h;
+            while (j < rn && fold_byte(v[start + j]) == fold_byte(r[j]))
+                j++;
+            if (j == rn)
+                return true;
+        }
+        k = next[k - 1];
+    }
+    return false;
+}
+
 /* Whether pat (already folded when fold) occurs in text. */
 static bool bytes_find(const unsigned char *text, size_t n, const unsigned char *pat, size_t m,
                        bool fold)
 {
-    if (m == 0)
-        return true;
-    if (m > n)
-        return false;
-    if (!fold)
-        return memmem(text, n, pat, m) != NULL;
-    unsigned char first = pat[0];
-    for (size_t i = 0; i + m <= n; i++)
-        if (fold_byte(text[i]) == first && bytes_eq(text + i + 1, pat + 1, m - 1, true))
-            return true;
-    return false;
+    return find_linear(text, n, pat, m, fold);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1192,55 +1230,6 @@ bool ds_matcher_match(const struct ds_matcher *m, const char *value, size_t len)
     default:
         return false; /* K_FIELDREF needs the other field: ds_field_match_ref */
     }
-}
-
-/* Whether r[0..rn) occurs in v[0..n), ASCII case folded when fold, in
- * O(n + rn): fieldref|contains searches one event value in another, both
- * the attacker's, and a naive search costs n * rn on "aaa...ab" in
- * "aaa...a". memmem is linear already; folded, Knuth-Morris-Pratt over the
- * first DS_FIND_HEAD bytes of r (its table on the stack), the rest of r
- * compared where they occur, which only a reference longer than the
- * agent's 4 KiB fields ever needs. */
-#define DS_FIND_HEAD 4096u
-static bool find_linear(const unsigned char *v, size_t n, const unsigned char *r, size_t rn,
-                        bool fold)
-{
-    if (rn == 0)
-        return true;
-    if (rn > n)
-        return false;
-    if (!fold)
-        return memmem(v, n, r, rn) != NULL;
-    size_t h = rn < DS_FIND_HEAD ? rn : DS_FIND_HEAD;
-    /* next[k]: the length of the longest proper border of r[0..k]. */
-    uint16_t next[DS_FIND_HEAD];
-    next[0] = 0;
-    for (size_t k = 1, b = 0; k < h; k++) {
-        while (b && fold_byte(r[k]) != fold_byte(r[b]))
-            b = next[b - 1];
-        if (fold_byte(r[k]) == fold_byte(r[b]))
-            b++;
-        next[k] = (uint16_t)b;
-    }
-    for (size_t i = 0, k = 0; i < n; i++) {
-        unsigned char c = fold_byte(v[i]);
-        while (k && c != fold_byte(r[k]))
-            k = next[k - 1];
-        if (c == fold_byte(r[k]))
-            k++;
-        if (k < h)
-            continue;
-        size_t start = i + 1 - h;
-        if (start + rn <= n) {
-            size_t j = h;
-            while (j < rn && fold_byte(v[start + j]) == fold_byte(r[j]))
-                j++;
-            if (j == rn)
-                return true;
-        }
-        k = next[k - 1];
-    }
-    return false;
 }
 
 static bool ref_match(const struct ds_matcher *m, const char *v, size_t n, const char *r, size_t rn)

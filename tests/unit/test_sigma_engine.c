@@ -1457,6 +1457,45 @@ static void test_index_past_caps(void **state)
         free(vals[i]);
 }
 
+/* A contains literal that repeats itself ("aaa...ab", 2 KiB, from a rule)
+ * against a value of "aaa...ab" (the attacker's): the index lets the rule
+ * through (the literal is there, at the end), and the naive search cost
+ * 4 million comparisons per rule. CPU time, as above. */
+static void test_contains_linear(void **state)
+{
+    (void)state;
+    struct ds_engine *eng = engine(&(struct ds_engine_opts){0});
+    static char lit[2049], y[4096];
+    memset(lit, 'a', 2047);
+    lit[2047] = 'b';
+    for (int i = 0; i < 20; i++) {
+        snprintf(
+            y, sizeof y,
+            "title: r%d\nid: 00000000-0000-0000-0000-%012d\n" LNX(
+                "process_creation") "detection:\n    sel:\n        CommandLine|contains: '%s'\n"
+                                    "    condition: sel\n",
+            i, i, lit);
+        add_ok(eng, "r.yml", y);
+    }
+    assert_int_equal(ds_engine_build(eng), 0);
+    static char cmd[4097];
+    memset(cmd, 'A', 4095);
+    cmd[4095] = 'B';
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+    struct fev e;
+    struct hits h;
+    struct ds_eval_stats st;
+    struct ds_view v = fev_make(&e, eng, "process.command_line", cmd, NULL);
+    assert_string_equal(eval_titles(eng, DS_EV_PROCESS_EXEC, &v, &h, &st),
+                        "r0,r1,r2,r3,r4,r5,r6,r7,r8,r9,r10,r11,r12,r13,r14,r15,r16,r17,r18,r19");
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    printf("contains of a 2 KiB periodic literal, 20 rules, one 4 KiB event: %.2f ms of CPU\n", ms);
+    assert_true(ms < 50.0);
+    ds_engine_destroy(eng);
+}
+
 /* ---- the public corpus (solo tests: they need RP_SIGMA_CORPUS) ---- */
 
 #ifndef RP_SIGMA_CORPUS
@@ -1925,6 +1964,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_index_regex_literals),
         cmocka_unit_test(test_index_repeats),
         cmocka_unit_test(test_fieldref_contains_linear),
+        cmocka_unit_test(test_contains_linear),
         cmocka_unit_test(test_index_suffix_literals),
         cmocka_unit_test(test_index_past_caps),
         cmocka_unit_test(test_corpus_compile_report),
