@@ -1226,6 +1226,7 @@ static void test_index_equals_full_evaluation(void **state)
 struct ix_event {
     const char *cmd;
     bool match;
+    const char *exe; /* process.executable; NULL: absent */
 };
 
 static void index_case(const char *det, const struct ix_event *ev, size_t n)
@@ -1243,7 +1244,9 @@ static void index_case(const char *det, const struct ix_event *ev, size_t n)
     assert_int_equal(ds_engine_build(full), 0);
     for (size_t i = 0; i < n; i++) {
         struct fev e;
-        struct ds_view v = fev_make(&e, full, "process.command_line", ev[i].cmd, NULL);
+        struct ds_view v = ev[i].exe ? fev_make(&e, full, "process.command_line", ev[i].cmd,
+                                                "process.executable", ev[i].exe, NULL)
+                                     : fev_make(&e, full, "process.command_line", ev[i].cmd, NULL);
         struct hits h1, h2;
         eval_titles(full, DS_EV_PROCESS_EXEC, &v, &h1, NULL);
         if (strcmp(h1.titles, ev[i].match ? "t" : "") != 0)
@@ -1272,29 +1275,93 @@ static void test_index_regex_literals(void **state)
     /* A POSIX class inside a bracket: the first ']' does not end the class,
      * so no ']' is required after it. */
     IX_CASE("    sel:\n        CommandLine|re: '[[:alpha:]]curl'\n    condition: sel\n",
-            {"xcurl", true}, {"1curl", false});
+            {"xcurl", true, NULL}, {"1curl", false, NULL});
     IX_CASE("    sel:\n        CommandLine|re: 'a[[:digit:]x]+bcd'\n    condition: sel\n",
-            {"a1bcd", true}, {"a]bcd", false});
+            {"a1bcd", true, NULL}, {"a]bcd", false, NULL});
     /* (*ACCEPT) ends the match: nothing after it is required. */
     IX_CASE("    sel:\n        CommandLine|re: 'x(*ACCEPT)wgetwget'\n    condition: sel\n",
-            {"x", true}, {"y", false});
+            {"x", true, NULL}, {"y", false, NULL});
     IX_CASE("    sel:\n        CommandLine|re: 'ab(c(*ACCEPT))?defgh'\n    condition: sel\n",
-            {"abc", true}, {"abdefgh", true}, {"abd", false});
+            {"abc", true, NULL}, {"abdefgh", true, NULL}, {"abd", false, NULL});
     /* Caseless UTF matching folds non-ASCII letters too, which the
      * ASCII-folded index text does not. */
-    IX_CASE("    sel:\n        CommandLine|re|i: 'xÉTÉx'\n    condition: sel\n", {"xétéx", true},
-            {"XÉTÉX", true}, {"xetex", false});
+    IX_CASE("    sel:\n        CommandLine|re|i: 'xÉTÉx'\n    condition: sel\n",
+            {"xétéx", true, NULL}, {"XÉTÉX", true, NULL}, {"xetex", false, NULL});
     /* Quoted runs: \Q...\E hides brackets and parentheses (in the first,
      * the group holds ")[" then "]x": no "x)" is required). */
     IX_CASE("    sel:\n        CommandLine|re: '(\\Q)[\\E]x)yz'\n    condition: sel\n",
-            {")[]xyz", true}, {"x)yz", false});
+            {")[]xyz", true, NULL}, {"x)yz", false, NULL});
     IX_CASE("    sel:\n        CommandLine|re: '(\\Q)\\E|x)yz'\n    condition: sel\n",
-            {"xyz", true}, {")yz", true}, {"yz", false});
+            {"xyz", true, NULL}, {")yz", true, NULL}, {"yz", false, NULL});
     IX_CASE("    sel:\n        CommandLine|re: '[\\Q]\\E]abc'\n    condition: sel\n",
-            {"]abc", true}, {"abc", false});
+            {"]abc", true, NULL}, {"abc", false, NULL});
     /* Optional characters, lazy and possessive quantifiers. */
     IX_CASE("    sel:\n        CommandLine|re: 'nc(at)? -e?x{0,}y{0}z*+q'\n    condition: sel\n",
-            {"nc -q", true}, {"ncat -exxxzq", true}, {"nc q", false});
+            {"nc -q", true, NULL}, {"ncat -exxxzq", true, NULL}, {"nc q", false, NULL});
+}
+
+/* Each construct of the language through the index, with events that
+ * match and that nearly match: the index gives the full evaluation's
+ * answer (these held before this test was written; they keep holding). */
+static void test_index_constructs(void **state)
+{
+    (void)state;
+    /* not / and / or / parentheses: a rule whose requirement is negated
+     * runs on every event. */
+    IX_CASE("    a:\n        CommandLine|contains: 'wget'\n"
+            "    b:\n        Image|endswith: '/busybox'\n"
+            "    condition: not a or (b and not a)\n",
+            {"curl x", true, NULL}, {"wget x", false, NULL}, {"x", true, "/bin/busybox"});
+    IX_CASE("    a:\n        CommandLine|contains: 'wget'\n"
+            "    b:\n        Image|endswith: '/busybox'\n"
+            "    condition: a and not b\n",
+            {"wget x", true, NULL}, {"wget x", false, "/bin/busybox"}, {"WGET", true, "/bin/sh"});
+    /* 1 of / all of, and a selection that is a list of maps. */
+    IX_CASE("    sel_a:\n        CommandLine|startswith: 'nc '\n"
+            "    sel_b:\n        - Image: /usr/bin/ncat\n        - CommandLine|contains: ' -e '\n"
+            "    condition: 1 of sel_*\n",
+            {"nc x", true, NULL}, {"x", true, "/USR/BIN/NCAT"}, {"a -e b", true, NULL},
+            {"x nc y", false, NULL});
+    IX_CASE("    sel_a:\n        CommandLine|startswith: 'nc '\n"
+            "    sel_b:\n        - Image: /usr/bin/ncat\n        - CommandLine|contains: ' -e '\n"
+            "    condition: all of sel_*\n",
+            {"nc -e x", true, NULL}, {"nc x", true, "/usr/bin/ncat"}, {"nc x", false, NULL});
+    /* all, cased, keywords. */
+    IX_CASE("    sel:\n        CommandLine|contains|all:\n            - 'a'\n            - "
+            "'/dev/tcp/'\n    condition: sel\n",
+            {"x/DEV/TCP/", false, NULL}, {"a/DEV/TCP/", true, NULL});
+    IX_CASE("    sel:\n        CommandLine|cased: 'Invoke-X'\n    condition: sel\n",
+            {"Invoke-X", true, NULL}, {"invoke-x", false, NULL});
+    IX_CASE("    keywords:\n        - 'mkfifo'\n    kw2:\n        '|all':\n            - 'chmod'\n"
+            "            - '+x'\n    condition: keywords or kw2\n",
+            {"x", true, "/usr/bin/MKFIFO"}, {"chmod +x y", true, NULL}, {"chmod", true, "+x"},
+            {"chmod 755", false, NULL});
+    /* base64offset, base64 of utf16, windash. */
+    IX_CASE("    sel:\n        CommandLine|base64offset|contains: 'http://'\n"
+            "    condition: sel\n",
+            {"aHR0cDovL", true, NULL}, {"xodHRwOi8v", true, NULL}, {"h0dHA6Ly", true, NULL},
+            {"aHR0cDov", false, NULL});
+    IX_CASE("    sel:\n        CommandLine|wide|base64|contains: 'ab'\n    condition: sel\n",
+            {"x YQBiAA== y", true, NULL}, {"YWI=", false, NULL});
+    IX_CASE("    sel:\n        CommandLine|windash|contains: ' -enc '\n    condition: sel\n",
+            {"x /enc y", true, NULL},
+            {"x \xe2\x80\x94"
+             "enc y",
+             true, NULL},
+            {"x enc y", false, NULL});
+    /* null, exists, neq, fieldref, numbers. */
+    IX_CASE("    sel:\n        Image: null\n    condition: sel\n", {"x", true, NULL},
+            {"x", true, ""}, {"x", false, "/bin/sh"});
+    IX_CASE("    sel:\n        Image|exists: false\n    condition: sel\n", {"x", true, NULL},
+            {"x", false, ""});
+    IX_CASE("    sel:\n        Image|neq: /bin/sh\n    condition: sel\n", {"x", false, NULL},
+            {"x", true, "/bin/bash"}, {"x", false, "/BIN/SH"});
+    IX_CASE("    sel:\n        CommandLine|fieldref|endswith: Image\n    condition: sel\n",
+            {"sudo /bin/sh", true, "/bin/sh"}, {"sudo /bin/sh -c", false, "/bin/sh"});
+    IX_CASE("    sel:\n        CommandLine: 4444\n    condition: sel\n", {"4444", true, NULL},
+            {"04444", false, NULL});
+    IX_CASE("    sel:\n        CommandLine|gt: 1000\n    condition: sel\n", {"1001", true, NULL},
+            {"999", false, NULL});
 }
 
 /* The automaton reports each literal's first occurrence and what ends at
@@ -1304,17 +1371,17 @@ static void test_index_repeats(void **state)
 {
     (void)state;
     IX_CASE("    sel:\n        CommandLine|endswith: 'ab'\n    condition: sel\n",
-            {"abababab", true}, {"ababa", false}, {"ab", true});
+            {"abababab", true, NULL}, {"ababa", false, NULL}, {"ab", true, NULL});
     IX_CASE("    sel:\n        CommandLine|startswith: 'aa'\n    condition: sel\n",
-            {"aaaaaa", true}, {"baaaa", false});
+            {"aaaaaa", true, NULL}, {"baaaa", false, NULL});
     IX_CASE("    sel:\n        CommandLine|endswith:\n            - 'a'\n            - 'aa'\n"
             "            - 'aaa'\n    condition: sel\n",
-            {"aaaaaaaaaab", false}, {"baaaaaaaaaa", true}, {"a", true});
+            {"aaaaaaaaaab", false, NULL}, {"baaaaaaaaaa", true, NULL}, {"a", true, NULL});
     IX_CASE("    sel:\n        CommandLine|startswith|cased: 'Ab'\n"
             "    condition: sel\n",
-            {"AbAbAb", true}, {"abAbAb", false});
-    IX_CASE("    k:\n        - '|endswith': 'xy'\n    condition: k\n", {"xyxyxy", true},
-            {"xyx", false});
+            {"AbAbAb", true, NULL}, {"abAbAb", false, NULL});
+    IX_CASE("    k:\n        - '|endswith': 'xy'\n    condition: k\n", {"xyxyxy", true, NULL},
+            {"xyx", false, NULL});
 }
 
 /* fieldref|contains searches one event value in another: both are the
@@ -1962,6 +2029,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_stop),
         cmocka_unit_test(test_index_equals_full_evaluation),
         cmocka_unit_test(test_index_regex_literals),
+        cmocka_unit_test(test_index_constructs),
         cmocka_unit_test(test_index_repeats),
         cmocka_unit_test(test_fieldref_contains_linear),
         cmocka_unit_test(test_contains_linear),
