@@ -59,9 +59,10 @@ chmod 755 "$UPROG" "$UPROG2" "$UNET"
 PORT=$((20000 + RANDOM % 20000))
 # thr.sh N: the same process execs the program again N times (N + 1 execs
 # with the first); before the last exec it waits past the throttle window
-# (3 s).
+# (3 s). Each image lives a little, so the process collector reads it.
 cat >bin/thr.sh <<'EOF'
 n=$1
+/bin/sleep 0.2
 [ "$n" -le 0 ] && exit 0
 [ "$n" -eq 1 ] && /bin/sleep 3.5
 exec "$UPROG" "$THR" $((n - 1)) rp-trigger run-thr
@@ -230,12 +231,15 @@ wait_for 20 "the detector to run" file_has agent.err "plugin sigma: running"
 wait_for 20 "the file collector to run" file_has agent.err "plugin file: running"
 wait_for 20 "the network collector to run" file_has agent.err "plugin network: running"
 
-# nobody RUN_ID [PROGRAM] [ARGS...]: runs the program as nobody with -c true.
+# nobody RUN_ID [PROGRAM] [ARGS...]: runs the program as nobody. It waits on
+# a pipe until sleep closes it (0.3 s), without a process of its own, so the
+# process collector reads its /proc entry before it exits: an exec it cannot
+# read there is published incomplete and no rule can match it.
 nobody() {
     local run=$1 prog=${2:-$UPROG}
     shift 2 || shift $#
-    (cd "$T" && exec setpriv --reuid=65534 --regid=65534 --clear-groups \
-        "$prog" -c true "$@" "$run") || fail "the test program failed ($run)"
+    /bin/sleep 0.3 | (cd "$T" && exec setpriv --reuid=65534 --regid=65534 --clear-groups \
+        "$prog" -c 'read -r x || true' "$@" "$run") || fail "the test program failed ($run)"
 }
 
 # alerts_of RULE_ID RUN: how many alerts of the rule name RUN in their
