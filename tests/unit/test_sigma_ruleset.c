@@ -313,8 +313,13 @@ static void test_conf_check(void **state)
     char err[512] = "";
     assert_int_equal(ds_conf_check(c, err, sizeof err), 0);
     ds_conf_destroy(c);
+    /* The message names the key and the item as written, not a position in
+     * the rule text made around it. */
     check_refused("\"rules\":{\"r\":{\"exceptions\":[{\"Image|nosuch\":\"/x\"}]}}",
-                  "rules.r.exceptions[0]");
+                  "rules.r.exceptions[0]: Image|nosuch: unknown modifier 'nosuch'");
+    /* What only compiling finds: a regular expression that does not compile. */
+    check_refused("\"rules\":{\"r\":{\"exceptions\":[{\"CommandLine|re\":\"((\"}]}}",
+                  "rules.r.exceptions[0]: CommandLine|re");
     check_refused("\"tags\":{\"t.x\":{\"exceptions\":[{\"Image|endswith\":\"/x\"},"
                   "{\"Image\":{\"a\":1}}]}}",
                   "tags.t.x.exceptions[1]");
