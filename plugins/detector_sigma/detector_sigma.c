@@ -455,7 +455,7 @@ static void install(struct ds_plugin *p, struct live *l, char *text)
 static void note_failure(struct ds_plugin *p, const char *why)
 {
     pthread_mutex_lock(&p->lock);
-    snprintf(p->last_error, sizeof p->last_error, "%s", why);
+    snprintf(p->last_error, sizeof p->last_error, "%.*s", (int)(sizeof p->last_error - 1), why);
     pthread_mutex_unlock(&p->lock);
 }
 
