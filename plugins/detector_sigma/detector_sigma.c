@@ -389,8 +389,9 @@ static void log_set(struct ds_plugin *p, const struct live *l, const char *what)
     if (s->notes_dropped)
         rp_util_logf(p->host, p->self, RP_LOG_WARN, "%u more exceptions can never hold",
                      s->notes_dropped);
+    /* At start the subscriptions follow the set; later sets may need more. */
     uint32_t missing = s->types & ~p->subscribed;
-    if (missing && p->subscribed) {
+    if (missing) {
         char t[256];
         types_text(missing, t, sizeof t);
         rp_util_logf(p->host, p->self, RP_LOG_WARN,

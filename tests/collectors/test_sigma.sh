@@ -24,7 +24,9 @@
 #    unchanged config;
 #  - a reload whose rule_dir is missing (a new config, or the folder moved
 #    away under an unchanged one) keeps the old rules, which still alert,
-#    and logs why.
+#    and logs why;
+#  - rules for an event type the plugin did not subscribe to at start (also
+#    when it started without any) are said to wait for a restart.
 # Usage: bash test_sigma.sh RAMPARTD RAMPARTCTL VERSION PLUGIN_DIR
 # shellcheck source=tests/cli/lib.sh
 source "$(dirname "$0")/../cli/lib.sh"
@@ -495,6 +497,21 @@ expect_target run-base
 
 # ---- a changed rule file, unchanged config -----------------------------------------------
 target_rule "$UNAME2"
+# A new rule for an event type the plugin did not subscribe to at start: it
+# loads, and the log and stats say it runs after a restart.
+cat >rules/c/delete.yml <<EOF
+title: RP test - file deleted
+id: 6b0f7c1e-5a2d-4c8e-9f10-0000000000f2
+status: stable
+level: low
+logsource:
+  product: linux
+  category: file_delete
+detection:
+  selection:
+    TargetFilename|endswith: '/rp-sigma-gone-$UNAME.txt'
+  condition: selection
+EOF
 before=$(reloads_logged "plugin sigma: reloaded")
 run_cmd reload.out reload.err "$RAMPARTCTL" --config "$CFG" reload
 expect_rc 0 "reload (changed rule file): $(cat reload.err)"
@@ -503,6 +520,11 @@ nobody run-file1 "$UPROG" rp-trigger
 expect_no_target run-file1 "the rule file now names another program"
 nobody run-file2 "$UPROG2" rp-trigger
 wait_for 15 "the target alert of the changed rule" has_alert "$ID_A" run-file2
+grep -qF "plugin sigma: rules for file.delete were loaded by a reload, but the plugin subscribes" \
+    agent.err || fail "no warning about the rules for file.delete"
+stats
+[ "$(json_get stats.out 'd["unsubscribed_needed"]')" = "['file.delete']" ] ||
+    fail "unsubscribed_needed: $(cat stats.out)"
 
 # ---- a missing rule_dir keeps the old rules ----------------------------------------------
 write_cfg "" '["'"$T"'/rules", "'"$T"'/missing"]'
@@ -533,4 +555,23 @@ kill -TERM "$APID"
 wait_for 30 "the agent to exit" pid_gone "$APID"
 wait "$APID" || fail "the agent exited with status $?"
 grep -qF "plugin sigma: stopped:" agent.err || fail "no stop line"
+
+# ---- started without rules: a reload that brings some says they wait --------------------
+mkdir -m 755 empty
+write_cfg "" '["'"$T"'/empty"]'
+"$RAMPARTD" --foreground --config "$CFG" >agent2.out 2>agent2.err &
+APID=$!
+AGENT_PIDS+=("$APID")
+wait_for 20 "the detector to run without rules" file_has agent2.err "plugin sigma: running"
+grep -qF "plugin sigma: evaluating no event type" agent2.err ||
+    fail "subscriptions without rules: $(grep -F 'plugin sigma' agent2.err)"
+cp rules/c/canary.yml empty/
+run_cmd reload.out reload.err "$RAMPARTCTL" --config "$CFG" reload
+expect_rc 0 "reload (rules added): $(cat reload.err)"
+wait_for 15 "the rules re-read" file_has agent2.err "plugin sigma: reloaded 1 rule files"
+wait_for 5 "the warning" file_has agent2.err \
+    "plugin sigma: rules for process.exec were loaded by a reload, but the plugin subscribes"
+kill -TERM "$APID"
+wait_for 30 "the agent to exit" pid_gone "$APID"
+wait "$APID" || fail "the agent exited with status $?"
 echo "detector_sigma: alerts, throttling, tuning and reloads as expected"
