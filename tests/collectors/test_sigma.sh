@@ -26,7 +26,10 @@
 #    away under an unchanged one) keeps the old rules, which still alert,
 #    and logs why;
 #  - rules for an event type the plugin did not subscribe to at start (also
-#    when it started without any) are said to wait for a restart.
+#    when it started without any) are said to wait for a restart;
+#  - an exception that does not compile is refused by --check-config with
+#    its key; a rule_dir that cannot be read at start leaves the plugin off
+#    with the folder named, and the agent degraded.
 # Usage: bash test_sigma.sh RAMPARTD RAMPARTCTL VERSION PLUGIN_DIR
 # shellcheck source=tests/cli/lib.sh
 source "$(dirname "$0")/../cli/lib.sh"
@@ -574,4 +577,23 @@ wait_for 5 "the warning" file_has agent2.err \
 kill -TERM "$APID"
 wait_for 30 "the agent to exit" pid_gone "$APID"
 wait "$APID" || fail "the agent exited with status $?"
+
+# ---- what the schema cannot check: refused before start, with the key -------------------
+write_cfg '"rules": {"'"$ID_A"'": {"exceptions": [{"CommandLine|re": "(("}]}}'
+run_cmd cc.out cc.err "$RAMPARTD" --check-config --config "$CFG"
+expect_rc 78 "check-config with an exception that does not compile"
+grep -qF "plugins.sigma: check_config refused the config: rules.$ID_A.exceptions[0]: CommandLine|re:" \
+    cc.err || fail "check-config: $(cat cc.err)"
+
+# ---- a rule_dir that cannot be read at start: the plugin stays off, saying why -----------
+write_cfg "" '["'"$T"'/nowhere"]'
+"$RAMPARTD" --foreground --config "$CFG" >agent3.out 2>agent3.err &
+APID=$!
+AGENT_PIDS+=("$APID")
+wait_for 20 "the start failure" file_has agent3.err "cannot load the rules: rule_dirs[0] $T/nowhere"
+run_cmd st.out st.err "$RAMPARTCTL" --config "$CFG" status
+expect_rc 1 "status with the detector off: $(cat st.out st.err)"
+kill -TERM "$APID"
+wait_for 30 "the agent to exit" pid_gone "$APID"
+wait "$APID" || true
 echo "detector_sigma: alerts, throttling, tuning and reloads as expected"
