@@ -640,7 +640,15 @@ static json_t *str_or_null(const char *s)
     return s ? jstr(s) : json_null();
 }
 
-char *ds_set_rules_json(const struct ds_set *s, uint32_t *next, size_t max_bytes)
+int ds_status_parse(const char *name)
+{
+    for (int st = DS_ST_LOADED; st <= DS_ST_DISABLED; st++)
+        if (name && strcmp(name, ds_status_name(st)) == 0)
+            return st;
+    return -1;
+}
+
+char *ds_set_rules_json(const struct ds_set *s, int status, uint32_t *next, size_t max_bytes)
 {
     json_t *root = json_object(), *arr = json_array();
     size_t bytes = 16;
@@ -648,9 +656,11 @@ char *ds_set_rules_json(const struct ds_set *s, uint32_t *next, size_t max_bytes
         json_decref(root);
         return NULL;
     }
-    uint32_t i = *next;
+    uint32_t i = *next, taken = 0;
     for (; i < s->n_files; i++) {
         const struct ds_file *f = &s->files[i];
+        if (status >= 0 && (int)f->status != status)
+            continue;
         json_t *o = json_pack("{s:o,s:o,s:o,s:o,s:s,s:o,s:o}", "id", str_or_null(f->id), "title",
                               str_or_null(f->title), "level", str_or_null(f->level), "path",
                               jstr(f->path), "status", ds_status_name(f->status), "reason",
@@ -663,11 +673,12 @@ char *ds_set_rules_json(const struct ds_set *s, uint32_t *next, size_t max_bytes
         /* Its size as it will be written, so one reply stays under the
          * cap (the first file of a reply always goes, whatever its size). */
         size_t add = json_dumpb(o, NULL, 0, JSON_COMPACT) + 1;
-        if (i > *next && bytes + add > max_bytes) {
+        if (taken > 0 && bytes + add > max_bytes) {
             json_decref(o);
             break;
         }
         bytes += add;
+        taken++;
         json_array_append_new(arr, o);
     }
     char *text = json_dumps(root, JSON_COMPACT);

@@ -321,6 +321,13 @@ assert t["title"] == "RP test - unique program with the trigger argument", t
 noid = "sigma-" + hashlib.sha256(b"c/noid.yml").hexdigest()[:16]
 assert by["noid.yml"]["id"] == noid, (by["noid.yml"], noid)
 PY
+run_cmd dead.out dead.err "$RAMPARTCTL" --config "$CFG" plugin sigma rules dead
+expect_rc 0 "rules dead: $(cat dead.err)"
+[ "$(json_get dead.out '[r["id"] for r in d["rules"]]')" = "['$ID_D']" ] ||
+    fail "rules dead: $(cat dead.out)"
+run_cmd bad.out bad.err "$RAMPARTCTL" --config "$CFG" plugin sigma rules nonsense
+expect_rc 64 "rules with an unknown status (a usage error)"
+grep -qF "loaded, dead, skipped or disabled" bad.err || fail "rules nonsense: $(cat bad.err)"
 
 # ---- one alert with every field; a near miss; no id; a file rule ------------------------
 nobody run-1 "$UPROG" rp-trigger
