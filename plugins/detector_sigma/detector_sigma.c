@@ -389,8 +389,9 @@ static void log_set(struct ds_plugin *p, const struct live *l, const char *what)
     if (s->notes_dropped)
         rp_util_logf(p->host, p->self, RP_LOG_WARN, "%u more exceptions can never hold",
                      s->notes_dropped);
+    /* At start the subscriptions follow the set; later sets may need more. */
     uint32_t missing = s->types & ~p->subscribed;
-    if (missing && p->subscribed) {
+    if (missing) {
         char t[256];
         types_text(missing, t, sizeof t);
         rp_util_logf(p->host, p->self, RP_LOG_WARN,
@@ -928,11 +929,12 @@ static int reply(struct ds_plugin *p, rp_command *cmd, json_t *j)
     return rc;
 }
 
-static int cmd_rules(struct ds_plugin *p, rp_command *cmd, struct live *l)
+/* rules [STATUS]: every rule file, or those of one status. */
+static int cmd_rules(struct ds_plugin *p, rp_command *cmd, struct live *l, int status)
 {
     uint32_t next = 0;
     do {
-        char *text = ds_set_rules_json(l->set, &next, RULES_REPLY_MAX);
+        char *text = ds_set_rules_json(l->set, status, &next, RULES_REPLY_MAX);
         if (!text)
             return RP_ERR_NOMEM;
         int more = next < l->set->n_files;
@@ -984,16 +986,25 @@ static int ds_on_command(rp_plugin *self, void *state, rp_command *cmd, const ch
     (void)self;
     json_t *req = json_loadb(request, (size_t)len, 0, NULL);
     const char *name = json_string_value(json_object_get(req, "command"));
+    json_t *args = json_object_get(req, "args");
+    const char *arg = json_string_value(json_array_get(args, 0));
     char cname[32];
     snprintf(cname, sizeof cname, "%s", name ? name : "");
-    json_decref(req);
     int which = strcmp(cname, "rules") == 0 ? 1 : strcmp(cname, "stats") == 0 ? 2 : 0;
+    int status = arg ? ds_status_parse(arg) : -1;
+    size_t nargs = json_array_size(args);
+    json_decref(req);
     if (!which)
-        return refuse(p, RP_ERR_NOTFOUND, "unknown command; try: rules, stats");
+        return refuse(p, RP_ERR_NOTFOUND, "unknown command; try: rules [STATUS], stats");
+    if (which == 1 && (nargs > 1 || (nargs == 1 && status < 0)))
+        return refuse(p, RP_ERR_INVAL,
+                      "rules takes at most one argument: loaded, dead, skipped or disabled");
+    if (which == 2 && nargs > 0)
+        return refuse(p, RP_ERR_INVAL, "stats takes no argument");
     struct live *l = live_take(p);
     if (!l)
         return refuse(p, RP_ERR_AGAIN, "no rule set is loaded");
-    int rc = which == 1 ? cmd_rules(p, cmd, l) : cmd_stats(p, cmd, l);
+    int rc = which == 1 ? cmd_rules(p, cmd, l, status) : cmd_stats(p, cmd, l);
     live_release(l);
     return rc;
 }

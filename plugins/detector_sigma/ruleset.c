@@ -283,6 +283,32 @@ struct exc_cache {
     const struct ds_crule *cr; /* NULL: could not hold */
 };
 
+/* The loader's message about an exception, as the user wrote it: the
+ * position in the rule text made around it and the selection's own name
+ * mean nothing to them ("rules.x.exceptions[0]:6:15:
+ * detection.exception.Image|foo: ..." becomes "rules.x.exceptions[0]:
+ * Image|foo: ..."). */
+static int exception_error(char *err, size_t errlen, const char *what, const char *msg)
+{
+    size_t n = strlen(what);
+    const char *p = msg;
+    if (strncmp(p, what, n) == 0) {
+        p += n;
+        while (*p == ':' || (*p >= '0' && *p <= '9'))
+            p++;
+        while (*p == ' ')
+            p++;
+        if (strncmp(p, "detection.exception", 19) == 0) {
+            p += 19;
+            if (*p == '.')
+                p++;
+            else if (*p == ':')
+                p += *(p + 1) == ' ' ? 2 : 1;
+        }
+    }
+    return say(err, errlen, RP_ERR_CONFIG, "%s: %s", what, p);
+}
+
 /* The YAML of a one-selection rule whose selection is the exception. */
 static int exception_yaml(const char *text, int ls, char *buf, size_t buflen)
 {
@@ -322,7 +348,7 @@ static int compile_exception(struct ds_set *s, const struct ds_conf *c, const ch
     if (rc != 0)
         return rc;
     if (!rule)
-        return say(err, errlen, RP_ERR_CONFIG, "%s", res.msg);
+        return exception_error(err, errlen, what, res.msg);
     struct ds_report rep;
     memset(&rep, 0, sizeof rep);
     if ((rc = ds_engine_add_rule(s->exc, rule, what, &rep, out)) != 0)
@@ -428,12 +454,20 @@ static int make_fieldmap(const struct ds_conf *c, struct ds_fieldmap **out, char
 int ds_conf_check(const struct ds_conf *c, char *err, size_t errlen)
 {
     struct ds_fieldmap *fm = NULL;
+    struct ds_engine *eng = NULL;
     int rc = make_fieldmap(c, &fm, err, errlen);
-    ds_fieldmap_destroy(fm);
     if (rc != 0)
-        return rc;
-    /* Each exception must be a Sigma selection; whether its fields exist
-     * depends on the rules it applies to, which the build tells. */
+        goto out;
+    /* Each exception must compile (its modifiers, values, regular
+     * expressions); whether its fields exist depends on the rules it
+     * applies to, which the build tells. */
+    struct ds_engine_opts o = {0};
+    o.fieldmap = fm;
+    o.any_logsource = true;
+    o.match.placeholders = c->placeholders;
+    o.match.nplaceholders = c->n_placeholders;
+    if ((rc = ds_engine_create(&o, &eng)) != 0)
+        goto out;
     for (int pass = 0; pass < 2; pass++) {
         const struct ds_tune_entry *ents = pass ? c->tags : c->rules;
         uint32_t n = pass ? c->n_tags : c->n_rules;
@@ -445,22 +479,35 @@ int ds_conf_check(const struct ds_conf *c, char *err, size_t errlen)
                          ents[i].key, j);
                 size_t cap = strlen(text) + 256;
                 char *yaml = malloc(cap);
+                rc = RP_ERR_NOMEM;
                 if (!yaml)
-                    return RP_ERR_NOMEM;
+                    goto out;
                 int len = exception_yaml(text, DS_LS_PROCESS_CREATION, yaml, cap);
                 struct ds_rule *rule = NULL;
                 struct ds_load_result res;
                 rc = len < 0 ? len : ds_rule_load_buffer(what, yaml, (size_t)len, &rule, &res);
                 free(yaml);
-                ds_rule_destroy(rule);
                 if (rc != 0)
-                    return rc;
-                if (!rule)
-                    return say(err, errlen, RP_ERR_CONFIG, "%s", res.msg);
+                    goto out;
+                if (!rule) {
+                    rc = exception_error(err, errlen, what, res.msg);
+                    goto out;
+                }
+                struct ds_report rep;
+                memset(&rep, 0, sizeof rep);
+                if ((rc = ds_engine_add_rule(eng, rule, what, &rep, NULL)) != 0)
+                    goto out;
+                if (rep.status == DS_ST_SKIPPED) {
+                    rc = exception_error(err, errlen, what, rep.msg);
+                    goto out;
+                }
             }
         }
     }
-    return 0;
+out:
+    ds_engine_destroy(eng);
+    ds_fieldmap_destroy(fm);
+    return rc;
 }
 
 void ds_set_destroy(struct ds_set *s)
@@ -593,7 +640,15 @@ static json_t *str_or_null(const char *s)
     return s ? jstr(s) : json_null();
 }
 
-char *ds_set_rules_json(const struct ds_set *s, uint32_t *next, size_t max_bytes)
+int ds_status_parse(const char *name)
+{
+    for (int st = DS_ST_LOADED; st <= DS_ST_DISABLED; st++)
+        if (name && strcmp(name, ds_status_name(st)) == 0)
+            return st;
+    return -1;
+}
+
+char *ds_set_rules_json(const struct ds_set *s, int status, uint32_t *next, size_t max_bytes)
 {
     json_t *root = json_object(), *arr = json_array();
     size_t bytes = 16;
@@ -601,9 +656,11 @@ char *ds_set_rules_json(const struct ds_set *s, uint32_t *next, size_t max_bytes
         json_decref(root);
         return NULL;
     }
-    uint32_t i = *next;
+    uint32_t i = *next, taken = 0;
     for (; i < s->n_files; i++) {
         const struct ds_file *f = &s->files[i];
+        if (status >= 0 && (int)f->status != status)
+            continue;
         json_t *o = json_pack("{s:o,s:o,s:o,s:o,s:s,s:o,s:o}", "id", str_or_null(f->id), "title",
                               str_or_null(f->title), "level", str_or_null(f->level), "path",
                               jstr(f->path), "status", ds_status_name(f->status), "reason",
@@ -616,11 +673,12 @@ char *ds_set_rules_json(const struct ds_set *s, uint32_t *next, size_t max_bytes
         /* Its size as it will be written, so one reply stays under the
          * cap (the first file of a reply always goes, whatever its size). */
         size_t add = json_dumpb(o, NULL, 0, JSON_COMPACT) + 1;
-        if (i > *next && bytes + add > max_bytes) {
+        if (taken > 0 && bytes + add > max_bytes) {
             json_decref(o);
             break;
         }
         bytes += add;
+        taken++;
         json_array_append_new(arr, o);
     }
     char *text = json_dumps(root, JSON_COMPACT);

@@ -99,9 +99,13 @@ const char *ds_rule_alert_id(const struct ds_rule *rule, const char *relpath, ch
                              size_t buflen);
 
 /* The `rules` reply: a JSON object {"rules": [...]} of the files from
- * *next on, at most max_bytes long; *next moves past the files given and
- * equals n_files at the end. malloc'd text (free), or NULL without memory. */
-char *ds_set_rules_json(const struct ds_set *s, uint32_t *next, size_t max_bytes);
+ * *next on whose status is status (enum ds_status; -1: any), at most
+ * max_bytes long; *next moves past the files looked at and equals n_files
+ * at the end. malloc'd text (free), or NULL without memory. */
+char *ds_set_rules_json(const struct ds_set *s, int status, uint32_t *next, size_t max_bytes);
+
+/* The enum ds_status named name ("dead"), or -1. */
+int ds_status_parse(const char *name);
 
 /* The status's name: "loaded", "dead", "skipped", "disabled". */
 const char *ds_status_name(int status);

@@ -24,7 +24,12 @@
 #    unchanged config;
 #  - a reload whose rule_dir is missing (a new config, or the folder moved
 #    away under an unchanged one) keeps the old rules, which still alert,
-#    and logs why.
+#    and logs why;
+#  - rules for an event type the plugin did not subscribe to at start (also
+#    when it started without any) are said to wait for a restart;
+#  - an exception that does not compile is refused by --check-config with
+#    its key; a rule_dir that cannot be read at start leaves the plugin off
+#    with the folder named, and the agent degraded.
 # Usage: bash test_sigma.sh RAMPARTD RAMPARTCTL VERSION PLUGIN_DIR
 # shellcheck source=tests/cli/lib.sh
 source "$(dirname "$0")/../cli/lib.sh"
@@ -59,9 +64,10 @@ chmod 755 "$UPROG" "$UPROG2" "$UNET"
 PORT=$((20000 + RANDOM % 20000))
 # thr.sh N: the same process execs the program again N times (N + 1 execs
 # with the first); before the last exec it waits past the throttle window
-# (3 s).
+# (3 s). Each image lives a little, so the process collector reads it.
 cat >bin/thr.sh <<'EOF'
 n=$1
+/bin/sleep 0.2
 [ "$n" -le 0 ] && exit 0
 [ "$n" -eq 1 ] && /bin/sleep 3.5
 exec "$UPROG" "$THR" $((n - 1)) rp-trigger run-thr
@@ -230,12 +236,15 @@ wait_for 20 "the detector to run" file_has agent.err "plugin sigma: running"
 wait_for 20 "the file collector to run" file_has agent.err "plugin file: running"
 wait_for 20 "the network collector to run" file_has agent.err "plugin network: running"
 
-# nobody RUN_ID [PROGRAM] [ARGS...]: runs the program as nobody with -c true.
+# nobody RUN_ID [PROGRAM] [ARGS...]: runs the program as nobody. It waits on
+# a pipe until sleep closes it (0.3 s), without a process of its own, so the
+# process collector reads its /proc entry before it exits: an exec it cannot
+# read there is published incomplete and no rule can match it.
 nobody() {
     local run=$1 prog=${2:-$UPROG}
     shift 2 || shift $#
-    (cd "$T" && exec setpriv --reuid=65534 --regid=65534 --clear-groups \
-        "$prog" -c true "$@" "$run") || fail "the test program failed ($run)"
+    /bin/sleep 0.3 | (cd "$T" && exec setpriv --reuid=65534 --regid=65534 --clear-groups \
+        "$prog" -c 'read -r x || true' "$@" "$run") || fail "the test program failed ($run)"
 }
 
 # alerts_of RULE_ID RUN: how many alerts of the rule name RUN in their
@@ -312,6 +321,17 @@ assert t["title"] == "RP test - unique program with the trigger argument", t
 noid = "sigma-" + hashlib.sha256(b"c/noid.yml").hexdigest()[:16]
 assert by["noid.yml"]["id"] == noid, (by["noid.yml"], noid)
 PY
+run_cmd dead.out dead.err "$RAMPARTCTL" --config "$CFG" plugin sigma rules dead
+expect_rc 0 "rules dead: $(cat dead.err)"
+[ "$(json_get dead.out '[r["id"] for r in d["rules"]]')" = "['$ID_D']" ] ||
+    fail "rules dead: $(cat dead.out)"
+run_cmd bad.out bad.err "$RAMPARTCTL" --config "$CFG" plugin sigma rules nonsense
+# The plugin refuses it with its message. (rampartctl's status for it is 70,
+# or 64 when the host's reply races its own marking of the error as the
+# plugin's: core/runtime/host_command.c sets by_plugin after ending the
+# command.)
+[ "$RC" -ne 0 ] || fail "rules nonsense succeeded: $(cat bad.out)"
+grep -qF "loaded, dead, skipped or disabled" bad.err || fail "rules nonsense: $(cat bad.err)"
 
 # ---- one alert with every field; a near miss; no id; a file rule ------------------------
 nobody run-1 "$UPROG" rp-trigger
@@ -491,6 +511,21 @@ expect_target run-base
 
 # ---- a changed rule file, unchanged config -----------------------------------------------
 target_rule "$UNAME2"
+# A new rule for an event type the plugin did not subscribe to at start: it
+# loads, and the log and stats say it runs after a restart.
+cat >rules/c/delete.yml <<EOF
+title: RP test - file deleted
+id: 6b0f7c1e-5a2d-4c8e-9f10-0000000000f2
+status: stable
+level: low
+logsource:
+  product: linux
+  category: file_delete
+detection:
+  selection:
+    TargetFilename|endswith: '/rp-sigma-gone-$UNAME.txt'
+  condition: selection
+EOF
 before=$(reloads_logged "plugin sigma: reloaded")
 run_cmd reload.out reload.err "$RAMPARTCTL" --config "$CFG" reload
 expect_rc 0 "reload (changed rule file): $(cat reload.err)"
@@ -499,6 +534,11 @@ nobody run-file1 "$UPROG" rp-trigger
 expect_no_target run-file1 "the rule file now names another program"
 nobody run-file2 "$UPROG2" rp-trigger
 wait_for 15 "the target alert of the changed rule" has_alert "$ID_A" run-file2
+grep -qF "plugin sigma: rules for file.delete were loaded by a reload, but the plugin subscribes" \
+    agent.err || fail "no warning about the rules for file.delete"
+stats
+[ "$(json_get stats.out 'd["unsubscribed_needed"]')" = "['file.delete']" ] ||
+    fail "unsubscribed_needed: $(cat stats.out)"
 
 # ---- a missing rule_dir keeps the old rules ----------------------------------------------
 write_cfg "" '["'"$T"'/rules", "'"$T"'/missing"]'
@@ -529,4 +569,42 @@ kill -TERM "$APID"
 wait_for 30 "the agent to exit" pid_gone "$APID"
 wait "$APID" || fail "the agent exited with status $?"
 grep -qF "plugin sigma: stopped:" agent.err || fail "no stop line"
+
+# ---- started without rules: a reload that brings some says they wait --------------------
+mkdir -m 755 empty
+write_cfg "" '["'"$T"'/empty"]'
+"$RAMPARTD" --foreground --config "$CFG" >agent2.out 2>agent2.err &
+APID=$!
+AGENT_PIDS+=("$APID")
+wait_for 20 "the detector to run without rules" file_has agent2.err "plugin sigma: running"
+grep -qF "plugin sigma: evaluating no event type" agent2.err ||
+    fail "subscriptions without rules: $(grep -F 'plugin sigma' agent2.err)"
+cp rules/c/canary.yml empty/
+run_cmd reload.out reload.err "$RAMPARTCTL" --config "$CFG" reload
+expect_rc 0 "reload (rules added): $(cat reload.err)"
+wait_for 15 "the rules re-read" file_has agent2.err "plugin sigma: reloaded 1 rule files"
+wait_for 5 "the warning" file_has agent2.err \
+    "plugin sigma: rules for process.exec were loaded by a reload, but the plugin subscribes"
+kill -TERM "$APID"
+wait_for 30 "the agent to exit" pid_gone "$APID"
+wait "$APID" || fail "the agent exited with status $?"
+
+# ---- what the schema cannot check: refused before start, with the key -------------------
+write_cfg '"rules": {"'"$ID_A"'": {"exceptions": [{"CommandLine|re": "(("}]}}'
+run_cmd cc.out cc.err "$RAMPARTD" --check-config --config "$CFG"
+expect_rc 78 "check-config with an exception that does not compile"
+grep -qF "plugins.sigma: check_config refused the config: rules.$ID_A.exceptions[0]: CommandLine|re:" \
+    cc.err || fail "check-config: $(cat cc.err)"
+
+# ---- a rule_dir that cannot be read at start: the plugin stays off, saying why -----------
+write_cfg "" '["'"$T"'/nowhere"]'
+"$RAMPARTD" --foreground --config "$CFG" >agent3.out 2>agent3.err &
+APID=$!
+AGENT_PIDS+=("$APID")
+wait_for 20 "the start failure" file_has agent3.err "cannot load the rules: rule_dirs[0] $T/nowhere"
+run_cmd st.out st.err "$RAMPARTCTL" --config "$CFG" status
+expect_rc 1 "status with the detector off: $(cat st.out st.err)"
+kill -TERM "$APID"
+wait_for 30 "the agent to exit" pid_gone "$APID"
+wait "$APID" || true
 echo "detector_sigma: alerts, throttling, tuning and reloads as expected"

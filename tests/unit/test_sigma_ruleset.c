@@ -313,8 +313,13 @@ static void test_conf_check(void **state)
     char err[512] = "";
     assert_int_equal(ds_conf_check(c, err, sizeof err), 0);
     ds_conf_destroy(c);
+    /* The message names the key and the item as written, not a position in
+     * the rule text made around it. */
     check_refused("\"rules\":{\"r\":{\"exceptions\":[{\"Image|nosuch\":\"/x\"}]}}",
-                  "rules.r.exceptions[0]");
+                  "rules.r.exceptions[0]: Image|nosuch: unknown modifier 'nosuch'");
+    /* What only compiling finds: a regular expression that does not compile. */
+    check_refused("\"rules\":{\"r\":{\"exceptions\":[{\"CommandLine|re\":\"((\"}]}}",
+                  "rules.r.exceptions[0]: CommandLine|re");
     check_refused("\"tags\":{\"t.x\":{\"exceptions\":[{\"Image|endswith\":\"/x\"},"
                   "{\"Image\":{\"a\":1}}]}}",
                   "tags.t.x.exceptions[1]");
@@ -344,7 +349,7 @@ static void test_rules_json(void **state)
     struct ds_conf *c = conf("");
     struct ds_set *s = build(c);
     uint32_t next = 0;
-    char *text = ds_set_rules_json(s, &next, 1 << 20);
+    char *text = ds_set_rules_json(s, -1, &next, 1 << 20);
     assert_non_null(text);
     assert_int_equal(next, s->n_files);
     json_t *j = json_loads(text, 0, NULL);
@@ -369,12 +374,33 @@ static void test_rules_json(void **state)
     next = 0;
     uint32_t replies = 0;
     while (next < s->n_files) {
-        text = ds_set_rules_json(s, &next, 1);
+        text = ds_set_rules_json(s, -1, &next, 1);
         assert_non_null(text);
         free(text);
         replies++;
     }
     assert_int_equal(replies, s->n_files);
+    /* One status: the skipped file alone. */
+    assert_int_equal(ds_status_parse("skipped"), DS_ST_SKIPPED);
+    assert_int_equal(ds_status_parse("gone"), -1);
+    next = 0;
+    text = ds_set_rules_json(s, DS_ST_SKIPPED, &next, 1 << 20);
+    assert_non_null(text);
+    assert_int_equal(next, s->n_files);
+    j = json_loads(text, 0, NULL);
+    arr = json_object_get(j, "rules");
+    assert_int_equal(json_array_size(arr), 1);
+    assert_non_null(
+        strstr(json_string_value(json_object_get(json_array_get(arr, 0), "path")), "broken.yml"));
+    json_decref(j);
+    free(text);
+    /* No file of that status: an empty list. */
+    next = 0;
+    text = ds_set_rules_json(s, DS_ST_DEAD, &next, 1 << 20);
+    j = json_loads(text, 0, NULL);
+    assert_int_equal(json_array_size(json_object_get(j, "rules")), 0);
+    json_decref(j);
+    free(text);
     ds_set_destroy(s);
     ds_conf_destroy(c);
 }
