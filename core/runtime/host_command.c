@@ -105,12 +105,16 @@ static void cmd_task(void *arg, int status)
 }
 
 /* Ends c with rc, unless it ended or gave its last reply already. */
-static void cmd_end(struct rp_command *c, int rc, const char *msg)
+/* Ends the command with rc unless it has ended. by_plugin marks rc as the
+ * plugin's own answer; it is set before the waiter wakes, so the caller is
+ * told the same exit status every time. */
+static void cmd_end(struct rp_command *c, int rc, const char *msg, int by_plugin)
 {
     rp__os_mutex_lock(c->lock);
     if (!c->last && !c->ended) {
         c->ended = 1;
         c->end_rc = rc;
+        c->by_plugin = by_plugin;
         snprintf(c->end_msg, sizeof c->end_msg, "%s", msg);
         cmd_wake_locked(c);
     }
@@ -158,7 +162,7 @@ static void cmd_work(void *arg)
     if (!go) {
         char msg[256];
         snprintf(msg, sizeof msg, "plugin %s stopped before the command ran", p->name);
-        cmd_end(c, RP_ERR_STOPPED, msg);
+        cmd_end(c, RP_ERR_STOPPED, msg, 0);
         return;
     }
     rp__os_mutex_lock(c->lock);
@@ -183,12 +187,8 @@ static void cmd_work(void *arg)
         else
             snprintf(msg, sizeof msg, "%s%s%s", rp_errname(rc), why[0] ? ": " : "",
                      why[0] ? why : rp_strerror(rc));
-        cmd_end(c, rc ? rc : RP_ERR_INTERNAL, msg);
-        rp__os_mutex_lock(c->lock);
         /* RP_ERR_STOPPED passes the host's own stop on: not the plugin's. */
-        if (c->end_rc == (rc ? rc : RP_ERR_INTERNAL) && !c->timed_out && rc != RP_ERR_STOPPED)
-            c->by_plugin = 1;
-        rp__os_mutex_unlock(c->lock);
+        cmd_end(c, rc ? rc : RP_ERR_INTERNAL, msg, rc != RP_ERR_STOPPED);
         atomic_fetch_add(&c->host->cmds->failed, 1);
     }
     rp__os_mutex_lock(pc->lock);
@@ -204,7 +204,7 @@ static void cmd_done(void *arg, int status)
     if (status != 0) {
         char msg[256];
         snprintf(msg, sizeof msg, "plugin %s stopped before the command ran", c->plugin->name);
-        cmd_end(c, RP_ERR_STOPPED, msg);
+        cmd_end(c, RP_ERR_STOPPED, msg, 0);
     }
     rp__os_mutex_lock(pc->lock);
     pc->held--;
