@@ -1,0 +1,11 @@
+# shellcheck shell=bash disable=SC2034 # DESC is read by test_sigma_ruleset.sh
+DESC="writes /etc/pam.d/rampart-test-MARKER (a comment for a service nothing uses; removed)"
+trigger() {
+    etc_file "/etc/pam.d/rampart-test-$1"
+}
+near_miss() {
+    local d
+    d=$(work "$1")/etc/pam.d
+    mkdir -p "$d"
+    echo '# test' >"$d/rp"
+}

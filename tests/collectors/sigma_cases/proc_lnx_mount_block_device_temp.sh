@@ -1,0 +1,21 @@
+# shellcheck shell=bash disable=SC2034 # DESC is read by test_sigma_ruleset.sh
+DESC="unshare -m: mount -o ro of the root file system's disk on DIR/host in the test's folder, then umount"
+trigger() {
+    local w dev
+    w=$(work "$1")
+    mkdir -p "$w/host"
+    dev=$(findmnt -no SOURCE /)
+    if [ -b "$dev" ]; then
+        # Read-only, in a private mount namespace: gone when it ends.
+        unshare -m --propagation private sh -c "mount -o ro $dev $w/host; umount $w/host"
+    else
+        # No disk device under / (a container): a do-nothing mount instead.
+        "$(fake "$1" mount)" -o ro /dev/sda1 "$w/host"
+    fi
+}
+near_miss() {
+    local w
+    w=$(work "$1")
+    mkdir -p "$w/host"
+    unshare -m --propagation private sh -c "mount -t tmpfs tmpfs $w/host; umount $w/host"
+}
