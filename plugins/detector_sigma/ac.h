@@ -10,11 +10,19 @@
  * the value's end) or an exact value (both). The text is folded as it is
  * read (A-Z as a-z, every other byte as itself), so nothing is copied.
  *
- * Memory: transitions are kept dense over byte classes (the distinct bytes
- * the patterns use, plus one class for every other byte), so a scan is one
- * table load per byte; ds_ac_memory says what it holds. Caps:
- * DS_AC_PATTERNS_MAX patterns, DS_AC_PATTERN_MAX bytes each,
- * DS_AC_STATES_MAX states; ds_ac_add refuses past them (RP_ERR_RANGE).
+ * Memory: transitions are precomputed through the failure links over byte
+ * classes (the distinct bytes the patterns use, plus one class for every
+ * other byte). The states nearest the root, where a scan spends nearly all
+ * of its bytes, have dense rows (one table load per byte) up to a budget,
+ * DS_AC_DENSE_DEFAULT bytes unless ds_ac_set_dense_max says otherwise; the
+ * deeper states keep only the few classes where they differ from a dense
+ * state on their failure chain (a short search, then one load), because
+ * dense rows for all of them would take tens of MB for a few thousand
+ * patterns. ds_ac_memory says what it holds. Caps: DS_AC_PATTERNS_MAX
+ * patterns, DS_AC_PATTERN_MAX bytes each, DS_AC_STATES_MAX states; ds_ac_add
+ * refuses past them (RP_ERR_RANGE). The hits of every state are kept as one
+ * flat list, at most DS_AC_OUTPUTS_MAX entries in all (a pattern counts once
+ * at every state it is a suffix of); ds_ac_build refuses past it.
  *
  * Threads: a built automaton is read-only; scans from several threads at
  * once are safe.
@@ -28,6 +36,12 @@
 #define DS_AC_PATTERNS_MAX (1u << 20)
 #define DS_AC_PATTERN_MAX  4096u
 #define DS_AC_STATES_MAX   (1u << 22)
+#define DS_AC_OUTPUTS_MAX  (1u << 24)
+/* Bytes of dense rows by default: every state of the SigmaHQ Linux rules'
+ * automata (the biggest, CommandLine: 2,666 states, 57 classes, 0.6 MB),
+ * while the thousands of Windows literals a `rules test` run may load stay
+ * near 3 MB instead of 48. */
+#define DS_AC_DENSE_DEFAULT (1024u * 1024u)
 
 struct ds_ac;
 
@@ -39,8 +53,15 @@ void ds_ac_destroy(struct ds_ac *ac);
  * each is reported. Before ds_ac_build only (RP_ERR_BUSY after). */
 int ds_ac_add(struct ds_ac *ac, const char *pat, size_t len, uint32_t id);
 
-/* Builds the automaton. An automaton without patterns is valid and never
- * reports. Returns 0 or RP_ERR_NOMEM. */
+/* At most bytes of dense rows (the root's row is always dense; 0 makes
+ * every other state sparse, SIZE_MAX every state dense). Before ds_ac_build
+ * only (RP_ERR_BUSY after). */
+int ds_ac_set_dense_max(struct ds_ac *ac, size_t bytes);
+
+/* Builds the automaton, once (RP_ERR_BUSY after). An automaton without
+ * patterns is valid and never reports. Returns 0, RP_ERR_NOMEM, or
+ * RP_ERR_RANGE past DS_AC_OUTPUTS_MAX; on an error the automaton stays
+ * unbuilt and can only be destroyed. */
 int ds_ac_build(struct ds_ac *ac);
 
 /* One occurrence: pattern id ends at text offset end (one past its last
@@ -49,10 +70,13 @@ int ds_ac_build(struct ds_ac *ac);
 typedef int (*ds_ac_hit_fn)(void *ctx, uint32_t id, size_t end, size_t len);
 
 /* Reports every occurrence of every pattern in text[0..len), in order of
- * their end. Never allocates. Returns 0 or what hit returned. */
+ * their end; hits with one end longest first, the ids of one pattern in the
+ * order they were added. Never allocates. Returns 0, what hit returned, or
+ * RP_ERR_INVAL before ds_ac_build. */
 int ds_ac_scan(const struct ds_ac *ac, const char *text, size_t len, ds_ac_hit_fn hit, void *ctx);
 
-/* Patterns added, states built, and bytes held. */
+/* Patterns added, states (trie nodes before the build, the root
+ * included), and bytes held. */
 uint32_t ds_ac_pattern_count(const struct ds_ac *ac);
 uint32_t ds_ac_state_count(const struct ds_ac *ac);
 size_t ds_ac_memory(const struct ds_ac *ac);

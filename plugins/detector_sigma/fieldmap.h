@@ -50,8 +50,10 @@ int ds_fieldmap_set(struct ds_fieldmap *m, const char *logsource, const char *si
 
 /* The ECS name for sigma[0..len) in a rule of log source ls (enum
  * ds_logsource): the name, "" when mapped to nothing, NULL when the table
- * has no entry and the name has no dot. *values (may be NULL) gets the
- * entry's value map, ending with a NULL sigma, or NULL. */
+ * has no entry and the name has no dot. A dotted name without an entry is
+ * returned as sigma itself (the same pointer: len bytes, not necessarily
+ * NUL-terminated). Sigma names compare ignoring ASCII case. *values (may be
+ * NULL) gets the entry's value map, ending with a NULL sigma, or NULL. */
 const char *ds_fieldmap_get(const struct ds_fieldmap *m, int ls, const char *sigma, size_t len,
                             const struct ds_valuemap **values);
 

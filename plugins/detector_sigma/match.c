@@ -448,7 +448,7 @@ static int add_alt(struct ds_matcher *m, struct build *b, uint32_t kind)
     if (rc == 0 && (kind & (DS_MODBIT(DS_MOD_CONTAINS) | DS_MODBIT(DS_MOD_STARTSWITH))) &&
         !(a.ntoks && a.toks[a.ntoks - 1].type == T_STAR))
         rc = b_tok(&a, T_STAR);
-    if (rc == 0 && m->nalts >= DS_MATCH_MAX_VALUES)
+    if (rc == 0 && m->nalts >= DS_MATCH_MAX_ALTS)
         rc = RP_ERR_RANGE;
     struct alt *na = rc == 0 ? realloc(m->alts, (m->nalts + 1) * sizeof *na) : NULL;
     if (rc == 0 && !na)
@@ -1015,7 +1015,7 @@ int ds_field_compile(uint32_t mods, const struct ds_mvalue *values, size_t n,
                 seterr(err, errlen, "out of memory compiling value %zu", i + 1);
             else if (rc == RP_ERR_RANGE && err && errlen && !err[0])
                 seterr(err, errlen, "value %zu: too many alternatives (max %u)", i + 1,
-                       DS_MATCH_MAX_VALUES);
+                       DS_MATCH_MAX_ALTS);
             ds_field_destroy(f);
             return rc;
         }
@@ -1265,6 +1265,27 @@ const char *ds_field_ref_name(const struct ds_field *f, size_t i)
 uint64_t ds_field_errors(const struct ds_field *f)
 {
     return f->errors;
+}
+
+size_t ds_field_memory(const struct ds_field *f)
+{
+    size_t n = sizeof(*f) + f->n * sizeof(*f->m);
+    for (size_t i = 0; i < f->n; i++) {
+        const struct ds_matcher *m = &f->m[i];
+        n += m->nalts * sizeof(*m->alts);
+        for (size_t a = 0; a < m->nalts; a++)
+            n += m->alts[a].nbytes + m->alts[a].ntoks * sizeof(struct tok);
+        if (m->re) {
+            size_t sz = 0;
+            if (pcre2_pattern_info(m->re, PCRE2_INFO_SIZE, &sz) == 0)
+                n += sz;
+            sz = 0;
+            if (pcre2_pattern_info(m->re, PCRE2_INFO_JITSIZE, &sz) == 0)
+                n += sz;
+        }
+        n += m->re_lit_len + (m->ref ? strlen(m->ref) + 1 : 0);
+    }
+    return n;
 }
 
 /* ------------------------------------------------------------------ */

@@ -73,11 +73,16 @@ struct ds_placeholder {
     size_t nvalues;
 };
 
-/* Caps. A value or regex over its cap, or an expansion that would make more
- * matchers than DS_MATCH_MAX_VALUES, is refused at compile time. */
-#define DS_MATCH_MAX_VALUE  4096u /* bytes of one value after expansion */
-#define DS_MATCH_MAX_REGEX  4096u /* bytes of one `re` pattern */
-#define DS_MATCH_MAX_VALUES 1024u /* matchers in one ds_field */
+/* Caps. A value or regex over its cap, more values than DS_MATCH_MAX_VALUES,
+ * or an expansion that would make more alternatives of one value than
+ * DS_MATCH_MAX_ALTS, is refused at compile time. */
+#define DS_MATCH_MAX_VALUE 4096u /* bytes of one value after expansion */
+#define DS_MATCH_MAX_REGEX 4096u /* bytes of one `re` pattern */
+/* Values (matchers) in one ds_field: the rule loader's cap on the values of
+ * one item (rule.h DS_VALUES_MAX), since a public rule lists 1,090 package
+ * names in one item. */
+#define DS_MATCH_MAX_VALUES 16384u
+#define DS_MATCH_MAX_ALTS   1024u /* alternatives of one value (expand, base64offset) */
 
 /* Compile options; all members may be zero (then the defaults apply). */
 struct ds_match_opts {
@@ -141,6 +146,9 @@ uint32_t ds_field_mods(const struct ds_field *f);
 const char *ds_field_ref_name(const struct ds_field *f, size_t i);
 /* Regex matches that failed on a limit (PCRE2_ERROR_MATCHLIMIT and the like). */
 uint64_t ds_field_errors(const struct ds_field *f);
+/* Bytes the compiled field holds (matchers, literals, compiled regexes with
+ * their JIT code), for the engine's memory report. */
+size_t ds_field_memory(const struct ds_field *f);
 
 /* ds_matcher_match: one value's matcher on its own (see ds_field_match). */
 bool ds_matcher_match(const struct ds_matcher *m, const char *value, size_t len);

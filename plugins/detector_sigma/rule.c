@@ -35,6 +35,8 @@ static const char *const ds_reason_names[DS_REASON_COUNT] = {
     [DS_SKIP_BAD_CONDITION] = "bad_condition",
     [DS_SKIP_NOT_LINUX] = "not_linux_logsource",
     [DS_SKIP_NOT_COLLECTED] = "logsource_not_collected",
+    [DS_SKIP_DUPLICATE_ID] = "duplicate_id",
+    [DS_SKIP_PLACEHOLDER] = "placeholder_unset",
 };
 
 const char *ds_reason_name(int reason)
@@ -59,6 +61,7 @@ int ds_reason_class(int reason)
     case DS_SKIP_FILTER:
     case DS_SKIP_NOT_LINUX:
     case DS_SKIP_NOT_COLLECTED:
+    case DS_SKIP_PLACEHOLDER:
         return DS_CLASS_SCOPE;
     default:
         return DS_CLASS_INPUT;
@@ -99,6 +102,7 @@ struct ds_yn {
 
 struct ds_ld {
     const char *name;
+    unsigned flags; /* DS_LOAD_* */
     struct ds_load_result *res;
     struct ds_arena scratch;
     struct ds_rule *rule; /* its arena holds what is kept */
@@ -759,15 +763,23 @@ static int ds_rule_read(struct ds_ld *ld, const struct ds_yn *top)
     }
     if (ds_logsource(ld, top) || ds_detection(ld, ds_get(top, "detection")))
         return -1;
+    if (ld->flags & DS_LOAD_ANY_LOGSOURCE)
+        return 0;
     return ds_scope(ld, top);
 }
 
 int ds_rule_load_buffer(const char *name, const char *data, size_t len, struct ds_rule **out,
                         struct ds_load_result *res)
 {
+    return ds_rule_load_buffer_flags(name, data, len, 0, out, res);
+}
+
+int ds_rule_load_buffer_flags(const char *name, const char *data, size_t len, unsigned flags,
+                              struct ds_rule **out, struct ds_load_result *res)
+{
     *out = NULL;
     memset(res, 0, sizeof(*res));
-    struct ds_ld ld = {.name = name, .res = res};
+    struct ds_ld ld = {.name = name, .flags = flags, .res = res};
     if (len > DS_RULE_FILE_MAX) {
         ds_skip(&ld, DS_SKIP_TOO_LARGE, NULL, NULL, "%zu bytes, the cap of a rule file is %u", len,
                 DS_RULE_FILE_MAX);

@@ -74,6 +74,8 @@ enum ds_reason {
     DS_SKIP_BAD_CONDITION, /* bad_condition: the condition does not parse or names no selection */
     DS_SKIP_NOT_LINUX,     /* not_linux_logsource: another product */
     DS_SKIP_NOT_COLLECTED, /* logsource_not_collected: a Linux source the agent does not collect */
+    DS_SKIP_DUPLICATE_ID,  /* duplicate_id: a rule with this id is already in the set (engine.h) */
+    DS_SKIP_PLACEHOLDER,   /* placeholder_unset: `expand` names a placeholder config lacks */
     DS_REASON_COUNT
 };
 
@@ -196,6 +198,15 @@ struct ds_load_result {
  * without memory. res is always filled. */
 int ds_rule_load_buffer(const char *name, const char *data, size_t len, struct ds_rule **out,
                         struct ds_load_result *res);
+
+/* Flags of ds_rule_load_buffer_flags. DS_LOAD_ANY_LOGSOURCE: the log
+ * source is not checked, so rules of every product and category load (for
+ * `rules test`); logsource is DS_LS_NONE for a category not collected. */
+#define DS_LOAD_ANY_LOGSOURCE 1u
+
+/* ds_rule_load_buffer with flags (0: the same). */
+int ds_rule_load_buffer_flags(const char *name, const char *data, size_t len, unsigned flags,
+                              struct ds_rule **out, struct ds_load_result *res);
 
 /* The same for the file at path, read once (at most DS_RULE_FILE_MAX bytes). */
 int ds_rule_load_file(const char *path, struct ds_rule **out, struct ds_load_result *res);

@@ -291,6 +291,31 @@ static void test_value_lists_and_all(void **state)
     assert_int_equal(ds_field_count(all), 2);
     assert_true(ds_field_mods(all) & DS_MODBIT(DS_MOD_ALL));
     ds_field_destroy(all);
+
+    /* As many values as the loader lets one item have: a public rule lists
+     * 1,090 package names in one item; one more is refused. */
+    struct ds_mvalue *many = calloc(DS_MATCH_MAX_VALUES + 1, sizeof(*many));
+    char(*names)[16] = calloc(DS_MATCH_MAX_VALUES + 1, sizeof(*names));
+    assert_non_null(many);
+    assert_non_null(names);
+    for (size_t i = 0; i <= DS_MATCH_MAX_VALUES; i++) {
+        snprintf(names[i], sizeof names[i], "pkg-%zu", i);
+        many[i] = (struct ds_mvalue){DS_MV_STRING, names[i], strlen(names[i])};
+    }
+    struct ds_field *big = NULL;
+    char err[200];
+    assert_int_equal(ds_field_compile(DS_MODBIT(DS_MOD_CONTAINS), many, DS_MATCH_MAX_VALUES, NULL,
+                                      &big, err, sizeof err),
+                     0);
+    assert_true(m(big, "npm install pkg-16383"));
+    assert_false(m(big, "npm install left-pad"));
+    ds_field_destroy(big);
+    assert_int_equal(ds_field_compile(DS_MODBIT(DS_MOD_CONTAINS), many, DS_MATCH_MAX_VALUES + 1,
+                                      NULL, &big, err, sizeof err),
+                     RP_ERR_RANGE);
+    assert_non_null(strstr(err, "16385 values, more than 16384"));
+    free(many);
+    free(names);
 }
 
 static void test_types_null_exists(void **state)

