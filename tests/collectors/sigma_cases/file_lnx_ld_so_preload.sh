@@ -10,8 +10,8 @@ trigger() {
         # An empty preload list loads nothing; the runner removes it.
         printf 'file /etc/ld.so.preload\n' >>"$RESTORE_LIST"
     fi
-    "$t" /etc/ld.so.preload
+    held "$t" /etc/ld.so.preload
 }
 near_miss() {
-    "$(copy_tool "$1" touch)" "$(work "$1")/ld.so.preload"
+    held "$(copy_tool "$1" touch)" "$(work "$1")/ld.so.preload"
 }

@@ -2,9 +2,9 @@
 DESC="a copy of bash connects to 127.0.0.1:PORT with exec 3<>/dev/tcp and waits 2 s on the socket"
 trigger() {
     # shellcheck disable=SC2016 # $1 is the script's own argument
-    "$(copy_tool "$1" bash)" -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"; read -r -t 2 -u 3 _; exit 0' _ "$LISTEN_PORT"
+    held "$(copy_tool "$1" bash)" -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"; read -r -t 2 -u 3 _; exit 0' _ "$LISTEN_PORT"
 }
 near_miss() {
     # A non-shell client holding the same kind of connection.
-    "$(copy_tool "$1" curl)" -s -m 2 "http://127.0.0.1:$LISTEN_PORT/" >/dev/null
+    held "$(copy_tool "$1" curl)" -s -m 2 "http://127.0.0.1:$LISTEN_PORT/" >/dev/null
 }

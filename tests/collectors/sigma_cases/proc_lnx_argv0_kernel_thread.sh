@@ -1,8 +1,8 @@
 # shellcheck shell=bash disable=SC2034 # DESC is read by test_sigma_ruleset.sh
 DESC="bash exec -a '[kworker/0:MARKER]' /bin/sleep 0.3"
 trigger() {
-    bash -c 'exec -a "[kworker/0:$1]" /bin/sleep 0.3' _ "$1"
+    held bash -c 'exec -a "[kworker/0:$1]" /bin/sleep 0.3' _ "$1"
 }
 near_miss() {
-    bash -c 'exec -a "kworker-$1" /bin/sleep 0.3' _ "$1"
+    held bash -c 'exec -a "kworker-$1" /bin/sleep 0.3' _ "$1"
 }

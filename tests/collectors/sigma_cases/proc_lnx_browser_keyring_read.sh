@@ -5,12 +5,12 @@ trigger() {
     d=$(work "$1")/.mozilla/firefox/abcd.default-release
     mkdir -p "$d"
     echo '{}' >"$d/logins.json"
-    cat "$d/logins.json" >/dev/null
+    held cat "$d/logins.json" >/dev/null
 }
 near_miss() {
     local d
     d=$(work "$1")/.mozilla/firefox/abcd.default-release
     mkdir -p "$d"
     echo '//' >"$d/prefs.js"
-    cat "$d/prefs.js" >/dev/null
+    held cat "$d/prefs.js" >/dev/null
 }

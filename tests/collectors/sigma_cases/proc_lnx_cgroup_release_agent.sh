@@ -5,10 +5,10 @@ trigger() {
     w=$(work "$1")
     # CVE-2022-0492's first steps, in new user, mount and cgroup namespaces;
     # the mount is refused on a patched kernel, and 0 is the default value.
-    unshare -UrmC --propagation private sh -c "mkdir -p $w/cg; mount -t cgroup -o rdma cgroup $w/cg 2>/dev/null; echo 0 > $w/cg/notify_on_release 2>/dev/null; true"
+    held unshare -UrmC --propagation private sh -c "mkdir -p $w/cg; mount -t cgroup -o rdma cgroup $w/cg 2>/dev/null; echo 0 > $w/cg/notify_on_release 2>/dev/null; true"
 }
 near_miss() {
     local w
     w=$(work "$1")
-    unshare -UrmC --propagation private sh -c "cat /proc/self/cgroup > $w/cg.txt"
+    held unshare -UrmC --propagation private sh -c "cat /proc/self/cgroup > $w/cg.txt"
 }

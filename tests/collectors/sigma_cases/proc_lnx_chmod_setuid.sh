@@ -4,11 +4,11 @@ trigger() {
     local w
     w=$(work "$1")
     touch "$w/helper"
-    chmod u+s "$w/helper"
+    held chmod u+s "$w/helper"
 }
 near_miss() {
     local w
     w=$(work "$1")
     touch "$w/helper"
-    chmod u+x "$w/helper"
+    held chmod u+x "$w/helper"
 }

@@ -5,11 +5,11 @@ trigger() {
     w=$(work "$1")
     mkdir -p "$w/.aws"
     echo '[default]' >"$w/.aws/credentials"
-    cat "$w/.aws/credentials" >/dev/null
+    held cat "$w/.aws/credentials" >/dev/null
 }
 near_miss() {
     # The owning CLI naming its credentials is not a generic tool.
     local w
     w=$(work "$1")
-    "$(fake "$1" kubectl)" --kubeconfig "$w/.kube/config" get pods
+    held "$(fake "$1" kubectl)" --kubeconfig "$w/.kube/config" get pods
 }

@@ -1,8 +1,8 @@
 # shellcheck shell=bash disable=SC2034 # DESC is read by test_sigma_ruleset.sh
 DESC="curl --unix-socket DIR/docker.sock http://localhost/containers/json (no such socket: curl fails)"
 trigger() {
-    curl -s -m 2 --unix-socket "$(work "$1")/docker.sock" http://localhost/containers/json
+    held curl -s -m 2 --unix-socket "$(work "$1")/docker.sock" http://localhost/containers/json
 }
 near_miss() {
-    curl -s -m 2 --unix-socket "$(work "$1")/app.sock" http://localhost/status
+    held curl -s -m 2 --unix-socket "$(work "$1")/app.sock" http://localhost/status
 }

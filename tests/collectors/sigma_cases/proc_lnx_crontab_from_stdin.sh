@@ -3,8 +3,8 @@ DESC="sh -c \"(echo '# test'; echo '#*/5 * * * * true') | crontab -\" with a do-
 trigger() {
     local c
     c=$(fake "$1" crontab)
-    sh -c "(echo '# rampart test'; echo '#*/5 * * * * true') | $c -"
+    held sh -c "(echo '# rampart test'; echo '#*/5 * * * * true') | $c -"
 }
 near_miss() {
-    "$(fake "$1" crontab)" -l
+    held "$(fake "$1" crontab)" -l
 }

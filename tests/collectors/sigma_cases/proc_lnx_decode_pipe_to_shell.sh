@@ -3,10 +3,10 @@ DESC="sh -c 'echo <base32 of \"echo hi\"> | base32 -d | sh' (runs echo hi)"
 trigger() {
     local enc
     enc=$(printf 'echo hi\n' | base32 -w0)
-    sh -c "echo $enc | base32 -d | sh" "$1"
+    held sh -c "echo $enc | base32 -d | sh" "$1"
 }
 near_miss() {
     local enc
     enc=$(printf 'echo hi\n' | base32 -w0)
-    sh -c "echo $enc | base32 -d | wc -c" "$1"
+    held sh -c "echo $enc | base32 -d | wc -c" "$1"
 }

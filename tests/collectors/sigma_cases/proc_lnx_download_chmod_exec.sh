@@ -5,12 +5,12 @@ trigger() {
     w=$(work "$1")
     g=$(fake "$1" wget)
     touch "$w/payload"
-    sh -c "$g -q -O $w/payload http://127.0.0.1:$LISTEN_PORT/p; chmod +x $w/payload"
+    held sh -c "$g -q -O $w/payload http://127.0.0.1:$LISTEN_PORT/p; chmod +x $w/payload"
 }
 near_miss() {
     local w g
     w=$(work "$1")
     g=$(fake "$1" wget)
     touch "$w/data.json"
-    sh -c "$g -q -O $w/data.json http://127.0.0.1:$LISTEN_PORT/d; chmod 644 $w/data.json"
+    held sh -c "$g -q -O $w/data.json http://127.0.0.1:$LISTEN_PORT/d; chmod 644 $w/data.json"
 }

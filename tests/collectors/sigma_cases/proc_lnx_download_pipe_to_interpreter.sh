@@ -3,10 +3,10 @@ DESC="sh -c 'curl -fsSL http://127.0.0.1:PORT/install.sh | sh' with a do-nothing
 trigger() {
     local c
     c=$(fake "$1" curl)
-    timeout 5 sh -c "$c -fsSL http://127.0.0.1:$LISTEN_PORT/install.sh | sh"
+    held timeout 5 sh -c "$c -fsSL http://127.0.0.1:$LISTEN_PORT/install.sh | sh"
 }
 near_miss() {
     local c
     c=$(fake "$1" curl)
-    timeout 5 sh -c "$c -fsSL http://127.0.0.1:$LISTEN_PORT/install.sh | sha256sum"
+    held timeout 5 sh -c "$c -fsSL http://127.0.0.1:$LISTEN_PORT/install.sh | sha256sum"
 }

@@ -1,7 +1,7 @@
 # shellcheck shell=bash disable=SC2034 # DESC is read by test_sigma_ruleset.sh
 DESC="python copies /bin/sleep into a memfd and execs /proc/self/fd/N (argv[0] carries the marker)"
 trigger() {
-    "$PY" - "$1" <<'PY'
+    held "$PY" - "$1" <<'PY'
 import os, sys
 fd = os.memfd_create("rp", 0)
 with open("/bin/sleep", "rb") as f:
@@ -14,7 +14,7 @@ PY
 }
 near_miss() {
     # The same exec through /proc/self/fd, of a regular file.
-    "$PY" - "$1" "$(copy_tool "$1" sleep)" <<'PY'
+    held "$PY" - "$1" "$(copy_tool "$1" sleep)" <<'PY'
 import os, sys
 fd = os.open(sys.argv[2], os.O_RDONLY)
 pid = os.fork()

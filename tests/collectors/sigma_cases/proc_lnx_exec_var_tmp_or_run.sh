@@ -4,9 +4,9 @@ trigger() {
     local d
     d=$(var_tmp_dir "$1")
     cp /bin/true "$d/tool"
-    "$d/tool"
+    held "$d/tool"
 }
 near_miss() {
     # The same program from the test's folder under /tmp.
-    "$(fake "$1" tool)"
+    held "$(fake "$1" tool)"
 }

@@ -1,8 +1,8 @@
 # shellcheck shell=bash disable=SC2034 # DESC is read by test_sigma_ruleset.sh
 DESC="ln -sf /dev/null DIR/.bash_history in the test's folder"
 trigger() {
-    ln -sf /dev/null "$(work "$1")/.bash_history"
+    held ln -sf /dev/null "$(work "$1")/.bash_history"
 }
 near_miss() {
-    ln -sf /dev/null "$(work "$1")/output.log"
+    held ln -sf /dev/null "$(work "$1")/output.log"
 }

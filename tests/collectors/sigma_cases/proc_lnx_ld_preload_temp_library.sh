@@ -3,10 +3,10 @@ DESC="sh -c 'LD_PRELOAD=/tmp/.../libhook.so /bin/true' (the library does not exi
 trigger() {
     local w
     w=$(work "$1")
-    sh -c "LD_PRELOAD=$w/libhook.so /bin/true" 2>/dev/null
+    held sh -c "LD_PRELOAD=$w/libhook.so /bin/true" 2>/dev/null
 }
 near_miss() {
     local w
     w=$(work "$1")
-    sh -c "LD_LIBRARY_PATH=$w /bin/true"
+    held sh -c "LD_LIBRARY_PATH=$w /bin/true"
 }

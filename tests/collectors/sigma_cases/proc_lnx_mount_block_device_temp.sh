@@ -7,15 +7,15 @@ trigger() {
     dev=$(findmnt -no SOURCE /)
     if [ -b "$dev" ]; then
         # Read-only, in a private mount namespace: gone when it ends.
-        unshare -m --propagation private sh -c "mount -o ro $dev $w/host; umount $w/host"
+        held unshare -m --propagation private sh -c "mount -o ro $dev $w/host; umount $w/host"
     else
         # No disk device under / (a container): a do-nothing mount instead.
-        "$(fake "$1" mount)" -o ro /dev/sda1 "$w/host"
+        held "$(fake "$1" mount)" -o ro /dev/sda1 "$w/host"
     fi
 }
 near_miss() {
     local w
     w=$(work "$1")
     mkdir -p "$w/host"
-    unshare -m --propagation private sh -c "mount -t tmpfs tmpfs $w/host; umount $w/host"
+    held unshare -m --propagation private sh -c "mount -t tmpfs tmpfs $w/host; umount $w/host"
 }

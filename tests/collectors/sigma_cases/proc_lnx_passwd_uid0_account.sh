@@ -4,11 +4,11 @@ trigger() {
     local w
     w=$(work "$1")
     mkdir -p "$w/etc"
-    sh -c "echo 'rptest:x:0:0::/nonexistent:/bin/false' >> $w/etc/passwd"
+    held sh -c "echo 'rptest:x:0:0::/nonexistent:/bin/false' >> $w/etc/passwd"
 }
 near_miss() {
     local w
     w=$(work "$1")
     mkdir -p "$w/etc"
-    sh -c "echo 'rptest:x:1234:1234::/nonexistent:/bin/false' >> $w/etc/passwd"
+    held sh -c "echo 'rptest:x:1234:1234::/nonexistent:/bin/false' >> $w/etc/passwd"
 }

@@ -5,10 +5,10 @@ trigger() {
     l=$(copy_tool "$1" dash launcher)
     p=$(fake "$1" pkexec)
     # "; true" keeps the shell from exec'ing pkexec in its own process.
-    "$l" -c "$p --version; true"
+    held "$l" -c "$p --version; true"
 }
 near_miss() {
     local p
     p=$(fake "$1" pkexec)
-    /bin/sh -c "$p --version; true"
+    held /bin/sh -c "$p --version; true"
 }

@@ -4,11 +4,11 @@ trigger() {
     local w
     w=$(work "$1")
     echo ':' >"$w/LinEnum.sh"
-    bash "$w/LinEnum.sh"
+    held bash "$w/LinEnum.sh"
 }
 near_miss() {
     local w
     w=$(work "$1")
     echo ':' >"$w/enum-notes.sh"
-    bash "$w/enum-notes.sh"
+    held bash "$w/enum-notes.sh"
 }

@@ -5,12 +5,12 @@ trigger() {
     w=$(work "$1")
     mkdir -p "$w/.ssh"
     echo dummy >"$w/.ssh/id_ed25519"
-    cat "$w/.ssh/id_ed25519" >/dev/null
+    held cat "$w/.ssh/id_ed25519" >/dev/null
 }
 near_miss() {
     local w
     w=$(work "$1")
     mkdir -p "$w/.ssh"
     echo dummy >"$w/.ssh/id_ed25519.pub"
-    cat "$w/.ssh/id_ed25519.pub" >/dev/null
+    held cat "$w/.ssh/id_ed25519.pub" >/dev/null
 }

@@ -1,8 +1,8 @@
 # shellcheck shell=bash disable=SC2034 # DESC is read by test_sigma_ruleset.sh
 DESC="find DIR -perm /4000 over the test's folder"
 trigger() {
-    find "$(work "$1")" -perm /4000
+    held find "$(work "$1")" -perm /4000
 }
 near_miss() {
-    find "$(work "$1")" -perm /0644
+    held find "$(work "$1")" -perm /0644
 }

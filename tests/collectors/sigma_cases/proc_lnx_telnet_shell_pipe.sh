@@ -3,10 +3,10 @@ DESC="sh -c 'telnet 127.0.0.1 PORT | /bin/sh | telnet 127.0.0.1 PORT' with a do-
 trigger() {
     local t
     t=$(fake "$1" telnet)
-    timeout 5 sh -c "$t 127.0.0.1 $LISTEN_PORT | /bin/sh | $t 127.0.0.1 $LISTEN_PORT"
+    held timeout 5 sh -c "$t 127.0.0.1 $LISTEN_PORT | /bin/sh | $t 127.0.0.1 $LISTEN_PORT"
 }
 near_miss() {
     local t
     t=$(fake "$1" telnet)
-    timeout 5 sh -c "$t 127.0.0.1 $LISTEN_PORT </dev/null | grep -c Connected"
+    held timeout 5 sh -c "$t 127.0.0.1 $LISTEN_PORT </dev/null | grep -c Connected"
 }

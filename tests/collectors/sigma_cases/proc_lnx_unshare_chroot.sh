@@ -1,8 +1,8 @@
 # shellcheck shell=bash disable=SC2034 # DESC is read by test_sigma_ruleset.sh
 DESC="unshare -m chroot / /bin/true (a private mount namespace, root unchanged)"
 trigger() {
-    unshare -m chroot / /bin/true "$1"
+    held unshare -m chroot / /bin/true "$1"
 }
 near_miss() {
-    unshare -m /bin/true "$1"
+    held unshare -m /bin/true "$1"
 }
