@@ -395,8 +395,9 @@ static int ds_walk_dir(struct ds_walk *w, int fd, const char *path, unsigned dep
                 /* A subfolder that cannot be read is that folder's
                  * problem: reported, and the others still load. */
                 if (rc == RP_ERR_IO) {
-                    ds_report_io(child, w->err && w->errlen ? w->err : "cannot read the folder", 0,
-                                 w->report, w->ctx);
+                    ds_report_io(child, "cannot read the folder", 0, w->report, w->ctx);
+                    if (w->err && w->errlen)
+                        w->err[0] = '\0';
                     rc = 0;
                 }
             }

@@ -102,10 +102,13 @@ struct ds_engine_opts {
      * comparison); the result is the same, only slower. */
     bool no_index;
     /* What the collectors fill. NULL: every field counts as filled, so no
-     * rule is reported dead. */
+     * rule is reported dead for it (an unmapped field still makes a rule
+     * dead). Not asked with any_logsource or raw_fields. */
     ds_filled_fn filled;
     void *filled_ctx;
-    /* Placeholders of the `expand` modifier and the regex limits (match.h). */
+    /* Placeholders of the `expand` modifier and the regex limits (match.h);
+     * the placeholders are borrowed until the last ds_engine_add_*, since
+     * rules compile as they are added. */
     struct ds_match_opts match;
 };
 
@@ -124,8 +127,13 @@ struct ds_report {
     enum ds_logsource logsource;
     int linux_product;
     const struct ds_rule *rule; /* the rule's metadata; NULL when skipped */
-    char msg[512];              /* why dead / skipped / disabled ("can never match: field
-                                   LogonId (process_creation): no ECS field is mapped"); "" when loaded */
+    /* Why dead, skipped or disabled; "" when loaded. Dead: "can never match: "
+     * and, for each absent field, "field process.parent.executable (Sigma
+     * ParentImage) is not filled for file_event", "field LogonId (Sigma
+     * LogonId) has no ECS field on this agent (process_creation)" or "field
+     * Foo (Sigma Foo) has no ECS mapping for process_creation", joined by
+     * "; ". */
+    char msg[512];
 };
 
 struct ds_engine;

@@ -138,6 +138,8 @@ bool ds_eval_crule(struct ds_engine *eng, const struct ds_crule *r);
 int ds_index_build(struct ds_engine *eng, struct ds_index **out);
 void ds_index_destroy(struct ds_index *ix);
 size_t ds_index_memory(const struct ds_index *ix);
+/* Clears the candidate marks (when the generation counter wraps). */
+void ds_index_forget(struct ds_index *ix, uint32_t n_rules);
 /* Calls each candidate rule of bucket b for the event (ds_eval_begin
  * done), in load order; stops on a nonzero return of fn. */
 int ds_index_eval(struct ds_engine *eng, struct ds_index *ix, int b,

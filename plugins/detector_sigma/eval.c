@@ -18,6 +18,8 @@ void ds_eval_begin(struct ds_engine *eng, const struct ds_view *view)
         /* After 2^32 evaluations a stale stamp could look current. */
         memset(eng->slot_gen, 0, (eng->n_slots ? eng->n_slots : 1) * sizeof(*eng->slot_gen));
         memset(eng->sel_gen, 0, (eng->n_sels ? eng->n_sels : 1) * sizeof(*eng->sel_gen));
+        if (eng->index)
+            ds_index_forget(eng->index, eng->n_rules);
         eng->gen = 1;
     }
 }

