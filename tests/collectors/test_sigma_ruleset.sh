@@ -148,6 +148,21 @@ for p in process file net sigma; do
     wait_for 30 "plugin $p running" file_has agent.err "plugin $p: running"
 done
 
+# ---- every project rule loaded ----------------------------------------------------
+# The detector's summary line: "loaded N rule files from DIRS: L loaded, D
+# dead, S skipped, X disabled, ...". Every file must be a rule that loaded.
+summary=$(grep -m1 -E "plugin sigma: loaded [0-9]+ rule files from " agent.err) ||
+    fail "no rule load summary from the detector"
+echo "$summary"
+n=${#RULES[@]}
+[[ $summary =~ loaded\ ([0-9]+)\ rule\ files\ from\ .*:\ ([0-9]+)\ loaded,\ ([0-9]+)\ dead,\ ([0-9]+)\ skipped,\ ([0-9]+)\ disabled ]] ||
+    fail "unexpected summary: $summary"
+if [ "${BASH_REMATCH[1]}" != "$n" ] || [ "${BASH_REMATCH[2]}" != "$n" ] ||
+    [ "${BASH_REMATCH[3]}" != 0 ] || [ "${BASH_REMATCH[4]}" != 0 ] || [ "${BASH_REMATCH[5]}" != 0 ]; then
+    fail "expected all $n project rules loaded, none dead, skipped or disabled: $summary
+$(grep 'plugin sigma' agent.err | head -n 30)"
+fi
+
 # ---- the cases --------------------------------------------------------------------
 export CASE_ROOT=$T/cases
 mkdir -p "$CASE_ROOT"
@@ -238,8 +253,6 @@ sleep 1
 restore
 "$PY" check.py final || fail "ruleset alerts (case logs: $T/case-*.log)"
 
-# ---- every project rule loaded ----------------------------------------------------
-# TODO(plugin): the detector's load report lines.
 kill -TERM "$APID"
 wait_for 30 "the agent to exit" pid_gone "$APID"
 wait "$APID" || fail "the agent exited with status $?"
