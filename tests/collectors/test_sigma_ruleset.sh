@@ -186,7 +186,10 @@ for r in "${RULES[@]}"; do
     done
     desc=$(bash -c 'source "$1"; printf "%s" "$DESC"' _ "$CASE_DIR/$r.sh")
     [ -n "$desc" ] || fail "$r.sh sets no DESC"
-    printf '%s\t%s\t%s\t%s\t%s\n' "$r" "$id" "$tm" "$nm" "$desc" >>cases.tsv
+    # The ATT&CK techniques the alert must name (threat.technique.id).
+    techs=$(sed -n 's/^ *- attack\.\(t[0-9][0-9.]*\) *$/\1/p' "$RULE_DIR/$r.yml" | tr '[:lower:]' '[:upper:]' | paste -sd,)
+    [ -n "$techs" ] || fail "$r.yml has no ATT&CK technique tag"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$id" "$tm" "$nm" "$desc" "$techs" >>cases.tsv
 done
 
 # ---- the alerts ---------------------------------------------------------------------
@@ -197,9 +200,10 @@ import glob, json, sys
 mode = sys.argv[1]
 cases = [l.rstrip("\n").split("\t") for l in open("cases.tsv")]
 want = {}
-for rule, rid, tm, nm, desc in cases:
+for rule, rid, tm, nm, desc, techs in cases:
     want[tm] = want[nm] = None
 alerts = {}   # (rule id, marker) -> count
+alert_techs = {}  # (rule id, marker) -> threat.technique.id of the first
 seen = set()  # markers seen in any event
 keys = ("process.command_line", "file.path", "process.executable")
 for path in sorted(glob.glob("data/events.ndjson*")):
@@ -214,11 +218,14 @@ for path in sorted(glob.glob("data/events.ndjson*")):
                     if ev.get("event.kind") == "alert":
                         k = (ev.get("rule.id"), m)
                         alerts[k] = alerts.get(k, 0) + 1
+                        alert_techs.setdefault(k, ev.get("threat.technique.id") or [])
                     else:
                         seen.add(m)
 bad = []
-for rule, rid, tm, nm, desc in cases:
+for rule, rid, tm, nm, desc, techs in cases:
     hit = alerts.get((rid, tm), 0)
+    if hit and sorted(alert_techs[(rid, tm)]) != sorted(techs.split(",")):
+        bad.append("%s: the alert names techniques %s, the rule %s" % (rule, alert_techs[(rid, tm)], techs))
     miss = alerts.get((rid, nm), 0)
     if mode == "final":
         print("%-45s %s: %s" % (rule + ".yml", desc, "alert seen" if hit else "NO ALERT"))
