@@ -43,6 +43,13 @@ copy_tool() {
     printf '%s\n' "$p"
 }
 
+# tool_or_fake MARKER NAME : the installed program NAME, or a do-nothing
+# one by that name (fake) where it is not installed (setcap, curl are not
+# everywhere); prints its path. The rules look at the name and arguments.
+tool_or_fake() {
+    command -v "$2" || fake "$1" "$2"
+}
+
 # etc_file PATH [CONTENT] : creates PATH, which must not exist, with CONTENT
 # (a harmless comment by default), creating missing parent folders; records
 # the file and each folder it created in RESTORE_LIST before creating them,

@@ -5,11 +5,12 @@ trigger() {
     w=$(work "$1")
     mkdir -p "$w/host"
     dev=$(findmnt -no SOURCE /)
-    if [ -b "$dev" ]; then
+    if [ -b "$dev" ] && unshare -m true 2>/dev/null; then
         # Read-only, in a private mount namespace: gone when it ends.
         held unshare -m --propagation private sh -c "mount -o ro $dev $w/host; umount $w/host"
     else
-        # No disk device under / (a container): a do-nothing mount instead.
+        # No disk device under / (a container) or no mount namespace of our
+        # own: a do-nothing mount instead.
         held "$(fake "$1" mount)" -o ro /dev/sda1 "$w/host"
     fi
 }

@@ -1,8 +1,8 @@
 # shellcheck shell=bash disable=SC2034 # DESC is read by test_sigma_ruleset.sh
 DESC="setcap cap_net_bind_service+ep on a copy of true named python3 in the test's folder"
 trigger() {
-    held setcap cap_net_bind_service+ep "$(fake "$1" python3)"
+    held "$(tool_or_fake "$1" setcap)" cap_net_bind_service+ep "$(fake "$1" python3)"
 }
 near_miss() {
-    held setcap cap_net_bind_service+ep "$(fake "$1" webserver)"
+    held "$(tool_or_fake "$1" setcap)" cap_net_bind_service+ep "$(fake "$1" webserver)"
 }
