@@ -84,7 +84,7 @@ var_tmp_dir() {
 }
 
 # held CMD... : runs CMD with every program it and its descendants run
-# paused for 150 ms right after each execve and again when it exits
+# paused for 100 ms right after each execve and again when it exits
 # (ptrace, as strace does), and returns CMD's exit status. The collectors read
 # a program's path, arguments and working folder from /proc when the kernel
 # reports its exec or its file change; a do-nothing program can be gone by
@@ -136,7 +136,7 @@ while live and time.time() < deadline:
     live.add(p)
     sig, event = os.WSTOPSIG(st), st >> 16
     if event in (EVENT_EXEC, EVENT_EXIT):
-        time.sleep(0.15)
+        time.sleep(0.1)
         sig = 0
     elif event or sig in (signal.SIGTRAP, signal.SIGSTOP):
         # fork and clone events, and the first stop of a new child.

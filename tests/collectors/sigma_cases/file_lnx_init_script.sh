@@ -1,5 +1,6 @@
 # shellcheck shell=bash disable=SC2034 # DESC is read by test_sigma_ruleset.sh
 DESC="writes /etc/init.d/rampart-test-MARKER (a comment, not executable, never enabled; removed)"
+AS_ROOT="it writes a uniquely named file under /etc"
 trigger() {
     etc_file "/etc/init.d/rampart-test-$1"
 }

@@ -1,5 +1,6 @@
 # shellcheck shell=bash disable=SC2034 # DESC is read by test_sigma_ruleset.sh
 DESC="a copy of touch touches /etc/ld.so.preload (created empty and removed, or only its time restored)"
+AS_ROOT="it touches /etc/ld.so.preload"
 trigger() {
     local t
     t=$(copy_tool "$1" touch)

@@ -1,5 +1,6 @@
 # shellcheck shell=bash disable=SC2034 # DESC is read by test_sigma_ruleset.sh
 DESC="writes /etc/profile.d/rampart-test-MARKER.disabled (not *.sh: never sourced; removed)"
+AS_ROOT="it writes a uniquely named file under /etc"
 trigger() {
     etc_file "/etc/profile.d/rampart-test-$1.disabled"
 }

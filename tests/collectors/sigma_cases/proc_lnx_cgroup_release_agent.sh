@@ -1,5 +1,6 @@
 # shellcheck shell=bash disable=SC2034 # DESC is read by test_sigma_ruleset.sh
 DESC="unshare -UrmC: tries mount -t cgroup -o rdma on DIR/cg, writes 0 to DIR/cg/notify_on_release"
+AS_ROOT="new user, mount and cgroup namespaces are not allowed to every user everywhere"
 trigger() {
     local w
     w=$(work "$1")

@@ -1,5 +1,6 @@
 # shellcheck shell=bash disable=SC2034 # DESC is read by test_sigma_ruleset.sh
 DESC="unshare -m: mount -o ro of the root file system's disk on DIR/host in the test's folder, then umount"
+AS_ROOT="mounting the disk needs CAP_SYS_ADMIN"
 trigger() {
     local w dev
     w=$(work "$1")
