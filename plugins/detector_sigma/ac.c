@@ -11,6 +11,7 @@
 
 #include <rampart/plugin.h>
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,10 +63,17 @@ struct ds_ac {
     uint32_t *anchor, *exc_off, *exc_to;
     unsigned char *exc_cls;
     uint32_t nexc, exc_cap;
-    /* The hits of state s: out[out_off[s] .. out_off[s + 1]). */
+    /* The hits of state s: the patterns ending at its own node,
+     * out[out_off[s] .. out_off[s + 1]), then those of state dict[s], the
+     * nearest state on s's failure chain with patterns of its own, and so
+     * on (0, the root, ends the chain: it has none). A chain rather than
+     * one flat list per state, which would hold a pattern once for every
+     * state it is a suffix of: "a", "aa", ... a^4096 would be 8 million
+     * entries. */
     uint32_t *out_off;
     struct ac_out *out;
     uint32_t nout, out_cap;
+    uint32_t *dict;
 };
 
 static unsigned char fold(unsigned char c)
@@ -126,6 +134,8 @@ static void free_automaton(struct ds_ac *ac)
     free(ac->exc_cls);
     free(ac->out_off);
     free(ac->out);
+    free(ac->dict);
+    ac->dict = NULL;
     ac->dense = ac->anchor = ac->exc_off = ac->exc_to = ac->out_off = NULL;
     ac->exc_cls = NULL;
     ac->out = NULL;
@@ -258,16 +268,14 @@ static int store_row(struct ds_ac *ac, uint32_t q, uint32_t fail, const uint32_t
     return 0;
 }
 
-/* Appends the hits of state q: the patterns ending at its node (own[...],
- * longest first by construction: they all have q's length), then those of
- * its failure state, all shorter. */
+/* Appends the patterns ending at state q's own node (own[...], in the
+ * order added; all have q's length) and links q to the next state with
+ * patterns of its own on its failure chain, whose are all shorter. */
 static int store_outputs(struct ds_ac *ac, uint32_t q, uint32_t fail, const uint32_t *own,
                          uint32_t own_n)
 {
-    uint32_t inherited = q ? ac->out_off[fail + 1] - ac->out_off[fail] : 0;
-    size_t need = (size_t)ac->nout + own_n + inherited;
-    if (need > DS_AC_OUTPUTS_MAX)
-        return RP_ERR_RANGE;
+    ac->dict[q] = q == 0 ? 0 : ac->out_off[fail + 1] > ac->out_off[fail] ? fail : ac->dict[fail];
+    size_t need = (size_t)ac->nout + own_n;
     if (need > ac->out_cap) {
         struct ac_out *out = grow(ac->out, &ac->out_cap, need, sizeof(*out));
         if (!out)
@@ -278,12 +286,14 @@ static int store_outputs(struct ds_ac *ac, uint32_t q, uint32_t fail, const uint
         const struct ac_pat *p = &ac->pats[own[k]];
         ac->out[ac->nout++] = (struct ac_out){p->id, p->len};
     }
-    if (inherited) {
-        memcpy(ac->out + ac->nout, ac->out + ac->out_off[fail], inherited * sizeof(*ac->out));
-        ac->nout += inherited;
-    }
     ac->out_off[q + 1] = ac->nout;
     return 0;
+}
+
+/* Whether state s reports hits: patterns of its own or down its chain. */
+static bool reports(const struct ds_ac *ac, uint32_t s)
+{
+    return ac->out_off[s + 1] > ac->out_off[s] || ac->dict[s] != 0;
 }
 
 /* The breadth-first pass: failure links, rows and output lists, state by
@@ -324,10 +334,10 @@ static int build_states(struct ds_ac *ac, uint32_t *order, uint32_t *fail, const
     /* Only now is every output list known: a transition can lead to a state
      * of the same depth further on, whose failure state may report. */
     for (size_t i = 0; i < (size_t)ac->ndense * ac->ncls; i++)
-        if (ac->out_off[ac->dense[i] + 1] > ac->out_off[ac->dense[i]])
+        if (reports(ac, ac->dense[i]))
             ac->dense[i] |= AC_HIT;
     for (uint32_t k = 0; k < ac->nexc; k++)
-        if (ac->out_off[ac->exc_to[k] + 1] > ac->out_off[ac->exc_to[k]])
+        if (reports(ac, ac->exc_to[k]))
             ac->exc_to[k] |= AC_HIT;
     return 0;
 }
@@ -363,8 +373,10 @@ int ds_ac_build(struct ds_ac *ac)
     ac->anchor = malloc(((size_t)nsparse + 1) * sizeof(*ac->anchor));
     ac->exc_off = calloc((size_t)nsparse + 1, sizeof(*ac->exc_off));
     ac->out_off = malloc(((size_t)ac->nstates + 1) * sizeof(*ac->out_off));
+    ac->dict = malloc((size_t)ac->nstates * sizeof(*ac->dict));
     int rc = RP_ERR_NOMEM;
-    if (own_off && own && order && fail && ac->dense && ac->anchor && ac->exc_off && ac->out_off) {
+    if (own_off && own && order && fail && ac->dense && ac->anchor && ac->exc_off && ac->out_off &&
+        ac->dict) {
         for (uint32_t p = 0; p < ac->npats; p++)
             own_off[ac->pats[p].node + 2]++;
         for (uint32_t i = 2; i <= ac->nnodes + 1; i++)
@@ -405,10 +417,41 @@ int ds_ac_scan(const struct ds_ac *ac, const char *text, size_t len, ds_ac_hit_f
         s = to & AC_STATE;
         if (!(to & AC_HIT))
             continue;
-        for (uint32_t k = ac->out_off[s]; k < ac->out_off[s + 1]; k++) {
-            int rc = hit(ctx, ac->out[k].id, i + 1, ac->out[k].len);
-            if (rc)
-                return rc;
+        for (uint32_t q = s; q; q = ac->dict[q])
+            for (uint32_t k = ac->out_off[q]; k < ac->out_off[q + 1]; k++) {
+                int rc = hit(ctx, ac->out[k].id, i + 1, ac->out[k].len);
+                if (rc)
+                    return rc;
+            }
+    }
+    return 0;
+}
+
+int ds_ac_scan_first(const struct ds_ac *ac, const char *text, size_t len, uint32_t *seen,
+                     uint32_t gen, ds_ac_hit_fn hit, void *ctx)
+{
+    if (!ac || !ac->built || (!text && len) || !hit || !seen || !gen)
+        return RP_ERR_INVAL;
+    const unsigned char *t = (const unsigned char *)text;
+    uint32_t s = 0;
+    for (size_t i = 0; i < len; i++) {
+        uint32_t to = step(ac, s, ac->cls[t[i]]);
+        s = to & AC_STATE;
+        if (!(to & AC_HIT))
+            continue;
+        /* A state seen before in this scan had its whole chain reported
+         * then, at an earlier end: nothing new but a suffix, which only the
+         * text's last byte can end. */
+        bool last = i + 1 == len;
+        for (uint32_t q = s; q; q = ac->dict[q]) {
+            if (seen[q] == gen && !last)
+                break;
+            seen[q] = gen;
+            for (uint32_t k = ac->out_off[q]; k < ac->out_off[q + 1]; k++) {
+                int rc = hit(ctx, ac->out[k].id, i + 1, ac->out[k].len);
+                if (rc)
+                    return rc;
+            }
         }
     }
     return 0;
@@ -437,5 +480,5 @@ size_t ds_ac_memory(const struct ds_ac *ac)
            (size_t)nsparse * sizeof(*ac->anchor) + ((size_t)nsparse + 1) * sizeof(*ac->exc_off) +
            (size_t)ac->exc_cap * (sizeof(*ac->exc_to) + 1) +
            ((size_t)ac->nstates + 1) * sizeof(*ac->out_off) +
-           (size_t)ac->out_cap * sizeof(*ac->out);
+           (size_t)ac->nstates * sizeof(*ac->dict) + (size_t)ac->out_cap * sizeof(*ac->out);
 }

@@ -20,9 +20,9 @@
  * dense rows for all of them would take tens of MB for a few thousand
  * patterns. ds_ac_memory says what it holds. Caps: DS_AC_PATTERNS_MAX
  * patterns, DS_AC_PATTERN_MAX bytes each, DS_AC_STATES_MAX states; ds_ac_add
- * refuses past them (RP_ERR_RANGE). The hits of every state are kept as one
- * flat list, at most DS_AC_OUTPUTS_MAX entries in all (a pattern counts once
- * at every state it is a suffix of); ds_ac_build refuses past it.
+ * refuses past them (RP_ERR_RANGE). Each pattern is held once (a state
+ * links to the next state on its failure chain that ends patterns), so
+ * patterns that are suffixes of each other cost no more than others.
  *
  * Threads: a built automaton is read-only; scans from several threads at
  * once are safe.
@@ -36,7 +36,6 @@
 #define DS_AC_PATTERNS_MAX (1u << 20)
 #define DS_AC_PATTERN_MAX  4096u
 #define DS_AC_STATES_MAX   (1u << 22)
-#define DS_AC_OUTPUTS_MAX  (1u << 24)
 /* Bytes of dense rows by default: every state of the SigmaHQ Linux rules'
  * automata (the biggest, CommandLine: 2,666 states, 57 classes, 0.6 MB),
  * while the thousands of Windows literals a `rules test` run may load stay
@@ -59,9 +58,8 @@ int ds_ac_add(struct ds_ac *ac, const char *pat, size_t len, uint32_t id);
 int ds_ac_set_dense_max(struct ds_ac *ac, size_t bytes);
 
 /* Builds the automaton, once (RP_ERR_BUSY after). An automaton without
- * patterns is valid and never reports. Returns 0, RP_ERR_NOMEM, or
- * RP_ERR_RANGE past DS_AC_OUTPUTS_MAX; on an error the automaton stays
- * unbuilt and can only be destroyed. */
+ * patterns is valid and never reports. Returns 0 or RP_ERR_NOMEM; on an
+ * error the automaton stays unbuilt and can only be destroyed. */
 int ds_ac_build(struct ds_ac *ac);
 
 /* One occurrence: pattern id ends at text offset end (one past its last
@@ -74,6 +72,21 @@ typedef int (*ds_ac_hit_fn)(void *ctx, uint32_t id, size_t end, size_t len);
  * order they were added. Never allocates. Returns 0, what hit returned, or
  * RP_ERR_INVAL before ds_ac_build. */
 int ds_ac_scan(const struct ds_ac *ac, const char *text, size_t len, ds_ac_hit_fn hit, void *ctx);
+
+/* Reports what the rule index needs, at a cost that the text's length
+ * does not multiply: the first occurrence of each pattern (at its earliest
+ * end; a prefix can only occur there), and every pattern that ends at the
+ * text's end (suffixes, exact values). Other occurrences may or may not be
+ * reported. ds_ac_scan reports every occurrence, so a pattern set whose
+ * patterns are suffixes of each other ("a", "aa", ... 400 of them) makes it
+ * report 400 hits per byte of "aaaa..."; this reports each pattern once, at
+ * most 2 * patterns hits per scan whatever the text. seen is the caller's
+ * scratch of ds_ac_state_count entries, gen a nonzero number no entry of it
+ * holds (a new one per scan; clear seen when it wraps), so that scans from
+ * several threads at once stay safe. Never allocates. Returns 0, what hit
+ * returned, or RP_ERR_INVAL. */
+int ds_ac_scan_first(const struct ds_ac *ac, const char *text, size_t len, uint32_t *seen,
+                     uint32_t gen, ds_ac_hit_fn hit, void *ctx);
 
 /* Patterns added, states (trie nodes before the build, the root
  * included), and bytes held. */

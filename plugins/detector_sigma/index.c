@@ -12,7 +12,9 @@
  *   - a selection (OR of groups), an OR node, `1 of`: the union of the
  *     children's, none when one child has none;
  *   - NOT and a constant: none.
- * Rules without a requirement run on every event of their bucket.
+ * Rules without a requirement run on every event of their bucket, and so
+ * do rules whose literals would take an automaton or a hash map past its
+ * cap.
  *
  * Per bucket (event type) and per slot, exact literals live in a hash map
  * (folded) and the others in one automaton (ac.h); keyword literals in one
@@ -292,6 +294,10 @@ struct ds_index {
     uint32_t *cand; /* this event's candidates */
     uint32_t n_cand;
     uint32_t *order; /* merge scratch */
+    /* The automata's scratch (ds_ac_scan_first): one entry per state of the
+     * largest, stamped with seen_gen, a new one per scan. */
+    uint32_t *seen;
+    uint32_t n_seen, seen_gen;
     size_t mem;
 };
 
@@ -386,6 +392,7 @@ void ds_index_destroy(struct ds_index *ix)
     free(ix->mark);
     free(ix->cand);
     free(ix->order);
+    free(ix->seen);
     free(ix);
 }
 
@@ -421,8 +428,19 @@ int ds_index_build(struct ds_engine *eng, struct ds_index **out)
                 b->always[b->n_always++] = i;
                 continue;
             }
-            for (uint32_t k = 0; rc == 0 && k < req.n; k++)
+            for (uint32_t k = 0; rc == 0 && k < req.n; k++) {
                 rc = ds_ix_add_atom(ix, b, i, &req.a[k]);
+                if (rc == RP_ERR_RANGE) {
+                    /* Past a cap of the automaton or the hash map: the rule
+                     * runs on every event, so that one rule pack with a
+                     * million literals slows the index down rather than
+                     * making the whole set fail to build. Its atoms already
+                     * in may still mark it; the merge allows for that. */
+                    b->always[b->n_always++] = i;
+                    rc = 0;
+                    break;
+                }
+            }
         }
         ds_req_free(&req);
     }
@@ -431,13 +449,20 @@ int ds_index_build(struct ds_engine *eng, struct ds_index **out)
         for (uint32_t i = 0; rc == 0 && i < b->n_fields; i++) {
             rc = ds_ac_build(b->fields[i].ac);
             ix->mem += ds_ac_memory(b->fields[i].ac) + ds_strmap_memory(&b->fields[i].exact);
+            if (ds_ac_state_count(b->fields[i].ac) > ix->n_seen)
+                ix->n_seen = ds_ac_state_count(b->fields[i].ac);
         }
         if (rc == 0 && b->kw) {
             rc = ds_ac_build(b->kw);
             ix->mem += ds_ac_memory(b->kw);
+            if (ds_ac_state_count(b->kw) > ix->n_seen)
+                ix->n_seen = ds_ac_state_count(b->kw);
         }
         ix->mem += b->n_fields * sizeof(*b->fields) + eng->n_bucket[k] * sizeof(uint32_t);
     }
+    if (rc == 0 && !(ix->seen = calloc(ix->n_seen ? ix->n_seen : 1, sizeof(*ix->seen))))
+        rc = RP_ERR_NOMEM;
+    ix->mem += (size_t)ix->n_seen * sizeof(*ix->seen);
     if (rc) {
         ds_index_destroy(ix);
         return rc;
@@ -496,6 +521,21 @@ static int ds_ix_hit(void *ctx, uint32_t id, size_t end, size_t len)
     return 0;
 }
 
+/* One value through an automaton: only the hits the index needs (each
+ * pattern's first occurrence and what ends at the value's end), so that a
+ * long value of one repeated byte against patterns that are suffixes of
+ * each other costs its length plus the patterns, not their product. */
+static void ds_ix_scan_value(struct ds_index *ix, const struct ds_ac *ac, const char *v, size_t len,
+                             struct ds_ix_scan *s)
+{
+    if (++ix->seen_gen == 0) {
+        memset(ix->seen, 0, (ix->n_seen ? ix->n_seen : 1) * sizeof(*ix->seen));
+        ix->seen_gen = 1;
+    }
+    s->value_len = len;
+    (void)ds_ac_scan_first(ac, v, len, ix->seen, ix->seen_gen, ds_ix_hit, s);
+}
+
 int ds_index_eval(struct ds_engine *eng, struct ds_index *ix, int bi,
                   int (*fn)(struct ds_engine *eng, uint32_t rule, void *ctx), void *ctx)
 {
@@ -511,19 +551,15 @@ int ds_index_eval(struct ds_engine *eng, struct ds_index *ix, int bi,
         for (const uint32_t *head = ds_strmap_get(&f->exact, v, len); head && *head != DS_NOSLOT;
              head = &ix->posts[*head].next)
             ds_ix_mark(ix, s.gen, ix->posts[*head].rule);
-        if (f->has_ac) {
-            s.value_len = len;
-            ds_ac_scan(f->ac, v, len, ds_ix_hit, &s);
-        }
+        if (f->has_ac)
+            ds_ix_scan_value(ix, f->ac, v, len, &s);
     }
     const struct ds_view *view = eng->view;
     if (b->kw && view->string_at) {
         const char *v;
         size_t len;
-        for (uint32_t i = 0; view->string_at(view->ctx, i, &v, &len) == 1; i++) {
-            s.value_len = v ? len : 0;
-            ds_ac_scan(b->kw, v ? v : "", s.value_len, ds_ix_hit, &s);
-        }
+        for (uint32_t i = 0; view->string_at(view->ctx, i, &v, &len) == 1; i++)
+            ds_ix_scan_value(ix, b->kw, v ? v : "", v ? len : 0, &s);
     }
     /* The candidates in load order: sorted when they are few, else read
      * off the marks in one pass over the bucket. */
@@ -543,15 +579,18 @@ int ds_index_eval(struct ds_engine *eng, struct ds_index *ix, int bi,
             cand[j] = x;
         }
     }
-    /* Merge with the rules that always run; both lists ascend and are
-     * disjoint. */
+    /* Merge with the rules that always run; both lists ascend, and a rule
+     * past a cap may be in both (run once). */
     uint32_t i = 0, k = 0;
     while (i < nc || k < b->n_always) {
         uint32_t r;
-        if (k >= b->n_always || (i < nc && cand[i] < b->always[k]))
+        if (k >= b->n_always || (i < nc && cand[i] < b->always[k])) {
             r = cand[i++];
-        else
+        } else {
             r = b->always[k++];
+            if (i < nc && cand[i] == r)
+                i++;
+        }
         int rc = fn(eng, r, ctx);
         if (rc)
             return rc;

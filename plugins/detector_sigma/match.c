@@ -130,21 +130,59 @@ static bool bytes_eq(const unsigned char *text, const unsigned char *pat, size_t
     return true;
 }
 
+/* Whether r[0..rn) occurs in v[0..n), ASCII case folded when fold, in
+ * O(n + rn): the value is the attacker's, and a naive search costs n * rn
+ * on "aaa...ab" in "aaa...a" (with fieldref|contains both are). memmem is linear already; folded,
+ * Knuth-Morris-Pratt over the first DS_FIND_HEAD bytes of r (its table on the stack), the rest of r
+ * compared where they occur, which only a reference longer than the
+ * agent's 4 KiB fields ever needs. */
+#define DS_FIND_HEAD 4096u
+static bool find_linear(const unsigned char *v, size_t n, const unsigned char *r, size_t rn,
+                        bool fold)
+{
+    if (rn == 0)
+        return true;
+    if (rn > n)
+        return false;
+    if (!fold)
+        return memmem(v, n, r, rn) != NULL;
+    size_t h = rn < DS_FIND_HEAD ? rn : DS_FIND_HEAD;
+    /* next[k]: the length of the longest proper border of r[0..k]. */
+    uint16_t next[DS_FIND_HEAD];
+    next[0] = 0;
+    for (size_t k = 1, b = 0; k < h; k++) {
+        while (b && fold_byte(r[k]) != fold_byte(r[b]))
+            b = next[b - 1];
+        if (fold_byte(r[k]) == fold_byte(r[b]))
+            b++;
+        next[k] = (uint16_t)b;
+    }
+    for (size_t i = 0, k = 0; i < n; i++) {
+        unsigned char c = fold_byte(v[i]);
+        while (k && c != fold_byte(r[k]))
+            k = next[k - 1];
+        if (c == fold_byte(r[k]))
+            k++;
+        if (k < h)
+            continue;
+        size_t start = i + 1 - h;
+        if (start + rn <= n) {
+            size_t j = h;
+            while (j < rn && fold_byte(v[start + j]) == fold_byte(r[j]))
+                j++;
+            if (j == rn)
+                return true;
+        }
+        k = next[k - 1];
+    }
+    return false;
+}
+
 /* Whether pat (already folded when fold) occurs in text. */
 static bool bytes_find(const unsigned char *text, size_t n, const unsigned char *pat, size_t m,
                        bool fold)
 {
-    if (m == 0)
-        return true;
-    if (m > n)
-        return false;
-    if (!fold)
-        return memmem(text, n, pat, m) != NULL;
-    unsigned char first = pat[0];
-    for (size_t i = 0; i + m <= n; i++)
-        if (fold_byte(text[i]) == first && bytes_eq(text + i + 1, pat + 1, m - 1, true))
-            return true;
-    return false;
+    return find_linear(text, n, pat, m, fold);
 }
 
 /* ------------------------------------------------------------------ */
@@ -692,8 +730,29 @@ static int compile_cidr(struct ds_matcher *m, const char *s, size_t n, char *err
     return 0;
 }
 
+/* Where the POSIX class name "[:alpha:]" (or PCRE2's "[.x.]", "[=x=]",
+ * which it refuses) that starts at p[i] ends (the index of its ']'), or 0
+ * when p[i] is a plain '[' member of the class; PCRE2's own test
+ * (check_posix_syntax). */
+static size_t posix_class_end(const char *p, size_t n, size_t i)
+{
+    if (i + 1 >= n || (p[i + 1] != ':' && p[i + 1] != '.' && p[i + 1] != '='))
+        return 0;
+    char term = p[i + 1];
+    for (size_t k = i + 2; k < n; k++) {
+        if (p[k] == '\\' && k + 1 < n && (p[k + 1] == ']' || p[k + 1] == '\\'))
+            k++;
+        else if ((p[k] == '[' && k + 1 < n && p[k + 1] == term) || p[k] == ']')
+            return 0;
+        else if (p[k] == term && k + 1 < n && p[k + 1] == ']')
+            return k + 1;
+    }
+    return 0;
+}
+
 /* Index of the byte after the group or class that starts at p[i] ('(' or
- * '['), or 0 when it does not close. */
+ * '['), or 0 when it does not close or this reading cannot tell where it
+ * does (a \Q...\E quote, in which brackets are plain characters). */
 static size_t skip_nested(const char *p, size_t n, size_t i)
 {
     unsigned depth = 0;
@@ -701,10 +760,18 @@ static size_t skip_nested(const char *p, size_t n, size_t i)
     for (; i < n; i++) {
         char c = p[i];
         if (c == '\\') {
+            if (i + 1 < n && (p[i + 1] == 'Q' || p[i + 1] == 'E'))
+                return 0;
             i++;
             continue;
         }
         if (in_class) {
+            size_t end;
+            /* "[[:alpha:]]": the inner "]" does not close the class. */
+            if (c == '[' && (end = posix_class_end(p, n, i)) != 0) {
+                i = end;
+                continue;
+            }
             if (c == ']') {
                 in_class = false;
                 if (depth == 0)
@@ -753,7 +820,9 @@ static int regex_literal(struct ds_matcher *m, const char *p, size_t n, bool cas
         }                                                                                          \
         rlen = 0;                                                                                  \
     } while (0)
-    bool give_up = false;
+    /* (*ACCEPT) ends the match where it stands, even inside a group: what
+     * follows it is not required. */
+    bool give_up = memmem(p, n, "(*ACCEPT", 8) != NULL;
     for (size_t i = 0; i < n && !give_up;) {
         unsigned char c = (unsigned char)p[i];
         if (c == '|') {
@@ -820,11 +889,12 @@ static int regex_literal(struct ds_matcher *m, const char *p, size_t n, bool cas
             } else {
                 give_up = true; /* escapes with arguments: \x41, \p{L}, \Q...\E */
             }
-        } else if (caseless && (c == 'k' || c == 'K' || c == 's' || c == 'S')) {
-            /* Caseless UTF matching lets k match the Kelvin sign and s the
-             * long s, which ASCII folding of the value would not find. */
+        } else if (caseless && (c == 'k' || c == 'K' || c == 's' || c == 'S' || c >= 0x80)) {
+            /* Caseless UTF matching lets k match the Kelvin sign, s the long
+             * s and a non-ASCII letter its other cases (é, É), which ASCII
+             * folding of the value would not find. */
             END_RUN();
-            i++;
+            i += c >= 0x80 ? char_width((const unsigned char *)p + i, n - i) : 1;
         } else {
             size_t w = char_width((const unsigned char *)p + i, n - i);
             last = rlen;
@@ -1179,15 +1249,7 @@ static bool ref_match(const struct ds_matcher *m, const char *v, size_t n, const
         start = n - rn;
         break;
     case DS_MODBIT(DS_MOD_CONTAINS):
-        for (size_t i = 0; i + rn <= n; i++) {
-            size_t k = 0;
-            while (k < rn &&
-                   (m->fold ? fold_byte(tv[i + k]) == fold_byte(tr[k]) : tv[i + k] == tr[k]))
-                k++;
-            if (k == rn)
-                return true;
-        }
-        return false;
+        return find_linear(tv, n, tr, rn, m->fold);
     default:
         if (rn != n)
             return false;

@@ -21,6 +21,7 @@
 
 #include <rampart/plugin.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,37 @@ static int check_hit(void *ctx, uint32_t id, size_t end, size_t len)
     const struct hit *w = &r->want[r->n++];
     CHECK(w->id == id && w->end == end && w->len == len);
     return r->stop_after && r->n == r->stop_after ? STOP_RC : 0;
+}
+
+struct first {
+    const struct hit *want;
+    size_t nwant, n, text_len;
+    bool got_first[PATS_MAX], got_end[PATS_MAX];
+};
+
+/* A hit of ds_ac_scan_first: one of the occurrences, noted as the
+ * pattern's first (the earliest end the naive search gives it) or as one
+ * at the text's end. */
+static int first_hit(void *ctx, uint32_t id, size_t end, size_t len)
+{
+    struct first *f = ctx;
+    f->n++;
+    CHECK(id < PATS_MAX);
+    bool real = false, earliest = true;
+    for (size_t k = 0; k < f->nwant; k++) {
+        const struct hit *w = &f->want[k];
+        if (w->id != id)
+            continue;
+        if (w->end < end)
+            earliest = false;
+        real = real || (w->end == end && w->len == len);
+    }
+    CHECK(real);
+    if (earliest)
+        f->got_first[id] = true;
+    if (end == f->text_len)
+        f->got_end[id] = true;
+    return 0;
 }
 
 /* Every occurrence, by end, longest first, one pattern's ids in the order
@@ -123,6 +155,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         CHECK(rc == 0);
         CHECK(r.n == r.nwant);
+    }
+
+    /* ds_ac_scan_first: only real occurrences, at most two per pattern,
+     * every pattern's first end and every hit at the text's end. */
+    static uint32_t seen[PATS_MAX * PAT_MAX + 1];
+    static uint32_t gen;
+    if (++gen == 0) {
+        memset(seen, 0, sizeof(seen));
+        gen = 1;
+    }
+    struct first first = {want, r.nwant, 0, n, {0}, {0}};
+    CHECK(ds_ac_state_count(ac) <= sizeof(seen) / sizeof(seen[0]));
+    CHECK(ds_ac_scan_first(ac, (const char *)text, n, seen, gen, first_hit, &first) == 0);
+    CHECK(first.n <= 2 * np);
+    for (size_t k = 0; k < r.nwant; k++) {
+        const struct hit *w = &want[k];
+        bool is_first = true;
+        for (size_t j = 0; j < k && is_first; j++)
+            is_first = want[j].id != w->id;
+        if (is_first)
+            CHECK(first.got_first[w->id]);
+        if (w->end == n)
+            CHECK(first.got_end[w->id]);
     }
     free(want);
     ds_ac_destroy(ac);

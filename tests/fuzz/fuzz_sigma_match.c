@@ -96,7 +96,22 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     (void)ds_field_match(f, "", 0);
     const char *refs[1] = {text};
     size_t refs_len[1] = {tlen};
-    (void)ds_field_match_ref(f, value, vlen, refs, refs_len);
+    bool ref_hit = ds_field_match_ref(f, value, vlen, refs, refs_len);
+    /* fieldref|contains (linear search) against the naive search. */
+    uint32_t plain = DS_MODBIT(DS_MOD_FIELDREF) | DS_MODBIT(DS_MOD_CONTAINS);
+    if ((mods & ~DS_MODBIT(DS_MOD_CASED)) == plain) {
+        bool want = false;
+        for (size_t at = 0; at + tlen <= vlen && !want; at++) {
+            size_t k = 0;
+            while (k < tlen &&
+                   ((mods & DS_MODBIT(DS_MOD_CASED))
+                        ? value[at + k] == text[k]
+                        : fold((unsigned char)value[at + k]) == fold((unsigned char)text[k])))
+                k++;
+            want = k == tlen;
+        }
+        CHECK(ref_hit == want);
+    }
 
     struct ds_literal lit[8];
     size_t nlit = ds_matcher_literals(ds_field_matcher(f, 0), lit, 8);

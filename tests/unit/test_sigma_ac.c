@@ -17,6 +17,7 @@
 
 #include <rampart/plugin.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -489,6 +490,110 @@ static void test_random_vs_naive(void **state)
     }
 }
 
+/* ds_ac_scan_first against the naive search: every pattern that occurs is
+ * reported at its first end, every one that ends at the text's end is
+ * reported there, and nothing is reported that does not occur. */
+static void test_scan_first_vs_naive(void **state)
+{
+    (void)state;
+    static const char *const alphabets[] = {"ab", "abc", "aA", "a\0\xff"};
+    static const size_t alpha_lens[] = {2, 3, 2, 3};
+    static struct hit want[HITS_MAX];
+    static uint32_t seen[1024];
+    uint32_t gen = 0;
+    rnd_state = 0x5ca9f125u;
+    for (int round = 0; round < 3000; round++) {
+        size_t a = rnd(4);
+        const char *alpha = alphabets[a];
+        size_t np = 1 + rnd(24), n = rnd(121);
+        char pats[24][8];
+        size_t lens[24];
+        char text[128];
+        struct ds_ac *ac = NULL;
+        assert_int_equal(ds_ac_create(&ac), 0);
+        assert_int_equal(ds_ac_set_dense_max(ac, round % 2 ? 64 : DS_AC_DENSE_DEFAULT), 0);
+        for (size_t p = 0; p < np; p++) {
+            lens[p] = 1 + rnd(6);
+            for (size_t k = 0; k < lens[p]; k++)
+                pats[p][k] = alpha[rnd((uint32_t)alpha_lens[a])];
+            assert_int_equal(ds_ac_add(ac, pats[p], lens[p], (uint32_t)p), 0);
+        }
+        for (size_t k = 0; k < n; k++)
+            text[k] = alpha[rnd((uint32_t)alpha_lens[a])];
+        assert_int_equal(ds_ac_build(ac), 0);
+        assert_true(ds_ac_state_count(ac) <= 1024);
+        hs.n = 0;
+        assert_int_equal(ds_ac_scan_first(ac, text, n, seen, ++gen, collect, &hs), 0);
+        size_t nw = naive(pats, lens, np, text, n, want);
+        assert_true(hs.n <= 2 * np);
+        for (size_t k = 0; k < hs.n; k++) { /* each hit is a real occurrence */
+            bool real = false;
+            for (size_t w = 0; w < nw && !real; w++)
+                real = want[w].id == hs.h[k].id && want[w].end == hs.h[k].end &&
+                       want[w].len == hs.h[k].len;
+            assert_true(real);
+        }
+        for (size_t p = 0; p < np; p++) {
+            size_t first = 0;
+            bool at_end = false;
+            for (size_t w = 0; w < nw; w++) {
+                if (want[w].id != p)
+                    continue;
+                if (!first || want[w].end < first)
+                    first = want[w].end;
+                at_end = at_end || want[w].end == n;
+            }
+            bool got_first = false, got_end = false;
+            for (size_t k = 0; k < hs.n; k++) {
+                if (hs.h[k].id != p)
+                    continue;
+                assert_true(hs.h[k].end >= first);
+                got_first = got_first || hs.h[k].end == first;
+                got_end = got_end || hs.h[k].end == n;
+            }
+            if (first && !got_first)
+                fail_msg("round %d: pattern %zu first ends at %zu, not reported", round, p, first);
+            if (at_end && !got_end)
+                fail_msg("round %d: pattern %zu ends at the text's end, not reported", round, p);
+        }
+        ds_ac_destroy(ac);
+    }
+}
+
+/* Patterns that are suffixes of each other ("a", "aa", ... a^400) on 4 KiB
+ * of "a": every occurrence is 1.6 million hits (each byte ends 400 of
+ * them), which a value an attacker writes would cost per event; the index's
+ * scan reports each pattern once plus what ends at the end: 800. */
+static void test_scan_first_repeated_byte(void **state)
+{
+    (void)state;
+    static char pat[400], text[4096];
+    static uint32_t seen[512];
+    memset(pat, 'a', sizeof pat);
+    memset(text, 'A', sizeof text);
+    struct ds_ac *ac = NULL;
+    assert_int_equal(ds_ac_create(&ac), 0);
+    for (uint32_t i = 0; i < 400; i++)
+        assert_int_equal(ds_ac_add(ac, pat, i + 1, i), 0);
+    assert_int_equal(ds_ac_build(ac), 0);
+    assert_true(ds_ac_state_count(ac) <= 512);
+    hs.n = 0;
+    assert_int_equal(ds_ac_scan_first(ac, text, sizeof text, seen, 1, collect, &hs), 0);
+    assert_int_equal(hs.n, 800);
+    /* Each pattern once at its first end (its own length), then all of them
+     * at the text's end, longest first. */
+    for (uint32_t i = 0; i < 400; i++) {
+        expect(&hs, i, i, i + 1, i + 1);
+        expect(&hs, 400 + i, 399 - i, sizeof text, 400 - i);
+    }
+    /* The next scan (a new gen) reports them all again. */
+    hs.n = 0;
+    assert_int_equal(ds_ac_scan_first(ac, text, 399, seen, 2, collect, &hs), 0);
+    assert_int_equal(hs.n, 398 + 399); /* the last first occurrence is at the end */
+    assert_int_equal(ds_ac_scan_first(ac, text, 1, seen, 0, collect, &hs), RP_ERR_INVAL);
+    ds_ac_destroy(ac);
+}
+
 /* The hot path: a scan allocates nothing, whatever rows it goes through
  * and however many hits it reports. */
 static void test_no_allocation_per_scan(void **state)
@@ -530,6 +635,8 @@ int main(void)
         cmocka_unit_test(test_caps),
         cmocka_unit_test(test_memory),
         cmocka_unit_test(test_random_vs_naive),
+        cmocka_unit_test(test_scan_first_vs_naive),
+        cmocka_unit_test(test_scan_first_repeated_byte),
         cmocka_unit_test(test_no_allocation_per_scan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

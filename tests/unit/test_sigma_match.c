@@ -15,6 +15,7 @@
 
 #include <rampart/plugin.h>
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -712,6 +713,34 @@ static void test_fieldref(void **state)
     const char *mid[1] = {"BIN"};
     assert_true(ds_field_match_ref(f, "/usr/bin/bash", 13, mid, (size_t[]){3}));
     assert_false(ds_field_match_ref(f, "/usr/sbin", 9, tail, tlen));
+    /* The linear search against the naive one: references with borders
+     * (aab, abab), a NUL, one longer than the search's 4096-byte head. */
+    static const char *const hay[] = {"aaab", "abaabab", "abaaba", "xxAbCxx", "a\0b", "", "aaa"};
+    static const char *const needle[] = {"aab", "ABAB", "abab", "abc", "\0b", "", "aaaa"};
+    static const size_t hlen[] = {4, 7, 6, 7, 3, 0, 3}, nlen[] = {3, 4, 4, 3, 2, 0, 4};
+    for (size_t i = 0; i < sizeof(hay) / sizeof(hay[0]); i++) {
+        bool want = false;
+        for (size_t at = 0; at + nlen[i] <= hlen[i] && !want; at++) {
+            size_t k = 0;
+            while (k < nlen[i] &&
+                   tolower((unsigned char)hay[i][at + k]) == tolower((unsigned char)needle[i][k]))
+                k++;
+            want = k == nlen[i];
+        }
+        if (ds_field_match_ref(f, hay[i], hlen[i], &needle[i], &nlen[i]) != want)
+            fail_msg("fieldref|contains: '%s' in '%s' should be %d", needle[i], hay[i], want);
+    }
+    static char big[6000], ref5k[5000];
+    memset(big, 'a', sizeof big);
+    memset(ref5k, 'A', sizeof ref5k);
+    ref5k[sizeof ref5k - 1] = 'b';
+    const char *r5[1] = {ref5k};
+    size_t r5len[1] = {sizeof ref5k};
+    assert_false(ds_field_match_ref(f, big, sizeof big, r5, r5len));
+    big[5999] = 'B';
+    assert_true(ds_field_match_ref(f, big, sizeof big, r5, r5len));
+    big[5000] = 'b'; /* the head matches at 1 and 1000; only the last holds */
+    assert_true(ds_field_match_ref(f, big, sizeof big, r5, r5len));
     ds_field_destroy(f);
 }
 

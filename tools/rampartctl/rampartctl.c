@@ -1,4 +1,5 @@
-/* rampartctl - controls a running rampartd. */
+/* rampartctl - controls a running rampartd; checks and tests Sigma rules
+ * without one (rules.c). */
 #include "config.h"
 #include "control.h"
 #include "exitcodes.h"
@@ -6,6 +7,7 @@
 #include "os/os_fs.h"
 #include "os/os_sock.h"
 #include "lib/schema.h"
+#include "rules.h"
 #include "version.h"
 
 #include <rampart/plugin.h>
@@ -33,6 +35,12 @@ static const char usage_text[] =
     "              send a command to plugin instance NAME, as the JSON object\n"
     "              {\"command\":COMMAND,\"args\":[ARGS...]}; prints each reply as\n"
     "              it comes (a string as it is, anything else as JSON)\n"
+    "  rules check [DIR_OR_FILE...] [--json] [--fields-from PLUGIN_DIR]\n"
+    "              load Sigma rules as the agent would, without it: what loads,\n"
+    "              what can never match, what is skipped, and why\n"
+    "  rules test RULE_OR_DIR... --events FILE.ndjson [--raw-fields] [--json]\n"
+    "              which events of the file each rule matches, and why\n"
+    "              (`rampartctl rules --help` for both)\n"
     "  version     print the version\n"
     "\n"
     "The agent is reached through its control socket, agent.control_socket\n"
@@ -49,7 +57,9 @@ static const char usage_text[] =
     "exit status of plugin: 0 the last reply came; 70 the plugin answered with\n"
     "an error; 75 busy or past agent.plugin_command_timeout_ms; 69 the agent or\n"
     "the plugin is not running, or the plugin takes no commands; 64 no such\n"
-    "plugin.\n";
+    "plugin.\n"
+    "exit status of rules: 0 ok; 1 a rule failed to load or is dead, or an\n"
+    "event line was malformed; 2 bad command line or unreadable input.\n";
 
 /* rampartctl status: the agent runs but is degraded. sysexits(3) has no
  * code for "running, but not fully", and monitoring wants a plain non-zero
@@ -695,10 +705,12 @@ static int cmd_plugins(const char *config_file, const char *site, int as_json)
 int main(int argc, char **argv)
 {
     const char *config_file = RP_DEFAULT_CONFIG, *site = NULL;
+    int config_given = 0;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if ((strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "-c") == 0) && i + 1 < argc) {
             config_file = argv[++i];
+            config_given = 1;
         } else if ((strcmp(argv[i], "--site") == 0 || strcmp(argv[i], "-s") == 0) && i + 1 < argc) {
             site = argv[++i];
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -736,6 +748,8 @@ int main(int argc, char **argv)
         }
         return cmd_plugins(config_file, site, as_json);
     }
+    if (strcmp(cmd, "rules") == 0)
+        return rp__ctl_rules(argc - i, argv + i, config_file, config_given, site);
     if (strcmp(cmd, "plugin") == 0) {
         if (argc - (i + 1) < 2) {
             fprintf(stderr, "rampartctl: plugin needs a plugin name and a command\n%s", usage_text);
@@ -754,7 +768,8 @@ int main(int argc, char **argv)
         return RP_EX_OK;
     }
     /* A close command name is suggested, as for config keys. */
-    static const char *const commands[] = {"plugin", "plugins", "reload", "status", "version"};
+    static const char *const commands[] = {"plugin", "plugins", "reload",
+                                           "rules",  "status",  "version"};
     const char *best = NULL;
     size_t best_d = 3;
     for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++) {
