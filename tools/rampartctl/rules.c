@@ -573,7 +573,8 @@ static size_t shown_len(const char *s, size_t max)
 }
 
 /* The table: one row per file, each column as wide as its widest cell (the
- * message, last, is not padded). Titles are cut at TITLE_SHOWN bytes. */
+ * message, last, is not padded, and shown without the file name it starts
+ * with; --json keeps it whole). Titles are cut at TITLE_SHOWN bytes. */
 #define TITLE_SHOWN 60u
 static void print_table(const struct rows *rs)
 {
@@ -605,7 +606,13 @@ static void print_table(const struct rows *rs)
                 printf("%*s  ", (int)(width[k] - w), "");
             }
             if (pass == 1) {
-                put_clean(stdout, r->msg[0] ? r->msg : "-", 4096);
+                /* The row names the file already: the message starts at
+                 * its line and column. */
+                const char *m = r->msg;
+                size_t pl = strlen(r->path);
+                if (strncmp(m, r->path, pl) == 0 && m[pl] == ':' && m[pl + 1])
+                    m += pl + 1;
+                put_clean(stdout, m[0] ? m : "-", 4096);
                 fputc('\n', stdout);
             }
         }
