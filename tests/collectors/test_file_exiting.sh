@@ -4,8 +4,11 @@
 # /proc shows no more than a kernel thread would: the command name. The real
 # agent (fanotify, collector_file alone, no late joins) is held with SIGSTOP
 # while a writer writes a file and exits; its parent keeps it a zombie until
-# the agent has read the record. Checked, for a writer run as an
-# unprivileged user the test creates and for one run as root:
+# the agent has read the record. A third writer, as root, is held past the
+# point of its exit where the kernel drops its memory but short of being a
+# zombie (state S, no exe link: what /proc shows of a kernel thread), see
+# below. Checked, for the three (one of them run as an unprivileged user the
+# test creates):
 #  - the event names the process (process.pid, process.entity_id, user.id)
 #    and its command name (process.name), has no process.executable, and
 #    says the executable is missing and why (rampart.incomplete,
