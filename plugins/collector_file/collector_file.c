@@ -102,6 +102,7 @@ static const rp_util_field_def field_defs[CF_F_COUNT_] = {
     [CF_F_FOLD_FIRST] = {"collector_file.folded.first", RP_TYPE_TIMESTAMP},
     [CF_F_FOLD_LAST] = {"collector_file.folded.last", RP_TYPE_TIMESTAMP},
     [CF_F_FOLD_SAMPLE] = {"collector_file.folded.sample_path", RP_TYPE_STR},
+    [CF_F_INC_REASON] = {"collector_file.incomplete_reason", RP_TYPE_STR},
 };
 
 static const char *const counter_names[CF_C_COUNT_] = {
@@ -313,22 +314,72 @@ void cf_pump_stop(struct cf *cf)
 
 /* ---- process and owner caches --------------------------------------------- */
 
-static char *read_small(const char *path)
+/* From /proc/<pid>/stat of a process whose exe link could not be read:
+ * whether it is a kernel thread (PF_KTHREAD in the flags, field 9), whether
+ * it is exiting (state Z or X, or PF_EXITING), and its comm (between the
+ * first '(' and the last ')', as comm may hold both). */
+static int proc_stat_kind(int32_t pid, int *kthread, int *exited, char **comm)
 {
-    char buf[256];
+    enum { PF_EXITING_ = 0x4, PF_KTHREAD_ = 0x00200000 };
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return NULL;
+        return RP_ERR_NOTFOUND;
     ssize_t n = read(fd, buf, sizeof buf - 1);
     close(fd);
     if (n <= 0)
-        return NULL;
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\0'))
-        n--;
-    if (n == 0)
-        return NULL;
+        return RP_ERR_NOTFOUND;
     buf[n] = '\0';
-    return strdup(buf);
+    char *open_p = strchr(buf, '(');
+    char *close_p = strrchr(buf, ')');
+    if (!open_p || !close_p || close_p < open_p || close_p[1] != ' ')
+        return RP_ERR_PARSE;
+    char state = close_p[2];
+    char *p = close_p + 3;
+    /* Fields 4 to 8 (ppid, pgrp, session, tty, tpgid), then the flags. */
+    for (int field = 4; field < 9; field++) {
+        while (*p == ' ')
+            p++;
+        while (*p && *p != ' ')
+            p++;
+    }
+    char *end;
+    unsigned long long flags = strtoull(p, &end, 10);
+    if (end == p)
+        return RP_ERR_PARSE;
+    *kthread = (flags & PF_KTHREAD_) != 0;
+    *exited = state == 'Z' || state == 'X' || (flags & PF_EXITING_) != 0;
+    if (close_p > open_p + 1)
+        *comm = strndup(open_p + 1, (size_t)(close_p - open_p - 1));
+    return 0;
+}
+
+/* For a process that has exited: its executable and name from
+ * collector_process's exec event, when that event is of this very process
+ * (the same entity id, so the same pid and start time). An earlier entry of
+ * the process cache is not used: the process may have run another program
+ * since (an exec keeps pid and start time). */
+static void join_exact(struct cf *cf, struct cf_proc *e)
+{
+    if (!cf->joined)
+        return;
+    pthread_mutex_lock(&cf->join_q.lock);
+    const struct cf_joined *j = &cf->joined[(uint32_t)e->pid % CF_JOIN_SLOTS];
+    if (j->pid == e->pid && j->exe && strcmp(j->entity, e->entity) == 0) {
+        char *exe = strdup(j->exe);
+        char *name = j->name ? strdup(j->name) : NULL;
+        if (exe) {
+            free(e->exe);
+            free(e->name);
+            e->exe = exe;
+            e->name = name;
+            e->exe_missing = NULL;
+        } else {
+            free(name);
+        }
+    }
+    pthread_mutex_unlock(&cf->join_q.lock);
 }
 
 /* The process behind pid, from the cache when its start time still matches
@@ -369,6 +420,7 @@ static const struct cf_proc *proc_lookup(struct cf *cf, int32_t pid)
     e->pid = pid;
     e->start = start;
     e->exe_flags = 0;
+    e->exe_missing = NULL;
     /* The same id collector_process gives the process, so the two join. */
     rp_util_entity_id(cf->machine_id, cf->mid_len, pid, start, e->entity);
     e->have_uid = rp_util_proc_uid(pid, &e->uid) == 0;
@@ -381,17 +433,25 @@ static const struct cf_proc *proc_lookup(struct cf *cf, int32_t pid)
          * set by the process itself. */
         e->name = strdup(rp_util_proc_base(exe));
     } else if (rc == RP_ERR_NOTFOUND) {
-        /* Kernel threads have no executable: their comm is all there is (a
-         * user process cannot set it). A zombie has no executable left and
-         * gets no name. */
-        char path[64];
-        snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-        char *status = read_small(path);
-        int zombie = !status || strstr(status, "State:\tZ") != NULL;
-        free(status);
-        snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
-        if (!zombie && (!e->have_uid || e->uid == 0))
-            e->name = read_small(path);
+        int kthread = 0, exited = 0;
+        e->exe_missing = "exited";
+        if (proc_stat_kind(pid, &kthread, &exited, &e->name) != 0)
+            return e; /* gone between the two reads: nothing more is known */
+        /* A kernel thread has no executable, and its comm (which a user
+         * process cannot set) is all there is: complete as it is. A user
+         * process without one has exited (a zombie, or past the point where
+         * the kernel drops its memory and with it the exe link): its comm
+         * is what is known of it, and the event says the executable is
+         * missing rather than letting it pass for a kernel thread. */
+        if (kthread) {
+            e->exe_missing = NULL;
+        } else {
+            if (!exited)
+                e->exe_missing = "unreadable";
+            join_exact(cf, e);
+        }
+    } else if (rc != 0) {
+        e->exe_missing = rc == RP_ERR_RANGE ? "path_too_long" : "unreadable";
     }
     return e;
 }
@@ -523,6 +583,7 @@ static void set_gone(struct cf *cf, rp_event *ev)
 {
     rp_str missing[3] = {{"process.entity_id", 17}, {"process.executable", 18}, {"user.id", 7}};
     cf->host->set_str_array(ev, cf->f[CF_F_INCOMPLETE], missing, 3);
+    set_s(cf, ev, CF_F_INC_REASON, "exited", 6);
 }
 
 /* ---- timed queues (struct cf_timed): late joins and flood summaries ------- */
@@ -574,8 +635,10 @@ static int join_fill(struct cf *cf, rp_event *ev, int32_t pid)
         missing[n++] = (rp_str){"process.executable", 18};
     if (!j->uid[0])
         missing[n++] = (rp_str){"user.id", 7};
-    if (n)
+    if (n) {
         h->set_str_array(ev, cf->f[CF_F_INCOMPLETE], missing, n);
+        set_s(cf, ev, CF_F_INC_REASON, "exited", 6);
+    }
     return 1;
 }
 
@@ -1008,10 +1071,15 @@ void cf_emit(struct cf *cf, const struct cf_change *ch)
         uint32_t nmissing = 0;
         if (p) {
             set_process(cf, ev, p->entity, p->exe, p->name, p->exe_flags, p->have_uid, p->uid);
-            if (!p->exe && !(p->exe_flags & RP_UTIL_EXE_MEMFD) && !p->name)
+            /* Only a kernel thread has a name and no executable by nature. */
+            if (!p->exe && !(p->exe_flags & RP_UTIL_EXE_MEMFD) && (p->exe_missing || !p->name))
                 missing[nmissing++] = (rp_str){"process.executable", 18};
             if (!p->have_uid)
                 missing[nmissing++] = (rp_str){"user.id", 7};
+            if (nmissing) {
+                const char *why = p->exe_missing ? p->exe_missing : "unreadable";
+                set_s(cf, ev, CF_F_INC_REASON, why, strlen(why));
+            }
         } else if (!cf->join_wait_ms) {
             /* Gone before its record was read: only the pid is left. */
             set_gone(cf, ev);
@@ -1024,6 +1092,7 @@ void cf_emit(struct cf *cf, const struct cf_change *ch)
         /* inotify cannot tell who did it. */
         rp_str missing = {"process.pid", 11};
         h->set_str_array(ev, cf->f[CF_F_INCOMPLETE], &missing, 1);
+        set_s(cf, ev, CF_F_INC_REASON, "inotify", 7);
     }
     send_event(cf, ev, await);
 }
@@ -1445,6 +1514,7 @@ static const char *const common_fields[] = {"event.category",
                                             "user.id",
                                             "user.name",
                                             "rampart.incomplete",
+                                            "collector_file.incomplete_reason",
                                             "collector_file.folded.count",
                                             "collector_file.folded.first",
                                             "collector_file.folded.last",

@@ -83,6 +83,7 @@ enum cf_field {
     CF_F_FOLD_FIRST,
     CF_F_FOLD_LAST,
     CF_F_FOLD_SAMPLE,
+    CF_F_INC_REASON,
     CF_F_COUNT_
 };
 
@@ -127,6 +128,12 @@ struct cf_proc {
     int exe_gone; /* it had no links left when last named */
     int have_uid;
     uint32_t uid;
+    /* Why a user process has no executable here (its events name it in
+     * collector_file.incomplete_reason), NULL when it has one or is a kernel
+     * thread: "exited" for a zombie or one past the point of its exit where
+     * the kernel drops its memory (and with it the exe link),
+     * "path_too_long", or "unreadable". */
+    const char *exe_missing;
     char entity[RP_UTIL_ENTITY_ID_LEN + 1];
 };
 
