@@ -570,6 +570,13 @@ static void test_planted_symlink_refused(void **state)
     struct stat st;
     assert_int_equal(fstatat(t.fd, "out", &st, AT_SYMLINK_NOFOLLOW), 0);
     assert_true(S_ISREG(st.st_mode));
+    /* A file past the size cap is refused before a byte is read (sparse:
+     * it costs no disk). */
+    int big = openat(t.fd, "big", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    assert_true(big >= 0);
+    assert_int_equal(ftruncate(big, (off_t)DY_VERDICT_FILE_MAX + 1), 0);
+    close(big);
+    assert_int_equal(dy_verdict_load(fresh, t.fd, "big", rules_a, &rep), RP_ERR_RANGE);
     /* A folder in its place is not a regular file. */
     assert_int_equal(mkdirat(t.fd, "dir", 0700), 0);
     assert_int_equal(dy_verdict_load(fresh, t.fd, "dir", rules_a, &rep), RP_ERR_PERM);
