@@ -22,8 +22,10 @@
  * the file system (both need root, who can also stop the agent).
  *
  * Bounds: the cache holds at most `cap` entries, the smaller of
- * opts.max_entries and what fits in opts.max_bytes (DY_VERDICT_ENTRY_BYTES
- * each); all its memory is taken at create and nothing is allocated after.
+ * opts.max_entries and what fits in opts.max_bytes (dy_verdict_entry_bytes()
+ * each); all its memory is taken at create. The only later allocation is
+ * the copy dy_verdict_save writes from (up to cap entries, about the size
+ * of the entries themselves, freed before it returns).
  * At the cap, storing a new entry evicts the least recently used one (looked
  * up or stored), counted in evictions.
  *
