@@ -401,21 +401,26 @@ static void test_cache_miss_after_any_change(void **state)
     struct dy_rules *r0, *r1, *r2, *r3;
     assert_int_equal(load(fx, true, &reps, &st, &r0), 0);
     assert_true(st.compiles > 0);
-    /* A change to the broken file: a miss, but the same rules hash. */
-    put(fx, "broken.yar", "rule x { condition: nope2 }\n");
+    /* A change to the broken file (of the same size, so that only the
+     * content tells): a miss, but the same rules hash. */
+    put(fx, "broken.yar", "rule x { condition: nopf }\n");
     assert_int_equal(load(fx, true, &reps, &st, &r1), 0);
     assert_int_equal(st.cache, DY_CACHE_STALE);
     assert_true(st.compiles > 0);
     assert_memory_equal(dy_rules_hash(r0), dy_rules_hash(r1), 32);
     assert_memory_not_equal(dy_rules_source_key(r0), dy_rules_source_key(r1), 32);
-    /* A change to a good file: a miss and another rules hash. */
-    put(fx, "b.yara", good_b); /* a new file */
-    put(fx, "b.yar", "rule beta2 { condition: false }\n");
+    /* One byte of a good file: a miss and another rules hash. */
+    char changed[sizeof(good_b)];
+    memcpy(changed, good_b, sizeof(good_b));
+    char *m = strstr(changed, "beta-marker");
+    assert_non_null(m);
+    m[5] = 'M';
+    put(fx, "b.yar", changed);
     assert_int_equal(load(fx, true, &reps, &st, &r2), 0);
     assert_int_equal(st.cache, DY_CACHE_STALE);
     assert_memory_not_equal(dy_rules_hash(r1), dy_rules_hash(r2), 32);
     char names[256];
-    matching(r2, "beta-marker", names);
+    matching(r2, "beta-Marker beta-marker", names);
     assert_string_equal(names, "beta");
     /* And that one is now the cache. */
     assert_int_equal(load(fx, true, &reps, &st, &r3), 0);
