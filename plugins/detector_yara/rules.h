@@ -63,6 +63,8 @@
 #ifndef RP_DETECTOR_YARA_RULES_H
 #define RP_DETECTOR_YARA_RULES_H
 
+#include <yara.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -159,7 +161,6 @@ struct dy_load_stats {
 };
 
 struct dy_rules;
-typedef struct YR_RULES YR_RULES;
 
 /* Loads the rules. report (may be NULL) is called once per rule file found,
  * in load order, after the set is built. stats (may be NULL) is filled.
