@@ -518,6 +518,33 @@ static void test_cache_planted_symlink_refused(void **state)
     dy_rules_destroy(r);
 }
 
+static void test_cache_stale_temporary_removed(void **state)
+{
+    struct fx *fx = *state;
+    put(fx, "a.yar", good_a);
+    /* A temporary file left by a crash, here a link planted in its place:
+     * it goes, and nothing is written through it. */
+    char target[256], tmp[256];
+    snprintf(target, sizeof(target), "%s/victim", fx->root);
+    assert_int_equal(tu_write(target, "untouched"), 0);
+    snprintf(tmp, sizeof(tmp), "%s/%s.tmp", fx->cache, DY_CACHE_NAME);
+    assert_int_equal(symlink(target, tmp), 0);
+    struct reps reps;
+    struct dy_load_stats st;
+    struct dy_rules *r;
+    assert_int_equal(load(fx, true, &reps, &st, &r), 0);
+    assert_int_equal(st.cache_save_rc, 0);
+    dy_rules_destroy(r);
+    assert_false(tu_exists(tmp));
+    char *v = tu_read(target);
+    assert_non_null(v);
+    assert_string_equal(v, "untouched");
+    free(v);
+    assert_int_equal(load(fx, true, &reps, &st, &r), 0);
+    assert_int_equal(st.cache, DY_CACHE_HIT);
+    dy_rules_destroy(r);
+}
+
 static void test_cache_refused_when_group_writable(void **state)
 {
     struct fx *fx = *state;
@@ -643,6 +670,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_cache_miss_after_any_change, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_torn_ignored_and_rebuilt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_planted_symlink_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cache_stale_temporary_removed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_refused_when_group_writable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_folder_is_an_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corpus_load, setup, teardown),
