@@ -588,6 +588,56 @@ static int dy_check_duplicates(struct dy_load *l)
     return 0;
 }
 
+/* Puts every file read back to "read, not compiled yet". */
+static void dy_reset_pending(struct dy_load *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        struct dy_file *f = &l->files[i];
+        if (!f->data)
+            continue;
+        f->status = f->reason == DY_R_NOT_TEXT ? DY_ST_FAILED : DY_ST_COMPILED;
+        if (f->reason != DY_R_NOT_TEXT) {
+            f->reason = DY_OK;
+            f->line = 0;
+            f->msg[0] = '\0';
+        }
+        f->rules = 0;
+        f->n_warnings = 0;
+        f->warnings_dropped = 0;
+        free(f->warnings);
+        f->warnings = NULL;
+    }
+}
+
+/* The fast path: every file read added to one compiler, which is how the
+ * yara command line compiles and about ten times faster than a compiler
+ * per file (each builds its own tables). Returns 0 with the set, 1 when a
+ * file failed (every file is then back to pending and the careful path
+ * runs: a compiler cannot go on after an error), or an error. */
+static int dy_build_at_once(struct dy_load *l, YR_RULES **out)
+{
+    struct dy_cctx c = {.keep_warnings = true};
+    YR_COMPILER *comp;
+    int rc = dy_compiler(&comp, &c);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < l->n; i++) {
+        struct dy_file *f = &l->files[i];
+        if (f->status != DY_ST_COMPILED)
+            continue;
+        uint32_t before = comp->next_rule_idx;
+        if (dy_add_file(comp, &c, f, l->st) != 0) {
+            yr_compiler_destroy(comp);
+            dy_reset_pending(l);
+            return 1;
+        }
+        f->rules = comp->next_rule_idx - before;
+    }
+    rc = yr_compiler_get_rules(comp, out) == ERROR_SUCCESS ? 0 : RP_ERR_NOMEM;
+    yr_compiler_destroy(comp);
+    return rc;
+}
+
 /* Builds the set from the files that compiled; a file that fails in the
  * set is failed and the set built again without it. */
 static int dy_build(struct dy_load *l, YR_RULES **out)
@@ -1060,22 +1110,7 @@ static int dy_cache_load(struct dy_load *l, struct dy_rules *r, const char *name
         snprintf(st->cache_msg, sizeof(st->cache_msg), "%s: %s", name,
                  "the records or the compiled rules do not load");
         free(buf);
-        /* Back to "read, not compiled yet" for the compile that follows. */
-        for (size_t i = 0; i < l->n; i++) {
-            struct dy_file *f = &l->files[i];
-            if (!f->data)
-                continue;
-            f->status = f->reason == DY_R_NOT_TEXT ? DY_ST_FAILED : DY_ST_COMPILED;
-            if (f->reason != DY_R_NOT_TEXT) {
-                f->reason = DY_OK;
-                f->line = 0;
-                f->msg[0] = '\0';
-            }
-            f->rules = 0;
-            f->n_warnings = 0;
-            free(f->warnings);
-            f->warnings = NULL;
-        }
+        dy_reset_pending(l);
         return 1;
     }
     r->rules = rules;
@@ -1148,13 +1183,17 @@ int dy_rules_load(const struct dy_load_opts *opts, dy_report_fn report, void *ct
             rc = 0;
         }
         double t0 = dy_now_ms();
-        for (size_t i = 0; rc == 0 && i < l.n; i++)
-            if (l.files[i].status == DY_ST_COMPILED)
-                rc = dy_compile_alone(&l.files[i], st);
-        if (rc == 0)
-            rc = dy_check_duplicates(&l);
-        if (rc == 0)
-            rc = dy_build(&l, &r->rules);
+        rc = dy_build_at_once(&l, &r->rules);
+        if (rc == 1) {
+            rc = 0;
+            for (size_t i = 0; rc == 0 && i < l.n; i++)
+                if (l.files[i].status == DY_ST_COMPILED)
+                    rc = dy_compile_alone(&l.files[i], st);
+            if (rc == 0)
+                rc = dy_check_duplicates(&l);
+            if (rc == 0)
+                rc = dy_build(&l, &r->rules);
+        }
         st->compile_ms = dy_now_ms() - t0;
         if (rc == 0) {
             const YR_RULE *rule;

@@ -12,18 +12,20 @@
  * all files read stay under DY_SOURCES_MAX. A file outside a cap is
  * skipped with its reason.
  *
- * Compiling. libyara's compiler cannot be used again after an error, so
- * every file is first compiled on its own (its errors, warnings and rule
+ * Compiling. All files read go to one compiler first, as the yara command
+ * line compiles them (a compiler per file costs about ten times more). If
+ * one fails, libyara's compiler cannot be used again, so the careful path
+ * runs: every file is compiled on its own (its errors, warnings and rule
  * count are its own), and the set is then built from the files that
- * compiled, all in libyara's default namespace (as the yara command line
- * puts them, so rule names in alerts are the names authors wrote). A file
+ * compiled, all in libyara's default namespace (as the command line puts
+ * them, so rule names in alerts are the names authors wrote). A file
  * defining a rule name an earlier file (in load order) already defines is
  * failed as duplicate_rule, naming the earlier file: libyara would refuse
  * the whole set for it ("duplicated identifier"). A file that still fails
  * in the set (any other conflict between files) is failed with libyara's
- * message and the set is built again without it. Consequently a file must
- * compile on its own: a rule that refers to a rule of another file fails
- * as undefined_identifier.
+ * message and the set is built again without it. Rules that refer to a
+ * rule of another file are not supported: they load only while every
+ * file compiles, and fail as undefined_identifier otherwise.
  *
  * Includes are disabled: `include` fails the file as include_refused. The
  * agent compiles rules as root, and an include names any path on the
