@@ -31,65 +31,7 @@
 
 #include "testutil.h"
 
-/* Allocation counting for test_no_allocation_per_lookup, as in
- * test_sigma_engine.c: the sanitizer's malloc hook under ASan or TSan,
- * otherwise malloc, calloc and realloc interposed over glibc's. */
-static volatile int counting;
-static volatile size_t allocations;
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define RP_TEST_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define RP_TEST_SANITIZER 1
-#endif
-#endif
-#ifdef RP_TEST_SANITIZER
-int __sanitizer_install_malloc_and_free_hooks(void (*m)(const volatile void *, size_t),
-                                              void (*f)(const volatile void *));
-static void count_malloc(const volatile void *p, size_t n)
-{
-    (void)p;
-    (void)n;
-    if (counting)
-        allocations++;
-}
-static void count_free(const volatile void *p)
-{
-    (void)p;
-}
-static void counting_install(void)
-{
-    __sanitizer_install_malloc_and_free_hooks(count_malloc, count_free);
-}
-#else
-extern void *__libc_malloc(size_t n);
-extern void *__libc_calloc(size_t n, size_t size);
-extern void *__libc_realloc(void *p, size_t n);
-void *malloc(size_t n);
-void *calloc(size_t n, size_t size);
-void *realloc(void *p, size_t n);
-void *malloc(size_t n)
-{
-    if (counting)
-        allocations++;
-    return __libc_malloc(n);
-}
-void *calloc(size_t n, size_t size)
-{
-    if (counting)
-        allocations++;
-    return __libc_calloc(n, size);
-}
-void *realloc(void *p, size_t n)
-{
-    if (counting)
-        allocations++;
-    return __libc_realloc(p, n);
-}
-static void counting_install(void)
-{
-}
-#endif
+#include "alloc_count.h"
 
 static const uint8_t rules_a[DY_RULES_HASH_BYTES] = {0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7};
 static const uint8_t rules_b[DY_RULES_HASH_BYTES] = {0xa1, 0xa2, 0xa3, 0xa4,
