@@ -462,14 +462,19 @@ static void test_budget_table_bounded(void **state)
     struct dy_scan_stats st;
     stats(fx, &st);
     assert_int_equal(st.budget_users, DY_BUDGET_USERS);
-    /* Still tracked: still refused. */
+    /* Still tracked: still refused, and now the most recent. */
     assert_int_equal(scan_path(fx, fx->rs, big, 5, DY_SCAN_NO_CACHE, &r), 0);
     assert_int_equal(r.outcome, DY_SCAN_BUDGET);
-    /* DY_BUDGET_USERS newer users push uid 5 out. */
-    for (uint32_t uid = 5000; uid < 5000 + DY_BUDGET_USERS; uid++)
+    /* One more user pushes out the least recent (uid 100), not uid 5. */
+    assert_int_equal(scan_path(fx, fx->rs, small, 5000, DY_SCAN_NO_CACHE, &r), 0);
+    assert_int_equal(scan_path(fx, fx->rs, big, 5, DY_SCAN_NO_CACHE, &r), 0);
+    assert_int_equal(r.outcome, DY_SCAN_BUDGET);
+    /* DY_BUDGET_USERS newer users push uid 5 out too. */
+    for (uint32_t uid = 5001; uid < 5001 + DY_BUDGET_USERS; uid++)
         assert_int_equal(scan_path(fx, fx->rs, small, uid, DY_SCAN_NO_CACHE, &r), 0);
     stats(fx, &st);
     assert_int_equal(st.budget_users, DY_BUDGET_USERS);
+    /* Forgotten, it starts again with a full budget. */
     assert_int_equal(scan_path(fx, fx->rs, big, 5, DY_SCAN_NO_CACHE, &r), 0);
     assert_int_equal(r.outcome, DY_SCAN_CLEAN);
 }
