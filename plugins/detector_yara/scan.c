@@ -774,8 +774,10 @@ int dy_scan_fd(struct dy_scan_thread *t, const struct dy_ruleset *rs, int fd, ui
                 dy_store(s, rs, &before, &after, res);
             return dy_finish(s, res);
         }
-        if (cache) {
-            /* Counted by the verdict cache as refused. */
+        if (cache && !dy_id_equal(&before, &after)) {
+            /* Counted by the verdict cache as refused. A short read with
+             * the identity unchanged (a shrink and regrowth within one
+             * tick) must not reach the put: it would be stored. */
             pthread_mutex_lock(&s->writer);
             struct dy_verdict none = {.kind = DY_VERDICT_CLEAN};
             (void)dy_verdict_put(s->vc, &before, &after, hash, &none);
