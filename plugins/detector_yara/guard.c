@@ -444,8 +444,13 @@ static void hold(struct dy_guard *g, struct dy_guard_event *ev)
     if (ev->deadline_ns < atomic_load(&g->wd_next_ns))
         wake(g->wd_fd);
     ev->token = token;
-    if (!g->cb.submit || g->cb.submit(g->cb.ctx, ev, dfd) != 0) {
+    /* dfd is the callee's from here on, refused or not (guard.h). */
+    int refused = 1;
+    if (g->cb.submit)
+        refused = g->cb.submit(g->cb.ctx, ev, dfd);
+    else
         close(dfd);
+    if (refused != 0) {
         count(&g->submit_refused);
         if (claim(s, token))
             answer_slot(g, s, true, &g->at_once);

@@ -79,9 +79,9 @@ struct dy_guard_callbacks {
     /* On the answering thread; must not block. fd_owned is a duplicate of
      * the event's descriptor, owned by the callee (close it when done). The
      * callee answers later with dy_guard_answer(token). Nonzero: it cannot
-     * take it (its queue is full): allowed at once, counted; fd_owned then
-     * stays the guard's, which closes it (the callee must not). The callee
-     * may answer before submit returns. */
+     * take it (its queue is full): allowed at once, counted. fd_owned is
+     * the callee's in both cases (on refusal it closes it before it
+     * returns). The callee may answer before submit returns. */
     int (*submit)(void *ctx, const struct dy_guard_event *ev, int fd_owned);
     /* On the watchdog thread, after it allowed a held exec at its deadline;
      * must not block (count it, queue an alert). May be NULL. */

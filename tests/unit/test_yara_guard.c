@@ -113,8 +113,10 @@ static int cb_decide(void *ctx, const struct dy_guard_event *ev)
 static int cb_submit(void *ctx, const struct dy_guard_event *ev, int fd_owned)
 {
     (void)ctx;
-    if (atomic_load(&T.refuse))
+    if (atomic_load(&T.refuse)) {
+        close(fd_owned); /* the callee's, even when it refuses */
         return 1;
+    }
     pthread_mutex_lock(&T.mu);
     unsigned n = atomic_load(&T.nq);
     int rc = 1;
@@ -124,6 +126,8 @@ static int cb_submit(void *ctx, const struct dy_guard_event *ev, int fd_owned)
         rc = 0;
     }
     pthread_mutex_unlock(&T.mu);
+    if (rc != 0)
+        close(fd_owned);
     if (rc == 0 && T.notify_fd >= 0) {
         char c = 'H';
         ssize_t w = write(T.notify_fd, &c, 1);
