@@ -77,7 +77,7 @@ struct held {
 static struct {
     char dir[PATH_MAX];
     struct tfile f[NFILES];
-    int nf;
+    _Atomic int nf; /* published after the file's fields: decide reads them meanwhile */
     pthread_mutex_t mu;
     struct held q[QMAX];
     _Atomic unsigned nq;
@@ -94,7 +94,8 @@ static struct {
 
 static struct tfile *find(const struct dy_file_id *id)
 {
-    for (int i = 0; i < T.nf; i++)
+    int nf = atomic_load(&T.nf);
+    for (int i = 0; i < nf; i++)
         if (T.f[i].dev == (dev_t)id->dev && T.f[i].ino == (ino_t)id->ino)
             return &T.f[i];
     return NULL;
@@ -180,8 +181,9 @@ static void copy_true(const char *path)
 /* A copy of /bin/true at dir/name (sub folders made), with its mode. */
 static struct tfile *add_file(const char *name, int mode)
 {
-    assert_true(T.nf < NFILES);
-    struct tfile *f = &T.f[T.nf];
+    int nf = atomic_load(&T.nf);
+    assert_true(nf < NFILES);
+    struct tfile *f = &T.f[nf];
     char dir[PATH_MAX];
     memcpy(dir, T.dir, sizeof dir); /* tu_path's source must not lie inside T */
     assert_non_null(tu_path(f->path, sizeof f->path, dir, name));
@@ -197,7 +199,7 @@ static struct tfile *add_file(const char *name, int mode)
     f->dev = st.st_dev;
     f->ino = st.st_ino;
     atomic_store(&f->mode, mode);
-    T.nf++;
+    atomic_store(&T.nf, nf + 1);
     return f;
 }
 
@@ -251,7 +253,7 @@ static bool wait_submits(unsigned n, unsigned ms)
 
 static void reset(void)
 {
-    T.nf = 0;
+    atomic_store(&T.nf, 0);
     atomic_store(&T.nq, 0);
     atomic_store(&T.refuse, false);
     atomic_store(&T.failed_n, 0);
