@@ -86,7 +86,7 @@ static const char config_schema[] =
     "\"description\":\"programs and folders never blocked\",\"items\":" PATH_ITEM "},"
     "\"exclude\":{\"type\":\"array\",\"maxItems\":64,\"default\":[],"
     "\"description\":\"files and folders never scanned\",\"items\":" PATH_ITEM "},"
-    "\"max_file_bytes\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":4294967296,"
+    "\"max_file_bytes\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":1073741824,"
     "\"default\":67108864},"
     "\"scan_timeout_s\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":3600,\"default\":10},"
     "\"user_bytes_per_minute\":{\"type\":\"integer\",\"minimum\":1048576,"
@@ -394,7 +394,7 @@ static int conf_parse(const char *text, size_t len, struct conf *c, char *err, s
     } while (0)
     INT(root, "exec_deadline_ms", "exec_deadline_ms", 1, DY_GUARD_DEADLINE_MAX,
         DY_GUARD_DEADLINE_DEF, c->exec_deadline_ms);
-    INT(root, "max_file_bytes", "max_file_bytes", 1, 4294967296ull, DY_FILE_BYTES_DEF,
+    INT(root, "max_file_bytes", "max_file_bytes", 1, 1073741824ull, DY_FILE_BYTES_DEF,
         c->max_file_bytes);
     INT(root, "scan_timeout_s", "scan_timeout_s", 1, 3600, DY_TIMEOUT_S_DEF, c->scan_timeout_s);
     INT(root, "user_bytes_per_minute", "user_bytes_per_minute", 1048576, 1099511627776ull,
@@ -1617,8 +1617,9 @@ static void guard_failed_open(void *ctx, pid_t pid, const struct dy_file_id *id)
 
 /* ---- the engine: scanner, threads, guard ------------------------------------------------- */
 
-static int engine_start(struct yp *p, const struct conf *c, struct live *l, char *err,
-                        size_t errlen)
+/* The scanner is made before the rules are loaded: it sets libyara's
+ * process-wide limits, which the compiler reads too (scan.h). */
+static int scanner_create(struct yp *p, const struct conf *c, char *err, size_t errlen)
 {
     struct dy_scan_opts o = {
         .max_file_bytes = c->max_file_bytes,
@@ -1629,10 +1630,16 @@ static int engine_start(struct yp *p, const struct conf *c, struct live *l, char
         .verdicts = {.max_entries = c->vc_max_entries, .max_bytes = c->vc_max_bytes},
     };
     int rc = dy_scanner_create(&o, &p->scanner);
-    if (rc != 0) {
+    if (rc != 0)
         snprintf(err, errlen, "cannot create the scanner: %s", rp_strerror(rc));
-        return rc;
-    }
+    return rc;
+}
+
+/* Loads the saved verdicts of l's rules and starts the scanning threads. */
+static int engine_start(struct yp *p, const struct conf *c, struct live *l, char *err,
+                        size_t errlen)
+{
+    int rc;
     struct dy_verdict_load_report rep;
     memset(&rep, 0, sizeof rep);
     rc = dy_scanner_verdicts_load(p->scanner, p->dirfd, VERDICTS_FILE, l->rs, &rep);
@@ -2126,6 +2133,7 @@ static int read_conf(struct yp *p, struct conf *c, char *err, size_t errlen)
 
 static void plugin_free(struct yp *p)
 {
+    dy_scanner_destroy(p->scanner);
     live_release(p->cur);
     conf_free(&p->conf);
     free(p->throttle);
@@ -2223,10 +2231,15 @@ static int dy_start(rp_plugin *self, void *state)
     struct yp *p = state;
     char err[512] = "";
     struct live *l;
+    int rc = scanner_create(p, &p->conf, err, sizeof err);
+    if (rc != 0)
+        return refuse(p, rc, err);
     pthread_mutex_lock(&p->build_lock);
-    int rc = live_build(p, &p->conf, &l, err, sizeof err);
+    rc = live_build(p, &p->conf, &l, err, sizeof err);
     pthread_mutex_unlock(&p->build_lock);
     if (rc != 0) {
+        dy_scanner_destroy(p->scanner);
+        p->scanner = NULL;
         char msg[600];
         snprintf(msg, sizeof msg, "cannot load the rules: %s", err[0] ? err : rp_strerror(rc));
         return refuse(p, rc, msg);
@@ -2293,50 +2306,66 @@ static int dy_reconfigure(rp_plugin *self, void *state)
     struct conf c;
     atomic_store(&p->skip_lifecycle, 1);
     int rc = read_conf(p, &c, err, sizeof err);
+    if (rc != 0) {
+        count(p, C_RELOAD_FAILURES, 1);
+        note_failure(p, err);
+        return refuse(p, rc, err);
+    }
+    bool engine = conf_engine_differs(&p->conf, &c), guard = conf_guard_differs(&p->conf, &c);
+    if (guard || engine)
+        guard_stop(p);
+    /* A new scanner before the rules are compiled (its limits are the
+     * compiler's too); the old one's verdicts are saved and loaded back. */
+    if (engine) {
+        engine_stop(p);
+        if ((rc = scanner_create(p, &c, err, sizeof err)) != 0 &&
+            scanner_create(p, &p->conf, err, sizeof err) != 0) {
+            conf_free(&c);
+            rp_util_logf(p->host, p->self, RP_LOG_ERROR, "no scanner: %s", err);
+            return refuse(p, rc, err);
+        }
+    }
     struct live *l = NULL;
     if (rc == 0) {
         pthread_mutex_lock(&p->build_lock);
         rc = live_build(p, &c, &l, err, sizeof err);
         pthread_mutex_unlock(&p->build_lock);
-        if (rc != 0)
-            conf_free(&c);
     }
+    char msg[700] = "";
     if (rc != 0) {
         count(p, C_RELOAD_FAILURES, 1);
         struct live *old = live_take(p);
-        char msg[700];
         snprintf(msg, sizeof msg, "new config not applied: %s; the %u rules loaded before stay",
                  err[0] ? err : rp_strerror(rc), old ? old->stats.rules : 0);
         live_release(old);
         rp_util_logf(p->host, p->self, RP_LOG_ERROR, "%s", msg);
         note_failure(p, msg);
-        return refuse(p, rc, msg);
+        conf_free(&c);
+    } else {
+        count(p, C_RELOADS, 1);
+        log_live(p, l, "reloaded");
+        install(p, l);
+        pthread_mutex_lock(&p->lock);
+        conf_free(&p->conf);
+        p->conf = c;
+        pthread_mutex_unlock(&p->lock);
+        apply_live_settings(p, &p->conf);
     }
-    bool engine = conf_engine_differs(&p->conf, &c), guard = conf_guard_differs(&p->conf, &c);
-    if (guard || engine)
-        guard_stop(p);
-    if (engine)
-        engine_stop(p);
-    count(p, C_RELOADS, 1);
-    log_live(p, l, "reloaded");
-    install(p, l);
-    pthread_mutex_lock(&p->lock);
-    conf_free(&p->conf);
-    p->conf = c;
-    pthread_mutex_unlock(&p->lock);
-    apply_live_settings(p, &p->conf);
-    rc = 0;
-    if (engine)
-        rc = engine_start(p, &p->conf, l, err, sizeof err);
-    if (rc == 0 && (guard || engine))
-        rc = guard_start(p, &p->conf, err, sizeof err);
+    /* What was stopped runs again, with the new settings or the old ones. */
+    int rc2 = 0;
+    struct live *cur = live_take(p);
+    if (engine && cur)
+        rc2 = engine_start(p, &p->conf, cur, err, sizeof err);
+    live_release(cur);
+    if (rc2 == 0 && (guard || engine))
+        rc2 = guard_start(p, &p->conf, err, sizeof err);
     save_timer_set(p, p->conf.vc_save_interval_s);
-    if (rc != 0) {
+    if (rc2 != 0) {
         rp_util_logf(p->host, p->self, RP_LOG_ERROR, "new config applied in part: %s", err);
         note_failure(p, err);
-        return refuse(p, rc, err);
+        return refuse(p, rc2, err);
     }
-    return 0;
+    return rc != 0 ? refuse(p, rc, msg) : 0;
 }
 
 static const rp_plugin_descriptor descriptor = {

@@ -141,6 +141,22 @@ PY
 more_events() { [ "$(events_about "$1")" -gt "$2" ]; }
 # more_lines FILE TEXT N: FILE has more than N lines with TEXT.
 more_lines() { [ "$(count_lines "$1" "$2")" -gt "$3" ]; }
+# stored PATH STORES: makes sure the verdict of PATH is in the cache (the
+# stores counter above STORES). The scanner does not store a verdict while
+# the kernel's clock has not passed the file's ctime (scan.h), so a file
+# scanned right after its write may need one more (unchanged) event.
+stored() {
+    local i
+    for i in 1 2 3 4 5; do
+        wait_for 5 "the scan of $1" stat_above 'd["verdicts"]["stores"] + d["verdicts"]["hits"]' "$2"
+        stat_above 'd["verdicts"]["stores"]' "$2" && return 0
+        local n
+        n=$(events_about "$1")
+        : >>"$1"
+        wait_for 5 "the event of $1" more_events "$1" "$n"
+    done
+    fail "the verdict of $1 was never stored: $(cat stats.out)"
+}
 # stat_above EXPR N: the stats value is above N.
 stat_above() { [ "$(stat_of "$1")" -gt "$2" ]; }
 
@@ -207,8 +223,9 @@ PY
 
 # ---- the verdict cache: unchanged not rescanned, changed rescanned ------------------------
 CPATH=$T/watch/clean-$MARK.txt
+stores=$(stat_of 'd["verdicts"]["stores"]')
 echo "nothing to see" >"$CPATH"
-wait_for 5 "the clean file scanned" stat_above 'd["scanner"]["scanned"]' 1
+stored "$CPATH" "$stores"
 scanned=$(stat_of 'd["scanner"]["scanned"]')
 hits=$(stat_of 'd["verdicts"]["hits"]')
 # Opened for writing and closed unchanged: a close-write event, the same
@@ -222,13 +239,12 @@ wait_for 5 "a cache hit" stat_above 'd["verdicts"]["hits"]' "$hits"
 echo "more" >>"$CPATH"
 wait_for 5 "the changed file scanned" stat_above 'd["scanner"]["scanned"]' "$scanned"
 
-# The malicious file again, unchanged: a cache hit, throttled, no alert.
-hits=$(stat_of 'd["verdicts"]["hits"]')
+# The malicious file again, unchanged (a cache hit, or a scan when its
+# verdict was not stored): no second alert inside the throttle window.
 throttled=$(stat_of 'd["counters"]["alerts_throttled"]')
 n=$(events_about "$EPATH")
 : >>"$EPATH"
 wait_for 5 "the event of the unchanged EICAR file" more_events "$EPATH" "$n"
-wait_for 5 "a cache hit for EICAR" stat_above 'd["verdicts"]["hits"]' "$hits"
 wait_for 5 "the repeated alert throttled" stat_above 'd["counters"]["alerts_throttled"]' "$throttled"
 [ "$(alerts_of yara.RP_Test_EICAR)" -eq 1 ] || fail "the unchanged EICAR file alerted again"
 
@@ -279,9 +295,9 @@ sleep 0.5
 # Verdicts are kept for the rules that made them: a file judged under the
 # rules in use now.
 PPATH=$T/watch/persist-$MARK.txt
-scanned=$(stat_of 'd["scanner"]["scanned"]')
+stores=$(stat_of 'd["verdicts"]["stores"]')
 echo "judged before the restart" >"$PPATH"
-wait_for 5 "the file judged before the restart" stat_above 'd["scanner"]["scanned"]' "$scanned"
+stored "$PPATH" "$stores"
 stop_agent
 [ -f data/plugins/yara/yara-verdicts ] || fail "no verdicts saved: $(ls -la data/plugins/yara)"
 grep -qF "plugin yara: stopped:" agent.err || fail "no stop line"
