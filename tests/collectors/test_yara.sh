@@ -313,4 +313,80 @@ wait_for 5 "a cache hit after the restart" stat_above 'd["verdicts"]["hits"]' 0
 [ "$(stat_of 'd["scanner"]["scanned"]')" -eq 0 ] ||
     fail "the unchanged file was scanned after the restart: $(cat stats.out)"
 stop_agent
-echo "detector_yara: alerts, verdict cache, reloads and persistence as expected"
+
+# ---- execs: the program the process runs, read through /proc/PID/exe -------------------------
+# A copy of sleep with a marker appended (it still runs); a second copy is
+# replaced by a clean file right after it starts: the scan must still read
+# the program the process runs, never the file now at its path.
+[ -f "$PLUGIN_DIR/collector_process.so" ] || fail "no collector_process.so in $PLUGIN_DIR"
+mkdir -m 755 bin
+cat >rules/exec.yar <<EOF
+rule RP_Test_Exec : exec_tag
+{
+    strings:
+        \$a = "$MARK-exec-marker"
+    condition:
+        \$a
+}
+EOF
+XPROG=$T/bin/prog-$MARK
+XPROG2=$T/bin/prog2-$MARK
+cp /bin/sleep "$XPROG"
+printf '%s' "$MARK-exec-marker" >>"$XPROG"
+cp "$XPROG" "$XPROG2"
+cp /bin/sleep "$T/bin/clean"
+chmod 755 "$XPROG" "$XPROG2" "$T/bin/clean"
+XSHA=$(sha256sum "$XPROG" | cut -c1-64)
+export XPROG XPROG2 XSHA
+write_cfg ""
+# The process collector too, and scans at exec.
+"$PY" - "$CFG" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["plugins"]["process"] = {"enabled": True, "file": "collector_process.so", "config": {}}
+c["plugins"]["yara"]["config"]["scan_execs"] = True
+json.dump(c, open(sys.argv[1], "w"))
+PY
+start_agent agent3
+wait_for 20 "the process collector to run" file_has agent3.err "plugin process: running"
+"$XPROG" 0.3 &
+XPID=$!
+wait "$XPID" || fail "the marked program did not run"
+"$XPROG2" 1 &
+XPID2=$!
+mv -f "$T/bin/clean" "$XPROG2"
+# exec_alert PROGRAM: an alert of the exec rule for the process of PROGRAM.
+exec_alert() {
+    "$PY" - "$1" <<'PY'
+import json, os, sys
+sys.exit(0 if any(json.loads(l).get("rule.id") == "yara.RP_Test_Exec" and
+                  json.loads(l).get("process.executable") == sys.argv[1]
+                  for l in open(os.environ["EVENTS"])) else 1)
+PY
+}
+wait_for 10 "the exec alert" exec_alert "$XPROG"
+wait_for 10 "the alert of the replaced program" exec_alert "$XPROG2"
+wait "$XPID2" || true
+export XPID XPID2
+"$PY" - <<'PY' || fail "exec alert fields"
+import json, os
+env = os.environ
+evs = [json.loads(l) for l in open(env["EVENTS"])]
+a = [e for e in evs if e.get("rule.id") == "yara.RP_Test_Exec" and e.get("process.executable") == env["XPROG"]]
+assert len(a) == 1, a
+a = a[0]
+want = {"yara.scan": "exec", "file.path": env["XPROG"], "file.hash.sha256": env["XSHA"],
+        "process.pid": int(env["XPID"]), "rule.tags": ["exec_tag"], "event.severity": 73,
+        "yara.strings_matched": 1}
+for k, v in want.items():
+    assert a.get(k) == v, "alert %s: %r, expected %r\n%s" % (k, a.get(k), v, a)
+src = [e for e in evs if e.get("event.id") in a["rampart.alert.source_ids"]]
+assert len(src) == 1 and src[0].get("event.action") == "exec", src
+b = [e for e in evs if e.get("rule.id") == "yara.RP_Test_Exec" and e.get("process.executable") == env["XPROG2"]]
+assert len(b) == 1 and b[0]["process.pid"] == int(env["XPID2"]), b
+# The file scanned is the one the process ran (gone from its path now).
+assert b[0]["file.hash.sha256"] == env["XSHA"], b[0]
+assert "yara.note" not in b[0], b[0]
+PY
+stop_agent
+echo "detector_yara: alerts, verdict cache, reloads, persistence and exec scans as expected"
