@@ -531,7 +531,9 @@ struct yp {
 
     struct dy_guard *guard;
     atomic_int_fast64_t failopen_last_ns;
-    struct dy_guard_stats guard_last; /* stats of a guard stopped by a reload */
+    /* scanner and guard are replaced (reconfigure) under elock; commands
+     * and the verdict saves read them under it. */
+    pthread_mutex_t elock;
 
     pthread_mutex_t tlock;
     struct throttle_slot *throttle;
@@ -1629,15 +1631,18 @@ static int scanner_create(struct yp *p, const struct conf *c, char *err, size_t 
         .max_match_data = c->max_match_data,
         .verdicts = {.max_entries = c->vc_max_entries, .max_bytes = c->vc_max_bytes},
     };
-    int rc = dy_scanner_create(&o, &p->scanner);
+    struct dy_scanner *sc = NULL;
+    int rc = dy_scanner_create(&o, &sc);
     if (rc != 0)
         snprintf(err, errlen, "cannot create the scanner: %s", rp_strerror(rc));
+    pthread_mutex_lock(&p->elock);
+    p->scanner = sc;
+    pthread_mutex_unlock(&p->elock);
     return rc;
 }
 
-/* Loads the saved verdicts of l's rules and starts the scanning threads. */
-static int engine_start(struct yp *p, const struct conf *c, struct live *l, char *err,
-                        size_t errlen)
+/* Loads the saved verdicts of l's rules into a new scanner. */
+static void verdicts_load(struct yp *p, struct live *l)
 {
     int rc;
     struct dy_verdict_load_report rep;
@@ -1650,6 +1655,11 @@ static int engine_start(struct yp *p, const struct conf *c, struct live *l, char
         rp_util_logf(p->host, p->self, RP_LOG_WARN, "the saved verdicts were not loaded: %s%s%s",
                      rp_strerror(rc), rep.msg[0] ? ": " : "", rep.msg);
     gauge(p, G_CACHE_ENTRIES, dy_verdict_count(dy_scanner_verdicts(p->scanner)));
+}
+
+static int threads_start(struct yp *p, const struct conf *c, char *err, size_t errlen)
+{
+    int rc;
     pthread_mutex_lock(&p->qlock);
     p->q_stop = false;
     p->q_max_requests = c->queue_max_requests;
@@ -1669,12 +1679,15 @@ static int engine_start(struct yp *p, const struct conf *c, struct live *l, char
 static void save_verdicts(struct yp *p)
 {
     struct live *l = live_take(p);
+    pthread_mutex_lock(&p->elock);
     if (!l || !p->scanner) {
+        pthread_mutex_unlock(&p->elock);
         live_release(l);
         return;
     }
     uint32_t saved = 0;
     int rc = dy_scanner_verdicts_save(p->scanner, p->dirfd, VERDICTS_FILE, l->rs, &saved);
+    pthread_mutex_unlock(&p->elock);
     live_release(l);
     if (rc == 0) {
         count(p, C_VERDICT_SAVES, 1);
@@ -1685,9 +1698,9 @@ static void save_verdicts(struct yp *p)
     }
 }
 
-/* Stops the threads (requests still queued are dropped and counted), saves
- * the verdicts and frees the scanner. */
-static void engine_stop(struct yp *p)
+/* Stops the threads; requests still queued are dropped and counted (held
+ * execs allowed, alerts published). */
+static void threads_stop(struct yp *p)
 {
     pthread_mutex_lock(&p->qlock);
     p->q_stop = true;
@@ -1715,11 +1728,18 @@ static void engine_stop(struct yp *p)
     count(p, C_QUEUE_DROPPED, dropped);
     gauge(p, G_QUEUE_DEPTH, 0);
     gauge(p, G_QUEUE_BYTES, 0);
-    if (p->scanner) {
-        save_verdicts(p);
-        dy_scanner_destroy(p->scanner);
-        p->scanner = NULL;
-    }
+}
+
+/* Saves the verdicts and frees the scanner (threads and guard stopped). */
+static void scanner_teardown(struct yp *p)
+{
+    if (!p->scanner)
+        return;
+    save_verdicts(p);
+    pthread_mutex_lock(&p->elock);
+    dy_scanner_destroy(p->scanner);
+    p->scanner = NULL;
+    pthread_mutex_unlock(&p->elock);
 }
 
 static int guard_start(struct yp *p, const struct conf *c, char *err, size_t errlen)
@@ -1765,14 +1785,22 @@ static int guard_start(struct yp *p, const struct conf *c, char *err, size_t err
     return 0;
 }
 
+/* Allows everything held; the guard stays for answers of scans in flight
+ * until guard_destroy, after the threads stopped (guard.h). */
 static void guard_stop(struct yp *p)
+{
+    if (p->guard)
+        dy_guard_stop(p->guard);
+}
+
+static void guard_destroy(struct yp *p)
 {
     if (!p->guard)
         return;
-    dy_guard_stop(p->guard);
-    dy_guard_stats(p->guard, &p->guard_last);
+    pthread_mutex_lock(&p->elock);
     dy_guard_destroy(p->guard);
     p->guard = NULL;
+    pthread_mutex_unlock(&p->elock);
 }
 
 static void apply_live_settings(struct yp *p, const struct conf *c)
@@ -1971,6 +1999,7 @@ static int cmd_stats(struct yp *p, rp_command *cmd, struct live *l)
     struct dy_verdict_stats vs;
     memset(&vs, 0, sizeof vs);
     uint32_t entries = 0, cap = 0;
+    pthread_mutex_lock(&p->elock);
     if (p->scanner) {
         dy_scanner_stats(p->scanner, &ss);
         struct dy_verdict_cache *vc = dy_scanner_verdicts(p->scanner);
@@ -1997,16 +2026,18 @@ static int cmd_stats(struct yp *p, rp_command *cmd, struct live *l)
     if (p->guard) {
         struct dy_guard_stats g;
         dy_guard_stats(p->guard, &g);
-        guard = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:{s:o,s:o}}", "events",
-                          (json_int_t)g.events, "allowed", (json_int_t)g.allowed, "denied",
-                          (json_int_t)g.denied, "allowed_listed", (json_int_t)g.allowed_listed,
-                          "allowed_agent", (json_int_t)g.allowed_agent, "held", (json_int_t)g.held,
-                          "deadline_allowed", (json_int_t)g.deadline_allowed, "overflow",
-                          (json_int_t)g.overflow, "submit_refused", (json_int_t)g.submit_refused,
-                          "late_answers", (json_int_t)g.late_answers, "held_now",
-                          (json_int_t)g.held_now, "marks", (json_int_t)g.marks, "latency",
-                          "at_once", latency_json(&g.at_once), "scanned", latency_json(&g.scanned));
+        guard = json_pack(
+            "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:{s:o,s:o}}", "events",
+            (json_int_t)g.events, "allowed", (json_int_t)g.allowed, "denied", (json_int_t)g.denied,
+            "allowed_listed", (json_int_t)g.allowed_listed, "allowed_agent",
+            (json_int_t)g.allowed_agent, "held", (json_int_t)g.held, "deadline_allowed",
+            (json_int_t)g.deadline_allowed, "overflow", (json_int_t)g.overflow, "submit_refused",
+            (json_int_t)g.submit_refused, "late_answers", (json_int_t)g.late_answers, "held_now",
+            (json_int_t)g.held_now, "marks", (json_int_t)g.marks, "errors", (json_int_t)g.errors,
+            "mark_errors", (json_int_t)g.mark_errors, "latency", "at_once",
+            latency_json(&g.at_once), "scanned", latency_json(&g.scanned));
     }
+    pthread_mutex_unlock(&p->elock);
     pthread_mutex_lock(&p->qlock);
     json_t *queue =
         json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "requests", (json_int_t)p->q_norm.n, "exec_requests",
@@ -2133,6 +2164,7 @@ static int read_conf(struct yp *p, struct conf *c, char *err, size_t errlen)
 
 static void plugin_free(struct yp *p)
 {
+    dy_guard_destroy(p->guard);
     dy_scanner_destroy(p->scanner);
     live_release(p->cur);
     conf_free(&p->conf);
@@ -2141,6 +2173,7 @@ static void plugin_free(struct yp *p)
     pthread_mutex_destroy(&p->build_lock);
     pthread_mutex_destroy(&p->qlock);
     pthread_mutex_destroy(&p->tlock);
+    pthread_mutex_destroy(&p->elock);
     pthread_cond_destroy(&p->qcond);
     free(p);
 }
@@ -2190,6 +2223,7 @@ static int dy_init(rp_plugin *self, const rp_host_api *host, void **state)
     pthread_mutex_init(&p->build_lock, NULL);
     pthread_mutex_init(&p->qlock, NULL);
     pthread_mutex_init(&p->tlock, NULL);
+    pthread_mutex_init(&p->elock, NULL);
     pthread_cond_init(&p->qcond, NULL);
     p->throttle = calloc(THROTTLE_SLOTS, sizeof *p->throttle);
     int rc = p->throttle ? 0 : RP_ERR_NOMEM;
@@ -2238,8 +2272,7 @@ static int dy_start(rp_plugin *self, void *state)
     rc = live_build(p, &p->conf, &l, err, sizeof err);
     pthread_mutex_unlock(&p->build_lock);
     if (rc != 0) {
-        dy_scanner_destroy(p->scanner);
-        p->scanner = NULL;
+        scanner_teardown(p);
         char msg[600];
         snprintf(msg, sizeof msg, "cannot load the rules: %s", err[0] ? err : rp_strerror(rc));
         return refuse(p, rc, msg);
@@ -2252,10 +2285,13 @@ static int dy_start(rp_plugin *self, void *state)
     for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
         if ((rc = p->host->subscribe(self, subs[i], strlen(subs[i]), 0)) != 0)
             return refuse(p, rc, "cannot subscribe to file, exec and lifecycle events");
-    if ((rc = engine_start(p, &p->conf, l, err, sizeof err)) != 0 ||
+    verdicts_load(p, l);
+    if ((rc = threads_start(p, &p->conf, err, sizeof err)) != 0 ||
         (rc = guard_start(p, &p->conf, err, sizeof err)) != 0) {
         guard_stop(p);
-        engine_stop(p);
+        threads_stop(p);
+        guard_destroy(p);
+        scanner_teardown(p);
         return refuse(p, rc, err);
     }
     save_timer_set(p, p->conf.vc_save_interval_s);
@@ -2275,7 +2311,9 @@ static int dy_stop(rp_plugin *self, void *state)
     /* The guard first: everything it holds is allowed, nothing waits on the
      * threads stopping below. */
     guard_stop(p);
-    engine_stop(p);
+    threads_stop(p);
+    guard_destroy(p);
+    scanner_teardown(p);
     rp_util_logf(p->host, p->self, RP_LOG_INFO,
                  "stopped: %llu events, %llu scanned, %llu cache hits, %llu alerts, %llu execs "
                  "denied",
@@ -2312,12 +2350,15 @@ static int dy_reconfigure(rp_plugin *self, void *state)
         return refuse(p, rc, err);
     }
     bool engine = conf_engine_differs(&p->conf, &c), guard = conf_guard_differs(&p->conf, &c);
-    if (guard || engine)
+    if (guard || engine) {
         guard_stop(p);
+        threads_stop(p);
+        guard_destroy(p);
+    }
     /* A new scanner before the rules are compiled (its limits are the
      * compiler's too); the old one's verdicts are saved and loaded back. */
     if (engine) {
-        engine_stop(p);
+        scanner_teardown(p);
         if ((rc = scanner_create(p, &c, err, sizeof err)) != 0 &&
             scanner_create(p, &p->conf, err, sizeof err) != 0) {
             conf_free(&c);
@@ -2355,8 +2396,10 @@ static int dy_reconfigure(rp_plugin *self, void *state)
     int rc2 = 0;
     struct live *cur = live_take(p);
     if (engine && cur)
-        rc2 = engine_start(p, &p->conf, cur, err, sizeof err);
+        verdicts_load(p, cur);
     live_release(cur);
+    if (guard || engine)
+        rc2 = threads_start(p, &p->conf, err, sizeof err);
     if (rc2 == 0 && (guard || engine))
         rc2 = guard_start(p, &p->conf, err, sizeof err);
     save_timer_set(p, p->conf.vc_save_interval_s);

@@ -355,24 +355,24 @@ wait "$XPID" || fail "the marked program did not run"
 "$XPROG2" 1 &
 XPID2=$!
 mv -f "$T/bin/clean" "$XPROG2"
-# exec_alert PROGRAM: an alert of the exec rule for the process of PROGRAM.
+# exec_alert PID: an alert of the exec rule for the process PID.
 exec_alert() {
     "$PY" - "$1" <<'PY'
 import json, os, sys
 sys.exit(0 if any(json.loads(l).get("rule.id") == "yara.RP_Test_Exec" and
-                  json.loads(l).get("process.executable") == sys.argv[1]
+                  json.loads(l).get("process.pid") == int(sys.argv[1])
                   for l in open(os.environ["EVENTS"])) else 1)
 PY
 }
-wait_for 10 "the exec alert" exec_alert "$XPROG"
-wait_for 10 "the alert of the replaced program" exec_alert "$XPROG2"
+wait_for 10 "the exec alert" exec_alert "$XPID"
+wait_for 10 "the alert of the replaced program" exec_alert "$XPID2"
 wait "$XPID2" || true
 export XPID XPID2
 "$PY" - <<'PY' || fail "exec alert fields"
 import json, os
 env = os.environ
 evs = [json.loads(l) for l in open(env["EVENTS"])]
-a = [e for e in evs if e.get("rule.id") == "yara.RP_Test_Exec" and e.get("process.executable") == env["XPROG"]]
+a = [e for e in evs if e.get("rule.id") == "yara.RP_Test_Exec" and e.get("process.pid") == int(env["XPID"])]
 assert len(a) == 1, a
 a = a[0]
 want = {"yara.scan": "exec", "file.path": env["XPROG"], "file.hash.sha256": env["XSHA"],
@@ -380,10 +380,11 @@ want = {"yara.scan": "exec", "file.path": env["XPROG"], "file.hash.sha256": env[
         "yara.strings_matched": 1}
 for k, v in want.items():
     assert a.get(k) == v, "alert %s: %r, expected %r\n%s" % (k, a.get(k), v, a)
+assert a["process.executable"] == env["XPROG"], a
 src = [e for e in evs if e.get("event.id") in a["rampart.alert.source_ids"]]
 assert len(src) == 1 and src[0].get("event.action") == "exec", src
-b = [e for e in evs if e.get("rule.id") == "yara.RP_Test_Exec" and e.get("process.executable") == env["XPROG2"]]
-assert len(b) == 1 and b[0]["process.pid"] == int(env["XPID2"]), b
+b = [e for e in evs if e.get("rule.id") == "yara.RP_Test_Exec" and e.get("process.pid") == int(env["XPID2"])]
+assert len(b) == 1, b
 # The file scanned is the one the process ran (gone from its path now).
 assert b[0]["file.hash.sha256"] == env["XSHA"], b[0]
 assert "yara.note" not in b[0], b[0]
