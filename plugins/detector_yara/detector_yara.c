@@ -2295,11 +2295,14 @@ static int dy_start(rp_plugin *self, void *state)
         return refuse(p, rc, err);
     }
     save_timer_set(p, p->conf.vc_save_interval_s);
+    const struct conf *c = &p->conf;
     rp_util_logf(p->host, p->self, RP_LOG_INFO, "scanning %s%s%s with %u thread%s%s",
-                 p->conf.scan_writes ? "written files" : "",
-                 p->conf.scan_writes && p->conf.scan_execs ? " and " : "",
-                 p->conf.scan_execs ? "executed programs" : "", p->conf.threads,
-                 p->conf.threads == 1 ? "" : "s", p->conf.memory_scan ? ", memory at exec" : "");
+                 c->scan_writes ? "written files" : "",
+                 c->scan_writes && c->scan_execs ? " and " : "",
+                 c->scan_execs    ? "executed programs"
+                 : c->scan_writes ? ""
+                                  : "no file or exec events (the exec guard only)",
+                 c->threads, c->threads == 1 ? "" : "s", c->memory_scan ? ", memory at exec" : "");
     return 0;
 }
 
