@@ -146,11 +146,10 @@ more_lines() { [ "$(count_lines "$1" "$2")" -gt "$3" ]; }
 # the kernel's clock has not passed the file's ctime (scan.h), so a file
 # scanned right after its write may need one more (unchanged) event.
 stored() {
-    local i
-    for i in 1 2 3 4 5; do
-        wait_for 5 "the scan of $1" stat_above 'd["verdicts"]["stores"] + d["verdicts"]["hits"]' "$2"
+    local i n
+    for i in 1 2 3 4 5 6; do
+        sleep 0.3
         stat_above 'd["verdicts"]["stores"]' "$2" && return 0
-        local n
         n=$(events_about "$1")
         : >>"$1"
         wait_for 5 "the event of $1" more_events "$1" "$n"
