@@ -46,7 +46,7 @@
 static const char *const pack_rules[] = {
     "Rampart_EICAR_Test_File",           "Rampart_Packer_UPX_ELF",
     "Rampart_Miner_XMRig_Config",        "Rampart_Webshell_PHP_Request_Exec",
-    "Rampart_Webshell_JSP_Request_Exec",
+    "Rampart_Webshell_JSP_Request_Exec", "Rampart_Packer_Ezuri_ELF",
 };
 #define PACK_RULES (sizeof(pack_rules) / sizeof(pack_rules[0]))
 #define PACK_FILES 4u
@@ -480,6 +480,34 @@ static void test_upx(void **state)
     expect_only(fx, out, "Rampart_Packer_UPX_ELF");
 }
 
+/* ---- Ezuri ---- */
+
+/* The stub of the Ezuri crypter is a Go program (github.com/guitmz/ezuri,
+ * stub/main.go); a Go binary keeps its function names in its function table
+ * (NUL-terminated in funcnametab) and its string constants in its data. No
+ * Go compiler is needed here: the names are appended to a real ELF program
+ * as they would sit in the stub. */
+static void test_ezuri(void **state)
+{
+    struct fx *fx = *state;
+    char p[256];
+    static const char stub[] = "runtime.main\0main.runFromMemory\0main.aesDec\0main.main\0"
+                               "crypto/aes.NewCipher\0/dev/null/proc/self/fd/%d";
+    copy_program(tmp_path(fx, "ezuri", p, sizeof(p)), stub, sizeof(stub));
+    expect_only(fx, p, "Rampart_Packer_Ezuri_ELF");
+
+    /* Near miss: a Go program with a function named aesDec that opens
+     * /proc/self/fd (ordinary), without the in-memory runner. */
+    static const char near[] = "runtime.main\0main.aesDec\0main.main\0/proc/self/fd/%d";
+    copy_program(tmp_path(fx, "go-aes", p, sizeof(p)), near, sizeof(near));
+    expect_none(fx, p);
+    /* Near miss: the stub's source (not an ELF file). */
+    static const char src[] = "package main\nfunc runFromMemory(procName string, b []byte) {}\n"
+                              "// main.runFromMemory main.aesDec /proc/self/fd/%d\n";
+    write_bytes(tmp_path(fx, "main.go", p, sizeof(p)), src, sizeof(src) - 1);
+    expect_none(fx, p);
+}
+
 /* ---- coin miners ---- */
 
 static void test_miner(void **state)
@@ -623,6 +651,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_meta_and_tags, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eicar, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upx, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ezuri, setup, teardown),
         cmocka_unit_test_setup_teardown(test_miner, setup, teardown),
         cmocka_unit_test_setup_teardown(test_webshell_php, setup, teardown),
         cmocka_unit_test_setup_teardown(test_webshell_jsp, setup, teardown),

@@ -58,3 +58,35 @@ rule Rampart_Packer_UPX_ELF : packer upx linux
              ($magic in (0 .. 4096) or $info or $team))
         )
 }
+
+/*
+ * Ezuri, a public crypter written in Go (github.com/guitmz/ezuri, used by
+ * TeamTNT and other cloud-intrusion groups since 2020): it wraps an ELF
+ * program, AES-encrypted, into a Go stub that decrypts it and runs it from
+ * memory (memfd_create, then exec of /proc/self/fd/N), so the payload never
+ * touches the disk in clear.
+ *
+ * The markers come from the stub's source (stub/main.go): its functions
+ * main.runFromMemory and main.aesDec, whose names every Go binary keeps in
+ * its function table (pclntab) even when stripped, as the Go runtime needs
+ * them for stack traces; and its format string "/proc/self/fd/%d". All three
+ * are required: each alone is ordinary. A build of the stub with the
+ * functions renamed (or with an obfuscator such as garble) is not matched.
+ */
+rule Rampart_Packer_Ezuri_ELF : packer ezuri linux
+{
+    meta:
+        description = "ELF built from the Ezuri crypter's Go stub (main.runFromMemory, main.aesDec and /proc/self/fd/%d together)"
+        author = "Rampart project"
+        reference = "https://github.com/guitmz/ezuri/blob/master/stub/main.go"
+        date = "2026-12-07"
+        severity = "high"
+
+    strings:
+        $run = "main.runFromMemory"
+        $dec = "main.aesDec"
+        $fd = "/proc/self/fd/%d"
+
+    condition:
+        uint32(0) == 0x464c457f and filesize < 64MB and all of them
+}
