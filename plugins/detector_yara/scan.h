@@ -20,13 +20,18 @@
  * DY_SCAN_NOT_REGULAR); look its identity up in the verdict cache with the
  * set's hash (a hit answers with from_cache set and nothing read); the size
  * cap; the user's budget (charged with the file's size before scanning);
- * then libyara scans the descriptor's bytes (mapped read-only, never by
- * path); fstat again and store the verdict unless the file changed during
- * the scan (dy_verdict_put's re-check: then it is scanned again, at most
- * DY_SCAN_RETRIES times, and otherwise answered DY_SCAN_CHANGING, not
- * stored). A malicious verdict also gets the file's SHA-256, hashed from the
- * same descriptor; clean files are not hashed (that would double the cost of
- * a first scan).
+ * then libyara scans the descriptor's bytes (read with pread into memory,
+ * never by path; scan.c says why not a mapping); fstat again and store the
+ * verdict unless the file changed during the scan (dy_verdict_put's
+ * re-check: then it is scanned again, at most DY_SCAN_RETRIES times, and
+ * otherwise answered DY_SCAN_CHANGING, not stored). A try that matched is
+ * answered malicious at once even when the file moved after (not stored):
+ * the bytes that matched were the file's. A verdict is also not stored
+ * while the kernel's coarse clock has not passed the file's ctime (a change
+ * within that tick would keep the identity); such a file is scanned again
+ * next time. A malicious verdict also gets the file's SHA-256, of the same
+ * bytes that were scanned; clean files are not hashed (that would double
+ * the cost of a first scan).
  *
  * Limits, each counted when hit:
  *  - max_file_bytes: a larger file is not scanned (DY_SCAN_TOO_LARGE);
@@ -170,5 +175,27 @@ int dy_scan_fd(struct dy_scan_thread *t, const struct dy_ruleset *rs, int fd, ui
  * ptrace stop), never cached, budgeted to uid. Same result (id is zero). */
 int dy_scan_pid(struct dy_scan_thread *t, const struct dy_ruleset *rs, pid_t pid, uint32_t uid,
                 uint32_t flags, struct dy_scan_result *res);
+
+/* Additions (issue 14, the scanner's first commit). */
+
+/* Answers from the verdict cache alone, for a file stat'ed by the caller
+ * (an on-demand scan walking a tree, a rescan): 0 with res filled
+ * (from_cache set, counted as a scan and a cache hit) when st's identity
+ * has a verdict of rs, RP_ERR_NOTFOUND otherwise (not a regular file, or
+ * no verdict: open the file and call dy_scan_fd, which looks again).
+ * Nothing is opened or read. RP_ERR_INVAL for bad arguments. */
+int dy_scan_stat(struct dy_scanner *s, const struct dy_ruleset *rs, const struct stat *st,
+                 struct dy_scan_result *res);
+
+/* SHA-256 of the open file fd from offset 0 to its end, read with pread
+ * (a verdict from the cache has no hash: an alert for it hashes the
+ * descriptor it judged). 0 or RP_ERR_IO. */
+int dy_scan_sha256_fd(int fd, uint8_t out[32]);
+
+/* For tests: called by dy_scan_fd on t after each try has read and scanned
+ * the file and before the file is stat'ed again (attempt 0, 1, ...), so a
+ * test can change the file during a scan deterministically. NULL: none. */
+typedef void (*dy_scan_hook_fn)(void *ctx, int fd, uint32_t attempt);
+void dy_scan_thread_set_hook(struct dy_scan_thread *t, dy_scan_hook_fn fn, void *ctx);
 
 #endif
