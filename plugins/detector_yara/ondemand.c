@@ -129,6 +129,7 @@ static bool pseudo_fs(long type)
 /* ---- the walk ---- */
 
 struct walker {
+    struct dy_scanner *s;
     struct dy_scan_thread *t;
     const struct dy_ruleset *rs;
     const struct dy_od_opts *o;
@@ -240,27 +241,20 @@ static int open_errno_code(int e)
     return (e == EACCES || e == EPERM) ? RP_ERR_PERM : RP_ERR_IO;
 }
 
-/* Judges the open regular file fd (owned: closed here). */
-static void judge(struct walker *w, int fd)
+/* Counts one file's result. */
+static void account(struct walker *w, const struct dy_scan_result *res)
 {
-    struct dy_scan_result res;
-    int rc = dy_scan_fd(w->t, w->rs, fd, 0, DY_SCAN_NO_BUDGET, &res);
-    close(fd);
-    if (rc != 0) {
-        fail(w, rc, "scan");
-        return;
-    }
-    switch (res.outcome) {
+    switch (res->outcome) {
     case DY_SCAN_CLEAN:
     case DY_SCAN_MALICIOUS:
         w->p.files++;
-        w->p.bytes += res.id.size;
-        w->p.bytes_read += res.bytes;
-        w->p.cache_hits += res.from_cache;
-        if (res.outcome == DY_SCAN_MALICIOUS) {
+        w->p.bytes += res->id.size;
+        w->p.bytes_read += res->bytes;
+        w->p.cache_hits += res->from_cache;
+        if (res->outcome == DY_SCAN_MALICIOUS) {
             w->p.matches++;
             if (w->o->match)
-                w->o->match(w->o->ctx, w->path, &res);
+                w->o->match(w->o->ctx, w->path, res);
         }
         break;
     case DY_SCAN_NOT_REGULAR:
@@ -278,10 +272,22 @@ static void judge(struct walker *w, int fd)
     case DY_SCAN_BUDGET: /* not charged (DY_SCAN_NO_BUDGET): never expected */
     case DY_SCAN_ERROR:
     default:
-        fail(w, res.error ? res.error : RP_ERR_INTERNAL,
-             res.msg[0] ? res.msg : dy_scan_outcome_name(res.outcome));
+        fail(w, res->error ? res->error : RP_ERR_INTERNAL,
+             res->msg[0] ? res->msg : dy_scan_outcome_name(res->outcome));
         break;
     }
+}
+
+/* Judges the open regular file fd (owned: closed here). */
+static void judge(struct walker *w, int fd)
+{
+    struct dy_scan_result res;
+    int rc = dy_scan_fd(w->t, w->rs, fd, 0, DY_SCAN_NO_BUDGET, &res);
+    close(fd);
+    if (rc != 0)
+        fail(w, rc, "scan");
+    else
+        account(w, &res);
 }
 
 static void walk_dir(struct walker *w, int dfd, uint32_t depth);
@@ -359,6 +365,13 @@ static void visit(struct walker *w, int dfd, const char *name, unsigned char dty
     }
     if (!w->o->cross_fs && st.st_dev != w->root_dev) {
         skip(w, DY_OD_SKIP_OTHER_FS); /* a file mounted over (bind mount) */
+        return;
+    }
+    /* A file already judged is answered from its stat alone: a rescan of
+     * an unchanged tree opens and reads nothing. */
+    struct dy_scan_result res;
+    if (dy_scan_stat(w->s, w->rs, &st, &res) == 0) {
+        account(w, &res);
         return;
     }
     int fd = open_nofollow(dfd, name, 0);
@@ -508,6 +521,7 @@ int dy_ondemand_run(struct dy_scanner *s, const struct dy_ruleset *rs, const str
         rc = dy_scan_thread_create(s, &w->t);
     if (rc != 0)
         goto out;
+    w->s = s;
     w->rs = rs;
     w->o = o;
     w->max_depth = o->max_depth ? o->max_depth : DY_OD_DEPTH_DEF;
