@@ -62,6 +62,7 @@ struct fx {
     char outside[160]; /* root/outside: only reachable through links */
     struct dy_scanner *s;
     struct dy_ruleset *rs;
+    struct dy_sched *sc; /* stopped by teardown, also after a failed assertion */
     uint64_t tree_bytes; /* the sizes of the regular files the walk judges */
 };
 
@@ -165,6 +166,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *fx = *state;
+    dy_sched_stop(fx->sc);
     dy_ruleset_unref(fx->rs);
     dy_scanner_destroy(fx->s);
     tu_rm_rf(fx->root);
@@ -654,11 +656,11 @@ static void test_sched_idle_priority_and_runs(void **state)
     int mine_nice = getpriority(PRIO_PROCESS, 0);
     assert_int_equal(errno, 0);
 
-    struct dy_sched *sc = NULL;
     char err[160];
-    int rc = dy_sched_start(fx->s, &so, &sc, err, sizeof(err));
+    int rc = dy_sched_start(fx->s, &so, &fx->sc, err, sizeof(err));
     if (rc != 0)
         fail_msg("dy_sched_start: %s: %s", rp_errname(rc), err);
+    struct dy_sched *sc = fx->sc;
     struct dy_sched_stats st;
     dy_sched_stats(sc, &st);
     assert_true(st.tid > 0);
@@ -685,6 +687,7 @@ static void test_sched_idle_priority_and_runs(void **state)
     assert_int_equal(st.last.cache_hits, 6); /* the second run: all cached */
     assert_true(atomic_load(&c.rules_calls) >= 2);
     dy_sched_stop(sc);
+    fx->sc = NULL;
 }
 
 static void test_sched_trigger_and_stop_bounded(void **state)
@@ -706,9 +709,9 @@ static void test_sched_trigger_and_stop_bounded(void **state)
         .first_delay_s = 3600,
         .rules = sched_rules,
         .done = sched_done};
-    struct dy_sched *sc = NULL;
     char err[160];
-    assert_int_equal(dy_sched_start(fx->s, &so, &sc, err, sizeof(err)), 0);
+    assert_int_equal(dy_sched_start(fx->s, &so, &fx->sc, err, sizeof(err)), 0);
+    struct dy_sched *sc = fx->sc;
     /* Nothing before the first delay. */
     usleep(100000);
     assert_int_equal(atomic_load(&c.rules_calls), 0);
@@ -725,6 +728,7 @@ static void test_sched_trigger_and_stop_bounded(void **state)
      * the 4 s the scan would take. */
     uint64_t t0 = mono_ns();
     dy_sched_stop(sc);
+    fx->sc = NULL;
     double took = (double)(mono_ns() - t0) / 1e9;
     print_message("stop took %.3f s with %u of 200 files judged\n", took, atomic_load(&c.matches));
     assert_true(took < 0.5);
@@ -734,6 +738,7 @@ static void test_sched_trigger_and_stop_bounded(void **state)
     /* Bad options fail the start. */
     so.interval_s = 0;
     assert_int_equal(dy_sched_start(fx->s, &so, &sc, err, sizeof(err)), RP_ERR_RANGE);
+    assert_null(fx->sc);
     so.interval_s = 10;
     const char *rel[] = {"relative"};
     so.scan.paths = rel;
