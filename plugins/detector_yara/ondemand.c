@@ -139,6 +139,9 @@ struct walker {
     uint64_t t0_ns, last_ns, every_ns;
     dev_t root_dev;
     struct dy_od_progress p;
+    /* One result for the whole walk: results are large, and the walk
+     * recurses once per folder level. */
+    struct dy_scan_result res;
     char path[DY_OD_PATH_MAX];
     size_t len;
 };
@@ -281,13 +284,12 @@ static void account(struct walker *w, const struct dy_scan_result *res)
 /* Judges the open regular file fd (owned: closed here). */
 static void judge(struct walker *w, int fd)
 {
-    struct dy_scan_result res;
-    int rc = dy_scan_fd(w->t, w->rs, fd, 0, DY_SCAN_NO_BUDGET, &res);
+    int rc = dy_scan_fd(w->t, w->rs, fd, 0, DY_SCAN_NO_BUDGET, &w->res);
     close(fd);
     if (rc != 0)
         fail(w, rc, "scan");
     else
-        account(w, &res);
+        account(w, &w->res);
 }
 
 static void walk_dir(struct walker *w, int dfd, uint32_t depth);
@@ -369,9 +371,8 @@ static void visit(struct walker *w, int dfd, const char *name, unsigned char dty
     }
     /* A file already judged is answered from its stat alone: a rescan of
      * an unchanged tree opens and reads nothing. */
-    struct dy_scan_result res;
-    if (dy_scan_stat(w->s, w->rs, &st, &res) == 0) {
-        account(w, &res);
+    if (dy_scan_stat(w->s, w->rs, &st, &w->res) == 0) {
+        account(w, &w->res);
         return;
     }
     int fd = open_nofollow(dfd, name, 0);
