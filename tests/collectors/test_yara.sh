@@ -13,9 +13,15 @@
 #  - a rule file added on disk is picked up by `rampartctl reload` (the
 #    agent-config-reloaded path) and a config change (the reconfigure path)
 #    applies its exclude list;
+#  - `rampartctl plugin yara scan PATH` lists the matching files (links and
+#    excluded folders skipped), replies progress while a longer walk runs,
+#    and refuses a relative path;
 #  - verdicts persist across a restart: after a restart an unchanged file is
 #    a cache hit, with nothing scanned, and the rules come from the compiled
-#    cache.
+#    cache;
+#  - a program at exec is read through /proc/PID/exe (also when its path was
+#    replaced right after it started); a scheduled scan runs at start;
+#  - --check-config refuses a path with ".." naming the key.
 # Usage: bash test_yara.sh RAMPARTD RAMPARTCTL VERSION PLUGIN_DIR
 # shellcheck source=tests/cli/lib.sh
 source "$(dirname "$0")/../cli/lib.sh"
@@ -290,6 +296,37 @@ sleep 0.5
 [ "$(alerts_of yara.RP_Test_EICAR "$T/watch/skip/eicar.com")" -eq 0 ] ||
     fail "a file under exclude was scanned"
 
+# ---- on-demand and scheduled scans ------------------------------------------------------------
+# The scan command walks the watched folder: the EICAR file is listed and
+# alerted (throttled: it alerted as a write already), a link is skipped.
+ln -s "$EPATH" "$T/watch/link-$MARK"
+run_cmd scan.out scan.err "$RAMPARTCTL" --config "$CFG" plugin yara scan "$T/watch"
+expect_rc 0 "scan: $(cat scan.err)"
+"$PY" - scan.out <<'PY' || fail "scan reply: $(cat scan.out)"
+import json, os, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+last = lines[-1]
+s = last["summary"]
+assert s["final"] and not s["cancelled"] and s["matches"] >= 1 and s["files"] == 4, s
+assert s["skip"]["symlink"] == 1 and s["skip"]["excluded"] == 1, s
+paths = {m["path"]: m["rules"] for m in last["matches"]}
+assert paths.get(os.environ["EPATH"]) == ["RP_Test_EICAR"], paths
+PY
+# A walk longer than a second replies its progress while it runs.
+timeout -k 2 60 "$RAMPARTCTL" --config "$CFG" plugin yara scan /usr/bin >scan2.out 2>scan2.err ||
+    fail "scan /usr/bin: $(cat scan2.err)"
+"$PY" - scan2.out <<'PY' || fail "scan progress: $(head -c 2000 scan2.out)"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+prog = [l["progress"] for l in lines if "progress" in l]
+assert lines[-1]["summary"]["final"], lines[-1]
+if lines[-1]["summary"]["elapsed_s"] > 1.5:
+    assert prog and all(p["files"] > 0 and p["files_per_s"] > 0 for p in prog), prog
+print("scan of /usr/bin: %d progress replies, %s" % (len(prog), lines[-1]["summary"]))
+PY
+run_cmd scan3.out scan3.err "$RAMPARTCTL" --config "$CFG" plugin yara scan relative/path
+[ "$RC" -ne 0 ] && grep -qF "must be absolute" scan3.err || fail "scan of a relative path: $(cat scan3.err)"
+
 # ---- persistence: a restart keeps the verdicts and the compiled rules -----------------------
 # Verdicts are kept for the rules that made them: a file judged under the
 # rules in use now.
@@ -340,10 +377,12 @@ export XPROG XPROG2 XSHA
 write_cfg ""
 # The process collector too, and scans at exec.
 "$PY" - "$CFG" <<'PY'
-import json, sys
+import json, os, sys
 c = json.load(open(sys.argv[1]))
 c["plugins"]["process"] = {"enabled": True, "file": "collector_process.so", "config": {}}
 c["plugins"]["yara"]["config"]["scan_execs"] = True
+c["plugins"]["yara"]["config"]["scheduled_scan"] = {"paths": [os.environ["T"] + "/watch"],
+                                                    "interval_s": 60, "first_delay_s": 0}
 json.dump(c, open(sys.argv[1], "w"))
 PY
 start_agent agent3
@@ -388,5 +427,15 @@ assert len(b) == 1, b
 assert b[0]["file.hash.sha256"] == env["XSHA"], b[0]
 assert "yara.note" not in b[0], b[0]
 PY
+wait_for 10 "the scheduled scan" file_has agent3.err "plugin yara: scheduled scan: "
+grep -F "plugin yara: scheduled scans of 1 paths every 60 s" agent3.err >/dev/null ||
+    fail "no scheduled scan start line: $(grep -F 'plugin yara' agent3.err)"
 stop_agent
-echo "detector_yara: alerts, verdict cache, reloads, persistence and exec scans as expected"
+
+# ---- what the schema cannot check: refused with its key -----------------------------------------
+write_cfg '"exclude": ["'"$T"'/watch/../etc"]'
+run_cmd cc.out cc.err "$RAMPARTD" --check-config --config "$CFG"
+expect_rc 78 "check-config with a .. path"
+grep -qF "plugins.yara: check_config refused the config: exclude[0]: expected an absolute path" cc.err ||
+    fail "check-config: $(cat cc.err)"
+echo "detector_yara: alerts, verdict cache, reloads, persistence, scans and exec scans as expected"
