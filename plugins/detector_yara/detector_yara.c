@@ -1463,8 +1463,15 @@ static void do_exec_event(struct yp *p, struct dy_scan_thread *t, struct req *r)
             } else {
                 count_result(p, &res);
                 if (res.outcome == DY_SCAN_MALICIOUS) {
-                    struct subject s = {
-                        .src = r->ev, .scan = "memory", .path = path[0] ? path : NULL};
+                    /* Throttled per process (pid and start) and rule: the exec event of
+                     * each image of one process scans the same memory. */
+                    struct dy_file_id mid = {
+                        .dev = UINT64_MAX, .ino = (uint64_t)pid, .size = ticks};
+                    struct subject s = {.src = r->ev,
+                                        .scan = "memory",
+                                        .path = path[0] ? path : NULL,
+                                        .pid = pid,
+                                        .id = &mid};
                     alert_result(p, l, &res, &s, -1, 0);
                 }
             }

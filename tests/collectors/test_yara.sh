@@ -20,7 +20,8 @@
 #    a cache hit, with nothing scanned, and the rules come from the compiled
 #    cache;
 #  - a program at exec is read through /proc/PID/exe (also when its path was
-#    replaced right after it started); a scheduled scan runs at start;
+#    replaced right after it started); with memory_scan a marker only in a
+#    new process's environment alerts once; a scheduled scan runs at start;
 #  - --check-config refuses a path with ".." naming the key.
 # Usage: bash test_yara.sh RAMPARTD RAMPARTCTL VERSION PLUGIN_DIR
 # shellcheck source=tests/cli/lib.sh
@@ -365,6 +366,16 @@ rule RP_Test_Exec : exec_tag
         \$a
 }
 EOF
+# The memory scan's rule: a marker only ever in a process's environment.
+cat >rules/mem.yar <<EOF
+rule RP_Test_Mem
+{
+    strings:
+        \$a = "$MARK-mem-marker"
+    condition:
+        \$a
+}
+EOF
 XPROG=$T/bin/prog-$MARK
 XPROG2=$T/bin/prog2-$MARK
 cp /bin/sleep "$XPROG"
@@ -381,6 +392,7 @@ import json, os, sys
 c = json.load(open(sys.argv[1]))
 c["plugins"]["process"] = {"enabled": True, "file": "collector_process.so", "config": {}}
 c["plugins"]["yara"]["config"]["scan_execs"] = True
+c["plugins"]["yara"]["config"]["memory_scan"] = True
 c["plugins"]["yara"]["config"]["scheduled_scan"] = {"paths": [os.environ["T"] + "/watch"],
                                                     "interval_s": 60, "first_delay_s": 0}
 json.dump(c, open(sys.argv[1], "w"))
@@ -405,11 +417,29 @@ PY
 wait_for 10 "the exec alert" exec_alert "$XPID"
 wait_for 10 "the alert of the replaced program" exec_alert "$XPID2"
 wait "$XPID2" || true
-export XPID XPID2
+# The memory of a new process: the marker is in its environment only (the
+# program's file is a plain sleep). One alert for the process, although two
+# exec events (env, then sleep) scan its memory.
+MPID=$(env RPMARK="$MARK-mem-marker" /bin/sh -c 'echo $$; exec /bin/sleep 1' | head -n1)
+export MPID
+wait_for 10 "the memory alert" "$PY" -c '
+import json, os, sys
+sys.exit(0 if any(json.loads(l).get("rule.id") == "yara.RP_Test_Mem" and
+                  json.loads(l).get("process.pid") == int(os.environ["MPID"])
+                  for l in open(os.environ["EVENTS"])) else 1)'
+sleep 1
+export XPID XPID2 MPID
 "$PY" - <<'PY' || fail "exec alert fields"
 import json, os
 env = os.environ
 evs = [json.loads(l) for l in open(env["EVENTS"])]
+# (Another agent on the machine may hold the marker too: its collectors read
+# the process's environment.)
+m = [e for e in evs if e.get("rule.id") == "yara.RP_Test_Mem" and e["process.pid"] == int(env["MPID"])]
+assert len(m) == 1 and m[0]["yara.scan"] == "memory", m
+assert "memory of process %s" % env["MPID"] in m[0]["event.reason"], m[0]
+assert "file.hash.sha256" not in m[0] and m[0]["yara.strings_matched"] == 1, m[0]
+evs = [e for e in evs if e.get("yara.scan") != "memory"]
 a = [e for e in evs if e.get("rule.id") == "yara.RP_Test_Exec" and e.get("process.pid") == int(env["XPID"])]
 assert len(a) == 1, a
 a = a[0]
