@@ -12,7 +12,8 @@
 #    the cache does not alert again inside the throttle window;
 #  - a rule file added on disk is picked up by `rampartctl reload` (the
 #    agent-config-reloaded path) and a config change (the reconfigure path)
-#    applies its exclude list;
+#    applies its exclude list; a file over max_file_bytes is not scanned and
+#    an event past the queue's byte cap is dropped, both counted;
 #  - `rampartctl plugin yara scan PATH` lists the matching files (links and
 #    excluded folders skipped), replies progress while a longer walk runs,
 #    and refuses a relative path;
@@ -296,6 +297,25 @@ wait_for 5 "the excluded file counted" stat_above 'd["counters"]["excluded"]' "$
 sleep 0.5
 [ "$(alerts_of yara.RP_Test_EICAR "$T/watch/skip/eicar.com")" -eq 0 ] ||
     fail "a file under exclude was scanned"
+
+# ---- the caps: a file over max_file_bytes is not scanned, an event past the
+# queue's byte cap is dropped; both counted. max_file_bytes makes the scanner
+# again (its verdicts carried over through the saved file).
+write_cfg '"exclude": ["'"$T"'/watch/skip"], "max_file_bytes": 1000, "queue": {"max_requests": 1024, "max_bytes": 1048576}'
+before=$(count_lines agent.err "verdicts loaded from yara-verdicts")
+large=$(stat_of 'd["counters"]["too_large"]')
+dropped=$(stat_of 'd["counters"]["queue_dropped"]')
+run_cmd reload.out reload.err "$RAMPARTCTL" --config "$CFG" reload
+expect_rc 0 "reload (caps): $(cat reload.err)"
+wait_for 15 "the scanner made again" more_lines agent.err "verdicts loaded from yara-verdicts" "$before"
+head -c 1500 /dev/zero >"$T/watch/large-$MARK.bin"
+wait_for 5 "the large file counted" stat_above 'd["counters"]["too_large"]' "$large"
+head -c 2097152 /dev/zero >"$T/watch/huge-$MARK.bin"
+wait_for 5 "the event past the byte cap dropped" stat_above 'd["counters"]["queue_dropped"]' "$dropped"
+[ "$(stat_of 'd["limits"]["queue_dropped"]')" -gt "$dropped" ] &&
+    [ "$(json_get stats.out 'd["counters"]["queue_dropped_bytes"]')" -ge 2097152 ] &&
+    [ "$(json_get stats.out 'd["queue"]["max_bytes"]')" -eq 1048576 ] ||
+    fail "queue figures: $(cat stats.out)"
 
 # ---- on-demand and scheduled scans ------------------------------------------------------------
 # The scan command walks the watched folder: the EICAR file is listed and
