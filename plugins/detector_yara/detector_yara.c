@@ -580,6 +580,7 @@ struct yp {
     /* Live settings read by the scanning threads (under lock). */
     atomic_bool scan_writes, scan_execs, memory_scan;
     atomic_uint alert_throttle_s;
+    _Atomic uint64_t hash_max; /* max_file_bytes, for hashing cached files */
 
     struct dy_guard *guard;
     atomic_int_fast64_t failopen_last_ns;
@@ -587,6 +588,7 @@ struct yp {
      * and the verdict saves read them under it. */
     pthread_rwlock_t elock;
     struct dy_sched *sched;
+    struct od_ctx *sched_ctx; /* the scheduler's callbacks' context */
     /* Set while the scanner is replaced or the plugin stops: on-demand
      * scans under way end at their next progress report. */
     atomic_bool od_cancel;
@@ -1089,7 +1091,7 @@ static int alert_result(struct yp *p, struct live *l, const struct dy_scan_resul
     if (res->has_sha256)
         s->sha256 = res->sha256;
     else if (fd >= 0 && strcmp(s->scan, "memory") != 0 &&
-             hash_fd(fd, p->conf.max_file_bytes, sha) == 0)
+             hash_fd(fd, atomic_load(&p->hash_max), sha) == 0)
         s->sha256 = sha;
     s->from_cache = res->from_cache;
     rp_event *alerts[DY_SCAN_MATCHES_MAX];
@@ -1876,6 +1878,7 @@ static void apply_live_settings(struct yp *p, const struct conf *c)
     atomic_store(&p->scan_execs, c->scan_execs);
     atomic_store(&p->memory_scan, c->memory_scan);
     atomic_store(&p->alert_throttle_s, c->alert_throttle_s);
+    atomic_store(&p->hash_max, c->max_file_bytes);
     pthread_mutex_lock(&p->qlock);
     p->q_max_requests = c->queue_max_requests;
     p->q_max_bytes = c->queue_max_bytes;
@@ -2371,15 +2374,15 @@ static void sched_done(void *ctx, const struct dy_od_progress *g)
                  (unsigned long long)g->skipped, g->elapsed_s, g->cancelled ? " (cancelled)" : "");
 }
 
-/* The scheduler's context lives as long as the plugin (one at a time). */
-static struct od_ctx sched_ctx_storage;
-
 static int sched_start(struct yp *p, const struct conf *c, char *err, size_t errlen)
 {
     if (c->n_sched_paths == 0)
         return 0;
-    struct od_ctx *oc = &sched_ctx_storage;
-    memset(oc, 0, sizeof *oc);
+    struct od_ctx *oc = calloc(1, sizeof *oc);
+    if (!oc) {
+        snprintf(err, errlen, "scheduled_scan: out of memory");
+        return RP_ERR_NOMEM;
+    }
     oc->p = p;
     oc->scan = "scheduled";
     struct dy_sched_opts o = {
@@ -2404,9 +2407,11 @@ static int sched_start(struct yp *p, const struct conf *c, char *err, size_t err
     struct dy_sched *sc = NULL;
     int rc = dy_sched_start(p->scanner, &o, &sc, serr, sizeof serr);
     if (rc != 0) {
+        free(oc);
         snprintf(err, errlen, "scheduled_scan: %s", serr[0] ? serr : rp_strerror(rc));
         return rc;
     }
+    p->sched_ctx = oc;
     pthread_rwlock_wrlock(&p->elock);
     p->sched = sc;
     pthread_rwlock_unlock(&p->elock);
@@ -2426,8 +2431,9 @@ static void sched_stop(struct yp *p)
     p->sched = NULL;
     pthread_rwlock_unlock(&p->elock);
     dy_sched_stop(sc);
-    live_release(sched_ctx_storage.l);
-    sched_ctx_storage.l = NULL;
+    live_release(p->sched_ctx->l);
+    free(p->sched_ctx);
+    p->sched_ctx = NULL;
 }
 
 static int dy_on_command(rp_plugin *self, void *state, rp_command *cmd, const char *request,
