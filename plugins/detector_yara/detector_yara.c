@@ -1088,8 +1088,12 @@ static int alert_result(struct yp *p, struct live *l, const struct dy_scan_resul
                         struct subject *s, int fd, uint64_t guard_token)
 {
     uint8_t sha[32];
+    /* A held exec is answered before a file is hashed (below). */
+    bool hash_later = false;
     if (res->has_sha256)
         s->sha256 = res->sha256;
+    else if (fd >= 0 && strcmp(s->scan, "memory") != 0 && guard_token)
+        hash_later = true;
     else if (fd >= 0 && strcmp(s->scan, "memory") != 0 &&
              hash_fd(fd, atomic_load(&p->hash_max), sha) == 0)
         s->sha256 = sha;
@@ -1140,6 +1144,12 @@ static int alert_result(struct yp *p, struct live *l, const struct dy_scan_resul
             count(p, C_GUARD_DENIED, 1);
         for (uint32_t i = 0; i < na; i++)
             p->host->set_bool(alerts[i], p->f[F_EXEC_DENIED], denied);
+    }
+    if (hash_later && na > 0 && hash_fd(fd, atomic_load(&p->hash_max), sha) == 0) {
+        char hex[65];
+        hexstr(sha, 32, hex);
+        for (uint32_t i = 0; i < na; i++)
+            p->host->set_str(alerts[i], p->f[F_FILE_SHA256], hex, 64);
     }
     for (uint32_t i = 0; i < na; i++)
         publish(p, alerts[i]);
@@ -1553,6 +1563,12 @@ static void *scan_thread(void *arg)
         } else if (r->kind == R_GUARD) {
             do_guard(p, t, r);
         } else if (r->kind == R_PUBLISH) {
+            uint8_t sha[32];
+            if (r->fd >= 0 && hash_fd(r->fd, atomic_load(&p->hash_max), sha) == 0) {
+                char hex[65];
+                hexstr(sha, 32, hex);
+                p->host->set_str(r->alert, p->f[F_FILE_SHA256], hex, 64);
+            }
             publish(p, r->alert);
             r->alert = NULL;
         }
@@ -1604,11 +1620,12 @@ static int guard_decide(void *ctx, const struct dy_guard_event *ev)
             struct req *r = calloc(1, sizeof *r);
             if (r) {
                 r->kind = R_PUBLISH;
-                r->fd = -1;
+                /* Hashed by the scanning thread, after the answer. */
+                r->fd = fcntl(ev->fd, F_DUPFD_CLOEXEC, 0);
                 r->alert = a;
                 if (enqueue(p, r) != 0) {
                     r->alert = NULL;
-                    free(r);
+                    req_free(p, r);
                     publish(p, a);
                 }
             } else {
