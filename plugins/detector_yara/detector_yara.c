@@ -19,6 +19,7 @@
  */
 #define _GNU_SOURCE
 #include "guard.h"
+#include "ondemand.h"
 #include "rules.h"
 #include "scan.h"
 #include "verdict.h"
@@ -108,7 +109,17 @@ static const char config_schema[] =
     "\"memory_scan\":{\"type\":\"boolean\",\"default\":false,"
     "\"description\":\"also scan a new process's memory at process.exec\"},"
     "\"alert_throttle_s\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":86400,\"default\":60,"
-    "\"description\":\"one alert per file and rule in this window; 0 alerts every time\"}}}";
+    "\"description\":\"one alert per file and rule in this window; 0 alerts every time\"},"
+    "\"scheduled_scan\":{\"type\":\"object\",\"additionalProperties\":false,"
+    "\"default\":{\"paths\":[],\"interval_s\":86400,\"first_delay_s\":600,"
+    "\"cross_fs\":false,\"max_depth\":64},"
+    "\"description\":\"folders scanned every interval_s at idle I/O priority (none: off)\","
+    "\"properties\":{"
+    "\"paths\":{\"type\":\"array\",\"maxItems\":64,\"items\":" PATH_ITEM "},"
+    "\"interval_s\":{\"type\":\"integer\",\"minimum\":60,\"maximum\":31622400},"
+    "\"first_delay_s\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":86400},"
+    "\"cross_fs\":{\"type\":\"boolean\"},"
+    "\"max_depth\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":256}}}}}";
 
 enum counter {
     C_EVENTS,
@@ -146,6 +157,9 @@ enum counter {
     C_RULE_WARNINGS,
     C_VERDICT_SAVES,
     C_VERDICT_SAVE_FAILURES,
+    C_OD_SCANS,
+    C_SCHED_SCANS,
+    C_OD_ERRORS,
     C_COUNT
 };
 static const char *const counter_names[C_COUNT] = {
@@ -184,6 +198,9 @@ static const char *const counter_names[C_COUNT] = {
     "rule_warnings",
     "verdict_saves",
     "verdict_save_failures",
+    "ondemand_scans",
+    "scheduled_scans",
+    "ondemand_errors",
 };
 
 enum gauge { G_QUEUE_DEPTH, G_QUEUE_BYTES, G_CACHE_ENTRIES, G_RULES, G_FILES_FAILED, G_COUNT };
@@ -251,6 +268,10 @@ struct conf {
     uint32_t vc_max_entries, vc_save_interval_s;
     uint64_t vc_max_bytes;
     uint32_t alert_throttle_s;
+    char *sched_paths[PATHS_MAX];
+    uint32_t n_sched_paths;
+    uint32_t sched_interval_s, sched_first_delay_s, sched_max_depth;
+    bool sched_cross_fs;
 };
 
 static void conf_free(struct conf *c)
@@ -261,6 +282,8 @@ static void conf_free(struct conf *c)
         free(c->never_block[i]);
     for (uint32_t i = 0; i < c->n_exclude; i++)
         free(c->exclude[i]);
+    for (uint32_t i = 0; i < c->n_sched_paths; i++)
+        free(c->sched_paths[i]);
     memset(c, 0, sizeof *c);
 }
 
@@ -293,8 +316,9 @@ static int path_ok(const char *s)
     return 1;
 }
 
-static int conf_paths(json_t *root, const char *key, char **out, uint32_t *n, uint32_t max,
-                      const char *const *dflt, uint32_t n_dflt, char *err, size_t errlen)
+static int conf_paths(json_t *root, const char *key, const char *name, char **out, uint32_t *n,
+                      uint32_t max, const char *const *dflt, uint32_t n_dflt, char *err,
+                      size_t errlen)
 {
     json_t *a = json_object_get(root, key);
     *n = 0;
@@ -307,16 +331,17 @@ static int conf_paths(json_t *root, const char *key, char **out, uint32_t *n, ui
         return 0;
     }
     if (!json_is_array(a))
-        return conf_err(err, errlen, "%s: expected an array of absolute paths", key);
+        return conf_err(err, errlen, "%s: expected an array of absolute paths", name);
     if (json_array_size(a) > max)
-        return conf_err(err, errlen, "%s: at most %u paths, got %zu", key, max, json_array_size(a));
+        return conf_err(err, errlen, "%s: at most %u paths, got %zu", name, max,
+                        json_array_size(a));
     for (size_t i = 0; i < json_array_size(a); i++) {
         const char *s = json_string_value(json_array_get(a, i));
         if (!s || !path_ok(s) || strlen(s) >= PATH_MAX)
             return conf_err(err, errlen,
                             "%s[%zu]: expected an absolute path without \".\", \"..\" or \"//\", "
                             "got %s%.200s%s",
-                            key, i, s ? "\"" : "", s ? s : "a value of another type",
+                            name, i, s ? "\"" : "", s ? s : "a value of another type",
                             s ? "\"" : "");
         /* A trailing "/" is dropped so prefix matches compare components. */
         size_t len = strlen(s);
@@ -371,14 +396,14 @@ static int conf_parse(const char *text, size_t len, struct conf *c, char *err, s
     }
     uint64_t v;
     json_t *q = json_object_get(root, "queue"), *vc = json_object_get(root, "verdict_cache");
-    int rc = conf_paths(root, "rule_dirs", c->rule_dirs, &c->n_rule_dirs, DIRS_MAX, dflt_dirs, 1,
-                        err, errlen);
+    int rc = conf_paths(root, "rule_dirs", "rule_dirs", c->rule_dirs, &c->n_rule_dirs, DIRS_MAX,
+                        dflt_dirs, 1, err, errlen);
     if (rc == 0)
-        rc = conf_paths(root, "never_block", c->never_block, &c->n_never_block, PATHS_MAX, NULL, 0,
-                        err, errlen);
+        rc = conf_paths(root, "never_block", "never_block", c->never_block, &c->n_never_block,
+                        PATHS_MAX, NULL, 0, err, errlen);
     if (rc == 0)
-        rc =
-            conf_paths(root, "exclude", c->exclude, &c->n_exclude, PATHS_MAX, NULL, 0, err, errlen);
+        rc = conf_paths(root, "exclude", "exclude", c->exclude, &c->n_exclude, PATHS_MAX, NULL, 0,
+                        err, errlen);
     if (rc == 0)
         rc = conf_bool(root, "scan_writes", true, &c->scan_writes, err, errlen);
     if (rc == 0)
@@ -405,6 +430,24 @@ static int conf_parse(const char *text, size_t len, struct conf *c, char *err, s
         c->max_match_data);
     INT(root, "threads", "threads", 1, THREADS_MAX, 1, c->threads);
     INT(root, "alert_throttle_s", "alert_throttle_s", 0, 86400, 60, c->alert_throttle_s);
+    json_t *sc = json_object_get(root, "scheduled_scan");
+    if (rc == 0 && sc && !json_is_object(sc))
+        rc = conf_err(err, errlen, "scheduled_scan: expected an object");
+    if (rc == 0)
+        rc = conf_paths(sc, "paths", "scheduled_scan.paths", c->sched_paths, &c->n_sched_paths,
+                        DY_OD_PATHS_MAX, NULL, 0, err, errlen);
+    INT(sc, "scheduled_scan.interval_s", "interval_s", 60, DY_SCHED_INTERVAL_MAX, 86400,
+        c->sched_interval_s);
+    INT(sc, "scheduled_scan.first_delay_s", "first_delay_s", 0, 86400, 600, c->sched_first_delay_s);
+    INT(sc, "scheduled_scan.max_depth", "max_depth", 1, DY_OD_DEPTH_MAX, DY_OD_DEPTH_DEF,
+        c->sched_max_depth);
+    if (rc == 0 && sc && json_object_get(sc, "cross_fs")) {
+        json_t *cf = json_object_get(sc, "cross_fs");
+        if (!json_is_boolean(cf))
+            rc = conf_err(err, errlen, "scheduled_scan.cross_fs: expected true or false");
+        else
+            c->sched_cross_fs = json_is_true(cf);
+    }
     if (rc == 0 && q && !json_is_object(q))
         rc = conf_err(err, errlen, "queue: expected an object");
     if (rc == 0 && vc && !json_is_object(vc))
@@ -448,6 +491,15 @@ static int lists_differ(char *const *a, uint32_t na, char *const *b, uint32_t nb
         if (strcmp(a[i], b[i]) != 0)
             return 1;
     return 0;
+}
+
+static int conf_sched_differs(const struct conf *a, const struct conf *b)
+{
+    return lists_differ(a->sched_paths, a->n_sched_paths, b->sched_paths, b->n_sched_paths) ||
+           lists_differ(a->exclude, a->n_exclude, b->exclude, b->n_exclude) ||
+           a->sched_interval_s != b->sched_interval_s ||
+           a->sched_first_delay_s != b->sched_first_delay_s ||
+           a->sched_max_depth != b->sched_max_depth || a->sched_cross_fs != b->sched_cross_fs;
 }
 
 static int conf_guard_differs(const struct conf *a, const struct conf *b)
@@ -528,10 +580,18 @@ struct yp {
     /* Live settings read by the scanning threads (under lock). */
     atomic_bool scan_writes, scan_execs, memory_scan;
     atomic_uint alert_throttle_s;
+    _Atomic uint64_t hash_max; /* max_file_bytes, for hashing cached files */
 
     struct dy_guard *guard;
     atomic_int_fast64_t failopen_last_ns;
-    struct dy_guard_stats guard_last; /* stats of a guard stopped by a reload */
+    /* scanner and guard are replaced (reconfigure) under elock; commands
+     * and the verdict saves read them under it. */
+    pthread_rwlock_t elock;
+    struct dy_sched *sched;
+    struct od_ctx *sched_ctx; /* the scheduler's callbacks' context */
+    /* Set while the scanner is replaced or the plugin stops: on-demand
+     * scans under way end at their next progress report. */
+    atomic_bool od_cancel;
 
     pthread_mutex_t tlock;
     struct throttle_slot *throttle;
@@ -1028,10 +1088,14 @@ static int alert_result(struct yp *p, struct live *l, const struct dy_scan_resul
                         struct subject *s, int fd, uint64_t guard_token)
 {
     uint8_t sha[32];
+    /* A held exec is answered before a file is hashed (below). */
+    bool hash_later = false;
     if (res->has_sha256)
         s->sha256 = res->sha256;
+    else if (fd >= 0 && strcmp(s->scan, "memory") != 0 && guard_token)
+        hash_later = true;
     else if (fd >= 0 && strcmp(s->scan, "memory") != 0 &&
-             hash_fd(fd, p->conf.max_file_bytes, sha) == 0)
+             hash_fd(fd, atomic_load(&p->hash_max), sha) == 0)
         s->sha256 = sha;
     s->from_cache = res->from_cache;
     rp_event *alerts[DY_SCAN_MATCHES_MAX];
@@ -1080,6 +1144,12 @@ static int alert_result(struct yp *p, struct live *l, const struct dy_scan_resul
             count(p, C_GUARD_DENIED, 1);
         for (uint32_t i = 0; i < na; i++)
             p->host->set_bool(alerts[i], p->f[F_EXEC_DENIED], denied);
+    }
+    if (hash_later && na > 0 && hash_fd(fd, atomic_load(&p->hash_max), sha) == 0) {
+        char hex[65];
+        hexstr(sha, 32, hex);
+        for (uint32_t i = 0; i < na; i++)
+            p->host->set_str(alerts[i], p->f[F_FILE_SHA256], hex, 64);
     }
     for (uint32_t i = 0; i < na; i++)
         publish(p, alerts[i]);
@@ -1405,8 +1475,15 @@ static void do_exec_event(struct yp *p, struct dy_scan_thread *t, struct req *r)
             } else {
                 count_result(p, &res);
                 if (res.outcome == DY_SCAN_MALICIOUS) {
-                    struct subject s = {
-                        .src = r->ev, .scan = "memory", .path = path[0] ? path : NULL};
+                    /* Throttled per process (pid and start) and rule: the exec event of
+                     * each image of one process scans the same memory. */
+                    struct dy_file_id mid = {
+                        .dev = UINT64_MAX, .ino = (uint64_t)pid, .size = ticks};
+                    struct subject s = {.src = r->ev,
+                                        .scan = "memory",
+                                        .path = path[0] ? path : NULL,
+                                        .pid = pid,
+                                        .id = &mid};
                     alert_result(p, l, &res, &s, -1, 0);
                 }
             }
@@ -1486,6 +1563,12 @@ static void *scan_thread(void *arg)
         } else if (r->kind == R_GUARD) {
             do_guard(p, t, r);
         } else if (r->kind == R_PUBLISH) {
+            uint8_t sha[32];
+            if (r->fd >= 0 && hash_fd(r->fd, atomic_load(&p->hash_max), sha) == 0) {
+                char hex[65];
+                hexstr(sha, 32, hex);
+                p->host->set_str(r->alert, p->f[F_FILE_SHA256], hex, 64);
+            }
             publish(p, r->alert);
             r->alert = NULL;
         }
@@ -1537,11 +1620,12 @@ static int guard_decide(void *ctx, const struct dy_guard_event *ev)
             struct req *r = calloc(1, sizeof *r);
             if (r) {
                 r->kind = R_PUBLISH;
-                r->fd = -1;
+                /* Hashed by the scanning thread, after the answer. */
+                r->fd = fcntl(ev->fd, F_DUPFD_CLOEXEC, 0);
                 r->alert = a;
                 if (enqueue(p, r) != 0) {
                     r->alert = NULL;
-                    free(r);
+                    req_free(p, r);
                     publish(p, a);
                 }
             } else {
@@ -1629,15 +1713,18 @@ static int scanner_create(struct yp *p, const struct conf *c, char *err, size_t 
         .max_match_data = c->max_match_data,
         .verdicts = {.max_entries = c->vc_max_entries, .max_bytes = c->vc_max_bytes},
     };
-    int rc = dy_scanner_create(&o, &p->scanner);
+    struct dy_scanner *sc = NULL;
+    int rc = dy_scanner_create(&o, &sc);
     if (rc != 0)
         snprintf(err, errlen, "cannot create the scanner: %s", rp_strerror(rc));
+    pthread_rwlock_wrlock(&p->elock);
+    p->scanner = sc;
+    pthread_rwlock_unlock(&p->elock);
     return rc;
 }
 
-/* Loads the saved verdicts of l's rules and starts the scanning threads. */
-static int engine_start(struct yp *p, const struct conf *c, struct live *l, char *err,
-                        size_t errlen)
+/* Loads the saved verdicts of l's rules into a new scanner. */
+static void verdicts_load(struct yp *p, struct live *l)
 {
     int rc;
     struct dy_verdict_load_report rep;
@@ -1650,6 +1737,11 @@ static int engine_start(struct yp *p, const struct conf *c, struct live *l, char
         rp_util_logf(p->host, p->self, RP_LOG_WARN, "the saved verdicts were not loaded: %s%s%s",
                      rp_strerror(rc), rep.msg[0] ? ": " : "", rep.msg);
     gauge(p, G_CACHE_ENTRIES, dy_verdict_count(dy_scanner_verdicts(p->scanner)));
+}
+
+static int threads_start(struct yp *p, const struct conf *c, char *err, size_t errlen)
+{
+    int rc;
     pthread_mutex_lock(&p->qlock);
     p->q_stop = false;
     p->q_max_requests = c->queue_max_requests;
@@ -1669,12 +1761,15 @@ static int engine_start(struct yp *p, const struct conf *c, struct live *l, char
 static void save_verdicts(struct yp *p)
 {
     struct live *l = live_take(p);
+    pthread_rwlock_rdlock(&p->elock);
     if (!l || !p->scanner) {
+        pthread_rwlock_unlock(&p->elock);
         live_release(l);
         return;
     }
     uint32_t saved = 0;
     int rc = dy_scanner_verdicts_save(p->scanner, p->dirfd, VERDICTS_FILE, l->rs, &saved);
+    pthread_rwlock_unlock(&p->elock);
     live_release(l);
     if (rc == 0) {
         count(p, C_VERDICT_SAVES, 1);
@@ -1685,9 +1780,9 @@ static void save_verdicts(struct yp *p)
     }
 }
 
-/* Stops the threads (requests still queued are dropped and counted), saves
- * the verdicts and frees the scanner. */
-static void engine_stop(struct yp *p)
+/* Stops the threads; requests still queued are dropped and counted (held
+ * execs allowed, alerts published). */
+static void threads_stop(struct yp *p)
 {
     pthread_mutex_lock(&p->qlock);
     p->q_stop = true;
@@ -1715,11 +1810,22 @@ static void engine_stop(struct yp *p)
     count(p, C_QUEUE_DROPPED, dropped);
     gauge(p, G_QUEUE_DEPTH, 0);
     gauge(p, G_QUEUE_BYTES, 0);
-    if (p->scanner) {
-        save_verdicts(p);
-        dy_scanner_destroy(p->scanner);
-        p->scanner = NULL;
-    }
+}
+
+/* Saves the verdicts and frees the scanner (threads and guard stopped). */
+static void scanner_teardown(struct yp *p)
+{
+    if (!p->scanner)
+        return;
+    save_verdicts(p);
+    /* On-demand scans hold the scanner (read lock): they end at their next
+     * progress report. */
+    atomic_store(&p->od_cancel, true);
+    pthread_rwlock_wrlock(&p->elock);
+    dy_scanner_destroy(p->scanner);
+    p->scanner = NULL;
+    pthread_rwlock_unlock(&p->elock);
+    atomic_store(&p->od_cancel, false);
 }
 
 static int guard_start(struct yp *p, const struct conf *c, char *err, size_t errlen)
@@ -1765,14 +1871,22 @@ static int guard_start(struct yp *p, const struct conf *c, char *err, size_t err
     return 0;
 }
 
+/* Allows everything held; the guard stays for answers of scans in flight
+ * until guard_destroy, after the threads stopped (guard.h). */
 static void guard_stop(struct yp *p)
+{
+    if (p->guard)
+        dy_guard_stop(p->guard);
+}
+
+static void guard_destroy(struct yp *p)
 {
     if (!p->guard)
         return;
-    dy_guard_stop(p->guard);
-    dy_guard_stats(p->guard, &p->guard_last);
+    pthread_rwlock_wrlock(&p->elock);
     dy_guard_destroy(p->guard);
     p->guard = NULL;
+    pthread_rwlock_unlock(&p->elock);
 }
 
 static void apply_live_settings(struct yp *p, const struct conf *c)
@@ -1781,6 +1895,7 @@ static void apply_live_settings(struct yp *p, const struct conf *c)
     atomic_store(&p->scan_execs, c->scan_execs);
     atomic_store(&p->memory_scan, c->memory_scan);
     atomic_store(&p->alert_throttle_s, c->alert_throttle_s);
+    atomic_store(&p->hash_max, c->max_file_bytes);
     pthread_mutex_lock(&p->qlock);
     p->q_max_requests = c->queue_max_requests;
     p->q_max_bytes = c->queue_max_bytes;
@@ -1960,6 +2075,8 @@ static json_t *latency_json(const struct dy_guard_latency *l)
                      (json_int_t)l->max_ns);
 }
 
+static json_t *od_json(const struct dy_od_progress *g);
+
 static int cmd_stats(struct yp *p, rp_command *cmd, struct live *l)
 {
     json_t *counters = json_object();
@@ -1971,6 +2088,7 @@ static int cmd_stats(struct yp *p, rp_command *cmd, struct live *l)
     struct dy_verdict_stats vs;
     memset(&vs, 0, sizeof vs);
     uint32_t entries = 0, cap = 0;
+    pthread_rwlock_rdlock(&p->elock);
     if (p->scanner) {
         dy_scanner_stats(p->scanner, &ss);
         struct dy_verdict_cache *vc = dy_scanner_verdicts(p->scanner);
@@ -1993,20 +2111,30 @@ static int cmd_stats(struct yp *p, rp_command *cmd, struct live *l)
                   (json_int_t)vs.misses, "stores", (json_int_t)vs.stores, "refused",
                   (json_int_t)vs.refused, "evictions", (json_int_t)vs.evictions, "loaded",
                   (json_int_t)vs.loaded, "dropped", (json_int_t)vs.dropped);
+    json_t *sched = json_null();
+    if (p->sched) {
+        struct dy_sched_stats st;
+        dy_sched_stats(p->sched, &st);
+        sched =
+            json_pack("{s:I,s:I,s:b,s:o}", "runs", (json_int_t)st.runs, "no_rules",
+                      (json_int_t)st.no_rules, "running", st.running, "last", od_json(&st.last));
+    }
     json_t *guard = json_null();
     if (p->guard) {
         struct dy_guard_stats g;
         dy_guard_stats(p->guard, &g);
-        guard = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:{s:o,s:o}}", "events",
-                          (json_int_t)g.events, "allowed", (json_int_t)g.allowed, "denied",
-                          (json_int_t)g.denied, "allowed_listed", (json_int_t)g.allowed_listed,
-                          "allowed_agent", (json_int_t)g.allowed_agent, "held", (json_int_t)g.held,
-                          "deadline_allowed", (json_int_t)g.deadline_allowed, "overflow",
-                          (json_int_t)g.overflow, "submit_refused", (json_int_t)g.submit_refused,
-                          "late_answers", (json_int_t)g.late_answers, "held_now",
-                          (json_int_t)g.held_now, "marks", (json_int_t)g.marks, "latency",
-                          "at_once", latency_json(&g.at_once), "scanned", latency_json(&g.scanned));
+        guard = json_pack(
+            "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:{s:o,s:o}}", "events",
+            (json_int_t)g.events, "allowed", (json_int_t)g.allowed, "denied", (json_int_t)g.denied,
+            "allowed_listed", (json_int_t)g.allowed_listed, "allowed_agent",
+            (json_int_t)g.allowed_agent, "held", (json_int_t)g.held, "deadline_allowed",
+            (json_int_t)g.deadline_allowed, "overflow", (json_int_t)g.overflow, "submit_refused",
+            (json_int_t)g.submit_refused, "late_answers", (json_int_t)g.late_answers, "held_now",
+            (json_int_t)g.held_now, "marks", (json_int_t)g.marks, "errors", (json_int_t)g.errors,
+            "mark_errors", (json_int_t)g.mark_errors, "latency", "at_once",
+            latency_json(&g.at_once), "scanned", latency_json(&g.scanned));
     }
+    pthread_rwlock_unlock(&p->elock);
     pthread_mutex_lock(&p->qlock);
     json_t *queue =
         json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "requests", (json_int_t)p->q_norm.n, "exec_requests",
@@ -2035,9 +2163,10 @@ static int cmd_stats(struct yp *p, rp_command *cmd, struct live *l)
     pthread_mutex_lock(&p->lock);
     json_t *last = p->last_error[0] ? json_string(p->last_error) : json_null();
     pthread_mutex_unlock(&p->lock);
-    json_t *j = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "rules", rules, "scanner", scanner,
-                          "verdicts", verdicts, "guard", guard, "queue", queue, "limits", limits,
-                          "counters", counters, "last_reload_error", last);
+    json_t *j =
+        json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "rules", rules, "scanner", scanner,
+                  "verdicts", verdicts, "guard", guard, "scheduled", sched, "queue", queue,
+                  "limits", limits, "counters", counters, "last_reload_error", last);
     if (!j)
         return RP_ERR_NOMEM;
     return reply(p, cmd, j);
@@ -2074,6 +2203,256 @@ static int cmd_rules(struct yp *p, rp_command *cmd, struct live *l)
     return 0;
 }
 
+/* ---- on-demand and scheduled scans (ondemand.h) ------------------------------------------------
+ */
+
+/* Matching files listed in the scan command's last reply, and errors (all
+ * matches are alerted; the summary counts everything). */
+#define SCAN_LIST_MAX   100u
+#define SCAN_ERRORS_MAX 20u
+
+struct od_ctx {
+    struct yp *p;
+    struct live *l;
+    rp_command *cmd;  /* NULL for a scheduled scan */
+    const char *scan; /* yara.scan of its alerts */
+    atomic_bool cancel;
+    json_t *matches, *errors;
+    uint64_t matches_over, errors_over;
+    int reply_rc;
+};
+
+static json_t *od_json(const struct dy_od_progress *g)
+{
+    json_t *skip = json_object();
+    for (int i = 0; i < DY_OD_SKIP_COUNT; i++)
+        json_object_set_new(skip, dy_od_skip_name(i), json_integer((json_int_t)g->skip[i]));
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:I,s:f,s:f,s:f,s:b,s:b}", "files",
+                     (json_int_t)g->files, "bytes", (json_int_t)g->bytes, "bytes_read",
+                     (json_int_t)g->bytes_read, "cache_hits", (json_int_t)g->cache_hits, "matches",
+                     (json_int_t)g->matches, "errors", (json_int_t)g->errors, "skipped",
+                     (json_int_t)g->skipped, "skip", skip, "dirs", (json_int_t)g->dirs, "elapsed_s",
+                     g->elapsed_s, "mb_per_s", g->mb_per_s, "files_per_s", g->files_per_s, "final",
+                     g->final, "cancelled", g->cancelled);
+}
+
+/* Once a second: a progress reply (files, bytes, matches, rate). A reply
+ * that fails (the caller went away, the plugin stops) ends the walk, and
+ * so does a scanner being replaced. */
+static void od_progress(void *ctx, const struct dy_od_progress *g)
+{
+    struct od_ctx *oc = ctx;
+    if (atomic_load(&oc->p->od_cancel))
+        atomic_store(&oc->cancel, true);
+    if (g->final || !oc->cmd || oc->reply_rc != 0)
+        return;
+    json_t *j = json_pack("{s:o}", "progress", od_json(g));
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!text)
+        return;
+    int rc = oc->p->host->command_reply(oc->cmd, text, strlen(text), RP_REPLY_MORE);
+    free(text);
+    if (rc != 0) {
+        oc->reply_rc = rc;
+        atomic_store(&oc->cancel, true);
+    }
+}
+
+static void od_match(void *ctx, const char *path, const struct dy_scan_result *res)
+{
+    struct od_ctx *oc = ctx;
+    struct subject s = {.scan = oc->scan, .path = path, .id = &res->id};
+    alert_result(oc->p, oc->l, res, &s, -1, 0);
+    if (!oc->matches)
+        return;
+    if (json_array_size(oc->matches) >= SCAN_LIST_MAX) {
+        oc->matches_over++;
+        return;
+    }
+    json_t *rules = json_array();
+    if (res->n_matches == 0)
+        json_array_append_new(rules, json_string(res->cached_rule));
+    for (uint32_t i = 0; i < res->n_matches; i++)
+        json_array_append_new(rules, json_string(res->matches[i].rule->identifier));
+    json_array_append_new(oc->matches, json_pack("{s:s,s:o,s:b}", "path", path, "rules", rules,
+                                                 "from_cache", res->from_cache));
+}
+
+static void od_error(void *ctx, const char *path, int err, const char *what)
+{
+    struct od_ctx *oc = ctx;
+    count(oc->p, C_OD_ERRORS, 1);
+    if (!oc->errors)
+        return;
+    if (json_array_size(oc->errors) >= SCAN_ERRORS_MAX) {
+        oc->errors_over++;
+        return;
+    }
+    json_array_append_new(oc->errors, json_pack("{s:s,s:s,s:s}", "path", path, "error",
+                                                rp_errname(err), "what", what ? what : ""));
+}
+
+/* scan PATH...: walks the paths on this command's worker thread. */
+static int cmd_scan(struct yp *p, rp_command *cmd, struct live *l, json_t *args)
+{
+    size_t n = json_array_size(args);
+    const char *paths[DY_OD_PATHS_MAX];
+    if (n == 0 || n > DY_OD_PATHS_MAX)
+        return refuse(p, RP_ERR_INVAL, "scan takes 1 to 64 absolute paths");
+    for (size_t i = 0; i < n; i++) {
+        paths[i] = json_string_value(json_array_get(args, i));
+        if (!paths[i] || !path_ok(paths[i]))
+            return refuse(p, RP_ERR_INVAL,
+                          "scan: each path must be absolute, without \".\", \"..\" or \"//\"");
+    }
+    struct od_ctx oc = {.p = p, .l = l, .cmd = cmd, .scan = "ondemand"};
+    oc.matches = json_array();
+    oc.errors = json_array();
+    atomic_init(&oc.cancel, false);
+    pthread_rwlock_rdlock(&p->elock);
+    pthread_mutex_lock(&p->lock);
+    /* The exclude list is copied: a reconfigure may replace it meanwhile. */
+    char *excl[PATHS_MAX];
+    uint32_t nx = 0;
+    for (uint32_t i = 0; i < p->conf.n_exclude; i++)
+        if ((excl[nx] = strdup(p->conf.exclude[i])))
+            nx++;
+    pthread_mutex_unlock(&p->lock);
+    struct dy_od_opts o = {
+        .paths = paths,
+        .n_paths = n,
+        .excludes = (const char *const *)excl,
+        .n_excludes = nx,
+        .cancel = &oc.cancel,
+        .progress = od_progress,
+        .match = od_match,
+        .error = od_error,
+        .ctx = &oc,
+    };
+    struct dy_od_progress sum;
+    memset(&sum, 0, sizeof sum);
+    int rc = p->scanner ? dy_ondemand_run(p->scanner, l->rs, &o, &sum) : RP_ERR_AGAIN;
+    pthread_rwlock_unlock(&p->elock);
+    for (uint32_t i = 0; i < nx; i++)
+        free(excl[i]);
+    count(p, C_OD_SCANS, 1);
+    if (rc != 0) {
+        json_decref(oc.matches);
+        json_decref(oc.errors);
+        return refuse(p, rc,
+                      rc == RP_ERR_INVAL   ? "scan: a path is not absolute or has . or .."
+                      : rc == RP_ERR_AGAIN ? "scan: the scanner is being replaced"
+                                           : "scan: the walk could not start");
+    }
+    if (oc.reply_rc != 0) {
+        json_decref(oc.matches);
+        json_decref(oc.errors);
+        return oc.reply_rc;
+    }
+    rp_util_logf(p->host, p->self, RP_LOG_INFO,
+                 "on-demand scan of %zu paths: %llu files, %llu cache hits, %llu matches, %llu "
+                 "errors, %llu skipped (%.1f s%s)",
+                 n, (unsigned long long)sum.files, (unsigned long long)sum.cache_hits,
+                 (unsigned long long)sum.matches, (unsigned long long)sum.errors,
+                 (unsigned long long)sum.skipped, sum.elapsed_s,
+                 sum.cancelled ? ", cancelled" : "");
+    json_t *j = json_pack("{s:o,s:o,s:I,s:o,s:I}", "summary", od_json(&sum), "matches", oc.matches,
+                          "matches_not_listed", (json_int_t)oc.matches_over, "errors", oc.errors,
+                          "errors_not_listed", (json_int_t)oc.errors_over);
+    if (!j)
+        return RP_ERR_NOMEM;
+    return reply(p, cmd, j);
+}
+
+static struct dy_ruleset *sched_rules(void *ctx)
+{
+    struct od_ctx *oc = ctx;
+    struct live *l = live_take(oc->p);
+    struct dy_ruleset *rs = l ? dy_ruleset_ref(l->rs) : NULL;
+    /* The alerts of the scan look rules up in the set current then. */
+    live_release(oc->l);
+    oc->l = l;
+    return rs;
+}
+
+static void sched_done(void *ctx, const struct dy_od_progress *g)
+{
+    struct od_ctx *oc = ctx;
+    count(oc->p, C_SCHED_SCANS, 1);
+    /* The set is not held between scans. */
+    live_release(oc->l);
+    oc->l = NULL;
+    rp_util_logf(oc->p->host, oc->p->self, RP_LOG_INFO,
+                 "scheduled scan: %llu files (%llu from the cache), %.1f MB read, %llu matches, "
+                 "%llu errors, %llu skipped in %.1f s%s",
+                 (unsigned long long)g->files, (unsigned long long)g->cache_hits,
+                 g->bytes_read / 1e6, (unsigned long long)g->matches, (unsigned long long)g->errors,
+                 (unsigned long long)g->skipped, g->elapsed_s, g->cancelled ? " (cancelled)" : "");
+}
+
+static int sched_start(struct yp *p, const struct conf *c, char *err, size_t errlen)
+{
+    if (c->n_sched_paths == 0)
+        return 0;
+    struct od_ctx *oc = calloc(1, sizeof *oc);
+    if (!oc) {
+        snprintf(err, errlen, "scheduled_scan: out of memory");
+        return RP_ERR_NOMEM;
+    }
+    oc->p = p;
+    oc->scan = "scheduled";
+    struct dy_sched_opts o = {
+        .scan =
+            {
+                .paths = (const char *const *)c->sched_paths,
+                .n_paths = c->n_sched_paths,
+                .excludes = (const char *const *)c->exclude,
+                .n_excludes = c->n_exclude,
+                .max_depth = c->sched_max_depth,
+                .cross_fs = c->sched_cross_fs,
+                .match = od_match,
+                .error = od_error,
+                .ctx = oc,
+            },
+        .interval_s = c->sched_interval_s,
+        .first_delay_s = c->sched_first_delay_s,
+        .rules = sched_rules,
+        .done = sched_done,
+    };
+    char serr[256] = "";
+    struct dy_sched *sc = NULL;
+    int rc = dy_sched_start(p->scanner, &o, &sc, serr, sizeof serr);
+    if (rc != 0) {
+        free(oc);
+        snprintf(err, errlen, "scheduled_scan: %s", serr[0] ? serr : rp_strerror(rc));
+        return rc;
+    }
+    p->sched_ctx = oc;
+    pthread_rwlock_wrlock(&p->elock);
+    p->sched = sc;
+    pthread_rwlock_unlock(&p->elock);
+    rp_util_logf(p->host, p->self, RP_LOG_INFO,
+                 "scheduled scans of %u paths every %u s (first in %u s), at idle I/O priority",
+                 c->n_sched_paths, c->sched_interval_s, c->sched_first_delay_s);
+    return 0;
+}
+
+/* Before the scanner goes: a scan under way is cancelled and joined. */
+static void sched_stop(struct yp *p)
+{
+    if (!p->sched)
+        return;
+    pthread_rwlock_wrlock(&p->elock);
+    struct dy_sched *sc = p->sched;
+    p->sched = NULL;
+    pthread_rwlock_unlock(&p->elock);
+    dy_sched_stop(sc);
+    live_release(p->sched_ctx->l);
+    free(p->sched_ctx);
+    p->sched_ctx = NULL;
+}
+
 static int dy_on_command(rp_plugin *self, void *state, rp_command *cmd, const char *request,
                          uint64_t len)
 {
@@ -2081,21 +2460,29 @@ static int dy_on_command(rp_plugin *self, void *state, rp_command *cmd, const ch
     (void)self;
     json_t *req = json_loadb(request, (size_t)len, 0, NULL);
     const char *name = json_string_value(json_object_get(req, "command"));
-    size_t nargs = json_array_size(json_object_get(req, "args"));
+    json_t *args = json_object_get(req, "args");
+    size_t nargs = json_array_size(args);
     char cname[32];
     snprintf(cname, sizeof cname, "%s", name ? name : "");
-    json_decref(req);
-    int which = strcmp(cname, "rules") == 0 ? 1 : strcmp(cname, "stats") == 0 ? 2 : 0;
+    int which = strcmp(cname, "rules") == 0   ? 1
+                : strcmp(cname, "stats") == 0 ? 2
+                : strcmp(cname, "scan") == 0  ? 3
+                                              : 0;
+    int rc = 0;
     if (!which)
-        return refuse(p, RP_ERR_NOTFOUND, "unknown command; try: rules, stats");
-    if (nargs > 0)
-        return refuse(p, RP_ERR_INVAL,
-                      which == 1 ? "rules takes no argument" : "stats takes no argument");
-    struct live *l = live_take(p);
-    if (!l)
-        return refuse(p, RP_ERR_AGAIN, "no rule set is loaded");
-    int rc = which == 1 ? cmd_rules(p, cmd, l) : cmd_stats(p, cmd, l);
+        rc = refuse(p, RP_ERR_NOTFOUND, "unknown command; try: rules, stats, scan PATH...");
+    else if (which != 3 && nargs > 0)
+        rc = refuse(p, RP_ERR_INVAL,
+                    which == 1 ? "rules takes no argument" : "stats takes no argument");
+    struct live *l = rc == 0 ? live_take(p) : NULL;
+    if (rc == 0 && !l)
+        rc = refuse(p, RP_ERR_AGAIN, "no rule set is loaded");
+    if (rc == 0)
+        rc = which == 1   ? cmd_rules(p, cmd, l)
+             : which == 2 ? cmd_stats(p, cmd, l)
+                          : cmd_scan(p, cmd, l, args);
     live_release(l);
+    json_decref(req);
     return rc;
 }
 
@@ -2133,6 +2520,7 @@ static int read_conf(struct yp *p, struct conf *c, char *err, size_t errlen)
 
 static void plugin_free(struct yp *p)
 {
+    dy_guard_destroy(p->guard);
     dy_scanner_destroy(p->scanner);
     live_release(p->cur);
     conf_free(&p->conf);
@@ -2141,6 +2529,7 @@ static void plugin_free(struct yp *p)
     pthread_mutex_destroy(&p->build_lock);
     pthread_mutex_destroy(&p->qlock);
     pthread_mutex_destroy(&p->tlock);
+    pthread_rwlock_destroy(&p->elock);
     pthread_cond_destroy(&p->qcond);
     free(p);
 }
@@ -2190,6 +2579,7 @@ static int dy_init(rp_plugin *self, const rp_host_api *host, void **state)
     pthread_mutex_init(&p->build_lock, NULL);
     pthread_mutex_init(&p->qlock, NULL);
     pthread_mutex_init(&p->tlock, NULL);
+    pthread_rwlock_init(&p->elock, NULL);
     pthread_cond_init(&p->qcond, NULL);
     p->throttle = calloc(THROTTLE_SLOTS, sizeof *p->throttle);
     int rc = p->throttle ? 0 : RP_ERR_NOMEM;
@@ -2238,8 +2628,7 @@ static int dy_start(rp_plugin *self, void *state)
     rc = live_build(p, &p->conf, &l, err, sizeof err);
     pthread_mutex_unlock(&p->build_lock);
     if (rc != 0) {
-        dy_scanner_destroy(p->scanner);
-        p->scanner = NULL;
+        scanner_teardown(p);
         char msg[600];
         snprintf(msg, sizeof msg, "cannot load the rules: %s", err[0] ? err : rp_strerror(rc));
         return refuse(p, rc, msg);
@@ -2252,18 +2641,26 @@ static int dy_start(rp_plugin *self, void *state)
     for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
         if ((rc = p->host->subscribe(self, subs[i], strlen(subs[i]), 0)) != 0)
             return refuse(p, rc, "cannot subscribe to file, exec and lifecycle events");
-    if ((rc = engine_start(p, &p->conf, l, err, sizeof err)) != 0 ||
-        (rc = guard_start(p, &p->conf, err, sizeof err)) != 0) {
+    verdicts_load(p, l);
+    if ((rc = threads_start(p, &p->conf, err, sizeof err)) != 0 ||
+        (rc = guard_start(p, &p->conf, err, sizeof err)) != 0 ||
+        (rc = sched_start(p, &p->conf, err, sizeof err)) != 0) {
+        sched_stop(p);
         guard_stop(p);
-        engine_stop(p);
+        threads_stop(p);
+        guard_destroy(p);
+        scanner_teardown(p);
         return refuse(p, rc, err);
     }
     save_timer_set(p, p->conf.vc_save_interval_s);
+    const struct conf *c = &p->conf;
     rp_util_logf(p->host, p->self, RP_LOG_INFO, "scanning %s%s%s with %u thread%s%s",
-                 p->conf.scan_writes ? "written files" : "",
-                 p->conf.scan_writes && p->conf.scan_execs ? " and " : "",
-                 p->conf.scan_execs ? "executed programs" : "", p->conf.threads,
-                 p->conf.threads == 1 ? "" : "s", p->conf.memory_scan ? ", memory at exec" : "");
+                 c->scan_writes ? "written files" : "",
+                 c->scan_writes && c->scan_execs ? " and " : "",
+                 c->scan_execs    ? "executed programs"
+                 : c->scan_writes ? ""
+                                  : "no file or exec events (the exec guard only)",
+                 c->threads, c->threads == 1 ? "" : "s", c->memory_scan ? ", memory at exec" : "");
     return 0;
 }
 
@@ -2274,8 +2671,11 @@ static int dy_stop(rp_plugin *self, void *state)
     save_timer_set(p, 0);
     /* The guard first: everything it holds is allowed, nothing waits on the
      * threads stopping below. */
+    sched_stop(p);
     guard_stop(p);
-    engine_stop(p);
+    threads_stop(p);
+    guard_destroy(p);
+    scanner_teardown(p);
     rp_util_logf(p->host, p->self, RP_LOG_INFO,
                  "stopped: %llu events, %llu scanned, %llu cache hits, %llu alerts, %llu execs "
                  "denied",
@@ -2312,12 +2712,18 @@ static int dy_reconfigure(rp_plugin *self, void *state)
         return refuse(p, rc, err);
     }
     bool engine = conf_engine_differs(&p->conf, &c), guard = conf_guard_differs(&p->conf, &c);
-    if (guard || engine)
+    bool sched = engine || conf_sched_differs(&p->conf, &c);
+    if (sched)
+        sched_stop(p);
+    if (guard || engine) {
         guard_stop(p);
+        threads_stop(p);
+        guard_destroy(p);
+    }
     /* A new scanner before the rules are compiled (its limits are the
      * compiler's too); the old one's verdicts are saved and loaded back. */
     if (engine) {
-        engine_stop(p);
+        scanner_teardown(p);
         if ((rc = scanner_create(p, &c, err, sizeof err)) != 0 &&
             scanner_create(p, &p->conf, err, sizeof err) != 0) {
             conf_free(&c);
@@ -2355,10 +2761,14 @@ static int dy_reconfigure(rp_plugin *self, void *state)
     int rc2 = 0;
     struct live *cur = live_take(p);
     if (engine && cur)
-        rc2 = engine_start(p, &p->conf, cur, err, sizeof err);
+        verdicts_load(p, cur);
     live_release(cur);
+    if (guard || engine)
+        rc2 = threads_start(p, &p->conf, err, sizeof err);
     if (rc2 == 0 && (guard || engine))
         rc2 = guard_start(p, &p->conf, err, sizeof err);
+    if (rc2 == 0 && sched)
+        rc2 = sched_start(p, &p->conf, err, sizeof err);
     save_timer_set(p, p->conf.vc_save_interval_s);
     if (rc2 != 0) {
         rp_util_logf(p->host, p->self, RP_LOG_ERROR, "new config applied in part: %s", err);

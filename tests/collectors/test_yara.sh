@@ -12,10 +12,18 @@
 #    the cache does not alert again inside the throttle window;
 #  - a rule file added on disk is picked up by `rampartctl reload` (the
 #    agent-config-reloaded path) and a config change (the reconfigure path)
-#    applies its exclude list;
+#    applies its exclude list; a file over max_file_bytes is not scanned and
+#    an event past the queue's byte cap is dropped, both counted;
+#  - `rampartctl plugin yara scan PATH` lists the matching files (links and
+#    excluded folders skipped), replies progress while a longer walk runs,
+#    and refuses a relative path;
 #  - verdicts persist across a restart: after a restart an unchanged file is
 #    a cache hit, with nothing scanned, and the rules come from the compiled
-#    cache.
+#    cache;
+#  - a program at exec is read through /proc/PID/exe (also when its path was
+#    replaced right after it started); with memory_scan a marker only in a
+#    new process's environment alerts once; a scheduled scan runs at start;
+#  - --check-config refuses a path with ".." naming the key.
 # Usage: bash test_yara.sh RAMPARTD RAMPARTCTL VERSION PLUGIN_DIR
 # shellcheck source=tests/cli/lib.sh
 source "$(dirname "$0")/../cli/lib.sh"
@@ -146,11 +154,10 @@ more_lines() { [ "$(count_lines "$1" "$2")" -gt "$3" ]; }
 # the kernel's clock has not passed the file's ctime (scan.h), so a file
 # scanned right after its write may need one more (unchanged) event.
 stored() {
-    local i
-    for i in 1 2 3 4 5; do
-        wait_for 5 "the scan of $1" stat_above 'd["verdicts"]["stores"] + d["verdicts"]["hits"]' "$2"
+    local i n
+    for i in 1 2 3 4 5 6; do
+        sleep 0.3
         stat_above 'd["verdicts"]["stores"]' "$2" && return 0
-        local n
         n=$(events_about "$1")
         : >>"$1"
         wait_for 5 "the event of $1" more_events "$1" "$n"
@@ -291,6 +298,56 @@ sleep 0.5
 [ "$(alerts_of yara.RP_Test_EICAR "$T/watch/skip/eicar.com")" -eq 0 ] ||
     fail "a file under exclude was scanned"
 
+# ---- the caps: a file over max_file_bytes is not scanned, an event past the
+# queue's byte cap is dropped; both counted. max_file_bytes makes the scanner
+# again (its verdicts carried over through the saved file).
+write_cfg '"exclude": ["'"$T"'/watch/skip"], "max_file_bytes": 1000, "queue": {"max_requests": 1024, "max_bytes": 1048576}'
+before=$(count_lines agent.err "verdicts loaded from yara-verdicts")
+large=$(stat_of 'd["counters"]["too_large"]')
+dropped=$(stat_of 'd["counters"]["queue_dropped"]')
+run_cmd reload.out reload.err "$RAMPARTCTL" --config "$CFG" reload
+expect_rc 0 "reload (caps): $(cat reload.err)"
+wait_for 15 "the scanner made again" more_lines agent.err "verdicts loaded from yara-verdicts" "$before"
+head -c 1500 /dev/zero >"$T/watch/large-$MARK.bin"
+wait_for 5 "the large file counted" stat_above 'd["counters"]["too_large"]' "$large"
+head -c 2097152 /dev/zero >"$T/watch/huge-$MARK.bin"
+wait_for 5 "the event past the byte cap dropped" stat_above 'd["counters"]["queue_dropped"]' "$dropped"
+[ "$(stat_of 'd["limits"]["queue_dropped"]')" -gt "$dropped" ] &&
+    [ "$(json_get stats.out 'd["counters"]["queue_dropped_bytes"]')" -ge 2097152 ] &&
+    [ "$(json_get stats.out 'd["queue"]["max_bytes"]')" -eq 1048576 ] ||
+    fail "queue figures: $(cat stats.out)"
+
+# ---- on-demand and scheduled scans ------------------------------------------------------------
+# The scan command walks the watched folder: the EICAR file is listed and
+# alerted (throttled: it alerted as a write already), a link is skipped.
+ln -s "$EPATH" "$T/watch/link-$MARK"
+run_cmd scan.out scan.err "$RAMPARTCTL" --config "$CFG" plugin yara scan "$T/watch"
+expect_rc 0 "scan: $(cat scan.err)"
+"$PY" - scan.out <<'PY' || fail "scan reply: $(cat scan.out)"
+import json, os, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+last = lines[-1]
+s = last["summary"]
+assert s["final"] and not s["cancelled"] and s["matches"] >= 1 and s["files"] == 4, s
+assert s["skip"]["symlink"] == 1 and s["skip"]["excluded"] == 1, s
+paths = {m["path"]: m["rules"] for m in last["matches"]}
+assert paths.get(os.environ["EPATH"]) == ["RP_Test_EICAR"], paths
+PY
+# A walk longer than a second replies its progress while it runs.
+timeout -k 2 60 "$RAMPARTCTL" --config "$CFG" plugin yara scan /usr/bin >scan2.out 2>scan2.err ||
+    fail "scan /usr/bin: $(cat scan2.err)"
+"$PY" - scan2.out <<'PY' || fail "scan progress: $(head -c 2000 scan2.out)"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+prog = [l["progress"] for l in lines if "progress" in l]
+assert lines[-1]["summary"]["final"], lines[-1]
+if lines[-1]["summary"]["elapsed_s"] > 1.5:
+    assert prog and all(p["files"] > 0 and p["files_per_s"] > 0 for p in prog), prog
+print("scan of /usr/bin: %d progress replies, %s" % (len(prog), lines[-1]["summary"]))
+PY
+run_cmd scan3.out scan3.err "$RAMPARTCTL" --config "$CFG" plugin yara scan relative/path
+[ "$RC" -ne 0 ] && grep -qF "must be absolute" scan3.err || fail "scan of a relative path: $(cat scan3.err)"
+
 # ---- persistence: a restart keeps the verdicts and the compiled rules -----------------------
 # Verdicts are kept for the rules that made them: a file judged under the
 # rules in use now.
@@ -313,4 +370,122 @@ wait_for 5 "a cache hit after the restart" stat_above 'd["verdicts"]["hits"]' 0
 [ "$(stat_of 'd["scanner"]["scanned"]')" -eq 0 ] ||
     fail "the unchanged file was scanned after the restart: $(cat stats.out)"
 stop_agent
-echo "detector_yara: alerts, verdict cache, reloads and persistence as expected"
+
+# ---- execs: the program the process runs, read through /proc/PID/exe -------------------------
+# A copy of sleep with a marker appended (it still runs); a second copy is
+# replaced by a clean file right after it starts: the scan must still read
+# the program the process runs, never the file now at its path.
+[ -f "$PLUGIN_DIR/collector_process.so" ] || fail "no collector_process.so in $PLUGIN_DIR"
+mkdir -m 755 bin
+cat >rules/exec.yar <<EOF
+rule RP_Test_Exec : exec_tag
+{
+    strings:
+        \$a = "$MARK-exec-marker"
+    condition:
+        \$a
+}
+EOF
+# The memory scan's rule: a marker only ever in a process's environment.
+cat >rules/mem.yar <<EOF
+rule RP_Test_Mem
+{
+    strings:
+        \$a = "$MARK-mem-marker"
+    condition:
+        \$a
+}
+EOF
+XPROG=$T/bin/prog-$MARK
+XPROG2=$T/bin/prog2-$MARK
+cp /bin/sleep "$XPROG"
+printf '%s' "$MARK-exec-marker" >>"$XPROG"
+cp "$XPROG" "$XPROG2"
+cp /bin/sleep "$T/bin/clean"
+chmod 755 "$XPROG" "$XPROG2" "$T/bin/clean"
+XSHA=$(sha256sum "$XPROG" | cut -c1-64)
+export XPROG XPROG2 XSHA
+write_cfg ""
+# The process collector too, and scans at exec.
+"$PY" - "$CFG" <<'PY'
+import json, os, sys
+c = json.load(open(sys.argv[1]))
+c["plugins"]["process"] = {"enabled": True, "file": "collector_process.so", "config": {}}
+c["plugins"]["yara"]["config"]["scan_execs"] = True
+c["plugins"]["yara"]["config"]["memory_scan"] = True
+c["plugins"]["yara"]["config"]["scheduled_scan"] = {"paths": [os.environ["T"] + "/watch"],
+                                                    "interval_s": 60, "first_delay_s": 0}
+json.dump(c, open(sys.argv[1], "w"))
+PY
+start_agent agent3
+wait_for 20 "the process collector to run" file_has agent3.err "plugin process: running"
+"$XPROG" 0.3 &
+XPID=$!
+wait "$XPID" || fail "the marked program did not run"
+"$XPROG2" 1 &
+XPID2=$!
+mv -f "$T/bin/clean" "$XPROG2"
+# exec_alert PID: an alert of the exec rule for the process PID.
+exec_alert() {
+    "$PY" - "$1" <<'PY'
+import json, os, sys
+sys.exit(0 if any(json.loads(l).get("rule.id") == "yara.RP_Test_Exec" and
+                  json.loads(l).get("process.pid") == int(sys.argv[1])
+                  for l in open(os.environ["EVENTS"])) else 1)
+PY
+}
+wait_for 10 "the exec alert" exec_alert "$XPID"
+wait_for 10 "the alert of the replaced program" exec_alert "$XPID2"
+wait "$XPID2" || true
+# The memory of a new process: the marker is in its environment only (the
+# program's file is a plain sleep). One alert for the process, although two
+# exec events (env, then sleep) scan its memory.
+MPID=$(env RPMARK="$MARK-mem-marker" /bin/sh -c 'echo $$; exec /bin/sleep 1' | head -n1)
+export MPID
+wait_for 10 "the memory alert" "$PY" -c '
+import json, os, sys
+sys.exit(0 if any(json.loads(l).get("rule.id") == "yara.RP_Test_Mem" and
+                  json.loads(l).get("process.pid") == int(os.environ["MPID"])
+                  for l in open(os.environ["EVENTS"])) else 1)'
+sleep 1
+export XPID XPID2 MPID
+"$PY" - <<'PY' || fail "exec alert fields"
+import json, os
+env = os.environ
+evs = [json.loads(l) for l in open(env["EVENTS"])]
+# (Another agent on the machine may hold the marker too: its collectors read
+# the process's environment.)
+m = [e for e in evs if e.get("rule.id") == "yara.RP_Test_Mem" and e["process.pid"] == int(env["MPID"])]
+assert len(m) == 1 and m[0]["yara.scan"] == "memory", m
+assert "memory of process %s" % env["MPID"] in m[0]["event.reason"], m[0]
+assert "file.hash.sha256" not in m[0] and m[0]["yara.strings_matched"] == 1, m[0]
+evs = [e for e in evs if e.get("yara.scan") != "memory"]
+a = [e for e in evs if e.get("rule.id") == "yara.RP_Test_Exec" and e.get("process.pid") == int(env["XPID"])]
+assert len(a) == 1, a
+a = a[0]
+want = {"yara.scan": "exec", "file.path": env["XPROG"], "file.hash.sha256": env["XSHA"],
+        "process.pid": int(env["XPID"]), "rule.tags": ["exec_tag"], "event.severity": 73,
+        "yara.strings_matched": 1}
+for k, v in want.items():
+    assert a.get(k) == v, "alert %s: %r, expected %r\n%s" % (k, a.get(k), v, a)
+assert a["process.executable"] == env["XPROG"], a
+src = [e for e in evs if e.get("event.id") in a["rampart.alert.source_ids"]]
+assert len(src) == 1 and src[0].get("event.action") == "exec", src
+b = [e for e in evs if e.get("rule.id") == "yara.RP_Test_Exec" and e.get("process.pid") == int(env["XPID2"])]
+assert len(b) == 1, b
+# The file scanned is the one the process ran (gone from its path now).
+assert b[0]["file.hash.sha256"] == env["XSHA"], b[0]
+assert "yara.note" not in b[0], b[0]
+PY
+wait_for 10 "the scheduled scan" file_has agent3.err "plugin yara: scheduled scan: "
+grep -F "plugin yara: scheduled scans of 1 paths every 60 s" agent3.err >/dev/null ||
+    fail "no scheduled scan start line: $(grep -F 'plugin yara' agent3.err)"
+stop_agent
+
+# ---- what the schema cannot check: refused with its key -----------------------------------------
+write_cfg '"exclude": ["'"$T"'/watch/../etc"]'
+run_cmd cc.out cc.err "$RAMPARTD" --check-config --config "$CFG"
+expect_rc 78 "check-config with a .. path"
+grep -qF "plugins.yara: check_config refused the config: exclude[0]: expected an absolute path" cc.err ||
+    fail "check-config: $(cat cc.err)"
+echo "detector_yara: alerts, verdict cache, reloads, persistence, scans and exec scans as expected"
