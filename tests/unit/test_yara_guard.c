@@ -269,8 +269,18 @@ static void cleanup(void)
         if (T.q[i].fd >= 0)
             close(T.q[i].fd);
     atomic_store(&T.nq, 0);
-    tu_rm_rf(T.dir);
+    if (T.dir[0])
+        tu_rm_rf(T.dir);
+    T.dir[0] = '\0';
     alarm(0);
+}
+
+/* Also after a failed test, whose own cleanup() was skipped. */
+static int teardown(void **state)
+{
+    (void)state;
+    cleanup();
+    return 0;
 }
 
 /* Skips unless root; creates and starts a guard (skips without fanotify
@@ -780,17 +790,17 @@ int main(int argc, char **argv)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_errors),
-        cmocka_unit_test(test_privileged_deny_at_once),
-        cmocka_unit_test(test_privileged_pending_answered),
-        cmocka_unit_test(test_privileged_deadline_fail_open),
-        cmocka_unit_test(test_privileged_late_answer),
-        cmocka_unit_test(test_privileged_overflow),
-        cmocka_unit_test(test_privileged_submit_refused),
-        cmocka_unit_test(test_privileged_allow_listed),
-        cmocka_unit_test(test_privileged_agent_children),
-        cmocka_unit_test(test_privileged_stop_releases),
-        cmocka_unit_test(test_privileged_sigkill_releases),
-        cmocka_unit_test(test_privileged_new_mount_marked),
+        cmocka_unit_test_teardown(test_privileged_deny_at_once, teardown),
+        cmocka_unit_test_teardown(test_privileged_pending_answered, teardown),
+        cmocka_unit_test_teardown(test_privileged_deadline_fail_open, teardown),
+        cmocka_unit_test_teardown(test_privileged_late_answer, teardown),
+        cmocka_unit_test_teardown(test_privileged_overflow, teardown),
+        cmocka_unit_test_teardown(test_privileged_submit_refused, teardown),
+        cmocka_unit_test_teardown(test_privileged_allow_listed, teardown),
+        cmocka_unit_test_teardown(test_privileged_agent_children, teardown),
+        cmocka_unit_test_teardown(test_privileged_stop_releases, teardown),
+        cmocka_unit_test_teardown(test_privileged_sigkill_releases, teardown),
+        cmocka_unit_test_teardown(test_privileged_new_mount_marked, teardown),
     };
     int rc = tu_run_tests(tests, NULL, NULL, argc, argv);
     if (T.other > 0)
