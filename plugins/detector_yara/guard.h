@@ -79,7 +79,9 @@ struct dy_guard_callbacks {
     /* On the answering thread; must not block. fd_owned is a duplicate of
      * the event's descriptor, owned by the callee (close it when done). The
      * callee answers later with dy_guard_answer(token). Nonzero: it cannot
-     * take it (its queue is full): allowed at once, counted. */
+     * take it (its queue is full): allowed at once, counted. fd_owned is
+     * the callee's in both cases (on refusal it closes it before it
+     * returns). The callee may answer before submit returns. */
     int (*submit)(void *ctx, const struct dy_guard_event *ev, int fd_owned);
     /* On the watchdog thread, after it allowed a held exec at its deadline;
      * must not block (count it, queue an alert). May be NULL. */
@@ -117,8 +119,13 @@ struct dy_guard_stats {
     uint64_t late_answers;     /* dy_guard_answer after the watchdog answered */
     uint32_t held_now;
     uint32_t marks; /* file systems (or mounts) marked */
-    /* Answered by decide at once, and answered after a scan. */
+    /* Answered by the answering thread at once (decide, the lists, the
+     * agent, overflow, a refused submit), and held execs answered later
+     * (by dy_guard_answer, by the watchdog at the deadline or by stop). */
     struct dy_guard_latency at_once, scanned;
+    /* Added after the first version (guard.c): */
+    uint64_t errors;      /* fstat, dup or the answer's write failed (the exec is allowed) */
+    uint32_t mark_errors; /* file systems in the mount table that could not be marked */
 };
 
 struct dy_guard;
@@ -139,8 +146,10 @@ int dy_guard_stop(struct dy_guard *g);
 void dy_guard_destroy(struct dy_guard *g); /* stops first; NULL: no-op */
 
 /* Answers a held exec (any thread). 0; RP_ERR_NOTFOUND when it was already
- * answered (the watchdog allowed it at its deadline: counted late). A deny
- * for the agent or its children is turned into allow. */
+ * answered (the watchdog allowed it at its deadline, or dy_guard_stop:
+ * counted late); RP_ERR_INVAL for a decision other than allow or deny. A
+ * deny for the agent or its children is turned into allow. Must not race
+ * dy_guard_destroy (stop the scanners first). */
 int dy_guard_answer(struct dy_guard *g, uint64_t token, int decision);
 
 void dy_guard_stats(struct dy_guard *g, struct dy_guard_stats *out);
