@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1123,6 +1124,26 @@ static int dy_cache_load(struct dy_load *l, struct dy_rules *r, const char *name
 
 /* ---- the load ---- */
 
+/* libyara counts yr_initialize / yr_finalize in a plain integer, and a rule
+ * set's last reference can drop on a scanning thread while a reload loads
+ * the next set on another: both calls go through one lock. */
+static pthread_mutex_t dy_yara_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int dy_yara_init(void)
+{
+    pthread_mutex_lock(&dy_yara_lock);
+    int rc = yr_initialize();
+    pthread_mutex_unlock(&dy_yara_lock);
+    return rc == ERROR_SUCCESS ? 0 : RP_ERR_INTERNAL;
+}
+
+void dy_yara_fini(void)
+{
+    pthread_mutex_lock(&dy_yara_lock);
+    yr_finalize();
+    pthread_mutex_unlock(&dy_yara_lock);
+}
+
 int dy_rules_load(const struct dy_load_opts *opts, dy_report_fn report, void *ctx,
                   struct dy_rules **out, struct dy_load_stats *stats, char *err, size_t errlen)
 {
@@ -1137,11 +1158,11 @@ int dy_rules_load(const struct dy_load_opts *opts, dy_report_fn report, void *ct
     *out = NULL;
     struct dy_load_stats *st = l.st;
     st->cache = opts->cache_dirfd >= 0 ? DY_CACHE_ABSENT : DY_CACHE_OFF;
-    if (yr_initialize() != ERROR_SUCCESS)
+    if (dy_yara_init() != 0)
         return RP_ERR_INTERNAL;
     struct dy_rules *r = calloc(1, sizeof(*r));
     if (!r) {
-        yr_finalize();
+        dy_yara_fini();
         return RP_ERR_NOMEM;
     }
     int rc = 0;
@@ -1253,7 +1274,7 @@ void dy_rules_destroy(struct dy_rules *r)
     if (r->rules)
         yr_rules_destroy(r->rules);
     free(r);
-    yr_finalize();
+    dy_yara_fini();
 }
 
 YR_RULES *dy_rules_yara(const struct dy_rules *r)

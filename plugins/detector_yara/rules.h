@@ -174,6 +174,11 @@ int dy_rules_load(const struct dy_load_opts *opts, dy_report_fn report, void *ct
                   struct dy_rules **out, struct dy_load_stats *stats, char *err, size_t errlen);
 void dy_rules_destroy(struct dy_rules *r);
 
+/* libyara's yr_initialize / yr_finalize under one lock (libyara counts them
+ * without one); everything in this folder calls these instead. */
+int dy_yara_init(void);
+void dy_yara_fini(void);
+
 /* The compiled rules, owned by r. */
 YR_RULES *dy_rules_yara(const struct dy_rules *r);
 /* The rules hash (32 bytes, owned by r) and the source key. */

@@ -204,7 +204,7 @@ int dy_scanner_create(const struct dy_scan_opts *opts, struct dy_scanner **out)
      * resets the configuration to libyara's defaults when its count goes
      * from 0 to 1, which would undo the limits below if the first rule
      * load came after this. */
-    if (yr_initialize() != ERROR_SUCCESS) {
+    if (dy_yara_init() != 0) {
         dy_verdict_destroy(s->vc);
         free(s);
         return RP_ERR_INTERNAL;
@@ -213,7 +213,7 @@ int dy_scanner_create(const struct dy_scan_opts *opts, struct dy_scanner **out)
     uint32_t match_data = o.max_match_data ? o.max_match_data : DY_MAX_MATCH_DATA_DEF;
     if (yr_set_configuration_uint32(YR_CONFIG_MAX_STRINGS_PER_RULE, strings) != ERROR_SUCCESS ||
         yr_set_configuration_uint32(YR_CONFIG_MAX_MATCH_DATA, match_data) != ERROR_SUCCESS) {
-        yr_finalize();
+        dy_yara_fini();
         dy_verdict_destroy(s->vc);
         free(s);
         return RP_ERR_INTERNAL;
@@ -235,7 +235,7 @@ void dy_scanner_destroy(struct dy_scanner *s)
     pthread_mutex_destroy(&s->writer);
     pthread_mutex_destroy(&s->budget_lock);
     free(s);
-    yr_finalize();
+    dy_yara_fini();
 }
 
 struct dy_verdict_cache *dy_scanner_verdicts(struct dy_scanner *s)
