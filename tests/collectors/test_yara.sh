@@ -413,6 +413,10 @@ c = json.load(open(sys.argv[1]))
 c["plugins"]["process"] = {"enabled": True, "file": "collector_process.so", "config": {}}
 c["plugins"]["yara"]["config"]["scan_execs"] = True
 c["plugins"]["yara"]["config"]["memory_scan"] = True
+# Every exec on the machine is scanned, memory too, charged to its user: a
+# suite running beside this test spends root's default budget (512 MiB a
+# minute) in seconds, after which nothing of root's is scanned.
+c["plugins"]["yara"]["config"]["user_bytes_per_minute"] = 1099511627776
 c["plugins"]["yara"]["config"]["scheduled_scan"] = {"paths": [os.environ["T"] + "/watch"],
                                                     "interval_s": 60, "first_delay_s": 0}
 json.dump(c, open(sys.argv[1], "w"))
