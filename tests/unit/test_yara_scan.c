@@ -30,6 +30,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -462,14 +463,19 @@ static void test_budget_table_bounded(void **state)
     struct dy_scan_stats st;
     stats(fx, &st);
     assert_int_equal(st.budget_users, DY_BUDGET_USERS);
-    /* Still tracked: still refused. */
+    /* Still tracked: still refused, and now the most recent. */
     assert_int_equal(scan_path(fx, fx->rs, big, 5, DY_SCAN_NO_CACHE, &r), 0);
     assert_int_equal(r.outcome, DY_SCAN_BUDGET);
-    /* DY_BUDGET_USERS newer users push uid 5 out. */
-    for (uint32_t uid = 5000; uid < 5000 + DY_BUDGET_USERS; uid++)
+    /* One more user pushes out the least recent (uid 100), not uid 5. */
+    assert_int_equal(scan_path(fx, fx->rs, small, 5000, DY_SCAN_NO_CACHE, &r), 0);
+    assert_int_equal(scan_path(fx, fx->rs, big, 5, DY_SCAN_NO_CACHE, &r), 0);
+    assert_int_equal(r.outcome, DY_SCAN_BUDGET);
+    /* DY_BUDGET_USERS newer users push uid 5 out too. */
+    for (uint32_t uid = 5001; uid < 5001 + DY_BUDGET_USERS; uid++)
         assert_int_equal(scan_path(fx, fx->rs, small, uid, DY_SCAN_NO_CACHE, &r), 0);
     stats(fx, &st);
     assert_int_equal(st.budget_users, DY_BUDGET_USERS);
+    /* Forgotten, it starts again with a full budget. */
     assert_int_equal(scan_path(fx, fx->rs, big, 5, DY_SCAN_NO_CACHE, &r), 0);
     assert_int_equal(r.outcome, DY_SCAN_CLEAN);
 }
@@ -703,6 +709,76 @@ static void test_verdicts_save_load(void **state)
     close(dfd);
 }
 
+/* Several threads, each with its own dy_scan_thread, share one scanner:
+ * every answer right, every call counted once, puts serialised (TSan, which
+ * CI runs on unit tests, checks the scanner's own state). */
+#define THREADS      4
+#define THREAD_SCANS 200
+#define THREAD_FILES 8
+
+struct worker {
+    struct fx *fx;
+    char (*paths)[256];
+    int wrong;
+};
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct dy_scan_thread *t = NULL;
+    if (dy_scan_thread_create(w->fx->s, &t) != 0) {
+        w->wrong++;
+        return NULL;
+    }
+    for (int i = 0; i < THREAD_SCANS; i++) {
+        int k = i % THREAD_FILES;
+        int fd = open(w->paths[k], O_RDONLY | O_CLOEXEC);
+        struct dy_scan_result r;
+        if (fd < 0 || dy_scan_fd(t, w->fx->rs, fd, 1000 + (uint32_t)k, 0, &r) != 0)
+            w->wrong++;
+        else if (r.outcome != (k % 2 ? DY_SCAN_MALICIOUS : DY_SCAN_CLEAN))
+            w->wrong++;
+        if (fd >= 0)
+            close(fd);
+    }
+    dy_scan_thread_destroy(t);
+    return NULL;
+}
+
+static void test_threads_share_scanner(void **state)
+{
+    struct fx *fx = *state;
+    start(fx, NULL, rule_marker);
+    char paths[THREAD_FILES][256];
+    for (int k = 0; k < THREAD_FILES; k++) {
+        char name[32];
+        snprintf(name, sizeof(name), "f%d", k);
+        make_file(fx, name, 1000u * (unsigned)(k + 1), 'x', k % 2 ? MARK2 : NULL, paths[k],
+                  sizeof(paths[k]));
+    }
+    struct worker w[THREADS];
+    pthread_t th[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        w[i] = (struct worker){.fx = fx, .paths = paths};
+        assert_int_equal(pthread_create(&th[i], NULL, worker_main, &w[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(w[i].wrong, 0);
+    }
+    struct dy_scan_stats st;
+    stats(fx, &st);
+    assert_int_equal(st.scans, THREADS * THREAD_SCANS);
+    assert_int_equal(st.scanned + st.cache_hits, THREADS * THREAD_SCANS);
+    /* Each file is read at least once, and at most once per thread (two
+     * threads may miss the cache for the same file at the same time). */
+    assert_true(st.scanned >= THREAD_FILES && st.scanned <= THREADS * THREAD_FILES);
+    assert_int_equal(st.outcome[DY_SCAN_MALICIOUS] + st.outcome[DY_SCAN_CLEAN],
+                     THREADS * THREAD_SCANS);
+    assert_int_equal(st.budget_users, THREAD_FILES);
+    assert_int_equal(dy_verdict_count(dy_scanner_verdicts(fx->s)), THREAD_FILES);
+}
+
 /* ---- process memory (root) ---- */
 
 /* A child running sleep with env in its environment (on its stack); the
@@ -799,6 +875,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_ruleset_swap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_changed_during_scan, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verdicts_save_load, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_threads_share_scanner, setup, teardown),
         cmocka_unit_test_setup_teardown(test_privileged_pid, setup, teardown),
     };
     return tu_run_tests(tests, NULL, NULL, argc, argv);
