@@ -704,8 +704,12 @@ static void *answer_main(void *arg)
     for (;;) {
         int n = poll(p, 3, -1);
         if (n < 0) {
-            if (errno != EINTR)
+            if (errno != EINTR) {
+                /* Never seen; a pause keeps it from spinning a core. */
                 count(&g->errors);
+                struct timespec ts = {0, 1000000};
+                nanosleep(&ts, NULL);
+            }
             continue;
         }
         if (p[1].revents)
