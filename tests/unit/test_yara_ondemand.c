@@ -7,7 +7,7 @@
  * path skipped; excluded paths and the depth bound; /proc, /sys and /dev
  * skipped and other file systems not entered from "/" nor from the tree
  * (a tmpfs mounted inside it in a private mount namespace), unless
- * cross_fs; progress at most once
+ * cross_fs; access times of files and folders left alone; progress at most once
  * per interval with growing counts and one final summary; cancel before and
  * during a walk; a second walk of the unchanged tree answered wholly by the
  * verdict cache, nothing read; bad paths refused. The scheduler: its thread
@@ -478,6 +478,38 @@ static void test_privileged_other_fs(void **state)
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* Files and folders are read with O_NOATIME: a scan leaves their access
+ * times alone. The times are set days back, where the relatime default of
+ * the mount would otherwise move them on a read. */
+static void test_access_times_untouched(void **state)
+{
+    struct fx *fx = *state;
+    char file[512], dir[512];
+    snprintf(file, sizeof(file), "%s/sub/b.txt", fx->tree);
+    snprintf(dir, sizeof(dir), "%s/sub", fx->tree);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    struct timespec old[2] = {{.tv_sec = now.tv_sec - 3 * 86400},
+                              {.tv_sec = now.tv_sec - 4 * 86400}};
+    assert_int_equal(utimensat(AT_FDCWD, file, old, AT_SYMLINK_NOFOLLOW), 0);
+    assert_int_equal(utimensat(AT_FDCWD, dir, old, AT_SYMLINK_NOFOLLOW), 0);
+    settle(file);
+    settle(dir);
+    struct seen *s = calloc(1, sizeof(*s));
+    assert_non_null(s);
+    const char *paths[] = {fx->tree};
+    struct dy_od_opts o = opts_for(paths, 1, s);
+    struct dy_od_progress sum;
+    assert_int_equal(dy_ondemand_run(fx->s, fx->rs, &o, &sum), 0);
+    assert_int_equal(sum.bytes_read, sum.bytes); /* the files were read */
+    struct stat fst, dst;
+    assert_int_equal(stat(file, &fst), 0);
+    assert_int_equal(stat(dir, &dst), 0);
+    assert_int_equal(fst.st_atim.tv_sec, old[0].tv_sec);
+    assert_int_equal(dst.st_atim.tv_sec, old[0].tv_sec);
+    free(s);
+}
+
 static void test_second_walk_all_cache_hits(void **state)
 {
     struct fx *fx = *state;
@@ -753,6 +785,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_depth_bound_and_bad_paths, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pseudo_and_other_fs_not_entered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_privileged_other_fs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_access_times_untouched, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_walk_all_cache_hits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_progress_at_most_once_per_interval, setup, teardown),
