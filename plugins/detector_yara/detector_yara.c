@@ -1780,9 +1780,11 @@ static void save_verdicts(struct yp *p)
     }
 }
 
-/* Stops the threads; requests still queued are dropped and counted (held
- * execs allowed, alerts published). */
-static void threads_stop(struct yp *p)
+/* Stops the threads; alerts still queued are published and held execs
+ * allowed (the guard's stop allowed them already). Other requests are
+ * dropped and counted, unless keep: a reconfigure leaves them for the
+ * threads it starts again. */
+static void threads_stop(struct yp *p, bool keep)
 {
     pthread_mutex_lock(&p->qlock);
     p->q_stop = true;
@@ -1794,7 +1796,7 @@ static void threads_stop(struct yp *p)
     uint64_t dropped = 0;
     pthread_mutex_lock(&p->qlock);
     struct req *r;
-    while ((r = rq_pop(&p->q_guard)) || (r = rq_pop(&p->q_norm))) {
+    while ((r = rq_pop(&p->q_guard)) || (!keep && (r = rq_pop(&p->q_norm)))) {
         if (r->kind == R_PUBLISH) {
             publish(p, r->alert);
             r->alert = NULL;
@@ -1803,13 +1805,15 @@ static void threads_stop(struct yp *p)
         }
         if (r->kind == R_GUARD && p->guard)
             dy_guard_answer(p->guard, r->token, DY_GUARD_ALLOW);
+        p->q_bytes -= r->bytes;
         req_free(p, r);
     }
-    p->q_bytes = 0;
+    uint32_t n = p->q_norm.n;
+    uint64_t bytes = p->q_bytes;
     pthread_mutex_unlock(&p->qlock);
     count(p, C_QUEUE_DROPPED, dropped);
-    gauge(p, G_QUEUE_DEPTH, 0);
-    gauge(p, G_QUEUE_BYTES, 0);
+    gauge(p, G_QUEUE_DEPTH, n);
+    gauge(p, G_QUEUE_BYTES, (int64_t)bytes);
 }
 
 /* Saves the verdicts and frees the scanner (threads and guard stopped). */
@@ -2647,7 +2651,7 @@ static int dy_start(rp_plugin *self, void *state)
         (rc = sched_start(p, &p->conf, err, sizeof err)) != 0) {
         sched_stop(p);
         guard_stop(p);
-        threads_stop(p);
+        threads_stop(p, false);
         guard_destroy(p);
         scanner_teardown(p);
         return refuse(p, rc, err);
@@ -2673,7 +2677,7 @@ static int dy_stop(rp_plugin *self, void *state)
      * threads stopping below. */
     sched_stop(p);
     guard_stop(p);
-    threads_stop(p);
+    threads_stop(p, false);
     guard_destroy(p);
     scanner_teardown(p);
     rp_util_logf(p->host, p->self, RP_LOG_INFO,
@@ -2717,7 +2721,7 @@ static int dy_reconfigure(rp_plugin *self, void *state)
         sched_stop(p);
     if (guard || engine) {
         guard_stop(p);
-        threads_stop(p);
+        threads_stop(p, true);
         guard_destroy(p);
     }
     /* A new scanner before the rules are compiled (its limits are the

@@ -413,16 +413,20 @@ c = json.load(open(sys.argv[1]))
 c["plugins"]["process"] = {"enabled": True, "file": "collector_process.so", "config": {}}
 c["plugins"]["yara"]["config"]["scan_execs"] = True
 c["plugins"]["yara"]["config"]["memory_scan"] = True
+# Every exec on the machine is scanned, memory too, charged to its user: a
+# suite running beside this test spends root's default budget (512 MiB a
+# minute) in seconds, after which nothing of root's is scanned.
+c["plugins"]["yara"]["config"]["user_bytes_per_minute"] = 1099511627776
 c["plugins"]["yara"]["config"]["scheduled_scan"] = {"paths": [os.environ["T"] + "/watch"],
                                                     "interval_s": 60, "first_delay_s": 0}
 json.dump(c, open(sys.argv[1], "w"))
 PY
 start_agent agent3
 wait_for 20 "the process collector to run" file_has agent3.err "plugin process: running"
-"$XPROG" 0.3 &
+"$XPROG" 1 &
 XPID=$!
 wait "$XPID" || fail "the marked program did not run"
-"$XPROG2" 1 &
+"$XPROG2" 3 &
 XPID2=$!
 mv -f "$T/bin/clean" "$XPROG2"
 # exec_alert PID: an alert of the exec rule for the process PID.
@@ -440,7 +444,7 @@ wait "$XPID2" || true
 # The memory of a new process: the marker is in its environment only (the
 # program's file is a plain sleep). One alert for the process, although two
 # exec events (env, then sleep) scan its memory.
-MPID=$(env RPMARK="$MARK-mem-marker" /bin/sh -c 'echo $$; exec /bin/sleep 1' | head -n1)
+MPID=$(env RPMARK="$MARK-mem-marker" /bin/sh -c 'echo $$; exec /bin/sleep 3' | head -n1)
 export MPID
 wait_for 10 "the memory alert" "$PY" -c '
 import json, os, sys
