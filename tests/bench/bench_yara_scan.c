@@ -178,7 +178,8 @@ static void make_tree(const char *root, uint64_t target)
     while (tree_bytes < target && n_files < MAX_FILES - SAMPLES_MAX) {
         struct file *f = &files[n_files];
         char dir[160];
-        snprintf(dir, sizeof(dir), "%s/d%02zu", root, n_files % 16);
+        if (snprintf(dir, sizeof(dir), "%s/d%02zu", root, n_files % 16) >= (int)sizeof(dir))
+            bench_die("tree path too long");
         mkdir(dir, 0700);
         uint64_t kind = next_rand() % 10;
         if (kind < 3 && elf_next < n_elves) {
@@ -336,7 +337,9 @@ static size_t plant_samples(const char *rdir, const char *tree)
                 wrote = true;
                 if (usable && of_them && blen > 0) {
                     char sp[300];
-                    snprintf(sp, sizeof(sp), "%s/sample%03zu", tree, planted);
+                    if (snprintf(sp, sizeof(sp), "%s/sample%03zu", tree, planted) >=
+                        (int)sizeof(sp))
+                        bench_die("sample path too long");
                     int fd = open(sp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
                     if (fd < 0)
                         bench_die(sp);
