@@ -128,7 +128,7 @@ const char *dy_scan_outcome_name(int outcome)
  * charged after it ran (its size is known only then), so tokens may go
  * below zero: the user then waits until the debt is refilled. */
 struct dy_budget {
-    uint32_t uid;
+    uint64_t key;        /* the uid, with DY_BUDGET_MEMORY for memory scans */
     uint32_t hnext;      /* next in the bucket's chain */
     uint32_t prev, next; /* recency list, prev towards the most recent */
     int64_t tokens;
@@ -283,9 +283,15 @@ void dy_scanner_stats(struct dy_scanner *s, struct dy_scan_stats *out)
 
 /* ---- per-user budgets ---- */
 
-static uint32_t dy_budget_bucket(uint32_t uid)
+/* Memory scans have a budget of their own per user: with memory_scan on,
+ * every exec charges its user with the process's memory, which would
+ * otherwise leave nothing for the user's file scans. */
+#define DY_BUDGET_MEMORY ((uint64_t)1 << 32)
+
+static uint32_t dy_budget_bucket(uint64_t key)
 {
-    return (uid * 2654435761u) >> 21; /* the top 11 bits: DY_BUDGET_BUCKETS */
+    uint32_t k = (uint32_t)key ^ ((uint32_t)(key >> 32) * 0x9e3779b9u);
+    return (k * 2654435761u) >> 21; /* the top 11 bits: DY_BUDGET_BUCKETS */
 }
 
 static void dy_budget_unlink(struct dy_scanner *s, uint32_t i)
@@ -315,11 +321,11 @@ static void dy_budget_push_front(struct dy_scanner *s, uint32_t i)
 
 /* The entry of uid, made (forgetting the least recently charged user at
  * the cap) when absent; moved to the front. Under budget_lock. */
-static struct dy_budget *dy_budget_of(struct dy_scanner *s, uint32_t uid, int64_t now)
+static struct dy_budget *dy_budget_of(struct dy_scanner *s, uint64_t key, int64_t now)
 {
-    uint32_t h = dy_budget_bucket(uid);
+    uint32_t h = dy_budget_bucket(key);
     for (uint32_t i = s->budget_buckets[h]; i != DY_NIL; i = s->budgets[i].hnext) {
-        if (s->budgets[i].uid == uid) {
+        if (s->budgets[i].key == key) {
             dy_budget_unlink(s, i);
             dy_budget_push_front(s, i);
             return &s->budgets[i];
@@ -331,13 +337,13 @@ static struct dy_budget *dy_budget_of(struct dy_scanner *s, uint32_t uid, int64_
     } else {
         i = s->tail;
         dy_budget_unlink(s, i);
-        uint32_t *p = &s->budget_buckets[dy_budget_bucket(s->budgets[i].uid)];
+        uint32_t *p = &s->budget_buckets[dy_budget_bucket(s->budgets[i].key)];
         while (*p != i)
             p = &s->budgets[*p].hnext;
         *p = s->budgets[i].hnext;
     }
     struct dy_budget *b = &s->budgets[i];
-    b->uid = uid;
+    b->key = key;
     b->tokens = (int64_t)s->user_bytes_per_min;
     b->last_ns = now;
     b->hnext = s->budget_buckets[h];
@@ -368,7 +374,7 @@ enum dy_take {
 };
 
 /* uid's budget: 0, or RP_ERR_FULL when refused. */
-static int dy_budget_take(struct dy_scanner *s, uint32_t uid, uint64_t bytes, enum dy_take how)
+static int dy_budget_take(struct dy_scanner *s, uint64_t key, uint64_t bytes, enum dy_take how)
 {
     if (s->user_bytes_per_min > INT64_MAX)
         return 0; /* UINT64_MAX: no budget */
@@ -377,7 +383,7 @@ static int dy_budget_take(struct dy_scanner *s, uint32_t uid, uint64_t bytes, en
     int64_t now = dy_mono_ns();
     int rc = 0;
     pthread_mutex_lock(&s->budget_lock);
-    struct dy_budget *b = dy_budget_of(s, uid, now);
+    struct dy_budget *b = dy_budget_of(s, key, now);
     dy_budget_refill(s, b, now);
     switch (how) {
     case DY_TAKE_CHARGE:
@@ -845,7 +851,7 @@ int dy_scan_pid(struct dy_scan_thread *t, const struct dy_ruleset *rs, pid_t pid
     bool budget = !(flags & DY_SCAN_NO_BUDGET);
     /* The size is known only after the scan: a user already past the budget
      * is refused, the bytes are charged after. */
-    if (budget && dy_budget_take(s, uid, 0, DY_TAKE_CHECK) != 0) {
+    if (budget && dy_budget_take(s, DY_BUDGET_MEMORY | uid, 0, DY_TAKE_CHECK) != 0) {
         res->outcome = DY_SCAN_BUDGET;
         return dy_finish(s, res);
     }
@@ -878,7 +884,7 @@ int dy_scan_pid(struct dy_scan_thread *t, const struct dy_ruleset *rs, pid_t pid
     dy_count(&s->bytes, p.bytes);
     res->bytes = p.bytes;
     if (budget)
-        (void)dy_budget_take(s, uid, p.bytes, DY_TAKE_DEBT);
+        (void)dy_budget_take(s, DY_BUDGET_MEMORY | uid, p.bytes, DY_TAKE_DEBT);
     dy_yara_outcome(res, yr);
     return dy_finish(s, res);
 }

@@ -172,7 +172,10 @@ int dy_scan_fd(struct dy_scan_thread *t, const struct dy_ruleset *rs, int fd, ui
                uint32_t flags, struct dy_scan_result *res);
 
 /* Scans the memory of process pid (libyara reads /proc/PID/mem, no
- * ptrace stop), never cached, budgeted to uid. Same result (id is zero). */
+ * ptrace stop), never cached, budgeted to uid's memory-scan budget (as
+ * large as the file-scan budget and apart from it, so memory scans at every
+ * exec do not leave a user's written files unscanned). Same result (id is
+ * zero). */
 int dy_scan_pid(struct dy_scan_thread *t, const struct dy_ruleset *rs, pid_t pid, uint32_t uid,
                 uint32_t flags, struct dy_scan_result *res);
 

@@ -847,6 +847,12 @@ static void test_privileged_pid(void **state)
     assert_int_equal(r.outcome, DY_SCAN_MALICIOUS);
     assert_int_equal(dy_scan_pid(fx->t, fx->rs, with, 1000, 0, &r), 0);
     assert_int_equal(r.outcome, DY_SCAN_BUDGET);
+    /* Memory scans spend a budget of their own: uid 1000's file scans still
+     * have theirs (a 900-byte file fits in 1000 bytes a minute). */
+    char small[256];
+    make_file(fx, "small", 900, 's', NULL, small, sizeof(small));
+    assert_int_equal(scan_path(fx, fx->rs, small, 1000, 0, &r), 0);
+    assert_int_equal(r.outcome, DY_SCAN_CLEAN);
     reap(with);
     reap(without);
     /* A process that is gone. */
