@@ -2128,15 +2128,15 @@ static int cmd_stats(struct yp *p, rp_command *cmd, struct live *l)
         struct dy_guard_stats g;
         dy_guard_stats(p->guard, &g);
         guard = json_pack(
-            "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:{s:o,s:o}}", "events",
+            "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:{s:o,s:o}}", "events",
             (json_int_t)g.events, "allowed", (json_int_t)g.allowed, "denied", (json_int_t)g.denied,
             "allowed_listed", (json_int_t)g.allowed_listed, "allowed_agent",
             (json_int_t)g.allowed_agent, "held", (json_int_t)g.held, "deadline_allowed",
             (json_int_t)g.deadline_allowed, "overflow", (json_int_t)g.overflow, "submit_refused",
             (json_int_t)g.submit_refused, "late_answers", (json_int_t)g.late_answers, "held_now",
             (json_int_t)g.held_now, "marks", (json_int_t)g.marks, "errors", (json_int_t)g.errors,
-            "mark_errors", (json_int_t)g.mark_errors, "latency", "at_once",
-            latency_json(&g.at_once), "scanned", latency_json(&g.scanned));
+            "mark_errors", (json_int_t)g.mark_errors, "realtime", (json_int_t)g.realtime, "latency",
+            "at_once", latency_json(&g.at_once), "scanned", latency_json(&g.scanned));
     }
     pthread_rwlock_unlock(&p->elock);
     pthread_mutex_lock(&p->qlock);

@@ -126,6 +126,7 @@ struct dy_guard_stats {
     /* Added after the first version (guard.c): */
     uint64_t errors;      /* fstat, dup or the answer's write failed (the exec is allowed) */
     uint32_t mark_errors; /* file systems in the mount table that could not be marked */
+    uint32_t realtime;    /* the guard's threads running at SCHED_FIFO 1 (0-2) */
 };
 
 struct dy_guard;
