@@ -17,6 +17,7 @@
 
 #include <rampart/plugin.h>
 
+#include <mbedtls/gcm.h>
 #include <mbedtls/sha256.h>
 
 #include <dirent.h>
@@ -311,6 +312,68 @@ static void test_wrong_key_refused(void **state)
     rq_vault_close(v2);
 }
 
+/* An entry whose tag holds but whose recorded SHA-256 is not its content's
+ * (a writer that erred: the vault's own quarantine refuses to write one) is
+ * refused too: the tag alone does not prove the bytes are the alert's. */
+static void test_restore_hash_mismatch_refused(void **state)
+{
+    struct fx *f = *state;
+    char target[160];
+    snprintf(target, sizeof(target), "%s/forged", f->files);
+    struct rq_meta *m = calloc(1, sizeof(*m));
+    assert_non_null(m);
+    m->size = 7;
+    m->mode = 0100644;
+    m->uid = getuid();
+    m->gid = getgid();
+    sha256_of((const uint8_t *)"other", 5, m->sha256);
+    snprintf(m->path, sizeof(m->path), "%s", target);
+    uint8_t nonce[RQ_NONCE_LEN] = {1, 2, 3};
+    static uint8_t hdr[RQ_HEADER_MAX];
+    size_t hdr_len;
+    assert_int_equal(rq_entry_encode(m, nonce, hdr, sizeof(hdr), &hdr_len), 0);
+    uint8_t ct[7], tag[RQ_TAG_LEN];
+    mbedtls_gcm_context gcm;
+    mbedtls_gcm_init(&gcm);
+    assert_int_equal(mbedtls_gcm_setkey(&gcm, MBEDTLS_CIPHER_ID_AES, f->key, 256), 0);
+    assert_int_equal(mbedtls_gcm_crypt_and_tag(&gcm, MBEDTLS_GCM_ENCRYPT, 7, nonce, sizeof(nonce),
+                                               hdr, hdr_len, (const uint8_t *)"content", ct,
+                                               sizeof(tag), tag),
+                     0);
+    mbedtls_gcm_free(&gcm);
+    const char *id = "0123456789abcdef0123456789abcdef";
+    int fd = openat(f->vfd, id, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, hdr, hdr_len), (ssize_t)hdr_len);
+    assert_int_equal(write(fd, ct, sizeof(ct)), (ssize_t)sizeof(ct));
+    assert_int_equal(write(fd, tag, sizeof(tag)), (ssize_t)sizeof(tag));
+    close(fd);
+    struct rq_status st;
+    assert_int_equal(rq_vault_restore(f->v, id, NULL, 0, &st), RP_ERR_PARSE);
+    assert_int_equal(st.why, RQ_WHY_RESTORE_HASH);
+    assert_int_equal(access(target, F_OK), -1);
+    assert_int_equal(count_names(f->files, ".rq-restore"), 0);
+    /* The same entry with the right hash restores: the forgery is sound. */
+    sha256_of((const uint8_t *)"content", 7, m->sha256);
+    assert_int_equal(rq_entry_encode(m, nonce, hdr, sizeof(hdr), &hdr_len), 0);
+    mbedtls_gcm_init(&gcm);
+    assert_int_equal(mbedtls_gcm_setkey(&gcm, MBEDTLS_CIPHER_ID_AES, f->key, 256), 0);
+    assert_int_equal(mbedtls_gcm_crypt_and_tag(&gcm, MBEDTLS_GCM_ENCRYPT, 7, nonce, sizeof(nonce),
+                                               hdr, hdr_len, (const uint8_t *)"content", ct,
+                                               sizeof(tag), tag),
+                     0);
+    mbedtls_gcm_free(&gcm);
+    fd = openat(f->vfd, id, O_WRONLY | O_TRUNC);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, hdr, hdr_len), (ssize_t)hdr_len);
+    assert_int_equal(write(fd, ct, sizeof(ct)), (ssize_t)sizeof(ct));
+    assert_int_equal(write(fd, tag, sizeof(tag)), (ssize_t)sizeof(tag));
+    close(fd);
+    assert_int_equal(rq_vault_restore(f->v, id, NULL, 0, &st), 0);
+    assert_int_equal(access(target, F_OK), 0);
+    free(m);
+}
+
 static void test_wrong_sha256_refused(void **state)
 {
     struct fx *f = *state;
@@ -572,6 +635,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_flipped_nonce_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flipped_tag_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_key_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restore_hash_mismatch_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_sha256_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_swapped_file_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_existing_target_refused_unless_overwrite, setup,
