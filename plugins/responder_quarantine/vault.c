@@ -288,6 +288,7 @@ int rq_vault_quarantine(struct rq_vault *v, int fd, const struct rq_expect *expe
                         char id_out[RQ_ID_LEN + 1], struct rq_status *st)
 {
     ok(st);
+    id_out[0] = '\0';
     struct stat before;
     if (fstat(fd, &before) != 0)
         return fail(st, RP_ERR_IO, RQ_WHY_IO, "%s: fstat: %s", orig_path, strerror(errno));

@@ -55,7 +55,9 @@ int rq_key_load_or_create(int dirfd, const char *name, uint8_t key[RQ_KEY_LEN],
 struct rq_vault;
 
 /* rq_vault_open: a vault over the folder dirfd (duplicated: the caller keeps
- * its own), with a copy of key, holding at most cap_bytes of entry files. */
+ * its own), with a copy of key, holding at most cap_bytes of entry files.
+ * *out is the caller's, released with rq_vault_close. Calls on one vault
+ * are not synchronised: the caller serialises them. */
 int rq_vault_open(int dirfd, const uint8_t key[RQ_KEY_LEN], uint64_t cap_bytes,
                   struct rq_vault **out, struct rq_status *st);
 /* Wipes the key copy; NULL is a no-op. */
@@ -84,6 +86,7 @@ int rq_vault_quarantine(struct rq_vault *v, int fd, const struct rq_expect *expe
 /* rq_vault_list: calls fn for each entry with its metadata as read from the
  * header: unverified (the tag covers the whole entry and is checked only by
  * restore). Entries whose header does not parse are passed with meta NULL.
+ * id and meta are borrowed for the duration of the call only.
  * A non-zero return of fn stops the walk and is returned. */
 typedef int (*rq_list_fn)(void *ctx, const char *id, const struct rq_meta *meta);
 int rq_vault_list(struct rq_vault *v, rq_list_fn fn, void *ctx, struct rq_status *st);
