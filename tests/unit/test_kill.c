@@ -19,6 +19,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -344,6 +345,38 @@ static void test_gone(void **state)
     (void)buf;
 }
 
+/* On a failure, what the kill missed is killed here and reaped, for at
+ * most 2 s, so no process of the test outlives it: as a subreaper this test
+ * is the parent of every orphan of its trees. */
+static void kill_leftovers(void)
+{
+    int i;
+    for (i = 0; i < 200; i++) {
+        DIR *d = opendir("/proc");
+        struct dirent *e;
+        if (!d)
+            return;
+        while ((e = readdir(d)) != NULL) {
+            char path[300], *text, *p;
+            long pid = strtol(e->d_name, NULL, 10);
+            if (pid <= 1)
+                continue;
+            snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+            text = tu_read(path);
+            p = text ? strrchr(text, ')') : NULL;
+            if (p && strtol(p + 4, NULL, 10) == (long)getpid())
+                kill((pid_t)pid, SIGKILL);
+            free(text);
+        }
+        closedir(d);
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+            ;
+        if (waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD)
+            return;
+        sleep_ms(10);
+    }
+}
+
 /* Reaps every child (this test is a subreaper, so the orphans of a killed
  * tree come here) for at most 5 s; each must have died of SIGKILL. Returns
  * how many were reaped. */
@@ -363,6 +396,7 @@ static int reap_all_killed(void)
         }
         sleep_ms(1);
     }
+    kill_leftovers();
     fail_msg("children left after 5 s (%d reaped)", reaped);
     return reaped;
 }
@@ -440,25 +474,23 @@ static void test_tree_ppid_scan(void **state)
     tree_case(1);
 }
 
-/* A bounded fork bomb: every process forks FANOUT children, 2 ms apart,
- * down to DEPTH levels (1 + 3 + 9 + 27 = 40 processes), then waits; the
- * tree is still growing when it is killed. */
-#define BOMB_FANOUT 3
-#define BOMB_DEPTH  3
-static void park(void)
-{
-    for (;;)
-        pause();
-}
+/* A bounded fork bomb: every process, new ones too, forks a child every
+ * 2 ms until BOMB_MAX processes were made in all (a counter shared by the
+ * whole tree), then waits. Killed 6 ms after it starts, it is still
+ * growing: a tree kill that looked only once would leave the children forked
+ * after its look running, and reap_all_killed would find them. */
+#define BOMB_MAX 50
+static int *bomb_count;
 
-static void bomb(int depth)
+static void bomb(void)
 {
-    int k;
-    for (k = 0; depth > 0 && k < BOMB_FANOUT; k++) {
-        pid_t p = fork();
-        if (p == 0) {
-            bomb(depth - 1);
-            park();
+    for (;;) {
+        if (__atomic_fetch_add(bomb_count, 1, __ATOMIC_SEQ_CST) < BOMB_MAX - 1) {
+            if (fork() == 0)
+                continue; /* the child grows the tree too */
+        } else {
+            __atomic_fetch_sub(bomb_count, 1, __ATOMIC_SEQ_CST);
+            pause();
         }
         sleep_ms(2);
     }
@@ -471,22 +503,25 @@ static void test_fork_bomb_killed(void **state)
     pid_t root;
     int reaped;
     (void)state;
+    bomb_count =
+        mmap(NULL, sizeof *bomb_count, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(bomb_count != MAP_FAILED);
+    *bomb_count = 0;
     assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0);
     root = fork();
     assert_true(root >= 0);
-    if (root == 0) {
-        bomb(BOMB_DEPTH);
-        park();
-    }
-    sleep_ms(15);
+    if (root == 0)
+        bomb();
+    sleep_ms(6);
     assert_int_equal(rk_kill_tree(root, start_of(root), NULL, work, RK_TREE_MAX, &tr), 0);
     assert_int_equal(tr.code, RK_DONE);
     assert_int_equal(tr.limited, 0);
     assert_true(tr.killed >= 1);
     reaped = reap_all_killed();
     assert_int_equal(reaped, (int)tr.killed + 1);
-    assert_true(reaped <= 40);
+    assert_true(reaped <= BOMB_MAX);
     assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0), 0);
+    munmap(bomb_count, sizeof *bomb_count);
 }
 
 static void test_bad_args(void **state)
