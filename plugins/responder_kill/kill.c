@@ -317,6 +317,8 @@ static void kill_checked(int32_t pid, uint64_t start, int sig, const struct rk_o
     }
     if (check_protected(dirfd, &st, opts ? opts->protect : NULL, res))
         return;
+    if (opts && opts->before_signal)
+        opts->before_signal(opts->before_signal_arg);
     if (pidfd >= 0) {
         /* The start read after pidfd_open matched: the pidfd is that
          * process, whatever happens to the pid from here on. */

@@ -63,6 +63,10 @@ struct rk_opts {
     int force_proc_fallback;          /* tests: act as if pidfd_open were ENOSYS */
     int force_ppid_scan;              /* tests: find children by scanning /proc */
     uint32_t tree_max_ms;             /* rk_kill_tree's time bound; 0: RK_TREE_MS */
+    /* Tests: called after every check, right before the signal, to reuse
+     * the pid in that window; NULL in the agent. */
+    void (*before_signal)(void *arg);
+    void *before_signal_arg;
 };
 
 struct rk_result {

@@ -256,6 +256,86 @@ static void test_self_refused(void **state)
     pthread_join(th, NULL);
 }
 
+/* test_host_*: the pid is reused between the checks and the signal (the
+ * window the pidfd closes). Making the kernel hand out a chosen pid
+ * (ns_last_pid) needs CAP_SYS_ADMIN, so this runs as
+ * unit.test_kill.privileged and skips visibly without it. */
+struct reuse {
+    pid_t target, newborn;
+    int landed;
+};
+
+static int set_last_pid(pid_t pid)
+{
+    FILE *f = fopen("/proc/sys/kernel/ns_last_pid", "w");
+    int ok;
+    if (!f)
+        return -1;
+    ok = fprintf(f, "%d", (int)pid) > 0;
+    ok &= fclose(f) == 0;
+    return ok ? 0 : -1;
+}
+
+/* Kills and reaps the target, then forks until a child gets its pid (other
+ * tests fork too, so a few tries may be needed; at most 200). */
+static void reuse_pid(void *arg)
+{
+    struct reuse *r = arg;
+    int i;
+    kill(r->target, SIGKILL);
+    waitpid(r->target, NULL, 0);
+    for (i = 0; i < 200 && !r->landed; i++) {
+        pid_t p;
+        if (set_last_pid(r->target - 1) != 0)
+            return;
+        p = fork();
+        if (p == 0) {
+            pause();
+            _exit(0);
+        }
+        if (p == r->target) {
+            r->newborn = p;
+            r->landed = 1;
+        } else if (p > 0) {
+            kill(p, SIGKILL);
+            waitpid(p, NULL, 0);
+        }
+    }
+}
+
+static void test_host_pid_reused_before_signal(void **state)
+{
+    int fallback;
+    (void)state;
+    if (set_last_pid(0) != 0)
+        tu_skip("cannot write /proc/sys/kernel/ns_last_pid (needs CAP_SYS_ADMIN)");
+    for (fallback = 0; fallback < 2; fallback++) {
+        struct rk_result r;
+        struct reuse ru;
+        int tries;
+        /* Another process may take the freed pid for good (a thread of any
+         * busy program): then a new target is tried, at most 5. */
+        for (tries = 0; tries < 5; tries++) {
+            struct rk_opts o = {0};
+            memset(&ru, 0, sizeof ru);
+            ru.target = spawn("/bin/sleep", "100");
+            o.force_proc_fallback = fallback;
+            o.before_signal = reuse_pid;
+            o.before_signal_arg = &ru;
+            assert_int_equal(rk_kill_one(ru.target, start_of(ru.target), SIGKILL, &o, &r), 0);
+            if (ru.landed)
+                break;
+        }
+        if (!ru.landed)
+            tu_skip("the kernel did not hand out the reused pid (5 targets, 200 forks each)");
+        /* The process that was checked is gone; the newcomer with its pid
+         * was not touched. */
+        assert_int_equal(r.code, RK_GONE);
+        assert_alive(ru.newborn);
+        cleanup(ru.newborn);
+    }
+}
+
 /* Copies /bin/sleep to dst, executable. */
 static void copy_sleep(const char *dst)
 {
@@ -545,6 +625,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_pid1_refused),
         cmocka_unit_test(test_host_kthread_refused),
         cmocka_unit_test(test_self_refused),
+        cmocka_unit_test(test_host_pid_reused_before_signal),
         cmocka_unit_test(test_protected_refused),
         cmocka_unit_test(test_gone),
         cmocka_unit_test(test_tree),
