@@ -640,7 +640,7 @@ int rk_kill_tree(int32_t pid, uint64_t start, const struct rk_opts *opts, struct
 {
     struct rk_result one;
     uint64_t deadline;
-    size_t n = 0, i;
+    size_t n = 0, got = 0, i;
     int closed = 0;
     if (!work || !res || work_cap < 1)
         return RP_ERR_INVAL;
@@ -664,11 +664,14 @@ int rk_kill_tree(int32_t pid, uint64_t start, const struct rk_opts *opts, struct
             break;
         }
         res->rounds++;
-        rc = walk(pid, start, opts, work, work_cap, &n);
+        rc = walk(pid, start, opts, work, work_cap, &got);
         if (rc == RP_ERR_NOTFOUND) {
-            n = 0;
-            break; /* the root is gone: its children are no longer its tree */
+            /* The root is gone (killed by someone else): the walk left work
+             * as the last round found it, and those, stopped by us, are
+             * killed below rather than left stopped. */
+            break;
         }
+        n = got;
         stopped = n > 0 && (work[0].state == 'T' || work[0].state == 't');
         for (i = 1; i < n; i++) {
             int was_stopped = work[i].state == 'T' || work[i].state == 't';
