@@ -156,6 +156,13 @@ static const struct std_field std_fields[] = {
     {"rampart.policy.mode", RP_TYPE_STR},
     {"rampart.policy.actions", RP_TYPE_STR_ARRAY},
     {"rampart.policy.matched", RP_TYPE_STR_ARRAY},
+    /* Rampart's response fields (sdk/docs/responses.md). */
+    {"rampart.response.action", RP_TYPE_STR},
+    {"rampart.response.outcome", RP_TYPE_STR},
+    {"rampart.response.reason", RP_TYPE_STR},
+    {"rampart.response.trigger", RP_TYPE_STR},
+    {"rampart.response.alert_id", RP_TYPE_STR},
+    {"rampart.response.latency_us", RP_TYPE_U64},
     {"log.level", RP_TYPE_STR},
     {"log.logger", RP_TYPE_STR},
     {"log.file.path", RP_TYPE_STR},

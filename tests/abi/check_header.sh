@@ -221,6 +221,44 @@ if command -v clang++ >/dev/null; then
 fi
 echo "plugin_util.h, plugin_util_json.h: C99, C11, C++11, C++17 OK"
 
+# The response helper: plugin_util.h and standard headers only; its bodies
+# are compiled (and so checked) in every language with the strict flags.
+resp="$inc/rampart/plugin_util_response.h"
+bad=$(grep -E '^\s*#\s*include' "$resp" | grep -vE '<(rampart/plugin_util)\.h>' || true)
+if [ -n "$bad" ]; then
+    echo "FAIL: plugin_util_response.h includes more than plugin_util.h: $bad" >&2
+    exit 1
+fi
+cat > "$tmp/resp.c" <<'C'
+#include <rampart/plugin_util_response.h>
+#include <rampart/plugin_util_response.h>
+int main(void)
+{
+    rp_util_response r;
+    rp_event *ev = 0;
+    /* NULL arguments are refused without touching the host. */
+    return rp_util_response_init(&r, 0, 0) == RP_ERR_INVAL &&
+                   rp_util_response_wants(0, 0, "kill") == 0 &&
+                   rp_util_response_begin(0, 0, "kill", 0, 0, &ev) == RP_ERR_INVAL &&
+                   rp_util_response_finish(0, 0, 0, RP_UTIL_RESPONSE_DONE, 0, "%s", "x") ==
+                       RP_ERR_INVAL
+               ? 0
+               : 1;
+}
+C
+cp "$tmp/resp.c" "$tmp/resp.cpp"
+gcc -std=c99 $strict -Wstrict-prototypes -I "$inc" -o "$tmp/r_c99" "$tmp/resp.c"
+gcc -std=c11 $strict -Wstrict-prototypes -I "$inc" -o "$tmp/r_c11" "$tmp/resp.c"
+g++ -std=c++11 $strict -I "$inc" -o "$tmp/r_cxx11" "$tmp/resp.cpp"
+"$tmp/r_c99"
+"$tmp/r_c11"
+"$tmp/r_cxx11"
+if command -v clang >/dev/null; then
+    clang -std=c11 $strict -Wstrict-prototypes -I "$inc" -o "$tmp/r_clang11" "$tmp/resp.c"
+    "$tmp/r_clang11"
+fi
+echo "plugin_util_response.h: C99, C11, C++11 OK"
+
 # Service headers: plugin.h and standard headers only, every language.
 for svc in "$inc"/rampart/service_*.h; do
     name=$(basename "$svc")
