@@ -5,9 +5,9 @@
 set -euo pipefail
 
 build_pkgs=(gcc make cmake pkg-config libjansson-dev libcurl4-openssl-dev libdeflate-dev
-    libmbedtls-dev libyaml-dev libpcre2-dev libyara-dev)
+    libmbedtls-dev libyaml-dev libpcre2-dev libyara-dev libnftables-dev)
 test_pkgs=(libcmocka-dev clang libclang-rt-14-dev g++ binutils procps python3
-    gcc-mingw-w64-x86-64-win32 nginx-light openssl)
+    gcc-mingw-w64-x86-64-win32 nginx-light openssl iproute2 nftables)
 # The peers the benchmarks measure against (auditd for exec_burst, the yara
 # command-line tool for yara_scan).
 bench_pkgs=(auditd yara)
