@@ -156,7 +156,8 @@ static inline int rp_util__response_set_one(const rp_util_response *r, rp_event 
  * until rp_util_response_finish, or releases it with host->event_release).
  * With an alert: trigger "alert", rampart.response.alert_id its event.id,
  * and its rule.id, rule.name, rule.ruleset and rampart.policy.matched
- * copied; alert is only read. Without (NULL): trigger "command". category
+ * copied; alert is only read. Without (NULL): trigger "command" (set
+ * rampart.response.trigger again, e.g. to "start", to say otherwise). category
  * and type are the ECS values (one each, e.g. "process", "end"); NULL
  * leaves them unset. RP_ERR_INVAL for an action that is not 1 to
  * RP_UTIL_RESPONSE_ACTION_MAX bytes of [a-z0-9_].
