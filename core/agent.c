@@ -461,6 +461,8 @@ void rp__agent_host_opts(const rp__config *cfg, rp__host_opts *opts)
     opts->config_error = host_config_error;
     opts->config_error_arg = (void *)cfg;
     opts->data_dir = cfg->data_dir;
+    opts->upload_url = cfg->output_url;
+    opts->proxy_url = cfg->output_proxy;
 }
 
 int rp__agent_check_config(const rp__config *cfg, char *err, size_t errlen)
@@ -1614,6 +1616,11 @@ int rp__agent_reload(rp__agent *a)
     /* The response policy applies to the next alert (checked with the config). */
     if (rp__host_set_policy(a->host, json_object_get(next->root, "policy")) != 0)
         rp__log_error("reload: the response policy could not be applied; the old one stays");
+    /* The endpoints offered to plugins (org.rampart.host.endpoints) follow
+     * what the uploader uses, which takes a new URL only when it applied
+     * the reload's upload settings. */
+    if (upload_applied)
+        (void)rp__host_endpoints_set(a->host, next->output_url, next->output_proxy);
     json_t *out_old = json_deep_copy(json_object_get(a->boot_cfg->root, "output"));
     json_t *out_new = json_deep_copy(json_object_get(next->root, "output"));
     if (upload_applied && out_old && out_new) {

@@ -779,11 +779,15 @@ int rp__host_create(const rp__host_opts *opts, rp__host **out)
         h->max_bytes = st.max_bytes;
         h->low_water = st.max_bytes / 4 * 3;
         int rc = rp__loop_set_hooks(h->loop, &plugin_hooks);
+        if (rc == 0)
+            rc = rp__host_endpoints_create(h);
         if (rc != 0) {
             rp__host_destroy(h);
             return rc;
         }
     }
+    /* The URLs are borrowed for the call only. */
+    h->opts.upload_url = h->opts.proxy_url = NULL;
     *out = h;
     return 0;
 }
@@ -1071,6 +1075,7 @@ void rp__host_destroy(rp__host *host)
     for (size_t i = 0; i < host->nplugins; i++)
         rp__host_plugin_free(host->plugins[i]);
     rp__host_command_teardown(host, 1);
+    rp__host_endpoints_destroy(host);
     free(host->plugins);
     rp__host_policy_clear(host);
     free(host);

@@ -100,9 +100,27 @@ typedef struct rp__host_opts {
      * <data_dir>/plugins/<name> is made; NULL: private_dir answers
      * RP_ERR_UNSUPPORTED. */
     const char *data_dir;
+    /* output.url and output.proxy (NULL or "" for none), offered to plugins
+     * as the service org.rampart.host.endpoints; borrowed for the call. */
+    const char *upload_url;
+    const char *proxy_url;
 } rp__host_opts;
 
 int rp__host_create(const rp__host_opts *opts, rp__host **out);
+
+/* A reload's new output.url and output.proxy (NULL or "" for none) for the
+ * endpoints service: swapped whole, its generation bumped when they change.
+ * RP_ERR_INVAL when one cannot be split into host and port (it is left out
+ * and logged; the other is still set). Any thread. */
+int rp__host_endpoints_set(rp__host *host, const char *upload_url, const char *proxy_url);
+
+/* Splits url into an endpoint of role (internal; tests): scheme (http when
+ * absent, as libcurl reads a proxy), credentials skipped, host lower-cased
+ * (an IPv6 literal without brackets), port or the scheme's default.
+ * RP_ERR_INVAL for an unknown scheme, an empty or over-long host, a bad
+ * port or characters no host name has. */
+struct rp_endpoint;
+int rp__endpoint_parse(const char *url, uint32_t role, struct rp_endpoint *out);
 
 /*
  * Loads every enabled plugin. Load failures leave the plugin off and are

@@ -164,6 +164,9 @@ struct rp__host {
     /* Live reload (host_reload.c): plugins has room for cap records; a
      * reload appends the plugins it enables for the first time. */
     size_t cap;
+    /* The endpoints service the host offers (host_endpoints.c); NULL for a
+     * load-only host. */
+    struct rp__host_endpoints *endpoints;
 };
 
 /* 1.1: drops, gauges, services and the private folder (host_service.c).
@@ -188,6 +191,16 @@ void rp__host_services_withdraw(struct rp_plugin *p);
 void rp__host_services_release(struct rp_plugin *p);
 /* Closes the private folder; at host destroy, after the plugin's destroy. */
 void rp__host_services_free(struct rp_plugin *p);
+/* Services the host offers itself (names under org.rampart.host.): offered
+ * at create, withdrawn at destroy once every plugin is freed. table is
+ * borrowed until then. RP_ERR_EXISTS, RP_ERR_FULL, RP_ERR_INVAL. */
+int rp__host_service_offer_host(rp__host *h, const char *name, uint32_t version, const void *table);
+void rp__host_services_withdraw_host(rp__host *h);
+/* The endpoints service (host_endpoints.c): made from opts.upload_url and
+ * opts.proxy_url and offered at create; destroyed (and withdrawn) at
+ * destroy. */
+int rp__host_endpoints_create(rp__host *h);
+void rp__host_endpoints_destroy(rp__host *h);
 
 /* Records a reload may add to those the host was created with. */
 #define RP__HOST_RELOAD_NEW_MAX 64u

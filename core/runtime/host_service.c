@@ -281,6 +281,57 @@ int rp__host_api_service_release(rp_plugin *self, uint64_t hold)
     return rc;
 }
 
+int rp__host_service_offer_host(rp__host *h, const char *name, uint32_t version, const void *table)
+{
+    size_t len = name ? strlen(name) : 0;
+    if (!h || !table || !name_valid(name, len) || len >= sizeof reg.offers[0].name)
+        return RP_ERR_INVAL;
+    int rc = reg_lock();
+    if (rc != 0)
+        return rc;
+    struct offer *free_slot = NULL;
+    for (int i = 0; i < MAX_OFFERS; i++) {
+        struct offer *o = &reg.offers[i];
+        if (!o->used) {
+            if (!free_slot)
+                free_slot = o;
+        } else if (!o->withdrawn && o->host == h && strcmp(o->name, name) == 0) {
+            reg_unlock();
+            return RP_ERR_EXISTS;
+        }
+    }
+    if (!free_slot) {
+        reg_unlock();
+        return RP_ERR_FULL;
+    }
+    free_slot->used = 1;
+    free_slot->host = h;
+    free_slot->provider = NULL; /* the host: provider_name says so */
+    memcpy(free_slot->name, name, len + 1);
+    free_slot->version = version;
+    free_slot->table = table;
+    reg_unlock();
+    rp__log_debug("the host offers service %s %u.%u", name, ver_major(version), ver_minor(version));
+    return 0;
+}
+
+void rp__host_services_withdraw_host(rp__host *h)
+{
+    if (reg_lock() != 0)
+        return;
+    /* Every plugin has stopped and been freed by now, which released its
+     * holds; any left would point at the table about to be freed. */
+    for (int i = 0; i < MAX_HOLDS; i++) {
+        struct hold *hd = &reg.holds[i];
+        if (hd->id && hd->offer->host == h && !hd->offer->provider)
+            memset(hd, 0, sizeof *hd);
+    }
+    for (int i = 0; i < MAX_OFFERS; i++)
+        if (reg.offers[i].used && reg.offers[i].host == h && !reg.offers[i].provider)
+            memset(&reg.offers[i], 0, sizeof reg.offers[i]);
+    reg_unlock();
+}
+
 /* Holds on p's withdrawn offers by other plugins. Registry locked. */
 static uint32_t holds_on(const struct rp_plugin *p)
 {

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 #include <rampart/plugin.h>
+#include <rampart/service_endpoints.h>
 
 #include <fcntl.h>
 #include <grp.h>
@@ -488,6 +489,113 @@ static int teardown(void **state)
     return 0;
 }
 
+/* ---- the host's endpoints service ------------------------------------------ */
+
+static void test_endpoint_parse(void **state)
+{
+    (void)state;
+    rp_endpoint e;
+    assert_int_equal(rp__endpoint_parse("https://Backend.Example:8443/x?y#z", 1, &e), 0);
+    assert_string_equal(e.host, "backend.example");
+    assert_int_equal(e.port, 8443);
+    assert_int_equal(e.role, 1);
+    assert_int_equal(e.struct_size, sizeof e);
+    assert_int_equal(rp__endpoint_parse("https://10.0.0.7", 1, &e), 0);
+    assert_string_equal(e.host, "10.0.0.7");
+    assert_int_equal(e.port, 443);
+    assert_int_equal(rp__endpoint_parse("http://u:p@w@[2001:DB8::1]:3128", 2, &e), 0);
+    assert_string_equal(e.host, "2001:db8::1");
+    assert_int_equal(e.port, 3128);
+    /* A proxy without a scheme is HTTP, as libcurl reads it. */
+    assert_int_equal(rp__endpoint_parse("proxy.lan:8080", 2, &e), 0);
+    assert_string_equal(e.host, "proxy.lan");
+    assert_int_equal(e.port, 8080);
+    assert_int_equal(rp__endpoint_parse("proxy.lan", 2, &e), 0);
+    assert_int_equal(e.port, 80);
+    assert_int_equal(rp__endpoint_parse("socks5h://sock:1081", 2, &e), 0);
+    assert_int_equal(e.port, 1081);
+    static const char *const bad[] = {
+        "ftp://x",
+        "https://",
+        "https://:443/",
+        "https://h:0",
+        "https://h:65536",
+        "https://h:44a",
+        "https://[::1",
+        "https://[::1]x",
+        "https://h o",
+        "https://h\"x",
+        "://h",
+        "https://h:",
+        "averyveryveryveryverylongschemename://h",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(rp__endpoint_parse(bad[i], 1, &e), RP_ERR_INVAL);
+    char longhost[400];
+    memset(longhost, 'a', sizeof longhost);
+    memcpy(longhost, "https://", 8);
+    longhost[sizeof longhost - 1] = '\0';
+    assert_int_equal(rp__endpoint_parse(longhost, 1, &e), RP_ERR_INVAL);
+}
+
+static int64_t wait_gauge(rp__host *host, const char *name, int64_t want_not, int64_t at_least)
+{
+    int64_t v = 0;
+    for (int i = 0; i < 300; i++) {
+        v = gauge(host, "endpoints", name);
+        if (v != want_not && v >= at_least)
+            break;
+        usleep(10000);
+    }
+    return v;
+}
+
+static void test_endpoints_service_of_the_host(void **state)
+{
+    (void)state;
+    struct run r;
+    memset(&r, 0, sizeof r);
+    r.doc = json_pack("{s:{s:s, s:s}, s:{s:s, s:s}, s:{s:o}}", "agent", "data_dir", tmpdir,
+                      "plugin_dir", RP_ABI_PLUGIN_DIR, "output", "url",
+                      "https://Backend.Example:8443/ingest", "proxy",
+                      "http://user:pw@[2001:db8::1]:3128", "plugins", "endpoints",
+                      plugin("services11_endpoints"));
+    char err[1024];
+    assert_int_equal(
+        rp__config_from_docs(r.doc, "test.json", NULL, NULL, NULL, tmpdir, &r.cfg, err, sizeof err),
+        0);
+    host_runtime_create(&r.rt, r.cfg, 0);
+    assert_int_equal(rp__host_load(r.rt.host, err, sizeof err), 0);
+    assert_int_equal(host_runtime_start(&r.rt), 0);
+    rp__host *host = r.rt.host;
+    assert_int_equal(wait_gauge(host, "done", 0, 1), 1);
+    assert_int_equal(gauge(host, "endpoints", "acq_rc"), 0);
+    assert_int_equal(gauge(host, "endpoints", "count"), 2);
+    assert_int_equal(gauge(host, "endpoints", "ep0"), 100000 + 8443);
+    assert_int_equal(gauge(host, "endpoints", "ep1"), 200000 + 3128);
+    assert_int_equal(gauge(host, "endpoints", "host0_is_backend"), 1);
+    assert_int_equal(gauge(host, "endpoints", "host1_is_v6"), 1);
+    int64_t gen = gauge(host, "endpoints", "generation");
+    /* The same URLs again change nothing; new ones bump the generation. */
+    assert_int_equal(rp__host_endpoints_set(host, "https://Backend.Example:8443/ingest",
+                                            "http://user:pw@[2001:db8::1]:3128"),
+                     0);
+    usleep(60000);
+    assert_int_equal(gauge(host, "endpoints", "generation"), gen);
+    assert_int_equal(rp__host_endpoints_set(host, "https://10.1.2.3/", NULL), 0);
+    assert_true(wait_gauge(host, "generation", gen, 0) != gen);
+    assert_true(wait_gauge(host, "count", 2, 0) == 1);
+    assert_int_equal(gauge(host, "endpoints", "ep0"), 100000 + 443);
+    assert_int_equal(gauge(host, "endpoints", "host0_is_backend"), 0);
+    /* A URL that cannot be split is left out and said. */
+    assert_int_equal(rp__host_endpoints_set(host, "https://bad host/", "proxy.lan:3128"),
+                     RP_ERR_INVAL);
+    assert_true(wait_gauge(host, "ep0", 100000 + 443, 0) == 200000 + 3128);
+    assert_int_equal(gauge(host, "endpoints", "count"), 1);
+    run_stop(&r);
+    run_end(&r);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -497,6 +605,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_private_dir_made_0700),
         cmocka_unit_test(test_private_dir_planted_link_refused),
         cmocka_unit_test(test_lineage_service_of_collector_process),
+        cmocka_unit_test(test_endpoint_parse),
+        cmocka_unit_test(test_endpoints_service_of_the_host),
     };
     return tu_run_tests(tests, setup, teardown, argc, argv);
 }

@@ -14,9 +14,13 @@
  * STUCK     acquires the service at start and never releases it.
  * DIR       asks for its private folder and creates a file in it.
  * LINEAGE   asks the process collector's lineage service about itself.
+ * ENDPOINTS reads the host's endpoints service every 20 ms: gauges acq_rc,
+ *           count, ep0 and ep1 (role * 100000 + port), host0_is_backend,
+ *           host1_is_v6, generation, done.
  */
 #define _GNU_SOURCE
 #include <rampart/plugin.h>
+#include <rampart/service_endpoints.h>
 #include <rampart/service_lineage.h>
 
 #include <errno.h>
@@ -55,6 +59,8 @@ static const char *const gauge_names[G_MAX] = {
     "acq_1_3", "acq_2_0", "acq_missing", "released_ms",
 #elif defined(SVC_DIR)
     "dir_rc", "probe_rc", "path_ok", "same_fd", "g4", "g5", "g6", "g7",
+#elif defined(SVC_ENDPOINTS)
+    "acq_rc", "count", "ep0", "ep1", "host0_is_backend", "host1_is_v6", "generation", "done",
 #else /* SVC_LINEAGE */
     "self_rc", "ppid_ok", "entity_ok", "start_ok", "child_ok", "v1_1_rc", "done", "g7",
 #endif
@@ -190,6 +196,37 @@ static void on_lineage(void *arg)
 }
 #endif
 
+#if defined(SVC_ENDPOINTS)
+static void on_endpoints(void *arg)
+{
+    struct st *s = arg;
+    const rp_endpoints_service *eps;
+    uint64_t h, gen = 0;
+    int rc =
+        s->host->service_acquire(s->self, RP_ENDPOINTS_SERVICE, sizeof RP_ENDPOINTS_SERVICE - 1,
+                                 RP_ENDPOINTS_VERSION, (const void **)&eps, &h);
+    gset(s, G_A, rc);
+    if (rc != 0)
+        return;
+    rp_endpoint e[3];
+    uint32_t n = 0;
+    memset(e, 0, sizeof e);
+    for (; n < 3; n++) {
+        e[n].struct_size = sizeof e[n];
+        if (eps->get(eps->ctx, n, &e[n], &gen) != 0)
+            break;
+    }
+    s->host->service_release(s->self, h);
+    gset(s, G_B, n);
+    gset(s, G_C, n > 0 ? (int64_t)e[0].role * 100000 + e[0].port : 0);
+    gset(s, G_D, n > 1 ? (int64_t)e[1].role * 100000 + e[1].port : 0);
+    gset(s, G_E, n > 0 && strcmp(e[0].host, "backend.example") == 0);
+    gset(s, G_F, n > 1 && strcmp(e[1].host, "2001:db8::1") == 0);
+    gset(s, G_G, (int64_t)gen);
+    gset(s, G_H, 1);
+}
+#endif
+
 static int t_start(rp_plugin *self, void *state)
 {
     struct st *s = state;
@@ -244,6 +281,8 @@ static int t_start(rp_plugin *self, void *state)
     return 0;
 #elif defined(SVC_LINEAGE)
     return s->host->timer_start(s->self, 20, 50, on_lineage, s, &s->timer);
+#elif defined(SVC_ENDPOINTS)
+    return s->host->timer_start(s->self, 1, 20, on_endpoints, s, &s->timer);
 #else
     return 0;
 #endif
