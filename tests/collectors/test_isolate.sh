@@ -1,0 +1,425 @@
+#!/usr/bin/env bash
+# responder_isolate end to end, only inside network namespaces this test
+# makes: the endpoint (where the agent runs, `ip netns exec`), a fake backend
+# (a python HTTPS server the agent uploads to) and an "other host", joined by
+# veth pairs created inside the namespaces, with addresses (198.18.0.0/15,
+# fd52:7269::/32) that exist only there and no route leaving them.
+#  - `rampartctl plugin isolate isolate drill`: the backend still receives
+#    events (the response among them), the other host is unreachable (IPv4
+#    and IPv6), a TCP session to it opened before is reset; `status` names
+#    the backend and the resolver with their roles;
+#  - `release` restores everything;
+#  - a Sigma rule under prevent with the action isolate isolates, the
+#    response linked to the alert;
+#  - a restart of the agent keeps the isolation (re-applied, trigger start);
+#    a simulated reboot (the table deleted while the agent is down)
+#    re-applies it at start;
+#  - the backend made unreachable: the isolation is rolled back and the
+#    response says so (failed, backend_unreachable);
+#  - nothing is left: no namespace, veth or table of the test, and no table
+#    outside the test's namespace at any time.
+# Every wait is bounded. Usage: bash test_isolate.sh RAMPARTD RAMPARTCTL VERSION PLUGIN_DIR
+# shellcheck source=tests/cli/lib.sh
+source "$(dirname "$0")/../cli/lib.sh"
+
+PLUGIN_DIR=${4:?usage: $0 RAMPARTD RAMPARTCTL VERSION PLUGIN_DIR}
+for so in responder_isolate detector_sigma collector_file; do
+    [ -f "$PLUGIN_DIR/$so.so" ] || fail "no $so.so in $PLUGIN_DIR"
+done
+[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root (network namespaces, nftables)"; exit 77; }
+for tool in ip nft openssl; do
+    command -v "$tool" >/dev/null || { echo "SKIP: no $tool"; exit 77; }
+done
+cd "$T"
+
+# Names unique to this run; interface names at most 15 bytes.
+ID=$$
+EP=rp-iso-$ID-ep
+BE=rp-iso-$ID-be
+OH=rp-iso-$ID-oh
+BE_IP=198.18.1.1 EP_BE_IP=198.18.1.2
+OH_IP=198.18.2.1 EP_OH_IP=198.18.2.2
+OH_IP6=fd52:7269:2::1 EP_OH_IP6=fd52:7269:2::2
+DNS_IP=198.18.3.53
+PORT=8443 OH_PORT=8080
+NS_PIDS=()
+
+ns_cleanup() {
+    local pid ns
+    for pid in "${NS_PIDS[@]}"; do
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    for ns in "$EP" "$BE" "$OH"; do
+        ip netns del "$ns" 2>/dev/null || true
+    done
+}
+# The agents first (lib.sh's cleanup), then the namespaces.
+trap 'ns_cleanup; cleanup' EXIT
+
+# The table of nft.h must never appear outside the endpoint's namespace.
+root_clean() { ! nft list table inet rampart_isolate >/dev/null 2>&1; }
+root_clean || fail "an isolation table exists in the machine's own namespace before the test"
+
+for ns in "$EP" "$BE" "$OH"; do
+    ip netns add "$ns" || fail "cannot create namespace $ns"
+    ip -n "$ns" link set lo up
+done
+# Each pair is made inside the namespaces: it never exists in the machine's.
+ip link add name rpi$ID-e1 netns "$EP" type veth peer name rpi$ID-b netns "$BE" ||
+    fail "cannot create the backend veth pair"
+ip link add name rpi$ID-e2 netns "$EP" type veth peer name rpi$ID-o netns "$OH" ||
+    fail "cannot create the other host's veth pair"
+ip -n "$EP" addr add $EP_BE_IP/24 dev rpi$ID-e1
+ip -n "$BE" addr add $BE_IP/24 dev rpi$ID-b
+ip -n "$EP" addr add $EP_OH_IP/24 dev rpi$ID-e2
+ip -n "$OH" addr add $OH_IP/24 dev rpi$ID-o
+ip -n "$EP" addr add $EP_OH_IP6/64 dev rpi$ID-e2 nodad
+ip -n "$OH" addr add $OH_IP6/64 dev rpi$ID-o nodad
+for l in "$EP rpi$ID-e1" "$EP rpi$ID-e2" "$BE rpi$ID-b" "$OH rpi$ID-o"; do
+    # shellcheck disable=SC2086 # "namespace interface"
+    set -- $l
+    ip -n "$1" link set "$2" up
+done
+
+# A CA and the backend's certificate for its address.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key \
+    -out ca.crt -days 2 -subj "/CN=rampart isolate test CA" 2>/dev/null || fail "openssl CA"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key \
+    -out server.csr -subj "/CN=$BE_IP" 2>/dev/null || fail "openssl csr"
+printf 'subjectAltName=IP:%s\nextendedKeyUsage=serverAuth\n' "$BE_IP" >server.ext
+openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
+    -extfile server.ext -out server.crt 2>/dev/null || fail "openssl sign"
+
+# The fake backend: every POSTed batch appended to received.ndjson.
+cat >backend.py <<'EOF'
+import gzip, http.server, ssl, sys
+addr, port, cert, key, out = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        with open(out, "ab") as f:
+            f.write(body if body.endswith(b"\n") else body + b"\n")
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+srv = http.server.ThreadingHTTPServer((addr, port), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+srv.serve_forever()
+EOF
+# The other host: an echo server on IPv4 and IPv6.
+cat >other.py <<'EOF'
+import socket, socketserver, sys, threading
+class H(socketserver.StreamRequestHandler):
+    def handle(self):
+        for line in self.rfile:
+            self.wfile.write(line)
+class S4(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+class S6(S4):
+    address_family = socket.AF_INET6
+s6 = S6((sys.argv[2], int(sys.argv[3])), H)
+threading.Thread(target=s6.serve_forever, daemon=True).start()
+S4((sys.argv[1], int(sys.argv[3])), H).serve_forever()
+EOF
+# probe HOST PORT: exit 0 connected and echoed, 1 refused or reset, 2 no
+# answer within 2 s.
+cat >probe.py <<'EOF'
+import socket, sys
+try:
+    s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2)
+    s.sendall(b"ping\n")
+    sys.exit(0 if s.recv(16) == b"ping\n" else 1)
+except socket.timeout:
+    sys.exit(2)
+except OSError:
+    sys.exit(1)
+EOF
+# session HOST PORT GO OUT: opens a session, says "up" in OUT, waits for
+# the file GO (30 s at most), then talks again and writes what happened.
+cat >session.py <<'EOF'
+import os, socket, sys, time
+host, port, go, out = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+def say(w):
+    with open(out + ".tmp", "w") as f:
+        f.write(w)
+    os.rename(out + ".tmp", out)
+s = socket.create_connection((host, port), timeout=3)
+s.sendall(b"one\n")
+assert s.recv(16) == b"one\n"
+say("up")
+end = time.monotonic() + 30
+while not os.path.exists(go) and time.monotonic() < end:
+    time.sleep(0.05)
+try:
+    s.sendall(b"two\n")
+    data = s.recv(16)
+    say("alive" if data else "closed")
+except (ConnectionResetError, ConnectionAbortedError, BrokenPipeError):
+    say("reset")
+except socket.timeout:
+    say("timeout")
+except OSError as e:
+    say("error %d" % e.errno)
+EOF
+
+ip netns exec "$BE" "$PY" backend.py $BE_IP $PORT server.crt server.key "$T/received.ndjson" \
+    >backend.out 2>backend.err &
+NS_PIDS+=($!)
+ip netns exec "$OH" "$PY" other.py $OH_IP $OH_IP6 $OH_PORT >other.out 2>other.err &
+NS_PIDS+=($!)
+
+in_ep() { ip netns exec "$EP" "$@"; }
+# reach HOST: the exit code of probe.py from the endpoint.
+reach() {
+    local rc=0
+    in_ep "$PY" probe.py "$1" $OH_PORT || rc=$?
+    echo $rc
+}
+reachable() { [ "$(reach "$1")" = 0 ]; }
+refused() { [ "$(reach "$1")" = 1 ]; }
+table_in_ep() { in_ep nft list table inet rampart_isolate >/dev/null 2>&1; }
+no_table_in_ep() { ! table_in_ep; }
+wait_for 10 "the other host's server" reachable $OH_IP
+wait_for 10 "the other host's server on IPv6" reachable $OH_IP6
+# The test's addresses exist only in its namespaces.
+if "$PY" probe.py $OH_IP $OH_PORT >/dev/null 2>&1; then
+    fail "the other host is reachable from the machine's own namespace"
+fi
+
+RULE_ID=8c6a3f3e-5b1d-4c55-9a43-7f0e2d1c0b15
+mkdir -p rules watch
+cat >rules/drop.yml <<EOF
+title: RP test - isolation trigger dropped
+id: $RULE_ID
+status: stable
+level: high
+logsource:
+  product: linux
+  category: file_event
+detection:
+  selection:
+    TargetFilename|endswith: '.rp-isolate'
+  condition: selection
+EOF
+
+CFG=$T/rampart.json
+cat >"$CFG" <<EOF
+{
+  "agent": {"data_dir": "data", "plugin_dir": "$PLUGIN_DIR", "log_level": "info",
+            "health_interval_ms": 200},
+  "output": {"file": "events.ndjson", "stdout": false, "flush_interval_ms": 100,
+             "url": "https://$BE_IP:$PORT/ingest", "format": "ndjson", "gzip": false,
+             "ca_file": "$T/ca.crt", "timeout_ms": 2000},
+  "policy": {"default": {"mode": "detect"},
+             "rules": {"$RULE_ID": {"mode": "prevent", "actions": ["isolate"]}}},
+  "plugins": {
+    "file": {"enabled": true, "file": "collector_file.so",
+             "config": {"paths": ["$T/watch"], "events": ["create"]}},
+    "sigma": {"enabled": true, "file": "detector_sigma.so",
+              "config": {"rule_dirs": ["$T/rules"]}},
+    "isolate": {"enabled": true, "file": "responder_isolate.so",
+                "config": {"dns": ["$DNS_IP"], "refresh_interval_s": 2, "probe_interval_s": 1,
+                           "probe_timeout_ms": 500, "rollback_after_s": 3}}
+  }
+}
+EOF
+EVENTS=$T/data/events.ndjson
+RECEIVED=$T/received.ndjson
+
+N_START=0
+start_agent() {
+    N_START=$((N_START + 1))
+    : >"agent$N_START.err"
+    ip netns exec "$EP" "$RAMPARTD" --foreground --config "$CFG" >"agent$N_START.out" \
+        2>"agent$N_START.err" &
+    APID=$!
+    AGENT_PIDS+=("$APID")
+    wait_for 20 "the isolation responder to run" file_has "agent$N_START.err" \
+        "plugin isolate: running"
+    wait_for 20 "the detector to run" file_has "agent$N_START.err" "plugin sigma: running"
+    wait_for 20 "the file collector to run" file_has "agent$N_START.err" "plugin file: running"
+}
+stop_agent() {
+    kill -TERM "$APID"
+    wait_for 15 "the agent to stop" pid_gone "$APID"
+    wait "$APID" 2>/dev/null || true
+}
+ctl() { "$RAMPARTCTL" --config "$CFG" plugin isolate "$@"; }
+
+# count_responses FILE ACTION OUTCOME TRIGGER [REASON]: the response events
+# of FILE that match.
+count_responses() {
+    "$PY" - "$@" <<'EOF'
+import json, sys
+path, action, outcome, trigger = sys.argv[1:5]
+reason = sys.argv[5] if len(sys.argv) > 5 else None
+n = 0
+try:
+    with open(path) as f:
+        for line in f:
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                continue
+            if (ev.get("rampart.response.action") == action
+                    and ev.get("rampart.response.outcome") == outcome
+                    and ev.get("rampart.response.trigger") == trigger
+                    and (reason is None or ev.get("rampart.response.reason") == reason)):
+                n += 1
+except FileNotFoundError:
+    pass
+print(n)
+EOF
+}
+responses_at_least() { [ "$(count_responses "$@" | tail -n1)" -ge "${RESP_MIN:-1}" ]; }
+lines() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
+grows() { [ "$(lines "$1")" -gt "$2" ]; }
+# last_response FILE ACTION TRIGGER EXPR: EXPR of the last matching response.
+last_response() {
+    "$PY" - "$@" <<'EOF'
+import json, sys
+path, action, trigger, expr = sys.argv[1:5]
+last = None
+with open(path) as f:
+    for line in f:
+        try:
+            ev = json.loads(line)
+        except ValueError:
+            continue
+        if ev.get("rampart.response.action") == action and ev.get("rampart.response.trigger") == trigger:
+            last = ev
+d = last or {}
+print(eval(expr))
+EOF
+}
+
+# ---- the agent runs and uploads; nothing is isolated yet
+start_agent
+wait_for 15 "the backend to receive events" grows "$RECEIVED" 0
+reachable $OH_IP || fail "the other host is unreachable before any isolation"
+
+# ---- isolation by command
+in_ep "$PY" session.py $OH_IP $OH_PORT "$T/go1" "$T/session1" 2>session1.err &
+SPID=$!
+wait_for 10 "the session to the other host" file_has session1 up
+t0=$(date +%s%N)
+run_cmd iso.out iso.err ctl isolate drill
+expect_rc 0 "isolate: $(cat iso.err)"
+t1=$(date +%s%N)
+note_ms=$(((t1 - t0) / 1000000))
+json_get iso.out 'd["outcome"]' | grep -qx done || fail "isolate did not say done: $(cat iso.out)"
+table_in_ep || fail "no isolation table in the endpoint's namespace after isolate"
+root_clean || fail "the isolation table appeared in the machine's own namespace"
+[ "$(reach $OH_IP)" != 0 ] || fail "the other host is still reachable after isolate"
+[ "$(reach $OH_IP6)" != 0 ] || fail "the other host is still reachable over IPv6 after isolate"
+: >go1
+wait_for 10 "the old session's outcome" test -s session1
+[ "$(cat session1)" = reset ] || fail "the session opened before isolation was not reset: $(cat session1)"
+wait "$SPID" 2>/dev/null || true
+wait_for 10 "the response of the isolation at the backend" \
+    responses_at_least "$RECEIVED" isolate done command
+n=$(lines "$RECEIVED")
+wait_for 10 "more events at the backend while isolated" grows "$RECEIVED" "$n"
+run_cmd st.out st.err ctl status
+expect_rc 0 "status: $(cat st.err)"
+json_get st.out 'd["isolated"] and d["reason"] == "drill" and d["table_present"]' | grep -qx True ||
+    fail "status does not say isolated for drill: $(cat st.out)"
+json_get st.out "any(a['address'] == '$BE_IP' and a['port'] == $PORT and a['role'] == 'backend' for a in d['allowed'])" |
+    grep -qx True || fail "status does not list the backend: $(cat st.out)"
+json_get st.out "any(a['address'] == '$DNS_IP' and a['port'] == 53 and a['role'] == 'dns' for a in d['allowed'])" |
+    grep -qx True || fail "status does not list the resolver: $(cat st.out)"
+wait_for 10 "a refresh and a probe that reached the backend" \
+    bash -c "'$RAMPARTCTL' --config '$CFG' plugin isolate status | '$PY' -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if d[\"backend_reachable\"] is True and d[\"last_refresh\"] else 1)'"
+echo "isolate by command: applied in ${note_ms} ms (rampartctl round trip)"
+
+# ---- release
+run_cmd rel.out rel.err ctl release
+expect_rc 0 "release: $(cat rel.err)"
+no_table_in_ep || fail "the table is still there after release"
+reachable $OH_IP || fail "the other host is unreachable after release"
+reachable $OH_IP6 || fail "the other host is unreachable over IPv6 after release"
+wait_for 10 "the response of the release at the backend" \
+    responses_at_least "$RECEIVED" release done command
+run_cmd rel2.out rel2.err ctl release
+expect_rc 70 "a second release"
+file_has rel2.err not_isolated || fail "a second release does not say not_isolated: $(cat rel2.err)"
+
+# ---- isolation by an alert (Sigma rule under prevent, actions [isolate])
+echo trigger >watch/one.rp-isolate
+wait_for 10 "the isolation asked by the alert" table_in_ep
+[ "$(reach $OH_IP)" != 0 ] || fail "the other host is reachable after the alert's isolation"
+wait_for 10 "the alert's response at the backend" responses_at_least "$RECEIVED" isolate done alert
+alert_id=$(last_response "$RECEIVED" isolate alert 'd.get("rampart.response.alert_id", "")')
+[ -n "$alert_id" ] || fail "the alert's response names no alert"
+"$PY" - "$RECEIVED" "$alert_id" <<'EOF' || fail "the alert $alert_id is not among the events the backend got"
+import json, sys
+ids = set()
+for line in open(sys.argv[1]):
+    try:
+        ev = json.loads(line)
+    except ValueError:
+        continue
+    if ev.get("event.kind") == "alert":
+        ids.add(ev.get("event.id"))
+sys.exit(0 if sys.argv[2] in ids else 1)
+EOF
+
+# ---- restart: the isolation stays, and is applied again at start
+stop_agent
+table_in_ep || fail "the table went away when the agent stopped"
+[ "$(reach $OH_IP)" != 0 ] || fail "the other host is reachable while the agent is down"
+n=$(lines "$RECEIVED")
+start_agent
+wait_for 10 "the re-apply at start at the backend" responses_at_least "$RECEIVED" isolate done start
+last_response "$RECEIVED" isolate start 'd["message"]' | grep -q "the table was there" ||
+    fail "the response at start does not say the table was there"
+[ "$(last_response "$RECEIVED" isolate start 'd.get("rampart.response.alert_id")')" = "$alert_id" ] ||
+    fail "the response at start does not name the alert"
+table_in_ep || fail "no table after the restart"
+[ "$(reach $OH_IP)" != 0 ] || fail "the other host is reachable after the restart"
+wait_for 10 "events at the backend after the restart" grows "$RECEIVED" "$n"
+
+# ---- reboot: the table is gone when the agent starts
+stop_agent
+in_ep nft delete table inet rampart_isolate || fail "cannot delete the table (simulated reboot)"
+reachable $OH_IP || fail "the other host is unreachable without the table"
+start_agent
+table_in_ep || fail "the isolation was not applied again at start after the reboot"
+[ "$(reach $OH_IP)" != 0 ] || fail "the other host is reachable after the reboot"
+RESP_MIN=2 wait_for 10 "the second re-apply at the backend" \
+    responses_at_least "$RECEIVED" isolate done start
+last_response "$RECEIVED" isolate start 'd["message"]' | grep -q "the table was gone" ||
+    fail "the response after the reboot does not say the table was gone"
+
+# ---- rollback: the backend made unreachable
+ip -n "$BE" link set dev rpi$ID-b down
+wait_for 15 "the rollback" no_table_in_ep
+# The rollback is a step of the isolation the alert began: its trigger and
+# alert id are that isolation's.
+wait_for 5 "the rollback's response" responses_at_least "$EVENTS" isolate failed alert \
+    backend_unreachable
+last_response "$EVENTS" isolate alert 'd["message"]' | grep -q "rolled back" ||
+    fail "the rollback's response does not say rolled back"
+reachable $OH_IP || fail "the other host is unreachable after the rollback"
+run_cmd st2.out st2.err ctl status
+json_get st2.out 'd["isolated"]' | grep -qx False || fail "status still isolated after the rollback"
+ip -n "$BE" link set dev rpi$ID-b up
+stop_agent
+[ ! -e data/plugins/isolate/isolated.json ] || fail "the state file stays after the rollback"
+
+# ---- nothing left
+ns_cleanup
+for ns in "$EP" "$BE" "$OH"; do
+    ! ip netns list | grep -qw "$ns" || fail "namespace $ns left"
+done
+! ip -o link show | grep -q "rpi$ID-" || fail "a veth of the test is left in the machine's namespace"
+root_clean || fail "an isolation table is left in the machine's own namespace"
+echo "PASS: isolation by command and by alert, release, restart, reboot, rollback"
