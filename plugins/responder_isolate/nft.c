@@ -22,7 +22,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <nftables/libnftables.h>
 
@@ -260,11 +263,30 @@ static void quote_error(const char *what, const char *text, char *err, size_t er
     ri_errf(err, errcap, "nft: %s: %s", what, n ? line : "failed without a message");
 }
 
+/* 1 when the calling thread has CAP_NET_ADMIN in its effective set. */
+static int has_net_admin(void)
+{
+    struct __user_cap_header_struct head = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct data[2];
+    memset(data, 0, sizeof data);
+    if (syscall(SYS_capget, &head, data) != 0)
+        return 1; /* unknown: let the kernel answer */
+    return (data[CAP_NET_ADMIN / 32].effective & (1u << (CAP_NET_ADMIN % 32))) != 0;
+}
+
 /* Runs cmds (one transaction) in a new context of the calling thread's
  * network namespace. On success, when out is given, *out gets a malloc'd
  * copy of the output. */
 static int run(const char *what, const char *cmds, char **out, char *err, size_t errcap)
 {
+    /* libnftables 1.0.6 writes "... (you must be root)" to stderr itself
+     * when the kernel refuses with EPERM, whatever the context buffers: the
+     * usual cause, a thread without CAP_NET_ADMIN, is answered here. */
+    if (!has_net_admin()) {
+        ri_errf(err, errcap, "nft: %s: Operation not permitted: the thread lacks CAP_NET_ADMIN",
+                what);
+        return RP_ERR_PERM;
+    }
     struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
     int rc = 0;
     if (!ctx) {
