@@ -158,8 +158,7 @@ int main(int argc, char **argv)
     if (!mkdtemp(tmp_dir))
         fail("mkdtemp: %s", strerror(errno));
     signal(SIGPIPE, SIG_IGN);
-    char cfg[PATH_MAX + 32], errlog[PATH_MAX + 32], sock[PATH_MAX + 32],
-        text[2 * PATH_MAX + 1024];
+    char cfg[PATH_MAX + 32], errlog[PATH_MAX + 32], sock[PATH_MAX + 32], text[2 * PATH_MAX + 1024];
     snprintf(cfg, sizeof cfg, "%s/rampart.json", tmp_dir);
     snprintf(errlog, sizeof errlog, "%s/agent.err", tmp_dir);
     snprintf(sock, sizeof sock, "%s/data/control.sock", tmp_dir);

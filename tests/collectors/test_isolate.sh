@@ -9,8 +9,9 @@
 #    and IPv6), a TCP session to it opened before is reset; `status` names
 #    the backend and the resolver with their roles;
 #  - `release` restores everything;
-#  - a Sigma rule under prevent with the action isolate isolates, the
-#    response linked to the alert;
+#  - an alert under prevent with the action isolate (from the test plugin
+#    alert_inject) isolates, the response linked to the alert; one under
+#    detect does not;
 #  - a restart of the agent keeps the isolation (re-applied, trigger start);
 #    a simulated reboot (the table deleted while the agent is down)
 #    re-applies it at start;
@@ -23,9 +24,11 @@
 source "$(dirname "$0")/../cli/lib.sh"
 
 PLUGIN_DIR=${4:?usage: $0 RAMPARTD RAMPARTCTL VERSION PLUGIN_DIR}
-for so in responder_isolate detector_sigma collector_file; do
-    [ -f "$PLUGIN_DIR/$so.so" ] || fail "no $so.so in $PLUGIN_DIR"
-done
+# The test-only plugins (tests/plugins): RP_TEST_PLUGIN_DIR, set by
+# tests/collectors/CMakeLists.txt.
+INJECT=${RP_TEST_PLUGIN_DIR:?RP_TEST_PLUGIN_DIR names the test plugins folder}/alert_inject.so
+[ -f "$PLUGIN_DIR/responder_isolate.so" ] || fail "no responder_isolate.so in $PLUGIN_DIR"
+[ -f "$INJECT" ] || fail "no $INJECT"
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root (network namespaces, nftables)"; exit 77; }
 for tool in ip nft openssl; do
     command -v "$tool" >/dev/null || { echo "SKIP: no $tool"; exit 77; }
@@ -142,19 +145,19 @@ except socket.timeout:
 except OSError:
     sys.exit(1)
 EOF
-# session HOST PORT GO OUT: opens a session, says "up" in OUT, waits for
+# session HOST PORT GO OUT: opens a session, says "up" in OUT.up, waits for
 # the file GO (30 s at most), then talks again and writes what happened.
 cat >session.py <<'EOF'
 import os, socket, sys, time
 host, port, go, out = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-def say(w):
-    with open(out + ".tmp", "w") as f:
+def say(w, where=out):
+    with open(where + ".tmp", "w") as f:
         f.write(w)
-    os.rename(out + ".tmp", out)
+    os.rename(where + ".tmp", where)
 s = socket.create_connection((host, port), timeout=3)
 s.sendall(b"one\n")
 assert s.recv(16) == b"one\n"
-say("up")
+say("up", out + ".up")
 end = time.monotonic() + 30
 while not os.path.exists(go) and time.monotonic() < end:
     time.sleep(0.05)
@@ -194,21 +197,7 @@ if "$PY" probe.py $OH_IP $OH_PORT >/dev/null 2>&1; then
     fail "the other host is reachable from the machine's own namespace"
 fi
 
-RULE_ID=8c6a3f3e-5b1d-4c55-9a43-7f0e2d1c0b15
-mkdir -p rules watch
-cat >rules/drop.yml <<EOF
-title: RP test - isolation trigger dropped
-id: $RULE_ID
-status: stable
-level: high
-logsource:
-  product: linux
-  category: file_event
-detection:
-  selection:
-    TargetFilename|endswith: '.rp-isolate'
-  condition: selection
-EOF
+RULE_ID=rp.test.isolate
 
 CFG=$T/rampart.json
 cat >"$CFG" <<EOF
@@ -221,10 +210,7 @@ cat >"$CFG" <<EOF
   "policy": {"default": {"mode": "detect"},
              "rules": {"$RULE_ID": {"mode": "prevent", "actions": ["isolate"]}}},
   "plugins": {
-    "file": {"enabled": true, "file": "collector_file.so",
-             "config": {"paths": ["$T/watch"], "events": ["create"]}},
-    "sigma": {"enabled": true, "file": "detector_sigma.so",
-              "config": {"rule_dirs": ["$T/rules"]}},
+    "inject": {"enabled": true, "file": "$INJECT"},
     "isolate": {"enabled": true, "file": "responder_isolate.so",
                 "config": {"dns": ["$DNS_IP"], "refresh_interval_s": 2, "probe_interval_s": 1,
                            "probe_timeout_ms": 500, "rollback_after_s": 3}}
@@ -244,15 +230,14 @@ start_agent() {
     AGENT_PIDS+=("$APID")
     wait_for 20 "the isolation responder to run" file_has "agent$N_START.err" \
         "plugin isolate: running"
-    wait_for 20 "the detector to run" file_has "agent$N_START.err" "plugin sigma: running"
-    wait_for 20 "the file collector to run" file_has "agent$N_START.err" "plugin file: running"
+    wait_for 20 "the alert injector to run" file_has "agent$N_START.err" "plugin inject: running"
 }
 stop_agent() {
     kill -TERM "$APID"
     wait_for 15 "the agent to stop" pid_gone "$APID"
     wait "$APID" 2>/dev/null || true
 }
-ctl() { "$RAMPARTCTL" --config "$CFG" plugin isolate "$@"; }
+CTL=("$RAMPARTCTL" --config "$CFG" plugin isolate)
 
 # count_responses FILE ACTION OUTCOME TRIGGER [REASON]: the response events
 # of FILE that match.
@@ -309,9 +294,9 @@ reachable $OH_IP || fail "the other host is unreachable before any isolation"
 # ---- isolation by command
 in_ep "$PY" session.py $OH_IP $OH_PORT "$T/go1" "$T/session1" 2>session1.err &
 SPID=$!
-wait_for 10 "the session to the other host" file_has session1 up
+wait_for 10 "the session to the other host" file_has session1.up up
 t0=$(date +%s%N)
-run_cmd iso.out iso.err ctl isolate drill
+run_cmd iso.out iso.err "${CTL[@]}" isolate drill
 expect_rc 0 "isolate: $(cat iso.err)"
 t1=$(date +%s%N)
 note_ms=$(((t1 - t0) / 1000000))
@@ -328,7 +313,7 @@ wait_for 10 "the response of the isolation at the backend" \
     responses_at_least "$RECEIVED" isolate done command
 n=$(lines "$RECEIVED")
 wait_for 10 "more events at the backend while isolated" grows "$RECEIVED" "$n"
-run_cmd st.out st.err ctl status
+run_cmd st.out st.err "${CTL[@]}" status
 expect_rc 0 "status: $(cat st.err)"
 json_get st.out 'd["isolated"] and d["reason"] == "drill" and d["table_present"]' | grep -qx True ||
     fail "status does not say isolated for drill: $(cat st.out)"
@@ -341,24 +326,35 @@ wait_for 10 "a refresh and a probe that reached the backend" \
 echo "isolate by command: applied in ${note_ms} ms (rampartctl round trip)"
 
 # ---- release
-run_cmd rel.out rel.err ctl release
+run_cmd rel.out rel.err "${CTL[@]}" release
 expect_rc 0 "release: $(cat rel.err)"
 no_table_in_ep || fail "the table is still there after release"
 reachable $OH_IP || fail "the other host is unreachable after release"
 reachable $OH_IP6 || fail "the other host is unreachable over IPv6 after release"
 wait_for 10 "the response of the release at the backend" \
     responses_at_least "$RECEIVED" release done command
-run_cmd rel2.out rel2.err ctl release
+run_cmd rel2.out rel2.err "${CTL[@]}" release
 expect_rc 70 "a second release"
 file_has rel2.err not_isolated || fail "a second release does not say not_isolated: $(cat rel2.err)"
 
-# ---- isolation by an alert (Sigma rule under prevent, actions [isolate])
-echo trigger >watch/one.rp-isolate
+# ---- isolation by an alert under prevent, actions [isolate]; an alert
+# under detect first, which must change nothing
+run_cmd inj0.out inj0.err "$RAMPARTCTL" --config "$CFG" plugin inject inject \
+    '{"rule_id":"rp.test.other","ruleset":"test","reason":"detect only","severity":73,"tags":[],"fields":{}}'
+expect_rc 0 "inject (detect): $(cat inj0.err)"
+run_cmd inj.out inj.err "$RAMPARTCTL" --config "$CFG" plugin inject inject \
+    '{"rule_id":"'$RULE_ID'","ruleset":"test","reason":"isolate me","severity":73,"tags":[],"fields":{}}'
+expect_rc 0 "inject: $(cat inj.err)"
+json_get inj.out 'd["mode"] == "prevent" and d["actions"] == ["isolate"]' | grep -qx True ||
+    fail "the injected alert is not under prevent with isolate: $(cat inj.out)"
 wait_for 10 "the isolation asked by the alert" table_in_ep
 [ "$(reach $OH_IP)" != 0 ] || fail "the other host is reachable after the alert's isolation"
 wait_for 10 "the alert's response at the backend" responses_at_least "$RECEIVED" isolate done alert
 alert_id=$(last_response "$RECEIVED" isolate alert 'd.get("rampart.response.alert_id", "")')
-[ -n "$alert_id" ] || fail "the alert's response names no alert"
+[ "$alert_id" = "$(json_get inj.out 'd["event_id"]')" ] ||
+    fail "the alert's response names alert '$alert_id', not the injected one: $(cat inj.out)"
+[ "$(count_responses "$RECEIVED" isolate done alert)" = 1 ] ||
+    fail "the detect alert was acted on too"
 "$PY" - "$RECEIVED" "$alert_id" <<'EOF' || fail "the alert $alert_id is not among the events the backend got"
 import json, sys
 ids = set()
@@ -409,7 +405,7 @@ wait_for 5 "the rollback's response" responses_at_least "$EVENTS" isolate failed
 last_response "$EVENTS" isolate alert 'd["message"]' | grep -q "rolled back" ||
     fail "the rollback's response does not say rolled back"
 reachable $OH_IP || fail "the other host is unreachable after the rollback"
-run_cmd st2.out st2.err ctl status
+run_cmd st2.out st2.err "${CTL[@]}" status
 json_get st2.out 'd["isolated"]' | grep -qx False || fail "status still isolated after the rollback"
 ip -n "$BE" link set dev rpi$ID-b up
 stop_agent
