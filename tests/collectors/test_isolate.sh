@@ -17,6 +17,7 @@
 #    re-applies it at start;
 #  - the backend made unreachable: the isolation is rolled back and the
 #    response says so (failed, backend_unreachable);
+#  - without a backend endpoint an isolation is refused (no_backend);
 #  - nothing is left: no namespace, veth or table of the test, and no table
 #    outside the test's namespace at any time.
 # Every wait is bounded. Usage: bash test_isolate.sh RAMPARTD RAMPARTCTL VERSION PLUGIN_DIR
@@ -294,6 +295,7 @@ reachable $OH_IP || fail "the other host is unreachable before any isolation"
 # ---- isolation by command
 in_ep "$PY" session.py $OH_IP $OH_PORT "$T/go1" "$T/session1" 2>session1.err &
 SPID=$!
+NS_PIDS+=("$SPID")
 wait_for 10 "the session to the other host" file_has session1.up up
 t0=$(date +%s%N)
 run_cmd iso.out iso.err "${CTL[@]}" isolate drill
@@ -410,6 +412,21 @@ json_get st2.out 'd["isolated"]' | grep -qx False || fail "status still isolated
 ip -n "$BE" link set dev rpi$ID-b up
 stop_agent
 [ ! -e data/plugins/isolate/isolated.json ] || fail "the state file stays after the rollback"
+
+# ---- without a backend endpoint, isolating is refused
+"$PY" - "$CFG" <<'EOF'
+import json, sys
+c = json.load(open(sys.argv[1]))
+del c["output"]["url"]
+json.dump(c, open(sys.argv[1], "w"))
+EOF
+start_agent
+run_cmd nb.out nb.err "${CTL[@]}" isolate no backend
+expect_rc 70 "isolate without a backend"
+file_has nb.err no_backend || fail "isolate without a backend does not say no_backend: $(cat nb.err)"
+no_table_in_ep || fail "a table was made without a backend"
+wait_for 5 "the refusal's response" responses_at_least "$EVENTS" isolate refused command no_backend
+stop_agent
 
 # ---- nothing left
 ns_cleanup
