@@ -41,13 +41,19 @@ ID=$$
 EP=rp-iso-$ID-ep
 BE=rp-iso-$ID-be
 OH=rp-iso-$ID-oh
-BE_IP=198.18.1.1 EP_BE_IP=198.18.1.2
+BE_IP=198.18.1.1 BE_IP2=198.18.1.3 EP_BE_IP=198.18.1.2
+BE_NAME=backend.rp-iso-$ID.test
 OH_IP=198.18.2.1 EP_OH_IP=198.18.2.2
 OH_IP6=fd52:7269:2::1 EP_OH_IP6=fd52:7269:2::2
 DNS_IP=198.18.3.53
 PORT=8443 OH_PORT=8080
 NS_PIDS=()
 
+# The endpoint's /etc/hosts (`ip netns exec` mounts /etc/netns/NS/hosts over
+# it) names the backend: its name is resolved, and re-resolved, by the
+# plugin. MADE_NETNS_DIR: /etc/netns did not exist before the test.
+MADE_NETNS_DIR=
+[ -d /etc/netns ] || MADE_NETNS_DIR=1
 ns_cleanup() {
     local pid ns
     for pid in "${NS_PIDS[@]}"; do
@@ -56,6 +62,8 @@ ns_cleanup() {
     for ns in "$EP" "$BE" "$OH"; do
         ip netns del "$ns" 2>/dev/null || true
     done
+    rm -rf "/etc/netns/$EP"
+    if [ -n "$MADE_NETNS_DIR" ]; then rmdir /etc/netns 2>/dev/null || true; fi
 }
 # The agents first (lib.sh's cleanup), then the namespaces.
 trap 'ns_cleanup; cleanup' EXIT
@@ -75,6 +83,12 @@ ip link add name rpi$ID-e2 netns "$EP" type veth peer name rpi$ID-o netns "$OH" 
     fail "cannot create the other host's veth pair"
 ip -n "$EP" addr add $EP_BE_IP/24 dev rpi$ID-e1
 ip -n "$BE" addr add $BE_IP/24 dev rpi$ID-b
+ip -n "$BE" addr add $BE_IP2/24 dev rpi$ID-b
+mkdir -p "/etc/netns/$EP"
+# backend_at ADDRESS: the backend's name resolves to ADDRESS in the endpoint
+# (written in place: the mount shows the same file).
+backend_at() { printf '127.0.0.1 localhost\n%s %s\n' "$1" "$BE_NAME" >"/etc/netns/$EP/hosts"; }
+backend_at $BE_IP
 ip -n "$EP" addr add $EP_OH_IP/24 dev rpi$ID-e2
 ip -n "$OH" addr add $OH_IP/24 dev rpi$ID-o
 ip -n "$EP" addr add $EP_OH_IP6/64 dev rpi$ID-e2 nodad
@@ -90,7 +104,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.
     -out ca.crt -days 2 -subj "/CN=rampart isolate test CA" 2>/dev/null || fail "openssl CA"
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key \
     -out server.csr -subj "/CN=$BE_IP" 2>/dev/null || fail "openssl csr"
-printf 'subjectAltName=IP:%s\nextendedKeyUsage=serverAuth\n' "$BE_IP" >server.ext
+printf 'subjectAltName=DNS:%s\nextendedKeyUsage=serverAuth\n' "$BE_NAME" >server.ext
 openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
     -extfile server.ext -out server.crt 2>/dev/null || fail "openssl sign"
 
@@ -174,7 +188,7 @@ except OSError as e:
     say("error %d" % e.errno)
 EOF
 
-ip netns exec "$BE" "$PY" backend.py $BE_IP $PORT server.crt server.key "$T/received.ndjson" \
+ip netns exec "$BE" "$PY" backend.py 0.0.0.0 $PORT server.crt server.key "$T/received.ndjson" \
     >backend.out 2>backend.err &
 NS_PIDS+=($!)
 ip netns exec "$OH" "$PY" other.py $OH_IP $OH_IP6 $OH_PORT >other.out 2>other.err &
@@ -206,7 +220,7 @@ cat >"$CFG" <<EOF
   "agent": {"data_dir": "data", "plugin_dir": "$PLUGIN_DIR", "log_level": "info",
             "health_interval_ms": 200},
   "output": {"file": "events.ndjson", "stdout": false, "flush_interval_ms": 100,
-             "url": "https://$BE_IP:$PORT/ingest", "format": "ndjson", "gzip": false,
+             "url": "https://$BE_NAME:$PORT/ingest", "format": "ndjson", "gzip": false,
              "ca_file": "$T/ca.crt", "timeout_ms": 2000},
   "policy": {"default": {"mode": "detect"},
              "rules": {"$RULE_ID": {"mode": "prevent", "actions": ["isolate"]}}},
@@ -323,8 +337,26 @@ json_get st.out "any(a['address'] == '$BE_IP' and a['port'] == $PORT and a['role
     grep -qx True || fail "status does not list the backend: $(cat st.out)"
 json_get st.out "any(a['address'] == '$DNS_IP' and a['port'] == 53 and a['role'] == 'dns' for a in d['allowed'])" |
     grep -qx True || fail "status does not list the resolver: $(cat st.out)"
-wait_for 10 "a refresh and a probe that reached the backend" \
-    bash -c "'$RAMPARTCTL' --config '$CFG' plugin isolate status | '$PY' -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if d[\"backend_reachable\"] is True and d[\"last_refresh\"] else 1)'"
+# backend_is ADDRESS: status lists the backend at ADDRESS alone, and the
+# last probe reached it.
+backend_is() {
+    "${CTL[@]}" status >st3.out 2>st3.err || return 1
+    "$PY" - "$1" st3.out <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[2]))
+be = [a["address"] for a in d["allowed"] if a["role"] == "backend"]
+sys.exit(0 if be == [sys.argv[1]] and d["backend_reachable"] is True and d["last_refresh_ok"] else 1)
+EOF
+}
+wait_for 10 "a probe that reached the backend" backend_is $BE_IP
+# The backend's name moves: the refresh (every 2 s) follows it, and back.
+backend_at $BE_IP2
+wait_for 10 "the refresh to the backend's new address" backend_is $BE_IP2
+# (Read whole first: grep -q would end nft early, which pipefail reports.)
+table=$(in_ep nft list table inet rampart_isolate 2>&1 || true)
+grep -qF "$BE_IP2" <<<"$table" || fail "the table does not hold the backend's new address: $table"
+backend_at $BE_IP
+wait_for 10 "the refresh back to the backend's first address" backend_is $BE_IP
 echo "isolate by command: applied in ${note_ms} ms (rampartctl round trip)"
 
 # ---- release
@@ -430,9 +462,12 @@ stop_agent
 
 # ---- nothing left
 ns_cleanup
+namespaces=$(ip netns list)
+links=$(ip -o link show)
 for ns in "$EP" "$BE" "$OH"; do
-    ! ip netns list | grep -qw "$ns" || fail "namespace $ns left"
+    ! grep -qw "$ns" <<<"$namespaces" || fail "namespace $ns left"
 done
-! ip -o link show | grep -q "rpi$ID-" || fail "a veth of the test is left in the machine's namespace"
+! grep -q "rpi$ID-" <<<"$links" || fail "a veth of the test is left in the machine's namespace"
 root_clean || fail "an isolation table is left in the machine's own namespace"
+[ ! -e "/etc/netns/$EP" ] || fail "/etc/netns/$EP is left"
 echo "PASS: isolation by command and by alert, release, restart, reboot, rollback"
