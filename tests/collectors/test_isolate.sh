@@ -7,7 +7,8 @@
 #  - `rampartctl plugin isolate isolate drill`: the backend still receives
 #    events (the response among them), the other host is unreachable (IPv4
 #    and IPv6), a TCP session to it opened before is reset; `status` names
-#    the backend and the resolver with their roles;
+#    the backend and the resolvers of resolv.conf (dns "auto") with their
+#    roles; the backend's name, moved, is followed at the next refresh;
 #  - `release` restores everything;
 #  - an alert under prevent with the action isolate (from the test plugin
 #    alert_inject) isolates, the response linked to the alert; one under
@@ -45,7 +46,7 @@ BE_IP=198.18.1.1 BE_IP2=198.18.1.3 EP_BE_IP=198.18.1.2
 BE_NAME=backend.rp-iso-$ID.test
 OH_IP=198.18.2.1 EP_OH_IP=198.18.2.2
 OH_IP6=fd52:7269:2::1 EP_OH_IP6=fd52:7269:2::2
-DNS_IP=198.18.3.53
+DNS_IP=198.18.3.53 DNS_IP6=fd52:7269:3::53
 PORT=8443 OH_PORT=8080
 NS_PIDS=()
 
@@ -89,6 +90,8 @@ mkdir -p "/etc/netns/$EP"
 # (written in place: the mount shows the same file).
 backend_at() { printf '127.0.0.1 localhost\n%s %s\n' "$1" "$BE_NAME" >"/etc/netns/$EP/hosts"; }
 backend_at $BE_IP
+# The resolvers of dns "auto": the endpoint's resolv.conf, likewise mounted.
+printf 'search rp-iso.test\nnameserver %s\nnameserver %s\n' $DNS_IP $DNS_IP6 >"/etc/netns/$EP/resolv.conf"
 ip -n "$EP" addr add $EP_OH_IP/24 dev rpi$ID-e2
 ip -n "$OH" addr add $OH_IP/24 dev rpi$ID-o
 ip -n "$EP" addr add $EP_OH_IP6/64 dev rpi$ID-e2 nodad
@@ -227,7 +230,7 @@ cat >"$CFG" <<EOF
   "plugins": {
     "inject": {"enabled": true, "file": "$INJECT"},
     "isolate": {"enabled": true, "file": "responder_isolate.so",
-                "config": {"dns": ["$DNS_IP"], "refresh_interval_s": 2, "probe_interval_s": 1,
+                "config": {"dns": "auto", "refresh_interval_s": 2, "probe_interval_s": 1,
                            "probe_timeout_ms": 500, "rollback_after_s": 3}}
   }
 }
@@ -337,6 +340,8 @@ json_get st.out "any(a['address'] == '$BE_IP' and a['port'] == $PORT and a['role
     grep -qx True || fail "status does not list the backend: $(cat st.out)"
 json_get st.out "any(a['address'] == '$DNS_IP' and a['port'] == 53 and a['role'] == 'dns' for a in d['allowed'])" |
     grep -qx True || fail "status does not list the resolver: $(cat st.out)"
+json_get st.out "any(a['address'] == '$DNS_IP6' and a['port'] == 53 and a['role'] == 'dns' for a in d['allowed'])" |
+    grep -qx True || fail "status does not list the IPv6 resolver: $(cat st.out)"
 # backend_is ADDRESS: status lists the backend at ADDRESS alone, and the
 # last probe reached it.
 backend_is() {
@@ -356,6 +361,8 @@ wait_for 10 "the refresh to the backend's new address" backend_is $BE_IP2
 table=$(in_ep nft list table inet rampart_isolate 2>&1 || true)
 grep -qF "$BE_IP2" <<<"$table" || fail "the table does not hold the backend's new address: $table"
 backend_at $BE_IP
+# The resolvers of dns "auto": the endpoint's resolv.conf, likewise mounted.
+printf 'search rp-iso.test\nnameserver %s\nnameserver %s\n' $DNS_IP $DNS_IP6 >"/etc/netns/$EP/resolv.conf"
 wait_for 10 "the refresh back to the backend's first address" backend_is $BE_IP
 echo "isolate by command: applied in ${note_ms} ms (rampartctl round trip)"
 
