@@ -154,6 +154,43 @@ static void service_log(struct rp_plugin *p, const char *what, const char *name,
                   ver_major(version), ver_minor(version), rp_strerror(rc));
 }
 
+/* Records an offer of name by provider (NULL: the host h itself). When
+ * RP_ERR_EXISTS, who (whocap bytes) names the one already made, copied
+ * under the lock for the caller's log line. */
+static int offer_add(rp__host *h, struct rp_plugin *provider, const char *name, uint64_t len,
+                     uint32_t version, const void *table, char *who, size_t whocap)
+{
+    int rc = reg_lock();
+    if (rc != 0)
+        return rc;
+    struct offer *free_slot = NULL;
+    for (int i = 0; i < MAX_OFFERS; i++) {
+        struct offer *o = &reg.offers[i];
+        if (!o->used) {
+            if (!free_slot)
+                free_slot = o;
+        } else if (!o->withdrawn && o->host == h && strlen(o->name) == len &&
+                   memcmp(o->name, name, (size_t)len) == 0) {
+            snprintf(who, whocap, "%s", provider_name(o));
+            reg_unlock();
+            return RP_ERR_EXISTS;
+        }
+    }
+    if (!free_slot) {
+        reg_unlock();
+        return RP_ERR_FULL;
+    }
+    free_slot->used = 1;
+    free_slot->host = h;
+    free_slot->provider = provider;
+    memcpy(free_slot->name, name, (size_t)len);
+    free_slot->name[len] = '\0';
+    free_slot->version = version;
+    free_slot->table = table;
+    reg_unlock();
+    return 0;
+}
+
 int rp__host_api_service_offer(rp_plugin *self, const char *name, uint64_t len, uint32_t version,
                                const void *table)
 {
@@ -169,38 +206,15 @@ int rp__host_api_service_offer(rp_plugin *self, const char *name, uint64_t len, 
         service_log(self, "offer of", name, len, version, RP_ERR_PERM);
         return RP_ERR_PERM;
     }
-    int rc = reg_lock();
+    char who[128] = ""; /* a plugin name, cut in the log line if longer */
+    int rc = offer_add(self->host, self, name, len, version, table, who, sizeof who);
+    if (rc == RP_ERR_EXISTS)
+        rp__log_warn("plugin %s: service %.*s is offered already by %s; offer refused", self->name,
+                     (int)len, name, who);
+    else if (rc == RP_ERR_FULL)
+        service_log(self, "offer of", name, len, version, RP_ERR_FULL);
     if (rc != 0)
         return rc;
-    struct offer *free_slot = NULL;
-    for (int i = 0; i < MAX_OFFERS; i++) {
-        struct offer *o = &reg.offers[i];
-        if (!o->used) {
-            if (!free_slot)
-                free_slot = o;
-            continue;
-        }
-        if (!o->withdrawn && o->host == self->host && strlen(o->name) == len &&
-            memcmp(o->name, name, (size_t)len) == 0) {
-            rp__log_warn("plugin %s: service %.*s is offered already by %s; offer refused",
-                         self->name, (int)len, name, provider_name(o));
-            reg_unlock();
-            return RP_ERR_EXISTS;
-        }
-    }
-    if (!free_slot) {
-        reg_unlock();
-        service_log(self, "offer of", name, len, version, RP_ERR_FULL);
-        return RP_ERR_FULL;
-    }
-    free_slot->used = 1;
-    free_slot->host = self->host;
-    free_slot->provider = self;
-    memcpy(free_slot->name, name, (size_t)len);
-    free_slot->name[len] = '\0';
-    free_slot->version = version;
-    free_slot->table = table;
-    reg_unlock();
     rp__log_info("plugin %s: offers service %.*s %u.%u", self->name, (int)len, name,
                  ver_major(version), ver_minor(version));
     return 0;
@@ -284,35 +298,14 @@ int rp__host_api_service_release(rp_plugin *self, uint64_t hold)
 int rp__host_service_offer_host(rp__host *h, const char *name, uint32_t version, const void *table)
 {
     size_t len = name ? strlen(name) : 0;
-    if (!h || !table || !name_valid(name, len) || len >= sizeof reg.offers[0].name)
+    char who[128];
+    if (!h || !table || !name_valid(name, len))
         return RP_ERR_INVAL;
-    int rc = reg_lock();
-    if (rc != 0)
-        return rc;
-    struct offer *free_slot = NULL;
-    for (int i = 0; i < MAX_OFFERS; i++) {
-        struct offer *o = &reg.offers[i];
-        if (!o->used) {
-            if (!free_slot)
-                free_slot = o;
-        } else if (!o->withdrawn && o->host == h && strcmp(o->name, name) == 0) {
-            reg_unlock();
-            return RP_ERR_EXISTS;
-        }
-    }
-    if (!free_slot) {
-        reg_unlock();
-        return RP_ERR_FULL;
-    }
-    free_slot->used = 1;
-    free_slot->host = h;
-    free_slot->provider = NULL; /* the host: provider_name says so */
-    memcpy(free_slot->name, name, len + 1);
-    free_slot->version = version;
-    free_slot->table = table;
-    reg_unlock();
-    rp__log_debug("the host offers service %s %u.%u", name, ver_major(version), ver_minor(version));
-    return 0;
+    int rc = offer_add(h, NULL, name, len, version, table, who, sizeof who);
+    if (rc == 0)
+        rp__log_debug("the host offers service %s %u.%u", name, ver_major(version),
+                      ver_minor(version));
+    return rc;
 }
 
 void rp__host_services_withdraw_host(rp__host *h)

@@ -27,6 +27,7 @@
 #include <rampart/plugin.h>
 #include <rampart/plugin_util.h>
 #include <rampart/plugin_util_proc.h>
+#include <rampart/plugin_util_response.h>
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -552,6 +553,7 @@ struct yp {
     _Atomic uint64_t totals[C_COUNT];
     uint32_t gauges[G_COUNT];
     rp_field_id f[F_COUNT];
+    rp_util_response resp; /* the response events of exec denials */
     char machine_id[65];
     size_t mid_len;
     int dirfd; /* the private folder, the host's */
@@ -1063,20 +1065,72 @@ static rp_event *make_alert(struct yp *p, const YR_RULE *rule, const char *name,
     return alert;
 }
 
-static void publish(struct yp *p, rp_event *alert)
-{
-    if (p->host->event_publish(p->self, alert) != 0)
-        count(p, C_ALERT_FAILURES, 1);
-    else
-        count(p, C_ALERTS, 1);
-}
-
 static int is_prevent(struct yp *p, const rp_event *alert)
 {
     const char *mode;
     uint64_t n;
     return p->host->get_str(alert, p->f[F_MODE], &mode, &n) == 0 && n == 7 &&
            memcmp(mode, "prevent", 7) == 0;
+}
+
+static void copy_str(struct yp *p, const rp_event *from, rp_event *to, int field)
+{
+    const char *v;
+    uint64_t n;
+    if (p->host->get_str(from, p->f[field], &v, &n) == 0)
+        p->host->set_str(to, p->f[field], v, n);
+}
+
+/* The response to a held exec under prevent (sdk/docs/responses.md): the
+ * deny is an action like a kill, so it is reported the same way, linked to
+ * its alert. A deny the guard could not give (the exec was answered already,
+ * by the deadline's watchdog) is a failure. */
+static void respond_exec(struct yp *p, const rp_event *alert, int denied)
+{
+    rp_event *r;
+    if (rp_util_response_begin(&p->resp, alert, "block_exec", "process", "denied", &r) != 0)
+        return;
+    int64_t pid;
+    if (p->host->get_i64(alert, p->f[F_PID], &pid) == 0)
+        p->host->set_i64(r, p->f[F_PID], pid);
+    copy_str(p, alert, r, F_ENTITY_ID);
+    copy_str(p, alert, r, F_EXECUTABLE);
+    copy_str(p, alert, r, F_FILE_PATH);
+    copy_str(p, alert, r, F_FILE_SHA256);
+    const char *path = "";
+    uint64_t n = 0;
+    if (p->host->get_str(alert, p->f[F_FILE_PATH], &path, &n) != 0 &&
+        p->host->get_str(alert, p->f[F_EXECUTABLE], &path, &n) != 0) {
+        path = "(unknown)";
+        n = 9;
+    }
+    if (denied)
+        rp_util_response_finish(&p->resp, r, alert, RP_UTIL_RESPONSE_DONE, NULL,
+                                "exec of %.*s denied", (int)(n < 400 ? n : 400), path);
+    else
+        rp_util_response_finish(&p->resp, r, alert, RP_UTIL_RESPONSE_FAILED, "already_answered",
+                                "exec of %.*s could not be denied: it was answered already "
+                                "(exec_deadline_ms passed)",
+                                (int)(n < 400 ? n : 400), path);
+}
+
+static void publish(struct yp *p, rp_event *alert)
+{
+    /* The alert is read after publishing (immutable by then) to report an
+     * exec held under prevent. */
+    int32_t denied = 0;
+    int held = p->host->get_bool(alert, p->f[F_EXEC_DENIED], &denied) == 0 &&
+               (denied || is_prevent(p, alert));
+    if (held)
+        p->host->event_retain(alert);
+    if (p->host->event_publish(p->self, alert) != 0)
+        count(p, C_ALERT_FAILURES, 1);
+    else
+        count(p, C_ALERTS, 1);
+    if (held) {
+        respond_exec(p, alert, denied);
+        p->host->event_release(alert);
+    }
 }
 
 /* Alerts for a scan's result (each matching rule kept, or the cached
@@ -2596,6 +2650,8 @@ static int dy_init(rp_plugin *self, const rp_host_api *host, void **state)
     }
     if (rc == 0)
         rc = rp_util_fields_register(host, self, field_defs, F_COUNT, p->f);
+    if (rc == 0)
+        rc = rp_util_response_init(&p->resp, host, self);
     char err[512] = "";
     if (rc == 0 && (rc = read_conf(p, &p->conf, err, sizeof err)) != 0)
         refuse(p, rc, err);

@@ -174,6 +174,29 @@ for a in alerts:
     assert a["process.pid"] > 0, a
 assert sorted(a.get("yara.from_cache", False) for a in alerts) == [False, True], alerts
 PY
+# Each denial is a response (sdk/docs/responses.md), linked to its alert.
+denial_responses() {
+    "$PY" - bad.alerts <<'PY'
+import json, os, sys
+alerts = {json.loads(l)["event.id"]: json.loads(l) for l in open(sys.argv[1])}
+seen = 0
+for line in open(os.environ["EVENTS"]):
+    r = json.loads(line)
+    if r.get("rampart.response.action") != "block_exec":
+        continue
+    a = alerts.get(r.get("rampart.response.alert_id"))
+    if a is None:
+        continue
+    assert r["rampart.response.outcome"] == "done", r
+    assert r["event.outcome"] == "success", r
+    assert r["rampart.response.trigger"] == "alert", r
+    assert r["rule.id"] == a["rule.id"] and r["process.pid"] == a["process.pid"], r
+    assert r["rampart.response.latency_us"] < 10_000_000, r
+    seen += 1
+sys.exit(0 if seen == len(alerts) else 1)
+PY
+}
+wait_for 10 "a response.block_exec event for each denial" denial_responses
 [ "$(stat_of 'd["guard"]["denied"]')" -ge 2 ] || fail "guard denials: $(cat stats.out)"
 [ "$(stat_of 'd["guard"]["held"]')" -ge 2 ] || fail "guard holds: $(cat stats.out)"
 echo "denied: first seen in $first_ms ms (a scan), from the cache at once"
