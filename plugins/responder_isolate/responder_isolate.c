@@ -80,7 +80,7 @@ static const char config_schema[] =
     "\"description\":\"resolvers kept reachable (UDP and TCP 53): auto (the nameserver lines "
     "of /etc/resolv.conf at isolation), none, or a list of addresses\"},"
     "\"dhcp\":{\"type\":\"boolean\",\"default\":true,"
-    "\"description\":\"keep DHCP and IPv6 neighbour discovery open\"},"
+    "\"description\":\"keep DHCP, DHCPv6 and IPv6 router discovery open\"},"
     "\"admin_hosts\":{\"type\":\"array\",\"maxItems\":64,\"default\":[],"
     "\"items\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":63},"
     "\"description\":\"addresses or prefixes allowed both ways on any port\"},"
@@ -144,6 +144,7 @@ struct ipl {
     int backend_reachable; /* -1 not probed yet, 0, 1 */
 
     uint64_t refresh_timer, probe_timer;
+    uint32_t gauge_isolated, gauge_allowed;
     atomic_int refresh_pending, probe_pending, stopping;
 };
 
@@ -236,6 +237,17 @@ static void copy_str(char *dst, size_t cap, const char *src, size_t n)
         n = cap - 1;
     memcpy(dst, src, n);
     dst[n] = '\0';
+}
+
+/* The gauges of status.json and `rampartctl plugins`: isolated (0 or 1)
+ * and the allowed peers in force. */
+static void gauges_set(struct ipl *p)
+{
+    pthread_mutex_lock(&p->lock);
+    int64_t on = p->st.isolated, n = p->st.isolated ? (int64_t)p->pol.n_allow : 0;
+    pthread_mutex_unlock(&p->lock);
+    p->host->gauge_set(p->self, p->gauge_isolated, on);
+    p->host->gauge_set(p->self, p->gauge_allowed, n);
 }
 
 static bool is_backend_role(int role)
@@ -1032,6 +1044,7 @@ static void probe(struct ipl *p)
         publish(p, "isolate", NULL, st.trigger, st.alert_id, NULL, st.reason, &r);
     }
     pthread_mutex_unlock(&p->op_lock);
+    gauges_set(p);
 }
 
 /* At start: an isolation in force is applied again (the table replaced in
@@ -1105,6 +1118,7 @@ static void alert_isolate(struct ipl *p, const rp_event *ev)
     pthread_mutex_lock(&p->op_lock);
     isolate_locked(p, ev, reason, id, &r);
     pthread_mutex_unlock(&p->op_lock);
+    gauges_set(p);
 }
 
 static void job_work(void *arg)
@@ -1122,6 +1136,7 @@ static void job_work(void *arg)
         pthread_mutex_lock(&p->op_lock);
         refresh_locked(p);
         pthread_mutex_unlock(&p->op_lock);
+        gauges_set(p);
         break;
     case J_PROBE:
         probe(p);
@@ -1329,11 +1344,13 @@ static int ri_on_command(rp_plugin *self, void *state, rp_command *cmd, const ch
         pthread_mutex_lock(&p->op_lock);
         isolate_locked(p, NULL, reason, NULL, &r);
         pthread_mutex_unlock(&p->op_lock);
+        gauges_set(p);
         rc = reply_result(p, cmd, "isolate", &r);
     } else if (name && strcmp(name, "release") == 0 && nargs == 0) {
         pthread_mutex_lock(&p->op_lock);
         release_locked(p, "command", &r);
         pthread_mutex_unlock(&p->op_lock);
+        gauges_set(p);
         rc = reply_result(p, cmd, "release", &r);
     } else if (name && strcmp(name, "status") == 0 && nargs == 0) {
         rc = cmd_status(p, cmd);
@@ -1383,6 +1400,10 @@ static int ri_init(rp_plugin *self, const rp_host_api *host, void **state)
     int rc = rp_util_response_init(&p->resp, host, self);
     if (rc == 0)
         rc = rp_util_fields_register(host, self, field_defs, F_COUNT, p->f);
+    if (rc == 0)
+        rc = host->gauge_register(self, "isolated", 8, &p->gauge_isolated);
+    if (rc == 0)
+        rc = host->gauge_register(self, "allowed_peers", 13, &p->gauge_allowed);
     if (rc == 0 && (rc = conf_read(host, self, &p->conf, err, sizeof err)) != 0)
         refuse(p, rc, err);
     if (rc == 0) {
@@ -1411,6 +1432,7 @@ static int ri_start(rp_plugin *self, void *state)
     pthread_mutex_lock(&p->op_lock);
     reapply_at_start(p);
     pthread_mutex_unlock(&p->op_lock);
+    gauges_set(p);
     if ((rc = timers_start(p, &p->conf)) != 0) {
         timers_stop(p);
         return refuse(p, rc, "cannot start the refresh and probe timers");

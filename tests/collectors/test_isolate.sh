@@ -16,6 +16,7 @@
 #  - a restart of the agent keeps the isolation (re-applied, trigger start);
 #    a simulated reboot (the table deleted while the agent is down)
 #    re-applies it at start;
+#  - a reload while isolated applies the new allowed set (`allow`) at once;
 #  - the backend made unreachable: the isolation is rolled back and the
 #    response says so (failed, backend_unreachable);
 #  - without a backend endpoint an isolation is refused (no_backend);
@@ -436,6 +437,36 @@ RESP_MIN=2 wait_for 10 "the second re-apply at the backend" \
 last_response "$RECEIVED" isolate start 'd["message"]' | grep -q "the table was gone" ||
     fail "the response after the reboot does not say the table was gone"
 
+# ---- a reload while isolated applies the new allowed set at once
+set_allow() {
+    "$PY" - "$CFG" "$1" <<'EOF'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["plugins"]["isolate"]["config"]["allow"] = json.loads(sys.argv[2])
+json.dump(c, open(sys.argv[1], "w"))
+EOF
+}
+set_allow '["'$OH_IP'/32"]'
+run_cmd rl.out rl.err "$RAMPARTCTL" --config "$CFG" reload
+expect_rc 0 "reload: $(cat rl.err)"
+wait_for 10 "the other host allowed by the new config" reachable $OH_IP
+[ "$(reach $OH_IP6)" != 0 ] || fail "the reload opened more than the new config allows"
+set_allow '[]'
+run_cmd rl.out rl.err "$RAMPARTCTL" --config "$CFG" reload
+expect_rc 0 "reload: $(cat rl.err)"
+wait_for 10 "the other host cut again by the config" refused $OH_IP
+# The gauges say so too (status.json, `rampartctl plugins`).
+gauge() {
+    "$PY" - "$T/data/status.json" "$1" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))["plugins"]
+p = d["isolate"] if isinstance(d, dict) else [x for x in d if x.get("name") == "isolate"][0]
+print(p["gauges"][sys.argv[2]])
+EOF
+}
+gauge_is() { [ "$(gauge "$1")" = "$2" ]; }
+wait_for 10 "the isolated gauge" gauge_is isolated 1
+
 # ---- rollback: the backend made unreachable
 ip -n "$BE" link set dev rpi$ID-b down
 wait_for 15 "the rollback" no_table_in_ep
@@ -448,6 +479,7 @@ last_response "$EVENTS" isolate alert 'd["message"]' | grep -q "rolled back" ||
 reachable $OH_IP || fail "the other host is unreachable after the rollback"
 run_cmd st2.out st2.err "${CTL[@]}" status
 json_get st2.out 'd["isolated"]' | grep -qx False || fail "status still isolated after the rollback"
+wait_for 10 "the isolated gauge back to 0" gauge_is isolated 0
 ip -n "$BE" link set dev rpi$ID-b up
 stop_agent
 [ ! -e data/plugins/isolate/isolated.json ] || fail "the state file stays after the rollback"
