@@ -19,7 +19,9 @@
 #  - a reload while isolated applies the new allowed set (`allow`) at once;
 #  - the backend made unreachable: the isolation is rolled back and the
 #    response says so (failed, backend_unreachable);
-#  - without a backend endpoint an isolation is refused (no_backend);
+#  - an unreadable state file is reported at start (state_unreadable) and
+#    applies nothing; without a backend endpoint an isolation is refused
+#    (no_backend);
 #  - nothing is left: no namespace, veth or table of the test, and no table
 #    outside the test's namespace at any time.
 # Every wait is bounded. Usage: bash test_isolate.sh RAMPARTD RAMPARTCTL VERSION PLUGIN_DIR
@@ -484,14 +486,20 @@ ip -n "$BE" link set dev rpi$ID-b up
 stop_agent
 [ ! -e data/plugins/isolate/isolated.json ] || fail "the state file stays after the rollback"
 
-# ---- without a backend endpoint, isolating is refused
+# ---- a state file that cannot be read: said at start, nothing applied;
+# without a backend endpoint, isolating is refused
 "$PY" - "$CFG" <<'EOF'
 import json, sys
 c = json.load(open(sys.argv[1]))
 del c["output"]["url"]
 json.dump(c, open(sys.argv[1], "w"))
 EOF
+printf '{"isolated": true, "since_ns": "yesterday"' >data/plugins/isolate/isolated.json
 start_agent
+wait_for 5 "the response about the unreadable state" \
+    responses_at_least "$EVENTS" isolate failed start state_unreadable
+no_table_in_ep || fail "a table was applied from an unreadable state file"
+rm data/plugins/isolate/isolated.json
 run_cmd nb.out nb.err "${CTL[@]}" isolate no backend
 expect_rc 70 "isolate without a backend"
 file_has nb.err no_backend || fail "isolate without a backend does not say no_backend: $(cat nb.err)"
