@@ -757,7 +757,13 @@ static void isolate_locked(struct ipl *p, const rp_event *alert, const char *rea
     pthread_mutex_unlock(&p->lock);
     const char *trigger = alert ? "alert" : "command";
     memset(r, 0, sizeof *r);
-    if (st.isolated) {
+    /* In force already: nothing changes, unless the table went away behind
+     * the plugin's back, when it is applied anew. */
+    int present = 1;
+    char perr[ERR_MAX];
+    if (st.isolated && ri_nft_present(&present, perr, sizeof perr) != 0)
+        present = 1;
+    if (st.isolated && present) {
         char since[40];
         time_text(st.since_ns, since, sizeof since);
         result_set(r, RP_UTIL_RESPONSE_DONE, NULL, "already isolated since %s (%s)", since,
