@@ -17,6 +17,7 @@
 #    a simulated reboot (the table deleted while the agent is down)
 #    re-applies it at start;
 #  - a reload while isolated applies the new allowed set (`allow`) at once;
+#  - with output.proxy, the proxy is allowed and events go out through it;
 #  - the backend made unreachable: the isolation is rolled back and the
 #    response says so (failed, backend_unreachable);
 #  - an unreadable state file is reported at start (state_unreadable) and
@@ -50,7 +51,7 @@ BE_NAME=backend.rp-iso-$ID.test
 OH_IP=198.18.2.1 EP_OH_IP=198.18.2.2
 OH_IP6=fd52:7269:2::1 EP_OH_IP6=fd52:7269:2::2
 DNS_IP=198.18.3.53 DNS_IP6=fd52:7269:3::53
-PORT=8443 OH_PORT=8080
+PORT=8443 OH_PORT=8080 PROXY_PORT=3128
 NS_PIDS=()
 
 # The endpoint's /etc/hosts (`ip netns exec` mounts /etc/netns/NS/hosts over
@@ -194,6 +195,52 @@ except OSError as e:
     say("error %d" % e.errno)
 EOF
 
+# proxy ADDRESS PORT LOG: an HTTP CONNECT proxy (in the backend's namespace:
+# every tunnel goes to the backend on 127.0.0.1), each CONNECT logged.
+cat >proxy.py <<'EOF'
+import socket, socketserver, sys, threading
+log = sys.argv[3]
+def pipe(a, b):
+    try:
+        while True:
+            d = a.recv(65536)
+            if not d:
+                break
+            b.sendall(d)
+    except OSError:
+        pass
+    for s in (a, b):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+class H(socketserver.BaseRequestHandler):
+    def handle(self):
+        c, head = self.request, b""
+        while b"\r\n\r\n" not in head and len(head) < 8192:
+            d = c.recv(4096)
+            if not d:
+                return
+            head += d
+        line = head.split(b"\r\n", 1)[0].decode()
+        method, target = line.split(" ")[:2]
+        if method != "CONNECT":
+            c.sendall(b"HTTP/1.1 405 Method Not Allowed\r\n\r\n")
+            return
+        with open(log, "a") as f:
+            f.write(target + "\n")
+        u = socket.create_connection(("127.0.0.1", int(target.rsplit(":", 1)[1])), timeout=5)
+        u.settimeout(None)
+        c.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        threading.Thread(target=pipe, args=(u, c), daemon=True).start()
+        pipe(c, u)
+class S(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+S((sys.argv[1], int(sys.argv[2])), H).serve_forever()
+EOF
+ip netns exec "$BE" "$PY" proxy.py $BE_IP2 $PROXY_PORT "$T/proxy.log" >proxy.out 2>proxy.err &
+NS_PIDS+=($!)
 ip netns exec "$BE" "$PY" backend.py 0.0.0.0 $PORT server.crt server.key "$T/received.ndjson" \
     >backend.out 2>backend.err &
 NS_PIDS+=($!)
@@ -488,6 +535,33 @@ wait_for 10 "the isolated gauge back to 0" gauge_is isolated 0
 ip -n "$BE" link set dev rpi$ID-b up
 stop_agent
 [ ! -e data/plugins/isolate/isolated.json ] || fail "the state file stays after the rollback"
+
+# ---- through a proxy: the proxy is allowed (role proxy) and the events
+# still go out through it while isolated
+set_output() {
+    "$PY" - "$CFG" "$1" <<'EOF'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["output"].update(json.loads(sys.argv[2]))
+for k in [k for k, v in c["output"].items() if v is None]:
+    del c["output"][k]
+json.dump(c, open(sys.argv[1], "w"))
+EOF
+}
+set_output '{"proxy": "http://'$BE_IP2:$PROXY_PORT'"}'
+start_agent
+wait_for 10 "an upload through the proxy" file_has proxy.log "$BE_NAME:$PORT"
+run_cmd px.out px.err "${CTL[@]}" isolate proxy
+expect_rc 0 "isolate with a proxy: $(cat px.err)"
+n=$(lines "$RECEIVED")
+wait_for 10 "events through the proxy while isolated" grows "$RECEIVED" "$n"
+run_cmd px.out px.err "${CTL[@]}" status
+json_get px.out "any(a['address'] == '$BE_IP2' and a['port'] == $PROXY_PORT and a['role'] == 'proxy' for a in d['allowed'])" |
+    grep -qx True || fail "status does not list the proxy: $(cat px.out)"
+run_cmd px.out px.err "${CTL[@]}" release
+expect_rc 0 "release with a proxy: $(cat px.err)"
+stop_agent
+set_output '{"proxy": null}'
 
 # ---- a state file that cannot be read: said at start, nothing applied;
 # without a backend endpoint, isolating is refused
