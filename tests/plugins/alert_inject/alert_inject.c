@@ -140,6 +140,7 @@ static int set_field(struct ai *p, rp_event *ev, const char *name, const json_t 
     const rp_host_api *h = p->host;
     uint32_t type = 0, known = 0;
     rp_field_id id = 0;
+    int typed = json_is_object(v);
     if (h->field_lookup(p->self, name, strlen(name), &id, &known) != 0)
         known = 0;
     if (json_is_object(v)) {
@@ -169,6 +170,19 @@ static int set_field(struct ai *p, rp_event *ev, const char *name, const json_t 
                           name);
     }
     int rc = h->field_id(p->self, name, strlen(name), type, &id);
+    /* A standard field no plugin registered yet has a fixed type the
+     * registry does not show: a plain value tries the other types it can
+     * stand for (an integer for i64, u64 or a timestamp; a string for an
+     * address). */
+    static const uint32_t ints[] = {RP_TYPE_I64, RP_TYPE_TIMESTAMP, RP_TYPE_U64};
+    for (size_t i = 0; rc == RP_ERR_TYPE && !known && !typed && json_is_integer(v) &&
+                       i < sizeof ints / sizeof ints[0];
+         i++)
+        if ((rc = h->field_id(p->self, name, strlen(name), ints[i], &id)) == 0)
+            type = ints[i];
+    if (rc == RP_ERR_TYPE && !known && !typed && json_is_string(v) &&
+        (rc = h->field_id(p->self, name, strlen(name), RP_TYPE_IP, &id)) == 0)
+        type = RP_TYPE_IP;
     if (rc != 0)
         return refuse(p, rc, "fields.%s: the host refused the field as type %u (%s)", name, type,
                       rp_errname(rc));
