@@ -15,8 +15,12 @@
  * subject alert_create copies (file.*, process.*, user.*...): a plain JSON
  * value takes the field's registered type (a string for a string field, an
  * integer for i64/u64/timestamp, true/false for bool, an array of strings for
- * a string array, an address for ip), and an object {"TYPE": value} names the
- * type itself (str, i64, u64, bool, timestamp, ip, strs). The reply is
+ * a string array, an address for ip; for a field no plugin registered yet,
+ * the type its JSON suggests, else the first the host accepts for a
+ * standard field: i64, timestamp or u64 for an integer, ip for a string),
+ * and an object {"TYPE": value} names the type itself (str, i64, u64, bool,
+ * timestamp, ip, strs). Custom fields must lie in the namespace
+ * "alert_inject". The reply is
  * {"event_id": the alert's event.id, "mode": its rampart.policy.mode,
  * "actions": [...]}; a bad description is refused naming the member.
  */
