@@ -10,7 +10,14 @@
 #    one descendant or more killed;
 #  - the same program copied to a path listed in protected_executables is
 #    not killed: its response says refused, reason
-#    refused_protected_executable, and the process lives on.
+#    refused_protected_executable, and the process lives on;
+#  - a pid that names another process than the alert meant is never hit:
+#    alerts made by the test plugin alert_inject (tests/plugins) name a
+#    live process's pid with another process's process.entity_id, or
+#    without one and with a process.start ten seconds off, and are refused
+#    with refused_pid_reused while the process lives on; the same alert with
+#    the process's own entity id kills it (so the refusals are not a
+#    broken injection).
 # The test user and every process of it are removed on exit.
 # Usage: bash test_kill.sh RAMPARTD RAMPARTCTL VERSION PLUGIN_DIR
 # shellcheck source=tests/cli/lib.sh
@@ -20,6 +27,9 @@ PLUGIN_DIR=${4:?usage: $0 RAMPARTD RAMPARTCTL VERSION PLUGIN_DIR}
 for so in collector_process detector_sigma responder_kill; do
     [ -f "$PLUGIN_DIR/$so.so" ] || fail "no $so.so in $PLUGIN_DIR"
 done
+# The test-only plugins are built next to the shipped ones (tests/plugins).
+INJECT_SO=$(cd "$PLUGIN_DIR/.." && pwd -P)/tests/plugins/alert_inject.so
+[ -f "$INJECT_SO" ] || fail "no $INJECT_SO"
 if [ "$(id -u)" -ne 0 ] || ! command -v useradd >/dev/null || ! command -v setpriv >/dev/null; then
     echo "SKIP: needs root (proc connector), useradd and setpriv" >&2
     exit 77
@@ -66,13 +76,15 @@ cat >"$CFG" <<EOF
   "agent": {"data_dir": "data", "plugin_dir": "$PLUGIN_DIR", "log_level": "info"},
   "output": {"file": "events.ndjson", "stdout": false, "flush_interval_ms": 100},
   "policy": {"default": {"mode": "detect"},
-             "rules": {"$RULE_ID": {"mode": "prevent", "actions": ["kill"]}}},
+             "rules": {"$RULE_ID": {"mode": "prevent", "actions": ["kill"]},
+                       "rp.kill.inject": {"mode": "prevent", "actions": ["kill"]}}},
   "plugins": {
     "process": {"enabled": true, "file": "collector_process.so", "config": {}},
     "sigma": {"enabled": true, "file": "detector_sigma.so",
               "config": {"rule_dirs": ["$T/rules"]}},
     "kill": {"enabled": true, "file": "responder_kill.so",
-             "config": {"kill_descendants": true, "protected_executables": ["$PROT"]}}
+             "config": {"kill_descendants": true, "protected_executables": ["$PROT"]}},
+    "inject": {"enabled": true, "file": "$INJECT_SO"}
   }
 }
 EOF
@@ -166,7 +178,10 @@ echo "killed $VA and its child $KID_A in $(((T1 - T0) / 1000000)) ms (from its s
 
 # ---- a protected program is not killed -------------------------------------
 RUN_B=$MARK-b-$RANDOM
-as_user "$PROT" -c 'while :; do sleep 1; done' "$RUN_B"
+# As above, only the protected program's exec carries the marker: setpriv's
+# would match first, before it runs the protected program.
+printf '%s' "$RUN_B" >run/name-b
+as_user /bin/dash -c 'exec "$1" -c "while :; do sleep 1; done" "$(cat "$2")"' sh "$PROT" "$T/run/name-b"
 VB=$!
 VICTIMS+=("$VB")
 wait_for 10 "the response.kill event of $RUN_B" has_response "$RUN_B"
@@ -183,6 +198,99 @@ sleep 0.5
 dead "$VB" && fail "the protected process $VB was killed"
 kill -KILL "$VB"
 wait "$VB" 2>/dev/null || true
+
+# ---- a pid that names another process is not hit ----------------------------
+# entity PID: the process.entity_id of the live process PID, by the scheme of
+# sdk/include/rampart/plugin_util.h (machine id, pid, start in ticks).
+entity() {
+    "$PY" - "$1" <<'PY'
+import hashlib, sys
+pid = sys.argv[1]
+stat = open("/proc/%s/stat" % pid).read()
+start = stat[stat.rindex(")") + 2:].split()[19]
+mid = open("/etc/machine-id").read().strip()
+print(hashlib.sha256(("%s:%s:%s" % (mid, pid, start)).encode()).hexdigest()[:32])
+PY
+}
+# inject NAME FIELDS_JSON: an alert of rule rp.kill.inject (prevent, kill)
+# naming FIELDS; NAME.id gets its event.id.
+inject() {
+    run_cmd "$1.out" "$1.err" "$RAMPARTCTL" --config "$CFG" plugin inject inject \
+        '{"rule_id": "rp.kill.inject", "ruleset": "test", "reason": "kill test", "fields": '"$2"'}'
+    expect_rc 0 "inject $1: $(cat "$1.err")"
+    json_get "$1.out" 'd["event_id"]' >"$1.id"
+    [ "$(json_get "$1.out" 'd["mode"]')" = prevent ] || fail "inject $1: $(cat "$1.out")"
+}
+# response_to ID: the response.kill to the alert whose event.id is ID.
+response_to() {
+    [ -f "$EVENTS" ] || return 1
+    ID=$1 "$PY" - <<'PY'
+import json, os, sys
+mine = []
+for line in open(os.environ["EVENTS"]):
+    ev = json.loads(line)
+    if ev.get("rampart.response.action") == "kill" and \
+            ev.get("rampart.response.alert_id") == os.environ["ID"]:
+        mine.append(ev)
+if not mine:
+    sys.exit(1)
+assert len(mine) == 1, mine
+print(json.dumps(mine[0]))
+PY
+}
+has_response_to() { response_to "$1" >/dev/null; }
+# expect_refused NAME: the alert NAME was refused as a reused pid.
+expect_refused() {
+    local id
+    id=$(cat "$1.id")
+    wait_for 10 "the response.kill to $1" has_response_to "$id"
+    response_to "$id" >"resp-$1.json"
+    "$PY" - "resp-$1.json" <<'PY' || fail "response to $1: $(cat "resp-$1.json")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["rampart.response.outcome"] == "refused", r
+assert r["rampart.response.reason"] == "refused_pid_reused", r
+PY
+}
+
+as_user "$UPROG" -c 'while :; do sleep 1; done' plain-c
+VC=$!
+VICTIMS+=("$VC")
+as_user "$UPROG" -c 'while :; do sleep 1; done' plain-d
+VD=$!
+VICTIMS+=("$VD")
+# Both have exec'd the test program (their exe is no longer setpriv).
+exe_is() { [ "$(readlink "/proc/$1/exe")" = "$2" ]; }
+wait_for 5 "process $VC to run the test program" exe_is "$VC" "$UPROG"
+wait_for 5 "process $VD to run the test program" exe_is "$VD" "$UPROG"
+EID_C=$(entity "$VC")
+EID_D=$(entity "$VD")
+[ "$EID_C" != "$EID_D" ] || fail "two processes with one entity id"
+# C's pid with D's entity id: the pid names another process than the alert's.
+inject reused '{"process.pid": {"i64": '"$VC"'}, "process.entity_id": "'"$EID_D"'", "process.executable": "'"$UPROG"'"}'
+expect_refused reused
+# No entity id; a process.start 10 s before C's real start.
+START_C=$("$PY" - "$VC" <<'PY'
+import os, sys, time
+pid = sys.argv[1]
+stat = open("/proc/%s/stat" % pid).read()
+ticks = int(stat[stat.rindex(")") + 2:].split()[19])
+boot = time.clock_gettime_ns(time.CLOCK_REALTIME) - time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+print(boot + ticks * (10**9 // os.sysconf("SC_CLK_TCK")) - 10 * 10**9)
+PY
+)
+inject early '{"process.pid": {"i64": '"$VC"'}, "process.start": {"timestamp": '"$START_C"'}}'
+expect_refused early
+sleep 0.3
+dead "$VC" && fail "process $VC was killed by an alert that named another process"
+# The same alert with C's own entity id kills it.
+inject own '{"process.pid": {"i64": '"$VC"'}, "process.entity_id": "'"$EID_C"'", "process.executable": "'"$UPROG"'"}'
+wait_for 10 "process $VC to be killed by its own alert" dead "$VC"
+wait_for 10 "the response.kill to own" has_response_to "$(cat own.id)"
+[ "$(response_to "$(cat own.id)" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["rampart.response.outcome"])')" = done ] ||
+    fail "the alert with the process's own entity id: $(response_to "$(cat own.id)")"
+dead "$VD" && fail "process $VD, whose entity id was named with another pid, was killed"
+kill -KILL "$VD"
 
 run_cmd stats.out stats.err "$RAMPARTCTL" --config "$CFG" plugin kill stats
 expect_rc 0 "stats: $(cat stats.err)"
