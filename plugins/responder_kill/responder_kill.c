@@ -29,6 +29,8 @@
 #include <rampart/service_lineage.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -68,6 +70,7 @@ enum counter {
     C_PROC,
     C_LIMITED,
     C_PUBLISH_FAILED,
+    C_ON_WORKER,
     C_COUNT
 };
 static const char *const counter_names[C_COUNT] = {
@@ -81,6 +84,7 @@ static const char *const counter_names[C_COUNT] = {
     "proc_scan",
     "limited",
     "publish_failed",
+    "on_worker",
 };
 
 enum field {
@@ -115,6 +119,13 @@ struct conf {
     struct rk_protect protect;
 };
 
+/* What a tree kill works in: the event thread has one, a tree kill handed to
+ * a worker brings its own. */
+struct scratch {
+    struct rk_proc work[RK_TREE_MAX];
+    int32_t kids[RK_TREE_MAX];
+};
+
 struct rk_plugin {
     rp_plugin *self;
     const rp_host_api *host;
@@ -127,9 +138,8 @@ struct rk_plugin {
     size_t mid_len;
     int64_t boot_wall_ns; /* wall clock at boot: process.start of a start in ticks */
     uint64_t tick_ns;
-    /* Scratch of the tree kill (event thread only). */
-    struct rk_proc work[RK_TREE_MAX];
-    int32_t kids[RK_TREE_MAX];
+    struct scratch scratch; /* the event thread's */
+    _Atomic uint32_t jobs;  /* tree kills on host workers */
 };
 
 static void count(struct rk_plugin *p, enum counter c, uint64_t n)
@@ -250,6 +260,47 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The parent pid and the start (clock ticks) of pid, from one read of
+ * /proc/<pid>/stat (fields 4 and 22, counted after the last ')', since the
+ * command name may hold anything). RP_ERR_NOTFOUND when it is gone. */
+static int proc_ppid_start(int32_t pid, int32_t *ppid, uint64_t *start)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return RP_ERR_NOTFOUND;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return RP_ERR_NOTFOUND;
+    buf[n] = '\0';
+    char *q = strrchr(buf, ')');
+    if (!q)
+        return RP_ERR_PARSE;
+    long long pp = -1;
+    unsigned long long st = 0;
+    int field = 2;
+    for (char *tok = q + 1; *tok && field < 22;) {
+        while (*tok == ' ')
+            tok++;
+        field++;
+        char *end = tok;
+        if (field == 4)
+            pp = strtoll(tok, &end, 10);
+        else if (field == 22)
+            st = strtoull(tok, &end, 10);
+        while (*end && *end != ' ')
+            end++;
+        tok = end;
+    }
+    if (field != 22 || pp < 0 || pp > INT32_MAX)
+        return RP_ERR_PARSE;
+    *ppid = (int32_t)pp;
+    *start = (uint64_t)st;
+    return 0;
+}
+
 /* Index of pid in the first n entries of work, or -1. */
 static long found_at(const struct rk_proc *work, size_t n, int32_t pid)
 {
@@ -272,13 +323,13 @@ static long found_at(const struct rk_proc *work, size_t n, int32_t pid)
  * moments) are caught by one /proc look (rk_descendants) after the
  * lineage rounds; out->source says "lineage+proc" when it found any.
  */
-static void tree_lineage(struct rk_plugin *p, const rp_lineage_service *lin, int32_t pid,
+static void tree_lineage(struct scratch *sc, const rp_lineage_service *lin, int32_t pid,
                          uint64_t start, const struct rk_opts *opts, struct outcome *out)
 {
     struct rk_result r;
-    struct rk_proc *work = p->work;
+    struct rk_proc *work = sc->work;
     size_t n = 0;
-    int64_t deadline = mono_ms() + (int64_t)p->conf.tree_max_ms;
+    int64_t deadline = mono_ms() + (int64_t)opts->tree_max_ms;
     out->source = "lineage";
     rk_kill_one(pid, start, SIGSTOP, opts, &r);
     out->fallback |= r.used_fallback;
@@ -301,17 +352,21 @@ static void tree_lineage(struct rk_plugin *p, const rp_lineage_service *lin, int
             uint32_t depth = i < 0 ? 1 : work[i].depth + 1;
             uint32_t nk = 0;
             if (depth > RK_TREE_DEPTH_MAX ||
-                lin->children(lin->ctx, parent, p->kids, RK_TREE_MAX, &nk) != 0)
+                lin->children(lin->ctx, parent, sc->kids, RK_TREE_MAX, &nk) != 0)
                 continue;
             if (nk > RK_TREE_MAX) {
                 nk = RK_TREE_MAX;
                 out->limited = 1;
             }
             for (uint32_t k = 0; k < nk && n < RK_TREE_MAX; k++) {
-                int32_t c = p->kids[k];
+                int32_t c = sc->kids[k], cpp = 0;
                 uint64_t cs = 0;
+                /* The table may be behind: the pid must still be a child
+                 * of this parent in /proc, and younger than it. pid and
+                 * start name one process, so the checks below and the
+                 * signals are about the one read here. */
                 if (c <= 1 || c == pid || found_at(work, n, c) >= 0 ||
-                    rp_util_proc_start(c, &cs) != 0 || cs < pstart)
+                    proc_ppid_start(c, &cpp, &cs) != 0 || cpp != parent || cs < pstart)
                     continue;
                 rk_kill_one(c, cs, SIGSTOP, opts, &r);
                 out->fallback |= r.used_fallback;
@@ -336,8 +391,8 @@ static void tree_lineage(struct rk_plugin *p, const rp_lineage_service *lin, int
         if (!grew && proc_checked < 4) {
             proc_checked++;
             size_t m = 0;
-            struct rk_proc extra[64];
-            (void)rk_descendants(pid, start, opts, extra, sizeof extra / sizeof extra[0], &m);
+            struct rk_proc extra[64 + 1]; /* + 1: rk_descendants' root */
+            (void)rk_descendants(pid, start, opts, extra, 64, &m);
             for (size_t e = 0; e < m && n < RK_TREE_MAX; e++) {
                 if (found_at(work, n, extra[e].pid) >= 0)
                     continue;
@@ -377,14 +432,15 @@ static void tree_lineage(struct rk_plugin *p, const rp_lineage_service *lin, int
 }
 
 /* Kills pid (whose start was checked against the alert) as configured. */
-static void act(struct rk_plugin *p, int32_t pid, uint64_t start, struct outcome *out)
+static void act(struct rk_plugin *p, const struct conf *conf, struct scratch *sc, int32_t pid,
+                uint64_t start, struct outcome *out)
 {
     struct rk_opts opts;
     memset(&opts, 0, sizeof opts);
-    opts.protect = &p->conf.protect;
-    opts.tree_max_ms = p->conf.tree_max_ms;
+    opts.protect = &conf->protect;
+    opts.tree_max_ms = conf->tree_max_ms;
     out->source = "";
-    if (!p->conf.kill_descendants) {
+    if (!conf->kill_descendants) {
         struct rk_result r;
         rk_kill_one(pid, start, SIGKILL, &opts, &r);
         out->code = r.code;
@@ -406,7 +462,7 @@ static void act(struct rk_plugin *p, int32_t pid, uint64_t start, struct outcome
         rp_util_entity_id(p->machine_id, p->mid_len, pid, start, want);
         if (lin->struct_size >= sizeof *lin && lin->process(lin->ctx, pid, &lp) == 0 &&
             !(lp.flags & RP_LINEAGE_EXITED) && strcmp(lp.entity_id, want) == 0) {
-            tree_lineage(p, lin, pid, start, &opts, out);
+            tree_lineage(sc, lin, pid, start, &opts, out);
             p->host->service_release(p->self, hold);
             count(p, C_LINEAGE, 1);
             return;
@@ -414,7 +470,7 @@ static void act(struct rk_plugin *p, int32_t pid, uint64_t start, struct outcome
         p->host->service_release(p->self, hold);
     }
     struct rk_tree_result tr;
-    rk_kill_tree(pid, start, &opts, p->work, RK_TREE_MAX, &tr);
+    rk_kill_tree(pid, start, &opts, sc->work, RK_TREE_MAX, &tr);
     out->source = "proc";
     out->code = tr.code;
     out->err = 0;
@@ -490,6 +546,134 @@ static void copy_str(struct rk_plugin *p, const rp_event *from, rp_event *to, en
         (void)p->host->set_str(to, p->f[f], s, n);
 }
 
+/* Sets the outcome o of pid (id: how the alert's identity check ended) on
+ * out and publishes it, dropping the reference to out. */
+static void publish(struct rk_plugin *p, rp_event *out, const rp_event *ev, int32_t pid, int id,
+                    const struct outcome *o)
+{
+    const rp_host_api *h = p->host;
+    int rc;
+    if (o->source[0]) {
+        (void)h->set_str(out, p->f[F_DESC_SOURCE], o->source, strlen(o->source));
+        (void)h->set_u64(out, p->f[F_DESC_KILLED], o->killed);
+        (void)h->set_u64(out, p->f[F_DESC_REFUSED], o->refused);
+        (void)h->set_bool(out, p->f[F_LIMITED], o->limited);
+    }
+    if (id == RK_DONE)
+        (void)h->set_bool(out, p->f[F_PIDFD], !o->fallback);
+    count(p, C_DESCENDANTS, o->killed);
+    count(p, C_DESC_REFUSED, o->refused);
+    count(p, C_LIMITED, o->limited ? 1 : 0);
+    if (o->code == RK_DONE) {
+        count(p, C_DONE, 1);
+        rc = rp_util_response_finish(
+            &p->resp, out, ev, RP_UTIL_RESPONSE_DONE, NULL,
+            "process %d killed%s, and %u of its descendants (found by %s)%s", (int)pid,
+            o->fallback ? " (no pidfd: /proc re-checked)" : "", o->killed,
+            o->source[0] ? o->source : "none: not asked",
+            o->limited ? "; the tree's bound was hit, some may live" : "");
+    } else if (o->code == RK_FAILED) {
+        count(p, C_FAILED, 1);
+        rc = rp_util_response_finish(&p->resp, out, ev, RP_UTIL_RESPONSE_FAILED, "failed",
+                                     "process %d not killed: %s", (int)pid,
+                                     o->err ? strerror(o->err) : why(o->code));
+    } else {
+        count(p, C_REFUSED, 1);
+        rc = rp_util_response_finish(&p->resp, out, ev, RP_UTIL_RESPONSE_REFUSED,
+                                     o->code == RK_GONE ? "gone" : rk_code_name(o->code),
+                                     "process %d not killed: %s", (int)pid, why(o->code));
+    }
+    if (rc != 0)
+        count(p, C_PUBLISH_FAILED, 1);
+}
+
+/* ---- big trees on a worker ------------------------------------------------------------------- */
+
+/* A tree with more descendants than this is killed on a host worker, so
+ * the event thread goes on with the next alert: a few processes take well
+ * under a millisecond, a big tree up to tree_max_ms. */
+#define INLINE_TREE_MAX 32
+
+/* 1 when pid (start) has more than INLINE_TREE_MAX descendants. */
+static int tree_is_big(int32_t pid, uint64_t start)
+{
+    struct rk_proc few[INLINE_TREE_MAX + 1]; /* + 1: rk_descendants' root */
+    struct rk_opts opts;
+    size_t n = 0;
+    memset(&opts, 0, sizeof opts);
+    return rk_descendants(pid, start, &opts, few, INLINE_TREE_MAX, &n) == RP_ERR_FULL;
+}
+
+/* A tree kill handed to a worker: its own copy of the settings (a
+ * reconfigure may replace them meanwhile), its own scratch, the alert
+ * (retained) and the response to finish. */
+struct job {
+    struct rk_plugin *p;
+    struct conf conf;
+    struct scratch scratch;
+    const rp_event *alert;
+    rp_event *out;
+    int32_t pid;
+    uint64_t start;
+    int ran;
+};
+
+static void job_work(void *arg)
+{
+    struct job *j = arg;
+    struct outcome o;
+    memset(&o, 0, sizeof o);
+    o.source = "";
+    act(j->p, &j->conf, &j->scratch, j->pid, j->start, &o);
+    publish(j->p, j->out, j->alert, j->pid, RK_DONE, &o);
+    j->out = NULL;
+    j->ran = 1;
+}
+
+static void job_done(void *arg, int status)
+{
+    struct job *j = arg;
+    (void)status;
+    /* Not run (the plugin stopped first): nothing was signalled, and the
+     * response is dropped with the agent stopping. */
+    if (!j->ran) {
+        count(j->p, C_FAILED, 1);
+        if (j->out)
+            j->p->host->event_release(j->out);
+    }
+    j->p->host->event_release(j->alert);
+    atomic_fetch_sub(&j->p->jobs, 1);
+    free(j);
+}
+
+/* Hands the tree kill of pid to a worker; 0 when taken (the job then owns
+ * out), else an error and out is still the caller's. */
+static int submit(struct rk_plugin *p, rp_event *out, const rp_event *ev, int32_t pid,
+                  uint64_t start)
+{
+    struct job *j = malloc(sizeof *j);
+    if (!j)
+        return RP_ERR_NOMEM;
+    j->p = p;
+    j->conf = p->conf;
+    j->alert = ev;
+    j->out = out;
+    j->pid = pid;
+    j->start = start;
+    j->ran = 0;
+    p->host->event_retain(ev);
+    atomic_fetch_add(&p->jobs, 1);
+    int rc = p->host->work_submit(p->self, job_work, job_done, j);
+    if (rc == 0)
+        count(p, C_ON_WORKER, 1);
+    if (rc != 0) {
+        p->host->event_release(ev);
+        atomic_fetch_sub(&p->jobs, 1);
+        free(j);
+    }
+    return rc;
+}
+
 static void on_alert(struct rk_plugin *p, const rp_event *ev)
 {
     const rp_host_api *h = p->host;
@@ -529,42 +713,17 @@ static void on_alert(struct rk_plugin *p, const rp_event *ev)
     struct outcome o;
     memset(&o, 0, sizeof o);
     o.source = "";
-    if (id != RK_DONE)
+    if (id != RK_DONE) {
         o.code = id;
-    else
-        act(p, pid, start, &o);
-    if (o.source[0]) {
-        (void)h->set_str(out, p->f[F_DESC_SOURCE], o.source, strlen(o.source));
-        (void)h->set_u64(out, p->f[F_DESC_KILLED], o.killed);
-        (void)h->set_u64(out, p->f[F_DESC_REFUSED], o.refused);
-        (void)h->set_bool(out, p->f[F_LIMITED], o.limited);
-    }
-    if (id == RK_DONE)
-        (void)h->set_bool(out, p->f[F_PIDFD], !o.fallback);
-    count(p, C_DESCENDANTS, o.killed);
-    count(p, C_DESC_REFUSED, o.refused);
-    count(p, C_LIMITED, o.limited ? 1 : 0);
-    if (o.code == RK_DONE) {
-        count(p, C_DONE, 1);
-        rc = rp_util_response_finish(
-            &p->resp, out, ev, RP_UTIL_RESPONSE_DONE, NULL,
-            "process %d killed%s, and %u of its descendants (found by %s)%s", (int)pid,
-            o.fallback ? " (no pidfd: /proc re-checked)" : "", o.killed,
-            o.source[0] ? o.source : "none: not asked",
-            o.limited ? "; the tree's bound was hit, some may live" : "");
-    } else if (o.code == RK_FAILED) {
-        count(p, C_FAILED, 1);
-        rc = rp_util_response_finish(&p->resp, out, ev, RP_UTIL_RESPONSE_FAILED, "failed",
-                                     "process %d not killed: %s", (int)pid,
-                                     o.err ? strerror(o.err) : why(o.code));
+    } else if (p->conf.kill_descendants && tree_is_big(pid, start)) {
+        if (submit(p, out, ev, pid, start) == 0)
+            return;
+        /* No worker took it: the tree is killed here, bounded as ever. */
+        act(p, &p->conf, &p->scratch, pid, start, &o);
     } else {
-        count(p, C_REFUSED, 1);
-        rc = rp_util_response_finish(&p->resp, out, ev, RP_UTIL_RESPONSE_REFUSED,
-                                     o.code == RK_GONE ? "gone" : rk_code_name(o.code),
-                                     "process %d not killed: %s", (int)pid, why(o.code));
+        act(p, &p->conf, &p->scratch, pid, start, &o);
     }
-    if (rc != 0)
-        count(p, C_PUBLISH_FAILED, 1);
+    publish(p, out, ev, pid, id, &o);
 }
 
 static int rk_on_event(rp_plugin *self, void *state, const rp_event *ev)
@@ -600,9 +759,9 @@ static int rk_on_command(rp_plugin *self, void *state, rp_command *cmd, const ch
     if (n < sizeof buf)
         n += (size_t)snprintf(buf + n, sizeof buf - n,
                               "},\"kill_descendants\":%s,\"protected_executables\":%u,"
-                              "\"protected_names\":%u}",
+                              "\"protected_names\":%u,\"tree_kills_running\":%u}",
                               p->conf.kill_descendants ? "true" : "false", p->conf.protect.n_exe,
-                              p->conf.protect.n_comm);
+                              p->conf.protect.n_comm, (unsigned)atomic_load(&p->jobs));
     if (n >= sizeof buf)
         return RP_ERR_FULL;
     return p->host->command_reply(cmd, buf, n, 0);

@@ -176,6 +176,37 @@ assert isinstance(r["rampart.response.latency_us"], int), r
 PY
 echo "killed $VA and its child $KID_A in $(((T1 - T0) / 1000000)) ms (from its start)"
 
+# ---- a big tree is killed whole, on a worker -------------------------------
+# 40 children (more than the 32 killed on the event thread), started before
+# the matching exec.
+RUN_T=$MARK-t-$RANDOM
+printf '%s' "$RUN_T" >run/name-t
+as_user /bin/dash -c 'i=0; while [ $i -lt 40 ]; do sleep 300 & echo $! >>"$1"; i=$((i + 1)); done; sleep 0.5; exec "$2" -c "while :; do sleep 1; done" "$(cat "$3")"' \
+    sh "$T/run/kids-t" "$UPROG" "$T/run/name-t"
+VT=$!
+VICTIMS+=("$VT")
+kids_listed() { [ "$(wc -l <"$T/run/kids-t")" -eq 40 ]; }
+wait_for 5 "the 40 children's pids" kids_listed
+mapfile -t KIDS_T <"$T/run/kids-t"
+VICTIMS+=("${KIDS_T[@]}")
+wait_for 10 "process $VT to be killed" dead "$VT"
+RC=0
+wait "$VT" || RC=$?
+[ "$RC" -eq 137 ] || fail "process $VT ended with status $RC, not by SIGKILL (137)"
+for k in "${KIDS_T[@]}"; do wait_for 5 "its child $k to be killed" dead "$k"; done
+wait_for 10 "the response.kill event of $RUN_T" has_response "$RUN_T"
+response "$RUN_T" >resp-t.json
+"$PY" - resp-t.json <<'PY' || fail "response of the tree: $(cat resp-t.json)"
+import json, sys
+r = json.load(open(sys.argv[1]))["response"]
+assert r["rampart.response.outcome"] == "done", r
+assert r["kill.descendants_killed"] >= 40 and r["kill.limited"] is False, r
+PY
+run_cmd stats.out stats.err "$RAMPARTCTL" --config "$CFG" plugin kill stats
+expect_rc 0 "stats: $(cat stats.err)"
+[ "$(json_get stats.out 'd["counters"]["on_worker"]')" -eq 1 ] ||
+    fail "the big tree was not killed on a worker: $(cat stats.out)"
+
 # ---- a protected program is not killed -------------------------------------
 RUN_B=$MARK-b-$RANDOM
 # As above, only the protected program's exec carries the marker: setpriv's
