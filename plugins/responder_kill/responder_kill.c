@@ -140,7 +140,17 @@ struct rk_plugin {
     uint64_t tick_ns;
     struct scratch scratch; /* the event thread's */
     _Atomic uint32_t jobs;  /* tree kills on host workers */
+    /* The settings the stats command shows: commands run on workers,
+     * possibly beside a reconfigure, so they read these, not conf. */
+    _Atomic uint32_t shown_exe, shown_comm, shown_descendants;
 };
+
+static void show_conf(struct rk_plugin *p)
+{
+    atomic_store(&p->shown_exe, p->conf.protect.n_exe);
+    atomic_store(&p->shown_comm, p->conf.protect.n_comm);
+    atomic_store(&p->shown_descendants, p->conf.kill_descendants ? 1u : 0u);
+}
 
 static void count(struct rk_plugin *p, enum counter c, uint64_t n)
 {
@@ -760,8 +770,10 @@ static int rk_on_command(rp_plugin *self, void *state, rp_command *cmd, const ch
         n += (size_t)snprintf(buf + n, sizeof buf - n,
                               "},\"kill_descendants\":%s,\"protected_executables\":%u,"
                               "\"protected_names\":%u,\"tree_kills_running\":%u}",
-                              p->conf.kill_descendants ? "true" : "false", p->conf.protect.n_exe,
-                              p->conf.protect.n_comm, (unsigned)atomic_load(&p->jobs));
+                              atomic_load(&p->shown_descendants) ? "true" : "false",
+                              (unsigned)atomic_load(&p->shown_exe),
+                              (unsigned)atomic_load(&p->shown_comm),
+                              (unsigned)atomic_load(&p->jobs));
     if (n >= sizeof buf)
         return RP_ERR_FULL;
     return p->host->command_reply(cmd, buf, n, 0);
@@ -795,6 +807,7 @@ static int rk_init(rp_plugin *self, const rp_host_api *host, void **state)
         free(p);
         return rc;
     }
+    show_conf(p);
     rp_util_machine_id(p->machine_id, sizeof p->machine_id, &p->mid_len);
     long hz = sysconf(_SC_CLK_TCK);
     p->tick_ns = hz > 0 ? (uint64_t)(1000000000 / hz) : 10000000;
@@ -844,6 +857,7 @@ static int rk_reconfigure(rp_plugin *self, void *state)
     if (rc != 0)
         return rc; /* the old settings stay */
     p->conf = c;
+    show_conf(p);
     return 0;
 }
 

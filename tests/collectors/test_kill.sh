@@ -17,7 +17,9 @@
 #    without one and with a process.start ten seconds off, and are refused
 #    with refused_pid_reused while the process lives on; the same alert with
 #    the process's own entity id kills it (so the refusals are not a
-#    broken injection).
+#    broken injection);
+#  - a protected executable that is a folder is refused by --check-config,
+#    naming the key.
 # The test user and every process of it are removed on exit.
 # Usage: bash test_kill.sh RAMPARTD RAMPARTCTL VERSION PLUGIN_DIR
 # shellcheck source=tests/cli/lib.sh
@@ -327,4 +329,11 @@ run_cmd stats.out stats.err "$RAMPARTCTL" --config "$CFG" plugin kill stats
 expect_rc 0 "stats: $(cat stats.err)"
 [ "$(json_get stats.out 'd["counters"]["done"]')" -ge 1 ] || fail "stats: $(cat stats.out)"
 [ "$(json_get stats.out 'd["counters"]["refused"]')" -ge 1 ] || fail "stats: $(cat stats.out)"
+# ---- a protected executable that is not a program is refused by --check-config
+sed "s|\"protected_executables\": \[\"$PROT\"\]|\"protected_executables\": [\"$T/bin\"]|" "$CFG" >bad.json
+grep -qF "\"protected_executables\": [\"$T/bin\"]" bad.json || fail "bad.json: $(cat bad.json)"
+run_cmd cc.out cc.err "$RAMPARTD" --check-config --config bad.json
+expect_rc 78 "check-config with a folder as a protected executable: $(cat cc.err)"
+grep -F "plugins.kill" cc.err | grep -qF "/protected_executables/0: $T/bin is not a regular file" ||
+    fail "check-config: $(cat cc.err)"
 echo "PASS"
