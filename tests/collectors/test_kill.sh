@@ -18,6 +18,8 @@
 #    with refused_pid_reused while the process lives on; the same alert with
 #    the process's own entity id kills it (so the refusals are not a
 #    broken injection);
+#  - alerts naming the agent itself or pid 1 (with their own entity ids)
+#    are refused (refused_agent, refused_init) and the agent runs on;
 #  - a protected executable that is a folder is refused by --check-config,
 #    naming the key.
 # The test user and every process of it are removed on exit.
@@ -250,7 +252,7 @@ PY
 inject() {
     run_cmd "$1.out" "$1.err" "$RAMPARTCTL" --config "$CFG" plugin inject inject \
         '{"rule_id": "rp.kill.inject", "ruleset": "test", "reason": "kill test", "fields": '"$2"'}'
-    expect_rc 0 "inject $1: $(cat "$1.err")"
+    [ "$RC" -eq 0 ] || fail "inject $1: exit status $RC: $(tr -d '\0' <"$1.err")"
     json_get "$1.out" 'd["event_id"]' >"$1.id"
     [ "$(json_get "$1.out" 'd["mode"]')" = prevent ] || fail "inject $1: $(cat "$1.out")"
 }
@@ -272,18 +274,20 @@ print(json.dumps(mine[0]))
 PY
 }
 has_response_to() { response_to "$1" >/dev/null; }
-# expect_refused NAME: the alert NAME was refused as a reused pid.
+# expect_refused NAME [REASON]: the alert NAME was refused, as a reused pid
+# unless REASON says otherwise.
 expect_refused() {
     local id
     id=$(cat "$1.id")
     wait_for 10 "the response.kill to $1" has_response_to "$id"
     response_to "$id" >"resp-$1.json"
-    "$PY" - "resp-$1.json" <<'PY' || fail "response to $1: $(cat "resp-$1.json")"
-import json, sys
+    REASON=${2:-refused_pid_reused} "$PY" - "resp-$1.json" <<'PY' ||
+import json, os, sys
 r = json.load(open(sys.argv[1]))
 assert r["rampart.response.outcome"] == "refused", r
-assert r["rampart.response.reason"] == "refused_pid_reused", r
+assert r["rampart.response.reason"] == os.environ["REASON"], r
 PY
+        fail "response to $1: $(cat "resp-$1.json")"
 }
 
 as_user "$UPROG" -c 'while :; do sleep 1; done' plain-c
@@ -324,6 +328,14 @@ wait_for 10 "the response.kill to own" has_response_to "$(cat own.id)"
     fail "the alert with the process's own entity id: $(response_to "$(cat own.id)")"
 dead "$VD" && fail "process $VD, whose entity id was named with another pid, was killed"
 kill -KILL "$VD"
+
+# ---- the agent and init are never killed, whatever the alert says -----------
+APID=${AGENT_PIDS[0]}
+inject agent '{"process.pid": {"i64": '"$APID"'}, "process.entity_id": "'"$(entity "$APID")"'"}'
+expect_refused agent refused_agent
+inject init '{"process.pid": {"i64": 1}, "process.entity_id": "'"$(entity 1)"'"}'
+expect_refused init refused_init
+kill -0 "$APID" || fail "the agent is gone"
 
 run_cmd stats.out stats.err "$RAMPARTCTL" --config "$CFG" plugin kill stats
 expect_rc 0 "stats: $(cat stats.err)"
