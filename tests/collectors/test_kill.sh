@@ -146,6 +146,7 @@ T0=$(date +%s%N)
 # The marker is read from a file, so the first shell's own command line
 # does not match.
 printf '%s' "$RUN_A" >run/name-a
+# shellcheck disable=SC2016 # expanded by the test user's shell
 as_user /bin/dash -c 'sleep 300 & echo $! >"$1"; sleep 0.5; exec "$2" -c "while :; do sleep 1; done" "$(cat "$3")"' \
     sh "$T/run/kid-a" "$UPROG" "$T/run/name-a"
 VA=$!
@@ -185,6 +186,7 @@ echo "killed $VA and its child $KID_A in $(((T1 - T0) / 1000000)) ms (from its s
 # the matching exec.
 RUN_T=$MARK-t-$RANDOM
 printf '%s' "$RUN_T" >run/name-t
+# shellcheck disable=SC2016 # expanded by the test user's shell
 as_user /bin/dash -c 'i=0; while [ $i -lt 40 ]; do sleep 300 & echo $! >>"$1"; i=$((i + 1)); done; sleep 0.5; exec "$2" -c "while :; do sleep 1; done" "$(cat "$3")"' \
     sh "$T/run/kids-t" "$UPROG" "$T/run/name-t"
 VT=$!
@@ -216,6 +218,7 @@ RUN_B=$MARK-b-$RANDOM
 # As above, only the protected program's exec carries the marker: setpriv's
 # would match first, before it runs the protected program.
 printf '%s' "$RUN_B" >run/name-b
+# shellcheck disable=SC2016 # expanded by the test user's shell
 as_user /bin/dash -c 'exec "$1" -c "while :; do sleep 1; done" "$(cat "$2")"' sh "$PROT" "$T/run/name-b"
 VB=$!
 VICTIMS+=("$VB")
@@ -324,7 +327,7 @@ dead "$VC" && fail "process $VC was killed by an alert that named another proces
 inject own '{"process.pid": {"i64": '"$VC"'}, "process.entity_id": "'"$EID_C"'", "process.executable": "'"$UPROG"'"}'
 wait_for 10 "process $VC to be killed by its own alert" dead "$VC"
 wait_for 10 "the response.kill to own" has_response_to "$(cat own.id)"
-[ "$(response_to "$(cat own.id)" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["rampart.response.outcome"])')" = done ] ||
+[ "$(response_to "$(cat own.id)" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["rampart.response.outcome"])')" = "done" ] ||
     fail "the alert with the process's own entity id: $(response_to "$(cat own.id)")"
 dead "$VD" && fail "process $VD, whose entity id was named with another pid, was killed"
 kill -KILL "$VD"
