@@ -100,7 +100,8 @@ struct rk_proc {
 #define RK_TREE_MS        2000 /* rk_kill_tree's default time bound */
 
 /* rk_descendants: the live descendants of pid (whose start must be start),
- * breadth first, into out (cap entries), *n of them. From
+ * breadth first, into out, *n of them (at most cap). out must hold cap + 1
+ * entries: the walk keeps the root in out[0] while it runs. From
  * /proc/<pid>/task/<tid>/children when the kernel has it, else from one
  * bounded scan of /proc/<pid>/stat's parent pids. A child whose start is
  * before its parent's is left out (its pid was reused during the walk).
