@@ -64,6 +64,11 @@ struct ri_allow {
 
 /* Flags of ri_policy. */
 #define RI_POLICY_DHCP 0x1u /* keep DHCP and ICMPv6 neighbour discovery open */
+/* (Added by nft.c's author.) Neighbour solicitation and advertisement
+ * (hop limit 255, so on-link only) are accepted whatever the flags: without
+ * them no IPv6 peer on the link, the router included, answers once its
+ * neighbour entry expires, so an allowed IPv6 backend would be cut too.
+ * RI_POLICY_DHCP adds DHCP, DHCPv6 and router solicitation/advertisement. */
 
 struct ri_policy {
     uint32_t flags; /* RI_POLICY_* */
