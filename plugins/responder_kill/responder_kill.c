@@ -401,8 +401,8 @@ static void tree_lineage(struct scratch *sc, const rp_lineage_service *lin, int3
         if (!grew && proc_checked < 4) {
             proc_checked++;
             size_t m = 0;
-            struct rk_proc extra[64 + 1]; /* + 1: rk_descendants' root */
-            (void)rk_descendants(pid, start, opts, extra, 64, &m);
+            struct rk_proc extra[64 + 1]; /* + 1: the walk's root */
+            (void)rk_descendants(pid, start, opts, extra, 64 + 1, &m);
             for (size_t e = 0; e < m && n < RK_TREE_MAX; e++) {
                 if (found_at(work, n, extra[e].pid) >= 0)
                     continue;
@@ -607,11 +607,11 @@ static void publish(struct rk_plugin *p, rp_event *out, const rp_event *ev, int3
 /* 1 when pid (start) has more than INLINE_TREE_MAX descendants. */
 static int tree_is_big(int32_t pid, uint64_t start)
 {
-    struct rk_proc few[INLINE_TREE_MAX + 1]; /* + 1: rk_descendants' root */
+    struct rk_proc few[INLINE_TREE_MAX + 1]; /* + 1: the walk's root */
     struct rk_opts opts;
     size_t n = 0;
     memset(&opts, 0, sizeof opts);
-    return rk_descendants(pid, start, &opts, few, INLINE_TREE_MAX, &n) == RP_ERR_FULL;
+    return rk_descendants(pid, start, &opts, few, INLINE_TREE_MAX + 1, &n) == RP_ERR_FULL;
 }
 
 /* A tree kill handed to a worker: its own copy of the settings (a
