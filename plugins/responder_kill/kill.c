@@ -617,10 +617,11 @@ int rk_descendants(int32_t pid, uint64_t start, const struct rk_opts *opts, stru
     if (!out || !n)
         return RP_ERR_INVAL;
     *n = 0;
-    if (pid <= 1)
+    if (pid <= 1 || cap < 1)
         return RP_ERR_INVAL;
-    /* The walk keeps the root at out[0]; one more than cap tells "more". */
-    rc = walk(pid, start, opts, out, cap + 1, &got);
+    /* The walk keeps the root at out[0] while it runs, within the caller's
+     * cap entries; it says RP_ERR_FULL when one more did not fit. */
+    rc = walk(pid, start, opts, out, cap, &got);
     if (got > 0) {
         memmove(out, out + 1, (got - 1) * sizeof *out);
         *n = got - 1;

@@ -100,12 +100,13 @@ struct rk_proc {
 #define RK_TREE_MS        2000 /* rk_kill_tree's default time bound */
 
 /* rk_descendants: the live descendants of pid (whose start must be start),
- * breadth first, into out (cap entries), *n of them. From
+ * breadth first, into out (cap entries, cap >= 1), *n of them: at most
+ * cap - 1, since the walk keeps the root in out[0] while it runs. From
  * /proc/<pid>/task/<tid>/children when the kernel has it, else from one
  * bounded scan of /proc/<pid>/stat's parent pids. A child whose start is
  * before its parent's is left out (its pid was reused during the walk).
  * Returns 0; RP_ERR_NOTFOUND when pid is gone or now another process;
- * RP_ERR_FULL when there were more than cap (out holds the first cap);
+ * RP_ERR_FULL when they did not all fit (out holds the first *n);
  * RP_ERR_RANGE when deeper than RK_TREE_DEPTH_MAX (out holds what was
  * found). */
 int rk_descendants(int32_t pid, uint64_t start, const struct rk_opts *opts, struct rk_proc *out,

@@ -32,6 +32,7 @@
 #include <jansson.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -53,6 +54,18 @@
 
 #define PATH_ITEM                                                                                  \
     "{\"type\":\"string\",\"format\":\"absolute-path\",\"minLength\":1,\"maxLength\":4095}"
+
+/* snprintf into a message buffer: a message cut at its buffer's end is
+ * still a message (paths are at most PATH_MAX, messages shorter), so the
+ * cut is accepted here once instead of checked at every call. */
+static void say(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void say(char *buf, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(buf, len, fmt, ap);
+    va_end(ap);
+}
 
 static const char config_schema[] =
     "{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
@@ -178,17 +191,17 @@ static int conf_paths(const rp_host_api *host, rp_plugin *self, const char *key,
     if (rc == RP_ERR_NOTFOUND)
         return 0;
     if (rc != 0 || count > PATHS_MAX) {
-        snprintf(err, errlen, "%s: expected at most %u absolute paths", key, PATHS_MAX);
+        say(err, errlen, "%s: expected at most %u absolute paths", key, PATHS_MAX);
         return RP_ERR_CONFIG;
     }
     for (uint32_t i = 0; i < count; i++) {
         size_t len = 0;
         if (rp_util_conf_str_item(host, self, ptr, i, buf, sizeof buf, &len) != 0 ||
             !path_ok(buf)) {
-            snprintf(err, errlen,
-                     "%s[%u]: expected an absolute path without \".\", \"..\" or \"//\", got "
-                     "\"%.200s\"",
-                     key, i, buf);
+            say(err, errlen,
+                "%s[%u]: expected an absolute path without \".\", \"..\" or \"//\", got "
+                "\"%.200s\"",
+                key, i, buf);
             return RP_ERR_CONFIG;
         }
         /* A trailing "/" is dropped so that prefixes compare whole components. */
@@ -214,8 +227,8 @@ static int conf_read(const rp_host_api *host, rp_plugin *self, struct conf *c, c
         if (rc == 0) {                                                                             \
             int r_ = rp_util_conf_u64(host, self, "/" key, dflt, &v);                              \
             if ((r_ != 0 && r_ != RP_ERR_NOTFOUND) || v < (min) || v > (max)) {                    \
-                snprintf(err, errlen, "%s: expected an integer from %llu to %llu", key,            \
-                         (unsigned long long)(min), (unsigned long long)(max));                    \
+                say(err, errlen, "%s: expected an integer from %llu to %llu", key,                 \
+                    (unsigned long long)(min), (unsigned long long)(max));                         \
                 rc = RP_ERR_CONFIG;                                                                \
             } else {                                                                               \
                 dst = v;                                                                           \
@@ -233,10 +246,10 @@ static int conf_read(const rp_host_api *host, rp_plugin *self, struct conf *c, c
         if ((r != 0 && r != RP_ERR_NOTFOUND) || len == 0 || strchr(c->key_file, '/') ||
             strcmp(c->key_file, ".") == 0 || strcmp(c->key_file, "..") == 0 ||
             strcmp(c->key_file, VAULT_DIR) == 0) {
-            snprintf(err, errlen,
-                     "key_file: expected a file name (no \"/\", not \".\", \"..\" or \"%s\") of "
-                     "at most 64 bytes",
-                     VAULT_DIR);
+            say(err, errlen,
+                "key_file: expected a file name (no \"/\", not \".\", \"..\" or \"%s\") of "
+                "at most 64 bytes",
+                VAULT_DIR);
             rc = RP_ERR_CONFIG;
         }
     }
@@ -434,22 +447,21 @@ static int subject_read(struct rq *p, const rp_event *ev, struct subject *s, con
     memset(s, 0, sizeof *s);
     if (h->get_str(ev, p->f[F_PATH], &v, &n) != 0) {
         *reason = "no_file";
-        snprintf(msg, msglen, "the alert names no file (no file.path); nothing quarantined");
+        say(msg, msglen, "the alert names no file (no file.path); nothing quarantined");
         return -1;
     }
     if (n > RQ_PATH_MAX || memchr(v, '\0', (size_t)n)) {
         *reason = "path_invalid";
-        snprintf(msg, msglen, "file.path of %llu bytes is over %u or holds a NUL; not quarantined",
-                 (unsigned long long)n, RQ_PATH_MAX);
+        say(msg, msglen, "file.path of %llu bytes is over %u or holds a NUL; not quarantined",
+            (unsigned long long)n, RQ_PATH_MAX);
         return -1;
     }
     memcpy(s->path, v, (size_t)n);
     s->path[n] = '\0';
     if (!path_ok(s->path) || n < 2) {
         *reason = "path_invalid";
-        snprintf(msg, msglen,
-                 "%s: not an absolute path without \".\", \"..\" or \"//\"; not quarantined",
-                 s->path);
+        say(msg, msglen,
+            "%s: not an absolute path without \".\", \"..\" or \"//\"; not quarantined", s->path);
         return -1;
     }
     if (h->get_str(ev, p->resp.id[RP_UTIL_RF_RULE_ID], &v, &n) == 0) {
@@ -465,18 +477,18 @@ static int subject_read(struct rq *p, const rp_event *ev, struct subject *s, con
     if (h->get_str(ev, p->f[F_DEVICE], &dv, &dn) != 0 ||
         h->get_str(ev, p->f[F_INODE], &iv, &in) != 0) {
         *reason = "identity_unknown";
-        snprintf(msg, msglen,
-                 "%s: the alert gives no file.device and file.inode, so the file acted on could "
-                 "not be proved to be the one detected; not quarantined",
-                 s->path);
+        say(msg, msglen,
+            "%s: the alert gives no file.device and file.inode, so the file acted on could "
+            "not be proved to be the one detected; not quarantined",
+            s->path);
         return -1;
     }
     if (parse_dev(dv, (size_t)dn, &s->dev) != 0 || parse_u64(iv, (size_t)in, &ino) != 0) {
         *reason = "identity_unknown";
-        snprintf(msg, msglen,
-                 "%s: file.device \"%.40s\" (expected major:minor) or file.inode \"%.40s\" "
-                 "(expected a number) malformed; not quarantined",
-                 s->path, dv, iv);
+        say(msg, msglen,
+            "%s: file.device \"%.40s\" (expected major:minor) or file.inode \"%.40s\" "
+            "(expected a number) malformed; not quarantined",
+            s->path, dv, iv);
         return -1;
     }
     s->ino = (ino_t)ino;
@@ -484,16 +496,15 @@ static int subject_read(struct rq *p, const rp_event *ev, struct subject *s, con
     if (h->get_str(ev, p->f[F_SHA256], &v, &n) == 0) {
         if (n != 64) {
             *reason = "identity_unknown";
-            snprintf(msg, msglen, "%s: file.hash.sha256 is not 64 hex digits; not quarantined",
-                     s->path);
+            say(msg, msglen, "%s: file.hash.sha256 is not 64 hex digits; not quarantined", s->path);
             return -1;
         }
         for (size_t i = 0; i < 32; i++) {
             int hi = hexval(v[2 * i]), lo = hexval(v[2 * i + 1]);
             if (hi < 0 || lo < 0) {
                 *reason = "identity_unknown";
-                snprintf(msg, msglen, "%s: file.hash.sha256 is not 64 hex digits; not quarantined",
-                         s->path);
+                say(msg, msglen, "%s: file.hash.sha256 is not 64 hex digits; not quarantined",
+                    s->path);
                 return -1;
             }
             s->sha[i] = (uint8_t)(hi << 4 | lo);
@@ -1126,11 +1137,11 @@ static int vault_open(struct rq *p, char *err, size_t errlen)
     uint8_t key[RQ_KEY_LEN];
     int rc = rq_key_load_or_create(p->private_fd, p->conf.key_file, key, &st);
     if (rc != 0) {
-        snprintf(err, errlen, "%s", st.msg);
+        say(err, errlen, "%s", st.msg);
         return rc;
     }
     if (mkdirat(p->private_fd, VAULT_DIR, 0700) != 0 && errno != EEXIST) {
-        snprintf(err, errlen, "cannot make %s/%s: %s", p->private_path, VAULT_DIR, strerror(errno));
+        say(err, errlen, "cannot make %s/%s: %s", p->private_path, VAULT_DIR, strerror(errno));
         rc = RP_ERR_IO;
     }
     if (rc == 0) {
@@ -1139,15 +1150,15 @@ static int vault_open(struct rq *p, char *err, size_t errlen)
         struct stat sb;
         if (p->vault_fd < 0 || fstat(p->vault_fd, &sb) != 0 || sb.st_uid != geteuid() ||
             (sb.st_mode & 077) != 0) {
-            snprintf(err, errlen,
-                     "%s/%s: expected a folder of the agent's user with mode 0700, not a link",
-                     p->private_path, VAULT_DIR);
+            say(err, errlen,
+                "%s/%s: expected a folder of the agent's user with mode 0700, not a link",
+                p->private_path, VAULT_DIR);
             rc = RP_ERR_PERM;
         }
     }
     if (rc == 0 &&
         (rc = rq_vault_open(p->vault_fd, key, p->conf.max_vault_bytes, &p->vault, &st)) != 0)
-        snprintf(err, errlen, "%s", st.msg);
+        say(err, errlen, "%s", st.msg);
     memset(key, 0, sizeof key);
     return rc;
 }

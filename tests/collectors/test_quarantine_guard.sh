@@ -15,6 +15,9 @@
 #    under refused_paths, or among the agent's own files (its events file)
 #    is refused (path_not_allowed); allowed_paths lifts a refused prefix for
 #    the folder it names;
+#  - a file with a second name (hard link) is refused (hard_links), one over
+#    max_file_bytes too (too_large), and one that would take the vault past
+#    max_vault_bytes fails (vault_full); each is left in place;
 #  - an alert without file.hash.sha256 is acted on by device and inode and
 #    the response says so;
 #  - nothing leaks: once the entries are deleted the vault is empty, no
@@ -49,7 +52,8 @@ cat >"$CFG" <<JSON
     "inject": {"enabled": true, "file": "$INJECT_SO"},
     "quarantine": {"enabled": true, "file": "responder_quarantine.so",
                    "config": {"refused_paths": ["$T/protected"],
-                              "allowed_paths": ["$T/protected/ok"]}}
+                              "allowed_paths": ["$T/protected/ok"],
+                              "max_file_bytes": 100000, "max_vault_bytes": 65536}}
   }
 }
 JSON
@@ -128,6 +132,18 @@ case $R in *"the agent's own files"*) ;; *) fail "own files message: $R" ;; esac
 AID=$(inject t.allowed "$(identity "$T/protected/ok/file")")
 expect_response "$(acted "$AID")" done
 [ ! -e "$T/protected/ok/file" ] || fail "the allowed file is still there"
+
+# ---- hard links and the caps ----------------------------------------------------------------------
+as_user sh -c "printf 'two names\n' >'$T/work/linked' && ln '$T/work/linked' '$T/work/linked2'"
+expect_response "$(acted "$(inject t.hardlink "$(identity "$T/work/linked")")")" refused hard_links
+[ -f "$T/work/linked" ] && [ -f "$T/work/linked2" ] || fail "a name of the hard-linked file was removed"
+as_user sh -c "head -c 120000 /dev/zero >'$T/work/large'"
+expect_response "$(acted "$(inject t.large "$(identity "$T/work/large")")")" refused too_large
+[ "$(stat -c %s "$T/work/large")" -eq 120000 ] || fail "the large file was changed"
+# Under max_file_bytes, over what the vault (64 KiB) has room for.
+as_user sh -c "head -c 70000 /dev/zero >'$T/work/big'"
+expect_response "$(acted "$(inject t.big "$(identity "$T/work/big")")")" failed vault_full
+[ "$(stat -c %s "$T/work/big")" -eq 70000 ] || fail "the file refused by the vault was changed"
 
 # ---- without a hash: device and inode only, and said ---------------------------------------------
 as_user sh -c "printf 'no hash given\n' >'$T/work/nohash'"

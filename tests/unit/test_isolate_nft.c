@@ -1013,6 +1013,17 @@ static void test_resolve_literals(void **state)
     assert_int_equal(n, 1);
     assert_int_equal(out[0].family, AF_INET6);
     assert_int_equal(out[0].prefix_bits, 128);
+    /* A name (from /etc/hosts): each address once, never more than cap. */
+    assert_int_equal(ri_resolve("localhost", 53, 0, RI_ROLE_DNS, out, 4, &n, err, sizeof err), 0);
+    assert_true(n >= 1 && n <= 4);
+    for (uint32_t i = 0; i < n; i++) {
+        assert_int_equal(ri_allow_check(&out[i], err, sizeof err), 0);
+        for (uint32_t j = 0; j < i; j++)
+            assert_false(out[i].family == out[j].family &&
+                         memcmp(out[i].addr, out[j].addr, 16) == 0);
+    }
+    assert_int_equal(ri_resolve("localhost", 53, 0, RI_ROLE_DNS, out, 1, &n, err, sizeof err), 0);
+    assert_int_equal(n, 1);
     assert_int_equal(ri_resolve("", 0, 0, RI_ROLE_DNS, out, 4, &n, err, sizeof err), RP_ERR_INVAL);
     assert_int_equal(ri_resolve("a b", 0, 0, RI_ROLE_DNS, out, 4, &n, err, sizeof err),
                      RP_ERR_INVAL);

@@ -530,9 +530,12 @@ static void tree_case(int force_scan)
         assert_true(found[i].depth == 1 || found[i].depth == 2);
         assert_int_equal(found[i].start, start_of(found[i].pid));
     }
-    /* A cap smaller than the tree says so. */
+    /* A cap smaller than the tree says so, and out is not written past cap
+     * (found[2] is a canary). */
+    found[2].pid = -7;
     assert_int_equal(rk_descendants(root, start_of(root), &o, found, 2, &n), RP_ERR_FULL);
-    assert_int_equal(n, 2);
+    assert_int_equal(n, 1);
+    assert_int_equal(found[2].pid, -7);
     assert_int_equal(rk_descendants(root, start_of(root) + 1, &o, found, 16, &n), RP_ERR_NOTFOUND);
     assert_int_equal(rk_kill_tree(root, start_of(root), &o, work, RK_TREE_MAX, &tr), 0);
     assert_int_equal(tr.code, RK_DONE);

@@ -15,8 +15,12 @@
  * subject alert_create copies (file.*, process.*, user.*...): a plain JSON
  * value takes the field's registered type (a string for a string field, an
  * integer for i64/u64/timestamp, true/false for bool, an array of strings for
- * a string array, an address for ip), and an object {"TYPE": value} names the
- * type itself (str, i64, u64, bool, timestamp, ip, strs). The reply is
+ * a string array, an address for ip; for a field no plugin registered yet,
+ * the type its JSON suggests, else the first the host accepts for a
+ * standard field: i64, timestamp or u64 for an integer, ip for a string),
+ * and an object {"TYPE": value} names the type itself (str, i64, u64, bool,
+ * timestamp, ip, strs). Custom fields must lie in the namespace
+ * "alert_inject". The reply is
  * {"event_id": the alert's event.id, "mode": its rampart.policy.mode,
  * "actions": [...]}; a bad description is refused naming the member.
  */
@@ -140,6 +144,7 @@ static int set_field(struct ai *p, rp_event *ev, const char *name, const json_t 
     const rp_host_api *h = p->host;
     uint32_t type = 0, known = 0;
     rp_field_id id = 0;
+    int typed = json_is_object(v);
     if (h->field_lookup(p->self, name, strlen(name), &id, &known) != 0)
         known = 0;
     if (json_is_object(v)) {
@@ -169,6 +174,19 @@ static int set_field(struct ai *p, rp_event *ev, const char *name, const json_t 
                           name);
     }
     int rc = h->field_id(p->self, name, strlen(name), type, &id);
+    /* A standard field no plugin registered yet has a fixed type the
+     * registry does not show: a plain value tries the other types it can
+     * stand for (an integer for i64, u64 or a timestamp; a string for an
+     * address). */
+    static const uint32_t ints[] = {RP_TYPE_I64, RP_TYPE_TIMESTAMP, RP_TYPE_U64};
+    for (size_t i = 0; rc == RP_ERR_TYPE && !known && !typed && json_is_integer(v) &&
+                       i < sizeof ints / sizeof ints[0];
+         i++)
+        if ((rc = h->field_id(p->self, name, strlen(name), ints[i], &id)) == 0)
+            type = ints[i];
+    if (rc == RP_ERR_TYPE && !known && !typed && json_is_string(v) &&
+        (rc = h->field_id(p->self, name, strlen(name), RP_TYPE_IP, &id)) == 0)
+        type = RP_TYPE_IP;
     if (rc != 0)
         return refuse(p, rc, "fields.%s: the host refused the field as type %u (%s)", name, type,
                       rp_errname(rc));
