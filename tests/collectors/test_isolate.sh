@@ -372,7 +372,7 @@ run_cmd iso.out iso.err "${CTL[@]}" isolate drill
 expect_rc 0 "isolate: $(cat iso.err)"
 t1=$(date +%s%N)
 note_ms=$(((t1 - t0) / 1000000))
-json_get iso.out 'd["outcome"]' | grep -qx done || fail "isolate did not say done: $(cat iso.out)"
+json_get iso.out 'd["outcome"]' | grep -qx "done" || fail "isolate did not say done: $(cat iso.out)"
 table_in_ep || fail "no isolation table in the endpoint's namespace after isolate"
 root_clean || fail "the isolation table appeared in the machine's own namespace"
 [ "$(reach $OH_IP)" != 0 ] || fail "the other host is still reachable after isolate"
@@ -382,7 +382,7 @@ wait_for 10 "the old session's outcome" test -s session1
 [ "$(cat session1)" = reset ] || fail "the session opened before isolation was not reset: $(cat session1)"
 wait "$SPID" 2>/dev/null || true
 wait_for 10 "the response of the isolation at the backend" \
-    responses_at_least "$RECEIVED" isolate done command
+    responses_at_least "$RECEIVED" isolate "done" command
 n=$(lines "$RECEIVED")
 wait_for 10 "more events at the backend while isolated" grows "$RECEIVED" "$n"
 run_cmd st.out st.err "${CTL[@]}" status
@@ -426,7 +426,7 @@ no_table_in_ep || fail "the table is still there after release"
 reachable $OH_IP || fail "the other host is unreachable after release"
 reachable $OH_IP6 || fail "the other host is unreachable over IPv6 after release"
 wait_for 10 "the response of the release at the backend" \
-    responses_at_least "$RECEIVED" release done command
+    responses_at_least "$RECEIVED" release "done" command
 run_cmd rel2.out rel2.err "${CTL[@]}" release
 expect_rc 70 "a second release"
 file_has rel2.err not_isolated || fail "a second release does not say not_isolated: $(cat rel2.err)"
@@ -443,11 +443,11 @@ json_get inj.out 'd["mode"] == "prevent" and d["actions"] == ["isolate"]' | grep
     fail "the injected alert is not under prevent with isolate: $(cat inj.out)"
 wait_for 10 "the isolation asked by the alert" table_in_ep
 [ "$(reach $OH_IP)" != 0 ] || fail "the other host is reachable after the alert's isolation"
-wait_for 10 "the alert's response at the backend" responses_at_least "$RECEIVED" isolate done alert
+wait_for 10 "the alert's response at the backend" responses_at_least "$RECEIVED" isolate "done" alert
 alert_id=$(last_response "$RECEIVED" isolate alert 'd.get("rampart.response.alert_id", "")')
 [ "$alert_id" = "$(json_get inj.out 'd["event_id"]')" ] ||
     fail "the alert's response names alert '$alert_id', not the injected one: $(cat inj.out)"
-[ "$(count_responses "$RECEIVED" isolate done alert)" = 1 ] ||
+[ "$(count_responses "$RECEIVED" isolate "done" alert)" = 1 ] ||
     fail "the detect alert was acted on too"
 "$PY" - "$RECEIVED" "$alert_id" <<'EOF' || fail "the alert $alert_id is not among the events the backend got"
 import json, sys
@@ -468,7 +468,7 @@ table_in_ep || fail "the table went away when the agent stopped"
 [ "$(reach $OH_IP)" != 0 ] || fail "the other host is reachable while the agent is down"
 n=$(lines "$RECEIVED")
 start_agent
-wait_for 10 "the re-apply at start at the backend" responses_at_least "$RECEIVED" isolate done start
+wait_for 10 "the re-apply at start at the backend" responses_at_least "$RECEIVED" isolate "done" start
 last_response "$RECEIVED" isolate start 'd["message"]' | grep -q "the table was there" ||
     fail "the response at start does not say the table was there"
 [ "$(last_response "$RECEIVED" isolate start 'd.get("rampart.response.alert_id")')" = "$alert_id" ] ||
@@ -485,7 +485,7 @@ start_agent
 table_in_ep || fail "the isolation was not applied again at start after the reboot"
 [ "$(reach $OH_IP)" != 0 ] || fail "the other host is reachable after the reboot"
 RESP_MIN=2 wait_for 10 "the second re-apply at the backend" \
-    responses_at_least "$RECEIVED" isolate done start
+    responses_at_least "$RECEIVED" isolate "done" start
 last_response "$RECEIVED" isolate start 'd["message"]' | grep -q "the table was gone" ||
     fail "the response after the reboot does not say the table was gone"
 
