@@ -145,7 +145,9 @@ struct ipl {
 
     uint64_t refresh_timer, probe_timer;
     uint32_t gauge_isolated, gauge_allowed;
-    atomic_int refresh_pending, probe_pending, stopping;
+    /* refresh_again: a reload asked for a refresh while one was under way
+     * (it may have read the old endpoints): one more follows it. */
+    atomic_int refresh_pending, refresh_again, probe_pending, stopping;
 };
 
 enum job_kind { J_ALERT, J_REFRESH, J_PROBE, J_REAPPLY };
@@ -1150,17 +1152,23 @@ static void job_work(void *arg)
     }
 }
 
+static int job_submit(struct ipl *p, enum job_kind kind, const rp_event *ev);
+
 static void job_done(void *arg, int status)
 {
     struct job *j = arg;
-    (void)status;
-    if (j->kind == J_REFRESH || j->kind == J_REAPPLY)
-        atomic_store(&j->p->refresh_pending, 0);
-    else if (j->kind == J_PROBE)
-        atomic_store(&j->p->probe_pending, 0);
+    struct ipl *p = j->p;
+    bool again = false;
+    if (j->kind == J_REFRESH || j->kind == J_REAPPLY) {
+        atomic_store(&p->refresh_pending, 0);
+        again = atomic_exchange(&p->refresh_again, 0) && status == 0 && !atomic_load(&p->stopping);
+    } else if (j->kind == J_PROBE)
+        atomic_store(&p->probe_pending, 0);
     if (j->ev)
-        j->p->host->event_release(j->ev);
+        p->host->event_release(j->ev);
     free(j);
+    if (again)
+        (void)job_submit(p, J_REAPPLY, NULL);
 }
 
 static int job_submit(struct ipl *p, enum job_kind kind, const rp_event *ev)
@@ -1168,8 +1176,13 @@ static int job_submit(struct ipl *p, enum job_kind kind, const rp_event *ev)
     atomic_int *pending = kind == J_PROBE                          ? &p->probe_pending
                           : kind == J_REFRESH || kind == J_REAPPLY ? &p->refresh_pending
                                                                    : NULL;
-    if (pending && atomic_exchange(pending, 1))
-        return 0; /* one of its kind is queued or running */
+    if (pending && atomic_exchange(pending, 1)) {
+        /* One of its kind is queued or running; after a reload one more
+         * runs once it is done. */
+        if (kind == J_REAPPLY)
+            atomic_store(&p->refresh_again, 1);
+        return 0;
+    }
     struct job *j = calloc(1, sizeof *j);
     int rc = j ? 0 : RP_ERR_NOMEM;
     if (j) {
@@ -1237,6 +1250,18 @@ static int ri_on_event(rp_plugin *self, void *state, const rp_event *ev)
 {
     struct ipl *p = state;
     (void)self;
+    const char *type = NULL, *action = NULL;
+    uint64_t tlen = 0, alen = 0;
+    /* After a reload the host's endpoints may be others (a new output.url
+     * or proxy): an isolation in force is refreshed at once. */
+    if (p->host->event_type(ev, &type, &tlen) == 0 && tlen == sizeof "agent.lifecycle" - 1 &&
+        memcmp(type, "agent.lifecycle", tlen) == 0) {
+        if (p->host->get_str(ev, p->resp.id[RP_UTIL_RF_EVENT_ACTION], &action, &alen) == 0 &&
+            alen == sizeof "agent-config-reloaded" - 1 &&
+            memcmp(action, "agent-config-reloaded", alen) == 0 && isolated_now(p))
+            (void)job_submit(p, J_REAPPLY, NULL);
+        return 0;
+    }
     if (!rp_util_response_wants(&p->resp, ev, "isolate"))
         return 0;
     /* Resolving the backend may block: the isolation runs on a worker. */
@@ -1433,8 +1458,10 @@ static int ri_start(rp_plugin *self, void *state)
 {
     struct ipl *p = state;
     int rc = p->host->subscribe(self, "alert", 5, 0);
+    if (rc == 0)
+        rc = p->host->subscribe(self, "agent.lifecycle", sizeof "agent.lifecycle" - 1, 0);
     if (rc != 0)
-        return refuse(p, rc, "cannot subscribe to alerts");
+        return refuse(p, rc, "cannot subscribe to alerts and the agent's lifecycle events");
     pthread_mutex_lock(&p->op_lock);
     reapply_at_start(p);
     pthread_mutex_unlock(&p->op_lock);

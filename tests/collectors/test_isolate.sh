@@ -17,7 +17,8 @@
 #    a simulated reboot (the table deleted while the agent is down)
 #    re-applies it at start;
 #  - a reload while isolated applies the new allowed set (`allow`) at once;
-#  - with output.proxy, the proxy is allowed and events go out through it;
+#  - output.proxy set by a reload while isolated: the proxy is allowed at
+#    once and events go out through it;
 #  - the backend made unreachable: the isolation is rolled back and the
 #    response says so (failed, backend_unreachable);
 #  - an unreadable state file is reported at start (state_unreadable) and
@@ -536,8 +537,10 @@ ip -n "$BE" link set dev rpi$ID-b up
 stop_agent
 [ ! -e data/plugins/isolate/isolated.json ] || fail "the state file stays after the rollback"
 
-# ---- through a proxy: the proxy is allowed (role proxy) and the events
-# still go out through it while isolated
+# ---- a proxy added by a reload while isolated: the endpoints the host
+# offers change, the plugin refreshes at once (the periodic refresh is an
+# hour away here), the proxy is allowed (role proxy) and the events go out
+# through it
 set_output() {
     "$PY" - "$CFG" "$1" <<'EOF'
 import json, sys
@@ -548,11 +551,19 @@ for k in [k for k, v in c["output"].items() if v is None]:
 json.dump(c, open(sys.argv[1], "w"))
 EOF
 }
-set_output '{"proxy": "http://'$BE_IP2:$PROXY_PORT'"}'
+"$PY" - "$CFG" <<'EOF'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["plugins"]["isolate"]["config"]["refresh_interval_s"] = 3600
+json.dump(c, open(sys.argv[1], "w"))
+EOF
 start_agent
-wait_for 10 "an upload through the proxy" file_has proxy.log "$BE_NAME:$PORT"
 run_cmd px.out px.err "${CTL[@]}" isolate proxy
-expect_rc 0 "isolate with a proxy: $(cat px.err)"
+expect_rc 0 "isolate before the proxy: $(cat px.err)"
+set_output '{"proxy": "http://'$BE_IP2:$PROXY_PORT'"}'
+run_cmd rl.out rl.err "$RAMPARTCTL" --config "$CFG" reload
+expect_rc 0 "reload with a proxy: $(cat rl.err)"
+wait_for 10 "an upload through the proxy" file_has proxy.log "$BE_NAME:$PORT"
 n=$(lines "$RECEIVED")
 wait_for 10 "events through the proxy while isolated" grows "$RECEIVED" "$n"
 run_cmd px.out px.err "${CTL[@]}" status
