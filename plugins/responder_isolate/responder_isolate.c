@@ -141,6 +141,9 @@ struct ipl {
     int last_refresh_rc;
     char last_refresh_err[ERR_MAX];
     int64_t last_probe_ns, last_reachable_ns;
+    /* The rollback's clock: monotonic, so a step of the wall clock neither
+     * fires nor delays it. */
+    int64_t reachable_mono_ns;
     int backend_reachable; /* -1 not probed yet, 0, 1 */
 
     uint64_t refresh_timer, probe_timer;
@@ -819,6 +822,7 @@ static void isolate_locked(struct ipl *p, const rp_event *alert, const char *rea
             p->last_refresh_rc = 0;
             p->last_refresh_err[0] = '\0';
             p->last_reachable_ns = st.since_ns;
+            p->reachable_mono_ns = p->host->monotonic_ns();
             p->backend_reachable = -1;
             pthread_mutex_unlock(&p->lock);
             result_set(r, RP_UTIL_RESPONSE_DONE, NULL,
@@ -1018,19 +1022,21 @@ static void probe(struct ipl *p)
     /* Outside op_lock: a probe takes up to probe_timeout_ms. */
     int ok = probe_peers(peers, n, c.probe_timeout_ms);
     free(peers);
-    int64_t now = p->host->now_ns();
+    int64_t now = p->host->now_ns(), mono = p->host->monotonic_ns();
     pthread_mutex_lock(&p->op_lock);
     pthread_mutex_lock(&p->lock);
     bool same = p->st.isolated && p->st.since_ns == st.since_ns;
     if (same) {
         p->last_probe_ns = now;
         p->backend_reachable = ok;
-        if (ok)
+        if (ok) {
             p->last_reachable_ns = now;
+            p->reachable_mono_ns = mono;
+        }
     }
-    int64_t last_ok = p->last_reachable_ns;
+    int64_t last_ok = p->reachable_mono_ns;
     pthread_mutex_unlock(&p->lock);
-    if (same && !ok && c.rollback_s > 0 && now - last_ok >= (int64_t)c.rollback_s * 1000000000) {
+    if (same && !ok && c.rollback_s > 0 && mono - last_ok >= (int64_t)c.rollback_s * 1000000000) {
         struct result r;
         char err[ERR_MAX] = "";
         memset(&r, 0, sizeof r);
@@ -1097,6 +1103,7 @@ static void reapply_at_start(struct ipl *p)
         p->pol = *pol;
         p->last_refresh_ns = now;
         p->last_reachable_ns = now; /* the rollback window starts again */
+        p->reachable_mono_ns = p->host->monotonic_ns();
         p->backend_reachable = -1;
         pthread_mutex_unlock(&p->lock);
         r.allowed = pol->n_allow;
