@@ -127,8 +127,8 @@ void rp__host_sig_keys_free(rp__host *host)
 }
 
 /* Reads agent.trusted_keys once. A key that cannot be read or is not a
- * P-256 public key is a config error naming the file and the key; the
- * others are kept, so plugins signed by them still load. */
+ * P-256 public key is a config error naming the file and the key (start-up
+ * stops); every key is read, so that one check reports them all. */
 static int read_trusted_keys(rp__host *host, char *err, size_t errlen)
 {
     const json_t *list = host->opts.trusted_keys;
@@ -152,7 +152,6 @@ static int read_trusted_keys(rp__host *host, char *err, size_t errlen)
         if (rc != 0) {
             struct rp__json_seg segs[3] = {{.key = "agent"}, {.key = "trusted_keys"}, {.index = i}};
             config_error(host, err, errlen, segs, 3, "agent.trusted_keys[%zu]: %s", i, why);
-            rp__log_error("agent.trusted_keys[%zu]: %s", i, why);
             bad = 1;
             continue;
         }

@@ -168,7 +168,7 @@ grep -qF "plugins.tampered: ${WHY[tampered]}" cc2.err || fail "tampered not refu
 grep -qF "plugins.unsigned" cc2.err && fail "unsigned refused without require_signed_plugins: $(cat cc2.err)"
 
 # A trusted key that is not P-256, and one others can write: errors naming
-# the file and the key.
+# the file and the key, for the check and for start-up.
 "$PY" - "$CFG" <<'PY'
 import json, sys
 c = json.load(open(sys.argv[1]))
@@ -184,4 +184,8 @@ grep -qxF "rampartd: $CFG: agent.trusted_keys[1]: $T/keys/rsa.pub.pem: an RSA ke
     fail "RSA key error: $(cat k.err)"
 grep -qF "rampartd: $CFG: agent.trusted_keys[2]: $T/open/w.pub.pem: untrusted file: $T/open: writable by others (mode 0777)" k.err ||
     fail "writable key error: $(cat k.err)"
+# Start-up stops on them too, as on any config error.
+run_cmd ks.out ks.err "$RAMPARTD" --foreground --config "$CFG"
+expect_rc 78 "start-up with bad keys: $(cat ks.err)"
+grep -qF "agent.trusted_keys[1]: $T/keys/rsa.pub.pem: an RSA key" ks.err || fail "start-up: $(cat ks.err)"
 echo "PASS"
