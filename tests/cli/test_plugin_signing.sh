@@ -10,7 +10,9 @@
 # with the good one. Without require_signed_plugins an unsigned plugin loads
 # but a bad signature is still refused. A trusted key that is not P-256, or
 # that others can write, is a config error naming the file and the key.
-# `rampartctl verify` gives the same verdicts with its documented exit codes.
+# A reload of the running plugin's file, tampered with, is refused and the
+# running copy stays. `rampartctl verify` gives the same verdicts with its
+# documented exit codes.
 # (A plugin swapped on disk between the check and the load: unit test
 # test_os_trust, test_dl_open_checked_swap.)
 # shellcheck source=tests/cli/lib.sh
@@ -147,6 +149,18 @@ expect_rc 1 "status of an agent with refused plugins"
 grep -qE "^  good +running +5 " st.out || fail "status: good not running: $(cat st.out)"
 grep -qE "^  tampered +refused .*bad signature: the file changed after it was signed" st.out ||
     fail "status: tampered row: $(cat st.out)"
+# The running good plugin's file tampered with in place (the agent runs a
+# sealed copy of it, so this cannot reach the running code), then a reload:
+# the changed file is refused for its signature and the running copy stays.
+off=$(grep -boa 'GCC: ' plugins/good.so | head -n1 | cut -d: -f1)
+printf 'Y' | dd of=plugins/good.so bs=1 seek="$off" conv=notrunc status=none
+run_cmd rl.out rl.err "$RAMPARTCTL" --config "$CFG" reload
+expect_rc 78 "reload of a tampered plugin file: $(cat rl.out rl.err)"
+grep -qF "bad signature: the file changed after it was signed" rl.out rl.err ||
+    fail "reload: no reason: $(cat rl.out rl.err)"
+echo "reload refused: $(cat rl.out rl.err)"
+run_cmd st2.out st2.err "$RAMPARTCTL" --config "$CFG" status
+grep -qE "^  good +running +5 " st2.out || fail "status after the refused reload: $(cat st2.out)"
 pid_alive "$APID" || fail "the agent died"
 kill -TERM "$APID"
 wait "$APID" || fail "agent exit status"
