@@ -463,6 +463,9 @@ void rp__agent_host_opts(const rp__config *cfg, rp__host_opts *opts)
     opts->data_dir = cfg->data_dir;
     opts->upload_url = cfg->output_url;
     opts->proxy_url = cfg->output_proxy;
+    const json_t *agent = json_object_get(cfg->root, "agent");
+    opts->trusted_keys = json_object_get(agent, "trusted_keys");
+    opts->require_signed_plugins = json_is_true(json_object_get(agent, "require_signed_plugins"));
 }
 
 int rp__agent_check_config(const rp__config *cfg, char *err, size_t errlen)

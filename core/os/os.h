@@ -135,6 +135,29 @@ int rp__os_dl_file_id(const rp__os_dl *dl, rp__os_file_id *out);
 int rp__os_path_file_id(const char *abs_path, rp__os_file_id *out);
 int rp__os_dl_open_trusted_copy(const char *abs_path, rp__os_dl **out, char *err, size_t errlen);
 
+/*
+ * Signed plugins (runtime/plugin_sig.h). rp__os_dl_open_checked is
+ * rp__os_dl_open_trusted (copy == 0) or rp__os_dl_open_trusted_copy (copy !=
+ * 0) that also opens "<file>.sig" in the same checked folder, by its open
+ * descriptor, without following a link, and checks it as the plugin file is
+ * checked (a regular file of one name, owned by root or the agent's user,
+ * writable by neither group nor others), reading at most sig_max bytes. When
+ * the .sig is there, or require_sig is set, the plugin's open descriptor is
+ * copied into a sealed anonymous file, check is called on the bytes of that
+ * copy (and the .sig's text, NULL when there is none) and that copy is what is
+ * loaded: the bytes checked are the bytes loaded, whatever happens to the
+ * file on disk from its open on. A non-zero return from check refuses the
+ * load with that code and check's reason in err. Without a .sig and without
+ * require_sig, check is not called and nothing is copied (unless copy).
+ * RP_ERR_PERM for an untrusted .sig, RP_ERR_RANGE for one larger than sig_max;
+ * RP_ERR_UNSUPPORTED where the platform cannot make the copy.
+ */
+typedef int (*rp__os_dl_check_fn)(void *arg, const void *data, size_t len, const char *sig,
+                                  size_t sig_len, char *err, size_t errlen);
+int rp__os_dl_open_checked(const char *abs_path, int copy, int require_sig, size_t sig_max,
+                           rp__os_dl_check_fn check, void *arg, rp__os_dl **out, char *err,
+                           size_t errlen);
+
 /* Asks the agent with this pid to reload its configuration (SIGHUP). */
 int rp__os_send_reload(long pid);
 

@@ -1076,6 +1076,7 @@ void rp__host_destroy(rp__host *host)
         rp__host_plugin_free(host->plugins[i]);
     rp__host_command_teardown(host, 1);
     rp__host_endpoints_destroy(host);
+    rp__host_sig_keys_free(host);
     free(host->plugins);
     rp__host_policy_clear(host);
     free(host);

@@ -104,6 +104,12 @@ typedef struct rp__host_opts {
      * as the service org.rampart.host.endpoints; borrowed for the call. */
     const char *upload_url;
     const char *proxy_url;
+    /* Signed plugins (runtime/plugin_sig.h): agent.trusted_keys, an array of
+     * PEM public key files relative to config_dir (NULL: none), read once by
+     * the first rp__host_load; with require_signed_plugins a plugin without
+     * a valid signature by one of them is refused. */
+    const json_t *trusted_keys;
+    int require_signed_plugins;
 } rp__host_opts;
 
 int rp__host_create(const rp__host_opts *opts, rp__host **out);

@@ -66,6 +66,7 @@ struct rp_plugin {
     enum rp__plugin_state pstate;
     char *config_json;
     char error[ERR_LEN];
+    char signed_by[20]; /* hex prefix of the key that signed the loaded file, or "" */
 
     rp__os_mutex *lock; /* guards last_msg, counters registration, handles */
     char last_msg[ERR_LEN];
@@ -167,6 +168,10 @@ struct rp__host {
     /* The endpoints service the host offers (host_endpoints.c); NULL for a
      * load-only host. */
     struct rp__host_endpoints *endpoints;
+    /* agent.trusted_keys, read by the first rp__host_load (loader.c). */
+    struct rp__sig_key **sig_keys;
+    size_t nsig_keys;
+    int sig_keys_read;
 };
 
 /* 1.1: drops, gauges, services and the private folder (host_service.c).
@@ -306,6 +311,8 @@ void rp__host_policy_clear(rp__host *host);
 struct rp_plugin *rp__host_plugin_new(rp__host *host, const char *name, const char *file);
 void rp__host_plugin_free(struct rp_plugin *p);
 int rp__host_load_binary(rp__host *host, struct rp_plugin *p, int private_copy);
+/* Frees the trusted keys (loader.c). */
+void rp__host_sig_keys_free(rp__host *host);
 int rp__host_check_config(rp__host *host, struct rp_plugin *p, const json_t *entry, char *err,
                           size_t errlen);
 char *rp__host_plugin_path(const rp__host_opts *opts, const char *file);

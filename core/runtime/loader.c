@@ -8,6 +8,7 @@
 #include "os/os_thread.h"
 #include "runtime/host.h"
 #include "runtime/host_private.h"
+#include "runtime/plugin_sig.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -73,6 +74,95 @@ char *rp__host_plugin_path(const rp__host_opts *opts, const char *file)
     return rp__path_resolve(opts->config_dir, file);
 }
 
+static void config_error(rp__host *host, char *err, size_t errlen, const struct rp__json_seg *segs,
+                         int depth, const char *fmt, ...) RP__PRINTF(6, 7);
+
+/* What check_signature is given and gives back. */
+struct sig_check {
+    rp__host *host;
+    struct rp_plugin *p;
+    int refused; /* the signature (or its absence) refused the file */
+};
+
+/* The check of a plugin's bytes, called by rp__os_dl_open_checked on the
+ * private copy that is then loaded: a signature file must parse and verify
+ * with a trusted key; without one, only when signatures are not required. */
+static int check_signature(void *arg, const void *data, size_t len, const char *sig, size_t sig_len,
+                           char *err, size_t errlen)
+{
+    struct sig_check *sc = arg;
+    rp__host *host = sc->host;
+    char why[ERR_LEN - 128];
+    sc->refused = 1;
+    if (!sig) {
+        snprintf(err, errlen,
+                 "not signed (no %s.sig next to it) and agent.require_signed_plugins is true",
+                 sc->p->path);
+        return RP_ERR_PERM;
+    }
+    rp__sig s;
+    if (rp__sig_parse(sig, sig_len, &s, why, sizeof why) != 0) {
+        snprintf(err, errlen, "malformed signature file %s.sig: %s", sc->p->path, why);
+        return RP_ERR_PERM;
+    }
+    const rp__sig_key *signer = NULL;
+    int rc =
+        rp__sig_verify(data, len, &s, host->sig_keys, host->nsig_keys, &signer, why, sizeof why);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s", why);
+        return rc;
+    }
+    rp__sig_hex(rp__sig_key_id(signer), RP__SIG_ID_SHOWN, sc->p->signed_by);
+    sc->refused = 0;
+    return 0;
+}
+
+void rp__host_sig_keys_free(rp__host *host)
+{
+    for (size_t i = 0; i < host->nsig_keys; i++)
+        rp__sig_key_free(host->sig_keys[i]);
+    free(host->sig_keys);
+    host->sig_keys = NULL;
+    host->nsig_keys = 0;
+}
+
+/* Reads agent.trusted_keys once. A key that cannot be read or is not a
+ * P-256 public key is a config error naming the file and the key (start-up
+ * stops); every key is read, so that one check reports them all. */
+static int read_trusted_keys(rp__host *host, char *err, size_t errlen)
+{
+    const json_t *list = host->opts.trusted_keys;
+    size_t n = json_array_size(list);
+    int bad = 0;
+    host->sig_keys_read = 1;
+    if (n == 0)
+        return 0;
+    if (!(host->sig_keys = calloc(n, sizeof *host->sig_keys)))
+        return RP_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const char *file = json_string_value(json_array_get(list, i));
+        char *path = file ? rp__path_resolve(host->opts.config_dir, file) : NULL;
+        char why[ERR_LEN];
+        if (!path)
+            return RP_ERR_NOMEM;
+        int rc = rp__sig_key_load(path, &host->sig_keys[host->nsig_keys], why, sizeof why);
+        free(path);
+        if (rc == RP_ERR_NOMEM)
+            return rc;
+        if (rc != 0) {
+            struct rp__json_seg segs[3] = {{.key = "agent"}, {.key = "trusted_keys"}, {.index = i}};
+            config_error(host, err, errlen, segs, 3, "agent.trusted_keys[%zu]: %s", i, why);
+            bad = 1;
+            continue;
+        }
+        char id[RP__SIG_ID_SHOWN + 1];
+        rp__sig_hex(rp__sig_key_id(host->sig_keys[host->nsig_keys]), RP__SIG_ID_SHOWN, id);
+        rp__log_debug("trusted plugin key %s from agent.trusted_keys[%zu]", id, i);
+        host->nsig_keys++;
+    }
+    return bad ? RP_ERR_CONFIG : 0;
+}
+
 /* Loads the file, calls its entry and checks the descriptor. private_copy:
  * load a private copy of the checked file (a reload of a changed file). */
 int rp__host_load_binary(rp__host *host, struct rp_plugin *p, int private_copy)
@@ -86,11 +176,16 @@ int rp__host_load_binary(rp__host *host, struct rp_plugin *p, int private_copy)
     }
     free(p->path);
     p->path = real;
-    /* The trust check and the load look at one open file (os.h). */
-    rc = private_copy ? rp__os_dl_open_trusted_copy(p->path, &p->dl, why, sizeof why)
-                      : rp__os_dl_open_trusted(p->path, &p->dl, why, sizeof why);
+    /* The trust check, the signature check and the load look at one open
+     * file (os.h): a signed file is checked and loaded from one sealed copy. */
+    struct sig_check sc = {host, p, 0};
+    p->signed_by[0] = '\0';
+    rc = rp__os_dl_open_checked(p->path, private_copy, host->opts.require_signed_plugins,
+                                RP__SIG_FILE_MAX, check_signature, &sc, &p->dl, why, sizeof why);
     if (rc != 0) {
-        if (rc == RP_ERR_PERM)
+        if (sc.refused)
+            refuse(p, "%s: %s", p->path, why);
+        else if (rc == RP_ERR_PERM)
             refuse(p, "untrusted file: %s", why);
         else
             refuse(p, "%s: cannot load: %s", p->path, why);
@@ -343,6 +438,12 @@ int rp__host_load(rp__host *host, char *err, size_t errlen)
     int config_errors = 0;
     if (err && errlen)
         err[0] = '\0';
+    if (!host->sig_keys_read) {
+        int rc = read_trusted_keys(host, err, errlen);
+        if (rc == RP_ERR_NOMEM)
+            return rc;
+        config_errors |= rc == RP_ERR_CONFIG;
+    }
     json_object_foreach((json_t *)host->opts.plugins, name, entry)
     {
         if (!json_is_true(json_object_get(entry, "enabled")))
@@ -381,10 +482,11 @@ int rp__host_load(rp__host *host, char *err, size_t errlen)
         }
         rp__hf_set_live(p, 1);
         p->pstate = RP__PLUGIN_LOADED;
-        rp__log_info("plugin %s: loaded %s %s (%s, %s, %s) from %s", p->name, p->desc.id,
+        rp__log_info("plugin %s: loaded %s %s (%s, %s, %s) from %s%s%s", p->name, p->desc.id,
                      p->desc.version, kind_name(p->desc.kind),
                      p->desc.vendor ? p->desc.vendor : "unknown vendor",
-                     p->desc.license ? p->desc.license : "no license", p->path);
+                     p->desc.license ? p->desc.license : "no license", p->path,
+                     p->signed_by[0] ? ", signed by key " : "", p->signed_by);
     }
     return config_errors ? RP_ERR_CONFIG : 0;
 }

@@ -7,8 +7,13 @@
  * was forgotten must be a new object, not the old one under a reused name;
  * folders opened once (rp__os_dir): every file function works in the folder
  * that was checked, even after it is renamed away and a link planted at its
- * old path.
+ * old path. Signed plugins (rp__os_dl_open_checked): the bytes checked are
+ * the bytes loaded even when the file is swapped on disk, by a rename or a
+ * rewrite in place, between the check and the load (the check callback does
+ * the swap: it runs exactly there); the .sig is read from the checked folder
+ * and refused when others can write it or it is a link.
  */
+#define _GNU_SOURCE /* dladdr */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -21,6 +26,8 @@
 
 #include <rampart/plugin.h>
 
+#include <dlfcn.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -351,6 +358,153 @@ static void test_dl_open_trusted(void **state)
     expect_refusal(rp__os_dl_open_trusted(b, &dl, err, sizeof err), RP_ERR_PERM, err, want);
 }
 
+/* What the check of test_dl_open_checked_swap does and saw. */
+struct swap_check {
+    const char *path;  /* the plugin file, swapped by the check */
+    const char *other; /* bytes put in its place */
+    size_t other_len;
+    int in_place; /* rewrite the file (same inode) instead of a rename */
+    int calls;
+    int saw_sig;
+    char *seen; /* a copy of the bytes the check was given */
+    size_t seen_len;
+};
+
+static int swap_during_check(void *arg, const void *data, size_t len, const char *sig,
+                             size_t sig_len, char *err, size_t errlen)
+{
+    (void)sig_len;
+    (void)err;
+    (void)errlen;
+    struct swap_check *sc = arg;
+    sc->calls++;
+    sc->saw_sig = sig != NULL;
+    free(sc->seen);
+    sc->seen = malloc(len ? len : 1);
+    assert_non_null(sc->seen);
+    memcpy(sc->seen, data, len);
+    sc->seen_len = len;
+    /* The swap, after the file was opened and checked, before it loads. */
+    char tmpname[300];
+    snprintf(tmpname, sizeof tmpname, "%s.new", sc->path);
+    const char *target = sc->in_place ? sc->path : tmpname;
+    int fd = open(target, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, sc->other, sc->other_len), (ssize_t)sc->other_len);
+    assert_int_equal(close(fd), 0);
+    if (!sc->in_place)
+        assert_int_equal(rename(tmpname, sc->path), 0);
+    return 0;
+}
+
+/* The bytes of the object the entry point of dl was loaded from: dlopen was
+ * given /proc/self/fd/N, which stays open for the life of the process. */
+static char *loaded_bytes(rp__os_dl *dl, size_t *len)
+{
+    rp__os_fn fn = rp__os_dl_sym(dl, RP_ENTRY_SYMBOL);
+    assert_non_null(fn);
+    void *addr;
+    memcpy(&addr, &fn, sizeof addr);
+    Dl_info info;
+    assert_true(dladdr(addr, &info) != 0);
+    assert_non_null(strstr(info.dli_fname, "/proc/self/fd/"));
+    char *bytes = NULL;
+    int sys = 0;
+    assert_int_equal(rp__os_read_file(info.dli_fname, 64u << 20, &bytes, len, &sys), 0);
+    return bytes;
+}
+
+static void test_dl_open_checked_swap(void **state)
+{
+    (void)state;
+    char a[256], b[256], sig[256], err[1024] = "", want[512];
+    install(RP_BINARY_DIR "/plugins/collector_synthetic.so", "a.so", a, sizeof a);
+    install(RP_BINARY_DIR "/tests/abi-plugins/abi_frozen.so", "b.so", b, sizeof b);
+    char *orig = NULL, *other = NULL;
+    size_t orig_len = 0, other_len = 0;
+    int sys = 0;
+    assert_int_equal(rp__os_read_file(a, 64u << 20, &orig, &orig_len, &sys), 0);
+    assert_int_equal(rp__os_read_file(b, 64u << 20, &other, &other_len, &sys), 0);
+    assert_true(orig_len != other_len || memcmp(orig, other, orig_len) != 0);
+
+    for (int in_place = 0; in_place <= 1; in_place++) {
+        struct swap_check sc = {
+            .path = a, .other = other, .other_len = other_len, .in_place = in_place};
+        rp__os_dl *dl = NULL;
+        /* Signatures required, no .sig: the check is called (without one). */
+        assert_int_equal(
+            rp__os_dl_open_checked(a, 0, 1, 1024, swap_during_check, &sc, &dl, err, sizeof err), 0);
+        assert_int_equal(sc.calls, 1);
+        assert_false(sc.saw_sig);
+        /* The check saw the original bytes... */
+        assert_int_equal(sc.seen_len, orig_len);
+        assert_memory_equal(sc.seen, orig, orig_len);
+        /* ...the path now holds the other file... */
+        char *now = NULL;
+        size_t now_len = 0;
+        assert_int_equal(rp__os_read_file(a, 64u << 20, &now, &now_len, &sys), 0);
+        assert_int_equal(now_len, other_len);
+        free(now);
+        /* ...and what was loaded is what was checked, not what is there now. */
+        size_t got_len = 0;
+        char *got = loaded_bytes(dl, &got_len);
+        assert_int_equal(got_len, orig_len);
+        assert_memory_equal(got, orig, orig_len);
+        free(got);
+        free(sc.seen);
+        rp__os_dl_forget(dl);
+        /* Put the original back for the next round. */
+        int fd = open(a, O_WRONLY | O_TRUNC);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, orig, orig_len), (ssize_t)orig_len);
+        assert_int_equal(close(fd), 0);
+    }
+
+    /* Not required and no .sig: no check, nothing copied. A .sig next to it:
+     * the check is called with its text. */
+    /* (Its swap writes a scratch file: b itself is mapped by the first load.) */
+    char scratch[256];
+    assert_non_null(tu_path(scratch, sizeof scratch, tmp, "scratch"));
+    struct swap_check none = {
+        .path = scratch, .other = other, .other_len = other_len, .in_place = 1};
+    rp__os_dl *dl = NULL;
+    assert_int_equal(
+        rp__os_dl_open_checked(b, 0, 0, 1024, swap_during_check, &none, &dl, err, sizeof err), 0);
+    assert_int_equal(none.calls, 0);
+    rp__os_dl_forget(dl);
+    assert_non_null(tu_path(sig, sizeof sig, tmp, "p/b.so.sig"));
+    assert_int_equal(tu_write(sig, "anything\n"), 0);
+    assert_int_equal(chmod(sig, 0644), 0);
+    assert_int_equal(
+        rp__os_dl_open_checked(b, 0, 0, 1024, swap_during_check, &none, &dl, err, sizeof err), 0);
+    assert_int_equal(none.calls, 1);
+    assert_true(none.saw_sig);
+    free(none.seen);
+    rp__os_dl_forget(dl);
+    /* A .sig others can write, a .sig that is a link, one too large. */
+    assert_int_equal(chmod(sig, 0666), 0);
+    snprintf(want, sizeof want, "%s: writable by others (mode 0666)", sig);
+    expect_refusal(
+        rp__os_dl_open_checked(b, 0, 0, 1024, swap_during_check, &none, &dl, err, sizeof err),
+        RP_ERR_PERM, err, want);
+    assert_int_equal(unlink(sig), 0);
+    assert_int_equal(symlink(a, sig), 0);
+    snprintf(want, sizeof want, "%s: a symbolic link; expected a regular file", sig);
+    expect_refusal(
+        rp__os_dl_open_checked(b, 0, 0, 1024, swap_during_check, &none, &dl, err, sizeof err),
+        RP_ERR_PERM, err, want);
+    assert_int_equal(unlink(sig), 0);
+    assert_int_equal(tu_write(sig, "0123456789abcdef\n"), 0);
+    assert_int_equal(chmod(sig, 0644), 0);
+    snprintf(want, sizeof want, "%s: larger than 8 bytes; not a signature file", sig);
+    expect_refusal(
+        rp__os_dl_open_checked(b, 0, 0, 8, swap_during_check, &none, &dl, err, sizeof err),
+        RP_ERR_RANGE, err, want);
+    assert_int_equal(none.calls, 1);
+    free(orig);
+    free(other);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -358,6 +512,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_links, setup, teardown),
         cmocka_unit_test_setup_teardown(test_private_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dl_open_trusted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dl_open_checked_swap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dir_handle_survives_swap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dir_handle_rules, setup, teardown),
     };

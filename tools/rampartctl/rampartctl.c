@@ -8,6 +8,7 @@
 #include "os/os_sock.h"
 #include "lib/schema.h"
 #include "rules.h"
+#include "sign.h"
 #include "version.h"
 
 #include <rampart/plugin.h>
@@ -41,6 +42,11 @@ static const char usage_text[] =
     "  rules test RULE_OR_DIR... --events FILE.ndjson [--raw-fields] [--json]\n"
     "              which events of the file each rule matches, and why\n"
     "              (`rampartctl rules --help` for both)\n"
+    "  sign --key PRIVATE_KEY.pem PLUGIN.so\n"
+    "              write PLUGIN.so.sig, an ECDSA P-256 signature of the file\n"
+    "  verify [--key PUBLIC_KEY.pem]... PLUGIN.so\n"
+    "              check PLUGIN.so.sig as the agent would, against the keys given\n"
+    "              or agent.trusted_keys (`rampartctl sign --help` for both)\n"
     "  version     print the version\n"
     "\n"
     "The agent is reached through its control socket, agent.control_socket\n"
@@ -59,7 +65,10 @@ static const char usage_text[] =
     "the plugin is not running, or the plugin takes no commands; 64 no such\n"
     "plugin.\n"
     "exit status of rules: 0 ok; 1 a rule failed to load or is dead, or an\n"
-    "event line was malformed; 2 bad command line or unreadable input.\n";
+    "event line was malformed; 2 bad command line or unreadable input.\n"
+    "exit status of verify: 0 the signature verifies; 1 refused (the reason is\n"
+    "printed); 64 bad command line; 66 a file cannot be read; 78 invalid\n"
+    "configuration or a key that is not EC P-256. sign: `sign --help`.\n";
 
 /* rampartctl status: the agent runs but is degraded. sysexits(3) has no
  * code for "running, but not fully", and monitoring wants a plain non-zero
@@ -750,6 +759,10 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "rules") == 0)
         return rp__ctl_rules(argc - i, argv + i, config_file, config_given, site);
+    if (strcmp(cmd, "sign") == 0)
+        return rp__ctl_sign(argc - i, argv + i);
+    if (strcmp(cmd, "verify") == 0)
+        return rp__ctl_verify(argc - i, argv + i, config_file, site);
     if (strcmp(cmd, "plugin") == 0) {
         if (argc - (i + 1) < 2) {
             fprintf(stderr, "rampartctl: plugin needs a plugin name and a command\n%s", usage_text);
@@ -768,8 +781,8 @@ int main(int argc, char **argv)
         return RP_EX_OK;
     }
     /* A close command name is suggested, as for config keys. */
-    static const char *const commands[] = {"plugin", "plugins", "reload",
-                                           "rules",  "status",  "version"};
+    static const char *const commands[] = {"plugin", "plugins", "reload", "rules",
+                                           "sign",   "status",  "verify", "version"};
     const char *best = NULL;
     size_t best_d = 3;
     for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++) {

@@ -899,7 +899,53 @@ static int private_copy(int fd, const char *shown, int *out, char *err, size_t e
     return 0;
 }
 
-static int dl_open_trusted(const char *abs_path, int copy, rp__os_dl **out, char *err,
+/* Reads "<base>.sig" of the checked folder dfd, if it is there: *sig_out
+ * stays NULL when it is not. Refused (RP_ERR_PERM) when it is a link or not
+ * a file the agent may trust, RP_ERR_RANGE past sig_max bytes. */
+static int read_sig_at(int dfd, const char *base, const char *abs_path, size_t sig_max,
+                       char **sig_out, size_t *sig_len, char *err, size_t errlen)
+{
+    char name[NAME_MAX + 1], shown[PATH_MAX + 8];
+    *sig_out = NULL;
+    *sig_len = 0;
+    int n = snprintf(name, sizeof name, "%s.sig", base);
+    if (n < 0 || (size_t)n >= sizeof name) {
+        snprintf(err, errlen, "%s: name too long for a signature file next to it", abs_path);
+        return RP_ERR_RANGE;
+    }
+    snprintf(shown, sizeof shown, "%s.sig", abs_path);
+    int rc = read_private_at(dfd, name, shown, sig_max, sig_out, sig_len, err, errlen);
+    if (rc == RP_ERR_NOTFOUND)
+        return 0;
+    if (rc == RP_ERR_RANGE)
+        snprintf(err, errlen, "%s: larger than %zu bytes; not a signature file", shown, sig_max);
+    return rc == 0 || rc == RP_ERR_RANGE || rc == RP_ERR_NOMEM ? rc : RP_ERR_PERM;
+}
+
+/* Calls check on the bytes of the sealed copy mfd, mapped read-only: they
+ * can no longer change, so they are the bytes that will be loaded. */
+static int check_copy(int mfd, const char *abs_path, const char *sig, size_t sig_len,
+                      rp__os_dl_check_fn check, void *arg, char *err, size_t errlen)
+{
+    struct stat st;
+    if (fstat(mfd, &st) != 0) {
+        snprintf(err, errlen, "%s: %s", abs_path, strerror(errno));
+        return RP_ERR_IO;
+    }
+    size_t len = (size_t)st.st_size;
+    void *map = len ? mmap(NULL, len, PROT_READ, MAP_PRIVATE, mfd, 0) : NULL;
+    if (len && map == MAP_FAILED) {
+        snprintf(err, errlen, "%s: cannot map the private copy: %s", abs_path, strerror(errno));
+        return RP_ERR_IO;
+    }
+    int rc = check(arg, len ? map : "", len, sig, sig_len, err, errlen);
+    if (len)
+        munmap(map, len);
+    return rc;
+}
+
+static int dl_open_trusted(const char *abs_path, int copy, int require_sig, size_t sig_max,
+                           rp__os_dl_check_fn check, void *arg, rp__os_dl **out, char *err,
                            size_t errlen)
 {
     char dir[PATH_MAX];
@@ -912,30 +958,49 @@ static int dl_open_trusted(const char *abs_path, int copy, rp__os_dl **out, char
         return RP_ERR_PERM;
     fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     int e = errno;
-    close(dfd);
     if (fd < 0) {
+        close(dfd);
         snprintf(err, errlen, "%s: %s", abs_path,
                  e == ELOOP ? "a symbolic link; expected a regular file" : strerror(e));
         return RP_ERR_PERM;
     }
     if ((rc = check_file_fd(fd, abs_path, err, errlen)) != 0) {
+        close(dfd);
         close(fd);
         return RP_ERR_PERM;
     }
+    /* The signature is read from the folder checked above, never by path. */
+    char *sig = NULL;
+    size_t sig_len = 0;
+    if (check &&
+        (rc = read_sig_at(dfd, base, abs_path, sig_max, &sig, &sig_len, err, errlen)) != 0) {
+        close(dfd);
+        close(fd);
+        return rc;
+    }
+    close(dfd);
+    int checking = check && (sig || require_sig);
     struct stat st;
     if (fstat(fd, &st) != 0) {
         snprintf(err, errlen, "%s: %s", abs_path, strerror(errno));
+        free(sig);
         close(fd);
         return RP_ERR_IO;
     }
-    if (copy) {
+    if (copy || checking) {
         int mfd = -1;
         rc = private_copy(fd, abs_path, &mfd, err, errlen);
         close(fd);
-        if (rc != 0)
+        if (rc == 0 && checking &&
+            (rc = check_copy(mfd, abs_path, sig, sig_len, check, arg, err, errlen)) != 0)
+            close(mfd);
+        if (rc != 0) {
+            free(sig);
             return rc;
+        }
         fd = mfd;
     }
+    free(sig);
     rp__os_dl *dl = malloc(sizeof *dl);
     if (!dl) {
         close(fd);
@@ -963,12 +1028,21 @@ static int dl_open_trusted(const char *abs_path, int copy, rp__os_dl **out, char
 
 int rp__os_dl_open_trusted(const char *abs_path, rp__os_dl **out, char *err, size_t errlen)
 {
-    return dl_open_trusted(abs_path, 0, out, err, errlen);
+    return dl_open_trusted(abs_path, 0, 0, 0, NULL, NULL, out, err, errlen);
 }
 
 int rp__os_dl_open_trusted_copy(const char *abs_path, rp__os_dl **out, char *err, size_t errlen)
 {
-    return dl_open_trusted(abs_path, 1, out, err, errlen);
+    return dl_open_trusted(abs_path, 1, 0, 0, NULL, NULL, out, err, errlen);
+}
+
+int rp__os_dl_open_checked(const char *abs_path, int copy, int require_sig, size_t sig_max,
+                           rp__os_dl_check_fn check, void *arg, rp__os_dl **out, char *err,
+                           size_t errlen)
+{
+    if (!check)
+        return RP_ERR_INVAL;
+    return dl_open_trusted(abs_path, copy, require_sig, sig_max, check, arg, out, err, errlen);
 }
 
 int rp__os_dl_file_id(const rp__os_dl *dl, rp__os_file_id *out)
