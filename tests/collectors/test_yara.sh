@@ -426,7 +426,10 @@ wait_for 20 "the process collector to run" file_has agent3.err "plugin process: 
 "$XPROG" 1 &
 XPID=$!
 wait "$XPID" || fail "the marked program did not run"
-"$XPROG2" 3 &
+# It lives until its alert is seen (killed below): a process gone before the
+# plugin reads /proc/PID/exe is scanned by its path, which now holds the
+# clean program, and under load the scan can come seconds after the exec.
+"$XPROG2" 60 >/dev/null 2>&1 &
 XPID2=$!
 mv -f "$T/bin/clean" "$XPROG2"
 # exec_alert PID: an alert of the exec rule for the process PID.
@@ -440,17 +443,23 @@ PY
 }
 wait_for 10 "the exec alert" exec_alert "$XPID"
 wait_for 10 "the alert of the replaced program" exec_alert "$XPID2"
-wait "$XPID2" || true
+kill "$XPID2" 2>/dev/null || true
+wait "$XPID2" 2>/dev/null || true
 # The memory of a new process: the marker is in its environment only (the
 # program's file is a plain sleep). One alert for the process, although two
 # exec events (env, then sleep) scan its memory.
-MPID=$(env RPMARK="$MARK-mem-marker" /bin/sh -c 'echo $$; exec /bin/sleep 3' | head -n1)
+# It lives until its alert is seen, as above: memory is only scanned while
+# the process is there.
+env RPMARK="$MARK-mem-marker" /bin/sh -c 'exec /bin/sleep 60' >/dev/null 2>&1 &
+MPID=$!
 export MPID
 wait_for 10 "the memory alert" "$PY" -c '
 import json, os, sys
 sys.exit(0 if any(json.loads(l).get("rule.id") == "yara.RP_Test_Mem" and
                   json.loads(l).get("process.pid") == int(os.environ["MPID"])
                   for l in open(os.environ["EVENTS"])) else 1)'
+kill "$MPID" 2>/dev/null || true
+wait "$MPID" 2>/dev/null || true
 sleep 1
 export XPID XPID2 MPID
 "$PY" - <<'PY' || fail "exec alert fields"
