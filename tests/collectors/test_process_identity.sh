@@ -157,7 +157,7 @@ static const char *child_prog;
 static void *second(void *arg)
 {
     (void)arg;
-    usleep(400000); /* the main thread is gone by now */
+    usleep(900000); /* the main thread is gone by now */
     pid_t c = fork();
     if (c == 0) {
         execl(child_prog, child_prog, "0.2", (char *)NULL); /* lives long enough to be read */
@@ -175,6 +175,10 @@ int main(int argc, char **argv)
     child_prog = argv[1];
     if (pthread_create(&t, NULL, second, NULL) != 0)
         return 3;
+    /* The collector reads /proc/PID/exe after the exec event, which fails
+     * once the main thread is gone: give it that time even on a loaded
+     * machine, then leave the process to its second thread. */
+    usleep(500000);
     pthread_exit(NULL);
 }
 EOF
