@@ -799,16 +799,6 @@ static void pend_resolve(struct cp *s, uint32_t hidx, const char *hex, const cha
 #define sha256_finish mbedtls_sha256_finish_ret
 #endif
 
-static void hex_of(const uint8_t *in, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 static int same_file(const struct stat *a, const struct stat *b)
 {
     return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
@@ -887,7 +877,7 @@ static void hash_work(void *arg)
                 }
                 uint8_t d[32];
                 if (sha256_finish(&h, d) == 0) {
-                    hex_of(d, sizeof d, j->hex);
+                    rp_util_hex(d, sizeof d, j->hex);
                     j->rc = 0;
                 }
                 break;

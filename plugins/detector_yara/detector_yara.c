@@ -298,25 +298,6 @@ static int conf_err(char *err, size_t errlen, const char *fmt, ...)
     return RP_ERR_CONFIG;
 }
 
-/* A path of a list: absolute, without "." or ".." components (they would
- * make a prefix match say something else than the text), no "//". */
-static int path_ok(const char *s)
-{
-    if (s[0] != '/')
-        return 0;
-    for (const char *p = s; *p; p++) {
-        if (p[0] != '/')
-            continue;
-        if (p[1] == '/')
-            return 0;
-        if (p[1] == '.' && (p[2] == '/' || p[2] == '\0'))
-            return 0;
-        if (p[1] == '.' && p[2] == '.' && (p[3] == '/' || p[3] == '\0'))
-            return 0;
-    }
-    return 1;
-}
-
 static int conf_paths(json_t *root, const char *key, const char *name, char **out, uint32_t *n,
                       uint32_t max, const char *const *dflt, uint32_t n_dflt, char *err,
                       size_t errlen)
@@ -338,7 +319,7 @@ static int conf_paths(json_t *root, const char *key, const char *name, char **ou
                         json_array_size(a));
     for (size_t i = 0; i < json_array_size(a); i++) {
         const char *s = json_string_value(json_array_get(a, i));
-        if (!s || !path_ok(s) || strlen(s) >= PATH_MAX)
+        if (!s || !rp_util_path_normal(s) || strlen(s) >= PATH_MAX)
             return conf_err(err, errlen,
                             "%s[%zu]: expected an absolute path without \".\", \"..\" or \"//\", "
                             "got %s%.200s%s",
@@ -915,41 +896,6 @@ static int tag_ok(const char *t)
     return 1;
 }
 
-static void hexstr(const uint8_t *d, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[d[i] >> 4];
-        out[2 * i + 1] = digits[d[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
-/* SHA-256 of the open file, read from its start (a cached verdict has no
- * hash); at most max bytes. 0 or an error. */
-static int hash_fd(int fd, uint64_t max, uint8_t out[32])
-{
-    static _Thread_local uint8_t buf[65536];
-    rp_util_sha256 s;
-    rp_util_sha256_init(&s);
-    uint64_t off = 0;
-    for (;;) {
-        ssize_t n = pread(fd, buf, sizeof buf, (off_t)off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return RP_ERR_IO;
-        if (n == 0)
-            break;
-        rp_util_sha256_update(&s, buf, (size_t)n);
-        off += (uint64_t)n;
-        if (off > max)
-            return RP_ERR_RANGE;
-    }
-    rp_util_sha256_final(&s, out);
-    return 0;
-}
-
 /* What an alert is about besides the rule. */
 struct subject {
     const rp_event *src; /* the event that raised it, or NULL (the guard) */
@@ -1055,7 +1001,7 @@ static rp_event *make_alert(struct yp *p, const YR_RULE *rule, const char *name,
         h->set_str(alert, p->f[F_FILE_PATH], s->path, strlen(s->path));
     if (s->sha256) {
         char hex[65];
-        hexstr(s->sha256, 32, hex);
+        rp_util_hex(s->sha256, 32, hex);
         h->set_str(alert, p->f[F_FILE_SHA256], hex, 64);
     }
     if (!s->src && s->pid > 0)
@@ -1063,6 +1009,14 @@ static rp_event *make_alert(struct yp *p, const YR_RULE *rule, const char *name,
     if (s->note)
         h->set_str(alert, p->f[F_NOTE], s->note, strlen(s->note));
     return alert;
+}
+
+/* SHA-256 of the open file from its start (rp_util_sha256_fd), at most max
+ * bytes, through this thread's buffer. */
+static int hash_file(int fd, uint64_t max, uint8_t out[32])
+{
+    static _Thread_local uint8_t buf[65536];
+    return rp_util_sha256_fd(fd, max, buf, sizeof buf, out);
 }
 
 static int is_prevent(struct yp *p, const rp_event *alert)
@@ -1149,7 +1103,7 @@ static int alert_result(struct yp *p, struct live *l, const struct dy_scan_resul
     else if (fd >= 0 && strcmp(s->scan, "memory") != 0 && guard_token)
         hash_later = true;
     else if (fd >= 0 && strcmp(s->scan, "memory") != 0 &&
-             hash_fd(fd, atomic_load(&p->hash_max), sha) == 0)
+             hash_file(fd, atomic_load(&p->hash_max), sha) == 0)
         s->sha256 = sha;
     s->from_cache = res->from_cache;
     rp_event *alerts[DY_SCAN_MATCHES_MAX];
@@ -1199,9 +1153,9 @@ static int alert_result(struct yp *p, struct live *l, const struct dy_scan_resul
         for (uint32_t i = 0; i < na; i++)
             p->host->set_bool(alerts[i], p->f[F_EXEC_DENIED], denied);
     }
-    if (hash_later && na > 0 && hash_fd(fd, atomic_load(&p->hash_max), sha) == 0) {
+    if (hash_later && na > 0 && hash_file(fd, atomic_load(&p->hash_max), sha) == 0) {
         char hex[65];
-        hexstr(sha, 32, hex);
+        rp_util_hex(sha, 32, hex);
         for (uint32_t i = 0; i < na; i++)
             p->host->set_str(alerts[i], p->f[F_FILE_SHA256], hex, 64);
     }
@@ -1618,9 +1572,9 @@ static void *scan_thread(void *arg)
             do_guard(p, t, r);
         } else if (r->kind == R_PUBLISH) {
             uint8_t sha[32];
-            if (r->fd >= 0 && hash_fd(r->fd, atomic_load(&p->hash_max), sha) == 0) {
+            if (r->fd >= 0 && hash_file(r->fd, atomic_load(&p->hash_max), sha) == 0) {
                 char hex[65];
-                hexstr(sha, 32, hex);
+                rp_util_hex(sha, 32, hex);
                 p->host->set_str(r->alert, p->f[F_FILE_SHA256], hex, 64);
             }
             publish(p, r->alert);
@@ -2212,7 +2166,7 @@ static int cmd_stats(struct yp *p, rp_command *cmd, struct live *l)
                   (json_int_t)atomic_load(&p->totals[C_GUARD_FAILED_OPEN]));
     const struct dy_load_stats *s = &l->stats;
     char hash[65];
-    hexstr(dy_rules_hash(dy_ruleset_rules(l->rs)), 32, hash);
+    rp_util_hex(dy_rules_hash(dy_ruleset_rules(l->rs)), 32, hash);
     json_t *rules = json_pack(
         "{s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:f,s:s}", "files", (json_int_t)s->files, "compiled",
         (json_int_t)s->compiled, "failed", (json_int_t)s->failed, "skipped", (json_int_t)s->skipped,
@@ -2360,7 +2314,7 @@ static int cmd_scan(struct yp *p, rp_command *cmd, struct live *l, json_t *args)
         return refuse(p, RP_ERR_INVAL, "scan takes 1 to 64 absolute paths");
     for (size_t i = 0; i < n; i++) {
         paths[i] = json_string_value(json_array_get(args, i));
-        if (!paths[i] || !path_ok(paths[i]))
+        if (!paths[i] || !rp_util_path_normal(paths[i]))
             return refuse(p, RP_ERR_INVAL,
                           "scan: each path must be absolute, without \".\", \"..\" or \"//\"");
     }
@@ -2592,19 +2546,6 @@ static void plugin_free(struct yp *p)
     free(p);
 }
 
-/* The folder holding path (cut at its last "/"), into out. */
-static void dir_of(const char *path, char *out, size_t cap)
-{
-    const char *slash = strrchr(path, '/');
-    size_t n = slash ? (size_t)(slash - path) : 0;
-    if (n == 0 || n >= cap) {
-        out[0] = '\0';
-        return;
-    }
-    memcpy(out, path, n);
-    out[n] = '\0';
-}
-
 /* The agent's own files, never blocked: its executable, the folder this
  * plugin was loaded from, and the agent's data folder (the private folder
  * is <data_dir>/plugins/<name>). */
@@ -2615,12 +2556,12 @@ static void own_paths(struct yp *p, const char *private_path)
     Dl_info info;
     if (dladdr((void *)own_paths, &info) && info.dli_fname && info.dli_fname[0] == '/') {
         char real[PATH_MAX];
-        dir_of(realpath(info.dli_fname, real) ? real : info.dli_fname, p->plugin_dir,
-               sizeof p->plugin_dir);
+        rp_util_path_dir(realpath(info.dli_fname, real) ? real : info.dli_fname, p->plugin_dir,
+                         sizeof p->plugin_dir);
     }
     char up[PATH_MAX];
-    dir_of(private_path, up, sizeof up);
-    dir_of(up, p->data_dir, sizeof p->data_dir);
+    rp_util_path_dir(private_path, up, sizeof up);
+    rp_util_path_dir(up, p->data_dir, sizeof p->data_dir);
 }
 
 static int dy_init(rp_plugin *self, const rp_host_api *host, void **state)

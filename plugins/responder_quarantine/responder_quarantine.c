@@ -24,6 +24,7 @@
 
 #include <rampart/plugin.h>
 #include <rampart/plugin_util.h>
+#include <rampart/plugin_util_proc.h>
 #include <rampart/plugin_util_response.h>
 
 #include <dlfcn.h>
@@ -161,25 +162,6 @@ static void conf_free(struct conf *c)
     memset(c, 0, sizeof *c);
 }
 
-/* An absolute path without "." or ".." components or "//": a prefix match
- * on its text then says what it seems to say. */
-static int path_ok(const char *s)
-{
-    if (s[0] != '/')
-        return 0;
-    for (const char *q = s; *q; q++) {
-        if (q[0] != '/')
-            continue;
-        if (q[1] == '/')
-            return 0;
-        if (q[1] == '.' && (q[2] == '/' || q[2] == '\0'))
-            return 0;
-        if (q[1] == '.' && q[2] == '.' && (q[3] == '/' || q[3] == '\0'))
-            return 0;
-    }
-    return 1;
-}
-
 static int conf_paths(const rp_host_api *host, rp_plugin *self, const char *key, char **out,
                       uint32_t *n, char *err, size_t errlen)
 {
@@ -197,7 +179,7 @@ static int conf_paths(const rp_host_api *host, rp_plugin *self, const char *key,
     for (uint32_t i = 0; i < count; i++) {
         size_t len = 0;
         if (rp_util_conf_str_item(host, self, ptr, i, buf, sizeof buf, &len) != 0 ||
-            !path_ok(buf)) {
+            !rp_util_path_normal(buf)) {
             say(err, errlen,
                 "%s[%u]: expected an absolute path without \".\", \"..\" or \"//\", got "
                 "\"%.200s\"",
@@ -310,19 +292,6 @@ static const char *path_refused(const struct rq *p, const char *path)
     return refused > 0 && allowed < refused ? why : NULL;
 }
 
-/* The folder holding path (cut at its last "/"), into out; "" when none. */
-static void dir_of(const char *path, char *out, size_t cap)
-{
-    const char *slash = strrchr(path, '/');
-    size_t n = slash ? (size_t)(slash - path) : 0;
-    if (n == 0 || n >= cap) {
-        out[0] = '\0';
-        return;
-    }
-    memcpy(out, path, n);
-    out[n] = '\0';
-}
-
 static void own_add(struct rq *p, const char *path)
 {
     if (!path[0] || p->n_own >= sizeof p->own / sizeof p->own[0])
@@ -343,12 +312,12 @@ static void own_paths(struct rq *p)
     Dl_info info;
     if (dladdr((void *)own_paths, &info) && info.dli_fname && info.dli_fname[0] == '/') {
         char real[PATH_MAX];
-        dir_of(realpath(info.dli_fname, real) ? real : info.dli_fname, buf, sizeof buf);
+        rp_util_path_dir(realpath(info.dli_fname, real) ? real : info.dli_fname, buf, sizeof buf);
         own_add(p, buf);
     }
     char up[PATH_MAX];
-    dir_of(p->private_path, up, sizeof up);
-    dir_of(up, buf, sizeof buf);
+    rp_util_path_dir(p->private_path, up, sizeof up);
+    rp_util_path_dir(up, buf, sizeof buf);
     own_add(p, buf);
     /* --config FILE or --config=FILE; the arguments are NUL-separated. */
     static char cmdline[16384];
@@ -380,16 +349,6 @@ static int hexval(char c)
            : c >= 'a' && c <= 'f' ? c - 'a' + 10
            : c >= 'A' && c <= 'F' ? c - 'A' + 10
                                   : -1;
-}
-
-static void hexstr(const uint8_t *d, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[d[i] >> 4];
-        out[2 * i + 1] = digits[d[i] & 15];
-    }
-    out[2 * n] = '\0';
 }
 
 /* A decimal number of at most 20 digits, the whole string. */
@@ -458,7 +417,7 @@ static int subject_read(struct rq *p, const rp_event *ev, struct subject *s, con
     }
     memcpy(s->path, v, (size_t)n);
     s->path[n] = '\0';
-    if (!path_ok(s->path) || n < 2) {
+    if (!rp_util_path_normal(s->path) || n < 2) {
         *reason = "path_invalid";
         say(msg, msglen,
             "%s: not an absolute path without \".\", \"..\" or \"//\"; not quarantined", s->path);
@@ -514,28 +473,12 @@ static int subject_read(struct rq *p, const rp_event *ev, struct subject *s, con
     return 0;
 }
 
-/* SHA-256 of the open file from its start, at most max bytes. */
-static int hash_fd(int fd, uint64_t max, uint8_t out[32])
+/* SHA-256 of the open file from its start (rp_util_sha256_fd), at most max
+ * bytes, through this thread's buffer. */
+static int hash_file(int fd, uint64_t max, uint8_t out[32])
 {
     static _Thread_local uint8_t buf[65536];
-    rp_util_sha256 s;
-    rp_util_sha256_init(&s);
-    uint64_t off = 0;
-    for (;;) {
-        ssize_t n = pread(fd, buf, sizeof buf, (off_t)off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return RP_ERR_IO;
-        if (n == 0)
-            break;
-        rp_util_sha256_update(&s, buf, (size_t)n);
-        off += (uint64_t)n;
-        if (off > max)
-            return RP_ERR_RANGE;
-    }
-    rp_util_sha256_final(&s, out);
-    return 0;
+    return rp_util_sha256_fd(fd, max, buf, sizeof buf, out);
 }
 
 /* ---- the response event ---------------------------------------------------------- */
@@ -556,7 +499,7 @@ static void set_file_fields(struct rq *p, rp_event *out, const char *path, const
     }
     if (sha) {
         char hex[65];
-        hexstr(sha, 32, hex);
+        rp_util_hex(sha, 32, hex);
         h->set_str(out, p->f[F_SHA256], hex, 64);
     }
     if (qid && qid[0])
@@ -664,7 +607,7 @@ static void quarantine(struct rq *p, const rp_event *alert, struct result *r)
         return;
     }
     const char *base = strrchr(s.path, '/') + 1;
-    dir_of(s.path, dir, sizeof dir);
+    rp_util_path_dir(s.path, dir, sizeof dir);
     if (!dir[0])
         snprintf(dir, sizeof dir, "/");
     /* The path is read once: the folder, then the file in it without
@@ -741,7 +684,7 @@ static void quarantine(struct rq *p, const rp_event *alert, struct result *r)
     struct rq_expect ex = {.dev = r->sb.st_dev, .ino = r->sb.st_ino};
     if (s.have_sha) {
         memcpy(ex.sha256, s.sha, sizeof ex.sha256);
-    } else if (hash_fd(fd, p->conf.max_file_bytes, ex.sha256) != 0) {
+    } else if (hash_file(fd, p->conf.max_file_bytes, ex.sha256) != 0) {
         res_set(r, RP_UTIL_RESPONSE_FAILED, "io_error", "%s: cannot read it to hash it: %s", s.path,
                 strerror(errno));
         goto out;
@@ -884,7 +827,7 @@ static json_t *meta_json(const char *id, const struct rq_meta *m)
         return json_pack("{s:s,s:b,s:s}", "id", id, "valid", 0, "error",
                          "header malformed: the entry cannot be restored");
     char sha[65], mode[8];
-    hexstr(m->sha256, 32, sha);
+    rp_util_hex(m->sha256, 32, sha);
     snprintf(mode, sizeof mode, "%04o", (unsigned)(m->mode & 07777));
     return json_pack("{s:s,s:b,s:s,s:I,s:s,s:s,s:I,s:I,s:I,s:I,s:s}", "id", id, "valid", 1, "path",
                      m->path, "size", (json_int_t)m->size, "sha256", sha, "mode", mode, "uid",
@@ -1005,7 +948,7 @@ static int cmd_restore(struct rq *p, rp_command *cmd, json_t *args)
         snprintf(msg, sizeof msg, "restore: no entry id given; %s", usage);
         return refuse(p, RP_ERR_INVAL, msg);
     }
-    if (to && (!path_ok(to) || strlen(to) > RQ_PATH_MAX)) {
+    if (to && (!rp_util_path_normal(to) || strlen(to) > RQ_PATH_MAX)) {
         snprintf(msg, sizeof msg,
                  "restore: --to \"%.200s\": expected an absolute path without \".\", \"..\" or "
                  "\"//\"",

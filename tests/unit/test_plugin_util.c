@@ -6,6 +6,8 @@
  * documents; the log helper against a fake host->log; the counter table
  * against a fake counter_register/counter_add.
  */
+#define _GNU_SOURCE /* O_PATH, for plugin_util_proc.h */
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -13,11 +15,13 @@
 #include <cmocka.h>
 
 #include <rampart/plugin_util_json.h>
+#include <rampart/plugin_util_proc.h>
 
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Every scanner call in these tests reads a heap copy of exactly len bytes
  * with no NUL after it, so an ASan build catches a read past len. */
@@ -873,6 +877,54 @@ static void hex32(const uint8_t d[32], char out[65])
     out[64] = '\0';
 }
 
+static void test_hex_paths_and_file_hash(void **state)
+{
+    (void)state;
+    static const uint8_t bytes[] = {0x00, 0x0f, 0xa5, 0xff};
+    char hex[9];
+    rp_util_hex(bytes, sizeof bytes, hex);
+    assert_string_equal(hex, "000fa5ff");
+    rp_util_hex(bytes, 0, hex);
+    assert_string_equal(hex, "");
+
+    static const char *const normal[] = {"/", "/etc", "/etc/", "/a/b.c/..d/.e", "/a/...", NULL};
+    static const char *const not_normal[] = {"",      "etc",     "//", "/a//b", "/a/./b",
+                                             "/a/..", "/a/../b", "/.", "/..",   NULL};
+    for (int i = 0; normal[i]; i++)
+        assert_int_equal(rp_util_path_normal(normal[i]), 1);
+    for (int i = 0; not_normal[i]; i++)
+        assert_int_equal(rp_util_path_normal(not_normal[i]), 0);
+    assert_int_equal(rp_util_path_normal(NULL), 0);
+
+    char dir[9]; /* "/usr/bin" and its NUL exactly */
+    rp_util_path_dir("/usr/bin/x", dir, sizeof dir);
+    assert_string_equal(dir, "/usr/bin");
+    rp_util_path_dir("/x", dir, sizeof dir);
+    assert_string_equal(dir, "");
+    rp_util_path_dir("x", dir, sizeof dir);
+    assert_string_equal(dir, "");
+    rp_util_path_dir("/longer/than/cap", dir, sizeof dir);
+    assert_string_equal(dir, "");
+
+    /* SHA-256 of a file through a small buffer (several reads), its offset
+     * untouched; a cap below its size refuses. */
+    char path[] = "/tmp/rp-util-sha-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    unlink(path);
+    assert_int_equal(write(fd, "abc", 3), 3);
+    uint8_t d[32], buf[2];
+    assert_int_equal(rp_util_sha256_fd(fd, 3, buf, sizeof buf, d), 0);
+    char dh[65];
+    rp_util_hex(d, sizeof d, dh);
+    assert_string_equal(dh, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    assert_int_equal(lseek(fd, 0, SEEK_CUR), 3);
+    assert_int_equal(rp_util_sha256_fd(fd, 2, buf, sizeof buf, d), RP_ERR_RANGE);
+    assert_int_equal(rp_util_sha256_fd(fd, 3, buf, 0, d), RP_ERR_INVAL);
+    assert_int_equal(rp_util_sha256_fd(-1, 3, buf, sizeof buf, d), RP_ERR_INVAL);
+    close(fd);
+}
+
 static void test_sha256_entity(void **state)
 {
     (void)state;
@@ -984,6 +1036,7 @@ int main(void)
         cmocka_unit_test(test_fields),
         cmocka_unit_test(test_config_text),
         cmocka_unit_test(test_sha256_entity),
+        cmocka_unit_test(test_hex_paths_and_file_hash),
         cmocka_unit_test(test_exclude_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -564,6 +564,59 @@ static inline void rp_util_sha256_final(rp_util_sha256 *s, uint8_t out[32])
     }
 }
 
+/* rp_util_hex: lower-case hex of the n bytes at in, into out (2 * n + 1
+ * bytes with the NUL): how ECS writes hashes (file.hash.sha256). */
+static inline void rp_util_hex(const uint8_t *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    size_t i;
+    for (i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15u];
+    }
+    out[2 * n] = '\0';
+}
+
+/* ------------------------------------------------------------------------ */
+/* Paths. */
+
+/* rp_util_path_normal: 1 when s is an absolute path in normal form (begins
+ * with '/', no empty component "//", no "." or ".." component; a trailing
+ * '/' is fine), else 0. A path from config or an event that is not in this
+ * form is refused rather than resolved: resolving it would follow links. */
+static inline int rp_util_path_normal(const char *s)
+{
+    const char *q;
+    if (!s || s[0] != '/')
+        return 0;
+    for (q = s; *q; q++) {
+        if (q[0] != '/')
+            continue;
+        if (q[1] == '/')
+            return 0;
+        if (q[1] == '.' && (q[2] == '/' || q[2] == '\0'))
+            return 0;
+        if (q[1] == '.' && q[2] == '.' && (q[3] == '/' || q[3] == '\0'))
+            return 0;
+    }
+    return 1;
+}
+
+/* rp_util_path_dir: the folder of path (what precedes its last '/') into
+ * out (cap bytes); "" when path has no '/' past its first byte (a file of
+ * "/" or no folder at all) or the folder does not fit. */
+static inline void rp_util_path_dir(const char *path, char *out, size_t cap)
+{
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : 0;
+    if (n == 0 || n >= cap) {
+        out[0] = '\0';
+        return;
+    }
+    memcpy(out, path, n);
+    out[n] = '\0';
+}
+
 /* rp_util_entity_id: the entity id of the process (pid, start ticks) on the
  * machine whose id is mid (mid_len bytes), into out (33 bytes with the
  * NUL). */

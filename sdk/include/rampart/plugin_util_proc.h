@@ -23,6 +23,35 @@
 extern "C" {
 #endif
 
+/* rp_util_sha256_fd: SHA-256 of the open file fd, read from its start with
+ * pread (its offset is not moved) through the caller's scratch buf (cap
+ * bytes, at least 1), into out. RP_ERR_RANGE once more than max bytes were
+ * read (a file that grew past its cap), RP_ERR_IO on a read error,
+ * RP_ERR_INVAL for a bad argument. */
+static inline int rp_util_sha256_fd(int fd, uint64_t max, void *buf, size_t cap, uint8_t out[32])
+{
+    rp_util_sha256 s;
+    uint64_t off = 0;
+    if (fd < 0 || !buf || cap == 0 || !out)
+        return RP_ERR_INVAL;
+    rp_util_sha256_init(&s);
+    for (;;) {
+        ssize_t n = pread(fd, buf, cap, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return RP_ERR_IO;
+        if (n == 0)
+            break;
+        rp_util_sha256_update(&s, buf, (size_t)n);
+        off += (uint64_t)n;
+        if (off > max)
+            return RP_ERR_RANGE;
+    }
+    rp_util_sha256_final(&s, out);
+    return 0;
+}
+
 /* rp_util_proc_user_uid: a rp_util_user_resolver through the system's user
  * database (NSS). */
 static inline int rp_util_proc_user_uid(const char *name, uint32_t *uid)
