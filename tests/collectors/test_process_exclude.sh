@@ -53,11 +53,20 @@ EOF
 
 # ---- 1. exclusion rules ----------------------------------------------------------
 start_agent_excl
-# Each program exits by itself, without a child (dash runs "exit" in place).
-"$XPROG" -c 'exit 3' || [ $? = 3 ] || fail "$XPROG"
-"$PPROG" -c 'exit 4' || [ $? = 4 ] || fail "$PPROG"
+# Each program exits by itself, without a child (dash runs "read" and "exit"
+# in place), after a second: read waits for its pipe to close, so the
+# collector reads /proc/PID (where the executable is told) before the
+# program is gone, even on a loaded machine. The three run side by side.
+(sleep 1 | "$XPROG" -c 'read x; exit 3') &
+P1=$!
+(sleep 1 | "$PPROG" -c 'read x; exit 4') &
+P2=$!
 # setpriv runs as root, then becomes the user and execs the program in place.
-as_user "$UPROG" -c 'exit 5' || [ $? = 5 ] || fail "$UPROG as $TUSER"
+(sleep 1 | as_user "$UPROG" -c 'read x; exit 5') &
+P3=$!
+wait "$P1" || [ $? = 3 ] || fail "$XPROG"
+wait "$P2" || [ $? = 4 ] || fail "$PPROG"
+wait "$P3" || [ $? = 5 ] || fail "$UPROG as $TUSER"
 "$KPROG" -c 'exit 6' || [ $? = 6 ] || fail "$KPROG"
 # Events come in kernel order: once the last program's exit is out, the
 # others' were handled.
