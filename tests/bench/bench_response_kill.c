@@ -80,6 +80,13 @@ static void die(const char *what)
     exit(1);
 }
 
+/* A JSON string's value, or dflt when it is not one. */
+static const char *str_or(const json_t *v, const char *dflt)
+{
+    const char *s = json_string_value(v);
+    return s ? s : dflt;
+}
+
 static void on_signal(int sig)
 {
     if (agent > 0)
@@ -262,10 +269,18 @@ int main(int argc, char **argv)
                 done++;
                 if (json_is_integer(us) && n < kills)
                     lat[n++] = (double)json_integer_value(us) / 1e3;
-            } else if (strcmp(outc, "refused") == 0) {
-                refused++;
             } else {
-                failed++;
+                /* Say why (the first few): a refusal is safe, but a bench
+                 * that only counts it leaves the cause unknown. */
+                if (refused + failed < 10)
+                    fprintf(stderr, "bench_response_kill: pid %lld %s: %s: %s\n",
+                            (long long)json_integer_value(json_object_get(ev, "process.pid")), outc,
+                            str_or(json_object_get(ev, "rampart.response.reason"), "(no reason)"),
+                            str_or(json_object_get(ev, "message"), ""));
+                if (strcmp(outc, "refused") == 0)
+                    refused++;
+                else
+                    failed++;
             }
         }
         json_decref(ev);
