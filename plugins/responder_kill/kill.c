@@ -163,6 +163,26 @@ static int open_pid_dir(int32_t pid)
     return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
+int rk_proc_parent(int32_t pid, int32_t *ppid, uint64_t *start)
+{
+    struct pstat st;
+    int fd, rc;
+    if (!ppid || !start || pid <= 0)
+        return RP_ERR_INVAL;
+    fd = open_pid_dir(pid);
+    if (fd < 0)
+        return RP_ERR_NOTFOUND;
+    rc = stat_at(fd, &st);
+    close(fd);
+    if (rc == -EPROTO)
+        return RP_ERR_PARSE;
+    if (rc != 0)
+        return RP_ERR_NOTFOUND;
+    *ppid = st.ppid;
+    *start = st.start;
+    return 0;
+}
+
 /* The Tgid line of status: the process a thread id belongs to. */
 static int tgid_at(int dirfd, int32_t *tgid)
 {

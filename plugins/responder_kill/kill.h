@@ -99,6 +99,11 @@ struct rk_proc {
 #define RK_TREE_MAX       4096 /* processes rk_kill_tree handles */
 #define RK_TREE_MS        2000 /* rk_kill_tree's default time bound */
 
+/* rk_proc_parent: the parent pid and the start (clock ticks) of pid, from
+ * one read of /proc/<pid>/stat. RP_ERR_NOTFOUND when it is gone,
+ * RP_ERR_PARSE for stat text it cannot read. */
+int rk_proc_parent(int32_t pid, int32_t *ppid, uint64_t *start);
+
 /* rk_descendants: the live descendants of pid (whose start must be start),
  * breadth first, into out (cap entries, cap >= 1), *n of them: at most
  * cap - 1, since the walk keeps the root in out[0] while it runs. From

@@ -270,47 +270,6 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The parent pid and the start (clock ticks) of pid, from one read of
- * /proc/<pid>/stat (fields 4 and 22, counted after the last ')', since the
- * command name may hold anything). RP_ERR_NOTFOUND when it is gone. */
-static int proc_ppid_start(int32_t pid, int32_t *ppid, uint64_t *start)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return RP_ERR_NOTFOUND;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return RP_ERR_NOTFOUND;
-    buf[n] = '\0';
-    char *q = strrchr(buf, ')');
-    if (!q)
-        return RP_ERR_PARSE;
-    long long pp = -1;
-    unsigned long long st = 0;
-    int field = 2;
-    for (char *tok = q + 1; *tok && field < 22;) {
-        while (*tok == ' ')
-            tok++;
-        field++;
-        char *end = tok;
-        if (field == 4)
-            pp = strtoll(tok, &end, 10);
-        else if (field == 22)
-            st = strtoull(tok, &end, 10);
-        while (*end && *end != ' ')
-            end++;
-        tok = end;
-    }
-    if (field != 22 || pp < 0 || pp > INT32_MAX)
-        return RP_ERR_PARSE;
-    *ppid = (int32_t)pp;
-    *start = (uint64_t)st;
-    return 0;
-}
-
 /* Index of pid in the first n entries of work, or -1. */
 static long found_at(const struct rk_proc *work, size_t n, int32_t pid)
 {
@@ -376,7 +335,7 @@ static void tree_lineage(struct scratch *sc, const rp_lineage_service *lin, int3
                  * start name one process, so the checks below and the
                  * signals are about the one read here. */
                 if (c <= 1 || c == pid || found_at(work, n, c) >= 0 ||
-                    proc_ppid_start(c, &cpp, &cs) != 0 || cpp != parent || cs < pstart)
+                    rk_proc_parent(c, &cpp, &cs) != 0 || cpp != parent || cs < pstart)
                     continue;
                 rk_kill_one(c, cs, SIGSTOP, opts, &r);
                 out->fallback |= r.used_fallback;

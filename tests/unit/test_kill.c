@@ -147,6 +147,18 @@ static void test_pid1_refused(void **state)
     }
 }
 
+static void test_proc_parent(void **state)
+{
+    int32_t ppid = -1;
+    uint64_t start = 0;
+    (void)state;
+    assert_int_equal(rk_proc_parent((int32_t)getpid(), &ppid, &start), 0);
+    assert_int_equal(ppid, (int32_t)getppid());
+    assert_int_equal(start, start_of(getpid()));
+    assert_int_equal(rk_proc_parent(0, &ppid, &start), RP_ERR_INVAL);
+    assert_int_equal(rk_proc_parent(INT32_MAX, &ppid, &start), RP_ERR_NOTFOUND);
+}
+
 /* test_host_*: needs a kernel thread in /proc (none in a pid namespace),
  * so it runs as unit.test_kill.privileged and skips visibly without one.
  * A kernel thread other than kthreadd (pid 2, refused by number), so the
@@ -626,6 +638,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_kill_child_proc_fallback),
         cmocka_unit_test(test_wrong_start_refused),
         cmocka_unit_test(test_pid1_refused),
+        cmocka_unit_test(test_proc_parent),
         cmocka_unit_test(test_host_kthread_refused),
         cmocka_unit_test(test_self_refused),
         cmocka_unit_test(test_host_pid_reused_before_signal),
