@@ -30,6 +30,11 @@ int rp__os_process_usage(int64_t *cpu_ns, uint64_t *peak_rss_bytes);
  * such memory is freed only with rp__os_aligned_free (NULL is a no-op). */
 void *rp__os_aligned_alloc(size_t align, size_t size);
 void rp__os_aligned_free(void *p);
+/* size bytes of zeroed pages; shared: MAP_SHARED, so a child made by fork
+ * writes to the same memory its parent reads (the supervisor's call
+ * records). NULL when out of memory. Freed with rp__os_pages_free. */
+void *rp__os_pages_alloc(size_t size, int shared);
+void rp__os_pages_free(void *p, size_t size);
 
 /* Host name into buf (always terminated). */
 int rp__os_hostname(char *buf, size_t len);

@@ -35,6 +35,9 @@ void rp__os_thread_join(rp__os_thread *t);
 /* CPU time (user + system) consumed so far by the calling thread, in
  * nanoseconds; 0 if the platform cannot tell. */
 int64_t rp__os_thread_cpu_ns(void);
+/* The calling thread's id as the kernel (and /proc, and a crash report)
+ * knows it; never 0. Async-signal-safe. */
+uint32_t rp__os_thread_tid(void);
 
 /* Asks the scheduler for a time slice of slice_us microseconds for the
  * calling thread, keeping its policy and priority: a thread with a short

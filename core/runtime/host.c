@@ -24,21 +24,37 @@
  * reports read it. */
 static _Thread_local struct rp_plugin *current_plugin;
 
-void rp__host_enter(struct rp_plugin *p)
+uint64_t rp__host_enter(struct rp_plugin *p, enum rp__cr_kind kind)
 {
     current_plugin = p;
+    return rp__callrec_enter(p ? p->cr_index : 0, kind);
 }
 
-void rp__host_leave(void)
+void rp__host_leave(uint64_t saved)
 {
     current_plugin = NULL;
+    rp__callrec_leave(saved);
 }
 
+/* Loop and worker callbacks do not nest: one saved record per thread. */
+static _Thread_local uint64_t hook_saved;
+
 /* Loop and worker hooks: owner is the plugin (NULL for the core's own). */
-static void hook_enter(void *ctx, void *owner)
+static void hook_enter(void *ctx, void *owner, int kind)
 {
     (void)ctx;
-    current_plugin = owner;
+    struct rp_plugin *p = owner;
+    current_plugin = p;
+    static const enum rp__cr_kind kinds[] = {
+        [RP__LOOP_CALL_FD] = RP__CR_FD,
+        [RP__LOOP_CALL_TIMER] = RP__CR_TIMER,
+        [RP__LOOP_CALL_JOB] = RP__CR_JOB,
+        [RP__LOOP_CALL_DONE] = RP__CR_JOB_DONE,
+    };
+    if (p)
+        hook_saved = rp__callrec_enter(
+            p->cr_index,
+            kind >= RP__LOOP_CALL_FD && kind <= RP__LOOP_CALL_DONE ? kinds[kind] : RP__CR_NONE);
 }
 
 static void hook_leave(void *ctx, void *owner, int64_t cpu_ns)
@@ -46,6 +62,8 @@ static void hook_leave(void *ctx, void *owner, int64_t cpu_ns)
     (void)ctx;
     struct rp_plugin *p = owner;
     current_plugin = NULL;
+    if (p)
+        rp__callrec_leave(hook_saved);
     if (p && cpu_ns > 0)
         atomic_fetch_add_explicit(&p->cpu_ns, (uint64_t)cpu_ns, memory_order_relaxed);
 }
@@ -320,9 +338,9 @@ static int deliver(void *arg, const struct rp_event *ev)
         atomic_fetch_add_explicit(&p->lifecycle_dropped, 1, memory_order_relaxed);
         return 0;
     }
-    rp__host_enter(p);
+    uint64_t cr = rp__host_enter(p, RP__CR_EVENT);
     int rc = p->desc.on_event(p, p->state, ev);
-    rp__host_leave();
+    rp__host_leave(cr);
     rp__host_gate_leave(p);
     return rc;
 }
@@ -916,9 +934,9 @@ static void plugin_destroy(struct rp_plugin *p)
                           rp_strerror(rc));
         return;
     }
-    rp__host_enter(p);
+    uint64_t cr = rp__host_enter(p, RP__CR_DESTROY);
     p->desc.destroy(p, p->state);
-    rp__host_leave();
+    rp__host_leave(cr);
     p->state = NULL;
 }
 
@@ -928,9 +946,9 @@ static void plugin_init(struct rp_plugin *p)
      * watch, timer and job calls are taken again. */
     rp__host_gate_close(p);
     atomic_store(&p->stopping, 0);
-    rp__host_enter(p);
+    uint64_t cr = rp__host_enter(p, RP__CR_INIT);
     int rc = p->desc.init(p, &host_api, &p->state);
-    rp__host_leave();
+    rp__host_leave(cr);
     if (rc != 0) {
         call_failed(p, "init", rc);
         release_resources(p);
@@ -942,9 +960,9 @@ static void plugin_init(struct rp_plugin *p)
 
 static void plugin_start(struct rp_plugin *p)
 {
-    rp__host_enter(p);
+    uint64_t cr = rp__host_enter(p, RP__CR_START);
     int rc = p->desc.start(p, p->state);
-    rp__host_leave();
+    rp__host_leave(cr);
     if (rc != 0) {
         call_failed(p, "start", rc);
         release_resources(p);
@@ -976,9 +994,9 @@ static void plugin_stop(struct rp_plugin *p)
      * alive (not destroyed) rather than freed under it. */
     int quiet = rp__host_command_close(p) == 0;
     rp__host_services_withdraw(p);
-    rp__host_enter(p);
+    uint64_t cr = rp__host_enter(p, RP__CR_STOP);
     int rc = p->desc.stop(p, p->state);
-    rp__host_leave();
+    rp__host_leave(cr);
     if (rc != 0)
         call_failed(p, "stop", rc);
     release_resources(p);

@@ -173,7 +173,9 @@ static void cmd_work(void *arg)
      * shared by every thread of the plugin). */
     char why[ERR_LEN];
     rp__host_capture_errors(why, sizeof why);
+    uint64_t cr = rp__host_enter(p, RP__CR_COMMAND);
     int rc = p->desc.on_command(p, p->state, c, c->request, (uint64_t)c->len);
+    rp__host_leave(cr);
     rp__host_capture_errors(NULL, 0);
     rp__os_mutex_lock(c->lock);
     c->in_call = 0;

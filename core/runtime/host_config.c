@@ -379,9 +379,9 @@ int rp__host_plugin_check_config(struct rp_plugin *p, const json_t *candidate, c
     checking = p;
     checking_doc = candidate;
     checking_text = text;
-    rp__host_enter(p);
+    uint64_t cr = rp__host_enter(p, RP__CR_CHECK_CONFIG);
     int rc = p->desc.check_config(p, rp__host_api());
-    rp__host_leave();
+    rp__host_leave(cr);
     checking = NULL;
     checking_doc = NULL;
     checking_text = NULL;

@@ -13,6 +13,7 @@
 #include "os/os.h"
 #include "os/os_fs.h"
 #include "os/os_thread.h"
+#include "runtime/callrec.h"
 #include "runtime/host.h"
 
 #include <jansson.h>
@@ -57,7 +58,8 @@ struct job {
 
 struct rp_plugin {
     rp__host *host;
-    uint32_t index; /* producer id: 1-based position in the host */
+    uint32_t index;    /* producer id: 1-based position in the host */
+    uint32_t cr_index; /* its call-record index + 1 (callrec.h); 0 = not recorded */
     char *name;
     char *path;
     rp__os_dl *dl;
@@ -215,8 +217,11 @@ void rp__host_endpoints_destroy(rp__host *h);
 /* Makes set_error calls on this thread also write to buf (len bytes,
  * NUL-terminated, emptied now); NULL or 0 stops it. */
 void rp__host_capture_errors(char *buf, size_t len);
-void rp__host_enter(struct rp_plugin *p);
-void rp__host_leave(void);
+/* Around every call into a plugin: sets the thread's current plugin and its
+ * call record (callrec.h) for crash attribution and the hang watchdog.
+ * Returns what rp__host_leave restores. */
+uint64_t rp__host_enter(struct rp_plugin *p, enum rp__cr_kind kind);
+void rp__host_leave(uint64_t saved);
 
 /* 1.1: typed config getters (host_config.c). */
 

@@ -453,9 +453,9 @@ static void reconfigure(struct rp_plugin *p, struct step *s, size_t *failed)
         return;
     }
     p->last_msg[0] = '\0';
-    rp__host_enter(p);
+    uint64_t cr = rp__host_enter(p, RP__CR_RECONFIGURE);
     rc = p->desc.reconfigure(p, p->state);
-    rp__host_leave();
+    rp__host_leave(cr);
     if (rc != 0) {
         /* The plugin refused the new config; the contract says it then runs
          * on the previous one, which config_get returns again. */

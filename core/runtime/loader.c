@@ -193,6 +193,12 @@ int rp__host_load_binary(rp__host *host, struct rp_plugin *p, int private_copy)
     }
     /* What a reload compares to tell that the file changed. */
     p->has_file_id = rp__os_dl_file_id(p->dl, &p->file_id) == 0;
+    /* From here on a crash in its code is attributed to it (callrec.h). A
+     * full table only costs the attribution, which the log says. */
+    if (rp__callrec_plugin_add(p->name, p->path, p->file_id.dev, p->file_id.ino, p->file_id.size,
+                               p->file_id.mtime_ns, &p->cr_index) != 0)
+        rp__log_warn("plugin %s: no call record left: a crash in it would not be attributed",
+                     p->name);
     rp__os_fn fn = rp__os_dl_sym(p->dl, RP_ENTRY_SYMBOL);
     if (!fn) {
         /* Tell a plugin of another ABI major from something that is no plugin. */
@@ -213,9 +219,9 @@ int rp__host_load_binary(rp__host *host, struct rp_plugin *p, int private_copy)
     memcpy(&entry, &fn, sizeof entry);
 
     const rp_plugin_descriptor *d = NULL;
-    rp__host_enter(p);
+    uint64_t cr = rp__host_enter(p, RP__CR_ENTRY);
     rc = entry(rp__host_api(), &d);
-    rp__host_leave();
+    rp__host_leave(cr);
     if (rc != 0 || !d) {
         refuse(p, "%s: entry point failed: %s", p->path, rc ? rp_strerror(rc) : "no descriptor");
         return rc ? rc : RP_ERR_INVAL;

@@ -189,10 +189,10 @@ static void wait_not_running(rp__loop *l, uint64_t id, const rp__loop_task *task
 
 /* ---- callbacks and hooks ---- */
 
-int64_t rp__loop_hooks_enter(const rp__loop_hooks *hooks, void *owner)
+int64_t rp__loop_hooks_enter(const rp__loop_hooks *hooks, void *owner, int kind)
 {
     if (hooks->enter)
-        hooks->enter(hooks->ctx, owner);
+        hooks->enter(hooks->ctx, owner, kind);
     return hooks->leave ? rp__os_thread_cpu_ns() : 0;
 }
 
@@ -202,9 +202,9 @@ void rp__loop_hooks_leave(const rp__loop_hooks *hooks, void *owner, int64_t cpu0
         hooks->leave(hooks->ctx, owner, rp__os_thread_cpu_ns() - cpu0);
 }
 
-static int64_t hook_enter(rp__loop *l, void *owner)
+static int64_t hook_enter(rp__loop *l, void *owner, int kind)
 {
-    return rp__loop_hooks_enter(&l->hooks, owner);
+    return rp__loop_hooks_enter(&l->hooks, owner, kind);
 }
 
 static void hook_leave(rp__loop *l, void *owner, int64_t cpu0)
@@ -693,7 +693,7 @@ static void dispatch_fd(rp__loop *l, const rp__os_poll_event *ev)
     l->running_id = ev->token;
     rp__os_mutex_unlock(l->lock);
 
-    int64_t cpu0 = hook_enter(l, owner);
+    int64_t cpu0 = hook_enter(l, owner, RP__LOOP_CALL_FD);
     cb(arg, fd, ev->revents);
     hook_leave(l, owner, cpu0);
 
@@ -750,7 +750,7 @@ static void dispatch_timers(rp__loop *l)
         l->running_id = id;
         rp__os_mutex_unlock(l->lock);
 
-        int64_t cpu0 = hook_enter(l, owner);
+        int64_t cpu0 = hook_enter(l, owner, RP__LOOP_CALL_TIMER);
         cb(arg);
         hook_leave(l, owner, cpu0);
         count(&l->timers_fired);
@@ -789,7 +789,8 @@ static void dispatch_posts(rp__loop *l)
         l->post_count--;
         rp__os_mutex_unlock(l->lock);
 
-        int64_t cpu0 = hook_enter(l, p.owner);
+        /* A post runs like a one-shot timer of its owner. */
+        int64_t cpu0 = hook_enter(l, p.owner, RP__LOOP_CALL_TIMER);
         p.cb(p.arg);
         hook_leave(l, p.owner, cpu0);
 

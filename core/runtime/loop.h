@@ -85,8 +85,16 @@ typedef struct rp__loop_opts {
  * Either pointer may be NULL; ctx is passed through. The hooks must be cheap
  * and must not call back into the loop.
  */
+/* What kind of callback a hook is told about. */
+enum rp__loop_call {
+    RP__LOOP_CALL_FD = 1, /* an fd watch */
+    RP__LOOP_CALL_TIMER,
+    RP__LOOP_CALL_JOB,  /* a worker job's work function */
+    RP__LOOP_CALL_DONE, /* a worker job's done callback */
+};
+
 typedef struct rp__loop_hooks {
-    void (*enter)(void *ctx, void *owner);
+    void (*enter)(void *ctx, void *owner, int kind); /* kind: enum rp__loop_call */
     void (*leave)(void *ctx, void *owner, int64_t cpu_ns);
     void *ctx;
 } rp__loop_hooks;
@@ -95,7 +103,7 @@ typedef struct rp__loop_hooks {
  * enter calls hooks->enter (if any) and returns the thread's CPU clock when
  * there is a leave hook to measure for (0 otherwise); leave calls
  * hooks->leave (if any) with the CPU time used since that cpu0. */
-int64_t rp__loop_hooks_enter(const rp__loop_hooks *hooks, void *owner);
+int64_t rp__loop_hooks_enter(const rp__loop_hooks *hooks, void *owner, int kind);
 void rp__loop_hooks_leave(const rp__loop_hooks *hooks, void *owner, int64_t cpu0);
 
 /* Counters since rp__loop_create. The first four only grow. */

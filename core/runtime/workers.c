@@ -69,14 +69,14 @@ static void release(rp__workers *w, struct job *j)
 
 static void call_work(rp__workers *w, struct job *j)
 {
-    int64_t cpu0 = rp__loop_hooks_enter(&w->hooks, j->owner);
+    int64_t cpu0 = rp__loop_hooks_enter(&w->hooks, j->owner, RP__LOOP_CALL_JOB);
     j->work(j->arg);
     rp__loop_hooks_leave(&w->hooks, j->owner, cpu0);
 }
 
 static void call_done(rp__workers *w, struct job *j)
 {
-    int64_t cpu0 = rp__loop_hooks_enter(&w->hooks, j->owner);
+    int64_t cpu0 = rp__loop_hooks_enter(&w->hooks, j->owner, RP__LOOP_CALL_DONE);
     j->done(j->arg, j->status);
     rp__loop_hooks_leave(&w->hooks, j->owner, cpu0);
 }

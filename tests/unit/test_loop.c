@@ -864,11 +864,14 @@ struct hook_log {
     void *cpu_owner;
 };
 
-static void hook_enter(void *ctx, void *owner)
+static void hook_enter(void *ctx, void *owner, int kind)
 {
     struct hook_log *h = ctx;
     if (h->current)
         atomic_fetch_add(&h->depth_errors, 1);
+    /* The loop runs fd watches, timers and posts (told as timers). */
+    if (kind != RP__LOOP_CALL_FD && kind != RP__LOOP_CALL_TIMER)
+        atomic_fetch_add(&h->mismatched, 1);
     h->current = owner;
     atomic_fetch_add(&h->enters, 1);
 }

@@ -498,10 +498,11 @@ struct hook_count {
 };
 static int hook_owner;
 
-static void h_enter(void *ctx, void *owner)
+static void h_enter(void *ctx, void *owner, int kind)
 {
     struct hook_count *h = ctx;
-    if (owner != &hook_owner)
+    /* Crash attribution names the callback: a job or its done, nothing else. */
+    if (owner != &hook_owner || (kind != RP__LOOP_CALL_JOB && kind != RP__LOOP_CALL_DONE))
         atomic_fetch_add(&h->wrong_owner, 1);
     atomic_fetch_add(&h->enters, 1);
 }

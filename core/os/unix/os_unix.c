@@ -50,6 +50,19 @@ void rp__os_aligned_free(void *p)
     free(p);
 }
 
+void *rp__os_pages_alloc(size_t size, int shared)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                   (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void rp__os_pages_free(void *p, size_t size)
+{
+    if (p)
+        munmap(p, size);
+}
+
 int64_t rp__os_monotonic_ns(void)
 {
     struct timespec ts;

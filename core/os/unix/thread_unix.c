@@ -82,6 +82,16 @@ int64_t rp__os_thread_cpu_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+uint32_t rp__os_thread_tid(void)
+{
+#ifdef __linux__
+    return (uint32_t)syscall(SYS_gettid);
+#else
+    /* Elsewhere only the process is known; still never 0. */
+    return (uint32_t)getpid();
+#endif
+}
+
 #ifdef __linux__
 /* struct sched_attr of sched_setattr(2); glibc 2.36 has no wrapper. */
 struct rp_sched_attr {

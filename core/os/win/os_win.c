@@ -320,6 +320,21 @@ void rp__os_aligned_free(void *p)
     _aligned_free(p);
 }
 
+void *rp__os_pages_alloc(size_t size, int shared)
+{
+    /* No fork on Windows: shared memory between a supervisor and its worker
+     * would be a named section; a private zeroed region is what exists. */
+    (void)shared;
+    return VirtualAlloc(NULL, size, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
+}
+
+void rp__os_pages_free(void *p, size_t size)
+{
+    (void)size;
+    if (p)
+        VirtualFree(p, 0, MEM_RELEASE);
+}
+
 int rp__os_random(void *buf, size_t len)
 {
     unsigned char *p = buf;

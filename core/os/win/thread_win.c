@@ -74,6 +74,11 @@ void rp__os_thread_join(rp__os_thread *t)
     free(t);
 }
 
+uint32_t rp__os_thread_tid(void)
+{
+    return (uint32_t)GetCurrentThreadId();
+}
+
 int64_t rp__os_thread_cpu_ns(void)
 {
     FILETIME created, exited, kernel, user;
