@@ -107,6 +107,12 @@ typedef void (*rp__os_fn)(void);
 int rp__os_dl_open_trusted(const char *abs_path, rp__os_dl **out, char *err, size_t errlen);
 /* The address of an exported function, or NULL. */
 rp__os_fn rp__os_dl_sym(rp__os_dl *dl, const char *name);
+/* A system library by its file name ("libcurl.so.4"), searched where the
+ * dynamic linker searches, loaded for the life of the process (never
+ * closed): for a dependency only some configurations need, so the others
+ * do not pay its memory. NULL with err set when it cannot be loaded. */
+void *rp__os_lib_open(const char *soname, char *err, size_t errlen);
+rp__os_fn rp__os_lib_sym(void *lib, const char *name);
 /* Frees the handle record and keeps the library loaded (and its descriptor
  * open) for the life of the process (what production does). NULL is a
  * no-op. */

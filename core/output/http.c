@@ -1,5 +1,6 @@
 /* core/output/http.c - the HTTPS client over libcurl: one reused connection, TLS
  * always verified, abortable from another thread. */
+#include "output/curl_api.h"
 #include "output/http.h"
 #include "lib/log.h"
 #include "os/os.h"
@@ -8,8 +9,6 @@
 #include "version.h"
 
 #include <rampart/plugin.h>
-
-#include <curl/curl.h>
 
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -109,17 +108,24 @@ static int is_header_value(const char *s, size_t max)
 
 static rp__os_once_flag global_once = RP__OS_ONCE_INIT;
 static int global_rc = RP_ERR_INTERNAL;
+static char global_err[320];
 
 static void global_init(void *arg)
 {
     (void)arg;
+    /* libcurl is loaded here, at its first use (curl_api.h). */
+    if (rp__curl_load(global_err, sizeof global_err) != 0)
+        return;
     /* Never paired with curl_global_cleanup: the uploader may be re-created on
      * reload, and libcurl's globals live as long as the process. */
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return;
     const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
-    if (!v || v->version_num < 0x075500 || !(v->features & CURL_VERSION_SSL))
+    if (!v || v->version_num < 0x075500 || !(v->features & CURL_VERSION_SSL)) {
+        snprintf(global_err, sizeof global_err, "libcurl %s could not start, or has no TLS support",
+                 curl_version());
         return;
+    }
     global_rc = 0;
 }
 
@@ -441,10 +447,7 @@ int rp__http_check_opts(const rp__http_opts *opts, const char *token_file,
 {
     rp__os_once(&global_once, global_init, NULL);
     if (global_rc != 0) {
-        char msg[256];
-        set_err(msg, sizeof msg, "libcurl %s could not start, or has no TLS support",
-                curl_version());
-        report(arg, RP_ERR_INTERNAL, msg);
+        report(arg, RP_ERR_INTERNAL, global_err);
         return RP_ERR_INTERNAL;
     }
     return check_opts(opts, token_file, 1, report, arg);
@@ -472,7 +475,7 @@ int rp__http_create(const rp__http_opts *opts, rp__http **out, char *err, size_t
     *out = NULL;
     rp__os_once(&global_once, global_init, NULL);
     if (global_rc != 0) {
-        set_err(err, errlen, "libcurl %s could not start, or has no TLS support", curl_version());
+        set_err(err, errlen, "%s", global_err);
         return RP_ERR_INTERNAL;
     }
 

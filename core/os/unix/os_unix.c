@@ -1077,6 +1077,24 @@ int rp__os_path_file_id(const char *abs_path, rp__os_file_id *out)
     return 0;
 }
 
+void *rp__os_lib_open(const char *soname, char *err, size_t errlen)
+{
+    void *h = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+    if (!h && err && errlen) {
+        const char *why = dlerror();
+        snprintf(err, errlen, "%s", why ? why : "cannot be loaded");
+    }
+    return h;
+}
+
+rp__os_fn rp__os_lib_sym(void *lib, const char *name)
+{
+    void *p = lib ? dlsym(lib, name) : NULL;
+    rp__os_fn fn;
+    memcpy(&fn, &p, sizeof fn);
+    return fn;
+}
+
 rp__os_fn rp__os_dl_sym(rp__os_dl *dl, const char *name)
 {
     void *p = dlsym(dl->handle, name);

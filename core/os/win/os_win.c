@@ -1182,6 +1182,24 @@ static int dl_open(const char *abs_path, rp__os_dl **out, char *err, size_t errl
     return 0;
 }
 
+void *rp__os_lib_open(const char *soname, char *err, size_t errlen)
+{
+    /* LOAD_LIBRARY_SEARCH_SYSTEM32 keeps the current folder out of the search. */
+    HMODULE h = LoadLibraryExA(soname, NULL, LOAD_LIBRARY_SEARCH_SYSTEM32);
+    if (!h && err && errlen)
+        snprintf(err, errlen, "%s: cannot be loaded (error %lu)", soname,
+                 (unsigned long)GetLastError());
+    return (void *)h;
+}
+
+rp__os_fn rp__os_lib_sym(void *lib, const char *name)
+{
+    FARPROC p = lib ? GetProcAddress((HMODULE)lib, name) : NULL;
+    rp__os_fn fn;
+    memcpy(&fn, &p, sizeof fn);
+    return fn;
+}
+
 rp__os_fn rp__os_dl_sym(rp__os_dl *dl, const char *name)
 {
     FARPROC p = GetProcAddress(dl->h, name);
