@@ -69,7 +69,7 @@ struct rp__agent {
      * plugin set is fixed for the life of the host. */
     unsigned char *plugin_alerted;
     size_t nplugin_alerted;
-    uint64_t alerted_bus_episodes, alerted_rotation_bursts;
+    uint64_t alerted_bus_episodes, alerted_rotation_bursts, alerted_rss_episodes;
     /* The stop watchdog (agent.stop_grace_ms): stop_done under stop_lock. */
     rp__os_mutex *stop_lock;
     rp__os_cond *stop_cond;
@@ -466,6 +466,7 @@ void rp__agent_host_opts(const rp__config *cfg, rp__host_opts *opts)
     const json_t *agent = json_object_get(cfg->root, "agent");
     opts->trusted_keys = json_object_get(agent, "trusted_keys");
     opts->require_signed_plugins = json_is_true(json_object_get(agent, "require_signed_plugins"));
+    opts->rss_ceiling = cfg->max_rss_bytes;
 }
 
 int rp__agent_check_config(const rp__config *cfg, char *err, size_t errlen)
@@ -849,6 +850,13 @@ static const struct u64_member flow_members[] = {
     UINT_MEMBER(rp__host_flow, episodes, "full_episodes", uint64_t),
     FLOW(suspensions),
     UINT_MEMBER(rp__host_flow, suspended_now, "suspended_plugins", uint32_t)};
+/* The RSS ceiling, under "memory" in agent.health and status. */
+static const struct u64_member rss_members[] = {
+    UINT_MEMBER(rp__host_flow, rss_ceiling, "max_rss_bytes", uint64_t),
+    UINT_MEMBER(rp__host_flow, rss_last, "rss_bytes", uint64_t),
+    UINT_MEMBER(rp__host_flow, rss_refused, "refused", uint64_t),
+    UINT_MEMBER(rp__host_flow, rss_episodes, "ceiling_episodes", uint64_t),
+    UINT_MEMBER(rp__host_flow, rss_over, "over_ceiling", uint32_t)};
 #undef FLOW
 #define LOOP(m) U64_MEMBER(rp__loop_stats, m)
 static const struct u64_member loop_members[] = {
@@ -985,6 +993,13 @@ static json_t *health_doc(rp__agent *a)
     rp__host_refused_by_type(a->host, refused_type, by_type);
     json_object_set_new(bus, "refused_full_by_type", by_type);
     json_object_set_new(d, "bus", bus);
+    /* The RSS ceiling: the current RSS is sampled while events flow, so an
+     * idle agent's figure is read here. */
+    if (rp__os_process_rss(&fl.rss_last) != 0)
+        fl.rss_last = 0;
+    json_t *mem = json_object();
+    U64_MEMBERS(mem, fl, rss_members);
+    json_object_set_new(d, "memory", mem);
 
     rp__loop_stats ls;
     rp__loop_get_stats(a->loop, &ls);
@@ -1131,6 +1146,13 @@ static void check_losses(rp__agent *a)
     /* A full bus: one alert per episode at most, and one per health tick. */
     rp__host_flow fl;
     rp__host_flow_stats(a->host, &fl);
+    report_rise(a, fl.rss_episodes, &a->alerted_rss_episodes, "rampart.memory.ceiling",
+                "Memory ceiling reached: events refused, collectors paused", 73,
+                "the agent reached its memory ceiling (agent.max_rss_bytes %llu, %llu bytes "
+                "resident at the last sample) %llu times: %llu events of plugins were refused and "
+                "collectors stopped reading their kernel sources meanwhile",
+                (unsigned long long)fl.rss_ceiling, (unsigned long long)fl.rss_last,
+                (unsigned long long)fl.rss_episodes, (unsigned long long)fl.rss_refused);
     if (fl.episodes > a->alerted_bus_episodes) {
         char per_plugin[256] = "";
         size_t n = 0;

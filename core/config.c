@@ -204,6 +204,7 @@ static int extract(rp__config *cfg)
     cfg->deadletter_max_bytes = (uint64_t)int_at(root, "spool", "deadletter_max_bytes");
     cfg->health_interval_ms = (uint32_t)int_at(root, "agent", "health_interval_ms");
     cfg->bus_max_bytes = (uint64_t)int_at(root, "agent", "bus_max_bytes");
+    cfg->max_rss_bytes = (uint64_t)int_at(root, "agent", "max_rss_bytes");
     cfg->stop_grace_ms = (uint32_t)int_at(root, "agent", "stop_grace_ms");
     cfg->plugin_command_timeout_ms = (uint32_t)int_at(root, "agent", "plugin_command_timeout_ms");
     cfg->plugin_file_reloads_max = (uint32_t)int_at(root, "agent", "plugin_file_reloads_max");
@@ -343,6 +344,28 @@ static int check_exclude(const json_t *merged, const json_t *main_doc, const cha
     return 0;
 }
 
+/* agent.max_rss_bytes must leave room above the byte cap on queued events
+ * (those bytes are resident too), or the ceiling would pause the collectors
+ * before the cap could. */
+#define RSS_ABOVE_BUS ((uint64_t)32 << 20)
+
+static int check_rss_ceiling(const json_t *merged, const json_t *main_doc, const char *main_name,
+                             const json_t *overlay_doc, const char *overlay_name, char *err,
+                             size_t errlen)
+{
+    const json_t *agent = json_object_get(merged, "agent");
+    json_int_t rss = json_integer_value(json_object_get(agent, "max_rss_bytes"));
+    json_int_t bus = json_integer_value(json_object_get(agent, "bus_max_bytes"));
+    if (rss == 0 || (uint64_t)rss >= (uint64_t)bus + RSS_ABOVE_BUS)
+        return 0;
+    struct rp__json_seg segv[2] = {{.key = "agent"}, {.key = "max_rss_bytes"}};
+    const char *file = attribute(main_doc, main_name, overlay_doc, overlay_name, segv, 2);
+    return set_err(err, errlen,
+                   "%s: agent.max_rss_bytes: expected 0 (no ceiling) or at least "
+                   "agent.bus_max_bytes + 33554432 = %llu, got %lld",
+                   file, (unsigned long long)((uint64_t)bus + RSS_ABOVE_BUS), (long long)rss);
+}
+
 /* policy: the schema checks the shape; the policy's own check adds what it
  * cannot say (an action listed twice, two tags that differ only in case,
  * the number of entries), with the same code the agent runs. */
@@ -430,6 +453,8 @@ int rp__config_from_docs(const json_t *main_doc, const char *main_name, const js
     }
 
     rc = check_exclude(merged, main_doc, main_name, overlay_doc, overlay_name, err, errlen);
+    if (rc == 0)
+        rc = check_rss_ceiling(merged, main_doc, main_name, overlay_doc, overlay_name, err, errlen);
     if (rc != 0)
         goto out;
     struct policy_errors pe = {main_doc, overlay_doc, main_name, overlay_name, err, errlen};

@@ -25,6 +25,12 @@ void rp__os_tune_memory(void);
 /* This process's CPU time (user + system, all threads) and peak resident
  * memory in bytes. */
 int rp__os_process_usage(int64_t *cpu_ns, uint64_t *peak_rss_bytes);
+/* This process's resident memory now, in bytes (a few microseconds: the
+ * RSS ceiling samples it while events flow). Any thread. */
+int rp__os_process_rss(uint64_t *rss_bytes);
+/* Gives memory the allocator holds free back to the system (glibc keeps
+ * freed memory in its arenas; after a burst that shows as resident). */
+void rp__os_trim_memory(void);
 /* size bytes aligned to align (a power of two, at least sizeof(void *));
  * NULL when out of memory. The Windows C runtime has no aligned_alloc, so
  * such memory is freed only with rp__os_aligned_free (NULL is a no-op). */

@@ -110,6 +110,10 @@ typedef struct rp__host_opts {
      * a valid signature by one of them is refused. */
     const json_t *trusted_keys;
     int require_signed_plugins;
+    /* agent.max_rss_bytes: past this resident size plugins' events are
+     * refused and their kernel sources paused, as at the bus's byte cap,
+     * until memory is back under 7/8 of it; 0: no ceiling. */
+    uint64_t rss_ceiling;
 } rp__host_opts;
 
 int rp__host_create(const rp__host_opts *opts, rp__host **out);
@@ -186,6 +190,12 @@ typedef struct rp__host_flow {
     uint64_t suspensions;   /* plugin suspensions, over all episodes */
     uint32_t suspended_now; /* plugins suspended now */
     uint64_t abandoned;     /* deliveries skipped after rp__bus_abandon */
+    /* The RSS ceiling (agent.max_rss_bytes): */
+    uint64_t rss_ceiling;  /* 0 = none */
+    uint64_t rss_last;     /* the last sample, bytes */
+    uint64_t rss_refused;  /* plugin events refused over the ceiling */
+    uint64_t rss_episodes; /* times the ceiling was reached */
+    uint32_t rss_over;     /* over it now */
 } rp__host_flow;
 void rp__host_flow_stats(const rp__host *host, rp__host_flow *out);
 

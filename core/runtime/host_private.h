@@ -160,6 +160,15 @@ struct rp__host {
     atomic_uint_fast64_t episodes; /* times the bus went full and watches were suspended */
     atomic_uint_fast64_t suspensions;
     atomic_uint suspended_now;
+    /* The RSS ceiling (opts.rss_ceiling): resident size sampled every
+     * RSS_SAMPLE_BYTES of published events; over it, publishes are refused
+     * as at the byte cap until resume_check sees memory back under 7/8. */
+    atomic_uint_fast64_t rss_unsampled; /* bytes published since the last sample */
+    atomic_uint_fast64_t rss_last;
+    atomic_uint_fast64_t rss_refused;
+    atomic_uint_fast64_t rss_episodes;
+    atomic_int rss_over;
+    int64_t rss_logged_ns;      /* last log line about it (loop thread or publisher) */
     struct rp__host_cmds *cmds; /* 1.1: plugin commands (host_command.c) */
     /* 1.1: alerts and policy (host_alert.c): the response policy, swapped
      * whole at a reload under host_alert.c's lock; NULL decides detect. */

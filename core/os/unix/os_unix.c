@@ -84,6 +84,42 @@ void rp__os_tune_memory(void)
 #endif
 }
 
+int rp__os_process_rss(uint64_t *rss_bytes)
+{
+#ifdef __linux__
+    /* statm's second number is the resident pages; the file is opened per
+     * call (a descriptor kept open would be inherited by every child the
+     * agent or a plugin starts). */
+    char buf[128];
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return RP_ERR_IO;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return RP_ERR_IO;
+    buf[n] = '\0';
+    unsigned long long size = 0, resident = 0;
+    if (sscanf(buf, "%llu %llu", &size, &resident) != 2)
+        return RP_ERR_PARSE;
+    *rss_bytes = (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+    return 0;
+#else
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return RP_ERR_IO;
+    *rss_bytes = (uint64_t)ru.ru_maxrss * 1024; /* only the peak is known */
+    return 0;
+#endif
+}
+
+void rp__os_trim_memory(void)
+{
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
+
 int rp__os_process_usage(int64_t *cpu_ns, uint64_t *peak_rss_bytes)
 {
     struct rusage ru;

@@ -686,6 +686,20 @@ void rp__os_tune_memory(void)
      * heap is the default). */
 }
 
+int rp__os_process_rss(uint64_t *rss_bytes)
+{
+    PROCESS_MEMORY_COUNTERS pmc;
+    if (!K32GetProcessMemoryInfo(GetCurrentProcess(), &pmc, sizeof pmc))
+        return win_to_rp(GetLastError());
+    *rss_bytes = (uint64_t)pmc.WorkingSetSize;
+    return 0;
+}
+
+void rp__os_trim_memory(void)
+{
+    /* The Windows heap gives whole free segments back on its own. */
+}
+
 int rp__os_process_usage(int64_t *cpu_ns, uint64_t *peak_rss_bytes)
 {
     FILETIME c, e, k, u;
