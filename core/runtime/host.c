@@ -216,7 +216,11 @@ static void suspend_watches(void *arg)
     atomic_store(&p->suspended, 1);
     atomic_fetch_add(&p->suspensions, 1);
     atomic_fetch_add(&host->suspensions, 1);
-    if (atomic_fetch_add(&host->suspended_now, 1) == 0) {
+    /* A pause for the memory ceiling with room on the bus is not a bus-full
+     * episode: rss_over logs and counts it. */
+    int bus_full =
+        !atomic_load(&host->rss_over) || rp__bus_queued_bytes(host->bus) > host->low_water;
+    if (atomic_fetch_add(&host->suspended_now, 1) == 0 && bus_full) {
         uint64_t n = atomic_fetch_add(&host->episodes, 1) + 1;
         /* A flood fills and drains the bus many times a second: one line a
          * minute says it, the counters and the alert have the figures. */
@@ -236,9 +240,14 @@ static void suspend_watches(void *arg)
         host->resume_timer = 0; /* retried by the next suspension */
 }
 
-/* Resident memory is sampled once per this many bytes of published events:
- * a few microseconds per megabyte, so a burst is caught within a megabyte. */
+/* Resident memory is sampled once per this many bytes of published events
+ * (a few microseconds per megabyte, so a burst is caught within a
+ * megabyte), and at least every RSS_SAMPLE_NS while events flow, read from
+ * the clock every RSS_CLOCK_EVERY publishes: memory can also grow in a
+ * plugin much faster than the events it is given. */
 #define RSS_SAMPLE_BYTES ((uint64_t)1 << 20)
+#define RSS_SAMPLE_NS    ((int64_t)50 * 1000000)
+#define RSS_CLOCK_EVERY  16u
 
 /* 1 when the process is over its RSS ceiling now (sampled on the way). */
 static int rss_over(rp__host *host, uint64_t bytes)
@@ -248,9 +257,16 @@ static int rss_over(rp__host *host, uint64_t bytes)
     if (atomic_load_explicit(&host->rss_over, memory_order_relaxed))
         return 1;
     uint64_t n = atomic_fetch_add_explicit(&host->rss_unsampled, bytes, memory_order_relaxed);
-    if (n + bytes < RSS_SAMPLE_BYTES)
-        return 0;
+    uint32_t k = atomic_fetch_add_explicit(&host->rss_publishes, 1, memory_order_relaxed) + 1;
+    if (n + bytes < RSS_SAMPLE_BYTES) {
+        if (k % RSS_CLOCK_EVERY != 0)
+            return 0;
+        int64_t now = rp__os_monotonic_ns();
+        if (now - atomic_load_explicit(&host->rss_sampled_ns, memory_order_relaxed) < RSS_SAMPLE_NS)
+            return 0;
+    }
     atomic_store_explicit(&host->rss_unsampled, 0, memory_order_relaxed);
+    atomic_store_explicit(&host->rss_sampled_ns, rp__os_monotonic_ns(), memory_order_relaxed);
     uint64_t rss = 0;
     if (rp__os_process_rss(&rss) != 0)
         return 0;
