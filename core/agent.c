@@ -19,6 +19,7 @@
 #include "runtime/topic.h"
 #include "runtime/workers.h"
 #include "output/uploader.h"
+#include "privileges.h"
 #include "lib/uuid.h"
 #include "version.h"
 
@@ -86,6 +87,7 @@ struct rp__agent {
     char agent_id[RP__UUID_STR_LEN + 1];
     char hostname[256];
     rp__ndjson_stamp stamp; /* identity on every line; built at start */
+    rp__privileges privs;   /* the capability drop at start (privileges.h) */
 };
 
 int rp__agent_create(const rp__agent_opts *opts, rp__config *cfg, rp__agent **out)
@@ -1042,6 +1044,7 @@ static json_t *health_doc(rp__agent *a)
         json_object_set_new(plugins, pi.name, o);
     }
     json_object_set_new(d, "plugins", plugins);
+    json_object_set_new(d, "capabilities", rp__privileges_json(&a->privs));
     return d;
 }
 
@@ -1462,6 +1465,7 @@ int rp__agent_start(rp__agent *a)
     /* The sink takes every event without loss; then the threads start:
      * workers (their completions wait for the loop), loop, bus, and the
      * plugins last. */
+    rp__privileges_drop(a->boot_cfg, a->host, &a->privs); /* while one thread runs */
     rp__workers_opts wo = {.hooks = rp__host_hooks()};
     if ((rc = rp__bus_subscribe(a->bus, "*", rp__sink_on_event, a->sink, 0, RP__BUS_LOSSLESS, 0,
                                 &a->sink_sub)) != 0 ||
