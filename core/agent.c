@@ -20,6 +20,7 @@
 #include "runtime/workers.h"
 #include "output/uploader.h"
 #include "privileges.h"
+#include "lib/secrets.h"
 #include "lib/uuid.h"
 #include "version.h"
 
@@ -1045,6 +1046,7 @@ static json_t *health_doc(rp__agent *a)
     }
     json_object_set_new(d, "plugins", plugins);
     json_object_set_new(d, "capabilities", rp__privileges_json(&a->privs));
+    rp__secrets_scrub_json(d); /* errors plugins or a backend wrote may quote a secret */
     return d;
 }
 
@@ -1361,6 +1363,7 @@ static json_t *ctl_plugins(void *arg)
         json_array_append_new(arr, o);
     }
     rp__os_mutex_unlock(a->health_lock);
+    rp__secrets_scrub_json(arr);
     return arr;
 }
 
@@ -1669,6 +1672,7 @@ int rp__agent_run(rp__agent *a)
             /* Answers the reloads asked through the control socket. */
             uint64_t seq = rp__control_reload_begin(a->ctl);
             int rc = rp__agent_reload(a);
+            rp__secrets_scrub(a->reload_err, sizeof a->reload_err);
             rp__control_reload_done(a->ctl, seq, rc, rc ? a->reload_err : NULL);
         }
     }

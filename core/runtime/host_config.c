@@ -481,6 +481,13 @@ void rp__host_caps_format(uint64_t caps, char *buf, size_t len)
         snprintf(buf, len, "none");
 }
 
+const char *rp__host_plugin_schema(const rp__host *host, size_t index)
+{
+    if (index >= host->nplugins || !host->plugins[index]->dl)
+        return NULL;
+    return host->plugins[index]->desc.config_schema;
+}
+
 void rp__host_caps_limit(rp__host *host, uint64_t kept)
 {
     host->caps_limited = 1;
