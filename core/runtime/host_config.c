@@ -472,8 +472,10 @@ void rp__host_caps_format(uint64_t caps, char *buf, size_t len)
     json_array_foreach(names, i, n)
     {
         int w = snprintf(buf + pos, len - pos, "%s%s", i ? ", " : "", json_string_value(n));
-        if (w < 0 || (size_t)w >= len - pos)
+        if (w < 0 || (size_t)w >= len - pos) {
+            buf[pos] = '\0'; /* whole names only */
             break;
+        }
         pos += (size_t)w;
     }
     json_decref(names);
