@@ -19,6 +19,8 @@
 #include "runtime/topic.h"
 #include "runtime/workers.h"
 #include "output/uploader.h"
+#include "privileges.h"
+#include "lib/secrets.h"
 #include "lib/uuid.h"
 #include "version.h"
 
@@ -86,6 +88,7 @@ struct rp__agent {
     char agent_id[RP__UUID_STR_LEN + 1];
     char hostname[256];
     rp__ndjson_stamp stamp; /* identity on every line; built at start */
+    rp__privileges privs;   /* the capability drop at start (privileges.h) */
 };
 
 int rp__agent_create(const rp__agent_opts *opts, rp__config *cfg, rp__agent **out)
@@ -1057,6 +1060,8 @@ static json_t *health_doc(rp__agent *a)
         json_object_set_new(plugins, pi.name, o);
     }
     json_object_set_new(d, "plugins", plugins);
+    json_object_set_new(d, "capabilities", rp__privileges_json(&a->privs));
+    rp__secrets_scrub_json(d); /* errors plugins or a backend wrote may quote a secret */
     return d;
 }
 
@@ -1380,6 +1385,7 @@ static json_t *ctl_plugins(void *arg)
         json_array_append_new(arr, o);
     }
     rp__os_mutex_unlock(a->health_lock);
+    rp__secrets_scrub_json(arr);
     return arr;
 }
 
@@ -1484,6 +1490,7 @@ int rp__agent_start(rp__agent *a)
     /* The sink takes every event without loss; then the threads start:
      * workers (their completions wait for the loop), loop, bus, and the
      * plugins last. */
+    rp__privileges_drop(a->boot_cfg, a->host, &a->privs); /* while one thread runs */
     rp__workers_opts wo = {.hooks = rp__host_hooks()};
     if ((rc = rp__bus_subscribe(a->bus, "*", rp__sink_on_event, a->sink, 0, RP__BUS_LOSSLESS, 0,
                                 &a->sink_sub)) != 0 ||
@@ -1687,6 +1694,7 @@ int rp__agent_run(rp__agent *a)
             /* Answers the reloads asked through the control socket. */
             uint64_t seq = rp__control_reload_begin(a->ctl);
             int rc = rp__agent_reload(a);
+            rp__secrets_scrub(a->reload_err, sizeof a->reload_err);
             rp__control_reload_done(a->ctl, seq, rc, rc ? a->reload_err : NULL);
         }
     }

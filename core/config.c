@@ -5,6 +5,7 @@
 #include "os/os_fs.h"
 #include "lib/path.h"
 #include "lib/schema.h"
+#include "lib/secrets.h"
 #include "runtime/policy.h"
 
 #include <rampart/plugin.h>
@@ -72,6 +73,7 @@ void rp__config_err_add(char *err, size_t errlen, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
+    rp__secrets_scrub(line, sizeof line);
     size_t need = (used ? 1 : 0) + strlen(line) + 1;
     /* Room is kept for the final note. */
     if (used + need + sizeof more + 1 > errlen) {
@@ -87,7 +89,10 @@ void rp__config_err_print(FILE *f, const char *prefix, const char *err)
     do {
         const char *nl = strchr(p, '\n');
         int n = nl ? (int)(nl - p) : (int)strlen(p);
-        fprintf(f, "%s%.*s\n", prefix, n, p);
+        char line[2048];
+        snprintf(line, sizeof line, "%.*s", n, p);
+        rp__secrets_scrub(line, sizeof line);
+        fprintf(f, "%s%s\n", prefix, line);
         p = nl ? nl + 1 : NULL;
     } while (p);
 }
@@ -310,6 +315,14 @@ static void unknown_overlay_plugins(const json_t *base, const json_t *overlay_do
     }
 }
 
+/* Each value the schema marks secret is kept out of everything printed
+ * from here on (lib/secrets.h), errors about this very config included. */
+static void register_secret(void *arg, const char *s, size_t len)
+{
+    (void)arg;
+    (void)rp__secrets_add(s, len); /* too short or too many: see lib/secrets.h */
+}
+
 static json_t *builtin_doc(const char *text)
 {
     json_error_t jerr;
@@ -435,6 +448,7 @@ int rp__config_from_docs(const json_t *main_doc, const char *main_name, const js
         json_object_set_new(json_object_get(merged, "agent"), "site", json_string(site)) != 0)
         goto out;
 
+    rp__schema_redact(schema, merged, 0, register_secret, NULL);
     if (!(skip = json_object()))
         goto out;
     if (overlay_doc)

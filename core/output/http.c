@@ -3,6 +3,7 @@
 #include "output/curl_api.h"
 #include "output/http.h"
 #include "lib/log.h"
+#include "lib/secrets.h"
 #include "os/os.h"
 #include "os/os_secret.h"
 #include "os/os_thread.h"
@@ -188,6 +189,9 @@ int rp__http_read_token(const char *path, char **token, char *err, size_t errlen
     memmove(buf, buf + start, end - start);
     rp__os_secret_wipe(buf + (end - start), len - (end - start));
     buf[end - start] = '\0';
+    /* Should a backend echo the token in an answer the agent reports, or a
+     * plugin log it, the log and status show <redacted> (lib/secrets.h). */
+    (void)rp__secrets_add(buf, end - start);
     *token = buf;
     return 0;
 }
@@ -222,7 +226,14 @@ static int check_url(const char *url, const char *what, char *err, size_t errlen
     char *scheme = NULL, *host = NULL, *user = NULL, *password = NULL;
     CURLUcode uc = curl_url_set(u, CURLUPART_URL, url, 0);
     if (uc != CURLUE_OK) {
-        set_err(err, errlen, "%s: \"%s\" is not a URL (%s)", what, url, curl_url_strerror(uc));
+        /* Not echoed when it may hold a credential that curl could not
+         * parse out (the check below never runs then). */
+        size_t off, len;
+        if (rp__secrets_url_userinfo(url, &off, &len) == 0)
+            set_err(err, errlen, "%s: \"%.*s" RP__REDACTED "%s\" is not a URL (%s)", what, (int)off,
+                    url, url + off + len, curl_url_strerror(uc));
+        else
+            set_err(err, errlen, "%s: \"%s\" is not a URL (%s)", what, url, curl_url_strerror(uc));
         rc = RP_ERR_CONFIG;
     } else if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK ||
                curl_url_get(u, CURLUPART_PASSWORD, &password, 0) == CURLUE_OK) {

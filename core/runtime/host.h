@@ -208,6 +208,17 @@ void rp__host_refused_by_type(const rp__host *host,
  * names ("CAP_NET_ADMIN"; "CAP_<n>" for a number this agent does not name),
  * or the string "undeclared". NULL on allocation failure. */
 json_t *rp__host_caps_json(int declared, uint64_t caps);
+/* The same names, separated by ", ", in buf (always terminated; "none" for
+ * an empty set). */
+void rp__host_caps_format(uint64_t caps, char *buf, size_t len);
+/* Tells the host that the process now holds only kept (core/privileges.c,
+ * before rp__host_start): from then on a reload starts a plugin only when
+ * its descriptor declares capabilities and all of them are in kept; any
+ * other is left failed, its error saying the agent must restart to run it. */
+void rp__host_caps_limit(rp__host *host, uint64_t kept);
+/* The config schema plugin index declares (its descriptor's text, borrowed
+ * for the host's life), or NULL: not loaded, or none. */
+const char *rp__host_plugin_schema(const rp__host *host, size_t index);
 /* Checks a descriptor's field_namespace and provides on their own (forms,
  * caps, field names the agent knows), as the loader does before it also
  * checks them against the other plugins: 0, or an error and why. For tools

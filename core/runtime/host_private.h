@@ -185,6 +185,11 @@ struct rp__host {
     struct rp__sig_key **sig_keys;
     size_t nsig_keys;
     int sig_keys_read;
+    /* The capabilities the agent kept when it reduced them at start-up
+     * (core/privileges.c), valid with caps_limited; plugins enabled later
+     * must declare theirs within them (host_reload.c). */
+    int caps_limited;
+    uint64_t caps_kept;
 };
 
 /* 1.1: drops, gauges, services and the private folder (host_service.c).
