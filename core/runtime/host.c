@@ -1083,7 +1083,8 @@ size_t rp__host_stop_kind(rp__host *host, uint32_t kind, int64_t deadline_ns, ch
          * under way get until the deadline to return. */
         rp__host_gate_open(p, 0);
         uint32_t ck = RP__CR_NONE;
-        int hung = p->cr_index && rp__callrec_table &&
+        int in_call = rp__watchdog_in_call(p->cr_index, &ck);
+        int hung = in_call && p->cr_index && rp__callrec_table &&
                    atomic_load(&rp__callrec_table->plugins[p->cr_index - 1].hung);
         while (!hung && rp__watchdog_in_call(p->cr_index, &ck) &&
                rp__os_monotonic_ns() < deadline_ns) {
