@@ -1083,15 +1083,18 @@ size_t rp__host_stop_kind(rp__host *host, uint32_t kind, int64_t deadline_ns, ch
          * under way get until the deadline to return. */
         rp__host_gate_open(p, 0);
         uint32_t ck = RP__CR_NONE;
-        int in_call = rp__watchdog_in_call(p->cr_index, &ck);
-        int hung = in_call && p->cr_index && rp__callrec_table &&
+        /* The calls under way now (not the ones after: a busy fd watch is
+         * called again and again until plugin_stop removes it). */
+        rp__call_snap snap;
+        rp__watchdog_snap(p->cr_index, &snap);
+        int hung = rp__watchdog_snap_pending(&snap, &ck) && rp__callrec_table &&
                    atomic_load(&rp__callrec_table->plugins[p->cr_index - 1].hung);
-        while (!hung && rp__watchdog_in_call(p->cr_index, &ck) &&
+        while (!hung && rp__watchdog_snap_pending(&snap, &ck) &&
                rp__os_monotonic_ns() < deadline_ns) {
             struct timespec ts = {0, 2000000};
             nanosleep(&ts, NULL);
         }
-        if (hung || rp__watchdog_in_call(p->cr_index, &ck)) {
+        if (hung || rp__watchdog_snap_pending(&snap, &ck)) {
             /* A thread inside a plugin cannot be cancelled safely: leave it
              * there, and never call or wait for the plugin again. */
             atomic_store(&p->abandoned, 1);

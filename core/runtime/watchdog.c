@@ -111,6 +111,47 @@ int rp__watchdog_in_call(uint32_t cr_index, uint32_t *kind)
     return 0;
 }
 
+uint32_t rp__watchdog_snap(uint32_t cr_index, rp__call_snap *snap)
+{
+    struct rp__callrec *cr = rp__callrec_table;
+    snap->n = 0;
+    if (!cr || cr_index == 0)
+        return 0;
+    for (uint32_t i = 0; i < RP__CR_SLOTS; i++) {
+        struct rp__cr_slot *s = &cr->slots[i];
+        /* seq first: a slot that moves on after it was read is then seen
+         * as moved, never a new call as the old one. */
+        uint32_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+        if (atomic_load_explicit(&s->tid, memory_order_relaxed) == 0 ||
+            atomic_load_explicit(&s->plugin, memory_order_relaxed) != cr_index)
+            continue;
+        uint32_t k = atomic_load_explicit(&s->kind, memory_order_relaxed);
+        if (k == RP__CR_NONE)
+            continue;
+        snap->slot[snap->n] = (uint16_t)i;
+        snap->seq[snap->n] = seq;
+        snap->kind[snap->n] = k;
+        snap->n++;
+    }
+    return snap->n;
+}
+
+int rp__watchdog_snap_pending(const rp__call_snap *snap, uint32_t *kind)
+{
+    struct rp__callrec *cr = rp__callrec_table;
+    if (!cr)
+        return 0;
+    for (uint32_t j = 0; j < snap->n; j++) {
+        if (atomic_load_explicit(&cr->slots[snap->slot[j]].seq, memory_order_acquire) ==
+            snap->seq[j]) {
+            if (kind)
+                *kind = snap->kind[j];
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* The host's record of call-record index idx (+ 1), or NULL. */
 static struct rp_plugin *plugin_of(rp__watchdog *w, uint32_t idx)
 {

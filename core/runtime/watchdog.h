@@ -95,4 +95,18 @@ uint32_t rp__deadline_of(const rp__deadlines *d, uint32_t kind, const char **key
  * index + 1) now, with the kind in *kind (may be NULL). Any thread. */
 int rp__watchdog_in_call(uint32_t cr_index, uint32_t *kind);
 
+/* The calls of one plugin under way at one moment, to tell a call that
+ * never returns from a stream of short ones (a busy fd watch). */
+typedef struct rp__call_snap {
+    uint32_t n;
+    uint16_t slot[RP__CR_SLOTS];
+    uint32_t seq[RP__CR_SLOTS];
+    uint32_t kind[RP__CR_SLOTS];
+} rp__call_snap;
+/* Takes the snapshot of plugin cr_index's calls; returns how many. */
+uint32_t rp__watchdog_snap(uint32_t cr_index, rp__call_snap *snap);
+/* 1 while one of the snapshot's calls is still under way (its slot has not
+ * moved since), with its kind in *kind (may be NULL). */
+int rp__watchdog_snap_pending(const rp__call_snap *snap, uint32_t *kind);
+
 #endif
