@@ -124,6 +124,11 @@ struct sub {
     atomic_uint_least64_t high_water;
     atomic_uint_least64_t out_bytes; /* bytes of its events taken off its queue */
     atomic_uint_least64_t cpu_ns;    /* METERED: thread CPU time of its batches */
+    /* METERED, while a batch runs: its dispatcher's CPU clock + 1 (0: no
+     * batch) and that clock at the batch's start, so that a reader sees
+     * the CPU of a long batch before it ends. */
+    atomic_int_least64_t batch_clock;
+    atomic_int_least64_t batch_cpu0;
     /* Written by publishers on their slow paths (in_bytes: on every enqueue
      * of a subscription with a share). */
     _Alignas(CACHELINE) atomic_uint_least64_t dropped;
@@ -228,6 +233,8 @@ struct rp__bus {
  * a dispatcher refuse to run on one. */
 static _Thread_local const rp__bus *tl_dispatch_bus;
 static _Thread_local unsigned tl_slot_plus1;
+/* The dispatcher's own CPU clock + 1 for others to read, 0 = none. */
+static _Thread_local int64_t tl_cpu_clock;
 static atomic_uint slot_seq;
 
 /* ---------------------------------------------------------------- helpers */
@@ -836,7 +843,14 @@ static uint32_t deliver_batch(rp__bus *bus, struct sub *s)
     int lossless = (s->flags & RP__BUS_LOSSLESS) != 0;
     uint32_t n = 0, stalls = 0;
     uint64_t errors = 0, out_bytes = 0;
-    int64_t cpu0 = (s->flags & RP__BUS_METERED) ? rp__os_thread_cpu_ns() : 0;
+    int64_t cpu0 = 0;
+    if (s->flags & RP__BUS_METERED) {
+        cpu0 = rp__os_thread_cpu_ns();
+        if (tl_cpu_clock) {
+            atomic_store_explicit(&s->batch_cpu0, cpu0, memory_order_relaxed);
+            atomic_store_explicit(&s->batch_clock, tl_cpu_clock, memory_order_release);
+        }
+    }
     sample_depth(s, lossless);
     for (size_t d = 1; d < PREFETCH_AHEAD; d++) {
         struct rp_event *ahead = ring_peek(&s->ring, d);
@@ -889,6 +903,10 @@ static uint32_t deliver_batch(rp__bus *bus, struct sub *s)
         atomic_fetch_add_explicit(&s->out_bytes, out_bytes, memory_order_release);
     if (s->flags & RP__BUS_METERED) {
         int64_t cpu = rp__os_thread_cpu_ns() - cpu0;
+        /* The batch is over before its time counts: a reader in between
+         * misses it once rather than counting it twice. */
+        if (tl_cpu_clock)
+            atomic_store_explicit(&s->batch_clock, 0, memory_order_relaxed);
         if (cpu > 0)
             atomic_fetch_add_explicit(&s->cpu_ns, (uint64_t)cpu, memory_order_relaxed);
     }
@@ -972,6 +990,8 @@ static void dispatcher_main(void *arg)
 {
     rp__bus *bus = arg;
     tl_dispatch_bus = bus;
+    int64_t clock;
+    tl_cpu_clock = rp__os_thread_cpu_clock(&clock) == 0 ? clock + 1 : 0;
     int64_t last_work = rp__os_monotonic_ns();
     atomic_fetch_add(&bus->spinning, 1);
     for (;;) {
@@ -1582,6 +1602,14 @@ void rp__bus_owner_usage(rp__bus *bus, uint32_t owner, rp__bus_usage *out)
         if (s->owner_id != owner)
             continue;
         out->cpu_ns += atomic_load_explicit(&s->cpu_ns, memory_order_relaxed);
+        /* A batch under way counts from its start. */
+        int64_t clock = atomic_load_explicit(&s->batch_clock, memory_order_acquire);
+        if (clock) {
+            int64_t cpu0 = atomic_load_explicit(&s->batch_cpu0, memory_order_relaxed);
+            int64_t now = rp__os_cpu_clock_ns(clock - 1);
+            if (now > cpu0)
+                out->cpu_ns += (uint64_t)(now - cpu0);
+        }
         out->share_dropped += atomic_load_explicit(&s->share_dropped, memory_order_relaxed);
         if (s->max_bytes) {
             uint64_t o = atomic_load_explicit(&s->out_bytes, memory_order_acquire);

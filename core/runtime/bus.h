@@ -230,8 +230,10 @@ int rp__bus_stats_sub(rp__bus *bus, uint64_t sub_id, rp__bus_sub_stats *out);
 uint64_t rp__bus_owner_dropped(rp__bus *bus, uint32_t owner);
 
 /* What the live subscriptions of owner use, summed: the CPU time of their
- * METERED callbacks, events dropped at their share of the byte cap, and the
- * bytes they hold now. Lock-free, any thread (the watchdog's budget checks). */
+ * METERED callbacks (a batch under way included, read from its
+ * dispatcher's CPU clock: one system call per such batch), events dropped
+ * at their share of the byte cap, and the bytes they hold now. Lock-free,
+ * any thread (the watchdog's budget checks). */
 typedef struct rp__bus_usage {
     uint64_t cpu_ns;
     uint64_t share_dropped;
