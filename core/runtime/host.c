@@ -1086,7 +1086,9 @@ size_t rp__host_stop_kind(rp__host *host, uint32_t kind, int64_t deadline_ns, ch
         /* The calls under way now (not the ones after: a busy fd watch is
          * called again and again until plugin_stop removes it). */
         rp__call_snap snap;
-        rp__watchdog_snap(p->cr_index, &snap);
+        /* Commands are ended by the plugin's stop itself (host_command.c,
+         * bounded): waiting for them here would wait for nothing. */
+        rp__watchdog_snap(p->cr_index, 1u << RP__CR_COMMAND, &snap);
         int hung = rp__watchdog_snap_pending(&snap, &ck) && rp__callrec_table &&
                    atomic_load(&rp__callrec_table->plugins[p->cr_index - 1].hung);
         while (!hung && rp__watchdog_snap_pending(&snap, &ck) &&

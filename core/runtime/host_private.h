@@ -151,6 +151,9 @@ struct rp_plugin {
     atomic_uint_fast64_t budget_dropped;
     atomic_uint_fast64_t hung_dropped;
     atomic_int abandoned;
+    /* plugins.<name>.cpu_percent when set (read at load), else -1: the
+     * agent's agent.plugin_budget.cpu_percent. */
+    int32_t cpu_percent;
 };
 
 #define RP__REFUSE_CPU  1

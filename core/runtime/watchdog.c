@@ -111,7 +111,7 @@ int rp__watchdog_in_call(uint32_t cr_index, uint32_t *kind)
     return 0;
 }
 
-uint32_t rp__watchdog_snap(uint32_t cr_index, rp__call_snap *snap)
+uint32_t rp__watchdog_snap(uint32_t cr_index, uint32_t skip, rp__call_snap *snap)
 {
     struct rp__callrec *cr = rp__callrec_table;
     snap->n = 0;
@@ -126,7 +126,7 @@ uint32_t rp__watchdog_snap(uint32_t cr_index, rp__call_snap *snap)
             atomic_load_explicit(&s->plugin, memory_order_relaxed) != cr_index)
             continue;
         uint32_t k = atomic_load_explicit(&s->kind, memory_order_relaxed);
-        if (k == RP__CR_NONE)
+        if (k == RP__CR_NONE || (k < 32 && (skip & (1u << k))))
             continue;
         snap->slot[snap->n] = (uint16_t)i;
         snap->seq[snap->n] = seq;
@@ -294,7 +294,6 @@ static void check_budgets(rp__watchdog *w, int64_t now)
     if (n > w->nplugins)
         n = w->nplugins;
     int64_t window = (int64_t)w->o.window_s * 1000000000;
-    uint64_t budget = (uint64_t)w->o.cpu_percent * (uint64_t)window / 100;
     for (size_t i = 0; i < n; i++) {
         struct rp_plugin *p = h->plugins[i];
         struct wd_plugin *wp = &w->plugins[i];
@@ -307,6 +306,8 @@ static void check_budgets(rp__watchdog *w, int64_t now)
         rp__bus_usage use;
         rp__bus_owner_usage(h->bus, p->index, &use);
         uint64_t cpu = atomic_load_explicit(&p->cpu_ns, memory_order_relaxed) + use.cpu_ns;
+        uint32_t pct = p->cpu_percent >= 0 ? (uint32_t)p->cpu_percent : w->o.cpu_percent;
+        uint64_t budget = (uint64_t)pct * (uint64_t)window / 100;
         if (wp->win_start_ns == 0 || now - wp->win_start_ns >= window) {
             if (wp->win_start_ns && (atomic_load(&p->refuse_events) & RP__REFUSE_CPU)) {
                 atomic_fetch_and(&p->refuse_events, ~RP__REFUSE_CPU);
@@ -316,17 +317,18 @@ static void check_budgets(rp__watchdog *w, int64_t now)
             }
             wp->win_start_ns = now;
             wp->win_cpu0 = cpu;
-        } else if (w->o.cpu_percent && !(atomic_load(&p->refuse_events) & RP__REFUSE_CPU) &&
+        } else if (pct && !(atomic_load(&p->refuse_events) & RP__REFUSE_CPU) &&
                    cpu - wp->win_cpu0 > budget) {
             atomic_fetch_or(&p->refuse_events, RP__REFUSE_CPU);
             char msg[512];
             snprintf(msg, sizeof msg,
                      "plugin %s used %llu ms of CPU in %lld ms, over its budget of %u%% of one "
-                     "CPU over %u s (agent.plugin_budget.cpu_percent): events to it are dropped "
-                     "and counted until the window ends",
+                     "CPU over %u s (%s): events to it are dropped and counted until the window "
+                     "ends",
                      p->name, (unsigned long long)((cpu - wp->win_cpu0) / 1000000),
-                     (long long)((now - wp->win_start_ns) / 1000000), w->o.cpu_percent,
-                     w->o.window_s);
+                     (long long)((now - wp->win_start_ns) / 1000000), pct, w->o.window_s,
+                     p->cpu_percent >= 0 ? "its plugins entry's cpu_percent"
+                                         : "agent.plugin_budget.cpu_percent");
             rp__log_warn("%s", msg);
             if (w->o.alert && (wp->cpu_alert_ns == 0 || now - wp->cpu_alert_ns >= window)) {
                 wp->cpu_alert_ns = now;

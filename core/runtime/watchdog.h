@@ -103,8 +103,9 @@ typedef struct rp__call_snap {
     uint32_t seq[RP__CR_SLOTS];
     uint32_t kind[RP__CR_SLOTS];
 } rp__call_snap;
-/* Takes the snapshot of plugin cr_index's calls; returns how many. */
-uint32_t rp__watchdog_snap(uint32_t cr_index, rp__call_snap *snap);
+/* Takes the snapshot of plugin cr_index's calls, but those of the kinds in
+ * skip (a bit 1 << kind each); returns how many. */
+uint32_t rp__watchdog_snap(uint32_t cr_index, uint32_t skip, rp__call_snap *snap);
 /* 1 while one of the snapshot's calls is still under way (its slot has not
  * moved since), with its kind in *kind (may be NULL). */
 int rp__watchdog_snap_pending(const rp__call_snap *snap, uint32_t *kind);
