@@ -156,7 +156,7 @@ int rp__watchdog_snap_pending(const rp__call_snap *snap, uint32_t *kind)
 static struct rp_plugin *plugin_of(rp__watchdog *w, uint32_t idx)
 {
     rp__host *h = w->o.host;
-    size_t n = __atomic_load_n(&h->nplugins, __ATOMIC_ACQUIRE);
+    size_t n = h ? __atomic_load_n(&h->nplugins, __ATOMIC_ACQUIRE) : 0;
     for (size_t i = 0; i < n; i++)
         if (h->plugins[i] && h->plugins[i]->cr_index == idx)
             return h->plugins[i];
@@ -290,6 +290,8 @@ static void check_slots(rp__watchdog *w, int64_t now)
 static void check_budgets(rp__watchdog *w, int64_t now)
 {
     rp__host *h = w->o.host;
+    if (!h)
+        return;
     size_t n = __atomic_load_n(&h->nplugins, __ATOMIC_ACQUIRE);
     if (n > w->nplugins)
         n = w->nplugins;
@@ -376,7 +378,7 @@ void rp__watchdog_sample(rp__watchdog *w, int64_t now_ns)
 
 int rp__watchdog_create(const rp__watchdog_opts *opts, rp__watchdog **out)
 {
-    if (!opts || !out || !opts->host || opts->window_s == 0 || opts->sample_ms == 0)
+    if (!opts || !out || opts->window_s == 0 || opts->sample_ms == 0)
         return RP_ERR_INVAL;
     *out = NULL;
     int rc = rp__callrec_init();
@@ -387,7 +389,7 @@ int rp__watchdog_create(const rp__watchdog_opts *opts, rp__watchdog **out)
         return RP_ERR_NOMEM;
     w->o = *opts;
     /* Room for every record the host can hold (reloads append up to cap). */
-    w->nplugins = opts->host->cap ? opts->host->cap : opts->host->nplugins;
+    w->nplugins = !opts->host ? 0 : opts->host->cap ? opts->host->cap : opts->host->nplugins;
     w->plugins = calloc(w->nplugins ? w->nplugins : 1, sizeof *w->plugins);
     if (!w->plugins || rp__os_mutex_create(&w->lock) != 0 || rp__os_cond_create(&w->cond) != 0) {
         rp__watchdog_destroy(w);

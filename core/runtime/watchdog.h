@@ -58,7 +58,8 @@ typedef struct rp__deadlines {
 } rp__deadlines;
 
 typedef struct rp__watchdog_opts {
-    rp__host *host; /* borrowed; must outlive the watchdog */
+    rp__host *host; /* borrowed; must outlive the watchdog; NULL: call records only
+                       (no budgets, no host records marked; for tests) */
     uint32_t sample_ms;
     rp__deadlines deadlines;
     int restart;            /* action restart (1) or report (0) */

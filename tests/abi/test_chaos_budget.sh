@@ -82,4 +82,31 @@ kill -TERM "$APID"
 RC=0
 wait "$APID" || RC=$?
 [ "$RC" -eq 0 ] || fail "exit status $RC after SIGTERM"
+
+# The same plugin with a budget of its own, none (plugins.chaos.cpu_percent
+# 0, for a plugin whose work is legitimately heavy): nothing is dropped.
+rm -rf "$T/data"
+EVENTS=20
+sed -i 's|"file": "'"$CHAOS_DIR"'/chaos.so",|"file": "'"$CHAOS_DIR"'/chaos.so", "cpu_percent": 0,|' "$T/agent.json"
+grep -q '"cpu_percent": 0,' "$T/agent.json" || fail "the override is not in the config"
+"$RAMPARTD" --foreground --config "$T/agent.json" >"$T/agent.out" 2>"$T/agent2.err" &
+APID=$!
+AGENT_PIDS+=("$APID")
+wait_for 10 "plugin flood running" file_has "$T/agent2.err" "plugin flood: running"
+exec 7>"$T/feed"
+for _ in $(seq "$EVENTS"); do
+    printf x >&7
+    sleep 0.1
+done
+wait_for 30 "chaos had every event, delivered or dropped" chaos_done
+"$PY" - "$T/ctl.json" "$EVENTS" <<'PY' || fail "chaos with its own budget: $(cat "$T/ctl.json")"
+import json, sys
+c = {x["name"]: x for x in json.load(open(sys.argv[1]))}["chaos"]
+print("chaos (cpu_percent 0): %d events delivered, %d dropped" % (c["counters"]["chaos.events"], c["budget_dropped"]))
+assert c["budget_dropped"] == 0 and c["counters"]["chaos.events"] == int(sys.argv[2]), c
+PY
+file_has "$T/agent2.err" "over its budget" && fail "a plugin without a budget was said to be over it"
+exec 7>&-
+kill -TERM "$APID"
+wait "$APID" || fail "exit status after SIGTERM (second run)"
 echo PASS
