@@ -10,6 +10,8 @@
 #    agent "degraded" while the call lasts, events to it meanwhile are
 #    dropped and counted, the other plugin keeps publishing, and once the
 #    call returns the plugin is "running" again.
+#  - a hang in start (the control thread): the worker still ends, by the
+#    watchdog's last resort, status 70.
 # Run as: bash test_chaos_hang.sh RAMPARTD RAMPARTCTL VERSION ABI_PLUGIN_DIR TEST_PLUGIN_DIR
 # shellcheck source=tests/cli/lib.sh
 source "$(dirname "$0")/../cli/lib.sh"
@@ -123,4 +125,20 @@ kill -TERM "$APID"
 RC=0
 wait "$APID" || RC=$?
 [ "$RC" -eq 0 ] || fail "report: exit status $RC after SIGTERM, expected 0"
+
+# ---- a hang in start: the control thread itself is stuck, so nothing but
+# the watchdog can end the worker (after the grace and 2 s more).
+D="$T/start"
+config "$D" "{\"start_ms\": $DEADLINE_MS}" '{"mode": "hang", "where": "start"}'
+TS=$(date +%s%N)
+RC=0
+timeout -k 2 30 "$RAMPARTD" --foreground --config "$D/agent.json" >"$D/agent.out" 2>"$D/agent.err" || RC=$?
+GONE_MS=$((($(date +%s%N) - TS) / 1000000))
+echo "start: the worker exited after ${GONE_MS} ms, status $RC"
+[ "$RC" -eq 70 ] || fail "start: exit status $RC, expected 70"
+[ "$GONE_MS" -le $((DEADLINE_MS + GRACE_MS + 2000 + 2000)) ] || fail "start: exit took ${GONE_MS} ms"
+file_has "$D/agent.err" "plugin chaos hung in start: the call has not returned after" ||
+    fail "start: no log line naming the plugin and the callback"
+file_has "$D/agent.err" "watchdog: the worker did not stop within agent.stop_grace_ms after a hang" ||
+    fail "start: the last-resort exit is not logged"
 echo PASS
