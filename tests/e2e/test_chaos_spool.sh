@@ -32,7 +32,7 @@ EOF
 start_agent "$T/rampart.json"
 published() { status_is 'd["plugins"]["synthetic"]["published"]' "$N"; }
 wait_for 30 "the collector to publish its $N events" published
-wait_for 10 "chaos stuck in on_event" status_is 'd["plugins"]["chaos"]["state"]' hung
+wait_for 10 "chaos inside on_event" status_is 'd["plugins"]["chaos"]["counters"]["chaos.events"]' 1
 ts=$(date +%s%N)
 kill -TERM "$AGENT_PID"
 for _ in $(seq 150); do
