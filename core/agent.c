@@ -1794,6 +1794,22 @@ static void stop_watchdog(void *arg)
     rp__os_mutex_unlock(a->stop_lock);
 }
 
+/* Says in the call table's exit record (callrec.h) why the worker ends, for
+ * the supervisor: a stop that was asked for is no fault. The first cause
+ * wins (a hang the watchdog wrote stays); with the stop's cause, detail
+ * replaces the sentence. */
+static void exit_record(const char *detail)
+{
+    struct rp__callrec *cr = rp__callrec_table;
+    if (!cr)
+        return;
+    uint32_t cause = atomic_load(&cr->exit.cause);
+    if (cause != RP__CR_EXIT_NONE && cause != RP__CR_EXIT_STOP)
+        return;
+    snprintf(cr->exit.detail, sizeof cr->exit.detail, "%s", detail);
+    atomic_store_explicit(&cr->exit.cause, RP__CR_EXIT_STOP, memory_order_release);
+}
+
 /* Waits (until deadline_ns) for the events queued for the sink to reach it:
  * it is empty twice 5 ms apart, so that an event a dispatcher took off the
  * queue has also been handed over. */
@@ -1842,6 +1858,9 @@ static void stop_plugins(rp__agent *a, int64_t t0)
     /* Alerts the detectors raised while stopping. */
     drain_sink(a, t0 + grace / 2 + grace / 8);
     flush_guarded(a);
+    char detail[RP__CR_TEXT_MAX];
+    snprintf(detail, sizeof detail, "stopped; gave up on %.480s", gave_up);
+    exit_record(detail);
     rp__sink_stats ss;
     rp__sink_get_stats(a->sink, &ss);
     rp__log_error("stop: gave up on %zu plugin%s whose calls did not return: %s. A thread "
@@ -1860,6 +1879,7 @@ void rp__agent_stop(rp__agent *a)
      * another stop. */
     rp__watchdog_stop(a->watchdog);
     a->watchdog = NULL;
+    exit_record("stopped");
     if (a->started) {
         rp__log_info("rampartd stopping");
         a->stop_done = 0;
