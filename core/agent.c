@@ -17,6 +17,7 @@
 #include "os/os_fs.h"
 #include "os/os_thread.h"
 #include "runtime/topic.h"
+#include "runtime/watchdog.h"
 #include "runtime/workers.h"
 #include "output/uploader.h"
 #include "privileges.h"
@@ -76,6 +77,8 @@ struct rp__agent {
     rp__os_mutex *stop_lock;
     rp__os_cond *stop_cond;
     int stop_done;
+    int sink_closing;       /* under stop_lock: the stop watchdog no longer flushes it */
+    rp__watchdog *watchdog; /* deadlines and budgets, from start to stop */
     char *config_file;
     char *site;
     int foreground;
@@ -525,6 +528,7 @@ static int create_runtime(rp__agent *a)
     rp__bus_opts bo;
     rp__bus_opts_init(&bo);
     bo.max_bytes = cfg->bus_max_bytes;
+    bo.sub_max_bytes = cfg->bus_max_bytes / 100 * cfg->budget_bus_share_percent;
     rp__loop_opts lo = {.slice_us = cfg->loop_slice_us,
                         .realtime_max_cpu_pct = cfg->loop_rt_max_cpu_pct};
     int rc;
@@ -769,16 +773,18 @@ static int plugin_state(const rp__agent *a, size_t *running, size_t *enabled, ch
         if (rp__host_plugin_info(a->host, i, &pi) != 0)
             continue;
         on++;
-        if (pi.state == RP__PLUGIN_RUNNING) {
+        if (pi.state == RP__PLUGIN_RUNNING && !pi.hung) {
             run++;
             continue;
         }
-        if (pi.state != RP__PLUGIN_REFUSED && pi.state != RP__PLUGIN_FAILED)
+        if (pi.state != RP__PLUGIN_REFUSED && pi.state != RP__PLUGIN_FAILED && !pi.hung)
             continue; /* loaded or stopping: not a failure */
         degraded = 1;
         if (pos < len) {
             int n = snprintf(reason + pos, len - pos, "%splugin %s: %s", pos ? "; " : "", pi.name,
-                             pi.error[0] ? pi.error : "not running");
+                             pi.hung       ? "hung in a callback past its deadline"
+                             : pi.error[0] ? pi.error
+                                           : "not running");
             pos = n < 0 ? len : pos + (size_t)n;
         }
     }
@@ -941,13 +947,20 @@ static json_t *plugin_gauges(rp__agent *a, size_t i)
  * i (each names its event counts in its own words). */
 static void plugin_figures(rp__agent *a, size_t i, const rp__plugin_info *pi, json_t *o)
 {
-    json_object_set_new(o, "state", json_string(plugin_state_name(pi->state)));
+    /* hung: a call of it overran its deadline (watchdog.c); it is still
+     * running as far as its lifecycle goes. */
+    json_object_set_new(o, "state", json_string(pi->hung ? "hung" : plugin_state_name(pi->state)));
     if (pi->error[0])
         json_object_set_new(o, "error", json_string(pi->error));
     jset_u(o, "dropped", pi->dropped);
     jset_u(o, "lifecycle_dropped", pi->lifecycle_dropped);
     jset_u(o, "refused_full", pi->publish_full);
     jset_u(o, "cpu_ms", pi->cpu_ns / 1000000);
+    json_object_set_new(o, "over_cpu_budget", json_boolean(pi->over_cpu_budget));
+    jset_u(o, "budget_dropped", pi->budget_dropped);
+    jset_u(o, "hung_dropped", pi->hung_dropped);
+    jset_u(o, "bus_share_dropped", pi->share_dropped);
+    jset_u(o, "bus_held_bytes", pi->held_bytes);
     jset_u(o, "file_reloads", pi->file_reloads);
     jset_u(o, "file_reloads_refused", pi->file_reloads_refused);
     json_object_set_new(o, "counters", plugin_counters(a, i, pi->ncounters));
@@ -1480,6 +1493,60 @@ static void start_control(rp__agent *a)
         rp__log_warn("control socket not available: %s", why[0] ? why : rp_strerror(rc));
 }
 
+/* The watchdog's hands (watchdog.h): its alerts are the agent's, its stop
+ * is a SIGTERM to the worker itself, and before a last-resort exit it
+ * writes out what the sink holds. */
+static void wd_stop(void *arg)
+{
+    (void)arg;
+    if (rp__os_stop_self() != 0)
+        rp__log_error("watchdog: cannot signal the worker to stop");
+}
+
+static void flush_guarded(rp__agent *a)
+{
+    rp__os_mutex_lock(a->stop_lock);
+    if (!a->sink_closing && a->sink)
+        rp__sink_flush(a->sink);
+    rp__os_mutex_unlock(a->stop_lock);
+}
+
+static void wd_flush(void *arg)
+{
+    flush_guarded(arg);
+}
+
+static void start_watchdog(rp__agent *a)
+{
+    const rp__config *c = a->boot_cfg;
+    rp__watchdog_opts o = {
+        .host = a->host,
+        .sample_ms = c->deadline_sample_ms ? c->deadline_sample_ms : 200,
+        .deadlines = {.event_ms = c->deadline_event_ms,
+                      .command_ms = c->deadline_command_ms,
+                      .timer_ms = c->deadline_timer_ms,
+                      .fd_ms = c->deadline_fd_ms,
+                      .job_ms = c->deadline_job_ms,
+                      .init_ms = c->deadline_init_ms,
+                      .start_ms = c->deadline_start_ms,
+                      .stop_ms = c->deadline_stop_ms,
+                      .reconfigure_ms = c->deadline_reconfigure_ms},
+        .restart = c->deadline_restart,
+        .stop_grace_ms = c->stop_grace_ms,
+        .cpu_percent = c->budget_cpu_percent,
+        .window_s = c->budget_window_s ? c->budget_window_s : 10,
+        .alert = raise_alert,
+        .stop = wd_stop,
+        .flush = wd_flush,
+        .arg = a,
+    };
+    int rc = rp__watchdog_start(&o, &a->watchdog);
+    if (rc != 0)
+        rp__log_warn("cannot start the watchdog (%s): agent.deadlines and agent.plugin_budget "
+                     "are not enforced",
+                     rp_strerror(rc));
+}
+
 int rp__agent_start(rp__agent *a)
 {
     int rc;
@@ -1495,8 +1562,13 @@ int rp__agent_start(rp__agent *a)
     if ((rc = rp__bus_subscribe(a->bus, "*", rp__sink_on_event, a->sink, 0, RP__BUS_LOSSLESS, 0,
                                 &a->sink_sub)) != 0 ||
         (rc = rp__workers_create(&wo, a->loop, &a->workers)) != 0 ||
-        (rc = rp__loop_start(a->loop)) != 0 || (rc = rp__bus_start(a->bus)) != 0 ||
-        (rc = rp__host_start(a->host, a->workers)) != 0) {
+        (rc = rp__loop_start(a->loop)) != 0 || (rc = rp__bus_start(a->bus)) != 0) {
+        rp__log_error("cannot start the plugin host: %s", rp_strerror(rc));
+        return rc;
+    }
+    /* Before the plugins' init and start, whose hangs it watches too. */
+    start_watchdog(a);
+    if ((rc = rp__host_start(a->host, a->workers)) != 0) {
         rp__log_error("cannot start the plugin host: %s", rp_strerror(rc));
         return rc;
     }
@@ -1731,6 +1803,10 @@ static void stop_watchdog(void *arg)
             continue;
         }
         if (now >= hard) {
+            /* Whatever holds the stop up, what the sink took is written out
+             * (to the spool or the events file) before the exit. */
+            if (!a->sink_closing && a->sink)
+                rp__sink_flush(a->sink);
             rp__os_mutex_unlock(a->stop_lock);
             rp__host_flow fl;
             rp__host_flow_stats(a->host, &fl);
@@ -1748,9 +1824,92 @@ static void stop_watchdog(void *arg)
     rp__os_mutex_unlock(a->stop_lock);
 }
 
+/* Says in the call table's exit record (callrec.h) why the worker ends, for
+ * the supervisor: a stop that was asked for is no fault. The first cause
+ * wins (a hang the watchdog wrote stays); with the stop's cause, detail
+ * replaces the sentence. */
+static void exit_record(const char *detail)
+{
+    struct rp__callrec *cr = rp__callrec_table;
+    if (!cr)
+        return;
+    uint32_t cause = atomic_load(&cr->exit.cause);
+    if (cause != RP__CR_EXIT_NONE && cause != RP__CR_EXIT_STOP)
+        return;
+    snprintf(cr->exit.detail, sizeof cr->exit.detail, "%s", detail);
+    atomic_store_explicit(&cr->exit.cause, RP__CR_EXIT_STOP, memory_order_release);
+}
+
+/* Waits (until deadline_ns) for the events queued for the sink to reach it:
+ * it is empty twice 5 ms apart, so that an event a dispatcher took off the
+ * queue has also been handed over. */
+static void drain_sink(rp__agent *a, int64_t deadline_ns)
+{
+    int empty_once = 0;
+    while (rp__os_monotonic_ns() < deadline_ns) {
+        rp__bus_sub_stats st;
+        if (rp__bus_stats_sub(a->bus, a->sink_sub, &st) != 0)
+            return;
+        int empty = st.queued == 0 && st.overflow_depth == 0;
+        if (empty && empty_once)
+            return;
+        empty_once = empty;
+        struct timespec ts = {0, empty ? 5000000 : 2000000};
+        nanosleep(&ts, NULL);
+    }
+    rp__log_warn("stop: the output did not take every queued event in time");
+}
+
+/*
+ * The bounded stop (docs/containment.md). What the collectors produced
+ * reaches the spool (or the events file) before any detector or responder
+ * can hold the stop up: the collectors stop (a quarter of
+ * agent.stop_grace_ms for the calls of each under way), the bus drains into
+ * the sink and the sink writes out; then the detectors and the responders
+ * stop, the calls of each under way getting until half of the grace. A
+ * plugin whose call does not return by then is given up on; then the
+ * threads that may be inside it (bus dispatchers, the loop, the workers)
+ * cannot be joined, so the agent writes out what the sink took since,
+ * logs what it gave up on and exits with status 70. The stop watchdog
+ * bounds the rest (a stop callback that does not return).
+ */
+static void stop_plugins(rp__agent *a, int64_t t0)
+{
+    int64_t grace = (int64_t)a->boot_cfg->stop_grace_ms * 1000000;
+    char gave_up[1024] = "";
+    size_t n =
+        rp__host_stop_kind(a->host, RP_KIND_COLLECTOR, t0 + grace / 4, gave_up, sizeof gave_up);
+    drain_sink(a, t0 + grace / 4);
+    flush_guarded(a);
+    n += rp__host_stop_kind(a->host, RP_KIND_DETECTOR, t0 + grace / 2, gave_up, sizeof gave_up);
+    n += rp__host_stop_kind(a->host, RP_KIND_RESPONDER, t0 + grace / 2, gave_up, sizeof gave_up);
+    if (n == 0)
+        return;
+    /* Alerts the detectors raised while stopping. */
+    drain_sink(a, t0 + grace / 2 + grace / 8);
+    flush_guarded(a);
+    char detail[RP__CR_TEXT_MAX];
+    snprintf(detail, sizeof detail, "stopped; gave up on %.480s", gave_up);
+    exit_record(detail);
+    rp__sink_stats ss;
+    rp__sink_get_stats(a->sink, &ss);
+    rp__log_error("stop: gave up on %zu plugin%s whose calls did not return: %s. A thread "
+                  "inside a plugin cannot be cancelled; the %llu events the output took are "
+                  "written out; exiting with status %d",
+                  n, n == 1 ? "" : "s", gave_up, (unsigned long long)ss.events, RP_EX_SOFTWARE);
+    rp__log_close();
+    _Exit(RP_EX_SOFTWARE);
+}
+
 void rp__agent_stop(rp__agent *a)
 {
     rp__os_thread *dog = NULL;
+    int64_t t0 = rp__os_monotonic_ns();
+    /* The stop is bounded on its own; a hang found now must not ask for
+     * another stop. */
+    rp__watchdog_stop(a->watchdog);
+    a->watchdog = NULL;
+    exit_record("stopped");
     if (a->started) {
         rp__log_info("rampartd stopping");
         a->stop_done = 0;
@@ -1770,6 +1929,8 @@ void rp__agent_stop(rp__agent *a)
      * (cutting the last batch into the spool); the uploader stops after
      * that, leaving what it has not sent in the spool for the next start. */
     int was_running = a->host_running;
+    if (was_running)
+        stop_plugins(a, t0);
     rp__host_stop(a->host);
     /* Workers before the loop: their completions run on the loop. */
     rp__workers_destroy(a->workers);
@@ -1790,6 +1951,9 @@ void rp__agent_stop(rp__agent *a)
                           "agent.stop_grace_ms; what the output had taken is flushed",
                           (unsigned long long)fl.abandoned);
     }
+    rp__os_mutex_lock(a->stop_lock);
+    a->sink_closing = 1;
+    rp__os_mutex_unlock(a->stop_lock);
     rp__sink_destroy(a->sink);
     a->sink = NULL;
     rp__uploader_destroy(a->uploader);

@@ -217,6 +217,25 @@ static int extract(rp__config *cfg)
         (uint32_t)int_at(root, "output", "file_max_rotations_per_min");
     cfg->loop_slice_us = (uint32_t)int_at(root, "agent", "loop_slice_us");
     cfg->loop_rt_max_cpu_pct = (uint32_t)int_at(root, "agent", "loop_realtime_max_cpu_pct");
+    const json_t *dl = json_object_get(json_object_get(root, "agent"), "deadlines");
+    const json_t *bud = json_object_get(json_object_get(root, "agent"), "plugin_budget");
+#define SUB_U32(obj, key) ((uint32_t)json_integer_value(json_object_get(obj, key)))
+    cfg->deadline_sample_ms = SUB_U32(dl, "sample_ms");
+    cfg->deadline_event_ms = SUB_U32(dl, "event_ms");
+    cfg->deadline_command_ms = SUB_U32(dl, "command_ms");
+    cfg->deadline_timer_ms = SUB_U32(dl, "timer_ms");
+    cfg->deadline_fd_ms = SUB_U32(dl, "fd_ms");
+    cfg->deadline_job_ms = SUB_U32(dl, "job_ms");
+    cfg->deadline_init_ms = SUB_U32(dl, "init_ms");
+    cfg->deadline_start_ms = SUB_U32(dl, "start_ms");
+    cfg->deadline_stop_ms = SUB_U32(dl, "stop_ms");
+    cfg->deadline_reconfigure_ms = SUB_U32(dl, "reconfigure_ms");
+    const char *action = json_string_value(json_object_get(dl, "action"));
+    cfg->deadline_restart = !action || strcmp(action, "report") != 0;
+    cfg->budget_cpu_percent = SUB_U32(bud, "cpu_percent");
+    cfg->budget_window_s = SUB_U32(bud, "window_s");
+    cfg->budget_bus_share_percent = SUB_U32(bud, "bus_share_percent");
+#undef SUB_U32
 
     if (rp__log_level_parse(str_at(root, "agent", "log_level"), &cfg->log_level) != 0)
         return RP_ERR_INTERNAL; /* the schema's enum rules this out */

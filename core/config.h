@@ -89,6 +89,16 @@ typedef struct rp__config {
     uint32_t output_file_max_rotations_per_min; /* 0 = no alert */
     uint32_t loop_slice_us;       /* agent.loop_slice_us: 0 = the kernel's default slice */
     uint32_t loop_rt_max_cpu_pct; /* agent.loop_realtime_max_cpu_pct: 0 = never real-time */
+    /* agent.deadlines (docs/containment.md): per kind of callback, in ms, 0 =
+     * none; deadline_restart is action "restart" (else "report"). */
+    uint32_t deadline_sample_ms;
+    uint32_t deadline_event_ms, deadline_command_ms, deadline_timer_ms, deadline_fd_ms;
+    uint32_t deadline_job_ms, deadline_init_ms, deadline_start_ms, deadline_stop_ms;
+    uint32_t deadline_reconfigure_ms;
+    int deadline_restart;
+    /* agent.plugin_budget: CPU percent of one CPU over window_s (0 = none),
+     * and each plugin's share of bus_max_bytes in percent (0 = none). */
+    uint32_t budget_cpu_percent, budget_window_s, budget_bus_share_percent;
     enum rp__log_level log_level;
     enum rp__log_target_choice log_target;
     json_t *main_doc;    /* the main file as parsed, for naming where a value came from */

@@ -82,6 +82,10 @@ int rp__os_signals_block(void);
 /* Waits up to timeout_ms (-1 = forever) for a stop or reload signal and
  * stores which in *sig (RP__OS_SIG_NONE on timeout). */
 int rp__os_signal_wait(int timeout_ms, enum rp__os_signal *sig);
+/* Sends this process the stop signal, as `kill -TERM` would: the thread in
+ * rp__os_signal_wait() gets RP__OS_SIG_STOP. Any thread (the hang watchdog
+ * stops the worker this way). */
+int rp__os_stop_self(void);
 
 /*
  * Plugins as shared libraries. rp__os_dl_open_trusted loads an absolute path

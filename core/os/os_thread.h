@@ -35,6 +35,12 @@ void rp__os_thread_join(rp__os_thread *t);
 /* CPU time (user + system) consumed so far by the calling thread, in
  * nanoseconds; 0 if the platform cannot tell. */
 int64_t rp__os_thread_cpu_ns(void);
+/* A handle on the calling thread's CPU clock that another thread can read
+ * while this one lives (the watchdog measures a long batch of callbacks as
+ * it runs). 0, or RP_ERR_UNSUPPORTED. */
+int rp__os_thread_cpu_clock(int64_t *clock);
+/* The CPU time of the thread whose clock it is, in ns; -1 if unreadable. */
+int64_t rp__os_cpu_clock_ns(int64_t clock);
 /* The calling thread's id as the kernel (and /proc, and a crash report)
  * knows it; never 0. Async-signal-safe. */
 uint32_t rp__os_thread_tid(void);

@@ -115,13 +115,26 @@ struct sub {
     atomic_int holders;              /* dispatchers inside unschedule(); unsubscribe waits for 0 */
     struct ring ring;
     struct overflow ovf;
+    /* Its share of the byte cap (opts.sub_max_bytes), 0 = none: the bytes it
+     * holds are in_bytes - out_bytes. */
+    uint64_t max_bytes;
     /* Written by the draining dispatcher. */
     _Alignas(CACHELINE) atomic_uint_least64_t delivered;
     atomic_uint_least64_t errors;
     atomic_uint_least64_t high_water;
-    /* Written by publishers on their slow paths. */
+    atomic_uint_least64_t out_bytes; /* bytes of its events taken off its queue */
+    atomic_uint_least64_t cpu_ns;    /* METERED: thread CPU time of its batches */
+    /* METERED, while a batch runs: its dispatcher's CPU clock + 1 (0: no
+     * batch) and that clock at the batch's start, so that a reader sees
+     * the CPU of a long batch before it ends. */
+    atomic_int_least64_t batch_clock;
+    atomic_int_least64_t batch_cpu0;
+    /* Written by publishers on their slow paths (in_bytes: on every enqueue
+     * of a subscription with a share). */
     _Alignas(CACHELINE) atomic_uint_least64_t dropped;
     atomic_uint_least64_t overflowed;
+    atomic_uint_least64_t in_bytes; /* bytes of its events queued */
+    atomic_uint_least64_t share_dropped;
 };
 
 /* Serializes the callbacks of one plugin instance (ARCHITECTURE.md §3.9).
@@ -220,6 +233,8 @@ struct rp__bus {
  * a dispatcher refuse to run on one. */
 static _Thread_local const rp__bus *tl_dispatch_bus;
 static _Thread_local unsigned tl_slot_plus1;
+/* The dispatcher's own CPU clock + 1 for others to read, 0 = none. */
+static _Thread_local int64_t tl_cpu_clock;
 static atomic_uint slot_seq;
 
 /* ---------------------------------------------------------------- helpers */
@@ -827,7 +842,15 @@ static uint32_t deliver_batch(rp__bus *bus, struct sub *s)
     uint32_t batch = bus->opts.batch;
     int lossless = (s->flags & RP__BUS_LOSSLESS) != 0;
     uint32_t n = 0, stalls = 0;
-    uint64_t errors = 0;
+    uint64_t errors = 0, out_bytes = 0;
+    int64_t cpu0 = 0;
+    if (s->flags & RP__BUS_METERED) {
+        cpu0 = rp__os_thread_cpu_ns();
+        if (tl_cpu_clock) {
+            atomic_store_explicit(&s->batch_cpu0, cpu0, memory_order_relaxed);
+            atomic_store_explicit(&s->batch_clock, tl_cpu_clock, memory_order_release);
+        }
+    }
     sample_depth(s, lossless);
     for (size_t d = 1; d < PREFETCH_AHEAD; d++) {
         struct rp_event *ahead = ring_peek(&s->ring, d);
@@ -843,6 +866,8 @@ static uint32_t deliver_batch(rp__bus *bus, struct sub *s)
             struct rp_event *ahead = ring_peek(&s->ring, PREFETCH_AHEAD - 1);
             if (ahead)
                 __builtin_prefetch(ahead, 1);
+            if (s->max_bytes)
+                out_bytes += rp__event_head_of(ev)->bytes; /* read before the release */
             deliver(bus, s, ev, &errors);
             n++;
             continue;
@@ -873,6 +898,18 @@ static uint32_t deliver_batch(rp__bus *bus, struct sub *s)
         atomic_fetch_add_explicit(&s->delivered, n, memory_order_relaxed);
     if (errors)
         atomic_fetch_add_explicit(&s->errors, errors, memory_order_relaxed);
+    /* Release: a publisher that reads this sees in_bytes of these events. */
+    if (out_bytes)
+        atomic_fetch_add_explicit(&s->out_bytes, out_bytes, memory_order_release);
+    if (s->flags & RP__BUS_METERED) {
+        int64_t cpu = rp__os_thread_cpu_ns() - cpu0;
+        /* The batch is over before its time counts: a reader in between
+         * misses it once rather than counting it twice. */
+        if (tl_cpu_clock)
+            atomic_store_explicit(&s->batch_clock, 0, memory_order_relaxed);
+        if (cpu > 0)
+            atomic_fetch_add_explicit(&s->cpu_ns, (uint64_t)cpu, memory_order_relaxed);
+    }
     return n;
 }
 
@@ -953,6 +990,8 @@ static void dispatcher_main(void *arg)
 {
     rp__bus *bus = arg;
     tl_dispatch_bus = bus;
+    int64_t clock;
+    tl_cpu_clock = rp__os_thread_cpu_clock(&clock) == 0 ? clock + 1 : 0;
     int64_t last_work = rp__os_monotonic_ns();
     atomic_fetch_add(&bus->spinning, 1);
     for (;;) {
@@ -1000,6 +1039,7 @@ void rp__bus_opts_init(rp__bus_opts *opts)
     opts->spin_ns = RP__BUS_DEFAULT_SPIN_NS;
     opts->batch = RP__BUS_DEFAULT_BATCH;
     opts->max_bytes = RP__BUS_DEFAULT_MAX_BYTES;
+    opts->sub_max_bytes = 0;
 }
 
 /* Frees what rp__bus_create made; every part may be missing. */
@@ -1180,7 +1220,7 @@ int rp__bus_subscribe(rp__bus *bus, const char *pattern, rp__bus_on_event on_eve
                       uint32_t owner, uint32_t flags, uint32_t queue_capacity, uint64_t *sub_id)
 {
     if (!bus || !pattern || !on_event || !sub_id ||
-        (flags & ~(RP__BUS_LOSSLESS | RP__BUS_CONCURRENT)))
+        (flags & ~(RP__BUS_LOSSLESS | RP__BUS_CONCURRENT | RP__BUS_METERED)))
         return RP_ERR_INVAL;
     size_t plen = strnlen(pattern, RP__TOPIC_NAME_MAX + 1);
     if (!rp__topic_pattern_valid(pattern, plen))
@@ -1201,6 +1241,9 @@ int rp__bus_subscribe(rp__bus *bus, const char *pattern, rp__bus_on_event on_eve
     s->flags = flags;
     s->capacity = cap;
     s->owner_id = owner;
+    /* A plugin's subscription gets a share of the cap; the core's (the
+     * sink) and a lossless one do not. */
+    s->max_bytes = owner != 0 && !(flags & RP__BUS_LOSSLESS) ? bus->opts.sub_max_bytes : 0;
     s->on_event = on_event;
     s->arg = arg;
     s->plen = plen;
@@ -1332,6 +1375,24 @@ static void enqueue(rp__bus *bus, struct sub *s, struct rp_event *ev, struct top
             atomic_fetch_add_explicit(&s->overflowed, 1, memory_order_relaxed);
             schedule(bus, s);
             return;
+        }
+    } else if (s->max_bytes) {
+        /* Its share of the byte cap: out_bytes first (acquire), so in_bytes
+         * read after it includes every event counted out. The add comes
+         * before the push, so a dispatcher never counts out what was not
+         * counted in. */
+        uint64_t b = rp__event_head_of(ev)->bytes;
+        uint64_t out = atomic_load_explicit(&s->out_bytes, memory_order_acquire);
+        uint64_t in = atomic_load_explicit(&s->in_bytes, memory_order_relaxed);
+        if ((in > out ? in - out : 0) + b > s->max_bytes) {
+            atomic_fetch_add_explicit(&s->share_dropped, 1, memory_order_relaxed);
+        } else {
+            atomic_fetch_add_explicit(&s->in_bytes, b, memory_order_relaxed);
+            if (ring_push(&s->ring, ev)) {
+                schedule(bus, s);
+                return;
+            }
+            atomic_fetch_sub_explicit(&s->in_bytes, b, memory_order_relaxed);
         }
     } else if (ring_push(&s->ring, ev)) {
         schedule(bus, s);
@@ -1502,6 +1563,13 @@ int rp__bus_stats_sub(rp__bus *bus, uint64_t sub_id, rp__bus_sub_stats *out)
     out->queued = ring_depth(&s->ring);
     out->overflow_depth = atomic_load_explicit(&s->ovf.depth, memory_order_relaxed);
     out->high_water = atomic_load_explicit(&s->high_water, memory_order_relaxed);
+    if (s->max_bytes) {
+        uint64_t o = atomic_load_explicit(&s->out_bytes, memory_order_acquire);
+        uint64_t i = atomic_load_explicit(&s->in_bytes, memory_order_relaxed);
+        out->held_bytes = i > o ? i - o : 0;
+    }
+    out->share_dropped = atomic_load_explicit(&s->share_dropped, memory_order_relaxed);
+    out->cpu_ns = atomic_load_explicit(&s->cpu_ns, memory_order_relaxed);
     reader_exit(slot, e);
     return 0;
 }
@@ -1519,6 +1587,37 @@ uint64_t rp__bus_owner_dropped(rp__bus *bus, uint32_t owner)
             sum += atomic_load_explicit(&t->all[i]->dropped, memory_order_relaxed);
     reader_exit(slot, e);
     return sum;
+}
+
+void rp__bus_owner_usage(rp__bus *bus, uint32_t owner, rp__bus_usage *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!bus)
+        return;
+    struct reader_slot *slot = my_slot(bus);
+    unsigned e = reader_enter(bus, slot);
+    struct table *t = atomic_load_explicit(&bus->table, memory_order_acquire);
+    for (uint32_t i = 0; i < t->nsubs; i++) {
+        struct sub *s = t->all[i];
+        if (s->owner_id != owner)
+            continue;
+        out->cpu_ns += atomic_load_explicit(&s->cpu_ns, memory_order_relaxed);
+        /* A batch under way counts from its start. */
+        int64_t clock = atomic_load_explicit(&s->batch_clock, memory_order_acquire);
+        if (clock) {
+            int64_t cpu0 = atomic_load_explicit(&s->batch_cpu0, memory_order_relaxed);
+            int64_t now = rp__os_cpu_clock_ns(clock - 1);
+            if (now > cpu0)
+                out->cpu_ns += (uint64_t)(now - cpu0);
+        }
+        out->share_dropped += atomic_load_explicit(&s->share_dropped, memory_order_relaxed);
+        if (s->max_bytes) {
+            uint64_t o = atomic_load_explicit(&s->out_bytes, memory_order_acquire);
+            uint64_t in = atomic_load_explicit(&s->in_bytes, memory_order_relaxed);
+            out->held_bytes += in > o ? in - o : 0;
+        }
+    }
+    reader_exit(slot, e);
 }
 
 int rp__bus_stats_topic(const rp__bus *bus, uint32_t topic, rp__bus_topic_stats *out)

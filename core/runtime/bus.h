@@ -78,6 +78,13 @@ typedef struct rp__bus_opts {
      * sixteenth past it, so alerts, the agent's own about a full bus
      * included, get through a flood of other events. */
     uint64_t max_bytes;
+    /* Cap on the bytes of events queued for one subscription whose owner is
+     * a plugin (owner != 0) and which is not LOSSLESS: its share of
+     * max_bytes, so that one slow subscriber cannot hold the memory the
+     * others (the sink) need. Past it, events to that subscription are
+     * dropped and counted (dropped and share_dropped). Concurrent
+     * publishers may pass it together by one event each. 0 = no cap. */
+    uint64_t sub_max_bytes;
 } rp__bus_opts;
 
 /* Fills opts with the defaults above. */
@@ -133,6 +140,10 @@ typedef int (*rp__bus_on_event)(void *arg, const struct rp_event *ev);
  * call concurrently). Events of one subscription are still delivered by
  * one thread at a time, which is what keeps per-producer order. */
 #define RP__BUS_CONCURRENT 0x2u
+/* The dispatcher measures the thread CPU time of each batch of this
+ * subscription's callbacks (cpu_ns in its stats): a plugin's CPU budget.
+ * Once per batch, not per event: the thread CPU clock is a system call. */
+#define RP__BUS_METERED 0x4u
 
 /*
  * Subscribes on_event(arg, ev) to the events whose topic matches pattern: an
@@ -201,6 +212,10 @@ typedef struct rp__bus_sub_stats {
     uint64_t overflow_depth; /* LOSSLESS: events in the overflow list now */
     uint64_t high_water;     /* largest queued + overflow_depth a dispatcher saw at
                                 the start of a batch (exact once 8+ are queued) */
+    uint64_t held_bytes;     /* bytes of its queued events, when opts.sub_max_bytes caps it
+                                (else 0); events in the batch being delivered included */
+    uint64_t share_dropped;  /* of dropped: refused at opts.sub_max_bytes */
+    uint64_t cpu_ns;         /* METERED: thread CPU time of its callbacks */
 } rp__bus_sub_stats;
 
 /*
@@ -213,6 +228,18 @@ int rp__bus_stats_sub(rp__bus *bus, uint64_t sub_id, rp__bus_sub_stats *out);
 /* Events dropped (queue full) by the live subscriptions of owner, summed:
  * what a plugin instance lost since it subscribed. Lock-free, any thread. */
 uint64_t rp__bus_owner_dropped(rp__bus *bus, uint32_t owner);
+
+/* What the live subscriptions of owner use, summed: the CPU time of their
+ * METERED callbacks (a batch under way included, read from its
+ * dispatcher's CPU clock: one system call per such batch), events dropped
+ * at their share of the byte cap, and the bytes they hold now. Lock-free,
+ * any thread (the watchdog's budget checks). */
+typedef struct rp__bus_usage {
+    uint64_t cpu_ns;
+    uint64_t share_dropped;
+    uint64_t held_bytes;
+} rp__bus_usage;
+void rp__bus_owner_usage(rp__bus *bus, uint32_t owner, rp__bus_usage *out);
 
 /* Counters of one topic. */
 typedef struct rp__bus_topic_stats {

@@ -11,6 +11,7 @@
 #include "os/os.h"
 #include "os/os_thread.h"
 #include "runtime/topic.h"
+#include "runtime/watchdog.h"
 #include "runtime/workers.h"
 
 #include <jansson.h>
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Which plugin the current thread is running; the supervisor and crash
  * reports read it. */
@@ -414,6 +416,13 @@ static int api_event_type(const rp_event *ev, const char **type, uint64_t *len)
 static int deliver(void *arg, const struct rp_event *ev)
 {
     struct rp_plugin *p = arg;
+    /* Over its CPU budget or hung (watchdog.c): dropped and counted. */
+    int refuse = atomic_load_explicit(&p->refuse_events, memory_order_relaxed);
+    if (refuse) {
+        atomic_fetch_add_explicit(refuse & RP__REFUSE_HUNG ? &p->hung_dropped : &p->budget_dropped,
+                                  1, memory_order_relaxed);
+        return 0;
+    }
     /* Never before start returned, after stop began, nor during
      * reconfigure (the gate, host_reload.c): an event turned away is
      * counted, not delivered. */
@@ -497,7 +506,9 @@ static int api_subscribe(rp_plugin *self, const char *pattern, uint64_t len, uin
         return RP_ERR_BUSY; /* only during init and start */
     if (self->nsubs >= MAX_SUBS)
         return RP_ERR_FULL;
-    uint32_t bflags = (self->desc.flags & RP_PLUGIN_CONCURRENT_EVENTS) ? RP__BUS_CONCURRENT : 0;
+    /* Metered: its on_event CPU time counts in its budget (watchdog.c). */
+    uint32_t bflags = RP__BUS_METERED |
+                      ((self->desc.flags & RP_PLUGIN_CONCURRENT_EVENTS) ? RP__BUS_CONCURRENT : 0);
     char pat[RP__TOPIC_NAME_MAX + 1];
     if (len == 0 || len > RP__TOPIC_NAME_MAX || memchr(pattern, '\0', (size_t)len))
         return RP_ERR_INVAL;
@@ -1132,6 +1143,59 @@ int rp__host_start(rp__host *host, rp__workers *workers)
     return 0;
 }
 
+/* Appends "; " (after the first) and text to buf (len bytes), cut to fit. */
+static void append_text(char *buf, size_t len, const char *text)
+{
+    if (!buf || !len)
+        return;
+    size_t at = strnlen(buf, len - 1);
+    snprintf(buf + at, len - at, "%s%s", at ? "; " : "", text);
+}
+
+size_t rp__host_stop_kind(rp__host *host, uint32_t kind, int64_t deadline_ns, char *gave_up,
+                          size_t len)
+{
+    size_t n = 0;
+    if (!host || !host->started)
+        return 0;
+    for (size_t i = host->nplugins; i-- > 0;) {
+        struct rp_plugin *p = host->plugins[i];
+        if (p->pstate != RP__PLUGIN_RUNNING || p->desc.kind != kind || atomic_load(&p->abandoned))
+            continue;
+        /* Its events are turned away from now on; then the calls of it
+         * under way get until the deadline to return. */
+        rp__host_gate_open(p, 0);
+        uint32_t ck = RP__CR_NONE;
+        /* The calls under way now (not the ones after: a busy fd watch is
+         * called again and again until plugin_stop removes it). */
+        rp__call_snap snap;
+        /* Commands are ended by the plugin's stop itself (host_command.c,
+         * bounded): waiting for them here would wait for nothing. */
+        rp__watchdog_snap(p->cr_index, 1u << RP__CR_COMMAND, &snap);
+        int hung = rp__watchdog_snap_pending(&snap, &ck) && rp__callrec_table &&
+                   atomic_load(&rp__callrec_table->plugins[p->cr_index - 1].hung);
+        while (!hung && rp__watchdog_snap_pending(&snap, &ck) &&
+               rp__os_monotonic_ns() < deadline_ns) {
+            struct timespec ts = {0, 2000000};
+            nanosleep(&ts, NULL);
+        }
+        if (hung || rp__watchdog_snap_pending(&snap, &ck)) {
+            /* A thread inside a plugin cannot be cancelled safely: leave it
+             * there, and never call or wait for the plugin again. */
+            atomic_store(&p->abandoned, 1);
+            char what[256];
+            snprintf(what, sizeof what, "plugin %s (%s in %s)", p->name, hung ? "hung" : "still",
+                     rp__callrec_kind_name(ck));
+            rp__log_error("stop: gave up on %s: its call did not return; not stopped", what);
+            append_text(gave_up, len, what);
+            n++;
+            continue;
+        }
+        plugin_stop(p);
+    }
+    return n;
+}
+
 void rp__host_stop(rp__host *host)
 {
     if (!host || !host->started)
@@ -1139,7 +1203,8 @@ void rp__host_stop(rp__host *host)
     for (int rank = 2; rank >= 0; rank--) {
         for (size_t i = host->nplugins; i-- > 0;) {
             struct rp_plugin *p = host->plugins[i];
-            if (p->pstate != RP__PLUGIN_RUNNING || kind_rank(p) != rank)
+            if (p->pstate != RP__PLUGIN_RUNNING || kind_rank(p) != rank ||
+                atomic_load(&p->abandoned))
                 continue;
             plugin_stop(p);
         }
@@ -1172,9 +1237,11 @@ void rp__host_destroy(rp__host *host)
     if (!host)
         return;
     rp__host_stop(host);
-    /* The libraries stay mapped: ARCHITECTURE §3 rule 10. */
+    /* The libraries stay mapped: ARCHITECTURE §3 rule 10. A plugin the stop
+     * gave up on keeps its record: a thread is still inside it. */
     for (size_t i = 0; i < host->nplugins; i++)
-        rp__host_plugin_free(host->plugins[i]);
+        if (!atomic_load(&host->plugins[i]->abandoned))
+            rp__host_plugin_free(host->plugins[i]);
     rp__host_command_teardown(host, 1);
     rp__host_endpoints_destroy(host);
     rp__host_sig_keys_free(host);
@@ -1215,7 +1282,18 @@ int rp__host_plugin_info(const rp__host *host, size_t index, rp__plugin_info *ou
             out->dropped += st.dropped;
         }
     }
-    out->cpu_ns = atomic_load(&mp->cpu_ns);
+    rp__bus_usage use;
+    rp__bus_owner_usage(host->bus, p->index, &use);
+    out->cpu_ns = atomic_load(&mp->cpu_ns) + use.cpu_ns;
+    out->share_dropped = use.share_dropped;
+    out->held_bytes = use.held_bytes;
+    out->budget_dropped = atomic_load(&mp->budget_dropped);
+    out->hung_dropped = atomic_load(&mp->hung_dropped);
+    int refuse = atomic_load(&mp->refuse_events);
+    out->over_cpu_budget = (refuse & RP__REFUSE_CPU) != 0;
+    out->hung = p->cr_index && rp__callrec_table &&
+                atomic_load(&rp__callrec_table->plugins[p->cr_index - 1].hung) != 0;
+    out->abandoned = atomic_load(&mp->abandoned) != 0;
     out->lifecycle_dropped = atomic_load(&mp->lifecycle_dropped);
     out->ncounters = atomic_load_explicit(&mp->ncounters, memory_order_acquire);
     out->caps_declared = rp__host_plugin_caps(p, &out->capabilities) == 0;

@@ -55,7 +55,7 @@ typedef struct rp__plugin_info {
     uint64_t published;
     uint64_t delivered;            /* events its subscriptions handed to it */
     uint64_t dropped;              /* events its subscriptions dropped (queue full) */
-    uint64_t cpu_ns;               /* CPU time of its loop and worker callbacks */
+    uint64_t cpu_ns;               /* CPU time of its loop, worker and on_event callbacks */
     uint64_t publish_full;         /* its events the bus refused at agent.bus_max_bytes */
     uint64_t suspensions;          /* times its fd watches were suspended for that */
     int suspended;                 /* suspended now */
@@ -68,6 +68,14 @@ typedef struct rp__plugin_info {
      * its start returned, or queued when its stop began (host-api.md,
      * "Threads and lifetimes"). */
     uint64_t lifecycle_dropped;
+    /* Containment (docs/containment.md): */
+    int hung;                /* a call of it overran its deadline and has not returned */
+    int over_cpu_budget;     /* events to it are dropped: over agent.plugin_budget.cpu_percent */
+    int abandoned;           /* the bounded stop gave up on it */
+    uint64_t budget_dropped; /* events to it dropped over its CPU budget */
+    uint64_t hung_dropped;   /* events to it dropped while it was hung (action report) */
+    uint64_t share_dropped;  /* events to it dropped at its share of the bus's byte cap */
+    uint64_t held_bytes;     /* bytes of events queued for it now (with a share) */
 } rp__plugin_info;
 
 /* What the host is given; the agent fills it from its config
@@ -156,6 +164,21 @@ int rp__host_start(rp__host *host, rp__workers *workers);
  * the caller then destroys the workers and stops the bus (draining it) and
  * the loop. */
 void rp__host_stop(rp__host *host);
+/*
+ * The bounded stop (core/agent.c): stops the running plugins of one kind
+ * (RP_KIND_*), last loaded first. Before each one's stop its events are
+ * turned away and the calls of it under way (on_event, a timer, a job, a
+ * command) get until deadline_ns (monotonic) to return. One still in a call
+ * then, or marked hung by the watchdog, is given up on: a thread inside a
+ * plugin cannot be cancelled safely, so nothing of it is called or waited
+ * for again (rp__host_stop and rp__host_destroy skip it, its record is never
+ * freed), it is logged, and "plugin NAME (hung in on_event)" is appended to
+ * gave_up (len bytes, NUL-terminated, "; " between entries). A stop callback
+ * that does not return is not bounded here (agent.stop_grace_ms is).
+ * Returns how many were given up on. Control thread.
+ */
+size_t rp__host_stop_kind(rp__host *host, uint32_t kind, int64_t deadline_ns, char *gave_up,
+                          size_t len);
 
 /* NULL is a no-op. Plugins stay mapped until the process exits. The bus,
  * loop and workers are the caller's. */

@@ -141,7 +141,23 @@ struct rp_plugin {
      * can outlive the clean-up. api_busy counts those calls in progress. */
     atomic_int stopping;
     atomic_uint api_busy;
+    /* Containment (watchdog.c): events to it are dropped, not delivered,
+     * while refuse_events has RP__REFUSE_CPU (over its CPU budget) or
+     * RP__REFUSE_HUNG (a call of it overran its deadline, action report);
+     * counted in budget_dropped and hung_dropped. abandoned: the bounded
+     * stop gave up on it (a call of it never returned); nothing of it is
+     * called or waited for again. */
+    atomic_int refuse_events;
+    atomic_uint_fast64_t budget_dropped;
+    atomic_uint_fast64_t hung_dropped;
+    atomic_int abandoned;
+    /* plugins.<name>.cpu_percent when set (read at load), else -1: the
+     * agent's agent.plugin_budget.cpu_percent. */
+    int32_t cpu_percent;
 };
+
+#define RP__REFUSE_CPU  1
+#define RP__REFUSE_HUNG 2
 
 struct rp__host {
     rp__host_opts opts;

@@ -431,6 +431,10 @@ int rp__host_api_dropped_get(rp_plugin *self, uint64_t *dropped)
         return RP_ERR_INVAL;
     /* The bus counts per subscription; the plugin is their owner. */
     *dropped = self->host->bus ? rp__bus_owner_dropped(self->host->bus, self->index) : 0;
+    /* Events the host dropped before on_event (over its CPU budget, while
+     * hung) are lost to it the same way. */
+    *dropped += atomic_load_explicit(&self->budget_dropped, memory_order_relaxed) +
+                atomic_load_explicit(&self->hung_dropped, memory_order_relaxed);
     return 0;
 }
 

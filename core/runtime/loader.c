@@ -426,6 +426,9 @@ struct rp_plugin *rp__host_plugin_new(rp__host *host, const char *name, const ch
         rp__host_plugin_free(p);
         return NULL;
     }
+    /* Its own CPU budget (watchdog.c), read from the entry it is made for. */
+    const json_t *cpu = json_object_get(json_object_get(host->opts.plugins, name), "cpu_percent");
+    p->cpu_percent = json_is_integer(cpu) ? (int32_t)json_integer_value(cpu) : -1;
     return p;
 }
 

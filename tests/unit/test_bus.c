@@ -610,6 +610,99 @@ static void test_byte_cap(void **state)
     assert_all_freed();
 }
 
+/* One plugin's subscription that stops taking events holds at most its
+ * share of the byte cap (opts.sub_max_bytes); past it, events to it are
+ * dropped and counted, so the sink, a lossless subscription of the core,
+ * keeps receiving every event instead of meeting a cap the slow one
+ * filled. */
+static void test_subscriber_share(void **state)
+{
+    (void)state;
+    uint32_t t = topic("bt.share");
+    rp__bus_opts o;
+    rp__bus_opts_init(&o);
+    o.dispatchers = 2;
+    o.max_bytes = 100 * 1000;
+    o.sub_max_bytes = 25 * 1000;
+    rp__bus *bus = NULL;
+    assert_int_equal(rp__bus_create(&o, &bus), 0);
+    struct rec sink, slow;
+    rec_init(&sink);
+    rec_init(&slow);
+    sink.check_order = sink.strict_order = 1;
+    slow.gated = 1; /* a detector stuck in on_event */
+    uint64_t sink_id = sub(bus, "bt.share", &sink, 0, RP__BUS_LOSSLESS, 16);
+    uint64_t slow_id = sub(bus, "bt.*", &slow, 5, 0, 1024);
+    assert_int_equal(rp__bus_start(bus), 0);
+
+    enum { N = 300 };
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(rp__bus_publish(bus, mk_sized(t, (uint64_t)i, 1000)), 0);
+        /* The sink keeps up: it got this one before the next is published. */
+        assert_true(wait_count(&sink.n, (unsigned long)i + 1, 10000));
+        rp__bus_sub_stats ss;
+        assert_int_equal(rp__bus_stats_sub(bus, slow_id, &ss), 0);
+        assert_true(ss.held_bytes <= o.sub_max_bytes);
+    }
+    rp__bus_sub_stats ss;
+    assert_int_equal(rp__bus_stats_sub(bus, slow_id, &ss), 0);
+    /* 25 events of 1000 bytes fit its share (the one in its callback too). */
+    assert_int_equal(ss.held_bytes, 25 * 1000);
+    assert_int_equal(ss.share_dropped, N - 25);
+    assert_int_equal(ss.dropped, N - 25);
+    assert_int_equal(rp__bus_stats_sub(bus, sink_id, &ss), 0);
+    assert_int_equal(ss.dropped, 0);
+    assert_int_equal(ss.held_bytes, 0); /* the core's subscription has no share */
+    rp__bus_stats st;
+    rp__bus_stats_total(bus, &st);
+    assert_int_equal(st.full, 0);
+    assert_int_equal(atomic_load(&sink.order_errors), 0);
+    rp__bus_usage use;
+    rp__bus_owner_usage(bus, 5, &use);
+    assert_int_equal(use.share_dropped, N - 25);
+    assert_int_equal(use.held_bytes, 25 * 1000);
+
+    /* It moves again: it gets what it held, its bytes go back to zero and
+     * it takes new events. */
+    atomic_store(&slow.gate, 1);
+    assert_true(wait_count(&slow.n, 25, 10000));
+    for (int k = 0; k < 50 && rp__bus_queued_bytes(bus) != 0; k++)
+        sleep_us(1000);
+    assert_int_equal(rp__bus_stats_sub(bus, slow_id, &ss), 0);
+    assert_int_equal(ss.held_bytes, 0);
+    assert_int_equal(rp__bus_publish(bus, mk_sized(t, N, 1000)), 0);
+    assert_true(wait_count(&slow.n, 26, 10000));
+    rp__bus_destroy(bus);
+    assert_all_freed();
+}
+
+/* METERED: the dispatcher adds the thread CPU time of each batch of the
+ * subscription's callbacks to its cpu_ns. */
+static void test_metered_cpu(void **state)
+{
+    (void)state;
+    uint32_t t = topic("bt.meter");
+    rp__bus *bus = new_bus(1, 0);
+    struct rec busy, plain;
+    rec_init(&busy);
+    rec_init(&plain);
+    busy.spin = 2000000; /* some milliseconds of CPU per callback */
+    uint64_t busy_id = sub(bus, "bt.meter", &busy, 7, RP__BUS_METERED, 0);
+    uint64_t plain_id = sub(bus, "bt.meter", &plain, 8, 0, 0);
+    assert_int_equal(rp__bus_start(bus), 0);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(rp__bus_publish(bus, mk(t, 0, (uint64_t)i)), 0);
+    assert_true(wait_count(&busy.n, 5, 10000));
+    assert_true(wait_count(&plain.n, 5, 10000));
+    rp__bus_sub_stats ss;
+    assert_int_equal(rp__bus_stats_sub(bus, busy_id, &ss), 0);
+    assert_true(ss.cpu_ns > 1000000); /* at least 1 ms for 5 callbacks */
+    assert_int_equal(rp__bus_stats_sub(bus, plain_id, &ss), 0);
+    assert_int_equal(ss.cpu_ns, 0); /* not metered: no clock read */
+    rp__bus_destroy(bus);
+    assert_all_freed();
+}
+
 /* Memory stays bounded whatever the input: a producer far faster than a
  * slow lossless sink never has more than the cap queued, and what it was
  * told was accepted is exactly what the sink got. */
@@ -1077,6 +1170,8 @@ int main(void)
         cmocka_unit_test(test_lossless_overflow),
         cmocka_unit_test(test_byte_cap),
         cmocka_unit_test(test_byte_cap_bounds_a_flood),
+        cmocka_unit_test(test_subscriber_share),
+        cmocka_unit_test(test_metered_cpu),
         cmocka_unit_test(test_abandon_ends_the_drain),
         cmocka_unit_test(test_owner_serialization),
         cmocka_unit_test(test_callback_errors_counted),

@@ -271,14 +271,16 @@ static void test_unknown_keys(void **state)
                  "health_interval_ms, loop_slice_us, loop_realtime_max_cpu_pct, labels, "
                  "bus_max_bytes, stop_grace_ms, control_socket, plugin_command_timeout_ms, "
                  "plugin_file_reloads_max, trusted_keys, require_signed_plugins, max_rss_bytes, "
-                 "drop_capabilities)");
+                 "drop_capabilities, deadlines, "
+                 "plugin_budget)");
     put("rampart.json", "{\"agent\":{\"colour\":\"red\"}}");
     expect_error("rampart.json", NULL,
                  "rampart.json: agent.colour: unknown key (allowed: site, data_dir, plugin_dir, "
                  "pid_file, log_level, log_target, health_interval_ms, loop_slice_us, "
                  "loop_realtime_max_cpu_pct, labels, bus_max_bytes, stop_grace_ms, "
                  "control_socket, plugin_command_timeout_ms, plugin_file_reloads_max, "
-                 "trusted_keys, require_signed_plugins, max_rss_bytes, drop_capabilities)");
+                 "trusted_keys, require_signed_plugins, max_rss_bytes, drop_capabilities, "
+                 "deadlines, plugin_budget)");
     put("rampart.json", "{\"output\":{\"fiel\":\"x\"}}");
     expect_error(
         "rampart.json", NULL,
@@ -292,7 +294,7 @@ static void test_unknown_keys(void **state)
         "{\"plugins\":{\"proc\":{\"enabled\":true,\"file\":\"p.so\",\"confg\":{}}}}");
     expect_error("rampart.json", NULL,
                  "rampart.json: plugins.proc.confg: unknown key; did you mean \"config\"? "
-                 "(allowed: enabled, file, config)");
+                 "(allowed: enabled, file, config, cpu_percent)");
     /* Unknown keys in an overlay name the overlay. */
     put("rampart.json", MAIN_NORTH);
     put("sites/north.json", "{\"output\":{\"stdot\":false}}");
@@ -771,7 +773,12 @@ static void test_no_site(void **state)
         "\"health_interval_ms\":60000,\"loop_slice_us\":100,\"loop_realtime_max_cpu_pct\":20,"
         "\"bus_max_bytes\":67108864,\"stop_grace_ms\":10000,\"control_socket\":\"\",\"plugin_"
         "command_timeout_ms\":30000,\"plugin_file_reloads_max\":8,\"trusted_keys\":[],"
-        "\"require_signed_plugins\":false,\"max_rss_bytes\":268435456,\"drop_capabilities\":true},"
+        "\"require_signed_plugins\":false,\"max_rss_bytes\":268435456,\"drop_capabilities\":true,"
+        "\"deadlines\":{\"action\":\"restart\","
+        "\"sample_ms\":200,\"event_ms\":5000,\"command_ms\":30000,\"timer_ms\":5000,"
+        "\"fd_ms\":5000,\"job_ms\":120000,\"init_ms\":60000,\"start_ms\":30000,"
+        "\"stop_ms\":30000,\"reconfigure_ms\":60000},\"plugin_budget\":{"
+        "\"cpu_percent\":50,\"window_s\":10,\"bus_share_percent\":25}},"
         "\"output\":{\"file\":\"events.ndjson\",\"stdout\":true,"
         "\"file_max_bytes\":67108864,\"file_keep\":5,\"file_max_rotations_per_min\":6,"
         "\"flush_interval_ms\":1000,"
@@ -827,7 +834,12 @@ static void test_overlay_selected_by_agent_site(void **state)
         "\"health_interval_ms\":60000,\"loop_slice_us\":100,\"loop_realtime_max_cpu_pct\":20,"
         "\"bus_max_bytes\":67108864,\"stop_grace_ms\":10000,\"control_socket\":\"\",\"plugin_"
         "command_timeout_ms\":30000,\"plugin_file_reloads_max\":8,\"trusted_keys\":[],"
-        "\"require_signed_plugins\":false,\"max_rss_bytes\":268435456,\"drop_capabilities\":true},"
+        "\"require_signed_plugins\":false,\"max_rss_bytes\":268435456,\"drop_capabilities\":true,"
+        "\"deadlines\":{\"action\":\"restart\","
+        "\"sample_ms\":200,\"event_ms\":5000,\"command_ms\":30000,\"timer_ms\":5000,"
+        "\"fd_ms\":5000,\"job_ms\":120000,\"init_ms\":60000,\"start_ms\":30000,"
+        "\"stop_ms\":30000,\"reconfigure_ms\":60000},\"plugin_budget\":{"
+        "\"cpu_percent\":50,\"window_s\":10,\"bus_share_percent\":25}},"
         "\"output\":{\"file\":\"events.ndjson\",\"stdout\":false,"
         "\"file_max_bytes\":67108864,\"file_keep\":5,\"file_max_rotations_per_min\":6,\"flush_"
         "interval_ms\":1000,"

@@ -585,6 +585,11 @@ int rp__os_signal_wait(int timeout_ms, enum rp__os_signal *sig)
     return 0;
 }
 
+int rp__os_stop_self(void)
+{
+    return kill(getpid(), SIGTERM) == 0 ? 0 : errno_to_rp(errno);
+}
+
 int rp__os_send_reload(long pid)
 {
     if (pid <= 0)

@@ -82,6 +82,23 @@ int64_t rp__os_thread_cpu_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+int rp__os_thread_cpu_clock(int64_t *clock)
+{
+    clockid_t cid;
+    if (pthread_getcpuclockid(pthread_self(), &cid) != 0)
+        return RP_ERR_UNSUPPORTED;
+    *clock = (int64_t)cid;
+    return 0;
+}
+
+int64_t rp__os_cpu_clock_ns(int64_t clock)
+{
+    struct timespec ts;
+    if (clock_gettime((clockid_t)clock, &ts) != 0)
+        return -1;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 uint32_t rp__os_thread_tid(void)
 {
 #ifdef __linux__

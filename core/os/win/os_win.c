@@ -1049,6 +1049,13 @@ int rp__os_signal_wait(int timeout_ms, enum rp__os_signal *sig)
     return 0;
 }
 
+int rp__os_stop_self(void)
+{
+    if (!sig_stop)
+        return RP_ERR_INTERNAL; /* rp__os_signals_block() was not called */
+    return SetEvent(sig_stop) ? 0 : RP_ERR_IO;
+}
+
 int rp__os_send_reload(long pid)
 {
     /* Local\ is the caller's session: right for an agent started from a

@@ -16,6 +16,9 @@
  *                start (default 1), and on every one after it;
  *   "topic":     the subscription pattern for "event" (default "*");
  *   "interval_ms": 100 by default;
+ *   "spin_ms":   with mode "spin", each trigger burns this much CPU time
+ *                and returns (a plugin that is slow, not stuck); 0 (default):
+ *                forever;
  *   "alloc_mb":  1 by default; "alloc_max_mb": 4096 by default (a bound so a
  *                broken test cannot take the machine).
  * The counter "chaos.events" counts the events seen, so a test can tell it
@@ -40,7 +43,7 @@ struct chaos {
     const rp_host_api *host;
     enum mode mode;
     enum where where;
-    int64_t nth, interval_ms, alloc_mb, alloc_max_mb;
+    int64_t nth, interval_ms, alloc_mb, alloc_max_mb, spin_ms;
     atomic_llong seen;
     int64_t allocated_mb;
     uint32_t counter;
@@ -59,6 +62,7 @@ static const char schema[] =
     "\"topic\":{\"type\":\"string\",\"minLength\":1},"
     "\"interval_ms\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":60000},"
     "\"alloc_mb\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":1024},"
+    "\"spin_ms\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":60000},"
     "\"alloc_max_mb\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":65536}}}";
 
 static int64_t get_i64(struct chaos *c, const char *path, int64_t dflt)
@@ -91,6 +95,18 @@ static void misbehave(struct chaos *c)
         for (;;)
             pause();
     case M_SPIN:
+        if (c->spin_ms > 0) {
+            /* CPU time, not wall time: the same cost on a busy machine. */
+            struct timespec t0, t;
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+            do {
+                for (volatile unsigned n = 0; n < 10000; n++)
+                    ;
+                clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+            } while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 <
+                     c->spin_ms);
+            return;
+        }
         for (volatile unsigned long n = 0;; n++)
             ;
     case M_ALLOC:
@@ -161,6 +177,7 @@ static int chaos_init(rp_plugin *self, const rp_host_api *host, void **state)
     c->interval_ms = get_i64(c, "/interval_ms", 100);
     c->alloc_mb = get_i64(c, "/alloc_mb", 1);
     c->alloc_max_mb = get_i64(c, "/alloc_max_mb", 4096);
+    c->spin_ms = get_i64(c, "/spin_ms", 0);
     int rc = host->counter_register(self, "chaos.events", 12, &c->counter);
     if (rc != 0)
         return rc;
