@@ -246,14 +246,15 @@ static void test_unknown_keys(void **state)
                  "(allowed: site, data_dir, plugin_dir, pid_file, log_level, log_target, "
                  "health_interval_ms, loop_slice_us, loop_realtime_max_cpu_pct, labels, "
                  "bus_max_bytes, stop_grace_ms, control_socket, plugin_command_timeout_ms, "
-                 "plugin_file_reloads_max, trusted_keys, require_signed_plugins)");
+                 "plugin_file_reloads_max, trusted_keys, require_signed_plugins, supervisor, "
+                 "plugin_faults)");
     put("rampart.json", "{\"agent\":{\"colour\":\"red\"}}");
     expect_error("rampart.json", NULL,
                  "rampart.json: agent.colour: unknown key (allowed: site, data_dir, plugin_dir, "
                  "pid_file, log_level, log_target, health_interval_ms, loop_slice_us, "
                  "loop_realtime_max_cpu_pct, labels, bus_max_bytes, stop_grace_ms, "
                  "control_socket, plugin_command_timeout_ms, plugin_file_reloads_max, "
-                 "trusted_keys, require_signed_plugins)");
+                 "trusted_keys, require_signed_plugins, supervisor, plugin_faults)");
     put("rampart.json", "{\"output\":{\"fiel\":\"x\"}}");
     expect_error(
         "rampart.json", NULL,
@@ -746,7 +747,10 @@ static void test_no_site(void **state)
         "\"health_interval_ms\":60000,\"loop_slice_us\":100,\"loop_realtime_max_cpu_pct\":20,"
         "\"bus_max_bytes\":67108864,\"stop_grace_ms\":10000,\"control_socket\":\"\",\"plugin_"
         "command_timeout_ms\":30000,\"plugin_file_reloads_max\":8,\"trusted_keys\":[],"
-        "\"require_signed_plugins\":false},"
+        "\"require_signed_plugins\":false,\"supervisor\":{\"enabled\":true,"
+        "\"backoff_min_ms\":1000,\"backoff_max_ms\":60000,\"cpu_percent\":90,"
+        "\"cpu_window_s\":120,\"memory_mb\":1024},\"plugin_faults\":{\"max\":3,"
+        "\"window_s\":600}},"
         "\"output\":{\"file\":\"events.ndjson\",\"stdout\":true,"
         "\"file_max_bytes\":67108864,\"file_keep\":5,\"file_max_rotations_per_min\":6,"
         "\"flush_interval_ms\":1000,"
@@ -802,7 +806,10 @@ static void test_overlay_selected_by_agent_site(void **state)
         "\"health_interval_ms\":60000,\"loop_slice_us\":100,\"loop_realtime_max_cpu_pct\":20,"
         "\"bus_max_bytes\":67108864,\"stop_grace_ms\":10000,\"control_socket\":\"\",\"plugin_"
         "command_timeout_ms\":30000,\"plugin_file_reloads_max\":8,\"trusted_keys\":[],"
-        "\"require_signed_plugins\":false},"
+        "\"require_signed_plugins\":false,\"supervisor\":{\"enabled\":true,"
+        "\"backoff_min_ms\":1000,\"backoff_max_ms\":60000,\"cpu_percent\":90,"
+        "\"cpu_window_s\":120,\"memory_mb\":1024},\"plugin_faults\":{\"max\":3,"
+        "\"window_s\":600}},"
         "\"output\":{\"file\":\"events.ndjson\",\"stdout\":false,"
         "\"file_max_bytes\":67108864,\"file_keep\":5,\"file_max_rotations_per_min\":6,\"flush_"
         "interval_ms\":1000,"
