@@ -208,6 +208,9 @@ uint32_t rp__callrec_plugin_at(const struct rp__callrec *cr, uint64_t pc)
         n = RP__CR_PLUGINS;
     for (uint32_t i = 0; i < n; i++) {
         const struct rp__cr_plugin *p = &cr->plugins[i];
+        /* An unloaded plugin's addresses may hold another library now. */
+        if (!atomic_load_explicit((_Atomic uint32_t *)&p->live, memory_order_relaxed))
+            continue;
         uint32_t nr = p->nranges;
         if (nr > RP__CR_RANGES)
             nr = RP__CR_RANGES;
