@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The worker (docs/supervisor.md) is killed with SIGKILL every few seconds for
-# a minute while collector_synthetic publishes at a high rate: the supervisor
+# a minute while collector_synthetic publishes 1000 events a second: the supervisor
 # restarts it each time (its log and status count every kill), the spool
 # stays whole, and every event that reached the spool arrives at the backend,
 # each once. ClickHouse is down during the kills so that what the workers
 # spooled is still on disk to compare with what arrives afterwards.
 . "$(dirname "$0")/lib.sh"
-RATE=2000
+RATE=1000
 KILL_EVERY_S=3
 KILL_FOR_S=${KILL_FOR_S:-60}
 start_backend
@@ -19,6 +19,8 @@ write_config "$T/rampart.json" "$RAMPART_E2E_BEARER_URL" \
 import json, sys
 c = json.load(open(sys.argv[1]))
 c["agent"]["supervisor"] = {"backoff_min_ms": 100, "backoff_max_ms": 400}
+# Larger records: the replay below sends one request per record.
+c["output"]["flush_interval_ms"] = 1000
 json.dump(c, open(sys.argv[1], "w"), indent=1)
 PYEOF
 start_agent "$T/rampart.json"
