@@ -57,6 +57,9 @@ grep -qE "rampartd\[$APID\] error: worker \(pid [0-9]+\) died of SIGSEGV in plug
 [ "$(json_get data/status.json 'd["supervisor"]["restarts"]')" = 2 ] || fail "restarts"
 json_get data/status.json 'd["plugins"]["chaos"]["error"]' | grep -qF "disabled after 2 faults in 600 s (last: crash SIGSEGV in its own thread)" ||
     fail "chaos error: $(json_get data/status.json 'd["plugins"]["chaos"]["error"]')"
+"$RAMPARTCTL" --config "$CFG" status >status.out 2>&1 || true
+grep -qxF "  restart 2 by the supervisor (pid $APID); last: worker restarted after SIGSEGV in plugin chaos (its own thread); plugin chaos is now disabled" status.out ||
+    fail "rampartctl status: $(cat status.out)"
 "$RAMPARTCTL" --config "$CFG" plugins >plugins.out 2>&1 || true
 grep -qE "^chaos +- +- +- +- +disabled " plugins.out || fail "rampartctl plugins: $(cat plugins.out)"
 "$PY" - data/plugin_faults.json <<'PY' || fail "the ledger: $(cat data/plugin_faults.json)"

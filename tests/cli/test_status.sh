@@ -33,6 +33,7 @@ WPID=$(worker_pid "$APID") || fail "no worker under the supervisor $APID"
 grep -q "^rampartd $VERSION, pid $WPID, up " st.out || fail "status header: $(head -1 st.out)"
 grep -qxE "  synthetic +running +300 +0 +[0-9]+ +-" st.out || fail "status plugin row: $(cat st.out)"
 grep -qxE "  state +ok" st.out || fail "status state line: $(cat st.out)"
+grep -qxF "  restart 0 by the supervisor (pid $APID)" st.out || fail "status restart line: $(cat st.out)"
 [ "$(json_get data/status.json 'd["state"]')" = ok ] || fail "status.json state"
 run_cmd js.out js.err "$RAMPARTCTL" --config "$CFG" status --json
 expect_rc 0 "status --json"

@@ -375,6 +375,12 @@ static int cmd_status(const char *config_file, const char *site, int as_json)
         ROW("state", "degraded: %s", str(d, "state_reason", NULL));
     else
         ROW("state", "ok");
+    /* The supervisor (docs/supervisor.md) restarts the worker; how often and
+     * why the last time. */
+    if (json_is_object(json_object_get(d, "supervisor")))
+        ROW("restart", "%lld by the supervisor (pid %lld)%s%s", num(d, "supervisor", "restarts"),
+            num(d, "supervisor", "pid"), num(d, "supervisor", "restarts") ? "; last: " : "",
+            num(d, "supervisor", "restarts") ? str(d, "supervisor", "last_cause") : "");
     ROW("cpu", "%lld ms, peak memory %lld KiB", num(d, "cpu_ms", NULL),
         num(d, "peak_rss_bytes", NULL) / 1024);
     ROW("bus", "%lld events, %lld dropped", num(d, "bus", "published"), num(d, "bus", "dropped"));
