@@ -130,6 +130,10 @@ int rp__os_sup_fork(long *pid, int *ready_fd)
         if (sig_fd >= 0)
             close(sig_fd);
         sig_fd = -1;
+        /* The terminal waits for the supervisor's word, not the worker's. */
+        if (detach_fd >= 0)
+            close(detach_fd);
+        detach_fd = -1;
         /* SIGCHLD is the supervisor's: the worker's own children (none of
          * the core's) are reaped by whoever made them. */
         sigset_t set;
