@@ -262,8 +262,9 @@ static enum next judge(struct sup *s, long pid, int code, int signo, int stoppin
         s->quick = 0; /* not a fault */
         return NEXT_RESTART_NOW;
     }
-    if (code == 0) {
-        /* Stopped by someone who signalled the worker itself: a stop. */
+    if (code == 0 || exit_cause == RP__CR_EXIT_STOP) {
+        /* Stopped by someone who signalled the worker itself: a stop, also
+         * when it had to cut the stop short (agent.stop_grace_ms). */
         rp__log_info("worker (pid %ld) stopped", pid);
         return NEXT_EXIT;
     }
