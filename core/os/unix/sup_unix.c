@@ -340,6 +340,10 @@ const char *rp__os_signal_name(int signo, char *buf, size_t len)
 /* ---- crash handlers ----------------------------------------------------------- */
 
 static const int crash_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS};
+#define NCRASH (sizeof crash_signals / sizeof crash_signals[0])
+/* What each signal did before (the default, or a sanitizer's report): put
+ * back once the fault is recorded, so it still happens. */
+static struct sigaction crash_prev[NCRASH];
 static rp__os_crash_fn crash_record;
 static atomic_int crash_installed;
 
@@ -367,9 +371,13 @@ static void on_crash(int signo, siginfo_t *si, void *uc)
     if (crash_record)
         crash_record(signo, si ? si->si_code : 0, context_pc(uc),
                      si ? (uint64_t)(uintptr_t)si->si_addr : 0);
-    /* The handler was reset (SA_RESETHAND): a fault returns to the
-     * instruction and faults again with the default action; a signal sent
-     * by someone (abort, kill) is raised again, pending until we return. */
+    /* The handler was reset (SA_RESETHAND); the action from before goes
+     * back: a fault returns to the instruction and faults again with it; a
+     * signal sent by someone (abort, kill) is raised again, pending until
+     * we return. */
+    for (size_t i = 0; i < NCRASH; i++)
+        if (crash_signals[i] == signo)
+            sigaction(signo, &crash_prev[i], NULL);
     if (!si || si->si_code <= 0)
         raise(signo);
     errno = saved;
@@ -408,8 +416,8 @@ int rp__os_crash_install(rp__os_crash_fn record)
     sa.sa_sigaction = on_crash;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESETHAND;
     sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < sizeof crash_signals / sizeof crash_signals[0]; i++)
-        if (sigaction(crash_signals[i], &sa, NULL) != 0)
+    for (size_t i = 0; i < NCRASH; i++)
+        if (sigaction(crash_signals[i], &sa, &crash_prev[i]) != 0)
             return RP_ERR_INTERNAL;
     atomic_store(&crash_installed, 1);
     /* The main thread's stack, kept for the life of the process. */
