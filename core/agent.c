@@ -1468,23 +1468,27 @@ static void restart_tick(void *arg)
 static json_t *ctl_enable(void *arg, const char *name, const rp__os_peer *peer)
 {
     rp__agent *a = arg;
-    json_t *r = json_object();
-    rp__plugin_info pi;
-    size_t i, n = rp__host_plugin_count(a->host);
-    for (i = 0; i < n; i++)
+    int state = -1; /* the plugin's, or -1 when no enabled plugin has that name */
+    rp__os_mutex_lock(a->health_lock); /* as ctl_plugins: a reload may change the set */
+    for (size_t i = 0; !a->health_off && state < 0 && i < rp__host_plugin_count(a->host); i++) {
+        rp__plugin_info pi;
         if (rp__host_plugin_info(a->host, i, &pi) == 0 && strcmp(pi.name, name) == 0)
-            break;
+            state = (int)pi.state;
+    }
+    rp__os_mutex_unlock(a->health_lock);
     char msg[512];
-    int rc = i < n ? rp__faults_enable(name) : RP_ERR_NOTFOUND;
+    int rc = state >= 0 ? rp__faults_enable(name) : RP_ERR_NOTFOUND;
+    json_t *r = json_object();
     if (rc < 0) {
-        snprintf(msg, sizeof msg,
-                 i < n ? "plugin %s: the fault ledger cannot be changed: %s"
-                       : "no enabled plugin %s in the configuration%s",
-                 name, i < n ? rp_strerror(rc) : "");
+        if (state >= 0)
+            snprintf(msg, sizeof msg, "plugin %s: the fault ledger cannot be changed: %s", name,
+                     rp_strerror(rc));
+        else
+            snprintf(msg, sizeof msg, "no enabled plugin %s in the configuration", name);
         json_object_set_new(r, "ok", json_false());
         json_object_set_new(r, "error", json_string(msg));
     } else {
-        int restart = i < n && pi.state == RP__PLUGIN_DISABLED;
+        int restart = state == RP__PLUGIN_DISABLED;
         if (restart && rp__worker_request_restart(name) == 0) {
             snprintf(msg, sizeof msg, "plugin %s enabled; the agent's worker restarts to start it",
                      name);
