@@ -100,6 +100,7 @@ struct sup {
     uint32_t quick; /* plugin crashes in a row restarted at once */
     uint32_t backoff_ms;
     int told_terminal;
+    int ever_ready; /* a worker ran: a later failure is not a start-up's */
     /* CPU samples, one a second, of the running worker. */
     int64_t cpu[CPU_WINDOW_MAX + 1];
     uint32_t ncpu;
@@ -262,6 +263,13 @@ static enum next judge(struct sup *s, long pid, int code, int signo, int stoppin
         s->quick = 0; /* not a fault */
         return NEXT_RESTART_NOW;
     }
+    if (code > 0 && !s->ever_ready) {
+        /* No worker ever ran: a failed start-up ends rampartd with its
+         * status, as before the supervisor (a crash is retried above). */
+        rp__log_error("worker (pid %ld) failed at start-up with status %d: not restarted", pid,
+                      code);
+        return NEXT_EXIT;
+    }
     if (code == 0 || exit_cause == RP__CR_EXIT_STOP) {
         /* Stopped by someone who signalled the worker itself: a stop, also
          * when it had to cut the stop short (agent.stop_grace_ms). */
@@ -356,6 +364,8 @@ int rp__supervise(const rp__sup_opts *o, struct rp__callrec *cr)
                 ready = rp__os_sup_ready_read(ready_fd);
                 rp__os_sup_close(ready_fd);
                 ready_fd = -1;
+                if (ready)
+                    s->ever_ready = 1;
                 if (ready && !s->told_terminal) {
                     /* The first worker runs: the terminal gets its status. */
                     s->told_terminal = 1;
