@@ -7,7 +7,8 @@
 #  4. the worker over its memory budget, then over its CPU budget, is
 #     restarted with that cause in the log and status;
 #  5. rampartctl plugins enable: usage, an unknown name;
-#  6. agent.supervisor.enabled false: one process, as before (a crash in a
+#  6. the supervisor killed: its worker stops cleanly;
+#  7. agent.supervisor.enabled false: one process, as before (a crash in a
 #     plugin ends it).
 # shellcheck source=tests/cli/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -144,7 +145,18 @@ expect_rc 0 "plugins enable of a running plugin"
 grep -qxF "rampartctl: plugin chaos was not disabled" e3.out || fail "running plugin: $(cat e3.out)"
 stop
 
-# ---- 6. without the supervisor ------------------------------------------------------------
+# ---- 6. the supervisor killed: its worker stops, cleanly ----------------------------------
+rm -f data/status.json
+: >agent.err
+start
+wait_for 10 "chaos running" state_is running
+WPID=$(worker_pid "$APID") || fail "no worker"
+kill -KILL "$APID"
+wait_for 15 "the worker to stop after its supervisor died" pid_gone "$WPID"
+file_has agent.err "rampartd worker stopped" || fail "the worker did not stop cleanly: $(tail -n 3 agent.err)"
+[ ! -e data/rampartd.pid ] || fail "the pid file was left behind"
+
+# ---- 7. without the supervisor ------------------------------------------------------------
 rm -f data/status.json data/plugin_faults.json
 write_cfg '{"mode": "segv", "nth": 1, "where": "timer", "interval_ms": 100}' \
     '"supervisor": {"enabled": false}'
