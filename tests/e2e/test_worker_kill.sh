@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The worker (docs/supervisor.md) is killed with SIGKILL every few seconds for
-# a minute while collector_synthetic publishes 1000 events a second: the supervisor
+# a minute while collector_synthetic publishes 500 events a second: the supervisor
 # restarts it each time (its log and status count every kill), the spool
 # stays whole, and every event that reached the spool arrives at the backend,
 # each once. ClickHouse is down during the kills so that what the workers
 # spooled is still on disk to compare with what arrives afterwards.
 . "$(dirname "$0")/lib.sh"
-RATE=1000
+RATE=500
 KILL_EVERY_S=3
 KILL_FOR_S=${KILL_FOR_S:-60}
 start_backend
