@@ -1,5 +1,7 @@
 /* core/agent.c - the agent's lifecycle. */
 #include "agent.h"
+#include "supervisor.h"
+#include "runtime/faults.h"
 #include "control.h"
 #include "runtime/bus.h"
 #include "runtime/event.h"
@@ -777,7 +779,8 @@ static int plugin_state(const rp__agent *a, size_t *running, size_t *enabled, ch
             run++;
             continue;
         }
-        if (pi.state != RP__PLUGIN_REFUSED && pi.state != RP__PLUGIN_FAILED && !pi.hung)
+        if (pi.state != RP__PLUGIN_REFUSED && pi.state != RP__PLUGIN_FAILED &&
+            pi.state != RP__PLUGIN_DISABLED && !pi.hung)
             continue; /* loaded or stopping: not a failure */
         degraded = 1;
         if (pos < len) {
@@ -810,6 +813,30 @@ static void alert_plugin_failures(rp__agent *a)
                  pi.error[0] ? pi.error : "unknown reason");
         raise_alert(a, "rampart.plugin.failed", "Plugin failed: agent degraded", 73, msg);
     }
+}
+
+/* The alerts a worker raises once it runs (supervisor.h): why the
+ * supervisor restarted it, and each plugin the fault ledger disabled. */
+void rp__agent_announce(rp__agent *a, const char *restart_cause, uint32_t restarts)
+{
+    if (restart_cause && restart_cause[0]) {
+        char msg[768];
+        snprintf(msg, sizeof msg, "%.600s (restart %u)", restart_cause, restarts);
+        rp__log_warn("%s", msg);
+        raise_alert(a, "rampart.agent.restarted", "Agent worker restarted", 73, msg);
+    }
+    rp__os_mutex_lock(a->health_lock);
+    for (size_t i = 0; i < a->nplugin_alerted; i++) {
+        rp__plugin_info pi;
+        if (a->plugin_alerted[i] || rp__host_plugin_info(a->host, i, &pi) != 0 ||
+            pi.state != RP__PLUGIN_DISABLED)
+            continue;
+        a->plugin_alerted[i] = 1;
+        char msg[768];
+        snprintf(msg, sizeof msg, "plugin %s is disabled: %s", pi.name, pi.error);
+        raise_alert(a, "rampart.plugin.disabled", "Plugin disabled after repeated faults", 73, msg);
+    }
+    rp__os_mutex_unlock(a->health_lock);
 }
 
 /* ---- agent.health and status.json ------------------------------------------ */
@@ -914,8 +941,8 @@ static const struct u64_member upload_members[] = {UPLOAD(requests),
 /* A plugin's state as status.json and the control socket name it. */
 static const char *plugin_state_name(unsigned state)
 {
-    static const char *const states[] = {"refused", "loaded", "initialized",
-                                         "running", "failed", "stopped"};
+    static const char *const states[] = {"refused", "loaded",  "initialized", "running",
+                                         "failed",  "stopped", "disabled"};
     return state < sizeof states / sizeof states[0] ? states[state] : "?";
 }
 
@@ -990,6 +1017,9 @@ static json_t *health_doc(rp__agent *a)
     if (degraded)
         json_object_set_new(d, "state_reason", json_string(reason));
     jset_u(d, "pid", (uint64_t)rp__os_getpid());
+    json_t *sv = rp__supervisor_status(); /* its pid, the restarts and the last cause */
+    if (sv)
+        json_object_set_new(d, "supervisor", sv);
     jset_u(d, "uptime_s", (uint64_t)((now - a->started_ns) / 1000000000));
     int64_t cpu = 0;
     uint64_t rss = 0;
@@ -1467,6 +1497,70 @@ static void ctl_command_audit(void *arg, const rp__os_peer *peer, const char *pl
     rp__bus_publish(a->bus, ev);
 }
 
+static void restart_tick(void *arg)
+{
+    (void)arg;
+    rp__worker_restart_signal();
+}
+
+/* rampartctl plugins enable NAME: the ledger forgets the plugin's faults; a
+ * plugin that was kept out is started by restarting the worker (its record
+ * in the host was never loaded), once the reply is out. */
+static json_t *ctl_enable(void *arg, const char *name, const rp__os_peer *peer)
+{
+    rp__agent *a = arg;
+    int state = -1; /* the plugin's, or -1 when no enabled plugin has that name */
+    rp__os_mutex_lock(a->health_lock); /* as ctl_plugins: a reload may change the set */
+    for (size_t i = 0; !a->health_off && state < 0 && i < rp__host_plugin_count(a->host); i++) {
+        rp__plugin_info pi;
+        if (rp__host_plugin_info(a->host, i, &pi) == 0 && strcmp(pi.name, name) == 0)
+            state = (int)pi.state;
+    }
+    rp__os_mutex_unlock(a->health_lock);
+    char msg[512];
+    int rc = state >= 0 ? rp__faults_enable(name) : RP_ERR_NOTFOUND;
+    json_t *r = json_object();
+    if (rc < 0) {
+        if (state >= 0)
+            snprintf(msg, sizeof msg, "plugin %s: the fault ledger cannot be changed: %s", name,
+                     rp_strerror(rc));
+        else
+            snprintf(msg, sizeof msg, "no enabled plugin %s in the configuration", name);
+        json_object_set_new(r, "ok", json_false());
+        json_object_set_new(r, "error", json_string(msg));
+    } else {
+        int restart = state == RP__PLUGIN_DISABLED;
+        if (restart && rp__worker_request_restart(name) == 0) {
+            snprintf(msg, sizeof msg, "plugin %s enabled; the agent's worker restarts to start it",
+                     name);
+            uint64_t t;
+            rp__loop_timer_add(a->loop, NULL, 200, 0, restart_tick, a, &t);
+        } else if (restart) {
+            restart = 0;
+            snprintf(msg, sizeof msg,
+                     "plugin %s enabled; it starts when rampartd is restarted (no supervisor "
+                     "runs to restart the worker)",
+                     name);
+        } else {
+            snprintf(msg, sizeof msg, "plugin %s was not disabled%s", name,
+                     rc == 1 ? "; its faults are forgotten" : "");
+        }
+        json_object_set_new(r, "ok", json_true());
+        json_object_set_new(r, "plugin", json_string(name));
+        json_object_set_new(r, "was_disabled", json_boolean(rc == 1));
+        json_object_set_new(r, "restart", json_boolean(restart));
+        json_object_set_new(r, "message", json_string(msg));
+    }
+    rp__log(rc < 0 ? RP__LOG_WARN : RP__LOG_INFO, "control: %s", msg);
+    struct rp_event *ev = control_event(a, peer, "configuration", "change", "control-plugin-enable",
+                                        rc < 0 ? "failure" : "success", msg);
+    if (ev) {
+        put_str(ev, "rampart.control.plugin", name);
+        rp__bus_publish(a->bus, ev);
+    }
+    return r;
+}
+
 static void start_control(rp__agent *a)
 {
     /* The socket's folder (the data folder unless agent.control_socket
@@ -1485,7 +1579,7 @@ static void start_control(rp__agent *a)
         .loop = a->loop,
         .dir = a->ctl_dir,
         .name = name,
-        .ops = {ctl_status, ctl_plugins, ctl_audit, a, ctl_command, ctl_command_audit}};
+        .ops = {ctl_status, ctl_plugins, ctl_audit, a, ctl_command, ctl_command_audit, ctl_enable}};
     rc = rp__control_create(&co, &a->ctl, why, sizeof why);
     /* Without the socket the agent still runs: rampartctl falls back to
      * status.json and the reload signal. */

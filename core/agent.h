@@ -63,6 +63,11 @@ int rp__agent_run(rp__agent *agent);
  */
 int rp__agent_reload(rp__agent *agent);
 
+/* Raises the alerts of a worker that was restarted (restart_cause, NULL
+ * for the first worker) and of each plugin the fault ledger disabled. Call
+ * after rp__agent_start. */
+void rp__agent_announce(rp__agent *a, const char *restart_cause, uint32_t restarts);
+
 /* The running config (borrowed; valid until the next reload). */
 const rp__config *rp__agent_config(const rp__agent *agent);
 

@@ -21,13 +21,22 @@ void rp__control_request_clear(rp__control_request *req)
     memset(req, 0, sizeof *req);
 }
 
-/* Checks the members of a "plugin" request; fills req. */
-static int parse_plugin(json_t *obj, rp__control_request *req, char *err, size_t errlen)
+/* Checks the members of a "plugin" request (with_command) or of a
+ * "plugin-enable" one; fills req. */
+static int parse_plugin(json_t *obj, rp__control_request *req, int with_command, char *err,
+                        size_t errlen)
 {
     const char *key;
     json_t *v;
     json_object_foreach(obj, key, v)
     {
+        if (!with_command && strcmp(key, "cmd") != 0 && strcmp(key, "name") != 0) {
+            snprintf(err, errlen,
+                     "unknown member \"%.40s\"; a plugin-enable request has \"cmd\" and "
+                     "\"name\"",
+                     key);
+            return RP_ERR_PARSE;
+        }
         if (strcmp(key, "cmd") != 0 && strcmp(key, "name") != 0 && strcmp(key, "command") != 0) {
             snprintf(err, errlen,
                      "unknown member \"%.40s\"; a plugin request has \"cmd\", \"name\" and "
@@ -53,6 +62,8 @@ static int parse_plugin(json_t *obj, rp__control_request *req, char *err, size_t
         }
     }
     memcpy(req->plugin, name, n + 1);
+    if (!with_command)
+        return 0;
     v = json_object_get(obj, "command");
     if (!json_is_object(v)) {
         snprintf(err, errlen,
@@ -100,7 +111,7 @@ int rp__control_parse_request(const char *line, size_t len, rp__control_request 
     if (!json_is_string(v)) {
         snprintf(err, errlen,
                  "\"cmd\" missing or not a string; expected one of status, "
-                 "plugins, reload, plugin");
+                 "plugins, reload, plugin, plugin-enable");
         goto out;
     }
     static const struct {
@@ -109,7 +120,8 @@ int rp__control_parse_request(const char *line, size_t len, rp__control_request 
     } cmds[] = {{"status", RP__CONTROL_STATUS},
                 {"plugins", RP__CONTROL_PLUGINS},
                 {"reload", RP__CONTROL_RELOAD},
-                {"plugin", RP__CONTROL_PLUGIN}};
+                {"plugin", RP__CONTROL_PLUGIN},
+                {"plugin-enable", RP__CONTROL_PLUGIN_ENABLE}};
     enum rp__control_cmd cmd = 0;
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (json_string_length(v) == strlen(cmds[i].name) &&
@@ -118,12 +130,13 @@ int rp__control_parse_request(const char *line, size_t len, rp__control_request 
     if (!cmd) {
         /* Names are quoted in part only: they are the caller's bytes. */
         snprintf(err, errlen,
-                 "unknown command \"%.40s\"; expected one of status, plugins, reload, plugin",
+                 "unknown command \"%.40s\"; expected one of status, plugins, reload, plugin, "
+                 "plugin-enable",
                  json_string_value(v));
         goto out;
     }
-    if (cmd == RP__CONTROL_PLUGIN) {
-        rc = parse_plugin(obj, req, err, errlen);
+    if (cmd == RP__CONTROL_PLUGIN || cmd == RP__CONTROL_PLUGIN_ENABLE) {
+        rc = parse_plugin(obj, req, cmd == RP__CONTROL_PLUGIN, err, errlen);
         if (rc != 0) {
             rp__control_request_clear(req);
             goto out;
@@ -400,6 +413,18 @@ static void handle_line(struct conn *c, const char *line, size_t len)
     if (cmd == RP__CONTROL_PLUGIN) {
         command_start(c, &req);
         rp__control_request_clear(&req);
+        return;
+    }
+    if (cmd == RP__CONTROL_PLUGIN_ENABLE) {
+        rp__log_info("control: plugin %s enable asked by uid %ld (pid %ld)", req.plugin,
+                     c->peer.uid, c->peer.pid);
+        json_t *r = ctl->ops.enable ? ctl->ops.enable(ctl->ops.arg, req.plugin, &c->peer) : NULL;
+        rp__control_request_clear(&req);
+        if (!r) {
+            reply_error(c, "enabling plugins is not available in this agent");
+            return;
+        }
+        conn_reply(c, r);
         return;
     }
     rp__control_request_clear(&req);

@@ -42,7 +42,8 @@ enum rp__control_cmd {
     RP__CONTROL_STATUS = 1,
     RP__CONTROL_PLUGINS,
     RP__CONTROL_RELOAD,
-    RP__CONTROL_PLUGIN
+    RP__CONTROL_PLUGIN,
+    RP__CONTROL_PLUGIN_ENABLE /* {"cmd":"plugin-enable","name":N}: rampartctl plugins enable */
 };
 
 /* The longest plugin instance name a request may name. */
@@ -95,6 +96,9 @@ typedef struct rp__control_ops {
      * "control-plugin-command") and how it ended. */
     void (*command_audit)(void *arg, const rp__os_peer *peer, const char *plugin,
                           const char *command, const char *outcome, const char *message);
+    /* Enables a plugin the fault ledger disabled (may be NULL: refused as
+     * not supported). Returns the whole reply ({"ok":...}). */
+    json_t *(*enable)(void *arg, const char *plugin, const rp__os_peer *peer);
 } rp__control_ops;
 
 typedef struct rp__control_opts {

@@ -2,9 +2,14 @@
 #include "agent.h"
 #include "config.h"
 #include "exitcodes.h"
+#include "runtime/callrec.h"
+#include "runtime/faults.h"
 #include "runtime/host.h"
 #include "lib/log.h"
 #include "os/os.h"
+#include "os/os_fs.h"
+#include "os/os_sup.h"
+#include "supervisor.h"
 #include "lib/path.h"
 #include "lib/schema.h"
 #include "redact.h"
@@ -34,6 +39,87 @@ static const char usage_text[] =
     "  -V, --version       print the version and exit\n";
 
 enum { OPT_CHECK = 256, OPT_PRINT };
+
+/* What the agent runs with, in the worker or in the one process. */
+struct worker {
+    rp__agent_opts opts;
+    rp__config *cfg; /* taken over by rp__agent_create */
+    enum rp__log_target target;
+};
+
+/* Today's agent: prepare (errors on the terminal), detach, start, run,
+ * stop. Returns the exit status. */
+static int run_agent(struct worker *w)
+{
+    static char err[RP__CONFIG_ERR_MAX];
+    rp__agent *agent = NULL;
+    int supervised = rp__supervised();
+    int rc = rp__agent_create(&w->opts, w->cfg, &agent);
+    w->cfg = NULL;
+    if (rc != 0) {
+        fprintf(stderr, "rampartd: out of memory\n");
+        return RP_EX_OSERR;
+    }
+    long holder = 0;
+    rc = rp__agent_prepare(agent, &holder, err, sizeof err);
+    if (rc != 0) {
+        /* Still attached to the terminal: say it there. */
+        rp__config_err_print(stderr, "rampartd: ", err);
+        rp__agent_destroy(agent);
+        return rc == RP_ERR_BUSY     ? RP_EX_UNAVAILABLE
+               : rc == RP_ERR_CONFIG ? RP_EX_CONFIG
+                                     : RP_EX_CANTCREAT;
+    }
+    if (!w->opts.foreground &&
+        (supervised ? rp__os_sup_worker_detach() : rp__os_daemonize()) != 0) {
+        fprintf(stderr, "rampartd: cannot detach from the terminal\n");
+        rp__agent_destroy(agent);
+        return RP_EX_OSERR;
+    }
+    rp__log_open(w->target);
+    if (rp__agent_start(agent) != 0) {
+        rp__agent_destroy(agent);
+        rp__log_close();
+        return RP_EX_CANTCREAT;
+    }
+    rp__worker_ready();
+    uint32_t restarts = 0;
+    const char *cause = rp__supervisor_restart_cause(&restarts);
+    rp__agent_announce(agent, cause, restarts);
+    rp__agent_run(agent);
+    rp__agent_stop(agent);
+    rp__agent_destroy(agent);
+    rp__log_info("rampartd %s", supervised ? "worker stopped" : "stopped");
+    rp__log_close();
+    return RP_EX_OK;
+}
+
+/* The worker under the supervisor (supervisor.h): crash handlers first, so
+ * that a crash in a plugin's entry or constructors is attributed too; the
+ * pid file names the supervisor, which outlives workers; a restarted worker
+ * reads the config files again (the first one has them already). */
+static int worker_main(void *arg)
+{
+    struct worker *w = arg;
+    if (rp__os_crash_install(rp__callrec_crash) != 0)
+        rp__log_warn("crash handlers not installed: a crash will not be attributed");
+    rp__os_pidfile_set_owner(rp__supervisor_pid());
+    uint32_t restarts = 0;
+    (void)rp__supervisor_restart_cause(&restarts);
+    if (restarts) {
+        static char err[RP__CONFIG_ERR_MAX];
+        rp__config *fresh = NULL;
+        if (rp__config_load(w->opts.config_file, w->opts.site, &fresh, err, sizeof err) == 0) {
+            rp__config_destroy(w->cfg);
+            w->cfg = fresh;
+        } else {
+            rp__log_error("worker: the configuration files are invalid now; starting with the "
+                          "one read at start-up");
+        }
+        rp__log_set_level(w->cfg->log_level);
+    }
+    return run_agent(w);
+}
 
 int main(int argc, char **argv)
 {
@@ -167,38 +253,49 @@ int main(int argc, char **argv)
         }
         opts.config_file = abs_config;
     }
-    rp__agent *agent = NULL;
-    rc = rp__agent_create(&opts, cfg, &agent);
-    free(abs_config); /* copied by rp__agent_create */
-    if (rc != 0) {
+    struct worker w = {.opts = opts, .cfg = cfg, .target = target};
+    const json_t *sup = json_object_get(json_object_get(cfg->root, "agent"), "supervisor");
+    const json_t *faults = json_object_get(json_object_get(cfg->root, "agent"), "plugin_faults");
+    if (rp__faults_open(cfg->data_dir, (uint32_t)json_integer_value(json_object_get(faults, "max")),
+                        (uint32_t)json_integer_value(json_object_get(faults, "window_s"))) != 0) {
         fprintf(stderr, "rampartd: out of memory\n");
+        rp__config_destroy(cfg);
+        free(abs_config);
         return RP_EX_OSERR;
     }
-    long holder = 0;
-    rc = rp__agent_prepare(agent, &holder, err, sizeof err);
-    if (rc != 0) {
-        /* Still attached to the terminal: say it there. */
-        rp__config_err_print(stderr, "rampartd: ", err);
-        rp__agent_destroy(agent);
-        return rc == RP_ERR_BUSY     ? RP_EX_UNAVAILABLE
-               : rc == RP_ERR_CONFIG ? RP_EX_CONFIG
-                                     : RP_EX_CANTCREAT;
+    if (!json_is_true(json_object_get(sup, "enabled")) || !rp__os_sup_supported()) {
+        /* One process, as before the supervisor (and on Windows). */
+        rc = run_agent(&w);
+        free(abs_config);
+        return rc;
     }
-    if (!opts.foreground && rp__os_daemonize() != 0) {
-        fprintf(stderr, "rampartd: cannot detach from the terminal\n");
-        rp__agent_destroy(agent);
+    struct rp__callrec *table = NULL;
+    if (rp__callrec_create_shared(&table) != 0) {
+        fprintf(stderr, "rampartd: out of memory\n");
+        rp__config_destroy(cfg);
+        free(abs_config);
         return RP_EX_OSERR;
     }
+#define SUP_U32(k) ((uint32_t)json_integer_value(json_object_get(sup, k)))
+    rp__sup_opts so = {.foreground = opts.foreground,
+                       .backoff_min_ms = SUP_U32("backoff_min_ms"),
+                       .backoff_max_ms = SUP_U32("backoff_max_ms"),
+                       .cpu_percent = SUP_U32("cpu_percent"),
+                       .cpu_window_s = SUP_U32("cpu_window_s"),
+                       .memory_mb = SUP_U32("memory_mb"),
+                       .stop_grace_ms = cfg->stop_grace_ms,
+                       .worker = worker_main,
+                       .arg = &w};
+#undef SUP_U32
+    /* The supervisor logs where the agent would; its lines name its pid. */
     rp__log_open(target);
-    if (rp__agent_start(agent) != 0) {
-        rp__agent_destroy(agent);
-        rp__log_close();
-        return RP_EX_CANTCREAT;
-    }
-    rp__agent_run(agent);
-    rp__agent_stop(agent);
-    rp__agent_destroy(agent);
+    rc = rp__supervise(&so, table);
+    /* Only the supervisor gets here (the worker exits in worker_main). */
     rp__log_info("rampartd stopped");
     rp__log_close();
-    return RP_EX_OK;
+    rp__config_destroy(cfg);
+    rp__callrec_destroy_shared(table);
+    rp__faults_close();
+    free(abs_config);
+    return rc;
 }

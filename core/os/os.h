@@ -154,6 +154,10 @@ typedef struct rp__os_file_id {
 #define RP__OS_DL_COPY_MAX ((uint64_t)256 << 20)
 int rp__os_dl_file_id(const rp__os_dl *dl, rp__os_file_id *out);
 int rp__os_path_file_id(const char *abs_path, rp__os_file_id *out);
+/* The executable segments of a loaded library ([lo, hi) pairs, at most cap):
+ * a crash whose address falls in one is that plugin's (callrec.h).
+ * RP_ERR_UNSUPPORTED where the platform cannot say. */
+int rp__os_dl_text_ranges(rp__os_dl *dl, uint64_t *lo, uint64_t *hi, size_t cap, size_t *n);
 int rp__os_dl_open_trusted_copy(const char *abs_path, rp__os_dl **out, char *err, size_t errlen);
 
 /*

@@ -166,6 +166,10 @@ int rp__os_pidfile_acquire(const char *path, rp__os_pidfile **out, long *holder_
 int rp__os_pidfile_write(rp__os_pidfile *pf);
 /* Unlocks and removes the file. NULL is a no-op. */
 void rp__os_pidfile_release(rp__os_pidfile *pf);
+/* The pid pid files name from now on in place of the current process's
+ * (0: the current one): a worker names its supervisor, which outlives it
+ * and is the process to signal. */
+void rp__os_pidfile_set_owner(long pid);
 
 /*
  * The agent's own folders (agent.data_dir, and the folders of agent.pid_file

@@ -208,6 +208,9 @@ uint32_t rp__callrec_plugin_at(const struct rp__callrec *cr, uint64_t pc)
         n = RP__CR_PLUGINS;
     for (uint32_t i = 0; i < n; i++) {
         const struct rp__cr_plugin *p = &cr->plugins[i];
+        /* An unloaded plugin's addresses may hold another library now. */
+        if (!atomic_load_explicit((_Atomic uint32_t *)&p->live, memory_order_relaxed))
+            continue;
         uint32_t nr = p->nranges;
         if (nr > RP__CR_RANGES)
             nr = RP__CR_RANGES;
@@ -238,4 +241,32 @@ const char *rp__callrec_kind_name(uint32_t kind)
         [RP__CR_OWN_THREAD] = "its own thread",
     };
     return kind < RP__CR_KINDS && names[kind] ? names[kind] : "unknown";
+}
+
+void rp__callrec_crash(int signo, int code, uint64_t pc, uint64_t addr)
+{
+    struct rp__callrec *cr = rp__callrec_table;
+    if (!cr)
+        return;
+    uint32_t none = 0;
+    /* First fault wins: a second thread faulting meanwhile is not the cause. */
+    if (!atomic_compare_exchange_strong(&cr->crash.signo, &none, (uint32_t)signo))
+        return;
+    struct rp__cr_slot *s = rp__callrec_slot();
+    uint32_t plugin = s ? atomic_load_explicit(&s->plugin, memory_order_relaxed) : 0;
+    uint32_t kind = s ? atomic_load_explicit(&s->kind, memory_order_relaxed) : RP__CR_NONE;
+    if (plugin == 0) {
+        /* Not inside a callback: a thread the plugin made, found by address. */
+        uint32_t at = rp__callrec_plugin_at(cr, pc);
+        if (at) {
+            plugin = at;
+            kind = RP__CR_OWN_THREAD;
+        }
+    }
+    cr->crash.code = code;
+    cr->crash.tid = rp__os_thread_tid();
+    cr->crash.plugin = plugin;
+    cr->crash.kind = kind;
+    cr->crash.pc = pc;
+    cr->crash.addr = addr;
 }

@@ -100,9 +100,10 @@ struct rp__cr_crash {
  * and the fault ledger. cause 0 = none. */
 enum rp__cr_exit_cause {
     RP__CR_EXIT_NONE = 0,
-    RP__CR_EXIT_HANG,   /* a plugin overran a callback deadline */
-    RP__CR_EXIT_BUDGET, /* a plugin or the worker overran a budget */
-    RP__CR_EXIT_STOP,   /* asked to stop (SIGTERM): not a fault */
+    RP__CR_EXIT_HANG,    /* a plugin overran a callback deadline */
+    RP__CR_EXIT_BUDGET,  /* a plugin or the worker overran a budget */
+    RP__CR_EXIT_STOP,    /* asked to stop (SIGTERM): not a fault */
+    RP__CR_EXIT_RESTART, /* asked to restart now (rampartctl plugins enable): not a fault */
 };
 
 struct rp__cr_exit {
@@ -168,6 +169,12 @@ void rp__callrec_thread_exit(void);
 
 /* The plugin whose text holds pc, as index + 1, or 0. Async-signal-safe. */
 uint32_t rp__callrec_plugin_at(const struct rp__callrec *cr, uint64_t pc);
+
+/* The crash handler's record (os_sup.h rp__os_crash_install): the first
+ * fault of the process writes table->crash with the faulting thread's slot,
+ * or, when that says "core", the plugin whose text holds pc (kind
+ * RP__CR_OWN_THREAD). Async-signal-safe. */
+void rp__callrec_crash(int signo, int code, uint64_t pc, uint64_t addr);
 
 /* "on_event", "init", "timer"... for logs and alerts. */
 const char *rp__callrec_kind_name(uint32_t kind);

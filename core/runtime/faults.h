@@ -45,4 +45,22 @@ int rp__faults_report(const struct rp__fault *f);
 int rp__faults_disabled(const char *plugin, uint64_t dev, uint64_t ino, uint64_t size,
                         int64_t mtime_ns, char *why, size_t whylen);
 
+/*
+ * Where the ledger is and its limits (agent.plugin_faults): the file
+ * <data_dir>/plugin_faults.json, written atomically under a lock file
+ * (plugin_faults.lock) so that the supervisor and the worker may both
+ * write. Without this call (or with max 0) nothing is disabled and
+ * reports are only logged. The folder is opened at first use (it may not
+ * exist yet when the supervisor starts). Returns 0 or RP_ERR_NOMEM.
+ */
+int rp__faults_open(const char *data_dir, uint32_t max, uint32_t window_s);
+void rp__faults_close(void);
+
+/* Clears the plugin's entry (rampartctl plugins enable NAME): 1 when it was
+ * disabled, 0 when the ledger had it on already, or a negative RP_ERR_*. */
+int rp__faults_enable(const char *plugin);
+
+/* Tests only: the ledger's clock in seconds (0: the real one). */
+void rp__faults_test_clock(int64_t now_s);
+
 #endif

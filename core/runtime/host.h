@@ -40,6 +40,7 @@ enum rp__plugin_state {
     RP__PLUGIN_RUNNING,
     RP__PLUGIN_FAILED, /* init or start failed: left off */
     RP__PLUGIN_STOPPED,
+    RP__PLUGIN_DISABLED, /* not loaded: the fault ledger disabled it (runtime/faults.h) */
 };
 
 /* What rp__host_plugin_info reports about one configured, enabled plugin. */

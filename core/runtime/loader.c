@@ -7,6 +7,7 @@
 #include "lib/secrets.h"
 #include "os/os.h"
 #include "os/os_thread.h"
+#include "runtime/faults.h"
 #include "runtime/host.h"
 #include "runtime/host_private.h"
 #include "runtime/plugin_sig.h"
@@ -164,6 +165,44 @@ static int read_trusted_keys(rp__host *host, char *err, size_t errlen)
     return bad ? RP_ERR_CONFIG : 0;
 }
 
+/* Its executable segments into its call record, so that a crash on a
+ * thread it made itself (no callback entered) is still attributed to it. */
+static void record_text(struct rp_plugin *p)
+{
+    uint64_t lo[RP__CR_RANGES], hi[RP__CR_RANGES];
+    size_t n = 0;
+    if (rp__os_dl_text_ranges(p->dl, lo, hi, RP__CR_RANGES, &n) != 0) {
+        rp__log_debug("plugin %s: its code's address range is unknown: a crash on a thread "
+                      "of its own would not be attributed",
+                      p->name);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        (void)rp__callrec_plugin_range(p->cr_index, lo[i], hi[i]);
+}
+
+/* A plugin the fault ledger disabled (faults.h) is not loaded at all: its
+ * code does not run, not even its constructors. The identity is read from
+ * the path: a file changed since is another plugin for the ledger. */
+static int ledger_disabled(struct rp_plugin *p)
+{
+    char *real = NULL;
+    rp__os_file_id id;
+    if (rp__os_realpath(p->path, &real) != 0)
+        return 0; /* the load says why */
+    int rc = rp__os_path_file_id(real, &id);
+    free(real);
+    if (rc != 0)
+        return 0;
+    char why[ERR_LEN];
+    if (rp__faults_disabled(p->name, id.dev, id.ino, id.size, id.mtime_ns, why, sizeof why) != 1)
+        return 0;
+    snprintf(p->error, sizeof p->error, "%s", why);
+    p->pstate = RP__PLUGIN_DISABLED;
+    rp__log_warn("plugin %s not loaded: %s", p->name, why);
+    return 1;
+}
+
 /* Loads the file, calls its entry and checks the descriptor. private_copy:
  * load a private copy of the checked file (a reload of a changed file). */
 int rp__host_load_binary(rp__host *host, struct rp_plugin *p, int private_copy)
@@ -200,6 +239,8 @@ int rp__host_load_binary(rp__host *host, struct rp_plugin *p, int private_copy)
                                p->file_id.mtime_ns, &p->cr_index) != 0)
         rp__log_warn("plugin %s: no call record left: a crash in it would not be attributed",
                      p->name);
+    else
+        record_text(p);
     rp__os_fn fn = rp__os_dl_sym(p->dl, RP_ENTRY_SYMBOL);
     if (!fn) {
         /* Tell a plugin of another ABI major from something that is no plugin. */
@@ -473,6 +514,8 @@ int rp__host_load(rp__host *host, char *err, size_t errlen)
         if (!p)
             return RP_ERR_NOMEM;
         host->plugins[host->nplugins++] = p;
+        if (ledger_disabled(p))
+            continue;
         if (rp__host_load_binary(host, p, 0) != 0)
             continue; /* refused and logged; the agent runs without it */
         int rc = rp__host_check_config(host, p, entry, err, errlen);

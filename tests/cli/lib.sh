@@ -73,6 +73,11 @@ wait_for() {
     done
 }
 
+# The worker of the agent whose supervisor is SPID: rampartd runs the agent in
+# a child process (docs/supervisor.md), whose pid is the one in its events,
+# log lines and status; the pid file and signals name the supervisor.
+worker_pid() { pgrep -o -P "$1"; }
+
 file_has() { grep -qF -- "$2" "$1"; }
 pid_alive() { kill -0 "$1"; }
 pid_gone() { ! kill -0 "$1"; }

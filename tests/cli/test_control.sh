@@ -46,7 +46,10 @@ sleep 1
 run_cmd js.out js.err "$RAMPARTCTL" --config "$CFG" status --json
 expect_rc 0 "status --json through the socket: $(cat js.err)"
 [ ! -s js.err ] || fail "status through the socket said: $(cat js.err)"
-[ "$(json_get js.out 'd["pid"]')" = "$APID" ] || fail "status --json pid"
+WPID=$(worker_pid "$APID") || fail "no worker under the supervisor $APID"
+[ "$(json_get js.out 'd["pid"]')" = "$WPID" ] || fail "status --json pid"
+[ "$(json_get js.out 'd["supervisor"]["pid"]')" = "$APID" ] || fail "status --json supervisor pid"
+[ "$(json_get js.out 'd["supervisor"]["restarts"]')" = 0 ] || fail "status --json supervisor restarts"
 sock_n=$(published_in js.out)
 file_n=$(published_in data/status.json)
 # The agent wrote status.json once, at start; the socket answers now.
@@ -54,7 +57,8 @@ file_n=$(published_in data/status.json)
     fail "status did not come from the running agent: $sock_n published (socket) vs $file_n (status.json)"
 run_cmd st.out st.err "$RAMPARTCTL" --config "$CFG" status
 expect_rc 0 "status"
-grep -q "^rampartd $VERSION, pid $APID, up " st.out || fail "status header: $(head -1 st.out)"
+WPID=$(worker_pid "$APID") || fail "no worker under the supervisor $APID"
+grep -q "^rampartd $VERSION, pid $WPID, up " st.out || fail "status header: $(head -1 st.out)"
 grep -qxE "  state +ok" st.out || fail "status state line: $(cat st.out)"
 # The plugins as an aligned table.
 grep -qxE "  PLUGIN +STATE +PUBLISHED +DROPPED +CPU_MS +ERROR" st.out || fail "status plugin table head: $(cat st.out)"
@@ -218,16 +222,17 @@ many_health() { [ "$(count_lines data/events.ndjson '"agent-health"')" -ge 20 ];
 wait_for 10 "agent.health events" many_health
 
 # ---- 3. the agent down ------------------------------------------------------------
+WPID=$(worker_pid "$APID") || fail "no worker under the supervisor $APID"
 kill -TERM "$APID"
 wait "$APID" || fail "agent exit status"
 run_cmd dn.out dn.err "$RAMPARTCTL" --config "$CFG" status
 expect_rc 69 "status with the agent down"
 grep -qxE "rampartctl: rampartd is not running \(no control socket answers at $T/data/control.sock\); showing what it last wrote to $T/data/status.json \(as of .*\)" dn.err ||
     fail "status fallback note: $(cat dn.err)"
-grep -q "^rampartd $VERSION, pid $APID, up " dn.out || fail "status fallback body: $(cat dn.out)"
+grep -q "^rampartd $VERSION, pid $WPID, up " dn.out || fail "status fallback body: $(cat dn.out)"
 run_cmd dj.out dj.err "$RAMPARTCTL" --config "$CFG" status --json
 expect_rc 69 "status --json with the agent down"
-[ "$(json_get dj.out 'd["pid"]')" = "$APID" ] || fail "status --json fallback"
+[ "$(json_get dj.out 'd["pid"]')" = "$WPID" ] || fail "status --json fallback"
 run_cmd dp.out dp.err "$RAMPARTCTL" --config "$CFG" plugins
 expect_rc 69 "plugins with the agent down"
 [ "$(wc -l <dp.err)" -eq 1 ] && grep -qxF "rampartctl: rampartd is not running (no control socket answers at $T/data/control.sock)" dp.err ||

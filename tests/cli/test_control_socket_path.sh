@@ -43,7 +43,8 @@ wait_for 10 "the socket in run/" test -S run/ctl.sock
 [ "$(stat -c %a run/ctl.sock)" = 600 ] || fail "socket mode $(stat -c %a run/ctl.sock)"
 run_cmd st.out st.err "$RAMPARTCTL" --config "$CFG" status --json
 expect_rc 0 "status through run/ctl.sock: $(cat st.err)"
-[ "$(json_get st.out 'd["pid"]')" = "$APID" ] || fail "status pid"
+WPID=$(worker_pid "$APID") || fail "no worker under the supervisor $APID"
+[ "$(json_get st.out 'd["pid"]')" = "$WPID" ] || fail "status pid"
 run_cmd pl.out pl.err "$RAMPARTCTL" --config "$CFG" plugins
 expect_rc 0 "plugins through run/ctl.sock: $(cat pl.err)"
 stop_agent

@@ -43,7 +43,8 @@ wait_for 10 "agent-started in events.ndjson" file_has "$EVENTS" '"event.action":
 [ "$(readlink "/proc/$DPID/cwd")" = / ] || fail "the daemon's working folder is $(readlink "/proc/$DPID/cwd")"
 [ "$("$PY" -c 'import os,sys; print(os.getsid(int(sys.argv[1])) != os.getsid(0))' "$DPID")" = True ] ||
     fail "the daemon shares our session"
-"$PY" - "$EVENTS" "$DPID" <<'PY' || fail "agent-started pid"
+WPID=$(worker_pid "$DPID") || fail "no worker under the supervisor $DPID"
+"$PY" - "$EVENTS" "$WPID" <<'PY' || fail "agent-started pid"
 import json, sys
 ev = json.loads(open(sys.argv[1]).readline())
 assert ev["process.pid"] == int(sys.argv[2]), ev

@@ -16,12 +16,13 @@ APID=$!
 AGENT_PIDS+=("$APID")
 
 wait_for 10 "the start-up line" file_has agent.err "rampartd $VERSION started"
-grep -qE "^[0-9T:.-]+Z rampartd\[$APID\] info: rampartd $VERSION started: pid $APID, config $CFG, data $T/data, 0 of 0 plugins enabled, 0 running$" agent.err ||
+WPID=$(worker_pid "$APID") || fail "no worker under the supervisor $APID"
+grep -qE "^[0-9T:.-]+Z rampartd\[$WPID\] info: rampartd $VERSION started: pid $WPID, config $CFG, data $T/data, 0 of 0 plugins enabled, 0 running$" agent.err ||
     fail "start-up line: $(grep started agent.err)"
 wait_for 10 "agent-started on stdout" file_has agent.out '"event.action":"agent-started"'
 wait_for 10 "agent-started in events.ndjson" file_has "$EVENTS" '"event.action":"agent-started"'
 # The event carries the agent's identity.
-"$PY" - "$EVENTS" "$APID" "$VERSION" <<'PY' || fail "agent-started event fields"
+"$PY" - "$EVENTS" "$WPID" "$VERSION" <<'PY' || fail "agent-started event fields"
 import json, sys
 ev = json.loads(open(sys.argv[1]).readline())
 assert ev["event.action"] == "agent-started", ev

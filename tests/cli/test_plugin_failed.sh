@@ -33,10 +33,11 @@ EOF
 APID=$!
 AGENT_PIDS+=("$APID")
 wait_for 10 "the start-up line" file_has agent.err "rampartd $VERSION started"
+WPID=$(worker_pid "$APID") || fail "no worker under the supervisor $APID"
 FILE_WHY="start failed: not found: cannot start inotify (see the log)"
 GONE_WHY="$T/plugins/gone.so: no such file"
 REASON="plugin file: $FILE_WHY; plugin gone: $GONE_WHY"
-grep -qxE "^[0-9T:.-]+Z rampartd\[$APID\] warn: rampartd $VERSION started degraded: pid $APID, config $CFG, data $T/data, 3 of 4 plugins enabled, 1 running; failed: .*" agent.err ||
+grep -qxE "^[0-9T:.-]+Z rampartd\[$WPID\] warn: rampartd $VERSION started degraded: pid $WPID, config $CFG, data $T/data, 3 of 4 plugins enabled, 1 running; failed: .*" agent.err ||
     fail "start-up line: $(grep started agent.err)"
 grep -qF "1 running; failed: $REASON" agent.err || fail "start-up line reason: $(grep started agent.err)"
 
@@ -102,7 +103,8 @@ rm -rf data
 APID=$!
 AGENT_PIDS+=("$APID")
 wait_for 10 "status.json" test -s data/status.json
-grep -qE "info: rampartd $VERSION started: pid $APID, .*, 1 of 4 plugins enabled, 1 running$" agent2.err ||
+WPID=$(worker_pid "$APID") || fail "no worker under the supervisor $APID"
+grep -qE "info: rampartd $VERSION started: pid $WPID, .*, 1 of 4 plugins enabled, 1 running$" agent2.err ||
     fail "healthy start-up line: $(grep started agent2.err)"
 run_cmd ok.out ok.err "$RAMPARTCTL" --config "$CFG" status
 expect_rc 0 "rampartctl status of a healthy agent"

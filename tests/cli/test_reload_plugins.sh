@@ -136,7 +136,8 @@ grep -qF 'plugin window: re-creating org.rampart.example.window' agent.err ||
 touch -d '+1 minute' plugins/window_detector.so
 reload_ok "touched file"
 wait_for 5 "a second copy" plugin_is window file_reloads 2
-grep -q 'memfd:rampart-plugin' "/proc/$APID/maps" ||
+WPID=$(worker_pid "$APID") || fail "no worker under the supervisor $APID"
+grep -q 'memfd:rampart-plugin' "/proc/$WPID/maps" ||
     fail "a file changed in place was not loaded from a private copy"
 touch -d '+2 minutes' plugins/window_detector.so
 reload_ok "past the cap"

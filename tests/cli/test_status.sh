@@ -29,14 +29,19 @@ wait_for 10 "300 events published in status.json" \
     "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(d["plugins"]["synthetic"]["published"] != 300)' data/status.json
 run_cmd st.out st.err "$RAMPARTCTL" --config "$CFG" status
 expect_rc 0 "status"
-grep -q "^rampartd $VERSION, pid $APID, up " st.out || fail "status header: $(head -1 st.out)"
+WPID=$(worker_pid "$APID") || fail "no worker under the supervisor $APID"
+grep -q "^rampartd $VERSION, pid $WPID, up " st.out || fail "status header: $(head -1 st.out)"
 grep -qxE "  synthetic +running +300 +0 +[0-9]+ +-" st.out || fail "status plugin row: $(cat st.out)"
 grep -qxE "  state +ok" st.out || fail "status state line: $(cat st.out)"
+grep -qxF "  restart 0 by the supervisor (pid $APID)" st.out || fail "status restart line: $(cat st.out)"
 [ "$(json_get data/status.json 'd["state"]')" = ok ] || fail "status.json state"
 run_cmd js.out js.err "$RAMPARTCTL" --config "$CFG" status --json
 expect_rc 0 "status --json"
 [ "$(json_get js.out 'd["plugins"]["synthetic"]["counters"]["published"]')" = 300 ] || fail "status --json counters"
-[ "$(json_get js.out 'd["pid"]')" = "$APID" ] || fail "status --json pid"
+WPID=$(worker_pid "$APID") || fail "no worker under the supervisor $APID"
+[ "$(json_get js.out 'd["pid"]')" = "$WPID" ] || fail "status --json pid"
+[ "$(json_get js.out 'd["supervisor"]["pid"]')" = "$APID" ] || fail "status --json supervisor pid"
+[ "$(json_get js.out 'd["supervisor"]["restarts"]')" = 0 ] || fail "status --json supervisor restarts"
 # The health event: kind metric, the same figures flattened under rampart.*.
 wait_for 10 "an agent.health event" file_has data/events.ndjson '"event.action":"agent-health"'
 "$PY" - data/events.ndjson <<'PY' || fail "agent.health event fields"

@@ -45,6 +45,8 @@ start_agent() {
     APID=$!
     AGENT_PIDS+=("$APID")
     wait_for 10 "plugin file running ($1)" file_has "$T/$1.err" "plugin file: running"
+    # The agent's worker (docs/supervisor.md): the process that reads and writes.
+    WPID=$(worker_pid "$APID")
 }
 
 # stop_agent NAME: SIGTERM, exit status 0, and the plugin's counter summary.
@@ -254,10 +256,10 @@ run_case() {
     local actor=$!
     # The quick part runs while the agent is stopped: its records queue up.
     wait_for 20 "$name: the actor's slow part" test -f "$gate/ready-quick"
-    kill -STOP "$APID"
+    kill -STOP "$WPID"
     touch "$gate/go-quick"
     wait_for 10 "$name: the actor's quick part" test -f "$gate/quick-done"
-    kill -CONT "$APID"
+    kill -CONT "$WPID"
     wait_for 20 "$name: the actor" test -f "$T/$name.actor.json"
     wait_for 10 "$name: $n events" test_count "$T/$data" "$n"
     touch "$T/release"
@@ -303,7 +305,7 @@ own_events() {
 }
 wait_for 10 "events about the agent's own files" own_events
 stop_agent self
-"$PY" - "$T/w2/data" "$APID" <<'PY' || fail "self: own events not attributed to the agent"
+"$PY" - "$T/w2/data" "$WPID" <<'PY' || fail "self: own events not attributed to the agent"
 import glob, json, sys
 data, apid = sys.argv[1], int(sys.argv[2])
 own = [json.loads(l) for p in glob.glob(data + "/events.ndjson*") for l in open(p)]
@@ -335,14 +337,14 @@ mkdir -p "$T/w5"
 : >"$T/w5/f0"
 write_cfg ovf data5 '{"mode": "fanotify", "fanotify_marks": "filesystem", "events": ["exec"], "paths": ["'"$T"'/w5"]}'
 start_agent ovf
-kill -STOP "$APID"
-"$PY" - "$T/w5" <<'PY' || { kill -CONT "$APID"; fail "ovf: renames"; }
+kill -STOP "$WPID"
+"$PY" - "$T/w5" <<'PY' || { kill -CONT "$WPID"; fail "ovf: renames"; }
 import os, sys
 # Each rename to a new name: the kernel merges identical records only.
 for i in range(20000):
     os.rename(os.path.join(sys.argv[1], "f%d" % i), os.path.join(sys.argv[1], "f%d" % (i + 1)))
 PY
-kill -CONT "$APID"
+kill -CONT "$WPID"
 wait_for 15 "ovf: the overflow warning" file_has "$T/ovf.err" "fanotify queue overflowed"
 stop_agent ovf
 [ "$(counter ovf overflows)" -ge 1 ] || fail "ovf: overflows $(counter ovf overflows)"

@@ -101,12 +101,12 @@ zombie_write() {
     local tag=$1
     shift
     touch "$W/$tag.gate"
-    kill -STOP "$APID"
+    kill -STOP "$(worker_pid "$APID")"
     timeout -k 2 30 "$@" /usr/bin/python3 "$T/parent.py" "$W" "$tag" &
     local ppid=$!
     # (On a timeout the test ends, and its cleanup kills the stopped agent.)
     wait_for 10 "the $tag writer to be a zombie" test -s "$W/$tag.pid"
-    kill -CONT "$APID"
+    kill -CONT "$(worker_pid "$APID")"
     wait_for 10 "the $tag file's event" events_match \
         "ev.get('file.path') == env['W'] + '/$tag.txt' and ev['event.action'] == 'modification'"
     rm -f "$W/$tag.gate"
@@ -141,7 +141,7 @@ for _ in range(400):
 os.waitpid(pid, 0)
 PY
 touch "$W/zns.gate"
-kill -STOP "$APID"
+kill -STOP "$(worker_pid "$APID")"
 timeout -k 2 30 unshare --pid --fork "$W/zwriter" -c \
     "echo x > $W/zns.txt; while [ ! -e $W/zns.go ]; do sleep 0.05; done" &
 UPID=$!
@@ -164,7 +164,7 @@ exiting() { # the writer has dropped its memory (no exe link) and is no zombie
         ! readlink "/proc/$ZNS/exe" >/dev/null
 }
 wait_for 10 "the writer to be exiting, not yet a zombie" exiting
-kill -CONT "$APID"
+kill -CONT "$(worker_pid "$APID")"
 wait_for 10 "the zns file's event" events_match \
     "ev.get('file.path') == env['W'] + '/zns.txt' and ev['event.action'] == 'modification'"
 exiting || fail "the writer left the exiting state before its record was read"

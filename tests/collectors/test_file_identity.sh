@@ -146,9 +146,9 @@ rm -f "$W/gate"
 wait "$ALIVE" || fail "alive.py"
 # Gone before the agent reads its record: the agent is held while the shell
 # writes and exits (and is reaped).
-kill -STOP "$APID"
-as_user "$U1" /bin/sh -c "echo x > $W/short.txt" || { kill -CONT "$APID"; fail "short"; }
-kill -CONT "$APID"
+kill -STOP "$(worker_pid "$APID")"
+as_user "$U1" /bin/sh -c "echo x > $W/short.txt" || { kill -CONT "$(worker_pid "$APID")"; fail "short"; }
+kill -CONT "$(worker_pid "$APID")"
 
 # ---- 3. memfd, deleted, and a name that only looks deleted ------------------------
 cat >"$W/memfd.py" <<'PY'

@@ -138,7 +138,8 @@ chmod 0755 "$T/attacker"
 APID=$!
 AGENT_PIDS+=("$APID")
 wait_for 10 "plugin file running" file_has "$T/agent.err" "plugin file: running"
-rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$APID/status"; }
+# The worker's memory (docs/supervisor.md: the agent runs in a child of rampartd).
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$(worker_pid "$APID")/status"; }
 RSS_START=$(rss_kb)
 
 # start_flood TAG SECONDS: two attacker processes as the test user.

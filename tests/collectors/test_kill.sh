@@ -333,7 +333,8 @@ dead "$VD" && fail "process $VD, whose entity id was named with another pid, was
 kill -KILL "$VD"
 
 # ---- the agent and init are never killed, whatever the alert says -----------
-APID=${AGENT_PIDS[0]}
+# The agent's worker, the process the responder runs in (docs/supervisor.md).
+APID=$(worker_pid "${AGENT_PIDS[0]}")
 inject agent '{"process.pid": {"i64": '"$APID"'}, "process.entity_id": "'"$(entity "$APID")"'"}'
 expect_refused agent refused_agent
 inject init '{"process.pid": {"i64": 1}, "process.entity_id": "'"$(entity 1)"'"}'

@@ -117,7 +117,7 @@ check_netlink '{"mode": "netlink", "split_sockets": false}' "one socket for all 
 
 # ---- overrun: a burst while the agent is stopped, then a rescan ---------------
 start_agent '{"mode": "netlink", "rcvbuf_bytes": 65536}'
-kill -STOP "$APID"
+kill -STOP "$(worker_pid "$APID")"
 # Far more proc connector messages than 64 KiB of receive buffer holds.
 for _ in $(seq 1 400); do /bin/true; done
 UNIQ3=$T/rp-uniq3-$RANDOM$RANDOM
@@ -130,7 +130,7 @@ U3PID=$!
 # reports the process once more when that event arrives.
 in_nanosleep() { read -r nr _ <"/proc/$1/syscall" && [ "$nr" = 230 ]; }
 wait_for 10 "$UNIQ3 to finish its exec" in_nanosleep "$U3PID"
-kill -CONT "$APID"
+kill -CONT "$(worker_pid "$APID")"
 export UNIQ3 U3PID
 wait_for 20 "the rescan" file_has agent.err "rescanned /proc to resynchronise"
 wait_for 20 "the rescan's exec of $UNIQ3" events_match \

@@ -64,7 +64,7 @@ export PAYLOAD_SHA
 # it sees one (at most 30 s).
 idle_thread() {
     local f rest
-    for f in /proc/"$APID"/task/*/stat; do
+    for f in /proc/"$(worker_pid "$APID")"/task/*/stat; do
         rest=$(sed 's/.*) //' "$f" 2>/dev/null) || continue
         # shellcheck disable=SC2086 # fields, split on purpose
         set -- $rest

@@ -114,12 +114,12 @@ USER_PIDS+=("$!")
 wait_for 10 "the child to start" test -s "$T/u/child.pid"
 # Let the agent read the child's fork, then stop it and flood its buffer.
 sleep 0.5
-kill -STOP "$APID"
+kill -STOP "$(worker_pid "$APID")"
 for _ in $(seq 1 600); do as_user /bin/true; done
 touch "$T/u/flooded"
 wait "${USER_PIDS[0]}" || fail "the overrun script failed"
 USER_PIDS=()
-kill -CONT "$APID"
+kill -CONT "$(worker_pid "$APID")"
 CHILD=$(cat "$T/u/child.pid")
 LOSTPARENT=$(readlink -f /bin/bash)
 export CHILD LOSTPARENT

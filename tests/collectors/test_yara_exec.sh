@@ -221,7 +221,7 @@ echo "the rule removed and reloaded: the program runs"
 
 # ---- scanners hung: fail open at the deadline, alerted -----------------------------------
 make_prog "$T/bin/slow" "$MARK-slow"
-pause_scanners "$APID" 60
+pause_scanners "$(worker_pid "$APID")" 60
 expect_run "$T/bin/slow" 0 10
 [ "$MS" -ge 1000 ] || fail "the held exec ran after $MS ms, before the 1000 ms deadline"
 [ "$MS" -le 2500 ] || fail "the held exec ran after $MS ms, long past the 1000 ms deadline"
@@ -241,7 +241,7 @@ wait "$APID" || fail "the agent exited with status $?"
 write_cfg 10000
 start_agent agent2
 make_prog "$T/bin/term" "$MARK-term"
-pause_scanners "$APID" 60
+pause_scanners "$(worker_pid "$APID")" 60
 hold_one "$T/bin/term"
 t0=$(date +%s%N)
 kill -TERM "$APID"
@@ -259,7 +259,7 @@ echo "SIGTERM while holding: the exec ran (held $ms ms in all, deadline 10000 ms
 # ---- SIGKILL while an exec is held: it runs at once, nothing stays blocked -------------------
 start_agent agent3
 make_prog "$T/bin/kill" "$MARK-kill"
-pause_scanners "$APID" 60
+pause_scanners "$(worker_pid "$APID")" 60
 hold_one "$T/bin/kill"
 kill -KILL "$APID"
 wait_for 3 "the held exec to end after SIGKILL" held_result

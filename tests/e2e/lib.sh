@@ -125,6 +125,10 @@ start_agent() {
     wait_for 10 "the agent's status.json" test -s "$T/data/status.json"
 }
 
+# worker_pid SUPERVISOR_PID : the agent's worker, the child of the supervisor
+# rampartd runs as (docs/supervisor.md); empty while none runs.
+worker_pid() { pgrep -o -P "$1" || true; }
+
 stop_agent() {
     [ -n "$AGENT_PID" ] || return 0
     kill -TERM "$AGENT_PID" 2>/dev/null || true

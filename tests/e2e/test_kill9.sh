@@ -14,7 +14,13 @@ write_config "$T/rampart.json" "$RAMPART_E2E_BEARER_URL" \
     ", \"token_file\": \"$RAMPART_E2E_TOKEN_FILE\"" "{\"count\": 100000, \"rate\": $RATE}"
 start_agent "$T/rampart.json"
 sleep 3
+# rampartd is a supervisor and its worker (docs/supervisor.md): the worker,
+# which holds the spool, dies first; the supervisor, which would restart it
+# after its backoff, right after.
+WPID=$(worker_pid "$AGENT_PID")
+[ -n "$WPID" ] || fail "no worker under the supervisor $AGENT_PID"
 kill_ns=$("$PY" -c 'import time; print(time.time_ns())')
+kill -KILL "$WPID"
 kill -KILL "$AGENT_PID"
 wait "$AGENT_PID" 2>/dev/null || true
 AGENT_PID=

@@ -271,8 +271,8 @@ static void test_unknown_keys(void **state)
                  "health_interval_ms, loop_slice_us, loop_realtime_max_cpu_pct, labels, "
                  "bus_max_bytes, stop_grace_ms, control_socket, plugin_command_timeout_ms, "
                  "plugin_file_reloads_max, trusted_keys, require_signed_plugins, max_rss_bytes, "
-                 "drop_capabilities, deadlines, "
-                 "plugin_budget)");
+                 "drop_capabilities, deadlines, plugin_budget, supervisor, "
+                 "plugin_faults)");
     put("rampart.json", "{\"agent\":{\"colour\":\"red\"}}");
     expect_error("rampart.json", NULL,
                  "rampart.json: agent.colour: unknown key (allowed: site, data_dir, plugin_dir, "
@@ -280,7 +280,7 @@ static void test_unknown_keys(void **state)
                  "loop_realtime_max_cpu_pct, labels, bus_max_bytes, stop_grace_ms, "
                  "control_socket, plugin_command_timeout_ms, plugin_file_reloads_max, "
                  "trusted_keys, require_signed_plugins, max_rss_bytes, drop_capabilities, "
-                 "deadlines, plugin_budget)");
+                 "deadlines, plugin_budget, supervisor, plugin_faults)");
     put("rampart.json", "{\"output\":{\"fiel\":\"x\"}}");
     expect_error(
         "rampart.json", NULL,
@@ -774,11 +774,13 @@ static void test_no_site(void **state)
         "\"bus_max_bytes\":67108864,\"stop_grace_ms\":10000,\"control_socket\":\"\",\"plugin_"
         "command_timeout_ms\":30000,\"plugin_file_reloads_max\":8,\"trusted_keys\":[],"
         "\"require_signed_plugins\":false,\"max_rss_bytes\":268435456,\"drop_capabilities\":true,"
-        "\"deadlines\":{\"action\":\"restart\","
-        "\"sample_ms\":200,\"event_ms\":5000,\"command_ms\":30000,\"timer_ms\":5000,"
-        "\"fd_ms\":5000,\"job_ms\":120000,\"init_ms\":60000,\"start_ms\":30000,"
-        "\"stop_ms\":30000,\"reconfigure_ms\":60000},\"plugin_budget\":{"
-        "\"cpu_percent\":50,\"window_s\":10,\"bus_share_percent\":25}},"
+        "\"deadlines\":{\"action\":\"restart\",\"sample_ms\":200,\"event_ms\":5000,\"command_ms\":"
+        "30000,\"timer_ms\":5000,\"fd_ms\":5000,\"job_ms\":120000,\"init_ms\":60000,\"start_ms\":"
+        "30000,\"stop_ms\":30000,\"reconfigure_ms\":60000},\"plugin_budget\":{\"cpu_percent\":50,"
+        "\"window_s\":10,\"bus_share_percent\":25},\"supervisor\":{\"enabled\":true,"
+        "\"backoff_min_ms\":1000,\"backoff_max_ms\":60000,\"cpu_percent\":90,"
+        "\"cpu_window_s\":120,\"memory_mb\":1024},\"plugin_faults\":{\"max\":3,"
+        "\"window_s\":600}},"
         "\"output\":{\"file\":\"events.ndjson\",\"stdout\":true,"
         "\"file_max_bytes\":67108864,\"file_keep\":5,\"file_max_rotations_per_min\":6,"
         "\"flush_interval_ms\":1000,"
@@ -835,11 +837,13 @@ static void test_overlay_selected_by_agent_site(void **state)
         "\"bus_max_bytes\":67108864,\"stop_grace_ms\":10000,\"control_socket\":\"\",\"plugin_"
         "command_timeout_ms\":30000,\"plugin_file_reloads_max\":8,\"trusted_keys\":[],"
         "\"require_signed_plugins\":false,\"max_rss_bytes\":268435456,\"drop_capabilities\":true,"
-        "\"deadlines\":{\"action\":\"restart\","
-        "\"sample_ms\":200,\"event_ms\":5000,\"command_ms\":30000,\"timer_ms\":5000,"
-        "\"fd_ms\":5000,\"job_ms\":120000,\"init_ms\":60000,\"start_ms\":30000,"
-        "\"stop_ms\":30000,\"reconfigure_ms\":60000},\"plugin_budget\":{"
-        "\"cpu_percent\":50,\"window_s\":10,\"bus_share_percent\":25}},"
+        "\"deadlines\":{\"action\":\"restart\",\"sample_ms\":200,\"event_ms\":5000,\"command_ms\":"
+        "30000,\"timer_ms\":5000,\"fd_ms\":5000,\"job_ms\":120000,\"init_ms\":60000,\"start_ms\":"
+        "30000,\"stop_ms\":30000,\"reconfigure_ms\":60000},\"plugin_budget\":{\"cpu_percent\":50,"
+        "\"window_s\":10,\"bus_share_percent\":25},\"supervisor\":{\"enabled\":true,"
+        "\"backoff_min_ms\":1000,\"backoff_max_ms\":60000,\"cpu_percent\":90,"
+        "\"cpu_window_s\":120,\"memory_mb\":1024},\"plugin_faults\":{\"max\":3,"
+        "\"window_s\":600}},"
         "\"output\":{\"file\":\"events.ndjson\",\"stdout\":false,"
         "\"file_max_bytes\":67108864,\"file_keep\":5,\"file_max_rotations_per_min\":6,\"flush_"
         "interval_ms\":1000,"

@@ -177,9 +177,20 @@ static void test_parse(void **state)
     assert_string_equal(req.command, "{\"command\":\"run\",\"args\":[\"/tmp\"]}");
     assert_int_equal(req.command_len, strlen(req.command));
     rp__control_request_clear(&req);
+    /* rampartctl plugins enable NAME: the name alone. */
+    static const char enable[] = "{\"cmd\":\"plugin-enable\",\"name\":\"chaos\"}";
+    assert_int_equal(rp__control_parse_request(enable, sizeof enable - 1, &req, err, sizeof err),
+                     0);
+    assert_int_equal(req.cmd, RP__CONTROL_PLUGIN_ENABLE);
+    assert_string_equal(req.plugin, "chaos");
+    assert_null(req.command);
+    rp__control_request_clear(&req);
     static const struct {
         const char *in, *err;
     } bad[] = {
+        {"{\"cmd\":\"plugin-enable\"}", "\"name\" missing"},
+        {"{\"cmd\":\"plugin-enable\",\"name\":\"a\",\"command\":{}}",
+         "a plugin-enable request has \"cmd\" and \"name\""},
         {"{\"cmd\":\"plugin\",\"command\":{}}", "\"name\" missing"},
         {"{\"cmd\":\"plugin\",\"name\":\"\",\"command\":{}}", "\"name\" missing"},
         {"{\"cmd\":\"plugin\",\"name\":\"a b\",\"command\":{}}", "printable ASCII"},

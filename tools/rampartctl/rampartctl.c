@@ -32,6 +32,10 @@ static const char usage_text[] =
     "  plugins [--json]\n"
     "              one line per plugin: name, id, version, vendor, kind, state,\n"
     "              events in/out/dropped, CPU ms, counters (and gauges)\n"
+    "  plugins enable NAME\n"
+    "              start plugin NAME again after the agent disabled it for\n"
+    "              repeated faults (crashes, hangs, budgets): its faults are\n"
+    "              forgotten and the agent's worker restarts to load it\n"
     "  plugin NAME COMMAND [ARGS...]\n"
     "              send a command to plugin instance NAME, as the JSON object\n"
     "              {\"command\":COMMAND,\"args\":[ARGS...]}; prints each reply as\n"
@@ -371,6 +375,12 @@ static int cmd_status(const char *config_file, const char *site, int as_json)
         ROW("state", "degraded: %s", str(d, "state_reason", NULL));
     else
         ROW("state", "ok");
+    /* The supervisor (docs/supervisor.md) restarts the worker; how often and
+     * why the last time. */
+    if (json_is_object(json_object_get(d, "supervisor")))
+        ROW("restart", "%lld by the supervisor (pid %lld)%s%s", num(d, "supervisor", "restarts"),
+            num(d, "supervisor", "pid"), num(d, "supervisor", "restarts") ? "; last: " : "",
+            num(d, "supervisor", "restarts") ? str(d, "supervisor", "last_cause") : "");
     ROW("cpu", "%lld ms, peak memory %lld KiB", num(d, "cpu_ms", NULL),
         num(d, "peak_rss_bytes", NULL) / 1024);
     ROW("bus", "%lld events, %lld dropped", num(d, "bus", "published"), num(d, "bus", "dropped"));
@@ -604,6 +614,64 @@ static int cmd_plugin(const char *config_file, const char *site, int argc, char 
     return ex;
 }
 
+/* rampartctl plugins enable NAME: the agent forgets the plugin's faults
+ * (runtime/faults.h) and starts it again, restarting its worker when the
+ * plugin was kept out; what it did is printed. */
+static int cmd_plugins_enable(const char *config_file, const char *site, const char *name)
+{
+    size_t nlen = strlen(name);
+    if (nlen == 0 || nlen > RP__CONTROL_NAME_MAX) {
+        fprintf(stderr, "rampartctl: plugins enable: '%s' is not a plugin instance name\n", name);
+        return RP_EX_USAGE;
+    }
+    json_t *req = json_object();
+    json_object_set_new(req, "cmd", json_string("plugin-enable"));
+    json_object_set_new(req, "name", json_string(name));
+    char *text = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    if (!text) {
+        fprintf(stderr, "rampartctl: plugins enable: the name is not valid UTF-8 text\n");
+        return RP_EX_USAGE;
+    }
+    rp__config *cfg = NULL;
+    if (load_config(config_file, site, &cfg) != 0) {
+        free(text);
+        return RP_EX_CONFIG;
+    }
+    int fd = -1;
+    int rc = ctl_connect(cfg->control_socket, 10000, &fd);
+    if (rc != 0) {
+        int ex = ctl_fail(cfg->control_socket, rc);
+        free(text);
+        rp__config_destroy(cfg);
+        return ex;
+    }
+    size_t tlen = strlen(text);
+    text[tlen] = '\n';
+    (void)rp__os_sock_send_all(fd, text, tlen + 1);
+    free(text);
+    struct line_reader r = {.fd = fd};
+    char *line;
+    size_t n;
+    int ex;
+    rc = read_line(&r, &line, &n);
+    json_t *reply = rc == 0 ? json_loadb(line, n, 0, NULL) : NULL;
+    if (rc != 0 || !json_is_object(reply)) {
+        ex = ctl_fail(cfg->control_socket, rc != 0 ? rc : RP_ERR_PARSE);
+    } else if (!json_is_true(json_object_get(reply, "ok"))) {
+        ex = ctl_refused(reply, "plugins enable");
+    } else {
+        const char *m = json_string_value(json_object_get(reply, "message"));
+        printf("rampartctl: %s\n", m ? m : "done");
+        ex = RP_EX_OK;
+    }
+    json_decref(reply);
+    free(r.buf);
+    rp__os_sock_close(&fd);
+    rp__config_destroy(cfg);
+    return ex;
+}
+
 /* A cell of name=value pairs (counters, gauges), cut at a whole pair; "-"
  * when there are none. A value that is not an integer is shown as JSON. */
 static void kv_cell(const json_t *obj, char *c, size_t cap)
@@ -747,6 +815,13 @@ int main(int argc, char **argv)
             return RP_EX_USAGE;
         }
         return cmd_status(config_file, site, as_json);
+    }
+    if (strcmp(cmd, "plugins") == 0 && i + 1 < argc && strcmp(argv[i + 1], "enable") == 0) {
+        if (argc - (i + 2) != 1) {
+            fprintf(stderr, "rampartctl: plugins enable needs one plugin name\n%s", usage_text);
+            return RP_EX_USAGE;
+        }
+        return cmd_plugins_enable(config_file, site, argv[i + 2]);
     }
     if (strcmp(cmd, "plugins") == 0) {
         int as_json = i + 1 < argc && strcmp(argv[i + 1], "--json") == 0;

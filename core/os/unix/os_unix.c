@@ -8,6 +8,7 @@
 
 #include <dirent.h>
 #include <dlfcn.h>
+#include <link.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -497,10 +498,17 @@ int rp__os_pidfile_holder(const char *path, long *pid)
     return 0;
 }
 
+static long pidfile_owner;
+
+void rp__os_pidfile_set_owner(long pid)
+{
+    pidfile_owner = pid;
+}
+
 int rp__os_pidfile_write(rp__os_pidfile *pf)
 {
     char buf[32];
-    int n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+    int n = snprintf(buf, sizeof buf, "%ld\n", pidfile_owner > 0 ? pidfile_owner : (long)getpid());
     if (ftruncate(pf->fd, 0) != 0 || pwrite(pf->fd, buf, (size_t)n, 0) != n)
         return RP_ERR_IO;
     return 0;
@@ -1105,6 +1113,48 @@ int rp__os_dl_file_id(const rp__os_dl *dl, rp__os_file_id *out)
         return RP_ERR_INVAL;
     *out = dl->src;
     return 0;
+}
+
+/* dl_iterate_phdr's walk for rp__os_dl_text_ranges: the object loaded at
+ * base (its link map's l_addr). */
+struct text_walk {
+    uintptr_t base;
+    const char *name;
+    uint64_t *lo, *hi;
+    size_t cap, n;
+    int found;
+};
+
+static int text_phdr(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    struct text_walk *w = arg;
+    if (info->dlpi_addr != w->base || !info->dlpi_name || strcmp(info->dlpi_name, w->name) != 0)
+        return 0;
+    w->found = 1;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X) || w->n >= w->cap)
+            continue;
+        w->lo[w->n] = (uint64_t)(info->dlpi_addr + ph->p_vaddr);
+        w->hi[w->n] = w->lo[w->n] + (uint64_t)ph->p_memsz;
+        w->n++;
+    }
+    return 1;
+}
+
+int rp__os_dl_text_ranges(rp__os_dl *dl, uint64_t *lo, uint64_t *hi, size_t cap, size_t *n)
+{
+    *n = 0;
+    if (!dl || !dl->handle)
+        return RP_ERR_INVAL;
+    struct link_map *lm = NULL;
+    if (dlinfo(dl->handle, RTLD_DI_LINKMAP, &lm) != 0 || !lm)
+        return RP_ERR_NOTFOUND;
+    struct text_walk w = {(uintptr_t)lm->l_addr, lm->l_name ? lm->l_name : "", lo, hi, cap, 0, 0};
+    dl_iterate_phdr(text_phdr, &w);
+    *n = w.n;
+    return w.found ? 0 : RP_ERR_NOTFOUND;
 }
 
 int rp__os_path_file_id(const char *abs_path, rp__os_file_id *out)

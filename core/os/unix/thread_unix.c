@@ -1,5 +1,6 @@
 /* core/os/unix/thread_unix.c - os_thread.h on pthreads. */
 #define _GNU_SOURCE /* pthread_setname_np, SCHED_BATCH */
+#include "os/os_sup.h"
 #include "os/os_thread.h"
 
 #include <rampart/plugin.h>
@@ -37,7 +38,11 @@ static void *thread_main(void *p)
      * libcs, naming yourself never does. */
     if (t->name[0])
         pthread_setname_np(pthread_self(), t->name);
+    /* A crash on a thread's own stack overflow still reaches the crash
+     * handler (os_sup.h). */
+    void *alt = rp__os_crash_thread_begin();
     t->fn(t->arg);
+    rp__os_crash_thread_end(alt);
     return NULL;
 }
 

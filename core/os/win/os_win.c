@@ -866,6 +866,11 @@ int rp__os_pidfile_acquire(const char *path, rp__os_pidfile **out, long *holder_
     return rp__os_pidfile_write(pf);
 }
 
+void rp__os_pidfile_set_owner(long pid)
+{
+    (void)pid; /* no supervisor on Windows (os_sup.h) */
+}
+
 int rp__os_pidfile_write(rp__os_pidfile *pf)
 {
     char buf[32];
@@ -1594,6 +1599,13 @@ int rp__os_dl_open_checked(const char *abs_path, int copy, int require_sig, size
     }
     return copy ? rp__os_dl_open_trusted_copy(abs_path, out, err, errlen)
                 : rp__os_dl_open_trusted(abs_path, out, err, errlen);
+}
+
+int rp__os_dl_text_ranges(rp__os_dl *dl, uint64_t *lo, uint64_t *hi, size_t cap, size_t *n)
+{
+    (void)dl, (void)lo, (void)hi, (void)cap;
+    *n = 0;
+    return RP_ERR_UNSUPPORTED;
 }
 
 int rp__os_dl_file_id(const rp__os_dl *dl, rp__os_file_id *out)
