@@ -388,14 +388,29 @@ static int check_rss_ceiling(const json_t *merged, const json_t *main_doc, const
     const json_t *agent = json_object_get(merged, "agent");
     json_int_t rss = json_integer_value(json_object_get(agent, "max_rss_bytes"));
     json_int_t bus = json_integer_value(json_object_get(agent, "bus_max_bytes"));
-    if (rss == 0 || (uint64_t)rss >= (uint64_t)bus + RSS_ABOVE_BUS)
-        return 0;
     struct rp__json_seg segv[2] = {{.key = "agent"}, {.key = "max_rss_bytes"}};
-    const char *file = attribute(main_doc, main_name, overlay_doc, overlay_name, segv, 2);
-    return set_err(err, errlen,
-                   "%s: agent.max_rss_bytes: expected 0 (no ceiling) or at least "
-                   "agent.bus_max_bytes + 33554432 = %llu, got %lld",
-                   file, (unsigned long long)((uint64_t)bus + RSS_ABOVE_BUS), (long long)rss);
+    if (rss != 0 && (uint64_t)rss < (uint64_t)bus + RSS_ABOVE_BUS) {
+        const char *file = attribute(main_doc, main_name, overlay_doc, overlay_name, segv, 2);
+        return set_err(err, errlen,
+                       "%s: agent.max_rss_bytes: expected 0 (no ceiling) or at least "
+                       "agent.bus_max_bytes + 33554432 = %llu, got %lld",
+                       file, (unsigned long long)((uint64_t)bus + RSS_ABOVE_BUS), (long long)rss);
+    }
+    /* The ceiling is the agent's own brake; the supervisor's memory budget
+     * (a restart) must lie above it, or the worker would be restarted
+     * before it could slow down. */
+    const json_t *sup = json_object_get(agent, "supervisor");
+    json_int_t budget_mb = json_integer_value(json_object_get(sup, "memory_mb"));
+    if (rss != 0 && json_is_true(json_object_get(sup, "enabled")) && budget_mb > 0 &&
+        (uint64_t)rss >= (uint64_t)budget_mb << 20) {
+        const char *file = attribute(main_doc, main_name, overlay_doc, overlay_name, segv, 2);
+        return set_err(err, errlen,
+                       "%s: agent.max_rss_bytes: expected less than the supervisor's memory "
+                       "budget (agent.supervisor.memory_mb %lld = %llu bytes), got %lld",
+                       file, (long long)budget_mb, (unsigned long long)budget_mb << 20,
+                       (long long)rss);
+    }
+    return 0;
 }
 
 /* policy: the schema checks the shape; the policy's own check adds what it

@@ -250,14 +250,15 @@ static enum next judge(struct sup *s, long pid, int code, int signo, int stoppin
             }
             return NEXT_RESTART_NOW;
         }
-        snprintf(cause, len, "worker restarted after %s: %s", what, cr->exit.detail);
+        /* The cause is cut to what the restart alert carries. */
+        snprintf(cause, len, "worker restarted after %s: %.400s", what, cr->exit.detail);
         rp__log_error("worker (pid %ld) exited after %s: %s; restarting it", pid, what,
                       cr->exit.detail);
         return NEXT_RESTART_BACKOFF;
     }
     if (exit_cause == RP__CR_EXIT_RESTART) {
         cr->exit.detail[sizeof cr->exit.detail - 1] = '\0';
-        snprintf(cause, len, "worker restarted on request: %s",
+        snprintf(cause, len, "worker restarted on request: %.400s",
                  cr->exit.detail[0] ? cr->exit.detail : "asked through the control socket");
         rp__log_info("worker (pid %ld) asked to be restarted: %s", pid, cr->exit.detail);
         s->quick = 0; /* not a fault */

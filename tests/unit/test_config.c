@@ -195,6 +195,19 @@ static void test_rss_ceiling_above_bus_cap(void **state)
     expect_error("config/rampart.json", NULL,
                  "config/sites/north.json: agent.max_rss_bytes: expected 0 (no ceiling) or at "
                  "least agent.bus_max_bytes + 33554432 = 100663296, got 67108864");
+    /* Below the supervisor's memory budget, which restarts the worker. */
+    put("config/sites/north.json",
+        "{\"agent\":{\"max_rss_bytes\":1073741824,\"supervisor\":{\"memory_mb\":1024}}}");
+    expect_error("config/rampart.json", NULL,
+                 "config/sites/north.json: agent.max_rss_bytes: expected less than the "
+                 "supervisor's memory budget (agent.supervisor.memory_mb 1024 = 1073741824 bytes), "
+                 "got 1073741824");
+    put("config/sites/north.json",
+        "{\"agent\":{\"max_rss_bytes\":1073741824,\"supervisor\":{\"enabled\":false}}}");
+    rp__config *nosup = NULL;
+    char nerr[RP__CONFIG_ERR_MAX];
+    assert_int_equal(rp__config_load("config/rampart.json", NULL, &nosup, nerr, sizeof nerr), 0);
+    rp__config_destroy(nosup);
     put("config/sites/north.json", "{\"agent\":{\"max_rss_bytes\":0}}");
     rp__config *cfg = NULL;
     char err[RP__CONFIG_ERR_MAX];
