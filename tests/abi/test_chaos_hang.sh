@@ -25,7 +25,8 @@ cd "$T"
 GRACE_MS=3000
 DEADLINE_MS=800
 
-# config DIR DEADLINES_JSON CHAOS_JSON
+# config DIR DEADLINES_JSON CHAOS_JSON [SUPERVISOR_JSON]: the worker alone
+# unless SUPERVISOR_JSON says otherwise, so that its own exit is seen.
 config() {
     mkdir -p "$1"
     mkfifo "$1/feed"
@@ -33,6 +34,7 @@ config() {
 {
   "agent": {"data_dir": "$1/data", "plugin_dir": "$ABI_DIR", "log_level": "info",
             "stop_grace_ms": $GRACE_MS, "health_interval_ms": 3600000,
+            "supervisor": ${4:-{\"enabled\": false\}},
             "deadlines": $2},
   "output": {"file": "events.ndjson", "stdout": false, "flush_interval_ms": 100},
   "plugins": {
@@ -90,6 +92,29 @@ file_has "$D/agent.err" "the worker stops to start again without it running" ||
 file_has "$D/data/events.ndjson" '"rule.id":"rampart.plugin.hung"' ||
     fail "restart: the alert rampart.plugin.hung did not reach the output"
 [ "$(flood_lines "$D")" -eq 5 ] || fail "restart: $(flood_lines "$D") of 5 collector events reached the output"
+
+# ---- action restart under the supervisor: the worker's exit is a fault of
+# the plugin, and the supervisor starts a new worker at once.
+D="$T/supervised"
+config "$D" "{\"event_ms\": $DEADLINE_MS}" '{"mode": "hang", "topic": "test.flood"}' '{"enabled": true}'
+"$RAMPARTD" --foreground --config "$D/agent.json" >"$D/agent.out" 2>"$D/agent.err" &
+APID=$!
+AGENT_PIDS+=("$APID")
+wait_for 10 "plugin flood running" file_has "$D/agent.err" "plugin flood: running"
+W1=$(worker_pid "$APID")
+exec 7>"$D/feed"
+head -c 1 /dev/zero >&7
+wait_for $(((DEADLINE_MS + GRACE_MS) / 1000 + 5)) "the supervisor names the hang" grep -qE \
+    "worker \(pid $W1\) exited after a hang in plugin chaos \(on_event\)" "$D/agent.err"
+new_worker() { local w; w=$(worker_pid "$APID") && [ -n "$w" ] && [ "$w" != "$W1" ]; }
+wait_for 10 "a new worker" new_worker
+kill -0 "$APID" || fail "supervised: the supervisor exited"
+exec 7>&-
+kill -TERM "$APID"
+RC=0
+wait "$APID" || RC=$?
+[ "$RC" -eq 0 ] || fail "supervised: exit status $RC after SIGTERM, expected 0"
+echo "supervised: worker $W1 ended by its hang, a new worker started"
 
 # ---- action report: the call returns after 3 s of CPU
 D="$T/report"

@@ -62,12 +62,17 @@ COLLECTORS='"process": {"enabled": true, "file": "collector_process.so"},
   "login": {"enabled": true, "file": "collector_login.so"}'
 
 APID=
+WPID=
 start_agent() {
     : >agent.err
     "$RAMPARTD" --foreground --config "$CFG" >agent.out 2>agent.err &
     APID=$!
     AGENT_PIDS+=("$APID")
     wait_for 20 "agent started" file_has agent.err "rampartd $VERSION started"
+    # The worker holds the plugins and drops what they do not need; the
+    # supervisor keeps its set to start the next worker with it.
+    WPID=$(worker_pid "$APID")
+    [ -n "$WPID" ] || fail "no worker under the supervisor $APID"
 }
 stop_agent() {
     kill -TERM "$APID"
@@ -77,13 +82,13 @@ stop_agent() {
 # check_threads FIELD WANT : every thread of the agent shows FIELD = WANT.
 check_threads() {
     local t v n=0
-    for t in /proc/"$APID"/task/*; do
+    for t in /proc/"$WPID"/task/*; do
         v=$(awk -v k="$1:" '$1 == k {print $2}' "$t/status" 2>/dev/null) || continue
         [ -n "$v" ] || continue # the thread ended meanwhile
         [ "$v" = "$2" ] || fail "thread $(cat "$t/comm" 2>/dev/null) ($t): $1 $v, expected $2"
         n=$((n + 1))
     done
-    [ "$n" -ge 4 ] || fail "only $n threads read in /proc/$APID/task"
+    [ "$n" -ge 4 ] || fail "only $n threads read in /proc/$WPID/task"
 }
 
 status_json() {

@@ -99,7 +99,7 @@ stop
 rm -f data/status.json data/plugin_faults.json
 : >agent.err
 write_cfg '{"mode": "alloc", "where": "timer", "interval_ms": 50, "alloc_mb": 16, "alloc_max_mb": 512}' \
-    '"supervisor": {"memory_mb": 64, "backoff_min_ms": 100}'
+    '"max_rss_bytes": 0, "supervisor": {"memory_mb": 64, "backoff_min_ms": 100}'
 start
 wait_for 20 "a restart over the memory budget" file_has agent.err "worker over its memory budget"
 grep -qE "rampartd\[$APID\] error: supervisor: worker over its memory budget: [0-9]+ MiB resident > 64 MiB \(agent.supervisor.memory_mb\); stopping it$" agent.err ||
