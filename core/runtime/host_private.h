@@ -141,6 +141,10 @@ struct rp_plugin {
      * can outlive the clean-up. api_busy counts those calls in progress. */
     atomic_int stopping;
     atomic_uint api_busy;
+    /* Isolation (isolate.h): plugins.<name>.isolation is "process"; its
+     * sandbox's record once loaded, else NULL. */
+    int isolated;
+    struct rp__iso *iso;
 };
 
 struct rp__host {
