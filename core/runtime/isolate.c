@@ -102,6 +102,7 @@ struct rp__iso {
     int64_t done_change_ns;
     uint64_t ping_seq;
     int64_t ping_sent_ns, last_ping_ns;
+    int64_t started_ns; /* when the sandbox now was started */
 };
 
 static _Thread_local struct rp__iso *serving; /* the serving thread's own record */
@@ -624,6 +625,7 @@ static int instance_start(struct rp__iso *iso, uint32_t *desc_len, char *err, si
     iso->ping_sent_ns = 0;
     iso->last_ping_ns = rp__os_monotonic_ns();
     iso->kill_reason = NULL;
+    iso->started_ns = rp__os_monotonic_ns();
     char a_uid[24], a_gid[24], a_mem[24], a_nofile[24];
     snprintf(a_uid, sizeof a_uid, "%u", (unsigned)iso->uid);
     snprintf(a_gid, sizeof a_gid, "%u", (unsigned)iso->gid);
@@ -873,11 +875,11 @@ static void serve_thread(void *arg)
             sleep_ms(50);
         if (atomic_load(&iso->quit) || atomic_load(&iso->want) == 3)
             continue;
-        int64_t began = rp__os_monotonic_ns();
-        if (instance_restore(iso) != 0 && iso->pid > 0) {
+        /* A sandbox that ran a minute earns the shortest wait again. */
+        if (rp__os_monotonic_ns() - iso->started_ns > (int64_t)60 * 1000000000)
+            backoff = BACKOFF_MIN_MS;
+        if (instance_restore(iso) != 0 && iso->pid > 0)
             kill_sandbox(iso, RP__FAULT_SANDBOX, "its restart failed");
-        }
-        (void)began;
         backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
     }
     serving = NULL;
