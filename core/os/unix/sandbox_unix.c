@@ -20,6 +20,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -269,6 +270,14 @@ int rp__os_sandbox_confine(uint32_t uid, uint32_t gid, uint64_t memory_mb, uint3
         return RP_ERR_PERM;
     }
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    /* A change of user cleared the parent-death signal set at the spawn:
+     * set it again, and leave if the worker is already gone. */
+    pid_t parent = getppid();
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (getppid() != parent || parent == 1) {
+        snprintf(err, errlen, "the agent is gone");
+        return RP_ERR_STOPPED;
+    }
     if (memory_mb) {
         struct rlimit as = {(rlim_t)memory_mb << 20, (rlim_t)memory_mb << 20};
         if (setrlimit(RLIMIT_AS, &as) != 0) {
@@ -419,6 +428,25 @@ int rp__os_sandbox_seccomp(char *err, size_t errlen)
                                           O_WRONLY | O_RDWR | O_CREAT | O_TRUNC, 1, 0);
     f[n++] = (struct sock_filter)RET(SECCOMP_RET_ALLOW);
     f[n++] = (struct sock_filter)RET(SECCOMP_RET_ERRNO | EACCES);
+    /* clone: threads only (CLONE_THREAD in the flags, argument 0); clone3,
+     * whose flags the filter cannot read, answers ENOSYS and the C library
+     * falls back to clone. */
+    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone, 0, 4);
+    f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+                                          offsetof(struct seccomp_data, args[0]));
+    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_THREAD, 0, 1);
+    f[n++] = (struct sock_filter)RET(SECCOMP_RET_ALLOW);
+    f[n++] = (struct sock_filter)RET(SECCOMP_RET_KILL_PROCESS);
+    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone3, 0, 1);
+    f[n++] = (struct sock_filter)RET(SECCOMP_RET_ERRNO | ENOSYS);
+    /* tgkill: only to the sandbox itself (abort, raise). */
+    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_tgkill, 0, 4);
+    f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+                                          offsetof(struct seccomp_data, args[0]));
+    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)getpid(), 0, 1);
+    f[n++] = (struct sock_filter)RET(SECCOMP_RET_ALLOW);
+    f[n++] = (struct sock_filter)RET(SECCOMP_RET_KILL_PROCESS);
+    f[n++] = (struct sock_filter)LD_NR;
     /* prctl: naming threads only. */
     f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_prctl, 0, 5);
     f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
