@@ -322,6 +322,7 @@ static int op_alert(struct rp__iso *iso, rp__iso_rd *r, uint64_t seq)
         return sreply(iso, seq, RP_ERR_NOMEM, NULL, 0);
     int bad = 0;
     rp_alert a = {.struct_size = sizeof(rp_alert)};
+    uint32_t known = rp__iso_rd_u32(r); /* fields the sandbox knows */
     a.severity = rp__iso_rd_u32(r);
     a.rule_id = rd_opt(r, 4095, b->s[0], sizeof b->s[0], &bad);
     a.rule_name = rd_opt(r, 4095, b->s[1], sizeof b->s[1], &bad);
@@ -358,15 +359,25 @@ static int op_alert(struct rp__iso *iso, rp__iso_rd *r, uint64_t seq)
     free(b);
     if (rc != 0)
         return sreply(iso, seq, rc, NULL, 0);
-    /* The sandbox must know every field of the alert before it decodes it. */
+    /* The sandbox must know every field of the alert before it decodes it:
+     * the reply first gives those past the ones it said it knows. */
     rp__iso_wr w;
     rp__iso_wr_init(&w, iso->repbuf, RP__ISO_REC_MAX);
+    uint32_t count = rp__field_count();
+    if (known > count)
+        known = count;
+    rp__iso_wr_u32(&w, known + 1);
+    rp__iso_wr_u32(&w, count - known);
+    for (uint32_t id = known + 1; id <= count; id++) {
+        size_t nlen;
+        const char *fname = rp__field_name(id, &nlen);
+        rp__iso_wr_u32(&w, rp__field_type(id));
+        rp__iso_wr_str(&w, fname ? fname : "", fname ? nlen : 0);
+    }
     rc = rp__iso_event_encode(&w, alert);
     rp__event_release(alert);
-    rp__os_mutex_lock(iso->out_lock);
-    if (iso->fields_sent < rp__field_count())
-        send_fields(iso, iso->fields_sent + 1);
-    rp__os_mutex_unlock(iso->out_lock);
+    if (rc == 0 && !w.ok)
+        rc = RP_ERR_FULL;
     return rc == 0 ? sreply(iso, seq, 0, iso->repbuf, (uint32_t)w.len)
                    : sreply(iso, seq, rc, NULL, 0);
 }
@@ -783,7 +794,7 @@ static int instance_restore(struct rp__iso *iso)
         memcpy(buf + 4, iso->config_text, n);
         rc = call(iso, RP__ISO_INIT, buf, 4 + n, CALL_LIFECYCLE_MS, RP__CR_INIT, msg, sizeof msg);
         free(buf);
-        if (rc == 0 && want == 2) {
+        if (rc == 0 && want == 2 && atomic_load(&iso->want) == 2) {
             atomic_store(&iso->up, 1); /* events flow once start returns */
             rc =
                 call(iso, RP__ISO_START, NULL, 0, CALL_LIFECYCLE_MS, RP__CR_START, msg, sizeof msg);
@@ -807,6 +818,18 @@ static void check_deadlines(struct rp__iso *iso)
     if (!iso->sh || iso->pid <= 0)
         return;
     int64_t now = rp__os_monotonic_ns(), limit = iso->deadline_ms * 1000000;
+    rp__os_mutex_lock(iso->lock);
+    int in_call = iso->call_deadline_ns != 0;
+    rp__os_mutex_unlock(iso->lock);
+    if (in_call && atomic_load(&iso->sh->callback) != RP__CR_EVENT) {
+        /* A call (a start loading rules, say) has its own deadline; events
+         * wait behind it on the ring. A call queued behind an on_event
+         * that does not return is not: that on_event is timed below. */
+        iso->done_change_ns = now;
+        iso->last_ping_ns = now;
+        iso->ping_sent_ns = 0;
+        return;
+    }
     uint64_t done = atomic_load(&iso->sh->events_done);
     uint64_t sent = atomic_load(&iso->sent) - iso->sent_base;
     if (done != iso->done_seen) {
@@ -894,6 +917,10 @@ static struct rp__iso *iso_of(rp_plugin *self)
 
 static int lifecycle(struct rp__iso *iso, uint32_t type, const char *config, enum rp__cr_kind kind)
 {
+    /* stop and destroy have the deadline (the host's stop is bounded); the
+     * others may load rules for a while. */
+    int64_t timeout =
+        type == RP__ISO_STOP || type == RP__ISO_DESTROY ? iso->deadline_ms : CALL_LIFECYCLE_MS;
     char msg[RP__ISO_MSG_MAX];
     unsigned char *buf = NULL;
     uint32_t n = 0;
@@ -905,7 +932,7 @@ static int lifecycle(struct rp__iso *iso, uint32_t type, const char *config, enu
         memcpy(buf + 4, config, n);
         n += 4;
     }
-    int rc = call(iso, type, buf, n, CALL_LIFECYCLE_MS, kind, msg, sizeof msg);
+    int rc = call(iso, type, buf, n, timeout, kind, msg, sizeof msg);
     free(buf);
     if (rc != 0 && msg[0])
         rp__host_api()->set_error(iso->p, msg, strlen(msg));

@@ -639,9 +639,11 @@ static void wr_list(rp__iso_wr *w, const char *const *list)
         rp__iso_wr_str(w, list[i], strlen(list[i]));
 }
 
+/* The alert: the fields this side lacks, then the event. */
 static int reply_event(rp__iso_rd *r, void *arg)
 {
-    return rp__iso_event_decode(r, RP__ISO_DECODE_EXACT, 1, arg);
+    int rc = fields_apply(r);
+    return rc ? rc : rp__iso_event_decode(r, RP__ISO_DECODE_EXACT, 1, arg);
 }
 
 /* The alert is made by the worker, so that its policy and its stamping of
@@ -662,6 +664,9 @@ static int h_alert_create(rp_plugin *self, const rp_alert *a, const rp_event *co
         return RP_ERR_NOMEM;
     rp__iso_wr w;
     rp__iso_wr_init(&w, buf, RP__ISO_REC_MAX);
+    rp__os_mutex_lock(S.fields_lock);
+    rp__iso_wr_u32(&w, rp__field_count());
+    rp__os_mutex_unlock(S.fields_lock);
     rp__iso_wr_u32(&w, al.severity);
     wr_opt_str(&w, al.rule_id);
     wr_opt_str(&w, al.rule_name);

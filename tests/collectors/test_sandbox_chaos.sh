@@ -27,7 +27,8 @@ chmod 755 "$T"
 mkdir bin rules
 chmod 755 bin
 UNAME=rp-chaos-$RANDOM$RANDOM
-# A program that lives a little, so the collector reads it whole.
+# A program that lives a second, so the collector reads it whole even on a
+# busy machine.
 cp /bin/sleep "bin/$UNAME"
 chmod 755 "bin/$UNAME"
 RULE_ID=6b0f7c1e-5a2d-4c8e-9f10-00000000c4a0
@@ -73,13 +74,17 @@ EOF
     wait_for 20 "the agent to run its plugins" file_has "$T/agent.err" "3 running"
 }
 
-# run_execs : N execs of the unique program, a little apart so that the
-# isolated plugin crashes (or hangs) several times while they happen.
+# run_execs : N execs of the unique program, 100 ms apart (each lives a
+# second), so that the isolated plugin crashes (or hangs) several times
+# while they happen.
 run_execs() {
+    local pids=()
     for _ in $(seq "$N"); do
-        "$T/bin/$UNAME" 0.05
+        "$T/bin/$UNAME" 1 &
+        pids+=($!)
         sleep 0.1
     done
+    wait "${pids[@]}"
 }
 
 execs_out() {
