@@ -1053,6 +1053,11 @@ int main(int argc, char **argv)
         return 64;
     }
     S.name = argv[1];
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    /* The sanitizers' shadow memory reserves terabytes of address space:
+     * sanitizer builds (tests) run the sandbox without RLIMIT_AS. */
+    memory_mb = 0;
+#endif
     void *shm;
     if (rp__os_shm_map(RP__ISO_FD_SHM, RP__ISO_SHM_SIZE, &shm) != 0)
         die("cannot map the shared memory");
