@@ -68,6 +68,13 @@ typedef struct rp__plugin_info {
      * its start returned, or queued when its stop began (host-api.md,
      * "Threads and lifetimes"). */
     uint64_t lifecycle_dropped;
+    /* Isolation (isolate.h): it runs in a sandbox process; that process now
+     * (0 while there is none), the sandboxes started after the first, and
+     * the events lost with sandboxes that died or while none ran. */
+    int isolated;
+    int64_t sandbox_pid;
+    uint64_t sandbox_restarts;
+    uint64_t sandbox_lost;
 } rp__plugin_info;
 
 /* What the host is given; the agent fills it from its config

@@ -6,7 +6,8 @@
 #    the plugin, the signal and the callback, the sandbox is restarted, the
 #    agent keeps running, and not one event of the other plugins is lost:
 #    every exec of the unique program the test runs is in the output, and
-#    so is the Sigma alert of each;
+#    so is the Sigma alert of each; status.json shows the sandbox's pid,
+#    restarts and the events lost with it;
 #  - hang in on_event: caught by the deadline (plugins.<name>.sandbox.
 #    deadline_ms), the sandbox killed and restarted, the other events all
 #    there, and SIGTERM ends the agent at once.
@@ -94,6 +95,20 @@ execs_out() {
 
 execs_all() { [ "$(execs_out)" -ge "$N" ]; }
 
+# sandbox_status : status.json says the isolated plugin's sandbox was
+# restarted and counts the events lost with it, and the in-process
+# detector lost none.
+sandbox_status() {
+    "$PY" - "$T/data/status.json" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))["plugins"]
+sb = p["bad"]["sandbox"]
+ok = sb["restarts"] >= 1 and sb["events_lost"] >= 1 and sb["pid"] > 0
+ok = ok and "sandbox" not in p["sigma"] and p["sigma"]["dropped"] == 0
+sys.exit(0 if ok else 1)
+PY
+}
+
 alerts_out() {
     [ -f "$EVENTS" ] || { echo 0; return; }
     grep -cF "\"rule.id\":\"$RULE_ID\"" "$EVENTS" || true
@@ -112,6 +127,7 @@ grep -q "plugin bad: its sandbox was restarted" "$T/agent.err" || fail "the sand
 [ "$(execs_out)" -eq "$N" ] || fail "expected $N exec events of $UNAME, got $(execs_out)"
 wait_for 15 "the Sigma alert of every exec" alerts_all
 [ "$(alerts_out)" -eq "$N" ] || fail "expected $N alerts of the in-process detector, got $(alerts_out)"
+wait_for 5 "status.json to show the sandbox's restarts and lost events" sandbox_status
 stop_at=$(date +%s%N)
 kill -TERM "$APID"
 wait_for 10 "the agent to exit" pid_gone "$APID"
