@@ -151,10 +151,12 @@ static int send_fields(struct rp__iso *iso, uint32_t from)
 
 static void kill_sandbox(struct rp__iso *iso, enum rp__fault_kind kind, const char *why)
 {
+    rp__os_mutex_lock(iso->lock);
     if (!iso->kill_reason) {
         iso->kill_kind = kind;
         iso->kill_reason = why;
     }
+    rp__os_mutex_unlock(iso->lock);
     atomic_store(&iso->up, 0);
     rp__os_proc_kill(atomic_load(&iso->cur_pid));
 }
@@ -635,7 +637,9 @@ static int instance_start(struct rp__iso *iso, uint32_t *desc_len, char *err, si
     iso->ping_seq = 0;
     iso->ping_sent_ns = 0;
     iso->last_ping_ns = rp__os_monotonic_ns();
+    rp__os_mutex_lock(iso->lock);
     iso->kill_reason = NULL;
+    rp__os_mutex_unlock(iso->lock);
     iso->started_ns = rp__os_monotonic_ns();
     char a_uid[24], a_gid[24], a_mem[24], a_nofile[24];
     snprintf(a_uid, sizeof a_uid, "%u", (unsigned)iso->uid);
@@ -730,19 +734,21 @@ static void instance_died(struct rp__iso *iso, int64_t pid, int signo, int statu
     uint64_t sent = atomic_load(&iso->sent) - iso->sent_base;
     uint64_t lost = sent > done ? sent - done : 0;
     atomic_fetch_add(&iso->lost, lost);
-    int quiet = atomic_load(&iso->quit) ||
-                (atomic_load(&iso->want) == 3 && !iso->kill_reason && signo == 0);
+    rp__os_mutex_lock(iso->lock);
+    const char *reason = iso->kill_reason;
+    enum rp__fault_kind kind = reason  ? iso->kill_kind
+                               : signo ? RP__FAULT_CRASH
+                                       : RP__FAULT_SANDBOX;
+    rp__os_mutex_unlock(iso->lock);
+    int quiet = atomic_load(&iso->quit) || (atomic_load(&iso->want) == 3 && !reason && signo == 0);
     instance_close(iso);
     if (quiet)
         return; /* it exited after destroy */
     char detail[256];
-    enum rp__fault_kind kind = iso->kill_reason ? iso->kill_kind
-                               : signo          ? RP__FAULT_CRASH
-                                                : RP__FAULT_SANDBOX;
     const char *cbname = cb ? rp__callrec_kind_name(cb) : NULL;
-    if (iso->kill_reason)
+    if (reason)
         snprintf(detail, sizeof detail, "its sandbox (pid %lld) was killed: %s", (long long)pid,
-                 iso->kill_reason);
+                 reason);
     else if (signo)
         snprintf(detail, sizeof detail, "its sandbox (pid %lld) died of signal %d%s%s%s",
                  (long long)pid, signo, cbname ? " in " : "", cbname ? cbname : "",
@@ -786,12 +792,17 @@ static int instance_restore(struct rp__iso *iso)
     char msg[RP__ISO_MSG_MAX];
     int want = atomic_load(&iso->want);
     if (want >= 1 && want < 3) {
+        /* A reconfigure may replace the text meanwhile: copied under lock. */
+        rp__os_mutex_lock(iso->lock);
         uint32_t n = (uint32_t)strlen(iso->config_text);
         unsigned char *buf = malloc(4 + (size_t)n);
+        if (buf) {
+            memcpy(buf, &n, 4);
+            memcpy(buf + 4, iso->config_text, n);
+        }
+        rp__os_mutex_unlock(iso->lock);
         if (!buf)
             return RP_ERR_NOMEM;
-        memcpy(buf, &n, 4);
-        memcpy(buf + 4, iso->config_text, n);
         rc = call(iso, RP__ISO_INIT, buf, 4 + n, CALL_LIFECYCLE_MS, RP__CR_INIT, msg, sizeof msg);
         free(buf);
         if (rc == 0 && want == 2 && atomic_load(&iso->want) == 2) {
@@ -944,8 +955,11 @@ static int keep_config(struct rp__iso *iso, const char *text)
     char *copy = strdup(text ? text : "{}");
     if (!copy)
         return RP_ERR_NOMEM;
-    free(iso->config_text);
+    rp__os_mutex_lock(iso->lock);
+    char *old = iso->config_text;
     iso->config_text = copy;
+    rp__os_mutex_unlock(iso->lock);
+    free(old);
     return 0;
 }
 
@@ -960,7 +974,8 @@ static int proxy_init(rp_plugin *self, const rp_host_api *host, void **state)
     if (rc == 0 && atomic_load(&iso->cur_pid) <= 0)
         rc = RP_ERR_STOPPED; /* its sandbox died since the load */
     if (rc == 0)
-        rc = lifecycle(iso, RP__ISO_INIT, iso->config_text, RP__CR_INIT);
+        rc =
+            lifecycle(iso, RP__ISO_INIT, self->config_json ? self->config_json : "{}", RP__CR_INIT);
     if (rc == 0)
         atomic_store(&iso->want, 1);
     return rc;
@@ -1006,7 +1021,9 @@ static int proxy_reconfigure(rp_plugin *self, void *state)
 {
     struct rp__iso *iso = state;
     int rc = keep_config(iso, self->config_json);
-    return rc ? rc : lifecycle(iso, RP__ISO_RECONF, iso->config_text, RP__CR_RECONFIGURE);
+    return rc ? rc
+              : lifecycle(iso, RP__ISO_RECONF, self->config_json ? self->config_json : "{}",
+                          RP__CR_RECONFIGURE);
 }
 
 static int proxy_check_config(rp_plugin *self, const rp_host_api *host)
@@ -1320,11 +1337,8 @@ void rp__iso_free(struct rp__iso *iso)
         return;
     atomic_store(&iso->want, 3);
     atomic_store(&iso->quit, 1);
-    if (iso->pid > 0) {
-        if (!iso->kill_reason)
-            iso->kill_reason = "the agent stops";
-        rp__os_proc_kill(iso->pid);
-    }
+    if (iso->pid > 0)
+        rp__os_proc_kill(iso->pid); /* quit: its death is not a fault */
     rp__os_thread_join(iso->thread);
     if (iso->pid > 0) {
         int signo, status;
