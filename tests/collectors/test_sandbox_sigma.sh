@@ -7,6 +7,9 @@
 #  - the sandbox (a child of rampartd, rampart-sandbox) runs as nobody with
 #    no capability in any set, NoNewPrivs 1 and Seccomp 2 (filter), read from
 #    /proc/<pid>/status while the rule matches;
+#  - a reload that turns the rule off reaches the isolated plugin's
+#    reconfigure (same sandbox): the next exec raises only a canary rule's
+#    alert;
 #  - the collector refuses isolation: --check-config names the key.
 # Usage: bash test_sandbox_sigma.sh RAMPARTD RAMPARTCTL VERSION PLUGIN_DIR
 # shellcheck source=tests/cli/lib.sh
@@ -44,13 +47,28 @@ detection:
     Image|endswith: '/$UNAME'
   condition: selection
 EOF
-chmod 644 rules/target.yml
+# The canary: the same exec; it stays on when a reload turns the target off.
+CANARY_ID=6b0f7c1e-5a2d-4c8e-9f10-00000000c0de
+cat >rules/canary.yml <<EOF
+title: RP sandbox canary
+id: $CANARY_ID
+status: test
+level: low
+logsource:
+  product: linux
+  category: process_creation
+detection:
+  selection:
+    Image|endswith: '/$UNAME'
+  condition: selection
+EOF
+chmod 644 rules/target.yml rules/canary.yml
 EVENTS=$T/data/events.ndjson
 export UNAME RULE_ID EVENTS
 
-# start ISOLATION : the agent with the process collector and the detector.
-start() {
-    rm -rf "$T/data" "$T/agent.out" "$T/agent.err"
+# config ISOLATION [SIGMA_EXTRA] : the agent's config, the detector's
+# config with SIGMA_EXTRA (JSON members) added.
+config() {
     cat >"$T/rampart.json" <<EOF
 {
   "agent": {"data_dir": "data", "plugin_dir": "$PLUGIN_DIR", "log_level": "info"},
@@ -58,10 +76,16 @@ start() {
   "plugins": {
     "process": {"enabled": true, "file": "collector_process.so"},
     "sigma": {"enabled": true, "file": "detector_sigma.so", "isolation": "$1",
-              "config": {"rule_dirs": ["$T/rules"]}}
+              "config": {"rule_dirs": ["$T/rules"]${2:+, $2}}}
   }
 }
 EOF
+}
+
+# start ISOLATION : the agent with the process collector and the detector.
+start() {
+    rm -rf "$T/data" "$T/agent.out" "$T/agent.err"
+    config "$1"
     "$RAMPARTD" --foreground --config "$T/rampart.json" >"$T/agent.out" 2>"$T/agent.err" &
     APID=$!
     AGENT_PIDS+=("$APID")
@@ -77,6 +101,13 @@ stop() {
 alert_seen() {
     [ -f "$EVENTS" ] && grep -q "\"rule.id\":\"$RULE_ID\"" "$EVENTS"
 }
+
+alerts_of() {
+    [ -f "$EVENTS" ] || { echo 0; return; }
+    grep -cF "\"rule.id\":\"$1\"" "$EVENTS" || true
+}
+
+alerts_at_least() { [ "$(alerts_of "$1")" -ge "$2" ]; }
 
 # alert_summary OUT : the alert's fields a user compares (not ids and times),
 # and checks it names the exec that raised it.
@@ -130,6 +161,16 @@ for k in CapInh CapPrm CapEff CapBnd CapAmb; do
 done
 grep -qE "^NoNewPrivs:[[:space:]]+1$" <<<"$status" || fail "no_new_privs is not set"
 grep -qE "^Seccomp:[[:space:]]+2$" <<<"$status" || fail "no seccomp filter"
+# A reload that turns the target rule off reaches the isolated plugin's
+# reconfigure: the next exec raises the canary's alert, not the target's.
+wait_for 10 "the canary's first alert" alerts_at_least "$CANARY_ID" 1
+config process "\"rules\": {\"$RULE_ID\": {\"enabled\": false}}"
+kill -HUP "$APID"
+wait_for 15 "the reload" file_has "$T/agent.err" "plugin sigma: reconfigured"
+"$T/bin/$UNAME"
+wait_for 15 "the canary's second alert" alerts_at_least "$CANARY_ID" 2
+[ "$(alerts_of "$RULE_ID")" -eq 1 ] || fail "the target rule still alerts after the reload turned it off"
+pid_alive "$SBX" || fail "the reload restarted the sandbox instead of reconfiguring the plugin"
 stop
 pid_gone "$SBX" || fail "the sandbox outlived the agent"
 
