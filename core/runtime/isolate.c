@@ -384,19 +384,40 @@ static int op_alert(struct rp__iso *iso, rp__iso_rd *r, uint64_t seq)
                    : sreply(iso, seq, rc, NULL, 0);
 }
 
+/* The host's subscriptions of the plugin outlive a sandbox (a restart
+ * subscribes again: it still is), not a stop (the host ends them). */
 static int op_subscribe(struct rp__iso *iso, const char *pat, uint32_t len, uint32_t flags)
 {
-    for (uint32_t i = 0; i < iso->nsubs; i++)
-        if (strlen(iso->subs[i]) == len && memcmp(iso->subs[i], pat, len) == 0)
-            return 0; /* a restarted sandbox subscribes again: it still is */
-    if (iso->nsubs >= MAX_SUBS)
+    rp__os_mutex_lock(iso->lock);
+    for (uint32_t i = 0; i < iso->nsubs; i++) {
+        if (strlen(iso->subs[i]) == len && memcmp(iso->subs[i], pat, len) == 0) {
+            rp__os_mutex_unlock(iso->lock);
+            return 0;
+        }
+    }
+    int full = iso->nsubs >= MAX_SUBS;
+    rp__os_mutex_unlock(iso->lock);
+    if (full)
         return RP_ERR_FULL;
     int rc = rp__host_api()->subscribe(iso->p, pat, len, flags);
-    if (rc == 0 && (iso->subs[iso->nsubs] = malloc((size_t)len + 1))) {
-        memcpy(iso->subs[iso->nsubs], pat, len);
-        iso->subs[iso->nsubs++][len] = '\0';
+    char *copy = rc == 0 ? malloc((size_t)len + 1) : NULL;
+    if (copy) {
+        memcpy(copy, pat, len);
+        copy[len] = '\0';
+        rp__os_mutex_lock(iso->lock);
+        iso->subs[iso->nsubs++] = copy;
+        rp__os_mutex_unlock(iso->lock);
     }
     return rc;
+}
+
+static void subs_forget(struct rp__iso *iso)
+{
+    rp__os_mutex_lock(iso->lock);
+    for (uint32_t i = 0; i < iso->nsubs; i++)
+        free(iso->subs[i]);
+    iso->nsubs = 0;
+    rp__os_mutex_unlock(iso->lock);
 }
 
 static int serve_scall(struct rp__iso *iso, uint64_t seq, rp__iso_rd *r)
@@ -1002,6 +1023,7 @@ static int proxy_stop(rp_plugin *self, void *state)
     (void)self;
     atomic_store(&iso->want, 3);
     atomic_store(&iso->up, 0);
+    subs_forget(iso); /* the host ended them before this stop */
     if (atomic_load(&iso->cur_pid) <= 0)
         return 0; /* no sandbox now: nothing runs */
     return lifecycle(iso, RP__ISO_STOP, NULL, RP__CR_STOP);
@@ -1013,6 +1035,7 @@ static void proxy_destroy(rp_plugin *self, void *state)
     (void)self;
     atomic_store(&iso->want, 3);
     atomic_store(&iso->up, 0);
+    subs_forget(iso); /* a failed init or start: the host ended them */
     if (atomic_load(&iso->cur_pid) > 0)
         lifecycle(iso, RP__ISO_DESTROY, NULL, RP__CR_DESTROY);
 }
@@ -1348,8 +1371,7 @@ void rp__iso_free(struct rp__iso *iso)
     rp__os_fd_close(iso->plugin_fd);
     rp__os_fd_close(iso->exe_fd);
     desc_free(iso);
-    for (uint32_t i = 0; i < iso->nsubs; i++)
-        free(iso->subs[i]);
+    subs_forget(iso);
     free(iso->config_text);
     free(iso->evbuf);
     free(iso->inbuf);

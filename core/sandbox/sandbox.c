@@ -484,6 +484,70 @@ struct bridge {
     void *arg;
 };
 
+/* The plugin's watches and timers, removed after its stop as the host
+ * removes an in-process plugin's: nothing of a stopped plugin runs, and a
+ * plugin initialised again after destroy (a reload) starts clean. */
+#define MAX_HANDLES 256
+static struct handle_slot {
+    uint64_t id; /* 0: free */
+    int is_timer;
+} handles[MAX_HANDLES];
+static rp__os_mutex *handles_lock;
+static int handles_closed; /* from stop to the next init: new ones refused */
+
+static int handle_add(uint64_t id, int is_timer)
+{
+    int rc = RP_ERR_FULL;
+    rp__os_mutex_lock(handles_lock);
+    for (int i = 0; i < MAX_HANDLES; i++) {
+        if (handles[i].id == 0) {
+            handles[i].id = id;
+            handles[i].is_timer = is_timer;
+            rc = 0;
+            break;
+        }
+    }
+    rp__os_mutex_unlock(handles_lock);
+    return rc;
+}
+
+static void handle_forget(uint64_t id, int is_timer)
+{
+    rp__os_mutex_lock(handles_lock);
+    for (int i = 0; i < MAX_HANDLES; i++)
+        if (handles[i].id == id && handles[i].is_timer == is_timer)
+            handles[i].id = 0;
+    rp__os_mutex_unlock(handles_lock);
+}
+
+/* After the plugin's stop: its jobs not started are cancelled (their done
+ * gets RP_ERR_STOPPED), its watches and timers removed. */
+static void release_plugin_resources(void)
+{
+    rp__os_mutex_lock(handles_lock);
+    handles_closed = 1;
+    rp__os_mutex_unlock(handles_lock);
+    rp__workers_cancel_owner(S.workers, &S);
+    for (int i = 0; i < MAX_HANDLES; i++) {
+        rp__os_mutex_lock(handles_lock);
+        struct handle_slot h = handles[i];
+        handles[i].id = 0;
+        rp__os_mutex_unlock(handles_lock);
+        if (h.id && h.is_timer)
+            rp__loop_timer_cancel(S.loop, h.id);
+        else if (h.id)
+            rp__loop_unwatch(S.loop, h.id);
+    }
+}
+
+static int handles_open(void)
+{
+    rp__os_mutex_lock(handles_lock);
+    int open = !handles_closed;
+    rp__os_mutex_unlock(handles_lock);
+    return open;
+}
+
 static void fd_bridge(void *arg, int fd, uint32_t revents)
 {
     struct bridge *b = arg;
@@ -510,7 +574,13 @@ static int h_fd_watch(rp_plugin *self, int64_t fd, uint32_t events, rp_fd_cb cb,
      * running when its watch is removed, and the process is short-lived. */
     uint32_t ev =
         (events & RP_FD_READ ? RP__LOOP_READ : 0) | (events & RP_FD_WRITE ? RP__LOOP_WRITE : 0);
+    if (!handles_open()) {
+        free(b);
+        return RP_ERR_STOPPED;
+    }
     int rc = rp__loop_watch_fd(S.loop, NULL, (int)fd, ev, fd_bridge, b, watch_id);
+    if (rc == 0 && (rc = handle_add(*watch_id, 0)) != 0)
+        rp__loop_unwatch(S.loop, *watch_id);
     if (rc != 0)
         free(b);
     return rc;
@@ -519,6 +589,7 @@ static int h_fd_watch(rp_plugin *self, int64_t fd, uint32_t events, rp_fd_cb cb,
 static int h_fd_unwatch(rp_plugin *self, uint64_t watch_id)
 {
     (void)self;
+    handle_forget(watch_id, 0);
     return rp__loop_unwatch(S.loop, watch_id);
 }
 
@@ -532,7 +603,13 @@ static int h_timer_start(rp_plugin *self, uint64_t first_ms, uint64_t interval_m
         return RP_ERR_NOMEM;
     b->timer_cb = cb;
     b->arg = arg;
+    if (!handles_open()) {
+        free(b);
+        return RP_ERR_STOPPED;
+    }
     int rc = rp__loop_timer_add(S.loop, NULL, first_ms, interval_ms, timer_bridge, b, timer_id);
+    if (rc == 0 && (rc = handle_add(*timer_id, 1)) != 0)
+        rp__loop_timer_cancel(S.loop, *timer_id);
     if (rc != 0)
         free(b);
     return rc;
@@ -541,6 +618,7 @@ static int h_timer_start(rp_plugin *self, uint64_t first_ms, uint64_t interval_m
 static int h_timer_stop(rp_plugin *self, uint64_t timer_id)
 {
     (void)self;
+    handle_forget(timer_id, 1);
     return rp__loop_timer_cancel(S.loop, timer_id);
 }
 
@@ -574,7 +652,8 @@ static int h_work_submit(rp_plugin *self, rp_work_cb work, rp_work_done_cb done,
     j->work = work;
     j->done = done;
     j->arg = arg;
-    int rc = rp__workers_submit(S.workers, NULL, job_work, job_done, j);
+    int rc =
+        handles_open() ? rp__workers_submit(S.workers, &S, job_work, job_done, j) : RP_ERR_STOPPED;
     if (rc != 0)
         free(j);
     return rc;
@@ -914,6 +993,9 @@ static void serve(const rp__iso_hdr *h)
             die("the worker's fields do not apply: %s", rp_strerror(rc));
         return;
     case RP__ISO_INIT:
+        rp__os_mutex_lock(handles_lock);
+        handles_closed = 0;
+        rp__os_mutex_unlock(handles_lock);
         if ((rc = set_config(&r)) == 0) {
             set_callback(RP__CR_INIT);
             rc = S.d.init(S.rec, &api, &S.state);
@@ -933,16 +1015,18 @@ static void serve(const rp__iso_hdr *h)
         set_callback(RP__CR_STOP);
         rc = S.d.stop(S.rec, S.state);
         set_callback(RP__CR_NONE);
+        release_plugin_resources();
         reply(h->seq, rc);
         return;
     case RP__ISO_DESTROY:
-        /* Nothing of the plugin may run during or after destroy. */
-        rp__workers_destroy(S.workers);
-        S.workers = NULL;
-        rp__loop_stop(S.loop);
+        /* Nothing of the plugin runs during or after destroy (its stop, or
+         * a failed init, released its watches, timers and jobs); the
+         * sandbox stays for an init again (a reload re-creating it). */
+        release_plugin_resources();
         set_callback(RP__CR_DESTROY);
         S.d.destroy(S.rec, S.state);
         set_callback(RP__CR_NONE);
+        S.state = NULL;
         reply(h->seq, 0);
         return;
     case RP__ISO_RECONF:
@@ -1068,7 +1152,7 @@ int main(int argc, char **argv)
         rp__iso_end_init(&S.rep, base + RP__ISO_OFF_REPLY, RP__ISO_REPLY_SIZE, 0) != 0)
         die("bad ring layout");
     if (rp__os_mutex_create(&S.out_lock) != 0 || rp__os_mutex_create(&S.call_lock) != 0 ||
-        rp__os_mutex_create(&S.fields_lock) != 0)
+        rp__os_mutex_create(&handles_lock) != 0 || rp__os_mutex_create(&S.fields_lock) != 0)
         die("out of memory");
     S.inbuf = malloc(RP__ISO_REC_MAX);
     S.repbuf = malloc(RP__ISO_REC_MAX);
@@ -1140,7 +1224,5 @@ int main(int argc, char **argv)
         }
         naps = 0;
         serve(&h);
-        if (h.type == RP__ISO_DESTROY)
-            exit(0);
     }
 }

@@ -10,7 +10,9 @@
 #    restarts and the events lost with it;
 #  - hang in on_event: caught by the deadline (plugins.<name>.sandbox.
 #    deadline_ms), the sandbox killed and restarted, the other events all
-#    there, and SIGTERM ends the agent at once.
+#    there, and SIGTERM ends the agent at once;
+#  - a reload that changes its config re-creates it (it has no reconfigure)
+#    in the same sandbox, and it gets events again.
 # Usage: bash test_sandbox_chaos.sh RAMPARTD RAMPARTCTL VERSION PLUGIN_DIR
 # (RP_TEST_PLUGIN_DIR: the folder of chaos.so).
 # shellcheck source=tests/cli/lib.sh
@@ -103,7 +105,7 @@ sandbox_status() {
 import json, sys
 p = json.load(open(sys.argv[1]))["plugins"]
 sb = p["bad"]["sandbox"]
-ok = sb["restarts"] >= 1 and sb["events_lost"] >= 1 and sb["pid"] > 0
+ok = sb["restarts"] >= 1 and sb["events_lost"] >= 1 and sb["pid"] >= 0
 ok = ok and "sandbox" not in p["sigma"] and p["sigma"]["dropped"] == 0
 sys.exit(0 if ok else 1)
 PY
@@ -127,7 +129,7 @@ grep -q "plugin bad: its sandbox was restarted" "$T/agent.err" || fail "the sand
 [ "$(execs_out)" -eq "$N" ] || fail "expected $N exec events of $UNAME, got $(execs_out)"
 wait_for 15 "the Sigma alert of every exec" alerts_all
 [ "$(alerts_out)" -eq "$N" ] || fail "expected $N alerts of the in-process detector, got $(alerts_out)"
-wait_for 5 "status.json to show the sandbox's restarts and lost events" sandbox_status
+wait_for 10 "status.json to show the sandbox's restarts and lost events" sandbox_status
 stop_at=$(date +%s%N)
 kill -TERM "$APID"
 wait_for 10 "the agent to exit" pid_gone "$APID"
@@ -151,4 +153,31 @@ kill -TERM "$APID"
 wait_for 10 "the agent to exit" pid_gone "$APID"
 wait "$APID" || fail "the agent exited with status $?"
 echo "hang: $hangs hangs caught, $N/$N execs kept, stopped in $((($(date +%s%N) - stop_at) / 1000000)) ms"
+# ---- re-created by a reload -------------------------------------------------------
+# chaos has no reconfigure: a reload that changes its config stops,
+# destroys and initialises it again, in the same sandbox, subscribed again.
+start none
+sandbox_pid() {
+    "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["plugins"]["bad"]["sandbox"]["pid"])' \
+        "$T/data/status.json"
+}
+bad_seen() {
+    "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["plugins"]["bad"]["counters"]["chaos.events"])' \
+        "$T/data/status.json"
+}
+bad_seen_more() { [ "$(bad_seen)" -gt "$1" ]; }
+wait_for 5 "status.json" test -s "$T/data/status.json"
+pid0=$(sandbox_pid)
+sed -i 's/"nth": 2/"nth": 3/' "$T/rampart.json"
+kill -HUP "$APID"
+wait_for 15 "the re-creation" file_has "$T/agent.err" "plugin bad: re-creating"
+sleep 1
+seen0=$(bad_seen)
+"$T/bin/$UNAME" 0.3
+wait_for 10 "the re-created plugin to see events" bad_seen_more "$seen0"
+[ "$(sandbox_pid)" = "$pid0" ] || fail "the reload started another sandbox ($pid0 -> $(sandbox_pid))"
+kill -TERM "$APID"
+wait_for 10 "the agent to exit" pid_gone "$APID"
+wait "$APID" || fail "the agent exited with status $?"
+echo "reload: re-created in sandbox $pid0, events flow again"
 echo "PASS"
