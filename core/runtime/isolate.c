@@ -31,6 +31,8 @@
 #define BACKOFF_MIN_MS    100
 #define BACKOFF_MAX_MS    30000
 #define NSTRS             7
+/* CAP_SETGID, CAP_SETUID, CAP_SETPCAP and CAP_KILL (linux/capability.h). */
+#define RP__ISO_WORKER_CAPS (RP_CAP(6) | RP_CAP(7) | RP_CAP(8) | RP_CAP_KILL)
 
 /* A call of the worker waiting for its reply (one at a time: call_lock). */
 struct pending {
@@ -1271,10 +1273,17 @@ static int desc_parse(struct rp__iso *iso, uint32_t len, char *err, size_t errle
     d->on_command = c & RP__ISO_CB_COMMAND ? proxy_on_command : NULL;
     /* The sandbox serialises its on_event calls; the proxy's are short. */
     d->flags &= ~(uint32_t)RP_PLUGIN_CONCURRENT_EVENTS;
-    /* The loader copies at most this many bytes: the plugin's own size, so
-     * members an older plugin lacks read as zero there too. */
-    if (d->struct_size > sizeof *d)
+    /* The plugin's code gets no capability in the sandbox, whatever it
+     * declares; what the worker keeps for it (agent.drop_capabilities) is
+     * what starting and ending its sandbox takes: another user and group,
+     * the bounding set emptied, a signal to that user's process. A
+     * descriptor too small for ABI 1.0 keeps its size, for the loader to
+     * refuse; the others are whole (zero past the plugin's own members). */
+    if (d->struct_size >= RP_DESCRIPTOR_SIZE_1_0) {
         d->struct_size = sizeof *d;
+        d->flags |= RP_PLUGIN_CAPS_DECLARED;
+        d->capabilities = RP__ISO_WORKER_CAPS;
+    }
     return 0;
 }
 
