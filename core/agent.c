@@ -19,6 +19,8 @@
 #include "runtime/topic.h"
 #include "runtime/workers.h"
 #include "output/uploader.h"
+#include "privileges.h"
+#include "lib/secrets.h"
 #include "lib/uuid.h"
 #include "version.h"
 
@@ -69,7 +71,7 @@ struct rp__agent {
      * plugin set is fixed for the life of the host. */
     unsigned char *plugin_alerted;
     size_t nplugin_alerted;
-    uint64_t alerted_bus_episodes, alerted_rotation_bursts;
+    uint64_t alerted_bus_episodes, alerted_rotation_bursts, alerted_rss_episodes;
     /* The stop watchdog (agent.stop_grace_ms): stop_done under stop_lock. */
     rp__os_mutex *stop_lock;
     rp__os_cond *stop_cond;
@@ -86,6 +88,7 @@ struct rp__agent {
     char agent_id[RP__UUID_STR_LEN + 1];
     char hostname[256];
     rp__ndjson_stamp stamp; /* identity on every line; built at start */
+    rp__privileges privs;   /* the capability drop at start (privileges.h) */
 };
 
 int rp__agent_create(const rp__agent_opts *opts, rp__config *cfg, rp__agent **out)
@@ -466,6 +469,7 @@ void rp__agent_host_opts(const rp__config *cfg, rp__host_opts *opts)
     const json_t *agent = json_object_get(cfg->root, "agent");
     opts->trusted_keys = json_object_get(agent, "trusted_keys");
     opts->require_signed_plugins = json_is_true(json_object_get(agent, "require_signed_plugins"));
+    opts->rss_ceiling = cfg->max_rss_bytes;
 }
 
 int rp__agent_check_config(const rp__config *cfg, char *err, size_t errlen)
@@ -849,6 +853,13 @@ static const struct u64_member flow_members[] = {
     UINT_MEMBER(rp__host_flow, episodes, "full_episodes", uint64_t),
     FLOW(suspensions),
     UINT_MEMBER(rp__host_flow, suspended_now, "suspended_plugins", uint32_t)};
+/* The RSS ceiling, under "memory" in agent.health and status. */
+static const struct u64_member rss_members[] = {
+    UINT_MEMBER(rp__host_flow, rss_ceiling, "max_rss_bytes", uint64_t),
+    UINT_MEMBER(rp__host_flow, rss_last, "rss_bytes", uint64_t),
+    UINT_MEMBER(rp__host_flow, rss_refused, "refused", uint64_t),
+    UINT_MEMBER(rp__host_flow, rss_episodes, "ceiling_episodes", uint64_t),
+    UINT_MEMBER(rp__host_flow, rss_over, "over_ceiling", uint32_t)};
 #undef FLOW
 #define LOOP(m) U64_MEMBER(rp__loop_stats, m)
 static const struct u64_member loop_members[] = {
@@ -990,6 +1001,13 @@ static json_t *health_doc(rp__agent *a)
     rp__host_refused_by_type(a->host, refused_type, by_type);
     json_object_set_new(bus, "refused_full_by_type", by_type);
     json_object_set_new(d, "bus", bus);
+    /* The RSS ceiling: the current RSS is sampled while events flow, so an
+     * idle agent's figure is read here. */
+    if (rp__os_process_rss(&fl.rss_last) != 0)
+        fl.rss_last = 0;
+    json_t *mem = json_object();
+    U64_MEMBERS(mem, fl, rss_members);
+    json_object_set_new(d, "memory", mem);
 
     rp__loop_stats ls;
     rp__loop_get_stats(a->loop, &ls);
@@ -1047,6 +1065,8 @@ static json_t *health_doc(rp__agent *a)
         json_object_set_new(plugins, pi.name, o);
     }
     json_object_set_new(d, "plugins", plugins);
+    json_object_set_new(d, "capabilities", rp__privileges_json(&a->privs));
+    rp__secrets_scrub_json(d); /* errors plugins or a backend wrote may quote a secret */
     return d;
 }
 
@@ -1136,6 +1156,13 @@ static void check_losses(rp__agent *a)
     /* A full bus: one alert per episode at most, and one per health tick. */
     rp__host_flow fl;
     rp__host_flow_stats(a->host, &fl);
+    report_rise(a, fl.rss_episodes, &a->alerted_rss_episodes, "rampart.memory.ceiling",
+                "Memory ceiling reached: events refused, collectors paused", 73,
+                "the agent reached its memory ceiling (agent.max_rss_bytes %llu, %llu bytes "
+                "resident at the last sample) %llu times: %llu events of plugins were refused and "
+                "collectors stopped reading their kernel sources meanwhile",
+                (unsigned long long)fl.rss_ceiling, (unsigned long long)fl.rss_last,
+                (unsigned long long)fl.rss_episodes, (unsigned long long)fl.rss_refused);
     if (fl.episodes > a->alerted_bus_episodes) {
         char per_plugin[256] = "";
         size_t n = 0;
@@ -1363,6 +1390,7 @@ static json_t *ctl_plugins(void *arg)
         json_array_append_new(arr, o);
     }
     rp__os_mutex_unlock(a->health_lock);
+    rp__secrets_scrub_json(arr);
     return arr;
 }
 
@@ -1467,6 +1495,7 @@ int rp__agent_start(rp__agent *a)
     /* The sink takes every event without loss; then the threads start:
      * workers (their completions wait for the loop), loop, bus, and the
      * plugins last. */
+    rp__privileges_drop(a->boot_cfg, a->host, &a->privs); /* while one thread runs */
     rp__workers_opts wo = {.hooks = rp__host_hooks()};
     if ((rc = rp__bus_subscribe(a->bus, "*", rp__sink_on_event, a->sink, 0, RP__BUS_LOSSLESS, 0,
                                 &a->sink_sub)) != 0 ||
@@ -1670,6 +1699,7 @@ int rp__agent_run(rp__agent *a)
             /* Answers the reloads asked through the control socket. */
             uint64_t seq = rp__control_reload_begin(a->ctl);
             int rc = rp__agent_reload(a);
+            rp__secrets_scrub(a->reload_err, sizeof a->reload_err);
             rp__control_reload_done(a->ctl, seq, rc, rc ? a->reload_err : NULL);
         }
     }

@@ -5,6 +5,7 @@
 #include "os/os_fs.h"
 #include "lib/path.h"
 #include "lib/schema.h"
+#include "lib/secrets.h"
 #include "runtime/policy.h"
 
 #include <rampart/plugin.h>
@@ -72,6 +73,7 @@ void rp__config_err_add(char *err, size_t errlen, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
+    rp__secrets_scrub(line, sizeof line);
     size_t need = (used ? 1 : 0) + strlen(line) + 1;
     /* Room is kept for the final note. */
     if (used + need + sizeof more + 1 > errlen) {
@@ -87,7 +89,10 @@ void rp__config_err_print(FILE *f, const char *prefix, const char *err)
     do {
         const char *nl = strchr(p, '\n');
         int n = nl ? (int)(nl - p) : (int)strlen(p);
-        fprintf(f, "%s%.*s\n", prefix, n, p);
+        char line[2048];
+        snprintf(line, sizeof line, "%.*s", n, p);
+        rp__secrets_scrub(line, sizeof line);
+        fprintf(f, "%s%s\n", prefix, line);
         p = nl ? nl + 1 : NULL;
     } while (p);
 }
@@ -204,6 +209,7 @@ static int extract(rp__config *cfg)
     cfg->deadletter_max_bytes = (uint64_t)int_at(root, "spool", "deadletter_max_bytes");
     cfg->health_interval_ms = (uint32_t)int_at(root, "agent", "health_interval_ms");
     cfg->bus_max_bytes = (uint64_t)int_at(root, "agent", "bus_max_bytes");
+    cfg->max_rss_bytes = (uint64_t)int_at(root, "agent", "max_rss_bytes");
     cfg->stop_grace_ms = (uint32_t)int_at(root, "agent", "stop_grace_ms");
     cfg->plugin_command_timeout_ms = (uint32_t)int_at(root, "agent", "plugin_command_timeout_ms");
     cfg->plugin_file_reloads_max = (uint32_t)int_at(root, "agent", "plugin_file_reloads_max");
@@ -309,6 +315,14 @@ static void unknown_overlay_plugins(const json_t *base, const json_t *overlay_do
     }
 }
 
+/* Each value the schema marks secret is kept out of everything printed
+ * from here on (lib/secrets.h), errors about this very config included. */
+static void register_secret(void *arg, const char *s, size_t len)
+{
+    (void)arg;
+    (void)rp__secrets_add(s, len); /* too short or too many: see lib/secrets.h */
+}
+
 static json_t *builtin_doc(const char *text)
 {
     json_error_t jerr;
@@ -341,6 +355,28 @@ static int check_exclude(const json_t *merged, const json_t *main_doc, const cha
         }
     }
     return 0;
+}
+
+/* agent.max_rss_bytes must leave room above the byte cap on queued events
+ * (those bytes are resident too), or the ceiling would pause the collectors
+ * before the cap could. */
+#define RSS_ABOVE_BUS ((uint64_t)32 << 20)
+
+static int check_rss_ceiling(const json_t *merged, const json_t *main_doc, const char *main_name,
+                             const json_t *overlay_doc, const char *overlay_name, char *err,
+                             size_t errlen)
+{
+    const json_t *agent = json_object_get(merged, "agent");
+    json_int_t rss = json_integer_value(json_object_get(agent, "max_rss_bytes"));
+    json_int_t bus = json_integer_value(json_object_get(agent, "bus_max_bytes"));
+    if (rss == 0 || (uint64_t)rss >= (uint64_t)bus + RSS_ABOVE_BUS)
+        return 0;
+    struct rp__json_seg segv[2] = {{.key = "agent"}, {.key = "max_rss_bytes"}};
+    const char *file = attribute(main_doc, main_name, overlay_doc, overlay_name, segv, 2);
+    return set_err(err, errlen,
+                   "%s: agent.max_rss_bytes: expected 0 (no ceiling) or at least "
+                   "agent.bus_max_bytes + 33554432 = %llu, got %lld",
+                   file, (unsigned long long)((uint64_t)bus + RSS_ABOVE_BUS), (long long)rss);
 }
 
 /* policy: the schema checks the shape; the policy's own check adds what it
@@ -412,6 +448,7 @@ int rp__config_from_docs(const json_t *main_doc, const char *main_name, const js
         json_object_set_new(json_object_get(merged, "agent"), "site", json_string(site)) != 0)
         goto out;
 
+    rp__schema_redact(schema, merged, 0, register_secret, NULL);
     if (!(skip = json_object()))
         goto out;
     if (overlay_doc)
@@ -430,6 +467,8 @@ int rp__config_from_docs(const json_t *main_doc, const char *main_name, const js
     }
 
     rc = check_exclude(merged, main_doc, main_name, overlay_doc, overlay_name, err, errlen);
+    if (rc == 0)
+        rc = check_rss_ceiling(merged, main_doc, main_name, overlay_doc, overlay_name, err, errlen);
     if (rc != 0)
         goto out;
     struct policy_errors pe = {main_doc, overlay_doc, main_name, overlay_name, err, errlen};

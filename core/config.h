@@ -82,6 +82,7 @@ typedef struct rp__config {
     uint64_t deadletter_max_bytes;
     uint32_t health_interval_ms;
     uint64_t bus_max_bytes;             /* agent.bus_max_bytes: cap on the bytes of queued events */
+    uint64_t max_rss_bytes;             /* agent.max_rss_bytes: RSS ceiling, 0 = none */
     uint32_t stop_grace_ms;             /* agent.stop_grace_ms: how long a stop may take */
     uint32_t plugin_command_timeout_ms; /* agent.plugin_command_timeout_ms */
     uint32_t plugin_file_reloads_max;   /* agent.plugin_file_reloads_max: new copies per plugin */

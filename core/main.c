@@ -7,6 +7,7 @@
 #include "os/os.h"
 #include "lib/path.h"
 #include "lib/schema.h"
+#include "redact.h"
 #include "version.h"
 
 #include <rampart/plugin.h>
@@ -130,7 +131,9 @@ int main(int argc, char **argv)
         return RP_EX_OK;
     }
     if (print_only) {
-        int ok = json_dumpf(cfg->root, stdout, JSON_INDENT(2)) == 0;
+        json_t *shown = rp__agent_config_redacted(cfg); /* secrets: <redacted> */
+        int ok = shown && json_dumpf(shown, stdout, JSON_INDENT(2)) == 0;
+        json_decref(shown);
         fputc('\n', stdout);
         rp__config_destroy(cfg);
         return ok ? RP_EX_OK : RP_EX_SOFTWARE;

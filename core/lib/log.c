@@ -1,5 +1,6 @@
 /* core/lib/log.c - leveled logging to stderr or the system log. */
 #include "lib/log.h"
+#include "lib/secrets.h"
 #include "os/os.h"
 
 #include <rampart/plugin.h>
@@ -60,6 +61,7 @@ void rp__log(enum rp__log_level level, const char *fmt, ...)
     va_end(ap);
     if (n >= (int)sizeof msg)
         memcpy(msg + sizeof msg - 4, "...", 4);
+    rp__secrets_scrub(msg, sizeof msg); /* lib/secrets.h: no line carries a secret */
 
     if (atomic_load(&log_target) == RP__LOG_TO_SYSLOG) {
         rp__os_syslog_write((int)level, msg);

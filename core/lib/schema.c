@@ -1,5 +1,6 @@
 /* core/lib/schema.c - a strict JSON Schema subset with error messages for people. */
 #include "lib/schema.h"
+#include "lib/secrets.h"
 #include "os/os.h"
 
 #include <rampart/plugin.h>
@@ -7,6 +8,7 @@
 #include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct vctx {
@@ -20,6 +22,7 @@ typedef struct vctx {
     void *report_arg;
     unsigned reported;
     int in_key; /* validating a key against propertyNames */
+    int secret; /* inside a value its schema marks "secret": never echoed */
 } vctx;
 
 static const char *const known_keywords[] = {
@@ -27,7 +30,7 @@ static const char *const known_keywords[] = {
     "items",     "minItems",  "maxItems",   "minimum",       "maximum",
     "minLength", "maxLength", "format",     "propertyNames", "description",
     "default",   "title",     "examples",   "$comment",      "pattern",
-    NULL,
+    "secret",    NULL,
 };
 
 static const char *const type_names[] = {"object", "array",   "string", "integer",
@@ -372,7 +375,39 @@ static int validate_object(vctx *c, const json_t *schema, const json_t *v)
     return bad ? RP_ERR_CONFIG : 0;
 }
 
+/* What a schema's "secret" says: 0 not secret, 1 the whole value, 2 the
+ * user information of a URL. */
+static int secret_kind(const json_t *schema)
+{
+    const json_t *s = json_is_object(schema) ? json_object_get(schema, "secret") : NULL;
+    if (json_is_true(s))
+        return 1;
+    if (json_is_string(s) && strcmp(json_string_value(s), "userinfo") == 0)
+        return 2;
+    return 0;
+}
+
+/* rp__json_describe, but a secret value is shown by its type alone. */
+static void describe(const vctx *c, const json_t *v, char *buf, size_t len)
+{
+    if (c->secret && len)
+        snprintf(buf, len, "%s " RP__REDACTED, type_of(v));
+    else
+        rp__json_describe(v, buf, len);
+}
+
+static int validate_value(vctx *c, const json_t *schema, const json_t *v);
+
 static int validate(vctx *c, const json_t *schema, const json_t *v)
+{
+    int secret = secret_kind(schema) != 0;
+    c->secret += secret;
+    int rc = validate_value(c, schema, v);
+    c->secret -= secret;
+    return rc;
+}
+
+static int validate_value(vctx *c, const json_t *schema, const json_t *v)
 {
     char got[96];
     int rc;
@@ -380,7 +415,7 @@ static int validate(vctx *c, const json_t *schema, const json_t *v)
     if (json_is_true(schema))
         return 0;
     if (json_is_false(schema)) {
-        rp__json_describe(v, got, sizeof got);
+        describe(c, v, got, sizeof got);
         return fail(c, 0, "no value is allowed here, got %s", got);
     }
     if (!json_is_object(schema))
@@ -409,7 +444,7 @@ static int validate(vctx *c, const json_t *schema, const json_t *v)
             return fail(c, 1, "schema: \"type\" must be a string or an array");
         }
         if (!ok) {
-            rp__json_describe(v, got, sizeof got);
+            describe(c, v, got, sizeof got);
             return fail(c, 0, "expected %s, got %s", want, got);
         }
     }
@@ -430,7 +465,7 @@ static int validate(vctx *c, const json_t *schema, const json_t *v)
                 appendf(list, sizeof list, &pos, "%s%s", i ? ", " : "", s ? s : "?");
                 free(s);
             }
-            rp__json_describe(v, got, sizeof got);
+            describe(c, v, got, sizeof got);
             return fail(c, 0, "expected one of %s, got %s", list, got);
         }
     }
@@ -468,7 +503,7 @@ static int validate(vctx *c, const json_t *schema, const json_t *v)
         const json_t *hi = json_object_get(schema, "maxLength");
         const char *fmt = json_string_value(json_object_get(schema, "format"));
         size_t n = json_string_length(v);
-        rp__json_describe(v, got, sizeof got);
+        describe(c, v, got, sizeof got);
         if (lo && (json_int_t)n < json_integer_value(lo))
             return fail(c, 0,
                         "expected a string of at least %" JSON_INTEGER_FORMAT " byte(s), got %s",
@@ -508,7 +543,7 @@ static int validate(vctx *c, const json_t *schema, const json_t *v)
         const json_t *lo = json_object_get(schema, "minimum");
         const json_t *hi = json_object_get(schema, "maximum");
         double x = json_number_value(v);
-        rp__json_describe(v, got, sizeof got);
+        describe(c, v, got, sizeof got);
         if (lo && x < json_number_value(lo))
             return fail(c, 0, "expected a number >= %g, got %s", json_number_value(lo), got);
         if (hi && x > json_number_value(hi))
@@ -586,6 +621,10 @@ static int check(vctx *c, const json_t *schema, int level)
                 return fail(c, 1,
                             "schema: \"format\" supports only \"name\" and "
                             "\"absolute-path\"");
+        } else if (strcmp(key, "secret") == 0) {
+            if (!json_is_boolean(val) &&
+                !(json_is_string(val) && strcmp(json_string_value(val), "userinfo") == 0))
+                return fail(c, 1, "schema: \"secret\" must be true, false or \"userinfo\"");
         } else if (strcmp(key, "pattern") == 0) {
             if (!json_is_string(val) || pattern_match(json_string_value(val), "", 0) < 0)
                 return fail(c, 1,
@@ -620,4 +659,102 @@ int rp__schema_validate_all(const json_t *schema, const json_t *doc, rp__schema_
     memset(err, 0, sizeof *err);
     int rc = validate(&c, schema, doc);
     return rc == 0 && c.reported ? RP_ERR_CONFIG : rc;
+}
+
+/* Replaces one secret string (kind 1: all of it, 2: a URL's user
+ * information) and tells found what it held. */
+static void redact_string(json_t *parent, const char *key, size_t index, const json_t *v, int kind,
+                          rp__schema_secret_fn found, void *arg)
+{
+    const char *s = json_string_value(v);
+    size_t len = json_string_length(v), off = 0, ulen = len;
+    if (!s || len == 0)
+        return; /* nothing set: "" says so and hides nothing */
+    if (kind == 2 && rp__secrets_url_userinfo(s, &off, &ulen) != 0)
+        return;
+    if (found)
+        found(arg, s + off, ulen);
+    if (!parent)
+        return;
+    json_t *r;
+    if (kind == 2) {
+        size_t n = len - ulen + sizeof RP__REDACTED;
+        char *buf = malloc(n);
+        if (!buf)
+            return;
+        snprintf(buf, n, "%.*s" RP__REDACTED "%s", (int)off, s, s + off + ulen);
+        r = json_string(buf);
+        free(buf);
+    } else {
+        r = json_string(RP__REDACTED);
+    }
+    if (!r)
+        return;
+    if (key)
+        json_object_set_new(parent, key, r);
+    else
+        json_array_set_new(parent, index, r);
+}
+
+static void redact(const json_t *schema, json_t *parent, const char *key, size_t index, json_t *v,
+                   int kind, rp__schema_secret_fn found, void *arg, int level)
+{
+    if (level > RP__SCHEMA_MAX_DEPTH || !v)
+        return;
+    if (!kind)
+        kind = secret_kind(schema);
+    if (json_is_string(v)) {
+        if (kind)
+            redact_string(parent, key, index, v, kind, found, arg);
+        return;
+    }
+    const json_t *sch = json_is_object(schema) ? schema : NULL;
+    if (json_is_object(v)) {
+        const json_t *props = json_object_get(sch, "properties");
+        const json_t *extra = json_object_get(sch, "additionalProperties");
+        const char *k;
+        json_t *sub;
+        json_object_foreach(v, k, sub)
+        {
+            const json_t *ss = json_object_get(props, k);
+            redact(ss ? ss : extra, parent ? v : NULL, k, 0, sub, kind, found, arg, level + 1);
+        }
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *sub;
+        json_array_foreach(v, i, sub)
+        {
+            redact(json_object_get(sch, "items"), parent ? v : NULL, NULL, i, sub, kind, found, arg,
+                   level + 1);
+        }
+    }
+}
+
+void rp__schema_redact(const json_t *schema, json_t *doc, int replace, rp__schema_secret_fn found,
+                       void *arg)
+{
+    /* The top level itself is never replaced, only what it holds. */
+    static json_t *const no_parent = NULL;
+    if (!json_is_object(doc) && !json_is_array(doc))
+        return;
+    const char *k;
+    json_t *sub;
+    const json_t *sch = json_is_object(schema) ? schema : NULL;
+    int kind = secret_kind(schema);
+    if (json_is_object(doc)) {
+        const json_t *props = json_object_get(sch, "properties");
+        const json_t *extra = json_object_get(sch, "additionalProperties");
+        json_object_foreach(doc, k, sub)
+        {
+            const json_t *ss = json_object_get(props, k);
+            redact(ss ? ss : extra, replace ? doc : no_parent, k, 0, sub, kind, found, arg, 1);
+        }
+    } else {
+        size_t i;
+        json_array_foreach(doc, i, sub)
+        {
+            redact(json_object_get(sch, "items"), replace ? doc : no_parent, NULL, i, sub, kind,
+                   found, arg, 1);
+        }
+    }
 }

@@ -11,7 +11,10 @@
  * "absolute-path": an absolute path on this platform), pattern (a POSIX
  * extended regular expression of at most RP__SCHEMA_PATTERN_MAX bytes, not
  * anchored unless it says so: "^/"), and the annotations description,
- * default, title, examples and $comment. Any other keyword makes the schema
+ * default, title, examples and $comment, and secret (true: the value is a
+ * secret; "userinfo": the user and password in a URL's user information
+ * are): a secret value is never echoed in an error (its type alone is),
+ * and rp__schema_redact hides it. Any other keyword makes the schema
  * itself invalid, so that a typo in a schema can never switch a check off
  * silently.
  */
@@ -88,5 +91,20 @@ void rp__json_describe(const json_t *v, char *buf, size_t len);
  * at the path came from.
  */
 int rp__json_layer_mentions(const json_t *layer, const struct rp__json_seg *segv, int depth);
+
+/* Called by rp__schema_redact with each secret it finds (len bytes at s,
+ * valid for the call only). */
+typedef void (*rp__schema_secret_fn)(void *arg, const char *s, size_t len);
+
+/*
+ * Finds every non-empty string of doc at a place its schema marks "secret"
+ * (anything inside a secret object or array too), hands it to found (may be
+ * NULL), and with replace set replaces it in doc by "<redacted>" (for
+ * "userinfo", the URL keeps everything but its user information:
+ * "http://<redacted>@proxy:3128"). What the schema does not describe is
+ * left alone. The schema is borrowed; doc is changed in place.
+ */
+void rp__schema_redact(const json_t *schema, json_t *doc, int replace, rp__schema_secret_fn found,
+                       void *arg);
 
 #endif

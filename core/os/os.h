@@ -25,6 +25,12 @@ void rp__os_tune_memory(void);
 /* This process's CPU time (user + system, all threads) and peak resident
  * memory in bytes. */
 int rp__os_process_usage(int64_t *cpu_ns, uint64_t *peak_rss_bytes);
+/* This process's resident memory now, in bytes (a few microseconds: the
+ * RSS ceiling samples it while events flow). Any thread. */
+int rp__os_process_rss(uint64_t *rss_bytes);
+/* Gives memory the allocator holds free back to the system (glibc keeps
+ * freed memory in its arenas; after a burst that shows as resident). */
+void rp__os_trim_memory(void);
 /* size bytes aligned to align (a power of two, at least sizeof(void *));
  * NULL when out of memory. The Windows C runtime has no aligned_alloc, so
  * such memory is freed only with rp__os_aligned_free (NULL is a no-op). */
@@ -107,6 +113,12 @@ typedef void (*rp__os_fn)(void);
 int rp__os_dl_open_trusted(const char *abs_path, rp__os_dl **out, char *err, size_t errlen);
 /* The address of an exported function, or NULL. */
 rp__os_fn rp__os_dl_sym(rp__os_dl *dl, const char *name);
+/* A system library by its file name ("libcurl.so.4"), searched where the
+ * dynamic linker searches, loaded for the life of the process (never
+ * closed): for a dependency only some configurations need, so the others
+ * do not pay its memory. NULL with err set when it cannot be loaded. */
+void *rp__os_lib_open(const char *soname, char *err, size_t errlen);
+rp__os_fn rp__os_lib_sym(void *lib, const char *name);
 /* Frees the handle record and keeps the library loaded (and its descriptor
  * open) for the life of the process (what production does). NULL is a
  * no-op. */

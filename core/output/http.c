@@ -1,15 +1,15 @@
 /* core/output/http.c - the HTTPS client over libcurl: one reused connection, TLS
  * always verified, abortable from another thread. */
+#include "output/curl_api.h"
 #include "output/http.h"
 #include "lib/log.h"
+#include "lib/secrets.h"
 #include "os/os.h"
 #include "os/os_secret.h"
 #include "os/os_thread.h"
 #include "version.h"
 
 #include <rampart/plugin.h>
-
-#include <curl/curl.h>
 
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -109,17 +109,24 @@ static int is_header_value(const char *s, size_t max)
 
 static rp__os_once_flag global_once = RP__OS_ONCE_INIT;
 static int global_rc = RP_ERR_INTERNAL;
+static char global_err[320];
 
 static void global_init(void *arg)
 {
     (void)arg;
+    /* libcurl is loaded here, at its first use (curl_api.h). */
+    if (rp__curl_load(global_err, sizeof global_err) != 0)
+        return;
     /* Never paired with curl_global_cleanup: the uploader may be re-created on
      * reload, and libcurl's globals live as long as the process. */
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return;
     const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
-    if (!v || v->version_num < 0x075500 || !(v->features & CURL_VERSION_SSL))
+    if (!v || v->version_num < 0x075500 || !(v->features & CURL_VERSION_SSL)) {
+        snprintf(global_err, sizeof global_err, "libcurl %s could not start, or has no TLS support",
+                 curl_version());
         return;
+    }
     global_rc = 0;
 }
 
@@ -182,6 +189,9 @@ int rp__http_read_token(const char *path, char **token, char *err, size_t errlen
     memmove(buf, buf + start, end - start);
     rp__os_secret_wipe(buf + (end - start), len - (end - start));
     buf[end - start] = '\0';
+    /* Should a backend echo the token in an answer the agent reports, or a
+     * plugin log it, the log and status show <redacted> (lib/secrets.h). */
+    (void)rp__secrets_add(buf, end - start);
     *token = buf;
     return 0;
 }
@@ -216,7 +226,14 @@ static int check_url(const char *url, const char *what, char *err, size_t errlen
     char *scheme = NULL, *host = NULL, *user = NULL, *password = NULL;
     CURLUcode uc = curl_url_set(u, CURLUPART_URL, url, 0);
     if (uc != CURLUE_OK) {
-        set_err(err, errlen, "%s: \"%s\" is not a URL (%s)", what, url, curl_url_strerror(uc));
+        /* Not echoed when it may hold a credential that curl could not
+         * parse out (the check below never runs then). */
+        size_t off, len;
+        if (rp__secrets_url_userinfo(url, &off, &len) == 0)
+            set_err(err, errlen, "%s: \"%.*s" RP__REDACTED "%s\" is not a URL (%s)", what, (int)off,
+                    url, url + off + len, curl_url_strerror(uc));
+        else
+            set_err(err, errlen, "%s: \"%s\" is not a URL (%s)", what, url, curl_url_strerror(uc));
         rc = RP_ERR_CONFIG;
     } else if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK ||
                curl_url_get(u, CURLUPART_PASSWORD, &password, 0) == CURLUE_OK) {
@@ -441,10 +458,7 @@ int rp__http_check_opts(const rp__http_opts *opts, const char *token_file,
 {
     rp__os_once(&global_once, global_init, NULL);
     if (global_rc != 0) {
-        char msg[256];
-        set_err(msg, sizeof msg, "libcurl %s could not start, or has no TLS support",
-                curl_version());
-        report(arg, RP_ERR_INTERNAL, msg);
+        report(arg, RP_ERR_INTERNAL, global_err);
         return RP_ERR_INTERNAL;
     }
     return check_opts(opts, token_file, 1, report, arg);
@@ -472,7 +486,7 @@ int rp__http_create(const rp__http_opts *opts, rp__http **out, char *err, size_t
     *out = NULL;
     rp__os_once(&global_once, global_init, NULL);
     if (global_rc != 0) {
-        set_err(err, errlen, "libcurl %s could not start, or has no TLS support", curl_version());
+        set_err(err, errlen, "%s", global_err);
         return RP_ERR_INTERNAL;
     }
 

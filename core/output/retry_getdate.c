@@ -3,7 +3,7 @@
 
 #include <rampart/plugin.h>
 
-#include <curl/curl.h>
+#include "output/curl_api.h"
 
 /* Dates up to 9999 (and the 2000-2399 window retry.c uses) need more than a
  * 32-bit time_t, which curl would clamp at 2038. */
@@ -13,6 +13,8 @@ int rp__retry_curl_getdate(const char *date, int64_t *unix_s)
 {
     if (!date || !unix_s)
         return RP_ERR_INVAL;
+    if (rp__curl_load(NULL, 0) != 0)
+        return RP_ERR_UNSUPPORTED;
     time_t t = curl_getdate(date, NULL);
     if (t == -1)
         return RP_ERR_PARSE;

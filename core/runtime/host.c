@@ -217,7 +217,11 @@ static void suspend_watches(void *arg)
     atomic_store(&p->suspended, 1);
     atomic_fetch_add(&p->suspensions, 1);
     atomic_fetch_add(&host->suspensions, 1);
-    if (atomic_fetch_add(&host->suspended_now, 1) == 0) {
+    /* A pause for the memory ceiling with room on the bus is not a bus-full
+     * episode: rss_over logs and counts it. */
+    int bus_full =
+        !atomic_load(&host->rss_over) || rp__bus_queued_bytes(host->bus) > host->low_water;
+    if (atomic_fetch_add(&host->suspended_now, 1) == 0 && bus_full) {
         uint64_t n = atomic_fetch_add(&host->episodes, 1) + 1;
         /* A flood fills and drains the bus many times a second: one line a
          * minute says it, the counters and the alert have the figures. */
@@ -237,10 +241,79 @@ static void suspend_watches(void *arg)
         host->resume_timer = 0; /* retried by the next suspension */
 }
 
+/* Resident memory is sampled once per this many bytes of published events
+ * (a few microseconds per megabyte, so a burst is caught within a
+ * megabyte), and at least every RSS_SAMPLE_NS while events flow, read from
+ * the clock every RSS_CLOCK_EVERY publishes: memory can also grow in a
+ * plugin much faster than the events it is given. */
+#define RSS_SAMPLE_BYTES ((uint64_t)1 << 20)
+#define RSS_SAMPLE_NS    ((int64_t)50 * 1000000)
+#define RSS_CLOCK_EVERY  16u
+
+/* 1 when the process is over its RSS ceiling now (sampled on the way). */
+static int rss_over(rp__host *host, uint64_t bytes)
+{
+    if (!host->opts.rss_ceiling)
+        return 0;
+    if (atomic_load_explicit(&host->rss_over, memory_order_relaxed))
+        return 1;
+    uint64_t n = atomic_fetch_add_explicit(&host->rss_unsampled, bytes, memory_order_relaxed);
+    uint32_t k = atomic_fetch_add_explicit(&host->rss_publishes, 1, memory_order_relaxed) + 1;
+    if (n + bytes < RSS_SAMPLE_BYTES) {
+        if (k % RSS_CLOCK_EVERY != 0)
+            return 0;
+        int64_t now = rp__os_monotonic_ns();
+        if (now - atomic_load_explicit(&host->rss_sampled_ns, memory_order_relaxed) < RSS_SAMPLE_NS)
+            return 0;
+    }
+    atomic_store_explicit(&host->rss_unsampled, 0, memory_order_relaxed);
+    atomic_store_explicit(&host->rss_sampled_ns, rp__os_monotonic_ns(), memory_order_relaxed);
+    uint64_t rss = 0;
+    if (rp__os_process_rss(&rss) != 0)
+        return 0;
+    atomic_store_explicit(&host->rss_last, rss, memory_order_relaxed);
+    if (rss <= host->opts.rss_ceiling)
+        return 0;
+    if (atomic_exchange(&host->rss_over, 1) == 0) {
+        uint64_t ep = atomic_fetch_add(&host->rss_episodes, 1) + 1;
+        int64_t now = rp__os_monotonic_ns();
+        if (host->rss_logged_ns == 0 || now - host->rss_logged_ns >= 60 * (int64_t)1000000000) {
+            host->rss_logged_ns = now;
+            rp__log_warn("memory ceiling reached (%llu bytes resident, agent.max_rss_bytes %llu; "
+                         "episode %llu): plugins' events are refused and their kernel sources "
+                         "paused until it is back under %llu bytes",
+                         (unsigned long long)rss, (unsigned long long)host->opts.rss_ceiling,
+                         (unsigned long long)ep,
+                         (unsigned long long)(host->opts.rss_ceiling / 8 * 7));
+        }
+    }
+    return 1;
+}
+
+/* On the loop thread while over the ceiling: gives freed memory back (the
+ * allocator keeps it otherwise, and the ceiling would never clear) and says
+ * whether memory is back under 7/8 of the ceiling. */
+static int rss_recovered(rp__host *host)
+{
+    if (!atomic_load(&host->rss_over))
+        return 1;
+    rp__os_trim_memory();
+    uint64_t rss = 0;
+    if (rp__os_process_rss(&rss) != 0)
+        return 1; /* cannot tell: never pause for good on a failed read */
+    atomic_store(&host->rss_last, rss);
+    if (rss > host->opts.rss_ceiling / 8 * 7)
+        return 0;
+    atomic_store(&host->rss_over, 0);
+    return 1;
+}
+
 static void resume_check(void *arg)
 {
     rp__host *host = arg;
     if (rp__bus_queued_bytes(host->bus) > host->low_water)
+        return;
+    if (!rss_recovered(host))
         return;
     for (size_t i = 0; i < host->nplugins; i++) {
         struct rp_plugin *p = host->plugins[i];
@@ -281,6 +354,16 @@ static int api_event_publish(rp_plugin *self, rp_event *ev)
     }
     if (self->check_provides) /* tests only: RAMPART_CHECK_PROVIDES=1 */
         rp__hf_check_published(self, ev);
+    if (rss_over(self->host, rp__event_head_of(ev)->bytes)) {
+        /* Over the memory ceiling: refused as at the byte cap, so that the
+         * plugin's kernel sources pause the same way. */
+        rp__event_release(ev);
+        atomic_fetch_add_explicit(&self->host->rss_refused, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&self->publish_failed, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&self->publish_full, 1, memory_order_relaxed);
+        request_suspend(self);
+        return RP_ERR_FULL;
+    }
     int rc = rp__bus_publish(self->host->bus, ev);
     if (rc == 0) {
         atomic_fetch_add_explicit(&self->published, 1, memory_order_relaxed);
@@ -1178,6 +1261,11 @@ void rp__host_flow_stats(const rp__host *host, rp__host_flow *out)
     out->suspensions = atomic_load(&h->suspensions);
     out->suspended_now = atomic_load(&h->suspended_now);
     out->abandoned = st.abandoned;
+    out->rss_ceiling = h->opts.rss_ceiling;
+    out->rss_last = atomic_load(&h->rss_last);
+    out->rss_refused = atomic_load(&h->rss_refused);
+    out->rss_episodes = atomic_load(&h->rss_episodes);
+    out->rss_over = (uint32_t)atomic_load(&h->rss_over);
 }
 
 void rp__host_refused_by_type(const rp__host *host,

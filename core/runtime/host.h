@@ -117,6 +117,10 @@ typedef struct rp__host_opts {
      * a valid signature by one of them is refused. */
     const json_t *trusted_keys;
     int require_signed_plugins;
+    /* agent.max_rss_bytes: past this resident size plugins' events are
+     * refused and their kernel sources paused, as at the bus's byte cap,
+     * until memory is back under 7/8 of it; 0: no ceiling. */
+    uint64_t rss_ceiling;
 } rp__host_opts;
 
 int rp__host_create(const rp__host_opts *opts, rp__host **out);
@@ -193,6 +197,12 @@ typedef struct rp__host_flow {
     uint64_t suspensions;   /* plugin suspensions, over all episodes */
     uint32_t suspended_now; /* plugins suspended now */
     uint64_t abandoned;     /* deliveries skipped after rp__bus_abandon */
+    /* The RSS ceiling (agent.max_rss_bytes): */
+    uint64_t rss_ceiling;  /* 0 = none */
+    uint64_t rss_last;     /* the last sample, bytes */
+    uint64_t rss_refused;  /* plugin events refused over the ceiling */
+    uint64_t rss_episodes; /* times the ceiling was reached */
+    uint32_t rss_over;     /* over it now */
 } rp__host_flow;
 void rp__host_flow_stats(const rp__host *host, rp__host_flow *out);
 
@@ -205,6 +215,17 @@ void rp__host_refused_by_type(const rp__host *host,
  * names ("CAP_NET_ADMIN"; "CAP_<n>" for a number this agent does not name),
  * or the string "undeclared". NULL on allocation failure. */
 json_t *rp__host_caps_json(int declared, uint64_t caps);
+/* The same names, separated by ", ", in buf (always terminated; "none" for
+ * an empty set). */
+void rp__host_caps_format(uint64_t caps, char *buf, size_t len);
+/* Tells the host that the process now holds only kept (core/privileges.c,
+ * before rp__host_start): from then on a reload starts a plugin only when
+ * its descriptor declares capabilities and all of them are in kept; any
+ * other is left failed, its error saying the agent must restart to run it. */
+void rp__host_caps_limit(rp__host *host, uint64_t kept);
+/* The config schema plugin index declares (its descriptor's text, borrowed
+ * for the host's life), or NULL: not loaded, or none. */
+const char *rp__host_plugin_schema(const rp__host *host, size_t index);
 /* Checks a descriptor's field_namespace and provides on their own (forms,
  * caps, field names the agent knows), as the loader does before it also
  * checks them against the other plugins: 0, or an error and why. For tools

@@ -460,6 +460,42 @@ int rp__host_plugin_caps(const struct rp_plugin *p, uint64_t *caps)
     return 0;
 }
 
+void rp__host_caps_format(uint64_t caps, char *buf, size_t len)
+{
+    size_t pos = 0;
+    if (!len)
+        return;
+    buf[0] = '\0';
+    json_t *names = rp__host_caps_json(1, caps);
+    size_t i;
+    json_t *n;
+    json_array_foreach(names, i, n)
+    {
+        int w = snprintf(buf + pos, len - pos, "%s%s", i ? ", " : "", json_string_value(n));
+        if (w < 0 || (size_t)w >= len - pos) {
+            buf[pos] = '\0'; /* whole names only */
+            break;
+        }
+        pos += (size_t)w;
+    }
+    json_decref(names);
+    if (!caps)
+        snprintf(buf, len, "none");
+}
+
+const char *rp__host_plugin_schema(const rp__host *host, size_t index)
+{
+    if (index >= host->nplugins || !host->plugins[index]->dl)
+        return NULL;
+    return host->plugins[index]->desc.config_schema;
+}
+
+void rp__host_caps_limit(rp__host *host, uint64_t kept)
+{
+    host->caps_limited = 1;
+    host->caps_kept = kept;
+}
+
 json_t *rp__host_caps_json(int declared, uint64_t caps)
 {
     if (!declared)

@@ -164,6 +164,17 @@ struct rp__host {
     atomic_uint_fast64_t episodes; /* times the bus went full and watches were suspended */
     atomic_uint_fast64_t suspensions;
     atomic_uint suspended_now;
+    /* The RSS ceiling (opts.rss_ceiling): resident size sampled every
+     * RSS_SAMPLE_BYTES of published events; over it, publishes are refused
+     * as at the byte cap until resume_check sees memory back under 7/8. */
+    atomic_uint_fast64_t rss_unsampled; /* bytes published since the last sample */
+    atomic_uint rss_publishes;          /* publishes, to read the clock every 16th */
+    atomic_int_fast64_t rss_sampled_ns; /* monotonic time of the last sample */
+    atomic_uint_fast64_t rss_last;
+    atomic_uint_fast64_t rss_refused;
+    atomic_uint_fast64_t rss_episodes;
+    atomic_int rss_over;
+    int64_t rss_logged_ns;      /* last log line about it (loop thread or publisher) */
     struct rp__host_cmds *cmds; /* 1.1: plugin commands (host_command.c) */
     /* 1.1: alerts and policy (host_alert.c): the response policy, swapped
      * whole at a reload under host_alert.c's lock; NULL decides detect. */
@@ -178,6 +189,11 @@ struct rp__host {
     struct rp__sig_key **sig_keys;
     size_t nsig_keys;
     int sig_keys_read;
+    /* The capabilities the agent kept when it reduced them at start-up
+     * (core/privileges.c), valid with caps_limited; plugins enabled later
+     * must declare theirs within them (host_reload.c). */
+    int caps_limited;
+    uint64_t caps_kept;
 };
 
 /* 1.1: drops, gauges, services and the private folder (host_service.c).

@@ -475,6 +475,36 @@ static void reconfigure(struct rp_plugin *p, struct step *s, size_t *failed)
     unquiesce(p);
 }
 
+/* A plugin that needs a capability the agent dropped at start-up (or says
+ * nothing of what it needs) cannot run in this process: it is left failed
+ * before its init, with why, rather than started to fail in odd ways. */
+static int caps_refused(const rp__host *host, struct rp_plugin *p)
+{
+    uint64_t need = 0;
+    if (!host->caps_limited)
+        return 0;
+    int declared = rp__host_plugin_caps(p, &need) == 0;
+    if (declared && (need & ~host->caps_kept) == 0)
+        return 0;
+    char missing[256];
+    rp__host_caps_format(need & ~host->caps_kept, missing, sizeof missing);
+    rp__os_mutex_lock(p->lock);
+    if (declared)
+        snprintf(p->error, sizeof p->error,
+                 "needs %s, which the agent dropped at start-up (agent.drop_capabilities); "
+                 "restart the agent to run it",
+                 missing);
+    else
+        snprintf(p->error, sizeof p->error,
+                 "declares no capabilities, so it may need any, and the agent dropped those "
+                 "its plugins did not need at start-up (agent.drop_capabilities); restart the "
+                 "agent to run it");
+    p->pstate = RP__PLUGIN_FAILED;
+    rp__os_mutex_unlock(p->lock);
+    rp__log_error("reload: plugin %s (%s): %s", p->name, p->desc.id, p->error);
+    return 1;
+}
+
 void rp__host_reload_commit(rp__host *host, rp__host_reload_plan *plan, rp__os_mutex *readers_lock,
                             size_t *not_applied)
 {
@@ -538,6 +568,10 @@ void rp__host_reload_commit(rp__host *host, rp__host_reload_plan *plan, rp__os_m
             struct step *s = &plan->steps[i];
             if ((s->act != ACT_ENABLE && s->act != ACT_RECREATE) || kind_rank(s->live) != rank)
                 continue;
+            if (caps_refused(host, s->live)) {
+                failed++;
+                continue;
+            }
             if (s->live->pstate == RP__PLUGIN_LOADED)
                 rp__log_info("plugin %s: %s %s %s from %s", s->live->name,
                              s->act == ACT_ENABLE ? "enabling" : "re-creating", s->live->desc.id,

@@ -4,6 +4,7 @@
 #include "lib/log.h"
 #include "lib/path.h"
 #include "lib/schema.h"
+#include "lib/secrets.h"
 #include "os/os.h"
 #include "os/os_thread.h"
 #include "runtime/host.h"
@@ -355,6 +356,12 @@ static void on_config_error(void *arg, const rp__schema_error *e)
                  ce->p->name, e->path[0] && e->path[0] != '[' ? "." : "", e->path, e->message);
 }
 
+static void secret_found(void *arg, const char *s, size_t len)
+{
+    (void)arg;
+    (void)rp__secrets_add(s, len); /* too short or too many: see lib/secrets.h */
+}
+
 /* Validates plugins.<name>.config against the plugin's schema; every error
  * is a line added to err. */
 int rp__host_check_config(rp__host *host, struct rp_plugin *p, const json_t *entry, char *err,
@@ -414,6 +421,10 @@ int rp__host_check_config(rp__host *host, struct rp_plugin *p, const json_t *ent
         goto done;
     }
 done:
+    /* Values the plugin's schema marks secret are kept out of every line
+     * and status from here on, whatever the plugin logs (lib/secrets.h). */
+    if (schema)
+        rp__schema_redact(schema, config, 0, secret_found, NULL);
     if (rc == 0)
         rc = rp__host_plugin_set_config(p, config);
     json_decref(schema);

@@ -1042,8 +1042,10 @@ static const rp_plugin_descriptor descriptor = {
     .start = login_start,
     .stop = login_stop,
     .destroy = login_destroy,
-    /* btmp is readable by root:utmp only (mode 0600): CAP_DAC_READ_SEARCH. */
-    .capabilities = RP_CAP_DAC_READ_SEARCH,
+    /* utmp, wtmp and btmp belong to root (btmp is mode 0660 root:utmp), the
+     * agent's user: reading them needs no capability (checked with every
+     * capability dropped). */
+    .capabilities = 0,
     .field_namespace = "login",
     .provides = provides,
 };

@@ -1408,8 +1408,11 @@ static const rp_plugin_descriptor descriptor = {
     .destroy = net_destroy,
     /* sock_diag destroy multicast groups and the forced receive buffer:
      * CAP_NET_ADMIN; /proc/<pid>/fd links of every user, to name a
-     * socket's process: CAP_SYS_PTRACE. */
-    .capabilities = RP_CAP_NET_ADMIN | RP_CAP_SYS_PTRACE,
+     * socket's process: CAP_SYS_PTRACE for the links and
+     * CAP_DAC_READ_SEARCH to list the folder (mode 0500, owned by the
+     * process's user; without it the agent, holding only what it declares,
+     * names no other user's sockets: tests/collectors/test_network_identity.sh). */
+    .capabilities = RP_CAP_NET_ADMIN | RP_CAP_SYS_PTRACE | RP_CAP_DAC_READ_SEARCH,
     .field_namespace = "collector_network",
     .provides = provides,
 };

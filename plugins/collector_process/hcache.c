@@ -74,7 +74,7 @@ void cp_hcache_del(cp_hcache *c, cp_hentry *e)
 
 cp_hentry *cp_hcache_add(cp_hcache *c, const cp_hkey *key)
 {
-    if (c->s.free_head == CP_SLOT_NONE) {
+    if (cp_slots_full(&c->s)) {
         /* The least recently used entry that is not being hashed. */
         uint32_t v = c->lru.head;
         while (v != CP_SLOT_NONE && entry(c, v)->state == CP_H_PENDING)

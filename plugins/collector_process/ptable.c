@@ -137,7 +137,7 @@ cp_proc *cp_table_put(cp_table *t, int32_t pid, uint64_t *evicted, uint64_t *evi
         list_append(t, p, L_LIVE);
         return p;
     }
-    if (t->s.free_head == CP_SLOT_NONE) {
+    if (cp_slots_full(&t->s)) {
         uint32_t victim = t->lists[L_EXITED].head;
         if (victim == CP_SLOT_NONE) {
             victim = t->lists[L_LIVE].head;

@@ -29,13 +29,20 @@ typedef struct cp_slots {
     size_t off;    /* where its cp_links lies in it */
     uint32_t cap, mask;
     uint32_t *buckets;
-    uint32_t free_head;
+    uint32_t free_head; /* released entries, chained by hnext */
+    uint32_t fresh;     /* entries from here on were never used */
 } cp_slots;
 
 /* Allocates cap entries (all free) and at least cap buckets (at most 2^30).
  * 0, or -1 when cap is 0 or memory is short. */
 int cp_slots_init(cp_slots *s, uint32_t cap, size_t stride, size_t off);
 void cp_slots_fini(cp_slots *s);
+
+/* 1 when every entry is in use: take would return CP_SLOT_NONE. */
+static inline int cp_slots_full(const cp_slots *s)
+{
+    return s->free_head == CP_SLOT_NONE && s->fresh >= s->cap;
+}
 
 static inline void *cp_slots_at(const cp_slots *s, uint32_t i)
 {

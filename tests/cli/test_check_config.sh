@@ -53,7 +53,7 @@ expect_one_line "rampartd: broken.json: line 4, column 3: invalid JSON: string o
 echo '{"agent": {"log_levle": "debug"}}' >typo.json
 run_cmd typo.out typo.err "$RAMPARTD" --check-config --config typo.json
 expect_rc 78 "unknown key"
-expect_one_line 'rampartd: typo.json: agent.log_levle: unknown key; did you mean "log_level"? (allowed: site, data_dir, plugin_dir, pid_file, log_level, log_target, health_interval_ms, loop_slice_us, loop_realtime_max_cpu_pct, labels, bus_max_bytes, stop_grace_ms, control_socket, plugin_command_timeout_ms, plugin_file_reloads_max, trusted_keys, require_signed_plugins)' typo.err
+expect_one_line 'rampartd: typo.json: agent.log_levle: unknown key; did you mean "log_level"? (allowed: site, data_dir, plugin_dir, pid_file, log_level, log_target, health_interval_ms, loop_slice_us, loop_realtime_max_cpu_pct, labels, bus_max_bytes, stop_grace_ms, control_socket, plugin_command_timeout_ms, plugin_file_reloads_max, trusted_keys, require_signed_plugins, max_rss_bytes, drop_capabilities)' typo.err
 
 # Missing main file, a folder as the main file.
 run_cmd miss.out miss.err "$RAMPARTD" --check-config --config nothere.json

@@ -184,6 +184,30 @@ static void test_issue_example_wrong_type_in_overlay(void **state)
                  "\"yes\"");
 }
 
+/* The RSS ceiling must leave room for the queued events it also holds; the
+ * error names the file that set the ceiling. */
+static void test_rss_ceiling_above_bus_cap(void **state)
+{
+    (void)state;
+    put("config/rampart.json",
+        "{\"agent\":{\"data_dir\":\"../data\",\"plugin_dir\":\"../plugins\",\"site\":\"north\"}}");
+    put("config/sites/north.json", "{\"agent\":{\"max_rss_bytes\":67108864}}");
+    expect_error("config/rampart.json", NULL,
+                 "config/sites/north.json: agent.max_rss_bytes: expected 0 (no ceiling) or at "
+                 "least agent.bus_max_bytes + 33554432 = 100663296, got 67108864");
+    put("config/sites/north.json", "{\"agent\":{\"max_rss_bytes\":0}}");
+    rp__config *cfg = NULL;
+    char err[RP__CONFIG_ERR_MAX];
+    assert_int_equal(rp__config_load("config/rampart.json", NULL, &cfg, err, sizeof err), 0);
+    assert_int_equal(cfg->max_rss_bytes, 0);
+    rp__config_destroy(cfg);
+    put("config/sites/north.json",
+        "{\"agent\":{\"bus_max_bytes\":1048576,\"max_rss_bytes\":34603008}}");
+    assert_int_equal(rp__config_load("config/rampart.json", NULL, &cfg, err, sizeof err), 0);
+    assert_int_equal(cfg->max_rss_bytes, 34603008);
+    rp__config_destroy(cfg);
+}
+
 static void test_wrong_types(void **state)
 {
     (void)state;
@@ -246,14 +270,15 @@ static void test_unknown_keys(void **state)
                  "(allowed: site, data_dir, plugin_dir, pid_file, log_level, log_target, "
                  "health_interval_ms, loop_slice_us, loop_realtime_max_cpu_pct, labels, "
                  "bus_max_bytes, stop_grace_ms, control_socket, plugin_command_timeout_ms, "
-                 "plugin_file_reloads_max, trusted_keys, require_signed_plugins)");
+                 "plugin_file_reloads_max, trusted_keys, require_signed_plugins, max_rss_bytes, "
+                 "drop_capabilities)");
     put("rampart.json", "{\"agent\":{\"colour\":\"red\"}}");
     expect_error("rampart.json", NULL,
                  "rampart.json: agent.colour: unknown key (allowed: site, data_dir, plugin_dir, "
                  "pid_file, log_level, log_target, health_interval_ms, loop_slice_us, "
                  "loop_realtime_max_cpu_pct, labels, bus_max_bytes, stop_grace_ms, "
                  "control_socket, plugin_command_timeout_ms, plugin_file_reloads_max, "
-                 "trusted_keys, require_signed_plugins)");
+                 "trusted_keys, require_signed_plugins, max_rss_bytes, drop_capabilities)");
     put("rampart.json", "{\"output\":{\"fiel\":\"x\"}}");
     expect_error(
         "rampart.json", NULL,
@@ -746,7 +771,7 @@ static void test_no_site(void **state)
         "\"health_interval_ms\":60000,\"loop_slice_us\":100,\"loop_realtime_max_cpu_pct\":20,"
         "\"bus_max_bytes\":67108864,\"stop_grace_ms\":10000,\"control_socket\":\"\",\"plugin_"
         "command_timeout_ms\":30000,\"plugin_file_reloads_max\":8,\"trusted_keys\":[],"
-        "\"require_signed_plugins\":false},"
+        "\"require_signed_plugins\":false,\"max_rss_bytes\":268435456,\"drop_capabilities\":true},"
         "\"output\":{\"file\":\"events.ndjson\",\"stdout\":true,"
         "\"file_max_bytes\":67108864,\"file_keep\":5,\"file_max_rotations_per_min\":6,"
         "\"flush_interval_ms\":1000,"
@@ -802,7 +827,7 @@ static void test_overlay_selected_by_agent_site(void **state)
         "\"health_interval_ms\":60000,\"loop_slice_us\":100,\"loop_realtime_max_cpu_pct\":20,"
         "\"bus_max_bytes\":67108864,\"stop_grace_ms\":10000,\"control_socket\":\"\",\"plugin_"
         "command_timeout_ms\":30000,\"plugin_file_reloads_max\":8,\"trusted_keys\":[],"
-        "\"require_signed_plugins\":false},"
+        "\"require_signed_plugins\":false,\"max_rss_bytes\":268435456,\"drop_capabilities\":true},"
         "\"output\":{\"file\":\"events.ndjson\",\"stdout\":false,"
         "\"file_max_bytes\":67108864,\"file_keep\":5,\"file_max_rotations_per_min\":6,\"flush_"
         "interval_ms\":1000,"
@@ -951,6 +976,7 @@ int main(void)
     /* A site file on the machine running the tests must not change them. */
     setenv(RP__SITE_FILE_ENV, "/nonexistent/rampart-test/site", 1);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_rss_ceiling_above_bus_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_error_is_reported, setup, teardown),
         cmocka_unit_test_setup_teardown(test_misspelt_plugin_in_overlay, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_list_is_bounded, setup, teardown),

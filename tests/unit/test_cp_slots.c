@@ -97,6 +97,30 @@ static void test_take_until_full_and_release(void **state)
     cp_slots_fini(&s);
 }
 
+/* Entries never used are handed out in order and a released one is taken
+ * again before them, so a big table stays untouched (not resident) past the
+ * entries a machine really uses. */
+static void test_fresh_entries_in_order(void **state)
+{
+    (void)state;
+    cp_slots s;
+    assert_int_equal(cp_slots_init(&s, 4, sizeof(struct item), offsetof(struct item, links)), 0);
+    assert_false(cp_slots_full(&s));
+    assert_int_equal(cp_slots_take(&s, 1), 0);
+    assert_int_equal(cp_slots_take(&s, 2), 1);
+    cp_slots_release(&s, 1, 0);
+    assert_int_equal(cp_slots_take(&s, 5), 0); /* the released one, not entry 2 */
+    assert_int_equal(cp_slots_take(&s, 1), 2);
+    assert_false(cp_slots_full(&s));
+    assert_int_equal(cp_slots_take(&s, 1), 3);
+    assert_true(cp_slots_full(&s));
+    assert_int_equal(cp_slots_take(&s, 1), CP_SLOT_NONE);
+    cp_slots_release(&s, 2, 1);
+    assert_false(cp_slots_full(&s));
+    assert_int_equal(cp_slots_take(&s, 1), 1);
+    cp_slots_fini(&s);
+}
+
 static void test_lists(void **state)
 {
     (void)state;
@@ -137,6 +161,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_take_until_full_and_release),
+        cmocka_unit_test(test_fresh_entries_in_order),
         cmocka_unit_test(test_lists),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -401,6 +401,15 @@ static void test_caps(void **state)
     json_t *u = rp__host_caps_json(0, RP_CAP_KILL);
     assert_string_equal(json_string_value(u), "undeclared");
     json_decref(u);
+    /* The same names in one line, for the log and refusals; cut, never overrun. */
+    char line[64];
+    rp__host_caps_format(RP_CAP_KILL | RP_CAP_SYS_PTRACE, line, sizeof line);
+    assert_string_equal(line, "CAP_KILL, CAP_SYS_PTRACE");
+    rp__host_caps_format(0, line, sizeof line);
+    assert_string_equal(line, "none");
+    char small[12];
+    rp__host_caps_format(RP_CAP_KILL | RP_CAP_SYS_PTRACE, small, sizeof small);
+    assert_string_equal(small, "CAP_KILL");
 }
 
 int main(void)

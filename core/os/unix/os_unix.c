@@ -85,6 +85,42 @@ void rp__os_tune_memory(void)
 #endif
 }
 
+int rp__os_process_rss(uint64_t *rss_bytes)
+{
+#ifdef __linux__
+    /* statm's second number is the resident pages; the file is opened per
+     * call (a descriptor kept open would be inherited by every child the
+     * agent or a plugin starts). */
+    char buf[128];
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return RP_ERR_IO;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return RP_ERR_IO;
+    buf[n] = '\0';
+    unsigned long long size = 0, resident = 0;
+    if (sscanf(buf, "%llu %llu", &size, &resident) != 2)
+        return RP_ERR_PARSE;
+    *rss_bytes = (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+    return 0;
+#else
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return RP_ERR_IO;
+    *rss_bytes = (uint64_t)ru.ru_maxrss * 1024; /* only the peak is known */
+    return 0;
+#endif
+}
+
+void rp__os_trim_memory(void)
+{
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
+
 int rp__os_process_usage(int64_t *cpu_ns, uint64_t *peak_rss_bytes)
 {
     struct rusage ru;
@@ -1127,6 +1163,24 @@ int rp__os_path_file_id(const char *abs_path, rp__os_file_id *out)
         return errno == ENOENT ? RP_ERR_NOTFOUND : RP_ERR_IO;
     file_id_of(&st, out);
     return 0;
+}
+
+void *rp__os_lib_open(const char *soname, char *err, size_t errlen)
+{
+    void *h = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+    if (!h && err && errlen) {
+        const char *why = dlerror();
+        snprintf(err, errlen, "%s", why ? why : "cannot be loaded");
+    }
+    return h;
+}
+
+rp__os_fn rp__os_lib_sym(void *lib, const char *name)
+{
+    void *p = lib ? dlsym(lib, name) : NULL;
+    rp__os_fn fn;
+    memcpy(&fn, &p, sizeof fn);
+    return fn;
 }
 
 rp__os_fn rp__os_dl_sym(rp__os_dl *dl, const char *name)

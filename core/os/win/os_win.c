@@ -686,6 +686,20 @@ void rp__os_tune_memory(void)
      * heap is the default). */
 }
 
+int rp__os_process_rss(uint64_t *rss_bytes)
+{
+    PROCESS_MEMORY_COUNTERS pmc;
+    if (!K32GetProcessMemoryInfo(GetCurrentProcess(), &pmc, sizeof pmc))
+        return win_to_rp(GetLastError());
+    *rss_bytes = (uint64_t)pmc.WorkingSetSize;
+    return 0;
+}
+
+void rp__os_trim_memory(void)
+{
+    /* The Windows heap gives whole free segments back on its own. */
+}
+
 int rp__os_process_usage(int64_t *cpu_ns, uint64_t *peak_rss_bytes)
 {
     FILETIME c, e, k, u;
@@ -1180,6 +1194,24 @@ static int dl_open(const char *abs_path, rp__os_dl **out, char *err, size_t errl
     free(w);
     *out = dl;
     return 0;
+}
+
+void *rp__os_lib_open(const char *soname, char *err, size_t errlen)
+{
+    /* LOAD_LIBRARY_SEARCH_SYSTEM32 keeps the current folder out of the search. */
+    HMODULE h = LoadLibraryExA(soname, NULL, LOAD_LIBRARY_SEARCH_SYSTEM32);
+    if (!h && err && errlen)
+        snprintf(err, errlen, "%s: cannot be loaded (error %lu)", soname,
+                 (unsigned long)GetLastError());
+    return (void *)h;
+}
+
+rp__os_fn rp__os_lib_sym(void *lib, const char *name)
+{
+    FARPROC p = lib ? GetProcAddress((HMODULE)lib, name) : NULL;
+    rp__os_fn fn;
+    memcpy(&fn, &p, sizeof fn);
+    return fn;
 }
 
 rp__os_fn rp__os_dl_sym(rp__os_dl *dl, const char *name)

@@ -394,6 +394,7 @@ static const rp_plugin_descriptor descriptor = {
     .abi_major = RP_ABI_MAJOR,
     .abi_minor = 1, /* config getters, alert_create, dropped_get, gauges */
     .kind = RP_KIND_DETECTOR,
+    .flags = RP_PLUGIN_CAPS_DECLARED, /* .capabilities below: none */
     .event_schema_version = RP_EVENT_SCHEMA_VERSION,
     .id = "org.rampart.example.window",
     .version = "1.0.0",
@@ -408,6 +409,7 @@ static const rp_plugin_descriptor descriptor = {
     .reconfigure = wd_reconfigure,
     .on_event = wd_on_event,
     .field_namespace = "window_detector",
+    .capabilities = 0, /* reads events only: the agent may drop every privilege for it */
 };
 
 RP_PLUGIN_ENTRY(descriptor)

@@ -3,7 +3,10 @@
  * capabilities (tests/abi/test_config11.sh). check_config refuses a
  * threshold over 100 and says which key; it also proves that the calls it
  * may not make answer RP_ERR_BUSY. init reads every setting through the
- * typed getters and logs what it read, so the test can compare.
+ * typed getters and logs what it read, so the test can compare. Its
+ * "api_key" is marked secret: init logs it as it is, which the agent must
+ * redact, and reversed, which proves the plugin got the real value
+ * (tests/cli/test_secrets.sh).
  */
 #include <rampart/plugin.h>
 
@@ -17,7 +20,8 @@ static const char schema[] =
     "\"threshold\":{\"type\":\"integer\",\"default\":10},"
     "\"window\":{\"type\":\"object\",\"properties\":{\"seconds\":{\"type\":\"integer\"}}},"
     "\"users\":{\"type\":\"array\",\"items\":{\"type\":\"string\"},\"default\":[]},"
-    "\"a/b~c\":{\"type\":\"boolean\"}}}";
+    "\"a/b~c\":{\"type\":\"boolean\"},"
+    "\"api_key\":{\"type\":\"string\",\"secret\":true,\"default\":\"\"}}}";
 
 static void c11_tick(void *arg)
 {
@@ -103,6 +107,17 @@ static int c11_init(rp_plugin *self, const rp_host_api *host, void **state)
              (long long)threshold, (long long)seconds, (int)flag, (unsigned)nusers, (int)first_len,
              first);
     host->log(self, RP_LOG_INFO, line, strlen(line));
+    const char *key = "";
+    uint64_t key_len = 0;
+    if (host->config_str(self, LIT("/api_key"), &key, &key_len) == 0 && key_len > 0) {
+        char rev[256];
+        size_t n = key_len < sizeof rev ? (size_t)key_len : sizeof rev - 1;
+        for (size_t i = 0; i < n; i++)
+            rev[i] = key[n - 1 - i];
+        snprintf(line, sizeof line, "config11: api_key=%.*s reversed=%.*s", (int)key_len, key,
+                 (int)n, rev);
+        host->log(self, RP_LOG_INFO, line, strlen(line));
+    }
     return 0;
 }
 
