@@ -75,7 +75,7 @@ struct rp__iso {
 
     /* The serving thread. */
     rp__os_thread *thread;
-    void *thread_id_marker;
+    atomic_int thread_running; /* started at the first init, see proxy_init */
     atomic_int quit;
     const char *kill_reason; /* set before a kill: the fault's kind and words */
     enum rp__fault_kind kill_kind;
@@ -194,6 +194,7 @@ static int w2s_put(struct rp__iso *iso, uint32_t type, uint64_t seq, const void 
 /* ---- calls -------------------------------------------------------------- */
 
 static int serve_one(struct rp__iso *iso, int wait_ms);
+static int thread_up(struct rp__iso *iso);
 
 /* Calls the sandbox and waits for the reply (timeout_ms); past it the
  * sandbox is killed as hung. msg (may be NULL) gets its set_error text. */
@@ -220,8 +221,9 @@ static int call(struct rp__iso *iso, uint32_t type, const void *a, uint32_t alen
             int64_t left = deadline - rp__os_monotonic_ns();
             if (left <= 0 || gone || atomic_load(&iso->cur_pid) <= 0)
                 break;
-            if (serving == iso) {
-                /* The serving thread itself (a restart): it serves the
+            if (serving == iso || !atomic_load(&iso->thread_running)) {
+                /* The serving thread itself (a restart), or a call before
+                 * it runs (check_config at load): the caller serves the
                  * sandbox's requests while it waits. */
                 rp__os_mutex_unlock(iso->lock);
                 int s = serve_one(iso, 50);
@@ -994,6 +996,8 @@ static int proxy_init(rp_plugin *self, const rp_host_api *host, void **state)
         return RP_ERR_INTERNAL;
     *state = iso;
     int rc = keep_config(iso, self->config_json);
+    if (rc == 0)
+        rc = thread_up(iso);
     if (rc == 0 && atomic_load(&iso->cur_pid) <= 0)
         rc = RP_ERR_STOPPED; /* its sandbox died since the load */
     if (rc == 0)
@@ -1355,11 +1359,23 @@ int rp__iso_load(struct rp__host *host, struct rp_plugin *p, const json_t *entry
         return rc;
     if ((rc = desc_parse(iso, dlen, err, errlen)) != 0)
         return rc;
-    if ((rc = rp__os_thread_start(&iso->thread, "rp-iso", serve_thread, iso)) != 0) {
-        snprintf(err, errlen, "cannot start its thread");
-        return rc;
-    }
     *out = &iso->desc;
+    return 0;
+}
+
+/* The serving thread starts at the plugin's first init, not at its load:
+ * the agent drops its capabilities between the two, while it has one
+ * thread (privileges.h), and a thread made after inherits the drop. */
+static int thread_up(struct rp__iso *iso)
+{
+    if (atomic_load(&iso->thread_running))
+        return 0;
+    atomic_store(&iso->thread_running, 1);
+    if (rp__os_thread_start(&iso->thread, "rp-iso", serve_thread, iso) != 0) {
+        atomic_store(&iso->thread_running, 0);
+        iso->thread = NULL;
+        return RP_ERR_NOMEM;
+    }
     return 0;
 }
 
