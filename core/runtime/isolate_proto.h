@@ -22,9 +22,13 @@
 
 /* Ring sizes (data bytes) and the shared memory's layout: a page of
  * counters, then the worker-to-sandbox ring, the sandbox-to-worker ring and
- * the ring of replies to the sandbox's calls, each a header and its data. */
-#define RP__ISO_W2S_SIZE   ((uint64_t)4 << 20)
-#define RP__ISO_S2W_SIZE   ((uint64_t)4 << 20)
+ * the ring of replies to the sandbox's calls, each a header and its data.
+ * Each holds a record of RP__ISO_REC_MAX; the worker-to-sandbox ring holds
+ * some 10,000 events of a process exec's size, more than the bus queues
+ * for a subscriber. The pages count in the worker's resident memory once
+ * the rings went round them: 6 MiB per isolated plugin at most. */
+#define RP__ISO_W2S_SIZE   ((uint64_t)2 << 20)
+#define RP__ISO_S2W_SIZE   ((uint64_t)2 << 20)
 #define RP__ISO_REPLY_SIZE ((uint64_t)2 << 20)
 #define RP__ISO_OFF_W2S    4096u
 #define RP__ISO_OFF_S2W    (RP__ISO_OFF_W2S + RP__ISO_RING_HDR + RP__ISO_W2S_SIZE)
