@@ -31,6 +31,7 @@
 #define BACKOFF_MIN_MS    100
 #define BACKOFF_MAX_MS    30000
 #define NSTRS             7
+#define ALERTS_KEPT       32
 /* CAP_SETGID, CAP_SETUID, CAP_SETPCAP and CAP_KILL (linux/capability.h). */
 #define RP__ISO_WORKER_CAPS (RP_CAP(6) | RP_CAP(7) | RP_CAP(8) | RP_CAP_KILL)
 
@@ -86,6 +87,11 @@ struct rp__iso {
     rp__os_cond *cond;
     struct pending pend;
     uint64_t seq;
+    /* Alerts alert_create made for the plugin, not yet published (a ring
+     * of the last ALERTS_KEPT, under lock): the policy fields of what the
+     * plugin publishes are put back from them (guard_alert). */
+    rp_event *made[ALERTS_KEPT];
+    uint32_t made_next;
     rp_command *cmd; /* the command on_command runs now, under lock */
     uint64_t cmd_id, cmd_seq;
     int64_t call_deadline_ns; /* of the call under way, 0 none */
@@ -381,7 +387,13 @@ static int op_alert(struct rp__iso *iso, rp__iso_rd *r, uint64_t seq)
         rp__iso_wr_str(&w, fname ? fname : "", fname ? nlen : 0);
     }
     rc = rp__iso_event_encode(&w, alert);
-    rp__event_release(alert);
+    rp__os_mutex_lock(iso->lock);
+    rp_event *old = iso->made[iso->made_next];
+    iso->made[iso->made_next] = alert; /* our reference, kept for guard_alert */
+    iso->made_next = (iso->made_next + 1) % ALERTS_KEPT;
+    rp__os_mutex_unlock(iso->lock);
+    if (old)
+        rp__event_release(old);
     if (rc == 0 && !w.ok)
         rc = RP_ERR_FULL;
     return rc == 0 ? sreply(iso, seq, 0, iso->repbuf, (uint32_t)w.len)
@@ -498,6 +510,80 @@ static int serve_scall(struct rp__iso *iso, uint64_t seq, rp__iso_rd *r)
     }
 }
 
+/* The fields of an alert the policy decides, which a sandbox must not
+ * choose: a responder acts on them. */
+static const char *const guarded[] = {"rampart.policy.mode", "rampart.policy.actions",
+                                      "rampart.policy.matched", "rampart.alert.source_ids", NULL};
+
+static int has_field(const rp_event *ev, rp_field_id f)
+{
+    for (uint32_t i = 0; i < rp__event_field_count(ev); i++) {
+        rp_field_id id;
+        if (rp__event_field_id_at(ev, i, &id, NULL) == 0 && id == f)
+            return 1;
+    }
+    return 0;
+}
+
+/* Copies field f (a string or string array) of src onto ev. */
+static int copy_guarded(rp_event *ev, const rp_event *src, rp_field_id f)
+{
+    const char *str;
+    uint64_t len;
+    if (rp__field_type(f) == RP_TYPE_STR)
+        return rp__event_get_str(src, f, &str, &len) == 0 ? rp__event_set_str(ev, f, str, len)
+                                                          : RP_ERR_INTERNAL;
+    uint32_t n = 0;
+    if (rp__field_type(f) != RP_TYPE_STR_ARRAY || rp__event_get_str_array_count(src, f, &n) != 0)
+        return RP_ERR_INTERNAL;
+    rp_str *items = calloc(n ? n : 1, sizeof *items);
+    if (!items)
+        return RP_ERR_NOMEM;
+    int rc = 0;
+    for (uint32_t i = 0; i < n && rc == 0; i++) {
+        rc = rp__event_get_str_array_item(src, f, i, &items[i].ptr, &len);
+        items[i].len = len;
+    }
+    if (rc == 0)
+        rc = rp__event_set_str_array(ev, f, items, n);
+    free(items);
+    return rc;
+}
+
+/* An alert the sandbox publishes: its policy fields are those alert_create
+ * stamped on the alert of the same event.id (put back whatever the plugin
+ * did to them), and an alert it made otherwise may carry none. RP_ERR_PERM
+ * when it does: it is not published. */
+static int guard_alert(struct rp__iso *iso, rp_event *ev)
+{
+    const char *id = NULL, *oid;
+    uint64_t idlen = 0, olen;
+    rp_event *orig = NULL;
+    rp__event_get_str(ev, RP__F_EVENT_ID, &id, &idlen);
+    rp__os_mutex_lock(iso->lock);
+    for (uint32_t i = 0; id && i < ALERTS_KEPT && !orig; i++) {
+        if (iso->made[i] && rp__event_get_str(iso->made[i], RP__F_EVENT_ID, &oid, &olen) == 0 &&
+            olen == idlen && memcmp(oid, id, idlen) == 0) {
+            orig = iso->made[i];
+            iso->made[i] = NULL; /* published once */
+        }
+    }
+    rp__os_mutex_unlock(iso->lock);
+    int rc = 0;
+    for (int k = 0; guarded[k] && rc == 0; k++) {
+        rp_field_id f = rp__field_lookup(guarded[k], strlen(guarded[k]));
+        if (!f)
+            continue;
+        if (orig && has_field(orig, f))
+            rc = copy_guarded(ev, orig, f);
+        else if (has_field(ev, f))
+            rc = RP_ERR_PERM;
+    }
+    if (orig)
+        rp__event_release(orig);
+    return rc;
+}
+
 /* One record of the sandbox. A negative return is a protocol violation:
  * the sandbox is killed. */
 static int serve_record(struct rp__iso *iso, const rp__iso_hdr *h)
@@ -513,6 +599,15 @@ static int serve_record(struct rp__iso *iso, const rp__iso_hdr *h)
             rp__log_warn("plugin %s: an event from its sandbox was refused: %s", iso->p->name,
                          rp_strerror(rc));
             return rc == RP_ERR_PARSE ? rc : 0;
+        }
+        const char *type = rp__topic_name(rp__event_topic(ev));
+        if (type && strcmp(type, "alert") == 0 && (rc = guard_alert(iso, ev)) != 0) {
+            rp__log_warn("plugin %s: an alert from its sandbox was refused: %s", iso->p->name,
+                         rc == RP_ERR_PERM ? "it sets rampart.policy or rampart.alert fields "
+                                             "alert_create did not make"
+                                           : rp_strerror(rc));
+            rp__event_release(ev);
+            return 0;
         }
         api->event_publish(iso->p, ev);
         return 0;
@@ -1397,6 +1492,9 @@ void rp__iso_free(struct rp__iso *iso)
     rp__os_fd_close(iso->exe_fd);
     desc_free(iso);
     subs_forget(iso);
+    for (uint32_t i = 0; i < ALERTS_KEPT; i++)
+        if (iso->made[i])
+            rp__event_release(iso->made[i]);
     free(iso->config_text);
     free(iso->evbuf);
     free(iso->inbuf);

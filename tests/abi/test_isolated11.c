@@ -8,7 +8,9 @@
  * supported isolated (services and the private folder: 4 checks fail, 2
  * that depend on them do not run); its alert carries the policy the config
  * sets for its tag, its command answers with a progress reply and a last
- * one, and the 1.0 plugin publishes its event.
+ * one, and the 1.0 plugin publishes its event. A plugin that sets the
+ * policy fields of its alerts itself (plugins/forge11.c) chooses its
+ * policy in-process, not isolated.
  */
 #include "config.h"
 #include "runtime/event.h"
@@ -39,9 +41,45 @@ static atomic_int alerts;
 static char alert_rule[64];
 static char alert_mode[16];
 
+/* Alerts seen by rule id: their policy mode and number of actions. */
+#define SEEN_MAX 16
+static struct seen {
+    char rule[64], mode[16];
+    uint32_t nactions;
+} seen[SEEN_MAX];
+static atomic_int nseen;
+
+static void note_alert(const struct rp_event *ev)
+{
+    int i = atomic_load(&nseen);
+    if (i >= SEEN_MAX)
+        return;
+    const char *s;
+    uint64_t len;
+    rp_field_id id = rp__field_lookup("rule.id", 7);
+    if (id && rp__event_get_str(ev, id, &s, &len) == 0)
+        snprintf(seen[i].rule, sizeof seen[i].rule, "%.*s", (int)len, s);
+    id = rp__field_lookup("rampart.policy.mode", 19);
+    if (id && rp__event_get_str(ev, id, &s, &len) == 0)
+        snprintf(seen[i].mode, sizeof seen[i].mode, "%.*s", (int)len, s);
+    id = rp__field_lookup("rampart.policy.actions", 22);
+    if (id)
+        rp__event_get_str_array_count(ev, id, &seen[i].nactions);
+    atomic_store(&nseen, i + 1);
+}
+
+static const struct seen *seen_rule(const char *rule)
+{
+    for (int i = 0; i < atomic_load(&nseen); i++)
+        if (strcmp(seen[i].rule, rule) == 0)
+            return &seen[i];
+    return NULL;
+}
+
 static int keep_alert(void *arg, const struct rp_event *ev)
 {
     (void)arg;
+    note_alert(ev);
     rp_field_id id = rp__field_lookup("rule.id", 7);
     const char *s;
     uint64_t len;
@@ -203,12 +241,78 @@ static void test_every_call_of_1_1_isolated(void **state)
     rp__config_destroy(cfg);
 }
 
+/* forge11 (plugins/forge11.c) publishes an alert whose policy it changed
+ * after alert_create, one it made itself with policy fields, and an honest
+ * one. In-process the ABI lets it choose its policy; isolated, the policy
+ * alert_create stamped is put back and the alert it made itself refused. */
+static void forge_run(int isolated)
+{
+    char text[1024];
+    snprintf(text, sizeof text,
+             "{\"agent\":{\"data_dir\":\"%s\",\"plugin_dir\":\"%s\"},"
+             "\"plugins\":{\"forge\":{\"enabled\":true,\"file\":\"%s/abi_forge11.so\","
+             "\"isolation\":\"%s\"}},"
+             "\"policy\":{\"default\":{\"mode\":\"detect\"}}}",
+             tmpdir, RP_ABI_PLUGIN_DIR, RP_ABI_PLUGIN_DIR, isolated ? "process" : "in_process");
+    json_error_t jerr;
+    json_t *doc = json_loads(text, 0, &jerr);
+    assert_non_null(doc);
+    rp__config *cfg = NULL;
+    char err[1024];
+    if (rp__config_from_docs(doc, "test.json", NULL, NULL, NULL, tmpdir, &cfg, err, sizeof err))
+        fail_msg("config: %s", err);
+    json_decref(doc);
+    atomic_store(&nseen, 0);
+    struct host_runtime rt;
+    host_runtime_create(&rt, cfg, 0);
+    if (rp__host_load(rt.host, err, sizeof err) != 0)
+        fail_msg("load: %s", err);
+    uint64_t sub;
+    assert_int_equal(rp__bus_subscribe(rt.bus, "alert", keep_alert, NULL, 0, 0, 0, &sub), 0);
+    assert_int_equal(host_runtime_start(&rt), 0);
+    for (int i = 0; i < 500 && !seen_rule("forge-honest"); i++)
+        usleep(10 * 1000);
+    usleep(200 * 1000); /* the bus delivers in order; a little slack all the same */
+    const struct seen *honest = seen_rule("forge-honest");
+    const struct seen *created = seen_rule("forge-create");
+    const struct seen *direct = seen_rule("forge-direct");
+    assert_non_null(honest);
+    assert_string_equal(honest->mode, "detect");
+    assert_non_null(created);
+    if (isolated) {
+        assert_string_equal(created->mode, "detect");
+        assert_int_equal(created->nactions, 0);
+        assert_null(direct);
+    } else {
+        assert_string_equal(created->mode, "prevent");
+        assert_int_equal(created->nactions, 1);
+        assert_non_null(direct);
+        assert_string_equal(direct->mode, "prevent");
+    }
+    host_runtime_destroy(&rt);
+    rp__config_destroy(cfg);
+}
+
+static void test_forged_policy_in_process(void **state)
+{
+    (void)state;
+    forge_run(0);
+}
+
+static void test_forged_policy_isolated(void **state)
+{
+    (void)state;
+    forge_run(1);
+}
+
 int main(void)
 {
     if (host_runtime_tmpdir(tmpdir, sizeof tmpdir, "iso11") != 0)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_call_of_1_1_isolated),
+        cmocka_unit_test(test_forged_policy_in_process),
+        cmocka_unit_test(test_forged_policy_isolated),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     host_runtime_tmpdir_remove(tmpdir);
