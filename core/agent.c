@@ -993,6 +993,11 @@ static void plugin_figures(rp__agent *a, size_t i, const rp__plugin_info *pi, js
     json_object_set_new(o, "counters", plugin_counters(a, i, pi->ncounters));
     json_object_set_new(o, "gauges", plugin_gauges(a, i));
     json_object_set_new(o, "capabilities", rp__host_caps_json(pi->caps_declared, pi->capabilities));
+    if (pi->isolated) /* plugins.<name>.isolation "process" (runtime/isolate.h) */
+        json_object_set_new(o, "sandbox",
+                            json_pack("{s:I, s:I, s:I}", "pid", (json_int_t)pi->sandbox_pid,
+                                      "restarts", (json_int_t)pi->sandbox_restarts, "events_lost",
+                                      (json_int_t)pi->sandbox_lost));
 }
 
 static void refused_type(void *arg, const char *type, uint64_t n)

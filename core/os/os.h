@@ -183,6 +183,16 @@ int rp__os_dl_open_checked(const char *abs_path, int copy, int require_sig, size
                            rp__os_dl_check_fn check, void *arg, rp__os_dl **out, char *err,
                            size_t errlen);
 
+/* Isolated plugins (runtime/isolate.h): the trust and signature checks of
+ * rp__os_dl_open_checked (check may be NULL: no signature is read) without
+ * the load: *fd is the checked file (or its sealed copy), close-on-exec,
+ * owned by the caller, and *id its identity. rp__os_dl_open_fd loads such a
+ * descriptor, in the sandbox that got it; the handle keeps fd. */
+int rp__os_file_open_checked(const char *abs_path, int require_sig, size_t sig_max,
+                             rp__os_dl_check_fn check, void *arg, int *fd, rp__os_file_id *id,
+                             char *err, size_t errlen);
+int rp__os_dl_open_fd(int fd, rp__os_dl **out, char *err, size_t errlen);
+
 /* Asks the agent with this pid to reload its configuration (SIGHUP). */
 int rp__os_send_reload(long pid);
 

@@ -281,6 +281,13 @@ static int set_blob(rp_event *ev, rp_field_id f, uint32_t type, const void *p, u
     return 0;
 }
 
+int rp__event_set_stamp(rp_event *ev, rp_field_id f, const char *v, uint64_t len)
+{
+    if (!is_readonly(f))
+        return RP_ERR_INVAL;
+    return set_blob(ev, f, RP_TYPE_STR, v, len);
+}
+
 int rp__event_set_i64(rp_event *ev, rp_field_id f, int64_t v)
 {
     if (is_readonly(f))

@@ -122,6 +122,11 @@ int rp__event_get_str_array_count(const rp_event *ev, rp_field_id f, uint32_t *c
 int rp__event_get_str_array_item(const rp_event *ev, rp_field_id f, uint32_t index,
                                  const char **out, uint64_t *len);
 
+/* Sets event.id or event.kind, which the setters refuse: an isolated
+ * plugin's copy of an event keeps the original's (runtime/isolate_wire.h).
+ * RP_ERR_INVAL for any other field. */
+int rp__event_set_stamp(rp_event *ev, rp_field_id f, const char *v, uint64_t len);
+
 /* A read-only view of one field, for encoders. ptr/len are set for strings,
  * bytes and IPs (ptr to an rp_ip); count for string arrays (items through
  * rp__event_get_str_array_item). Borrowed while a reference is held. */

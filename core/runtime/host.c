@@ -2,6 +2,7 @@
  * loader.c. */
 #include "runtime/host.h"
 #include "runtime/host_private.h"
+#include "runtime/isolate.h"
 #include "runtime/host_command.h"
 #include "runtime/bus.h"
 #include "runtime/event.h"
@@ -1299,6 +1300,14 @@ int rp__host_plugin_info(const rp__host *host, size_t index, rp__plugin_info *ou
     out->caps_declared = rp__host_plugin_caps(p, &out->capabilities) == 0;
     out->file_reloads = atomic_load(&mp->file_reloads_seen);
     out->file_reloads_refused = atomic_load(&mp->file_reloads_refused);
+    if (p->iso) {
+        rp__iso_stats is;
+        rp__iso_get_stats(p->iso, &is);
+        out->isolated = 1;
+        out->sandbox_pid = is.pid;
+        out->sandbox_restarts = is.restarts;
+        out->sandbox_lost = is.lost;
+    }
     return 0;
 }
 

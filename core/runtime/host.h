@@ -77,6 +77,13 @@ typedef struct rp__plugin_info {
     uint64_t hung_dropped;   /* events to it dropped while it was hung (action report) */
     uint64_t share_dropped;  /* events to it dropped at its share of the bus's byte cap */
     uint64_t held_bytes;     /* bytes of events queued for it now (with a share) */
+    /* Isolation (isolate.h): it runs in a sandbox process; that process now
+     * (0 while there is none), the sandboxes started after the first, and
+     * the events lost with sandboxes that died or while none ran. */
+    int isolated;
+    int64_t sandbox_pid;
+    uint64_t sandbox_restarts;
+    uint64_t sandbox_lost;
 } rp__plugin_info;
 
 /* What the host is given; the agent fills it from its config

@@ -154,6 +154,10 @@ struct rp_plugin {
     /* plugins.<name>.cpu_percent when set (read at load), else -1: the
      * agent's agent.plugin_budget.cpu_percent. */
     int32_t cpu_percent;
+    /* Isolation (isolate.h): plugins.<name>.isolation is "process"; its
+     * sandbox's record once loaded, else NULL. */
+    int isolated;
+    struct rp__iso *iso;
 };
 
 #define RP__REFUSE_CPU  1

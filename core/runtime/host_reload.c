@@ -177,6 +177,8 @@ static int cand_load(rp__host *host, struct rp_plugin *live, const char *name, c
     if (!c)
         return RP_ERR_NOMEM;
     c->reload_of = live;
+    /* An isolated plugin's new file runs isolated too (isolate.h). */
+    c->isolated = live ? live->isolated : 0;
     int rc = rp__host_load_binary(host, c, 0);
     if (rc == 0 && live && live->dl && live->has_file_id && c->has_file_id &&
         c->file_id.dev == live->file_id.dev && c->file_id.ino == live->file_id.ino) {

@@ -10,6 +10,7 @@
 #include "runtime/faults.h"
 #include "runtime/host.h"
 #include "runtime/host_private.h"
+#include "runtime/isolate.h"
 #include "runtime/plugin_sig.h"
 
 #include <jansson.h>
@@ -220,6 +221,25 @@ int rp__host_load_binary(rp__host *host, struct rp_plugin *p, int private_copy)
      * file (os.h): a signed file is checked and loaded from one sealed copy. */
     struct sig_check sc = {host, p, 0};
     p->signed_by[0] = '\0';
+    const rp_plugin_descriptor *d = NULL;
+    if (p->isolated) {
+        /* Isolation (isolate.h): the same checks of the same open file, whose
+         * code then runs in a sandbox; d is the proxy descriptor, checked
+         * below as any plugin's. */
+        rc = rp__iso_load(host, p, json_object_get(host->opts.plugins, p->name),
+                          host->opts.require_signed_plugins, RP__SIG_FILE_MAX, check_signature, &sc,
+                          &d, why, sizeof why);
+        if (rc != 0) {
+            if (sc.refused)
+                refuse(p, "%s: %s", p->path, why);
+            else if (rc == RP_ERR_PERM)
+                refuse(p, "untrusted file: %s", why);
+            else
+                refuse(p, "%s: cannot run isolated: %s", p->path, why);
+            return rc;
+        }
+        goto check_descriptor;
+    }
     rc = rp__os_dl_open_checked(p->path, private_copy, host->opts.require_signed_plugins,
                                 RP__SIG_FILE_MAX, check_signature, &sc, &p->dl, why, sizeof why);
     if (rc != 0) {
@@ -260,10 +280,10 @@ int rp__host_load_binary(rp__host *host, struct rp_plugin *p, int private_copy)
     rp_plugin_entry_fn entry;
     memcpy(&entry, &fn, sizeof entry);
 
-    const rp_plugin_descriptor *d = NULL;
     uint64_t cr = rp__host_enter(p, RP__CR_ENTRY);
     rc = entry(rp__host_api(), &d);
     rp__host_leave(cr);
+check_descriptor:
     if (rc != 0 || !d) {
         refuse(p, "%s: entry point failed: %s", p->path, rc ? rp_strerror(rc) : "no descriptor");
         return rc ? rc : RP_ERR_INVAL;
@@ -478,6 +498,7 @@ void rp__host_plugin_free(struct rp_plugin *p)
 {
     if (!p)
         return;
+    rp__iso_free(p->iso);
     rp__host_services_free(p);
     free(p->name);
     free(p->path);
@@ -514,10 +535,22 @@ int rp__host_load(rp__host *host, char *err, size_t errlen)
         if (!p)
             return RP_ERR_NOMEM;
         host->plugins[host->nplugins++] = p;
+        p->isolated = rp__iso_wanted(entry);
         if (ledger_disabled(p))
             continue;
         if (rp__host_load_binary(host, p, 0) != 0)
             continue; /* refused and logged; the agent runs without it */
+        if (p->isolated && p->desc.kind == RP_KIND_COLLECTOR) {
+            struct rp__json_seg segs[3] = {{.key = "plugins"}, {.key = name}, {.key = "isolation"}};
+            config_error(host, err, errlen, segs, 3,
+                         "plugins.%s.isolation: \"process\" is for detectors and responders; "
+                         "collector %s needs the agent's privileges and fd watches: use "
+                         "\"in_process\"",
+                         name, p->desc.id);
+            refuse(p, "a collector cannot run isolated");
+            config_errors = 1;
+            continue;
+        }
         int rc = rp__host_check_config(host, p, entry, err, errlen);
         if (rc == RP_ERR_NOMEM)
             return rc;

@@ -307,7 +307,7 @@ static void test_unknown_keys(void **state)
         "{\"plugins\":{\"proc\":{\"enabled\":true,\"file\":\"p.so\",\"confg\":{}}}}");
     expect_error("rampart.json", NULL,
                  "rampart.json: plugins.proc.confg: unknown key; did you mean \"config\"? "
-                 "(allowed: enabled, file, config, cpu_percent)");
+                 "(allowed: enabled, file, config, cpu_percent, isolation, sandbox)");
     /* Unknown keys in an overlay name the overlay. */
     put("rampart.json", MAIN_NORTH);
     put("sites/north.json", "{\"output\":{\"stdot\":false}}");

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -1008,7 +1009,7 @@ static int check_copy(int mfd, const char *abs_path, const char *sig, size_t sig
 
 static int dl_open_trusted(const char *abs_path, int copy, int require_sig, size_t sig_max,
                            rp__os_dl_check_fn check, void *arg, rp__os_dl **out, char *err,
-                           size_t errlen)
+                           size_t errlen, int *fd_out, rp__os_file_id *id_out)
 {
     char dir[PATH_MAX];
     const char *base = NULL;
@@ -1063,6 +1064,13 @@ static int dl_open_trusted(const char *abs_path, int copy, int require_sig, size
         fd = mfd;
     }
     free(sig);
+    if (fd_out) {
+        /* Checked, not loaded: an isolated plugin's sandbox loads this very
+         * descriptor (rp__os_dl_open_fd). */
+        file_id_of(&st, id_out);
+        *fd_out = fd;
+        return 0;
+    }
     rp__os_dl *dl = malloc(sizeof *dl);
     if (!dl) {
         close(fd);
@@ -1090,12 +1098,12 @@ static int dl_open_trusted(const char *abs_path, int copy, int require_sig, size
 
 int rp__os_dl_open_trusted(const char *abs_path, rp__os_dl **out, char *err, size_t errlen)
 {
-    return dl_open_trusted(abs_path, 0, 0, 0, NULL, NULL, out, err, errlen);
+    return dl_open_trusted(abs_path, 0, 0, 0, NULL, NULL, out, err, errlen, NULL, NULL);
 }
 
 int rp__os_dl_open_trusted_copy(const char *abs_path, rp__os_dl **out, char *err, size_t errlen)
 {
-    return dl_open_trusted(abs_path, 1, 0, 0, NULL, NULL, out, err, errlen);
+    return dl_open_trusted(abs_path, 1, 0, 0, NULL, NULL, out, err, errlen, NULL, NULL);
 }
 
 int rp__os_dl_open_checked(const char *abs_path, int copy, int require_sig, size_t sig_max,
@@ -1104,7 +1112,51 @@ int rp__os_dl_open_checked(const char *abs_path, int copy, int require_sig, size
 {
     if (!check)
         return RP_ERR_INVAL;
-    return dl_open_trusted(abs_path, copy, require_sig, sig_max, check, arg, out, err, errlen);
+    return dl_open_trusted(abs_path, copy, require_sig, sig_max, check, arg, out, err, errlen, NULL,
+                           NULL);
+}
+
+int rp__os_file_open_checked(const char *abs_path, int require_sig, size_t sig_max,
+                             rp__os_dl_check_fn check, void *arg, int *fd, rp__os_file_id *id,
+                             char *err, size_t errlen)
+{
+    if (!fd || !id)
+        return RP_ERR_INVAL;
+    return dl_open_trusted(abs_path, 0, require_sig, sig_max, check, arg, NULL, err, errlen, fd,
+                           id);
+}
+
+int rp__os_dl_open_fd(int fd, rp__os_dl **out, char *err, size_t errlen)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        snprintf(err, errlen, "plugin descriptor %d: %s", fd, strerror(errno));
+        return RP_ERR_IO;
+    }
+    rp__os_dl *dl = malloc(sizeof *dl);
+    if (!dl)
+        return RP_ERR_NOMEM;
+    file_id_of(&st, &dl->src);
+    /* A process that changed its user is not dumpable, and the kernel then
+     * refuses it its own /proc/self/fd links: dumpable only for the load. */
+    int dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+    if (dumpable == 0)
+        prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    dlerror();
+    dl->handle = dlopen(proc, RTLD_NOW | RTLD_LOCAL);
+    if (dumpable == 0)
+        prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    if (!dl->handle) {
+        const char *why = dlerror();
+        snprintf(err, errlen, "%s", why ? why : "dlopen failed");
+        free(dl);
+        return RP_ERR_IO;
+    }
+    dl->fd = fd;
+    *out = dl;
+    return 0;
 }
 
 int rp__os_dl_file_id(const rp__os_dl *dl, rp__os_file_id *out)
