@@ -144,7 +144,10 @@ stop
 start process
 grep -q "plugin sigma: loaded org.rampart.sigma" "$T/agent.err" || true
 SBX=
-for c in $(pgrep -P "$APID" || true); do
+# The sandbox is a child of the worker (the supervisor's child).
+WPID=$(worker_pid "$APID")
+[ -n "$WPID" ] || fail "no worker under the supervisor $APID"
+for c in $(pgrep -P "$WPID" || true); do
     if tr '\0' ' ' <"/proc/$c/cmdline" | grep -q "^rampart-sandbox sigma "; then SBX=$c; fi
 done
 [ -n "$SBX" ] || fail "no rampart-sandbox child of the agent for sigma"
