@@ -37,6 +37,15 @@ static int lower(int c)
     return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
 }
 
+/* The value of a hex digit, or -1. */
+static int hex(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (char)lower((unsigned char)c);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
 /* The default port of a scheme (lower case, len bytes); 0 when unknown. A
  * proxy written without a scheme is HTTP, as libcurl takes it. */
 static uint32_t scheme_port(const char *s, size_t len)
@@ -84,7 +93,8 @@ int rp__endpoint_parse(const char *url, uint32_t role, rp_endpoint *out)
             auth = q + 1;
     const char *host = auth, *hend;
     const char *colon = NULL;
-    if (*host == '[') { /* an IPv6 literal */
+    int v6 = *host == '[';
+    if (v6) { /* an IPv6 literal */
         host++;
         hend = memchr(host, ']', (size_t)(end - host));
         if (!hend)
@@ -122,16 +132,36 @@ int rp__endpoint_parse(const char *url, uint32_t role, rp_endpoint *out)
             return RP_ERR_INVAL;
         port = v;
     }
+    size_t o = 0;
+    int zone = 0;
     for (size_t i = 0; i < hlen; i++) {
         unsigned char c = (unsigned char)host[i];
+        /* libcurl decodes %XX in a host name and connects to what it
+         * decoded ("exa%6dple.com" is example.com), so the name handed out
+         * is decoded too; a '%' without two hex digits stays, as there. */
+        if (c == '%' && !v6 && hlen - i > 2 && hex(host[i + 1]) >= 0 && hex(host[i + 2]) >= 0) {
+            c = (unsigned char)(hex(host[i + 1]) * 16 + hex(host[i + 2]));
+            i += 2;
+        }
         /* Name and address characters only: no space, control or quote
          * reaches a caller that may print it into a rule. */
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '.' || c == '-' || c == ':' || c == '_' || c == '%'))
             return RP_ERR_INVAL;
-        out->host[i] = (char)lower(c);
+        /* An IPv6 literal's zone follows its first '%', written "%25<zone>"
+         * in a URL (RFC 6874): libcurl connects to "<address>%<zone>", and
+         * so must the host handed out be, or getaddrinfo finds no interface
+         * "25<zone>". The zone itself is taken as it is, as libcurl does. */
+        if (c == '%' && v6 && !zone) {
+            zone = 1;
+            /* "%25" with nothing after it is the zone "25", as there. */
+            if (hlen - i > 3 && host[i + 1] == '2' && host[i + 2] == '5')
+                i += 2;
+        }
+        /* Interface names are case-sensitive: a zone keeps its case. */
+        out->host[o++] = (char)(zone ? c : lower(c));
     }
-    out->host[hlen] = '\0';
+    out->host[o] = '\0';
     out->port = port;
     return 0;
 }

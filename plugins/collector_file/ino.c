@@ -16,6 +16,7 @@
  */
 #define _GNU_SOURCE
 #include "collector_file.h"
+#include "inorec.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -245,7 +246,7 @@ static void flush_move(struct cf *cf)
         drop_watches(ino, ino->move.path);
 }
 
-static void handle_event(struct cf *cf, const struct inotify_event *ie, const char *name)
+static void handle_event(struct cf *cf, const struct cf_inorec *ie)
 {
     struct cf_ino *ino = cf->ino;
     rp_util_count(&cf->ctr, CF_C_RECORDS, 1);
@@ -263,7 +264,7 @@ static void handle_event(struct cf *cf, const struct inotify_event *ie, const ch
     }
     struct watch *w = tab_find(ino, ie->wd);
     char path[CF_PATH_MAX];
-    if (!w || cf_join(path, sizeof path, w->path, name) != 0) {
+    if (!w || cf_join(path, sizeof path, w->path, ie->name) != 0) {
         rp_util_count(&cf->ctr, CF_C_RESOLVE_FAILED, 1);
         return;
     }
@@ -299,22 +300,18 @@ static void handle_event(struct cf *cf, const struct inotify_event *ie, const ch
 
 static void process_buffer(struct cf *cf, const char *buf, size_t len)
 {
-    size_t off = 0;
-    while (len - off >= sizeof(struct inotify_event)) {
-        struct inotify_event ie;
-        memcpy(&ie, buf + off, sizeof ie);
-        size_t total = sizeof ie + ie.len;
-        if (ie.len > len - off - sizeof ie) {
+    struct cf_inowalk w;
+    struct cf_inorec r;
+    int rc;
+    cf_inowalk_init(&w, buf, len);
+    while ((rc = cf_inowalk_next(&w, &r)) != RP_ERR_NOTFOUND) {
+        if (rc != 0) {
             rp_util_count(&cf->ctr, CF_C_RESOLVE_FAILED, 1);
-            return;
-        }
-        const char *name = ie.len ? buf + off + sizeof ie : "";
-        off += total;
-        if (ie.len && !memchr(name, '\0', ie.len)) {
-            rp_util_count(&cf->ctr, CF_C_RESOLVE_FAILED, 1);
+            if (rc == RP_ERR_PARSE)
+                return;
             continue;
         }
-        handle_event(cf, &ie, name);
+        handle_event(cf, &r);
     }
 }
 

@@ -108,6 +108,10 @@ int cn_nd_parse(const void *msg, size_t len, uint8_t proto, struct cn_nd_sock *o
                      &out->segs_out);
             info_u32(data, dlen, offsetof(struct tcp_info, tcpi_segs_in), INFO_END(tcpi_segs_in),
                      &out->segs_in);
+            /* A struct too short for one of the two counts makes neither
+             * valid: none is handed out (sockdiag.h). */
+            if (!ok)
+                out->bytes_acked = out->bytes_received = 0;
             out->has_info = ok;
             break;
         }

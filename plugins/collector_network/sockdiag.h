@@ -20,7 +20,7 @@ struct cn_nd_sock {
     uint8_t family;   /* AF_INET or AF_INET6 */
     uint8_t proto;    /* IPPROTO_TCP or IPPROTO_UDP */
     uint8_t state;    /* TCP_* state numbers (UDP uses ESTABLISHED and CLOSE) */
-    uint8_t has_info; /* the tcp_info figures below are valid */
+    uint8_t has_info; /* the tcp_info figures below are valid (else the bytes are 0) */
     uint8_t src[16], dst[16];
     uint16_t sport, dport;
     uint64_t bytes_acked, bytes_received;

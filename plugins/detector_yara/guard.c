@@ -352,8 +352,23 @@ static bool dir_listed(const struct dy_guard *g, int fd)
     return false;
 }
 
-/* The parent of pid from /proc/PID/stat (the field after the command,
- * which ends at the last ')'), or -1. */
+pid_t dy_guard_stat_ppid(const char *text)
+{
+    /* The field after the command, which ends at the last ')'. */
+    const char *p = strrchr(text, ')');
+    if (!p || p[1] != ' ' || p[2] == '\0' || p[3] != ' ')
+        return -1;
+    p += 4;
+    long v = 0;
+    if (*p < '0' || *p > '9')
+        return -1;
+    while (*p >= '0' && *p <= '9' && v <= INT32_MAX)
+        v = v * 10 + (*p++ - '0');
+    /* A number past a pid's range is no pid (not a truncated one). */
+    return *p == ' ' && v <= INT32_MAX ? (pid_t)v : -1;
+}
+
+/* The parent of pid from /proc/PID/stat, or -1. */
 static pid_t read_ppid(pid_t pid)
 {
     char path[48], buf[STAT_READ_MAX + 1];
@@ -369,16 +384,7 @@ static pid_t read_ppid(pid_t pid)
     if (n <= 0)
         return -1;
     buf[n] = '\0';
-    char *p = strrchr(buf, ')');
-    if (!p || p[1] != ' ' || p[2] == '\0' || p[3] != ' ')
-        return -1;
-    p += 4;
-    long v = 0;
-    if (*p < '0' || *p > '9')
-        return -1;
-    while (*p >= '0' && *p <= '9' && v < INT32_MAX)
-        v = v * 10 + (*p++ - '0');
-    return *p == ' ' ? (pid_t)v : -1;
+    return dy_guard_stat_ppid(buf);
 }
 
 /* pid is the agent or a descendant within DY_GUARD_ANCESTRY_MAX parents. */
@@ -599,35 +605,47 @@ static bool parse_devkey(const char *s, uint64_t *key)
 
 #define MOUNT_FIELDS_MAX 64u
 
-/* One line: "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [TAGS...] - FSTYPE SRC SOPTS". */
-static void mark_line(struct dy_guard *g, struct mark_scan *ms, char *line)
+bool dy_guard_mount_line(char *line, struct dy_mount *out)
 {
     char *f[MOUNT_FIELDS_MAX];
     uint32_t nf = 0;
     for (char *p = line; *p && nf < MOUNT_FIELDS_MAX;) {
         while (*p == ' ')
-            *p++ = '\0';
+            p++;
         if (!*p)
             break;
         f[nf++] = p;
         while (*p && *p != ' ')
             p++;
+        /* Each field ends here, the last one read too: ending fields only
+         * at the next one's start left the cap's last field running on to
+         * the end of the line, spaces and all. */
+        if (*p)
+            *p++ = '\0';
     }
     uint32_t sep = 6;
     while (sep < nf && strcmp(f[sep], "-") != 0)
         sep++;
     if (nf < 5 || sep + 1 >= nf)
-        return;
-    if (fstype_skipped(f[sep + 1]))
-        return;
-    uint64_t key;
-    if (!parse_devkey(f[2], &key))
+        return false;
+    if (!parse_devkey(f[2], &out->key))
+        return false;
+    out->fstype = f[sep + 1];
+    out->path = f[4];
+    unescape(out->path);
+    return true;
+}
+
+/* Marks the file system of one mountinfo line. */
+static void mark_line(struct dy_guard *g, struct mark_scan *ms, char *line)
+{
+    struct dy_mount m;
+    if (!dy_guard_mount_line(line, &m) || fstype_skipped(m.fstype))
         return;
     /* A file system mounted several times (bind mounts) is marked once. */
-    if (key_seen(g, ms, key))
+    if (key_seen(g, ms, m.key))
         return;
-    char *path = f[4];
-    unescape(path);
+    char *path = m.path;
     /* Marking again an already marked file system or mount only renews
      * the mask: every scan marks everything it sees, so a file system that
      * took the number of one unmounted since is never missed. */

@@ -155,4 +155,22 @@ int dy_guard_answer(struct dy_guard *g, uint64_t token, int decision);
 
 void dy_guard_stats(struct dy_guard *g, struct dy_guard_stats *out);
 
+/* The parsers of what the guard reads from the kernel, apart from the
+ * readers so that tests/fuzz/fuzz_yara_guard.c can feed them any text. */
+
+/* One line of /proc/self/mountinfo ("ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS
+ * [TAGS...] - FSTYPE SRC SOPTS"), split in place: the mount point is
+ * unescaped (\ooo), path and fstype point into line. key is the file
+ * system's device number, MAJ << 32 | MIN. false for a line that does not
+ * have these fields. */
+struct dy_mount {
+    uint64_t key;
+    const char *fstype;
+    char *path;
+};
+bool dy_guard_mount_line(char *line, struct dy_mount *out);
+
+/* The parent pid in the NUL-terminated text of /proc/PID/stat, or -1. */
+pid_t dy_guard_stat_ppid(const char *text);
+
 #endif

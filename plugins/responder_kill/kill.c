@@ -77,21 +77,13 @@ int rk_protect_add_comm(struct rk_protect *p, const char *comm)
     return 0;
 }
 
-/* The fields of /proc/<pid>/stat used here. */
-struct pstat {
-    char state;
-    int32_t ppid;
-    uint32_t flags;
-    uint64_t start;
-    char comm[RK_COMM_MAX];
-};
-
-/* Parses stat text. The command name may hold spaces and parentheses, so
- * fields are counted after the last ')'. */
-static int parse_stat(char *buf, struct pstat *st)
+/* The command name may hold spaces and parentheses, so fields are counted
+ * after the last ')'. */
+int rk_parse_stat(const char *buf, struct rk_stat *st)
 {
-    char *open_paren = strchr(buf, '('), *close_paren = strrchr(buf, ')');
-    char *p, *end;
+    const char *open_paren = strchr(buf, '('), *close_paren = strrchr(buf, ')');
+    const char *p;
+    char *end;
     int field;
     size_t clen;
     if (!open_paren || !close_paren || close_paren < open_paren)
@@ -147,13 +139,13 @@ static int read_small(int dirfd, const char *rel, char *buf, size_t cap)
 
 /* The stat of the process dirfd names; -errno, or -EPROTO on text not
  * understood. */
-static int stat_at(int dirfd, struct pstat *st)
+static int stat_at(int dirfd, struct rk_stat *st)
 {
     char buf[1024];
     int rc = read_small(dirfd, "stat", buf, sizeof buf);
     if (rc < 0)
         return rc;
-    return parse_stat(buf, st) == 0 ? 0 : -EPROTO;
+    return rk_parse_stat(buf, st) == 0 ? 0 : -EPROTO;
 }
 
 static int open_pid_dir(int32_t pid)
@@ -165,7 +157,7 @@ static int open_pid_dir(int32_t pid)
 
 int rk_proc_parent(int32_t pid, int32_t *ppid, uint64_t *start)
 {
-    struct pstat st;
+    struct rk_stat st;
     int fd, rc;
     if (!ppid || !start || pid <= 0)
         return RP_ERR_INVAL;
@@ -211,7 +203,7 @@ static int is_ancestor(int32_t pid)
     int32_t cur = (int32_t)getppid();
     int i;
     for (i = 0; i < ANCESTOR_MAX && cur > 1; i++) {
-        struct pstat st;
+        struct rk_stat st;
         int fd;
         if (cur == pid)
             return 1;
@@ -234,7 +226,7 @@ static int is_gone_errno(int e)
 }
 
 /* Matches the process dirfd names against the protected list. */
-static int check_protected(int dirfd, const struct pstat *st, const struct rk_protect *p,
+static int check_protected(int dirfd, const struct rk_stat *st, const struct rk_protect *p,
                            struct rk_result *res)
 {
     uint32_t i;
@@ -253,7 +245,7 @@ static int check_protected(int dirfd, const struct pstat *st, const struct rk_pr
             /* Without its executable the list cannot be checked: a gone
              * process is reported as such, anything else fails closed. */
             int e = errno;
-            struct pstat again;
+            struct rk_stat again;
             if (fd >= 0)
                 close(fd);
             if (is_gone_errno(e) &&
@@ -303,7 +295,7 @@ static int sys_pidfd_send_signal(int pidfd, int sig)
 static void kill_checked(int32_t pid, uint64_t start, int sig, const struct rk_opts *opts,
                          int pidfd, int dirfd, struct rk_result *res)
 {
-    struct pstat st;
+    struct rk_stat st;
     int32_t tgid = 0;
     int rc = tgid_at(dirfd, &tgid);
     if (rc < 0) {
@@ -447,7 +439,7 @@ static int already_listed(const struct rk_proc *out, size_t n, int32_t pid)
 static int add_child(int32_t pid, const struct rk_proc *parent, struct rk_proc *out, size_t cap,
                      size_t *n)
 {
-    struct pstat st;
+    struct rk_stat st;
     int fd, rc;
     if (pid <= 1 || already_listed(out, *n, pid))
         return 0;
@@ -537,7 +529,7 @@ static int children_from_scan(struct rk_proc *out, size_t lo, size_t hi, size_t 
     if (!d)
         return RP_ERR_IO;
     while (rc == 0 && seen < SCAN_MAX && (e = readdir(d)) != NULL) {
-        struct pstat st;
+        struct rk_stat st;
         int32_t pid;
         char *end;
         long v;
@@ -574,7 +566,7 @@ static int children_from_scan(struct rk_proc *out, size_t lo, size_t hi, size_t 
 static int walk(int32_t pid, uint64_t start, const struct rk_opts *opts, struct rk_proc *out,
                 size_t cap, size_t *n)
 {
-    struct pstat st;
+    struct rk_stat st;
     int fd, rc = 0, use_scan;
     size_t head = 0;
     char probe[64];

@@ -104,6 +104,21 @@ struct rk_proc {
  * RP_ERR_PARSE for stat text it cannot read. */
 int rk_proc_parent(int32_t pid, int32_t *ppid, uint64_t *start);
 
+/* The fields of /proc/<pid>/stat used here. */
+struct rk_stat {
+    char state;
+    int32_t ppid;
+    uint32_t flags;
+    uint64_t start;
+    char comm[RK_COMM_MAX];
+};
+
+/* rk_parse_stat: the fields of the NUL-terminated text of a
+ * /proc/<pid>/stat file into st; RP_ERR_PARSE on text it does not
+ * understand. Separate from the readers so that it can be fuzzed
+ * (tests/fuzz/fuzz_procfs.c). */
+int rk_parse_stat(const char *buf, struct rk_stat *st);
+
 /* rk_descendants: the live descendants of pid (whose start must be start),
  * breadth first, into out (cap entries, cap >= 1), *n of them: at most
  * cap - 1, since the walk keeps the root in out[0] while it runs. From

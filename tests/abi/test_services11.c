@@ -514,6 +514,18 @@ static void test_endpoint_parse(void **state)
     assert_int_equal(e.port, 80);
     assert_int_equal(rp__endpoint_parse("socks5h://sock:1081", 2, &e), 0);
     assert_int_equal(e.port, 1081);
+    /* An IPv6 zone is written "%25<zone>" in a URL (RFC 6874); libcurl
+     * connects to "<address>%<zone>" (found by fuzz_endpoint). */
+    assert_int_equal(rp__endpoint_parse("http://[fe80::1%25eth0]:8080/", 1, &e), 0);
+    assert_string_equal(e.host, "fe80::1%eth0");
+    assert_int_equal(e.port, 8080);
+    /* Only the first '%' starts the zone, and only there is %25 a '%'. */
+    assert_int_equal(rp__endpoint_parse("http://[FE80::1%Eth0%25x]/", 1, &e), 0);
+    assert_string_equal(e.host, "fe80::1%Eth0%25x");
+    /* libcurl decodes %XX in a host name, and connects to what it decoded. */
+    assert_int_equal(rp__endpoint_parse("https://exa%6Dple.com:81/", 1, &e), 0);
+    assert_string_equal(e.host, "example.com");
+    assert_int_equal(rp__endpoint_parse("https://a%2Fb/", 1, &e), RP_ERR_INVAL);
     static const char *const bad[] = {
         "ftp://x",
         "https://",

@@ -9,6 +9,7 @@
 #include "lib/schema.h"
 #include "rules.h"
 #include "sign.h"
+#include "view.h"
 #include "version.h"
 
 #include <rampart/plugin.h>
@@ -275,22 +276,6 @@ static int cmd_reload(const char *config_file, const char *site)
     return status;
 }
 
-static long long num(const json_t *o, const char *a, const char *b)
-{
-    const json_t *v = json_object_get(o, a);
-    if (b)
-        v = json_object_get(v, b);
-    return json_is_integer(v) ? (long long)json_integer_value(v) : -1;
-}
-
-static const char *str(const json_t *o, const char *a, const char *b)
-{
-    const json_t *v = json_object_get(o, a);
-    if (b)
-        v = json_object_get(v, b);
-    return json_is_string(v) ? json_string_value(v) : "?";
-}
-
 /* Reads <data_dir>/status.json (when the agent cannot be asked). */
 static json_t *read_status_file(const char *data_dir, const char *why)
 {
@@ -354,7 +339,7 @@ static int cmd_status(const char *config_file, const char *site, int as_json)
     if (!d)
         return RP_EX_UNAVAILABLE;
     /* A status without a state (an older agent) reads as ok. */
-    int degraded = strcmp(str(d, "state", NULL), "degraded") == 0;
+    int degraded = strcmp(rp__ctl_str(d, "state", NULL), "degraded") == 0;
     int status = down ? RP_EX_UNAVAILABLE : degraded ? CTL_EX_DEGRADED : RP_EX_OK;
     if (as_json) {
         json_dumpf(d, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -362,94 +347,10 @@ static int cmd_status(const char *config_file, const char *site, int as_json)
         json_decref(d);
         return status;
     }
-    printf("rampartd %s, pid %lld, up %lld s, as of %s\n", str(d, "version", NULL),
-           num(d, "pid", NULL), num(d, "uptime_s", NULL), str(d, "time", NULL));
-    /* Labels in one column, values in the next. */
-#define ROW(label, ...)                                                                            \
-    do {                                                                                           \
-        printf("  %-7s ", label);                                                                  \
-        printf(__VA_ARGS__);                                                                       \
-        fputc('\n', stdout);                                                                       \
-    } while (0)
-    if (degraded)
-        ROW("state", "degraded: %s", str(d, "state_reason", NULL));
-    else
-        ROW("state", "ok");
-    /* The supervisor (docs/supervisor.md) restarts the worker; how often and
-     * why the last time. */
-    if (json_is_object(json_object_get(d, "supervisor")))
-        ROW("restart", "%lld by the supervisor (pid %lld)%s%s", num(d, "supervisor", "restarts"),
-            num(d, "supervisor", "pid"), num(d, "supervisor", "restarts") ? "; last: " : "",
-            num(d, "supervisor", "restarts") ? str(d, "supervisor", "last_cause") : "");
-    ROW("cpu", "%lld ms, peak memory %lld KiB", num(d, "cpu_ms", NULL),
-        num(d, "peak_rss_bytes", NULL) / 1024);
-    ROW("bus", "%lld events, %lld dropped", num(d, "bus", "published"), num(d, "bus", "dropped"));
-    if (json_object_get(d, "upload")) {
-        ROW("upload",
-            "%s, %lld events delivered in %lld batches, %lld retries, %lld dead letters (%lld "
-            "events), last status %lld%s%s",
-            str(d, "upload", "state"), num(d, "upload", "delivered_events"),
-            num(d, "upload", "delivered_batches"), num(d, "upload", "retries"),
-            num(d, "upload", "dead_batches"), num(d, "upload", "dead_events"),
-            num(d, "upload", "last_status"), *str(d, "upload", "last_error") ? ": " : "",
-            str(d, "upload", "last_error"));
-        ROW("spool",
-            "%lld events in %lld batches waiting, %lld of %lld bytes on disk; dropped when full "
-            "%lld events; damaged records cut %lld",
-            num(d, "spool", "queued_events"), num(d, "spool", "queued_batches"),
-            num(d, "spool", "disk_bytes"), num(d, "spool", "max_bytes"),
-            num(d, "spool", "dropped_full_events"),
-            num(d, "spool", "corrupt_records") + num(d, "spool", "cut_torn_records"));
-    } else {
-        ROW("output", "%lld events written locally", num(d, "sink", "events"));
-    }
-#undef ROW
-    /* The plugins as a table: text left, numbers right, each column as
-     * wide as its widest cell; the error, last, is not padded. */
-    enum { SCOLS = 6 };
-    static const char *const head[SCOLS] = {"PLUGIN",  "STATE",  "PUBLISHED",
-                                            "DROPPED", "CPU_MS", "ERROR"};
-    const json_t *plugins = json_object_get(d, "plugins");
-    size_t n = json_object_size(plugins);
-    char(*cells)[SCOLS][256] = calloc(n ? n : 1, sizeof *cells);
-    if (!cells) {
+    if (rp__ctl_print_status(stdout, d, degraded) != 0) {
         json_decref(d);
         return RP_EX_OSERR;
     }
-    size_t width[SCOLS], row = 0;
-    for (int k = 0; k < SCOLS; k++)
-        width[k] = strlen(head[k]);
-    const char *name;
-    json_t *p;
-    json_object_foreach((json_t *)plugins, name, p)
-    {
-        snprintf(cells[row][0], sizeof cells[row][0], "%s", name);
-        snprintf(cells[row][1], sizeof cells[row][1], "%s", str(p, "state", NULL));
-        snprintf(cells[row][2], sizeof cells[row][2], "%lld", num(p, "published", NULL));
-        snprintf(cells[row][3], sizeof cells[row][3], "%lld", num(p, "dropped", NULL));
-        snprintf(cells[row][4], sizeof cells[row][4], "%lld", num(p, "cpu_ms", NULL));
-        snprintf(cells[row][5], sizeof cells[row][5], "%s",
-                 json_object_get(p, "error") ? str(p, "error", NULL) : "-");
-        for (int k = 0; k < SCOLS; k++)
-            if (strlen(cells[row][k]) > width[k])
-                width[k] = strlen(cells[row][k]);
-        row++;
-    }
-    if (n) {
-        fputc('\n', stdout);
-        for (size_t i = 0; i <= n; i++) {
-            const char *const *line = i == 0 ? head : NULL;
-            printf(" ");
-            for (int k = 0; k < SCOLS; k++) {
-                const char *cell = line ? line[k] : cells[i - 1][k];
-                if (k == SCOLS - 1)
-                    printf(" %s\n", cell);
-                else
-                    printf(k >= 2 ? " %*s " : " %-*s ", (int)width[k], cell);
-            }
-        }
-    }
-    free(cells);
     json_decref(d);
     return status;
 }
@@ -672,39 +573,7 @@ static int cmd_plugins_enable(const char *config_file, const char *site, const c
     return ex;
 }
 
-/* A cell of name=value pairs (counters, gauges), cut at a whole pair; "-"
- * when there are none. A value that is not an integer is shown as JSON. */
-static void kv_cell(const json_t *obj, char *c, size_t cap)
-{
-    size_t used = 0;
-    const char *name;
-    json_t *v;
-    c[0] = '\0';
-    json_object_foreach((json_t *)obj, name, v)
-    {
-        char val[64];
-        if (json_is_integer(v)) {
-            snprintf(val, sizeof val, "%lld", (long long)json_integer_value(v));
-        } else {
-            char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-            snprintf(val, sizeof val, "%s", t ? t : "?");
-            free(t);
-        }
-        int w = snprintf(c + used, cap - used, "%s%s=%s", used ? "," : "", name, val);
-        if (w < 0 || (size_t)w >= cap - used) {
-            c[used] = '\0';
-            break;
-        }
-        used += (size_t)w;
-    }
-    if (!used)
-        snprintf(c, cap, "-");
-}
-
 /* rampartctl plugins: an aligned table, one row per plugin. */
-/* NAME .. COUNTERS, and GAUGES when a plugin reports any. */
-#define PCOLS 12
-
 static int cmd_plugins(const char *config_file, const char *site, int as_json)
 {
     rp__config *cfg = NULL;
@@ -730,53 +599,9 @@ static int cmd_plugins(const char *config_file, const char *site, int as_json)
         json_decref(reply);
         return RP_EX_OK;
     }
-    static const char *const head[PCOLS] = {"NAME",    "ID",     "VERSION",  "VENDOR",
-                                            "KIND",    "STATE",  "IN",       "OUT",
-                                            "DROPPED", "CPU_MS", "COUNTERS", "GAUGES"};
-    size_t n = json_array_size(list);
-    int ncols = PCOLS - 1;
-    for (size_t i = 0; i < n; i++)
-        if (json_object_size(json_object_get(json_array_get(list, i), "gauges")))
-            ncols = PCOLS;
-    /* Every cell as text first, so the columns can be as wide as their
-     * widest cell. */
-    char(*cells)[PCOLS][256] = calloc(n ? n : 1, sizeof *cells);
-    if (!cells) {
-        json_decref(reply);
-        return RP_EX_OSERR;
-    }
-    size_t width[PCOLS];
-    for (int k = 0; k < PCOLS; k++)
-        width[k] = strlen(head[k]);
-    for (size_t i = 0; i < n; i++) {
-        const json_t *p = json_array_get(list, i);
-        static const char *const keys[] = {"name", "id", "version", "vendor", "kind", "state"};
-        for (int k = 0; k < 6; k++) {
-            const char *v = json_string_value(json_object_get(p, keys[k]));
-            snprintf(cells[i][k], sizeof cells[i][k], "%s", v && *v ? v : "-");
-        }
-        static const char *const nums[] = {"events_in", "events_out", "dropped", "cpu_ms"};
-        for (int k = 0; k < 4; k++)
-            snprintf(cells[i][6 + k], sizeof cells[i][6 + k], "%lld", num(p, nums[k], NULL));
-        kv_cell(json_object_get(p, "counters"), cells[i][10], sizeof cells[i][10]);
-        kv_cell(json_object_get(p, "gauges"), cells[i][11], sizeof cells[i][11]);
-        for (int k = 0; k < PCOLS; k++)
-            if (strlen(cells[i][k]) > width[k])
-                width[k] = strlen(cells[i][k]);
-    }
-    /* Numbers (IN to CPU_MS) align right, text left; the last column is
-     * not padded. */
-    for (int k = 0; k + 1 < ncols; k++)
-        printf(k >= 6 && k <= 9 ? "%*s  " : "%-*s  ", (int)width[k], head[k]);
-    printf("%s\n", head[ncols - 1]);
-    for (size_t i = 0; i < n; i++) {
-        for (int k = 0; k + 1 < ncols; k++)
-            printf(k >= 6 && k <= 9 ? "%*s  " : "%-*s  ", (int)width[k], cells[i][k]);
-        printf("%s\n", cells[i][ncols - 1]);
-    }
-    free(cells);
+    int prc = rp__ctl_print_plugins(stdout, list);
     json_decref(reply);
-    return RP_EX_OK;
+    return prc == 0 ? RP_EX_OK : RP_EX_OSERR;
 }
 
 int main(int argc, char **argv)

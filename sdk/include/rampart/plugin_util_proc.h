@@ -127,25 +127,16 @@ static inline const char *rp_util_proc_base(const char *exe)
     return s ? s + 1 : exe;
 }
 
-/* rp_util_proc_uid: the real uid of pid (the "Uid:" line of status). */
-static inline int rp_util_proc_uid(int32_t pid, uint32_t *uid)
+/* rp_util_proc_status_uid: the real uid in the text of a /proc/<pid>/status
+ * file (NUL-terminated; the "Uid:" line). RP_ERR_PARSE when there is none.
+ * Apart from rp_util_proc_uid so that the parsing can be tested (fuzzed) on
+ * any text. */
+static inline int rp_util_proc_status_uid(const char *text, uint32_t *uid)
 {
-    char path[64], buf[2048];
-    ssize_t n;
     const char *p;
     char *end;
     unsigned long v;
-    int fd;
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return RP_ERR_NOTFOUND;
-    n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return RP_ERR_NOTFOUND;
-    buf[n] = '\0';
-    p = strstr(buf, "\nUid:");
+    p = strstr(text, "\nUid:");
     if (!p)
         return RP_ERR_PARSE;
     p += 5;
@@ -158,17 +149,13 @@ static inline int rp_util_proc_uid(int32_t pid, uint32_t *uid)
     return 0;
 }
 
-/* rp_util_proc_start: the start time of pid in clock ticks since boot
- * (field 22 of /proc/<pid>/stat; the command name before it may hold
- * spaces and parentheses, so fields are counted after the last ')'). */
-static inline int rp_util_proc_start(int32_t pid, uint64_t *ticks)
+/* rp_util_proc_uid: the real uid of pid (the "Uid:" line of status). */
+static inline int rp_util_proc_uid(int32_t pid, uint32_t *uid)
 {
-    char path[64], buf[1024];
+    char path[64], buf[2048];
     ssize_t n;
-    char *p, *end;
-    int fd, field;
-    unsigned long long v;
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return RP_ERR_NOTFOUND;
@@ -177,7 +164,22 @@ static inline int rp_util_proc_start(int32_t pid, uint64_t *ticks)
     if (n <= 0)
         return RP_ERR_NOTFOUND;
     buf[n] = '\0';
-    p = strrchr(buf, ')');
+    return rp_util_proc_status_uid(buf, uid);
+}
+
+/* rp_util_proc_stat_start: the start time in clock ticks since boot in the
+ * text of a /proc/<pid>/stat file (NUL-terminated; field 22: the command
+ * name before it may hold spaces and parentheses, so fields are counted
+ * after the last ')'). RP_ERR_PARSE on text it does not understand. Apart
+ * from rp_util_proc_start so that the parsing can be tested (fuzzed) on any
+ * text. */
+static inline int rp_util_proc_stat_start(const char *text, uint64_t *ticks)
+{
+    const char *p;
+    char *end;
+    int field;
+    unsigned long long v;
+    p = strrchr(text, ')');
     if (!p)
         return RP_ERR_PARSE;
     p++;
@@ -198,6 +200,25 @@ static inline int rp_util_proc_start(int32_t pid, uint64_t *ticks)
         return RP_ERR_PARSE;
     *ticks = (uint64_t)v;
     return 0;
+}
+
+/* rp_util_proc_start: the start time of pid in clock ticks since boot
+ * (field 22 of /proc/<pid>/stat). */
+static inline int rp_util_proc_start(int32_t pid, uint64_t *ticks)
+{
+    char path[64], buf[1024];
+    ssize_t n;
+    int fd;
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return RP_ERR_NOTFOUND;
+    n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return RP_ERR_NOTFOUND;
+    buf[n] = '\0';
+    return rp_util_proc_stat_start(buf, ticks);
 }
 
 /* rp_util_machine_id: the machine id the entity id scheme uses, into buf

@@ -46,7 +46,9 @@ typedef struct rp_endpoint {
     uint32_t port;        /* 1-65535: the URL's port, else its scheme's default */
     uint32_t reserved;    /* 0 */
     /* The URL's host, NUL-terminated: a DNS name or an address literal (an
-     * IPv6 one without its brackets), lower-case as written in the config.
+     * IPv6 one without its brackets), lower-case as written in the config
+     * (percent-encoding decoded as libcurl does; an IPv6 zone, after '%',
+     * keeps its case: it names an interface).
      * Names are not resolved: the caller resolves them, again when it needs
      * fresh addresses. */
     char host[RP_ENDPOINT_HOST_MAX];
