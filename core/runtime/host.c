@@ -2,6 +2,7 @@
  * loader.c. */
 #include "runtime/host.h"
 #include "runtime/host_private.h"
+#include "runtime/host_table.h"
 #include "runtime/isolate.h"
 #include "runtime/host_command.h"
 #include "runtime/bus.h"
@@ -119,25 +120,6 @@ static void api_set_error(rp_plugin *self, const char *msg, uint64_t len)
     memcpy(self->last_msg, msg ? msg : "", len);
     self->last_msg[len] = '\0';
     rp__os_mutex_unlock(self->lock);
-}
-
-static void *api_alloc(uint64_t size)
-{
-    if (size > SIZE_MAX)
-        return NULL;
-    return malloc(size ? (size_t)size : 1);
-}
-
-static void *api_realloc(void *ptr, uint64_t size)
-{
-    if (size > SIZE_MAX)
-        return NULL;
-    return realloc(ptr, size ? (size_t)size : 1);
-}
-
-static void api_free(void *ptr)
-{
-    free(ptr);
 }
 
 static int api_config_get(rp_plugin *self, const char **json, uint64_t *len)
@@ -377,31 +359,6 @@ static int api_event_publish(rp_plugin *self, rp_event *ev)
         request_suspend(self);
     }
     return rc;
-}
-
-static void api_event_retain(const rp_event *ev)
-{
-    if (ev)
-        rp__event_retain(ev);
-}
-
-static void api_event_release(const rp_event *ev)
-{
-    if (ev)
-        rp__event_release(ev);
-}
-
-static int api_event_type(const rp_event *ev, const char **type, uint64_t *len)
-{
-    if (!ev || !type)
-        return RP_ERR_INVAL;
-    const char *name = rp__topic_name(rp__event_topic(ev));
-    if (!name)
-        return RP_ERR_INTERNAL;
-    *type = name;
-    if (len)
-        *len = strlen(name);
-    return 0;
 }
 
 /* ---- host API: subscriptions, loop, workers, counters --------------------- */
@@ -791,17 +748,17 @@ static const rp_host_api host_api = {
     .abi_minor = RP_ABI_MINOR,
     .log = api_log,
     .set_error = api_set_error,
-    .alloc = api_alloc,
-    .realloc = api_realloc,
-    .free = api_free,
+    .alloc = rp__table_alloc,
+    .realloc = rp__table_realloc,
+    .free = rp__table_free,
     .config_get = api_config_get,
     .field_id = rp__hf_field_id, /* host_fields.c: also the 1.1 namespace rules */
     .event_create = api_event_create,
     .event_copy = api_event_copy,
     .event_publish = api_event_publish,
-    .event_retain = api_event_retain,
-    .event_release = api_event_release,
-    .event_type = api_event_type,
+    .event_retain = rp__table_event_retain,
+    .event_release = rp__table_event_release,
+    .event_type = rp__table_event_type,
     .set_i64 = rp__event_set_i64,
     .set_u64 = rp__event_set_u64,
     .set_bool = rp__event_set_bool,

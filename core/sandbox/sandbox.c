@@ -18,6 +18,7 @@
 #include "os/os.h"
 #include "os/os_sandbox.h"
 #include "os/os_thread.h"
+#include "runtime/host_table.h"
 #include "runtime/event.h"
 #include "runtime/fields.h"
 #include "runtime/host_private.h"
@@ -222,21 +223,6 @@ static void h_set_error(rp_plugin *self, const char *msg, uint64_t len)
     last_error[n] = '\0';
 }
 
-static void *h_alloc(uint64_t size)
-{
-    return malloc(size ? (size_t)size : 1);
-}
-
-static void *h_realloc(void *p, uint64_t size)
-{
-    return realloc(p, size ? (size_t)size : 1);
-}
-
-static void h_free(void *p)
-{
-    free(p);
-}
-
 static int h_config_get(rp_plugin *self, const char **json, uint64_t *len)
 {
     if (!self || !json)
@@ -427,31 +413,6 @@ static int h_event_publish(rp_plugin *self, rp_event *ev)
         die("the ring to the worker is corrupt");
     rp__event_release(ev);
     return rc;
-}
-
-static void h_event_retain(const rp_event *ev)
-{
-    if (ev)
-        rp__event_retain(ev);
-}
-
-static void h_event_release(const rp_event *ev)
-{
-    if (ev)
-        rp__event_release(ev);
-}
-
-static int h_event_type(const rp_event *ev, const char **type, uint64_t *len)
-{
-    if (!ev || !type)
-        return RP_ERR_INVAL;
-    const char *name = rp__topic_name(rp__event_topic(ev));
-    if (!name)
-        return RP_ERR_INTERNAL;
-    *type = name;
-    if (len)
-        *len = strlen(name);
-    return 0;
 }
 
 static int h_event_field_count(const rp_event *ev, uint32_t *count)
@@ -842,17 +803,17 @@ static const rp_host_api api = {
     .abi_minor = RP_ABI_MINOR,
     .log = h_log,
     .set_error = h_set_error,
-    .alloc = h_alloc,
-    .realloc = h_realloc,
-    .free = h_free,
+    .alloc = rp__table_alloc,
+    .realloc = rp__table_realloc,
+    .free = rp__table_free,
     .config_get = h_config_get,
     .field_id = h_field_id,
     .event_create = h_event_create,
     .event_copy = h_event_copy,
     .event_publish = h_event_publish,
-    .event_retain = h_event_retain,
-    .event_release = h_event_release,
-    .event_type = h_event_type,
+    .event_retain = rp__table_event_retain,
+    .event_release = rp__table_event_release,
+    .event_type = rp__table_event_type,
     .set_i64 = rp__event_set_i64,
     .set_u64 = rp__event_set_u64,
     .set_bool = rp__event_set_bool,
