@@ -1480,8 +1480,11 @@ void rp__iso_free(struct rp__iso *iso)
         return;
     atomic_store(&iso->want, 3);
     atomic_store(&iso->quit, 1);
-    if (iso->pid > 0)
-        rp__os_proc_kill(iso->pid); /* quit: its death is not a fault */
+    /* The serving thread may be closing the instance meanwhile: the atomic
+     * copy of the pid, not iso->pid, until it is joined. */
+    int64_t running = atomic_load(&iso->cur_pid);
+    if (running > 0)
+        rp__os_proc_kill(running); /* quit: its death is not a fault */
     rp__os_thread_join(iso->thread);
     if (iso->pid > 0) {
         int signo, status;
