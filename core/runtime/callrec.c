@@ -159,6 +159,14 @@ static struct rp__cr_slot *claim(void)
     return NULL;
 }
 
+/* Only the slot's own thread writes seq: a load and a store, not a locked
+ * read-modify-write, on every call into a plugin. */
+static inline void bump(struct rp__cr_slot *s)
+{
+    atomic_store_explicit(&s->seq, atomic_load_explicit(&s->seq, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
 uint64_t rp__callrec_enter(uint32_t index, enum rp__cr_kind kind)
 {
     struct rp__cr_slot *s = (my_slot && my_table == rp__callrec_table) ? my_slot : claim();
@@ -168,7 +176,7 @@ uint64_t rp__callrec_enter(uint32_t index, enum rp__cr_kind kind)
     uint32_t prev_kind = atomic_load_explicit(&s->kind, memory_order_relaxed);
     atomic_store_explicit(&s->kind, (uint32_t)kind, memory_order_relaxed);
     atomic_store_explicit(&s->plugin, index, memory_order_relaxed);
-    atomic_fetch_add_explicit(&s->seq, 1, memory_order_relaxed);
+    bump(s);
     return (uint64_t)prev_plugin << 32 | prev_kind;
 }
 
@@ -180,7 +188,7 @@ void rp__callrec_leave(uint64_t saved)
     atomic_store_explicit(&s->plugin, (uint32_t)(saved >> 32), memory_order_relaxed);
     atomic_store_explicit(&s->kind, (uint32_t)saved, memory_order_relaxed);
     /* A return to an outer call is a new state for the watchdog too. */
-    atomic_fetch_add_explicit(&s->seq, 1, memory_order_relaxed);
+    bump(s);
 }
 
 struct rp__cr_slot *rp__callrec_slot(void)

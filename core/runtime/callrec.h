@@ -58,12 +58,14 @@ enum rp__cr_kind {
 };
 
 /* One thread's record. Written only by its thread (relaxed atomics: readers
- * want a recent value, never a consistent snapshot of several slots). */
+ * want a recent value, never a consistent snapshot of several slots). A
+ * cache line each: threads entering plugins at once must not write to
+ * one line. */
 struct rp__cr_slot {
-    _Atomic uint32_t tid;    /* kernel thread id; 0 = free */
-    _Atomic uint32_t plugin; /* plugin record index + 1; 0 = in the core */
-    _Atomic uint32_t kind;   /* enum rp__cr_kind; RP__CR_NONE in the core */
-    _Atomic uint32_t seq;    /* +1 at every enter: a watchdog tells a new call from a long one */
+    _Alignas(64) _Atomic uint32_t tid; /* kernel thread id; 0 = free */
+    _Atomic uint32_t plugin;           /* plugin record index + 1; 0 = in the core */
+    _Atomic uint32_t kind;             /* enum rp__cr_kind; RP__CR_NONE in the core */
+    _Atomic uint32_t seq; /* +1 at every enter: a watchdog tells a new call from a long one */
 };
 
 /* One loaded plugin, written by the loader before the plugin's code first

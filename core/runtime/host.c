@@ -234,6 +234,9 @@ static void suspend_watches(void *arg)
 #define RSS_SAMPLE_NS    ((int64_t)50 * 1000000)
 #define RSS_CLOCK_EVERY  16u
 
+static _Thread_local uint64_t rss_unsampled; /* bytes this thread published since it sampled */
+static _Thread_local uint32_t rss_publishes; /* its publishes, to read the clock every 16th */
+
 /* 1 when the process is over its RSS ceiling now (sampled on the way). */
 static int rss_over(rp__host *host, uint64_t bytes)
 {
@@ -241,16 +244,17 @@ static int rss_over(rp__host *host, uint64_t bytes)
         return 0;
     if (atomic_load_explicit(&host->rss_over, memory_order_relaxed))
         return 1;
-    uint64_t n = atomic_fetch_add_explicit(&host->rss_unsampled, bytes, memory_order_relaxed);
-    uint32_t k = atomic_fetch_add_explicit(&host->rss_publishes, 1, memory_order_relaxed) + 1;
-    if (n + bytes < RSS_SAMPLE_BYTES) {
-        if (k % RSS_CLOCK_EVERY != 0)
+    /* Counted per publishing thread: shared counters here would bounce one
+     * cache line between every publisher on every event. */
+    rss_unsampled += bytes;
+    if (rss_unsampled < RSS_SAMPLE_BYTES) {
+        if (++rss_publishes % RSS_CLOCK_EVERY != 0)
             return 0;
         int64_t now = rp__os_monotonic_ns();
         if (now - atomic_load_explicit(&host->rss_sampled_ns, memory_order_relaxed) < RSS_SAMPLE_NS)
             return 0;
     }
-    atomic_store_explicit(&host->rss_unsampled, 0, memory_order_relaxed);
+    rss_unsampled = 0;
     atomic_store_explicit(&host->rss_sampled_ns, rp__os_monotonic_ns(), memory_order_relaxed);
     uint64_t rss = 0;
     if (rp__os_process_rss(&rss) != 0)

@@ -181,10 +181,8 @@ struct rp__host {
     atomic_uint_fast64_t suspensions;
     atomic_uint suspended_now;
     /* The RSS ceiling (opts.rss_ceiling): resident size sampled every
-     * RSS_SAMPLE_BYTES of published events; over it, publishes are refused
+     * RSS_SAMPLE_BYTES of events a thread published; over it, publishes are refused
      * as at the byte cap until resume_check sees memory back under 7/8. */
-    atomic_uint_fast64_t rss_unsampled; /* bytes published since the last sample */
-    atomic_uint rss_publishes;          /* publishes, to read the clock every 16th */
     atomic_int_fast64_t rss_sampled_ns; /* monotonic time of the last sample */
     atomic_uint_fast64_t rss_last;
     atomic_uint_fast64_t rss_refused;
